@@ -1,0 +1,270 @@
+"""Typed, validated bot configuration.
+
+The file is TOML (read with :mod:`tomllib`) and is validated into frozen dataclasses
+before anything else starts. Every problem - unreadable file, unknown key, wrong type,
+out-of-range value, missing environment variable - becomes a :class:`ConfigError` that
+names the dotted key, so the operator gets one line and exit status 2.
+
+Secrets never sit in the file. Settings ending in ``_env`` hold the *name* of an
+environment variable; :func:`Settings.secret` reads it at the moment of use.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from crypto.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    #: SQLAlchemy URL. SQLite (default) or postgresql+psycopg://...
+    url: str = "sqlite:///medcrypt.db"
+    #: Name of an env var that, when set, overrides ``url`` (keeps passwords out of files).
+    url_env: str = "MEDCRYPT_DATABASE_URL"
+    #: On PostgreSQL, what the shred job runs after deleting: "none", "vacuum", "vacuum_full".
+    postgres_vacuum: Literal["none", "vacuum", "vacuum_full"] = "vacuum"
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: "auto": JSON when stderr is not a terminal, console format when it is.
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+@dataclass(frozen=True)
+class KeyringSettings:
+    #: Env var holding "version:base64key,..." (32-byte keys); the highest version encrypts.
+    server_keys_env: str = "MEDCRYPT_SERVER_KEYS"
+
+
+@dataclass(frozen=True)
+class ClinicSettings:
+    name: str = "MedCrypt Clinic"
+    #: Clinic escrow X25519 public key (base64url, 32 bytes) from `medcrypt-bot escrow init`.
+    escrow_public_key: str = ""
+    #: Telegram user ids of clinic admins at start (more can be added in chat).
+    admin_telegram_ids: list[int] = field(default_factory=list)
+    #: Env var holding comma-separated WhatsApp numbers of admins (numbers are PII).
+    admin_whatsapp_numbers_env: str = "MEDCRYPT_ADMIN_WHATSAPP"
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    enabled: bool = True
+    token_env: str = "TELEGRAM_BOT_TOKEN"
+    #: Bot API base URL; point at a local Bot API server or the sandbox.
+    api_base_url: str = "https://api.telegram.org/bot"
+    api_file_url: str = "https://api.telegram.org/file/bot"
+    mode: Literal["polling", "webhook"] = "polling"
+    #: Public HTTPS URL Telegram posts updates to (webhook mode).
+    webhook_url: str = ""
+    #: Env var with the secret Telegram echoes in X-Telegram-Bot-Api-Secret-Token.
+    webhook_secret_env: str = "TELEGRAM_WEBHOOK_SECRET"
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8443
+    #: Longest text message the platform accepts, in characters.
+    max_message_chars: int = 4096
+
+
+@dataclass(frozen=True)
+class WhatsAppSettings:
+    enabled: bool = True
+    account_sid_env: str = "TWILIO_ACCOUNT_SID"
+    auth_token_env: str = "TWILIO_AUTH_TOKEN"
+    #: Env var with the clinic's sending address, e.g. "whatsapp:+14155238886".
+    from_number_env: str = "TWILIO_WHATSAPP_FROM"
+    api_base_url: str = "https://api.twilio.com"
+    #: The URL Twilio is configured to call, exactly; signatures are checked against it,
+    #: never against the request's own URL (proxies rewrite scheme, host and port).
+    public_url: str = "https://bot.example.org"
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8080
+    #: Content SID of the approved PHI-free template sent outside the 24-hour window.
+    template_content_sid: str = ""
+    max_message_chars: int = 1600
+    #: Lifetime of the unguessable media URLs serving encrypted attachments.
+    media_url_ttl_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    max_file_bytes: int = 50 * 1024 * 1024
+    #: Messages a user may send per minute before getting a polite refusal.
+    user_messages_per_minute: int = 30
+    outbox_max_attempts: int = 12
+    outbox_base_backoff_seconds: float = 1.0
+    outbox_max_backoff_seconds: float = 900.0
+    #: Relay v1 tokens? Off: their header exposes the patient id.
+    relay_v1_tokens: bool = False
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    #: Cron expression (UTC) for the monthly rotation.
+    rotation_cron: str = "0 0 1 * *"
+    shred_interval_minutes: int = 60
+    grace_days: int = 7
+    timezone: Literal["UTC"] = "UTC"
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    #: Env var holding the base64 Ed25519 seed that signs checkpoints.
+    signing_key_env: str = "MEDCRYPT_AUDIT_SIGNING_KEY"
+    checkpoint_every_entries: int = 1000
+    checkpoint_interval_minutes: int = 60
+    post_checkpoints_to_admins: bool = True
+
+
+@dataclass(frozen=True)
+class BreakGlassSettings:
+    approval_window_minutes: int = 60
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    keyring: KeyringSettings = field(default_factory=KeyringSettings)
+    clinic: ClinicSettings = field(default_factory=ClinicSettings)
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
+    relay: RelaySettings = field(default_factory=RelaySettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
+    breakglass: BreakGlassSettings = field(default_factory=BreakGlassSettings)
+
+    def secret(self, env_key_path: str, *, environ: typing.Mapping[str, str] | None = None) -> str:
+        """Read the secret named by the ``*_env`` setting at ``env_key_path``.
+
+        Raises :class:`ConfigError` naming both the setting and the variable when unset,
+        so "missing env var" is as clear as "wrong type".
+        """
+        env = os.environ if environ is None else environ
+        section, _, name = env_key_path.partition(".")
+        var = getattr(getattr(self, section), name)
+        value = env.get(var, "")
+        if not value:
+            raise ConfigError(env_key_path, f"environment variable {var} is not set")
+        return value
+
+    @property
+    def database_url(self) -> str:
+        return os.environ.get(self.database.url_env) or self.database.url
+
+
+def _check_type(key: str, value: Any, annotation: Any) -> Any:
+    origin = get_origin(annotation)
+    if origin is Literal:
+        allowed = get_args(annotation)
+        if value not in allowed:
+            raise ConfigError(key, f"must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+        return value
+    if origin is list:
+        (inner,) = get_args(annotation)
+        if not isinstance(value, list):
+            raise ConfigError(key, f"must be a list, got {type(value).__name__}")
+        return [_check_type(f"{key}[{i}]", v, inner) for i, v in enumerate(value)]
+    if origin in (typing.Union, types.UnionType):
+        raise TypeError("unions are not used in settings")  # pragma: no cover
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(key, f"must be true or false, got {type(value).__name__}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, f"must be an integer, got {type(value).__name__}")
+        if value < 0:
+            raise ConfigError(key, "must not be negative")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(key, f"must be a number, got {type(value).__name__}")
+        if value < 0:
+            raise ConfigError(key, "must not be negative")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(key, f"must be a string, got {type(value).__name__}")
+        return value
+    raise TypeError(f"unsupported setting type {annotation!r}")  # pragma: no cover
+
+
+def _build(cls: Any, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(prefix or "<root>", "must be a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    for name in data:
+        if name not in known:
+            where = f"{prefix}.{name}" if prefix else name
+            raise ConfigError(where, "unknown setting (see config.example.toml)")
+    kwargs: dict[str, Any] = {}
+    for name, f in known.items():
+        key = f"{prefix}.{name}" if prefix else name
+        annotation = hints[name]
+        if name not in data:
+            continue
+        if is_dataclass(annotation):
+            kwargs[name] = _build(annotation, data[name], key)
+        else:
+            kwargs[name] = _check_type(key, data[name], annotation)
+        if f.default is MISSING and f.default_factory is MISSING:  # pragma: no cover
+            raise TypeError(f"setting {key} needs a default")
+    return cls(**kwargs)
+
+
+def _semantic_checks(s: Settings) -> None:
+    for section in ("telegram", "whatsapp"):
+        port = getattr(s, section).listen_port
+        if not 1 <= port <= 65535:
+            raise ConfigError(f"{section}.listen_port", "must be between 1 and 65535")
+    for key, url in (("telegram.api_base_url", s.telegram.api_base_url),
+                     ("telegram.api_file_url", s.telegram.api_file_url),
+                     ("whatsapp.api_base_url", s.whatsapp.api_base_url),
+                     ("whatsapp.public_url", s.whatsapp.public_url)):
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(key, "must be an http:// or https:// URL")
+    if s.telegram.mode == "webhook" and not s.telegram.webhook_url.startswith("https://"):
+        raise ConfigError("telegram.webhook_url", "webhook mode needs a public https:// URL")
+    if not s.database.url.startswith(("sqlite:", "postgresql")):
+        raise ConfigError("database.url", "must be a sqlite:/// or postgresql+psycopg:// URL")
+    if s.schedule.grace_days < 1:
+        raise ConfigError("schedule.grace_days", "must be at least 1")
+    if len(s.schedule.rotation_cron.split()) != 5:
+        raise ConfigError("schedule.rotation_cron", "must be a five-field cron expression")
+    if s.telegram.max_message_chars < 200 or s.whatsapp.max_message_chars < 200:
+        raise ConfigError("*.max_message_chars", "must be at least 200 characters")
+
+
+def parse_settings(data: dict[str, Any]) -> Settings:
+    """Validate an already-parsed TOML document."""
+    settings: Settings = _build(Settings, data, "")
+    _semantic_checks(settings)
+    return settings
+
+
+def load_settings(path: str | Path | None) -> Settings:
+    """Load and validate a config file; ``None`` means the embedded defaults."""
+    if path is None:
+        return parse_settings({})
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(p), f"cannot read file ({exc.strerror or exc})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(str(p), "not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(p), f"not valid TOML ({exc})") from None
+    return parse_settings(data)

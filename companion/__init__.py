@@ -1,0 +1,1 @@
+"""See README.md and docs/ for this package's role."""

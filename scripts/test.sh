@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The README's test command: set everything up from nothing and run every check.
+#   lint (ruff), types (mypy, strict on crypto/ and storage/), import contracts,
+#   the pytest suite on SQLite and on a real PostgreSQL server on loopback,
+#   and a bounded fuzz run of every parser (inside pytest).
+# Extra arguments go to pytest (e.g. bash scripts/test.sh -k keyring).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+export PATH="$PWD/.venv/bin:$PATH"
+
+echo "== ruff"; ruff check .
+echo "== mypy"; mypy
+echo "== import contracts"; lint-imports
+
+pgdir=""
+cleanup() { [ -n "$pgdir" ] && bash scripts/postgres.sh stop "$pgdir"; return 0; }
+trap cleanup EXIT
+if [ -z "${MEDCRYPT_TEST_PG_URL:-}" ]; then
+  if out=$(bash scripts/postgres.sh); then
+    export MEDCRYPT_TEST_PG_URL=${out%% *}
+    pgdir=${out#* }
+    echo "== PostgreSQL on loopback for the storage tests"
+  elif [ "${CI:-}" = "true" ]; then
+    echo "PostgreSQL could not be started; CI requires it" >&2
+    exit 1
+  else
+    echo "== PostgreSQL unavailable: PostgreSQL tests will be skipped" >&2
+  fi
+fi
+[ "${CI:-}" = "true" ] && export MEDCRYPT_REQUIRE_PG=1
+
+echo "== pytest (includes the bounded fuzz run of every parser: tests/fuzz/)"
+python -m pytest -q -p no:cacheprovider "$@"
