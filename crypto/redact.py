@@ -24,7 +24,7 @@ REDACTED = "[redacted]"
 _SENSITIVE_NAME_PARTS = (
     "body", "text", "plaintext", "content", "message_text", "caption",
     "token", "key", "secret", "passphrase", "password", "mnemonic", "share",
-    "phone", "number", "msisdn", "from_", "to_", "chat_id", "address", "email",
+    "phone", "number", "msisdn", "from_", "to_", "chat", "user_id", "sender", "address", "email",
     "name", "label", "signature", "nonce", "ciphertext", "payload", "authorization",
 )
 #: Field names that match a part above but are known to be harmless metadata.
@@ -45,6 +45,10 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"),            # e-mail addresses
     re.compile(r"[A-Za-z0-9+/_\-]{32,}={0,2}"),         # base64 / hex material (keys, blobs)
 )
+
+
+#: Integers this large are identifiers (Telegram chat ids, numbers), not counts.
+_ID_LIKE = 10**8
 
 
 def _name_is_sensitive(name: str) -> bool:
@@ -73,6 +77,8 @@ def _scrub_value(value: Any) -> Any:
         return [_scrub_value(v) for v in value]
     if isinstance(value, BaseException):
         return scrub_text(f"{type(value).__name__}: {value}")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _ID_LIKE:
+        return REDACTED  # chat ids and phone numbers arrive as ints too
     if value is None or isinstance(value, bool | int | float):
         return value
     return scrub_text(str(value))
