@@ -1,0 +1,141 @@
+"""Engines and sessions for SQLite (default) and PostgreSQL (psycopg 3).
+
+SQLite is configured on *every* new DBAPI connection, not once per file, because
+pragmas such as ``foreign_keys`` and ``secure_delete`` are per connection and a pool
+hands out fresh ones at any time. ``secure_delete`` is verified after being set: a
+SQLite build compiled with ``SQLITE_SECURE_DELETE`` off-and-locked would silently keep
+deleted key and token bytes in free pages, and crypto-shredding would be a lie - so a
+connection where it does not stick is refused with :class:`StorageError`.
+
+WAL keeps readers from blocking the single writer; ``busy_timeout`` makes concurrent
+writers wait instead of failing; :func:`sqlite_checkpoint_truncate` folds the WAL back
+into the main file and truncates it after a shred, so deleted bytes do not survive in
+the ``-wal`` file either.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from crypto.errors import StorageError
+
+#: Milliseconds a SQLite writer waits for a lock before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+#: Pragmas every SQLite connection must show, with the value SQLite reports back.
+SQLITE_REQUIRED_PRAGMAS: dict[str, int | str] = {
+    "foreign_keys": 1,
+    "secure_delete": 1,
+    "busy_timeout": SQLITE_BUSY_TIMEOUT_MS,
+}
+
+
+def normalize_url(url: str) -> str:
+    """Map plain ``postgresql://`` URLs onto the psycopg 3 driver this project ships."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StorageError("database URL is not a valid SQLAlchemy URL") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StorageError(f"unsupported database backend {parsed.get_backend_name()!r}")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _configure_sqlite(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA secure_delete = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        mode = cursor.fetchone()
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        problems = [
+            name
+            for name, want in SQLITE_REQUIRED_PRAGMAS.items()
+            if _pragma(cursor, name) != want
+        ]
+        # In-memory databases cannot use WAL ("memory"); files must.
+        if mode is None or str(mode[0]).lower() not in ("wal", "memory"):
+            problems.append("journal_mode")
+    finally:
+        cursor.close()
+    if problems:
+        raise StorageError(
+            "SQLite connection refused: pragma(s) did not stick: " + ", ".join(problems)
+        )
+
+
+def _pragma(cursor: Any, name: str) -> int | str | None:
+    cursor.execute(f"PRAGMA {name}")
+    row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+def _begin_sqlite(conn: Any) -> None:
+    # pysqlite's implicit transactions defer BEGIN past the first SELECT, which breaks
+    # read-then-write isolation; emit BEGIN ourselves (SQLAlchemy's documented recipe).
+    conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create an engine with the project's per-connection guarantees."""
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "connect", _disable_pysqlite_autobegin)
+        event.listen(engine, "begin", _begin_sqlite)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def _disable_pysqlite_autobegin(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded values usable after commit (repositories return rows)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def sqlite_pragmas(engine: Engine) -> dict[str, int | str | None]:
+    """Report the live pragma values of a fresh pooled connection (used by doctor)."""
+    names = [*SQLITE_REQUIRED_PRAGMAS, "journal_mode"]
+    with engine.connect() as conn:
+        return {name: conn.exec_driver_sql(f"PRAGMA {name}").scalar() for name in names}
+
+
+def sqlite_checkpoint_truncate(engine: Engine) -> None:
+    """Move every WAL frame into the main file and truncate the WAL to zero bytes.
+
+    Run after deleting key or token rows: until then the deleted bytes also live in the
+    ``-wal`` file. A busy checkpoint (a reader pinning old frames) is an error, because
+    the caller is relying on the bytes being gone.
+    """
+    if not is_sqlite(engine):
+        return
+    # Raw DBAPI connection in autocommit mode: a checkpoint inside the BEGIN that the
+    # engine's begin hook emits would see its own snapshot and report "busy".
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        row = cursor.fetchone()
+        cursor.close()
+    finally:
+        raw.close()
+    busy = 1 if row is None else int(row[0])
+    if busy:
+        raise StorageError("WAL checkpoint could not complete: a reader still holds old frames")
