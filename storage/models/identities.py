@@ -1,0 +1,51 @@
+"""People as the platforms see them: a Telegram chat or a WhatsApp number.
+
+The address (chat id / phone number) and the optional label are personal data, so
+they are sealed (:mod:`storage.encrypted`) and found through a blind index that is
+unique per platform. Deleting an identity keeps the row (``deleted_at``) so pairings and
+the audit log keep their references, but clears the sealed values.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from sqlalchemy import CheckConstraint, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.base import Base
+from storage.encrypted import ID_HEX_CHARS, EncryptedField, Sealed, SealedBytes, register
+
+ROLES = ("unknown", "patient", "physician", "admin")
+
+
+class PlatformIdentity(Base):
+    __tablename__ = "platform_identities"
+    __table_args__ = (
+        UniqueConstraint("platform", "address_bidx"),
+        CheckConstraint("platform IN ('telegram', 'whatsapp')", name="platform"),
+        CheckConstraint(f"role IN {ROLES!r}", name="role"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_HEX_CHARS), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    #: Sealed normalized address; NULL once the identity is erased.
+    address: Mapped[Sealed | None] = mapped_column(SealedBytes)
+    #: Versioned HMAC of the normalized address; NULL once erased.
+    address_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(34))
+    label: Mapped[Sealed | None] = mapped_column(SealedBytes)
+    role: Mapped[str] = mapped_column(String(16), default="unknown")
+    created_at: Mapped[datetime]
+    deleted_at: Mapped[datetime | None]
+
+    ADDRESS: ClassVar[EncryptedField] = EncryptedField(
+        "platform_identities", "address", blind_index="address_bidx"
+    )
+    LABEL: ClassVar[EncryptedField] = EncryptedField("platform_identities", "label")
+
+    def __repr__(self) -> str:  # never the address or label
+        return f"PlatformIdentity(id={self.id!r}, platform={self.platform!r}, role={self.role!r})"
+
+
+register(PlatformIdentity, PlatformIdentity.ADDRESS, PlatformIdentity.LABEL)

@@ -1,0 +1,38 @@
+"""Encrypted attachments served to Twilio at short-lived, unguessable URLs.
+
+WhatsApp media must be fetched by Twilio from a URL. The file is already end-to-end
+encrypted by the companion; the URL carries a random token of which only the SHA-256
+is stored, so a database reader cannot fetch anything. Rows cascade with their epoch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKeyConstraint, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.base import Base
+from storage.encrypted import ID_HEX_CHARS
+
+
+class MediaBlob(Base):
+    __tablename__ = "media_blobs"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["pairing_id", "epoch"], ["epochs.pairing_id", "epochs.epoch"], ondelete="CASCADE"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_HEX_CHARS), primary_key=True)
+    pairing_id: Mapped[str] = mapped_column(String(32))
+    epoch: Mapped[int] = mapped_column(Integer)
+    #: E2E-encrypted file bytes, or NULL when stored on disk at ``path``.
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    path: Mapped[str | None] = mapped_column(String(512))
+    content_type: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(Integer)
+    #: SHA-256 of the URL token; the token itself is never stored.
+    url_token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,0 +1,45 @@
+"""Pairings: one physician and one patient who exchange tokens.
+
+The ``pairing_id`` is the 16-byte id carried in every token header (hex here). The
+patient is NULL until the offer is accepted. Consent fields record when, through which
+channel and under which notice version the patient agreed - required evidence for a
+clinic, and no health content.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.base import Base
+
+PAIRING_STATUSES = ("pending", "active", "unpaired", "erased")
+
+
+class Pairing(Base):
+    __tablename__ = "pairings"
+    __table_args__ = (
+        CheckConstraint(f"status IN {PAIRING_STATUSES!r}", name="status"),
+        CheckConstraint("start_epoch >= 0", name="start_epoch"),
+        CheckConstraint("grace_days >= 1", name="grace_days"),
+    )
+
+    pairing_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    physician_id: Mapped[str] = mapped_column(
+        ForeignKey("platform_identities.id"), index=True
+    )
+    patient_id: Mapped[str | None] = mapped_column(
+        ForeignKey("platform_identities.id"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    #: Absolute month number, (year - 1970) * 12 + month - 1 (crypto.epochs).
+    start_epoch: Mapped[int] = mapped_column(Integer)
+    grace_days: Mapped[int] = mapped_column(Integer)
+    offer_expires_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    consent_at: Mapped[datetime | None]
+    consent_channel: Mapped[str | None] = mapped_column(String(16))
+    consent_notice_version: Mapped[str | None] = mapped_column(String(32))
