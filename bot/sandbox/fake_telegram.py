@@ -1,0 +1,329 @@
+"""A loopback fake of the Telegram Bot API that the real python-telegram-bot talks to.
+
+Serves ``/bot<TOKEN>/<method>`` and ``/file/bot<TOKEN>/<file_path>`` like
+api.telegram.org, so ``Application.builder().token(T).base_url(f"{url}/bot")
+.base_file_url(f"{url}/file/bot")`` works unchanged. Tests drive the simulated users
+with plain Python calls (``user_sends_text``) and read what the bot sent
+(``messages_to``); every HTTP request is kept verbatim in ``requests`` so a test can
+prove that nothing but tokens left the bot. Faults, per-chat 429s and the platform's
+rate limits are switchable at run time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.sandbox._server import LoopbackServer, drop_connection
+from bot.sandbox.faults import FaultKind, Faults, Injected429s, RateLimiter, RateLimits
+from bot.sandbox.params import get_chat_id, get_int, parse_params
+from bot.sandbox.tg_models import (
+    ApiError,
+    SentMessage,
+    SystemClock,
+    UserMessage,
+    WebhookState,
+    from_malformed,
+    too_many_requests,
+)
+from bot.sandbox.tg_state import TelegramState
+from crypto.clock import Clock
+from crypto.errors import MalformedToken
+
+#: Methods that post into a chat: the ones Telegram rate-limits per chat.
+SEND_METHODS = frozenset({"sendmessage", "senddocument"})
+MAX_POLL_TIMEOUT = 50
+
+
+class FakeTelegram(LoopbackServer):
+    """Fake Bot API for one bot token. Start with ``with`` (thread) or ``async with``."""
+
+    def __init__(self, token: str | None = None, *, bot_username: str = "medcrypt_sandbox_bot",
+                 bot_first_name: str = "MedCrypt Sandbox", clock: Clock | None = None,
+                 faults: Faults | None = None, rate_limits: RateLimits | None = None,
+                 webhook_require_https: bool = False, webhook_retry_delay: float = 0.05,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(faults)
+        self.token = token or f"7000000001:AA{secrets.token_urlsafe(25)[:33]}"
+        bot_id = int(self.token.split(":", 1)[0]) if self.token.split(":", 1)[0].isdigit() \
+            else 7000000001
+        self.state = TelegramState(bot_id, bot_first_name, bot_username,
+                                   clock or SystemClock())
+        self.webhook_require_https = webhook_require_https
+        self.webhook_retry_delay = webhook_retry_delay
+        self._monotonic = monotonic
+        self._limiter: RateLimiter | None = None
+        self.rate_limits = rate_limits
+        self._injected = Injected429s()
+        self._methods: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+            "getme": self.state.get_me,
+            "sendmessage": self.state.send_message,
+            "senddocument": self.state.send_document,
+            "getfile": self.state.get_file,
+            "deletemessage": self.state.delete_message,
+            "setwebhook": lambda prm: self.state.set_webhook(prm, self.webhook_require_https),
+            "deletewebhook": self.state.delete_webhook,
+            "getwebhookinfo": self.state.get_webhook_info,
+            "answercallbackquery": self.state.answer_callback_query,
+            "setmycommands": self.state.set_my_commands,
+            "getmycommands": self.state.get_my_commands,
+            "deletemycommands": self.state.delete_my_commands,
+            "sendchataction": self.state.send_chat_action,
+        }
+
+    # -- configuration ----------------------------------------------------------------
+    @property
+    def rate_limits(self) -> RateLimits | None:
+        return self._limiter.limits if self._limiter else None
+
+    @rate_limits.setter
+    def rate_limits(self, value: RateLimits | None) -> None:
+        self._limiter = RateLimiter(value, self._monotonic) if value else None
+
+    @property
+    def base_url(self) -> str:
+        """For ``ApplicationBuilder().base_url(...)``."""
+        return f"{self.url}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        """For ``ApplicationBuilder().base_file_url(...)``."""
+        return f"{self.url}/file/bot"
+
+    # -- HTTP -------------------------------------------------------------------------
+    def build_routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/bot{token}/{method}", self._api)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
+
+    async def on_start(self) -> None:
+        self.spawn(self._webhook_loop())
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        method = request.match_info["method"]
+        authorised = hmac.compare_digest(request.match_info["token"].encode(),
+                                         self.token.encode())
+        fault = self.fault_plan.decide(method) if authorised else FaultKind.NONE
+        body = await self.record(request, method, fault)
+        if not authorised:
+            return _error(ApiError(401, "Unauthorized"))
+        early = await self.apply_fault(request, fault, lambda: self._fault_reply(fault))
+        if early is not None:
+            return early
+        try:
+            params = parse_params(request.headers.get("Content-Type", ""), body,
+                                  request.query_string)
+            result = await self._dispatch(method.lower(), params)
+        except MalformedToken as exc:
+            return _error(from_malformed(exc))
+        except ApiError as exc:
+            return _error(exc)
+        if fault is FaultKind.LOST_RESPONSE:
+            return drop_connection(request)
+        return web.json_response({"ok": True, "result": result})
+
+    async def _fault_reply(self, fault: FaultKind) -> web.Response:
+        if fault is FaultKind.RATE_LIMIT:
+            return _error(too_many_requests(self.faults.retry_after))
+        status = self.fault_plan.error_status()
+        if status == 502:  # nginx in front of the Bot API answers 502 in HTML
+            return web.Response(status=502, content_type="text/html",
+                                text="<html><head><title>502 Bad Gateway</title></head>"
+                                     "<body><center><h1>502 Bad Gateway</h1></center>"
+                                     "<hr><center>nginx/1.18.0</center></body></html>")
+        return _error(ApiError(500, "Internal Server Error"))
+
+    async def _dispatch(self, method: str, params: Mapping[str, Any]) -> Any:
+        if method == "getupdates":
+            return await self._get_updates(params)
+        handler = self._methods.get(method)
+        if handler is None:
+            raise ApiError(404, "Not Found")
+        if method in SEND_METHODS:
+            self._check_429(get_chat_id(params))
+        with self.state.lock:
+            result = handler(params)
+        self.signal.notify()
+        return result
+
+    def _check_429(self, chat_id: int) -> None:
+        injected = self._injected.take(str(chat_id))
+        if injected is not None:
+            raise too_many_requests(injected)
+        if self._limiter is not None:
+            wait = self._limiter.check(str(chat_id))
+            if wait:
+                raise too_many_requests(wait)
+
+    async def _get_updates(self, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        timeout = min(max(get_int(params, "timeout") or 0, 0), MAX_POLL_TIMEOUT)
+        with self.state.lock:
+            self.state.poll_generation += 1
+            generation = self.state.poll_generation
+            updates = self.state.take_updates(params)
+        self.signal.notify()  # an older long poll learns it was superseded
+        if updates or timeout == 0:
+            return updates
+
+        def ready() -> bool:
+            return (self.closing or self.state.poll_generation != generation
+                    or bool(self.state.updates))
+
+        await self.signal.wait_async(ready, timeout)
+        with self.state.lock:
+            if self.state.poll_generation != generation:
+                raise ApiError(409, "Conflict: terminated by other getUpdates request; "
+                                    "make sure that only one bot instance is running")
+            return self.state.take_updates(params)
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        authorised = hmac.compare_digest(request.match_info["token"].encode(),
+                                         self.token.encode())
+        fault = self.fault_plan.decide("file") if authorised else FaultKind.NONE
+        await self.record(request, "file", fault)
+        early = await self.apply_fault(request, fault, lambda: self._fault_reply(fault))
+        if early is not None:
+            return early
+        with self.state.lock:
+            stored = self.state.file_by_path(request.match_info["path"]) if authorised \
+                else None
+        if stored is None:
+            return _error(ApiError(404, "Not Found"))
+        return web.Response(body=stored.data, content_type="application/octet-stream")
+
+    async def _webhook_loop(self) -> None:
+        """Push pending updates to the webhook one at a time, in order, retrying failures."""
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while not self.closing:
+                await self.signal.wait_async(
+                    lambda: self.closing or bool(self.state.webhook.url and self.state.updates),
+                    1.0)
+                with self.state.lock:
+                    nxt = None if self.closing else self.state.next_webhook_update()
+                    url, secret = self.state.webhook.url, self.state.webhook.secret_token
+                if nxt is None:
+                    continue
+                update_id, update = nxt
+                headers = {"Content-Type": "application/json"}
+                if secret:
+                    headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+                status, problem = 0, ""
+                try:
+                    async with session.post(url, data=json.dumps(update),
+                                            headers=headers) as resp:
+                        status = resp.status
+                        await resp.read()
+                        problem = f"Wrong response from the webhook: {status} {resp.reason}"
+                except (aiohttp.ClientError, TimeoutError, OSError):
+                    problem = "Connection refused"
+                ok = 200 <= status < 300
+                with self.state.lock:
+                    self.state.webhook.deliveries.append((update_id, status))
+                    if ok:
+                        self.state.confirm_webhook_update(update_id)
+                    else:
+                        self.state.webhook.last_error_date = self.state.now()
+                        self.state.webhook.last_error_message = problem
+                if not ok:
+                    await asyncio.sleep(self.webhook_retry_delay)
+
+    # -- driver: simulated users --------------------------------------------------------
+    def user_sends_text(self, user_id: int, text: str, *, first_name: str = "Sandbox User",
+                        username: str | None = None) -> int:
+        """A user writes to the bot in their private chat; returns the message_id."""
+        with self.state.lock:
+            self.state.ensure_user(user_id, first_name, username)
+            mid = self.state.user_message(user_id, text, None, None)
+        self.signal.notify()
+        return mid
+
+    def user_sends_document(self, user_id: int, filename: str, data: bytes, *,
+                            mime_type: str | None = None, caption: str | None = None,
+                            first_name: str = "Sandbox User",
+                            username: str | None = None) -> int:
+        """A user uploads a document to the bot; returns the message_id."""
+        with self.state.lock:
+            self.state.ensure_user(user_id, first_name, username)
+            mid = self.state.user_document(user_id, filename, data, mime_type, caption)
+        self.signal.notify()
+        return mid
+
+    def user_presses_button(self, user_id: int, message_id: int, data: str) -> str:
+        """A callback_query for an inline button on one of the bot's messages."""
+        with self.state.lock:
+            query_id = self.state.user_callback(user_id, message_id, data)
+        self.signal.notify()
+        return query_id
+
+    def block_user(self, user_id: int) -> None:
+        """Later sends to this user fail with 403 "bot was blocked by the user"."""
+        with self.state.lock:
+            self.state.blocked.add(user_id)
+
+    # -- driver: inspection ---------------------------------------------------------------
+    def messages_to(self, chat_id: int) -> list[SentMessage]:
+        """What the bot sent to this chat, oldest first (deleted ones flagged)."""
+        with self.state.lock:
+            return list(self.state.sent.get(chat_id, []))
+
+    def all_sent(self) -> list[SentMessage]:
+        with self.state.lock:
+            return [m for msgs in self.state.sent.values() for m in msgs]
+
+    def user_message(self, chat_id: int, message_id: int) -> UserMessage | None:
+        """A message the simulated user sent (e.g. to check the bot deleted it)."""
+        with self.state.lock:
+            return self.state.user_messages.get((chat_id, message_id))
+
+    def pending_updates(self) -> int:
+        with self.state.lock:
+            return len(self.state.updates)
+
+    @property
+    def webhook(self) -> WebhookState:
+        return self.state.webhook
+
+    def inject_429(self, chat_id: int, retry_after: int, times: int = 1) -> None:
+        """The next ``times`` sends to ``chat_id`` answer 429 with this retry_after."""
+        self._injected.add(str(chat_id), retry_after, times)
+
+    def request_bytes(self) -> bytes:
+        """Every path, query and body the bot sent, concatenated, for leak scanning."""
+        with self._lock:
+            return b"\n".join(r.path.encode() + b"?" + r.query.encode() + b"\n" + r.body
+                              for r in self.requests)
+
+    def wait_for_messages(self, chat_id: int, n: int, timeout: float = 5.0
+                          ) -> list[SentMessage]:
+        """Block until the bot sent at least ``n`` messages to the chat (threaded mode)."""
+        if not self.signal.wait_sync(lambda: self._count(chat_id) >= n, timeout):
+            raise TimeoutError(f"chat got {self._count(chat_id)} of {n} messages "
+                               f"within {timeout}s")
+        return self.messages_to(chat_id)
+
+    async def wait_for_messages_async(self, chat_id: int, n: int, timeout: float = 5.0
+                                      ) -> list[SentMessage]:
+        """Like :meth:`wait_for_messages`, for a test running in any event loop."""
+        deadline = time.monotonic() + timeout
+        while self._count(chat_id) < n:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"chat got {self._count(chat_id)} of {n} messages "
+                                   f"within {timeout}s")
+            await asyncio.sleep(0.005)
+        return self.messages_to(chat_id)
+
+    def _count(self, chat_id: int) -> int:
+        with self.state.lock:
+            return len(self.state.sent.get(chat_id, []))
+
+
+def _error(exc: ApiError) -> web.Response:
+    return web.json_response(exc.body(), status=exc.code)
