@@ -72,12 +72,17 @@ class V1Message:
 
 
 def _b64(field: str, what: str) -> bytes:
-    if len(field) % 4 == 1:
+    """Standard base64, padding optional but complete if present, canonical bits."""
+    if len(field) % 4 == 1 or ("=" in field and len(field) % 4):
         raise MalformedToken(f"v1 token {what} has an impossible base64 length")
+    bare = field.rstrip("=")
     try:
-        return base64.b64decode(field + "=" * (-len(field) % 4), validate=True)
+        raw = base64.b64decode(bare + "=" * (-len(bare) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise MalformedToken(f"v1 token {what} is not base64") from None
+    if base64.b64encode(raw).decode("ascii").rstrip("=") != bare:
+        raise MalformedToken(f"v1 token {what} is not canonical base64")
+    return raw
 
 
 def find_v1_tokens(text: str) -> list[str]:

@@ -1,0 +1,228 @@
+"""The companion's encrypted keystore: one file, sealed under a passphrase, replaced atomically.
+
+Why one sealed JSON document rather than a database: the state is small (an identity, a
+few pairings with their epoch and chain keys, a bounded history), every command reads
+and rewrites it whole, and a whole-file rewrite is what makes crypto-shredding real - a
+deleted key's bytes cannot linger in free pages of a database file (docs/adr/0003).
+
+File layout (all integers big-endian)::
+
+    magic "MCKS" | version u8 (=1) | opslimit u32 | memlimit u32 | salt 16 B | nonce 24 B
+    ciphertext = XChaCha20-Poly1305-IETF(key, nonce, padded JSON, ad = the 53 bytes above)
+
+key = Argon2id(passphrase, salt, opslimit, memlimit) -> 32 bytes. The parameters are in
+the authenticated header, so they cannot be silently downgraded. The JSON is padded with
+spaces to a multiple of 4 KiB so the file size says little about how many pairings or
+history entries it holds. Every save draws a fresh nonce and writes a new file (temp file
+in the same directory, fsync, ``os.replace``, fsync of the directory): a crash leaves
+either the old or the new keystore, never a torn one.
+
+Concurrent commands on one home are serialised by an exclusive ``flock`` on
+``keystore.lock`` held from unlock to close, so two processes can never both
+read-modify-write (which could resurrect a shredded key).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import struct
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import nacl.bindings as sodium
+import nacl.exceptions
+from nacl.pwhash import argon2id
+
+from crypto.errors import KeystoreLocked, StorageError
+
+MAGIC = b"MCKS"
+FORMAT_VERSION = 1
+FILE_NAME = "keystore.mcks"
+LOCK_NAME = "keystore.lock"
+#: Argon2id cost: libsodium's INTERACTIVE profile (2 passes, 64 MiB) - about 80 ms here,
+#: which keeps a whole ``medcrypt decrypt`` well under 300 ms (docs/adr/0003-keystore.md).
+OPSLIMIT: int = argon2id.OPSLIMIT_INTERACTIVE
+MEMLIMIT: int = argon2id.MEMLIMIT_INTERACTIVE
+#: Refuse absurd parameters from a tampered or foreign header before running Argon2id.
+_MAX_OPSLIMIT = 16
+_MAX_MEMLIMIT = 1024 * 1024 * 1024
+_HEADER = struct.Struct(">4sBII16s24s")
+HEADER_LEN = _HEADER.size  # 53
+PAD_BLOCK = 4096
+_NONCE_LEN = 24
+_KEY_LEN = 32
+
+
+def _derive(passphrase: str, salt: bytes, opslimit: int, memlimit: int) -> bytearray:
+    if not passphrase:
+        raise KeystoreLocked("the keystore passphrase is empty")
+    key = argon2id.kdf(_KEY_LEN, passphrase.encode("utf-8"), salt,
+                       opslimit=opslimit, memlimit=memlimit)
+    return bytearray(key)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that a crash leaves the old or the new content."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+def _remove_stale_temps(home: Path) -> None:
+    """Delete temp files a crashed save left behind (called with the lock held).
+
+    They are sealed, but may hold keys shredded since; shredding must not depend on
+    the passphrase staying secret.
+    """
+    for stale in home.glob(f".{FILE_NAME}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+
+
+class Keystore:
+    """An unlocked keystore: ``state`` is the decrypted JSON document; ``save()`` seals it.
+
+    Use as a context manager so the lock is released and the derived key zeroed.
+    """
+
+    def __init__(self, home: Path, key: bytearray, salt: bytes, *, opslimit: int,
+                 memlimit: int, state: dict[str, Any], lock_fd: int) -> None:
+        self.home = home
+        self.path = home / FILE_NAME
+        self._key = key
+        self._salt = salt
+        self._opslimit = opslimit
+        self._memlimit = memlimit
+        self.state = state
+        self._lock_fd: int | None = lock_fd
+
+    # ----------------------------------------------------------------- lifecycle
+
+    @staticmethod
+    def exists(home: Path) -> bool:
+        return (home / FILE_NAME).is_file()
+
+    @staticmethod
+    def _lock(home: Path) -> int:
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(home / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            os.close(fd)
+            raise StorageError(f"cannot lock the keystore: {exc.strerror}") from None
+        return fd
+
+    @classmethod
+    def create(cls, home: Path, passphrase: str, state: dict[str, Any], *,
+               opslimit: int = OPSLIMIT, memlimit: int = MEMLIMIT) -> Self:
+        """Create a new keystore; refuses to overwrite an existing one."""
+        lock_fd = cls._lock(home)
+        try:
+            if cls.exists(home):
+                raise StorageError(f"a keystore already exists in {home}")
+            salt = os.urandom(argon2id.SALTBYTES)
+            key = _derive(passphrase, salt, opslimit, memlimit)
+            store = cls(home, key, salt, opslimit=opslimit, memlimit=memlimit, state=state,
+                        lock_fd=lock_fd)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        store.save()
+        return store
+
+    @classmethod
+    def unlock(cls, home: Path, passphrase: str) -> Self:
+        """Open the keystore in ``home``; wrong passphrase or damage -> KeystoreLocked."""
+        lock_fd = cls._lock(home)
+        try:
+            try:
+                blob = (home / FILE_NAME).read_bytes()
+            except FileNotFoundError:
+                raise StorageError(
+                    f"no keystore in {home}; run 'medcrypt init' first") from None
+            _remove_stale_temps(home)
+            salt, opslimit, memlimit, nonce, ciphertext = cls._parse(blob)
+            key = _derive(passphrase, salt, opslimit, memlimit)
+            try:
+                padded = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+                    ciphertext, blob[:HEADER_LEN], nonce, bytes(key))
+            except nacl.exceptions.CryptoError:
+                key[:] = bytes(len(key))
+                raise KeystoreLocked(
+                    "cannot unlock the keystore: wrong passphrase or damaged file") from None
+            try:
+                state = json.loads(padded)
+            except ValueError:
+                raise KeystoreLocked("the keystore content is damaged") from None
+            if not isinstance(state, dict):
+                raise KeystoreLocked("the keystore content is damaged")
+            return cls(home, key, salt, opslimit=opslimit, memlimit=memlimit, state=state,
+                       lock_fd=lock_fd)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+
+    @staticmethod
+    def _parse(blob: bytes) -> tuple[bytes, int, int, bytes, bytes]:
+        if len(blob) < HEADER_LEN + 16:
+            raise KeystoreLocked("the keystore file is truncated")
+        magic, version, opslimit, memlimit, salt, nonce = _HEADER.unpack_from(blob)
+        if magic != MAGIC or version != FORMAT_VERSION:
+            raise KeystoreLocked("not a MedCrypt keystore (or an unsupported version)")
+        if not (argon2id.OPSLIMIT_MIN <= opslimit <= _MAX_OPSLIMIT
+                and argon2id.MEMLIMIT_MIN <= memlimit <= _MAX_MEMLIMIT):
+            raise KeystoreLocked("the keystore header has out-of-range parameters")
+        return salt, opslimit, memlimit, nonce, blob[HEADER_LEN:]
+
+    def save(self) -> None:
+        """Seal ``state`` under a fresh nonce and atomically replace the file."""
+        if self._lock_fd is None:
+            raise StorageError("the keystore is closed")
+        body = json.dumps(self.state, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        padded = body + b" " * (-len(body) % PAD_BLOCK)
+        nonce = os.urandom(_NONCE_LEN)
+        header = _HEADER.pack(MAGIC, FORMAT_VERSION, self._opslimit, self._memlimit,
+                              self._salt, nonce)
+        sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+            padded, header, nonce, bytes(self._key))
+        atomic_write(self.path, header + sealed)
+
+    def close(self) -> None:
+        """Zero the derived key and release the lock (idempotent)."""
+        self._key[:] = bytes(len(self._key))
+        if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()

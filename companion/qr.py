@@ -1,0 +1,58 @@
+"""QR codes for pairing offers: segno to draw them, zxing-cpp to read them back.
+
+Why these libraries: segno is a pure-Python, maintained QR encoder that writes both a
+terminal rendering and a PNG without extra dependencies; zxing-cpp is a real decoder
+(wheels, no system library) that copes with phone photos - perspective, rotation, blur,
+noise - which is what a patient will actually hand to the companion.
+
+The CLI imports this module lazily (only ``pair offer`` / ``pair accept --qr`` need it)
+so that ``medcrypt decrypt`` does not pay for Pillow and zxing at start-up.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import segno
+import zxingcpp
+from PIL import Image, UnidentifiedImageError
+
+from crypto.errors import MalformedToken
+
+#: Error correction level: M (15 %) survives a photo with some glare and blur while
+#: keeping an offer (~200 characters) at a low QR version that phones focus on easily.
+ERROR_LEVEL = "m"
+PNG_SCALE = 8
+#: Refuse decompression bombs before decoding (a 40 Mpx phone photo is plenty).
+MAX_IMAGE_PIXELS = 40_000_000
+
+
+def render_terminal(text: str) -> str:
+    """The QR for ``text`` as half-block characters for a terminal."""
+    out = io.StringIO()
+    segno.make(text, error=ERROR_LEVEL, boost_error=False).terminal(out=out, compact=True)
+    return out.getvalue()
+
+
+def write_png(text: str, path: Path, *, scale: int = PNG_SCALE) -> None:
+    """Write the QR for ``text`` as a PNG (4-module quiet zone, black on white)."""
+    segno.make(text, error=ERROR_LEVEL, boost_error=False).save(
+        str(path), kind="png", scale=scale, border=4)
+
+
+def read_qr(path: Path) -> str:
+    """Decode the first QR code found in an image file (PNG, JPEG, a phone photo)."""
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    try:
+        with Image.open(path) as img:
+            gray = img.convert("L")
+    except FileNotFoundError:
+        raise MalformedToken(f"image not found: {path}") from None
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise MalformedToken("the file is not a readable image") from None
+    results = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode)
+    texts = [r.text for r in results if r.valid and r.text]
+    if not texts:
+        raise MalformedToken("no QR code found in the image")
+    return str(texts[0])
