@@ -1,0 +1,237 @@
+"""The only module that calls PyNaCl or ``cryptography`` directly.
+
+Everything above this module speaks in protocol terms (seal a token, derive a chain
+key); everything here is a thin, typed wrapper that turns library exceptions into the
+project's own (:class:`~crypto.errors.DecryptionFailed` for every authentication
+failure, :class:`~crypto.errors.MalformedToken` for unusable key material), so a
+library upgrade or swap touches one file.
+
+XChaCha20-Poly1305 is built as HChaCha20 + the IETF ChaCha20-Poly1305 AEAD of OpenSSL
+(through ``cryptography``), exactly as draft-irtf-cfrg-xchacha-03 section 2.3 defines
+it; OpenSSL's AEAD is several times faster than libsodium's XChaCha20 through PyNaCl for
+large messages (docs/adr/0001-xchacha-construction.md).  HChaCha20 itself is not
+hand-rolled either: ``cryptography``'s raw ChaCha20 keystream block 0 is
+``permute(state) + state`` word by word, so subtracting the known input words (the four
+constants and the 16 nonce bytes) leaves HChaCha20's output words.  The vectors of the
+draft and Wycheproof, and a property test against libsodium, prove byte identity.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import struct
+from collections.abc import Callable
+
+import nacl.bindings
+import nacl.exceptions
+import nacl.public
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from crypto.errors import DecryptionFailed, MalformedToken, StorageError
+
+Rng = Callable[[int], bytes]
+
+KEY_LEN = 32
+XNONCE_LEN = 24
+TAG_LEN = 16
+X25519_LEN = 32
+ED25519_SIG_LEN = 64
+SEALED_BOX_OVERHEAD = 48  # ephemeral public key 32 + Poly1305 tag 16
+
+_SIGMA = b"expand 32-byte k"
+_SIGMA_WORDS = struct.unpack("<4I", _SIGMA)
+_WORDS16 = struct.Struct("<16I")
+_WORDS4 = struct.Struct("<4I")
+_ZERO_BLOCK = bytes(64)
+_MASK32 = 0xFFFFFFFF
+
+
+def _need(value: bytes | bytearray, length: int, what: str) -> None:
+    if len(value) != length:
+        raise MalformedToken(f"{what} must be {length} bytes")
+
+
+# --------------------------------------------------------------------------- AEAD
+
+
+def hchacha20(key: bytes | bytearray, nonce16: bytes) -> bytes:
+    """HChaCha20 (draft-irtf-cfrg-xchacha-03 2.2) via one raw ChaCha20 keystream block.
+
+    ``cryptography``'s ChaCha20 takes a 16-byte "nonce" that is state words 12..15
+    (block counter and nonce), so block 0 of its keystream is ``permute(S) + S`` for
+    ``S = sigma | key | nonce16``.  HChaCha20 outputs ``permute(S)`` words 0..3 and
+    12..15, recovered by subtracting the known input words modulo 2**32.
+    """
+    _need(key, KEY_LEN, "key")
+    _need(nonce16, 16, "HChaCha20 nonce")
+    encryptor = Cipher(algorithms.ChaCha20(bytes(key), nonce16), mode=None).encryptor()
+    block = _WORDS16.unpack(encryptor.update(_ZERO_BLOCK))
+    nonce_words = _WORDS4.unpack(nonce16)
+    head = [(block[i] - _SIGMA_WORDS[i]) & _MASK32 for i in range(4)]
+    tail = [(block[12 + i] - nonce_words[i]) & _MASK32 for i in range(4)]
+    return struct.pack("<8I", *head, *tail)
+
+
+def _ietf_cipher(key: bytes | bytearray, nonce: bytes) -> tuple[ChaCha20Poly1305, bytes]:
+    _need(nonce, XNONCE_LEN, "nonce")
+    subkey = hchacha20(key, nonce[:16])
+    return ChaCha20Poly1305(subkey), b"\x00\x00\x00\x00" + nonce[16:]
+
+
+def xchacha_encrypt(key: bytes | bytearray, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """AEAD_XChaCha20_Poly1305 encryption; returns ``ciphertext || tag``."""
+    cipher, nonce12 = _ietf_cipher(key, nonce)
+    return cipher.encrypt(nonce12, plaintext, aad)
+
+
+def xchacha_decrypt(key: bytes | bytearray, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+    """AEAD_XChaCha20_Poly1305 decryption; any failure is :class:`DecryptionFailed`."""
+    if len(sealed) < TAG_LEN:
+        raise DecryptionFailed
+    cipher, nonce12 = _ietf_cipher(key, nonce)
+    try:
+        return cipher.decrypt(nonce12, sealed, aad)
+    except InvalidTag:
+        raise DecryptionFailed from None
+
+
+# --------------------------------------------------------------------------- hashes, KDF
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def sha512(data: bytes) -> bytes:
+    return hashlib.sha512(data).digest()
+
+
+def hmac_sha256(key: bytes | bytearray, message: bytes) -> bytes:
+    return hmac.new(bytes(key), message, hashlib.sha256).digest()
+
+
+def hkdf_sha256(
+    ikm: bytes | bytearray, *, salt: bytes | None, info: bytes, length: int = 32,
+) -> bytes:
+    """RFC 5869 HKDF-SHA256 (``salt=None`` means HashLen zero bytes, as in the RFC)."""
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(bytes(ikm))
+
+
+def constant_time_equal(a: bytes | bytearray, b: bytes | bytearray) -> bool:
+    return hmac.compare_digest(bytes(a), bytes(b))
+
+
+def wipe(buffer: bytearray | None) -> None:
+    """Overwrite a key buffer with zeros (best effort: Python may hold other copies)."""
+    if buffer is not None:
+        buffer[:] = bytes(len(buffer))
+
+
+# --------------------------------------------------------------------------- X25519
+
+
+def x25519_public(private: bytes | bytearray) -> bytes:
+    _need(private, X25519_LEN, "X25519 private key")
+    key = x25519.X25519PrivateKey.from_private_bytes(bytes(private))
+    return key.public_key().public_bytes_raw()
+
+
+def x25519_shared(private: bytes | bytearray, peer_public: bytes) -> bytes:
+    """Raw X25519; a low-order peer key (all-zero result) is refused as malformed."""
+    _need(private, X25519_LEN, "X25519 private key")
+    _need(peer_public, X25519_LEN, "X25519 public key")
+    key = x25519.X25519PrivateKey.from_private_bytes(bytes(private))
+    try:
+        shared = key.exchange(x25519.X25519PublicKey.from_public_bytes(peer_public))
+    except ValueError:
+        raise MalformedToken("X25519 public key is of low order") from None
+    if constant_time_equal(shared, bytes(X25519_LEN)):
+        raise MalformedToken("X25519 public key is of low order")
+    return shared
+
+
+# --------------------------------------------------------------------------- Ed25519
+
+
+def ed25519_public(seed: bytes | bytearray) -> bytes:
+    _need(seed, 32, "Ed25519 seed")
+    return ed25519.Ed25519PrivateKey.from_private_bytes(bytes(seed)).public_key().public_bytes_raw()
+
+
+def ed25519_sign(seed: bytes | bytearray, message: bytes) -> bytes:
+    _need(seed, 32, "Ed25519 seed")
+    return ed25519.Ed25519PrivateKey.from_private_bytes(bytes(seed)).sign(message)
+
+
+def ed25519_verify(public: bytes, message: bytes, signature: bytes) -> None:
+    """Raise :class:`DecryptionFailed` unless ``signature`` is valid (opaque on purpose)."""
+    if len(public) != 32 or len(signature) != ED25519_SIG_LEN:
+        raise DecryptionFailed
+    try:
+        ed25519.Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        raise DecryptionFailed from None
+
+
+# --------------------------------------------------------------------------- sealed box
+
+
+def sealed_box_seal(recipient_public: bytes, message: bytes, *, rng: Rng = os.urandom) -> bytes:
+    """libsodium ``crypto_box_seal``, with the ephemeral key drawn from ``rng``.
+
+    Byte-identical to libsodium's (``epk || crypto_box(m, blake2b(epk || pk, 24), pk, esk)``)
+    so :class:`nacl.public.SealedBox` opens it; drawing the ephemeral key from an injected
+    RNG is what lets the escrow deposit have fixed test vectors.
+    """
+    _need(recipient_public, X25519_LEN, "escrow public key")
+    esk = bytearray(rng(X25519_LEN))
+    try:
+        epk = nacl.bindings.crypto_scalarmult_base(bytes(esk))
+        nonce = nacl.bindings.crypto_generichash_blake2b_salt_personal(
+            epk + recipient_public, digest_size=24)
+        boxed = nacl.bindings.crypto_box(message, nonce, recipient_public, bytes(esk))
+    finally:
+        wipe(esk)
+    return epk + boxed
+
+
+def sealed_box_open(recipient_private: bytes | bytearray, sealed: bytes) -> bytes:
+    """Open a libsodium sealed box; any failure is :class:`DecryptionFailed`."""
+    _need(recipient_private, X25519_LEN, "escrow private key")
+    if len(sealed) < SEALED_BOX_OVERHEAD:
+        raise DecryptionFailed
+    box = nacl.public.SealedBox(nacl.public.PrivateKey(bytes(recipient_private)))
+    try:
+        return box.decrypt(sealed)
+    except (nacl.exceptions.CryptoError, nacl.exceptions.TypeError, ValueError):
+        raise DecryptionFailed from None
+
+
+# --------------------------------------------------------------------------- state encoding
+
+
+def b64e(data: bytes | bytearray) -> str:
+    """Standard base64 with padding, for the JSON-typed state dictionaries."""
+    return base64.b64encode(bytes(data)).decode("ascii")
+
+
+def b64d(text: object, length: int | None = None) -> bytes:
+    """Strict inverse of :func:`b64e`; a damaged state is a :class:`StorageError`."""
+    if not isinstance(text, str):
+        raise StorageError("session state holds a non-text value where bytes belong")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise StorageError("session state holds invalid base64") from None
+    if length is not None and len(data) != length:
+        raise StorageError("session state holds a value of the wrong length")
+    return data

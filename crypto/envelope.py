@@ -1,0 +1,112 @@
+"""The signed, padded plaintext inside every MESSAGE token.
+
+Layout (docs/PROTOCOL.md "Inner envelope")::
+
+    version u8 (=1) | content_type u8 | sent_at u64 BE (Unix ms) | body_len u32 BE |
+    body | signature 64 | zero padding to the bucket size
+
+``signature = Ed25519(sender identity, "MEDCRYPT v2 envelope" || token header (51 bytes)
+|| the fields above up to and including body)``.  Both members of a pairing know both
+chain keys, so the AEAD alone cannot say *who* wrote a message; the signature by the
+identity key pinned at pairing can, and signing the header binds it to this pairing,
+epoch, direction, index and nonce.  A wrong signer is reported as the opaque
+:class:`DecryptionFailed`, like every other authentication failure.
+
+Padding hides the length: up to 4096 bytes the envelope is padded to a multiple of 256;
+above, to the Padmé size (at most ~12 % overhead, leaking O(log log n) bits).  The
+padded size must be exactly the bucket of the unpadded size and the padding all zero,
+so there is one valid encoding per message.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import IntEnum
+
+from crypto import _primitives as prim
+from crypto.clock import ensure_utc
+from crypto.errors import LimitExceeded, MalformedToken
+
+ENVELOPE_VERSION = 1
+SIGNATURE_LABEL = b"MEDCRYPT v2 envelope"
+MAX_BODY = 1024 * 1024
+SMALL_LIMIT = 4096
+SMALL_STEP = 256
+_FIXED = struct.Struct(">BBQI")
+OVERHEAD = _FIXED.size + prim.ED25519_SIG_LEN  # 78
+
+
+class ContentType(IntEnum):
+    """What the body is; the companion decides how to show it."""
+
+    TEXT = 1
+    ATTACHMENT_MANIFEST = 2
+    CONTROL = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    content_type: ContentType
+    body: bytes
+    sent_at: datetime
+
+
+def padme(length: int) -> int:
+    """Padmé (Nikitin et al., PETS 2019): round up keeping only the top bits of the length."""
+    exponent = length.bit_length() - 1
+    mantissa_bits = exponent.bit_length()
+    low_bits = exponent - mantissa_bits
+    mask = (1 << low_bits) - 1
+    return (length + mask) & ~mask
+
+
+def bucket_size(length: int) -> int:
+    """Padded size of an envelope whose unpadded size is ``length``."""
+    if length <= SMALL_LIMIT:
+        return max(SMALL_STEP, -(-length // SMALL_STEP) * SMALL_STEP)
+    return padme(length)
+
+
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def _timestamp_ms(at: datetime) -> int:
+    """Milliseconds since 1970 in integer arithmetic (no float rounding)."""
+    return (ensure_utc(at) - _UNIX_EPOCH) // _MS
+
+
+def seal(
+    header: bytes, content_type: ContentType, body: bytes, sent_at: datetime,
+    signer_seed: bytes | bytearray,
+) -> bytes:
+    """The padded, signed envelope bytes that the AEAD will encrypt."""
+    if len(body) > MAX_BODY:
+        raise LimitExceeded(f"message body of {len(body)} bytes exceeds {MAX_BODY}")
+    fields = _FIXED.pack(ENVELOPE_VERSION, ContentType(content_type), _timestamp_ms(sent_at),
+                         len(body)) + body
+    signature = prim.ed25519_sign(signer_seed, SIGNATURE_LABEL + header + fields)
+    unpadded = len(fields) + len(signature)
+    return fields + signature + bytes(bucket_size(unpadded) - unpadded)
+
+
+def open_(header: bytes, inner: bytes, signer_public: bytes) -> Envelope:
+    """Parse and verify an envelope; wrong signer -> DecryptionFailed."""
+    if len(inner) < OVERHEAD:
+        raise MalformedToken("envelope is truncated")
+    version, ctype, stamp, body_len = _FIXED.unpack_from(inner)
+    end = _FIXED.size + body_len
+    if version != ENVELOPE_VERSION or end + prim.ED25519_SIG_LEN > len(inner):
+        raise MalformedToken("envelope header is invalid")
+    unpadded = end + prim.ED25519_SIG_LEN
+    if len(inner) != bucket_size(unpadded) or any(inner[unpadded:]):
+        raise MalformedToken("envelope padding is invalid")
+    prim.ed25519_verify(signer_public, SIGNATURE_LABEL + header + inner[:end], inner[end:unpadded])
+    try:
+        content_type = ContentType(ctype)
+        sent_at = _UNIX_EPOCH + stamp * _MS
+    except (ValueError, OverflowError, OSError):
+        raise MalformedToken("envelope field is out of range") from None
+    return Envelope(content_type, inner[_FIXED.size:end], sent_at)
