@@ -113,12 +113,16 @@ class EncryptedField:
             raise StorageError(f"{self.table}.{self.id_attr} must be a client-generated string")
         return row_id
 
+    def clear(self, row: Any) -> None:
+        """Forget the value and its blind index (erasure needs no key)."""
+        setattr(row, self.column, None)
+        if self.blind_index:
+            setattr(row, self.blind_index, None)
+
     def store(self, row: Any, keyring: Keyring, value: str | None) -> None:
         """Seal ``value`` (already normalized) into the row, updating its blind index."""
         if value is None:
-            setattr(row, self.column, None)
-            if self.blind_index:
-                setattr(row, self.blind_index, None)
+            self.clear(row)
             return
         row_id = self._row_id(row)
         setattr(row, self.column, Sealed(keyring.seal(value.encode("utf-8"), self.aad(row_id))))

@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("platform", sa.String(length=16), nullable=False),
         sa.Column("identity_id", sa.String(length=32), nullable=True),
+        sa.Column("address", sa.LargeBinary(), nullable=True),
         sa.Column("address_bidx", sa.LargeBinary(length=34), nullable=True),
         sa.Column("added_by", sa.String(length=32), nullable=True),
         sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),

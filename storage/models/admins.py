@@ -1,8 +1,8 @@
 """Clinic admins: who may run admin commands in chat.
 
 An admin is either a known identity or - when configured before that person ever
-wrote to the bot - just the blind index of their address on a platform; the row is
-bound to the identity on first contact. Removal keeps the row (``removed_at``) so the
+wrote to the bot - an address on a platform (sealed, with its own blind index); the
+row is bound to the identity on first contact. Removal keeps the row (``removed_at``) so the
 audit trail can say who granted and revoked what.
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base
-from storage.encrypted import ID_HEX_CHARS, EncryptedField
+from storage.encrypted import ID_HEX_CHARS, EncryptedField, Sealed, SealedBytes, register
 
 
 class ClinicAdmin(Base):
@@ -33,7 +33,9 @@ class ClinicAdmin(Base):
     identity_id: Mapped[str | None] = mapped_column(
         ForeignKey("platform_identities.id", ondelete="CASCADE"), index=True
     )
-    #: Blind index of the admin's address (same key as platform_identities.address).
+    #: Sealed normalized address when granted by address (kept so rewrap can re-index).
+    address: Mapped[Sealed | None] = mapped_column(SealedBytes)
+    #: Blind index of that address, to match the identity when it first writes.
     address_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(34))
     added_by: Mapped[str | None] = mapped_column(
         ForeignKey("platform_identities.id", ondelete="SET NULL")
@@ -41,9 +43,11 @@ class ClinicAdmin(Base):
     added_at: Mapped[datetime]
     removed_at: Mapped[datetime | None]
 
-    #: Admins share the identities' blind-index key so one lookup value serves both.
-    ADDRESS_INDEX: ClassVar[EncryptedField] = EncryptedField(
-        "platform_identities", "address", blind_index="address_bidx"
+    ADDRESS: ClassVar[EncryptedField] = EncryptedField(
+        "clinic_admins", "address", blind_index="address_bidx"
     )
+
+
+register(ClinicAdmin, ClinicAdmin.ADDRESS)
 
 

@@ -1,0 +1,114 @@
+"""``medcrypt-bot keys status|rewrap|generate``: operate the server keyring.
+
+Rotation procedure (docs/OPERATIONS.md): ``keys generate`` prints a new entry; prepend
+it to ``MEDCRYPT_SERVER_KEYS``; restart; ``keys rewrap`` re-seals every value under it;
+``keys status`` shows zero rows on the old version; then remove the old key. Removing a
+key that rows still use fails loudly, naming table, column and count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, TextIO
+
+from bot.config import Settings
+from crypto.errors import StorageError
+from crypto.keyring import Keyring, generate_key
+from storage import keys as keyops
+from storage import migrate
+from storage.db import make_engine, session_factory
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("keys", help="server keyring: status, rewrap, generate")
+    sub = p.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    s = sub.add_parser("status", help="rows per key version for every encrypted column")
+    s.set_defaults(handler=run_status)
+    r = sub.add_parser("rewrap", help="re-encrypt every value under the current key version")
+    r.add_argument("--batch-size", type=int, default=500, help="rows per transaction")
+    r.set_defaults(handler=run_rewrap)
+    g = sub.add_parser("generate", help="print a fresh key entry for MEDCRYPT_SERVER_KEYS")
+    g.add_argument("--version", type=int, required=True, help="version number of the new key")
+    g.set_defaults(handler=run_generate)
+
+
+def _keyring(settings: Settings) -> Keyring:
+    return Keyring.from_environ(env_name=settings.keyring.server_keys_env)
+
+
+def _require_migrated(url: str) -> None:
+    at, want = migrate.current(url), migrate.head()
+    if at != want:
+        raise StorageError(
+            f"database schema is at {at or 'empty'}, expected {want}: run `medcrypt-bot migrate`"
+        )
+
+
+def run_status(args: argparse.Namespace, settings: Settings) -> int:
+    keyring = _keyring(settings)
+    url = settings.database_url
+    _require_migrated(url)
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            usage = keyops.key_status(session)
+            print(f"keyring versions: {', '.join(map(str, keyring.versions))} "
+                  f"(current {keyring.current_version})")
+            print(f"{'table':<24} {'column':<16} {'version':>7} {'rows':>8}")
+            for u in usage:
+                flag = "" if u.version in keyring.versions else "  MISSING KEY"
+                print(f"{u.table:<24} {u.column:<16} {u.version:>7} {u.rows:>8}{flag}")
+            stale = sum(u.rows for u in usage if u.version != keyring.current_version)
+            print(f"values not on the current version: {stale}")
+            keyops.verify_keyring(session, keyring)
+    finally:
+        engine.dispose()
+        keyring.wipe()
+    return 0
+
+
+class _ProgressBar:
+    """A one-line progress bar on a terminal; silent otherwise (logs stay clean)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+
+    def __call__(self, table: str, column: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        width = 30
+        filled = width if total == 0 else width * done // total
+        bar = "#" * filled + "-" * (width - filled)
+        self.stream.write(f"\r{table}.{column:<14} [{bar}] {done}/{total}")
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def run_rewrap(args: argparse.Namespace, settings: Settings) -> int:
+    keyring = _keyring(settings)
+    url = settings.database_url
+    _require_migrated(url)
+    engine = make_engine(url)
+    try:
+        sessions = session_factory(engine)
+        count = keyops.rewrap(
+            sessions, keyring, batch_size=args.batch_size, progress=_ProgressBar(sys.stderr)
+        )
+        with sessions() as session:
+            remaining = sum(keyops.count_stale(session, keyring).values())
+    finally:
+        engine.dispose()
+        keyring.wipe()
+    print(f"rewrapped {count} value(s) to key version {keyring.current_version}; "
+          f"{remaining} row(s) remain on older versions")
+    return 0 if remaining == 0 else 1
+
+
+def run_generate(args: argparse.Namespace, settings: Settings) -> int:
+    if not 1 <= args.version <= 0xFFFF:
+        raise StorageError("key version must be between 1 and 65535")
+    print(f"{args.version}:{generate_key()}")
+    return 0
