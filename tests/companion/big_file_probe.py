@@ -1,0 +1,94 @@
+"""Subprocess probe: seal and open a large attachment, report time and peak memory.
+
+Run as ``python -m tests.companion.big_file_probe SIZE_MB WORKDIR``; prints one JSON line.
+The plaintext is generated on the fly and the opened plaintext goes to a hashing sink, so
+the only large objects are the two files on disk - any growth in peak memory is the
+codec's fault. Used by the slow test and by bench/bench_attachment.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import resource
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+from crypto.attachment import open_file, seal_file
+from crypto.wire import Direction
+
+_BLOCK = hashlib.shake_256(b"medcrypt big file").digest(1 << 20)
+
+
+class PatternReader(io.RawIOBase):
+    """``size`` bytes of a repeating 1 MiB pseudo-random block, produced on demand."""
+
+    def __init__(self, size: int) -> None:
+        self._left = size
+        self._pos = 0
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        n = self._left if n < 0 else min(n, self._left)
+        out = bytearray()
+        while len(out) < n:
+            start = self._pos % len(_BLOCK)
+            take = min(n - len(out), len(_BLOCK) - start)
+            out += _BLOCK[start:start + take]
+            self._pos += take
+        self._left -= n
+        data = bytes(out)
+        self.digest.update(data)
+        return data
+
+
+class HashSink(io.RawIOBase):
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.digest.update(data)
+        self.size += len(data)
+        return len(data)
+
+
+def run(size: int, workdir: Path, *, trace: bool) -> dict[str, float]:
+    if trace:
+        tracemalloc.start()
+    container = workdir / "big.mcf"
+    src = PatternReader(size)
+    start = time.perf_counter()
+    with container.open("wb") as dst:
+        manifest = seal_file(src, dst, pairing_id=bytes(16), epoch=670,
+                             direction=Direction.PATIENT_TO_PHYSICIAN, name="scan.dcm",
+                             max_size=size)
+    sealed_s = time.perf_counter() - start
+    sink = HashSink()
+    start = time.perf_counter()
+    with container.open("rb") as fh:
+        open_file(fh, sink, manifest, max_size=size)
+    opened_s = time.perf_counter() - start
+    assert sink.size == size and sink.digest.digest() == src.digest.digest() == manifest.sha256
+    traced = tracemalloc.get_traced_memory()[1] if trace else 0
+    container.unlink()
+    return {
+        "size": size, "seal_s": sealed_s, "open_s": opened_s,
+        "maxrss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "tracemalloc_peak_bytes": traced,
+    }
+
+
+if __name__ == "__main__":
+    size_mb, workdir = int(sys.argv[1]), Path(sys.argv[2])
+    trace = len(sys.argv) > 3 and sys.argv[3] == "trace"
+    print(json.dumps(run(size_mb * 1024 * 1024, workdir, trace=trace)))
