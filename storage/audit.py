@@ -1,0 +1,502 @@
+"""The audit-log repository: append, head, checkpoints, erase, verify and export.
+
+One object, :class:`AuditLog`, and one verb every feature uses::
+
+    audit.append(actor_ref, Action.RELAY_ACCEPTED, pairing_ref, {"direction": 0})
+
+Appends are serialised so the chain never forks: the first statement of every append
+transaction *writes* the single ``audit_head`` row. On PostgreSQL that takes the row
+lock (what ``SELECT ... FOR UPDATE`` would) and later appenders queue behind it; on
+SQLite a write as the first statement takes the database write lock before anything
+is read - what ``BEGIN IMMEDIATE`` does, which the engine's own ``BEGIN`` hook does not
+let us spell. The unique ``seq`` primary key is the backstop. Details are validated
+and encoded before the lock, so the critical section is one encryption, one SHA-256
+and one insert per entry.
+
+Passing ``session=`` makes the entry part of the caller's transaction (the business
+change and its audit record commit or roll back together). On SQLite append before
+reading other tables in that transaction, or the write lock may be refused
+(SQLITE_BUSY) and the caller retries. Count-based checkpoints are only taken by
+engine-mode appends and :meth:`AuditLog.checkpoint_if_due`, because only they know when
+the transaction commits and the witness line may be posted.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, NamedTuple, TypeVar
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from crypto.audit import (
+    GENESIS_HASH,
+    SUBJECT_KEY_BYTES,
+    SYSTEM_AUDIT,
+    Action,
+    Checkpoint,
+    CheckpointSigner,
+    Details,
+    DetailValue,
+    EntryFields,
+    VerifyReport,
+    Witness,
+    check_ref,
+    encode_details,
+    entry_hash,
+    open_details,
+    pseudonym,
+    seal_details,
+    verify_chain,
+)
+from crypto.clock import Clock, ensure_utc
+from crypto.errors import ConfigError, DecryptionFailed, StorageError
+from crypto.keyring import Keyring
+from storage.db import is_sqlite, sqlite_checkpoint_truncate
+from storage.encrypted import Sealed
+from storage.models.audit import (
+    AuditCheckpoint,
+    AuditEntry,
+    AuditHead,
+    AuditSecret,
+    AuditSubjectKey,
+)
+
+ENTRIES: Table = AuditEntry.__table__  # type: ignore[assignment]
+CHECKPOINTS: Table = AuditCheckpoint.__table__  # type: ignore[assignment]
+SUBJECT_KEYS: Table = AuditSubjectKey.__table__  # type: ignore[assignment]
+SECRETS: Table = AuditSecret.__table__  # type: ignore[assignment]
+HEAD: Table = AuditHead.__table__  # type: ignore[assignment]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_WRITE_ATTEMPTS = 5
+_KEY_CACHE_MAX = 4096
+_T = TypeVar("_T")
+
+
+class AuditEvent(NamedTuple):
+    """One event for :meth:`AuditLog.append_many`."""
+
+    actor: str
+    action: Action
+    subject: str
+    details: Details | None = None
+
+
+@dataclass(frozen=True)
+class Appended:
+    """Where the caller's entries landed, and the checkpoint taken with them, if any."""
+
+    first_seq: int
+    last_seq: int
+    entry_hash: bytes
+    checkpoint: Checkpoint | None
+
+
+@dataclass(frozen=True)
+class Head:
+    seq: int
+    entry_hash: bytes
+    last_checkpoint: Checkpoint | None
+
+
+@dataclass(frozen=True)
+class ExportedEntry:
+    """One decrypted entry for an admin; ``state`` says why ``details`` may be missing."""
+
+    seq: int
+    time: datetime
+    actor_ref: str
+    subject_ref: str
+    action: str
+    details: dict[str, DetailValue] | None
+    state: Literal["ok", "erased", "undecryptable"]
+
+
+class _HeadRow(NamedTuple):
+    seq: int
+    entry_hash: bytes
+    cp_seq: int
+    cp_ts_us: int
+    cp_sig: bytes
+
+
+_Prepared = tuple[str, str, str, bytes]  # actor, action, subject, details plaintext
+
+
+def to_us(at: datetime) -> int:
+    """Microseconds since the Unix epoch, exact (no float rounding)."""
+    return (ensure_utc(at) - _EPOCH) // timedelta(microseconds=1)
+
+
+def from_us(ts_us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=ts_us)
+
+
+class AuditLog:
+    """The audit log of one database. Thread-safe: state is in the database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        keyring: Keyring,
+        *,
+        clock: Clock,
+        signer: CheckpointSigner | None = None,
+        checkpoint_every: int = 1000,
+        checkpoint_interval: timedelta = timedelta(hours=1),
+        on_checkpoint: Callable[[Checkpoint], None] | None = None,
+        postgres_vacuum: Literal["none", "vacuum", "vacuum_full"] = "vacuum",
+        rng: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        if checkpoint_every < 1:
+            raise ConfigError("audit.checkpoint_every_entries", "must be at least 1")
+        if checkpoint_interval <= timedelta(0):
+            raise ConfigError("audit.checkpoint_interval_minutes", "must be at least 1")
+        self._engine = engine
+        self._keyring = keyring
+        self._clock = clock
+        self._signer = signer
+        self._every = checkpoint_every
+        self._interval_us = checkpoint_interval // timedelta(microseconds=1)
+        self._on_checkpoint = on_checkpoint
+        self._vacuum = postgres_vacuum
+        self._rng = rng
+        self._key_cache: dict[tuple[str, bytes], bytes] = {}
+        self._pseudonym_key: bytes | None = None
+
+    # --- writing -------------------------------------------------------------
+
+    def append(
+        self, actor: str, action: Action, subject: str, details: Details | None = None,
+        *, session: Session | None = None,
+    ) -> Appended:
+        """Append one entry. ``actor`` and ``subject`` come from :meth:`pseudonym`."""
+        return self.append_many([AuditEvent(actor, action, subject, details)], session=session)
+
+    def append_many(
+        self, events: Iterable[AuditEvent], *, session: Session | None = None
+    ) -> Appended:
+        """Append several entries in one transaction (one lock, one executemany)."""
+        prepared = [_prepare(e) for e in events]
+        if not prepared:
+            raise ValueError("append_many needs at least one event")
+        if session is not None:
+            return self._write(session.connection(), prepared, auto_checkpoint=False)
+        result = self._transaction(
+            lambda conn: self._write(conn, prepared, auto_checkpoint=True))
+        self._announce(result.checkpoint)
+        return result
+
+    def checkpoint_if_due(self, now: datetime | None = None) -> Checkpoint | None:
+        """Sign a checkpoint when N entries or the interval passed since the last one.
+
+        The scheduler calls this every few minutes; a cheap unlocked read decides, so
+        calls that find nothing to do never take the write lock.
+        """
+        if self._signer is None:
+            return None
+        now_us = to_us(now if now is not None else self._clock.now())
+        with self._engine.connect() as conn:
+            head = self._read_head(conn)
+        if not self._due(head, now_us):
+            return None
+        result = self._transaction(lambda conn: self._checkpoint_locked(conn, now_us, False))
+        self._announce(result)
+        return result
+
+    def checkpoint_now(self, now: datetime | None = None) -> Checkpoint:
+        """Sign a checkpoint unconditionally (bot shutdown, before a backup, tests)."""
+        if self._signer is None:
+            raise ConfigError("audit.signing_key_env", "no checkpoint signing key configured")
+        now_us = to_us(now if now is not None else self._clock.now())
+        result = self._transaction(lambda conn: self._checkpoint_locked(conn, now_us, True))
+        if result is None:  # pragma: no cover - forced checkpoints always sign
+            raise StorageError("forced checkpoint was not written")
+        self._announce(result)
+        return result
+
+    def erase_subject(self, subject_ref: str, *, actor: str) -> None:
+        """Crypto-shred everything written about ``subject_ref``; the chain still verifies.
+
+        The erasure itself is logged first (its details go with the key), then the key
+        row is deleted in the same transaction, then the deleted bytes are purged from
+        SQLite's WAL or PostgreSQL's dead tuples.
+        """
+        check_ref(subject_ref)
+        if subject_ref.startswith("system:"):
+            raise ValueError("system refs cannot be erased")
+        prepared = [_prepare(AuditEvent(actor, Action.SUBJECT_ERASED, subject_ref, {}))]
+
+        def work(conn: Connection) -> Appended:
+            result = self._write(conn, prepared, auto_checkpoint=True)
+            conn.execute(delete(SUBJECT_KEYS).where(SUBJECT_KEYS.c.subject_ref == subject_ref))
+            return result
+
+        result = self._transaction(work)
+        for cached in [k for k in self._key_cache if k[0] == subject_ref]:
+            del self._key_cache[cached]
+        self._purge_deleted()
+        self._announce(result.checkpoint)
+
+    def pseudonym(self, kind: str, raw_id: str | int | bytes) -> str:
+        """The stable, non-invertible reference of a person or object (``patient:<hex>``)."""
+        return pseudonym(self._pseudonym_secret(), kind, raw_id)
+
+    # --- reading -------------------------------------------------------------
+
+    def head(self) -> Head:
+        with self._engine.connect() as conn:
+            row = self._read_head(conn)
+            cps = self._checkpoints(conn, row.cp_seq, row.cp_seq) if row.cp_seq else []
+        return Head(row.seq, row.entry_hash, cps[0] if cps else None)
+
+    def checkpoints(self, after_seq: int = 0, limit: int = 1000) -> list[Checkpoint]:
+        """Checkpoints after ``after_seq``, oldest first (to post missed witness lines)."""
+        with self._engine.connect() as conn:
+            stmt = (select(*_CP_COLUMNS).where(CHECKPOINTS.c.seq > after_seq)
+                    .order_by(CHECKPOINTS.c.seq).limit(limit))
+            return [Checkpoint(*row) for row in conn.execute(stmt)]
+
+    def verify(
+        self,
+        public_keys: Mapping[bytes, Ed25519PublicKey],
+        *,
+        witnesses: Sequence[Witness] = (),
+        progress: Callable[[int], None] | None = None,
+        batch_size: int = 20_000,
+    ) -> VerifyReport:
+        """Verify the whole log from one consistent snapshot (see crypto.audit)."""
+        with self._engine.connect() as conn:
+            if not is_sqlite(self._engine):  # one snapshot for head, checkpoints, entries
+                conn.execution_options(isolation_level="REPEATABLE READ")  # in place
+            cps = self._checkpoints(conn, 1, None)
+            head = self._read_head(conn)
+            stmt = select(ENTRIES.c.seq, ENTRIES.c.ts_us, ENTRIES.c.actor_ref,
+                          ENTRIES.c.subject_ref, ENTRIES.c.action, ENTRIES.c.details,
+                          ENTRIES.c.prev_hash, ENTRIES.c.entry_hash).order_by(ENTRIES.c.seq)
+            result = conn.execution_options(yield_per=batch_size).execute(stmt)
+            batches: Iterable[Any] = result.partitions()
+            return verify_chain(batches, cps, public_keys, witnesses=witnesses,
+                                claimed_head=(head.seq, head.entry_hash), progress=progress)
+
+    def export(
+        self, *, from_seq: int = 1, to_seq: int | None = None, subject: str | None = None,
+        batch_size: int = 2000,
+    ) -> Iterator[ExportedEntry]:
+        """Decrypt entries for an admin; erased subjects come back as ``state="erased"``."""
+        stmt = select(ENTRIES.c.seq, ENTRIES.c.ts_us, ENTRIES.c.actor_ref,
+                      ENTRIES.c.subject_ref, ENTRIES.c.action, ENTRIES.c.details,
+                      ).where(ENTRIES.c.seq >= from_seq).order_by(ENTRIES.c.seq)
+        if to_seq is not None:
+            stmt = stmt.where(ENTRIES.c.seq <= to_seq)
+        if subject is not None:
+            stmt = stmt.where(ENTRIES.c.subject_ref == check_ref(subject))
+        keys: dict[str, bytes | None] = {}
+        with self._engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch_size).execute(stmt)
+            for part in result.partitions():
+                missing = {row[3] for row in part} - keys.keys()
+                if missing:
+                    found = self._load_subject_keys(conn, missing)
+                    keys.update({ref: found.get(ref) for ref in missing})
+                for row in part:
+                    yield _decrypt(keys[row[3]], row)
+
+    # --- internals -----------------------------------------------------------
+
+    def _transaction(self, work: Callable[[Connection], _T]) -> _T:
+        """Run ``work`` in its own transaction, retrying when SQLite stays busy."""
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                with self._engine.connect() as conn:
+                    result = work(conn)
+                    conn.commit()
+                    return result
+            except OperationalError as exc:
+                if attempt == _WRITE_ATTEMPTS - 1:
+                    raise StorageError(
+                        f"audit log write failed ({type(exc.orig).__name__}): database busy"
+                    ) from None
+                time.sleep(0.05 * 2**attempt)
+            except IntegrityError:
+                raise StorageError("audit append refused by the unique seq constraint: "
+                                   "another writer bypassed the head lock") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _lock_head(self, conn: Connection) -> _HeadRow:
+        """Write the head row first: the lock that serialises the chain (module doc)."""
+        lock = update(HEAD).where(HEAD.c.id == 1).values(seq=HEAD.c.seq)
+        if conn.execute(lock).rowcount == 0:
+            conn.execute(_insert_ignore(conn, HEAD, _genesis_head()))
+            conn.execute(lock)
+        return self._read_head(conn)
+
+    def _read_head(self, conn: Connection) -> _HeadRow:
+        row = conn.execute(select(HEAD.c.seq, HEAD.c.entry_hash, HEAD.c.checkpoint_seq,
+                                  HEAD.c.checkpoint_ts_us, HEAD.c.checkpoint_sig)
+                           .where(HEAD.c.id == 1)).first()
+        if row is None:
+            return _HeadRow(0, GENESIS_HASH, 0, 0, b"")
+        return _HeadRow(int(row[0]), bytes(row[1]), int(row[2]), int(row[3]), bytes(row[4]))
+
+    def _due(self, head: _HeadRow, now_us: int) -> bool:
+        return (head.seq - head.cp_seq >= self._every
+                or now_us - head.cp_ts_us >= self._interval_us)
+
+    def _checkpoint_locked(self, conn: Connection, now_us: int, force: bool) -> Checkpoint | None:
+        head = self._lock_head(conn)
+        if not force and not self._due(head, now_us):
+            return None  # another process checkpointed while we waited
+        return self._write(conn, [], auto_checkpoint=True, ts_us=now_us, head=head).checkpoint
+
+    def _write(
+        self, conn: Connection, prepared: Sequence[_Prepared], *, auto_checkpoint: bool,
+        ts_us: int | None = None, head: _HeadRow | None = None,
+    ) -> Appended:
+        """Lock, chain, encrypt and insert; take a checkpoint when one is due."""
+        head = head or self._lock_head(conn)
+        ts = ts_us if ts_us is not None else to_us(self._clock.now())
+        sign = self._signer is not None and auto_checkpoint and (
+            not prepared or self._due(head._replace(seq=head.seq + len(prepared) + 1), ts))
+        events = list(prepared)
+        if sign:
+            details = encode_details({"previous_checkpoint_seq": head.cp_seq})
+            events.append((SYSTEM_AUDIT, Action.CHECKPOINT.value, SYSTEM_AUDIT, details))
+        keys = self._subject_keys(conn, {e[2] for e in events}, ts)
+        rows: list[dict[str, Any]] = []
+        seq, prev = head.seq, head.entry_hash
+        for actor, action, subject, plaintext in events:
+            seq += 1
+            sealed = seal_details(keys[subject], seq, subject, action, plaintext, rng=self._rng)
+            link, prev = prev, entry_hash(EntryFields(seq, ts, actor, subject, action, sealed,
+                                                      prev))
+            rows.append({"seq": seq, "ts_us": ts, "actor_ref": actor, "subject_ref": subject,
+                         "action": action, "details": sealed, "prev_hash": link,
+                         "entry_hash": prev})
+        conn.execute(insert(ENTRIES), rows)
+        values: dict[str, Any] = {"seq": seq, "entry_hash": prev}
+        checkpoint = None
+        if sign and self._signer is not None:
+            checkpoint = self._signer.sign(seq, ts, prev, head.cp_sig)
+            conn.execute(insert(CHECKPOINTS).values(
+                seq=checkpoint.seq, ts_us=checkpoint.ts_us, head_hash=checkpoint.head_hash,
+                key_id=checkpoint.key_id, prev_sig=checkpoint.prev_sig, sig=checkpoint.sig))
+            values |= {"checkpoint_seq": seq, "checkpoint_ts_us": checkpoint.ts_us,
+                       "checkpoint_sig": checkpoint.sig}
+        conn.execute(update(HEAD).where(HEAD.c.id == 1).values(**values))
+        last = head.seq + len(prepared)
+        last_hash = rows[len(prepared) - 1]["entry_hash"] if prepared else head.entry_hash
+        return Appended(head.seq + 1, last, last_hash, checkpoint)
+
+    def _subject_keys(self, conn: Connection, refs: set[str], ts_us: int) -> dict[str, bytes]:
+        """Existing subject keys, creating missing ones (caller holds the head lock)."""
+        keys = self._load_subject_keys(conn, refs)
+        new = sorted(refs - keys.keys())
+        if new:
+            rows = []
+            for ref in new:
+                key = self._rng(SUBJECT_KEY_BYTES)
+                keys[ref] = key
+                wrapped = self._keyring.seal(base64.b64encode(key),
+                                             AuditSubjectKey.KEY.aad(ref), rng=self._rng)
+                rows.append({"subject_ref": ref, "wrapped": Sealed(wrapped), "created_us": ts_us})
+            conn.execute(insert(SUBJECT_KEYS), rows)
+        return keys
+
+    def _load_subject_keys(self, conn: Connection, refs: set[str]) -> dict[str, bytes]:
+        stmt = select(SUBJECT_KEYS.c.subject_ref, SUBJECT_KEYS.c.wrapped).where(
+            SUBJECT_KEYS.c.subject_ref.in_(sorted(refs)))
+        return {ref: self._unwrap(ref, sealed) for ref, sealed in conn.execute(stmt)}
+
+    def _unwrap(self, ref: str, sealed: Sealed) -> bytes:
+        cache_key = (ref, sealed.data)
+        key = self._key_cache.get(cache_key)
+        if key is None:
+            key = base64.b64decode(self._keyring.open(sealed.data, AuditSubjectKey.KEY.aad(ref)))
+            if len(self._key_cache) >= _KEY_CACHE_MAX:
+                self._key_cache.clear()
+            self._key_cache[cache_key] = key
+        return key
+
+    def _pseudonym_secret(self) -> bytes:
+        if self._pseudonym_key is None:
+            aad = AuditSecret.VALUE.aad("pseudonym")
+            select_secret = select(SECRETS.c.wrapped).where(SECRETS.c.name == "pseudonym")
+            with self._engine.connect() as conn:
+                sealed = conn.execute(select_secret).scalar()
+                if sealed is None:  # first use: create; a concurrent creator may win
+                    wrapped = self._keyring.seal(
+                        base64.b64encode(self._rng(SUBJECT_KEY_BYTES)), aad, rng=self._rng)
+                    conn.execute(_insert_ignore(conn, SECRETS, {
+                        "name": "pseudonym", "wrapped": Sealed(wrapped),
+                        "created_us": to_us(self._clock.now())}))
+                    conn.commit()
+                    sealed = conn.execute(select_secret).scalar_one()
+            self._pseudonym_key = base64.b64decode(self._keyring.open(sealed.data, aad))
+        return self._pseudonym_key
+
+    def _checkpoints(self, conn: Connection, first: int, last: int | None) -> list[Checkpoint]:
+        stmt = select(*_CP_COLUMNS).where(CHECKPOINTS.c.seq >= first).order_by(
+            CHECKPOINTS.c.seq)
+        if last is not None:
+            stmt = stmt.where(CHECKPOINTS.c.seq <= last)
+        return [Checkpoint(int(r[0]), int(r[1]), *(bytes(v) for v in r[2:]))
+                for r in conn.execute(stmt)]
+
+    def _purge_deleted(self) -> None:
+        """Make deleted key bytes unrecoverable from the WAL / dead tuples."""
+        if is_sqlite(self._engine):
+            sqlite_checkpoint_truncate(self._engine)
+        elif self._vacuum != "none":
+            sql = "VACUUM FULL audit_subject_keys" if self._vacuum == "vacuum_full" else (
+                "VACUUM audit_subject_keys")
+            with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.exec_driver_sql(sql)
+
+    def _announce(self, checkpoint: Checkpoint | None) -> None:
+        if checkpoint is not None and self._on_checkpoint is not None:
+            self._on_checkpoint(checkpoint)
+
+
+_CP_COLUMNS = (CHECKPOINTS.c.seq, CHECKPOINTS.c.ts_us, CHECKPOINTS.c.head_hash,
+               CHECKPOINTS.c.key_id, CHECKPOINTS.c.prev_sig, CHECKPOINTS.c.sig)
+
+
+def _prepare(event: AuditEvent) -> _Prepared:
+    """Validate and encode outside the lock; refs must be pseudonyms or system refs."""
+    actor, action, subject, details = event
+    if not isinstance(action, Action):
+        raise TypeError("action must be a crypto.audit.Action")
+    return check_ref(actor), action.value, check_ref(subject), encode_details(details)
+
+
+def _decrypt(key: bytes | None, row: Any) -> ExportedEntry:
+    seq, ts_us, actor, subject, action, sealed = row
+    when = from_us(ts_us)
+    if key is None:
+        return ExportedEntry(seq, when, actor, subject, action, None, "erased")
+    try:
+        details = open_details(key, seq, subject, action, bytes(sealed))
+    except DecryptionFailed:
+        return ExportedEntry(seq, when, actor, subject, action, None, "undecryptable")
+    return ExportedEntry(seq, when, actor, subject, action, details, "ok")
+
+
+def _genesis_head() -> dict[str, Any]:
+    return {"id": 1, "seq": 0, "entry_hash": GENESIS_HASH, "checkpoint_seq": 0,
+            "checkpoint_ts_us": 0, "checkpoint_sig": b""}
+
+
+def _insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).values(**values).on_conflict_do_nothing()
+    return sqlite.insert(table).values(**values).on_conflict_do_nothing()
