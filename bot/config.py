@@ -72,6 +72,14 @@ class TelegramSettings:
     listen_port: int = 8443
     #: Longest text message the platform accepts, in characters.
     max_message_chars: int = 4096
+    #: URL path the webhook server listens on (webhook mode).
+    webhook_path: str = "telegram"
+    #: Connect/read/write timeout of each Bot API call, seconds.
+    request_timeout_seconds: float = 10.0
+    #: Long-polling timeout of getUpdates, seconds.
+    poll_timeout_seconds: int = 10
+    #: Concurrent HTTP connections for sending (the outbox sends chats in parallel).
+    connection_pool_size: int = 32
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,12 @@ class WhatsAppSettings:
     max_message_chars: int = 1600
     #: Lifetime of the unguessable media URLs serving encrypted attachments.
     media_url_ttl_seconds: int = 3600
+    #: Timeout of each Twilio REST call, seconds.
+    request_timeout_seconds: float = 10.0
+    #: Webhook paths (appended to public_url when validating signatures).
+    inbound_path: str = "/twilio/inbound"
+    status_path: str = "/twilio/status"
+    media_path: str = "/media"
 
 
 @dataclass(frozen=True)
@@ -104,6 +118,11 @@ class RelaySettings:
     outbox_max_backoff_seconds: float = 900.0
     #: Relay v1 tokens? Off: their header exposes the patient id.
     relay_v1_tokens: bool = False
+    #: How long a claimed outbox row stays claimed; must exceed the platforms' request
+    #: timeouts. After it expires the row is "in doubt" and recovered (docs/DELIVERY.md).
+    outbox_lease_seconds: float = 30.0
+    #: Rows sent in parallel by one worker.
+    outbox_concurrency: int = 16
 
 
 @dataclass(frozen=True)
@@ -241,6 +260,21 @@ def _semantic_checks(s: Settings) -> None:
         raise ConfigError("schedule.grace_days", "must be at least 1")
     if len(s.schedule.rotation_cron.split()) != 5:
         raise ConfigError("schedule.rotation_cron", "must be a five-field cron expression")
+    for key, value in (("telegram.request_timeout_seconds", s.telegram.request_timeout_seconds),
+                       ("whatsapp.request_timeout_seconds", s.whatsapp.request_timeout_seconds)):
+        if value <= 0:
+            raise ConfigError(key, "must be greater than zero")
+    if s.relay.outbox_lease_seconds <= max(s.telegram.request_timeout_seconds,
+                                           s.whatsapp.request_timeout_seconds):
+        raise ConfigError("relay.outbox_lease_seconds",
+                          "must be longer than both platforms' request timeouts")
+    if s.relay.outbox_concurrency < 1 or s.telegram.connection_pool_size < 1:
+        raise ConfigError("relay.outbox_concurrency", "must be at least 1")
+    for key, path in (("whatsapp.inbound_path", s.whatsapp.inbound_path),
+                      ("whatsapp.status_path", s.whatsapp.status_path),
+                      ("whatsapp.media_path", s.whatsapp.media_path)):
+        if not path.startswith("/"):
+            raise ConfigError(key, "must start with /")
     if s.telegram.max_message_chars < 200 or s.whatsapp.max_message_chars < 200:
         raise ConfigError("*.max_message_chars", "must be at least 200 characters")
 

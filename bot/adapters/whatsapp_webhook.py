@@ -1,0 +1,171 @@
+"""The ASGI app Twilio calls: inbound WhatsApp messages, status callbacks, media.
+
+Every POST must carry a valid ``X-Twilio-Signature`` computed over the URL *the operator
+configured* (``whatsapp.public_url`` + path) and the form parameters. The request's own
+URL is never used: behind a TLS-terminating proxy it has another scheme, host or port,
+and trusting it would let a forger choose what is signed. Unsigned or forged requests
+get 403 and change nothing. A replay (a correctly signed request whose MessageSid was
+already accepted) also gets 403 and changes nothing: the idempotency key is checked in
+the same transaction that would have recorded it.
+
+Media for outgoing attachments is served at ``/media/<random name>``: 256 random bits,
+only its SHA-256 stored, expiring after ``media_url_ttl_seconds``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
+from collections.abc import Callable
+from datetime import datetime
+
+import httpx
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from twilio.request_validator import RequestValidator
+
+from bot.config import Settings
+from bot.messages import Document, Platform
+from bot.relay.intake import Intake
+from crypto.clock import Clock
+from storage.models.bot_relay import BotMedia
+
+log = structlog.get_logger("bot.whatsapp.webhook")
+
+_EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+#: Longest form body accepted (Twilio's inbound payloads are a few kilobytes).
+MAX_FORM_BYTES = 64 * 1024
+
+
+class WhatsAppWebhook:
+    def __init__(
+        self, settings: Settings, auth_token: str, account_sid: str, intake: Intake,
+        sessions: sessionmaker[Session], clock: Clock,
+        on_accepted: Callable[[], None],
+        on_status: Callable[[str, str, str | None], None],
+        admin_numbers: frozenset[str] = frozenset(),
+    ) -> None:
+        self._settings = settings
+        self._validator = RequestValidator(auth_token)
+        self._auth = (account_sid, auth_token)
+        self._intake = intake
+        self._sessions = sessions
+        self._clock = clock
+        self._on_accepted = on_accepted
+        self._on_status = on_status
+        self._admins = admin_numbers
+        wa = settings.whatsapp
+        self._base = wa.public_url.rstrip("/")
+        self.app = Starlette(routes=[
+            Route(wa.inbound_path, self.inbound, methods=["POST"]),
+            Route(wa.status_path, self.status, methods=["POST"]),
+            Route(wa.media_path + "/{name}", self.media, methods=["GET"]),
+        ])
+
+    def media_url(self, name: str) -> str:
+        return f"{self._base}{self._settings.whatsapp.media_path}/{name}"
+
+    async def _verified_form(self, request: Request, path: str) -> dict[str, str] | None:
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            return None
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not signature:
+            return None
+        if not request.headers.get("content-type", "").startswith(
+                "application/x-www-form-urlencoded"):
+            return None
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True,
+                              strict_parsing=False, max_num_fields=200)
+        except (UnicodeDecodeError, ValueError):
+            return None
+        params = dict(pairs)
+        if len(params) != len(pairs):
+            return None  # repeated keys: Twilio never sends them; refuse ambiguity
+        if not self._validator.validate(self._base + path, params, signature):
+            return None
+        return params
+
+    async def inbound(self, request: Request) -> Response:
+        params = await self._verified_form(request, self._settings.whatsapp.inbound_path)
+        if params is None:
+            log.warning("twilio_webhook_refused", reason="signature")
+            return Response(status_code=403)
+        sid = params.get("MessageSid") or params.get("SmsMessageSid") or ""
+        sender = params.get("From", "")
+        if not sid or not sender.startswith("whatsapp:"):
+            return Response(status_code=400)
+        document = await self._fetch_media(params)
+        if isinstance(document, Response):
+            return document
+        outcome = self._intake.accept(
+            platform=Platform.WHATSAPP, address=sender, dedupe_key=sid,
+            text=None if document else params.get("Body", ""), document=document,
+            platform_message_id=sid, config_admin=sender in self._admins,
+        )
+        if outcome.duplicate:
+            log.warning("twilio_webhook_refused", reason="replay")
+            return Response(status_code=403)
+        self._on_accepted()
+        # Replies to a stranger (nothing stored) go back as TwiML in the response.
+        return Response(_twiml(outcome.direct_replies), media_type="application/xml")
+
+    async def _fetch_media(self, params: dict[str, str]) -> Document | Response | None:
+        if params.get("NumMedia", "0") in ("", "0"):
+            return None
+        url = params.get("MediaUrl0", "")
+        if not url.startswith(("http://", "https://")):
+            return Response(status_code=400)
+        limit = self._settings.relay.max_file_bytes
+        timeout = self._settings.whatsapp.request_timeout_seconds
+        async with httpx.AsyncClient(auth=self._auth, timeout=timeout,
+                                     follow_redirects=True) as client:
+            async with client.stream("GET", url) as resp:
+                if resp.status_code != 200:
+                    return Response(status_code=502)  # Twilio retries; nothing recorded
+                declared = int(resp.headers.get("content-length", "0") or 0)
+                if declared > limit:
+                    return Document(b"", "attachment", declared_size=declared)
+                data = bytearray()
+                async for chunk in resp.aiter_bytes():
+                    data += chunk
+                    if len(data) > limit:
+                        return Document(b"", "attachment", declared_size=len(data))
+        return Document(bytes(data), "attachment.mcf")
+
+    async def status(self, request: Request) -> Response:
+        params = await self._verified_form(request, self._settings.whatsapp.status_path)
+        if params is None:
+            log.warning("twilio_webhook_refused", reason="signature")
+            return Response(status_code=403)
+        sid = params.get("MessageSid", "")
+        status = params.get("MessageStatus", "")
+        if sid and status:
+            self._on_status(sid, status, params.get("ErrorCode") or None)
+        return Response(status_code=204)
+
+    async def media(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        digest = hashlib.sha256(name.encode()).digest()
+        now: datetime = self._clock.now()
+        with self._sessions() as s:
+            row = s.scalar(select(BotMedia).where(BotMedia.url_hash == digest))
+            if row is None or row.url_expires_at is None or row.url_expires_at <= now:
+                return Response(status_code=404)
+            data = row.data
+        return Response(data, media_type="application/octet-stream",
+                        headers={"Cache-Control": "no-store"})
+
+
+def _twiml(replies: list[str]) -> str:
+    if not replies:
+        return _EMPTY_TWIML
+    body = "".join(f"<Message>{escape(r)}</Message>" for r in replies)
+    return f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>'

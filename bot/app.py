@@ -1,0 +1,146 @@
+"""Wire the bot together: storage, keyring, intake, outbox worker, both adapters.
+
+One process, one event loop: PTB's Application (polling or webhook), the Twilio webhook
+served by uvicorn, and the outbox worker run as tasks side by side. ``BotApp`` is used
+by ``medcrypt-bot run``, the demo, the tests and the benchmark alike, so what is tested
+is what runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+
+import structlog
+import uvicorn
+from sqlalchemy import Engine
+
+from bot.adapters.telegram import TelegramAdapter
+from bot.adapters.whatsapp import WhatsAppSender, make_client
+from bot.adapters.whatsapp_webhook import WhatsAppWebhook
+from bot.config import Settings
+from bot.messages import Platform
+from bot.outbox.sender import Sender
+from bot.outbox.worker import OutboxWorker
+from bot.relay.auditing import Auditor
+from bot.relay.context import Services
+from bot.relay.identities import IdentityDirectory
+from bot.relay.intake import Intake
+from bot.relay.ratelimit import RateLimiter
+from crypto.clock import Clock
+from crypto.keyring import Keyring
+from storage.base import Base
+from storage.db import is_sqlite, make_engine, session_factory
+
+log = structlog.get_logger("bot.app")
+
+#: The relay's own tables (storage/models/bot_relay.py).
+BOT_TABLES = ("bot_identities", "bot_admins", "bot_pairings", "bot_relayed_tokens",
+              "bot_inbound_keys", "bot_pending_parts", "bot_media", "bot_outbox")
+
+
+class SystemClock:
+    def now(self):  # type: ignore[no-untyped-def]
+        from datetime import UTC, datetime
+
+        return datetime.now(UTC)
+
+
+def create_bot_tables(engine: Engine) -> None:
+    """Create the relay's tables if missing (migration 0003 does the same under Alembic)."""
+    import storage.models.bot_relay  # noqa: F401  (registers the tables)
+
+    tables = [Base.metadata.tables[name] for name in BOT_TABLES]
+    Base.metadata.create_all(engine, tables=tables)
+
+
+class BotApp:
+    def __init__(self, settings: Settings, *, environ: Mapping[str, str] | None = None,
+                 clock: Clock | None = None, engine: Engine | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.keyring = Keyring.from_environ(env, env_name=settings.keyring.server_keys_env)
+        self.engine = engine or make_engine(settings.database_url)
+        create_bot_tables(self.engine)
+        self.sessions = session_factory(self.engine)
+        self.services = Services(settings=settings,
+                                 directory=IdentityDirectory(self.keyring, self.clock),
+                                 clock=self.clock, auditor=Auditor())
+        self.intake = Intake(self.sessions, self.services,
+                             RateLimiter(settings.relay.user_messages_per_minute, self.clock))
+        senders: dict[Platform, Sender] = {}
+        self.telegram: TelegramAdapter | None = None
+        self.webhook: WhatsAppWebhook | None = None
+        if settings.telegram.enabled:
+            self.telegram = TelegramAdapter(
+                settings, settings.secret("telegram.token_env", environ=env), self.intake,
+                self.keyring, self._wake,
+                webhook_secret=(settings.secret("telegram.webhook_secret_env", environ=env)
+                                if settings.telegram.mode == "webhook" else ""))
+            senders[Platform.TELEGRAM] = self.telegram
+        if settings.whatsapp.enabled:
+            sid = settings.secret("whatsapp.account_sid_env", environ=env)
+            token = settings.secret("whatsapp.auth_token_env", environ=env)
+            client = make_client(settings, sid, token)
+            senders[Platform.WHATSAPP] = WhatsAppSender(
+                settings, client, settings.secret("whatsapp.from_number_env", environ=env))
+            admins = frozenset(
+                n.strip() if n.strip().startswith("whatsapp:") else f"whatsapp:{n.strip()}"
+                for n in env.get(settings.clinic.admin_whatsapp_numbers_env, "").split(",")
+                if n.strip())
+            self.webhook = WhatsAppWebhook(
+                settings, token, sid, self.intake, self.sessions, self.clock, self._wake,
+                self._status, admins)
+        self.worker = OutboxWorker(
+            self.sessions, self.services, senders, postgres=not is_sqlite(self.engine),
+            concurrency=settings.relay.outbox_concurrency,
+            lease=timedelta(seconds=settings.relay.outbox_lease_seconds),
+            media_url=self.webhook.media_url if self.webhook else None)
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._server: uvicorn.Server | None = None
+
+    def _wake(self) -> None:
+        self.worker.wake()
+
+    def _status(self, sid: str, status: str, error_code: str | None) -> None:
+        self.worker.record_status(sid, status, error_code)
+
+    async def start(self) -> None:
+        if self.webhook is not None:
+            wa = self.settings.whatsapp
+            config = uvicorn.Config(self.webhook.app, host=wa.listen_host, port=wa.listen_port,
+                                    log_level="warning", access_log=False, lifespan="off")
+            self._server = uvicorn.Server(config)
+            self._tasks.append(asyncio.create_task(self._server.serve()))
+            while not self._server.started:
+                await asyncio.sleep(0.01)
+        if self.telegram is not None:
+            await self.telegram.start()
+        self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
+        log.info("bot_started", telegram=self.telegram is not None,
+                 whatsapp=self.webhook is not None)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        self.worker.wake()
+        if self.telegram is not None:
+            with contextlib.suppress(Exception):
+                await self.telegram.stop()
+        if self._server is not None:
+            self._server.should_exit = True
+        for task in self._tasks:
+            with contextlib.suppress(Exception):
+                await task
+        self.engine.dispose()
+
+    async def run_until(self, stop: asyncio.Event) -> None:
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()

@@ -1,0 +1,30 @@
+"""/admin_add telegram:<chat id> | whatsapp:+<number> - make someone a clinic admin."""
+
+from __future__ import annotations
+
+from bot.commands.admins import parse_target
+from bot.messages import Platform
+from bot.relay import notices
+from bot.relay.context import Context
+from storage.models.bot_relay import BotAdmin
+
+NAME = "admin_add"
+ADMIN = True
+USAGE = "/admin_add telegram:<chat id> or /admin_add whatsapp:+<number>"
+
+
+def run(ctx: Context, args: list[str]) -> None:
+    target = parse_target(args[0]) if len(args) == 1 else None
+    if target is None:
+        ctx.reply(notices.BAD_ARGUMENTS.format(usage=USAGE))
+        return
+    platform, address = target
+    resolved = ctx.services.directory.resolve(ctx.session, Platform(platform), address)
+    if ctx.session.get(BotAdmin, resolved.identity_id) is not None:
+        ctx.reply("That person is already an admin.")
+        return
+    ctx.session.add(BotAdmin(identity_id=resolved.identity_id, added_by=ctx.sender_id,
+                             added_at=ctx.services.clock.now()))
+    ctx.session.flush()
+    ctx.audit("admin_added", subject=resolved.identity_id)
+    ctx.reply("Admin added.")

@@ -1,0 +1,30 @@
+"""/admin_remove telegram:<chat id> | whatsapp:+<number> - revoke a chat-added admin."""
+
+from __future__ import annotations
+
+from bot.commands.admins import parse_target
+from bot.messages import Platform
+from bot.relay import notices
+from bot.relay.context import Context
+from storage.models.bot_relay import BotAdmin
+
+NAME = "admin_remove"
+ADMIN = True
+USAGE = "/admin_remove telegram:<chat id> or /admin_remove whatsapp:+<number>"
+
+
+def run(ctx: Context, args: list[str]) -> None:
+    target = parse_target(args[0]) if len(args) == 1 else None
+    if target is None:
+        ctx.reply(notices.BAD_ARGUMENTS.format(usage=USAGE))
+        return
+    platform, address = target
+    identity_id = ctx.services.directory.find(ctx.session, Platform(platform), address)
+    row = None if identity_id is None else ctx.session.get(BotAdmin, identity_id)
+    if row is None:
+        ctx.reply("That person is not a chat-added admin (config admins change in the config).")
+        return
+    ctx.session.delete(row)
+    ctx.session.flush()
+    ctx.audit("admin_removed", subject=row.identity_id)
+    ctx.reply("Admin removed.")

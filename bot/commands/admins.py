@@ -1,0 +1,49 @@
+"""/admins: list clinic admins (config and chat-added), addresses masked."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.relay.context import Context
+from storage.models.bot_relay import BotAdmin
+
+NAME = "admins"
+ADMIN = True
+USAGE = "/admins"
+
+
+def is_admin(ctx: Context, identity_id: str) -> bool:
+    if identity_id == ctx.sender_id and ctx.message.config_admin:
+        return True
+    return ctx.session.get(BotAdmin, identity_id) is not None
+
+
+def mask(address: str) -> str:
+    """Enough to tell admins apart, not enough to be a phone number or chat id."""
+    return "…" + address[-3:] if len(address) > 3 else "…"
+
+
+def parse_target(arg: str) -> tuple[str, str] | None:
+    """``telegram:<chat id>`` or ``whatsapp:+<number>`` → (platform, address)."""
+    platform, sep, rest = arg.partition(":")
+    if not sep:
+        return None
+    if platform == "telegram" and rest.lstrip("-").isdigit() and len(rest) <= 20:
+        return platform, rest
+    if platform == "whatsapp" and rest.startswith("+") and rest[1:].isdigit() \
+            and 6 <= len(rest) <= 16:
+        return platform, f"whatsapp:{rest}"
+    return None
+
+
+def run(ctx: Context, args: list[str]) -> None:
+    rows = list(ctx.session.scalars(select(BotAdmin).order_by(BotAdmin.added_at)))
+    s = ctx.services.settings
+    lines = [f"Admins from configuration: {len(s.clinic.admin_telegram_ids)} on Telegram "
+             "(plus any configured WhatsApp numbers)."]
+    for row in rows:
+        found = ctx.services.directory.address_of(ctx.session, row.identity_id)
+        if found is not None:
+            platform, address = found
+            lines.append(f"- {platform.value} {mask(address)} (added in chat)")
+    ctx.reply("\n".join(lines))

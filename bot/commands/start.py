@@ -1,0 +1,16 @@
+"""/start: the first thing a Telegram user sends; explains the relay and the platform."""
+
+from __future__ import annotations
+
+from bot.relay import notices
+from bot.relay.context import Context
+
+NAME = "start"
+ADMIN = False
+USAGE = "/start"
+
+
+def run(ctx: Context, args: list[str]) -> None:
+    platform = "WhatsApp" if ctx.message.platform.value == "whatsapp" else "Telegram"
+    ctx.reply(notices.PLATFORM_WARNING.format(platform=platform))
+    ctx.reply(notices.HELP)

@@ -1,0 +1,31 @@
+"""/status: the sender's pairings, the current key epoch, next rotation and grace end."""
+
+from __future__ import annotations
+
+from bot.relay import notices
+from bot.relay.context import Context
+from bot.relay.pairings import pairings_of, role_of
+from crypto.epochs import epoch_end, epoch_of, format_epoch, grace_end
+
+NAME = "status"
+ADMIN = False
+USAGE = "/status"
+
+
+def run(ctx: Context, args: list[str]) -> None:
+    rows = pairings_of(ctx, ctx.sender_id)
+    if not rows:
+        ctx.reply(notices.NOT_PAIRED)
+        return
+    now = ctx.services.clock.now()
+    current = epoch_of(now)
+    lines = []
+    for i, p in enumerate(rows, 1):
+        role = role_of(p, ctx.sender_id) or "member"
+        lines.append(f"Pairing {i}: you are the {role}; {p.status}.")
+        lines.append(
+            f"  Key month {format_epoch(current)}; next rotation "
+            f"{epoch_end(current):%Y-%m-%d %H:%M} UTC; previous month readable until "
+            f"{grace_end(current - 1, p.grace_days):%Y-%m-%d %H:%M} UTC."
+        )
+    ctx.reply("\n".join(lines))

@@ -1,0 +1,30 @@
+"""/unpair: end every pairing of the sender; the other member is told."""
+
+from __future__ import annotations
+
+from bot.relay import notices
+from bot.relay.context import Context
+from bot.relay.pairings import pairings_of
+
+NAME = "unpair"
+ADMIN = False
+USAGE = "/unpair"
+
+
+def end_pairings(ctx: Context, *, tell_partner: bool = True) -> int:
+    rows = pairings_of(ctx, ctx.sender_id)
+    for p in rows:
+        p.status = "ended"
+        ctx.audit("pairing_ended", pairing=p.pairing_id.hex()[:8])
+        other = p.patient_id if p.physician_id == ctx.sender_id else p.physician_id
+        if tell_partner and other:
+            ctx.notify(other, notices.PARTNER_UNPAIRED)
+    ctx.session.flush()
+    return len(rows)
+
+
+def run(ctx: Context, args: list[str]) -> None:
+    if args:
+        ctx.reply(notices.BAD_ARGUMENTS.format(usage=USAGE))
+        return
+    ctx.reply(notices.UNPAIRED if end_pairings(ctx) else notices.NO_PAIRINGS_TO_END)

@@ -1,0 +1,96 @@
+"""The relay's internal vocabulary: what came in, what must go out.
+
+Only the adapters (:mod:`bot.adapters`) know that Telegram and WhatsApp exist. They turn
+a platform update into an :class:`InboundMessage` and turn an :class:`OutboundMessage`
+into a platform call. Everything in between - relay, guard, commands, outbox - reasons
+about pseudonymous identity ids, token text and opaque file bytes, so a third platform
+is one more adapter and nothing else.
+
+No field here ever holds a phone number or a chat id: ``sender_id`` / ``recipient_id``
+are the random ids of rows in the identities table; the adapter maps them to platform
+addresses (encrypted at rest) at the edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Platform(StrEnum):
+    TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
+
+
+class OutKind(StrEnum):
+    """What an outbox row carries; decides which platform call the adapter makes."""
+
+    #: A token (or PART token) relayed from the other member of a pairing.
+    TOKEN = "token"
+    #: An encrypted file (MCF2 container) relayed as a document / media URL.
+    FILE = "file"
+    #: A short PHI-free notice from the bot itself (help, refusals, delivery failures).
+    NOTICE = "notice"
+    #: The platform's pre-approved PHI-free template (WhatsApp 24-hour window closed).
+    TEMPLATE = "template"
+
+
+@dataclass(frozen=True)
+class Document:
+    """An attachment as received: opaque bytes plus the name the sender gave it."""
+
+    data: bytes
+    filename: str = "message.mcf"
+    #: Size the platform announced; lets an oversized upload be refused unread.
+    declared_size: int = 0
+
+    @property
+    def size(self) -> int:
+        return max(len(self.data), self.declared_size)
+
+    def __repr__(self) -> str:  # never print the bytes, even into a traceback
+        return f"Document(<{len(self.data)} bytes>)"
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One accepted platform message, normalised.
+
+    ``dedupe_key`` is the platform's own unique id (Telegram ``update_id``-derived, Twilio
+    ``MessageSid``); it is recorded in the same transaction as the resulting outbox
+    rows, so a redelivered update after a crash produces nothing twice.
+    """
+
+    platform: Platform
+    sender_id: str
+    dedupe_key: str
+    text: str | None = None
+    document: Document | None = None
+    #: Platform message id, kept only so the Telegram adapter can delete blocked plaintext.
+    platform_message_id: str | None = None
+    #: Whether the sender is a clinic admin by configuration (resolved by the adapter).
+    config_admin: bool = False
+
+    def __repr__(self) -> str:
+        has = "document" if self.document else ("text" if self.text else "empty")
+        return f"InboundMessage({self.platform}, {self.dedupe_key!s}, {has})"
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One message the bot must deliver; persisted as an outbox row before any send."""
+
+    recipient_id: str
+    kind: OutKind
+    text: str = ""
+    document: Document | None = None
+    #: The identity that caused this message (told about permanent failures), if any.
+    origin_id: str | None = None
+    #: For TOKEN/FILE: the pairing it belongs to, for delivery bookkeeping.
+    pairing_id: bytes | None = None
+    #: Messages in one group are delivered in order (parts of one token).
+    group: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"OutboundMessage({self.kind}, to={self.recipient_id[:6]}…)"

@@ -1,0 +1,221 @@
+"""The outbox worker: claim due rows, send them concurrently, record each outcome at once.
+
+Each row's outcome is committed in its own short transaction immediately after the
+platform answers, to keep the window in which a kill -9 leaves the outcome unrecorded
+as small as possible (docs/DELIVERY.md). Rows whose lease expired are *in doubt*: the
+adapter is asked whether the platform already has the message (Twilio can tell; the
+Telegram Bot API cannot, so those are re-sent and the recipient's companion drops the
+duplicate token as a replay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.messages import OutboundMessage, OutKind, Platform
+from bot.outbox import queue
+from bot.outbox.backoff import backoff_seconds
+from bot.outbox.errors import Permanent, RetryAfter, SendFailed, Transient, WindowClosed
+from bot.outbox.sender import Delivery, Sender
+from bot.relay import notices
+from bot.relay.context import Services
+from storage.models.bot_relay import BotIdentity, BotMedia, BotOutbox
+
+log = structlog.get_logger("bot.outbox")
+
+
+class OutboxWorker:
+    def __init__(
+        self, sessions: sessionmaker[Session], services: Services,
+        senders: Mapping[Platform, Sender], *, postgres: bool, concurrency: int = 16,
+        lease: timedelta = timedelta(seconds=30), media_url: Callable[[str], str] | None = None,
+        rand: Callable[[], float] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._services = services
+        self._senders = senders
+        self._postgres = postgres
+        self._concurrency = concurrency
+        self._lease = lease
+        self._media_url = media_url
+        self._rand = rand
+        self._wake = asyncio.Event()
+        self.worker_id = secrets.token_hex(8)
+        self.sent = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event, *, idle_seconds: float = 1.0) -> None:
+        """Loop until ``stop`` is set; a failing round is logged and retried, never fatal."""
+        while not stop.is_set():
+            try:
+                await self.recover()
+                busy = await self.run_once()
+            except Exception as exc:  # keep delivering: one bad round must not stop the bot
+                log.error("outbox_round_failed", error=type(exc).__name__)
+                busy = 0
+            if busy:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=idle_seconds)
+
+    # -- claim ------------------------------------------------------------------------
+    def _claim(self) -> list[Delivery]:
+        now = self._services.clock.now()
+        with self._sessions.begin() as s:
+            rows = queue.claim(s, now=now, lease=self._lease, worker=self.worker_id,
+                               limit=self._concurrency * 4, postgres=self._postgres)
+            return [d for d in (self._delivery(s, row, now) for row in rows) if d is not None]
+
+    def _delivery(self, s: Session, row: BotOutbox, now: datetime) -> Delivery | None:
+        found = self._services.directory.address_of(s, row.recipient_id)
+        if found is None:  # pragma: no cover - FK cascade removes rows of deleted identities
+            queue.mark_dead(row, "no-recipient", now)
+            return None
+        platform, address = found
+        document = None
+        media_url = None
+        if row.kind == OutKind.FILE.value and row.media_id:
+            media = s.get(BotMedia, row.media_id)
+            if media is None:
+                queue.mark_dead(row, "media-gone", now)
+                return None
+            if platform is Platform.WHATSAPP and self._media_url is not None:
+                name = secrets.token_urlsafe(32)
+                media.url_hash = hashlib.sha256(name.encode()).digest()
+                media.url_expires_at = now + timedelta(
+                    seconds=self._services.settings.whatsapp.media_url_ttl_seconds)
+                media_url = self._media_url(name)
+            else:
+                document = media.data
+        return Delivery(row_id=row.id, address=address, kind=row.kind, body=row.body,
+                        document=document, filename=row.filename, media_url=media_url)
+
+    def _platform(self, address: str) -> Platform:
+        return Platform.WHATSAPP if address.startswith("whatsapp:") else Platform.TELEGRAM
+
+    # -- send -------------------------------------------------------------------------
+    async def run_once(self) -> int:
+        deliveries = self._claim()
+        if not deliveries:
+            return 0
+        sem = asyncio.Semaphore(self._concurrency)
+
+        async def one(d: Delivery) -> None:
+            async with sem:
+                await self._send_one(d)
+
+        await asyncio.gather(*(one(d) for d in deliveries))
+        return len(deliveries)
+
+    async def _send_one(self, d: Delivery) -> None:
+        sender = self._senders[self._platform(d.address)]
+        try:
+            platform_id = await sender.send(d)
+        except SendFailed as exc:
+            self._record_failure(d, exc)
+            return
+        except Exception as exc:  # an adapter bug must not wedge the row: retry later
+            log.error("send_crashed", error=type(exc).__name__, row=d.row_id)
+            self._record_failure(d, Transient("adapter-error"))
+            return
+        self._record_sent(d.row_id, platform_id)
+
+    def _record_sent(self, row_id: int, platform_id: str) -> None:
+        now = self._services.clock.now()
+        with self._sessions.begin() as s:
+            row = s.get(BotOutbox, row_id)
+            if row is not None:
+                queue.mark_sent(row, platform_id, now)
+        self.sent += 1
+
+    def _record_failure(self, d: Delivery, exc: SendFailed) -> None:
+        now = self._services.clock.now()
+        relay = self._services.settings.relay
+        with self._sessions.begin() as s:
+            row = s.get(BotOutbox, d.row_id)
+            if row is None:
+                return
+            if isinstance(exc, RetryAfter):
+                until = now + timedelta(seconds=max(0.0, exc.seconds))
+                queue.mark_retry(row, until, exc.code, now)
+                queue.delay_recipient(s, row.recipient_id, until, now)
+                row.attempts = max(0, row.attempts - 1)  # flood control is not a failure
+            elif isinstance(exc, WindowClosed):
+                self._hold_for_window(s, row, exc.code, now)
+            elif isinstance(exc, Permanent) or row.attempts >= relay.outbox_max_attempts:
+                queue.mark_dead(row, exc.code, now)
+                self._tell_origin(s, row, now)
+            else:
+                delay = backoff_seconds(
+                    row.attempts, base=relay.outbox_base_backoff_seconds,
+                    cap=relay.outbox_max_backoff_seconds,
+                    **({"rand": self._rand} if self._rand else {}))
+                queue.mark_retry(row, now + timedelta(seconds=delay), exc.code, now)
+        log.info("send_failed", reason=type(exc).__name__, status=exc.code)
+
+    def _hold_for_window(self, s: Session, row: BotOutbox, code: str, now: datetime) -> None:
+        queue.hold(row, code, now)
+        identity = s.get(BotIdentity, row.recipient_id)
+        if identity is None or identity.template_sent_at is not None:
+            return
+        identity.template_sent_at = now
+        queue.enqueue(s, OutboundMessage(recipient_id=row.recipient_id, kind=OutKind.TEMPLATE),
+                      [""], now)
+
+    def _tell_origin(self, s: Session, row: BotOutbox, now: datetime) -> None:
+        if row.origin_id and row.kind in (OutKind.TOKEN.value, OutKind.FILE.value) \
+                and s.get(BotIdentity, row.origin_id) is not None:
+            queue.enqueue(s, OutboundMessage(recipient_id=row.origin_id, kind=OutKind.NOTICE),
+                          [notices.DELIVERY_FAILED], now)
+
+    # -- status callbacks ---------------------------------------------------------------
+    def record_status(self, platform_id: str, status: str, error_code: str | None) -> None:
+        """A delivery receipt (Twilio status callback)."""
+        now = self._services.clock.now()
+        with self._sessions.begin() as s:
+            row = queue.record_status(s, platform_id, status, error_code, now)
+            if row is None or status not in ("failed", "undelivered"):
+                return
+            if error_code == "63016":
+                row.status = "sending"  # hold() expects a claimed row
+                self._hold_for_window(s, row, "63016", now)
+            elif row.status == "sent":
+                row.status = "dead"
+                self._tell_origin(s, row, now)
+        self.wake()
+
+    # -- recovery ---------------------------------------------------------------------
+    async def recover(self) -> None:
+        """Resolve rows whose worker died mid-send (lease expired)."""
+        now = self._services.clock.now()
+        with self._sessions.begin() as s:
+            rows = queue.in_doubt(s, now=now)
+            pending = [(r.id, r.created_at, self._delivery(s, r, now)) for r in rows]
+        for row_id, created_at, d in pending:
+            if d is None:
+                continue
+            sender = self._senders[self._platform(d.address)]
+            try:
+                found = await sender.lookup(d, created_at.timestamp())
+            except SendFailed:
+                continue  # cannot tell yet; try again next round
+            with self._sessions.begin() as s:
+                row = s.get(BotOutbox, row_id)
+                if row is None or row.status != "sending":
+                    continue
+                if isinstance(found, str):
+                    queue.mark_sent(row, found, now)
+                else:
+                    queue.mark_retry(row, now, "in-doubt", now)
+            log.info("outbox_in_doubt_resolved", status="found" if found else "resend")

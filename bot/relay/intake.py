@@ -1,0 +1,110 @@
+"""Accept one platform message exactly once, in one transaction.
+
+Order inside the transaction: resolve the sender's identity, record the platform's
+unique id (``bot_inbound_keys``), reopen anything held for the sender (their WhatsApp
+window just reopened), then route. The outbox rows the routing produces commit with the
+key, so either everything about this message is durable or nothing is; a platform
+redelivery of the same id after commit is recognised and ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.messages import Document, InboundMessage, Platform
+from bot.outbox.queue import release_held
+from bot.relay import notices
+from bot.relay.context import Context, Services
+from bot.relay.ratelimit import RateLimiter
+from bot.relay.router import handle
+from storage.models.bot_relay import BotIdentity, BotInboundKey
+
+log = structlog.get_logger("bot.intake")
+
+
+@dataclass
+class Outcome:
+    duplicate: bool = False
+    sender_id: str = ""
+    outbox_ids: list[int] = field(default_factory=list)
+    delete_message: bool = False
+    #: Replies the adapter sends itself (no identity to queue them for).
+    direct_replies: list[str] = field(default_factory=list)
+
+
+class Intake:
+    def __init__(self, sessions: sessionmaker[Session], services: Services,
+                 limiter: RateLimiter) -> None:
+        self._sessions = sessions
+        self.services = services
+        self._limiter = limiter
+
+    def seen(self, platform: Platform, dedupe_key: str) -> bool:
+        with self._sessions() as s:
+            return s.get(BotInboundKey, (platform.value, dedupe_key)) is not None
+
+    def accept(
+        self, *, platform: Platform, address: str, dedupe_key: str, text: str | None = None,
+        document: Document | None = None, platform_message_id: str | None = None,
+        config_admin: bool = False,
+    ) -> Outcome:
+        try:
+            return self._accept(platform, address, dedupe_key, text, document,
+                                platform_message_id, config_admin)
+        except IntegrityError:
+            # Two deliveries of one id raced; the other committed first.
+            log.info("inbound_duplicate_race", platform=platform.value)
+            return Outcome(duplicate=True)
+
+    def _accept(
+        self, platform: Platform, address: str, dedupe_key: str, text: str | None,
+        document: Document | None, platform_message_id: str | None, config_admin: bool,
+    ) -> Outcome:
+        now = self.services.clock.now()
+        session = self._sessions()
+        try:
+            session.begin()
+            if session.scalar(select(BotInboundKey.dedupe_key).where(
+                    BotInboundKey.platform == platform.value,
+                    BotInboundKey.dedupe_key == dedupe_key)) is not None:
+                return Outcome(duplicate=True)
+            session.add(BotInboundKey(platform=platform.value, dedupe_key=dedupe_key,
+                                      received_at=now))
+            resolved = self.services.directory.resolve(session, platform, address)
+            identity = session.get(BotIdentity, resolved.identity_id)
+            assert identity is not None
+            identity.last_inbound_at = now
+            identity.template_sent_at = None
+            release_held(session, resolved.identity_id, now)
+            msg = InboundMessage(platform=platform, sender_id=resolved.identity_id,
+                                 dedupe_key=dedupe_key, text=text, document=document,
+                                 platform_message_id=platform_message_id,
+                                 config_admin=config_admin)
+            ctx = Context(session=session, services=self.services, message=msg)
+            allowed, warn = self._limiter.allow(resolved.identity_id)
+            if not allowed:
+                if warn:
+                    ctx.reply(notices.RATE_LIMITED)
+            else:
+                handle(ctx)
+            if resolved.created and not ctx.keep_identity:
+                # A stranger's message that changed nothing: store nothing at all.
+                session.rollback()
+                return Outcome(sender_id="", direct_replies=ctx.replies,
+                               delete_message=ctx.delete_message)
+            if ctx.identity_deleted:
+                session.commit()
+                return Outcome(sender_id="", outbox_ids=ctx.outbox_ids,
+                               direct_replies=ctx.replies)
+            for reply in ctx.replies:
+                ctx.notify(resolved.identity_id, reply)
+            session.commit()
+            return Outcome(sender_id=resolved.identity_id, outbox_ids=ctx.outbox_ids,
+                           delete_message=ctx.delete_message)
+        finally:
+            session.close()

@@ -1,0 +1,66 @@
+"""Every text the bot itself writes to a user: short, PHI-free, platform-neutral.
+
+Kept in one place so reviewers can see at a glance that no reply quotes user input,
+a token, a number or a name. Replies for refused tokens say *why* (the sender can act
+on it) but never echo the token.
+"""
+
+from __future__ import annotations
+
+#: Version of the platform warning shown to a patient at pairing; recorded with consent.
+PLATFORM_WARNING_VERSION = "pw-2026-11-v1"
+
+PLATFORM_WARNING = (
+    "Before you continue: {platform} (the app you are using) can see that you talk to the "
+    "clinic, when and how often. It cannot read your messages: they are encrypted on your "
+    "device by the MedCrypt companion. By pairing you agree to this."
+)
+
+HELP = (
+    "This is the clinic's secure relay. Write your message in the MedCrypt companion app, "
+    "then paste the [MEDCRYPT:...] text it gives you here. Commands: /status, /unpair, "
+    "/delete_me, /help."
+)
+
+PLAINTEXT_BLOCKED = (
+    "Not sent: this chat only carries encrypted messages. Please write in the MedCrypt "
+    "companion and paste the [MEDCRYPT:...] text it gives you. Your text was not stored."
+)
+
+UNPAIRED_TEXT = (
+    "Hello! This is the clinic's secure relay. To start, pair with your physician using "
+    "the MedCrypt companion (scan the QR code you were given). Type /help for more."
+)
+
+MALFORMED = "Not sent: that does not look like a complete MedCrypt message. Copy it again."
+UNKNOWN_PAIRING = "Not sent: this message belongs to a pairing this relay does not know."
+WRONG_SENDER = "Not sent: this message was not written for this conversation."
+UNKNOWN_KIND = "Not sent: this kind of MedCrypt message is not supported here."
+EPOCH_SHREDDED = "Not sent: this message uses an expired key. Update the companion and resend."
+EPOCH_FUTURE = "Not sent: this message uses a key that is not valid yet. Check your device clock."
+PAIRING_INACTIVE = "Not sent: this pairing has ended or is not complete yet."
+NOT_PAIRED = "You are not paired yet. Pair with the MedCrypt companion first (/help)."
+TOO_LARGE = "Not sent: the file is larger than {limit_mb} MB."
+NOT_ENCRYPTED_FILE = (
+    "Not sent: only files encrypted by the MedCrypt companion can be sent here."
+)
+RATE_LIMITED = "You are sending messages very fast. Please wait a minute and try again."
+REGISTERED = "Pairing offer registered. Show the QR code to your patient."
+ALREADY_REGISTERED = "This pairing offer is already registered."
+OFFER_EXPIRED = "Not sent: this pairing offer has expired. Ask for a new QR code."
+OFFER_USED = "Not sent: this pairing offer was already used."
+PAIRED_PATIENT = "You are now paired with your physician. Messages stay encrypted end to end."
+PAIRED_PHYSICIAN = "Your patient accepted the pairing."
+ESCROW_STORED = "Recovery copy stored with the clinic."
+PART_RECEIVED = "Part received; waiting for the rest."
+DELIVERY_FAILED = (
+    "Your last message could not be delivered. The other person may have left the chat."
+)
+TEMPLATE_BODY = "You have a new secure message. Reply to this chat to receive it."
+UNPAIRED = "Your pairing has ended. The other person was told."
+PARTNER_UNPAIRED = "Your conversation partner ended the pairing."
+NO_PAIRINGS_TO_END = "You have no pairing to end."
+DELETED = "All data the relay held about you has been deleted. Goodbye."
+UNKNOWN_COMMAND = "Unknown command. Type /help."
+ADMIN_ONLY = "That command is for clinic admins only. The attempt was recorded."
+BAD_ARGUMENTS = "That command needs different arguments: {usage}"

@@ -1,0 +1,232 @@
+"""Route one inbound message: commands, tokens, files, and the plaintext guard.
+
+The relay reads token *headers* only (``crypto.wire`` is keyless). For a MESSAGE it
+checks, in order: the pairing exists, the sender is the member the direction says
+(physician → patient or patient → physician), the pairing is active, and the epoch is
+neither in the future nor past its grace window. Anything else is not relayed and the
+sender gets one short reason. A paired user's text that carries no token is never
+relayed, stored or logged (the guard), and on Telegram the message is deleted.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from sqlalchemy import delete, func, select
+
+from bot.commands import dispatch
+from bot.messages import OutboundMessage, OutKind
+from bot.relay import notices, pairings
+from bot.relay.context import Context
+from crypto.epochs import epoch_of, is_readable
+from crypto.errors import LimitExceeded, MalformedToken
+from crypto.parts import MAX_PARTS, join_parts
+from crypto.wire import Direction, Kind, Token, find_tokens, parse_file_header, parse_token
+from storage.models.bot_relay import BotPairing, BotPendingPart, BotRelayedToken
+
+#: Most tokens taken from one chat message (a paste of a whole conversation is refused).
+MAX_TOKENS_PER_MESSAGE = 64
+#: Most partly received tokens one sender may have outstanding.
+MAX_PENDING_GROUPS_PER_SENDER = 32
+_TOKEN_PREFIX = "[MEDCRYPT:"
+
+
+def handle(ctx: Context) -> None:
+    """Process one accepted message (the caller owns the transaction)."""
+    msg = ctx.message
+    if msg.document is not None:
+        _handle_file(ctx)
+        return
+    text = (msg.text or "").strip()
+    if text.startswith("/"):
+        dispatch(ctx, text)
+        return
+    tokens = find_tokens(text)
+    if not tokens:
+        _guard_plaintext(ctx, text)
+        return
+    if len(tokens) > MAX_TOKENS_PER_MESSAGE:
+        ctx.reply(notices.MALFORMED)
+        return
+    for token_text in tokens:
+        _handle_token_text(ctx, token_text)
+
+
+def _guard_plaintext(ctx: Context, text: str) -> None:
+    if _TOKEN_PREFIX in text.upper():
+        ctx.reply(notices.MALFORMED)
+        return
+    if pairings.pairings_of(ctx, ctx.sender_id):
+        ctx.delete_message = True
+        ctx.audit("plaintext_blocked", platform=ctx.message.platform.value)
+        ctx.reply(notices.PLAINTEXT_BLOCKED)
+    else:
+        ctx.reply(notices.UNPAIRED_TEXT)
+
+
+def _parse(ctx: Context, token_text: str) -> Token | None:
+    try:
+        return parse_token(token_text)
+    except MalformedToken:
+        ctx.reply(notices.UNKNOWN_KIND if _unknown_kind(token_text) else notices.MALFORMED)
+        return None
+
+
+def _unknown_kind(token_text: str) -> bool:
+    """Tell "unknown kind" from garbage, for a more useful reply."""
+    payload = token_text.strip()[len("[MEDCRYPT:v2:"):-1]
+    try:
+        raw = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
+    except ValueError:
+        return False
+    return len(raw) >= 2 and raw[0] == 2 and raw[1] not in {k.value for k in Kind}
+
+
+def _handle_token_text(ctx: Context, token_text: str) -> None:
+    token = _parse(ctx, token_text)
+    if token is None:
+        return
+    if token.header.kind is Kind.PART:
+        whole = _collect_part(ctx, token, token_text)
+        if whole is None:
+            return
+        token_text = whole
+        token = parse_token(whole)
+    kind = token.header.kind
+    if kind is Kind.MESSAGE:
+        _relay_message(ctx, token, token_text)
+    elif kind is Kind.PAIR_REGISTER:
+        pairings.register(ctx, token)
+    elif kind is Kind.PAIR_ACCEPT:
+        pairings.accept(ctx, token, token_text)
+    elif kind is Kind.ESCROW_DEPOSIT:
+        _store_escrow(ctx, token)
+    else:  # pragma: no cover - parse_token only yields known kinds
+        ctx.reply(notices.UNKNOWN_KIND)
+
+
+def _collect_part(ctx: Context, token: Token, token_text: str) -> str | None:
+    """Persist a PART; when the sender has sent every part, join and return the token."""
+    part = token.part
+    if part is None:
+        ctx.reply(notices.MALFORMED)
+        return None
+    if part.count > MAX_PARTS:
+        ctx.reply(notices.MALFORMED)
+        return None
+    s = ctx.session
+    groups = s.scalar(select(func.count(func.distinct(BotPendingPart.group_id))).where(
+        BotPendingPart.sender_id == ctx.sender_id))
+    same_group = (BotPendingPart.sender_id == ctx.sender_id,
+                  BotPendingPart.group_id == part.group_id)
+    existing = list(s.scalars(select(BotPendingPart).where(*same_group)))
+    if not existing and (groups or 0) >= MAX_PENDING_GROUPS_PER_SENDER:
+        ctx.reply(notices.MALFORMED)
+        return None
+    if any(p.part_index == part.index for p in existing):
+        return None  # duplicate part: already have it
+    if any(p.part_count != part.count for p in existing):
+        ctx.reply(notices.MALFORMED)
+        return None
+    now = ctx.services.clock.now()
+    s.add(BotPendingPart(sender_id=ctx.sender_id, group_id=part.group_id,
+                         part_index=part.index, part_count=part.count, text=token_text,
+                         received_at=now))
+    s.flush()
+    if len(existing) + 1 < part.count:
+        return None
+    texts = [p.text for p in existing] + [token_text]
+    s.execute(delete(BotPendingPart).where(*same_group))
+    try:
+        return join_parts(texts)
+    except (MalformedToken, LimitExceeded):
+        ctx.reply(notices.MALFORMED)
+        return None
+
+
+def _check_route(
+    ctx: Context, pairing_id: bytes | None, epoch: int | None, direction: Direction | None,
+) -> BotPairing | None:
+    """The header checks shared by messages and files; replies and returns None on refusal."""
+    pairing = None if pairing_id is None else ctx.session.get(BotPairing, pairing_id)
+    if pairing is None:
+        ctx.reply(notices.UNKNOWN_PAIRING)
+        return None
+    role = pairings.role_of(pairing, ctx.sender_id)
+    expected = {"physician": Direction.PHYSICIAN_TO_PATIENT,
+                "patient": Direction.PATIENT_TO_PHYSICIAN}.get(role or "")
+    if expected is None or direction is not expected:
+        ctx.audit("wrong_sender", pairing=pairing.pairing_id.hex()[:8])
+        ctx.reply(notices.WRONG_SENDER)
+        return None
+    if pairing.status != "active" or pairing.patient_id is None:
+        ctx.reply(notices.PAIRING_INACTIVE)
+        return None
+    now = ctx.services.clock.now()
+    if epoch is None or epoch > epoch_of(now):
+        ctx.reply(notices.EPOCH_FUTURE)
+        return None
+    if epoch < pairing.start_epoch or not is_readable(epoch, now, pairing.grace_days):
+        ctx.reply(notices.EPOCH_SHREDDED)
+        return None
+    return pairing
+
+
+def _other(pairing: BotPairing, sender_id: str) -> str:
+    if pairing.physician_id == sender_id:
+        return pairing.patient_id or ""
+    return pairing.physician_id
+
+
+def _relay_message(ctx: Context, token: Token, token_text: str) -> None:
+    h = token.header
+    pairing = _check_route(ctx, h.pairing_id, h.epoch, h.direction)
+    if pairing is None or h.epoch is None:
+        return
+    ctx.session.add(BotRelayedToken(pairing_id=pairing.pairing_id, epoch=h.epoch,
+                                    kind="message", raw=token.raw,
+                                    created_at=ctx.services.clock.now()))
+    ctx.relay_token(_other(pairing, ctx.sender_id), token_text, pairing.pairing_id)
+
+
+def _store_escrow(ctx: Context, token: Token) -> None:
+    h = token.header
+    pairing = None if h.pairing_id is None else ctx.session.get(BotPairing, h.pairing_id)
+    if pairing is None or pairings.role_of(pairing, ctx.sender_id) is None:
+        ctx.reply(notices.UNKNOWN_PAIRING)
+        return
+    if h.epoch is None or not is_readable(h.epoch, ctx.services.clock.now(), pairing.grace_days):
+        ctx.reply(notices.EPOCH_SHREDDED)
+        return
+    ctx.session.add(BotRelayedToken(pairing_id=pairing.pairing_id, epoch=h.epoch,
+                                    kind="escrow", raw=token.raw,
+                                    created_at=ctx.services.clock.now()))
+    ctx.audit("escrow_deposit", pairing=pairing.pairing_id.hex()[:8])
+    ctx.reply(notices.ESCROW_STORED)
+
+
+def _handle_file(ctx: Context) -> None:
+    doc = ctx.message.document
+    assert doc is not None
+    limit = ctx.services.settings.relay.max_file_bytes
+    if doc.size > limit:
+        ctx.reply(notices.TOO_LARGE.format(limit_mb=max(1, limit // (1024 * 1024))))
+        return
+    try:
+        header = parse_file_header(doc.data)
+    except MalformedToken:
+        if pairings.pairings_of(ctx, ctx.sender_id):
+            ctx.delete_message = True
+            ctx.audit("plaintext_blocked", platform=ctx.message.platform.value, what="file")
+        ctx.reply(notices.NOT_ENCRYPTED_FILE)
+        return
+    pairing = _check_route(ctx, header.pairing_id, header.epoch, header.direction)
+    if pairing is None:
+        return
+    now = ctx.services.clock.now()
+    ctx.session.add(BotRelayedToken(pairing_id=pairing.pairing_id, epoch=header.epoch,
+                                    kind="file", raw=header.raw, created_at=now))
+    out = OutboundMessage(recipient_id=_other(pairing, ctx.sender_id), kind=OutKind.FILE,
+                          document=doc, origin_id=ctx.sender_id,
+                          pairing_id=pairing.pairing_id)
+    ctx.relay_file(out.recipient_id, out)
