@@ -142,12 +142,16 @@ def from_us(ts_us: int) -> datetime:
 
 
 class AuditLog:
-    """The audit log of one database. Thread-safe: state is in the database."""
+    """The audit log of one database. Thread-safe: state is in the database.
+
+    ``keyring`` may be ``None`` for a verify-only auditor: checking the chain needs
+    neither the server keys nor the signing key, only the checkpoint public key.
+    """
 
     def __init__(
         self,
         engine: Engine,
-        keyring: Keyring,
+        keyring: Keyring | None,
         *,
         clock: Clock,
         signer: CheckpointSigner | None = None,
@@ -406,7 +410,7 @@ class AuditLog:
             for ref in new:
                 key = self._rng(SUBJECT_KEY_BYTES)
                 keys[ref] = key
-                wrapped = self._keyring.seal(base64.b64encode(key),
+                wrapped = self._keys.seal(base64.b64encode(key),
                                              AuditSubjectKey.KEY.aad(ref), rng=self._rng)
                 rows.append({"subject_ref": ref, "wrapped": Sealed(wrapped), "created_us": ts_us})
             conn.execute(insert(SUBJECT_KEYS), rows)
@@ -417,11 +421,18 @@ class AuditLog:
             SUBJECT_KEYS.c.subject_ref.in_(sorted(refs)))
         return {ref: self._unwrap(ref, sealed) for ref, sealed in conn.execute(stmt)}
 
+    @property
+    def _keys(self) -> Keyring:
+        if self._keyring is None:
+            raise ConfigError("keyring.server_keys_env", "the audit log needs the server "
+                                                         "keyring to write or decrypt")
+        return self._keyring
+
     def _unwrap(self, ref: str, sealed: Sealed) -> bytes:
         cache_key = (ref, sealed.data)
         key = self._key_cache.get(cache_key)
         if key is None:
-            key = base64.b64decode(self._keyring.open(sealed.data, AuditSubjectKey.KEY.aad(ref)))
+            key = base64.b64decode(self._keys.open(sealed.data, AuditSubjectKey.KEY.aad(ref)))
             if len(self._key_cache) >= _KEY_CACHE_MAX:
                 self._key_cache.clear()
             self._key_cache[cache_key] = key
@@ -434,14 +445,14 @@ class AuditLog:
             with self._engine.connect() as conn:
                 sealed = conn.execute(select_secret).scalar()
                 if sealed is None:  # first use: create; a concurrent creator may win
-                    wrapped = self._keyring.seal(
+                    wrapped = self._keys.seal(
                         base64.b64encode(self._rng(SUBJECT_KEY_BYTES)), aad, rng=self._rng)
                     conn.execute(_insert_ignore(conn, SECRETS, {
                         "name": "pseudonym", "wrapped": Sealed(wrapped),
                         "created_us": to_us(self._clock.now())}))
                     conn.commit()
                     sealed = conn.execute(select_secret).scalar_one()
-            self._pseudonym_key = base64.b64decode(self._keyring.open(sealed.data, aad))
+            self._pseudonym_key = base64.b64decode(self._keys.open(sealed.data, aad))
         return self._pseudonym_key
 
     def _checkpoints(self, conn: Connection, first: int, last: int | None) -> list[Checkpoint]:
