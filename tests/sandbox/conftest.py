@@ -6,8 +6,11 @@ import socket
 from collections.abc import AsyncIterator
 
 import pytest
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
 
-from bot.sandbox import FakeTelegram
+from bot.sandbox import FakeTelegram, FakeTwilio
+from tests.sandbox.receiver import BotReceiver
 
 
 @pytest.fixture
@@ -21,3 +24,26 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def tw() -> AsyncIterator[FakeTwilio]:
+    async with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def receiver(tw: FakeTwilio) -> AsyncIterator[BotReceiver]:
+    async with BotReceiver(tw.auth_token) as rec:
+        tw.webhook_url = rec.url + "/whatsapp/inbound"
+        yield rec
+
+
+@pytest.fixture
+async def client(tw: FakeTwilio) -> AsyncIterator[Client]:
+    """The real twilio Client, async transport, pointed at the fake."""
+    http = AsyncTwilioHttpClient()
+    twilio_client = Client(tw.account_sid, tw.auth_token, http_client=http)
+    twilio_client.api.base_url = tw.api_base_url
+    yield twilio_client
+    await http.close()

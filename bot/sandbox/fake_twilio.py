@@ -1,0 +1,365 @@
+"""A loopback fake of Twilio's Messages API (WhatsApp) that the real twilio client talks to.
+
+REST: ``POST/GET /2010-04-01/Accounts/{AccountSid}/Messages[/{Sid}].json`` with HTTP
+Basic auth, Twilio's validation errors (21604, 21603, 21619, 21617, 21655, 21609), the
+WhatsApp 24-hour window (63016; ``window_error="sync"`` raises it from ``create`` as the
+bot's tests expect, ``"callback"`` accepts the message and fails it in the status
+callback as production Twilio does), injected 429s (20429) and faults. After a send the
+fake downloads the MediaUrl like WhatsApp would, then posts signed status callbacks
+(sent → delivered, or failed/undelivered with ErrorCode). The inbound half of the
+driver lives in :mod:`bot.sandbox.tw_driver`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+import aiohttp
+from aiohttp import web
+
+from bot.sandbox._server import drop_connection
+from bot.sandbox.faults import FaultKind, Faults, Injected429s
+from bot.sandbox.tg_models import SystemClock
+from bot.sandbox.tw_driver import TwilioDriver
+from bot.sandbox.tw_inbound import WEBHOOK_HEADERS, sign, status_params
+from bot.sandbox.tw_models import (
+    API_VERSION,
+    CONTENT_SID,
+    E164,
+    MAX_BODY_CHARS,
+    MAX_MEDIA,
+    MediaFetch,
+    TwilioApiError,
+    TwilioMessage,
+    auth_error,
+    new_sid,
+    window_error,
+)
+from crypto.clock import Clock
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+
+
+class FakeTwilio(TwilioDriver):
+    """Fake Twilio account with one WhatsApp sender. Start with ``with`` or ``async with``."""
+
+    def __init__(self, account_sid: str | None = None, auth_token: str | None = None, *,
+                 whatsapp_from: str = "whatsapp:+14155238886",
+                 webhook_url: str | None = None, signature_url: str | None = None,
+                 clock: Clock | None = None, faults: Faults | None = None,
+                 window: timedelta = timedelta(hours=24),
+                 window_error: Literal["sync", "callback"] = "sync",
+                 templates: Mapping[str, str] | None = None,
+                 callback_delay: float = 0.0, read_receipts: bool = False,
+                 media_requires_auth: bool = False, media_timeout: float = 10.0) -> None:
+        super().__init__(faults)
+        self.account_sid = account_sid or new_sid("AC")
+        self.auth_token = auth_token or new_sid("")
+        self.whatsapp_from = whatsapp_from
+        #: Where inbound webhooks are POSTed, and the URL they are signed for (the bot's
+        #: configured public URL; defaults to webhook_url).
+        self.webhook_url = webhook_url
+        self.signature_url = signature_url
+        self.clock: Clock = clock or SystemClock()
+        self.window = window
+        self.window_error = window_error
+        self.templates = dict(templates or {})
+        self.callback_delay = callback_delay
+        self.read_receipts = read_receipts
+        self.media_requires_auth = media_requires_auth
+        self.media_timeout = media_timeout
+        self.messages: dict[str, TwilioMessage] = {}
+        self.last_inbound_at: dict[str, datetime] = {}
+        self.undeliverable: dict[str, int] = {}
+        self._injected = Injected429s()
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def api_base_url(self) -> str:
+        """Assign to ``client.api.base_url`` (see the package docstring)."""
+        return self.url
+
+    # -- lifecycle --------------------------------------------------------------------
+    def build_routes(self, app: web.Application) -> None:
+        base = f"/{API_VERSION}/Accounts/{{account}}"
+        app.router.add_post(base + "/Messages.json", self._create)
+        app.router.add_get(base + "/Messages/{sid:[A-Za-z0-9]+}.json", self._fetch)
+        app.router.add_get(base + "/Messages/{sid}/Media/{media}", self._media)
+
+    async def on_start(self) -> None:
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.media_timeout))
+
+    async def on_stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("the sandbox server is not running")
+        return self._session
+
+    # -- REST -------------------------------------------------------------------------
+    def _authorised(self, request: web.Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        try:
+            creds = aiohttp.BasicAuth.decode(header)
+        except ValueError:
+            return False
+        return (hmac.compare_digest(creds.login.encode(), self.account_sid.encode())
+                and hmac.compare_digest(creds.password.encode(), self.auth_token.encode())
+                and hmac.compare_digest(request.match_info["account"].encode(),
+                                        self.account_sid.encode()))
+
+    async def _guarded(self, request: web.Request, api_method: str,
+                       work: Callable[[bytes], Any]) -> web.StreamResponse:
+        authorised = self._authorised(request)
+        fault = self.fault_plan.decide(api_method) if authorised else FaultKind.NONE
+        body = await self.record(request, api_method, fault)
+        if not authorised:
+            return _error(auth_error(), {"WWW-Authenticate": 'Basic realm="Twilio API"'})
+        early = await self.apply_fault(request, fault, lambda: self._fault_reply(fault))
+        if early is not None:
+            return early
+        try:
+            status, payload = work(body)
+        except TwilioApiError as exc:
+            return _error(exc)
+        if fault is FaultKind.LOST_RESPONSE:
+            return drop_connection(request)
+        return web.json_response(payload, status=status)
+
+    async def _fault_reply(self, fault: FaultKind) -> web.Response:
+        if fault is FaultKind.RATE_LIMIT:
+            return _error(TwilioApiError(429, 20429, "Too Many Requests"))
+        status = self.fault_plan.error_status()
+        if status == 502:
+            return web.Response(status=502, content_type="text/html",
+                                text="<html><body><h1>502 Bad Gateway</h1></body></html>")
+        return _error(TwilioApiError(500, 20500, "Internal Server Error"))
+
+    async def _create(self, request: web.Request) -> web.StreamResponse:
+        return await self._guarded(request, "Messages.create", self._create_message)
+
+    async def _fetch(self, request: web.Request) -> web.StreamResponse:
+        sid = request.match_info["sid"]
+
+        def fetch(_body: bytes) -> tuple[int, Any]:
+            with self._lock:
+                msg = self.messages.get(sid)
+                if msg is None:
+                    raise TwilioApiError(404, 20404, f"The requested resource {request.path} "
+                                                     "was not found")
+                return 200, msg.to_json()
+
+        return await self._guarded(request, "Messages.fetch", fetch)
+
+    def _create_message(self, body: bytes) -> tuple[int, Any]:
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+        except (UnicodeDecodeError, ValueError):
+            raise TwilioApiError(400, 20001, "Invalid request body") from None
+        form = dict(pairs)
+        media_urls = [v for k, v in pairs if k == "MediaUrl"]
+        msg = self._validate(form, media_urls)
+        closed = self._window_closed(msg)
+        if closed and self.window_error == "sync":
+            raise window_error()
+        with self._lock:
+            self.messages[msg.sid] = msg
+        self.signal.notify()
+        self.spawn(self._deliver(msg, closed))
+        return 201, msg.to_json()
+
+    def _validate(self, form: dict[str, str], media_urls: list[str]) -> TwilioMessage:
+        to = form.get("To", "")
+        if not to:
+            raise TwilioApiError(400, 21604, "A 'To' phone number is required.")
+        injected = self._injected.take(to)
+        if injected is None:
+            injected = self._injected.take("*")
+        if injected is not None:
+            raise TwilioApiError(429, 20429, "Too Many Requests")
+        from_, service = form.get("From") or None, form.get("MessagingServiceSid") or None
+        if from_ is None and service is None:
+            raise TwilioApiError(400, 21603, "A 'From' phone number is required.")
+        if not E164.match(to.removeprefix("whatsapp:")):
+            raise TwilioApiError(400, 21211, "Invalid 'To' Phone Number")
+        if from_ is not None and from_.startswith("whatsapp:") != to.startswith("whatsapp:"):
+            raise TwilioApiError(400, 21910, "Invalid From and To pair. From and To should "
+                                             "be of the same channel")
+        content_sid = form.get("ContentSid") or None
+        variables = form.get("ContentVariables") or None
+        body = form.get("Body", "")
+        if variables and not content_sid:
+            raise TwilioApiError(400, 21654, "ContentSid Required")
+        if content_sid is not None:
+            if not CONTENT_SID.match(content_sid) or (self.templates
+                                                       and content_sid not in self.templates):
+                raise TwilioApiError(400, 21655, "The ContentSid is Invalid")
+            body = self._render(content_sid, variables)
+        elif not body and not media_urls:
+            raise TwilioApiError(400, 21619, "A text message body or media urls must be "
+                                             "specified.")
+        if len(body) > MAX_BODY_CHARS:
+            raise TwilioApiError(400, 21617, "The concatenated message body exceeds the "
+                                             "1600 character limit.")
+        if len(media_urls) > MAX_MEDIA:
+            raise TwilioApiError(400, 21623, "Number of media files exceeds allowed limit")
+        callback = form.get("StatusCallback") or None
+        if callback is not None and not _valid_url(callback):
+            raise TwilioApiError(400, 21609, "Invalid 'StatusCallback'")
+        now = self.clock.now()
+        return TwilioMessage(
+            sid=new_sid("SM"), account_sid=self.account_sid, to=to, from_=from_, body=body,
+            media_urls=media_urls, status_callback=callback, content_sid=content_sid,
+            content_variables=variables, messaging_service_sid=service,
+            date_created=now, date_updated=now)
+
+    def _render(self, content_sid: str, variables: str | None) -> str:
+        template = self.templates.get(content_sid, "")
+        try:
+            values = json.loads(variables) if variables else {}
+        except ValueError:
+            raise TwilioApiError(400, 21656, "The ContentVariables Parameter is "
+                                             "invalid") from None
+        if not isinstance(values, dict):
+            raise TwilioApiError(400, 21656, "The ContentVariables Parameter is invalid")
+        return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), template)
+
+    def _window_closed(self, msg: TwilioMessage) -> bool:
+        if not msg.to.startswith("whatsapp:") or msg.content_sid is not None:
+            return False
+        with self._lock:
+            last = self.last_inbound_at.get(msg.to)
+        return last is None or self.clock.now() - last >= self.window
+
+    # -- delivery -----------------------------------------------------------------------
+    async def _deliver(self, msg: TwilioMessage, window_closed: bool) -> None:
+        if self.callback_delay:
+            await asyncio.sleep(self.callback_delay)
+        steps: list[tuple[str, int | None]]
+        if window_closed:
+            steps = [("failed", 63016)]
+        elif not await self._fetch_media(msg):
+            steps = [("failed", 11200)]
+        elif msg.to in self.undeliverable:
+            steps = [("sent", None), ("undelivered", self.undeliverable[msg.to])]
+        else:
+            steps = [("sent", None), ("delivered", None)]
+            if self.read_receipts:
+                steps.append(("read", None))
+        for status, code in steps:
+            now = self.clock.now()
+            with self._lock:
+                msg.status, msg.date_updated = status, now
+                msg.statuses.append(status)
+                if status == "sent":
+                    msg.date_sent = now
+                if code is not None:
+                    msg.error_code = code
+                    msg.error_message = _ERROR_TEXT.get(code, "Message delivery failed")
+            self.signal.notify()
+            if msg.status_callback:
+                await self.post_signed(msg.status_callback, status_params(msg, status, code),
+                                       kind="callback")
+
+    async def _fetch_media(self, msg: TwilioMessage) -> bool:
+        """Download attachments; WhatsApp delivers only the first MediaUrl of a message."""
+        urls = msg.media_urls[:1] if msg.to.startswith("whatsapp:") else msg.media_urls
+        ok = True
+        for url in urls:
+            fetch = MediaFetch(url, 0, None, b"")
+            if urlsplit(url).hostname not in LOOPBACK_HOSTS:
+                fetch.error = "refused: the sandbox only fetches loopback URLs"
+            else:
+                try:
+                    async with self.session.get(url, allow_redirects=True) as resp:
+                        fetch.status = resp.status
+                        fetch.content_type = resp.headers.get("Content-Type")
+                        fetch.data = await resp.read()
+                        if resp.status != 200:
+                            fetch.error = f"HTTP {resp.status}"
+                except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                    fetch.error = type(exc).__name__
+            with self._lock:
+                msg.media.append(fetch)
+            ok = ok and fetch.error is None
+        return ok
+
+    async def post_signed(self, url: str, params: dict[str, str], *, kind: str,
+                          signature: str | None = None, sign_for: str | None = None
+                          ) -> tuple[int, str, str, str | None]:
+        """POST form params to the bot, signed like Twilio; returns (status, body, sig, err)."""
+        sig = signature if signature is not None else sign(self.auth_token, sign_for or url,
+                                                            params)
+        headers = dict(WEBHOOK_HEADERS)
+        if sig:
+            headers["X-Twilio-Signature"] = sig
+        headers["I-Twilio-Idempotency-Token"] = new_sid("")
+        status, text, error = 0, "", None
+        if urlsplit(url).hostname not in LOOPBACK_HOSTS:
+            error = "refused: the sandbox only posts to loopback URLs"
+        else:
+            try:
+                async with self.session.post(url, data=params, headers=headers) as resp:
+                    status, text = resp.status, await resp.text()
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                error = type(exc).__name__
+        self.record_post(kind, url, params, sig=sig, status=status, text=text, error=error)
+        return status, text, sig, error
+
+    # -- media the driver serves for inbound messages ------------------------------------
+    async def _media(self, request: web.Request) -> web.StreamResponse:
+        await self.record(request, "Media.fetch")
+        if self.media_requires_auth and not self._authorised(request):
+            return _error(auth_error())
+        with self._lock:
+            found = self.inbound_media.get(request.path)
+        if found is None:
+            return _error(TwilioApiError(404, 20404, "The requested resource was not found"))
+        data, content_type = found
+        return web.Response(body=data, content_type=content_type)
+
+    # -- driver: outbound side ------------------------------------------------------------
+    def inject_429(self, to: str | None = None, times: int = 1) -> None:
+        """The next ``times`` creates (to ``to``, or to anyone) answer 429 / 20429."""
+        self._injected.add(to or "*", 0, times)
+
+    def set_undeliverable(self, to: str, error_code: int = 63024) -> None:
+        """Messages to this address end "undelivered" with ``error_code`` after "sent"."""
+        self.undeliverable[to] = error_code
+
+    def messages_to(self, number: str) -> list[TwilioMessage]:
+        """Messages the bot created for ``number`` (``+1...`` or ``whatsapp:+1...``)."""
+        bare = number.removeprefix("whatsapp:")
+        with self._lock:
+            return [m for m in self.messages.values()
+                    if m.to.removeprefix("whatsapp:") == bare]
+
+
+_ERROR_TEXT = {
+    63016: "Failed to send freeform message because you are outside the allowed window.",
+    11200: "HTTP retrieval failure",
+    63024: "Invalid message recipient",
+}
+
+
+def _valid_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return (parts.scheme in ("http", "https") and bool(parts.hostname)
+            and "_" not in (parts.hostname or "") and len(url) <= 4000)
+
+
+def _error(exc: TwilioApiError, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(exc.body(), status=exc.status, headers=headers)
