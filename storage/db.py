@@ -11,6 +11,9 @@ WAL keeps readers from blocking the single writer; ``busy_timeout`` makes concur
 writers wait instead of failing; :func:`sqlite_checkpoint_truncate` folds the WAL back
 into the main file and truncates it after a shred, so deleted bytes do not survive in
 the ``-wal`` file either.
+
+Both backends use ``hide_parameters=True``: SQLAlchemy otherwise quotes bound values
+(sealed blobs, platform message ids, sometimes more) in exception text and echo logs.
 """
 
 from __future__ import annotations
@@ -89,12 +92,14 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine with the project's per-connection guarantees."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            url, echo=echo, hide_parameters=True, connect_args={"check_same_thread": False}
+        )
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "connect", _disable_pysqlite_autobegin)
         event.listen(engine, "begin", _begin_sqlite)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    return create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True)
 
 
 def _disable_pysqlite_autobegin(dbapi_conn: Any, _record: Any) -> None:

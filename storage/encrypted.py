@@ -33,7 +33,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import LargeBinary
+from sqlalchemy import LargeBinary, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -166,9 +166,28 @@ class EncryptedField:
 REGISTRY: dict[tuple[str, str], tuple[type[Any], EncryptedField]] = {}
 
 
+def _refuse_unsealed(_target: Any, value: Any, _old: Any, _initiator: Any) -> Any:
+    """Attribute hook: fail at assignment, before any SQL could quote the value."""
+    if value is None:
+        return None
+    if not isinstance(value, Sealed):
+        raise StorageError("refusing to assign an unsealed value to an encrypted column")
+    try:
+        value.version  # noqa: B018 - header check, raises on garbage
+    except MalformedToken:
+        raise StorageError("refusing to assign a malformed sealed value") from None
+    return value
+
+
 def register(model: type[Any], *fields: EncryptedField) -> None:
-    """Record a model's encrypted fields for ``keys status`` and ``keys rewrap``."""
+    """Record a model's encrypted fields for ``keys status`` and ``keys rewrap``.
+
+    Also guards each sealed attribute so plaintext is refused when assigned, not only
+    when flushed (where the driver error could echo it).
+    """
     for f in fields:
         if f.table != getattr(model, "__tablename__", None):
             raise StorageError(f"encrypted field {f.column} declared for the wrong table")
+        if (f.table, f.column) not in REGISTRY:
+            event.listen(getattr(model, f.column), "set", _refuse_unsealed, retval=True)
         REGISTRY[(f.table, f.column)] = (model, f)

@@ -1,0 +1,46 @@
+"""Fixtures for storage tests: keyrings and migrated databases on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from crypto.keyring import Keyring
+from storage import migrate
+from storage.db import make_engine, session_factory
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+KEY1 = base64.b64encode(bytes(range(32))).decode()
+KEY2 = base64.b64encode(bytes(range(100, 132))).decode()
+KEYS_V1 = f"1:{KEY1}"
+KEYS_V2 = f"2:{KEY2},1:{KEY1}"
+
+
+@pytest.fixture
+def keyring() -> Iterator[Keyring]:
+    ring = Keyring.from_env_value(KEYS_V1)
+    yield ring
+    ring.wipe()
+
+
+@pytest.fixture
+def migrated_url(database_url: str) -> str:
+    migrate.upgrade(database_url)
+    return database_url
+
+
+@pytest.fixture
+def engine(migrated_url: str) -> Iterator[Engine]:
+    eng = make_engine(migrated_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return session_factory(engine)
