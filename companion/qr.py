@@ -51,7 +51,8 @@ def read_qr(path: Path) -> str:
         raise MalformedToken(f"image not found: {path}") from None
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
         raise MalformedToken("the file is not a readable image") from None
-    results = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode)
+    only_qr = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+    results = zxingcpp.read_barcodes(gray, formats=only_qr)
     texts = [r.text for r in results if r.valid and r.text]
     if not texts:
         raise MalformedToken("no QR code found in the image")

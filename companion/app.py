@@ -1,0 +1,226 @@
+"""One unlocked companion: keystore + identity + pairing sessions + the calendar.
+
+Every command that touches keys goes through :func:`open_companion`, which
+
+1. unlocks the keystore (Argon2id) and takes its lock for the life of the command,
+2. applies the calendar to every pairing - entering new epochs, shredding those past
+   their grace window - drops expired pairing offers, and saves at once, so shredding
+   happens even if the command itself then fails, and
+3. hands the command a :class:`Companion` whose changes are saved only by an explicit
+   :meth:`Companion.commit` after the command succeeded ("nothing written on failure").
+
+Keystore document (JSON inside the sealed file, docs/adr/0003-keystore.md)::
+
+    {"format": "medcrypt-companion/1", "role": "patient"|"physician",
+     "identity": <seed b64>, "escrow_public": <b64>|null, "bot_contact": str,
+     "pairings": {<pairing hex>: {"session": <crypto.session state>, "paired_at": iso,
+                                  "deposits": {<epoch>: <ESCROW_DEPOSIT token>}}},
+     "offers": {<pairing hex>: {"pending": <PendingOffer state>|null, "expires_at": int,
+                                "png": str|null}},
+     "received_files": {<file id hex>: {"pairing": hex, "manifest": <b64>, "epoch": int}},
+     "history": [{"pairing", "epoch", "index", "direction", "sent_at", "opened_at",
+                  "kind", "text" | "file"}]}
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from companion.env import clock_from_env, read_passphrase, resolve_home
+from companion.keystore import Keystore
+from crypto.clock import Clock, FixedClock
+from crypto.epochs import format_epoch
+from crypto.errors import ConfigError, OfferExpired, StorageError, WrongPairing
+from crypto.pairing import PendingOffer, Role
+from crypto.session import IdentityKey, PairingSession
+
+STATE_FORMAT = "medcrypt-companion/1"
+#: Newest history entries kept (oldest dropped first); `history clear` empties it.
+MAX_HISTORY = 2000
+#: Expired offers are kept this long as secret-free tombstones for a precise error.
+OFFER_TOMBSTONE_DAYS = 30
+
+
+def new_state(role: Role, identity: IdentityKey, *, escrow_public: bytes | None,
+              bot_contact: str) -> dict[str, Any]:
+    return {
+        "format": STATE_FORMAT, "role": role.value, "identity": identity.export(),
+        "escrow_public": None if escrow_public is None else b64e(escrow_public),
+        "bot_contact": bot_contact, "pairings": {}, "offers": {}, "received_files": {},
+        "history": [],
+    }
+
+
+def b64e(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def b64d(text: str) -> bytes:
+    return base64.b64decode(text, validate=True)
+
+
+class Companion:
+    """The unlocked state of one companion for the duration of one command."""
+
+    def __init__(self, store: Keystore, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        state = store.state
+        if state.get("format") != STATE_FORMAT:
+            raise StorageError("the keystore holds an unknown document format")
+        try:
+            self.role = Role(state["role"])
+            self.identity = IdentityKey.import_(state["identity"])
+        except (KeyError, ValueError):
+            raise StorageError("the keystore document is damaged") from None
+        self._sessions: dict[str, PairingSession] = {}
+        #: What the schedule shredded when this command opened the keystore.
+        self.last_shredded: list[tuple[str, int]] = []
+
+    # ------------------------------------------------------------------ state access
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.store.state
+
+    @property
+    def escrow_public(self) -> bytes | None:
+        value = self.state.get("escrow_public")
+        return None if value is None else b64d(value)
+
+    def pairing_ids(self) -> list[str]:
+        return sorted(self.state["pairings"])
+
+    def session(self, pairing_hex: str) -> PairingSession:
+        """The live session object for a pairing (loaded once per command)."""
+        if pairing_hex not in self._sessions:
+            record = self.state["pairings"].get(pairing_hex)
+            if record is None:
+                raise WrongPairing("this companion has no such pairing")
+            self._sessions[pairing_hex] = PairingSession.from_state(
+                record["session"], self.identity)
+        return self._sessions[pairing_hex]
+
+    def resolve_pairing(self, selector: str | None) -> str:
+        """A pairing id from a unique hex prefix (or the only pairing if none given)."""
+        ids = self.pairing_ids()
+        if not ids:
+            raise ConfigError("--pairing", "no pairings yet; run 'medcrypt pair ...' first")
+        if selector is None:
+            if len(ids) > 1:
+                raise ConfigError("--pairing", "several pairings exist; name one (see status)")
+            return ids[0]
+        wanted = selector.strip().lower()
+        matches = [p for p in ids if p.startswith(wanted)] if len(wanted) >= 4 else []
+        if len(matches) != 1:
+            raise ConfigError("--pairing", "matches no pairing, or more than one")
+        return matches[0]
+
+    def add_session(self, session: PairingSession) -> str:
+        pairing_hex = session.pairing_id.hex()
+        self._sessions[pairing_hex] = session
+        self.state["pairings"][pairing_hex] = {
+            "session": session.export_state(), "paired_at": self.clock.now().isoformat(),
+            "deposits": {},
+        }
+        return pairing_hex
+
+    def record_deposit(self, pairing_hex: str, epoch: int, token: str) -> None:
+        self.state["pairings"][pairing_hex]["deposits"][str(epoch)] = token
+
+    def add_history(self, entry: dict[str, Any]) -> None:
+        history: list[dict[str, Any]] = self.state["history"]
+        history.append(entry)
+        del history[:-MAX_HISTORY]
+
+    # ------------------------------------------------------------------ calendar
+
+    def apply_schedule(self) -> list[tuple[str, int]]:
+        """Rotate and shred every pairing; drop expired offers. Returns what was shredded."""
+        shredded: list[tuple[str, int]] = []
+        for pairing_hex in self.pairing_ids():
+            session = self.session(pairing_hex)
+            for epoch in session.advance(self.clock):
+                shredded.append((pairing_hex, epoch))
+            deposits: dict[str, str] = self.state["pairings"][pairing_hex]["deposits"]
+            live = {str(e) for e in session.live_epochs}
+            for epoch_text in [e for e in deposits if e not in live]:
+                del deposits[epoch_text]
+        # A received file's key lives only as long as the epoch that delivered it.
+        files: dict[str, dict[str, Any]] = self.state["received_files"]
+        for file_id, record in list(files.items()):
+            pairing_hex = record["pairing"]
+            if (pairing_hex not in self.state["pairings"]
+                    or record["epoch"] not in self.session(pairing_hex).live_epochs):
+                del files[file_id]
+        self._expire_offers()
+        return shredded
+
+    def _expire_offers(self) -> None:
+        now = self.clock.now()
+        offers: dict[str, dict[str, Any]] = self.state["offers"]
+        for pairing_hex, record in list(offers.items()):
+            expires = datetime.fromtimestamp(record["expires_at"], tz=now.tzinfo)
+            if record["pending"] is not None and now >= expires:
+                PendingOffer.load(record["pending"]).wipe()
+                record["pending"] = None  # tombstone: no secret left
+            if now >= expires + timedelta(days=OFFER_TOMBSTONE_DAYS):
+                del offers[pairing_hex]
+
+    def pending_offer(self, pairing_hex: str) -> PendingOffer:
+        record = self.state["offers"].get(pairing_hex)
+        if record is None or record["pending"] is None:
+            raise OfferExpired("no open pairing offer with this id on this device "
+                               "(it expired, or was made elsewhere); create a new offer")
+        return PendingOffer.load(record["pending"])
+
+    # ------------------------------------------------------------------ persistence
+
+    def commit(self) -> None:
+        """Write every session's state back and seal the keystore."""
+        for pairing_hex, session in self._sessions.items():
+            if pairing_hex in self.state["pairings"]:
+                self.state["pairings"][pairing_hex]["session"] = session.export_state()
+        self.store.save()
+
+    def close(self) -> None:
+        for session in self._sessions.values():
+            session.wipe()
+        self._sessions.clear()
+        self.identity.wipe()
+        self.store.close()
+
+
+def home_of(args: Any) -> Path:
+    return resolve_home(getattr(args, "home", None))
+
+
+@contextmanager
+def open_companion(args: Any) -> Iterator[Companion]:
+    """Unlock, apply the calendar (saved at once), yield; the caller commits on success."""
+    # One instant per command, so a month boundary cannot fall between two steps.
+    clock = FixedClock(clock_from_env().now())
+    home = home_of(args)
+    if not Keystore.exists(home):
+        raise StorageError(f"no keystore in {home}; run 'medcrypt init --role ...' first")
+    store = Keystore.unlock(home, read_passphrase())
+    try:
+        companion = Companion(store, clock)
+    except BaseException:
+        store.close()
+        raise
+    try:
+        companion.last_shredded = companion.apply_schedule()
+        companion.commit()
+        yield companion
+    finally:
+        companion.close()
+
+
+def describe_epoch(epoch: int) -> str:
+    return format_epoch(epoch)

@@ -1,0 +1,112 @@
+"""``medcrypt`` - the companion command line (console script ``companion.cli:main``).
+
+Every command group lives in its own module of this package and exposes
+``register(subparsers)``; handlers take ``(args)`` and return an exit status. Errors are
+one line on stderr and a documented exit status (README "Exit codes"), taken from the
+error family in :mod:`crypto.errors`:
+
+====  ===========================================================================
+0     success
+1     unexpected internal error (details only with ``MEDCRYPT_DEBUG=1``)
+2     usage or configuration error (bad flag, bad MEDCRYPT_NOW, missing passphrase,
+      a named file that cannot be read or written)
+3     bad token or file: malformed, or authentication failed (``DecryptionFailed``)
+4     refused by policy: shredded/future epoch, replay, expired or reused offer,
+      wrong pairing, size limit
+5     transport error
+6     keystore problem: missing, locked (wrong passphrase), damaged
+130   interrupted (Ctrl-C)
+====  ===========================================================================
+
+Start-up cost matters (``medcrypt decrypt`` should feel instant), so this module imports
+only the standard library and :mod:`crypto.errors`; command modules import their heavy
+dependencies (segno, Pillow, zxing) inside the handlers that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from crypto.errors import MedCryptError
+
+COMMAND_MODULES = ("setup", "pair", "messages", "files", "info", "v1cmd")
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class _UsageError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line instead of exiting itself."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="medcrypt",
+        description="MedCrypt companion: end-to-end encryption for patient-physician chats.",
+        epilog="Environment: MEDCRYPT_HOME (keystore dir), MEDCRYPT_PASSPHRASE (for scripts), "
+               "MEDCRYPT_NOW (tests/demo time travel only).")
+    parser.add_argument("--home", help="keystore directory (default: $MEDCRYPT_HOME or the "
+                                       "per-user data directory)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"companion.cli.{name}").register(sub)
+    return parser
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"medcrypt: error: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns (and, as a console script, exits with) its status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except _UsageError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except SystemExit as exc:  # --help / --version
+        return int(exc.code or 0)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except MedCryptError as exc:
+        return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                     exc.exit_code)
+    except KeyboardInterrupt:
+        return _fail("interrupted", EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        return EXIT_INTERNAL
+    except OSError as exc:  # a file the user named: missing, unreadable, not writable
+        where = f": {exc.filename}" if exc.filename else ""
+        return _fail(f"{exc.strerror or type(exc).__name__}{where}", EXIT_USAGE)
+    except Exception as exc:
+        if os.environ.get("MEDCRYPT_DEBUG") == "1":
+            raise
+        # The message may quote input (plaintext, tokens): name the type only.
+        return _fail(f"internal error ({type(exc).__name__}); rerun with MEDCRYPT_DEBUG=1",
+                     EXIT_INTERNAL)
+
+
+def entry() -> NoReturn:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,141 @@
+"""``medcrypt send-file`` and ``medcrypt open-file``: encrypted attachments.
+
+``send-file`` writes the encrypted container (send it as a document / media) and prints
+the manifest token(s) - an ordinary end-to-end encrypted message carrying the file key,
+size, SHA-256, name and type. ``open-file`` needs the manifest: either it was already
+opened by ``medcrypt decrypt`` (kept in the keystore while its epoch lives) or it is
+given with ``--manifest``. Output files are written to a temporary name and renamed only
+after every chunk, the size and the hash verified: a failed open leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import mimetypes
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from companion.app import Companion, open_companion
+from companion.cli.messages import collect_tokens, seal_body
+from crypto.attachment import MAX_FILE_SIZE, Manifest, open_file, read_container_header, seal_file
+from crypto.envelope import ContentType
+from crypto.epochs import epoch_of, format_epoch
+from crypto.errors import ConfigError, MalformedToken, WrongPairing
+from crypto.wire import Kind, parse_token
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    send = sub.add_parser("send-file", help="encrypt a file; print its manifest token(s)")
+    send.add_argument("path", type=Path)
+    send.add_argument("--pairing", metavar="ID")
+    send.add_argument("--out", type=Path, help="container path (default ./<name>.mcf)")
+    send.add_argument("--mime", help="MIME type (default: guessed from the name)")
+    send.add_argument("--max-chars", type=int, metavar="N", help="split the manifest token")
+    send.set_defaults(handler=run_send)
+
+    op = sub.add_parser("open-file", help="decrypt a received container")
+    op.add_argument("container", type=Path)
+    op.add_argument("--manifest", metavar="TOKEN",
+                    help="the manifest token, if not already decrypted ('-' = stdin)")
+    where = op.add_mutually_exclusive_group()
+    where.add_argument("--out", type=Path, help="output file path")
+    where.add_argument("--out-dir", type=Path, default=Path(),
+                       help="directory for the sender's (sanitised) file name (default .)")
+    op.add_argument("--force", action="store_true", help="overwrite an existing file")
+    op.set_defaults(handler=run_open)
+
+
+def _temp_beside(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
+
+
+def run_send(args: argparse.Namespace) -> int:
+    src_path: Path = args.path
+    mime = args.mime or mimetypes.guess_type(src_path.name)[0] or "application/octet-stream"
+    out: Path = args.out or Path(src_path.name + ".mcf")
+    with open_companion(args) as comp, src_path.open("rb") as src:
+        pairing_hex = comp.resolve_pairing(args.pairing)
+        session = comp.session(pairing_hex)
+        tmp = _temp_beside(out)
+        try:
+            with tmp.open("xb") as dst:
+                manifest = seal_file(src, dst, pairing_id=session.pairing_id,
+                                     epoch=epoch_of(comp.clock.now()),
+                                     direction=session.own_direction, name=src_path.name,
+                                     mime_type=mime.lower())
+                dst.flush()
+                os.fsync(dst.fileno())
+            lines = seal_body(comp, pairing_hex, manifest.to_bytes(),
+                              ContentType.ATTACHMENT_MANIFEST, args.max_chars)
+            comp.add_history({"pairing": pairing_hex, "way": "sent", "kind": "file",
+                              "at": comp.clock.now().isoformat(),
+                              "file": {"name": manifest.name, "size": manifest.size,
+                                       "mime_type": manifest.mime_type,
+                                       "file_id": manifest.file_id.hex()}})
+            os.replace(tmp, out)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        comp.commit()
+    print(f"medcrypt: encrypted file written to {out} - send it as a document, and the "
+          "token(s) below as messages", file=sys.stderr)
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+def _manifest_from_token(comp: Companion, text: str) -> Manifest:
+    tokens = collect_tokens(text)
+    if len(tokens) != 1 or parse_token(tokens[0]).header.kind is not Kind.MESSAGE:
+        raise MalformedToken("expected exactly one manifest token")
+    header = parse_token(tokens[0]).header
+    assert header.pairing_id is not None
+    pairing_hex = header.pairing_id.hex()
+    if pairing_hex not in comp.state["pairings"]:
+        raise WrongPairing("the manifest belongs to a pairing this companion does not have")
+    opened = comp.session(pairing_hex).decrypt(tokens[0], clock=comp.clock)
+    if opened.content_type is not ContentType.ATTACHMENT_MANIFEST:
+        raise MalformedToken("that token is a message, not a file manifest")
+    manifest = Manifest.from_bytes(opened.body)
+    comp.state["received_files"][manifest.file_id.hex()] = {
+        "pairing": pairing_hex, "manifest": opened.body.hex(), "epoch": opened.epoch}
+    comp.add_history({"pairing": pairing_hex, "way": "received", "kind": "file",
+                      "epoch": format_epoch(opened.epoch), "index": opened.index,
+                      "sent_at": opened.sent_at.isoformat(), "at": comp.clock.now().isoformat(),
+                      "file": {"name": manifest.name, "size": manifest.size,
+                               "mime_type": manifest.mime_type,
+                               "file_id": manifest.file_id.hex()}})
+    return manifest
+
+
+def run_open(args: argparse.Namespace) -> int:
+    with args.container.open("rb") as probe:
+        header = read_container_header(probe)
+    with open_companion(args) as comp:
+        if args.manifest:
+            text = sys.stdin.read() if args.manifest == "-" else args.manifest
+            manifest = _manifest_from_token(comp, text)
+        else:
+            record = comp.state["received_files"].get(header.file_id.hex())
+            if record is None:
+                raise ConfigError("--manifest", "no manifest for this file on this device "
+                                  "(decrypt its manifest token first, or its month was "
+                                  "shredded)")
+            manifest = Manifest.from_bytes(bytes.fromhex(record["manifest"]))
+        out: Path = args.out or args.out_dir / manifest.name
+        if out.exists() and not args.force:
+            raise ConfigError("--out", f"{out} exists (use --force to overwrite)")
+        tmp = _temp_beside(out)
+        try:
+            with args.container.open("rb") as src, tmp.open("xb") as dst:
+                open_file(src, dst, manifest, pairing_id=header.pairing_id,
+                          max_size=MAX_FILE_SIZE)
+            os.replace(tmp, out)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        comp.commit()
+    print(str(out))
+    return 0

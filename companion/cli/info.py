@@ -1,0 +1,138 @@
+"""``medcrypt status``, ``safety-number``, ``history list|clear`` and ``shred``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from companion.app import Companion, open_companion
+from crypto.epochs import epoch_of, epoch_start, format_epoch, grace_end
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    st = sub.add_parser("status", help="pairings, current month, next rotation, grace ends")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(handler=run_status)
+
+    sn = sub.add_parser("safety-number", help="the number both sides compare after pairing")
+    sn.add_argument("--pairing", metavar="ID")
+    sn.set_defaults(handler=run_safety)
+
+    hist = sub.add_parser("history", help="the local copy of opened and sent messages")
+    verbs = hist.add_subparsers(dest="verb", metavar="VERB")
+    verbs.required = True
+    ls = verbs.add_parser("list", help="show the local history")
+    ls.add_argument("--pairing", metavar="ID")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(handler=run_history_list)
+    clr = verbs.add_parser("clear", help="delete the local history (all, or one pairing)")
+    clr.add_argument("--pairing", metavar="ID")
+    clr.set_defaults(handler=run_history_clear)
+
+    sh = sub.add_parser("shred", help="apply the rotation and shredding schedule now")
+    sh.set_defaults(handler=run_shred)
+
+
+def status_data(comp: Companion) -> dict[str, Any]:
+    now = comp.clock.now()
+    current = epoch_of(now)
+    pairings = []
+    for pairing_hex in comp.pairing_ids():
+        session = comp.session(pairing_hex)
+        pairings.append({
+            "pairing_id": pairing_hex,
+            "peer_fingerprint": session.peer_identity_fingerprint,
+            "paired_at": comp.state["pairings"][pairing_hex]["paired_at"],
+            "grace_days": session.grace_days,
+            "live_epochs": {format_epoch(e): {"grace_end": grace_end(
+                e, session.grace_days).isoformat()} for e in session.live_epochs},
+            "shredded_epochs": {format_epoch(e): when
+                                for e, when in sorted(session.shredded_epochs.items())},
+            "escrow": session.escrow_public is not None,
+        })
+    offers = [{"pairing_id": p, "open": r["pending"] is not None, "expires_at": r["expires_at"]}
+              for p, r in sorted(comp.state["offers"].items())]
+    return {
+        "role": comp.role.value, "identity_fingerprint": comp.identity.fingerprint(),
+        "now": now.isoformat(), "epoch": format_epoch(current),
+        "next_rotation": epoch_start(current + 1).isoformat(),
+        "grace_end_of_current_epoch": {p["pairing_id"]: grace_end(
+            current, p["grace_days"]).isoformat() for p in pairings},
+        "pairings": pairings, "offers": offers, "history_entries": len(comp.state["history"]),
+    }
+
+
+def run_status(args: argparse.Namespace) -> int:
+    with open_companion(args) as comp:
+        data = status_data(comp)
+    if args.json:
+        print(json.dumps(data, sort_keys=True, indent=1))
+        return 0
+    print(f"Role: {data['role']}   identity fingerprint: {data['identity_fingerprint'][:32]}")
+    print(f"Now: {data['now']}   epoch: {data['epoch']}   next rotation: {data['next_rotation']}")
+    if not data["pairings"]:
+        print("No pairings yet.")
+    for p in data["pairings"]:
+        live = ", ".join(f"{e} (readable until {v['grace_end']})"
+                         for e, v in p["live_epochs"].items()) or "none"
+        shredded = ", ".join(p["shredded_epochs"]) or "none"
+        print(f"Pairing {p['pairing_id']}  peer {p['peer_fingerprint'][:16]}  "
+              f"grace {p['grace_days']} days")
+        print(f"  live epochs: {live}")
+        print(f"  shredded epochs: {shredded}")
+    for o in data["offers"]:
+        state = "open" if o["open"] else "expired"
+        print(f"Offer {o['pairing_id']}: {state}")
+    return 0
+
+
+def run_safety(args: argparse.Namespace) -> int:
+    with open_companion(args) as comp:
+        pairing_hex = comp.resolve_pairing(args.pairing)
+        number = comp.session(pairing_hex).safety_number()
+    print(number)
+    return 0
+
+
+def run_history_list(args: argparse.Namespace) -> int:
+    with open_companion(args) as comp:
+        wanted = comp.resolve_pairing(args.pairing) if args.pairing else None
+        entries = [e for e in comp.state["history"] if wanted in (None, e["pairing"])]
+    if args.json:
+        sys.stdout.write("".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
+        return 0
+    for e in entries:
+        arrow = "<-" if e["way"] == "received" else "->"
+        what = e["text"] if e["kind"] == "text" else (
+            f"[file {e['file']['name']}, {e['file']['size']} bytes]"
+            if e["kind"] == "file" else "[control]")
+        print(f"{e['at']} {arrow} {e['pairing'][:8]}: {what}")
+    return 0
+
+
+def run_history_clear(args: argparse.Namespace) -> int:
+    with open_companion(args) as comp:
+        wanted = comp.resolve_pairing(args.pairing) if args.pairing else None
+        before = len(comp.state["history"])
+        comp.state["history"] = [e for e in comp.state["history"]
+                                 if wanted is not None and e["pairing"] != wanted]
+        removed = before - len(comp.state["history"])
+        comp.commit()
+    print(f"Removed {removed} history entries.")
+    return 0
+
+
+def run_shred(args: argparse.Namespace) -> int:
+    """The schedule already ran when the keystore opened; report what it did."""
+    with open_companion(args) as comp:
+        done = comp.last_shredded
+        lines = [f"Shredded {format_epoch(epoch)} of pairing {pairing_hex}"
+                 for pairing_hex, epoch in done]
+        data = status_data(comp)
+    print("\n".join(lines) if lines else "Nothing to shred now.")
+    for p in data["pairings"]:
+        for epoch, v in p["live_epochs"].items():
+            print(f"Pairing {p['pairing_id'][:8]}: {epoch} readable until {v['grace_end']}")
+    return 0

@@ -1,0 +1,164 @@
+"""``medcrypt encrypt`` and ``medcrypt decrypt``: plaintext <-> copy-ready tokens.
+
+Both read stdin and write stdout, so they compose with a clipboard tool or a script.
+Nothing reaches stdout until the keystore holding the new ratchet state is saved: if
+the save fails, no token is shown that the device could not account for; if a later
+token of a batch fails to open, no plaintext of the batch is shown and no key is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from companion.app import Companion, open_companion
+from crypto.attachment import Manifest
+from crypto.envelope import ContentType
+from crypto.epochs import format_epoch
+from crypto.errors import ConfigError, MalformedToken, WrongPairing
+from crypto.parts import MIN_MAX_CHARS, PartAssembler, split_token
+from crypto.session import Opened
+from crypto.v1 import V1_PREFIX
+from crypto.wire import Kind, find_tokens, parse_token
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    enc = sub.add_parser("encrypt", help="plaintext on stdin -> token(s) on stdout")
+    enc.add_argument("--pairing", metavar="ID", help="pairing id or unique prefix "
+                     "(optional with a single pairing)")
+    enc.add_argument("--max-chars", type=int, metavar="N",
+                     help="split into parts of at most N characters "
+                          "(1600 for WhatsApp, 4096 for Telegram)")
+    enc.add_argument("--no-history", action="store_true", help="do not keep a local copy")
+    enc.set_defaults(handler=run_encrypt)
+
+    dec = sub.add_parser("decrypt", help="token(s) on stdin, any order -> plaintext on stdout")
+    dec.add_argument("--no-history", action="store_true", help="do not keep a local copy")
+    dec.add_argument("--json", action="store_true", help="one JSON object per message")
+    dec.set_defaults(handler=run_decrypt)
+
+
+def split_for(token: str, max_chars: int | None) -> list[str]:
+    if max_chars is None:
+        return [token]
+    if max_chars < MIN_MAX_CHARS:
+        raise ConfigError("--max-chars", f"must be at least {MIN_MAX_CHARS}")
+    return split_token(token, max_chars)
+
+
+def seal_body(comp: Companion, pairing_hex: str, body: bytes, content_type: ContentType,
+              max_chars: int | None) -> list[str]:
+    """Encrypt one body; returns the lines to print (escrow deposit first, if due)."""
+    session = comp.session(pairing_hex)
+    result = session.encrypt(body, content_type, clock=comp.clock)
+    lines: list[str] = []
+    if result.escrow_deposit is not None:
+        epoch = parse_token(result.escrow_deposit).header.epoch
+        comp.record_deposit(pairing_hex, int(epoch or 0), result.escrow_deposit)
+        lines += split_for(result.escrow_deposit, max_chars)
+    lines += split_for(result.token, max_chars)
+    return lines
+
+
+def run_encrypt(args: argparse.Namespace) -> int:
+    text = sys.stdin.read()
+    if not text:
+        raise ConfigError("stdin", "nothing to encrypt")
+    with open_companion(args) as comp:
+        pairing_hex = comp.resolve_pairing(args.pairing)
+        lines = seal_body(comp, pairing_hex, text.encode("utf-8"), ContentType.TEXT,
+                          args.max_chars)
+        if not args.no_history:
+            comp.add_history({"pairing": pairing_hex, "way": "sent",
+                              "at": comp.clock.now().isoformat(), "kind": "text",
+                              "text": text})
+        comp.commit()
+    if len(lines) > 1:
+        print(f"medcrypt: {len(lines)} tokens - send each as its own chat message "
+              "(an escrow deposit for the clinic, if any, comes first)", file=sys.stderr)
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+def collect_tokens(text: str) -> list[str]:
+    """Whole v2 tokens from pasted text: parts joined, duplicates dropped, v1 refused."""
+    if V1_PREFIX in text:
+        raise MalformedToken("this is a v1 token; open it with "
+                             "'medcrypt v1 decrypt --secret-env VAR --month YYYY-MM'")
+    found = find_tokens(text)
+    if not found:
+        raise MalformedToken("no MEDCRYPT token found on stdin")
+    assembler = PartAssembler()
+    whole: list[str] = []
+    for item in dict.fromkeys(found):
+        joined = assembler.add(item)
+        if joined is not None and joined not in whole:
+            whole.append(joined)
+    if assembler.pending:
+        raise MalformedToken(f"{assembler.pending} token(s) are missing parts")
+    return whole
+
+
+def _describe(comp: Companion, pairing_hex: str, opened: Opened) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "pairing": pairing_hex, "way": "received", "epoch": format_epoch(opened.epoch),
+        "index": opened.index, "sent_at": opened.sent_at.isoformat(),
+        "at": comp.clock.now().isoformat(),
+    }
+    if opened.content_type is ContentType.ATTACHMENT_MANIFEST:
+        manifest = Manifest.from_bytes(opened.body)
+        comp.state["received_files"][manifest.file_id.hex()] = {
+            "pairing": pairing_hex, "manifest": opened.body.hex(), "epoch": opened.epoch}
+        entry.update(kind="file", file={"name": manifest.name, "size": manifest.size,
+                                        "mime_type": manifest.mime_type,
+                                        "file_id": manifest.file_id.hex()})
+    elif opened.content_type is ContentType.TEXT:
+        entry.update(kind="text", text=opened.body.decode("utf-8", "replace"))
+    else:
+        entry.update(kind="control")
+    return entry
+
+
+def run_decrypt(args: argparse.Namespace) -> int:
+    tokens = collect_tokens(sys.stdin.read())
+    notes: list[str] = []
+    entries: list[dict[str, Any]] = []
+    with open_companion(args) as comp:
+        for token in tokens:
+            header = parse_token(token).header
+            if header.kind is Kind.PAIR_ACCEPT:
+                raise MalformedToken("this is a pairing accept token; use 'medcrypt pair "
+                                     "complete TOKEN'")
+            if header.kind is not Kind.MESSAGE or header.pairing_id is None:
+                notes.append(f"skipped a {header.kind.name.lower()} token (it is for the bot)")
+                continue
+            pairing_hex = header.pairing_id.hex()
+            if pairing_hex not in comp.state["pairings"]:
+                raise WrongPairing("a token belongs to a pairing this companion does not have")
+            opened = comp.session(pairing_hex).decrypt(token, clock=comp.clock)
+            entries.append(_describe(comp, pairing_hex, opened))
+        if not args.no_history:
+            for entry in entries:
+                comp.add_history(dict(entry))
+        comp.commit()
+    for note in notes:
+        print(f"medcrypt: {note}", file=sys.stderr)
+    entries.sort(key=lambda e: (e["sent_at"], e["index"]))
+    if args.json:
+        sys.stdout.write("".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
+        return 0
+    out = []
+    for entry in entries:
+        if entry["kind"] == "file":
+            f = entry["file"]
+            out.append(f"[attachment {f['name']} - {f['size']} bytes, {f['mime_type']}; "
+                       f"open it with: medcrypt open-file CONTAINER]")
+        elif entry["kind"] == "text":
+            out.append(entry["text"])
+    if len(out) == 1:
+        sys.stdout.write(out[0])
+    else:
+        sys.stdout.write("".join(t if t.endswith("\n") else t + "\n" for t in out))
+    return 0

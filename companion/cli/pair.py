@@ -1,0 +1,151 @@
+"""``medcrypt pair offer|accept|complete``: first-visit pairing by QR code (DESIGN §3.1).
+
+The physician runs ``pair offer`` (QR in the terminal and as a PNG, plus a registration
+token for the bot), the patient runs ``pair accept --qr PHOTO`` (or ``--offer TEXT``) and
+sends the accept token through the bot, and the physician runs ``pair complete TOKEN``.
+Both sides then compare ``medcrypt safety-number``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+from companion.app import open_companion
+from crypto.errors import ConfigError, MalformedToken, OfferReused
+from crypto.pairing import Role
+from crypto.session import accept_pairing, complete_pairing, start_pairing
+from crypto.wire import Kind, find_tokens, parse_token
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("pair", help="pair with a patient or physician by QR code")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB")
+    verbs.required = True
+
+    offer = verbs.add_parser("offer", help="physician: show a one-time pairing QR code")
+    offer.add_argument("--png", type=Path, help="where to write the QR image "
+                       "(default ./medcrypt-offer-<id>.png; deleted on 'pair complete')")
+    offer.add_argument("--no-terminal", action="store_true", help="do not draw the QR here")
+    offer.add_argument("--grace-days", type=int, default=7,
+                       help="days the previous month stays readable (default 7)")
+    offer.add_argument("--json", action="store_true", help="machine-readable output")
+    offer.set_defaults(handler=run_offer)
+
+    accept = verbs.add_parser("accept", help="patient: accept an offer from its QR or text")
+    src = accept.add_mutually_exclusive_group(required=True)
+    src.add_argument("--qr", type=Path, metavar="IMAGE", help="PNG or photo of the QR code")
+    src.add_argument("--offer", metavar="TEXT", help="the text under the QR ('-' = stdin)")
+    accept.add_argument("--json", action="store_true", help="machine-readable output")
+    accept.set_defaults(handler=run_accept)
+
+    complete = verbs.add_parser("complete", help="physician: finish with the accept token")
+    complete.add_argument("token", help="the patient's accept token ('-' = stdin)")
+    complete.add_argument("--json", action="store_true", help="machine-readable output")
+    complete.set_defaults(handler=run_complete)
+
+
+def _emit(args: argparse.Namespace, data: dict[str, str], lines: list[str]) -> None:
+    if args.json:
+        print(json.dumps(data, sort_keys=True))
+    else:
+        print("\n".join(lines))
+
+
+def run_offer(args: argparse.Namespace) -> int:
+    from companion import qr  # noqa: PLC0415 - lazy: segno only for this command
+
+    with open_companion(args) as comp:
+        if comp.role is not Role.PHYSICIAN:
+            raise ConfigError("role", "only a physician's companion makes pairing offers")
+        pending = start_pairing(comp.identity, clock=comp.clock, grace_days=args.grace_days,
+                                escrow_public=comp.escrow_public,
+                                bot_contact=comp.state.get("bot_contact", ""))
+        offer = pending.offer
+        pairing_hex = offer.pairing_id.hex()
+        text = offer.to_qr_text()
+        png = args.png or Path(f"medcrypt-offer-{pairing_hex[:8]}.png")
+        qr.write_png(text, png)
+        try:
+            comp.state["offers"][pairing_hex] = {
+                "pending": pending.export(), "expires_at": offer.expires_at,
+                "png": str(png.resolve())}
+            comp.commit()
+        except BaseException:
+            png.unlink(missing_ok=True)
+            raise
+        finally:
+            pending.wipe()
+        drawing = "" if args.no_terminal or args.json else qr.render_terminal(text)
+        _emit(args, {"pairing_id": pairing_hex, "qr_png": str(png), "offer_text": text,
+                     "registration_token": offer.registration_token(),
+                     "expires_at": str(offer.expires_at)},
+              [drawing, f"Pairing id: {pairing_hex}",
+               f"QR image: {png} (one use; expires in 10 minutes)",
+               f"Offer text (if the camera fails): {text}",
+               "Send this registration token to the clinic bot:",
+               offer.registration_token()])
+    return 0
+
+
+def _read_arg(value: str) -> str:
+    return sys.stdin.read() if value == "-" else value
+
+
+def run_accept(args: argparse.Namespace) -> int:
+    from companion.offer_input import (  # noqa: PLC0415 - lazy: QR stack only when needed
+        extract_offer_text,
+        offer_from_image,
+    )
+
+    offer_text = offer_from_image(args.qr) if args.qr else extract_offer_text(
+        _read_arg(args.offer))
+    with open_companion(args) as comp:
+        if comp.role is not Role.PATIENT:
+            raise ConfigError("role", "only a patient's companion accepts pairing offers")
+        session, token = accept_pairing(offer_text, comp.identity, clock=comp.clock)
+        pairing_hex = session.pairing_id.hex()
+        if pairing_hex in comp.state["pairings"]:
+            session.wipe()
+            raise OfferReused("this pairing offer was already accepted on this device")
+        comp.add_session(session)
+        safety = session.safety_number()
+        comp.commit()
+        _emit(args, {"pairing_id": pairing_hex, "accept_token": token, "safety_number": safety},
+              ["Send this accept token to the clinic bot:", token,
+               f"Pairing id: {pairing_hex}", f"Safety number: {safety}"])
+    return 0
+
+
+def run_complete(args: argparse.Namespace) -> int:
+    found = find_tokens(_read_arg(args.token))
+    if len(found) != 1:
+        raise MalformedToken("expected exactly one accept token")
+    token = found[0]
+    parsed = parse_token(token)
+    if parsed.header.kind is not Kind.PAIR_ACCEPT or parsed.header.pairing_id is None:
+        raise MalformedToken("expected a pairing accept token")
+    pairing_hex = parsed.header.pairing_id.hex()
+    with open_companion(args) as comp:
+        if comp.role is not Role.PHYSICIAN:
+            raise ConfigError("role", "only a physician's companion completes pairings")
+        if pairing_hex in comp.state["pairings"]:
+            raise OfferReused("this pairing offer was already used")
+        pending = comp.pending_offer(pairing_hex)
+        try:
+            session = complete_pairing(pending, token, comp.identity, clock=comp.clock)
+        finally:
+            pending.wipe()
+        comp.add_session(session)
+        record = comp.state["offers"].pop(pairing_hex)
+        safety = session.safety_number()
+        comp.commit()
+        if record.get("png"):
+            with contextlib.suppress(OSError):
+                Path(record["png"]).unlink(missing_ok=True)  # burn the one-time QR
+        _emit(args, {"pairing_id": pairing_hex, "safety_number": safety},
+              [f"Paired: {pairing_hex}", f"Safety number: {safety}"])
+    return 0

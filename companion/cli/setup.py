@@ -1,0 +1,56 @@
+"""``medcrypt init``: create the encrypted keystore and this device's identity key."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import sys
+
+from companion.app import home_of, new_state
+from companion.env import read_passphrase
+from companion.keystore import Keystore
+from crypto.errors import ConfigError
+from crypto.pairing import Role
+from crypto.session import IdentityKey
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("init", help="create the keystore and identity key")
+    p.add_argument("--role", required=True, choices=[r.value for r in Role])
+    p.add_argument("--escrow-key", metavar="B64",
+                   help="physician: the clinic's escrow X25519 public key (base64); it travels "
+                        "in every pairing QR so epoch keys are deposited for break-glass")
+    p.add_argument("--bot-contact", default="", metavar="TEXT",
+                   help="physician: how patients reach the clinic bot (shown in the offer)")
+    p.set_defaults(handler=run)
+
+
+def parse_escrow_key(text: str) -> bytes:
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError("--escrow-key", "not base64") from None
+    if len(key) != 32:
+        raise ConfigError("--escrow-key", "an X25519 public key is 32 bytes")
+    return key
+
+
+def run(args: argparse.Namespace) -> int:
+    role = Role(args.role)
+    escrow = parse_escrow_key(args.escrow_key) if args.escrow_key else None
+    if role is Role.PATIENT and (escrow or args.bot_contact):
+        raise ConfigError("--escrow-key", "only a physician's companion configures the clinic")
+    home = home_of(args)
+    if Keystore.exists(home):
+        raise ConfigError("--home", f"a keystore already exists in {home}")
+    passphrase = read_passphrase(confirm=True)
+    identity = IdentityKey.generate()
+    state = new_state(role, identity, escrow_public=escrow, bot_contact=args.bot_contact)
+    with Keystore.create(home, passphrase, state):
+        pass
+    print(f"Created the {role.value} keystore in {home}")
+    print(f"Identity fingerprint: {identity.fingerprint()}")
+    identity.wipe()
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,43 @@
+"""``medcrypt v1 decrypt``: read old MEDCRYPT v1 tokens (migration only; never written).
+
+The shared secret comes from an environment variable named by ``--secret-env`` so it
+never appears in the process list or shell history. No keystore is needed: v1 keys are
+derived from the secret and the month, and cached in this process only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from crypto.errors import ConfigError, MalformedToken
+from crypto.v1 import check_month, decrypt_v1, find_v1_tokens
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("v1", help="read tokens of the earlier MEDCRYPT v1 format")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB")
+    verbs.required = True
+    dec = verbs.add_parser("decrypt", help="v1 token(s) on stdin -> plaintext on stdout")
+    dec.add_argument("--secret-env", required=True, metavar="VAR",
+                     help="name of the environment variable holding the v1 shared secret")
+    dec.add_argument("--month", required=True, metavar="YYYY-MM",
+                     help="the month the tokens were written in")
+    dec.set_defaults(handler=run_decrypt)
+
+
+def run_decrypt(args: argparse.Namespace) -> int:
+    secret = os.environ.get(args.secret_env)
+    if not secret:
+        raise ConfigError(args.secret_env, "is not set (it must hold the v1 shared secret)")
+    month = check_month(args.month)
+    tokens = find_v1_tokens(sys.stdin.read())
+    if not tokens:
+        raise MalformedToken("no MEDCRYPT v1 token found on stdin")
+    texts = [decrypt_v1(t, secret, month).plaintext.decode("utf-8", "replace") for t in tokens]
+    if len(texts) == 1:
+        sys.stdout.write(texts[0])
+    else:
+        sys.stdout.write("".join(t if t.endswith("\n") else t + "\n" for t in texts))
+    return 0

@@ -1,0 +1,40 @@
+"""Getting a pairing offer into the patient's companion: from a QR image or pasted text.
+
+The QR holds ``medcrypt-pair:1:<base64url>`` (crypto.pairing). People paste it from
+wherever they copied it - with surrounding words, line breaks inserted by a messenger,
+or a trailing full stop - so the text is located first, then parsed strictly by
+:func:`crypto.pairing.parse_offer_text` (checksum included). Only MalformedToken escapes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from crypto.errors import MalformedToken
+from crypto.pairing import QR_SCHEME, parse_offer_text
+
+#: Longest pasted text searched (an offer is ~200 characters).
+MAX_INPUT_CHARS = 10_000
+_OFFER_RE = re.compile(re.escape(QR_SCHEME) + r"\d+:[A-Za-z0-9_-]+", re.IGNORECASE)
+
+
+def extract_offer_text(text: str) -> str:
+    """The canonical offer text found in ``text`` (validated; raises MalformedToken)."""
+    if len(text) > MAX_INPUT_CHARS:
+        raise MalformedToken("the pasted text is too long to hold a pairing offer")
+    # Messengers wrap long words: rejoin lines before searching.
+    joined = re.sub(r"\s+", "", text)
+    match = _OFFER_RE.search(joined)
+    if match is None:
+        raise MalformedToken("no MedCrypt pairing offer (medcrypt-pair:1:...) in the text")
+    candidate = match.group(0)
+    parse_offer_text(candidate)
+    return candidate
+
+
+def offer_from_image(path: Path) -> str:
+    """Decode the QR in a PNG or photo and return the validated offer text."""
+    from companion.qr import read_qr  # noqa: PLC0415 - lazy: Pillow/zxing only when needed
+
+    return extract_offer_text(read_qr(path))

@@ -1,0 +1,72 @@
+"""Fuzz targets for the companion's parsers (see tests/fuzz/run_all.py).
+
+Each function takes bytes and must return or raise a MedCryptError; anything else is a
+bug. Seeds are valid inputs so mutations explore near the accepted language.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+
+from companion.keystore import Keystore
+from companion.offer_input import extract_offer_text
+from crypto import v1
+from crypto.attachment import Manifest, open_file, read_container_header, seal_file
+from crypto.wire import Direction
+from tests.companion.gen_vectors import fixed_rng
+
+_RNG = bytes(range(32)) + bytes(range(100, 116)) + bytes(range(200, 224))
+
+
+def _seed_container() -> tuple[bytes, Manifest]:
+    out = io.BytesIO()
+    manifest = seal_file(io.BytesIO(b"lab values " * 40), out, pairing_id=bytes(16), epoch=670,
+                         direction=Direction.PATIENT_TO_PHYSICIAN, name="lab.txt",
+                         mime_type="text/plain", rng=fixed_rng(_RNG))
+    return out.getvalue(), manifest
+
+
+_CONTAINER, _MANIFEST = _seed_container()
+_V1 = ("[MEDCRYPT:v1:cGF0aWVudC0wMDQy:AQEBAQEBAQEBAQEB:imp63XltGGUFpm4f7iOsH9qaGA==:"
+       "Vs9N9gGwiCdF5MK2AFlSFg==]")
+
+
+def fuzz_manifest(data: bytes) -> None:
+    Manifest.from_bytes(data)
+
+
+def fuzz_container(data: bytes) -> None:
+    """Header parse and full open under the seed's manifest (mutations must never open)."""
+    read_container_header(io.BytesIO(data))
+    try:
+        open_file(io.BytesIO(data), io.BytesIO(), _MANIFEST)
+    except Exception as exc:
+        from crypto.errors import MedCryptError
+
+        if not isinstance(exc, MedCryptError):
+            raise
+        return
+    if data != _CONTAINER:
+        raise AssertionError("a mutated container opened")
+
+
+def fuzz_v1(data: bytes) -> None:
+    v1.parse_v1(data.decode("utf-8", "replace"))
+
+
+def fuzz_keystore_header(data: bytes) -> None:
+    Keystore._parse(data)
+
+
+def fuzz_offer_input(data: bytes) -> None:
+    extract_offer_text(data.decode("utf-8", "replace"))
+
+
+TARGETS: dict[str, tuple[Callable[[bytes], object], Iterable[bytes]]] = {
+    "manifest": (fuzz_manifest, [_MANIFEST.to_bytes()]),
+    "container": (fuzz_container, [_CONTAINER]),
+    "v1_token": (fuzz_v1, [_V1.encode()]),
+    "keystore_header": (fuzz_keystore_header, [b"MCKS\x01" + bytes(48 + 32)]),
+    "offer_input": (fuzz_offer_input, [b"medcrypt-pair:AAAA"]),
+}
