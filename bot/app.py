@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import structlog
 import uvicorn
@@ -32,40 +32,34 @@ from bot.relay.intake import Intake
 from bot.relay.ratelimit import RateLimiter
 from crypto.clock import Clock
 from crypto.keyring import Keyring
-from storage.base import Base
+from storage import migrate
 from storage.db import is_sqlite, make_engine, session_factory
 
 log = structlog.get_logger("bot.app")
 
-#: The relay's own tables (storage/models/bot_relay.py).
-BOT_TABLES = ("bot_identities", "bot_admins", "bot_pairings", "bot_relayed_tokens",
-              "bot_inbound_keys", "bot_pending_parts", "bot_media", "bot_outbox")
-
-
 class SystemClock:
-    def now(self):  # type: ignore[no-untyped-def]
-        from datetime import UTC, datetime
+    """The wall clock, at the edge where bot/ may read it."""
 
+    def now(self) -> datetime:
         return datetime.now(UTC)
 
 
-def create_bot_tables(engine: Engine) -> None:
-    """Create the relay's tables if missing (migration 0003 does the same under Alembic)."""
-    import storage.models.bot_relay  # noqa: F401  (registers the tables)
-
-    tables = [Base.metadata.tables[name] for name in BOT_TABLES]
-    Base.metadata.create_all(engine, tables=tables)
+def prepare_database(url: str) -> None:
+    """Bring the schema to the head revision (idempotent; Alembic keeps the version)."""
+    migrate.upgrade(url)
 
 
 class BotApp:
     def __init__(self, settings: Settings, *, environ: Mapping[str, str] | None = None,
-                 clock: Clock | None = None, engine: Engine | None = None) -> None:
+                 clock: Clock | None = None, engine: Engine | None = None,
+                 auto_migrate: bool = True) -> None:
         env = os.environ if environ is None else environ
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.keyring = Keyring.from_environ(env, env_name=settings.keyring.server_keys_env)
+        if auto_migrate:
+            prepare_database(settings.database_url)
         self.engine = engine or make_engine(settings.database_url)
-        create_bot_tables(self.engine)
         self.sessions = session_factory(self.engine)
         self.services = Services(settings=settings,
                                  directory=IdentityDirectory(self.keyring, self.clock),
