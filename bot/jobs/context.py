@@ -1,0 +1,51 @@
+"""What every job needs, handed in by whoever runs it (bot run loop, CLI, tests).
+
+One small frozen object instead of globals, so the same job function runs under the
+scheduler, under ``medcrypt-bot jobs run --now ...`` and in a 14-month time-travel test
+with a :class:`crypto.clock.FixedClock`, against SQLite or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings
+from crypto.audit import system_ref
+from crypto.clock import Clock
+from storage.audit import AuditLog
+from storage.db import session_factory
+
+#: Progress callback: (done, total) in the job's unit (pairings or epochs).
+Progress = Callable[[int, int], None]
+
+SCHEDULER_REF = system_ref("scheduler")
+
+
+@dataclass(frozen=True)
+class JobContext:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    audit: AuditLog
+    sessions: sessionmaker[Session] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sessions", session_factory(self.engine))
+
+    def warm(self) -> None:
+        """Load the audit pseudonym secret before any write transaction opens.
+
+        On first use the audit log creates that secret on its own connection; doing it
+        while a job's transaction holds SQLite's write lock would wait on ourselves.
+        """
+        self.audit.pseudonym("pairing", "warm-up")
+
+    def pairing_ref(self, pairing_id: str) -> str:
+        return self.audit.pseudonym("pairing", pairing_id)
+
+    def identity_ref(self, identity_id: str) -> str:
+        return self.audit.pseudonym("identity", identity_id)

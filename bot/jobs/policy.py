@@ -1,0 +1,57 @@
+"""Which epochs of a pairing the relay may still carry: the bot's half of the policy.
+
+The calendar is authoritative (both companions follow it from the pairing's QR policy,
+not from the bot), so a token is refused the instant its grace window ends even if the
+shred sweep has not run yet; the epoch rows add what the calendar cannot know - an
+epoch shredded early by ``/shred`` or ``/delete_me``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crypto.clock import ensure_utc
+from crypto.epochs import MAX_EPOCH, epoch_of, grace_end
+from storage.models.epochs import Epoch
+from storage.models.pairings import Pairing
+
+EpochStatus = Literal["active", "retired", "shredded", "future", "unknown"]
+
+
+def pairing_key(pairing_id: str | bytes) -> str:
+    """Pairing ids are stored as 32 lowercase hex characters; accept the raw 16 bytes."""
+    if isinstance(pairing_id, bytes):
+        return pairing_id.hex()
+    return pairing_id.lower()
+
+
+def epoch_status(
+    session: Session, pairing_id: str | bytes, epoch: int, now: datetime
+) -> EpochStatus:
+    """Classify ``epoch`` of ``pairing_id`` at instant ``now``.
+
+    * ``unknown``: no such pairing, or an epoch before the pairing started (or outside
+      the calendar) - nothing legitimate can carry it.
+    * ``future``: after the current calendar month.
+    * ``shredded``: shredded on demand, or past its grace end (whether or not the sweep
+      has deleted the rows yet).
+    * ``retired``: an earlier month still inside its grace window.
+    * ``active``: the current month.
+    """
+    now = ensure_utc(now)
+    pairing = session.get(Pairing, pairing_key(pairing_id))
+    if pairing is None or not 0 <= epoch < MAX_EPOCH or epoch < pairing.start_epoch:
+        return "unknown"
+    current = epoch_of(now)
+    if epoch > current:
+        return "future"
+    state = session.scalar(
+        select(Epoch.state).where(Epoch.pairing_id == pairing.pairing_id, Epoch.epoch == epoch)
+    )
+    if state == "shredded" or now >= grace_end(epoch, pairing.grace_days):
+        return "shredded"
+    return "active" if epoch == current else "retired"

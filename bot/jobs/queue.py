@@ -1,0 +1,64 @@
+"""Bulk, idempotent enqueueing of the jobs' notices into the outbox.
+
+One multi-row ``INSERT ... ON CONFLICT DO NOTHING`` per chunk: the outbox's unique
+``dedupe_key`` - not a prior SELECT - decides whether a notice was already queued, so
+two replicas running the same job queue each notice once. ``RETURNING`` counts what
+was really inserted (``rowcount`` of a multi-row insert is not reliable on psycopg).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.models.outbox import OutboxMessage
+
+OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+#: Rows per INSERT: 13 bound columns each stays under SQLite's 32766-variable limit.
+CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One PHI-free text for one member of a pairing."""
+
+    dest_identity_id: str
+    pairing_id: str
+    text: str
+    dedupe_key: str
+
+
+def insert_ignore(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert ``rows`` skipping unique-key conflicts; returns how many were inserted."""
+    inserted = 0
+    dialect = session.get_bind().dialect.name
+    for start in range(0, len(rows), CHUNK):
+        chunk = list(rows[start:start + CHUNK])
+        if dialect == "postgresql":
+            stmt: Any = postgresql.insert(table).values(chunk).on_conflict_do_nothing()
+        else:
+            stmt = sqlite.insert(table).values(chunk).on_conflict_do_nothing()
+        key = next(iter(table.primary_key.columns))
+        inserted += len(session.execute(stmt.returning(key)).all())
+    return inserted
+
+
+def queue_notices(session: Session, notices: Sequence[Notice], now: datetime) -> int:
+    """Queue notices once each (by dedupe key); returns how many were new."""
+    rows = [
+        {
+            "dest_identity_id": n.dest_identity_id, "origin_identity_id": None,
+            "pairing_id": n.pairing_id, "payload_kind": "notice",
+            "payload": n.text.encode("utf-8"), "status": "pending", "attempts": 0,
+            "next_attempt_at": now, "dedupe_key": n.dedupe_key, "created_at": now,
+            "updated_at": now,
+        }
+        for n in notices
+    ]
+    return insert_ignore(session, OUTBOX, rows) if rows else 0
