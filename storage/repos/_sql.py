@@ -13,12 +13,11 @@ def insert_if_absent(session: Session, table: Table, values: dict[str, Any]) -> 
     """INSERT ... ON CONFLICT DO NOTHING; True when a row was inserted.
 
     A unique constraint decides, atomically in the database, so two replicas handling
-    the same redelivered platform message cannot both win.
+    the same redelivered platform message cannot both win. ``RETURNING`` tells whether
+    a row was written: psycopg reports ``rowcount`` -1 for this statement form.
     """
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    else:
-        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing()
-    result: Any = session.execute(stmt)
-    return bool(result.rowcount == 1)
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    pk = next(iter(table.primary_key.columns))
+    stmt = module.insert(table).values(**values).on_conflict_do_nothing().returning(pk)
+    return session.execute(stmt).first() is not None

@@ -62,14 +62,11 @@ def add_part(
     """
     if not 0 <= part_index < part_count:
         raise MalformedToken("part index outside its count")
-    exists = session.scalars(
-        select(PendingPart).where(
-            PendingPart.sender_id == sender_id,
-            PendingPart.group_id == group_id,
-            PendingPart.part_index == part_index,
-        )
-    ).first()
-    if exists is None:
+    group = (PendingPart.sender_id == sender_id) & (PendingPart.group_id == group_id)
+    known = list(session.scalars(select(PendingPart).where(group)))
+    if any(p.part_count != part_count for p in known):
+        raise MalformedToken("parts of one group disagree on the count")
+    if all(p.part_index != part_index for p in known):
         pending = session.scalar(
             select(func.count()).select_from(PendingPart).where(PendingPart.sender_id == sender_id)
         )
@@ -81,20 +78,12 @@ def add_part(
         ))
         session.flush()
     parts = list(session.scalars(
-        select(PendingPart)
-        .where(PendingPart.sender_id == sender_id, PendingPart.group_id == group_id)
-        .order_by(PendingPart.part_index)
+        select(PendingPart).where(group).order_by(PendingPart.part_index)
     ))
-    if any(p.part_count != part_count for p in parts):
-        raise MalformedToken("parts of one group disagree on the count")
     if len(parts) < part_count:
         return None
     chunks = [p.chunk for p in parts]
-    session.execute(
-        delete(PendingPart).where(
-            PendingPart.sender_id == sender_id, PendingPart.group_id == group_id
-        )
-    )
+    session.execute(delete(PendingPart).where(group))
     session.flush()
     return chunks
 
