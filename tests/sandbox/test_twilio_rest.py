@@ -58,8 +58,6 @@ async def test_raw_json_has_every_spec_property(tw: FakeTwilio) -> None:
 
 
 async def test_wrong_credentials_are_401_20003(tw: FakeTwilio) -> None:
-    bad = Client(tw.account_sid, "0" * 32)
-    bad.api.base_url = tw.api_base_url
     async with httpx.AsyncClient(auth=(tw.account_sid, "wrong")) as http:
         resp = await http.post(f"{tw.url}/2010-04-01/Accounts/{tw.account_sid}/Messages.json",
                                data={"To": PATIENT, "From": tw.whatsapp_from, "Body": "x"})
