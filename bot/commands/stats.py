@@ -19,10 +19,10 @@ def run(ctx: Context, args: list[str]) -> None:
         return
     s = ctx.session
     users = s.scalar(select(func.count()).select_from(BotIdentity)) or 0
-    pairs = dict(s.execute(
-        select(BotPairing.status, func.count()).group_by(BotPairing.status)).tuples().all())
-    out = dict(s.execute(
-        select(BotOutbox.status, func.count()).group_by(BotOutbox.status)).tuples().all())
+    pairs: dict[str, int] = dict(s.execute(  # type: ignore[arg-type]
+        select(BotPairing.status, func.count()).group_by(BotPairing.status)).all())
+    out: dict[str, int] = dict(s.execute(  # type: ignore[arg-type]
+        select(BotOutbox.status, func.count()).group_by(BotOutbox.status)).all())
     ctx.reply(
         f"Users: {users}. Pairings: {pairs.get('active', 0)} active, "
         f"{pairs.get('pending', 0)} pending, {pairs.get('ended', 0)} ended. "

@@ -1,0 +1,150 @@
+"""Plaintext guard and bad input: a clear reply each time, nothing relayed or stored."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from sqlalchemy import func, select
+
+from bot.relay import notices
+from crypto.wire import Direction
+from storage.models.bot_relay import (
+    BotIdentity,
+    BotOutbox,
+    BotRelayedToken,
+)
+from tests.bot.conftest import (
+    PATIENT_WA,
+    PHYSICIAN_TG,
+    Rig,
+    message_token,
+    now_epoch,
+)
+from tests.bot.test_relay_e2e import pair
+
+MARKER = "PLAINTEXT-MARKER-diabetes-7731"
+
+
+def count(rig: Rig, model: type) -> int:
+    with rig.bot.sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def last_tg_text(rig: Rig, chat: int, n: int) -> str:
+    sent = await rig.tg.wait_for_messages_async(chat, n, timeout=10)
+    return sent[-1].text or ""
+
+
+async def test_plaintext_from_paired_user_is_blocked_deleted_and_not_stored(rig: Rig) -> None:
+    pid = os.urandom(16)
+    await pair(rig, pid)
+    before_wa = len(rig.tw.messages_to(PATIENT_WA))
+    n = len(rig.tg.messages_to(PHYSICIAN_TG))
+    mid = rig.tg.user_sends_text(PHYSICIAN_TG, f"Your HbA1c is high {MARKER}")
+    assert await last_tg_text(rig, PHYSICIAN_TG, n + 1) == notices.PLAINTEXT_BLOCKED
+    await asyncio.sleep(0.3)
+    user_msg = rig.tg.user_message(PHYSICIAN_TG, mid)
+    assert user_msg is not None and user_msg.deleted
+    assert len(rig.tw.messages_to(PATIENT_WA)) == before_wa  # nothing relayed
+    # WhatsApp side: blocked with a reply in the outbox, nothing relayed to Telegram.
+    r = await rig.tw.user_sends_whatsapp_async(PATIENT_WA, f"I feel dizzy {MARKER}")
+    assert r.http_status == 200
+    await rig.tw.wait_until_async(lambda: any(
+        m.body == notices.PLAINTEXT_BLOCKED for m in rig.tw.messages_to(PATIENT_WA)))
+    assert MARKER.encode() not in rig.db.read_bytes()
+    wal = rig.db.with_name(rig.db.name + "-wal")
+    assert not wal.exists() or MARKER.encode() not in wal.read_bytes()
+    assert MARKER.encode() not in rig.tg.request_bytes()
+    assert MARKER.encode() not in rig.tw.request_bytes()
+
+
+async def test_unknown_user_gets_a_reply_and_nothing_is_stored(rig: Rig) -> None:
+    rig.tg.user_sends_text(777001, "hello, is this the clinic?")
+    assert await last_tg_text(rig, 777001, 1) == notices.UNPAIRED_TEXT
+    r = await rig.tw.user_sends_whatsapp_async("+15559990000", "hello")
+    assert r.http_status == 200 and "pair with your physician" in r.response_body
+    assert count(rig, BotIdentity) == 0
+    assert count(rig, BotOutbox) == 0
+
+
+async def test_bad_tokens_are_refused_with_reasons(rig: Rig) -> None:
+    pid = os.urandom(16)
+    await pair(rig, pid)
+    relayed = count(rig, BotRelayedToken)
+    cases = [
+        ("[MEDCRYPT:v2:not*base64]", notices.MALFORMED),
+        (message_token(os.urandom(16), Direction.PHYSICIAN_TO_PATIENT), notices.UNKNOWN_PAIRING),
+        (message_token(pid, Direction.PATIENT_TO_PHYSICIAN), notices.WRONG_SENDER),
+        (message_token(pid, Direction.PHYSICIAN_TO_PATIENT, epoch=now_epoch() + 1),
+         notices.EPOCH_FUTURE),
+        (message_token(pid, Direction.PHYSICIAN_TO_PATIENT, epoch=now_epoch() - 3),
+         notices.EPOCH_SHREDDED),
+    ]
+    for text, expected in cases:
+        n = len(rig.tg.messages_to(PHYSICIAN_TG))
+        rig.tg.user_sends_text(PHYSICIAN_TG, text)
+        assert await last_tg_text(rig, PHYSICIAN_TG, n + 1) == expected, expected
+    assert count(rig, BotRelayedToken) == relayed
+
+
+async def test_unknown_kind_and_oversized_and_unencrypted_files(rig: Rig) -> None:
+    pid = os.urandom(16)
+    await pair(rig, pid)
+    from crypto.wire import encode_token
+
+    raw = bytes([2, 9]) + os.urandom(60)  # version 2, kind 9: no such kind
+    n = len(rig.tg.messages_to(PHYSICIAN_TG))
+    rig.tg.user_sends_text(PHYSICIAN_TG, encode_token(raw))
+    assert await last_tg_text(rig, PHYSICIAN_TG, n + 1) == notices.UNKNOWN_KIND
+    # A plain PDF is not an encrypted file.
+    rig.tg.user_sends_document(PHYSICIAN_TG, "lab.pdf", b"%PDF-1.7 " + MARKER.encode())
+    assert await last_tg_text(rig, PHYSICIAN_TG, n + 2) == notices.NOT_ENCRYPTED_FILE
+    assert MARKER.encode() not in rig.db.read_bytes()
+
+
+async def test_oversized_file_is_refused_without_download(rig: Rig) -> None:
+    pid = os.urandom(16)
+    await pair(rig, pid)
+    limit = rig.bot.settings.relay.max_file_bytes
+    n = len(rig.tg.messages_to(PHYSICIAN_TG))
+    rig.tg.user_sends_document(PHYSICIAN_TG, "scan.mcf", b"M" * (limit + 1))
+    text = await last_tg_text(rig, PHYSICIAN_TG, n + 1)
+    assert text.startswith("Not sent: the file is larger than")
+
+
+async def test_commands_and_bad_arguments(rig: Rig) -> None:
+    pid = os.urandom(16)
+    await pair(rig, pid)
+    n = len(rig.tg.messages_to(PHYSICIAN_TG))
+    rig.tg.user_sends_text(PHYSICIAN_TG, "/status")
+    assert "you are the physician" in await last_tg_text(rig, PHYSICIAN_TG, n + 1)
+    rig.tg.user_sends_text(PHYSICIAN_TG, "/unpair now please")
+    assert (await last_tg_text(rig, PHYSICIAN_TG, n + 2)).startswith(
+        "That command needs different arguments")
+    rig.tg.user_sends_text(PHYSICIAN_TG, "/stats")
+    assert await last_tg_text(rig, PHYSICIAN_TG, n + 3) == notices.ADMIN_ONLY
+    rig.tg.user_sends_text(PHYSICIAN_TG, "/frobnicate")
+    assert await last_tg_text(rig, PHYSICIAN_TG, n + 4) == notices.UNKNOWN_COMMAND
+    # WhatsApp users type the same commands as plain text.
+    r = await rig.tw.user_sends_whatsapp_async(PATIENT_WA, "/status")
+    assert r.http_status == 200
+    await rig.tw.wait_until_async(lambda: any(
+        "you are the patient" in m.body for m in rig.tw.messages_to(PATIENT_WA)))
+    assert [e for e, _ in rig.bot.services.auditor.events].count("admin_command_refused") == 1
+
+
+async def test_config_admin_commands(rig: Rig) -> None:
+    admin = 9990001  # listed in clinic.admin_telegram_ids
+    rig.tg.user_sends_text(admin, "/admin_add telegram:4242")
+    assert await last_tg_text(rig, admin, 1) == "Admin added."
+    rig.tg.user_sends_text(admin, "/admin_add whatsapp:notanumber")
+    assert (await last_tg_text(rig, admin, 2)).startswith("That command needs")
+    rig.tg.user_sends_text(4242, "/stats")
+    assert (await last_tg_text(rig, 4242, 1)).startswith("Users:")
+    rig.tg.user_sends_text(admin, "/admins")
+    assert "…242" in await last_tg_text(rig, admin, 3)
+    rig.tg.user_sends_text(admin, "/admin_remove telegram:4242")
+    assert await last_tg_text(rig, admin, 4) == "Admin removed."
+    rig.tg.user_sends_text(4242, "/stats")
+    assert await last_tg_text(rig, 4242, 2) == notices.ADMIN_ONLY
