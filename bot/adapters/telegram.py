@@ -12,6 +12,7 @@ HMAC) of ``chat id : message id`` - unique per message, but no chat id in the da
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -40,7 +41,10 @@ from crypto.keyring import Keyring
 log = structlog.get_logger("bot.telegram")
 
 
-def _seconds(value: int | timedelta) -> float:
+def _seconds(exc: TgRetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB 22 warns about the int/timedelta transition
+        warnings.simplefilter("ignore")
+        value: int | timedelta = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
@@ -155,7 +159,7 @@ class TelegramAdapter:
             else:
                 message = await bot.send_message(chat_id=chat_id, text=delivery.body)
         except TgRetryAfter as exc:
-            raise RetryAfter("tg-429", _seconds(exc.retry_after)) from None
+            raise RetryAfter("tg-429", _seconds(exc)) from None
         except (Forbidden, ChatMigrated, InvalidToken) as exc:
             raise Permanent(f"tg-{type(exc).__name__}") from None
         except BadRequest:

@@ -1,0 +1,100 @@
+"""Delivery semantics: per-chat 429, the WhatsApp window, statuses, permanent failures."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from sqlalchemy import select
+
+from bot.relay import notices
+from crypto.wire import Direction
+from storage.models.bot_relay import BotOutbox
+from tests.bot.conftest import PATIENT_WA, PHYSICIAN_TG, TEMPLATE_SID, Rig, message_token
+from tests.bot.test_relay_e2e import pair
+
+OTHER_TG = 5550002
+
+
+async def test_429_for_one_chat_delays_only_that_chat(rig: Rig) -> None:
+    pid = os.urandom(16)
+    await pair(rig, pid)
+    rig.tg.inject_429(PHYSICIAN_TG, retry_after=2, times=1)
+    t0 = time.monotonic()
+    token = message_token(pid, Direction.PATIENT_TO_PHYSICIAN)
+    n = len(rig.tg.messages_to(PHYSICIAN_TG))
+    await rig.tw.user_sends_whatsapp_async(PATIENT_WA, token)
+    # Meanwhile another chat is served at once.
+    rig.tg.user_sends_text(OTHER_TG, "/help")
+    await rig.tg.wait_for_messages_async(OTHER_TG, 1, timeout=5)
+    other_latency = time.monotonic() - t0
+    sent = await rig.tg.wait_for_messages_async(PHYSICIAN_TG, n + 1, timeout=10)
+    delayed = time.monotonic() - t0
+    assert sent[-1].text == token
+    assert other_latency < 1.5
+    assert delayed >= 2.0
+
+
+async def test_closed_window_sends_template_then_delivers_after_reply(rig: Rig) -> None:
+    pid = os.urandom(16)
+    await pair(rig, pid)
+    await rig.tw.wait_until_async(lambda: len(rig.tw.messages_to(PATIENT_WA)) >= 2)
+    rig.tw.close_window(PATIENT_WA)
+    token = message_token(pid, Direction.PHYSICIAN_TO_PATIENT)
+    rig.tg.user_sends_text(PHYSICIAN_TG, token)
+    await rig.tw.wait_until_async(lambda: any(
+        m.content_sid == TEMPLATE_SID for m in rig.tw.messages_to(PATIENT_WA)), timeout=10)
+    await asyncio.sleep(0.5)
+    assert not any(m.body == token for m in rig.tw.messages_to(PATIENT_WA))
+    with rig.bot.sessions() as s:
+        held = s.scalars(select(BotOutbox).where(BotOutbox.status == "held")).all()
+        assert len(held) == 1
+    # The patient replies: the window reopens and the held token goes out.
+    await rig.tw.user_sends_whatsapp_async(PATIENT_WA, "/help")
+    await rig.tw.wait_until_async(lambda: any(
+        m.body == token and m.status in ("sent", "delivered")
+        for m in rig.tw.messages_to(PATIENT_WA)), timeout=10)
+    templates = [m for m in rig.tw.messages_to(PATIENT_WA) if m.content_sid == TEMPLATE_SID]
+    assert len(templates) == 1
+
+
+async def test_delivery_statuses_are_recorded(rig: Rig) -> None:
+    pid = os.urandom(16)
+    await pair(rig, pid)
+    token = message_token(pid, Direction.PHYSICIAN_TO_PATIENT)
+    rig.tg.user_sends_text(PHYSICIAN_TG, token)
+
+    def delivered() -> bool:
+        with rig.bot.sessions() as s:
+            return s.scalar(select(BotOutbox.id).where(
+                BotOutbox.kind == "token", BotOutbox.delivery_status == "delivered",
+                BotOutbox.recipient_id != "")) is not None
+
+    await rig.tw.wait_until_async(delivered, timeout=10)
+    with rig.bot.sessions() as s:  # telegram results recorded as "sent" with a message id
+        row = s.scalar(select(BotOutbox).where(BotOutbox.kind == "token",
+                                               BotOutbox.delivery_status == "sent"))
+        assert row is not None and row.platform_message_id
+
+
+async def test_permanent_failure_is_told_to_the_sender(rig: Rig) -> None:
+    pid = os.urandom(16)
+    await pair(rig, pid)
+    rig.tg.block_user(PHYSICIAN_TG)
+    token = message_token(pid, Direction.PATIENT_TO_PHYSICIAN)
+    await rig.tw.user_sends_whatsapp_async(PATIENT_WA, token)
+    await rig.tw.wait_until_async(lambda: any(
+        m.body == notices.DELIVERY_FAILED for m in rig.tw.messages_to(PATIENT_WA)), timeout=10)
+    with rig.bot.sessions() as s:
+        assert s.scalar(select(BotOutbox.status).where(BotOutbox.body == token)) == "dead"
+
+
+async def test_undelivered_status_callback_is_told_to_the_sender(rig: Rig) -> None:
+    pid = os.urandom(16)
+    await pair(rig, pid)
+    rig.tw.set_undeliverable(f"whatsapp:{PATIENT_WA}")
+    n = len(rig.tg.messages_to(PHYSICIAN_TG))
+    rig.tg.user_sends_text(PHYSICIAN_TG, message_token(pid, Direction.PHYSICIAN_TO_PATIENT))
+    sent = await rig.tg.wait_for_messages_async(PHYSICIAN_TG, n + 1, timeout=10)
+    assert sent[-1].text == notices.DELIVERY_FAILED
