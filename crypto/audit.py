@@ -109,6 +109,13 @@ EntryRow = tuple[int, int, str, str, str, bytes, bytes, bytes]
 
 # --- references ------------------------------------------------------------------
 
+#: Refs of the non-person actors and subjects the project uses.
+SYSTEM_AUDIT = "system:audit"
+SYSTEM_BOT = "system:bot"
+SYSTEM_CLI = "system:cli"
+SYSTEM_SCHEDULER = "system:scheduler"
+
+
 def pseudonym(key: bytes, kind: str, raw_id: str | int | bytes) -> str:
     """``kind:<24 hex>``: HMAC-SHA256 of the raw id under the audit pseudonym key.
 
@@ -389,9 +396,9 @@ def parse_witness_lines(text: str) -> list[Witness]:
     found: list[Witness] = []
     for line in text.splitlines():
         at = line.find("MEDCRYPT-AUDIT")
-        if at < 0:
+        if at < 0 and not ("head=" in line and "sig=" in line):
             continue
-        match = _WITNESS_RE.match(line, at)
+        match = _WITNESS_RE.match(line, at) if at >= 0 else None
         if match is None:
             raise MalformedToken("a MEDCRYPT-AUDIT witness line does not parse")
         seq_text, head_hex, ts_text, sig_b64 = match.groups()
@@ -451,8 +458,8 @@ def verify_chain(
                 h = sha(join((label, pack(seq, ts, len(a), len(s), len(c), len(d)),
                               a.encode("ascii"), s.encode("ascii"), c.encode("ascii"),
                               d, ph))).digest()
-            except (UnicodeEncodeError, struct.error):
-                raise AuditChainBroken(seq, "an entry field is out of range") from None
+            except (UnicodeEncodeError, struct.error, TypeError):
+                raise AuditChainBroken(seq, "an entry field has the wrong type or range") from None
             if seq != expected or ph != prev or h != eh:
                 _diagnose(seq, expected, (seq, ts, a, s, c, d, ph, eh), prev, prev2)
             prev2, prev, expected = prev, h, seq + 1
@@ -477,7 +484,9 @@ def _diagnose(
     seq: int, expected: int, row: EntryRow, prev: bytes, prev2: bytes
 ) -> None:
     """Explain the first break; only runs once, so it may recompute hashes freely."""
-    _, ts, a, s, c, d, ph, eh = row
+    ph, eh = row[6], row[7]
+    if not isinstance(seq, int):
+        raise AuditChainBroken(expected, "an entry has a non-integer seq")
     if seq > expected:
         raise AuditChainBroken(expected, f"entry missing: seq {expected} was deleted")
     if seq < expected:
@@ -485,13 +494,21 @@ def _diagnose(
     if ph == prev:
         raise AuditChainBroken(seq, "content does not match its hash: a field or the "
                                     "details ciphertext was changed")
-    if seq > 1 and ph == prev2 and entry_hash(EntryFields(seq - 1, ts, a, s, c, d, ph)) == eh:
+    if seq > 1 and ph == prev2 and _rehash(seq - 1, row) == eh:
         raise AuditChainBroken(seq - 1, "entry inserted: the entry after it links past it "
                                         "and was renumbered")
-    if entry_hash(EntryFields(seq + 1, ts, a, s, c, d, ph)) == eh:
+    if _rehash(seq + 1, row) == eh:
         raise AuditChainBroken(seq, "entry deleted before this one and the rest renumbered")
     raise AuditChainBroken(seq, "does not link to the previous entry: entry replaced, "
                                 "moved or reordered")
+
+
+def _rehash(seq: int, row: EntryRow) -> bytes | None:
+    """The hash the row would have at another position (None if it cannot be encoded)."""
+    try:
+        return entry_hash(EntryFields(seq, *row[1:7]))
+    except (UnicodeEncodeError, struct.error, TypeError, ValueError):
+        return None
 
 
 class _Stops:

@@ -1,0 +1,62 @@
+"""Fixtures for the audit-log tests: a keyring, a signer, audit tables on both backends.
+
+Tables are created with ``create_all`` limited to the audit tables (fast, and proves
+the repository creates its head row itself); ``test_migration.py`` covers the real
+Alembic path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine
+
+from crypto.audit import CheckpointSigner
+from crypto.clock import FixedClock
+from crypto.keyring import Keyring
+from storage.audit import CHECKPOINTS, ENTRIES, HEAD, SECRETS, SUBJECT_KEYS, AuditLog
+from storage.db import make_engine
+from storage.models import load_all
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+SERVER_KEY = bytes(range(32))
+SIGNING_SEED = bytes(range(1, 33))
+AUDIT_TABLES = [ENTRIES, CHECKPOINTS, SUBJECT_KEYS, SECRETS, HEAD]
+
+
+@pytest.fixture
+def keyring() -> Iterator[Keyring]:
+    ring = Keyring({1: SERVER_KEY})
+    yield ring
+    ring.wipe()
+
+
+@pytest.fixture
+def signer() -> CheckpointSigner:
+    return CheckpointSigner(SIGNING_SEED)
+
+
+@pytest.fixture
+def public_keys(signer: CheckpointSigner) -> dict[bytes, object]:
+    return {signer.key_id: signer.public_key}
+
+
+@pytest.fixture
+def audit_engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    load_all().create_all(engine, tables=AUDIT_TABLES)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def audit_log(audit_engine: Engine, keyring: Keyring, signer: CheckpointSigner,
+              clock: FixedClock) -> AuditLog:
+    return AuditLog(audit_engine, keyring, clock=clock, signer=signer, checkpoint_every=500)

@@ -1,0 +1,28 @@
+"""Shared helpers: filling a log quickly through the real append path."""
+
+from __future__ import annotations
+
+from crypto.audit import Action
+from storage.audit import AuditEvent, AuditLog
+
+ACTIONS = [Action.RELAY_ACCEPTED, Action.RELAY_REFUSED, Action.PLAINTEXT_BLOCKED,
+           Action.ADMIN_COMMAND, Action.PAIRING_ACCEPTED]
+
+
+def fill(log: AuditLog, count: int, *, batch: int = 250, subjects: int = 20) -> list[str]:
+    """Append ``count`` entries in batches (one transaction each); returns subject refs.
+
+    Batches of 250 with ``checkpoint_every=500`` give a checkpoint about every 500
+    entries, so tampering tests can name the checkpoint interval they expect.
+    """
+    refs = [log.pseudonym("patient", f"patient-{i}") for i in range(subjects)]
+    actor = log.pseudonym("physician", "dr-test")
+    done = 0
+    while done < count:
+        n = min(batch, count - done)
+        log.append_many([
+            AuditEvent(actor, ACTIONS[(done + i) % len(ACTIONS)], refs[(done + i) % subjects],
+                       {"direction": (done + i) % 2, "size_bucket": 80 * ((done + i) % 7)})
+            for i in range(n)])
+        done += n
+    return refs
