@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from sqlalchemy import LargeBinary, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
@@ -26,6 +27,8 @@ from crypto.errors import KeyVersionMissing, StorageError
 from crypto.keyring import Keyring
 from storage.encrypted import REGISTRY, EncryptedField
 from storage.models import load_all
+
+_log = structlog.get_logger(__name__)
 
 #: Callback ``(table, column, done, total)`` for progress reporting.
 Progress = Callable[[str, str, int, int], None]
@@ -148,6 +151,8 @@ def rewrap(
                 break
             done += changed
             rewritten += changed
+            _log.info("keys.rewrap.batch", table=table, column=column, rows=changed,
+                      version=keyring.current_version)
             if progress:
                 progress(table, column, min(done, max(total, done)), max(total, done))
             if changed == 0:  # pragma: no cover - filter and rewrap disagree: stop, don't spin
