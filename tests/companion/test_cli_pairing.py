@@ -17,12 +17,14 @@ def test_pair_through_photo_and_talk_both_ways(cli: Cli, pair: Pair) -> None:
     assert reg.header.pairing_id is not None and reg.header.pairing_id.hex() == pair.pairing_id
     assert not (cli.tmp / "offer.png").exists()  # the one-time QR image was burned
 
-    to_doc = cli.ok(pair.pat, "encrypt", stdin="Chest pain since Monday, worse at night.").out
+    complaint = "Chest pain since Monday, worse at night."
+    to_doc = cli.ok(pair.pat, "encrypt", stdin=complaint).out
     assert to_doc.startswith("[MEDCRYPT:v2:") and "Chest pain" not in to_doc
-    assert cli.ok(pair.doc, "decrypt", stdin=to_doc).out == "Chest pain since Monday, worse at night."
+    assert cli.ok(pair.doc, "decrypt", stdin=to_doc).out == complaint
 
-    to_pat = cli.ok(pair.doc, "encrypt", stdin="Come in tomorrow 9:00. Bring your meds.").out
-    assert cli.ok(pair.pat, "decrypt", stdin=to_pat).out == "Come in tomorrow 9:00. Bring your meds."
+    advice = "Come in tomorrow 9:00. Bring your meds."
+    to_pat = cli.ok(pair.doc, "encrypt", stdin=advice).out
+    assert cli.ok(pair.pat, "decrypt", stdin=to_pat).out == advice
 
     assert (cli.ok(pair.doc, "safety-number").out == cli.ok(pair.pat, "safety-number").out)
     status = cli.ok(pair.pat, "status", "--json").json()

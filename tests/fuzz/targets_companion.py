@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 
-from companion.keystore import Keystore
+from companion.keystore import HEADER_LEN, MAGIC, Keystore
 from companion.offer_input import extract_offer_text
 from crypto import v1
 from crypto.attachment import Manifest, open_file, read_container_header, seal_file
+from crypto.clock import FixedClock
+from crypto.errors import MedCryptError
+from crypto.pairing import create_offer
 from crypto.wire import Direction
 from tests.companion.gen_vectors import fixed_rng
 
@@ -28,6 +32,12 @@ def _seed_container() -> tuple[bytes, Manifest]:
 
 
 _CONTAINER, _MANIFEST = _seed_container()
+_OFFER = create_offer(bytes(range(32)), clock=FixedClock(datetime(2026, 11, 23, tzinfo=UTC)),
+                      rng=fixed_rng(bytes(range(96))), escrow_public=bytes(range(1, 33)),
+                      bot_contact="@clinic_bot").offer.to_qr_text()
+_KEYSTORE_HEADER = (MAGIC + b"\x01" + (2).to_bytes(4, "big") + (8192).to_bytes(4, "big")
+                    + bytes(16) + bytes(24))
+assert len(_KEYSTORE_HEADER) == HEADER_LEN
 _V1 = ("[MEDCRYPT:v1:cGF0aWVudC0wMDQy:AQEBAQEBAQEBAQEB:imp63XltGGUFpm4f7iOsH9qaGA==:"
        "Vs9N9gGwiCdF5MK2AFlSFg==]")
 
@@ -41,11 +51,7 @@ def fuzz_container(data: bytes) -> None:
     read_container_header(io.BytesIO(data))
     try:
         open_file(io.BytesIO(data), io.BytesIO(), _MANIFEST)
-    except Exception as exc:
-        from crypto.errors import MedCryptError
-
-        if not isinstance(exc, MedCryptError):
-            raise
+    except MedCryptError:
         return
     if data != _CONTAINER:
         raise AssertionError("a mutated container opened")
@@ -67,6 +73,6 @@ TARGETS: dict[str, tuple[Callable[[bytes], object], Iterable[bytes]]] = {
     "manifest": (fuzz_manifest, [_MANIFEST.to_bytes()]),
     "container": (fuzz_container, [_CONTAINER]),
     "v1_token": (fuzz_v1, [_V1.encode()]),
-    "keystore_header": (fuzz_keystore_header, [b"MCKS\x01" + bytes(48 + 32)]),
-    "offer_input": (fuzz_offer_input, [b"medcrypt-pair:AAAA"]),
+    "keystore_header": (fuzz_keystore_header, [_KEYSTORE_HEADER + bytes(32)]),
+    "offer_input": (fuzz_offer_input, [_OFFER.encode(), f"scan: {_OFFER}.".encode()]),
 }
