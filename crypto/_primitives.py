@@ -81,20 +81,30 @@ def hchacha20(key: bytes | bytearray, nonce16: bytes) -> bytes:
     return struct.pack("<8I", *head, *tail)
 
 
+#: Up to this many bytes libsodium's XChaCha20-Poly1305 is faster (no per-call Python
+#: object set-up); above it the HChaCha20 + OpenSSL construction is (ADR 0001).  Both
+#: produce identical bytes, and tests/crypto/test_primitives.py runs every vector
+#: through both paths.
+SODIUM_MAX = 16 * 1024
+
+
 def _ietf_cipher(key: bytes | bytearray, nonce: bytes) -> tuple[ChaCha20Poly1305, bytes]:
     _need(nonce, XNONCE_LEN, "nonce")
     subkey = hchacha20(key, nonce[:16])
     return ChaCha20Poly1305(subkey), b"\x00\x00\x00\x00" + nonce[16:]
 
 
-def xchacha_encrypt(key: bytes | bytearray, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    """AEAD_XChaCha20_Poly1305 encryption; returns ``ciphertext || tag``."""
+def xchacha_encrypt_openssl(
+    key: bytes | bytearray, nonce: bytes, plaintext: bytes, aad: bytes,
+) -> bytes:
+    """XChaCha20-Poly1305 as HChaCha20 + OpenSSL's IETF ChaCha20-Poly1305."""
     cipher, nonce12 = _ietf_cipher(key, nonce)
     return cipher.encrypt(nonce12, plaintext, aad)
 
 
-def xchacha_decrypt(key: bytes | bytearray, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
-    """AEAD_XChaCha20_Poly1305 decryption; any failure is :class:`DecryptionFailed`."""
+def xchacha_decrypt_openssl(
+    key: bytes | bytearray, nonce: bytes, sealed: bytes, aad: bytes,
+) -> bytes:
     if len(sealed) < TAG_LEN:
         raise DecryptionFailed
     cipher, nonce12 = _ietf_cipher(key, nonce)
@@ -102,6 +112,44 @@ def xchacha_decrypt(key: bytes | bytearray, nonce: bytes, sealed: bytes, aad: by
         return cipher.decrypt(nonce12, sealed, aad)
     except InvalidTag:
         raise DecryptionFailed from None
+
+
+def xchacha_encrypt_sodium(
+    key: bytes | bytearray, nonce: bytes, plaintext: bytes, aad: bytes,
+) -> bytes:
+    """XChaCha20-Poly1305 from libsodium (PyNaCl)."""
+    _need(key, KEY_LEN, "key")
+    _need(nonce, XNONCE_LEN, "nonce")
+    return nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        plaintext, aad, nonce, bytes(key))
+
+
+def xchacha_decrypt_sodium(
+    key: bytes | bytearray, nonce: bytes, sealed: bytes, aad: bytes,
+) -> bytes:
+    _need(key, KEY_LEN, "key")
+    _need(nonce, XNONCE_LEN, "nonce")
+    if len(sealed) < TAG_LEN:
+        raise DecryptionFailed
+    try:
+        return nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            sealed, aad, nonce, bytes(key))
+    except nacl.exceptions.CryptoError:
+        raise DecryptionFailed from None
+
+
+def xchacha_encrypt(key: bytes | bytearray, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """AEAD_XChaCha20_Poly1305 encryption; returns ``ciphertext || tag``."""
+    if len(plaintext) <= SODIUM_MAX:
+        return xchacha_encrypt_sodium(key, nonce, plaintext, aad)
+    return xchacha_encrypt_openssl(key, nonce, plaintext, aad)
+
+
+def xchacha_decrypt(key: bytes | bytearray, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+    """AEAD_XChaCha20_Poly1305 decryption; any failure is :class:`DecryptionFailed`."""
+    if len(sealed) <= SODIUM_MAX + TAG_LEN:
+        return xchacha_decrypt_sodium(key, nonce, sealed, aad)
+    return xchacha_decrypt_openssl(key, nonce, sealed, aad)
 
 
 # --------------------------------------------------------------------------- hashes, KDF
@@ -170,6 +218,20 @@ def ed25519_public(seed: bytes | bytearray) -> bytes:
 def ed25519_sign(seed: bytes | bytearray, message: bytes) -> bytes:
     _need(seed, 32, "Ed25519 seed")
     return ed25519.Ed25519PrivateKey.from_private_bytes(bytes(seed)).sign(message)
+
+
+class Ed25519Signer:
+    """A loaded Ed25519 signing key (loading costs as much as signing a short message)."""
+
+    __slots__ = ("_key", "public")
+
+    def __init__(self, seed: bytes | bytearray) -> None:
+        _need(seed, 32, "Ed25519 seed")
+        self._key = ed25519.Ed25519PrivateKey.from_private_bytes(bytes(seed))
+        self.public = self._key.public_key().public_bytes_raw()
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message)
 
 
 def ed25519_verify(public: bytes, message: bytes, signature: bytes) -> None:

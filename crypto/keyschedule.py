@@ -87,8 +87,11 @@ class EpochSchedule:
         """
         now = ensure_utc(now)
         result = Advance()
-        stamp = now.isoformat()
         target = epoch_of(now)
+        if self.next_epoch > target and not any(
+                now >= grace_end(e, self.grace_days) for e in self.live):
+            return result  # the common case: nothing to enter or shred
+        stamp = now.isoformat()
         while self.next_epoch <= target:
             epoch, key = self.next_epoch, self.next_key
             self.next_key = bytearray(advance_epoch_key(key, epoch + 1))

@@ -37,20 +37,21 @@ class IdentityKey:
     """A companion's long-term Ed25519 identity (the seed never leaves this object
     except through :meth:`export`, for the encrypted keystore)."""
 
-    __slots__ = ("_seed", "public")
+    __slots__ = ("_seed", "_signer", "public")
 
     def __init__(self, seed: bytes | bytearray) -> None:
         if len(seed) != 32:
             raise MalformedToken("an identity seed is 32 bytes")
         self._seed = bytearray(seed)
-        self.public = prim.ed25519_public(self._seed)
+        self._signer = prim.Ed25519Signer(self._seed)
+        self.public = self._signer.public
 
     @classmethod
     def generate(cls, rng: prim.Rng = os.urandom) -> IdentityKey:
         return cls(rng(32))
 
     def sign(self, message: bytes) -> bytes:
-        return prim.ed25519_sign(self._seed, message)
+        return self._signer.sign(message)
 
     def export(self) -> str:
         """The seed as base64 text, for the keystore (which encrypts it)."""
@@ -65,10 +66,6 @@ class IdentityKey:
 
     def wipe(self) -> None:
         prim.wipe(self._seed)
-
-    def seed_for_signing(self) -> bytearray:
-        """The seed buffer (for the envelope signer; not a copy, do not keep it)."""
-        return self._seed
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,8 +246,7 @@ class PairingSession:
         index, message_key = chains.send.next_key()
         header = encode_sealed_header(Kind.MESSAGE, self.pairing_id, epoch=epoch,
                                       direction=self.own_direction, index=index, nonce=nonce)
-        inner = envelope.seal(header, ContentType(content_type), body, now,
-                              self._identity.seed_for_signing())
+        inner = envelope.seal(header, ContentType(content_type), body, now, self._identity.sign)
         token = encode_token(header + prim.xchacha_encrypt(message_key, nonce, inner, header))
         deposit, chains.deposit = chains.deposit, None
         return EncryptResult(token, deposit)

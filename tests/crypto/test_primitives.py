@@ -44,12 +44,21 @@ def test_hchacha20_draft_vector(v: dict[str, str]) -> None:
     assert prim.hchacha20(h(v["key"]), h(v["nonce16"])) == h(v["subkey"])
 
 
+PATHS = {
+    "dispatch": (prim.xchacha_encrypt, prim.xchacha_decrypt),
+    "openssl": (prim.xchacha_encrypt_openssl, prim.xchacha_decrypt_openssl),
+    "sodium": (prim.xchacha_encrypt_sodium, prim.xchacha_decrypt_sodium),
+}
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
 @pytest.mark.parametrize("v", DRAFT["aead_xchacha20_poly1305"])
-def test_xchacha_aead_draft_vector(v: dict[str, str]) -> None:
+def test_xchacha_aead_draft_vector(v: dict[str, str], path: str) -> None:
+    encrypt, decrypt = PATHS[path]
     key, iv, aad, pt = h(v["key"]), h(v["iv"]), h(v["aad"]), h(v["plaintext"])
-    sealed = prim.xchacha_encrypt(key, iv, pt, aad)
+    sealed = encrypt(key, iv, pt, aad)
     assert sealed == h(v["ciphertext"]) + h(v["tag"])
-    assert prim.xchacha_decrypt(key, iv, sealed, aad) == pt
+    assert decrypt(key, iv, sealed, aad) == pt
 
 
 @pytest.mark.parametrize("v", DRAFT["xchacha20_stream"])
@@ -62,43 +71,51 @@ def test_xchacha_subkey_matches_draft_stream_vector(v: dict[str, Any]) -> None:
     assert stream == h(v["keystream"])
 
 
+@pytest.mark.parametrize("path", ["openssl", "sodium"])
 @pytest.mark.parametrize("case", _tests("wycheproof_xchacha20_poly1305_test.json"),
                          ids=lambda c: str(c["tcId"]))
-def test_wycheproof_xchacha(case: dict[str, Any]) -> None:
+def test_wycheproof_xchacha(case: dict[str, Any], path: str) -> None:
+    encrypt, decrypt = PATHS[path]
     key, iv, aad, msg = h(case["key"]), h(case["iv"]), h(case["aad"]), h(case["msg"])
     sealed = h(case["ct"]) + h(case["tag"])
     if case["result"] == "valid":
-        assert prim.xchacha_encrypt(key, iv, msg, aad) == sealed
-        assert prim.xchacha_decrypt(key, iv, sealed, aad) == msg
+        assert encrypt(key, iv, msg, aad) == sealed
+        assert decrypt(key, iv, sealed, aad) == msg
     else:
         with pytest.raises((DecryptionFailed, MalformedToken)):
-            prim.xchacha_decrypt(key, iv, sealed, aad)
+            decrypt(key, iv, sealed, aad)
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.binary(min_size=32, max_size=32), st.binary(min_size=24, max_size=24),
-       st.binary(max_size=2048), st.binary(max_size=64))
+       st.binary(max_size=2048) | st.integers(prim.SODIUM_MAX - 2, prim.SODIUM_MAX + 70000).map(
+           lambda n: bytes(range(256)) * (n // 256) + bytes(n % 256)),
+       st.binary(max_size=64))
 def test_xchacha_identical_to_libsodium(key: bytes, nonce: bytes, msg: bytes, aad: bytes) -> None:
-    ours = prim.xchacha_encrypt(key, nonce, msg, aad)
+    ours = prim.xchacha_encrypt_openssl(key, nonce, msg, aad)
     theirs = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(msg, aad, nonce, key)
     assert ours == theirs
+    assert prim.xchacha_decrypt_openssl(key, nonce, theirs, aad) == msg
+    assert prim.xchacha_encrypt(key, nonce, msg, aad) == theirs
     assert prim.xchacha_decrypt(key, nonce, theirs, aad) == msg
 
 
-def test_xchacha_rejects_tampering() -> None:
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_xchacha_rejects_tampering(path: str) -> None:
+    encrypt, decrypt = PATHS[path]
     key, nonce = bytes(32), bytes(24)
-    sealed = prim.xchacha_encrypt(key, nonce, b"secret", b"aad")
+    sealed = encrypt(key, nonce, b"secret", b"aad")
     for i in range(len(sealed)):
         bad = bytearray(sealed)
         bad[i] ^= 0x80
         with pytest.raises(DecryptionFailed):
-            prim.xchacha_decrypt(key, nonce, bytes(bad), b"aad")
+            decrypt(key, nonce, bytes(bad), b"aad")
     with pytest.raises(DecryptionFailed):
-        prim.xchacha_decrypt(key, nonce, sealed, b"aaD")
+        decrypt(key, nonce, sealed, b"aaD")
     with pytest.raises(DecryptionFailed):
-        prim.xchacha_decrypt(key, nonce, sealed[:10], b"aad")
+        decrypt(key, nonce, sealed[:10], b"aad")
     with pytest.raises(MalformedToken):
-        prim.xchacha_decrypt(key, nonce[:12], sealed, b"aad")
+        decrypt(key, nonce[:12], sealed, b"aad")
 
 
 @pytest.mark.parametrize("case", _load("hkdf_rfc5869.json")["tests"][:3],
@@ -171,6 +188,12 @@ def test_sealed_box_interoperates_with_libsodium() -> None:
         prim.sealed_box_open(bytes(32), ours)
     with pytest.raises(DecryptionFailed):
         prim.sealed_box_open(bytes(recipient), ours[:-1] + bytes([ours[-1] ^ 1]))
+
+
+def test_signer_matches_one_shot_signing() -> None:
+    signer = prim.Ed25519Signer(b"\x05" * 32)
+    assert signer.public == prim.ed25519_public(b"\x05" * 32)
+    assert signer.sign(b"m") == prim.ed25519_sign(b"\x05" * 32, b"m")
 
 
 def test_wipe_and_compare() -> None:

@@ -70,7 +70,7 @@ def test_envelope_consumed() -> None:
     header, seed = bytes.fromhex(v["header"]), bytes.fromhex(v["signer_seed"])
     for case in v["cases"]:
         sealed = envelope.seal(header, ContentType.TEXT, bytes.fromhex(case["body"]),
-                               datetime.fromisoformat(v["sent_at"]), seed)
+                               datetime.fromisoformat(v["sent_at"]), IdentityKey(seed).sign)
         assert sealed.hex() == case["envelope"]
         opened = envelope.open_(header, bytes.fromhex(case["envelope"]),
                                 bytes.fromhex(v["signer_public"]))

@@ -186,3 +186,23 @@ def test_parse_token_raises_only_project_errors(text: str) -> None:
 def test_payload_round_trip(raw: bytes) -> None:
     text = wire.encode_token(raw)
     assert wire.decode_payload(text[13:-1]) == raw
+
+
+@pytest.mark.parametrize("inner", ["AgEA\nAAAA", "AgEA AAAA", "AgEA\u00e9AAA", "AgEA-AAA", "AgE=AAAA"])
+def test_payload_with_foreign_characters_rejected(inner: str) -> None:
+    with pytest.raises(MalformedToken):
+        wire.parse_token(f"[MEDCRYPT:v2:{inner}]")
+
+
+@given(st.binary(min_size=1, max_size=64), st.integers(min_value=0, max_value=63))
+def test_only_the_canonical_last_character_is_accepted(raw: bytes, twist: int) -> None:
+    payload = wire.encode_token(raw)[13:-1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    other = payload[:-1] + alphabet[twist]
+    if other == payload:
+        return
+    try:
+        decoded = wire.decode_payload(other)
+    except MalformedToken:
+        return
+    assert decoded != raw  # a different accepted text must mean different bytes

@@ -91,7 +91,8 @@ def envelope_vectors() -> dict[str, Any]:
                                        nonce=b"\x22" * 24)
     cases = []
     for body in (b"", b"hello", b"A" * 178, b"B" * 179, b"C" * 5000):
-        sealed = envelope.seal(header, ContentType.TEXT, body, T0, seed)
+        sealed = envelope.seal(header, ContentType.TEXT, body, T0,
+                               IdentityKey(seed).sign)
         cases.append({"body": body.hex(), "envelope": sealed.hex()})
     buckets = {str(n): envelope.bucket_size(n) for n in (1, 78, 256, 257, 4096, 4097, 10000,
                                                          65614, 1048654)}
