@@ -188,7 +188,8 @@ def test_payload_round_trip(raw: bytes) -> None:
     assert wire.decode_payload(text[13:-1]) == raw
 
 
-@pytest.mark.parametrize("inner", ["AgEA\nAAAA", "AgEA AAAA", "AgEA\u00e9AAA", "AgEA-AAA", "AgE=AAAA"])
+@pytest.mark.parametrize("inner", ["AgEA\nAAAA", "AgEA AAAA", "AgEA\u00e9AAA", "AgEA-AAA",
+                                   "AgE=AAAA"])
 def test_payload_with_foreign_characters_rejected(inner: str) -> None:
     with pytest.raises(MalformedToken):
         wire.parse_token(f"[MEDCRYPT:v2:{inner}]")
