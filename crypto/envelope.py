@@ -10,8 +10,9 @@ Layout (docs/PROTOCOL.md "Inner envelope")::
 SHA-256 rather than twice inside Ed25519's SHA-512 (half the cost for a 1 MiB body).
 Both members of a pairing know both chain keys, so the AEAD alone cannot say *who*
 wrote a message; the signature by the identity key pinned at pairing can, and signing
-the header binds it to this pairing, epoch, direction, index and nonce.  A wrong signer is reported as the opaque
-:class:`DecryptionFailed`, like every other authentication failure.
+the header binds it to this pairing, epoch, direction, index and nonce.  A wrong signer
+is reported as the opaque :class:`DecryptionFailed`, like every other authentication
+failure.
 
 Padding hides the length: up to 4096 bytes the envelope is padded to a multiple of 256;
 above, to the Padmé size (at most ~12 % overhead, leaking O(log log n) bits).  The
