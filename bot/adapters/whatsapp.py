@@ -98,6 +98,8 @@ class WhatsAppSender:
         try:
             return await asyncio.to_thread(self._find, delivery, since_epoch_s)
         except TwilioRestException as exc:
+            if exc.status in (404, 405):
+                return None  # this API endpoint cannot list messages: cannot tell
             raise Transient(f"tw-{exc.status}") from None
         except Exception as exc:
             if isinstance(exc, OSError | TwilioException) or \

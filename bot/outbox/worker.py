@@ -55,26 +55,57 @@ class OutboxWorker:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event, *, idle_seconds: float = 1.0) -> None:
-        """Loop until ``stop`` is set; a failing round is logged and retried, never fatal."""
+        """Loop until ``stop`` is set, keeping up to ``concurrency`` sends in flight.
+
+        Sends are independent tasks: a slow or hanging chat occupies one slot, never the
+        whole round, so one chat's timeout or 429 cannot stall the others. A failing
+        round is logged and retried, never fatal.
+        """
+        inflight: set[asyncio.Task[None]] = set()
+        last_recover = 0.0
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
+            self._wake.clear()
+            claimed = 0
             try:
-                await self.recover()
-                busy = await self.run_once()
+                if loop.time() - last_recover >= self._lease.total_seconds() / 3:
+                    last_recover = loop.time()
+                    await self.recover()
+                capacity = self._concurrency - len(inflight)
+                if capacity > 0:
+                    for d in self._claim(capacity):
+                        claimed += 1
+                        task = asyncio.create_task(self._send_one(d))
+                        inflight.add(task)
+                        task.add_done_callback(self._finished(inflight))
             except Exception as exc:  # keep delivering: one bad round must not stop the bot
                 log.error("outbox_round_failed", error=type(exc).__name__)
-                busy = 0
-            if busy:
+            if claimed and len(inflight) < self._concurrency:
                 continue
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=idle_seconds)
+        if inflight:
+            await asyncio.gather(*inflight, return_exceptions=True)
+
+    def _finished(self, inflight: set[asyncio.Task[None]]) -> Callable[[asyncio.Task[None]], None]:
+        def done(task: asyncio.Task[None]) -> None:
+            inflight.discard(task)
+            self._wake.set()
+
+        return done
+
+    async def run_once(self) -> int:
+        """Claim one batch and send it (tests and the benchmark drive the worker this way)."""
+        deliveries = self._claim(self._concurrency)
+        await asyncio.gather(*(self._send_one(d) for d in deliveries))
+        return len(deliveries)
 
     # -- claim ------------------------------------------------------------------------
-    def _claim(self) -> list[Delivery]:
+    def _claim(self, limit: int) -> list[Delivery]:
         now = self._services.clock.now()
         with self._sessions.begin() as s:
             rows = queue.claim(s, now=now, lease=self._lease, worker=self.worker_id,
-                               limit=self._concurrency * 4, postgres=self._postgres)
+                               limit=limit, postgres=self._postgres)
             return [d for d in (self._delivery(s, row, now) for row in rows) if d is not None]
 
     def _delivery(self, s: Session, row: BotOutbox, now: datetime) -> Delivery | None:
@@ -105,19 +136,6 @@ class OutboxWorker:
         return Platform.WHATSAPP if address.startswith("whatsapp:") else Platform.TELEGRAM
 
     # -- send -------------------------------------------------------------------------
-    async def run_once(self) -> int:
-        deliveries = self._claim()
-        if not deliveries:
-            return 0
-        sem = asyncio.Semaphore(self._concurrency)
-
-        async def one(d: Delivery) -> None:
-            async with sem:
-                await self._send_one(d)
-
-        await asyncio.gather(*(one(d) for d in deliveries))
-        return len(deliveries)
-
     async def _send_one(self, d: Delivery) -> None:
         sender = self._senders[self._platform(d.address)]
         try:

@@ -31,6 +31,8 @@ async def pair(rig: Rig, pairing_id: bytes) -> None:
     result = await rig.tw.user_sends_whatsapp_async(PATIENT_WA, accept_token(pairing_id))
     assert result.http_status == 200
     await rig.tg.wait_for_messages_async(PHYSICIAN_TG, 3, timeout=10)  # accept + notice
+    # The patient saw the platform warning and the confirmation.
+    await rig.tw.wait_until_async(lambda: len(rig.tw.messages_to(PATIENT_WA)) >= 2)
 
 
 def wa_bodies(rig: Rig) -> list[str]:
