@@ -20,27 +20,22 @@ cannot be correlated. Blind indexes are ``version u16 | HMAC-SHA256``; lookups t
 configured version, and ``rewrap`` moves them to the current one.
 
 Key material lives in :class:`bytearray` objects that :meth:`Keyring.wipe` zeroes.
-PyNaCl only accepts ``bytes``, so each call makes a short-lived immutable copy; that is
-the limit of what Python allows.
+The AEAD, HKDF and HMAC calls go through :mod:`crypto._primitives` (XChaCha20-Poly1305
+from libsodium for short values); the libraries take ``bytes``, so each call makes a
+short-lived immutable copy of a key - the limit of what Python allows.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import os
 import struct
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from nacl import bindings as _nacl
-from nacl.exceptions import CryptoError
-
-from crypto.errors import ConfigError, DecryptionFailed, KeyVersionMissing, MalformedToken
+from crypto import _primitives as prim
+from crypto.errors import ConfigError, KeyVersionMissing, MalformedToken
 
 #: Environment variable the keyring is read from (bot.config names it; this is the default).
 ENV_VAR = "MEDCRYPT_SERVER_KEYS"
@@ -153,8 +148,7 @@ def blind_index_version(index: bytes) -> int:
 
 
 def _hkdf(master: bytearray, info: bytes) -> bytearray:
-    out = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=_HKDF_SALT, info=info)
-    return bytearray(out.derive(bytes(master)))
+    return bytearray(prim.hkdf_sha256(master, salt=_HKDF_SALT, info=info, length=KEY_BYTES))
 
 
 class Keyring:
@@ -218,9 +212,7 @@ class Keyring:
         nonce = rng(NONCE_BYTES)
         if len(nonce) != NONCE_BYTES:
             raise ValueError("rng returned the wrong number of bytes")
-        ciphertext: bytes = _nacl.crypto_aead_xchacha20poly1305_ietf_encrypt(
-            plaintext, encode_aad(version, aad_parts), nonce, bytes(key)
-        )
+        ciphertext = prim.xchacha_encrypt(key, nonce, plaintext, encode_aad(version, aad_parts))
         return struct.pack(">H", version) + nonce + ciphertext
 
     def open(self, sealed: bytes, aad_parts: Sequence[AadPart]) -> bytes:
@@ -233,13 +225,9 @@ class Keyring:
                 f"which is not configured in {self._env_name}"
             )
         nonce = sealed[VERSION_BYTES:HEADER_BYTES]
-        try:
-            plaintext: bytes = _nacl.crypto_aead_xchacha20poly1305_ietf_decrypt(
-                sealed[HEADER_BYTES:], encode_aad(version, aad_parts), nonce, bytes(key)
-            )
-        except CryptoError:
-            raise DecryptionFailed() from None
-        return plaintext
+        return prim.xchacha_decrypt(
+            key, nonce, sealed[HEADER_BYTES:], encode_aad(version, aad_parts)
+        )
 
     def needs_rewrap(self, sealed: bytes) -> bool:
         return sealed_version(sealed) != self.current_version
@@ -251,7 +239,7 @@ class Keyring:
         v = self.current_version if version is None else version
         key = self._blind_key(v, table, column)
         data = unicodedata.normalize("NFC", normalized).encode("utf-8")
-        return struct.pack(">H", v) + hmac.new(bytes(key), data, hashlib.sha256).digest()
+        return struct.pack(">H", v) + prim.hmac_sha256(key, data)
 
     def blind_index_candidates(self, table: str, column: str, normalized: str) -> list[bytes]:
         """The index under every configured version: lookups match rows not yet rewrapped."""
@@ -285,8 +273,7 @@ class Keyring:
 
 
 def _zero(buf: bytearray) -> None:
-    for i in range(len(buf)):
-        buf[i] = 0
+    prim.wipe(buf)
 
 
 def generate_key(rng: Callable[[int], bytes] = os.urandom) -> str:
