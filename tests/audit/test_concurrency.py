@@ -1,0 +1,120 @@
+"""Concurrent appenders - threads and two processes - leave one unbroken chain.
+
+Both backends: on PostgreSQL the head-row lock serialises appenders across
+connections; on SQLite the write lock taken by the first statement does. Each writer
+also checkpoints, so signing races with appending.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from crypto.audit import Action, CheckpointSigner
+from crypto.clock import FixedClock
+from crypto.keyring import Keyring
+from storage.audit import ENTRIES, AuditEvent, AuditLog
+from tests.audit.conftest import NOW, SERVER_KEY, SIGNING_SEED
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _actions(engine: Engine) -> Counter[str]:
+    with engine.connect() as conn:
+        return Counter(conn.execute(select(ENTRIES.c.action)).scalars())
+
+
+def test_threads_append_one_chain(audit_engine: Engine, keyring: Keyring,
+                                  signer: CheckpointSigner, public_keys: dict) -> None:
+    log = AuditLog(audit_engine, keyring, clock=FixedClock(NOW), signer=signer,
+                   checkpoint_every=25)
+    refs = [log.pseudonym("patient", f"t{i}") for i in range(4)]
+    errors: list[BaseException] = []
+
+    def writer(i: int) -> None:
+        try:
+            for n in range(40):
+                if n % 10 == 9:
+                    log.append_many([AuditEvent(refs[i], Action.RELAY_ACCEPTED, refs[i])] * 3)
+                else:
+                    log.append(refs[i], Action.RELAY_ACCEPTED, refs[i], {"n": n})
+            log.checkpoint_now()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    report = log.verify(public_keys)
+    counts = _actions(audit_engine)
+    assert counts[Action.RELAY_ACCEPTED] == 4 * (36 + 4 * 3)
+    assert report.head_seq == sum(counts.values()) and report.checkpoints >= 4
+
+
+WORKER = textwrap.dedent("""
+    import sys, threading
+    from datetime import UTC, datetime
+    from crypto.audit import Action, CheckpointSigner
+    from crypto.clock import FixedClock
+    from crypto.keyring import Keyring
+    from storage.audit import AuditLog
+    from storage.db import make_engine
+
+    url, name, count, server_key, seed = sys.argv[1:6]
+    count = int(count)
+    engine = make_engine(url)
+    log = AuditLog(engine, Keyring({1: bytes.fromhex(server_key)}),
+                   clock=FixedClock(datetime(2026, 11, 23, 12, tzinfo=UTC)),
+                   signer=CheckpointSigner(bytes.fromhex(seed)), checkpoint_every=20)
+    ref = log.pseudonym("physician", name)
+    print("ready", flush=True)
+    sys.stdin.readline()  # both processes start appending at the same moment
+    def run():
+        for i in range(count):
+            log.append(ref, Action.ADMIN_COMMAND, ref, {"command": "stats", "i": i})
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    print("done")
+""")
+
+
+def test_two_processes_append_one_chain(database_url: str, audit_engine: Engine,
+                                        public_keys: dict) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, database_url, name, "60",
+                               SERVER_KEY.hex(), SIGNING_SEED.hex()],
+                              env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for name in ("p1", "p2")]
+    for p in procs:
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    for p in procs:
+        out, err = p.communicate(timeout=240)
+        assert p.returncode == 0, err[-2000:]
+        assert out.strip() == "done"
+    with audit_engine.connect() as conn:
+        actors = [a for a in conn.execute(select(ENTRIES.c.actor_ref).order_by(ENTRIES.c.seq)
+                                          ).scalars() if not a.startswith("system:")]
+    switches = sum(1 for a, b in itertools.pairwise(actors) if a != b)
+    assert switches >= 2, "the two processes did not overlap; the test proved nothing"
+    counts = _actions(audit_engine)
+    assert counts[Action.ADMIN_COMMAND] == 2 * 2 * 60
+    log = AuditLog(audit_engine, None, clock=FixedClock(NOW))
+    report = log.verify(public_keys)
+    assert report.head_seq == sum(counts.values())
+    assert report.checkpoints == counts[Action.CHECKPOINT] >= 2 * 2 * 60 // 20 - 1
