@@ -7,17 +7,20 @@ with a :class:`crypto.clock.FixedClock`, against SQLite or PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
-from crypto.audit import system_ref
+from crypto.audit import CheckpointSigner, system_ref
 from crypto.clock import Clock
+from crypto.errors import ConfigError
+from crypto.keyring import Keyring
 from storage.audit import AuditLog
-from storage.db import session_factory
+from storage.db import make_engine, session_factory
 
 #: Progress callback: (done, total) in the job's unit (pairings or epochs).
 Progress = Callable[[int, int], None]
@@ -49,3 +52,30 @@ class JobContext:
 
     def identity_ref(self, identity_id: str) -> str:
         return self.audit.pseudonym("identity", identity_id)
+
+
+def context_from_settings(
+    settings: Settings, clock: Clock, *, environ: Mapping[str, str] | None = None,
+    engine: Engine | None = None,
+) -> JobContext:
+    """Build a context the way the CLI and the bot do: engine, server keyring, audit log.
+
+    The checkpoint signing key is optional here (jobs only append; the bot's audit
+    module signs checkpoints when it is configured).
+    """
+    keyring = Keyring.from_environ(environ, env_name=settings.keyring.server_keys_env)
+    signer = None
+    try:
+        signer = CheckpointSigner.from_b64(settings.secret("audit.signing_key_env",
+                                                           environ=environ),
+                                           name=settings.audit.signing_key_env)
+    except ConfigError:
+        signer = None
+    engine = engine or make_engine(settings.database_url)
+    audit = AuditLog(
+        engine, keyring, clock=clock, signer=signer,
+        checkpoint_every=settings.audit.checkpoint_every_entries,
+        checkpoint_interval=timedelta(minutes=settings.audit.checkpoint_interval_minutes),
+        postgres_vacuum=settings.database.postgres_vacuum,
+    )
+    return JobContext(settings=settings, engine=engine, clock=clock, audit=audit)

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.jobs.context import JobContext, Progress
+from bot.jobs.rotation import BATCH as ROTATION_BATCH
 from bot.jobs.rotation import rotate
+from bot.jobs.shred import BATCH as SWEEP_BATCH
 from bot.jobs.shred import sweep
 from storage.models.jobs import JobRun
 
@@ -47,19 +49,17 @@ def _begin(ctx: JobContext, job: str, trigger: str, as_of: datetime) -> int:
 
 def _finish(ctx: JobContext, run_id: int, outcome: str, summary: dict[str, Any],
             error: str | None) -> None:
+    # One UPDATE, no read first: on SQLite a read-then-write transaction cannot wait for
+    # the write lock (another replica's job may hold it) and fails at once.
     with ctx.sessions.begin() as session:
-        run = session.get(JobRun, run_id)
-        if run is None:  # pragma: no cover - the row was committed by _begin
-            return
-        run.outcome = outcome
-        run.finished_at = ctx.clock.now()
-        run.summary = json.dumps(summary, sort_keys=True)[:512]
-        run.error = error
+        session.execute(update(JobRun).where(JobRun.id == run_id).values(
+            outcome=outcome, finished_at=ctx.clock.now(),
+            summary=json.dumps(summary, sort_keys=True)[:512], error=error))
 
 
 def run_job(
     ctx: JobContext, job: str, *, trigger: str, now: datetime | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, batch: int | None = None,
 ) -> RunOutcome:
     """Run ``job`` ("rotation"/"rotate" or "shred_sweep"/"shred") as of ``now``."""
     name = ALIASES.get(job)
@@ -69,10 +69,12 @@ def run_job(
     work: Callable[[], dict[str, Any]]
     if name == "rotation":
         def work() -> dict[str, Any]:
-            return dict(rotate(ctx, as_of, progress=progress).summary())
+            return dict(rotate(ctx, as_of, progress=progress,
+                               batch=batch or ROTATION_BATCH).summary())
     else:
         def work() -> dict[str, Any]:
-            return dict(sweep(ctx, as_of, progress=progress).summary())
+            return dict(sweep(ctx, as_of, progress=progress,
+                              batch=batch or SWEEP_BATCH).summary())
     run_id = _begin(ctx, name, trigger, as_of)
     try:
         summary = work()
