@@ -26,6 +26,7 @@ from bot.sandbox._server import LoopbackServer, drop_connection
 from bot.sandbox.faults import FaultKind, Faults, Injected429s, RateLimiter, RateLimits
 from bot.sandbox.params import get_chat_id, get_int, parse_params
 from bot.sandbox.tg_models import (
+    MAX_TEXT,
     ApiError,
     SentMessage,
     SystemClock,
@@ -33,6 +34,7 @@ from bot.sandbox.tg_models import (
     WebhookState,
     from_malformed,
     too_many_requests,
+    utf16_len,
 )
 from bot.sandbox.tg_state import TelegramState
 from crypto.clock import Clock
@@ -63,6 +65,7 @@ class FakeTelegram(LoopbackServer):
         self._limiter: RateLimiter | None = None
         self.rate_limits = rate_limits
         self._injected = Injected429s()
+        self._pushing = False
         self._methods: dict[str, Callable[[Mapping[str, Any]], Any]] = {
             "getme": self.state.get_me,
             "sendmessage": self.state.send_message,
@@ -103,8 +106,11 @@ class FakeTelegram(LoopbackServer):
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._file)
 
-    async def on_start(self) -> None:
-        self.spawn(self._webhook_loop())
+    def _ensure_pusher(self) -> None:
+        """Run the webhook pusher only while a webhook is set (polling pays nothing)."""
+        if self.state.webhook.url and not self._pushing:
+            self._pushing = True
+            self.spawn(self._webhook_loop())
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
@@ -150,6 +156,8 @@ class FakeTelegram(LoopbackServer):
             self._check_429(get_chat_id(params))
         with self.state.lock:
             result = handler(params)
+        if method == "setwebhook":
+            self._ensure_pusher()
         self.signal.notify()
         return result
 
@@ -200,45 +208,56 @@ class FakeTelegram(LoopbackServer):
 
     async def _webhook_loop(self) -> None:
         """Push pending updates to the webhook one at a time, in order, retrying failures."""
-        timeout = aiohttp.ClientTimeout(total=10)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            while not self.closing:
-                await self.signal.wait_async(
-                    lambda: self.closing or bool(self.state.webhook.url and self.state.updates),
-                    1.0)
-                with self.state.lock:
-                    nxt = None if self.closing else self.state.next_webhook_update()
-                    url, secret = self.state.webhook.url, self.state.webhook.secret_token
-                if nxt is None:
-                    continue
-                update_id, update = nxt
-                headers = {"Content-Type": "application/json"}
-                if secret:
-                    headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-                status, problem = 0, ""
-                try:
-                    async with session.post(url, data=json.dumps(update),
-                                            headers=headers) as resp:
-                        status = resp.status
-                        await resp.read()
-                        problem = f"Wrong response from the webhook: {status} {resp.reason}"
-                except (aiohttp.ClientError, TimeoutError, OSError):
-                    problem = "Connection refused"
-                ok = 200 <= status < 300
-                with self.state.lock:
-                    self.state.webhook.deliveries.append((update_id, status))
-                    if ok:
-                        self.state.confirm_webhook_update(update_id)
-                    else:
-                        self.state.webhook.last_error_date = self.state.now()
-                        self.state.webhook.last_error_message = problem
-                if not ok:
-                    await asyncio.sleep(self.webhook_retry_delay)
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        try:
+            await self._push_updates(session)
+        finally:
+            self._pushing = False  # before any await: a new setWebhook must start a pusher
+            await session.close()
+
+    async def _push_updates(self, session: aiohttp.ClientSession) -> None:
+        while not self.closing and self.state.webhook.url:
+            await self.signal.wait_async(
+                lambda: (self.closing or not self.state.webhook.url
+                         or bool(self.state.updates)), 1.0)
+            with self.state.lock:
+                nxt = None if self.closing else self.state.next_webhook_update()
+                url, secret = self.state.webhook.url, self.state.webhook.secret_token
+            if nxt is None:
+                continue
+            update_id, update = nxt
+            headers = {"Content-Type": "application/json"}
+            if secret:
+                headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+            status, problem = 0, ""
+            try:
+                async with session.post(url, data=json.dumps(update),
+                                        headers=headers) as resp:
+                    status = resp.status
+                    await resp.read()
+                    problem = f"Wrong response from the webhook: {status} {resp.reason}"
+            except (aiohttp.ClientError, TimeoutError, OSError):
+                problem = "Connection refused"
+            ok = 200 <= status < 300
+            with self.state.lock:
+                self.state.webhook.deliveries.append((update_id, status))
+                if ok:
+                    self.state.confirm_webhook_update(update_id)
+                else:
+                    self.state.webhook.last_error_date = self.state.now()
+                    self.state.webhook.last_error_message = problem
+            if not ok:
+                await asyncio.sleep(self.webhook_retry_delay)
 
     # -- driver: simulated users --------------------------------------------------------
     def user_sends_text(self, user_id: int, text: str, *, first_name: str = "Sandbox User",
                         username: str | None = None) -> int:
-        """A user writes to the bot in their private chat; returns the message_id."""
+        """A user writes to the bot in their private chat; returns the message_id.
+
+        Telegram apps split longer input, so more than 4096 UTF-16 units is refused.
+        """
+        if not text or utf16_len(text) > MAX_TEXT:
+            raise ValueError("a Telegram text message has 1 to 4096 characters")
         with self.state.lock:
             self.state.ensure_user(user_id, first_name, username)
             mid = self.state.user_message(user_id, text, None, None)
@@ -267,6 +286,22 @@ class FakeTelegram(LoopbackServer):
         """Later sends to this user fail with 403 "bot was blocked by the user"."""
         with self.state.lock:
             self.state.blocked.add(user_id)
+
+    async def post_to_webhook_async(self, update: dict[str, Any], *,
+                                    secret_token: str | None = None,
+                                    url: str | None = None) -> int:
+        """POST an arbitrary update to the bot's webhook with a chosen secret header
+        (None: no header) - for tests that the bot refuses what Telegram did not send."""
+        target = url or self.state.webhook.url
+        if not target:
+            raise RuntimeError("no webhook is set")
+        headers = {"Content-Type": "application/json"}
+        if secret_token is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret_token
+        async with aiohttp.ClientSession() as session, session.post(
+                target, data=json.dumps(update), headers=headers) as resp:
+            await resp.read()
+            return resp.status
 
     # -- driver: inspection ---------------------------------------------------------------
     def messages_to(self, chat_id: int) -> list[SentMessage]:

@@ -45,6 +45,7 @@ from bot.sandbox.tw_models import (
 from crypto.clock import Clock
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 
 
@@ -198,6 +199,11 @@ class FakeTwilio(TwilioDriver):
         if from_ is not None and from_.startswith("whatsapp:") != to.startswith("whatsapp:"):
             raise TwilioApiError(400, 21910, "Invalid From and To pair. From and To should "
                                              "be of the same channel")
+        if from_ is not None and from_.startswith("whatsapp:") and from_ != self.whatsapp_from:
+            raise TwilioApiError(400, 63007, "Twilio could not find a Channel with the "
+                                             "specified From address")
+        if service is not None and not _SERVICE_SID.match(service):
+            raise TwilioApiError(400, 21701, "The Messaging Service Sid is invalid")
         content_sid = form.get("ContentSid") or None
         variables = form.get("ContentVariables") or None
         body = form.get("Body", "")

@@ -70,11 +70,51 @@ async def test_webhook_mode_posts_updates_with_the_secret(tg: FakeTelegram) -> N
         async with httpx.AsyncClient() as client:
             forged = await client.post(f"http://127.0.0.1:{port}/tg-hook",
                                        json={"update_id": 1})
+        wrong = await tg.post_to_webhook_async({"update_id": 2}, secret_token="guess")
+        right = await tg.post_to_webhook_async({"update_id": 3}, secret_token="s3cret-Token_1")
         await app.updater.stop()
         await app.stop()
     assert msgs[0].text == "echo:via webhook"
     assert tg.webhook.deliveries[0][1] == 200
     assert forged.status_code == 403  # PTB's own check: no secret header
+    assert wrong == 403 and right == 200
+
+
+async def test_webhook_can_be_removed_and_set_again(tg: FakeTelegram) -> None:
+    got: list[dict[str, object]] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        got.append(await request.json())
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/hook", receive)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    hook = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    try:
+        async with Bot(tg.token, base_url=tg.base_url) as bot:
+            for round_ in range(3):
+                assert await bot.set_webhook(hook)
+                tg.user_sends_text(62, f"round {round_}")
+                for _ in range(500):
+                    if len(got) > round_:
+                        break
+                    await asyncio.sleep(0.01)
+                assert await bot.delete_webhook()
+            tg.user_sends_text(62, "polled")
+            (update,) = await bot.get_updates(timeout=0)
+    finally:
+        await runner.cleanup()
+    assert len(got) == 3
+    assert update.message is not None and update.message.text == "polled"
+
+
+def test_driver_refuses_text_a_telegram_app_would_split() -> None:
+    fake = FakeTelegram()
+    with pytest.raises(ValueError, match="4096"):
+        fake.user_sends_text(1, "x" * 4097)
 
 
 async def test_webhook_receiver_sees_exact_header_and_failures_are_retried(

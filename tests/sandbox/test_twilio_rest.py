@@ -120,6 +120,8 @@ async def test_template_by_content_sid_is_allowed_outside_the_window(
     ({"To": PATIENT, "From": "whatsapp:+14155238886", "Body": "x" * 1601}, 21617),
     ({"To": "whatsapp:12345", "From": "whatsapp:+14155238886", "Body": "x"}, 21211),
     ({"To": PATIENT, "From": "+14155238886", "Body": "x"}, 21910),
+    ({"To": PATIENT, "From": "whatsapp:+14155230000", "Body": "x"}, 63007),
+    ({"To": PATIENT, "MessagingServiceSid": "MG1", "Body": "x"}, 21701),
     ({"To": PATIENT, "From": "whatsapp:+14155238886", "ContentVariables": "{}"}, 21654),
     ({"To": PATIENT, "From": "whatsapp:+14155238886", "Body": "x",
       "StatusCallback": "not a url"}, 21609),
