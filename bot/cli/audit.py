@@ -192,7 +192,13 @@ def _row(entry: ExportedEntry) -> dict[str, Any]:
 
 
 def run_export(args: argparse.Namespace, settings: Settings) -> int:
-    subject = check_ref(args.subject) if args.subject else None
+    subject = None
+    if args.subject:
+        try:
+            subject = check_ref(args.subject)
+        except ValueError:
+            raise ConfigError("--subject", "expected an audit ref such as patient:<24 hex>"
+                              ) from None
     if args.from_seq < 1 or (args.to_seq is not None and args.to_seq < args.from_seq):
         raise ConfigError("--from/--to", "need 1 <= --from <= --to")
     keyring = _keyring(settings)
