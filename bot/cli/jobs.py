@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from bot.config import Settings
-from bot.jobs.context import JobContext, context_from_settings
-from bot.jobs.runs import ALIASES, JOBS, last_runs, run_job
-from bot.jobs.scheduler import next_runs
+from bot.jobs.context import context_from_settings
+from bot.jobs.listing import format_listing
+from bot.jobs.runs import ALIASES, run_job
 
 
 class _SystemClock:
@@ -50,10 +50,6 @@ def register(subparsers: Any) -> None:
     run.set_defaults(handler=run_one)
 
 
-def _fmt(at: datetime | None) -> str:
-    return "-" if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 def list_jobs(args: argparse.Namespace, settings: Settings) -> int:
     ctx = context_from_settings(settings, _SystemClock())
     try:
@@ -61,26 +57,6 @@ def list_jobs(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         ctx.engine.dispose()
     return 0
-
-
-def format_listing(ctx: JobContext, now: datetime) -> str:
-    """PHI-free table of jobs (shared with the ``/jobs`` chat command)."""
-    nxt = next_runs(ctx, now)
-    last = last_runs(ctx)
-    lines = []
-    for job, what in JOBS.items():
-        at, stored = nxt[job]
-        lines.append(f"{job}: {what}")
-        lines.append(f"  next: {_fmt(at)}" + ("" if stored else " (bot not started yet)"))
-        run = last.get(job)
-        if run is None:
-            lines.append("  last: never")
-            continue
-        counts = ", ".join(f"{k}={v}" for k, v in run.summary.items() if v not in (0, "none"))
-        lines.append(f"  last: {_fmt(run.started_at)} ({run.trigger}, as of {_fmt(run.as_of)})"
-                     f" -> {run.outcome}" + (f" [{run.error}]" if run.error else "")
-                     + (f"; {counts}" if counts else ""))
-    return "\n".join(lines)
 
 
 class ProgressBar:
