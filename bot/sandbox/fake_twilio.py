@@ -186,7 +186,7 @@ class FakeTwilio(TwilioDriver):
         to = form.get("To", "")
         if not to:
             raise TwilioApiError(400, 21604, "A 'To' phone number is required.")
-        injected = self._injected.take(to)
+        injected = self._injected.take(_bare(to))
         if injected is None:
             injected = self._injected.take("*")
         if injected is not None:
@@ -259,8 +259,8 @@ class FakeTwilio(TwilioDriver):
             steps = [("failed", 63016)]
         elif not await self._fetch_media(msg):
             steps = [("failed", 11200)]
-        elif msg.to in self.undeliverable:
-            steps = [("sent", None), ("undelivered", self.undeliverable[msg.to])]
+        elif _bare(msg.to) in self.undeliverable:
+            steps = [("sent", None), ("undelivered", self.undeliverable[_bare(msg.to)])]
         else:
             steps = [("sent", None), ("delivered", None)]
             if self.read_receipts:
@@ -340,18 +340,18 @@ class FakeTwilio(TwilioDriver):
     # -- driver: outbound side ------------------------------------------------------------
     def inject_429(self, to: str | None = None, times: int = 1) -> None:
         """The next ``times`` creates (to ``to``, or to anyone) answer 429 / 20429."""
-        self._injected.add(to or "*", 0, times)
+        self._injected.add(_bare(to) if to else "*", 0, times)
 
     def set_undeliverable(self, to: str, error_code: int = 63024) -> None:
-        """Messages to this address end "undelivered" with ``error_code`` after "sent"."""
-        self.undeliverable[to] = error_code
+        """Messages to this number (``+1...`` or ``whatsapp:+1...``) end "undelivered"
+        with ``error_code`` after "sent"."""
+        self.undeliverable[_bare(to)] = error_code
 
     def messages_to(self, number: str) -> list[TwilioMessage]:
         """Messages the bot created for ``number`` (``+1...`` or ``whatsapp:+1...``)."""
-        bare = number.removeprefix("whatsapp:")
+        bare = _bare(number)
         with self._lock:
-            return [m for m in self.messages.values()
-                    if m.to.removeprefix("whatsapp:") == bare]
+            return [m for m in self.messages.values() if _bare(m.to) == bare]
 
 
 _ERROR_TEXT = {
@@ -359,6 +359,11 @@ _ERROR_TEXT = {
     11200: "HTTP retrieval failure",
     63024: "Invalid message recipient",
 }
+
+
+def _bare(number: str) -> str:
+    """Drivers accept ``+1555...`` and ``whatsapp:+1555...`` for the same person."""
+    return number.removeprefix("whatsapp:")
 
 
 def _valid_url(url: str) -> bool:

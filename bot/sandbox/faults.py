@@ -46,8 +46,8 @@ class Faults:
     #: retry_after (seconds) carried by injected 429s.
     retry_after: int = 1
     seed: int = 0
-    #: API method names (Telegram method or "Messages.create" etc.) faults apply to;
-    #: ``None`` means every API request.
+    #: API method names (Telegram method or "Messages.create" etc., case-insensitive)
+    #: faults apply to; ``None`` means every API request.
     methods: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
@@ -71,6 +71,7 @@ class FaultPlan:
         self._lock = threading.Lock()
         self._faults = faults or Faults()
         self._rng = random.Random(self._faults.seed)  # noqa: S311 - reproducible schedule, not secrets
+        self._methods = _lower(self._faults.methods)
         #: How many faults of each kind were injected (tests assert they really happened).
         self.counts: dict[FaultKind, int] = dict.fromkeys(FaultKind, 0)
 
@@ -83,11 +84,12 @@ class FaultPlan:
         with self._lock:
             self._faults = faults
             self._rng = random.Random(faults.seed)  # noqa: S311 - reproducible schedule
+            self._methods = _lower(faults.methods)
 
     def decide(self, method: str) -> FaultKind:
         with self._lock:
             f = self._faults
-            if f.methods is not None and method not in f.methods:
+            if f.methods is not None and method.lower() not in self._methods:
                 return FaultKind.NONE
             roll = self._rng.random()
             kind = FaultKind.NONE
@@ -109,6 +111,11 @@ class FaultPlan:
         """500 or 502, from the same seeded stream."""
         with self._lock:
             return self._rng.choice((500, 502))
+
+
+def _lower(methods: frozenset[str] | None) -> frozenset[str]:
+    """Bot API method names are case-insensitive, so the filter is too."""
+    return frozenset(m.lower() for m in methods or ())
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ def test_counts_and_method_filter() -> None:
     plan = FaultPlan(Faults(error_rate=1.0, methods=frozenset({"sendMessage"})))
     assert plan.decide("getUpdates") is FaultKind.NONE
     assert plan.decide("sendMessage") is FaultKind.ERROR
-    assert plan.counts[FaultKind.ERROR] == 1
+    assert plan.decide("sendmessage") is FaultKind.ERROR  # Bot API names ignore case
+    assert plan.counts[FaultKind.ERROR] == 2
     assert plan.error_status() in (500, 502)
 
 

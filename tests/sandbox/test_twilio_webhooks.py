@@ -46,7 +46,7 @@ async def test_status_callbacks_are_signed_for_the_exact_url(
 async def test_undeliverable_number_ends_undelivered_with_error_code(
         tw: FakeTwilio, client: Client, receiver: BotReceiver) -> None:
     tw.open_window(PATIENT)
-    tw.set_undeliverable(PATIENT, 63024)
+    tw.set_undeliverable("+15551230002", 63024)  # bare number or whatsapp: address
     msg = await client.messages.create_async(to=PATIENT, from_=tw.whatsapp_from, body="tok",
                                              status_callback=receiver.url + "/whatsapp/status")
     await tw.wait_until_async(lambda: len(tw.callbacks) == 2)
