@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from crypto import _primitives as prim
@@ -30,6 +30,10 @@ from crypto.errors import EpochNotYet, EpochShredded, StorageError, WrongPairing
 
 LABEL_EPOCH0 = b"MEDCRYPT v2 epoch 0"
 LABEL_ADVANCE = b"MEDCRYPT v2 epoch advance"
+#: How far ahead of this device's clock a peer's clock may be at a month boundary: a token
+#: of the next epoch is accepted this long before the local clock reaches it (entering an
+#: epoch early reveals nothing - its key follows from the current one anyway).
+CLOCK_SKEW = timedelta(minutes=5)
 _U32 = struct.Struct(">I")
 
 
@@ -87,7 +91,7 @@ class EpochSchedule:
         """
         now = ensure_utc(now)
         result = Advance()
-        target = epoch_of(now)
+        target = epoch_of(now + CLOCK_SKEW)
         if self.next_epoch > target and not any(
                 now >= grace_end(e, self.grace_days) for e in self.live):
             return result  # the common case: nothing to enter or shred
@@ -120,7 +124,7 @@ class EpochSchedule:
     def check(self, epoch: int, now: datetime) -> None:
         """Raise the policy error explaining why ``epoch`` cannot be used, if it cannot."""
         if epoch in self.live:
-            if epoch > epoch_of(now):
+            if epoch > epoch_of(now + CLOCK_SKEW):
                 raise EpochNotYet(f"epoch {format_epoch(epoch)} has not started yet")
             return
         if epoch < self.start_epoch:

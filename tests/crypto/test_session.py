@@ -255,3 +255,20 @@ def test_round_trip_any_text(text: str, patient_sends: bool) -> None:
     body = text.encode("utf-8")
     token = sender.encrypt(body, clock=_PAIR.clock).token
     assert receiver.decrypt(token, clock=_PAIR.clock).body == body
+
+
+def test_small_clock_skew_at_month_boundary() -> None:
+    boundary = datetime(2026, 12, 1, tzinfo=UTC)
+    p = make_pair()
+    ahead = PairingSession.from_state(p.patient.export_state(), p.patient_id)
+    ahead_clock = type(p.clock)(boundary + timedelta(minutes=1))
+    early = ahead.encrypt(b"happy new month", clock=ahead_clock).token
+    assert wire.parse_token(early).header.epoch == 683
+    p.clock.set(boundary - timedelta(minutes=3))  # physician's clock is 4 minutes behind
+    assert p.physician.decrypt(early, clock=p.clock).body == b"happy new month"
+    q = make_pair("skew")
+    later = PairingSession.from_state(q.patient.export_state(), q.patient_id)
+    token = later.encrypt(b"too early", clock=type(q.clock)(boundary)).token
+    q.clock.set(boundary - timedelta(minutes=6))
+    with pytest.raises(EpochNotYet):
+        q.physician.decrypt(token, clock=q.clock)
