@@ -130,6 +130,11 @@ class PairingSession:
         else:
             self.own_direction = Direction.PHYSICIAN_TO_PATIENT
         self.peer_direction = Direction(1 - self.own_direction)
+        self._wiped = False
+
+    def _usable(self) -> None:
+        if self._wiped:
+            raise StorageError("this session's keys were wiped; load it again from the keystore")
 
     # ------------------------------------------------------------------ construction
 
@@ -199,6 +204,7 @@ class PairingSession:
         Returns the epochs shredded by this call.  Called by every operation; call it
         yourself on start-up and from a timer so shredding happens on schedule.
         """
+        self._usable()
         result = self._schedule.advance(clock.now())
         for epoch, key in result.entered:
             try:
@@ -277,6 +283,7 @@ class PairingSession:
 
     def export_state(self) -> dict[str, Any]:
         """Everything needed to resume (secrets included: store it encrypted)."""
+        self._usable()
         o = self._outcome
         return {
             "format": STATE_FORMAT,
@@ -314,6 +321,7 @@ class PairingSession:
 
     def wipe(self) -> None:
         """Forget every key this object holds (e.g. on lock)."""
+        self._wiped = True
         self._schedule.wipe()
         for chains in self._chains.values():
             chains.wipe()
