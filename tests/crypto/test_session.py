@@ -272,3 +272,26 @@ def test_small_clock_skew_at_month_boundary() -> None:
     q.clock.set(boundary - timedelta(minutes=6))
     with pytest.raises(EpochNotYet):
         q.physician.decrypt(token, clock=q.clock)
+
+
+def test_error_messages_carry_no_token_or_plaintext() -> None:
+    p = make_pair()
+    token = p.patient.encrypt(b"diagnosis: melanoma", clock=p.clock).token
+    raw = wire.parse_token(token).raw
+    messages = []
+    for i in range(0, len(raw), 7):
+        bad = bytearray(raw)
+        bad[i] ^= 0x10
+        try:
+            p.physician.decrypt(wire.encode_token(bytes(bad)), clock=p.clock)
+        except MedCryptError as exc:
+            messages.append(str(exc))
+    p.physician.decrypt(token, clock=p.clock)
+    try:
+        p.physician.decrypt(token, clock=p.clock)
+    except ReplayDetected as exc:
+        messages.append(str(exc))
+    payload = token[13:-1]
+    for message in messages:
+        assert "melanoma" not in message and payload[:20] not in message
+        assert "MEDCRYPT:v2" not in message and len(message) < 200
