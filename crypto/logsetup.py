@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import structlog
 
@@ -36,7 +36,7 @@ def configure_logging(
     extra_processors: Sequence[Any] = (),
 ) -> None:
     """Configure structlog (and stdlib logging, which libraries use) for this process."""
-    out = stream if stream is not None else sys.stderr
+    out: TextIO = stream if stream is not None else cast(TextIO, _CurrentStderr())
     use_json = (not out.isatty()) if json is None else json
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
@@ -68,6 +68,24 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(max(numeric, logging.WARNING))
+
+
+class _CurrentStderr:
+    """A stream that is always *today's* ``sys.stderr``.
+
+    Binding the logger to the stderr object present at configuration time breaks when
+    that object is later swapped and closed (test capture, daemonisers); resolving it on
+    every write keeps logging working whoever owns stderr now.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
 
 
 class _StdlibScrubber(logging.Filter):

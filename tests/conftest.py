@@ -63,3 +63,15 @@ def database_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    """Each test starts with default logging; no test inherits another's configuration."""
+    import logging
+
+    import structlog
+
+    yield
+    structlog.reset_defaults()
+    logging.getLogger().handlers[:] = []
