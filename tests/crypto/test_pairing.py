@@ -171,7 +171,7 @@ def test_safety_number_shape() -> None:
     assert number != safety.safety_number(a, b"\x03" * 32)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.text(max_size=300) | st.binary(max_size=250).map(
     lambda b: "medcrypt-pair:1:" + base64.urlsafe_b64encode(b).decode().rstrip("=")))
 def test_offer_parser_raises_only_project_errors(text: str) -> None:

@@ -105,7 +105,7 @@ def test_nested_part_rejected() -> None:
         parts.join_parts(outer)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.binary(min_size=0, max_size=80), max_size=6))
 def test_assembler_raises_only_project_errors(chunks: list[bytes]) -> None:
     assembler = parts.PartAssembler()

@@ -154,6 +154,7 @@ def test_epoch_arithmetic() -> None:
         epochs.epoch_start(-1)
 
 
+@settings(deadline=None)
 @given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 11, 30),
                     timezones=st.just(UTC)))
 def test_epoch_of_start_consistent(at: datetime) -> None:
@@ -162,7 +163,7 @@ def test_epoch_of_start_consistent(at: datetime) -> None:
     assert epochs.parse_month(epochs.format_epoch(e)) == e
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300))
 def test_parse_raw_raises_only_project_errors(data: bytes) -> None:
     with contextlib.suppress(MedCryptError):
@@ -171,7 +172,7 @@ def test_parse_raw_raises_only_project_errors(data: bytes) -> None:
         wire.parse_file_header(data)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.text(max_size=200) | st.builds(lambda s: "[MEDCRYPT:v2:" + s + "]",
                                          st.text("ABCabc0123+/=_-", max_size=120)))
 def test_parse_token_raises_only_project_errors(text: str) -> None:
@@ -182,6 +183,7 @@ def test_parse_token_raises_only_project_errors(text: str) -> None:
     assert wire.encode_token(token.raw) == text.strip()
 
 
+@settings(deadline=None)
 @given(st.binary(min_size=1, max_size=400))
 def test_payload_round_trip(raw: bytes) -> None:
     text = wire.encode_token(raw)
@@ -195,6 +197,7 @@ def test_payload_with_foreign_characters_rejected(inner: str) -> None:
         wire.parse_token(f"[MEDCRYPT:v2:{inner}]")
 
 
+@settings(deadline=None)
 @given(st.binary(min_size=1, max_size=64), st.integers(min_value=0, max_value=63))
 def test_only_the_canonical_last_character_is_accepted(raw: bytes, twist: int) -> None:
     payload = wire.encode_token(raw)[13:-1]
