@@ -48,6 +48,8 @@ class Check:
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("doctor", help="check config, environment, database and schema")
+    p.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE",
+                   help="TOML config file (also accepted before the command)")
     p.add_argument(
         "--smoke", action="store_true",
         help="run a storage smoke test on a temporary database instead",

@@ -24,8 +24,12 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("keys", help="server keyring: status, rewrap, generate")
     sub = p.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     s = sub.add_parser("status", help="rows per key version for every encrypted column")
+    s.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE",
+                   help="TOML config file (also accepted before the command)")
     s.set_defaults(handler=run_status)
     r = sub.add_parser("rewrap", help="re-encrypt every value under the current key version")
+    r.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE",
+                   help="TOML config file (also accepted before the command)")
     r.add_argument("--batch-size", type=int, default=500, help="rows per transaction")
     r.set_defaults(handler=run_rewrap)
     g = sub.add_parser("generate", help="print a fresh key entry for MEDCRYPT_SERVER_KEYS")

@@ -21,6 +21,8 @@ from storage import migrate
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("migrate", help="upgrade the database schema (default: to head)")
+    p.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE",
+                   help="TOML config file (also accepted before the command)")
     p.add_argument("--to", default="head", metavar="REV", help="target revision (default head)")
     p.add_argument(
         "--allow-downgrade", action="store_true",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crypto.errors import StorageError
@@ -53,8 +54,15 @@ def get_or_create_identity(
         id=new_id(), platform=platform, role=role or "unknown", created_at=now
     )
     PlatformIdentity.ADDRESS.store(identity, keyring, normalize_address(platform, address))
-    session.add(identity)
-    session.flush()
+    try:
+        with session.begin_nested():  # a concurrent first contact may win the insert
+            session.add(identity)
+            session.flush()
+    except IntegrityError:
+        found = find_identity(session, keyring, platform, address)
+        if found is None:
+            raise
+        return found, False
     return identity, True
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+import structlog
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +21,18 @@ KEY1 = base64.b64encode(bytes(range(32))).decode()
 KEY2 = base64.b64encode(bytes(range(100, 132))).decode()
 KEYS_V1 = f"1:{KEY1}"
 KEYS_V2 = f"2:{KEY2},1:{KEY1}"
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """``bot.cli.main`` points structlog and the root logger at the stderr of the moment
+    (a capture file pytest closes afterwards); put both back after every test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.reset_defaults()
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture

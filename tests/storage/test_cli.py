@@ -146,3 +146,20 @@ def test_doctor_smoke(env: str, capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert "[  ok] smoke: no clear value in db+WAL" in out
     assert "[  ok] smoke: no clear value after checkpoint" in out
     assert status == 0, out
+
+
+def test_doctor_accepts_config_after_the_command(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text("[telegram]\nenabled = false\n")
+    assert main(["migrate"]) == 0
+    capsys.readouterr()
+    main(["doctor", "--config", str(good)])
+    out = capsys.readouterr().out
+    assert "Telegram bot token" not in out and "Twilio auth token" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[telegram]\nenabled = 3\n")
+    assert main(["doctor", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "telegram.enabled" in err
