@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -31,10 +29,6 @@ from bot.sandbox.tw_driver import TwilioDriver
 from bot.sandbox.tw_inbound import WEBHOOK_HEADERS, sign, status_params
 from bot.sandbox.tw_models import (
     API_VERSION,
-    CONTENT_SID,
-    E164,
-    MAX_BODY_CHARS,
-    MAX_MEDIA,
     MediaFetch,
     TwilioApiError,
     TwilioMessage,
@@ -42,11 +36,10 @@ from bot.sandbox.tw_models import (
     new_sid,
     window_error,
 )
+from bot.sandbox.tw_validate import bare, validate_create
 from crypto.clock import Clock
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 
 
 class FakeTwilio(TwilioDriver):
@@ -171,8 +164,13 @@ class FakeTwilio(TwilioDriver):
         except (UnicodeDecodeError, ValueError):
             raise TwilioApiError(400, 20001, "Invalid request body") from None
         form = dict(pairs)
-        media_urls = [v for k, v in pairs if k == "MediaUrl"]
-        msg = self._validate(form, media_urls)
+        to = form.get("To", "")
+        if to and (self._injected.take(bare(to)) is not None
+                   or self._injected.take("*") is not None):
+            raise TwilioApiError(429, 20429, "Too Many Requests")
+        msg = validate_create(form, [v for k, v in pairs if k == "MediaUrl"],
+                              account_sid=self.account_sid, whatsapp_from=self.whatsapp_from,
+                              templates=self.templates, now=self.clock.now())
         closed = self._window_closed(msg)
         if closed and self.window_error == "sync":
             raise window_error()
@@ -181,67 +179,6 @@ class FakeTwilio(TwilioDriver):
         self.signal.notify()
         self.spawn(self._deliver(msg, closed))
         return 201, msg.to_json()
-
-    def _validate(self, form: dict[str, str], media_urls: list[str]) -> TwilioMessage:
-        to = form.get("To", "")
-        if not to:
-            raise TwilioApiError(400, 21604, "A 'To' phone number is required.")
-        injected = self._injected.take(_bare(to))
-        if injected is None:
-            injected = self._injected.take("*")
-        if injected is not None:
-            raise TwilioApiError(429, 20429, "Too Many Requests")
-        from_, service = form.get("From") or None, form.get("MessagingServiceSid") or None
-        if from_ is None and service is None:
-            raise TwilioApiError(400, 21603, "A 'From' phone number is required.")
-        if not E164.match(to.removeprefix("whatsapp:")):
-            raise TwilioApiError(400, 21211, "Invalid 'To' Phone Number")
-        if from_ is not None and from_.startswith("whatsapp:") != to.startswith("whatsapp:"):
-            raise TwilioApiError(400, 21910, "Invalid From and To pair. From and To should "
-                                             "be of the same channel")
-        if from_ is not None and from_.startswith("whatsapp:") and from_ != self.whatsapp_from:
-            raise TwilioApiError(400, 63007, "Twilio could not find a Channel with the "
-                                             "specified From address")
-        if service is not None and not _SERVICE_SID.match(service):
-            raise TwilioApiError(400, 21701, "The Messaging Service Sid is invalid")
-        content_sid = form.get("ContentSid") or None
-        variables = form.get("ContentVariables") or None
-        body = form.get("Body", "")
-        if variables and not content_sid:
-            raise TwilioApiError(400, 21654, "ContentSid Required")
-        if content_sid is not None:
-            if not CONTENT_SID.match(content_sid) or (self.templates
-                                                       and content_sid not in self.templates):
-                raise TwilioApiError(400, 21655, "The ContentSid is Invalid")
-            body = self._render(content_sid, variables)
-        elif not body and not media_urls:
-            raise TwilioApiError(400, 21619, "A text message body or media urls must be "
-                                             "specified.")
-        if len(body) > MAX_BODY_CHARS:
-            raise TwilioApiError(400, 21617, "The concatenated message body exceeds the "
-                                             "1600 character limit.")
-        if len(media_urls) > MAX_MEDIA:
-            raise TwilioApiError(400, 21623, "Number of media files exceeds allowed limit")
-        callback = form.get("StatusCallback") or None
-        if callback is not None and not _valid_url(callback):
-            raise TwilioApiError(400, 21609, "Invalid 'StatusCallback'")
-        now = self.clock.now()
-        return TwilioMessage(
-            sid=new_sid("SM"), account_sid=self.account_sid, to=to, from_=from_, body=body,
-            media_urls=media_urls, status_callback=callback, content_sid=content_sid,
-            content_variables=variables, messaging_service_sid=service,
-            date_created=now, date_updated=now)
-
-    def _render(self, content_sid: str, variables: str | None) -> str:
-        template = self.templates.get(content_sid, "")
-        try:
-            values = json.loads(variables) if variables else {}
-        except ValueError:
-            raise TwilioApiError(400, 21656, "The ContentVariables Parameter is "
-                                             "invalid") from None
-        if not isinstance(values, dict):
-            raise TwilioApiError(400, 21656, "The ContentVariables Parameter is invalid")
-        return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), template)
 
     def _window_closed(self, msg: TwilioMessage) -> bool:
         if not msg.to.startswith("whatsapp:") or msg.content_sid is not None:
@@ -259,8 +196,8 @@ class FakeTwilio(TwilioDriver):
             steps = [("failed", 63016)]
         elif not await self._fetch_media(msg):
             steps = [("failed", 11200)]
-        elif _bare(msg.to) in self.undeliverable:
-            steps = [("sent", None), ("undelivered", self.undeliverable[_bare(msg.to)])]
+        elif bare(msg.to) in self.undeliverable:
+            steps = [("sent", None), ("undelivered", self.undeliverable[bare(msg.to)])]
         else:
             steps = [("sent", None), ("delivered", None)]
             if self.read_receipts:
@@ -340,18 +277,18 @@ class FakeTwilio(TwilioDriver):
     # -- driver: outbound side ------------------------------------------------------------
     def inject_429(self, to: str | None = None, times: int = 1) -> None:
         """The next ``times`` creates (to ``to``, or to anyone) answer 429 / 20429."""
-        self._injected.add(_bare(to) if to else "*", 0, times)
+        self._injected.add(bare(to) if to else "*", 0, times)
 
     def set_undeliverable(self, to: str, error_code: int = 63024) -> None:
         """Messages to this number (``+1...`` or ``whatsapp:+1...``) end "undelivered"
         with ``error_code`` after "sent"."""
-        self.undeliverable[_bare(to)] = error_code
+        self.undeliverable[bare(to)] = error_code
 
     def messages_to(self, number: str) -> list[TwilioMessage]:
         """Messages the bot created for ``number`` (``+1...`` or ``whatsapp:+1...``)."""
-        bare = _bare(number)
+        wanted = bare(number)
         with self._lock:
-            return [m for m in self.messages.values() if _bare(m.to) == bare]
+            return [m for m in self.messages.values() if bare(m.to) == wanted]
 
 
 _ERROR_TEXT = {
@@ -359,17 +296,6 @@ _ERROR_TEXT = {
     11200: "HTTP retrieval failure",
     63024: "Invalid message recipient",
 }
-
-
-def _bare(number: str) -> str:
-    """Drivers accept ``+1555...`` and ``whatsapp:+1555...`` for the same person."""
-    return number.removeprefix("whatsapp:")
-
-
-def _valid_url(url: str) -> bool:
-    parts = urlsplit(url)
-    return (parts.scheme in ("http", "https") and bool(parts.hostname)
-            and "_" not in (parts.hostname or "") and len(url) <= 4000)
 
 
 def _error(exc: TwilioApiError, headers: dict[str, str] | None = None) -> web.Response:

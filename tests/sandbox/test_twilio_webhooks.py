@@ -96,8 +96,9 @@ async def test_media_download_failure_fails_the_message(
         status_callback=receiver.url + "/whatsapp/status")
     remote = await client.messages.create_async(
         to=PATIENT, from_=tw.whatsapp_from, media_url=["https://example.org/x.bin"])
-    await tw.wait_until_async(lambda: tw.messages[expired.sid].status == "failed"
-                              and tw.messages[remote.sid].status == "failed")
+    # Status changes first, then the callback is posted: wait for both.
+    await tw.wait_until_async(lambda: tw.messages[remote.sid].status == "failed"
+                              and len(tw.callbacks) == 1)
     assert tw.messages[expired.sid].media[0].error == "HTTP 404"
     assert tw.messages[expired.sid].error_code == 11200
     assert tw.messages[remote.sid].media[0].error is not None

@@ -1,0 +1,137 @@
+"""The test-facing half of the fake Telegram: simulated users and inspection.
+
+Tests write as users (``user_sends_text``), read what the bot sent (``messages_to``),
+wait for it, and steer failures (``inject_429``, ``block_user``). Every method is safe
+to call from the test thread while the server runs in its own thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import aiohttp
+
+from bot.sandbox._server import LoopbackServer
+from bot.sandbox.faults import Injected429s
+from bot.sandbox.tg_models import MAX_TEXT, SentMessage, UserMessage, WebhookState, utf16_len
+from bot.sandbox.tg_state import TelegramState
+
+
+class TelegramDriver(LoopbackServer):
+    """Driver API; :class:`bot.sandbox.fake_telegram.FakeTelegram` provides the server."""
+
+    state: TelegramState
+    _injected: Injected429s
+
+    # -- driver: simulated users --------------------------------------------------------
+    def user_sends_text(self, user_id: int, text: str, *, first_name: str = "Sandbox User",
+                        username: str | None = None) -> int:
+        """A user writes to the bot in their private chat; returns the message_id.
+
+        Telegram apps split longer input, so more than 4096 UTF-16 units is refused.
+        """
+        if not text or utf16_len(text) > MAX_TEXT:
+            raise ValueError("a Telegram text message has 1 to 4096 characters")
+        with self.state.lock:
+            self.state.ensure_user(user_id, first_name, username)
+            mid = self.state.user_message(user_id, text, None, None)
+        self.signal.notify()
+        return mid
+
+    def user_sends_document(self, user_id: int, filename: str, data: bytes, *,
+                            mime_type: str | None = None, caption: str | None = None,
+                            first_name: str = "Sandbox User",
+                            username: str | None = None) -> int:
+        """A user uploads a document to the bot; returns the message_id."""
+        with self.state.lock:
+            self.state.ensure_user(user_id, first_name, username)
+            mid = self.state.user_document(user_id, filename, data, mime_type, caption)
+        self.signal.notify()
+        return mid
+
+    def user_presses_button(self, user_id: int, message_id: int, data: str) -> str:
+        """A callback_query for an inline button on one of the bot's messages."""
+        with self.state.lock:
+            query_id = self.state.user_callback(user_id, message_id, data)
+        self.signal.notify()
+        return query_id
+
+    def block_user(self, user_id: int) -> None:
+        """Later sends to this user fail with 403 "bot was blocked by the user"."""
+        with self.state.lock:
+            self.state.blocked.add(user_id)
+
+    async def post_to_webhook_async(self, update: dict[str, Any], *,
+                                    secret_token: str | None = None,
+                                    url: str | None = None) -> int:
+        """POST an arbitrary update to the bot's webhook with a chosen secret header
+        (None: no header) - for tests that the bot refuses what Telegram did not send."""
+        target = url or self.state.webhook.url
+        if not target:
+            raise RuntimeError("no webhook is set")
+        headers = {"Content-Type": "application/json"}
+        if secret_token is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret_token
+        async with aiohttp.ClientSession() as session, session.post(
+                target, data=json.dumps(update), headers=headers) as resp:
+            await resp.read()
+            return resp.status
+
+    # -- driver: inspection ---------------------------------------------------------------
+    def messages_to(self, chat_id: int) -> list[SentMessage]:
+        """What the bot sent to this chat, oldest first (deleted ones flagged)."""
+        with self.state.lock:
+            return list(self.state.sent.get(chat_id, []))
+
+    def all_sent(self) -> list[SentMessage]:
+        with self.state.lock:
+            return [m for msgs in self.state.sent.values() for m in msgs]
+
+    def user_message(self, chat_id: int, message_id: int) -> UserMessage | None:
+        """A message the simulated user sent (e.g. to check the bot deleted it)."""
+        with self.state.lock:
+            return self.state.user_messages.get((chat_id, message_id))
+
+    def pending_updates(self) -> int:
+        with self.state.lock:
+            return len(self.state.updates)
+
+    @property
+    def webhook(self) -> WebhookState:
+        return self.state.webhook
+
+    def inject_429(self, chat_id: int, retry_after: int, times: int = 1) -> None:
+        """The next ``times`` sends to ``chat_id`` answer 429 with this retry_after."""
+        self._injected.add(str(chat_id), retry_after, times)
+
+    def request_bytes(self) -> bytes:
+        """Every path, query and body the bot sent, concatenated, for leak scanning."""
+        with self._lock:
+            return b"\n".join(r.path.encode() + b"?" + r.query.encode() + b"\n" + r.body
+                              for r in self.requests)
+
+    def wait_for_messages(self, chat_id: int, n: int, timeout: float = 5.0
+                          ) -> list[SentMessage]:
+        """Block until the bot sent at least ``n`` messages to the chat (threaded mode)."""
+        if not self.signal.wait_sync(lambda: self._count(chat_id) >= n, timeout):
+            raise TimeoutError(f"chat got {self._count(chat_id)} of {n} messages "
+                               f"within {timeout}s")
+        return self.messages_to(chat_id)
+
+    async def wait_for_messages_async(self, chat_id: int, n: int, timeout: float = 5.0
+                                      ) -> list[SentMessage]:
+        """Like :meth:`wait_for_messages`, for a test running in any event loop."""
+        deadline = time.monotonic() + timeout
+        while self._count(chat_id) < n:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"chat got {self._count(chat_id)} of {n} messages "
+                                   f"within {timeout}s")
+            await asyncio.sleep(0.005)
+        return self.messages_to(chat_id)
+
+    def _count(self, chat_id: int) -> int:
+        with self.state.lock:
+            return len(self.state.sent.get(chat_id, []))
