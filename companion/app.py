@@ -34,7 +34,6 @@ from typing import Any
 from companion.env import clock_from_env, read_passphrase, resolve_home
 from companion.keystore import Keystore
 from crypto.clock import Clock, FixedClock
-from crypto.epochs import format_epoch
 from crypto.errors import ConfigError, OfferExpired, StorageError, WrongPairing
 from crypto.pairing import PendingOffer, Role
 from crypto.session import IdentityKey, PairingSession
@@ -220,7 +219,3 @@ def open_companion(args: Any) -> Iterator[Companion]:
         yield companion
     finally:
         companion.close()
-
-
-def describe_epoch(epoch: int) -> str:
-    return format_epoch(epoch)

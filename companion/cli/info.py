@@ -34,6 +34,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sh = sub.add_parser("shred", help="apply the rotation and shredding schedule now")
     sh.set_defaults(handler=run_shred)
 
+    dep = sub.add_parser("deposits", help="re-print this month's escrow deposit token(s) "
+                         "for the clinic bot (normally sent with the first message)")
+    dep.add_argument("--pairing", metavar="ID")
+    dep.set_defaults(handler=run_deposits)
+
 
 def status_data(comp: Companion) -> dict[str, Any]:
     now = comp.clock.now()
@@ -135,4 +140,14 @@ def run_shred(args: argparse.Namespace) -> int:
     for p in data["pairings"]:
         for epoch, v in p["live_epochs"].items():
             print(f"Pairing {p['pairing_id'][:8]}: {epoch} readable until {v['grace_end']}")
+    return 0
+
+
+def run_deposits(args: argparse.Namespace) -> int:
+    """Deposits are sealed to the clinic's escrow key; re-sending one is harmless."""
+    with open_companion(args) as comp:
+        wanted = comp.resolve_pairing(args.pairing) if args.pairing else None
+        tokens = [token for pairing_hex in comp.pairing_ids() if wanted in (None, pairing_hex)
+                  for _, token in sorted(comp.state["pairings"][pairing_hex]["deposits"].items())]
+    sys.stdout.write("".join(t + "\n" for t in tokens))
     return 0

@@ -132,3 +132,16 @@ def test_real_console_script_round_trip(tmp_path: Path) -> None:
                             env=env, cwd=tmp_path, timeout=120, check=False)
     assert failed.returncode == 4 and failed.stdout == ""
     assert failed.stderr.startswith("medcrypt: error:") and failed.stderr.count("\n") == 1
+
+
+def test_decrypt_does_not_import_the_qr_stack(cli: Cli, pair: Pair) -> None:
+    """Cold start: `medcrypt decrypt` must not pay for segno, Pillow or zxing."""
+    token = cli.ok(pair.pat, "encrypt", stdin="x").out
+    code = ("import sys; from companion.cli import main; rc = main(['--home', sys.argv[1], "
+            "'decrypt']); heavy = sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'segno', 'PIL', 'zxingcpp', 'platformdirs', 'hypothesis'}); "
+            "print('HEAVY', heavy, rc)")
+    env = {**os.environ, "MEDCRYPT_PASSPHRASE": PASSPHRASE, "MEDCRYPT_NOW": T0}
+    done = subprocess.run([sys.executable, "-c", code, str(pair.doc)], input=token,
+                          capture_output=True, text=True, env=env, timeout=120, check=True)
+    assert done.stdout.endswith("HEAVY [] 0\n"), done.stdout + done.stderr

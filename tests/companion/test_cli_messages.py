@@ -175,6 +175,9 @@ def test_escrow_deposit_is_printed_first_once_per_epoch(cli: Cli) -> None:
     # pasting the deposit along with messages is harmless: it is skipped
     res = cli.ok(p.pat, "decrypt", stdin="\n".join(first))
     assert res.out == "hello" and "escrow_deposit" in res.err
+    # recorded for re-sending while its epoch lives, forgotten once the epoch is shredded
+    assert cli.ok(p.doc, "deposits").out.split() == [first[0]]
+    assert cli.ok(p.doc, "deposits", now="2026-12-08T00:00:01+00:00").out == ""
 
 
 def test_errors_are_one_line_with_documented_codes(cli: Cli, pair: Pair) -> None:
