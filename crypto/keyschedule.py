@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crypto import _primitives as prim
 from crypto.clock import ensure_utc
-from crypto.epochs import MAX_GRACE_DAYS, epoch_of, format_epoch, grace_end
+from crypto.epochs import MAX_EPOCH, MAX_GRACE_DAYS, epoch_of, epoch_start, format_epoch, grace_end
 from crypto.errors import EpochNotYet, EpochShredded, StorageError, WrongPairing
 
 LABEL_EPOCH0 = b"MEDCRYPT v2 epoch 0"
@@ -75,6 +75,14 @@ class EpochSchedule:
     next_key: bytearray
     live: set[int] = field(default_factory=set)
     shredded: dict[int, str] = field(default_factory=dict)
+    #: Cached instant of the next calendar event (entry or shred); not persisted.
+    _next_event: datetime | None = field(default=None, init=False, repr=False, compare=False)
+
+    def _compute_next_event(self) -> datetime:
+        events = [grace_end(e, self.grace_days) for e in self.live]
+        if self.next_epoch < MAX_EPOCH:
+            events.append(epoch_start(self.next_epoch) - CLOCK_SKEW)
+        return min(events) if events else datetime.max.replace(tzinfo=UTC)
 
     @classmethod
     def begin(
@@ -91,10 +99,12 @@ class EpochSchedule:
         """
         now = ensure_utc(now)
         result = Advance()
-        target = epoch_of(now + CLOCK_SKEW)
-        if self.next_epoch > target and not any(
-                now >= grace_end(e, self.grace_days) for e in self.live):
+        if self._next_event is None:
+            self._next_event = self._compute_next_event()
+        if now < self._next_event:
             return result  # the common case: nothing to enter or shred
+        self._next_event = None
+        target = epoch_of(now + CLOCK_SKEW)
         stamp = now.isoformat()
         while self.next_epoch <= target:
             epoch, key = self.next_epoch, self.next_key
@@ -149,6 +159,8 @@ class EpochSchedule:
     @classmethod
     def load(cls, state: dict[str, Any]) -> EpochSchedule:
         try:
+            if not 0 <= int(state["grace_days"]) <= MAX_GRACE_DAYS:
+                raise StorageError("epoch schedule state has an invalid grace window")
             return cls(
                 start_epoch=int(state["start_epoch"]),
                 grace_days=int(state["grace_days"]),
