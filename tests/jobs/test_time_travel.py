@@ -118,7 +118,7 @@ def test_fourteen_months_of_rotation_grace_and_shredding(database_url: str, cli:
 
         shredded_blobs: list[bytes] = []
         shredded_keys: set[str] = set()
-        previous: tuple[int, str, str, bytes] | None = None
+        previous: tuple[int, str, str, bytes, bytes] | None = None
         for month in range(MONTHS):
             first = epoch_start(epoch_of(START) + month) if month else START
             e = epoch_of(first)
@@ -141,7 +141,7 @@ def test_fourteen_months_of_rotation_grace_and_shredding(database_url: str, cli:
                 s.add(StoredToken(pairing_id=pid, epoch=e, direction=0, msg_index=month,
                                   kind=1, raw=raw, received_at=mid))
             if previous is not None:
-                pe, plate, ptoo_late, praw = previous
+                pe, plate, ptoo_late, praw, pdeposit = previous
                 day3 = first.replace(day=3)
                 with ctx.sessions() as s:
                     assert epoch_status(s, pid, pe, day3) == "retired"
@@ -161,12 +161,11 @@ def test_fourteen_months_of_rotation_grace_and_shredding(database_url: str, cli:
                 refused = cli(doc, "decrypt", stdin=ptoo_late, now=_iso(day8))
                 assert refused.code == 4
                 assert format_epoch(pe) in refused.err and day8.date().isoformat() in refused.err
-                shredded_blobs.extend([praw, prev_deposit])
+                shredded_blobs.extend([praw, pdeposit])
             # The current month's token: the physician can read it now.
             assert cli.ok(doc, "decrypt", stdin=token, now=_iso(mid)).out \
                 == f"month {month} checkup"
-            previous = (e, late, too_late, raw)
-            prev_deposit = deposit
+            previous = (e, late, too_late, raw, deposit)
 
         with ctx.sessions() as s:
             states = s.execute(select(Epoch.epoch, Epoch.state).where(Epoch.pairing_id == pid)
