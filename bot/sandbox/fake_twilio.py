@@ -218,27 +218,37 @@ class FakeTwilio(TwilioDriver):
                                        kind="callback")
 
     async def _fetch_media(self, msg: TwilioMessage) -> bool:
-        """Download attachments; WhatsApp delivers only the first MediaUrl of a message."""
-        urls = msg.media_urls[:1] if msg.to.startswith("whatsapp:") else msg.media_urls
+        """Download attachments; WhatsApp delivers only the first MediaUrl of a message.
+
+        The others are recorded with an error so a test sees they never arrived (the
+        message itself still succeeds, as on the real platform).
+        """
+        whatsapp = msg.to.startswith("whatsapp:")
         ok = True
-        for url in urls:
+        for i, url in enumerate(msg.media_urls):
             fetch = MediaFetch(url, 0, None, b"")
-            if urlsplit(url).hostname not in LOOPBACK_HOSTS:
+            if whatsapp and i > 0:
+                fetch.error = "not delivered: WhatsApp sends one attachment per message"
+            elif urlsplit(url).hostname not in LOOPBACK_HOSTS:
                 fetch.error = "refused: the sandbox only fetches loopback URLs"
+                ok = False
             else:
-                try:
-                    async with self.session.get(url, allow_redirects=True) as resp:
-                        fetch.status = resp.status
-                        fetch.content_type = resp.headers.get("Content-Type")
-                        fetch.data = await resp.read()
-                        if resp.status != 200:
-                            fetch.error = f"HTTP {resp.status}"
-                except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                    fetch.error = type(exc).__name__
+                await self._download(fetch)
+                ok = ok and fetch.error is None
             with self._lock:
                 msg.media.append(fetch)
-            ok = ok and fetch.error is None
         return ok
+
+    async def _download(self, fetch: MediaFetch) -> None:
+        try:
+            async with self.session.get(fetch.url, allow_redirects=True) as resp:
+                fetch.status = resp.status
+                fetch.content_type = resp.headers.get("Content-Type")
+                fetch.data = await resp.read()
+                if resp.status != 200:
+                    fetch.error = f"HTTP {resp.status}"
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            fetch.error = type(exc).__name__
 
     async def post_signed(self, url: str, params: dict[str, str], *, kind: str,
                           signature: str | None = None, sign_for: str | None = None

@@ -85,7 +85,8 @@ class TwilioDriver(LoopbackServer):
                         f"{new_sid('ME')}")
                 self.inbound_media[path] = (data, content_type)
                 served.append((self.url + path, content_type))
-            self.last_inbound_at[sender] = self.clock.now()
+            if signature == "valid":  # forged/unsigned posts never went through Twilio
+                self.last_inbound_at[sender] = self.clock.now()
         params = inbound_params(account_sid=self.account_sid, message_sid=sid,
                                 from_addr=sender, to_addr=self.whatsapp_from, body=body,
                                 profile_name=profile_name, media=served)

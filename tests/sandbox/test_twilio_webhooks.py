@@ -84,8 +84,8 @@ async def test_media_is_downloaded_like_whatsapp_and_only_the_first(
     assert msg.num_media == "2"
     await tw.wait_until_async(lambda: tw.messages[msg.sid].status == "delivered")
     fetched = tw.messages[msg.sid].media
-    assert len(fetched) == 1
     assert fetched[0].data == b"\x00sealed-attachment\xff" and fetched[0].status == 200
+    assert fetched[1].data == b"" and "one attachment" in (fetched[1].error or "")
 
 
 async def test_media_download_failure_fails_the_message(
@@ -131,6 +131,7 @@ async def test_forged_and_missing_signatures_are_refused(
     result = await tw.user_sends_whatsapp_async("+15551230002", "x", signature=mode)  # type: ignore[arg-type]
     assert result.http_status == 403
     assert receiver.accepted_sids == []
+    assert tw.last_inbound_at == {}  # an attacker's post does not open the window
     if mode == "missing":
         assert receiver.seen[-1].signature is None
 
