@@ -85,7 +85,7 @@ def run(size: int, workdir: Path, *, trace: bool) -> dict[str, float]:
     src = PatternReader(size)
     start = time.perf_counter()
     with container.open("wb") as dst:
-        manifest = seal_file(src, dst, pairing_id=bytes(16), epoch=670,
+        manifest = seal_file(src, dst, pairing_id=bytes(16), epoch=682,
                              direction=Direction.PATIENT_TO_PHYSICIAN, name="scan.dcm",
                              max_size=size)
     sealed_s = time.perf_counter() - start

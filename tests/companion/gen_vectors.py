@@ -43,7 +43,7 @@ def attachment_vectors() -> dict[str, object]:
         rng_bytes = bytes(range(32)) + bytes(range(100, 116)) + bytes(range(200, 224))
         out = io.BytesIO()
         manifest = seal_file(
-            io.BytesIO(pattern(size)), out, pairing_id=bytes(range(16, 32)), epoch=670,
+            io.BytesIO(pattern(size)), out, pairing_id=bytes(range(16, 32)), epoch=682,
             direction=Direction.PHYSICIAN_TO_PATIENT, name="lab-result.pdf",
             mime_type="application/pdf", rng=fixed_rng(rng_bytes))
         container = out.getvalue()
@@ -51,7 +51,7 @@ def attachment_vectors() -> dict[str, object]:
             "plaintext_size": size,
             "rng_hex": rng_bytes.hex(),
             "pairing_id_hex": bytes(range(16, 32)).hex(),
-            "epoch": 670,
+            "epoch": 682,
             "direction": 1,
             "name": "lab-result.pdf",
             "mime_type": "application/pdf",

@@ -25,7 +25,7 @@ _RNG = bytes(range(32)) + bytes(range(100, 116)) + bytes(range(200, 224))
 
 def _seed_container() -> tuple[bytes, Manifest]:
     out = io.BytesIO()
-    manifest = seal_file(io.BytesIO(b"lab values " * 40), out, pairing_id=bytes(16), epoch=670,
+    manifest = seal_file(io.BytesIO(b"lab values " * 40), out, pairing_id=bytes(16), epoch=682,
                          direction=Direction.PATIENT_TO_PHYSICIAN, name="lab.txt",
                          mime_type="text/plain", rng=fixed_rng(_RNG))
     return out.getvalue(), manifest
