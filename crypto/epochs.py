@@ -21,6 +21,9 @@ from crypto.errors import MalformedToken
 DEFAULT_GRACE_DAYS = 7
 #: Longest grace window a policy may ask for (a quarter; longer defeats shredding).
 MAX_GRACE_DAYS = 92
+#: How far ahead of this device's clock a peer's clock may run at a month boundary; a
+#: token of the next epoch is accepted this long before the local clock reaches it.
+CLOCK_SKEW = timedelta(minutes=5)
 #: First epoch whose start is not representable by :class:`datetime` (year 10000).
 MAX_EPOCH = (9999 - 1970 + 1) * 12
 
@@ -64,9 +67,16 @@ def grace_end(epoch: int, grace_days: int = DEFAULT_GRACE_DAYS) -> datetime:
     return epoch_end(epoch) + timedelta(days=grace_days)
 
 
-def is_readable(epoch: int, at: datetime, grace_days: int = DEFAULT_GRACE_DAYS) -> bool:
-    """True if a token of ``epoch`` may still be opened (or relayed) at instant ``at``."""
-    current = epoch_of(at)
+def is_readable(
+    epoch: int, at: datetime, grace_days: int = DEFAULT_GRACE_DAYS,
+    skew: timedelta = timedelta(0),
+) -> bool:
+    """True if a token of ``epoch`` may still be opened (or relayed) at instant ``at``.
+
+    Pass ``skew=CLOCK_SKEW`` to accept, as the companions do, a next-month token from a
+    sender whose clock runs a few minutes ahead at the boundary.
+    """
+    current = epoch_of(ensure_utc(at) + skew)
     if epoch > current:
         return False
     return ensure_utc(at) < grace_end(epoch, grace_days)

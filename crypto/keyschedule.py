@@ -20,20 +20,24 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from crypto import _primitives as prim
 from crypto.clock import ensure_utc
-from crypto.epochs import MAX_EPOCH, MAX_GRACE_DAYS, epoch_of, epoch_start, format_epoch, grace_end
+from crypto.epochs import (
+    CLOCK_SKEW,
+    MAX_EPOCH,
+    MAX_GRACE_DAYS,
+    epoch_of,
+    epoch_start,
+    format_epoch,
+    grace_end,
+)
 from crypto.errors import EpochNotYet, EpochShredded, StorageError, WrongPairing
 
 LABEL_EPOCH0 = b"MEDCRYPT v2 epoch 0"
 LABEL_ADVANCE = b"MEDCRYPT v2 epoch advance"
-#: How far ahead of this device's clock a peer's clock may be at a month boundary: a token
-#: of the next epoch is accepted this long before the local clock reaches it (entering an
-#: epoch early reveals nothing - its key follows from the current one anyway).
-CLOCK_SKEW = timedelta(minutes=5)
 _U32 = struct.Struct(">I")
 
 

@@ -210,3 +210,11 @@ def test_only_the_canonical_last_character_is_accepted(raw: bytes, twist: int) -
     except MalformedToken:
         return
     assert decoded != raw  # a different accepted text must mean different bytes
+
+
+def test_is_readable_with_skew() -> None:
+    before = datetime(2026, 11, 30, 23, 57, tzinfo=UTC)
+    assert not epochs.is_readable(683, before)
+    assert epochs.is_readable(683, before, skew=epochs.CLOCK_SKEW)
+    assert not epochs.is_readable(683, datetime(2026, 11, 30, 23, 50, tzinfo=UTC),
+                                  skew=epochs.CLOCK_SKEW)
