@@ -59,10 +59,14 @@ class Signal:
         with self._cond:
             self._cond.notify_all()
         loop = self._loop
-        if loop is not None and not loop.is_closed():
-            # The loop may close between the check and the call: nobody is waiting then.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._fire)
+        if loop is None or loop.is_closed():
+            return
+        if _in_loop(loop):  # the common case: no self-pipe write needed
+            self._fire()
+            return
+        # The loop may close between the check and the call: nobody is waiting then.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self._fire)
 
     def _fire(self) -> None:
         event, self._event = self._event, asyncio.Event()
