@@ -61,7 +61,8 @@ def test_exceptions_are_scrubbed() -> None:
 def test_stdlib_logging_from_libraries_is_scrubbed() -> None:
     out = _capture()
     logging.getLogger("httpx").warning(
-        "HTTP Request: POST https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage to %s",
+        "HTTP Request: POST https://api.telegram.org/bot123456789:"
+        "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage to %s",
         PHONE,
     )
     text = out.getvalue()
