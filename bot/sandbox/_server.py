@@ -184,6 +184,7 @@ class LoopbackServer:
                 loop.run_until_complete(self.start())
             except BaseException as exc:  # reported to the starting thread
                 failure.append(exc)
+                loop.close()
                 ready.set()
                 return
             ready.set()

@@ -70,3 +70,4 @@ def test_injected_429s_are_consumed_in_order() -> None:
     assert inj.take("2") is None
     with pytest.raises(ValueError, match="times"):
         inj.add("1", 1, times=0)
+

@@ -218,3 +218,14 @@ def test_threaded_mode_serves_a_blocking_caller() -> None:
         url = fake.url
     with pytest.raises(httpx.ConnectError):
         httpx.get(url)
+
+
+def test_a_fake_can_be_stopped_and_started_again_keeping_its_state() -> None:
+    fake = FakeTelegram()
+    with fake:
+        fake.user_sends_text(90, "queued while the bot was down")
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = fake.url
+    with fake:
+        assert fake.pending_updates() == 1
+        assert httpx.post(f"{fake.base_url}{fake.token}/getMe").json()["ok"]
