@@ -118,6 +118,9 @@ class Keystore:
         self._memlimit = memlimit
         self.state = state
         self._lock_fd: int | None = lock_fd
+        #: The document as last read or written; ``save()`` skips an unchanged one, so
+        #: read-only commands cost no write (and no fsync) at all.
+        self._saved: bytes | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -180,8 +183,10 @@ class Keystore:
                 raise KeystoreLocked("the keystore content is damaged") from None
             if not isinstance(state, dict):
                 raise KeystoreLocked("the keystore content is damaged")
-            return cls(home, key, salt, opslimit=opslimit, memlimit=memlimit, state=state,
-                       lock_fd=lock_fd)
+            store = cls(home, key, salt, opslimit=opslimit, memlimit=memlimit, state=state,
+                        lock_fd=lock_fd)
+            store._saved = store._encode()
+            return store
         except BaseException:
             os.close(lock_fd)
             raise
@@ -198,11 +203,16 @@ class Keystore:
             raise KeystoreLocked("the keystore header has out-of-range parameters")
         return salt, opslimit, memlimit, nonce, blob[HEADER_LEN:]
 
+    def _encode(self) -> bytes:
+        return json.dumps(self.state, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
     def save(self) -> None:
-        """Seal ``state`` under a fresh nonce and atomically replace the file."""
+        """Seal ``state`` under a fresh nonce and atomically replace the file (if changed)."""
         if self._lock_fd is None:
             raise StorageError("the keystore is closed")
-        body = json.dumps(self.state, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        body = self._encode()
+        if body == self._saved:
+            return
         padded = body + b" " * (-len(body) % PAD_BLOCK)
         nonce = os.urandom(_NONCE_LEN)
         header = _HEADER.pack(MAGIC, FORMAT_VERSION, self._opslimit, self._memlimit,
@@ -210,6 +220,7 @@ class Keystore:
         sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
             padded, header, nonce, bytes(self._key))
         atomic_write(self.path, header + sealed)
+        self._saved = body
 
     def close(self) -> None:
         """Zero the derived key and release the lock (idempotent)."""

@@ -90,10 +90,22 @@ def test_shredded_value_leaves_no_bytes_in_file(tmp_path: Path) -> None:
 def test_every_save_uses_a_fresh_nonce(tmp_path: Path) -> None:
     with Keystore.create(tmp_path, "pw", {"a": 1}, **FAST) as store:
         first = store.path.read_bytes()
+        store.state["a"] = 2
         store.save()
         second = store.path.read_bytes()
     assert first[:HEADER_LEN - 24] == second[:HEADER_LEN - 24]
     assert first[HEADER_LEN - 24:HEADER_LEN] != second[HEADER_LEN - 24:HEADER_LEN]
+
+
+def test_unchanged_document_is_not_rewritten(tmp_path: Path) -> None:
+    Keystore.create(tmp_path, "pw", {"a": [1, 2]}, **FAST).close()
+    inode = (tmp_path / ks.FILE_NAME).stat().st_ino
+    with Keystore.unlock(tmp_path, "pw") as store:
+        store.save()
+        assert store.path.stat().st_ino == inode
+        store.state["a"].append(3)
+        store.save()
+        assert store.path.stat().st_ino != inode
 
 
 def test_atomic_write_failure_keeps_old_file(
