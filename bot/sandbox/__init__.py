@@ -69,9 +69,11 @@ fake). The fake enforces Basic auth (20003), 21604/21603/21619/21617/21211/21910
 Twilio does - the bot should handle both), templates by ContentSid (``templates=
 {"HX...": "text {{1}}"}``), 429/20429 via ``inject_429(to=None, times=1)``.
 After a create it downloads the first MediaUrl (WhatsApp sends one attachment per
-message; failure -> "failed", ErrorCode 11200), then POSTs status callbacks "sent",
-"delivered" (or "undelivered" with ``set_undeliverable(to, code)``) signed with
-``X-Twilio-Signature`` over the exact StatusCallback URL.
+message: later URLs are recorded as not delivered; a failed download -> "failed",
+ErrorCode 11200; only loopback URLs are fetched), then POSTs status callbacks "sent",
+"delivered" (or "undelivered" with ``set_undeliverable(number, code)``) signed with
+``X-Twilio-Signature`` over the exact StatusCallback URL. Status changes before its
+callback is posted, so wait for ``callbacks`` when asserting on them.
 
 Twilio driver: ``webhook_url`` (where the bot listens) and ``signature_url`` (the
 public URL the bot validates against, if a proxy sits in front),
@@ -79,7 +81,8 @@ public URL the bot validates against, if a proxy sits in front),
 message_sid=, signature="valid"|"forged"|"missing", sign_url=) -> InboundResult``,
 ``replay(result)``, ``messages_to(number) -> list[TwilioMessage]`` (``.status``,
 ``.statuses``, ``.media[i].data``), ``messages[sid]``, ``callbacks``, ``inbound``,
-``last_inbound_at[addr]``, ``open_window(number, at=None)``, ``close_window(number)``,
+``last_inbound_at["whatsapp:+1..."]`` (set by validly signed inbound posts only),
+``open_window(number, at=None)``, ``close_window(number)``,
 ``wait_until(predicate, timeout)``; ``clock=`` injects time (crypto.clock.FixedClock).
 
 Faults
