@@ -244,3 +244,27 @@ async def test_raw_json_and_query_encodings_are_accepted(tg: FakeTelegram) -> No
     assert r3.status_code == 404 and r3.json()["description"] == "Not Found"
     assert r4.status_code == 400
     assert r4.json()["description"] == "Bad Request: message text is empty"
+
+
+async def test_files_over_20_mb_cannot_be_fetched_by_bots(tg: FakeTelegram) -> None:
+    tg.user_sends_document(13, "scan.bin", b"\x00" * (20 * 1024 * 1024 + 1))
+    async with make_bot(tg) as bot:
+        (update,) = await bot.get_updates(timeout=0)
+        assert update.message is not None and update.message.document is not None
+        with pytest.raises(BadRequest, match="too big"):
+            await bot.get_file(update.message.document.file_id)
+
+
+async def test_file_download_needs_the_right_token(tg: FakeTelegram) -> None:
+    tg.user_sends_text(14, "a")
+    async with make_bot(tg) as bot:
+        msg = await bot.send_document(14, b"secret bytes", filename="f.bin")
+        assert msg.document is not None
+        path = (await bot.get_file(msg.document.file_id)).file_path
+    assert path is not None
+    relative = path.split(tg.token + "/", 1)[1]
+    async with httpx.AsyncClient() as client:
+        ok = await client.get(f"{tg.base_file_url}{tg.token}/{relative}")
+        wrong = await client.get(f"{tg.base_file_url}1:wrong/{relative}")
+    assert ok.content == b"secret bytes"
+    assert wrong.status_code == 404 and b"secret" not in wrong.content
