@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine, LargeBinary, String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from crypto.errors import KeyVersionMissing
 from crypto.keyring import Keyring, sealed_version
 from storage.encrypted import REGISTRY, EncryptedField, register
 from storage.keys import key_status, rewrap, verify_keyring
@@ -84,3 +85,27 @@ def test_hand_sealed_rows_are_counted_and_rewrapped(
             b"+15550001234")
         wanted = only_v2.blind_index(TABLE, "address_index", "whatsapp:+15550001234")
         assert s.scalars(select(HandSealed.id).where(HandSealed.address_index == wanted)).one()
+
+
+def test_rewrap_covers_the_relay_identity_directory(sessions: sessionmaker[Session]) -> None:
+    """The relay's own code finds and opens its identities after rewrap + key removal."""
+    from bot.messages import Platform
+    from bot.relay.identities import IdentityDirectory
+    from crypto.clock import FixedClock
+    from tests.storage.conftest import NOW
+
+    v1 = Keyring.from_env_value(KEYS_V1)
+    with sessions.begin() as s:
+        made = IdentityDirectory(v1, FixedClock(NOW)).resolve(
+            s, Platform.WHATSAPP, "whatsapp:+15550004321")
+    only_v2 = Keyring.from_env_value(KEYS_V2.split(",")[0])
+    missing = r"bot_identities\.address_sealed: 1 row"
+    with sessions() as s, pytest.raises(KeyVersionMissing, match=missing):
+        verify_keyring(s, only_v2)
+    assert rewrap(sessions, Keyring.from_env_value(KEYS_V2)) >= 1
+    directory = IdentityDirectory(only_v2, FixedClock(NOW))
+    with sessions() as s:
+        verify_keyring(s, only_v2)
+        assert directory.find(s, Platform.WHATSAPP, "whatsapp:+15550004321") == made.identity_id
+        assert directory.address_of(s, made.identity_id) == (
+            Platform.WHATSAPP, "whatsapp:+15550004321")
