@@ -25,6 +25,7 @@ Keystore document (JSON inside the sealed file, docs/adr/0003-keystore.md)::
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -168,6 +169,10 @@ class Companion:
             if record["pending"] is not None and now >= expires:
                 PendingOffer.load(record["pending"]).wipe()
                 record["pending"] = None  # tombstone: no secret left
+                if record.get("png"):
+                    with contextlib.suppress(OSError):
+                        Path(record["png"]).unlink(missing_ok=True)  # a useless QR now
+                    record["png"] = None
             if now >= expires + timedelta(days=OFFER_TOMBSTONE_DAYS):
                 del offers[pairing_hex]
 

@@ -39,7 +39,7 @@ def resolve_home(explicit: str | None) -> Path:
     env = os.environ.get(ENV_HOME)
     if env:
         return Path(env).expanduser()
-    from platformdirs import user_data_dir  # noqa: PLC0415 - lazy: keep cold start fast
+    from platformdirs import user_data_dir  # lazy: keep cold start fast
 
     return Path(user_data_dir("medcrypt", appauthor=False))
 

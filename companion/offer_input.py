@@ -35,6 +35,6 @@ def extract_offer_text(text: str) -> str:
 
 def offer_from_image(path: Path) -> str:
     """Decode the QR in a PNG or photo and return the validated offer text."""
-    from companion.qr import read_qr  # noqa: PLC0415 - lazy: Pillow/zxing only when needed
+    from companion.qr import read_qr  # lazy: Pillow/zxing only when needed
 
     return extract_offer_text(read_qr(path))

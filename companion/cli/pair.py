@@ -56,7 +56,7 @@ def _emit(args: argparse.Namespace, data: dict[str, str], lines: list[str]) -> N
 
 
 def run_offer(args: argparse.Namespace) -> int:
-    from companion import qr  # noqa: PLC0415 - lazy: segno only for this command
+    from companion import qr  # lazy: segno only for this command
 
     with open_companion(args) as comp:
         if comp.role is not Role.PHYSICIAN:
@@ -96,7 +96,7 @@ def _read_arg(value: str) -> str:
 
 
 def run_accept(args: argparse.Namespace) -> int:
-    from companion.offer_input import (  # noqa: PLC0415 - lazy: QR stack only when needed
+    from companion.offer_input import (  # lazy: QR stack only when needed
         extract_offer_text,
         offer_from_image,
     )

@@ -94,10 +94,12 @@ def test_expired_offer_is_refused_on_both_sides(cli: Cli) -> None:
     assert late.code == 4 and "expired" in late.err
     token = cli.ok(pat, "pair", "accept", "--qr", "offer.png", "--json",
                    now="2026-11-23T10:09:00+00:00").json()["accept_token"]
+    assert (cli.tmp / "offer.png").exists()
     refused = cli(doc, "pair", "complete", str(token), now="2026-11-23T10:10:30+00:00")
     assert refused.code == 4 and "expired" in refused.err.lower()
     status = cli.ok(doc, "status", "--json", now="2026-11-23T10:11:00+00:00").json()
     assert status["pairings"] == [] and status["offers"][0]["open"] is False
+    assert not (cli.tmp / "offer.png").exists()  # the expired QR image is removed too
 
 
 def test_reused_offer_is_refused(cli: Cli, pair: Pair) -> None:
