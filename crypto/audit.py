@@ -103,8 +103,10 @@ FORBIDDEN_DETAIL_KEYS = frozenset({
 DetailValue = str | int | bool | None | list[str | int | bool | None]
 Details = Mapping[str, DetailValue]
 #: One stored entry as the verifier reads it: seq, ts_us, actor_ref, subject_ref,
-#: action, details ciphertext, prev_hash, entry_hash.
-EntryRow = tuple[int, int, str, str, str, bytes, bytes, bytes]
+#: action, details ciphertext, prev_hash, entry_hash - the three text fields as their
+#: ASCII bytes (the database hands them over cast to bytes: decoding and re-encoding a
+#: million strings would cost more than hashing them).
+EntryRow = tuple[int, int, bytes, bytes, bytes, bytes, bytes, bytes]
 
 
 # --- references ------------------------------------------------------------------
@@ -233,15 +235,27 @@ class EntryFields(NamedTuple):
 
 def encode_entry(f: EntryFields) -> bytes:
     """The canonical bytes an entry hash covers (see the module docstring)."""
-    a, s, c = f.actor.encode("ascii"), f.subject.encode("ascii"), f.action.encode("ascii")
     if len(f.prev_hash) != HASH_BYTES:
         raise ValueError("prev_hash must be 32 bytes")
-    header = _HEADER.pack(f.seq, f.ts_us, len(a), len(s), len(c), len(f.details))
-    return b"".join((_ENTRY_LABEL, header, a, s, c, f.details, f.prev_hash))
+    return _encode_raw(f.seq, f.ts_us, (f.actor.encode("ascii"), f.subject.encode("ascii"),
+                                        f.action.encode("ascii"), f.details, f.prev_hash))
+
+
+def _encode_raw(seq: int, ts_us: int, parts: Sequence[bytes]) -> bytes:
+    """Label, header, then actor, subject, action, details and prev_hash as given."""
+    a, s, c, d, prev = parts
+    return b"".join((_ENTRY_LABEL, _HEADER.pack(seq, ts_us, len(a), len(s), len(c), len(d)),
+                     a, s, c, d, prev))
 
 
 def entry_hash(f: EntryFields) -> bytes:
     return hashlib.sha256(encode_entry(f)).digest()
+
+
+def as_row(f: EntryFields, stored_hash: bytes) -> EntryRow:
+    """The verifier's row for an entry (text fields as ASCII bytes)."""
+    return (f.seq, f.ts_us, f.actor.encode("ascii"), f.subject.encode("ascii"),
+            f.action.encode("ascii"), f.details, f.prev_hash, stored_hash)
 
 
 def decode_entry(data: bytes) -> EntryFields:
@@ -274,7 +288,7 @@ def rows_from_records(records: Iterable[bytes]) -> Iterable[EntryRow]:
     """Turn ``canonical bytes | entry_hash`` records into rows for :func:`verify_chain`."""
     for record in records:
         body, stored = record[:-HASH_BYTES], record[-HASH_BYTES:]
-        yield (*decode_entry(body), stored)
+        yield as_row(decode_entry(body), stored)
 
 
 # --- checkpoints -----------------------------------------------------------------
@@ -456,9 +470,8 @@ def verify_chain(
         for seq, ts, a, s, c, d, ph, eh in batch:
             try:
                 h = sha(join((label, pack(seq, ts, len(a), len(s), len(c), len(d)),
-                              a.encode("ascii"), s.encode("ascii"), c.encode("ascii"),
-                              d, ph))).digest()
-            except (UnicodeEncodeError, struct.error, TypeError):
+                              a, s, c, d, ph))).digest()
+            except (struct.error, TypeError):
                 raise AuditChainBroken(seq, "an entry field has the wrong type or range") from None
             if seq != expected or ph != prev or h != eh:
                 _diagnose(seq, expected, (seq, ts, a, s, c, d, ph, eh), prev, prev2)
@@ -506,8 +519,8 @@ def _diagnose(
 def _rehash(seq: int, row: EntryRow) -> bytes | None:
     """The hash the row would have at another position (None if it cannot be encoded)."""
     try:
-        return entry_hash(EntryFields(seq, *row[1:7]))
-    except (UnicodeEncodeError, struct.error, TypeError, ValueError):
+        return hashlib.sha256(_encode_raw(seq, row[1], row[2:7])).digest()
+    except (struct.error, TypeError):
         return None
 
 
@@ -576,9 +589,27 @@ class _Stops:
 
 
 __all__ = [
-    "GENESIS_HASH", "Action", "AuditChainBroken", "Checkpoint", "CheckpointSigner",
-    "EntryFields", "EntryRow", "VerifyReport", "Witness", "check_ref", "checkpoint_signature_ok",
-    "decode_entry", "encode_details", "encode_entry", "entry_hash", "format_witness",
-    "open_details", "parse_witness_lines", "pseudonym", "seal_details", "system_ref",
+    "GENESIS_HASH",
+    "Action",
+    "AuditChainBroken",
+    "Checkpoint",
+    "CheckpointSigner",
+    "EntryFields",
+    "EntryRow",
+    "VerifyReport",
+    "Witness",
+    "as_row",
+    "check_ref",
+    "checkpoint_signature_ok",
+    "decode_entry",
+    "encode_details",
+    "encode_entry",
+    "entry_hash",
+    "format_witness",
+    "open_details",
+    "parse_witness_lines",
+    "pseudonym",
+    "seal_details",
+    "system_ref",
     "verify_chain",
 ]

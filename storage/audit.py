@@ -33,7 +33,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    LargeBinary,
+    Table,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -482,9 +493,18 @@ _CP_COLUMNS = (CHECKPOINTS.c.seq, CHECKPOINTS.c.ts_us, CHECKPOINTS.c.head_hash,
                CHECKPOINTS.c.key_id, CHECKPOINTS.c.prev_sig, CHECKPOINTS.c.sig)
 
 
-_VERIFY_SELECT = select(ENTRIES.c.seq, ENTRIES.c.ts_us, ENTRIES.c.actor_ref,
-                        ENTRIES.c.subject_ref, ENTRIES.c.action, ENTRIES.c.details,
-                        ENTRIES.c.prev_hash, ENTRIES.c.entry_hash).order_by(ENTRIES.c.seq)
+def _verify_select(conn: Connection) -> str:
+    """The verify query, text columns cast to bytes (``convert_to`` on PostgreSQL: a
+    ``text::bytea`` cast would interpret backslash escapes)."""
+    def raw(column: Any) -> Any:
+        if conn.dialect.name == "postgresql":
+            return func.convert_to(column, "UTF8")
+        return cast(column, LargeBinary)
+
+    c = ENTRIES.c
+    stmt = select(c.seq, c.ts_us, raw(c.actor_ref), raw(c.subject_ref), raw(c.action),
+                  c.details, c.prev_hash, c.entry_hash).order_by(c.seq)
+    return str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
 
 
 def _stream_entries(conn: Connection, batch_size: int) -> Generator[Sequence[Any], None, None]:
@@ -495,7 +515,7 @@ def _stream_entries(conn: Connection, batch_size: int) -> Generator[Sequence[Any
     the *same* connection (same transaction, same snapshot). On PostgreSQL it is a
     named, server-side cursor, so a million rows never sit in memory at once.
     """
-    sql = str(_VERIFY_SELECT.compile(dialect=conn.dialect))
+    sql = _verify_select(conn)
     raw: Any = conn.connection.dbapi_connection
     cursor = raw.cursor() if is_sqlite(conn.engine) else raw.cursor(name="medcrypt_verify")
     try:

@@ -15,6 +15,7 @@ from crypto.audit import (
     CheckpointSigner,
     EntryFields,
     EntryRow,
+    as_row,
     encode_entry,
     entry_hash,
     format_witness,
@@ -38,7 +39,7 @@ def make_chain(n: int, every: int = 100, signer: CheckpointSigner = SIGNER,
         f = EntryFields(seq, 1_795_435_200_000_000 + seq, ACTOR, SUBJECT, "relay.accepted",
                         os.urandom(60), prev)
         prev = entry_hash(f)
-        rows.append((*f, prev))
+        rows.append(as_row(f, prev))
     for seq in range(every, n + 1, every):
         cp = signer.sign(seq, rows[seq - 1][1], rows[seq - 1][7], prev_sig)
         cps.append(cp)
@@ -46,13 +47,18 @@ def make_chain(n: int, every: int = 100, signer: CheckpointSigner = SIGNER,
     return rows, cps
 
 
+def fields_of(row: EntryRow) -> EntryFields:
+    return EntryFields(row[0], row[1], row[2].decode(), row[3].decode(), row[4].decode(),
+                       row[5], row[6])
+
+
 def rehash(rows: list[EntryRow], first: int) -> None:
     """What an attacker without the signing key can do: recompute every hash."""
     prev = rows[first - 2][7] if first > 1 else GENESIS_HASH
     for i in range(first - 1, len(rows)):
-        f = EntryFields(*rows[i][:6], prev)
+        f = fields_of(rows[i])._replace(prev_hash=prev)
         prev = entry_hash(f)
-        rows[i] = (*f, prev)
+        rows[i] = as_row(f, prev)
 
 
 def broken(rows: list[EntryRow], cps: list, **kw: object) -> AuditChainBroken:
@@ -73,7 +79,7 @@ def test_intact_chain_verifies_in_batches() -> None:
 
 def test_changed_field() -> None:
     rows, cps = make_chain(500)
-    rows[241] = (*rows[241][:4], "relay.refused", *rows[241][5:])
+    rows[241] = (*rows[241][:4], b"relay.refused", *rows[241][5:])
     err = broken(rows, cps)
     assert err.seq == 242 and "field" in err.reason
 
@@ -100,7 +106,7 @@ def test_inserted_entry_with_valid_hash_is_located() -> None:
     rows, cps = make_chain(500)
     forged = EntryFields(301, rows[299][1], ACTOR, SUBJECT, "relay.accepted", b"x" * 60,
                          rows[299][7])
-    tampered = rows[:300] + [(*forged, entry_hash(forged))] + [(r[0] + 1, *r[1:])
+    tampered = rows[:300] + [as_row(forged, entry_hash(forged))] + [(r[0] + 1, *r[1:])
                                                                 for r in rows[300:]]
     err = broken(tampered, cps)
     assert err.seq == 301 and "inserted" in err.reason
@@ -126,7 +132,7 @@ def test_truncated_tail_caught_by_checkpoint_or_witness() -> None:
 
 def test_rewritten_chain_caught_by_signatures() -> None:
     rows, cps = make_chain(1000)
-    rows[649] = (*rows[649][:4], "bot.started", *rows[649][5:])
+    rows[649] = (*rows[649][:4], b"bot.started", *rows[649][5:])
     rehash(rows, 650)
     err = broken(rows, cps)
     assert err.seq == 601 and "rewritten" in err.reason
@@ -168,5 +174,5 @@ def test_wrong_types_from_a_loose_database_are_breaks() -> None:
 
 def test_byte_records_verify_through_the_decoder() -> None:
     rows, cps = make_chain(300)
-    records = [encode_entry(EntryFields(*r[:7])) + r[7] for r in rows]
+    records = [encode_entry(fields_of(r)) + r[7] for r in rows]
     assert verify_chain([list(rows_from_records(records))], cps, KEYS).head_seq == 300

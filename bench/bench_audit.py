@@ -1,0 +1,144 @@
+"""Audit log: append rate (single and batched) on SQLite, verify rate on a large log.
+
+Baseline, measured in the same run: a pure SHA-256 chain (``h = sha256(h)``), the
+floor for any hash chain in Python. Cases, all on a SQLite file with WAL:
+
+* append single - one entry per transaction (lock, encrypt, hash, insert, commit);
+* append batched - ``append_many`` of 1,000 entries per transaction;
+* generate - the large log itself, ``append_many`` of 10,000 per transaction;
+* raw driver fetch - the sqlite3 cursor alone, no verification (the I/O floor);
+* verify in memory - ``verify_chain`` over tuples already fetched (decode + hash);
+* verify from SQLite - ``AuditLog.verify`` end to end (fetch, hash, signatures).
+
+    python -m bench.run audit                      # 1,000,000 entries
+    python -m bench.bench_audit --entries 100000   # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.harness import Measurement, report
+from crypto.audit import Action, CheckpointSigner, verify_chain
+from crypto.clock import FixedClock
+from crypto.keyring import Keyring
+from storage.audit import CHECKPOINTS, ENTRIES, HEAD, SECRETS, SUBJECT_KEYS, AuditEvent, AuditLog
+from storage.db import make_engine
+from storage.models import load_all
+
+ACTIONS = [Action.RELAY_ACCEPTED, Action.RELAY_REFUSED, Action.ADMIN_COMMAND]
+
+
+def _timed(fn: Callable[[], object], repeat: int) -> float:
+    """Median wall time of ``repeat`` calls, GC off while timing."""
+    samples = []
+    for _ in range(repeat):
+        gc.collect()
+        gc.disable()
+        try:
+            start = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - start)
+        finally:
+            gc.enable()
+    return statistics.median(samples)
+
+
+def _sha_chain(n: int) -> None:
+    h, sha = b"", hashlib.sha256
+    for _ in range(n):
+        h = sha(h).digest()
+
+
+def _events(log: AuditLog, refs: list[str], n: int, offset: int = 0) -> list[AuditEvent]:
+    return [AuditEvent(refs[0], ACTIONS[(offset + i) % 3], refs[(offset + i) % len(refs)],
+                       {"direction": i % 2, "size_bucket": 160, "reason": "ok"})
+            for i in range(n)]
+
+
+def _new_log(path: Path, signer: CheckpointSigner) -> AuditLog:
+    engine = make_engine(f"sqlite:///{path}")
+    load_all().create_all(engine, tables=[ENTRIES, CHECKPOINTS, SUBJECT_KEYS, SECRETS, HEAD])
+    return AuditLog(engine, Keyring({1: os.urandom(32)}), signer=signer, checkpoint_every=1000,
+                    clock=FixedClock(datetime(2026, 11, 23, tzinfo=UTC)))
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entries", type=int, default=1_000_000, help="size of the big log")
+    parser.add_argument("--single", type=int, default=1_000, help="single appends per run")
+    parser.add_argument("--repeat", type=int, default=3)
+    args, _ = parser.parse_known_args(argv)
+    signer = CheckpointSigner(os.urandom(32))
+    keys = {signer.key_id: signer.public_key}
+    rows: list[Measurement] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        small = _new_log(Path(tmp) / "small.db", signer)
+        refs = [small.pseudonym("patient", i) for i in range(100)]
+        single = _events(small, refs, args.single)
+
+        def append_single() -> None:
+            for e in single:
+                small.append(*e)
+
+        rows.append(Measurement("append single (1 per transaction)",
+                                _timed(append_single, args.repeat), args.single))
+        batch = _events(small, refs, 1_000)
+        rows.append(Measurement("append batched (1,000 per transaction)",
+                                _timed(lambda: [small.append_many(batch) for _ in range(10)],
+                                       args.repeat), 10_000))
+
+        big = _new_log(Path(tmp) / "big.db", signer)
+        refs = [big.pseudonym("patient", i) for i in range(1000)]
+        start = time.perf_counter()
+        for offset in range(0, args.entries, 10_000):
+            big.append_many(_events(big, refs, min(10_000, args.entries - offset), offset))
+        generate_s = time.perf_counter() - start
+        total = big.head().seq
+        rows.append(Measurement(f"generate {total:,} (10,000 per transaction)", generate_s,
+                                total))
+
+        raw_sql = ("SELECT seq, ts_us, actor_ref, subject_ref, action, details, prev_hash, "
+                   "entry_hash FROM audit_entries ORDER BY seq")
+        import sqlite3
+
+        conn = sqlite3.connect(Path(tmp) / "big.db")
+        fetched: list[tuple] = []
+
+        def fetch() -> None:
+            fetched.clear()
+            cursor = conn.execute(raw_sql)
+            while batch := cursor.fetchmany(2000):
+                fetched.extend(batch)
+
+        rows.append(Measurement("raw driver fetch (sqlite3, no verify)",
+                                _timed(fetch, args.repeat), total))
+        with big._engine.connect() as c:
+            cps = big._checkpoints(c, 1, None)
+        batches = [fetched[i:i + 2000] for i in range(0, len(fetched), 2000)]
+        rows.append(Measurement("verify in memory (decode + hash + signatures)",
+                                _timed(lambda: verify_chain(batches, cps, keys), args.repeat),
+                                total))
+        rows.append(Measurement("verify from SQLite (AuditLog.verify, end to end)",
+                                _timed(lambda: big.verify(keys), args.repeat), total))
+        conn.close()
+        baseline = Measurement("pure SHA-256 chain (baseline)",
+                               _timed(lambda: _sha_chain(total), args.repeat), total)
+    report(f"audit log, {total:,} entries, SQLite (ratio = time per entry vs baseline)",
+           [baseline, *rows], baseline)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))
