@@ -7,6 +7,7 @@ with a :class:`crypto.clock.FixedClock`, against SQLite or PostgreSQL.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,6 +27,12 @@ from storage.db import make_engine, session_factory
 Progress = Callable[[int, int], None]
 
 SCHEDULER_REF = system_ref("scheduler")
+
+
+@functools.lru_cache(maxsize=200_000)
+def _ref(audit: AuditLog, kind: str, raw_id: str) -> str:
+    """Pseudonyms are deterministic per audit log; a batch asks for each one twice."""
+    return audit.pseudonym(kind, raw_id)
 
 
 @dataclass(frozen=True)
@@ -48,10 +55,10 @@ class JobContext:
         self.audit.pseudonym("pairing", "warm-up")
 
     def pairing_ref(self, pairing_id: str) -> str:
-        return self.audit.pseudonym("pairing", pairing_id)
+        return _ref(self.audit, "pairing", pairing_id)
 
     def identity_ref(self, identity_id: str) -> str:
-        return self.audit.pseudonym("identity", identity_id)
+        return _ref(self.audit, "identity", identity_id)
 
 
 def context_from_settings(

@@ -1,6 +1,6 @@
 """Bulk, idempotent enqueueing of the jobs' notices into the outbox.
 
-One multi-row ``INSERT ... ON CONFLICT DO NOTHING`` per chunk: the outbox's unique
+``INSERT ... ON CONFLICT DO NOTHING`` for many rows at once: the outbox's unique
 ``dedupe_key`` - not a prior SELECT - decides whether a notice was already queued, so
 two replicas running the same job queue each notice once. ``RETURNING`` counts what
 was really inserted (``rowcount`` of a multi-row insert is not reliable on psycopg).
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from storage.models.outbox import OutboxMessage
 
 OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
-#: Rows per INSERT: 13 bound columns each stays under SQLite's 32766-variable limit.
+#: Parameter sets per execute call.
 CHUNK = 1000
 
 
@@ -35,17 +35,21 @@ class Notice:
 
 
 def insert_ignore(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert ``rows`` skipping unique-key conflicts; returns how many were inserted."""
-    inserted = 0
+    """Insert ``rows`` skipping unique-key conflicts; returns how many were inserted.
+
+    One compiled statement executed for many parameter sets (SQLAlchemy's
+    "insertmanyvalues" batches them into multi-row INSERTs at the string level), with
+    ``RETURNING`` so the count is what the database really inserted.
+    """
+    if not rows:
+        return 0
     dialect = session.get_bind().dialect.name
+    base: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    key = next(iter(table.primary_key.columns))
+    stmt = base.on_conflict_do_nothing().returning(key)
+    inserted = 0
     for start in range(0, len(rows), CHUNK):
-        chunk = list(rows[start:start + CHUNK])
-        if dialect == "postgresql":
-            stmt: Any = postgresql.insert(table).values(chunk).on_conflict_do_nothing()
-        else:
-            stmt = sqlite.insert(table).values(chunk).on_conflict_do_nothing()
-        key = next(iter(table.primary_key.columns))
-        inserted += len(session.execute(stmt.returning(key)).all())
+        inserted += len(session.execute(stmt, list(rows[start:start + CHUNK])).all())
     return inserted
 
 

@@ -11,6 +11,7 @@ so 100,000 pairings never hold a lock for long and an interrupted run resumes.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -66,6 +67,11 @@ def rotate(
     """Bring every active pairing (or ``pairing_ids``) to the epoch containing ``now``."""
     epoch = epoch_of(now)
     result = RotationResult(epoch)
+
+    @functools.cache
+    def texts(grace_days: int) -> str:
+        return notices.rotated(epoch, grace_end(epoch - 1, grace_days))
+
     ctx.warm()
     with ctx.sessions() as session:
         scope = select(func.count()).select_from(Pairing).where(Pairing.status == "active")
@@ -88,22 +94,20 @@ def rotate(
         info = {r.pairing_id: r for r in page}
         with ctx.sessions.begin() as session:
             created = _insert_epochs(session, list(info), epoch)
+            events: list[AuditEvent] = []
             retired = retire(ctx, session, before_epoch=epoch, now=now, actor=actor,
-                             pairing_ids=list(info))
+                             pairing_ids=list(info), audit_events=events)
             fresh = [pid for pid in created if info[pid].start_epoch < epoch]
             queued = queue_notices(session, [
-                Notice(member, pid,
-                       notices.rotated(epoch, grace_end(epoch - 1, info[pid].grace_days)),
+                Notice(member, pid, texts(info[pid].grace_days),
                        notices.dedupe_key("rotated", pid, epoch, member))
                 for pid in fresh
                 for member in (info[pid].physician_id, info[pid].patient_id) if member
             ], now)
-            if created:
-                ctx.audit.append_many(
-                    [AuditEvent(actor, Action.EPOCH_ROTATED, ctx.pairing_ref(pid),
-                                {"epoch": epoch}) for pid in created],
-                    session=session,
-                )
+            events.extend(AuditEvent(actor, Action.EPOCH_ROTATED, ctx.pairing_ref(pid),
+                                     {"epoch": epoch}) for pid in created)
+            if events:
+                ctx.audit.append_many(events, session=session)
         result.pairings += len(page)
         result.epochs_created += len(created)
         result.epochs_retired += len(retired)

@@ -1,0 +1,45 @@
+"""Fuzz targets for the jobs' parsers: routing headers of stored rows, ``--now`` times.
+
+The purge reads headers of rows it is about to delete (outbox payloads, part chunks);
+they came from outside once, so garbage there must be skipped, never crash a sweep.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable
+
+from bot.cli.jobs import parse_instant
+from bot.jobs.purge import _outbox_target, _token_target
+from crypto.errors import ConfigError
+from crypto.parts import split_token
+from crypto.wire import encode_token
+
+_HEADER = bytes([2, 1]) + bytes(range(16)) + (682).to_bytes(4, "big") + b"\x00" + bytes(4)
+_TOKEN = encode_token(_HEADER + bytes(24) + bytes(range(64)))
+_PARTS = split_token(_TOKEN, 80, rng=lambda n: bytes(n))
+_FILE = b"MCF2\x02" + bytes(range(16)) + (682).to_bytes(4, "big") + b"\x01" + bytes(16) + b"x"
+
+
+def _outbox_text(data: bytes) -> object:
+    return _outbox_target("text", data)
+
+
+def _outbox_document(data: bytes) -> object:
+    return _outbox_target("document", data)
+
+
+def _instant(data: bytes) -> object:
+    # argparse turns ArgumentTypeError into a one-line usage error (exit 2).
+    try:
+        return parse_instant(data.decode("utf-8", "replace"))
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError("--now", str(exc)) from None
+
+
+TARGETS: dict[str, tuple[Callable[[bytes], object], Iterable[bytes]]] = {
+    "jobs_token_prefix": (_token_target, [_HEADER, _HEADER[:10]]),
+    "jobs_outbox_text": (_outbox_text, [_TOKEN.encode(), *(p.encode() for p in _PARTS)]),
+    "jobs_outbox_document": (_outbox_document, [_FILE]),
+    "jobs_now": (_instant, [b"2027-01-01T00:00:00Z", b"2026-11-08T00:00:00+01:00"]),
+}
