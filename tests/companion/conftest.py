@@ -62,12 +62,19 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
     return Cli(capsys, monkeypatch, tmp_path)
 
 
-def phone_photo(png: Path, out: Path, *, seed: int = 7, angle: float = 14.0) -> Path:
-    """Simulate a phone photo of a QR on a screen: scaled, rotated, blurred, noisy."""
+def phone_photo(png: Path, out: Path, *, seed: int = 7, angle: float = 14.0,
+                tilt: float = 0.0) -> Path:
+    """Simulate a phone photo of a QR on a screen: scaled, tilted, rotated, blurred, noisy."""
     rnd = random.Random(seed)
     img = Image.open(png).convert("RGB")
     scale = 0.55 + rnd.random() * 0.2
     img = img.resize((int(img.width * scale), int(img.height * scale)), Image.BILINEAR)
+    if tilt:  # perspective: the top edge is narrower, as when the camera is held low
+        w, h = img.size
+        d = int(w * tilt)
+        # source quad (UL, LL, LR, UR) wider at the top -> the top comes out narrower
+        quad = (-d, 0, 0, h, w, h, w + d, 0)
+        img = img.transform((w, h), Image.QUAD, quad, Image.BICUBIC, fillcolor=(235, 235, 228))
     img = img.rotate(angle, expand=True, fillcolor=(235, 235, 228), resample=Image.BICUBIC)
     bg = Image.effect_noise((img.width + 260, img.height + 200), 48).convert("RGB")
     bg.paste(img, (rnd.randint(40, 200), rnd.randint(30, 150)))

@@ -269,3 +269,12 @@ def test_vectors_decrypt_with_stock_libsodium_pull() -> None:
 def test_vectors_are_current() -> None:
     assert json.loads((VECTORS / "attachment_container.json").read_text()) == attachment_vectors()
     assert json.loads((VECTORS / "v1_tokens.json").read_text()) == v1_vectors()
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.text(max_size=300), size=st.integers(0, 512 * 1024 * 1024),
+       mime=st.sampled_from(["application/pdf", "image/jpeg", "text/plain",
+                             "application/vnd.ms-excel"]))
+def test_manifest_round_trips_any_name(name: str, size: int, mime: str) -> None:
+    manifest = Manifest(bytes(16), bytes(32), size, bytes(32), sanitize_file_name(name), mime)
+    assert Manifest.from_bytes(manifest.to_bytes()) == manifest
