@@ -1,0 +1,63 @@
+"""Keyless encoder of break-glass bundles (layout: ``crypto/breakglass.py`` docstring).
+
+The bot collects raw deposit and message tokens and seals them, with a manifest and a
+SHA-256 digest, to the escrow public key. It cannot undo that: the matching private key
+exists only as SLIP-39 shares held by people. The layout is duplicated here on purpose
+(a few constants) because the bot may not import the opening module; a round-trip test
+pins the two together.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import struct
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from crypto import _primitives as prim
+from crypto.errors import ConfigError
+
+MAGIC = b"MCBG"
+VERSION = 1
+FORMAT = "medcrypt-breakglass/1"
+_HEADER = struct.Struct(">4sB10s32s")
+_U32 = struct.Struct(">I")
+
+
+def escrow_public_from_config(text: str) -> bytes:
+    """``clinic.escrow_public_key`` (base64url, with or without padding) as 32 bytes."""
+    value = text.strip()
+    if not value:
+        raise ConfigError("clinic.escrow_public_key", "not set: run `medcrypt-bot escrow init`")
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
+        raise ConfigError("clinic.escrow_public_key", "not base64url") from None
+    if len(raw) != 32:
+        raise ConfigError("clinic.escrow_public_key", "must decode to 32 bytes")
+    return raw
+
+
+def build_bundle(
+    escrow_public: bytes, code: str, manifest: Mapping[str, Any], items: Sequence[bytes],
+    *, rng: Callable[[int], bytes] = os.urandom,
+) -> bytes:
+    """Seal ``manifest`` and the raw token ``items`` to ``escrow_public``."""
+    header = _HEADER.pack(MAGIC, VERSION, code.encode("ascii"), escrow_public)
+    full = {**manifest, "format": FORMAT, "request": code, "items": len(items)}
+    manifest_bytes = json.dumps(full, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    parts = [header, _U32.pack(len(manifest_bytes)), manifest_bytes, _U32.pack(len(items))]
+    for item in items:
+        parts += [_U32.pack(len(item)), item]
+    body = b"".join(parts)
+    inner = body + hashlib.sha256(body).digest()
+    return header + prim.sealed_box_seal(escrow_public, inner, rng=rng)
+
+
+def bundle_digest(bundle: bytes) -> str:
+    """What the request row and the audit entry remember of the exported file."""
+    return hashlib.sha256(bundle).hexdigest()

@@ -1,0 +1,177 @@
+"""``medcrypt-bot breakglass open|record-open``: the offline break-glass opener.
+
+``open BUNDLE`` runs on an offline admin machine with two (or the configured number of)
+share holders present. It combines their SLIP-39 shares into the escrow private key in
+memory, opens the bundle's deposits and every message, writes them to ``--out DIR``
+(created 0700, files 0600) or stdout, and wipes the key. Shares come from ``--share``
+(visible in the process list and shell history - prefer the prompts) or are asked for one
+by one without echo. Any failure - one share, shares of different splits, a wrong
+passphrase, a damaged or altered bundle - is one line on stderr and reveals nothing.
+
+This is the only module of ``bot/`` allowed to import opening code (``crypto.breakglass``,
+ADR 0000 amendment); nothing that runs inside the bot process imports it.
+
+``record-open BUNDLE`` (on the bot host) and ``open --record`` append the
+``breakglass.opened`` audit entry: the bot recognises the file by its SHA-256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import getpass
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings
+from crypto import breakglass
+from crypto.epochs import format_epoch
+from crypto.errors import ConfigError, MalformedToken, PolicyViolation
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("breakglass", help="open a break-glass bundle offline")
+    sub = p.add_subparsers(dest="breakglass_command", metavar="ACTION", required=True)
+    op = sub.add_parser("open", help="recover the escrow key from shares and decrypt a bundle")
+    op.add_argument("bundle", type=Path, metavar="BUNDLE")
+    op.add_argument("--share", action="append", default=[], metavar="MNEMONIC",
+                    help="a SLIP-39 share (repeat); omit to be prompted without echo")
+    op.add_argument("--passphrase-env", default=None, metavar="VAR",
+                    help="environment variable holding the shares' passphrase")
+    op.add_argument("--ask-passphrase", action="store_true",
+                    help="prompt for the shares' passphrase")
+    op.add_argument("--out", type=Path, default=None, metavar="DIR",
+                    help="write manifest.json and messages.jsonl here (default: stdout)")
+    op.add_argument("--record", action="store_true",
+                    help="also record the opening in the bot's audit log (needs its database)")
+    op.set_defaults(handler=open_cmd)
+    rec = sub.add_parser("record-open", help="record in the audit log that a bundle was opened")
+    rec.add_argument("bundle", type=Path, metavar="BUNDLE")
+    rec.add_argument("--holders", type=int, default=2, metavar="N",
+                     help="how many share holders took part (default 2)")
+    rec.set_defaults(handler=record_cmd)
+
+
+def _read_bundle(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read bundle ({exc.strerror or exc})") from None
+    breakglass.parse_header(data)
+    return data
+
+
+def _passphrase(args: argparse.Namespace) -> bytes:
+    if args.passphrase_env is not None:
+        value = os.environ.get(args.passphrase_env)
+        if value is None:
+            raise ConfigError("--passphrase-env", f"{args.passphrase_env} is not set")
+        return value.encode("utf-8")
+    if args.ask_passphrase:
+        return getpass.getpass("Passphrase: ").encode("utf-8")
+    return b""
+
+
+def _prompt_shares() -> list[str]:
+    """Ask for shares until the first one's threshold is reached."""
+    shares = [getpass.getpass("Share 1 (words, no echo): ")]
+    needed = breakglass.shares_needed(shares[0])
+    while len(shares) < needed:
+        shares.append(getpass.getpass(f"Share {len(shares) + 1} of {needed}: "))
+    return shares
+
+
+def _message_record(m: breakglass.OpenedMessage) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "month": format_epoch(m.epoch), "direction": m.direction.name.lower(),
+        "index": m.index, "sent_at": m.sent_at_iso, "content_type": m.content_type.name.lower(),
+    }
+    if m.content_type.name == "TEXT":  # crypto.envelope is off limits to bot/
+        try:
+            rec["text"] = m.body.decode("utf-8")
+        except UnicodeDecodeError:
+            rec["body_base64"] = base64.b64encode(m.body).decode("ascii")
+    else:
+        rec["body_base64"] = base64.b64encode(m.body).decode("ascii")
+    return rec
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def _emit(opened: breakglass.OpenedBundle, out: Path | None) -> None:
+    records = [_message_record(m) for m in opened.messages]
+    manifest = dict(opened.manifest)
+    manifest["unrecoverable_messages"] = {format_epoch(e): n
+                                          for e, n in sorted(opened.unrecoverable.items())}
+    if out is None:
+        print(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False))
+        for rec in records:
+            print(json.dumps(rec, sort_keys=True, ensure_ascii=False))
+        return
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError("--out", "must be a new or empty directory")
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _write_private(out / "manifest.json",
+                   json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    _write_private(out / "messages.jsonl", "".join(
+        json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in records))
+    print(f"Opened break-glass bundle {opened.header.code}: {len(records)} messages "
+          f"written to {out}.")
+
+
+def open_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    data = _read_bundle(args.bundle)
+    shares = list(args.share) or _prompt_shares()
+    if len(shares) < 2:
+        # A 1-of-1 split is refused at init; one share alone never opens a bundle.
+        raise PolicyViolation("one share is not enough: a quorum of share holders is needed")
+    opened = breakglass.open_bundle(data, shares, _passphrase(args))
+    if opened.unrecoverable:
+        print("warning: the bundle holds messages without a deposit for their month: "
+              + ", ".join(f"{format_epoch(e)} ({n})" for e, n in
+                          sorted(opened.unrecoverable.items())), file=sys.stderr)
+    _emit(opened, args.out)
+    if args.record:
+        _record(settings, data, holders=len(shares))
+    return 0
+
+
+def _record(settings: Settings, data: bytes, *, holders: int) -> None:
+    from bot.breakglass.bundle import bundle_digest
+    from bot.breakglass.requests import Deps, record_opened
+    from bot.jobs.context import context_from_settings
+    from crypto.keyring import Keyring
+
+    header = breakglass.parse_header(data)
+    ctx = context_from_settings(settings, _SystemClock())
+    try:
+        deps = Deps(settings=settings, keyring=Keyring.from_environ(
+            None, env_name=settings.keyring.server_keys_env), audit=ctx.audit, clock=ctx.clock)
+        ctx.warm()
+        with ctx.sessions.begin() as session:
+            record_opened(deps, session, header.code, bundle_digest(data), holders=holders)
+    finally:
+        ctx.engine.dispose()
+    print(f"Recorded the opening of break-glass request {header.code} in the audit log.")
+
+
+def record_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    if not 1 <= args.holders <= 16:
+        raise MalformedToken("--holders must be 1 to 16")
+    _record(settings, _read_bundle(args.bundle), holders=args.holders)
+    return 0
+
+
+class _SystemClock:
+    """The wall clock, read at the CLI edge only."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
