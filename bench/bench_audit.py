@@ -107,8 +107,9 @@ def main(argv: list[str]) -> int:
         rows.append(Measurement(f"generate {total:,} (10,000 per transaction)", generate_s,
                                 total))
 
-        raw_sql = ("SELECT seq, ts_us, actor_ref, subject_ref, action, details, prev_hash, "
-                   "entry_hash FROM audit_entries ORDER BY seq")
+        raw_sql = ("SELECT seq, ts_us, CAST(actor_ref AS BLOB), CAST(subject_ref AS BLOB), "
+                   "CAST(action AS BLOB), details, prev_hash, entry_hash FROM audit_entries "
+                   "ORDER BY seq")  # what AuditLog.verify runs on SQLite
         import sqlite3
 
         conn = sqlite3.connect(Path(tmp) / "big.db")

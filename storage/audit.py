@@ -27,7 +27,7 @@ import base64
 import os
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple, TypeVar
@@ -46,7 +46,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from crypto.audit import (
@@ -206,7 +206,10 @@ class AuditLog:
         if not prepared:
             raise ValueError("append_many needs at least one event")
         if session is not None:
-            return self._write(session.connection(), prepared, auto_checkpoint=False)
+            try:
+                return self._write(session.connection(), prepared, auto_checkpoint=False)
+            except DBAPIError as exc:
+                raise _storage_error(exc) from None
         result = self._transaction(
             lambda conn: self._write(conn, prepared, auto_checkpoint=True))
         self._announce(result.checkpoint)
@@ -221,7 +224,7 @@ class AuditLog:
         if self._signer is None:
             return None
         now_us = to_us(now if now is not None else self._clock.now())
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             head = self._read_head(conn)
         if not self._due(head, now_us):
             return None
@@ -270,14 +273,14 @@ class AuditLog:
     # --- reading -------------------------------------------------------------
 
     def head(self) -> Head:
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             row = self._read_head(conn)
             cps = self._checkpoints(conn, row.cp_seq, row.cp_seq) if row.cp_seq else []
         return Head(row.seq, row.entry_hash, cps[0] if cps else None)
 
     def checkpoints(self, after_seq: int = 0, limit: int = 1000) -> list[Checkpoint]:
         """Checkpoints after ``after_seq``, oldest first (to post missed witness lines)."""
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             stmt = (select(*_CP_COLUMNS).where(CHECKPOINTS.c.seq > after_seq)
                     .order_by(CHECKPOINTS.c.seq).limit(limit))
             return [Checkpoint(*row) for row in conn.execute(stmt)]
@@ -291,7 +294,7 @@ class AuditLog:
         batch_size: int = 2_000,
     ) -> VerifyReport:
         """Verify the whole log from one consistent snapshot (see crypto.audit)."""
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             if not is_sqlite(self._engine):  # one snapshot for head, checkpoints, entries
                 conn.execution_options(isolation_level="REPEATABLE READ")  # in place
             cps = self._checkpoints(conn, 1, None)
@@ -316,7 +319,7 @@ class AuditLog:
         if subject is not None:
             stmt = stmt.where(ENTRIES.c.subject_ref == check_ref(subject))
         keys: dict[str, bytes | None] = {}
-        with self._engine.connect() as conn:
+        with self._connect() as conn:
             result = conn.execution_options(yield_per=batch_size).execute(stmt)
             for part in result.partitions():
                 missing = {row[3] for row in part} - keys.keys()
@@ -329,23 +332,33 @@ class AuditLog:
     # --- internals -----------------------------------------------------------
 
     def _transaction(self, work: Callable[[Connection], _T]) -> _T:
-        """Run ``work`` in its own transaction, retrying when SQLite stays busy."""
+        """Run ``work`` in its own transaction, retrying while the database stays busy."""
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 with self._engine.connect() as conn:
                     result = work(conn)
                     conn.commit()
                     return result
-            except OperationalError as exc:
-                if attempt == _WRITE_ATTEMPTS - 1:
-                    raise StorageError(
-                        f"audit log write failed ({type(exc.orig).__name__}): database busy"
-                    ) from None
-                time.sleep(0.05 * 2**attempt)
             except IntegrityError:
                 raise StorageError("audit append refused by the unique seq constraint: "
                                    "another writer bypassed the head lock") from None
+            except DBAPIError as exc:
+                if not _transient(exc):
+                    raise _storage_error(exc) from None
+                if attempt == _WRITE_ATTEMPTS - 1:
+                    raise StorageError("audit log write failed: the database stayed busy "
+                                       f"through {_WRITE_ATTEMPTS} attempts") from None
+                time.sleep(0.05 * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """A read connection whose driver errors become one clear StorageError."""
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise _storage_error(exc) from None
 
     def _lock_head(self, conn: Connection) -> _HeadRow:
         """Write the head row first: the lock that serialises the chain (module doc)."""
@@ -453,7 +466,7 @@ class AuditLog:
         if self._pseudonym_key is None:
             aad = AuditSecret.VALUE.aad("pseudonym")
             select_secret = select(SECRETS.c.wrapped).where(SECRETS.c.name == "pseudonym")
-            with self._engine.connect() as conn:
+            with self._connect() as conn:
                 sealed = conn.execute(select_secret).scalar()
                 if sealed is None:  # first use: create; a concurrent creator may win
                     wrapped = self._keys.seal(
@@ -544,6 +557,22 @@ def _decrypt(key: bytes | None, row: Any) -> ExportedEntry:
     except DecryptionFailed:
         return ExportedEntry(seq, when, actor, subject, action, None, "undecryptable")
     return ExportedEntry(seq, when, actor, subject, action, details, "ok")
+
+
+def _transient(exc: DBAPIError) -> bool:
+    """Lock waits that ran out (SQLite busy/locked, PostgreSQL deadlock or lock timeout)."""
+    if getattr(exc.orig, "sqlstate", None) in ("40001", "40P01", "55P03"):
+        return True
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+def _storage_error(exc: DBAPIError) -> StorageError:
+    """Name the problem without quoting the driver's message (it may carry values)."""
+    text = str(exc.orig).lower()
+    if "no such table" in text or getattr(exc.orig, "sqlstate", None) == "42P01":
+        return StorageError("the audit tables are missing: run `medcrypt-bot migrate`")
+    return StorageError(f"audit log database error ({type(exc.orig).__name__})")
 
 
 def _genesis_head() -> dict[str, Any]:

@@ -16,6 +16,7 @@ from crypto.audit import (
     parse_witness_lines,
 )
 from crypto.clock import FixedClock
+from crypto.errors import StorageError
 from crypto.keyring import Keyring
 from storage import keys as keyops
 from storage import migrate
@@ -179,3 +180,17 @@ def test_migration_creates_the_tables_and_keys_rewrap_covers_subject_keys(
 def test_entries_table_counts_match_head(audit_log: AuditLog, audit_engine: Engine) -> None:
     audit_log.append_many([AuditEvent(SYSTEM_BOT, Action.BOT_STARTED, SYSTEM_BOT)] * 3)
     assert _count(audit_engine, ENTRIES) == audit_log.head().seq
+
+
+def test_missing_tables_are_one_clear_storage_error(database_url: str, keyring: Keyring,
+                                                    public_keys: dict) -> None:
+    engine = make_engine(database_url)  # never migrated
+    try:
+        log = AuditLog(engine, keyring, clock=FixedClock(NOW))
+        for call in (log.head, lambda: log.verify(public_keys), lambda: list(log.export()),
+                     lambda: log.append(SYSTEM_BOT, Action.BOT_STARTED, SYSTEM_BOT),
+                     lambda: log.pseudonym("patient", "x")):
+            with pytest.raises(StorageError, match="migrate"):
+                call()
+    finally:
+        engine.dispose()
