@@ -243,12 +243,13 @@ class AuditLog:
         self._announce(result)
         return result
 
-    def erase_subject(self, subject_ref: str, *, actor: str) -> None:
+    def erase_subject(self, subject_ref: str, *, actor: str, purge: bool = True) -> None:
         """Crypto-shred everything written about ``subject_ref``; the chain still verifies.
 
         The erasure itself is logged first (its details go with the key), then the key
         row is deleted in the same transaction, then the deleted bytes are purged from
-        SQLite's WAL or PostgreSQL's dead tuples.
+        SQLite's WAL or PostgreSQL's dead tuples. ``purge=False`` is for a caller that
+        erases many subjects and scrubs the database once at the end.
         """
         check_ref(subject_ref)
         if subject_ref.startswith("system:"):
@@ -263,8 +264,9 @@ class AuditLog:
         result = self._transaction(work)
         for cached in [k for k in self._key_cache if k[0] == subject_ref]:
             del self._key_cache[cached]
-        self._purge_deleted()
         self._announce(result.checkpoint)
+        if purge:
+            self._purge_deleted()
 
     def pseudonym(self, kind: str, raw_id: str | int | bytes) -> str:
         """The stable, non-invertible reference of a person or object (``patient:<hex>``)."""
@@ -488,9 +490,24 @@ class AuditLog:
                 for r in conn.execute(stmt)]
 
     def _purge_deleted(self) -> None:
-        """Make deleted key bytes unrecoverable from the WAL / dead tuples."""
+        """Make deleted key bytes unrecoverable from the WAL / dead tuples.
+
+        A concurrent reader (a running verify) can pin WAL frames for a moment, so the
+        SQLite checkpoint is retried briefly before the error reaches the caller - whose
+        erasure is committed either way; only the purge of the WAL copy is pending.
+        """
         if is_sqlite(self._engine):
-            sqlite_checkpoint_truncate(self._engine)
+            for attempt in range(_WRITE_ATTEMPTS):
+                try:
+                    sqlite_checkpoint_truncate(self._engine)
+                    return
+                except StorageError:
+                    if attempt == _WRITE_ATTEMPTS - 1:
+                        raise StorageError(
+                            "subject erased, but a reader kept SQLite from truncating its WAL: "
+                            "run the erase again (or the shred job) to purge the WAL copy"
+                        ) from None
+                    time.sleep(0.1 * 2**attempt)
         elif self._vacuum != "none":
             sql = "VACUUM FULL audit_subject_keys" if self._vacuum == "vacuum_full" else (
                 "VACUUM audit_subject_keys")
