@@ -2,9 +2,10 @@
 
 Why no ``AIORateLimiter``: PTB's stock limiter pauses *every* request when any chat
 gets a 429. Here a 429 surfaces as :class:`bot.outbox.errors.RetryAfter` and the outbox
-delays only that chat's rows. Inbound: long polling by default; webhook mode hands PTB
-the ``secret_token`` so requests without Telegram's ``X-Telegram-Bot-Api-Secret-Token``
-header are refused (403) before any handler runs.
+delays only that chat's rows. Why no PTB ``Updater``: it confirms updates before they
+are handled (see :meth:`TelegramAdapter._poll`), which loses messages on a crash. PTB's
+``Bot`` still makes every API call. Webhook mode registers ``secret_token`` with
+Telegram; requests without the matching ``X-Telegram-Bot-Api-Secret-Token`` get 403.
 
 Idempotency: the key recorded for an inbound message is a blind index (server keyring
 HMAC) of ``chat id : message id`` - unique per message, but no chat id in the database.
@@ -12,11 +13,19 @@ HMAC) of ``chat id : message id`` - unique per message, but no chat id in the da
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hmac
 import warnings
 from collections.abc import Callable
 from datetime import timedelta
 
 import structlog
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from telegram import Update
 from telegram.error import (
     BadRequest,
@@ -28,7 +37,7 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.error import RetryAfter as TgRetryAfter
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 from bot.config import Settings
@@ -57,7 +66,9 @@ class TelegramAdapter:
         self._on_accepted = on_accepted
         self._webhook_secret = webhook_secret
         self.app: Application = self._build(token)  # type: ignore[type-arg]
-        self.app.add_handler(MessageHandler(filters.ALL, self._on_update))
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def _build(self, token: str) -> Application:  # type: ignore[type-arg]
         tg = self._settings.telegram
@@ -72,6 +83,7 @@ class TelegramAdapter:
                                   write_timeout=timeout, pool_timeout=timeout))
             .get_updates_request(HTTPXRequest(connect_timeout=timeout,
                                               read_timeout=timeout + tg.poll_timeout_seconds))
+            .updater(None)
             .build()
         )
 
@@ -79,34 +91,95 @@ class TelegramAdapter:
     async def start(self) -> None:
         tg = self._settings.telegram
         await self.app.initialize()
-        updater = self.app.updater
-        assert updater is not None
+        self._stopping = asyncio.Event()
         if tg.mode == "webhook":
-            await updater.start_webhook(
-                listen=tg.listen_host, port=tg.listen_port, url_path=tg.webhook_path,
-                webhook_url=tg.webhook_url, secret_token=self._webhook_secret,
-                allowed_updates=["message"], drop_pending_updates=False,
-            )
+            await self.app.bot.set_webhook(url=tg.webhook_url, secret_token=self._webhook_secret,
+                                           allowed_updates=["message"])
+            config = uvicorn.Config(self.webhook_app(), host=tg.listen_host,
+                                    port=tg.listen_port, log_level="warning",
+                                    access_log=False, lifespan="off")
+            self._server = uvicorn.Server(config)
+            self._task = asyncio.create_task(self._server.serve())
+            while not self._server.started and not self._task.done():
+                await asyncio.sleep(0.01)
         else:
-            await updater.start_polling(
-                poll_interval=0.0, timeout=timedelta(seconds=tg.poll_timeout_seconds),
-                allowed_updates=["message"], drop_pending_updates=False,
-            )
-        await self.app.start()
+            await self.app.bot.delete_webhook(drop_pending_updates=False)
+            self._task = asyncio.create_task(self._poll())
 
     async def stop(self) -> None:
-        updater = self.app.updater
-        if updater is not None and updater.running:
-            await updater.stop()
-        if self.app.running:
-            await self.app.stop()
+        self._stopping.set()
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._task is not None:
+            if self._server is None:
+                self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
         await self.app.shutdown()
+
+    async def _poll(self) -> None:
+        """Long polling with at-least-once semantics.
+
+        PTB's own Updater confirms a batch (by asking for the next offset) while the
+        previous batch may still be unprocessed, so a crash there loses messages. Here
+        the offset only moves past an update after its handling committed; after a crash
+        Telegram redelivers it and the idempotency key turns the repeat into a no-op.
+        """
+        tg = self._settings.telegram
+        offset: int | None = None
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                updates = await self.app.bot.get_updates(
+                    offset=offset, timeout=tg.poll_timeout_seconds,
+                    read_timeout=tg.poll_timeout_seconds + tg.request_timeout_seconds,
+                    allowed_updates=["message"])
+            except TgRetryAfter as exc:
+                await asyncio.sleep(_seconds(exc))
+                continue
+            except TelegramError as exc:
+                failures += 1
+                log.info("poll_failed", reason=type(exc).__name__)
+                await asyncio.sleep(min(30.0, 0.2 * 2 ** min(failures, 8)))
+                continue
+            failures = 0
+            for update in updates:
+                try:
+                    await self.handle_update(update)
+                except Exception as exc:  # not confirmed: Telegram will deliver it again
+                    log.error("update_failed", reason=type(exc).__name__)
+                    await asyncio.sleep(1.0)
+                    break
+                offset = update.update_id + 1
+
+    def webhook_app(self) -> Starlette:
+        """Webhook receiver: the secret header is checked first, the update is handled,
+        and only then does Telegram get 200 - so a crash before commit means redelivery."""
+        path = "/" + self._settings.telegram.webhook_path.lstrip("/")
+        secret = self._webhook_secret.encode()
+
+        async def receive(request: Request) -> Response:
+            given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode()
+            if not secret or not hmac.compare_digest(given, secret):
+                log.warning("telegram_webhook_refused", reason="secret")
+                return Response(status_code=403)
+            try:
+                data = await request.json()
+                update = Update.de_json(data, self.app.bot)
+            except (ValueError, TypeError, KeyError):
+                return Response(status_code=400)
+            if update is None:
+                return Response(status_code=400)
+            await self.handle_update(update)
+            return Response(status_code=200)
+
+        return Starlette(routes=[Route(path, receive, methods=["POST"])])
 
     # -- inbound ----------------------------------------------------------------------
     def _is_config_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self._settings.clinic.admin_telegram_ids
 
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def handle_update(self, update: Update) -> None:
         msg = update.message
         if msg is None or msg.chat.type != "private":
             return  # groups and channels are out of scope: one chat per person
@@ -120,7 +193,7 @@ class TelegramAdapter:
             if size > limit:
                 document = Document(b"", msg.document.file_name or "file", declared_size=size)
             else:
-                file = await context.bot.get_file(msg.document.file_id)
+                file = await self.app.bot.get_file(msg.document.file_id)
                 data = bytes(await file.download_as_bytearray())
                 document = Document(data, msg.document.file_name or "file")
         user_id = msg.from_user.id if msg.from_user else None

@@ -98,12 +98,14 @@ class WhatsAppSender:
         try:
             return await asyncio.to_thread(self._find, delivery, since_epoch_s)
         except TwilioRestException as exc:
-            if exc.status in (404, 405):
-                return None  # this API endpoint cannot list messages: cannot tell
-            raise Transient(f"tw-{exc.status}") from None
+            if exc.status == 429 or exc.status >= 500:
+                raise Transient(f"tw-{exc.status}") from None
+            return None  # the account cannot list messages here: cannot tell
+        except TwilioException:
+            return None  # e.g. "Unable to fetch page" (listing unsupported): cannot tell
         except Exception as exc:
-            if isinstance(exc, OSError | TwilioException) or \
-                    type(exc).__module__.startswith(("requests", "urllib3")):
+            if isinstance(exc, OSError) or type(exc).__module__.startswith(
+                    ("requests", "urllib3")):
                 raise Transient("tw-network") from None
             raise
 
