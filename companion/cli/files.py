@@ -17,14 +17,17 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from companion.app import Companion, open_companion
 from companion.cli.messages import collect_tokens, seal_body
-from crypto.attachment import MAX_FILE_SIZE, Manifest, open_file, read_container_header, seal_file
 from crypto.envelope import ContentType
 from crypto.epochs import epoch_of, format_epoch
 from crypto.errors import ConfigError, MalformedToken, WrongPairing
 from crypto.wire import Kind, parse_token
+
+if TYPE_CHECKING:
+    from crypto.attachment import Manifest
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,6 +56,8 @@ def _temp_beside(path: Path) -> Path:
 
 
 def run_send(args: argparse.Namespace) -> int:
+    from crypto.attachment import seal_file  # lazy: keep other commands' start-up light
+
     src_path: Path = args.path
     mime = args.mime or mimetypes.guess_type(src_path.name)[0] or "application/octet-stream"
     out: Path = args.out or Path(src_path.name + ".mcf")
@@ -87,6 +92,8 @@ def run_send(args: argparse.Namespace) -> int:
 
 
 def _manifest_from_token(comp: Companion, text: str) -> Manifest:
+    from crypto.attachment import Manifest  # lazy
+
     tokens = collect_tokens(text)
     if len(tokens) != 1 or parse_token(tokens[0]).header.kind is not Kind.MESSAGE:
         raise MalformedToken("expected exactly one manifest token")
@@ -111,6 +118,13 @@ def _manifest_from_token(comp: Companion, text: str) -> Manifest:
 
 
 def run_open(args: argparse.Namespace) -> int:
+    from crypto.attachment import (  # lazy
+        MAX_FILE_SIZE,
+        Manifest,
+        open_file,
+        read_container_header,
+    )
+
     with args.container.open("rb") as probe:
         header = read_container_header(probe)
     with open_companion(args) as comp:

@@ -14,14 +14,16 @@ import sys
 from typing import Any
 
 from companion.app import Companion, open_companion
-from crypto.attachment import Manifest
 from crypto.envelope import ContentType
 from crypto.epochs import format_epoch
 from crypto.errors import ConfigError, MalformedToken, WrongPairing
 from crypto.parts import MIN_MAX_CHARS, PartAssembler, split_token
 from crypto.session import Opened
-from crypto.v1 import V1_PREFIX
 from crypto.wire import Kind, find_tokens, parse_token
+
+#: crypto.v1.V1_PREFIX, spelled out so `decrypt` does not import the v1 module (cold start);
+#: a test keeps the two equal.
+V1_PREFIX = "[MEDCRYPT:v1:"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -108,6 +110,8 @@ def _describe(comp: Companion, pairing_hex: str, opened: Opened) -> dict[str, An
         "at": comp.clock.now().isoformat(),
     }
     if opened.content_type is ContentType.ATTACHMENT_MANIFEST:
+        from crypto.attachment import Manifest  # lazy: only when a file is announced
+
         manifest = Manifest.from_bytes(opened.body)
         comp.state["received_files"][manifest.file_id.hex()] = {
             "pairing": pairing_hex, "manifest": opened.body.hex(), "epoch": opened.epoch}

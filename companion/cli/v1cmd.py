@@ -12,7 +12,6 @@ import os
 import sys
 
 from crypto.errors import ConfigError, MalformedToken
-from crypto.v1 import check_month, decrypt_v1, find_v1_tokens
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,6 +27,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_decrypt(args: argparse.Namespace) -> int:
+    from crypto.v1 import check_month, decrypt_v1, find_v1_tokens  # lazy: cold start
+
     secret = os.environ.get(args.secret_env)
     if not secret:
         raise ConfigError(args.secret_env, "is not set (it must hold the v1 shared secret)")

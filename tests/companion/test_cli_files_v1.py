@@ -139,9 +139,17 @@ def test_decrypt_does_not_import_the_qr_stack(cli: Cli, pair: Pair) -> None:
     token = cli.ok(pair.pat, "encrypt", stdin="x").out
     code = ("import sys; from companion.cli import main; rc = main(['--home', sys.argv[1], "
             "'decrypt']); heavy = sorted({m.split('.')[0] for m in sys.modules} & "
-            "{'segno', 'PIL', 'zxingcpp', 'platformdirs', 'hypothesis'}); "
+            "{'segno', 'PIL', 'zxingcpp', 'platformdirs', 'hypothesis'} | "
+            "({'crypto.v1', 'crypto.attachment'} & set(sys.modules))); "
             "print('HEAVY', heavy, rc)")
     env = {**os.environ, "MEDCRYPT_PASSPHRASE": PASSPHRASE, "MEDCRYPT_NOW": T0}
     done = subprocess.run([sys.executable, "-c", code, str(pair.doc)], input=token,
                           capture_output=True, text=True, env=env, timeout=120, check=True)
     assert done.stdout.endswith("HEAVY [] 0\n"), done.stdout + done.stderr
+
+
+def test_v1_prefix_copy_matches() -> None:
+    from companion.cli.messages import V1_PREFIX
+    from crypto import v1
+
+    assert V1_PREFIX == v1.V1_PREFIX
