@@ -1,0 +1,56 @@
+"""The two people of the demo: a companion each, run as the real ``medcrypt`` program.
+
+Each person has a temporary home (keystore) and runs the companion as a subprocess of
+the installed ``medcrypt`` console script, exactly as a user would; nothing here
+imports companion code (the bot must not, and the demo is part of the bot).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from crypto.errors import MedCryptError
+
+#: Demo-only passphrase for the throw-away keystores (never used outside the temp dir).
+DEMO_PASSPHRASE = "demo only - throwaway keystore"  # noqa: S105
+
+
+def companion_command() -> list[str]:
+    """The ``medcrypt`` console script next to this interpreter, else ``python -m``."""
+    found = Path(sys.executable).with_name("medcrypt")
+    if found.exists():
+        return [str(found)]
+    which = shutil.which("medcrypt")
+    return [which] if which else [sys.executable, "-m", "companion"]
+
+
+class Person:
+    def __init__(self, name: str, role: str, home: Path) -> None:
+        self.name = name
+        self.role = role
+        self.home = home
+        self.saw: list[str] = []
+
+    async def run(self, *args: str, stdin: str | None = None) -> str:
+        env = {**os.environ, "MEDCRYPT_PASSPHRASE": DEMO_PASSPHRASE,
+               "MEDCRYPT_HOME": str(self.home)}
+        proc = await asyncio.create_subprocess_exec(
+            *companion_command(), "--home", str(self.home), *args,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=env)
+        out, err = await proc.communicate(stdin.encode() if stdin is not None else None)
+        if proc.returncode != 0:
+            raise MedCryptError(
+                f"companion {args[0]} failed ({proc.returncode}): "
+                f"{err.decode(errors='replace').strip()[:300]}")
+        return out.decode()
+
+    async def run_json(self, *args: str, stdin: str | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(await self.run(*args, "--json", stdin=stdin))
+        return data
