@@ -7,6 +7,7 @@ also checkpoints, so signing races with appending.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import subprocess
@@ -118,3 +119,22 @@ def test_two_processes_append_one_chain(database_url: str, audit_engine: Engine,
     report = log.verify(public_keys)
     assert report.head_seq == sum(counts.values())
     assert report.checkpoints == counts[Action.CHECKPOINT] >= 2 * 2 * 60 // 20 - 1
+
+
+async def test_asyncio_tasks_append_one_chain(audit_engine: Engine, keyring: Keyring,
+                                              signer: CheckpointSigner,
+                                              public_keys: dict) -> None:
+    """The bot is async: its handlers append through ``asyncio.to_thread``."""
+    log = AuditLog(audit_engine, keyring, clock=FixedClock(NOW), signer=signer,
+                   checkpoint_every=10)
+    ref = log.pseudonym("pairing", "async")
+
+    async def task(i: int) -> None:
+        for n in range(15):
+            await asyncio.to_thread(log.append, ref, Action.RELAY_ACCEPTED, ref,
+                                    {"task": i, "n": n})
+
+    await asyncio.gather(*(task(i) for i in range(6)))
+    counts = _actions(audit_engine)
+    assert counts[Action.RELAY_ACCEPTED] == 90
+    assert log.verify(public_keys).head_seq == sum(counts.values())
