@@ -262,8 +262,8 @@ class AuditLog:
             return result
 
         result = self._transaction(work)
-        for cached in [k for k in self._key_cache if k[0] == subject_ref]:
-            del self._key_cache[cached]
+        for cached in [k for k in list(self._key_cache) if k[0] == subject_ref]:
+            self._key_cache.pop(cached, None)  # list(): other threads may be inserting
         self._announce(result.checkpoint)
         if purge:
             self._purge_deleted()
