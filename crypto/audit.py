@@ -457,8 +457,8 @@ def verify_chain(
 ) -> VerifyReport:
     """Walk every entry in seq order, checking hashes, links, checkpoints and witnesses.
 
-    ``batches`` are lists of rows (a database cursor's partitions): the inner loop is
-    plain tuple unpacking and one SHA-256, nothing per row is allocated beyond that.
+    ``batches`` are lists of :data:`EntryRow` tuples (a database cursor's batches, text
+    columns cast to bytes): the inner loop is tuple unpacking, one join and one SHA-256.
     Raises :class:`AuditChainBroken` naming the first sequence number that cannot be
     trusted and why; otherwise returns a :class:`VerifyReport`.
     """
@@ -472,6 +472,9 @@ def verify_chain(
                 h = sha(join((label, pack(seq, ts, len(a), len(s), len(c), len(d)),
                               a, s, c, d, ph))).digest()
             except (struct.error, TypeError):
+                if any(isinstance(x, str) for x in (a, s, c)):  # caller's mistake, not data's
+                    raise TypeError("verify_chain rows carry text as bytes (see as_row)"
+                                    ) from None
                 raise AuditChainBroken(seq, "an entry field has the wrong type or range") from None
             if seq != expected or ph != prev or h != eh:
                 _diagnose(seq, expected, (seq, ts, a, s, c, d, ph, eh), prev, prev2)

@@ -176,3 +176,10 @@ def test_byte_records_verify_through_the_decoder() -> None:
     rows, cps = make_chain(300)
     records = [encode_entry(fields_of(r)) + r[7] for r in rows]
     assert verify_chain([list(rows_from_records(records))], cps, KEYS).head_seq == 300
+
+
+def test_rows_with_text_as_str_are_a_caller_error() -> None:
+    rows, cps = make_chain(3)
+    as_str = [(*r[:2], r[2].decode(), *r[3:]) for r in rows]
+    with pytest.raises(TypeError, match="as_row"):
+        verify_chain([as_str], cps, KEYS)
