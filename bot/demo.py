@@ -66,7 +66,8 @@ async def _until(pred: Callable[[], bool], timeout: float = 15.0) -> None:
 
 
 class Demo:
-    def __init__(self, root: Path, tg: FakeTelegram, tw: FakeTwilio, port: int) -> None:
+    def __init__(self, root: Path, tg: FakeTelegram, tw: FakeTwilio, port: int, *,
+                 configure_logging: bool = True) -> None:
         self.root = root
         self.tg = tg
         self.tw = tw
@@ -84,7 +85,8 @@ class Demo:
                "TELEGRAM_BOT_TOKEN": tg.token, "TWILIO_ACCOUNT_SID": tw.account_sid,
                "TWILIO_AUTH_TOKEN": tw.auth_token,
                "TWILIO_WHATSAPP_FROM": tw.whatsapp_from}
-        setup_logging(settings)  # warnings only: the transcript is the output
+        if configure_logging:
+            setup_logging(settings)  # warnings only: the transcript is the output
         self.bot = BotApp(settings, environ=env)
         self.doc = Person("Dr. Rivera", "physician", root / "physician")
         self.pat = Person("Sam", "patient", root / "patient")

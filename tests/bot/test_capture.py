@@ -1,0 +1,48 @@
+"""Capture test: the full story with real companions, logs at DEBUG captured.
+
+Every request the fakes received from the bot, the whole database file (and WAL) and
+every log line must be free of the plaintexts the companions encrypted.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot import demo
+from bot.sandbox import FakeTelegram
+from bot.sandbox.fake_twilio import FakeTwilio
+from crypto.logsetup import configure_logging
+from tests.bot.conftest import free_port
+
+
+@pytest.mark.slow
+async def test_nothing_but_tokens_reaches_platforms_database_or_logs(tmp_path: Path) -> None:
+    buf = io.StringIO()
+    configure_logging(level="DEBUG", json=True, stream=buf)
+    handler = logging.StreamHandler(buf)  # libraries' stdlib logs too (PTB, httpx, twilio)
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.DEBUG)
+    port = free_port()
+    try:
+        async with FakeTelegram() as tg, FakeTwilio(
+                webhook_url=f"http://127.0.0.1:{port}/twilio/inbound",
+                templates={demo.TEMPLATE_SID: "You have a new secure message."}) as tw:
+            story = demo.Demo(tmp_path, tg, tw, port, configure_logging=False)
+            await story.run()  # report_leaks() asserts DB + both platforms' requests
+            requests = tg.request_bytes() + tw.request_bytes()
+    finally:
+        logging.getLogger().removeHandler(handler)
+    logs = buf.getvalue()
+    assert "bot_started" in logs  # the capture really saw the bot's logging
+    markers = [demo.SECRET_NOTE, demo.PATIENT_NOTE, demo.LONG_NOTE[:40], "potassium",
+               "HbA1c", demo.PLAINTEXT_SLIP, demo.PATIENT_NUMBER.lstrip("+")]
+    db = (tmp_path / "bot.db").read_bytes()
+    for marker in markers:
+        assert marker not in logs, marker
+        assert marker.encode() not in db, marker
+    for marker in markers[:-1]:
+        assert marker.encode() not in requests, marker
