@@ -71,13 +71,14 @@ def run(url: str, pairings: int, tokens: int, profile: bool) -> None:
         seed_rows = pairings * (2 + 1 + 1 + 2 + tokens)
         raw_rate = seed_rows / seeded
         ctx.warm()
-        print(f"\n## jobs on {url.split(':', maxsplit=1)[0]} - {pairings:,} pairings, {pairings * tokens:,}"
-              f" tokens, {2 * pairings:,} escrow deposits")
+        backend = url.split(":", maxsplit=1)[0]
+        print(f"\n## jobs on {backend} - {pairings:,} pairings, {pairings * tokens:,} tokens, "
+              f"{2 * pairings:,} escrow deposits")
         print(f"  baseline: seed executemany INSERT {seed_rows:,} rows in {seeded:.1f}s "
               f"= {raw_rate:,.0f} rows/s")
 
-        from bot.jobs.rotation import rotate  # noqa: PLC0415 - after seeding, same as CLI
-        from bot.jobs.shred import sweep  # noqa: PLC0415
+        from bot.jobs.rotation import rotate
+        from bot.jobs.shred import sweep
 
         first = epoch_start(E + 1)
         clock.set(first)
