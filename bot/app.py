@@ -87,8 +87,9 @@ class BotApp:
                 for n in env.get(settings.clinic.admin_whatsapp_numbers_env, "").split(",")
                 if n.strip())
             self.webhook = WhatsAppWebhook(
-                settings, token, sid, self.intake, self.sessions, self.clock, self._wake,
-                self._status, admins)
+                settings, auth_token=token, account_sid=sid, intake=self.intake,
+                sessions=self.sessions, clock=self.clock, on_accepted=self._wake,
+                on_status=self._status, admin_numbers=admins)
         self.worker = OutboxWorker(
             self.sessions, self.services, senders, postgres=not is_sqlite(self.engine),
             concurrency=settings.relay.outbox_concurrency,

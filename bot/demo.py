@@ -35,7 +35,7 @@ from storage.models.bot_relay import BotOutbox, BotPairing, BotRelayedToken
 PHYSICIAN_CHAT = 4_100_001
 PATIENT_NUMBER = "+15550100200"
 TEMPLATE_SID = "HX" + "d" * 32
-SECRET_NOTE = "Your HbA1c is 6.1%, well controlled. Keep the metformin dose."
+SECRET_NOTE = "Your HbA1c is 6.1%, well controlled. Keep the metformin dose."  # noqa: S105 - a demo plaintext, not a credential
 LONG_NOTE = ("Discharge plan: " + "walk 20 minutes daily, check glucose before meals, "
              * 60).strip()
 PATIENT_NOTE = "Thank you doctor - the dizziness is gone since Tuesday."

@@ -26,7 +26,7 @@ class OutKind(StrEnum):
     """What an outbox row carries; decides which platform call the adapter makes."""
 
     #: A token (or PART token) relayed from the other member of a pairing.
-    TOKEN = "token"
+    TOKEN = "token"  # noqa: S105 - a row kind, not a credential
     #: An encrypted file (MCF2 container) relayed as a document / media URL.
     FILE = "file"
     #: A short PHI-free notice from the bot itself (help, refusals, delivery failures).

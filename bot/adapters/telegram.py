@@ -243,6 +243,6 @@ class TelegramAdapter:
             raise Transient(f"tg-{type(exc).__name__}") from None
         return str(message.message_id)
 
-    async def lookup(self, delivery: Delivery, since_epoch_s: float) -> str | None | bool:
+    async def lookup(self, delivery: Delivery, since_epoch_s: float) -> str | bool | None:
         """The Bot API cannot list sent messages: an in-doubt row cannot be resolved."""
         return None

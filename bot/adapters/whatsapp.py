@@ -67,7 +67,7 @@ class WhatsAppSender:
             kwargs["media_url"] = [d.media_url]
         else:
             kwargs["body"] = d.body
-        message = self._client.messages.create(**kwargs)  # type: ignore[arg-type]
+        message = self._client.messages.create(**kwargs)
         return str(message.sid)
 
     async def send(self, delivery: Delivery) -> str:
@@ -92,7 +92,7 @@ class WhatsAppSender:
                 return str(message.sid)
         return False
 
-    async def lookup(self, delivery: Delivery, since_epoch_s: float) -> str | None | bool:
+    async def lookup(self, delivery: Delivery, since_epoch_s: float) -> str | bool | None:
         if not delivery.body:
             return None  # files and templates carry no unique text to match
         try:

@@ -15,10 +15,10 @@ only its SHA-256 stored, expiring after ``media_url_ttl_seconds``.
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import parse_qsl
-from xml.sax.saxutils import escape
 from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
 
 import httpx
 import structlog
@@ -45,7 +45,7 @@ MAX_FORM_BYTES = 64 * 1024
 
 class WhatsAppWebhook:
     def __init__(
-        self, settings: Settings, auth_token: str, account_sid: str, intake: Intake,
+        self, settings: Settings, *, auth_token: str, account_sid: str, intake: Intake,
         sessions: sessionmaker[Session], clock: Clock,
         on_accepted: Callable[[], None],
         on_status: Callable[[str, str, str | None], None],
@@ -126,18 +126,18 @@ class WhatsAppWebhook:
         limit = self._settings.relay.max_file_bytes
         timeout = self._settings.whatsapp.request_timeout_seconds
         async with httpx.AsyncClient(auth=self._auth, timeout=timeout,
-                                     follow_redirects=True) as client:
-            async with client.stream("GET", url) as resp:
-                if resp.status_code != 200:
-                    return Response(status_code=502)  # Twilio retries; nothing recorded
-                declared = int(resp.headers.get("content-length", "0") or 0)
-                if declared > limit:
-                    return Document(b"", "attachment", declared_size=declared)
-                data = bytearray()
-                async for chunk in resp.aiter_bytes():
-                    data += chunk
-                    if len(data) > limit:
-                        return Document(b"", "attachment", declared_size=len(data))
+                                     follow_redirects=True) as client, \
+                client.stream("GET", url) as resp:
+            if resp.status_code != 200:
+                return Response(status_code=502)  # Twilio retries; nothing recorded
+            declared = int(resp.headers.get("content-length", "0") or 0)
+            if declared > limit:
+                return Document(b"", "attachment", declared_size=declared)
+            data = bytearray()
+            async for chunk in resp.aiter_bytes():
+                data += chunk
+                if len(data) > limit:
+                    return Document(b"", "attachment", declared_size=len(data))
         return Document(bytes(data), "attachment.mcf")
 
     async def status(self, request: Request) -> Response:

@@ -19,9 +19,9 @@ def run(ctx: Context, args: list[str]) -> None:
         return
     s = ctx.session
     users = s.scalar(select(func.count()).select_from(BotIdentity)) or 0
-    pairs: dict[str, int] = dict(s.execute(  # type: ignore[arg-type]
+    pairs: dict[str, int] = dict(s.execute(
         select(BotPairing.status, func.count()).group_by(BotPairing.status)).all())
-    out: dict[str, int] = dict(s.execute(  # type: ignore[arg-type]
+    out: dict[str, int] = dict(s.execute(
         select(BotOutbox.status, func.count()).group_by(BotOutbox.status)).all())
     ctx.reply(
         f"Users: {users}. Pairings: {pairs.get('active', 0)} active, "

@@ -23,4 +23,4 @@ def backoff_seconds(
     """Delay before retry number ``attempt`` (1 = first retry)."""
     exp = min(cap, base * (2 ** max(0, attempt - 1)))
     # Never zero: a floor of a tenth of the base keeps a hot failure from spinning.
-    return max(base / 10, exp * rand())
+    return float(max(base / 10, exp * rand()))

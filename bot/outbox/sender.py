@@ -27,6 +27,6 @@ class Sender(Protocol):
     async def send(self, delivery: Delivery) -> str:
         """Send; return the platform message id. Raise :mod:`bot.outbox.errors` types."""
 
-    async def lookup(self, delivery: Delivery, since_epoch_s: float) -> str | None | bool:
+    async def lookup(self, delivery: Delivery, since_epoch_s: float) -> str | bool | None:
         """For a row whose sender died mid-send: the platform id if the platform has it,
         ``False`` if it certainly does not, ``None`` if the platform cannot tell."""

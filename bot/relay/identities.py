@@ -44,10 +44,9 @@ class IdentityDirectory:
 
     def find(self, session: Session, platform: Platform, address: str) -> str | None:
         candidates = self._index_candidates(platform, address)
-        row = session.scalar(
+        return session.scalar(
             select(BotIdentity.id).where(BotIdentity.address_index.in_(candidates))
         )
-        return row
 
     def resolve(self, session: Session, platform: Platform, address: str) -> Resolved:
         """The identity of ``address``, created (in the caller's transaction) if new."""

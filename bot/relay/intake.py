@@ -54,15 +54,17 @@ class Intake:
         config_admin: bool = False,
     ) -> Outcome:
         try:
-            return self._accept(platform, address, dedupe_key, text, document,
-                                platform_message_id, config_admin)
+            return self._accept(platform=platform, address=address, dedupe_key=dedupe_key,
+                                text=text, document=document,
+                                platform_message_id=platform_message_id,
+                                config_admin=config_admin)
         except IntegrityError:
             # Two deliveries of one id raced; the other committed first.
             log.info("inbound_duplicate_race", platform=platform.value)
             return Outcome(duplicate=True)
 
     def _accept(
-        self, platform: Platform, address: str, dedupe_key: str, text: str | None,
+        self, *, platform: Platform, address: str, dedupe_key: str, text: str | None,
         document: Document | None, platform_message_id: str | None, config_admin: bool,
     ) -> Outcome:
         now = self.services.clock.now()

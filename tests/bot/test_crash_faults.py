@@ -84,7 +84,7 @@ class BotProcess:
 
     def start(self) -> None:
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            self.proc = subprocess.Popen(
                 [sys.executable, "-m", "bot", "--config", str(self.cfg), "run"],
                 cwd=ROOT, env=self.env, stdout=out, stderr=out)
         deadline = time.monotonic() + 30

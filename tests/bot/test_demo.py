@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_demo_runs_and_reports_no_plaintext(tmp_path: Path) -> None:
-    result = subprocess.run(  # noqa: S603 - our own interpreter and module
+    result = subprocess.run(
         [sys.executable, "-m", "bot", "demo"], cwd=tmp_path, capture_output=True,
         text=True, timeout=180, check=False,
         env={"PATH": str(Path(sys.executable).parent), "PYTHONPATH": str(ROOT)})
