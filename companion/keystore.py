@@ -34,11 +34,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-import nacl.bindings as sodium
-import nacl.exceptions
-from nacl.pwhash import argon2id
-
-from crypto.errors import KeystoreLocked, StorageError
+from crypto import _primitives as prim
+from crypto.errors import DecryptionFailed, KeystoreLocked, StorageError
 
 MAGIC = b"MCKS"
 FORMAT_VERSION = 1
@@ -46,8 +43,8 @@ FILE_NAME = "keystore.mcks"
 LOCK_NAME = "keystore.lock"
 #: Argon2id cost: libsodium's INTERACTIVE profile (2 passes, 64 MiB) - about 80 ms here,
 #: which keeps a whole ``medcrypt decrypt`` well under 300 ms (docs/adr/0003-keystore.md).
-OPSLIMIT: int = argon2id.OPSLIMIT_INTERACTIVE
-MEMLIMIT: int = argon2id.MEMLIMIT_INTERACTIVE
+OPSLIMIT = prim.ARGON2ID_OPSLIMIT_INTERACTIVE
+MEMLIMIT = prim.ARGON2ID_MEMLIMIT_INTERACTIVE
 #: Refuse absurd parameters from a tampered or foreign header before running Argon2id.
 _MAX_OPSLIMIT = 16
 _MAX_MEMLIMIT = 1024 * 1024 * 1024
@@ -61,9 +58,8 @@ _KEY_LEN = 32
 def _derive(passphrase: str, salt: bytes, opslimit: int, memlimit: int) -> bytearray:
     if not passphrase:
         raise KeystoreLocked("the keystore passphrase is empty")
-    key = argon2id.kdf(_KEY_LEN, passphrase.encode("utf-8"), salt,
-                       opslimit=opslimit, memlimit=memlimit)
-    return bytearray(key)
+    return prim.argon2id_derive(passphrase.encode("utf-8"), salt, opslimit=opslimit,
+                                memlimit=memlimit, length=_KEY_LEN)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -147,7 +143,7 @@ class Keystore:
         try:
             if cls.exists(home):
                 raise StorageError(f"a keystore already exists in {home}")
-            salt = os.urandom(argon2id.SALTBYTES)
+            salt = os.urandom(prim.ARGON2ID_SALT_LEN)
             key = _derive(passphrase, salt, opslimit, memlimit)
             store = cls(home, key, salt, opslimit=opslimit, memlimit=memlimit, state=state,
                         lock_fd=lock_fd)
@@ -171,10 +167,9 @@ class Keystore:
             salt, opslimit, memlimit, nonce, ciphertext = cls._parse(blob)
             key = _derive(passphrase, salt, opslimit, memlimit)
             try:
-                padded = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
-                    ciphertext, blob[:HEADER_LEN], nonce, bytes(key))
-            except nacl.exceptions.CryptoError:
-                key[:] = bytes(len(key))
+                padded = prim.xchacha_decrypt(key, nonce, ciphertext, blob[:HEADER_LEN])
+            except DecryptionFailed:
+                prim.wipe(key)
                 raise KeystoreLocked(
                     "cannot unlock the keystore: wrong passphrase or damaged file") from None
             try:
@@ -198,8 +193,8 @@ class Keystore:
         magic, version, opslimit, memlimit, salt, nonce = _HEADER.unpack_from(blob)
         if magic != MAGIC or version != FORMAT_VERSION:
             raise KeystoreLocked("not a MedCrypt keystore (or an unsupported version)")
-        if not (argon2id.OPSLIMIT_MIN <= opslimit <= _MAX_OPSLIMIT
-                and argon2id.MEMLIMIT_MIN <= memlimit <= _MAX_MEMLIMIT):
+        if not (prim.ARGON2ID_OPSLIMIT_MIN <= opslimit <= _MAX_OPSLIMIT
+                and prim.ARGON2ID_MEMLIMIT_MIN <= memlimit <= _MAX_MEMLIMIT):
             raise KeystoreLocked("the keystore header has out-of-range parameters")
         return salt, opslimit, memlimit, nonce, blob[HEADER_LEN:]
 
@@ -217,14 +212,13 @@ class Keystore:
         nonce = os.urandom(_NONCE_LEN)
         header = _HEADER.pack(MAGIC, FORMAT_VERSION, self._opslimit, self._memlimit,
                               self._salt, nonce)
-        sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
-            padded, header, nonce, bytes(self._key))
+        sealed = prim.xchacha_encrypt(self._key, nonce, padded, header)
         atomic_write(self.path, header + sealed)
         self._saved = body
 
     def close(self) -> None:
         """Zero the derived key and release the lock (idempotent)."""
-        self._key[:] = bytes(len(self._key))
+        prim.wipe(self._key)
         if self._lock_fd is not None:
             with contextlib.suppress(OSError):
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)

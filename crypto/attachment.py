@@ -22,13 +22,10 @@ The key, size, SHA-256 and name travel in a :class:`Manifest` inside an
 ordinary end-to-end encrypted message (content type ATTACHMENT_MANIFEST); the container
 alone is useless to anyone who did not receive that message.
 
-Deterministic vectors: libsodium's ``init_push`` draws the 24-byte stream header from
-its own RNG, which cannot be injected. ``init_pull`` performs the identical state set-up
-(HChaCha20 subkey from the first 16 header bytes, counter reset, the last 8 bytes as the
-nonce prefix) from a header we supply, so we draw the header from the injected ``rng``
-and initialise the *push* state with ``init_pull``. The output is byte-identical to what
-``init_push`` would produce with that header; the vectors prove it decrypts with stock
-libsodium.
+Deterministic vectors: the 24-byte stream header is drawn from the injected ``rng`` and
+the push state is built from it (:class:`crypto._primitives.SecretStreamPush` explains
+why that is byte-identical to libsodium's ``init_push``); the vectors prove the result
+decrypts with stock libsodium.
 """
 
 from __future__ import annotations
@@ -43,9 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from nacl import bindings as _sodium
-from nacl import exceptions as _nacl_exc
-
+from crypto import _primitives as prim
 from crypto.errors import DecryptionFailed, LimitExceeded, MalformedToken, WrongPairing
 from crypto.wire import (
     FILE_HEADER_LEN,
@@ -59,11 +54,11 @@ from crypto.wire import (
 #: Plaintext bytes per secretstream chunk (all chunks but the last are exactly this).
 CHUNK_SIZE = 64 * 1024
 #: libsodium secretstream header length.
-STREAM_HEADER_LEN: int = _sodium.crypto_secretstream_xchacha20poly1305_HEADERBYTES
+STREAM_HEADER_LEN = prim.STREAM_HEADER_LEN
 #: Per-chunk expansion: 1 encrypted tag byte + 16-byte Poly1305 MAC.
-CHUNK_OVERHEAD: int = _sodium.crypto_secretstream_xchacha20poly1305_ABYTES
-_TAG_MESSAGE: int = _sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
-_TAG_FINAL: int = _sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL
+CHUNK_OVERHEAD = prim.STREAM_ABYTES
+_TAG_MESSAGE = prim.STREAM_TAG_MESSAGE
+_TAG_FINAL = prim.STREAM_TAG_FINAL
 _ENC_CHUNK = CHUNK_SIZE + CHUNK_OVERHEAD
 
 Rng = Callable[[int], bytes]
@@ -217,8 +212,7 @@ def seal_file(
     probe = Manifest(file_id, key, 0, bytes(32), manifest_name, mime_type)
     file_header = encode_file_header(pairing_id, epoch, direction, file_id)
 
-    state = _sodium.crypto_secretstream_xchacha20poly1305_state()
-    _sodium.crypto_secretstream_xchacha20poly1305_init_pull(state, stream_header, key)
+    stream = prim.SecretStreamPush(key, stream_header)
     dst.write(file_header)
     dst.write(stream_header)
 
@@ -233,7 +227,7 @@ def seal_file(
         digest.update(chunk)
         following = _read_exact(src, CHUNK_SIZE) if len(chunk) == CHUNK_SIZE else b""
         tag = _TAG_MESSAGE if following else _TAG_FINAL
-        dst.write(_sodium.crypto_secretstream_xchacha20poly1305_push(state, chunk, ad, tag))
+        dst.write(stream.push(chunk, ad, tag))
         ad = None
         if not following:
             break
@@ -274,8 +268,7 @@ def open_file(
     if len(stream_header) != STREAM_HEADER_LEN:
         raise MalformedToken("encrypted file is truncated")
 
-    state = _sodium.crypto_secretstream_xchacha20poly1305_state()
-    _sodium.crypto_secretstream_xchacha20poly1305_init_pull(state, stream_header, manifest.key)
+    stream = prim.SecretStreamPull(manifest.key, stream_header)
     digest = hashlib.sha256()
     total = 0
     ad: bytes | None = header.raw
@@ -284,10 +277,7 @@ def open_file(
         if len(block) < CHUNK_OVERHEAD:
             # EOF (or a stub) before a FINAL-tagged chunk: the file was truncated.
             raise DecryptionFailed
-        try:
-            plain, tag = _sodium.crypto_secretstream_xchacha20poly1305_pull(state, block, ad)
-        except _nacl_exc.CryptoError:
-            raise DecryptionFailed from None
+        plain, tag = stream.pull(block, ad)
         ad = None
         total += len(plain)
         if total > manifest.size:

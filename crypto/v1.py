@@ -21,16 +21,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import re
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
-
+from crypto import _primitives as prim
 from crypto.errors import ConfigError, DecryptionFailed, MalformedToken
 
 PBKDF2_ITERATIONS = 600_000
@@ -127,12 +121,12 @@ def derive_key(secret: str, month: str) -> bytes:
         raise ConfigError("secret", "the v1 shared secret is empty")
     secret_bytes = secret.encode("utf-8")
     # Cache by a digest so the dict does not become a second copy of the secret.
-    cache_key = (hashlib.sha256(b"medcrypt v1 cache\x00" + secret_bytes).digest(), month)
+    cache_key = (prim.sha256(b"medcrypt v1 cache\x00" + secret_bytes), month)
     cached = _key_cache.get(cache_key)
     if cached is not None:
         return cached
-    salt = hmac.new(secret_bytes, month.encode("ascii"), hashlib.sha256).digest()[:SALT_LEN]
-    key = PBKDF2HMAC(hashes.SHA256(), KEY_LEN, salt, PBKDF2_ITERATIONS).derive(secret_bytes)
+    salt = prim.hmac_sha256(secret_bytes, month.encode("ascii"))[:SALT_LEN]
+    key = prim.pbkdf2_sha256(secret_bytes, salt, PBKDF2_ITERATIONS, KEY_LEN)
     if len(_key_cache) >= _CACHE_MAX:
         _key_cache.pop(next(iter(_key_cache)))
     _key_cache[cache_key] = key
@@ -148,10 +142,8 @@ def open_v1_with_key(token: V1Token, key: bytes) -> bytes:
     """AES-256-GCM open of a parsed token under an already derived key."""
     if len(key) != KEY_LEN:
         raise DecryptionFailed
-    try:
-        return AESGCM(key).decrypt(token.nonce, token.ciphertext + token.tag, token.patient_id)
-    except InvalidTag:
-        raise DecryptionFailed from None
+    return prim.aes256gcm_decrypt(key, token.nonce, token.ciphertext + token.tag,
+                                  token.patient_id)
 
 
 def decrypt_v1(text: str, secret: str, month: str) -> V1Message:
