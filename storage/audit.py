@@ -465,18 +465,24 @@ class AuditLog:
         return key
 
     def _pseudonym_secret(self) -> bytes:
+        """Load the pseudonym key, creating it on first use.
+
+        Creation is its own write-first transaction (retried while busy): a read
+        followed by an insert in one SQLite transaction fails outright when another
+        process created the row in between, instead of waiting.
+        """
         if self._pseudonym_key is None:
             aad = AuditSecret.VALUE.aad("pseudonym")
             select_secret = select(SECRETS.c.wrapped).where(SECRETS.c.name == "pseudonym")
             with self._connect() as conn:
                 sealed = conn.execute(select_secret).scalar()
-                if sealed is None:  # first use: create; a concurrent creator may win
-                    wrapped = self._keys.seal(
-                        base64.b64encode(self._rng(SUBJECT_KEY_BYTES)), aad, rng=self._rng)
-                    conn.execute(_insert_ignore(conn, SECRETS, {
-                        "name": "pseudonym", "wrapped": Sealed(wrapped),
-                        "created_us": to_us(self._clock.now())}))
-                    conn.commit()
+            if sealed is None:  # first use: a concurrent creator may win, both read its row
+                wrapped = self._keys.seal(
+                    base64.b64encode(self._rng(SUBJECT_KEY_BYTES)), aad, rng=self._rng)
+                row = {"name": "pseudonym", "wrapped": Sealed(wrapped),
+                       "created_us": to_us(self._clock.now())}
+                self._transaction(lambda conn: conn.execute(_insert_ignore(conn, SECRETS, row)))
+                with self._connect() as conn:
                     sealed = conn.execute(select_secret).scalar_one()
             self._pseudonym_key = base64.b64decode(self._keys.open(sealed.data, aad))
         return self._pseudonym_key

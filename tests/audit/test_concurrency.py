@@ -64,7 +64,7 @@ def test_threads_append_one_chain(audit_engine: Engine, keyring: Keyring,
 
 
 WORKER = textwrap.dedent("""
-    import sys, threading
+    import sys, threading, time
     from datetime import UTC, datetime
     from crypto.audit import Action, CheckpointSigner
     from crypto.clock import FixedClock
@@ -78,12 +78,13 @@ WORKER = textwrap.dedent("""
     log = AuditLog(engine, Keyring({1: bytes.fromhex(server_key)}),
                    clock=FixedClock(datetime(2026, 11, 23, 12, tzinfo=UTC)),
                    signer=CheckpointSigner(bytes.fromhex(seed)), checkpoint_every=20)
-    ref = log.pseudonym("physician", name)
     print("ready", flush=True)
-    sys.stdin.readline()  # both processes start appending at the same moment
+    sys.stdin.readline()  # both processes start at the same moment
+    ref = log.pseudonym("physician", name)  # both race to create the pseudonym key
     def run():
         for i in range(count):
             log.append(ref, Action.ADMIN_COMMAND, ref, {"command": "stats", "i": i})
+            time.sleep(0.002)  # real traffic has gaps; SQLite's busy handler polls for them
     threads = [threading.Thread(target=run) for _ in range(2)]
     [t.start() for t in threads]
     [t.join() for t in threads]
