@@ -50,6 +50,9 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self.worker_id = secrets.token_hex(8)
         self.sent = 0
+        #: Status callbacks that overtook the recording of their message's SID (Twilio
+        #: may call back before ``create`` has returned to us); applied on record.
+        self._early_status: dict[str, list[tuple[str, str | None]]] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -156,6 +159,8 @@ class OutboxWorker:
             if row is not None:
                 queue.mark_sent(row, platform_id, now)
         self.sent += 1
+        for status, code in self._early_status.pop(platform_id, []):
+            self.record_status(platform_id, status, code)
 
     def _record_failure(self, d: Delivery, exc: SendFailed) -> None:
         now = self._services.clock.now()
@@ -203,7 +208,12 @@ class OutboxWorker:
         now = self._services.clock.now()
         with self._sessions.begin() as s:
             row = queue.record_status(s, platform_id, status, error_code, now)
-            if row is None or status not in ("failed", "undelivered"):
+            if row is None:
+                if len(self._early_status) < 10_000:
+                    self._early_status.setdefault(platform_id, []).append(
+                        (status, error_code))
+                return
+            if status not in ("failed", "undelivered"):
                 return
             if error_code == "63016":
                 row.status = "sending"  # hold() expects a claimed row

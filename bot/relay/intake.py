@@ -9,6 +9,7 @@ redelivery of the same id after commit is recognised and ignored.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import structlog
@@ -88,7 +89,10 @@ class Intake:
                                  platform_message_id=platform_message_id,
                                  config_admin=config_admin)
             ctx = Context(session=session, services=self.services, message=msg)
-            allowed, warn = self._limiter.allow(resolved.identity_id)
+            # Keyed by the address (hashed, memory only): a stranger gets a fresh identity
+            # id per message because nothing about them is kept.
+            allowed, warn = self._limiter.allow(
+                hashlib.sha256(f"{platform.value}:{address}".encode()).hexdigest())
             if not allowed:
                 if warn:
                     ctx.reply(notices.RATE_LIMITED)

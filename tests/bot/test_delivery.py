@@ -98,3 +98,58 @@ async def test_undelivered_status_callback_is_told_to_the_sender(rig: Rig) -> No
     await rig.tw.wait_until_async(lambda: any(
         m.text == notices.DELIVERY_FAILED for m in rig.tg.messages_to(PHYSICIAN_TG)),
         timeout=15)
+
+
+async def test_twilio_429_and_5xx_are_retried(rig: Rig) -> None:
+    from bot.sandbox import Faults
+
+    pid = os.urandom(16)
+    await pair(rig, pid)
+    rig.tw.inject_429(f"whatsapp:{PATIENT_WA}", times=2)
+    token = message_token(pid, Direction.PHYSICIAN_TO_PATIENT)
+    rig.tg.user_sends_text(PHYSICIAN_TG, token)
+    await rig.tw.wait_until_async(lambda: any(
+        m.body == token for m in rig.tw.messages_to(PATIENT_WA)), timeout=10)
+    rig.tw.faults = Faults(error_rate=1.0, methods=frozenset({"Messages.create"}))
+    token2 = message_token(pid, Direction.PHYSICIAN_TO_PATIENT, index=1)
+    rig.tg.user_sends_text(PHYSICIAN_TG, token2)
+    await asyncio.sleep(0.5)
+    rig.tw.faults = Faults()
+    await rig.tw.wait_until_async(lambda: any(
+        m.body == token2 for m in rig.tw.messages_to(PATIENT_WA)), timeout=10)
+    with rig.bot.sessions() as s:
+        row = s.scalar(select(BotOutbox).where(BotOutbox.body == token2))
+        assert row is not None and row.attempts >= 2
+
+
+async def test_unpair_and_delete_me(rig: Rig) -> None:
+    from storage.models.bot_relay import BotIdentity, BotPairing
+
+    pid = os.urandom(16)
+    await pair(rig, pid)
+    n = len(rig.tg.messages_to(PHYSICIAN_TG))
+    await rig.tw.user_sends_whatsapp_async(PATIENT_WA, "/unpair")
+    sent = await rig.tg.wait_for_messages_async(PHYSICIAN_TG, n + 1, timeout=10)
+    assert sent[-1].text == notices.PARTNER_UNPAIRED
+    # After unpairing, tokens for the pairing are refused.
+    rig.tg.user_sends_text(PHYSICIAN_TG, message_token(pid, Direction.PHYSICIAN_TO_PATIENT))
+    sent = await rig.tg.wait_for_messages_async(PHYSICIAN_TG, n + 2, timeout=10)
+    assert sent[-1].text == notices.PAIRING_INACTIVE
+    r = await rig.tw.user_sends_whatsapp_async(PATIENT_WA, "/delete_me")
+    assert r.http_status == 200 and "has been deleted" in r.response_body
+    with rig.bot.sessions() as s:
+        platforms = [i.platform for i in s.scalars(select(BotIdentity))]
+        assert platforms == ["telegram"]  # only the physician is left
+        assert s.scalar(select(BotPairing)) is None
+
+
+async def test_per_user_rate_limit_replies_politely_once(rig: Rig) -> None:
+    rig.bot.intake._limiter._rate = 1 / 60  # type: ignore[attr-defined]  # 1 per minute
+    rig.bot.intake._limiter._burst = 1.0  # type: ignore[attr-defined]
+    for _ in range(4):
+        rig.tg.user_sends_text(9990001, "/help")
+    sent = await rig.tg.wait_for_messages_async(9990001, 2, timeout=10)
+    await asyncio.sleep(0.5)
+    texts = [m.text for m in rig.tg.messages_to(9990001)]
+    assert texts == [notices.HELP, notices.RATE_LIMITED]
+    assert sent
