@@ -39,8 +39,9 @@ from shamir_mnemonic.utils import MnemonicError
 
 from crypto import _primitives as prim
 from crypto.envelope import ContentType
-from crypto.errors import DecryptionFailed, MalformedToken, PolicyViolation
+from crypto.errors import DecryptionFailed, LimitExceeded, MalformedToken, PolicyViolation
 from crypto.escrow import EpochKey, open_deposit, open_epoch_tokens
+from crypto.ratchet import MAX_SKIP
 from crypto.wire import Direction, Kind, encode_token, parse_raw
 
 MAGIC = b"MCBG"
@@ -55,6 +56,9 @@ MAX_BUNDLE_BYTES = 512 * 1024 * 1024
 MAX_MANIFEST_BYTES = 64 * 1024
 MAX_ITEMS = 1_000_000
 _U32 = struct.Struct(">I")
+#: Index steps one relayed token may advance a chain: a companion refuses a token that
+#: skips more than ``MAX_SKIP`` keys (docs/PROTOCOL.md 13).
+SKIP_PER_TOKEN = MAX_SKIP + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,12 +199,14 @@ def recover_secret(mnemonics: Sequence[str], passphrase: bytes = b"") -> bytearr
         raise MalformedToken("no share given")
     if len(set(cleaned)) != len(cleaned):
         raise PolicyViolation("the same share was given twice")
+    for number, words in enumerate(cleaned, start=1):
+        try:
+            shamir_mnemonic.share.Share.from_mnemonic(words)
+        except MnemonicError as exc:
+            raise MalformedToken(
+                f"share {number} is not a valid SLIP-39 mnemonic: {_clean(exc)}") from None
     try:
-        groups = shamir_mnemonic.decode_mnemonics(cleaned)
-    except MnemonicError as exc:
-        raise MalformedToken(f"a share is not a valid SLIP-39 mnemonic: {_clean(exc)}") from None
-    try:
-        ems = shamir_mnemonic.recover_ems(groups)
+        ems = shamir_mnemonic.recover_ems(shamir_mnemonic.decode_mnemonics(cleaned))
     except MnemonicError as exc:
         raise PolicyViolation(f"the shares do not combine: {_clean(exc)}") from None
     try:
@@ -268,6 +274,7 @@ def open_contents(escrow_private: bytes | bytearray, contents: BundleContents) -
         if epoch_key is None:
             missing[epoch] = len(messages[epoch])
             continue
+        _check_indexes(messages[epoch])
         for m in open_epoch_tokens(epoch_key, _texts(messages[epoch])):
             sent = m.sent_at.isoformat()
             opened.append((sent, positions[epoch][m.position], OpenedMessage(
@@ -275,6 +282,25 @@ def open_contents(escrow_private: bytes | bytearray, contents: BundleContents) -
     # Sender clocks order the conversation; the relay order breaks ties.
     opened.sort(key=lambda t: (t[0], t[1]))
     return OpenedBundle(contents.header, contents.manifest, [t[2] for t in opened], missing)
+
+
+def _check_indexes(raws: Sequence[bytes]) -> None:
+    """Refuse indexes no relayed conversation can reach, before any chain is walked.
+
+    Opening walks each chain from index 0 to the highest index (one HMAC pair per step)
+    and only then checks the AEAD tag, so a forged bundle - anyone can seal to the public
+    escrow key - with index 2^32-1 would keep the opener busy for hours. A receiving
+    companion accepts at most ``SKIP_PER_TOKEN`` skipped keys per token and the bot stores
+    every token it relays, so ``SKIP_PER_TOKEN * (tokens in that direction + 1)`` bounds
+    every honest index; the work stays linear in the bundle's size.
+    """
+    counts: dict[Direction | None, int] = defaultdict(int)
+    for raw in raws:
+        counts[parse_raw(raw).header.direction] += 1
+    for raw in raws:
+        h = parse_raw(raw).header
+        if (h.index or 0) >= SKIP_PER_TOKEN * (counts[h.direction] + 1):
+            raise LimitExceeded("a message index in the bundle is beyond what was relayed")
 
 
 def _texts(raws: Iterable[bytes]) -> list[str]:

@@ -9,7 +9,6 @@ line in bot/commands/__init__.py, owned by the bot team; see the report).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,8 +28,13 @@ from bot.sandbox.fake_twilio import FakeTwilio
 from crypto.keyring import Keyring
 from storage.audit import AuditLog
 from tests.bot.conftest import TEMPLATE_SID, environ_for, free_port
-from tests.breakglass.helpers import Conversation, Escrow, MovableClock, make_conversation, \
-    make_escrow
+from tests.breakglass.helpers import (
+    Conversation,
+    Escrow,
+    MovableClock,
+    make_conversation,
+    make_escrow,
+)
 
 ADMIN_A = 9990001
 ADMIN_B = 9990002

@@ -16,7 +16,6 @@ from storage.models.breakglass import BreakGlassRequest
 from tests.breakglass.conftest import (
     ADMIN_A,
     ADMIN_B,
-    PATIENT_WA,
     PHYSICIAN_TG,
     Rig,
     pair,

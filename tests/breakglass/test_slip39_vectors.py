@@ -25,8 +25,9 @@ def test_the_copy_is_complete() -> None:
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v[0].split(".")[0] for v in VECTORS])
-def test_official_vector(vector: list) -> None:
+def test_official_vector(vector: list[object]) -> None:
     description, mnemonics, secret_hex, _xprv = vector
+    assert isinstance(mnemonics, list) and isinstance(secret_hex, str)
     if secret_hex:
         secret = recover_secret(mnemonics, b"TREZOR")
         assert bytes(secret).hex() == secret_hex, description

@@ -1,0 +1,124 @@
+"""The request state machine on SQLite and PostgreSQL, driven directly (no chat)."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from bot.breakglass import requests
+from bot.breakglass.requests import Actor, Deps
+from bot.cli.escrow import public_key_text
+from bot.config import parse_settings
+from crypto.errors import ConfigError, PolicyViolation
+from crypto.keyring import Keyring
+from storage import migrate
+from storage.audit import AuditLog
+from storage.db import make_engine, session_factory
+from storage.models.bot_relay import BotIdentity, BotPairing
+from storage.models.breakglass import BreakGlassRequest
+from tests.breakglass.helpers import MovableClock, make_escrow
+
+T0 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
+A, B, C = Actor("a" * 32, True), Actor("b" * 32, True), Actor("c" * 32, False)
+
+
+@pytest.fixture
+def world(database_url: str) -> Iterator[tuple[Deps, Session, bytes]]:
+    migrate.upgrade(database_url)
+    engine = make_engine(database_url)
+    keyring = Keyring.from_environ(
+        {"K": "1:" + base64.b64encode(os.urandom(32)).decode()}, env_name="K")
+    clock = MovableClock(T0)
+    settings = parse_settings({"clinic": {"escrow_public_key": public_key_text(
+        make_escrow().public)}, "breakglass": {"approval_window_minutes": 30}})
+    audit = AuditLog(engine, keyring, clock=clock)
+    audit.pseudonym("pairing", "warm-up")
+    deps = Deps(settings=settings, keyring=keyring, audit=audit, clock=clock)
+    pid = os.urandom(16)
+    with session_factory(engine)() as s:
+        for ident in ("p" * 32, "q" * 32):
+            s.add(BotIdentity(id=ident, platform="telegram", address_sealed=b"x",
+                              address_index=ident.encode()[:34], created_at=T0))
+        s.add(BotPairing(pairing_id=pid, physician_id="p" * 32, patient_id="q" * 32,
+                         status="active", start_epoch=682, grace_days=7,
+                         offer_expires_at=0, created_at=T0))
+        s.commit()
+        yield deps, s, pid
+    engine.dispose()
+
+
+def code_of(outcome: requests.Outcome) -> str:
+    return outcome.reply.split("request ")[1].split(" ")[0]
+
+
+def test_full_cycle_and_record_opened(world: tuple[Deps, Session, bytes]) -> None:
+    deps, s, pid = world
+    code = code_of(requests.request(deps, s, A, [pid.hex(), "code", "blue"]))
+    out = requests.approve(deps, s, B, [code])
+    assert out.document is not None and out.document_to == A.identity_id
+    assert {who for who, _ in out.notices} == {"p" * 32, "q" * 32}
+    s.commit()
+    from bot.breakglass.bundle import bundle_digest
+
+    with pytest.raises(PolicyViolation, match="not the file"):
+        requests.record_opened(deps, s, code, "0" * 64, holders=2)
+    with pytest.raises(PolicyViolation, match="no exported"):
+        requests.record_opened(deps, s, "ffffffffff", bundle_digest(out.document.data),
+                               holders=2)
+    row = requests.record_opened(deps, s, code, bundle_digest(out.document.data), holders=2)
+    assert row.opened_at == T0
+    s.commit()
+    actions = [e.action for e in deps.audit.export()]
+    assert actions == ["breakglass.requested", "breakglass.approved", "breakglass.exported",
+                       "breakglass.opened"]
+
+
+def test_expire_due_and_window_edge(world: tuple[Deps, Session, bytes]) -> None:
+    deps, s, pid = world
+    first = code_of(requests.request(deps, s, A, [pid.hex(), "first", "reason"]))
+    assert isinstance(deps.clock, MovableClock)
+    deps.clock.set(T0 + timedelta(minutes=10))
+    second = code_of(requests.request(deps, s, A, [pid.hex(), "second", "reason"]))
+    deps.clock.set(T0 + timedelta(minutes=30))  # the first's window is over, exactly
+    assert requests.expire_due(deps, s) == 1
+    assert "expired" in requests.approve(deps, s, B, [first]).reply
+    assert "approved" in requests.approve(deps, s, B, [second]).reply
+
+
+def test_requester_may_withdraw_but_not_approve(world: tuple[Deps, Session, bytes]) -> None:
+    deps, s, pid = world
+    code = code_of(requests.request(deps, s, A, [pid.hex(), "drill", "only"]))
+    assert "own" in requests.approve(deps, s, A, [code]).reply
+    assert "admins" in requests.approve(deps, s, C, [code]).reply
+    assert "admins" in requests.deny(deps, s, C, [code]).reply
+    assert "denied" in requests.deny(deps, s, A, [code]).reply
+    row = s.get(BreakGlassRequest, s.query(BreakGlassRequest.id).scalar())
+    assert row is not None and row.status == "denied"
+
+
+def test_pairing_prefix_rules(world: tuple[Deps, Session, bytes]) -> None:
+    deps, s, pid = world
+    assert "No active" in requests.request(deps, s, A, [pid.hex()[:7], "too short"]).reply
+    assert "opened" in requests.request(deps, s, A, [pid.hex()[:8].upper(), "prefix ok"]).reply
+    s.add(BotPairing(pairing_id=pid[:4] + os.urandom(12), physician_id="p" * 32,
+                     patient_id="q" * 32, status="active", start_epoch=682, grace_days=7,
+                     offer_expires_at=0, created_at=T0))
+    s.flush()
+    assert "Several" in requests.request(deps, s, A, [pid.hex()[:8], "ambiguous"]).reply
+    assert "reason" in requests.request(deps, s, A, [pid.hex(), "x" * 161]).reply
+
+
+def test_missing_escrow_key_refuses_before_any_change(world: tuple[Deps, Session, bytes]) -> None:
+    deps, s, pid = world
+    code = code_of(requests.request(deps, s, A, [pid.hex(), "no", "key", "yet"]))
+    bare = Deps(settings=parse_settings({}), keyring=deps.keyring, audit=deps.audit,
+                clock=deps.clock)
+    with pytest.raises(ConfigError, match=r"clinic\.escrow_public_key"):
+        requests.approve(bare, s, B, [code])
+    row = s.query(BreakGlassRequest).one()
+    assert row.status == "pending" and row.approver_id is None
