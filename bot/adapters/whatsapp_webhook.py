@@ -78,17 +78,9 @@ class WhatsAppWebhook:
         signature = request.headers.get("X-Twilio-Signature", "")
         if not signature:
             return None
-        if not request.headers.get("content-type", "").startswith(
-                "application/x-www-form-urlencoded"):
+        params = parse_form(body, request.headers.get("content-type", ""))
+        if params is None:
             return None
-        try:
-            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True,
-                              strict_parsing=False, max_num_fields=200)
-        except (UnicodeDecodeError, ValueError):
-            return None
-        params = dict(pairs)
-        if len(params) != len(pairs):
-            return None  # repeated keys: Twilio never sends them; refuse ambiguity
         if not self._validator.validate(self._base + path, params, signature):
             return None
         return params
@@ -162,6 +154,23 @@ class WhatsAppWebhook:
             data = row.data
         return Response(data, media_type="application/octet-stream",
                         headers={"Cache-Control": "no-store"})
+
+
+def parse_form(body: bytes, content_type: str) -> dict[str, str] | None:
+    """Twilio's urlencoded form, or None when it is not one (refused as unsigned)."""
+    if not content_type.startswith("application/x-www-form-urlencoded"):
+        return None
+    if len(body) > MAX_FORM_BYTES:
+        return None
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True,
+                          strict_parsing=False, max_num_fields=200)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    params = dict(pairs)
+    if len(params) != len(pairs):
+        return None  # repeated keys: Twilio never sends them; refuse ambiguity
+    return params
 
 
 def _twiml(replies: list[str]) -> str:
