@@ -122,3 +122,25 @@ def test_missing_escrow_key_refuses_before_any_change(world: tuple[Deps, Session
         requests.approve(bare, s, B, [code])
     row = s.query(BreakGlassRequest).one()
     assert row.status == "pending" and row.approver_id is None
+
+
+def test_missing_deposit_is_reported_to_the_physician(
+        world: tuple[Deps, Session, bytes]) -> None:
+    from bot.breakglass.deposits import missing_deposits, notices
+    from crypto.epochs import epoch_of
+    from storage.models.bot_relay import BotRelayedToken
+
+    deps, s, pid = world
+    now = deps.clock.now()
+    assert missing_deposits(s, now) == []  # nothing relayed, nothing missing
+    s.add(BotRelayedToken(pairing_id=pid, epoch=epoch_of(now), kind="message", raw=b"m",
+                          created_at=now))
+    s.flush()
+    found = missing_deposits(s, now)
+    assert [(m.pairing_id, m.physician_id) for m in found] == [(pid, "p" * 32)]
+    (who, text), = notices(found)
+    assert who == "p" * 32 and "2026-11" in text and pid.hex()[:8] in text
+    s.add(BotRelayedToken(pairing_id=pid, epoch=epoch_of(now), kind="escrow", raw=b"d",
+                          created_at=now))
+    s.flush()
+    assert missing_deposits(s, now) == []
