@@ -1,4 +1,4 @@
-"""``medcrypt-bot audit verify|head|export|checkpoint``: the admin's view of the audit log.
+"""``medcrypt-bot audit verify|head|export|checkpoint|keygen``: the admin's view of the audit log.
 
 ``verify`` needs no server key and no signing key: the checkpoint public key (derived
 from ``MEDCRYPT_AUDIT_SIGNING_KEY`` when set, or given with ``--public-key``) is enough,
@@ -10,8 +10,10 @@ details (HIPAA accounting of disclosures) and is itself recorded in the log.
 from __future__ import annotations
 
 import argparse
+import base64
 import csv
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -49,7 +51,7 @@ class _SystemClock:
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("audit", help="audit log: verify, head, export, checkpoint")
+    p = subparsers.add_parser("audit", help="audit log: verify, head, export, checkpoint, keygen")
     sub = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     v = sub.add_parser("verify", help="walk the hash chain, checkpoints and witness lines")
     v.add_argument("--witness", type=Path, help="file with witness lines copied from chat")
@@ -67,6 +69,8 @@ def register(subparsers: Any) -> None:
     e.set_defaults(handler=run_export)
     c = sub.add_parser("checkpoint", help="sign a checkpoint now and print its witness line")
     c.set_defaults(handler=run_checkpoint)
+    k = sub.add_parser("keygen", help="print a new checkpoint signing seed and its public key")
+    k.set_defaults(handler=run_keygen)
 
 
 def open_audit_log(
@@ -181,6 +185,22 @@ def run_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
         log = open_audit_log(settings, engine, keyring=_keyring(settings), require_signer=True)
         cp: Checkpoint = log.checkpoint_now()
     print(format_witness(cp))
+    return 0
+
+
+def run_keygen(args: argparse.Namespace, settings: Settings) -> int:
+    """A fresh seed for the environment, and the public key auditors verify with.
+
+    The seed goes to stdout only (for a secrets manager); nothing is stored. Rotating
+    it is safe: checkpoints carry a key id, so verify takes the old public key too.
+    """
+    seed = bytearray(os.urandom(32))
+    try:
+        signer = CheckpointSigner(bytes(seed))
+        print(f"{settings.audit.signing_key_env}={base64.b64encode(seed).decode('ascii')}")
+    finally:
+        seed[:] = bytes(len(seed))
+    print(f"# public key (give to auditors: audit verify --public-key): {signer.public_b64()}")
     return 0
 
 

@@ -118,3 +118,19 @@ def test_export_jsonl_csv_erased_and_accounted(env: str, tmp_path: Path,
     assert main(["audit", "export", "--subject", "+15551234567"]) == 2
     assert main(["audit", "export", "--from", "5", "--to", "2"]) == 2
     capsys.readouterr()
+
+
+def test_keygen_prints_a_usable_seed_and_its_public_key(
+    env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", "keygen"]) == 0
+    seed_line, public_line = capsys.readouterr().out.strip().splitlines()
+    name, _, seed = seed_line.partition("=")
+    assert name == "MEDCRYPT_AUDIT_SIGNING_KEY"
+    signer = CheckpointSigner.from_b64(seed)
+    assert public_line.endswith(signer.public_b64())
+    monkeypatch.setenv("MEDCRYPT_AUDIT_SIGNING_KEY", seed)
+    _populate(env)
+    assert main(["audit", "checkpoint"]) == 0
+    assert main(["audit", "verify", "--public-key", signer.public_b64()]) == 0
+    capsys.readouterr()
