@@ -1,4 +1,5 @@
-"""Scheduler tables: APScheduler's persistent job store, job run outcomes, /shred codes.
+"""Scheduler tables: APScheduler's persistent job store, job run outcomes, /shred codes,
+the once-only claims ledger.
 
 Written by hand against storage/models/jobs.py with plain SQLAlchemy types (a migration
 must not import application code that later changes). ``apscheduler_jobs`` matches the
@@ -67,12 +68,6 @@ def upgrade() -> None:
         sa.Column("code_hash", sa.LargeBinary(length=32), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["pairing_id"],
-            ["pairings.pairing_id"],
-            name=op.f("fk_shred_confirmations_pairing_id_pairings"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_shred_confirmations")),
         sa.UniqueConstraint(
             "pairing_id", "actor_id", name=op.f("uq_shred_confirmations_pairing_id_actor_id")
@@ -80,7 +75,16 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "job_claims",
+        sa.Column("key", sa.String(length=160), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_job_claims")),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("job_claims")
     op.drop_table("shred_confirmations")
     op.drop_index(op.f("ix_job_runs_job_started_at"), table_name="job_runs")
     op.drop_table("job_runs")

@@ -10,6 +10,10 @@ becomes a no-op.
 run with its trigger, outcome and PHI-free counts, because "the job ran" must be
 checkable by an admin without reading logs.
 
+``job_claims`` is a ledger of things done exactly once (``rot:<pairing>:<epoch>``...)
+for tables that have no unique key of their own to decide it - the relay's outbox has
+no dedupe column - so an ``INSERT ... ON CONFLICT DO NOTHING`` here is the claim.
+
 ``shred_confirmations`` holds the second step of ``/shred``: only the SHA-256 of the
 one-time code is stored, so a database reader cannot confirm a shred.
 """
@@ -22,7 +26,6 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Float,
-    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -80,11 +83,20 @@ class ShredConfirmation(Base):
     __table_args__ = (UniqueConstraint("pairing_id", "actor_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    pairing_id: Mapped[str] = mapped_column(
-        ForeignKey("pairings.pairing_id", ondelete="CASCADE")
-    )
+    #: 32 hex characters; a pairing of the storage schema or of the relay's own tables
+    #: (hence no foreign key). Rows live five minutes.
+    pairing_id: Mapped[str] = mapped_column(String(32))
     #: Identity id of the admin who asked (only they can confirm).
     actor_id: Mapped[str] = mapped_column(String(32))
     code_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class JobClaim(Base):
+    """A once-only action taken by a job; the primary key is the claim."""
+
+    __tablename__ = "job_claims"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    created_at: Mapped[datetime]
