@@ -15,6 +15,11 @@ For each size (64 B, 1 KiB, 4 KiB, 64 KiB, 1 MiB) one round trip is measured as:
 * ``of which Ed25519 sign+verify``: the signature floor v2 pays per message and v1 did not
   (DESIGN 3.2 requires sender signatures), measured alone.
 
+A first table, "Ed25519 backends", times signing and verifying a 103-byte message (what
+the envelope signs: label, header, SHA-256) through OpenSSL (``cryptography``) and
+libsodium (PyNaCl), ratios against OpenSSL.  Ed25519 is deterministic, so both give the
+same bytes; ``crypto._primitives`` uses whichever this table shows faster (libsodium).
+
 Ratios are against the raw XChaCha in the same run.  Nothing here is asserted.
 """
 
@@ -25,6 +30,7 @@ import os
 import sys
 
 import nacl.bindings
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bench.harness import Measurement, measure, report
@@ -45,8 +51,48 @@ def _v1_round_trip(key: AESGCM, pid: bytes, body: bytes) -> bytes:
     return key.decrypt(n, c + t, p)
 
 
+def ed25519_backends(number: int, repeat: int) -> None:
+    """Sign and verify through OpenSSL and libsodium: same bytes, which is faster here?"""
+    seed, message = os.urandom(32), os.urandom(103)
+    openssl_key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+    public = openssl_key.public_key().public_bytes_raw()
+    sodium_public, sodium_secret = nacl.bindings.crypto_sign_seed_keypair(seed)
+    signature = openssl_key.sign(message)
+    signer = prim.Ed25519Signer(seed)
+    assert sodium_public == public == signer.public
+    assert signer.sign(message) == signature
+    assert nacl.bindings.crypto_sign(message, sodium_secret)[:64] == signature
+
+    def openssl_verify() -> None:
+        ed25519.Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
+
+    def sodium_verify() -> None:
+        nacl.bindings.crypto_sign_open(signature + message, public)
+
+    sign_base = measure("sign, OpenSSL (cryptography)", lambda: openssl_key.sign(message),
+                        number=number, repeat=repeat)
+    verify_base = measure("verify, OpenSSL (cryptography)", openssl_verify, number=number,
+                          repeat=repeat)
+    report("Ed25519 backends, 103-byte message (sign)", [
+        sign_base,
+        measure("sign, libsodium (PyNaCl)",
+                lambda: nacl.bindings.crypto_sign(message, sodium_secret)[:64],
+                number=number, repeat=repeat),
+        measure("sign, project wrapper (Ed25519Signer)", lambda: signer.sign(message),
+                number=number, repeat=repeat),
+    ], baseline=sign_base)
+    report("Ed25519 backends, 103-byte message (verify)", [
+        verify_base,
+        measure("verify, libsodium (PyNaCl)", sodium_verify, number=number, repeat=repeat),
+        measure("verify, project wrapper (ed25519_verify)",
+                lambda: prim.ed25519_verify(public, message, signature),
+                number=number, repeat=repeat),
+    ], baseline=verify_base)
+
+
 def main(argv: list[str]) -> None:
     quick = "--quick" in argv
+    ed25519_backends(number=200 if not quick else 50, repeat=5 if not quick else 3)
     pair = make_pair("bench", escrow=True)
     v1_key = AESGCM(os.urandom(32))
     pid = b"patient-000123"

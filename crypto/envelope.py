@@ -112,9 +112,10 @@ def open_(header: bytes, inner: bytes, signer_public: bytes) -> Envelope:
     if version != ENVELOPE_VERSION or end + prim.ED25519_SIG_LEN > len(inner):
         raise MalformedToken("envelope header is invalid")
     unpadded = end + prim.ED25519_SIG_LEN
-    view = memoryview(inner)
-    if len(inner) != bucket_size(unpadded) or view[unpadded:].tobytes().strip(b"\x00"):
+    # Counting zero bytes in place: no copy of up to ~12 % of a 1 MiB envelope.
+    if len(inner) != bucket_size(unpadded) or inner.count(0, unpadded) != len(inner) - unpadded:
         raise MalformedToken("envelope padding is invalid")
+    view = memoryview(inner)
     body = view[_FIXED.size:end]
     prim.ed25519_verify(signer_public, _signed_message(header, inner[:_FIXED.size], body),
                         inner[end:unpadded])
