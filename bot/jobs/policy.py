@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from crypto.clock import ensure_utc
 from crypto.epochs import MAX_EPOCH, epoch_of, grace_end
+from storage.models.bot_relay import BotPairing
 from storage.models.epochs import Epoch
+from storage.models.jobs import JobClaim
 from storage.models.pairings import Pairing
 
 EpochStatus = Literal["active", "retired", "shredded", "future", "unknown"]
@@ -26,7 +28,12 @@ def pairing_key(pairing_id: str | bytes) -> str:
     """Pairing ids are stored as 32 lowercase hex characters; accept the raw 16 bytes."""
     if isinstance(pairing_id, bytes):
         return pairing_id.hex()
-    return pairing_id.lower()
+    key = pairing_id.lower()
+    try:
+        bytes.fromhex(key)
+    except ValueError:
+        return ""
+    return key
 
 
 def epoch_status(
@@ -37,21 +44,34 @@ def epoch_status(
     * ``unknown``: no such pairing, or an epoch before the pairing started (or outside
       the calendar) - nothing legitimate can carry it.
     * ``future``: after the current calendar month.
-    * ``shredded``: shredded on demand, or past its grace end (whether or not the sweep
-      has deleted the rows yet).
+    * ``shredded``: shredded on demand (``/shred``, ``/delete_me``), or past its grace end
+      (whether or not the sweep has deleted the rows yet).
     * ``retired``: an earlier month still inside its grace window.
     * ``active``: the current month.
+
+    Works for pairings of the storage schema (epoch rows) and of the relay's own tables
+    (``bot_pairings``; an on-demand shred leaves a ``shred:<pairing>:<epoch>`` claim).
     """
     now = ensure_utc(now)
-    pairing = session.get(Pairing, pairing_key(pairing_id))
-    if pairing is None or not 0 <= epoch < MAX_EPOCH or epoch < pairing.start_epoch:
+    key = pairing_key(pairing_id)
+    pairing = session.get(Pairing, key)
+    relay = None
+    if pairing is None and len(key) == 32:
+        relay = session.get(BotPairing, bytes.fromhex(key))
+    row = pairing or relay
+    if row is None or not 0 <= epoch < MAX_EPOCH or epoch < row.start_epoch:
         return "unknown"
     current = epoch_of(now)
     if epoch > current:
         return "future"
-    state = session.scalar(
-        select(Epoch.state).where(Epoch.pairing_id == pairing.pairing_id, Epoch.epoch == epoch)
-    )
-    if state == "shredded" or now >= grace_end(epoch, pairing.grace_days):
+    if now >= grace_end(epoch, row.grace_days):
+        return "shredded"
+    if pairing is not None:
+        state = session.scalar(select(Epoch.state).where(
+            Epoch.pairing_id == pairing.pairing_id, Epoch.epoch == epoch))
+        shredded = state == "shredded"
+    else:
+        shredded = session.get(JobClaim, f"shred:{key}:{epoch}") is not None
+    if shredded:
         return "shredded"
     return "active" if epoch == current else "retired"

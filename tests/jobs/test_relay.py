@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from bot.jobs.chat import shred_command
 from bot.jobs.erasure import erase_relay_identity
+from bot.jobs.policy import epoch_status
 from bot.jobs.rotation import rotate
 from bot.jobs.shred import sweep
 from crypto.audit import Action
@@ -122,7 +123,7 @@ def test_relay_shred_command_and_erasure(database_url: str) -> None:
     now = datetime(2026, 10, 20, tzinfo=UTC)
     with context(database_url, FixedClock(now)) as ctx:
         pid, _doc, pat, _ = _relay_pairing(ctx, E)
-        _pid2, doc2, pat2, _ = _relay_pairing(ctx, E)
+        pid2, doc2, pat2, _ = _relay_pairing(ctx, E)
         assert "No pairing" in shred_command(ctx, "a" * 32, [pid.hex()[:8]]).text
         code = shred_command(ctx, "a" * 32, [pid.hex()]).text.rsplit(" ", 1)[1]
         reply = shred_command(ctx, "a" * 32, [pid.hex(), code])
@@ -132,6 +133,11 @@ def test_relay_shred_command_and_erasure(database_url: str) -> None:
             assert s.scalar(select(func.count()).select_from(BotRelayedToken)
                             .where(BotRelayedToken.pairing_id == pid)) == 0
             assert "at the clinic's request" in _notices(s, pat)[-1]
+            assert epoch_status(s, pid, E, now) == "shredded"
+            assert epoch_status(s, pid2, E, now) == "active"
+            assert epoch_status(s, pid2.hex(), E - 1, now) == "unknown"
+            assert epoch_status(s, pid2, E + 1, now) == "future"
+            assert epoch_status(s, "not hex", E, now) == "unknown"
         counts = erase_relay_identity(ctx, pat2, now)
         assert (counts["pairings"], counts["tokens"], counts["notices"]) == (1, 1, 1)
         with ctx.sessions() as s:
