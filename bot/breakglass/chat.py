@@ -14,10 +14,12 @@ log, not only in the process log.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from bot.breakglass import requests
@@ -27,18 +29,45 @@ from bot.relay.context import Context
 from crypto.errors import ConfigError
 from crypto.keyring import Keyring
 from storage.audit import AuditLog
+from storage.models.audit import AuditSecret
 
 Handler = Callable[[requests.Deps, Session, requests.Actor, Sequence[str]], requests.Outcome]
-_AUDIT_LOGS: dict[int, AuditLog] = {}
+#: Per engine (weak keys: a disposed engine's entry goes with it; ids could be reused).
+_AUDIT_LOGS: weakref.WeakKeyDictionary[Engine, AuditLog] = weakref.WeakKeyDictionary()
+_READY: weakref.WeakSet[Engine] = weakref.WeakSet()
+NOT_READY = ("Break-glass is preparing the audit log (its first use on this database). "
+             "Send the command again in a few seconds.")
 
 
 def _audit_log(engine: Engine, keyring: Keyring, ctx: Context) -> AuditLog:
     """One audit log per engine, so the pseudonym secret is loaded once per process."""
-    log = _AUDIT_LOGS.get(id(engine))
+    log = _AUDIT_LOGS.get(engine)
     if log is None:
         log = AuditLog(engine, keyring, clock=ctx.services.clock)
-        _AUDIT_LOGS[id(engine)] = log
+        _AUDIT_LOGS[engine] = log
     return log
+
+
+def _audit_ready(ctx: Context, engine: Engine, log: AuditLog) -> bool:
+    """Load the audit pseudonym secret without waiting on our own transaction's lock.
+
+    The audit log reads (and on first use creates) its pseudonym secret on a connection
+    of its own. Inside the inbound message's transaction, which already holds SQLite's
+    write lock, creating it would wait on ourselves. So: if the secret exists, load it
+    (a read, fine under WAL); if not, create it from a background thread that gets the
+    lock once this message's transaction ends, and ask the admin to resend - before
+    anything of break-glass has been written, so nothing commits unaudited.
+    """
+    if engine in _READY:
+        return True
+    exists = ctx.session.scalar(select(AuditSecret.name).where(AuditSecret.name == "pseudonym"))
+    if exists is not None:
+        log.pseudonym("pairing", "warm-up")
+        _READY.add(engine)
+        return True
+    threading.Thread(target=log.pseudonym, args=("pairing", "warm-up"),
+                     name="breakglass-audit-warm-up", daemon=True).start()
+    return False
 
 
 def deps_for(ctx: Context) -> requests.Deps:
@@ -54,8 +83,13 @@ def deps_for(ctx: Context) -> requests.Deps:
 def run(ctx: Context, args: list[str], handler: Handler) -> None:
     actor = requests.Actor(ctx.sender_id, is_admin(ctx, ctx.sender_id))
     ctx.keep_identity = True  # audit entries name this sender
+    deps = deps_for(ctx)
+    bind: Any = ctx.session.get_bind()
+    if not _audit_ready(ctx, bind.engine if hasattr(bind, "engine") else bind, deps.audit):
+        ctx.reply(NOT_READY)
+        return
     try:
-        outcome = handler(deps_for(ctx), ctx.session, actor, args)
+        outcome = handler(deps, ctx.session, actor, args)
     except ConfigError as exc:
         ctx.reply(f"Break-glass is not configured: {exc.key}.")
         return

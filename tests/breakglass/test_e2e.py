@@ -142,3 +142,22 @@ async def test_bad_arguments(rig: Rig) -> None:
     await rig.tg_says(ADMIN_A, "/breakglass 00000000 long enough reason", expect="No active")
     await rig.tg_says(ADMIN_B, "/approve nothex", expect="No break-glass request")
     await rig.tg_says(ADMIN_B, "/approve", expect="Usage")
+
+
+@pytest.mark.parametrize("warm_audit", [False])
+async def test_first_use_of_the_audit_log(rig: Rig, warm_audit: bool) -> None:
+    """On a database whose audit log was never used, nothing commits unaudited."""
+    conv = await pair(rig)
+    command = f"/breakglass {conv.pairing_id.hex()} first night on call"
+    await rig.tg_says(ADMIN_A, command, expect="preparing the audit log", timeout=5)
+    with rig.bot.sessions() as s:
+        assert s.scalar(select(BreakGlassRequest)) is None
+    await until(lambda: _secret_exists(rig))
+    await rig.tg_says(ADMIN_A, command, expect="opened", timeout=5)
+    assert [e.action for e in rig.audit_log().export()] == ["breakglass.requested"]
+
+
+def _secret_exists(rig: Rig) -> bool:
+    with rig.bot.engine.connect() as c:
+        return c.exec_driver_sql(
+            "SELECT 1 FROM audit_secrets WHERE name = 'pseudonym'").first() is not None
