@@ -77,8 +77,23 @@ DEFAULT_MIME_TYPE = "application/octet-stream"
 DEFAULT_FILE_NAME = "attachment"
 # version | file_id 16 | key 32 | size u64 | sha256 32 | mime_len u8 | name_len u16
 _MANIFEST_FIXED = struct.Struct(">B16s32sQ32sBH")
-MANIFEST_FIXED_LEN = _MANIFEST_FIXED.size  # 86
+MANIFEST_FIXED_LEN = _MANIFEST_FIXED.size  # 92
 _MIME_RE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}")
+
+
+_LEADING_JUNK = re.compile(r"^[\s.]+")
+_FORBIDDEN_CATEGORIES = frozenset(("Cc", "Cf", "Cs"))
+
+
+def _sanitize_once(name: str) -> str:
+    base = re.split(r"[/\\]", name)[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch) not in _FORBIDDEN_CATEGORIES)
+    base = unicodedata.normalize("NFC", base)
+    base = _LEADING_JUNK.sub("", base).rstrip()
+    encoded = base.encode("utf-8")
+    if len(encoded) > MAX_NAME_BYTES:
+        base = encoded[:MAX_NAME_BYTES].decode("utf-8", "ignore").rstrip()
+    return base
 
 
 def sanitize_file_name(name: str) -> str:
@@ -87,16 +102,21 @@ def sanitize_file_name(name: str) -> str:
     Why: the name comes from the peer. Path separators (``/`` and ``\\``) would let it
     escape the directory, control and bidi-format characters can disguise an extension
     (``invoice\\u202efdp.exe``), and ``.``/``..`` or leading dots name special entries.
-    Only the last path component survives; it is NFC-normalised and cut to 255 bytes.
+    Only the last path component survives, without Cc/Cf/Cs characters, leading dots and
+    whitespace or trailing whitespace, NFC-normalised and cut to 255 UTF-8 bytes.
+
+    The result is a fixed point (sanitising it again changes nothing), which the manifest
+    checks on both sides.  One pass is not always enough - removing a zero-width character
+    can leave a decomposed pair that NFC then joins - so the steps are repeated until
+    nothing changes; a name that does not settle within a few passes becomes the default.
     """
-    base = re.split(r"[/\\]", name)[-1]
-    base = unicodedata.normalize("NFC", base)
-    base = "".join(ch for ch in base if unicodedata.category(ch) not in ("Cc", "Cf", "Cs"))
-    base = base.strip().lstrip(".").strip()
-    encoded = base.encode("utf-8")
-    if len(encoded) > MAX_NAME_BYTES:
-        base = encoded[:MAX_NAME_BYTES].decode("utf-8", "ignore")
-    return base or DEFAULT_FILE_NAME
+    base = _sanitize_once(name)
+    for _ in range(4):
+        again = _sanitize_once(base)
+        if again == base:
+            return base or DEFAULT_FILE_NAME
+        base = again
+    return DEFAULT_FILE_NAME
 
 
 def _check_mime(mime_type: str) -> None:

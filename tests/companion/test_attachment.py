@@ -204,6 +204,9 @@ def test_manifest_names_are_sanitised_on_open() -> None:
     ("report.pdf", "report.pdf"), ("../../x.pdf", "x.pdf"), ("C:\\Users\\a\\b.png", "b.png"),
     ("..", "attachment"), ("", "attachment"), (".bashrc", "bashrc"),
     ("inv\u202efdp.exe", "invfdp.exe"), ("a\x00b\nc", "abc"), ("ü" * 200, "ü" * 127),
+    # Regressions: a single pass used to leave ".x" and a decomposed "e\u0301", which the
+    # manifest then refused as "not sanitised".
+    (" . .x", "x"), ("e\u200b\u0301.txt", "\u00e9.txt"), ("x" * 254 + " y", "x" * 254),
 ])
 def test_sanitize_file_name(name: str, expected: str) -> None:
     assert sanitize_file_name(name) == expected
@@ -216,6 +219,22 @@ def test_sanitized_names_are_always_safe(name: str) -> None:
     assert clean and "/" not in clean and "\\" not in clean and "\x00" not in clean
     assert not clean.startswith(".") and len(clean.encode()) <= 255
     assert sanitize_file_name(clean) == clean
+
+
+# Characters that interact across the sanitising steps: dots and spaces around the
+# trimming, zero-width/bidi format characters around combining marks (NFC), separators.
+_TRICKY = st.text(alphabet=st.sampled_from(
+    [".", " ", "\u3000", "\u200b", "\u200d", "\u202e", "\u0301", "\u0308", "\u0327", "e",
+     "a", "\u1100", "\u1161", "\u11a8", "/", "\\", "\x00", "\ud800", "\u00e9"]), max_size=40)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TRICKY)
+def test_sanitising_tricky_names_is_idempotent_and_seals(name: str) -> None:
+    clean = sanitize_file_name(name)
+    assert sanitize_file_name(clean) == clean
+    assert not clean.startswith((".", " ")) and clean == clean.rstrip()
+    Manifest(bytes(16), bytes(32), 0, bytes(32), clean, "text/plain")
 
 
 @settings(max_examples=400, deadline=None)
