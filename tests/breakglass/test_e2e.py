@@ -112,6 +112,17 @@ async def test_request_approve_export_open_notify_audit(rig: Rig, tmp_path: Path
         row = s.scalar(select(BreakGlassRequest).where(BreakGlassRequest.code == code))
         assert row is not None and row.status == "approved" and row.opened_at is not None
 
+    # On the bot host: a file that is not the exported one is not recorded as opened.
+    forged = tmp_path / "forged.mcbg"
+    forged.write_bytes(bundle[:-1] + bytes([bundle[-1] ^ 1]))
+    assert bot_main(["--config", str(rig.config), "breakglass", "record-open",
+                     str(forged)]) == 4
+    assert "not the file the bot exported" in capsys.readouterr().err
+    assert bot_main(["--config", str(rig.config), "breakglass", "record-open", str(path),
+                     "--holders", "3"]) == 0
+    opened = [e for e in rig.audit_log().export() if e.action == "breakglass.opened"]
+    assert [e.details["share_holders"] for e in opened if e.details] == [2, 3]
+
 
 async def test_deny_closes_the_request(rig: Rig) -> None:
     conv = await pair(rig)
