@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import json
 import multiprocessing
 import os
+import struct
 import time
 from pathlib import Path
 
+import nacl.bindings
 import pytest
 from nacl.pwhash import argon2id
 
@@ -170,3 +173,22 @@ def test_concurrent_commands_are_serialised(tmp_path: Path) -> None:
     with Keystore.unlock(tmp_path, "pw") as store:  # blocks until the child saved
         assert store.state == {"writer": "first"}
     proc.join(60)
+
+
+@pytest.mark.parametrize("entries", [1, 400], ids=["libsodium-path", "openssl-path"])
+def test_file_matches_protocol_section_15(tmp_path: Path, entries: int) -> None:
+    """An independent reader built from docs/PROTOCOL.md §15 with stock libsodium opens the
+    file, for a document small enough for the libsodium AEAD path and one large enough
+    (> 16 KiB) for the HChaCha20 + OpenSSL path, which must give the same bytes."""
+    state = {f"pairing-{i:04d}": base64.b64encode(os.urandom(32)).decode() for i in range(entries)}
+    with Keystore.create(tmp_path, "pässwörd", state, **FAST):
+        pass
+    blob = (tmp_path / ks.FILE_NAME).read_bytes()
+    magic, version, ops, mem, salt, nonce = struct.unpack(">4sBII16s24s", blob[:53])
+    assert (magic, version, ops, mem) == (b"MCKS", 1, FAST["opslimit"], FAST["memlimit"])
+    key = argon2id.kdf(32, "pässwörd".encode(), salt, opslimit=ops, memlimit=mem)
+    padded = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+        blob[53:], blob[:53], nonce, key)
+    document = json.dumps(state, sort_keys=True, separators=(",", ":")).encode()
+    assert padded == document + b" " * (-len(document) % 4096)
+    assert (len(document) > 16 * 1024) == (entries == 400)
