@@ -1,0 +1,95 @@
+"""Containers written by stock libsodium from docs/PROTOCOL.md §14, not by our writer.
+
+The reader must accept what the spec allows and reject what it says a reader MUST reject,
+whoever wrote the file - a second implementation (or a hostile peer) may chunk and tag in
+ways our writer never does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+
+import pytest
+from nacl import bindings as b
+
+from crypto.attachment import CHUNK_SIZE, Manifest, container_size, open_file
+from crypto.errors import DecryptionFailed
+from crypto.wire import Direction, encode_file_header
+
+TAG_MESSAGE = b.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
+TAG_PUSH = b.crypto_secretstream_xchacha20poly1305_TAG_PUSH
+TAG_REKEY = b.crypto_secretstream_xchacha20poly1305_TAG_REKEY
+TAG_FINAL = b.crypto_secretstream_xchacha20poly1305_TAG_FINAL
+
+
+def write(chunks: list[tuple[bytes, int]]) -> tuple[bytes, Manifest]:
+    """A container per §14.1 from (plaintext, tag) pairs, using libsodium's own init_push."""
+    key, file_id = os.urandom(32), os.urandom(16)
+    file_header = encode_file_header(bytes(16), 682, Direction.PHYSICIAN_TO_PATIENT, file_id)
+    state = b.crypto_secretstream_xchacha20poly1305_state()
+    parts = [file_header, b.crypto_secretstream_xchacha20poly1305_init_push(state, key)]
+    for i, (plain, tag) in enumerate(chunks):
+        ad = file_header if i == 0 else None
+        parts.append(b.crypto_secretstream_xchacha20poly1305_push(state, plain, ad, tag))
+    plaintext = b"".join(p for p, _ in chunks)
+    manifest = Manifest(file_id, key, len(plaintext), hashlib.sha256(plaintext).digest(),
+                        "scan.pdf", "application/pdf")
+    return b"".join(parts), manifest
+
+
+def read(container: bytes, manifest: Manifest) -> bytes:
+    out = io.BytesIO()
+    open_file(io.BytesIO(container), out, manifest)
+    return out.getvalue()
+
+
+FULL = os.urandom(CHUNK_SIZE)
+
+
+@pytest.mark.parametrize("chunks", [
+    [(b"", TAG_FINAL)],
+    [(b"short", TAG_FINAL)],
+    [(FULL, TAG_FINAL)],
+    [(FULL, TAG_MESSAGE), (FULL, TAG_MESSAGE), (b"tail", TAG_FINAL)],
+], ids=["empty", "one-short", "one-full-final", "three"])
+def test_spec_conforming_containers_open(chunks: list[tuple[bytes, int]]) -> None:
+    container, manifest = write(chunks)
+    assert len(container) == container_size(manifest.size)
+    assert read(container, manifest) == b"".join(p for p, _ in chunks)
+
+
+def test_empty_final_chunk_after_full_chunks_is_accepted() -> None:
+    # §14.1: a reader MAY accept it; ours does (size and SHA-256 still bind the content).
+    container, manifest = write([(FULL, TAG_MESSAGE), (b"", TAG_FINAL)])
+    assert read(container, manifest) == FULL
+
+
+@pytest.mark.parametrize("chunks", [
+    [(FULL, TAG_MESSAGE)],                                    # ends before TAG_FINAL
+    [(b"short", TAG_MESSAGE), (b"x", TAG_FINAL)],             # non-final chunk not full
+    [(FULL, TAG_PUSH), (b"x", TAG_FINAL)],                    # PUSH tag
+    [(FULL, TAG_REKEY), (b"x", TAG_FINAL)],                   # REKEY tag
+    [(b"x", TAG_FINAL), (b"y", TAG_FINAL)],                   # a chunk after TAG_FINAL
+    [(FULL, TAG_FINAL), (b"y", TAG_FINAL)],                   # ... after a full final one
+], ids=["no-final", "short-message", "push", "rekey", "after-final", "after-full-final"])
+def test_spec_violations_are_rejected(chunks: list[tuple[bytes, int]]) -> None:
+    container, manifest = write(chunks)
+    with pytest.raises(DecryptionFailed):
+        read(container, manifest)
+
+
+def test_file_header_is_additional_data_of_chunk_zero_only() -> None:
+    """A writer that binds the header to a later chunk (or to none) is not conforming."""
+    key, file_id = os.urandom(32), os.urandom(16)
+    file_header = encode_file_header(bytes(16), 682, Direction.PHYSICIAN_TO_PATIENT, file_id)
+    manifest = Manifest(file_id, key, CHUNK_SIZE + 1,
+                        hashlib.sha256(FULL + b"x").digest(), "a", "text/plain")
+    for ads in ((None, file_header), (file_header, file_header), (None, None)):
+        state = b.crypto_secretstream_xchacha20poly1305_state()
+        container = file_header + b.crypto_secretstream_xchacha20poly1305_init_push(state, key)
+        for plain, tag, ad in ((FULL, TAG_MESSAGE, ads[0]), (b"x", TAG_FINAL, ads[1])):
+            container += b.crypto_secretstream_xchacha20poly1305_push(state, plain, ad, tag)
+        with pytest.raises(DecryptionFailed):
+            read(container, manifest)
