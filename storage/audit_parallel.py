@@ -1,0 +1,213 @@
+"""Verify a large audit log on several cores: contiguous seq slices, one process each.
+
+One process tops out near the sqlite3 driver's own fetch rate; verification is fetch
+plus SHA-256 per row, so N processes over N slices go roughly N times faster. The
+parent (:meth:`storage.audit.AuditLog.verify`) has already read the checkpoints, the
+head row and ``min(seq)``/``max(seq)`` in its own read transaction; the workers must
+see the same rows:
+
+* PostgreSQL: the parent exports its REPEATABLE READ snapshot (``pg_export_snapshot``)
+  and every worker opens its transaction with ``SET TRANSACTION SNAPSHOT`` - the very
+  same snapshot, so the parallel walk reads exactly what a sequential one would.
+* SQLite has no shared snapshots, so the slices are bounded by the parent's
+  ``max(seq)``. The table is insert-only at the head (an append takes seq head+1
+  under the head lock; nothing updates or deletes entries), so rows up to that seq are
+  the same in any later snapshot and appends made meanwhile are simply not read.
+
+Each worker checks its slice's internal chain and hashes and returns its first row,
+its end state and the hashes at checkpoint and witness seqs; the parent stitches the
+slices with :func:`crypto.audit.combine_segments`, which names the same first bad seq,
+for the same reason, as the sequential verifier. While the workers hash, the parent
+checks the checkpoint signatures, which do not depend on the walk.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from multiprocessing.connection import Connection as Pipe
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Connection, func, select
+
+from crypto.audit import (
+    Checkpoint,
+    SegmentResult,
+    VerifyReport,
+    Witness,
+    checkpoint_signature_ok,
+    combine_segments,
+    stop_seqs_of,
+)
+from crypto.errors import StorageError
+from storage.audit_core import ENTRIES
+from storage.audit_worker import SliceTask
+from storage.db import SQLITE_BUSY_TIMEOUT_MS
+
+#: Below this many entries one process is faster than starting workers.
+PARALLEL_MIN_ENTRIES = 50_000
+MAX_DEFAULT_JOBS = 4
+_PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+def default_jobs() -> int:
+    """``min(cpu_count, 4)``: beyond four, the database read is the bottleneck."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_JOBS))
+
+
+def plan_slices(conn: Connection, jobs: int, min_entries: int) -> list[tuple[int, int]] | None:
+    """``(after, upto)`` seq bounds of ``jobs`` equal slices of ``[min(seq), max(seq)]``,
+    read in the caller's snapshot; ``None`` when the log is too small to split."""
+    if jobs < 2:
+        return None
+    low, high = conn.execute(select(func.min(ENTRIES.c.seq), func.max(ENTRIES.c.seq))).one()
+    if low is None or int(high) - int(low) + 1 < min_entries:
+        return None
+    low, span = int(low), int(high) - int(low) + 1
+    cuts = [low - 1 + span * k // jobs for k in range(jobs + 1)]
+    return [(cuts[k], cuts[k + 1]) for k in range(jobs) if cuts[k + 1] > cuts[k]]
+
+
+def worker_target(conn: Connection) -> tuple[str, str] | None:
+    """Where a worker process connects: a SQLite file path or a libpq URI (``None`` for
+    an in-memory or URI-configured SQLite database, which workers cannot open)."""
+    url = conn.engine.url
+    if conn.dialect.name == "sqlite":
+        if not url.database or url.database == ":memory:" or url.query:
+            return None
+        return "sqlite", str(Path(url.database).resolve())
+    if conn.dialect.name == "postgresql":
+        return "postgresql", url.set(drivername="postgresql").render_as_string(
+            hide_password=False)
+    return None
+
+
+def verify_parallel(
+    conn: Connection,
+    target: tuple[str, str],
+    slices: Sequence[tuple[int, int]],
+    entry_sql: Callable[[int, int], str],
+    *,
+    checkpoints: Sequence[Checkpoint],
+    public_keys: Mapping[bytes, Ed25519PublicKey],
+    witnesses: Sequence[Witness],
+    claimed_head: tuple[int, bytes],
+    progress: Callable[[int], None] | None,
+    batch_size: int,
+) -> VerifyReport:
+    """Walk ``slices`` in worker processes and stitch the verdict (module docstring)."""
+    dialect, where = target
+    snapshot = None
+    if dialect == "postgresql":
+        snapshot = str(conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
+    stops = stop_seqs_of(checkpoints, witnesses)
+    tasks = [SliceTask(dialect, where, entry_sql(after, upto),
+                       [s for s in stops if after < s <= upto], batch_size, snapshot,
+                       SQLITE_BUSY_TIMEOUT_MS)
+             for after, upto in slices]
+    signature_ok: dict[int, bool] = {}
+
+    def check_signatures() -> None:
+        signature_ok.update({cp.seq: checkpoint_signature_ok(cp, public_keys)
+                             for cp in checkpoints})
+
+    results = run_workers(tasks, progress, meanwhile=check_signatures)
+    return combine_segments(results, checkpoints, public_keys, witnesses=witnesses,
+                            claimed_head=claimed_head, signature_ok=signature_ok)
+
+
+def run_workers(
+    tasks: Sequence[SliceTask],
+    progress: Callable[[int], None] | None,
+    *,
+    meanwhile: Callable[[], None] = lambda: None,
+) -> list[SegmentResult]:
+    """Run one worker per task; results in task order, cut after the first broken slice
+    (later slices cannot change the verdict, so their workers are stopped early)."""
+    workers: list[tuple[subprocess.Popen[bytes], Pipe]] = []
+    results: dict[int, SegmentResult] = {}
+    try:
+        for task in tasks:
+            workers.append(_start(task))
+        meanwhile()
+        counts = [0] * len(tasks)
+        pending = {pipe: i for i, (_, pipe) in enumerate(workers)}
+        cutoff = len(tasks)
+        while pending:
+            for ready in wait(list(pending), timeout=0.2):
+                assert isinstance(ready, Pipe)
+                i = pending[ready]
+                kind, value = _receive(ready)
+                if kind == "progress":
+                    counts[i] = int(value)
+                    continue
+                del pending[ready]
+                results[i] = value
+                counts[i] = value.rows
+                if value.broken is not None and i < cutoff:
+                    cutoff = i
+                    pending = {p: j for p, j in pending.items() if j < cutoff}
+            if progress is not None:
+                progress(sum(counts))
+        return [results[i] for i in range(min(cutoff + 1, len(tasks)))]
+    finally:
+        for i, (proc, pipe) in enumerate(workers):
+            pipe.close()
+            _stop(proc, delivered=i in results)
+
+
+def _start(task: SliceTask) -> tuple[subprocess.Popen[bytes], Pipe]:
+    """``python -m storage.audit_worker`` with two private pipes (never argv or the
+    environment: the task can hold a database password)."""
+    task_r, task_w = os.pipe()
+    out_r, out_w = os.pipe()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PROJECT_ROOT, env.get("PYTHONPATH")) if p)
+    try:
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
+            [sys.executable, "-m", "storage.audit_worker", str(task_r), str(out_w)],
+            pass_fds=(task_r, out_w), env=env, stdin=subprocess.DEVNULL)
+    except OSError:
+        for fd in (task_r, task_w, out_r, out_w):
+            os.close(fd)
+        raise StorageError("could not start an audit verify worker process") from None
+    os.close(task_r)
+    os.close(out_w)
+    sender = Pipe(task_w, readable=False)
+    try:
+        sender.send(task)
+    except OSError:
+        raise StorageError("an audit verify worker exited before taking its task") from None
+    finally:
+        sender.close()
+    return proc, Pipe(out_r, writable=False)
+
+
+def _receive(pipe: Pipe) -> tuple[str, Any]:
+    try:
+        kind, value = pipe.recv()
+    except (EOFError, OSError):
+        raise StorageError("an audit verify worker exited without an answer") from None
+    if kind == "error":
+        raise StorageError(str(value))
+    if kind == "done" and not isinstance(value, SegmentResult):
+        raise StorageError("an audit verify worker sent a malformed answer")
+    return str(kind), value
+
+
+def _stop(proc: subprocess.Popen[bytes], *, delivered: bool) -> None:
+    """Reap a worker: one that answered exits on its own; an abandoned one is killed."""
+    if delivered:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        else:
+            return
+    proc.kill()
+    proc.wait()
