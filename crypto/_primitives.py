@@ -220,9 +220,9 @@ def x25519_shared(private: bytes | bytearray, peer_public: bytes) -> bytes:
 # --------------------------------------------------------------------------- Ed25519
 #
 # libsodium rather than OpenSSL: Ed25519 is deterministic (RFC 8032), so both give the
-# same signature bytes, and on the project machine libsodium signs ~1.3x and verifies
-# ~2.5x faster through PyNaCl than OpenSSL through ``cryptography`` (measured by
-# ``python -m bench.run tokens``, "Ed25519 backends").  libsodium's verification is the
+# same signature bytes, and on the project machine libsodium through PyNaCl signs and
+# verifies about twice as fast as OpenSSL through ``cryptography`` (``python -m bench.run
+# tokens``, "Ed25519 backends"; figures in docs/adr/0001).  libsodium's verification is the
 # strict one (canonical S and encodings, no small-order keys); every Wycheproof case
 # gives the expected answer through this wrapper (tests/crypto/test_primitives.py).
 
