@@ -33,6 +33,7 @@ from bot.relay.ratelimit import RateLimiter
 from crypto.clock import Clock
 from crypto.keyring import Keyring
 from storage import migrate
+from storage.audit import AuditLog
 from storage.db import is_sqlite, make_engine, session_factory
 
 log = structlog.get_logger("bot.app")
@@ -61,9 +62,14 @@ class BotApp:
             prepare_database(settings.database_url)
         self.engine = engine or make_engine(settings.database_url)
         self.sessions = session_factory(self.engine)
+        self.audit_log = AuditLog(self.engine, self.keyring, clock=self.clock,
+                                  postgres_vacuum=settings.database.postgres_vacuum)
+        # Create/load the pseudonym secret now, in its own transaction: done lazily inside
+        # an intake transaction it would wait on that transaction's own SQLite write lock.
+        self.audit_log.pseudonym("identity", "startup")
         self.services = Services(settings=settings,
                                  directory=IdentityDirectory(self.keyring, self.clock),
-                                 clock=self.clock, auditor=Auditor())
+                                 clock=self.clock, auditor=Auditor(self.audit_log))
         self.intake = Intake(self.sessions, self.services,
                              RateLimiter(settings.relay.user_messages_per_minute, self.clock))
         senders: dict[Platform, Sender] = {}

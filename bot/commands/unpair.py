@@ -15,7 +15,7 @@ def end_pairings(ctx: Context, *, tell_partner: bool = True) -> int:
     rows = pairings_of(ctx, ctx.sender_id)
     for p in rows:
         p.status = "ended"
-        ctx.audit("pairing_ended", pairing=p.pairing_id.hex()[:8])
+        ctx.audit("pairing_ended", pairing=p.pairing_id.hex())
         other = p.patient_id if p.physician_id == ctx.sender_id else p.physician_id
         if tell_partner and other:
             ctx.notify(other, notices.PARTNER_UNPAIRED)

@@ -60,7 +60,7 @@ def register(ctx: Context, token: Token) -> None:
     ))
     ctx.session.flush()
     ctx.keep_identity = True
-    ctx.audit("pairing_registered", pairing=pairing_id.hex()[:8])
+    ctx.audit("pairing_registered", pairing=pairing_id.hex())
     ctx.reply(notices.REGISTERED)
 
 
@@ -88,7 +88,7 @@ def accept(ctx: Context, token: Token, token_text: str) -> None:
     pairing.consent_notice_version = notices.PLATFORM_WARNING_VERSION
     ctx.session.flush()
     ctx.keep_identity = True
-    ctx.audit("pairing_completed", pairing=pairing.pairing_id.hex()[:8],
+    ctx.audit("pairing_completed", pairing=pairing.pairing_id.hex(),
               consent=notices.PLATFORM_WARNING_VERSION)
     platform_name = "WhatsApp" if ctx.message.platform.value == "whatsapp" else "Telegram"
     ctx.reply(notices.PLATFORM_WARNING.format(platform=platform_name))

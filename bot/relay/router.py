@@ -156,7 +156,7 @@ def _check_route(
     expected = {"physician": Direction.PHYSICIAN_TO_PATIENT,
                 "patient": Direction.PATIENT_TO_PHYSICIAN}.get(role or "")
     if expected is None or direction is not expected:
-        ctx.audit("wrong_sender", pairing=pairing.pairing_id.hex()[:8])
+        ctx.audit("wrong_sender", pairing=pairing.pairing_id.hex())
         ctx.reply(notices.WRONG_SENDER)
         return None
     if pairing.status != "active" or pairing.patient_id is None:
@@ -201,7 +201,7 @@ def _store_escrow(ctx: Context, token: Token) -> None:
     ctx.session.add(BotRelayedToken(pairing_id=pairing.pairing_id, epoch=h.epoch,
                                     kind="escrow", raw=token.raw,
                                     created_at=ctx.services.clock.now()))
-    ctx.audit("escrow_deposit", pairing=pairing.pairing_id.hex()[:8])
+    ctx.audit("escrow_deposit", pairing=pairing.pairing_id.hex())
     ctx.reply(notices.ESCROW_STORED)
 
 

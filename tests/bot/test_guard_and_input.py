@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from bot.relay import notices
 from crypto.wire import Direction
+from storage.models.audit import AuditEntry
 from storage.models.bot_relay import (
     BotIdentity,
     BotOutbox,
@@ -57,6 +58,10 @@ async def test_plaintext_from_paired_user_is_blocked_deleted_and_not_stored(rig:
     assert not wal.exists() or MARKER.encode() not in wal.read_bytes()
     assert MARKER.encode() not in rig.tg.request_bytes()
     assert MARKER.encode() not in rig.tw.request_bytes()
+    with rig.bot.sessions() as s:  # both blocks are in the hash-chained audit log
+        actions = list(s.scalars(select(AuditEntry.action)))
+    assert actions.count("relay.plaintext_blocked") == 2
+    assert "pairing.consent_recorded" in actions
 
 
 async def test_unknown_user_gets_a_reply_and_nothing_is_stored(rig: Rig) -> None:
