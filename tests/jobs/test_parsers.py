@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 from datetime import UTC, datetime
 
 import pytest
@@ -51,3 +52,32 @@ def test_now_refuses_naive_or_bad_times(text: str) -> None:
 
 def test_fuzz_targets_hold() -> None:
     assert fuzz_main(["--iterations", "300", "--only", "jobs_"]) == 0
+
+
+class _Tty:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        self.text += s
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_bar_draws_on_a_terminal_only() -> None:
+    from bot.cli.jobs import ProgressBar
+
+    tty = _Tty()
+    bar = ProgressBar(tty, "rotate")  # type: ignore[arg-type]
+    bar(500, 1000)
+    bar(1000, 1000)
+    bar.close()
+    assert "rotate [###############...............] 500/1,000" in tty.text
+    assert "1,000/1,000" in tty.text and tty.text.endswith("\r\x1b[K")
+    quiet = ProgressBar(io.StringIO(), "shred")
+    assert not quiet.enabled
