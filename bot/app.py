@@ -30,6 +30,7 @@ from bot.relay.context import Services
 from bot.relay.identities import IdentityDirectory
 from bot.relay.intake import Intake
 from bot.relay.ratelimit import RateLimiter
+from bot.relay.retention import prune
 from crypto.clock import Clock
 from crypto.keyring import Keyring
 from storage import migrate
@@ -123,8 +124,21 @@ class BotApp:
         if self.telegram is not None:
             await self.telegram.start()
         self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
+        self._tasks.append(asyncio.create_task(self._housekeeping()))
         log.info("bot_started", telegram=self.telegram is not None,
                  whatsapp=self.webhook is not None)
+
+    async def _housekeeping(self, every_seconds: float = 600.0) -> None:
+        """Prune delivered media, stale parts and old idempotency keys, periodically."""
+        while not self._stop.is_set():
+            try:
+                with self.sessions.begin() as s:
+                    counts = prune(s, self.clock.now())
+                log.info("housekeeping", **{f"{k}_count": v for k, v in counts.items()})
+            except Exception as exc:  # housekeeping must never take the relay down
+                log.error("housekeeping_failed", error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=every_seconds)
 
     async def stop(self) -> None:
         self._stop.set()
