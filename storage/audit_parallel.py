@@ -140,7 +140,8 @@ def run_workers(
         cutoff = len(tasks)
         while pending:
             for ready in wait(list(pending), timeout=0.2):
-                assert isinstance(ready, Pipe)
+                if ready not in pending:  # dropped by the cutoff in this same round
+                    continue
                 i = pending[ready]
                 kind, value = _receive(ready)
                 if kind == "progress":

@@ -115,4 +115,8 @@ def main(argv: Sequence[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    # Run the copy imported under its real name: the parent pickles SliceTask as
+    # storage.audit_worker.SliceTask, which is not this __main__ module's class.
+    from storage.audit_worker import main as _main
+
+    raise SystemExit(_main(sys.argv[1:]))

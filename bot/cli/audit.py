@@ -57,6 +57,9 @@ def register(subparsers: Any) -> None:
     v.add_argument("--witness", type=Path, help="file with witness lines copied from chat")
     v.add_argument("--public-key", action="append", default=[], metavar="B64",
                    help="checkpoint public key (repeatable; default: from the signing key)")
+    v.add_argument("--jobs", type=_jobs, default=None, metavar="N",
+                   help="worker processes for large logs (default: min(cores, 4); 1 = "
+                        "walk in this process)")
     v.set_defaults(handler=run_verify)
     h = sub.add_parser("head", help="show the head, last checkpoint and its witness line")
     h.set_defaults(handler=run_head)
@@ -71,6 +74,16 @@ def register(subparsers: Any) -> None:
     c.set_defaults(handler=run_checkpoint)
     k = sub.add_parser("keygen", help="print a new checkpoint signing seed and its public key")
     k.set_defaults(handler=run_keygen)
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("--jobs takes a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("--jobs must be at least 1")
+    return value
 
 
 def open_audit_log(
@@ -163,7 +176,7 @@ def run_verify(args: argparse.Namespace, settings: Settings) -> int:
     with _engine(settings) as engine:
         log = AuditLog(engine, None, clock=_SystemClock())
         try:
-            report = log.verify(keys, witnesses=witnesses, progress=progress)
+            report = log.verify(keys, witnesses=witnesses, progress=progress, jobs=args.jobs)
         finally:
             progress.done()
     print(render_verify_reply(report, witnesses_given=len(witnesses)))

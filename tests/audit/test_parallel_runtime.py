@@ -1,0 +1,74 @@
+"""The parallel verify's plumbing: progress, worker failures, --jobs, the small-log path."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+import storage.audit_read
+from bot.cli import main
+from crypto.errors import StorageError
+from storage import migrate
+from storage.audit import AuditLog, default_jobs
+from storage.audit_parallel import plan_slices, run_workers
+from storage.audit_worker import SliceTask
+from tests.audit.conftest import SERVER_KEY, SIGNING_SEED
+from tests.audit.helpers import fill
+
+
+def test_progress_reaches_the_total_and_reports_match(audit_log: AuditLog,
+                                                      public_keys: dict) -> None:
+    fill(audit_log, 2_000)
+    seen: list[int] = []
+    report = audit_log.verify(public_keys, jobs=2, parallel_from=1, progress=seen.append)
+    assert seen and seen[-1] == report.entries and seen == sorted(seen)
+    assert report == audit_log.verify(public_keys, jobs=1)
+
+
+def test_small_logs_stay_in_process(audit_log: AuditLog, public_keys: dict,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    fill(audit_log, 300)
+
+    def refuse(*args: object, **kwargs: object) -> object:
+        raise AssertionError("workers started for a small log")
+
+    monkeypatch.setattr(storage.audit_read, "verify_parallel", refuse)
+    assert audit_log.verify(public_keys, jobs=4).entries >= 300  # parallel_from default
+    with pytest.raises(ValueError, match="jobs"):
+        audit_log.verify(public_keys, jobs=0)
+    assert 1 <= default_jobs() <= 4
+
+
+def test_slices_cover_the_range_without_overlap(audit_log: AuditLog,
+                                                audit_engine: Engine) -> None:
+    fill(audit_log, 1_000)
+    with audit_engine.connect() as conn:
+        assert plan_slices(conn, 1, 1) is None
+        assert plan_slices(conn, 3, 10_000) is None
+        slices = plan_slices(conn, 3, 1)
+    head = audit_log.head().seq
+    assert slices is not None and slices[0][0] == 0 and slices[-1][1] == head
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(slices))
+
+
+def test_a_failing_worker_is_one_storage_error(tmp_path: Path) -> None:
+    task = SliceTask("sqlite", str(tmp_path / "missing.db"), "SELECT 1", [], 100)
+    with pytest.raises(StorageError, match="worker failed"):
+        run_workers([task], None)
+
+
+def test_cli_jobs_option(sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    migrate.upgrade(sqlite_url)
+    monkeypatch.setenv("MEDCRYPT_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("MEDCRYPT_SERVER_KEYS", f"1:{base64.b64encode(SERVER_KEY).decode()}")
+    monkeypatch.setenv("MEDCRYPT_AUDIT_SIGNING_KEY", base64.b64encode(SIGNING_SEED).decode())
+    monkeypatch.delenv("MEDCRYPT_CONFIG", raising=False)
+    assert main(["audit", "verify", "--jobs", "2"]) == 0
+    assert "Audit log OK" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["audit", "verify", "--jobs", "0"])
