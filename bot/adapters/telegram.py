@@ -49,6 +49,9 @@ from crypto.keyring import Keyring
 
 log = structlog.get_logger("bot.telegram")
 
+#: Times one update is retried after its handling failed before it is skipped.
+MAX_UPDATE_ATTEMPTS = 5
+
 
 def _seconds(exc: TgRetryAfter) -> float:
     with warnings.catch_warnings():  # PTB 22 warns about the int/timedelta transition
@@ -128,6 +131,7 @@ class TelegramAdapter:
         tg = self._settings.telegram
         offset: int | None = None
         failures = 0
+        attempts: dict[int, int] = {}
         while not self._stopping.is_set():
             try:
                 updates = await self.app.bot.get_updates(
@@ -147,9 +151,15 @@ class TelegramAdapter:
                 try:
                     await self.handle_update(update)
                 except Exception as exc:  # not confirmed: Telegram will deliver it again
-                    log.error("update_failed", reason=type(exc).__name__)
-                    await asyncio.sleep(1.0)
-                    break
+                    attempts[update.update_id] = attempts.get(update.update_id, 0) + 1
+                    log.error("update_failed", reason=type(exc).__name__,
+                              attempt=attempts[update.update_id])
+                    if attempts[update.update_id] < MAX_UPDATE_ATTEMPTS:
+                        await asyncio.sleep(1.0)
+                        break
+                    # A poison update must not block every later message forever.
+                    log.error("update_skipped", reason=type(exc).__name__)
+                attempts.pop(update.update_id, None)
                 offset = update.update_id + 1
 
     def webhook_app(self) -> Starlette:
@@ -193,9 +203,14 @@ class TelegramAdapter:
             if size > limit:
                 document = Document(b"", msg.document.file_name or "file", declared_size=size)
             else:
-                file = await self.app.bot.get_file(msg.document.file_id)
-                data = bytes(await file.download_as_bytearray())
-                document = Document(data, msg.document.file_name or "file")
+                try:
+                    file = await self.app.bot.get_file(msg.document.file_id)
+                    data = bytes(await file.download_as_bytearray())
+                except BadRequest:  # "file is too big" for the Bot API's getFile
+                    document = Document(b"", msg.document.file_name or "file",
+                                        declared_size=limit + 1)
+                else:
+                    document = Document(data, msg.document.file_name or "file")
         user_id = msg.from_user.id if msg.from_user else None
         outcome = self._intake.accept(
             platform=Platform.TELEGRAM, address=str(chat_id), dedupe_key=dedupe,

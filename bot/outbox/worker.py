@@ -229,15 +229,18 @@ class OutboxWorker:
         now = self._services.clock.now()
         with self._sessions.begin() as s:
             rows = queue.in_doubt(s, now=now)
-            pending = [(r.id, r.created_at, self._delivery(s, r, now)) for r in rows]
-        for row_id, created_at, d in pending:
+            pending = [(r.id, r.created_at, r.claimed_until, self._delivery(s, r, now))
+                       for r in rows]
+        for row_id, created_at, claimed_until, d in pending:
             if d is None:
                 continue
             sender = self._senders[self._platform(d.address)]
             try:
                 found = await sender.lookup(d, created_at.timestamp())
             except SendFailed:
-                continue  # cannot tell yet; try again next round
+                if claimed_until is not None and now - claimed_until < self._lease * 10:
+                    continue  # cannot tell yet; ask again next round
+                found = None  # the platform stayed unreachable: resend rather than stall
             with self._sessions.begin() as s:
                 row = s.get(BotOutbox, row_id)
                 if row is None or row.status != "sending":

@@ -32,6 +32,10 @@ UNPAIRED_TEXT = (
     "the MedCrypt companion (scan the QR code you were given). Type /help for more."
 )
 
+V1_REFUSED = (
+    "Not sent: this is an old-format (v1) MedCrypt message, which this relay does not "
+    "carry because it reveals who the patient is. Update the companion and resend."
+)
 MALFORMED = "Not sent: that does not look like a complete MedCrypt message. Copy it again."
 UNKNOWN_PAIRING = "Not sent: this message belongs to a pairing this relay does not know."
 WRONG_SENDER = "Not sent: this message was not written for this conversation."

@@ -53,6 +53,9 @@ def handle(ctx: Context) -> None:
 
 
 def _guard_plaintext(ctx: Context, text: str) -> None:
+    if "[MEDCRYPT:V1:" in text.upper():
+        ctx.reply(notices.V1_REFUSED)
+        return
     if _TOKEN_PREFIX in text.upper():
         ctx.reply(notices.MALFORMED)
         return

@@ -79,6 +79,7 @@ async def test_bad_tokens_are_refused_with_reasons(rig: Rig) -> None:
     relayed = count(rig, BotRelayedToken)
     cases = [
         ("[MEDCRYPT:v2:not*base64]", notices.MALFORMED),
+        ("[MEDCRYPT:v1:cGlk:bm9uY2U:Y3Q:dGFn]", notices.V1_REFUSED),
         (message_token(os.urandom(16), Direction.PHYSICIAN_TO_PATIENT), notices.UNKNOWN_PAIRING),
         (message_token(pid, Direction.PATIENT_TO_PHYSICIAN), notices.WRONG_SENDER),
         (message_token(pid, Direction.PHYSICIAN_TO_PATIENT, epoch=now_epoch() + 1),
