@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+import storage.audit_parallel
 import storage.audit_read
 from bot.cli import main
 from crypto.errors import StorageError
@@ -72,3 +73,24 @@ def test_cli_jobs_option(sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
     assert "Audit log OK" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["audit", "verify", "--jobs", "0"])
+
+
+def test_appends_during_a_parallel_verify_are_not_read(
+    audit_log: AuditLog, public_keys: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries appended after the parent's snapshot, before the workers read, are not
+    seen: PostgreSQL workers share the exported snapshot, SQLite slices stop at the
+    parent's max(seq). Either way the verdict is the snapshot's, not a false break."""
+    fill(audit_log, 1_500)
+    before = audit_log.verify(public_keys, jobs=1)
+    real = storage.audit_parallel.run_workers
+
+    def append_first(*args: object, **kwargs: object) -> object:
+        fill(audit_log, 300)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(storage.audit_parallel, "run_workers", append_first)
+    assert audit_log.verify(public_keys, jobs=3, parallel_from=1) == before
+    monkeypatch.undo()
+    after = audit_log.verify(public_keys, jobs=3, parallel_from=1)
+    assert after.head_seq >= before.head_seq + 300
