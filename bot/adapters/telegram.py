@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import os
 import warnings
 from collections.abc import Callable
 from datetime import timedelta
@@ -48,6 +49,10 @@ from bot.relay.intake import Intake, Outcome
 from crypto.keyring import Keyring
 
 log = structlog.get_logger("bot.telegram")
+
+# Opt in to PTB 22's future behaviour (retry_after as a timedelta) so PTB does not warn
+# on every 429; _seconds() accepts both forms.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 #: Times one update is retried after its handling failed before it is skipped.
 MAX_UPDATE_ATTEMPTS = 5

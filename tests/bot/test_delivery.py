@@ -110,10 +110,13 @@ async def test_twilio_429_and_5xx_are_retried(rig: Rig) -> None:
     rig.tg.user_sends_text(PHYSICIAN_TG, token)
     await rig.tw.wait_until_async(lambda: any(
         m.body == token for m in rig.tw.messages_to(PATIENT_WA)), timeout=10)
+    from bot.sandbox import FaultKind
+
     rig.tw.faults = Faults(error_rate=1.0, methods=frozenset({"Messages.create"}))
     token2 = message_token(pid, Direction.PHYSICIAN_TO_PATIENT, index=1)
     rig.tg.user_sends_text(PHYSICIAN_TG, token2)
-    await asyncio.sleep(0.5)
+    await rig.tw.wait_until_async(lambda: sum(
+        r.fault is FaultKind.ERROR for r in rig.tw.requests) >= 2, timeout=10)
     rig.tw.faults = Faults()
     await rig.tw.wait_until_async(lambda: any(
         m.body == token2 for m in rig.tw.messages_to(PATIENT_WA)), timeout=10)
