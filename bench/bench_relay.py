@@ -83,7 +83,7 @@ class Probe:
             return accept(**kw)
 
         bot.intake.accept = timed_accept  # type: ignore[method-assign]
-        for sender in bot.worker._senders.values():  # noqa: SLF001 - benchmark probe
+        for sender in bot.worker._senders.values():  # benchmark probe on a private map
             send = sender.send
 
             async def timed_send(d: Delivery, _send: Any = send) -> str:
