@@ -90,7 +90,7 @@ class Probe:
                 self.called.setdefault(d.body, time.perf_counter())
                 return str(await _send(d))
 
-            sender.send = timed_send  # type: ignore[method-assign]
+            sender.send = timed_send  # type: ignore[method-assign,assignment]
 
 
 async def _run(messages: int, tmp: Path) -> dict[str, float]:
