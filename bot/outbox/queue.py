@@ -1,7 +1,7 @@
 """Outbox rows: enqueue (inside the inbound transaction), claim, and record outcomes.
 
 Ordering: per recipient, rows go out strictly in id order - a row is claimable only when
-no earlier row for the same recipient is still pending, sending or held. That keeps the
+it is the lowest-id row of its recipient that is still pending, sending or held. That keeps the
 parts of a long token in order and makes a Telegram 429 (``retry_after``) or a closed
 WhatsApp window delay exactly one chat: its head row waits, every other chat's head row
 stays claimable. The PHI-free WhatsApp template is exempt, so it can overtake the
@@ -21,8 +21,8 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from bot.messages import OutboundMessage, OutKind
 from storage.models.bot_relay import BotMedia, BotOutbox
@@ -70,19 +70,21 @@ def claim(
     postgres: bool,
 ) -> list[BotOutbox]:
     """Claim up to ``limit`` due head-of-line rows; the caller commits."""
-    earlier = aliased(BotOutbox)
-    blocked = exists().where(
-        earlier.recipient_id == BotOutbox.recipient_id,
-        earlier.id < BotOutbox.id,
-        earlier.status.in_(_BLOCKING),
-        earlier.kind != OutKind.TEMPLATE.value,
+    # Head of each recipient's queue: the lowest id still pending, sending or held.
+    # One grouped pass over the unfinished rows (index on recipient_id, status) instead
+    # of a correlated "no earlier row" probe per candidate, which is quadratic when one
+    # chat has a backlog.
+    heads = (
+        select(func.min(BotOutbox.id))
+        .where(BotOutbox.status.in_(_BLOCKING), BotOutbox.kind != OutKind.TEMPLATE.value)
+        .group_by(BotOutbox.recipient_id)
     )
     query = (
         select(BotOutbox)
         .where(
             BotOutbox.status == "pending",
             BotOutbox.next_attempt_at <= now,
-            or_(BotOutbox.kind == OutKind.TEMPLATE.value, ~blocked),
+            or_(BotOutbox.kind == OutKind.TEMPLATE.value, BotOutbox.id.in_(heads)),
         )
         .order_by(BotOutbox.id)
         .limit(limit)
