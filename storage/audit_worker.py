@@ -15,6 +15,7 @@ the driver's text (it can carry values); it names the exception type.
 from __future__ import annotations
 
 import re
+import signal
 import sys
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
@@ -95,6 +96,9 @@ def run(task: SliceTask, out: Connection) -> SegmentResult:
 
 
 def main(argv: Sequence[str]) -> int:
+    # Ctrl-C reaches the whole process group: the parent stops its workers itself, so a
+    # worker must not print its own KeyboardInterrupt traceback over the admin's screen.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     source, out = Connection(int(argv[0]), writable=False), Connection(int(argv[1]),
                                                                        readable=False)
     try:
