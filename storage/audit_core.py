@@ -179,7 +179,7 @@ class AuditBase:
             raise storage_error(exc) from None
 
     def _lock_head(self, conn: Connection) -> HeadRow:
-        """Write the head row first: the lock that serialises the chain (storage.audit)."""
+        """Write the head row first: the lock that serialises the chain (storage.audit_append)."""
         lock = update(HEAD).where(HEAD.c.id == 1).values(seq=HEAD.c.seq)
         if conn.execute(lock).rowcount == 0:
             conn.execute(insert_ignore(conn, HEAD, _genesis_head()))
