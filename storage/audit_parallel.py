@@ -17,8 +17,9 @@ see the same rows:
 Each worker checks its slice's internal chain and hashes and returns its first row,
 its end state and the hashes at checkpoint and witness seqs; the parent stitches the
 slices with :func:`crypto.audit.combine_segments`, which names the same first bad seq,
-for the same reason, as the sequential verifier. While the workers hash, the parent
-checks the checkpoint signatures, which do not depend on the walk.
+for the same reason, as the sequential verifier. The parent is one of the walkers: it
+checks the checkpoint signatures (which do not depend on the walk) while the worker
+interpreters start, then walks the first slice on its own connection and snapshot.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -43,6 +45,7 @@ from crypto.audit import (
     checkpoint_signature_ok,
     combine_segments,
     stop_seqs_of,
+    verify_segment,
 )
 from crypto.errors import StorageError
 from storage.audit_core import ENTRIES
@@ -93,6 +96,7 @@ def verify_parallel(
     slices: Sequence[tuple[int, int]],
     entry_sql: Callable[[int, int], str],
     *,
+    local_batches: Callable[[str], AbstractContextManager[Iterable[Sequence[Any]]]],
     checkpoints: Sequence[Checkpoint],
     public_keys: Mapping[bytes, Ed25519PublicKey],
     witnesses: Sequence[Witness],
@@ -100,66 +104,106 @@ def verify_parallel(
     progress: Callable[[int], None] | None,
     batch_size: int,
 ) -> VerifyReport:
-    """Walk ``slices`` in worker processes and stitch the verdict (module docstring)."""
+    """Walk the first slice here (``local_batches`` streams it on the parent's own
+    connection and snapshot) and the others in worker processes; stitch the verdict."""
     dialect, where = target
     snapshot = None
     if dialect == "postgresql":
         snapshot = str(conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
     stops = stop_seqs_of(checkpoints, witnesses)
-    tasks = [SliceTask(dialect, where, entry_sql(after, upto),
-                       [s for s in stops if after < s <= upto], batch_size, snapshot,
-                       SQLITE_BUSY_TIMEOUT_MS)
-             for after, upto in slices]
+
+    def stops_in(after: int, upto: int) -> list[int]:
+        return [s for s in stops if after < s <= upto]
+
+    tasks = [SliceTask(dialect, where, entry_sql(after, upto), stops_in(after, upto),
+                       batch_size, snapshot, SQLITE_BUSY_TIMEOUT_MS)
+             for after, upto in slices[1:]]
+
+    def walk_first(report: Callable[[int], None]) -> SegmentResult:
+        with local_batches(entry_sql(*slices[0])) as batches:
+            return verify_segment(batches, stops_in(*slices[0]), progress=report)
+
     signature_ok: dict[int, bool] = {}
 
     def check_signatures() -> None:
         signature_ok.update({cp.seq: checkpoint_signature_ok(cp, public_keys)
                              for cp in checkpoints})
 
-    results = run_workers(tasks, progress, meanwhile=check_signatures)
+    results = run_workers(tasks, progress, local=walk_first, meanwhile=check_signatures)
     return combine_segments(results, checkpoints, public_keys, witnesses=witnesses,
                             claimed_head=claimed_head, signature_ok=signature_ok)
+
+
+class _Collector:
+    """Answers from the workers (slice ``offset + i`` for worker ``i``), progress, and the
+    cutoff: once a slice is broken, later slices cannot change the verdict."""
+
+    def __init__(self, pipes: Sequence[Pipe], offset: int,
+                 progress: Callable[[int], None] | None) -> None:
+        self.results: dict[int, SegmentResult] = {}
+        self.counts = [0] * (len(pipes) + offset)
+        self.pending = {pipe: offset + i for i, pipe in enumerate(pipes)}
+        self.cutoff = len(self.counts)
+        self.progress = progress
+
+    def done(self, i: int, result: SegmentResult) -> None:
+        self.results[i] = result
+        self.counts[i] = result.rows
+        if result.broken is not None and i < self.cutoff:
+            self.cutoff = i
+            self.pending = {p: j for p, j in self.pending.items() if j < i}
+
+    def poll(self, timeout: float) -> None:
+        for ready in wait(list(self.pending), timeout=timeout):
+            i = self.pending.get(ready)  # type: ignore[call-overload]
+            if i is None:  # dropped by the cutoff in this same round
+                continue
+            kind, value = _receive(ready)  # type: ignore[arg-type]
+            if kind == "progress":
+                self.counts[i] = int(value)
+            else:
+                del self.pending[ready]  # type: ignore[arg-type]
+                self.done(i, value)
+        if self.progress is not None:
+            self.progress(sum(self.counts))
+
+    def ordered(self) -> list[SegmentResult]:
+        return [self.results[i] for i in range(min(self.cutoff + 1, len(self.counts)))]
 
 
 def run_workers(
     tasks: Sequence[SliceTask],
     progress: Callable[[int], None] | None,
     *,
+    local: Callable[[Callable[[int], None]], SegmentResult] | None = None,
     meanwhile: Callable[[], None] = lambda: None,
 ) -> list[SegmentResult]:
-    """Run one worker per task; results in task order, cut after the first broken slice
-    (later slices cannot change the verdict, so their workers are stopped early)."""
+    """One worker process per task, plus ``local`` (slice 0, walked in this process); the
+    ``meanwhile`` work runs while the workers start. Results in slice order, cut after
+    the first broken slice; the workers of later slices are stopped early."""
     workers: list[tuple[subprocess.Popen[bytes], Pipe]] = []
-    results: dict[int, SegmentResult] = {}
+    delivered: set[int] = set()
     try:
         for task in tasks:
             workers.append(_start(task))
-        meanwhile()
-        counts = [0] * len(tasks)
-        pending = {pipe: i for i, (_, pipe) in enumerate(workers)}
-        cutoff = len(tasks)
-        while pending:
-            for ready in wait(list(pending), timeout=0.2):
-                if ready not in pending:  # dropped by the cutoff in this same round
-                    continue
-                i = pending[ready]
-                kind, value = _receive(ready)
-                if kind == "progress":
-                    counts[i] = int(value)
-                    continue
-                del pending[ready]
-                results[i] = value
-                counts[i] = value.rows
-                if value.broken is not None and i < cutoff:
-                    cutoff = i
-                    pending = {p: j for p, j in pending.items() if j < cutoff}
-            if progress is not None:
-                progress(sum(counts))
-        return [results[i] for i in range(min(cutoff + 1, len(tasks)))]
+        offset = 1 if local is not None else 0
+        collect = _Collector([pipe for _, pipe in workers], offset, progress)
+        meanwhile()  # while the workers' interpreters start
+        if local is not None:
+
+            def report(rows: int) -> None:
+                collect.counts[0] = rows
+                collect.poll(0)
+
+            collect.done(0, local(report))
+        while collect.pending:
+            collect.poll(0.2)
+        delivered = {i - offset for i in collect.results}
+        return collect.ordered()
     finally:
         for i, (proc, pipe) in enumerate(workers):
             pipe.close()
-            _stop(proc, delivered=i in results)
+            _stop(proc, delivered=i in delivered)
 
 
 def _start(task: SliceTask) -> tuple[subprocess.Popen[bytes], Pipe]:

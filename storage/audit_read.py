@@ -75,6 +75,7 @@ class ReadMixin(AuditBase):
             if slices is not None and target is not None:
                 return verify_parallel(
                     conn, target, slices, lambda after, upto: verify_sql(conn, after, upto),
+                    local_batches=lambda sql: closing(_stream_entries(conn, batch_size, sql)),
                     checkpoints=cps, public_keys=public_keys, witnesses=witnesses,
                     claimed_head=(head.seq, head.entry_hash), progress=progress,
                     batch_size=batch_size)
@@ -106,7 +107,9 @@ def verify_sql(conn: Connection, after: int | None = None, upto: int | None = No
     return str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
 
 
-def _stream_entries(conn: Connection, batch_size: int) -> Generator[Sequence[Any], None, None]:
+def _stream_entries(
+    conn: Connection, batch_size: int, sql: str | None = None
+) -> Generator[Sequence[Any], None, None]:
     """Entry tuples straight from the driver, in ``batch_size`` lists.
 
     The hot path of verify: SQLAlchemy's Row objects and result processors cost more
@@ -114,7 +117,7 @@ def _stream_entries(conn: Connection, batch_size: int) -> Generator[Sequence[Any
     the *same* connection (same transaction, same snapshot). On PostgreSQL it is a
     named, server-side cursor, so a million rows never sit in memory at once.
     """
-    sql = verify_sql(conn)
+    sql = sql or verify_sql(conn)
     raw: Any = conn.connection.dbapi_connection
     cursor = raw.cursor() if is_sqlite(conn.engine) else raw.cursor(name="medcrypt_verify")
     try:
