@@ -19,7 +19,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from bot.adapters.telegram import TelegramAdapter
-from bot.adapters.whatsapp import WhatsAppSender, make_client
+from bot.adapters.whatsapp import WhatsAppSender
 from bot.adapters.whatsapp_webhook import WhatsAppWebhook
 from bot.config import Settings
 from bot.messages import Platform
@@ -76,6 +76,7 @@ class BotApp:
         senders: dict[Platform, Sender] = {}
         self.telegram: TelegramAdapter | None = None
         self.webhook: WhatsAppWebhook | None = None
+        self.whatsapp: WhatsAppSender | None = None
         if settings.telegram.enabled:
             self.telegram = TelegramAdapter(
                 settings, settings.secret("telegram.token_env", environ=env), self.intake,
@@ -86,9 +87,10 @@ class BotApp:
         if settings.whatsapp.enabled:
             sid = settings.secret("whatsapp.account_sid_env", environ=env)
             token = settings.secret("whatsapp.auth_token_env", environ=env)
-            client = make_client(settings, sid, token)
-            senders[Platform.WHATSAPP] = WhatsAppSender(
-                settings, client, settings.secret("whatsapp.from_number_env", environ=env))
+            sender = WhatsAppSender(
+                settings, sid, token, settings.secret("whatsapp.from_number_env", environ=env))
+            self.whatsapp = sender
+            senders[Platform.WHATSAPP] = sender
             admins = frozenset(
                 n.strip() if n.strip().startswith("whatsapp:") else f"whatsapp:{n.strip()}"
                 for n in env.get(settings.clinic.admin_whatsapp_numbers_env, "").split(",")
@@ -151,6 +153,8 @@ class BotApp:
         for task in self._tasks:
             with contextlib.suppress(Exception):
                 await task
+        if self.whatsapp is not None:
+            await self.whatsapp.close()
         self.engine.dispose()
 
     async def run_until(self, stop: asyncio.Event) -> None:

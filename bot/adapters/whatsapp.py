@@ -1,9 +1,10 @@
 """WhatsApp through Twilio: sending with the real ``twilio`` Client.
 
-The Client is blocking (requests), so each call runs in a worker thread. The REST base
-URL comes from ``whatsapp.api_base_url`` by re-pointing the ``api`` domain
-(``client.api.base_url``), the supported seam the twilio library builds every Messages
-URL from - this is how the sandbox and regional edges are reached.
+The twilio Client runs on its aiohttp-based ``AsyncTwilioHttpClient``, so sends share the
+bot's event loop instead of a thread each. The REST base URL comes from
+``whatsapp.api_base_url`` by re-pointing the ``api`` domain (``client.api.base_url``),
+the supported seam the twilio library builds every Messages URL from - this is how the
+sandbox and regional edges are reached.
 
 Failure mapping (Twilio error codes): 63016 = outside the 24-hour window → template and
 hold; 429 / 5xx / network → retry with backoff; other 4xx → permanent (told to sender).
@@ -17,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import aiohttp
 import structlog
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
+from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from bot.config import Settings
@@ -34,29 +37,47 @@ log = structlog.get_logger("bot.whatsapp")
 #: Twilio: "Failed to send freeform message because you are outside the allowed window".
 WINDOW_CLOSED = 63016
 
-# The twilio HTTP client logs request bodies and headers at INFO: never let it.
+# The twilio HTTP clients log request bodies and headers at INFO: never let them.
 logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
-
-
-def make_client(settings: Settings, account_sid: str, auth_token: str) -> Client:
-    http = TwilioHttpClient(timeout=settings.whatsapp.request_timeout_seconds,
-                            pool_connections=True)
-    client = Client(account_sid, auth_token, http_client=http)
-    client.api.base_url = settings.whatsapp.api_base_url.rstrip("/")
-    return client
+logging.getLogger("twilio.async_http_client").setLevel(logging.WARNING)
 
 
 class WhatsAppSender:
-    def __init__(self, settings: Settings, client: Client, from_address: str) -> None:
+    """Sends with twilio's aiohttp-based client (``*_async`` calls): no thread per send.
+
+    The client is created on first use, inside the running event loop (aiohttp sessions
+    belong to a loop). Every call is bounded by ``whatsapp.request_timeout_seconds``.
+    """
+
+    def __init__(self, settings: Settings, account_sid: str, auth_token: str,
+                 from_address: str) -> None:
         self._settings = settings
-        self._client = client
+        self._sid = account_sid
+        self._token = auth_token
         self._from = from_address
+        self._timeout = settings.whatsapp.request_timeout_seconds
         self._status_url = settings.whatsapp.public_url.rstrip("/") + \
             settings.whatsapp.status_path
+        self._client: Client | None = None
+        self._http: AsyncTwilioHttpClient | None = None
 
-    def _create(self, d: Delivery) -> str:
-        kwargs: dict[str, object] = {"to": d.address, "from_": self._from,
-                                     "status_callback": self._status_url}
+    def _ensure(self) -> Client:
+        if self._client is None:
+            self._http = AsyncTwilioHttpClient(pool_connections=True)
+            client = Client(self._sid, self._token, http_client=self._http)
+            client.api.base_url = self._settings.whatsapp.api_base_url.rstrip("/")
+            self._client = client
+        return self._client
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+            self._client = None
+
+    def _kwargs(self, d: Delivery) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"to": d.address, "from_": self._from,
+                                  "status_callback": self._status_url}
         if d.kind == OutKind.TEMPLATE.value:
             sid = self._settings.whatsapp.template_content_sid
             if sid:
@@ -67,47 +88,42 @@ class WhatsAppSender:
             kwargs["media_url"] = [d.media_url]
         else:
             kwargs["body"] = d.body
-        message = self._client.messages.create(**kwargs)
-        return str(message.sid)
+        return kwargs
 
     async def send(self, delivery: Delivery) -> str:
         try:
-            return await asyncio.to_thread(self._create, delivery)
+            message = await asyncio.wait_for(
+                self._ensure().messages.create_async(**self._kwargs(delivery)),
+                timeout=self._timeout)
         except TwilioRestException as exc:
             raise _classify(exc) from None
+        except (TimeoutError, aiohttp.ClientError, OSError):
+            raise Transient("tw-network") from None
         except TwilioException:
             raise Transient("tw-client") from None
-        except OSError:
-            raise Transient("tw-network") from None
-        except Exception as exc:  # requests' ConnectionError/Timeout are not OSError
-            if type(exc).__module__.startswith(("requests", "urllib3")):
-                raise Transient("tw-network") from None
-            raise
-
-    def _find(self, d: Delivery, since_epoch_s: float) -> str | bool:
-        since = datetime.fromtimestamp(since_epoch_s, UTC) - timedelta(minutes=5)
-        for message in self._client.messages.list(to=d.address, date_sent_after=since,
-                                                  limit=200):
-            if d.body and message.body == d.body:
-                return str(message.sid)
-        return False
+        return str(message.sid)
 
     async def lookup(self, delivery: Delivery, since_epoch_s: float) -> str | bool | None:
         if not delivery.body:
             return None  # files and templates carry no unique text to match
+        since = datetime.fromtimestamp(since_epoch_s, UTC) - timedelta(minutes=5)
         try:
-            return await asyncio.to_thread(self._find, delivery, since_epoch_s)
+            messages = await asyncio.wait_for(
+                self._ensure().messages.list_async(to=delivery.address,
+                                                   date_sent_after=since, limit=200),
+                timeout=self._timeout)
         except TwilioRestException as exc:
             if exc.status == 429 or exc.status >= 500:
                 raise Transient(f"tw-{exc.status}") from None
             return None  # the account cannot list messages here: cannot tell
+        except (TimeoutError, aiohttp.ClientError, OSError):
+            raise Transient("tw-network") from None
         except TwilioException:
             return None  # e.g. "Unable to fetch page" (listing unsupported): cannot tell
-        except Exception as exc:
-            if isinstance(exc, OSError) or type(exc).__module__.startswith(
-                    ("requests", "urllib3")):
-                raise Transient("tw-network") from None
-            raise
+        for message in messages:
+            if message.body == delivery.body:
+                return str(message.sid)
+        return False
 
 
 def _classify(exc: TwilioRestException) -> Exception:

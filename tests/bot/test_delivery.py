@@ -86,7 +86,7 @@ async def test_permanent_failure_is_told_to_the_sender(rig: Rig) -> None:
     await rig.tw.user_sends_whatsapp_async(PATIENT_WA, token)
     await rig.tw.wait_until_async(lambda: any(
         m.body == notices.DELIVERY_FAILED for m in rig.tw.messages_to(PATIENT_WA)), timeout=10)
-    with rig.bot.sessions() as s:
+    with rig.bot.sessions() as s:  # dead rows keep their body until pruned
         assert s.scalar(select(BotOutbox.status).where(BotOutbox.body == token)) == "dead"
 
 
@@ -120,8 +120,16 @@ async def test_twilio_429_and_5xx_are_retried(rig: Rig) -> None:
     rig.tw.faults = Faults()
     await rig.tw.wait_until_async(lambda: any(
         m.body == token2 for m in rig.tw.messages_to(PATIENT_WA)), timeout=10)
-    with rig.bot.sessions() as s:
-        row = s.scalar(select(BotOutbox).where(BotOutbox.body == token2))
+    sid = next(m.sid for m in rig.tw.messages_to(PATIENT_WA) if m.body == token2)
+
+    def recorded() -> bool:
+        with rig.bot.sessions() as s:
+            return s.scalar(select(BotOutbox.id).where(
+                BotOutbox.platform_message_id == sid)) is not None
+
+    await rig.tw.wait_until_async(recorded, timeout=10)
+    with rig.bot.sessions() as s:  # (the body itself is cleared once delivered)
+        row = s.scalar(select(BotOutbox).where(BotOutbox.platform_message_id == sid))
         assert row is not None and row.attempts >= 2
 
 
