@@ -100,10 +100,12 @@ async def _run(messages: int, tmp: Path) -> dict[str, float]:
         settings = parse_settings({
             "database": {"url": f"sqlite:///{tmp / 'bench.db'}"},
             "logging": {"level": "WARNING"},
+            # Pacing off: this measures the bot's own capacity, not the platforms' limits.
             "telegram": {"api_base_url": tg.base_url, "api_file_url": tg.base_file_url,
-                         "poll_timeout_seconds": 1},
+                         "poll_timeout_seconds": 1, "global_messages_per_second": 0.0},
             "whatsapp": {"api_base_url": tw.api_base_url, "listen_port": port,
-                         "public_url": f"http://127.0.0.1:{port}"},
+                         "public_url": f"http://127.0.0.1:{port}",
+                         "global_messages_per_second": 0.0},
             "relay": {"user_messages_per_minute": 0, "outbox_concurrency": 32},
         })
         env = {"MEDCRYPT_SERVER_KEYS": "1:" + base64.b64encode(os.urandom(32)).decode(),

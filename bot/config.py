@@ -80,6 +80,8 @@ class TelegramSettings:
     poll_timeout_seconds: int = 10
     #: Concurrent HTTP connections for sending (the outbox sends chats in parallel).
     connection_pool_size: int = 32
+    #: Global send pacing (Telegram asks bots to stay under ~30 messages/s); 0 = off.
+    global_messages_per_second: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ class WhatsAppSettings:
     media_url_ttl_seconds: int = 3600
     #: Timeout of each Twilio REST call, seconds.
     request_timeout_seconds: float = 10.0
+    #: Send pacing for the account's messages-per-second (Twilio default 80); 0 = off.
+    global_messages_per_second: float = 80.0
     #: Webhook paths (appended to public_url when validating signatures).
     inbound_path: str = "/twilio/inbound"
     status_path: str = "/twilio/status"

@@ -41,6 +41,7 @@ from telegram.error import RetryAfter as TgRetryAfter
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
+from bot.adapters.pacing import Pacer
 from bot.config import Settings
 from bot.messages import Document, Platform
 from bot.outbox.errors import Permanent, RetryAfter, Transient
@@ -77,6 +78,7 @@ class TelegramAdapter:
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._pacer = Pacer(settings.telegram.global_messages_per_second)
 
     def _build(self, token: str) -> Application:  # type: ignore[type-arg]
         tg = self._settings.telegram
@@ -234,6 +236,7 @@ class TelegramAdapter:
             except TelegramError as exc:  # best effort: too old, no rights, already gone
                 log.info("delete_failed", reason=type(exc).__name__)
         for text in outcome.direct_replies:
+            await self._pacer.wait()
             try:
                 await self.app.bot.send_message(chat_id=chat_id, text=text)
             except TelegramError as exc:
@@ -244,6 +247,7 @@ class TelegramAdapter:
     async def send(self, delivery: Delivery) -> str:
         chat_id = int(delivery.address)
         bot = self.app.bot
+        await self._pacer.wait()
         try:
             if delivery.document is not None:
                 message = await bot.send_document(

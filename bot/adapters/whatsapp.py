@@ -26,6 +26,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
+from bot.adapters.pacing import Pacer
 from bot.config import Settings
 from bot.messages import OutKind
 from bot.outbox.errors import Permanent, Transient, WindowClosed
@@ -60,6 +61,7 @@ class WhatsAppSender:
             settings.whatsapp.status_path
         self._client: Client | None = None
         self._http: AsyncTwilioHttpClient | None = None
+        self._pacer = Pacer(settings.whatsapp.global_messages_per_second)
 
     def _ensure(self) -> Client:
         if self._client is None:
@@ -91,6 +93,7 @@ class WhatsAppSender:
         return kwargs
 
     async def send(self, delivery: Delivery) -> str:
+        await self._pacer.wait()
         try:
             message = await asyncio.wait_for(
                 self._ensure().messages.create_async(**self._kwargs(delivery)),

@@ -164,3 +164,22 @@ async def test_per_user_rate_limit_replies_politely_once(rig: Rig) -> None:
     texts = [m.text for m in rig.tg.messages_to(9990001)]
     assert texts == [notices.HELP, notices.RATE_LIMITED]
     assert sent
+
+
+async def test_global_pacing_keeps_telegram_under_its_overall_limit(rig: Rig) -> None:
+    from bot.sandbox import RateLimits
+
+    rig.tg.rate_limits = RateLimits(per_chat_per_second=1000.0, per_chat_burst=1000,
+                                    global_per_second=30.0, global_burst=30)
+    rig.bot.intake._limiter._rate = 0  # type: ignore[attr-defined]  # no per-user limit
+    admin = 9990001
+    rig.tg.user_sends_text(admin, "/admins")  # an admin command: the identity is kept
+    await rig.tg.wait_for_messages_async(admin, 1, timeout=10)
+    t0 = time.monotonic()
+    for _ in range(60):
+        rig.tg.user_sends_text(admin, "/help")
+    await rig.tg.wait_for_messages_async(admin, 61, timeout=20)
+    assert time.monotonic() - t0 >= 0.9  # 60 sends at 30/s with a burst of 30
+    with rig.bot.sessions() as s:
+        codes = set(s.scalars(select(BotOutbox.error_code)))
+    assert "tg-429" not in codes
