@@ -25,6 +25,7 @@ import hmac
 import os
 import struct
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import nacl.bindings
 import nacl.exceptions
@@ -47,6 +48,7 @@ XNONCE_LEN = 24
 TAG_LEN = 16
 X25519_LEN = 32
 ED25519_SIG_LEN = 64
+ED25519_PUBLIC_LEN = 32
 SEALED_BOX_OVERHEAD = 48  # ephemeral public key 32 + Poly1305 tag 16
 
 _SIGMA = b"expand 32-byte k"
@@ -262,6 +264,32 @@ def ed25519_verify(public: bytes, message: bytes, signature: bytes) -> None:
         nacl.bindings.crypto_sign_open(bytes(signature) + message, bytes(public))
     except nacl.exceptions.CryptoError:
         raise DecryptionFailed from None
+
+
+@dataclass(frozen=True, slots=True)
+class Ed25519PublicKey:
+    """A raw 32-byte Ed25519 public key as a value: comparable, hashable, picklable.
+
+    Why a value type and not the library's key object: callers outside this module
+    (the audit verifier, its storage adapters and CLI) keep keys in mappings and
+    annotate them, and must not import PyNaCl or ``cryptography`` to do so.  Only the
+    length is checked on construction (as OpenSSL's raw-key loader does); a key that is
+    not a valid point, or is of small order, simply verifies nothing.
+    """
+
+    raw: bytes
+
+    def __post_init__(self) -> None:
+        _need(self.raw, ED25519_PUBLIC_LEN, "Ed25519 public key")
+        object.__setattr__(self, "raw", bytes(self.raw))
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        """Strict libsodium verification (see above); ``False`` on any failure."""
+        try:
+            ed25519_verify(self.raw, message, signature)
+        except DecryptionFailed:
+            return False
+        return True
 
 
 # --------------------------------------------------------------------------- sealed box

@@ -15,11 +15,9 @@ import re
 import struct
 from collections.abc import Callable, Mapping
 
-from nacl import bindings as _nacl
-from nacl.exceptions import CryptoError
-
+from crypto._primitives import xchacha_decrypt, xchacha_encrypt
 from crypto.audit_entry import FORMAT_VERSION, MAX_DETAILS_PLAINTEXT, NONCE_BYTES, length_prefixed
-from crypto.errors import DecryptionFailed
+from crypto.errors import DecryptionFailed, MalformedToken
 
 _DETAILS_LABEL = b"MEDCRYPT-AUDIT-DETAILS\x00v1\x00"
 _DETAIL_KEY_RE = re.compile(r"[a-z][a-z0-9_]{0,31}\Z")
@@ -69,8 +67,7 @@ def seal_details(
     nonce = rng(NONCE_BYTES)
     if len(nonce) != NONCE_BYTES:
         raise ValueError("rng returned the wrong number of bytes")
-    ct: bytes = _nacl.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        plaintext, _details_aad(seq, subject_ref, action), nonce, subject_key)
+    ct = xchacha_encrypt(subject_key, nonce, plaintext, _details_aad(seq, subject_ref, action))
     return bytes([FORMAT_VERSION]) + nonce + ct
 
 
@@ -81,11 +78,11 @@ def open_details(
     if len(sealed) < 1 + NONCE_BYTES + 16 or sealed[0] != FORMAT_VERSION:
         raise DecryptionFailed()
     try:
-        plain: bytes = _nacl.crypto_aead_xchacha20poly1305_ietf_decrypt(
-            sealed[1 + NONCE_BYTES:], _details_aad(seq, subject_ref, action),
-            sealed[1:1 + NONCE_BYTES], subject_key)
+        plain = xchacha_decrypt(subject_key, sealed[1:1 + NONCE_BYTES],
+                                sealed[1 + NONCE_BYTES:], _details_aad(seq, subject_ref, action))
         parsed = json.loads(plain.decode("utf-8"))
-    except (CryptoError, UnicodeError, ValueError):
+    # MalformedToken: a subject key of the wrong length opens nothing, opaquely too.
+    except (MalformedToken, UnicodeError, ValueError):
         raise DecryptionFailed() from None
     if not isinstance(parsed, dict):
         raise DecryptionFailed()

@@ -29,8 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
+from crypto._primitives import Ed25519PublicKey
 from crypto.audit_checkpoint import Checkpoint, Witness
 from crypto.audit_entry import ENTRY_HEADER, ENTRY_LABEL, GENESIS_HASH, EntryRow, encode_raw
 from crypto.audit_verify import Stops, VerifyReport, diagnose, encode_failure, finish

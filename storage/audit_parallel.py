@@ -34,7 +34,6 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, func, select
 
 from crypto.audit import (
@@ -47,6 +46,7 @@ from crypto.audit import (
     stop_seqs_of,
     verify_segment,
 )
+from crypto.audit_checkpoint import AuditPublicKey
 from crypto.errors import StorageError
 from storage.audit_core import ENTRIES
 from storage.audit_worker import SliceTask
@@ -98,7 +98,7 @@ def verify_parallel(
     *,
     local_batches: Callable[[str], AbstractContextManager[Iterable[Sequence[Any]]]],
     checkpoints: Sequence[Checkpoint],
-    public_keys: Mapping[bytes, Ed25519PublicKey],
+    public_keys: Mapping[bytes, AuditPublicKey],
     witnesses: Sequence[Witness],
     claimed_head: tuple[int, bytes],
     progress: Callable[[int], None] | None,

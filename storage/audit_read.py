@@ -15,10 +15,10 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import closing
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, LargeBinary, cast, func, select
 
 from crypto.audit import Checkpoint, VerifyReport, Witness, verify_chain
+from crypto.audit_checkpoint import AuditPublicKey
 from storage.audit_core import CHECKPOINTS, CP_COLUMNS, ENTRIES, AuditBase, Head
 from storage.audit_parallel import (
     PARALLEL_MIN_ENTRIES,
@@ -48,7 +48,7 @@ class ReadMixin(AuditBase):
 
     def verify(
         self,
-        public_keys: Mapping[bytes, Ed25519PublicKey],
+        public_keys: Mapping[bytes, AuditPublicKey],
         *,
         witnesses: Sequence[Witness] = (),
         progress: Callable[[int], None] | None = None,

@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine
 
 from bot.audit_chat import parse_witness_text, render_head_reply, render_verify_reply
@@ -38,6 +37,7 @@ from crypto.audit import (
     key_id_of,
     public_key_from_b64,
 )
+from crypto.audit_checkpoint import AuditPublicKey
 from crypto.clock import Clock
 from crypto.errors import ConfigError, MalformedToken
 from crypto.keyring import Keyring
@@ -148,7 +148,7 @@ class _Progress:
             self.stream.flush()
 
 
-def _public_keys(settings: Settings, given: list[str]) -> dict[bytes, Ed25519PublicKey]:
+def _public_keys(settings: Settings, given: list[str]) -> dict[bytes, AuditPublicKey]:
     keys = [public_key_from_b64(k, name="--public-key") for k in given]
     signer = _signer(settings, required=not keys)
     if signer is not None:

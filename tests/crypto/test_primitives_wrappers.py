@@ -53,6 +53,34 @@ def test_ed25519_verify_rejects_every_single_bit_flip() -> None:
             prim.ed25519_verify(public, message, sig)
 
 
+def test_ed25519_public_key_value_verifies_like_the_function() -> None:
+    signer = prim.Ed25519Signer(b"\x22" * 32)
+    key = prim.Ed25519PublicKey(signer.public)
+    signature = signer.sign(b"checkpoint")
+    assert key.verify(b"checkpoint", signature)
+    assert not key.verify(b"checkpoint!", signature)
+    assert not key.verify(b"checkpoint", signature[:63])
+    assert not key.verify(b"checkpoint", bytes(64))
+    # A value: equal keys collapse in a mapping, and a bytearray is copied in.
+    assert key == prim.Ed25519PublicKey(bytearray(signer.public))
+    assert isinstance(prim.Ed25519PublicKey(bytearray(signer.public)).raw, bytes)
+    assert len({key, prim.Ed25519PublicKey(signer.public)}) == 1
+    for bad in (signer.public[:31], signer.public + b"\x00"):
+        with pytest.raises(MalformedToken):
+            prim.Ed25519PublicKey(bad)
+
+
+def test_ed25519_public_key_is_strict_where_openssl_is_not() -> None:
+    """The identity point as a key with ``R = identity, S = 0`` "signs" every message
+    under OpenSSL's cofactorless check; libsodium refuses small-order keys outright.
+    The audit verifier moved from OpenSSL to this wrapper, so such a key proves nothing.
+    """
+    identity = b"\x01" + bytes(31)
+    forged = identity + bytes(32)
+    ed25519.Ed25519PublicKey.from_public_bytes(identity).verify(forged, b"any message")
+    assert not prim.Ed25519PublicKey(identity).verify(b"any message", forged)
+
+
 def test_ed25519_seed_length_is_checked() -> None:
     with pytest.raises(MalformedToken):
         prim.Ed25519Signer(bytes(31))
