@@ -182,6 +182,62 @@ async def _wait(pred: Any, timeout: float = 300.0) -> None:
         await asyncio.sleep(0.005)
 
 
+def _bot_only(tmp: Path, messages: int) -> dict[str, float]:
+    """The relay's own cost, no platforms: intake per message, and worker per row with a
+    sender that returns at once (many chats, so claims batch as in production)."""
+    from datetime import UTC, datetime
+
+    from bot.messages import Platform
+
+    settings = parse_settings({
+        "database": {"url": f"sqlite:///{tmp / 'botonly.db'}"},
+        "logging": {"level": "WARNING"},
+        "telegram": {"enabled": False}, "whatsapp": {"enabled": False},
+        "relay": {"user_messages_per_minute": 0, "outbox_concurrency": 64},
+    })
+    bot = BotApp(settings, environ={
+        "MEDCRYPT_SERVER_KEYS": "1:" + base64.b64encode(os.urandom(32)).decode()})
+    pids = [os.urandom(16) for _ in range(PAIRS)]
+    expires = int(time.time()) + 3600
+    for i, pid in enumerate(pids):
+        bot.intake.accept(platform=Platform.TELEGRAM, address=str(DOCS[i]), dedupe_key=f"r{i}",
+                          text=encode_token(encode_register(
+                              pid, epoch_of(datetime.now(UTC)), 7, expires)))
+        bot.intake.accept(platform=Platform.WHATSAPP, address=f"whatsapp:{PATS[i]}",
+                          dedupe_key=f"a{i}",
+                          text=encode_token(encode_accept(pid, b"\x01" + os.urandom(96))))
+    toks = [_token(pids[i % PAIRS], Direction.PHYSICIAN_TO_PATIENT, i)
+            for i in range(messages)]
+    t0 = time.perf_counter()
+    for i, t in enumerate(toks):
+        bot.intake.accept(platform=Platform.TELEGRAM, address=str(DOCS[i % PAIRS]),
+                          dedupe_key=f"m{i}", text=t)
+    intake_ms = (time.perf_counter() - t0) * 1000 / messages
+
+    class Instant:
+        async def send(self, d: Delivery) -> str:
+            return "SM" + os.urandom(8).hex()
+
+        async def lookup(self, d: Delivery, since: float) -> None:
+            return None
+
+    bot.worker._senders = {Platform.TELEGRAM: Instant(), Platform.WHATSAPP: Instant()}
+
+    async def drain() -> int:
+        n = 0
+        while True:
+            k = await bot.worker.run_once()
+            if not k:
+                return n
+            n += k
+
+    t0 = time.perf_counter()
+    rows = asyncio.run(drain())
+    worker_ms = (time.perf_counter() - t0) * 1000 / max(rows, 1)
+    bot.engine.dispose()
+    return {"intake_ms": intake_ms, "worker_ms": worker_ms}
+
+
 def _commit_baseline(tmp: Path) -> float:
     engine = make_engine(f"sqlite:///{tmp / 'base.db'}")
     with engine.begin() as c:
@@ -203,9 +259,16 @@ def main(argv: list[str]) -> int:
     args, _ = parser.parse_known_args([a for a in argv if a.startswith("--")])
     with tempfile.TemporaryDirectory(prefix="medcrypt-bench-relay-") as tmp:
         base_ms = _commit_baseline(Path(tmp))
+        own = _bot_only(Path(tmp), args.messages)
         r = asyncio.run(_run(args.messages, Path(tmp)))
     print("\n## relay through the sandbox (SQLite, loopback, one event loop)")
     print(f"baseline: one SQLite insert+commit         {base_ms:8.3f} ms")
+    print("bot only (no platforms, no HTTP):")
+    for key, label in (("intake_ms", "intake per inbound message"),
+                       ("worker_ms", "worker claim+mark per outbound row")):
+        print(f"  {label:<40} {own[key]:8.3f} ms  ({own[key] / base_ms:5.1f}x baseline; "
+              f"{1000 / own[key]:6.0f}/s)")
+    print("end to end through the in-process sandbox fakes:")
     for key in ("tg_to_wa_msgs_per_s", "wa_to_tg_msgs_per_s"):
         per_msg_ms = 1000 / r[key]
         print(f"{key:<42} {r[key]:8.0f} msg/s  ({per_msg_ms / base_ms:5.1f}x baseline "
