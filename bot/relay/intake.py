@@ -82,8 +82,11 @@ class Intake:
             identity = session.get(BotIdentity, resolved.identity_id)
             assert identity is not None
             identity.last_inbound_at = now
-            identity.template_sent_at = None
-            release_held(session, resolved.identity_id, now)
+            if identity.template_sent_at is not None:
+                # Rows are held only together with a template (worker._hold_for_window
+                # sets template_sent_at), so without one there is nothing to release.
+                identity.template_sent_at = None
+                release_held(session, resolved.identity_id, now)
             msg = InboundMessage(platform=platform, sender_id=resolved.identity_id,
                                  dedupe_key=dedupe_key, text=text, document=document,
                                  platform_message_id=platform_message_id,
