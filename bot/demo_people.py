@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,25 +33,36 @@ def companion_command() -> list[str]:
 
 
 class Person:
-    def __init__(self, name: str, role: str, home: Path) -> None:
+    """One person's companion. ``now`` (the demo's travelling clock) is handed to every
+    run as ``MEDCRYPT_NOW``, so the companion rotates and shreds by the demo's calendar."""
+
+    def __init__(self, name: str, role: str, home: Path,
+                 now: Callable[[], datetime] | None = None) -> None:
         self.name = name
         self.role = role
         self.home = home
+        self.now = now
         self.saw: list[str] = []
 
-    async def run(self, *args: str, stdin: str | None = None) -> str:
+    async def attempt(self, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+        """Run the companion; ``(exit status, stdout, stderr)`` whatever the outcome."""
         env = {**os.environ, "MEDCRYPT_PASSPHRASE": DEMO_PASSPHRASE,
                "MEDCRYPT_HOME": str(self.home)}
+        if self.now is not None:
+            env["MEDCRYPT_NOW"] = self.now().isoformat()
         proc = await asyncio.create_subprocess_exec(
             *companion_command(), "--home", str(self.home), *args,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env=env)
         out, err = await proc.communicate(stdin.encode() if stdin is not None else None)
-        if proc.returncode != 0:
-            raise MedCryptError(
-                f"companion {args[0]} failed ({proc.returncode}): "
-                f"{err.decode(errors='replace').strip()[:300]}")
-        return out.decode()
+        return (proc.returncode or 0, out.decode(errors="replace"),
+                err.decode(errors="replace").strip())
+
+    async def run(self, *args: str, stdin: str | None = None) -> str:
+        status, out, err = await self.attempt(*args, stdin=stdin)
+        if status != 0:
+            raise MedCryptError(f"companion {args[0]} failed ({status}): {err[:300]}")
+        return out
 
     async def run_json(self, *args: str, stdin: str | None = None) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(await self.run(*args, "--json", stdin=stdin))

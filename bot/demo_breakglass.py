@@ -1,0 +1,143 @@
+"""Demo chapter: break-glass - two admins, two share holders, and what a bundle can hold.
+
+Admin A asks, admin B approves; the bot seals the pairing's deposits and stored tokens to
+the clinic escrow key and sends the bundle to A. Two of the three SLIP-39 share holders
+open it offline with ``medcrypt-bot breakglass open``. The current month comes back;
+the shredded month cannot, because nothing of it is left to put in a bundle.
+
+When the chat commands (``/breakglass``, ``/approve``) are registered in the bot, the
+admins type them on Telegram; until then the demo calls the same state machine
+(:mod:`bot.breakglass.requests`) the commands call, delivers its notices and the bundle
+through the bot's outbox, and says so in the transcript.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from bot.breakglass import requests
+from bot.breakglass.bundle import bundle_digest
+from bot.commands import registry
+from bot.jobs.relay import notify
+from bot.messages import OutboundMessage, OutKind, Platform
+from bot.outbox.queue import enqueue
+from crypto.epochs import format_epoch
+from crypto.errors import MedCryptError
+from storage.models.bot_relay import BotPairing
+
+if TYPE_CHECKING:
+    from bot.demo import Demo
+
+ADMIN_A = 4_100_101
+ADMIN_B = 4_100_102
+REASON = "patient unconscious in the emergency department, attending needs the history"
+_CODE = re.compile(r"\b([0-9a-f]{10})\b")
+
+
+def _code(reply: str) -> str:
+    found = _CODE.search(reply)
+    if found is None:
+        raise MedCryptError(f"no request code in the bot's reply: {reply[:80]!r}")
+    return found.group(1)
+
+
+async def _admin_says(demo: Demo, admin: int, text: str, expect: str) -> str:
+    """Send a command as ``admin``; the bot's reply is the first new text containing
+    ``expect`` (admins also receive audit witness lines in between)."""
+    seen = len(demo.tg.messages_to(admin))
+    demo.tg.user_sends_text(admin, text)
+
+    def reply() -> str:
+        return next((m.text for m in demo.tg.messages_to(admin)[seen:]
+                     if m.text and expect in m.text), "")
+    await demo.until(lambda: bool(reply()))
+    return reply()
+
+
+async def _in_chat(demo: Demo, pairing: str) -> tuple[str, bytes]:
+    reply = await _admin_says(demo, ADMIN_A, f"/breakglass {pairing[:8]} {REASON}",
+                              "request")
+    demo.say("Admin A", f"/breakglass {pairing[:8]} {REASON[:30]}… → bot: {reply[:70]}…")
+    code = _code(reply)
+    reply = await _admin_says(demo, ADMIN_B, f"/approve {code}", code)
+    demo.say("Admin B", f"/approve {code} → bot: {reply[:110]}")
+    return code, await _bundle_for_admin_a(demo)
+
+
+async def _bundle_for_admin_a(demo: Demo) -> bytes:
+    await demo.until(lambda: any(m.document for m in demo.tg.messages_to(ADMIN_A)))
+    return next(m.document for m in demo.tg.messages_to(ADMIN_A) if m.document)
+
+
+async def _by_functions(demo: Demo, pairing: str) -> tuple[str, bytes]:
+    demo.say("note", "/breakglass is not in the chat registry yet: the demo calls the "
+                     "same request/approve functions the commands call")
+    bot = demo.bot
+    with bot.sessions.begin() as s:
+        a, b = (bot.services.directory.resolve(s, Platform.TELEGRAM, str(u)).identity_id
+                for u in (ADMIN_A, ADMIN_B))
+    deps = requests.Deps(settings=bot.settings, keyring=bot.keyring, audit=demo.jobs.audit,
+                         clock=demo.clock)
+    with bot.sessions.begin() as s:
+        asked = requests.request(deps, s, requests.Actor(a, True), [pairing[:8], *REASON.split()])
+    demo.say("Admin A", f"requests break-glass for {pairing[:8]}… → bot: {asked.reply[:70]}…")
+    code = _code(asked.reply)
+    with bot.sessions.begin() as s:
+        approved = requests.approve(deps, s, requests.Actor(b, True), [code])
+        for member, text in approved.notices:
+            notify(s, [member], text, demo.clock.now())
+        if approved.document is None or approved.document_to is None:
+            raise MedCryptError(f"approval exported no bundle: {approved.reply[:80]}")
+        enqueue(s, OutboundMessage(recipient_id=approved.document_to, kind=OutKind.FILE,
+                                   document=approved.document), [""], demo.clock.now())
+    bot.worker.wake()
+    demo.say("Admin B", f"approves {code} → bot: {approved.reply[:110]}")
+    return code, await _bundle_for_admin_a(demo)
+
+
+def _record_opened(demo: Demo, code: str, bundle: bytes, *, holders: int) -> None:
+    """What ``medcrypt-bot breakglass record-open`` does, on the demo's calendar."""
+    deps = requests.Deps(settings=demo.bot.settings, keyring=demo.bot.keyring,
+                         audit=demo.jobs.audit, clock=demo.clock)
+    with demo.bot.sessions.begin() as s:
+        requests.record_opened(deps, s, code, bundle_digest(bundle), holders=holders)
+
+
+async def break_glass(demo: Demo) -> dict[str, Any]:
+    """Run the chapter; returns what the quorum recovered (for the checks at the end)."""
+    print("\n10. Break-glass: emergency access with two admins and two share holders")
+    with demo.bot.sessions() as s:
+        pairing = bytes(s.scalars(select(BotPairing.pairing_id)).one()).hex()
+    chat = "breakglass" in registry() and "approve" in registry()
+    code, bundle = await (_in_chat(demo, pairing) if chat else _by_functions(demo, pairing))
+    for text in await demo.doc_inbox(1):
+        demo.say("Rivera", f"bot: {text[:90]}…")
+    for text in await demo.pat_inbox(1):
+        demo.say("Sam", f"bot: {text[:90]}…")
+    path = demo.root / "bundle.mcbg"
+    path.write_bytes(bundle)
+    holders = list(demo.escrow.shares)
+    quorum = [holders[0], holders[2]]
+    out = demo.root / "opened-bundle"
+    shares = [arg for h in quorum for arg in ("--share", demo.escrow.shares[h])]
+    said = await demo.operator.run("breakglass", "open", str(path), *shares,
+                                   "--out", str(out))
+    _record_opened(demo, code, bundle, holders=len(quorum))
+    demo.say("Admin A", f"receives the sealed bundle ({len(bundle)} bytes) on Telegram")
+    demo.say("offline", f"{' and '.join(quorum)} enter their shares: {said.splitlines()[0]}")
+    manifest = json.loads(Path(out / "manifest.json").read_text(encoding="utf-8"))
+    messages = [json.loads(line) for line in
+                (out / "messages.jsonl").read_text(encoding="utf-8").splitlines()]
+    for m in messages:
+        if "text" in m:
+            demo.say("recovered", f"{m['month']} {m['direction']}: {m['text'][:60]!r}")
+    months = sorted({m["month"] for m in messages})
+    gone = format_epoch(demo.shredded_epoch)
+    demo.say("check", f"months in the bundle: {', '.join(months) or 'none'}; the shredded "
+                      f"month {gone}: {'PRESENT' if gone in months else 'absent'}")
+    return {"messages": messages, "months": months, "manifest": manifest}
