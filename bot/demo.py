@@ -86,12 +86,13 @@ async def _until(pred: Callable[[], bool], timeout: float = 15.0) -> None:
 class Demo:
     def __init__(self, root: Path, tg: FakeTelegram, tw: FakeTwilio, port: int, *,
                  clock: TravelClock, operator: Operator, escrow: EscrowSetup,
-                 configure_logging: bool = True) -> None:
+                 break_glass: str = "auto", configure_logging: bool = True) -> None:
         self.root = root
         self.tg = tg
         self.tw = tw
         self.clock = clock
         self.escrow = escrow
+        self.break_glass_mode = break_glass
         self.physician_chat = PHYSICIAN_CHAT
         config = settings_dict(root, telegram=(tg.base_url, tg.base_file_url),
                                twilio_api=tw.api_base_url, port=port,
@@ -365,7 +366,8 @@ async def _clinic_setup(root: Path, clock: TravelClock) -> tuple[Operator, Escro
     escrow = parse_escrow_init(printed)
     for holder, words in escrow.shares.items():
         w = words.split()
-        say("escrow", f"share given to {holder:<10}: {' '.join(w[:3])} … ({len(w)} words)")
+        say("escrow", f"share given to {holder:<10}: {w[0]} {w[1]} … {w[-2]} {w[-1]} "
+                      f"({len(w)} words)")
     say("escrow", f"public key {escrow.public_config[:16]}… → bot [clinic] "
                   "escrow_public_key and the physician's companion (medcrypt init "
                   "--escrow-key)")
@@ -373,7 +375,7 @@ async def _clinic_setup(root: Path, clock: TravelClock) -> tuple[Operator, Escro
     return operator, escrow
 
 
-async def _main() -> int:
+async def _main(break_glass: str) -> int:
     port = _port()
     clock = TravelClock(START)
     with tempfile.TemporaryDirectory(prefix="medcrypt-demo-") as tmp:
@@ -389,7 +391,7 @@ async def _main() -> int:
                     webhook_url=f"http://127.0.0.1:{port}/twilio/inbound",
                     templates={TEMPLATE_SID: "You have a new secure message."}) as tw:
                 demo = Demo(Path(tmp), tg, tw, port, clock=clock, operator=operator,
-                            escrow=escrow)
+                            escrow=escrow, break_glass=break_glass)
                 await demo.run()
         finally:
             for k, v in saved.items():
@@ -407,8 +409,13 @@ async def _main() -> int:
     return 1 if failed else 0
 
 
-def run_demo() -> int:
+def run_demo(*, break_glass: str = "auto") -> int:
+    """Run the story; 0 when every check held, 1 when one did not or a step failed."""
     started = time.monotonic()
-    status = asyncio.run(_main())
+    try:
+        status = asyncio.run(_main(break_glass))
+    except (MedCryptError, TimeoutError) as exc:
+        print(f"\nThe demo stopped: {exc}")
+        status = 1
     print(f"(demo took {time.monotonic() - started:.1f}s)")
     return status

@@ -75,8 +75,10 @@ async def _bundle_for_admin_a(demo: Demo) -> bytes:
 
 
 async def _by_functions(demo: Demo, pairing: str) -> tuple[str, bytes]:
-    demo.say("note", "/breakglass is not in the chat registry yet: the demo calls the "
-                     "same request/approve functions the commands call")
+    demo.say("note", "break-glass driven through the functions /breakglass and /approve "
+                     "call (bot.breakglass.requests), not typed in chat")
+    for admin in (ADMIN_A, ADMIN_B):  # a Telegram bot may only write to people who wrote first
+        await _admin_says(demo, admin, "/start", "")
     bot = demo.bot
     with bot.sessions.begin() as s:
         a, b = (bot.services.directory.resolve(s, Platform.TELEGRAM, str(u)).identity_id
@@ -113,7 +115,10 @@ async def break_glass(demo: Demo) -> dict[str, Any]:
     print("\n10. Break-glass: emergency access with two admins and two share holders")
     with demo.bot.sessions() as s:
         pairing = bytes(s.scalars(select(BotPairing.pairing_id)).one()).hex()
-    chat = "breakglass" in registry() and "approve" in registry()
+    registered = "breakglass" in registry() and "approve" in registry()
+    if demo.break_glass_mode == "chat" and not registered:
+        raise MedCryptError("--break-glass chat: /breakglass and /approve are not registered")
+    chat = registered and demo.break_glass_mode != "functions"
     code, bundle = await (_in_chat(demo, pairing) if chat else _by_functions(demo, pairing))
     for text in await demo.doc_inbox(1):
         demo.say("Rivera", f"bot: {text[:90]}…")

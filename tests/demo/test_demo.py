@@ -41,7 +41,7 @@ def test_every_claim_checked_and_true(transcript: str) -> None:
 
 @pytest.mark.slow
 def test_clinic_setup_gives_three_truncated_shares(transcript: str) -> None:
-    shares = re.findall(r"share given to (Dr A|Dr B|Director C)\s*: (\w+ \w+ \w+) … "
+    shares = re.findall(r"share given to (Dr A|Dr B|Director C)\s*: (\w+ \w+ … \w+ \w+) "
                         r"\((\d+) words\)", transcript)
     assert [s[0] for s in shares] == ["Dr A", "Dr B", "Director C"]
     assert all(int(n) >= 20 for _, _, n in shares)
@@ -83,3 +83,16 @@ def test_no_plaintext_anywhere(transcript: str) -> None:
     for where in ("database file", "requests Telegram received", "requests Twilio received"):
         assert f"check      {where}: no plaintext" in transcript
     assert "LEAK" not in transcript
+
+
+@pytest.mark.slow
+def test_break_glass_through_the_functions_the_commands_call() -> None:
+    """The fallback path (chat commands not used) recovers the same message."""
+    done = subprocess.run([sys.executable, "-m", "bot", "demo", "--break-glass", "functions"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "note       break-glass driven through the functions" in done.stdout
+    assert re.search(r"Admin B +approves [0-9a-f]{10} → bot: Break-glass request [0-9a-f]{10} "
+                     r"approved", done.stdout)
+    assert f"physician_to_patient: '{APRIL_NOTE[:60]}'" in done.stdout
+    assert "CHECK break-glass recovered text equals what was sent: yes" in done.stdout
