@@ -57,7 +57,7 @@ async def month_passes(demo: Demo) -> None:
     say("Rivera", f"on 31 March writes {LATE_NOTE!r} but sends it only after midnight")
     demo.clock.travel_to(NEW_MONTH)
     outcome = await demo.job("rotate")
-    say("bot", f"jobs run rotate --now {_iso(NEW_MONTH)}: epoch {outcome['epoch']} "
+    say("bot", f"rotation job (jobs run rotate --now {_iso(NEW_MONTH)}): epoch {outcome['epoch']} "
                f"({format_epoch(outcome['epoch'])}), {outcome['relay_notices']} notice(s)")
     for who, inbox in (("Rivera", demo.doc_inbox), ("Sam", demo.pat_inbox)):
         for text in await inbox(1):
@@ -83,14 +83,16 @@ async def month_passes(demo: Demo) -> None:
     say("", demo.stored())
 
     print(f"\n9. Grace is over ({_iso(AFTER_GRACE)}): March is shredded")
-    demo.clock.travel_to(AFTER_GRACE)
+    # Read before the calendar moves: a scheduler in the bot may sweep as soon as it does.
     with demo.bot.sessions() as s:
         raws = list(s.scalars(select(BotRelayedToken.raw).where(
             BotRelayedToken.epoch == march)))
+    demo.clock.travel_to(AFTER_GRACE)
     outcome = await demo.job("shred")
     counts = ", ".join(f"{k}={v}" for k, v in outcome.items() if v and k != "scrub")
-    say("bot", f"jobs run shred --now {_iso(AFTER_GRACE)}: {counts}; scrub: "
-               f"{outcome.get('scrub', 'none')}")
+    say("bot", f"shred sweep (jobs run shred --now {_iso(AFTER_GRACE)}): {counts or 'nothing new'}"
+               f"; scrub: {outcome.get('scrub', 'none')}")
+    say("", demo.stored())
     for text in await demo.doc_inbox(1):
         say("Rivera", f"bot: {text}")
     for text in await demo.pat_inbox(1):
