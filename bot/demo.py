@@ -14,7 +14,6 @@ for the plaintexts used: none may appear.
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import socket
 import tempfile
@@ -29,12 +28,13 @@ from bot.app import BotApp
 from bot.config import parse_settings
 from bot.demo_audit import audit_chapter
 from bot.demo_breakglass import ADMIN_A, ADMIN_B, break_glass
+from bot.demo_checks import report_leaks, verdicts
 from bot.demo_clinic import (
     EscrowSetup,
     Operator,
     TravelClock,
-    demo_secrets,
-    parse_escrow_init,
+    clinic_setup,
+    say,
     settings_dict,
     write_toml,
 )
@@ -69,10 +69,6 @@ def _port() -> int:
 
 def _short(token: str) -> str:
     return token[:28] + "…]" if len(token) > 30 else token
-
-
-def say(who: str, text: str) -> None:
-    print(f"  {who:<10} {text}")
 
 
 async def _until(pred: Callable[[], bool], timeout: float = 15.0) -> None:
@@ -116,6 +112,7 @@ class Demo:
         # What the checks at the end compare against.
         self.march_tokens: list[str] = []
         self.april_sent = ""
+        self.late_sent = ""
         self.shredded_epoch = 0
         self.rotation_seen: dict[str, bool] = {}
         self.refusals: list[str] = []
@@ -166,24 +163,6 @@ class Demo:
 
     async def patient_sends(self, out: str) -> list[str]:
         return await self._sends(self.pat, out)
-
-    def scan_shredded(self, epoch: int, fingerprints: list[bytes]) -> None:
-        """Look for any byte of the shredded month's tokens in the database and its WAL."""
-        self.shredded_epoch = epoch
-        with self.bot.sessions() as s:
-            left = s.scalar(select(func.count()).select_from(BotRelayedToken).where(
-                BotRelayedToken.epoch == epoch)) or 0
-        blob = self._db_bytes()
-        # No fragments to look for would make "none found" vacuous: count that as a hit.
-        self.scan_hits = sum(1 for f in fingerprints if f in blob) + left + (not fingerprints)
-        say("check", f"bot.db + WAL ({len(blob):,} bytes) scanned for {len(fingerprints)} "
-                     f"fragments of the shredded tokens: "
-                     + ("none found" if not self.scan_hits else f"{self.scan_hits} FOUND"))
-
-    def _db_bytes(self) -> bytes:
-        db = self.root / "bot.db"
-        wal = self.root / "bot.db-wal"
-        return db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
 
     # -- what each person's phone shows -------------------------------------------------
     async def doc_inbox(self, n: int) -> list[str]:
@@ -304,7 +283,8 @@ class Demo:
         self.recovered = await break_glass(self)
         self.audit_counts = await audit_chapter(self)
         print("\n12. What the server holds")
-        self.report_leaks()
+        report_leaks(self, [SECRET_NOTE, PATIENT_NOTE, LONG_NOTE[:40], LATE_NOTE,
+                            APRIL_NOTE, "potassium", "HbA1c"])
 
     async def _whole_token_for_patient(self) -> list[str]:
         """Wait until the patient holds every part of one token; return the parts."""
@@ -317,72 +297,13 @@ class Demo:
                 continue
             return got
 
-    def report_leaks(self) -> None:
-        with self.bot.sessions() as s:
-            rows = s.scalars(select(BotRelayedToken).order_by(BotRelayedToken.id)).all()
-            for row in rows[:4]:
-                what = "routing header" if row.kind == "file" else "ciphertext"
-                say("server", f"{row.kind:<8} epoch {row.epoch}  {len(row.raw):>5} bytes of "
-                              f"{what}  {base64.b64encode(row.raw[:12]).decode()}…")
-            if len(rows) > 4:
-                say("server", f"… {len(rows) - 4} more, all ciphertext")
-        blobs = {"database file": self._db_bytes(),
-                 "requests Telegram received": self.tg.request_bytes(),
-                 "requests Twilio received": self.tw.request_bytes()}
-        markers = [SECRET_NOTE, PATIENT_NOTE, LONG_NOTE[:40], LATE_NOTE, APRIL_NOTE,
-                   "potassium", "HbA1c"]
-        for where, blob in blobs.items():
-            hits = [m for m in markers if m.encode() in blob]
-            say("check", f"{where}: {'LEAK ' + repr(hits) if hits else 'no plaintext'}")
-            self.leaks += len(hits)
-
-    def verdicts(self) -> list[tuple[str, bool]]:
-        """The story's claims, each checked against what actually happened."""
-        recovered = [m.get("text") for m in self.recovered.get("messages", [])]
-        entries, checkpoints = self.audit_counts
-        return [
-            ("rotation notice reached both people",
-             bool(self.rotation_seen) and all(self.rotation_seen.values())),
-            ("old-month token refused by the bot after grace",
-             any("shredded" in t or "expired" in t for t in self.refusals)),
-            ("old-month token refused by the companion after grace",
-             bool(self.companion_refusal)),
-            ("shredded tokens absent from bot.db and its WAL", self.scan_hits == 0),
-            ("break-glass recovered text equals what was sent", self.april_sent in recovered),
-            ("shredded month absent from the break-glass bundle",
-             bool(self.recovered) and all(m.get("text") != LATE_NOTE for m in
-                                          self.recovered.get("messages", []))),
-            (f"audit verify OK ({entries} entries, {checkpoints} signed checkpoints)",
-             entries > 0 and checkpoints > 0),
-            ("plaintext markers absent from the database, WAL and platform traffic",
-             self.leaks == 0),
-        ]
-
-
-async def _clinic_setup(root: Path, clock: TravelClock) -> tuple[Operator, EscrowSetup]:
-    print("0. Clinic setup (offline, once): the escrow key for break-glass, 2 of 3")
-    operator = Operator(demo_secrets())
-    printed = await operator.run("escrow", "init", "--shares", "3", "--threshold", "2",
-                                 "--labels", "Dr A,Dr B,Director C")
-    escrow = parse_escrow_init(printed)
-    for holder, words in escrow.shares.items():
-        w = words.split()
-        say("escrow", f"share given to {holder:<10}: {w[0]} {w[1]} … {w[-2]} {w[-1]} "
-                      f"({len(w)} words)")
-    say("escrow", f"public key {escrow.public_config[:16]}… → bot [clinic] "
-                  "escrow_public_key and the physician's companion (medcrypt init "
-                  "--escrow-key)")
-    say("clock", f"the demo's calendar starts at {clock.now():%Y-%m-%d %H:%M} UTC")
-    return operator, escrow
-
-
 async def _main(break_glass: str) -> int:
     port = _port()
     clock = TravelClock(START)
     with tempfile.TemporaryDirectory(prefix="medcrypt-demo-") as tmp:
         print("MedCrypt bridge demo - physician on Telegram, patient on WhatsApp "
               "(sandbox platforms, real bot, real companions)\n")
-        operator, escrow = await _clinic_setup(Path(tmp), clock)
+        operator, escrow = await clinic_setup(clock)
         # The chat break-glass commands read the server keyring from the process
         # environment (bot/breakglass/chat.py), not from BotApp's: lend it for the run.
         saved = {k: os.environ.get(k) for k in operator.environ}
@@ -402,7 +323,7 @@ async def _main(break_glass: str) -> int:
                     os.environ[k] = v
     print("\nChecks")
     failed = 0
-    for claim, ok in demo.verdicts():
+    for claim, ok in verdicts(demo):
         print(f"  CHECK {claim}: {'yes' if ok else 'NO'}")
         failed += not ok
     print("\nDone: only tokens crossed the platforms and the server." if not failed

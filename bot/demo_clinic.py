@@ -133,3 +133,25 @@ def demo_secrets() -> dict[str, str]:
     """Fresh server and audit keys for one demo run (never reused, never written)."""
     return {"MEDCRYPT_SERVER_KEYS": "1:" + base64.b64encode(os.urandom(32)).decode(),
             "MEDCRYPT_AUDIT_SIGNING_KEY": base64.b64encode(os.urandom(32)).decode()}
+
+
+def say(who: str, text: str) -> None:
+    print(f"  {who:<10} {text}")
+
+
+async def clinic_setup(clock: TravelClock) -> tuple[Operator, EscrowSetup]:
+    """``escrow init`` 2-of-3 at the clinic's console; the shares go to three holders."""
+    print("0. Clinic setup (offline, once): the escrow key for break-glass, 2 of 3")
+    operator = Operator(demo_secrets())
+    printed = await operator.run("escrow", "init", "--shares", "3", "--threshold", "2",
+                                 "--labels", "Dr A,Dr B,Director C")
+    escrow = parse_escrow_init(printed)
+    for holder, words in escrow.shares.items():
+        w = words.split()
+        say("escrow", f"share given to {holder:<10}: {w[0]} {w[1]} … {w[-2]} {w[-1]} "
+                      f"({len(w)} words)")
+    say("escrow", f"public key {escrow.public_config[:16]}… → bot [clinic] "
+                  "escrow_public_key and the physician's companion (medcrypt init "
+                  "--escrow-key)")
+    say("clock", f"the demo's calendar starts at {clock.now():%Y-%m-%d %H:%M} UTC")
+    return operator, escrow

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from bot.demo_checks import scan_shredded
 from crypto.epochs import epoch_of, format_epoch, grace_end
 from crypto.wire import find_tokens
 from storage.models.bot_relay import BotRelayedToken
@@ -54,6 +55,7 @@ async def month_passes(demo: Demo) -> None:
     print(f"\n7. A month passes: it is {_iso(NEW_MONTH)}, the monthly rotation runs")
     demo.clock.travel_to(LAST_EVENING)
     late = await demo.doc.run("encrypt", "--max-chars", "4096", stdin=LATE_NOTE)
+    demo.late_sent = LATE_NOTE
     say("Rivera", f"on 31 March writes {LATE_NOTE!r} but sends it only after midnight")
     demo.clock.travel_to(NEW_MONTH)
     outcome = await demo.job("rotate")
@@ -110,4 +112,4 @@ async def month_passes(demo: Demo) -> None:
     demo.companion_refusal = err if status != 0 else ""
     say("Sam", f"pastes the March message from WhatsApp history; companion: "
                f"{err if status != 0 else 'OPENED (should not happen)'}")
-    demo.scan_shredded(march, _fingerprints(raws))
+    scan_shredded(demo, march, _fingerprints(raws))

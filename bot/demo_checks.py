@@ -1,0 +1,83 @@
+"""The demo's checks: the shred scan, the plaintext scan and the verdict on each claim.
+
+A demo that only narrates could say anything; these functions look at the database
+file, its WAL and every byte the sandbox platforms received, and compare what the story
+claims with what happened, so ``medcrypt-bot demo`` exits 1 when a claim is false.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from bot.demo_clinic import say
+from crypto.epochs import format_epoch
+from storage.models.bot_relay import BotRelayedToken
+
+if TYPE_CHECKING:
+    from bot.demo import Demo
+
+
+def scan_shredded(demo: Demo, epoch: int, fingerprints: list[bytes]) -> None:
+    """Look for any byte of the shredded month's tokens in the database and its WAL."""
+    demo.shredded_epoch = epoch
+    with demo.bot.sessions() as s:
+        left = s.scalar(select(func.count()).select_from(BotRelayedToken).where(
+            BotRelayedToken.epoch == epoch)) or 0
+    blob = db_bytes(demo.root)
+    # No fragments to look for would make "none found" vacuous: count that as a hit.
+    demo.scan_hits = sum(1 for f in fingerprints if f in blob) + left + (not fingerprints)
+    say("check", f"bot.db + WAL ({len(blob):,} bytes) scanned for {len(fingerprints)} "
+                 f"fragments of the shredded tokens: "
+                 + ("none found" if not demo.scan_hits else f"{demo.scan_hits} FOUND"))
+
+def db_bytes(root: Path) -> bytes:
+    """The SQLite file and its write-ahead log, as one blob to search."""
+    db = root / "bot.db"
+    wal = root / "bot.db-wal"
+    return db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+def report_leaks(demo: Demo, markers: list[str]) -> None:
+    """Show what the server holds, then search it and the platforms' traffic."""
+    with demo.bot.sessions() as s:
+        rows = s.scalars(select(BotRelayedToken).order_by(BotRelayedToken.id)).all()
+        for row in rows[:4]:
+            what = "routing header" if row.kind == "file" else "ciphertext"
+            say("server", f"{row.kind:<8} epoch {row.epoch}  {len(row.raw):>5} bytes of "
+                          f"{what}  {base64.b64encode(row.raw[:12]).decode()}…")
+        if len(rows) > 4:
+            say("server", f"… {len(rows) - 4} more, all ciphertext")
+    blobs = {"database file": db_bytes(demo.root),
+             "requests Telegram received": demo.tg.request_bytes(),
+             "requests Twilio received": demo.tw.request_bytes()}
+    for where, blob in blobs.items():
+        hits = [m for m in markers if m.encode() in blob]
+        say("check", f"{where}: {'LEAK ' + repr(hits) if hits else 'no plaintext'}")
+        demo.leaks += len(hits)
+
+def verdicts(demo: Demo) -> list[tuple[str, bool]]:
+    """The story's claims, each checked against what actually happened."""
+    recovered = [m.get("text") for m in demo.recovered.get("messages", [])]
+    entries, checkpoints = demo.audit_counts
+    return [
+        ("rotation notice reached both people",
+         bool(demo.rotation_seen) and all(demo.rotation_seen.values())),
+        ("old-month token refused by the bot after grace",
+         any("shredded" in t or "expired" in t for t in demo.refusals)),
+        ("old-month token refused by the companion after grace",
+         bool(demo.companion_refusal)),
+        ("shredded tokens absent from bot.db and its WAL", demo.scan_hits == 0),
+        ("break-glass recovered text equals what was sent", demo.april_sent in recovered),
+        ("shredded month absent from the break-glass bundle",
+         bool(demo.recovered) and bool(demo.late_sent) and demo.shredded_epoch > 0
+         and format_epoch(demo.shredded_epoch) not in demo.recovered.get("months", [])
+         and all(m.get("text") != demo.late_sent for m in demo.recovered.get("messages", []))),
+        (f"audit verify OK ({entries} entries, {checkpoints} signed checkpoints)",
+         entries > 0 and checkpoints > 0),
+        ("plaintext markers absent from the database, WAL and platform traffic",
+         demo.leaks == 0),
+    ]
