@@ -118,7 +118,8 @@ def init_cmd(args: argparse.Namespace, settings: Settings) -> int:
         print()
     key = public_key_text(public)
     print("Escrow public key for the physicians' companions (standard base64):")
-    print(f"  medcrypt init --role physician --escrow-key {base64.b64encode(public).decode('ascii')} ...")
+    b64 = base64.b64encode(public).decode("ascii")
+    print(f"  medcrypt init --role physician --escrow-key {b64} ...")
     print("\nBot configuration (base64url):\n[clinic]")
     print(f'escrow_public_key = "{key}"')
     return 0
