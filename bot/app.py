@@ -1,7 +1,11 @@
-"""Wire the bot together: storage, keyring, intake, outbox worker, both adapters.
+"""Wire the bot together: storage, keyring, intake, outbox worker, both adapters, jobs.
 
 One process, one event loop: PTB's Application (polling or webhook), the Twilio webhook
-served by uvicorn, and the outbox worker run as tasks side by side. ``BotApp`` is used
+served by uvicorn, the outbox worker, APScheduler (monthly rotation, shred sweep) and
+the maintenance loop (audit checkpoints posted to the admins, daily break-glass expiry
+and escrow-deposit reminders) run side by side. Commands whose work spans transactions
+(``/jobs``, ``/rotate_now``, ``/shred``, ``/audit_verify``) run in worker threads after
+their message committed (``Intake.defer_hook``). ``BotApp`` is used
 by ``medcrypt-bot run``, the demo, the tests and the benchmark alike, so what is tested
 is what runs.
 """
@@ -16,21 +20,32 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 
 from bot.adapters.telegram import TelegramAdapter
 from bot.adapters.whatsapp import WhatsAppSender
 from bot.adapters.whatsapp_webhook import WhatsAppWebhook
 from bot.config import Settings
+from bot.jobs.context import audit_signer, context_from_settings
+from bot.jobs.gate import install as install_gate
+from bot.jobs.maintenance import (
+    WitnessQueue,
+    checkpoint_tick,
+    expire_breakglass,
+    remind_missing_deposits,
+)
+from bot.jobs.scheduler import start_scheduler, stop_scheduler
 from bot.messages import Platform
 from bot.outbox.sender import Sender
 from bot.outbox.worker import OutboxWorker
 from bot.relay.auditing import Auditor
-from bot.relay.context import Services
+from bot.relay.context import Deferred, Services
 from bot.relay.identities import IdentityDirectory
 from bot.relay.intake import Intake
 from bot.relay.ratelimit import RateLimiter
 from bot.relay.retention import prune
+from crypto.audit import SYSTEM_BOT, Action
 from crypto.clock import Clock
 from crypto.keyring import Keyring
 from storage import migrate
@@ -38,6 +53,12 @@ from storage.audit import AuditLog
 from storage.db import is_sqlite, make_engine, session_factory
 
 log = structlog.get_logger("bot.app")
+
+#: How often the maintenance loop looks for a due audit checkpoint.
+CHECKPOINT_TICK_SECONDS = 300.0
+#: How often it reminds physicians of missing escrow deposits.
+DAILY_SECONDS = 86_400.0
+FIRST_DAILY_AFTER_SECONDS = 3_600.0
 
 class SystemClock:
     """The wall clock, at the edge where bot/ may read it."""
@@ -62,17 +83,29 @@ class BotApp:
         if auto_migrate:
             prepare_database(settings.database_url)
         self.engine = engine or make_engine(settings.database_url)
+        # Jobs and deferred commands use the database from worker threads (bot.jobs.gate).
+        self.gate = install_gate(self.engine)
         self.sessions = session_factory(self.engine)
-        self.audit_log = AuditLog(self.engine, self.keyring, clock=self.clock,
-                                  postgres_vacuum=settings.database.postgres_vacuum)
+        self.witnesses = WitnessQueue()
+        # One audit log for relay, jobs and maintenance: it signs checkpoints when a key
+        # is configured and tells the witness queue about each one.
+        self.jobs = context_from_settings(settings, self.clock, environ=env,
+                                          engine=self.engine,
+                                          on_checkpoint=self.witnesses.add)
+        self.audit_log: AuditLog = self.jobs.audit
+        signer = audit_signer(settings, env)
         # Create/load the pseudonym secret now, in its own transaction: done lazily inside
         # an intake transaction it would wait on that transaction's own SQLite write lock.
         self.audit_log.pseudonym("identity", "startup")
         self.services = Services(settings=settings,
                                  directory=IdentityDirectory(self.keyring, self.clock),
-                                 clock=self.clock, auditor=Auditor(self.audit_log))
+                                 clock=self.clock, auditor=Auditor(self.audit_log),
+                                 jobs=self.jobs,
+                                 audit_public_keys=({signer.key_id: signer.public_key}
+                                                    if signer is not None else {}))
         self.intake = Intake(self.sessions, self.services,
                              RateLimiter(settings.relay.user_messages_per_minute, self.clock))
+        self.intake.defer_hook = self._defer
         senders: dict[Platform, Sender] = {}
         self.telegram: TelegramAdapter | None = None
         self.webhook: WhatsAppWebhook | None = None
@@ -107,6 +140,13 @@ class BotApp:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._server: uvicorn.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._deferred: set[asyncio.Task[None]] = set()
+        self._scheduler: AsyncIOScheduler | None = None
+        #: Maintenance intervals (tests shorten them).
+        self.checkpoint_every_seconds = CHECKPOINT_TICK_SECONDS
+        self.daily_every_seconds = DAILY_SECONDS
+        self.first_daily_after_seconds = FIRST_DAILY_AFTER_SECONDS
 
     def _wake(self) -> None:
         self.worker.wake()
@@ -114,7 +154,36 @@ class BotApp:
     def _status(self, sid: str, status: str, error_code: str | None) -> None:
         self.worker.record_status(sid, status, error_code)
 
+    def _defer(self, identity_id: str, work: list[Deferred]) -> None:
+        """Run a committed command's work in worker threads; queue each reply."""
+        loop = self._loop
+        if loop is None:  # not started (tools, unit tests): run it here
+            for item in work:
+                self.intake.run_deferred(identity_id, item)
+            return
+
+        def spawn() -> None:
+            task = loop.create_task(self._run_deferred(identity_id, work))
+            self._deferred.add(task)
+            task.add_done_callback(self._deferred.discard)
+
+        loop.call_soon_threadsafe(spawn)
+
+    async def _run_deferred(self, identity_id: str, work: list[Deferred]) -> None:
+        for item in work:
+            await asyncio.to_thread(self.intake.run_deferred, identity_id, item)
+            self.worker.wake()
+
+    def _audit_lifecycle(self, action: Action) -> None:
+        try:
+            self.audit_log.append(SYSTEM_BOT, action, SYSTEM_BOT, {
+                "telegram": self.telegram is not None, "whatsapp": self.webhook is not None})
+        except Exception as exc:  # the audit log's own failure is logged, never fatal here
+            log.error("audit_lifecycle_failed", action=action.value, error=type(exc).__name__)
+
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self._audit_lifecycle, Action.BOT_STARTED)
         if self.webhook is not None:
             wa = self.settings.whatsapp
             config = uvicorn.Config(self.webhook.app, host=wa.listen_host, port=wa.listen_port,
@@ -127,6 +196,8 @@ class BotApp:
             await self.telegram.start()
         self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
         self._tasks.append(asyncio.create_task(self._housekeeping()))
+        self._tasks.append(asyncio.create_task(self._maintenance()))
+        self._scheduler = start_scheduler(self.jobs)
         log.info("bot_started", telegram=self.telegram is not None,
                  whatsapp=self.webhook is not None)
 
@@ -142,7 +213,43 @@ class BotApp:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=every_seconds)
 
+    async def _maintenance(self) -> None:
+        """Every few minutes: audit checkpoint and witness posts, break-glass expiry.
+
+        Once a day (the first time an hour after start, so a bot restarted in a loop
+        does not nag): reminders about missing escrow deposits.
+        """
+        loop = asyncio.get_running_loop()
+        next_daily = loop.time() + self.first_daily_after_seconds
+        while not self._stop.is_set():
+            try:
+                posted = await asyncio.to_thread(checkpoint_tick, self.jobs,
+                                                 self.services.directory, self.witnesses,
+                                                 self.clock.now())
+                expired = await asyncio.to_thread(expire_breakglass, self.jobs, self.keyring)
+                reminded = 0
+                if loop.time() >= next_daily:
+                    reminded = await asyncio.to_thread(remind_missing_deposits, self.jobs,
+                                                       self.clock.now())
+                    next_daily = loop.time() + self.daily_every_seconds
+                if posted or expired or reminded:
+                    log.info("maintenance", witness_posts=posted, breakglass_expired=expired,
+                             deposit_reminders=reminded)
+                    self.worker.wake()
+            except Exception as exc:  # maintenance must never take the relay down
+                log.error("maintenance_failed", error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(),
+                                       timeout=self.checkpoint_every_seconds)
+
     async def stop(self) -> None:
+        if self._scheduler is not None:
+            stop_scheduler(self._scheduler)
+            self._scheduler = None
+        for pending in list(self._deferred):
+            with contextlib.suppress(Exception):
+                await pending
+        await asyncio.to_thread(self._audit_lifecycle, Action.BOT_STOPPED)
         self._stop.set()
         self.worker.wake()
         if self.telegram is not None:

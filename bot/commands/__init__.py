@@ -16,6 +16,8 @@ from bot.relay.context import Context
 _MODULES = (
     "start", "help", "status", "unpair", "delete_me",
     "admins", "admin_add", "admin_remove", "stats",
+    "jobs", "rotate_now", "shred", "breakglass", "approve", "deny",
+    "audit_head", "audit_verify",
 )
 #: Longest command line accepted (anything longer is not a command a human typed).
 MAX_COMMAND_CHARS = 200

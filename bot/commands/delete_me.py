@@ -1,23 +1,47 @@
-"""/delete_me: erase the sender's identity (sealed address), pairings and queued messages.
+"""/delete_me: erase the sender - their pairings' epochs shredded, then their identity.
 
-Relayed tokens of past pairings stay until their epoch is shredded: they are ciphertext
-the bot cannot open, kept only for clinic break-glass, and shredding removes them on the
-normal schedule. The goodbye is sent directly, because the outbox rows addressed to the
-sender are deleted with the identity.
+Order matters. Inside the message's transaction the pairings are ended (the other
+member is told) and the request is audited. After that commits, the erasure job
+(:func:`bot.jobs.erasure.erase_relay_identity`) shreds every epoch of those pairings -
+stored tokens, escrow deposits, queued copies - and crypto-shreds the audit subjects;
+only then is the identity row deleted (cascading to what is still addressed to it). The
+erasure opens its own transactions, which on SQLite could not start while the message's
+transaction holds the write lock - hence after commit. The goodbye goes out directly,
+because nothing can be queued for an identity that no longer exists. If the erasure
+fails half-way, the reply says so and ``/delete_me`` again finishes it (every step is
+idempotent).
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 from sqlalchemy import delete
 
 from bot.commands.unpair import end_pairings
+from bot.jobs.erasure import erase_relay_identity
 from bot.relay import notices
-from bot.relay.context import Context
+from bot.relay.context import Context, Services
+from crypto.errors import ConfigError
 from storage.models.bot_relay import BotIdentity
 
 NAME = "delete_me"
 ADMIN = False
 USAGE = "/delete_me"
+
+
+def erase(services: Services, identity_id: str) -> list[str]:
+    """Shred, crypto-shred the audit subjects, delete the identity; the goodbye text."""
+    jobs = services.jobs
+    if jobs is None:
+        raise ConfigError("jobs", "the erasure job is not wired into this intake")
+    with jobs.sessions() as session:
+        exists = session.get(BotIdentity, identity_id) is not None
+    if exists:
+        erase_relay_identity(jobs, identity_id, services.clock.now())
+        with jobs.sessions.begin() as session:
+            session.execute(delete(BotIdentity).where(BotIdentity.id == identity_id))
+    return [notices.DELETED]
 
 
 def run(ctx: Context, args: list[str]) -> None:
@@ -26,7 +50,4 @@ def run(ctx: Context, args: list[str]) -> None:
         return
     end_pairings(ctx)
     ctx.audit("identity_deleted")
-    ctx.session.execute(delete(BotIdentity).where(BotIdentity.id == ctx.sender_id))
-    ctx.session.flush()
-    ctx.identity_deleted = True
-    ctx.reply(notices.DELETED)
+    ctx.after_commit.append(partial(erase, ctx.services, ctx.sender_id))

@@ -56,11 +56,18 @@ def _code_hash(code: str) -> bytes:
     return hashlib.sha256(code.strip().upper().encode("ascii", "replace")).digest()
 
 
+def _raw_bounds(prefix: str) -> tuple[bytes, bytes]:
+    """The range of 16-byte ids whose hex starts with ``prefix`` (an index range scan)."""
+    low = bytes.fromhex(prefix.ljust(32, "0"))
+    high = bytes.fromhex(prefix.ljust(32, "f"))
+    return low, high
+
+
 def _resolve(session: Session, text: str) -> tuple[str | None, str | None]:
     """(pairing_id, None) for a unique id or prefix, else (None, reason).
 
-    Pairings of the storage schema match by prefix; the relay's own pairings (raw
-    16-byte ids in ``bot_pairings``) by their full 32-character id.
+    Pairings of the storage schema match by their hex prefix; the relay's own pairings
+    (raw 16-byte ids in ``bot_pairings``) by the byte range that prefix spans.
     """
     prefix = text.strip().lower()
     if not _HEX_PREFIX.match(prefix):
@@ -68,11 +75,12 @@ def _resolve(session: Session, text: str) -> tuple[str | None, str | None]:
     found = list(session.scalars(select(Pairing.pairing_id)
                                  .where(Pairing.pairing_id.startswith(prefix, autoescape=True))
                                  .limit(2)))
-    if not found and len(prefix) == 32 \
-            and session.get(BotPairing, bytes.fromhex(prefix)) is not None:
-        found = [prefix]
     if not found:
-        return None, "No pairing with that id (relay pairings need all 32 characters)."
+        found = [bytes(raw).hex() for raw in session.scalars(
+            select(BotPairing.pairing_id).where(
+                BotPairing.pairing_id.between(*_raw_bounds(prefix))).limit(2))]
+    if not found:
+        return None, "No pairing with that id."
     if len(found) > 1:
         return None, "That prefix matches several pairings; give more characters."
     return found[0], None
@@ -121,13 +129,15 @@ def rotate_now_command(ctx: JobContext, actor_id: str, args: list[str]) -> ChatR
                      {"command": "rotate_now", "scope": "one" if ids else "all"})
     result = rotate(ctx, now, pairing_ids=ids, actor=actor)
     relay_notices = result.relay_notices
+    pairings = result.pairings + result.relay_pairings
     if ids is not None:
         with ctx.sessions() as session:
             if session.get(BotPairing, bytes.fromhex(ids[0])) is not None:
                 relay_notices = rotate_relay(ctx, now, actor=actor)["notices_queued"]
+                pairings = 1  # the one asked for (relay pairings have no epoch rows)
     queued = result.notices_queued + relay_notices
     return ChatReply(
-        f"Rotation bookkeeping done for {result.pairings} pairing(s): "
+        f"Rotation bookkeeping done for {pairings} pairing(s): "
         f"{result.epochs_created} new epoch(s), {result.epochs_retired} retired, "
         f"{queued} notice(s) queued. Keys follow the calendar on the "
         "companions; for a lost or compromised device use /shred.", queued)

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
-from crypto.audit import CheckpointSigner, system_ref
+from crypto.audit import Checkpoint, CheckpointSigner, system_ref
 from crypto.clock import Clock
 from crypto.errors import ConfigError
 from crypto.keyring import Keyring
@@ -61,28 +61,33 @@ class JobContext:
         return _ref(self.audit, "identity", identity_id)
 
 
+def audit_signer(settings: Settings,
+                 environ: Mapping[str, str] | None = None) -> CheckpointSigner | None:
+    """The checkpoint signing key, when configured (it is optional for jobs)."""
+    try:
+        return CheckpointSigner.from_b64(settings.secret("audit.signing_key_env",
+                                                         environ=environ),
+                                         name=settings.audit.signing_key_env)
+    except ConfigError:
+        return None
+
+
 def context_from_settings(
     settings: Settings, clock: Clock, *, environ: Mapping[str, str] | None = None,
-    engine: Engine | None = None,
+    engine: Engine | None = None, on_checkpoint: Callable[[Checkpoint], None] | None = None,
 ) -> JobContext:
     """Build a context the way the CLI and the bot do: engine, server keyring, audit log.
 
-    The checkpoint signing key is optional here (jobs only append; the bot's audit
-    module signs checkpoints when it is configured).
+    The checkpoint signing key is optional (without it no checkpoint is signed);
+    ``on_checkpoint`` hears of every checkpoint written (the bot posts witness lines).
     """
     keyring = Keyring.from_environ(environ, env_name=settings.keyring.server_keys_env)
-    signer = None
-    try:
-        signer = CheckpointSigner.from_b64(settings.secret("audit.signing_key_env",
-                                                           environ=environ),
-                                           name=settings.audit.signing_key_env)
-    except ConfigError:
-        signer = None
+    signer = audit_signer(settings, environ)
     engine = engine or make_engine(settings.database_url)
     audit = AuditLog(
         engine, keyring, clock=clock, signer=signer,
         checkpoint_every=settings.audit.checkpoint_every_entries,
         checkpoint_interval=timedelta(minutes=settings.audit.checkpoint_interval_minutes),
-        postgres_vacuum=settings.database.postgres_vacuum,
+        postgres_vacuum=settings.database.postgres_vacuum, on_checkpoint=on_checkpoint,
     )
     return JobContext(settings=settings, engine=engine, clock=clock, audit=audit)

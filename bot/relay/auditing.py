@@ -27,6 +27,7 @@ _ACTIONS: dict[str, tuple[Action, str]] = {
     "identity_deleted": (Action.PAIRING_UNPAIRED, "identity"),
     "plaintext_blocked": (Action.PLAINTEXT_BLOCKED, "identity"),
     "wrong_sender": (Action.RELAY_REFUSED, "pairing"),
+    "relay_refused": (Action.RELAY_REFUSED, "pairing"),
     "escrow_deposit": (Action.RELAY_ACCEPTED, "pairing"),
     "admin_command": (Action.ADMIN_COMMAND, "identity"),
     "admin_command_refused": (Action.ADMIN_REFUSED, "identity"),
@@ -57,6 +58,6 @@ class Auditor:
         else:
             subject = actor
         details = {k: v for k, v in meta.items()
-                   if k in ("platform", "command", "consent", "what", "event")}
+                   if k in ("platform", "command", "consent", "what", "event", "reason")}
         details["event"] = event
         self._log.append(actor, action, subject, details, session=session)

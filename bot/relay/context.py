@@ -9,8 +9,9 @@ is processed afresh, and a crash after commit never produces a second copy.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,17 @@ from bot.relay.identities import IdentityDirectory
 from crypto.clock import Clock
 from crypto.parts import split_token
 
+if TYPE_CHECKING:
+    from bot.jobs.context import JobContext
+    from crypto.audit_checkpoint import AuditPublicKey
+
+#: Work that must run after the message's transaction commits, with its own
+#: transactions (key-lifecycle jobs, audit verification); returns the reply text.
+Deferred = Callable[[], str]
+#: Work run right after commit, inside the same ``accept`` call; returns replies sent
+#: directly by the adapter (for /delete_me, whose identity is gone afterwards).
+AfterCommit = Callable[[], list[str]]
+
 
 @dataclass
 class Services:
@@ -32,6 +44,11 @@ class Services:
     clock: Clock
     auditor: Auditor
     rng: Callable[[int], bytes] = os.urandom
+    #: Engine, signing audit log and clock for the key-lifecycle jobs (None in unit
+    #: tests that build a bare intake: the lifecycle commands then say so).
+    jobs: JobContext | None = None
+    #: Checkpoint public keys ``/audit_verify`` checks signatures against.
+    audit_public_keys: Mapping[bytes, AuditPublicKey] = field(default_factory=dict)
 
     def max_chars(self, platform: Platform) -> int:
         if platform is Platform.TELEGRAM:
@@ -54,6 +71,10 @@ class Context:
     keep_identity: bool = False
     #: Set by /delete_me: the replies cannot be queued for an identity that is gone.
     identity_deleted: bool = False
+    #: Runs off the event loop once this transaction has committed (see :data:`Deferred`).
+    deferred: list[Deferred] = field(default_factory=list)
+    #: Runs in ``accept`` right after commit (see :data:`AfterCommit`).
+    after_commit: list[AfterCommit] = field(default_factory=list)
 
     @property
     def sender_id(self) -> str:

@@ -10,6 +10,7 @@ redelivery of the same id after commit is recognised and ignored.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -17,15 +18,20 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.messages import Document, InboundMessage, Platform
-from bot.outbox.queue import release_held
+from bot.messages import Document, InboundMessage, OutboundMessage, OutKind, Platform
+from bot.outbox.queue import enqueue, release_held
 from bot.relay import notices
-from bot.relay.context import Context, Services
+from bot.relay.context import Context, Deferred, Services
 from bot.relay.ratelimit import RateLimiter
 from bot.relay.router import handle
 from storage.models.bot_relay import BotIdentity, BotInboundKey
 
 log = structlog.get_logger("bot.intake")
+
+#: Hands deferred work to whoever runs it off the event loop (``BotApp``): the sender's
+#: identity id and the work items, called after the message's transaction committed.
+DeferHook = Callable[[str, list[Deferred]], None]
+FAILED = "That command could not finish (an internal error was logged). Try again later."
 
 
 @dataclass
@@ -44,6 +50,46 @@ class Intake:
         self._sessions = sessions
         self.services = services
         self._limiter = limiter
+        #: Set by ``BotApp``; without it deferred work runs inline after commit.
+        self.defer_hook: DeferHook | None = None
+
+    def run_deferred(self, identity_id: str, work: Deferred) -> list[int]:
+        """Run one deferred item and queue its reply to ``identity_id`` (own transaction).
+
+        The item opens its own transactions; a failure is logged by type only and the
+        sender is told, so an admin is never left waiting for an answer.
+        """
+        try:
+            text = work()
+        except Exception as exc:
+            log.error("deferred_command_failed", error=type(exc).__name__)
+            text = FAILED
+        with self._sessions.begin() as session:
+            if session.get(BotIdentity, identity_id) is None:
+                return []
+            out = OutboundMessage(recipient_id=identity_id, kind=OutKind.NOTICE, text=text)
+            return enqueue(session, out, [text], self.services.clock.now())
+
+    def _after_commit(self, ctx: Context) -> list[str]:
+        replies: list[str] = []
+        for item in ctx.after_commit:
+            try:
+                replies += item()
+            except Exception as exc:
+                log.error("after_commit_failed", error=type(exc).__name__)
+                replies.append(FAILED)
+        return replies
+
+    def _hand_over(self, identity_id: str, ctx: Context) -> list[int]:
+        if not ctx.deferred:
+            return []
+        if self.defer_hook is not None:
+            self.defer_hook(identity_id, list(ctx.deferred))
+            return []
+        ids: list[int] = []
+        for work in ctx.deferred:
+            ids += self.run_deferred(identity_id, work)
+        return ids
 
     def seen(self, platform: Platform, dedupe_key: str) -> bool:
         with self._sessions() as s:
@@ -104,16 +150,18 @@ class Intake:
             if resolved.created and not ctx.keep_identity:
                 # A stranger's message that changed nothing: store nothing at all.
                 session.rollback()
-                return Outcome(sender_id="", direct_replies=ctx.replies,
+                return Outcome(sender_id="", direct_replies=ctx.replies + self._after_commit(ctx),
                                delete_message=ctx.delete_message)
             if ctx.identity_deleted:
                 session.commit()
                 return Outcome(sender_id="", outbox_ids=ctx.outbox_ids,
-                               direct_replies=ctx.replies)
+                               direct_replies=ctx.replies + self._after_commit(ctx))
             for reply in ctx.replies:
                 ctx.notify(resolved.identity_id, reply)
             session.commit()
-            return Outcome(sender_id=resolved.identity_id, outbox_ids=ctx.outbox_ids,
-                           delete_message=ctx.delete_message)
+            direct = self._after_commit(ctx)
+            return Outcome(sender_id=resolved.identity_id,
+                           outbox_ids=ctx.outbox_ids + self._hand_over(resolved.identity_id, ctx),
+                           delete_message=ctx.delete_message, direct_replies=direct)
         finally:
             session.close()

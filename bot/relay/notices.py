@@ -41,6 +41,9 @@ UNKNOWN_PAIRING = "Not sent: this message belongs to a pairing this relay does n
 WRONG_SENDER = "Not sent: this message was not written for this conversation."
 UNKNOWN_KIND = "Not sent: this kind of MedCrypt message is not supported here."
 EPOCH_SHREDDED = "Not sent: this message uses an expired key. Update the companion and resend."
+EPOCH_GONE = ("Not sent: the key of {month} has been shredded (its grace period ended, or "
+              "the conversation was shredded on request), so messages of that month can "
+              "no longer be relayed or read. Update the companion and write again.")
 EPOCH_FUTURE = "Not sent: this message uses a key that is not valid yet. Check your device clock."
 PAIRING_INACTIVE = "Not sent: this pairing has ended or is not complete yet."
 NOT_PAIRED = "You are not paired yet. Pair with the MedCrypt companion first (/help)."

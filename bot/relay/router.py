@@ -15,10 +15,11 @@ import base64
 from sqlalchemy import delete, func, select
 
 from bot.commands import dispatch
+from bot.jobs.policy import epoch_status
 from bot.messages import OutboundMessage, OutKind
 from bot.relay import notices, pairings
 from bot.relay.context import Context
-from crypto.epochs import epoch_of, is_readable
+from crypto.epochs import format_epoch
 from crypto.errors import LimitExceeded, MalformedToken
 from crypto.parts import MAX_PARTS, join_parts
 from crypto.wire import Direction, Kind, Token, find_tokens, parse_file_header, parse_token
@@ -165,14 +166,30 @@ def _check_route(
     if pairing.status != "active" or pairing.patient_id is None:
         ctx.reply(notices.PAIRING_INACTIVE)
         return None
-    now = ctx.services.clock.now()
-    if epoch is None or epoch > epoch_of(now):
-        ctx.reply(notices.EPOCH_FUTURE)
-        return None
-    if epoch < pairing.start_epoch or not is_readable(epoch, now, pairing.grace_days):
-        ctx.reply(notices.EPOCH_SHREDDED)
+    if not _epoch_ok(ctx, pairing, epoch):
         return None
     return pairing
+
+
+def _epoch_ok(ctx: Context, pairing: BotPairing, epoch: int | None) -> bool:
+    """The bot's half of the key policy (:func:`bot.jobs.policy.epoch_status`).
+
+    The calendar refuses an epoch past its grace end even before the sweep ran; the
+    job's records add an epoch shredded early by ``/shred`` or ``/delete_me``, so the
+    current month of a pairing shredded on demand is refused too.
+    """
+    now = ctx.services.clock.now()
+    status = "future" if epoch is None else epoch_status(
+        ctx.session, pairing.pairing_id, epoch, now)
+    if status == "future":
+        ctx.reply(notices.EPOCH_FUTURE)
+        return False
+    if status in ("shredded", "unknown"):
+        ctx.audit("relay_refused", pairing=pairing.pairing_id.hex(), reason=f"epoch_{status}")
+        ctx.reply(notices.EPOCH_SHREDDED if status == "unknown" or epoch is None
+                  else notices.EPOCH_GONE.format(month=format_epoch(epoch)))
+        return False
+    return True
 
 
 def _other(pairing: BotPairing, sender_id: str) -> str:
@@ -198,8 +215,7 @@ def _store_escrow(ctx: Context, token: Token) -> None:
     if pairing is None or pairings.role_of(pairing, ctx.sender_id) is None:
         ctx.reply(notices.UNKNOWN_PAIRING)
         return
-    if h.epoch is None or not is_readable(h.epoch, ctx.services.clock.now(), pairing.grace_days):
-        ctx.reply(notices.EPOCH_SHREDDED)
+    if not _epoch_ok(ctx, pairing, h.epoch):
         return
     ctx.session.add(BotRelayedToken(pairing_id=pairing.pairing_id, epoch=h.epoch,
                                     kind="escrow", raw=token.raw,

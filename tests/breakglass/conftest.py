@@ -2,9 +2,8 @@
 
 Like tests/bot/conftest.py, but: two config admins (A and B) on Telegram, the clinic
 escrow public key configured, a movable clock shared by the bot and the companions'
-protocol sessions (so months can pass), and the three break-glass command modules
-registered in ``bot.commands``' registry for the test (the production wiring is one
-line in bot/commands/__init__.py, owned by the bot team; see the report).
+protocol sessions (so months can pass). The break-glass commands are in the bot's
+production command registry (bot/commands/breakglass.py, approve.py, deny.py).
 """
 
 from __future__ import annotations
@@ -18,9 +17,7 @@ from typing import Any
 
 import pytest
 
-import bot.commands
 from bot.app import BotApp
-from bot.breakglass import cmd_approve, cmd_breakglass, cmd_deny
 from bot.cli.escrow import public_key_text
 from bot.config import parse_settings
 from bot.sandbox import FakeTelegram
@@ -114,9 +111,6 @@ def warm_audit() -> bool:
 @pytest.fixture
 async def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
               window_minutes: int, warm_audit: bool) -> AsyncIterator[Rig]:
-    registry = bot.commands.registry()
-    for module in (cmd_breakglass, cmd_approve, cmd_deny):
-        monkeypatch.setitem(registry, module.NAME, module)
     escrow = make_escrow()
     clock = MovableClock(START)
     port = free_port()

@@ -1,0 +1,39 @@
+"""/audit_verify: walk the whole hash chain and the signed checkpoints (admins).
+
+Verification reads every entry, so it runs after commit in a worker thread (see
+:mod:`bot.commands.deferral`), never on the event loop. The reply is
+:func:`bot.audit_chat.render_verify_reply`: OK with counts, or the first bad sequence
+number and why - never details or references.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.audit_chat import render_verify_reply
+from bot.commands.deferral import NOT_WIRED
+from bot.relay.context import Context
+from crypto.audit_checkpoint import AuditPublicKey
+from crypto.errors import AuditChainBroken
+from storage.audit import AuditLog
+
+NAME = "audit_verify"
+ADMIN = True
+USAGE = "/audit_verify"
+
+
+def verify_text(log: AuditLog, keys: Mapping[bytes, AuditPublicKey]) -> str:
+    try:
+        report = log.verify(keys)
+    except AuditChainBroken as exc:
+        return render_verify_reply(exc)
+    return render_verify_reply(report)
+
+
+def run(ctx: Context, args: list[str]) -> None:
+    jobs = ctx.services.jobs
+    if jobs is None:
+        ctx.reply(NOT_WIRED)
+        return
+    keys = dict(ctx.services.audit_public_keys)
+    ctx.deferred.append(lambda: verify_text(jobs.audit, keys))

@@ -1,0 +1,20 @@
+"""/jobs: next and last run of each scheduled job (admins).
+
+A thin adapter: :func:`bot.jobs.chat.jobs_command` does the work after commit
+(see :mod:`bot.commands.deferral`); the dispatcher has already checked and audited
+that the sender is an admin.
+"""
+
+from __future__ import annotations
+
+from bot.commands.deferral import defer_job
+from bot.jobs.chat import jobs_command
+from bot.relay.context import Context
+
+NAME = "jobs"
+ADMIN = True
+USAGE = "/jobs"
+
+
+def run(ctx: Context, args: list[str]) -> None:
+    defer_job(ctx, jobs_command, args)

@@ -1,0 +1,20 @@
+"""/rotate_now <pairing|all>: rotation bookkeeping now for one pairing or all (admins).
+
+A thin adapter: :func:`bot.jobs.chat.rotate_now_command` does the work after commit
+(see :mod:`bot.commands.deferral`); the dispatcher has already checked and audited
+that the sender is an admin.
+"""
+
+from __future__ import annotations
+
+from bot.commands.deferral import defer_job
+from bot.jobs.chat import rotate_now_command
+from bot.relay.context import Context
+
+NAME = "rotate_now"
+ADMIN = True
+USAGE = "/rotate_now <pairing|all>"
+
+
+def run(ctx: Context, args: list[str]) -> None:
+    defer_job(ctx, rotate_now_command, args)

@@ -1,0 +1,20 @@
+"""/shred <pairing> [code]: destroy what the relay holds for a pairing, now (admins).
+
+A thin adapter: :func:`bot.jobs.chat.shred_command` does the work after commit
+(see :mod:`bot.commands.deferral`); the dispatcher has already checked and audited
+that the sender is an admin.
+"""
+
+from __future__ import annotations
+
+from bot.commands.deferral import defer_job
+from bot.jobs.chat import shred_command
+from bot.relay.context import Context
+
+NAME = "shred"
+ADMIN = True
+USAGE = "/shred <pairing> [code]"
+
+
+def run(ctx: Context, args: list[str]) -> None:
+    defer_job(ctx, shred_command, args)

@@ -1,0 +1,94 @@
+"""The real bot between the loopback fakes, with everything of the live bot switched on.
+
+Like tests/breakglass/conftest.py (two config admins, escrow key, a movable clock shared
+by the bot and the companions' protocol sessions, real companion sessions), plus an
+audit checkpoint signing key with a small checkpoint interval, and fast maintenance
+ticks, so the scheduler, the witness posts and the lifecycle commands all run as in
+production. Months pass by moving the clock and running the job functions as of the
+new instant (what ``medcrypt-bot jobs run ... --now`` does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import BotApp
+from bot.cli.escrow import public_key_text
+from bot.config import parse_settings
+from bot.jobs.runs import run_job
+from bot.sandbox import FakeTelegram
+from bot.sandbox.fake_twilio import FakeTwilio
+from tests.bot.conftest import TEMPLATE_SID, environ_for, free_port
+from tests.breakglass.conftest import ADMIN_A, ADMIN_B, START, Rig
+from tests.breakglass.helpers import MovableClock, make_escrow
+
+SIGNING_ENV = "MEDCRYPT_AUDIT_SIGNING_KEY"
+
+
+def settings_for(tg: FakeTelegram, tw: FakeTwilio, port: int, db: Path, escrow_public: bytes,
+                 checkpoint_every: int) -> Any:
+    return parse_settings({
+        "database": {"url": f"sqlite:///{db}"},
+        "telegram": {"api_base_url": tg.base_url, "api_file_url": tg.base_file_url,
+                     "poll_timeout_seconds": 1, "request_timeout_seconds": 2.0},
+        "whatsapp": {"api_base_url": tw.api_base_url,
+                     "public_url": f"http://127.0.0.1:{port}", "listen_port": port,
+                     "request_timeout_seconds": 2.0, "template_content_sid": TEMPLATE_SID},
+        "relay": {"outbox_lease_seconds": 3.0, "outbox_base_backoff_seconds": 0.05,
+                  "outbox_max_backoff_seconds": 0.5},
+        "clinic": {"admin_telegram_ids": [ADMIN_A, ADMIN_B],
+                   "escrow_public_key": public_key_text(escrow_public)},
+        "audit": {"checkpoint_every_entries": checkpoint_every,
+                  "post_checkpoints_to_admins": True},
+    })
+
+
+@pytest.fixture
+def checkpoint_every() -> int:
+    return 1000
+
+
+@pytest.fixture
+async def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+               checkpoint_every: int) -> AsyncIterator[Rig]:
+    escrow = make_escrow()
+    clock = MovableClock(START)
+    port = free_port()
+    async with FakeTelegram() as tg, FakeTwilio(
+            webhook_url=f"http://127.0.0.1:{port}/twilio/inbound",
+            templates={TEMPLATE_SID: "You have a new secure message."}) as tw:
+        db = tmp_path / "bot.db"
+        env = environ_for(tg, tw)
+        env[SIGNING_ENV] = base64.b64encode(os.urandom(32)).decode()
+        for key, value in env.items():  # break-glass's chat layer reads the process env
+            monkeypatch.setenv(key, value)
+        config = tmp_path / "bot.toml"
+        config.write_text(f'[database]\nurl = "sqlite:///{db}"\n')
+        app = BotApp(settings_for(tg, tw, port, db, escrow.public, checkpoint_every),
+                     environ=env, clock=clock)
+        app.checkpoint_every_seconds = 0.2
+        await app.start()
+        try:
+            yield Rig(tg, tw, app, db, env, clock, escrow, config)
+        finally:
+            await app.stop()
+
+
+async def run_jobs_at(rig: Rig, at: datetime, *jobs: str) -> list[dict[str, Any]]:
+    """Move the clock to ``at`` and run the named jobs as of then, off the event loop."""
+    rig.clock.set(at)
+    out = []
+    for job in jobs:
+        outcome = await asyncio.to_thread(run_job, rig.bot.jobs, job, trigger="manual",
+                                          now=at)
+        out.append(dict(outcome.summary))
+    rig.bot.worker.wake()
+    return out
