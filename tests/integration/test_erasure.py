@@ -1,0 +1,57 @@
+"""/delete_me through the sandbox: the erasure job runs before the identity goes."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot.relay import notices
+from crypto.audit import Action
+from crypto.wire import parse_token
+from storage.models.audit import AuditEntry
+from storage.models.bot_relay import BotIdentity, BotPairing, BotRelayedToken
+from tests.breakglass.conftest import PATIENT_WA, PHYSICIAN_TG, Rig, pair, say, until
+
+
+def _raw(rig: Rig) -> bytes:
+    """The SQLite file and its WAL, as bytes on disk."""
+    wal = rig.db.with_name(rig.db.name + "-wal")
+    return rig.db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+async def test_delete_me_shreds_the_pairings_epochs_and_erases_the_identity(live: Rig) -> None:
+    conv = await pair(live)
+    await say(live, conv, "physician", "Your biopsy was benign.")
+    await say(live, conv, "patient", "Thank you, what a relief.")
+    held = [parse_token(t).raw for t, _, _ in conv.sent] + \
+        [parse_token(d).raw for d in conv.deposits]
+    with live.bot.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(BotRelayedToken)) == len(held)
+        identities = int(s.scalar(select(func.count()).select_from(BotIdentity)) or 0)
+    assert all(h in _raw(live) for h in held)  # the scan below can see them
+    result = await live.tw.user_sends_whatsapp_async(PATIENT_WA, "/delete_me")
+    assert result.http_status == 200 and notices.DELETED in result.response_body
+    with live.bot.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(BotRelayedToken)) == 0
+        assert s.scalar(select(func.count()).select_from(BotIdentity)) == identities - 1
+        pairing = s.get(BotPairing, conv.pairing_id)
+        assert pairing is None or pairing.patient_id is None or pairing.status != "active"
+        actions = list(s.scalars(select(AuditEntry.action)))
+    assert Action.SUBJECT_ERASED.value in actions
+    assert Action.EPOCH_SHREDDED.value in actions
+    await until(lambda: any("data erased" in t for t in live.tg_texts(PHYSICIAN_TG)))
+    raw = _raw(live)
+    assert not [h for h in held if h in raw]
+    # The companion's token of this month is now refused: the epoch was shredded.
+    token, _ = conv.send("physician", "Are you still there?")
+    refusal = await live.tg_says(PHYSICIAN_TG, token, expect="Not sent")
+    assert refusal in (notices.PAIRING_INACTIVE, notices.UNKNOWN_PAIRING) \
+        or "has been shredded" in refusal
+
+
+async def test_delete_me_from_a_stranger_keeps_nothing(live: Rig) -> None:
+    with live.bot.sessions() as s:
+        before = int(s.scalar(select(func.count()).select_from(BotIdentity)) or 0)
+    result = await live.tw.user_sends_whatsapp_async("+15559870000", "/delete_me")
+    assert result.http_status == 200 and notices.DELETED in result.response_body
+    with live.bot.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(BotIdentity)) == before
