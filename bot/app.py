@@ -143,6 +143,7 @@ class BotApp:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deferred: set[asyncio.Task[None]] = set()
         self._scheduler: AsyncIOScheduler | None = None
+        self._stopped = False
         #: Maintenance intervals (tests shorten them).
         self.checkpoint_every_seconds = CHECKPOINT_TICK_SECONDS
         self.daily_every_seconds = DAILY_SECONDS
@@ -243,6 +244,9 @@ class BotApp:
                                        timeout=self.checkpoint_every_seconds)
 
     async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         if self._scheduler is not None:
             stop_scheduler(self._scheduler)
             self._scheduler = None
