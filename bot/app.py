@@ -35,7 +35,7 @@ from bot.jobs.maintenance import (
     expire_breakglass,
     remind_missing_deposits,
 )
-from bot.jobs.scheduler import start_scheduler, stop_scheduler
+from bot.jobs.scheduler import start_scheduler, stop_scheduler, wait_idle
 from bot.messages import Platform
 from bot.outbox.sender import Sender
 from bot.outbox.worker import OutboxWorker
@@ -59,6 +59,8 @@ CHECKPOINT_TICK_SECONDS = 300.0
 #: How often it reminds physicians of missing escrow deposits.
 DAILY_SECONDS = 86_400.0
 FIRST_DAILY_AFTER_SECONDS = 3_600.0
+#: How long stop() waits for a running rotation or sweep to finish its batch.
+JOB_DRAIN_SECONDS = 60.0
 
 class SystemClock:
     """The wall clock, at the edge where bot/ may read it."""
@@ -250,6 +252,8 @@ class BotApp:
         if self._scheduler is not None:
             stop_scheduler(self._scheduler)
             self._scheduler = None
+            if not await asyncio.to_thread(wait_idle, JOB_DRAIN_SECONDS):
+                log.warning("jobs_still_running_at_stop")
         for pending in list(self._deferred):
             with contextlib.suppress(Exception):
                 await pending

@@ -20,6 +20,7 @@ them in the loop's thread pool and the relay keeps serving while a sweep runs.
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -37,6 +38,9 @@ from storage.models.jobs import apscheduler_jobs
 log = structlog.get_logger("bot.jobs")
 
 _CONTEXTS: dict[str, JobContext] = {}
+#: Job functions running right now (APScheduler runs them in the loop's thread pool).
+_RUNNING = threading.Condition()
+_running_count = [0]
 ROTATION_MISFIRE = timedelta(days=31)
 
 
@@ -54,12 +58,30 @@ def sweep_trigger(ctx: JobContext, interval_seconds: float | None = None) -> Int
     return IntervalTrigger(seconds=seconds, timezone=UTC)
 
 
+def wait_idle(timeout: float) -> bool:
+    """Wait until no job function is running in this process (bot shutdown: a job
+    thread must not outlive the engine it uses). True if idle within ``timeout``."""
+    with _RUNNING:
+        return _RUNNING.wait_for(lambda: _running_count[0] == 0, timeout=timeout)
+
+
 def scheduled(context_key: str, job: str, trigger: str = "schedule") -> None:
     """What the job store calls: look up the live context and run the job, logging failures."""
     ctx = _CONTEXTS.get(context_key)
     if ctx is None:
         log.warning("job_context_missing", job=job)
         return
+    with _RUNNING:
+        _running_count[0] += 1
+    try:
+        _run_logged(ctx, job, trigger)
+    finally:
+        with _RUNNING:
+            _running_count[0] -= 1
+            _RUNNING.notify_all()
+
+
+def _run_logged(ctx: JobContext, job: str, trigger: str) -> None:
     try:
         outcome = run_job(ctx, job, trigger=trigger)
         log.info("job_done", job=outcome.job, trigger=trigger, **outcome.summary)

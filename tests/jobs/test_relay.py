@@ -124,9 +124,12 @@ def test_relay_shred_command_and_erasure(database_url: str) -> None:
     with context(database_url, FixedClock(now)) as ctx:
         pid, _doc, pat, _ = _relay_pairing(ctx, E)
         pid2, doc2, pat2, _ = _relay_pairing(ctx, E)
-        assert "No pairing" in shred_command(ctx, "a" * 32, [pid.hex()[:8]]).text
-        code = shred_command(ctx, "a" * 32, [pid.hex()]).text.rsplit(" ", 1)[1]
-        reply = shred_command(ctx, "a" * 32, [pid.hex(), code])
+        assert "No pairing" in shred_command(ctx, "a" * 32, ["0" * 31 + "1"]).text
+        # The reply quotes an 8-character prefix; it must resolve to the relay pairing.
+        asked = shred_command(ctx, "a" * 32, [pid.hex()[:8]]).text
+        short, code = asked.rsplit(" ", 2)[1:]
+        assert short == pid.hex()[:8]
+        reply = shred_command(ctx, "a" * 32, [short, code])
         assert "1 stored message(s)" in reply.text and "1 file(s)" in reply.text
         assert reply.notices_queued == 2
         with ctx.sessions() as s:
