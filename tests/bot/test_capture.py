@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot import demo
+from bot.demo_clinic import TravelClock, clinic_setup
+from bot.demo_month import START
 from bot.sandbox import FakeTelegram
 from bot.sandbox.fake_twilio import FakeTwilio
 from crypto.logsetup import configure_logging
@@ -20,18 +22,24 @@ from tests.bot.conftest import free_port
 
 
 @pytest.mark.slow
-async def test_nothing_but_tokens_reaches_platforms_database_or_logs(tmp_path: Path) -> None:
+async def test_nothing_but_tokens_reaches_platforms_database_or_logs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     buf = io.StringIO()
     configure_logging(level="DEBUG", json=True, stream=buf)
     handler = logging.StreamHandler(buf)  # libraries' stdlib logs too (PTB, httpx, twilio)
     logging.getLogger().addHandler(handler)
     logging.getLogger().setLevel(logging.DEBUG)
     port = free_port()
+    clock = TravelClock(START)
+    operator, escrow = await clinic_setup(clock)
+    for key, value in operator.environ.items():  # as bot.demo._main lends them
+        monkeypatch.setenv(key, value)
     try:
         async with FakeTelegram() as tg, FakeTwilio(
                 webhook_url=f"http://127.0.0.1:{port}/twilio/inbound",
                 templates={demo.TEMPLATE_SID: "You have a new secure message."}) as tw:
-            story = demo.Demo(tmp_path, tg, tw, port, configure_logging=False)
+            story = demo.Demo(tmp_path, tg, tw, port, clock=clock, operator=operator,
+                              escrow=escrow, configure_logging=False)
             await story.run()  # report_leaks() asserts DB + both platforms' requests
             requests = tg.request_bytes() + tw.request_bytes()
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -73,16 +72,6 @@ async def test_shredded_epoch_is_not_in_the_bundle(rig: Rig) -> None:
     assert PATIENT_WA  # the patient was told on WhatsApp
 
 
-#: The jobs team is extending the shred sweep to the relay's own tables (bot/jobs/relay.py).
-#: Until that module is on main, the month's deposit stays in bot_relayed_tokens and this
-#: test is an expected failure; once it is there, the test must pass (strict).
-RELAY_PURGE_ON_MAIN = importlib.util.find_spec("bot.jobs.relay") is not None
-
-
-@pytest.mark.xfail(not RELAY_PURGE_ON_MAIN, strict=True, reason=(
-    "integration gap: the relay stores deposits and tokens in bot_relayed_tokens, but the "
-    "shred job purges stored_tokens/escrow_deposits (storage tables) only, so a shredded "
-    "month's deposit stays in the bot database; see the break-glass report"))
 async def test_after_the_shred_job_no_deposit_of_the_month_remains(rig: Rig) -> None:
     await shredded_month(rig)
     ctx = context_from_settings(rig.bot.settings, rig.clock, environ=rig.environ,
