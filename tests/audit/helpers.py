@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Engine, select, update
+
 from crypto.audit import Action
-from storage.audit import AuditEvent, AuditLog
+from storage.audit import ENTRIES, AuditEvent, AuditLog
 
 ACTIONS = [Action.RELAY_ACCEPTED, Action.RELAY_REFUSED, Action.PLAINTEXT_BLOCKED,
            Action.ADMIN_COMMAND, Action.PAIRING_ACCEPTED]
@@ -26,3 +28,22 @@ def fill(log: AuditLog, count: int, *, batch: int = 250, subjects: int = 20) -> 
             for i in range(n)])
         done += n
     return refs
+
+
+def _row(engine: Engine, seq: int) -> dict:
+    with engine.connect() as conn:
+        return dict(conn.execute(select(ENTRIES).where(ENTRIES.c.seq == seq)).mappings().one())
+
+
+def _set(engine: Engine, seq: int, **values: object) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(ENTRIES).where(ENTRIES.c.seq == seq).values(**values))
+
+
+def _shift(engine: Engine, after: int, by: int) -> None:
+    """Renumber entries after ``after`` by ``by`` without tripping the primary key."""
+    with engine.begin() as conn:
+        conn.execute(update(ENTRIES).where(ENTRIES.c.seq > after)
+                     .values(seq=ENTRIES.c.seq + 1_000_000))
+        conn.execute(update(ENTRIES).where(ENTRIES.c.seq > 1_000_000)
+                     .values(seq=ENTRIES.c.seq - 1_000_000 + by))

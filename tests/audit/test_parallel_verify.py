@@ -21,7 +21,7 @@ from crypto.audit import EntryFields, entry_hash, format_witness, parse_witness_
 from crypto.errors import AuditChainBroken
 from storage.audit import CHECKPOINTS, ENTRIES, HEAD, AuditLog
 from storage.audit_parallel import plan_slices
-from tests.audit.helpers import fill
+from tests.audit.helpers import _row, _set, _shift, fill
 
 N = 1_500
 JOBS = 3
@@ -29,22 +29,7 @@ JOBS = 3
 Case = Callable[[Engine, AuditLog], dict]
 
 
-def _row(engine: Engine, seq: int) -> dict:
-    with engine.connect() as conn:
-        return dict(conn.execute(select(ENTRIES).where(ENTRIES.c.seq == seq)).mappings().one())
 
-
-def _set(engine: Engine, seq: int, **values: object) -> None:
-    with engine.begin() as conn:
-        conn.execute(update(ENTRIES).where(ENTRIES.c.seq == seq).values(**values))
-
-
-def _shift(engine: Engine, after: int, by: int) -> None:
-    with engine.begin() as conn:
-        conn.execute(update(ENTRIES).where(ENTRIES.c.seq > after)
-                     .values(seq=ENTRIES.c.seq + 1_000_000))
-        conn.execute(update(ENTRIES).where(ENTRIES.c.seq > 1_000_000)
-                     .values(seq=ENTRIES.c.seq - 1_000_000 + by))
 
 
 def _cut(engine: Engine) -> int:

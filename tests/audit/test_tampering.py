@@ -13,7 +13,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from crypto.audit import EntryFields, entry_hash, format_witness, parse_witness_lines
 from crypto.errors import AuditChainBroken
 from storage.audit import CHECKPOINTS, ENTRIES, HEAD, AuditLog
-from tests.audit.helpers import fill
+from tests.audit.helpers import _row, _set, _shift, fill
 
 N = 10_000
 
@@ -30,23 +30,7 @@ def _broken(log: AuditLog, keys: dict, **kw: object) -> AuditChainBroken:
     return info.value
 
 
-def _row(engine: Engine, seq: int) -> dict:
-    with engine.connect() as conn:
-        return dict(conn.execute(select(ENTRIES).where(ENTRIES.c.seq == seq)).mappings().one())
 
-
-def _set(engine: Engine, seq: int, **values: object) -> None:
-    with engine.begin() as conn:
-        conn.execute(update(ENTRIES).where(ENTRIES.c.seq == seq).values(**values))
-
-
-def _shift(engine: Engine, after: int, by: int) -> None:
-    """Renumber entries after ``after`` by ``by`` without tripping the primary key."""
-    with engine.begin() as conn:
-        conn.execute(update(ENTRIES).where(ENTRIES.c.seq > after)
-                     .values(seq=ENTRIES.c.seq + 1_000_000))
-        conn.execute(update(ENTRIES).where(ENTRIES.c.seq > 1_000_000)
-                     .values(seq=ENTRIES.c.seq - 1_000_000 + by))
 
 
 def _checkpoint_seqs(engine: Engine) -> list[int]:

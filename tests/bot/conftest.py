@@ -44,9 +44,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def settings_for(tg: FakeTelegram, tw: FakeTwilio, port: int, db: Path,
-                 **relay: Any) -> Any:
-    return parse_settings({
+def sandbox_settings(tg: FakeTelegram, tw: FakeTwilio, port: int, db: Path,
+                     **sections: dict[str, Any]) -> dict[str, Any]:
+    """The config of a live bot on the sandbox, fast timeouts; ``sections`` add or extend.
+
+    Shared by every rig that runs the real BotApp (bot, break-glass, integration tests).
+    """
+    config: dict[str, dict[str, Any]] = {
         "database": {"url": f"sqlite:///{db}"},
         "telegram": {"api_base_url": tg.base_url, "api_file_url": tg.base_file_url,
                      "poll_timeout_seconds": 1, "request_timeout_seconds": 2.0},
@@ -54,9 +58,17 @@ def settings_for(tg: FakeTelegram, tw: FakeTwilio, port: int, db: Path,
                      "public_url": f"http://127.0.0.1:{port}", "listen_port": port,
                      "request_timeout_seconds": 2.0, "template_content_sid": TEMPLATE_SID},
         "relay": {"outbox_lease_seconds": 3.0, "outbox_base_backoff_seconds": 0.05,
-                  "outbox_max_backoff_seconds": 0.5, **relay},
-        "clinic": {"admin_telegram_ids": [9990001]},
-    })
+                  "outbox_max_backoff_seconds": 0.5},
+    }
+    for name, values in sections.items():
+        config[name] = {**config.get(name, {}), **values}
+    return config
+
+
+def settings_for(tg: FakeTelegram, tw: FakeTwilio, port: int, db: Path,
+                 **relay: Any) -> Any:
+    return parse_settings(sandbox_settings(tg, tw, port, db, relay=relay,
+                                           clinic={"admin_telegram_ids": [9990001]}))
 
 
 def environ_for(tg: FakeTelegram, tw: FakeTwilio) -> dict[str, str]:

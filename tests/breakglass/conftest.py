@@ -24,7 +24,7 @@ from bot.sandbox import FakeTelegram
 from bot.sandbox.fake_twilio import FakeTwilio
 from crypto.keyring import Keyring
 from storage.audit import AuditLog
-from tests.bot.conftest import TEMPLATE_SID, environ_for, free_port
+from tests.bot.conftest import TEMPLATE_SID, environ_for, free_port, sandbox_settings
 from tests.breakglass.helpers import (
     Conversation,
     Escrow,
@@ -83,19 +83,11 @@ async def _sleep() -> None:
 
 def settings_for(tg: FakeTelegram, tw: FakeTwilio, port: int, db: Path, escrow: Escrow,
                  window: int) -> Any:
-    return parse_settings({
-        "database": {"url": f"sqlite:///{db}"},
-        "telegram": {"api_base_url": tg.base_url, "api_file_url": tg.base_file_url,
-                     "poll_timeout_seconds": 1, "request_timeout_seconds": 2.0},
-        "whatsapp": {"api_base_url": tw.api_base_url,
-                     "public_url": f"http://127.0.0.1:{port}", "listen_port": port,
-                     "request_timeout_seconds": 2.0, "template_content_sid": TEMPLATE_SID},
-        "relay": {"outbox_lease_seconds": 3.0, "outbox_base_backoff_seconds": 0.05,
-                  "outbox_max_backoff_seconds": 0.5},
-        "clinic": {"admin_telegram_ids": [ADMIN_A, ADMIN_B],
-                   "escrow_public_key": public_key_text(escrow.public)},
-        "breakglass": {"approval_window_minutes": window},
-    })
+    return parse_settings(sandbox_settings(
+        tg, tw, port, db,
+        clinic={"admin_telegram_ids": [ADMIN_A, ADMIN_B],
+                "escrow_public_key": public_key_text(escrow.public)},
+        breakglass={"approval_window_minutes": window}))
 
 
 @pytest.fixture
