@@ -48,7 +48,9 @@ from bot.sandbox.fake_twilio import FakeTwilio
 from crypto.errors import MedCryptError
 from crypto.parts import join_parts
 from crypto.wire import Kind, find_tokens, parse_token
-from storage.models.bot_relay import BotOutbox, BotPairing, BotRelayedToken
+from storage.models.outbox import OutboxMessage
+from storage.models.pairings import Pairing
+from storage.models.tokens import StoredToken
 
 PHYSICIAN_CHAT = 4_100_001
 PATIENT_NUMBER = "+15550100200"
@@ -183,9 +185,9 @@ class Demo:
 
     def stored(self) -> str:
         with self.bot.sessions() as s:
-            tokens = s.scalar(select(func.count()).select_from(BotRelayedToken)) or 0
-            out = s.scalar(select(func.count()).select_from(BotOutbox)) or 0
-            pairing = s.scalar(select(BotPairing))
+            tokens = s.scalar(select(func.count()).select_from(StoredToken)) or 0
+            out = s.scalar(select(func.count()).select_from(OutboxMessage)) or 0
+            pairing = s.scalar(select(Pairing))
         state = pairing.status if pairing else "none"
         return f"[server: pairing {state}; {tokens} relayed token(s); {out} outbox row(s)]"
 

@@ -23,12 +23,11 @@ from sqlalchemy import select
 from bot.breakglass import requests
 from bot.breakglass.bundle import bundle_digest
 from bot.commands import registry
-from bot.jobs.relay import notify
 from bot.messages import OutboundMessage, OutKind, Platform
 from bot.outbox.queue import enqueue
 from crypto.epochs import format_epoch
 from crypto.errors import MedCryptError
-from storage.models.bot_relay import BotPairing
+from storage.models.pairings import Pairing
 
 if TYPE_CHECKING:
     from bot.demo import Demo
@@ -92,7 +91,8 @@ async def _by_functions(demo: Demo, pairing: str) -> tuple[str, bytes]:
     with bot.sessions.begin() as s:
         approved = requests.approve(deps, s, requests.Actor(b, True), [code])
         for member, text in approved.notices:
-            notify(s, [member], text, demo.clock.now())
+            enqueue(s, OutboundMessage(recipient_id=member, kind=OutKind.NOTICE, text=text),
+                    [text], demo.clock.now())
         if approved.document is None or approved.document_to is None:
             raise MedCryptError(f"approval exported no bundle: {approved.reply[:80]}")
         enqueue(s, OutboundMessage(recipient_id=approved.document_to, kind=OutKind.FILE,
@@ -114,7 +114,7 @@ async def break_glass(demo: Demo) -> dict[str, Any]:
     """Run the chapter; returns what the quorum recovered (for the checks at the end)."""
     print("\n10. Break-glass: emergency access with two admins and two share holders")
     with demo.bot.sessions() as s:
-        pairing = bytes(s.scalars(select(BotPairing.pairing_id)).one()).hex()
+        pairing = s.scalars(select(Pairing.pairing_id)).one()
     registered = "breakglass" in registry() and "approve" in registry()
     if demo.break_glass_mode == "chat" and not registered:
         raise MedCryptError("--break-glass chat: /breakglass and /approve are not registered")

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from bot.demo_clinic import say
 from crypto.epochs import format_epoch
-from storage.models.bot_relay import BotRelayedToken
+from storage.models.tokens import StoredToken
 
 if TYPE_CHECKING:
     from bot.demo import Demo
@@ -25,8 +25,8 @@ def scan_shredded(demo: Demo, epoch: int, fingerprints: list[bytes]) -> None:
     """Look for any byte of the shredded month's tokens in the database and its WAL."""
     demo.shredded_epoch = epoch
     with demo.bot.sessions() as s:
-        left = s.scalar(select(func.count()).select_from(BotRelayedToken).where(
-            BotRelayedToken.epoch == epoch)) or 0
+        left = s.scalar(select(func.count()).select_from(StoredToken).where(
+            StoredToken.epoch == epoch)) or 0
     blob = db_bytes(demo.root)
     # No fragments to look for would make "none found" vacuous: count that as a hit.
     demo.scan_hits = sum(1 for f in fingerprints if f in blob) + left + (not fingerprints)
@@ -44,11 +44,10 @@ def db_bytes(root: Path) -> bytes:
 def report_leaks(demo: Demo, markers: list[str]) -> None:
     """Show what the server holds, then search it and the platforms' traffic."""
     with demo.bot.sessions() as s:
-        rows = s.scalars(select(BotRelayedToken).order_by(BotRelayedToken.id)).all()
+        rows = s.scalars(select(StoredToken).order_by(StoredToken.id)).all()
         for row in rows[:4]:
-            what = "routing header" if row.kind == "file" else "ciphertext"
-            say("server", f"{row.kind:<8} epoch {row.epoch}  {len(row.raw):>5} bytes of "
-                          f"{what}  {base64.b64encode(row.raw[:12]).decode()}…")
+            say("server", f"message  epoch {row.epoch}  {len(row.raw):>5} bytes of "
+                          f"ciphertext  {base64.b64encode(row.raw[:12]).decode()}…")
         if len(rows) > 4:
             say("server", f"… {len(rows) - 4} more, all ciphertext")
     blobs = {"database file": db_bytes(demo.root),

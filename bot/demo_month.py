@@ -19,7 +19,7 @@ from sqlalchemy import select
 from bot.demo_checks import scan_shredded
 from crypto.epochs import epoch_of, format_epoch, grace_end
 from crypto.wire import find_tokens
-from storage.models.bot_relay import BotRelayedToken
+from storage.models.tokens import StoredToken
 
 if TYPE_CHECKING:
     from bot.demo import Demo
@@ -60,7 +60,7 @@ async def month_passes(demo: Demo) -> None:
     demo.clock.travel_to(NEW_MONTH)
     outcome = await demo.job("rotate")
     say("bot", f"rotation job (jobs run rotate --now {_iso(NEW_MONTH)}): epoch {outcome['epoch']} "
-               f"({format_epoch(outcome['epoch'])}), {outcome['relay_notices']} notice(s)")
+               f"({format_epoch(outcome['epoch'])}), {outcome['notices_queued']} notice(s)")
     for who, inbox in (("Rivera", demo.doc_inbox), ("Sam", demo.pat_inbox)):
         for text in await inbox(1):
             say(who, f"bot: {text}")
@@ -87,8 +87,8 @@ async def month_passes(demo: Demo) -> None:
     print(f"\n9. Grace is over ({_iso(AFTER_GRACE)}): March is shredded")
     # Read before the calendar moves: a scheduler in the bot may sweep as soon as it does.
     with demo.bot.sessions() as s:
-        raws = list(s.scalars(select(BotRelayedToken.raw).where(
-            BotRelayedToken.epoch == march)))
+        raws = list(s.scalars(select(StoredToken.raw).where(
+            StoredToken.epoch == march)))
     demo.clock.travel_to(AFTER_GRACE)
     outcome = await demo.job("shred")
     counts = ", ".join(f"{k}={v}" for k, v in outcome.items() if v and k != "scrub")

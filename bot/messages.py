@@ -86,8 +86,8 @@ class OutboundMessage:
     document: Document | None = None
     #: The identity that caused this message (told about permanent failures), if any.
     origin_id: str | None = None
-    #: For TOKEN/FILE: the pairing it belongs to, for delivery bookkeeping.
-    pairing_id: bytes | None = None
+    #: For TOKEN/FILE: the pairing it belongs to (32 hex characters), for bookkeeping.
+    pairing_id: str | None = None
     #: Messages in one group are delivered in order (parts of one token).
     group: str = ""
     meta: dict[str, str] = field(default_factory=dict)

@@ -126,11 +126,22 @@ class PartAssembler:
         if len(group.chunks) < group.count:
             return None
         del self._groups[part.group_id]
-        raw = b"".join(group.chunks[i] for i in range(group.count))
-        joined = parse_raw(raw)
-        if joined.header.kind is Kind.PART:
-            raise MalformedToken("a joined token cannot itself be a part")
-        return encode_token(raw)
+        return join_chunks([group.chunks[i] for i in range(group.count)])
+
+
+def join_chunks(chunks: list[bytes]) -> str:
+    """The token text of the raw PART chunks of one token, given in index order.
+
+    For callers that keep parts somewhere other than memory (the bot keeps each chunk
+    in its database until the last one arrives): the same checks as the assembler.
+    """
+    if sum(len(c) for c in chunks) > MAX_TOKEN_BYTES:
+        raise LimitExceeded("joined token would be too large")
+    raw = b"".join(chunks)
+    joined = parse_raw(raw)
+    if joined.header.kind is Kind.PART:
+        raise MalformedToken("a joined token cannot itself be a part")
+    return encode_token(raw)
 
 
 def join_parts(texts: list[str]) -> str:

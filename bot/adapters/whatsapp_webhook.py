@@ -34,7 +34,7 @@ from bot.config import Settings
 from bot.messages import Document, Platform
 from bot.relay.intake import Intake
 from crypto.clock import Clock
-from storage.models.bot_relay import BotMedia
+from storage.models.media import MediaBlob
 
 log = structlog.get_logger("bot.whatsapp.webhook")
 
@@ -148,8 +148,9 @@ class WhatsAppWebhook:
         digest = hashlib.sha256(name.encode()).digest()
         now: datetime = self._clock.now()
         with self._sessions() as s:
-            row = s.scalar(select(BotMedia).where(BotMedia.url_hash == digest))
-            if row is None or row.url_expires_at is None or row.url_expires_at <= now:
+            row = s.scalar(select(MediaBlob).where(MediaBlob.url_token_hash == digest))
+            if row is None or row.expires_at is None or row.expires_at <= now \
+                    or row.data is None:
                 return Response(status_code=404)
             data = row.data
         return Response(data, media_type="application/octet-stream",

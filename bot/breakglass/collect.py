@@ -2,11 +2,9 @@
 
 Keyless: rows are chosen by their clear routing headers (``crypto.wire``), never opened.
 
-Two stores hold tokens today, and both are read so that no deployment path misses data:
-the relay's ``bot_relayed_tokens`` (kinds ``message`` and ``escrow``, keyed by the
-binary pairing id) and the storage layer's ``stored_tokens`` / ``escrow_deposits``
-(keyed by the hex id; these are what the shred job deletes). Rows are de-duplicated by
-their bytes.
+The relay keeps every relayed MESSAGE in ``stored_tokens`` and every escrow deposit in
+``escrow_deposits`` until their epoch is shredded; both are read here. Rows are
+de-duplicated by their bytes.
 
 An epoch is left out when it is shredded in the ``epochs`` table **or** when its grace
 window has ended by the calendar (``crypto.epochs.is_readable``) - the second rule holds
@@ -26,7 +24,6 @@ from sqlalchemy.orm import Session
 from crypto.epochs import is_readable
 from crypto.errors import MalformedToken
 from crypto.wire import Kind, parse_raw
-from storage.models.bot_relay import BotRelayedToken
 from storage.models.epochs import Epoch
 from storage.models.escrow import EscrowDeposit
 from storage.models.tokens import StoredToken
@@ -48,13 +45,9 @@ class Collected:
 def _raw_rows(session: Session, pairing_id: bytes) -> list[bytes]:
     hex_id = pairing_id.hex()
     rows: list[bytes] = list(session.scalars(
-        select(BotRelayedToken.raw).where(BotRelayedToken.pairing_id == pairing_id,
-                                          BotRelayedToken.kind.in_(("message", "escrow")))
-        .order_by(BotRelayedToken.id)))
-    rows += session.scalars(
         select(StoredToken.raw).where(StoredToken.pairing_id == hex_id,
                                       StoredToken.kind == int(Kind.MESSAGE))
-        .order_by(StoredToken.id))
+        .order_by(StoredToken.id)))
     rows += session.scalars(
         select(EscrowDeposit.raw).where(EscrowDeposit.pairing_id == hex_id)
         .order_by(EscrowDeposit.id))

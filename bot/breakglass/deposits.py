@@ -6,8 +6,7 @@ month break-glass could never open: usually an outdated companion or a deposit l
 in transit. The physician's companion re-sends it with ``medcrypt deposits``.
 
 :func:`missing_deposits` is keyless and read-only; a periodic job (daily is enough)
-queues :func:`notices` for the physicians. Deposits are looked up in both token stores,
-as in :mod:`bot.breakglass.collect`.
+queues :func:`notices` for the physicians.
 """
 
 from __future__ import annotations
@@ -19,8 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crypto.epochs import epoch_of, format_epoch
-from storage.models.bot_relay import BotPairing, BotRelayedToken
 from storage.models.escrow import EscrowDeposit
+from storage.models.pairings import Pairing
+from storage.models.tokens import StoredToken
 
 TEXT = ("No escrow deposit for {month} has reached the clinic for your conversation "
         "{pairing}. Emergency access could not open this month. Please run "
@@ -29,7 +29,7 @@ TEXT = ("No escrow deposit for {month} has reached the clinic for your conversat
 
 @dataclass(frozen=True)
 class Missing:
-    pairing_id: bytes
+    pairing_id: str
     physician_id: str
     epoch: int
 
@@ -37,14 +37,12 @@ class Missing:
 def missing_deposits(session: Session, now: datetime) -> list[Missing]:
     """Active pairings with messages but no deposit in the current month."""
     current = epoch_of(now)
-    with_messages = set(session.scalars(select(BotRelayedToken.pairing_id).where(
-        BotRelayedToken.epoch == current, BotRelayedToken.kind == "message").distinct()))
-    covered = set(session.scalars(select(BotRelayedToken.pairing_id).where(
-        BotRelayedToken.epoch == current, BotRelayedToken.kind == "escrow").distinct()))
-    covered |= {bytes.fromhex(p) for p in session.scalars(
-        select(EscrowDeposit.pairing_id).where(EscrowDeposit.epoch == current).distinct())}
-    rows = session.execute(select(BotPairing.pairing_id, BotPairing.physician_id).where(
-        BotPairing.status == "active")).all()
+    with_messages = set(session.scalars(select(StoredToken.pairing_id).where(
+        StoredToken.epoch == current).distinct()))
+    covered = set(session.scalars(
+        select(EscrowDeposit.pairing_id).where(EscrowDeposit.epoch == current).distinct()))
+    rows = session.execute(select(Pairing.pairing_id, Pairing.physician_id).where(
+        Pairing.status == "active")).all()
     return [Missing(pid, physician, current) for pid, physician in rows
             if pid in with_messages and pid not in covered]
 
@@ -52,4 +50,4 @@ def missing_deposits(session: Session, now: datetime) -> list[Missing]:
 def notices(missing: list[Missing]) -> list[tuple[str, str]]:
     """(physician identity id, PHI-free text) per uncovered pairing."""
     return [(m.physician_id, TEXT.format(month=format_epoch(m.epoch),
-                                         pairing=m.pairing_id.hex()[:8])) for m in missing]
+                                         pairing=m.pairing_id[:8])) for m in missing]

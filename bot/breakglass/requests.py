@@ -39,8 +39,8 @@ from crypto.clock import Clock
 from crypto.epochs import format_epoch
 from crypto.keyring import Keyring
 from storage.audit import AuditLog
-from storage.models.bot_relay import BotPairing
 from storage.models.breakglass import BreakGlassRequest
+from storage.models.pairings import Pairing
 
 MAX_REASON_CHARS = 160
 MIN_REASON_CHARS = 4
@@ -86,18 +86,16 @@ def _audit(deps: Deps, session: Session, action: Action, actor: str | None,
     deps.audit.append(actor_ref, action, subject, details, session=session)
 
 
-def _find_pairing(session: Session, text: str) -> BotPairing | str | None:
+def _find_pairing(session: Session, text: str) -> Pairing | str | None:
     """Full 32-hex id, or a unique prefix of at least 8 hex characters."""
     value = text.strip().lower()
     if not 8 <= len(value) <= 32 or not set(value) <= _HEX:
         return None
-    if len(value) == 32:
-        return session.get(BotPairing, bytes.fromhex(value))
-    ids = [pid for pid in session.scalars(select(BotPairing.pairing_id))
-           if pid.hex().startswith(value)]
+    ids = list(session.scalars(select(Pairing.pairing_id).where(
+        Pairing.pairing_id.startswith(value, autoescape=True)).limit(2)))
     if len(ids) > 1:
         return "ambiguous"
-    return session.get(BotPairing, ids[0]) if ids else None
+    return session.get(Pairing, ids[0]) if ids else None
 
 
 def request(deps: Deps, session: Session, actor: Actor, args: Sequence[str]) -> Outcome:
@@ -114,17 +112,17 @@ def request(deps: Deps, session: Session, actor: Actor, args: Sequence[str]) -> 
     found = _find_pairing(session, args[0])
     if found == "ambiguous":
         return Outcome(texts.AMBIGUOUS_PAIRING)
-    if not isinstance(found, BotPairing) or found.patient_id is None:
+    if not isinstance(found, Pairing) or found.patient_id is None:
         return Outcome(texts.UNKNOWN_PAIRING)
     now = deps.clock.now()
     row = BreakGlassRequest(
-        code=secrets.token_hex(5), pairing_id=found.pairing_id,
+        code=secrets.token_hex(5), pairing_id=bytes.fromhex(found.pairing_id),
         requester_id=actor.identity_id, status="pending", requested_at=now,
         expires_at=now + deps.window)
     BreakGlassRequest.REASON.store(row, deps.keyring, reason)
     session.add(row)
     session.flush()
-    _audit(deps, session, Action.BREAKGLASS_REQUESTED, actor.identity_id, found.pairing_id,
+    _audit(deps, session, Action.BREAKGLASS_REQUESTED, actor.identity_id, row.pairing_id,
            request=row.code, reason=reason, window_minutes=deps.window // timedelta(minutes=1))
     return Outcome(texts.REQUESTED.format(code=row.code, minutes=deps.window // timedelta(
         minutes=1), expires=_when(row.expires_at)))
@@ -194,7 +192,7 @@ def approve(deps: Deps, session: Session, actor: Actor, args: Sequence[str]) -> 
         _audit(deps, session, Action.ADMIN_REFUSED, actor.identity_id, row.pairing_id,
                command="approve", why="own_request", request=row.code)
         return Outcome(texts.OWN_REQUEST)
-    pairing = session.get(BotPairing, row.pairing_id)
+    pairing = session.get(Pairing, row.pairing_id.hex())
     if pairing is None:
         return Outcome(texts.UNKNOWN_PAIRING)
     escrow_public = escrow_public_from_config(deps.settings.clinic.escrow_public_key)

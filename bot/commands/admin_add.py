@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from bot.commands.admins import parse_target
+from bot.commands.admins import active_grant, parse_target
 from bot.messages import Platform
 from bot.relay import notices
 from bot.relay.context import Context
-from storage.models.bot_relay import BotAdmin
+from storage.encrypted import new_id
+from storage.models.admins import ClinicAdmin
 
 NAME = "admin_add"
 ADMIN = True
@@ -20,11 +21,11 @@ def run(ctx: Context, args: list[str]) -> None:
         return
     platform, address = target
     resolved = ctx.services.directory.resolve(ctx.session, Platform(platform), address)
-    if ctx.session.get(BotAdmin, resolved.identity_id) is not None:
+    if active_grant(ctx, resolved.identity_id) is not None:
         ctx.reply("That person is already an admin.")
         return
-    ctx.session.add(BotAdmin(identity_id=resolved.identity_id, added_by=ctx.sender_id,
-                             added_at=ctx.services.clock.now()))
+    ctx.session.add(ClinicAdmin(id=new_id(), platform=platform, identity_id=resolved.identity_id,
+                                added_by=ctx.sender_id, added_at=ctx.services.clock.now()))
     ctx.session.flush()
     ctx.audit("admin_added", subject=resolved.identity_id)
     ctx.reply("Admin added.")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from bot.commands.admins import parse_target
+from bot.commands.admins import active_grant, parse_target
 from bot.messages import Platform
 from bot.relay import notices
 from bot.relay.context import Context
-from storage.models.bot_relay import BotAdmin
 
 NAME = "admin_remove"
 ADMIN = True
@@ -20,11 +19,11 @@ def run(ctx: Context, args: list[str]) -> None:
         return
     platform, address = target
     identity_id = ctx.services.directory.find(ctx.session, Platform(platform), address)
-    row = None if identity_id is None else ctx.session.get(BotAdmin, identity_id)
+    row = None if identity_id is None else active_grant(ctx, identity_id)
     if row is None:
         ctx.reply("That person is not a chat-added admin (config admins change in the config).")
         return
-    ctx.session.delete(row)
+    row.removed_at = ctx.services.clock.now()  # kept: who granted what, and when
     ctx.session.flush()
-    ctx.audit("admin_removed", subject=row.identity_id)
+    ctx.audit("admin_removed", subject=row.identity_id or "")
     ctx.reply("Admin removed.")

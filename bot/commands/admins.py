@@ -5,17 +5,23 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.relay.context import Context
-from storage.models.bot_relay import BotAdmin
+from storage.models.admins import ClinicAdmin
 
 NAME = "admins"
 ADMIN = True
 USAGE = "/admins"
 
 
+def active_grant(ctx: Context, identity_id: str) -> ClinicAdmin | None:
+    """The chat-added grant of ``identity_id`` that has not been revoked, if any."""
+    return ctx.session.scalar(select(ClinicAdmin).where(
+        ClinicAdmin.identity_id == identity_id, ClinicAdmin.removed_at.is_(None)).limit(1))
+
+
 def is_admin(ctx: Context, identity_id: str) -> bool:
     if identity_id == ctx.sender_id and ctx.message.config_admin:
         return True
-    return ctx.session.get(BotAdmin, identity_id) is not None
+    return active_grant(ctx, identity_id) is not None
 
 
 def mask(address: str) -> str:
@@ -37,12 +43,14 @@ def parse_target(arg: str) -> tuple[str, str] | None:
 
 
 def run(ctx: Context, args: list[str]) -> None:
-    rows = list(ctx.session.scalars(select(BotAdmin).order_by(BotAdmin.added_at)))
+    rows = list(ctx.session.scalars(select(ClinicAdmin).where(
+        ClinicAdmin.removed_at.is_(None), ClinicAdmin.identity_id.is_not(None))
+        .order_by(ClinicAdmin.added_at)))
     s = ctx.services.settings
     lines = [f"Admins from configuration: {len(s.clinic.admin_telegram_ids)} on Telegram "
              "(plus any configured WhatsApp numbers)."]
     for row in rows:
-        found = ctx.services.directory.address_of(ctx.session, row.identity_id)
+        found = ctx.services.directory.address_of(ctx.session, row.identity_id or "")
         if found is not None:
             platform, address = found
             lines.append(f"- {platform.value} {mask(address)} (added in chat)")

@@ -2,12 +2,12 @@
 
 Order matters. Inside the message's transaction the pairings are ended (the other
 member is told) and the request is audited. After that commits, the erasure job
-(:func:`bot.jobs.erasure.erase_relay_identity`) shreds every epoch of those pairings -
-stored tokens, escrow deposits, queued copies - and crypto-shreds the audit subjects;
-only then is the identity row deleted (cascading to what is still addressed to it). The
+(:func:`bot.jobs.erasure.erase_identity_everywhere`) shreds every epoch of those
+pairings - stored tokens, escrow deposits, queued copies - crypto-shreds the audit
+subjects and clears the sealed address (the row stays, without it, for references). The
 erasure opens its own transactions, which on SQLite could not start while the message's
 transaction holds the write lock - hence after commit. The goodbye goes out directly,
-because nothing can be queued for an identity that no longer exists. If the erasure
+because nothing can be queued for an identity that has no address any more. If the erasure
 fails half-way, the reply says so and ``/delete_me`` again finishes it (every step is
 idempotent).
 """
@@ -16,14 +16,12 @@ from __future__ import annotations
 
 from functools import partial
 
-from sqlalchemy import delete
-
 from bot.commands.unpair import end_pairings
-from bot.jobs.erasure import erase_relay_identity
+from bot.jobs.erasure import erase_identity_everywhere
 from bot.relay import notices
 from bot.relay.context import Context, Services
 from crypto.errors import ConfigError
-from storage.models.bot_relay import BotIdentity
+from storage.models.identities import PlatformIdentity
 
 NAME = "delete_me"
 ADMIN = False
@@ -31,16 +29,15 @@ USAGE = "/delete_me"
 
 
 def erase(services: Services, identity_id: str) -> list[str]:
-    """Shred, crypto-shred the audit subjects, delete the identity; the goodbye text."""
+    """Shred, crypto-shred the audit subjects, erase the identity; the goodbye text."""
     jobs = services.jobs
     if jobs is None:
         raise ConfigError("jobs", "the erasure job is not wired into this intake")
     with jobs.sessions() as session:
-        exists = session.get(BotIdentity, identity_id) is not None
-    if exists:
-        erase_relay_identity(jobs, identity_id, services.clock.now())
-        with jobs.sessions.begin() as session:
-            session.execute(delete(BotIdentity).where(BotIdentity.id == identity_id))
+        identity = session.get(PlatformIdentity, identity_id)
+        pending = identity is not None and identity.deleted_at is None
+    if pending:
+        erase_identity_everywhere(jobs, identity_id, services.clock.now())
     return [notices.DELETED]
 
 

@@ -6,7 +6,9 @@ from sqlalchemy import func, select
 
 from bot.relay import notices
 from bot.relay.context import Context
-from storage.models.bot_relay import BotIdentity, BotOutbox, BotPairing
+from storage.models.identities import PlatformIdentity
+from storage.models.outbox import OutboxMessage
+from storage.models.pairings import Pairing
 
 NAME = "stats"
 ADMIN = True
@@ -18,13 +20,15 @@ def run(ctx: Context, args: list[str]) -> None:
         ctx.reply(notices.BAD_ARGUMENTS.format(usage=USAGE))
         return
     s = ctx.session
-    users = s.scalar(select(func.count()).select_from(BotIdentity)) or 0
+    users = s.scalar(select(func.count()).select_from(PlatformIdentity).where(
+        PlatformIdentity.deleted_at.is_(None))) or 0
     pairs: dict[str, int] = dict(s.execute(
-        select(BotPairing.status, func.count()).group_by(BotPairing.status)).all())
+        select(Pairing.status, func.count()).group_by(Pairing.status)).all())
     out: dict[str, int] = dict(s.execute(
-        select(BotOutbox.status, func.count()).group_by(BotOutbox.status)).all())
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+    ended = pairs.get("unpaired", 0) + pairs.get("erased", 0)
     ctx.reply(
         f"Users: {users}. Pairings: {pairs.get('active', 0)} active, "
-        f"{pairs.get('pending', 0)} pending, {pairs.get('ended', 0)} ended. "
+        f"{pairs.get('pending', 0)} pending, {ended} ended. "
         "Outbox: " + ", ".join(f"{k} {v}" for k, v in sorted(out.items())) + "."
     )

@@ -14,8 +14,8 @@ USAGE = "/unpair"
 def end_pairings(ctx: Context, *, tell_partner: bool = True) -> int:
     rows = pairings_of(ctx, ctx.sender_id)
     for p in rows:
-        p.status = "ended"
-        ctx.audit("pairing_ended", pairing=p.pairing_id.hex())
+        p.status = "unpaired"
+        ctx.audit("pairing_ended", pairing=p.pairing_id)
         other = p.patient_id if p.physician_id == ctx.sender_id else p.physician_id
         if tell_partner and other:
             ctx.notify(other, notices.PARTNER_UNPAIRED)

@@ -18,9 +18,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -28,12 +27,9 @@ from sqlalchemy.orm import Session
 from bot.jobs.context import JobContext
 from bot.jobs.listing import format_listing
 from bot.jobs.queue import insert_ignore
-from bot.jobs.relay import rotate_relay, shred_relay_pairing
-from bot.jobs.remanence import scrub
 from bot.jobs.rotation import rotate
 from bot.jobs.shred import shred_pairing
 from crypto.audit import Action
-from storage.models.bot_relay import BotPairing
 from storage.models.jobs import ShredConfirmation
 from storage.models.pairings import Pairing
 
@@ -56,19 +52,8 @@ def _code_hash(code: str) -> bytes:
     return hashlib.sha256(code.strip().upper().encode("ascii", "replace")).digest()
 
 
-def _raw_bounds(prefix: str) -> tuple[bytes, bytes]:
-    """The range of 16-byte ids whose hex starts with ``prefix`` (an index range scan)."""
-    low = bytes.fromhex(prefix.ljust(32, "0"))
-    high = bytes.fromhex(prefix.ljust(32, "f"))
-    return low, high
-
-
 def _resolve(session: Session, text: str) -> tuple[str | None, str | None]:
-    """(pairing_id, None) for a unique id or prefix, else (None, reason).
-
-    Pairings of the storage schema match by their hex prefix; the relay's own pairings
-    (raw 16-byte ids in ``bot_pairings``) by the byte range that prefix spans.
-    """
+    """(pairing_id, None) for a unique id or hex prefix, else (None, reason)."""
     prefix = text.strip().lower()
     if not _HEX_PREFIX.match(prefix):
         return None, "A pairing id is 8 to 32 hexadecimal characters."
@@ -76,29 +61,10 @@ def _resolve(session: Session, text: str) -> tuple[str | None, str | None]:
                                  .where(Pairing.pairing_id.startswith(prefix, autoescape=True))
                                  .limit(2)))
     if not found:
-        found = [bytes(raw).hex() for raw in session.scalars(
-            select(BotPairing.pairing_id).where(
-                BotPairing.pairing_id.between(*_raw_bounds(prefix))).limit(2))]
-    if not found:
         return None, "No pairing with that id."
     if len(found) > 1:
         return None, "That prefix matches several pairings; give more characters."
     return found[0], None
-
-
-def _shred_everywhere(ctx: JobContext, pid: str, now: datetime, actor: str) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    with ctx.sessions() as session:
-        in_storage = session.get(Pairing, pid) is not None
-        in_relay = session.get(BotPairing, bytes.fromhex(pid)) is not None
-    if in_storage:
-        counts.update(shred_pairing(ctx, pid, now, actor=actor, reason="admin_request"))
-    if in_relay:
-        relay = shred_relay_pairing(ctx, bytes.fromhex(pid), now, actor=actor,
-                                    reason="admin_request")
-        counts.update(relay)
-        scrub(ctx.engine, ctx.settings.database.postgres_vacuum)
-    return counts
 
 
 def jobs_command(ctx: JobContext, actor_id: str, args: list[str]) -> ChatReply:
@@ -128,16 +94,9 @@ def rotate_now_command(ctx: JobContext, actor_id: str, args: list[str]) -> ChatR
                      ctx.pairing_ref(ids[0]) if ids else actor,
                      {"command": "rotate_now", "scope": "one" if ids else "all"})
     result = rotate(ctx, now, pairing_ids=ids, actor=actor)
-    relay_notices = result.relay_notices
-    pairings = result.pairings + result.relay_pairings
-    if ids is not None:
-        with ctx.sessions() as session:
-            if session.get(BotPairing, bytes.fromhex(ids[0])) is not None:
-                relay_notices = rotate_relay(ctx, now, actor=actor)["notices_queued"]
-                pairings = 1  # the one asked for (relay pairings have no epoch rows)
-    queued = result.notices_queued + relay_notices
+    queued = result.notices_queued
     return ChatReply(
-        f"Rotation bookkeeping done for {pairings} pairing(s): "
+        f"Rotation bookkeeping done for {result.pairings} pairing(s): "
         f"{result.epochs_created} new epoch(s), {result.epochs_retired} retired, "
         f"{queued} notice(s) queued. Keys follow the calendar on the "
         "companions; for a lost or compromised device use /shred.", queued)
@@ -180,11 +139,11 @@ def shred_command(ctx: JobContext, actor_id: str, args: list[str]) -> ChatReply:
         return ChatReply(f"Not shredded: that code is wrong or expired. Send /shred {short} "
                          "to get a new one.")
     ctx.audit.append(actor, Action.ADMIN_COMMAND, ctx.pairing_ref(pid), {"command": "shred"})
-    counts = _shred_everywhere(ctx, pid, now, actor)
+    counts = shred_pairing(ctx, pid, now, actor=actor, reason="admin_request")
     return ChatReply(
         f"Shredded pairing {short}: {counts['epochs']} epoch(s), {counts['tokens']} stored "
         f"message(s), {counts['escrow']} escrow deposit(s), "
-        f"{counts['media'] + counts['files']} file(s) deleted; "
+        f"{counts['media']} file(s) deleted; "
         "both members were told.", int(counts["notices"]))
 
 

@@ -21,12 +21,11 @@ from sqlalchemy import delete, or_, select, update
 from bot.jobs import notices
 from bot.jobs.context import JobContext
 from bot.jobs.queue import Notice, queue_notices
-from bot.jobs.relay import claim, notify, shred_relay_pairing
 from bot.jobs.remanence import scrub
 from bot.jobs.shred import shred_pairing
 from crypto.audit import Action, system_ref
 from crypto.errors import WrongPairing
-from storage.models.bot_relay import BotPairing
+from storage.models.admins import ClinicAdmin
 from storage.models.identities import PlatformIdentity
 from storage.models.outbox import OutboxMessage
 from storage.models.pairings import Pairing
@@ -61,11 +60,15 @@ def erase_identity_everywhere(ctx: JobContext, identity_id: str, now: datetime) 
                    notices.dedupe_key("erased", pid, 0, other)) for pid, other in peers], now)
         counts["outbox"] += int(session.execute(
             delete(OutboxMessage).where(OutboxMessage.dest_identity_id == identity_id,
-                                        OutboxMessage.status.in_(("pending", "sending")))
+                                        OutboxMessage.status.in_(("pending", "sending",
+                                                                  "held")))
         ).rowcount or 0)  # type: ignore[attr-defined]
         counts["parts"] += int(session.execute(
             delete(PendingPart).where(PendingPart.sender_id == identity_id)
         ).rowcount or 0)  # type: ignore[attr-defined]
+        session.execute(update(ClinicAdmin).where(ClinicAdmin.identity_id == identity_id,
+                                                  ClinicAdmin.removed_at.is_(None))
+                        .values(removed_at=now))
         identity = session.get(PlatformIdentity, identity_id)
         if identity is not None and identity.deleted_at is None:
             PlatformIdentity.ADDRESS.clear(identity)
@@ -77,41 +80,6 @@ def erase_identity_everywhere(ctx: JobContext, identity_id: str, now: datetime) 
                          session=session)
     # Crypto-shred the audit details about the person and their pairings; entries stay.
     for ref in [me, *(ctx.pairing_ref(p) for p in ids)]:
-        ctx.audit.erase_subject(ref, actor=me)
-    scrub(ctx.engine, ctx.settings.database.postgres_vacuum)
-    return counts
-
-
-def erase_relay_identity(ctx: JobContext, identity_id: str, now: datetime) -> Counter[str]:
-    """``/delete_me`` for the relay's own tables (``bot_identities``/``bot_pairings``).
-
-    Shreds everything the relay holds for every pairing of the person, tells the other
-    member, logs the erasure and crypto-shreds the audit subjects of the person and of
-    those pairings. The bot's command handler calls this first and then deletes the
-    ``bot_identities`` row in its own transaction (which cascades to the pairings,
-    outbox rows and parts addressed to or sent by that identity).
-    """
-    ctx.warm()
-    me = ctx.identity_ref(identity_id)
-    counts: Counter[str] = Counter()
-    with ctx.sessions() as session:
-        pairings = list(session.scalars(select(BotPairing).where(
-            or_(BotPairing.physician_id == identity_id, BotPairing.patient_id == identity_id))))
-    for p in pairings:
-        counts.update(shred_relay_pairing(ctx, p.pairing_id, now, actor=me, reason="erasure",
-                                          notice=False))
-    with ctx.sessions.begin() as session:
-        peers = [(p.pairing_id, other) for p in pairings
-                 for other in (p.physician_id, p.patient_id) if other and other != identity_id]
-        won = claim(session, [f"erased:{pid.hex()}:{other}" for pid, other in peers], now)
-        for pid, other in peers:
-            if f"erased:{pid.hex()}:{other}" in won:
-                counts["notices"] += notify(session, [other], notices.erased_peer(now), now)
-        counts["pairings"] = len(pairings)
-        ctx.audit.append(me, Action.SUBJECT_ERASED, system_ref("erasure"),
-                         {"pairings": len(pairings), "epochs": int(counts["epochs"]),
-                          "store": "relay"}, session=session)
-    for ref in [me, *(ctx.pairing_ref(p.pairing_id.hex()) for p in pairings)]:
         ctx.audit.erase_subject(ref, actor=me)
     scrub(ctx.engine, ctx.settings.database.postgres_vacuum)
     return counts

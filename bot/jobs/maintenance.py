@@ -10,7 +10,7 @@
 * **Break-glass expiry**, on the same tick: requests whose approval window passed
   become ``expired`` (one audit entry each).
 * **Daily:** tell physicians whose pairing has messages but no escrow deposit this
-  month (once per pairing and day, by a job claim, so replicas do not repeat it).
+  month (once per pairing and day, by the outbox dedupe key, so replicas do not repeat it).
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ from sqlalchemy import select
 from bot.audit_chat import witness_post
 from bot.breakglass import deposits, requests
 from bot.jobs.context import JobContext
-from bot.jobs.relay import claim, notify
-from bot.messages import Platform
+from bot.jobs.queue import Notice, queue_notices
+from bot.messages import OutboundMessage, OutKind, Platform
+from bot.outbox.queue import enqueue
 from bot.relay.identities import IdentityDirectory
 from crypto.audit import Checkpoint
 from crypto.keyring import Keyring
-from storage.models.bot_relay import BotAdmin
+from storage.models.admins import ClinicAdmin
 
 
 class WitnessQueue:
@@ -60,7 +61,9 @@ def admin_identities(ctx: JobContext, directory: IdentityDirectory) -> list[str]
     with ctx.sessions.begin() as session:
         for tg_id in ctx.settings.clinic.admin_telegram_ids:
             ids.append(directory.resolve(session, Platform.TELEGRAM, str(tg_id)).identity_id)
-        ids += [i for i in session.scalars(select(BotAdmin.identity_id)) if i not in ids]
+        ids += [i for i in session.scalars(select(ClinicAdmin.identity_id).where(
+            ClinicAdmin.removed_at.is_(None), ClinicAdmin.identity_id.is_not(None)))
+            if i is not None and i not in ids]
     return ids
 
 
@@ -78,7 +81,10 @@ def post_witnesses(ctx: JobContext, directory: IdentityDirectory,
     sent = 0
     with ctx.sessions.begin() as session:
         for cp in sorted(real, key=lambda c: c.seq):
-            sent += notify(session, admins, witness_post(cp), now)
+            text = witness_post(cp)
+            for admin in admins:
+                sent += len(enqueue(session, OutboundMessage(
+                    recipient_id=admin, kind=OutKind.NOTICE, text=text), [text], now))
     return sent
 
 
@@ -103,7 +109,9 @@ def remind_missing_deposits(ctx: JobContext, now: datetime) -> int:
     with ctx.sessions.begin() as session:
         missing = deposits.missing_deposits(session, now)
         day = now.strftime("%Y-%m-%d")
-        keys = {f"deposit_missing:{m.pairing_id.hex()}:{m.epoch}:{day}": m for m in missing}
-        won = claim(session, sorted(keys), now)
-        due = [keys[k] for k in sorted(won)]
-        return sum(notify(session, [who], text, now) for who, text in deposits.notices(due))
+        # The outbox's unique dedupe key makes this once per pairing and day, whichever
+        # replica runs it and however often.
+        return queue_notices(session, [
+            Notice(who, m.pairing_id, text,
+                   f"deposit_missing:{m.pairing_id}:{m.epoch}:{day}")
+            for m, (who, text) in zip(missing, deposits.notices(missing), strict=True)], now)

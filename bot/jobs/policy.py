@@ -16,9 +16,7 @@ from sqlalchemy.orm import Session
 
 from crypto.clock import ensure_utc
 from crypto.epochs import MAX_EPOCH, epoch_of, grace_end
-from storage.models.bot_relay import BotPairing
 from storage.models.epochs import Epoch
-from storage.models.jobs import JobClaim
 from storage.models.pairings import Pairing
 
 EpochStatus = Literal["active", "retired", "shredded", "future", "unknown"]
@@ -49,29 +47,19 @@ def epoch_status(
     * ``retired``: an earlier month still inside its grace window.
     * ``active``: the current month.
 
-    Works for pairings of the storage schema (epoch rows) and of the relay's own tables
-    (``bot_pairings``; an on-demand shred leaves a ``shred:<pairing>:<epoch>`` claim).
     """
     now = ensure_utc(now)
     key = pairing_key(pairing_id)
-    pairing = session.get(Pairing, key)
-    relay = None
-    if pairing is None and len(key) == 32:
-        relay = session.get(BotPairing, bytes.fromhex(key))
-    row = pairing or relay
-    if row is None or not 0 <= epoch < MAX_EPOCH or epoch < row.start_epoch:
+    pairing = session.get(Pairing, key) if key else None
+    if pairing is None or not 0 <= epoch < MAX_EPOCH or epoch < pairing.start_epoch:
         return "unknown"
     current = epoch_of(now)
     if epoch > current:
         return "future"
-    if now >= grace_end(epoch, row.grace_days):
+    if now >= grace_end(epoch, pairing.grace_days):
         return "shredded"
-    if pairing is not None:
-        state = session.scalar(select(Epoch.state).where(
-            Epoch.pairing_id == pairing.pairing_id, Epoch.epoch == epoch))
-        shredded = state == "shredded"
-    else:
-        shredded = session.get(JobClaim, f"shred:{key}:{epoch}") is not None
-    if shredded:
+    state = session.scalar(select(Epoch.state).where(
+        Epoch.pairing_id == pairing.pairing_id, Epoch.epoch == epoch))
+    if state == "shredded":
         return "shredded"
     return "active" if epoch == current else "retired"

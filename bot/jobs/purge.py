@@ -88,7 +88,7 @@ def _purge_media(session: Session, targets: list[Target], out: Purged) -> None:
             if not rows:
                 continue
             for pairing_id, path in rows:
-                out.per_target[(pairing_id, epoch)]["media"] += 1
+                out.per_target[(str(pairing_id), epoch)]["media"] += 1
                 # Unlink before the rows go: if we die between the two, the next run
                 # finds the rows again and the missing file is not an error.
                 if path:

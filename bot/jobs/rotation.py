@@ -24,7 +24,6 @@ from bot.jobs import notices
 from bot.jobs.context import SCHEDULER_REF, JobContext, Progress
 from bot.jobs.lifecycle import EPOCHS, retire
 from bot.jobs.queue import Notice, queue_notices
-from bot.jobs.relay import rotate_relay
 from crypto.audit import Action
 from crypto.epochs import epoch_of, epoch_start, grace_end
 from storage.audit import AuditEvent
@@ -40,14 +39,11 @@ class RotationResult:
     epochs_created: int = 0
     epochs_retired: int = 0
     notices_queued: int = 0
-    relay_pairings: int = 0
-    relay_notices: int = 0
 
     def summary(self) -> dict[str, int]:
         return {"epoch": self.epoch, "pairings": self.pairings,
                 "epochs_created": self.epochs_created, "epochs_retired": self.epochs_retired,
-                "notices_queued": self.notices_queued, "relay_pairings": self.relay_pairings,
-                "relay_notices": self.relay_notices}
+                "notices_queued": self.notices_queued}
 
 
 def _insert_epochs(session: Session, ids: list[str], epoch: int) -> list[str]:
@@ -93,7 +89,7 @@ def rotate(
                 page_q = page_q.where(Pairing.pairing_id.in_(pairing_ids))
             page = session.execute(page_q).all()
         if not page:
-            break  # then the relay's own pairings (below)
+            break
         after = page[-1].pairing_id
         info = {r.pairing_id: r for r in page}
         with ctx.sessions.begin() as session:
@@ -118,8 +114,4 @@ def rotate(
         result.notices_queued += queued
         if progress is not None:
             progress(result.pairings, total)
-    if pairing_ids is None:
-        relay = rotate_relay(ctx, now, actor=actor, batch=batch)
-        result.relay_pairings = relay["pairings_rotated"]
-        result.relay_notices = relay["notices_queued"]
     return result

@@ -26,7 +26,6 @@ from bot.jobs.context import SCHEDULER_REF, JobContext, Progress
 from bot.jobs.lifecycle import EPOCHS, members_of, retire, shred
 from bot.jobs.purge import Target
 from bot.jobs.queue import Notice, insert_ignore, queue_notices
-from bot.jobs.relay import sweep_relay
 from bot.jobs.remanence import scrub
 from crypto.epochs import epoch_of, epoch_start, grace_end
 from crypto.errors import StorageError
@@ -120,9 +119,7 @@ def sweep(
         result.counts.update(counts)
         if progress is not None:
             progress(min(start + batch, len(due)), len(due))
-    relay = sweep_relay(ctx, now, actor=actor, batch=batch)
-    result.counts.update({f"relay_{k}": v for k, v in relay.items()})
-    if scrub_after and (result.epochs_shredded or relay or is_sqlite(ctx.engine)):
+    if scrub_after and (result.epochs_shredded or is_sqlite(ctx.engine)):
         # SQLite: every run, so a checkpoint that an earlier run found busy (a reader
         # pinning old WAL frames) is retried within the hour. A busy checkpoint does
         # not fail the run - the deletions are committed - but is recorded as such.

@@ -21,14 +21,40 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.messages import OutboundMessage, OutKind
-from storage.models.bot_relay import BotMedia, BotOutbox
+from crypto.wire import parse_file_header
+from storage.models.media import MediaBlob
+from storage.models.outbox import OutboxMessage
 
 #: Rows that block later rows to the same recipient.
 _BLOCKING = ("pending", "sending", "held")
+#: How the relay's message kinds are stored (``outbox.payload_kind``).
+_PAYLOAD_KIND = {OutKind.TOKEN: "text", OutKind.FILE: "document",
+                 OutKind.NOTICE: "notice", OutKind.TEMPLATE: "template"}
+_OUT_KIND = {v: k for k, v in _PAYLOAD_KIND.items()}
+_FILE_TYPE = "application/vnd.medcrypt.file"
+#: Name every relayed file is delivered under: the sender's own file name could say what
+#: the file is about, so it is neither stored nor passed on (the encrypted manifest
+#: carries the real name to the other companion).
+FILE_NAME = "message.mcf"
+
+
+def payload_kind(kind: OutKind) -> str:
+    return _PAYLOAD_KIND[kind]
+
+
+def out_kind(row: OutboxMessage) -> OutKind:
+    return _OUT_KIND[row.payload_kind]
+
+
+def body_of(row: OutboxMessage) -> str:
+    """The text to send (tokens are ASCII, notices UTF-8); empty for files and templates."""
+    if row.payload_kind in ("text", "notice"):
+        return row.payload.decode("utf-8")
+    return ""
 
 
 def enqueue(
@@ -37,28 +63,43 @@ def enqueue(
     parts: Sequence[str],
     now: datetime,
 ) -> list[int]:
-    """Add the rows for one outbound message; ``parts`` are the texts (one per row)."""
+    """Add the rows for one outbound message; ``parts`` are the texts (one per row).
+
+    A file is stored once in ``media_blobs``. A relayed file is filed under its pairing
+    and epoch (so shredding the epoch deletes it) and its row carries only the file's
+    keyless routing header; the bot's own documents (a break-glass bundle) belong to no
+    epoch and are pruned once delivered.
+    """
     media_id: str | None = None
+    filename: str | None = None
+    payloads = [p.encode("utf-8") for p in parts]
     if message.kind is OutKind.FILE:
         if message.document is None:
             raise ValueError("a FILE message needs a document")
+        data = message.document.data
+        pairing_id, epoch, payloads = None, None, [b""]
+        filename = message.document.filename[:64]
+        if message.pairing_id is not None:
+            filename = None
+            header = parse_file_header(data)
+            pairing_id, epoch, payloads = message.pairing_id, header.epoch, [header.raw]
         media_id = secrets.token_hex(16)
-        session.add(BotMedia(
-            id=media_id, data=message.document.data, created_at=now,
-            url_hash=None, url_expires_at=None,
+        session.add(MediaBlob(
+            id=media_id, pairing_id=pairing_id, epoch=epoch, data=data, path=None,
+            content_type=_FILE_TYPE, size=len(data), url_token_hash=None, created_at=now,
+            expires_at=None,
         ))
-        parts = [""]
     rows = [
-        BotOutbox(
-            recipient_id=message.recipient_id, kind=message.kind.value, body=text,
-            media_id=media_id,
-            filename=message.document.filename if message.document else None,
-            origin_id=message.origin_id, pairing_id=message.pairing_id, status="pending",
-            attempts=0, next_attempt_at=now, claimed_until=None, claimed_by=None,
-            platform_message_id=None, delivery_status=None, error_code=None,
-            created_at=now, updated_at=now,
+        OutboxMessage(
+            dest_identity_id=message.recipient_id, origin_identity_id=message.origin_id,
+            pairing_id=message.pairing_id, payload_kind=_PAYLOAD_KIND[message.kind],
+            payload=payload, media_id=media_id, filename=filename, status="pending",
+            attempts=0,
+            next_attempt_at=now, claimed_by=None, claimed_until=None,
+            platform_message_id=None, delivery_status=None, last_error_code=None,
+            dedupe_key=None, created_at=now, updated_at=now, sent_at=None, delivered_at=None,
         )
-        for text in parts
+        for payload in payloads
     ]
     session.add_all(rows)
     session.flush()
@@ -68,29 +109,29 @@ def enqueue(
 def claim(
     session: Session, *, now: datetime, lease: timedelta, worker: str, limit: int,
     postgres: bool,
-) -> list[BotOutbox]:
+) -> list[OutboxMessage]:
     """Claim up to ``limit`` due head-of-line rows; the caller commits."""
     # Head of each recipient's queue: the lowest id still pending, sending or held.
-    # One grouped pass over the unfinished rows (index on recipient_id, status) instead
-    # of a correlated "no earlier row" probe per candidate, which is quadratic when one
-    # chat has a backlog.
+    # One grouped pass over the unfinished rows (index on dest_identity_id, status)
+    # instead of a correlated "no earlier row" probe per candidate, which is quadratic
+    # when one chat has a backlog.
     heads = (
-        select(func.min(BotOutbox.id))
-        .where(BotOutbox.status.in_(_BLOCKING), BotOutbox.kind != OutKind.TEMPLATE.value)
-        .group_by(BotOutbox.recipient_id)
+        select(func.min(OutboxMessage.id))
+        .where(OutboxMessage.status.in_(_BLOCKING), OutboxMessage.payload_kind != "template")
+        .group_by(OutboxMessage.dest_identity_id)
     )
     query = (
-        select(BotOutbox)
+        select(OutboxMessage)
         .where(
-            BotOutbox.status == "pending",
-            BotOutbox.next_attempt_at <= now,
-            or_(BotOutbox.kind == OutKind.TEMPLATE.value, BotOutbox.id.in_(heads)),
+            OutboxMessage.status == "pending",
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.payload_kind == "template", OutboxMessage.id.in_(heads)),
         )
-        .order_by(BotOutbox.id)
+        .order_by(OutboxMessage.id)
         .limit(limit)
     )
     if postgres:
-        query = query.with_for_update(skip_locked=True, of=BotOutbox)
+        query = query.with_for_update(skip_locked=True, of=OutboxMessage)
     rows = list(session.scalars(query))
     for row in rows:
         row.status = "sending"
@@ -102,44 +143,46 @@ def claim(
     return rows
 
 
-def in_doubt(session: Session, *, now: datetime, limit: int = 100) -> list[BotOutbox]:
+def in_doubt(session: Session, *, now: datetime, limit: int = 100) -> list[OutboxMessage]:
     """Rows whose sender died mid-send: the platform may or may not have them."""
     return list(session.scalars(
-        select(BotOutbox)
-        .where(BotOutbox.status == "sending", BotOutbox.claimed_until < now)
-        .order_by(BotOutbox.id)
+        select(OutboxMessage)
+        .where(OutboxMessage.status == "sending", OutboxMessage.claimed_until < now)
+        .order_by(OutboxMessage.id)
         .limit(limit)
     ))
 
 
-def mark_sent(row: BotOutbox, platform_message_id: str, now: datetime) -> None:
+def mark_sent(row: OutboxMessage, platform_message_id: str, now: datetime) -> None:
     row.status = "sent"
-    row.platform_message_id = platform_message_id[:64]
+    row.platform_message_id = platform_message_id[:128]
     row.delivery_status = row.delivery_status or "sent"
     row.claimed_until = None
+    row.sent_at = now
     row.updated_at = now
 
 
-def mark_retry(row: BotOutbox, at: datetime, error_code: str, now: datetime) -> None:
+def mark_retry(row: OutboxMessage, at: datetime, error_code: str, now: datetime) -> None:
     row.status = "pending"
     row.next_attempt_at = at
-    row.error_code = error_code[:32]
+    row.last_error_code = error_code[:64]
     row.claimed_until = None
     row.updated_at = now
 
 
-def mark_dead(row: BotOutbox, error_code: str, now: datetime) -> None:
-    row.status = "dead"
+def mark_dead(row: OutboxMessage, error_code: str, now: datetime) -> None:
+    """Give up on a row (permanent error or last attempt): status ``failed``."""
+    row.status = "failed"
     row.delivery_status = "failed"
-    row.error_code = error_code[:32]
+    row.last_error_code = error_code[:64]
     row.claimed_until = None
     row.updated_at = now
 
 
-def hold(row: BotOutbox, error_code: str, now: datetime) -> None:
+def hold(row: OutboxMessage, error_code: str, now: datetime) -> None:
     """Park a row until the recipient writes again (WhatsApp window closed)."""
     row.status = "held"
-    row.error_code = error_code[:32]
+    row.last_error_code = error_code[:64]
     row.claimed_until = None
     row.attempts = max(0, row.attempts - 1)  # the window, not the message, failed
     row.updated_at = now
@@ -148,8 +191,8 @@ def hold(row: BotOutbox, error_code: str, now: datetime) -> None:
 def release_held(session: Session, recipient_id: str, now: datetime) -> int:
     """The recipient wrote to us: everything held for them becomes due now."""
     result = session.execute(
-        update(BotOutbox)
-        .where(BotOutbox.recipient_id == recipient_id, BotOutbox.status == "held")
+        update(OutboxMessage)
+        .where(OutboxMessage.dest_identity_id == recipient_id, OutboxMessage.status == "held")
         .values(status="pending", next_attempt_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -159,36 +202,39 @@ def release_held(session: Session, recipient_id: str, now: datetime) -> int:
 def delay_recipient(session: Session, recipient_id: str, until: datetime, now: datetime) -> None:
     """Honour a per-chat ``retry_after``: push every due row of this recipient back."""
     session.execute(
-        update(BotOutbox)
+        update(OutboxMessage)
         .where(
-            BotOutbox.recipient_id == recipient_id,
-            BotOutbox.status == "pending",
-            BotOutbox.next_attempt_at < until,
+            OutboxMessage.dest_identity_id == recipient_id,
+            OutboxMessage.status == "pending",
+            OutboxMessage.next_attempt_at < until,
         )
         .values(next_attempt_at=until, updated_at=now)
         .execution_options(synchronize_session=False)
     )
 
 
+_RECEIPT_ORDER = {"accepted": 0, "queued": 0, "sending": 1, "sent": 2, "delivered": 3,
+                  "read": 4, "undelivered": 5, "failed": 5}
+
+
 def record_status(
     session: Session, platform_message_id: str, status: str, error_code: str | None,
     now: datetime,
-) -> BotOutbox | None:
+) -> OutboxMessage | None:
     """Apply a delivery-status callback; statuses only move forward."""
     row = session.scalar(
-        select(BotOutbox).where(BotOutbox.platform_message_id == platform_message_id)
+        select(OutboxMessage).where(OutboxMessage.platform_message_id == platform_message_id)
     )
     if row is None:
         return None
-    order = {"accepted": 0, "queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4,
-             "undelivered": 5, "failed": 5}
-    current = order.get(row.delivery_status or "accepted", 0)
-    if order.get(status, -1) >= current:
+    current = _RECEIPT_ORDER.get(row.delivery_status or "accepted", 0)
+    if _RECEIPT_ORDER.get(status, -1) >= current:
         row.delivery_status = status
         if status in ("delivered", "read"):
-            row.body = ""  # delivered: the relay keeps no second copy of the token
+            row.payload = b""  # delivered: the relay keeps no second copy of the token
+            row.delivered_at = row.delivered_at or now
         if error_code:
-            row.error_code = error_code[:32]
+            row.last_error_code = error_code[:64]
         row.updated_at = now
     return row
 
@@ -196,8 +242,8 @@ def record_status(
 def next_due(session: Session, now: datetime) -> datetime | None:
     """When the earliest pending row becomes due (for the worker's sleep)."""
     return session.scalar(
-        select(BotOutbox.next_attempt_at)
-        .where(and_(BotOutbox.status == "pending"))
-        .order_by(BotOutbox.next_attempt_at)
+        select(OutboxMessage.next_attempt_at)
+        .where(OutboxMessage.status == "pending")
+        .order_by(OutboxMessage.next_attempt_at)
         .limit(1)
     )

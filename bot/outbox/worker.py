@@ -27,7 +27,9 @@ from bot.outbox.errors import Permanent, RetryAfter, SendFailed, Transient, Wind
 from bot.outbox.sender import Delivery, Sender
 from bot.relay import notices
 from bot.relay.context import Services
-from storage.models.bot_relay import BotIdentity, BotMedia, BotOutbox
+from storage.models.identities import PlatformIdentity
+from storage.models.media import MediaBlob
+from storage.models.outbox import OutboxMessage
 
 log = structlog.get_logger("bot.outbox")
 
@@ -111,29 +113,36 @@ class OutboxWorker:
                                limit=limit, postgres=self._postgres)
             return [d for d in (self._delivery(s, row, now) for row in rows) if d is not None]
 
-    def _delivery(self, s: Session, row: BotOutbox, now: datetime) -> Delivery | None:
-        found = self._services.directory.address_of(s, row.recipient_id)
-        if found is None:  # pragma: no cover - FK cascade removes rows of deleted identities
+    def _delivery(self, s: Session, row: OutboxMessage, now: datetime) -> Delivery | None:
+        found = self._services.directory.address_of(s, row.dest_identity_id)
+        if found is None:  # erased (/delete_me) after the row was queued
             queue.mark_dead(row, "no-recipient", now)
             return None
         platform, address = found
         document = None
         media_url = None
-        if row.kind == OutKind.FILE.value and row.media_id:
-            media = s.get(BotMedia, row.media_id)
+        kind = queue.out_kind(row)
+        if kind is OutKind.FILE:
+            if not row.media_id:
+                queue.mark_dead(row, "media-gone", now)
+                return None
+            media = s.get(MediaBlob, row.media_id)
             if media is None:
                 queue.mark_dead(row, "media-gone", now)
                 return None
             if platform is Platform.WHATSAPP and self._media_url is not None:
                 name = secrets.token_urlsafe(32)
-                media.url_hash = hashlib.sha256(name.encode()).digest()
-                media.url_expires_at = now + timedelta(
+                media.url_token_hash = hashlib.sha256(name.encode()).digest()
+                media.expires_at = now + timedelta(
                     seconds=self._services.settings.whatsapp.media_url_ttl_seconds)
                 media_url = self._media_url(name)
             else:
                 document = media.data
-        return Delivery(row_id=row.id, address=address, kind=row.kind, body=row.body,
-                        document=document, filename=row.filename, media_url=media_url)
+        return Delivery(row_id=row.id, address=address, kind=kind.value,
+                        body=queue.body_of(row), document=document,
+                        filename=(row.filename or queue.FILE_NAME) if kind is OutKind.FILE
+                        else None,
+                        media_url=media_url)
 
     def _platform(self, address: str) -> Platform:
         return Platform.WHATSAPP if address.startswith("whatsapp:") else Platform.TELEGRAM
@@ -155,7 +164,7 @@ class OutboxWorker:
     def _record_sent(self, row_id: int, platform_id: str) -> None:
         now = self._services.clock.now()
         with self._sessions.begin() as s:
-            row = s.get(BotOutbox, row_id)
+            row = s.get(OutboxMessage, row_id)
             if row is not None:
                 queue.mark_sent(row, platform_id, now)
         self.sent += 1
@@ -166,13 +175,13 @@ class OutboxWorker:
         now = self._services.clock.now()
         relay = self._services.settings.relay
         with self._sessions.begin() as s:
-            row = s.get(BotOutbox, d.row_id)
+            row = s.get(OutboxMessage, d.row_id)
             if row is None:
                 return
             if isinstance(exc, RetryAfter):
                 until = now + timedelta(seconds=max(0.0, exc.seconds))
                 queue.mark_retry(row, until, exc.code, now)
-                queue.delay_recipient(s, row.recipient_id, until, now)
+                queue.delay_recipient(s, row.dest_identity_id, until, now)
                 row.attempts = max(0, row.attempts - 1)  # flood control is not a failure
             elif isinstance(exc, WindowClosed):
                 self._hold_for_window(s, row, exc.code, now)
@@ -187,19 +196,21 @@ class OutboxWorker:
                 queue.mark_retry(row, now + timedelta(seconds=delay), exc.code, now)
         log.info("send_failed", reason=type(exc).__name__, status=exc.code)
 
-    def _hold_for_window(self, s: Session, row: BotOutbox, code: str, now: datetime) -> None:
+    def _hold_for_window(self, s: Session, row: OutboxMessage, code: str, now: datetime) -> None:
         queue.hold(row, code, now)
-        identity = s.get(BotIdentity, row.recipient_id)
+        identity = s.get(PlatformIdentity, row.dest_identity_id)
         if identity is None or identity.template_sent_at is not None:
             return
         identity.template_sent_at = now
-        queue.enqueue(s, OutboundMessage(recipient_id=row.recipient_id, kind=OutKind.TEMPLATE),
+        queue.enqueue(s, OutboundMessage(recipient_id=row.dest_identity_id,
+                                         kind=OutKind.TEMPLATE),
                       [""], now)
 
-    def _tell_origin(self, s: Session, row: BotOutbox, now: datetime) -> None:
-        if row.origin_id and row.kind in (OutKind.TOKEN.value, OutKind.FILE.value) \
-                and s.get(BotIdentity, row.origin_id) is not None:
-            queue.enqueue(s, OutboundMessage(recipient_id=row.origin_id, kind=OutKind.NOTICE),
+    def _tell_origin(self, s: Session, row: OutboxMessage, now: datetime) -> None:
+        origin = row.origin_identity_id
+        if origin and queue.out_kind(row) in (OutKind.TOKEN, OutKind.FILE) \
+                and self._services.directory.platform_of(s, origin) is not None:
+            queue.enqueue(s, OutboundMessage(recipient_id=origin, kind=OutKind.NOTICE),
                           [notices.DELIVERY_FAILED], now)
 
     # -- status callbacks ---------------------------------------------------------------
@@ -219,7 +230,7 @@ class OutboxWorker:
                 row.status = "sending"  # hold() expects a claimed row
                 self._hold_for_window(s, row, "63016", now)
             elif row.status == "sent":
-                row.status = "dead"
+                row.status = "failed"
                 self._tell_origin(s, row, now)
         self.wake()
 
@@ -242,7 +253,7 @@ class OutboxWorker:
                     continue  # cannot tell yet; ask again next round
                 found = None  # the platform stayed unreachable: resend rather than stall
             with self._sessions.begin() as s:
-                row = s.get(BotOutbox, row_id)
+                row = s.get(OutboxMessage, row_id)
                 if row is None or row.status != "sending":
                     continue
                 if isinstance(found, str):

@@ -88,7 +88,7 @@ class Context:
         out = OutboundMessage(recipient_id=identity_id, kind=OutKind.NOTICE, text=text)
         self.outbox_ids += enqueue(self.session, out, [text], self.services.clock.now())
 
-    def relay_token(self, recipient_id: str, token_text: str, pairing_id: bytes) -> None:
+    def relay_token(self, recipient_id: str, token_text: str, pairing_id: str) -> None:
         """Queue a whole token for ``recipient_id``, re-split for their platform's limit."""
         platform = self.services.directory.platform_of(self.session, recipient_id)
         if platform is None:

@@ -2,26 +2,26 @@
 
 Only adapters hold a platform address (Telegram chat id, ``whatsapp:+...``) and only
 for the length of one call. Everything else sees the random id returned here. The
-address is sealed under the server keyring with AAD (table, column, row id), so a value
-copied to another row does not open, and looked up through a blind index of
-``platform:address`` (tried under every configured key version, so rotation needs no
-downtime).
+address lives in ``platform_identities`` sealed under the server keyring (AAD = table,
+column, row id) and is found through its blind index, tried under every configured key
+version so key rotation needs no downtime (:mod:`storage.repos.identities`). An erased
+identity (``/delete_me``) keeps its row for references but has no address: it can no
+longer be found or written to.
 """
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.messages import Platform
 from crypto.clock import Clock
 from crypto.keyring import Keyring
-from storage.models.bot_relay import BotIdentity
+from storage.models.identities import PlatformIdentity
+from storage.repos.identities import find_identity, get_or_create_identity, reveal_address
 
-_TABLE = "bot_identities"
+_WHATSAPP_PREFIX = "whatsapp:"
 
 
 @dataclass(frozen=True)
@@ -37,47 +37,29 @@ class IdentityDirectory:
         self._keyring = keyring
         self._clock = clock
 
-    def _index_candidates(self, platform: Platform, address: str) -> list[bytes]:
-        return self._keyring.blind_index_candidates(
-            _TABLE, "address_index", f"{platform.value}:{address}"
-        )
-
     def find(self, session: Session, platform: Platform, address: str) -> str | None:
-        candidates = self._index_candidates(platform, address)
-        return session.scalar(
-            select(BotIdentity.id).where(BotIdentity.address_index.in_(candidates))
-        )
+        found = find_identity(session, self._keyring, platform.value, address)
+        return None if found is None else found.id
 
     def resolve(self, session: Session, platform: Platform, address: str) -> Resolved:
         """The identity of ``address``, created (in the caller's transaction) if new."""
-        found = self.find(session, platform, address)
-        if found is not None:
-            return Resolved(found, created=False)
-        identity_id = secrets.token_hex(16)
-        sealed = self._keyring.seal(
-            address.encode("utf-8"), (_TABLE, "address_sealed", identity_id)
-        )
-        session.add(BotIdentity(
-            id=identity_id,
-            platform=platform.value,
-            address_sealed=sealed,
-            address_index=self._keyring.blind_index(
-                _TABLE, "address_index", f"{platform.value}:{address}"
-            ),
-            created_at=self._clock.now(),
-            last_inbound_at=None,
-            template_sent_at=None,
-        ))
-        session.flush()
-        return Resolved(identity_id, created=True)
+        identity, created = get_or_create_identity(
+            session, self._keyring, platform.value, address, now=self._clock.now())
+        return Resolved(identity.id, created=created)
 
     def address_of(self, session: Session, identity_id: str) -> tuple[Platform, str] | None:
-        row = session.get(BotIdentity, identity_id)
-        if row is None:
+        """Where to send: the adapter's form of the address (``whatsapp:`` prefixed)."""
+        row = session.get(PlatformIdentity, identity_id)
+        if row is None or row.deleted_at is not None:
             return None
-        address = self._keyring.open(row.address_sealed, (_TABLE, "address_sealed", row.id))
-        return Platform(row.platform), address.decode("utf-8")
+        address = reveal_address(row, self._keyring)
+        platform = Platform(row.platform)
+        if platform is Platform.WHATSAPP:
+            address = _WHATSAPP_PREFIX + address
+        return platform, address
 
     def platform_of(self, session: Session, identity_id: str) -> Platform | None:
-        row = session.get(BotIdentity, identity_id)
-        return None if row is None else Platform(row.platform)
+        row = session.get(PlatformIdentity, identity_id)
+        if row is None or row.deleted_at is not None:
+            return None
+        return Platform(row.platform)

@@ -1,7 +1,7 @@
 """Accept one platform message exactly once, in one transaction.
 
 Order inside the transaction: resolve the sender's identity, record the platform's
-unique id (``bot_inbound_keys``), reopen anything held for the sender (their WhatsApp
+unique id (``inbound_keys``), reopen anything held for the sender (their WhatsApp
 window just reopened), then route. The outbox rows the routing produces commit with the
 key, so either everything about this message is durable or nothing is; a platform
 redelivery of the same id after commit is recognised and ignored.
@@ -24,7 +24,8 @@ from bot.relay import notices
 from bot.relay.context import Context, Deferred, Services
 from bot.relay.ratelimit import RateLimiter
 from bot.relay.router import handle
-from storage.models.bot_relay import BotIdentity, BotInboundKey
+from storage.models.identities import PlatformIdentity
+from storage.models.inbound import InboundKey
 
 log = structlog.get_logger("bot.intake")
 
@@ -65,7 +66,8 @@ class Intake:
             log.error("deferred_command_failed", error=type(exc).__name__)
             text = FAILED
         with self._sessions.begin() as session:
-            if session.get(BotIdentity, identity_id) is None:
+            identity = session.get(PlatformIdentity, identity_id)
+            if identity is None or identity.deleted_at is not None:
                 return []
             out = OutboundMessage(recipient_id=identity_id, kind=OutKind.NOTICE, text=text)
             return enqueue(session, out, [text], self.services.clock.now())
@@ -93,7 +95,9 @@ class Intake:
 
     def seen(self, platform: Platform, dedupe_key: str) -> bool:
         with self._sessions() as s:
-            return s.get(BotInboundKey, (platform.value, dedupe_key)) is not None
+            return s.scalar(select(InboundKey.id).where(
+                InboundKey.platform == platform.value,
+                InboundKey.platform_message_id == dedupe_key)) is not None
 
     def accept(
         self, *, platform: Platform, address: str, dedupe_key: str, text: str | None = None,
@@ -118,14 +122,14 @@ class Intake:
         session = self._sessions()
         try:
             session.begin()
-            if session.scalar(select(BotInboundKey.dedupe_key).where(
-                    BotInboundKey.platform == platform.value,
-                    BotInboundKey.dedupe_key == dedupe_key)) is not None:
+            if session.scalar(select(InboundKey.id).where(
+                    InboundKey.platform == platform.value,
+                    InboundKey.platform_message_id == dedupe_key)) is not None:
                 return Outcome(duplicate=True)
-            session.add(BotInboundKey(platform=platform.value, dedupe_key=dedupe_key,
-                                      received_at=now))
+            session.add(InboundKey(platform=platform.value, platform_message_id=dedupe_key,
+                                   received_at=now))
             resolved = self.services.directory.resolve(session, platform, address)
-            identity = session.get(BotIdentity, resolved.identity_id)
+            identity = session.get(PlatformIdentity, resolved.identity_id)
             assert identity is not None
             identity.last_inbound_at = now
             if identity.template_sent_at is not None:

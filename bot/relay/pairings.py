@@ -9,26 +9,37 @@ makes the physician's companion reject it, and the physician can /unpair).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import or_, select
 
 from bot.relay import notices
 from bot.relay.context import Context
 from crypto.epochs import epoch_of
 from crypto.wire import Token
-from storage.models.bot_relay import BotPairing
+from storage.models.identities import PlatformIdentity
+from storage.models.pairings import Pairing
+from storage.repos.pairings import ensure_epoch
 
 
 def pairings_of(ctx: Context, identity_id: str, *, statuses: tuple[str, ...] = (
-        "pending", "active")) -> list[BotPairing]:
+        "pending", "active")) -> list[Pairing]:
     return list(ctx.session.scalars(
-        select(BotPairing).where(
-            or_(BotPairing.physician_id == identity_id, BotPairing.patient_id == identity_id),
-            BotPairing.status.in_(statuses),
-        ).order_by(BotPairing.created_at)
+        select(Pairing).where(
+            or_(Pairing.physician_id == identity_id, Pairing.patient_id == identity_id),
+            Pairing.status.in_(statuses),
+        ).order_by(Pairing.created_at)
     ))
 
 
-def role_of(pairing: BotPairing, identity_id: str) -> str | None:
+def _set_role(ctx: Context, identity_id: str, role: str) -> None:
+    """Label the identity by what it paired as (an admin keeps the admin label)."""
+    identity = ctx.session.get(PlatformIdentity, identity_id)
+    if identity is not None and identity.role == "unknown":
+        identity.role = role
+
+
+def role_of(pairing: Pairing, identity_id: str) -> str | None:
     if pairing.physician_id == identity_id:
         return "physician"
     if pairing.patient_id == identity_id:
@@ -43,7 +54,7 @@ def register(ctx: Context, token: Token) -> None:
         ctx.reply(notices.MALFORMED)
         return
     now = ctx.services.clock.now()
-    if ctx.session.get(BotPairing, pairing_id) is not None:
+    if ctx.session.get(Pairing, pairing_id.hex()) is not None:
         ctx.reply(notices.ALREADY_REGISTERED)
         return
     if info.expires_at <= int(now.timestamp()):
@@ -52,13 +63,14 @@ def register(ctx: Context, token: Token) -> None:
     if token.header.epoch > epoch_of(now):
         ctx.reply(notices.EPOCH_FUTURE)
         return
-    ctx.session.add(BotPairing(
-        pairing_id=pairing_id, physician_id=ctx.sender_id, patient_id=None, status="pending",
-        start_epoch=token.header.epoch, grace_days=info.grace_days,
-        offer_expires_at=info.expires_at, created_at=now, completed_at=None, consent_at=None,
-        consent_channel=None, consent_notice_version=None,
+    ctx.session.add(Pairing(
+        pairing_id=pairing_id.hex(), physician_id=ctx.sender_id, patient_id=None,
+        status="pending", start_epoch=token.header.epoch, grace_days=info.grace_days,
+        offer_expires_at=datetime.fromtimestamp(info.expires_at, UTC), created_at=now,
+        completed_at=None, consent_at=None, consent_channel=None, consent_notice_version=None,
     ))
     ctx.session.flush()
+    _set_role(ctx, ctx.sender_id, "physician")
     ctx.keep_identity = True
     ctx.audit("pairing_registered", pairing=pairing_id.hex())
     ctx.reply(notices.REGISTERED)
@@ -66,7 +78,7 @@ def register(ctx: Context, token: Token) -> None:
 
 def accept(ctx: Context, token: Token, token_text: str) -> None:
     pairing_id = token.header.pairing_id
-    pairing = None if pairing_id is None else ctx.session.get(BotPairing, pairing_id)
+    pairing = None if pairing_id is None else ctx.session.get(Pairing, pairing_id.hex())
     if pairing is None:
         ctx.reply(notices.UNKNOWN_PAIRING)
         return
@@ -77,7 +89,7 @@ def accept(ctx: Context, token: Token, token_text: str) -> None:
         ctx.reply(notices.WRONG_SENDER)
         return
     now = ctx.services.clock.now()
-    if pairing.offer_expires_at <= int(now.timestamp()):
+    if pairing.offer_expires_at <= now:
         ctx.reply(notices.OFFER_EXPIRED)
         return
     pairing.patient_id = ctx.sender_id
@@ -86,9 +98,12 @@ def accept(ctx: Context, token: Token, token_text: str) -> None:
     pairing.consent_at = now
     pairing.consent_channel = ctx.message.platform.value
     pairing.consent_notice_version = notices.PLATFORM_WARNING_VERSION
+    # The start month's epoch row: from here on rotation and shredding track this pairing.
+    ensure_epoch(ctx.session, pairing.pairing_id, pairing.start_epoch, now=now)
     ctx.session.flush()
+    _set_role(ctx, ctx.sender_id, "patient")
     ctx.keep_identity = True
-    ctx.audit("pairing_completed", pairing=pairing.pairing_id.hex(),
+    ctx.audit("pairing_completed", pairing=pairing.pairing_id,
               consent=notices.PLATFORM_WARNING_VERSION)
     platform_name = "WhatsApp" if ctx.message.platform.value == "whatsapp" else "Telegram"
     ctx.reply(notices.PLATFORM_WARNING.format(platform=platform_name))

@@ -13,17 +13,23 @@ from __future__ import annotations
 import base64
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from bot.commands import dispatch
 from bot.jobs.policy import epoch_status
 from bot.messages import OutboundMessage, OutKind
 from bot.relay import notices, pairings
 from bot.relay.context import Context
-from crypto.epochs import format_epoch
+from crypto.epochs import epoch_of, format_epoch
 from crypto.errors import LimitExceeded, MalformedToken
-from crypto.parts import MAX_PARTS, join_parts
+from crypto.parts import MAX_PARTS, join_chunks
 from crypto.wire import Direction, Kind, Token, find_tokens, parse_file_header, parse_token
-from storage.models.bot_relay import BotPairing, BotPendingPart, BotRelayedToken
+from storage.models.epochs import Epoch
+from storage.models.escrow import EscrowDeposit
+from storage.models.pairings import Pairing
+from storage.models.parts import PendingPart
+from storage.models.tokens import StoredToken
+from storage.repos.pairings import get_epoch
 
 #: Most tokens taken from one chat message (a paste of a whole conversation is refused).
 MAX_TOKENS_PER_MESSAGE = 64
@@ -119,11 +125,11 @@ def _collect_part(ctx: Context, token: Token, token_text: str) -> str | None:
         ctx.reply(notices.MALFORMED)
         return None
     s = ctx.session
-    groups = s.scalar(select(func.count(func.distinct(BotPendingPart.group_id))).where(
-        BotPendingPart.sender_id == ctx.sender_id))
-    same_group = (BotPendingPart.sender_id == ctx.sender_id,
-                  BotPendingPart.group_id == part.group_id)
-    existing = list(s.scalars(select(BotPendingPart).where(*same_group)))
+    group_id = part.group_id.hex()
+    groups = s.scalar(select(func.count(func.distinct(PendingPart.group_id))).where(
+        PendingPart.sender_id == ctx.sender_id))
+    same_group = (PendingPart.sender_id == ctx.sender_id, PendingPart.group_id == group_id)
+    existing = list(s.scalars(select(PendingPart).where(*same_group)))
     if not existing and (groups or 0) >= MAX_PENDING_GROUPS_PER_SENDER:
         ctx.reply(notices.MALFORMED)
         return None
@@ -133,26 +139,32 @@ def _collect_part(ctx: Context, token: Token, token_text: str) -> str | None:
         ctx.reply(notices.MALFORMED)
         return None
     now = ctx.services.clock.now()
-    s.add(BotPendingPart(sender_id=ctx.sender_id, group_id=part.group_id,
-                         part_index=part.index, part_count=part.count, text=token_text,
-                         received_at=now))
+    # The raw chunk, not the text: part 0 starts with the whole token's header, which is
+    # how the shred job finds the parts of an epoch without a key (bot.jobs.purge).
+    s.add(PendingPart(sender_id=ctx.sender_id, group_id=group_id, part_index=part.index,
+                      part_count=part.count, chunk=part.chunk, received_at=now))
     s.flush()
     if len(existing) + 1 < part.count:
         return None
-    texts = [p.text for p in existing] + [token_text]
-    s.execute(delete(BotPendingPart).where(*same_group))
+    chunks = {p.part_index: p.chunk for p in existing}
+    chunks[part.index] = part.chunk
+    s.execute(delete(PendingPart).where(*same_group))
     try:
-        return join_parts(texts)
+        return join_chunks([chunks[i] for i in range(part.count)])
     except (MalformedToken, LimitExceeded):
         ctx.reply(notices.MALFORMED)
         return None
 
 
+def _get_pairing(ctx: Context, pairing_id: bytes | None) -> Pairing | None:
+    return None if pairing_id is None else ctx.session.get(Pairing, pairing_id.hex())
+
+
 def _check_route(
     ctx: Context, pairing_id: bytes | None, epoch: int | None, direction: Direction | None,
-) -> BotPairing | None:
+) -> Pairing | None:
     """The header checks shared by messages and files; replies and returns None on refusal."""
-    pairing = None if pairing_id is None else ctx.session.get(BotPairing, pairing_id)
+    pairing = _get_pairing(ctx, pairing_id)
     if pairing is None:
         ctx.reply(notices.UNKNOWN_PAIRING)
         return None
@@ -160,7 +172,7 @@ def _check_route(
     expected = {"physician": Direction.PHYSICIAN_TO_PATIENT,
                 "patient": Direction.PATIENT_TO_PHYSICIAN}.get(role or "")
     if expected is None or direction is not expected:
-        ctx.audit("wrong_sender", pairing=pairing.pairing_id.hex())
+        ctx.audit("wrong_sender", pairing=pairing.pairing_id)
         ctx.reply(notices.WRONG_SENDER)
         return None
     if pairing.status != "active" or pairing.patient_id is None:
@@ -171,7 +183,7 @@ def _check_route(
     return pairing
 
 
-def _epoch_ok(ctx: Context, pairing: BotPairing, epoch: int | None) -> bool:
+def _epoch_ok(ctx: Context, pairing: Pairing, epoch: int | None) -> bool:
     """The bot's half of the key policy (:func:`bot.jobs.policy.epoch_status`).
 
     The calendar refuses an epoch past its grace end even before the sweep ran; the
@@ -185,14 +197,35 @@ def _epoch_ok(ctx: Context, pairing: BotPairing, epoch: int | None) -> bool:
         ctx.reply(notices.EPOCH_FUTURE)
         return False
     if status in ("shredded", "unknown"):
-        ctx.audit("relay_refused", pairing=pairing.pairing_id.hex(), reason=f"epoch_{status}")
+        ctx.audit("relay_refused", pairing=pairing.pairing_id, reason=f"epoch_{status}")
         ctx.reply(notices.EPOCH_SHREDDED if status == "unknown" or epoch is None
                   else notices.EPOCH_GONE.format(month=format_epoch(epoch)))
         return False
     return True
 
 
-def _other(pairing: BotPairing, sender_id: str) -> str:
+def _ensure_epoch(ctx: Context, pairing_id: str, epoch: int) -> None:
+    """The epoch row the stored rows hang on (created by the first token of a month).
+
+    Rotation normally creates it at midnight on the 1st; a token can arrive first. A
+    past month inside its grace window is created ``retired`` so the sweep still shreds
+    it on time. Two replicas may race to create it: the loser re-reads the winner's row.
+    """
+    if get_epoch(ctx.session, pairing_id, epoch) is not None:
+        return
+    now = ctx.services.clock.now()
+    current = epoch == epoch_of(now)
+    try:
+        with ctx.session.begin_nested():
+            ctx.session.add(Epoch(pairing_id=pairing_id, epoch=epoch,
+                                  state="active" if current else "retired", started_at=now,
+                                  retired_at=None if current else now))
+    except IntegrityError:
+        if get_epoch(ctx.session, pairing_id, epoch) is None:
+            raise
+
+
+def _other(pairing: Pairing, sender_id: str) -> str:
     if pairing.physician_id == sender_id:
         return pairing.patient_id or ""
     return pairing.physician_id
@@ -203,24 +236,32 @@ def _relay_message(ctx: Context, token: Token, token_text: str) -> None:
     pairing = _check_route(ctx, h.pairing_id, h.epoch, h.direction)
     if pairing is None or h.epoch is None:
         return
-    ctx.session.add(BotRelayedToken(pairing_id=pairing.pairing_id, epoch=h.epoch,
-                                    kind="message", raw=token.raw,
-                                    created_at=ctx.services.clock.now()))
+    assert h.direction is not None and h.index is not None  # MESSAGE headers carry both
+    _ensure_epoch(ctx, pairing.pairing_id, h.epoch)
+    ctx.session.add(StoredToken(pairing_id=pairing.pairing_id, epoch=h.epoch,
+                                direction=int(h.direction), msg_index=h.index,
+                                kind=int(Kind.MESSAGE), raw=token.raw,
+                                received_at=ctx.services.clock.now()))
     ctx.relay_token(_other(pairing, ctx.sender_id), token_text, pairing.pairing_id)
 
 
 def _store_escrow(ctx: Context, token: Token) -> None:
     h = token.header
-    pairing = None if h.pairing_id is None else ctx.session.get(BotPairing, h.pairing_id)
+    pairing = _get_pairing(ctx, h.pairing_id)
     if pairing is None or pairings.role_of(pairing, ctx.sender_id) is None:
         ctx.reply(notices.UNKNOWN_PAIRING)
         return
-    if not _epoch_ok(ctx, pairing, h.epoch):
+    if not _epoch_ok(ctx, pairing, h.epoch) or h.epoch is None or h.direction is None:
         return
-    ctx.session.add(BotRelayedToken(pairing_id=pairing.pairing_id, epoch=h.epoch,
-                                    kind="escrow", raw=token.raw,
-                                    created_at=ctx.services.clock.now()))
-    ctx.audit("escrow_deposit", pairing=pairing.pairing_id.hex())
+    stored = ctx.session.scalar(select(EscrowDeposit.id).where(
+        EscrowDeposit.pairing_id == pairing.pairing_id, EscrowDeposit.epoch == h.epoch,
+        EscrowDeposit.direction == int(h.direction)))
+    if stored is None:  # a repeated deposit for the month and direction changes nothing
+        _ensure_epoch(ctx, pairing.pairing_id, h.epoch)
+        ctx.session.add(EscrowDeposit(pairing_id=pairing.pairing_id, epoch=h.epoch,
+                                      direction=int(h.direction), raw=token.raw,
+                                      deposited_at=ctx.services.clock.now()))
+        ctx.audit("escrow_deposit", pairing=pairing.pairing_id)
     ctx.reply(notices.ESCROW_STORED)
 
 
@@ -242,9 +283,7 @@ def _handle_file(ctx: Context) -> None:
     pairing = _check_route(ctx, header.pairing_id, header.epoch, header.direction)
     if pairing is None:
         return
-    now = ctx.services.clock.now()
-    ctx.session.add(BotRelayedToken(pairing_id=pairing.pairing_id, epoch=header.epoch,
-                                    kind="file", raw=header.raw, created_at=now))
+    _ensure_epoch(ctx, pairing.pairing_id, header.epoch)
     out = OutboundMessage(recipient_id=_other(pairing, ctx.sender_id), kind=OutKind.FILE,
                           document=doc, origin_id=ctx.sender_id,
                           pairing_id=pairing.pairing_id)

@@ -38,6 +38,11 @@ class PlatformIdentity(Base):
     role: Mapped[str] = mapped_column(String(16), default="unknown")
     created_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
+    #: Last inbound message: WhatsApp's 24-hour customer-service window starts here.
+    last_inbound_at: Mapped[datetime | None]
+    #: When the PHI-free "new secure message" template went out while the window was
+    #: closed; cleared when the person writes again (their held messages are released).
+    template_sent_at: Mapped[datetime | None]
 
     ADDRESS: ClassVar[EncryptedField] = EncryptedField(
         "platform_identities", "address", blind_index="address_bidx"

@@ -25,14 +25,19 @@ class MediaBlob(Base):
     )
 
     id: Mapped[str] = mapped_column(String(ID_HEX_CHARS), primary_key=True)
-    pairing_id: Mapped[str] = mapped_column(String(32))
-    epoch: Mapped[int] = mapped_column(Integer)
+    #: The epoch a relayed file belongs to (its rows go when the epoch is shredded). NULL
+    #: for the bot's own documents, e.g. a break-glass bundle for an admin, which belong
+    #: to no epoch and are pruned once delivered.
+    pairing_id: Mapped[str | None] = mapped_column(String(32))
+    epoch: Mapped[int | None] = mapped_column(Integer)
     #: E2E-encrypted file bytes, or NULL when stored on disk at ``path``.
     data: Mapped[bytes | None] = mapped_column(LargeBinary)
     path: Mapped[str | None] = mapped_column(String(512))
     content_type: Mapped[str] = mapped_column(String(128))
     size: Mapped[int] = mapped_column(Integer)
-    #: SHA-256 of the URL token; the token itself is never stored.
-    url_token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    #: SHA-256 of the current URL token (a fresh one is minted for every send); the
+    #: token itself is never stored. NULL until the file is first offered to Twilio.
+    url_token_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), unique=True)
     created_at: Mapped[datetime]
-    expires_at: Mapped[datetime] = mapped_column(index=True)
+    #: When the current URL stops working; NULL while no URL has been minted.
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)

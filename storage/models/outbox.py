@@ -1,10 +1,16 @@
 """The outbox: every outgoing platform message, persisted before it is sent.
 
 A crash between "decided to send" and "platform accepted" loses nothing: the row is
-there on restart. Workers claim due rows (``claimed_by``/``claimed_until``; on
-PostgreSQL with ``FOR UPDATE SKIP LOCKED``), so several replicas never send the same
-row twice, and an expired claim is picked up again. ``dedupe_key`` makes enqueueing
-idempotent (e.g. one notice per inbound platform message).
+there on restart. Rows are written in the same transaction as the inbound message that
+caused them. Workers claim due rows (``claimed_by``/``claimed_until``; on PostgreSQL
+with ``FOR UPDATE SKIP LOCKED``), so several replicas never send the same row twice,
+and an expired claim is resolved by recovery (docs/DELIVERY.md).
+
+Life cycle (``status``): ``pending`` → ``sending`` (claimed, lease in ``claimed_until``)
+→ ``sent`` (the platform accepted it; ``platform_message_id`` recorded); ``held`` waits
+for the recipient's WhatsApp window to reopen; ``failed`` after a permanent error or
+the last attempt. ``delivery_status`` follows the platform's receipts (Twilio status
+callbacks) and only moves forward. Per recipient, rows go out strictly in id order.
 """
 
 from __future__ import annotations
@@ -16,8 +22,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base
 
+#: ``text``: a token (or PART); ``document``: an encrypted file (bytes in media_blobs,
+#: the file's 42-byte routing header in ``payload``); ``notice``: PHI-free bot text;
+#: ``template``: the WhatsApp "new secure message" template (no payload).
 PAYLOAD_KINDS = ("text", "document", "template", "notice")
-OUTBOX_STATUSES = ("pending", "sending", "sent", "delivered", "failed")
+OUTBOX_STATUSES = ("pending", "sending", "held", "sent", "failed")
 
 
 class OutboxMessage(Base):
@@ -28,6 +37,8 @@ class OutboxMessage(Base):
         CheckConstraint("attempts >= 0", name="attempts"),
         Index(None, "status", "next_attempt_at"),
         Index(None, "platform_message_id"),
+        # Head-of-line per recipient: the claim groups unfinished rows by recipient.
+        Index(None, "dest_identity_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -42,14 +53,23 @@ class OutboxMessage(Base):
         ForeignKey("pairings.pairing_id", ondelete="CASCADE"), index=True
     )
     payload_kind: Mapped[str] = mapped_column(String(16))
-    #: Token text, PHI-free notice text, template variables (JSON) or document bytes.
+    #: Token text (ASCII), PHI-free notice text (UTF-8), or a file's routing header.
     payload: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The encrypted file of a ``document`` row (its bytes live in media_blobs).
+    media_id: Mapped[str | None] = mapped_column(
+        ForeignKey("media_blobs.id", ondelete="SET NULL")
+    )
+    #: File name of the bot's own documents (``breakglass-<code>.mcbg``). Never set for
+    #: relayed files: a sender's file name could say what the file is about.
+    filename: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_until: Mapped[datetime | None]
     platform_message_id: Mapped[str | None] = mapped_column(String(128))
+    #: Last receipt from the platform: sent, delivered, read, undelivered, failed.
+    delivery_status: Mapped[str | None] = mapped_column(String(16))
     last_error_code: Mapped[str | None] = mapped_column(String(64))
     dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime]

@@ -42,7 +42,7 @@ def find_media(session: Session, token: str, *, now: datetime) -> MediaBlob | No
     """The blob behind a URL token, unless unknown or expired (both look the same)."""
     digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
     blob = session.scalars(select(MediaBlob).where(MediaBlob.url_token_hash == digest)).first()
-    if blob is None or blob.expires_at <= now:
+    if blob is None or blob.expires_at is None or blob.expires_at <= now:
         return None
     return blob
 

@@ -41,8 +41,8 @@ def test_head_of_line_lease_and_recovery(database_url: str) -> None:
     lease = timedelta(seconds=30)
     with sessions.begin() as s:  # type: ignore[attr-defined]
         first = queue.claim(s, now=NOW, lease=lease, worker="w1", limit=10, postgres=pg)
-        assert sorted(r.recipient_id for r in first) == sorted(ids)  # one per recipient
-        assert all(r.body == "n0" for r in first)
+        assert sorted(r.dest_identity_id for r in first) == sorted(ids)  # one per recipient
+        assert all(queue.body_of(r) == "n0" for r in first)
     with sessions.begin() as s:  # type: ignore[attr-defined]
         assert queue.claim(s, now=NOW, lease=lease, worker="w2", limit=10, postgres=pg) == []
         assert queue.in_doubt(s, now=NOW) == []
@@ -53,7 +53,7 @@ def test_head_of_line_lease_and_recovery(database_url: str) -> None:
         queue.mark_sent(row, "42", NOW)
     with sessions.begin() as s:  # type: ignore[attr-defined]
         nxt = queue.claim(s, now=NOW, lease=lease, worker="w1", limit=10, postgres=pg)
-        assert [r.body for r in nxt] == ["n1"]  # only the chat whose head was sent moves
+        assert [queue.body_of(r) for r in nxt] == ["n1"]  # only the chat whose head was sent moves
 
 
 def test_delay_recipient_only_delays_that_recipient(database_url: str) -> None:
@@ -64,7 +64,7 @@ def test_delay_recipient_only_delays_that_recipient(database_url: str) -> None:
     with sessions.begin() as s:  # type: ignore[attr-defined]
         rows = queue.claim(s, now=NOW, lease=timedelta(seconds=30), worker="w", limit=10,
                            postgres=pg)
-        assert ids[0] not in {r.recipient_id for r in rows} and len(rows) == 2
+        assert ids[0] not in {r.dest_identity_id for r in rows} and len(rows) == 2
 
 
 def test_two_postgres_workers_claim_disjoint_rows(postgres_url: str) -> None:

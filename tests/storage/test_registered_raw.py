@@ -1,8 +1,8 @@
 """Tables that seal by hand (plain LargeBinary, their own index input) can join rewrap.
 
-Mirrors how ``bot_identities`` stores addresses: ``keyring.seal`` bytes with AAD
-(table, column, id) and a blind index over ``"platform:address"`` keyed by the index
-column's name. Registered with ``raw_bytes``/``index_key``/``index_input``, such rows
+For tables that store ``keyring.seal`` bytes with AAD (table, column, id) and a blind
+index over ``"platform:address"`` keyed by the index column's name (the relay's first
+identity table did; the storage models use sealed columns). Registered with ``raw_bytes``/``index_key``/``index_input``, such rows
 show up in ``key_status`` and are moved by ``rewrap`` with their ciphertext format and
 lookups unchanged.
 """
@@ -99,7 +99,7 @@ def test_rewrap_covers_the_relay_identity_directory(sessions: sessionmaker[Sessi
         made = IdentityDirectory(v1, FixedClock(NOW)).resolve(
             s, Platform.WHATSAPP, "whatsapp:+15550004321")
     only_v2 = Keyring.from_env_value(KEYS_V2.split(",")[0])
-    missing = r"bot_identities\.address_sealed: 1 row"
+    missing = r"platform_identities\.address: 1 row"
     with sessions() as s, pytest.raises(KeyVersionMissing, match=missing):
         verify_keyring(s, only_v2)
     assert rewrap(sessions, Keyring.from_env_value(KEYS_V2)) >= 1

@@ -1,4 +1,4 @@
-"""Repositories on SQLite and PostgreSQL: pairings, epochs, tokens, parts, outbox, dedupe."""
+"""Repositories on SQLite and PostgreSQL: pairings, epochs, tokens, parts, dedupe."""
 
 from __future__ import annotations
 
@@ -17,14 +17,6 @@ from storage.repos.escrow import deposits_of, store_deposit
 from storage.repos.identities import get_or_create_identity
 from storage.repos.inbound import purge_inbound, record_inbound
 from storage.repos.media import find_media, purge_media, store_media
-from storage.repos.outbox import (
-    claim_due,
-    enqueue,
-    mark_delivered,
-    mark_failed,
-    mark_retry,
-    mark_sent,
-)
 from storage.repos.pairings import (
     accept_pairing,
     create_pairing,
@@ -142,43 +134,6 @@ def test_parts_are_assembled_once_complete(
             add_part(s, sender_id=sender.id, group_id="g3", part_index=0, part_count=2,
                      chunk=b"z", now=NOW, max_pending_per_sender=1)
         assert purge_parts(s, older_than=NOW + timedelta(seconds=1)) == 1
-
-
-def test_outbox_enqueue_claim_and_outcomes(
-    sessions: sessionmaker[Session], keyring: Keyring
-) -> None:
-    with sessions.begin() as s:
-        dest, _ = get_or_create_identity(s, keyring, "telegram", "6666666", now=NOW)
-        first = enqueue(s, dest_identity_id=dest.id, payload_kind="text", payload=b"[tok]",
-                        now=NOW, dedupe_key="in:1")
-        assert first is not None
-        again = enqueue(s, dest_identity_id=dest.id, payload_kind="text", payload=b"[tok]",
-                        now=NOW, dedupe_key="in:1")
-        assert again is None
-        later = enqueue(s, dest_identity_id=dest.id, payload_kind="notice", payload=b"hi",
-                        now=NOW + timedelta(minutes=5))
-        assert later is not None
-        first_id, later_id = first.id, later.id
-    lease = timedelta(seconds=30)
-    with sessions.begin() as s:
-        claimed = claim_due(s, worker="w1", now=NOW, lease=lease)
-        assert [m.id for m in claimed] == [first_id]
-        assert claimed[0].attempts == 1 and claimed[0].status == "sending"
-    with sessions.begin() as s:
-        assert claim_due(s, worker="w2", now=NOW, lease=lease) == []  # lease still held
-        stolen = claim_due(s, worker="w2", now=NOW + timedelta(minutes=1), lease=lease)
-        assert {m.id for m in stolen} == {first_id}  # expired lease; `later` not yet due
-        mark_retry(s, first_id, error_code="429", next_attempt_at=NOW + timedelta(minutes=2),
-                   now=NOW)
-    with sessions.begin() as s:
-        due = claim_due(s, worker="w1", now=NOW + timedelta(minutes=6), lease=lease)
-        assert [m.id for m in due] == [first_id, later_id]
-        mark_sent(s, first_id, platform_message_id="tg-77", now=NOW)
-        mark_failed(s, later_id, error_code="63016", now=NOW)
-    with sessions.begin() as s:
-        row = mark_delivered(s, "tg-77", now=NOW)
-        assert row is not None and row.status == "delivered" and row.attempts == 3
-        assert mark_delivered(s, "unknown", now=NOW) is None
 
 
 def test_inbound_keys_and_deposits_are_insert_if_absent(
