@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.relay import notices
 from crypto.wire import Direction
-from storage.models.bot_relay import BotOutbox
+from storage.models.outbox import OutboxMessage
 from tests.bot.conftest import PATIENT_WA, PHYSICIAN_TG, TEMPLATE_SID, Rig, message_token
 from tests.bot.test_relay_e2e import pair
 
@@ -48,7 +48,7 @@ async def test_closed_window_sends_template_then_delivers_after_reply(rig: Rig) 
     await asyncio.sleep(0.5)
     assert not any(m.body == token for m in rig.tw.messages_to(PATIENT_WA))
     with rig.bot.sessions() as s:
-        held = s.scalars(select(BotOutbox).where(BotOutbox.status == "held")).all()
+        held = s.scalars(select(OutboxMessage).where(OutboxMessage.status == "held")).all()
         assert len(held) == 1
     # The patient replies: the window reopens and the held token goes out.
     await rig.tw.user_sends_whatsapp_async(PATIENT_WA, "/help")
@@ -67,14 +67,15 @@ async def test_delivery_statuses_are_recorded(rig: Rig) -> None:
 
     def delivered() -> bool:
         with rig.bot.sessions() as s:
-            return s.scalar(select(BotOutbox.id).where(
-                BotOutbox.kind == "token", BotOutbox.delivery_status == "delivered",
-                BotOutbox.recipient_id != "")) is not None
+            return s.scalar(select(OutboxMessage.id).where(
+                OutboxMessage.payload_kind == "text",
+                OutboxMessage.delivery_status == "delivered",
+                OutboxMessage.delivered_at.is_not(None))) is not None
 
     await rig.tw.wait_until_async(delivered, timeout=10)
     with rig.bot.sessions() as s:  # telegram results recorded as "sent" with a message id
-        row = s.scalar(select(BotOutbox).where(BotOutbox.kind == "token",
-                                               BotOutbox.delivery_status == "sent"))
+        row = s.scalar(select(OutboxMessage).where(OutboxMessage.payload_kind == "text",
+                                                   OutboxMessage.delivery_status == "sent"))
         assert row is not None and row.platform_message_id
 
 
@@ -86,8 +87,9 @@ async def test_permanent_failure_is_told_to_the_sender(rig: Rig) -> None:
     await rig.tw.user_sends_whatsapp_async(PATIENT_WA, token)
     await rig.tw.wait_until_async(lambda: any(
         m.body == notices.DELIVERY_FAILED for m in rig.tw.messages_to(PATIENT_WA)), timeout=10)
-    with rig.bot.sessions() as s:  # dead rows keep their body until pruned
-        assert s.scalar(select(BotOutbox.status).where(BotOutbox.body == token)) == "dead"
+    with rig.bot.sessions() as s:  # failed rows keep their payload until pruned
+        assert s.scalar(select(OutboxMessage.status).where(
+            OutboxMessage.payload == token.encode())) == "failed"
 
 
 async def test_undelivered_status_callback_is_told_to_the_sender(rig: Rig) -> None:
@@ -124,17 +126,18 @@ async def test_twilio_429_and_5xx_are_retried(rig: Rig) -> None:
 
     def recorded() -> bool:
         with rig.bot.sessions() as s:
-            return s.scalar(select(BotOutbox.id).where(
-                BotOutbox.platform_message_id == sid)) is not None
+            return s.scalar(select(OutboxMessage.id).where(
+                OutboxMessage.platform_message_id == sid)) is not None
 
     await rig.tw.wait_until_async(recorded, timeout=10)
     with rig.bot.sessions() as s:  # (the body itself is cleared once delivered)
-        row = s.scalar(select(BotOutbox).where(BotOutbox.platform_message_id == sid))
+        row = s.scalar(select(OutboxMessage).where(OutboxMessage.platform_message_id == sid))
         assert row is not None and row.attempts >= 2
 
 
 async def test_unpair_and_delete_me(rig: Rig) -> None:
-    from storage.models.bot_relay import BotIdentity, BotPairing
+    from storage.models.identities import PlatformIdentity
+    from storage.models.pairings import Pairing
 
     pid = os.urandom(16)
     await pair(rig, pid)
@@ -149,9 +152,13 @@ async def test_unpair_and_delete_me(rig: Rig) -> None:
     r = await rig.tw.user_sends_whatsapp_async(PATIENT_WA, "/delete_me")
     assert r.http_status == 200 and "has been deleted" in r.response_body
     with rig.bot.sessions() as s:
-        platforms = [i.platform for i in s.scalars(select(BotIdentity))]
-        assert platforms == ["telegram"]  # only the physician is left
-        assert s.scalar(select(BotPairing)) is None
+        live = [i.platform for i in s.scalars(select(PlatformIdentity))
+                if i.deleted_at is None]
+        assert live == ["telegram"]  # only the physician is left
+        erased = s.scalar(select(PlatformIdentity).where(PlatformIdentity.deleted_at.is_not(None)))
+        assert erased is not None and erased.address is None and erased.address_bidx is None
+        pairing = s.scalar(select(Pairing))
+        assert pairing is not None and pairing.status == "erased"
 
 
 async def test_per_user_rate_limit_replies_politely_once(rig: Rig) -> None:
@@ -182,5 +189,5 @@ async def test_global_pacing_keeps_telegram_under_its_overall_limit(rig: Rig) ->
     await rig.tg.wait_for_messages_async(admin, 61, timeout=20)
     assert time.monotonic() - t0 >= 0.9  # 60 sends at 30/s with a burst of 30
     with rig.bot.sessions() as s:
-        codes = set(s.scalars(select(BotOutbox.error_code)))
+        codes = set(s.scalars(select(OutboxMessage.last_error_code)))
     assert "tg-429" not in codes

@@ -10,11 +10,9 @@ from sqlalchemy import func, select
 from bot.relay import notices
 from crypto.wire import Direction
 from storage.models.audit import AuditEntry
-from storage.models.bot_relay import (
-    BotIdentity,
-    BotOutbox,
-    BotRelayedToken,
-)
+from storage.models.identities import PlatformIdentity
+from storage.models.outbox import OutboxMessage
+from storage.models.tokens import StoredToken
 from tests.bot.conftest import (
     PATIENT_WA,
     PHYSICIAN_TG,
@@ -69,14 +67,14 @@ async def test_unknown_user_gets_a_reply_and_nothing_is_stored(rig: Rig) -> None
     assert await last_tg_text(rig, 777001, 1) == notices.UNPAIRED_TEXT
     r = await rig.tw.user_sends_whatsapp_async("+15559990000", "hello")
     assert r.http_status == 200 and "pair with your physician" in r.response_body
-    assert count(rig, BotIdentity) == 0
-    assert count(rig, BotOutbox) == 0
+    assert count(rig, PlatformIdentity) == 0
+    assert count(rig, OutboxMessage) == 0
 
 
 async def test_bad_tokens_are_refused_with_reasons(rig: Rig) -> None:
     pid = os.urandom(16)
     await pair(rig, pid)
-    relayed = count(rig, BotRelayedToken)
+    relayed = count(rig, StoredToken)
     cases = [
         ("[MEDCRYPT:v2:not*base64]", notices.MALFORMED),
         ("[MEDCRYPT:v1:cGlk:bm9uY2U:Y3Q:dGFn]", notices.V1_REFUSED),
@@ -91,7 +89,7 @@ async def test_bad_tokens_are_refused_with_reasons(rig: Rig) -> None:
         n = len(rig.tg.messages_to(PHYSICIAN_TG))
         rig.tg.user_sends_text(PHYSICIAN_TG, text)
         assert await last_tg_text(rig, PHYSICIAN_TG, n + 1) == expected, expected
-    assert count(rig, BotRelayedToken) == relayed
+    assert count(rig, StoredToken) == relayed
 
 
 async def test_unknown_kind_and_oversized_and_unencrypted_files(rig: Rig) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from crypto.parts import join_parts, split_token
 from crypto.wire import Direction, encode_file_header, find_tokens, parse_token
-from storage.models.bot_relay import BotPairing
+from storage.models.pairings import Pairing
 from tests.bot.conftest import (
     PATIENT_WA,
     PHYSICIAN_TG,
@@ -45,7 +45,7 @@ async def test_pairing_records_consent_and_relays_accept(rig: Rig) -> None:
     texts = [m.text for m in rig.tg.messages_to(PHYSICIAN_TG)]
     assert any(t and t.startswith("[MEDCRYPT:v2:") for t in texts)
     with rig.bot.sessions() as s:
-        row = s.scalar(select(BotPairing))
+        row = s.scalar(select(Pairing))
         assert row is not None and row.status == "active"
         assert row.consent_at is not None and row.consent_channel == "whatsapp"
         assert row.consent_notice_version

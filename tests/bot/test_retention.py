@@ -1,4 +1,4 @@
-"""Shredding removes relayed tokens of past epochs; pruning drops what delivery is done with."""
+"""Pruning drops what delivery is done with, and nothing a pending delivery still needs."""
 
 from __future__ import annotations
 
@@ -7,28 +7,61 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from bot.relay.retention import prune, shred_epochs
+from bot.messages import Document, OutboundMessage, OutKind, Platform
+from bot.outbox import queue
+from bot.relay.identities import IdentityDirectory
+from bot.relay.retention import prune
+from crypto.clock import FixedClock
+from crypto.keyring import Keyring
 from storage import migrate
 from storage.db import make_engine, session_factory
-from storage.models.bot_relay import BotInboundKey, BotMedia, BotRelayedToken
+from storage.models.inbound import InboundKey
+from storage.models.media import MediaBlob
+from storage.models.outbox import OutboxMessage
+from storage.models.parts import PendingPart
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
 
-def test_shred_and_prune(database_url: str) -> None:
+def test_prune_keeps_only_what_delivery_still_needs(database_url: str) -> None:
     migrate.upgrade(database_url)
-    sessions = session_factory(make_engine(database_url))
+    engine = make_engine(database_url)
+    sessions = session_factory(engine)
+    directory = IdentityDirectory(Keyring({1: os.urandom(32)}), FixedClock(NOW))
+    old = NOW - timedelta(days=30)
     with sessions.begin() as s:
-        for epoch in (680, 681, 682):
-            s.add(BotRelayedToken(pairing_id=os.urandom(16), epoch=epoch, kind="message",
-                                  raw=os.urandom(64), created_at=NOW))
-        s.add(BotMedia(id="m1", data=b"x", created_at=NOW, url_hash=None,
-                       url_expires_at=NOW - timedelta(hours=1)))
-        s.add(BotInboundKey(platform="whatsapp", dedupe_key="SMold",
-                            received_at=NOW - timedelta(days=30)))
+        admin = directory.resolve(s, Platform.TELEGRAM, "4242").identity_id
+        # Two bundles for an admin: one still waiting to go out, one delivered long ago.
+        waiting, done = (
+            queue.enqueue(s, OutboundMessage(admin, OutKind.FILE,
+                                             document=Document(os.urandom(64), "b.mcbg")),
+                          [""], when)[0]
+            for when in (NOW, old))
+        sent = s.get(OutboxMessage, done)
+        assert sent is not None
+        queue.mark_sent(sent, "tg-1", old)
+        queue.enqueue(s, OutboundMessage(admin, OutKind.NOTICE), ["a notice"], old)
+        s.add(InboundKey(platform="whatsapp", platform_message_id="SMold", received_at=old))
+        s.add(InboundKey(platform="whatsapp", platform_message_id="SMnew", received_at=NOW))
+        s.add(PendingPart(group_id="aa" * 16, part_index=0, part_count=2, chunk=b"x",
+                          sender_id=admin, received_at=old))
     with sessions.begin() as s:
-        assert shred_epochs(s, readable_from=682) == 2
         counts = prune(s, NOW)
-        assert counts["media"] == 1 and counts["inbound_keys"] == 1
+    assert counts == {"media": 1, "parts": 1, "inbound_keys": 1, "outbox_bodies": 0}
     with sessions() as s:
-        assert s.scalar(select(func.count()).select_from(BotRelayedToken)) == 1
+        kept = s.get(OutboxMessage, waiting)
+        assert kept is not None and kept.media_id is not None
+        assert s.get(MediaBlob, kept.media_id) is not None  # still to be delivered
+        assert s.scalar(select(func.count()).select_from(MediaBlob)) == 1
+        assert list(s.scalars(select(InboundKey.platform_message_id))) == ["SMnew"]
+    with sessions.begin() as s:  # a week after sending, sent payloads are emptied
+        counts = prune(s, NOW + timedelta(days=8))
+        assert counts["outbox_bodies"] == 0  # the only sent row was a file: empty payload
+        notice = s.scalar(select(OutboxMessage).where(OutboxMessage.payload_kind == "notice"))
+        assert notice is not None
+        queue.mark_sent(notice, "tg-2", NOW)
+    with sessions.begin() as s:
+        assert prune(s, NOW + timedelta(days=8))["outbox_bodies"] == 1
+    with sessions.begin() as s:
+        assert prune(s, NOW + timedelta(days=8))["outbox_bodies"] == 0  # idempotent
+    engine.dispose()

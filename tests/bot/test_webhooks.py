@@ -13,7 +13,9 @@ from sqlalchemy import func, select
 from bot.app import BotApp
 from bot.config import parse_settings
 from bot.sandbox import FakeTelegram
-from storage.models.bot_relay import BotIdentity, BotInboundKey, BotOutbox
+from storage.models.identities import PlatformIdentity
+from storage.models.inbound import InboundKey
+from storage.models.outbox import OutboxMessage
 from tests.bot.conftest import PATIENT_WA, Rig, free_port
 
 
@@ -21,7 +23,7 @@ def snapshot(rig: Rig) -> tuple[int, int, int]:
     with rig.bot.sessions() as s:
         return tuple(  # type: ignore[return-value]
             int(s.scalar(select(func.count()).select_from(m)) or 0)
-            for m in (BotIdentity, BotInboundKey, BotOutbox))
+            for m in (PlatformIdentity, InboundKey, OutboxMessage))
 
 
 async def test_forged_unsigned_and_wrong_url_signatures_get_403(rig: Rig) -> None:

@@ -13,8 +13,8 @@ from crypto import breakglass
 from crypto.epochs import epoch_of
 from crypto.errors import EpochShredded
 from crypto.wire import Kind, parse_raw
-from storage.models.bot_relay import BotRelayedToken
 from storage.models.breakglass import BreakGlassRequest
+from storage.models.escrow import EscrowDeposit
 from tests.breakglass.conftest import ADMIN_A, ADMIN_B, PATIENT_WA, Rig, pair, say
 from tests.breakglass.test_e2e import CODE_RE, request_and_approve
 
@@ -78,7 +78,7 @@ async def test_after_the_shred_job_no_deposit_of_the_month_remains(rig: Rig) -> 
                                 engine=rig.bot.engine)
     sweep(ctx, AFTER_GRACE, scrub_after=False)
     with rig.bot.sessions() as s:
-        left = [r for r in s.scalars(select(BotRelayedToken.raw))
+        left = [r for r in s.scalars(select(EscrowDeposit.raw))
                 if parse_raw(r).header.kind is Kind.ESCROW_DEPOSIT
                 and parse_raw(r).header.epoch == NOVEMBER]
     assert left == []

@@ -19,8 +19,9 @@ from crypto.keyring import Keyring
 from storage import migrate
 from storage.audit import AuditLog
 from storage.db import make_engine, session_factory
-from storage.models.bot_relay import BotIdentity, BotPairing
 from storage.models.breakglass import BreakGlassRequest
+from storage.models.identities import PlatformIdentity
+from storage.models.pairings import Pairing
 from tests.breakglass.helpers import MovableClock, make_escrow
 
 T0 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
@@ -42,11 +43,10 @@ def world(database_url: str) -> Iterator[tuple[Deps, Session, bytes]]:
     pid = os.urandom(16)
     with session_factory(engine)() as s:
         for ident in ("p" * 32, "q" * 32):
-            s.add(BotIdentity(id=ident, platform="telegram", address_sealed=b"x",
-                              address_index=ident.encode()[:34], created_at=T0))
-        s.add(BotPairing(pairing_id=pid, physician_id="p" * 32, patient_id="q" * 32,
-                         status="active", start_epoch=682, grace_days=7,
-                         offer_expires_at=0, created_at=T0))
+            s.add(PlatformIdentity(id=ident, platform="telegram", created_at=T0))
+        s.add(Pairing(pairing_id=pid.hex(), physician_id="p" * 32, patient_id="q" * 32,
+                      status="active", start_epoch=682, grace_days=7,
+                      offer_expires_at=T0, created_at=T0))
         s.commit()
         yield deps, s, pid
     engine.dispose()
@@ -105,9 +105,9 @@ def test_pairing_prefix_rules(world: tuple[Deps, Session, bytes]) -> None:
     deps, s, pid = world
     assert "No active" in requests.request(deps, s, A, [pid.hex()[:7], "too short"]).reply
     assert "opened" in requests.request(deps, s, A, [pid.hex()[:8].upper(), "prefix ok"]).reply
-    s.add(BotPairing(pairing_id=pid[:4] + os.urandom(12), physician_id="p" * 32,
-                     patient_id="q" * 32, status="active", start_epoch=682, grace_days=7,
-                     offer_expires_at=0, created_at=T0))
+    s.add(Pairing(pairing_id=(pid[:4] + os.urandom(12)).hex(), physician_id="p" * 32,
+                  patient_id="q" * 32, status="active", start_epoch=682, grace_days=7,
+                  offer_expires_at=T0, created_at=T0))
     s.flush()
     assert "Several" in requests.request(deps, s, A, [pid.hex()[:8], "ambiguous"]).reply
     assert "reason" in requests.request(deps, s, A, [pid.hex(), "x" * 161]).reply
@@ -128,19 +128,22 @@ def test_missing_deposit_is_reported_to_the_physician(
         world: tuple[Deps, Session, bytes]) -> None:
     from bot.breakglass.deposits import missing_deposits, notices
     from crypto.epochs import epoch_of
-    from storage.models.bot_relay import BotRelayedToken
+    from storage.models.epochs import Epoch
+    from storage.models.escrow import EscrowDeposit
+    from storage.models.tokens import StoredToken
 
     deps, s, pid = world
     now = deps.clock.now()
     assert missing_deposits(s, now) == []  # nothing relayed, nothing missing
-    s.add(BotRelayedToken(pairing_id=pid, epoch=epoch_of(now), kind="message", raw=b"m",
-                          created_at=now))
+    s.add(Epoch(pairing_id=pid.hex(), epoch=epoch_of(now), state="active", started_at=now))
+    s.add(StoredToken(pairing_id=pid.hex(), epoch=epoch_of(now), direction=1, msg_index=0,
+                      kind=1, raw=b"m", received_at=now))
     s.flush()
     found = missing_deposits(s, now)
-    assert [(m.pairing_id, m.physician_id) for m in found] == [(pid, "p" * 32)]
+    assert [(m.pairing_id, m.physician_id) for m in found] == [(pid.hex(), "p" * 32)]
     (who, text), = notices(found)
     assert who == "p" * 32 and "2026-11" in text and pid.hex()[:8] in text
-    s.add(BotRelayedToken(pairing_id=pid, epoch=epoch_of(now), kind="escrow", raw=b"d",
-                          created_at=now))
+    s.add(EscrowDeposit(pairing_id=pid.hex(), epoch=epoch_of(now), direction=1, raw=b"d",
+                        deposited_at=now))
     s.flush()
     assert missing_deposits(s, now) == []

@@ -11,7 +11,8 @@ from bot.relay import notices
 from crypto.audit import Action
 from crypto.wire import parse_token
 from storage.models.audit import AuditEntry
-from storage.models.bot_relay import BotRelayedToken
+from storage.models.escrow import EscrowDeposit
+from storage.models.tokens import StoredToken
 from tests.breakglass.conftest import (
     ADMIN_A,
     ADMIN_B,
@@ -28,8 +29,8 @@ CONFIRM_RE = re.compile(r"send: (/shred [0-9a-f]{8} [A-Z0-9]{8})")
 
 def _tokens(rig: Rig, pairing_id: bytes) -> int:
     with rig.bot.sessions() as s:
-        return int(s.scalar(select(func.count()).select_from(BotRelayedToken).where(
-            BotRelayedToken.pairing_id == pairing_id)) or 0)
+        return sum(int(s.scalar(select(func.count()).select_from(m).where(
+            m.pairing_id == pairing_id.hex())) or 0) for m in (StoredToken, EscrowDeposit))
 
 
 def _actions(rig: Rig) -> list[str]:

@@ -8,8 +8,24 @@ from bot.relay import notices
 from crypto.audit import Action
 from crypto.wire import parse_token
 from storage.models.audit import AuditEntry
-from storage.models.bot_relay import BotIdentity, BotPairing, BotRelayedToken
+from storage.models.escrow import EscrowDeposit
+from storage.models.identities import PlatformIdentity
+from storage.models.pairings import Pairing
+from storage.models.tokens import StoredToken
 from tests.breakglass.conftest import PATIENT_WA, PHYSICIAN_TG, Rig, pair, say, until
+
+
+def _held(rig: Rig) -> int:
+    """Relayed messages and escrow deposits the bot keeps for break-glass."""
+    with rig.bot.sessions() as s:
+        return sum(int(s.scalar(select(func.count()).select_from(m)) or 0)
+                   for m in (StoredToken, EscrowDeposit))
+
+
+def _live_identities(rig: Rig) -> int:
+    with rig.bot.sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(PlatformIdentity).where(
+            PlatformIdentity.deleted_at.is_(None))) or 0)
 
 
 def _raw(rig: Rig) -> bytes:
@@ -24,17 +40,16 @@ async def test_delete_me_shreds_the_pairings_epochs_and_erases_the_identity(live
     await say(live, conv, "patient", "Thank you, what a relief.")
     held = [parse_token(t).raw for t, _, _ in conv.sent] + \
         [parse_token(d).raw for d in conv.deposits]
-    with live.bot.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(BotRelayedToken)) == len(held)
-        identities = int(s.scalar(select(func.count()).select_from(BotIdentity)) or 0)
+    assert _held(live) == len(held)
+    identities = _live_identities(live)
     assert all(h in _raw(live) for h in held)  # the scan below can see them
     result = await live.tw.user_sends_whatsapp_async(PATIENT_WA, "/delete_me")
     assert result.http_status == 200 and notices.DELETED in result.response_body
+    assert _held(live) == 0
+    assert _live_identities(live) == identities - 1
     with live.bot.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(BotRelayedToken)) == 0
-        assert s.scalar(select(func.count()).select_from(BotIdentity)) == identities - 1
-        pairing = s.get(BotPairing, conv.pairing_id)
-        assert pairing is None or pairing.patient_id is None or pairing.status != "active"
+        pairing = s.get(Pairing, conv.pairing_id.hex())
+        assert pairing is not None and pairing.status == "erased"
         actions = list(s.scalars(select(AuditEntry.action)))
     assert Action.SUBJECT_ERASED.value in actions
     assert Action.EPOCH_SHREDDED.value in actions
@@ -52,8 +67,8 @@ async def test_delete_me_from_a_stranger_keeps_nothing(live: Rig) -> None:
     def whatsapp_identities() -> int:
         # Only WhatsApp: the witness posts give configured Telegram admins identities.
         with live.bot.sessions() as s:
-            return int(s.scalar(select(func.count()).select_from(BotIdentity).where(
-                BotIdentity.platform == "whatsapp")) or 0)
+            return int(s.scalar(select(func.count()).select_from(PlatformIdentity).where(
+                PlatformIdentity.platform == "whatsapp")) or 0)
 
     assert whatsapp_identities() == 0
     result = await live.tw.user_sends_whatsapp_async("+15559870000", "/delete_me")

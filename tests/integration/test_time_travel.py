@@ -4,8 +4,8 @@ The clock shared by the bot and both companions moves from November 2026 to Janu
 2027; the jobs run as of each instant (``medcrypt-bot jobs run rotate|shred --now``
 does the same). A token of the month just retired is still relayed inside the grace
 window and refused after it with a reply naming the month; the sweep then removes that
-month's tokens and escrow deposits from ``bot_relayed_tokens`` and from the bytes of
-the SQLite file and its WAL.
+month's tokens and escrow deposits from ``stored_tokens``/``escrow_deposits``, the
+bytes of the SQLite file and its WAL, and the month's epoch row says ``shredded``.
 """
 
 from __future__ import annotations
@@ -16,10 +16,18 @@ from sqlalchemy import select
 
 from crypto.epochs import epoch_of
 from crypto.wire import parse_token
-from storage.models.bot_relay import BotRelayedToken
+from storage.models.epochs import Epoch
+from storage.models.escrow import EscrowDeposit
+from storage.models.tokens import StoredToken
 from tests.breakglass.conftest import PHYSICIAN_TG, Rig, pair, say, until
 from tests.breakglass.helpers import Conversation
 from tests.integration.conftest import run_jobs_at
+
+
+def _epoch_states(rig: Rig, conv: Conversation) -> dict[int, str]:
+    with rig.bot.sessions() as s:
+        return dict(s.execute(select(Epoch.epoch, Epoch.state).where(
+            Epoch.pairing_id == conv.pairing_id.hex())).tuples().all())
 
 
 def _raw(rig: Rig) -> bytes:
@@ -29,7 +37,8 @@ def _raw(rig: Rig) -> bytes:
 
 def _held_epochs(rig: Rig) -> set[int]:
     with rig.bot.sessions() as s:
-        return set(s.scalars(select(BotRelayedToken.epoch).distinct()))
+        return set(s.scalars(select(StoredToken.epoch).distinct())) | set(
+            s.scalars(select(EscrowDeposit.epoch).distinct()))
 
 
 async def _relayed(rig: Rig, token: str) -> None:
@@ -47,6 +56,9 @@ async def _month(rig: Rig, conv: Conversation, first: datetime, month: str,
                  retired: str, late: tuple[str, str], retired_raw: list[bytes]) -> None:
     """Cross into ``month`` at ``first``: rotate, notices, grace, refusal, sweep."""
     await run_jobs_at(rig, first, "rotation")
+    # The live pairing is bookkept in epoch rows: the new month active, the old retired.
+    states = _epoch_states(rig, conv)
+    assert states[epoch_of(first)] == "active" and states[epoch_of(first) - 1] == "retired"
     rotated = f"new encryption keys from today ({month})"
     await until(lambda: any(rotated in t for t in rig.tg_texts(PHYSICIAN_TG)))
     # The patient's WhatsApp window closed a month ago: the notice waits for it to
@@ -62,6 +74,7 @@ async def _month(rig: Rig, conv: Conversation, first: datetime, month: str,
     summaries = await run_jobs_at(rig, first.replace(day=9), "shred_sweep")
     assert summaries[0], summaries
     assert epoch_of(first) - 1 not in _held_epochs(rig)
+    assert _epoch_states(rig, conv)[epoch_of(first) - 1] == "shredded"
     raw = _raw(rig)
     assert not [r for r in retired_raw if r in raw]
     shredded = f"the keys for messages from {retired} were destroyed"

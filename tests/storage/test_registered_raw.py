@@ -2,9 +2,9 @@
 
 For tables that store ``keyring.seal`` bytes with AAD (table, column, id) and a blind
 index over ``"platform:address"`` keyed by the index column's name (the relay's first
-identity table did; the storage models use sealed columns). Registered with ``raw_bytes``/``index_key``/``index_input``, such rows
-show up in ``key_status`` and are moved by ``rewrap`` with their ciphertext format and
-lookups unchanged.
+identity table did; the storage models use sealed columns). Registered with
+``raw_bytes``/``index_key``/``index_input``, such rows show up in ``key_status`` and
+are moved by ``rewrap`` with their ciphertext format and lookups unchanged.
 """
 
 from __future__ import annotations
