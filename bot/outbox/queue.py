@@ -21,13 +21,13 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.messages import OutboundMessage, OutKind
 from crypto.wire import parse_file_header
 from storage.models.media import MediaBlob
-from storage.models.outbox import OutboxMessage
+from storage.models.outbox import EarlyReceipt, OutboxMessage
 
 #: Rows that block later rows to the same recipient.
 _BLOCKING = ("pending", "sending", "held")
@@ -237,6 +237,22 @@ def record_status(
             row.last_error_code = error_code[:64]
         row.updated_at = now
     return row
+
+
+def stash_receipt(session: Session, platform_message_id: str, status: str,
+                  error_code: str | None, now: datetime) -> None:
+    """Keep a receipt whose message id is not recorded yet (see :class:`EarlyReceipt`)."""
+    session.add(EarlyReceipt(platform_message_id=platform_message_id[:128], status=status[:16],
+                             error_code=error_code[:64] if error_code else None,
+                             received_at=now))
+
+
+def take_receipts(session: Session, platform_message_id: str) -> list[tuple[str, str | None]]:
+    """Remove and return the stashed receipts of one message id, oldest first."""
+    rows = session.execute(
+        delete(EarlyReceipt).where(EarlyReceipt.platform_message_id == platform_message_id)
+        .returning(EarlyReceipt.id, EarlyReceipt.status, EarlyReceipt.error_code)).all()
+    return [(status, code) for _id, status, code in sorted(rows)]
 
 
 def next_due(session: Session, now: datetime) -> datetime | None:

@@ -52,9 +52,6 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self.worker_id = secrets.token_hex(8)
         self.sent = 0
-        #: Status callbacks that overtook the recording of their message's SID (Twilio
-        #: may call back before ``create`` has returned to us); applied on record.
-        self._early_status: dict[str, list[tuple[str, str | None]]] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -167,9 +164,8 @@ class OutboxWorker:
             row = s.get(OutboxMessage, row_id)
             if row is not None:
                 queue.mark_sent(row, platform_id, now)
+                self._apply_early_receipts(s, row, now)
         self.sent += 1
-        for status, code in self._early_status.pop(platform_id, []):
-            self.record_status(platform_id, status, code)
 
     def _record_failure(self, d: Delivery, exc: SendFailed) -> None:
         now = self._services.clock.now()
@@ -215,24 +211,36 @@ class OutboxWorker:
 
     # -- status callbacks ---------------------------------------------------------------
     def record_status(self, platform_id: str, status: str, error_code: str | None) -> None:
-        """A delivery receipt (Twilio status callback)."""
+        """A delivery receipt (Twilio status callback).
+
+        A receipt for a SID no row carries yet (Twilio called back before ``create``
+        returned to us) is kept in the database and applied when the SID is recorded.
+        """
         now = self._services.clock.now()
         with self._sessions.begin() as s:
             row = queue.record_status(s, platform_id, status, error_code, now)
             if row is None:
-                if len(self._early_status) < 10_000:
-                    self._early_status.setdefault(platform_id, []).append(
-                        (status, error_code))
+                queue.stash_receipt(s, platform_id, status, error_code, now)
                 return
-            if status not in ("failed", "undelivered"):
-                return
-            if error_code == "63016":
-                row.status = "sending"  # hold() expects a claimed row
-                self._hold_for_window(s, row, "63016", now)
-            elif row.status == "sent":
-                row.status = "failed"
-                self._tell_origin(s, row, now)
+            self._on_failure_receipt(s, row, status, error_code, now)
         self.wake()
+
+    def _on_failure_receipt(self, s: Session, row: OutboxMessage, status: str,
+                            error_code: str | None, now: datetime) -> None:
+        if status not in ("failed", "undelivered"):
+            return
+        if error_code == "63016":
+            row.status = "sending"  # hold() expects a claimed row
+            self._hold_for_window(s, row, "63016", now)
+        elif row.status == "sent":
+            row.status = "failed"
+            self._tell_origin(s, row, now)
+
+    def _apply_early_receipts(self, s: Session, row: OutboxMessage, now: datetime) -> None:
+        """Receipts that arrived before ``row``'s SID was recorded, in arrival order."""
+        for status, code in queue.take_receipts(s, row.platform_message_id or ""):
+            if queue.record_status(s, row.platform_message_id or "", status, code, now):
+                self._on_failure_receipt(s, row, status, code, now)
 
     # -- recovery ---------------------------------------------------------------------
     async def recover(self) -> None:
@@ -258,6 +266,7 @@ class OutboxWorker:
                     continue
                 if isinstance(found, str):
                     queue.mark_sent(row, found, now)
+                    self._apply_early_receipts(s, row, now)
                 else:
                     queue.mark_retry(row, now, "in-doubt", now)
             log.info("outbox_in_doubt_resolved", status="found" if found else "resend")

@@ -15,11 +15,13 @@ from sqlalchemy.orm import Session
 
 from storage.models.inbound import InboundKey
 from storage.models.media import MediaBlob
-from storage.models.outbox import OutboxMessage
+from storage.models.outbox import EarlyReceipt, OutboxMessage
 from storage.models.parts import PendingPart
 
 #: Partly received tokens older than this are dropped (the sender is long gone).
 PART_TTL = timedelta(days=1)
+#: A receipt no sent message claimed within a day never will.
+RECEIPT_TTL = timedelta(days=1)
 #: Platforms redeliver for at most a day (Telegram keeps updates 24 h); keys older than
 #: a week cannot matter any more.
 INBOUND_KEY_TTL = timedelta(days=7)
@@ -46,6 +48,9 @@ def prune(session: Session, now: datetime) -> dict[str, int]:
         .execution_options(synchronize_session=False)))
     counts["inbound_keys"] = _count(session.execute(
         delete(InboundKey).where(InboundKey.received_at < now - INBOUND_KEY_TTL)
+        .execution_options(synchronize_session=False)))
+    counts["early_receipts"] = _count(session.execute(
+        delete(EarlyReceipt).where(EarlyReceipt.received_at < now - RECEIPT_TTL)
         .execution_options(synchronize_session=False)))
     counts["outbox_bodies"] = _count(session.execute(
         update(OutboxMessage).where(OutboxMessage.status.in_(("sent", "failed")),

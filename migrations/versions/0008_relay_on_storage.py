@@ -11,6 +11,8 @@ relay writes ``platform_identities``, ``pairings``, ``epochs``, ``stored_tokens`
 * ``outbox``: status ``held`` (window closed), ``delivery_status`` (platform receipts),
   ``media_id`` (the file of a document row), ``filename`` (the bot's own documents only),
   an index for per-recipient head of line;
+* ``outbox_early_receipts``: Twilio status callbacks that overtook the recording of
+  their message's SID (they used to wait in memory and were lost on a restart);
 * ``media_blobs``: the URL hash and its expiry become nullable (a URL is minted per send),
   and so do pairing and epoch (the bot's own documents, e.g. break-glass bundles).
 
@@ -85,6 +87,20 @@ def upgrade() -> None:
         batch_op.create_index(op.f("ix_outbox_dest_identity_id_status"),
                               ["dest_identity_id", "status"], unique=False)
 
+    op.create_table(
+        "outbox_early_receipts",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("platform_message_id", sa.String(length=128), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("error_code", sa.String(length=64), nullable=True),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_early_receipts")),
+    )
+    op.create_index(op.f("ix_outbox_early_receipts_platform_message_id"),
+                    "outbox_early_receipts", ["platform_message_id"], unique=False)
+    op.create_index(op.f("ix_outbox_early_receipts_received_at"),
+                    "outbox_early_receipts", ["received_at"], unique=False)
+
     with op.batch_alter_table("media_blobs", schema=None) as batch_op:
         batch_op.alter_column("pairing_id", existing_type=sa.String(length=32), nullable=True)
         batch_op.alter_column("epoch", existing_type=sa.Integer(), nullable=True)
@@ -105,6 +121,7 @@ def downgrade() -> None:
         batch_op.alter_column("url_token_hash", existing_type=sa.LargeBinary(length=32),
                               nullable=False)
 
+    op.drop_table("outbox_early_receipts")  # drops its indexes with it
     op.execute("UPDATE outbox SET status = 'pending' WHERE status = 'held'")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index(op.f("ix_outbox_dest_identity_id_status"))

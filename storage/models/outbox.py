@@ -76,3 +76,21 @@ class OutboxMessage(Base):
     updated_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
+
+
+class EarlyReceipt(Base):
+    """A delivery receipt that arrived before its message's platform id was recorded.
+
+    Twilio may call back before ``messages.create`` has returned to the bot, so the
+    receipt can name a SID no outbox row carries yet. Kept here (not in memory) so a
+    restart in between does not lose it; applied and deleted in the transaction that
+    records the SID, and pruned after a day if no row ever claims it.
+    """
+
+    __tablename__ = "outbox_early_receipts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform_message_id: Mapped[str] = mapped_column(String(128), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(index=True)

@@ -6,16 +6,22 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.config import parse_settings
 from bot.messages import OutboundMessage, OutKind, Platform
 from bot.outbox import queue
 from bot.outbox.backoff import backoff_seconds
+from bot.outbox.worker import OutboxWorker
+from bot.relay.auditing import Auditor
+from bot.relay.context import Services
 from bot.relay.identities import IdentityDirectory
 from crypto.clock import FixedClock
 from crypto.keyring import Keyring
 from storage import migrate
 from storage.db import is_sqlite, make_engine, session_factory
+from storage.models.outbox import EarlyReceipt, OutboxMessage
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -90,3 +96,46 @@ def test_backoff_grows_caps_and_jitters() -> None:
     top = [backoff_seconds(n, base=1.0, cap=60.0, rand=lambda: 1.0) for n in range(1, 10)]
     assert top[:4] == [1.0, 2.0, 4.0, 8.0] and max(top) == 60.0
     assert backoff_seconds(3, base=1.0, cap=60.0, rand=lambda: 0.0) == 0.1
+
+
+def _worker(sessions: object) -> OutboxWorker:
+    """A worker as a freshly started bot builds it (no sends are made in these tests)."""
+    clock = FixedClock(NOW)
+    services = Services(settings=parse_settings({}), clock=clock, auditor=Auditor(),
+                        directory=IdentityDirectory(Keyring({1: os.urandom(32)}), clock))
+    return OutboxWorker(sessions, services, {}, postgres=False)  # type: ignore[arg-type]
+
+
+def test_a_receipt_that_overtakes_its_send_survives_a_restart(database_url: str) -> None:
+    """Twilio may call back before ``create`` returns; a restart in between loses nothing."""
+    sessions, _ = _setup(database_url)
+    pg = not is_sqlite(sessions.kw["bind"])  # type: ignore[attr-defined]
+    with sessions.begin() as s:  # type: ignore[attr-defined]
+        row = queue.claim(s, now=NOW, lease=timedelta(seconds=30), worker="w", limit=1,
+                          postgres=pg)[0]
+        row_id = row.id
+    _worker(sessions).record_status("SM-early", "delivered", None)  # before the SID is known
+    with sessions() as s:  # type: ignore[operator]
+        assert s.scalar(select(func.count()).select_from(EarlyReceipt)) == 1
+    _worker(sessions)._record_sent(row_id, "SM-early")  # another process: the restarted bot
+    with sessions() as s:  # type: ignore[operator]
+        done = s.get(OutboxMessage, row_id)
+        assert done is not None and done.status == "sent"
+        assert done.delivery_status == "delivered" and done.delivered_at is not None
+        assert s.scalar(select(func.count()).select_from(EarlyReceipt)) == 0
+
+
+def test_an_early_failure_receipt_fails_the_row_once_recorded(database_url: str) -> None:
+    sessions, _ = _setup(database_url)
+    pg = not is_sqlite(sessions.kw["bind"])  # type: ignore[attr-defined]
+    with sessions.begin() as s:  # type: ignore[attr-defined]
+        row_id = queue.claim(s, now=NOW, lease=timedelta(seconds=30), worker="w", limit=1,
+                             postgres=pg)[0].id
+    worker = _worker(sessions)
+    worker.record_status("SM-x", "sent", None)
+    worker.record_status("SM-x", "undelivered", "30008")
+    worker._record_sent(row_id, "SM-x")
+    with sessions() as s:  # type: ignore[operator]
+        done = s.get(OutboxMessage, row_id)
+        assert done is not None and done.status == "failed"
+        assert done.delivery_status == "undelivered" and done.last_error_code == "30008"
