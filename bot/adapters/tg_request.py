@@ -13,10 +13,14 @@ every request and parses every answer (errors, ``retry_after``, migrations).
 One ``ClientSession`` per instance, created in the running loop by ``initialize()``;
 connections are kept alive up to ``connection_pool_size`` (httpx's default keeps only
 20 alive however large the pool, so a 32-wide outbox kept reconnecting). Proxies from
-the environment are honoured (``trust_env``), as with httpx.
+the environment (``HTTPS_PROXY``, ``NO_PROXY``...) are honoured as with httpx, but only
+when one is set: with ``trust_env`` aiohttp looks the proxy up in a worker thread on
+every request, which cost a thread hop per Bot API call for nothing.
 """
 
 from __future__ import annotations
+
+import urllib.request
 
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
@@ -51,7 +55,7 @@ class AiohttpRequest(BaseRequest):
             connector = aiohttp.TCPConnector(limit=self._size, limit_per_host=self._size,
                                              keepalive_timeout=60.0)
             self._session = aiohttp.ClientSession(
-                connector=connector, trust_env=True,
+                connector=connector, trust_env=bool(urllib.request.getproxies()),
                 headers={"User-Agent": self.USER_AGENT})
 
     async def shutdown(self) -> None:
