@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from bot.jobs import notices
 from bot.jobs.context import SCHEDULER_REF, JobContext, Progress
 from bot.jobs.lifecycle import EPOCHS, retire
-from bot.jobs.queue import Notice, queue_notices
+from bot.jobs.queue import queue_member_notices
 from bot.jobs.relay import rotate_relay
 from crypto.audit import Action
 from crypto.epochs import epoch_of, epoch_start, grace_end
@@ -85,8 +85,7 @@ def rotate(
     after = ""
     while True:
         with ctx.sessions() as session:
-            page_q = (select(Pairing.pairing_id, Pairing.physician_id, Pairing.patient_id,
-                             Pairing.start_epoch, Pairing.grace_days)
+            page_q = (select(Pairing.pairing_id, Pairing.start_epoch, Pairing.grace_days)
                       .where(Pairing.status == "active", Pairing.pairing_id > after)
                       .order_by(Pairing.pairing_id).limit(batch))
             if pairing_ids is not None:
@@ -102,12 +101,12 @@ def rotate(
             retired = retire(ctx, session, before_epoch=epoch, now=now, actor=actor,
                              pairing_ids=list(info), audit_events=events)
             fresh = [pid for pid in created if info[pid].start_epoch < epoch]
-            queued = queue_notices(session, [
-                Notice(member, pid, texts(info[pid].grace_days),
-                       notices.dedupe_key("rotated", pid, epoch, member))
-                for pid in fresh
-                for member in (info[pid].physician_id, info[pid].patient_id) if member
-            ], now)
+            by_grace: dict[int, list[str]] = {}
+            for pid in fresh:
+                by_grace.setdefault(info[pid].grace_days, []).append(pid)
+            queued = sum(queue_member_notices(session, "rotated", epoch, pids,
+                                              text=texts(grace), now=now)
+                         for grace, pids in sorted(by_grace.items()))
             events.extend(AuditEvent(actor, Action.EPOCH_ROTATED, ctx.pairing_ref(pid),
                                      {"epoch": epoch}) for pid in created)
             if events:

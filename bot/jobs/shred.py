@@ -25,7 +25,7 @@ from bot.jobs import notices
 from bot.jobs.context import SCHEDULER_REF, JobContext, Progress
 from bot.jobs.lifecycle import EPOCHS, members_of, retire, shred
 from bot.jobs.purge import Target
-from bot.jobs.queue import Notice, insert_ignore, queue_notices
+from bot.jobs.queue import Notice, insert_ignore, queue_member_notices, queue_notices
 from bot.jobs.relay import sweep_relay
 from bot.jobs.remanence import scrub
 from crypto.epochs import epoch_of, epoch_start, grace_end
@@ -93,25 +93,25 @@ def sweep(
                                            actor=actor))
     with ctx.sessions() as session:
         rows = session.execute(
-            select(Epoch.pairing_id, Epoch.epoch, Pairing.grace_days, Pairing.physician_id,
-                   Pairing.patient_id)
+            select(Epoch.pairing_id, Epoch.epoch, Pairing.grace_days)
             .join(Pairing, Pairing.pairing_id == Epoch.pairing_id)
             .where(Epoch.state != "shredded", Epoch.epoch < current)
             .order_by(Epoch.pairing_id, Epoch.epoch)
         ).all()
     due: list[Target] = []
-    warn: list[Notice] = []
-    for pid, epoch, grace_days, physician, patient in rows:
+    warn: dict[tuple[int, datetime], list[str]] = {}
+    for pid, epoch, grace_days in rows:
         ends = grace_end(epoch, grace_days)
         if now >= ends:
             due.append((pid, epoch))
         elif now >= ends - WARN_AHEAD:
-            warn.extend(Notice(m, pid, notices.shred_soon(epoch, ends),
-                               notices.dedupe_key("shred_soon", pid, epoch, m))
-                        for m in (physician, patient) if m)
+            warn.setdefault((epoch, ends), []).append(pid)
     if warn:
         with ctx.sessions.begin() as session:
-            result.warnings_queued = queue_notices(session, warn, now)
+            result.warnings_queued = sum(
+                queue_member_notices(session, "shred_soon", epoch, pids,
+                                     text=notices.shred_soon(epoch, ends), now=now)
+                for (epoch, ends), pids in sorted(warn.items()))
     for start in range(0, len(due), batch):
         with ctx.sessions.begin() as session:
             done, counts = shred(ctx, session, due[start:start + batch], now=now,
