@@ -88,38 +88,39 @@ def sweep(
     current = epoch_of(now)
     ctx.warm()
     _adopt_orphan_deposits(ctx, current)
-    with ctx.sessions.begin() as session:
-        result.epochs_retired = len(retire(ctx, session, before_epoch=current, now=now,
-                                           actor=actor))
-    with ctx.sessions() as session:
-        rows = session.execute(
-            select(Epoch.pairing_id, Epoch.epoch, Pairing.grace_days)
-            .join(Pairing, Pairing.pairing_id == Epoch.pairing_id)
-            .where(Epoch.state != "shredded", Epoch.epoch < current)
-            .order_by(Epoch.pairing_id, Epoch.epoch)
-        ).all()
-    due: list[Target] = []
-    warn: dict[tuple[int, datetime], list[str]] = {}
-    for pid, epoch, grace_days in rows:
-        ends = grace_end(epoch, grace_days)
-        if now >= ends:
-            due.append((pid, epoch))
-        elif now >= ends - WARN_AHEAD:
-            warn.setdefault((epoch, ends), []).append(pid)
-    if warn:
-        with ctx.sessions.begin() as session:
-            result.warnings_queued = sum(
-                queue_member_notices(session, "shred_soon", epoch, pids,
-                                     text=notices.shred_soon(epoch, ends), now=now)
-                for (epoch, ends), pids in sorted(warn.items()))
-    for start in range(0, len(due), batch):
-        with ctx.sessions.begin() as session:
-            done, counts = shred(ctx, session, due[start:start + batch], now=now,
-                                 actor=actor, reason="grace_ended")
-        result.epochs_shredded += len(done)
-        result.counts.update(counts)
-        if progress is not None:
-            progress(min(start + batch, len(due)), len(due))
+    with ctx.run_sessions() as sessions:
+        with sessions.begin() as session:
+            result.epochs_retired = len(retire(ctx, session, before_epoch=current, now=now,
+                                               actor=actor))
+        with sessions() as session:
+            rows = session.execute(
+                select(Epoch.pairing_id, Epoch.epoch, Pairing.grace_days)
+                .join(Pairing, Pairing.pairing_id == Epoch.pairing_id)
+                .where(Epoch.state != "shredded", Epoch.epoch < current)
+                .order_by(Epoch.pairing_id, Epoch.epoch)
+            ).all()
+        due: list[Target] = []
+        warn: dict[tuple[int, datetime], list[str]] = {}
+        for pid, epoch, grace_days in rows:
+            ends = grace_end(epoch, grace_days)
+            if now >= ends:
+                due.append((pid, epoch))
+            elif now >= ends - WARN_AHEAD:
+                warn.setdefault((epoch, ends), []).append(pid)
+        if warn:
+            with sessions.begin() as session:
+                result.warnings_queued = sum(
+                    queue_member_notices(session, "shred_soon", epoch, pids,
+                                         text=notices.shred_soon(epoch, ends), now=now)
+                    for (epoch, ends), pids in sorted(warn.items()))
+        for start in range(0, len(due), batch):
+            with sessions.begin() as session:
+                done, counts = shred(ctx, session, due[start:start + batch], now=now,
+                                     actor=actor, reason="grace_ended")
+            result.epochs_shredded += len(done)
+            result.counts.update(counts)
+            if progress is not None:
+                progress(min(start + batch, len(due)), len(due))
     relay = sweep_relay(ctx, now, actor=actor, batch=batch)
     result.counts.update({f"relay_{k}": v for k, v in relay.items()})
     if scrub_after and (result.epochs_shredded or relay or is_sqlite(ctx.engine)):
