@@ -66,9 +66,13 @@ def retire(
     The audit entries are appended here, or added to ``audit_events`` for the caller to
     append together with its own (one chain lock and key load per batch, not two).
     """
+    # Per batch of pairings the (pairing_id, epoch) key must drive the search: offered
+    # ``state = 'active'``, SQLite picks ix_epochs_state_epoch and walks every active
+    # epoch of the table for each batch; ``state || ''`` keeps that index out of it.
+    state = EPOCHS.c.state if pairing_ids is None else EPOCHS.c.state.concat("")
     stmt: Any = (
         update(EPOCHS)
-        .where(EPOCHS.c.state == "active", EPOCHS.c.epoch < before_epoch)
+        .where(state == "active", EPOCHS.c.epoch < before_epoch)
         .values(state="retired", retired_at=now)
         .returning(EPOCHS.c.pairing_id, EPOCHS.c.epoch)
     )
