@@ -11,19 +11,18 @@ before anything is read (no SQLITE_BUSY on lock upgrade).
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, select, tuple_, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from bot.jobs import notices
 from bot.jobs.context import JobContext
 from bot.jobs.purge import Target, purge
-from bot.jobs.queue import Notice, queue_notices
+from bot.jobs.queue import queue_member_notices
 from crypto.audit import Action
 from storage.audit import AuditEvent
 from storage.models.epochs import Epoch
@@ -31,6 +30,17 @@ from storage.models.pairings import Pairing
 
 EPOCHS: Table = Epoch.__table__  # type: ignore[assignment]
 NoticeText = Callable[[int, datetime], str]
+#: Pairing ids per claiming UPDATE (bound parameters stay well under SQLite's limit).
+CLAIM_CHUNK = 500
+
+
+def _by_epoch(targets: Iterable[Target]) -> dict[int, list[str]]:
+    """epoch → sorted distinct pairing ids: the claims and notices go one epoch at a time,
+    so each statement is ``epoch = ? AND pairing_id IN (...)`` on the unique index."""
+    grouped: dict[int, set[str]] = {}
+    for pairing_id, epoch in targets:
+        grouped.setdefault(epoch, set()).add(pairing_id)
+    return {epoch: sorted(ids) for epoch, ids in grouped.items()}
 
 
 def members_of(session: Session, pairing_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -56,9 +66,13 @@ def retire(
     The audit entries are appended here, or added to ``audit_events`` for the caller to
     append together with its own (one chain lock and key load per batch, not two).
     """
+    # Per batch of pairings the (pairing_id, epoch) key must drive the search: offered
+    # ``state = 'active'``, SQLite picks ix_epochs_state_epoch and walks every active
+    # epoch of the table for each batch; ``state || ''`` keeps that index out of it.
+    state = EPOCHS.c.state if pairing_ids is None else EPOCHS.c.state.concat("")
     stmt: Any = (
         update(EPOCHS)
-        .where(EPOCHS.c.state == "active", EPOCHS.c.epoch < before_epoch)
+        .where(state == "active", EPOCHS.c.epoch < before_epoch)
         .values(state="retired", retired_at=now)
         .returning(EPOCHS.c.pairing_id, EPOCHS.c.epoch)
     )
@@ -88,17 +102,17 @@ def shred(
     if not targets:
         return [], counts
     claimed: list[Target] = []
-    wanted = sorted(set(targets))
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start:start + 500]
-        stmt: Any = (
-            update(EPOCHS)
-            .where(and_(tuple_(EPOCHS.c.pairing_id, EPOCHS.c.epoch).in_(chunk),
-                        EPOCHS.c.state != "shredded"))
-            .values(state="shredded", shredded_at=now)
-            .returning(EPOCHS.c.pairing_id, EPOCHS.c.epoch)
-        )
-        claimed.extend((str(p), int(e)) for p, e in session.execute(stmt).all())
+    for epoch, pairing_ids in sorted(_by_epoch(targets).items()):
+        for start in range(0, len(pairing_ids), CLAIM_CHUNK):
+            stmt: Any = (
+                update(EPOCHS)
+                .where(EPOCHS.c.epoch == epoch,
+                       EPOCHS.c.pairing_id.in_(pairing_ids[start:start + CLAIM_CHUNK]),
+                       EPOCHS.c.state != "shredded")
+                .values(state="shredded", shredded_at=now)
+                .returning(EPOCHS.c.pairing_id)
+            )
+            claimed.extend((str(p), epoch) for p in session.scalars(stmt))
     if not claimed:
         return [], counts
     claimed.sort()
@@ -107,11 +121,10 @@ def shred(
     counts["epochs"] = len(claimed)
     counts.update(purged.total())
     if notice is not None:
-        text = functools.cache(lambda epoch: notice(epoch, now))
-        counts["notices"] = queue_notices(session, [
-            Notice(m, pid, text(epoch), notices.dedupe_key("shredded", pid, epoch, m))
-            for pid, epoch in claimed for m in members.get(pid, [])
-        ], now)
+        counts["notices"] = sum(
+            queue_member_notices(session, "shredded", epoch, pids,
+                                 text=notice(epoch, now), now=now)
+            for epoch, pids in sorted(_by_epoch(claimed).items()))
     events = []
     for pid, epoch in claimed:
         per = purged.per_target.get((pid, epoch), Counter())

@@ -58,6 +58,16 @@ def erased_peer(at: datetime) -> str:
     return ERASED_PEER.format(at=_when(at))
 
 
+def dedupe_affixes(kind: str, epoch: int) -> tuple[str, str]:
+    """The constant parts of :func:`dedupe_key`: ``head + pairing + middle + member``.
+
+    Set-based queueing (:func:`bot.jobs.queue.queue_member_notices`) builds the key in
+    SQL from these, so both paths produce the very same keys.
+    """
+    return f"jobs:{kind}:", f":{epoch}:"
+
+
 def dedupe_key(kind: str, pairing_id: str, epoch: int, member_id: str) -> str:
     """``jobs:<kind>:<pairing>:<epoch>:<member>`` - unique per notice the jobs may send."""
-    return f"jobs:{kind}:{pairing_id}:{epoch}:{member_id}"
+    head, middle = dedupe_affixes(kind, epoch)
+    return f"{head}{pairing_id}{middle}{member_id}"

@@ -12,6 +12,7 @@ so 100,000 pairings never hold a lock for long and an interrupted run resumes.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 from bot.jobs import notices
 from bot.jobs.context import SCHEDULER_REF, JobContext, Progress
 from bot.jobs.lifecycle import EPOCHS, retire
-from bot.jobs.queue import Notice, queue_notices
+from bot.jobs.queue import queue_member_notices
 from crypto.audit import Action
 from crypto.epochs import epoch_of, epoch_start, grace_end
 from storage.audit import AuditEvent
@@ -60,6 +61,30 @@ def _insert_epochs(session: Session, ids: list[str], epoch: int) -> list[str]:
     return [str(r[0]) for r in session.execute(stmt).all()]
 
 
+def _rotate_page(
+    ctx: JobContext, session: Session, page: list[Any], *, epoch: int, now: datetime,
+    actor: str, text: Callable[[int], str],
+) -> tuple[list[str], int, int]:
+    """One batch, in the caller's transaction: (created pairing ids, retired, notices)."""
+    info = {r.pairing_id: r for r in page}
+    created = _insert_epochs(session, list(info), epoch)
+    events: list[AuditEvent] = []
+    retired = retire(ctx, session, before_epoch=epoch, now=now, actor=actor,
+                     pairing_ids=list(info), audit_events=events)
+    by_grace: dict[int, list[str]] = {}
+    for pid in created:
+        if info[pid].start_epoch < epoch:  # a pairing's first month gets no notice
+            by_grace.setdefault(info[pid].grace_days, []).append(pid)
+    queued = sum(queue_member_notices(session, "rotated", epoch, pids, text=text(grace),
+                                      now=now)
+                 for grace, pids in sorted(by_grace.items()))
+    events.extend(AuditEvent(actor, Action.EPOCH_ROTATED, ctx.pairing_ref(pid),
+                             {"epoch": epoch}) for pid in created)
+    if events:
+        ctx.audit.append_many(events, session=session)
+    return created, len(retired), queued
+
+
 def rotate(
     ctx: JobContext, now: datetime, *, pairing_ids: list[str] | None = None,
     actor: str = SCHEDULER_REF, batch: int = BATCH, progress: Progress | None = None,
@@ -73,45 +98,31 @@ def rotate(
         return notices.rotated(epoch, grace_end(epoch - 1, grace_days))
 
     ctx.warm()
-    with ctx.sessions() as session:
-        scope = select(func.count()).select_from(Pairing).where(Pairing.status == "active")
-        if pairing_ids is not None:
-            scope = scope.where(Pairing.pairing_id.in_(pairing_ids))
-        total = int(session.scalar(scope) or 0)
+    scope = select(func.count()).select_from(Pairing).where(Pairing.status == "active")
+    if pairing_ids is not None:
+        scope = scope.where(Pairing.pairing_id.in_(pairing_ids))
     after = ""
-    while True:
-        with ctx.sessions() as session:
-            page_q = (select(Pairing.pairing_id, Pairing.physician_id, Pairing.patient_id,
-                             Pairing.start_epoch, Pairing.grace_days)
+    with ctx.run_sessions() as sessions:
+        with sessions() as session:
+            total = int(session.scalar(scope) or 0)
+        while True:
+            page_q = (select(Pairing.pairing_id, Pairing.start_epoch, Pairing.grace_days)
                       .where(Pairing.status == "active", Pairing.pairing_id > after)
                       .order_by(Pairing.pairing_id).limit(batch))
             if pairing_ids is not None:
                 page_q = page_q.where(Pairing.pairing_id.in_(pairing_ids))
-            page = session.execute(page_q).all()
-        if not page:
-            break
-        after = page[-1].pairing_id
-        info = {r.pairing_id: r for r in page}
-        with ctx.sessions.begin() as session:
-            created = _insert_epochs(session, list(info), epoch)
-            events: list[AuditEvent] = []
-            retired = retire(ctx, session, before_epoch=epoch, now=now, actor=actor,
-                             pairing_ids=list(info), audit_events=events)
-            fresh = [pid for pid in created if info[pid].start_epoch < epoch]
-            queued = queue_notices(session, [
-                Notice(member, pid, texts(info[pid].grace_days),
-                       notices.dedupe_key("rotated", pid, epoch, member))
-                for pid in fresh
-                for member in (info[pid].physician_id, info[pid].patient_id) if member
-            ], now)
-            events.extend(AuditEvent(actor, Action.EPOCH_ROTATED, ctx.pairing_ref(pid),
-                                     {"epoch": epoch}) for pid in created)
-            if events:
-                ctx.audit.append_many(events, session=session)
-        result.pairings += len(page)
-        result.epochs_created += len(created)
-        result.epochs_retired += len(retired)
-        result.notices_queued += queued
-        if progress is not None:
-            progress(result.pairings, total)
+            with sessions() as session:
+                page = list(session.execute(page_q).all())
+            if not page:
+                break
+            after = page[-1].pairing_id
+            with sessions.begin() as session:
+                created, retired, queued = _rotate_page(ctx, session, page, epoch=epoch,
+                                                        now=now, actor=actor, text=texts)
+            result.pairings += len(page)
+            result.epochs_created += len(created)
+            result.epochs_retired += retired
+            result.notices_queued += queued
+            if progress is not None:
+                progress(result.pairings, total)
     return result

@@ -2,16 +2,19 @@
 
 * Rotation runs on ``schedule.rotation_cron`` (UTC, default 00:00 on the 1st) and the
   shred sweep every ``schedule.shred_interval_minutes``.
-* Jobs persist in ``apscheduler_jobs`` (SQLAlchemyJobStore on the bot's engine), so a
-  fire time missed while the bot was down is still due at start: ``coalesce`` folds any
-  number of missed runs into one and ``misfire_grace_time`` (a month for rotation) lets
-  it run late rather than be skipped.
+* Jobs persist in ``scheduler_jobs`` in the bot's database through
+  :class:`bot.jobs.jobstore.DataJobStore`: plain columns and JSON, never a pickle, and
+  a job is rebuilt only if its function is on :data:`JOB_FUNCTIONS` - so writing that
+  table cannot make the bot run anything but its own jobs. A fire time missed while
+  the bot was down is still due: ``coalesce`` folds any number of missed runs into one
+  and ``misfire_grace_time`` (a month for rotation) lets it run late, not be skipped.
 * On start the bot also runs rotation then sweep once (trigger ``startup``). Both jobs
   compute their target state from the calendar, so this catch-up is correct whether the
   bot was down for an hour or across several month boundaries, and harmless otherwise.
-* Job functions are module-level and take only a context key, so the pickled job in the
-  store holds no object, key or connection - only ``bot.jobs.scheduler:scheduled``.
-  Several replicas may fire the same job; the jobs are idempotent by unique constraints.
+* Job functions are module-level and take only a context key and a job name, so the
+  stored job holds no object, key or connection - only ``bot.jobs.scheduler:scheduled``
+  and two strings. Several replicas may fire the same job; the jobs are idempotent by
+  unique constraints.
 
 The job functions are synchronous (SQLAlchemy), so APScheduler's asyncio executor runs
 them in the loop's thread pool and the relay keeps serving while a sweep runs.
@@ -21,19 +24,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 
 from bot.jobs.context import JobContext
+from bot.jobs.jobstore import DataJobStore
 from bot.jobs.runs import run_job
 from crypto.errors import ConfigError
-from storage.models.jobs import apscheduler_jobs
+from storage.models.jobs import ScheduledJob
 
 log = structlog.get_logger("bot.jobs")
 
@@ -89,6 +93,10 @@ def _run_logged(ctx: JobContext, job: str, trigger: str) -> None:
         log.error("job_failed", job=job, trigger=trigger, error=type(exc).__name__)
 
 
+#: The only functions the persistent job store will rebuild a job around (by reference).
+JOB_FUNCTIONS: dict[str, Callable[..., object]] = {"bot.jobs.scheduler:scheduled": scheduled}
+
+
 def catch_up(context_key: str) -> None:
     """Start-up run: rotate to the current month first, then sweep."""
     scheduled(context_key, "rotation", "startup")
@@ -107,7 +115,7 @@ def start_scheduler(
     _CONTEXTS[context_key] = app_context
     scheduler = AsyncIOScheduler(
         event_loop=loop,
-        jobstores={"default": SQLAlchemyJobStore(engine=app_context.engine)},
+        jobstores={"default": DataJobStore(app_context.engine, JOB_FUNCTIONS)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
         timezone=UTC,
     )
@@ -136,7 +144,7 @@ def next_runs(ctx: JobContext, now: datetime) -> dict[str, tuple[datetime | None
     registered the job, otherwise computed from the configured trigger."""
     with ctx.engine.connect() as conn:
         stored = {str(r[0]): r[1] for r in conn.execute(
-            select(apscheduler_jobs.c.id, apscheduler_jobs.c.next_run_time))}
+            select(ScheduledJob.id, ScheduledJob.next_run_time))}
     out: dict[str, tuple[datetime | None, bool]] = {}
     triggers = {"rotation": rotation_trigger(ctx), "shred_sweep": sweep_trigger(ctx)}
     for job, trig in triggers.items():

@@ -25,7 +25,7 @@ from bot.jobs import notices
 from bot.jobs.context import SCHEDULER_REF, JobContext, Progress
 from bot.jobs.lifecycle import EPOCHS, members_of, retire, shred
 from bot.jobs.purge import Target
-from bot.jobs.queue import Notice, insert_ignore, queue_notices
+from bot.jobs.queue import Notice, insert_ignore, queue_member_notices, queue_notices
 from bot.jobs.remanence import scrub
 from crypto.epochs import epoch_of, epoch_start, grace_end
 from crypto.errors import StorageError
@@ -87,38 +87,40 @@ def sweep(
     current = epoch_of(now)
     ctx.warm()
     _adopt_orphan_deposits(ctx, current)
-    with ctx.sessions.begin() as session:
-        result.epochs_retired = len(retire(ctx, session, before_epoch=current, now=now,
-                                           actor=actor))
-    with ctx.sessions() as session:
-        rows = session.execute(
-            select(Epoch.pairing_id, Epoch.epoch, Pairing.grace_days, Pairing.physician_id,
-                   Pairing.patient_id)
-            .join(Pairing, Pairing.pairing_id == Epoch.pairing_id)
-            .where(Epoch.state != "shredded", Epoch.epoch < current)
-            .order_by(Epoch.pairing_id, Epoch.epoch)
-        ).all()
-    due: list[Target] = []
-    warn: list[Notice] = []
-    for pid, epoch, grace_days, physician, patient in rows:
-        ends = grace_end(epoch, grace_days)
-        if now >= ends:
-            due.append((pid, epoch))
-        elif now >= ends - WARN_AHEAD:
-            warn.extend(Notice(m, pid, notices.shred_soon(epoch, ends),
-                               notices.dedupe_key("shred_soon", pid, epoch, m))
-                        for m in (physician, patient) if m)
-    if warn:
-        with ctx.sessions.begin() as session:
-            result.warnings_queued = queue_notices(session, warn, now)
-    for start in range(0, len(due), batch):
-        with ctx.sessions.begin() as session:
-            done, counts = shred(ctx, session, due[start:start + batch], now=now,
-                                 actor=actor, reason="grace_ended")
-        result.epochs_shredded += len(done)
-        result.counts.update(counts)
-        if progress is not None:
-            progress(min(start + batch, len(due)), len(due))
+    with ctx.run_sessions() as sessions:
+        with sessions.begin() as session:
+            result.epochs_retired = len(retire(ctx, session, before_epoch=current, now=now,
+                                               actor=actor))
+        with sessions() as session:
+            # ``state IN (...)`` rather than ``<> 'shredded'`` and no ORDER BY, so the
+            # (state, epoch) index finds the live past without walking years of
+            # shredded rows; sorted here for the batches' locality.
+            rows = sorted((str(p), int(e), int(g)) for p, e, g in session.execute(
+                select(Epoch.pairing_id, Epoch.epoch, Pairing.grace_days)
+                .join(Pairing, Pairing.pairing_id == Epoch.pairing_id)
+                .where(Epoch.state.in_(("active", "retired")), Epoch.epoch < current)))
+        due: list[Target] = []
+        warn: dict[tuple[int, datetime], list[str]] = {}
+        for pid, epoch, grace_days in rows:
+            ends = grace_end(epoch, grace_days)
+            if now >= ends:
+                due.append((pid, epoch))
+            elif now >= ends - WARN_AHEAD:
+                warn.setdefault((epoch, ends), []).append(pid)
+        if warn:
+            with sessions.begin() as session:
+                result.warnings_queued = sum(
+                    queue_member_notices(session, "shred_soon", epoch, pids,
+                                         text=notices.shred_soon(epoch, ends), now=now)
+                    for (epoch, ends), pids in sorted(warn.items()))
+        for start in range(0, len(due), batch):
+            with sessions.begin() as session:
+                done, counts = shred(ctx, session, due[start:start + batch], now=now,
+                                     actor=actor, reason="grace_ended")
+            result.epochs_shredded += len(done)
+            result.counts.update(counts)
+            if progress is not None:
+                progress(min(start + batch, len(due)), len(due))
     if scrub_after and (result.epochs_shredded or is_sqlite(ctx.engine)):
         # SQLite: every run, so a checkpoint that an earlier run found busy (a reader
         # pinning old WAL frames) is retried within the hour. A busy checkpoint does

@@ -19,6 +19,14 @@ for the synchronous driver calls ``wait_for_messages``/``user_sends_whatsapp``):
 In async mode use the ``*_async`` driver variants (``wait_for_messages_async``,
 ``user_sends_whatsapp_async``, ``replay_async``, ``wait_until_async``).
 
+In a child process (:class:`bot.sandbox.remote.RemoteSandbox`), as remote services
+are in real life - benchmarks use this so the platforms' work is not charged to the
+bot's event loop; JSON driver operations (:class:`bot.sandbox.ops.SandboxOps`) cross a
+pipe::
+
+    async with RemoteSandbox(webhook_url=...) as sb:
+        sb.info["tg_base_url"]; await sb.call("user_sends_texts", [[user_id, text]])
+
 Pointing python-telegram-bot 22 at the fake
 -------------------------------------------
 ::

@@ -20,7 +20,7 @@ No released version ever wrote the ``bot_*`` tables, so their rows are not carri
 an upgrade that finds any refuses with a message instead of dropping data silently.
 
 Revision ID: 0008_relay_on_storage
-Revises: 0006_breakglass
+Revises: 0007_job_indexes
 Create Date: 2026-11-23
 """
 
@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_relay_on_storage"
-down_revision: str | None = "0006_breakglass"
+down_revision: str | None = "0007_job_indexes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

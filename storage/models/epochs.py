@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base
@@ -23,6 +23,9 @@ class Epoch(Base):
         UniqueConstraint("pairing_id", "epoch"),
         CheckConstraint(f"state IN {EPOCH_STATES!r}", name="state"),
         CheckConstraint("epoch >= 0", name="epoch"),
+        # The jobs select by state: rotation retires ``state = 'active' AND epoch < ?``,
+        # the sweep walks the unshredded past, the relay checks an epoch's state.
+        Index(None, "state", "epoch"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

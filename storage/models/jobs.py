@@ -1,10 +1,11 @@
 """Scheduler bookkeeping: the persistent job store, job run outcomes, shred confirmations.
 
-Why ``apscheduler_jobs`` is declared here although APScheduler creates it itself: the
-models==migrations check compares the live schema with this metadata, so a table that
-only APScheduler knows would show up as drift; declaring it (exactly as APScheduler 3.11
-defines it) lets a migration create it and the job store's ``create(checkfirst=True)``
-becomes a no-op.
+``scheduler_jobs`` is the bot's APScheduler job store, as data only: an id, a
+``module:function`` reference that must be on the bot's allow-list to be rebuilt, the
+trigger, arguments and options as JSON, and the next run time. It replaces
+APScheduler's own ``apscheduler_jobs`` table (revision 0007 drops it), which held a
+pickle per job - anyone able to write that table could have made the bot unpickle,
+and so run, code of their choosing (see bot/jobs/jobstore.py).
 
 ``job_runs`` makes jobs visible (``/jobs``, ``medcrypt-bot jobs list``): one row per
 run with its trigger, outcome and PHI-free counts, because "the job ran" must be
@@ -24,14 +25,12 @@ from datetime import datetime
 
 from sqlalchemy import (
     CheckConstraint,
-    Column,
     Float,
     Index,
     Integer,
     LargeBinary,
     String,
     Table,
-    Unicode,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -41,14 +40,28 @@ from storage.base import Base
 JOB_OUTCOMES = ("running", "ok", "failed")
 JOB_TRIGGERS = ("schedule", "startup", "manual", "chat")
 
-#: APScheduler 3.11's SQLAlchemyJobStore table, column for column.
-apscheduler_jobs = Table(
-    "apscheduler_jobs",
-    Base.metadata,
-    Column("id", Unicode(191), primary_key=True),
-    Column("next_run_time", Float(25), index=True),
-    Column("job_state", LargeBinary, nullable=False),
-)
+class ScheduledJob(Base):
+    """One persistent scheduler job: plain columns, nothing executable."""
+
+    __tablename__ = "scheduler_jobs"
+
+    #: APScheduler's job id ("rotation", "shred_sweep"); 191 as in APScheduler's table.
+    id: Mapped[str] = mapped_column(String(191), primary_key=True)
+    #: ``module:function``; rebuilt only when on the allow-list of the bot's job functions.
+    func_ref: Mapped[str] = mapped_column(String(128))
+    #: JSON trigger spec (bot/jobs/triggerspec.py): cron fields or an interval.
+    trigger: Mapped[str] = mapped_column(String(1024))
+    #: JSON list of positional arguments (strings, numbers, booleans only).
+    args: Mapped[str] = mapped_column(String(1024))
+    #: JSON of the per-job options: name, executor, coalesce, misfire grace, max instances.
+    options: Mapped[str] = mapped_column(String(1024))
+    #: POSIX seconds of the next fire time; NULL while paused or refused. The due-job
+    #: query of every scheduler wake-up filters on it.
+    next_run_time: Mapped[float | None] = mapped_column(Float(25), index=True)
+
+
+#: The job store's table; the name callers used while it was APScheduler's own table.
+apscheduler_jobs: Table = ScheduledJob.__table__  # type: ignore[assignment]
 
 
 class JobRun(Base):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKeyConstraint, Integer, LargeBinary, String
+from sqlalchemy import ForeignKeyConstraint, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base
@@ -22,6 +22,9 @@ class MediaBlob(Base):
         ForeignKeyConstraint(
             ["pairing_id", "epoch"], ["epochs.pairing_id", "epochs.epoch"], ondelete="CASCADE"
         ),
+        # The shred deletes media by (pairing, epoch), and the cascade from ``epochs``
+        # looks rows up by the same key: without it both scan the whole table.
+        Index(None, "pairing_id", "epoch"),
     )
 
     id: Mapped[str] = mapped_column(String(ID_HEX_CHARS), primary_key=True)

@@ -1,17 +1,22 @@
-"""Fuzz targets for the jobs' parsers: routing headers of stored rows, ``--now`` times.
+"""Fuzz targets for the jobs' parsers: routing headers of stored rows, ``--now`` times,
+the scheduler job store's trigger specs.
 
 The purge reads headers of rows it is about to delete (outbox payloads, part chunks);
 they came from outside once, so garbage there must be skipped, never crash a sweep.
+The job store rebuilds triggers from JSON in the database, which anyone able to write
+the database controls: garbage there is a refused job, never a crash.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable, Iterable
 
 from bot.cli.jobs import parse_instant
 from bot.jobs.purge import _outbox_target, _token_target
-from crypto.errors import ConfigError
+from bot.jobs.triggerspec import trigger_from_spec
+from crypto.errors import ConfigError, StorageError
 from crypto.parts import split_token
 from crypto.wire import encode_token
 
@@ -37,9 +42,26 @@ def _instant(data: bytes) -> object:
         raise ConfigError("--now", str(exc)) from None
 
 
+def _trigger_spec(data: bytes) -> object:
+    try:
+        spec = json.loads(data)
+    except ValueError:  # not JSON at all: the store refuses the row the same way
+        raise StorageError("stored job is not valid JSON") from None
+    return trigger_from_spec(spec)
+
+
+_CRON = (b'{"type": "cron", "fields": {"year": "*", "month": "*", "day": "1", "week": "*", '
+         b'"day_of_week": "*", "hour": "0", "minute": "0", "second": "0"}, "start_date": null, '
+         b'"end_date": null, "timezone": "UTC", "jitter": null}')
+_INTERVAL = (b'{"type": "interval", "seconds": 3600.0, "start_date": '
+             b'"2026-11-23T12:00:00+00:00", "end_date": null, "timezone": "Europe/Paris", '
+             b'"jitter": 5}')
+
+
 TARGETS: dict[str, tuple[Callable[[bytes], object], Iterable[bytes]]] = {
     "jobs_token_prefix": (_token_target, [_HEADER, _HEADER[:10]]),
     "jobs_outbox_text": (_outbox_text, [_TOKEN.encode(), *(p.encode() for p in _PARTS)]),
     "jobs_outbox_document": (_outbox_document, [_FILE]),
     "jobs_now": (_instant, [b"2027-01-01T00:00:00Z", b"2026-11-08T00:00:00+01:00"]),
+    "jobs_trigger_spec": (_trigger_spec, [_CRON, _INTERVAL]),
 }
