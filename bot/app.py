@@ -102,7 +102,7 @@ class BotApp:
         self.services = Services(settings=settings,
                                  directory=IdentityDirectory(self.keyring, self.clock),
                                  clock=self.clock, auditor=Auditor(self.audit_log),
-                                 jobs=self.jobs,
+                                 jobs=self.jobs, keyring=self.keyring,
                                  audit_public_keys=({signer.key_id: signer.public_key}
                                                     if signer is not None else {}))
         self.intake = Intake(self.sessions, self.services,

@@ -14,7 +14,6 @@ for the plaintexts used: none may appear.
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import tempfile
 import time
@@ -306,23 +305,12 @@ async def _main(break_glass: str) -> int:
         print("MedCrypt bridge demo - physician on Telegram, patient on WhatsApp "
               "(sandbox platforms, real bot, real companions)\n")
         operator, escrow = await clinic_setup(clock)
-        # The chat break-glass commands read the server keyring from the process
-        # environment (bot/breakglass/chat.py), not from BotApp's: lend it for the run.
-        saved = {k: os.environ.get(k) for k in operator.environ}
-        os.environ.update(operator.environ)
-        try:
-            async with FakeTelegram() as tg, FakeTwilio(
-                    webhook_url=f"http://127.0.0.1:{port}/twilio/inbound",
-                    templates={TEMPLATE_SID: "You have a new secure message."}) as tw:
-                demo = Demo(Path(tmp), tg, tw, port, clock=clock, operator=operator,
-                            escrow=escrow, break_glass=break_glass)
-                await demo.run()
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        async with FakeTelegram() as tg, FakeTwilio(
+                webhook_url=f"http://127.0.0.1:{port}/twilio/inbound",
+                templates={TEMPLATE_SID: "You have a new secure message."}) as tw:
+            demo = Demo(Path(tmp), tg, tw, port, clock=clock, operator=operator,
+                        escrow=escrow, break_glass=break_glass)
+            await demo.run()
     print("\nChecks")
     failed = 0
     for claim, ok in verdicts(demo):

@@ -72,7 +72,10 @@ def _audit_ready(ctx: Context, engine: Engine, log: AuditLog) -> bool:
 
 def deps_for(ctx: Context) -> requests.Deps:
     settings = ctx.services.settings
-    keyring = Keyring.from_environ(None, env_name=settings.keyring.server_keys_env)
+    keyring = ctx.services.keyring
+    if keyring is None:  # the bot always passes its own; a bare test intake does not
+        raise ConfigError("keyring.server_keys_env",
+                          "break-glass needs the server keyring the bot was started with")
     bind: Any = ctx.session.get_bind()
     engine: Engine = bind.engine if hasattr(bind, "engine") else bind
     return requests.Deps(settings=settings, keyring=keyring,
@@ -83,7 +86,11 @@ def deps_for(ctx: Context) -> requests.Deps:
 def run(ctx: Context, args: list[str], handler: Handler) -> None:
     actor = requests.Actor(ctx.sender_id, is_admin(ctx, ctx.sender_id))
     ctx.keep_identity = True  # audit entries name this sender
-    deps = deps_for(ctx)
+    try:
+        deps = deps_for(ctx)
+    except ConfigError as exc:
+        ctx.reply(f"Break-glass is not configured: {exc.key}.")
+        return
     bind: Any = ctx.session.get_bind()
     if not _audit_ready(ctx, bind.engine if hasattr(bind, "engine") else bind, deps.audit):
         ctx.reply(NOT_READY)

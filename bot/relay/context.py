@@ -21,6 +21,7 @@ from bot.outbox.queue import enqueue
 from bot.relay.auditing import Auditor
 from bot.relay.identities import IdentityDirectory
 from crypto.clock import Clock
+from crypto.keyring import Keyring
 from crypto.parts import split_token
 
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ class Services:
     jobs: JobContext | None = None
     #: Checkpoint public keys ``/audit_verify`` checks signatures against.
     audit_public_keys: Mapping[bytes, AuditPublicKey] = field(default_factory=dict)
+    #: The server keyring the bot was started with (break-glass seals the request's
+    #: reason with it); None in unit tests that build a bare intake.
+    keyring: Keyring | None = None
 
     def max_chars(self, platform: Platform) -> int:
         if platform is Platform.TELEGRAM:

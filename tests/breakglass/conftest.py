@@ -111,7 +111,7 @@ async def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
             templates={TEMPLATE_SID: "You have a new secure message."}) as tw:
         db = tmp_path / "bot.db"
         env = environ_for(tg, tw)
-        for key, value in env.items():  # the CLI and chat.deps_for read the process env
+        for key, value in env.items():  # the CLI commands read the process env
             monkeypatch.setenv(key, value)
         config = tmp_path / "bot.toml"
         config.write_text(f'[database]\nurl = "sqlite:///{db}"\n')
