@@ -48,18 +48,24 @@ def epoch_status(
     * ``active``: the current month.
 
     """
-    now = ensure_utc(now)
     key = pairing_key(pairing_id)
     pairing = session.get(Pairing, key) if key else None
-    if pairing is None or not 0 <= epoch < MAX_EPOCH or epoch < pairing.start_epoch:
+    if pairing is None:
+        return "unknown"
+    state = session.scalar(select(Epoch.state).where(
+        Epoch.pairing_id == pairing.pairing_id, Epoch.epoch == epoch))
+    return classify(pairing, epoch, state, now)
+
+
+def classify(pairing: Pairing, epoch: int, state: str | None, now: datetime) -> EpochStatus:
+    """:func:`epoch_status` for a caller that already loaded the pairing and the epoch
+    row's ``state`` (None: no row yet) - the relay does both in one query per message."""
+    now = ensure_utc(now)
+    if not 0 <= epoch < MAX_EPOCH or epoch < pairing.start_epoch:
         return "unknown"
     current = epoch_of(now)
     if epoch > current:
         return "future"
-    if now >= grace_end(epoch, pairing.grace_days):
-        return "shredded"
-    state = session.scalar(select(Epoch.state).where(
-        Epoch.pairing_id == pairing.pairing_id, Epoch.epoch == epoch))
-    if state == "shredded":
+    if now >= grace_end(epoch, pairing.grace_days) or state == "shredded":
         return "shredded"
     return "active" if epoch == current else "retired"

@@ -255,6 +255,13 @@ def take_receipts(session: Session, platform_message_id: str) -> list[tuple[str,
     return [(status, code) for _id, status, code in sorted(rows)]
 
 
+def rows_with_stashed_receipts(session: Session, limit: int = 500) -> list[OutboxMessage]:
+    """Sent rows for which a receipt is waiting (stashed before their SID was known)."""
+    return list(session.scalars(
+        select(OutboxMessage).where(OutboxMessage.platform_message_id.in_(
+            select(EarlyReceipt.platform_message_id))).limit(limit)))
+
+
 def next_due(session: Session, now: datetime) -> datetime | None:
     """When the earliest pending row becomes due (for the worker's sleep)."""
     return session.scalar(

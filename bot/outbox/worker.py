@@ -52,6 +52,10 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self.worker_id = secrets.token_hex(8)
         self.sent = 0
+        #: SIDs whose receipts this process stashed (the common case: Twilio calls back
+        #: the replica that sent). The send path looks in the table only for these; the
+        #: periodic :meth:`recover` applies any other stashed receipt whose SID exists.
+        self._stashed: set[str] = set()
 
     def wake(self) -> None:
         self._wake.set()
@@ -164,7 +168,9 @@ class OutboxWorker:
             row = s.get(OutboxMessage, row_id)
             if row is not None:
                 queue.mark_sent(row, platform_id, now)
-                self._apply_early_receipts(s, row, now)
+                if platform_id in self._stashed:
+                    self._stashed.discard(platform_id)
+                    self._apply_early_receipts(s, row, now)
         self.sent += 1
 
     def _record_failure(self, d: Delivery, exc: SendFailed) -> None:
@@ -204,8 +210,9 @@ class OutboxWorker:
 
     def _tell_origin(self, s: Session, row: OutboxMessage, now: datetime) -> None:
         origin = row.origin_identity_id
+        sender = None if origin is None else s.get(PlatformIdentity, origin)
         if origin and queue.out_kind(row) in (OutKind.TOKEN, OutKind.FILE) \
-                and self._services.directory.platform_of(s, origin) is not None:
+                and sender is not None and sender.deleted_at is None:
             queue.enqueue(s, OutboundMessage(recipient_id=origin, kind=OutKind.NOTICE),
                           [notices.DELIVERY_FAILED], now)
 
@@ -221,6 +228,8 @@ class OutboxWorker:
             row = queue.record_status(s, platform_id, status, error_code, now)
             if row is None:
                 queue.stash_receipt(s, platform_id, status, error_code, now)
+                if len(self._stashed) < 100_000:
+                    self._stashed.add(platform_id)
                 return
             self._on_failure_receipt(s, row, status, error_code, now)
         self.wake()
@@ -244,8 +253,12 @@ class OutboxWorker:
 
     # -- recovery ---------------------------------------------------------------------
     async def recover(self) -> None:
-        """Resolve rows whose worker died mid-send (lease expired)."""
+        """Resolve rows whose worker died mid-send (lease expired), and apply receipts
+        stashed before a restart or by another replica whose SID is now recorded."""
         now = self._services.clock.now()
+        with self._sessions.begin() as s:
+            for stashed in queue.rows_with_stashed_receipts(s):
+                self._apply_early_receipts(s, stashed, now)
         with self._sessions.begin() as s:
             rows = queue.in_doubt(s, now=now)
             pending = [(r.id, r.created_at, r.claimed_until, self._delivery(s, r, now))

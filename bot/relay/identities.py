@@ -22,12 +22,16 @@ from storage.models.identities import PlatformIdentity
 from storage.repos.identities import find_identity, get_or_create_identity, reveal_address
 
 _WHATSAPP_PREFIX = "whatsapp:"
+_PLATFORM_CACHE_MAX = 200_000
 
 
 @dataclass(frozen=True)
 class Resolved:
     identity_id: str
     created: bool
+    #: The row itself: the caller's session holds it only weakly, so handing it back
+    #: spares a second SELECT for callers that go on to update it.
+    identity: PlatformIdentity | None = None
 
 
 class IdentityDirectory:
@@ -36,6 +40,9 @@ class IdentityDirectory:
     def __init__(self, keyring: Keyring, clock: Clock) -> None:
         self._keyring = keyring
         self._clock = clock
+        #: identity id → platform. A row's platform never changes, so this cannot go
+        #: stale; erasure is still read from the row wherever it matters (address_of).
+        self._platforms: dict[str, Platform] = {}
 
     def find(self, session: Session, platform: Platform, address: str) -> str | None:
         found = find_identity(session, self._keyring, platform.value, address)
@@ -45,7 +52,7 @@ class IdentityDirectory:
         """The identity of ``address``, created (in the caller's transaction) if new."""
         identity, created = get_or_create_identity(
             session, self._keyring, platform.value, address, now=self._clock.now())
-        return Resolved(identity.id, created=created)
+        return Resolved(identity.id, created=created, identity=identity)
 
     def address_of(self, session: Session, identity_id: str) -> tuple[Platform, str] | None:
         """Where to send: the adapter's form of the address (``whatsapp:`` prefixed)."""
@@ -59,7 +66,15 @@ class IdentityDirectory:
         return platform, address
 
     def platform_of(self, session: Session, identity_id: str) -> Platform | None:
+        """The platform to format for (re-split limits). An erased identity may still
+        answer from the cache: nothing is ever sent to it (``address_of`` says None)."""
+        known = self._platforms.get(identity_id)
+        if known is not None:
+            return known
         row = session.get(PlatformIdentity, identity_id)
         if row is None or row.deleted_at is not None:
             return None
-        return Platform(row.platform)
+        if len(self._platforms) >= _PLATFORM_CACHE_MAX:
+            self._platforms.clear()
+        self._platforms[identity_id] = platform = Platform(row.platform)
+        return platform

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import structlog
 from sqlalchemy import select
@@ -33,6 +34,7 @@ log = structlog.get_logger("bot.intake")
 #: identity id and the work items, called after the message's transaction committed.
 DeferHook = Callable[[str, list[Deferred]], None]
 FAILED = "That command could not finish (an internal error was logged). Try again later."
+WINDOW_MARK_EVERY = timedelta(minutes=1)
 
 
 @dataclass
@@ -122,16 +124,23 @@ class Intake:
         session = self._sessions()
         try:
             session.begin()
-            if session.scalar(select(InboundKey.id).where(
-                    InboundKey.platform == platform.value,
-                    InboundKey.platform_message_id == dedupe_key)) is not None:
-                return Outcome(duplicate=True)
+            # The unique key decides, not a prior SELECT: one statement per message, and
+            # two concurrent deliveries of one id cannot both get past it.
             session.add(InboundKey(platform=platform.value, platform_message_id=dedupe_key,
                                    received_at=now))
+            try:
+                session.flush()
+            except IntegrityError:
+                return Outcome(duplicate=True)
             resolved = self.services.directory.resolve(session, platform, address)
-            identity = session.get(PlatformIdentity, resolved.identity_id)
+            identity = resolved.identity
             assert identity is not None
-            identity.last_inbound_at = now
+            if platform is Platform.WHATSAPP and (
+                    identity.last_inbound_at is None
+                    or now - identity.last_inbound_at >= WINDOW_MARK_EVERY):
+                # Only WhatsApp has a customer-service window; a minute's precision on a
+                # 24-hour window saves an UPDATE on almost every message.
+                identity.last_inbound_at = now
             if identity.template_sent_at is not None:
                 # Rows are held only together with a template (worker._hold_for_window
                 # sets template_sent_at), so without one there is nothing to release.

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import base64
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.commands import dispatch
-from bot.jobs.policy import epoch_status
+from bot.jobs.policy import classify
 from bot.messages import OutboundMessage, OutKind
 from bot.relay import notices, pairings
 from bot.relay.context import Context
@@ -156,15 +156,25 @@ def _collect_part(ctx: Context, token: Token, token_text: str) -> str | None:
         return None
 
 
-def _get_pairing(ctx: Context, pairing_id: bytes | None) -> Pairing | None:
-    return None if pairing_id is None else ctx.session.get(Pairing, pairing_id.hex())
+def _get_pairing(ctx: Context, pairing_id: bytes | None,
+                 epoch: int | None) -> tuple[Pairing | None, Epoch | None]:
+    """The pairing and its epoch row (None if not created yet), in one query."""
+    if pairing_id is None:
+        return None, None
+    row = ctx.session.execute(
+        select(Pairing, Epoch).outerjoin(Epoch, and_(
+            Epoch.pairing_id == Pairing.pairing_id, Epoch.epoch == (epoch or 0)))
+        .where(Pairing.pairing_id == pairing_id.hex())).first()
+    if row is None:
+        return None, None
+    return row[0], (row[1] if epoch is not None else None)
 
 
 def _check_route(
     ctx: Context, pairing_id: bytes | None, epoch: int | None, direction: Direction | None,
-) -> Pairing | None:
+) -> tuple[Pairing, Epoch | None] | None:
     """The header checks shared by messages and files; replies and returns None on refusal."""
-    pairing = _get_pairing(ctx, pairing_id)
+    pairing, epoch_row = _get_pairing(ctx, pairing_id, epoch)
     if pairing is None:
         ctx.reply(notices.UNKNOWN_PAIRING)
         return None
@@ -178,12 +188,13 @@ def _check_route(
     if pairing.status != "active" or pairing.patient_id is None:
         ctx.reply(notices.PAIRING_INACTIVE)
         return None
-    if not _epoch_ok(ctx, pairing, epoch):
+    if not _epoch_ok(ctx, pairing, epoch, epoch_row):
         return None
-    return pairing
+    return pairing, epoch_row
 
 
-def _epoch_ok(ctx: Context, pairing: Pairing, epoch: int | None) -> bool:
+def _epoch_ok(ctx: Context, pairing: Pairing, epoch: int | None,
+              epoch_row: Epoch | None) -> bool:
     """The bot's half of the key policy (:func:`bot.jobs.policy.epoch_status`).
 
     The calendar refuses an epoch past its grace end even before the sweep ran; the
@@ -191,8 +202,8 @@ def _epoch_ok(ctx: Context, pairing: Pairing, epoch: int | None) -> bool:
     current month of a pairing shredded on demand is refused too.
     """
     now = ctx.services.clock.now()
-    status = "future" if epoch is None else epoch_status(
-        ctx.session, pairing.pairing_id, epoch, now)
+    status = "future" if epoch is None else classify(
+        pairing, epoch, None if epoch_row is None else epoch_row.state, now)
     if status == "future":
         ctx.reply(notices.EPOCH_FUTURE)
         return False
@@ -204,14 +215,14 @@ def _epoch_ok(ctx: Context, pairing: Pairing, epoch: int | None) -> bool:
     return True
 
 
-def _ensure_epoch(ctx: Context, pairing_id: str, epoch: int) -> None:
+def _ensure_epoch(ctx: Context, pairing_id: str, epoch: int, known: Epoch | None) -> None:
     """The epoch row the stored rows hang on (created by the first token of a month).
 
     Rotation normally creates it at midnight on the 1st; a token can arrive first. A
     past month inside its grace window is created ``retired`` so the sweep still shreds
     it on time. Two replicas may race to create it: the loser re-reads the winner's row.
     """
-    if get_epoch(ctx.session, pairing_id, epoch) is not None:
+    if known is not None or get_epoch(ctx.session, pairing_id, epoch) is not None:
         return
     now = ctx.services.clock.now()
     current = epoch == epoch_of(now)
@@ -233,11 +244,12 @@ def _other(pairing: Pairing, sender_id: str) -> str:
 
 def _relay_message(ctx: Context, token: Token, token_text: str) -> None:
     h = token.header
-    pairing = _check_route(ctx, h.pairing_id, h.epoch, h.direction)
-    if pairing is None or h.epoch is None:
+    routed = _check_route(ctx, h.pairing_id, h.epoch, h.direction)
+    if routed is None or h.epoch is None:
         return
+    pairing, epoch_row = routed
     assert h.direction is not None and h.index is not None  # MESSAGE headers carry both
-    _ensure_epoch(ctx, pairing.pairing_id, h.epoch)
+    _ensure_epoch(ctx, pairing.pairing_id, h.epoch, epoch_row)
     ctx.session.add(StoredToken(pairing_id=pairing.pairing_id, epoch=h.epoch,
                                 direction=int(h.direction), msg_index=h.index,
                                 kind=int(Kind.MESSAGE), raw=token.raw,
@@ -247,17 +259,18 @@ def _relay_message(ctx: Context, token: Token, token_text: str) -> None:
 
 def _store_escrow(ctx: Context, token: Token) -> None:
     h = token.header
-    pairing = _get_pairing(ctx, h.pairing_id)
+    pairing, epoch_row = _get_pairing(ctx, h.pairing_id, h.epoch)
     if pairing is None or pairings.role_of(pairing, ctx.sender_id) is None:
         ctx.reply(notices.UNKNOWN_PAIRING)
         return
-    if not _epoch_ok(ctx, pairing, h.epoch) or h.epoch is None or h.direction is None:
+    if not _epoch_ok(ctx, pairing, h.epoch, epoch_row) or h.epoch is None \
+            or h.direction is None:
         return
     stored = ctx.session.scalar(select(EscrowDeposit.id).where(
         EscrowDeposit.pairing_id == pairing.pairing_id, EscrowDeposit.epoch == h.epoch,
         EscrowDeposit.direction == int(h.direction)))
     if stored is None:  # a repeated deposit for the month and direction changes nothing
-        _ensure_epoch(ctx, pairing.pairing_id, h.epoch)
+        _ensure_epoch(ctx, pairing.pairing_id, h.epoch, epoch_row)
         ctx.session.add(EscrowDeposit(pairing_id=pairing.pairing_id, epoch=h.epoch,
                                       direction=int(h.direction), raw=token.raw,
                                       deposited_at=ctx.services.clock.now()))
@@ -280,10 +293,11 @@ def _handle_file(ctx: Context) -> None:
             ctx.audit("plaintext_blocked", platform=ctx.message.platform.value, what="file")
         ctx.reply(notices.NOT_ENCRYPTED_FILE)
         return
-    pairing = _check_route(ctx, header.pairing_id, header.epoch, header.direction)
-    if pairing is None:
+    routed = _check_route(ctx, header.pairing_id, header.epoch, header.direction)
+    if routed is None:
         return
-    _ensure_epoch(ctx, pairing.pairing_id, header.epoch)
+    pairing, epoch_row = routed
+    _ensure_epoch(ctx, pairing.pairing_id, header.epoch, epoch_row)
     out = OutboundMessage(recipient_id=_other(pairing, ctx.sender_id), kind=OutKind.FILE,
                           document=doc, origin_id=ctx.sender_id,
                           pairing_id=pairing.pairing_id)

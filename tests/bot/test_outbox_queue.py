@@ -3,6 +3,7 @@ SKIP LOCKED on PostgreSQL so two workers never claim the same row."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import UTC, datetime, timedelta
 
@@ -117,7 +118,9 @@ def test_a_receipt_that_overtakes_its_send_survives_a_restart(database_url: str)
     _worker(sessions).record_status("SM-early", "delivered", None)  # before the SID is known
     with sessions() as s:  # type: ignore[operator]
         assert s.scalar(select(func.count()).select_from(EarlyReceipt)) == 1
-    _worker(sessions)._record_sent(row_id, "SM-early")  # another process: the restarted bot
+    restarted = _worker(sessions)  # another process: the restarted bot
+    restarted._record_sent(row_id, "SM-early")
+    asyncio.run(restarted.recover())  # its periodic round applies what was stashed before
     with sessions() as s:  # type: ignore[operator]
         done = s.get(OutboxMessage, row_id)
         assert done is not None and done.status == "sent"
