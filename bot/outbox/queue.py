@@ -162,6 +162,17 @@ def mark_sent(row: OutboxMessage, platform_message_id: str, now: datetime) -> No
     row.updated_at = now
 
 
+def mark_sent_by_id(session: Session, row_id: int, platform_message_id: str,
+                    now: datetime) -> None:
+    """:func:`mark_sent` as one UPDATE, for the send path that has no row loaded."""
+    session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == row_id)
+        .values(status="sent", platform_message_id=platform_message_id[:128],
+                delivery_status=func.coalesce(OutboxMessage.delivery_status, "sent"),
+                claimed_until=None, sent_at=now, updated_at=now)
+        .execution_options(synchronize_session=False))
+
+
 def mark_retry(row: OutboxMessage, at: datetime, error_code: str, now: datetime) -> None:
     row.status = "pending"
     row.next_attempt_at = at

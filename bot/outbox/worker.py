@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import OutboundMessage, OutKind, Platform
@@ -112,7 +113,13 @@ class OutboxWorker:
         with self._sessions.begin() as s:
             rows = queue.claim(s, now=now, lease=self._lease, worker=self.worker_id,
                                limit=limit, postgres=self._postgres)
-            return [d for d in (self._delivery(s, row, now) for row in rows) if d is not None]
+            # The recipients of the whole batch in one SELECT (they stay in the session's
+            # identity map while this list holds them; _delivery's lookups hit it).
+            recipients = list(s.scalars(select(PlatformIdentity).where(
+                PlatformIdentity.id.in_({r.dest_identity_id for r in rows})))) if rows else []
+            deliveries = [self._delivery(s, row, now) for row in rows]
+            del recipients
+            return [d for d in deliveries if d is not None]
 
     def _delivery(self, s: Session, row: OutboxMessage, now: datetime) -> Delivery | None:
         found = self._services.directory.address_of(s, row.dest_identity_id)
@@ -165,11 +172,14 @@ class OutboxWorker:
     def _record_sent(self, row_id: int, platform_id: str) -> None:
         now = self._services.clock.now()
         with self._sessions.begin() as s:
-            row = s.get(OutboxMessage, row_id)
-            if row is not None:
-                queue.mark_sent(row, platform_id, now)
-                if platform_id in self._stashed:
-                    self._stashed.discard(platform_id)
+            if platform_id not in self._stashed:
+                # The hot path: one UPDATE, no read (this runs for every message sent).
+                queue.mark_sent_by_id(s, row_id, platform_id, now)
+            else:
+                self._stashed.discard(platform_id)
+                row = s.get(OutboxMessage, row_id)
+                if row is not None:
+                    queue.mark_sent(row, platform_id, now)
                     self._apply_early_receipts(s, row, now)
         self.sent += 1
 
