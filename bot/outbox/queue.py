@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import case, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.messages import OutboundMessage, OutKind
@@ -226,6 +226,36 @@ def delay_recipient(session: Session, recipient_id: str, until: datetime, now: d
 
 _RECEIPT_ORDER = {"accepted": 0, "queued": 0, "sending": 1, "sent": 2, "delivered": 3,
                   "read": 4, "undelivered": 5, "failed": 5}
+
+
+def _receipt_rank(column: object) -> object:
+    return case(_RECEIPT_ORDER, value=column, else_=0)
+
+
+def advance_status(session: Session, platform_message_id: str, status: str,
+                   error_code: str | None, now: datetime) -> bool | None:
+    """:func:`record_status` for receipts that need no follow-up (not a failure), as one
+    UPDATE: True if applied, False if the row is already further on, None if no row
+    carries this id yet (the caller stashes the receipt). Every message gets two or
+    three of these, so they must not load the row."""
+    delivered = status in ("delivered", "read")
+    values: dict[str, object] = {"delivery_status": status, "updated_at": now}
+    if delivered:
+        values["payload"] = b""  # delivered: the relay keeps no second copy of the token
+        values["delivered_at"] = func.coalesce(OutboxMessage.delivered_at, now)
+    if error_code:
+        values["last_error_code"] = error_code[:64]
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.platform_message_id == platform_message_id,
+               _receipt_rank(func.coalesce(OutboxMessage.delivery_status, "accepted"))
+               <= literal(_RECEIPT_ORDER.get(status, -1)))
+        .values(**values).execution_options(synchronize_session=False))
+    if int(getattr(result, "rowcount", 0) or 0):
+        return True
+    known = session.scalar(select(OutboxMessage.id).where(
+        OutboxMessage.platform_message_id == platform_message_id).limit(1))
+    return None if known is None else False
 
 
 def record_status(

@@ -235,6 +235,12 @@ class OutboxWorker:
         """
         now = self._services.clock.now()
         with self._sessions.begin() as s:
+            if status not in ("failed", "undelivered"):
+                if queue.advance_status(s, platform_id, status, error_code, now) is None:
+                    queue.stash_receipt(s, platform_id, status, error_code, now)
+                    if len(self._stashed) < 100_000:
+                        self._stashed.add(platform_id)
+                return
             row = queue.record_status(s, platform_id, status, error_code, now)
             if row is None:
                 queue.stash_receipt(s, platform_id, status, error_code, now)

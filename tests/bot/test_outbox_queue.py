@@ -142,3 +142,23 @@ def test_an_early_failure_receipt_fails_the_row_once_recorded(database_url: str)
         done = s.get(OutboxMessage, row_id)
         assert done is not None and done.status == "failed"
         assert done.delivery_status == "undelivered" and done.last_error_code == "30008"
+
+
+def test_receipts_only_move_forward_and_delivery_drops_the_payload(database_url: str) -> None:
+    sessions, _ = _setup(database_url)
+    pg = not is_sqlite(sessions.kw["bind"])  # type: ignore[attr-defined]
+    with sessions.begin() as s:  # type: ignore[attr-defined]
+        row = queue.claim(s, now=NOW, lease=timedelta(seconds=30), worker="w", limit=1,
+                          postgres=pg)[0]
+        row_id = row.id
+        queue.mark_sent_by_id(s, row_id, "SM-1", NOW)
+    with sessions.begin() as s:  # type: ignore[attr-defined]
+        assert queue.advance_status(s, "SM-unknown", "sent", None, NOW) is None
+        assert queue.advance_status(s, "SM-1", "delivered", None, NOW) is True
+        assert queue.advance_status(s, "SM-1", "sent", None, NOW) is False  # late, older
+        assert queue.advance_status(s, "SM-1", "read", None, NOW) is True
+    with sessions() as s:  # type: ignore[operator]
+        done = s.get(OutboxMessage, row_id)
+        assert done is not None and done.status == "sent"
+        assert done.delivery_status == "read" and done.payload == b""
+        assert done.delivered_at is not None and done.platform_message_id == "SM-1"
