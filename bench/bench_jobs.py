@@ -1,6 +1,7 @@
 """Rotation and shred sweep at clinic scale, on SQLite (and PostgreSQL when configured).
 
-``python -m bench.bench_jobs [--pairings N] [--tokens K] [--quick] [--profile]``
+``python -m bench.bench_jobs [--pairings N] [--tokens K] [--quick] [--profile] [--no-pg]
+[--no-sqlite]`` (PostgreSQL runs when ``MEDCRYPT_TEST_PG_URL`` is set, in a scratch database)
 (``python -m bench.run jobs`` runs the quick size: 10,000 pairings).
 
 * rotation of N active pairings: N epoch rows created, N retired, 2N notices queued,
@@ -160,10 +161,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="10,000 pairings")
     parser.add_argument("--profile", action="store_true", help="where the time goes")
     parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true",
+                        help="PostgreSQL only (MEDCRYPT_TEST_PG_URL)")
     args, _ = parser.parse_known_args(argv)
     pairings = 10_000 if args.quick or "jobs" in argv else args.pairings
-    with tempfile.TemporaryDirectory() as tmp:
-        run(f"sqlite:///{tmp}/bench.db", pairings, args.tokens, args.profile)
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            run(f"sqlite:///{tmp}/bench.db", pairings, args.tokens, args.profile)
     pg = os.environ.get("MEDCRYPT_TEST_PG_URL", "")
     if pg and not args.no_pg:
         url, drop = _pg_database(pg)
