@@ -150,7 +150,7 @@ class AppendMixin(AuditBase):
             rows.append({"seq": seq, "ts_us": ts, "actor_ref": actor, "subject_ref": subject,
                          "action": action, "details": sealed, "prev_hash": link,
                          "entry_hash": prev})
-        conn.execute(insert(ENTRIES), rows)
+        _insert_entries(conn, rows)
         values: dict[str, Any] = {"seq": seq, "entry_hash": prev}
         checkpoint = None
         if sign and self._signer is not None:
@@ -202,3 +202,19 @@ class AppendMixin(AuditBase):
                     sealed = conn.execute(select_secret).scalar_one()
             self._pseudonym_key = base64.b64decode(self._keys.open(sealed.data, aad))
         return self._pseudonym_key
+
+
+def _insert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """One executemany of the batch's entries.
+
+    On SQLite straight to the driver: the columns are integers, text and bytes that
+    sqlite3 binds as they are, and SQLAlchemy's per-row parameter processing was half
+    the cost of inserting a batch (0.44 s of 0.88 s for 20,000 entries). PostgreSQL
+    keeps SQLAlchemy's insertmanyvalues, which batches rows into multi-row INSERTs.
+    """
+    compiled = insert(ENTRIES).compile(dialect=conn.dialect)
+    order = compiled.positiontup
+    if conn.dialect.name != "sqlite" or not order:
+        conn.execute(insert(ENTRIES), rows)
+        return
+    conn.exec_driver_sql(str(compiled), [tuple(row[k] for k in order) for row in rows])

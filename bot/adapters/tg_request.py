@@ -1,10 +1,11 @@
 """python-telegram-bot's networking on aiohttp instead of httpx.
 
-Why: measured on loopback against the sandbox (bench/bench_relay.py, docs in the
-benchmark output), PTB's stock ``HTTPXRequest`` costs the bot 2-5 ms of CPU per Bot API
-call and gets *slower* with concurrency (≈250 calls/s sequential, ≈170/s with 32 in
-flight), while the same PTB ``Bot`` on this transport costs ≈0.5 ms per call and keeps
-≈1,300 calls/s at any concurrency. The outbox sends many chats in parallel, so the
+Why: measured with a PTB ``Bot`` calling sendMessage on the sandbox fake running in a
+child process (loopback, 2 cores), PTB's stock ``HTTPXRequest`` cost the calling
+process 2.0-5.2 ms of CPU per Bot API call and got *slower* with concurrency (≈250
+calls/s sequential, ≈170/s with 32 in flight; ≈420/≈210 once keep-alive covered the
+whole pool), while the same ``Bot`` on this transport cost ≈0.45 ms per call and kept
+≈1,300-1,400 calls/s at 1, 8 and 32 in flight. The outbox sends many chats in parallel, so the
 transport was the relay's bottleneck. aiohttp is already a dependency (the twilio async
 client runs on it), and ``BaseRequest`` is PTB's documented extension point for
 networking backends, so nothing of PTB's API handling is bypassed: PTB still builds
@@ -106,7 +107,7 @@ class AiohttpRequest(BaseRequest):
                 return resp.status, await resp.read()
         except TimeoutError as exc:  # includes aiohttp's ServerTimeoutError
             raise TimedOut from exc
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, OSError) as exc:
             # The class name only: aiohttp's messages can quote the URL, which holds the
             # bot token.
             raise NetworkError(f"aiohttp.{type(exc).__name__}") from None

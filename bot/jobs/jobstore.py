@@ -115,7 +115,7 @@ class DataJobStore(BaseJobStore):  # type: ignore[misc]  # APScheduler ships no 
         """Rebuild matching jobs in run order; refused rows are logged and parked."""
         stmt = select(JOBS).where(*where).order_by(JOBS.c.next_run_time)
         jobs: list[Job] = []
-        refused: list[str] = []
+        refused: list[Any] = []
         with self._engine.connect() as conn:
             rows = conn.execute(stmt).all()
         for row in rows:
@@ -123,11 +123,16 @@ class DataJobStore(BaseJobStore):  # type: ignore[misc]  # APScheduler ships no 
                 jobs.append(self._job(row))
             except StorageError as exc:
                 log.error("scheduler_job_refused", job=str(row.id)[:64], error=str(exc))
-                refused.append(str(row.id))
+                refused.append(row)
         if refused:
+            # Park exactly the row that was refused: if another replica has meanwhile
+            # replaced it with a valid job, the values differ and it stays scheduled.
             with self._engine.begin() as conn:
-                conn.execute(update(JOBS).where(JOBS.c.id.in_(refused))
-                             .values(next_run_time=None))
+                for row in refused:
+                    conn.execute(update(JOBS).where(
+                        JOBS.c.id == row.id, JOBS.c.func_ref == row.func_ref,
+                        JOBS.c.trigger == row.trigger, JOBS.c.args == row.args,
+                        JOBS.c.options == row.options).values(next_run_time=None))
         return jobs
 
     # -- the BaseJobStore interface ---------------------------------------------------

@@ -16,6 +16,7 @@ token of a later epoch can have been sent before that instant.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import struct
 from collections import Counter, defaultdict
@@ -110,7 +111,7 @@ def _purge_parts(session: Session, targets: list[Target], members: dict[str, lis
                  out: Purged) -> None:
     wanted = set(targets)
     senders = sorted({m for pid, _ in targets for m in members.get(pid, [])})
-    ends = {t: epoch_end(t[1]) for t in targets}
+    end_of = functools.cache(epoch_end)  # one per epoch, and only for orphaned groups
     for ids in _chunks(senders):
         rows = session.execute(
             select(PendingPart.id, PendingPart.sender_id, PendingPart.group_id,
@@ -131,7 +132,7 @@ def _purge_parts(session: Session, targets: list[Target], members: dict[str, lis
             else:
                 newest = max(p[3] for p in parts)
                 hit = next((t for t in targets if sender in members.get(t[0], [])
-                            and newest < ends[t]), None)
+                            and newest < end_of(t[1])), None)
             if hit is not None:
                 out.per_target[hit]["parts"] += len(parts)
                 doomed.extend(p[0] for p in parts)

@@ -14,9 +14,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import insert, select
 from structlog.testing import capture_logs
 
+from bot.jobs import scheduler as sched
 from bot.jobs.jobstore import JOBS, DataJobStore
 from bot.jobs.scheduler import (
     JOB_FUNCTIONS,
@@ -157,8 +161,6 @@ def test_malformed_rows_of_an_allowed_function_are_refused(
 
 
 def test_the_store_refuses_to_save_a_job_it_could_not_rebuild(sqlite_url: str) -> None:
-    from apscheduler.schedulers.background import BackgroundScheduler
-
     with context(sqlite_url, FixedClock(NOV30)) as ctx:
         scheduler = BackgroundScheduler(timezone=UTC, jobstores={
             "default": DataJobStore(ctx.engine, JOB_FUNCTIONS)})
@@ -173,3 +175,34 @@ def test_the_store_refuses_to_save_a_job_it_could_not_rebuild(sqlite_url: str) -
                 assert conn.execute(select(JOBS.c.id)).all() == []
         finally:
             scheduler.shutdown(wait=False)
+
+
+async def test_missed_fire_times_in_the_store_run_once_coalesced(sqlite_url: str) -> None:
+    """A stored job whose fire times passed while nothing ran (bot down, loop blocked)
+    runs once, not once per missed time, and its next run moves into the future."""
+    with context(sqlite_url, FixedClock(NOV30)) as ctx:
+        now = datetime.now(UTC)
+        sched._CONTEXTS["store3"] = ctx
+        scheduler = AsyncIOScheduler(
+            event_loop=asyncio.get_running_loop(), timezone=UTC,
+            jobstores={"default": DataJobStore(ctx.engine, JOB_FUNCTIONS)})
+        scheduler.start(paused=True)
+        try:
+            scheduler.add_job(
+                scheduled, IntervalTrigger(seconds=60, start_date=now - timedelta(minutes=30),
+                                           timezone=UTC),
+                args=["store3", "shred_sweep"], id="shred_sweep", coalesce=True,
+                misfire_grace_time=3600, next_run_time=now - timedelta(minutes=10))
+            scheduler.resume()
+            await _sweeps(ctx, 1)
+            await asyncio.sleep(0.5)  # room for any further (wrong) catch-up runs
+        finally:
+            scheduler.shutdown(wait=False)
+            sched._CONTEXTS.pop("store3", None)
+        with ctx.sessions() as s:
+            runs = s.scalars(select(JobRun.trigger).where(JobRun.job == "shred_sweep")).all()
+        assert runs == ["schedule"]
+        with ctx.engine.connect() as conn:
+            nxt = conn.execute(select(JOBS.c.next_run_time)
+                               .where(JOBS.c.id == "shred_sweep")).scalar_one()
+        assert nxt > now.timestamp()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
+from bot.jobs.context import JOB_CACHE_KIB
 from bot.jobs.rotation import rotate
 from crypto.clock import FixedClock
 from crypto.epochs import epoch_of
@@ -51,3 +54,25 @@ def test_rotation_in_start_month_sends_nothing(database_url: str) -> None:
         assert (result.epochs_created, result.notices_queued) == (0, 0)
         with ctx.sessions() as s:
             assert notices_for(s, p.patient_id) == []
+
+
+def test_a_run_gives_its_sqlite_page_cache_back(sqlite_url: str) -> None:
+    """The job-sized cache lives only as long as the run: every pooled connection
+    afterwards has the cache size it had before, even when the run failed."""
+    clock = FixedClock(NOV)
+    with context(sqlite_url, clock) as ctx:
+        add_pairing(ctx, start_epoch=epoch_of(NOV), at=NOV)
+        with ctx.engine.connect() as conn:
+            default = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        assert default != -JOB_CACHE_KIB
+        with ctx.run_sessions() as sessions, sessions() as s:
+            assert s.connection().exec_driver_sql("PRAGMA cache_size").scalar() \
+                == -JOB_CACHE_KIB
+        rotate(ctx, DEC1)
+        with pytest.raises(RuntimeError), ctx.run_sessions():
+            raise RuntimeError("a job failing mid-run")
+        with ExitStack() as stack:  # every connection the pool holds, at once
+            conns = [stack.enter_context(ctx.engine.connect())
+                     for _ in range(ctx.engine.pool.checkedin())]  # type: ignore[attr-defined]
+            assert conns
+            assert {c.exec_driver_sql("PRAGMA cache_size").scalar() for c in conns} == {default}
