@@ -9,7 +9,7 @@ epoch shredded early by ``/shred`` or ``/delete_me``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -57,7 +57,18 @@ def epoch_status(
     return classify(pairing, epoch, state, now)
 
 
-def classify(pairing: Pairing, epoch: int, state: str | None, now: datetime) -> EpochStatus:
+class PairingTerms(Protocol):
+    """What the policy needs of a pairing (an ORM row or the relay's route view)."""
+
+    @property
+    def start_epoch(self) -> int: ...
+
+    @property
+    def grace_days(self) -> int: ...
+
+
+def classify(pairing: PairingTerms, epoch: int, state: str | None,
+             now: datetime) -> EpochStatus:
     """:func:`epoch_status` for a caller that already loaded the pairing and the epoch
     row's ``state`` (None: no row yet) - the relay does both in one query per message."""
     now = ensure_utc(now)

@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, func, literal, or_, select, update
+from sqlalchemy import Table, case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.messages import OutboundMessage, OutKind
@@ -36,6 +36,8 @@ _PAYLOAD_KIND = {OutKind.TOKEN: "text", OutKind.FILE: "document",
                  OutKind.NOTICE: "notice", OutKind.TEMPLATE: "template"}
 _OUT_KIND = {v: k for k, v in _PAYLOAD_KIND.items()}
 _FILE_TYPE = "application/vnd.medcrypt.file"
+_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+_MEDIA: Table = MediaBlob.__table__  # type: ignore[assignment]
 #: Name every relayed file is delivered under: the sender's own file name could say what
 #: the file is about, so it is neither stored nor passed on (the encrypted manifest
 #: carries the real name to the other companion).
@@ -84,26 +86,21 @@ def enqueue(
             header = parse_file_header(data)
             pairing_id, epoch, payloads = message.pairing_id, header.epoch, [header.raw]
         media_id = secrets.token_hex(16)
-        session.add(MediaBlob(
-            id=media_id, pairing_id=pairing_id, epoch=epoch, data=data, path=None,
-            content_type=_FILE_TYPE, size=len(data), url_token_hash=None, created_at=now,
-            expires_at=None,
-        ))
-    rows = [
-        OutboxMessage(
-            dest_identity_id=message.recipient_id, origin_identity_id=message.origin_id,
-            pairing_id=message.pairing_id, payload_kind=_PAYLOAD_KIND[message.kind],
-            payload=payload, media_id=media_id, filename=filename, status="pending",
-            attempts=0,
-            next_attempt_at=now, claimed_by=None, claimed_until=None,
-            platform_message_id=None, delivery_status=None, last_error_code=None,
-            dedupe_key=None, created_at=now, updated_at=now, sent_at=None, delivered_at=None,
-        )
-        for payload in payloads
-    ]
-    session.add_all(rows)
-    session.flush()
-    return [r.id for r in rows]
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # Core below does not autoflush; rows it references must exist
+    conn = session.connection()
+    if media_id is not None and message.document is not None:
+        conn.execute(insert(_MEDIA).values(
+            id=media_id, pairing_id=pairing_id, epoch=epoch, data=message.document.data,
+            path=None, content_type=_FILE_TYPE, size=len(message.document.data),
+            url_token_hash=None, created_at=now, expires_at=None))
+    # Core, not the unit of work: this runs for every relayed message.
+    return [conn.execute(insert(_OUTBOX).values(
+        dest_identity_id=message.recipient_id, origin_identity_id=message.origin_id,
+        pairing_id=message.pairing_id, payload_kind=_PAYLOAD_KIND[message.kind],
+        payload=payload, media_id=media_id, filename=filename, status="pending", attempts=0,
+        next_attempt_at=now, created_at=now, updated_at=now,
+    ).returning(_OUTBOX.c.id)).scalar_one() for payload in payloads]
 
 
 def claim(

@@ -12,26 +12,31 @@ longer be found or written to.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from bot.messages import Platform
 from crypto.clock import Clock
 from crypto.keyring import Keyring
 from storage.models.identities import PlatformIdentity
+from storage.normalize import normalize_address
 from storage.repos.identities import find_identity, get_or_create_identity, reveal_address
 
 _WHATSAPP_PREFIX = "whatsapp:"
 _PLATFORM_CACHE_MAX = 200_000
+_TABLE: Table = PlatformIdentity.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
 class Resolved:
     identity_id: str
     created: bool
-    #: The row itself: the caller's session holds it only weakly, so handing it back
-    #: spares a second SELECT for callers that go on to update it.
-    identity: PlatformIdentity | None = None
+    #: What intake needs of the row without loading it into the session (WhatsApp's
+    #: window bookkeeping).
+    last_inbound_at: datetime | None = None
+    template_sent_at: datetime | None = None
 
 
 class IdentityDirectory:
@@ -49,10 +54,25 @@ class IdentityDirectory:
         return None if found is None else found.id
 
     def resolve(self, session: Session, platform: Platform, address: str) -> Resolved:
-        """The identity of ``address``, created (in the caller's transaction) if new."""
+        """The identity of ``address``, created (in the caller's transaction) if new.
+
+        Every inbound message comes through here, so a known sender is found with one
+        Core SELECT (no ORM object); only a first contact goes through the repository.
+        """
+        normalized = normalize_address(platform.value, address)
+        found = session.connection().execute(
+            select(_TABLE.c.id, _TABLE.c.last_inbound_at, _TABLE.c.template_sent_at)
+            .where(_TABLE.c.platform == platform.value,
+                   _TABLE.c.address_bidx.in_(
+                       PlatformIdentity.ADDRESS.index_candidates(self._keyring, normalized)),
+                   _TABLE.c.deleted_at.is_(None)).limit(1)).first()
+        if found is not None:
+            return Resolved(found.id, created=False, last_inbound_at=found.last_inbound_at,
+                            template_sent_at=found.template_sent_at)
         identity, created = get_or_create_identity(
             session, self._keyring, platform.value, address, now=self._clock.now())
-        return Resolved(identity.id, created=created, identity=identity)
+        return Resolved(identity.id, created=created, last_inbound_at=identity.last_inbound_at,
+                        template_sent_at=identity.template_sent_at)
 
     def address_of(self, session: Session, identity_id: str) -> tuple[Platform, str] | None:
         """Where to send: the adapter's form of the address (``whatsapp:`` prefixed)."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +35,7 @@ log = structlog.get_logger("bot.intake")
 DeferHook = Callable[[str, list[Deferred]], None]
 FAILED = "That command could not finish (an internal error was logged). Try again later."
 WINDOW_MARK_EVERY = timedelta(minutes=1)
+_INBOUND: Table = InboundKey.__table__  # type: ignore[assignment]
 
 
 @dataclass
@@ -124,28 +125,33 @@ class Intake:
         session = self._sessions()
         try:
             session.begin()
+            conn = session.connection()
             # The unique key decides, not a prior SELECT: one statement per message, and
-            # two concurrent deliveries of one id cannot both get past it.
-            session.add(InboundKey(platform=platform.value, platform_message_id=dedupe_key,
-                                   received_at=now))
+            # two concurrent deliveries of one id cannot both get past it. The hot path
+            # runs Core statements on the session's connection (same transaction): the
+            # ORM's unit of work cost more than the SQL itself.
             try:
-                session.flush()
+                conn.execute(insert(_INBOUND).values(
+                    platform=platform.value, platform_message_id=dedupe_key, received_at=now))
             except IntegrityError:
                 return Outcome(duplicate=True)
             resolved = self.services.directory.resolve(session, platform, address)
-            identity = resolved.identity
-            assert identity is not None
+            window: dict[str, object] = {}
             if platform is Platform.WHATSAPP and (
-                    identity.last_inbound_at is None
-                    or now - identity.last_inbound_at >= WINDOW_MARK_EVERY):
+                    resolved.last_inbound_at is None
+                    or now - resolved.last_inbound_at >= WINDOW_MARK_EVERY):
                 # Only WhatsApp has a customer-service window; a minute's precision on a
                 # 24-hour window saves an UPDATE on almost every message.
-                identity.last_inbound_at = now
-            if identity.template_sent_at is not None:
+                window["last_inbound_at"] = now
+            if resolved.template_sent_at is not None:
                 # Rows are held only together with a template (worker._hold_for_window
                 # sets template_sent_at), so without one there is nothing to release.
-                identity.template_sent_at = None
+                window["template_sent_at"] = None
                 release_held(session, resolved.identity_id, now)
+            if window:
+                session.execute(update(PlatformIdentity).where(
+                    PlatformIdentity.id == resolved.identity_id).values(**window)
+                    .execution_options(synchronize_session="fetch"))
             msg = InboundMessage(platform=platform, sender_id=resolved.identity_id,
                                  dedupe_key=dedupe_key, text=text, document=document,
                                  platform_message_id=platform_message_id,

@@ -10,6 +10,7 @@ makes the physician's companion reject it, and the physician can /unpair).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy import or_, select
 
@@ -39,7 +40,17 @@ def _set_role(ctx: Context, identity_id: str, role: str) -> None:
         identity.role = role
 
 
-def role_of(pairing: Pairing, identity_id: str) -> str | None:
+class Members(Protocol):
+    """Who is in a pairing (an ORM row or the relay's route view)."""
+
+    @property
+    def physician_id(self) -> str: ...
+
+    @property
+    def patient_id(self) -> str | None: ...
+
+
+def role_of(pairing: Members, identity_id: str) -> str | None:
     if pairing.physician_id == identity_id:
         return "physician"
     if pairing.patient_id == identity_id:

@@ -11,8 +11,9 @@ relayed, stored or logged (the guard), and on Telegram the message is deleted.
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import Table, and_, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.commands import dispatch
@@ -156,25 +157,44 @@ def _collect_part(ctx: Context, token: Token, token_text: str) -> str | None:
         return None
 
 
-def _get_pairing(ctx: Context, pairing_id: bytes | None,
-                 epoch: int | None) -> tuple[Pairing | None, Epoch | None]:
-    """The pairing and its epoch row (None if not created yet), in one query."""
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What routing needs of a pairing and of the epoch a token names."""
+
+    pairing_id: str
+    physician_id: str
+    patient_id: str | None
+    status: str
+    start_epoch: int
+    grace_days: int
+    #: The epoch row's state; None while the month has no row yet.
+    epoch_state: str | None
+
+
+_PAIRINGS: Table = Pairing.__table__  # type: ignore[assignment]
+_EPOCHS: Table = Epoch.__table__  # type: ignore[assignment]
+_TOKENS: Table = StoredToken.__table__  # type: ignore[assignment]
+
+
+def _get_route(ctx: Context, pairing_id: bytes | None, epoch: int | None) -> Route | None:
+    """The pairing and the state of its epoch row, in one Core query (every message)."""
     if pairing_id is None:
-        return None, None
-    row = ctx.session.execute(
-        select(Pairing, Epoch).outerjoin(Epoch, and_(
-            Epoch.pairing_id == Pairing.pairing_id, Epoch.epoch == (epoch or 0)))
-        .where(Pairing.pairing_id == pairing_id.hex())).first()
-    if row is None:
-        return None, None
-    return row[0], (row[1] if epoch is not None else None)
+        return None
+    p, e = _PAIRINGS.c, _EPOCHS.c
+    row = ctx.session.connection().execute(
+        select(p.pairing_id, p.physician_id, p.patient_id, p.status, p.start_epoch,
+               p.grace_days, e.state)
+        .select_from(_PAIRINGS.outerjoin(_EPOCHS, and_(
+            e.pairing_id == p.pairing_id, e.epoch == (-1 if epoch is None else epoch))))
+        .where(p.pairing_id == pairing_id.hex())).first()
+    return None if row is None else Route(*row)
 
 
 def _check_route(
     ctx: Context, pairing_id: bytes | None, epoch: int | None, direction: Direction | None,
-) -> tuple[Pairing, Epoch | None] | None:
+) -> Route | None:
     """The header checks shared by messages and files; replies and returns None on refusal."""
-    pairing, epoch_row = _get_pairing(ctx, pairing_id, epoch)
+    pairing = _get_route(ctx, pairing_id, epoch)
     if pairing is None:
         ctx.reply(notices.UNKNOWN_PAIRING)
         return None
@@ -188,13 +208,12 @@ def _check_route(
     if pairing.status != "active" or pairing.patient_id is None:
         ctx.reply(notices.PAIRING_INACTIVE)
         return None
-    if not _epoch_ok(ctx, pairing, epoch, epoch_row):
+    if not _epoch_ok(ctx, pairing, epoch):
         return None
-    return pairing, epoch_row
+    return pairing
 
 
-def _epoch_ok(ctx: Context, pairing: Pairing, epoch: int | None,
-              epoch_row: Epoch | None) -> bool:
+def _epoch_ok(ctx: Context, pairing: Route, epoch: int | None) -> bool:
     """The bot's half of the key policy (:func:`bot.jobs.policy.epoch_status`).
 
     The calendar refuses an epoch past its grace end even before the sweep ran; the
@@ -202,8 +221,7 @@ def _epoch_ok(ctx: Context, pairing: Pairing, epoch: int | None,
     current month of a pairing shredded on demand is refused too.
     """
     now = ctx.services.clock.now()
-    status = "future" if epoch is None else classify(
-        pairing, epoch, None if epoch_row is None else epoch_row.state, now)
+    status = "future" if epoch is None else classify(pairing, epoch, pairing.epoch_state, now)
     if status == "future":
         ctx.reply(notices.EPOCH_FUTURE)
         return False
@@ -215,14 +233,14 @@ def _epoch_ok(ctx: Context, pairing: Pairing, epoch: int | None,
     return True
 
 
-def _ensure_epoch(ctx: Context, pairing_id: str, epoch: int, known: Epoch | None) -> None:
+def _ensure_epoch(ctx: Context, pairing_id: str, epoch: int, known: bool) -> None:
     """The epoch row the stored rows hang on (created by the first token of a month).
 
     Rotation normally creates it at midnight on the 1st; a token can arrive first. A
     past month inside its grace window is created ``retired`` so the sweep still shreds
     it on time. Two replicas may race to create it: the loser re-reads the winner's row.
     """
-    if known is not None or get_epoch(ctx.session, pairing_id, epoch) is not None:
+    if known or get_epoch(ctx.session, pairing_id, epoch) is not None:
         return
     now = ctx.services.clock.now()
     current = epoch == epoch_of(now)
@@ -236,7 +254,7 @@ def _ensure_epoch(ctx: Context, pairing_id: str, epoch: int, known: Epoch | None
             raise
 
 
-def _other(pairing: Pairing, sender_id: str) -> str:
+def _other(pairing: Route, sender_id: str) -> str:
     if pairing.physician_id == sender_id:
         return pairing.patient_id or ""
     return pairing.physician_id
@@ -244,33 +262,31 @@ def _other(pairing: Pairing, sender_id: str) -> str:
 
 def _relay_message(ctx: Context, token: Token, token_text: str) -> None:
     h = token.header
-    routed = _check_route(ctx, h.pairing_id, h.epoch, h.direction)
-    if routed is None or h.epoch is None:
+    pairing = _check_route(ctx, h.pairing_id, h.epoch, h.direction)
+    if pairing is None or h.epoch is None:
         return
-    pairing, epoch_row = routed
     assert h.direction is not None and h.index is not None  # MESSAGE headers carry both
-    _ensure_epoch(ctx, pairing.pairing_id, h.epoch, epoch_row)
-    ctx.session.add(StoredToken(pairing_id=pairing.pairing_id, epoch=h.epoch,
-                                direction=int(h.direction), msg_index=h.index,
-                                kind=int(Kind.MESSAGE), raw=token.raw,
-                                received_at=ctx.services.clock.now()))
+    _ensure_epoch(ctx, pairing.pairing_id, h.epoch, pairing.epoch_state is not None)
+    ctx.session.connection().execute(insert(_TOKENS).values(
+        pairing_id=pairing.pairing_id, epoch=h.epoch, direction=int(h.direction),
+        msg_index=h.index, kind=int(Kind.MESSAGE), raw=token.raw,
+        received_at=ctx.services.clock.now()))
     ctx.relay_token(_other(pairing, ctx.sender_id), token_text, pairing.pairing_id)
 
 
 def _store_escrow(ctx: Context, token: Token) -> None:
     h = token.header
-    pairing, epoch_row = _get_pairing(ctx, h.pairing_id, h.epoch)
+    pairing = _get_route(ctx, h.pairing_id, h.epoch)
     if pairing is None or pairings.role_of(pairing, ctx.sender_id) is None:
         ctx.reply(notices.UNKNOWN_PAIRING)
         return
-    if not _epoch_ok(ctx, pairing, h.epoch, epoch_row) or h.epoch is None \
-            or h.direction is None:
+    if not _epoch_ok(ctx, pairing, h.epoch) or h.epoch is None or h.direction is None:
         return
     stored = ctx.session.scalar(select(EscrowDeposit.id).where(
         EscrowDeposit.pairing_id == pairing.pairing_id, EscrowDeposit.epoch == h.epoch,
         EscrowDeposit.direction == int(h.direction)))
     if stored is None:  # a repeated deposit for the month and direction changes nothing
-        _ensure_epoch(ctx, pairing.pairing_id, h.epoch, epoch_row)
+        _ensure_epoch(ctx, pairing.pairing_id, h.epoch, pairing.epoch_state is not None)
         ctx.session.add(EscrowDeposit(pairing_id=pairing.pairing_id, epoch=h.epoch,
                                       direction=int(h.direction), raw=token.raw,
                                       deposited_at=ctx.services.clock.now()))
@@ -293,11 +309,10 @@ def _handle_file(ctx: Context) -> None:
             ctx.audit("plaintext_blocked", platform=ctx.message.platform.value, what="file")
         ctx.reply(notices.NOT_ENCRYPTED_FILE)
         return
-    routed = _check_route(ctx, header.pairing_id, header.epoch, header.direction)
-    if routed is None:
+    pairing = _check_route(ctx, header.pairing_id, header.epoch, header.direction)
+    if pairing is None:
         return
-    pairing, epoch_row = routed
-    _ensure_epoch(ctx, pairing.pairing_id, header.epoch, epoch_row)
+    _ensure_epoch(ctx, pairing.pairing_id, header.epoch, pairing.epoch_state is not None)
     out = OutboundMessage(recipient_id=_other(pairing, ctx.sender_id), kind=OutKind.FILE,
                           document=doc, origin_id=ctx.sender_id,
                           pairing_id=pairing.pairing_id)
