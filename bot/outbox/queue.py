@@ -20,8 +20,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Table, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import Row, Table, case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.messages import OutboundMessage, OutKind
@@ -48,11 +49,11 @@ def payload_kind(kind: OutKind) -> str:
     return _PAYLOAD_KIND[kind]
 
 
-def out_kind(row: OutboxMessage) -> OutKind:
+def out_kind(row: OutboxMessage | Row[*tuple[Any, ...]]) -> OutKind:
     return _OUT_KIND[row.payload_kind]
 
 
-def body_of(row: OutboxMessage) -> str:
+def body_of(row: OutboxMessage | Row[*tuple[Any, ...]]) -> str:
     """The text to send (tokens are ASCII, notices UTF-8); empty for files and templates."""
     if row.payload_kind in ("text", "notice"):
         return row.payload.decode("utf-8")
@@ -103,40 +104,46 @@ def enqueue(
     ).returning(_OUTBOX.c.id)).scalar_one() for payload in payloads]
 
 
+#: What the worker reads of a claimed row (the rest stays in the table).
+_CLAIMED = (_OUTBOX.c.id, _OUTBOX.c.dest_identity_id, _OUTBOX.c.origin_identity_id,
+            _OUTBOX.c.payload_kind, _OUTBOX.c.payload, _OUTBOX.c.media_id,
+            _OUTBOX.c.filename, _OUTBOX.c.created_at, _OUTBOX.c.claimed_until)
+
+
 def claim(
     session: Session, *, now: datetime, lease: timedelta, worker: str, limit: int,
     postgres: bool,
-) -> list[OutboxMessage]:
-    """Claim up to ``limit`` due head-of-line rows; the caller commits."""
+) -> list[Row[*tuple[Any, ...]]]:
+    """Claim up to ``limit`` due head-of-line rows; the caller commits.
+
+    One SELECT and one UPDATE for the whole batch, in Core (the worker runs this in a
+    loop; loading ORM rows and flushing them one UPDATE each cost more than the SQL).
+    """
+    c = _OUTBOX.c
     # Head of each recipient's queue: the lowest id still pending, sending or held.
     # One grouped pass over the unfinished rows (index on dest_identity_id, status)
     # instead of a correlated "no earlier row" probe per candidate, which is quadratic
     # when one chat has a backlog.
     heads = (
-        select(func.min(OutboxMessage.id))
-        .where(OutboxMessage.status.in_(_BLOCKING), OutboxMessage.payload_kind != "template")
-        .group_by(OutboxMessage.dest_identity_id)
+        select(func.min(c.id))
+        .where(c.status.in_(_BLOCKING), c.payload_kind != "template")
+        .group_by(c.dest_identity_id)
     )
     query = (
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.status == "pending",
-            OutboxMessage.next_attempt_at <= now,
-            or_(OutboxMessage.payload_kind == "template", OutboxMessage.id.in_(heads)),
-        )
-        .order_by(OutboxMessage.id)
+        select(*_CLAIMED)
+        .where(c.status == "pending", c.next_attempt_at <= now,
+               or_(c.payload_kind == "template", c.id.in_(heads)))
+        .order_by(c.id)
         .limit(limit)
     )
     if postgres:
-        query = query.with_for_update(skip_locked=True, of=OutboxMessage)
-    rows = list(session.scalars(query))
-    for row in rows:
-        row.status = "sending"
-        row.claimed_until = now + lease
-        row.claimed_by = worker
-        row.attempts += 1
-        row.updated_at = now
-    session.flush()
+        query = query.with_for_update(skip_locked=True, of=_OUTBOX)
+    conn = session.connection()
+    rows = list(conn.execute(query).all())
+    if rows:
+        conn.execute(update(_OUTBOX).where(c.id.in_([r.id for r in rows])).values(
+            status="sending", claimed_until=now + lease, claimed_by=worker,
+            attempts=c.attempts + 1, updated_at=now))
     return rows
 
 
@@ -162,12 +169,18 @@ def mark_sent(row: OutboxMessage, platform_message_id: str, now: datetime) -> No
 def mark_sent_by_id(session: Session, row_id: int, platform_message_id: str,
                     now: datetime) -> None:
     """:func:`mark_sent` as one UPDATE, for the send path that has no row loaded."""
-    session.execute(
-        update(OutboxMessage).where(OutboxMessage.id == row_id)
+    session.connection().execute(
+        update(_OUTBOX).where(_OUTBOX.c.id == row_id)
         .values(status="sent", platform_message_id=platform_message_id[:128],
-                delivery_status=func.coalesce(OutboxMessage.delivery_status, "sent"),
-                claimed_until=None, sent_at=now, updated_at=now)
-        .execution_options(synchronize_session=False))
+                delivery_status=func.coalesce(_OUTBOX.c.delivery_status, "sent"),
+                claimed_until=None, sent_at=now, updated_at=now))
+
+
+def mark_dead_by_id(session: Session, row_id: int, error_code: str, now: datetime) -> None:
+    """:func:`mark_dead` for a claimed row the worker holds as a plain Row."""
+    session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(
+        status="failed", delivery_status="failed", last_error_code=error_code[:64],
+        claimed_until=None, updated_at=now).execution_options(synchronize_session=False))
 
 
 def mark_retry(row: OutboxMessage, at: datetime, error_code: str, now: datetime) -> None:
@@ -236,22 +249,24 @@ def advance_status(session: Session, platform_message_id: str, status: str,
     carries this id yet (the caller stashes the receipt). Every message gets two or
     three of these, so they must not load the row."""
     delivered = status in ("delivered", "read")
+    c = _OUTBOX.c
     values: dict[str, object] = {"delivery_status": status, "updated_at": now}
     if delivered:
         values["payload"] = b""  # delivered: the relay keeps no second copy of the token
-        values["delivered_at"] = func.coalesce(OutboxMessage.delivered_at, now)
+        values["delivered_at"] = func.coalesce(c.delivered_at, now)
     if error_code:
         values["last_error_code"] = error_code[:64]
-    result = session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.platform_message_id == platform_message_id,
-               _receipt_rank(func.coalesce(OutboxMessage.delivery_status, "accepted"))
+    conn = session.connection()
+    result = conn.execute(
+        update(_OUTBOX)
+        .where(c.platform_message_id == platform_message_id,
+               _receipt_rank(func.coalesce(c.delivery_status, "accepted"))
                <= literal(_RECEIPT_ORDER.get(status, -1)))
-        .values(**values).execution_options(synchronize_session=False))
-    if int(getattr(result, "rowcount", 0) or 0):
+        .values(**values))
+    if result.rowcount:
         return True
-    known = session.scalar(select(OutboxMessage.id).where(
-        OutboxMessage.platform_message_id == platform_message_id).limit(1))
+    known = conn.execute(select(c.id).where(
+        c.platform_message_id == platform_message_id).limit(1)).first()
     return None if known is None else False
 
 

@@ -16,9 +16,10 @@ import hashlib
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import OutboundMessage, OutKind, Platform
@@ -73,7 +74,6 @@ class OutboxWorker:
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             self._wake.clear()
-            claimed = 0
             try:
                 if loop.time() - last_recover >= self._lease.total_seconds() / 3:
                     last_recover = loop.time()
@@ -81,14 +81,14 @@ class OutboxWorker:
                 capacity = self._concurrency - len(inflight)
                 if capacity > 0:
                     for d in self._claim(capacity):
-                        claimed += 1
                         task = asyncio.create_task(self._send_one(d))
                         inflight.add(task)
                         task.add_done_callback(self._finished(inflight))
             except Exception as exc:  # keep delivering: one bad round must not stop the bot
                 log.error("outbox_round_failed", error=type(exc).__name__)
-            if claimed and len(inflight) < self._concurrency:
-                continue
+            # No immediate re-claim: a partial batch took everything due (claiming again
+            # would only cost an empty transaction), and a full one filled every slot.
+            # The next round starts when a send finishes or intake queues a row.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=idle_seconds)
         if inflight:
@@ -121,22 +121,20 @@ class OutboxWorker:
             del recipients
             return [d for d in deliveries if d is not None]
 
-    def _delivery(self, s: Session, row: OutboxMessage, now: datetime) -> Delivery | None:
+    def _delivery(self, s: Session, row: OutboxMessage | Row[*tuple[Any, ...]],
+                  now: datetime) -> Delivery | None:
         found = self._services.directory.address_of(s, row.dest_identity_id)
         if found is None:  # erased (/delete_me) after the row was queued
-            queue.mark_dead(row, "no-recipient", now)
+            queue.mark_dead_by_id(s, row.id, "no-recipient", now)
             return None
         platform, address = found
         document = None
         media_url = None
         kind = queue.out_kind(row)
         if kind is OutKind.FILE:
-            if not row.media_id:
-                queue.mark_dead(row, "media-gone", now)
-                return None
-            media = s.get(MediaBlob, row.media_id)
+            media = None if not row.media_id else s.get(MediaBlob, row.media_id)
             if media is None:
-                queue.mark_dead(row, "media-gone", now)
+                queue.mark_dead_by_id(s, row.id, "media-gone", now)
                 return None
             if platform is Platform.WHATSAPP and self._media_url is not None:
                 name = secrets.token_urlsafe(32)

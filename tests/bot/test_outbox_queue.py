@@ -56,8 +56,7 @@ def test_head_of_line_lease_and_recovery(database_url: str) -> None:
         expired = queue.in_doubt(s, now=NOW + lease + timedelta(seconds=1))
         assert len(expired) == 3
     with sessions.begin() as s:  # type: ignore[attr-defined]
-        row = s.get(type(first[0]), first[0].id)
-        queue.mark_sent(row, "42", NOW)
+        queue.mark_sent_by_id(s, first[0].id, "42", NOW)
     with sessions.begin() as s:  # type: ignore[attr-defined]
         nxt = queue.claim(s, now=NOW, lease=lease, worker="w1", limit=10, postgres=pg)
         assert [queue.body_of(r) for r in nxt] == ["n1"]  # only the chat whose head was sent moves
