@@ -14,12 +14,12 @@ import asyncio
 import contextlib
 import hashlib
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, select
+from sqlalchemy import Row
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import OutboundMessage, OutKind, Platform
@@ -113,17 +113,19 @@ class OutboxWorker:
         with self._sessions.begin() as s:
             rows = queue.claim(s, now=now, lease=self._lease, worker=self.worker_id,
                                limit=limit, postgres=self._postgres)
-            # The recipients of the whole batch in one SELECT (they stay in the session's
-            # identity map while this list holds them; _delivery's lookups hit it).
-            recipients = list(s.scalars(select(PlatformIdentity).where(
-                PlatformIdentity.id.in_({r.dest_identity_id for r in rows})))) if rows else []
-            deliveries = [self._delivery(s, row, now) for row in rows]
-            del recipients
-            return [d for d in deliveries if d is not None]
+            return self._deliveries(s, rows, now)
+
+    def _deliveries(self, s: Session, rows: Sequence[OutboxMessage | Row[*tuple[Any, ...]]],
+                    now: datetime) -> list[Delivery]:
+        # The recipients of the whole batch in one SELECT.
+        addresses = self._services.directory.addresses_of(
+            s, (r.dest_identity_id for r in rows))
+        found = (self._delivery(s, row, addresses.get(row.dest_identity_id), now)
+                 for row in rows)
+        return [d for d in found if d is not None]
 
     def _delivery(self, s: Session, row: OutboxMessage | Row[*tuple[Any, ...]],
-                  now: datetime) -> Delivery | None:
-        found = self._services.directory.address_of(s, row.dest_identity_id)
+                  found: tuple[Platform, str] | None, now: datetime) -> Delivery | None:
         if found is None:  # erased (/delete_me) after the row was queued
             queue.mark_dead_by_id(s, row.id, "no-recipient", now)
             return None
@@ -275,11 +277,11 @@ class OutboxWorker:
                 self._apply_early_receipts(s, stashed, now)
         with self._sessions.begin() as s:
             rows = queue.in_doubt(s, now=now)
-            pending = [(r.id, r.created_at, r.claimed_until, self._delivery(s, r, now))
-                       for r in rows]
-        for row_id, created_at, claimed_until, d in pending:
-            if d is None:
-                continue
+            info = {r.id: (r.created_at, r.claimed_until) for r in rows}
+            deliveries = self._deliveries(s, rows, now)
+        for d in deliveries:
+            row_id = d.row_id
+            created_at, claimed_until = info[row_id]
             sender = self._senders[self._platform(d.address)]
             try:
                 found = await sender.lookup(d, created_at.timestamp())
