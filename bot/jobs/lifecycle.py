@@ -116,8 +116,7 @@ def shred(
     if not claimed:
         return [], counts
     claimed.sort()
-    members = members_of(session, [p for p, _ in claimed])
-    purged = purge(session, claimed, members)
+    purged = purge(session, claimed, lambda: members_of(session, [p for p, _ in claimed]))
     counts["epochs"] = len(claimed)
     counts.update(purged.total())
     if notice is not None:

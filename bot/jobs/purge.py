@@ -20,7 +20,7 @@ import functools
 import os
 import struct
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -188,14 +188,21 @@ def _purge_outbox(session: Session, targets: list[Target], out: Purged) -> None:
                 OutboxMessage.id.in_(doomed[start:start + _ID_CHUNK])))
 
 
-def purge(session: Session, targets: list[Target], members: dict[str, list[str]]) -> Purged:
-    """Delete every stored row of ``targets``; ``members`` maps pairing id → identity ids."""
+def purge(session: Session, targets: list[Target],
+          members: Callable[[], dict[str, list[str]]]) -> Purged:
+    """Delete every stored row of ``targets``; ``members()`` maps pairing id → identity ids.
+
+    ``members`` is only called when parts are waiting to be joined at all: parts live
+    for seconds while a split token arrives, so usually the table is empty and the
+    sweep skips reading every batch's members.
+    """
     out = Purged()
     if not targets:
         return out
     _purge_keyed(session, StoredToken, targets, "tokens", out)
     _purge_keyed(session, EscrowDeposit, targets, "escrow", out)
     _purge_media(session, targets, out)
-    _purge_parts(session, targets, members, out)
+    if session.scalar(select(PendingPart.id).limit(1)) is not None:
+        _purge_parts(session, targets, members(), out)
     _purge_outbox(session, targets, out)
     return out

@@ -5,9 +5,11 @@
 * Jobs persist in ``scheduler_jobs`` in the bot's database through
   :class:`bot.jobs.jobstore.DataJobStore`: plain columns and JSON, never a pickle, and
   a job is rebuilt only if its function is on :data:`JOB_FUNCTIONS` - so writing that
-  table cannot make the bot run anything but its own jobs. A fire time missed while
-  the bot was down is still due: ``coalesce`` folds any number of missed runs into one
-  and ``misfire_grace_time`` (a month for rotation) lets it run late, not be skipped.
+  table cannot make the bot run anything but its own jobs. A stored fire time that
+  passed unrun (event loop blocked, machine suspended) is still due: ``coalesce`` folds
+  any number of missed runs into one and ``misfire_grace_time`` (a month for rotation)
+  lets it run late, not be skipped. At start the jobs are re-registered from settings
+  (``replace_existing``), so downtime itself is covered by the catch-up below.
 * On start the bot also runs rotation then sweep once (trigger ``startup``). Both jobs
   compute their target state from the calendar, so this catch-up is correct whether the
   bot was down for an hour or across several month boundaries, and harmless otherwise.
