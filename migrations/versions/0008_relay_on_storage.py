@@ -13,6 +13,8 @@ relay writes ``platform_identities``, ``pairings``, ``epochs``, ``stored_tokens`
   an index for per-recipient head of line;
 * ``outbox_early_receipts``: Twilio status callbacks that overtook the recording of
   their message's SID (they used to wait in memory and were lost on a restart);
+* ``job_claims`` goes: it recorded the relay-table rotations and reminders, which are
+  now epoch rows and outbox dedupe keys;
 * ``media_blobs``: the URL hash and its expiry become nullable (a URL is minted per send),
   and so do pairing and epoch (the bot's own documents, e.g. break-glass bundles).
 
@@ -68,6 +70,7 @@ def upgrade() -> None:
         op.drop_index(index, table_name=table)
     for table in _BOT_TABLES:
         op.drop_table(table)
+    op.drop_table("job_claims")
 
     op.add_column("platform_identities",
                   sa.Column("last_inbound_at", sa.DateTime(timezone=True), nullable=True))
@@ -132,6 +135,12 @@ def downgrade() -> None:
         batch_op.drop_constraint(op.f("ck_outbox_status"), type_="check")
         batch_op.create_check_constraint(op.f("ck_outbox_status"), _OLD_STATUSES)
 
+    op.create_table(
+        "job_claims",
+        sa.Column("key", sa.String(length=160), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_job_claims")),
+    )
     op.drop_column("platform_identities", "template_sent_at")
     op.drop_column("platform_identities", "last_inbound_at")
 

@@ -11,10 +11,6 @@ and so run, code of their choosing (see bot/jobs/jobstore.py).
 run with its trigger, outcome and PHI-free counts, because "the job ran" must be
 checkable by an admin without reading logs.
 
-``job_claims`` is a ledger of things done exactly once (``rot:<pairing>:<epoch>``...)
-for tables that have no unique key of their own to decide it - the relay's outbox has
-no dedupe column - so an ``INSERT ... ON CONFLICT DO NOTHING`` here is the claim.
-
 ``shred_confirmations`` holds the second step of ``/shred``: only the SHA-256 of the
 one-time code is stored, so a database reader cannot confirm a shred.
 """
@@ -30,7 +26,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
-    Table,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -58,10 +53,6 @@ class ScheduledJob(Base):
     #: POSIX seconds of the next fire time; NULL while paused or refused. The due-job
     #: query of every scheduler wake-up filters on it.
     next_run_time: Mapped[float | None] = mapped_column(Float(25), index=True)
-
-
-#: The job store's table; the name callers used while it was APScheduler's own table.
-apscheduler_jobs: Table = ScheduledJob.__table__  # type: ignore[assignment]
 
 
 class JobRun(Base):
@@ -104,12 +95,3 @@ class ShredConfirmation(Base):
     code_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-
-
-class JobClaim(Base):
-    """A once-only action taken by a job; the primary key is the claim."""
-
-    __tablename__ = "job_claims"
-
-    key: Mapped[str] = mapped_column(String(160), primary_key=True)
-    created_at: Mapped[datetime]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from crypto.audit import Action
 from storage.models.audit import AuditEntry
 from storage.models.breakglass import BreakGlassRequest
-from storage.models.jobs import JobRun, apscheduler_jobs
+from storage.models.jobs import JobRun, ScheduledJob
 from tests.breakglass.conftest import ADMIN_A, Rig, pair, say, until
 
 
@@ -28,7 +28,7 @@ async def test_scheduler_runs_catch_up_and_stops_with_the_bot(live: Rig) -> None
 
     await until(lambda: startup_runs() == {"rotation", "shred_sweep"})
     with live.bot.engine.connect() as conn:
-        stored = set(conn.scalars(select(apscheduler_jobs.c.id)))
+        stored = set(conn.scalars(select(ScheduledJob.id)))
     assert {"rotation", "shred_sweep"} <= stored  # persistent job store in the bot's db
     scheduler = live.bot._scheduler
     assert scheduler is not None and scheduler.running

@@ -11,7 +11,7 @@ from bot.jobs.runs import last_runs
 from bot.jobs.scheduler import next_runs, start_scheduler, stop_scheduler
 from crypto.clock import FixedClock
 from crypto.epochs import epoch_of
-from storage.models.jobs import JobRun, apscheduler_jobs
+from storage.models.jobs import JobRun, ScheduledJob
 
 from .helpers import add_pairing, context, epoch_rows, notices_for
 
@@ -42,7 +42,7 @@ async def test_scheduler_runs_sweeps_and_catches_up_after_downtime(sqlite_url: s
         finally:
             stop_scheduler(scheduler, context_key="t1")
         with ctx.engine.connect() as conn:
-            stored = {r[0] for r in conn.execute(select(apscheduler_jobs.c.id))}
+            stored = {r[0] for r in conn.execute(select(ScheduledJob.id))}
         assert stored == {"rotation", "shred_sweep"}  # persisted; the catch-up one is not
         nxt = next_runs(ctx, NOV30)
         assert nxt["rotation"][1] and nxt["rotation"][0] is not None
