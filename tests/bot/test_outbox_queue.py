@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -106,14 +107,19 @@ def _worker(sessions: object) -> OutboxWorker:
     return OutboxWorker(sessions, services, {}, postgres=False)  # type: ignore[arg-type]
 
 
-def test_a_receipt_that_overtakes_its_send_survives_a_restart(database_url: str) -> None:
-    """Twilio may call back before ``create`` returns; a restart in between loses nothing."""
+def _claimed(database_url: str) -> tuple[Any, int]:
+    """A fresh queue and the id of one row claimed from it (as a worker would)."""
     sessions, _ = _setup(database_url)
     pg = not is_sqlite(sessions.kw["bind"])  # type: ignore[attr-defined]
     with sessions.begin() as s:  # type: ignore[attr-defined]
-        row = queue.claim(s, now=NOW, lease=timedelta(seconds=30), worker="w", limit=1,
-                          postgres=pg)[0]
-        row_id = row.id
+        row_id = queue.claim(s, now=NOW, lease=timedelta(seconds=30), worker="w", limit=1,
+                             postgres=pg)[0].id
+    return sessions, int(row_id)
+
+
+def test_a_receipt_that_overtakes_its_send_survives_a_restart(database_url: str) -> None:
+    """Twilio may call back before ``create`` returns; a restart in between loses nothing."""
+    sessions, row_id = _claimed(database_url)
     _worker(sessions).record_status("SM-early", "delivered", None)  # before the SID is known
     with sessions() as s:  # type: ignore[operator]
         assert s.scalar(select(func.count()).select_from(EarlyReceipt)) == 1
@@ -128,11 +134,7 @@ def test_a_receipt_that_overtakes_its_send_survives_a_restart(database_url: str)
 
 
 def test_an_early_failure_receipt_fails_the_row_once_recorded(database_url: str) -> None:
-    sessions, _ = _setup(database_url)
-    pg = not is_sqlite(sessions.kw["bind"])  # type: ignore[attr-defined]
-    with sessions.begin() as s:  # type: ignore[attr-defined]
-        row_id = queue.claim(s, now=NOW, lease=timedelta(seconds=30), worker="w", limit=1,
-                             postgres=pg)[0].id
+    sessions, row_id = _claimed(database_url)
     worker = _worker(sessions)
     worker.record_status("SM-x", "sent", None)
     worker.record_status("SM-x", "undelivered", "30008")
@@ -144,12 +146,8 @@ def test_an_early_failure_receipt_fails_the_row_once_recorded(database_url: str)
 
 
 def test_receipts_only_move_forward_and_delivery_drops_the_payload(database_url: str) -> None:
-    sessions, _ = _setup(database_url)
-    pg = not is_sqlite(sessions.kw["bind"])  # type: ignore[attr-defined]
+    sessions, row_id = _claimed(database_url)
     with sessions.begin() as s:  # type: ignore[attr-defined]
-        row = queue.claim(s, now=NOW, lease=timedelta(seconds=30), worker="w", limit=1,
-                          postgres=pg)[0]
-        row_id = row.id
         queue.mark_sent_by_id(s, row_id, "SM-1", NOW)
     with sessions.begin() as s:  # type: ignore[attr-defined]
         assert queue.advance_status(s, "SM-unknown", "sent", None, NOW) is None
