@@ -30,7 +30,6 @@ Every field registers itself in :data:`REGISTRY`, which ``keys status`` and
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,23 +94,12 @@ class EncryptedField:
 
     ``blind_index`` names an optional column receiving the keyed HMAC of the value.
     ``id_attr`` names the client-generated primary key bound into the AAD.
-
-    Three options let tables that seal by hand (e.g. ``bot_identities``, which stores
-    ``keyring.seal(...)`` bytes in a plain ``LargeBinary``) register for ``keys
-    status``/``keys rewrap`` without changing their schema or their ciphertexts:
-    ``raw_bytes`` (the column holds ``bytes``, not :class:`Sealed`), ``index_key``
-    (the column name their blind-index subkey was derived with, default ``column``) and
-    ``index_input`` (maps ``(row, value)`` to the text they indexed, e.g. a
-    ``"platform:address"`` prefix).
     """
 
     table: str
     column: str
     blind_index: str | None = None
     id_attr: str = "id"
-    raw_bytes: bool = False
-    index_key: str | None = None
-    index_input: Callable[[Any, str], str] | None = None
 
     def aad(self, row_id: str) -> tuple[str, str, str]:
         return (self.table, self.column, row_id)
@@ -138,10 +126,9 @@ class EncryptedField:
             return
         row_id = self._row_id(row)
         sealed = keyring.seal(value.encode("utf-8"), self.aad(row_id))
-        setattr(row, self.column, sealed if self.raw_bytes else Sealed(sealed))
+        setattr(row, self.column, Sealed(sealed))
         if self.blind_index:
-            indexed = self.index_input(row, value) if self.index_input else value
-            setattr(row, self.blind_index, self.index_of(keyring, indexed))
+            setattr(row, self.blind_index, self.index_of(keyring, value))
 
     def reveal(self, row: Any, keyring: Keyring) -> str | None:
         """Open the row's value; a transplanted or tampered value raises DecryptionFailed."""
@@ -158,19 +145,15 @@ class EncryptedField:
             return None
         if isinstance(sealed, Sealed):
             return sealed.data
-        if self.raw_bytes and isinstance(sealed, bytes | bytearray | memoryview):
-            return bytes(sealed)
         raise StorageError(f"{self.table}.{self.column} does not hold a sealed value")
 
     def index_of(self, keyring: Keyring, value: str, *, version: int | None = None) -> bytes:
         """Blind index of an already-normalized value under ``version`` (default current)."""
-        return keyring.blind_index(
-            self.table, self.index_key or self.column, value, version=version
-        )
+        return keyring.blind_index(self.table, self.column, value, version=version)
 
     def index_candidates(self, keyring: Keyring, value: str) -> list[bytes]:
         """The blind index under every configured version (rows not yet rewrapped match)."""
-        return keyring.blind_index_candidates(self.table, self.index_key or self.column, value)
+        return keyring.blind_index_candidates(self.table, self.column, value)
 
     def rewrap(self, row: Any, keyring: Keyring) -> bool:
         """Re-seal under the current version if needed; True when the row changed."""
@@ -212,6 +195,6 @@ def register(model: type[Any], *fields: EncryptedField) -> None:
     for f in fields:
         if f.table != getattr(model, "__tablename__", None):
             raise StorageError(f"encrypted field {f.column} declared for the wrong table")
-        if (f.table, f.column) not in REGISTRY and not f.raw_bytes:
+        if (f.table, f.column) not in REGISTRY:
             event.listen(getattr(model, f.column), "set", _refuse_unsealed, retval=True)
         REGISTRY[(f.table, f.column)] = (model, f)

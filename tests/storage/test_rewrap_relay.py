@@ -1,0 +1,34 @@
+"""Key rotation reaches the relay's identity directory: after ``keys rewrap`` and removal
+of the old key, the relay still finds and opens every address it stored."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.messages import Platform
+from bot.relay.identities import IdentityDirectory
+from crypto.clock import FixedClock
+from crypto.errors import KeyVersionMissing
+from crypto.keyring import Keyring
+from storage.keys import rewrap, verify_keyring
+from tests.storage.conftest import KEYS_V1, KEYS_V2, NOW
+
+
+def test_rewrap_covers_the_relay_identity_directory(sessions: sessionmaker[Session]) -> None:
+    """The relay's own code finds and opens its identities after rewrap + key removal."""
+    v1 = Keyring.from_env_value(KEYS_V1)
+    with sessions.begin() as s:
+        made = IdentityDirectory(v1, FixedClock(NOW)).resolve(
+            s, Platform.WHATSAPP, "whatsapp:+15550004321")
+    only_v2 = Keyring.from_env_value(KEYS_V2.split(",")[0])
+    missing = r"platform_identities\.address: 1 row"
+    with sessions() as s, pytest.raises(KeyVersionMissing, match=missing):
+        verify_keyring(s, only_v2)
+    assert rewrap(sessions, Keyring.from_env_value(KEYS_V2)) >= 1
+    directory = IdentityDirectory(only_v2, FixedClock(NOW))
+    with sessions() as s:
+        verify_keyring(s, only_v2)
+        assert directory.find(s, Platform.WHATSAPP, "whatsapp:+15550004321") == made.identity_id
+        assert directory.address_of(s, made.identity_id) == (
+            Platform.WHATSAPP, "whatsapp:+15550004321")
