@@ -22,7 +22,19 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Table, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Row,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from bot.messages import OutboundMessage, OutKind
@@ -169,11 +181,20 @@ def mark_sent(row: OutboxMessage, platform_message_id: str, now: datetime) -> No
 def mark_sent_by_id(session: Session, row_id: int, platform_message_id: str,
                     now: datetime) -> None:
     """:func:`mark_sent` as one UPDATE, for the send path that has no row loaded."""
+    mark_sent_many(session, [(row_id, platform_message_id)], now)
+
+
+def mark_sent_many(session: Session, marks: Sequence[tuple[int, str]], now: datetime) -> None:
+    """:func:`mark_sent` for many ``(row id, platform message id)`` at once: one
+    statement executed for every pair (the send path records a burst of answers)."""
+    if not marks:
+        return
     session.connection().execute(
-        update(_OUTBOX).where(_OUTBOX.c.id == row_id)
-        .values(status="sent", platform_message_id=platform_message_id[:128],
+        update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id"))
+        .values(status="sent", platform_message_id=bindparam("sid"),
                 delivery_status=func.coalesce(_OUTBOX.c.delivery_status, "sent"),
-                claimed_until=None, sent_at=now, updated_at=now))
+                claimed_until=None, sent_at=now, updated_at=now),
+        [{"row_id": row_id, "sid": sid[:128]} for row_id, sid in marks])
 
 
 def mark_dead_by_id(session: Session, row_id: int, error_code: str, now: datetime) -> None:

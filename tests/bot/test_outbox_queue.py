@@ -26,14 +26,15 @@ from storage.db import is_sqlite, make_engine, session_factory
 from storage.models.outbox import EarlyReceipt, OutboxMessage
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+#: One server keyring for the queue set-up and the workers that read its addresses.
+KEYRING = Keyring({1: os.urandom(32)})
 
 
 def _setup(url: str) -> tuple[object, list[str]]:
     migrate.upgrade(url)
     engine = make_engine(url)
     sessions = session_factory(engine)
-    keyring = Keyring({1: os.urandom(32)})
-    directory = IdentityDirectory(keyring, FixedClock(NOW))
+    directory = IdentityDirectory(KEYRING, FixedClock(NOW))
     with sessions.begin() as s:
         ids = [directory.resolve(s, Platform.TELEGRAM, str(1000 + i)).identity_id
                for i in range(3)]
@@ -103,7 +104,7 @@ def _worker(sessions: object) -> OutboxWorker:
     """A worker as a freshly started bot builds it (no sends are made in these tests)."""
     clock = FixedClock(NOW)
     services = Services(settings=parse_settings({}), clock=clock, auditor=Auditor(),
-                        directory=IdentityDirectory(Keyring({1: os.urandom(32)}), clock))
+                        directory=IdentityDirectory(KEYRING, clock))
     return OutboxWorker(sessions, services, {}, postgres=False)  # type: ignore[arg-type]
 
 
@@ -159,3 +160,34 @@ def test_receipts_only_move_forward_and_delivery_drops_the_payload(database_url:
         assert done is not None and done.status == "sent"
         assert done.delivery_status == "read" and done.payload == b""
         assert done.delivered_at is not None and done.platform_message_id == "SM-1"
+
+
+class _Instant:
+    """A platform that accepts every send at once (no HTTP: the worker's own cost)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    async def send(self, d: object) -> str:
+        self.n += 1
+        return f"SM-{self.n}"
+
+    async def lookup(self, d: object, since: float) -> None:
+        return None
+
+
+def test_sends_answered_together_are_marked_in_one_commit(database_url: str) -> None:
+    from sqlalchemy import event
+
+    sessions, ids = _setup(database_url)
+    worker = _worker(sessions)
+    worker._senders = {Platform.TELEGRAM: _Instant()}  # type: ignore[dict-item]
+    engine = sessions.kw["bind"]  # type: ignore[attr-defined]
+    commits: list[int] = []
+    event.listen(engine, "commit", lambda conn: commits.append(1))
+    assert asyncio.run(worker.run_once()) == len(ids)  # one head row per recipient
+    assert len(commits) == 2  # the claim, then one commit for every answered send
+    with sessions() as s:  # type: ignore[operator]
+        sent = s.scalars(select(OutboxMessage).where(OutboxMessage.status == "sent")).all()
+        assert sorted(r.platform_message_id for r in sent) == ["SM-1", "SM-2", "SM-3"]
+        assert all(r.sent_at is not None and r.claimed_until is None for r in sent)
