@@ -154,8 +154,8 @@ class BotApp:
     def _wake(self) -> None:
         self.worker.wake()
 
-    def _status(self, sid: str, status: str, error_code: str | None) -> None:
-        self.worker.record_status(sid, status, error_code)
+    async def _status(self, sid: str, status: str, error_code: str | None) -> None:
+        await self.worker.record_status_soon(sid, status, error_code)
 
     def _defer(self, identity_id: str, work: list[Deferred]) -> None:
         """Run a committed command's work in worker threads; queue each reply."""

@@ -15,7 +15,7 @@ only its SHA-256 stored, expiring after ``media_url_ttl_seconds``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
@@ -48,7 +48,7 @@ class WhatsAppWebhook:
         self, settings: Settings, *, auth_token: str, account_sid: str, intake: Intake,
         sessions: sessionmaker[Session], clock: Clock,
         on_accepted: Callable[[], None],
-        on_status: Callable[[str, str, str | None], None],
+        on_status: Callable[[str, str, str | None], Awaitable[None]],
         admin_numbers: frozenset[str] = frozenset(),
     ) -> None:
         self._settings = settings
@@ -140,7 +140,9 @@ class WhatsAppWebhook:
         sid = params.get("MessageSid", "")
         status = params.get("MessageStatus", "")
         if sid and status:
-            self._on_status(sid, status, params.get("ErrorCode") or None)
+            # 204 only once the receipt is committed: Twilio does not resend a receipt
+            # it saw acknowledged.
+            await self._on_status(sid, status, params.get("ErrorCode") or None)
         return Response(status_code=204)
 
     async def media(self, request: Request) -> Response:

@@ -61,6 +61,9 @@ class OutboxWorker:
         #: Sends answered in the current event-loop pass, marked in one transaction.
         self._marks: list[tuple[int, str]] = []
         self._marks_done: asyncio.Future[None] | None = None
+        #: Receipts heard in the current event-loop pass, committed together.
+        self._receipts: list[tuple[str, str, str | None]] = []
+        self._receipts_done: asyncio.Future[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -268,6 +271,42 @@ class OutboxWorker:
                           [notices.DELIVERY_FAILED], now)
 
     # -- status callbacks ---------------------------------------------------------------
+    async def record_status_soon(self, platform_id: str, status: str,
+                                 error_code: str | None) -> None:
+        """A receipt from a webhook, committed before this returns.
+
+        Receipts that need no follow-up (sent, delivered, read: two or three for every
+        WhatsApp message) arriving in the same event-loop pass share one transaction;
+        failures take :meth:`record_status` at once (they may hold the row or tell the
+        sender).
+        """
+        if status in ("failed", "undelivered"):
+            self.record_status(platform_id, status, error_code)
+            return
+        self._receipts.append((platform_id, status, error_code))
+        if self._receipts_done is None:
+            self._receipts_done = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(self._flush_receipts)
+        await asyncio.shield(self._receipts_done)
+
+    def _flush_receipts(self) -> None:
+        receipts, self._receipts = self._receipts, []
+        done, self._receipts_done = self._receipts_done, None
+        try:
+            now = self._services.clock.now()
+            with self._sessions.begin() as s:
+                for platform_id, status, code in receipts:
+                    if queue.advance_status(s, platform_id, status, code, now) is None:
+                        queue.stash_receipt(s, platform_id, status, code, now)
+                        if len(self._stashed) < 100_000:
+                            self._stashed.add(platform_id)
+        except Exception as exc:  # the webhook answers 500 and Twilio may call again
+            if done is not None and not done.done():
+                done.set_exception(exc)
+            return
+        if done is not None and not done.done():
+            done.set_result(None)
+
     def record_status(self, platform_id: str, status: str, error_code: str | None) -> None:
         """A delivery receipt (Twilio status callback).
 

@@ -191,3 +191,26 @@ def test_sends_answered_together_are_marked_in_one_commit(database_url: str) -> 
         sent = s.scalars(select(OutboxMessage).where(OutboxMessage.status == "sent")).all()
         assert sorted(r.platform_message_id for r in sent) == ["SM-1", "SM-2", "SM-3"]
         assert all(r.sent_at is not None and r.claimed_until is None for r in sent)
+
+
+def test_receipts_heard_together_are_committed_together(database_url: str) -> None:
+    from sqlalchemy import event
+
+    sessions, row_id = _claimed(database_url)
+    with sessions.begin() as s:  # type: ignore[attr-defined]
+        queue.mark_sent_by_id(s, row_id, "SM-1", NOW)
+    worker = _worker(sessions)
+    commits: list[int] = []
+    event.listen(sessions.kw["bind"], "commit", lambda conn: commits.append(1))  # type: ignore[attr-defined]
+
+    async def webhooks() -> None:  # three callbacks arriving in one event-loop pass
+        await asyncio.gather(worker.record_status_soon("SM-1", "sent", None),
+                             worker.record_status_soon("SM-1", "delivered", None),
+                             worker.record_status_soon("SM-early", "read", None))
+
+    asyncio.run(webhooks())
+    assert len(commits) == 1
+    with sessions() as s:  # type: ignore[operator]
+        done = s.get(OutboxMessage, row_id)
+        assert done is not None and done.delivery_status == "delivered"
+        assert s.scalar(select(EarlyReceipt.platform_message_id)) == "SM-early"
