@@ -51,6 +51,8 @@ _OUT_KIND = {v: k for k, v in _PAYLOAD_KIND.items()}
 _FILE_TYPE = "application/vnd.medcrypt.file"
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 _MEDIA: Table = MediaBlob.__table__  # type: ignore[assignment]
+#: Built once (every relayed message runs it; building a statement cost more than running).
+_ENQUEUE = insert(_OUTBOX).returning(_OUTBOX.c.id)
 #: Name every relayed file is delivered under: the sender's own file name could say what
 #: the file is about, so it is neither stored nor passed on (the encrypted manifest
 #: carries the real name to the other companion).
@@ -108,12 +110,12 @@ def enqueue(
             path=None, content_type=_FILE_TYPE, size=len(message.document.data),
             url_token_hash=None, created_at=now, expires_at=None))
     # Core, not the unit of work: this runs for every relayed message.
-    return [conn.execute(insert(_OUTBOX).values(
-        dest_identity_id=message.recipient_id, origin_identity_id=message.origin_id,
-        pairing_id=message.pairing_id, payload_kind=_PAYLOAD_KIND[message.kind],
-        payload=payload, media_id=media_id, filename=filename, status="pending", attempts=0,
-        next_attempt_at=now, created_at=now, updated_at=now,
-    ).returning(_OUTBOX.c.id)).scalar_one() for payload in payloads]
+    return [conn.execute(_ENQUEUE, {
+        "dest_identity_id": message.recipient_id, "origin_identity_id": message.origin_id,
+        "pairing_id": message.pairing_id, "payload_kind": _PAYLOAD_KIND[message.kind],
+        "payload": payload, "media_id": media_id, "filename": filename, "status": "pending",
+        "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now,
+    }).scalar_one() for payload in payloads]
 
 
 #: What the worker reads of a claimed row (the rest stays in the table).

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.messages import Platform
@@ -28,6 +28,11 @@ from storage.repos.identities import find_identity, get_or_create_identity, reve
 _WHATSAPP_PREFIX = "whatsapp:"
 _PLATFORM_CACHE_MAX = 200_000
 _TABLE: Table = PlatformIdentity.__table__  # type: ignore[assignment]
+#: Built once: constructing a statement per message cost more than running it.
+_FIND = (select(_TABLE.c.id, _TABLE.c.last_inbound_at, _TABLE.c.template_sent_at)
+         .where(_TABLE.c.platform == bindparam("platform"),
+                _TABLE.c.address_bidx.in_(bindparam("candidates", expanding=True)),
+                _TABLE.c.deleted_at.is_(None)).limit(1))
 
 
 @dataclass(frozen=True)
@@ -61,12 +66,10 @@ class IdentityDirectory:
         Core SELECT (no ORM object); only a first contact goes through the repository.
         """
         normalized = normalize_address(platform.value, address)
-        found = session.connection().execute(
-            select(_TABLE.c.id, _TABLE.c.last_inbound_at, _TABLE.c.template_sent_at)
-            .where(_TABLE.c.platform == platform.value,
-                   _TABLE.c.address_bidx.in_(
-                       PlatformIdentity.ADDRESS.index_candidates(self._keyring, normalized)),
-                   _TABLE.c.deleted_at.is_(None)).limit(1)).first()
+        found = session.connection().execute(_FIND, {
+            "platform": platform.value,
+            "candidates": PlatformIdentity.ADDRESS.index_candidates(self._keyring, normalized),
+        }).first()
         if found is not None:
             return Resolved(found.id, created=False, last_inbound_at=found.last_inbound_at,
                             template_sent_at=found.template_sent_at)

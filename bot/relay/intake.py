@@ -36,6 +36,7 @@ DeferHook = Callable[[str, list[Deferred]], None]
 FAILED = "That command could not finish (an internal error was logged). Try again later."
 WINDOW_MARK_EVERY = timedelta(minutes=1)
 _INBOUND: Table = InboundKey.__table__  # type: ignore[assignment]
+_RECORD_INBOUND = insert(_INBOUND)
 
 
 @dataclass
@@ -131,8 +132,9 @@ class Intake:
             # runs Core statements on the session's connection (same transaction): the
             # ORM's unit of work cost more than the SQL itself.
             try:
-                conn.execute(insert(_INBOUND).values(
-                    platform=platform.value, platform_message_id=dedupe_key, received_at=now))
+                conn.execute(_RECORD_INBOUND, {"platform": platform.value,
+                                               "platform_message_id": dedupe_key,
+                                               "received_at": now})
             except IntegrityError:
                 return Outcome(duplicate=True)
             resolved = self.services.directory.resolve(session, platform, address)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from sqlalchemy import Table, and_, delete, func, insert, select
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.commands import dispatch
@@ -174,19 +174,24 @@ class Route:
 _PAIRINGS: Table = Pairing.__table__  # type: ignore[assignment]
 _EPOCHS: Table = Epoch.__table__  # type: ignore[assignment]
 _TOKENS: Table = StoredToken.__table__  # type: ignore[assignment]
+# Statements of the per-message path, built once: constructing and coercing a statement
+# for every message cost more than executing it.
+_ROUTE = (select(_PAIRINGS.c.pairing_id, _PAIRINGS.c.physician_id, _PAIRINGS.c.patient_id,
+                 _PAIRINGS.c.status, _PAIRINGS.c.start_epoch, _PAIRINGS.c.grace_days,
+                 _EPOCHS.c.state)
+          .select_from(_PAIRINGS.outerjoin(_EPOCHS, and_(
+              _EPOCHS.c.pairing_id == _PAIRINGS.c.pairing_id,
+              _EPOCHS.c.epoch == bindparam("epoch"))))
+          .where(_PAIRINGS.c.pairing_id == bindparam("pairing_id")))
+_STORE_TOKEN = insert(_TOKENS)
 
 
 def _get_route(ctx: Context, pairing_id: bytes | None, epoch: int | None) -> Route | None:
     """The pairing and the state of its epoch row, in one Core query (every message)."""
     if pairing_id is None:
         return None
-    p, e = _PAIRINGS.c, _EPOCHS.c
-    row = ctx.session.connection().execute(
-        select(p.pairing_id, p.physician_id, p.patient_id, p.status, p.start_epoch,
-               p.grace_days, e.state)
-        .select_from(_PAIRINGS.outerjoin(_EPOCHS, and_(
-            e.pairing_id == p.pairing_id, e.epoch == (-1 if epoch is None else epoch))))
-        .where(p.pairing_id == pairing_id.hex())).first()
+    row = ctx.session.connection().execute(_ROUTE, {
+        "pairing_id": pairing_id.hex(), "epoch": -1 if epoch is None else epoch}).first()
     return None if row is None else Route(*row)
 
 
@@ -267,10 +272,10 @@ def _relay_message(ctx: Context, token: Token, token_text: str) -> None:
         return
     assert h.direction is not None and h.index is not None  # MESSAGE headers carry both
     _ensure_epoch(ctx, pairing.pairing_id, h.epoch, pairing.epoch_state is not None)
-    ctx.session.connection().execute(insert(_TOKENS).values(
-        pairing_id=pairing.pairing_id, epoch=h.epoch, direction=int(h.direction),
-        msg_index=h.index, kind=int(Kind.MESSAGE), raw=token.raw,
-        received_at=ctx.services.clock.now()))
+    ctx.session.connection().execute(_STORE_TOKEN, {
+        "pairing_id": pairing.pairing_id, "epoch": h.epoch, "direction": int(h.direction),
+        "msg_index": h.index, "kind": int(Kind.MESSAGE), "raw": token.raw,
+        "received_at": ctx.services.clock.now()})
     ctx.relay_token(_other(pairing, ctx.sender_id), token_text, pairing.pairing_id)
 
 
