@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import (
     Row,
+    Select,
     Table,
     bindparam,
     case,
@@ -124,15 +125,7 @@ _CLAIMED = (_OUTBOX.c.id, _OUTBOX.c.dest_identity_id, _OUTBOX.c.origin_identity_
             _OUTBOX.c.filename, _OUTBOX.c.created_at, _OUTBOX.c.claimed_until)
 
 
-def claim(
-    session: Session, *, now: datetime, lease: timedelta, worker: str, limit: int,
-    postgres: bool,
-) -> list[Row[*tuple[Any, ...]]]:
-    """Claim up to ``limit`` due head-of-line rows; the caller commits.
-
-    One SELECT and one UPDATE for the whole batch, in Core (the worker runs this in a
-    loop; loading ORM rows and flushing them one UPDATE each cost more than the SQL).
-    """
+def _claim_query() -> Select[Any]:
     c = _OUTBOX.c
     # Head of each recipient's queue: the lowest id still pending, sending or held.
     # One grouped pass over the unfinished rows (index on dest_identity_id, status)
@@ -143,21 +136,40 @@ def claim(
         .where(c.status.in_(_BLOCKING), c.payload_kind != "template")
         .group_by(c.dest_identity_id)
     )
-    query = (
+    return (
         select(*_CLAIMED)
-        .where(c.status == "pending", c.next_attempt_at <= now,
+        .where(c.status == "pending", c.next_attempt_at <= bindparam("now"),
                or_(c.payload_kind == "template", c.id.in_(heads)))
         .order_by(c.id)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    if postgres:
-        query = query.with_for_update(skip_locked=True, of=_OUTBOX)
+
+
+# Built once: the worker claims in a loop (see the statements in bot/relay/router.py).
+_CLAIM = _claim_query()
+#: PostgreSQL: several replicas claim disjoint rows.
+_CLAIM_FOR_UPDATE = _CLAIM.with_for_update(skip_locked=True, of=_OUTBOX)
+_MARK_CLAIMED = (update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+                 .values(status="sending", claimed_until=bindparam("until"),
+                         claimed_by=bindparam("worker"), attempts=_OUTBOX.c.attempts + 1,
+                         updated_at=bindparam("now")))
+
+
+def claim(
+    session: Session, *, now: datetime, lease: timedelta, worker: str, limit: int,
+    postgres: bool,
+) -> list[Row[*tuple[Any, ...]]]:
+    """Claim up to ``limit`` due head-of-line rows; the caller commits.
+
+    One SELECT and one UPDATE for the whole batch, in Core (the worker runs this in a
+    loop; loading ORM rows and flushing them one UPDATE each cost more than the SQL).
+    """
     conn = session.connection()
-    rows = list(conn.execute(query).all())
+    rows = list(conn.execute(_CLAIM_FOR_UPDATE if postgres else _CLAIM,
+                             {"now": now, "limit": limit}).all())
     if rows:
-        conn.execute(update(_OUTBOX).where(c.id.in_([r.id for r in rows])).values(
-            status="sending", claimed_until=now + lease, claimed_by=worker,
-            attempts=c.attempts + 1, updated_at=now))
+        conn.execute(_MARK_CLAIMED, {"ids": [r.id for r in rows], "until": now + lease,
+                                     "worker": worker, "now": now})
     return rows
 
 
