@@ -25,13 +25,14 @@ from typing import Any
 from sqlalchemy import (
     Row,
     Select,
+    String,
     Table,
+    Update,
     bindparam,
     case,
     delete,
     func,
     insert,
-    literal,
     or_,
     select,
     update,
@@ -283,26 +284,38 @@ def advance_status(session: Session, platform_message_id: str, status: str,
     UPDATE: True if applied, False if the row is already further on, None if no row
     carries this id yet (the caller stashes the receipt). Every message gets two or
     three of these, so they must not load the row."""
-    delivered = status in ("delivered", "read")
-    c = _OUTBOX.c
-    values: dict[str, object] = {"delivery_status": status, "updated_at": now}
-    if delivered:
-        values["payload"] = b""  # delivered: the relay keeps no second copy of the token
-        values["delivered_at"] = func.coalesce(c.delivered_at, now)
-    if error_code:
-        values["last_error_code"] = error_code[:64]
     conn = session.connection()
-    result = conn.execute(
-        update(_OUTBOX)
-        .where(c.platform_message_id == platform_message_id,
-               _receipt_rank(func.coalesce(c.delivery_status, "accepted"))
-               <= literal(_RECEIPT_ORDER.get(status, -1)))
-        .values(**values))
+    statement = _DELIVERED if status in ("delivered", "read") else _ADVANCED
+    result = conn.execute(statement, {
+        "sid": platform_message_id, "receipt": status, "now": now,
+        "rank": _RECEIPT_ORDER.get(status, -1), "code": error_code[:64] if error_code else None,
+    })
     if result.rowcount:
         return True
-    known = conn.execute(select(c.id).where(
-        c.platform_message_id == platform_message_id).limit(1)).first()
+    known = conn.execute(_KNOWN_SID, {"sid": platform_message_id}).first()
     return None if known is None else False
+
+
+def _advance(delivered: bool) -> Update:
+    c = _OUTBOX.c
+    values: dict[str, object] = {
+        "delivery_status": bindparam("receipt"), "updated_at": bindparam("now"),
+        "last_error_code": func.coalesce(bindparam("code", type_=String), c.last_error_code),
+    }
+    if delivered:
+        values["payload"] = b""  # delivered: the relay keeps no second copy of the token
+        values["delivered_at"] = func.coalesce(c.delivered_at, bindparam("now"))
+    return (update(_OUTBOX)
+            .where(c.platform_message_id == bindparam("sid"),
+                   _receipt_rank(func.coalesce(c.delivery_status, "accepted"))
+                   <= bindparam("rank"))
+            .values(**values))
+
+
+# Built once: two or three receipts arrive for every WhatsApp message.
+_ADVANCED = _advance(delivered=False)
+_DELIVERED = _advance(delivered=True)
+_KNOWN_SID = select(_OUTBOX.c.id).where(_OUTBOX.c.platform_message_id == bindparam("sid")).limit(1)
 
 
 def record_status(

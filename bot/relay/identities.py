@@ -33,6 +33,9 @@ _FIND = (select(_TABLE.c.id, _TABLE.c.last_inbound_at, _TABLE.c.template_sent_at
          .where(_TABLE.c.platform == bindparam("platform"),
                 _TABLE.c.address_bidx.in_(bindparam("candidates", expanding=True)),
                 _TABLE.c.deleted_at.is_(None)).limit(1))
+_ADDRESSES = (select(_TABLE.c.id, _TABLE.c.platform, _TABLE.c.address)
+              .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)),
+                     _TABLE.c.deleted_at.is_(None)))
 
 
 @dataclass(frozen=True)
@@ -89,9 +92,7 @@ class IdentityDirectory:
         wanted = set(identity_ids)
         if not wanted:
             return {}
-        rows = session.connection().execute(
-            select(_TABLE.c.id, _TABLE.c.platform, _TABLE.c.address)
-            .where(_TABLE.c.id.in_(wanted), _TABLE.c.deleted_at.is_(None))).all()
+        rows = session.connection().execute(_ADDRESSES, {"ids": list(wanted)}).all()
         out: dict[str, tuple[Platform, str]] = {}
         for row in rows:
             address = reveal_address(row, self._keyring)  # type: ignore[arg-type]
