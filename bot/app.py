@@ -50,6 +50,7 @@ from crypto.clock import Clock
 from crypto.keyring import Keyring
 from storage import migrate
 from storage.audit import AuditLog
+from storage.checkpointer import WalCheckpointer
 from storage.db import is_sqlite, make_engine, session_factory
 
 log = structlog.get_logger("bot.app")
@@ -84,7 +85,11 @@ class BotApp:
         self.keyring = Keyring.from_environ(env, env_name=settings.keyring.server_keys_env)
         if auto_migrate:
             prepare_database(settings.database_url)
-        self.engine = engine or make_engine(settings.database_url)
+        self.engine = engine or make_engine(settings.database_url, wal_autocheckpoint=False)
+        # SQLite: WAL checkpoints in a thread, not inside an inbound message's commit.
+        database = self.engine.url.database if is_sqlite(self.engine) else None
+        self.checkpointer = (WalCheckpointer(database)
+                             if database and database != ":memory:" else None)
         # Jobs and deferred commands use the database from worker threads (bot.jobs.gate).
         self.gate = install_gate(self.engine)
         self.sessions = session_factory(self.engine)
@@ -186,6 +191,8 @@ class BotApp:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self.checkpointer is not None:
+            self.checkpointer.start()
         await asyncio.to_thread(self._audit_lifecycle, Action.BOT_STARTED)
         if self.webhook is not None:
             wa = self.settings.whatsapp
@@ -270,6 +277,8 @@ class BotApp:
                 await task
         if self.whatsapp is not None:
             await self.whatsapp.close()
+        if self.checkpointer is not None:
+            await asyncio.to_thread(self.checkpointer.stop)
         self.engine.dispose()
 
     async def run_until(self, stop: asyncio.Event) -> None:

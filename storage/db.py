@@ -88,18 +88,28 @@ def _begin_sqlite(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create an engine with the project's per-connection guarantees."""
+def make_engine(url: str, *, echo: bool = False, wal_autocheckpoint: bool = True) -> Engine:
+    """Create an engine with the project's per-connection guarantees.
+
+    ``wal_autocheckpoint=False`` (SQLite) leaves checkpoints to a
+    :class:`storage.checkpointer.WalCheckpointer` the caller runs; only the bot does.
+    """
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
             url, echo=echo, hide_parameters=True, connect_args={"check_same_thread": False}
         )
         event.listen(engine, "connect", _configure_sqlite)
+        if not wal_autocheckpoint:
+            event.listen(engine, "connect", _no_autocheckpoint)
         event.listen(engine, "connect", _disable_pysqlite_autobegin)
         event.listen(engine, "begin", _begin_sqlite)
         return engine
     return create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True)
+
+
+def _no_autocheckpoint(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.execute("PRAGMA wal_autocheckpoint = 0")
 
 
 def _disable_pysqlite_autobegin(dbapi_conn: Any, _record: Any) -> None:
