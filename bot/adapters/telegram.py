@@ -219,8 +219,9 @@ class TelegramAdapter:
         if msg is None or msg.chat.type != "private":
             return  # groups and channels are out of scope: one chat per person
         chat_id = msg.chat.id
+        # Keyed, so inbound_keys holds no chat id (the label names the column it fills).
         dedupe = self._keyring.blind_index(
-            "bot_inbound_keys", "dedupe_key", f"telegram:{chat_id}:{msg.message_id}").hex()
+            "inbound_keys", "platform_message_id", f"telegram:{chat_id}:{msg.message_id}").hex()
         document: Document | None = None
         limit = self._settings.relay.max_file_bytes
         if msg.document is not None:

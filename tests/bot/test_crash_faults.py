@@ -189,9 +189,9 @@ def test_faults_and_two_sigkills_lose_nothing(tmp_path: Path) -> None:
                 import sqlite3
 
                 con = sqlite3.connect(tmp_path / "bot.db")
-                states = con.execute("SELECT status, kind, count(*) FROM bot_outbox "
-                                     "GROUP BY status, kind").fetchall()
-                keys = con.execute("SELECT count(*) FROM bot_inbound_keys").fetchone()
+                states = con.execute("SELECT status, payload_kind, count(*) FROM outbox "
+                                     "GROUP BY status, payload_kind").fetchall()
+                keys = con.execute("SELECT count(*) FROM inbound_keys").fetchone()
                 con.close()
                 lost_wa = sum(1 for t in expected_wa if t not in got_wa)
                 raise AssertionError(f"{missing} never delivered ({lost_wa} to WhatsApp); "
