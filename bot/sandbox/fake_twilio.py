@@ -27,6 +27,7 @@ from bot.sandbox.faults import FaultKind, Faults, Injected429s
 from bot.sandbox.tg_models import SystemClock
 from bot.sandbox.tw_driver import TwilioDriver
 from bot.sandbox.tw_inbound import WEBHOOK_HEADERS, sign, status_params
+from bot.sandbox.tw_list import message_page
 from bot.sandbox.tw_models import (
     API_VERSION,
     MediaFetch,
@@ -85,6 +86,7 @@ class FakeTwilio(TwilioDriver):
     def build_routes(self, app: web.Application) -> None:
         base = f"/{API_VERSION}/Accounts/{{account}}"
         app.router.add_post(base + "/Messages.json", self._create)
+        app.router.add_get(base + "/Messages.json", self._list)
         app.router.add_get(base + "/Messages/{sid:[A-Za-z0-9]+}.json", self._fetch)
         app.router.add_get(base + "/Messages/{sid}/Media/{media}", self._media)
 
@@ -157,6 +159,17 @@ class FakeTwilio(TwilioDriver):
                 return 200, msg.to_json()
 
         return await self._guarded(request, "Messages.fetch", fetch)
+
+    async def _list(self, request: web.Request) -> web.StreamResponse:
+        """``GET Messages.json``: the bot asks it whether an in-doubt send arrived."""
+        query = dict(request.query)
+
+        def listing(_body: bytes) -> tuple[int, Any]:
+            with self._lock:
+                return 200, message_page(list(self.messages.values()), query,
+                                         account_sid=self.account_sid)
+
+        return await self._guarded(request, "Messages.list", listing)
 
     def _create_message(self, body: bytes) -> tuple[int, Any]:
         try:
