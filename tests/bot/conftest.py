@@ -9,6 +9,7 @@ the bot only reads headers, so random ciphertext is indistinguishable from real 
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -90,12 +91,19 @@ class Rig:
     environ: dict[str, str]
 
 
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    port = free_port()
+@contextlib.asynccontextmanager
+async def sandbox_platforms(port: int) -> AsyncIterator[tuple[FakeTelegram, FakeTwilio]]:
+    """The fake Telegram and Twilio a sandbox bot listening on ``port`` talks to."""
     async with FakeTelegram() as tg, FakeTwilio(
             webhook_url=f"http://127.0.0.1:{port}/twilio/inbound",
             templates={TEMPLATE_SID: "You have a new secure message."}) as tw:
+        yield tg, tw
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    port = free_port()
+    async with sandbox_platforms(port) as (tg, tw):
         db = tmp_path / "bot.db"
         env = environ_for(tg, tw)
         bot = BotApp(settings_for(tg, tw, port, db), environ=env)

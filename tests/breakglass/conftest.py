@@ -24,7 +24,12 @@ from bot.sandbox import FakeTelegram
 from bot.sandbox.fake_twilio import FakeTwilio
 from crypto.keyring import Keyring
 from storage.audit import AuditLog
-from tests.bot.conftest import TEMPLATE_SID, environ_for, free_port, sandbox_settings
+from tests.bot.conftest import (
+    environ_for,
+    free_port,
+    sandbox_platforms,
+    sandbox_settings,
+)
 from tests.breakglass.helpers import (
     Conversation,
     Escrow,
@@ -106,9 +111,7 @@ async def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     escrow = make_escrow()
     clock = MovableClock(START)
     port = free_port()
-    async with FakeTelegram() as tg, FakeTwilio(
-            webhook_url=f"http://127.0.0.1:{port}/twilio/inbound",
-            templates={TEMPLATE_SID: "You have a new secure message."}) as tw:
+    async with sandbox_platforms(port) as (tg, tw):
         db = tmp_path / "bot.db"
         env = environ_for(tg, tw)
         for key, value in env.items():  # the CLI commands read the process env

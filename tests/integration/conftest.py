@@ -26,7 +26,12 @@ from bot.config import parse_settings
 from bot.jobs.runs import run_job
 from bot.sandbox import FakeTelegram
 from bot.sandbox.fake_twilio import FakeTwilio
-from tests.bot.conftest import TEMPLATE_SID, environ_for, free_port, sandbox_settings
+from tests.bot.conftest import (
+    environ_for,
+    free_port,
+    sandbox_platforms,
+    sandbox_settings,
+)
 from tests.breakglass.conftest import ADMIN_A, ADMIN_B, START, Rig
 from tests.breakglass.helpers import MovableClock, make_escrow
 
@@ -54,13 +59,11 @@ async def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     escrow = make_escrow()
     clock = MovableClock(START)
     port = free_port()
-    async with FakeTelegram() as tg, FakeTwilio(
-            webhook_url=f"http://127.0.0.1:{port}/twilio/inbound",
-            templates={TEMPLATE_SID: "You have a new secure message."}) as tw:
+    async with sandbox_platforms(port) as (tg, tw):
         db = tmp_path / "bot.db"
         env = environ_for(tg, tw)
         env[SIGNING_ENV] = base64.b64encode(os.urandom(32)).decode()
-        for key, value in env.items():  # break-glass's chat layer reads the process env
+        for key, value in env.items():  # the CLI commands read the process env
             monkeypatch.setenv(key, value)
         config = tmp_path / "bot.toml"
         config.write_text(f'[database]\nurl = "sqlite:///{db}"\n')
