@@ -193,12 +193,6 @@ def mark_sent(row: OutboxMessage, platform_message_id: str, now: datetime) -> No
     row.updated_at = now
 
 
-def mark_sent_by_id(session: Session, row_id: int, platform_message_id: str,
-                    now: datetime) -> None:
-    """:func:`mark_sent` as one UPDATE, for the send path that has no row loaded."""
-    mark_sent_many(session, [(row_id, platform_message_id)], now)
-
-
 def mark_sent_many(session: Session, marks: Sequence[tuple[int, str]], now: datetime) -> None:
     """:func:`mark_sent` for many ``(row id, platform message id)`` at once: one
     statement executed for every pair (the send path records a burst of answers)."""
@@ -361,13 +355,3 @@ def rows_with_stashed_receipts(session: Session, limit: int = 500) -> list[Outbo
     return list(session.scalars(
         select(OutboxMessage).where(OutboxMessage.platform_message_id.in_(
             select(EarlyReceipt.platform_message_id))).limit(limit)))
-
-
-def next_due(session: Session, now: datetime) -> datetime | None:
-    """When the earliest pending row becomes due (for the worker's sleep)."""
-    return session.scalar(
-        select(OutboxMessage.next_attempt_at)
-        .where(OutboxMessage.status == "pending")
-        .order_by(OutboxMessage.next_attempt_at)
-        .limit(1)
-    )

@@ -206,10 +206,6 @@ class OutboxWorker:
         if done is not None and not done.done():
             done.set_result(None)
 
-    def _record_sent(self, row_id: int, platform_id: str) -> None:
-        """Record one send at once (recovery and tests; the send path batches)."""
-        self._record_sent_many([(row_id, platform_id)])
-
     def _record_sent_many(self, marks: list[tuple[int, str]]) -> None:
         if not marks:
             return
@@ -297,15 +293,20 @@ class OutboxWorker:
             with self._sessions.begin() as s:
                 for platform_id, status, code in receipts:
                     if queue.advance_status(s, platform_id, status, code, now) is None:
-                        queue.stash_receipt(s, platform_id, status, code, now)
-                        if len(self._stashed) < 100_000:
-                            self._stashed.add(platform_id)
+                        self._stash(s, platform_id, status, code, now)
         except Exception as exc:  # the webhook answers 500 and Twilio may call again
             if done is not None and not done.done():
                 done.set_exception(exc)
             return
         if done is not None and not done.done():
             done.set_result(None)
+
+    def _stash(self, s: Session, platform_id: str, status: str, error_code: str | None,
+               now: datetime) -> None:
+        """Keep a receipt whose SID no row carries yet; remember that this process did."""
+        queue.stash_receipt(s, platform_id, status, error_code, now)
+        if len(self._stashed) < 100_000:
+            self._stashed.add(platform_id)
 
     def record_status(self, platform_id: str, status: str, error_code: str | None) -> None:
         """A delivery receipt (Twilio status callback).
@@ -317,15 +318,11 @@ class OutboxWorker:
         with self._sessions.begin() as s:
             if status not in ("failed", "undelivered"):
                 if queue.advance_status(s, platform_id, status, error_code, now) is None:
-                    queue.stash_receipt(s, platform_id, status, error_code, now)
-                    if len(self._stashed) < 100_000:
-                        self._stashed.add(platform_id)
+                    self._stash(s, platform_id, status, error_code, now)
                 return
             row = queue.record_status(s, platform_id, status, error_code, now)
             if row is None:
-                queue.stash_receipt(s, platform_id, status, error_code, now)
-                if len(self._stashed) < 100_000:
-                    self._stashed.add(platform_id)
+                self._stash(s, platform_id, status, error_code, now)
                 return
             self._on_failure_receipt(s, row, status, error_code, now)
         self.wake()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ from crypto.clock import Clock
 from crypto.keyring import Keyring
 from storage.models.identities import PlatformIdentity
 from storage.normalize import normalize_address
-from storage.repos.identities import find_identity, get_or_create_identity, reveal_address
+from storage.repos.identities import get_or_create_identity, reveal_address
 
 _WHATSAPP_PREFIX = "whatsapp:"
 _PLATFORM_CACHE_MAX = 200_000
@@ -58,9 +59,18 @@ class IdentityDirectory:
         #: stale; erasure is still read from the row wherever it matters (address_of).
         self._platforms: dict[str, Platform] = {}
 
+    def _lookup(self, session: Session, platform: Platform, address: str) -> Any:
+        """The live row for ``address`` (id and window columns) or None: one Core SELECT
+        through the blind index under every key version."""
+        normalized = normalize_address(platform.value, address)
+        return session.connection().execute(_FIND, {
+            "platform": platform.value,
+            "candidates": PlatformIdentity.ADDRESS.index_candidates(self._keyring, normalized),
+        }).first()
+
     def find(self, session: Session, platform: Platform, address: str) -> str | None:
-        found = find_identity(session, self._keyring, platform.value, address)
-        return None if found is None else found.id
+        found = self._lookup(session, platform, address)
+        return None if found is None else str(found.id)
 
     def resolve(self, session: Session, platform: Platform, address: str) -> Resolved:
         """The identity of ``address``, created (in the caller's transaction) if new.
@@ -68,11 +78,7 @@ class IdentityDirectory:
         Every inbound message comes through here, so a known sender is found with one
         Core SELECT (no ORM object); only a first contact goes through the repository.
         """
-        normalized = normalize_address(platform.value, address)
-        found = session.connection().execute(_FIND, {
-            "platform": platform.value,
-            "candidates": PlatformIdentity.ADDRESS.index_candidates(self._keyring, normalized),
-        }).first()
+        found = self._lookup(session, platform, address)
         if found is not None:
             return Resolved(found.id, created=False, last_inbound_at=found.last_inbound_at,
                             template_sent_at=found.template_sent_at)

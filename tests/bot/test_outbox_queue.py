@@ -58,7 +58,7 @@ def test_head_of_line_lease_and_recovery(database_url: str) -> None:
         expired = queue.in_doubt(s, now=NOW + lease + timedelta(seconds=1))
         assert len(expired) == 3
     with sessions.begin() as s:  # type: ignore[attr-defined]
-        queue.mark_sent_by_id(s, first[0].id, "42", NOW)
+        queue.mark_sent_many(s, [(first[0].id, "42")], NOW)
     with sessions.begin() as s:  # type: ignore[attr-defined]
         nxt = queue.claim(s, now=NOW, lease=lease, worker="w1", limit=10, postgres=pg)
         assert [queue.body_of(r) for r in nxt] == ["n1"]  # only the chat whose head was sent moves
@@ -125,7 +125,7 @@ def test_a_receipt_that_overtakes_its_send_survives_a_restart(database_url: str)
     with sessions() as s:  # type: ignore[operator]
         assert s.scalar(select(func.count()).select_from(EarlyReceipt)) == 1
     restarted = _worker(sessions)  # another process: the restarted bot
-    restarted._record_sent(row_id, "SM-early")
+    restarted._record_sent_many([(row_id, "SM-early")])
     asyncio.run(restarted.recover())  # its periodic round applies what was stashed before
     with sessions() as s:  # type: ignore[operator]
         done = s.get(OutboxMessage, row_id)
@@ -139,7 +139,7 @@ def test_an_early_failure_receipt_fails_the_row_once_recorded(database_url: str)
     worker = _worker(sessions)
     worker.record_status("SM-x", "sent", None)
     worker.record_status("SM-x", "undelivered", "30008")
-    worker._record_sent(row_id, "SM-x")
+    worker._record_sent_many([(row_id, "SM-x")])
     with sessions() as s:  # type: ignore[operator]
         done = s.get(OutboxMessage, row_id)
         assert done is not None and done.status == "failed"
@@ -149,7 +149,7 @@ def test_an_early_failure_receipt_fails_the_row_once_recorded(database_url: str)
 def test_receipts_only_move_forward_and_delivery_drops_the_payload(database_url: str) -> None:
     sessions, row_id = _claimed(database_url)
     with sessions.begin() as s:  # type: ignore[attr-defined]
-        queue.mark_sent_by_id(s, row_id, "SM-1", NOW)
+        queue.mark_sent_many(s, [(row_id, "SM-1")], NOW)
     with sessions.begin() as s:  # type: ignore[attr-defined]
         assert queue.advance_status(s, "SM-unknown", "sent", None, NOW) is None
         assert queue.advance_status(s, "SM-1", "delivered", None, NOW) is True
@@ -198,7 +198,7 @@ def test_receipts_heard_together_are_committed_together(database_url: str) -> No
 
     sessions, row_id = _claimed(database_url)
     with sessions.begin() as s:  # type: ignore[attr-defined]
-        queue.mark_sent_by_id(s, row_id, "SM-1", NOW)
+        queue.mark_sent_many(s, [(row_id, "SM-1")], NOW)
     worker = _worker(sessions)
     commits: list[int] = []
     event.listen(sessions.kw["bind"], "commit", lambda conn: commits.append(1))  # type: ignore[attr-defined]
