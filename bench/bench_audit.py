@@ -35,10 +35,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crypto.audit import Action, CheckpointSigner, verify_chain
-from crypto.clock import FixedClock
-from crypto.keyring import Keyring
-from storage.audit import (
+from medcrypt.crypto.audit import Action, CheckpointSigner, verify_chain
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage.audit import (
     CHECKPOINTS,
     ENTRIES,
     HEAD,
@@ -48,8 +48,8 @@ from storage.audit import (
     AuditLog,
     default_jobs,
 )
-from storage.db import make_engine
-from storage.models import load_all
+from medcrypt.storage.db import make_engine
+from medcrypt.storage.models import load_all
 
 ACTIONS = [Action.RELAY_ACCEPTED, Action.RELAY_REFUSED, Action.ADMIN_COMMAND]
 

@@ -36,8 +36,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crypto.clock import FixedClock
-from crypto.epochs import epoch_of, epoch_start, grace_end
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.epochs import epoch_of, epoch_start, grace_end
 from tests.jobs.helpers import make_context
 from tests.jobs.seed import seed
 
@@ -109,8 +109,8 @@ def run(url: str, pairings: int, tokens: int, profile: bool) -> None:
         print(f"  baseline: seed executemany INSERT {seed_rows:,} rows in {seeded:.1f}s "
               f"= {raw_rate:,.0f} rows/s")
 
-        from bot.jobs.rotation import rotate
-        from bot.jobs.shred import sweep
+        from medcrypt.bot.jobs.rotation import rotate
+        from medcrypt.bot.jobs.shred import sweep
 
         first = epoch_start(E + 1)
         clock.set(first)

@@ -19,9 +19,9 @@ import os
 import nacl.bindings
 
 from bench.harness import measure, report
-from crypto.keyring import Keyring, generate_key
-from storage.encrypted import new_id
-from storage.models.identities import PlatformIdentity
+from medcrypt.crypto.keyring import Keyring, generate_key
+from medcrypt.storage.encrypted import new_id
+from medcrypt.storage.models.identities import PlatformIdentity
 
 PHONE = "+491512345678"
 

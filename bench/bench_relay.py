@@ -14,7 +14,7 @@
   message the relay must not lose - so the ratios say how many commits' worth of work
   one relayed message costs.
 
-By default the fake platforms run in a child process (``bot.sandbox.remote``): they
+By default the fake platforms run in a child process (``sandbox.remote``): they
 are remote services in real life, and sharing the bot's event loop would charge their
 work to the bot. ``--sandbox=inproc`` keeps the old single-loop mode for comparison.
 Platform pacing is off in the bot and the fakes apply no rate limits unless
@@ -43,17 +43,13 @@ from typing import Any
 from sqlalchemy import text
 
 from bench.harness import measure
-from bot.app import BotApp
-from bot.config import parse_settings
-from bot.logs import setup_logging
-from bot.messages import Platform
-from bot.outbox.sender import Delivery
-from bot.sandbox import FakeTelegram, RateLimits
-from bot.sandbox.fake_twilio import FakeTwilio
-from bot.sandbox.ops import SandboxOps
-from bot.sandbox.remote import RemoteSandbox
-from crypto.epochs import epoch_of
-from crypto.wire import (
+from medcrypt.bot.app import BotApp
+from medcrypt.bot.config import parse_settings
+from medcrypt.bot.logs import setup_logging
+from medcrypt.bot.messages import Platform
+from medcrypt.bot.outbox.sender import Delivery
+from medcrypt.crypto.epochs import epoch_of
+from medcrypt.crypto.wire import (
     Direction,
     Kind,
     encode_accept,
@@ -61,7 +57,11 @@ from crypto.wire import (
     encode_sealed_header,
     encode_token,
 )
-from storage.db import make_engine
+from medcrypt.sandbox import FakeTelegram, RateLimits
+from medcrypt.sandbox.fake_twilio import FakeTwilio
+from medcrypt.sandbox.ops import SandboxOps
+from medcrypt.sandbox.remote import RemoteSandbox
+from medcrypt.storage.db import make_engine
 
 #: When the message now being handled reached the bot (set per task by the probes).
 RECEIVED: contextvars.ContextVar[float] = contextvars.ContextVar("received")

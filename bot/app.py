@@ -23,35 +23,35 @@ import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 
-from bot.adapters.telegram import TelegramAdapter
-from bot.adapters.whatsapp import WhatsAppSender
-from bot.adapters.whatsapp_webhook import WhatsAppWebhook
-from bot.config import Settings
-from bot.jobs.context import audit_signer, context_from_settings
-from bot.jobs.gate import install as install_gate
-from bot.jobs.maintenance import (
+from medcrypt.bot.adapters.telegram import TelegramAdapter
+from medcrypt.bot.adapters.whatsapp import WhatsAppSender
+from medcrypt.bot.adapters.whatsapp_webhook import WhatsAppWebhook
+from medcrypt.bot.config import Settings
+from medcrypt.bot.jobs.context import audit_signer, context_from_settings
+from medcrypt.bot.jobs.gate import install as install_gate
+from medcrypt.bot.jobs.maintenance import (
     WitnessQueue,
     checkpoint_tick,
     expire_breakglass,
     remind_missing_deposits,
 )
-from bot.jobs.scheduler import start_scheduler, stop_scheduler, wait_idle
-from bot.messages import Platform
-from bot.outbox.sender import Sender
-from bot.outbox.worker import OutboxWorker
-from bot.relay.auditing import Auditor
-from bot.relay.context import Deferred, Services
-from bot.relay.identities import IdentityDirectory
-from bot.relay.intake import Intake
-from bot.relay.ratelimit import RateLimiter
-from bot.relay.retention import prune
-from crypto.audit import SYSTEM_BOT, Action
-from crypto.clock import Clock
-from crypto.keyring import Keyring
-from storage import migrate
-from storage.audit import AuditLog
-from storage.checkpointer import WalCheckpointer
-from storage.db import is_sqlite, make_engine, session_factory
+from medcrypt.bot.jobs.scheduler import start_scheduler, stop_scheduler, wait_idle
+from medcrypt.bot.messages import Platform
+from medcrypt.bot.outbox.sender import Sender
+from medcrypt.bot.outbox.worker import OutboxWorker
+from medcrypt.bot.relay.auditing import Auditor
+from medcrypt.bot.relay.context import Deferred, Services
+from medcrypt.bot.relay.identities import IdentityDirectory
+from medcrypt.bot.relay.intake import Intake
+from medcrypt.bot.relay.ratelimit import RateLimiter
+from medcrypt.bot.relay.retention import prune
+from medcrypt.crypto.audit import SYSTEM_BOT, Action
+from medcrypt.crypto.clock import Clock
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage import migrate
+from medcrypt.storage.audit import AuditLog
+from medcrypt.storage.checkpointer import WalCheckpointer
+from medcrypt.storage.db import is_sqlite, make_engine, session_factory
 
 log = structlog.get_logger("bot.app")
 

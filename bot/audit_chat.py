@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from crypto.audit import (
+from medcrypt.crypto.audit import (
     Checkpoint,
     VerifyReport,
     Witness,
     format_witness,
     parse_witness_lines,
 )
-from crypto.errors import AuditChainBroken
-from storage.audit import Head
+from medcrypt.crypto.errors import AuditChainBroken
+from medcrypt.storage.audit import Head
 
 WITNESS_INTRO = "Audit checkpoint - keep this line (it proves the log is untouched):"
 

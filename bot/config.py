@@ -19,7 +19,7 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from crypto.errors import ConfigError
+from medcrypt.crypto.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import structlog
 
-from bot.config import Settings
-from crypto.logsetup import configure_logging
+from medcrypt.bot.config import Settings
+from medcrypt.crypto.logsetup import configure_logging
 
 
 def setup_logging(settings: Settings) -> None:

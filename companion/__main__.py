@@ -1,5 +1,5 @@
 """``python -m companion`` runs the ``medcrypt`` CLI (same as the console script)."""
 
-from companion.cli import entry
+from medcrypt.companion.cli import entry
 
 entry()

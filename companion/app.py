@@ -32,12 +32,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from companion.env import clock_from_env, read_passphrase, resolve_home
-from companion.keystore import Keystore
-from crypto.clock import Clock, FixedClock
-from crypto.errors import ConfigError, OfferExpired, StorageError, WrongPairing
-from crypto.pairing import PendingOffer, Role
-from crypto.session import IdentityKey, PairingSession
+from medcrypt.companion.env import clock_from_env, read_passphrase, resolve_home
+from medcrypt.companion.keystore import Keystore
+from medcrypt.crypto.clock import Clock, FixedClock
+from medcrypt.crypto.errors import ConfigError, OfferExpired, StorageError, WrongPairing
+from medcrypt.crypto.pairing import PendingOffer, Role
+from medcrypt.crypto.session import IdentityKey, PairingSession
 
 STATE_FORMAT = "medcrypt-companion/1"
 #: Newest history entries kept (oldest dropped first); `history clear` empties it.

@@ -17,8 +17,8 @@ import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crypto.clock import Clock, FixedClock
-from crypto.errors import ConfigError
+from medcrypt.crypto.clock import Clock, FixedClock
+from medcrypt.crypto.errors import ConfigError
 
 ENV_HOME = "MEDCRYPT_HOME"
 ENV_PASSPHRASE = "MEDCRYPT_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret

@@ -34,8 +34,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from crypto import _primitives as prim
-from crypto.errors import DecryptionFailed, KeystoreLocked, StorageError
+from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.errors import DecryptionFailed, KeystoreLocked, StorageError
 
 MAGIC = b"MCKS"
 FORMAT_VERSION = 1

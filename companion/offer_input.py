@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from crypto.errors import MalformedToken
-from crypto.pairing import QR_SCHEME, parse_offer_text
+from medcrypt.crypto.errors import MalformedToken
+from medcrypt.crypto.pairing import QR_SCHEME, parse_offer_text
 
 #: Longest pasted text searched (an offer is ~200 characters).
 MAX_INPUT_CHARS = 10_000
@@ -35,6 +35,6 @@ def extract_offer_text(text: str) -> str:
 
 def offer_from_image(path: Path) -> str:
     """Decode the QR in a PNG or photo and return the validated offer text."""
-    from companion.qr import read_qr  # lazy: Pillow/zxing only when needed
+    from medcrypt.companion.qr import read_qr  # lazy: Pillow/zxing only when needed
 
     return extract_offer_text(read_qr(path))

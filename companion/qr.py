@@ -18,7 +18,7 @@ import segno
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
-from crypto.errors import MalformedToken
+from medcrypt.crypto.errors import MalformedToken
 
 #: Error correction level: M (15 %) survives a photo with some glare and blur while
 #: keeping an offer (~200 characters) at a low QR version that phones focus on easily.

@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from nacl.pwhash import argon2id
 
-from crypto.errors import DecryptionFailed, MalformedToken, StorageError
+from medcrypt.crypto.errors import DecryptionFailed, MalformedToken, StorageError
 
 Rng = Callable[[int], bytes]
 

@@ -40,9 +40,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from crypto import _primitives as prim
-from crypto.errors import DecryptionFailed, LimitExceeded, MalformedToken, WrongPairing
-from crypto.wire import (
+from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.errors import DecryptionFailed, LimitExceeded, MalformedToken, WrongPairing
+from medcrypt.crypto.wire import (
     FILE_HEADER_LEN,
     FILE_ID_LEN,
     Direction,

@@ -17,7 +17,7 @@ over rows from any store or over exported bytes, and tests pin every byte
 
 from __future__ import annotations
 
-from crypto.audit_checkpoint import (
+from medcrypt.crypto.audit_checkpoint import (
     KEY_ID_BYTES,
     SIGNATURE_BYTES,
     WITNESS_HEAD_HEX,
@@ -32,7 +32,7 @@ from crypto.audit_checkpoint import (
     parse_witness_lines,
     public_key_from_b64,
 )
-from crypto.audit_details import (
+from medcrypt.crypto.audit_details import (
     FORBIDDEN_DETAIL_KEYS,
     Details,
     DetailValue,
@@ -40,7 +40,7 @@ from crypto.audit_details import (
     open_details,
     seal_details,
 )
-from crypto.audit_entry import (
+from medcrypt.crypto.audit_entry import (
     FORMAT_VERSION,
     GENESIS_HASH,
     HASH_BYTES,
@@ -65,14 +65,14 @@ from crypto.audit_entry import (
     rows_from_records,
     system_ref,
 )
-from crypto.audit_segment import (
+from medcrypt.crypto.audit_segment import (
     SegmentResult,
     combine_segments,
     stop_seqs_of,
     verify_segment,
 )
-from crypto.audit_verify import VerifyReport, verify_chain
-from crypto.errors import AuditChainBroken
+from medcrypt.crypto.audit_verify import VerifyReport, verify_chain
+from medcrypt.crypto.errors import AuditChainBroken
 
 __all__ = [
     "FORBIDDEN_DETAIL_KEYS",

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from crypto._primitives import Ed25519PublicKey, Ed25519Signer
-from crypto.errors import ConfigError, MalformedToken
+from medcrypt.crypto._primitives import Ed25519PublicKey, Ed25519Signer
+from medcrypt.crypto.errors import ConfigError, MalformedToken
 
 KEY_ID_BYTES = 8
 SIGNATURE_BYTES = 64

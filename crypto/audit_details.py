@@ -15,9 +15,14 @@ import re
 import struct
 from collections.abc import Callable, Mapping
 
-from crypto._primitives import xchacha_decrypt, xchacha_encrypt
-from crypto.audit_entry import FORMAT_VERSION, MAX_DETAILS_PLAINTEXT, NONCE_BYTES, length_prefixed
-from crypto.errors import DecryptionFailed, MalformedToken
+from medcrypt.crypto._primitives import xchacha_decrypt, xchacha_encrypt
+from medcrypt.crypto.audit_entry import (
+    FORMAT_VERSION,
+    MAX_DETAILS_PLAINTEXT,
+    NONCE_BYTES,
+    length_prefixed,
+)
+from medcrypt.crypto.errors import DecryptionFailed, MalformedToken
 
 _DETAILS_LABEL = b"MEDCRYPT-AUDIT-DETAILS\x00v1\x00"
 _DETAIL_KEY_RE = re.compile(r"[a-z][a-z0-9_]{0,31}\Z")

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import NamedTuple
 
-from crypto.errors import MalformedToken
+from medcrypt.crypto.errors import MalformedToken
 
 
 class Action(StrEnum):

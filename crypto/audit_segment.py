@@ -29,11 +29,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
-from crypto._primitives import Ed25519PublicKey
-from crypto.audit_checkpoint import Checkpoint, Witness
-from crypto.audit_entry import ENTRY_HEADER, ENTRY_LABEL, GENESIS_HASH, EntryRow, encode_raw
-from crypto.audit_verify import Stops, VerifyReport, diagnose, encode_failure, finish
-from crypto.errors import AuditChainBroken
+from medcrypt.crypto._primitives import Ed25519PublicKey
+from medcrypt.crypto.audit_checkpoint import Checkpoint, Witness
+from medcrypt.crypto.audit_entry import (
+    ENTRY_HEADER,
+    ENTRY_LABEL,
+    GENESIS_HASH,
+    EntryRow,
+    encode_raw,
+)
+from medcrypt.crypto.audit_verify import Stops, VerifyReport, diagnose, encode_failure, finish
+from medcrypt.crypto.errors import AuditChainBroken
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from crypto._primitives import Ed25519PublicKey
-from crypto.audit_checkpoint import Checkpoint, Witness, checkpoint_signature_ok
-from crypto.audit_entry import ENTRY_HEADER, ENTRY_LABEL, GENESIS_HASH, EntryRow, encode_raw
-from crypto.errors import AuditChainBroken
+from medcrypt.crypto._primitives import Ed25519PublicKey
+from medcrypt.crypto.audit_checkpoint import Checkpoint, Witness, checkpoint_signature_ok
+from medcrypt.crypto.audit_entry import (
+    ENTRY_HEADER,
+    ENTRY_LABEL,
+    GENESIS_HASH,
+    EntryRow,
+    encode_raw,
+)
+from medcrypt.crypto.errors import AuditChainBroken
 
 
 @dataclass(frozen=True)

@@ -37,12 +37,12 @@ import shamir_mnemonic
 import shamir_mnemonic.share
 from shamir_mnemonic.utils import MnemonicError
 
-from crypto import _primitives as prim
-from crypto.envelope import ContentType
-from crypto.errors import DecryptionFailed, LimitExceeded, MalformedToken, PolicyViolation
-from crypto.escrow import EpochKey, open_deposit, open_epoch_tokens
-from crypto.ratchet import MAX_SKIP
-from crypto.wire import Direction, Kind, encode_token, parse_raw
+from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.envelope import ContentType
+from medcrypt.crypto.errors import DecryptionFailed, LimitExceeded, MalformedToken, PolicyViolation
+from medcrypt.crypto.escrow import EpochKey, open_deposit, open_epoch_tokens
+from medcrypt.crypto.ratchet import MAX_SKIP
+from medcrypt.crypto.wire import Direction, Kind, encode_token, parse_raw
 
 MAGIC = b"MCBG"
 VERSION = 1

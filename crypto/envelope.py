@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 
-from crypto import _primitives as prim
-from crypto.clock import ensure_utc
-from crypto.errors import LimitExceeded, MalformedToken
+from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.clock import ensure_utc
+from medcrypt.crypto.errors import LimitExceeded, MalformedToken
 
 ENVELOPE_VERSION = 1
 SIGNATURE_LABEL = b"MEDCRYPT v2 envelope"

@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from crypto.clock import ensure_utc
-from crypto.errors import MalformedToken
+from medcrypt.crypto.clock import ensure_utc
+from medcrypt.crypto.errors import MalformedToken
 
 #: Default grace window: the previous epoch stays readable this long into the next one.
 DEFAULT_GRACE_DAYS = 7

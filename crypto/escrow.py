@@ -20,12 +20,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from crypto import _primitives as prim
-from crypto import envelope
-from crypto.envelope import ContentType
-from crypto.errors import DecryptionFailed, MalformedToken, WrongPairing
-from crypto.ratchet import chain_step, initial_chain_key
-from crypto.wire import (
+from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto import envelope
+from medcrypt.crypto.envelope import ContentType
+from medcrypt.crypto.errors import DecryptionFailed, MalformedToken, WrongPairing
+from medcrypt.crypto.ratchet import chain_step, initial_chain_key
+from medcrypt.crypto.wire import (
     MESSAGE_HEADER_LEN,
     NONCE_LEN,
     Direction,

@@ -34,8 +34,8 @@ import struct
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from crypto import _primitives as prim
-from crypto.errors import ConfigError, KeyVersionMissing, MalformedToken
+from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.errors import ConfigError, KeyVersionMissing, MalformedToken
 
 #: Environment variable the keyring is read from (bot.config names it; this is the default).
 ENV_VAR = "MEDCRYPT_SERVER_KEYS"

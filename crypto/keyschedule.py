@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from crypto import _primitives as prim
-from crypto.clock import ensure_utc
-from crypto.epochs import (
+from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.clock import ensure_utc
+from medcrypt.crypto.epochs import (
     CLOCK_SKEW,
     MAX_EPOCH,
     MAX_GRACE_DAYS,
@@ -34,7 +34,7 @@ from crypto.epochs import (
     format_epoch,
     grace_end,
 )
-from crypto.errors import EpochNotYet, EpochShredded, StorageError, WrongPairing
+from medcrypt.crypto.errors import EpochNotYet, EpochShredded, StorageError, WrongPairing
 
 LABEL_EPOCH0 = b"MEDCRYPT v2 epoch 0"
 LABEL_ADVANCE = b"MEDCRYPT v2 epoch advance"

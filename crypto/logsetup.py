@@ -15,7 +15,7 @@ from typing import Any, TextIO, cast
 
 import structlog
 
-from crypto.redact import redact_event, scrub_text
+from medcrypt.crypto.redact import redact_event, scrub_text
 
 
 def _scrub_exception(

@@ -33,10 +33,10 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from crypto import _primitives as prim
-from crypto.clock import Clock
-from crypto.epochs import DEFAULT_GRACE_DAYS, MAX_EPOCH, MAX_GRACE_DAYS, epoch_of
-from crypto.errors import (
+from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.clock import Clock
+from medcrypt.crypto.epochs import DEFAULT_GRACE_DAYS, MAX_EPOCH, MAX_GRACE_DAYS, epoch_of
+from medcrypt.crypto.errors import (
     DecryptionFailed,
     MalformedToken,
     OfferExpired,
@@ -44,8 +44,8 @@ from crypto.errors import (
     StorageError,
     WrongPairing,
 )
-from crypto.keyschedule import initial_epoch_key
-from crypto.wire import (
+from medcrypt.crypto.keyschedule import initial_epoch_key
+from medcrypt.crypto.wire import (
     METHOD_QR_OFFER,
     PAIRING_ID_LEN,
     Kind,

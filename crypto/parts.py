@@ -18,8 +18,8 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from crypto.errors import LimitExceeded, MalformedToken
-from crypto.wire import (
+from medcrypt.crypto.errors import LimitExceeded, MalformedToken
+from medcrypt.crypto.wire import (
     GROUP_ID_LEN,
     MAX_TOKEN_BYTES,
     PART_HEADER_LEN,

@@ -23,9 +23,9 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from crypto import _primitives as prim
-from crypto.errors import LimitExceeded, ReplayDetected, StorageError
-from crypto.wire import Direction
+from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.errors import LimitExceeded, ReplayDetected, StorageError
+from medcrypt.crypto.wire import Direction
 
 MAX_SKIP = 1000
 MAX_STORED_SKIPPED = 1000

@@ -14,7 +14,7 @@ by the keys' byte order so both sides print the same 60 digits, shown in 12 grou
 
 from __future__ import annotations
 
-from crypto import _primitives as prim
+from medcrypt.crypto import _primitives as prim
 
 LABEL = b"MEDCRYPT v2 safety number"
 ITERATIONS = 5200

@@ -19,16 +19,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from crypto import _primitives as prim
-from crypto import envelope, escrow, pairing, safety
-from crypto.clock import Clock
-from crypto.envelope import ContentType
-from crypto.epochs import epoch_start, format_epoch, grace_end
-from crypto.errors import LimitExceeded, MalformedToken, StorageError, WrongPairing
-from crypto.keyschedule import EpochSchedule
-from crypto.pairing import PairingOutcome, PendingOffer, Role
-from crypto.ratchet import RecvChain, SendChain, initial_chain_key
-from crypto.wire import (
+from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto import envelope, escrow, pairing, safety
+from medcrypt.crypto.clock import Clock
+from medcrypt.crypto.envelope import ContentType
+from medcrypt.crypto.epochs import epoch_start, format_epoch, grace_end
+from medcrypt.crypto.errors import LimitExceeded, MalformedToken, StorageError, WrongPairing
+from medcrypt.crypto.keyschedule import EpochSchedule
+from medcrypt.crypto.pairing import PairingOutcome, PendingOffer, Role
+from medcrypt.crypto.ratchet import RecvChain, SendChain, initial_chain_key
+from medcrypt.crypto.wire import (
     MESSAGE_HEADER_LEN,
     NONCE_LEN,
     Direction,

@@ -24,8 +24,8 @@ import binascii
 import re
 from dataclasses import dataclass
 
-from crypto import _primitives as prim
-from crypto.errors import ConfigError, DecryptionFailed, MalformedToken
+from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.errors import ConfigError, DecryptionFailed, MalformedToken
 
 PBKDF2_ITERATIONS = 600_000
 KEY_LEN = 32

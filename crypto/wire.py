@@ -20,8 +20,8 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
-from crypto.epochs import MAX_EPOCH
-from crypto.errors import MalformedToken
+from medcrypt.crypto.epochs import MAX_EPOCH
+from medcrypt.crypto.errors import MalformedToken
 
 VERSION = 2
 PREFIX = "[MEDCRYPT:v2:"

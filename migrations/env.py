@@ -17,8 +17,8 @@ import os
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from storage.db import make_engine
-from storage.models import load_all
+from medcrypt.storage.db import make_engine
+from medcrypt.storage.models import load_all
 
 config = context.config
 target_metadata = load_all()

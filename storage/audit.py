@@ -19,7 +19,7 @@ Every public name stays importable from here (``from storage.audit import AuditL
 
 from __future__ import annotations
 
-from storage.audit_core import (
+from medcrypt.storage.audit_core import (
     CHECKPOINTS,
     ENTRIES,
     HEAD,
@@ -32,9 +32,9 @@ from storage.audit_core import (
     from_us,
     to_us,
 )
-from storage.audit_export import ExportMixin
-from storage.audit_parallel import PARALLEL_MIN_ENTRIES, default_jobs
-from storage.audit_read import ReadMixin, verify_sql
+from medcrypt.storage.audit_export import ExportMixin
+from medcrypt.storage.audit_parallel import PARALLEL_MIN_ENTRIES, default_jobs
+from medcrypt.storage.audit_read import ReadMixin, verify_sql
 
 
 class AuditLog(ReadMixin, ExportMixin):

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from crypto.audit import (
+from medcrypt.crypto.audit import (
     SUBJECT_KEY_BYTES,
     SYSTEM_AUDIT,
     Action,
@@ -40,8 +40,8 @@ from crypto.audit import (
     pseudonym,
     seal_details,
 )
-from crypto.errors import ConfigError, StorageError
-from storage.audit_core import (
+from medcrypt.crypto.errors import ConfigError, StorageError
+from medcrypt.storage.audit_core import (
     CHECKPOINTS,
     ENTRIES,
     HEAD,
@@ -57,8 +57,8 @@ from storage.audit_core import (
     storage_error,
     to_us,
 )
-from storage.encrypted import Sealed
-from storage.models.audit import AuditSecret, AuditSubjectKey
+from medcrypt.storage.encrypted import Sealed
+from medcrypt.storage.models.audit import AuditSecret, AuditSubjectKey
 
 
 class AppendMixin(AuditBase):

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from crypto.audit import (
+from medcrypt.crypto.audit import (
     GENESIS_HASH,
     Action,
     Checkpoint,
@@ -31,11 +31,11 @@ from crypto.audit import (
     check_ref,
     encode_details,
 )
-from crypto.clock import Clock, ensure_utc
-from crypto.errors import ConfigError, StorageError
-from crypto.keyring import Keyring
-from storage.encrypted import Sealed
-from storage.models.audit import (
+from medcrypt.crypto.clock import Clock, ensure_utc
+from medcrypt.crypto.errors import ConfigError, StorageError
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage.encrypted import Sealed
+from medcrypt.storage.models.audit import (
     AuditCheckpoint,
     AuditEntry,
     AuditHead,

@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
-from crypto.audit import Action, check_ref, open_details
-from crypto.errors import DecryptionFailed, StorageError
-from storage.audit_append import AppendMixin
-from storage.audit_core import (
+from medcrypt.crypto.audit import Action, check_ref, open_details
+from medcrypt.crypto.errors import DecryptionFailed, StorageError
+from medcrypt.storage.audit_append import AppendMixin
+from medcrypt.storage.audit_core import (
     ENTRIES,
     SUBJECT_KEYS,
     WRITE_ATTEMPTS,
@@ -28,7 +28,7 @@ from storage.audit_core import (
     from_us,
     prepare,
 )
-from storage.db import is_sqlite, sqlite_checkpoint_truncate
+from medcrypt.storage.db import is_sqlite, sqlite_checkpoint_truncate
 
 
 class ExportMixin(AppendMixin):

@@ -36,7 +36,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from crypto.audit import (
+from medcrypt.crypto.audit import (
     Checkpoint,
     SegmentResult,
     VerifyReport,
@@ -46,11 +46,11 @@ from crypto.audit import (
     stop_seqs_of,
     verify_segment,
 )
-from crypto.audit_checkpoint import AuditPublicKey
-from crypto.errors import StorageError
-from storage.audit_core import ENTRIES
-from storage.audit_worker import SliceTask
-from storage.db import SQLITE_BUSY_TIMEOUT_MS
+from medcrypt.crypto.audit_checkpoint import AuditPublicKey
+from medcrypt.crypto.errors import StorageError
+from medcrypt.storage.audit_core import ENTRIES
+from medcrypt.storage.audit_worker import SliceTask
+from medcrypt.storage.db import SQLITE_BUSY_TIMEOUT_MS
 
 #: Below this many entries one process is faster than starting workers.
 PARALLEL_MIN_ENTRIES = 50_000
@@ -207,16 +207,14 @@ def run_workers(
 
 
 def _start(task: SliceTask) -> tuple[subprocess.Popen[bytes], Pipe]:
-    """``python -m storage.audit_worker`` with two private pipes (never argv or the
+    """``python -m medcrypt.storage.audit_worker`` with two private pipes (never argv or the
     environment: the task can hold a database password)."""
     task_r, task_w = os.pipe()
     out_r, out_w = os.pipe()
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PROJECT_ROOT, env.get("PYTHONPATH")) if p)
     try:
         proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
-            [sys.executable, "-m", "storage.audit_worker", str(task_r), str(out_w)],
-            pass_fds=(task_r, out_w), env=env, stdin=subprocess.DEVNULL)
+            [sys.executable, "-m", "medcrypt.storage.audit_worker", str(task_r), str(out_w)],
+            pass_fds=(task_r, out_w), stdin=subprocess.DEVNULL)
     except OSError:
         for fd in (task_r, task_w, out_r, out_w):
             os.close(fd)

@@ -17,17 +17,17 @@ from typing import Any
 
 from sqlalchemy import Connection, LargeBinary, cast, func, select
 
-from crypto.audit import Checkpoint, VerifyReport, Witness, verify_chain
-from crypto.audit_checkpoint import AuditPublicKey
-from storage.audit_core import CHECKPOINTS, CP_COLUMNS, ENTRIES, AuditBase, Head
-from storage.audit_parallel import (
+from medcrypt.crypto.audit import Checkpoint, VerifyReport, Witness, verify_chain
+from medcrypt.crypto.audit_checkpoint import AuditPublicKey
+from medcrypt.storage.audit_core import CHECKPOINTS, CP_COLUMNS, ENTRIES, AuditBase, Head
+from medcrypt.storage.audit_parallel import (
     PARALLEL_MIN_ENTRIES,
     default_jobs,
     plan_slices,
     verify_parallel,
     worker_target,
 )
-from storage.db import is_sqlite
+from medcrypt.storage.db import is_sqlite
 
 
 class ReadMixin(AuditBase):

@@ -24,8 +24,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 from urllib.parse import quote
 
-from crypto.audit_entry import EntryRow
-from crypto.audit_segment import SegmentResult, verify_segment
+from medcrypt.crypto.audit_entry import EntryRow
+from medcrypt.crypto.audit_segment import SegmentResult, verify_segment
 
 _SNAPSHOT_RE = re.compile(r"[0-9A-F]+-[0-9A-F]+(?:-[0-9]+)?\Z")
 PROGRESS_EVERY = 50_000
@@ -125,6 +125,6 @@ def main(argv: Sequence[str]) -> int:
 if __name__ == "__main__":
     # Run the copy imported under its real name: the parent pickles SliceTask as
     # storage.audit_worker.SliceTask, which is not this __main__ module's class.
-    from storage.audit_worker import main as _main
+    from medcrypt.storage.audit_worker import main as _main
 
     raise SystemExit(_main(sys.argv[1:]))

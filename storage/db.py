@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crypto.errors import StorageError
+from medcrypt.crypto.errors import StorageError
 
 #: Milliseconds a SQLite writer waits for a lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 5000

@@ -37,8 +37,8 @@ from sqlalchemy import LargeBinary, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from crypto.errors import MalformedToken, StorageError
-from crypto.keyring import Keyring, sealed_version
+from medcrypt.crypto.errors import MalformedToken, StorageError
+from medcrypt.crypto.keyring import Keyring, sealed_version
 
 #: Hex characters in a client-generated primary key (128 random bits).
 ID_HEX_CHARS = 32

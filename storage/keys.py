@@ -23,10 +23,10 @@ import structlog
 from sqlalchemy import LargeBinary, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
-from crypto.errors import KeyVersionMissing, StorageError
-from crypto.keyring import Keyring
-from storage.encrypted import REGISTRY, EncryptedField
-from storage.models import load_all
+from medcrypt.crypto.errors import KeyVersionMissing, StorageError
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage.encrypted import REGISTRY, EncryptedField
+from medcrypt.storage.models import load_all
 
 _log = structlog.get_logger(__name__)
 

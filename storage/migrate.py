@@ -25,10 +25,10 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection
 
-import migrations
-from crypto.errors import StorageError
-from storage.db import make_engine
-from storage.models import load_all
+from medcrypt import migrations
+from medcrypt.crypto.errors import StorageError
+from medcrypt.storage.db import make_engine
+from medcrypt.storage.models import load_all
 
 
 def _script_location() -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from crypto.errors import MalformedToken
+from medcrypt.crypto.errors import MalformedToken
 
 Platform = Literal["telegram", "whatsapp"]
 PLATFORMS: tuple[Platform, ...] = ("telegram", "whatsapp")

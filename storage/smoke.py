@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crypto.keyring import Keyring, generate_key
-from storage import migrate
-from storage.db import make_engine, session_factory, sqlite_checkpoint_truncate
-from storage.repos.identities import (
+from medcrypt.crypto.keyring import Keyring, generate_key
+from medcrypt.storage import migrate
+from medcrypt.storage.db import make_engine, session_factory, sqlite_checkpoint_truncate
+from medcrypt.storage.repos.identities import (
     find_identity,
     get_or_create_identity,
     reveal_address,

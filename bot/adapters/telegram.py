@@ -40,14 +40,14 @@ from telegram.error import (
 from telegram.error import RetryAfter as TgRetryAfter
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.adapters.pacing import Pacer
-from bot.adapters.tg_request import AiohttpRequest
-from bot.config import Settings
-from bot.messages import Document, Platform
-from bot.outbox.errors import Permanent, RetryAfter, Transient
-from bot.outbox.sender import Delivery
-from bot.relay.intake import Intake, Outcome
-from crypto.keyring import Keyring
+from medcrypt.bot.adapters.pacing import Pacer
+from medcrypt.bot.adapters.tg_request import AiohttpRequest
+from medcrypt.bot.config import Settings
+from medcrypt.bot.messages import Document, Platform
+from medcrypt.bot.outbox.errors import Permanent, RetryAfter, Transient
+from medcrypt.bot.outbox.sender import Delivery
+from medcrypt.bot.relay.intake import Intake, Outcome
+from medcrypt.crypto.keyring import Keyring
 
 log = structlog.get_logger("bot.telegram")
 

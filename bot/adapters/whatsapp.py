@@ -26,12 +26,12 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from bot.adapters.pacing import Pacer
-from bot.config import Settings
-from bot.messages import OutKind
-from bot.outbox.errors import Permanent, Transient, WindowClosed
-from bot.outbox.sender import Delivery
-from bot.relay import notices
+from medcrypt.bot.adapters.pacing import Pacer
+from medcrypt.bot.config import Settings
+from medcrypt.bot.messages import OutKind
+from medcrypt.bot.outbox.errors import Permanent, Transient, WindowClosed
+from medcrypt.bot.outbox.sender import Delivery
+from medcrypt.bot.relay import notices
 
 log = structlog.get_logger("bot.whatsapp")
 

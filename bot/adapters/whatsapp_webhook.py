@@ -30,11 +30,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
-from bot.config import Settings
-from bot.messages import Document, Platform
-from bot.relay.intake import Intake
-from crypto.clock import Clock
-from storage.models.media import MediaBlob
+from medcrypt.bot.config import Settings
+from medcrypt.bot.messages import Document, Platform
+from medcrypt.bot.relay.intake import Intake
+from medcrypt.crypto.clock import Clock
+from medcrypt.storage.models.media import MediaBlob
 
 log = structlog.get_logger("bot.whatsapp.webhook")
 

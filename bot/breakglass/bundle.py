@@ -18,8 +18,8 @@ import struct
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from crypto import _primitives as prim
-from crypto.errors import ConfigError
+from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.errors import ConfigError
 
 MAGIC = b"MCBG"
 VERSION = 1

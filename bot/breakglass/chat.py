@@ -22,14 +22,14 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from bot.breakglass import requests
-from bot.commands.admins import is_admin
-from bot.messages import OutboundMessage, OutKind
-from bot.relay.context import Context
-from crypto.errors import ConfigError
-from crypto.keyring import Keyring
-from storage.audit import AuditLog
-from storage.models.audit import AuditSecret
+from medcrypt.bot.breakglass import requests
+from medcrypt.bot.commands.admins import is_admin
+from medcrypt.bot.messages import OutboundMessage, OutKind
+from medcrypt.bot.relay.context import Context
+from medcrypt.crypto.errors import ConfigError
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage.audit import AuditLog
+from medcrypt.storage.models.audit import AuditSecret
 
 Handler = Callable[[requests.Deps, Session, requests.Actor, Sequence[str]], requests.Outcome]
 #: Per engine (weak keys: a disposed engine's entry goes with it; ids could be reused).

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.breakglass import chat, requests, texts
-from bot.relay.context import Context
+from medcrypt.bot.breakglass import chat, requests, texts
+from medcrypt.bot.relay.context import Context
 
 NAME = "approve"
 ADMIN = False  # checked in bot.breakglass.chat so refusals reach the audit chain

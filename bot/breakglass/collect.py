@@ -21,12 +21,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crypto.epochs import is_readable
-from crypto.errors import MalformedToken
-from crypto.wire import Kind, parse_raw
-from storage.models.epochs import Epoch
-from storage.models.escrow import EscrowDeposit
-from storage.models.tokens import StoredToken
+from medcrypt.crypto.epochs import is_readable
+from medcrypt.crypto.errors import MalformedToken
+from medcrypt.crypto.wire import Kind, parse_raw
+from medcrypt.storage.models.epochs import Epoch
+from medcrypt.storage.models.escrow import EscrowDeposit
+from medcrypt.storage.models.tokens import StoredToken
 
 
 @dataclass

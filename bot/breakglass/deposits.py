@@ -17,10 +17,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crypto.epochs import epoch_of, format_epoch
-from storage.models.escrow import EscrowDeposit
-from storage.models.pairings import Pairing
-from storage.models.tokens import StoredToken
+from medcrypt.crypto.epochs import epoch_of, format_epoch
+from medcrypt.storage.models.escrow import EscrowDeposit
+from medcrypt.storage.models.pairings import Pairing
+from medcrypt.storage.models.tokens import StoredToken
 
 TEXT = ("No escrow deposit for {month} has reached the clinic for your conversation "
         "{pairing}. Emergency access could not open this month. Please run "

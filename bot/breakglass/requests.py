@@ -29,18 +29,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.breakglass import texts
-from bot.breakglass.bundle import build_bundle, bundle_digest, escrow_public_from_config
-from bot.breakglass.collect import collect
-from bot.config import Settings
-from bot.messages import Document
-from crypto.audit import Action, system_ref
-from crypto.clock import Clock
-from crypto.epochs import format_epoch
-from crypto.keyring import Keyring
-from storage.audit import AuditLog
-from storage.models.breakglass import BreakGlassRequest
-from storage.models.pairings import Pairing
+from medcrypt.bot.breakglass import texts
+from medcrypt.bot.breakglass.bundle import build_bundle, bundle_digest, escrow_public_from_config
+from medcrypt.bot.breakglass.collect import collect
+from medcrypt.bot.config import Settings
+from medcrypt.bot.messages import Document
+from medcrypt.crypto.audit import Action, system_ref
+from medcrypt.crypto.clock import Clock
+from medcrypt.crypto.epochs import format_epoch
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage.audit import AuditLog
+from medcrypt.storage.models.breakglass import BreakGlassRequest
+from medcrypt.storage.models.pairings import Pairing
 
 MAX_REASON_CHARS = 160
 MIN_REASON_CHARS = 4
@@ -232,7 +232,7 @@ def approve(deps: Deps, session: Session, actor: Actor, args: Sequence[str]) -> 
 def record_opened(deps: Deps, session: Session, code: str, digest: str, *,
                   holders: int) -> BreakGlassRequest:
     """Note that a quorum opened the exported bundle ``code`` (its SHA-256 must match)."""
-    from crypto.errors import PolicyViolation
+    from medcrypt.crypto.errors import PolicyViolation
 
     row = session.scalar(select(BreakGlassRequest).where(BreakGlassRequest.code == code))
     if row is None or row.status != "approved" or row.bundle_sha256 is None:

@@ -14,19 +14,19 @@ import os
 import sys
 from collections.abc import Sequence
 
-from crypto.errors import MedCryptError
+from medcrypt.crypto.errors import MedCryptError
 
 #: Subcommand modules, in help order. Adding a family = adding its module here.
 COMMAND_MODULES: tuple[str, ...] = (
-    "bot.cli.doctor",
-    "bot.cli.migrate",
-    "bot.cli.keys",
-    "bot.cli.run",
-    "bot.cli.demo",
-    "bot.cli.audit",
-    "bot.cli.jobs",
-    "bot.cli.escrow",
-    "bot.cli.breakglass",
+    "medcrypt.bot.cli.doctor",
+    "medcrypt.bot.cli.migrate",
+    "medcrypt.bot.cli.keys",
+    "medcrypt.bot.cli.run",
+    "medcrypt.bot.cli.demo",
+    "medcrypt.bot.cli.audit",
+    "medcrypt.bot.cli.jobs",
+    "medcrypt.bot.cli.escrow",
+    "medcrypt.bot.cli.breakglass",
 )
 
 
@@ -53,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from bot.config import load_settings
-    from bot.logs import setup_logging
+    from medcrypt.bot.config import load_settings
+    from medcrypt.bot.logs import setup_logging
 
     parser = build_parser()
     args = parser.parse_args(argv)

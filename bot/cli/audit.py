@@ -24,9 +24,9 @@ from typing import Any, TextIO
 
 from sqlalchemy import Engine
 
-from bot.audit_chat import parse_witness_text, render_head_reply, render_verify_reply
-from bot.config import Settings
-from crypto.audit import (
+from medcrypt.bot.audit_chat import parse_witness_text, render_head_reply, render_verify_reply
+from medcrypt.bot.config import Settings
+from medcrypt.crypto.audit import (
     SYSTEM_CLI,
     Action,
     Checkpoint,
@@ -37,12 +37,12 @@ from crypto.audit import (
     key_id_of,
     public_key_from_b64,
 )
-from crypto.audit_checkpoint import AuditPublicKey
-from crypto.clock import Clock
-from crypto.errors import ConfigError, MalformedToken
-from crypto.keyring import Keyring
-from storage.audit import AuditLog, ExportedEntry
-from storage.db import make_engine
+from medcrypt.crypto.audit_checkpoint import AuditPublicKey
+from medcrypt.crypto.clock import Clock
+from medcrypt.crypto.errors import ConfigError, MalformedToken
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage.audit import AuditLog, ExportedEntry
+from medcrypt.storage.db import make_engine
 
 
 class _SystemClock:

@@ -22,19 +22,19 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.config import Settings
-from crypto.errors import MedCryptError
-from crypto.keyring import Keyring
-from storage import migrate
-from storage.db import (
+from medcrypt.bot.config import Settings
+from medcrypt.crypto.errors import MedCryptError
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage import migrate
+from medcrypt.storage.db import (
     SQLITE_REQUIRED_PRAGMAS,
     is_sqlite,
     make_engine,
     session_factory,
     sqlite_pragmas,
 )
-from storage.keys import count_stale, verify_keyring
-from storage.smoke import run_smoke
+from medcrypt.storage.keys import count_stale, verify_keyring
+from medcrypt.storage.smoke import run_smoke
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 

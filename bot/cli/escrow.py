@@ -20,9 +20,9 @@ from typing import Any
 import shamir_mnemonic
 from shamir_mnemonic.utils import MnemonicError
 
-from bot.config import Settings
-from crypto import _primitives as prim
-from crypto.errors import ConfigError
+from medcrypt.bot.config import Settings
+from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.errors import ConfigError
 
 MAX_SHARES = 16
 #: SLIP-39 PBKDF2 cost: 10000 * 2**e iterations per round, 4 rounds (spec default e=1).

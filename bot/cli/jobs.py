@@ -14,10 +14,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from bot.config import Settings
-from bot.jobs.context import context_from_settings
-from bot.jobs.listing import format_listing
-from bot.jobs.runs import ALIASES, run_job
+from medcrypt.bot.config import Settings
+from medcrypt.bot.jobs.context import context_from_settings
+from medcrypt.bot.jobs.listing import format_listing
+from medcrypt.bot.jobs.runs import ALIASES, run_job
 
 
 class _SystemClock:

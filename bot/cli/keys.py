@@ -12,12 +12,12 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from bot.config import Settings
-from crypto.errors import StorageError
-from crypto.keyring import Keyring, generate_key
-from storage import keys as keyops
-from storage import migrate
-from storage.db import make_engine, session_factory
+from medcrypt.bot.config import Settings
+from medcrypt.crypto.errors import StorageError
+from medcrypt.crypto.keyring import Keyring, generate_key
+from medcrypt.storage import keys as keyops
+from medcrypt.storage import migrate
+from medcrypt.storage.db import make_engine, session_factory
 
 
 def register(subparsers: Any) -> None:

@@ -14,9 +14,9 @@ from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 
-from bot.config import Settings
-from crypto.errors import StorageError
-from storage import migrate
+from medcrypt.bot.config import Settings
+from medcrypt.crypto.errors import StorageError
+from medcrypt.storage import migrate
 
 
 def register(subparsers: Any) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from bot.relay import notices
-from bot.relay.context import Context
+from medcrypt.bot.relay import notices
+from medcrypt.bot.relay.context import Context
 
 _MODULES = (
     "start", "help", "status", "unpair", "delete_me",
@@ -28,7 +28,7 @@ _REGISTRY: dict[str, ModuleType] = {}
 def registry() -> dict[str, ModuleType]:
     if not _REGISTRY:
         for name in _MODULES:
-            module = importlib.import_module(f"bot.commands.{name}")
+            module = importlib.import_module(f"medcrypt.bot.commands.{name}")
             _REGISTRY[module.NAME] = module
     return _REGISTRY
 
@@ -44,7 +44,7 @@ def dispatch(ctx: Context, text: str) -> None:
         ctx.reply(notices.UNKNOWN_COMMAND)
         return
     if module.ADMIN:
-        from bot.commands.admins import is_admin
+        from medcrypt.bot.commands.admins import is_admin
 
         if not is_admin(ctx, ctx.sender_id):
             ctx.audit("admin_command_refused", command=name)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bot.commands.admins import active_grant, parse_target
-from bot.messages import Platform
-from bot.relay import notices
-from bot.relay.context import Context
-from storage.encrypted import new_id
-from storage.models.admins import ClinicAdmin
+from medcrypt.bot.commands.admins import active_grant, parse_target
+from medcrypt.bot.messages import Platform
+from medcrypt.bot.relay import notices
+from medcrypt.bot.relay.context import Context
+from medcrypt.storage.encrypted import new_id
+from medcrypt.storage.models.admins import ClinicAdmin
 
 NAME = "admin_add"
 ADMIN = True

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.commands.admins import active_grant, parse_target
-from bot.messages import Platform
-from bot.relay import notices
-from bot.relay.context import Context
+from medcrypt.bot.commands.admins import active_grant, parse_target
+from medcrypt.bot.messages import Platform
+from medcrypt.bot.relay import notices
+from medcrypt.bot.relay.context import Context
 
 NAME = "admin_remove"
 ADMIN = True

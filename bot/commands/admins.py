@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.relay.context import Context
-from storage.models.admins import ClinicAdmin
+from medcrypt.bot.relay.context import Context
+from medcrypt.storage.models.admins import ClinicAdmin
 
 NAME = "admins"
 ADMIN = True

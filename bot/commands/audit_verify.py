@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.audit_chat import render_verify_reply
-from bot.commands.deferral import NOT_WIRED
-from bot.relay.context import Context
-from crypto.audit_checkpoint import AuditPublicKey
-from crypto.errors import AuditChainBroken
-from storage.audit import AuditLog
+from medcrypt.bot.audit_chat import render_verify_reply
+from medcrypt.bot.commands.deferral import NOT_WIRED
+from medcrypt.bot.relay.context import Context
+from medcrypt.crypto.audit_checkpoint import AuditPublicKey
+from medcrypt.crypto.errors import AuditChainBroken
+from medcrypt.storage.audit import AuditLog
 
 NAME = "audit_verify"
 ADMIN = True

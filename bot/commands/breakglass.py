@@ -7,8 +7,8 @@ refusal becomes a hash-chained audit entry together with its reply.
 
 from __future__ import annotations
 
-from bot.breakglass import cmd_breakglass
-from bot.relay.context import Context
+from medcrypt.bot.breakglass import cmd_breakglass
+from medcrypt.bot.relay.context import Context
 
 NAME = "breakglass"
 ADMIN = False

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.jobs.chat import ChatReply
-from bot.jobs.context import JobContext
-from bot.relay.context import Context
+from medcrypt.bot.jobs.chat import ChatReply
+from medcrypt.bot.jobs.context import JobContext
+from medcrypt.bot.relay.context import Context
 
 JobHandler = Callable[[JobContext, str, list[str]], ChatReply]
 NOT_WIRED = "The key-lifecycle jobs are not available in this process."

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from functools import partial
 
-from bot.commands.unpair import end_pairings
-from bot.jobs.erasure import erase_identity_everywhere
-from bot.relay import notices
-from bot.relay.context import Context, Services
-from crypto.errors import ConfigError
-from storage.models.identities import PlatformIdentity
+from medcrypt.bot.commands.unpair import end_pairings
+from medcrypt.bot.jobs.erasure import erase_identity_everywhere
+from medcrypt.bot.relay import notices
+from medcrypt.bot.relay.context import Context, Services
+from medcrypt.crypto.errors import ConfigError
+from medcrypt.storage.models.identities import PlatformIdentity
 
 NAME = "delete_me"
 ADMIN = False

@@ -7,8 +7,8 @@ refusal becomes a hash-chained audit entry together with its reply.
 
 from __future__ import annotations
 
-from bot.breakglass import cmd_deny
-from bot.relay.context import Context
+from medcrypt.bot.breakglass import cmd_deny
+from medcrypt.bot.relay.context import Context
 
 NAME = "deny"
 ADMIN = False

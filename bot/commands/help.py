@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.relay import notices
-from bot.relay.context import Context
+from medcrypt.bot.relay import notices
+from medcrypt.bot.relay.context import Context
 
 NAME = "help"
 ADMIN = False
@@ -16,8 +16,8 @@ ADMIN_COMMANDS = ("admins", "admin_add", "admin_remove", "stats", "jobs", "rotat
 
 
 def run(ctx: Context, args: list[str]) -> None:
-    from bot.commands import registry
-    from bot.commands.admins import is_admin
+    from medcrypt.bot.commands import registry
+    from medcrypt.bot.commands.admins import is_admin
 
     if not is_admin(ctx, ctx.sender_id):
         ctx.reply(notices.HELP)

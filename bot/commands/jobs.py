@@ -7,9 +7,9 @@ that the sender is an admin.
 
 from __future__ import annotations
 
-from bot.commands.deferral import defer_job
-from bot.jobs.chat import jobs_command
-from bot.relay.context import Context
+from medcrypt.bot.commands.deferral import defer_job
+from medcrypt.bot.jobs.chat import jobs_command
+from medcrypt.bot.relay.context import Context
 
 NAME = "jobs"
 ADMIN = True

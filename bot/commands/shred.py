@@ -7,9 +7,9 @@ that the sender is an admin.
 
 from __future__ import annotations
 
-from bot.commands.deferral import defer_job
-from bot.jobs.chat import shred_command
-from bot.relay.context import Context
+from medcrypt.bot.commands.deferral import defer_job
+from medcrypt.bot.jobs.chat import shred_command
+from medcrypt.bot.relay.context import Context
 
 NAME = "shred"
 ADMIN = True

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.relay import notices
-from bot.relay.context import Context
+from medcrypt.bot.relay import notices
+from medcrypt.bot.relay.context import Context
 
 NAME = "start"
 ADMIN = False

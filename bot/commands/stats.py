@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.relay import notices
-from bot.relay.context import Context
-from storage.models.identities import PlatformIdentity
-from storage.models.outbox import OutboxMessage
-from storage.models.pairings import Pairing
+from medcrypt.bot.relay import notices
+from medcrypt.bot.relay.context import Context
+from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.models.outbox import OutboxMessage
+from medcrypt.storage.models.pairings import Pairing
 
 NAME = "stats"
 ADMIN = True

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.relay import notices
-from bot.relay.context import Context
-from bot.relay.pairings import pairings_of, role_of
-from crypto.epochs import epoch_end, epoch_of, format_epoch, grace_end
+from medcrypt.bot.relay import notices
+from medcrypt.bot.relay.context import Context
+from medcrypt.bot.relay.pairings import pairings_of, role_of
+from medcrypt.crypto.epochs import epoch_end, epoch_of, format_epoch, grace_end
 
 NAME = "status"
 ADMIN = False

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.relay import notices
-from bot.relay.context import Context
-from bot.relay.pairings import pairings_of
+from medcrypt.bot.relay import notices
+from medcrypt.bot.relay.context import Context
+from medcrypt.bot.relay.pairings import pairings_of
 
 NAME = "unpair"
 ADMIN = False

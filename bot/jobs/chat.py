@@ -24,14 +24,14 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from bot.jobs.context import JobContext
-from bot.jobs.listing import format_listing
-from bot.jobs.queue import insert_ignore
-from bot.jobs.rotation import rotate
-from bot.jobs.shred import shred_pairing
-from crypto.audit import Action
-from storage.models.jobs import ShredConfirmation
-from storage.models.pairings import Pairing
+from medcrypt.bot.jobs.context import JobContext
+from medcrypt.bot.jobs.listing import format_listing
+from medcrypt.bot.jobs.queue import insert_ignore
+from medcrypt.bot.jobs.rotation import rotate
+from medcrypt.bot.jobs.shred import shred_pairing
+from medcrypt.crypto.audit import Action
+from medcrypt.storage.models.jobs import ShredConfirmation
+from medcrypt.storage.models.pairings import Pairing
 
 CONFIRM_TTL = timedelta(minutes=5)
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I

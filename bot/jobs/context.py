@@ -16,13 +16,13 @@ from datetime import timedelta
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import Settings
-from crypto.audit import Checkpoint, CheckpointSigner, system_ref
-from crypto.clock import Clock
-from crypto.errors import ConfigError
-from crypto.keyring import Keyring
-from storage.audit import AuditLog
-from storage.db import make_engine, session_factory
+from medcrypt.bot.config import Settings
+from medcrypt.crypto.audit import Checkpoint, CheckpointSigner, system_ref
+from medcrypt.crypto.clock import Clock
+from medcrypt.crypto.errors import ConfigError
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage.audit import AuditLog
+from medcrypt.storage.db import make_engine, session_factory
 
 #: Progress callback: (done, total) in the job's unit (pairings or epochs).
 Progress = Callable[[int, int], None]

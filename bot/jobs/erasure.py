@@ -18,18 +18,18 @@ from datetime import datetime
 
 from sqlalchemy import delete, or_, select, update
 
-from bot.jobs import notices
-from bot.jobs.context import JobContext
-from bot.jobs.queue import Notice, queue_notices
-from bot.jobs.remanence import scrub
-from bot.jobs.shred import shred_pairing
-from crypto.audit import Action, system_ref
-from crypto.errors import WrongPairing
-from storage.models.admins import ClinicAdmin
-from storage.models.identities import PlatformIdentity
-from storage.models.outbox import OutboxMessage
-from storage.models.pairings import Pairing
-from storage.models.parts import PendingPart
+from medcrypt.bot.jobs import notices
+from medcrypt.bot.jobs.context import JobContext
+from medcrypt.bot.jobs.queue import Notice, queue_notices
+from medcrypt.bot.jobs.remanence import scrub
+from medcrypt.bot.jobs.shred import shred_pairing
+from medcrypt.crypto.audit import Action, system_ref
+from medcrypt.crypto.errors import WrongPairing
+from medcrypt.storage.models.admins import ClinicAdmin
+from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.models.outbox import OutboxMessage
+from medcrypt.storage.models.pairings import Pairing
+from medcrypt.storage.models.parts import PendingPart
 
 
 def erase_identity_everywhere(ctx: JobContext, identity_id: str, now: datetime) -> Counter[str]:

@@ -27,9 +27,9 @@ from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetim
 from sqlalchemy import Engine, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.jobs.triggerspec import trigger_from_spec, trigger_spec
-from crypto.errors import StorageError
-from storage.models.jobs import ScheduledJob
+from medcrypt.bot.jobs.triggerspec import trigger_from_spec, trigger_spec
+from medcrypt.crypto.errors import StorageError
+from medcrypt.storage.models.jobs import ScheduledJob
 
 log = structlog.get_logger("bot.jobs")
 

@@ -19,14 +19,14 @@ from typing import Any
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
-from bot.jobs import notices
-from bot.jobs.context import JobContext
-from bot.jobs.purge import Target, purge
-from bot.jobs.queue import queue_member_notices
-from crypto.audit import Action
-from storage.audit import AuditEvent
-from storage.models.epochs import Epoch
-from storage.models.pairings import Pairing
+from medcrypt.bot.jobs import notices
+from medcrypt.bot.jobs.context import JobContext
+from medcrypt.bot.jobs.purge import Target, purge
+from medcrypt.bot.jobs.queue import queue_member_notices
+from medcrypt.crypto.audit import Action
+from medcrypt.storage.audit import AuditEvent
+from medcrypt.storage.models.epochs import Epoch
+from medcrypt.storage.models.pairings import Pairing
 
 EPOCHS: Table = Epoch.__table__  # type: ignore[assignment]
 NoticeText = Callable[[int, datetime], str]

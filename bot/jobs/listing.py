@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.jobs.context import JobContext
-from bot.jobs.runs import JOBS, last_runs
-from bot.jobs.scheduler import next_runs
+from medcrypt.bot.jobs.context import JobContext
+from medcrypt.bot.jobs.runs import JOBS, last_runs
+from medcrypt.bot.jobs.scheduler import next_runs
 
 
 def _fmt(at: datetime | None) -> str:

@@ -21,16 +21,16 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.audit_chat import witness_post
-from bot.breakglass import deposits, requests
-from bot.jobs.context import JobContext
-from bot.jobs.queue import Notice, queue_notices
-from bot.messages import OutboundMessage, OutKind, Platform
-from bot.outbox.queue import enqueue
-from bot.relay.identities import IdentityDirectory
-from crypto.audit import Checkpoint
-from crypto.keyring import Keyring
-from storage.models.admins import ClinicAdmin
+from medcrypt.bot.audit_chat import witness_post
+from medcrypt.bot.breakglass import deposits, requests
+from medcrypt.bot.jobs.context import JobContext
+from medcrypt.bot.jobs.queue import Notice, queue_notices
+from medcrypt.bot.messages import OutboundMessage, OutKind, Platform
+from medcrypt.bot.outbox.queue import enqueue
+from medcrypt.bot.relay.identities import IdentityDirectory
+from medcrypt.crypto.audit import Checkpoint
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage.models.admins import ClinicAdmin
 
 
 class WitnessQueue:

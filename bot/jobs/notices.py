@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from crypto.epochs import format_epoch
+from medcrypt.crypto.epochs import format_epoch
 
 ROTATED = (
     "MedCrypt: new encryption keys from today ({month}). Last month's messages stay "

@@ -14,10 +14,10 @@ from typing import Literal, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crypto.clock import ensure_utc
-from crypto.epochs import MAX_EPOCH, epoch_of, grace_end
-from storage.models.epochs import Epoch
-from storage.models.pairings import Pairing
+from medcrypt.crypto.clock import ensure_utc
+from medcrypt.crypto.epochs import MAX_EPOCH, epoch_of, grace_end
+from medcrypt.storage.models.epochs import Epoch
+from medcrypt.storage.models.pairings import Pairing
 
 EpochStatus = Literal["active", "retired", "shredded", "future", "unknown"]
 

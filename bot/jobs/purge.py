@@ -27,14 +27,14 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from crypto.epochs import epoch_end
-from crypto.errors import MalformedToken
-from crypto.wire import Kind, parse_file_header, parse_token
-from storage.models.escrow import EscrowDeposit
-from storage.models.media import MediaBlob
-from storage.models.outbox import OutboxMessage
-from storage.models.parts import PendingPart
-from storage.models.tokens import StoredToken
+from medcrypt.crypto.epochs import epoch_end
+from medcrypt.crypto.errors import MalformedToken
+from medcrypt.crypto.wire import Kind, parse_file_header, parse_token
+from medcrypt.storage.models.escrow import EscrowDeposit
+from medcrypt.storage.models.media import MediaBlob
+from medcrypt.storage.models.outbox import OutboxMessage
+from medcrypt.storage.models.parts import PendingPart
+from medcrypt.storage.models.tokens import StoredToken
 
 Target = tuple[str, int]  # (pairing_id hex, epoch)
 _TOKEN_PREFIX = struct.Struct(">BB16sI")  # version kind pairing_id epoch

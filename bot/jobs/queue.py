@@ -17,9 +17,9 @@ from sqlalchemy import Integer, String, Table, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.jobs import notices
-from storage.models.outbox import OutboxMessage
-from storage.models.pairings import Pairing
+from medcrypt.bot.jobs import notices
+from medcrypt.storage.models.outbox import OutboxMessage
+from medcrypt.storage.models.pairings import Pairing
 
 OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 #: Parameter sets per execute call.

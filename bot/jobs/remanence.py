@@ -20,8 +20,8 @@ from typing import Literal
 
 from sqlalchemy import Engine
 
-from crypto.errors import StorageError
-from storage.db import is_sqlite, sqlite_checkpoint_truncate
+from medcrypt.crypto.errors import StorageError
+from medcrypt.storage.db import is_sqlite, sqlite_checkpoint_truncate
 
 #: Tables that hold epoch-scoped ciphertext and are vacuumed after a shred.
 SHREDDED_TABLES = (

@@ -21,14 +21,14 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.jobs import notices
-from bot.jobs.context import SCHEDULER_REF, JobContext, Progress
-from bot.jobs.lifecycle import EPOCHS, retire
-from bot.jobs.queue import queue_member_notices
-from crypto.audit import Action
-from crypto.epochs import epoch_of, epoch_start, grace_end
-from storage.audit import AuditEvent
-from storage.models.pairings import Pairing
+from medcrypt.bot.jobs import notices
+from medcrypt.bot.jobs.context import SCHEDULER_REF, JobContext, Progress
+from medcrypt.bot.jobs.lifecycle import EPOCHS, retire
+from medcrypt.bot.jobs.queue import queue_member_notices
+from medcrypt.crypto.audit import Action
+from medcrypt.crypto.epochs import epoch_of, epoch_start, grace_end
+from medcrypt.storage.audit import AuditEvent
+from medcrypt.storage.models.pairings import Pairing
 
 BATCH = 1000
 

@@ -16,12 +16,12 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from bot.jobs.context import JobContext, Progress
-from bot.jobs.rotation import BATCH as ROTATION_BATCH
-from bot.jobs.rotation import rotate
-from bot.jobs.shred import BATCH as SWEEP_BATCH
-from bot.jobs.shred import sweep
-from storage.models.jobs import JobRun
+from medcrypt.bot.jobs.context import JobContext, Progress
+from medcrypt.bot.jobs.rotation import BATCH as ROTATION_BATCH
+from medcrypt.bot.jobs.rotation import rotate
+from medcrypt.bot.jobs.shred import BATCH as SWEEP_BATCH
+from medcrypt.bot.jobs.shred import sweep
+from medcrypt.storage.models.jobs import JobRun
 
 JOBS: dict[str, str] = {
     "rotation": "monthly rotation: epoch rows, notices, audit",

@@ -35,11 +35,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 
-from bot.jobs.context import JobContext
-from bot.jobs.jobstore import DataJobStore
-from bot.jobs.runs import run_job
-from crypto.errors import ConfigError
-from storage.models.jobs import ScheduledJob
+from medcrypt.bot.jobs.context import JobContext
+from medcrypt.bot.jobs.jobstore import DataJobStore
+from medcrypt.bot.jobs.runs import run_job
+from medcrypt.crypto.errors import ConfigError
+from medcrypt.storage.models.jobs import ScheduledJob
 
 log = structlog.get_logger("bot.jobs")
 
@@ -96,7 +96,9 @@ def _run_logged(ctx: JobContext, job: str, trigger: str) -> None:
 
 
 #: The only functions the persistent job store will rebuild a job around (by reference).
-JOB_FUNCTIONS: dict[str, Callable[..., object]] = {"bot.jobs.scheduler:scheduled": scheduled}
+JOB_FUNCTIONS: dict[str, Callable[..., object]] = {
+    "medcrypt.bot.jobs.scheduler:scheduled": scheduled,
+}
 
 
 def catch_up(context_key: str) -> None:

@@ -21,18 +21,18 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy import select
 
-from bot.jobs import notices
-from bot.jobs.context import SCHEDULER_REF, JobContext, Progress
-from bot.jobs.lifecycle import EPOCHS, members_of, retire, shred
-from bot.jobs.purge import Target
-from bot.jobs.queue import Notice, insert_ignore, queue_member_notices, queue_notices
-from bot.jobs.remanence import scrub
-from crypto.epochs import epoch_of, epoch_start, grace_end
-from crypto.errors import StorageError
-from storage.db import is_sqlite
-from storage.models.epochs import Epoch
-from storage.models.escrow import EscrowDeposit
-from storage.models.pairings import Pairing
+from medcrypt.bot.jobs import notices
+from medcrypt.bot.jobs.context import SCHEDULER_REF, JobContext, Progress
+from medcrypt.bot.jobs.lifecycle import EPOCHS, members_of, retire, shred
+from medcrypt.bot.jobs.purge import Target
+from medcrypt.bot.jobs.queue import Notice, insert_ignore, queue_member_notices, queue_notices
+from medcrypt.bot.jobs.remanence import scrub
+from medcrypt.crypto.epochs import epoch_of, epoch_start, grace_end
+from medcrypt.crypto.errors import StorageError
+from medcrypt.storage.db import is_sqlite
+from medcrypt.storage.models.epochs import Epoch
+from medcrypt.storage.models.escrow import EscrowDeposit
+from medcrypt.storage.models.pairings import Pairing
 
 log = structlog.get_logger("bot.jobs")
 

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crypto.errors import StorageError
+from medcrypt.crypto.errors import StorageError
 
 CRON_FIELDS: tuple[str, ...] = tuple(CronTrigger.FIELD_NAMES)
 _COMMON = {"type", "start_date", "end_date", "timezone", "jitter"}

@@ -7,7 +7,7 @@ the sender. All are :class:`crypto.errors.TransportError`; messages carry codes 
 
 from __future__ import annotations
 
-from crypto.errors import TransportError
+from medcrypt.crypto.errors import TransportError
 
 
 class SendFailed(TransportError):

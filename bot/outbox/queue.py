@@ -39,10 +39,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from bot.messages import OutboundMessage, OutKind
-from crypto.wire import parse_file_header
-from storage.models.media import MediaBlob
-from storage.models.outbox import EarlyReceipt, OutboxMessage
+from medcrypt.bot.messages import OutboundMessage, OutKind
+from medcrypt.crypto.wire import parse_file_header
+from medcrypt.storage.models.media import MediaBlob
+from medcrypt.storage.models.outbox import EarlyReceipt, OutboxMessage
 
 #: Rows that block later rows to the same recipient.
 _BLOCKING = ("pending", "sending", "held")

@@ -22,16 +22,16 @@ import structlog
 from sqlalchemy import Row
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.messages import OutboundMessage, OutKind, Platform
-from bot.outbox import queue
-from bot.outbox.backoff import backoff_seconds
-from bot.outbox.errors import Permanent, RetryAfter, SendFailed, Transient, WindowClosed
-from bot.outbox.sender import Delivery, Sender
-from bot.relay import notices
-from bot.relay.context import Services
-from storage.models.identities import PlatformIdentity
-from storage.models.media import MediaBlob
-from storage.models.outbox import OutboxMessage
+from medcrypt.bot.messages import OutboundMessage, OutKind, Platform
+from medcrypt.bot.outbox import queue
+from medcrypt.bot.outbox.backoff import backoff_seconds
+from medcrypt.bot.outbox.errors import Permanent, RetryAfter, SendFailed, Transient, WindowClosed
+from medcrypt.bot.outbox.sender import Delivery, Sender
+from medcrypt.bot.relay import notices
+from medcrypt.bot.relay.context import Services
+from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.models.media import MediaBlob
+from medcrypt.storage.models.outbox import OutboxMessage
 
 log = structlog.get_logger("bot.outbox")
 

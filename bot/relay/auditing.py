@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session
 
-from crypto.audit import Action
+from medcrypt.crypto.audit import Action
 
 log = structlog.get_logger("bot.audit")
 

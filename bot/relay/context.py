@@ -15,18 +15,18 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from bot.config import Settings
-from bot.messages import InboundMessage, OutboundMessage, OutKind, Platform
-from bot.outbox.queue import enqueue
-from bot.relay.auditing import Auditor
-from bot.relay.identities import IdentityDirectory
-from crypto.clock import Clock
-from crypto.keyring import Keyring
-from crypto.parts import split_token
+from medcrypt.bot.config import Settings
+from medcrypt.bot.messages import InboundMessage, OutboundMessage, OutKind, Platform
+from medcrypt.bot.outbox.queue import enqueue
+from medcrypt.bot.relay.auditing import Auditor
+from medcrypt.bot.relay.identities import IdentityDirectory
+from medcrypt.crypto.clock import Clock
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.parts import split_token
 
 if TYPE_CHECKING:
-    from bot.jobs.context import JobContext
-    from crypto.audit_checkpoint import AuditPublicKey
+    from medcrypt.bot.jobs.context import JobContext
+    from medcrypt.crypto.audit_checkpoint import AuditPublicKey
 
 #: Work that must run after the message's transaction commits, with its own
 #: transactions (key-lifecycle jobs, audit verification); returns the reply text.

@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
-from bot.messages import Platform
-from crypto.clock import Clock
-from crypto.keyring import Keyring
-from storage.models.identities import PlatformIdentity
-from storage.normalize import normalize_address
-from storage.repos.identities import get_or_create_identity, reveal_address
+from medcrypt.bot.messages import Platform
+from medcrypt.crypto.clock import Clock
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.normalize import normalize_address
+from medcrypt.storage.repos.identities import get_or_create_identity, reveal_address
 
 _WHATSAPP_PREFIX = "whatsapp:"
 _PLATFORM_CACHE_MAX = 200_000

@@ -19,14 +19,14 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.messages import Document, InboundMessage, OutboundMessage, OutKind, Platform
-from bot.outbox.queue import enqueue, release_held
-from bot.relay import notices
-from bot.relay.context import Context, Deferred, Services
-from bot.relay.ratelimit import RateLimiter
-from bot.relay.router import handle
-from storage.models.identities import PlatformIdentity
-from storage.models.inbound import InboundKey
+from medcrypt.bot.messages import Document, InboundMessage, OutboundMessage, OutKind, Platform
+from medcrypt.bot.outbox.queue import enqueue, release_held
+from medcrypt.bot.relay import notices
+from medcrypt.bot.relay.context import Context, Deferred, Services
+from medcrypt.bot.relay.ratelimit import RateLimiter
+from medcrypt.bot.relay.router import handle
+from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.models.inbound import InboundKey
 
 log = structlog.get_logger("bot.intake")
 

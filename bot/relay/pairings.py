@@ -14,13 +14,13 @@ from typing import Protocol
 
 from sqlalchemy import or_, select
 
-from bot.relay import notices
-from bot.relay.context import Context
-from crypto.epochs import epoch_of
-from crypto.wire import Token
-from storage.models.identities import PlatformIdentity
-from storage.models.pairings import Pairing
-from storage.repos.pairings import ensure_epoch
+from medcrypt.bot.relay import notices
+from medcrypt.bot.relay.context import Context
+from medcrypt.crypto.epochs import epoch_of
+from medcrypt.crypto.wire import Token
+from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.models.pairings import Pairing
+from medcrypt.storage.repos.pairings import ensure_epoch
 
 
 def pairings_of(ctx: Context, identity_id: str, *, statuses: tuple[str, ...] = (

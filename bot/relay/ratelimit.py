@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crypto.clock import Clock
+from medcrypt.crypto.clock import Clock
 
 #: Most identities tracked at once; the least recently seen are forgotten first.
 MAX_TRACKED = 100_000

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.models.inbound import InboundKey
-from storage.models.media import MediaBlob
-from storage.models.outbox import EarlyReceipt, OutboxMessage
-from storage.models.parts import PendingPart
+from medcrypt.storage.models.inbound import InboundKey
+from medcrypt.storage.models.media import MediaBlob
+from medcrypt.storage.models.outbox import EarlyReceipt, OutboxMessage
+from medcrypt.storage.models.parts import PendingPart
 
 #: Partly received tokens older than this are dropped (the sender is long gone).
 PART_TTL = timedelta(days=1)

@@ -16,21 +16,21 @@ from dataclasses import dataclass
 from sqlalchemy import Table, and_, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.commands import dispatch
-from bot.jobs.policy import classify
-from bot.messages import OutboundMessage, OutKind
-from bot.relay import notices, pairings
-from bot.relay.context import Context
-from crypto.epochs import epoch_of, format_epoch
-from crypto.errors import LimitExceeded, MalformedToken
-from crypto.parts import MAX_PARTS, join_chunks
-from crypto.wire import Direction, Kind, Token, find_tokens, parse_file_header, parse_token
-from storage.models.epochs import Epoch
-from storage.models.escrow import EscrowDeposit
-from storage.models.pairings import Pairing
-from storage.models.parts import PendingPart
-from storage.models.tokens import StoredToken
-from storage.repos.pairings import get_epoch
+from medcrypt.bot.commands import dispatch
+from medcrypt.bot.jobs.policy import classify
+from medcrypt.bot.messages import OutboundMessage, OutKind
+from medcrypt.bot.relay import notices, pairings
+from medcrypt.bot.relay.context import Context
+from medcrypt.crypto.epochs import epoch_of, format_epoch
+from medcrypt.crypto.errors import LimitExceeded, MalformedToken
+from medcrypt.crypto.parts import MAX_PARTS, join_chunks
+from medcrypt.crypto.wire import Direction, Kind, Token, find_tokens, parse_file_header, parse_token
+from medcrypt.storage.models.epochs import Epoch
+from medcrypt.storage.models.escrow import EscrowDeposit
+from medcrypt.storage.models.pairings import Pairing
+from medcrypt.storage.models.parts import PendingPart
+from medcrypt.storage.models.tokens import StoredToken
+from medcrypt.storage.repos.pairings import get_epoch
 
 #: Most tokens taken from one chat message (a paste of a whole conversation is refused).
 MAX_TOKENS_PER_MESSAGE = 64

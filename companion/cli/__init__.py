@@ -32,7 +32,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from crypto.errors import MedCryptError
+from medcrypt.crypto.errors import MedCryptError
 
 COMMAND_MODULES = ("setup", "pair", "messages", "files", "info", "v1cmd")
 EXIT_INTERNAL = 1
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMAND_MODULES:
-        importlib.import_module(f"companion.cli.{name}").register(sub)
+        importlib.import_module(f"medcrypt.companion.cli.{name}").register(sub)
     return parser
 
 

@@ -7,8 +7,8 @@ import json
 import sys
 from typing import Any
 
-from companion.app import Companion, open_companion
-from crypto.epochs import epoch_of, epoch_start, format_epoch, grace_end
+from medcrypt.companion.app import Companion, open_companion
+from medcrypt.crypto.epochs import epoch_of, epoch_start, format_epoch, grace_end
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -14,11 +14,11 @@ import json
 import sys
 from pathlib import Path
 
-from companion.app import open_companion
-from crypto.errors import ConfigError, MalformedToken, OfferReused
-from crypto.pairing import Role
-from crypto.session import accept_pairing, complete_pairing, start_pairing
-from crypto.wire import Kind, find_tokens, parse_token
+from medcrypt.companion.app import open_companion
+from medcrypt.crypto.errors import ConfigError, MalformedToken, OfferReused
+from medcrypt.crypto.pairing import Role
+from medcrypt.crypto.session import accept_pairing, complete_pairing, start_pairing
+from medcrypt.crypto.wire import Kind, find_tokens, parse_token
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,7 +56,7 @@ def _emit(args: argparse.Namespace, data: dict[str, str], lines: list[str]) -> N
 
 
 def run_offer(args: argparse.Namespace) -> int:
-    from companion import qr  # lazy: segno only for this command
+    from medcrypt.companion import qr  # lazy: segno only for this command
 
     with open_companion(args) as comp:
         if comp.role is not Role.PHYSICIAN:
@@ -96,7 +96,7 @@ def _read_arg(value: str) -> str:
 
 
 def run_accept(args: argparse.Namespace) -> int:
-    from companion.offer_input import (  # lazy: QR stack only when needed
+    from medcrypt.companion.offer_input import (  # lazy: QR stack only when needed
         extract_offer_text,
         offer_from_image,
     )

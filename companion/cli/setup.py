@@ -7,12 +7,12 @@ import base64
 import binascii
 import sys
 
-from companion.app import home_of, new_state
-from companion.env import read_passphrase
-from companion.keystore import Keystore
-from crypto.errors import ConfigError
-from crypto.pairing import Role
-from crypto.session import IdentityKey
+from medcrypt.companion.app import home_of, new_state
+from medcrypt.companion.env import read_passphrase
+from medcrypt.companion.keystore import Keystore
+from medcrypt.crypto.errors import ConfigError
+from medcrypt.crypto.pairing import Role
+from medcrypt.crypto.session import IdentityKey
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

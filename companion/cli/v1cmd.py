@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from crypto.errors import ConfigError, MalformedToken
+from medcrypt.crypto.errors import ConfigError, MalformedToken
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_decrypt(args: argparse.Namespace) -> int:
-    from crypto.v1 import check_month, decrypt_v1, find_v1_tokens  # lazy: cold start
+    from medcrypt.crypto.v1 import check_month, decrypt_v1, find_v1_tokens  # lazy: cold start
 
     secret = os.environ.get(args.secret_env)
     if not secret:

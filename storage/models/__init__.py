@@ -13,7 +13,7 @@ import pkgutil
 
 from sqlalchemy import MetaData
 
-from storage.base import Base
+from medcrypt.storage.base import Base
 
 
 def load_all() -> MetaData:

@@ -14,8 +14,8 @@ from typing import ClassVar
 from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.base import Base
-from storage.encrypted import ID_HEX_CHARS, EncryptedField, Sealed, SealedBytes, register
+from medcrypt.storage.base import Base
+from medcrypt.storage.encrypted import ID_HEX_CHARS, EncryptedField, Sealed, SealedBytes, register
 
 
 class ClinicAdmin(Base):

@@ -25,8 +25,8 @@ from typing import ClassVar
 from sqlalchemy import BigInteger, CheckConstraint, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.base import Base
-from storage.encrypted import EncryptedField, Sealed, SealedBytes, register
+from medcrypt.storage.base import Base
+from medcrypt.storage.encrypted import EncryptedField, Sealed, SealedBytes, register
 
 #: Longest actor/subject reference (``kind:`` + 24 hex, or ``system:<name>``).
 REF_CHARS = 48

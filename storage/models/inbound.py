@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.base import Base
+from medcrypt.storage.base import Base
 
 
 class InboundKey(Base):

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.base import Base
+from medcrypt.storage.base import Base
 
 JOB_OUTCOMES = ("running", "ok", "failed")
 JOB_TRIGGERS = ("schedule", "startup", "manual", "chat")

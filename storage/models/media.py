@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKeyConstraint, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.base import Base
-from storage.encrypted import ID_HEX_CHARS
+from medcrypt.storage.base import Base
+from medcrypt.storage.encrypted import ID_HEX_CHARS
 
 
 class MediaBlob(Base):

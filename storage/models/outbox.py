@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.base import Base
+from medcrypt.storage.base import Base
 
 #: ``text``: a token (or PART); ``document``: an encrypted file (bytes in media_blobs,
 #: the file's 42-byte routing header in ``payload``); ``notice``: PHI-free bot text;

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.base import Base
+from medcrypt.storage.base import Base
 
 PAIRING_STATUSES = ("pending", "active", "unpaired", "erased")
 

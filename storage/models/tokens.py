@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.base import Base
+from medcrypt.storage.base import Base
 
 
 class StoredToken(Base):

@@ -7,12 +7,12 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from crypto.errors import StorageError
-from crypto.keyring import Keyring
-from storage.encrypted import new_id
-from storage.models.admins import ClinicAdmin
-from storage.models.identities import PlatformIdentity
-from storage.normalize import normalize_address
+from medcrypt.crypto.errors import StorageError
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage.encrypted import new_id
+from medcrypt.storage.models.admins import ClinicAdmin
+from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.normalize import normalize_address
 
 
 def add_admin(

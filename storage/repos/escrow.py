@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models.escrow import EscrowDeposit
-from storage.repos._sql import insert_if_absent
+from medcrypt.storage.models.escrow import EscrowDeposit
+from medcrypt.storage.repos._sql import insert_if_absent
 
 
 def store_deposit(

@@ -8,11 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crypto.errors import StorageError
-from crypto.keyring import Keyring
-from storage.encrypted import new_id
-from storage.models.identities import ROLES, PlatformIdentity
-from storage.normalize import normalize_address
+from medcrypt.crypto.errors import StorageError
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage.encrypted import new_id
+from medcrypt.storage.models.identities import ROLES, PlatformIdentity
+from medcrypt.storage.normalize import normalize_address
 
 
 def find_identity(

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from storage.models.inbound import InboundKey
-from storage.repos._sql import insert_if_absent
+from medcrypt.storage.models.inbound import InboundKey
+from medcrypt.storage.repos._sql import insert_if_absent
 
 
 def record_inbound(

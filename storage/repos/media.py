@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from storage.encrypted import new_id
-from storage.models.media import MediaBlob
-from storage.repos.pairings import ensure_epoch
+from medcrypt.storage.encrypted import new_id
+from medcrypt.storage.models.media import MediaBlob
+from medcrypt.storage.repos.pairings import ensure_epoch
 
 
 def store_media(

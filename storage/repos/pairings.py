@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from crypto.errors import OfferExpired, OfferReused, StorageError, WrongPairing
-from storage.models.epochs import Epoch
-from storage.models.media import MediaBlob
-from storage.models.pairings import PAIRING_STATUSES, Pairing
-from storage.models.tokens import StoredToken
+from medcrypt.crypto.errors import OfferExpired, OfferReused, StorageError, WrongPairing
+from medcrypt.storage.models.epochs import Epoch
+from medcrypt.storage.models.media import MediaBlob
+from medcrypt.storage.models.pairings import PAIRING_STATUSES, Pairing
+from medcrypt.storage.models.tokens import StoredToken
 
 
 def create_pairing(

@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from crypto.errors import LimitExceeded, MalformedToken
-from storage.models.parts import PendingPart
-from storage.models.tokens import StoredToken
-from storage.repos.pairings import ensure_epoch
+from medcrypt.crypto.errors import LimitExceeded, MalformedToken
+from medcrypt.storage.models.parts import PendingPart
+from medcrypt.storage.models.tokens import StoredToken
+from medcrypt.storage.repos.pairings import ensure_epoch
 
 
 def store_token(

@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine
 
-from crypto.audit import CheckpointSigner
-from crypto.clock import FixedClock
-from crypto.keyring import Keyring
-from storage.audit import CHECKPOINTS, ENTRIES, HEAD, SECRETS, SUBJECT_KEYS, AuditLog
-from storage.db import make_engine
-from storage.models import load_all
+from medcrypt.crypto.audit import CheckpointSigner
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage.audit import CHECKPOINTS, ENTRIES, HEAD, SECRETS, SUBJECT_KEYS, AuditLog
+from medcrypt.storage.db import make_engine
+from medcrypt.storage.models import load_all
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SERVER_KEY = bytes(range(32))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, select, update
 
-from crypto.audit import Action
-from storage.audit import ENTRIES, AuditEvent, AuditLog
+from medcrypt.crypto.audit import Action
+from medcrypt.storage.audit import ENTRIES, AuditEvent, AuditLog
 
 ACTIONS = [Action.RELAY_ACCEPTED, Action.RELAY_REFUSED, Action.PLAINTEXT_BLOCKED,
            Action.ADMIN_COMMAND, Action.PAIRING_ACCEPTED]

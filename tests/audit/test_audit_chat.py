@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.audit_chat import (
+from medcrypt.bot.audit_chat import (
     parse_witness_text,
     render_head_reply,
     render_verify_progress,
@@ -10,9 +10,9 @@ from bot.audit_chat import (
     witness_line,
     witness_post,
 )
-from crypto.audit import CheckpointSigner, VerifyReport
-from crypto.errors import AuditChainBroken
-from storage.audit import Head
+from medcrypt.crypto.audit import CheckpointSigner, VerifyReport
+from medcrypt.crypto.errors import AuditChainBroken
+from medcrypt.storage.audit import Head
 
 SIGNER = CheckpointSigner(bytes(range(1, 33)))
 CP = SIGNER.sign(1000, 1795435200_000000, bytes(range(32)), b"")

@@ -17,12 +17,12 @@ from collections.abc import Callable
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
-from crypto.audit import Action, CheckpointSigner
-from crypto.clock import FixedClock
-from crypto.keyring import Keyring
-from storage.audit import ENTRIES, HEAD, SECRETS, SUBJECT_KEYS, AuditEvent, AuditLog
-from storage.db import make_engine
-from storage.models import load_all
+from medcrypt.crypto.audit import Action, CheckpointSigner
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage.audit import ENTRIES, HEAD, SECRETS, SUBJECT_KEYS, AuditEvent, AuditLog
+from medcrypt.storage.db import make_engine
+from medcrypt.storage.models import load_all
 from tests.audit.conftest import AUDIT_TABLES, NOW
 
 COLUMNS = (ENTRIES.c.seq, ENTRIES.c.ts_us, ENTRIES.c.actor_ref, ENTRIES.c.subject_ref,

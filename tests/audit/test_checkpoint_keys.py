@@ -13,7 +13,7 @@ import hashlib
 
 import pytest
 
-from crypto.audit import (
+from medcrypt.crypto.audit import (
     Checkpoint,
     CheckpointSigner,
     checkpoint_signature_ok,
@@ -22,8 +22,8 @@ from crypto.audit import (
     public_key_from_b64,
     seal_details,
 )
-from crypto.audit_checkpoint import AuditPublicKey
-from crypto.errors import ConfigError, DecryptionFailed, MalformedToken
+from medcrypt.crypto.audit_checkpoint import AuditPublicKey
+from medcrypt.crypto.errors import ConfigError, DecryptionFailed, MalformedToken
 
 SEED = bytes(range(1, 33))
 

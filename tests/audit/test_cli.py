@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from bot.cli import main
-from bot.cli.audit import open_audit_log
-from bot.config import load_settings
-from crypto.audit import SYSTEM_BOT, Action, CheckpointSigner
-from crypto.keyring import Keyring
-from storage import migrate
-from storage.audit import ENTRIES, AuditEvent, AuditLog
-from storage.db import make_engine
+from medcrypt.bot.cli import main
+from medcrypt.bot.cli.audit import open_audit_log
+from medcrypt.bot.config import load_settings
+from medcrypt.crypto.audit import SYSTEM_BOT, Action, CheckpointSigner
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage import migrate
+from medcrypt.storage.audit import ENTRIES, AuditEvent, AuditLog
+from medcrypt.storage.db import make_engine
 from tests.audit.conftest import SERVER_KEY, SIGNING_SEED
 
 

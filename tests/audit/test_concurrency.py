@@ -19,10 +19,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from crypto.audit import Action, CheckpointSigner
-from crypto.clock import FixedClock
-from crypto.keyring import Keyring
-from storage.audit import ENTRIES, AuditEvent, AuditLog
+from medcrypt.crypto.audit import Action, CheckpointSigner
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage.audit import ENTRIES, AuditEvent, AuditLog
 from tests.audit.conftest import NOW, SERVER_KEY, SIGNING_SEED
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,11 +66,11 @@ def test_threads_append_one_chain(audit_engine: Engine, keyring: Keyring,
 WORKER = textwrap.dedent("""
     import sys, threading, time
     from datetime import UTC, datetime
-    from crypto.audit import Action, CheckpointSigner
-    from crypto.clock import FixedClock
-    from crypto.keyring import Keyring
-    from storage.audit import AuditLog
-    from storage.db import make_engine
+    from medcrypt.crypto.audit import Action, CheckpointSigner
+    from medcrypt.crypto.clock import FixedClock
+    from medcrypt.crypto.keyring import Keyring
+    from medcrypt.storage.audit import AuditLog
+    from medcrypt.storage.db import make_engine
 
     url, name, count, server_key, seed = sys.argv[1:6]
     count = int(count)
@@ -94,7 +94,7 @@ WORKER = textwrap.dedent("""
 
 def test_two_processes_append_one_chain(database_url: str, audit_engine: Engine,
                                         public_keys: dict) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)
     procs = [subprocess.Popen([sys.executable, "-c", WORKER, database_url, name, "60",
                                SERVER_KEY.hex(), SIGNING_SEED.hex()],
                               env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -8,20 +8,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, inspect, select
 
-from crypto.audit import (
+from medcrypt.crypto.audit import (
     SYSTEM_BOT,
     Action,
     CheckpointSigner,
     format_witness,
     parse_witness_lines,
 )
-from crypto.clock import FixedClock
-from crypto.errors import StorageError
-from crypto.keyring import Keyring
-from storage import keys as keyops
-from storage import migrate
-from storage.audit import ENTRIES, HEAD, SUBJECT_KEYS, AuditEvent, AuditLog
-from storage.db import make_engine, session_factory
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.errors import StorageError
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage import keys as keyops
+from medcrypt.storage import migrate
+from medcrypt.storage.audit import ENTRIES, HEAD, SUBJECT_KEYS, AuditEvent, AuditLog
+from medcrypt.storage.db import make_engine, session_factory
 from tests.audit.conftest import NOW, SERVER_KEY
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from crypto.audit import SYSTEM_BOT, Action
-from storage.audit import CHECKPOINTS, ENTRIES, HEAD, SECRETS, SUBJECT_KEYS, AuditLog
+from medcrypt.crypto.audit import SYSTEM_BOT, Action
+from medcrypt.storage.audit import CHECKPOINTS, ENTRIES, HEAD, SECRETS, SUBJECT_KEYS, AuditLog
 from tests.audit.helpers import fill
 
 PHONE = "+15557654321"

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-import storage.audit_parallel
-import storage.audit_read
-from bot.cli import main
-from crypto.errors import StorageError
-from storage import migrate
-from storage.audit import AuditLog, default_jobs
-from storage.audit_parallel import plan_slices, run_workers
-from storage.audit_worker import SliceTask
+from medcrypt.bot.cli import main
+from medcrypt.crypto.errors import StorageError
+from medcrypt.storage import audit_parallel as _audit_parallel_mod
+from medcrypt.storage import audit_read as _audit_read_mod
+from medcrypt.storage import migrate
+from medcrypt.storage.audit import AuditLog, default_jobs
+from medcrypt.storage.audit_parallel import plan_slices, run_workers
+from medcrypt.storage.audit_worker import SliceTask
 from tests.audit.conftest import SERVER_KEY, SIGNING_SEED
 from tests.audit.helpers import fill
 
@@ -37,7 +37,7 @@ def test_small_logs_stay_in_process(audit_log: AuditLog, public_keys: dict,
     def refuse(*args: object, **kwargs: object) -> object:
         raise AssertionError("workers started for a small log")
 
-    monkeypatch.setattr(storage.audit_read, "verify_parallel", refuse)
+    monkeypatch.setattr(_audit_read_mod, "verify_parallel", refuse)
     assert audit_log.verify(public_keys, jobs=4).entries >= 300  # parallel_from default
     with pytest.raises(ValueError, match="jobs"):
         audit_log.verify(public_keys, jobs=0)
@@ -83,13 +83,13 @@ def test_appends_during_a_parallel_verify_are_not_read(
     parent's max(seq). Either way the verdict is the snapshot's, not a false break."""
     fill(audit_log, 1_500)
     before = audit_log.verify(public_keys, jobs=1)
-    real = storage.audit_parallel.run_workers
+    real = _audit_parallel_mod.run_workers
 
     def append_first(*args: object, **kwargs: object) -> object:
         fill(audit_log, 300)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(storage.audit_parallel, "run_workers", append_first)
+    monkeypatch.setattr(_audit_parallel_mod, "run_workers", append_first)
     assert audit_log.verify(public_keys, jobs=3, parallel_from=1) == before
     monkeypatch.undo()
     after = audit_log.verify(public_keys, jobs=3, parallel_from=1)

@@ -7,7 +7,7 @@ import contextlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto.audit import (
+from medcrypt.crypto.audit import (
     Action,
     Checkpoint,
     EntryFields,
@@ -16,7 +16,7 @@ from crypto.audit import (
     format_witness,
     parse_witness_lines,
 )
-from crypto.errors import MalformedToken
+from medcrypt.crypto.errors import MalformedToken
 
 hexref = st.builds(lambda kind, h: f"{kind}:{h}", st.sampled_from(["patient", "physician",
                                                                    "pairing", "admin"]),

@@ -13,7 +13,7 @@ import os
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto.audit import (
+from medcrypt.crypto.audit import (
     CheckpointSigner,
     EntryFields,
     as_row,
@@ -25,8 +25,8 @@ from crypto.audit import (
     verify_chain,
     verify_segment,
 )
-from crypto.audit_segment import EMPTY
-from crypto.errors import AuditChainBroken
+from medcrypt.crypto.audit_segment import EMPTY
+from medcrypt.crypto.errors import AuditChainBroken
 from tests.audit.test_verify_pure import ACTOR, KEYS, SUBJECT, fields_of, make_chain, rehash
 
 N = 60

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from crypto.audit import (
+from medcrypt.crypto.audit import (
     GENESIS_HASH,
     CheckpointSigner,
     EntryFields,
@@ -23,7 +23,7 @@ from crypto.audit import (
     rows_from_records,
     verify_chain,
 )
-from crypto.errors import AuditChainBroken
+from medcrypt.crypto.errors import AuditChainBroken
 
 SIGNER = CheckpointSigner(bytes(range(1, 33)))
 KEYS = {SIGNER.key_id: SIGNER.public_key}

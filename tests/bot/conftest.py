@@ -20,12 +20,10 @@ from typing import Any
 
 import pytest
 
-from bot.app import BotApp
-from bot.config import parse_settings
-from bot.sandbox import FakeTelegram
-from bot.sandbox.fake_twilio import FakeTwilio
-from crypto.epochs import epoch_of
-from crypto.wire import (
+from medcrypt.bot.app import BotApp
+from medcrypt.bot.config import parse_settings
+from medcrypt.crypto.epochs import epoch_of
+from medcrypt.crypto.wire import (
     Direction,
     Kind,
     encode_accept,
@@ -33,6 +31,8 @@ from crypto.wire import (
     encode_sealed_header,
     encode_token,
 )
+from medcrypt.sandbox import FakeTelegram
+from medcrypt.sandbox.fake_twilio import FakeTwilio
 
 PHYSICIAN_TG = 5550001
 PATIENT_WA = "+15551230001"
@@ -126,7 +126,7 @@ def register_token(pairing_id: bytes, *, expires_in: int = 3600) -> str:
 
 
 def accept_token(pairing_id: bytes) -> str:
-    from crypto.wire import ACCEPT_BODY_LEN
+    from medcrypt.crypto.wire import ACCEPT_BODY_LEN
 
     return encode_token(encode_accept(pairing_id, b"\x01" + os.urandom(ACCEPT_BODY_LEN - 1)))
 

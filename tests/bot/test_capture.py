@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from bot import demo
-from bot.demo_clinic import TravelClock, clinic_setup
-from bot.demo_month import START
-from bot.sandbox import FakeTelegram
-from bot.sandbox.fake_twilio import FakeTwilio
-from crypto.logsetup import configure_logging
+from medcrypt.crypto.logsetup import configure_logging
+from medcrypt.demo import story as demo
+from medcrypt.demo.clinic import TravelClock, clinic_setup
+from medcrypt.demo.month import START
+from medcrypt.sandbox import FakeTelegram
+from medcrypt.sandbox.fake_twilio import FakeTwilio
 from tests.bot.conftest import free_port
 
 
@@ -32,7 +32,7 @@ async def test_nothing_but_tokens_reaches_platforms_database_or_logs(
     port = free_port()
     clock = TravelClock(START)
     operator, escrow = await clinic_setup(clock)
-    for key, value in operator.environ.items():  # as bot.demo._main lends them
+    for key, value in operator.environ.items():  # as the demo story lends them
         monkeypatch.setenv(key, value)
     try:
         async with FakeTelegram() as tg, FakeTwilio(

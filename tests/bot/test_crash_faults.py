@@ -29,9 +29,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.sandbox import FakeTelegram, Faults
-from bot.sandbox.fake_twilio import FakeTwilio
-from crypto.wire import Direction
+from medcrypt.crypto.wire import Direction
+from medcrypt.sandbox import FakeTelegram, Faults
+from medcrypt.sandbox.fake_twilio import FakeTwilio
 from tests.bot.conftest import accept_token, free_port, message_token, register_token
 
 #: Messages per run. The issue asks for 5,000; measured, that takes
@@ -86,7 +86,7 @@ class BotProcess:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", "--config", str(self.cfg), "run"],
+                [sys.executable, "-m", "medcrypt.bot", "--config", str(self.cfg), "run"],
                 cwd=ROOT, env=self.env, stdout=out, stderr=out)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -8,9 +8,9 @@ import time
 
 from sqlalchemy import select
 
-from bot.relay import notices
-from crypto.wire import Direction
-from storage.models.outbox import OutboxMessage
+from medcrypt.bot.relay import notices
+from medcrypt.crypto.wire import Direction
+from medcrypt.storage.models.outbox import OutboxMessage
 from tests.bot.conftest import PATIENT_WA, PHYSICIAN_TG, TEMPLATE_SID, Rig, message_token
 from tests.bot.test_relay_e2e import pair
 
@@ -103,7 +103,7 @@ async def test_undelivered_status_callback_is_told_to_the_sender(rig: Rig) -> No
 
 
 async def test_twilio_429_and_5xx_are_retried(rig: Rig) -> None:
-    from bot.sandbox import Faults
+    from medcrypt.sandbox import Faults
 
     pid = os.urandom(16)
     await pair(rig, pid)
@@ -112,7 +112,7 @@ async def test_twilio_429_and_5xx_are_retried(rig: Rig) -> None:
     rig.tg.user_sends_text(PHYSICIAN_TG, token)
     await rig.tw.wait_until_async(lambda: any(
         m.body == token for m in rig.tw.messages_to(PATIENT_WA)), timeout=10)
-    from bot.sandbox import FaultKind
+    from medcrypt.sandbox import FaultKind
 
     rig.tw.faults = Faults(error_rate=1.0, methods=frozenset({"Messages.create"}))
     token2 = message_token(pid, Direction.PHYSICIAN_TO_PATIENT, index=1)
@@ -136,8 +136,8 @@ async def test_twilio_429_and_5xx_are_retried(rig: Rig) -> None:
 
 
 async def test_unpair_and_delete_me(rig: Rig) -> None:
-    from storage.models.identities import PlatformIdentity
-    from storage.models.pairings import Pairing
+    from medcrypt.storage.models.identities import PlatformIdentity
+    from medcrypt.storage.models.pairings import Pairing
 
     pid = os.urandom(16)
     await pair(rig, pid)
@@ -175,7 +175,7 @@ async def test_per_user_rate_limit_replies_politely_once(rig: Rig) -> None:
 
 
 async def test_global_pacing_keeps_telegram_under_its_overall_limit(rig: Rig) -> None:
-    from bot.sandbox import RateLimits
+    from medcrypt.sandbox import RateLimits
 
     rig.tg.rate_limits = RateLimits(per_chat_per_second=1000.0, per_chat_burst=1000,
                                     global_per_second=30.0, global_burst=30)

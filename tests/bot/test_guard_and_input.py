@@ -7,12 +7,12 @@ import os
 
 from sqlalchemy import func, select
 
-from bot.relay import notices
-from crypto.wire import Direction
-from storage.models.audit import AuditEntry
-from storage.models.identities import PlatformIdentity
-from storage.models.outbox import OutboxMessage
-from storage.models.tokens import StoredToken
+from medcrypt.bot.relay import notices
+from medcrypt.crypto.wire import Direction
+from medcrypt.storage.models.audit import AuditEntry
+from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.models.outbox import OutboxMessage
+from medcrypt.storage.models.tokens import StoredToken
 from tests.bot.conftest import (
     PATIENT_WA,
     PHYSICIAN_TG,
@@ -95,7 +95,7 @@ async def test_bad_tokens_are_refused_with_reasons(rig: Rig) -> None:
 async def test_unknown_kind_and_oversized_and_unencrypted_files(rig: Rig) -> None:
     pid = os.urandom(16)
     await pair(rig, pid)
-    from crypto.wire import encode_token
+    from medcrypt.crypto.wire import encode_token
 
     raw = bytes([2, 9]) + os.urandom(60)  # version 2, kind 9: no such kind
     n = len(rig.tg.messages_to(PHYSICIAN_TG))

@@ -11,19 +11,19 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.config import parse_settings
-from bot.messages import OutboundMessage, OutKind, Platform
-from bot.outbox import queue
-from bot.outbox.backoff import backoff_seconds
-from bot.outbox.worker import OutboxWorker
-from bot.relay.auditing import Auditor
-from bot.relay.context import Services
-from bot.relay.identities import IdentityDirectory
-from crypto.clock import FixedClock
-from crypto.keyring import Keyring
-from storage import migrate
-from storage.db import is_sqlite, make_engine, session_factory
-from storage.models.outbox import EarlyReceipt, OutboxMessage
+from medcrypt.bot.config import parse_settings
+from medcrypt.bot.messages import OutboundMessage, OutKind, Platform
+from medcrypt.bot.outbox import queue
+from medcrypt.bot.outbox.backoff import backoff_seconds
+from medcrypt.bot.outbox.worker import OutboxWorker
+from medcrypt.bot.relay.auditing import Auditor
+from medcrypt.bot.relay.context import Services
+from medcrypt.bot.relay.identities import IdentityDirectory
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage import migrate
+from medcrypt.storage.db import is_sqlite, make_engine, session_factory
+from medcrypt.storage.models.outbox import EarlyReceipt, OutboxMessage
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 #: One server keyring for the queue set-up and the workers that read its addresses.

@@ -6,9 +6,9 @@ import os
 
 from sqlalchemy import select
 
-from crypto.parts import join_parts, split_token
-from crypto.wire import Direction, encode_file_header, find_tokens, parse_token
-from storage.models.pairings import Pairing
+from medcrypt.crypto.parts import join_parts, split_token
+from medcrypt.crypto.wire import Direction, encode_file_header, find_tokens, parse_token
+from medcrypt.storage.models.pairings import Pairing
 from tests.bot.conftest import (
     PATIENT_WA,
     PHYSICIAN_TG,

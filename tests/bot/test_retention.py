@@ -7,18 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from bot.messages import Document, OutboundMessage, OutKind, Platform
-from bot.outbox import queue
-from bot.relay.identities import IdentityDirectory
-from bot.relay.retention import prune
-from crypto.clock import FixedClock
-from crypto.keyring import Keyring
-from storage import migrate
-from storage.db import make_engine, session_factory
-from storage.models.inbound import InboundKey
-from storage.models.media import MediaBlob
-from storage.models.outbox import OutboxMessage
-from storage.models.parts import PendingPart
+from medcrypt.bot.messages import Document, OutboundMessage, OutKind, Platform
+from medcrypt.bot.outbox import queue
+from medcrypt.bot.relay.identities import IdentityDirectory
+from medcrypt.bot.relay.retention import prune
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage import migrate
+from medcrypt.storage.db import make_engine, session_factory
+from medcrypt.storage.models.inbound import InboundKey
+from medcrypt.storage.models.media import MediaBlob
+from medcrypt.storage.models.outbox import OutboxMessage
+from medcrypt.storage.models.parts import PendingPart
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
-from bot.app import BotApp
-from bot.config import parse_settings
-from bot.sandbox import FakeTelegram
-from storage.models.identities import PlatformIdentity
-from storage.models.inbound import InboundKey
-from storage.models.outbox import OutboxMessage
+from medcrypt.bot.app import BotApp
+from medcrypt.bot.config import parse_settings
+from medcrypt.sandbox import FakeTelegram
+from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.models.inbound import InboundKey
+from medcrypt.storage.models.outbox import OutboxMessage
 from tests.bot.conftest import PATIENT_WA, Rig, free_port
 
 

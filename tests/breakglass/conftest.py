@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from bot.app import BotApp
-from bot.cli.escrow import public_key_text
-from bot.config import parse_settings
-from bot.sandbox import FakeTelegram
-from bot.sandbox.fake_twilio import FakeTwilio
-from crypto.keyring import Keyring
-from storage.audit import AuditLog
+from medcrypt.bot.app import BotApp
+from medcrypt.bot.cli.escrow import public_key_text
+from medcrypt.bot.config import parse_settings
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.sandbox import FakeTelegram
+from medcrypt.sandbox.fake_twilio import FakeTwilio
+from medcrypt.storage.audit import AuditLog
 from tests.bot.conftest import (
     environ_for,
     free_port,

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.breakglass.bundle import build_bundle, bundle_digest, escrow_public_from_config
-from bot.cli.escrow import public_key_text, split_key
-from crypto import breakglass
-from crypto.errors import ConfigError, DecryptionFailed, MalformedToken, PolicyViolation
-from crypto.wire import parse_token
+from medcrypt.bot.breakglass.bundle import build_bundle, bundle_digest, escrow_public_from_config
+from medcrypt.bot.cli.escrow import public_key_text, split_key
+from medcrypt.crypto import breakglass
+from medcrypt.crypto.errors import ConfigError, DecryptionFailed, MalformedToken, PolicyViolation
+from medcrypt.crypto.wire import parse_token
 from tests.breakglass.helpers import Conversation, make_conversation, make_escrow
 
 AT = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
@@ -195,8 +195,8 @@ def test_forged_far_index_is_refused_before_walking_the_chain() -> None:
     """Anyone can seal to the public escrow key: a bundle must not stall the opener."""
     import time
 
-    from crypto.errors import LimitExceeded
-    from crypto.wire import Direction, Kind, encode_sealed_header
+    from medcrypt.crypto.errors import LimitExceeded
+    from medcrypt.crypto.wire import Direction, Kind, encode_sealed_header
 
     escrow = make_escrow()
     conv = conversation(escrow.public)

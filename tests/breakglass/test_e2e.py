@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.cli import main as bot_main
-from storage.models.breakglass import BreakGlassRequest
+from medcrypt.bot.cli import main as bot_main
+from medcrypt.storage.models.breakglass import BreakGlassRequest
 from tests.breakglass.conftest import (
     ADMIN_A,
     ADMIN_B,

@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.jobs.context import context_from_settings
-from bot.jobs.shred import sweep
-from crypto import breakglass
-from crypto.epochs import epoch_of
-from crypto.errors import EpochShredded
-from crypto.wire import Kind, parse_raw
-from storage.models.breakglass import BreakGlassRequest
-from storage.models.escrow import EscrowDeposit
+from medcrypt.bot.jobs.context import context_from_settings
+from medcrypt.bot.jobs.shred import sweep
+from medcrypt.crypto import breakglass
+from medcrypt.crypto.epochs import epoch_of
+from medcrypt.crypto.errors import EpochShredded
+from medcrypt.crypto.wire import Kind, parse_raw
+from medcrypt.storage.models.breakglass import BreakGlassRequest
+from medcrypt.storage.models.escrow import EscrowDeposit
 from tests.breakglass.conftest import ADMIN_A, ADMIN_B, PATIENT_WA, Rig, pair, say
 from tests.breakglass.test_e2e import CODE_RE, request_and_approve
 

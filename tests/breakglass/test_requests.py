@@ -10,18 +10,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from bot.breakglass import requests
-from bot.breakglass.requests import Actor, Deps
-from bot.cli.escrow import public_key_text
-from bot.config import parse_settings
-from crypto.errors import ConfigError, PolicyViolation
-from crypto.keyring import Keyring
-from storage import migrate
-from storage.audit import AuditLog
-from storage.db import make_engine, session_factory
-from storage.models.breakglass import BreakGlassRequest
-from storage.models.identities import PlatformIdentity
-from storage.models.pairings import Pairing
+from medcrypt.bot.breakglass import requests
+from medcrypt.bot.breakglass.requests import Actor, Deps
+from medcrypt.bot.cli.escrow import public_key_text
+from medcrypt.bot.config import parse_settings
+from medcrypt.crypto.errors import ConfigError, PolicyViolation
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage import migrate
+from medcrypt.storage.audit import AuditLog
+from medcrypt.storage.db import make_engine, session_factory
+from medcrypt.storage.models.breakglass import BreakGlassRequest
+from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.models.pairings import Pairing
 from tests.breakglass.helpers import MovableClock, make_escrow
 
 T0 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
@@ -63,7 +63,7 @@ def test_full_cycle_and_record_opened(world: tuple[Deps, Session, bytes]) -> Non
     assert out.document is not None and out.document_to == A.identity_id
     assert {who for who, _ in out.notices} == {"p" * 32, "q" * 32}
     s.commit()
-    from bot.breakglass.bundle import bundle_digest
+    from medcrypt.bot.breakglass.bundle import bundle_digest
 
     with pytest.raises(PolicyViolation, match="not the file"):
         requests.record_opened(deps, s, code, "0" * 64, holders=2)
@@ -126,11 +126,11 @@ def test_missing_escrow_key_refuses_before_any_change(world: tuple[Deps, Session
 
 def test_missing_deposit_is_reported_to_the_physician(
         world: tuple[Deps, Session, bytes]) -> None:
-    from bot.breakglass.deposits import missing_deposits, notices
-    from crypto.epochs import epoch_of
-    from storage.models.epochs import Epoch
-    from storage.models.escrow import EscrowDeposit
-    from storage.models.tokens import StoredToken
+    from medcrypt.bot.breakglass.deposits import missing_deposits, notices
+    from medcrypt.crypto.epochs import epoch_of
+    from medcrypt.storage.models.epochs import Epoch
+    from medcrypt.storage.models.escrow import EscrowDeposit
+    from medcrypt.storage.models.tokens import StoredToken
 
     deps, s, pid = world
     now = deps.clock.now()

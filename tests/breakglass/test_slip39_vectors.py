@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from crypto.breakglass import recover_secret
-from crypto.errors import MalformedToken, PolicyViolation
+from medcrypt.crypto.breakglass import recover_secret
+from medcrypt.crypto.errors import MalformedToken, PolicyViolation
 
 VECTORS = json.loads((Path(__file__).resolve().parents[1] / "vectors" /
                       "slip39_vectors.json").read_text())

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageFilter
 
-from companion.cli import main
+from medcrypt.companion.cli import main
 
 T0 = "2026-11-23T10:00:00+00:00"
 PASSPHRASE = "correct horse battery staple"

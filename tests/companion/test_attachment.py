@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl import bindings as b
 
-from crypto.attachment import (
+from medcrypt.crypto.attachment import (
     CHUNK_OVERHEAD,
     CHUNK_SIZE,
     MANIFEST_FIXED_LEN,
@@ -26,14 +26,14 @@ from crypto.attachment import (
     sanitize_file_name,
     seal_file,
 )
-from crypto.errors import (
+from medcrypt.crypto.errors import (
     DecryptionFailed,
     LimitExceeded,
     MalformedToken,
     MedCryptError,
     WrongPairing,
 )
-from crypto.wire import FILE_HEADER_LEN, Direction
+from medcrypt.crypto.wire import FILE_HEADER_LEN, Direction
 from tests.companion.gen_vectors import attachment_vectors, fixed_rng, pattern, v1_vectors
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from crypto.attachment import CHUNK_OVERHEAD, CHUNK_SIZE
-from crypto.wire import FILE_HEADER_LEN
+from medcrypt.crypto.attachment import CHUNK_OVERHEAD, CHUNK_SIZE
+from medcrypt.crypto.wire import FILE_HEADER_LEN
 from tests.companion.conftest import PASSPHRASE, T0, Cli, Pair
 from tests.companion.v1_reference import v1_encrypt, v1_key
 
@@ -149,7 +149,7 @@ def test_decrypt_does_not_import_the_qr_stack(cli: Cli, pair: Pair) -> None:
 
 
 def test_v1_prefix_copy_matches() -> None:
-    from companion.cli.messages import V1_PREFIX
-    from crypto import v1
+    from medcrypt.companion.cli.messages import V1_PREFIX
+    from medcrypt.crypto import v1
 
     assert V1_PREFIX == v1.V1_PREFIX

@@ -8,9 +8,9 @@ import random
 import shutil
 from pathlib import Path
 
-from companion.keystore import FILE_NAME, Keystore
-from crypto.epochs import parse_month
-from crypto.wire import Kind, find_tokens, parse_token
+from medcrypt.companion.keystore import FILE_NAME, Keystore
+from medcrypt.crypto.epochs import parse_month
+from medcrypt.crypto.wire import Kind, find_tokens, parse_token
 from tests.companion.conftest import PASSPHRASE, Cli, Pair, make_pair
 
 

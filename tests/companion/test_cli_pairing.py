@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from companion.offer_input import extract_offer_text
-from companion.qr import read_qr
-from crypto.wire import Kind, parse_token
+from medcrypt.companion.offer_input import extract_offer_text
+from medcrypt.companion.qr import read_qr
+from medcrypt.crypto.wire import Kind, parse_token
 from tests.companion.conftest import T0, Cli, Pair, phone_photo
 
 

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from companion.keystore import Keystore
+from medcrypt.companion.keystore import Keystore
 
 EXE = str(Path(sys.executable).with_name("medcrypt"))
 

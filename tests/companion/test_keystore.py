@@ -14,9 +14,9 @@ import nacl.bindings
 import pytest
 from nacl.pwhash import argon2id
 
-from companion import keystore as ks
-from companion.keystore import HEADER_LEN, Keystore, atomic_write
-from crypto.errors import KeystoreLocked, StorageError
+from medcrypt.companion import keystore as ks
+from medcrypt.companion.keystore import HEADER_LEN, Keystore, atomic_write
+from medcrypt.crypto.errors import KeystoreLocked, StorageError
 
 FAST = {"opslimit": argon2id.OPSLIMIT_MIN, "memlimit": argon2id.MEMLIMIT_MIN}
 

@@ -7,9 +7,9 @@ import contextlib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from companion.cli.messages import collect_tokens
-from companion.offer_input import extract_offer_text
-from crypto.errors import MalformedToken, MedCryptError
+from medcrypt.companion.cli.messages import collect_tokens
+from medcrypt.companion.offer_input import extract_offer_text
+from medcrypt.crypto.errors import MalformedToken, MedCryptError
 from tests.companion.conftest import Cli, Pair
 
 _TOKENISH = st.text(alphabet="[]MEDCRYPT:v12AQIB+/=medcrypt-pair:_- \n", max_size=200)

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto import v1
-from crypto.errors import ConfigError, DecryptionFailed, MalformedToken, MedCryptError
+from medcrypt.crypto import v1
+from medcrypt.crypto.errors import ConfigError, DecryptionFailed, MalformedToken, MedCryptError
 from tests.companion.v1_reference import v1_encrypt, v1_key
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import nacl.public
 
-from crypto.clock import FixedClock
-from crypto.session import (
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.session import (
     IdentityKey,
     PairingSession,
     accept_pairing,

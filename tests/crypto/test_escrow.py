@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from crypto import escrow, wire
-from crypto.errors import DecryptionFailed, MalformedToken, WrongPairing
-from crypto.wire import Direction
+from medcrypt.crypto import escrow, wire
+from medcrypt.crypto.errors import DecryptionFailed, MalformedToken, WrongPairing
+from medcrypt.crypto.wire import Direction
 from tests.crypto.helpers import make_pair
 
 

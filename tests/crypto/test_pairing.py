@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto import _primitives as prim
-from crypto import pairing, safety, wire
-from crypto.clock import FixedClock
-from crypto.errors import (
+from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto import pairing, safety, wire
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.errors import (
     DecryptionFailed,
     MalformedToken,
     MedCryptError,
@@ -23,7 +23,7 @@ from crypto.errors import (
     StorageError,
     WrongPairing,
 )
-from crypto.session import (
+from medcrypt.crypto.session import (
     IdentityKey,
     PairingSession,
     accept_pairing,

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto import _primitives as prim
-from crypto.errors import DecryptionFailed, MalformedToken
+from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.errors import DecryptionFailed, MalformedToken
 
 THIRD = Path(__file__).resolve().parents[1] / "vectors" / "third_party"
 

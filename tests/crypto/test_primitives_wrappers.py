@@ -19,8 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl.pwhash import argon2id
 
-from crypto import _primitives as prim
-from crypto.errors import DecryptionFailed, MalformedToken, StorageError
+from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.errors import DecryptionFailed, MalformedToken, StorageError
 
 # --------------------------------------------------------------------------- Ed25519
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crypto import keyschedule, ratchet
-from crypto.errors import (
+from medcrypt.crypto import keyschedule, ratchet
+from medcrypt.crypto.errors import (
     EpochNotYet,
     EpochShredded,
     LimitExceeded,
@@ -15,7 +15,7 @@ from crypto.errors import (
     StorageError,
     WrongPairing,
 )
-from crypto.wire import Direction
+from medcrypt.crypto.wire import Direction
 
 
 def test_epoch_chain_is_deterministic_and_distinct() -> None:

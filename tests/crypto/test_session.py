@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crypto import wire
-from crypto.envelope import ContentType
-from crypto.errors import (
+from medcrypt.crypto import wire
+from medcrypt.crypto.envelope import ContentType
+from medcrypt.crypto.errors import (
     DecryptionFailed,
     EpochNotYet,
     EpochShredded,
@@ -23,8 +23,8 @@ from crypto.errors import (
     StorageError,
     WrongPairing,
 )
-from crypto.ratchet import MAX_SKIP
-from crypto.session import IdentityKey, PairingSession
+from medcrypt.crypto.ratchet import MAX_SKIP
+from medcrypt.crypto.session import IdentityKey, PairingSession
 from tests.crypto.helpers import T0, make_pair
 
 

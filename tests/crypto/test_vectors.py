@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from crypto import envelope, escrow, keyschedule, pairing, parts, ratchet, safety, wire
-from crypto.clock import FixedClock
-from crypto.envelope import ContentType
-from crypto.session import IdentityKey, PairingSession
-from crypto.wire import Direction, Kind
+from medcrypt.crypto import envelope, escrow, keyschedule, pairing, parts, ratchet, safety, wire
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.envelope import ContentType
+from medcrypt.crypto.session import IdentityKey, PairingSession
+from medcrypt.crypto.wire import Direction, Kind
 from tests.vectors import generate
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo_month import APRIL_NOTE
+from medcrypt.demo.month import APRIL_NOTE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def transcript() -> str:
     env = {k: v for k, v in os.environ.items()
            if k not in ("MEDCRYPT_CONFIG", "MEDCRYPT_NOW", "MEDCRYPT_HOME")}
-    done = subprocess.run([sys.executable, "-m", "bot", "demo"], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "medcrypt.bot", "demo"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
@@ -88,8 +88,9 @@ def test_no_plaintext_anywhere(transcript: str) -> None:
 @pytest.mark.slow
 def test_break_glass_through_the_functions_the_commands_call() -> None:
     """The fallback path (chat commands not used) recovers the same message."""
-    done = subprocess.run([sys.executable, "-m", "bot", "demo", "--break-glass", "functions"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)
+    done = subprocess.run([sys.executable, "-m", "medcrypt.bot", "demo", "--break-glass",
+                           "functions"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=180, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "note       break-glass driven through the functions" in done.stdout
     assert re.search(r"Admin B +approves [0-9a-f]{10} → bot: Break-glass request [0-9a-f]{10} "

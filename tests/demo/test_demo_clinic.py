@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from bot.config import parse_settings
-from bot.demo_clinic import TravelClock, parse_escrow_init, settings_dict, write_toml
-from crypto.errors import MedCryptError
+from medcrypt.bot.cli import main
+from medcrypt.bot.config import parse_settings
+from medcrypt.crypto.errors import MedCryptError
+from medcrypt.demo.clinic import TravelClock, parse_escrow_init, settings_dict, write_toml
 
 
 def test_travel_clock_moves_the_calendar_and_keeps_flowing() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from bot.config import load_settings, parse_settings
-from crypto.errors import ConfigError
+from medcrypt.bot.cli import main
+from medcrypt.bot.config import load_settings, parse_settings
+from medcrypt.crypto.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,7 +60,7 @@ def test_example_config_is_valid_and_complete() -> None:
     """config.example.toml documents every setting: it must load, and name each one."""
     import dataclasses
 
-    from bot.config import Settings
+    from medcrypt.bot.config import Settings
 
     example = ROOT / "config.example.toml"
     settings = load_settings(example)
@@ -76,7 +76,7 @@ def test_bad_config_through_the_console_script(tmp_path: Path) -> None:
     cfg = tmp_path / "cfg.toml"
     cfg.write_text("[schedule]\ngrace_days = 0\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(cfg), "doctor"],
+        [sys.executable, "-m", "medcrypt.bot", "--config", str(cfg), "doctor"],
         capture_output=True, text=True, cwd=ROOT, check=False,
     )
     assert proc.returncode == 2

@@ -8,8 +8,8 @@ import logging
 
 import structlog
 
-from crypto.logsetup import configure_logging
-from crypto.redact import REDACTED, redact_event, scrub_text
+from medcrypt.crypto.logsetup import configure_logging
+from medcrypt.crypto.redact import REDACTED, redact_event, scrub_text
 
 PHONE = "+41791234567"
 TOKEN = "[MEDCRYPT:v2:AgEAAAAAAAAAAAAAAAAAAAAAAAABAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA]"

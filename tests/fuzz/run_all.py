@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 
-from crypto.errors import MedCryptError
+from medcrypt.crypto.errors import MedCryptError
 
 Target = tuple[Callable[[bytes], object], Iterable[bytes]]
 

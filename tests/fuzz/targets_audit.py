@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crypto.audit import (
+from medcrypt.crypto.audit import (
     GENESIS_HASH,
     CheckpointSigner,
     EntryFields,

@@ -16,19 +16,19 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
-from bot.adapters.whatsapp_webhook import parse_form
-from bot.commands.admins import parse_target
-from bot.config import parse_settings
-from bot.messages import Document, Platform
-from bot.relay.auditing import Auditor
-from bot.relay.context import Services
-from bot.relay.identities import IdentityDirectory
-from bot.relay.intake import Intake
-from bot.relay.ratelimit import RateLimiter
-from crypto.clock import FixedClock
-from crypto.epochs import epoch_of
-from crypto.keyring import Keyring
-from crypto.wire import (
+from medcrypt.bot.adapters.whatsapp_webhook import parse_form
+from medcrypt.bot.commands.admins import parse_target
+from medcrypt.bot.config import parse_settings
+from medcrypt.bot.messages import Document, Platform
+from medcrypt.bot.relay.auditing import Auditor
+from medcrypt.bot.relay.context import Services
+from medcrypt.bot.relay.identities import IdentityDirectory
+from medcrypt.bot.relay.intake import Intake
+from medcrypt.bot.relay.ratelimit import RateLimiter
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.epochs import epoch_of
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.wire import (
     Direction,
     Kind,
     encode_accept,
@@ -37,8 +37,8 @@ from crypto.wire import (
     encode_sealed_header,
     encode_token,
 )
-from storage import migrate
-from storage.db import make_engine, session_factory
+from medcrypt.storage import migrate
+from medcrypt.storage.db import make_engine, session_factory
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 PID = bytes(range(16))

@@ -10,14 +10,14 @@ import io
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from companion.keystore import HEADER_LEN, MAGIC, Keystore
-from companion.offer_input import extract_offer_text
-from crypto import v1
-from crypto.attachment import Manifest, open_file, read_container_header, seal_file
-from crypto.clock import FixedClock
-from crypto.errors import MedCryptError
-from crypto.pairing import create_offer
-from crypto.wire import Direction
+from medcrypt.companion.keystore import HEADER_LEN, MAGIC, Keystore
+from medcrypt.companion.offer_input import extract_offer_text
+from medcrypt.crypto import v1
+from medcrypt.crypto.attachment import Manifest, open_file, read_container_header, seal_file
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.errors import MedCryptError
+from medcrypt.crypto.pairing import create_offer
+from medcrypt.crypto.wire import Direction
 from tests.companion.gen_vectors import fixed_rng
 
 _RNG = bytes(range(32)) + bytes(range(100, 116)) + bytes(range(200, 224))

@@ -13,12 +13,12 @@ import argparse
 import json
 from collections.abc import Callable, Iterable
 
-from bot.cli.jobs import parse_instant
-from bot.jobs.purge import _outbox_target, _token_target
-from bot.jobs.triggerspec import trigger_from_spec
-from crypto.errors import ConfigError, StorageError
-from crypto.parts import split_token
-from crypto.wire import encode_token
+from medcrypt.bot.cli.jobs import parse_instant
+from medcrypt.bot.jobs.purge import _outbox_target, _token_target
+from medcrypt.bot.jobs.triggerspec import trigger_from_spec
+from medcrypt.crypto.errors import ConfigError, StorageError
+from medcrypt.crypto.parts import split_token
+from medcrypt.crypto.wire import encode_token
 
 _HEADER = bytes([2, 1]) + bytes(range(16)) + (682).to_bytes(4, "big") + b"\x00" + bytes(4)
 _TOKEN = encode_token(_HEADER + bytes(24) + bytes(range(64)))

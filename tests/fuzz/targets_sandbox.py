@@ -6,7 +6,7 @@ would look like a bot bug, so the parser must only ever raise MalformedToken.
 
 from __future__ import annotations
 
-from bot.sandbox.params import fuzz_parse
+from medcrypt.sandbox.params import fuzz_parse
 
 _SEEDS = [
     b"application/x-www-form-urlencoded\nchat_id=42&text=hello&allowed_updates=%5B%22message%22%5D",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage.normalize import normalize_address
+from medcrypt.storage.normalize import normalize_address
 
 
 def _normalize(data: bytes) -> object:

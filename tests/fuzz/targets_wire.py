@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from crypto import escrow, pairing, parts, wire
-from crypto.wire import Direction, Kind
+from medcrypt.crypto import escrow, pairing, parts, wire
+from medcrypt.crypto.wire import Direction, Kind
 from tests.crypto.helpers import make_pair
 
 _PID = bytes(range(16))

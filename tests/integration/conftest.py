@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from bot.app import BotApp
-from bot.cli.escrow import public_key_text
-from bot.config import parse_settings
-from bot.jobs.runs import run_job
-from bot.sandbox import FakeTelegram
-from bot.sandbox.fake_twilio import FakeTwilio
+from medcrypt.bot.app import BotApp
+from medcrypt.bot.cli.escrow import public_key_text
+from medcrypt.bot.config import parse_settings
+from medcrypt.bot.jobs.runs import run_job
+from medcrypt.sandbox import FakeTelegram
+from medcrypt.sandbox.fake_twilio import FakeTwilio
 from tests.bot.conftest import (
     environ_for,
     free_port,

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from crypto.audit import Action
-from storage.models.audit import AuditEntry
-from storage.models.breakglass import BreakGlassRequest
-from storage.models.jobs import JobRun, ScheduledJob
+from medcrypt.crypto.audit import Action
+from medcrypt.storage.models.audit import AuditEntry
+from medcrypt.storage.models.breakglass import BreakGlassRequest
+from medcrypt.storage.models.jobs import JobRun, ScheduledJob
 from tests.breakglass.conftest import ADMIN_A, Rig, pair, say, until
 
 

@@ -7,12 +7,12 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from bot.relay import notices
-from crypto.audit import Action
-from crypto.wire import parse_token
-from storage.models.audit import AuditEntry
-from storage.models.escrow import EscrowDeposit
-from storage.models.tokens import StoredToken
+from medcrypt.bot.relay import notices
+from medcrypt.crypto.audit import Action
+from medcrypt.crypto.wire import parse_token
+from medcrypt.storage.models.audit import AuditEntry
+from medcrypt.storage.models.escrow import EscrowDeposit
+from medcrypt.storage.models.tokens import StoredToken
 from tests.breakglass.conftest import (
     ADMIN_A,
     ADMIN_B,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.relay import notices
-from crypto.audit import Action
-from crypto.wire import parse_token
-from storage.models.audit import AuditEntry
-from storage.models.escrow import EscrowDeposit
-from storage.models.identities import PlatformIdentity
-from storage.models.pairings import Pairing
-from storage.models.tokens import StoredToken
+from medcrypt.bot.relay import notices
+from medcrypt.crypto.audit import Action
+from medcrypt.crypto.wire import parse_token
+from medcrypt.storage.models.audit import AuditEntry
+from medcrypt.storage.models.escrow import EscrowDeposit
+from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.models.pairings import Pairing
+from medcrypt.storage.models.tokens import StoredToken
 from tests.breakglass.conftest import PATIENT_WA, PHYSICIAN_TG, Rig, pair, say, until
 
 

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from crypto.epochs import epoch_of
-from crypto.wire import parse_token
-from storage.models.epochs import Epoch
-from storage.models.escrow import EscrowDeposit
-from storage.models.tokens import StoredToken
+from medcrypt.crypto.epochs import epoch_of
+from medcrypt.crypto.wire import parse_token
+from medcrypt.storage.models.epochs import Epoch
+from medcrypt.storage.models.escrow import EscrowDeposit
+from medcrypt.storage.models.tokens import StoredToken
 from tests.breakglass.conftest import PHYSICIAN_TG, Rig, pair, say, until
 from tests.breakglass.helpers import Conversation
 from tests.integration.conftest import run_jobs_at

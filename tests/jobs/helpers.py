@@ -12,20 +12,20 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.config import parse_settings
-from bot.jobs.context import JobContext
-from crypto.clock import FixedClock
-from crypto.keyring import Keyring, generate_key
-from storage import migrate
-from storage.audit import AuditLog
-from storage.db import make_engine
-from storage.models.epochs import Epoch
-from storage.models.escrow import EscrowDeposit
-from storage.models.identities import PlatformIdentity
-from storage.models.outbox import OutboxMessage
-from storage.models.pairings import Pairing
-from storage.models.tokens import StoredToken
-from storage.repos.identities import get_or_create_identity
+from medcrypt.bot.config import parse_settings
+from medcrypt.bot.jobs.context import JobContext
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.keyring import Keyring, generate_key
+from medcrypt.storage import migrate
+from medcrypt.storage.audit import AuditLog
+from medcrypt.storage.db import make_engine
+from medcrypt.storage.models.epochs import Epoch
+from medcrypt.storage.models.escrow import EscrowDeposit
+from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.models.outbox import OutboxMessage
+from medcrypt.storage.models.pairings import Pairing
+from medcrypt.storage.models.tokens import StoredToken
+from medcrypt.storage.repos.identities import get_or_create_identity
 
 KEYS = "1:" + generate_key()
 

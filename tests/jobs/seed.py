@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, insert
 
-from crypto.epochs import epoch_start
-from storage.models.epochs import Epoch
-from storage.models.escrow import EscrowDeposit
-from storage.models.identities import PlatformIdentity
-from storage.models.pairings import Pairing
-from storage.models.tokens import StoredToken
+from medcrypt.crypto.epochs import epoch_start
+from medcrypt.storage.models.epochs import Epoch
+from medcrypt.storage.models.escrow import EscrowDeposit
+from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.models.pairings import Pairing
+from medcrypt.storage.models.tokens import StoredToken
 
 CHUNK = 5000
 

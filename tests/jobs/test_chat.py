@@ -6,16 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.jobs.chat import jobs_command, rotate_now_command, shred_command
-from bot.jobs.erasure import erase_identity_everywhere
-from bot.jobs.policy import epoch_status
-from crypto.clock import FixedClock
-from crypto.epochs import epoch_of
-from storage.models.audit import AuditEntry, AuditSubjectKey
-from storage.models.identities import PlatformIdentity
-from storage.models.jobs import ShredConfirmation
-from storage.models.pairings import Pairing
-from storage.models.tokens import StoredToken
+from medcrypt.bot.jobs.chat import jobs_command, rotate_now_command, shred_command
+from medcrypt.bot.jobs.erasure import erase_identity_everywhere
+from medcrypt.bot.jobs.policy import epoch_status
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.epochs import epoch_of
+from medcrypt.storage.models.audit import AuditEntry, AuditSubjectKey
+from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.models.jobs import ShredConfirmation
+from medcrypt.storage.models.pairings import Pairing
+from medcrypt.storage.models.tokens import StoredToken
 
 from .helpers import add_escrow, add_pairing, add_token, context, count, notices_for
 

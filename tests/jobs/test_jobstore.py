@@ -20,9 +20,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import insert, select
 from structlog.testing import capture_logs
 
-from bot.jobs import scheduler as sched
-from bot.jobs.jobstore import JOBS, DataJobStore
-from bot.jobs.scheduler import (
+from medcrypt.bot.jobs import scheduler as sched
+from medcrypt.bot.jobs.jobstore import JOBS, DataJobStore
+from medcrypt.bot.jobs.scheduler import (
     JOB_FUNCTIONS,
     ROTATION_MISFIRE,
     rotation_trigger,
@@ -30,10 +30,10 @@ from bot.jobs.scheduler import (
     start_scheduler,
     stop_scheduler,
 )
-from bot.jobs.triggerspec import trigger_spec
-from crypto.clock import FixedClock
-from crypto.errors import StorageError
-from storage.models.jobs import JobRun
+from medcrypt.bot.jobs.triggerspec import trigger_spec
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.errors import StorageError
+from medcrypt.storage.models.jobs import JobRun
 
 from .helpers import context
 

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.cli.jobs import parse_instant
-from bot.jobs.purge import _outbox_target, _token_target
-from crypto.epochs import MAX_EPOCH
-from crypto.parts import split_token
-from crypto.wire import encode_token
+from medcrypt.bot.cli.jobs import parse_instant
+from medcrypt.bot.jobs.purge import _outbox_target, _token_target
+from medcrypt.crypto.epochs import MAX_EPOCH
+from medcrypt.crypto.parts import split_token
+from medcrypt.crypto.wire import encode_token
 from tests.fuzz.run_all import main as fuzz_main
 
 
@@ -70,7 +70,7 @@ class _Tty:
 
 
 def test_progress_bar_draws_on_a_terminal_only() -> None:
-    from bot.cli.jobs import ProgressBar
+    from medcrypt.bot.cli.jobs import ProgressBar
 
     tty = _Tty()
     bar = ProgressBar(tty, "rotate")  # type: ignore[arg-type]

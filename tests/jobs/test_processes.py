@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.cli import main as cli_main
-from crypto.audit import Action
-from crypto.clock import FixedClock
-from crypto.epochs import epoch_of, grace_end
-from storage.models.audit import AuditEntry
-from storage.models.epochs import Epoch
-from storage.models.outbox import OutboxMessage
-from storage.models.tokens import StoredToken
+from medcrypt.bot.cli import main as cli_main
+from medcrypt.crypto.audit import Action
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.epochs import epoch_of, grace_end
+from medcrypt.storage.models.audit import AuditEntry
+from medcrypt.storage.models.epochs import Epoch
+from medcrypt.storage.models.outbox import OutboxMessage
+from medcrypt.storage.models.tokens import StoredToken
 
 from .helpers import KEYS, context
 from .seed import seed
@@ -31,15 +31,14 @@ E = epoch_of(datetime(2026, 10, 1, tzinfo=UTC))
 
 def _env(url: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({"MEDCRYPT_DATABASE_URL": url, "MEDCRYPT_SERVER_KEYS": KEYS,
-                "PYTHONPATH": str(ROOT)})
+    env.update({"MEDCRYPT_DATABASE_URL": url, "MEDCRYPT_SERVER_KEYS": KEYS})
     env.pop("MEDCRYPT_AUDIT_SIGNING_KEY", None)
     env.pop("MEDCRYPT_CONFIG", None)
     return env
 
 
 def _jobs(url: str, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "bot", "jobs", "run", *args],
+    return subprocess.Popen([sys.executable, "-m", "medcrypt.bot", "jobs", "run", *args],
                             cwd=ROOT, env=_env(url), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
 

@@ -13,15 +13,15 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.jobs.shred import sweep
-from crypto.clock import FixedClock
-from crypto.epochs import epoch_of
-from crypto.parts import split_token
-from crypto.wire import encode_token, parse_token
-from storage.models.epochs import Epoch
-from storage.models.media import MediaBlob
-from storage.models.outbox import OutboxMessage
-from storage.models.parts import PendingPart
+from medcrypt.bot.jobs.shred import sweep
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.epochs import epoch_of
+from medcrypt.crypto.parts import split_token
+from medcrypt.crypto.wire import encode_token, parse_token
+from medcrypt.storage.models.epochs import Epoch
+from medcrypt.storage.models.media import MediaBlob
+from medcrypt.storage.models.outbox import OutboxMessage
+from medcrypt.storage.models.parts import PendingPart
 
 from .helpers import PairingFixture, add_pairing, context
 

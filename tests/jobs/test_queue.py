@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot.jobs import notices
-from bot.jobs.queue import Notice, queue_member_notices, queue_notices
-from crypto.clock import FixedClock
-from crypto.epochs import epoch_of
-from storage.models.outbox import OutboxMessage
+from medcrypt.bot.jobs import notices
+from medcrypt.bot.jobs.queue import Notice, queue_member_notices, queue_notices
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.epochs import epoch_of
+from medcrypt.storage.models.outbox import OutboxMessage
 
 from .helpers import add_pairing, context
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.jobs.remanence import scrub
-from bot.jobs.rotation import rotate
-from bot.jobs.shred import sweep
-from crypto.clock import FixedClock
-from crypto.epochs import epoch_of
+from medcrypt.bot.jobs.remanence import scrub
+from medcrypt.bot.jobs.rotation import rotate
+from medcrypt.bot.jobs.shred import sweep
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.epochs import epoch_of
 
 from .helpers import add_pairing, add_token, context
 

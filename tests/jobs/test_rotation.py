@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.jobs.context import JOB_CACHE_KIB
-from bot.jobs.rotation import rotate
-from crypto.clock import FixedClock
-from crypto.epochs import epoch_of
-from storage.models.audit import AuditEntry
-from storage.models.epochs import Epoch
+from medcrypt.bot.jobs.context import JOB_CACHE_KIB
+from medcrypt.bot.jobs.rotation import rotate
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.epochs import epoch_of
+from medcrypt.storage.models.audit import AuditEntry
+from medcrypt.storage.models.epochs import Epoch
 
 from .helpers import add_pairing, context, epoch_rows, notices_for
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot.jobs.runs import last_runs
-from bot.jobs.scheduler import next_runs, start_scheduler, stop_scheduler
-from crypto.clock import FixedClock
-from crypto.epochs import epoch_of
-from storage.models.jobs import JobRun, ScheduledJob
+from medcrypt.bot.jobs.runs import last_runs
+from medcrypt.bot.jobs.scheduler import next_runs, start_scheduler, stop_scheduler
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.epochs import epoch_of
+from medcrypt.storage.models.jobs import JobRun, ScheduledJob
 
 from .helpers import add_pairing, context, epoch_rows, notices_for
 

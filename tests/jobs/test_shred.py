@@ -7,15 +7,15 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.jobs.policy import epoch_status
-from bot.jobs.rotation import rotate
-from bot.jobs.shred import shred_pairing, sweep
-from crypto.audit import Action
-from crypto.clock import FixedClock
-from crypto.epochs import epoch_of
-from storage.models.audit import AuditEntry
-from storage.models.escrow import EscrowDeposit
-from storage.models.tokens import StoredToken
+from medcrypt.bot.jobs.policy import epoch_status
+from medcrypt.bot.jobs.rotation import rotate
+from medcrypt.bot.jobs.shred import shred_pairing, sweep
+from medcrypt.crypto.audit import Action
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.epochs import epoch_of
+from medcrypt.storage.models.audit import AuditEntry
+from medcrypt.storage.models.escrow import EscrowDeposit
+from medcrypt.storage.models.tokens import StoredToken
 
 from .helpers import add_escrow, add_pairing, add_token, context, count, epoch_rows, notices_for
 

@@ -21,19 +21,19 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.jobs.policy import epoch_status
-from bot.jobs.rotation import rotate
-from bot.jobs.shred import sweep
-from companion.keystore import Keystore
-from crypto.clock import FixedClock
-from crypto.epochs import epoch_of, epoch_start, format_epoch
-from crypto.keyring import Keyring
-from crypto.wire import parse_token
-from storage.models.epochs import Epoch
-from storage.models.identities import PlatformIdentity
-from storage.models.pairings import Pairing
-from storage.models.tokens import StoredToken
-from storage.repos.identities import get_or_create_identity
+from medcrypt.bot.jobs.policy import epoch_status
+from medcrypt.bot.jobs.rotation import rotate
+from medcrypt.bot.jobs.shred import sweep
+from medcrypt.companion.keystore import Keystore
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.epochs import epoch_of, epoch_start, format_epoch
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.wire import parse_token
+from medcrypt.storage.models.epochs import Epoch
+from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.models.pairings import Pairing
+from medcrypt.storage.models.tokens import StoredToken
+from medcrypt.storage.repos.identities import get_or_create_identity
 from tests.companion.conftest import PASSPHRASE, Cli
 
 from .helpers import KEYS, add_escrow, context, notices_for

@@ -9,7 +9,7 @@ import pytest
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from bot.sandbox import FakeTelegram, FakeTwilio
+from medcrypt.sandbox import FakeTelegram, FakeTwilio
 from tests.sandbox.receiver import BotReceiver
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from bot.sandbox._server import LoopbackServer
+from medcrypt.sandbox._server import LoopbackServer
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sandbox.faults import (
+from medcrypt.sandbox.faults import (
     FaultKind,
     FaultPlan,
     Faults,

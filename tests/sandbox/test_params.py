@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.sandbox.params import (
+from medcrypt.crypto.errors import MalformedToken, MedCryptError
+from medcrypt.sandbox.params import (
     Upload,
     fuzz_parse,
     get_bool,
@@ -20,7 +21,6 @@ from bot.sandbox.params import (
     get_str,
     parse_params,
 )
-from crypto.errors import MalformedToken, MedCryptError
 from tests.fuzz.targets_sandbox import TARGETS
 
 keys = st.text(st.characters(min_codepoint=97, max_codepoint=122), min_size=1, max_size=12)

@@ -10,9 +10,9 @@ from telegram import Bot
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from bot.adapters.tg_request import AiohttpRequest
-from bot.sandbox.remote import RemoteSandbox
-from crypto.errors import TransportError
+from medcrypt.bot.adapters.tg_request import AiohttpRequest
+from medcrypt.crypto.errors import TransportError
+from medcrypt.sandbox.remote import RemoteSandbox
 from tests.sandbox.receiver import BotReceiver
 
 

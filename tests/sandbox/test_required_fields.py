@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from bot.sandbox import FakeTelegram
+from medcrypt.sandbox import FakeTelegram
 from tests.sandbox.required_fields import TELEGRAM_REQUIRED
 
 #: Where nested Telegram objects sit: field name -> type name.

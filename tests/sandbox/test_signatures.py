@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from bot.sandbox.tg_models import command_entities, utf16_len
-from bot.sandbox.tw_inbound import inbound_params, sign
+from medcrypt.sandbox.tg_models import command_entities, utf16_len
+from medcrypt.sandbox.tw_inbound import inbound_params, sign
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 URL = "https://bot.clinic.example/twilio/inbound?x=1"

@@ -11,7 +11,7 @@ from telegram import Bot, Update
 from telegram.error import NetworkError, TimedOut
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
-from bot.sandbox import FakeTelegram, FaultKind, Faults
+from medcrypt.sandbox import FakeTelegram, FaultKind, Faults
 from tests.sandbox.conftest import free_port
 
 

@@ -10,7 +10,7 @@ import pytest
 from telegram import Bot
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter
 
-from bot.sandbox import FakeTelegram, RateLimits
+from medcrypt.sandbox import FakeTelegram, RateLimits
 
 # retry_after is read as an int on purpose (what PTB 22 returns by default).
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")

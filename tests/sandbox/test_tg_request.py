@@ -10,9 +10,9 @@ import pytest
 from telegram import Bot
 from telegram.error import NetworkError, RetryAfter, TimedOut
 
-from bot.adapters.telegram import _seconds
-from bot.adapters.tg_request import AiohttpRequest
-from bot.sandbox import FakeTelegram, Faults
+from medcrypt.bot.adapters.telegram import _seconds
+from medcrypt.bot.adapters.tg_request import AiohttpRequest
+from medcrypt.sandbox import FakeTelegram, Faults
 
 
 def make_bot(tg: FakeTelegram, request: AiohttpRequest | None = None) -> Bot:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from twilio.rest import Client
 
-from bot.sandbox import FakeTwilio
+from medcrypt.sandbox import FakeTwilio
 from tests.sandbox.test_whatsapp_sender import sender_for, token_delivery
 
 pytestmark = [

@@ -13,8 +13,8 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from bot.sandbox import FakeTwilio, Faults
-from crypto.clock import FixedClock
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.sandbox import FakeTwilio, Faults
 from tests.sandbox.required_fields import (
     TWILIO_ERROR_FIELDS,
     TWILIO_MESSAGE_PROPERTIES,

@@ -7,7 +7,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bot.sandbox import FakeTwilio
+from medcrypt.sandbox import FakeTwilio
 from tests.sandbox.receiver import BotReceiver
 from tests.sandbox.required_fields import (
     TWILIO_INBOUND_FIELDS,

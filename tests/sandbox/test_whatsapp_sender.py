@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from bot.adapters.whatsapp import WhatsAppSender
-from bot.config import parse_settings
-from bot.outbox.errors import Transient
-from bot.outbox.sender import Delivery
-from bot.sandbox import FakeTwilio, Faults
+from medcrypt.bot.adapters.whatsapp import WhatsAppSender
+from medcrypt.bot.config import parse_settings
+from medcrypt.bot.outbox.errors import Transient
+from medcrypt.bot.outbox.sender import Delivery
+from medcrypt.sandbox import FakeTwilio, Faults
 
 
 def sender_for(tw: FakeTwilio, timeout: float) -> WhatsAppSender:

@@ -12,9 +12,9 @@ import structlog
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from crypto.keyring import Keyring
-from storage import migrate
-from storage.db import make_engine, session_factory
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage import migrate
+from medcrypt.storage.db import make_engine, session_factory
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 KEY1 = base64.b64encode(bytes(range(32))).decode()

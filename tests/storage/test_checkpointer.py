@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from storage.checkpointer import WalCheckpointer
-from storage.db import make_engine
+from medcrypt.storage.checkpointer import WalCheckpointer
+from medcrypt.storage.db import make_engine
 
 
 def _pages(path: Path) -> int:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from crypto.keyring import Keyring
-from storage import migrate
-from storage.db import make_engine, session_factory
-from storage.repos.identities import get_or_create_identity, set_label
+from medcrypt.bot.cli import main
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage import migrate
+from medcrypt.storage.db import make_engine, session_factory
+from medcrypt.storage.repos.identities import get_or_create_identity, set_label
 from tests.storage.conftest import KEYS_V1, KEYS_V2, NOW
 
 

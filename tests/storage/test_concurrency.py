@@ -10,10 +10,10 @@ import threading
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from crypto.keyring import Keyring
-from storage import migrate
-from storage.db import make_engine, session_factory
-from storage.repos.identities import get_or_create_identity
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage import migrate
+from medcrypt.storage.db import make_engine, session_factory
+from medcrypt.storage.repos.identities import get_or_create_identity
 from tests.storage.conftest import NOW
 
 pytestmark = pytest.mark.postgres

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, event, text
 
-from crypto.errors import StorageError
-from storage.base import UTCDateTime
-from storage.db import (
+from medcrypt.crypto.errors import StorageError
+from medcrypt.storage.base import UTCDateTime
+from medcrypt.storage.db import (
     _configure_sqlite,
     make_engine,
     normalize_url,

@@ -12,15 +12,15 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from crypto.errors import DecryptionFailed, KeyVersionMissing, StorageError
-from crypto.keyring import Keyring
-from storage import migrate
-from storage.db import make_engine, session_factory, sqlite_checkpoint_truncate
-from storage.encrypted import Sealed
-from storage.keys import count_stale, key_status, rewrap, verify_keyring
-from storage.models.identities import PlatformIdentity
-from storage.repos.admins import add_admin, is_admin
-from storage.repos.identities import (
+from medcrypt.crypto.errors import DecryptionFailed, KeyVersionMissing, StorageError
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage import migrate
+from medcrypt.storage.db import make_engine, session_factory, sqlite_checkpoint_truncate
+from medcrypt.storage.encrypted import Sealed
+from medcrypt.storage.keys import count_stale, key_status, rewrap, verify_keyring
+from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.repos.admins import add_admin, is_admin
+from medcrypt.storage.repos.identities import (
     erase_identity,
     find_identity,
     get_or_create_identity,
@@ -28,7 +28,7 @@ from storage.repos.identities import (
     reveal_label,
     set_label,
 )
-from storage.smoke import clear_forms, raw_database_bytes
+from medcrypt.storage.smoke import clear_forms, raw_database_bytes
 from tests.storage.conftest import KEYS_V1, KEYS_V2, NOW
 
 PHONES = ["+491512345678", "+14155550123", "+447700900123"]

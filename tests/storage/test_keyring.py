@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crypto.errors import ConfigError, DecryptionFailed, KeyVersionMissing, MalformedToken
-from crypto.keyring import (
+from medcrypt.crypto.errors import ConfigError, DecryptionFailed, KeyVersionMissing, MalformedToken
+from medcrypt.crypto.keyring import (
     HEADER_BYTES,
     Keyring,
     blind_index_version,

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import LargeBinary, inspect
 
-import migrations
-from crypto.errors import StorageError
-from storage import migrate
-from storage.db import make_engine
-from storage.encrypted import REGISTRY, SealedBytes
-from storage.models import load_all
+from medcrypt import migrations
+from medcrypt.crypto.errors import StorageError
+from medcrypt.storage import migrate
+from medcrypt.storage.db import make_engine
+from medcrypt.storage.encrypted import REGISTRY, SealedBytes
+from medcrypt.storage.models import load_all
 
 #: Tables created by storage's own revision 0001 (other teams add theirs in 0002+).
 STORAGE_TABLES = {

@@ -17,14 +17,14 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from crypto.errors import ConfigError, DecryptionFailed, KeyVersionMissing
-from crypto.keyring import Keyring
-from crypto.logsetup import configure_logging
-from storage import migrate
-from storage.db import make_engine, session_factory
-from storage.keys import rewrap, verify_keyring
-from storage.models.identities import PlatformIdentity
-from storage.repos.identities import get_or_create_identity, reveal_address, set_label
+from medcrypt.crypto.errors import ConfigError, DecryptionFailed, KeyVersionMissing
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.logsetup import configure_logging
+from medcrypt.storage import migrate
+from medcrypt.storage.db import make_engine, session_factory
+from medcrypt.storage.keys import rewrap, verify_keyring
+from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.repos.identities import get_or_create_identity, reveal_address, set_label
 from tests.storage.conftest import KEY1, KEYS_V1, KEYS_V2, NOW
 
 CHAT_MARKER = "8675309"  # 7 digits: below the redactor's long-digit-run rule

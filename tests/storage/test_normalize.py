@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crypto.errors import MalformedToken
-from storage.normalize import normalize_address, normalize_chat_id, normalize_phone
+from medcrypt.crypto.errors import MalformedToken
+from medcrypt.storage.normalize import normalize_address, normalize_chat_id, normalize_phone
 
 
 @pytest.mark.parametrize(

@@ -8,16 +8,22 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crypto.errors import LimitExceeded, MalformedToken, OfferExpired, OfferReused, WrongPairing
-from crypto.keyring import Keyring
-from storage.models.epochs import Epoch
-from storage.models.tokens import StoredToken
-from storage.repos.admins import add_admin, is_admin, list_admins, remove_admin
-from storage.repos.escrow import deposits_of, store_deposit
-from storage.repos.identities import get_or_create_identity
-from storage.repos.inbound import purge_inbound, record_inbound
-from storage.repos.media import find_media, purge_media, store_media
-from storage.repos.pairings import (
+from medcrypt.crypto.errors import (
+    LimitExceeded,
+    MalformedToken,
+    OfferExpired,
+    OfferReused,
+    WrongPairing,
+)
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage.models.epochs import Epoch
+from medcrypt.storage.models.tokens import StoredToken
+from medcrypt.storage.repos.admins import add_admin, is_admin, list_admins, remove_admin
+from medcrypt.storage.repos.escrow import deposits_of, store_deposit
+from medcrypt.storage.repos.identities import get_or_create_identity
+from medcrypt.storage.repos.inbound import purge_inbound, record_inbound
+from medcrypt.storage.repos.media import find_media, purge_media, store_media
+from medcrypt.storage.repos.pairings import (
     accept_pairing,
     create_pairing,
     epochs_in_state,
@@ -26,7 +32,7 @@ from storage.repos.pairings import (
     retire_epoch,
     shred_epoch,
 )
-from storage.repos.tokens import add_part, purge_parts, store_token, tokens_of_epoch
+from medcrypt.storage.repos.tokens import add_part, purge_parts, store_token, tokens_of_epoch
 from tests.storage.conftest import NOW
 
 PID = "ab" * 16

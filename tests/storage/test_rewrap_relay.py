@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.messages import Platform
-from bot.relay.identities import IdentityDirectory
-from crypto.clock import FixedClock
-from crypto.errors import KeyVersionMissing
-from crypto.keyring import Keyring
-from storage.keys import rewrap, verify_keyring
+from medcrypt.bot.messages import Platform
+from medcrypt.bot.relay.identities import IdentityDirectory
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.errors import KeyVersionMissing
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage.keys import rewrap, verify_keyring
 from tests.storage.conftest import KEYS_V1, KEYS_V2, NOW
 
 

@@ -11,14 +11,14 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
-from crypto.keyring import Keyring
-from storage import migrate
-from storage.db import make_engine, session_factory, sqlite_checkpoint_truncate
-from storage.repos.identities import get_or_create_identity
-from storage.repos.media import store_media
-from storage.repos.pairings import accept_pairing, create_pairing, shred_epoch
-from storage.repos.tokens import store_token
-from storage.smoke import raw_database_bytes
+from medcrypt.crypto.keyring import Keyring
+from medcrypt.storage import migrate
+from medcrypt.storage.db import make_engine, session_factory, sqlite_checkpoint_truncate
+from medcrypt.storage.repos.identities import get_or_create_identity
+from medcrypt.storage.repos.media import store_media
+from medcrypt.storage.repos.pairings import accept_pairing, create_pairing, shred_epoch
+from medcrypt.storage.repos.tokens import store_token
+from medcrypt.storage.smoke import raw_database_bytes
 from tests.storage.conftest import NOW
 
 PID = "cd" * 16

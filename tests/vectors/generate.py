@@ -22,11 +22,11 @@ from typing import Any
 
 import nacl.public
 
-from crypto import envelope, escrow, keyschedule, pairing, parts, ratchet, safety, wire
-from crypto.clock import FixedClock
-from crypto.envelope import ContentType
-from crypto.session import IdentityKey, PairingSession
-from crypto.wire import Direction, Kind
+from medcrypt.crypto import envelope, escrow, keyschedule, pairing, parts, ratchet, safety, wire
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.envelope import ContentType
+from medcrypt.crypto.session import IdentityKey, PairingSession
+from medcrypt.crypto.wire import Direction, Kind
 
 HERE = Path(__file__).resolve().parent
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -20,7 +20,7 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
-from bot.sandbox.faults import FaultKind, FaultPlan, Faults
+from medcrypt.sandbox.faults import FaultKind, FaultPlan, Faults
 
 T = TypeVar("T")
 

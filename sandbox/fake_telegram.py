@@ -22,19 +22,19 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.sandbox._server import drop_connection
-from bot.sandbox.faults import FaultKind, Faults, Injected429s, RateLimiter, RateLimits
-from bot.sandbox.params import get_chat_id, get_int, parse_params
-from bot.sandbox.tg_driver import TelegramDriver
-from bot.sandbox.tg_models import (
+from medcrypt.crypto.clock import Clock
+from medcrypt.crypto.errors import MalformedToken
+from medcrypt.sandbox._server import drop_connection
+from medcrypt.sandbox.faults import FaultKind, Faults, Injected429s, RateLimiter, RateLimits
+from medcrypt.sandbox.params import get_chat_id, get_int, parse_params
+from medcrypt.sandbox.tg_driver import TelegramDriver
+from medcrypt.sandbox.tg_models import (
     ApiError,
     SystemClock,
     from_malformed,
     too_many_requests,
 )
-from bot.sandbox.tg_state import TelegramState
-from crypto.clock import Clock
-from crypto.errors import MalformedToken
+from medcrypt.sandbox.tg_state import TelegramState
 
 #: Methods that post into a chat: the ones Telegram rate-limits per chat.
 SEND_METHODS = frozenset({"sendmessage", "senddocument"})

@@ -14,14 +14,14 @@ from typing import Any
 
 import aiohttp
 
-from bot.sandbox._server import LoopbackServer
-from bot.sandbox.faults import Injected429s
-from bot.sandbox.tg_models import MAX_TEXT, SentMessage, UserMessage, WebhookState, utf16_len
-from bot.sandbox.tg_state import TelegramState
+from medcrypt.sandbox._server import LoopbackServer
+from medcrypt.sandbox.faults import Injected429s
+from medcrypt.sandbox.tg_models import MAX_TEXT, SentMessage, UserMessage, WebhookState, utf16_len
+from medcrypt.sandbox.tg_state import TelegramState
 
 
 class TelegramDriver(LoopbackServer):
-    """Driver API; :class:`bot.sandbox.fake_telegram.FakeTelegram` provides the server."""
+    """Driver API; :class:`sandbox.fake_telegram.FakeTelegram` provides the server."""
 
     state: TelegramState
     _injected: Injected429s

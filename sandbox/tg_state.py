@@ -15,8 +15,9 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from bot.sandbox import params as p
-from bot.sandbox.tg_models import (
+from medcrypt.crypto.clock import Clock
+from medcrypt.sandbox import params as p
+from medcrypt.sandbox.tg_models import (
     MAX_CAPTION,
     MAX_DOWNLOAD,
     MAX_TEXT,
@@ -33,7 +34,6 @@ from bot.sandbox.tg_models import (
     user_json,
     utf16_len,
 )
-from crypto.clock import Clock
 
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 UPDATE_TYPES = frozenset({

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from crypto.errors import MedCryptError
+from medcrypt.crypto.errors import MedCryptError
 
 #: Demo-only passphrase for the throw-away keystores (never used outside the temp dir).
 DEMO_PASSPHRASE = "demo only - throwaway keystore"  # noqa: S105
@@ -29,7 +29,7 @@ def companion_command() -> list[str]:
     if found.exists():
         return [str(found)]
     which = shutil.which("medcrypt")
-    return [which] if which else [sys.executable, "-m", "companion"]
+    return [which] if which else [sys.executable, "-m", "medcrypt.companion"]
 
 
 class Person:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from bot.sandbox.tw_models import (
+from medcrypt.sandbox.tw_models import (
     CONTENT_SID,
     E164,
     MAX_BODY_CHARS,

@@ -5,8 +5,8 @@ A physician on Telegram and a patient on WhatsApp, each with a real companion (t
 twilio Client, Starlette webhook, outbox worker, SQLite) connected to the sandbox fakes
 of both platforms. The transcript shows, step by step, what each person saw next to
 what the server stored: clinic setup (escrow key split 2-of-3), pairing, messages both
-ways, a month passing with rotation, grace and shred (:mod:`bot.demo_month`),
-break-glass (:mod:`bot.demo_breakglass`) and ``audit verify`` (:mod:`bot.demo_audit`) -
+ways, a month passing with rotation, grace and shred (:mod:`demo.month`),
+break-glass (:mod:`demo.breakglass`) and ``audit verify`` (:mod:`demo.audit`) -
 and ends by scanning every byte the platforms received, the database file and its WAL
 for the plaintexts used: none may appear.
 """
@@ -23,12 +23,18 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.app import BotApp
-from bot.config import parse_settings
-from bot.demo_audit import audit_chapter
-from bot.demo_breakglass import ADMIN_A, ADMIN_B, break_glass
-from bot.demo_checks import report_leaks, verdicts
-from bot.demo_clinic import (
+from medcrypt.bot.app import BotApp
+from medcrypt.bot.config import parse_settings
+from medcrypt.bot.jobs.context import context_from_settings
+from medcrypt.bot.jobs.runs import run_job
+from medcrypt.bot.logs import setup_logging
+from medcrypt.crypto.errors import MedCryptError
+from medcrypt.crypto.parts import join_parts
+from medcrypt.crypto.wire import Kind, find_tokens, parse_token
+from medcrypt.demo.audit import audit_chapter
+from medcrypt.demo.breakglass import ADMIN_A, ADMIN_B, break_glass
+from medcrypt.demo.checks import report_leaks, verdicts
+from medcrypt.demo.clinic import (
     EscrowSetup,
     Operator,
     TravelClock,
@@ -37,19 +43,13 @@ from bot.demo_clinic import (
     settings_dict,
     write_toml,
 )
-from bot.demo_month import APRIL_NOTE, LATE_NOTE, START, month_passes
-from bot.demo_people import Person
-from bot.jobs.context import context_from_settings
-from bot.jobs.runs import run_job
-from bot.logs import setup_logging
-from bot.sandbox import FakeTelegram
-from bot.sandbox.fake_twilio import FakeTwilio
-from crypto.errors import MedCryptError
-from crypto.parts import join_parts
-from crypto.wire import Kind, find_tokens, parse_token
-from storage.models.outbox import OutboxMessage
-from storage.models.pairings import Pairing
-from storage.models.tokens import StoredToken
+from medcrypt.demo.month import APRIL_NOTE, LATE_NOTE, START, month_passes
+from medcrypt.demo.people import Person
+from medcrypt.sandbox import FakeTelegram
+from medcrypt.sandbox.fake_twilio import FakeTwilio
+from medcrypt.storage.models.outbox import OutboxMessage
+from medcrypt.storage.models.pairings import Pairing
+from medcrypt.storage.models.tokens import StoredToken
 
 PHYSICIAN_CHAT = 4_100_001
 PATIENT_NUMBER = "+15550100200"

@@ -21,7 +21,7 @@ from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qsl
 
-from crypto.errors import MalformedToken
+from medcrypt.crypto.errors import MalformedToken
 
 
 @dataclass(frozen=True)

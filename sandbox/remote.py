@@ -3,9 +3,9 @@
 Why: the real Telegram and Twilio are remote services. When the fakes share the bot's
 process (and event loop), every request the bot makes is also served by that loop, so a
 benchmark charges the platforms' work to the bot and the bot never gets a core to
-itself. :class:`RemoteSandbox` starts ``python -m bot.sandbox.remote CONFIG`` with a
+itself. :class:`RemoteSandbox` starts ``python -m sandbox.remote CONFIG`` with a
 FakeTelegram and a FakeTwilio on loopback HTTP, and forwards the JSON operations of
-:class:`bot.sandbox.ops.SandboxOps` over the child's stdin/stdout, one JSON object per
+:class:`sandbox.ops.SandboxOps` over the child's stdin/stdout, one JSON object per
 line. The child exits when its stdin closes, so a crashed parent leaves no orphan.
 
 Usage (async)::
@@ -24,15 +24,14 @@ import inspect
 import json
 import os
 import sys
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from bot.sandbox.fake_telegram import FakeTelegram
-from bot.sandbox.fake_twilio import FakeTwilio
-from bot.sandbox.faults import RateLimits
-from bot.sandbox.ops import SandboxOps
-from crypto.errors import TransportError
+from medcrypt.crypto.errors import TransportError
+from medcrypt.sandbox.fake_telegram import FakeTelegram
+from medcrypt.sandbox.fake_twilio import FakeTwilio
+from medcrypt.sandbox.faults import RateLimits
+from medcrypt.sandbox.ops import SandboxOps
 
 #: Longest line either side accepts (bulk operations carry thousands of tokens).
 LINE_LIMIT = 64 * 1024 * 1024
@@ -64,13 +63,10 @@ class RemoteSandbox:
         self.pid = 0
 
     async def start(self) -> None:
-        root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self._proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.sandbox.remote", json.dumps(self._config),
+            sys.executable, "-m", "medcrypt.sandbox.remote", json.dumps(self._config),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            limit=LINE_LIMIT, env=env)
+            limit=LINE_LIMIT)
         self.pid = self._proc.pid
         assert self._proc.stdout is not None
         try:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from crypto.errors import MedCryptError
+from medcrypt.crypto.errors import MedCryptError
 
 
 class TravelClock:
@@ -84,7 +84,7 @@ def write_toml(path: Path, config: dict[str, Any]) -> Path:
 def bot_command() -> list[str]:
     """The ``medcrypt-bot`` console script next to this interpreter, else ``-m bot``."""
     found = Path(sys.executable).with_name("medcrypt-bot")
-    return [str(found)] if found.exists() else [sys.executable, "-m", "bot"]
+    return [str(found)] if found.exists() else [sys.executable, "-m", "medcrypt.bot"]
 
 
 @dataclass

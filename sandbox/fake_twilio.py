@@ -7,7 +7,7 @@ bot's tests expect, ``"callback"`` accepts the message and fails it in the statu
 callback as production Twilio does), injected 429s (20429) and faults. After a send the
 fake downloads the MediaUrl like WhatsApp would, then posts signed status callbacks
 (sent → delivered, or failed/undelivered with ErrorCode). The inbound half of the
-driver lives in :mod:`bot.sandbox.tw_driver`.
+driver lives in :mod:`sandbox.tw_driver`.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from urllib.parse import parse_qsl, urlsplit
 import aiohttp
 from aiohttp import web
 
-from bot.sandbox._server import drop_connection
-from bot.sandbox.faults import FaultKind, Faults, Injected429s
-from bot.sandbox.tg_models import SystemClock
-from bot.sandbox.tw_driver import TwilioDriver
-from bot.sandbox.tw_inbound import WEBHOOK_HEADERS, sign, status_params
-from bot.sandbox.tw_list import message_page
-from bot.sandbox.tw_models import (
+from medcrypt.crypto.clock import Clock
+from medcrypt.sandbox._server import drop_connection
+from medcrypt.sandbox.faults import FaultKind, Faults, Injected429s
+from medcrypt.sandbox.tg_models import SystemClock
+from medcrypt.sandbox.tw_driver import TwilioDriver
+from medcrypt.sandbox.tw_inbound import WEBHOOK_HEADERS, sign, status_params
+from medcrypt.sandbox.tw_list import message_page
+from medcrypt.sandbox.tw_models import (
     API_VERSION,
     MediaFetch,
     TwilioApiError,
@@ -37,8 +38,7 @@ from bot.sandbox.tw_models import (
     new_sid,
     window_error,
 )
-from bot.sandbox.tw_validate import bare, validate_create
-from crypto.clock import Clock
+from medcrypt.sandbox.tw_validate import bare, validate_create
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 

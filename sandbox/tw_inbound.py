@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from twilio.request_validator import RequestValidator
 
-from bot.sandbox.tw_models import API_VERSION, TwilioMessage
+from medcrypt.sandbox.tw_models import API_VERSION, TwilioMessage
 
 #: Headers Twilio sends with every webhook request (besides the signature).
 WEBHOOK_HEADERS = {"User-Agent": "TwilioProxy/1.1",

@@ -15,23 +15,23 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Literal
 
-from bot.sandbox._server import LoopbackServer
-from bot.sandbox.faults import Faults
-from bot.sandbox.tw_inbound import inbound_params, sign
-from bot.sandbox.tw_models import (
+from medcrypt.crypto.clock import Clock
+from medcrypt.sandbox._server import LoopbackServer
+from medcrypt.sandbox.faults import Faults
+from medcrypt.sandbox.tw_inbound import inbound_params, sign
+from medcrypt.sandbox.tw_models import (
     API_VERSION,
     CallbackRecord,
     InboundResult,
     new_sid,
     whatsapp_address,
 )
-from crypto.clock import Clock
 
 SignatureMode = Literal["valid", "forged", "missing"]
 
 
 class TwilioDriver(LoopbackServer):
-    """Driver API; :class:`bot.sandbox.fake_twilio.FakeTwilio` provides the server."""
+    """Driver API; :class:`sandbox.fake_twilio.FakeTwilio` provides the server."""
 
     account_sid: str
     auth_token: str

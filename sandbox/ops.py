@@ -2,7 +2,7 @@
 
 Why a separate vocabulary: the same operations run either directly in the caller's
 event loop (in-process sandbox) or inside a child process behind a pipe
-(:mod:`bot.sandbox.remote`), so everything here takes and returns plain JSON values.
+(:mod:`sandbox.remote`), so everything here takes and returns plain JSON values.
 The bulk forms (``user_sends_texts``, ``whatsapp_burst``, ``paced``) exist so that
 a benchmark driving hundreds of messages per second pays one round trip per batch, not
 per message: the bot's process should spend its CPU on the bot.
@@ -15,9 +15,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bot.sandbox.fake_telegram import FakeTelegram
-from bot.sandbox.fake_twilio import FakeTwilio
-from bot.sandbox.tw_models import whatsapp_address
+from medcrypt.sandbox.fake_telegram import FakeTelegram
+from medcrypt.sandbox.fake_twilio import FakeTwilio
+from medcrypt.sandbox.tw_models import whatsapp_address
 
 #: One simulated user message: ("tg", user id, text) or ("wa", "+1555...", body).
 Item = Sequence[Any]

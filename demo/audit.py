@@ -13,7 +13,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.demo import Demo
+    from medcrypt.demo.story import Demo
 
 _OK = re.compile(r"Audit log OK: (\d+) entries, head seq (\d+) \(\w+\), (\d+) signed checkpoints")
 

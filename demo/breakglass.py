@@ -20,17 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from bot.breakglass import requests
-from bot.breakglass.bundle import bundle_digest
-from bot.commands import registry
-from bot.messages import OutboundMessage, OutKind, Platform
-from bot.outbox.queue import enqueue
-from crypto.epochs import format_epoch
-from crypto.errors import MedCryptError
-from storage.models.pairings import Pairing
+from medcrypt.bot.breakglass import requests
+from medcrypt.bot.breakglass.bundle import bundle_digest
+from medcrypt.bot.commands import registry
+from medcrypt.bot.messages import OutboundMessage, OutKind, Platform
+from medcrypt.bot.outbox.queue import enqueue
+from medcrypt.crypto.epochs import format_epoch
+from medcrypt.crypto.errors import MedCryptError
+from medcrypt.storage.models.pairings import Pairing
 
 if TYPE_CHECKING:
-    from bot.demo import Demo
+    from medcrypt.demo.story import Demo
 
 ADMIN_A = 4_100_101
 ADMIN_B = 4_100_102

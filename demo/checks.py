@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
-from bot.demo_clinic import say
-from crypto.epochs import format_epoch
-from storage.models.tokens import StoredToken
+from medcrypt.crypto.epochs import format_epoch
+from medcrypt.demo.clinic import say
+from medcrypt.storage.models.tokens import StoredToken
 
 if TYPE_CHECKING:
-    from bot.demo import Demo
+    from medcrypt.demo.story import Demo
 
 
 def scan_shredded(demo: Demo, epoch: int, fingerprints: list[bytes]) -> None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from bot.sandbox.tw_models import API_VERSION, TwilioApiError, TwilioMessage
+from medcrypt.sandbox.tw_models import API_VERSION, TwilioApiError, TwilioMessage
 
 MAX_PAGE_SIZE = 1000
 

@@ -1,6 +1,6 @@
 """Demo chapter: a month passes - rotation, the grace window, the shred.
 
-The calendar moves (the bot's :class:`~bot.demo_clinic.TravelClock`, the companions'
+The calendar moves (the bot's :class:`~demo.clinic.TravelClock`, the companions'
 ``MEDCRYPT_NOW``); the jobs run exactly as ``medcrypt-bot jobs run rotate|shred --now
 ...`` runs them, through :func:`bot.jobs.runs.run_job`, on the bot's own clock so that
 every audit entry is in calendar order. Then the proof that a shred is real: the bot
@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from bot.demo_checks import scan_shredded
-from crypto.epochs import epoch_of, format_epoch, grace_end
-from crypto.wire import find_tokens
-from storage.models.tokens import StoredToken
+from medcrypt.crypto.epochs import epoch_of, format_epoch, grace_end
+from medcrypt.crypto.wire import find_tokens
+from medcrypt.demo.checks import scan_shredded
+from medcrypt.storage.models.tokens import StoredToken
 
 if TYPE_CHECKING:
-    from bot.demo import Demo
+    from medcrypt.demo.story import Demo
 
 #: The demo's calendar: pairing in late March, rotation on 1 April, grace ends 8 April.
 START = datetime(2027, 3, 22, 9, 0, tzinfo=UTC)

@@ -19,9 +19,9 @@ for the synchronous driver calls ``wait_for_messages``/``user_sends_whatsapp``):
 In async mode use the ``*_async`` driver variants (``wait_for_messages_async``,
 ``user_sends_whatsapp_async``, ``replay_async``, ``wait_until_async``).
 
-In a child process (:class:`bot.sandbox.remote.RemoteSandbox`), as remote services
+In a child process (:class:`sandbox.remote.RemoteSandbox`), as remote services
 are in real life - benchmarks use this so the platforms' work is not charged to the
-bot's event loop; JSON driver operations (:class:`bot.sandbox.ops.SandboxOps`) cross a
+bot's event loop; JSON driver operations (:class:`sandbox.ops.SandboxOps`) cross a
 pipe::
 
     async with RemoteSandbox(webhook_url=...) as sb:
@@ -104,11 +104,11 @@ API methods by name ("sendMessage", "getUpdates", "file", "Messages.create",
 "Messages.fetch").
 """
 
-from bot.sandbox.fake_telegram import FakeTelegram
-from bot.sandbox.fake_twilio import FakeTwilio
-from bot.sandbox.faults import FaultKind, Faults, RateLimits
-from bot.sandbox.tg_models import SentMessage, UserMessage
-from bot.sandbox.tw_models import CallbackRecord, InboundResult, MediaFetch, TwilioMessage
+from medcrypt.sandbox.fake_telegram import FakeTelegram
+from medcrypt.sandbox.fake_twilio import FakeTwilio
+from medcrypt.sandbox.faults import FaultKind, Faults, RateLimits
+from medcrypt.sandbox.tg_models import SentMessage, UserMessage
+from medcrypt.sandbox.tw_models import CallbackRecord, InboundResult, MediaFetch, TwilioMessage
 
 __all__ = ["CallbackRecord", "FakeTelegram", "FakeTwilio", "FaultKind", "Faults",
            "InboundResult", "MediaFetch", "RateLimits", "SentMessage", "TwilioMessage",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from crypto.errors import MalformedToken
+from medcrypt.crypto.errors import MalformedToken
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
