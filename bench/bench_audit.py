@@ -35,9 +35,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from medcrypt.crypto.audit import Action, CheckpointSigner, verify_chain
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.audit import Action, CheckpointSigner, verify_chain
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.audit import (
     CHECKPOINTS,
     ENTRIES,

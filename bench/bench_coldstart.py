@@ -64,7 +64,7 @@ def _time(argv: list[str], env: dict[str, str], stdin: str = "") -> float:
 
 
 def _import_costs(doc: str, token: str, env: dict[str, str]) -> list[tuple[int, str]]:
-    code = ("import sys; from companion.cli import main; "
+    code = ("import sys; from medcrypt.companion.cli import main; "
             f"sys.exit(main(['--home', {doc!r}, 'decrypt']))")
     done = subprocess.run([sys.executable, "-X", "importtime", "-c", code], input=token,
                           capture_output=True, text=True, env=env, check=False)

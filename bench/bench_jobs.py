@@ -37,7 +37,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.epochs import epoch_of, epoch_start, grace_end
+from medcrypt.crypto.keyless.epochs import epoch_of, epoch_start, grace_end
 from tests.jobs.helpers import make_context
 from tests.jobs.seed import seed
 
@@ -109,8 +109,8 @@ def run(url: str, pairings: int, tokens: int, profile: bool) -> None:
         print(f"  baseline: seed executemany INSERT {seed_rows:,} rows in {seeded:.1f}s "
               f"= {raw_rate:,.0f} rows/s")
 
-        from medcrypt.bot.jobs.rotation import rotate
-        from medcrypt.bot.jobs.shred import sweep
+        from medcrypt.bot.domain.lifecycle.rotation import rotate
+        from medcrypt.bot.domain.lifecycle.shred import sweep
 
         first = epoch_start(E + 1)
         clock.set(first)

@@ -19,7 +19,7 @@ import os
 import nacl.bindings
 
 from bench.harness import measure, report
-from medcrypt.crypto.keyring import Keyring, generate_key
+from medcrypt.crypto.server.keyring import Keyring, generate_key
 from medcrypt.storage.encrypted import new_id
 from medcrypt.storage.models.identities import PlatformIdentity
 

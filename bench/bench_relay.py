@@ -43,13 +43,13 @@ from typing import Any
 from sqlalchemy import text
 
 from bench.harness import measure
-from medcrypt.bot.app import BotApp
-from medcrypt.bot.config import parse_settings
-from medcrypt.bot.logs import setup_logging
-from medcrypt.bot.messages import Platform
-from medcrypt.bot.outbox.sender import Delivery
-from medcrypt.crypto.epochs import epoch_of
-from medcrypt.crypto.wire import (
+from medcrypt.bot.app.bot import BotApp
+from medcrypt.bot.app.logs import setup_logging
+from medcrypt.bot.domain.config import parse_settings
+from medcrypt.bot.domain.messages import Platform
+from medcrypt.bot.domain.sender import Delivery
+from medcrypt.crypto.keyless.epochs import epoch_of
+from medcrypt.crypto.keyless.wire import (
     Direction,
     Kind,
     encode_accept,

@@ -35,9 +35,9 @@ from typing import Any
 from medcrypt.companion.env import clock_from_env, read_passphrase, resolve_home
 from medcrypt.companion.keystore import Keystore
 from medcrypt.crypto.clock import Clock, FixedClock
+from medcrypt.crypto.endpoint.pairing import PendingOffer, Role
+from medcrypt.crypto.endpoint.session import IdentityKey, PairingSession
 from medcrypt.crypto.errors import ConfigError, OfferExpired, StorageError, WrongPairing
-from medcrypt.crypto.pairing import PendingOffer, Role
-from medcrypt.crypto.session import IdentityKey, PairingSession
 
 STATE_FORMAT = "medcrypt-companion/1"
 #: Newest history entries kept (oldest dropped first); `history clear` empties it.

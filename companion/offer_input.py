@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from medcrypt.crypto.endpoint.pairing import QR_SCHEME, parse_offer_text
 from medcrypt.crypto.errors import MalformedToken
-from medcrypt.crypto.pairing import QR_SCHEME, parse_offer_text
 
 #: Longest pasted text searched (an offer is ~200 characters).
 MAX_INPUT_CHARS = 10_000

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from medcrypt.bot.breakglass import requests
-from medcrypt.bot.breakglass.bundle import bundle_digest
 from medcrypt.bot.commands import registry
-from medcrypt.bot.messages import OutboundMessage, OutKind, Platform
+from medcrypt.bot.domain.breakglass import requests
+from medcrypt.bot.domain.breakglass.bundle import bundle_digest
+from medcrypt.bot.domain.messages import OutboundMessage, OutKind, Platform
 from medcrypt.bot.outbox.queue import enqueue
-from medcrypt.crypto.epochs import format_epoch
 from medcrypt.crypto.errors import MedCryptError
+from medcrypt.crypto.keyless.epochs import format_epoch
 from medcrypt.storage.models.pairings import Pairing
 
 if TYPE_CHECKING:

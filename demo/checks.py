@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
-from medcrypt.crypto.epochs import format_epoch
+from medcrypt.crypto.keyless.epochs import format_epoch
 from medcrypt.demo.clinic import say
 from medcrypt.storage.models.tokens import StoredToken
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from medcrypt.crypto.epochs import epoch_of, format_epoch, grace_end
-from medcrypt.crypto.wire import find_tokens
+from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch, grace_end
+from medcrypt.crypto.keyless.wire import find_tokens
 from medcrypt.demo.checks import scan_shredded
 from medcrypt.storage.models.tokens import StoredToken
 

@@ -23,14 +23,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from medcrypt.bot.app import BotApp
-from medcrypt.bot.config import parse_settings
-from medcrypt.bot.jobs.context import context_from_settings
-from medcrypt.bot.jobs.runs import run_job
-from medcrypt.bot.logs import setup_logging
+from medcrypt.bot.app.bot import BotApp
+from medcrypt.bot.app.logs import setup_logging
+from medcrypt.bot.domain.config import parse_settings
+from medcrypt.bot.domain.lifecycle.context import context_from_settings
+from medcrypt.bot.domain.lifecycle.runs import run_job
 from medcrypt.crypto.errors import MedCryptError
-from medcrypt.crypto.parts import join_parts
-from medcrypt.crypto.wire import Kind, find_tokens, parse_token
+from medcrypt.crypto.keyless.parts import join_parts
+from medcrypt.crypto.keyless.wire import Kind, find_tokens, parse_token
 from medcrypt.demo.audit import audit_chapter
 from medcrypt.demo.breakglass import ADMIN_A, ADMIN_B, break_glass
 from medcrypt.demo.checks import report_leaks, verdicts

@@ -14,7 +14,7 @@ The class is assembled from one mixin per job, each in its own module:
   seq slices by worker processes, with the sequential verdict;
 * :mod:`storage.audit_export` - decrypted export and crypto-shredding of a subject.
 
-Every public name stays importable from here (``from storage.audit import AuditLog``).
+Every public name stays importable from here (``from medcrypt.storage.audit import AuditLog``).
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from medcrypt.crypto.audit import (
+from medcrypt.crypto.errors import ConfigError, StorageError
+from medcrypt.crypto.server.audit import (
     SUBJECT_KEY_BYTES,
     SYSTEM_AUDIT,
     Action,
@@ -40,7 +41,6 @@ from medcrypt.crypto.audit import (
     pseudonym,
     seal_details,
 )
-from medcrypt.crypto.errors import ConfigError, StorageError
 from medcrypt.storage.audit_core import (
     CHECKPOINTS,
     ENTRIES,

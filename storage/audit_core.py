@@ -21,7 +21,9 @@ from sqlalchemy import Connection, Engine, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from medcrypt.crypto.audit import (
+from medcrypt.crypto.clock import Clock, ensure_utc
+from medcrypt.crypto.errors import ConfigError, StorageError
+from medcrypt.crypto.server.audit import (
     GENESIS_HASH,
     Action,
     Checkpoint,
@@ -31,9 +33,7 @@ from medcrypt.crypto.audit import (
     check_ref,
     encode_details,
 )
-from medcrypt.crypto.clock import Clock, ensure_utc
-from medcrypt.crypto.errors import ConfigError, StorageError
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.encrypted import Sealed
 from medcrypt.storage.models.audit import (
     AuditCheckpoint,

@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
-from medcrypt.crypto.audit import Action, check_ref, open_details
 from medcrypt.crypto.errors import DecryptionFailed, StorageError
+from medcrypt.crypto.server.audit import Action, check_ref, open_details
 from medcrypt.storage.audit_append import AppendMixin
 from medcrypt.storage.audit_core import (
     ENTRIES,

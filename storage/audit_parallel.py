@@ -36,7 +36,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from medcrypt.crypto.audit import (
+from medcrypt.crypto.errors import StorageError
+from medcrypt.crypto.server.audit import (
     Checkpoint,
     SegmentResult,
     VerifyReport,
@@ -46,8 +47,7 @@ from medcrypt.crypto.audit import (
     stop_seqs_of,
     verify_segment,
 )
-from medcrypt.crypto.audit_checkpoint import AuditPublicKey
-from medcrypt.crypto.errors import StorageError
+from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
 from medcrypt.storage.audit_core import ENTRIES
 from medcrypt.storage.audit_worker import SliceTask
 from medcrypt.storage.db import SQLITE_BUSY_TIMEOUT_MS

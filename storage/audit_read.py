@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection, LargeBinary, cast, func, select
 
-from medcrypt.crypto.audit import Checkpoint, VerifyReport, Witness, verify_chain
-from medcrypt.crypto.audit_checkpoint import AuditPublicKey
+from medcrypt.crypto.server.audit import Checkpoint, VerifyReport, Witness, verify_chain
+from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
 from medcrypt.storage.audit_core import CHECKPOINTS, CP_COLUMNS, ENTRIES, AuditBase, Head
 from medcrypt.storage.audit_parallel import (
     PARALLEL_MIN_ENTRIES,

@@ -24,8 +24,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 from urllib.parse import quote
 
-from medcrypt.crypto.audit_entry import EntryRow
-from medcrypt.crypto.audit_segment import SegmentResult, verify_segment
+from medcrypt.crypto.server.audit.entry import EntryRow
+from medcrypt.crypto.server.audit.segment import SegmentResult, verify_segment
 
 _SNAPSHOT_RE = re.compile(r"[0-9A-F]+-[0-9A-F]+(?:-[0-9]+)?\Z")
 PROGRESS_EVERY = 50_000

@@ -38,7 +38,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 from medcrypt.crypto.errors import MalformedToken, StorageError
-from medcrypt.crypto.keyring import Keyring, sealed_version
+from medcrypt.crypto.server.keyring import Keyring, sealed_version
 
 #: Hex characters in a client-generated primary key (128 random bits).
 ID_HEX_CHARS = 32

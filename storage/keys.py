@@ -24,7 +24,7 @@ from sqlalchemy import LargeBinary, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from medcrypt.crypto.errors import KeyVersionMissing, StorageError
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.encrypted import REGISTRY, EncryptedField
 from medcrypt.storage.models import load_all
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from medcrypt.crypto.keyring import Keyring, generate_key
+from medcrypt.crypto.server.keyring import Keyring, generate_key
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, session_factory, sqlite_checkpoint_truncate
 from medcrypt.storage.repos.identities import (

@@ -42,12 +42,12 @@ from telegram.ext import Application, ApplicationBuilder
 
 from medcrypt.bot.adapters.pacing import Pacer
 from medcrypt.bot.adapters.tg_request import AiohttpRequest
-from medcrypt.bot.config import Settings
-from medcrypt.bot.messages import Document, Platform
+from medcrypt.bot.domain.config import Settings
+from medcrypt.bot.domain.messages import Document, Platform
+from medcrypt.bot.domain.sender import Delivery
 from medcrypt.bot.outbox.errors import Permanent, RetryAfter, Transient
-from medcrypt.bot.outbox.sender import Delivery
 from medcrypt.bot.relay.intake import Intake, Outcome
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.keyring import Keyring
 
 log = structlog.get_logger("bot.telegram")
 

@@ -27,11 +27,11 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from medcrypt.bot.adapters.pacing import Pacer
-from medcrypt.bot.config import Settings
-from medcrypt.bot.messages import OutKind
+from medcrypt.bot.domain import notices
+from medcrypt.bot.domain.config import Settings
+from medcrypt.bot.domain.messages import OutKind
+from medcrypt.bot.domain.sender import Delivery
 from medcrypt.bot.outbox.errors import Permanent, Transient, WindowClosed
-from medcrypt.bot.outbox.sender import Delivery
-from medcrypt.bot.relay import notices
 
 log = structlog.get_logger("bot.whatsapp")
 

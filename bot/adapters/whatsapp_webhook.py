@@ -30,8 +30,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
-from medcrypt.bot.config import Settings
-from medcrypt.bot.messages import Document, Platform
+from medcrypt.bot.domain.config import Settings
+from medcrypt.bot.domain.messages import Document, Platform
 from medcrypt.bot.relay.intake import Intake
 from medcrypt.crypto.clock import Clock
 from medcrypt.storage.models.media import MediaBlob

@@ -53,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from medcrypt.bot.config import load_settings
-    from medcrypt.bot.logs import setup_logging
+    from medcrypt.bot.app.logs import setup_logging
+    from medcrypt.bot.domain.config import load_settings
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -24,9 +24,15 @@ from typing import Any, TextIO
 
 from sqlalchemy import Engine
 
-from medcrypt.bot.audit_chat import parse_witness_text, render_head_reply, render_verify_reply
-from medcrypt.bot.config import Settings
-from medcrypt.crypto.audit import (
+from medcrypt.bot.domain.audit_chat import (
+    parse_witness_text,
+    render_head_reply,
+    render_verify_reply,
+)
+from medcrypt.bot.domain.config import Settings
+from medcrypt.crypto.clock import Clock
+from medcrypt.crypto.errors import ConfigError, MalformedToken
+from medcrypt.crypto.server.audit import (
     SYSTEM_CLI,
     Action,
     Checkpoint,
@@ -37,10 +43,8 @@ from medcrypt.crypto.audit import (
     key_id_of,
     public_key_from_b64,
 )
-from medcrypt.crypto.audit_checkpoint import AuditPublicKey
-from medcrypt.crypto.clock import Clock
-from medcrypt.crypto.errors import ConfigError, MalformedToken
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.audit import AuditLog, ExportedEntry
 from medcrypt.storage.db import make_engine
 

@@ -27,10 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from medcrypt.bot.config import Settings
-from medcrypt.crypto import breakglass
-from medcrypt.crypto.epochs import format_epoch
+from medcrypt.bot.domain.config import Settings
+from medcrypt.crypto.endpoint import breakglass
 from medcrypt.crypto.errors import ConfigError, MalformedToken, PolicyViolation
+from medcrypt.crypto.keyless.epochs import format_epoch
 
 
 def register(subparsers: Any) -> None:
@@ -145,10 +145,10 @@ def open_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _record(settings: Settings, data: bytes, *, holders: int) -> None:
-    from medcrypt.bot.breakglass.bundle import bundle_digest
-    from medcrypt.bot.breakglass.requests import Deps, record_opened
-    from medcrypt.bot.jobs.context import context_from_settings
-    from medcrypt.crypto.keyring import Keyring
+    from medcrypt.bot.domain.breakglass.bundle import bundle_digest
+    from medcrypt.bot.domain.breakglass.requests import Deps, record_opened
+    from medcrypt.bot.domain.lifecycle.context import context_from_settings
+    from medcrypt.crypto.server.keyring import Keyring
 
     header = breakglass.parse_header(data)
     ctx = context_from_settings(settings, _SystemClock())

@@ -14,7 +14,7 @@ import importlib.util
 import sys
 from typing import Any
 
-from medcrypt.bot.config import Settings
+from medcrypt.bot.domain.config import Settings
 
 #: Where the story lives; present in a checkout and an editable install only.
 DEMO_MODULE = "medcrypt.demo.story"

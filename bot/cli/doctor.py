@@ -22,9 +22,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from medcrypt.bot.config import Settings
+from medcrypt.bot.domain.config import Settings
 from medcrypt.crypto.errors import MedCryptError
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import (
     SQLITE_REQUIRED_PRAGMAS,

@@ -20,7 +20,7 @@ from typing import Any
 import shamir_mnemonic
 from shamir_mnemonic.utils import MnemonicError
 
-from medcrypt.bot.config import Settings
+from medcrypt.bot.domain.config import Settings
 from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.errors import ConfigError
 

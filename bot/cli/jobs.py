@@ -14,10 +14,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from medcrypt.bot.config import Settings
-from medcrypt.bot.jobs.context import context_from_settings
-from medcrypt.bot.jobs.listing import format_listing
-from medcrypt.bot.jobs.runs import ALIASES, run_job
+from medcrypt.bot.domain.config import Settings
+from medcrypt.bot.domain.lifecycle.context import context_from_settings
+from medcrypt.bot.domain.lifecycle.runs import ALIASES, run_job
+from medcrypt.bot.scheduler.listing import format_listing
 
 
 class _SystemClock:

@@ -12,9 +12,9 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from medcrypt.bot.config import Settings
+from medcrypt.bot.domain.config import Settings
 from medcrypt.crypto.errors import StorageError
-from medcrypt.crypto.keyring import Keyring, generate_key
+from medcrypt.crypto.server.keyring import Keyring, generate_key
 from medcrypt.storage import keys as keyops
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, session_factory

@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 
-from medcrypt.bot.config import Settings
+from medcrypt.bot.domain.config import Settings
 from medcrypt.crypto.errors import StorageError
 from medcrypt.storage import migrate
 

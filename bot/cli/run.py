@@ -12,8 +12,8 @@ import asyncio
 import signal
 from typing import Any
 
-from medcrypt.bot.app import BotApp
-from medcrypt.bot.config import Settings
+from medcrypt.bot.app.bot import BotApp
+from medcrypt.bot.domain.config import Settings
 
 
 def register(subparsers: Any) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from medcrypt.bot.relay import notices
-from medcrypt.bot.relay.context import Context
+from medcrypt.bot.commands.context import Context
+from medcrypt.bot.domain import notices
 
 _MODULES = (
     "start", "help", "status", "unpair", "delete_me",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from medcrypt.bot.commands.admins import active_grant, parse_target
-from medcrypt.bot.messages import Platform
-from medcrypt.bot.relay import notices
-from medcrypt.bot.relay.context import Context
+from medcrypt.bot.commands.context import Context
+from medcrypt.bot.domain import notices
+from medcrypt.bot.domain.messages import Platform
 
 NAME = "admin_remove"
 ADMIN = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from medcrypt.bot.relay.context import Context
+from medcrypt.bot.commands.context import Context
 from medcrypt.storage.models.admins import ClinicAdmin
 
 NAME = "admins"

@@ -1,19 +1,20 @@
-"""/approve: approve another admin's break-glass request.
+"""/approve: approve another admin's break-glass request (exports the bundle).
 
-Delegates to :mod:`bot.breakglass.cmd_approve`. ``ADMIN`` is False on purpose: the
-break-glass layer checks admin rights itself, inside the message's transaction, so a
-refusal becomes a hash-chained audit entry together with its reply.
+``ADMIN`` is False on purpose: the break-glass layer checks admin rights itself, inside
+the message's transaction, so a refusal becomes a hash-chained audit entry together
+with its reply.
 """
 
 from __future__ import annotations
 
-from medcrypt.bot.breakglass import cmd_approve
-from medcrypt.bot.relay.context import Context
+from medcrypt.bot.commands import breakglass_chat
+from medcrypt.bot.commands.context import Context
+from medcrypt.bot.domain.breakglass import requests, texts
 
 NAME = "approve"
 ADMIN = False
-USAGE = cmd_approve.USAGE
+USAGE = texts.USAGE_APPROVE
 
 
 def run(ctx: Context, args: list[str]) -> None:
-    cmd_approve.run(ctx, args)
+    breakglass_chat.run(ctx, args, requests.approve)

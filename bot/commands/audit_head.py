@@ -6,9 +6,9 @@ on this message's transaction), rendered by :func:`bot.audit_chat.render_head_re
 
 from __future__ import annotations
 
-from medcrypt.bot.audit_chat import render_head_reply
+from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.deferral import NOT_WIRED
-from medcrypt.bot.relay.context import Context
+from medcrypt.bot.domain.audit_chat import render_head_reply
 
 NAME = "audit_head"
 ADMIN = True

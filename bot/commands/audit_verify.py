@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from medcrypt.bot.audit_chat import render_verify_reply
+from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.deferral import NOT_WIRED
-from medcrypt.bot.relay.context import Context
-from medcrypt.crypto.audit_checkpoint import AuditPublicKey
+from medcrypt.bot.domain.audit_chat import render_verify_reply
 from medcrypt.crypto.errors import AuditChainBroken
+from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
 from medcrypt.storage.audit import AuditLog
 
 NAME = "audit_verify"

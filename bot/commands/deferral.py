@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from medcrypt.bot.jobs.chat import ChatReply
-from medcrypt.bot.jobs.context import JobContext
-from medcrypt.bot.relay.context import Context
+from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.lifecycle_chat import ChatReply
+from medcrypt.bot.domain.lifecycle.context import JobContext
 
 JobHandler = Callable[[JobContext, str, list[str]], ChatReply]
 NOT_WIRED = "The key-lifecycle jobs are not available in this process."

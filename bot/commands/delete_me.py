@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from functools import partial
 
+from medcrypt.bot.commands.context import Context, Services
 from medcrypt.bot.commands.unpair import end_pairings
-from medcrypt.bot.jobs.erasure import erase_identity_everywhere
-from medcrypt.bot.relay import notices
-from medcrypt.bot.relay.context import Context, Services
+from medcrypt.bot.domain import notices
+from medcrypt.bot.domain.lifecycle.erasure import erase_identity_everywhere
 from medcrypt.crypto.errors import ConfigError
 from medcrypt.storage.models.identities import PlatformIdentity
 

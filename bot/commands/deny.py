@@ -1,19 +1,20 @@
-"""/deny: deny or withdraw a break-glass request.
+"""/deny: deny another admin's break-glass request.
 
-Delegates to :mod:`bot.breakglass.cmd_deny`. ``ADMIN`` is False on purpose: the
-break-glass layer checks admin rights itself, inside the message's transaction, so a
-refusal becomes a hash-chained audit entry together with its reply.
+``ADMIN`` is False on purpose: the break-glass layer checks admin rights itself, inside
+the message's transaction, so a refusal becomes a hash-chained audit entry together
+with its reply.
 """
 
 from __future__ import annotations
 
-from medcrypt.bot.breakglass import cmd_deny
-from medcrypt.bot.relay.context import Context
+from medcrypt.bot.commands import breakglass_chat
+from medcrypt.bot.commands.context import Context
+from medcrypt.bot.domain.breakglass import requests, texts
 
 NAME = "deny"
 ADMIN = False
-USAGE = cmd_deny.USAGE
+USAGE = texts.USAGE_DENY
 
 
 def run(ctx: Context, args: list[str]) -> None:
-    cmd_deny.run(ctx, args)
+    breakglass_chat.run(ctx, args, requests.deny)

@@ -7,9 +7,9 @@ that the sender is an admin.
 
 from __future__ import annotations
 
+from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.deferral import defer_job
-from medcrypt.bot.jobs.chat import jobs_command
-from medcrypt.bot.relay.context import Context
+from medcrypt.bot.commands.lifecycle_chat import jobs_command
 
 NAME = "jobs"
 ADMIN = True

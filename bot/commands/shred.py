@@ -7,9 +7,9 @@ that the sender is an admin.
 
 from __future__ import annotations
 
+from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.deferral import defer_job
-from medcrypt.bot.jobs.chat import shred_command
-from medcrypt.bot.relay.context import Context
+from medcrypt.bot.commands.lifecycle_chat import shred_command
 
 NAME = "shred"
 ADMIN = True

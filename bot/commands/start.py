@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from medcrypt.bot.relay import notices
-from medcrypt.bot.relay.context import Context
+from medcrypt.bot.commands.context import Context
+from medcrypt.bot.domain import notices
 
 NAME = "start"
 ADMIN = False

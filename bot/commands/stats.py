@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from medcrypt.bot.relay import notices
-from medcrypt.bot.relay.context import Context
+from medcrypt.bot.commands.context import Context
+from medcrypt.bot.domain import notices
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.outbox import OutboxMessage
 from medcrypt.storage.models.pairings import Pairing

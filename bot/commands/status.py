@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from medcrypt.bot.relay import notices
-from medcrypt.bot.relay.context import Context
-from medcrypt.bot.relay.pairings import pairings_of, role_of
-from medcrypt.crypto.epochs import epoch_end, epoch_of, format_epoch, grace_end
+from medcrypt.bot.commands.context import Context
+from medcrypt.bot.domain import notices
+from medcrypt.bot.domain.pairings import pairings_of, role_of
+from medcrypt.crypto.keyless.epochs import epoch_end, epoch_of, format_epoch, grace_end
 
 NAME = "status"
 ADMIN = False

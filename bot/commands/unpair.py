@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from medcrypt.bot.relay import notices
-from medcrypt.bot.relay.context import Context
-from medcrypt.bot.relay.pairings import pairings_of
+from medcrypt.bot.commands.context import Context
+from medcrypt.bot.domain import notices
+from medcrypt.bot.domain.pairings import pairings_of
 
 NAME = "unpair"
 ADMIN = False

@@ -39,8 +39,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from medcrypt.bot.messages import OutboundMessage, OutKind
-from medcrypt.crypto.wire import parse_file_header
+from medcrypt.bot.domain.messages import OutboundMessage, OutKind
+from medcrypt.crypto.keyless.wire import parse_file_header
 from medcrypt.storage.models.media import MediaBlob
 from medcrypt.storage.models.outbox import EarlyReceipt, OutboxMessage
 

@@ -22,13 +22,13 @@ import structlog
 from sqlalchemy import Row
 from sqlalchemy.orm import Session, sessionmaker
 
-from medcrypt.bot.messages import OutboundMessage, OutKind, Platform
+from medcrypt.bot.commands.context import Services
+from medcrypt.bot.domain import notices
+from medcrypt.bot.domain.messages import OutboundMessage, OutKind, Platform
+from medcrypt.bot.domain.sender import Delivery, Sender
 from medcrypt.bot.outbox import queue
 from medcrypt.bot.outbox.backoff import backoff_seconds
 from medcrypt.bot.outbox.errors import Permanent, RetryAfter, SendFailed, Transient, WindowClosed
-from medcrypt.bot.outbox.sender import Delivery, Sender
-from medcrypt.bot.relay import notices
-from medcrypt.bot.relay.context import Services
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.media import MediaBlob
 from medcrypt.storage.models.outbox import OutboxMessage

@@ -19,10 +19,16 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from medcrypt.bot.messages import Document, InboundMessage, OutboundMessage, OutKind, Platform
+from medcrypt.bot.commands.context import Context, Deferred, Services
+from medcrypt.bot.domain import notices
+from medcrypt.bot.domain.messages import (
+    Document,
+    InboundMessage,
+    OutboundMessage,
+    OutKind,
+    Platform,
+)
 from medcrypt.bot.outbox.queue import enqueue, release_held
-from medcrypt.bot.relay import notices
-from medcrypt.bot.relay.context import Context, Deferred, Services
 from medcrypt.bot.relay.ratelimit import RateLimiter
 from medcrypt.bot.relay.router import handle
 from medcrypt.storage.models.identities import PlatformIdentity

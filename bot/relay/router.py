@@ -17,14 +17,21 @@ from sqlalchemy import Table, and_, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from medcrypt.bot.commands import dispatch
-from medcrypt.bot.jobs.policy import classify
-from medcrypt.bot.messages import OutboundMessage, OutKind
-from medcrypt.bot.relay import notices, pairings
-from medcrypt.bot.relay.context import Context
-from medcrypt.crypto.epochs import epoch_of, format_epoch
+from medcrypt.bot.commands.context import Context
+from medcrypt.bot.domain import notices, pairings
+from medcrypt.bot.domain.lifecycle.policy import classify
+from medcrypt.bot.domain.messages import OutboundMessage, OutKind
 from medcrypt.crypto.errors import LimitExceeded, MalformedToken
-from medcrypt.crypto.parts import MAX_PARTS, join_chunks
-from medcrypt.crypto.wire import Direction, Kind, Token, find_tokens, parse_file_header, parse_token
+from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
+from medcrypt.crypto.keyless.parts import MAX_PARTS, join_chunks
+from medcrypt.crypto.keyless.wire import (
+    Direction,
+    Kind,
+    Token,
+    find_tokens,
+    parse_file_header,
+    parse_token,
+)
 from medcrypt.storage.models.epochs import Epoch
 from medcrypt.storage.models.escrow import EscrowDeposit
 from medcrypt.storage.models.pairings import Pairing

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING
 
 from medcrypt.companion.app import Companion, open_companion
 from medcrypt.companion.cli.messages import collect_tokens, seal_body
-from medcrypt.crypto.envelope import ContentType
-from medcrypt.crypto.epochs import epoch_of, format_epoch
+from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.errors import ConfigError, MalformedToken, WrongPairing
-from medcrypt.crypto.wire import Kind, parse_token
+from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
+from medcrypt.crypto.keyless.wire import Kind, parse_token
 
 if TYPE_CHECKING:
-    from medcrypt.crypto.attachment import Manifest
+    from medcrypt.crypto.endpoint.attachment import Manifest
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,7 +56,9 @@ def _temp_beside(path: Path) -> Path:
 
 
 def run_send(args: argparse.Namespace) -> int:
-    from medcrypt.crypto.attachment import seal_file  # lazy: keep other commands' start-up light
+    from medcrypt.crypto.endpoint.attachment import (
+        seal_file,  # lazy: keep other commands' start-up light
+    )
 
     src_path: Path = args.path
     mime = args.mime or mimetypes.guess_type(src_path.name)[0] or "application/octet-stream"
@@ -92,7 +94,7 @@ def run_send(args: argparse.Namespace) -> int:
 
 
 def _manifest_from_token(comp: Companion, text: str) -> Manifest:
-    from medcrypt.crypto.attachment import Manifest  # lazy
+    from medcrypt.crypto.endpoint.attachment import Manifest  # lazy
 
     tokens = collect_tokens(text)
     if len(tokens) != 1 or parse_token(tokens[0]).header.kind is not Kind.MESSAGE:
@@ -118,7 +120,7 @@ def _manifest_from_token(comp: Companion, text: str) -> Manifest:
 
 
 def run_open(args: argparse.Namespace) -> int:
-    from medcrypt.crypto.attachment import (  # lazy
+    from medcrypt.crypto.endpoint.attachment import (  # lazy
         MAX_FILE_SIZE,
         Manifest,
         open_file,

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from medcrypt.companion.app import Companion, open_companion
-from medcrypt.crypto.epochs import epoch_of, epoch_start, format_epoch, grace_end
+from medcrypt.crypto.keyless.epochs import epoch_of, epoch_start, format_epoch, grace_end
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -14,12 +14,12 @@ import sys
 from typing import Any
 
 from medcrypt.companion.app import Companion, open_companion
-from medcrypt.crypto.envelope import ContentType
-from medcrypt.crypto.epochs import format_epoch
+from medcrypt.crypto.endpoint.envelope import ContentType
+from medcrypt.crypto.endpoint.session import Opened
 from medcrypt.crypto.errors import ConfigError, MalformedToken, WrongPairing
-from medcrypt.crypto.parts import MIN_MAX_CHARS, PartAssembler, split_token
-from medcrypt.crypto.session import Opened
-from medcrypt.crypto.wire import Kind, find_tokens, parse_token
+from medcrypt.crypto.keyless.epochs import format_epoch
+from medcrypt.crypto.keyless.parts import MIN_MAX_CHARS, PartAssembler, split_token
+from medcrypt.crypto.keyless.wire import Kind, find_tokens, parse_token
 
 #: crypto.v1.V1_PREFIX, spelled out so `decrypt` does not import the v1 module (cold start);
 #: a test keeps the two equal.
@@ -110,7 +110,9 @@ def _describe(comp: Companion, pairing_hex: str, opened: Opened) -> dict[str, An
         "at": comp.clock.now().isoformat(),
     }
     if opened.content_type is ContentType.ATTACHMENT_MANIFEST:
-        from medcrypt.crypto.attachment import Manifest  # lazy: only when a file is announced
+        from medcrypt.crypto.endpoint.attachment import (
+            Manifest,  # lazy: only when a file is announced
+        )
 
         manifest = Manifest.from_bytes(opened.body)
         comp.state["received_files"][manifest.file_id.hex()] = {

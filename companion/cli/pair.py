@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 from medcrypt.companion.app import open_companion
+from medcrypt.crypto.endpoint.pairing import Role
+from medcrypt.crypto.endpoint.session import accept_pairing, complete_pairing, start_pairing
 from medcrypt.crypto.errors import ConfigError, MalformedToken, OfferReused
-from medcrypt.crypto.pairing import Role
-from medcrypt.crypto.session import accept_pairing, complete_pairing, start_pairing
-from medcrypt.crypto.wire import Kind, find_tokens, parse_token
+from medcrypt.crypto.keyless.wire import Kind, find_tokens, parse_token
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -10,9 +10,9 @@ import sys
 from medcrypt.companion.app import home_of, new_state
 from medcrypt.companion.env import read_passphrase
 from medcrypt.companion.keystore import Keystore
+from medcrypt.crypto.endpoint.pairing import Role
+from medcrypt.crypto.endpoint.session import IdentityKey
 from medcrypt.crypto.errors import ConfigError
-from medcrypt.crypto.pairing import Role
-from medcrypt.crypto.session import IdentityKey
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

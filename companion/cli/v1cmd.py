@@ -27,7 +27,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_decrypt(args: argparse.Namespace) -> int:
-    from medcrypt.crypto.v1 import check_month, decrypt_v1, find_v1_tokens  # lazy: cold start
+    from medcrypt.crypto.endpoint.v1 import (  # lazy: cold start
+        check_month,
+        decrypt_v1,
+        find_v1_tokens,
+    )
 
     secret = os.environ.get(args.secret_env)
     if not secret:

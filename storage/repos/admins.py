@@ -8,7 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from medcrypt.crypto.errors import StorageError
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.encrypted import new_id
 from medcrypt.storage.models.admins import ClinicAdmin
 from medcrypt.storage.models.identities import PlatformIdentity

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from medcrypt.crypto.errors import StorageError
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.encrypted import new_id
 from medcrypt.storage.models.identities import ROLES, PlatformIdentity
 from medcrypt.storage.normalize import normalize_address

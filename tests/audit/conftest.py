@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine
 
-from medcrypt.crypto.audit import CheckpointSigner
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.audit import CheckpointSigner
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.audit import CHECKPOINTS, ENTRIES, HEAD, SECRETS, SUBJECT_KEYS, AuditLog
 from medcrypt.storage.db import make_engine
 from medcrypt.storage.models import load_all

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, select, update
 
-from medcrypt.crypto.audit import Action
+from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.audit import ENTRIES, AuditEvent, AuditLog
 
 ACTIONS = [Action.RELAY_ACCEPTED, Action.RELAY_REFUSED, Action.PLAINTEXT_BLOCKED,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from medcrypt.bot.audit_chat import (
+from medcrypt.bot.domain.audit_chat import (
     parse_witness_text,
     render_head_reply,
     render_verify_progress,
@@ -10,8 +10,8 @@ from medcrypt.bot.audit_chat import (
     witness_line,
     witness_post,
 )
-from medcrypt.crypto.audit import CheckpointSigner, VerifyReport
 from medcrypt.crypto.errors import AuditChainBroken
+from medcrypt.crypto.server.audit import CheckpointSigner, VerifyReport
 from medcrypt.storage.audit import Head
 
 SIGNER = CheckpointSigner(bytes(range(1, 33)))

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
-from medcrypt.crypto.audit import Action, CheckpointSigner
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.audit import Action, CheckpointSigner
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.audit import ENTRIES, HEAD, SECRETS, SUBJECT_KEYS, AuditEvent, AuditLog
 from medcrypt.storage.db import make_engine
 from medcrypt.storage.models import load_all

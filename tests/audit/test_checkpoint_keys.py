@@ -13,7 +13,8 @@ import hashlib
 
 import pytest
 
-from medcrypt.crypto.audit import (
+from medcrypt.crypto.errors import ConfigError, DecryptionFailed, MalformedToken
+from medcrypt.crypto.server.audit import (
     Checkpoint,
     CheckpointSigner,
     checkpoint_signature_ok,
@@ -22,8 +23,7 @@ from medcrypt.crypto.audit import (
     public_key_from_b64,
     seal_details,
 )
-from medcrypt.crypto.audit_checkpoint import AuditPublicKey
-from medcrypt.crypto.errors import ConfigError, DecryptionFailed, MalformedToken
+from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
 
 SEED = bytes(range(1, 33))
 

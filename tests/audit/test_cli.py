@@ -13,9 +13,9 @@ from sqlalchemy import update
 
 from medcrypt.bot.cli import main
 from medcrypt.bot.cli.audit import open_audit_log
-from medcrypt.bot.config import load_settings
-from medcrypt.crypto.audit import SYSTEM_BOT, Action, CheckpointSigner
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.bot.domain.config import load_settings
+from medcrypt.crypto.server.audit import SYSTEM_BOT, Action, CheckpointSigner
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.audit import ENTRIES, AuditEvent, AuditLog
 from medcrypt.storage.db import make_engine

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from medcrypt.crypto.audit import Action, CheckpointSigner
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.audit import Action, CheckpointSigner
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.audit import ENTRIES, AuditEvent, AuditLog
 from tests.audit.conftest import NOW, SERVER_KEY, SIGNING_SEED
 
@@ -66,9 +66,9 @@ def test_threads_append_one_chain(audit_engine: Engine, keyring: Keyring,
 WORKER = textwrap.dedent("""
     import sys, threading, time
     from datetime import UTC, datetime
-    from medcrypt.crypto.audit import Action, CheckpointSigner
+    from medcrypt.crypto.server.audit import Action, CheckpointSigner
     from medcrypt.crypto.clock import FixedClock
-    from medcrypt.crypto.keyring import Keyring
+    from medcrypt.crypto.server.keyring import Keyring
     from medcrypt.storage.audit import AuditLog
     from medcrypt.storage.db import make_engine
 

@@ -7,7 +7,8 @@ import struct
 
 import pytest
 
-from medcrypt.crypto.audit import (
+from medcrypt.crypto.errors import DecryptionFailed, MalformedToken
+from medcrypt.crypto.server.audit import (
     GENESIS_HASH,
     SYSTEM_BOT,
     Action,
@@ -26,7 +27,6 @@ from medcrypt.crypto.audit import (
     seal_details,
     system_ref,
 )
-from medcrypt.crypto.errors import DecryptionFailed, MalformedToken
 
 FIELDS = EntryFields(7, 1795435200000000, "physician:00112233445566778899aabb",
                      "patient:ffeeddccbbaa998877665544", "relay.accepted", bytes(range(41)),

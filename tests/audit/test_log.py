@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, inspect, select
 
-from medcrypt.crypto.audit import (
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.errors import StorageError
+from medcrypt.crypto.server.audit import (
     SYSTEM_BOT,
     Action,
     CheckpointSigner,
     format_witness,
     parse_witness_lines,
 )
-from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.errors import StorageError
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import keys as keyops
 from medcrypt.storage import migrate
 from medcrypt.storage.audit import ENTRIES, HEAD, SUBJECT_KEYS, AuditEvent, AuditLog

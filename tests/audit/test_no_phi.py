@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from medcrypt.crypto.audit import SYSTEM_BOT, Action
+from medcrypt.crypto.server.audit import SYSTEM_BOT, Action
 from medcrypt.storage.audit import CHECKPOINTS, ENTRIES, HEAD, SECRETS, SUBJECT_KEYS, AuditLog
 from tests.audit.helpers import fill
 

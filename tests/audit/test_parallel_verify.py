@@ -16,8 +16,13 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import Engine, delete, insert, select, update
 
-from medcrypt.crypto.audit import EntryFields, entry_hash, format_witness, parse_witness_lines
 from medcrypt.crypto.errors import AuditChainBroken
+from medcrypt.crypto.server.audit import (
+    EntryFields,
+    entry_hash,
+    format_witness,
+    parse_witness_lines,
+)
 from medcrypt.storage import audit_read as _audit_read_mod
 from medcrypt.storage.audit import CHECKPOINTS, ENTRIES, HEAD, AuditLog
 from medcrypt.storage.audit_parallel import plan_slices

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from medcrypt.crypto.audit import (
+from medcrypt.crypto.errors import MalformedToken
+from medcrypt.crypto.server.audit import (
     Action,
     Checkpoint,
     EntryFields,
@@ -16,7 +18,6 @@ from medcrypt.crypto.audit import (
     format_witness,
     parse_witness_lines,
 )
-from medcrypt.crypto.errors import MalformedToken
 
 hexref = st.builds(lambda kind, h: f"{kind}:{h}", st.sampled_from(["patient", "physician",
                                                                    "pairing", "admin"]),
@@ -90,3 +91,18 @@ def test_damaged_witness_never_vanishes_or_passes_as_the_original(
     w = found[0]
     if (w.seq, w.ts_us, w.sig, w.head_prefix) == (cp.seq, cp.ts_us, cp.sig, cp.head_hash[:16]):
         assert mutated.lower() == line.lower()  # only hex case changed
+
+
+def test_a_non_canonical_signature_spelling_is_refused() -> None:
+    """Found by the property above: the 86th base64 character of a 64-byte signature
+    carries four unused bits, so 16 spellings decoded to the same signature and a
+    altered witness line passed as the original."""
+    cp = Checkpoint(186, 0, b"\0" * 32, b"\0" * 8, b"", b"\0" * 63 + b"\x03")
+    line = format_witness(cp)
+    at = line.index("==") - 1
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    twin = alphabet[alphabet.index(line[at]) | 0x0F]
+    assert twin != line[at]
+    with pytest.raises(MalformedToken):
+        parse_witness_lines(line[:at] + twin + line[at + 1:])
+    assert parse_witness_lines(line)[0].sig == cp.sig

@@ -13,7 +13,8 @@ import os
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from medcrypt.crypto.audit import (
+from medcrypt.crypto.errors import AuditChainBroken
+from medcrypt.crypto.server.audit import (
     CheckpointSigner,
     EntryFields,
     as_row,
@@ -25,8 +26,7 @@ from medcrypt.crypto.audit import (
     verify_chain,
     verify_segment,
 )
-from medcrypt.crypto.audit_segment import EMPTY
-from medcrypt.crypto.errors import AuditChainBroken
+from medcrypt.crypto.server.audit.segment import EMPTY
 from tests.audit.test_verify_pure import ACTOR, KEYS, SUBJECT, fields_of, make_chain, rehash
 
 N = 60

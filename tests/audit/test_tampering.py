@@ -10,8 +10,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, delete, insert, select, update
 
-from medcrypt.crypto.audit import EntryFields, entry_hash, format_witness, parse_witness_lines
 from medcrypt.crypto.errors import AuditChainBroken
+from medcrypt.crypto.server.audit import (
+    EntryFields,
+    entry_hash,
+    format_witness,
+    parse_witness_lines,
+)
 from medcrypt.storage.audit import CHECKPOINTS, ENTRIES, HEAD, AuditLog
 from tests.audit.helpers import _row, _set, _shift, fill
 

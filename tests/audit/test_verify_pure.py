@@ -10,7 +10,8 @@ import os
 
 import pytest
 
-from medcrypt.crypto.audit import (
+from medcrypt.crypto.errors import AuditChainBroken
+from medcrypt.crypto.server.audit import (
     GENESIS_HASH,
     CheckpointSigner,
     EntryFields,
@@ -23,7 +24,6 @@ from medcrypt.crypto.audit import (
     rows_from_records,
     verify_chain,
 )
-from medcrypt.crypto.errors import AuditChainBroken
 
 SIGNER = CheckpointSigner(bytes(range(1, 33)))
 KEYS = {SIGNER.key_id: SIGNER.public_key}

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from medcrypt.bot.app import BotApp
-from medcrypt.bot.config import parse_settings
-from medcrypt.crypto.epochs import epoch_of
-from medcrypt.crypto.wire import (
+from medcrypt.bot.app.bot import BotApp
+from medcrypt.bot.domain.config import parse_settings
+from medcrypt.crypto.keyless.epochs import epoch_of
+from medcrypt.crypto.keyless.wire import (
     Direction,
     Kind,
     encode_accept,
@@ -126,7 +126,7 @@ def register_token(pairing_id: bytes, *, expires_in: int = 3600) -> str:
 
 
 def accept_token(pairing_id: bytes) -> str:
-    from medcrypt.crypto.wire import ACCEPT_BODY_LEN
+    from medcrypt.crypto.keyless.wire import ACCEPT_BODY_LEN
 
     return encode_token(encode_accept(pairing_id, b"\x01" + os.urandom(ACCEPT_BODY_LEN - 1)))
 

@@ -6,7 +6,7 @@ import tomllib
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 
-from medcrypt.bot.config import Settings, load_settings
+from medcrypt.bot.domain.config import Settings, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 

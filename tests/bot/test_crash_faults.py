@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from medcrypt.crypto.wire import Direction
+from medcrypt.crypto.keyless.wire import Direction
 from medcrypt.sandbox import FakeTelegram, Faults
 from medcrypt.sandbox.fake_twilio import FakeTwilio
 from tests.bot.conftest import accept_token, free_port, message_token, register_token

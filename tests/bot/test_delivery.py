@@ -8,8 +8,8 @@ import time
 
 from sqlalchemy import select
 
-from medcrypt.bot.relay import notices
-from medcrypt.crypto.wire import Direction
+from medcrypt.bot.domain import notices
+from medcrypt.crypto.keyless.wire import Direction
 from medcrypt.storage.models.outbox import OutboxMessage
 from tests.bot.conftest import PATIENT_WA, PHYSICIAN_TG, TEMPLATE_SID, Rig, message_token
 from tests.bot.test_relay_e2e import pair

@@ -7,8 +7,8 @@ import os
 
 from sqlalchemy import func, select
 
-from medcrypt.bot.relay import notices
-from medcrypt.crypto.wire import Direction
+from medcrypt.bot.domain import notices
+from medcrypt.crypto.keyless.wire import Direction
 from medcrypt.storage.models.audit import AuditEntry
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.outbox import OutboxMessage
@@ -95,7 +95,7 @@ async def test_bad_tokens_are_refused_with_reasons(rig: Rig) -> None:
 async def test_unknown_kind_and_oversized_and_unencrypted_files(rig: Rig) -> None:
     pid = os.urandom(16)
     await pair(rig, pid)
-    from medcrypt.crypto.wire import encode_token
+    from medcrypt.crypto.keyless.wire import encode_token
 
     raw = bytes([2, 9]) + os.urandom(60)  # version 2, kind 9: no such kind
     n = len(rig.tg.messages_to(PHYSICIAN_TG))

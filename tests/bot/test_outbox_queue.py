@@ -11,16 +11,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from medcrypt.bot.config import parse_settings
-from medcrypt.bot.messages import OutboundMessage, OutKind, Platform
+from medcrypt.bot.commands.context import Services
+from medcrypt.bot.domain.auditing import Auditor
+from medcrypt.bot.domain.config import parse_settings
+from medcrypt.bot.domain.identities import IdentityDirectory
+from medcrypt.bot.domain.messages import OutboundMessage, OutKind, Platform
 from medcrypt.bot.outbox import queue
 from medcrypt.bot.outbox.backoff import backoff_seconds
 from medcrypt.bot.outbox.worker import OutboxWorker
-from medcrypt.bot.relay.auditing import Auditor
-from medcrypt.bot.relay.context import Services
-from medcrypt.bot.relay.identities import IdentityDirectory
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import is_sqlite, make_engine, session_factory
 from medcrypt.storage.models.outbox import EarlyReceipt, OutboxMessage

@@ -6,8 +6,8 @@ import os
 
 from sqlalchemy import select
 
-from medcrypt.crypto.parts import join_parts, split_token
-from medcrypt.crypto.wire import Direction, encode_file_header, find_tokens, parse_token
+from medcrypt.crypto.keyless.parts import join_parts, split_token
+from medcrypt.crypto.keyless.wire import Direction, encode_file_header, find_tokens, parse_token
 from medcrypt.storage.models.pairings import Pairing
 from tests.bot.conftest import (
     PATIENT_WA,

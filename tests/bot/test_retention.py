@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from medcrypt.bot.messages import Document, OutboundMessage, OutKind, Platform
+from medcrypt.bot.domain.identities import IdentityDirectory
+from medcrypt.bot.domain.messages import Document, OutboundMessage, OutKind, Platform
+from medcrypt.bot.domain.retention import prune
 from medcrypt.bot.outbox import queue
-from medcrypt.bot.relay.identities import IdentityDirectory
-from medcrypt.bot.relay.retention import prune
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, session_factory
 from medcrypt.storage.models.inbound import InboundKey

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
-from medcrypt.bot.app import BotApp
-from medcrypt.bot.config import parse_settings
+from medcrypt.bot.app.bot import BotApp
+from medcrypt.bot.domain.config import parse_settings
 from medcrypt.sandbox import FakeTelegram
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.inbound import InboundKey

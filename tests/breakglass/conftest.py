@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from medcrypt.bot.app import BotApp
+from medcrypt.bot.app.bot import BotApp
 from medcrypt.bot.cli.escrow import public_key_text
-from medcrypt.bot.config import parse_settings
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.bot.domain.config import parse_settings
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.sandbox import FakeTelegram
 from medcrypt.sandbox.fake_twilio import FakeTwilio
 from medcrypt.storage.audit import AuditLog

@@ -9,7 +9,7 @@ from datetime import datetime
 from medcrypt.bot.cli.escrow import split_key
 from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.session import (
+from medcrypt.crypto.endpoint.session import (
     IdentityKey,
     PairingSession,
     accept_pairing,
@@ -51,7 +51,7 @@ class Conversation:
     deposits: list[str] = field(default_factory=list)
 
     def send(self, who: str, text: str) -> tuple[str, str | None]:
-        from medcrypt.crypto.epochs import epoch_of
+        from medcrypt.crypto.keyless.epochs import epoch_of
 
         sender = self.physician if who == "physician" else self.patient
         result = sender.encrypt(text.encode(), clock=self.clock)

@@ -11,11 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from medcrypt.bot.breakglass.bundle import build_bundle, bundle_digest, escrow_public_from_config
 from medcrypt.bot.cli.escrow import public_key_text, split_key
-from medcrypt.crypto import breakglass
+from medcrypt.bot.domain.breakglass.bundle import (
+    build_bundle,
+    bundle_digest,
+    escrow_public_from_config,
+)
+from medcrypt.crypto.endpoint import breakglass
 from medcrypt.crypto.errors import ConfigError, DecryptionFailed, MalformedToken, PolicyViolation
-from medcrypt.crypto.wire import parse_token
+from medcrypt.crypto.keyless.wire import parse_token
 from tests.breakglass.helpers import Conversation, make_conversation, make_escrow
 
 AT = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
@@ -196,7 +200,7 @@ def test_forged_far_index_is_refused_before_walking_the_chain() -> None:
     import time
 
     from medcrypt.crypto.errors import LimitExceeded
-    from medcrypt.crypto.wire import Direction, Kind, encode_sealed_header
+    from medcrypt.crypto.keyless.wire import Direction, Kind, encode_sealed_header
 
     escrow = make_escrow()
     conv = conversation(escrow.public)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from medcrypt.bot.breakglass.bundle import build_bundle, escrow_public_from_config
 from medcrypt.bot.cli import main
-from medcrypt.crypto import breakglass
+from medcrypt.bot.domain.breakglass.bundle import build_bundle, escrow_public_from_config
+from medcrypt.crypto.endpoint import breakglass
 from tests.breakglass.helpers import make_conversation, make_escrow
 from tests.breakglass.test_bundle import AT, CODE, items_of
 

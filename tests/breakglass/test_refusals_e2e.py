@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from medcrypt.bot.jobs.context import context_from_settings
-from medcrypt.bot.jobs.shred import sweep
-from medcrypt.crypto import breakglass
-from medcrypt.crypto.epochs import epoch_of
+from medcrypt.bot.domain.lifecycle.context import context_from_settings
+from medcrypt.bot.domain.lifecycle.shred import sweep
+from medcrypt.crypto.endpoint import breakglass
 from medcrypt.crypto.errors import EpochShredded
-from medcrypt.crypto.wire import Kind, parse_raw
+from medcrypt.crypto.keyless.epochs import epoch_of
+from medcrypt.crypto.keyless.wire import Kind, parse_raw
 from medcrypt.storage.models.breakglass import BreakGlassRequest
 from medcrypt.storage.models.escrow import EscrowDeposit
 from tests.breakglass.conftest import ADMIN_A, ADMIN_B, PATIENT_WA, Rig, pair, say

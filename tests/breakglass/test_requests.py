@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from medcrypt.bot.breakglass import requests
-from medcrypt.bot.breakglass.requests import Actor, Deps
 from medcrypt.bot.cli.escrow import public_key_text
-from medcrypt.bot.config import parse_settings
+from medcrypt.bot.domain.breakglass import requests
+from medcrypt.bot.domain.breakglass.requests import Actor, Deps
+from medcrypt.bot.domain.config import parse_settings
 from medcrypt.crypto.errors import ConfigError, PolicyViolation
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.audit import AuditLog
 from medcrypt.storage.db import make_engine, session_factory
@@ -63,7 +63,7 @@ def test_full_cycle_and_record_opened(world: tuple[Deps, Session, bytes]) -> Non
     assert out.document is not None and out.document_to == A.identity_id
     assert {who for who, _ in out.notices} == {"p" * 32, "q" * 32}
     s.commit()
-    from medcrypt.bot.breakglass.bundle import bundle_digest
+    from medcrypt.bot.domain.breakglass.bundle import bundle_digest
 
     with pytest.raises(PolicyViolation, match="not the file"):
         requests.record_opened(deps, s, code, "0" * 64, holders=2)
@@ -126,8 +126,8 @@ def test_missing_escrow_key_refuses_before_any_change(world: tuple[Deps, Session
 
 def test_missing_deposit_is_reported_to_the_physician(
         world: tuple[Deps, Session, bytes]) -> None:
-    from medcrypt.bot.breakglass.deposits import missing_deposits, notices
-    from medcrypt.crypto.epochs import epoch_of
+    from medcrypt.bot.domain.breakglass.deposits import missing_deposits, notices
+    from medcrypt.crypto.keyless.epochs import epoch_of
     from medcrypt.storage.models.epochs import Epoch
     from medcrypt.storage.models.escrow import EscrowDeposit
     from medcrypt.storage.models.tokens import StoredToken

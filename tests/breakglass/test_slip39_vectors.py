@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from medcrypt.crypto.breakglass import recover_secret
+from medcrypt.crypto.endpoint.breakglass import recover_secret
 from medcrypt.crypto.errors import MalformedToken, PolicyViolation
 
 VECTORS = json.loads((Path(__file__).resolve().parents[1] / "vectors" /

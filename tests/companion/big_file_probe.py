@@ -17,8 +17,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from medcrypt.crypto.attachment import open_file, seal_file
-from medcrypt.crypto.wire import Direction
+from medcrypt.crypto.endpoint.attachment import open_file, seal_file
+from medcrypt.crypto.keyless.wire import Direction
 
 _BLOCK = hashlib.shake_256(b"medcrypt big file").digest(1 << 20)
 

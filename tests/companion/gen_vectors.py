@@ -13,8 +13,8 @@ import io
 import json
 from pathlib import Path
 
-from medcrypt.crypto.attachment import seal_file
-from medcrypt.crypto.wire import Direction
+from medcrypt.crypto.endpoint.attachment import seal_file
+from medcrypt.crypto.keyless.wire import Direction
 from tests.companion.v1_reference import v1_encrypt, v1_key
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"

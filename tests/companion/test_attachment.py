@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl import bindings as b
 
-from medcrypt.crypto.attachment import (
+from medcrypt.crypto.endpoint.attachment import (
     CHUNK_OVERHEAD,
     CHUNK_SIZE,
     MANIFEST_FIXED_LEN,
@@ -33,7 +33,7 @@ from medcrypt.crypto.errors import (
     MedCryptError,
     WrongPairing,
 )
-from medcrypt.crypto.wire import FILE_HEADER_LEN, Direction
+from medcrypt.crypto.keyless.wire import FILE_HEADER_LEN, Direction
 from tests.companion.gen_vectors import attachment_vectors, fixed_rng, pattern, v1_vectors
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"

@@ -14,9 +14,9 @@ import os
 import pytest
 from nacl import bindings as b
 
-from medcrypt.crypto.attachment import CHUNK_SIZE, Manifest, container_size, open_file
+from medcrypt.crypto.endpoint.attachment import CHUNK_SIZE, Manifest, container_size, open_file
 from medcrypt.crypto.errors import DecryptionFailed
-from medcrypt.crypto.wire import Direction, encode_file_header
+from medcrypt.crypto.keyless.wire import Direction, encode_file_header
 
 TAG_MESSAGE = b.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
 TAG_PUSH = b.crypto_secretstream_xchacha20poly1305_TAG_PUSH

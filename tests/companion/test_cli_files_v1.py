@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from medcrypt.crypto.attachment import CHUNK_OVERHEAD, CHUNK_SIZE
-from medcrypt.crypto.wire import FILE_HEADER_LEN
+from medcrypt.crypto.endpoint.attachment import CHUNK_OVERHEAD, CHUNK_SIZE
+from medcrypt.crypto.keyless.wire import FILE_HEADER_LEN
 from tests.companion.conftest import PASSPHRASE, T0, Cli, Pair
 from tests.companion.v1_reference import v1_encrypt, v1_key
 
@@ -137,10 +137,12 @@ def test_real_console_script_round_trip(tmp_path: Path) -> None:
 def test_decrypt_does_not_import_the_qr_stack(cli: Cli, pair: Pair) -> None:
     """Cold start: `medcrypt decrypt` must not pay for segno, Pillow or zxing."""
     token = cli.ok(pair.pat, "encrypt", stdin="x").out
-    code = ("import sys; from companion.cli import main; rc = main(['--home', sys.argv[1], "
-            "'decrypt']); heavy = sorted({m.split('.')[0] for m in sys.modules} & "
+    code = ("import sys; from medcrypt.companion.cli import main; "
+            "rc = main(['--home', sys.argv[1], 'decrypt']); "
+            "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
             "{'segno', 'PIL', 'zxingcpp', 'platformdirs', 'hypothesis'} | "
-            "({'crypto.v1', 'crypto.attachment'} & set(sys.modules))); "
+            "({'medcrypt.crypto.endpoint.v1', 'medcrypt.crypto.endpoint.attachment'} "
+            "& set(sys.modules))); "
             "print('HEAVY', heavy, rc)")
     env = {**os.environ, "MEDCRYPT_PASSPHRASE": PASSPHRASE, "MEDCRYPT_NOW": T0}
     done = subprocess.run([sys.executable, "-c", code, str(pair.doc)], input=token,
@@ -150,6 +152,6 @@ def test_decrypt_does_not_import_the_qr_stack(cli: Cli, pair: Pair) -> None:
 
 def test_v1_prefix_copy_matches() -> None:
     from medcrypt.companion.cli.messages import V1_PREFIX
-    from medcrypt.crypto import v1
+    from medcrypt.crypto.endpoint import v1
 
     assert V1_PREFIX == v1.V1_PREFIX

@@ -9,8 +9,8 @@ import shutil
 from pathlib import Path
 
 from medcrypt.companion.keystore import FILE_NAME, Keystore
-from medcrypt.crypto.epochs import parse_month
-from medcrypt.crypto.wire import Kind, find_tokens, parse_token
+from medcrypt.crypto.keyless.epochs import parse_month
+from medcrypt.crypto.keyless.wire import Kind, find_tokens, parse_token
 from tests.companion.conftest import PASSPHRASE, Cli, Pair, make_pair
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from medcrypt.companion.offer_input import extract_offer_text
 from medcrypt.companion.qr import read_qr
-from medcrypt.crypto.wire import Kind, parse_token
+from medcrypt.crypto.keyless.wire import Kind, parse_token
 from tests.companion.conftest import T0, Cli, Pair, phone_photo
 
 

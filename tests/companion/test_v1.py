@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from medcrypt.crypto import v1
+from medcrypt.crypto.endpoint import v1
 from medcrypt.crypto.errors import ConfigError, DecryptionFailed, MalformedToken, MedCryptError
 from tests.companion.v1_reference import v1_encrypt, v1_key
 

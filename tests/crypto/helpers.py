@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import nacl.public
 
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.session import (
+from medcrypt.crypto.endpoint.session import (
     IdentityKey,
     PairingSession,
     accept_pairing,

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from medcrypt.crypto import pairing
 from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.endpoint import pairing
+from medcrypt.crypto.endpoint.session import IdentityKey, start_pairing
 from medcrypt.crypto.errors import MalformedToken, StorageError
-from medcrypt.crypto.session import IdentityKey, start_pairing
 from tests.crypto.helpers import T0, make_pair
 
 

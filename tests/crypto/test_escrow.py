@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from medcrypt.crypto import escrow, wire
+from medcrypt.crypto.endpoint import escrow
 from medcrypt.crypto.errors import DecryptionFailed, MalformedToken, WrongPairing
-from medcrypt.crypto.wire import Direction
+from medcrypt.crypto.keyless import wire
+from medcrypt.crypto.keyless.wire import Direction
 from tests.crypto.helpers import make_pair
 
 

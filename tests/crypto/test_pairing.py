@@ -11,8 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from medcrypt.crypto import _primitives as prim
-from medcrypt.crypto import pairing, safety, wire
 from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.endpoint import pairing, safety
+from medcrypt.crypto.endpoint.session import (
+    IdentityKey,
+    PairingSession,
+    accept_pairing,
+    complete_pairing,
+    start_pairing,
+)
 from medcrypt.crypto.errors import (
     DecryptionFailed,
     MalformedToken,
@@ -23,13 +30,7 @@ from medcrypt.crypto.errors import (
     StorageError,
     WrongPairing,
 )
-from medcrypt.crypto.session import (
-    IdentityKey,
-    PairingSession,
-    accept_pairing,
-    complete_pairing,
-    start_pairing,
-)
+from medcrypt.crypto.keyless import wire
 from tests.crypto.helpers import T0, DetRng
 
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from medcrypt.crypto import parts, wire
 from medcrypt.crypto.errors import LimitExceeded, MalformedToken, MedCryptError
-from medcrypt.crypto.wire import Direction, Kind
+from medcrypt.crypto.keyless import parts, wire
+from medcrypt.crypto.keyless.wire import Direction, Kind
 
 
 def _token(size: int) -> str:

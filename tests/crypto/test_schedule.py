@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from medcrypt.crypto import keyschedule, ratchet
+from medcrypt.crypto.endpoint import keyschedule, ratchet
 from medcrypt.crypto.errors import (
     EpochNotYet,
     EpochShredded,
@@ -15,7 +15,7 @@ from medcrypt.crypto.errors import (
     StorageError,
     WrongPairing,
 )
-from medcrypt.crypto.wire import Direction
+from medcrypt.crypto.keyless.wire import Direction
 
 
 def test_epoch_chain_is_deterministic_and_distinct() -> None:

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from medcrypt.crypto import wire
-from medcrypt.crypto.envelope import ContentType
+from medcrypt.crypto.endpoint.envelope import ContentType
+from medcrypt.crypto.endpoint.ratchet import MAX_SKIP
+from medcrypt.crypto.endpoint.session import IdentityKey, PairingSession
 from medcrypt.crypto.errors import (
     DecryptionFailed,
     EpochNotYet,
@@ -23,8 +24,7 @@ from medcrypt.crypto.errors import (
     StorageError,
     WrongPairing,
 )
-from medcrypt.crypto.ratchet import MAX_SKIP
-from medcrypt.crypto.session import IdentityKey, PairingSession
+from medcrypt.crypto.keyless import wire
 from tests.crypto.helpers import T0, make_pair
 
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from medcrypt.crypto import epochs, wire
 from medcrypt.crypto.errors import MalformedToken, MedCryptError
-from medcrypt.crypto.wire import Direction, Kind
+from medcrypt.crypto.keyless import epochs, wire
+from medcrypt.crypto.keyless.wire import Direction, Kind
 
 PID = bytes(range(16))
 NONCE = bytes(range(100, 124))

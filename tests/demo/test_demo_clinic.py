@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from medcrypt.bot.cli import main
-from medcrypt.bot.config import parse_settings
+from medcrypt.bot.domain.config import parse_settings
 from medcrypt.crypto.errors import MedCryptError
 from medcrypt.demo.clinic import TravelClock, parse_escrow_init, settings_dict, write_toml
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from medcrypt.bot.cli import main
-from medcrypt.bot.config import load_settings, parse_settings
+from medcrypt.bot.domain.config import load_settings, parse_settings
 from medcrypt.crypto.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ def test_example_config_is_valid_and_complete() -> None:
     """config.example.toml documents every setting: it must load, and name each one."""
     import dataclasses
 
-    from medcrypt.bot.config import Settings
+    from medcrypt.bot.domain.config import Settings
 
     example = ROOT / "config.example.toml"
     settings = load_settings(example)

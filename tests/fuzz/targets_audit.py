@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from medcrypt.crypto.audit import (
+from medcrypt.crypto.server.audit import (
     GENESIS_HASH,
     CheckpointSigner,
     EntryFields,

@@ -18,17 +18,16 @@ from pathlib import Path
 
 from medcrypt.bot.adapters.whatsapp_webhook import parse_form
 from medcrypt.bot.commands.admins import parse_target
-from medcrypt.bot.config import parse_settings
-from medcrypt.bot.messages import Document, Platform
-from medcrypt.bot.relay.auditing import Auditor
-from medcrypt.bot.relay.context import Services
-from medcrypt.bot.relay.identities import IdentityDirectory
+from medcrypt.bot.commands.context import Services
+from medcrypt.bot.domain.auditing import Auditor
+from medcrypt.bot.domain.config import parse_settings
+from medcrypt.bot.domain.identities import IdentityDirectory
+from medcrypt.bot.domain.messages import Document, Platform
 from medcrypt.bot.relay.intake import Intake
 from medcrypt.bot.relay.ratelimit import RateLimiter
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.epochs import epoch_of
-from medcrypt.crypto.keyring import Keyring
-from medcrypt.crypto.wire import (
+from medcrypt.crypto.keyless.epochs import epoch_of
+from medcrypt.crypto.keyless.wire import (
     Direction,
     Kind,
     encode_accept,
@@ -37,6 +36,7 @@ from medcrypt.crypto.wire import (
     encode_sealed_header,
     encode_token,
 )
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, session_factory
 

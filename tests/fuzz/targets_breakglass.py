@@ -13,12 +13,17 @@ import json
 import struct
 from datetime import UTC, datetime
 
-from medcrypt.bot.breakglass.bundle import build_bundle
+from medcrypt.bot.domain.breakglass.bundle import build_bundle
 from medcrypt.crypto import _primitives as prim
-from medcrypt.crypto import breakglass
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.session import IdentityKey, accept_pairing, complete_pairing, start_pairing
-from medcrypt.crypto.wire import parse_token
+from medcrypt.crypto.endpoint import breakglass
+from medcrypt.crypto.endpoint.session import (
+    IdentityKey,
+    accept_pairing,
+    complete_pairing,
+    start_pairing,
+)
+from medcrypt.crypto.keyless.wire import parse_token
 
 _PRIVATE = bytes(range(1, 33))
 _PUBLIC = prim.x25519_public(_PRIVATE)

@@ -12,12 +12,17 @@ from datetime import UTC, datetime
 
 from medcrypt.companion.keystore import HEADER_LEN, MAGIC, Keystore
 from medcrypt.companion.offer_input import extract_offer_text
-from medcrypt.crypto import v1
-from medcrypt.crypto.attachment import Manifest, open_file, read_container_header, seal_file
 from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.endpoint import v1
+from medcrypt.crypto.endpoint.attachment import (
+    Manifest,
+    open_file,
+    read_container_header,
+    seal_file,
+)
+from medcrypt.crypto.endpoint.pairing import create_offer
 from medcrypt.crypto.errors import MedCryptError
-from medcrypt.crypto.pairing import create_offer
-from medcrypt.crypto.wire import Direction
+from medcrypt.crypto.keyless.wire import Direction
 from tests.companion.gen_vectors import fixed_rng
 
 _RNG = bytes(range(32)) + bytes(range(100, 116)) + bytes(range(200, 224))

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import base64
 
-from medcrypt.crypto.keyring import Keyring, blind_index_version, parse_server_keys, sealed_version
+from medcrypt.crypto.server.keyring import (
+    Keyring,
+    blind_index_version,
+    parse_server_keys,
+    sealed_version,
+)
 
 _KEY1 = base64.b64encode(bytes(range(32))).decode()
 _KEY2 = base64.b64encode(bytes(range(50, 82))).decode()

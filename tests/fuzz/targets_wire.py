@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from medcrypt.crypto import escrow, pairing, parts, wire
-from medcrypt.crypto.wire import Direction, Kind
+from medcrypt.crypto.endpoint import escrow, pairing
+from medcrypt.crypto.keyless import parts, wire
+from medcrypt.crypto.keyless.wire import Direction, Kind
 from tests.crypto.helpers import make_pair
 
 _PID = bytes(range(16))

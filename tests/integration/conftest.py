@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from medcrypt.bot.app import BotApp
+from medcrypt.bot.app.bot import BotApp
 from medcrypt.bot.cli.escrow import public_key_text
-from medcrypt.bot.config import parse_settings
-from medcrypt.bot.jobs.runs import run_job
+from medcrypt.bot.domain.config import parse_settings
+from medcrypt.bot.domain.lifecycle.runs import run_job
 from medcrypt.sandbox import FakeTelegram
 from medcrypt.sandbox.fake_twilio import FakeTwilio
 from tests.bot.conftest import (

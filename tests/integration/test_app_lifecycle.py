@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from medcrypt.crypto.audit import Action
+from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.models.audit import AuditEntry
 from medcrypt.storage.models.breakglass import BreakGlassRequest
 from medcrypt.storage.models.jobs import JobRun, ScheduledJob

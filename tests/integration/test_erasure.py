@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from medcrypt.bot.relay import notices
-from medcrypt.crypto.audit import Action
-from medcrypt.crypto.wire import parse_token
+from medcrypt.bot.domain import notices
+from medcrypt.crypto.keyless.wire import parse_token
+from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.models.audit import AuditEntry
 from medcrypt.storage.models.escrow import EscrowDeposit
 from medcrypt.storage.models.identities import PlatformIdentity

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from medcrypt.crypto.epochs import epoch_of
-from medcrypt.crypto.wire import parse_token
+from medcrypt.crypto.keyless.epochs import epoch_of
+from medcrypt.crypto.keyless.wire import parse_token
 from medcrypt.storage.models.epochs import Epoch
 from medcrypt.storage.models.escrow import EscrowDeposit
 from medcrypt.storage.models.tokens import StoredToken

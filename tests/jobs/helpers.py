@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from medcrypt.bot.config import parse_settings
-from medcrypt.bot.jobs.context import JobContext
+from medcrypt.bot.domain.config import parse_settings
+from medcrypt.bot.domain.lifecycle.context import JobContext
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.keyring import Keyring, generate_key
+from medcrypt.crypto.server.keyring import Keyring, generate_key
 from medcrypt.storage import migrate
 from medcrypt.storage.audit import AuditLog
 from medcrypt.storage.db import make_engine

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, insert
 
-from medcrypt.crypto.epochs import epoch_start
+from medcrypt.crypto.keyless.epochs import epoch_start
 from medcrypt.storage.models.epochs import Epoch
 from medcrypt.storage.models.escrow import EscrowDeposit
 from medcrypt.storage.models.identities import PlatformIdentity

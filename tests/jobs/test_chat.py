@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from medcrypt.bot.jobs.chat import jobs_command, rotate_now_command, shred_command
-from medcrypt.bot.jobs.erasure import erase_identity_everywhere
-from medcrypt.bot.jobs.policy import epoch_status
+from medcrypt.bot.commands.lifecycle_chat import jobs_command, rotate_now_command, shred_command
+from medcrypt.bot.domain.lifecycle.erasure import erase_identity_everywhere
+from medcrypt.bot.domain.lifecycle.policy import epoch_status
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.epochs import epoch_of
+from medcrypt.crypto.keyless.epochs import epoch_of
 from medcrypt.storage.models.audit import AuditEntry, AuditSubjectKey
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.jobs import ShredConfirmation

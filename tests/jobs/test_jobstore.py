@@ -20,9 +20,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import insert, select
 from structlog.testing import capture_logs
 
-from medcrypt.bot.jobs import scheduler as sched
-from medcrypt.bot.jobs.jobstore import JOBS, DataJobStore
-from medcrypt.bot.jobs.scheduler import (
+from medcrypt.bot.scheduler import runner as sched
+from medcrypt.bot.scheduler.jobstore import JOBS, DataJobStore
+from medcrypt.bot.scheduler.runner import (
     JOB_FUNCTIONS,
     ROTATION_MISFIRE,
     rotation_trigger,
@@ -30,7 +30,7 @@ from medcrypt.bot.jobs.scheduler import (
     start_scheduler,
     stop_scheduler,
 )
-from medcrypt.bot.jobs.triggerspec import trigger_spec
+from medcrypt.bot.scheduler.triggerspec import trigger_spec
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.errors import StorageError
 from medcrypt.storage.models.jobs import JobRun
@@ -73,7 +73,7 @@ async def test_jobs_are_stored_as_data_and_rebuilt_from_it(database_url: str) ->
                 rows = {r.id: r for r in conn.execute(select(JOBS))}
             assert set(rows) == {"rotation", "shred_sweep"}
             for row in rows.values():
-                assert row.func_ref == "bot.jobs.scheduler:scheduled"
+                assert row.func_ref == "medcrypt.bot.scheduler.runner:scheduled"
                 assert isinstance(json.loads(row.trigger), dict)  # text, not a pickle
             assert json.loads(rows["rotation"].args) == ["store1", "rotation"]
             assert json.loads(rows["rotation"].trigger)["type"] == "cron"
@@ -147,7 +147,7 @@ def test_malformed_rows_of_an_allowed_function_are_refused(
     sqlite_url: str, column: str, value: str, why: str,
 ) -> None:
     with context(sqlite_url, FixedClock(NOV30)) as ctx:
-        row = {"id": "bad", "func_ref": "bot.jobs.scheduler:scheduled",
+        row = {"id": "bad", "func_ref": "medcrypt.bot.scheduler.runner:scheduled",
                "trigger": _interval_spec(), "args": json.dumps(["bot", "rotation"]),
                "options": _options(), "next_run_time": PAST.timestamp()}
         row[column] = value

@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from medcrypt.bot.cli.jobs import parse_instant
-from medcrypt.bot.jobs.purge import _outbox_target, _token_target
-from medcrypt.crypto.epochs import MAX_EPOCH
-from medcrypt.crypto.parts import split_token
-from medcrypt.crypto.wire import encode_token
+from medcrypt.bot.domain.lifecycle.purge import _outbox_target, _token_target
+from medcrypt.crypto.keyless.epochs import MAX_EPOCH
+from medcrypt.crypto.keyless.parts import split_token
+from medcrypt.crypto.keyless.wire import encode_token
 from tests.fuzz.run_all import main as fuzz_main
 
 

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import func, select
 
 from medcrypt.bot.cli import main as cli_main
-from medcrypt.crypto.audit import Action
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.epochs import epoch_of, grace_end
+from medcrypt.crypto.keyless.epochs import epoch_of, grace_end
+from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.models.audit import AuditEntry
 from medcrypt.storage.models.epochs import Epoch
 from medcrypt.storage.models.outbox import OutboxMessage

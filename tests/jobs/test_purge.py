@@ -13,11 +13,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from medcrypt.bot.jobs.shred import sweep
+from medcrypt.bot.domain.lifecycle.shred import sweep
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.epochs import epoch_of
-from medcrypt.crypto.parts import split_token
-from medcrypt.crypto.wire import encode_token, parse_token
+from medcrypt.crypto.keyless.epochs import epoch_of
+from medcrypt.crypto.keyless.parts import split_token
+from medcrypt.crypto.keyless.wire import encode_token, parse_token
 from medcrypt.storage.models.epochs import Epoch
 from medcrypt.storage.models.media import MediaBlob
 from medcrypt.storage.models.outbox import OutboxMessage

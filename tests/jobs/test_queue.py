@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from medcrypt.bot.jobs import notices
-from medcrypt.bot.jobs.queue import Notice, queue_member_notices, queue_notices
+from medcrypt.bot.domain.lifecycle import notices
+from medcrypt.bot.domain.lifecycle.queue import Notice, queue_member_notices, queue_notices
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.epochs import epoch_of
+from medcrypt.crypto.keyless.epochs import epoch_of
 from medcrypt.storage.models.outbox import OutboxMessage
 
 from .helpers import add_pairing, context

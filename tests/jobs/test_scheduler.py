@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from medcrypt.bot.jobs.runs import last_runs
-from medcrypt.bot.jobs.scheduler import next_runs, start_scheduler, stop_scheduler
+from medcrypt.bot.domain.lifecycle.runs import last_runs
+from medcrypt.bot.scheduler.runner import next_runs, start_scheduler, stop_scheduler
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.epochs import epoch_of
+from medcrypt.crypto.keyless.epochs import epoch_of
 from medcrypt.storage.models.jobs import JobRun, ScheduledJob
 
 from .helpers import add_pairing, context, epoch_rows, notices_for

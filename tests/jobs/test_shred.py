@@ -7,12 +7,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from medcrypt.bot.jobs.policy import epoch_status
-from medcrypt.bot.jobs.rotation import rotate
-from medcrypt.bot.jobs.shred import shred_pairing, sweep
-from medcrypt.crypto.audit import Action
+from medcrypt.bot.domain.lifecycle.policy import epoch_status
+from medcrypt.bot.domain.lifecycle.rotation import rotate
+from medcrypt.bot.domain.lifecycle.shred import shred_pairing, sweep
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.epochs import epoch_of
+from medcrypt.crypto.keyless.epochs import epoch_of
+from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.models.audit import AuditEntry
 from medcrypt.storage.models.escrow import EscrowDeposit
 from medcrypt.storage.models.tokens import StoredToken

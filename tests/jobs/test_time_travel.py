@@ -21,14 +21,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from medcrypt.bot.jobs.policy import epoch_status
-from medcrypt.bot.jobs.rotation import rotate
-from medcrypt.bot.jobs.shred import sweep
+from medcrypt.bot.domain.lifecycle.policy import epoch_status
+from medcrypt.bot.domain.lifecycle.rotation import rotate
+from medcrypt.bot.domain.lifecycle.shred import sweep
 from medcrypt.companion.keystore import Keystore
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.epochs import epoch_of, epoch_start, format_epoch
-from medcrypt.crypto.keyring import Keyring
-from medcrypt.crypto.wire import parse_token
+from medcrypt.crypto.keyless.epochs import epoch_of, epoch_start, format_epoch
+from medcrypt.crypto.keyless.wire import parse_token
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.models.epochs import Epoch
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.pairings import Pairing

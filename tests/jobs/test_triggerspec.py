@@ -18,7 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from hypothesis import given
 from hypothesis import strategies as st
 
-from medcrypt.bot.jobs.triggerspec import trigger_from_spec, trigger_spec
+from medcrypt.bot.scheduler.triggerspec import trigger_from_spec, trigger_spec
 from medcrypt.crypto.errors import StorageError
 
 JSON = st.recursive(

@@ -9,9 +9,9 @@ import time
 import pytest
 
 from medcrypt.bot.adapters.whatsapp import WhatsAppSender
-from medcrypt.bot.config import parse_settings
+from medcrypt.bot.domain.config import parse_settings
+from medcrypt.bot.domain.sender import Delivery
 from medcrypt.bot.outbox.errors import Transient
-from medcrypt.bot.outbox.sender import Delivery
 from medcrypt.sandbox import FakeTwilio, Faults
 
 

@@ -12,7 +12,7 @@ import structlog
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, session_factory
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from medcrypt.bot.cli import main
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, session_factory
 from medcrypt.storage.repos.identities import get_or_create_identity, set_label

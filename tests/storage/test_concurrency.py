@@ -10,7 +10,7 @@ import threading
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, session_factory
 from medcrypt.storage.repos.identities import get_or_create_identity

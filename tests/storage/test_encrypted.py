@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from medcrypt.crypto.errors import DecryptionFailed, KeyVersionMissing, StorageError
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, session_factory, sqlite_checkpoint_truncate
 from medcrypt.storage.encrypted import Sealed

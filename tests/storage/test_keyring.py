@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from medcrypt.crypto.errors import ConfigError, DecryptionFailed, KeyVersionMissing, MalformedToken
-from medcrypt.crypto.keyring import (
+from medcrypt.crypto.server.keyring import (
     HEADER_BYTES,
     Keyring,
     blind_index_version,

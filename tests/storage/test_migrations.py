@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import LargeBinary, inspect
 
 from medcrypt import migrations
@@ -103,3 +104,27 @@ def test_every_sealed_column_is_registered_for_rotation() -> None:
             sealed_name = "sealed" in column.name and isinstance(column.type, LargeBinary)
             if sealed_type or sealed_name:
                 assert (table.name, column.name) in registered, f"{table.name}.{column.name}"
+
+
+def test_stored_job_references_follow_the_namespace_move(database_url: str) -> None:
+    """A job stored before the move to ``medcrypt.…`` is rewritten, not parked."""
+    from medcrypt.bot.scheduler.runner import JOB_FUNCTIONS
+
+    migrate.upgrade(database_url, "0008_relay_on_storage")
+    engine = sa.create_engine(database_url)
+    row = {"id": "rotation", "func_ref": "bot.jobs.scheduler:scheduled", "trigger": "{}",
+           "args": "[]", "options": "{}", "next_run_time": None}
+    stranger = {**row, "id": "other", "func_ref": "os:system"}
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO scheduler_jobs (id, func_ref, trigger, args, options,"
+                " next_run_time) VALUES (:id, :func_ref, :trigger, :args, :options,"
+                " :next_run_time)"), [row, stranger])
+        migrate.upgrade(database_url)
+        with engine.connect() as conn:
+            refs = dict(conn.execute(sa.text("SELECT id, func_ref FROM scheduler_jobs")).all())
+    finally:
+        engine.dispose()
+    assert refs == {"rotation": "medcrypt.bot.scheduler.runner:scheduled", "other": "os:system"}
+    assert refs["rotation"] in JOB_FUNCTIONS

@@ -18,8 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from medcrypt.crypto.errors import ConfigError, DecryptionFailed, KeyVersionMissing
-from medcrypt.crypto.keyring import Keyring
 from medcrypt.crypto.logsetup import configure_logging
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, session_factory
 from medcrypt.storage.keys import rewrap, verify_keyring

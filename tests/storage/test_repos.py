@@ -15,7 +15,7 @@ from medcrypt.crypto.errors import (
     OfferReused,
     WrongPairing,
 )
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.models.epochs import Epoch
 from medcrypt.storage.models.tokens import StoredToken
 from medcrypt.storage.repos.admins import add_admin, is_admin, list_admins, remove_admin

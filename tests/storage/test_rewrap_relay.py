@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from medcrypt.bot.messages import Platform
-from medcrypt.bot.relay.identities import IdentityDirectory
+from medcrypt.bot.domain.identities import IdentityDirectory
+from medcrypt.bot.domain.messages import Platform
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.errors import KeyVersionMissing
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.keys import rewrap, verify_keyring
 from tests.storage.conftest import KEYS_V1, KEYS_V2, NOW
 

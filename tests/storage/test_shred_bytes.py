@@ -11,7 +11,7 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
-from medcrypt.crypto.keyring import Keyring
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, session_factory, sqlite_checkpoint_truncate
 from medcrypt.storage.repos.identities import get_or_create_identity

@@ -22,11 +22,12 @@ from typing import Any
 
 import nacl.public
 
-from medcrypt.crypto import envelope, escrow, keyschedule, pairing, parts, ratchet, safety, wire
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.envelope import ContentType
-from medcrypt.crypto.session import IdentityKey, PairingSession
-from medcrypt.crypto.wire import Direction, Kind
+from medcrypt.crypto.endpoint import envelope, escrow, keyschedule, pairing, ratchet, safety
+from medcrypt.crypto.endpoint.envelope import ContentType
+from medcrypt.crypto.endpoint.session import IdentityKey, PairingSession
+from medcrypt.crypto.keyless import parts, wire
+from medcrypt.crypto.keyless.wire import Direction, Kind
 
 HERE = Path(__file__).resolve().parent
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -1,0 +1,289 @@
+"""Wire the bot together: storage, keyring, intake, outbox worker, both adapters, jobs.
+
+One process, one event loop: PTB's Application (polling or webhook), the Twilio webhook
+served by uvicorn, the outbox worker, APScheduler (monthly rotation, shred sweep) and
+the maintenance loop (audit checkpoints posted to the admins, daily break-glass expiry
+and escrow-deposit reminders) run side by side. Commands whose work spans transactions
+(``/jobs``, ``/rotate_now``, ``/shred``, ``/audit_verify``) run in worker threads after
+their message committed (``Intake.defer_hook``). ``BotApp`` is used
+by ``medcrypt-bot run``, the demo, the tests and the benchmark alike, so what is tested
+is what runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+import structlog
+import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import Engine
+
+from medcrypt.bot.adapters.telegram import TelegramAdapter
+from medcrypt.bot.adapters.whatsapp import WhatsAppSender
+from medcrypt.bot.adapters.whatsapp_webhook import WhatsAppWebhook
+from medcrypt.bot.commands.context import Deferred, Services
+from medcrypt.bot.domain.auditing import Auditor
+from medcrypt.bot.domain.config import Settings
+from medcrypt.bot.domain.identities import IdentityDirectory
+from medcrypt.bot.domain.lifecycle.context import audit_signer, context_from_settings
+from medcrypt.bot.domain.messages import Platform
+from medcrypt.bot.domain.retention import prune
+from medcrypt.bot.domain.sender import Sender
+from medcrypt.bot.outbox.worker import OutboxWorker
+from medcrypt.bot.relay.intake import Intake
+from medcrypt.bot.relay.ratelimit import RateLimiter
+from medcrypt.bot.scheduler.gate import install as install_gate
+from medcrypt.bot.scheduler.maintenance import (
+    WitnessQueue,
+    checkpoint_tick,
+    expire_breakglass,
+    remind_missing_deposits,
+)
+from medcrypt.bot.scheduler.runner import start_scheduler, stop_scheduler, wait_idle
+from medcrypt.crypto.clock import Clock
+from medcrypt.crypto.server.audit import SYSTEM_BOT, Action
+from medcrypt.crypto.server.keyring import Keyring
+from medcrypt.storage import migrate
+from medcrypt.storage.audit import AuditLog
+from medcrypt.storage.checkpointer import WalCheckpointer
+from medcrypt.storage.db import is_sqlite, make_engine, session_factory
+
+log = structlog.get_logger("bot.app")
+
+#: How often the maintenance loop looks for a due audit checkpoint.
+CHECKPOINT_TICK_SECONDS = 300.0
+#: How often it reminds physicians of missing escrow deposits.
+DAILY_SECONDS = 86_400.0
+FIRST_DAILY_AFTER_SECONDS = 3_600.0
+#: How long stop() waits for a running rotation or sweep to finish its batch.
+JOB_DRAIN_SECONDS = 60.0
+
+class SystemClock:
+    """The wall clock, at the edge where bot/ may read it."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def prepare_database(url: str) -> None:
+    """Bring the schema to the head revision (idempotent; Alembic keeps the version)."""
+    migrate.upgrade(url)
+
+
+class BotApp:
+    def __init__(self, settings: Settings, *, environ: Mapping[str, str] | None = None,
+                 clock: Clock | None = None, engine: Engine | None = None,
+                 auto_migrate: bool = True) -> None:
+        env = os.environ if environ is None else environ
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.keyring = Keyring.from_environ(env, env_name=settings.keyring.server_keys_env)
+        if auto_migrate:
+            prepare_database(settings.database_url)
+        self.engine = engine or make_engine(settings.database_url, wal_autocheckpoint=False)
+        # SQLite: WAL checkpoints in a thread, not inside an inbound message's commit.
+        database = self.engine.url.database if is_sqlite(self.engine) else None
+        self.checkpointer = (WalCheckpointer(database)
+                             if database and database != ":memory:" else None)
+        # Jobs and deferred commands use the database from worker threads (bot.jobs.gate).
+        self.gate = install_gate(self.engine)
+        self.sessions = session_factory(self.engine)
+        self.witnesses = WitnessQueue()
+        # One audit log for relay, jobs and maintenance: it signs checkpoints when a key
+        # is configured and tells the witness queue about each one.
+        self.jobs = context_from_settings(settings, self.clock, environ=env,
+                                          engine=self.engine,
+                                          on_checkpoint=self.witnesses.add)
+        self.audit_log: AuditLog = self.jobs.audit
+        signer = audit_signer(settings, env)
+        # Create/load the pseudonym secret now, in its own transaction: done lazily inside
+        # an intake transaction it would wait on that transaction's own SQLite write lock.
+        self.audit_log.pseudonym("identity", "startup")
+        self.services = Services(settings=settings,
+                                 directory=IdentityDirectory(self.keyring, self.clock),
+                                 clock=self.clock, auditor=Auditor(self.audit_log),
+                                 jobs=self.jobs, keyring=self.keyring,
+                                 audit_public_keys=({signer.key_id: signer.public_key}
+                                                    if signer is not None else {}))
+        self.intake = Intake(self.sessions, self.services,
+                             RateLimiter(settings.relay.user_messages_per_minute, self.clock))
+        self.intake.defer_hook = self._defer
+        senders: dict[Platform, Sender] = {}
+        self.telegram: TelegramAdapter | None = None
+        self.webhook: WhatsAppWebhook | None = None
+        self.whatsapp: WhatsAppSender | None = None
+        if settings.telegram.enabled:
+            self.telegram = TelegramAdapter(
+                settings, settings.secret("telegram.token_env", environ=env), self.intake,
+                self.keyring, self._wake,
+                webhook_secret=(settings.secret("telegram.webhook_secret_env", environ=env)
+                                if settings.telegram.mode == "webhook" else ""))
+            senders[Platform.TELEGRAM] = self.telegram
+        if settings.whatsapp.enabled:
+            sid = settings.secret("whatsapp.account_sid_env", environ=env)
+            token = settings.secret("whatsapp.auth_token_env", environ=env)
+            sender = WhatsAppSender(
+                settings, sid, token, settings.secret("whatsapp.from_number_env", environ=env))
+            self.whatsapp = sender
+            senders[Platform.WHATSAPP] = sender
+            admins = frozenset(
+                n.strip() if n.strip().startswith("whatsapp:") else f"whatsapp:{n.strip()}"
+                for n in env.get(settings.clinic.admin_whatsapp_numbers_env, "").split(",")
+                if n.strip())
+            self.webhook = WhatsAppWebhook(
+                settings, auth_token=token, account_sid=sid, intake=self.intake,
+                sessions=self.sessions, clock=self.clock, on_accepted=self._wake,
+                on_status=self._status, admin_numbers=admins)
+        self.worker = OutboxWorker(
+            self.sessions, self.services, senders, postgres=not is_sqlite(self.engine),
+            concurrency=settings.relay.outbox_concurrency,
+            lease=timedelta(seconds=settings.relay.outbox_lease_seconds),
+            media_url=self.webhook.media_url if self.webhook else None)
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._server: uvicorn.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._deferred: set[asyncio.Task[None]] = set()
+        self._scheduler: AsyncIOScheduler | None = None
+        self._stopped = False
+        #: Maintenance intervals (tests shorten them).
+        self.checkpoint_every_seconds = CHECKPOINT_TICK_SECONDS
+        self.daily_every_seconds = DAILY_SECONDS
+        self.first_daily_after_seconds = FIRST_DAILY_AFTER_SECONDS
+
+    def _wake(self) -> None:
+        self.worker.wake()
+
+    async def _status(self, sid: str, status: str, error_code: str | None) -> None:
+        await self.worker.record_status_soon(sid, status, error_code)
+
+    def _defer(self, identity_id: str, work: list[Deferred]) -> None:
+        """Run a committed command's work in worker threads; queue each reply."""
+        loop = self._loop
+        if loop is None:  # not started (tools, unit tests): run it here
+            for item in work:
+                self.intake.run_deferred(identity_id, item)
+            return
+
+        def spawn() -> None:
+            task = loop.create_task(self._run_deferred(identity_id, work))
+            self._deferred.add(task)
+            task.add_done_callback(self._deferred.discard)
+
+        loop.call_soon_threadsafe(spawn)
+
+    async def _run_deferred(self, identity_id: str, work: list[Deferred]) -> None:
+        for item in work:
+            await asyncio.to_thread(self.intake.run_deferred, identity_id, item)
+            self.worker.wake()
+
+    def _audit_lifecycle(self, action: Action) -> None:
+        try:
+            self.audit_log.append(SYSTEM_BOT, action, SYSTEM_BOT, {
+                "telegram": self.telegram is not None, "whatsapp": self.webhook is not None})
+        except Exception as exc:  # the audit log's own failure is logged, never fatal here
+            log.error("audit_lifecycle_failed", action=action.value, error=type(exc).__name__)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self.checkpointer is not None:
+            self.checkpointer.start()
+        await asyncio.to_thread(self._audit_lifecycle, Action.BOT_STARTED)
+        if self.webhook is not None:
+            wa = self.settings.whatsapp
+            config = uvicorn.Config(self.webhook.app, host=wa.listen_host, port=wa.listen_port,
+                                    log_level="warning", access_log=False, lifespan="off")
+            self._server = uvicorn.Server(config)
+            self._tasks.append(asyncio.create_task(self._server.serve()))
+            while not self._server.started:
+                await asyncio.sleep(0.01)
+        if self.telegram is not None:
+            await self.telegram.start()
+        self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
+        self._tasks.append(asyncio.create_task(self._housekeeping()))
+        self._tasks.append(asyncio.create_task(self._maintenance()))
+        self._scheduler = start_scheduler(self.jobs)
+        log.info("bot_started", telegram=self.telegram is not None,
+                 whatsapp=self.webhook is not None)
+
+    async def _housekeeping(self, every_seconds: float = 600.0) -> None:
+        """Prune delivered media, stale parts and old idempotency keys, periodically."""
+        while not self._stop.is_set():
+            try:
+                with self.sessions.begin() as s:
+                    counts = prune(s, self.clock.now())
+                log.info("housekeeping", **{f"{k}_count": v for k, v in counts.items()})
+            except Exception as exc:  # housekeeping must never take the relay down
+                log.error("housekeeping_failed", error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=every_seconds)
+
+    async def _maintenance(self) -> None:
+        """Every few minutes: audit checkpoint and witness posts, break-glass expiry.
+
+        Once a day (the first time an hour after start, so a bot restarted in a loop
+        does not nag): reminders about missing escrow deposits.
+        """
+        loop = asyncio.get_running_loop()
+        next_daily = loop.time() + self.first_daily_after_seconds
+        while not self._stop.is_set():
+            try:
+                posted = await asyncio.to_thread(checkpoint_tick, self.jobs,
+                                                 self.services.directory, self.witnesses,
+                                                 self.clock.now())
+                expired = await asyncio.to_thread(expire_breakglass, self.jobs, self.keyring)
+                reminded = 0
+                if loop.time() >= next_daily:
+                    reminded = await asyncio.to_thread(remind_missing_deposits, self.jobs,
+                                                       self.clock.now())
+                    next_daily = loop.time() + self.daily_every_seconds
+                if posted or expired or reminded:
+                    log.info("maintenance", witness_posts=posted, breakglass_expired=expired,
+                             deposit_reminders=reminded)
+                    self.worker.wake()
+            except Exception as exc:  # maintenance must never take the relay down
+                log.error("maintenance_failed", error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(),
+                                       timeout=self.checkpoint_every_seconds)
+
+    async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._scheduler is not None:
+            stop_scheduler(self._scheduler)
+            self._scheduler = None
+            if not await asyncio.to_thread(wait_idle, JOB_DRAIN_SECONDS):
+                log.warning("jobs_still_running_at_stop")
+        for pending in list(self._deferred):
+            with contextlib.suppress(Exception):
+                await pending
+        await asyncio.to_thread(self._audit_lifecycle, Action.BOT_STOPPED)
+        self._stop.set()
+        self.worker.wake()
+        if self.telegram is not None:
+            with contextlib.suppress(Exception):
+                await self.telegram.stop()
+        if self._server is not None:
+            self._server.should_exit = True
+        for task in self._tasks:
+            with contextlib.suppress(Exception):
+                await task
+        if self.whatsapp is not None:
+            await self.whatsapp.close()
+        if self.checkpointer is not None:
+            await asyncio.to_thread(self.checkpointer.stop)
+        self.engine.dispose()
+
+    async def run_until(self, stop: asyncio.Event) -> None:
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()

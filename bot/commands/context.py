@@ -1,0 +1,110 @@
+"""What one inbound message's handling can see and do, inside its one transaction.
+
+Handlers (token routing, pairing, commands) never open transactions of their own and
+never send anything: they *enqueue*. The outbox rows commit together with the inbound
+idempotency key, so a crash before commit leaves no trace and the platform's redelivery
+is processed afresh, and a crash after commit never produces a second copy.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from medcrypt.bot.domain.auditing import Auditor
+from medcrypt.bot.domain.config import Settings
+from medcrypt.bot.domain.identities import IdentityDirectory
+from medcrypt.bot.domain.messages import InboundMessage, OutboundMessage, OutKind, Platform
+from medcrypt.bot.outbox.queue import enqueue
+from medcrypt.crypto.clock import Clock
+from medcrypt.crypto.keyless.parts import split_token
+from medcrypt.crypto.server.keyring import Keyring
+
+if TYPE_CHECKING:
+    from medcrypt.bot.domain.lifecycle.context import JobContext
+    from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
+
+#: Work that must run after the message's transaction commits, with its own
+#: transactions (key-lifecycle jobs, audit verification); returns the reply text.
+Deferred = Callable[[], str]
+#: Work run right after commit, inside the same ``accept`` call; returns replies sent
+#: directly by the adapter (for /delete_me, whose identity is gone afterwards).
+AfterCommit = Callable[[], list[str]]
+
+
+@dataclass
+class Services:
+    """Long-lived collaborators shared by every message."""
+
+    settings: Settings
+    directory: IdentityDirectory
+    clock: Clock
+    auditor: Auditor
+    rng: Callable[[int], bytes] = os.urandom
+    #: Engine, signing audit log and clock for the key-lifecycle jobs (None in unit
+    #: tests that build a bare intake: the lifecycle commands then say so).
+    jobs: JobContext | None = None
+    #: Checkpoint public keys ``/audit_verify`` checks signatures against.
+    audit_public_keys: Mapping[bytes, AuditPublicKey] = field(default_factory=dict)
+    #: The server keyring the bot was started with (break-glass seals the request's
+    #: reason with it); None in unit tests that build a bare intake.
+    keyring: Keyring | None = None
+
+    def max_chars(self, platform: Platform) -> int:
+        if platform is Platform.TELEGRAM:
+            return self.settings.telegram.max_message_chars
+        return self.settings.whatsapp.max_message_chars
+
+
+@dataclass
+class Context:
+    session: Session
+    services: Services
+    message: InboundMessage
+    outbox_ids: list[int] = field(default_factory=list)
+    delete_message: bool = False
+    #: Replies to the sender, queued when the handling ends (see :mod:`bot.relay.intake`).
+    replies: list[str] = field(default_factory=list)
+    #: Set by handlers that make a first-time sender's identity worth keeping (pairing,
+    #: admin). Otherwise a stranger's message leaves nothing behind: the replies go out
+    #: directly and the transaction is rolled back.
+    keep_identity: bool = False
+    #: Set by /delete_me: the replies cannot be queued for an identity that is gone.
+    identity_deleted: bool = False
+    #: Runs off the event loop once this transaction has committed (see :data:`Deferred`).
+    deferred: list[Deferred] = field(default_factory=list)
+    #: Runs in ``accept`` right after commit (see :data:`AfterCommit`).
+    after_commit: list[AfterCommit] = field(default_factory=list)
+
+    @property
+    def sender_id(self) -> str:
+        return self.message.sender_id
+
+    def reply(self, text: str) -> None:
+        """A PHI-free notice to the sender."""
+        self.replies.append(text)
+
+    def notify(self, identity_id: str, text: str) -> None:
+        out = OutboundMessage(recipient_id=identity_id, kind=OutKind.NOTICE, text=text)
+        self.outbox_ids += enqueue(self.session, out, [text], self.services.clock.now())
+
+    def relay_token(self, recipient_id: str, token_text: str, pairing_id: str) -> None:
+        """Queue a whole token for ``recipient_id``, re-split for their platform's limit."""
+        platform = self.services.directory.platform_of(self.session, recipient_id)
+        if platform is None:
+            return
+        parts = split_token(token_text, self.services.max_chars(platform),
+                            rng=self.services.rng)
+        out = OutboundMessage(recipient_id=recipient_id, kind=OutKind.TOKEN,
+                              origin_id=self.sender_id, pairing_id=pairing_id)
+        self.outbox_ids += enqueue(self.session, out, parts, self.services.clock.now())
+
+    def relay_file(self, recipient_id: str, out: OutboundMessage) -> None:
+        self.outbox_ids += enqueue(self.session, out, [""], self.services.clock.now())
+
+    def audit(self, event: str, **meta: str) -> None:
+        self.services.auditor.record(self.session, event, actor=self.sender_id, **meta)

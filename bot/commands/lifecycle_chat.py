@@ -1,0 +1,153 @@
+"""Admin chat commands of the key lifecycle: ``/jobs``, ``/rotate_now``, ``/shred``.
+
+Handlers are plain functions ``(ctx, actor_id, args) -> ChatReply`` that the bot's
+dispatcher calls after it has checked that the sender is a clinic admin; they never
+touch a platform. They take the :class:`JobContext` rather than the dispatcher's open
+session because the work spans several transactions (batches, then the WAL/VACUUM
+scrub, which cannot run inside a transaction) and commits its own notices to the
+outbox - ``ChatReply.notices_queued`` says how many.
+
+``/shred`` is two-step: ``/shred <pairing>`` answers with a one-time code valid for five
+minutes; only the same admin sending ``/shred <pairing> <code>`` destroys anything.
+Only the code's SHA-256 is stored, compared in constant time, and used once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from medcrypt.bot.domain.lifecycle.context import JobContext
+from medcrypt.bot.domain.lifecycle.queue import insert_ignore
+from medcrypt.bot.domain.lifecycle.rotation import rotate
+from medcrypt.bot.domain.lifecycle.shred import shred_pairing
+from medcrypt.bot.scheduler.listing import format_listing
+from medcrypt.crypto.server.audit import Action
+from medcrypt.storage.models.jobs import ShredConfirmation
+from medcrypt.storage.models.pairings import Pairing
+
+CONFIRM_TTL = timedelta(minutes=5)
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+_CODE_LEN = 8
+_HEX_PREFIX = re.compile(r"[0-9a-f]{8,32}\Z")
+
+ROTATE_USAGE = "Usage: /rotate_now <pairing id (8+ hex characters)> or /rotate_now all"
+SHRED_USAGE = "Usage: /shred <pairing id (8+ hex characters)>, then /shred <pairing id> <code>"
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    text: str
+    notices_queued: int = 0
+
+
+def _code_hash(code: str) -> bytes:
+    return hashlib.sha256(code.strip().upper().encode("ascii", "replace")).digest()
+
+
+def _resolve(session: Session, text: str) -> tuple[str | None, str | None]:
+    """(pairing_id, None) for a unique id or hex prefix, else (None, reason)."""
+    prefix = text.strip().lower()
+    if not _HEX_PREFIX.match(prefix):
+        return None, "A pairing id is 8 to 32 hexadecimal characters."
+    found = list(session.scalars(select(Pairing.pairing_id)
+                                 .where(Pairing.pairing_id.startswith(prefix, autoescape=True))
+                                 .limit(2)))
+    if not found:
+        return None, "No pairing with that id."
+    if len(found) > 1:
+        return None, "That prefix matches several pairings; give more characters."
+    return found[0], None
+
+
+def jobs_command(ctx: JobContext, actor_id: str, args: list[str]) -> ChatReply:
+    """``/jobs``: next and last run of each job."""
+    return ChatReply(format_listing(ctx, ctx.clock.now()))
+
+
+def rotate_now_command(ctx: JobContext, actor_id: str, args: list[str]) -> ChatReply:
+    """``/rotate_now <pairing|all>``: run the rotation bookkeeping now.
+
+    Epoch keys follow the calendar on the companions, so this cannot move a key forward
+    mid-month; it brings the bot's rows, notices and audit up to date at once (after an
+    outage, or to check). A suspected compromise calls for ``/shred``.
+    """
+    if len(args) != 1:
+        return ChatReply(ROTATE_USAGE)
+    now = ctx.clock.now()
+    actor = ctx.identity_ref(actor_id)
+    ids: list[str] | None = None
+    if args[0].lower() != "all":
+        with ctx.sessions() as session:
+            pid, problem = _resolve(session, args[0])
+        if pid is None:
+            return ChatReply(problem or ROTATE_USAGE)
+        ids = [pid]
+    ctx.audit.append(actor, Action.ADMIN_COMMAND,
+                     ctx.pairing_ref(ids[0]) if ids else actor,
+                     {"command": "rotate_now", "scope": "one" if ids else "all"})
+    result = rotate(ctx, now, pairing_ids=ids, actor=actor)
+    queued = result.notices_queued
+    return ChatReply(
+        f"Rotation bookkeeping done for {result.pairings} pairing(s): "
+        f"{result.epochs_created} new epoch(s), {result.epochs_retired} retired, "
+        f"{queued} notice(s) queued. Keys follow the calendar on the "
+        "companions; for a lost or compromised device use /shred.", queued)
+
+
+def shred_command(ctx: JobContext, actor_id: str, args: list[str]) -> ChatReply:
+    """``/shred <pairing>`` (ask) and ``/shred <pairing> <code>`` (confirm and destroy)."""
+    if len(args) not in (1, 2):
+        return ChatReply(SHRED_USAGE)
+    now = ctx.clock.now()
+    actor = ctx.identity_ref(actor_id)
+    with ctx.sessions() as session:
+        pid, problem = _resolve(session, args[0])
+    if pid is None:
+        return ChatReply(problem or SHRED_USAGE)
+    short = pid[:8]
+    if len(args) == 1:
+        code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_LEN))
+        with ctx.sessions.begin() as session:
+            session.execute(delete(ShredConfirmation).where(
+                ShredConfirmation.pairing_id == pid, ShredConfirmation.actor_id == actor_id))
+            insert_ignore(session, ShredConfirmation.__table__, [{  # type: ignore[arg-type]
+                "pairing_id": pid, "actor_id": actor_id, "code_hash": _code_hash(code),
+                "created_at": now, "expires_at": now + CONFIRM_TTL}])
+        return ChatReply(
+            f"This destroys, immediately and for everyone, every stored message and key "
+            f"deposit of pairing {short} up to this month, and both members lose access to "
+            f"them. To confirm within 5 minutes send: /shred {short} {code}")
+    with ctx.sessions.begin() as session:
+        # DELETE ... RETURNING: the code is consumed by the one request that matched it.
+        stored = session.execute(
+            delete(ShredConfirmation)
+            .where(ShredConfirmation.pairing_id == pid, ShredConfirmation.actor_id == actor_id)
+            .returning(ShredConfirmation.code_hash, ShredConfirmation.expires_at)
+        ).first()
+    if stored is None or now >= stored.expires_at or not hmac.compare_digest(
+            bytes(stored.code_hash), _code_hash(args[1])):
+        ctx.audit.append(actor, Action.ADMIN_REFUSED, ctx.pairing_ref(pid),
+                         {"command": "shred", "reason": "bad_or_expired_code"})
+        return ChatReply(f"Not shredded: that code is wrong or expired. Send /shred {short} "
+                         "to get a new one.")
+    ctx.audit.append(actor, Action.ADMIN_COMMAND, ctx.pairing_ref(pid), {"command": "shred"})
+    counts = shred_pairing(ctx, pid, now, actor=actor, reason="admin_request")
+    return ChatReply(
+        f"Shredded pairing {short}: {counts['epochs']} epoch(s), {counts['tokens']} stored "
+        f"message(s), {counts['escrow']} escrow deposit(s), "
+        f"{counts['media']} file(s) deleted; "
+        "both members were told.", int(counts["notices"]))
+
+
+def pending_confirmations(ctx: JobContext) -> int:
+    """How many /shred codes are outstanding (for /stats)."""
+    with ctx.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(ShredConfirmation)) or 0)

@@ -1,0 +1,253 @@
+"""The break-glass state machine: request, approve (a second admin), deny, expire, opened.
+
+::
+
+    /breakglass <pairing> <reason>      /approve <code>  (other admin, within the window)
+    (none) ───────────────▶ pending ─────────────────────▶ approved ─ bundle exported
+                               │  /deny <code> (any admin)    (same transaction)
+                               ├─────────────────────────▶ denied
+                               │  window over
+                               └─────────────────────────▶ expired
+
+Every transition, and every refusal of an admin action, is an entry in the hash-chained
+audit log, written in the caller's transaction so state and audit commit together. The
+functions take the session and an :class:`Actor` and return an :class:`Outcome` (reply,
+notices, the bundle document) for the chat dispatcher to queue; they never send.
+Approval needs two *different* admins: the requester can neither approve nor be the
+only admin involved. Notices to the patient and the physician carry the time and the
+reason, never content.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from medcrypt.bot.domain.breakglass import texts
+from medcrypt.bot.domain.breakglass.bundle import (
+    build_bundle,
+    bundle_digest,
+    escrow_public_from_config,
+)
+from medcrypt.bot.domain.breakglass.collect import collect
+from medcrypt.bot.domain.config import Settings
+from medcrypt.bot.domain.messages import Document
+from medcrypt.crypto.clock import Clock
+from medcrypt.crypto.keyless.epochs import format_epoch
+from medcrypt.crypto.server.audit import Action, system_ref
+from medcrypt.crypto.server.keyring import Keyring
+from medcrypt.storage.audit import AuditLog
+from medcrypt.storage.models.breakglass import BreakGlassRequest
+from medcrypt.storage.models.pairings import Pairing
+
+MAX_REASON_CHARS = 160
+MIN_REASON_CHARS = 4
+_HEX = frozenset("0123456789abcdef")
+
+
+@dataclass(frozen=True)
+class Actor:
+    identity_id: str
+    is_admin: bool
+
+
+@dataclass
+class Outcome:
+    reply: str
+    #: (identity id, PHI-free text) for the patient and physician.
+    notices: list[tuple[str, str]] = field(default_factory=list)
+    #: The sealed bundle for the requesting admin (``document_to``).
+    document: Document | None = None
+    document_to: str | None = None
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    keyring: Keyring
+    audit: AuditLog
+    clock: Clock
+    rng: Callable[[int], bytes] = os.urandom
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(minutes=self.settings.breakglass.approval_window_minutes)
+
+
+def _audit(deps: Deps, session: Session, action: Action, actor: str | None,
+           pairing_id: bytes | None,
+           **details: str | int | list[str | int | bool | None] | None) -> None:
+    """One chained entry; refs are pseudonyms, details are sealed to the subject."""
+    actor_ref = system_ref("bot") if actor is None else deps.audit.pseudonym("identity", actor)
+    subject = (system_ref("bot") if pairing_id is None
+               else deps.audit.pseudonym("pairing", pairing_id.hex()))
+    deps.audit.append(actor_ref, action, subject, details, session=session)
+
+
+def _find_pairing(session: Session, text: str) -> Pairing | str | None:
+    """Full 32-hex id, or a unique prefix of at least 8 hex characters."""
+    value = text.strip().lower()
+    if not 8 <= len(value) <= 32 or not set(value) <= _HEX:
+        return None
+    ids = list(session.scalars(select(Pairing.pairing_id).where(
+        Pairing.pairing_id.startswith(value, autoescape=True)).limit(2)))
+    if len(ids) > 1:
+        return "ambiguous"
+    return session.get(Pairing, ids[0]) if ids else None
+
+
+def request(deps: Deps, session: Session, actor: Actor, args: Sequence[str]) -> Outcome:
+    """``/breakglass <pairing> <reason...>``: open a pending request."""
+    if not actor.is_admin:
+        _audit(deps, session, Action.ADMIN_REFUSED, actor.identity_id, None,
+               command="breakglass", why="not_admin")
+        return Outcome(texts.ADMIN_ONLY)
+    if len(args) < 2:
+        return Outcome(texts.USAGE_REQUEST)
+    reason = " ".join(args[1:]).strip()
+    if not MIN_REASON_CHARS <= len(reason) <= MAX_REASON_CHARS or not reason.isprintable():
+        return Outcome(texts.BAD_REASON.format(low=MIN_REASON_CHARS, high=MAX_REASON_CHARS))
+    found = _find_pairing(session, args[0])
+    if found == "ambiguous":
+        return Outcome(texts.AMBIGUOUS_PAIRING)
+    if not isinstance(found, Pairing) or found.patient_id is None:
+        return Outcome(texts.UNKNOWN_PAIRING)
+    now = deps.clock.now()
+    row = BreakGlassRequest(
+        code=secrets.token_hex(5), pairing_id=bytes.fromhex(found.pairing_id),
+        requester_id=actor.identity_id, status="pending", requested_at=now,
+        expires_at=now + deps.window)
+    BreakGlassRequest.REASON.store(row, deps.keyring, reason)
+    session.add(row)
+    session.flush()
+    _audit(deps, session, Action.BREAKGLASS_REQUESTED, actor.identity_id, row.pairing_id,
+           request=row.code, reason=reason, window_minutes=deps.window // timedelta(minutes=1))
+    return Outcome(texts.REQUESTED.format(code=row.code, minutes=deps.window // timedelta(
+        minutes=1), expires=_when(row.expires_at)))
+
+
+def _load(deps: Deps, session: Session, args: Sequence[str], usage: str,
+          ) -> BreakGlassRequest | Outcome:
+    if len(args) != 1:
+        return Outcome(usage)
+    code = args[0].strip().lower()
+    row = None
+    if len(code) == 10 and set(code) <= _HEX:
+        row = session.scalar(select(BreakGlassRequest).where(BreakGlassRequest.code == code))
+    if row is None:
+        return Outcome(texts.UNKNOWN_REQUEST)
+    if row.status == "pending" and deps.clock.now() >= row.expires_at:
+        _expire(deps, session, row)
+    if row.status != "pending":
+        return Outcome(texts.NOT_PENDING.format(code=row.code, status=row.status))
+    return row
+
+
+def _expire(deps: Deps, session: Session, row: BreakGlassRequest) -> None:
+    row.status = "expired"
+    row.decided_at = deps.clock.now()
+    _audit(deps, session, Action.BREAKGLASS_DENIED, None, row.pairing_id,
+           request=row.code, outcome="expired")
+
+
+def expire_due(deps: Deps, session: Session) -> int:
+    """Expire every pending request past its window (for a periodic job); returns count."""
+    rows = list(session.scalars(select(BreakGlassRequest).where(
+        BreakGlassRequest.status == "pending",
+        BreakGlassRequest.expires_at <= deps.clock.now())))
+    for row in rows:
+        _expire(deps, session, row)
+    return len(rows)
+
+
+def deny(deps: Deps, session: Session, actor: Actor, args: Sequence[str]) -> Outcome:
+    """``/deny <code>``: any admin (the requester too: withdrawing) closes a request."""
+    if not actor.is_admin:
+        _audit(deps, session, Action.ADMIN_REFUSED, actor.identity_id, None,
+               command="deny", why="not_admin")
+        return Outcome(texts.ADMIN_ONLY)
+    row = _load(deps, session, args, texts.USAGE_DENY)
+    if isinstance(row, Outcome):
+        return row
+    row.status = "denied"
+    row.approver_id = actor.identity_id
+    row.decided_at = deps.clock.now()
+    _audit(deps, session, Action.BREAKGLASS_DENIED, actor.identity_id, row.pairing_id,
+           request=row.code, outcome="denied")
+    return Outcome(texts.DENIED.format(code=row.code))
+
+
+def approve(deps: Deps, session: Session, actor: Actor, args: Sequence[str]) -> Outcome:
+    """``/approve <code>``: a second admin approves; the bundle is built and exported."""
+    if not actor.is_admin:
+        _audit(deps, session, Action.ADMIN_REFUSED, actor.identity_id, None,
+               command="approve", why="not_admin")
+        return Outcome(texts.ADMIN_ONLY)
+    row = _load(deps, session, args, texts.USAGE_APPROVE)
+    if isinstance(row, Outcome):
+        return row
+    if row.requester_id == actor.identity_id:
+        _audit(deps, session, Action.ADMIN_REFUSED, actor.identity_id, row.pairing_id,
+               command="approve", why="own_request", request=row.code)
+        return Outcome(texts.OWN_REQUEST)
+    pairing = session.get(Pairing, row.pairing_id.hex())
+    if pairing is None:
+        return Outcome(texts.UNKNOWN_PAIRING)
+    escrow_public = escrow_public_from_config(deps.settings.clinic.escrow_public_key)
+    now = deps.clock.now()
+    row.status = "approved"
+    row.approver_id = actor.identity_id
+    row.decided_at = now
+    reason = BreakGlassRequest.REASON.reveal(row, deps.keyring) or ""
+    _audit(deps, session, Action.BREAKGLASS_APPROVED, actor.identity_id, row.pairing_id,
+           request=row.code)
+    found = collect(session, row.pairing_id, grace_days=pairing.grace_days, now=now)
+    manifest = {
+        "pairing": row.pairing_id.hex(), "reason": reason,
+        "requested_at": row.requested_at.isoformat(), "approved_at": now.isoformat(),
+        "epochs": sorted(found.epochs), "excluded_epochs": sorted(found.excluded_epochs),
+        "epochs_without_deposit": sorted(found.without_deposit),
+        "deposits": found.deposits, "messages": found.messages,
+    }
+    data = build_bundle(escrow_public, row.code, manifest, found.items, rng=deps.rng)
+    row.exported_at, row.bundle_sha256 = now, bundle_digest(data)
+    row.deposits, row.messages = found.deposits, found.messages
+    _audit(deps, session, Action.BREAKGLASS_EXPORTED, None, row.pairing_id,
+           request=row.code, deposits=found.deposits, messages=found.messages,
+           epochs=[format_epoch(e) for e in sorted(found.epochs)],
+           excluded_epochs=[format_epoch(e) for e in sorted(found.excluded_epochs)],
+           bundle_sha256=row.bundle_sha256, recipient=deps.audit.pseudonym(
+               "identity", row.requester_id))
+    notice = texts.NOTICE.format(when=_when(now), reason=reason)
+    members = [m for m in (pairing.physician_id, pairing.patient_id) if m]
+    return Outcome(
+        texts.APPROVED.format(code=row.code, deposits=found.deposits, messages=found.messages),
+        notices=[(m, notice) for m in members],
+        document=Document(data=data, filename=f"breakglass-{row.code}.mcbg"),
+        document_to=row.requester_id)
+
+
+def record_opened(deps: Deps, session: Session, code: str, digest: str, *,
+                  holders: int) -> BreakGlassRequest:
+    """Note that a quorum opened the exported bundle ``code`` (its SHA-256 must match)."""
+    from medcrypt.crypto.errors import PolicyViolation
+
+    row = session.scalar(select(BreakGlassRequest).where(BreakGlassRequest.code == code))
+    if row is None or row.status != "approved" or row.bundle_sha256 is None:
+        raise PolicyViolation("no exported break-glass request matches this bundle")
+    if not secrets.compare_digest(row.bundle_sha256, digest):
+        raise PolicyViolation("this bundle is not the file the bot exported for its request")
+    row.opened_at = deps.clock.now()
+    _audit(deps, session, Action.BREAKGLASS_OPENED, None, row.pairing_id, request=row.code,
+           bundle_sha256=digest, share_holders=holders, messages=row.messages)
+    return row
+
+
+def _when(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,73 @@
+"""The texts the key-lifecycle jobs send to patients and physicians.
+
+PHI-free by construction: they name months and dates only - never a person, a number,
+a message or a token - because they travel in the clear over Telegram and WhatsApp.
+Dedupe keys are built here too, so "one notice per member per epoch" has a single
+definition that the outbox's unique ``dedupe_key`` enforces.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from medcrypt.crypto.keyless.epochs import format_epoch
+
+ROTATED = (
+    "MedCrypt: new encryption keys from today ({month}). Last month's messages stay "
+    "readable until {until} UTC; after that they can no longer be opened by anyone."
+)
+SHRED_SOON = (
+    "MedCrypt: messages from {month} become unreadable on {at} UTC, when their keys are "
+    "destroyed. Keep anything you need in the companion's history before then."
+)
+SHREDDED = (
+    "MedCrypt: the keys for messages from {month} were destroyed on {at} UTC. Those "
+    "messages can no longer be opened by anyone, including the clinic."
+)
+SHREDDED_NOW = (
+    "MedCrypt: at the clinic's request, every key of this conversation up to {month} was "
+    "destroyed on {at} UTC. Ask the clinic for a new pairing to continue."
+)
+ERASED_PEER = (
+    "MedCrypt: the other person ended this conversation and had their data erased on "
+    "{at} UTC. Its messages can no longer be opened by anyone."
+)
+
+
+def _when(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M")
+
+
+def rotated(epoch: int, until: datetime) -> str:
+    return ROTATED.format(month=format_epoch(epoch), until=_when(until))
+
+
+def shred_soon(epoch: int, at: datetime) -> str:
+    return SHRED_SOON.format(month=format_epoch(epoch), at=_when(at))
+
+
+def shredded(epoch: int, at: datetime) -> str:
+    return SHREDDED.format(month=format_epoch(epoch), at=_when(at))
+
+
+def shredded_now(epoch: int, at: datetime) -> str:
+    return SHREDDED_NOW.format(month=format_epoch(epoch), at=_when(at))
+
+
+def erased_peer(at: datetime) -> str:
+    return ERASED_PEER.format(at=_when(at))
+
+
+def dedupe_affixes(kind: str, epoch: int) -> tuple[str, str]:
+    """The constant parts of :func:`dedupe_key`: ``head + pairing + middle + member``.
+
+    Set-based queueing (:func:`bot.jobs.queue.queue_member_notices`) builds the key in
+    SQL from these, so both paths produce the very same keys.
+    """
+    return f"jobs:{kind}:", f":{epoch}:"
+
+
+def dedupe_key(kind: str, pairing_id: str, epoch: int, member_id: str) -> str:
+    """``jobs:<kind>:<pairing>:<epoch>:<member>`` - unique per notice the jobs may send."""
+    head, middle = dedupe_affixes(kind, epoch)
+    return f"{head}{pairing_id}{middle}{member_id}"

@@ -1,0 +1,128 @@
+"""Monthly rotation, bot side: epoch rows, retirement of the previous month, notices, audit.
+
+Keys rotate on the companions by the calendar; the bot records it. For the current
+month every active pairing gets its epoch row through ``INSERT ... SELECT ... ON
+CONFLICT DO NOTHING RETURNING`` - the (pairing_id, epoch) unique constraint, not a
+prior check, decides who created it, and only the creator queues the two notices and
+the audit entry, so two runs (or two replicas) give one row, one notice per member,
+one entry. Pairings are walked by primary key in batches, each its own transaction,
+so 100,000 pairings never hold a lock for long and an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from medcrypt.bot.domain.lifecycle import notices
+from medcrypt.bot.domain.lifecycle.context import SCHEDULER_REF, JobContext, Progress
+from medcrypt.bot.domain.lifecycle.epochs import EPOCHS, retire
+from medcrypt.bot.domain.lifecycle.queue import queue_member_notices
+from medcrypt.crypto.keyless.epochs import epoch_of, epoch_start, grace_end
+from medcrypt.crypto.server.audit import Action
+from medcrypt.storage.audit import AuditEvent
+from medcrypt.storage.models.pairings import Pairing
+
+BATCH = 1000
+
+
+@dataclass
+class RotationResult:
+    epoch: int
+    pairings: int = 0
+    epochs_created: int = 0
+    epochs_retired: int = 0
+    notices_queued: int = 0
+
+    def summary(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "pairings": self.pairings,
+                "epochs_created": self.epochs_created, "epochs_retired": self.epochs_retired,
+                "notices_queued": self.notices_queued}
+
+
+def _insert_epochs(session: Session, ids: list[str], epoch: int) -> list[str]:
+    """Create the epoch row for each still-active pairing of ``ids``; return the created."""
+    source = select(
+        Pairing.pairing_id, literal(epoch), literal("active"), literal(epoch_start(epoch),
+                                                                       EPOCHS.c.started_at.type),
+    ).where(Pairing.pairing_id.in_(ids), Pairing.status == "active",
+            Pairing.start_epoch <= epoch)
+    cols = ["pairing_id", "epoch", "state", "started_at"]
+    ins: Any = (postgresql.insert(EPOCHS) if session.get_bind().dialect.name == "postgresql"
+                else sqlite.insert(EPOCHS))
+    stmt = ins.from_select(cols, source).on_conflict_do_nothing().returning(EPOCHS.c.pairing_id)
+    return [str(r[0]) for r in session.execute(stmt).all()]
+
+
+def _rotate_page(
+    ctx: JobContext, session: Session, page: list[Any], *, epoch: int, now: datetime,
+    actor: str, text: Callable[[int], str],
+) -> tuple[list[str], int, int]:
+    """One batch, in the caller's transaction: (created pairing ids, retired, notices)."""
+    info = {r.pairing_id: r for r in page}
+    created = _insert_epochs(session, list(info), epoch)
+    events: list[AuditEvent] = []
+    retired = retire(ctx, session, before_epoch=epoch, now=now, actor=actor,
+                     pairing_ids=list(info), audit_events=events)
+    by_grace: dict[int, list[str]] = {}
+    for pid in created:
+        if info[pid].start_epoch < epoch:  # a pairing's first month gets no notice
+            by_grace.setdefault(info[pid].grace_days, []).append(pid)
+    queued = sum(queue_member_notices(session, "rotated", epoch, pids, text=text(grace),
+                                      now=now)
+                 for grace, pids in sorted(by_grace.items()))
+    events.extend(AuditEvent(actor, Action.EPOCH_ROTATED, ctx.pairing_ref(pid),
+                             {"epoch": epoch}) for pid in created)
+    if events:
+        ctx.audit.append_many(events, session=session)
+    return created, len(retired), queued
+
+
+def rotate(
+    ctx: JobContext, now: datetime, *, pairing_ids: list[str] | None = None,
+    actor: str = SCHEDULER_REF, batch: int = BATCH, progress: Progress | None = None,
+) -> RotationResult:
+    """Bring every active pairing (or ``pairing_ids``) to the epoch containing ``now``."""
+    epoch = epoch_of(now)
+    result = RotationResult(epoch)
+
+    @functools.cache
+    def texts(grace_days: int) -> str:
+        return notices.rotated(epoch, grace_end(epoch - 1, grace_days))
+
+    ctx.warm()
+    scope = select(func.count()).select_from(Pairing).where(Pairing.status == "active")
+    if pairing_ids is not None:
+        scope = scope.where(Pairing.pairing_id.in_(pairing_ids))
+    after = ""
+    with ctx.run_sessions() as sessions:
+        with sessions() as session:
+            total = int(session.scalar(scope) or 0)
+        while True:
+            page_q = (select(Pairing.pairing_id, Pairing.start_epoch, Pairing.grace_days)
+                      .where(Pairing.status == "active", Pairing.pairing_id > after)
+                      .order_by(Pairing.pairing_id).limit(batch))
+            if pairing_ids is not None:
+                page_q = page_q.where(Pairing.pairing_id.in_(pairing_ids))
+            with sessions() as session:
+                page = list(session.execute(page_q).all())
+            if not page:
+                break
+            after = page[-1].pairing_id
+            with sessions.begin() as session:
+                created, retired, queued = _rotate_page(ctx, session, page, epoch=epoch,
+                                                        now=now, actor=actor, text=texts)
+            result.pairings += len(page)
+            result.epochs_created += len(created)
+            result.epochs_retired += retired
+            result.notices_queued += queued
+            if progress is not None:
+                progress(result.pairings, total)
+    return result

@@ -1,0 +1,112 @@
+"""Run a job by name and record its outcome in ``job_runs`` - the one entry point.
+
+The scheduler, ``medcrypt-bot jobs run`` and the chat commands all come through
+:func:`run_job`, so every run - scheduled, caught up at start-up, manual or from chat -
+leaves a row with its trigger, outcome and PHI-free counts that ``/jobs`` and ``jobs
+list`` show. A failed run records the exception class and re-raises.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from medcrypt.bot.domain.lifecycle.context import JobContext, Progress
+from medcrypt.bot.domain.lifecycle.rotation import BATCH as ROTATION_BATCH
+from medcrypt.bot.domain.lifecycle.rotation import rotate
+from medcrypt.bot.domain.lifecycle.shred import BATCH as SWEEP_BATCH
+from medcrypt.bot.domain.lifecycle.shred import sweep
+from medcrypt.storage.models.jobs import JobRun
+
+JOBS: dict[str, str] = {
+    "rotation": "monthly rotation: epoch rows, notices, audit",
+    "shred_sweep": "retire, warn and shred epochs past their grace window",
+}
+ALIASES = {"rotate": "rotation", "shred": "shred_sweep", "rotation": "rotation",
+           "shred_sweep": "shred_sweep"}
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    job: str
+    outcome: str
+    summary: dict[str, Any]
+
+
+def _begin(ctx: JobContext, job: str, trigger: str, as_of: datetime) -> int:
+    with ctx.sessions.begin() as session:
+        run = JobRun(job=job, trigger=trigger, as_of=as_of, started_at=ctx.clock.now(),
+                     outcome="running", summary="{}")
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def _finish(ctx: JobContext, run_id: int, outcome: str, summary: dict[str, Any],
+            error: str | None) -> None:
+    # One UPDATE, no read first: on SQLite a read-then-write transaction cannot wait for
+    # the write lock (another replica's job may hold it) and fails at once.
+    with ctx.sessions.begin() as session:
+        session.execute(update(JobRun).where(JobRun.id == run_id).values(
+            outcome=outcome, finished_at=ctx.clock.now(),
+            summary=json.dumps(summary, sort_keys=True)[:512], error=error))
+
+
+def run_job(
+    ctx: JobContext, job: str, *, trigger: str, now: datetime | None = None,
+    progress: Progress | None = None, batch: int | None = None,
+) -> RunOutcome:
+    """Run ``job`` ("rotation"/"rotate" or "shred_sweep"/"shred") as of ``now``."""
+    name = ALIASES.get(job)
+    if name is None:
+        raise ValueError(f"unknown job {job!r}; known: {', '.join(JOBS)}")
+    as_of = now if now is not None else ctx.clock.now()
+    work: Callable[[], dict[str, Any]]
+    if name == "rotation":
+        def work() -> dict[str, Any]:
+            return dict(rotate(ctx, as_of, progress=progress,
+                               batch=batch or ROTATION_BATCH).summary())
+    else:
+        def work() -> dict[str, Any]:
+            return dict(sweep(ctx, as_of, progress=progress,
+                              batch=batch or SWEEP_BATCH).summary())
+    run_id = _begin(ctx, name, trigger, as_of)
+    try:
+        summary = work()
+    except BaseException as exc:
+        _finish(ctx, run_id, "failed", {}, type(exc).__name__)
+        raise
+    _finish(ctx, run_id, "ok", summary, None)
+    return RunOutcome(name, "ok", summary)
+
+
+@dataclass(frozen=True)
+class LastRun:
+    job: str
+    trigger: str
+    as_of: datetime
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str
+    summary: dict[str, Any]
+    error: str | None
+
+
+def last_runs(ctx: JobContext) -> dict[str, LastRun]:
+    """The most recent run of each job (by start time)."""
+    out: dict[str, LastRun] = {}
+    with ctx.sessions() as session:
+        for job in JOBS:
+            run = session.scalars(select(JobRun).where(JobRun.job == job)
+                                  .order_by(JobRun.started_at.desc(), JobRun.id.desc())
+                                  .limit(1)).first()
+            if run is not None:
+                out[job] = LastRun(run.job, run.trigger, run.as_of, run.started_at,
+                                   run.finished_at, run.outcome, json.loads(run.summary),
+                                   run.error)
+    return out

@@ -1,0 +1,166 @@
+"""The shred sweep and on-demand shredding.
+
+The sweep (hourly by default) looks at every epoch not yet shredded that lies before
+the current month, and for each: warns both members once when its grace end is less
+than a day away, and shreds it once the grace end has passed - deleting everything the
+bot holds for it, marking it ``shredded``, notifying and auditing, all in one
+transaction per batch of epochs. Then it scrubs the database files
+(:mod:`bot.jobs.remanence`). Grace ends are computed per pairing from the grace window
+its QR policy carried, which is what the companions enforce.
+
+On demand, :func:`shred_pairing` shreds every epoch of one pairing up to and including
+the current one, immediately (lost phone, suspected compromise).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import select
+
+from medcrypt.bot.domain.lifecycle import notices
+from medcrypt.bot.domain.lifecycle.context import SCHEDULER_REF, JobContext, Progress
+from medcrypt.bot.domain.lifecycle.epochs import EPOCHS, members_of, retire, shred
+from medcrypt.bot.domain.lifecycle.purge import Target
+from medcrypt.bot.domain.lifecycle.queue import (
+    Notice,
+    insert_ignore,
+    queue_member_notices,
+    queue_notices,
+)
+from medcrypt.bot.domain.lifecycle.remanence import scrub
+from medcrypt.crypto.errors import StorageError
+from medcrypt.crypto.keyless.epochs import epoch_of, epoch_start, grace_end
+from medcrypt.storage.db import is_sqlite
+from medcrypt.storage.models.epochs import Epoch
+from medcrypt.storage.models.escrow import EscrowDeposit
+from medcrypt.storage.models.pairings import Pairing
+
+log = structlog.get_logger("bot.jobs")
+
+BATCH = 500
+#: How long before a grace end the "keys will be destroyed" notice goes out.
+WARN_AHEAD = timedelta(days=1)
+
+
+@dataclass
+class SweepResult:
+    epochs_shredded: int = 0
+    epochs_retired: int = 0
+    warnings_queued: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    scrub: str = "none"
+
+    def summary(self) -> dict[str, int | str]:
+        out: dict[str, int | str] = {
+            "epochs_shredded": self.epochs_shredded, "epochs_retired": self.epochs_retired,
+            "warnings_queued": self.warnings_queued, "scrub": self.scrub}
+        out.update({k: int(v) for k, v in sorted(self.counts.items()) if k != "epochs"})
+        return out
+
+
+def _adopt_orphan_deposits(ctx: JobContext, current: int) -> None:
+    """Give escrow deposits of past months an epoch row so the sweep can find them.
+
+    Deposits reference the pairing, not the epoch row; one can arrive for a month in
+    which the pairing relayed nothing. Rows are created ``retired`` (never ``active``).
+    """
+    with ctx.sessions() as session:
+        missing = session.execute(
+            select(EscrowDeposit.pairing_id, EscrowDeposit.epoch).distinct()
+            .outerjoin(Epoch, (Epoch.pairing_id == EscrowDeposit.pairing_id)
+                       & (Epoch.epoch == EscrowDeposit.epoch))
+            .where(Epoch.id.is_(None), EscrowDeposit.epoch < current)
+        ).all()
+    if missing:
+        with ctx.sessions.begin() as session:
+            insert_ignore(session, EPOCHS, [
+                {"pairing_id": p, "epoch": e, "state": "retired",
+                 "started_at": epoch_start(e), "retired_at": epoch_start(e + 1)}
+                for p, e in missing])
+
+
+def sweep(
+    ctx: JobContext, now: datetime, *, batch: int = BATCH, progress: Progress | None = None,
+    actor: str = SCHEDULER_REF, scrub_after: bool = True,
+) -> SweepResult:
+    """Warn about, and shred, every past epoch whose grace window is ending or over."""
+    result = SweepResult()
+    current = epoch_of(now)
+    ctx.warm()
+    _adopt_orphan_deposits(ctx, current)
+    with ctx.run_sessions() as sessions:
+        with sessions.begin() as session:
+            result.epochs_retired = len(retire(ctx, session, before_epoch=current, now=now,
+                                               actor=actor))
+        with sessions() as session:
+            # ``state IN (...)`` rather than ``<> 'shredded'`` and no ORDER BY, so the
+            # (state, epoch) index finds the live past without walking years of
+            # shredded rows; sorted here for the batches' locality.
+            rows = sorted((str(p), int(e), int(g)) for p, e, g in session.execute(
+                select(Epoch.pairing_id, Epoch.epoch, Pairing.grace_days)
+                .join(Pairing, Pairing.pairing_id == Epoch.pairing_id)
+                .where(Epoch.state.in_(("active", "retired")), Epoch.epoch < current)))
+        due: list[Target] = []
+        warn: dict[tuple[int, datetime], list[str]] = {}
+        for pid, epoch, grace_days in rows:
+            ends = grace_end(epoch, grace_days)
+            if now >= ends:
+                due.append((pid, epoch))
+            elif now >= ends - WARN_AHEAD:
+                warn.setdefault((epoch, ends), []).append(pid)
+        if warn:
+            with sessions.begin() as session:
+                result.warnings_queued = sum(
+                    queue_member_notices(session, "shred_soon", epoch, pids,
+                                         text=notices.shred_soon(epoch, ends), now=now)
+                    for (epoch, ends), pids in sorted(warn.items()))
+        for start in range(0, len(due), batch):
+            with sessions.begin() as session:
+                done, counts = shred(ctx, session, due[start:start + batch], now=now,
+                                     actor=actor, reason="grace_ended")
+            result.epochs_shredded += len(done)
+            result.counts.update(counts)
+            if progress is not None:
+                progress(min(start + batch, len(due)), len(due))
+    if scrub_after and (result.epochs_shredded or is_sqlite(ctx.engine)):
+        # SQLite: every run, so a checkpoint that an earlier run found busy (a reader
+        # pinning old WAL frames) is retried within the hour. A busy checkpoint does
+        # not fail the run - the deletions are committed - but is recorded as such.
+        try:
+            result.scrub = scrub(ctx.engine, ctx.settings.database.postgres_vacuum)
+        except StorageError:
+            result.scrub = "busy"
+            log.warning("shred_scrub_busy")
+    return result
+
+
+def shred_pairing(
+    ctx: JobContext, pairing_id: str, now: datetime, *, actor: str, reason: str,
+    scrub_after: bool = True, notify: bool = True,
+) -> Counter[str]:
+    """Shred every epoch of ``pairing_id`` up to the current month, now, without grace."""
+    current = epoch_of(now)
+    ctx.warm()
+    with ctx.sessions.begin() as session:
+        # The current month gets a row even if nothing was relayed yet, so the relay
+        # refuses its tokens from now on (policy.epoch_status reads the row).
+        insert_ignore(session, EPOCHS, [{
+            "pairing_id": pairing_id, "epoch": current, "state": "active",
+            "started_at": epoch_start(current)}])
+        targets = [(pairing_id, int(e)) for e in session.scalars(
+            select(Epoch.epoch).where(Epoch.pairing_id == pairing_id,
+                                      Epoch.state != "shredded", Epoch.epoch <= current))]
+        _done, counts = shred(ctx, session, targets, now=now, actor=actor, reason=reason,
+                              notice=None)
+        if notify:
+            counts["notices"] = queue_notices(session, [
+                Notice(m, pairing_id, notices.shredded_now(current, now),
+                       notices.dedupe_key("shredded_now", pairing_id, current, m))
+                for m in members_of(session, [pairing_id]).get(pairing_id, [])], now)
+    if scrub_after and counts:
+        scrub(ctx.engine, ctx.settings.database.postgres_vacuum)
+    return counts

@@ -1,0 +1,125 @@
+"""Pairing rows: creation from PAIR_REGISTER, completion and consent from PAIR_ACCEPT.
+
+The bot learns only what the keyless headers say: the pairing id, the start epoch, the
+grace window and the offer deadline. The physician is whoever sent the registration;
+the patient is whoever first sends a valid-looking acceptance for a pending pairing
+(the companions verify the acceptance's MAC end to end; a stranger's forged accept
+makes the physician's companion reject it, and the physician can /unpair).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sqlalchemy import or_, select
+
+from medcrypt.bot.commands.context import Context
+from medcrypt.bot.domain import notices
+from medcrypt.crypto.keyless.epochs import epoch_of
+from medcrypt.crypto.keyless.wire import Token
+from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.models.pairings import Pairing
+from medcrypt.storage.repos.pairings import ensure_epoch
+
+
+def pairings_of(ctx: Context, identity_id: str, *, statuses: tuple[str, ...] = (
+        "pending", "active")) -> list[Pairing]:
+    return list(ctx.session.scalars(
+        select(Pairing).where(
+            or_(Pairing.physician_id == identity_id, Pairing.patient_id == identity_id),
+            Pairing.status.in_(statuses),
+        ).order_by(Pairing.created_at)
+    ))
+
+
+def _set_role(ctx: Context, identity_id: str, role: str) -> None:
+    """Label the identity by what it paired as (an admin keeps the admin label)."""
+    identity = ctx.session.get(PlatformIdentity, identity_id)
+    if identity is not None and identity.role == "unknown":
+        identity.role = role
+
+
+class Members(Protocol):
+    """Who is in a pairing (an ORM row or the relay's route view)."""
+
+    @property
+    def physician_id(self) -> str: ...
+
+    @property
+    def patient_id(self) -> str | None: ...
+
+
+def role_of(pairing: Members, identity_id: str) -> str | None:
+    if pairing.physician_id == identity_id:
+        return "physician"
+    if pairing.patient_id == identity_id:
+        return "patient"
+    return None
+
+
+def register(ctx: Context, token: Token) -> None:
+    info = token.register
+    pairing_id = token.header.pairing_id
+    if info is None or pairing_id is None or token.header.epoch is None:
+        ctx.reply(notices.MALFORMED)
+        return
+    now = ctx.services.clock.now()
+    if ctx.session.get(Pairing, pairing_id.hex()) is not None:
+        ctx.reply(notices.ALREADY_REGISTERED)
+        return
+    if info.expires_at <= int(now.timestamp()):
+        ctx.reply(notices.OFFER_EXPIRED)
+        return
+    if token.header.epoch > epoch_of(now):
+        ctx.reply(notices.EPOCH_FUTURE)
+        return
+    ctx.session.add(Pairing(
+        pairing_id=pairing_id.hex(), physician_id=ctx.sender_id, patient_id=None,
+        status="pending", start_epoch=token.header.epoch, grace_days=info.grace_days,
+        offer_expires_at=datetime.fromtimestamp(info.expires_at, UTC), created_at=now,
+        completed_at=None, consent_at=None, consent_channel=None, consent_notice_version=None,
+    ))
+    ctx.session.flush()
+    _set_role(ctx, ctx.sender_id, "physician")
+    ctx.keep_identity = True
+    ctx.audit("pairing_registered", pairing=pairing_id.hex())
+    ctx.reply(notices.REGISTERED)
+
+
+def accept(ctx: Context, token: Token, token_text: str) -> None:
+    pairing_id = token.header.pairing_id
+    pairing = None if pairing_id is None else ctx.session.get(Pairing, pairing_id.hex())
+    if pairing is None:
+        ctx.reply(notices.UNKNOWN_PAIRING)
+        return
+    if pairing.status != "pending":
+        ctx.reply(notices.OFFER_USED)
+        return
+    if pairing.physician_id == ctx.sender_id:
+        ctx.reply(notices.WRONG_SENDER)
+        return
+    now = ctx.services.clock.now()
+    if pairing.offer_expires_at <= now:
+        ctx.reply(notices.OFFER_EXPIRED)
+        return
+    pairing.patient_id = ctx.sender_id
+    pairing.status = "active"
+    pairing.completed_at = now
+    pairing.consent_at = now
+    pairing.consent_channel = ctx.message.platform.value
+    pairing.consent_notice_version = notices.PLATFORM_WARNING_VERSION
+    # The start month's epoch row: from here on rotation and shredding track this pairing.
+    ensure_epoch(ctx.session, pairing.pairing_id, pairing.start_epoch, now=now)
+    ctx.session.flush()
+    _set_role(ctx, ctx.sender_id, "patient")
+    ctx.keep_identity = True
+    ctx.audit("pairing_completed", pairing=pairing.pairing_id,
+              consent=notices.PLATFORM_WARNING_VERSION)
+    platform_name = "WhatsApp" if ctx.message.platform.value == "whatsapp" else "Telegram"
+    ctx.reply(notices.PLATFORM_WARNING.format(platform=platform_name))
+    ctx.reply(notices.PAIRED_PATIENT)
+    ctx.relay_token(pairing.physician_id, token_text, pairing.pairing_id)
+    ctx.notify(pairing.physician_id, notices.PAIRED_PHYSICIAN)
+
+

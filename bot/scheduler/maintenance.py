@@ -1,0 +1,117 @@
+"""The bot's periodic duties besides rotation and shredding (which APScheduler runs).
+
+* **Audit checkpoints and their witness.** ``checkpoint_if_due`` every few minutes (the
+  log signs one every N entries or at least hourly); every checkpoint written - by this
+  loop or by an append that crossed the N-entry mark on any thread - is posted as plain
+  text to every admin's chat through the outbox. Checkpoints are collected by the audit
+  log's ``on_checkpoint`` callback into a thread-safe queue and posted from here, never
+  from inside the append's transaction, and only once they are readable from the
+  database (an append rolled back with its message leaves no line to post).
+* **Break-glass expiry**, on the same tick: requests whose approval window passed
+  become ``expired`` (one audit entry each).
+* **Daily:** tell physicians whose pairing has messages but no escrow deposit this
+  month (once per pairing and day, by the outbox dedupe key, so replicas do not repeat it).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from datetime import datetime
+
+from sqlalchemy import select
+
+from medcrypt.bot.domain.audit_chat import witness_post
+from medcrypt.bot.domain.breakglass import deposits, requests
+from medcrypt.bot.domain.identities import IdentityDirectory
+from medcrypt.bot.domain.lifecycle.context import JobContext
+from medcrypt.bot.domain.lifecycle.queue import Notice, queue_notices
+from medcrypt.bot.domain.messages import OutboundMessage, OutKind, Platform
+from medcrypt.bot.outbox.queue import enqueue
+from medcrypt.crypto.server.audit import Checkpoint
+from medcrypt.crypto.server.keyring import Keyring
+from medcrypt.storage.models.admins import ClinicAdmin
+
+
+class WitnessQueue:
+    """Checkpoints announced by the audit log, waiting to be posted (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: deque[Checkpoint] = deque()
+
+    def add(self, checkpoint: Checkpoint) -> None:
+        with self._lock:
+            self._items.append(checkpoint)
+
+    def drain(self) -> list[Checkpoint]:
+        with self._lock:
+            items = list(self._items)
+            self._items.clear()
+        return items
+
+
+def admin_identities(ctx: JobContext, directory: IdentityDirectory) -> list[str]:
+    """Identity ids of every admin: Telegram ids from the config and chat-added admins.
+
+    A configured admin who never wrote to the bot gets an identity now (a sealed chat
+    id, like any sender): the witness must reach them anyway.
+    """
+    ids: list[str] = []
+    with ctx.sessions.begin() as session:
+        for tg_id in ctx.settings.clinic.admin_telegram_ids:
+            ids.append(directory.resolve(session, Platform.TELEGRAM, str(tg_id)).identity_id)
+        ids += [i for i in session.scalars(select(ClinicAdmin.identity_id).where(
+            ClinicAdmin.removed_at.is_(None), ClinicAdmin.identity_id.is_not(None)))
+            if i is not None and i not in ids]
+    return ids
+
+
+def post_witnesses(ctx: JobContext, directory: IdentityDirectory,
+                   checkpoints: list[Checkpoint], now: datetime) -> int:
+    """Queue one witness message per committed checkpoint per admin; returns the count."""
+    if not checkpoints or not ctx.settings.audit.post_checkpoints_to_admins:
+        return 0
+    committed = {(cp.seq, cp.sig) for cp in ctx.audit.checkpoints(
+        after_seq=min(c.seq for c in checkpoints) - 1, limit=len(checkpoints) + 1000)}
+    real = [cp for cp in checkpoints if (cp.seq, cp.sig) in committed]
+    if not real:
+        return 0
+    admins = admin_identities(ctx, directory)
+    sent = 0
+    with ctx.sessions.begin() as session:
+        for cp in sorted(real, key=lambda c: c.seq):
+            text = witness_post(cp)
+            for admin in admins:
+                sent += len(enqueue(session, OutboundMessage(
+                    recipient_id=admin, kind=OutKind.NOTICE, text=text), [text], now))
+    return sent
+
+
+def checkpoint_tick(ctx: JobContext, directory: IdentityDirectory, queue: WitnessQueue,
+                    now: datetime) -> int:
+    """Sign a checkpoint if one is due, then post every checkpoint heard of."""
+    ctx.audit.checkpoint_if_due(now)
+    return post_witnesses(ctx, directory, queue.drain(), now)
+
+
+def expire_breakglass(ctx: JobContext, keyring: Keyring) -> int:
+    """Expire break-glass requests whose approval window passed (one audit entry each)."""
+    deps = requests.Deps(settings=ctx.settings, keyring=keyring, audit=ctx.audit,
+                         clock=ctx.clock)
+    ctx.warm()
+    with ctx.sessions.begin() as session:
+        return requests.expire_due(deps, session)
+
+
+def remind_missing_deposits(ctx: JobContext, now: datetime) -> int:
+    """Tell physicians whose pairing has messages this month but no escrow deposit."""
+    with ctx.sessions.begin() as session:
+        missing = deposits.missing_deposits(session, now)
+        day = now.strftime("%Y-%m-%d")
+        # The outbox's unique dedupe key makes this once per pairing and day, whichever
+        # replica runs it and however often.
+        return queue_notices(session, [
+            Notice(who, m.pairing_id, text,
+                   f"deposit_missing:{m.pairing_id}:{m.epoch}:{day}")
+            for m, (who, text) in zip(missing, deposits.notices(missing), strict=True)], now)

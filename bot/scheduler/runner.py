@@ -1,0 +1,160 @@
+"""APScheduler in the bot's event loop, with its job store in the bot's database.
+
+* Rotation runs on ``schedule.rotation_cron`` (UTC, default 00:00 on the 1st) and the
+  shred sweep every ``schedule.shred_interval_minutes``.
+* Jobs persist in ``scheduler_jobs`` in the bot's database through
+  :class:`bot.jobs.jobstore.DataJobStore`: plain columns and JSON, never a pickle, and
+  a job is rebuilt only if its function is on :data:`JOB_FUNCTIONS` - so writing that
+  table cannot make the bot run anything but its own jobs. A stored fire time that
+  passed unrun (event loop blocked, machine suspended) is still due: ``coalesce`` folds
+  any number of missed runs into one and ``misfire_grace_time`` (a month for rotation)
+  lets it run late, not be skipped. At start the jobs are re-registered from settings
+  (``replace_existing``), so downtime itself is covered by the catch-up below.
+* On start the bot also runs rotation then sweep once (trigger ``startup``). Both jobs
+  compute their target state from the calendar, so this catch-up is correct whether the
+  bot was down for an hour or across several month boundaries, and harmless otherwise.
+* Job functions are module-level and take only a context key and a job name, so the
+  stored job holds no object, key or connection - only ``bot.jobs.scheduler:scheduled``
+  and two strings. Several replicas may fire the same job; the jobs are idempotent by
+  unique constraints.
+
+The job functions are synchronous (SQLAlchemy), so APScheduler's asyncio executor runs
+them in the loop's thread pool and the relay keeps serving while a sweep runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select
+
+from medcrypt.bot.domain.lifecycle.context import JobContext
+from medcrypt.bot.domain.lifecycle.runs import run_job
+from medcrypt.bot.scheduler.jobstore import DataJobStore
+from medcrypt.crypto.errors import ConfigError
+from medcrypt.storage.models.jobs import ScheduledJob
+
+log = structlog.get_logger("bot.jobs")
+
+_CONTEXTS: dict[str, JobContext] = {}
+#: Job functions running right now (APScheduler runs them in the loop's thread pool).
+_RUNNING = threading.Condition()
+_running_count = [0]
+ROTATION_MISFIRE = timedelta(days=31)
+
+
+def rotation_trigger(ctx: JobContext) -> CronTrigger:
+    try:
+        return CronTrigger.from_crontab(ctx.settings.schedule.rotation_cron, timezone=UTC)
+    except ValueError as exc:
+        raise ConfigError("schedule.rotation_cron", str(exc)) from None
+
+
+def sweep_trigger(ctx: JobContext, interval_seconds: float | None = None) -> IntervalTrigger:
+    seconds = interval_seconds or ctx.settings.schedule.shred_interval_minutes * 60
+    if seconds <= 0:
+        raise ConfigError("schedule.shred_interval_minutes", "must be at least 1")
+    return IntervalTrigger(seconds=seconds, timezone=UTC)
+
+
+def wait_idle(timeout: float) -> bool:
+    """Wait until no job function is running in this process (bot shutdown: a job
+    thread must not outlive the engine it uses). True if idle within ``timeout``."""
+    with _RUNNING:
+        return _RUNNING.wait_for(lambda: _running_count[0] == 0, timeout=timeout)
+
+
+def scheduled(context_key: str, job: str, trigger: str = "schedule") -> None:
+    """What the job store calls: look up the live context and run the job, logging failures."""
+    ctx = _CONTEXTS.get(context_key)
+    if ctx is None:
+        log.warning("job_context_missing", job=job)
+        return
+    with _RUNNING:
+        _running_count[0] += 1
+    try:
+        _run_logged(ctx, job, trigger)
+    finally:
+        with _RUNNING:
+            _running_count[0] -= 1
+            _RUNNING.notify_all()
+
+
+def _run_logged(ctx: JobContext, job: str, trigger: str) -> None:
+    try:
+        outcome = run_job(ctx, job, trigger=trigger)
+        log.info("job_done", job=outcome.job, trigger=trigger, **outcome.summary)
+    except Exception as exc:  # recorded in job_runs by run_job; keep the scheduler alive
+        log.error("job_failed", job=job, trigger=trigger, error=type(exc).__name__)
+
+
+#: The only functions the persistent job store will rebuild a job around (by reference).
+JOB_FUNCTIONS: dict[str, Callable[..., object]] = {
+    "medcrypt.bot.scheduler.runner:scheduled": scheduled,
+}
+
+
+def catch_up(context_key: str) -> None:
+    """Start-up run: rotate to the current month first, then sweep."""
+    scheduled(context_key, "rotation", "startup")
+    scheduled(context_key, "shred_sweep", "startup")
+
+
+def start_scheduler(
+    app_context: JobContext, *, context_key: str = "bot", catch_up_on_start: bool = True,
+    sweep_interval_seconds: float | None = None,
+) -> AsyncIOScheduler:
+    """Create and start the scheduler in the running event loop; the caller shuts it down.
+
+    ``sweep_interval_seconds`` overrides the configured interval (tests only).
+    """
+    loop = asyncio.get_running_loop()
+    _CONTEXTS[context_key] = app_context
+    scheduler = AsyncIOScheduler(
+        event_loop=loop,
+        jobstores={"default": DataJobStore(app_context.engine, JOB_FUNCTIONS)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+        timezone=UTC,
+    )
+    scheduler.add_job(scheduled, rotation_trigger(app_context), args=[context_key, "rotation"],
+                      id="rotation", name="rotation", replace_existing=True,
+                      misfire_grace_time=int(ROTATION_MISFIRE.total_seconds()))
+    scheduler.add_job(scheduled, sweep_trigger(app_context, sweep_interval_seconds),
+                      args=[context_key, "shred_sweep"], id="shred_sweep", name="shred_sweep",
+                      replace_existing=True)
+    if catch_up_on_start:
+        # A one-off job in the in-memory store: it must not outlive this process.
+        scheduler.add_jobstore("memory", "startup")
+        scheduler.add_job(catch_up, args=[context_key], id="catch_up", jobstore="startup",
+                          replace_existing=True)
+    scheduler.start()
+    return scheduler
+
+
+def stop_scheduler(scheduler: AsyncIOScheduler, *, context_key: str = "bot") -> None:
+    scheduler.shutdown(wait=False)
+    _CONTEXTS.pop(context_key, None)
+
+
+def next_runs(ctx: JobContext, now: datetime) -> dict[str, tuple[datetime | None, bool]]:
+    """Next fire time per job: (time, stored) - from the job store when the bot has
+    registered the job, otherwise computed from the configured trigger."""
+    with ctx.engine.connect() as conn:
+        stored = {str(r[0]): r[1] for r in conn.execute(
+            select(ScheduledJob.id, ScheduledJob.next_run_time))}
+    out: dict[str, tuple[datetime | None, bool]] = {}
+    triggers = {"rotation": rotation_trigger(ctx), "shred_sweep": sweep_trigger(ctx)}
+    for job, trig in triggers.items():
+        if job in stored:
+            ts = stored[job]
+            out[job] = (None if ts is None else datetime.fromtimestamp(float(ts), UTC), True)
+        else:
+            out[job] = (trig.get_next_fire_time(None, now), False)
+    return out

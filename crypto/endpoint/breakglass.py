@@ -1,0 +1,317 @@
+"""Break-glass bundles: parse, recover the escrow key from SLIP-39 shares, open (DESIGN 3.4).
+
+This is *opening* code. Only the offline admin CLI (``bot.cli.breakglass``) may import
+it; the running bot builds bundles with the keyless encoder in ``bot.breakglass.bundle``,
+which seals to the escrow PUBLIC key and never sees a private key.
+
+Bundle layout (all integers big-endian)::
+
+    outer  = header || SealedBox(escrow_pk, inner)
+    header = "MCBG" | version u8 (=1) | request code 10 ASCII bytes | escrow_pk 32 B   (47 B)
+    inner  = header                               (must equal the outer one, constant time)
+           | manifest length u32 | manifest (UTF-8 JSON object)
+           | item count u32 | item count x (length u32 | raw binary token)
+           | SHA-256 of every preceding byte of ``inner``
+
+Items are the raw binary forms of ESCROW_DEPOSIT and MESSAGE tokens (docs/PROTOCOL.md
+3.1, 7). A sealed box has no associated data, so the header is repeated inside: a bundle
+whose clear header was edited (another request code, another key) is refused. Any flipped
+byte of the ciphertext fails the box's Poly1305 tag (one opaque ``DecryptionFailed``).
+
+Why the escrow key is checked before opening: SLIP-39 with a wrong passphrase silently
+yields a *different* secret. Comparing its X25519 public key with the bundle's tells
+"wrong shares or passphrase" apart from "damaged bundle" without trying to decrypt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import shamir_mnemonic
+import shamir_mnemonic.share
+from shamir_mnemonic.utils import MnemonicError
+
+from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.endpoint.envelope import ContentType
+from medcrypt.crypto.endpoint.escrow import EpochKey, open_deposit, open_epoch_tokens
+from medcrypt.crypto.endpoint.ratchet import MAX_SKIP
+from medcrypt.crypto.errors import DecryptionFailed, LimitExceeded, MalformedToken, PolicyViolation
+from medcrypt.crypto.keyless.wire import Direction, Kind, encode_token, parse_raw
+
+MAGIC = b"MCBG"
+VERSION = 1
+CODE_LEN = 10
+HEADER = struct.Struct(">4sB10s32s")
+HEADER_LEN = HEADER.size  # 47
+DIGEST_LEN = 32
+FORMAT = "medcrypt-breakglass/1"
+#: Parser limits: a month of a busy pairing is far below these.
+MAX_BUNDLE_BYTES = 512 * 1024 * 1024
+MAX_MANIFEST_BYTES = 64 * 1024
+MAX_ITEMS = 1_000_000
+_U32 = struct.Struct(">I")
+#: Index steps one relayed token may advance a chain: a companion refuses a token that
+#: skips more than ``MAX_SKIP`` keys (docs/PROTOCOL.md 13).
+SKIP_PER_TOKEN = MAX_SKIP + 1
+
+
+@dataclass(frozen=True, slots=True)
+class BundleHeader:
+    """The clear part of a bundle: which request, sealed to which escrow key."""
+
+    version: int
+    code: str
+    escrow_public: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BundleContents:
+    """The opened-but-not-decrypted inside: manifest and raw token items."""
+
+    header: BundleHeader
+    manifest: dict[str, Any]
+    items: list[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedMessage:
+    epoch: int
+    direction: Direction
+    index: int
+    content_type: ContentType
+    sent_at_iso: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedBundle:
+    """Everything a quorum recovers from one bundle.
+
+    ``unrecoverable`` counts messages per epoch for which the bundle holds no deposit
+    (nothing in the bundle opens them).
+    """
+
+    header: BundleHeader
+    manifest: dict[str, Any]
+    messages: list[OpenedMessage]
+    unrecoverable: dict[int, int] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------- parsing
+
+
+def encode_header(code: str, escrow_public: bytes) -> bytes:
+    """The 47-byte clear header (shared with the keyless encoder's tests)."""
+    raw = code.encode("ascii")
+    if len(raw) != CODE_LEN or len(escrow_public) != 32:
+        raise MalformedToken("bundle code must be 10 ASCII characters and the key 32 bytes")
+    return HEADER.pack(MAGIC, VERSION, raw, escrow_public)
+
+
+def parse_header(data: bytes) -> BundleHeader:
+    """Read the clear header; anything else than a v1 bundle is MalformedToken."""
+    if len(data) < HEADER_LEN:
+        raise MalformedToken("not a break-glass bundle (too short)")
+    if len(data) > MAX_BUNDLE_BYTES:
+        raise MalformedToken("break-glass bundle exceeds the size limit")
+    magic, version, code, escrow_public = HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise MalformedToken("not a break-glass bundle (bad magic)")
+    if version != VERSION:
+        raise MalformedToken(f"unsupported break-glass bundle version {version}")
+    if not all(0x30 <= c <= 0x39 or 0x61 <= c <= 0x66 for c in code):
+        raise MalformedToken("break-glass bundle has an invalid request code")
+    return BundleHeader(version, code.decode("ascii"), bytes(escrow_public))
+
+
+def _take(data: bytes, pos: int, n: int) -> tuple[bytes, int]:
+    if n < 0 or pos + n > len(data):
+        raise MalformedToken("break-glass bundle is truncated")
+    return data[pos:pos + n], pos + n
+
+
+def parse_inner(header: BundleHeader, header_bytes: bytes, inner: bytes) -> BundleContents:
+    """Check the inner copy of the header and the digest; split manifest and items."""
+    if len(inner) < HEADER_LEN + 8 + DIGEST_LEN:
+        raise MalformedToken("break-glass bundle is truncated")
+    body, digest = inner[:-DIGEST_LEN], inner[-DIGEST_LEN:]
+    if not prim.constant_time_equal(hashlib.sha256(body).digest(), digest):
+        raise MalformedToken("break-glass bundle digest does not match its contents")
+    if not prim.constant_time_equal(body[:HEADER_LEN], header_bytes):
+        raise MalformedToken("break-glass bundle header was altered")
+    pos = HEADER_LEN
+    raw_len, pos = _take(body, pos, 4)
+    (manifest_len,) = _U32.unpack(raw_len)
+    if manifest_len > MAX_MANIFEST_BYTES:
+        raise MalformedToken("break-glass manifest exceeds the size limit")
+    raw_manifest, pos = _take(body, pos, manifest_len)
+    try:
+        manifest = json.loads(raw_manifest.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise MalformedToken("break-glass manifest is not UTF-8 JSON") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise MalformedToken("break-glass manifest has an unknown format")
+    raw_count, pos = _take(body, pos, 4)
+    (count,) = _U32.unpack(raw_count)
+    if count > MAX_ITEMS:
+        raise MalformedToken("break-glass bundle holds too many items")
+    items: list[bytes] = []
+    for _ in range(count):
+        raw_len, pos = _take(body, pos, 4)
+        item, pos = _take(body, pos, _U32.unpack(raw_len)[0])
+        items.append(item)
+    if pos != len(body):
+        raise MalformedToken("break-glass bundle has trailing bytes")
+    if manifest.get("request") != header.code or manifest.get("items") != count:
+        raise MalformedToken("break-glass manifest does not match the bundle")
+    return BundleContents(header, manifest, items)
+
+
+def unseal(escrow_private: bytes | bytearray, data: bytes) -> BundleContents:
+    """Check the key against the header, open the sealed box, parse the inside."""
+    header = parse_header(data)
+    if not prim.constant_time_equal(prim.x25519_public(escrow_private), header.escrow_public):
+        raise DecryptionFailed("the shares and passphrase do not recover the escrow key "
+                               "this bundle is sealed to")
+    inner = prim.sealed_box_open(escrow_private, data[HEADER_LEN:])
+    return parse_inner(header, data[:HEADER_LEN], inner)
+
+
+# ------------------------------------------------------------------------- shares
+
+
+def recover_secret(mnemonics: Sequence[str], passphrase: bytes = b"") -> bytearray:
+    """SLIP-39: combine the mnemonics into the master secret (the project's one code path).
+
+    Errors name what is wrong with the *set* (too few shares, shares of different
+    splits, a mistyped word) and never any share content or secret. The result is a
+    ``bytearray`` the caller wipes; the library's intermediate ``bytes`` cannot be wiped
+    (defence in depth only, docs/PROTOCOL.md 12).
+    """
+    cleaned = [" ".join(m.lower().split()) for m in mnemonics]
+    if not cleaned or any(not m for m in cleaned):
+        raise MalformedToken("no share given")
+    if len(set(cleaned)) != len(cleaned):
+        raise PolicyViolation("the same share was given twice")
+    for number, words in enumerate(cleaned, start=1):
+        try:
+            shamir_mnemonic.share.Share.from_mnemonic(words)
+        except MnemonicError as exc:
+            raise MalformedToken(
+                f"share {number} is not a valid SLIP-39 mnemonic: {_clean(exc)}") from None
+    try:
+        ems = shamir_mnemonic.recover_ems(shamir_mnemonic.decode_mnemonics(cleaned))
+    except MnemonicError as exc:
+        raise PolicyViolation(f"the shares do not combine: {_clean(exc)}") from None
+    try:
+        return bytearray(ems.decrypt(passphrase))
+    except ValueError:
+        raise PolicyViolation("the passphrase must be printable ASCII") from None
+
+
+def _clean(exc: MnemonicError) -> str:
+    """The library's message without any quoted share words (they are secret)."""
+    text = str(exc)
+    if '"' in text:
+        text = text.split('"', 1)[0].rstrip(" ,") + " (words omitted)"
+    return text
+
+
+def shares_needed(mnemonic: str) -> int:
+    """How many shares (of this share's split) a quorum needs; for prompting one by one."""
+    try:
+        share = shamir_mnemonic.share.Share.from_mnemonic(" ".join(mnemonic.lower().split()))
+    except MnemonicError as exc:
+        raise MalformedToken(f"a share is not a valid SLIP-39 mnemonic: {_clean(exc)}") from None
+    if share.group_count != 1:
+        raise PolicyViolation("multi-group SLIP-39 shares are not used by MedCrypt escrow")
+    return int(share.member_threshold)
+
+
+def recover_escrow_key(mnemonics: Sequence[str], passphrase: bytes = b"") -> bytearray:
+    """The 32-byte escrow X25519 private key from a quorum of shares."""
+    secret = recover_secret(mnemonics, passphrase)
+    if len(secret) != 32:
+        prim.wipe(secret)
+        raise PolicyViolation("the shares hold a secret that is not an escrow key")
+    return secret
+
+
+# ------------------------------------------------------------------------- opening
+
+
+def open_contents(escrow_private: bytes | bytearray, contents: BundleContents) -> OpenedBundle:
+    """Open every deposit, then every message of the epochs a deposit covers."""
+    deposits: dict[int, EpochKey] = {}
+    messages: dict[int, list[bytes]] = defaultdict(list)
+    positions: dict[int, list[int]] = defaultdict(list)
+    pairing = contents.manifest.get("pairing")
+    for item_no, raw in enumerate(contents.items):
+        token = parse_raw(raw)
+        h = token.header
+        if h.pairing_id is None or h.pairing_id.hex() != pairing or h.epoch is None:
+            raise MalformedToken("break-glass bundle holds a token of another pairing")
+        if h.kind is Kind.ESCROW_DEPOSIT:
+            key = open_deposit(escrow_private, encode_token(raw))
+            known = deposits.setdefault(h.epoch, key)
+            if not prim.constant_time_equal(known.key, key.key):
+                raise DecryptionFailed("two deposits of one epoch disagree")
+        elif h.kind is Kind.MESSAGE:
+            messages[h.epoch].append(raw)
+            positions[h.epoch].append(item_no)
+        else:
+            raise MalformedToken("break-glass bundle holds a token of an unexpected kind")
+    opened: list[tuple[str, int, OpenedMessage]] = []
+    missing: dict[int, int] = {}
+    for epoch in sorted(messages):
+        epoch_key = deposits.get(epoch)
+        if epoch_key is None:
+            missing[epoch] = len(messages[epoch])
+            continue
+        _check_indexes(messages[epoch])
+        for m in open_epoch_tokens(epoch_key, _texts(messages[epoch])):
+            sent = m.sent_at.isoformat()
+            opened.append((sent, positions[epoch][m.position], OpenedMessage(
+                epoch, m.direction, m.index, m.content_type, sent, m.body)))
+    # Sender clocks order the conversation; the relay order breaks ties.
+    opened.sort(key=lambda t: (t[0], t[1]))
+    return OpenedBundle(contents.header, contents.manifest, [t[2] for t in opened], missing)
+
+
+def _check_indexes(raws: Sequence[bytes]) -> None:
+    """Refuse indexes no relayed conversation can reach, before any chain is walked.
+
+    Opening walks each chain from index 0 to the highest index (one HMAC pair per step)
+    and only then checks the AEAD tag, so a forged bundle - anyone can seal to the public
+    escrow key - with index 2^32-1 would keep the opener busy for hours. A receiving
+    companion accepts at most ``SKIP_PER_TOKEN`` skipped keys per token and the bot stores
+    every token it relays, so ``SKIP_PER_TOKEN * (tokens in that direction + 1)`` bounds
+    every honest index; the work stays linear in the bundle's size.
+    """
+    counts: dict[Direction | None, int] = defaultdict(int)
+    for raw in raws:
+        counts[parse_raw(raw).header.direction] += 1
+    for raw in raws:
+        h = parse_raw(raw).header
+        if (h.index or 0) >= SKIP_PER_TOKEN * (counts[h.direction] + 1):
+            raise LimitExceeded("a message index in the bundle is beyond what was relayed")
+
+
+def _texts(raws: Iterable[bytes]) -> list[str]:
+    return [encode_token(r) for r in raws]
+
+
+def open_bundle(data: bytes, mnemonics: Sequence[str], passphrase: bytes = b"") -> OpenedBundle:
+    """Recover the key from the shares, open ``data``, wipe the key whatever happens."""
+    parse_header(data)  # a file that is not a bundle fails before any share is combined
+    key = recover_escrow_key(mnemonics, passphrase)
+    try:
+        return open_contents(key, unseal(key, data))
+    finally:
+        prim.wipe(key)

@@ -1,0 +1,342 @@
+"""Keyless token and file-header codec of MEDCRYPT v2 (the bot imports this module).
+
+Everything here is public information: the text wrapper, the fixed binary headers that
+route a token (pairing id, epoch, direction, message index) and the header of an
+encrypted file.  Nothing here touches a key, so a relay that can only import this module
+cannot open a message.  The byte layouts are specified in docs/PROTOCOL.md.
+
+Parsing is strict, because a lenient parser is an oracle and a malleability source:
+the base64 must be canonical (no padding, zero trailing bits), every length is exact or
+bounded, and anything unexpected raises :class:`crypto.errors.MalformedToken` - never a
+``ValueError`` or ``binascii.Error``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import struct
+from dataclasses import dataclass
+from enum import IntEnum
+
+from medcrypt.crypto.errors import MalformedToken
+from medcrypt.crypto.keyless.epochs import MAX_EPOCH
+
+VERSION = 2
+PREFIX = "[MEDCRYPT:v2:"
+SUFFIX = "]"
+#: Characters a token text adds around its payload.
+WRAPPER_CHARS = len(PREFIX) + len(SUFFIX)
+#: Largest binary token accepted (a 1 MiB body padded, plus envelope and header).
+MAX_TOKEN_BYTES = 2 * 1024 * 1024
+#: Largest token text accepted (the base64 form of MAX_TOKEN_BYTES plus the wrapper).
+MAX_TOKEN_CHARS = WRAPPER_CHARS + (MAX_TOKEN_BYTES * 4 + 2) // 3
+
+PAIRING_ID_LEN = 16
+NONCE_LEN = 24
+TAG_LEN = 16
+GROUP_ID_LEN = 16
+FILE_ID_LEN = 16
+
+#: Finds tokens inside arbitrary chat text; group 1 is the payload.
+TOKEN_RE = re.compile(r"\[MEDCRYPT:v2:([A-Za-z0-9+/]+)\]")
+
+_MSG_HEADER = struct.Struct(">BB16sIBI24s")  # version kind pairing epoch direction index nonce
+MESSAGE_HEADER_LEN = _MSG_HEADER.size  # 51
+_REG_HEADER = struct.Struct(">BB16sI")  # version kind pairing start-epoch
+_REG_BODY = struct.Struct(">BHQ")  # method grace_days expires_at (unix seconds)
+_ACC_HEADER = struct.Struct(">BB16s")  # version kind pairing
+PART_HEADER = struct.Struct(">BB16sHH")  # version kind group index count
+PART_HEADER_LEN = PART_HEADER.size  # 22
+_FILE_HEADER = struct.Struct(">4sB16sIB16s")
+FILE_MAGIC = b"MCF2"
+FILE_HEADER_LEN = _FILE_HEADER.size  # 42
+
+#: Pairing method byte in PAIR_REGISTER / PAIR_ACCEPT bodies (a seam for PAKE later).
+METHOD_QR_OFFER = 1
+#: PAIR_ACCEPT body for METHOD_QR_OFFER: method | X25519 pub | Ed25519 pub | HMAC-SHA256.
+ACCEPT_BODY_LEN = 1 + 32 + 32 + 32
+
+
+class Kind(IntEnum):
+    """What a token is; byte 1 of every binary token."""
+
+    MESSAGE = 1
+    PAIR_REGISTER = 2
+    PAIR_ACCEPT = 3
+    ESCROW_DEPOSIT = 4
+    PART = 5
+
+
+class Direction(IntEnum):
+    """Which way a message travels; selects the chain key, so reflection fails."""
+
+    PATIENT_TO_PHYSICIAN = 0
+    PHYSICIAN_TO_PATIENT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TokenHeader:
+    """The routing information any party (the bot included) may read without a key."""
+
+    version: int
+    kind: Kind
+    pairing_id: bytes | None
+    epoch: int | None
+    direction: Direction | None
+    index: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PartInfo:
+    """Where a PART token's chunk belongs."""
+
+    group_id: bytes
+    index: int
+    count: int
+    chunk: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterInfo:
+    """Public pairing policy from a PAIR_REGISTER token (what the bot may store)."""
+
+    method: int
+    grace_days: int
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A parsed token: its header, its complete binary form and the kind-specific parts."""
+
+    header: TokenHeader
+    raw: bytes
+    part: PartInfo | None = None
+    register: RegisterInfo | None = None
+
+    @property
+    def header_bytes(self) -> bytes:
+        """The bytes used as associated data (MESSAGE / ESCROW_DEPOSIT)."""
+        return self.raw[:MESSAGE_HEADER_LEN]
+
+    @property
+    def nonce(self) -> bytes:
+        """The 24-byte nonce of a MESSAGE / ESCROW_DEPOSIT token."""
+        return self.raw[MESSAGE_HEADER_LEN - NONCE_LEN:MESSAGE_HEADER_LEN]
+
+    @property
+    def body(self) -> bytes:
+        """Everything after the fixed header of this kind."""
+        return self.raw[_header_len(self.header.kind):]
+
+
+@dataclass(frozen=True, slots=True)
+class FileHeader:
+    """The routing header of an encrypted file (the rest is a secretstream)."""
+
+    version: int
+    pairing_id: bytes
+    epoch: int
+    direction: Direction
+    file_id: bytes
+    raw: bytes
+
+
+def _header_len(kind: Kind) -> int:
+    return {
+        Kind.MESSAGE: MESSAGE_HEADER_LEN,
+        Kind.ESCROW_DEPOSIT: MESSAGE_HEADER_LEN,
+        Kind.PAIR_REGISTER: _REG_HEADER.size,
+        Kind.PAIR_ACCEPT: _ACC_HEADER.size,
+        Kind.PART: PART_HEADER_LEN,
+    }[kind]
+
+
+# --------------------------------------------------------------------------- text form
+
+
+def encode_token(raw: bytes) -> str:
+    """Wrap a binary token as ``[MEDCRYPT:v2:<base64 without padding>]``."""
+    if not raw or len(raw) > MAX_TOKEN_BYTES:
+        raise MalformedToken("token is empty or too large")
+    return PREFIX + base64.b64encode(raw).decode("ascii").rstrip("=") + SUFFIX
+
+
+_B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_B64_INDEX = {c: i for i, c in enumerate(_B64_ALPHABET)}
+
+
+def decode_payload(payload: str) -> bytes:
+    """Strict, canonical base64 without padding -> bytes.
+
+    The alphabet is enforced by the strict decoder (``validate=True`` rejects every
+    non-alphabet character, whitespace included); canonicity - zero trailing bits in the
+    last character, so every token has exactly one text form - is checked on that one
+    character instead of re-encoding (which would double the cost for a 1 MiB token).
+    """
+    if not payload or len(payload) % 4 == 1 or "=" in payload:
+        raise MalformedToken("token payload has an impossible length or padding")
+    try:
+        raw = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise MalformedToken("token payload is not base64") from None
+    rest = len(payload) % 4
+    if rest and _B64_INDEX[payload[-1]] & (0x0F if rest == 2 else 0x03):
+        raise MalformedToken("token payload is not canonical base64")
+    return raw
+
+
+def find_tokens(text: str) -> list[str]:
+    """Every complete token text inside ``text``, in order of appearance."""
+    return [m.group(0) for m in TOKEN_RE.finditer(text)]
+
+
+def parse_token(text: str) -> Token:
+    """Parse one token text (surrounding whitespace allowed) into header and raw bytes."""
+    if not isinstance(text, str):
+        raise MalformedToken("token must be text")
+    text = text.strip()
+    if len(text) > MAX_TOKEN_CHARS:
+        raise MalformedToken("token text is too long")
+    if not text.startswith(PREFIX) or not text.endswith(SUFFIX):
+        raise MalformedToken("not a MEDCRYPT v2 token")
+    return parse_raw(decode_payload(text[len(PREFIX):-len(SUFFIX)]))
+
+
+def parse_raw(raw: bytes) -> Token:
+    """Parse a binary token (the payload of a token text)."""
+    if len(raw) < 2:
+        raise MalformedToken("token is truncated")
+    if len(raw) > MAX_TOKEN_BYTES:
+        raise MalformedToken("token is too large")
+    if raw[0] != VERSION:
+        raise MalformedToken("unsupported token version")
+    try:
+        kind = Kind(raw[1])
+    except ValueError:
+        raise MalformedToken("unknown token kind") from None
+    if kind in (Kind.MESSAGE, Kind.ESCROW_DEPOSIT):
+        return _parse_sealed(kind, raw)
+    if kind is Kind.PAIR_REGISTER:
+        return _parse_register(raw)
+    if kind is Kind.PAIR_ACCEPT:
+        return _parse_accept(raw)
+    return _parse_part(raw)
+
+
+def _parse_sealed(kind: Kind, raw: bytes) -> Token:
+    if len(raw) < MESSAGE_HEADER_LEN + TAG_LEN:
+        raise MalformedToken("token is truncated")
+    _v, _k, pairing_id, epoch, direction, index, _nonce = _MSG_HEADER.unpack_from(raw)
+    if epoch >= MAX_EPOCH:
+        raise MalformedToken("token epoch is outside the supported calendar")
+    if direction not in (0, 1):
+        raise MalformedToken("token direction is invalid")
+    header = TokenHeader(VERSION, kind, pairing_id, epoch, Direction(direction), index)
+    return Token(header, raw)
+
+
+def _parse_register(raw: bytes) -> Token:
+    if len(raw) != _REG_HEADER.size + _REG_BODY.size:
+        raise MalformedToken("registration token has the wrong length")
+    _v, _k, pairing_id, epoch = _REG_HEADER.unpack_from(raw)
+    method, grace_days, expires_at = _REG_BODY.unpack_from(raw, _REG_HEADER.size)
+    if epoch >= MAX_EPOCH or method != METHOD_QR_OFFER:
+        raise MalformedToken("registration token has an invalid field")
+    header = TokenHeader(VERSION, Kind.PAIR_REGISTER, pairing_id, epoch, None, None)
+    return Token(header, raw, register=RegisterInfo(method, grace_days, expires_at))
+
+
+def _parse_accept(raw: bytes) -> Token:
+    if len(raw) != _ACC_HEADER.size + ACCEPT_BODY_LEN:
+        raise MalformedToken("accept token has the wrong length")
+    if raw[_ACC_HEADER.size] != METHOD_QR_OFFER:
+        raise MalformedToken("accept token names an unknown pairing method")
+    _v, _k, pairing_id = _ACC_HEADER.unpack_from(raw)
+    return Token(TokenHeader(VERSION, Kind.PAIR_ACCEPT, pairing_id, None, None, None), raw)
+
+
+def _parse_part(raw: bytes) -> Token:
+    if len(raw) <= PART_HEADER_LEN:
+        raise MalformedToken("part token is truncated")
+    _v, _k, group_id, index, count = PART_HEADER.unpack_from(raw)
+    if count < 2 or index >= count:
+        raise MalformedToken("part token has an invalid index or count")
+    part = PartInfo(group_id, index, count, raw[PART_HEADER_LEN:])
+    return Token(TokenHeader(VERSION, Kind.PART, None, None, None, None), raw, part=part)
+
+
+# --------------------------------------------------------------------------- builders
+
+
+def _check_id(value: bytes, length: int, what: str) -> None:
+    if len(value) != length:
+        raise MalformedToken(f"{what} must be {length} bytes")
+
+
+def encode_sealed_header(
+    kind: Kind, pairing_id: bytes, *, epoch: int, direction: Direction, index: int, nonce: bytes,
+) -> bytes:
+    """The 51-byte header of a MESSAGE or ESCROW_DEPOSIT token (the AEAD's associated data)."""
+    if kind not in (Kind.MESSAGE, Kind.ESCROW_DEPOSIT):
+        raise MalformedToken("only MESSAGE and ESCROW_DEPOSIT tokens carry this header")
+    _check_id(pairing_id, PAIRING_ID_LEN, "pairing id")
+    _check_id(nonce, NONCE_LEN, "nonce")
+    if not 0 <= epoch < MAX_EPOCH or not 0 <= index <= 0xFFFFFFFF:
+        raise MalformedToken("epoch or index out of range")
+    return _MSG_HEADER.pack(VERSION, kind, pairing_id, epoch, direction, index, nonce)
+
+
+def encode_register(pairing_id: bytes, start_epoch: int, grace_days: int, expires_at: int) -> bytes:
+    """Binary PAIR_REGISTER token: public data only (no key, no secret, no identity)."""
+    _check_id(pairing_id, PAIRING_ID_LEN, "pairing id")
+    if not 0 <= start_epoch < MAX_EPOCH or not 0 <= grace_days <= 0xFFFF or expires_at < 0:
+        raise MalformedToken("registration field out of range")
+    return _REG_HEADER.pack(VERSION, Kind.PAIR_REGISTER, pairing_id, start_epoch) + _REG_BODY.pack(
+        METHOD_QR_OFFER, grace_days, expires_at)
+
+
+def encode_accept(pairing_id: bytes, body: bytes) -> bytes:
+    """Binary PAIR_ACCEPT token from its method-specific body."""
+    _check_id(pairing_id, PAIRING_ID_LEN, "pairing id")
+    _check_id(body, ACCEPT_BODY_LEN, "accept body")
+    return _ACC_HEADER.pack(VERSION, Kind.PAIR_ACCEPT, pairing_id) + body
+
+
+def encode_part(group_id: bytes, index: int, count: int, chunk: bytes) -> bytes:
+    """Binary PART token carrying ``chunk`` of another token's binary form."""
+    _check_id(group_id, GROUP_ID_LEN, "group id")
+    if not 0 <= index < count <= 0xFFFF or count < 2 or not chunk:
+        raise MalformedToken("part index, count or chunk out of range")
+    return PART_HEADER.pack(VERSION, Kind.PART, group_id, index, count) + chunk
+
+
+# --------------------------------------------------------------------------- files
+
+
+def encode_file_header(
+    pairing_id: bytes, epoch: int, direction: Direction, file_id: bytes,
+) -> bytes:
+    """The 42-byte routing header of an encrypted file (associated data of its stream)."""
+    _check_id(pairing_id, PAIRING_ID_LEN, "pairing id")
+    _check_id(file_id, FILE_ID_LEN, "file id")
+    if not 0 <= epoch < MAX_EPOCH:
+        raise MalformedToken("epoch out of range")
+    return _FILE_HEADER.pack(FILE_MAGIC, VERSION, pairing_id, epoch, direction, file_id)
+
+
+def parse_file_header(data: bytes) -> FileHeader:
+    """Read the routing header at the start of an encrypted file, without any key."""
+    if len(data) < FILE_HEADER_LEN:
+        raise MalformedToken("encrypted file is truncated")
+    magic, version, pairing_id, epoch, direction, file_id = _FILE_HEADER.unpack_from(data)
+    if magic != FILE_MAGIC:
+        raise MalformedToken("not a MEDCRYPT encrypted file")
+    if version != VERSION:
+        raise MalformedToken("unsupported encrypted file version")
+    if epoch >= MAX_EPOCH or direction not in (0, 1):
+        raise MalformedToken("encrypted file header has an invalid field")
+    return FileHeader(version, pairing_id, epoch, Direction(direction), file_id,
+                      bytes(data[:FILE_HEADER_LEN]))
