@@ -12,6 +12,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff"; ruff check .
 echo "== mypy"; mypy
 echo "== import contracts"; lint-imports
+echo "== packaging: the built wheel beside PyPI's crypto and pycryptodome"; bash scripts/wheel_check.sh
 
 pgdir=""
 cleanup() { [ -n "$pgdir" ] && bash scripts/postgres.sh stop "$pgdir"; return 0; }

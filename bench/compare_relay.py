@@ -1,0 +1,109 @@
+"""The relay benchmark of HEAD against an older commit, side by side in one run.
+
+``python -m bench.compare_relay [--base REV] [--rounds N] [--messages N]
+[--latency-messages N]`` checks the base commit out into a worktree of its own with a
+virtual environment of its own (kept under ``~/.cache/medcrypt-bench/REV``, so a second
+comparison does not reinstall), then runs ``python -m bench.run relay`` alternately in
+the base tree and in this one, N rounds each. Alternating spreads the machine's noise
+(other sessions, thermal state) over both sides instead of charging it to whichever ran
+second. It prints every round and the medians, and the ratio HEAD/base for the bot's CPU
+per relayed message (the steadiest figure on a shared machine), p99 added latency and
+the intake and worker costs; throughput is shown as base/HEAD so that every ratio reads
+"above 1 = HEAD is worse".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "medcrypt-bench"
+
+#: name -> (regex over the benchmark's output, lower is better?)
+FIGURES: dict[str, tuple[re.Pattern[str], bool]] = {
+    "tg_to_wa bot CPU ms/msg": (re.compile(r"tg_to_wa\s+[\d.]+ msg/s\s+bot CPU\s+([\d.]+)"), True),
+    "wa_to_tg bot CPU ms/msg": (re.compile(r"wa_to_tg\s+[\d.]+ msg/s\s+bot CPU\s+([\d.]+)"), True),
+    "tg_to_wa msg/s": (re.compile(r"tg_to_wa\s+([\d.]+) msg/s"), False),
+    "wa_to_tg msg/s": (re.compile(r"wa_to_tg\s+([\d.]+) msg/s"), False),
+    "p99 added latency ms": (re.compile(r"both\s+p50\s+[\d.]+ ms\s+p99\s+([\d.]+)"), True),
+    "intake ms/msg": (re.compile(r"intake per inbound message\s+([\d.]+)"), True),
+    "worker ms/row": (re.compile(r"worker claim\+mark per outbound row\s+([\d.]+)"), True),
+}
+HEADLINE = ("tg_to_wa bot CPU ms/msg", "wa_to_tg bot CPU ms/msg")
+
+
+def _run(cmd: list[str], cwd: Path) -> str:
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"compare_relay: {' '.join(cmd)} failed in {cwd}:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def prepare_base(rev: str) -> tuple[Path, Path]:
+    """A worktree of ``rev`` with its own venv (the old layout installs other names)."""
+    sha = _run(["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], ROOT).strip()
+    tree = CACHE / sha[:12]
+    python = tree / ".venv" / "bin" / "python"
+    if not (tree / ".git").exists():
+        tree.parent.mkdir(parents=True, exist_ok=True)
+        _run(["git", "worktree", "add", "--force", "--detach", str(tree), sha], ROOT)
+    if not python.exists():
+        _run([sys.executable, "-m", "venv", str(tree / ".venv")], tree)
+        _run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+              "-e", ".[dev]"], tree)
+    return tree, python
+
+
+def one_round(tree: Path, python: Path, args: argparse.Namespace) -> dict[str, float]:
+    out = _run([str(python), "-m", "bench.run", "relay", f"--messages={args.messages}",
+                f"--latency-messages={args.latency_messages}"], tree)
+    found: dict[str, float] = {}
+    for name, (pattern, _lower) in FIGURES.items():
+        match = pattern.search(out)
+        if match is None:
+            sys.exit(f"compare_relay: no '{name}' in the output of {tree}:\n{out[-2000:]}")
+        found[name] = float(match.group(1))
+    return found
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="compare_relay")
+    parser.add_argument("--base", default="06f4938")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--latency-messages", type=int, default=1000)
+    args = parser.parse_args(argv)
+    base_tree, base_py = prepare_base(args.base)
+    head_py = Path(sys.executable)
+    rounds: dict[str, list[dict[str, float]]] = {"base": [], "head": []}
+    for i in range(args.rounds):
+        for side, tree, python in (("base", base_tree, base_py), ("head", ROOT, head_py)):
+            load = os.getloadavg()[0]
+            rounds[side].append(one_round(tree, python, args))
+            row = rounds[side][-1]
+            print(f"round {i + 1} {side:<4} load {load:4.2f}  " + "  ".join(
+                f"{name.split()[0]} {row[name]:.3f}" for name in HEADLINE), flush=True)
+    print(f"\n## relay benchmark, HEAD vs {args.base}: medians of {args.rounds} alternating "
+          f"rounds ({args.messages} messages each way, {args.latency_messages} for latency)")
+    print(f"{'figure':<26} {'base':>10} {'HEAD':>10} {'ratio':>8}   (ratio > 1: HEAD worse)")
+    worst = 0.0
+    for name, (_pattern, lower_better) in FIGURES.items():
+        b = statistics.median(r[name] for r in rounds["base"])
+        h = statistics.median(r[name] for r in rounds["head"])
+        ratio = h / b if lower_better else b / h
+        if name in HEADLINE:
+            worst = max(worst, ratio)
+        print(f"{name:<26} {b:>10.3f} {h:>10.3f} {ratio:>7.2f}x")
+    print(f"headline (bot CPU per relayed message, worse direction): HEAD/base = {worst:.2f} "
+          f"(goal <= 1.10)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
