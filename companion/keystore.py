@@ -5,17 +5,12 @@ few pairings with their epoch and chain keys, a bounded history), every command 
 and rewrites it whole, and a whole-file rewrite is what makes crypto-shredding real - a
 deleted key's bytes cannot linger in free pages of a database file (docs/adr/0003).
 
-File layout (all integers big-endian)::
-
-    magic "MCKS" | version u8 (=1) | opslimit u32 | memlimit u32 | salt 16 B | nonce 24 B
-    ciphertext = XChaCha20-Poly1305-IETF(key, nonce, padded JSON, ad = the 53 bytes above)
-
-key = Argon2id(passphrase, salt, opslimit, memlimit) -> 32 bytes. The parameters are in
-the authenticated header, so they cannot be silently downgraded. The JSON is padded with
-spaces to a multiple of 4 KiB so the file size says little about how many pairings or
-history entries it holds. Every save draws a fresh nonce and writes a new file (temp file
-in the same directory, fsync, ``os.replace``, fsync of the directory): a crash leaves
-either the old or the new keystore, never a torn one.
+The file's cryptography - Argon2id over the passphrase, one XChaCha20-Poly1305 seal with
+the header as associated data, padding to 4 KiB, a fresh nonce per save - is the recipe
+:class:`medcrypt.crypto.endpoint.keystore.KeystoreKey`, where the layout is documented
+(and in docs/PROTOCOL.md 15); this module never calls a primitive. Every save writes a
+new file (temp file in the same directory, fsync, ``os.replace``, fsync of the directory):
+a crash leaves either the old or the new keystore, never a torn one.
 
 Concurrent commands on one home are serialised by an exclusive ``flock`` on
 ``keystore.lock`` held from unlock to close, so two processes can never both
@@ -29,37 +24,24 @@ import fcntl
 import json
 import os
 import secrets
-import struct
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.endpoint import keystore as sealing
+from medcrypt.crypto.endpoint.keystore import KeystoreKey
 from medcrypt.crypto.errors import DecryptionFailed, KeystoreLocked, StorageError
 
-MAGIC = b"MCKS"
-FORMAT_VERSION = 1
 FILE_NAME = "keystore.mcks"
 LOCK_NAME = "keystore.lock"
-#: Argon2id cost: libsodium's INTERACTIVE profile (2 passes, 64 MiB) - about 80 ms here,
-#: which keeps a whole ``medcrypt decrypt`` well under 300 ms (docs/adr/0003-keystore.md).
-OPSLIMIT = prim.ARGON2ID_OPSLIMIT_INTERACTIVE
-MEMLIMIT = prim.ARGON2ID_MEMLIMIT_INTERACTIVE
-#: Refuse absurd parameters from a tampered or foreign header before running Argon2id.
-_MAX_OPSLIMIT = 16
-_MAX_MEMLIMIT = 1024 * 1024 * 1024
-_HEADER = struct.Struct(">4sBII16s24s")
-HEADER_LEN = _HEADER.size  # 53
-PAD_BLOCK = 4096
-_NONCE_LEN = 24
-_KEY_LEN = 32
-
-
-def _derive(passphrase: str, salt: bytes, opslimit: int, memlimit: int) -> bytearray:
-    if not passphrase:
-        raise KeystoreLocked("the keystore passphrase is empty")
-    return prim.argon2id_derive(passphrase.encode("utf-8"), salt, opslimit=opslimit,
-                                memlimit=memlimit, length=_KEY_LEN)
+#: The file format's constants, defined by the recipe and named here for this file's
+#: readers (tests, fuzz targets).
+MAGIC = sealing.MAGIC
+FORMAT_VERSION = sealing.FORMAT_VERSION
+HEADER_LEN = sealing.HEADER_LEN
+PAD_BLOCK = sealing.PAD_BLOCK
+OPSLIMIT = sealing.OPSLIMIT
+MEMLIMIT = sealing.MEMLIMIT
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -104,14 +86,11 @@ class Keystore:
     Use as a context manager so the lock is released and the derived key zeroed.
     """
 
-    def __init__(self, home: Path, key: bytearray, salt: bytes, *, opslimit: int,
-                 memlimit: int, state: dict[str, Any], lock_fd: int) -> None:
+    def __init__(self, home: Path, key: KeystoreKey, *, state: dict[str, Any],
+                 lock_fd: int) -> None:
         self.home = home
         self.path = home / FILE_NAME
         self._key = key
-        self._salt = salt
-        self._opslimit = opslimit
-        self._memlimit = memlimit
         self.state = state
         self._lock_fd: int | None = lock_fd
         #: The document as last read or written; ``save()`` skips an unchanged one, so
@@ -143,10 +122,8 @@ class Keystore:
         try:
             if cls.exists(home):
                 raise StorageError(f"a keystore already exists in {home}")
-            salt = os.urandom(prim.ARGON2ID_SALT_LEN)
-            key = _derive(passphrase, salt, opslimit, memlimit)
-            store = cls(home, key, salt, opslimit=opslimit, memlimit=memlimit, state=state,
-                        lock_fd=lock_fd)
+            key = KeystoreKey.new(passphrase, opslimit=opslimit, memlimit=memlimit)
+            store = cls(home, key, state=state, lock_fd=lock_fd)
         except BaseException:
             os.close(lock_fd)
             raise
@@ -164,22 +141,22 @@ class Keystore:
                 raise StorageError(
                     f"no keystore in {home}; run 'medcrypt init' first") from None
             _remove_stale_temps(home)
-            salt, opslimit, memlimit, nonce, ciphertext = cls._parse(blob)
-            key = _derive(passphrase, salt, opslimit, memlimit)
             try:
-                padded = prim.xchacha_decrypt(key, nonce, ciphertext, blob[:HEADER_LEN])
+                key, padded = KeystoreKey.unlock(passphrase, blob)
             except DecryptionFailed:
-                prim.wipe(key)
                 raise KeystoreLocked(
                     "cannot unlock the keystore: wrong passphrase or damaged file") from None
             try:
-                state = json.loads(padded)
-            except ValueError:
-                raise KeystoreLocked("the keystore content is damaged") from None
-            if not isinstance(state, dict):
-                raise KeystoreLocked("the keystore content is damaged")
-            store = cls(home, key, salt, opslimit=opslimit, memlimit=memlimit, state=state,
-                        lock_fd=lock_fd)
+                try:
+                    state = json.loads(padded)
+                except ValueError:
+                    raise KeystoreLocked("the keystore content is damaged") from None
+                if not isinstance(state, dict):
+                    raise KeystoreLocked("the keystore content is damaged")
+            except BaseException:
+                key.wipe()
+                raise
+            store = cls(home, key, state=state, lock_fd=lock_fd)
             store._saved = store._encode()
             return store
         except BaseException:
@@ -188,15 +165,8 @@ class Keystore:
 
     @staticmethod
     def _parse(blob: bytes) -> tuple[bytes, int, int, bytes, bytes]:
-        if len(blob) < HEADER_LEN + 16:
-            raise KeystoreLocked("the keystore file is truncated")
-        magic, version, opslimit, memlimit, salt, nonce = _HEADER.unpack_from(blob)
-        if magic != MAGIC or version != FORMAT_VERSION:
-            raise KeystoreLocked("not a MedCrypt keystore (or an unsupported version)")
-        if not (prim.ARGON2ID_OPSLIMIT_MIN <= opslimit <= _MAX_OPSLIMIT
-                and prim.ARGON2ID_MEMLIMIT_MIN <= memlimit <= _MAX_MEMLIMIT):
-            raise KeystoreLocked("the keystore header has out-of-range parameters")
-        return salt, opslimit, memlimit, nonce, blob[HEADER_LEN:]
+        header = sealing.parse_header(blob)
+        return header.salt, header.opslimit, header.memlimit, header.nonce, blob[HEADER_LEN:]
 
     def _encode(self) -> bytes:
         return json.dumps(self.state, sort_keys=True, separators=(",", ":")).encode("utf-8")
@@ -208,17 +178,12 @@ class Keystore:
         body = self._encode()
         if body == self._saved:
             return
-        padded = body + b" " * (-len(body) % PAD_BLOCK)
-        nonce = os.urandom(_NONCE_LEN)
-        header = _HEADER.pack(MAGIC, FORMAT_VERSION, self._opslimit, self._memlimit,
-                              self._salt, nonce)
-        sealed = prim.xchacha_encrypt(self._key, nonce, padded, header)
-        atomic_write(self.path, header + sealed)
+        atomic_write(self.path, self._key.seal(body))
         self._saved = body
 
     def close(self) -> None:
         """Zero the derived key and release the lock (idempotent)."""
-        prim.wipe(self._key)
+        self._key.wipe()
         if self._lock_fd is not None:
             with contextlib.suppress(OSError):
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)

@@ -8,8 +8,9 @@ memory, opens the bundle's deposits and every message, writes them to ``--out DI
 by one without echo. Any failure - one share, shares of different splits, a wrong
 passphrase, a damaged or altered bundle - is one line on stderr and reveals nothing.
 
-This is the only module of ``bot/`` allowed to import opening code (``crypto.breakglass``,
-ADR 0000 amendment); nothing that runs inside the bot process imports it.
+This is the only module of ``bot/`` allowed to import opening code
+(``crypto.endpoint.breakglass``, ADR 0000 amendment); nothing that runs inside the bot
+process imports it.
 
 ``record-open BUNDLE`` (on the bot host) and ``open --record`` append the
 ``breakglass.opened`` audit entry: the bot recognises the file by its SHA-256.
@@ -25,12 +26,17 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medcrypt.bot.domain.config import Settings
-from medcrypt.crypto.endpoint import breakglass
 from medcrypt.crypto.errors import ConfigError, MalformedToken, PolicyViolation
 from medcrypt.crypto.keyless.epochs import format_epoch
+
+# The opening code is imported inside the handlers, never at module level: building the
+# `medcrypt-bot` parser imports every family, so a top-level import here would load
+# decrypting code into `medcrypt-bot run` (tests/bot/test_run_loads_no_endpoint.py).
+if TYPE_CHECKING:
+    from medcrypt.crypto.endpoint import breakglass
 
 
 def register(subparsers: Any) -> None:
@@ -57,6 +63,8 @@ def register(subparsers: Any) -> None:
 
 
 def _read_bundle(path: Path) -> bytes:
+    from medcrypt.crypto.endpoint import breakglass
+
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -78,6 +86,8 @@ def _passphrase(args: argparse.Namespace) -> bytes:
 
 def _prompt_shares() -> list[str]:
     """Ask for shares until the first one's threshold is reached."""
+    from medcrypt.crypto.endpoint import breakglass
+
     shares = [getpass.getpass("Share 1 (words, no echo): ")]
     needed = breakglass.shares_needed(shares[0])
     while len(shares) < needed:
@@ -128,6 +138,8 @@ def _emit(opened: breakglass.OpenedBundle, out: Path | None) -> None:
 
 
 def open_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from medcrypt.crypto.endpoint import breakglass
+
     data = _read_bundle(args.bundle)
     shares = list(args.share) or _prompt_shares()
     if len(shares) < 2:
@@ -148,6 +160,7 @@ def _record(settings: Settings, data: bytes, *, holders: int) -> None:
     from medcrypt.bot.domain.breakglass.bundle import bundle_digest
     from medcrypt.bot.domain.breakglass.requests import Deps, record_opened
     from medcrypt.bot.domain.lifecycle.context import context_from_settings
+    from medcrypt.crypto.endpoint import breakglass
     from medcrypt.crypto.server.keyring import Keyring
 
     header = breakglass.parse_header(data)

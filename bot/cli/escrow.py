@@ -13,21 +13,12 @@ from __future__ import annotations
 
 import argparse
 import base64
-import itertools
 import os
 from typing import Any
 
-import shamir_mnemonic
-from shamir_mnemonic.utils import MnemonicError
-
 from medcrypt.bot.domain.config import Settings
-from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.errors import ConfigError
-
-MAX_SHARES = 16
-#: SLIP-39 PBKDF2 cost: 10000 * 2**e iterations per round, 4 rounds (spec default e=1).
-ITERATION_EXPONENT = 1
-_MAX_CHECKED_QUORUMS = 64
+from medcrypt.crypto.server.escrow_key import MAX_SHARES, create_escrow_key, split_escrow_key
 
 
 def register(subparsers: Any) -> None:
@@ -67,32 +58,21 @@ def _passphrase(var: str | None) -> bytes:
     return raw
 
 
-def split_key(private: bytes | bytearray, shares: int, threshold: int,
-              passphrase: bytes = b"") -> list[str]:
-    """SLIP-39 shares of ``private`` (one group, ``threshold`` of ``shares``), verified."""
+def _check_layout(shares: int, threshold: int) -> None:
+    """The recipe refuses the same layouts; checked here first to name the flags."""
     if not 1 <= shares <= MAX_SHARES:
         raise ConfigError("--shares", f"must be 1 to {MAX_SHARES}")
     if not 1 <= threshold <= shares:
         raise ConfigError("--threshold", "must be at least 1 and at most --shares")
     if threshold == 1 and shares > 1:
         raise ConfigError("--threshold", "1-of-N would let any single holder open bundles")
-    try:
-        groups = shamir_mnemonic.generate_mnemonics(
-            1, [(threshold, shares)], bytes(private), passphrase,
-            extendable=True, iteration_exponent=ITERATION_EXPONENT)
-    except (MnemonicError, ValueError) as exc:
-        raise ConfigError("escrow init", str(exc)) from None
-    mnemonics: list[str] = list(groups[0])
-    quorums = itertools.islice(itertools.combinations(mnemonics, threshold),
-                               _MAX_CHECKED_QUORUMS)
-    for quorum in quorums:
-        recovered = bytearray(shamir_mnemonic.combine_mnemonics(quorum, passphrase))
-        try:
-            if not prim.constant_time_equal(recovered, private):
-                raise ConfigError("escrow init", "a quorum of shares did not recombine")
-        finally:
-            prim.wipe(recovered)
-    return mnemonics
+
+
+def split_key(private: bytes | bytearray, shares: int, threshold: int,
+              passphrase: bytes = b"") -> list[str]:
+    """SLIP-39 shares of ``private`` (one group, ``threshold`` of ``shares``), verified."""
+    _check_layout(shares, threshold)
+    return split_escrow_key(private, shares, threshold, passphrase)
 
 
 def public_key_text(public: bytes) -> str:
@@ -103,12 +83,9 @@ def public_key_text(public: bytes) -> str:
 def init_cmd(args: argparse.Namespace, settings: Settings) -> int:
     labels = _labels(args.labels, args.shares)
     passphrase = _passphrase(args.passphrase_env)
-    private = bytearray(os.urandom(32))
-    try:
-        public = prim.x25519_public(private)
-        mnemonics = split_key(private, args.shares, args.threshold, passphrase)
-    finally:
-        prim.wipe(private)
+    _check_layout(args.shares, args.threshold)
+    escrow = create_escrow_key(args.shares, args.threshold, passphrase)
+    public, mnemonics = escrow.public, list(escrow.shares)
     print(f"Clinic escrow key: {args.threshold} of {len(mnemonics)} shares open a "
           "break-glass bundle." + (" A passphrase is also needed." if passphrase else ""))
     print("Give each share to its holder only; it is printed once and stored nowhere.\n")

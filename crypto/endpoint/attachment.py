@@ -9,7 +9,7 @@ truncation detectable. We only ever hold one 64 KiB chunk (plus one of look-ahea
 
 Container layout (byte-exact in docs/PROTOCOL.md)::
 
-    file header (42 B, keyless, crypto.wire.encode_file_header)   - the bot routes by it
+    file header (42 B, keyless, crypto.keyless.wire.encode_file_header)   - the bot routes by it
     secretstream header (24 B)
     chunk_0 .. chunk_n   each = secretstream_push(plaintext[64 KiB], tag) (+17 B)
 

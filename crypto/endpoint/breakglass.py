@@ -1,8 +1,9 @@
 """Break-glass bundles: parse, recover the escrow key from SLIP-39 shares, open (DESIGN 3.4).
 
 This is *opening* code. Only the offline admin CLI (``bot.cli.breakglass``) may import
-it; the running bot builds bundles with the keyless encoder in ``bot.breakglass.bundle``,
-which seals to the escrow PUBLIC key and never sees a private key.
+it; the running bot builds bundles with the keyless encoder in
+``bot.domain.breakglass.bundle``, which seals to the escrow PUBLIC key
+(:func:`crypto.keyless.sealing.seal_to_public_key`) and never sees a private key.
 
 Bundle layout (all integers big-endian)::
 

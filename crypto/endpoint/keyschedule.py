@@ -2,7 +2,7 @@
 
 ``K_start = HKDF(root, "MEDCRYPT v2 epoch 0" || u32(start))`` and
 ``K_{e+1} = HKDF(K_e, "MEDCRYPT v2 epoch advance" || u32(e+1))`` where ``e`` is the
-absolute month number (crypto/epochs.py).  Because the step is one-way, deleting ``K_e``
+absolute month number (crypto/keyless/epochs.py).  Because the step is one-way, deleting ``K_e``
 makes epoch ``e`` unreadable for ever; because it follows the calendar, both companions
 agree on the current key without talking to each other or trusting the bot.
 

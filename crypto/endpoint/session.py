@@ -1,8 +1,8 @@
 """The high-level API the companion uses: pair, encrypt, decrypt, rotate, export.
 
 A :class:`PairingSession` is one pairing seen from one side.  It owns the epoch
-schedule (crypto/keyschedule.py), one send and one receive chain per live epoch
-(crypto/ratchet.py) and the pinned identity keys, and turns bodies into tokens and back.
+schedule (crypto/endpoint/keyschedule.py), one send and one receive chain per live epoch
+(crypto/endpoint/ratchet.py) and the pinned identity keys, and turns bodies into tokens and back.
 Its whole state is a plain dict of JSON types (:meth:`export_state`), which the
 companion's encrypted keystore persists after every operation - because each opened
 token deletes its message key, the saved state after a decrypt can no longer reopen

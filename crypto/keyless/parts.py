@@ -9,7 +9,7 @@ token, so a forged part only makes the joined token fail to open.
 
 Limits are enforced before any memory is committed so a stream of hostile parts cannot
 exhaust the bot: at most :data:`MAX_PARTS` per token, :data:`MAX_PENDING_GROUPS`
-unfinished tokens per assembler, and :data:`crypto.wire.MAX_TOKEN_BYTES` per token.
+unfinished tokens per assembler, and :data:`crypto.keyless.wire.MAX_TOKEN_BYTES` per token.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Keyless encoder of break-glass bundles (layout: ``crypto/breakglass.py`` docstring).
+"""Keyless encoder of break-glass bundles (layout: ``crypto/endpoint/breakglass.py`` docstring).
 
 The bot collects raw deposit and message tokens and seals them, with a manifest and a
 SHA-256 digest, to the escrow public key. It cannot undo that: the matching private key
@@ -18,8 +18,8 @@ import struct
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.errors import ConfigError
+from medcrypt.crypto.keyless.sealing import seal_to_public_key
 
 MAGIC = b"MCBG"
 VERSION = 1
@@ -55,7 +55,7 @@ def build_bundle(
         parts += [_U32.pack(len(item)), item]
     body = b"".join(parts)
     inner = body + hashlib.sha256(body).digest()
-    return header + prim.sealed_box_seal(escrow_public, inner, rng=rng)
+    return header + seal_to_public_key(escrow_public, inner, rng=rng)
 
 
 def bundle_digest(bundle: bytes) -> str:

@@ -4,11 +4,11 @@ Entry encoding and hashing, details sealing, pseudonyms, signed checkpoints, wit
 lines and the chain verifiers - each in its own module, re-exported here so callers
 keep one import (``from medcrypt.crypto.server.audit import Action, verify_chain``):
 
-* :mod:`crypto.audit_entry` - actions, refs, the canonical entry encoding and hash;
-* :mod:`crypto.audit_details` - details validation and XChaCha20-Poly1305 sealing;
-* :mod:`crypto.audit_checkpoint` - Ed25519 checkpoints and chat witness lines;
-* :mod:`crypto.audit_verify` - the streaming verifier (first bad seq and why);
-* :mod:`crypto.audit_segment` - the same verdict from slices walked in parallel.
+* :mod:`~medcrypt.crypto.server.audit.entry` - actions, refs, the canonical entry encoding and hash;
+* :mod:`~medcrypt.crypto.server.audit.details` - details validation and XChaCha20-Poly1305 sealing;
+* :mod:`~medcrypt.crypto.server.audit.checkpoint` - Ed25519 checkpoints and chat witness lines;
+* :mod:`~medcrypt.crypto.server.audit.verify` - the streaming verifier (first bad seq and why);
+* :mod:`~medcrypt.crypto.server.audit.segment` - the same verdict from slices walked in parallel.
 
 Everything here is pure (no database, no clock, no network), so the verifier can run
 over rows from any store or over exported bytes, and tests pin every byte

@@ -3,7 +3,7 @@
 A million entries take seconds to fetch and hash in one process; slices of the seq
 range can be walked by separate processes on separate cores (storage/audit_parallel.py)
 and stitched together here. The guarantee is that :func:`combine_segments` raises the
-*same* :class:`AuditChainBroken` (seq and reason) as :func:`crypto.audit_verify.verify_chain`
+*same* :class:`AuditChainBroken` (seq and reason) as :func:`crypto.server.audit.verify.verify_chain`
 over the concatenated rows, or returns the same report. Why it holds:
 
 * a worker starts its walk as if its first row linked correctly (expected seq and
@@ -79,7 +79,7 @@ def verify_segment(
     """Walk one slice: hashes and links inside it, hashes at ``stop_seqs`` (sorted).
 
     The inner loop is the sequential verifier's, so a slice costs what the same rows
-    cost in :func:`crypto.audit_verify.verify_chain`.
+    cost in :func:`crypto.server.audit.verify.verify_chain`.
     """
     it = iter(batches)
     head_batch: Sequence[EntryRow] = ()

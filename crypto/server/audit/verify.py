@@ -4,7 +4,7 @@ Pure, in the python-tuf style: the repository only fetches rows and hands them o
 seq order; this module decides. It reports the first sequence number that cannot be
 trusted and why (docs/adr/0004-audit-log.md lists every case). The pieces that explain
 a break (:func:`diagnose`) and that check checkpoints and witnesses (:class:`Stops`) are
-shared with :mod:`crypto.audit_segment`, which verifies slices of the log in parallel
+shared with :mod:`crypto.server.audit.segment`, which verifies slices of the log in parallel
 and must name exactly the same first bad seq.
 """
 
