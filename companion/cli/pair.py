@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     accept = verbs.add_parser("accept", help="patient: accept an offer from its QR or text")
     src = accept.add_mutually_exclusive_group(required=True)
-    src.add_argument("--qr", type=Path, metavar="IMAGE", help="PNG or photo of the QR code")
+    src.add_argument("--qr", type=Path, metavar="IMAGE",
+                     help="PNG or JPEG photo of the QR code (other formats are refused)")
     src.add_argument("--offer", metavar="TEXT", help="the text under the QR ('-' = stdin)")
     accept.add_argument("--json", action="store_true", help="machine-readable output")
     accept.set_defaults(handler=run_accept)
