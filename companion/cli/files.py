@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from medcrypt.companion.app import Companion, open_companion
 from medcrypt.companion.cli.messages import collect_tokens, seal_body
+from medcrypt.companion.display import shown
 from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.errors import ConfigError, MalformedToken, WrongPairing
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
@@ -153,5 +154,5 @@ def run_open(args: argparse.Namespace) -> int:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
         comp.commit()
-    print(str(out))
+    print(shown(str(out)))
     return 0

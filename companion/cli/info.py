@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from medcrypt.companion.app import Companion, open_companion
+from medcrypt.companion.display import shown
 from medcrypt.crypto.keyless.epochs import epoch_of, epoch_start, format_epoch, grace_end
 
 
@@ -113,7 +114,7 @@ def run_history_list(args: argparse.Namespace) -> int:
         what = e["text"] if e["kind"] == "text" else (
             f"[file {e['file']['name']}, {e['file']['size']} bytes]"
             if e["kind"] == "file" else "[control]")
-        print(f"{e['at']} {arrow} {e['pairing'][:8]}: {what}")
+        print(f"{e['at']} {arrow} {e['pairing'][:8]}: {shown(what)}")
     return 0
 
 

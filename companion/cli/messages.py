@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from medcrypt.companion.app import Companion, open_companion
+from medcrypt.companion.display import shown
 from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.endpoint.session import Opened
 from medcrypt.crypto.errors import ConfigError, MalformedToken, WrongPairing
@@ -159,10 +160,10 @@ def run_decrypt(args: argparse.Namespace) -> int:
     for entry in entries:
         if entry["kind"] == "file":
             f = entry["file"]
-            out.append(f"[attachment {f['name']} - {f['size']} bytes, {f['mime_type']}; "
-                       f"open it with: medcrypt open-file CONTAINER]")
+            out.append(shown(f"[attachment {f['name']} - {f['size']} bytes, "
+                             f"{f['mime_type']}; open it with: medcrypt open-file CONTAINER]"))
         elif entry["kind"] == "text":
-            out.append(entry["text"])
+            out.append(shown(entry["text"]))
     if len(out) == 1:
         sys.stdout.write(out[0])
     else:

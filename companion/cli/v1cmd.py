@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 
+from medcrypt.companion.display import shown
 from medcrypt.crypto.errors import ConfigError, MalformedToken
 
 
@@ -40,7 +41,8 @@ def run_decrypt(args: argparse.Namespace) -> int:
     tokens = find_v1_tokens(sys.stdin.read())
     if not tokens:
         raise MalformedToken("no MEDCRYPT v1 token found on stdin")
-    texts = [decrypt_v1(t, secret, month).plaintext.decode("utf-8", "replace") for t in tokens]
+    texts = [shown(decrypt_v1(t, secret, month).plaintext.decode("utf-8", "replace"))
+             for t in tokens]
     if len(texts) == 1:
         sys.stdout.write(texts[0])
     else:
