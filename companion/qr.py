@@ -18,6 +18,7 @@ import segno
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
+from medcrypt.companion.private_file import replaced_privately
 from medcrypt.crypto.errors import MalformedToken
 
 #: Error correction level: M (15 %) survives a photo with some glare and blur while
@@ -36,9 +37,13 @@ def render_terminal(text: str) -> str:
 
 
 def write_png(text: str, path: Path, *, scale: int = PNG_SCALE) -> None:
-    """Write the QR for ``text`` as a PNG (4-module quiet zone, black on white)."""
-    segno.make(text, error=ERROR_LEVEL, boost_error=False).save(
-        str(path), kind="png", scale=scale, border=4)
+    """Write the QR for ``text`` as a PNG (4-module quiet zone, black on white), mode 0600.
+
+    The image carries the one-time offer secret: no other account may read it.
+    """
+    qr = segno.make(text, error=ERROR_LEVEL, boost_error=False)
+    with replaced_privately(path) as out:
+        qr.save(out, kind="png", scale=scale, border=4)
 
 
 #: The only image formats handed to a decoder, by their magic bytes. Anything else -

@@ -6,15 +6,13 @@ size, SHA-256, name and type. ``open-file`` needs the manifest: either it was al
 opened by ``medcrypt decrypt`` (kept in the keystore while its epoch lives) or it is
 given with ``--manifest``. Output files are written to a temporary name and renamed only
 after every chunk, the size and the hash verified: a failed open leaves nothing behind.
+Every file written here is mode 0600 (private_file.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import mimetypes
-import os
-import secrets
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +20,7 @@ from typing import TYPE_CHECKING
 from medcrypt.companion.app import Companion, open_companion
 from medcrypt.companion.cli.messages import collect_tokens, seal_body
 from medcrypt.companion.display import shown
+from medcrypt.companion.private_file import replaced_privately
 from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.errors import ConfigError, MalformedToken, WrongPairing
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
@@ -52,10 +51,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     op.set_defaults(handler=run_open)
 
 
-def _temp_beside(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
-
-
 def run_send(args: argparse.Namespace) -> int:
     from medcrypt.crypto.endpoint.attachment import (
         seal_file,  # lazy: keep other commands' start-up light
@@ -67,15 +62,11 @@ def run_send(args: argparse.Namespace) -> int:
     with open_companion(args) as comp, src_path.open("rb") as src:
         pairing_hex = comp.resolve_pairing(args.pairing)
         session = comp.session(pairing_hex)
-        tmp = _temp_beside(out)
-        try:
-            with tmp.open("xb") as dst:
-                manifest = seal_file(src, dst, pairing_id=session.pairing_id,
-                                     epoch=epoch_of(comp.clock.now()),
-                                     direction=session.own_direction, name=src_path.name,
-                                     mime_type=mime.lower())
-                dst.flush()
-                os.fsync(dst.fileno())
+        with replaced_privately(out) as dst:
+            manifest = seal_file(src, dst, pairing_id=session.pairing_id,
+                                 epoch=epoch_of(comp.clock.now()),
+                                 direction=session.own_direction, name=src_path.name,
+                                 mime_type=mime.lower())
             lines = seal_body(comp, pairing_hex, manifest.to_bytes(),
                               ContentType.ATTACHMENT_MANIFEST, args.max_chars)
             comp.add_history({"pairing": pairing_hex, "way": "sent", "kind": "file",
@@ -83,10 +74,6 @@ def run_send(args: argparse.Namespace) -> int:
                               "file": {"name": manifest.name, "size": manifest.size,
                                        "mime_type": manifest.mime_type,
                                        "file_id": manifest.file_id.hex()}})
-            os.replace(tmp, out)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
         comp.commit()
     print(f"medcrypt: encrypted file written to {out} - send it as a document, and the "
           "token(s) below as messages", file=sys.stderr)
@@ -144,15 +131,9 @@ def run_open(args: argparse.Namespace) -> int:
         out: Path = args.out or args.out_dir / manifest.name
         if out.exists() and not args.force:
             raise ConfigError("--out", f"{out} exists (use --force to overwrite)")
-        tmp = _temp_beside(out)
-        try:
-            with args.container.open("rb") as src, tmp.open("xb") as dst:
-                open_file(src, dst, manifest, pairing_id=header.pairing_id,
-                          max_size=MAX_FILE_SIZE)
-            os.replace(tmp, out)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        with args.container.open("rb") as src, replaced_privately(out) as dst:
+            open_file(src, dst, manifest, pairing_id=header.pairing_id,
+                      max_size=MAX_FILE_SIZE)
         comp.commit()
     print(shown(str(out)))
     return 0
