@@ -6,13 +6,16 @@ size, SHA-256, name and type. ``open-file`` needs the manifest: either it was al
 opened by ``medcrypt decrypt`` (kept in the keystore while its epoch lives) or it is
 given with ``--manifest``. Output files are written to a temporary name and renamed only
 after every chunk, the size and the hash verified: a failed open leaves nothing behind.
-Every file written here is mode 0600 (private_file.py).
+Every file written here is mode 0600 (private_file.py). The container's default name is
+random: the platform it is uploaded to sees that name, and the real one travels only
+inside the encrypted manifest.
 """
 
 from __future__ import annotations
 
 import argparse
 import mimetypes
+import secrets
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,7 +37,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     send = sub.add_parser("send-file", help="encrypt a file; print its manifest token(s)")
     send.add_argument("path", type=Path)
     send.add_argument("--pairing", metavar="ID")
-    send.add_argument("--out", type=Path, help="container path (default ./<name>.mcf)")
+    send.add_argument("--out", type=Path, help="container path (default: a random name in "
+                      "the current directory, ./<16 hex>.mcf, so the file's own name is "
+                      "never uploaded)")
     send.add_argument("--mime", help="MIME type (default: guessed from the name)")
     send.add_argument("--max-chars", type=int, metavar="N", help="split the manifest token")
     send.set_defaults(handler=run_send)
@@ -58,7 +63,7 @@ def run_send(args: argparse.Namespace) -> int:
 
     src_path: Path = args.path
     mime = args.mime or mimetypes.guess_type(src_path.name)[0] or "application/octet-stream"
-    out: Path = args.out or Path(src_path.name + ".mcf")
+    out: Path = args.out or Path(f"{secrets.token_hex(8)}.mcf")
     with open_companion(args) as comp, src_path.open("rb") as src:
         pairing_hex = comp.resolve_pairing(args.pairing)
         session = comp.session(pairing_hex)

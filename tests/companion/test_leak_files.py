@@ -3,12 +3,15 @@
 Attacks (issue 12, item 9):
 * with a permissive umask (0002 on many desktops, 0000 in some containers) the offer
   PNG - the one-time pairing secret - and a decrypted attachment were readable by every
-  other account on the machine.
+  other account on the machine;
+* ``send-file`` named the container ``<original name>.mcf``, and the platform the user
+  uploads it to shows that name ("HIV test - positive.pdf.mcf") to itself and the bot.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,3 +64,24 @@ def test_opened_file_is_private_whatever_the_umask(cli: Cli, pair: Pair,
     shared.chmod(0o644)
     cli.ok(pair.pat, "open-file", "lab.mcf", "--out", str(shared), "--force")
     assert shared.read_bytes() == src.read_bytes() and _mode(shared) == 0o600
+
+
+def test_send_file_default_container_name_is_random(cli: Cli, pair: Pair) -> None:
+    src = cli.tmp / "HIV test - positive.pdf"
+    src.write_bytes(b"%PDF-1.7 result")
+    names = []
+    for _ in range(2):
+        before = set(cli.tmp.glob("*.mcf"))
+        sent = cli.ok(pair.doc, "send-file", str(src))
+        (container,) = set(cli.tmp.glob("*.mcf")) - before
+        assert re.fullmatch(r"[0-9a-f]{16}\.mcf", container.name), container.name
+        assert container.name in sent.err  # the user is told where it is
+        names.append(container.name)
+    assert names[0] != names[1]
+    # the real name still reaches the patient, inside the encrypted manifest
+    token = sent.out
+    cli.ok(pair.pat, "decrypt", stdin=token)
+    inbox = cli.tmp / "inbox"
+    inbox.mkdir()
+    out = cli.ok(pair.pat, "open-file", names[1], "--out-dir", str(inbox)).out.strip()
+    assert Path(out) == inbox / src.name and Path(out).read_bytes() == src.read_bytes()
