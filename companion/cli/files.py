@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from medcrypt.companion.app import Companion, open_companion
 from medcrypt.companion.cli.messages import collect_tokens, seal_body
 from medcrypt.companion.display import shown
+from medcrypt.companion.env import read_stdin
 from medcrypt.companion.private_file import replaced_privately
 from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.errors import ConfigError, MalformedToken, WrongPairing
@@ -124,7 +125,7 @@ def run_open(args: argparse.Namespace) -> int:
         header = read_container_header(probe)
     with open_companion(args) as comp:
         if args.manifest:
-            text = sys.stdin.read() if args.manifest == "-" else args.manifest
+            text = read_stdin() if args.manifest == "-" else args.manifest
             manifest = _manifest_from_token(comp, text)
         else:
             record = comp.state["received_files"].get(header.file_id.hex())

@@ -15,6 +15,7 @@ from typing import Any
 
 from medcrypt.companion.app import Companion, open_companion
 from medcrypt.companion.display import shown
+from medcrypt.companion.env import read_stdin
 from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.endpoint.session import Opened
 from medcrypt.crypto.errors import ConfigError, MalformedToken, WrongPairing
@@ -66,7 +67,7 @@ def seal_body(comp: Companion, pairing_hex: str, body: bytes, content_type: Cont
 
 
 def run_encrypt(args: argparse.Namespace) -> int:
-    text = sys.stdin.read()
+    text = read_stdin()
     if not text:
         raise ConfigError("stdin", "nothing to encrypt")
     with open_companion(args) as comp:
@@ -129,7 +130,7 @@ def _describe(comp: Companion, pairing_hex: str, opened: Opened) -> dict[str, An
 
 
 def run_decrypt(args: argparse.Namespace) -> int:
-    tokens = collect_tokens(sys.stdin.read())
+    tokens = collect_tokens(read_stdin())
     notes: list[str] = []
     entries: list[dict[str, Any]] = []
     with open_companion(args) as comp:

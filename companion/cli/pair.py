@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import sys
 from pathlib import Path
 
 from medcrypt.companion.app import open_companion
+from medcrypt.companion.env import read_stdin
 from medcrypt.crypto.endpoint.pairing import Role
 from medcrypt.crypto.endpoint.session import accept_pairing, complete_pairing, start_pairing
 from medcrypt.crypto.errors import ConfigError, MalformedToken, OfferReused
@@ -93,7 +93,7 @@ def run_offer(args: argparse.Namespace) -> int:
 
 
 def _read_arg(value: str) -> str:
-    return sys.stdin.read() if value == "-" else value
+    return read_stdin() if value == "-" else value
 
 
 def run_accept(args: argparse.Namespace) -> int:
