@@ -10,6 +10,8 @@ can hide words or show a different dose than the one it carries.
 ``\\uHHHH`` above - and keeps line feeds and tabs for layout:
 
 * C0 controls U+0000-U+001F except ``\\n`` and ``\\t``, DEL U+007F, C1 U+0080-U+009F;
+  a carriage return is kept only where it ends a line (``\\r\\n``, text typed on
+  Windows): there it cannot overprint anything;
 * bidi embeddings and overrides U+202A-U+202E and isolates U+2066-U+2069.
 
 Only the human-readable output is escaped; ``--json`` output carries the exact text
@@ -20,7 +22,8 @@ from __future__ import annotations
 
 import re
 
-_ACTIVE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_ACTIVE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|\r(?!\n)")
 
 
 def _visible(match: re.Match[str]) -> str:

@@ -63,3 +63,10 @@ def test_v1_migration_output_is_escaped_too(cli: Cli, monkeypatch: pytest.Monkey
     out = cli.ok(cli.tmp, "v1", "decrypt", "--secret-env", "OLD_SECRET", "--month", "2025-03",
                  stdin=token).out
     assert out == SHOWN
+
+
+def test_a_carriage_return_that_ends_a_line_is_kept(cli: Cli, pair: Pair) -> None:
+    """Text typed on Windows ends lines with CR LF: nothing can be overprinted there."""
+    token = cli.ok(pair.doc, "encrypt", stdin="Fasting from 22:00\r\nno water\rWATER OK\r").out
+    assert cli.ok(pair.pat, "decrypt", stdin=token).out == \
+        "Fasting from 22:00\r\nno water\\x0dWATER OK\\x0d"
