@@ -76,6 +76,7 @@ def run_send(args: argparse.Namespace) -> int:
             lines = seal_body(comp, pairing_hex, manifest.to_bytes(),
                               ContentType.ATTACHMENT_MANIFEST, args.max_chars)
             comp.add_history({"pairing": pairing_hex, "way": "sent", "kind": "file",
+                              "epoch": format_epoch(epoch_of(comp.clock.now())),
                               "at": comp.clock.now().isoformat(),
                               "file": {"name": manifest.name, "size": manifest.size,
                                        "mime_type": manifest.mime_type,

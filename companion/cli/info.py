@@ -133,9 +133,16 @@ def run_history_clear(args: argparse.Namespace) -> int:
 def run_shred(args: argparse.Namespace) -> int:
     """The schedule already ran when the keystore opened; report what it did."""
     with open_companion(args) as comp:
-        done = comp.last_shredded
-        lines = [f"Shredded {format_epoch(epoch)} of pairing {pairing_hex}"
-                 for pairing_hex, epoch in done]
+        purged = dict(comp.history_purged)
+        lines = []
+        for pairing_hex, epoch in comp.last_shredded:
+            deleted = purged.pop((pairing_hex, epoch), 0)
+            lines.append(f"Shredded {format_epoch(epoch)} of pairing {pairing_hex}" + (
+                f"; deleted {deleted} history entries of {format_epoch(epoch)}"
+                if deleted else ""))
+        lines += [f"Deleted {n} history entries of {format_epoch(epoch)} of pairing "
+                  f"{pairing_hex} (a month shredded earlier)"
+                  for (pairing_hex, epoch), n in sorted(purged.items())]
         data = status_data(comp)
     print("\n".join(lines) if lines else "Nothing to shred now.")
     for p in data["pairings"]:

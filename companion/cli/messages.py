@@ -19,7 +19,7 @@ from medcrypt.companion.env import read_stdin
 from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.endpoint.session import Opened
 from medcrypt.crypto.errors import ConfigError, MalformedToken, WrongPairing
-from medcrypt.crypto.keyless.epochs import format_epoch
+from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
 from medcrypt.crypto.keyless.parts import MIN_MAX_CHARS, PartAssembler, split_token
 from medcrypt.crypto.keyless.wire import Kind, find_tokens, parse_token
 
@@ -76,6 +76,7 @@ def run_encrypt(args: argparse.Namespace) -> int:
                           args.max_chars)
         if not args.no_history:
             comp.add_history({"pairing": pairing_hex, "way": "sent",
+                              "epoch": format_epoch(epoch_of(comp.clock.now())),
                               "at": comp.clock.now().isoformat(), "kind": "text",
                               "text": text})
         comp.commit()
