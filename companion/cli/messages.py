@@ -18,10 +18,10 @@ from medcrypt.companion.display import shown
 from medcrypt.companion.env import read_stdin
 from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.endpoint.session import Opened
-from medcrypt.crypto.errors import ConfigError, MalformedToken, WrongPairing
+from medcrypt.crypto.errors import ConfigError, MalformedToken, ReplayDetected, WrongPairing
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
 from medcrypt.crypto.keyless.parts import MIN_MAX_CHARS, PartAssembler, split_token
-from medcrypt.crypto.keyless.wire import Kind, find_tokens, parse_token
+from medcrypt.crypto.keyless.wire import Kind, TokenHeader, find_tokens, parse_token
 
 #: crypto.v1.V1_PREFIX, spelled out so `decrypt` does not import the v1 module (cold start);
 #: a test keeps the two equal.
@@ -130,6 +130,25 @@ def _describe(comp: Companion, pairing_hex: str, opened: Opened) -> dict[str, An
     return entry
 
 
+def already_opened(comp: Companion, pairing_hex: str, header: TokenHeader) -> str:
+    """Why a token cannot be opened again, and where its text still is, if anywhere.
+
+    The message key was deleted when the token was first opened (forward secrecy), so
+    the only copy left is the local history - if it was kept. Dates only: an error
+    message never quotes plaintext.
+    """
+    assert header.epoch is not None
+    month = format_epoch(header.epoch)
+    for entry in comp.state["history"]:
+        if (entry["way"] == "received" and entry["pairing"] == pairing_hex
+                and entry.get("epoch") == month and entry.get("index") == header.index):
+            return (f"this message was already opened on this device ({entry['at']}); a "
+                    "message opens only once - read it again with 'medcrypt history list "
+                    f"--pairing {pairing_hex[:8]}'")
+    return ("this message was already opened on this device, or is too old to open; a "
+            "message opens only once, and no copy of it is in this device's history")
+
+
 def run_decrypt(args: argparse.Namespace) -> int:
     tokens = collect_tokens(read_stdin())
     notes: list[str] = []
@@ -146,7 +165,10 @@ def run_decrypt(args: argparse.Namespace) -> int:
             pairing_hex = header.pairing_id.hex()
             if pairing_hex not in comp.state["pairings"]:
                 raise WrongPairing("a token belongs to a pairing this companion does not have")
-            opened = comp.session(pairing_hex).decrypt(token, clock=comp.clock)
+            try:
+                opened = comp.session(pairing_hex).decrypt(token, clock=comp.clock)
+            except ReplayDetected:
+                raise ReplayDetected(already_opened(comp, pairing_hex, header)) from None
             entries.append(_describe(comp, pairing_hex, opened))
         if not args.no_history:
             for entry in entries:
