@@ -15,7 +15,8 @@ Keystore document (JSON inside the sealed file, docs/adr/0003-keystore.md)::
     {"format": "medcrypt-companion/1", "role": "patient"|"physician",
      "identity": <seed b64>, "escrow_public": <b64>|null, "bot_contact": str,
      "pairings": {<pairing hex>: {"session": <crypto.session state>, "paired_at": iso,
-                                  "deposits": {<epoch>: <ESCROW_DEPOSIT token>}}},
+                                  "deposits": {<epoch>: <ESCROW_DEPOSIT token>},
+                                  "history": bool (absent: kept, as before it was asked)}},
      "offers": {<pairing hex>: {"pending": <PendingOffer state>|null, "expires_at": int,
                                 "png": str|null}},
      "received_files": {<file id hex>: {"pairing": hex, "manifest": <b64>, "epoch": int}},
@@ -137,19 +138,33 @@ class Companion:
             raise ConfigError("--pairing", "matches no pairing, or more than one")
         return matches[0]
 
-    def add_session(self, session: PairingSession) -> str:
+    def add_session(self, session: PairingSession, *, history: bool) -> str:
         pairing_hex = session.pairing_id.hex()
         self._sessions[pairing_hex] = session
         self.state["pairings"][pairing_hex] = {
             "session": session.export_state(), "paired_at": self.clock.now().isoformat(),
-            "deposits": {},
+            "deposits": {}, "history": history,
         }
         return pairing_hex
+
+    def keeps_history(self, pairing_hex: str) -> bool:
+        """Whether the user chose, for this pairing, to keep a copy of its messages.
+
+        Pairings made before the question was asked kept history; they still do until
+        ``history off``.
+        """
+        return bool(self.state["pairings"][pairing_hex].get("history", True))
+
+    def set_history(self, pairing_hex: str, keep: bool) -> None:
+        self.state["pairings"][pairing_hex]["history"] = keep
 
     def record_deposit(self, pairing_hex: str, epoch: int, token: str) -> None:
         self.state["pairings"][pairing_hex]["deposits"][str(epoch)] = token
 
     def add_history(self, entry: dict[str, Any]) -> None:
+        """Keep a copy of one message - only if its pairing keeps history."""
+        if not self.keeps_history(entry["pairing"]):
+            return
         history: list[dict[str, Any]] = self.state["history"]
         history.append(entry)
         del history[:-MAX_HISTORY]

@@ -100,6 +100,19 @@ def read_passphrase(*, confirm: bool = False) -> str:
     return first
 
 
+def ask_yes_no(question: str) -> bool | None:
+    """A y/N question on the terminal: the answer, or None when there is no one to ask.
+
+    Asked only when both stdin and stderr are a terminal, so a script (or a command
+    reading a token from stdin) is never stopped by it: such callers pass a flag.
+    """
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return None
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
 def _prompt(label: str) -> str:
     """getpass on the controlling terminal; never its fallback of echoing stdin.
 

@@ -145,6 +145,10 @@ def already_opened(comp: Companion, pairing_hex: str, header: TokenHeader) -> st
             return (f"this message was already opened on this device ({entry['at']}); a "
                     "message opens only once - read it again with 'medcrypt history list "
                     f"--pairing {pairing_hex[:8]}'")
+    if not comp.keeps_history(pairing_hex):
+        return ("this message was already opened on this device, or is too old to open; a "
+                "message opens only once, and this pairing keeps no copies (history is "
+                "off)")
     return ("this message was already opened on this device, or is too old to open; a "
             "message opens only once, and no copy of it is in this device's history")
 

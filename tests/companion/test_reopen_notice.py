@@ -40,3 +40,12 @@ def test_a_batch_with_one_opened_message_shows_nothing(cli: Cli, pair: Pair) -> 
     batch = cli(pair.pat, "decrypt", stdin=old + new)
     assert batch.code == 4 and batch.out == "" and "already opened" in batch.err
     assert cli.ok(pair.pat, "decrypt", stdin=new).out == "second"  # no key was used
+
+
+def test_reopened_message_of_a_pairing_without_history(cli: Cli, pair: Pair) -> None:
+    cli.ok(pair.pat, "history", "off")
+    token = cli.ok(pair.doc, "encrypt", stdin="Fasting from midnight.").out
+    cli.ok(pair.pat, "decrypt", stdin=token)
+    again = cli(pair.pat, "decrypt", stdin=token)
+    assert again.code == 4 and again.out == ""
+    assert again.err.endswith("this pairing keeps no copies (history is off)\n")
