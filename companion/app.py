@@ -4,8 +4,9 @@ Every command that touches keys goes through :func:`open_companion`, which
 
 1. unlocks the keystore (Argon2id) and takes its lock for the life of the command,
 2. applies the calendar to every pairing - entering new epochs, shredding those past
-   their grace window - drops expired pairing offers, and saves at once, so shredding
-   happens even if the command itself then fails, and
+   their grace window together with the file keys and the history entries of those
+   months - drops expired pairing offers, and saves at once, so shredding happens even
+   if the command itself then fails, and
 3. hands the command a :class:`Companion` whose changes are saved only by an explicit
    :meth:`Companion.commit` after the command succeeded ("nothing written on failure").
 
@@ -14,18 +15,20 @@ Keystore document (JSON inside the sealed file, docs/adr/0003-keystore.md)::
     {"format": "medcrypt-companion/1", "role": "patient"|"physician",
      "identity": <seed b64>, "escrow_public": <b64>|null, "bot_contact": str,
      "pairings": {<pairing hex>: {"session": <crypto.session state>, "paired_at": iso,
-                                  "deposits": {<epoch>: <ESCROW_DEPOSIT token>}}},
+                                  "deposits": {<epoch>: <ESCROW_DEPOSIT token>},
+                                  "history": bool (absent: kept, as before it was asked)}},
      "offers": {<pairing hex>: {"pending": <PendingOffer state>|null, "expires_at": int,
                                 "png": str|null}},
      "received_files": {<file id hex>: {"pairing": hex, "manifest": <b64>, "epoch": int}},
-     "history": [{"pairing", "epoch", "index", "direction", "sent_at", "opened_at",
-                  "kind", "text" | "file"}]}
+     "history": [{"pairing", "way", "epoch" ("YYYY-MM"), "at", "kind", "text" | "file",
+                  received only: "index", "sent_at"}]}
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -38,6 +41,7 @@ from medcrypt.crypto.clock import Clock, FixedClock
 from medcrypt.crypto.endpoint.pairing import PendingOffer, Role
 from medcrypt.crypto.endpoint.session import IdentityKey, PairingSession
 from medcrypt.crypto.errors import ConfigError, OfferExpired, StorageError, WrongPairing
+from medcrypt.crypto.keyless.epochs import epoch_of, parse_month
 
 STATE_FORMAT = "medcrypt-companion/1"
 #: Newest history entries kept (oldest dropped first); `history clear` empties it.
@@ -54,6 +58,17 @@ def new_state(role: Role, identity: IdentityKey, *, escrow_public: bytes | None,
         "bot_contact": bot_contact, "pairings": {}, "offers": {}, "received_files": {},
         "history": [],
     }
+
+
+def history_epoch(entry: dict[str, Any]) -> int:
+    """The epoch (month) a history entry's message travelled in.
+
+    Entries carry it as "YYYY-MM"; sent entries written before they did are dated by the
+    instant they were sealed, which is in the same month (one clock per command).
+    """
+    if entry.get("epoch"):
+        return parse_month(str(entry["epoch"]))
+    return epoch_of(datetime.fromisoformat(str(entry["at"])))
 
 
 def b64e(data: bytes) -> str:
@@ -81,6 +96,8 @@ class Companion:
         self._sessions: dict[str, PairingSession] = {}
         #: What the schedule shredded when this command opened the keystore.
         self.last_shredded: list[tuple[str, int]] = []
+        #: History entries deleted with their month, by (pairing, epoch).
+        self.history_purged: Counter[tuple[str, int]] = Counter()
 
     # ------------------------------------------------------------------ state access
 
@@ -121,19 +138,33 @@ class Companion:
             raise ConfigError("--pairing", "matches no pairing, or more than one")
         return matches[0]
 
-    def add_session(self, session: PairingSession) -> str:
+    def add_session(self, session: PairingSession, *, history: bool) -> str:
         pairing_hex = session.pairing_id.hex()
         self._sessions[pairing_hex] = session
         self.state["pairings"][pairing_hex] = {
             "session": session.export_state(), "paired_at": self.clock.now().isoformat(),
-            "deposits": {},
+            "deposits": {}, "history": history,
         }
         return pairing_hex
+
+    def keeps_history(self, pairing_hex: str) -> bool:
+        """Whether the user chose, for this pairing, to keep a copy of its messages.
+
+        Pairings made before the question was asked kept history; they still do until
+        ``history off``.
+        """
+        return bool(self.state["pairings"][pairing_hex].get("history", True))
+
+    def set_history(self, pairing_hex: str, keep: bool) -> None:
+        self.state["pairings"][pairing_hex]["history"] = keep
 
     def record_deposit(self, pairing_hex: str, epoch: int, token: str) -> None:
         self.state["pairings"][pairing_hex]["deposits"][str(epoch)] = token
 
     def add_history(self, entry: dict[str, Any]) -> None:
+        """Keep a copy of one message - only if its pairing keeps history."""
+        if not self.keeps_history(entry["pairing"]):
+            return
         history: list[dict[str, Any]] = self.state["history"]
         history.append(entry)
         del history[:-MAX_HISTORY]
@@ -158,8 +189,24 @@ class Companion:
             if (pairing_hex not in self.state["pairings"]
                     or record["epoch"] not in self.session(pairing_hex).live_epochs):
                 del files[file_id]
+        self._purge_history()
         self._expire_offers()
         return shredded
+
+    def _purge_history(self) -> None:
+        """Delete the plaintext of every month whose keys are gone: history lives no longer.
+
+        A shredded month must be unreadable on this device too, not only in the chat.
+        """
+        live = {p: set(self.session(p).live_epochs) for p in self.pairing_ids()}
+        kept: list[dict[str, Any]] = []
+        for entry in self.state["history"]:
+            epoch = history_epoch(entry)
+            if epoch in live.get(entry["pairing"], ()):
+                kept.append(entry)
+            else:
+                self.history_purged[(entry["pairing"], epoch)] += 1
+        self.state["history"] = kept
 
     def _expire_offers(self) -> None:
         now = self.clock.now()

@@ -18,6 +18,7 @@ import segno
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
+from medcrypt.companion.private_file import replaced_privately
 from medcrypt.crypto.errors import MalformedToken
 
 #: Error correction level: M (15 %) survives a photo with some glare and blur while
@@ -36,17 +37,39 @@ def render_terminal(text: str) -> str:
 
 
 def write_png(text: str, path: Path, *, scale: int = PNG_SCALE) -> None:
-    """Write the QR for ``text`` as a PNG (4-module quiet zone, black on white)."""
-    segno.make(text, error=ERROR_LEVEL, boost_error=False).save(
-        str(path), kind="png", scale=scale, border=4)
+    """Write the QR for ``text`` as a PNG (4-module quiet zone, black on white), mode 0600.
+
+    The image carries the one-time offer secret: no other account may read it.
+    """
+    qr = segno.make(text, error=ERROR_LEVEL, boost_error=False)
+    with replaced_privately(path) as out:
+        qr.save(out, kind="png", scale=scale, border=4)
+
+
+#: The only image formats handed to a decoder, by their magic bytes. Anything else -
+#: EPS (which Pillow renders by running Ghostscript), TIFF, WebP, BMP ... - is refused
+#: before Pillow sees it: a pairing photo never needs those decoders, so their bugs are
+#: pure risk. The name of the file decides nothing.
+DECODABLE = {"PNG": b"\x89PNG\r\n\x1a\n", "JPEG": b"\xff\xd8\xff"}
+
+
+def _sniff(head: bytes) -> str:
+    for fmt, magic in DECODABLE.items():
+        if head.startswith(magic):
+            return fmt
+    raise MalformedToken("the image is not a PNG or JPEG file (other formats are refused)")
 
 
 def read_qr(path: Path) -> str:
-    """Decode the first QR code found in an image file (PNG, JPEG, a phone photo)."""
+    """Decode the first QR code found in a PNG or JPEG file (a screenshot, a phone photo)."""
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     try:
-        with Image.open(path) as img:
-            gray = img.convert("L")
+        # One open file for the check and the decoding: nothing can swap it in between.
+        with path.open("rb") as raw:
+            fmt = _sniff(raw.read(8))
+            raw.seek(0)
+            with Image.open(raw, formats=[fmt]) as img:
+                gray = img.convert("L")
     except FileNotFoundError:
         raise MalformedToken(f"image not found: {path}") from None
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError):

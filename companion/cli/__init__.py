@@ -10,7 +10,8 @@ error family in :mod:`crypto.errors`:
 1     unexpected internal error (details only with ``MEDCRYPT_DEBUG=1``)
 2     usage or configuration error (bad flag, bad MEDCRYPT_NOW, missing passphrase,
       a named file that cannot be read or written)
-3     bad token or file: malformed, or authentication failed (``DecryptionFailed``)
+3     bad token or file: malformed, or authentication failed (``DecryptionFailed``);
+      stdin that is not UTF-8 text (``env.NotText``)
 4     refused by policy: shredded/future epoch, replay, expired or reused offer,
       wrong pairing, size limit
 5     transport error

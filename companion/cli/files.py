@@ -6,14 +6,15 @@ size, SHA-256, name and type. ``open-file`` needs the manifest: either it was al
 opened by ``medcrypt decrypt`` (kept in the keystore while its epoch lives) or it is
 given with ``--manifest``. Output files are written to a temporary name and renamed only
 after every chunk, the size and the hash verified: a failed open leaves nothing behind.
+Every file written here is mode 0600 (private_file.py). The container's default name is
+random: the platform it is uploaded to sees that name, and the real one travels only
+inside the encrypted manifest.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import mimetypes
-import os
 import secrets
 import sys
 from pathlib import Path
@@ -21,6 +22,9 @@ from typing import TYPE_CHECKING
 
 from medcrypt.companion.app import Companion, open_companion
 from medcrypt.companion.cli.messages import collect_tokens, seal_body
+from medcrypt.companion.display import shown
+from medcrypt.companion.env import read_stdin
+from medcrypt.companion.private_file import replaced_privately
 from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.errors import ConfigError, MalformedToken, WrongPairing
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
@@ -34,7 +38,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     send = sub.add_parser("send-file", help="encrypt a file; print its manifest token(s)")
     send.add_argument("path", type=Path)
     send.add_argument("--pairing", metavar="ID")
-    send.add_argument("--out", type=Path, help="container path (default ./<name>.mcf)")
+    send.add_argument("--out", type=Path, help="container path (default: a random name in "
+                      "the current directory, ./<16 hex>.mcf, so the file's own name is "
+                      "never uploaded)")
     send.add_argument("--mime", help="MIME type (default: guessed from the name)")
     send.add_argument("--max-chars", type=int, metavar="N", help="split the manifest token")
     send.set_defaults(handler=run_send)
@@ -51,10 +57,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     op.set_defaults(handler=run_open)
 
 
-def _temp_beside(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
-
-
 def run_send(args: argparse.Namespace) -> int:
     from medcrypt.crypto.endpoint.attachment import (
         seal_file,  # lazy: keep other commands' start-up light
@@ -62,30 +64,23 @@ def run_send(args: argparse.Namespace) -> int:
 
     src_path: Path = args.path
     mime = args.mime or mimetypes.guess_type(src_path.name)[0] or "application/octet-stream"
-    out: Path = args.out or Path(src_path.name + ".mcf")
+    out: Path = args.out or Path(f"{secrets.token_hex(8)}.mcf")
     with open_companion(args) as comp, src_path.open("rb") as src:
         pairing_hex = comp.resolve_pairing(args.pairing)
         session = comp.session(pairing_hex)
-        tmp = _temp_beside(out)
-        try:
-            with tmp.open("xb") as dst:
-                manifest = seal_file(src, dst, pairing_id=session.pairing_id,
-                                     epoch=epoch_of(comp.clock.now()),
-                                     direction=session.own_direction, name=src_path.name,
-                                     mime_type=mime.lower())
-                dst.flush()
-                os.fsync(dst.fileno())
+        with replaced_privately(out) as dst:
+            manifest = seal_file(src, dst, pairing_id=session.pairing_id,
+                                 epoch=epoch_of(comp.clock.now()),
+                                 direction=session.own_direction, name=src_path.name,
+                                 mime_type=mime.lower())
             lines = seal_body(comp, pairing_hex, manifest.to_bytes(),
                               ContentType.ATTACHMENT_MANIFEST, args.max_chars)
             comp.add_history({"pairing": pairing_hex, "way": "sent", "kind": "file",
+                              "epoch": format_epoch(epoch_of(comp.clock.now())),
                               "at": comp.clock.now().isoformat(),
                               "file": {"name": manifest.name, "size": manifest.size,
                                        "mime_type": manifest.mime_type,
                                        "file_id": manifest.file_id.hex()}})
-            os.replace(tmp, out)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
         comp.commit()
     print(f"medcrypt: encrypted file written to {out} - send it as a document, and the "
           "token(s) below as messages", file=sys.stderr)
@@ -131,7 +126,7 @@ def run_open(args: argparse.Namespace) -> int:
         header = read_container_header(probe)
     with open_companion(args) as comp:
         if args.manifest:
-            text = sys.stdin.read() if args.manifest == "-" else args.manifest
+            text = read_stdin() if args.manifest == "-" else args.manifest
             manifest = _manifest_from_token(comp, text)
         else:
             record = comp.state["received_files"].get(header.file_id.hex())
@@ -143,15 +138,9 @@ def run_open(args: argparse.Namespace) -> int:
         out: Path = args.out or args.out_dir / manifest.name
         if out.exists() and not args.force:
             raise ConfigError("--out", f"{out} exists (use --force to overwrite)")
-        tmp = _temp_beside(out)
-        try:
-            with args.container.open("rb") as src, tmp.open("xb") as dst:
-                open_file(src, dst, manifest, pairing_id=header.pairing_id,
-                          max_size=MAX_FILE_SIZE)
-            os.replace(tmp, out)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        with args.container.open("rb") as src, replaced_privately(out) as dst:
+            open_file(src, dst, manifest, pairing_id=header.pairing_id,
+                      max_size=MAX_FILE_SIZE)
         comp.commit()
-    print(str(out))
+    print(shown(str(out)))
     return 0

@@ -1,4 +1,4 @@
-"""``medcrypt status``, ``safety-number``, ``history list|clear`` and ``shred``."""
+"""``medcrypt status``, ``safety-number``, ``history list|on|off|clear`` and ``shred``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import sys
 from typing import Any
 
 from medcrypt.companion.app import Companion, open_companion
+from medcrypt.companion.display import shown
+from medcrypt.companion.env import ask_yes_no
+from medcrypt.crypto.errors import ConfigError
 from medcrypt.crypto.keyless.epochs import epoch_of, epoch_start, format_epoch, grace_end
 
 
@@ -27,8 +30,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ls.add_argument("--pairing", metavar="ID")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=run_history_list)
-    clr = verbs.add_parser("clear", help="delete the local history (all, or one pairing)")
+    for verb, keep in (("on", True), ("off", False)):
+        toggle = verbs.add_parser(verb, help=("keep" if keep else "stop keeping") +
+                                  " a copy of a pairing's messages from now on")
+        toggle.add_argument("--pairing", metavar="ID")
+        toggle.set_defaults(handler=run_history_toggle, keep=keep)
+    clr = verbs.add_parser("clear", help="delete the local history (all, or one pairing); "
+                                         "asks first")
     clr.add_argument("--pairing", metavar="ID")
+    clr.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
     clr.set_defaults(handler=run_history_clear)
 
     sh = sub.add_parser("shred", help="apply the rotation and shredding schedule now")
@@ -56,6 +66,7 @@ def status_data(comp: Companion) -> dict[str, Any]:
             "shredded_epochs": {format_epoch(e): when
                                 for e, when in sorted(session.shredded_epochs.items())},
             "escrow": session.escrow_public is not None,
+            "history": comp.keeps_history(pairing_hex),
         })
     offers = [{"pairing_id": p, "open": r["pending"] is not None, "expires_at": r["expires_at"]}
               for p, r in sorted(comp.state["offers"].items())]
@@ -84,7 +95,7 @@ def run_status(args: argparse.Namespace) -> int:
                          for e, v in p["live_epochs"].items()) or "none"
         shredded = ", ".join(p["shredded_epochs"]) or "none"
         print(f"Pairing {p['pairing_id']}  peer {p['peer_fingerprint'][:16]}  "
-              f"grace {p['grace_days']} days")
+              f"grace {p['grace_days']} days  history {'kept' if p['history'] else 'off'}")
         print(f"  live epochs: {live}")
         print(f"  shredded epochs: {shredded}")
     for o in data["offers"]:
@@ -113,11 +124,38 @@ def run_history_list(args: argparse.Namespace) -> int:
         what = e["text"] if e["kind"] == "text" else (
             f"[file {e['file']['name']}, {e['file']['size']} bytes]"
             if e["kind"] == "file" else "[control]")
-        print(f"{e['at']} {arrow} {e['pairing'][:8]}: {what}")
+        print(f"{e['at']} {arrow} {e['pairing'][:8]}: {shown(what)}")
+    return 0
+
+
+def run_history_toggle(args: argparse.Namespace) -> int:
+    with open_companion(args) as comp:
+        pairing_hex = comp.resolve_pairing(args.pairing)
+        comp.set_history(pairing_hex, args.keep)
+        kept = sum(1 for e in comp.state["history"] if e["pairing"] == pairing_hex)
+        comp.commit()
+    if args.keep:
+        print(f"Pairing {pairing_hex[:8]}: a copy of each message is kept from now on.")
+    else:
+        print(f"Pairing {pairing_hex[:8]}: no copies are kept from now on; the {kept} "
+              "entries already kept stay until 'medcrypt history clear --pairing "
+              f"{pairing_hex[:8]}'.")
     return 0
 
 
 def run_history_clear(args: argparse.Namespace) -> int:
+    if not args.yes:
+        # Asked before unlocking, so no other command waits on the keystore lock meanwhile.
+        which = (f"pairing {args.pairing}" if args.pairing
+                 else "every pairing on this device")
+        answer = ask_yes_no(f"Delete the local history of {which}? "
+                            "Deleted messages cannot be read again.")
+        if answer is None:
+            raise ConfigError("--yes", "no terminal to ask for confirmation; pass --yes "
+                                       "to delete the history")
+        if not answer:
+            print("Nothing removed.")
+            return 0
     with open_companion(args) as comp:
         wanted = comp.resolve_pairing(args.pairing) if args.pairing else None
         before = len(comp.state["history"])
@@ -132,9 +170,16 @@ def run_history_clear(args: argparse.Namespace) -> int:
 def run_shred(args: argparse.Namespace) -> int:
     """The schedule already ran when the keystore opened; report what it did."""
     with open_companion(args) as comp:
-        done = comp.last_shredded
-        lines = [f"Shredded {format_epoch(epoch)} of pairing {pairing_hex}"
-                 for pairing_hex, epoch in done]
+        purged = dict(comp.history_purged)
+        lines = []
+        for pairing_hex, epoch in comp.last_shredded:
+            deleted = purged.pop((pairing_hex, epoch), 0)
+            lines.append(f"Shredded {format_epoch(epoch)} of pairing {pairing_hex}" + (
+                f"; deleted {deleted} history entries of {format_epoch(epoch)}"
+                if deleted else ""))
+        lines += [f"Deleted {n} history entries of {format_epoch(epoch)} of pairing "
+                  f"{pairing_hex} (a month shredded earlier)"
+                  for (pairing_hex, epoch), n in sorted(purged.items())]
         data = status_data(comp)
     print("\n".join(lines) if lines else "Nothing to shred now.")
     for p in data["pairings"]:

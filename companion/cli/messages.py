@@ -14,12 +14,14 @@ import sys
 from typing import Any
 
 from medcrypt.companion.app import Companion, open_companion
+from medcrypt.companion.display import shown
+from medcrypt.companion.env import read_stdin
 from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.endpoint.session import Opened
-from medcrypt.crypto.errors import ConfigError, MalformedToken, WrongPairing
-from medcrypt.crypto.keyless.epochs import format_epoch
+from medcrypt.crypto.errors import ConfigError, MalformedToken, ReplayDetected, WrongPairing
+from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
 from medcrypt.crypto.keyless.parts import MIN_MAX_CHARS, PartAssembler, split_token
-from medcrypt.crypto.keyless.wire import Kind, find_tokens, parse_token
+from medcrypt.crypto.keyless.wire import Kind, TokenHeader, find_tokens, parse_token
 
 #: crypto.v1.V1_PREFIX, spelled out so `decrypt` does not import the v1 module (cold start);
 #: a test keeps the two equal.
@@ -65,7 +67,7 @@ def seal_body(comp: Companion, pairing_hex: str, body: bytes, content_type: Cont
 
 
 def run_encrypt(args: argparse.Namespace) -> int:
-    text = sys.stdin.read()
+    text = read_stdin()
     if not text:
         raise ConfigError("stdin", "nothing to encrypt")
     with open_companion(args) as comp:
@@ -74,6 +76,7 @@ def run_encrypt(args: argparse.Namespace) -> int:
                           args.max_chars)
         if not args.no_history:
             comp.add_history({"pairing": pairing_hex, "way": "sent",
+                              "epoch": format_epoch(epoch_of(comp.clock.now())),
                               "at": comp.clock.now().isoformat(), "kind": "text",
                               "text": text})
         comp.commit()
@@ -127,8 +130,31 @@ def _describe(comp: Companion, pairing_hex: str, opened: Opened) -> dict[str, An
     return entry
 
 
+def already_opened(comp: Companion, pairing_hex: str, header: TokenHeader) -> str:
+    """Why a token cannot be opened again, and where its text still is, if anywhere.
+
+    The message key was deleted when the token was first opened (forward secrecy), so
+    the only copy left is the local history - if it was kept. Dates only: an error
+    message never quotes plaintext.
+    """
+    assert header.epoch is not None
+    month = format_epoch(header.epoch)
+    for entry in comp.state["history"]:
+        if (entry["way"] == "received" and entry["pairing"] == pairing_hex
+                and entry.get("epoch") == month and entry.get("index") == header.index):
+            return (f"this message was already opened on this device ({entry['at']}); a "
+                    "message opens only once - read it again with 'medcrypt history list "
+                    f"--pairing {pairing_hex[:8]}'")
+    if not comp.keeps_history(pairing_hex):
+        return ("this message was already opened on this device, or is too old to open; a "
+                "message opens only once, and this pairing keeps no copies (history is "
+                "off)")
+    return ("this message was already opened on this device, or is too old to open; a "
+            "message opens only once, and no copy of it is in this device's history")
+
+
 def run_decrypt(args: argparse.Namespace) -> int:
-    tokens = collect_tokens(sys.stdin.read())
+    tokens = collect_tokens(read_stdin())
     notes: list[str] = []
     entries: list[dict[str, Any]] = []
     with open_companion(args) as comp:
@@ -143,7 +169,10 @@ def run_decrypt(args: argparse.Namespace) -> int:
             pairing_hex = header.pairing_id.hex()
             if pairing_hex not in comp.state["pairings"]:
                 raise WrongPairing("a token belongs to a pairing this companion does not have")
-            opened = comp.session(pairing_hex).decrypt(token, clock=comp.clock)
+            try:
+                opened = comp.session(pairing_hex).decrypt(token, clock=comp.clock)
+            except ReplayDetected:
+                raise ReplayDetected(already_opened(comp, pairing_hex, header)) from None
             entries.append(_describe(comp, pairing_hex, opened))
         if not args.no_history:
             for entry in entries:
@@ -159,10 +188,10 @@ def run_decrypt(args: argparse.Namespace) -> int:
     for entry in entries:
         if entry["kind"] == "file":
             f = entry["file"]
-            out.append(f"[attachment {f['name']} - {f['size']} bytes, {f['mime_type']}; "
-                       f"open it with: medcrypt open-file CONTAINER]")
+            out.append(shown(f"[attachment {f['name']} - {f['size']} bytes, "
+                             f"{f['mime_type']}; open it with: medcrypt open-file CONTAINER]"))
         elif entry["kind"] == "text":
-            out.append(entry["text"])
+            out.append(shown(entry["text"]))
     if len(out) == 1:
         sys.stdout.write(out[0])
     else:

@@ -4,6 +4,11 @@ The physician runs ``pair offer`` (QR in the terminal and as a PNG, plus a regis
 token for the bot), the patient runs ``pair accept --qr PHOTO`` (or ``--offer TEXT``) and
 sends the accept token through the bot, and the physician runs ``pair complete TOKEN``.
 Both sides then compare ``medcrypt safety-number``.
+
+Each side also chooses, once, whether this device keeps a copy of the pairing's
+messages (``--history``/``--no-history``, else one question on the terminal; without a
+terminal the answer is no). History is opt-in because a copy is plaintext that anyone
+who unlocks the keystore can read.
 """
 
 from __future__ import annotations
@@ -11,14 +16,41 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import sys
 from pathlib import Path
+from typing import Any
 
 from medcrypt.companion.app import open_companion
+from medcrypt.companion.env import ask_yes_no, read_stdin
 from medcrypt.crypto.endpoint.pairing import Role
 from medcrypt.crypto.endpoint.session import accept_pairing, complete_pairing, start_pairing
 from medcrypt.crypto.errors import ConfigError, MalformedToken, OfferReused
 from medcrypt.crypto.keyless.wire import Kind, find_tokens, parse_token
+
+HISTORY_QUESTION = (
+    "Without a copy, each message can be read only once: its key is deleted as it is\n"
+    "opened. With one, 'medcrypt history list' shows it again until its month is\n"
+    "shredded - and so does anyone who unlocks this keystore.\n"
+    "Keep a copy of this pairing's messages on this device?")
+
+
+def _add_history_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--history", action=argparse.BooleanOptionalAction, default=None,
+                        help="keep (or not) a local copy of this pairing's messages; "
+                             "asked on the terminal if not given, no without a terminal")
+
+
+def choose_history(flag: bool | None) -> bool:
+    """The flag, else the user's answer on the terminal, else no (history is opt-in)."""
+    if flag is not None:
+        return flag
+    return bool(ask_yes_no(HISTORY_QUESTION))
+
+
+def history_line(keep: bool, pairing_hex: str) -> str:
+    if keep:
+        return "History: a copy of each message is kept on this device ('medcrypt history list')"
+    return ("History: off - each message can be read only once (keep copies with "
+            f"'medcrypt history on --pairing {pairing_hex[:8]}')")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,18 +69,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     accept = verbs.add_parser("accept", help="patient: accept an offer from its QR or text")
     src = accept.add_mutually_exclusive_group(required=True)
-    src.add_argument("--qr", type=Path, metavar="IMAGE", help="PNG or photo of the QR code")
+    src.add_argument("--qr", type=Path, metavar="IMAGE",
+                     help="PNG or JPEG photo of the QR code (other formats are refused)")
     src.add_argument("--offer", metavar="TEXT", help="the text under the QR ('-' = stdin)")
     accept.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_history_flag(accept)
     accept.set_defaults(handler=run_accept)
 
     complete = verbs.add_parser("complete", help="physician: finish with the accept token")
     complete.add_argument("token", help="the patient's accept token ('-' = stdin)")
     complete.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_history_flag(complete)
     complete.set_defaults(handler=run_complete)
 
 
-def _emit(args: argparse.Namespace, data: dict[str, str], lines: list[str]) -> None:
+def _emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> None:
     if args.json:
         print(json.dumps(data, sort_keys=True))
     else:
@@ -92,7 +127,7 @@ def run_offer(args: argparse.Namespace) -> int:
 
 
 def _read_arg(value: str) -> str:
-    return sys.stdin.read() if value == "-" else value
+    return read_stdin() if value == "-" else value
 
 
 def run_accept(args: argparse.Namespace) -> int:
@@ -103,6 +138,7 @@ def run_accept(args: argparse.Namespace) -> int:
 
     offer_text = offer_from_image(args.qr) if args.qr else extract_offer_text(
         _read_arg(args.offer))
+    keep = choose_history(args.history)  # asked before unlocking: no lock held meanwhile
     with open_companion(args) as comp:
         if comp.role is not Role.PATIENT:
             raise ConfigError("role", "only a patient's companion accepts pairing offers")
@@ -111,12 +147,14 @@ def run_accept(args: argparse.Namespace) -> int:
         if pairing_hex in comp.state["pairings"]:
             session.wipe()
             raise OfferReused("this pairing offer was already accepted on this device")
-        comp.add_session(session)
+        comp.add_session(session, history=keep)
         safety = session.safety_number()
         comp.commit()
-        _emit(args, {"pairing_id": pairing_hex, "accept_token": token, "safety_number": safety},
+        _emit(args, {"pairing_id": pairing_hex, "accept_token": token, "safety_number": safety,
+                     "history": keep},
               ["Send this accept token to the clinic bot:", token,
-               f"Pairing id: {pairing_hex}", f"Safety number: {safety}"])
+               f"Pairing id: {pairing_hex}", f"Safety number: {safety}",
+               history_line(keep, pairing_hex)])
     return 0
 
 
@@ -129,6 +167,7 @@ def run_complete(args: argparse.Namespace) -> int:
     if parsed.header.kind is not Kind.PAIR_ACCEPT or parsed.header.pairing_id is None:
         raise MalformedToken("expected a pairing accept token")
     pairing_hex = parsed.header.pairing_id.hex()
+    keep = choose_history(args.history)
     with open_companion(args) as comp:
         if comp.role is not Role.PHYSICIAN:
             raise ConfigError("role", "only a physician's companion completes pairings")
@@ -139,13 +178,14 @@ def run_complete(args: argparse.Namespace) -> int:
             session = complete_pairing(pending, token, comp.identity, clock=comp.clock)
         finally:
             pending.wipe()
-        comp.add_session(session)
+        comp.add_session(session, history=keep)
         record = comp.state["offers"].pop(pairing_hex)
         safety = session.safety_number()
         comp.commit()
         if record.get("png"):
             with contextlib.suppress(OSError):
                 Path(record["png"]).unlink(missing_ok=True)  # burn the one-time QR
-        _emit(args, {"pairing_id": pairing_hex, "safety_number": safety},
-              [f"Paired: {pairing_hex}", f"Safety number: {safety}"])
+        _emit(args, {"pairing_id": pairing_hex, "safety_number": safety, "history": keep},
+              [f"Paired: {pairing_hex}", f"Safety number: {safety}",
+               history_line(keep, pairing_hex)])
     return 0

@@ -1,4 +1,8 @@
-"""``medcrypt init``: create the encrypted keystore and this device's identity key."""
+"""``medcrypt init``: create the encrypted keystore and this device's identity key.
+
+The passphrase of a new keystore must be rated at least "fair" by zxcvbn
+(passphrase_strength.py); it is refused with the reason and advice otherwise.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import sys
 from medcrypt.companion.app import home_of, new_state
 from medcrypt.companion.env import read_passphrase
 from medcrypt.companion.keystore import Keystore
+from medcrypt.companion.passphrase_strength import require_fair
 from medcrypt.crypto.endpoint.pairing import Role
 from medcrypt.crypto.endpoint.session import IdentityKey
 from medcrypt.crypto.errors import ConfigError
@@ -45,12 +50,14 @@ def run(args: argparse.Namespace) -> int:
     if Keystore.exists(home):
         raise ConfigError("--home", f"a keystore already exists in {home}")
     passphrase = read_passphrase(confirm=True)
+    strength = require_fair(passphrase, [str(home), args.bot_contact])
     identity = IdentityKey.generate()
     state = new_state(role, identity, escrow_public=escrow, bot_contact=args.bot_contact)
     with Keystore.create(home, passphrase, state):
         pass
     print(f"Created the {role.value} keystore in {home}")
     print(f"Identity fingerprint: {identity.fingerprint()}")
+    print(f"Passphrase strength: {strength.rating}")
     identity.wipe()
     sys.stdout.flush()
     return 0

@@ -11,6 +11,8 @@ import argparse
 import os
 import sys
 
+from medcrypt.companion.display import shown
+from medcrypt.companion.env import read_stdin
 from medcrypt.crypto.errors import ConfigError, MalformedToken
 
 
@@ -37,10 +39,11 @@ def run_decrypt(args: argparse.Namespace) -> int:
     if not secret:
         raise ConfigError(args.secret_env, "is not set (it must hold the v1 shared secret)")
     month = check_month(args.month)
-    tokens = find_v1_tokens(sys.stdin.read())
+    tokens = find_v1_tokens(read_stdin())
     if not tokens:
         raise MalformedToken("no MEDCRYPT v1 token found on stdin")
-    texts = [decrypt_v1(t, secret, month).plaintext.decode("utf-8", "replace") for t in tokens]
+    texts = [shown(decrypt_v1(t, secret, month).plaintext.decode("utf-8", "replace"))
+             for t in tokens]
     if len(texts) == 1:
         sys.stdout.write(texts[0])
     else:

@@ -99,8 +99,9 @@ def make_pair(cli: Cli, *, escrow_key: str | None = None) -> Pair:
     cli.ok(pat, "init", "--role", "patient")
     offer = cli.ok(doc, "pair", "offer", "--png", str(cli.tmp / "offer.png"), "--json").json()
     photo = phone_photo(cli.tmp / "offer.png", cli.tmp / "photo.jpg")
-    accepted = cli.ok(pat, "pair", "accept", "--qr", str(photo), "--json").json()
-    done = cli.ok(doc, "pair", "complete", str(accepted["accept_token"]), "--json").json()
+    accepted = cli.ok(pat, "pair", "accept", "--qr", str(photo), "--json", "--history").json()
+    done = cli.ok(doc, "pair", "complete", str(accepted["accept_token"]), "--json",
+                  "--history").json()
     assert done["pairing_id"] == accepted["pairing_id"] == offer["pairing_id"]
     assert done["safety_number"] == accepted["safety_number"]
     return Pair(doc, pat, str(offer["pairing_id"]), offer, photo)

@@ -35,7 +35,7 @@ def test_send_and_open_file_both_ways(cli: Cli, pair: Pair) -> None:
     # and the other way, with the manifest token given directly
     photo = cli.tmp / "rash.jpg"
     photo.write_bytes(b"\xff\xd8" + os.urandom(5000))
-    token = cli.ok(pair.pat, "send-file", str(photo)).out
+    token = cli.ok(pair.pat, "send-file", str(photo), "--out", "rash.jpg.mcf").out
     out2 = cli.ok(pair.doc, "open-file", "rash.jpg.mcf", "--manifest", "-",
                   "--out", str(cli.tmp / "got.jpg"), stdin=token).out.strip()
     assert Path(out2).read_bytes() == photo.read_bytes()

@@ -80,7 +80,7 @@ def test_forward_secrecy_copy_of_keystore_cannot_reopen(cli: Cli, pair: Pair) ->
     # only the local history still has it ... until cleared
     history = cli.ok(after, "history", "list", "--json").out
     assert "Biopsy: benign" in history
-    cli.ok(pair.doc, "history", "clear")
+    cli.ok(pair.doc, "history", "clear", "--yes")
     assert cli.ok(pair.doc, "history", "list").out == ""
     # the copy taken before opening still opens it: the test above is not vacuous
     assert cli.ok(before, "decrypt", stdin=token).out == "Biopsy: benign"
