@@ -82,8 +82,7 @@ async def _by_functions(demo: Demo, pairing: str) -> tuple[str, bytes]:
     with bot.sessions.begin() as s:
         a, b = (bot.services.directory.resolve(s, Platform.TELEGRAM, str(u)).identity_id
                 for u in (ADMIN_A, ADMIN_B))
-    deps = requests.Deps(settings=bot.settings, keyring=bot.keyring, audit=demo.jobs.audit,
-                         clock=demo.clock)
+    deps = demo.jobs
     with bot.sessions.begin() as s:
         asked = requests.request(deps, s, requests.Actor(a, True), [pairing[:8], *REASON.split()])
     demo.say("Admin A", f"requests break-glass for {pairing[:8]}… → bot: {asked.reply[:70]}…")
@@ -104,10 +103,8 @@ async def _by_functions(demo: Demo, pairing: str) -> tuple[str, bytes]:
 
 def _record_opened(demo: Demo, code: str, bundle: bytes, *, holders: int) -> None:
     """What ``medcrypt-bot breakglass record-open`` does, on the demo's calendar."""
-    deps = requests.Deps(settings=demo.bot.settings, keyring=demo.bot.keyring,
-                         audit=demo.jobs.audit, clock=demo.clock)
     with demo.bot.sessions.begin() as s:
-        requests.record_opened(deps, s, code, bundle_digest(bundle), holders=holders)
+        requests.record_opened(demo.jobs, s, code, bundle_digest(bundle), holders=holders)
 
 
 async def break_glass(demo: Demo) -> dict[str, Any]:

@@ -20,15 +20,16 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Row
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from medcrypt.bot.commands.context import Services
 from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind, Platform
 from medcrypt.bot.domain.sender import Delivery, Sender
+from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox import queue
 from medcrypt.bot.outbox.backoff import backoff_seconds
 from medcrypt.bot.outbox.errors import Permanent, RetryAfter, SendFailed, Transient, WindowClosed
+from medcrypt.storage.db import is_sqlite
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.media import MediaBlob
 from medcrypt.storage.models.outbox import OutboxMessage
@@ -38,15 +39,14 @@ log = structlog.get_logger("bot.outbox")
 
 class OutboxWorker:
     def __init__(
-        self, sessions: sessionmaker[Session], services: Services,
-        senders: Mapping[Platform, Sender], *, postgres: bool, concurrency: int = 16,
+        self, services: Services, senders: Mapping[Platform, Sender], *, concurrency: int = 16,
         lease: timedelta = timedelta(seconds=30), media_url: Callable[[str], str] | None = None,
         rand: Callable[[], float] | None = None,
     ) -> None:
-        self._sessions = sessions
+        self._sessions = services.sessions
         self._services = services
         self._senders = senders
-        self._postgres = postgres
+        self._postgres = not is_sqlite(services.engine)
         self._concurrency = concurrency
         self._lease = lease
         self._media_url = media_url

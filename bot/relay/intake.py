@@ -17,9 +17,8 @@ from datetime import timedelta
 import structlog
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
-from medcrypt.bot.commands.context import Context, Deferred, Services
+from medcrypt.bot.commands.context import Context, Deferred
 from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.messages import (
     Document,
@@ -28,6 +27,7 @@ from medcrypt.bot.domain.messages import (
     OutKind,
     Platform,
 )
+from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox.queue import enqueue, release_held
 from medcrypt.bot.relay.ratelimit import RateLimiter
 from medcrypt.bot.relay.router import handle
@@ -56,9 +56,8 @@ class Outcome:
 
 
 class Intake:
-    def __init__(self, sessions: sessionmaker[Session], services: Services,
-                 limiter: RateLimiter) -> None:
-        self._sessions = sessions
+    def __init__(self, services: Services, limiter: RateLimiter) -> None:
+        self._sessions = services.sessions
         self.services = services
         self._limiter = limiter
         #: Set by ``BotApp``; without it deferred work runs inline after commit.

@@ -1,28 +1,38 @@
-"""What every job needs, handed in by whoever runs it (bot run loop, CLI, tests).
+"""The bot's one dependency bundle: the long-lived collaborators every layer works with.
 
-One small frozen object instead of globals, so the same job function runs under the
-scheduler, under ``medcrypt-bot jobs run --now ...`` and in a 14-month time-travel test
-with a :class:`crypto.clock.FixedClock`, against SQLite or PostgreSQL.
+The composition root (:mod:`bot.app.wiring`) builds one :class:`Services` per process -
+the bot run loop, each ``medcrypt-bot`` command, the demo and the tests alike - and
+hands the same object to the relay, the commands, the outbox worker, the scheduler and
+the key-lifecycle jobs. One frozen object instead of globals, so the same job function
+runs under the scheduler, under ``medcrypt-bot jobs run --now ...`` and in a 14-month
+time-travel test with a :class:`crypto.clock.FixedClock`, against SQLite or PostgreSQL.
+
+There is exactly one :class:`storage.audit.AuditLog` per engine - this bundle's - so its
+pseudonym secret is loaded once per process, and :meth:`Services.warm` is the one place
+that knows why it must be loaded before a write transaction opens.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from medcrypt.bot.domain.auditing import Auditor
 from medcrypt.bot.domain.config import Settings
+from medcrypt.bot.domain.identities import IdentityDirectory
+from medcrypt.bot.domain.messages import Platform
 from medcrypt.crypto.clock import Clock
-from medcrypt.crypto.errors import ConfigError
-from medcrypt.crypto.server.audit import Checkpoint, CheckpointSigner, system_ref
+from medcrypt.crypto.server.audit import system_ref
+from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.audit import AuditLog
-from medcrypt.storage.db import make_engine, session_factory
+from medcrypt.storage.db import session_factory
 
 #: Progress callback: (done, total) in the job's unit (pairings or epochs).
 Progress = Callable[[int, int], None]
@@ -43,23 +53,42 @@ def _ref(audit: AuditLog, kind: str, raw_id: str) -> str:
 
 
 @dataclass(frozen=True)
-class JobContext:
+class Services:
     settings: Settings
     engine: Engine
     clock: Clock
+    #: The server keyring: sealed addresses, break-glass reasons, audit subject keys.
+    keyring: Keyring
+    #: The audit log of :attr:`engine` - the only one the process opens on it.
     audit: AuditLog
+    #: Checkpoint public keys ``/audit_verify`` checks signatures against.
+    audit_public_keys: Mapping[bytes, AuditPublicKey] = field(default_factory=dict)
+    rng: Callable[[int], bytes] = os.urandom
     sessions: sessionmaker[Session] = field(init=False)
+    directory: IdentityDirectory = field(init=False)
+    #: Relay events into :attr:`audit` (keeps the last few for ``/stats`` and tests).
+    auditor: Auditor = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sessions", session_factory(self.engine))
+        object.__setattr__(self, "directory", IdentityDirectory(self.keyring, self.clock))
+        object.__setattr__(self, "auditor", Auditor(self.audit))
 
     def warm(self) -> None:
         """Load the audit pseudonym secret before any write transaction opens.
 
-        On first use the audit log creates that secret on its own connection; doing it
-        while a job's transaction holds SQLite's write lock would wait on ourselves.
+        On first use the audit log reads - and on a fresh database creates - that secret
+        on a connection of its own. Done while a transaction of this process holds
+        SQLite's write lock (an inbound message being handled, a job's batch), it would
+        wait on ourselves. The bot calls this once at start, each job before its first
+        transaction; after the first call it costs nothing.
         """
         self.audit.pseudonym("pairing", "warm-up")
+
+    def max_chars(self, platform: Platform) -> int:
+        if platform is Platform.TELEGRAM:
+            return self.settings.telegram.max_message_chars
+        return self.settings.whatsapp.max_message_chars
 
     @contextmanager
     def run_sessions(self) -> Iterator[sessionmaker[Session]]:
@@ -86,35 +115,3 @@ class JobContext:
 
     def identity_ref(self, identity_id: str) -> str:
         return _ref(self.audit, "identity", identity_id)
-
-
-def audit_signer(settings: Settings,
-                 environ: Mapping[str, str] | None = None) -> CheckpointSigner | None:
-    """The checkpoint signing key, when configured (it is optional for jobs)."""
-    try:
-        return CheckpointSigner.from_b64(settings.secret("audit.signing_key_env",
-                                                         environ=environ),
-                                         name=settings.audit.signing_key_env)
-    except ConfigError:
-        return None
-
-
-def context_from_settings(
-    settings: Settings, clock: Clock, *, environ: Mapping[str, str] | None = None,
-    engine: Engine | None = None, on_checkpoint: Callable[[Checkpoint], None] | None = None,
-) -> JobContext:
-    """Build a context the way the CLI and the bot do: engine, server keyring, audit log.
-
-    The checkpoint signing key is optional (without it no checkpoint is signed);
-    ``on_checkpoint`` hears of every checkpoint written (the bot posts witness lines).
-    """
-    keyring = Keyring.from_environ(environ, env_name=settings.keyring.server_keys_env)
-    signer = audit_signer(settings, environ)
-    engine = engine or make_engine(settings.database_url)
-    audit = AuditLog(
-        engine, keyring, clock=clock, signer=signer,
-        checkpoint_every=settings.audit.checkpoint_every_entries,
-        checkpoint_interval=timedelta(minutes=settings.audit.checkpoint_interval_minutes),
-        postgres_vacuum=settings.database.postgres_vacuum, on_checkpoint=on_checkpoint,
-    )
-    return JobContext(settings=settings, engine=engine, clock=clock, audit=audit)
