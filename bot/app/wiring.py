@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.services import Services
+from medcrypt.bot.scheduler.listing import format_listing
 from medcrypt.crypto.clock import Clock
 from medcrypt.crypto.errors import ConfigError
 from medcrypt.crypto.server.audit import Checkpoint, CheckpointSigner
@@ -80,4 +81,5 @@ def build_services(
                            on_checkpoint=on_checkpoint)
     return Services(
         settings=settings, engine=engine, clock=clock, keyring=keyring, audit=audit,
+        job_listing=format_listing,
         audit_public_keys={signer.key_id: signer.public_key} if signer is not None else {})

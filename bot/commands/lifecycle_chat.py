@@ -28,7 +28,6 @@ from medcrypt.bot.domain.lifecycle.queue import insert_ignore
 from medcrypt.bot.domain.lifecycle.rotation import rotate
 from medcrypt.bot.domain.lifecycle.shred import shred_pairing
 from medcrypt.bot.domain.services import Services
-from medcrypt.bot.scheduler.listing import format_listing
 from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.models.jobs import ShredConfirmation
 from medcrypt.storage.models.pairings import Pairing
@@ -68,8 +67,8 @@ def _resolve(session: Session, text: str) -> tuple[str | None, str | None]:
 
 
 def jobs_command(ctx: Services, actor_id: str, args: list[str]) -> ChatReply:
-    """``/jobs``: next and last run of each job."""
-    return ChatReply(format_listing(ctx, ctx.clock.now()))
+    """``/jobs``: next and last run of each job (the scheduler's listing)."""
+    return ChatReply(ctx.job_listing(ctx, ctx.clock.now()))
 
 
 def rotate_now_command(ctx: Services, actor_id: str, args: list[str]) -> ChatReply:

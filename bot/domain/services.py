@@ -19,6 +19,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,6 +39,9 @@ from medcrypt.storage.db import session_factory
 Progress = Callable[[int, int], None]
 
 SCHEDULER_REF = system_ref("scheduler")
+#: A PHI-free table of the jobs' next and last runs (``/jobs``, ``medcrypt-bot jobs list``).
+#: The scheduler knows when jobs run next; the commands, below it, get the listing here.
+JobListing = Callable[["Services", datetime], str]
 
 #: SQLite page cache (KiB) of the one connection a rotation or sweep runs on. Each batch
 #: inserts at random places of the same large indexes (audit subject refs, outbox dedupe
@@ -61,6 +65,7 @@ class Services:
     keyring: Keyring
     #: The audit log of :attr:`engine` - the only one the process opens on it.
     audit: AuditLog
+    job_listing: JobListing
     #: Checkpoint public keys ``/audit_verify`` checks signatures against.
     audit_public_keys: Mapping[bytes, AuditPublicKey] = field(default_factory=dict)
     rng: Callable[[int], bytes] = os.urandom
