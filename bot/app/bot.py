@@ -111,19 +111,16 @@ class BotApp:
                 settings, sid, token, settings.secret("whatsapp.from_number_env", environ=env))
             self.whatsapp = sender
             senders[Platform.WHATSAPP] = sender
-            admins = frozenset(
-                n.strip() if n.strip().startswith("whatsapp:") else f"whatsapp:{n.strip()}"
-                for n in env.get(settings.clinic.admin_whatsapp_numbers_env, "").split(",")
-                if n.strip())
             self.webhook = WhatsAppWebhook(
                 settings, auth_token=token, account_sid=sid, intake=self.intake,
                 sessions=self.sessions, clock=self.clock, on_accepted=self._wake,
-                on_status=self._status, admin_numbers=admins)
+                on_status=self._status,
+                admin_numbers=self.services.channels[Platform.WHATSAPP].config_admins)
         self.worker = OutboxWorker(
             self.services, senders,
             concurrency=settings.relay.outbox_concurrency,
             lease=timedelta(seconds=settings.relay.outbox_lease_seconds),
-            media_url=self.webhook.media_url if self.webhook else None)
+            file_links={Platform.WHATSAPP: self.webhook.file_links} if self.webhook else None)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._server: uvicorn.Server | None = None

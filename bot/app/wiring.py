@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from medcrypt.bot.adapters.channels import channels, parse_target
 from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.services import Services
 from medcrypt.bot.scheduler.listing import format_listing
@@ -81,5 +82,5 @@ def build_services(
                            on_checkpoint=on_checkpoint)
     return Services(
         settings=settings, engine=engine, clock=clock, keyring=keyring, audit=audit,
-        job_listing=format_listing,
+        channels=channels(settings, env), admin_target=parse_target, job_listing=format_listing,
         audit_public_keys={signer.key_id: signer.public_key} if signer is not None else {})

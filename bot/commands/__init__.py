@@ -38,7 +38,7 @@ def dispatch(ctx: Context, text: str) -> None:
         ctx.reply(notices.UNKNOWN_COMMAND)
         return
     head, *args = text.split()
-    name = head[1:].split("@", 1)[0].lower()  # Telegram appends @botname in groups
+    name = head[1:].lower()
     module = registry().get(name)
     if module is None:
         ctx.reply(notices.UNKNOWN_COMMAND)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from medcrypt.bot.domain.channels import Channel
 from medcrypt.bot.domain.messages import InboundMessage, OutboundMessage, OutKind
 from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox.queue import enqueue
@@ -50,6 +51,11 @@ class Context:
     def sender_id(self) -> str:
         return self.message.sender_id
 
+    @property
+    def channel(self) -> Channel:
+        """The sender's platform, as its adapter describes it."""
+        return self.services.channels[self.message.platform]
+
     def reply(self, text: str) -> None:
         """A PHI-free notice to the sender."""
         self.replies.append(text)
@@ -63,7 +69,7 @@ class Context:
         platform = self.services.directory.platform_of(self.session, recipient_id)
         if platform is None:
             return
-        parts = split_token(token_text, self.services.max_chars(platform),
+        parts = split_token(token_text, self.services.channels[platform].max_message_chars,
                             rng=self.services.rng)
         out = OutboundMessage(recipient_id=recipient_id, kind=OutKind.TOKEN,
                               origin_id=self.sender_id, pairing_id=pairing_id)

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
+from medcrypt.bot.domain.channels import Channel
 from medcrypt.bot.domain.messages import InboundMessage
 from medcrypt.bot.domain.services import Services
 
@@ -26,6 +27,10 @@ class Handling(Protocol):
 
     @property
     def sender_id(self) -> str: ...
+
+    @property
+    def channel(self) -> Channel:
+        """The sender's platform, as its adapter describes it."""
 
     def reply(self, text: str) -> None:
         """A PHI-free notice to the sender."""

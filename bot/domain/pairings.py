@@ -116,8 +116,7 @@ def accept(ctx: Handling, token: Token, token_text: str) -> None:
     ctx.keep_identity = True
     ctx.audit("pairing_completed", pairing=pairing.pairing_id,
               consent=notices.PLATFORM_WARNING_VERSION)
-    platform_name = "WhatsApp" if ctx.message.platform.value == "whatsapp" else "Telegram"
-    ctx.reply(notices.PLATFORM_WARNING.format(platform=platform_name))
+    ctx.reply(notices.PLATFORM_WARNING.format(platform=ctx.channel.display_name))
     ctx.reply(notices.PAIRED_PATIENT)
     ctx.relay_token(pairing.physician_id, token_text, pairing.pairing_id)
     ctx.notify(pairing.physician_id, notices.PAIRED_PHYSICIAN)

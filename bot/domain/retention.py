@@ -22,7 +22,7 @@ from medcrypt.storage.models.parts import PendingPart
 PART_TTL = timedelta(days=1)
 #: A receipt no sent message claimed within a day never will.
 RECEIPT_TTL = timedelta(days=1)
-#: Platforms redeliver for at most a day (Telegram keeps updates 24 h); keys older than
+#: Platforms redeliver for at most a day (the longest keeps updates 24 h); keys older than
 #: a week cannot matter any more.
 INBOUND_KEY_TTL = timedelta(days=7)
 

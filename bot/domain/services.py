@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from medcrypt.bot.domain.auditing import Auditor
+from medcrypt.bot.domain.channels import Channel
 from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.identities import IdentityDirectory
 from medcrypt.bot.domain.messages import Platform
@@ -42,6 +43,8 @@ SCHEDULER_REF = system_ref("scheduler")
 #: A PHI-free table of the jobs' next and last runs (``/jobs``, ``medcrypt-bot jobs list``).
 #: The scheduler knows when jobs run next; the commands, below it, get the listing here.
 JobListing = Callable[["Services", datetime], str]
+#: ``<platform>:<address>`` as an admin types it -> (platform, address), or None.
+AdminTarget = Callable[[str], tuple[Platform, str] | None]
 
 #: SQLite page cache (KiB) of the one connection a rotation or sweep runs on. Each batch
 #: inserts at random places of the same large indexes (audit subject refs, outbox dedupe
@@ -65,6 +68,10 @@ class Services:
     keyring: Keyring
     #: The audit log of :attr:`engine` - the only one the process opens on it.
     audit: AuditLog
+    #: Every platform as its adapter describes it (:mod:`bot.domain.channels`).
+    channels: Mapping[Platform, Channel]
+    #: Supplied by the adapters, which know how each platform names a person.
+    admin_target: AdminTarget
     job_listing: JobListing
     #: Checkpoint public keys ``/audit_verify`` checks signatures against.
     audit_public_keys: Mapping[bytes, AuditPublicKey] = field(default_factory=dict)
@@ -89,11 +96,6 @@ class Services:
         transaction; after the first call it costs nothing.
         """
         self.audit.pseudonym("pairing", "warm-up")
-
-    def max_chars(self, platform: Platform) -> int:
-        if platform is Platform.TELEGRAM:
-            return self.settings.telegram.max_message_chars
-        return self.settings.whatsapp.max_message_chars
 
     @contextmanager
     def run_sessions(self) -> Iterator[sessionmaker[Session]]:

@@ -5,7 +5,8 @@ checks, in order: the pairing exists, the sender is the member the direction say
 (physician → patient or patient → physician), the pairing is active, and the epoch is
 neither in the future nor past its grace window. Anything else is not relayed and the
 sender gets one short reason. A paired user's text that carries no token is never
-relayed, stored or logged (the guard), and on Telegram the message is deleted.
+relayed, stored or logged (the guard), and the adapter deletes the message where its
+platform allows a bot to.
 """
 
 from __future__ import annotations

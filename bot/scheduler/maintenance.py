@@ -24,7 +24,7 @@ from sqlalchemy import select
 from medcrypt.bot.domain.audit_chat import witness_post
 from medcrypt.bot.domain.breakglass import deposits, requests
 from medcrypt.bot.domain.lifecycle.queue import Notice, queue_notices
-from medcrypt.bot.domain.messages import OutboundMessage, OutKind, Platform
+from medcrypt.bot.domain.messages import OutboundMessage, OutKind
 from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox.queue import enqueue
 from medcrypt.crypto.server.audit import Checkpoint
@@ -50,15 +50,22 @@ class WitnessQueue:
 
 
 def admin_identities(ctx: Services) -> list[str]:
-    """Identity ids of every admin: Telegram ids from the config and chat-added admins.
+    """Identity ids of every admin: chat-added admins, and the configured admins of every
+    platform without a messaging window.
 
-    A configured admin who never wrote to the bot gets an identity now (a sealed chat
-    id, like any sender): the witness must reach them anyway.
+    A configured admin who never wrote to the bot gets an identity now (a sealed
+    address, like any sender): the witness must reach them anyway. On a platform with a
+    window (:attr:`bot.domain.channels.Channel.reply_window`) a post to someone who has
+    not written lately is held behind the template, so configured admins there are not
+    posted to unprompted; chat-added admins are, on every platform.
     """
     ids: list[str] = []
     with ctx.sessions.begin() as session:
-        for tg_id in ctx.settings.clinic.admin_telegram_ids:
-            ids.append(ctx.directory.resolve(session, Platform.TELEGRAM, str(tg_id)).identity_id)
+        for channel in ctx.channels.values():
+            if channel.reply_window:
+                continue
+            ids += [ctx.directory.resolve(session, channel.platform, address).identity_id
+                    for address in channel.config_admins]
         ids += [i for i in session.scalars(select(ClinicAdmin.identity_id).where(
             ClinicAdmin.removed_at.is_(None), ClinicAdmin.identity_id.is_not(None)))
             if i is not None and i not in ids]

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
+from medcrypt.bot.adapters.channels import parse_target
 from medcrypt.bot.adapters.whatsapp_webhook import parse_form
 from medcrypt.bot.app.wiring import build_services
-from medcrypt.bot.commands.admins import parse_target
 from medcrypt.bot.domain.config import parse_settings
 from medcrypt.bot.domain.messages import Document, Platform
 from medcrypt.bot.relay.intake import Intake
