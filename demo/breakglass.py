@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from medcrypt.bot.commands import registry
+from medcrypt.bot.commands.registry import lookup
 from medcrypt.bot.domain.breakglass import requests
 from medcrypt.bot.domain.breakglass.bundle import bundle_digest
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind, Platform
@@ -112,7 +112,7 @@ async def break_glass(demo: Demo) -> dict[str, Any]:
     print("\n10. Break-glass: emergency access with two admins and two share holders")
     with demo.bot.sessions() as s:
         pairing = s.scalars(select(Pairing.pairing_id)).one()
-    registered = "breakglass" in registry() and "approve" in registry()
+    registered = lookup("breakglass") is not None and lookup("approve") is not None
     if demo.break_glass_mode == "chat" and not registered:
         raise MedCryptError("--break-glass chat: /breakglass and /approve are not registered")
     chat = registered and demo.break_glass_mode != "functions"

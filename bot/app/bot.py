@@ -23,6 +23,7 @@ import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 
+import medcrypt.bot.app.commands  # noqa: F401 - importing it registers every chat command
 from medcrypt.bot.adapters.telegram import TelegramAdapter
 from medcrypt.bot.adapters.whatsapp import WhatsAppSender
 from medcrypt.bot.adapters.whatsapp_webhook import WhatsAppWebhook

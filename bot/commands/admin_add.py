@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from medcrypt.bot.commands.admins import active_grant, target, target_usage
 from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import notices
 from medcrypt.storage.encrypted import new_id
 from medcrypt.storage.models.admins import ClinicAdmin
 
-NAME = "admin_add"
-ADMIN = True
 USAGE = "/admin_add <platform>:<address>"
 
 
+@command("admin_add", help=USAGE, admin=True)
 def run(ctx: Context, args: list[str]) -> None:
     found = target(ctx, args)
     if found is None:
-        ctx.reply(notices.BAD_ARGUMENTS.format(usage=target_usage(ctx, NAME)))
+        ctx.reply(notices.BAD_ARGUMENTS.format(usage=target_usage(ctx, "admin_add")))
         return
     platform, address = found
     resolved = ctx.services.directory.resolve(ctx.session, platform, address)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from medcrypt.bot.commands.admins import active_grant, target, target_usage
 from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import notices
 
-NAME = "admin_remove"
-ADMIN = True
 USAGE = "/admin_remove <platform>:<address>"
 
 
+@command("admin_remove", help=USAGE, admin=True)
 def run(ctx: Context, args: list[str]) -> None:
     found = target(ctx, args)
     if found is None:
-        ctx.reply(notices.BAD_ARGUMENTS.format(usage=target_usage(ctx, NAME)))
+        ctx.reply(notices.BAD_ARGUMENTS.format(usage=target_usage(ctx, "admin_remove")))
         return
     platform, address = found
     identity_id = ctx.services.directory.find(ctx.session, platform, address)

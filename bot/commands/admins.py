@@ -5,12 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain.messages import Platform
 from medcrypt.storage.models.admins import ClinicAdmin
-
-NAME = "admins"
-ADMIN = True
-USAGE = "/admins"
 
 
 def active_grant(ctx: Context, identity_id: str) -> ClinicAdmin | None:
@@ -42,6 +39,7 @@ def target_usage(ctx: Context, command: str) -> str:
                        for channel in ctx.services.channels.values())
 
 
+@command("admins", help="/admins", admin=True)
 def run(ctx: Context, args: list[str]) -> None:
     rows = list(ctx.session.scalars(select(ClinicAdmin).where(
         ClinicAdmin.removed_at.is_(None), ClinicAdmin.identity_id.is_not(None))

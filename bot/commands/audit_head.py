@@ -7,12 +7,10 @@ on this message's transaction), rendered by :func:`bot.domain.audit_chat.render_
 from __future__ import annotations
 
 from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain.audit_chat import render_head_reply
 
-NAME = "audit_head"
-ADMIN = True
-USAGE = "/audit_head"
 
-
+@command("audit_head", help="/audit_head", admin=True)
 def run(ctx: Context, args: list[str]) -> None:
     ctx.reply(render_head_reply(ctx.services.audit.head()))

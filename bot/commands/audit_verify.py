@@ -11,14 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain.audit_chat import render_verify_reply
 from medcrypt.crypto.errors import AuditChainBroken
 from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
 from medcrypt.storage.audit import AuditLog
-
-NAME = "audit_verify"
-ADMIN = True
-USAGE = "/audit_verify"
 
 
 def verify_text(log: AuditLog, keys: Mapping[bytes, AuditPublicKey]) -> str:
@@ -29,6 +26,7 @@ def verify_text(log: AuditLog, keys: Mapping[bytes, AuditPublicKey]) -> str:
     return render_verify_reply(report)
 
 
+@command("audit_verify", help="/audit_verify", admin=True)
 def run(ctx: Context, args: list[str]) -> None:
     audit = ctx.services.audit
     keys = dict(ctx.services.audit_public_keys)

@@ -7,10 +7,10 @@ the engine's one audit log, already warm) and turns the
 :class:`~bot.domain.breakglass.requests.Outcome` into queued replies, notices and the
 bundle document - all committed together with the audit entries, or not at all.
 
-The three command modules (``cmd_breakglass``, ``cmd_approve``, ``cmd_deny``) have the
-``NAME``/``ADMIN``/``USAGE``/``run`` shape of ``bot.commands``. ``ADMIN`` is False on
-purpose: the admin check happens here so that a refusal lands in the hash-chained audit
-log, not only in the process log.
+The three commands (``/breakglass``, ``/approve``, ``/deny``) are declared ``admin=True``:
+the dispatcher refuses everyone else before they run, through :func:`refuse`, which
+records the refusal the way the state machine records its own. The state machine still
+checks the actor itself, for every caller that is not the dispatcher.
 """
 
 from __future__ import annotations
@@ -27,6 +27,11 @@ from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.errors import ConfigError
 
 Handler = Callable[[Services, Session, requests.Actor, Sequence[str]], requests.Outcome]
+
+
+def refuse(ctx: Context, name: str) -> None:
+    """A non-admin tried ``/<name>``: a chained ``admin.refused`` entry and the reply."""
+    ctx.reply(requests.refuse(ctx.services, ctx.session, ctx.sender_id, name).reply)
 
 
 def run(ctx: Context, args: list[str], handler: Handler) -> None:

@@ -17,14 +17,13 @@ from __future__ import annotations
 from functools import partial
 
 from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.registry import command
 from medcrypt.bot.commands.unpair import end_pairings
 from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.lifecycle.erasure import erase_identity_everywhere
 from medcrypt.bot.domain.services import Services
 from medcrypt.storage.models.identities import PlatformIdentity
 
-NAME = "delete_me"
-ADMIN = False
 USAGE = "/delete_me"
 
 
@@ -38,6 +37,7 @@ def erase(services: Services, identity_id: str) -> list[str]:
     return [notices.DELETED]
 
 
+@command("delete_me", help=USAGE)
 def run(ctx: Context, args: list[str]) -> None:
     if args:
         ctx.reply(notices.BAD_ARGUMENTS.format(usage=USAGE))

@@ -10,11 +10,9 @@ from __future__ import annotations
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.deferral import defer_job
 from medcrypt.bot.commands.lifecycle_chat import rotate_now_command
-
-NAME = "rotate_now"
-ADMIN = True
-USAGE = "/rotate_now <pairing|all>"
+from medcrypt.bot.commands.registry import command
 
 
+@command("rotate_now", help="/rotate_now <pairing|all>", admin=True)
 def run(ctx: Context, args: list[str]) -> None:
     defer_job(ctx, rotate_now_command, args)

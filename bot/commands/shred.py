@@ -10,11 +10,9 @@ from __future__ import annotations
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.deferral import defer_job
 from medcrypt.bot.commands.lifecycle_chat import shred_command
-
-NAME = "shred"
-ADMIN = True
-USAGE = "/shred <pairing> [code]"
+from medcrypt.bot.commands.registry import command
 
 
+@command("shred", help="/shred <pairing> [code]", admin=True)
 def run(ctx: Context, args: list[str]) -> None:
     defer_job(ctx, shred_command, args)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import notices
 
-NAME = "start"
-ADMIN = False
-USAGE = "/start"
 
-
+@command("start", help="/start", listed=False)
 def run(ctx: Context, args: list[str]) -> None:
     ctx.reply(notices.PLATFORM_WARNING.format(platform=ctx.channel.display_name))
     ctx.reply(notices.HELP)

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import Table, and_, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from medcrypt.bot.commands import dispatch
 from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.dispatch import dispatch
 from medcrypt.bot.domain import notices, pairings
 from medcrypt.bot.domain.lifecycle.policy import classify
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
+import medcrypt.bot.app.commands  # noqa: F401 - registers the chat commands, as the bot does
 from medcrypt.bot.adapters.channels import parse_target
 from medcrypt.bot.adapters.whatsapp_webhook import parse_form
 from medcrypt.bot.app.wiring import build_services
