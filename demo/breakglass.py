@@ -7,7 +7,7 @@ the shredded month cannot, because nothing of it is left to put in a bundle.
 
 When the chat commands (``/breakglass``, ``/approve``) are registered in the bot, the
 admins type them on Telegram; until then the demo calls the same state machine
-(:mod:`bot.breakglass.requests`) the commands call, delivers its notices and the bundle
+(:mod:`bot.domain.breakglass.requests`) the commands call, delivers its notices and the bundle
 through the bot's outbox, and says so in the transcript.
 """
 
@@ -75,7 +75,7 @@ async def _bundle_for_admin_a(demo: Demo) -> bytes:
 
 async def _by_functions(demo: Demo, pairing: str) -> tuple[str, bytes]:
     demo.say("note", "break-glass driven through the functions /breakglass and /approve "
-                     "call (bot.breakglass.requests), not typed in chat")
+                     "call (bot.domain.breakglass.requests), not typed in chat")
     for admin in (ADMIN_A, ADMIN_B):  # a Telegram bot may only write to people who wrote first
         await _admin_says(demo, admin, "/start", "")
     bot = demo.bot

@@ -82,7 +82,7 @@ class BotApp:
         database = self.engine.url.database if is_sqlite(self.engine) else None
         self.checkpointer = (WalCheckpointer(database)
                              if database and database != ":memory:" else None)
-        # Jobs and deferred commands use the database from worker threads (bot.jobs.gate).
+        # Jobs and deferred commands use the database from worker threads (bot.scheduler.gate).
         self.gate = install_gate(self.engine)
         self.witnesses = WitnessQueue()
         # The one bundle of the process, with the one audit log of its engine: it signs

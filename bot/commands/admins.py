@@ -1,4 +1,8 @@
-"""/admins: list clinic admins (config and chat-added), addresses masked."""
+"""/admins: list clinic admins (config and chat-added), addresses masked - and who is one.
+
+:func:`is_admin` is what the dispatcher asks before any admin command runs, and
+break-glass before its state machine does.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """/jobs: next and last run of each scheduled job (admins).
 
-A thin adapter: :func:`bot.jobs.chat.jobs_command` does the work after commit
+A thin adapter: :func:`bot.commands.lifecycle_chat.jobs_command` does the work after commit
 (see :mod:`bot.commands.deferral`); the dispatcher has already checked and audited
 that the sender is an admin.
 """

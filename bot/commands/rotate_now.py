@@ -1,6 +1,6 @@
 """/rotate_now <pairing|all>: rotation bookkeeping now for one pairing or all (admins).
 
-A thin adapter: :func:`bot.jobs.chat.rotate_now_command` does the work after commit
+A thin adapter: :func:`bot.commands.lifecycle_chat.rotate_now_command` does the work after commit
 (see :mod:`bot.commands.deferral`); the dispatcher has already checked and audited
 that the sender is an admin.
 """

@@ -1,6 +1,6 @@
 """/shred <pairing> [code]: destroy what the relay holds for a pairing, now (admins).
 
-A thin adapter: :func:`bot.jobs.chat.shred_command` does the work after commit
+A thin adapter: :func:`bot.commands.lifecycle_chat.shred_command` does the work after commit
 (see :mod:`bot.commands.deferral`); the dispatcher has already checked and audited
 that the sender is an admin.
 """

@@ -2,7 +2,7 @@
 
 Relayed tokens themselves (``stored_tokens``, ``escrow_deposits``) are kept per epoch for
 clinic break-glass and leave with their epoch when the shred job runs
-(:mod:`bot.jobs.purge`). Everything :func:`prune` removes is only delivery scaffolding;
+(:mod:`bot.domain.lifecycle.purge`). Everything :func:`prune` removes is only delivery scaffolding;
 it is idempotent and safe to run from any replica at any time.
 """
 

@@ -149,7 +149,7 @@ def _collect_part(ctx: Context, token: Token, token_text: str) -> str | None:
         return None
     now = ctx.services.clock.now()
     # The raw chunk, not the text: part 0 starts with the whole token's header, which is
-    # how the shred job finds the parts of an epoch without a key (bot.jobs.purge).
+    # how the shred job finds the parts of an epoch without a key (bot.domain.lifecycle.purge).
     s.add(PendingPart(sender_id=ctx.sender_id, group_id=group_id, part_index=part.index,
                       part_count=part.count, chunk=part.chunk, received_at=now))
     s.flush()
@@ -227,7 +227,7 @@ def _check_route(
 
 
 def _epoch_ok(ctx: Context, pairing: Route, epoch: int | None) -> bool:
-    """The bot's half of the key policy (:func:`bot.jobs.policy.epoch_status`).
+    """The bot's half of the key policy (:func:`bot.domain.lifecycle.policy.epoch_status`).
 
     The calendar refuses an epoch past its grace end even before the sweep ran; the
     job's records add an epoch shredded early by ``/shred`` or ``/delete_me``, so the

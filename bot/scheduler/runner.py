@@ -3,7 +3,7 @@
 * Rotation runs on ``schedule.rotation_cron`` (UTC, default 00:00 on the 1st) and the
   shred sweep every ``schedule.shred_interval_minutes``.
 * Jobs persist in ``scheduler_jobs`` in the bot's database through
-  :class:`bot.jobs.jobstore.DataJobStore`: plain columns and JSON, never a pickle, and
+  :class:`bot.scheduler.jobstore.DataJobStore`: plain columns and JSON, never a pickle, and
   a job is rebuilt only if its function is on :data:`JOB_FUNCTIONS` - so writing that
   table cannot make the bot run anything but its own jobs. A stored fire time that
   passed unrun (event loop blocked, machine suspended) is still due: ``coalesce`` folds
@@ -14,7 +14,7 @@
   compute their target state from the calendar, so this catch-up is correct whether the
   bot was down for an hour or across several month boundaries, and harmless otherwise.
 * Job functions are module-level and take only a context key and a job name, so the
-  stored job holds no object, key or connection - only ``bot.jobs.scheduler:scheduled``
+  stored job holds no object, key or connection - only ``medcrypt.bot.scheduler.runner:scheduled``
   and two strings. Several replicas may fire the same job; the jobs are idempotent by
   unique constraints.
 

@@ -5,7 +5,7 @@ the current month, and for each: warns both members once when its grace end is l
 than a day away, and shreds it once the grace end has passed - deleting everything the
 bot holds for it, marking it ``shredded``, notifying and auditing, all in one
 transaction per batch of epochs. Then it scrubs the database files
-(:mod:`bot.jobs.remanence`). Grace ends are computed per pairing from the grace window
+(:mod:`bot.domain.lifecycle.remanence`). Grace ends are computed per pairing from the grace window
 its QR policy carried, which is what the companions enforce.
 
 On demand, :func:`shred_pairing` shreds every epoch of one pairing up to and including
