@@ -7,7 +7,7 @@ the shredded month cannot, because nothing of it is left to put in a bundle.
 
 When the chat commands (``/breakglass``, ``/approve``) are registered in the bot, the
 admins type them on Telegram; until then the demo calls the same state machine
-(:mod:`bot.breakglass.requests`) the commands call, delivers its notices and the bundle
+(:mod:`bot.domain.breakglass.requests`) the commands call, delivers its notices and the bundle
 through the bot's outbox, and says so in the transcript.
 """
 
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from medcrypt.bot.commands import registry
+from medcrypt.bot.commands.registry import lookup
 from medcrypt.bot.domain.breakglass import requests
 from medcrypt.bot.domain.breakglass.bundle import bundle_digest
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind, Platform
@@ -75,15 +75,14 @@ async def _bundle_for_admin_a(demo: Demo) -> bytes:
 
 async def _by_functions(demo: Demo, pairing: str) -> tuple[str, bytes]:
     demo.say("note", "break-glass driven through the functions /breakglass and /approve "
-                     "call (bot.breakglass.requests), not typed in chat")
+                     "call (bot.domain.breakglass.requests), not typed in chat")
     for admin in (ADMIN_A, ADMIN_B):  # a Telegram bot may only write to people who wrote first
         await _admin_says(demo, admin, "/start", "")
     bot = demo.bot
     with bot.sessions.begin() as s:
         a, b = (bot.services.directory.resolve(s, Platform.TELEGRAM, str(u)).identity_id
                 for u in (ADMIN_A, ADMIN_B))
-    deps = requests.Deps(settings=bot.settings, keyring=bot.keyring, audit=demo.jobs.audit,
-                         clock=demo.clock)
+    deps = demo.jobs
     with bot.sessions.begin() as s:
         asked = requests.request(deps, s, requests.Actor(a, True), [pairing[:8], *REASON.split()])
     demo.say("Admin A", f"requests break-glass for {pairing[:8]}… → bot: {asked.reply[:70]}…")
@@ -104,10 +103,8 @@ async def _by_functions(demo: Demo, pairing: str) -> tuple[str, bytes]:
 
 def _record_opened(demo: Demo, code: str, bundle: bytes, *, holders: int) -> None:
     """What ``medcrypt-bot breakglass record-open`` does, on the demo's calendar."""
-    deps = requests.Deps(settings=demo.bot.settings, keyring=demo.bot.keyring,
-                         audit=demo.jobs.audit, clock=demo.clock)
     with demo.bot.sessions.begin() as s:
-        requests.record_opened(deps, s, code, bundle_digest(bundle), holders=holders)
+        requests.record_opened(demo.jobs, s, code, bundle_digest(bundle), holders=holders)
 
 
 async def break_glass(demo: Demo) -> dict[str, Any]:
@@ -115,7 +112,7 @@ async def break_glass(demo: Demo) -> dict[str, Any]:
     print("\n10. Break-glass: emergency access with two admins and two share holders")
     with demo.bot.sessions() as s:
         pairing = s.scalars(select(Pairing.pairing_id)).one()
-    registered = "breakglass" in registry() and "approve" in registry()
+    registered = lookup("breakglass") is not None and lookup("approve") is not None
     if demo.break_glass_mode == "chat" and not registered:
         raise MedCryptError("--break-glass chat: /breakglass and /approve are not registered")
     chat = registered and demo.break_glass_mode != "functions"

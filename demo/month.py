@@ -2,7 +2,7 @@
 
 The calendar moves (the bot's :class:`~demo.clinic.TravelClock`, the companions'
 ``MEDCRYPT_NOW``); the jobs run exactly as ``medcrypt-bot jobs run rotate|shred --now
-...`` runs them, through :func:`bot.jobs.runs.run_job`, on the bot's own clock so that
+...`` runs them, through :func:`bot.domain.lifecycle.runs.run_job`, on the bot's own clock so that
 every audit entry is in calendar order. Then the proof that a shred is real: the bot
 refuses the old month, the companion cannot open it, and the bytes of every token of
 that month are gone from the SQLite file and its WAL.

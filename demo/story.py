@@ -25,8 +25,8 @@ from sqlalchemy import func, select
 
 from medcrypt.bot.app.bot import BotApp
 from medcrypt.bot.app.logs import setup_logging
+from medcrypt.bot.app.wiring import build_services
 from medcrypt.bot.domain.config import parse_settings
-from medcrypt.bot.domain.lifecycle.context import context_from_settings
 from medcrypt.bot.domain.lifecycle.runs import run_job
 from medcrypt.crypto.errors import MedCryptError
 from medcrypt.crypto.keyless.parts import join_parts
@@ -105,7 +105,7 @@ class Demo:
         if configure_logging:
             setup_logging(settings)  # warnings only: the transcript is the output
         self.bot = BotApp(settings, environ=env, clock=clock)
-        self.jobs = context_from_settings(settings, clock, environ=env)
+        self.jobs = build_services(settings, clock, environ=env)
         self.doc = Person("Dr. Rivera", "physician", root / "physician", now=clock.now)
         self.pat = Person("Sam", "patient", root / "patient", now=clock.now)
         self.tg_seen = 0

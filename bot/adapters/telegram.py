@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import hmac
 import os
+import re
 import warnings
 from collections.abc import Callable
 from datetime import timedelta
@@ -59,6 +60,13 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 MAX_UPDATE_ATTEMPTS = 5
 #: Updates of one getUpdates batch handled between yields to the event loop (see _poll).
 YIELD_EVERY = 16
+#: A command addressed to a bot by name (``/help@clinic_bot``), as Telegram clients send it.
+_ADDRESSED_COMMAND = re.compile(r"^(\s*/[^\s@]*)@\S*")
+
+
+def command_text(text: str | None) -> str | None:
+    """``/help@clinic_bot args`` -> ``/help args``: the relay reads commands by name only."""
+    return None if text is None else _ADDRESSED_COMMAND.sub(r"\1", text, count=1)
 
 
 def _seconds(exc: TgRetryAfter) -> float:
@@ -240,7 +248,7 @@ class TelegramAdapter:
         user_id = msg.from_user.id if msg.from_user else None
         outcome = self._intake.accept(
             platform=Platform.TELEGRAM, address=str(chat_id), dedupe_key=dedupe,
-            text=msg.text if document is None else None, document=document,
+            text=command_text(msg.text) if document is None else None, document=document,
             platform_message_id=str(msg.message_id),
             config_admin=self._is_config_admin(user_id),
         )

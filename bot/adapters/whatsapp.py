@@ -26,6 +26,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
+from medcrypt.bot.adapters.channels import WINDOW_CLOSED, whatsapp_address
 from medcrypt.bot.adapters.pacing import Pacer
 from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.config import Settings
@@ -34,9 +35,6 @@ from medcrypt.bot.domain.sender import Delivery
 from medcrypt.bot.outbox.errors import Permanent, Transient, WindowClosed
 
 log = structlog.get_logger("bot.whatsapp")
-
-#: Twilio: "Failed to send freeform message because you are outside the allowed window".
-WINDOW_CLOSED = 63016
 
 # The twilio HTTP clients log request bodies and headers at INFO: never let them.
 logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
@@ -78,7 +76,7 @@ class WhatsAppSender:
             self._client = None
 
     def _kwargs(self, d: Delivery) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"to": d.address, "from_": self._from,
+        kwargs: dict[str, Any] = {"to": whatsapp_address(d.address), "from_": self._from,
                                   "status_callback": self._status_url}
         if d.kind == OutKind.TEMPLATE.value:
             sid = self._settings.whatsapp.template_content_sid
@@ -113,7 +111,7 @@ class WhatsAppSender:
         since = datetime.fromtimestamp(since_epoch_s, UTC) - timedelta(minutes=5)
         try:
             messages = await asyncio.wait_for(
-                self._ensure().messages.list_async(to=delivery.address,
+                self._ensure().messages.list_async(to=whatsapp_address(delivery.address),
                                                    date_sent_after=since, limit=200),
                 timeout=self._timeout)
         except TwilioRestException as exc:
@@ -133,7 +131,7 @@ class WhatsAppSender:
 def _classify(exc: TwilioRestException) -> Exception:
     code = exc.code if isinstance(exc.code, int) else 0
     if code == WINDOW_CLOSED:
-        return WindowClosed("63016")
+        return WindowClosed(str(WINDOW_CLOSED))
     if exc.status == 429:
         return Transient("tw-429")
     if exc.status >= 500:

@@ -15,8 +15,8 @@ only its SHA-256 stored, expiring after ``media_url_ttl_seconds``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Collection
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
@@ -32,6 +32,7 @@ from twilio.request_validator import RequestValidator
 
 from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.messages import Document, Platform
+from medcrypt.bot.domain.sender import FileLinks
 from medcrypt.bot.relay.intake import Intake
 from medcrypt.crypto.clock import Clock
 from medcrypt.storage.models.media import MediaBlob
@@ -49,7 +50,7 @@ class WhatsAppWebhook:
         sessions: sessionmaker[Session], clock: Clock,
         on_accepted: Callable[[], None],
         on_status: Callable[[str, str, str | None], Awaitable[None]],
-        admin_numbers: frozenset[str] = frozenset(),
+        admin_numbers: Collection[str] = (),
     ) -> None:
         self._settings = settings
         self._validator = RequestValidator(auth_token)
@@ -70,6 +71,12 @@ class WhatsAppWebhook:
 
     def media_url(self, name: str) -> str:
         return f"{self._base}{self._settings.whatsapp.media_path}/{name}"
+
+    @property
+    def file_links(self) -> FileLinks:
+        """Twilio fetches a WhatsApp attachment from a URL: the ones :meth:`media` serves."""
+        return FileLinks(ttl=timedelta(seconds=self._settings.whatsapp.media_url_ttl_seconds),
+                         url=self.media_url)
 
     async def _verified_form(self, request: Request, path: str) -> dict[str, str] | None:
         body = await request.body()

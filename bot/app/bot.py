@@ -16,21 +16,20 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import structlog
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 
+import medcrypt.bot.app.commands  # noqa: F401 - importing it registers every chat command
 from medcrypt.bot.adapters.telegram import TelegramAdapter
 from medcrypt.bot.adapters.whatsapp import WhatsAppSender
 from medcrypt.bot.adapters.whatsapp_webhook import WhatsAppWebhook
-from medcrypt.bot.commands.context import Deferred, Services
-from medcrypt.bot.domain.auditing import Auditor
+from medcrypt.bot.app.wiring import SystemClock, build_services
+from medcrypt.bot.commands.context import Deferred
 from medcrypt.bot.domain.config import Settings
-from medcrypt.bot.domain.identities import IdentityDirectory
-from medcrypt.bot.domain.lifecycle.context import audit_signer, context_from_settings
 from medcrypt.bot.domain.messages import Platform
 from medcrypt.bot.domain.retention import prune
 from medcrypt.bot.domain.sender import Sender
@@ -49,9 +48,8 @@ from medcrypt.crypto.clock import Clock
 from medcrypt.crypto.server.audit import SYSTEM_BOT, Action
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
-from medcrypt.storage.audit import AuditLog
 from medcrypt.storage.checkpointer import WalCheckpointer
-from medcrypt.storage.db import is_sqlite, make_engine, session_factory
+from medcrypt.storage.db import is_sqlite, make_engine
 
 log = structlog.get_logger("bot.app")
 
@@ -62,12 +60,6 @@ DAILY_SECONDS = 86_400.0
 FIRST_DAILY_AFTER_SECONDS = 3_600.0
 #: How long stop() waits for a running rotation or sweep to finish its batch.
 JOB_DRAIN_SECONDS = 60.0
-
-class SystemClock:
-    """The wall clock, at the edge where bot/ may read it."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def prepare_database(url: str) -> None:
@@ -90,27 +82,16 @@ class BotApp:
         database = self.engine.url.database if is_sqlite(self.engine) else None
         self.checkpointer = (WalCheckpointer(database)
                              if database and database != ":memory:" else None)
-        # Jobs and deferred commands use the database from worker threads (bot.jobs.gate).
+        # Jobs and deferred commands use the database from worker threads (bot.scheduler.gate).
         self.gate = install_gate(self.engine)
-        self.sessions = session_factory(self.engine)
         self.witnesses = WitnessQueue()
-        # One audit log for relay, jobs and maintenance: it signs checkpoints when a key
-        # is configured and tells the witness queue about each one.
-        self.jobs = context_from_settings(settings, self.clock, environ=env,
-                                          engine=self.engine,
-                                          on_checkpoint=self.witnesses.add)
-        self.audit_log: AuditLog = self.jobs.audit
-        signer = audit_signer(settings, env)
-        # Create/load the pseudonym secret now, in its own transaction: done lazily inside
-        # an intake transaction it would wait on that transaction's own SQLite write lock.
-        self.audit_log.pseudonym("identity", "startup")
-        self.services = Services(settings=settings,
-                                 directory=IdentityDirectory(self.keyring, self.clock),
-                                 clock=self.clock, auditor=Auditor(self.audit_log),
-                                 jobs=self.jobs, keyring=self.keyring,
-                                 audit_public_keys=({signer.key_id: signer.public_key}
-                                                    if signer is not None else {}))
-        self.intake = Intake(self.sessions, self.services,
+        # The one bundle of the process, with the one audit log of its engine: it signs
+        # checkpoints when a key is configured and tells the witness queue about each.
+        self.services = build_services(settings, self.clock, environ=env, engine=self.engine,
+                                       keyring=self.keyring, on_checkpoint=self.witnesses.add)
+        self.services.warm()
+        self.sessions = self.services.sessions
+        self.intake = Intake(self.services,
                              RateLimiter(settings.relay.user_messages_per_minute, self.clock))
         self.intake.defer_hook = self._defer
         senders: dict[Platform, Sender] = {}
@@ -131,19 +112,16 @@ class BotApp:
                 settings, sid, token, settings.secret("whatsapp.from_number_env", environ=env))
             self.whatsapp = sender
             senders[Platform.WHATSAPP] = sender
-            admins = frozenset(
-                n.strip() if n.strip().startswith("whatsapp:") else f"whatsapp:{n.strip()}"
-                for n in env.get(settings.clinic.admin_whatsapp_numbers_env, "").split(",")
-                if n.strip())
             self.webhook = WhatsAppWebhook(
                 settings, auth_token=token, account_sid=sid, intake=self.intake,
                 sessions=self.sessions, clock=self.clock, on_accepted=self._wake,
-                on_status=self._status, admin_numbers=admins)
+                on_status=self._status,
+                admin_numbers=self.services.channels[Platform.WHATSAPP].config_admins)
         self.worker = OutboxWorker(
-            self.sessions, self.services, senders, postgres=not is_sqlite(self.engine),
+            self.services, senders,
             concurrency=settings.relay.outbox_concurrency,
             lease=timedelta(seconds=settings.relay.outbox_lease_seconds),
-            media_url=self.webhook.media_url if self.webhook else None)
+            file_links={Platform.WHATSAPP: self.webhook.file_links} if self.webhook else None)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._server: uvicorn.Server | None = None
@@ -184,7 +162,7 @@ class BotApp:
 
     def _audit_lifecycle(self, action: Action) -> None:
         try:
-            self.audit_log.append(SYSTEM_BOT, action, SYSTEM_BOT, {
+            self.services.audit.append(SYSTEM_BOT, action, SYSTEM_BOT, {
                 "telegram": self.telegram is not None, "whatsapp": self.webhook is not None})
         except Exception as exc:  # the audit log's own failure is logged, never fatal here
             log.error("audit_lifecycle_failed", action=action.value, error=type(exc).__name__)
@@ -207,7 +185,7 @@ class BotApp:
         self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
         self._tasks.append(asyncio.create_task(self._housekeeping()))
         self._tasks.append(asyncio.create_task(self._maintenance()))
-        self._scheduler = start_scheduler(self.jobs)
+        self._scheduler = start_scheduler(self.services)
         log.info("bot_started", telegram=self.telegram is not None,
                  whatsapp=self.webhook is not None)
 
@@ -233,13 +211,12 @@ class BotApp:
         next_daily = loop.time() + self.first_daily_after_seconds
         while not self._stop.is_set():
             try:
-                posted = await asyncio.to_thread(checkpoint_tick, self.jobs,
-                                                 self.services.directory, self.witnesses,
-                                                 self.clock.now())
-                expired = await asyncio.to_thread(expire_breakglass, self.jobs, self.keyring)
+                posted = await asyncio.to_thread(checkpoint_tick, self.services,
+                                                 self.witnesses, self.clock.now())
+                expired = await asyncio.to_thread(expire_breakglass, self.services)
                 reminded = 0
                 if loop.time() >= next_daily:
-                    reminded = await asyncio.to_thread(remind_missing_deposits, self.jobs,
+                    reminded = await asyncio.to_thread(remind_missing_deposits, self.services,
                                                        self.clock.now())
                     next_daily = loop.time() + self.daily_every_seconds
                 if posted or expired or reminded:

@@ -1,33 +1,31 @@
 """``medcrypt-bot``: one entry point, one module per subcommand family.
 
-Each module in :data:`COMMAND_MODULES` exposes ``register(subparsers)``, adding its
-parsers with ``set_defaults(handler=...)``; a handler takes ``(args, settings)`` and
-returns an exit status. Errors of the project's hierarchy become one line on stderr
-and the family's exit code (README.md lists them); nothing prints a traceback.
+Each family module exposes ``register(subparsers)``, adding its parsers with
+``set_defaults(handler=...)``; a handler takes ``(args, settings)`` and returns an exit
+status. Errors of the project's hierarchy become one line on stderr and the family's
+exit code (README.md lists them); nothing prints a traceback.
+
+The families are imported when the parser is built, not when this package is: importing
+one family (``medcrypt.bot.cli.jobs``) does not load the bot. A family that fails to
+import fails the command loudly - nothing is skipped.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from medcrypt.crypto.errors import MedCryptError
 
-#: Subcommand modules, in help order. Adding a family = adding its module here.
-COMMAND_MODULES: tuple[str, ...] = (
-    "medcrypt.bot.cli.doctor",
-    "medcrypt.bot.cli.migrate",
-    "medcrypt.bot.cli.keys",
-    "medcrypt.bot.cli.run",
-    "medcrypt.bot.cli.demo",
-    "medcrypt.bot.cli.audit",
-    "medcrypt.bot.cli.jobs",
-    "medcrypt.bot.cli.escrow",
-    "medcrypt.bot.cli.breakglass",
-)
+
+def command_modules() -> tuple[ModuleType, ...]:
+    """The subcommand families, in help order. Adding a family = adding its module here."""
+    from medcrypt.bot.cli import audit, breakglass, demo, doctor, escrow, jobs, keys, migrate, run
+
+    return (doctor, migrate, keys, run, demo, audit, jobs, escrow, breakglass)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,13 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="TOML config file (default: $MEDCRYPT_CONFIG, else embedded defaults)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # family not built yet; every other import error is real
-                continue
-            raise
+    for module in command_modules():
         module.register(sub)
     return parser
 

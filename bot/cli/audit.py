@@ -18,19 +18,18 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import Engine
 
+from medcrypt.bot.app.wiring import audit_signer, open_audit_log
 from medcrypt.bot.domain.audit_chat import (
     parse_witness_text,
     render_head_reply,
     render_verify_reply,
 )
 from medcrypt.bot.domain.config import Settings
-from medcrypt.crypto.clock import Clock
 from medcrypt.crypto.errors import ConfigError, MalformedToken
 from medcrypt.crypto.server.audit import (
     SYSTEM_CLI,
@@ -45,13 +44,8 @@ from medcrypt.crypto.server.audit import (
 )
 from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
 from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage.audit import AuditLog, ExportedEntry
+from medcrypt.storage.audit import ExportedEntry
 from medcrypt.storage.db import make_engine
-
-
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def register(subparsers: Any) -> None:
@@ -90,34 +84,6 @@ def _jobs(text: str) -> int:
     return value
 
 
-def open_audit_log(
-    settings: Settings,
-    engine: Engine,
-    *,
-    clock: Clock | None = None,
-    keyring: Keyring | None = None,
-    require_signer: bool = False,
-    on_checkpoint: Any = None,
-) -> AuditLog:
-    """The audit log as configured (also what ``medcrypt-bot run`` should build)."""
-    signer = _signer(settings, required=require_signer)
-    return AuditLog(
-        engine, keyring, clock=clock or _SystemClock(), signer=signer,
-        checkpoint_every=settings.audit.checkpoint_every_entries,
-        checkpoint_interval=timedelta(minutes=settings.audit.checkpoint_interval_minutes),
-        on_checkpoint=on_checkpoint, postgres_vacuum=settings.database.postgres_vacuum)
-
-
-def _signer(settings: Settings, *, required: bool) -> CheckpointSigner | None:
-    try:
-        seed = settings.secret("audit.signing_key_env")
-    except ConfigError:
-        if required:
-            raise
-        return None
-    return CheckpointSigner.from_b64(seed, name=settings.audit.signing_key_env)
-
-
 def _keyring(settings: Settings) -> Keyring:
     return Keyring.from_environ(env_name=settings.keyring.server_keys_env)
 
@@ -154,7 +120,7 @@ class _Progress:
 
 def _public_keys(settings: Settings, given: list[str]) -> dict[bytes, AuditPublicKey]:
     keys = [public_key_from_b64(k, name="--public-key") for k in given]
-    signer = _signer(settings, required=not keys)
+    signer = audit_signer(settings, required=not keys)
     if signer is not None:
         keys.append(signer.public_key)
     return {key_id_of(k): k for k in keys}
@@ -178,7 +144,7 @@ def run_verify(args: argparse.Namespace, settings: Settings) -> int:
     witnesses = _witnesses(args.witness)
     progress = _Progress(sys.stderr, "verified")
     with _engine(settings) as engine:
-        log = AuditLog(engine, None, clock=_SystemClock())
+        log = open_audit_log(settings, engine)
         try:
             report = log.verify(keys, witnesses=witnesses, progress=progress, jobs=args.jobs)
         finally:
@@ -189,9 +155,9 @@ def run_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_head(args: argparse.Namespace, settings: Settings) -> int:
     with _engine(settings) as engine:
-        head = AuditLog(engine, None, clock=_SystemClock()).head()
+        head = open_audit_log(settings, engine).head()
     print(render_head_reply(head))
-    signer = _signer(settings, required=False)
+    signer = audit_signer(settings)
     if signer is not None:
         print(f"checkpoint public key: {signer.public_b64()}")
     return 0

@@ -24,7 +24,6 @@ import getpass
 import json
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -157,22 +156,19 @@ def open_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _record(settings: Settings, data: bytes, *, holders: int) -> None:
+    from medcrypt.bot.app.wiring import SystemClock, build_services
     from medcrypt.bot.domain.breakglass.bundle import bundle_digest
-    from medcrypt.bot.domain.breakglass.requests import Deps, record_opened
-    from medcrypt.bot.domain.lifecycle.context import context_from_settings
+    from medcrypt.bot.domain.breakglass.requests import record_opened
     from medcrypt.crypto.endpoint import breakglass
-    from medcrypt.crypto.server.keyring import Keyring
 
     header = breakglass.parse_header(data)
-    ctx = context_from_settings(settings, _SystemClock())
+    services = build_services(settings, SystemClock())
     try:
-        deps = Deps(settings=settings, keyring=Keyring.from_environ(
-            None, env_name=settings.keyring.server_keys_env), audit=ctx.audit, clock=ctx.clock)
-        ctx.warm()
-        with ctx.sessions.begin() as session:
-            record_opened(deps, session, header.code, bundle_digest(data), holders=holders)
+        services.warm()
+        with services.sessions.begin() as session:
+            record_opened(services, session, header.code, bundle_digest(data), holders=holders)
     finally:
-        ctx.engine.dispose()
+        services.engine.dispose()
     print(f"Recorded the opening of break-glass request {header.code} in the audit log.")
 
 
@@ -181,10 +177,3 @@ def record_cmd(args: argparse.Namespace, settings: Settings) -> int:
         raise MalformedToken("--holders must be 1 to 16")
     _record(settings, _read_bundle(args.bundle), holders=args.holders)
     return 0
-
-
-class _SystemClock:
-    """The wall clock, read at the CLI edge only."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)

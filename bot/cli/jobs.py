@@ -14,15 +14,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from medcrypt.bot.app.wiring import SystemClock, build_services
 from medcrypt.bot.domain.config import Settings
-from medcrypt.bot.domain.lifecycle.context import context_from_settings
 from medcrypt.bot.domain.lifecycle.runs import ALIASES, run_job
 from medcrypt.bot.scheduler.listing import format_listing
-
-
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def parse_instant(text: str) -> datetime:
@@ -51,7 +46,7 @@ def register(subparsers: Any) -> None:
 
 
 def list_jobs(args: argparse.Namespace, settings: Settings) -> int:
-    ctx = context_from_settings(settings, _SystemClock())
+    ctx = build_services(settings, SystemClock())
     try:
         print(format_listing(ctx, ctx.clock.now()))
     finally:
@@ -86,7 +81,7 @@ class ProgressBar:
 
 
 def run_one(args: argparse.Namespace, settings: Settings) -> int:
-    ctx = context_from_settings(settings, _SystemClock())
+    ctx = build_services(settings, SystemClock())
     try:
         bar = ProgressBar(sys.stderr, args.job)
         try:

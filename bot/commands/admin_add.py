@@ -1,26 +1,25 @@
-"""/admin_add telegram:<chat id> | whatsapp:+<number> - make someone a clinic admin."""
+"""/admin_add <platform>:<address> - make someone a clinic admin."""
 
 from __future__ import annotations
 
-from medcrypt.bot.commands.admins import active_grant, parse_target
+from medcrypt.bot.commands.admins import active_grant, target, target_usage
 from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import notices
-from medcrypt.bot.domain.messages import Platform
 from medcrypt.storage.encrypted import new_id
 from medcrypt.storage.models.admins import ClinicAdmin
 
-NAME = "admin_add"
-ADMIN = True
-USAGE = "/admin_add telegram:<chat id> or /admin_add whatsapp:+<number>"
+USAGE = "/admin_add <platform>:<address>"
 
 
+@command("admin_add", help=USAGE, admin=True)
 def run(ctx: Context, args: list[str]) -> None:
-    target = parse_target(args[0]) if len(args) == 1 else None
-    if target is None:
-        ctx.reply(notices.BAD_ARGUMENTS.format(usage=USAGE))
+    found = target(ctx, args)
+    if found is None:
+        ctx.reply(notices.BAD_ARGUMENTS.format(usage=target_usage(ctx, "admin_add")))
         return
-    platform, address = target
-    resolved = ctx.services.directory.resolve(ctx.session, Platform(platform), address)
+    platform, address = found
+    resolved = ctx.services.directory.resolve(ctx.session, platform, address)
     if active_grant(ctx, resolved.identity_id) is not None:
         ctx.reply("That person is already an admin.")
         return

@@ -1,24 +1,23 @@
-"""/admin_remove telegram:<chat id> | whatsapp:+<number> - revoke a chat-added admin."""
+"""/admin_remove <platform>:<address> - revoke a chat-added admin."""
 
 from __future__ import annotations
 
-from medcrypt.bot.commands.admins import active_grant, parse_target
+from medcrypt.bot.commands.admins import active_grant, target, target_usage
 from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import notices
-from medcrypt.bot.domain.messages import Platform
 
-NAME = "admin_remove"
-ADMIN = True
-USAGE = "/admin_remove telegram:<chat id> or /admin_remove whatsapp:+<number>"
+USAGE = "/admin_remove <platform>:<address>"
 
 
+@command("admin_remove", help=USAGE, admin=True)
 def run(ctx: Context, args: list[str]) -> None:
-    target = parse_target(args[0]) if len(args) == 1 else None
-    if target is None:
-        ctx.reply(notices.BAD_ARGUMENTS.format(usage=USAGE))
+    found = target(ctx, args)
+    if found is None:
+        ctx.reply(notices.BAD_ARGUMENTS.format(usage=target_usage(ctx, "admin_remove")))
         return
-    platform, address = target
-    identity_id = ctx.services.directory.find(ctx.session, Platform(platform), address)
+    platform, address = found
+    identity_id = ctx.services.directory.find(ctx.session, platform, address)
     row = None if identity_id is None else active_grant(ctx, identity_id)
     if row is None:
         ctx.reply("That person is not a chat-added admin (config admins change in the config).")

@@ -1,15 +1,17 @@
-"""/admins: list clinic admins (config and chat-added), addresses masked."""
+"""/admins: list clinic admins (config and chat-added), addresses masked - and who is one.
+
+:func:`is_admin` is what the dispatcher asks before any admin command runs, and
+break-glass before its state machine does.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.registry import command
+from medcrypt.bot.domain.messages import Platform
 from medcrypt.storage.models.admins import ClinicAdmin
-
-NAME = "admins"
-ADMIN = True
-USAGE = "/admins"
 
 
 def active_grant(ctx: Context, identity_id: str) -> ClinicAdmin | None:
@@ -29,26 +31,26 @@ def mask(address: str) -> str:
     return "…" + address[-3:] if len(address) > 3 else "…"
 
 
-def parse_target(arg: str) -> tuple[str, str] | None:
-    """``telegram:<chat id>`` or ``whatsapp:+<number>`` → (platform, address)."""
-    platform, sep, rest = arg.partition(":")
-    if not sep:
-        return None
-    if platform == "telegram" and rest.lstrip("-").isdigit() and len(rest) <= 20:
-        return platform, rest
-    if platform == "whatsapp" and rest.startswith("+") and rest[1:].isdigit() \
-            and 6 <= len(rest) <= 16:
-        return platform, f"whatsapp:{rest}"
-    return None
+def target(ctx: Context, args: list[str]) -> tuple[Platform, str] | None:
+    """The one ``<platform>:<address>`` argument of /admin_add and /admin_remove, parsed
+    the way the platform's adapter reads it; None when it is not exactly that."""
+    return ctx.services.admin_target(args[0]) if len(args) == 1 else None
 
 
+def target_usage(ctx: Context, command: str) -> str:
+    """``/<command> <form>`` for every platform, in the forms its adapter accepts."""
+    return " or ".join(f"/{command} {channel.admin_form}"
+                       for channel in ctx.services.channels.values())
+
+
+@command("admins", help="/admins", admin=True)
 def run(ctx: Context, args: list[str]) -> None:
     rows = list(ctx.session.scalars(select(ClinicAdmin).where(
         ClinicAdmin.removed_at.is_(None), ClinicAdmin.identity_id.is_not(None))
         .order_by(ClinicAdmin.added_at)))
-    s = ctx.services.settings
-    lines = [f"Admins from configuration: {len(s.clinic.admin_telegram_ids)} on Telegram "
-             "(plus any configured WhatsApp numbers)."]
+    configured = ", ".join(f"{len(channel.config_admins)} on {channel.display_name}"
+                           for channel in ctx.services.channels.values())
+    lines = [f"Admins from configuration: {configured}."]
     for row in rows:
         found = ctx.services.directory.address_of(ctx.session, row.identity_id or "")
         if found is not None:

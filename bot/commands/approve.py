@@ -1,20 +1,19 @@
-"""/approve: approve another admin's break-glass request (exports the bundle).
+"""/approve: approve another admin's break-glass request (admins; exports the bundle).
 
-``ADMIN`` is False on purpose: the break-glass layer checks admin rights itself, inside
-the message's transaction, so a refusal becomes a hash-chained audit entry together
-with its reply.
+A non-admin is refused by the dispatcher like for any admin command, but the refusal is
+recorded as break-glass records its own (``admin.refused`` with ``why: not_admin``), in
+the message's transaction together with the reply.
 """
 
 from __future__ import annotations
 
 from medcrypt.bot.commands import breakglass_chat
 from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain.breakglass import requests, texts
 
-NAME = "approve"
-ADMIN = False
-USAGE = texts.USAGE_APPROVE
 
-
+@command("approve", help=texts.USAGE_APPROVE.removeprefix("Usage: "), admin=True,
+         refuse=breakglass_chat.refuse)
 def run(ctx: Context, args: list[str]) -> None:
     breakglass_chat.run(ctx, args, requests.approve)

@@ -2,7 +2,7 @@
 
 Verification reads every entry, so it runs after commit in a worker thread (see
 :mod:`bot.commands.deferral`), never on the event loop. The reply is
-:func:`bot.audit_chat.render_verify_reply`: OK with counts, or the first bad sequence
+:func:`bot.domain.audit_chat.render_verify_reply`: OK with counts, or the first bad sequence
 number and why - never details or references.
 """
 
@@ -11,15 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from medcrypt.bot.commands.context import Context
-from medcrypt.bot.commands.deferral import NOT_WIRED
+from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain.audit_chat import render_verify_reply
 from medcrypt.crypto.errors import AuditChainBroken
 from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
 from medcrypt.storage.audit import AuditLog
-
-NAME = "audit_verify"
-ADMIN = True
-USAGE = "/audit_verify"
 
 
 def verify_text(log: AuditLog, keys: Mapping[bytes, AuditPublicKey]) -> str:
@@ -30,10 +26,8 @@ def verify_text(log: AuditLog, keys: Mapping[bytes, AuditPublicKey]) -> str:
     return render_verify_reply(report)
 
 
+@command("audit_verify", help="/audit_verify", admin=True)
 def run(ctx: Context, args: list[str]) -> None:
-    jobs = ctx.services.jobs
-    if jobs is None:
-        ctx.reply(NOT_WIRED)
-        return
+    audit = ctx.services.audit
     keys = dict(ctx.services.audit_public_keys)
-    ctx.deferred.append(lambda: verify_text(jobs.audit, keys))
+    ctx.deferred.append(lambda: verify_text(audit, keys))

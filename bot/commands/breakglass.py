@@ -1,20 +1,19 @@
-"""/breakglass: open an emergency-access request.
+"""/breakglass: open an emergency-access request (admins).
 
-``ADMIN`` is False on purpose: the break-glass layer checks admin rights itself, inside
-the message's transaction, so a refusal becomes a hash-chained audit entry together
-with its reply.
+A non-admin is refused by the dispatcher like for any admin command, but the refusal is
+recorded as break-glass records its own (``admin.refused`` with ``why: not_admin``), in
+the message's transaction together with the reply.
 """
 
 from __future__ import annotations
 
 from medcrypt.bot.commands import breakglass_chat
 from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain.breakglass import requests, texts
 
-NAME = "breakglass"
-ADMIN = False
-USAGE = texts.USAGE_REQUEST
 
-
+@command("breakglass", help=texts.USAGE_REQUEST.removeprefix("Usage: "), admin=True,
+         refuse=breakglass_chat.refuse)
 def run(ctx: Context, args: list[str]) -> None:
     breakglass_chat.run(ctx, args, requests.request)

@@ -8,25 +8,16 @@ is processed afresh, and a crash after commit never produces a second copy.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from medcrypt.bot.domain.auditing import Auditor
-from medcrypt.bot.domain.config import Settings
-from medcrypt.bot.domain.identities import IdentityDirectory
-from medcrypt.bot.domain.messages import InboundMessage, OutboundMessage, OutKind, Platform
+from medcrypt.bot.domain.channels import Channel
+from medcrypt.bot.domain.messages import InboundMessage, OutboundMessage, OutKind
+from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox.queue import enqueue
-from medcrypt.crypto.clock import Clock
 from medcrypt.crypto.keyless.parts import split_token
-from medcrypt.crypto.server.keyring import Keyring
-
-if TYPE_CHECKING:
-    from medcrypt.bot.domain.lifecycle.context import JobContext
-    from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
 
 #: Work that must run after the message's transaction commits, with its own
 #: transactions (key-lifecycle jobs, audit verification); returns the reply text.
@@ -34,30 +25,6 @@ Deferred = Callable[[], str]
 #: Work run right after commit, inside the same ``accept`` call; returns replies sent
 #: directly by the adapter (for /delete_me, whose identity is gone afterwards).
 AfterCommit = Callable[[], list[str]]
-
-
-@dataclass
-class Services:
-    """Long-lived collaborators shared by every message."""
-
-    settings: Settings
-    directory: IdentityDirectory
-    clock: Clock
-    auditor: Auditor
-    rng: Callable[[int], bytes] = os.urandom
-    #: Engine, signing audit log and clock for the key-lifecycle jobs (None in unit
-    #: tests that build a bare intake: the lifecycle commands then say so).
-    jobs: JobContext | None = None
-    #: Checkpoint public keys ``/audit_verify`` checks signatures against.
-    audit_public_keys: Mapping[bytes, AuditPublicKey] = field(default_factory=dict)
-    #: The server keyring the bot was started with (break-glass seals the request's
-    #: reason with it); None in unit tests that build a bare intake.
-    keyring: Keyring | None = None
-
-    def max_chars(self, platform: Platform) -> int:
-        if platform is Platform.TELEGRAM:
-            return self.settings.telegram.max_message_chars
-        return self.settings.whatsapp.max_message_chars
 
 
 @dataclass
@@ -84,6 +51,11 @@ class Context:
     def sender_id(self) -> str:
         return self.message.sender_id
 
+    @property
+    def channel(self) -> Channel:
+        """The sender's platform, as its adapter describes it."""
+        return self.services.channels[self.message.platform]
+
     def reply(self, text: str) -> None:
         """A PHI-free notice to the sender."""
         self.replies.append(text)
@@ -97,7 +69,7 @@ class Context:
         platform = self.services.directory.platform_of(self.session, recipient_id)
         if platform is None:
             return
-        parts = split_token(token_text, self.services.max_chars(platform),
+        parts = split_token(token_text, self.services.channels[platform].max_message_chars,
                             rng=self.services.rng)
         out = OutboundMessage(recipient_id=recipient_id, kind=OutKind.TOKEN,
                               origin_id=self.sender_id, pairing_id=pairing_id)

@@ -2,7 +2,7 @@
 
 Order matters. Inside the message's transaction the pairings are ended (the other
 member is told) and the request is audited. After that commits, the erasure job
-(:func:`bot.jobs.erasure.erase_identity_everywhere`) shreds every epoch of those
+(:func:`bot.domain.lifecycle.erasure.erase_identity_everywhere`) shreds every epoch of those
 pairings - stored tokens, escrow deposits, queued copies - crypto-shreds the audit
 subjects and clears the sealed address (the row stays, without it, for references). The
 erasure opens its own transactions, which on SQLite could not start while the message's
@@ -16,31 +16,28 @@ from __future__ import annotations
 
 from functools import partial
 
-from medcrypt.bot.commands.context import Context, Services
+from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.registry import command
 from medcrypt.bot.commands.unpair import end_pairings
 from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.lifecycle.erasure import erase_identity_everywhere
-from medcrypt.crypto.errors import ConfigError
+from medcrypt.bot.domain.services import Services
 from medcrypt.storage.models.identities import PlatformIdentity
 
-NAME = "delete_me"
-ADMIN = False
 USAGE = "/delete_me"
 
 
 def erase(services: Services, identity_id: str) -> list[str]:
     """Shred, crypto-shred the audit subjects, erase the identity; the goodbye text."""
-    jobs = services.jobs
-    if jobs is None:
-        raise ConfigError("jobs", "the erasure job is not wired into this intake")
-    with jobs.sessions() as session:
+    with services.sessions() as session:
         identity = session.get(PlatformIdentity, identity_id)
         pending = identity is not None and identity.deleted_at is None
     if pending:
-        erase_identity_everywhere(jobs, identity_id, services.clock.now())
+        erase_identity_everywhere(services, identity_id, services.clock.now())
     return [notices.DELETED]
 
 
+@command("delete_me", help=USAGE)
 def run(ctx: Context, args: list[str]) -> None:
     if args:
         ctx.reply(notices.BAD_ARGUMENTS.format(usage=USAGE))

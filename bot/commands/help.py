@@ -1,29 +1,25 @@
-"""/help: how to use the companion with this chat; admins also get their commands."""
+"""/help: how to use the companion with this chat; admins also get their commands.
+
+The admins' part is generated from the registry: every command declared ``admin=True``,
+with its help line. The patients' and physicians' part is the reviewed notice
+:data:`bot.domain.notices.HELP` (it names the listed non-admin commands; a test keeps
+the two in step).
+"""
 
 from __future__ import annotations
 
+from medcrypt.bot.commands.admins import is_admin
 from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.registry import command, registered
 from medcrypt.bot.domain import notices
 
-NAME = "help"
-ADMIN = False
-USAGE = "/help"
 
-#: Admin commands in the order /help lists them (break-glass ones check admin rights
-#: themselves, so their ADMIN flag cannot be used to pick them).
-ADMIN_COMMANDS = ("admins", "admin_add", "admin_remove", "stats", "jobs", "rotate_now",
-                  "shred", "breakglass", "approve", "deny", "audit_head", "audit_verify")
-
-
-def run(ctx: Context, args: list[str]) -> None:
-    from medcrypt.bot.commands import registry
-    from medcrypt.bot.commands.admins import is_admin
-
-    if not is_admin(ctx, ctx.sender_id):
-        ctx.reply(notices.HELP)
-        return
-    commands = registry()
+def admin_help() -> str:
     lines = [notices.HELP, "", "Clinic admin commands:"]
-    lines += [commands[name].USAGE.removeprefix("Usage: ")
-              for name in ADMIN_COMMANDS if name in commands]
-    ctx.reply("\n".join(lines))
+    lines += [c.help for c in registered() if c.admin and c.listed]
+    return "\n".join(lines)
+
+
+@command("help", help="/help")
+def run(ctx: Context, args: list[str]) -> None:
+    ctx.reply(admin_help() if is_admin(ctx, ctx.sender_id) else notices.HELP)

@@ -1,6 +1,6 @@
 """/jobs: next and last run of each scheduled job (admins).
 
-A thin adapter: :func:`bot.jobs.chat.jobs_command` does the work after commit
+A thin adapter: :func:`bot.commands.lifecycle_chat.jobs_command` does the work after commit
 (see :mod:`bot.commands.deferral`); the dispatcher has already checked and audited
 that the sender is an admin.
 """
@@ -10,11 +10,9 @@ from __future__ import annotations
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.deferral import defer_job
 from medcrypt.bot.commands.lifecycle_chat import jobs_command
-
-NAME = "jobs"
-ADMIN = True
-USAGE = "/jobs"
+from medcrypt.bot.commands.registry import command
 
 
+@command("jobs", help="/jobs", admin=True)
 def run(ctx: Context, args: list[str]) -> None:
     defer_job(ctx, jobs_command, args)

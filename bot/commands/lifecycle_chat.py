@@ -2,7 +2,7 @@
 
 Handlers are plain functions ``(ctx, actor_id, args) -> ChatReply`` that the bot's
 dispatcher calls after it has checked that the sender is a clinic admin; they never
-touch a platform. They take the :class:`JobContext` rather than the dispatcher's open
+touch a platform. They take the :class:`Services` bundle rather than the dispatcher's open
 session because the work spans several transactions (batches, then the WAL/VACUUM
 scrub, which cannot run inside a transaction) and commits its own notices to the
 outbox - ``ChatReply.notices_queued`` says how many.
@@ -24,11 +24,10 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from medcrypt.bot.domain.lifecycle.context import JobContext
 from medcrypt.bot.domain.lifecycle.queue import insert_ignore
 from medcrypt.bot.domain.lifecycle.rotation import rotate
 from medcrypt.bot.domain.lifecycle.shred import shred_pairing
-from medcrypt.bot.scheduler.listing import format_listing
+from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.models.jobs import ShredConfirmation
 from medcrypt.storage.models.pairings import Pairing
@@ -67,12 +66,12 @@ def _resolve(session: Session, text: str) -> tuple[str | None, str | None]:
     return found[0], None
 
 
-def jobs_command(ctx: JobContext, actor_id: str, args: list[str]) -> ChatReply:
-    """``/jobs``: next and last run of each job."""
-    return ChatReply(format_listing(ctx, ctx.clock.now()))
+def jobs_command(ctx: Services, actor_id: str, args: list[str]) -> ChatReply:
+    """``/jobs``: next and last run of each job (the scheduler's listing)."""
+    return ChatReply(ctx.job_listing(ctx, ctx.clock.now()))
 
 
-def rotate_now_command(ctx: JobContext, actor_id: str, args: list[str]) -> ChatReply:
+def rotate_now_command(ctx: Services, actor_id: str, args: list[str]) -> ChatReply:
     """``/rotate_now <pairing|all>``: run the rotation bookkeeping now.
 
     Epoch keys follow the calendar on the companions, so this cannot move a key forward
@@ -102,7 +101,7 @@ def rotate_now_command(ctx: JobContext, actor_id: str, args: list[str]) -> ChatR
         "companions; for a lost or compromised device use /shred.", queued)
 
 
-def shred_command(ctx: JobContext, actor_id: str, args: list[str]) -> ChatReply:
+def shred_command(ctx: Services, actor_id: str, args: list[str]) -> ChatReply:
     """``/shred <pairing>`` (ask) and ``/shred <pairing> <code>`` (confirm and destroy)."""
     if len(args) not in (1, 2):
         return ChatReply(SHRED_USAGE)
@@ -147,7 +146,7 @@ def shred_command(ctx: JobContext, actor_id: str, args: list[str]) -> ChatReply:
         "both members were told.", int(counts["notices"]))
 
 
-def pending_confirmations(ctx: JobContext) -> int:
+def pending_confirmations(ctx: Services) -> int:
     """How many /shred codes are outstanding (for /stats)."""
     with ctx.sessions() as session:
         return int(session.scalar(select(func.count()).select_from(ShredConfirmation)) or 0)

@@ -1,16 +1,13 @@
-"""/start: the first thing a Telegram user sends; explains the relay and the platform."""
+"""/start: what a new chat with the bot opens with; explains the relay and the platform."""
 
 from __future__ import annotations
 
 from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import notices
 
-NAME = "start"
-ADMIN = False
-USAGE = "/start"
 
-
+@command("start", help="/start", listed=False)
 def run(ctx: Context, args: list[str]) -> None:
-    platform = "WhatsApp" if ctx.message.platform.value == "whatsapp" else "Telegram"
-    ctx.reply(notices.PLATFORM_WARNING.format(platform=platform))
+    ctx.reply(notices.PLATFORM_WARNING.format(platform=ctx.channel.display_name))
     ctx.reply(notices.HELP)

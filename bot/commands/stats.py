@@ -5,16 +5,16 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import notices
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.outbox import OutboxMessage
 from medcrypt.storage.models.pairings import Pairing
 
-NAME = "stats"
-ADMIN = True
 USAGE = "/stats"
 
 
+@command("stats", help=USAGE, admin=True)
 def run(ctx: Context, args: list[str]) -> None:
     if args:
         ctx.reply(notices.BAD_ARGUMENTS.format(usage=USAGE))

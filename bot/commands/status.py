@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.pairings import pairings_of, role_of
 from medcrypt.crypto.keyless.epochs import epoch_end, epoch_of, format_epoch, grace_end
 
-NAME = "status"
-ADMIN = False
-USAGE = "/status"
 
-
+@command("status", help="/status")
 def run(ctx: Context, args: list[str]) -> None:
     rows = pairings_of(ctx, ctx.sender_id)
     if not rows:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.pairings import pairings_of
 
-NAME = "unpair"
-ADMIN = False
 USAGE = "/unpair"
 
 
@@ -23,6 +22,7 @@ def end_pairings(ctx: Context, *, tell_partner: bool = True) -> int:
     return len(rows)
 
 
+@command("unpair", help=USAGE)
 def run(ctx: Context, args: list[str]) -> None:
     if args:
         ctx.reply(notices.BAD_ARGUMENTS.format(usage=USAGE))

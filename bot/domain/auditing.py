@@ -4,18 +4,16 @@ Events join the caller's transaction (``session=``), so a refused admin command 
 blocked plaintext is recorded exactly when the reply that mentions it is queued - both
 commit or neither does. References are the audit log's keyed pseudonyms of identity ids
 and pairing ids; details carry only kinds and reasons - never text, tokens or addresses.
-Without an :class:`storage.audit.AuditLog` (unit tests, tools) the event goes to the
-structured log only.
+Each event also goes to the structured log, by name and kind only.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session
 
 from medcrypt.crypto.server.audit import Action
+from medcrypt.storage.audit import AuditLog
 
 log = structlog.get_logger("bot.audit")
 
@@ -37,7 +35,7 @@ _ACTIONS: dict[str, tuple[Action, str]] = {
 
 
 class Auditor:
-    def __init__(self, audit_log: Any | None = None) -> None:
+    def __init__(self, audit_log: AuditLog) -> None:
         self._log = audit_log
         self.events: list[tuple[str, dict[str, str]]] = []  # the last few, for tests/stats
 
@@ -46,8 +44,6 @@ class Auditor:
         del self.events[:-100]
         log.info("audit", audit_event=event, **{f"{k}_ref": v for k, v in meta.items()
                                                  if k in ("platform", "command", "reason")})
-        if self._log is None:
-            return
         action, subject_kind = _ACTIONS[event]
         actor_id = meta.get("actor", "")
         actor = self._log.pseudonym("identity", actor_id) if actor_id else "system"

@@ -1,7 +1,8 @@
 """Platform addresses ↔ pseudonymous identity ids, with the address sealed at rest.
 
-Only adapters hold a platform address (Telegram chat id, ``whatsapp:+...``) and only
-for the length of one call. Everything else sees the random id returned here. The
+Only adapters hold a platform address and only for the length of one call; this module
+hands out the normalized form :mod:`storage.normalize` indexes, and each adapter dresses
+it for its own API. Everything else sees the random id returned here. The
 address lives in ``platform_identities`` sealed under the server keyring (AAD = table,
 column, row id) and is found through its blind index, tried under every configured key
 version so key rotation needs no downtime (:mod:`storage.repos.identities`). An erased
@@ -26,7 +27,6 @@ from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.normalize import normalize_address
 from medcrypt.storage.repos.identities import get_or_create_identity, reveal_address
 
-_WHATSAPP_PREFIX = "whatsapp:"
 _PLATFORM_CACHE_MAX = 200_000
 _TABLE: Table = PlatformIdentity.__table__  # type: ignore[assignment]
 #: Built once: constructing a statement per message cost more than running it.
@@ -43,8 +43,8 @@ _ADDRESSES = (select(_TABLE.c.id, _TABLE.c.platform, _TABLE.c.address)
 class Resolved:
     identity_id: str
     created: bool
-    #: What intake needs of the row without loading it into the session (WhatsApp's
-    #: window bookkeeping).
+    #: What intake needs of the row without loading it into the session (the messaging
+    #: window's bookkeeping, see :mod:`bot.domain.channels`).
     last_inbound_at: datetime | None = None
     template_sent_at: datetime | None = None
 
@@ -88,7 +88,7 @@ class IdentityDirectory:
                         template_sent_at=identity.template_sent_at)
 
     def address_of(self, session: Session, identity_id: str) -> tuple[Platform, str] | None:
-        """Where to send: the adapter's form of the address (``whatsapp:`` prefixed)."""
+        """Where to send: the platform and the normalized address, for its adapter."""
         return self.addresses_of(session, [identity_id]).get(identity_id)
 
     def addresses_of(self, session: Session,
@@ -102,10 +102,7 @@ class IdentityDirectory:
         out: dict[str, tuple[Platform, str]] = {}
         for row in rows:
             address = reveal_address(row, self._keyring)  # type: ignore[arg-type]
-            platform = Platform(row.platform)
-            if platform is Platform.WHATSAPP:
-                address = _WHATSAPP_PREFIX + address
-            out[row.id] = (platform, address)
+            out[row.id] = (Platform(row.platform), address)
         return out
 
     def platform_of(self, session: Session, identity_id: str) -> Platform | None:

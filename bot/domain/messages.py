@@ -31,7 +31,9 @@ class OutKind(StrEnum):
     FILE = "file"
     #: A short PHI-free notice from the bot itself (help, refusals, delivery failures).
     NOTICE = "notice"
-    #: The platform's pre-approved PHI-free template (WhatsApp 24-hour window closed).
+    #: The platform's PHI-free prompt to write back, sent once while messages to a
+    #: recipient are held because their messaging window is closed (the adapter
+    #: decides what it says: on WhatsApp, the approved template).
     TEMPLATE = "template"
 
 

@@ -14,8 +14,8 @@ from typing import Protocol
 
 from sqlalchemy import or_, select
 
-from medcrypt.bot.commands.context import Context
 from medcrypt.bot.domain import notices
+from medcrypt.bot.domain.handling import Handling
 from medcrypt.crypto.keyless.epochs import epoch_of
 from medcrypt.crypto.keyless.wire import Token
 from medcrypt.storage.models.identities import PlatformIdentity
@@ -23,7 +23,7 @@ from medcrypt.storage.models.pairings import Pairing
 from medcrypt.storage.repos.pairings import ensure_epoch
 
 
-def pairings_of(ctx: Context, identity_id: str, *, statuses: tuple[str, ...] = (
+def pairings_of(ctx: Handling, identity_id: str, *, statuses: tuple[str, ...] = (
         "pending", "active")) -> list[Pairing]:
     return list(ctx.session.scalars(
         select(Pairing).where(
@@ -33,7 +33,7 @@ def pairings_of(ctx: Context, identity_id: str, *, statuses: tuple[str, ...] = (
     ))
 
 
-def _set_role(ctx: Context, identity_id: str, role: str) -> None:
+def _set_role(ctx: Handling, identity_id: str, role: str) -> None:
     """Label the identity by what it paired as (an admin keeps the admin label)."""
     identity = ctx.session.get(PlatformIdentity, identity_id)
     if identity is not None and identity.role == "unknown":
@@ -58,7 +58,7 @@ def role_of(pairing: Members, identity_id: str) -> str | None:
     return None
 
 
-def register(ctx: Context, token: Token) -> None:
+def register(ctx: Handling, token: Token) -> None:
     info = token.register
     pairing_id = token.header.pairing_id
     if info is None or pairing_id is None or token.header.epoch is None:
@@ -87,7 +87,7 @@ def register(ctx: Context, token: Token) -> None:
     ctx.reply(notices.REGISTERED)
 
 
-def accept(ctx: Context, token: Token, token_text: str) -> None:
+def accept(ctx: Handling, token: Token, token_text: str) -> None:
     pairing_id = token.header.pairing_id
     pairing = None if pairing_id is None else ctx.session.get(Pairing, pairing_id.hex())
     if pairing is None:
@@ -116,8 +116,7 @@ def accept(ctx: Context, token: Token, token_text: str) -> None:
     ctx.keep_identity = True
     ctx.audit("pairing_completed", pairing=pairing.pairing_id,
               consent=notices.PLATFORM_WARNING_VERSION)
-    platform_name = "WhatsApp" if ctx.message.platform.value == "whatsapp" else "Telegram"
-    ctx.reply(notices.PLATFORM_WARNING.format(platform=platform_name))
+    ctx.reply(notices.PLATFORM_WARNING.format(platform=ctx.channel.display_name))
     ctx.reply(notices.PAIRED_PATIENT)
     ctx.relay_token(pairing.physician_id, token_text, pairing.pairing_id)
     ctx.notify(pairing.physician_id, notices.PAIRED_PHYSICIAN)

@@ -2,7 +2,7 @@
 
 Relayed tokens themselves (``stored_tokens``, ``escrow_deposits``) are kept per epoch for
 clinic break-glass and leave with their epoch when the shred job runs
-(:mod:`bot.jobs.purge`). Everything :func:`prune` removes is only delivery scaffolding;
+(:mod:`bot.domain.lifecycle.purge`). Everything :func:`prune` removes is only delivery scaffolding;
 it is idempotent and safe to run from any replica at any time.
 """
 
@@ -22,7 +22,7 @@ from medcrypt.storage.models.parts import PendingPart
 PART_TTL = timedelta(days=1)
 #: A receipt no sent message claimed within a day never will.
 RECEIPT_TTL = timedelta(days=1)
-#: Platforms redeliver for at most a day (Telegram keeps updates 24 h); keys older than
+#: Platforms redeliver for at most a day (the longest keeps updates 24 h); keys older than
 #: a week cannot matter any more.
 INBOUND_KEY_TTL = timedelta(days=7)
 

@@ -1,8 +1,8 @@
 """How a platform send failed, in the outbox's terms (adapters translate into these).
 
 The worker decides what to do from the class alone: retry later (this chat only, or
-with backoff), hold until the recipient writes (WhatsApp window), or give up and tell
-the sender. All are :class:`crypto.errors.TransportError`; messages carry codes only.
+with backoff), hold until the recipient writes (messaging window closed), or give up and
+tell the sender. All are :class:`crypto.errors.TransportError`; messages carry codes only.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ class SendFailed(TransportError):
 
 
 class RetryAfter(SendFailed):
-    """The platform asked this chat to wait ``seconds`` (Telegram 429 ``retry_after``)."""
+    """The platform asked this chat to wait ``seconds`` (a per-chat flood limit)."""
 
     def __init__(self, code: str, seconds: float) -> None:
         super().__init__(code)
@@ -29,7 +29,8 @@ class Transient(SendFailed):
 
 
 class WindowClosed(SendFailed):
-    """WhatsApp's 24-hour window is closed (Twilio 63016): template, then hold."""
+    """The platform takes free-form messages to this recipient only after they write
+    (their messaging window is closed): send the template once, hold the message."""
 
 
 class Permanent(SendFailed):

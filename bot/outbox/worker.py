@@ -3,9 +3,14 @@
 Each row's outcome is committed in its own short transaction immediately after the
 platform answers, to keep the window in which a kill -9 leaves the outcome unrecorded
 as small as possible (docs/DELIVERY.md). Rows whose lease expired are *in doubt*: the
-adapter is asked whether the platform already has the message (Twilio can tell; the
-Telegram Bot API cannot, so those are re-sent and the recipient's companion drops the
-duplicate token as a replay).
+adapter is asked whether the platform already has the message (some platforms can tell;
+those that cannot get it re-sent, and the recipient's companion drops the duplicate
+token as a replay).
+
+The worker never asks which platform a recipient is on: it hands each row to the
+:class:`~bot.domain.sender.Sender` of the recipient's platform, publishes files as links
+for the platforms whose adapter asks for that (:class:`~bot.domain.sender.FileLinks`),
+and reads "the messaging window is closed" from the recipient channels' receipt codes.
 """
 
 from __future__ import annotations
@@ -20,15 +25,16 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Row
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from medcrypt.bot.commands.context import Services
 from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind, Platform
-from medcrypt.bot.domain.sender import Delivery, Sender
+from medcrypt.bot.domain.sender import Delivery, FileLinks, Sender
+from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox import queue
 from medcrypt.bot.outbox.backoff import backoff_seconds
 from medcrypt.bot.outbox.errors import Permanent, RetryAfter, SendFailed, Transient, WindowClosed
+from medcrypt.storage.db import is_sqlite
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.media import MediaBlob
 from medcrypt.storage.models.outbox import OutboxMessage
@@ -38,24 +44,29 @@ log = structlog.get_logger("bot.outbox")
 
 class OutboxWorker:
     def __init__(
-        self, sessions: sessionmaker[Session], services: Services,
-        senders: Mapping[Platform, Sender], *, postgres: bool, concurrency: int = 16,
-        lease: timedelta = timedelta(seconds=30), media_url: Callable[[str], str] | None = None,
+        self, services: Services, senders: Mapping[Platform, Sender], *, concurrency: int = 16,
+        lease: timedelta = timedelta(seconds=30),
+        file_links: Mapping[Platform, FileLinks] | None = None,
         rand: Callable[[], float] | None = None,
     ) -> None:
-        self._sessions = sessions
+        self._sessions = services.sessions
         self._services = services
         self._senders = senders
-        self._postgres = postgres
+        self._postgres = not is_sqlite(services.engine)
         self._concurrency = concurrency
         self._lease = lease
-        self._media_url = media_url
+        self._file_links = dict(file_links or {})
+        #: Receipt error codes that mean "the recipient's window is closed", from the
+        #: channels of the platforms that have one.
+        self._window_codes = frozenset(
+            code for channel in services.channels.values()
+            for code in channel.window_closed_codes)
         self._rand = rand
         self._wake = asyncio.Event()
         self.worker_id = secrets.token_hex(8)
         self.sent = 0
-        #: SIDs whose receipts this process stashed (the common case: Twilio calls back
-        #: the replica that sent). The send path looks in the table only for these; the
+        #: SIDs whose receipts this process stashed (the common case: the platform calls
+        #: back the replica that sent). The send path looks in the table only for these; the
         #: periodic :meth:`recover` applies any other stashed receipt whose SID exists.
         self._stashed: set[str] = set()
         #: Sends answered in the current event-loop pass, marked in one transaction.
@@ -144,26 +155,23 @@ class OutboxWorker:
             if media is None:
                 queue.mark_dead_by_id(s, row.id, "media-gone", now)
                 return None
-            if platform is Platform.WHATSAPP and self._media_url is not None:
+            links = self._file_links.get(platform)
+            if links is not None:
                 name = secrets.token_urlsafe(32)
                 media.url_token_hash = hashlib.sha256(name.encode()).digest()
-                media.expires_at = now + timedelta(
-                    seconds=self._services.settings.whatsapp.media_url_ttl_seconds)
-                media_url = self._media_url(name)
+                media.expires_at = now + links.ttl
+                media_url = links.url(name)
             else:
                 document = media.data
-        return Delivery(row_id=row.id, address=address, kind=kind.value,
+        return Delivery(row_id=row.id, platform=platform, address=address, kind=kind.value,
                         body=queue.body_of(row), document=document,
                         filename=(row.filename or queue.FILE_NAME) if kind is OutKind.FILE
                         else None,
                         media_url=media_url)
 
-    def _platform(self, address: str) -> Platform:
-        return Platform.WHATSAPP if address.startswith("whatsapp:") else Platform.TELEGRAM
-
     # -- send -------------------------------------------------------------------------
     async def _send_one(self, d: Delivery) -> None:
-        sender = self._senders[self._platform(d.address)]
+        sender = self._senders[d.platform]
         try:
             platform_id = await sender.send(d)
         except SendFailed as exc:
@@ -272,9 +280,9 @@ class OutboxWorker:
         """A receipt from a webhook, committed before this returns.
 
         Receipts that need no follow-up (sent, delivered, read: two or three for every
-        WhatsApp message) arriving in the same event-loop pass share one transaction;
-        failures take :meth:`record_status` at once (they may hold the row or tell the
-        sender).
+        message on a platform with receipts) arriving in the same event-loop pass share
+        one transaction; failures take :meth:`record_status` at once (they may hold the
+        row or tell the sender).
         """
         if status in ("failed", "undelivered"):
             self.record_status(platform_id, status, error_code)
@@ -294,7 +302,7 @@ class OutboxWorker:
                 for platform_id, status, code in receipts:
                     if queue.advance_status(s, platform_id, status, code, now) is None:
                         self._stash(s, platform_id, status, code, now)
-        except Exception as exc:  # the webhook answers 500 and Twilio may call again
+        except Exception as exc:  # the webhook answers 500 and the platform may call again
             if done is not None and not done.done():
                 done.set_exception(exc)
             return
@@ -309,9 +317,9 @@ class OutboxWorker:
             self._stashed.add(platform_id)
 
     def record_status(self, platform_id: str, status: str, error_code: str | None) -> None:
-        """A delivery receipt (Twilio status callback).
+        """A delivery receipt (a platform's status callback, through its adapter).
 
-        A receipt for a SID no row carries yet (Twilio called back before ``create``
+        A receipt for a SID no row carries yet (the platform called back before the send
         returned to us) is kept in the database and applied when the SID is recorded.
         """
         now = self._services.clock.now()
@@ -331,9 +339,9 @@ class OutboxWorker:
                             error_code: str | None, now: datetime) -> None:
         if status not in ("failed", "undelivered"):
             return
-        if error_code == "63016":
+        if error_code is not None and error_code in self._window_codes:
             row.status = "sending"  # hold() expects a claimed row
-            self._hold_for_window(s, row, "63016", now)
+            self._hold_for_window(s, row, error_code, now)
         elif row.status == "sent":
             row.status = "failed"
             self._tell_origin(s, row, now)
@@ -359,7 +367,7 @@ class OutboxWorker:
         for d in deliveries:
             row_id = d.row_id
             created_at, claimed_until = info[row_id]
-            sender = self._senders[self._platform(d.address)]
+            sender = self._senders[d.platform]
             try:
                 found = await sender.lookup(d, created_at.timestamp())
             except SendFailed:

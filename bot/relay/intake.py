@@ -1,8 +1,9 @@
 """Accept one platform message exactly once, in one transaction.
 
-Order inside the transaction: resolve the sender's identity, record the platform's
-unique id (``inbound_keys``), reopen anything held for the sender (their WhatsApp
-window just reopened), then route. The outbox rows the routing produces commit with the
+Order inside the transaction: record the platform's unique id (``inbound_keys``), resolve
+the sender's identity, reopen anything held for the sender (they wrote, so a platform
+that holds messages until the recipient writes - a messaging window - takes them
+again), then route. The outbox rows the routing produces commit with the
 key, so either everything about this message is durable or nothing is; a platform
 redelivery of the same id after commit is recognised and ignored.
 """
@@ -17,9 +18,8 @@ from datetime import timedelta
 import structlog
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
-from medcrypt.bot.commands.context import Context, Deferred, Services
+from medcrypt.bot.commands.context import Context, Deferred
 from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.messages import (
     Document,
@@ -28,6 +28,7 @@ from medcrypt.bot.domain.messages import (
     OutKind,
     Platform,
 )
+from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox.queue import enqueue, release_held
 from medcrypt.bot.relay.ratelimit import RateLimiter
 from medcrypt.bot.relay.router import handle
@@ -56,9 +57,8 @@ class Outcome:
 
 
 class Intake:
-    def __init__(self, sessions: sessionmaker[Session], services: Services,
-                 limiter: RateLimiter) -> None:
-        self._sessions = sessions
+    def __init__(self, services: Services, limiter: RateLimiter) -> None:
+        self._sessions = services.sessions
         self.services = services
         self._limiter = limiter
         #: Set by ``BotApp``; without it deferred work runs inline after commit.
@@ -145,11 +145,11 @@ class Intake:
                 return Outcome(duplicate=True)
             resolved = self.services.directory.resolve(session, platform, address)
             window: dict[str, object] = {}
-            if platform is Platform.WHATSAPP and (
+            if self.services.channels[platform].reply_window and (
                     resolved.last_inbound_at is None
                     or now - resolved.last_inbound_at >= WINDOW_MARK_EVERY):
-                # Only WhatsApp has a customer-service window; a minute's precision on a
-                # 24-hour window saves an UPDATE on almost every message.
+                # Only a platform with a messaging window needs the time; a minute's
+                # precision on a window of hours saves an UPDATE on almost every message.
                 window["last_inbound_at"] = now
             if resolved.template_sent_at is not None:
                 # Rows are held only together with a template (worker._hold_for_window

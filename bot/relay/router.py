@@ -5,7 +5,8 @@ checks, in order: the pairing exists, the sender is the member the direction say
 (physician → patient or patient → physician), the pairing is active, and the epoch is
 neither in the future nor past its grace window. Anything else is not relayed and the
 sender gets one short reason. A paired user's text that carries no token is never
-relayed, stored or logged (the guard), and on Telegram the message is deleted.
+relayed, stored or logged (the guard), and the adapter deletes the message where its
+platform allows a bot to.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import Table, and_, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from medcrypt.bot.commands import dispatch
 from medcrypt.bot.commands.context import Context
+from medcrypt.bot.commands.dispatch import dispatch
 from medcrypt.bot.domain import notices, pairings
 from medcrypt.bot.domain.lifecycle.policy import classify
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind
@@ -148,7 +149,7 @@ def _collect_part(ctx: Context, token: Token, token_text: str) -> str | None:
         return None
     now = ctx.services.clock.now()
     # The raw chunk, not the text: part 0 starts with the whole token's header, which is
-    # how the shred job finds the parts of an epoch without a key (bot.jobs.purge).
+    # how the shred job finds the parts of an epoch without a key (bot.domain.lifecycle.purge).
     s.add(PendingPart(sender_id=ctx.sender_id, group_id=group_id, part_index=part.index,
                       part_count=part.count, chunk=part.chunk, received_at=now))
     s.flush()
@@ -226,7 +227,7 @@ def _check_route(
 
 
 def _epoch_ok(ctx: Context, pairing: Route, epoch: int | None) -> bool:
-    """The bot's half of the key policy (:func:`bot.jobs.policy.epoch_status`).
+    """The bot's half of the key policy (:func:`bot.domain.lifecycle.policy.epoch_status`).
 
     The calendar refuses an epoch past its grace end even before the sweep ran; the
     job's records add an epoch shredded early by ``/shred`` or ``/delete_me``, so the

@@ -6,7 +6,7 @@ make the bot run code of their choosing. This store keeps a job as plain columns
 ``scheduler_jobs`` - its id, a ``module:function`` reference, the trigger as JSON
 (cron fields or an interval, with dates as ISO-8601 text), JSON arguments and options,
 and the next run time - and rebuilds a job only when its reference is on a fixed
-allow-list of the bot's own job functions handed in by :mod:`bot.jobs.scheduler`. The
+allow-list of the bot's own job functions handed in by :mod:`bot.scheduler.runner`. The
 reference is checked *before* anything is imported or called; a row that names any
 other function, or does not parse, is refused with a :class:`StorageError` naming the
 job, is never executed, and is parked (``next_run_time`` NULL) so the scheduler does

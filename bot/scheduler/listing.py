@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from medcrypt.bot.domain.lifecycle.context import JobContext
 from medcrypt.bot.domain.lifecycle.runs import JOBS, last_runs
+from medcrypt.bot.domain.services import Services
 from medcrypt.bot.scheduler.runner import next_runs
 
 
@@ -17,7 +17,7 @@ def _fmt(at: datetime | None) -> str:
     return "-" if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def format_listing(ctx: JobContext, now: datetime) -> str:
+def format_listing(ctx: Services, now: datetime) -> str:
     """PHI-free table of jobs (shared with the ``/jobs`` chat command)."""
     nxt = next_runs(ctx, now)
     last = last_runs(ctx)

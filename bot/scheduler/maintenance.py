@@ -23,13 +23,11 @@ from sqlalchemy import select
 
 from medcrypt.bot.domain.audit_chat import witness_post
 from medcrypt.bot.domain.breakglass import deposits, requests
-from medcrypt.bot.domain.identities import IdentityDirectory
-from medcrypt.bot.domain.lifecycle.context import JobContext
 from medcrypt.bot.domain.lifecycle.queue import Notice, queue_notices
-from medcrypt.bot.domain.messages import OutboundMessage, OutKind, Platform
+from medcrypt.bot.domain.messages import OutboundMessage, OutKind
+from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox.queue import enqueue
 from medcrypt.crypto.server.audit import Checkpoint
-from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.models.admins import ClinicAdmin
 
 
@@ -51,24 +49,30 @@ class WitnessQueue:
         return items
 
 
-def admin_identities(ctx: JobContext, directory: IdentityDirectory) -> list[str]:
-    """Identity ids of every admin: Telegram ids from the config and chat-added admins.
+def admin_identities(ctx: Services) -> list[str]:
+    """Identity ids of every admin: chat-added admins, and the configured admins of every
+    platform without a messaging window.
 
-    A configured admin who never wrote to the bot gets an identity now (a sealed chat
-    id, like any sender): the witness must reach them anyway.
+    A configured admin who never wrote to the bot gets an identity now (a sealed
+    address, like any sender): the witness must reach them anyway. On a platform with a
+    window (:attr:`bot.domain.channels.Channel.reply_window`) a post to someone who has
+    not written lately is held behind the template, so configured admins there are not
+    posted to unprompted; chat-added admins are, on every platform.
     """
     ids: list[str] = []
     with ctx.sessions.begin() as session:
-        for tg_id in ctx.settings.clinic.admin_telegram_ids:
-            ids.append(directory.resolve(session, Platform.TELEGRAM, str(tg_id)).identity_id)
+        for channel in ctx.channels.values():
+            if channel.reply_window:
+                continue
+            ids += [ctx.directory.resolve(session, channel.platform, address).identity_id
+                    for address in channel.config_admins]
         ids += [i for i in session.scalars(select(ClinicAdmin.identity_id).where(
             ClinicAdmin.removed_at.is_(None), ClinicAdmin.identity_id.is_not(None)))
             if i is not None and i not in ids]
     return ids
 
 
-def post_witnesses(ctx: JobContext, directory: IdentityDirectory,
-                   checkpoints: list[Checkpoint], now: datetime) -> int:
+def post_witnesses(ctx: Services, checkpoints: list[Checkpoint], now: datetime) -> int:
     """Queue one witness message per committed checkpoint per admin; returns the count."""
     if not checkpoints or not ctx.settings.audit.post_checkpoints_to_admins:
         return 0
@@ -77,7 +81,7 @@ def post_witnesses(ctx: JobContext, directory: IdentityDirectory,
     real = [cp for cp in checkpoints if (cp.seq, cp.sig) in committed]
     if not real:
         return 0
-    admins = admin_identities(ctx, directory)
+    admins = admin_identities(ctx)
     sent = 0
     with ctx.sessions.begin() as session:
         for cp in sorted(real, key=lambda c: c.seq):
@@ -88,23 +92,20 @@ def post_witnesses(ctx: JobContext, directory: IdentityDirectory,
     return sent
 
 
-def checkpoint_tick(ctx: JobContext, directory: IdentityDirectory, queue: WitnessQueue,
-                    now: datetime) -> int:
+def checkpoint_tick(ctx: Services, queue: WitnessQueue, now: datetime) -> int:
     """Sign a checkpoint if one is due, then post every checkpoint heard of."""
     ctx.audit.checkpoint_if_due(now)
-    return post_witnesses(ctx, directory, queue.drain(), now)
+    return post_witnesses(ctx, queue.drain(), now)
 
 
-def expire_breakglass(ctx: JobContext, keyring: Keyring) -> int:
+def expire_breakglass(ctx: Services) -> int:
     """Expire break-glass requests whose approval window passed (one audit entry each)."""
-    deps = requests.Deps(settings=ctx.settings, keyring=keyring, audit=ctx.audit,
-                         clock=ctx.clock)
     ctx.warm()
     with ctx.sessions.begin() as session:
-        return requests.expire_due(deps, session)
+        return requests.expire_due(ctx, session)
 
 
-def remind_missing_deposits(ctx: JobContext, now: datetime) -> int:
+def remind_missing_deposits(ctx: Services, now: datetime) -> int:
     """Tell physicians whose pairing has messages this month but no escrow deposit."""
     with ctx.sessions.begin() as session:
         missing = deposits.missing_deposits(session, now)

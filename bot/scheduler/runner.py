@@ -3,7 +3,7 @@
 * Rotation runs on ``schedule.rotation_cron`` (UTC, default 00:00 on the 1st) and the
   shred sweep every ``schedule.shred_interval_minutes``.
 * Jobs persist in ``scheduler_jobs`` in the bot's database through
-  :class:`bot.jobs.jobstore.DataJobStore`: plain columns and JSON, never a pickle, and
+  :class:`bot.scheduler.jobstore.DataJobStore`: plain columns and JSON, never a pickle, and
   a job is rebuilt only if its function is on :data:`JOB_FUNCTIONS` - so writing that
   table cannot make the bot run anything but its own jobs. A stored fire time that
   passed unrun (event loop blocked, machine suspended) is still due: ``coalesce`` folds
@@ -14,7 +14,7 @@
   compute their target state from the calendar, so this catch-up is correct whether the
   bot was down for an hour or across several month boundaries, and harmless otherwise.
 * Job functions are module-level and take only a context key and a job name, so the
-  stored job holds no object, key or connection - only ``bot.jobs.scheduler:scheduled``
+  stored job holds no object, key or connection - only ``medcrypt.bot.scheduler.runner:scheduled``
   and two strings. Several replicas may fire the same job; the jobs are idempotent by
   unique constraints.
 
@@ -35,29 +35,29 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 
-from medcrypt.bot.domain.lifecycle.context import JobContext
 from medcrypt.bot.domain.lifecycle.runs import run_job
+from medcrypt.bot.domain.services import Services
 from medcrypt.bot.scheduler.jobstore import DataJobStore
 from medcrypt.crypto.errors import ConfigError
 from medcrypt.storage.models.jobs import ScheduledJob
 
 log = structlog.get_logger("bot.jobs")
 
-_CONTEXTS: dict[str, JobContext] = {}
+_CONTEXTS: dict[str, Services] = {}
 #: Job functions running right now (APScheduler runs them in the loop's thread pool).
 _RUNNING = threading.Condition()
 _running_count = [0]
 ROTATION_MISFIRE = timedelta(days=31)
 
 
-def rotation_trigger(ctx: JobContext) -> CronTrigger:
+def rotation_trigger(ctx: Services) -> CronTrigger:
     try:
         return CronTrigger.from_crontab(ctx.settings.schedule.rotation_cron, timezone=UTC)
     except ValueError as exc:
         raise ConfigError("schedule.rotation_cron", str(exc)) from None
 
 
-def sweep_trigger(ctx: JobContext, interval_seconds: float | None = None) -> IntervalTrigger:
+def sweep_trigger(ctx: Services, interval_seconds: float | None = None) -> IntervalTrigger:
     seconds = interval_seconds or ctx.settings.schedule.shred_interval_minutes * 60
     if seconds <= 0:
         raise ConfigError("schedule.shred_interval_minutes", "must be at least 1")
@@ -87,7 +87,7 @@ def scheduled(context_key: str, job: str, trigger: str = "schedule") -> None:
             _RUNNING.notify_all()
 
 
-def _run_logged(ctx: JobContext, job: str, trigger: str) -> None:
+def _run_logged(ctx: Services, job: str, trigger: str) -> None:
     try:
         outcome = run_job(ctx, job, trigger=trigger)
         log.info("job_done", job=outcome.job, trigger=trigger, **outcome.summary)
@@ -108,7 +108,7 @@ def catch_up(context_key: str) -> None:
 
 
 def start_scheduler(
-    app_context: JobContext, *, context_key: str = "bot", catch_up_on_start: bool = True,
+    app_context: Services, *, context_key: str = "bot", catch_up_on_start: bool = True,
     sweep_interval_seconds: float | None = None,
 ) -> AsyncIOScheduler:
     """Create and start the scheduler in the running event loop; the caller shuts it down.
@@ -143,7 +143,7 @@ def stop_scheduler(scheduler: AsyncIOScheduler, *, context_key: str = "bot") -> 
     _CONTEXTS.pop(context_key, None)
 
 
-def next_runs(ctx: JobContext, now: datetime) -> dict[str, tuple[datetime | None, bool]]:
+def next_runs(ctx: Services, now: datetime) -> dict[str, tuple[datetime | None, bool]]:
     """Next fire time per job: (time, stored) - from the job store when the bot has
     registered the job, otherwise computed from the configured trigger."""
     with ctx.engine.connect() as conn:

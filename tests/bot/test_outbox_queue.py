@@ -11,8 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from medcrypt.bot.commands.context import Services
-from medcrypt.bot.domain.auditing import Auditor
+from medcrypt.bot.app.wiring import build_services
 from medcrypt.bot.domain.config import parse_settings
 from medcrypt.bot.domain.identities import IdentityDirectory
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind, Platform
@@ -102,10 +101,9 @@ def test_backoff_grows_caps_and_jitters() -> None:
 
 def _worker(sessions: object) -> OutboxWorker:
     """A worker as a freshly started bot builds it (no sends are made in these tests)."""
-    clock = FixedClock(NOW)
-    services = Services(settings=parse_settings({}), clock=clock, auditor=Auditor(),
-                        directory=IdentityDirectory(KEYRING, clock))
-    return OutboxWorker(sessions, services, {}, postgres=False)  # type: ignore[arg-type]
+    services = build_services(parse_settings({}), FixedClock(NOW), environ={}, keyring=KEYRING,
+                              engine=sessions.kw["bind"])  # type: ignore[attr-defined]
+    return OutboxWorker(services, {})
 
 
 def _claimed(database_url: str) -> tuple[Any, int]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from medcrypt.bot.adapters.channels import parse_target
 from medcrypt.bot.adapters.whatsapp_webhook import parse_form
-from medcrypt.bot.commands.admins import mask, parse_target
+from medcrypt.bot.commands.admins import mask
 
 
 @given(st.text(max_size=64))

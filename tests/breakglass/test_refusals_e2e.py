@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from medcrypt.bot.domain.lifecycle.context import context_from_settings
 from medcrypt.bot.domain.lifecycle.shred import sweep
 from medcrypt.crypto.endpoint import breakglass
 from medcrypt.crypto.errors import EpochShredded
@@ -74,9 +73,7 @@ async def test_shredded_epoch_is_not_in_the_bundle(rig: Rig) -> None:
 
 async def test_after_the_shred_job_no_deposit_of_the_month_remains(rig: Rig) -> None:
     await shredded_month(rig)
-    ctx = context_from_settings(rig.bot.settings, rig.clock, environ=rig.environ,
-                                engine=rig.bot.engine)
-    sweep(ctx, AFTER_GRACE, scrub_after=False)
+    sweep(rig.bot.services, AFTER_GRACE, scrub_after=False)
     with rig.bot.sessions() as s:
         left = [r for r in s.scalars(select(EscrowDeposit.raw))
                 if parse_raw(r).header.kind is Kind.ESCROW_DEPOSIT

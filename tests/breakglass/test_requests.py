@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -10,14 +11,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from medcrypt.bot.app.wiring import build_services
 from medcrypt.bot.cli.escrow import public_key_text
 from medcrypt.bot.domain.breakglass import requests
-from medcrypt.bot.domain.breakglass.requests import Actor, Deps
+from medcrypt.bot.domain.breakglass.requests import Actor
 from medcrypt.bot.domain.config import parse_settings
+from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.errors import ConfigError, PolicyViolation
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
-from medcrypt.storage.audit import AuditLog
 from medcrypt.storage.db import make_engine, session_factory
 from medcrypt.storage.models.breakglass import BreakGlassRequest
 from medcrypt.storage.models.identities import PlatformIdentity
@@ -25,11 +27,13 @@ from medcrypt.storage.models.pairings import Pairing
 from tests.breakglass.helpers import MovableClock, make_escrow
 
 T0 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
+#: The bot's bundle, an open session, and the raw id of one active pairing.
+World = tuple[Services, Session, bytes]
 A, B, C = Actor("a" * 32, True), Actor("b" * 32, True), Actor("c" * 32, False)
 
 
 @pytest.fixture
-def world(database_url: str) -> Iterator[tuple[Deps, Session, bytes]]:
+def world(database_url: str) -> Iterator[World]:
     migrate.upgrade(database_url)
     engine = make_engine(database_url)
     keyring = Keyring.from_environ(
@@ -37,9 +41,8 @@ def world(database_url: str) -> Iterator[tuple[Deps, Session, bytes]]:
     clock = MovableClock(T0)
     settings = parse_settings({"clinic": {"escrow_public_key": public_key_text(
         make_escrow().public)}, "breakglass": {"approval_window_minutes": 30}})
-    audit = AuditLog(engine, keyring, clock=clock)
-    audit.pseudonym("pairing", "warm-up")
-    deps = Deps(settings=settings, keyring=keyring, audit=audit, clock=clock)
+    deps = build_services(settings, clock, engine=engine, keyring=keyring, environ={})
+    deps.warm()
     pid = os.urandom(16)
     with session_factory(engine)() as s:
         for ident in ("p" * 32, "q" * 32):
@@ -56,7 +59,7 @@ def code_of(outcome: requests.Outcome) -> str:
     return outcome.reply.split("request ")[1].split(" ")[0]
 
 
-def test_full_cycle_and_record_opened(world: tuple[Deps, Session, bytes]) -> None:
+def test_full_cycle_and_record_opened(world: World) -> None:
     deps, s, pid = world
     code = code_of(requests.request(deps, s, A, [pid.hex(), "code", "blue"]))
     out = requests.approve(deps, s, B, [code])
@@ -78,7 +81,7 @@ def test_full_cycle_and_record_opened(world: tuple[Deps, Session, bytes]) -> Non
                        "breakglass.opened"]
 
 
-def test_expire_due_and_window_edge(world: tuple[Deps, Session, bytes]) -> None:
+def test_expire_due_and_window_edge(world: World) -> None:
     deps, s, pid = world
     first = code_of(requests.request(deps, s, A, [pid.hex(), "first", "reason"]))
     assert isinstance(deps.clock, MovableClock)
@@ -90,7 +93,7 @@ def test_expire_due_and_window_edge(world: tuple[Deps, Session, bytes]) -> None:
     assert "approved" in requests.approve(deps, s, B, [second]).reply
 
 
-def test_requester_may_withdraw_but_not_approve(world: tuple[Deps, Session, bytes]) -> None:
+def test_requester_may_withdraw_but_not_approve(world: World) -> None:
     deps, s, pid = world
     code = code_of(requests.request(deps, s, A, [pid.hex(), "drill", "only"]))
     assert "own" in requests.approve(deps, s, A, [code]).reply
@@ -101,7 +104,7 @@ def test_requester_may_withdraw_but_not_approve(world: tuple[Deps, Session, byte
     assert row is not None and row.status == "denied"
 
 
-def test_pairing_prefix_rules(world: tuple[Deps, Session, bytes]) -> None:
+def test_pairing_prefix_rules(world: World) -> None:
     deps, s, pid = world
     assert "No active" in requests.request(deps, s, A, [pid.hex()[:7], "too short"]).reply
     assert "opened" in requests.request(deps, s, A, [pid.hex()[:8].upper(), "prefix ok"]).reply
@@ -113,11 +116,10 @@ def test_pairing_prefix_rules(world: tuple[Deps, Session, bytes]) -> None:
     assert "reason" in requests.request(deps, s, A, [pid.hex(), "x" * 161]).reply
 
 
-def test_missing_escrow_key_refuses_before_any_change(world: tuple[Deps, Session, bytes]) -> None:
+def test_missing_escrow_key_refuses_before_any_change(world: World) -> None:
     deps, s, pid = world
     code = code_of(requests.request(deps, s, A, [pid.hex(), "no", "key", "yet"]))
-    bare = Deps(settings=parse_settings({}), keyring=deps.keyring, audit=deps.audit,
-                clock=deps.clock)
+    bare = dataclasses.replace(deps, settings=parse_settings({}))
     with pytest.raises(ConfigError, match=r"clinic\.escrow_public_key"):
         requests.approve(bare, s, B, [code])
     row = s.query(BreakGlassRequest).one()
@@ -125,7 +127,7 @@ def test_missing_escrow_key_refuses_before_any_change(world: tuple[Deps, Session
 
 
 def test_missing_deposit_is_reported_to_the_physician(
-        world: tuple[Deps, Session, bytes]) -> None:
+        world: World) -> None:
     from medcrypt.bot.domain.breakglass.deposits import missing_deposits, notices
     from medcrypt.crypto.keyless.epochs import epoch_of
     from medcrypt.storage.models.epochs import Epoch

@@ -16,12 +16,11 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
+import medcrypt.bot.app.commands  # noqa: F401 - registers the chat commands, as the bot does
+from medcrypt.bot.adapters.channels import parse_target
 from medcrypt.bot.adapters.whatsapp_webhook import parse_form
-from medcrypt.bot.commands.admins import parse_target
-from medcrypt.bot.commands.context import Services
-from medcrypt.bot.domain.auditing import Auditor
+from medcrypt.bot.app.wiring import build_services
 from medcrypt.bot.domain.config import parse_settings
-from medcrypt.bot.domain.identities import IdentityDirectory
 from medcrypt.bot.domain.messages import Document, Platform
 from medcrypt.bot.relay.intake import Intake
 from medcrypt.bot.relay.ratelimit import RateLimiter
@@ -38,7 +37,7 @@ from medcrypt.crypto.keyless.wire import (
 )
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
-from medcrypt.storage.db import make_engine, session_factory
+from medcrypt.storage.db import make_engine
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 PID = bytes(range(16))
@@ -52,10 +51,10 @@ def _intake() -> Intake:
     migrate.upgrade(url)
     clock = FixedClock(NOW)
     settings = parse_settings({"relay": {"user_messages_per_minute": 0}})
-    services = Services(settings=settings,
-                        directory=IdentityDirectory(Keyring({1: os.urandom(32)}), clock),
-                        clock=clock, auditor=Auditor())
-    intake = Intake(session_factory(make_engine(url)), services, RateLimiter(0, clock))
+    services = build_services(settings, clock, environ={}, engine=make_engine(url),
+                              keyring=Keyring({1: os.urandom(32)}))
+    services.warm()  # before the first intake transaction, as the bot does at start
+    intake = Intake(services, RateLimiter(0, clock))
     expires = int(NOW.timestamp()) + 3600
     intake.accept(platform=Platform.TELEGRAM, address="1", dedupe_key="r",
                   text=encode_token(encode_register(PID, epoch_of(NOW), 7, expires)))

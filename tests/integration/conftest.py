@@ -82,7 +82,7 @@ async def run_jobs_at(rig: Rig, at: datetime, *jobs: str) -> list[dict[str, Any]
     rig.clock.set(at)
     out = []
     for job in jobs:
-        outcome = await asyncio.to_thread(run_job, rig.bot.jobs, job, trigger="manual",
+        outcome = await asyncio.to_thread(run_job, rig.bot.services, job, trigger="manual",
                                           now=at)
         out.append(dict(outcome.summary))
     rig.bot.worker.wake()

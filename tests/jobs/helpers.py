@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from medcrypt.bot.app.wiring import build_services
 from medcrypt.bot.domain.config import parse_settings
-from medcrypt.bot.domain.lifecycle.context import JobContext
+from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.server.keyring import Keyring, generate_key
 from medcrypt.storage import migrate
-from medcrypt.storage.audit import AuditLog
 from medcrypt.storage.db import make_engine
 from medcrypt.storage.models.epochs import Epoch
 from medcrypt.storage.models.escrow import EscrowDeposit
@@ -31,18 +31,16 @@ KEYS = "1:" + generate_key()
 
 
 def make_context(url: str, clock: FixedClock, *, migrate_first: bool = True,
-                 grace_days: int = 7) -> JobContext:
+                 grace_days: int = 7) -> Services:
     if migrate_first:
         migrate.upgrade(url)
     settings = parse_settings({"schedule": {"grace_days": grace_days}})
-    engine = make_engine(url)
-    keyring = Keyring.from_env_value(KEYS)
-    audit = AuditLog(engine, keyring, clock=clock)
-    return JobContext(settings=settings, engine=engine, clock=clock, audit=audit)
+    return build_services(settings, clock, engine=make_engine(url),
+                          keyring=Keyring.from_env_value(KEYS), environ={})
 
 
 @contextmanager
-def context(url: str, clock: FixedClock) -> Iterator[JobContext]:
+def context(url: str, clock: FixedClock) -> Iterator[Services]:
     ctx = make_context(url, clock)
     try:
         yield ctx
@@ -57,7 +55,7 @@ class PairingFixture:
     patient_id: str
 
 
-def add_pairing(ctx: JobContext, *, start_epoch: int, at: datetime,
+def add_pairing(ctx: Services, *, start_epoch: int, at: datetime,
                 grace_days: int = 7) -> PairingFixture:
     keyring = Keyring.from_env_value(KEYS)
     with ctx.sessions.begin() as s:
@@ -75,7 +73,7 @@ def add_pairing(ctx: JobContext, *, start_epoch: int, at: datetime,
         return PairingFixture(pid, doc.id, pat.id)
 
 
-def add_token(ctx: JobContext, pairing_id: str, epoch: int, at: datetime,
+def add_token(ctx: Services, pairing_id: str, epoch: int, at: datetime,
               body: bytes | None = None) -> bytes:
     """Store a token-like raw blob (header + random 'ciphertext'); returns its bytes."""
     raw = (bytes([2, 1]) + bytes.fromhex(pairing_id) + epoch.to_bytes(4, "big")
@@ -86,7 +84,7 @@ def add_token(ctx: JobContext, pairing_id: str, epoch: int, at: datetime,
     return raw
 
 
-def add_escrow(ctx: JobContext, pairing_id: str, epoch: int, at: datetime) -> bytes:
+def add_escrow(ctx: Services, pairing_id: str, epoch: int, at: datetime) -> bytes:
     raw = (bytes([2, 4]) + bytes.fromhex(pairing_id) + epoch.to_bytes(4, "big")
            + b"\x01" + os.urandom(28) + os.urandom(80))
     with ctx.sessions.begin() as s:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from medcrypt.bot.domain.lifecycle.context import JOB_CACHE_KIB
 from medcrypt.bot.domain.lifecycle.rotation import rotate
+from medcrypt.bot.domain.services import JOB_CACHE_KIB
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.keyless.epochs import epoch_of
 from medcrypt.storage.models.audit import AuditEntry

@@ -10,6 +10,7 @@ import pytest
 
 from medcrypt.bot.adapters.whatsapp import WhatsAppSender
 from medcrypt.bot.domain.config import parse_settings
+from medcrypt.bot.domain.messages import Platform
 from medcrypt.bot.domain.sender import Delivery
 from medcrypt.bot.outbox.errors import Transient
 from medcrypt.sandbox import FakeTwilio, Faults
@@ -25,7 +26,8 @@ def sender_for(tw: FakeTwilio, timeout: float) -> WhatsAppSender:
 
 
 def token_delivery(row: int, to: str = "whatsapp:+15550003333") -> Delivery:
-    return Delivery(row_id=row, address=to, kind="token", body=f"[MEDCRYPT:v2:test{row}]")
+    return Delivery(row_id=row, platform=Platform.WHATSAPP, address=to, kind="token",
+                    body=f"[MEDCRYPT:v2:test{row}]")
 
 
 async def test_sends_reuse_one_client(tw: FakeTwilio) -> None:

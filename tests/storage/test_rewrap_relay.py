@@ -31,4 +31,4 @@ def test_rewrap_covers_the_relay_identity_directory(sessions: sessionmaker[Sessi
         verify_keyring(s, only_v2)
         assert directory.find(s, Platform.WHATSAPP, "whatsapp:+15550004321") == made.identity_id
         assert directory.address_of(s, made.identity_id) == (
-            Platform.WHATSAPP, "whatsapp:+15550004321")
+            Platform.WHATSAPP, "+15550004321")

@@ -20,9 +20,8 @@ reason, never content.
 
 from __future__ import annotations
 
-import os
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -36,13 +35,10 @@ from medcrypt.bot.domain.breakglass.bundle import (
     escrow_public_from_config,
 )
 from medcrypt.bot.domain.breakglass.collect import collect
-from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.messages import Document
-from medcrypt.crypto.clock import Clock
+from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.keyless.epochs import format_epoch
 from medcrypt.crypto.server.audit import Action, system_ref
-from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage.audit import AuditLog
 from medcrypt.storage.models.breakglass import BreakGlassRequest
 from medcrypt.storage.models.pairings import Pairing
 
@@ -67,20 +63,12 @@ class Outcome:
     document_to: str | None = None
 
 
-@dataclass(frozen=True)
-class Deps:
-    settings: Settings
-    keyring: Keyring
-    audit: AuditLog
-    clock: Clock
-    rng: Callable[[int], bytes] = os.urandom
-
-    @property
-    def window(self) -> timedelta:
-        return timedelta(minutes=self.settings.breakglass.approval_window_minutes)
+def _window(deps: Services) -> timedelta:
+    """How long a request waits for the second admin."""
+    return timedelta(minutes=deps.settings.breakglass.approval_window_minutes)
 
 
-def _audit(deps: Deps, session: Session, action: Action, actor: str | None,
+def _audit(deps: Services, session: Session, action: Action, actor: str | None,
            pairing_id: bytes | None,
            **details: str | int | list[str | int | bool | None] | None) -> None:
     """One chained entry; refs are pseudonyms, details are sealed to the subject."""
@@ -102,12 +90,17 @@ def _find_pairing(session: Session, text: str) -> Pairing | str | None:
     return session.get(Pairing, ids[0]) if ids else None
 
 
-def request(deps: Deps, session: Session, actor: Actor, args: Sequence[str]) -> Outcome:
+def refuse(deps: Services, session: Session, identity_id: str, command: str) -> Outcome:
+    """A non-admin asked for a break-glass action: the refusal is a chained audit entry."""
+    _audit(deps, session, Action.ADMIN_REFUSED, identity_id, None, command=command,
+           why="not_admin")
+    return Outcome(texts.ADMIN_ONLY)
+
+
+def request(deps: Services, session: Session, actor: Actor, args: Sequence[str]) -> Outcome:
     """``/breakglass <pairing> <reason...>``: open a pending request."""
     if not actor.is_admin:
-        _audit(deps, session, Action.ADMIN_REFUSED, actor.identity_id, None,
-               command="breakglass", why="not_admin")
-        return Outcome(texts.ADMIN_ONLY)
+        return refuse(deps, session, actor.identity_id, "breakglass")
     if len(args) < 2:
         return Outcome(texts.USAGE_REQUEST)
     reason = " ".join(args[1:]).strip()
@@ -122,17 +115,17 @@ def request(deps: Deps, session: Session, actor: Actor, args: Sequence[str]) -> 
     row = BreakGlassRequest(
         code=secrets.token_hex(5), pairing_id=bytes.fromhex(found.pairing_id),
         requester_id=actor.identity_id, status="pending", requested_at=now,
-        expires_at=now + deps.window)
+        expires_at=now + _window(deps))
     BreakGlassRequest.REASON.store(row, deps.keyring, reason)
     session.add(row)
     session.flush()
     _audit(deps, session, Action.BREAKGLASS_REQUESTED, actor.identity_id, row.pairing_id,
-           request=row.code, reason=reason, window_minutes=deps.window // timedelta(minutes=1))
-    return Outcome(texts.REQUESTED.format(code=row.code, minutes=deps.window // timedelta(
+           request=row.code, reason=reason, window_minutes=_window(deps) // timedelta(minutes=1))
+    return Outcome(texts.REQUESTED.format(code=row.code, minutes=_window(deps) // timedelta(
         minutes=1), expires=_when(row.expires_at)))
 
 
-def _load(deps: Deps, session: Session, args: Sequence[str], usage: str,
+def _load(deps: Services, session: Session, args: Sequence[str], usage: str,
           ) -> BreakGlassRequest | Outcome:
     if len(args) != 1:
         return Outcome(usage)
@@ -149,14 +142,14 @@ def _load(deps: Deps, session: Session, args: Sequence[str], usage: str,
     return row
 
 
-def _expire(deps: Deps, session: Session, row: BreakGlassRequest) -> None:
+def _expire(deps: Services, session: Session, row: BreakGlassRequest) -> None:
     row.status = "expired"
     row.decided_at = deps.clock.now()
     _audit(deps, session, Action.BREAKGLASS_DENIED, None, row.pairing_id,
            request=row.code, outcome="expired")
 
 
-def expire_due(deps: Deps, session: Session) -> int:
+def expire_due(deps: Services, session: Session) -> int:
     """Expire every pending request past its window (for a periodic job); returns count."""
     rows = list(session.scalars(select(BreakGlassRequest).where(
         BreakGlassRequest.status == "pending",
@@ -166,12 +159,10 @@ def expire_due(deps: Deps, session: Session) -> int:
     return len(rows)
 
 
-def deny(deps: Deps, session: Session, actor: Actor, args: Sequence[str]) -> Outcome:
+def deny(deps: Services, session: Session, actor: Actor, args: Sequence[str]) -> Outcome:
     """``/deny <code>``: any admin (the requester too: withdrawing) closes a request."""
     if not actor.is_admin:
-        _audit(deps, session, Action.ADMIN_REFUSED, actor.identity_id, None,
-               command="deny", why="not_admin")
-        return Outcome(texts.ADMIN_ONLY)
+        return refuse(deps, session, actor.identity_id, "deny")
     row = _load(deps, session, args, texts.USAGE_DENY)
     if isinstance(row, Outcome):
         return row
@@ -183,12 +174,10 @@ def deny(deps: Deps, session: Session, actor: Actor, args: Sequence[str]) -> Out
     return Outcome(texts.DENIED.format(code=row.code))
 
 
-def approve(deps: Deps, session: Session, actor: Actor, args: Sequence[str]) -> Outcome:
+def approve(deps: Services, session: Session, actor: Actor, args: Sequence[str]) -> Outcome:
     """``/approve <code>``: a second admin approves; the bundle is built and exported."""
     if not actor.is_admin:
-        _audit(deps, session, Action.ADMIN_REFUSED, actor.identity_id, None,
-               command="approve", why="not_admin")
-        return Outcome(texts.ADMIN_ONLY)
+        return refuse(deps, session, actor.identity_id, "approve")
     row = _load(deps, session, args, texts.USAGE_APPROVE)
     if isinstance(row, Outcome):
         return row
@@ -233,7 +222,7 @@ def approve(deps: Deps, session: Session, actor: Actor, args: Sequence[str]) -> 
         document_to=row.requester_id)
 
 
-def record_opened(deps: Deps, session: Session, code: str, digest: str, *,
+def record_opened(deps: Services, session: Session, code: str, digest: str, *,
                   holders: int) -> BreakGlassRequest:
     """Note that a quorum opened the exported bundle ``code`` (its SHA-256 must match)."""
     from medcrypt.crypto.errors import PolicyViolation

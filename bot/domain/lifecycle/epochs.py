@@ -20,9 +20,9 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from medcrypt.bot.domain.lifecycle import notices
-from medcrypt.bot.domain.lifecycle.context import JobContext
 from medcrypt.bot.domain.lifecycle.purge import Target, purge
 from medcrypt.bot.domain.lifecycle.queue import queue_member_notices
+from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.audit import AuditEvent
 from medcrypt.storage.models.epochs import Epoch
@@ -58,7 +58,7 @@ def members_of(session: Session, pairing_ids: Sequence[str]) -> dict[str, list[s
 
 
 def retire(
-    ctx: JobContext, session: Session, *, before_epoch: int, now: datetime, actor: str,
+    ctx: Services, session: Session, *, before_epoch: int, now: datetime, actor: str,
     pairing_ids: Sequence[str] | None = None, audit_events: list[AuditEvent] | None = None,
 ) -> list[Target]:
     """Retire every ``active`` epoch older than ``before_epoch`` (optionally of some pairings).
@@ -89,7 +89,7 @@ def retire(
 
 
 def shred(
-    ctx: JobContext, session: Session, targets: Sequence[Target], *, now: datetime,
+    ctx: Services, session: Session, targets: Sequence[Target], *, now: datetime,
     actor: str, reason: str, notice: NoticeText | None = notices.shredded,
 ) -> tuple[list[Target], Counter[str]]:
     """Shred ``targets`` (pairing, epoch) that are not shredded yet; returns (done, counts).

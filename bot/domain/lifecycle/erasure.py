@@ -19,10 +19,10 @@ from datetime import datetime
 from sqlalchemy import delete, or_, select, update
 
 from medcrypt.bot.domain.lifecycle import notices
-from medcrypt.bot.domain.lifecycle.context import JobContext
 from medcrypt.bot.domain.lifecycle.queue import Notice, queue_notices
 from medcrypt.bot.domain.lifecycle.remanence import scrub
 from medcrypt.bot.domain.lifecycle.shred import shred_pairing
+from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.errors import WrongPairing
 from medcrypt.crypto.server.audit import Action, system_ref
 from medcrypt.storage.models.admins import ClinicAdmin
@@ -32,7 +32,7 @@ from medcrypt.storage.models.pairings import Pairing
 from medcrypt.storage.models.parts import PendingPart
 
 
-def erase_identity_everywhere(ctx: JobContext, identity_id: str, now: datetime) -> Counter[str]:
+def erase_identity_everywhere(ctx: Services, identity_id: str, now: datetime) -> Counter[str]:
     """Erase ``identity_id``; returns PHI-free counts for the reply and the job log."""
     ctx.warm()
     me = ctx.identity_ref(identity_id)

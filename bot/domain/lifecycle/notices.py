@@ -61,7 +61,7 @@ def erased_peer(at: datetime) -> str:
 def dedupe_affixes(kind: str, epoch: int) -> tuple[str, str]:
     """The constant parts of :func:`dedupe_key`: ``head + pairing + middle + member``.
 
-    Set-based queueing (:func:`bot.jobs.queue.queue_member_notices`) builds the key in
+    Set-based queueing (:func:`bot.domain.lifecycle.queue.queue_member_notices`) builds the key in
     SQL from these, so both paths produce the very same keys.
     """
     return f"jobs:{kind}:", f":{epoch}:"

@@ -22,9 +22,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from medcrypt.bot.domain.lifecycle import notices
-from medcrypt.bot.domain.lifecycle.context import SCHEDULER_REF, JobContext, Progress
 from medcrypt.bot.domain.lifecycle.epochs import EPOCHS, retire
 from medcrypt.bot.domain.lifecycle.queue import queue_member_notices
+from medcrypt.bot.domain.services import SCHEDULER_REF, Progress, Services
 from medcrypt.crypto.keyless.epochs import epoch_of, epoch_start, grace_end
 from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.audit import AuditEvent
@@ -62,7 +62,7 @@ def _insert_epochs(session: Session, ids: list[str], epoch: int) -> list[str]:
 
 
 def _rotate_page(
-    ctx: JobContext, session: Session, page: list[Any], *, epoch: int, now: datetime,
+    ctx: Services, session: Session, page: list[Any], *, epoch: int, now: datetime,
     actor: str, text: Callable[[int], str],
 ) -> tuple[list[str], int, int]:
     """One batch, in the caller's transaction: (created pairing ids, retired, notices)."""
@@ -86,7 +86,7 @@ def _rotate_page(
 
 
 def rotate(
-    ctx: JobContext, now: datetime, *, pairing_ids: list[str] | None = None,
+    ctx: Services, now: datetime, *, pairing_ids: list[str] | None = None,
     actor: str = SCHEDULER_REF, batch: int = BATCH, progress: Progress | None = None,
 ) -> RotationResult:
     """Bring every active pairing (or ``pairing_ids``) to the epoch containing ``now``."""

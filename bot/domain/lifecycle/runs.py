@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from medcrypt.bot.domain.lifecycle.context import JobContext, Progress
 from medcrypt.bot.domain.lifecycle.rotation import BATCH as ROTATION_BATCH
 from medcrypt.bot.domain.lifecycle.rotation import rotate
 from medcrypt.bot.domain.lifecycle.shred import BATCH as SWEEP_BATCH
 from medcrypt.bot.domain.lifecycle.shred import sweep
+from medcrypt.bot.domain.services import Progress, Services
 from medcrypt.storage.models.jobs import JobRun
 
 JOBS: dict[str, str] = {
@@ -38,7 +38,7 @@ class RunOutcome:
     summary: dict[str, Any]
 
 
-def _begin(ctx: JobContext, job: str, trigger: str, as_of: datetime) -> int:
+def _begin(ctx: Services, job: str, trigger: str, as_of: datetime) -> int:
     with ctx.sessions.begin() as session:
         run = JobRun(job=job, trigger=trigger, as_of=as_of, started_at=ctx.clock.now(),
                      outcome="running", summary="{}")
@@ -47,7 +47,7 @@ def _begin(ctx: JobContext, job: str, trigger: str, as_of: datetime) -> int:
         return run.id
 
 
-def _finish(ctx: JobContext, run_id: int, outcome: str, summary: dict[str, Any],
+def _finish(ctx: Services, run_id: int, outcome: str, summary: dict[str, Any],
             error: str | None) -> None:
     # One UPDATE, no read first: on SQLite a read-then-write transaction cannot wait for
     # the write lock (another replica's job may hold it) and fails at once.
@@ -58,7 +58,7 @@ def _finish(ctx: JobContext, run_id: int, outcome: str, summary: dict[str, Any],
 
 
 def run_job(
-    ctx: JobContext, job: str, *, trigger: str, now: datetime | None = None,
+    ctx: Services, job: str, *, trigger: str, now: datetime | None = None,
     progress: Progress | None = None, batch: int | None = None,
 ) -> RunOutcome:
     """Run ``job`` ("rotation"/"rotate" or "shred_sweep"/"shred") as of ``now``."""
@@ -97,7 +97,7 @@ class LastRun:
     error: str | None
 
 
-def last_runs(ctx: JobContext) -> dict[str, LastRun]:
+def last_runs(ctx: Services) -> dict[str, LastRun]:
     """The most recent run of each job (by start time)."""
     out: dict[str, LastRun] = {}
     with ctx.sessions() as session:

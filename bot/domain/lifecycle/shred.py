@@ -5,7 +5,7 @@ the current month, and for each: warns both members once when its grace end is l
 than a day away, and shreds it once the grace end has passed - deleting everything the
 bot holds for it, marking it ``shredded``, notifying and auditing, all in one
 transaction per batch of epochs. Then it scrubs the database files
-(:mod:`bot.jobs.remanence`). Grace ends are computed per pairing from the grace window
+(:mod:`bot.domain.lifecycle.remanence`). Grace ends are computed per pairing from the grace window
 its QR policy carried, which is what the companions enforce.
 
 On demand, :func:`shred_pairing` shreds every epoch of one pairing up to and including
@@ -22,7 +22,6 @@ import structlog
 from sqlalchemy import select
 
 from medcrypt.bot.domain.lifecycle import notices
-from medcrypt.bot.domain.lifecycle.context import SCHEDULER_REF, JobContext, Progress
 from medcrypt.bot.domain.lifecycle.epochs import EPOCHS, members_of, retire, shred
 from medcrypt.bot.domain.lifecycle.purge import Target
 from medcrypt.bot.domain.lifecycle.queue import (
@@ -32,6 +31,7 @@ from medcrypt.bot.domain.lifecycle.queue import (
     queue_notices,
 )
 from medcrypt.bot.domain.lifecycle.remanence import scrub
+from medcrypt.bot.domain.services import SCHEDULER_REF, Progress, Services
 from medcrypt.crypto.errors import StorageError
 from medcrypt.crypto.keyless.epochs import epoch_of, epoch_start, grace_end
 from medcrypt.storage.db import is_sqlite
@@ -62,7 +62,7 @@ class SweepResult:
         return out
 
 
-def _adopt_orphan_deposits(ctx: JobContext, current: int) -> None:
+def _adopt_orphan_deposits(ctx: Services, current: int) -> None:
     """Give escrow deposits of past months an epoch row so the sweep can find them.
 
     Deposits reference the pairing, not the epoch row; one can arrive for a month in
@@ -84,7 +84,7 @@ def _adopt_orphan_deposits(ctx: JobContext, current: int) -> None:
 
 
 def sweep(
-    ctx: JobContext, now: datetime, *, batch: int = BATCH, progress: Progress | None = None,
+    ctx: Services, now: datetime, *, batch: int = BATCH, progress: Progress | None = None,
     actor: str = SCHEDULER_REF, scrub_after: bool = True,
 ) -> SweepResult:
     """Warn about, and shred, every past epoch whose grace window is ending or over."""
@@ -139,7 +139,7 @@ def sweep(
 
 
 def shred_pairing(
-    ctx: JobContext, pairing_id: str, now: datetime, *, actor: str, reason: str,
+    ctx: Services, pairing_id: str, now: datetime, *, actor: str, reason: str,
     scrub_after: bool = True, notify: bool = True,
 ) -> Counter[str]:
     """Shred every epoch of ``pairing_id`` up to the current month, now, without grace."""

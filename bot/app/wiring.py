@@ -1,0 +1,86 @@
+"""How the bot's one dependency bundle is built from settings and the environment.
+
+:func:`build_services` is the only constructor of :class:`bot.domain.services.Services`
+the product uses: ``medcrypt-bot run`` (through :class:`bot.app.bot.BotApp`), ``jobs``,
+``breakglass record-open``, the demo and the tests all come through it, so they open the
+same audit log with the same checkpoint policy and signing key. :class:`SystemClock` is
+the wall clock, read here at the edge and injected everywhere below.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine
+
+from medcrypt.bot.adapters.channels import channels, parse_target
+from medcrypt.bot.domain.config import Settings
+from medcrypt.bot.domain.services import Services
+from medcrypt.bot.scheduler.listing import format_listing
+from medcrypt.crypto.clock import Clock
+from medcrypt.crypto.errors import ConfigError
+from medcrypt.crypto.server.audit import Checkpoint, CheckpointSigner
+from medcrypt.crypto.server.keyring import Keyring
+from medcrypt.storage.audit import AuditLog
+from medcrypt.storage.db import make_engine
+
+
+class SystemClock:
+    """The wall clock, timezone-aware UTC: the one the bot runs on outside tests."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def audit_signer(settings: Settings, environ: Mapping[str, str] | None = None, *,
+                 required: bool = False) -> CheckpointSigner | None:
+    """The checkpoint signing key when configured (optional unless ``required``)."""
+    try:
+        seed = settings.secret("audit.signing_key_env", environ=environ)
+    except ConfigError:
+        if required:
+            raise
+        return None
+    return CheckpointSigner.from_b64(seed, name=settings.audit.signing_key_env)
+
+
+def open_audit_log(
+    settings: Settings, engine: Engine, *, clock: Clock | None = None,
+    keyring: Keyring | None = None, environ: Mapping[str, str] | None = None,
+    require_signer: bool = False, on_checkpoint: Callable[[Checkpoint], None] | None = None,
+) -> AuditLog:
+    """The audit log as configured: checkpoint policy, signing key, vacuum mode.
+
+    ``keyring`` may be None for a verify-only log; ``on_checkpoint`` hears of every
+    checkpoint written (the bot posts witness lines).
+    """
+    return AuditLog(
+        engine, keyring, clock=clock or SystemClock(),
+        signer=audit_signer(settings, environ, required=require_signer),
+        checkpoint_every=settings.audit.checkpoint_every_entries,
+        checkpoint_interval=timedelta(minutes=settings.audit.checkpoint_interval_minutes),
+        postgres_vacuum=settings.database.postgres_vacuum, on_checkpoint=on_checkpoint)
+
+
+def build_services(
+    settings: Settings, clock: Clock, *, environ: Mapping[str, str] | None = None,
+    engine: Engine | None = None, keyring: Keyring | None = None,
+    on_checkpoint: Callable[[Checkpoint], None] | None = None,
+) -> Services:
+    """The bundle, the way every entry point builds it: engine, server keyring, audit log.
+
+    The server keyring comes from the environment unless given; the engine is made from
+    ``database.url`` unless given (the bot passes its own, tuned for the relay).
+    """
+    env = os.environ if environ is None else environ
+    keyring = keyring or Keyring.from_environ(env, env_name=settings.keyring.server_keys_env)
+    engine = engine or make_engine(settings.database_url)
+    signer = audit_signer(settings, env)
+    audit = open_audit_log(settings, engine, clock=clock, keyring=keyring, environ=env,
+                           on_checkpoint=on_checkpoint)
+    return Services(
+        settings=settings, engine=engine, clock=clock, keyring=keyring, audit=audit,
+        channels=channels(settings, env), admin_target=parse_target, job_listing=format_listing,
+        audit_public_keys={signer.key_id: signer.public_key} if signer is not None else {})

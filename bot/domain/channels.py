@@ -1,0 +1,39 @@
+"""What the rest of the bot may know about a platform: the values its adapter supplies.
+
+Only the adapters know that Telegram and WhatsApp exist (:mod:`bot.adapters.channels`
+builds one :class:`Channel` per platform; the composition root puts them in the
+:class:`~bot.domain.services.Services` bundle). The relay, the commands and the outbox
+never branch on a platform's name: where platforms differ, they read the value of the
+recipient's or sender's channel - how long a message may be, what the platform is
+called in the consent warning, whether it has a messaging window, which receipt codes
+mean that window closed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from medcrypt.bot.domain.messages import Platform
+
+
+@dataclass(frozen=True)
+class Channel:
+    platform: Platform
+    #: How the platform is named to its users (the warning shown at pairing, /start).
+    display_name: str
+    #: Longest text one platform message may carry: relayed tokens are re-split to fit.
+    max_message_chars: int
+    #: Delivery-receipt error codes by which the platform says the recipient's messaging
+    #: window is closed: it takes free-form messages only for a while after the
+    #: recipient last wrote. The outbox then holds the message and sends the platform's
+    #: template once, and the relay records when each sender last wrote. Empty: the
+    #: platform has no such window.
+    window_closed_codes: frozenset[str] = frozenset()
+    #: Clinic admins the configuration names on this platform (adapter address form).
+    config_admins: tuple[str, ...] = ()
+    #: How an admin names someone on this platform in /admin_add and /admin_remove.
+    admin_form: str = ""
+
+    @property
+    def reply_window(self) -> bool:
+        return bool(self.window_closed_codes)
