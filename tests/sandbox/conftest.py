@@ -10,7 +10,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from medcrypt.sandbox import FakeTelegram, FakeTwilio
-from tests.sandbox.receiver import BotReceiver
+from tests.support.receiver import BotReceiver
 
 
 @pytest.fixture
