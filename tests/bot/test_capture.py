@@ -18,7 +18,7 @@ from medcrypt.demo.clinic import TravelClock, clinic_setup
 from medcrypt.demo.month import START
 from medcrypt.sandbox import FakeTelegram
 from medcrypt.sandbox.fake_twilio import FakeTwilio
-from tests.bot.conftest import free_port
+from tests.support.ports import worker_port
 
 
 @pytest.mark.slow
@@ -29,7 +29,7 @@ async def test_nothing_but_tokens_reaches_platforms_database_or_logs(
     handler = logging.StreamHandler(buf)  # libraries' stdlib logs too (PTB, httpx, twilio)
     logging.getLogger().addHandler(handler)
     logging.getLogger().setLevel(logging.DEBUG)
-    port = free_port()
+    port = worker_port()
     clock = TravelClock(START)
     operator, escrow = await clinic_setup(clock)
     for key, value in operator.environ.items():  # as the demo story lends them

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from medcrypt.bot.domain import notices
 from medcrypt.crypto.keyless.wire import Direction
 from medcrypt.storage.models.outbox import OutboxMessage
-from tests.bot.conftest import PATIENT_WA, PHYSICIAN_TG, TEMPLATE_SID, Rig, message_token
-from tests.bot.test_relay_e2e import pair
+from tests.support.rigs import PATIENT_WA, PHYSICIAN_TG, TEMPLATE_SID, Rig
+from tests.support.tokens import message_token, pair
 
 OTHER_TG = 5550002
 
