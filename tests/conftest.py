@@ -1,17 +1,32 @@
-"""Fixtures every test package can use: a fresh database on each backend, clean logging.
+"""Fixtures every test package can use (a fresh database on each backend, clean logging),
+and the hooks that schedule the run over xdist workers.
 
 The databases come from tests/support/databases.py (one PostgreSQL server per run,
-started by scripts/test.sh; one database per test on it).
+started by scripts/test.sh; one database per test on it). The order and the groups the
+workers follow are explained in tests/support/scheduling.py; fixed ports in
+tests/support/ports.py.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.databases import fresh_postgres_database
+from tests.support.ports import choose_run_offset
+from tests.support.scheduling import expected_seconds, longest_first
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    choose_run_offset()  # in the controller, before it starts the workers
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # a worker's collection is the schedule
+        longest_first(items, expected_seconds())
 
 
 @pytest.fixture
