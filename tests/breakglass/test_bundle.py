@@ -21,6 +21,7 @@ from medcrypt.crypto.errors import ConfigError, DecryptionFailed, MalformedToken
 from medcrypt.crypto.keyless.wire import parse_token
 from tests.support.breakglass import AT, CODE, items_of
 from tests.support.conversation import Conversation, make_conversation, make_escrow
+from tests.support.scheduling import TIMING_GATE
 
 
 def conversation(public: bytes) -> Conversation:
@@ -187,6 +188,7 @@ def test_parse_inner_never_raises_anything_but_malformed(body: bytes) -> None:
             breakglass.parse_inner(header, raw_header, inner)
 
 
+@TIMING_GATE
 def test_forged_far_index_is_refused_before_walking_the_chain() -> None:
     """Anyone can seal to the public escrow key: a bundle must not stall the opener."""
     import time

@@ -10,6 +10,7 @@ import pytest
 
 from medcrypt.bot.outbox.errors import Transient
 from medcrypt.sandbox import FakeTwilio, Faults
+from tests.support.scheduling import TIMING_GATE
 from tests.support.whatsapp import sender_for, token_delivery
 
 
@@ -28,6 +29,7 @@ async def test_sends_reuse_one_client(tw: FakeTwilio) -> None:
         f"[MEDCRYPT:v2:test{i}]" for i in range(4)]
 
 
+@TIMING_GATE
 async def test_hanging_platform_is_transient_within_the_timeout(tw: FakeTwilio) -> None:
     tw.open_window("+15550003333")
     tw.faults = Faults(timeout_rate=1.0, hang_seconds=5,
