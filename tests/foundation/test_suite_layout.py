@@ -6,6 +6,8 @@
 - Every test that reads the recorded demo run is in the ``demo`` xdist group: a session
   fixture runs once per *worker*, so a stray test on the other worker would run the
   whole story a second time.
+- Under ``--dist loadgroup`` the groups really reach the scheduler (pytest-xdist 3.8
+  with pytest 9.2 ignores every group without a word: pytest-xdist#1386).
 - The longest test is scheduled first.
 """
 
@@ -63,6 +65,16 @@ def test_every_reader_of_the_recorded_demo_is_in_the_demo_group(
     if not readers:
         pytest.skip("no test of tests/demo was collected in this run")
     assert {_group(item) for item in readers} == {"demo"}
+
+
+def test_xdist_groups_reach_the_scheduler(request: pytest.FixtureRequest) -> None:
+    """loadgroup sends a group to one worker only if its tests' node ids end in @group."""
+    if not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("not a --dist loadgroup worker")
+    grouped = [item for item in request.session.items if _group(item)]
+    assert grouped, "no test carries an xdist_group mark"
+    stray = [item.nodeid for item in grouped if not item.nodeid.endswith(f"@{_group(item)}")]
+    assert stray == []
 
 
 class _Item:
