@@ -7,10 +7,12 @@ and its libraries logged at DEBUG, the database file and its WAL at the end, and
 request both fake platforms received from the bot.
 
 The run goes through the bot's own command line in this process (``main(["demo"])``),
-so the transcript, the demo's own checks and its exit status are the product's. The one
-substitution: the story's ``Demo`` class is replaced by a subclass that keeps its
+so the transcript, the demo's own checks and its exit status are the product's. Two
+substitutions: the story's ``Demo`` class is replaced by a subclass that keeps its
 logging pointed at the recording (the command would set it to warnings on stderr) and
-copies the server's and the platforms' bytes before the demo's temporary folder goes.
+copies the server's and the platforms' bytes before the demo's temporary folder goes;
+and the bot's webhook port comes from this worker's block (tests/support/ports.py), not
+from the story's bind-and-close, which the other worker's port-0 servers could race.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from medcrypt.bot.cli import main as bot_main
 from medcrypt.crypto.logsetup import configure_logging
 from medcrypt.demo import story
 from medcrypt.demo.checks import db_bytes
+from tests.support.ports import worker_port
 
 #: Variables that would point the demo at another configuration, database or clock.
 FOREIGN_ENV = ("MEDCRYPT_CONFIG", "MEDCRYPT_NOW", "MEDCRYPT_HOME", "MEDCRYPT_DATABASE_URL")
@@ -69,6 +72,7 @@ def record_demo(*argv: str) -> DemoRecord:
         for name in FOREIGN_ENV:
             mp.delenv(name, raising=False)
         mp.setattr(story, "Demo", RecordingDemo)
+        mp.setattr(story, "_port", worker_port)
         try:
             record.status = bot_main(["demo", *argv])
         finally:
