@@ -38,8 +38,8 @@ import sqlalchemy as sa
 
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.keyless.epochs import epoch_of, epoch_start, grace_end
-from tests.jobs.helpers import make_context
-from tests.jobs.seed import seed
+from tests.support.jobs import make_context
+from tests.support.seed import seed
 
 E = epoch_of(datetime(2026, 10, 1, tzinfo=UTC))
 

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bench.harness import Measurement, measure, report
 from medcrypt.crypto import _primitives as prim
-from tests.crypto.helpers import make_pair
+from tests.support.sessions import make_pair
 
 SIZES = [("64 B", 64), ("1 KiB", 1024), ("4 KiB", 4096), ("64 KiB", 65536), ("1 MiB", 1 << 20)]
 

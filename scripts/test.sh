@@ -35,4 +35,8 @@ fi
 # default is smaller so a developer's focused run stays quick.
 export MEDCRYPT_FAULT_MESSAGES=${MEDCRYPT_FAULT_MESSAGES:-5000}
 echo "== pytest (includes the bounded fuzz run of every parser: tests/fuzz/)"
-python -m pytest -q -p no:cacheprovider "$@"
+# Two workers against the one PostgreSQL server above. Work units go out in collection
+# order (--no-loadscope-reorder), which tests/support/scheduling.py sorts longest first,
+# so the crash test starts at once; --dist loadgroup keeps each xdist_group (the demo's
+# one recorded run, the timing gates) on a single worker. `-n 0` after this runs serially.
+python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup --no-loadscope-reorder "$@"

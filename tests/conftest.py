@@ -1,33 +1,32 @@
-"""Fixtures shared by every test package.
+"""Fixtures every test package can use (a fresh database on each backend, clean logging),
+and the hooks that schedule the run over xdist workers.
 
-``database_url`` gives each test a fresh, empty database on each backend: a temporary
-SQLite file always, and a throw-away database on the real PostgreSQL server named by
-``MEDCRYPT_TEST_PG_URL`` (scripts/test.sh starts one on loopback). Without that
-variable the PostgreSQL half is skipped - except under CI (MEDCRYPT_REQUIRE_PG=1),
-where a missing server is a failure, so CI can never go green on SQLite alone.
+The databases come from tests/support/databases.py (one PostgreSQL server per run,
+started by scripts/test.sh; one database per test on it). The order and the groups the
+workers follow are explained in tests/support/scheduling.py; fixed ports in
+tests/support/ports.py.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-PG_URL = os.environ.get("MEDCRYPT_TEST_PG_URL", "")
-REQUIRE_PG = os.environ.get("MEDCRYPT_REQUIRE_PG") == "1"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-VECTORS = Path(__file__).resolve().parent / "vectors"
+from tests.support.databases import fresh_postgres_database
+from tests.support.ports import choose_run_offset
+from tests.support.scheduling import expected_seconds, longest_first
 
 
-def _pg_admin_url() -> str:
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("MEDCRYPT_REQUIRE_PG=1 but MEDCRYPT_TEST_PG_URL is not set")
-        pytest.skip("no PostgreSQL server (set MEDCRYPT_TEST_PG_URL)")
-    return PG_URL
+def pytest_configure(config: pytest.Config) -> None:
+    choose_run_offset()  # in the controller, before it starts the workers
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # a worker's collection is the schedule
+        longest_first(items, expected_seconds())
 
 
 @pytest.fixture
@@ -38,23 +37,8 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database, dropped afterwards."""
-    import sqlalchemy as sa
-
-    admin_url = _pg_admin_url()
-    name = f"medcrypt_test_{secrets.token_hex(6)}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    base, _, _ = admin_url.rpartition("/")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-            ), {"n": name})
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -8,7 +8,6 @@ Alembic path.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine
@@ -16,14 +15,10 @@ from sqlalchemy import Engine
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.server.audit import CheckpointSigner
 from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage.audit import CHECKPOINTS, ENTRIES, HEAD, SECRETS, SUBJECT_KEYS, AuditLog
+from medcrypt.storage.audit import AuditLog
 from medcrypt.storage.db import make_engine
 from medcrypt.storage.models import load_all
-
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-SERVER_KEY = bytes(range(32))
-SIGNING_SEED = bytes(range(1, 33))
-AUDIT_TABLES = [ENTRIES, CHECKPOINTS, SUBJECT_KEYS, SECRETS, HEAD]
+from tests.support.audit import AUDIT_TABLES, NOW, SERVER_KEY, SIGNING_SEED
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.audit import ENTRIES, HEAD, SECRETS, SUBJECT_KEYS, AuditEvent, AuditLog
 from medcrypt.storage.db import make_engine
 from medcrypt.storage.models import load_all
-from tests.audit.conftest import AUDIT_TABLES, NOW
+from tests.support.audit import AUDIT_TABLES, NOW
 
 COLUMNS = (ENTRIES.c.seq, ENTRIES.c.ts_us, ENTRIES.c.actor_ref, ENTRIES.c.subject_ref,
            ENTRIES.c.action, ENTRIES.c.details, ENTRIES.c.prev_hash, ENTRIES.c.entry_hash)

@@ -19,7 +19,7 @@ from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.audit import ENTRIES, AuditEvent, AuditLog
 from medcrypt.storage.db import make_engine
-from tests.audit.conftest import SERVER_KEY, SIGNING_SEED
+from tests.support.audit import SERVER_KEY, SIGNING_SEED
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.server.audit import Action, CheckpointSigner
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.audit import ENTRIES, AuditEvent, AuditLog
-from tests.audit.conftest import NOW, SERVER_KEY, SIGNING_SEED
+from tests.support.audit import NOW, SERVER_KEY, SIGNING_SEED
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -22,7 +22,7 @@ from medcrypt.storage import keys as keyops
 from medcrypt.storage import migrate
 from medcrypt.storage.audit import ENTRIES, HEAD, SUBJECT_KEYS, AuditEvent, AuditLog
 from medcrypt.storage.db import make_engine, session_factory
-from tests.audit.conftest import NOW, SERVER_KEY
+from tests.support.audit import NOW, SERVER_KEY
 
 
 def _count(engine: Engine, table: object, *where: object) -> int:

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 
 from medcrypt.crypto.server.audit import SYSTEM_BOT, Action
 from medcrypt.storage.audit import CHECKPOINTS, ENTRIES, HEAD, SECRETS, SUBJECT_KEYS, AuditLog
-from tests.audit.helpers import fill
+from tests.support.audit import fill
 
 PHONE = "+15557654321"
 NAME = "Zelda Quuxington"

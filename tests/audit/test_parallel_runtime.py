@@ -17,8 +17,7 @@ from medcrypt.storage import migrate
 from medcrypt.storage.audit import AuditLog, default_jobs
 from medcrypt.storage.audit_parallel import plan_slices, run_workers
 from medcrypt.storage.audit_worker import SliceTask
-from tests.audit.conftest import SERVER_KEY, SIGNING_SEED
-from tests.audit.helpers import fill
+from tests.support.audit import SERVER_KEY, SIGNING_SEED, fill
 
 
 def test_progress_reaches_the_total_and_reports_match(audit_log: AuditLog,

@@ -26,7 +26,7 @@ from medcrypt.crypto.server.audit import (
 from medcrypt.storage import audit_read as _audit_read_mod
 from medcrypt.storage.audit import CHECKPOINTS, ENTRIES, HEAD, AuditLog
 from medcrypt.storage.audit_parallel import plan_slices
-from tests.audit.helpers import _row, _set, _shift, fill
+from tests.support.audit import _row, _set, _shift, fill
 
 N = 1_500
 JOBS = 3

@@ -27,7 +27,7 @@ from medcrypt.crypto.server.audit import (
     verify_segment,
 )
 from medcrypt.crypto.server.audit.segment import EMPTY
-from tests.audit.test_verify_pure import ACTOR, KEYS, SUBJECT, fields_of, make_chain, rehash
+from tests.support.audit_chain import ACTOR, KEYS, SUBJECT, fields_of, make_chain, rehash
 
 N = 60
 OTHER = CheckpointSigner(os.urandom(32))

@@ -18,7 +18,7 @@ from medcrypt.crypto.server.audit import (
     parse_witness_lines,
 )
 from medcrypt.storage.audit import CHECKPOINTS, ENTRIES, HEAD, AuditLog
-from tests.audit.helpers import _row, _set, _shift, fill
+from tests.support.audit import _row, _set, _shift, fill
 
 N = 10_000
 

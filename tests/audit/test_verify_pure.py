@@ -12,7 +12,6 @@ import pytest
 
 from medcrypt.crypto.errors import AuditChainBroken
 from medcrypt.crypto.server.audit import (
-    GENESIS_HASH,
     CheckpointSigner,
     EntryFields,
     EntryRow,
@@ -24,41 +23,7 @@ from medcrypt.crypto.server.audit import (
     rows_from_records,
     verify_chain,
 )
-
-SIGNER = CheckpointSigner(bytes(range(1, 33)))
-KEYS = {SIGNER.key_id: SIGNER.public_key}
-ACTOR, SUBJECT = "physician:00112233445566778899aabb", "patient:ffeeddccbbaa998877665544"
-
-
-def make_chain(n: int, every: int = 100, signer: CheckpointSigner = SIGNER,
-               start: list[EntryRow] | None = None) -> tuple[list[EntryRow], list]:
-    rows: list[EntryRow] = list(start or [])
-    prev = rows[-1][7] if rows else GENESIS_HASH
-    cps, prev_sig = [], b""
-    for seq in range(len(rows) + 1, n + 1):
-        f = EntryFields(seq, 1_795_435_200_000_000 + seq, ACTOR, SUBJECT, "relay.accepted",
-                        os.urandom(60), prev)
-        prev = entry_hash(f)
-        rows.append(as_row(f, prev))
-    for seq in range(every, n + 1, every):
-        cp = signer.sign(seq, rows[seq - 1][1], rows[seq - 1][7], prev_sig)
-        cps.append(cp)
-        prev_sig = cp.sig
-    return rows, cps
-
-
-def fields_of(row: EntryRow) -> EntryFields:
-    return EntryFields(row[0], row[1], row[2].decode(), row[3].decode(), row[4].decode(),
-                       row[5], row[6])
-
-
-def rehash(rows: list[EntryRow], first: int) -> None:
-    """What an attacker without the signing key can do: recompute every hash."""
-    prev = rows[first - 2][7] if first > 1 else GENESIS_HASH
-    for i in range(first - 1, len(rows)):
-        f = fields_of(rows[i])._replace(prev_hash=prev)
-        prev = entry_hash(f)
-        rows[i] = as_row(f, prev)
+from tests.support.audit_chain import ACTOR, KEYS, SUBJECT, fields_of, make_chain, rehash
 
 
 def broken(rows: list[EntryRow], cps: list, **kw: object) -> AuditChainBroken:

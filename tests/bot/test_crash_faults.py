@@ -32,7 +32,8 @@ import pytest
 from medcrypt.crypto.keyless.wire import Direction
 from medcrypt.sandbox import FakeTelegram, Faults
 from medcrypt.sandbox.fake_twilio import FakeTwilio
-from tests.bot.conftest import accept_token, free_port, message_token, register_token
+from tests.support.ports import worker_port
+from tests.support.tokens import accept_token, message_token, register_token
 
 #: Messages per run. The issue asks for 5,000; measured, that takes
 #: 158 s on a quiet 2-core box but 262 s when other jobs share it - over the 4-minute
@@ -125,7 +126,7 @@ def _post_until_accepted(tw: FakeTwilio, number: str, text: str, sid: str) -> No
 
 @pytest.mark.slow
 def test_faults_and_two_sigkills_lose_nothing(tmp_path: Path) -> None:
-    port = free_port()
+    port = worker_port()
     with FakeTelegram() as tg, FakeTwilio(
             webhook_url=f"http://127.0.0.1:{port}/twilio/inbound") as tw:
         env = {**os.environ,

@@ -11,12 +11,14 @@ from sqlalchemy import select
 from medcrypt.bot.domain import notices
 from medcrypt.crypto.keyless.wire import Direction
 from medcrypt.storage.models.outbox import OutboxMessage
-from tests.bot.conftest import PATIENT_WA, PHYSICIAN_TG, TEMPLATE_SID, Rig, message_token
-from tests.bot.test_relay_e2e import pair
+from tests.support.rigs import PATIENT_WA, PHYSICIAN_TG, TEMPLATE_SID, Rig
+from tests.support.scheduling import TIMING_GATE
+from tests.support.tokens import message_token, pair
 
 OTHER_TG = 5550002
 
 
+@TIMING_GATE
 async def test_429_for_one_chat_delays_only_that_chat(rig: Rig) -> None:
     pid = os.urandom(16)
     await pair(rig, pid)
@@ -174,6 +176,7 @@ async def test_per_user_rate_limit_replies_politely_once(rig: Rig) -> None:
     assert sent
 
 
+@TIMING_GATE
 async def test_global_pacing_keeps_telegram_under_its_overall_limit(rig: Rig) -> None:
     from medcrypt.sandbox import RateLimits
 

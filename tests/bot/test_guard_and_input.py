@@ -13,14 +13,8 @@ from medcrypt.storage.models.audit import AuditEntry
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.outbox import OutboxMessage
 from medcrypt.storage.models.tokens import StoredToken
-from tests.bot.conftest import (
-    PATIENT_WA,
-    PHYSICIAN_TG,
-    Rig,
-    message_token,
-    now_epoch,
-)
-from tests.bot.test_relay_e2e import pair
+from tests.support.rigs import PATIENT_WA, PHYSICIAN_TG, Rig
+from tests.support.tokens import message_token, now_epoch, pair
 
 MARKER = "PLAINTEXT-MARKER-diabetes-7731"
 

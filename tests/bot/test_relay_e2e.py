@@ -9,30 +9,12 @@ from sqlalchemy import select
 from medcrypt.crypto.keyless.parts import join_parts, split_token
 from medcrypt.crypto.keyless.wire import Direction, encode_file_header, find_tokens, parse_token
 from medcrypt.storage.models.pairings import Pairing
-from tests.bot.conftest import (
-    PATIENT_WA,
-    PHYSICIAN_TG,
-    Rig,
-    accept_token,
-    message_token,
-    now_epoch,
-    register_token,
-)
+from tests.support.rigs import PATIENT_WA, PHYSICIAN_TG, Rig
+from tests.support.tokens import message_token, now_epoch, pair
 
 
 def tokens_in(texts: list[str | None]) -> list[str]:
     return [t for text in texts if text for t in find_tokens(text)]
-
-
-async def pair(rig: Rig, pairing_id: bytes) -> None:
-    """Physician registers on Telegram; patient accepts on WhatsApp."""
-    rig.tg.user_sends_text(PHYSICIAN_TG, register_token(pairing_id))
-    await rig.tg.wait_for_messages_async(PHYSICIAN_TG, 1, timeout=10)  # "registered"
-    result = await rig.tw.user_sends_whatsapp_async(PATIENT_WA, accept_token(pairing_id))
-    assert result.http_status == 200
-    await rig.tg.wait_for_messages_async(PHYSICIAN_TG, 3, timeout=10)  # accept + notice
-    # The patient saw the platform warning and the confirmation.
-    await rig.tw.wait_until_async(lambda: len(rig.tw.messages_to(PATIENT_WA)) >= 2)
 
 
 def wa_bodies(rig: Rig) -> list[str]:

@@ -34,7 +34,8 @@ import pytest
 from medcrypt.crypto.keyless.wire import Direction
 from medcrypt.sandbox import FakeTelegram
 from medcrypt.sandbox.fake_twilio import FakeTwilio
-from tests.bot.conftest import accept_token, free_port, message_token, register_token
+from tests.support.ports import worker_port
+from tests.support.tokens import accept_token, message_token, register_token
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINT = "medcrypt.crypto.endpoint"
@@ -172,7 +173,7 @@ def _post_until_accepted(tw: FakeTwilio, number: str, text: str) -> None:
 
 def test_running_bot_has_no_endpoint_module_loaded(tmp_path: Path) -> None:
     script = console_script()
-    port = free_port()
+    port = worker_port()
     physician, patient, pairing_id = 6_100_001, "+15552100001", os.urandom(16)
     with FakeTelegram() as tg, FakeTwilio(
             webhook_url=f"http://127.0.0.1:{port}/twilio/inbound") as tw:

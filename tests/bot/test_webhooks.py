@@ -16,7 +16,8 @@ from medcrypt.sandbox import FakeTelegram
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.inbound import InboundKey
 from medcrypt.storage.models.outbox import OutboxMessage
-from tests.bot.conftest import PATIENT_WA, Rig, free_port
+from tests.support.ports import worker_port
+from tests.support.rigs import PATIENT_WA, Rig
 
 
 def snapshot(rig: Rig) -> tuple[int, int, int]:
@@ -65,7 +66,7 @@ async def test_media_urls_are_unguessable_and_unknown_names_404(rig: Rig) -> Non
 
 
 async def test_telegram_webhook_without_secret_is_rejected(tmp_path: Path) -> None:
-    port = free_port()
+    port = worker_port()
     async with FakeTelegram() as tg:
         settings = parse_settings({
             "database": {"url": f"sqlite:///{tmp_path / 'w.db'}"},

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -20,10 +19,9 @@ from medcrypt.bot.domain.breakglass.bundle import (
 from medcrypt.crypto.endpoint import breakglass
 from medcrypt.crypto.errors import ConfigError, DecryptionFailed, MalformedToken, PolicyViolation
 from medcrypt.crypto.keyless.wire import parse_token
-from tests.breakglass.helpers import Conversation, make_conversation, make_escrow
-
-AT = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
-CODE = "0123456789"
+from tests.support.breakglass import AT, CODE, items_of
+from tests.support.conversation import Conversation, make_conversation, make_escrow
+from tests.support.scheduling import TIMING_GATE
 
 
 def conversation(public: bytes) -> Conversation:
@@ -32,11 +30,6 @@ def conversation(public: bytes) -> Conversation:
     conv.send("patient", "Understood, thank you.")
     conv.send("physician", "Call if the fever returns. ✓")
     return conv
-
-
-def items_of(conv: Conversation) -> list[bytes]:
-    texts = conv.deposits + [t for t, _p, _e in conv.sent]
-    return [parse_token(t).raw for t in texts]
 
 
 def bundle_for(public: bytes, conv: Conversation, **extra: object) -> bytes:
@@ -195,6 +188,7 @@ def test_parse_inner_never_raises_anything_but_malformed(body: bytes) -> None:
             breakglass.parse_inner(header, raw_header, inner)
 
 
+@TIMING_GATE
 def test_forged_far_index_is_refused_before_walking_the_chain() -> None:
     """Anyone can seal to the public escrow key: a bundle must not stall the opener."""
     import time

@@ -11,8 +11,8 @@ import pytest
 from medcrypt.bot.cli import main
 from medcrypt.bot.domain.breakglass.bundle import build_bundle, escrow_public_from_config
 from medcrypt.crypto.endpoint import breakglass
-from tests.breakglass.helpers import make_conversation, make_escrow
-from tests.breakglass.test_bundle import AT, CODE, items_of
+from tests.support.breakglass import AT, CODE, items_of
+from tests.support.conversation import make_conversation, make_escrow
 
 SHARE_RE = re.compile(r"--- share (\d) of (\d) for (.+) ---\n(.+)\n")
 

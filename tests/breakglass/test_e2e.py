@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -13,42 +12,16 @@ from sqlalchemy import select
 
 from medcrypt.bot.cli import main as bot_main
 from medcrypt.storage.models.breakglass import BreakGlassRequest
-from tests.breakglass.conftest import (
-    ADMIN_A,
-    ADMIN_B,
-    PHYSICIAN_TG,
-    Rig,
-    pair,
-    say,
-    until,
-)
+from tests.support.breakglass import CODE_RE, request_and_approve
+from tests.support.conversation import pair, say
+from tests.support.rigs import ADMIN_A, ADMIN_B, PHYSICIAN_TG, Rig, until
 
-CODE_RE = re.compile(r"request ([0-9a-f]{10}) opened")
 CONVERSATION = [
     ("physician", "Your potassium is 5.9 mmol/L; stop the spironolactone."),
     ("patient", "Done. I feel dizzy since this morning."),
     ("physician", "Go to the emergency department now, take this message with you."),
     ("patient", "On my way. Allergic to penicillin, remember."),
 ]
-
-
-async def request_and_approve(rig: Rig, pairing_hex: str) -> tuple[str, bytes]:
-    reply = await rig.tg_says(ADMIN_A, f"/breakglass {pairing_hex[:12]} patient unconscious in ER",
-                              expect="opened")
-    match = CODE_RE.search(reply)
-    assert match, reply
-    code = match.group(1)
-    refused = await rig.tg_says(ADMIN_A, f"/approve {code}", expect="own")
-    assert "second admin" in refused
-    refused = await rig.tg_says(PHYSICIAN_TG, f"/approve {code}", expect="Only clinic admins")
-    approved = await rig.tg_says(ADMIN_B, f"/approve {code}", expect="approved")
-    assert "4 messages" in approved and "2 escrow deposits" in approved
-    await until(lambda: any(m.document for m in rig.tg.messages_to(ADMIN_A)))
-    doc = next(m for m in rig.tg.messages_to(ADMIN_A) if m.document)
-    assert doc.file_name == f"breakglass-{code}.mcbg"
-    assert doc.document is not None
-    assert not any(m.document for m in rig.tg.messages_to(ADMIN_B))
-    return code, doc.document
 
 
 async def test_request_approve_export_open_notify_audit(rig: Rig, tmp_path: Path,

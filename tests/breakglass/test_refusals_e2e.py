@@ -14,8 +14,9 @@ from medcrypt.crypto.keyless.epochs import epoch_of
 from medcrypt.crypto.keyless.wire import Kind, parse_raw
 from medcrypt.storage.models.breakglass import BreakGlassRequest
 from medcrypt.storage.models.escrow import EscrowDeposit
-from tests.breakglass.conftest import ADMIN_A, ADMIN_B, PATIENT_WA, Rig, pair, say
-from tests.breakglass.test_e2e import CODE_RE, request_and_approve
+from tests.support.breakglass import CODE_RE, request_and_approve
+from tests.support.conversation import pair, say
+from tests.support.rigs import ADMIN_A, ADMIN_B, PATIENT_WA, Rig
 
 NOVEMBER = epoch_of(datetime(2026, 11, 1, tzinfo=UTC))
 #: Grace is 7 days: November's keys are gone from 2026-12-08 00:00 UTC.

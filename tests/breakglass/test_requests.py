@@ -24,7 +24,8 @@ from medcrypt.storage.db import make_engine, session_factory
 from medcrypt.storage.models.breakglass import BreakGlassRequest
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.pairings import Pairing
-from tests.breakglass.helpers import MovableClock, make_escrow
+from tests.support.clocks import MovableClock
+from tests.support.conversation import make_escrow
 
 T0 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 #: The bot's bundle, an open session, and the raw id of one active pairing.

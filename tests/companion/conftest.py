@@ -1,110 +1,18 @@
-"""Helpers for driving the ``medcrypt`` CLI in-process, with pinned time and passphrase."""
+"""Fixtures for the companion tests: the ``medcrypt`` CLI in-process and a paired couple."""
 
 from __future__ import annotations
 
-import io
-import json
-import random
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageFilter
 
-from medcrypt.companion.cli import main
-
-T0 = "2026-11-23T10:00:00+00:00"
-PASSPHRASE = "correct horse battery staple"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> dict[str, object]:
-        return json.loads(self.out)  # type: ignore[no-any-return]
-
-
-class Cli:
-    """``cli(home, "encrypt", stdin="hi", now=...)`` -> Result; one process, many commands."""
-
-    def __init__(self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-                 tmp_path: Path) -> None:
-        self._capsys = capsys
-        self._mp = monkeypatch
-        self.tmp = tmp_path
-        monkeypatch.setenv("MEDCRYPT_PASSPHRASE", PASSPHRASE)
-        monkeypatch.delenv("MEDCRYPT_HOME", raising=False)
-        monkeypatch.chdir(tmp_path)
-
-    def __call__(self, home: Path | str, *argv: str, stdin: str = "", now: str = T0,
-                 passphrase: str = PASSPHRASE) -> Result:
-        self._mp.setenv("MEDCRYPT_NOW", now)
-        self._mp.setenv("MEDCRYPT_PASSPHRASE", passphrase)
-        self._mp.setattr(sys, "stdin", io.StringIO(stdin))
-        self._capsys.readouterr()
-        code = main(["--home", str(home), *argv])
-        captured = self._capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    def ok(self, home: Path | str, *argv: str, **kw: str) -> Result:
-        result = self(home, *argv, **kw)
-        assert result.code == 0, result.err
-        return result
+from tests.support.companion import Cli, Pair, make_pair
 
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
         tmp_path: Path) -> Cli:
     return Cli(capsys, monkeypatch, tmp_path)
-
-
-def phone_photo(png: Path, out: Path, *, seed: int = 7, angle: float = 14.0,
-                tilt: float = 0.0) -> Path:
-    """Simulate a phone photo of a QR on a screen: scaled, tilted, rotated, blurred, noisy."""
-    rnd = random.Random(seed)
-    img = Image.open(png).convert("RGB")
-    scale = 0.55 + rnd.random() * 0.2
-    img = img.resize((int(img.width * scale), int(img.height * scale)), Image.BILINEAR)
-    if tilt:  # perspective: the top edge is narrower, as when the camera is held low
-        w, h = img.size
-        d = int(w * tilt)
-        # source quad (UL, LL, LR, UR) wider at the top -> the top comes out narrower
-        quad = (-d, 0, 0, h, w, h, w + d, 0)
-        img = img.transform((w, h), Image.QUAD, quad, Image.BICUBIC, fillcolor=(235, 235, 228))
-    img = img.rotate(angle, expand=True, fillcolor=(235, 235, 228), resample=Image.BICUBIC)
-    bg = Image.effect_noise((img.width + 260, img.height + 200), 48).convert("RGB")
-    bg.paste(img, (rnd.randint(40, 200), rnd.randint(30, 150)))
-    photo = bg.filter(ImageFilter.GaussianBlur(1.1))
-    photo.save(out, quality=82)
-    return out
-
-
-@dataclass
-class Pair:
-    doc: Path
-    pat: Path
-    pairing_id: str
-    offer: dict[str, object]
-    photo: Path
-
-
-def make_pair(cli: Cli, *, escrow_key: str | None = None) -> Pair:
-    doc, pat = cli.tmp / "doc", cli.tmp / "pat"
-    extra = ["--escrow-key", escrow_key] if escrow_key else []
-    cli.ok(doc, "init", "--role", "physician", *extra)
-    cli.ok(pat, "init", "--role", "patient")
-    offer = cli.ok(doc, "pair", "offer", "--png", str(cli.tmp / "offer.png"), "--json").json()
-    photo = phone_photo(cli.tmp / "offer.png", cli.tmp / "photo.jpg")
-    accepted = cli.ok(pat, "pair", "accept", "--qr", str(photo), "--json", "--history").json()
-    done = cli.ok(doc, "pair", "complete", str(accepted["accept_token"]), "--json",
-                  "--history").json()
-    assert done["pairing_id"] == accepted["pairing_id"] == offer["pairing_id"]
-    assert done["safety_number"] == accepted["safety_number"]
-    return Pair(doc, pat, str(offer["pairing_id"]), offer, photo)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from medcrypt.crypto.endpoint.attachment import seal_file
 from medcrypt.crypto.keyless.wire import Direction
-from tests.companion.v1_reference import v1_encrypt, v1_key
+from tests.support.v1_reference import v1_encrypt, v1_key
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 ATTACHMENT_FILE = VECTORS / "attachment_container.json"

@@ -11,8 +11,8 @@ import pytest
 
 from medcrypt.crypto.endpoint.attachment import CHUNK_OVERHEAD, CHUNK_SIZE
 from medcrypt.crypto.keyless.wire import FILE_HEADER_LEN
-from tests.companion.conftest import PASSPHRASE, T0, Cli, Pair
-from tests.companion.v1_reference import v1_encrypt, v1_key
+from tests.support.companion import PASSPHRASE, T0, Cli, Pair
+from tests.support.v1_reference import v1_encrypt, v1_key
 
 
 def test_send_and_open_file_both_ways(cli: Cli, pair: Pair) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from medcrypt.companion.keystore import FILE_NAME, Keystore
 from medcrypt.crypto.keyless.epochs import parse_month
 from medcrypt.crypto.keyless.wire import Kind, find_tokens, parse_token
-from tests.companion.conftest import PASSPHRASE, Cli, Pair, make_pair
+from tests.support.companion import PASSPHRASE, Cli, Pair, make_pair
 
 
 def _flip(token: str, pos: int) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 from medcrypt.companion.offer_input import extract_offer_text
 from medcrypt.companion.qr import read_qr
 from medcrypt.crypto.keyless.wire import Kind, parse_token
-from tests.companion.conftest import T0, Cli, Pair, phone_photo
+from tests.support.companion import T0, Cli, Pair, phone_photo
 
 
 def test_pair_through_photo_and_talk_both_ways(cli: Cli, pair: Pair) -> None:

@@ -17,6 +17,7 @@ from nacl.pwhash import argon2id
 from medcrypt.companion import keystore as ks
 from medcrypt.companion.keystore import HEADER_LEN, Keystore, atomic_write
 from medcrypt.crypto.errors import KeystoreLocked, StorageError
+from tests.support.scheduling import TIMING_GATE
 
 FAST = {"opslimit": argon2id.OPSLIMIT_MIN, "memlimit": argon2id.MEMLIMIT_MIN}
 
@@ -63,6 +64,7 @@ def test_any_altered_byte_refuses_to_unlock(tmp_path: Path) -> None:
         Keystore.unlock(tmp_path, "pw")
 
 
+@TIMING_GATE
 def test_parameters_are_authenticated_and_bounded(tmp_path: Path) -> None:
     Keystore.create(tmp_path, "pw", {}, **FAST).close()
     path = tmp_path / ks.FILE_NAME

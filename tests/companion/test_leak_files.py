@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.companion.conftest import Cli, Pair
+from tests.support.companion import Cli, Pair
 
 
 def _mode(path: Path) -> int:

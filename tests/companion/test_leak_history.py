@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from medcrypt.companion.keystore import Keystore
-from tests.companion.conftest import PASSPHRASE, T0, Cli, Pair
+from tests.support.companion import PASSPHRASE, T0, Cli, Pair
 
 DEC_2 = "2026-12-02T09:00:00+00:00"
 #: November's grace window (7 days) ends on 2026-12-08: it is shredded after that.

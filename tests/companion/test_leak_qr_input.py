@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.companion.conftest import PASSPHRASE, T0, Cli
+from tests.support.companion import PASSPHRASE, T0, Cli
 
 EPS = (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\n"
        b"newpath 0 0 moveto 64 64 lineto stroke\nshowpage\n%%EOF\n")

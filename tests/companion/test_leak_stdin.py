@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.companion.conftest import PASSPHRASE, T0, Pair
+from tests.support.companion import PASSPHRASE, T0, Pair
 
 EXE = str(Path(sys.executable).with_name("medcrypt"))
 NOT_UTF8 = "Résultat: négatif".encode("latin-1") + b"\n\xff\xfe\x00"

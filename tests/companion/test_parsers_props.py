@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from medcrypt.companion.cli.messages import collect_tokens
 from medcrypt.companion.offer_input import extract_offer_text
 from medcrypt.crypto.errors import MalformedToken, MedCryptError
-from tests.companion.conftest import Cli, Pair
+from tests.support.companion import Cli, Pair
 
 _TOKENISH = st.text(alphabet="[]MEDCRYPT:v12AQIB+/=medcrypt-pair:_- \n", max_size=200)
 

@@ -21,7 +21,7 @@ from medcrypt.companion.app import new_state
 from medcrypt.companion.keystore import FILE_NAME, Keystore
 from medcrypt.crypto.endpoint.pairing import Role
 from medcrypt.crypto.endpoint.session import IdentityKey
-from tests.companion.conftest import PASSPHRASE, T0, Cli, Pair
+from tests.support.companion import PASSPHRASE, T0, Cli, Pair
 
 
 @pytest.mark.parametrize(("weak", "rated", "advice"), [

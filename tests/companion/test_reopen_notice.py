@@ -7,7 +7,7 @@ local history may hold the text.
 
 from __future__ import annotations
 
-from tests.companion.conftest import Cli, Pair
+from tests.support.companion import Cli, Pair
 
 
 def test_reopened_message_points_to_the_history(cli: Cli, pair: Pair) -> None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from medcrypt.crypto.endpoint import v1
 from medcrypt.crypto.errors import ConfigError, DecryptionFailed, MalformedToken, MedCryptError
-from tests.companion.v1_reference import v1_encrypt, v1_key
+from tests.support.v1_reference import v1_encrypt, v1_key
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 SECRET = "correct horse battery staple"

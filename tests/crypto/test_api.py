@@ -10,7 +10,7 @@ from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.endpoint import pairing
 from medcrypt.crypto.endpoint.session import IdentityKey, start_pairing
 from medcrypt.crypto.errors import MalformedToken, StorageError
-from tests.crypto.helpers import T0, make_pair
+from tests.support.sessions import T0, make_pair
 
 
 def test_identity_key_export_import() -> None:

@@ -10,7 +10,7 @@ from medcrypt.crypto.endpoint import escrow
 from medcrypt.crypto.errors import DecryptionFailed, MalformedToken, WrongPairing
 from medcrypt.crypto.keyless import wire
 from medcrypt.crypto.keyless.wire import Direction
-from tests.crypto.helpers import make_pair
+from tests.support.sessions import make_pair
 
 
 def test_deposit_opens_and_break_glass_reads_the_epoch() -> None:

@@ -31,7 +31,7 @@ from medcrypt.crypto.errors import (
     WrongPairing,
 )
 from medcrypt.crypto.keyless import wire
-from tests.crypto.helpers import T0, DetRng
+from tests.support.sessions import T0, DetRng
 
 
 def _setup(label: str = "p") -> tuple[IdentityKey, IdentityKey, FixedClock, pairing.PendingOffer]:

@@ -25,7 +25,7 @@ from medcrypt.crypto.errors import (
     WrongPairing,
 )
 from medcrypt.crypto.keyless import wire
-from tests.crypto.helpers import T0, make_pair
+from tests.support.sessions import T0, make_pair
 
 
 def test_exchange_both_ways() -> None:

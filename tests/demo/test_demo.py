@@ -1,14 +1,15 @@
 """``medcrypt-bot demo`` end to end: the README's main job must run and tell the truth.
 
-The demo is run exactly as ``scripts/demo.sh`` runs it (a ``medcrypt-bot demo``
-process); the test reads its transcript. The demo checks its own claims and exits 1 if
-one fails; this test also asserts the lines a reader relies on, so a transcript that
-stopped saying them (or a demo that stopped checking) fails here.
+The demo runs once for the whole package (tests/demo/conftest.py), through the bot's
+command line; these tests read its transcript. The demo checks its own claims and exits
+1 if one fails; these tests also assert the lines a reader relies on, so a transcript
+that stopped saying them (or a demo that stopped checking) fails here. The break-glass
+fallback runs as its own ``medcrypt-bot demo`` process, from an empty directory with
+nothing in the environment but PATH, as a new user would start it.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -17,18 +18,25 @@ from pathlib import Path
 import pytest
 
 from medcrypt.demo.month import APRIL_NOTE
+from tests.support.demo import DemoRecord
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.xdist_group("demo")
 
 
-@pytest.fixture(scope="module")
-def transcript() -> str:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MEDCRYPT_CONFIG", "MEDCRYPT_NOW", "MEDCRYPT_HOME")}
-    done = subprocess.run([sys.executable, "-m", "medcrypt.bot", "demo"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=180, check=False)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done.stdout
+@pytest.fixture
+def transcript(demo_run: DemoRecord) -> str:
+    assert demo_run.status == 0, demo_run.transcript[-3000:]
+    return demo_run.transcript
+
+
+@pytest.mark.slow
+def test_demo_runs_and_reports_no_plaintext(transcript: str) -> None:
+    out = transcript
+    assert "companion opens: 'Your HbA1c is 6.1%" in out
+    assert "identical to the original" in out
+    assert "Not sent: this chat only carries encrypted messages" in out
+    assert out.count("no plaintext") == 3
+    assert "LEAK" not in out
 
 
 @pytest.mark.slow
@@ -86,11 +94,12 @@ def test_no_plaintext_anywhere(transcript: str) -> None:
 
 
 @pytest.mark.slow
-def test_break_glass_through_the_functions_the_commands_call() -> None:
+def test_break_glass_through_the_functions_the_commands_call(tmp_path: Path) -> None:
     """The fallback path (chat commands not used) recovers the same message."""
     done = subprocess.run([sys.executable, "-m", "medcrypt.bot", "demo", "--break-glass",
-                           "functions"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=180, check=False)
+                           "functions"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=180, check=False,
+                          env={"PATH": str(Path(sys.executable).parent)})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "note       break-glass driven through the functions" in done.stdout
     assert re.search(r"Admin B +approves [0-9a-f]{10} → bot: Break-glass request [0-9a-f]{10} "

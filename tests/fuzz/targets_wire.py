@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from medcrypt.crypto.endpoint import escrow, pairing
 from medcrypt.crypto.keyless import parts, wire
 from medcrypt.crypto.keyless.wire import Direction, Kind
-from tests.crypto.helpers import make_pair
+from tests.support.sessions import make_pair
 
 _PID = bytes(range(16))
 

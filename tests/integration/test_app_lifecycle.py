@@ -12,7 +12,8 @@ from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.models.audit import AuditEntry
 from medcrypt.storage.models.breakglass import BreakGlassRequest
 from medcrypt.storage.models.jobs import JobRun, ScheduledJob
-from tests.breakglass.conftest import ADMIN_A, Rig, pair, say, until
+from tests.support.conversation import pair, say
+from tests.support.rigs import ADMIN_A, Rig, until
 
 
 def _actions(rig: Rig) -> list[str]:

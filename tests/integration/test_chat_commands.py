@@ -13,16 +13,8 @@ from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.models.audit import AuditEntry
 from medcrypt.storage.models.escrow import EscrowDeposit
 from medcrypt.storage.models.tokens import StoredToken
-from tests.breakglass.conftest import (
-    ADMIN_A,
-    ADMIN_B,
-    PATIENT_WA,
-    PHYSICIAN_TG,
-    Rig,
-    pair,
-    say,
-    until,
-)
+from tests.support.conversation import pair, say
+from tests.support.rigs import ADMIN_A, ADMIN_B, PATIENT_WA, PHYSICIAN_TG, Rig, until
 
 CONFIRM_RE = re.compile(r"send: (/shred [0-9a-f]{8} [A-Z0-9]{8})")
 

@@ -12,7 +12,8 @@ from medcrypt.storage.models.escrow import EscrowDeposit
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.pairings import Pairing
 from medcrypt.storage.models.tokens import StoredToken
-from tests.breakglass.conftest import PATIENT_WA, PHYSICIAN_TG, Rig, pair, say, until
+from tests.support.conversation import pair, say
+from tests.support.rigs import PATIENT_WA, PHYSICIAN_TG, Rig, until
 
 
 def _held(rig: Rig) -> int:

@@ -19,9 +19,8 @@ from medcrypt.crypto.keyless.wire import parse_token
 from medcrypt.storage.models.epochs import Epoch
 from medcrypt.storage.models.escrow import EscrowDeposit
 from medcrypt.storage.models.tokens import StoredToken
-from tests.breakglass.conftest import PHYSICIAN_TG, Rig, pair, say, until
-from tests.breakglass.helpers import Conversation
-from tests.integration.conftest import run_jobs_at
+from tests.support.conversation import Conversation, pair, say
+from tests.support.rigs import PHYSICIAN_TG, Rig, run_jobs_at, until
 
 
 def _epoch_states(rig: Rig, conv: Conversation) -> dict[int, str]:

@@ -16,8 +16,7 @@ from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.jobs import ShredConfirmation
 from medcrypt.storage.models.pairings import Pairing
 from medcrypt.storage.models.tokens import StoredToken
-
-from .helpers import add_escrow, add_pairing, add_token, context, count, notices_for
+from tests.support.jobs import add_escrow, add_pairing, add_token, context, count, notices_for
 
 NOV = datetime(2026, 11, 10, tzinfo=UTC)
 E = epoch_of(NOV)

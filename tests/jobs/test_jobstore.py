@@ -34,8 +34,7 @@ from medcrypt.bot.scheduler.triggerspec import trigger_spec
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.errors import StorageError
 from medcrypt.storage.models.jobs import JobRun
-
-from .helpers import context
+from tests.support.jobs import context
 
 NOV30 = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
 PAST = datetime(2026, 1, 1, tzinfo=UTC)

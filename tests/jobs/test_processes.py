@@ -21,9 +21,8 @@ from medcrypt.storage.models.audit import AuditEntry
 from medcrypt.storage.models.epochs import Epoch
 from medcrypt.storage.models.outbox import OutboxMessage
 from medcrypt.storage.models.tokens import StoredToken
-
-from .helpers import KEYS, context
-from .seed import seed
+from tests.support.jobs import KEYS, context
+from tests.support.seed import seed
 
 ROOT = Path(__file__).resolve().parents[2]
 E = epoch_of(datetime(2026, 10, 1, tzinfo=UTC))

@@ -22,8 +22,7 @@ from medcrypt.storage.models.epochs import Epoch
 from medcrypt.storage.models.media import MediaBlob
 from medcrypt.storage.models.outbox import OutboxMessage
 from medcrypt.storage.models.parts import PendingPart
-
-from .helpers import PairingFixture, add_pairing, context
+from tests.support.jobs import PairingFixture, add_pairing, context
 
 OCT = datetime(2026, 10, 15, tzinfo=UTC)
 E_OCT = epoch_of(OCT)

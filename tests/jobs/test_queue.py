@@ -16,8 +16,7 @@ from medcrypt.bot.domain.lifecycle.queue import Notice, queue_member_notices, qu
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.keyless.epochs import epoch_of
 from medcrypt.storage.models.outbox import OutboxMessage
-
-from .helpers import add_pairing, context
+from tests.support.jobs import add_pairing, context
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 E = epoch_of(NOW)

@@ -14,8 +14,7 @@ from medcrypt.bot.domain.lifecycle.rotation import rotate
 from medcrypt.bot.domain.lifecycle.shred import sweep
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.keyless.epochs import epoch_of
-
-from .helpers import add_pairing, add_token, context
+from tests.support.jobs import add_pairing, add_token, context
 
 OCT = datetime(2026, 10, 10, tzinfo=UTC)
 E = epoch_of(OCT)

@@ -14,8 +14,7 @@ from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.keyless.epochs import epoch_of
 from medcrypt.storage.models.audit import AuditEntry
 from medcrypt.storage.models.epochs import Epoch
-
-from .helpers import add_pairing, context, epoch_rows, notices_for
+from tests.support.jobs import add_pairing, context, epoch_rows, notices_for
 
 NOV = datetime(2026, 11, 20, tzinfo=UTC)
 DEC1 = datetime(2026, 12, 1, 0, 0, 5, tzinfo=UTC)

@@ -12,8 +12,7 @@ from medcrypt.bot.scheduler.runner import next_runs, start_scheduler, stop_sched
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.keyless.epochs import epoch_of
 from medcrypt.storage.models.jobs import JobRun, ScheduledJob
-
-from .helpers import add_pairing, context, epoch_rows, notices_for
+from tests.support.jobs import add_pairing, context, epoch_rows, notices_for
 
 NOV30 = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
 DEC3 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)

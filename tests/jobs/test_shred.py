@@ -16,8 +16,15 @@ from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.models.audit import AuditEntry
 from medcrypt.storage.models.escrow import EscrowDeposit
 from medcrypt.storage.models.tokens import StoredToken
-
-from .helpers import add_escrow, add_pairing, add_token, context, count, epoch_rows, notices_for
+from tests.support.jobs import (
+    add_escrow,
+    add_pairing,
+    add_token,
+    context,
+    count,
+    epoch_rows,
+    notices_for,
+)
 
 OCT = datetime(2026, 10, 15, tzinfo=UTC)
 NOV1 = datetime(2026, 11, 1, tzinfo=UTC)

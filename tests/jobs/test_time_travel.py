@@ -34,9 +34,8 @@ from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.pairings import Pairing
 from medcrypt.storage.models.tokens import StoredToken
 from medcrypt.storage.repos.identities import get_or_create_identity
-from tests.companion.conftest import PASSPHRASE, Cli
-
-from .helpers import KEYS, add_escrow, context, notices_for
+from tests.support.companion import PASSPHRASE, Cli
+from tests.support.jobs import KEYS, add_escrow, context, notices_for
 
 START = datetime(2026, 11, 23, 10, tzinfo=UTC)
 MONTHS = 14

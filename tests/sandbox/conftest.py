@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,20 +9,13 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from medcrypt.sandbox import FakeTelegram, FakeTwilio
-from tests.sandbox.receiver import BotReceiver
+from tests.support.receiver import BotReceiver
 
 
 @pytest.fixture
 async def tg() -> AsyncIterator[FakeTelegram]:
     async with FakeTelegram() as fake:
         yield fake
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now (for the bot's webhook server)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from twilio.rest import Client
 from medcrypt.bot.adapters.tg_request import AiohttpRequest
 from medcrypt.crypto.errors import TransportError
 from medcrypt.sandbox.remote import RemoteSandbox
-from tests.sandbox.receiver import BotReceiver
+from tests.support.receiver import BotReceiver
 
 
 async def test_telegram_through_the_child_process() -> None:

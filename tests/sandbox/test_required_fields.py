@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from medcrypt.sandbox import FakeTelegram
-from tests.sandbox.required_fields import TELEGRAM_REQUIRED
+from tests.support.required_fields import TELEGRAM_REQUIRED
 
 #: Where nested Telegram objects sit: field name -> type name.
 NESTED = {"message": "Message", "chat": "Chat", "from": "User", "document": "Document",

@@ -12,7 +12,7 @@ from telegram.error import NetworkError, TimedOut
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from medcrypt.sandbox import FakeTelegram, FaultKind, Faults
-from tests.sandbox.conftest import free_port
+from tests.support.ports import worker_port
 
 
 def build_app(fake: FakeTelegram) -> Application:  # type: ignore[type-arg]
@@ -55,7 +55,7 @@ async def test_long_poll_wakes_up_when_a_user_writes(tg: FakeTelegram) -> None:
 
 
 async def test_webhook_mode_posts_updates_with_the_secret(tg: FakeTelegram) -> None:
-    port = free_port()
+    port = worker_port()
     app = build_app(tg)
     async with app:
         await app.start()

@@ -11,7 +11,7 @@ import pytest
 from twilio.rest import Client
 
 from medcrypt.sandbox import FakeTwilio
-from tests.sandbox.test_whatsapp_sender import sender_for, token_delivery
+from tests.support.whatsapp import sender_for, token_delivery
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),

@@ -15,7 +15,7 @@ from twilio.rest import Client
 
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.sandbox import FakeTwilio, Faults
-from tests.sandbox.required_fields import (
+from tests.support.required_fields import (
     TWILIO_ERROR_FIELDS,
     TWILIO_MESSAGE_PROPERTIES,
     TWILIO_MESSAGE_STATUSES,

@@ -8,8 +8,8 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from medcrypt.sandbox import FakeTwilio
-from tests.sandbox.receiver import BotReceiver
-from tests.sandbox.required_fields import (
+from tests.support.receiver import BotReceiver
+from tests.support.required_fields import (
     TWILIO_INBOUND_FIELDS,
     TWILIO_STATUS_CALLBACK_FIELDS,
 )

@@ -8,26 +8,10 @@ import time
 
 import pytest
 
-from medcrypt.bot.adapters.whatsapp import WhatsAppSender
-from medcrypt.bot.domain.config import parse_settings
-from medcrypt.bot.domain.messages import Platform
-from medcrypt.bot.domain.sender import Delivery
 from medcrypt.bot.outbox.errors import Transient
 from medcrypt.sandbox import FakeTwilio, Faults
-
-
-def sender_for(tw: FakeTwilio, timeout: float) -> WhatsAppSender:
-    settings = parse_settings({
-        "whatsapp": {"api_base_url": tw.api_base_url, "request_timeout_seconds": timeout,
-                     "global_messages_per_second": 0.0},
-        "relay": {"outbox_lease_seconds": 30.0},
-    })
-    return WhatsAppSender(settings, tw.account_sid, tw.auth_token, tw.whatsapp_from)
-
-
-def token_delivery(row: int, to: str = "whatsapp:+15550003333") -> Delivery:
-    return Delivery(row_id=row, platform=Platform.WHATSAPP, address=to, kind="token",
-                    body=f"[MEDCRYPT:v2:test{row}]")
+from tests.support.scheduling import TIMING_GATE
+from tests.support.whatsapp import sender_for, token_delivery
 
 
 async def test_sends_reuse_one_client(tw: FakeTwilio) -> None:
@@ -45,6 +29,7 @@ async def test_sends_reuse_one_client(tw: FakeTwilio) -> None:
         f"[MEDCRYPT:v2:test{i}]" for i in range(4)]
 
 
+@TIMING_GATE
 async def test_hanging_platform_is_transient_within_the_timeout(tw: FakeTwilio) -> None:
     tw.open_window("+15550003333")
     tw.faults = Faults(timeout_rate=1.0, hang_seconds=5,

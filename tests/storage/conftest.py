@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 import structlog
@@ -15,12 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, session_factory
-
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-KEY1 = base64.b64encode(bytes(range(32))).decode()
-KEY2 = base64.b64encode(bytes(range(100, 132))).decode()
-KEYS_V1 = f"1:{KEY1}"
-KEYS_V2 = f"2:{KEY2},1:{KEY1}"
+from tests.support.storage import KEYS_V1
 
 
 @pytest.fixture(autouse=True)

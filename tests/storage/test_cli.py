@@ -11,7 +11,7 @@ from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, session_factory
 from medcrypt.storage.repos.identities import get_or_create_identity, set_label
-from tests.storage.conftest import KEYS_V1, KEYS_V2, NOW
+from tests.support.storage import KEYS_V1, KEYS_V2, NOW
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, session_factory
 from medcrypt.storage.repos.identities import get_or_create_identity
-from tests.storage.conftest import NOW
+from tests.support.storage import NOW
 
 pytestmark = pytest.mark.postgres
 

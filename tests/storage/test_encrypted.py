@@ -29,7 +29,7 @@ from medcrypt.storage.repos.identities import (
     set_label,
 )
 from medcrypt.storage.smoke import clear_forms, raw_database_bytes
-from tests.storage.conftest import KEYS_V1, KEYS_V2, NOW
+from tests.support.storage import KEYS_V1, KEYS_V2, NOW
 
 PHONES = ["+491512345678", "+14155550123", "+447700900123"]
 CHAT_IDS = ["123456789012", "-1001987654321"]

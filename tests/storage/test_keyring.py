@@ -25,7 +25,7 @@ from medcrypt.crypto.server.keyring import (
     parse_server_keys,
     sealed_version,
 )
-from tests.storage.conftest import KEY1, KEY2, KEYS_V1, KEYS_V2
+from tests.support.storage import KEY1, KEY2, KEYS_V1, KEYS_V2
 
 AAD = ("platform_identities", "address", "a" * 32)
 

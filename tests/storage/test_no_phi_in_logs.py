@@ -25,7 +25,7 @@ from medcrypt.storage.db import make_engine, session_factory
 from medcrypt.storage.keys import rewrap, verify_keyring
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.repos.identities import get_or_create_identity, reveal_address, set_label
-from tests.storage.conftest import KEY1, KEYS_V1, KEYS_V2, NOW
+from tests.support.storage import KEY1, KEYS_V1, KEYS_V2, NOW
 
 CHAT_MARKER = "8675309"  # 7 digits: below the redactor's long-digit-run rule
 PHONE_MARKER = "+4930901820"

@@ -33,7 +33,7 @@ from medcrypt.storage.repos.pairings import (
     shred_epoch,
 )
 from medcrypt.storage.repos.tokens import add_part, purge_parts, store_token, tokens_of_epoch
-from tests.storage.conftest import NOW
+from tests.support.storage import NOW
 
 PID = "ab" * 16
 

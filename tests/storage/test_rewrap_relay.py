@@ -12,7 +12,7 @@ from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.errors import KeyVersionMissing
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.keys import rewrap, verify_keyring
-from tests.storage.conftest import KEYS_V1, KEYS_V2, NOW
+from tests.support.storage import KEYS_V1, KEYS_V2, NOW
 
 
 def test_rewrap_covers_the_relay_identity_directory(sessions: sessionmaker[Session]) -> None:

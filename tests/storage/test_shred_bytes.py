@@ -19,7 +19,7 @@ from medcrypt.storage.repos.media import store_media
 from medcrypt.storage.repos.pairings import accept_pairing, create_pairing, shred_epoch
 from medcrypt.storage.repos.tokens import store_token
 from medcrypt.storage.smoke import raw_database_bytes
-from tests.storage.conftest import NOW
+from tests.support.storage import NOW
 
 PID = "cd" * 16
 

@@ -1,11 +1,26 @@
-"""Shared helpers: filling a log quickly through the real append path."""
+"""The audit-log tests' fixed keys and instant, and filling a log through the real append path."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select, update
 
 from medcrypt.crypto.server.audit import Action
-from medcrypt.storage.audit import ENTRIES, AuditEvent, AuditLog
+from medcrypt.storage.audit import (
+    CHECKPOINTS,
+    ENTRIES,
+    HEAD,
+    SECRETS,
+    SUBJECT_KEYS,
+    AuditEvent,
+    AuditLog,
+)
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+SERVER_KEY = bytes(range(32))
+SIGNING_SEED = bytes(range(1, 33))
+AUDIT_TABLES = [ENTRIES, CHECKPOINTS, SUBJECT_KEYS, SECRETS, HEAD]
 
 ACTIONS = [Action.RELAY_ACCEPTED, Action.RELAY_REFUSED, Action.PLAINTEXT_BLOCKED,
            Action.ADMIN_COMMAND, Action.PAIRING_ACCEPTED]
