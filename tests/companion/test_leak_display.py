@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from tests.companion.v1_reference import v1_encrypt, v1_key
 from tests.support.companion import Cli, Pair
+from tests.support.v1_reference import v1_encrypt, v1_key
 
 #: Set the window title; erase the line and return to column 0 to overprint it; hide
 #: text (SGR 8 "conceal"); a C1 CSI; DEL; a right-to-left override; a NUL.
