@@ -37,7 +37,6 @@ from medcrypt.bot.domain.sender import Sender
 from medcrypt.bot.outbox.worker import OutboxWorker
 from medcrypt.bot.relay.intake import Intake
 from medcrypt.bot.relay.ratelimit import RateLimiter
-from medcrypt.bot.scheduler.gate import install as install_gate
 from medcrypt.bot.scheduler.maintenance import (
     WitnessQueue,
     checkpoint_tick,
@@ -52,6 +51,7 @@ from medcrypt.storage import migrate
 from medcrypt.storage.audit import AuditLog
 from medcrypt.storage.checkpointer import WalCheckpointer
 from medcrypt.storage.db import is_sqlite, make_engine, session_factory
+from medcrypt.storage.gate import install as install_gate
 
 log = structlog.get_logger("bot.app")
 
@@ -90,7 +90,7 @@ class BotApp:
         database = self.engine.url.database if is_sqlite(self.engine) else None
         self.checkpointer = (WalCheckpointer(database)
                              if database and database != ":memory:" else None)
-        # Jobs and deferred commands use the database from worker threads (bot.jobs.gate).
+        # Jobs and deferred commands use the database from worker threads (storage.gate).
         self.gate = install_gate(self.engine)
         self.sessions = session_factory(self.engine)
         self.witnesses = WitnessQueue()
