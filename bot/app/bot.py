@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 import structlog
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import Engine
 
 from medcrypt.bot.adapters.telegram import TelegramAdapter
 from medcrypt.bot.adapters.whatsapp import WhatsAppSender
@@ -50,7 +49,7 @@ from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.audit import AuditLog
 from medcrypt.storage.checkpointer import WalCheckpointer
-from medcrypt.storage.db import is_sqlite, make_engine, session_factory
+from medcrypt.storage.db import Engine, is_sqlite, make_engine, session_factory
 from medcrypt.storage.gate import install as install_gate
 
 log = structlog.get_logger("bot.app")

@@ -22,8 +22,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Engine
-
 from medcrypt.bot.domain.audit_chat import (
     parse_witness_text,
     render_head_reply,
@@ -46,7 +44,7 @@ from medcrypt.crypto.server.audit import (
 from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.audit import AuditLog, ExportedEntry
-from medcrypt.storage.db import make_engine
+from medcrypt.storage.db import Engine, make_engine
 
 
 class _SystemClock:

@@ -6,6 +6,7 @@ from medcrypt.bot.commands.admins import active_grant, parse_target
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.messages import Platform
+from medcrypt.storage.repos.admins import revoke_grant
 
 NAME = "admin_remove"
 ADMIN = True
@@ -19,11 +20,10 @@ def run(ctx: Context, args: list[str]) -> None:
         return
     platform, address = target
     identity_id = ctx.services.directory.find(ctx.session, Platform(platform), address)
-    row = None if identity_id is None else active_grant(ctx, identity_id)
-    if row is None:
+    grant = None if identity_id is None else active_grant(ctx, identity_id)
+    if identity_id is None or grant is None:
         ctx.reply("That person is not a chat-added admin (config admins change in the config).")
         return
-    row.removed_at = ctx.services.clock.now()  # kept: who granted what, and when
-    ctx.session.flush()
-    ctx.audit("admin_removed", subject=row.identity_id or "")
+    revoke_grant(ctx.session, grant, now=ctx.services.clock.now())
+    ctx.audit("admin_removed", subject=identity_id)
     ctx.reply("Admin removed.")

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from medcrypt.bot.commands.context import Context
-from medcrypt.storage.models.admins import ClinicAdmin
+from medcrypt.storage.repos import admins
 
 NAME = "admins"
 ADMIN = True
 USAGE = "/admins"
 
 
-def active_grant(ctx: Context, identity_id: str) -> ClinicAdmin | None:
-    """The chat-added grant of ``identity_id`` that has not been revoked, if any."""
-    return ctx.session.scalar(select(ClinicAdmin).where(
-        ClinicAdmin.identity_id == identity_id, ClinicAdmin.removed_at.is_(None)).limit(1))
+def active_grant(ctx: Context, identity_id: str) -> str | None:
+    """The id of ``identity_id``'s chat-added grant that has not been revoked, if any."""
+    return admins.active_grant(ctx.session, identity_id)
 
 
 def is_admin(ctx: Context, identity_id: str) -> bool:
@@ -43,14 +40,12 @@ def parse_target(arg: str) -> tuple[str, str] | None:
 
 
 def run(ctx: Context, args: list[str]) -> None:
-    rows = list(ctx.session.scalars(select(ClinicAdmin).where(
-        ClinicAdmin.removed_at.is_(None), ClinicAdmin.identity_id.is_not(None))
-        .order_by(ClinicAdmin.added_at)))
+    ids = admins.admin_identity_ids(ctx.session)
     s = ctx.services.settings
     lines = [f"Admins from configuration: {len(s.clinic.admin_telegram_ids)} on Telegram "
              "(plus any configured WhatsApp numbers)."]
-    for row in rows:
-        found = ctx.services.directory.address_of(ctx.session, row.identity_id or "")
+    for identity_id in ids:
+        found = ctx.services.directory.address_of(ctx.session, identity_id)
         if found is not None:
             platform, address = found
             lines.append(f"- {platform.value} {mask(address)} (added in chat)")

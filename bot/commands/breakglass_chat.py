@@ -19,9 +19,6 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
-
 from medcrypt.bot.commands.admins import is_admin
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.domain.breakglass import requests
@@ -29,7 +26,7 @@ from medcrypt.bot.domain.messages import OutboundMessage, OutKind
 from medcrypt.crypto.errors import ConfigError
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.audit import AuditLog
-from medcrypt.storage.models.audit import AuditSecret
+from medcrypt.storage.db import Engine, Session
 
 Handler = Callable[[requests.Deps, Session, requests.Actor, Sequence[str]], requests.Outcome]
 #: Per engine (weak keys: a disposed engine's entry goes with it; ids could be reused).
@@ -60,8 +57,7 @@ def _audit_ready(ctx: Context, engine: Engine, log: AuditLog) -> bool:
     """
     if engine in _READY:
         return True
-    exists = ctx.session.scalar(select(AuditSecret.name).where(AuditSecret.name == "pseudonym"))
-    if exists is not None:
+    if log.pseudonym_secret_exists(session=ctx.session):
         log.pseudonym("pairing", "warm-up")
         _READY.add(engine)
         return True

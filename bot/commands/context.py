@@ -13,8 +13,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session
-
 from medcrypt.bot.domain.auditing import Auditor
 from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.identities import IdentityDirectory
@@ -23,6 +21,7 @@ from medcrypt.bot.outbox.queue import enqueue
 from medcrypt.crypto.clock import Clock
 from medcrypt.crypto.keyless.parts import split_token
 from medcrypt.crypto.server.keyring import Keyring
+from medcrypt.storage.db import Session
 
 if TYPE_CHECKING:
     from medcrypt.bot.domain.lifecycle.context import JobContext

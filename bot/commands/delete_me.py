@@ -21,7 +21,7 @@ from medcrypt.bot.commands.unpair import end_pairings
 from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.lifecycle.erasure import erase_identity_everywhere
 from medcrypt.crypto.errors import ConfigError
-from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.repos.identities import is_live
 
 NAME = "delete_me"
 ADMIN = False
@@ -34,8 +34,7 @@ def erase(services: Services, identity_id: str) -> list[str]:
     if jobs is None:
         raise ConfigError("jobs", "the erasure job is not wired into this intake")
     with jobs.sessions() as session:
-        identity = session.get(PlatformIdentity, identity_id)
-        pending = identity is not None and identity.deleted_at is None
+        pending = is_live(session, identity_id)
     if pending:
         erase_identity_everywhere(jobs, identity_id, services.clock.now())
     return [notices.DELETED]

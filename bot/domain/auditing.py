@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from sqlalchemy.orm import Session
 
 from medcrypt.crypto.server.audit import Action
+from medcrypt.storage.db import Session
 
 log = structlog.get_logger("bot.audit")
 

@@ -19,8 +19,6 @@ import threading
 from collections import deque
 from datetime import datetime
 
-from sqlalchemy import select
-
 from medcrypt.bot.domain.audit_chat import witness_post
 from medcrypt.bot.domain.breakglass import deposits, requests
 from medcrypt.bot.domain.identities import IdentityDirectory
@@ -30,7 +28,7 @@ from medcrypt.bot.domain.messages import OutboundMessage, OutKind, Platform
 from medcrypt.bot.outbox.queue import enqueue
 from medcrypt.crypto.server.audit import Checkpoint
 from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage.models.admins import ClinicAdmin
+from medcrypt.storage.repos.admins import admin_identity_ids
 
 
 class WitnessQueue:
@@ -61,9 +59,7 @@ def admin_identities(ctx: JobContext, directory: IdentityDirectory) -> list[str]
     with ctx.sessions.begin() as session:
         for tg_id in ctx.settings.clinic.admin_telegram_ids:
             ids.append(directory.resolve(session, Platform.TELEGRAM, str(tg_id)).identity_id)
-        ids += [i for i in session.scalars(select(ClinicAdmin.identity_id).where(
-            ClinicAdmin.removed_at.is_(None), ClinicAdmin.identity_id.is_not(None)))
-            if i is not None and i not in ids]
+        ids += [i for i in admin_identity_ids(session) if i not in ids]
     return ids
 
 
