@@ -20,7 +20,7 @@ from medcrypt.crypto.clock import Clock
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.db import Session
 from medcrypt.storage.repos import identities
-from medcrypt.storage.repos.identities import Window, get_or_create_identity
+from medcrypt.storage.repos.identities import Window
 
 _WHATSAPP_PREFIX = "whatsapp:"
 _PLATFORM_CACHE_MAX = 200_000
@@ -64,10 +64,10 @@ class IdentityDirectory:
         if found is not None:
             return Resolved(found[0], created=False, last_inbound_at=found[1],
                             template_sent_at=found[2])
-        identity, created = get_or_create_identity(
+        (identity_id, last_inbound_at, template_sent_at), created = identities.ensure_identity(
             session, self._keyring, platform.value, address, now=self._clock.now())
-        return Resolved(identity.id, created=created, last_inbound_at=identity.last_inbound_at,
-                        template_sent_at=identity.template_sent_at)
+        return Resolved(identity_id, created=created, last_inbound_at=last_inbound_at,
+                        template_sent_at=template_sent_at)
 
     def address_of(self, session: Session, identity_id: str) -> tuple[Platform, str] | None:
         """Where to send: the adapter's form of the address (``whatsapp:`` prefixed)."""

@@ -100,6 +100,15 @@ def get_or_create_identity(
     return identity, True
 
 
+def ensure_identity(
+    session: Session, keyring: Keyring, platform: str, address: str | int, *, now: datetime,
+) -> tuple[Window, bool]:
+    """:func:`get_or_create_identity` for the relay: the identity's window columns and
+    whether this call created it (in the caller's transaction)."""
+    identity, created = get_or_create_identity(session, keyring, platform, address, now=now)
+    return (identity.id, identity.last_inbound_at, identity.template_sent_at), created
+
+
 def live_addresses(
     session: Session, keyring: Keyring, identity_ids: Iterable[str]
 ) -> dict[str, tuple[str, str]]:
