@@ -11,7 +11,6 @@ from medcrypt.bot.domain.identities import IdentityDirectory
 from medcrypt.bot.domain.messages import Document, OutboundMessage, OutKind, Platform
 from medcrypt.bot.domain.retention import prune
 from medcrypt.bot.outbox import queue
-from medcrypt.storage.repos import outbox as rows
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
@@ -20,6 +19,7 @@ from medcrypt.storage.models.inbound import InboundKey
 from medcrypt.storage.models.media import MediaBlob
 from medcrypt.storage.models.outbox import OutboxMessage
 from medcrypt.storage.models.parts import PendingPart
+from medcrypt.storage.repos import outbox as rows
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
