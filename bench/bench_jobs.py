@@ -48,10 +48,10 @@ E = epoch_of(datetime(2026, 10, 1, tzinfo=UTC))
 PHASES = (
     ("rotation.py", "_rotate_page"), ("rotation.py", "_insert_epochs"),
     ("lifecycle.py", "retire"), ("lifecycle.py", "shred"), ("lifecycle.py", "members_of"),
-    ("purge.py", "purge"), ("purge.py", "_purge_keyed"), ("purge.py", "_purge_parts"),
-    ("purge.py", "_purge_outbox"), ("purge.py", "_purge_media"),
-    ("queue.py", "queue_member_notices"), ("audit_append.py", "append_many"),
-    ("audit_append.py", "_subject_keys"), ("audit_core.py", "prepare"),
+    ("purge.py", "purge"), ("purge.py", "_purge_by_columns"), ("purge.py", "_purge_parts"),
+    ("purge.py", "_purge_outbox"),
+    ("queue.py", "queue_member_notices"), ("log.py", "append_many"),
+    ("log.py", "_subject_keys"), ("records.py", "prepare"),
     ("audit_details.py", "seal_details"), ("audit_entry.py", "entry_hash"),
     ("base.py", "_commit_impl"), ("remanence.py", "scrub"),
 )

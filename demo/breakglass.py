@@ -18,8 +18,6 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from medcrypt.bot.commands.registry import lookup
 from medcrypt.bot.domain.breakglass import requests
 from medcrypt.bot.domain.breakglass.bundle import bundle_digest
@@ -27,7 +25,7 @@ from medcrypt.bot.domain.messages import OutboundMessage, OutKind, Platform
 from medcrypt.bot.outbox.queue import enqueue
 from medcrypt.crypto.errors import MedCryptError
 from medcrypt.crypto.keyless.epochs import format_epoch
-from medcrypt.storage.models.pairings import Pairing
+from medcrypt.demo.checks import only_pairing
 
 if TYPE_CHECKING:
     from medcrypt.demo.story import Demo
@@ -110,8 +108,7 @@ def _record_opened(demo: Demo, code: str, bundle: bytes, *, holders: int) -> Non
 async def break_glass(demo: Demo) -> dict[str, Any]:
     """Run the chapter; returns what the quorum recovered (for the checks at the end)."""
     print("\n10. Break-glass: emergency access with two admins and two share holders")
-    with demo.bot.sessions() as s:
-        pairing = s.scalars(select(Pairing.pairing_id)).one()
+    pairing = only_pairing(demo.bot)
     registered = lookup("breakglass") is not None and lookup("approve") is not None
     if demo.break_glass_mode == "chat" and not registered:
         raise MedCryptError("--break-glass chat: /breakglass and /approve are not registered")

@@ -3,6 +3,10 @@
 A demo that only narrates could say anything; these functions look at the database
 file, its WAL and every byte the sandbox platforms received, and compare what the story
 claims with what happened, so ``medcrypt-bot demo`` exits 1 when a claim is false.
+
+They read the bot's tables directly, with SQLAlchemy, on purpose: a proof must not go
+through the repositories it is checking. This module is the one exemption from the
+"SQL only in storage" import contract (pyproject.toml, docs/adr/0009); it only reads.
 """
 
 from __future__ import annotations
@@ -15,10 +19,35 @@ from sqlalchemy import func, select
 
 from medcrypt.crypto.keyless.epochs import format_epoch
 from medcrypt.demo.clinic import say
+from medcrypt.storage.models.outbox import OutboxMessage
+from medcrypt.storage.models.pairings import Pairing
 from medcrypt.storage.models.tokens import StoredToken
 
 if TYPE_CHECKING:
+    from medcrypt.bot.app.bot import BotApp
     from medcrypt.demo.story import Demo
+
+
+def server_state(bot: BotApp) -> str:
+    """What the server holds right now, in one line (the story prints it as it goes)."""
+    with bot.sessions() as s:
+        tokens = s.scalar(select(func.count()).select_from(StoredToken)) or 0
+        out = s.scalar(select(func.count()).select_from(OutboxMessage)) or 0
+        pairing = s.scalar(select(Pairing))
+    state = pairing.status if pairing else "none"
+    return f"[server: pairing {state}; {tokens} relayed token(s); {out} outbox row(s)]"
+
+
+def only_pairing(bot: BotApp) -> str:
+    """The id of the one pairing the story made (an error if there is not exactly one)."""
+    with bot.sessions() as s:
+        return str(s.scalars(select(Pairing.pairing_id)).one())
+
+
+def tokens_of_month(bot: BotApp, epoch: int) -> list[bytes]:
+    """The raw tokens the server keeps for ``epoch`` (what its shred must leave no trace of)."""
+    with bot.sessions() as s:
+        return list(s.scalars(select(StoredToken.raw).where(StoredToken.epoch == epoch)))
 
 
 def scan_shredded(demo: Demo, epoch: int, fingerprints: list[bytes]) -> None:

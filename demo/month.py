@@ -14,12 +14,9 @@ import base64
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch, grace_end
 from medcrypt.crypto.keyless.wire import find_tokens
-from medcrypt.demo.checks import scan_shredded
-from medcrypt.storage.models.tokens import StoredToken
+from medcrypt.demo.checks import scan_shredded, tokens_of_month
 
 if TYPE_CHECKING:
     from medcrypt.demo.story import Demo
@@ -86,9 +83,7 @@ async def month_passes(demo: Demo) -> None:
 
     print(f"\n9. Grace is over ({_iso(AFTER_GRACE)}): March is shredded")
     # Read before the calendar moves: a scheduler in the bot may sweep as soon as it does.
-    with demo.bot.sessions() as s:
-        raws = list(s.scalars(select(StoredToken.raw).where(
-            StoredToken.epoch == march)))
+    raws = tokens_of_month(demo.bot, march)
     demo.clock.travel_to(AFTER_GRACE)
     outcome = await demo.job("shred")
     counts = ", ".join(f"{k}={v}" for k, v in outcome.items() if v and k != "scrub")

@@ -21,8 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
 from medcrypt.bot.app.bot import BotApp
 from medcrypt.bot.app.logs import setup_logging
 from medcrypt.bot.app.wiring import build_services
@@ -33,7 +31,7 @@ from medcrypt.crypto.keyless.parts import join_parts
 from medcrypt.crypto.keyless.wire import Kind, find_tokens, parse_token
 from medcrypt.demo.audit import audit_chapter
 from medcrypt.demo.breakglass import ADMIN_A, ADMIN_B, break_glass
-from medcrypt.demo.checks import report_leaks, verdicts
+from medcrypt.demo.checks import report_leaks, server_state, verdicts
 from medcrypt.demo.clinic import (
     EscrowSetup,
     Operator,
@@ -47,9 +45,6 @@ from medcrypt.demo.month import APRIL_NOTE, LATE_NOTE, START, month_passes
 from medcrypt.demo.people import Person
 from medcrypt.sandbox import FakeTelegram
 from medcrypt.sandbox.fake_twilio import FakeTwilio
-from medcrypt.storage.models.outbox import OutboxMessage
-from medcrypt.storage.models.pairings import Pairing
-from medcrypt.storage.models.tokens import StoredToken
 
 PHYSICIAN_CHAT = 4_100_001
 PATIENT_NUMBER = "+15550100200"
@@ -183,12 +178,7 @@ class Demo:
         return new
 
     def stored(self) -> str:
-        with self.bot.sessions() as s:
-            tokens = s.scalar(select(func.count()).select_from(StoredToken)) or 0
-            out = s.scalar(select(func.count()).select_from(OutboxMessage)) or 0
-            pairing = s.scalar(select(Pairing))
-        state = pairing.status if pairing else "none"
-        return f"[server: pairing {state}; {tokens} relayed token(s); {out} outbox row(s)]"
+        return server_state(self.bot)
 
     # -- the story ----------------------------------------------------------------------
     async def run(self) -> None:

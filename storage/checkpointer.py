@@ -11,7 +11,7 @@ without taking the write lock, and ``sqlite3`` releases the GIL while they run.
 
 Other processes on the same file (``medcrypt-bot jobs run`` from cron, ``migrate``) keep
 SQLite's automatic checkpoints, so the WAL never grows unchecked when the bot is down.
-The shred job still truncates the WAL itself right after deleting (bot.jobs.remanence).
+The shred job still truncates the WAL itself right after deleting (storage.remanence).
 """
 
 from __future__ import annotations

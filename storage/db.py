@@ -14,18 +14,46 @@ the ``-wal`` file either.
 
 Both backends use ``hide_parameters=True``: SQLAlchemy otherwise quotes bound values
 (sealed blobs, platform message ids, sometimes more) in exception text and echo logs.
+
+The bot passes engines and sessions around but never imports SQLAlchemy (an import
+contract, docs/adr/0009-sql-in-storage.md): it names them through :data:`Engine`,
+:data:`Session` and :data:`SessionFactory` from here, opens and commits transactions,
+and hands the session to the repositories, which hold every statement.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from medcrypt.crypto.errors import StorageError
+from medcrypt.crypto.errors import MedCryptError, StorageError
+
+#: What callers outside storage name the objects they pass around (ADR 0009).
+SessionFactory = sessionmaker[Session]
+
+__all__ = [
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "SQLITE_REQUIRED_PRAGMAS",
+    "Engine",
+    "Session",
+    "SessionFactory",
+    "display_url",
+    "is_sqlite",
+    "job_sessions",
+    "make_engine",
+    "normalize_url",
+    "ping",
+    "session_factory",
+    "sqlite_checkpoint_truncate",
+    "sqlite_file",
+    "sqlite_pragmas",
+]
 
 #: Milliseconds a SQLite writer waits for a lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -116,13 +144,59 @@ def _disable_pysqlite_autobegin(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
+def session_factory(engine: Engine) -> SessionFactory:
     """Sessions that keep loaded values usable after commit (repositories return rows)."""
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def display_url(url: str) -> str:
+    """The URL with its password masked, for output; a placeholder if it does not parse."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable URL>"
+
+
+def sqlite_file(url: str) -> str | None:
+    """The database file a SQLite URL names (None for other backends)."""
+    parsed = make_url(url)
+    return parsed.database if parsed.get_backend_name() == "sqlite" else None
+
+
+def ping(engine: Engine) -> str | None:
+    """None when ``SELECT 1`` succeeds; otherwise the name of the driver's exception
+    (never its message, which can quote values)."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except (SQLAlchemyError, MedCryptError) as exc:
+        return type(getattr(exc, "orig", None) or exc).__name__
+    return None
+
+
+@contextmanager
+def job_sessions(engine: Engine, cache_kib: int) -> Iterator[SessionFactory]:
+    """Sessions for one batch job: on SQLite all on one pooled connection whose page
+    cache is ``cache_kib`` for the run (given back at the end; one transaction per
+    batch, as with :func:`session_factory`); on PostgreSQL plain sessions."""
+    if not is_sqlite(engine):
+        yield session_factory(engine)
+        return
+    with engine.connect() as conn:
+        before = int(conn.exec_driver_sql("PRAGMA cache_size").scalar() or -2000)
+        conn.exec_driver_sql(f"PRAGMA cache_size = {-int(cache_kib)}")
+        conn.commit()
+        try:
+            yield sessionmaker(bind=conn, expire_on_commit=False)
+        finally:
+            if not conn.invalidated:
+                conn.rollback()
+                conn.exec_driver_sql(f"PRAGMA cache_size = {before}")
+                conn.commit()
 
 
 def sqlite_pragmas(engine: Engine) -> dict[str, int | str | None]:

@@ -14,7 +14,6 @@ only its SHA-256 stored, expiring after ``media_url_ttl_seconds``.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
@@ -22,8 +21,6 @@ from xml.sax.saxutils import escape
 
 import httpx
 import structlog
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,7 +32,8 @@ from medcrypt.bot.domain.messages import Document, Platform
 from medcrypt.bot.domain.sender import FileLinks
 from medcrypt.bot.relay.intake import Intake
 from medcrypt.crypto.clock import Clock
-from medcrypt.storage.models.media import MediaBlob
+from medcrypt.storage.db import SessionFactory
+from medcrypt.storage.repos.media import media_for_url
 
 log = structlog.get_logger("bot.whatsapp.webhook")
 
@@ -47,7 +45,7 @@ MAX_FORM_BYTES = 64 * 1024
 class WhatsAppWebhook:
     def __init__(
         self, settings: Settings, *, auth_token: str, account_sid: str, intake: Intake,
-        sessions: sessionmaker[Session], clock: Clock,
+        sessions: SessionFactory, clock: Clock,
         on_accepted: Callable[[], None],
         on_status: Callable[[str, str, str | None], Awaitable[None]],
         admin_numbers: Collection[str] = (),
@@ -154,14 +152,11 @@ class WhatsAppWebhook:
 
     async def media(self, request: Request) -> Response:
         name = request.path_params["name"]
-        digest = hashlib.sha256(name.encode()).digest()
         now: datetime = self._clock.now()
         with self._sessions() as s:
-            row = s.scalar(select(MediaBlob).where(MediaBlob.url_token_hash == digest))
-            if row is None or row.expires_at is None or row.expires_at <= now \
-                    or row.data is None:
-                return Response(status_code=404)
-            data = row.data
+            data = media_for_url(s, name, now=now)
+        if data is None:
+            return Response(status_code=404)
         return Response(data, media_type="application/octet-stream",
                         headers={"Cache-Control": "no-store"})
 

@@ -21,7 +21,6 @@ from datetime import timedelta
 import structlog
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import Engine
 
 import medcrypt.bot.app.commands  # noqa: F401 - importing it registers every chat command
 from medcrypt.bot.adapters.telegram import TelegramAdapter
@@ -36,7 +35,6 @@ from medcrypt.bot.domain.sender import Sender
 from medcrypt.bot.outbox.worker import OutboxWorker
 from medcrypt.bot.relay.intake import Intake
 from medcrypt.bot.relay.ratelimit import RateLimiter
-from medcrypt.bot.scheduler.gate import install as install_gate
 from medcrypt.bot.scheduler.maintenance import (
     WitnessQueue,
     checkpoint_tick,
@@ -49,7 +47,8 @@ from medcrypt.crypto.server.audit import SYSTEM_BOT, Action
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.checkpointer import WalCheckpointer
-from medcrypt.storage.db import is_sqlite, make_engine
+from medcrypt.storage.db import Engine, is_sqlite, make_engine
+from medcrypt.storage.gate import install as install_gate
 
 log = structlog.get_logger("bot.app")
 
@@ -82,7 +81,7 @@ class BotApp:
         database = self.engine.url.database if is_sqlite(self.engine) else None
         self.checkpointer = (WalCheckpointer(database)
                              if database and database != ":memory:" else None)
-        # Jobs and deferred commands use the database from worker threads (bot.scheduler.gate).
+        # Jobs and deferred commands use the database from worker threads (storage.gate).
         self.gate = install_gate(self.engine)
         self.witnesses = WitnessQueue()
         # The one bundle of the process, with the one audit log of its engine: it signs

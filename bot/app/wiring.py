@@ -13,8 +13,6 @@ import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine
-
 from medcrypt.bot.adapters.channels import channels, parse_target
 from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.services import Services
@@ -24,7 +22,7 @@ from medcrypt.crypto.errors import ConfigError
 from medcrypt.crypto.server.audit import Checkpoint, CheckpointSigner
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.audit import AuditLog
-from medcrypt.storage.db import make_engine
+from medcrypt.storage.db import Engine, make_engine
 
 
 class SystemClock:

@@ -21,8 +21,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Engine
-
 from medcrypt.bot.app.wiring import audit_signer, open_audit_log
 from medcrypt.bot.domain.audit_chat import (
     parse_witness_text,
@@ -45,7 +43,7 @@ from medcrypt.crypto.server.audit import (
 from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.audit import ExportedEntry
-from medcrypt.storage.db import make_engine
+from medcrypt.storage.db import Engine, make_engine
 
 
 def register(subparsers: Any) -> None:

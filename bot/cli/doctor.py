@@ -18,19 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
-
 from medcrypt.bot.domain.config import Settings
 from medcrypt.crypto.errors import MedCryptError
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import (
     SQLITE_REQUIRED_PRAGMAS,
+    display_url,
     is_sqlite,
     make_engine,
+    ping,
     session_factory,
+    sqlite_file,
     sqlite_pragmas,
 )
 from medcrypt.storage.keys import count_stale, verify_keyring
@@ -79,19 +78,12 @@ def _platform_checks(settings: Settings) -> list[Check]:
     return checks
 
 
-def _safe_url(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparseable URL>"
-
-
 def _database_checks(settings: Settings, keyring: Keyring | None) -> list[Check]:
     url = settings.database_url
-    shown = _safe_url(url)
+    shown = display_url(url)
     checks: list[Check] = []
     if url.startswith("sqlite"):
-        path = make_url(url).database
+        path = sqlite_file(url)
         if path and path != ":memory:" and not Path(path).exists():
             return [Check("database", FAIL, f"{shown}: file does not exist; run "
                           "`medcrypt-bot migrate` to create it")]
@@ -100,13 +92,10 @@ def _database_checks(settings: Settings, keyring: Keyring | None) -> list[Check]
     except MedCryptError as exc:
         return [Check("database", FAIL, str(exc))]
     try:
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            checks.append(Check("database", OK, f"{shown} reachable ({engine.dialect.name})"))
-        except (SQLAlchemyError, MedCryptError) as exc:
-            reason = type(getattr(exc, "orig", None) or exc).__name__
+        reason = ping(engine)
+        if reason is not None:
             return [Check("database", FAIL, f"{shown} unreachable ({reason})")]
+        checks.append(Check("database", OK, f"{shown} reachable ({engine.dialect.name})"))
         if is_sqlite(engine):
             live = sqlite_pragmas(engine)
             bad = [f"{k}={live.get(k)}" for k, v in SQLITE_REQUIRED_PRAGMAS.items()

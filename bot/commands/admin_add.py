@@ -6,8 +6,7 @@ from medcrypt.bot.commands.admins import active_grant, target, target_usage
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import notices
-from medcrypt.storage.encrypted import new_id
-from medcrypt.storage.models.admins import ClinicAdmin
+from medcrypt.storage.repos.admins import grant
 
 USAGE = "/admin_add <platform>:<address>"
 
@@ -23,8 +22,7 @@ def run(ctx: Context, args: list[str]) -> None:
     if active_grant(ctx, resolved.identity_id) is not None:
         ctx.reply("That person is already an admin.")
         return
-    ctx.session.add(ClinicAdmin(id=new_id(), platform=platform, identity_id=resolved.identity_id,
-                                added_by=ctx.sender_id, added_at=ctx.services.clock.now()))
-    ctx.session.flush()
+    grant(ctx.session, identity_id=resolved.identity_id, platform=platform,
+          added_by=ctx.sender_id, now=ctx.services.clock.now())
     ctx.audit("admin_added", subject=resolved.identity_id)
     ctx.reply("Admin added.")

@@ -6,6 +6,7 @@ from medcrypt.bot.commands.admins import active_grant, target, target_usage
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import notices
+from medcrypt.storage.repos.admins import revoke_grant
 
 USAGE = "/admin_remove <platform>:<address>"
 
@@ -18,11 +19,10 @@ def run(ctx: Context, args: list[str]) -> None:
         return
     platform, address = found
     identity_id = ctx.services.directory.find(ctx.session, platform, address)
-    row = None if identity_id is None else active_grant(ctx, identity_id)
-    if row is None:
+    grant = None if identity_id is None else active_grant(ctx, identity_id)
+    if identity_id is None or grant is None:
         ctx.reply("That person is not a chat-added admin (config admins change in the config).")
         return
-    row.removed_at = ctx.services.clock.now()  # kept: who granted what, and when
-    ctx.session.flush()
-    ctx.audit("admin_removed", subject=row.identity_id or "")
+    revoke_grant(ctx.session, grant, now=ctx.services.clock.now())
+    ctx.audit("admin_removed", subject=identity_id)
     ctx.reply("Admin removed.")

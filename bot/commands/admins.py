@@ -6,18 +6,15 @@ break-glass before its state machine does.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain.messages import Platform
-from medcrypt.storage.models.admins import ClinicAdmin
+from medcrypt.storage.repos import admins
 
 
-def active_grant(ctx: Context, identity_id: str) -> ClinicAdmin | None:
-    """The chat-added grant of ``identity_id`` that has not been revoked, if any."""
-    return ctx.session.scalar(select(ClinicAdmin).where(
-        ClinicAdmin.identity_id == identity_id, ClinicAdmin.removed_at.is_(None)).limit(1))
+def active_grant(ctx: Context, identity_id: str) -> str | None:
+    """The id of ``identity_id``'s chat-added grant that has not been revoked, if any."""
+    return admins.active_grant(ctx.session, identity_id)
 
 
 def is_admin(ctx: Context, identity_id: str) -> bool:
@@ -45,14 +42,12 @@ def target_usage(ctx: Context, command: str) -> str:
 
 @command("admins", help="/admins", admin=True)
 def run(ctx: Context, args: list[str]) -> None:
-    rows = list(ctx.session.scalars(select(ClinicAdmin).where(
-        ClinicAdmin.removed_at.is_(None), ClinicAdmin.identity_id.is_not(None))
-        .order_by(ClinicAdmin.added_at)))
+    ids = admins.admin_identity_ids(ctx.session)
     configured = ", ".join(f"{len(channel.config_admins)} on {channel.display_name}"
                            for channel in ctx.services.channels.values())
     lines = [f"Admins from configuration: {configured}."]
-    for row in rows:
-        found = ctx.services.directory.address_of(ctx.session, row.identity_id or "")
+    for identity_id in ids:
+        found = ctx.services.directory.address_of(ctx.session, identity_id)
         if found is not None:
             platform, address = found
             lines.append(f"- {platform.value} {mask(address)} (added in chat)")

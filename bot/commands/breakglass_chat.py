@@ -17,14 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from sqlalchemy.orm import Session
-
 from medcrypt.bot.commands.admins import is_admin
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.domain.breakglass import requests
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.errors import ConfigError
+from medcrypt.storage.db import Session
 
 Handler = Callable[[Services, Session, requests.Actor, Sequence[str]], requests.Outcome]
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy.orm import Session
-
 from medcrypt.bot.domain.channels import Channel
 from medcrypt.bot.domain.messages import InboundMessage, OutboundMessage, OutKind
 from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox.queue import enqueue
 from medcrypt.crypto.keyless.parts import split_token
+from medcrypt.storage.db import Session
 
 #: Work that must run after the message's transaction commits, with its own
 #: transactions (key-lifecycle jobs, audit verification); returns the reply text.

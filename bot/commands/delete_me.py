@@ -22,7 +22,7 @@ from medcrypt.bot.commands.unpair import end_pairings
 from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.lifecycle.erasure import erase_identity_everywhere
 from medcrypt.bot.domain.services import Services
-from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.repos.identities import is_live
 
 USAGE = "/delete_me"
 
@@ -30,8 +30,7 @@ USAGE = "/delete_me"
 def erase(services: Services, identity_id: str) -> list[str]:
     """Shred, crypto-shred the audit subjects, erase the identity; the goodbye text."""
     with services.sessions() as session:
-        identity = session.get(PlatformIdentity, identity_id)
-        pending = identity is not None and identity.deleted_at is None
+        pending = is_live(session, identity_id)
     if pending:
         erase_identity_everywhere(services, identity_id, services.clock.now())
     return [notices.DELETED]

@@ -21,16 +21,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
-
-from medcrypt.bot.domain.lifecycle.queue import insert_ignore
 from medcrypt.bot.domain.lifecycle.rotation import rotate
 from medcrypt.bot.domain.lifecycle.shred import shred_pairing
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.server.audit import Action
-from medcrypt.storage.models.jobs import ShredConfirmation
-from medcrypt.storage.models.pairings import Pairing
+from medcrypt.storage.db import Session
+from medcrypt.storage.repos import jobs as job_rows
+from medcrypt.storage.repos.pairings import ids_with_prefix
 
 CONFIRM_TTL = timedelta(minutes=5)
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
@@ -56,9 +53,7 @@ def _resolve(session: Session, text: str) -> tuple[str | None, str | None]:
     prefix = text.strip().lower()
     if not _HEX_PREFIX.match(prefix):
         return None, "A pairing id is 8 to 32 hexadecimal characters."
-    found = list(session.scalars(select(Pairing.pairing_id)
-                                 .where(Pairing.pairing_id.startswith(prefix, autoescape=True))
-                                 .limit(2)))
+    found = ids_with_prefix(session, prefix)
     if not found:
         return None, "No pairing with that id."
     if len(found) > 1:
@@ -115,24 +110,18 @@ def shred_command(ctx: Services, actor_id: str, args: list[str]) -> ChatReply:
     if len(args) == 1:
         code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_LEN))
         with ctx.sessions.begin() as session:
-            session.execute(delete(ShredConfirmation).where(
-                ShredConfirmation.pairing_id == pid, ShredConfirmation.actor_id == actor_id))
-            insert_ignore(session, ShredConfirmation.__table__, [{  # type: ignore[arg-type]
-                "pairing_id": pid, "actor_id": actor_id, "code_hash": _code_hash(code),
-                "created_at": now, "expires_at": now + CONFIRM_TTL}])
+            job_rows.replace_confirmation(session, pairing_id=pid, actor_id=actor_id,
+                                          code_hash=_code_hash(code), now=now,
+                                          expires_at=now + CONFIRM_TTL)
         return ChatReply(
             f"This destroys, immediately and for everyone, every stored message and key "
             f"deposit of pairing {short} up to this month, and both members lose access to "
             f"them. To confirm within 5 minutes send: /shred {short} {code}")
     with ctx.sessions.begin() as session:
-        # DELETE ... RETURNING: the code is consumed by the one request that matched it.
-        stored = session.execute(
-            delete(ShredConfirmation)
-            .where(ShredConfirmation.pairing_id == pid, ShredConfirmation.actor_id == actor_id)
-            .returning(ShredConfirmation.code_hash, ShredConfirmation.expires_at)
-        ).first()
-    if stored is None or now >= stored.expires_at or not hmac.compare_digest(
-            bytes(stored.code_hash), _code_hash(args[1])):
+        # The code is consumed by the one request that took it.
+        stored = job_rows.take_confirmation(session, pairing_id=pid, actor_id=actor_id)
+    if stored is None or now >= stored[1] or not hmac.compare_digest(
+            stored[0], _code_hash(args[1])):
         ctx.audit.append(actor, Action.ADMIN_REFUSED, ctx.pairing_ref(pid),
                          {"command": "shred", "reason": "bad_or_expired_code"})
         return ChatReply(f"Not shredded: that code is wrong or expired. Send /shred {short} "
@@ -149,4 +138,4 @@ def shred_command(ctx: Services, actor_id: str, args: list[str]) -> ChatReply:
 def pending_confirmations(ctx: Services) -> int:
     """How many /shred codes are outstanding (for /stats)."""
     with ctx.sessions() as session:
-        return int(session.scalar(select(func.count()).select_from(ShredConfirmation)) or 0)
+        return job_rows.count_confirmations(session)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import notices
-from medcrypt.storage.models.identities import PlatformIdentity
-from medcrypt.storage.models.outbox import OutboxMessage
-from medcrypt.storage.models.pairings import Pairing
+from medcrypt.storage.repos import identities, outbox, pairings
 
 USAGE = "/stats"
 
@@ -20,12 +16,9 @@ def run(ctx: Context, args: list[str]) -> None:
         ctx.reply(notices.BAD_ARGUMENTS.format(usage=USAGE))
         return
     s = ctx.session
-    users = s.scalar(select(func.count()).select_from(PlatformIdentity).where(
-        PlatformIdentity.deleted_at.is_(None))) or 0
-    pairs: dict[str, int] = dict(s.execute(
-        select(Pairing.status, func.count()).group_by(Pairing.status)).all())
-    out: dict[str, int] = dict(s.execute(
-        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+    users = identities.count_live(s)
+    pairs = pairings.status_counts(s)
+    out = outbox.status_counts(s)
     ended = pairs.get("unpaired", 0) + pairs.get("erased", 0)
     ctx.reply(
         f"Users: {users}. Pairings: {pairs.get('active', 0)} active, "

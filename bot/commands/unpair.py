@@ -6,6 +6,7 @@ from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.pairings import pairings_of
+from medcrypt.storage.repos.pairings import set_pairing_status
 
 USAGE = "/unpair"
 
@@ -13,12 +14,11 @@ USAGE = "/unpair"
 def end_pairings(ctx: Context, *, tell_partner: bool = True) -> int:
     rows = pairings_of(ctx, ctx.sender_id)
     for p in rows:
-        p.status = "unpaired"
+        set_pairing_status(ctx.session, p.pairing_id, "unpaired")
         ctx.audit("pairing_ended", pairing=p.pairing_id)
         other = p.patient_id if p.physician_id == ctx.sender_id else p.physician_id
         if tell_partner and other:
             ctx.notify(other, notices.PARTNER_UNPAIRED)
-    ctx.session.flush()
     return len(rows)
 
 

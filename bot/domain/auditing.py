@@ -10,10 +10,10 @@ Each event also goes to the structured log, by name and kind only.
 from __future__ import annotations
 
 import structlog
-from sqlalchemy.orm import Session
 
 from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.audit import AuditLog
+from medcrypt.storage.db import Session
 
 log = structlog.get_logger("bot.audit")
 

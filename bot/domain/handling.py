@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlalchemy.orm import Session
-
 from medcrypt.bot.domain.channels import Channel
 from medcrypt.bot.domain.messages import InboundMessage
 from medcrypt.bot.domain.services import Services
+from medcrypt.storage.db import Session
 
 
 class Handling(Protocol):

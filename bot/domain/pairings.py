@@ -12,36 +12,28 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sqlalchemy import or_, select
-
 from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.handling import Handling
+from medcrypt.crypto.errors import OfferExpired, OfferReused, WrongPairing
 from medcrypt.crypto.keyless.epochs import epoch_of
 from medcrypt.crypto.keyless.wire import Token
-from medcrypt.storage.models.identities import PlatformIdentity
-from medcrypt.storage.models.pairings import Pairing
-from medcrypt.storage.repos.pairings import ensure_epoch
+from medcrypt.storage.repos import identities
+from medcrypt.storage.repos import pairings as rows
+from medcrypt.storage.repos.pairings import PairingRecord
 
 
 def pairings_of(ctx: Handling, identity_id: str, *, statuses: tuple[str, ...] = (
-        "pending", "active")) -> list[Pairing]:
-    return list(ctx.session.scalars(
-        select(Pairing).where(
-            or_(Pairing.physician_id == identity_id, Pairing.patient_id == identity_id),
-            Pairing.status.in_(statuses),
-        ).order_by(Pairing.created_at)
-    ))
+        "pending", "active")) -> list[PairingRecord]:
+    return rows.pairings_of(ctx.session, identity_id, statuses=statuses)
 
 
 def _set_role(ctx: Handling, identity_id: str, role: str) -> None:
     """Label the identity by what it paired as (an admin keeps the admin label)."""
-    identity = ctx.session.get(PlatformIdentity, identity_id)
-    if identity is not None and identity.role == "unknown":
-        identity.role = role
+    identities.adopt_role(ctx.session, identity_id, role)
 
 
 class Members(Protocol):
-    """Who is in a pairing (an ORM row or the relay's route view)."""
+    """Who is in a pairing (a pairing record or the relay's route view)."""
 
     @property
     def physician_id(self) -> str: ...
@@ -65,7 +57,7 @@ def register(ctx: Handling, token: Token) -> None:
         ctx.reply(notices.MALFORMED)
         return
     now = ctx.services.clock.now()
-    if ctx.session.get(Pairing, pairing_id.hex()) is not None:
+    if rows.get_pairing(ctx.session, pairing_id.hex()) is not None:
         ctx.reply(notices.ALREADY_REGISTERED)
         return
     if info.expires_at <= int(now.timestamp()):
@@ -74,13 +66,12 @@ def register(ctx: Handling, token: Token) -> None:
     if token.header.epoch > epoch_of(now):
         ctx.reply(notices.EPOCH_FUTURE)
         return
-    ctx.session.add(Pairing(
-        pairing_id=pairing_id.hex(), physician_id=ctx.sender_id, patient_id=None,
-        status="pending", start_epoch=token.header.epoch, grace_days=info.grace_days,
-        offer_expires_at=datetime.fromtimestamp(info.expires_at, UTC), created_at=now,
-        completed_at=None, consent_at=None, consent_channel=None, consent_notice_version=None,
-    ))
-    ctx.session.flush()
+    if not rows.register_pairing(
+            ctx.session, pairing_id=pairing_id.hex(), physician_id=ctx.sender_id,
+            start_epoch=token.header.epoch, grace_days=info.grace_days,
+            offer_expires_at=datetime.fromtimestamp(info.expires_at, UTC), now=now):
+        ctx.reply(notices.ALREADY_REGISTERED)  # a concurrent registration of the same id
+        return
     _set_role(ctx, ctx.sender_id, "physician")
     ctx.keep_identity = True
     ctx.audit("pairing_registered", pairing=pairing_id.hex())
@@ -89,7 +80,7 @@ def register(ctx: Handling, token: Token) -> None:
 
 def accept(ctx: Handling, token: Token, token_text: str) -> None:
     pairing_id = token.header.pairing_id
-    pairing = None if pairing_id is None else ctx.session.get(Pairing, pairing_id.hex())
+    pairing = None if pairing_id is None else rows.get_pairing(ctx.session, pairing_id.hex())
     if pairing is None:
         ctx.reply(notices.UNKNOWN_PAIRING)
         return
@@ -103,15 +94,20 @@ def accept(ctx: Handling, token: Token, token_text: str) -> None:
     if pairing.offer_expires_at <= now:
         ctx.reply(notices.OFFER_EXPIRED)
         return
-    pairing.patient_id = ctx.sender_id
-    pairing.status = "active"
-    pairing.completed_at = now
-    pairing.consent_at = now
-    pairing.consent_channel = ctx.message.platform.value
-    pairing.consent_notice_version = notices.PLATFORM_WARNING_VERSION
-    # The start month's epoch row: from here on rotation and shredding track this pairing.
-    ensure_epoch(ctx.session, pairing.pairing_id, pairing.start_epoch, now=now)
-    ctx.session.flush()
+    try:
+        # Binds the patient, records consent and opens the start month's epoch row: from
+        # here on rotation and shredding track this pairing. The row is re-checked under
+        # its lock, so of two concurrent accepts only one completes the pairing.
+        rows.accept_pairing(
+            ctx.session, pairing.pairing_id, patient_id=ctx.sender_id, now=now,
+            consent_channel=ctx.message.platform.value,
+            consent_notice_version=notices.PLATFORM_WARNING_VERSION)
+    except OfferExpired:
+        ctx.reply(notices.OFFER_EXPIRED)
+        return
+    except (OfferReused, WrongPairing):
+        ctx.reply(notices.OFFER_USED)
+        return
     _set_role(ctx, ctx.sender_id, "patient")
     ctx.keep_identity = True
     ctx.audit("pairing_completed", pairing=pairing.pairing_id,

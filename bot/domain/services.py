@@ -21,9 +21,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
-
 from medcrypt.bot.domain.auditing import Auditor
 from medcrypt.bot.domain.channels import Channel
 from medcrypt.bot.domain.config import Settings
@@ -34,7 +31,7 @@ from medcrypt.crypto.server.audit import system_ref
 from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.audit import AuditLog
-from medcrypt.storage.db import session_factory
+from medcrypt.storage.db import Engine, SessionFactory, job_sessions, session_factory
 
 #: Progress callback: (done, total) in the job's unit (pairings or epochs).
 Progress = Callable[[int, int], None]
@@ -76,7 +73,7 @@ class Services:
     #: Checkpoint public keys ``/audit_verify`` checks signatures against.
     audit_public_keys: Mapping[bytes, AuditPublicKey] = field(default_factory=dict)
     rng: Callable[[int], bytes] = os.urandom
-    sessions: sessionmaker[Session] = field(init=False)
+    sessions: SessionFactory = field(init=False)
     directory: IdentityDirectory = field(init=False)
     #: Relay events into :attr:`audit` (keeps the last few for ``/stats`` and tests).
     auditor: Auditor = field(init=False)
@@ -98,24 +95,12 @@ class Services:
         self.audit.pseudonym("pairing", "warm-up")
 
     @contextmanager
-    def run_sessions(self) -> Iterator[sessionmaker[Session]]:
+    def run_sessions(self) -> Iterator[SessionFactory]:
         """Sessions for one job run: on SQLite all on one pooled connection whose page
-        cache is job-sized for the run (one transaction per batch, as with
-        :attr:`sessions`); on PostgreSQL simply :attr:`sessions`."""
-        if self.engine.dialect.name != "sqlite":
-            yield self.sessions
-            return
-        with self.engine.connect() as conn:
-            before = int(conn.exec_driver_sql("PRAGMA cache_size").scalar() or -2000)
-            conn.exec_driver_sql(f"PRAGMA cache_size = {-JOB_CACHE_KIB}")
-            conn.commit()
-            try:
-                yield sessionmaker(bind=conn, expire_on_commit=False)
-            finally:
-                if not conn.invalidated:
-                    conn.rollback()
-                    conn.exec_driver_sql(f"PRAGMA cache_size = {before}")
-                    conn.commit()
+        cache is job-sized (:data:`JOB_CACHE_KIB`) for the run (one transaction per
+        batch, as with :attr:`sessions`); on PostgreSQL plain sessions."""
+        with job_sessions(self.engine, JOB_CACHE_KIB) as sessions:
+            yield sessions
 
     def pairing_ref(self, pairing_id: str) -> str:
         return _ref(self.audit, "pairing", pairing_id)

@@ -17,15 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
-from sqlalchemy import Row
-from sqlalchemy.orm import Session
 
 from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind, Platform
@@ -34,10 +30,10 @@ from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox import queue
 from medcrypt.bot.outbox.backoff import backoff_seconds
 from medcrypt.bot.outbox.errors import Permanent, RetryAfter, SendFailed, Transient, WindowClosed
-from medcrypt.storage.db import is_sqlite
-from medcrypt.storage.models.identities import PlatformIdentity
-from medcrypt.storage.models.media import MediaBlob
-from medcrypt.storage.models.outbox import OutboxMessage
+from medcrypt.storage.db import Session, is_sqlite
+from medcrypt.storage.repos import identities, media
+from medcrypt.storage.repos import outbox as rows
+from medcrypt.storage.repos.outbox import OutboxState, Queued
 
 log = structlog.get_logger("bot.outbox")
 
@@ -128,41 +124,40 @@ class OutboxWorker:
     def _claim(self, limit: int) -> list[Delivery]:
         now = self._services.clock.now()
         with self._sessions.begin() as s:
-            rows = queue.claim(s, now=now, lease=self._lease, worker=self.worker_id,
-                               limit=limit, postgres=self._postgres)
-            return self._deliveries(s, rows, now)
+            claimed = rows.claim(s, now=now, lease=self._lease, worker=self.worker_id,
+                                 limit=limit, postgres=self._postgres)
+            return self._deliveries(s, claimed, now)
 
-    def _deliveries(self, s: Session, rows: Sequence[OutboxMessage | Row[*tuple[Any, ...]]],
+    def _deliveries(self, s: Session, claimed: Sequence[Queued],
                     now: datetime) -> list[Delivery]:
         # The recipients of the whole batch in one SELECT.
         addresses = self._services.directory.addresses_of(
-            s, (r.dest_identity_id for r in rows))
+            s, (r.dest_identity_id for r in claimed))
         found = (self._delivery(s, row, addresses.get(row.dest_identity_id), now)
-                 for row in rows)
+                 for row in claimed)
         return [d for d in found if d is not None]
 
-    def _delivery(self, s: Session, row: OutboxMessage | Row[*tuple[Any, ...]],
+    def _delivery(self, s: Session, row: Queued,
                   found: tuple[Platform, str] | None, now: datetime) -> Delivery | None:
         if found is None:  # erased (/delete_me) after the row was queued
-            queue.mark_dead_by_id(s, row.id, "no-recipient", now)
+            rows.mark_dead_by_id(s, row.id, "no-recipient", now)
             return None
         platform, address = found
         document = None
         media_url = None
         kind = queue.out_kind(row)
         if kind is OutKind.FILE:
-            media = None if not row.media_id else s.get(MediaBlob, row.media_id)
-            if media is None:
-                queue.mark_dead_by_id(s, row.id, "media-gone", now)
-                return None
             links = self._file_links.get(platform)
             if links is not None:
                 name = secrets.token_urlsafe(32)
-                media.url_token_hash = hashlib.sha256(name.encode()).digest()
-                media.expires_at = now + links.ttl
-                media_url = links.url(name)
-            else:
-                document = media.data
+                if row.media_id and media.publish_media(s, row.media_id, name,
+                                                        expires_at=now + links.ttl):
+                    media_url = links.url(name)
+            elif row.media_id:
+                document = media.media_data(s, row.media_id)
+            if media_url is None and document is None:
+                rows.mark_dead_by_id(s, row.id, "media-gone", now)
+                return None
         return Delivery(row_id=row.id, platform=platform, address=address, kind=kind.value,
                         body=queue.body_of(row), document=document,
                         filename=(row.filename or queue.FILE_NAME) if kind is OutKind.FILE
@@ -220,14 +215,13 @@ class OutboxWorker:
         now = self._services.clock.now()
         with self._sessions.begin() as s:
             # The hot path: one UPDATE for all, no read (this runs for every message).
-            queue.mark_sent_many(s, [m for m in marks if m[1] not in self._stashed], now)
+            rows.mark_sent_many(s, [m for m in marks if m[1] not in self._stashed], now)
             for row_id, platform_id in marks:
                 if platform_id not in self._stashed:
                     continue
                 self._stashed.discard(platform_id)
-                row = s.get(OutboxMessage, row_id)
+                row = rows.mark_sent(s, row_id, platform_id, now)
                 if row is not None:
-                    queue.mark_sent(row, platform_id, now)
                     self._apply_early_receipts(s, row, now)
         self.sent += len(marks)
 
@@ -235,42 +229,39 @@ class OutboxWorker:
         now = self._services.clock.now()
         relay = self._services.settings.relay
         with self._sessions.begin() as s:
-            row = s.get(OutboxMessage, d.row_id)
+            row = rows.get(s, d.row_id)
             if row is None:
                 return
             if isinstance(exc, RetryAfter):
                 until = now + timedelta(seconds=max(0.0, exc.seconds))
-                queue.mark_retry(row, until, exc.code, now)
-                queue.delay_recipient(s, row.dest_identity_id, until, now)
-                row.attempts = max(0, row.attempts - 1)  # flood control is not a failure
+                # Flood control is not a failure: the attempt is given back.
+                rows.mark_retry(s, row.id, until, exc.code, now, refund_attempt=True)
+                rows.delay_recipient(s, row.dest_identity_id, until, now)
             elif isinstance(exc, WindowClosed):
                 self._hold_for_window(s, row, exc.code, now)
             elif isinstance(exc, Permanent) or row.attempts >= relay.outbox_max_attempts:
-                queue.mark_dead(row, exc.code, now)
+                rows.mark_dead(s, row.id, exc.code, now)
                 self._tell_origin(s, row, now)
             else:
                 delay = backoff_seconds(
                     row.attempts, base=relay.outbox_base_backoff_seconds,
                     cap=relay.outbox_max_backoff_seconds,
                     **({"rand": self._rand} if self._rand else {}))
-                queue.mark_retry(row, now + timedelta(seconds=delay), exc.code, now)
+                rows.mark_retry(s, row.id, now + timedelta(seconds=delay), exc.code, now)
         log.info("send_failed", reason=type(exc).__name__, status=exc.code)
 
-    def _hold_for_window(self, s: Session, row: OutboxMessage, code: str, now: datetime) -> None:
-        queue.hold(row, code, now)
-        identity = s.get(PlatformIdentity, row.dest_identity_id)
-        if identity is None or identity.template_sent_at is not None:
+    def _hold_for_window(self, s: Session, row: OutboxState, code: str, now: datetime) -> None:
+        rows.hold(s, row.id, code, now)
+        if not identities.claim_template(s, row.dest_identity_id, now):
             return
-        identity.template_sent_at = now
         queue.enqueue(s, OutboundMessage(recipient_id=row.dest_identity_id,
                                          kind=OutKind.TEMPLATE),
                       [""], now)
 
-    def _tell_origin(self, s: Session, row: OutboxMessage, now: datetime) -> None:
+    def _tell_origin(self, s: Session, row: OutboxState, now: datetime) -> None:
         origin = row.origin_identity_id
-        sender = None if origin is None else s.get(PlatformIdentity, origin)
         if origin and queue.out_kind(row) in (OutKind.TOKEN, OutKind.FILE) \
-                and sender is not None and sender.deleted_at is None:
+                and identities.is_live(s, origin):
             queue.enqueue(s, OutboundMessage(recipient_id=origin, kind=OutKind.NOTICE),
                           [notices.DELIVERY_FAILED], now)
 
@@ -300,7 +291,7 @@ class OutboxWorker:
             now = self._services.clock.now()
             with self._sessions.begin() as s:
                 for platform_id, status, code in receipts:
-                    if queue.advance_status(s, platform_id, status, code, now) is None:
+                    if rows.advance_status(s, platform_id, status, code, now) is None:
                         self._stash(s, platform_id, status, code, now)
         except Exception as exc:  # the webhook answers 500 and the platform may call again
             if done is not None and not done.done():
@@ -312,7 +303,7 @@ class OutboxWorker:
     def _stash(self, s: Session, platform_id: str, status: str, error_code: str | None,
                now: datetime) -> None:
         """Keep a receipt whose SID no row carries yet; remember that this process did."""
-        queue.stash_receipt(s, platform_id, status, error_code, now)
+        rows.stash_receipt(s, platform_id, status, error_code, now)
         if len(self._stashed) < 100_000:
             self._stashed.add(platform_id)
 
@@ -325,32 +316,33 @@ class OutboxWorker:
         now = self._services.clock.now()
         with self._sessions.begin() as s:
             if status not in ("failed", "undelivered"):
-                if queue.advance_status(s, platform_id, status, error_code, now) is None:
+                if rows.advance_status(s, platform_id, status, error_code, now) is None:
                     self._stash(s, platform_id, status, error_code, now)
                 return
-            row = queue.record_status(s, platform_id, status, error_code, now)
+            row = rows.record_status(s, platform_id, status, error_code, now)
             if row is None:
                 self._stash(s, platform_id, status, error_code, now)
                 return
             self._on_failure_receipt(s, row, status, error_code, now)
         self.wake()
 
-    def _on_failure_receipt(self, s: Session, row: OutboxMessage, status: str,
+    def _on_failure_receipt(self, s: Session, row: OutboxState, status: str,
                             error_code: str | None, now: datetime) -> None:
         if status not in ("failed", "undelivered"):
             return
         if error_code is not None and error_code in self._window_codes:
-            row.status = "sending"  # hold() expects a claimed row
             self._hold_for_window(s, row, error_code, now)
         elif row.status == "sent":
-            row.status = "failed"
+            rows.mark_failed_after_send(s, row.id)
             self._tell_origin(s, row, now)
 
-    def _apply_early_receipts(self, s: Session, row: OutboxMessage, now: datetime) -> None:
+    def _apply_early_receipts(self, s: Session, row: OutboxState, now: datetime) -> None:
         """Receipts that arrived before ``row``'s SID was recorded, in arrival order."""
-        for status, code in queue.take_receipts(s, row.platform_message_id or ""):
-            if queue.record_status(s, row.platform_message_id or "", status, code, now):
-                self._on_failure_receipt(s, row, status, code, now)
+        sid = row.platform_message_id or ""
+        for status, code in rows.take_receipts(s, sid):
+            current = rows.record_status(s, sid, status, code, now)
+            if current is not None:
+                self._on_failure_receipt(s, current, status, code, now)
 
     # -- recovery ---------------------------------------------------------------------
     async def recover(self) -> None:
@@ -358,12 +350,12 @@ class OutboxWorker:
         stashed before a restart or by another replica whose SID is now recorded."""
         now = self._services.clock.now()
         with self._sessions.begin() as s:
-            for stashed in queue.rows_with_stashed_receipts(s):
+            for stashed in rows.rows_with_stashed_receipts(s):
                 self._apply_early_receipts(s, stashed, now)
         with self._sessions.begin() as s:
-            rows = queue.in_doubt(s, now=now)
-            info = {r.id: (r.created_at, r.claimed_until) for r in rows}
-            deliveries = self._deliveries(s, rows, now)
+            doubtful = rows.in_doubt(s, now=now)
+            info = {r.id: (r.created_at, r.claimed_until) for r in doubtful}
+            deliveries = self._deliveries(s, doubtful, now)
         for d in deliveries:
             row_id = d.row_id
             created_at, claimed_until = info[row_id]
@@ -375,12 +367,13 @@ class OutboxWorker:
                     continue  # cannot tell yet; ask again next round
                 found = None  # the platform stayed unreachable: resend rather than stall
             with self._sessions.begin() as s:
-                row = s.get(OutboxMessage, row_id)
+                row = rows.get(s, row_id)
                 if row is None or row.status != "sending":
                     continue
                 if isinstance(found, str):
-                    queue.mark_sent(row, found, now)
-                    self._apply_early_receipts(s, row, now)
+                    sent = rows.mark_sent(s, row_id, found, now)
+                    if sent is not None:
+                        self._apply_early_receipts(s, sent, now)
                 else:
-                    queue.mark_retry(row, now, "in-doubt", now)
+                    rows.mark_retry(s, row_id, now, "in-doubt", now)
             log.info("outbox_in_doubt_resolved", status="found" if found else "resend")

@@ -13,11 +13,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import Table, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from medcrypt.bot.commands.context import Context, Deferred
 from medcrypt.bot.domain import notices
@@ -29,11 +27,11 @@ from medcrypt.bot.domain.messages import (
     Platform,
 )
 from medcrypt.bot.domain.services import Services
-from medcrypt.bot.outbox.queue import enqueue, release_held
+from medcrypt.bot.outbox.queue import enqueue
 from medcrypt.bot.relay.ratelimit import RateLimiter
 from medcrypt.bot.relay.router import handle
-from medcrypt.storage.models.identities import PlatformIdentity
-from medcrypt.storage.models.inbound import InboundKey
+from medcrypt.storage.repos import identities, inbound
+from medcrypt.storage.repos.outbox import release_held
 
 log = structlog.get_logger("bot.intake")
 
@@ -42,8 +40,6 @@ log = structlog.get_logger("bot.intake")
 DeferHook = Callable[[str, list[Deferred]], None]
 FAILED = "That command could not finish (an internal error was logged). Try again later."
 WINDOW_MARK_EVERY = timedelta(minutes=1)
-_INBOUND: Table = InboundKey.__table__  # type: ignore[assignment]
-_RECORD_INBOUND = insert(_INBOUND)
 
 
 @dataclass
@@ -76,8 +72,7 @@ class Intake:
             log.error("deferred_command_failed", error=type(exc).__name__)
             text = FAILED
         with self._sessions.begin() as session:
-            identity = session.get(PlatformIdentity, identity_id)
-            if identity is None or identity.deleted_at is not None:
+            if not identities.is_live(session, identity_id):
                 return []
             out = OutboundMessage(recipient_id=identity_id, kind=OutKind.NOTICE, text=text)
             return enqueue(session, out, [text], self.services.clock.now())
@@ -105,24 +100,17 @@ class Intake:
 
     def seen(self, platform: Platform, dedupe_key: str) -> bool:
         with self._sessions() as s:
-            return s.scalar(select(InboundKey.id).where(
-                InboundKey.platform == platform.value,
-                InboundKey.platform_message_id == dedupe_key)) is not None
+            return inbound.seen(s, platform.value, dedupe_key)
 
     def accept(
         self, *, platform: Platform, address: str, dedupe_key: str, text: str | None = None,
         document: Document | None = None, platform_message_id: str | None = None,
         config_admin: bool = False,
     ) -> Outcome:
-        try:
-            return self._accept(platform=platform, address=address, dedupe_key=dedupe_key,
-                                text=text, document=document,
-                                platform_message_id=platform_message_id,
-                                config_admin=config_admin)
-        except IntegrityError:
-            # Two deliveries of one id raced; the other committed first.
-            log.info("inbound_duplicate_race", platform=platform.value)
-            return Outcome(duplicate=True)
+        return self._accept(platform=platform, address=address, dedupe_key=dedupe_key,
+                            text=text, document=document,
+                            platform_message_id=platform_message_id,
+                            config_admin=config_admin)
 
     def _accept(
         self, *, platform: Platform, address: str, dedupe_key: str, text: str | None,
@@ -132,34 +120,26 @@ class Intake:
         session = self._sessions()
         try:
             session.begin()
-            conn = session.connection()
             # The unique key decides, not a prior SELECT: one statement per message, and
-            # two concurrent deliveries of one id cannot both get past it. The hot path
-            # runs Core statements on the session's connection (same transaction): the
-            # ORM's unit of work cost more than the SQL itself.
-            try:
-                conn.execute(_RECORD_INBOUND, {"platform": platform.value,
-                                               "platform_message_id": dedupe_key,
-                                               "received_at": now})
-            except IntegrityError:
+            # two concurrent deliveries of one id cannot both get past it (the later one
+            # inserts nothing once the first commits). The hot path's statements are
+            # prebuilt Core in the repositories: the unit of work cost more than the SQL.
+            if not inbound.record_inbound(session, platform.value, dedupe_key, now=now):
                 return Outcome(duplicate=True)
             resolved = self.services.directory.resolve(session, platform, address)
-            window: dict[str, object] = {}
+            mark: datetime | None = None
             if self.services.channels[platform].reply_window and (
                     resolved.last_inbound_at is None
                     or now - resolved.last_inbound_at >= WINDOW_MARK_EVERY):
                 # Only a platform with a messaging window needs the time; a minute's
                 # precision on a window of hours saves an UPDATE on almost every message.
-                window["last_inbound_at"] = now
+                mark = now
             if resolved.template_sent_at is not None:
                 # Rows are held only together with a template (worker._hold_for_window
                 # sets template_sent_at), so without one there is nothing to release.
-                window["template_sent_at"] = None
                 release_held(session, resolved.identity_id, now)
-            if window:
-                session.execute(update(PlatformIdentity).where(
-                    PlatformIdentity.id == resolved.identity_id).values(**window)
-                    .execution_options(synchronize_session="fetch"))
+            identities.mark_window(session, resolved.identity_id, last_inbound_at=mark,
+                                   clear_template=resolved.template_sent_at is not None)
             msg = InboundMessage(platform=platform, sender_id=resolved.identity_id,
                                  dedupe_key=dedupe_key, text=text, document=document,
                                  platform_message_id=platform_message_id,

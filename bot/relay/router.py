@@ -12,10 +12,6 @@ platform allows a bot to.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
-
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, select
-from sqlalchemy.exc import IntegrityError
 
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.dispatch import dispatch
@@ -33,12 +29,9 @@ from medcrypt.crypto.keyless.wire import (
     parse_file_header,
     parse_token,
 )
-from medcrypt.storage.models.epochs import Epoch
-from medcrypt.storage.models.escrow import EscrowDeposit
-from medcrypt.storage.models.pairings import Pairing
-from medcrypt.storage.models.parts import PendingPart
-from medcrypt.storage.models.tokens import StoredToken
-from medcrypt.storage.repos.pairings import get_epoch
+from medcrypt.storage.repos import epochs, escrow, tokens
+from medcrypt.storage.repos import pairings as pairing_rows
+from medcrypt.storage.repos.pairings import Route
 
 #: Most tokens taken from one chat message (a paste of a whole conversation is refused).
 MAX_TOKENS_PER_MESSAGE = 64
@@ -133,74 +126,31 @@ def _collect_part(ctx: Context, token: Token, token_text: str) -> str | None:
     if part.count > MAX_PARTS:
         ctx.reply(notices.MALFORMED)
         return None
-    s = ctx.session
-    group_id = part.group_id.hex()
-    groups = s.scalar(select(func.count(func.distinct(PendingPart.group_id))).where(
-        PendingPart.sender_id == ctx.sender_id))
-    same_group = (PendingPart.sender_id == ctx.sender_id, PendingPart.group_id == group_id)
-    existing = list(s.scalars(select(PendingPart).where(*same_group)))
-    if not existing and (groups or 0) >= MAX_PENDING_GROUPS_PER_SENDER:
-        ctx.reply(notices.MALFORMED)
-        return None
-    if any(p.part_index == part.index for p in existing):
-        return None  # duplicate part: already have it
-    if any(p.part_count != part.count for p in existing):
-        ctx.reply(notices.MALFORMED)
-        return None
-    now = ctx.services.clock.now()
-    # The raw chunk, not the text: part 0 starts with the whole token's header, which is
-    # how the shred job finds the parts of an epoch without a key (bot.domain.lifecycle.purge).
-    s.add(PendingPart(sender_id=ctx.sender_id, group_id=group_id, part_index=part.index,
-                      part_count=part.count, chunk=part.chunk, received_at=now))
-    s.flush()
-    if len(existing) + 1 < part.count:
-        return None
-    chunks = {p.part_index: p.chunk for p in existing}
-    chunks[part.index] = part.chunk
-    s.execute(delete(PendingPart).where(*same_group))
     try:
-        return join_chunks([chunks[i] for i in range(part.count)])
+        # The raw chunk, not the text: part 0 starts with the whole token's header, which
+        # is how the shred job finds the parts of an epoch without a key
+        # (bot.domain.lifecycle.purge).
+        chunks = tokens.collect_part(
+            ctx.session, sender_id=ctx.sender_id, group_id=part.group_id.hex(),
+            part_index=part.index, part_count=part.count, chunk=part.chunk,
+            now=ctx.services.clock.now(), max_pending_groups=MAX_PENDING_GROUPS_PER_SENDER)
     except (MalformedToken, LimitExceeded):
         ctx.reply(notices.MALFORMED)
         return None
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """What routing needs of a pairing and of the epoch a token names."""
-
-    pairing_id: str
-    physician_id: str
-    patient_id: str | None
-    status: str
-    start_epoch: int
-    grace_days: int
-    #: The epoch row's state; None while the month has no row yet.
-    epoch_state: str | None
-
-
-_PAIRINGS: Table = Pairing.__table__  # type: ignore[assignment]
-_EPOCHS: Table = Epoch.__table__  # type: ignore[assignment]
-_TOKENS: Table = StoredToken.__table__  # type: ignore[assignment]
-# Statements of the per-message path, built once: constructing and coercing a statement
-# for every message cost more than executing it.
-_ROUTE = (select(_PAIRINGS.c.pairing_id, _PAIRINGS.c.physician_id, _PAIRINGS.c.patient_id,
-                 _PAIRINGS.c.status, _PAIRINGS.c.start_epoch, _PAIRINGS.c.grace_days,
-                 _EPOCHS.c.state)
-          .select_from(_PAIRINGS.outerjoin(_EPOCHS, and_(
-              _EPOCHS.c.pairing_id == _PAIRINGS.c.pairing_id,
-              _EPOCHS.c.epoch == bindparam("epoch"))))
-          .where(_PAIRINGS.c.pairing_id == bindparam("pairing_id")))
-_STORE_TOKEN = insert(_TOKENS)
+    if chunks is None:
+        return None  # more parts to come, or a repeated part
+    try:
+        return join_chunks(chunks)
+    except (MalformedToken, LimitExceeded):
+        ctx.reply(notices.MALFORMED)
+        return None
 
 
 def _get_route(ctx: Context, pairing_id: bytes | None, epoch: int | None) -> Route | None:
     """The pairing and the state of its epoch row, in one Core query (every message)."""
     if pairing_id is None:
         return None
-    row = ctx.session.connection().execute(_ROUTE, {
-        "pairing_id": pairing_id.hex(), "epoch": -1 if epoch is None else epoch}).first()
-    return None if row is None else Route(*row)
+    return pairing_rows.route(ctx.session, pairing_id.hex(), -1 if epoch is None else epoch)
 
 
 def _check_route(
@@ -251,20 +201,12 @@ def _ensure_epoch(ctx: Context, pairing_id: str, epoch: int, known: bool) -> Non
 
     Rotation normally creates it at midnight on the 1st; a token can arrive first. A
     past month inside its grace window is created ``retired`` so the sweep still shreds
-    it on time. Two replicas may race to create it: the loser re-reads the winner's row.
+    it on time. Two replicas may race to create it: insert-if-absent, one of them does.
     """
-    if known or get_epoch(ctx.session, pairing_id, epoch) is not None:
+    if known:
         return
     now = ctx.services.clock.now()
-    current = epoch == epoch_of(now)
-    try:
-        with ctx.session.begin_nested():
-            ctx.session.add(Epoch(pairing_id=pairing_id, epoch=epoch,
-                                  state="active" if current else "retired", started_at=now,
-                                  retired_at=None if current else now))
-    except IntegrityError:
-        if get_epoch(ctx.session, pairing_id, epoch) is None:
-            raise
+    epochs.ensure_epoch(ctx.session, pairing_id, epoch, now=now, retired=epoch != epoch_of(now))
 
 
 def _other(pairing: Route, sender_id: str) -> str:
@@ -280,10 +222,10 @@ def _relay_message(ctx: Context, token: Token, token_text: str) -> None:
         return
     assert h.direction is not None and h.index is not None  # MESSAGE headers carry both
     _ensure_epoch(ctx, pairing.pairing_id, h.epoch, pairing.epoch_state is not None)
-    ctx.session.connection().execute(_STORE_TOKEN, {
-        "pairing_id": pairing.pairing_id, "epoch": h.epoch, "direction": int(h.direction),
-        "msg_index": h.index, "kind": int(Kind.MESSAGE), "raw": token.raw,
-        "received_at": ctx.services.clock.now()})
+    tokens.store_relayed(
+        ctx.session, pairing_id=pairing.pairing_id, epoch=h.epoch, direction=int(h.direction),
+        msg_index=h.index, kind=int(Kind.MESSAGE), raw=token.raw,
+        now=ctx.services.clock.now())
     ctx.relay_token(_other(pairing, ctx.sender_id), token_text, pairing.pairing_id)
 
 
@@ -295,14 +237,11 @@ def _store_escrow(ctx: Context, token: Token) -> None:
         return
     if not _epoch_ok(ctx, pairing, h.epoch) or h.epoch is None or h.direction is None:
         return
-    stored = ctx.session.scalar(select(EscrowDeposit.id).where(
-        EscrowDeposit.pairing_id == pairing.pairing_id, EscrowDeposit.epoch == h.epoch,
-        EscrowDeposit.direction == int(h.direction)))
-    if stored is None:  # a repeated deposit for the month and direction changes nothing
+    # Insert-if-absent: a repeated deposit for the month and direction changes nothing.
+    if escrow.store_deposit(ctx.session, pairing_id=pairing.pairing_id, epoch=h.epoch,
+                            direction=int(h.direction), raw=token.raw,
+                            now=ctx.services.clock.now()):
         _ensure_epoch(ctx, pairing.pairing_id, h.epoch, pairing.epoch_state is not None)
-        ctx.session.add(EscrowDeposit(pairing_id=pairing.pairing_id, epoch=h.epoch,
-                                      direction=int(h.direction), raw=token.raw,
-                                      deposited_at=ctx.services.clock.now()))
         ctx.audit("escrow_deposit", pairing=pairing.pairing_id)
     ctx.reply(notices.ESCROW_STORED)
 

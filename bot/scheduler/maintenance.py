@@ -19,8 +19,6 @@ import threading
 from collections import deque
 from datetime import datetime
 
-from sqlalchemy import select
-
 from medcrypt.bot.domain.audit_chat import witness_post
 from medcrypt.bot.domain.breakglass import deposits, requests
 from medcrypt.bot.domain.lifecycle.queue import Notice, queue_notices
@@ -28,7 +26,7 @@ from medcrypt.bot.domain.messages import OutboundMessage, OutKind
 from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox.queue import enqueue
 from medcrypt.crypto.server.audit import Checkpoint
-from medcrypt.storage.models.admins import ClinicAdmin
+from medcrypt.storage.repos.admins import admin_identity_ids
 
 
 class WitnessQueue:
@@ -66,9 +64,7 @@ def admin_identities(ctx: Services) -> list[str]:
                 continue
             ids += [ctx.directory.resolve(session, channel.platform, address).identity_id
                     for address in channel.config_admins]
-        ids += [i for i in session.scalars(select(ClinicAdmin.identity_id).where(
-            ClinicAdmin.removed_at.is_(None), ClinicAdmin.identity_id.is_not(None)))
-            if i is not None and i not in ids]
+        ids += [i for i in admin_identity_ids(session) if i not in ids]
     return ids
 
 

@@ -3,7 +3,7 @@
 * Rotation runs on ``schedule.rotation_cron`` (UTC, default 00:00 on the 1st) and the
   shred sweep every ``schedule.shred_interval_minutes``.
 * Jobs persist in ``scheduler_jobs`` in the bot's database through
-  :class:`bot.scheduler.jobstore.DataJobStore`: plain columns and JSON, never a pickle, and
+  :class:`storage.jobstore.DataJobStore`: plain columns and JSON, never a pickle, and
   a job is rebuilt only if its function is on :data:`JOB_FUNCTIONS` - so writing that
   table cannot make the bot run anything but its own jobs. A stored fire time that
   passed unrun (event loop blocked, machine suspended) is still due: ``coalesce`` folds
@@ -33,13 +33,11 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import select
 
 from medcrypt.bot.domain.lifecycle.runs import run_job
 from medcrypt.bot.domain.services import Services
-from medcrypt.bot.scheduler.jobstore import DataJobStore
 from medcrypt.crypto.errors import ConfigError
-from medcrypt.storage.models.jobs import ScheduledJob
+from medcrypt.storage.jobstore import DataJobStore, stored_next_run_times
 
 log = structlog.get_logger("bot.jobs")
 
@@ -146,9 +144,7 @@ def stop_scheduler(scheduler: AsyncIOScheduler, *, context_key: str = "bot") -> 
 def next_runs(ctx: Services, now: datetime) -> dict[str, tuple[datetime | None, bool]]:
     """Next fire time per job: (time, stored) - from the job store when the bot has
     registered the job, otherwise computed from the configured trigger."""
-    with ctx.engine.connect() as conn:
-        stored = {str(r[0]): r[1] for r in conn.execute(
-            select(ScheduledJob.id, ScheduledJob.next_run_time))}
+    stored = stored_next_run_times(ctx.engine)
     out: dict[str, tuple[datetime | None, bool]] = {}
     triggers = {"rotation": rotation_trigger(ctx), "shred_sweep": sweep_trigger(ctx)}
     for job, trig in triggers.items():

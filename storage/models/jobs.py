@@ -5,7 +5,7 @@
 trigger, arguments and options as JSON, and the next run time. It replaces
 APScheduler's own ``apscheduler_jobs`` table (revision 0007 drops it), which held a
 pickle per job - anyone able to write that table could have made the bot unpickle,
-and so run, code of their choosing (see bot/jobs/jobstore.py).
+and so run, code of their choosing (see storage/jobstore.py).
 
 ``job_runs`` makes jobs visible (``/jobs``, ``medcrypt-bot jobs list``): one row per
 run with its trigger, outcome and PHI-free counts, because "the job ran" must be
@@ -44,7 +44,7 @@ class ScheduledJob(Base):
     id: Mapped[str] = mapped_column(String(191), primary_key=True)
     #: ``module:function``; rebuilt only when on the allow-list of the bot's job functions.
     func_ref: Mapped[str] = mapped_column(String(128))
-    #: JSON trigger spec (bot/jobs/triggerspec.py): cron fields or an interval.
+    #: JSON trigger spec (storage/triggerspec.py): cron fields or an interval.
     trigger: Mapped[str] = mapped_column(String(1024))
     #: JSON list of positional arguments (strings, numbers, booleans only).
     args: Mapped[str] = mapped_column(String(1024))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from medcrypt.storage.models.escrow import EscrowDeposit
 from medcrypt.storage.repos._sql import insert_if_absent
+
+_DEPOSITS: Table = EscrowDeposit.__table__  # type: ignore[assignment]
 
 
 def store_deposit(
@@ -21,18 +23,18 @@ def store_deposit(
     now: datetime,
 ) -> bool:
     """Store a deposit; False when one already exists (a repeat cannot replace it)."""
-    return insert_if_absent(
-        session,
-        EscrowDeposit.__table__,  # type: ignore[arg-type]
-        {"pairing_id": pairing_id, "epoch": epoch, "direction": direction, "raw": raw,
-         "deposited_at": now},
-    )
+    return insert_if_absent(session, _DEPOSITS, {
+        "pairing_id": pairing_id, "epoch": epoch, "direction": direction, "raw": raw,
+        "deposited_at": now})
 
 
-def deposits_of(
-    session: Session, pairing_id: str, epoch: int | None = None
-) -> list[EscrowDeposit]:
-    stmt = select(EscrowDeposit).where(EscrowDeposit.pairing_id == pairing_id)
-    if epoch is not None:
-        stmt = stmt.where(EscrowDeposit.epoch == epoch)
-    return list(session.scalars(stmt.order_by(EscrowDeposit.epoch, EscrowDeposit.direction)))
+def deposits_raw(session: Session, pairing_id: str) -> list[bytes]:
+    """Raw bytes of every deposit of a pairing, in arrival order."""
+    return list(session.scalars(select(EscrowDeposit.raw).where(
+        EscrowDeposit.pairing_id == pairing_id).order_by(EscrowDeposit.id)))
+
+
+def pairings_with_deposit(session: Session, epoch: int) -> set[str]:
+    """Pairings with at least one deposit for ``epoch``."""
+    return {str(p) for p in session.scalars(select(EscrowDeposit.pairing_id).where(
+        EscrowDeposit.epoch == epoch).distinct())}

@@ -1,10 +1,21 @@
-"""Platform identities: find by blind index, create, reveal, erase."""
+"""Platform identities: find by blind index, create, reveal, window bookkeeping, erase.
+
+The address lives in ``platform_identities`` sealed under the server keyring (AAD =
+table, column, row id) and is found through its blind index, tried under every
+configured key version so key rotation needs no downtime. An erased identity keeps its
+row for references but has no address: it can no longer be found or written to.
+
+Every inbound message looks its sender up through :func:`find_live`, a Core statement
+built once; only a first contact goes through the unit of work.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -13,6 +24,19 @@ from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.encrypted import new_id
 from medcrypt.storage.models.identities import ROLES, PlatformIdentity
 from medcrypt.storage.normalize import normalize_address
+
+_TABLE: Table = PlatformIdentity.__table__  # type: ignore[assignment]
+#: Built once: constructing a statement per message cost more than running it.
+_FIND = (select(_TABLE.c.id, _TABLE.c.last_inbound_at, _TABLE.c.template_sent_at)
+         .where(_TABLE.c.platform == bindparam("platform"),
+                _TABLE.c.address_bidx.in_(bindparam("candidates", expanding=True)),
+                _TABLE.c.deleted_at.is_(None)).limit(1))
+_ADDRESSES = (select(_TABLE.c.id, _TABLE.c.platform, _TABLE.c.address)
+              .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)),
+                     _TABLE.c.deleted_at.is_(None)))
+
+#: (identity id, last inbound at, template sent at) of a live identity.
+Window = tuple[str, datetime | None, datetime | None]
 
 
 def find_identity(
@@ -29,8 +53,17 @@ def find_identity(
     return session.scalars(stmt).first()
 
 
-def get_identity(session: Session, identity_id: str) -> PlatformIdentity | None:
-    return session.get(PlatformIdentity, identity_id)
+def find_live(
+    session: Session, keyring: Keyring, platform: str, address: str | int
+) -> Window | None:
+    """:func:`find_identity` for the relay: id and WhatsApp-window columns of the live
+    row, in one Core SELECT through the blind index under every key version."""
+    normalized = normalize_address(platform, address)
+    row = session.connection().execute(_FIND, {
+        "platform": platform,
+        "candidates": PlatformIdentity.ADDRESS.index_candidates(keyring, normalized),
+    }).first()
+    return None if row is None else cast(Window, row)
 
 
 def get_or_create_identity(
@@ -61,9 +94,82 @@ def get_or_create_identity(
     except IntegrityError:
         found = find_identity(session, keyring, platform, address)
         if found is None:
-            raise
+            raise StorageError("identity insert refused, and no identity has this "
+                               "address") from None
         return found, False
     return identity, True
+
+
+def ensure_identity(
+    session: Session, keyring: Keyring, platform: str, address: str | int, *, now: datetime,
+) -> tuple[Window, bool]:
+    """:func:`get_or_create_identity` for the relay: the identity's window columns and
+    whether this call created it (in the caller's transaction)."""
+    identity, created = get_or_create_identity(session, keyring, platform, address, now=now)
+    return (identity.id, identity.last_inbound_at, identity.template_sent_at), created
+
+
+def live_addresses(
+    session: Session, keyring: Keyring, identity_ids: Iterable[str]
+) -> dict[str, tuple[str, str]]:
+    """identity id → (platform, normalized address) for a batch, in one Core SELECT (the
+    outbox claims in batches); erased or unknown identities are simply absent."""
+    wanted = set(identity_ids)
+    if not wanted:
+        return {}
+    rows = session.connection().execute(_ADDRESSES, {"ids": list(wanted)}).all()
+    return {row.id: (row.platform, reveal_address(cast(Any, row), keyring)) for row in rows}
+
+
+def live_platform(session: Session, identity_id: str) -> str | None:
+    """The platform of a live identity; None when unknown or erased."""
+    row = session.get(PlatformIdentity, identity_id)
+    if row is None or row.deleted_at is not None:
+        return None
+    return row.platform
+
+
+def is_live(session: Session, identity_id: str) -> bool:
+    """Whether ``identity_id`` exists and is not erased."""
+    return live_platform(session, identity_id) is not None
+
+
+def exists(session: Session, identity_id: str) -> bool:
+    """Whether ``identity_id`` has a row at all (erased or not)."""
+    return session.get(PlatformIdentity, identity_id) is not None
+
+
+def mark_window(session: Session, identity_id: str, *, last_inbound_at: datetime | None,
+                clear_template: bool) -> None:
+    """WhatsApp's customer-service window: record the sender's latest message
+    (``last_inbound_at``) and/or forget the template sent while it was closed."""
+    values: dict[str, object] = {}
+    if last_inbound_at is not None:
+        values["last_inbound_at"] = last_inbound_at
+    if clear_template:
+        values["template_sent_at"] = None
+    if values:
+        session.execute(update(PlatformIdentity).where(PlatformIdentity.id == identity_id)
+                        .values(**values).execution_options(synchronize_session="fetch"))
+
+
+def claim_template(session: Session, identity_id: str, now: datetime) -> bool:
+    """Note that the window template goes to ``identity_id`` now; False when one was
+    sent already since they last wrote (or the identity is gone)."""
+    identity = session.get(PlatformIdentity, identity_id)
+    if identity is None or identity.template_sent_at is not None:
+        return False
+    identity.template_sent_at = now
+    return True
+
+
+def adopt_role(session: Session, identity_id: str, role: str) -> None:
+    """Label the identity by what it paired as, unless it already has a role."""
+    if role not in ROLES:
+        raise StorageError(f"unknown role {role!r}")
+    identity = session.get(PlatformIdentity, identity_id)
+    if identity is not None and identity.role == "unknown":
+        identity.role = role
 
 
 def reveal_address(identity: PlatformIdentity, keyring: Keyring) -> str:
@@ -82,16 +188,20 @@ def reveal_label(identity: PlatformIdentity, keyring: Keyring) -> str | None:
     return PlatformIdentity.LABEL.reveal(identity, keyring)
 
 
-def set_role(identity: PlatformIdentity, role: str) -> None:
-    if role not in ROLES:
-        raise StorageError(f"unknown role {role!r}")
-    identity.role = role
-
-
-def erase_identity(session: Session, identity: PlatformIdentity, *, now: datetime) -> None:
-    """Forget the address and label (GDPR erasure); the row stays for references."""
+def erase_identity(session: Session, identity_id: str, *, now: datetime) -> bool:
+    """Forget the address and label (GDPR erasure); the row stays for references.
+    False when there is no such identity or it was erased already."""
+    identity = session.get(PlatformIdentity, identity_id)
+    if identity is None or identity.deleted_at is not None:
+        return False
     PlatformIdentity.ADDRESS.clear(identity)
     PlatformIdentity.LABEL.clear(identity)
     identity.deleted_at = now
     session.flush()
+    return True
 
+
+def count_live(session: Session) -> int:
+    """Identities not erased (``/stats``)."""
+    return int(session.scalar(select(func.count()).select_from(PlatformIdentity).where(
+        PlatformIdentity.deleted_at.is_(None))) or 0)

@@ -1,28 +1,45 @@
-"""Exactly-once handling of inbound platform messages."""
+"""Exactly-once handling of inbound platform messages (``inbound_keys``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from medcrypt.storage.models.inbound import InboundKey
-from medcrypt.storage.repos._sql import insert_if_absent
+from medcrypt.storage.repos._sql import conflict_free, rowcount
+
+_INBOUND: Table = InboundKey.__table__  # type: ignore[assignment]
+#: Built once per dialect: every inbound message runs it first.
+_RECORD = conflict_free(_INBOUND)
+_SEEN = select(_INBOUND.c.id).where(_INBOUND.c.platform == bindparam("platform"),
+                                    _INBOUND.c.platform_message_id == bindparam("key"))
 
 
 def record_inbound(
     session: Session, platform: str, platform_message_id: str, *, now: datetime
 ) -> bool:
-    """True the first time this platform message is seen; False for a redelivery."""
-    return insert_if_absent(
-        session,
-        InboundKey.__table__,  # type: ignore[arg-type]
-        {"platform": platform, "platform_message_id": platform_message_id, "received_at": now},
-    )
+    """True the first time this platform message is seen; False for a redelivery.
+
+    The unique key decides, not a prior SELECT: one statement per message, and two
+    concurrent deliveries of one id cannot both get past it (the second waits for the
+    first's transaction and then inserts nothing).
+    """
+    conn = session.connection()
+    return conn.execute(_RECORD[conn.dialect.name], {
+        "platform": platform, "platform_message_id": platform_message_id,
+        "received_at": now}).first() is not None
+
+
+def seen(session: Session, platform: str, platform_message_id: str) -> bool:
+    """Whether this platform message was recorded already."""
+    return session.connection().execute(
+        _SEEN, {"platform": platform, "key": platform_message_id}).first() is not None
 
 
 def purge_inbound(session: Session, *, older_than: datetime) -> int:
     """Forget keys older than any platform's redelivery window."""
-    result = session.execute(delete(InboundKey).where(InboundKey.received_at < older_than))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(session.execute(
+        delete(InboundKey).where(InboundKey.received_at < older_than)
+        .execution_options(synchronize_session=False)))

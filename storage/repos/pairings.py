@@ -1,20 +1,100 @@
-"""Pairings and their epochs: create on PAIR_REGISTER, accept, unpair, shred."""
+"""Pairings: registered from PAIR_REGISTER, completed by PAIR_ACCEPT, routed on, ended.
+
+Callers get :class:`PairingRecord` snapshots or plain values, never live rows; every
+change goes through a function here. The relay's per-message lookup (:func:`route`) is
+one Core statement built once.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from medcrypt.crypto.errors import OfferExpired, OfferReused, StorageError, WrongPairing
 from medcrypt.storage.models.epochs import Epoch
-from medcrypt.storage.models.media import MediaBlob
 from medcrypt.storage.models.pairings import PAIRING_STATUSES, Pairing
-from medcrypt.storage.models.tokens import StoredToken
+from medcrypt.storage.repos._sql import insert_if_absent
+from medcrypt.storage.repos.epochs import ensure_epoch
+
+_PAIRINGS: Table = Pairing.__table__  # type: ignore[assignment]
+_EPOCHS: Table = Epoch.__table__  # type: ignore[assignment]
+_COLUMNS = (Pairing.pairing_id, Pairing.physician_id, Pairing.patient_id, Pairing.status,
+            Pairing.start_epoch, Pairing.grace_days, Pairing.offer_expires_at,
+            Pairing.created_at, Pairing.completed_at, Pairing.consent_at,
+            Pairing.consent_channel, Pairing.consent_notice_version)
+#: Pairing ids per ``IN (...)`` (bound parameters stay well under SQLite's limit).
+_ID_CHUNK = 500
 
 
-def create_pairing(
+@dataclass(frozen=True, slots=True)
+class PairingRecord:
+    pairing_id: str
+    physician_id: str
+    patient_id: str | None
+    status: str
+    start_epoch: int
+    grace_days: int
+    offer_expires_at: datetime
+    created_at: datetime
+    completed_at: datetime | None
+    consent_at: datetime | None
+    consent_channel: str | None
+    consent_notice_version: str | None
+
+
+class ActivePairing(NamedTuple):
+    pairing_id: str
+    start_epoch: int
+    grace_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What routing needs of a pairing and of the epoch a token names."""
+
+    pairing_id: str
+    physician_id: str
+    patient_id: str | None
+    status: str
+    start_epoch: int
+    grace_days: int
+    #: The epoch row's state; None while the month has no row yet.
+    epoch_state: str | None
+
+
+# Statements of the per-message path, built once: constructing and coercing a statement
+# for every message cost more than executing it.
+_ROUTE = (select(_PAIRINGS.c.pairing_id, _PAIRINGS.c.physician_id, _PAIRINGS.c.patient_id,
+                 _PAIRINGS.c.status, _PAIRINGS.c.start_epoch, _PAIRINGS.c.grace_days,
+                 _EPOCHS.c.state)
+          .select_from(_PAIRINGS.outerjoin(_EPOCHS, and_(
+              _EPOCHS.c.pairing_id == _PAIRINGS.c.pairing_id,
+              _EPOCHS.c.epoch == bindparam("epoch"))))
+          .where(_PAIRINGS.c.pairing_id == bindparam("pairing_id")))
+
+
+def _record(row: Any) -> PairingRecord:
+    return PairingRecord(*row)
+
+
+def route(session: Session, pairing_id: str, epoch: int) -> Route | None:
+    """The pairing and the state of its ``epoch`` row, in one Core query (every message)."""
+    row = session.connection().execute(
+        _ROUTE, {"pairing_id": pairing_id, "epoch": epoch}).first()
+    return None if row is None else Route(*row)
+
+
+def get_pairing(session: Session, pairing_id: str) -> PairingRecord | None:
+    row = session.execute(select(*_COLUMNS).where(Pairing.pairing_id == pairing_id)).first()
+    return None if row is None else _record(row)
+
+
+def register_pairing(
     session: Session,
     *,
     pairing_id: str,
@@ -23,22 +103,16 @@ def create_pairing(
     grace_days: int,
     offer_expires_at: datetime,
     now: datetime,
-) -> Pairing:
-    """Record a registered offer; a second registration of the same id is refused."""
-    if session.get(Pairing, pairing_id) is not None:
-        raise OfferReused("this pairing id is already registered")
-    pairing = Pairing(
-        pairing_id=pairing_id, physician_id=physician_id, patient_id=None,
-        status="pending", start_epoch=start_epoch, grace_days=grace_days,
-        offer_expires_at=offer_expires_at, created_at=now,
-    )
-    session.add(pairing)
-    session.flush()
-    return pairing
-
-
-def get_pairing(session: Session, pairing_id: str) -> Pairing | None:
-    return session.get(Pairing, pairing_id)
+) -> bool:
+    """Record a registered offer, ``pending``; False when the id is taken (a second
+    registration of one id changes nothing)."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # the physician's identity may be new in this transaction
+    return insert_if_absent(session, _PAIRINGS, {
+        "pairing_id": pairing_id, "physician_id": physician_id, "patient_id": None,
+        "status": "pending", "start_epoch": start_epoch, "grace_days": grace_days,
+        "offer_expires_at": offer_expires_at, "created_at": now, "completed_at": None,
+        "consent_at": None, "consent_channel": None, "consent_notice_version": None})
 
 
 def accept_pairing(
@@ -49,8 +123,12 @@ def accept_pairing(
     now: datetime,
     consent_channel: str,
     consent_notice_version: str,
-) -> Pairing:
-    """Complete a pending offer: patient bound, consent recorded, start epoch opened."""
+) -> PairingRecord:
+    """Complete a pending offer: patient bound, consent recorded, start epoch opened.
+
+    The row is locked (PostgreSQL) and re-checked, so of two concurrent accepts one
+    wins and the other gets :class:`OfferReused`.
+    """
     pairing = session.get(Pairing, pairing_id, with_for_update=True)
     if pairing is None:
         raise WrongPairing("unknown pairing")
@@ -66,12 +144,12 @@ def accept_pairing(
     pairing.consent_at = now
     pairing.consent_channel = consent_channel
     pairing.consent_notice_version = consent_notice_version
-    ensure_epoch(session, pairing_id, pairing.start_epoch, now=now)
     session.flush()
-    return pairing
+    ensure_epoch(session, pairing_id, pairing.start_epoch, now=now)
+    return _record(tuple(getattr(pairing, c.key) for c in _COLUMNS))
 
 
-def set_pairing_status(session: Session, pairing_id: str, status: str) -> Pairing:
+def set_pairing_status(session: Session, pairing_id: str, status: str) -> None:
     if status not in PAIRING_STATUSES:
         raise StorageError(f"unknown pairing status {status!r}")
     pairing = session.get(Pairing, pairing_id)
@@ -79,68 +157,78 @@ def set_pairing_status(session: Session, pairing_id: str, status: str) -> Pairin
         raise WrongPairing("unknown pairing")
     pairing.status = status
     session.flush()
-    return pairing
 
 
-def pairings_of(session: Session, identity_id: str, *, active_only: bool = True) -> list[Pairing]:
-    """Pairings in which ``identity_id`` is the physician or the patient."""
-    stmt = select(Pairing).where(
-        or_(Pairing.physician_id == identity_id, Pairing.patient_id == identity_id)
-    )
-    if active_only:
-        stmt = stmt.where(Pairing.status == "active")
-    return list(session.scalars(stmt.order_by(Pairing.created_at)))
+def set_status_of(session: Session, pairing_ids: Sequence[str], status: str) -> None:
+    """:func:`set_pairing_status` for many pairings at once."""
+    if status not in PAIRING_STATUSES:
+        raise StorageError(f"unknown pairing status {status!r}")
+    ids = list(pairing_ids)
+    for start in range(0, len(ids), _ID_CHUNK):
+        session.execute(update(Pairing).where(Pairing.pairing_id.in_(
+            ids[start:start + _ID_CHUNK])).values(status=status))
 
 
-def ensure_epoch(session: Session, pairing_id: str, epoch: int, *, now: datetime) -> Epoch:
-    """The epoch row, created ``active`` on first use."""
-    row = get_epoch(session, pairing_id, epoch)
-    if row is None:
-        row = Epoch(pairing_id=pairing_id, epoch=epoch, state="active", started_at=now)
-        session.add(row)
-        session.flush()
-    return row
+def pairings_of(
+    session: Session, identity_id: str, *, statuses: Sequence[str] | None = ("pending", "active"),
+) -> list[PairingRecord]:
+    """Pairings in which ``identity_id`` is the physician or the patient, oldest first;
+    ``statuses=None`` for every status."""
+    stmt = select(*_COLUMNS).where(
+        or_(Pairing.physician_id == identity_id, Pairing.patient_id == identity_id))
+    if statuses is not None:
+        stmt = stmt.where(Pairing.status.in_(statuses))
+    return [_record(r) for r in session.execute(stmt.order_by(Pairing.created_at))]
 
 
-def get_epoch(session: Session, pairing_id: str, epoch: int) -> Epoch | None:
-    stmt = select(Epoch).where(Epoch.pairing_id == pairing_id, Epoch.epoch == epoch)
-    return session.scalars(stmt).first()
+def ids_with_prefix(session: Session, prefix: str, *, limit: int = 2) -> list[str]:
+    """Pairing ids starting with ``prefix`` (at most ``limit``: two tell "ambiguous")."""
+    return [str(p) for p in session.scalars(
+        select(Pairing.pairing_id).where(Pairing.pairing_id.startswith(prefix, autoescape=True))
+        .limit(limit))]
 
 
-def epochs_in_state(session: Session, state: str) -> list[Epoch]:
-    stmt = select(Epoch).where(Epoch.state == state).order_by(Epoch.pairing_id, Epoch.epoch)
-    return list(session.scalars(stmt))
+def members_of(session: Session, pairing_ids: Sequence[str]) -> dict[str, list[str]]:
+    """pairing id → identity ids of its physician and (if any) patient."""
+    out: dict[str, list[str]] = {}
+    ids = sorted(set(pairing_ids))
+    for start in range(0, len(ids), _ID_CHUNK):
+        rows = session.execute(
+            select(Pairing.pairing_id, Pairing.physician_id, Pairing.patient_id)
+            .where(Pairing.pairing_id.in_(ids[start:start + _ID_CHUNK]))
+        ).all()
+        for pid, physician, patient in rows:
+            out[pid] = [m for m in (physician, patient) if m]
+    return out
 
 
-def retire_epoch(session: Session, pairing_id: str, epoch: int, *, now: datetime) -> Epoch:
-    """Start the grace window of ``epoch`` (it still relays until shredded)."""
-    row = ensure_epoch(session, pairing_id, epoch, now=now)
-    if row.state == "active":
-        row.state = "retired"
-        row.retired_at = now
-        session.flush()
-    return row
+def active_page(
+    session: Session, *, after: str, limit: int, pairing_ids: Sequence[str] | None = None,
+) -> list[ActivePairing]:
+    """Active pairings after ``after`` in id order, at most ``limit``: batch jobs walk
+    the table by primary key."""
+    stmt = (select(Pairing.pairing_id, Pairing.start_epoch, Pairing.grace_days)
+            .where(Pairing.status == "active", Pairing.pairing_id > after)
+            .order_by(Pairing.pairing_id).limit(limit))
+    if pairing_ids is not None:
+        stmt = stmt.where(Pairing.pairing_id.in_(list(pairing_ids)))
+    return [ActivePairing(str(p), int(s), int(g)) for p, s, g in session.execute(stmt)]
 
 
-def shred_epoch(session: Session, pairing_id: str, epoch: int, *, now: datetime) -> int:
-    """Mark ``epoch`` shredded and delete its stored tokens and media; returns rows deleted.
+def count_active(session: Session, pairing_ids: Sequence[str] | None = None) -> int:
+    stmt = select(func.count()).select_from(Pairing).where(Pairing.status == "active")
+    if pairing_ids is not None:
+        stmt = stmt.where(Pairing.pairing_id.in_(list(pairing_ids)))
+    return int(session.scalar(stmt) or 0)
 
-    On SQLite call :func:`storage.db.sqlite_checkpoint_truncate` after commit so the
-    deleted bytes leave the WAL too.
-    """
-    row = ensure_epoch(session, pairing_id, epoch, now=now)
-    deleted = 0
-    for stmt in (
-        delete(StoredToken).where(
-            StoredToken.pairing_id == pairing_id, StoredToken.epoch == epoch
-        ),
-        delete(MediaBlob).where(MediaBlob.pairing_id == pairing_id, MediaBlob.epoch == epoch),
-    ):
-        deleted += int(getattr(session.execute(stmt), "rowcount", 0) or 0)
-    if row.state != "shredded":
-        row.state = "shredded"
-        row.shredded_at = now
-        if row.retired_at is None:
-            row.retired_at = now
-    session.flush()
-    return deleted
+
+def active_physicians(session: Session) -> list[tuple[str, str]]:
+    """(pairing id, physician identity id) of every active pairing."""
+    return [(str(p), str(d)) for p, d in session.execute(
+        select(Pairing.pairing_id, Pairing.physician_id).where(Pairing.status == "active"))]
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    """Pairings per status (``/stats``)."""
+    return {str(k): int(v) for k, v in session.execute(
+        select(Pairing.status, func.count()).group_by(Pairing.status)).all()}

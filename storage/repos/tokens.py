@@ -1,19 +1,25 @@
-"""Relay tokens and partly received multi-part tokens."""
+"""Relayed tokens (``stored_tokens``, kept per epoch for break-glass until shredded) and
+partly received multi-part tokens (``pending_parts``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from medcrypt.crypto.errors import LimitExceeded, MalformedToken
 from medcrypt.storage.models.parts import PendingPart
 from medcrypt.storage.models.tokens import StoredToken
-from medcrypt.storage.repos.pairings import ensure_epoch
+from medcrypt.storage.repos._sql import insert_if_absent, rowcount
+
+_TOKENS: Table = StoredToken.__table__  # type: ignore[assignment]
+_PARTS: Table = PendingPart.__table__  # type: ignore[assignment]
+#: Built once: every relayed message is stored.
+_STORE = insert(_TOKENS)
 
 
-def store_token(
+def store_relayed(
     session: Session,
     *,
     pairing_id: str,
@@ -23,28 +29,29 @@ def store_token(
     kind: int,
     raw: bytes,
     now: datetime,
-) -> StoredToken:
-    """Keep a relayed token's raw bytes until its epoch is shredded."""
-    ensure_epoch(session, pairing_id, epoch, now=now)
-    token = StoredToken(
-        pairing_id=pairing_id, epoch=epoch, direction=direction, msg_index=msg_index,
-        kind=kind, raw=raw, received_at=now,
-    )
-    session.add(token)
-    session.flush()
-    return token
+) -> None:
+    """Keep a relayed token's raw bytes until its epoch is shredded (its epoch row must
+    exist: :func:`storage.repos.epochs.ensure_epoch`)."""
+    session.connection().execute(_STORE, {
+        "pairing_id": pairing_id, "epoch": epoch, "direction": direction,
+        "msg_index": msg_index, "kind": kind, "raw": raw, "received_at": now})
 
 
-def tokens_of_epoch(session: Session, pairing_id: str, epoch: int) -> list[StoredToken]:
-    stmt = (
-        select(StoredToken)
-        .where(StoredToken.pairing_id == pairing_id, StoredToken.epoch == epoch)
-        .order_by(StoredToken.id)
-    )
-    return list(session.scalars(stmt))
+def relayed_raw(session: Session, pairing_id: str, kind: int) -> list[bytes]:
+    """Raw bytes of the stored tokens of one kind for a pairing, in arrival order."""
+    return list(session.scalars(
+        select(StoredToken.raw).where(StoredToken.pairing_id == pairing_id,
+                                      StoredToken.kind == kind)
+        .order_by(StoredToken.id)))
 
 
-def add_part(
+def pairings_with_messages(session: Session, epoch: int) -> set[str]:
+    """Pairings that relayed at least one token in ``epoch``."""
+    return {str(p) for p in session.scalars(select(StoredToken.pairing_id).where(
+        StoredToken.epoch == epoch).distinct())}
+
+
+def collect_part(
     session: Session,
     *,
     sender_id: str,
@@ -53,42 +60,51 @@ def add_part(
     part_count: int,
     chunk: bytes,
     now: datetime,
-    max_pending_per_sender: int = 256,
+    max_pending_groups: int,
 ) -> list[bytes] | None:
     """Store one part; when the group is complete return its chunks in order and drop them.
 
-    A repeated part (platform redelivery) is ignored. ``max_pending_per_sender`` bounds
-    how much half-finished data one sender can park on the server.
+    None while parts are missing, and for a repeated part (a platform redelivery, or a
+    concurrent delivery of the same part: the unique key decides). Raises
+    :class:`LimitExceeded` when a new group would exceed ``max_pending_groups``
+    unfinished groups of one sender (how much half-finished data a sender can park), and
+    :class:`MalformedToken` when the part contradicts its group's count.
     """
     if not 0 <= part_index < part_count:
         raise MalformedToken("part index outside its count")
-    group = (PendingPart.sender_id == sender_id) & (PendingPart.group_id == group_id)
-    known = list(session.scalars(select(PendingPart).where(group)))
-    if any(p.part_count != part_count for p in known):
+    groups = session.scalar(select(func.count(func.distinct(PendingPart.group_id))).where(
+        PendingPart.sender_id == sender_id))
+    same_group = (PendingPart.sender_id == sender_id, PendingPart.group_id == group_id)
+    existing = list(session.execute(
+        select(PendingPart.part_index, PendingPart.part_count, PendingPart.chunk)
+        .where(*same_group)))
+    if not existing and (groups or 0) >= max_pending_groups:
+        raise LimitExceeded("too many unfinished multi-part messages")
+    if any(index == part_index for index, _count, _chunk in existing):
+        return None  # duplicate part: already have it
+    if any(count != part_count for _index, count, _chunk in existing):
         raise MalformedToken("parts of one group disagree on the count")
-    if all(p.part_index != part_index for p in known):
-        pending = session.scalar(
-            select(func.count()).select_from(PendingPart).where(PendingPart.sender_id == sender_id)
-        )
-        if (pending or 0) >= max_pending_per_sender:
-            raise LimitExceeded("too many unfinished multi-part messages")
-        session.add(PendingPart(
-            sender_id=sender_id, group_id=group_id, part_index=part_index,
-            part_count=part_count, chunk=chunk, received_at=now,
-        ))
-        session.flush()
-    parts = list(session.scalars(
-        select(PendingPart).where(group).order_by(PendingPart.part_index)
-    ))
-    if len(parts) < part_count:
+    # The raw chunk, not the text: part 0 starts with the whole token's header, which is
+    # how the shred job finds the parts of an epoch without a key.
+    if not insert_if_absent(session, _PARTS, {
+            "sender_id": sender_id, "group_id": group_id, "part_index": part_index,
+            "part_count": part_count, "chunk": chunk, "received_at": now}):
         return None
-    chunks = [p.chunk for p in parts]
-    session.execute(delete(PendingPart).where(group))
-    session.flush()
-    return chunks
+    if len(existing) + 1 < part_count:
+        return None
+    chunks = {index: data for index, _count, data in existing}
+    chunks[part_index] = chunk
+    session.execute(delete(PendingPart).where(*same_group))
+    return [chunks[i] for i in range(part_count)]
 
 
 def purge_parts(session: Session, *, older_than: datetime) -> int:
     """Drop parts whose group never completed; returns how many were removed."""
-    result = session.execute(delete(PendingPart).where(PendingPart.received_at < older_than))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(session.execute(
+        delete(PendingPart).where(PendingPart.received_at < older_than)
+        .execution_options(synchronize_session=False)))
+
+
+def drop_parts_of(session: Session, sender_id: str) -> int:
+    """Delete every part ``sender_id`` sent (erasure); returns how many."""
+    return rowcount(session.execute(delete(PendingPart).where(PendingPart.sender_id == sender_id)))

@@ -11,12 +11,11 @@ from sqlalchemy import Engine
 
 from medcrypt.bot.cli import main
 from medcrypt.crypto.errors import StorageError
-from medcrypt.storage import audit_parallel as _audit_parallel_mod
-from medcrypt.storage import audit_read as _audit_read_mod
 from medcrypt.storage import migrate
 from medcrypt.storage.audit import AuditLog, default_jobs
-from medcrypt.storage.audit_parallel import plan_slices, run_workers
-from medcrypt.storage.audit_worker import SliceTask
+from medcrypt.storage.audit import parallel as _audit_parallel_mod
+from medcrypt.storage.audit.parallel import plan_slices, run_workers
+from medcrypt.storage.audit.worker import SliceTask
 from tests.support.audit import SERVER_KEY, SIGNING_SEED, fill
 
 
@@ -36,7 +35,7 @@ def test_small_logs_stay_in_process(audit_log: AuditLog, public_keys: dict,
     def refuse(*args: object, **kwargs: object) -> object:
         raise AssertionError("workers started for a small log")
 
-    monkeypatch.setattr(_audit_read_mod, "verify_parallel", refuse)
+    monkeypatch.setattr(_audit_parallel_mod, "verify_parallel", refuse)
     assert audit_log.verify(public_keys, jobs=4).entries >= 300  # parallel_from default
     with pytest.raises(ValueError, match="jobs"):
         audit_log.verify(public_keys, jobs=0)

@@ -23,9 +23,9 @@ from medcrypt.crypto.server.audit import (
     format_witness,
     parse_witness_lines,
 )
-from medcrypt.storage import audit_read as _audit_read_mod
 from medcrypt.storage.audit import CHECKPOINTS, ENTRIES, HEAD, AuditLog
-from medcrypt.storage.audit_parallel import plan_slices
+from medcrypt.storage.audit import parallel as _audit_parallel_mod
+from medcrypt.storage.audit.parallel import plan_slices
 from tests.support.audit import _row, _set, _shift, fill
 
 N = 1_500
@@ -210,13 +210,13 @@ def test_parallel_verdict_equals_sequential(
     fill(audit_log, N)
     kw = tamper(audit_engine, audit_log)
     parallel_runs: list[int] = []
-    real = _audit_read_mod.verify_parallel
+    real = _audit_parallel_mod.verify_parallel
 
     def spy(*args: object, **kwargs: object) -> object:
         parallel_runs.append(len(args[2]))  # type: ignore[arg-type]
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_audit_read_mod, "verify_parallel", spy)
+    monkeypatch.setattr(_audit_parallel_mod, "verify_parallel", spy)
     sequential = _outcome(audit_log, public_keys, 1, **kw)
     assert parallel_runs == []
     jobs_tried = (2, JOBS) if name in TWO_WORKER_CASES else (JOBS,)

@@ -23,6 +23,7 @@ from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import is_sqlite, make_engine, session_factory
 from medcrypt.storage.models.outbox import EarlyReceipt, OutboxMessage
+from medcrypt.storage.repos import outbox as rows
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 #: One server keyring for the queue set-up and the workers that read its addresses.
@@ -48,18 +49,18 @@ def test_head_of_line_lease_and_recovery(database_url: str) -> None:
     pg = not is_sqlite(sessions.kw["bind"])  # type: ignore[attr-defined]
     lease = timedelta(seconds=30)
     with sessions.begin() as s:  # type: ignore[attr-defined]
-        first = queue.claim(s, now=NOW, lease=lease, worker="w1", limit=10, postgres=pg)
+        first = rows.claim(s, now=NOW, lease=lease, worker="w1", limit=10, postgres=pg)
         assert sorted(r.dest_identity_id for r in first) == sorted(ids)  # one per recipient
         assert all(queue.body_of(r) == "n0" for r in first)
     with sessions.begin() as s:  # type: ignore[attr-defined]
-        assert queue.claim(s, now=NOW, lease=lease, worker="w2", limit=10, postgres=pg) == []
-        assert queue.in_doubt(s, now=NOW) == []
-        expired = queue.in_doubt(s, now=NOW + lease + timedelta(seconds=1))
+        assert rows.claim(s, now=NOW, lease=lease, worker="w2", limit=10, postgres=pg) == []
+        assert rows.in_doubt(s, now=NOW) == []
+        expired = rows.in_doubt(s, now=NOW + lease + timedelta(seconds=1))
         assert len(expired) == 3
     with sessions.begin() as s:  # type: ignore[attr-defined]
-        queue.mark_sent_many(s, [(first[0].id, "42")], NOW)
+        rows.mark_sent_many(s, [(first[0].id, "42")], NOW)
     with sessions.begin() as s:  # type: ignore[attr-defined]
-        nxt = queue.claim(s, now=NOW, lease=lease, worker="w1", limit=10, postgres=pg)
+        nxt = rows.claim(s, now=NOW, lease=lease, worker="w1", limit=10, postgres=pg)
         assert [queue.body_of(r) for r in nxt] == ["n1"]  # only the chat whose head was sent moves
 
 
@@ -67,11 +68,11 @@ def test_delay_recipient_only_delays_that_recipient(database_url: str) -> None:
     sessions, ids = _setup(database_url)
     pg = not is_sqlite(sessions.kw["bind"])  # type: ignore[attr-defined]
     with sessions.begin() as s:  # type: ignore[attr-defined]
-        queue.delay_recipient(s, ids[0], NOW + timedelta(seconds=5), NOW)
+        rows.delay_recipient(s, ids[0], NOW + timedelta(seconds=5), NOW)
     with sessions.begin() as s:  # type: ignore[attr-defined]
-        rows = queue.claim(s, now=NOW, lease=timedelta(seconds=30), worker="w", limit=10,
-                           postgres=pg)
-        assert ids[0] not in {r.dest_identity_id for r in rows} and len(rows) == 2
+        due = rows.claim(s, now=NOW, lease=timedelta(seconds=30), worker="w", limit=10,
+                         postgres=pg)
+        assert ids[0] not in {r.dest_identity_id for r in due} and len(due) == 2
 
 
 def test_two_postgres_workers_claim_disjoint_rows(postgres_url: str) -> None:
@@ -82,8 +83,8 @@ def test_two_postgres_workers_claim_disjoint_rows(postgres_url: str) -> None:
     try:
         s1.begin()
         s2.begin()
-        a = queue.claim(s1, now=NOW, lease=lease, worker="a", limit=2, postgres=True)
-        b = queue.claim(s2, now=NOW, lease=lease, worker="b", limit=10, postgres=True)
+        a = rows.claim(s1, now=NOW, lease=lease, worker="a", limit=2, postgres=True)
+        b = rows.claim(s2, now=NOW, lease=lease, worker="b", limit=10, postgres=True)
         assert len(a) == 2
         assert not {r.id for r in a} & {r.id for r in b}
         s1.commit()
@@ -111,7 +112,7 @@ def _claimed(database_url: str) -> tuple[Any, int]:
     sessions, _ = _setup(database_url)
     pg = not is_sqlite(sessions.kw["bind"])  # type: ignore[attr-defined]
     with sessions.begin() as s:  # type: ignore[attr-defined]
-        row_id = queue.claim(s, now=NOW, lease=timedelta(seconds=30), worker="w", limit=1,
+        row_id = rows.claim(s, now=NOW, lease=timedelta(seconds=30), worker="w", limit=1,
                              postgres=pg)[0].id
     return sessions, int(row_id)
 
@@ -147,12 +148,12 @@ def test_an_early_failure_receipt_fails_the_row_once_recorded(database_url: str)
 def test_receipts_only_move_forward_and_delivery_drops_the_payload(database_url: str) -> None:
     sessions, row_id = _claimed(database_url)
     with sessions.begin() as s:  # type: ignore[attr-defined]
-        queue.mark_sent_many(s, [(row_id, "SM-1")], NOW)
+        rows.mark_sent_many(s, [(row_id, "SM-1")], NOW)
     with sessions.begin() as s:  # type: ignore[attr-defined]
-        assert queue.advance_status(s, "SM-unknown", "sent", None, NOW) is None
-        assert queue.advance_status(s, "SM-1", "delivered", None, NOW) is True
-        assert queue.advance_status(s, "SM-1", "sent", None, NOW) is False  # late, older
-        assert queue.advance_status(s, "SM-1", "read", None, NOW) is True
+        assert rows.advance_status(s, "SM-unknown", "sent", None, NOW) is None
+        assert rows.advance_status(s, "SM-1", "delivered", None, NOW) is True
+        assert rows.advance_status(s, "SM-1", "sent", None, NOW) is False  # late, older
+        assert rows.advance_status(s, "SM-1", "read", None, NOW) is True
     with sessions() as s:  # type: ignore[operator]
         done = s.get(OutboxMessage, row_id)
         assert done is not None and done.status == "sent"
@@ -196,7 +197,7 @@ def test_receipts_heard_together_are_committed_together(database_url: str) -> No
 
     sessions, row_id = _claimed(database_url)
     with sessions.begin() as s:  # type: ignore[attr-defined]
-        queue.mark_sent_many(s, [(row_id, "SM-1")], NOW)
+        rows.mark_sent_many(s, [(row_id, "SM-1")], NOW)
     worker = _worker(sessions)
     commits: list[int] = []
     event.listen(sessions.kw["bind"], "commit", lambda conn: commits.append(1))  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from medcrypt.storage.models.inbound import InboundKey
 from medcrypt.storage.models.media import MediaBlob
 from medcrypt.storage.models.outbox import OutboxMessage
 from medcrypt.storage.models.parts import PendingPart
+from medcrypt.storage.repos import outbox as rows
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
@@ -37,9 +38,7 @@ def test_prune_keeps_only_what_delivery_still_needs(database_url: str) -> None:
                                              document=Document(os.urandom(64), "b.mcbg")),
                           [""], when)[0]
             for when in (NOW, old))
-        sent = s.get(OutboxMessage, done)
-        assert sent is not None
-        queue.mark_sent(sent, "tg-1", old)
+        assert rows.mark_sent(s, done, "tg-1", old) is not None
         queue.enqueue(s, OutboundMessage(admin, OutKind.NOTICE), ["a notice"], old)
         s.add(InboundKey(platform="whatsapp", platform_message_id="SMold", received_at=old))
         s.add(InboundKey(platform="whatsapp", platform_message_id="SMnew", received_at=NOW))
@@ -60,7 +59,7 @@ def test_prune_keeps_only_what_delivery_still_needs(database_url: str) -> None:
         assert counts["outbox_bodies"] == 0  # the only sent row was a file: empty payload
         notice = s.scalar(select(OutboxMessage).where(OutboxMessage.payload_kind == "notice"))
         assert notice is not None
-        queue.mark_sent(notice, "tg-2", NOW)
+        rows.mark_sent(s, notice.id, "tg-2", NOW)
     with sessions.begin() as s:
         assert prune(s, NOW + timedelta(days=8))["outbox_bodies"] == 1
     with sessions.begin() as s:

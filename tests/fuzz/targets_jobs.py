@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable
 
 from medcrypt.bot.cli.jobs import parse_instant
 from medcrypt.bot.domain.lifecycle.purge import _outbox_target, _token_target
-from medcrypt.bot.scheduler.triggerspec import trigger_from_spec
 from medcrypt.crypto.errors import ConfigError, StorageError
 from medcrypt.crypto.keyless.parts import split_token
 from medcrypt.crypto.keyless.wire import encode_token
+from medcrypt.storage.triggerspec import trigger_from_spec
 
 _HEADER = bytes([2, 1]) + bytes(range(16)) + (682).to_bytes(4, "big") + b"\x00" + bytes(4)
 _TOKEN = encode_token(_HEADER + bytes(24) + bytes(range(64)))

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from apscheduler.jobstores.base import ConflictingIdError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -21,7 +22,6 @@ from sqlalchemy import insert, select
 from structlog.testing import capture_logs
 
 from medcrypt.bot.scheduler import runner as sched
-from medcrypt.bot.scheduler.jobstore import JOBS, DataJobStore
 from medcrypt.bot.scheduler.runner import (
     JOB_FUNCTIONS,
     ROTATION_MISFIRE,
@@ -30,10 +30,11 @@ from medcrypt.bot.scheduler.runner import (
     start_scheduler,
     stop_scheduler,
 )
-from medcrypt.bot.scheduler.triggerspec import trigger_spec
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.errors import StorageError
+from medcrypt.storage.jobstore import JOBS, DataJobStore, stored_next_run_times
 from medcrypt.storage.models.jobs import JobRun
+from medcrypt.storage.triggerspec import trigger_spec
 from tests.support.jobs import context
 
 NOV30 = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
@@ -205,3 +206,22 @@ async def test_missed_fire_times_in_the_store_run_once_coalesced(sqlite_url: str
             nxt = conn.execute(select(JOBS.c.next_run_time)
                                .where(JOBS.c.id == "shred_sweep")).scalar_one()
         assert nxt > now.timestamp()
+
+
+def test_adding_a_taken_id_is_refused_and_keeps_the_stored_job(database_url: str) -> None:
+    """Insert-if-absent: a second job under one id raises APScheduler's conflict error
+    (what ``replace_existing=False`` relies on) and the first row is left as it was."""
+    with context(database_url, FixedClock(NOV30)) as ctx:
+        store = DataJobStore(ctx.engine, JOB_FUNCTIONS)
+        scheduler = BackgroundScheduler(timezone=UTC, jobstores={"default": store})
+        scheduler.start(paused=True)
+        try:
+            trigger = IntervalTrigger(seconds=60, start_date=PAST, timezone=UTC)
+            scheduler.add_job(scheduled, trigger, args=["k", "shred_sweep"], id="dup")
+            with pytest.raises(ConflictingIdError):
+                scheduler.add_job(scheduled, trigger, args=["k", "rotation"], id="dup")
+            job = scheduler.get_job("dup")
+            assert job is not None and job.args == ("k", "shred_sweep")
+            assert set(stored_next_run_times(ctx.engine)) == {"dup"}
+        finally:
+            scheduler.shutdown(wait=False)

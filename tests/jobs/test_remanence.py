@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from medcrypt.bot.domain.lifecycle.remanence import scrub
 from medcrypt.bot.domain.lifecycle.rotation import rotate
 from medcrypt.bot.domain.lifecycle.shred import sweep
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.keyless.epochs import epoch_of
+from medcrypt.storage.remanence import scrub
 from tests.support.jobs import add_pairing, add_token, context
 
 OCT = datetime(2026, 10, 10, tzinfo=UTC)

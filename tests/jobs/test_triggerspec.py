@@ -18,8 +18,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from hypothesis import given
 from hypothesis import strategies as st
 
-from medcrypt.bot.scheduler.triggerspec import trigger_from_spec, trigger_spec
 from medcrypt.crypto.errors import StorageError
+from medcrypt.storage.triggerspec import trigger_from_spec, trigger_spec
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True)

@@ -16,10 +16,10 @@ from medcrypt.crypto.errors import DecryptionFailed, KeyVersionMissing, StorageE
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, session_factory, sqlite_checkpoint_truncate
-from medcrypt.storage.encrypted import Sealed
+from medcrypt.storage.encrypted import Sealed, new_id
 from medcrypt.storage.keys import count_stale, key_status, rewrap, verify_keyring
+from medcrypt.storage.models.admins import ClinicAdmin
 from medcrypt.storage.models.identities import PlatformIdentity
-from medcrypt.storage.repos.admins import add_admin, is_admin
 from medcrypt.storage.repos.identities import (
     erase_identity,
     find_identity,
@@ -180,7 +180,11 @@ def test_rewrap_moves_everything_to_the_current_version(
     v1 = Keyring.from_env_value(KEYS_V1)
     _store_people(sessions, v1)
     with sessions.begin() as s:
-        add_admin(s, v1, now=NOW, platform="whatsapp", address="+15550001111")
+        # A grant by address (the column rewrap must re-seal and re-index too).
+        grant = ClinicAdmin(id=new_id(), platform="whatsapp", identity_id=None,
+                            added_by=None, added_at=NOW)
+        ClinicAdmin.ADDRESS.store(grant, v1, "+15550001111")
+        s.add(grant)
     v2 = Keyring.from_env_value(KEYS_V2)
     with sessions() as s:
         assert sum(count_stale(s, v2).values()) > 0
@@ -197,8 +201,11 @@ def test_rewrap_moves_everything_to_the_current_version(
         verify_keyring(s, only_v2)
         found = find_identity(s, only_v2, "whatsapp", PHONES[2])
         assert found is not None and reveal_label(found, only_v2) == LABEL
-        admin, _ = get_or_create_identity(s, only_v2, "whatsapp", "+15550001111", now=NOW)
-        assert is_admin(s, only_v2, admin)
+        candidates = ClinicAdmin.ADDRESS.index_candidates(only_v2, "+15550001111")
+        admin = s.scalars(select(ClinicAdmin).where(
+            ClinicAdmin.platform == "whatsapp",
+            ClinicAdmin.address_bidx.in_(candidates))).one()
+        assert ClinicAdmin.ADDRESS.reveal(admin, only_v2) == "+15550001111"
 
 
 def test_removing_a_version_in_use_names_table_column_and_count(
@@ -225,9 +232,8 @@ def test_erasure_removes_sealed_values(
 ) -> None:
     a, *_ = _store_people(sessions, keyring)
     with sessions.begin() as s:
-        row = s.get(PlatformIdentity, a)
-        assert row is not None
-        erase_identity(s, row, now=NOW)
+        assert erase_identity(s, a, now=NOW)
+        assert not erase_identity(s, a, now=NOW)  # once erased, nothing left to erase
     with sessions() as s:
         assert find_identity(s, keyring, "whatsapp", PHONES[0]) is None
         row = s.get(PlatformIdentity, a)

@@ -18,15 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from medcrypt.crypto.errors import MalformedToken
 from medcrypt.crypto.keyless.epochs import is_readable
 from medcrypt.crypto.keyless.wire import Kind, parse_raw
-from medcrypt.storage.models.epochs import Epoch
-from medcrypt.storage.models.escrow import EscrowDeposit
-from medcrypt.storage.models.tokens import StoredToken
+from medcrypt.storage.db import Session
+from medcrypt.storage.repos import epochs, escrow, tokens
 
 
 @dataclass
@@ -44,19 +40,12 @@ class Collected:
 
 def _raw_rows(session: Session, pairing_id: bytes) -> list[bytes]:
     hex_id = pairing_id.hex()
-    rows: list[bytes] = list(session.scalars(
-        select(StoredToken.raw).where(StoredToken.pairing_id == hex_id,
-                                      StoredToken.kind == int(Kind.MESSAGE))
-        .order_by(StoredToken.id)))
-    rows += session.scalars(
-        select(EscrowDeposit.raw).where(EscrowDeposit.pairing_id == hex_id)
-        .order_by(EscrowDeposit.id))
-    return rows
+    return (tokens.relayed_raw(session, hex_id, int(Kind.MESSAGE))
+            + escrow.deposits_raw(session, hex_id))
 
 
 def shredded_epochs(session: Session, pairing_id: bytes) -> set[int]:
-    return set(session.scalars(select(Epoch.epoch).where(
-        Epoch.pairing_id == pairing_id.hex(), Epoch.state == "shredded")))
+    return epochs.shredded_epochs(session, pairing_id.hex())
 
 
 def collect(session: Session, pairing_id: bytes, *, grace_days: int, now: datetime) -> Collected:

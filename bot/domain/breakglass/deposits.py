@@ -14,13 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
-from medcrypt.storage.models.escrow import EscrowDeposit
-from medcrypt.storage.models.pairings import Pairing
-from medcrypt.storage.models.tokens import StoredToken
+from medcrypt.storage.db import Session
+from medcrypt.storage.repos import escrow, pairings, tokens
 
 TEXT = ("No escrow deposit for {month} has reached the clinic for your conversation "
         "{pairing}. Emergency access could not open this month. Please run "
@@ -37,12 +33,9 @@ class Missing:
 def missing_deposits(session: Session, now: datetime) -> list[Missing]:
     """Active pairings with messages but no deposit in the current month."""
     current = epoch_of(now)
-    with_messages = set(session.scalars(select(StoredToken.pairing_id).where(
-        StoredToken.epoch == current).distinct()))
-    covered = set(session.scalars(
-        select(EscrowDeposit.pairing_id).where(EscrowDeposit.epoch == current).distinct()))
-    rows = session.execute(select(Pairing.pairing_id, Pairing.physician_id).where(
-        Pairing.status == "active")).all()
+    with_messages = tokens.pairings_with_messages(session, current)
+    covered = escrow.pairings_with_deposit(session, current)
+    rows = pairings.active_physicians(session)
     return [Missing(pid, physician, current) for pid, physician in rows
             if pid in with_messages and pid not in covered]
 

@@ -25,9 +25,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from medcrypt.bot.domain.breakglass import texts
 from medcrypt.bot.domain.breakglass.bundle import (
     build_bundle,
@@ -39,8 +36,10 @@ from medcrypt.bot.domain.messages import Document
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.keyless.epochs import format_epoch
 from medcrypt.crypto.server.audit import Action, system_ref
-from medcrypt.storage.models.breakglass import BreakGlassRequest
-from medcrypt.storage.models.pairings import Pairing
+from medcrypt.storage.db import Session
+from medcrypt.storage.repos import breakglass as rows
+from medcrypt.storage.repos.breakglass import Request
+from medcrypt.storage.repos.pairings import PairingRecord, get_pairing, ids_with_prefix
 
 MAX_REASON_CHARS = 160
 MIN_REASON_CHARS = 4
@@ -78,16 +77,15 @@ def _audit(deps: Services, session: Session, action: Action, actor: str | None,
     deps.audit.append(actor_ref, action, subject, details, session=session)
 
 
-def _find_pairing(session: Session, text: str) -> Pairing | str | None:
+def _find_pairing(session: Session, text: str) -> PairingRecord | str | None:
     """Full 32-hex id, or a unique prefix of at least 8 hex characters."""
     value = text.strip().lower()
     if not 8 <= len(value) <= 32 or not set(value) <= _HEX:
         return None
-    ids = list(session.scalars(select(Pairing.pairing_id).where(
-        Pairing.pairing_id.startswith(value, autoescape=True)).limit(2)))
+    ids = ids_with_prefix(session, value)
     if len(ids) > 1:
         return "ambiguous"
-    return session.get(Pairing, ids[0]) if ids else None
+    return get_pairing(session, ids[0]) if ids else None
 
 
 def refuse(deps: Services, session: Session, identity_id: str, command: str) -> Outcome:
@@ -109,16 +107,13 @@ def request(deps: Services, session: Session, actor: Actor, args: Sequence[str])
     found = _find_pairing(session, args[0])
     if found == "ambiguous":
         return Outcome(texts.AMBIGUOUS_PAIRING)
-    if not isinstance(found, Pairing) or found.patient_id is None:
+    if not isinstance(found, PairingRecord) or found.patient_id is None:
         return Outcome(texts.UNKNOWN_PAIRING)
     now = deps.clock.now()
-    row = BreakGlassRequest(
-        code=secrets.token_hex(5), pairing_id=bytes.fromhex(found.pairing_id),
-        requester_id=actor.identity_id, status="pending", requested_at=now,
-        expires_at=now + _window(deps))
-    BreakGlassRequest.REASON.store(row, deps.keyring, reason)
-    session.add(row)
-    session.flush()
+    row = rows.create_request(
+        session, deps.keyring, code=secrets.token_hex(5),
+        pairing_id=bytes.fromhex(found.pairing_id), requester_id=actor.identity_id,
+        reason=reason, now=now, expires_at=now + _window(deps))
     _audit(deps, session, Action.BREAKGLASS_REQUESTED, actor.identity_id, row.pairing_id,
            request=row.code, reason=reason, window_minutes=_window(deps) // timedelta(minutes=1))
     return Outcome(texts.REQUESTED.format(code=row.code, minutes=_window(deps) // timedelta(
@@ -126,37 +121,36 @@ def request(deps: Services, session: Session, actor: Actor, args: Sequence[str])
 
 
 def _load(deps: Services, session: Session, args: Sequence[str], usage: str,
-          ) -> BreakGlassRequest | Outcome:
+          ) -> Request | Outcome:
     if len(args) != 1:
         return Outcome(usage)
     code = args[0].strip().lower()
     row = None
     if len(code) == 10 and set(code) <= _HEX:
-        row = session.scalar(select(BreakGlassRequest).where(BreakGlassRequest.code == code))
+        row = rows.find_request(session, code)
     if row is None:
         return Outcome(texts.UNKNOWN_REQUEST)
     if row.status == "pending" and deps.clock.now() >= row.expires_at:
-        _expire(deps, session, row)
+        row = _expire(deps, session, row)
     if row.status != "pending":
         return Outcome(texts.NOT_PENDING.format(code=row.code, status=row.status))
     return row
 
 
-def _expire(deps: Services, session: Session, row: BreakGlassRequest) -> None:
-    row.status = "expired"
-    row.decided_at = deps.clock.now()
+def _expire(deps: Services, session: Session, row: Request) -> Request:
+    expired = rows.decide(session, row.code, "expired", approver_id=None,
+                          now=deps.clock.now())
     _audit(deps, session, Action.BREAKGLASS_DENIED, None, row.pairing_id,
            request=row.code, outcome="expired")
+    return expired
 
 
 def expire_due(deps: Services, session: Session) -> int:
     """Expire every pending request past its window (for a periodic job); returns count."""
-    rows = list(session.scalars(select(BreakGlassRequest).where(
-        BreakGlassRequest.status == "pending",
-        BreakGlassRequest.expires_at <= deps.clock.now())))
-    for row in rows:
+    due = rows.due_to_expire(session, deps.clock.now())
+    for row in due:
         _expire(deps, session, row)
-    return len(rows)
+    return len(due)
 
 
 def deny(deps: Services, session: Session, actor: Actor, args: Sequence[str]) -> Outcome:
@@ -166,9 +160,8 @@ def deny(deps: Services, session: Session, actor: Actor, args: Sequence[str]) ->
     row = _load(deps, session, args, texts.USAGE_DENY)
     if isinstance(row, Outcome):
         return row
-    row.status = "denied"
-    row.approver_id = actor.identity_id
-    row.decided_at = deps.clock.now()
+    rows.decide(session, row.code, "denied", approver_id=actor.identity_id,
+                now=deps.clock.now())
     _audit(deps, session, Action.BREAKGLASS_DENIED, actor.identity_id, row.pairing_id,
            request=row.code, outcome="denied")
     return Outcome(texts.DENIED.format(code=row.code))
@@ -185,15 +178,13 @@ def approve(deps: Services, session: Session, actor: Actor, args: Sequence[str])
         _audit(deps, session, Action.ADMIN_REFUSED, actor.identity_id, row.pairing_id,
                command="approve", why="own_request", request=row.code)
         return Outcome(texts.OWN_REQUEST)
-    pairing = session.get(Pairing, row.pairing_id.hex())
+    pairing = get_pairing(session, row.pairing_id.hex())
     if pairing is None:
         return Outcome(texts.UNKNOWN_PAIRING)
     escrow_public = escrow_public_from_config(deps.settings.clinic.escrow_public_key)
     now = deps.clock.now()
-    row.status = "approved"
-    row.approver_id = actor.identity_id
-    row.decided_at = now
-    reason = BreakGlassRequest.REASON.reveal(row, deps.keyring) or ""
+    rows.decide(session, row.code, "approved", approver_id=actor.identity_id, now=now)
+    reason = rows.reveal_reason(session, deps.keyring, row.code) or ""
     _audit(deps, session, Action.BREAKGLASS_APPROVED, actor.identity_id, row.pairing_id,
            request=row.code)
     found = collect(session, row.pairing_id, grace_days=pairing.grace_days, now=now)
@@ -205,13 +196,14 @@ def approve(deps: Services, session: Session, actor: Actor, args: Sequence[str])
         "deposits": found.deposits, "messages": found.messages,
     }
     data = build_bundle(escrow_public, row.code, manifest, found.items, rng=deps.rng)
-    row.exported_at, row.bundle_sha256 = now, bundle_digest(data)
-    row.deposits, row.messages = found.deposits, found.messages
+    digest = bundle_digest(data)
+    rows.record_export(session, row.code, now=now, bundle_sha256=digest,
+                       deposits=found.deposits, messages=found.messages)
     _audit(deps, session, Action.BREAKGLASS_EXPORTED, None, row.pairing_id,
            request=row.code, deposits=found.deposits, messages=found.messages,
            epochs=[format_epoch(e) for e in sorted(found.epochs)],
            excluded_epochs=[format_epoch(e) for e in sorted(found.excluded_epochs)],
-           bundle_sha256=row.bundle_sha256, recipient=deps.audit.pseudonym(
+           bundle_sha256=digest, recipient=deps.audit.pseudonym(
                "identity", row.requester_id))
     notice = texts.NOTICE.format(when=_when(now), reason=reason)
     members = [m for m in (pairing.physician_id, pairing.patient_id) if m]
@@ -223,16 +215,16 @@ def approve(deps: Services, session: Session, actor: Actor, args: Sequence[str])
 
 
 def record_opened(deps: Services, session: Session, code: str, digest: str, *,
-                  holders: int) -> BreakGlassRequest:
+                  holders: int) -> Request:
     """Note that a quorum opened the exported bundle ``code`` (its SHA-256 must match)."""
     from medcrypt.crypto.errors import PolicyViolation
 
-    row = session.scalar(select(BreakGlassRequest).where(BreakGlassRequest.code == code))
+    row = rows.find_request(session, code)
     if row is None or row.status != "approved" or row.bundle_sha256 is None:
         raise PolicyViolation("no exported break-glass request matches this bundle")
     if not secrets.compare_digest(row.bundle_sha256, digest):
         raise PolicyViolation("this bundle is not the file the bot exported for its request")
-    row.opened_at = deps.clock.now()
+    row = rows.record_opened(session, code, now=deps.clock.now())
     _audit(deps, session, Action.BREAKGLASS_OPENED, None, row.pairing_id, request=row.code,
            bundle_sha256=digest, share_holders=holders, messages=row.messages)
     return row

@@ -14,10 +14,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import Table, select, update
-from sqlalchemy.orm import Session
 
 from medcrypt.bot.domain.lifecycle import notices
 from medcrypt.bot.domain.lifecycle.purge import Target, purge
@@ -25,13 +21,11 @@ from medcrypt.bot.domain.lifecycle.queue import queue_member_notices
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.audit import AuditEvent
-from medcrypt.storage.models.epochs import Epoch
-from medcrypt.storage.models.pairings import Pairing
+from medcrypt.storage.db import Session
+from medcrypt.storage.repos import epochs as epoch_rows
+from medcrypt.storage.repos import pairings as pairing_rows
 
-EPOCHS: Table = Epoch.__table__  # type: ignore[assignment]
 NoticeText = Callable[[int, datetime], str]
-#: Pairing ids per claiming UPDATE (bound parameters stay well under SQLite's limit).
-CLAIM_CHUNK = 500
 
 
 def _by_epoch(targets: Iterable[Target]) -> dict[int, list[str]]:
@@ -45,16 +39,7 @@ def _by_epoch(targets: Iterable[Target]) -> dict[int, list[str]]:
 
 def members_of(session: Session, pairing_ids: Sequence[str]) -> dict[str, list[str]]:
     """pairing id → identity ids of its physician and (if any) patient."""
-    out: dict[str, list[str]] = {}
-    ids = sorted(set(pairing_ids))
-    for start in range(0, len(ids), 500):
-        rows = session.execute(
-            select(Pairing.pairing_id, Pairing.physician_id, Pairing.patient_id)
-            .where(Pairing.pairing_id.in_(ids[start:start + 500]))
-        ).all()
-        for pid, physician, patient in rows:
-            out[pid] = [m for m in (physician, patient) if m]
-    return out
+    return pairing_rows.members_of(session, pairing_ids)
 
 
 def retire(
@@ -66,19 +51,8 @@ def retire(
     The audit entries are appended here, or added to ``audit_events`` for the caller to
     append together with its own (one chain lock and key load per batch, not two).
     """
-    # Per batch of pairings the (pairing_id, epoch) key must drive the search: offered
-    # ``state = 'active'``, SQLite picks ix_epochs_state_epoch and walks every active
-    # epoch of the table for each batch; ``state || ''`` keeps that index out of it.
-    state = EPOCHS.c.state if pairing_ids is None else EPOCHS.c.state.concat("")
-    stmt: Any = (
-        update(EPOCHS)
-        .where(state == "active", EPOCHS.c.epoch < before_epoch)
-        .values(state="retired", retired_at=now)
-        .returning(EPOCHS.c.pairing_id, EPOCHS.c.epoch)
-    )
-    if pairing_ids is not None:
-        stmt = stmt.where(EPOCHS.c.pairing_id.in_(list(pairing_ids)))
-    retired = [(str(p), int(e)) for p, e in session.execute(stmt).all()]
+    retired = epoch_rows.retire_before(session, before_epoch=before_epoch, now=now,
+                                       pairing_ids=pairing_ids)
     events = [AuditEvent(actor, Action.EPOCH_RETIRED, ctx.pairing_ref(p), {"epoch": e})
               for p, e in retired]
     if audit_events is not None:
@@ -103,16 +77,8 @@ def shred(
         return [], counts
     claimed: list[Target] = []
     for epoch, pairing_ids in sorted(_by_epoch(targets).items()):
-        for start in range(0, len(pairing_ids), CLAIM_CHUNK):
-            stmt: Any = (
-                update(EPOCHS)
-                .where(EPOCHS.c.epoch == epoch,
-                       EPOCHS.c.pairing_id.in_(pairing_ids[start:start + CLAIM_CHUNK]),
-                       EPOCHS.c.state != "shredded")
-                .values(state="shredded", shredded_at=now)
-                .returning(EPOCHS.c.pairing_id)
-            )
-            claimed.extend((str(p), epoch) for p in session.scalars(stmt))
+        claimed.extend((p, epoch) for p in epoch_rows.claim_shred(session, epoch, pairing_ids,
+                                                                  now=now))
     if not claimed:
         return [], counts
     claimed.sort()

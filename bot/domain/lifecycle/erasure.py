@@ -16,20 +16,14 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, update
-
 from medcrypt.bot.domain.lifecycle import notices
 from medcrypt.bot.domain.lifecycle.queue import Notice, queue_notices
-from medcrypt.bot.domain.lifecycle.remanence import scrub
 from medcrypt.bot.domain.lifecycle.shred import shred_pairing
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.errors import WrongPairing
 from medcrypt.crypto.server.audit import Action, system_ref
-from medcrypt.storage.models.admins import ClinicAdmin
-from medcrypt.storage.models.identities import PlatformIdentity
-from medcrypt.storage.models.outbox import OutboxMessage
-from medcrypt.storage.models.pairings import Pairing
-from medcrypt.storage.models.parts import PendingPart
+from medcrypt.storage.remanence import scrub
+from medcrypt.storage.repos import admins, identities, outbox, pairings, tokens
 
 
 def erase_identity_everywhere(ctx: Services, identity_id: str, now: datetime) -> Counter[str]:
@@ -37,43 +31,27 @@ def erase_identity_everywhere(ctx: Services, identity_id: str, now: datetime) ->
     ctx.warm()
     me = ctx.identity_ref(identity_id)
     with ctx.sessions() as session:
-        if session.get(PlatformIdentity, identity_id) is None:
+        if not identities.exists(session, identity_id):
             raise WrongPairing("unknown identity")
-        pairings = session.execute(
-            select(Pairing.pairing_id, Pairing.physician_id, Pairing.patient_id)
-            .where(or_(Pairing.physician_id == identity_id, Pairing.patient_id == identity_id))
-            .order_by(Pairing.pairing_id)
-        ).all()
+        mine = sorted(pairings.pairings_of(session, identity_id, statuses=None),
+                      key=lambda p: p.pairing_id)
     counts: Counter[str] = Counter()
-    for pid, _physician, _patient in pairings:
-        counts.update(shred_pairing(ctx, pid, now, actor=me, reason="erasure",
+    for p in mine:
+        counts.update(shred_pairing(ctx, p.pairing_id, now, actor=me, reason="erasure",
                                     scrub_after=False, notify=False))
     with ctx.sessions.begin() as session:
-        ids = [p.pairing_id for p in pairings]
+        ids = [p.pairing_id for p in mine]
         if ids:
-            session.execute(update(Pairing).where(Pairing.pairing_id.in_(ids))
-                            .values(status="erased"))
-        peers = [(pid, other) for pid, physician, patient in pairings
-                 for other in (physician, patient) if other and other != identity_id]
+            pairings.set_status_of(session, ids, "erased")
+        peers = [(p.pairing_id, other) for p in mine
+                 for other in (p.physician_id, p.patient_id) if other and other != identity_id]
         counts["notices"] += queue_notices(session, [
             Notice(other, pid, notices.erased_peer(now),
                    notices.dedupe_key("erased", pid, 0, other)) for pid, other in peers], now)
-        counts["outbox"] += int(session.execute(
-            delete(OutboxMessage).where(OutboxMessage.dest_identity_id == identity_id,
-                                        OutboxMessage.status.in_(("pending", "sending",
-                                                                  "held")))
-        ).rowcount or 0)  # type: ignore[attr-defined]
-        counts["parts"] += int(session.execute(
-            delete(PendingPart).where(PendingPart.sender_id == identity_id)
-        ).rowcount or 0)  # type: ignore[attr-defined]
-        session.execute(update(ClinicAdmin).where(ClinicAdmin.identity_id == identity_id,
-                                                  ClinicAdmin.removed_at.is_(None))
-                        .values(removed_at=now))
-        identity = session.get(PlatformIdentity, identity_id)
-        if identity is not None and identity.deleted_at is None:
-            PlatformIdentity.ADDRESS.clear(identity)
-            PlatformIdentity.LABEL.clear(identity)
-            identity.deleted_at = now
+        counts["outbox"] += outbox.drop_queued_for(session, identity_id)
+        counts["parts"] += tokens.drop_parts_of(session, identity_id)
+        admins.revoke_all(session, identity_id, now=now)
+        identities.erase_identity(session, identity_id, now=now)
         counts["pairings"] = len(ids)
         ctx.audit.append(me, Action.SUBJECT_ERASED, system_ref("erasure"),
                          {"pairings": len(ids), "epochs": int(counts["epochs"])},

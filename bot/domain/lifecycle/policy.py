@@ -11,13 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, Protocol
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from medcrypt.crypto.clock import ensure_utc
 from medcrypt.crypto.keyless.epochs import MAX_EPOCH, epoch_of, grace_end
-from medcrypt.storage.models.epochs import Epoch
-from medcrypt.storage.models.pairings import Pairing
+from medcrypt.storage.db import Session
+from medcrypt.storage.repos.epochs import epoch_state
+from medcrypt.storage.repos.pairings import get_pairing
 
 EpochStatus = Literal["active", "retired", "shredded", "future", "unknown"]
 
@@ -49,16 +47,14 @@ def epoch_status(
 
     """
     key = pairing_key(pairing_id)
-    pairing = session.get(Pairing, key) if key else None
+    pairing = get_pairing(session, key) if key else None
     if pairing is None:
         return "unknown"
-    state = session.scalar(select(Epoch.state).where(
-        Epoch.pairing_id == pairing.pairing_id, Epoch.epoch == epoch))
-    return classify(pairing, epoch, state, now)
+    return classify(pairing, epoch, epoch_state(session, pairing.pairing_id, epoch), now)
 
 
 class PairingTerms(Protocol):
-    """What the policy needs of a pairing (an ORM row or the relay's route view)."""
+    """What the policy needs of a pairing (a pairing record or the relay's route view)."""
 
     @property
     def start_epoch(self) -> int: ...

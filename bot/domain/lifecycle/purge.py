@@ -11,34 +11,28 @@ Parts carry no epoch of their own: a part group belongs to an epoch when its par
 (which starts with the original token's header) names the pairing and epoch; a group
 whose part 0 never arrived is deleted once it is older than the epoch's end, since no
 token of a later epoch can have been sent before that instant.
+
+The statements are :mod:`storage.repos.shred`; this module decides, from the headers,
+which rows belong to which target.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import os
 import struct
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
-
 from medcrypt.crypto.errors import MalformedToken
 from medcrypt.crypto.keyless.epochs import epoch_end
 from medcrypt.crypto.keyless.wire import Kind, parse_file_header, parse_token
-from medcrypt.storage.models.escrow import EscrowDeposit
-from medcrypt.storage.models.media import MediaBlob
-from medcrypt.storage.models.outbox import OutboxMessage
-from medcrypt.storage.models.parts import PendingPart
-from medcrypt.storage.models.tokens import StoredToken
+from medcrypt.storage.db import Session
+from medcrypt.storage.repos import shred as rows
 
 Target = tuple[str, int]  # (pairing_id hex, epoch)
 _TOKEN_PREFIX = struct.Struct(">BB16sI")  # version kind pairing_id epoch
-_ID_CHUNK = 500
 
 
 @dataclass
@@ -61,41 +55,17 @@ def _by_epoch(targets: Iterable[Target]) -> dict[int, list[str]]:
     return grouped
 
 
-def _chunks(items: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(items), _ID_CHUNK):
-        yield items[start:start + _ID_CHUNK]
+_DELETE_BY_COLUMNS: tuple[tuple[str, Callable[[Session, int, list[str]], Counter[str]]], ...] = (
+    ("tokens", rows.delete_tokens), ("escrow", rows.delete_deposits),
+    ("media", rows.delete_media))
 
 
-def _purge_keyed(session: Session, model: type[StoredToken] | type[EscrowDeposit],
-                 targets: list[Target], label: str, out: Purged) -> None:
-    for epoch, pairing_ids in _by_epoch(targets).items():
-        for ids in _chunks(pairing_ids):
-            where = (model.epoch == epoch, model.pairing_id.in_(ids))
-            counts = session.execute(
-                select(model.pairing_id, func.count()).where(*where).group_by(model.pairing_id)
-            ).all()
-            if not counts:
-                continue
-            for pairing_id, n in counts:
-                out.per_target[(pairing_id, epoch)][label] += int(n)
-            session.execute(delete(model).where(*where))
-
-
-def _purge_media(session: Session, targets: list[Target], out: Purged) -> None:
-    for epoch, pairing_ids in _by_epoch(targets).items():
-        for ids in _chunks(pairing_ids):
-            where = (MediaBlob.epoch == epoch, MediaBlob.pairing_id.in_(ids))
-            rows = session.execute(select(MediaBlob.pairing_id, MediaBlob.path).where(*where)).all()
-            if not rows:
-                continue
-            for pairing_id, path in rows:
-                out.per_target[(str(pairing_id), epoch)]["media"] += 1
-                # Unlink before the rows go: if we die between the two, the next run
-                # finds the rows again and the missing file is not an error.
-                if path:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(path)
-            session.execute(delete(MediaBlob).where(*where))
+def _purge_by_columns(session: Session, targets: list[Target], out: Purged) -> None:
+    """Tokens, deposits and files: their rows name pairing and epoch."""
+    for label, delete in _DELETE_BY_COLUMNS:
+        for epoch, pairing_ids in _by_epoch(targets).items():
+            for pairing_id, n in delete(session, epoch, pairing_ids).items():
+                out.per_target[(pairing_id, epoch)][label] += n
 
 
 def _token_target(raw: bytes) -> Target | None:
@@ -112,33 +82,25 @@ def _purge_parts(session: Session, targets: list[Target], members: dict[str, lis
     wanted = set(targets)
     senders = sorted({m for pid, _ in targets for m in members.get(pid, [])})
     end_of = functools.cache(epoch_end)  # one per epoch, and only for orphaned groups
-    for ids in _chunks(senders):
-        rows = session.execute(
-            select(PendingPart.id, PendingPart.sender_id, PendingPart.group_id,
-                   PendingPart.part_index, PendingPart.chunk, PendingPart.received_at)
-            .where(PendingPart.sender_id.in_(ids))
-        ).all()
-        groups: dict[tuple[str, str], list[tuple[int, int, bytes, datetime]]] = defaultdict(list)
-        for row in rows:
-            groups[(row.sender_id, row.group_id)].append(
-                (row.id, row.part_index, row.chunk, row.received_at))
-        doomed: list[int] = []
-        for (sender, _group), parts in groups.items():
-            first = next((p for p in parts if p[1] == 0), None)
-            hit: Target | None = None
-            if first is not None:
-                named = _token_target(first[2])
-                hit = named if named in wanted else None
-            else:
-                newest = max(p[3] for p in parts)
-                hit = next((t for t in targets if sender in members.get(t[0], [])
-                            and newest < end_of(t[1])), None)
-            if hit is not None:
-                out.per_target[hit]["parts"] += len(parts)
-                doomed.extend(p[0] for p in parts)
-        for start in range(0, len(doomed), _ID_CHUNK):
-            session.execute(delete(PendingPart).where(
-                PendingPart.id.in_(doomed[start:start + _ID_CHUNK])))
+    groups: dict[tuple[str, str], list[tuple[int, int, bytes, datetime]]] = defaultdict(list)
+    for row in rows.parts_of_senders(session, senders):
+        groups[(row.sender_id, row.group_id)].append(
+            (row.id, row.part_index, row.chunk, row.received_at))
+    doomed: list[int] = []
+    for (sender, _group), parts in groups.items():
+        first = next((p for p in parts if p[1] == 0), None)
+        hit: Target | None = None
+        if first is not None:
+            named = _token_target(first[2])
+            hit = named if named in wanted else None
+        else:
+            newest = max(p[3] for p in parts)
+            hit = next((t for t in targets if sender in members.get(t[0], [])
+                        and newest < end_of(t[1])), None)
+        if hit is not None:
+            out.per_target[hit]["parts"] += len(parts)
+            doomed.extend(p[0] for p in parts)
+    rows.delete_parts(session, doomed)
 
 
 def _outbox_target(kind: str, payload: bytes) -> tuple[Target | None, bytes | None, int | None]:
@@ -160,32 +122,24 @@ def _outbox_target(kind: str, payload: bytes) -> tuple[Target | None, bytes | No
 
 def _purge_outbox(session: Session, targets: list[Target], out: Purged) -> None:
     wanted = set(targets)
-    pairing_ids = sorted({pid for pid, _ in targets})
-    for ids in _chunks(pairing_ids):
-        rows = session.execute(
-            select(OutboxMessage.id, OutboxMessage.payload_kind, OutboxMessage.payload)
-            .where(OutboxMessage.pairing_id.in_(ids),
-                   OutboxMessage.payload_kind.in_(("text", "document")))
-        ).all()
-        doomed: list[int] = []
-        group_target: dict[bytes, Target] = {}
-        group_rows: dict[bytes, list[int]] = defaultdict(list)
-        for row_id, kind, payload in rows:
-            target, group, _index = _outbox_target(kind, payload)
-            if group is not None:
-                group_rows[group].append(row_id)
-                if target is not None:
-                    group_target[group] = target
-            elif target in wanted:
-                doomed.append(row_id)
-                out.per_target[target]["outbox"] += 1
-        for group, target in group_target.items():
-            if target in wanted:
-                doomed.extend(group_rows[group])
-                out.per_target[target]["outbox"] += len(group_rows[group])
-        for start in range(0, len(doomed), _ID_CHUNK):
-            session.execute(delete(OutboxMessage).where(
-                OutboxMessage.id.in_(doomed[start:start + _ID_CHUNK])))
+    doomed: list[int] = []
+    group_target: dict[bytes, Target] = {}
+    group_rows: dict[bytes, list[int]] = defaultdict(list)
+    for row_id, kind, payload in rows.relayed_outbox_rows(
+            session, sorted({pid for pid, _ in targets})):
+        target, group, _index = _outbox_target(kind, payload)
+        if group is not None:
+            group_rows[group].append(row_id)
+            if target is not None:
+                group_target[group] = target
+        elif target in wanted:
+            doomed.append(row_id)
+            out.per_target[target]["outbox"] += 1
+    for group, target in group_target.items():
+        if target in wanted:
+            doomed.extend(group_rows[group])
+            out.per_target[target]["outbox"] += len(group_rows[group])
+    rows.delete_outbox_rows(session, doomed)
 
 
 def purge(session: Session, targets: list[Target],
@@ -199,10 +153,8 @@ def purge(session: Session, targets: list[Target],
     out = Purged()
     if not targets:
         return out
-    _purge_keyed(session, StoredToken, targets, "tokens", out)
-    _purge_keyed(session, EscrowDeposit, targets, "escrow", out)
-    _purge_media(session, targets, out)
-    if session.scalar(select(PendingPart.id).limit(1)) is not None:
+    _purge_by_columns(session, targets, out)
+    if rows.any_pending_parts(session):
         _purge_parts(session, targets, members(), out)
     _purge_outbox(session, targets, out)
     return out

@@ -15,20 +15,18 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import func, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from medcrypt.bot.domain.lifecycle import notices
-from medcrypt.bot.domain.lifecycle.epochs import EPOCHS, retire
+from medcrypt.bot.domain.lifecycle.epochs import retire
 from medcrypt.bot.domain.lifecycle.queue import queue_member_notices
 from medcrypt.bot.domain.services import SCHEDULER_REF, Progress, Services
 from medcrypt.crypto.keyless.epochs import epoch_of, epoch_start, grace_end
 from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.audit import AuditEvent
-from medcrypt.storage.models.pairings import Pairing
+from medcrypt.storage.db import Session
+from medcrypt.storage.repos import epochs as epoch_rows
+from medcrypt.storage.repos import pairings as pairing_rows
+from medcrypt.storage.repos.pairings import ActivePairing
 
 BATCH = 1000
 
@@ -49,20 +47,11 @@ class RotationResult:
 
 def _insert_epochs(session: Session, ids: list[str], epoch: int) -> list[str]:
     """Create the epoch row for each still-active pairing of ``ids``; return the created."""
-    source = select(
-        Pairing.pairing_id, literal(epoch), literal("active"), literal(epoch_start(epoch),
-                                                                       EPOCHS.c.started_at.type),
-    ).where(Pairing.pairing_id.in_(ids), Pairing.status == "active",
-            Pairing.start_epoch <= epoch)
-    cols = ["pairing_id", "epoch", "state", "started_at"]
-    ins: Any = (postgresql.insert(EPOCHS) if session.get_bind().dialect.name == "postgresql"
-                else sqlite.insert(EPOCHS))
-    stmt = ins.from_select(cols, source).on_conflict_do_nothing().returning(EPOCHS.c.pairing_id)
-    return [str(r[0]) for r in session.execute(stmt).all()]
+    return epoch_rows.create_for_month(session, ids, epoch, started_at=epoch_start(epoch))
 
 
 def _rotate_page(
-    ctx: Services, session: Session, page: list[Any], *, epoch: int, now: datetime,
+    ctx: Services, session: Session, page: list[ActivePairing], *, epoch: int, now: datetime,
     actor: str, text: Callable[[int], str],
 ) -> tuple[list[str], int, int]:
     """One batch, in the caller's transaction: (created pairing ids, retired, notices)."""
@@ -98,21 +87,14 @@ def rotate(
         return notices.rotated(epoch, grace_end(epoch - 1, grace_days))
 
     ctx.warm()
-    scope = select(func.count()).select_from(Pairing).where(Pairing.status == "active")
-    if pairing_ids is not None:
-        scope = scope.where(Pairing.pairing_id.in_(pairing_ids))
     after = ""
     with ctx.run_sessions() as sessions:
         with sessions() as session:
-            total = int(session.scalar(scope) or 0)
+            total = pairing_rows.count_active(session, pairing_ids)
         while True:
-            page_q = (select(Pairing.pairing_id, Pairing.start_epoch, Pairing.grace_days)
-                      .where(Pairing.status == "active", Pairing.pairing_id > after)
-                      .order_by(Pairing.pairing_id).limit(batch))
-            if pairing_ids is not None:
-                page_q = page_q.where(Pairing.pairing_id.in_(pairing_ids))
             with sessions() as session:
-                page = list(session.execute(page_q).all())
+                page = pairing_rows.active_page(session, after=after, limit=batch,
+                                                pairing_ids=pairing_ids)
             if not page:
                 break
             after = page[-1].pairing_id

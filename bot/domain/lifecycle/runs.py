@@ -14,14 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-
 from medcrypt.bot.domain.lifecycle.rotation import BATCH as ROTATION_BATCH
 from medcrypt.bot.domain.lifecycle.rotation import rotate
 from medcrypt.bot.domain.lifecycle.shred import BATCH as SWEEP_BATCH
 from medcrypt.bot.domain.lifecycle.shred import sweep
 from medcrypt.bot.domain.services import Progress, Services
-from medcrypt.storage.models.jobs import JobRun
+from medcrypt.storage.repos import jobs as job_rows
 
 JOBS: dict[str, str] = {
     "rotation": "monthly rotation: epoch rows, notices, audit",
@@ -40,21 +38,15 @@ class RunOutcome:
 
 def _begin(ctx: Services, job: str, trigger: str, as_of: datetime) -> int:
     with ctx.sessions.begin() as session:
-        run = JobRun(job=job, trigger=trigger, as_of=as_of, started_at=ctx.clock.now(),
-                     outcome="running", summary="{}")
-        session.add(run)
-        session.flush()
-        return run.id
+        return job_rows.begin_run(session, job=job, trigger=trigger, as_of=as_of,
+                                  started_at=ctx.clock.now())
 
 
 def _finish(ctx: Services, run_id: int, outcome: str, summary: dict[str, Any],
             error: str | None) -> None:
-    # One UPDATE, no read first: on SQLite a read-then-write transaction cannot wait for
-    # the write lock (another replica's job may hold it) and fails at once.
     with ctx.sessions.begin() as session:
-        session.execute(update(JobRun).where(JobRun.id == run_id).values(
-            outcome=outcome, finished_at=ctx.clock.now(),
-            summary=json.dumps(summary, sort_keys=True)[:512], error=error))
+        job_rows.finish_run(session, run_id, outcome=outcome, finished_at=ctx.clock.now(),
+                            summary=json.dumps(summary, sort_keys=True), error=error)
 
 
 def run_job(
@@ -102,9 +94,7 @@ def last_runs(ctx: Services) -> dict[str, LastRun]:
     out: dict[str, LastRun] = {}
     with ctx.sessions() as session:
         for job in JOBS:
-            run = session.scalars(select(JobRun).where(JobRun.job == job)
-                                  .order_by(JobRun.started_at.desc(), JobRun.id.desc())
-                                  .limit(1)).first()
+            run = job_rows.last_run(session, job)
             if run is not None:
                 out[job] = LastRun(run.job, run.trigger, run.as_of, run.started_at,
                                    run.finished_at, run.outcome, json.loads(run.summary),

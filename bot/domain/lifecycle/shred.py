@@ -5,7 +5,7 @@ the current month, and for each: warns both members once when its grace end is l
 than a day away, and shreds it once the grace end has passed - deleting everything the
 bot holds for it, marking it ``shredded``, notifying and auditing, all in one
 transaction per batch of epochs. Then it scrubs the database files
-(:mod:`bot.domain.lifecycle.remanence`). Grace ends are computed per pairing from the grace window
+(:mod:`storage.remanence`). Grace ends are computed per pairing from the grace window
 its QR policy carried, which is what the companions enforce.
 
 On demand, :func:`shred_pairing` shreds every epoch of one pairing up to and including
@@ -19,25 +19,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import select
 
 from medcrypt.bot.domain.lifecycle import notices
-from medcrypt.bot.domain.lifecycle.epochs import EPOCHS, members_of, retire, shred
+from medcrypt.bot.domain.lifecycle.epochs import members_of, retire, shred
 from medcrypt.bot.domain.lifecycle.purge import Target
-from medcrypt.bot.domain.lifecycle.queue import (
-    Notice,
-    insert_ignore,
-    queue_member_notices,
-    queue_notices,
-)
-from medcrypt.bot.domain.lifecycle.remanence import scrub
+from medcrypt.bot.domain.lifecycle.queue import Notice, queue_member_notices, queue_notices
 from medcrypt.bot.domain.services import SCHEDULER_REF, Progress, Services
 from medcrypt.crypto.errors import StorageError
 from medcrypt.crypto.keyless.epochs import epoch_of, epoch_start, grace_end
 from medcrypt.storage.db import is_sqlite
-from medcrypt.storage.models.epochs import Epoch
-from medcrypt.storage.models.escrow import EscrowDeposit
-from medcrypt.storage.models.pairings import Pairing
+from medcrypt.storage.remanence import scrub
+from medcrypt.storage.repos import epochs as epoch_rows
+from medcrypt.storage.repos.epochs import NewEpoch
 
 log = structlog.get_logger("bot.jobs")
 
@@ -69,17 +62,11 @@ def _adopt_orphan_deposits(ctx: Services, current: int) -> None:
     which the pairing relayed nothing. Rows are created ``retired`` (never ``active``).
     """
     with ctx.sessions() as session:
-        missing = session.execute(
-            select(EscrowDeposit.pairing_id, EscrowDeposit.epoch).distinct()
-            .outerjoin(Epoch, (Epoch.pairing_id == EscrowDeposit.pairing_id)
-                       & (Epoch.epoch == EscrowDeposit.epoch))
-            .where(Epoch.id.is_(None), EscrowDeposit.epoch < current)
-        ).all()
+        missing = epoch_rows.orphan_deposit_epochs(session, current)
     if missing:
         with ctx.sessions.begin() as session:
-            insert_ignore(session, EPOCHS, [
-                {"pairing_id": p, "epoch": e, "state": "retired",
-                 "started_at": epoch_start(e), "retired_at": epoch_start(e + 1)}
+            epoch_rows.add_epochs(session, [
+                NewEpoch(p, e, "retired", epoch_start(e), retired_at=epoch_start(e + 1))
                 for p, e in missing])
 
 
@@ -97,13 +84,7 @@ def sweep(
             result.epochs_retired = len(retire(ctx, session, before_epoch=current, now=now,
                                                actor=actor))
         with sessions() as session:
-            # ``state IN (...)`` rather than ``<> 'shredded'`` and no ORDER BY, so the
-            # (state, epoch) index finds the live past without walking years of
-            # shredded rows; sorted here for the batches' locality.
-            rows = sorted((str(p), int(e), int(g)) for p, e, g in session.execute(
-                select(Epoch.pairing_id, Epoch.epoch, Pairing.grace_days)
-                .join(Pairing, Pairing.pairing_id == Epoch.pairing_id)
-                .where(Epoch.state.in_(("active", "retired")), Epoch.epoch < current)))
+            rows = epoch_rows.live_past(session, current)
         due: list[Target] = []
         warn: dict[tuple[int, datetime], list[str]] = {}
         for pid, epoch, grace_days in rows:
@@ -148,12 +129,10 @@ def shred_pairing(
     with ctx.sessions.begin() as session:
         # The current month gets a row even if nothing was relayed yet, so the relay
         # refuses its tokens from now on (policy.epoch_status reads the row).
-        insert_ignore(session, EPOCHS, [{
-            "pairing_id": pairing_id, "epoch": current, "state": "active",
-            "started_at": epoch_start(current)}])
-        targets = [(pairing_id, int(e)) for e in session.scalars(
-            select(Epoch.epoch).where(Epoch.pairing_id == pairing_id,
-                                      Epoch.state != "shredded", Epoch.epoch <= current))]
+        epoch_rows.add_epochs(session, [
+            NewEpoch(pairing_id, current, "active", epoch_start(current))])
+        targets = [(pairing_id, e)
+                   for e in epoch_rows.unshredded_up_to(session, pairing_id, current)]
         _done, counts = shred(ctx, session, targets, now=now, actor=actor, reason=reason,
                               notice=None)
         if notify:

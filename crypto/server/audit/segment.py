@@ -1,7 +1,7 @@
 """Verifying the audit log in contiguous slices, with the sequential verifier's answers.
 
 A million entries take seconds to fetch and hash in one process; slices of the seq
-range can be walked by separate processes on separate cores (storage/audit_parallel.py)
+range can be walked by separate processes on separate cores (storage/audit/parallel.py)
 and stitched together here. The guarantee is that :func:`combine_segments` raises the
 *same* :class:`AuditChainBroken` (seq and reason) as :func:`crypto.server.audit.verify.verify_chain`
 over the concatenated rows, or returns the same report. Why it holds:

@@ -11,6 +11,8 @@ PostgreSQL: DELETE only marks tuples dead. Plain VACUUM makes their space reusab
 is overwritten later, not now); VACUUM FULL rewrites the tables into new files and
 releases the old ones to the filesystem. Neither touches WAL segments already written,
 base backups, replicas' own files or disk snapshots - docs/OPERATIONS.md says so.
+
+The shred job and the erasure call :func:`scrub` after their deletions have committed.
 """
 
 from __future__ import annotations

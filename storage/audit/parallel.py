@@ -2,7 +2,7 @@
 
 One process tops out near the sqlite3 driver's own fetch rate; verification is fetch
 plus SHA-256 per row, so N processes over N slices go roughly N times faster. The
-parent (:meth:`storage.audit.AuditLog.verify`) has already read the checkpoints, the
+parent (:meth:`storage.audit.log.AuditLog.verify`) has already read the checkpoints, the
 head row and ``min(seq)``/``max(seq)`` in its own read transaction; the workers must
 see the same rows:
 
@@ -48,14 +48,13 @@ from medcrypt.crypto.server.audit import (
     verify_segment,
 )
 from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
-from medcrypt.storage.audit_core import ENTRIES
-from medcrypt.storage.audit_worker import SliceTask
+from medcrypt.storage.audit.records import ENTRIES
+from medcrypt.storage.audit.worker import SliceTask
 from medcrypt.storage.db import SQLITE_BUSY_TIMEOUT_MS
 
 #: Below this many entries one process is faster than starting workers.
 PARALLEL_MIN_ENTRIES = 50_000
 MAX_DEFAULT_JOBS = 4
-_PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 def default_jobs() -> int:
@@ -207,13 +206,13 @@ def run_workers(
 
 
 def _start(task: SliceTask) -> tuple[subprocess.Popen[bytes], Pipe]:
-    """``python -m medcrypt.storage.audit_worker`` with two private pipes (never argv or the
+    """``python -m medcrypt.storage.audit.worker`` with two private pipes (never argv or the
     environment: the task can hold a database password)."""
     task_r, task_w = os.pipe()
     out_r, out_w = os.pipe()
     try:
         proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
-            [sys.executable, "-m", "medcrypt.storage.audit_worker", str(task_r), str(out_w)],
+            [sys.executable, "-m", "medcrypt.storage.audit.worker", str(task_r), str(out_w)],
             pass_fds=(task_r, out_w), stdin=subprocess.DEVNULL)
     except OSError:
         for fd in (task_r, task_w, out_r, out_w):

@@ -1,6 +1,6 @@
 """Scheduler triggers as plain JSON data, and back - the only trigger kinds the bot uses.
 
-The data-only job store (:mod:`bot.scheduler.jobstore`) must describe a trigger without
+The data-only job store (:mod:`storage.jobstore`) must describe a trigger without
 pickling it. The bot schedules with two kinds: a cron trigger (the monthly rotation)
 and an interval trigger (the shred sweep), so a spec is one of::
 

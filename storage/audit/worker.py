@@ -1,10 +1,11 @@
 """One audit-verify worker process: walk one seq slice of ``audit_entries``.
 
-Started by :mod:`storage.audit_parallel` as ``python -m storage.audit_worker IN OUT``
-(two inherited pipe descriptors), not through :mod:`multiprocessing`: a spawned
+Started by :mod:`storage.audit.parallel` as ``python -m medcrypt.storage.audit.worker
+IN OUT`` (two inherited pipe descriptors), not through :mod:`multiprocessing`: a spawned
 multiprocessing child re-imports the parent's ``__main__`` (the whole bot CLI, or
 pytest) before it can start, and a forked child of the bot could inherit a lock held
-by another thread. This module imports only the driver and the pure slice verifier.
+by another thread. This module imports only the driver and the pure slice verifier (the
+package's ``__init__`` loads nothing eagerly, so starting it does not pull in the log).
 
 Protocol (pickled, over :class:`multiprocessing.connection.Connection`): the parent
 sends one :class:`SliceTask`; the worker answers ``("progress", rows)`` now and then,
@@ -124,7 +125,7 @@ def main(argv: Sequence[str]) -> int:
 
 if __name__ == "__main__":
     # Run the copy imported under its real name: the parent pickles SliceTask as
-    # storage.audit_worker.SliceTask, which is not this __main__ module's class.
-    from medcrypt.storage.audit_worker import main as _main
+    # medcrypt.storage.audit.worker.SliceTask, which is not this __main__ module's class.
+    from medcrypt.storage.audit.worker import main as _main
 
     raise SystemExit(_main(sys.argv[1:]))

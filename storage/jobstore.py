@@ -11,6 +11,9 @@ reference is checked *before* anything is imported or called; a row that names a
 other function, or does not parse, is refused with a :class:`StorageError` naming the
 job, is never executed, and is parked (``next_run_time`` NULL) so the scheduler does
 not wake for it again. The row itself stays for an operator to inspect.
+
+It lives in storage because it is SQL on ``scheduler_jobs`` and nothing else: the bot
+hands in the allow-list and never sees the table.
 """
 
 from __future__ import annotations
@@ -24,12 +27,12 @@ import structlog
 from apscheduler.job import Job
 from apscheduler.jobstores.base import BaseJobStore, ConflictingIdError, JobLookupError
 from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
-from sqlalchemy import Engine, Table, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, Table, delete, select, update
 
-from medcrypt.bot.scheduler.triggerspec import trigger_from_spec, trigger_spec
 from medcrypt.crypto.errors import StorageError
 from medcrypt.storage.models.jobs import ScheduledJob
+from medcrypt.storage.repos._sql import dialect_insert
+from medcrypt.storage.triggerspec import trigger_from_spec, trigger_spec
 
 log = structlog.get_logger("bot.jobs")
 
@@ -161,11 +164,13 @@ class DataJobStore(BaseJobStore):  # type: ignore[misc]  # APScheduler ships no 
 
     def add_job(self, job: Job) -> None:
         row = self._row(job)
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(insert(JOBS).values(**row))
-        except IntegrityError:
-            raise ConflictingIdError(job.id) from None
+        # Insert-if-absent: the primary key decides, atomically, whether the id is free.
+        stmt = dialect_insert(self._engine, JOBS).values(**row).on_conflict_do_nothing() \
+            .returning(JOBS.c.id)
+        with self._engine.begin() as conn:
+            added = conn.execute(stmt).first() is not None
+        if not added:
+            raise ConflictingIdError(job.id)
 
     def update_job(self, job: Job) -> None:
         row = self._row(job)
@@ -186,4 +191,12 @@ class DataJobStore(BaseJobStore):  # type: ignore[misc]  # APScheduler ships no 
 
     def shutdown(self) -> None:
         """Nothing to release: the engine is the bot's, and the bot disposes of it."""
+
+
+def stored_next_run_times(engine: Engine) -> dict[str, float | None]:
+    """job id → stored next fire time (UTC timestamp; None while parked or paused), for
+    every job the store holds - what ``jobs list`` and ``/jobs`` show as "next"."""
+    with engine.connect() as conn:
+        return {str(r[0]): None if r[1] is None else float(r[1])
+                for r in conn.execute(select(JOBS.c.id, JOBS.c.next_run_time))}
 

@@ -1,0 +1,503 @@
+"""The audit log of one database: append, checkpoints, pseudonyms, read, verify, export
+and crypto-shredding, in one class.
+
+Appends are serialised so the chain never forks: the first statement of every append
+transaction *writes* the single ``audit_head`` row. On PostgreSQL that takes the row
+lock (what ``SELECT ... FOR UPDATE`` would) and later appenders queue behind it; on
+SQLite a write as the first statement takes the database write lock before anything
+is read - what ``BEGIN IMMEDIATE`` does, which the engine's own ``BEGIN`` hook does not
+let us spell. The unique ``seq`` primary key is the backstop. Details are validated
+and encoded before the lock, so the critical section is one encryption, one SHA-256
+and one insert per entry.
+
+Passing ``session=`` makes the entry part of the caller's transaction (the business
+change and its audit record commit or roll back together). On SQLite append before
+reading other tables in that transaction, or the write lock may be refused
+(SQLITE_BUSY) and the caller retries. Count-based checkpoints are only taken by
+engine-mode appends and :meth:`AuditLog.checkpoint_if_due`, because only they know
+when the transaction commits and the witness line may be posted.
+
+Verification reads head, checkpoints and entries from one snapshot; logs of at least
+:data:`~.parallel.PARALLEL_MIN_ENTRIES` entries are split into seq slices verified by
+worker processes (:mod:`.parallel`), with the same verdict. ``export`` is the HIPAA
+accounting of disclosures (erased subjects shown as ``erased``, not skipped);
+``erase_subject`` deletes a subject's key while the hash chain, which covers the
+ciphertext, still verifies.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from medcrypt.crypto.clock import Clock
+from medcrypt.crypto.errors import ConfigError, StorageError
+from medcrypt.crypto.server.audit import (
+    GENESIS_HASH,
+    SUBJECT_KEY_BYTES,
+    SYSTEM_AUDIT,
+    Action,
+    Checkpoint,
+    CheckpointSigner,
+    Details,
+    EntryFields,
+    VerifyReport,
+    Witness,
+    check_ref,
+    encode_details,
+    entry_hash,
+    pseudonym,
+    seal_details,
+    verify_chain,
+)
+from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
+from medcrypt.crypto.server.keyring import Keyring
+from medcrypt.storage.audit import parallel
+from medcrypt.storage.audit.queries import (
+    decrypt_row,
+    insert_entries,
+    stream_entries,
+    verify_sql,
+)
+from medcrypt.storage.audit.records import (
+    CHECKPOINTS,
+    CP_COLUMNS,
+    ENTRIES,
+    HEAD,
+    SECRETS,
+    SUBJECT_KEYS,
+    Appended,
+    AuditEvent,
+    ExportedEntry,
+    Head,
+    HeadRow,
+    Prepared,
+    genesis_head,
+    insert_ignore,
+    prepare,
+    storage_error,
+    to_us,
+    transient,
+)
+from medcrypt.storage.db import is_sqlite, sqlite_checkpoint_truncate
+from medcrypt.storage.encrypted import Sealed
+from medcrypt.storage.models.audit import AuditSecret, AuditSubjectKey
+
+WRITE_ATTEMPTS = 5
+_KEY_CACHE_MAX = 4096
+_T = TypeVar("_T")
+
+
+class AuditLog:
+    """The audit log of one database. Thread-safe: state is in the database, and the
+    only in-memory state is caches of values read from it.
+
+    ``keyring`` may be ``None`` for a verify-only auditor: checking the chain needs
+    neither the server keys nor the signing key, only the checkpoint public key.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        keyring: Keyring | None,
+        *,
+        clock: Clock,
+        signer: CheckpointSigner | None = None,
+        checkpoint_every: int = 1000,
+        checkpoint_interval: timedelta = timedelta(hours=1),
+        on_checkpoint: Callable[[Checkpoint], None] | None = None,
+        postgres_vacuum: Literal["none", "vacuum", "vacuum_full"] = "vacuum",
+        rng: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        if checkpoint_every < 1:
+            raise ConfigError("audit.checkpoint_every_entries", "must be at least 1")
+        if checkpoint_interval <= timedelta(0):
+            raise ConfigError("audit.checkpoint_interval_minutes", "must be at least 1")
+        self._engine = engine
+        self._keyring = keyring
+        self._clock = clock
+        self._signer = signer
+        self._every = checkpoint_every
+        self._interval_us = checkpoint_interval // timedelta(microseconds=1)
+        self._on_checkpoint = on_checkpoint
+        self._vacuum = postgres_vacuum
+        self._rng = rng
+        self._key_cache: dict[tuple[str, bytes], bytes] = {}
+        self._pseudonym_key: bytes | None = None
+
+    # -- appending ----------------------------------------------------------------------
+
+    def append(
+        self, actor: str, action: Action, subject: str, details: Details | None = None,
+        *, session: Session | None = None,
+    ) -> Appended:
+        """Append one entry. ``actor`` and ``subject`` come from :meth:`pseudonym`."""
+        return self.append_many([AuditEvent(actor, action, subject, details)], session=session)
+
+    def append_many(
+        self, events: Iterable[AuditEvent], *, session: Session | None = None
+    ) -> Appended:
+        """Append several entries in one transaction (one lock, one executemany)."""
+        prepared = [prepare(e) for e in events]
+        if not prepared:
+            raise ValueError("append_many needs at least one event")
+        if session is not None:
+            try:
+                return self._write(session.connection(), prepared, auto_checkpoint=False)
+            except DBAPIError as exc:
+                raise storage_error(exc) from None
+        result = self._transaction(
+            lambda conn: self._write(conn, prepared, auto_checkpoint=True))
+        self._announce(result.checkpoint)
+        return result
+
+    def checkpoint_if_due(self, now: datetime | None = None) -> Checkpoint | None:
+        """Sign a checkpoint when N entries or the interval passed since the last one.
+
+        The scheduler calls this every few minutes; a cheap unlocked read decides, so
+        calls that find nothing to do never take the write lock.
+        """
+        if self._signer is None:
+            return None
+        now_us = to_us(now if now is not None else self._clock.now())
+        with self._connect() as conn:
+            head = self._read_head(conn)
+        if not self._due(head, now_us):
+            return None
+        result = self._transaction(lambda conn: self._checkpoint_locked(conn, now_us, False))
+        self._announce(result)
+        return result
+
+    def checkpoint_now(self, now: datetime | None = None) -> Checkpoint:
+        """Sign a checkpoint unconditionally (bot shutdown, before a backup, tests)."""
+        if self._signer is None:
+            raise ConfigError("audit.signing_key_env", "no checkpoint signing key configured")
+        now_us = to_us(now if now is not None else self._clock.now())
+        result = self._transaction(lambda conn: self._checkpoint_locked(conn, now_us, True))
+        if result is None:  # pragma: no cover - forced checkpoints always sign
+            raise StorageError("forced checkpoint was not written")
+        self._announce(result)
+        return result
+
+    def pseudonym(self, kind: str, raw_id: str | int | bytes) -> str:
+        """The stable, non-invertible reference of a person or object (``patient:<hex>``)."""
+        return pseudonym(self._pseudonym_secret(), kind, raw_id)
+
+    def pseudonym_secret_exists(self, *, session: Session | None = None) -> bool:
+        """Whether the pseudonym secret was created already: a read, so a caller inside
+        a write transaction (``session``) can ask without waiting on its own lock, which
+        creating the secret there would."""
+        if self._pseudonym_key is not None:
+            return True
+        stmt = select(SECRETS.c.name).where(SECRETS.c.name == "pseudonym")
+        if session is not None:
+            return session.connection().execute(stmt).first() is not None
+        with self._connect() as conn:
+            return conn.execute(stmt).first() is not None
+
+    # -- reading and verifying -------------------------------------------------------------
+
+    def head(self) -> Head:
+        with self._connect() as conn:
+            row = self._read_head(conn)
+            cps = self._checkpoints(conn, row.cp_seq, row.cp_seq) if row.cp_seq else []
+        return Head(row.seq, row.entry_hash, cps[0] if cps else None)
+
+    def checkpoints(self, after_seq: int = 0, limit: int = 1000) -> list[Checkpoint]:
+        """Checkpoints after ``after_seq``, oldest first (to post missed witness lines)."""
+        with self._connect() as conn:
+            stmt = (select(*CP_COLUMNS).where(CHECKPOINTS.c.seq > after_seq)
+                    .order_by(CHECKPOINTS.c.seq).limit(limit))
+            return [Checkpoint(*row) for row in conn.execute(stmt)]
+
+    def verify(
+        self,
+        public_keys: Mapping[bytes, AuditPublicKey],
+        *,
+        witnesses: Sequence[Witness] = (),
+        progress: Callable[[int], None] | None = None,
+        batch_size: int = 2_000,
+        jobs: int | None = None,
+        parallel_from: int = parallel.PARALLEL_MIN_ENTRIES,
+    ) -> VerifyReport:
+        """Verify the whole log from one consistent snapshot (see crypto.audit).
+
+        ``jobs`` worker processes (default ``min(cpu_count, 4)``) verify logs of at least
+        ``parallel_from`` entries; ``jobs=1`` always walks in this process. Both give
+        the same report, or the same first bad seq and reason.
+        """
+        jobs = parallel.default_jobs() if jobs is None else jobs
+        if jobs < 1 or batch_size < 1:
+            raise ValueError("verify needs jobs >= 1 and batch_size >= 1")
+        with self._connect() as conn:
+            if not is_sqlite(self._engine):  # one snapshot for head, checkpoints, entries
+                conn.execution_options(isolation_level="REPEATABLE READ")  # in place
+            cps = self._checkpoints(conn, 1, None)
+            head = self._read_head(conn)
+            slices = parallel.plan_slices(conn, jobs, parallel_from)
+            target = parallel.worker_target(conn)
+            if slices is not None and target is not None:
+                return parallel.verify_parallel(
+                    conn, target, slices, lambda after, upto: verify_sql(conn, after, upto),
+                    local_batches=lambda sql: closing(stream_entries(conn, batch_size, sql)),
+                    checkpoints=cps, public_keys=public_keys, witnesses=witnesses,
+                    claimed_head=(head.seq, head.entry_hash), progress=progress,
+                    batch_size=batch_size)
+            # closing(): a break stops the walk mid-stream; the cursor must close before
+            # the connection does, not whenever the generator is collected.
+            with closing(stream_entries(conn, batch_size)) as batches:
+                return verify_chain(batches, cps, public_keys, witnesses=witnesses,
+                                    claimed_head=(head.seq, head.entry_hash),
+                                    progress=progress)
+
+    # -- export and erasure ----------------------------------------------------------------
+
+    def export(
+        self, *, from_seq: int = 1, to_seq: int | None = None, subject: str | None = None,
+        batch_size: int = 2000,
+    ) -> Iterator[ExportedEntry]:
+        """Decrypt entries for an admin; erased subjects come back as ``state="erased"``."""
+        stmt = select(ENTRIES.c.seq, ENTRIES.c.ts_us, ENTRIES.c.actor_ref,
+                      ENTRIES.c.subject_ref, ENTRIES.c.action, ENTRIES.c.details,
+                      ).where(ENTRIES.c.seq >= from_seq).order_by(ENTRIES.c.seq)
+        if to_seq is not None:
+            stmt = stmt.where(ENTRIES.c.seq <= to_seq)
+        if subject is not None:
+            stmt = stmt.where(ENTRIES.c.subject_ref == check_ref(subject))
+        keys: dict[str, bytes | None] = {}
+        with self._connect() as conn:
+            result = conn.execution_options(yield_per=batch_size).execute(stmt)
+            for part in result.partitions():
+                missing = {row[3] for row in part} - keys.keys()
+                if missing:
+                    found = self._load_subject_keys(conn, missing)
+                    keys.update({ref: found.get(ref) for ref in missing})
+                for row in part:
+                    yield decrypt_row(keys[row[3]], row)
+
+    def erase_subject(self, subject_ref: str, *, actor: str, purge: bool = True) -> None:
+        """Crypto-shred everything written about ``subject_ref``; the chain still verifies.
+
+        The erasure itself is logged first (its details go with the key), then the key
+        row is deleted in the same transaction, then the deleted bytes are purged from
+        SQLite's WAL or PostgreSQL's dead tuples. ``purge=False`` is for a caller that
+        erases many subjects and scrubs the database once at the end.
+        """
+        check_ref(subject_ref)
+        if subject_ref.startswith("system:"):
+            raise ValueError("system refs cannot be erased")
+        prepared = [prepare(AuditEvent(actor, Action.SUBJECT_ERASED, subject_ref, {}))]
+
+        def work(conn: Connection) -> Appended:
+            result = self._write(conn, prepared, auto_checkpoint=True)
+            conn.execute(delete(SUBJECT_KEYS).where(SUBJECT_KEYS.c.subject_ref == subject_ref))
+            return result
+
+        result = self._transaction(work)
+        for cached in [k for k in list(self._key_cache) if k[0] == subject_ref]:
+            self._key_cache.pop(cached, None)  # list(): other threads may be inserting
+        self._announce(result.checkpoint)
+        if purge:
+            self._purge_deleted()
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _transaction(self, work: Callable[[Connection], _T]) -> _T:
+        """Run ``work`` in its own transaction, retrying while the database stays busy."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                with self._engine.connect() as conn:
+                    result = work(conn)
+                    conn.commit()
+                    return result
+            except IntegrityError:
+                raise StorageError("audit append refused by the unique seq constraint: "
+                                   "another writer bypassed the head lock") from None
+            except DBAPIError as exc:
+                if not transient(exc):
+                    raise storage_error(exc) from None
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise StorageError("audit log write failed: the database stayed busy "
+                                       f"through {WRITE_ATTEMPTS} attempts") from None
+                time.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """A read connection whose driver errors become one clear StorageError."""
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise storage_error(exc) from None
+
+    def _lock_head(self, conn: Connection) -> HeadRow:
+        """Write the head row first: the lock that serialises the chain (module docstring)."""
+        lock = update(HEAD).where(HEAD.c.id == 1).values(seq=HEAD.c.seq)
+        if conn.execute(lock).rowcount == 0:
+            conn.execute(insert_ignore(conn, HEAD, genesis_head()))
+            conn.execute(lock)
+        return self._read_head(conn)
+
+    def _read_head(self, conn: Connection) -> HeadRow:
+        row = conn.execute(select(HEAD.c.seq, HEAD.c.entry_hash, HEAD.c.checkpoint_seq,
+                                  HEAD.c.checkpoint_ts_us, HEAD.c.checkpoint_sig)
+                           .where(HEAD.c.id == 1)).first()
+        if row is None:
+            return HeadRow(0, GENESIS_HASH, 0, 0, b"")
+        return HeadRow(int(row[0]), bytes(row[1]), int(row[2]), int(row[3]), bytes(row[4]))
+
+    def _due(self, head: HeadRow, now_us: int) -> bool:
+        return (head.seq - head.cp_seq >= self._every
+                or now_us - head.cp_ts_us >= self._interval_us)
+
+    @property
+    def _keys(self) -> Keyring:
+        if self._keyring is None:
+            raise ConfigError("keyring.server_keys_env", "the audit log needs the server "
+                                                         "keyring to write or decrypt")
+        return self._keyring
+
+    def _checkpoint_locked(self, conn: Connection, now_us: int, force: bool) -> Checkpoint | None:
+        head = self._lock_head(conn)
+        if not force and not self._due(head, now_us):
+            return None  # another process checkpointed while we waited
+        return self._write(conn, [], auto_checkpoint=True, ts_us=now_us, head=head).checkpoint
+
+    def _write(
+        self, conn: Connection, prepared: Sequence[Prepared], *, auto_checkpoint: bool,
+        ts_us: int | None = None, head: HeadRow | None = None,
+    ) -> Appended:
+        """Lock, chain, encrypt and insert; take a checkpoint when one is due."""
+        head = head or self._lock_head(conn)
+        ts = ts_us if ts_us is not None else to_us(self._clock.now())
+        sign = self._signer is not None and auto_checkpoint and (
+            not prepared or self._due(head._replace(seq=head.seq + len(prepared) + 1), ts))
+        events = list(prepared)
+        if sign:
+            details = encode_details({"previous_checkpoint_seq": head.cp_seq})
+            events.append((SYSTEM_AUDIT, Action.CHECKPOINT.value, SYSTEM_AUDIT, details))
+        keys = self._subject_keys(conn, {e[2] for e in events}, ts)
+        rows: list[dict[str, Any]] = []
+        seq, prev = head.seq, head.entry_hash
+        for actor, action, subject, plaintext in events:
+            seq += 1
+            sealed = seal_details(keys[subject], seq, subject, action, plaintext, rng=self._rng)
+            link, prev = prev, entry_hash(EntryFields(seq, ts, actor, subject, action, sealed,
+                                                      prev))
+            rows.append({"seq": seq, "ts_us": ts, "actor_ref": actor, "subject_ref": subject,
+                         "action": action, "details": sealed, "prev_hash": link,
+                         "entry_hash": prev})
+        insert_entries(conn, rows)
+        values: dict[str, Any] = {"seq": seq, "entry_hash": prev}
+        checkpoint = None
+        if sign and self._signer is not None:
+            checkpoint = self._signer.sign(seq, ts, prev, head.cp_sig)
+            conn.execute(insert(CHECKPOINTS).values(
+                seq=checkpoint.seq, ts_us=checkpoint.ts_us, head_hash=checkpoint.head_hash,
+                key_id=checkpoint.key_id, prev_sig=checkpoint.prev_sig, sig=checkpoint.sig))
+            values |= {"checkpoint_seq": seq, "checkpoint_ts_us": checkpoint.ts_us,
+                       "checkpoint_sig": checkpoint.sig}
+        conn.execute(update(HEAD).where(HEAD.c.id == 1).values(**values))
+        last = head.seq + len(prepared)
+        last_hash = rows[len(prepared) - 1]["entry_hash"] if prepared else head.entry_hash
+        return Appended(head.seq + 1, last, last_hash, checkpoint)
+
+    def _subject_keys(self, conn: Connection, refs: set[str], ts_us: int) -> dict[str, bytes]:
+        """Existing subject keys, creating missing ones (caller holds the head lock)."""
+        keys = self._load_subject_keys(conn, refs)
+        new = sorted(refs - keys.keys())
+        if new:
+            rows = []
+            for ref in new:
+                key = self._rng(SUBJECT_KEY_BYTES)
+                keys[ref] = key
+                wrapped = self._keys.seal(base64.b64encode(key),
+                                          AuditSubjectKey.KEY.aad(ref), rng=self._rng)
+                rows.append({"subject_ref": ref, "wrapped": Sealed(wrapped), "created_us": ts_us})
+            conn.execute(insert(SUBJECT_KEYS), rows)
+        return keys
+
+    def _load_subject_keys(self, conn: Connection, refs: set[str]) -> dict[str, bytes]:
+        stmt = select(SUBJECT_KEYS.c.subject_ref, SUBJECT_KEYS.c.wrapped).where(
+            SUBJECT_KEYS.c.subject_ref.in_(sorted(refs)))
+        return {ref: self._unwrap(ref, sealed) for ref, sealed in conn.execute(stmt)}
+
+    def _unwrap(self, ref: str, sealed: Sealed) -> bytes:
+        cache_key = (ref, sealed.data)
+        key = self._key_cache.get(cache_key)
+        if key is None:
+            key = base64.b64decode(self._keys.open(sealed.data, AuditSubjectKey.KEY.aad(ref)))
+            if len(self._key_cache) >= _KEY_CACHE_MAX:
+                self._key_cache.clear()
+            self._key_cache[cache_key] = key
+        return key
+
+    def _checkpoints(self, conn: Connection, first: int, last: int | None) -> list[Checkpoint]:
+        stmt = select(*CP_COLUMNS).where(CHECKPOINTS.c.seq >= first).order_by(
+            CHECKPOINTS.c.seq)
+        if last is not None:
+            stmt = stmt.where(CHECKPOINTS.c.seq <= last)
+        return [Checkpoint(int(r[0]), int(r[1]), *(bytes(v) for v in r[2:]))
+                for r in conn.execute(stmt)]
+
+    def _announce(self, checkpoint: Checkpoint | None) -> None:
+        if checkpoint is not None and self._on_checkpoint is not None:
+            self._on_checkpoint(checkpoint)
+
+    def _pseudonym_secret(self) -> bytes:
+        """Load the pseudonym key, creating it on first use.
+
+        Creation is its own write-first transaction (retried while busy): a read
+        followed by an insert in one SQLite transaction fails outright when another
+        process created the row in between, instead of waiting.
+        """
+        if self._pseudonym_key is None:
+            aad = AuditSecret.VALUE.aad("pseudonym")
+            select_secret = select(SECRETS.c.wrapped).where(SECRETS.c.name == "pseudonym")
+            with self._connect() as conn:
+                sealed = conn.execute(select_secret).scalar()
+            if sealed is None:  # first use: a concurrent creator may win, both read its row
+                wrapped = self._keys.seal(
+                    base64.b64encode(self._rng(SUBJECT_KEY_BYTES)), aad, rng=self._rng)
+                row = {"name": "pseudonym", "wrapped": Sealed(wrapped),
+                       "created_us": to_us(self._clock.now())}
+                self._transaction(lambda conn: conn.execute(insert_ignore(conn, SECRETS, row)))
+                with self._connect() as conn:
+                    sealed = conn.execute(select_secret).scalar_one()
+            self._pseudonym_key = base64.b64decode(self._keys.open(sealed.data, aad))
+        return self._pseudonym_key
+
+    def _purge_deleted(self) -> None:
+        """Make deleted key bytes unrecoverable from the WAL / dead tuples.
+
+        A concurrent reader (a running verify) can pin WAL frames for a moment, so the
+        SQLite checkpoint is retried briefly before the error reaches the caller - whose
+        erasure is committed either way; only the purge of the WAL copy is pending.
+        """
+        if is_sqlite(self._engine):
+            for attempt in range(WRITE_ATTEMPTS):
+                try:
+                    sqlite_checkpoint_truncate(self._engine)
+                    return
+                except StorageError:
+                    if attempt == WRITE_ATTEMPTS - 1:
+                        raise StorageError(
+                            "subject erased, but a reader kept SQLite from truncating its WAL: "
+                            "run the erase again (or the shred job) to purge the WAL copy"
+                        ) from None
+                    time.sleep(0.1 * 2**attempt)
+        elif self._vacuum != "none":
+            sql = "VACUUM FULL audit_subject_keys" if self._vacuum == "vacuum_full" else (
+                "VACUUM audit_subject_keys")
+            with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.exec_driver_sql(sql)
