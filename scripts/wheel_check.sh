@@ -64,7 +64,9 @@ pip=("$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check)
 # The clashing packages first, ours last: whatever it could overwrite is already there.
 "${pip[@]}" crypto pycryptodome >"$work/pip.log" 2>&1 \
   || { tail -n 20 "$work/pip.log" >&2; say "FAIL: could not install crypto, pycryptodome"; exit 1; }
-"$work/venv/bin/python" - "$work/before.txt" <<'PYSNAP'
+# Digest of every file the clashing packages installed, to prove ours overwrote none.
+snapshot() {
+  "$work/venv/bin/python" - "$1" <<'PYSNAP'
 import hashlib, importlib.metadata as md, sys
 with open(sys.argv[1], "w") as out:
     for dist in ("crypto", "pycryptodome"):
@@ -73,17 +75,11 @@ with open(sys.argv[1], "w") as out:
             if path.is_file():
                 out.write(f"{f} {hashlib.sha256(path.read_bytes()).hexdigest()}\n")
 PYSNAP
+}
+snapshot "$work/before.txt"
 "${pip[@]}" "$wheel" >>"$work/pip.log" 2>&1 \
   || { tail -n 20 "$work/pip.log" >&2; say "FAIL: the wheel did not install"; exit 1; }
-"$work/venv/bin/python" - "$work/after.txt" <<'PYSNAP'
-import hashlib, importlib.metadata as md, sys
-with open(sys.argv[1], "w") as out:
-    for dist in ("crypto", "pycryptodome"):
-        for f in md.distribution(dist).files or []:
-            path = f.locate()
-            if path.is_file():
-                out.write(f"{f} {hashlib.sha256(path.read_bytes()).hexdigest()}\n")
-PYSNAP
+snapshot "$work/after.txt"
 cmp -s "$work/before.txt" "$work/after.txt" \
   || { diff "$work/before.txt" "$work/after.txt" | head >&2; say "FAIL: installing medcrypt changed another package's files"; exit 1; }
 "$work/venv/bin/python" -m pip check --disable-pip-version-check >/dev/null \
