@@ -18,12 +18,12 @@ import argparse
 import os
 import re
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "medcrypt-bench"
+from bench.worktree import ROOT, prepare_base, run
+
+WHO = "compare_relay"
 
 #: name -> (regex over the benchmark's output, lower is better?)
 FIGURES: dict[str, tuple[re.Pattern[str], bool]] = {
@@ -38,31 +38,9 @@ FIGURES: dict[str, tuple[re.Pattern[str], bool]] = {
 HEADLINE = ("tg_to_wa bot CPU ms/msg", "wa_to_tg bot CPU ms/msg")
 
 
-def _run(cmd: list[str], cwd: Path) -> str:
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.exit(f"compare_relay: {' '.join(cmd)} failed in {cwd}:\n{done.stderr[-3000:]}")
-    return done.stdout
-
-
-def prepare_base(rev: str) -> tuple[Path, Path]:
-    """A worktree of ``rev`` with its own venv (the old layout installs other names)."""
-    sha = _run(["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], ROOT).strip()
-    tree = CACHE / sha[:12]
-    python = tree / ".venv" / "bin" / "python"
-    if not (tree / ".git").exists():
-        tree.parent.mkdir(parents=True, exist_ok=True)
-        _run(["git", "worktree", "add", "--force", "--detach", str(tree), sha], ROOT)
-    if not python.exists():
-        _run([sys.executable, "-m", "venv", str(tree / ".venv")], tree)
-        _run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-              "-e", ".[dev]"], tree)
-    return tree, python
-
-
 def one_round(tree: Path, python: Path, args: argparse.Namespace) -> dict[str, float]:
-    out = _run([str(python), "-m", "bench.run", "relay", f"--messages={args.messages}",
-                f"--latency-messages={args.latency_messages}"], tree)
+    out = run([str(python), "-m", "bench.run", "relay", f"--messages={args.messages}",
+               f"--latency-messages={args.latency_messages}"], tree, who=WHO)
     found: dict[str, float] = {}
     for name, (pattern, _lower) in FIGURES.items():
         match = pattern.search(out)
@@ -79,7 +57,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--latency-messages", type=int, default=1000)
     args = parser.parse_args(argv)
-    base_tree, base_py = prepare_base(args.base)
+    base_tree, base_py = prepare_base(args.base, who=WHO)
     head_py = Path(sys.executable)
     rounds: dict[str, list[dict[str, float]]] = {"base": [], "head": []}
     for i in range(args.rounds):
