@@ -1,9 +1,9 @@
 """/help: how to use the companion with this chat; admins also get their commands.
 
-The admins' part is generated from the registry: every command declared ``admin=True``,
-with its help line. The patients' and physicians' part is the reviewed notice
-:data:`bot.domain.notices.HELP` (it names the listed non-admin commands; a test keeps
-the two in step).
+Both parts are generated from the registry, so nothing is listed twice and a new command
+cannot be forgotten: everyone gets the reviewed opening
+:data:`bot.domain.notices.HELP_INTRO` and the listed commands open to all; admins also
+get every command declared ``admin=True``, with its help line.
 """
 
 from __future__ import annotations
@@ -14,12 +14,18 @@ from medcrypt.bot.commands.registry import command, registered
 from medcrypt.bot.domain import notices
 
 
+def member_help() -> str:
+    """What patients and physicians are told: the opening and the commands open to all."""
+    names = ", ".join(c.help for c in registered() if not c.admin and c.listed)
+    return f"{notices.HELP_INTRO} Commands: {names}."
+
+
 def admin_help() -> str:
-    lines = [notices.HELP, "", "Clinic admin commands:"]
+    lines = [member_help(), "", "Clinic admin commands:"]
     lines += [c.help for c in registered() if c.admin and c.listed]
     return "\n".join(lines)
 
 
 @command("help", help="/help")
 def run(ctx: Context, args: list[str]) -> None:
-    ctx.reply(admin_help() if is_admin(ctx, ctx.sender_id) else notices.HELP)
+    ctx.reply(admin_help() if is_admin(ctx, ctx.sender_id) else member_help())

@@ -16,10 +16,11 @@ PLATFORM_WARNING = (
     "device by the MedCrypt companion. By pairing you agree to this."
 )
 
-HELP = (
+#: The opening of /help; the command list after it is generated from the registry
+#: (``bot.commands.help.member_help``), so a new command cannot be left out of it.
+HELP_INTRO = (
     "This is the clinic's secure relay. Write your message in the MedCrypt companion app, "
-    "then paste the [MEDCRYPT:...] text it gives you here. Commands: /status, /unpair, "
-    "/delete_me, /help."
+    "then paste the [MEDCRYPT:...] text it gives you here."
 )
 
 PLAINTEXT_BLOCKED = (

@@ -19,7 +19,7 @@ import medcrypt.bot.commands
 from medcrypt.bot.app.commands import COMMAND_MODULES
 from medcrypt.bot.cli import build_parser
 from medcrypt.bot.commands import registry
-from medcrypt.bot.commands.help import admin_help
+from medcrypt.bot.commands.help import admin_help, member_help
 from medcrypt.bot.domain import notices
 
 
@@ -35,7 +35,7 @@ def test_the_composition_root_imports_every_command_module() -> None:
 
 def test_admin_help_lists_every_admin_command_and_no_other() -> None:
     text = admin_help()
-    assert text.startswith(notices.HELP)
+    assert text.startswith(member_help())
     listed = text.split("Clinic admin commands:\n", 1)[1].splitlines()
     assert [line.split()[0] for line in listed] == [
         f"/{c.name}" for c in registry.registered() if c.admin]
@@ -43,7 +43,9 @@ def test_admin_help_lists_every_admin_command_and_no_other() -> None:
 
 
 def test_the_help_notice_names_exactly_the_listed_commands_of_everyone() -> None:
-    named = set(re.findall(r"/(\w+)", notices.HELP))
+    text = member_help()
+    assert text.startswith(notices.HELP_INTRO)
+    named = set(re.findall(r"/(\w+)", text))
     assert named == {c.name for c in registry.registered() if not c.admin and c.listed}
 
 

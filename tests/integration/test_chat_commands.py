@@ -7,6 +7,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from medcrypt.bot.commands.help import member_help
 from medcrypt.bot.domain import notices
 from medcrypt.crypto.keyless.wire import parse_token
 from medcrypt.crypto.server.audit import Action
@@ -87,7 +88,8 @@ async def test_help_lists_admin_commands_only_for_admins(live: Rig) -> None:
                     "/audit_head", "/audit_verify"):
         assert command in admin_help
     user_help = await live.tg_says(PHYSICIAN_TG, "/help", expect="secure relay")
-    assert user_help == notices.HELP
+    assert user_help == member_help()
+    assert "/delete_me" in user_help and "/shred" not in user_help
 
 
 @pytest.mark.parametrize("checkpoint_every", [3])

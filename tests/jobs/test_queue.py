@@ -1,7 +1,7 @@
 """Set-based notice queueing writes the very notices the row-by-row path writes.
 
 ``queue_member_notices`` builds each dedupe key in SQL; if its format drifted from
-:func:`bot.jobs.notices.dedupe_key`, a notice queued by one path would be queued again
+:func:`bot.domain.lifecycle.notices.dedupe_key`, a notice queued by one path would be queued again
 by the other. Both backends.
 """
 
