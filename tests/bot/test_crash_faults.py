@@ -33,6 +33,7 @@ from medcrypt.crypto.keyless.wire import Direction
 from medcrypt.sandbox import FakeTelegram, Faults
 from medcrypt.sandbox.fake_twilio import FakeTwilio
 from tests.support.ports import worker_port
+from tests.support.rigs import sandbox_settings, write_config
 from tests.support.tokens import accept_token, message_token, register_token
 
 #: Messages per run. The issue asks for 5,000; measured, that takes
@@ -51,31 +52,12 @@ def _faults(methods: frozenset[str], seed: int) -> Faults:
 
 
 def _config(tmp: Path, tg: FakeTelegram, tw: FakeTwilio, port: int) -> Path:
-    cfg = tmp / "bot.toml"
-    cfg.write_text(f"""
-[database]
-url = "sqlite:///{tmp / 'bot.db'}"
-[logging]
-format = "json"
-[telegram]
-api_base_url = "{tg.base_url}"
-api_file_url = "{tg.base_file_url}"
-poll_timeout_seconds = 1
-request_timeout_seconds = 1.0
-[whatsapp]
-api_base_url = "{tw.api_base_url}"
-public_url = "http://127.0.0.1:{port}"
-listen_port = {port}
-request_timeout_seconds = 1.0
-[relay]
-outbox_lease_seconds = 2.5
-outbox_concurrency = {CONCURRENCY}
-outbox_base_backoff_seconds = 0.05
-outbox_max_backoff_seconds = 0.5
-outbox_max_attempts = 1000
-user_messages_per_minute = 0
-""")
-    return cfg
+    """The sandbox bot's config with short timeouts, many senders and no rate limit."""
+    return write_config(tmp / "bot.toml", sandbox_settings(
+        tg, tw, port, tmp / "bot.db", logging={"format": "json"},
+        telegram={"request_timeout_seconds": 1.0}, whatsapp={"request_timeout_seconds": 1.0},
+        relay={"outbox_lease_seconds": 2.5, "outbox_concurrency": CONCURRENCY,
+               "outbox_max_attempts": 1000, "user_messages_per_minute": 0}))
 
 
 class BotProcess:

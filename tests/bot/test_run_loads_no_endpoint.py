@@ -35,6 +35,7 @@ from medcrypt.crypto.keyless.wire import Direction
 from medcrypt.sandbox import FakeTelegram
 from medcrypt.sandbox.fake_twilio import FakeTwilio
 from tests.support.ports import worker_port
+from tests.support.rigs import sandbox_settings, write_config
 from tests.support.tokens import accept_token, message_token, register_token
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,30 +115,6 @@ def snapshot_of(proc: subprocess.Popen[bytes], out: Path, timeout: float = 30) -
     return snap
 
 
-def _config(tmp: Path, tg: FakeTelegram, tw: FakeTwilio, port: int) -> Path:
-    cfg = tmp / "bot.toml"
-    cfg.write_text(f"""
-[database]
-url = "sqlite:///{tmp / 'bot.db'}"
-[logging]
-format = "json"
-[telegram]
-api_base_url = "{tg.base_url}"
-api_file_url = "{tg.base_file_url}"
-poll_timeout_seconds = 1
-request_timeout_seconds = 2.0
-[whatsapp]
-api_base_url = "{tw.api_base_url}"
-public_url = "http://127.0.0.1:{port}"
-listen_port = {port}
-request_timeout_seconds = 2.0
-[relay]
-outbox_base_backoff_seconds = 0.05
-outbox_max_backoff_seconds = 0.5
-""", encoding="utf-8")
-    return cfg
-
-
 def _bot_started(log: Path) -> dict[str, Any] | None:
     for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
         if line.startswith("{"):
@@ -186,7 +163,9 @@ def test_running_bot_has_no_endpoint_module_loaded(tmp_path: Path) -> None:
         log = tmp_path / "bot.log"
         with log.open("wb") as sink:
             proc = subprocess.Popen(
-                [str(script), "--config", str(_config(tmp_path, tg, tw, port)), "run"],
+                [str(script), "--config", str(write_config(tmp_path / "bot.toml", sandbox_settings(
+                    tg, tw, port, tmp_path / "bot.db", logging={"format": "json"}))),
+                 "run"],
                 cwd=ROOT, env=env, stdout=sink, stderr=sink)
         try:
             started = _wait_for_start(proc, log)

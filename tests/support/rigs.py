@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import tomli_w
 
 from medcrypt.bot.app.bot import BotApp
 from medcrypt.bot.cli.escrow import public_key_text
@@ -61,6 +62,13 @@ def sandbox_settings(tg: FakeTelegram, tw: FakeTwilio, port: int, db: Path,
     for name, values in sections.items():
         config[name] = {**config.get(name, {}), **values}
     return config
+
+
+def write_config(path: Path, config: dict[str, Any]) -> Path:
+    """Write ``config`` (e.g. from :func:`sandbox_settings`) as the bot.toml that a bot
+    started as a process (``python -m medcrypt.bot --config ... run``) reads."""
+    path.write_text(tomli_w.dumps(config), encoding="utf-8")
+    return path
 
 
 def environ_for(tg: FakeTelegram, tw: FakeTwilio) -> dict[str, str]:
