@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
-import sys
-import time
 from pathlib import Path
 
 from medcrypt.companion.keystore import Keystore
 from tests.support.companion import PASSPHRASE, T0, Cli, Pair
+from tests.support.terminal import Terminal
 
 DEC_2 = "2026-12-02T09:00:00+00:00"
 #: November's grace window (7 days) ends on 2026-12-08: it is shredded after that.
@@ -58,7 +55,6 @@ def test_history_of_a_shredded_month_is_deleted(cli: Cli, pair: Pair) -> None:
 # --no-history, so the plaintext of every message piled up in the keystore of users who
 # never asked for a copy.
 
-EXE = str(Path(sys.executable).with_name("medcrypt"))
 QUESTION = b"Keep a copy of this pairing's messages on this device?"
 
 
@@ -112,36 +108,9 @@ def test_each_side_chooses_with_a_flag(cli: Cli) -> None:
 
 def _pty_run(argv: list[str], answer: bytes, env: dict[str, str],
              question: bytes = QUESTION) -> tuple[int, bytes]:
-    pid, fd = pty.fork()
-    if pid == 0:  # child: the pty is its terminal (stdin, stdout, stderr)
-        os.execve(EXE, [EXE, *argv], env)
-    try:
-        seen = _read_until(fd, question)
-        os.write(fd, answer + b"\n")
-        seen += _read_until(fd, b"\x00", until_eof=True)
-    finally:
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-    return os.waitstatus_to_exitcode(status), seen
-
-
-def _read_until(fd: int, marker: bytes, *, until_eof: bool = False) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + 60
-    while until_eof or marker not in seen:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"timed out waiting for {marker!r}; got {seen!r}"
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if not ready:
-            continue
-        try:
-            chunk = os.read(fd, 1024)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
-    return seen
+    with Terminal(argv, env) as term:
+        term.answer(question, answer)
+        return term.close()
 
 
 def test_pairing_asks_once_on_a_terminal(cli: Cli, tmp_path: Path) -> None:

@@ -8,11 +8,8 @@ no rate limit; zxcvbn puts that passphrase among the first few hundred guesses.
 from __future__ import annotations
 
 import os
-import pty
-import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +19,7 @@ from medcrypt.companion.keystore import FILE_NAME, Keystore
 from medcrypt.crypto.endpoint.pairing import Role
 from medcrypt.crypto.endpoint.session import IdentityKey
 from tests.support.companion import PASSPHRASE, T0, Cli, Pair
+from tests.support.terminal import Terminal
 
 
 @pytest.mark.parametrize(("weak", "rated", "advice"), [
@@ -79,39 +77,14 @@ def test_decrypt_does_not_import_the_estimator(cli: Cli, pair: Pair) -> None:
     assert done.stdout.endswith("LOADED False 0\n"), done.stdout + done.stderr
 
 
-def _read_until(fd: int, marker: bytes) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + 60
-    while marker not in seen:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"timed out waiting for {marker!r}; got {seen!r}"
-        if select.select([fd], [], [], remaining)[0]:
-            try:
-                chunk = os.read(fd, 1024)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            seen += chunk
-    return seen
-
-
 def test_init_at_the_terminal_refuses_a_weak_passphrase(tmp_path: Path) -> None:
     """The typed passphrase is rated too, not only MEDCRYPT_PASSPHRASE."""
-    exe = str(Path(sys.executable).with_name("medcrypt"))
     env = {k: v for k, v in os.environ.items() if k != "MEDCRYPT_PASSPHRASE"}
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execve(exe, [exe, "--home", str(tmp_path / "h"), "init", "--role", "patient"], env)
-    try:
-        _read_until(fd, b"Keystore passphrase: ")
-        os.write(fd, b"iloveyou2\n")
-        _read_until(fd, b"Repeat passphrase: ")
-        os.write(fd, b"iloveyou2\n")
-        out = _read_until(fd, b"(2 of 4)")
-    finally:
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-    assert os.waitstatus_to_exitcode(status) == 2, out
+    with Terminal(["--home", str(tmp_path / "h"), "init", "--role", "patient"], env) as term:
+        term.answer(b"Keystore passphrase: ", b"iloveyou2")
+        term.answer(b"Repeat passphrase: ", b"iloveyou2")
+        term.read_until(b"(2 of 4)")
+        code, out = term.close()
+    assert code == 2, out
     assert b"too easy to guess" in out
     assert not (tmp_path / "h" / FILE_NAME).exists()
