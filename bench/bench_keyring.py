@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench_keyring")
     parser.add_argument("--number", type=int, default=2000, help="calls per round")
     parser.add_argument("--repeat", type=int, default=7, help="rounds (median is reported)")
-    args, _ = parser.parse_known_args([a for a in argv if a.startswith("--")])
+    args, _ = parser.parse_known_args(argv)
 
     key = os.urandom(32)
     aad = b"platform_identities|address|" + b"0" * 32

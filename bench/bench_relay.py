@@ -387,7 +387,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--latency-messages", type=int, default=1000)
     parser.add_argument("--chat-limit", type=float, default=0.0,
                         help="fake platforms' per-chat limit, messages/s (0: none)")
-    args, _ = parser.parse_known_args([a for a in argv if a.startswith("--")])
+    args, _ = parser.parse_known_args(argv)
     if args.messages < 100 or args.pairs < 1 or args.rate <= 0:
         parser.error("need --messages >= 100, --pairs >= 1 and --rate > 0")
     return args

@@ -1,4 +1,9 @@
-"""Run every benchmark (``python -m bench.run``) or those whose name contains an argument."""
+"""Run every benchmark (``python -m bench.run``) or those whose name contains an argument.
+
+``python -m bench.run relay keyring --messages 800``: the names come first, then the
+options, which each benchmark reads with ``parse_known_args`` (both ``--flag value`` and
+``--flag=value``); a benchmark ignores the options it does not know.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,11 @@ import bench
 
 
 def main(argv: list[str]) -> int:
-    wanted = [a for a in argv if not a.startswith("-")]
+    wanted: list[str] = []
+    for arg in argv:  # the leading names; an option's value is not a name
+        if arg.startswith("-"):
+            break
+        wanted.append(arg)
     print(f"# MedCrypt benchmarks - {platform.python_implementation()} "
           f"{platform.python_version()}, {platform.machine()}, "
           f"{__import__('os').cpu_count()} cores")
