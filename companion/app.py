@@ -21,7 +21,8 @@ Keystore document (JSON inside the sealed file, docs/adr/0003-keystore.md)::
                                 "png": str|null}},
      "received_files": {<file id hex>: {"pairing": hex, "manifest": <b64>, "epoch": int}},
      "history": [{"pairing", "way", "epoch" ("YYYY-MM"), "at", "kind", "text" | "file",
-                  received only: "index", "sent_at"}]}
+                  received only: "index", "sent_at"}],
+     "ended": {<pairing hex>: iso}  (pairings ended with `pair end`: no key, id and time only)}
 """
 
 from __future__ import annotations
@@ -126,17 +127,34 @@ class Companion:
     def resolve_pairing(self, selector: str | None) -> str:
         """A pairing id from a unique hex prefix (or the only pairing if none given)."""
         ids = self.pairing_ids()
+        wanted = None if selector is None else selector.strip().lower()
+        ended = [p for p in self.state.get("ended", {})
+                 if wanted is not None and len(wanted) >= 4 and p.startswith(wanted)]
+        if not any(p.startswith(wanted or "") for p in ids) and len(ended) == 1:
+            raise self.missing_pairing(ended[0], "that id")
         if not ids:
             raise ConfigError("--pairing", "no pairings yet; run 'medcrypt pair ...' first")
-        if selector is None:
+        if wanted is None:
             if len(ids) > 1:
                 raise ConfigError("--pairing", "several pairings exist; name one (see status)")
             return ids[0]
-        wanted = selector.strip().lower()
         matches = [p for p in ids if p.startswith(wanted)] if len(wanted) >= 4 else []
         if len(matches) != 1:
             raise ConfigError("--pairing", "matches no pairing, or more than one")
         return matches[0]
+
+    def missing_pairing(self, pairing_hex: str, what: str) -> WrongPairing:
+        """The error for ``what`` (a token, a manifest) of a pairing this device lacks.
+
+        A pairing ended here with ``pair end`` says so, with when: its keys are gone for
+        good, which "unknown pairing" would not tell.
+        """
+        ended = self.ended_at(pairing_hex)
+        if ended is not None:
+            return WrongPairing(
+                f"{what} belongs to pairing {pairing_hex[:8]}, which was ended on this device "
+                f"at {ended} ('medcrypt pair end'): its keys are gone; pair anew to talk again")
+        return WrongPairing(f"{what} belongs to a pairing this companion does not have")
 
     def add_session(self, session: PairingSession, *, history: bool) -> str:
         pairing_hex = session.pairing_id.hex()
@@ -146,6 +164,37 @@ class Companion:
             "deposits": {}, "history": history,
         }
         return pairing_hex
+
+    def end_pairing(self, pairing_hex: str) -> dict[str, int]:
+        """Delete every key of one pairing on this device, for good; returns what went.
+
+        The pairing's session (its months' chain keys and the keys of messages not yet
+        opened), its escrow deposits, the keys of files it delivered and its history
+        entries all leave the document, and the session object is wiped. Only its id and
+        the time stay, as a tombstone, so a token of it later gets a precise error rather
+        than "unknown pairing". Nothing is gone until :meth:`commit` rewrites the keystore
+        file (atomically: a crash leaves the old file or the new one).
+        """
+        session = self.session(pairing_hex)
+        months = len(session.live_epochs)
+        record = self.state["pairings"].pop(pairing_hex)
+        del self._sessions[pairing_hex]
+        session.wipe()
+        files: dict[str, dict[str, Any]] = self.state["received_files"]
+        dropped_files = [f for f, r in files.items() if r["pairing"] == pairing_hex]
+        for file_id in dropped_files:
+            del files[file_id]
+        history: list[dict[str, Any]] = self.state["history"]
+        self.state["history"] = [e for e in history if e["pairing"] != pairing_hex]
+        self.state.setdefault("ended", {})[pairing_hex] = self.clock.now().isoformat()
+        return {"months": months, "deposits": len(record.get("deposits", {})),
+                "files": len(dropped_files),
+                "history": len(history) - len(self.state["history"])}
+
+    def ended_at(self, pairing_hex: str) -> str | None:
+        """When this device ended the pairing (``pair end``), or None."""
+        value = self.state.get("ended", {}).get(pairing_hex)
+        return None if value is None else str(value)
 
     def keeps_history(self, pairing_hex: str) -> bool:
         """Whether the user chose, for this pairing, to keep a copy of its messages.

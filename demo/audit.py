@@ -1,6 +1,7 @@
 """Demo chapter: the audit log - a signed checkpoint, ``audit verify`` and the head.
 
-Everything the story did (pairing, relays, rotation, shred, break-glass) left a
+Everything the story did (pairing, relays, rotation, shred, break-glass, the lost
+phone's /shred) left a
 hash-chained, pseudonymous entry. The bot's job context signs a checkpoint; then the
 operator runs the real ``medcrypt-bot audit verify`` and ``audit head`` against the
 demo's database, as an auditor would.
@@ -20,7 +21,7 @@ _OK = re.compile(r"Audit log OK: (\d+) entries, head seq (\d+) \(\w+\), (\d+) si
 
 async def audit_chapter(demo: Demo) -> tuple[int, int]:
     """Returns (entries, checkpoints) as ``audit verify`` reported them."""
-    print("\n11. The audit log")
+    print("\n12. The audit log")
     cp = await asyncio.to_thread(demo.jobs.audit.checkpoint_now)
     demo.say("bot", f"signs a checkpoint at seq {cp.seq} (what `medcrypt-bot audit "
                     "checkpoint` does)")

@@ -43,7 +43,7 @@ def _code(reply: str) -> str:
     return found.group(1)
 
 
-async def _admin_says(demo: Demo, admin: int, text: str, expect: str) -> str:
+async def admin_says(demo: Demo, admin: int, text: str, expect: str) -> str:
     """Send a command as ``admin``; the bot's reply is the first new text containing
     ``expect`` (admins also receive audit witness lines in between)."""
     seen = len(demo.tg.messages_to(admin))
@@ -57,11 +57,11 @@ async def _admin_says(demo: Demo, admin: int, text: str, expect: str) -> str:
 
 
 async def _in_chat(demo: Demo, pairing: str) -> tuple[str, bytes]:
-    reply = await _admin_says(demo, ADMIN_A, f"/breakglass {pairing[:8]} {REASON}",
+    reply = await admin_says(demo, ADMIN_A, f"/breakglass {pairing[:8]} {REASON}",
                               "request")
     demo.say("Admin A", f"/breakglass {pairing[:8]} {REASON[:30]}… → bot: {reply[:70]}…")
     code = _code(reply)
-    reply = await _admin_says(demo, ADMIN_B, f"/approve {code}", code)
+    reply = await admin_says(demo, ADMIN_B, f"/approve {code}", code)
     demo.say("Admin B", f"/approve {code} → bot: {reply[:110]}")
     return code, await _bundle_for_admin_a(demo)
 
@@ -75,7 +75,7 @@ async def _by_functions(demo: Demo, pairing: str) -> tuple[str, bytes]:
     demo.say("note", "break-glass driven through the functions /breakglass and /approve "
                      "call (bot.domain.breakglass.requests), not typed in chat")
     for admin in (ADMIN_A, ADMIN_B):  # a Telegram bot may only write to people who wrote first
-        await _admin_says(demo, admin, "/start", "")
+        await admin_says(demo, admin, "/start", "")
     bot = demo.bot
     with bot.sessions.begin() as s:
         a, b = (bot.services.directory.resolve(s, Platform.TELEGRAM, str(u)).identity_id

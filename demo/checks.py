@@ -34,7 +34,8 @@ def server_state(bot: BotApp) -> str:
         tokens = s.scalar(select(func.count()).select_from(StoredToken)) or 0
         out = s.scalar(select(func.count()).select_from(OutboxMessage)) or 0
         pairing = s.scalar(select(Pairing))
-    state = pairing.status if pairing else "none"
+    state = "none" if pairing is None else (
+        f"{pairing.status}, ended by /shred" if pairing.shredded_at else pairing.status)
     return f"[server: pairing {state}; {tokens} relayed token(s); {out} outbox row(s)]"
 
 
@@ -104,6 +105,8 @@ def verdicts(demo: Demo) -> list[tuple[str, bool]]:
          bool(demo.recovered) and bool(demo.late_sent) and demo.shredded_epoch > 0
          and format_epoch(demo.shredded_epoch) not in demo.recovered.get("months", [])
          and all(m.get("text") != demo.late_sent for m in demo.recovered.get("messages", []))),
+        ("a /shred pairing refuses next month's token (both sides, nothing delivered)",
+         demo.shred_refused),
         (f"audit verify OK ({entries} entries, {checkpoints} signed checkpoints)",
          entries > 0 and checkpoints > 0),
         ("plaintext markers absent from the database, WAL and platform traffic",

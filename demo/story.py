@@ -6,7 +6,8 @@ twilio Client, Starlette webhook, outbox worker, SQLite) connected to the sandbo
 of both platforms. The transcript shows, step by step, what each person saw next to
 what the server stored: clinic setup (escrow key split 2-of-3), pairing, messages both
 ways, a month passing with rotation, grace and shred (:mod:`demo.month`),
-break-glass (:mod:`demo.breakglass`) and ``audit verify`` (:mod:`demo.audit`) -
+break-glass (:mod:`demo.breakglass`), a lost phone's ``/shred`` that ends the pairing
+for good (:mod:`demo.lost_phone`) and ``audit verify`` (:mod:`demo.audit`) -
 and ends by scanning every byte the platforms received, the database file and its WAL
 for the plaintexts used: none may appear.
 """
@@ -41,6 +42,7 @@ from medcrypt.demo.clinic import (
     settings_dict,
     write_toml,
 )
+from medcrypt.demo.lost_phone import DOC_MAY, THIEF_MAY, lost_phone
 from medcrypt.demo.month import APRIL_NOTE, LATE_NOTE, START, month_passes
 from medcrypt.demo.people import Person
 from medcrypt.sandbox import FakeTelegram
@@ -86,6 +88,7 @@ class Demo:
         self.escrow = escrow
         self.break_glass_mode = break_glass
         self.physician_chat = PHYSICIAN_CHAT
+        self.patient_number = PATIENT_NUMBER
         config = settings_dict(root, telegram=(tg.base_url, tg.base_file_url),
                                twilio_api=tw.api_base_url, port=port,
                                template_sid=TEMPLATE_SID,
@@ -117,6 +120,8 @@ class Demo:
         self.leaks = 0
         self.recovered: dict[str, Any] = {}
         self.audit_counts = (0, 0)
+        #: Next month's tokens of the pairing /shred ended were all refused, none delivered.
+        self.shred_refused = False
 
     say = staticmethod(say)
 
@@ -272,10 +277,11 @@ class Demo:
 
         await month_passes(self)
         self.recovered = await break_glass(self)
+        await lost_phone(self)
         self.audit_counts = await audit_chapter(self)
-        print("\n12. What the server holds")
+        print("\n13. What the server holds")
         report_leaks(self, [SECRET_NOTE, PATIENT_NOTE, LONG_NOTE[:40], LATE_NOTE,
-                            APRIL_NOTE, "potassium", "HbA1c"])
+                            APRIL_NOTE, DOC_MAY, THIEF_MAY, "potassium", "HbA1c"])
 
     async def _whole_token_for_patient(self) -> list[str]:
         """Wait until the patient holds every part of one token; return the parts."""

@@ -3,7 +3,10 @@
 ``open BUNDLE`` runs on an offline admin machine with two (or the configured number of)
 share holders present. It combines their SLIP-39 shares into the escrow private key in
 memory, opens the bundle's deposits and every message, writes them to ``--out DIR``
-(created 0700, files 0600) or stdout, and wipes the key. Shares come from ``--share``
+(created 0700, files 0600) or stdout, and wipes the key. A deposit it cannot use (planted
+in the other member's slot by an earlier version, or damaged) and messages no deposit
+opens are left out with one ``warning:`` line each on stderr, also listed under
+``skipped`` in the manifest; every other month still opens. Shares come from ``--share``
 (visible in the process list and shell history - prefer the prompts) or are asked for one
 by one without echo. Any failure - one share, shares of different splits, a wrong
 passphrase, a damaged or altered bundle - is one line on stderr and reveals nothing.
@@ -120,6 +123,7 @@ def _emit(opened: breakglass.OpenedBundle, out: Path | None) -> None:
     manifest = dict(opened.manifest)
     manifest["unrecoverable_messages"] = {format_epoch(e): n
                                           for e, n in sorted(opened.unrecoverable.items())}
+    manifest["skipped"] = list(opened.skipped)
     if out is None:
         print(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False))
         for rec in records:
@@ -149,6 +153,8 @@ def open_cmd(args: argparse.Namespace, settings: Settings) -> int:
         print("warning: the bundle holds messages without a deposit for their month: "
               + ", ".join(f"{format_epoch(e)} ({n})" for e, n in
                           sorted(opened.unrecoverable.items())), file=sys.stderr)
+    for line in opened.skipped:  # a planted or damaged item: the rest still opens
+        print(f"warning: {line}", file=sys.stderr)
     _emit(opened, args.out)
     if args.record:
         _record(settings, data, holders=len(shares))

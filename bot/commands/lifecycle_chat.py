@@ -8,7 +8,8 @@ scrub, which cannot run inside a transaction) and commits its own notices to the
 outbox - ``ChatReply.notices_queued`` says how many.
 
 ``/shred`` is two-step: ``/shred <pairing>`` answers with a one-time code valid for five
-minutes; only the same admin sending ``/shred <pairing> <code>`` destroys anything.
+minutes; only the same admin sending ``/shred <pairing> <code>`` destroys anything - and
+ends the pairing for good (:func:`bot.domain.lifecycle.shred.shred_pairing`).
 Only the code's SHA-256 is stored, compared in constant time, and used once.
 """
 
@@ -114,9 +115,11 @@ def shred_command(ctx: Services, actor_id: str, args: list[str]) -> ChatReply:
                                           code_hash=_code_hash(code), now=now,
                                           expires_at=now + CONFIRM_TTL)
         return ChatReply(
-            f"This destroys, immediately and for everyone, every stored message and key "
-            f"deposit of pairing {short} up to this month, and both members lose access to "
-            f"them. To confirm within 5 minutes send: /shred {short} {code}")
+            f"This ends pairing {short} for good: every stored message and escrow deposit "
+            f"of it up to this month is destroyed at once, and the relay refuses every "
+            f"later message of it, in any month. Both members are told to end it on their "
+            f"companion and to pair again. To confirm within 5 minutes send: "
+            f"/shred {short} {code}")
     with ctx.sessions.begin() as session:
         # The code is consumed by the one request that took it.
         stored = job_rows.take_confirmation(session, pairing_id=pid, actor_id=actor_id)
@@ -131,8 +134,8 @@ def shred_command(ctx: Services, actor_id: str, args: list[str]) -> ChatReply:
     return ChatReply(
         f"Shredded pairing {short}: {counts['epochs']} epoch(s), {counts['tokens']} stored "
         f"message(s), {counts['escrow']} escrow deposit(s), "
-        f"{counts['media']} file(s) deleted; "
-        "both members were told.", int(counts["notices"]))
+        f"{counts['media']} file(s) deleted; the pairing has ended for good and the relay "
+        "refuses its messages; both members were told to re-pair.", int(counts["notices"]))
 
 
 def pending_confirmations(ctx: Services) -> int:

@@ -47,6 +47,16 @@ EPOCH_GONE = ("Not sent: the key of {month} has been shredded (its grace period 
               "no longer be relayed or read. Update the companion and write again.")
 EPOCH_FUTURE = "Not sent: this message uses a key that is not valid yet. Check your device clock."
 PAIRING_INACTIVE = "Not sent: this pairing has ended or is not complete yet."
+PAIRING_SHREDDED = (
+    "Not sent: the clinic shredded conversation {tag} on {at} UTC (a lost or compromised "
+    "phone), so it has ended for good and the relay carries none of its messages, in any "
+    "month. End it in your companion (medcrypt pair end --pairing {tag}) and ask the "
+    "clinic for a new pairing."
+)
+DEPOSIT_NOT_YOURS = (
+    "Not stored: this recovery copy is marked as the other person's. The clinic keeps "
+    "each person's recovery copy only when that person sends it. The attempt was recorded."
+)
 NOT_PAIRED = "You are not paired yet. Pair with the MedCrypt companion first (/help)."
 TOO_LARGE = "Not sent: the file is larger than {limit_mb} MB."
 NOT_ENCRYPTED_FILE = (

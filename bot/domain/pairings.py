@@ -9,6 +9,7 @@ makes the physician's companion reject it, and the physician can /unpair).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -47,6 +48,44 @@ def role_of(pairing: Members, identity_id: str) -> str | None:
         return "physician"
     if pairing.patient_id == identity_id:
         return "patient"
+    return None
+
+
+class Standing(Members, Protocol):
+    """What decides whether a pairing still carries tokens (a record or a route view)."""
+
+    @property
+    def pairing_id(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def shredded_at(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A token the relay will not carry: the audit reason (None: not audited) and the
+    PHI-free reply to its sender."""
+
+    reason: str | None
+    text: str
+
+
+def closed_to_tokens(pairing: Standing) -> Refusal | None:
+    """Why ``pairing`` carries no token at all, whatever the token's month; None if it does.
+
+    A shredded pairing is ended for good, and says so: its members' companions (and any
+    copy of them) still derive every later month's key, so only this refusal keeps a
+    stolen account from the conversation. The attempt is audited. Any other pairing that
+    is not active - ended, or not complete yet - gets the plain reason, as before.
+    """
+    if pairing.shredded_at is not None:
+        return Refusal("pairing_shredded", notices.PAIRING_SHREDDED.format(
+            tag=pairing.pairing_id[:8], at=pairing.shredded_at.strftime("%Y-%m-%d %H:%M")))
+    if pairing.status != "active" or pairing.patient_id is None:
+        return Refusal(None, notices.PAIRING_INACTIVE)
     return None
 
 

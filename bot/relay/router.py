@@ -16,6 +16,7 @@ import base64
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.dispatch import dispatch
 from medcrypt.bot.domain import notices, pairings
+from medcrypt.bot.domain.breakglass import deposits
 from medcrypt.bot.domain.lifecycle.policy import classify
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind
 from medcrypt.crypto.errors import LimitExceeded, MalformedToken
@@ -168,12 +169,21 @@ def _check_route(
         ctx.audit("wrong_sender", pairing=pairing.pairing_id)
         ctx.reply(notices.WRONG_SENDER)
         return None
-    if pairing.status != "active" or pairing.patient_id is None:
-        ctx.reply(notices.PAIRING_INACTIVE)
+    if _refused(ctx, pairings.closed_to_tokens(pairing), pairing.pairing_id):
         return None
     if not _epoch_ok(ctx, pairing, epoch):
         return None
     return pairing
+
+
+def _refused(ctx: Context, refusal: pairings.Refusal | None, pairing_id: str) -> bool:
+    """Reply (and audit, when it has a reason) a refusal; False when there is none."""
+    if refusal is None:
+        return False
+    if refusal.reason is not None:
+        ctx.audit("relay_refused", pairing=pairing_id, reason=refusal.reason)
+    ctx.reply(refusal.text)
+    return True
 
 
 def _epoch_ok(ctx: Context, pairing: Route, epoch: int | None) -> bool:
@@ -234,6 +244,11 @@ def _store_escrow(ctx: Context, token: Token) -> None:
     pairing = _get_route(ctx, h.pairing_id, h.epoch)
     if pairing is None or pairings.role_of(pairing, ctx.sender_id) is None:
         ctx.reply(notices.UNKNOWN_PAIRING)
+        return
+    # Only an open pairing takes deposits, and only in the sender's own slot.
+    if _refused(ctx, pairings.closed_to_tokens(pairing)
+                or deposits.slot_refusal(pairing, ctx.sender_id, h.direction),
+                pairing.pairing_id):
         return
     if not _epoch_ok(ctx, pairing, h.epoch) or h.epoch is None or h.direction is None:
         return

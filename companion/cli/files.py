@@ -26,7 +26,7 @@ from medcrypt.companion.display import shown
 from medcrypt.companion.env import read_stdin
 from medcrypt.companion.private_file import replaced_privately
 from medcrypt.crypto.endpoint.envelope import ContentType
-from medcrypt.crypto.errors import ConfigError, MalformedToken, WrongPairing
+from medcrypt.crypto.errors import ConfigError, MalformedToken
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
 from medcrypt.crypto.keyless.wire import Kind, parse_token
 
@@ -98,7 +98,7 @@ def _manifest_from_token(comp: Companion, text: str) -> Manifest:
     assert header.pairing_id is not None
     pairing_hex = header.pairing_id.hex()
     if pairing_hex not in comp.state["pairings"]:
-        raise WrongPairing("the manifest belongs to a pairing this companion does not have")
+        raise comp.missing_pairing(pairing_hex, "the manifest")
     opened = comp.session(pairing_hex).decrypt(tokens[0], clock=comp.clock)
     if opened.content_type is not ContentType.ATTACHMENT_MANIFEST:
         raise MalformedToken("that token is a message, not a file manifest")

@@ -18,7 +18,7 @@ from medcrypt.companion.display import shown
 from medcrypt.companion.env import read_stdin
 from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.endpoint.session import Opened
-from medcrypt.crypto.errors import ConfigError, MalformedToken, ReplayDetected, WrongPairing
+from medcrypt.crypto.errors import ConfigError, MalformedToken, ReplayDetected
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
 from medcrypt.crypto.keyless.parts import MIN_MAX_CHARS, PartAssembler, split_token
 from medcrypt.crypto.keyless.wire import Kind, TokenHeader, find_tokens, parse_token
@@ -168,7 +168,7 @@ def run_decrypt(args: argparse.Namespace) -> int:
                 continue
             pairing_hex = header.pairing_id.hex()
             if pairing_hex not in comp.state["pairings"]:
-                raise WrongPairing("a token belongs to a pairing this companion does not have")
+                raise comp.missing_pairing(pairing_hex, "a token")
             try:
                 opened = comp.session(pairing_hex).decrypt(token, clock=comp.clock)
             except ReplayDetected:

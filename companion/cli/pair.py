@@ -5,6 +5,12 @@ token for the bot), the patient runs ``pair accept --qr PHOTO`` (or ``--offer TE
 sends the accept token through the bot, and the physician runs ``pair complete TOKEN``.
 Both sides then compare ``medcrypt safety-number``.
 
+``pair end --pairing ID`` is the other end of a pairing's life: it deletes every key of it
+on this device, for good, and rewrites the keystore. The clinic's ``/shred`` (a lost or
+compromised phone) ends the pairing at the relay and asks both members to run it: the
+bot cannot reach a key on a device, and a companion that keeps the pairing keeps every
+later month's key, because each month's key follows from the one before.
+
 Each side also chooses, once, whether this device keeps a copy of the pairing's
 messages (``--history``/``--no-history``, else one question on the terminal; without a
 terminal the answer is no). History is opt-in because a copy is plaintext that anyone
@@ -81,6 +87,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     complete.add_argument("--json", action="store_true", help="machine-readable output")
     _add_history_flag(complete)
     complete.set_defaults(handler=run_complete)
+
+    end = verbs.add_parser("end", help="end a pairing on this device for good: delete every "
+                                       "key of it (after a /shred, or to stop); asks first")
+    end.add_argument("--pairing", metavar="ID", required=True,
+                     help="the pairing id or a unique prefix (4+ hex characters)")
+    end.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
+    end.add_argument("--json", action="store_true", help="machine-readable output")
+    end.set_defaults(handler=run_end)
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> None:
@@ -188,4 +202,35 @@ def run_complete(args: argparse.Namespace) -> int:
         _emit(args, {"pairing_id": pairing_hex, "safety_number": safety, "history": keep},
               [f"Paired: {pairing_hex}", f"Safety number: {safety}",
                history_line(keep, pairing_hex)])
+    return 0
+
+
+END_QUESTION = (
+    "End pairing {pairing} on this device for good? Its keys are deleted, with its escrow\n"
+    "deposits, the keys of files it delivered and its history entries: no message of\n"
+    "this conversation can be opened or written here again. To talk again, pair anew.\n"
+    "End it?")
+
+
+def run_end(args: argparse.Namespace) -> int:
+    """Ask (before unlocking: no lock is held meanwhile), then delete and rewrite."""
+    if not args.yes:
+        answer = ask_yes_no(END_QUESTION.format(pairing=args.pairing))
+        if answer is None:
+            raise ConfigError("--yes", "no terminal to ask for confirmation; pass --yes to "
+                                       "end the pairing")
+        if not answer:
+            print("Nothing changed.")
+            return 0
+    with open_companion(args) as comp:
+        pairing_hex = comp.resolve_pairing(args.pairing)
+        gone = comp.end_pairing(pairing_hex)
+        comp.commit()
+    _emit(args, {"pairing_id": pairing_hex, "ended": True, **gone},
+          [f"Ended pairing {pairing_hex} on this device: deleted the keys of "
+           f"{gone['months']} month(s), {gone['deposits']} escrow deposit(s), "
+           f"{gone['files']} received file key(s) and {gone['history']} history "
+           "entries.",
+           "To talk again, pair anew: a new QR code from the physician "
+           "('medcrypt pair offer' / 'medcrypt pair accept')."])
     return 0

@@ -30,7 +30,7 @@ import hashlib
 import json
 import struct
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,10 +39,18 @@ import shamir_mnemonic.share
 from shamir_mnemonic.utils import MnemonicError
 
 from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.endpoint import envelope
 from medcrypt.crypto.endpoint.envelope import ContentType
-from medcrypt.crypto.endpoint.escrow import EpochKey, open_deposit, open_epoch_tokens
-from medcrypt.crypto.endpoint.ratchet import MAX_SKIP
-from medcrypt.crypto.errors import DecryptionFailed, LimitExceeded, MalformedToken, PolicyViolation
+from medcrypt.crypto.endpoint.escrow import EpochKey, RecoveredMessage, open_deposit
+from medcrypt.crypto.endpoint.ratchet import MAX_SKIP, chain_step, initial_chain_key
+from medcrypt.crypto.errors import (
+    BadToken,
+    DecryptionFailed,
+    LimitExceeded,
+    MalformedToken,
+    PolicyViolation,
+)
+from medcrypt.crypto.keyless.epochs import format_epoch
 from medcrypt.crypto.keyless.wire import Direction, Kind, encode_token, parse_raw
 
 MAGIC = b"MCBG"
@@ -95,13 +103,16 @@ class OpenedBundle:
     """Everything a quorum recovers from one bundle.
 
     ``unrecoverable`` counts messages per epoch for which the bundle holds no deposit
-    (nothing in the bundle opens them).
+    (nothing in the bundle opens them). ``skipped`` has one line per item the opener left
+    out and why - a deposit it cannot use, messages no deposit opens - naming months and
+    slots only.
     """
 
     header: BundleHeader
     manifest: dict[str, Any]
     messages: list[OpenedMessage]
     unrecoverable: dict[int, int] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------- parsing
@@ -247,11 +258,46 @@ def recover_escrow_key(mnemonics: Sequence[str], passphrase: bytes = b"") -> byt
 # ------------------------------------------------------------------------- opening
 
 
+@dataclass(frozen=True, slots=True)
+class _Deposit:
+    """One opened deposit and the slot (direction) the bot kept it in."""
+
+    slot: Direction
+    key: EpochKey
+
+    def same_key(self, other: _Deposit) -> bool:
+        return all(prim.constant_time_equal(a, b) for a, b in (
+            (self.key.key, other.key.key),
+            (self.key.patient_identity, other.key.patient_identity),
+            (self.key.physician_identity, other.key.physician_identity)))
+
+
+def _line(epoch: int, what: str, why: str) -> str:
+    """One report line: month, which item, why it was left out. Never content."""
+    return f"{format_epoch(epoch)} {what}: {why}; skipped"
+
+
+def _slot_name(direction: Direction | None) -> str:
+    return "unknown slot" if direction is None else f"{direction.name.lower()} slot"
+
+
 def open_contents(escrow_private: bytes | bytearray, contents: BundleContents) -> OpenedBundle:
-    """Open every deposit, then every message of the epochs a deposit covers."""
-    deposits: dict[int, EpochKey] = {}
+    """Open every deposit, then every message of the epochs a usable deposit covers.
+
+    A deposit that cannot be used is skipped with a line in ``skipped``, never fatal: the
+    bot cannot check what is inside a deposit, so one planted by a member (a random key
+    sealed under the other member's direction, possible before the bot checked slots)
+    or damaged must not keep the quorum from every other month - or from the same month,
+    which the genuine deposit opens. Which deposit of a month is genuine is decided by
+    the month's messages: the one whose key opens them (tag and sender signature); the
+    others are reported. Messages that no deposit of their month opens are reported as
+    well. A bundle that is damaged as a whole (another pairing's token, an unknown kind,
+    an impossible index) is still refused.
+    """
+    deposits: dict[int, list[_Deposit]] = defaultdict(list)
     messages: dict[int, list[bytes]] = defaultdict(list)
     positions: dict[int, list[int]] = defaultdict(list)
+    skipped: list[str] = []
     pairing = contents.manifest.get("pairing")
     for item_no, raw in enumerate(contents.items):
         token = parse_raw(raw)
@@ -259,10 +305,8 @@ def open_contents(escrow_private: bytes | bytearray, contents: BundleContents) -
         if h.pairing_id is None or h.pairing_id.hex() != pairing or h.epoch is None:
             raise MalformedToken("break-glass bundle holds a token of another pairing")
         if h.kind is Kind.ESCROW_DEPOSIT:
-            key = open_deposit(escrow_private, encode_token(raw))
-            known = deposits.setdefault(h.epoch, key)
-            if not prim.constant_time_equal(known.key, key.key):
-                raise DecryptionFailed("two deposits of one epoch disagree")
+            _add_deposit(escrow_private, raw, h.epoch, h.direction, deposits=deposits,
+                         skipped=skipped)
         elif h.kind is Kind.MESSAGE:
             messages[h.epoch].append(raw)
             positions[h.epoch].append(item_no)
@@ -270,19 +314,127 @@ def open_contents(escrow_private: bytes | bytearray, contents: BundleContents) -
             raise MalformedToken("break-glass bundle holds a token of an unexpected kind")
     opened: list[tuple[str, int, OpenedMessage]] = []
     missing: dict[int, int] = {}
-    for epoch in sorted(messages):
-        epoch_key = deposits.get(epoch)
-        if epoch_key is None:
-            missing[epoch] = len(messages[epoch])
+    for epoch in sorted(set(messages) | set(deposits)):
+        raws, candidates = messages.get(epoch, []), _distinct(deposits.get(epoch, []))
+        if not raws:
+            if len(candidates) > 1:
+                skipped.append(_line(epoch, "deposits", "they disagree and no message of "
+                                     "the month tells which is genuine (nothing to open)"))
             continue
-        _check_indexes(messages[epoch])
-        for m in open_epoch_tokens(epoch_key, _texts(messages[epoch])):
+        if not candidates:
+            missing[epoch] = len(raws)
+            continue
+        _check_indexes(raws)
+        for m in _open_month(epoch, candidates, raws, skipped):
             sent = m.sent_at.isoformat()
             opened.append((sent, positions[epoch][m.position], OpenedMessage(
                 epoch, m.direction, m.index, m.content_type, sent, m.body)))
     # Sender clocks order the conversation; the relay order breaks ties.
     opened.sort(key=lambda t: (t[0], t[1]))
-    return OpenedBundle(contents.header, contents.manifest, [t[2] for t in opened], missing)
+    return OpenedBundle(contents.header, contents.manifest, [t[2] for t in opened], missing,
+                        skipped)
+
+
+def _add_deposit(escrow_private: bytes | bytearray, raw: bytes, epoch: int,
+                 slot: Direction | None, *, deposits: dict[int, list[_Deposit]],
+                 skipped: list[str]) -> None:
+    """Open one deposit into ``deposits[epoch]``, or say in ``skipped`` why it is unusable.
+
+    The bot keeps one deposit per month and slot, so a second one for a filled slot is
+    not from the bot; leaving it out also bounds the trial opening below to two keys.
+    """
+    if slot is None or any(d.slot is slot for d in deposits[epoch]):
+        skipped.append(_line(epoch, f"deposit ({_slot_name(slot)})",
+                             "a second deposit for one slot (the bot keeps one per slot)"))
+        return
+    try:
+        key = open_deposit(escrow_private, encode_token(raw))
+    except BadToken:
+        skipped.append(_line(epoch, f"deposit ({_slot_name(slot)})",
+                             "it does not open with the escrow key (damaged, or not made "
+                             "by a companion)"))
+        return
+    deposits[epoch].append(_Deposit(slot, key))
+
+
+def _distinct(found: list[_Deposit]) -> list[list[_Deposit]]:
+    """Deposits grouped by what they hold (both members deposit the same month key)."""
+    groups: list[list[_Deposit]] = []
+    for deposit in found:
+        group = next((g for g in groups if g[0].same_key(deposit)), None)
+        if group is None:
+            groups.append([deposit])
+        else:
+            group.append(deposit)
+    return groups
+
+
+def _open_month(epoch: int, candidates: list[list[_Deposit]], raws: Sequence[bytes],
+                skipped: list[str]) -> list[RecoveredMessage]:
+    """The messages of one month, opened with the deposit that opens the most of them.
+
+    Tried in bundle order, stopping at the first that opens all; every other deposit and
+    every message left unopened gets a line in ``skipped``.
+    """
+    best: tuple[list[_Deposit], list[RecoveredMessage]] | None = None
+    for group in candidates:
+        got = _open_leniently(group[0].key, raws)
+        if best is None or len(got) > len(best[1]):
+            best = (group, got)
+        if len(got) == len(raws):
+            break
+    assert best is not None  # candidates is never empty here
+    chosen, got = best
+    for group in candidates:
+        if group is chosen:
+            continue
+        for deposit in group:
+            skipped.append(_line(epoch, f"deposit ({_slot_name(deposit.slot)})",
+                                 "its key differs from the deposit that opens this month's "
+                                 "messages (planted or damaged)"))
+    if len(got) < len(raws):
+        skipped.append(_line(epoch, f"{len(raws) - len(got)} message(s)",
+                             "no deposit of the month opens them (damaged or forged)"))
+    return got
+
+
+def _open_leniently(epoch_key: EpochKey, raws: Sequence[bytes]) -> list[RecoveredMessage]:
+    """:func:`crypto.endpoint.escrow.open_epoch_tokens` that leaves out what fails.
+
+    The same single walk of each direction's chain in index order (linear in the highest
+    index, which :func:`_check_indexes` bounds), but a token whose tag or sender
+    signature does not verify under this key is left out instead of failing the month.
+    That is what tells a genuine deposit from a planted one, and what keeps one damaged
+    message from hiding the rest. Kept here, beside its only caller, rather than as a
+    mode of the companion-facing recipe, which stays all-or-nothing.
+    """
+    tokens = [parse_raw(raw) for raw in raws]
+    signer = {Direction.PATIENT_TO_PHYSICIAN: epoch_key.patient_identity,
+              Direction.PHYSICIAN_TO_PATIENT: epoch_key.physician_identity}
+    order = sorted(range(len(tokens)), key=lambda i: (tokens[i].header.direction or 0,
+                                                       tokens[i].header.index or 0))
+    chains: dict[Direction, tuple[int, bytes]] = {}
+    out: list[RecoveredMessage] = []
+    for position in order:
+        token = tokens[position]
+        direction, index = token.header.direction, token.header.index
+        if direction is None or index is None:  # parse_raw gives MESSAGE headers both
+            continue
+        at, ck = chains.get(direction) or (0, initial_chain_key(
+            epoch_key.key, epoch_key.pairing_id, epoch_key.epoch, direction))
+        while at < index:
+            ck = chain_step(ck)[1]
+            at += 1
+        chains[direction] = (at, ck)
+        try:
+            inner = prim.xchacha_decrypt(chain_step(ck)[0], token.nonce, token.body,
+                                         token.header_bytes)
+            env = envelope.open_(token.header_bytes, inner, signer[direction])
+        except BadToken:
+            continue
+        out.append(RecoveredMessage(position, direction, index, env.content_type, env.body,
+                                    env.sent_at))
+    return out
 
 
 def _check_indexes(raws: Sequence[bytes]) -> None:
@@ -302,10 +454,6 @@ def _check_indexes(raws: Sequence[bytes]) -> None:
         h = parse_raw(raw).header
         if (h.index or 0) >= SKIP_PER_TOKEN * (counts[h.direction] + 1):
             raise LimitExceeded("a message index in the bundle is beyond what was relayed")
-
-
-def _texts(raws: Iterable[bytes]) -> list[str]:
-    return [encode_token(r) for r in raws]
 
 
 def open_bundle(data: bytes, mnemonics: Sequence[str], passphrase: bytes = b"") -> OpenedBundle:

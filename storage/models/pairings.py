@@ -4,6 +4,12 @@ The ``pairing_id`` is the 16-byte id carried in every token header (hex here). T
 patient is NULL until the offer is accepted. Consent fields record when, through which
 channel and under which notice version the patient agreed - required evidence for a
 clinic, and no health content.
+
+``shredded_at`` marks a pairing ``/shred`` ended for good (lost or compromised device):
+its status is ``unpaired`` like any other ended pairing, and the relay refuses every
+later token of it, of any month, with the shred's reason. A column rather than a status
+value, because SQLite can only change the status CHECK by rebuilding this table, which
+the foreign keys referencing it turn into a cascading delete (docs/adr/0011).
 """
 
 from __future__ import annotations
@@ -43,3 +49,5 @@ class Pairing(Base):
     consent_at: Mapped[datetime | None]
     consent_channel: Mapped[str | None] = mapped_column(String(16))
     consent_notice_version: Mapped[str | None] = mapped_column(String(32))
+    #: When ``/shred`` ended this pairing for good; NULL for every other pairing.
+    shredded_at: Mapped[datetime | None]

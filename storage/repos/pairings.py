@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from medcrypt.crypto.errors import OfferExpired, OfferReused, StorageError, WrongPairing
 from medcrypt.storage.models.epochs import Epoch
 from medcrypt.storage.models.pairings import PAIRING_STATUSES, Pairing
-from medcrypt.storage.repos._sql import insert_if_absent
+from medcrypt.storage.repos._sql import insert_if_absent, rowcount
 from medcrypt.storage.repos.epochs import ensure_epoch
 
 _PAIRINGS: Table = Pairing.__table__  # type: ignore[assignment]
@@ -26,7 +26,7 @@ _EPOCHS: Table = Epoch.__table__  # type: ignore[assignment]
 _COLUMNS = (Pairing.pairing_id, Pairing.physician_id, Pairing.patient_id, Pairing.status,
             Pairing.start_epoch, Pairing.grace_days, Pairing.offer_expires_at,
             Pairing.created_at, Pairing.completed_at, Pairing.consent_at,
-            Pairing.consent_channel, Pairing.consent_notice_version)
+            Pairing.consent_channel, Pairing.consent_notice_version, Pairing.shredded_at)
 #: Pairing ids per ``IN (...)`` (bound parameters stay well under SQLite's limit).
 _ID_CHUNK = 500
 
@@ -45,6 +45,8 @@ class PairingRecord:
     consent_at: datetime | None
     consent_channel: str | None
     consent_notice_version: str | None
+    #: When ``/shred`` ended the pairing for good (None: it was never shredded).
+    shredded_at: datetime | None = None
 
 
 class ActivePairing(NamedTuple):
@@ -65,13 +67,15 @@ class Route:
     grace_days: int
     #: The epoch row's state; None while the month has no row yet.
     epoch_state: str | None
+    #: When ``/shred`` ended the pairing for good (None: it was never shredded).
+    shredded_at: datetime | None = None
 
 
 # Statements of the per-message path, built once: constructing and coercing a statement
 # for every message cost more than executing it.
 _ROUTE = (select(_PAIRINGS.c.pairing_id, _PAIRINGS.c.physician_id, _PAIRINGS.c.patient_id,
                  _PAIRINGS.c.status, _PAIRINGS.c.start_epoch, _PAIRINGS.c.grace_days,
-                 _EPOCHS.c.state)
+                 _EPOCHS.c.state, _PAIRINGS.c.shredded_at)
           .select_from(_PAIRINGS.outerjoin(_EPOCHS, and_(
               _EPOCHS.c.pairing_id == _PAIRINGS.c.pairing_id,
               _EPOCHS.c.epoch == bindparam("epoch"))))
@@ -157,6 +161,25 @@ def set_pairing_status(session: Session, pairing_id: str, status: str) -> None:
         raise WrongPairing("unknown pairing")
     pairing.status = status
     session.flush()
+
+
+#: Statuses a shred ends; an erased pairing stays erased (erasure shreds it first).
+_SHREDDABLE = ("pending", "active", "unpaired")
+
+
+def end_by_shred(session: Session, pairing_id: str, *, now: datetime) -> bool:
+    """End ``pairing_id`` for good: status ``unpaired``, ``shredded_at`` = ``now``.
+
+    One UPDATE that claims the row, so of two concurrent shreds one records the time;
+    False when the pairing was already shredded or erased (nothing changes).
+    """
+    result = session.execute(
+        update(Pairing)
+        .where(Pairing.pairing_id == pairing_id, Pairing.status.in_(_SHREDDABLE),
+               Pairing.shredded_at.is_(None))
+        .values(status="unpaired", shredded_at=now)
+        .execution_options(synchronize_session=False))
+    return rowcount(result) > 0
 
 
 def set_status_of(session: Session, pairing_ids: Sequence[str], status: str) -> None:

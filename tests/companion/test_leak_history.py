@@ -15,7 +15,7 @@ from pathlib import Path
 
 from medcrypt.companion.keystore import Keystore
 from tests.support.companion import PASSPHRASE, T0, Cli, Pair
-from tests.support.terminal import Terminal
+from tests.support.terminal import pty_run
 
 DEC_2 = "2026-12-02T09:00:00+00:00"
 #: November's grace window (7 days) ends on 2026-12-08: it is shredded after that.
@@ -106,25 +106,18 @@ def test_each_side_chooses_with_a_flag(cli: Cli) -> None:
     assert cli.ok(pat, "history", "list", "--json").out == before
 
 
-def _pty_run(argv: list[str], answer: bytes, env: dict[str, str],
-             question: bytes = QUESTION) -> tuple[int, bytes]:
-    with Terminal(argv, env) as term:
-        term.answer(question, answer)
-        return term.close()
-
-
 def test_pairing_asks_once_on_a_terminal(cli: Cli, tmp_path: Path) -> None:
     doc, pat = tmp_path / "doc", tmp_path / "pat"
     cli.ok(doc, "init", "--role", "physician")
     cli.ok(pat, "init", "--role", "patient")
     offer = cli.ok(doc, "pair", "offer", "--no-terminal", "--json").json()
     env = {**os.environ, "MEDCRYPT_PASSPHRASE": PASSPHRASE, "MEDCRYPT_NOW": T0}
-    code, seen = _pty_run(["--home", str(pat), "pair", "accept", "--offer",
-                           str(offer["offer_text"]), "--json"], b"y", env)
+    code, seen = pty_run(["--home", str(pat), "pair", "accept", "--offer",
+                          str(offer["offer_text"]), "--json"], b"y", env, QUESTION)
     assert code == 0, seen
     assert seen.count(QUESTION) == 1 and b"read only once" in seen
     token = next(t for t in seen.decode().split('"') if t.startswith("[MEDCRYPT:v2:"))
-    code, seen = _pty_run(["--home", str(doc), "pair", "complete", token], b"", env)
+    code, seen = pty_run(["--home", str(doc), "pair", "complete", token], b"", env, QUESTION)
     assert code == 0 and seen.count(QUESTION) == 1, seen
     assert _history_flags(cli, pat) == [True]
     assert _history_flags(cli, doc) == [False]  # Enter alone answers no
@@ -143,10 +136,10 @@ def test_history_clear_asks_first(cli: Cli, tmp_path: Path) -> None:
     assert cli.ok(pat, "history", "list").out == kept
     env = {**os.environ, "MEDCRYPT_PASSPHRASE": PASSPHRASE, "MEDCRYPT_NOW": T0}
     question = b"Delete the local history of every pairing on this device?"
-    code, seen = _pty_run(["--home", str(pat), "history", "clear"], b"n", env, question)
+    code, seen = pty_run(["--home", str(pat), "history", "clear"], b"n", env, question)
     assert code == 0 and b"Nothing removed" in seen, seen
     assert cli.ok(pat, "history", "list").out == kept
-    code, seen = _pty_run(["--home", str(pat), "history", "clear"], b"y", env, question)
+    code, seen = pty_run(["--home", str(pat), "history", "clear"], b"y", env, question)
     assert code == 0 and b"Removed 2 history entries" in seen, seen
     assert cli.ok(pat, "history", "list").out == ""
     assert cli.ok(doc, "history", "clear", "--yes").out == "Removed 2 history entries.\n"

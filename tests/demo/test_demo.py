@@ -42,7 +42,7 @@ def test_demo_runs_and_reports_no_plaintext(transcript: str) -> None:
 @pytest.mark.slow
 def test_every_claim_checked_and_true(transcript: str) -> None:
     checks = re.findall(r"^  CHECK (.+): (yes|NO)$", transcript, re.MULTILINE)
-    assert len(checks) == 8
+    assert len(checks) == 9
     assert all(ok == "yes" for _, ok in checks), checks
     assert "Done: only tokens crossed the platforms and the server." in transcript
 
@@ -68,6 +68,25 @@ def test_old_month_token_refused_after_grace(transcript: str) -> None:
     assert re.search(r"companion: medcrypt: error: epoch 2027-03 was shredded at 2027-04-08",
                      transcript)
     assert "fragments of the shredded tokens: none found" in transcript
+
+
+@pytest.mark.slow
+def test_shredded_pairing_refuses_next_months_tokens(transcript: str) -> None:
+    assert re.search(r"Admin A +/shred [0-9a-f]{8}… → bot: Shredded pairing [0-9a-f]{8}: .*"
+                     r"ended for good", transcript)
+    for who in ("Rivera", "Sam"):
+        assert re.search(rf"^  {who} +bot: MedCrypt: the clinic shredded your conversation "
+                         r"[0-9a-f]{8} on 2027-04-08 09:00 UTC.*medcrypt pair end --pairing",
+                         transcript, re.MULTILINE)
+    assert "[server: pairing unpaired, ended by /shred; 0 relayed token(s)" in transcript
+    for who in ("Rivera", "thief"):
+        assert re.search(rf"^  {who} +.*bot: Not sent: the clinic shredded conversation",
+                         transcript, re.MULTILINE)
+    assert "next month's tokens of the shredded pairing delivered: none" in transcript
+    assert re.search(r"Rivera +companion: Ended pairing [0-9a-f]{32} on this device",
+                     transcript)
+    assert ("CHECK a /shred pairing refuses next month's token (both sides, nothing "
+            "delivered): yes") in transcript
 
 
 @pytest.mark.slow

@@ -72,10 +72,11 @@ async def test_shred_on_demand_refuses_the_current_month_too(live: Rig) -> None:
     await until(lambda: any("destroyed" in t.lower() or "shredded" in t.lower()
                             for t in live.tg_texts(PHYSICIAN_TG)), timeout=5)
 
-    # The companion still has this month's key; the relay refuses it, naming the month.
+    # The companion still has this month's key; the relay refuses it: the pairing ended.
     token, _ = conv.send("physician", "Are you there?")
     refusal = await live.tg_says(PHYSICIAN_TG, token, expect="Not sent")
-    assert "has been shredded" in refusal and "2026-11" in refusal
+    assert f"the clinic shredded conversation {pid[:8]}" in refusal
+    assert "ended for good" in refusal
     assert token not in live.wa_texts()
     assert _tokens(live, conv.pairing_id) == 0
     raw = parse_token(token).raw

@@ -16,6 +16,7 @@ from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.jobs import ShredConfirmation
 from medcrypt.storage.models.pairings import Pairing
 from medcrypt.storage.models.tokens import StoredToken
+from medcrypt.storage.repos.pairings import get_pairing
 from tests.support.jobs import add_escrow, add_pairing, add_token, context, count, notices_for
 
 NOV = datetime(2026, 11, 10, tzinfo=UTC)
@@ -53,7 +54,11 @@ def test_shred_needs_the_same_admin_and_a_fresh_code(database_url: str) -> None:
         with ctx.sessions() as s:
             assert count(s, StoredToken) == 0
             assert epoch_status(s, p.pairing_id, E, clock.now()) == "shredded"
-            assert "at the clinic's request" in notices_for(s, p.patient_id)[-1]
+            assert f"the clinic shredded your conversation {short}" in notices_for(
+                s, p.patient_id)[-1]
+            ended = get_pairing(s, p.pairing_id)
+            assert ended is not None and ended.status == "unpaired"
+            assert ended.shredded_at == clock.now()
             actions = s.scalars(select(AuditEntry.action)).all()
             assert actions.count("admin.refused") == 4 and "admin.command" in actions
 
@@ -89,7 +94,9 @@ def test_delete_me_erases_identity_and_shreds_everything(database_url: str) -> N
         with ctx.sessions() as s:
             ident = s.get(PlatformIdentity, p.patient_id)
             assert ident is not None and ident.address is None and ident.deleted_at is not None
-            assert s.get(Pairing, p.pairing_id).status == "erased"  # type: ignore[union-attr]
+            erased = s.get(Pairing, p.pairing_id)
+            # Erased, not "shredded": the peer's refusal must not say the clinic shredded it.
+            assert erased is not None and (erased.status, erased.shredded_at) == ("erased", None)
             assert count(s, StoredToken) == 1  # the other pairing is untouched
             assert notices_for(s, p.patient_id) == []  # nothing left queued to them
             assert "erased" in notices_for(s, p.physician_id)[-1]

@@ -10,5 +10,6 @@ harness in ``tests/fuzz/``) may be imported as programs too.
 - ``tokens``: header-only wire tokens; ``conversation``: real companions' sessions
 - ``clocks``, ``ports``: movable time; loopback ports for servers that need one fixed
 - ``databases``: a fresh database per test on SQLite and on the run's PostgreSQL
+- ``terminal``: answering a companion's y/N question on a real pty
 - the rest: per-area builders and constants (audit, jobs, storage, companion CLI, ...)
 """

@@ -73,3 +73,11 @@ class Terminal:
             if exc_type is not None:  # the test failed mid-dialogue: do not wait for input
                 os.kill(self._pid, signal.SIGKILL)
             self.close()
+
+
+def pty_run(argv: list[str], answer: bytes, env: dict[str, str],
+            question: bytes) -> tuple[int, bytes]:
+    """Run ``medcrypt ARGV`` on a pty, type ``answer`` once ``question`` shows; (status, seen)."""
+    with Terminal(argv, env) as term:
+        term.answer(question, answer)
+        return term.close()

@@ -38,7 +38,7 @@ def erase_identity_everywhere(ctx: Services, identity_id: str, now: datetime) ->
     counts: Counter[str] = Counter()
     for p in mine:
         counts.update(shred_pairing(ctx, p.pairing_id, now, actor=me, reason="erasure",
-                                    scrub_after=False, notify=False))
+                                    scrub_after=False, notify=False, end=False))
     with ctx.sessions.begin() as session:
         ids = [p.pairing_id for p in mine]
         if ids:

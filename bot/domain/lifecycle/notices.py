@@ -1,7 +1,8 @@
 """The texts the key-lifecycle jobs send to patients and physicians.
 
-PHI-free by construction: they name months and dates only - never a person, a number,
-a message or a token - because they travel in the clear over Telegram and WhatsApp.
+PHI-free by construction: they name months, dates and a pairing's short tag (the first
+8 hex characters of its random id, as every reply does) - never a person, a number, a
+message or a token - because they travel in the clear over Telegram and WhatsApp.
 Dedupe keys are built here too, so "one notice per member per epoch" has a single
 definition that the outbox's unique ``dedupe_key`` enforces.
 """
@@ -24,9 +25,16 @@ SHREDDED = (
     "MedCrypt: the keys for messages from {month} were destroyed on {at} UTC. Those "
     "messages can no longer be opened by anyone, including the clinic."
 )
+#: After ``/shred`` (lost or compromised device): what the clinic did, what it did not
+#: (it cannot reach a key on a device), and the two steps that are the member's to take.
 SHREDDED_NOW = (
-    "MedCrypt: at the clinic's request, every key of this conversation up to {month} was "
-    "destroyed on {at} UTC. Ask the clinic for a new pairing to continue."
+    "MedCrypt: the clinic shredded your conversation {tag} on {at} UTC, as is done when a "
+    "phone is lost or may be compromised. The conversation has ended for good: the relay "
+    "deleted every stored message and emergency-access copy of it up to {month}, and it "
+    "will not carry any further message of this conversation, in any month. What to do: "
+    "1) in your MedCrypt companion run: medcrypt pair end --pairing {tag} - it deletes "
+    "this conversation's keys on your device; 2) ask the clinic for a new pairing (a new "
+    "QR code) to keep in touch. If you did not expect this, contact the clinic."
 )
 ERASED_PEER = (
     "MedCrypt: the other person ended this conversation and had their data erased on "
@@ -50,8 +58,8 @@ def shredded(epoch: int, at: datetime) -> str:
     return SHREDDED.format(month=format_epoch(epoch), at=_when(at))
 
 
-def shredded_now(epoch: int, at: datetime) -> str:
-    return SHREDDED_NOW.format(month=format_epoch(epoch), at=_when(at))
+def shredded_now(pairing_id: str, epoch: int, at: datetime) -> str:
+    return SHREDDED_NOW.format(tag=pairing_id[:8], month=format_epoch(epoch), at=_when(at))
 
 
 def erased_peer(at: datetime) -> str:

@@ -9,7 +9,13 @@ transaction per batch of epochs. Then it scrubs the database files
 its QR policy carried, which is what the companions enforce.
 
 On demand, :func:`shred_pairing` shreds every epoch of one pairing up to and including
-the current one, immediately (lost phone, suspected compromise).
+the current one, immediately (lost phone, suspected compromise), and ends the pairing for
+good. Ending it is the half that stops a thief: both companions - and any copy of their
+keystores - derive every later month's key from the month they hold, so shredding what
+the bot stores up to now would leave next month's tokens flowing to the stolen account.
+A shredded pairing is refused by the relay whatever the month of its tokens
+(:func:`bot.domain.pairings.closed_to_tokens`); both members are told to end it on
+their companion and to pair again.
 """
 
 from __future__ import annotations
@@ -27,9 +33,11 @@ from medcrypt.bot.domain.lifecycle.queue import Notice, queue_member_notices, qu
 from medcrypt.bot.domain.services import SCHEDULER_REF, Progress, Services
 from medcrypt.crypto.errors import StorageError
 from medcrypt.crypto.keyless.epochs import epoch_of, epoch_start, grace_end
+from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.db import is_sqlite
 from medcrypt.storage.remanence import scrub
 from medcrypt.storage.repos import epochs as epoch_rows
+from medcrypt.storage.repos import pairings as pairing_rows
 from medcrypt.storage.repos.epochs import NewEpoch
 
 log = structlog.get_logger("bot.jobs")
@@ -121,12 +129,20 @@ def sweep(
 
 def shred_pairing(
     ctx: Services, pairing_id: str, now: datetime, *, actor: str, reason: str,
-    scrub_after: bool = True, notify: bool = True,
+    scrub_after: bool = True, notify: bool = True, end: bool = True,
 ) -> Counter[str]:
-    """Shred every epoch of ``pairing_id`` up to the current month, now, without grace."""
+    """Shred every epoch of ``pairing_id`` up to the current month, now, without grace.
+
+    With ``end`` (``/shred``) the pairing is ended for good in the same transaction;
+    erasure passes False because it ends the pairing itself, as ``erased``.
+    ``counts["ended"]`` is 1 when this call ended it.
+    """
     current = epoch_of(now)
     ctx.warm()
     with ctx.sessions.begin() as session:
+        # First statement: it takes the write lock and ends the pairing before anything
+        # is read, so no token of it is relayed once the deletions below commit.
+        ended = end and pairing_rows.end_by_shred(session, pairing_id, now=now)
         # The current month gets a row even if nothing was relayed yet, so the relay
         # refuses its tokens from now on (policy.epoch_status reads the row).
         epoch_rows.add_epochs(session, [
@@ -135,9 +151,13 @@ def shred_pairing(
                    for e in epoch_rows.unshredded_up_to(session, pairing_id, current)]
         _done, counts = shred(ctx, session, targets, now=now, actor=actor, reason=reason,
                               notice=None)
+        if ended:
+            counts["ended"] = 1
+            ctx.audit.append(actor, Action.PAIRING_UNPAIRED, ctx.pairing_ref(pairing_id),
+                             {"reason": reason, "ended_by": "shred"}, session=session)
         if notify:
             counts["notices"] = queue_notices(session, [
-                Notice(m, pairing_id, notices.shredded_now(current, now),
+                Notice(m, pairing_id, notices.shredded_now(pairing_id, current, now),
                        notices.dedupe_key("shredded_now", pairing_id, current, m))
                 for m in members_of(session, [pairing_id]).get(pairing_id, [])], now)
     if scrub_after and counts:
