@@ -6,8 +6,10 @@ cap - and runs it as a loop the supervisor (:mod:`bot.app.supervisor`) can resta
 :meth:`Listener.run` serves until :meth:`Listener.stop`, calls ``ready`` once the
 socket listens, and raises when the server cannot listen or stops on its own.
 
-uvicorn's own signal handling is switched off: ``medcrypt-bot run`` owns SIGTERM and
-SIGINT and stops every loop in order; a server that caught them itself would stop
+uvicorn's own logging set-up and signal handling are switched off. Its records go to
+the process's handler like every library's (name, level, exception class only), not
+to handlers of its own that would print tracebacks. ``medcrypt-bot run`` owns SIGTERM
+and SIGINT and stops every loop in order; a server that caught them itself would stop
 alone and look like a crash to the supervisor.
 """
 
@@ -44,7 +46,9 @@ class Listener:
         self._stopping = False
 
     async def run(self, ready: Callable[[], None]) -> None:
-        config = uvicorn.Config(self.app, host=self.host, port=self.port,
+        # log_config=None: uvicorn would otherwise give its loggers handlers of their own,
+        # past the process's redacting set-up (crypto.logsetup), tracebacks and all.
+        config = uvicorn.Config(self.app, host=self.host, port=self.port, log_config=None,
                                 log_level="warning", access_log=False, lifespan="off")
         server = self._server = _Server(config)
         if self._stopping:

@@ -8,6 +8,7 @@ health follows Telegram going dark and coming back through the sandbox.
 from __future__ import annotations
 
 import asyncio
+import io
 import socket
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from medcrypt.bot.adapters.http_listener import Listener, ListenerFailed
 from medcrypt.bot.app.supervisor import LoopReturned, Supervisor
 from medcrypt.bot.domain.health import NOT_STARTED, LoopHealth
+from medcrypt.crypto.logsetup import configure_logging
 from medcrypt.sandbox import Faults
 from tests.support.rigs import PHYSICIAN_TG, live_bot, until
 
@@ -91,7 +93,10 @@ async def test_a_loop_that_never_gets_ready_fails_start() -> None:
     await sup.stop()
 
 
-async def test_a_listener_on_a_taken_port_fails_start_with_one_typed_error() -> None:
+async def test_a_listener_on_a_taken_port_fails_start_with_one_typed_error(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out = io.StringIO()
+    configure_logging(level="INFO", json=True, stream=out)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -106,6 +111,9 @@ async def test_a_listener_on_a_taken_port_fails_start_with_one_typed_error() -> 
         with pytest.raises(ListenerFailed, match="cannot listen"):
             await sup.start("whatsapp", listener.run, stop=listener.stop)
         await sup.stop()
+    # uvicorn's own record went through the process's handler, not one of uvicorn's.
+    assert '"logger_name": "uvicorn.error"' in out.getvalue()
+    assert "Errno" not in out.getvalue() + capsys.readouterr().err
 
 
 async def test_registered_loops_are_not_ready_before_they_start() -> None:
