@@ -17,6 +17,7 @@ of library records are never written: exception messages quote values too.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections.abc import Mapping, Sequence
@@ -125,11 +126,11 @@ class _LibraryRecords(logging.Handler):
                 fields["detail"] = scrub_text(record.getMessage())
             except Exception:  # a record whose arguments do not fit its format string
                 fields["detail"] = "[unformattable]"
-        try:
+        # Logging must never take its caller down, and Handler.handleError would print
+        # the record's message and arguments: a failure here is dropped.
+        with contextlib.suppress(Exception):
             structlog.get_logger().log(_standard_level(record.levelno), "library_log",
                                        **fields)
-        except Exception:  # noqa: S110 - logging must never take its caller down, and
-            pass  # Handler.handleError would print the record's message and arguments
 
 
 def _standard_level(levelno: int) -> int:
