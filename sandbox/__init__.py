@@ -48,6 +48,7 @@ non-2xx) with ``X-Telegram-Bot-Api-Secret-Token``.
 Telegram driver: ``user_sends_text(user_id, text) -> message_id``,
 ``user_sends_document(user_id, filename, data, mime_type=None, caption=None)``,
 ``user_presses_button(user_id, message_id, data)``, ``block_user(user_id)``,
+``inject_raw_update(payload, kind="message")`` (an update queued verbatim, unchecked),
 ``messages_to(chat_id) -> list[SentMessage]`` (``.text`` or ``.document`` bytes,
 ``.deleted``), ``user_message(chat_id, message_id)`` (``.deleted`` after the bot deleted
 it), ``wait_for_messages(chat_id, n, timeout)``, ``inject_429(chat_id, retry_after,

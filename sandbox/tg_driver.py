@@ -59,6 +59,15 @@ class TelegramDriver(LoopbackServer):
         self.signal.notify()
         return query_id
 
+    def inject_raw_update(self, payload: Any, *, kind: str = "message") -> int:
+        """Queue an update whose ``kind`` object is ``payload`` exactly as given (no
+        validation, any JSON value); returns its update_id. getUpdates and the webhook
+        pusher deliver it in order like any other update."""
+        with self.state.lock:
+            update_id = self.state.raw_update(kind, payload)
+        self.signal.notify()
+        return update_id
+
     def block_user(self, user_id: int) -> None:
         """Later sends to this user fail with 403 "bot was blocked by the user"."""
         with self.state.lock:

@@ -3,9 +3,14 @@
 Why no ``AIORateLimiter``: PTB's stock limiter pauses *every* request when any chat
 gets a 429. Here a 429 surfaces as :class:`bot.outbox.errors.RetryAfter` and the outbox
 delays only that chat's rows. Why no PTB ``Updater``: it confirms updates before they
-are handled (see :meth:`TelegramAdapter._poll`), which loses messages on a crash. PTB's
-``Bot`` still makes every API call. Webhook mode registers ``secret_token`` with
+are handled (see :mod:`bot.adapters.tg_polling`), which loses messages on a crash.
+PTB's ``Bot`` still makes every API call. Webhook mode registers ``secret_token`` with
 Telegram; requests without the matching ``X-Telegram-Bot-Api-Secret-Token`` get 403.
+
+The platform loop - long polling, or the webhook listener - is :meth:`TelegramAdapter.run`,
+which the app supervises (restart on any failure); updates are parsed one by one
+(:mod:`bot.adapters.tg_updates`), so an update PTB cannot read is skipped and audited
+instead of stopping Telegram.
 
 Idempotency: the key recorded for an inbound message is a blind index (server keyring
 HMAC) of ``chat id : message id`` - unique per message, but no chat id in the database.
@@ -13,17 +18,12 @@ HMAC) of ``chat id : message id`` - unique per message, but no chat id in the da
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import os
 import re
-import warnings
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
 
 import structlog
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -41,9 +41,18 @@ from telegram.error import (
 from telegram.error import RetryAfter as TgRetryAfter
 from telegram.ext import Application, ApplicationBuilder
 
+from medcrypt.bot.adapters.http_listener import Listener
 from medcrypt.bot.adapters.pacing import Pacer
+from medcrypt.bot.adapters.tg_polling import Poller, retry_after_seconds
 from medcrypt.bot.adapters.tg_request import AiohttpRequest
+from medcrypt.bot.adapters.tg_updates import (
+    NotAnUpdate,
+    Unparseable,
+    parse_batch,
+    parse_webhook_body,
+)
 from medcrypt.bot.domain.config import Settings
+from medcrypt.bot.domain.health import LoopHealth
 from medcrypt.bot.domain.messages import Document, Platform
 from medcrypt.bot.domain.sender import Delivery
 from medcrypt.bot.outbox.errors import Permanent, RetryAfter, Transient
@@ -53,13 +62,11 @@ from medcrypt.crypto.server.keyring import Keyring
 log = structlog.get_logger("bot.telegram")
 
 # Opt in to PTB 22's future behaviour (retry_after as a timedelta) so PTB does not warn
-# on every 429; _seconds() accepts both forms.
+# on every 429; retry_after_seconds() accepts both forms.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-#: Times one update is retried after its handling failed before it is skipped.
-MAX_UPDATE_ATTEMPTS = 5
-#: Updates of one getUpdates batch handled between yields to the event loop (see _poll).
-YIELD_EVERY = 16
+#: The name of Telegram's platform loop in :class:`~bot.domain.health.LoopHealth`.
+LOOP_NAME = "telegram"
 #: A command addressed to a bot by name (``/help@clinic_bot``), as Telegram clients send it.
 _ADDRESSED_COMMAND = re.compile(r"^(\s*/[^\s@]*)@\S*")
 
@@ -69,25 +76,26 @@ def command_text(text: str | None) -> str | None:
     return None if text is None else _ADDRESSED_COMMAND.sub(r"\1", text, count=1)
 
 
-def _seconds(exc: TgRetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns about the int/timedelta transition
-        warnings.simplefilter("ignore")
-        value: int | timedelta = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+async def _not_audited(update_id: int) -> None:
+    """Default for ``on_unparseable``: the skip is logged by the poller only."""
 
 
 class TelegramAdapter:
     def __init__(self, settings: Settings, token: str, intake: Intake, keyring: Keyring,
-                 on_accepted: Callable[[], None], *, webhook_secret: str = "") -> None:
+                 on_accepted: Callable[[], None], *, webhook_secret: str = "",
+                 on_unparseable: Callable[[int], Awaitable[None]] = _not_audited,
+                 health: LoopHealth | None = None) -> None:
         self._settings = settings
         self._intake = intake
         self._keyring = keyring
         self._on_accepted = on_accepted
         self._webhook_secret = webhook_secret
+        #: Audits an update that was skipped unread (by its id only).
+        self._on_unparseable = on_unparseable
+        self._health = health or LoopHealth()
         self.app: Application = self._build(token)  # type: ignore[type-arg]
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        #: The webhook listener (webhook mode, once started); polling has none.
+        self.listener: Listener | None = None
         self._pacer = Pacer(settings.telegram.global_messages_per_second)
 
     def _build(self, token: str) -> Application:  # type: ignore[type-arg]
@@ -108,96 +116,69 @@ class TelegramAdapter:
             .build()
         )
 
-    # -- lifecycle --------------------------------------------------------------------
+    # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
+        """Initialise PTB and tell Telegram how updates will arrive; :meth:`run` then
+        receives them."""
         tg = self._settings.telegram
         await self.app.initialize()
-        self._stopping = asyncio.Event()
         if tg.mode == "webhook":
             await self.app.bot.set_webhook(url=tg.webhook_url, secret_token=self._webhook_secret,
                                            allowed_updates=["message"])
-            config = uvicorn.Config(self.webhook_app(), host=tg.listen_host,
-                                    port=tg.listen_port, log_level="warning",
-                                    access_log=False, lifespan="off")
-            self._server = uvicorn.Server(config)
-            self._task = asyncio.create_task(self._server.serve())
-            while not self._server.started and not self._task.done():
-                await asyncio.sleep(0.01)
+            self.listener = Listener(self.webhook_app(), host=tg.listen_host,
+                                     port=tg.listen_port,
+                                     max_body_bytes=tg.webhook_max_body_bytes,
+                                     endpoint="telegram_webhook")
         else:
             await self.app.bot.delete_webhook(drop_pending_updates=False)
-            self._task = asyncio.create_task(self._poll())
+
+    async def run(self, ready: Callable[[], None]) -> None:
+        """Telegram's platform loop until stopped: the webhook listener, or long polling
+        (stopped by cancelling it: nothing is confirmed before it is committed)."""
+        if self.listener is not None:
+            await self.listener.run(ready)
+            return
+        poller = Poller(self._get_updates, self.handle_update,
+                        on_unparseable=self._on_unparseable, report=self._report)
+        ready()
+        await poller.run()
+
+    def stop_loop(self) -> Callable[[], None] | None:
+        """How to ask :meth:`run` to return; None: cancel it."""
+        return self.listener.stop if self.listener is not None else None
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._task is not None:
-            if self._server is None:
-                self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        """Release PTB's connections (after the loop has stopped)."""
         await self.app.shutdown()
 
-    async def _get_updates(self, offset: int | None) -> tuple[Update, ...]:
-        """One long poll (a seam of its own so the benchmark can stamp receipt times)."""
+    def _report(self, up: bool, reason: str) -> None:
+        if up:
+            self._health.mark_up(LOOP_NAME)
+        else:
+            self._health.mark_down(LOOP_NAME, reason)
+
+    async def _get_updates(self, offset: int | None) -> list[Update | Unparseable | NotAnUpdate]:
+        """One long poll, parsed update by update (a seam of its own so the benchmark can
+        stamp receipt times). The raw batch comes from PTB's own request path - the
+        same call ``Bot.get_updates`` makes, with its error handling - because
+        ``get_updates`` parses the batch as a whole (see :mod:`.tg_updates`)."""
         tg = self._settings.telegram
-        updates: tuple[Update, ...] = await self.app.bot.get_updates(
-            offset=offset, timeout=tg.poll_timeout_seconds,
-            read_timeout=tg.poll_timeout_seconds + tg.request_timeout_seconds,
-            allowed_updates=["message"])
-        return updates
-
-    async def _poll(self) -> None:
-        """Long polling with at-least-once semantics.
-
-        PTB's own Updater confirms a batch (by asking for the next offset) while the
-        previous batch may still be unprocessed, so a crash there loses messages. Here
-        the offset only moves past an update after its handling committed; after a crash
-        Telegram redelivers it and the idempotency key turns the repeat into a no-op.
-
-        A batch holds up to 100 updates and the intake is synchronous (~4 ms each), so
-        the loop yields to the event loop every :data:`YIELD_EVERY` updates: the outbox
-        worker (woken by ``on_accepted``) starts sending the first messages after at
-        most that many intakes instead of after the whole batch. Not after every update:
-        each yield lets the worker run a claim transaction, which costs ~1.6 ms plus
-        ~0.3 ms per row (measured, bench/bench_relay.py), so claiming row by row under a
-        backlog added ~1.5 ms of CPU per message and lowered throughput.
-        """
-        offset: int | None = None
-        failures = 0
-        attempts: dict[int, int] = {}
-        while not self._stopping.is_set():
-            try:
-                updates = await self._get_updates(offset)
-            except TgRetryAfter as exc:
-                await asyncio.sleep(_seconds(exc))
-                continue
-            except TelegramError as exc:
-                failures += 1
-                log.info("poll_failed", reason=type(exc).__name__)
-                await asyncio.sleep(min(30.0, 0.2 * 2 ** min(failures, 8)))
-                continue
-            failures = 0
-            for handled, update in enumerate(updates, start=1):
-                try:
-                    await self.handle_update(update)
-                except Exception as exc:  # not confirmed: Telegram will deliver it again
-                    attempts[update.update_id] = attempts.get(update.update_id, 0) + 1
-                    log.error("update_failed", reason=type(exc).__name__,
-                              attempt=attempts[update.update_id])
-                    if attempts[update.update_id] < MAX_UPDATE_ATTEMPTS:
-                        await asyncio.sleep(1.0)
-                        break
-                    # A poison update must not block every later message forever.
-                    log.error("update_skipped", reason=type(exc).__name__)
-                attempts.pop(update.update_id, None)
-                offset = update.update_id + 1
-                if handled % YIELD_EVERY == 0:
-                    await asyncio.sleep(0)  # let the worker send what was accepted
+        raw = await self.app.bot._post(  # PTB's own request path, left unparsed
+            "getUpdates",
+            {"timeout": tg.poll_timeout_seconds, "offset": offset,
+             "allowed_updates": ["message"]},
+            read_timeout=tg.poll_timeout_seconds + tg.request_timeout_seconds)
+        return parse_batch(raw, self.app.bot)
 
     def webhook_app(self) -> Starlette:
         """Webhook receiver: the secret header is checked first, the update is handled,
-        and only then does Telegram get 200 - so a crash before commit means redelivery."""
+        and only then does Telegram get 200 - so a crash before commit means redelivery.
+
+        The body arrives capped (:class:`~.http_edge.BodyCapped`). A body that is not
+        one update object gets 400 and a log line with the reason only; an update PTB
+        cannot parse gets 200 - Telegram would otherwise redeliver it for ever, ahead of
+        every later update - and is audited by its id.
+        """
         path = "/" + self._settings.telegram.webhook_path.lstrip("/")
         secret = self._webhook_secret.encode()
 
@@ -207,12 +188,14 @@ class TelegramAdapter:
                 log.warning("telegram_webhook_refused", reason="secret")
                 return Response(status_code=403)
             try:
-                data = await request.json()
-                update = Update.de_json(data, self.app.bot)
-            except (ValueError, TypeError, KeyError):
+                update = parse_webhook_body(await request.body(), self.app.bot)
+            except NotAnUpdate:
+                log.warning("telegram_webhook_refused", reason="malformed")
                 return Response(status_code=400)
-            if update is None:
-                return Response(status_code=400)
+            if isinstance(update, Unparseable):
+                log.warning("update_skipped", reason="unparseable")
+                await self._on_unparseable(update.update_id)
+                return Response(status_code=200)
             await self.handle_update(update)
             return Response(status_code=200)
 
@@ -283,7 +266,7 @@ class TelegramAdapter:
             else:
                 message = await bot.send_message(chat_id=chat_id, text=delivery.body)
         except TgRetryAfter as exc:
-            raise RetryAfter("tg-429", _seconds(exc)) from None
+            raise RetryAfter("tg-429", retry_after_seconds(exc)) from None
         except (Forbidden, ChatMigrated, InvalidToken) as exc:
             raise Permanent(f"tg-{type(exc).__name__}") from None
         except BadRequest:

@@ -10,6 +10,10 @@ the same transaction that would have recorded it.
 
 Media for outgoing attachments is served at ``/media/<random name>``: 256 random bits,
 only its SHA-256 stored, expiring after ``media_url_ttl_seconds``.
+
+Bodies reach these handlers already capped at ``whatsapp.max_body_bytes``: the
+listener's edge (:mod:`bot.adapters.http_edge`) answers 413 to anything longer before
+a signature is looked at.
 """
 
 from __future__ import annotations
@@ -38,8 +42,8 @@ from medcrypt.storage.repos.media import media_for_url
 log = structlog.get_logger("bot.whatsapp.webhook")
 
 _EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-#: Longest form body accepted (Twilio's inbound payloads are a few kilobytes).
-MAX_FORM_BYTES = 64 * 1024
+#: Most form fields accepted (Twilio sends about 20, a few more per media item).
+MAX_FORM_FIELDS = 200
 
 
 class WhatsAppWebhook:
@@ -77,9 +81,7 @@ class WhatsAppWebhook:
                          url=self.media_url)
 
     async def _verified_form(self, request: Request, path: str) -> dict[str, str] | None:
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            return None
+        body = await request.body()  # capped at the edge, before this runs
         signature = request.headers.get("X-Twilio-Signature", "")
         if not signature:
             return None
@@ -165,11 +167,9 @@ def parse_form(body: bytes, content_type: str) -> dict[str, str] | None:
     """Twilio's urlencoded form, or None when it is not one (refused as unsigned)."""
     if not content_type.startswith("application/x-www-form-urlencoded"):
         return None
-    if len(body) > MAX_FORM_BYTES:
-        return None
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True,
-                          strict_parsing=False, max_num_fields=200)
+                          strict_parsing=False, max_num_fields=MAX_FORM_FIELDS)
     except (UnicodeDecodeError, ValueError):
         return None
     params = dict(pairs)

@@ -8,6 +8,12 @@ and escrow-deposit reminders) run side by side. Commands whose work spans transa
 their message committed (``Intake.defer_hook``). ``BotApp`` is used
 by ``medcrypt-bot run``, the demo, the tests and the benchmark alike, so what is tested
 is what runs.
+
+The platform loops - Telegram's polling or webhook listener, the WhatsApp webhook
+listener - run under :class:`~bot.app.supervisor.Supervisor`: a loop that dies is
+restarted with backoff, and :attr:`BotApp.health` says which loops are up (what a
+readiness check reads). Every HTTP listener caps request bodies at its edge
+(:mod:`bot.adapters.http_edge`).
 """
 
 from __future__ import annotations
@@ -19,16 +25,19 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 import structlog
-import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 import medcrypt.bot.app.commands  # noqa: F401 - importing it registers every chat command
+from medcrypt.bot.adapters import telegram as telegram_adapter
+from medcrypt.bot.adapters.http_listener import Listener
 from medcrypt.bot.adapters.telegram import TelegramAdapter
 from medcrypt.bot.adapters.whatsapp import WhatsAppSender
 from medcrypt.bot.adapters.whatsapp_webhook import WhatsAppWebhook
+from medcrypt.bot.app.supervisor import Supervisor
 from medcrypt.bot.app.wiring import SystemClock, build_services
 from medcrypt.bot.commands.context import Deferred
 from medcrypt.bot.domain.config import Settings
+from medcrypt.bot.domain.health import LoopHealth
 from medcrypt.bot.domain.messages import Platform
 from medcrypt.bot.domain.retention import prune
 from medcrypt.bot.domain.sender import Sender
@@ -59,6 +68,8 @@ DAILY_SECONDS = 86_400.0
 FIRST_DAILY_AFTER_SECONDS = 3_600.0
 #: How long stop() waits for a running rotation or sweep to finish its batch.
 JOB_DRAIN_SECONDS = 60.0
+#: The WhatsApp webhook listener's name in :attr:`BotApp.health`.
+WHATSAPP_LOOP = "whatsapp"
 
 
 def prepare_database(url: str) -> None:
@@ -93,6 +104,9 @@ class BotApp:
         self.intake = Intake(self.services,
                              RateLimiter(settings.relay.user_messages_per_minute, self.clock))
         self.intake.defer_hook = self._defer
+        #: Which platform loops are up; the supervisor keeps them running.
+        self.health = LoopHealth()
+        self.supervisor = Supervisor(self.health)
         senders: dict[Platform, Sender] = {}
         self.telegram: TelegramAdapter | None = None
         self.webhook: WhatsAppWebhook | None = None
@@ -102,7 +116,9 @@ class BotApp:
                 settings, settings.secret("telegram.token_env", environ=env), self.intake,
                 self.keyring, self._wake,
                 webhook_secret=(settings.secret("telegram.webhook_secret_env", environ=env)
-                                if settings.telegram.mode == "webhook" else ""))
+                                if settings.telegram.mode == "webhook" else ""),
+                on_unparseable=self._audit_unparseable, health=self.health)
+            self.health.register(telegram_adapter.LOOP_NAME)
             senders[Platform.TELEGRAM] = self.telegram
         if settings.whatsapp.enabled:
             sid = settings.secret("whatsapp.account_sid_env", environ=env)
@@ -116,6 +132,7 @@ class BotApp:
                 sessions=self.sessions, clock=self.clock, on_accepted=self._wake,
                 on_status=self._status,
                 admin_numbers=self.services.channels[Platform.WHATSAPP].config_admins)
+            self.health.register(WHATSAPP_LOOP)
         self.worker = OutboxWorker(
             self.services, senders,
             concurrency=settings.relay.outbox_concurrency,
@@ -123,7 +140,6 @@ class BotApp:
             file_links={Platform.WHATSAPP: self.webhook.file_links} if self.webhook else None)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._server: uvicorn.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deferred: set[asyncio.Task[None]] = set()
         self._scheduler: AsyncIOScheduler | None = None
@@ -159,6 +175,16 @@ class BotApp:
             await asyncio.to_thread(self.intake.run_deferred, identity_id, item)
             self.worker.wake()
 
+    async def _audit_unparseable(self, update_id: int) -> None:
+        """Audit a Telegram update that was skipped unread: its id, never its content."""
+        details: dict[str, str | int] = {"platform": "telegram", "reason": "unparseable",
+                                         "update_id": update_id}
+        try:
+            await asyncio.to_thread(self.services.audit.append, SYSTEM_BOT,
+                                    Action.PLATFORM_INPUT_SKIPPED, SYSTEM_BOT, details)
+        except Exception as exc:  # the skip stands; the audit log's failure is logged
+            log.error("audit_skip_failed", error=type(exc).__name__)
+
     def _audit_lifecycle(self, action: Action) -> None:
         try:
             self.services.audit.append(SYSTEM_BOT, action, SYSTEM_BOT, {
@@ -173,14 +199,13 @@ class BotApp:
         await asyncio.to_thread(self._audit_lifecycle, Action.BOT_STARTED)
         if self.webhook is not None:
             wa = self.settings.whatsapp
-            config = uvicorn.Config(self.webhook.app, host=wa.listen_host, port=wa.listen_port,
-                                    log_level="warning", access_log=False, lifespan="off")
-            self._server = uvicorn.Server(config)
-            self._tasks.append(asyncio.create_task(self._server.serve()))
-            while not self._server.started:
-                await asyncio.sleep(0.01)
+            listener = Listener(self.webhook.app, host=wa.listen_host, port=wa.listen_port,
+                                max_body_bytes=wa.max_body_bytes, endpoint="whatsapp_webhook")
+            await self.supervisor.start(WHATSAPP_LOOP, listener.run, stop=listener.stop)
         if self.telegram is not None:
             await self.telegram.start()
+            await self.supervisor.start(telegram_adapter.LOOP_NAME, self.telegram.run,
+                                        stop=self.telegram.stop_loop())
         self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
         self._tasks.append(asyncio.create_task(self._housekeeping()))
         self._tasks.append(asyncio.create_task(self._maintenance()))
@@ -243,11 +268,10 @@ class BotApp:
         await asyncio.to_thread(self._audit_lifecycle, Action.BOT_STOPPED)
         self._stop.set()
         self.worker.wake()
+        await self.supervisor.stop()  # no more platform input from here on
         if self.telegram is not None:
             with contextlib.suppress(Exception):
                 await self.telegram.stop()
-        if self._server is not None:
-            self._server.should_exit = True
         for task in self._tasks:
             with contextlib.suppress(Exception):
                 await task
@@ -258,8 +282,8 @@ class BotApp:
         self.engine.dispose()
 
     async def run_until(self, stop: asyncio.Event) -> None:
-        await self.start()
         try:
+            await self.start()  # a start that fails half-way is stopped as well
             await stop.wait()
         finally:
             await self.stop()

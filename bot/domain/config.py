@@ -82,6 +82,8 @@ class TelegramSettings:
     connection_pool_size: int = 32
     #: Global send pacing (Telegram asks bots to stay under ~30 messages/s); 0 = off.
     global_messages_per_second: float = 30.0
+    #: Largest webhook request body read (webhook mode); larger ones get 413 unread.
+    webhook_max_body_bytes: int = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,9 @@ class WhatsAppSettings:
     inbound_path: str = "/twilio/inbound"
     status_path: str = "/twilio/status"
     media_path: str = "/media"
+    #: Largest request body the webhook server reads (Twilio's forms are a few KiB);
+    #: larger ones get 413 before anything else looks at them.
+    max_body_bytes: int = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -182,6 +187,11 @@ class Settings:
     @property
     def database_url(self) -> str:
         return os.environ.get(self.database.url_env) or self.database.url
+
+
+#: Smallest accepted body cap: a 1,600-character WhatsApp message of non-ASCII text is
+#: ~14 KiB as Twilio's percent-encoded form, and a Telegram update is larger still.
+MIN_BODY_CAP_BYTES = 16 * 1024
 
 
 def _check_type(key: str, value: Any, annotation: Any) -> Any:
@@ -281,6 +291,11 @@ def _semantic_checks(s: Settings) -> None:
             raise ConfigError(key, "must start with /")
     if s.telegram.max_message_chars < 200 or s.whatsapp.max_message_chars < 200:
         raise ConfigError("*.max_message_chars", "must be at least 200 characters")
+    for key, cap in (("telegram.webhook_max_body_bytes", s.telegram.webhook_max_body_bytes),
+                     ("whatsapp.max_body_bytes", s.whatsapp.max_body_bytes)):
+        if cap < MIN_BODY_CAP_BYTES:
+            raise ConfigError(key, f"must be at least {MIN_BODY_CAP_BYTES} bytes "
+                                   "(smaller refuses genuine platform requests)")
 
 
 def parse_settings(data: dict[str, Any]) -> Settings:

@@ -1,7 +1,7 @@
 """Faults and hard kills: every message reaches its recipient, none is lost.
 
-The bot runs as a real subprocess (``python -m bot run``) against the threaded fakes,
-which inject ~20% faults into every send (500s, dropped connections, timeouts, 429s).
+The bot runs as a real subprocess (tests/support/bot_process.py) against the threaded
+fakes, which inject ~20% faults into every send (500s, dropped connections, timeouts, 429s).
 The bot is killed with SIGKILL twice mid-run and restarted. Telegram inbound survives
 because getUpdates offsets are only confirmed after processing; WhatsApp inbound is
 re-posted with the same MessageSid until the bot answers, as Twilio does.
@@ -17,21 +17,17 @@ occurred (docs/DELIVERY.md has the argument).
 
 from __future__ import annotations
 
-import base64
 import collections
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from medcrypt.crypto.keyless.wire import Direction
 from medcrypt.sandbox import FakeTelegram, Faults
 from medcrypt.sandbox.fake_twilio import FakeTwilio
+from tests.support.bot_process import BotProcess, bot_environ
 from tests.support.ports import worker_port
 from tests.support.rigs import sandbox_settings, write_config
 from tests.support.tokens import accept_token, message_token, register_token
@@ -43,7 +39,6 @@ from tests.support.tokens import accept_token, message_token, register_token
 MESSAGES = int(os.environ.get("MEDCRYPT_FAULT_MESSAGES", "3000"))
 PAIRS = 8
 CONCURRENCY = 16
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _faults(methods: frozenset[str], seed: int) -> Faults:
@@ -58,42 +53,6 @@ def _config(tmp: Path, tg: FakeTelegram, tw: FakeTwilio, port: int) -> Path:
         telegram={"request_timeout_seconds": 1.0}, whatsapp={"request_timeout_seconds": 1.0},
         relay={"outbox_lease_seconds": 2.5, "outbox_concurrency": CONCURRENCY,
                "outbox_max_attempts": 1000, "user_messages_per_minute": 0}))
-
-
-class BotProcess:
-    def __init__(self, cfg: Path, env: dict[str, str], log: Path, port: int) -> None:
-        self.cfg, self.env, self.log, self.port = cfg, env, log, port
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.kills = 0
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "medcrypt.bot", "--config", str(self.cfg), "run"],
-                cwd=ROOT, env=self.env, stdout=out, stderr=out)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{self.port}/media/x", timeout=0.5)
-                return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise RuntimeError("bot did not start")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-        self.kills += 1
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def _post_until_accepted(tw: FakeTwilio, number: str, text: str, sid: str) -> None:
@@ -111,12 +70,8 @@ def test_faults_and_two_sigkills_lose_nothing(tmp_path: Path) -> None:
     port = worker_port()
     with FakeTelegram() as tg, FakeTwilio(
             webhook_url=f"http://127.0.0.1:{port}/twilio/inbound") as tw:
-        env = {**os.environ,
-               "MEDCRYPT_SERVER_KEYS": "1:" + base64.b64encode(os.urandom(32)).decode(),
-               "TELEGRAM_BOT_TOKEN": tg.token, "TWILIO_ACCOUNT_SID": tw.account_sid,
-               "TWILIO_AUTH_TOKEN": tw.auth_token, "TWILIO_WHATSAPP_FROM": tw.whatsapp_from}
-        env.pop("MEDCRYPT_DATABASE_URL", None)
-        bot = BotProcess(_config(tmp_path, tg, tw, port), env, tmp_path / "bot.log", port)
+        bot = BotProcess(_config(tmp_path, tg, tw, port), bot_environ(tg, tw),
+                         tmp_path / "bot.log", port)
         bot.start()
         try:
             physicians = [6_000_001 + i for i in range(PAIRS)]

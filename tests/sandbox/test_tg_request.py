@@ -10,7 +10,7 @@ import pytest
 from telegram import Bot
 from telegram.error import NetworkError, RetryAfter, TimedOut
 
-from medcrypt.bot.adapters.telegram import _seconds
+from medcrypt.bot.adapters.tg_polling import retry_after_seconds
 from medcrypt.bot.adapters.tg_request import AiohttpRequest
 from medcrypt.sandbox import FakeTelegram, Faults
 
@@ -47,7 +47,7 @@ async def test_platform_errors_are_parsed_by_ptb(tg: FakeTelegram) -> None:
     async with make_bot(tg) as bot:
         with pytest.raises(RetryAfter) as caught:
             await bot.send_message(302, "x")
-        assert _seconds(caught.value) == 7
+        assert retry_after_seconds(caught.value) == 7
         await bot.send_message(302, "after the 429")
     assert [m.text for m in tg.messages_to(302)] == ["after the 429"]
 

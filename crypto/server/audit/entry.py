@@ -43,6 +43,8 @@ class Action(StrEnum):
     ADMIN_COMMAND = "admin.command"
     ADMIN_REFUSED = "admin.refused"
     WEBHOOK_FORGED = "webhook.forged"
+    #: Platform input the bot could not read and skipped (details: platform, reason, id).
+    PLATFORM_INPUT_SKIPPED = "platform.input_skipped"
     BREAKGLASS_REQUESTED = "breakglass.requested"
     BREAKGLASS_APPROVED = "breakglass.approved"
     BREAKGLASS_DENIED = "breakglass.denied"
