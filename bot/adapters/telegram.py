@@ -84,6 +84,7 @@ class TelegramAdapter:
     def __init__(self, settings: Settings, token: str, intake: Intake, keyring: Keyring,
                  on_accepted: Callable[[], None], *, webhook_secret: str = "",
                  on_unparseable: Callable[[int], Awaitable[None]] = _not_audited,
+                 on_refused: Callable[[str, str], Awaitable[None]] | None = None,
                  health: LoopHealth | None = None) -> None:
         self._settings = settings
         self._intake = intake
@@ -92,6 +93,8 @@ class TelegramAdapter:
         self._webhook_secret = webhook_secret
         #: Audits an update that was skipped unread (by its id only).
         self._on_unparseable = on_unparseable
+        #: ``(platform, reason)`` of a webhook request refused with 403, for the audit log.
+        self._on_refused = on_refused
         self._health = health or LoopHealth()
         self.app: Application = self._build(token)  # type: ignore[type-arg]
         #: The webhook listener (webhook mode, once started); polling has none.
@@ -186,6 +189,8 @@ class TelegramAdapter:
             given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode()
             if not secret or not hmac.compare_digest(given, secret):
                 log.warning("telegram_webhook_refused", reason="secret")
+                if self._on_refused is not None:
+                    await self._on_refused("telegram", "secret")
                 return Response(status_code=403)
             try:
                 update = parse_webhook_body(await request.body(), self.app.bot)

@@ -53,8 +53,11 @@ class WhatsAppWebhook:
         on_accepted: Callable[[], None],
         on_status: Callable[[str, str, str | None], Awaitable[None]],
         admin_numbers: Collection[str] = (),
+        on_refused: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         self._settings = settings
+        #: ``(platform, reason)`` of a request refused with 403, for the audit log.
+        self._on_refused = on_refused
         self._validator = RequestValidator(auth_token)
         self._auth = (account_sid, auth_token)
         self._intake = intake
@@ -95,8 +98,7 @@ class WhatsAppWebhook:
     async def inbound(self, request: Request) -> Response:
         params = await self._verified_form(request, self._settings.whatsapp.inbound_path)
         if params is None:
-            log.warning("twilio_webhook_refused", reason="signature")
-            return Response(status_code=403)
+            return await self._refuse("signature")
         sid = params.get("MessageSid") or params.get("SmsMessageSid") or ""
         sender = params.get("From", "")
         if not sid or not sender.startswith("whatsapp:"):
@@ -110,11 +112,16 @@ class WhatsAppWebhook:
             platform_message_id=sid, config_admin=sender in self._admins,
         )
         if outcome.duplicate:
-            log.warning("twilio_webhook_refused", reason="replay")
-            return Response(status_code=403)
+            return await self._refuse("replay")
         self._on_accepted()
         # Replies to a stranger (nothing stored) go back as TwiML in the response.
         return Response(_twiml(outcome.direct_replies), media_type="application/xml")
+
+    async def _refuse(self, reason: str) -> Response:
+        log.warning("twilio_webhook_refused", reason=reason)
+        if self._on_refused is not None:
+            await self._on_refused("whatsapp", reason)
+        return Response(status_code=403)
 
     async def _fetch_media(self, params: dict[str, str]) -> Document | Response | None:
         if params.get("NumMedia", "0") in ("", "0"):
@@ -142,8 +149,7 @@ class WhatsAppWebhook:
     async def status(self, request: Request) -> Response:
         params = await self._verified_form(request, self._settings.whatsapp.status_path)
         if params is None:
-            log.warning("twilio_webhook_refused", reason="signature")
-            return Response(status_code=403)
+            return await self._refuse("signature")
         sid = params.get("MessageSid", "")
         status = params.get("MessageStatus", "")
         if sid and status:

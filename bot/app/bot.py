@@ -39,6 +39,7 @@ from medcrypt.bot.commands.context import Deferred
 from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.health import LoopHealth
 from medcrypt.bot.domain.messages import Platform
+from medcrypt.bot.domain.refusals import RefusalDigest
 from medcrypt.bot.domain.retention import prune
 from medcrypt.bot.domain.sender import Sender
 from medcrypt.bot.outbox.worker import OutboxWorker
@@ -106,6 +107,8 @@ class BotApp:
         self.intake.defer_hook = self._defer
         #: Which platform loops are up; the supervisor keeps them running.
         self.health = LoopHealth()
+        #: Refused webhook requests, audited at most once a minute per platform and reason.
+        self.refusals = RefusalDigest()
         self.supervisor = Supervisor(self.health)
         senders: dict[Platform, Sender] = {}
         self.telegram: TelegramAdapter | None = None
@@ -117,7 +120,8 @@ class BotApp:
                 self.keyring, self._wake,
                 webhook_secret=(settings.secret("telegram.webhook_secret_env", environ=env)
                                 if settings.telegram.mode == "webhook" else ""),
-                on_unparseable=self._audit_unparseable, health=self.health)
+                on_unparseable=self._audit_unparseable, on_refused=self._audit_refused,
+                health=self.health)
             self.health.register(telegram_adapter.LOOP_NAME)
             senders[Platform.TELEGRAM] = self.telegram
         if settings.whatsapp.enabled:
@@ -131,7 +135,8 @@ class BotApp:
                 settings, auth_token=token, account_sid=sid, intake=self.intake,
                 sessions=self.sessions, clock=self.clock, on_accepted=self._wake,
                 on_status=self._status,
-                admin_numbers=self.services.channels[Platform.WHATSAPP].config_admins)
+                admin_numbers=self.services.channels[Platform.WHATSAPP].config_admins,
+                on_refused=self._audit_refused)
             self.health.register(WHATSAPP_LOOP)
         self.worker = OutboxWorker(
             self.services, senders,
@@ -184,6 +189,21 @@ class BotApp:
                                     Action.PLATFORM_INPUT_SKIPPED, SYSTEM_BOT, details)
         except Exception as exc:  # the skip stands; the audit log's failure is logged
             log.error("audit_skip_failed", error=type(exc).__name__)
+
+    async def _audit_refused(self, platform: str, reason: str) -> None:
+        """Audit refused webhook requests (bad signature or secret, replay), folded so
+        that an unauthenticated sender cannot grow the audit log (``domain.refusals``)."""
+        count = self.refusals.note(platform, reason, self.clock.now())
+        if count is not None:
+            await asyncio.to_thread(self._append_refused, platform, reason, count)
+
+    def _append_refused(self, platform: str, reason: str, count: int) -> None:
+        details: dict[str, str | int] = {"platform": platform, "reason": reason,
+                                         "count": count}
+        try:
+            self.services.audit.append(SYSTEM_BOT, Action.WEBHOOK_FORGED, SYSTEM_BOT, details)
+        except Exception as exc:  # the refusal stands; the audit log's failure is logged
+            log.error("audit_refusal_failed", error=type(exc).__name__)
 
     def _audit_lifecycle(self, action: Action) -> None:
         try:
@@ -269,6 +289,8 @@ class BotApp:
         self._stop.set()
         self.worker.wake()
         await self.supervisor.stop()  # no more platform input from here on
+        for platform, reason, count in self.refusals.drain():
+            await asyncio.to_thread(self._append_refused, platform, reason, count)
         if self.telegram is not None:
             with contextlib.suppress(Exception):
                 await self.telegram.stop()
