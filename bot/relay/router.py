@@ -199,14 +199,16 @@ def _epoch_ok(ctx: Context, pairing: Route, epoch: int | None) -> bool:
 def _ensure_epoch(ctx: Context, pairing_id: str, epoch: int, known: bool) -> None:
     """The epoch row the stored rows hang on (created by the first token of a month).
 
-    Rotation normally creates it at midnight on the 1st; a token can arrive first. A
-    past month inside its grace window is created ``retired`` so the sweep still shreds
-    it on time. Two replicas may race to create it: insert-if-absent, one of them does.
+    Rotation normally creates it at midnight on the 1st; a token can arrive first (also
+    a few minutes before midnight, from a sender whose clock runs ahead: that month is
+    the one starting, so ``active``). A past month inside its grace window is created
+    ``retired`` so the sweep still shreds it on time. Two replicas may race to create
+    it: insert-if-absent, one of them does.
     """
     if known:
         return
     now = ctx.services.clock.now()
-    epochs.ensure_epoch(ctx.session, pairing_id, epoch, now=now, retired=epoch != epoch_of(now))
+    epochs.ensure_epoch(ctx.session, pairing_id, epoch, now=now, retired=epoch < epoch_of(now))
 
 
 def _other(pairing: Route, sender_id: str) -> str:
