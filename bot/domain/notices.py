@@ -71,3 +71,7 @@ DELETED = "All data the relay held about you has been deleted. Goodbye."
 UNKNOWN_COMMAND = "Unknown command. Type /help."
 ADMIN_ONLY = "That command is for clinic admins only. The attempt was recorded."
 BAD_ARGUMENTS = "That command needs different arguments: {usage}"
+PART_CONFLICT = (
+    "Not sent: two different pieces of one multi-part MedCrypt message claimed the same "
+    "place. The first one was kept; if the message does not arrive, send it again."
+)

@@ -32,6 +32,7 @@ from medcrypt.crypto.keyless.wire import (
 from medcrypt.storage.repos import epochs, escrow, tokens
 from medcrypt.storage.repos import pairings as pairing_rows
 from medcrypt.storage.repos.pairings import Route
+from medcrypt.storage.repos.tokens import PartConflict
 
 #: Most tokens taken from one chat message (a paste of a whole conversation is refused).
 MAX_TOKENS_PER_MESSAGE = 64
@@ -134,11 +135,15 @@ def _collect_part(ctx: Context, token: Token, token_text: str) -> str | None:
             ctx.session, sender_id=ctx.sender_id, group_id=part.group_id.hex(),
             part_index=part.index, part_count=part.count, chunk=part.chunk,
             now=ctx.services.clock.now(), max_pending_groups=MAX_PENDING_GROUPS_PER_SENDER)
+    except PartConflict:
+        ctx.audit("relay_refused", reason="part_conflict")
+        ctx.reply(notices.PART_CONFLICT)
+        return None
     except (MalformedToken, LimitExceeded):
         ctx.reply(notices.MALFORMED)
         return None
     if chunks is None:
-        return None  # more parts to come, or a repeated part
+        return None  # more parts to come, or an identical repeated part
     try:
         return join_chunks(chunks)
     except (MalformedToken, LimitExceeded):
