@@ -16,7 +16,14 @@ import aiohttp
 
 from medcrypt.sandbox._server import LoopbackServer
 from medcrypt.sandbox.faults import Injected429s
-from medcrypt.sandbox.tg_models import MAX_TEXT, SentMessage, UserMessage, WebhookState, utf16_len
+from medcrypt.sandbox.tg_models import (
+    MAX_CAPTION,
+    MAX_TEXT,
+    SentMessage,
+    UserMessage,
+    WebhookState,
+    utf16_len,
+)
 from medcrypt.sandbox.tg_state import TelegramState
 
 
@@ -49,6 +56,28 @@ class TelegramDriver(LoopbackServer):
         with self.state.lock:
             self.state.ensure_user(user_id, first_name, username)
             mid = self.state.user_document(user_id, filename, data, mime_type, caption)
+        self.signal.notify()
+        return mid
+
+    def user_sends_photo(self, user_id: int, data: bytes = b"\xff\xd8\xff\xe0 photo", *,
+                         caption: str | None = None, first_name: str = "Sandbox User",
+                         username: str | None = None) -> int:
+        """A user sends a photo (optionally captioned); returns the message_id."""
+        if caption is not None and utf16_len(caption) > MAX_CAPTION:
+            raise ValueError("a Telegram caption has at most 1024 characters")
+        with self.state.lock:
+            self.state.ensure_user(user_id, first_name, username)
+            mid = self.state.user_photo(user_id, data, caption)
+        self.signal.notify()
+        return mid
+
+    def user_sends_location(self, user_id: int, latitude: float, longitude: float, *,
+                            first_name: str = "Sandbox User",
+                            username: str | None = None) -> int:
+        """A user shares a location (a map pin); returns the message_id."""
+        with self.state.lock:
+            self.state.ensure_user(user_id, first_name, username)
+            mid = self.state.user_location(user_id, latitude, longitude)
         self.signal.notify()
         return mid
 

@@ -120,6 +120,7 @@ class UserMessage:
     text: str | None = None
     file_id: str | None = None
     deleted: bool = False
+    caption: str | None = None
 
 
 @dataclass

@@ -112,7 +112,10 @@ class TelegramState:
             self.users[user_id] = user_json(user_id, first_name, username)
 
     def user_message(self, user_id: int, text: str | None,
-                     document: StoredFile | None, caption: str | None) -> int:
+                     document: StoredFile | None, caption: str | None,
+                     content: dict[str, Any] | None = None) -> int:
+        """A message from the user; ``content`` adds other Message fields (``photo``,
+        ``location``...) as the Bot API names them."""
         user = self.users[user_id]
         mid = self._mid(user_id)
         msg: dict[str, Any] = {"message_id": mid, "from": user,
@@ -124,12 +127,26 @@ class TelegramState:
                 msg["entities"] = entities
         if document is not None:
             msg["document"] = document.document_json()
-            if caption:
-                msg["caption"] = caption
+        msg.update(content or {})
+        if caption and (document is not None or content):
+            msg["caption"] = caption
         update_id = self._push_update("message", msg)
         self.user_messages[(user_id, mid)] = UserMessage(
-            user_id, mid, update_id, text, document.file_id if document else None)
+            user_id, mid, update_id, text, document.file_id if document else None,
+            caption=caption)
         return mid
+
+    def user_photo(self, user_id: int, data: bytes, caption: str | None) -> int:
+        """A photo as Telegram delivers it: the sizes it made, smallest first."""
+        stored = self._store_file(data, "photo.jpg", "image/jpeg")
+        sizes = [{"file_id": stored.file_id + suffix, "file_unique_id": stored.file_unique_id
+                  + suffix, "width": side, "height": side, "file_size": len(data)}
+                 for suffix, side in (("s", 90), ("", 1280))]
+        return self.user_message(user_id, None, None, caption, {"photo": sizes})
+
+    def user_location(self, user_id: int, latitude: float, longitude: float) -> int:
+        return self.user_message(user_id, None, None, None,
+                                 {"location": {"latitude": latitude, "longitude": longitude}})
 
     def user_document(self, user_id: int, file_name: str, data: bytes,
                       mime_type: str | None, caption: str | None) -> int:

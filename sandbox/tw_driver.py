@@ -71,8 +71,12 @@ class TwilioDriver(LoopbackServer):
             media: Sequence[tuple[bytes, str]] | None = None, *,
             profile_name: str = "Sandbox User", message_sid: str | None = None,
             signature: SignatureMode = "valid", sign_url: str | None = None,
-            webhook_url: str | None = None) -> InboundResult:
-        """Post an inbound WhatsApp message to the bot; see :meth:`user_sends_whatsapp`."""
+            webhook_url: str | None = None,
+            location: tuple[float, float] | None = None) -> InboundResult:
+        """Post an inbound WhatsApp message to the bot; see :meth:`user_sends_whatsapp`.
+
+        ``location``: (latitude, longitude) of a shared map pin instead of text or media.
+        """
         url = webhook_url or self.webhook_url
         if not url:
             raise RuntimeError("FakeTwilio.webhook_url is not set: where does the bot listen?")
@@ -89,7 +93,8 @@ class TwilioDriver(LoopbackServer):
                 self.last_inbound_at[sender] = self.clock.now()
         params = inbound_params(account_sid=self.account_sid, message_sid=sid,
                                 from_addr=sender, to_addr=self.whatsapp_from, body=body,
-                                profile_name=profile_name, media=served)
+                                profile_name=profile_name, media=served,
+                                location=location)
         signed_for = sign_url or self.signature_url or url
         sig: str | None = None
         if signature == "valid":

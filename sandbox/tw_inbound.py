@@ -33,14 +33,18 @@ def message_type(content_types: Sequence[str]) -> str:
 
 
 def inbound_params(*, account_sid: str, message_sid: str, from_addr: str, to_addr: str,
-                   body: str, profile_name: str, media: Sequence[tuple[str, str]]
-                   ) -> dict[str, str]:
-    """Form fields of an incoming WhatsApp message webhook (media: (url, content type))."""
+                   body: str, profile_name: str, media: Sequence[tuple[str, str]],
+                   location: tuple[float, float] | None = None) -> dict[str, str]:
+    """Form fields of an incoming WhatsApp message webhook (media: (url, content type)).
+
+    A shared location arrives with ``MessageType=location`` and its coordinates in
+    ``Latitude`` / ``Longitude``, no media and an empty ``Body``.
+    """
     params = {
         "SmsMessageSid": message_sid,
         "NumMedia": str(len(media)),
         "ProfileName": profile_name,
-        "MessageType": message_type([ct for _, ct in media]),
+        "MessageType": "location" if location else message_type([ct for _, ct in media]),
         "SmsSid": message_sid,
         "WaId": from_addr.removeprefix("whatsapp:+"),
         "SmsStatus": "received",
@@ -53,6 +57,8 @@ def inbound_params(*, account_sid: str, message_sid: str, from_addr: str, to_add
         "From": from_addr,
         "ApiVersion": API_VERSION,
     }
+    if location is not None:
+        params["Latitude"], params["Longitude"] = (str(v) for v in location)
     for i, (url, content_type) in enumerate(media):
         params[f"MediaContentType{i}"] = content_type
         params[f"MediaUrl{i}"] = url

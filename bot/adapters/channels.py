@@ -39,7 +39,9 @@ def channels(settings: Settings, environ: Mapping[str, str]) -> dict[Platform, C
         Platform.TELEGRAM: Channel(
             Platform.TELEGRAM, "Telegram", settings.telegram.max_message_chars,
             config_admins=tuple(str(i) for i in settings.clinic.admin_telegram_ids),
-            admin_form="telegram:<chat id>"),
+            admin_form="telegram:<chat id>",
+            # deleteMessage works in private chats for messages under 48 hours old.
+            deletes_messages=True),
         Platform.WHATSAPP: Channel(
             Platform.WHATSAPP, "WhatsApp", settings.whatsapp.max_message_chars,
             window_closed_codes=frozenset({str(WINDOW_CLOSED)}),

@@ -43,6 +43,7 @@ from telegram.ext import Application, ApplicationBuilder
 
 from medcrypt.bot.adapters.http_listener import Listener
 from medcrypt.bot.adapters.pacing import Pacer
+from medcrypt.bot.adapters.shapes import telegram_media
 from medcrypt.bot.adapters.tg_polling import Poller, retry_after_seconds
 from medcrypt.bot.adapters.tg_request import AiohttpRequest
 from medcrypt.bot.adapters.tg_updates import (
@@ -53,7 +54,7 @@ from medcrypt.bot.adapters.tg_updates import (
 )
 from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.health import LoopHealth
-from medcrypt.bot.domain.messages import Document, Platform
+from medcrypt.bot.domain.messages import Document, OutKind, Platform
 from medcrypt.bot.domain.sender import Delivery
 from medcrypt.bot.outbox.errors import Permanent, RetryAfter, Transient
 from medcrypt.bot.relay.intake import Intake, Outcome
@@ -236,7 +237,9 @@ class TelegramAdapter:
         user_id = msg.from_user.id if msg.from_user else None
         outcome = self._intake.accept(
             platform=Platform.TELEGRAM, address=str(chat_id), dedupe_key=dedupe,
-            text=command_text(msg.text) if document is None else None, document=document,
+            # A caption is read like text (tokens in it are relayed, words guarded).
+            text=command_text(msg.text) if msg.text is not None else msg.caption,
+            document=document, media=telegram_media(msg),
             platform_message_id=str(msg.message_id),
             config_admin=self._is_config_admin(user_id),
         )
@@ -263,6 +266,8 @@ class TelegramAdapter:
         chat_id = int(delivery.address)
         bot = self.app.bot
         await self._pacer.wait()
+        if delivery.kind == OutKind.WITHDRAW.value:
+            return await self._withdraw(chat_id, delivery.body)
         try:
             if delivery.document is not None:
                 message = await bot.send_document(
@@ -281,6 +286,24 @@ class TelegramAdapter:
         except TelegramError as exc:
             raise Transient(f"tg-{type(exc).__name__}") from None
         return str(message.message_id)
+
+    async def _withdraw(self, chat_id: int, message_id: str) -> str:
+        """Delete a message the user sent (the guard decided after the fact).
+
+        A message already gone, or too old for a bot to delete (48 hours), cannot be
+        removed by asking again: that is the end of it, not a failure to retry.
+        """
+        try:
+            await self.app.bot.delete_message(chat_id=chat_id, message_id=int(message_id))
+        except TgRetryAfter as exc:
+            raise RetryAfter("tg-429", retry_after_seconds(exc)) from None
+        except BadRequest as exc:
+            log.info("withdraw_not_possible", reason=type(exc).__name__)
+        except (TimedOut, NetworkError) as exc:
+            raise Transient(f"tg-{type(exc).__name__}") from None
+        except TelegramError as exc:
+            raise Permanent(f"tg-{type(exc).__name__}") from None
+        return message_id
 
     async def lookup(self, delivery: Delivery, since_epoch_s: float) -> str | bool | None:
         """The Bot API cannot list sent messages: an in-doubt row cannot be resolved."""

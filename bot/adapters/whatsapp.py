@@ -91,6 +91,10 @@ class WhatsAppSender:
         return kwargs
 
     async def send(self, delivery: Delivery) -> str:
+        if delivery.kind == OutKind.WITHDRAW.value:
+            # Twilio cannot remove a user's message (the channel says so, so the relay
+            # never queues one here); refused rather than sent as text.
+            raise Permanent("tw-withdraw-unsupported")
         await self._pacer.wait()
         try:
             # asyncio.timeout, not wait_for: no extra task per send on the hot path.

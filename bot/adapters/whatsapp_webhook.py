@@ -31,6 +31,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
+from medcrypt.bot.adapters.shapes import whatsapp_media
 from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.messages import Document, Platform
 from medcrypt.bot.domain.sender import FileLinks
@@ -103,12 +104,14 @@ class WhatsAppWebhook:
         sender = params.get("From", "")
         if not sid or not sender.startswith("whatsapp:"):
             return Response(status_code=400)
-        document = await self._fetch_media(params)
+        media = whatsapp_media(params)  # photos, locations...: never fetched
+        document = None if media is not None else await self._fetch_media(params)
         if isinstance(document, Response):
             return document
         outcome = self._intake.accept(
             platform=Platform.WHATSAPP, address=sender, dedupe_key=sid,
-            text=None if document else params.get("Body", ""), document=document,
+            # With media, Body is its caption: read like text (tokens relayed, words guarded).
+            text=params.get("Body", ""), document=document, media=media,
             platform_message_id=sid, config_admin=sender in self._admins,
         )
         if outcome.duplicate:

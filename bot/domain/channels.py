@@ -33,6 +33,9 @@ class Channel:
     config_admins: tuple[str, ...] = ()
     #: How an admin names someone on this platform in /admin_add and /admin_remove.
     admin_form: str = ""
+    #: The bot can remove a message a user sent it from the user's own chat: the
+    #: plaintext guard deletes what it blocks there, and elsewhere asks the sender to.
+    deletes_messages: bool = False
 
     @property
     def reply_window(self) -> bool:

@@ -35,6 +35,25 @@ class OutKind(StrEnum):
     #: recipient are held because their messaging window is closed (the adapter
     #: decides what it says: on WhatsApp, the approved template).
     TEMPLATE = "template"
+    #: Remove a message the recipient sent from their own chat (``text`` is its platform
+    #: message id): the plaintext guard's deletion when it is decided later than the
+    #: message itself (pieces of a paste that never completed). Queued only for a
+    #: recipient whose channel can delete (:attr:`Channel.deletes_messages`).
+    WITHDRAW = "withdraw"
+
+
+class Media(StrEnum):
+    """What a platform message carried besides text and a document; never relayed.
+
+    The adapter decides (it knows what a Telegram venue or a Twilio ``MessageType`` is);
+    the plaintext guard (:mod:`bot.relay.guard`) only reads this.
+    """
+
+    #: A shared map position (a pin, a venue, a live location).
+    LOCATION = "location"
+    #: A photo, voice note, audio, video, sticker, contact card, poll, or content the
+    #: adapter cannot name: nothing the companion encrypted.
+    OTHER = "other"
 
 
 @dataclass(frozen=True)
@@ -66,15 +85,19 @@ class InboundMessage:
     platform: Platform
     sender_id: str
     dedupe_key: str
+    #: The text, or the caption of a document or media (the guard reads both alike).
     text: str | None = None
     document: Document | None = None
+    #: Other content the message carried (photo, location...), if any.
+    media: Media | None = None
     #: Platform message id, kept only so the Telegram adapter can delete blocked plaintext.
     platform_message_id: str | None = None
     #: Whether the sender is a clinic admin by configuration (resolved by the adapter).
     config_admin: bool = False
 
     def __repr__(self) -> str:
-        has = "document" if self.document else ("text" if self.text else "empty")
+        has = "document" if self.document else (
+            f"{self.media}" if self.media else ("text" if self.text else "empty"))
         return f"InboundMessage({self.platform}, {self.dedupe_key!s}, {has})"
 
 

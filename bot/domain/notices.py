@@ -82,3 +82,36 @@ DELETED = "All data the relay held about you has been deleted. Goodbye."
 UNKNOWN_COMMAND = "Unknown command. Type /help."
 ADMIN_ONLY = "That command is for clinic admins only. The attempt was recorded."
 BAD_ARGUMENTS = "That command needs different arguments: {usage}"
+
+# -- the plaintext guard (bot.relay.guard): what was not sent, and whether it is gone ------
+#: How each guard notice ends, by whether the sender's platform lets the relay remove it.
+REMOVED = "It was removed from this chat."
+REMOVE_IT_YOURSELF = "{platform} does not let the relay remove it: please delete it yourself."
+COMMAND_BLOCKED = (
+    "Not sent: this relay has no such command, and a command is one line (type /help for "
+    "the list). Messages go through the MedCrypt companion."
+)
+WORDS_BLOCKED = (
+    "The plain words with your encrypted message were not sent: this chat only carries "
+    "encrypted messages. Write everything in the MedCrypt companion."
+)
+MEDIA_BLOCKED = (
+    "Not sent: photos, voice notes, videos and other media cannot travel here unencrypted. "
+    "Attach them in the MedCrypt companion, which encrypts them."
+)
+LOCATION_BLOCKED = (
+    "Not sent: a shared location cannot be encrypted here, and it would show where you "
+    "are. If your physician needs an address, write it in the MedCrypt companion."
+)
+PIECE_STRAY = (
+    "Not sent: this looks like one piece of a pasted MedCrypt message, without the rest. "
+    "Copy the whole message from the companion and paste it again."
+)
+PIECES_INCOMPLETE = (
+    "Not sent: a long MedCrypt message you pasted arrived in pieces, and the rest did not "
+    "follow within {seconds} seconds. Copy it from the companion and paste it again."
+)
+PART_CONFLICT = (
+    "Not sent: two different pieces of one multi-part MedCrypt message claimed the same "
+    "place. The first one was kept; if the message does not arrive, send it again."
+)

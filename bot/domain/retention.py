@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from medcrypt.storage.db import Session
+from medcrypt.storage.repos.fragments import purge_fragments
 from medcrypt.storage.repos.inbound import purge_inbound
 from medcrypt.storage.repos.media import purge_media
 from medcrypt.storage.repos.outbox import clear_sent_payloads, purge_receipts
@@ -18,6 +19,9 @@ from medcrypt.storage.repos.tokens import purge_parts
 
 #: Partly received tokens older than this are dropped (the sender is long gone).
 PART_TTL = timedelta(days=1)
+#: Pieces of a split paste wait seconds for the rest (bot.relay.fragments.WINDOW); a
+#: run older than this was guarded already and only its rows are left.
+FRAGMENT_TTL = timedelta(minutes=1)
 #: A receipt no sent message claimed within a day never will.
 RECEIPT_TTL = timedelta(days=1)
 #: Platforms redeliver for at most a day (the longest keeps updates 24 h); keys older than
@@ -31,6 +35,7 @@ def prune(session: Session, now: datetime) -> dict[str, int]:
         # A file nobody waits for any more, once its last URL (if any) has expired.
         "media": purge_media(session, now=now),
         "parts": purge_parts(session, older_than=now - PART_TTL),
+        "fragments": purge_fragments(session, older_than=now - FRAGMENT_TTL),
         "inbound_keys": purge_inbound(session, older_than=now - INBOUND_KEY_TTL),
         "early_receipts": purge_receipts(session, older_than=now - RECEIPT_TTL),
         "outbox_bodies": clear_sent_payloads(session, older_than=now - INBOUND_KEY_TTL),

@@ -19,7 +19,8 @@ from medcrypt.storage.repos import outbox as rows
 
 #: How the relay's message kinds are stored (``outbox.payload_kind``).
 _PAYLOAD_KIND = {OutKind.TOKEN: "text", OutKind.FILE: "document",
-                 OutKind.NOTICE: "notice", OutKind.TEMPLATE: "template"}
+                 OutKind.NOTICE: "notice", OutKind.TEMPLATE: "template",
+                 OutKind.WITHDRAW: "withdraw"}
 _OUT_KIND = {v: k for k, v in _PAYLOAD_KIND.items()}
 #: Name every relayed file is delivered under: the sender's own file name could say what
 #: the file is about, so it is neither stored nor passed on (the encrypted manifest
@@ -46,8 +47,9 @@ def out_kind(row: _Kinded) -> OutKind:
 
 
 def body_of(row: _Payload) -> str:
-    """The text to send (tokens are ASCII, notices UTF-8); empty for files and templates."""
-    if row.payload_kind in ("text", "notice"):
+    """The text to send (tokens are ASCII, notices UTF-8, a withdrawal the platform id of
+    the message to remove); empty for files and templates."""
+    if row.payload_kind in ("text", "notice", "withdraw"):
         return row.payload.decode("utf-8")
     return ""
 
@@ -83,3 +85,13 @@ def enqueue(
         session, recipient_id=message.recipient_id, origin_id=message.origin_id,
         pairing_id=message.pairing_id, payload_kind=_PAYLOAD_KIND[message.kind],
         payloads=payloads, now=now, file=file, filename=filename)
+
+
+def enqueue_deferred(session: Session, message: OutboundMessage, text: str, *, key: str,
+                     due: datetime, now: datetime) -> bool:
+    """Queue ``message`` (one row of ``text``) to go at ``due`` unless cancelled by
+    ``key`` before (:func:`storage.repos.outbox.enqueue_deferred`)."""
+    return rows.enqueue_deferred(
+        session, recipient_id=message.recipient_id,
+        payload_kind=_PAYLOAD_KIND[message.kind], payload=text.encode("utf-8"),
+        dedupe_key=key, due=due, now=now)

@@ -22,6 +22,7 @@ from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.messages import (
     Document,
     InboundMessage,
+    Media,
     OutboundMessage,
     OutKind,
     Platform,
@@ -104,17 +105,18 @@ class Intake:
 
     def accept(
         self, *, platform: Platform, address: str, dedupe_key: str, text: str | None = None,
-        document: Document | None = None, platform_message_id: str | None = None,
-        config_admin: bool = False,
+        document: Document | None = None, media: Media | None = None,
+        platform_message_id: str | None = None, config_admin: bool = False,
     ) -> Outcome:
         return self._accept(platform=platform, address=address, dedupe_key=dedupe_key,
-                            text=text, document=document,
+                            text=text, document=document, media=media,
                             platform_message_id=platform_message_id,
                             config_admin=config_admin)
 
     def _accept(
         self, *, platform: Platform, address: str, dedupe_key: str, text: str | None,
-        document: Document | None, platform_message_id: str | None, config_admin: bool,
+        document: Document | None, media: Media | None, platform_message_id: str | None,
+        config_admin: bool,
     ) -> Outcome:
         now = self.services.clock.now()
         session = self._sessions()
@@ -142,7 +144,7 @@ class Intake:
                                    clear_template=resolved.template_sent_at is not None)
             msg = InboundMessage(platform=platform, sender_id=resolved.identity_id,
                                  dedupe_key=dedupe_key, text=text, document=document,
-                                 platform_message_id=platform_message_id,
+                                 media=media, platform_message_id=platform_message_id,
                                  config_admin=config_admin)
             ctx = Context(session=session, services=self.services, message=msg)
             # Keyed by the address (hashed, memory only): a stranger gets a fresh identity

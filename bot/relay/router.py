@@ -3,22 +3,23 @@
 The relay reads token *headers* only (``crypto.wire`` is keyless). For a MESSAGE it
 checks, in order: the pairing exists, the sender is the member the direction says
 (physician → patient or patient → physician), the pairing is active, and the epoch is
-neither in the future nor past its grace window. Anything else is not relayed and the
-sender gets one short reason. A paired user's text that carries no token is never
-relayed, stored or logged (the guard), and the adapter deletes the message where its
-platform allows a bot to.
+neither shredded nor ahead of the month that ``now`` plus the companions' clock
+tolerance falls in (PROTOCOL §6). Anything else is not relayed and the sender gets one
+short reason. What a message carries besides commands and well-formed tokens is the
+plaintext guard's: its rules are listed in :mod:`bot.relay.guard`.
 """
 
 from __future__ import annotations
 
-import base64
-
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.dispatch import dispatch
+from medcrypt.bot.commands.registry import lookup
 from medcrypt.bot.domain import notices, pairings
 from medcrypt.bot.domain.breakglass import deposits
 from medcrypt.bot.domain.lifecycle.policy import classify
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind
+from medcrypt.bot.relay import fragments, guarding
+from medcrypt.bot.relay.guard import Leftover, PieceKind, is_command, read
 from medcrypt.crypto.errors import LimitExceeded, MalformedToken
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
 from medcrypt.crypto.keyless.parts import MAX_PARTS, join_chunks
@@ -26,79 +27,46 @@ from medcrypt.crypto.keyless.wire import (
     Direction,
     Kind,
     Token,
-    find_tokens,
     parse_file_header,
     parse_token,
 )
 from medcrypt.storage.repos import epochs, escrow, tokens
 from medcrypt.storage.repos import pairings as pairing_rows
 from medcrypt.storage.repos.pairings import Route
+from medcrypt.storage.repos.tokens import PartConflict
 
-#: Most tokens taken from one chat message (a paste of a whole conversation is refused).
-MAX_TOKENS_PER_MESSAGE = 64
 #: Most partly received tokens one sender may have outstanding.
 MAX_PENDING_GROUPS_PER_SENDER = 32
-_TOKEN_PREFIX = "[MEDCRYPT:"  # noqa: S105 - the wire prefix, not a credential
 
 
 def handle(ctx: Context) -> None:
     """Process one accepted message (the caller owns the transaction)."""
     msg = ctx.message
-    if msg.document is not None:
-        _handle_file(ctx)
-        return
     text = (msg.text or "").strip()
-    if text.startswith("/"):
+    if msg.document is None and msg.media is None and \
+            is_command(text, lambda name: lookup(name) is not None):
         dispatch(ctx, text)
         return
-    tokens = find_tokens(text)
-    if not tokens:
-        _guard_plaintext(ctx, text)
-        return
-    if len(tokens) > MAX_TOKENS_PER_MESSAGE:
-        ctx.reply(notices.MALFORMED)
-        return
-    for token_text in tokens:
-        _handle_token_text(ctx, token_text)
+    reading = read(text)
+    leftover = reading.leftover
+    if reading.piece is not None:
+        # Only a text message of a paired sender can be a piece of a paste: a caption
+        # is not split by a client, and a stranger's pieces are not kept.
+        if msg.document is None and msg.media is None and guarding.paired(ctx):
+            leftover = Leftover.NONE
+            rejoined = fragments.take(ctx, reading.piece)
+            if rejoined is not None:
+                _handle_token(ctx, *rejoined)
+        else:
+            leftover = (Leftover.MALFORMED if reading.piece.kind is PieceKind.HEAD
+                        else Leftover.TEXT)
+    carried = msg.document is not None and _handle_file(ctx)
+    for token_text, token in reading.tokens:
+        _handle_token(ctx, token_text, token)
+    guarding.settle(ctx, leftover, carried=carried or bool(reading.tokens))
 
 
-def _guard_plaintext(ctx: Context, text: str) -> None:
-    if "[MEDCRYPT:V1:" in text.upper():
-        ctx.reply(notices.V1_REFUSED)
-        return
-    if _TOKEN_PREFIX in text.upper():
-        ctx.reply(notices.MALFORMED)
-        return
-    if pairings.pairings_of(ctx, ctx.sender_id):
-        ctx.delete_message = True
-        ctx.audit("plaintext_blocked", platform=ctx.message.platform.value)
-        ctx.reply(notices.PLAINTEXT_BLOCKED)
-    else:
-        ctx.reply(notices.UNPAIRED_TEXT)
-
-
-def _parse(ctx: Context, token_text: str) -> Token | None:
-    try:
-        return parse_token(token_text)
-    except MalformedToken:
-        ctx.reply(notices.UNKNOWN_KIND if _unknown_kind(token_text) else notices.MALFORMED)
-        return None
-
-
-def _unknown_kind(token_text: str) -> bool:
-    """Tell "unknown kind" from garbage, for a more useful reply."""
-    payload = token_text.strip()[len("[MEDCRYPT:v2:"):-1]
-    try:
-        raw = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
-    except ValueError:
-        return False
-    return len(raw) >= 2 and raw[0] == 2 and raw[1] not in {k.value for k in Kind}
-
-
-def _handle_token_text(ctx: Context, token_text: str) -> None:
-    token = _parse(ctx, token_text)
-    if token is None:
-        return
+def _handle_token(ctx: Context, token_text: str, token: Token) -> None:
     if token.header.kind is Kind.PART:
         whole = _collect_part(ctx, token, token_text)
         if whole is None:
@@ -135,11 +103,15 @@ def _collect_part(ctx: Context, token: Token, token_text: str) -> str | None:
             ctx.session, sender_id=ctx.sender_id, group_id=part.group_id.hex(),
             part_index=part.index, part_count=part.count, chunk=part.chunk,
             now=ctx.services.clock.now(), max_pending_groups=MAX_PENDING_GROUPS_PER_SENDER)
+    except PartConflict:
+        ctx.audit("relay_refused", reason="part_conflict")
+        ctx.reply(notices.PART_CONFLICT)
+        return None
     except (MalformedToken, LimitExceeded):
         ctx.reply(notices.MALFORMED)
         return None
     if chunks is None:
-        return None  # more parts to come, or a repeated part
+        return None  # more parts to come, or an identical repeated part
     try:
         return join_chunks(chunks)
     except (MalformedToken, LimitExceeded):
@@ -209,14 +181,16 @@ def _epoch_ok(ctx: Context, pairing: Route, epoch: int | None) -> bool:
 def _ensure_epoch(ctx: Context, pairing_id: str, epoch: int, known: bool) -> None:
     """The epoch row the stored rows hang on (created by the first token of a month).
 
-    Rotation normally creates it at midnight on the 1st; a token can arrive first. A
-    past month inside its grace window is created ``retired`` so the sweep still shreds
-    it on time. Two replicas may race to create it: insert-if-absent, one of them does.
+    Rotation normally creates it at midnight on the 1st; a token can arrive first (also
+    a few minutes before midnight, from a sender whose clock runs ahead: that month is
+    the one starting, so ``active``). A past month inside its grace window is created
+    ``retired`` so the sweep still shreds it on time. Two replicas may race to create
+    it: insert-if-absent, one of them does.
     """
     if known:
         return
     now = ctx.services.clock.now()
-    epochs.ensure_epoch(ctx.session, pairing_id, epoch, now=now, retired=epoch != epoch_of(now))
+    epochs.ensure_epoch(ctx.session, pairing_id, epoch, now=now, retired=epoch < epoch_of(now))
 
 
 def _other(pairing: Route, sender_id: str) -> str:
@@ -261,26 +235,28 @@ def _store_escrow(ctx: Context, token: Token) -> None:
     ctx.reply(notices.ESCROW_STORED)
 
 
-def _handle_file(ctx: Context) -> None:
+def _handle_file(ctx: Context) -> bool:
+    """Relay an encrypted file, or say why not; False when it was no encrypted file."""
     doc = ctx.message.document
     assert doc is not None
     limit = ctx.services.settings.relay.max_file_bytes
     if doc.size > limit:
         ctx.reply(notices.TOO_LARGE.format(limit_mb=max(1, limit // (1024 * 1024))))
-        return
+        return True
     try:
         header = parse_file_header(doc.data)
     except MalformedToken:
-        if pairings.pairings_of(ctx, ctx.sender_id):
-            ctx.delete_message = True
-            ctx.audit("plaintext_blocked", platform=ctx.message.platform.value, what="file")
-        ctx.reply(notices.NOT_ENCRYPTED_FILE)
-        return
+        if guarding.paired(ctx):
+            guarding.block(ctx, "file", notices.NOT_ENCRYPTED_FILE)
+        else:
+            ctx.reply(notices.NOT_ENCRYPTED_FILE)
+        return False
     pairing = _check_route(ctx, header.pairing_id, header.epoch, header.direction)
     if pairing is None:
-        return
+        return True
     _ensure_epoch(ctx, pairing.pairing_id, header.epoch, pairing.epoch_state is not None)
     out = OutboundMessage(recipient_id=_other(pairing, ctx.sender_id), kind=OutKind.FILE,
                           document=doc, origin_id=ctx.sender_id,
                           pairing_id=pairing.pairing_id)
     ctx.relay_file(out.recipient_id, out)
+    return True

@@ -24,8 +24,9 @@ from medcrypt.storage.base import Base
 
 #: ``text``: a token (or PART); ``document``: an encrypted file (bytes in media_blobs,
 #: the file's 42-byte routing header in ``payload``); ``notice``: PHI-free bot text;
-#: ``template``: the WhatsApp "new secure message" template (no payload).
-PAYLOAD_KINDS = ("text", "document", "template", "notice")
+#: ``template``: the WhatsApp "new secure message" template (no payload); ``withdraw``:
+#: remove a message the recipient sent from their chat (payload: its platform message id).
+PAYLOAD_KINDS = ("text", "document", "template", "notice", "withdraw")
 OUTBOX_STATUSES = ("pending", "sending", "held", "sent", "failed")
 
 

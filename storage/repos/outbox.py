@@ -156,6 +156,44 @@ def enqueue(
     }).scalar_one() for payload in payloads]
 
 
+def enqueue_deferred(
+    session: Session, *, recipient_id: str, payload_kind: str, payload: bytes,
+    dedupe_key: str, due: datetime, now: datetime,
+) -> bool:
+    """Queue one row that waits until ``due`` unless :func:`cancel_deferred` drops it
+    first; once by ``dedupe_key`` (True when this call queued it).
+
+    For an action that depends on something *not* happening in time (a paste whose
+    rest never came): the decision is made now, and the database holds it, so a
+    restart or another replica cannot lose it.
+    """
+    return insert_ignore(session, _OUTBOX, [{
+        "dest_identity_id": recipient_id, "origin_identity_id": None, "pairing_id": None,
+        "payload_kind": payload_kind, "payload": payload, "status": "pending",
+        "attempts": 0, "next_attempt_at": due, "dedupe_key": dedupe_key,
+        "created_at": now, "updated_at": now}]) == 1
+
+
+def reschedule_deferred(session: Session, dedupe_keys: Sequence[str], due: datetime,
+                        now: datetime) -> int:
+    """Move the still-pending rows of ``dedupe_keys`` to ``due``; returns how many."""
+    return rowcount(session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.dedupe_key.in_(list(dedupe_keys)),
+               OutboxMessage.status == "pending")
+        .values(next_attempt_at=due, updated_at=now)
+        .execution_options(synchronize_session=False)))
+
+
+def cancel_deferred(session: Session, dedupe_keys: Sequence[str]) -> int:
+    """Drop the still-pending rows of ``dedupe_keys``; returns how many."""
+    return rowcount(session.execute(
+        delete(OutboxMessage)
+        .where(OutboxMessage.dedupe_key.in_(list(dedupe_keys)),
+               OutboxMessage.status == "pending")
+        .execution_options(synchronize_session=False)))
+
+
 def queue_notices(session: Session, notices: Sequence[Notice], now: datetime) -> int:
     """Queue notices once each (by dedupe key); returns how many were new.
 

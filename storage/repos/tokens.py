@@ -3,6 +3,7 @@ partly received multi-part tokens (``pending_parts``)."""
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime
 
 from sqlalchemy import Table, delete, func, insert, select
@@ -17,6 +18,14 @@ _TOKENS: Table = StoredToken.__table__  # type: ignore[assignment]
 _PARTS: Table = PendingPart.__table__  # type: ignore[assignment]
 #: Built once: every relayed message is stored.
 _STORE = insert(_TOKENS)
+
+
+class PartConflict(MalformedToken):
+    """A part claims a position of its group that already holds other bytes.
+
+    PROTOCOL §3.4: such a part MUST be rejected. Keeping the first silently would let a
+    sender believe the second went out; the caller tells the sender and audits it.
+    """
 
 
 def store_relayed(
@@ -64,11 +73,13 @@ def collect_part(
 ) -> list[bytes] | None:
     """Store one part; when the group is complete return its chunks in order and drop them.
 
-    None while parts are missing, and for a repeated part (a platform redelivery, or a
-    concurrent delivery of the same part: the unique key decides). Raises
-    :class:`LimitExceeded` when a new group would exceed ``max_pending_groups``
-    unfinished groups of one sender (how much half-finished data a sender can park), and
-    :class:`MalformedToken` when the part contradicts its group's count.
+    None while parts are missing, and for an identical repeated part (a platform
+    redelivery, a user resending it, or a concurrent delivery of the same part: the
+    unique key decides). Raises :class:`LimitExceeded` when a new group would exceed
+    ``max_pending_groups`` unfinished groups of one sender (how much half-finished data a
+    sender can park), :class:`PartConflict` when the position already holds other bytes
+    (the stored part stays), and :class:`MalformedToken` when the part contradicts its
+    group's count.
     """
     if not 0 <= part_index < part_count:
         raise MalformedToken("part index outside its count")
@@ -80,8 +91,10 @@ def collect_part(
         .where(*same_group)))
     if not existing and (groups or 0) >= max_pending_groups:
         raise LimitExceeded("too many unfinished multi-part messages")
-    if any(index == part_index for index, _count, _chunk in existing):
-        return None  # duplicate part: already have it
+    held = next((data for index, _count, data in existing if index == part_index), None)
+    if held is not None:
+        _check_same_part(held, chunk)
+        return None
     if any(count != part_count for _index, count, _chunk in existing):
         raise MalformedToken("parts of one group disagree on the count")
     # The raw chunk, not the text: part 0 starts with the whole token's header, which is
@@ -89,6 +102,12 @@ def collect_part(
     if not insert_if_absent(session, _PARTS, {
             "sender_id": sender_id, "group_id": group_id, "part_index": part_index,
             "part_count": part_count, "chunk": chunk, "received_at": now}):
+        # Another delivery filled the position between our read and our insert (and may
+        # have completed the group since: then there is nothing left to compare).
+        raced = session.scalar(select(PendingPart.chunk).where(
+            *same_group, PendingPart.part_index == part_index))
+        if raced is not None:
+            _check_same_part(raced, chunk)
         return None
     if len(existing) + 1 < part_count:
         return None
@@ -96,6 +115,12 @@ def collect_part(
     chunks[part_index] = chunk
     session.execute(delete(PendingPart).where(*same_group))
     return [chunks[i] for i in range(part_count)]
+
+
+def _check_same_part(held: bytes, chunk: bytes) -> None:
+    """An identical copy changes nothing; other bytes at a filled position are refused."""
+    if not hmac.compare_digest(held, chunk):
+        raise PartConflict("two different parts claim the same position")
 
 
 def purge_parts(session: Session, *, older_than: datetime) -> int:

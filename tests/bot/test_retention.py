@@ -15,6 +15,7 @@ from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, session_factory
+from medcrypt.storage.models.fragments import PendingFragment
 from medcrypt.storage.models.inbound import InboundKey
 from medcrypt.storage.models.media import MediaBlob
 from medcrypt.storage.models.outbox import OutboxMessage
@@ -44,10 +45,16 @@ def test_prune_keeps_only_what_delivery_still_needs(database_url: str) -> None:
         s.add(InboundKey(platform="whatsapp", platform_message_id="SMnew", received_at=NOW))
         s.add(PendingPart(group_id="aa" * 16, part_index=0, part_count=2, chunk=b"x",
                           sender_id=admin, received_at=old))
+        # A paste whose rest never came (guarded long ago), and one still within its window.
+        for run, when in (("old", NOW - timedelta(minutes=5)), ("new", NOW)):
+            s.add(PendingFragment(sender_id=admin, run_id=run, seq=0, text=b"QUJD",
+                                  received_at=when))
     with sessions.begin() as s:
         counts = prune(s, NOW)
-    assert counts == {"media": 1, "parts": 1, "inbound_keys": 1, "early_receipts": 0,
-                      "outbox_bodies": 0}
+    assert counts == {"media": 1, "parts": 1, "fragments": 1, "inbound_keys": 1,
+                      "early_receipts": 0, "outbox_bodies": 0}
+    with sessions() as s:
+        assert list(s.scalars(select(PendingFragment.run_id))) == ["new"]
     with sessions() as s:
         kept = s.get(OutboxMessage, waiting)
         assert kept is not None and kept.media_id is not None

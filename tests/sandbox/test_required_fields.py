@@ -11,7 +11,8 @@ from tests.support.required_fields import TELEGRAM_REQUIRED
 
 #: Where nested Telegram objects sit: field name -> type name.
 NESTED = {"message": "Message", "chat": "Chat", "from": "User", "document": "Document",
-          "entities": "MessageEntity", "callback_query": "CallbackQuery"}
+          "entities": "MessageEntity", "callback_query": "CallbackQuery",
+          "photo": "PhotoSize", "location": "Location"}
 
 
 def check(obj: Any, type_name: str, seen: set[str]) -> None:
@@ -31,6 +32,8 @@ async def test_telegram_payloads_have_required_fields(tg: FakeTelegram) -> None:
     api = f"{tg.base_url}{tg.token}"
     tg.user_sends_text(1, "/start")
     tg.user_sends_document(1, "a.pdf", b"%PDF", caption="c")
+    tg.user_sends_photo(1, caption="c")
+    tg.user_sends_location(1, 19.43, -99.13)
     async with httpx.AsyncClient() as http:
         check((await http.post(f"{api}/getMe")).json()["result"], "User", seen)
         sent = (await http.post(f"{api}/sendMessage", data={"chat_id": 1, "text": "x"})

@@ -125,6 +125,17 @@ async def test_inbound_webhook_is_signed_and_carries_media(
     assert tw.last_inbound_at[PATIENT] is not None
 
 
+async def test_inbound_location_carries_coordinates_and_no_media(
+        tw: FakeTwilio, receiver: BotReceiver) -> None:
+    result = await tw.user_sends_whatsapp_async("+15551230002", location=(19.4326, -99.1332))
+    assert result.http_status == 200 and receiver.seen[-1].valid
+    params = result.params
+    assert set(params) >= TWILIO_INBOUND_FIELDS
+    assert params["MessageType"] == "location" and params["NumMedia"] == "0"
+    assert (params["Latitude"], params["Longitude"]) == ("19.4326", "-99.1332")
+    assert params["Body"] == ""
+
+
 @pytest.mark.parametrize("mode", ["forged", "missing"])
 async def test_forged_and_missing_signatures_are_refused(
         tw: FakeTwilio, receiver: BotReceiver, mode: str) -> None:

@@ -20,6 +20,8 @@ TELEGRAM_REQUIRED: dict[str, frozenset[str]] = {
     "Chat": frozenset({"id", "type"}),
     "User": frozenset({"id", "is_bot", "first_name"}),
     "Document": frozenset({"file_id", "file_unique_id"}),
+    "PhotoSize": frozenset({"file_id", "file_unique_id", "width", "height"}),
+    "Location": frozenset({"latitude", "longitude"}),
     "File": frozenset({"file_id", "file_unique_id"}),
     "WebhookInfo": frozenset({"url", "has_custom_certificate", "pending_update_count"}),
     "MessageEntity": frozenset({"type", "offset", "length"}),

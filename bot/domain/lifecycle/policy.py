@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from medcrypt.crypto.clock import ensure_utc
-from medcrypt.crypto.keyless.epochs import MAX_EPOCH, epoch_of, grace_end
+from medcrypt.crypto.keyless.epochs import CLOCK_SKEW, MAX_EPOCH, epoch_of, grace_end
 from medcrypt.storage.db import Session
 from medcrypt.storage.repos.epochs import epoch_state
 from medcrypt.storage.repos.pairings import get_pairing
@@ -39,11 +39,14 @@ def epoch_status(
 
     * ``unknown``: no such pairing, or an epoch before the pairing started (or outside
       the calendar) - nothing legitimate can carry it.
-    * ``future``: after the current calendar month.
+    * ``future``: after the month that ``now`` plus :data:`CLOCK_SKEW` falls in. A
+      companion enters the next month five minutes early (PROTOCOL §6), so a sender
+      whose clock runs up to that much ahead at a month boundary is relayed, as its
+      peer's companion would read it.
     * ``shredded``: shredded on demand (``/shred``, ``/delete_me``), or past its grace end
       (whether or not the sweep has deleted the rows yet).
     * ``retired``: an earlier month still inside its grace window.
-    * ``active``: the current month.
+    * ``active``: the current month (or the next one, inside the tolerance).
 
     """
     key = pairing_key(pairing_id)
@@ -70,9 +73,8 @@ def classify(pairing: PairingTerms, epoch: int, state: str | None,
     now = ensure_utc(now)
     if not 0 <= epoch < MAX_EPOCH or epoch < pairing.start_epoch:
         return "unknown"
-    current = epoch_of(now)
-    if epoch > current:
+    if epoch > epoch_of(now + CLOCK_SKEW):
         return "future"
     if now >= grace_end(epoch, pairing.grace_days) or state == "shredded":
         return "shredded"
-    return "active" if epoch == current else "retired"
+    return "retired" if epoch < epoch_of(now) else "active"
