@@ -43,7 +43,9 @@ def test_a_command_is_one_registered_line(text: str, expected: bool) -> None:
     (encode_token(bytes([2, 9]) + os.urandom(60)), Leftover.UNKNOWN_KIND, 0),
     ("[MEDCRYPT:v1:cGlk:bm9uY2U:Y3Q:dGFn]", Leftover.V1, 0),
     (f"[medcrypt:v1:x] {TOKEN} words", Leftover.V1, 1),  # the most telling reason wins
-])
+], ids=["empty", "token", "two-tokens-spaced", "token-words", "words", "unknown-command",
+        "bad-base64", "regex-shape", "unknown-kind", "v1", "v1-token-words"])
+# Fixed ids: the tokens are random, and xdist workers must collect the same names.
 def test_read_takes_out_well_formed_tokens_and_names_the_leftover(
         text: str, leftover: Leftover, tokens: int) -> None:
     reading = read(text)
