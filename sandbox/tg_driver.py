@@ -81,6 +81,15 @@ class TelegramDriver(LoopbackServer):
         self.signal.notify()
         return mid
 
+    def user_edits_text(self, user_id: int, message_id: int, text: str) -> int:
+        """A user edits a text message they sent earlier; returns the update_id."""
+        if not text or utf16_len(text) > MAX_TEXT:
+            raise ValueError("a Telegram text message has 1 to 4096 characters")
+        with self.state.lock:
+            update_id = self.state.user_edit(user_id, message_id, text)
+        self.signal.notify()
+        return update_id
+
     def user_presses_button(self, user_id: int, message_id: int, data: str) -> str:
         """A callback_query for an inline button on one of the bot's messages."""
         with self.state.lock:

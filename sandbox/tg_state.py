@@ -154,6 +154,17 @@ class TelegramState:
         return self.user_message(user_id, None, self._store_file(data, file_name, mime),
                                  caption)
 
+    def user_edit(self, user_id: int, message_id: int, text: str) -> int:
+        """The user edits the text of a message they sent: an ``edited_message`` update
+        carrying the message as it now reads, with its ``edit_date``."""
+        user = self.users[user_id]
+        original = self.user_messages[(user_id, message_id)]
+        msg: dict[str, Any] = {"message_id": message_id, "from": user,
+                               "chat": private_chat_json(user), "date": self.now(),
+                               "edit_date": self.now(), "text": text}
+        original.text = text
+        return self._push_update("edited_message", msg)
+
     def raw_update(self, kind: str, payload: Any) -> int:
         """Queue an update whose ``kind`` object is ``payload`` verbatim, unchecked.
 

@@ -28,7 +28,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from telegram import Update
+from telegram import Message, Update
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -54,7 +54,7 @@ from medcrypt.bot.adapters.tg_updates import (
 )
 from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.health import LoopHealth
-from medcrypt.bot.domain.messages import Document, OutKind, Platform
+from medcrypt.bot.domain.messages import Document, Media, OutKind, Platform
 from medcrypt.bot.domain.sender import Delivery
 from medcrypt.bot.outbox.errors import Permanent, RetryAfter, Transient
 from medcrypt.bot.relay.intake import Intake, Outcome
@@ -68,6 +68,8 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 #: The name of Telegram's platform loop in :class:`~bot.domain.health.LoopHealth`.
 LOOP_NAME = "telegram"
+#: The updates the bot asks for: messages, and their edits (guard rule 8 deletes those).
+ALLOWED_UPDATES = ("message", "edited_message")
 #: A command addressed to a bot by name (``/help@clinic_bot``), as Telegram clients send it.
 _ADDRESSED_COMMAND = re.compile(r"^(\s*/[^\s@]*)@\S*")
 
@@ -128,7 +130,7 @@ class TelegramAdapter:
         await self.app.initialize()
         if tg.mode == "webhook":
             await self.app.bot.set_webhook(url=tg.webhook_url, secret_token=self._webhook_secret,
-                                           allowed_updates=["message"])
+                                           allowed_updates=list(ALLOWED_UPDATES))
             self.listener = Listener(self.webhook_app(), host=tg.listen_host,
                                      port=tg.listen_port,
                                      max_body_bytes=tg.webhook_max_body_bytes,
@@ -170,7 +172,7 @@ class TelegramAdapter:
         raw = await self.app.bot._post(  # PTB's own request path, left unparsed
             "getUpdates",
             {"timeout": tg.poll_timeout_seconds, "offset": offset,
-             "allowed_updates": ["message"]},
+             "allowed_updates": list(ALLOWED_UPDATES)},
             read_timeout=tg.poll_timeout_seconds + tg.request_timeout_seconds)
         return parse_batch(raw, self.app.bot)
 
@@ -212,6 +214,9 @@ class TelegramAdapter:
         return user_id is not None and user_id in self._settings.clinic.admin_telegram_ids
 
     async def handle_update(self, update: Update) -> None:
+        if update.edited_message is not None:
+            await self._handle_edit(update.edited_message)
+            return
         msg = update.message
         if msg is None or msg.chat.type != "private":
             return  # groups and channels are out of scope: one chat per person
@@ -240,6 +245,25 @@ class TelegramAdapter:
             # A caption is read like text (tokens in it are relayed, words guarded).
             text=command_text(msg.text) if msg.text is not None else msg.caption,
             document=document, media=telegram_media(msg),
+            platform_message_id=str(msg.message_id),
+            config_admin=self._is_config_admin(user_id),
+        )
+        await self._after(outcome, chat_id, msg.message_id)
+
+    async def _handle_edit(self, msg: Message) -> None:
+        """An edited message goes to the guard as an edit, with nothing to relay: the
+        original was handled when it was sent (guard rule 8)."""
+        if msg.chat.type != "private":
+            return
+        chat_id = msg.chat.id
+        edited = int(msg.edit_date.timestamp()) if msg.edit_date else 0
+        dedupe = self._keyring.blind_index(
+            "inbound_keys", "platform_message_id",
+            f"telegram:{chat_id}:{msg.message_id}:edit:{edited}").hex()
+        user_id = msg.from_user.id if msg.from_user else None
+        outcome = self._intake.accept(
+            platform=Platform.TELEGRAM, address=str(chat_id), dedupe_key=dedupe,
+            text=None, document=None, media=Media.EDIT,
             platform_message_id=str(msg.message_id),
             config_admin=self._is_config_admin(user_id),
         )

@@ -54,6 +54,9 @@ class Media(StrEnum):
     #: A photo, voice note, audio, video, sticker, contact card, poll, or content the
     #: adapter cannot name: nothing the companion encrypted.
     OTHER = "other"
+    #: A message the user edited after sending it. The relay carried the message once,
+    #: as sent; an edit can only put words in the chat that the companion never saw.
+    EDIT = "edit"
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,11 @@ MEDIA_BLOCKED = (
     "Not sent: photos, voice notes, videos and other media cannot travel here unencrypted. "
     "Attach them in the MedCrypt companion, which encrypts them."
 )
+EDIT_BLOCKED = (
+    "Not sent: edits do not travel here, and an edited message can show your words "
+    "unencrypted. The message as you first sent it was handled already; write any "
+    "change in the MedCrypt companion and send it as a new message."
+)
 LOCATION_BLOCKED = (
     "Not sent: a shared location cannot be encrypted here, and it would show where you "
     "are. If your physician needs an address, write it in the MedCrypt companion."

@@ -36,6 +36,9 @@ The rules, applied to the text of a message or the caption of a document or medi
    own explanation. Tokens in the caption are still relayed (rule 2).
 7. **Documents.** A document is relayed when it is an encrypted file (PROTOCOL §3.5
    header), else guarded (:mod:`bot.relay.router`); its caption is text (rules 2-5).
+8. **Edits.** A message the user edits after sending is guarded as a whole, whatever
+   it now says: nothing of it is relayed again (the original was handled when it was
+   sent), and an edit that turned a token into words must not stay in the chat.
 
 This module only reads: it decides, :mod:`bot.relay.guarding` acts.
 """

@@ -26,6 +26,7 @@ _LEFTOVER: dict[Leftover, tuple[str, str, str]] = {
 _MEDIA: dict[Media, tuple[str, str]] = {
     Media.LOCATION: ("location", notices.LOCATION_BLOCKED),
     Media.OTHER: ("media", notices.MEDIA_BLOCKED),
+    Media.EDIT: ("edit", notices.EDIT_BLOCKED),
 }
 
 

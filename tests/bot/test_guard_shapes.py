@@ -181,3 +181,31 @@ async def test_a_captioned_file_relays_the_file_and_guards_the_words(rig: Rig) -
     assert len(rig.tg.messages_to(PHYSICIAN_TG)) == n + 2
     assert _blocked_audits(rig) == 2
     _stored_nowhere(rig)
+
+
+async def test_a_token_edited_into_words_is_deleted_and_nothing_is_relayed_again(
+        rig: Rig) -> None:
+    """The attack: send a token (relayed), then edit the message into plain words. The
+    bot asked Telegram for ``message`` updates only, so the edit never reached the guard
+    and the words stayed in the chat. Guard rule 8: an edit is guarded as a whole."""
+    pid = os.urandom(16)
+    await pair(rig, pid)
+    token = message_token(pid, Direction.PHYSICIAN_TO_PATIENT, index=0)
+    mid = rig.tg.user_sends_text(PHYSICIAN_TG, token)
+    await until(lambda: token in rig.wa_texts(), timeout=10)
+    n = len(rig.tg.messages_to(PHYSICIAN_TG))
+    rig.tg.user_edits_text(PHYSICIAN_TG, mid, "her HbA1c is 9.1, double the metformin")
+    reply = await _tg_reply(rig, n)
+    await until(lambda: _deleted(rig, mid), timeout=5)
+    assert reply.startswith(notices.EDIT_BLOCKED) and "removed" in reply
+    # An edit that keeps a token relays nothing again: the message was handled once.
+    second = message_token(pid, Direction.PHYSICIAN_TO_PATIENT, index=1)
+    mid2 = rig.tg.user_sends_text(PHYSICIAN_TG, second)
+    await until(lambda: second in rig.wa_texts(), timeout=10)
+    relayed = len(rig.wa_texts())
+    third = message_token(pid, Direction.PHYSICIAN_TO_PATIENT, index=2)
+    rig.tg.user_edits_text(PHYSICIAN_TG, mid2, third)
+    await until(lambda: _deleted(rig, mid2), timeout=5)
+    await asyncio.sleep(0.3)
+    assert len(rig.wa_texts()) == relayed and third not in rig.wa_texts()
+    _stored_nowhere(rig)
