@@ -7,8 +7,11 @@ are handled (see :meth:`TelegramAdapter._poll`), which loses messages on a crash
 ``Bot`` still makes every API call. Webhook mode registers ``secret_token`` with
 Telegram; requests without the matching ``X-Telegram-Bot-Api-Secret-Token`` get 403.
 
-Idempotency: the key recorded for an inbound message is a blind index (server keyring
-HMAC) of ``chat id : message id`` - unique per message, but no chat id in the database.
+Idempotency: the key recorded for an inbound message is the update id with the
+message's date (storage keeps its SHA-256): the same update posted again - redelivered,
+or a captured webhook replayed - has both. Not a keyed hash, which would change when
+the server keys rotate; no chat id. The date is there because Telegram numbers updates
+from a random start again after a week without any, and keys are kept far longer.
 """
 
 from __future__ import annotations
@@ -48,7 +51,6 @@ from medcrypt.bot.domain.messages import Document, Platform
 from medcrypt.bot.domain.sender import Delivery
 from medcrypt.bot.outbox.errors import Permanent, RetryAfter, Transient
 from medcrypt.bot.relay.intake import Intake, Outcome
-from medcrypt.crypto.server.keyring import Keyring
 
 log = structlog.get_logger("bot.telegram")
 
@@ -77,11 +79,10 @@ def _seconds(exc: TgRetryAfter) -> float:
 
 
 class TelegramAdapter:
-    def __init__(self, settings: Settings, token: str, intake: Intake, keyring: Keyring,
+    def __init__(self, settings: Settings, token: str, intake: Intake,
                  on_accepted: Callable[[], None], *, webhook_secret: str = "") -> None:
         self._settings = settings
         self._intake = intake
-        self._keyring = keyring
         self._on_accepted = on_accepted
         self._webhook_secret = webhook_secret
         self.app: Application = self._build(token)  # type: ignore[type-arg]
@@ -227,9 +228,7 @@ class TelegramAdapter:
         if msg is None or msg.chat.type != "private":
             return  # groups and channels are out of scope: one chat per person
         chat_id = msg.chat.id
-        # Keyed, so inbound_keys holds no chat id (the label names the column it fills).
-        dedupe = self._keyring.blind_index(
-            "inbound_keys", "platform_message_id", f"telegram:{chat_id}:{msg.message_id}").hex()
+        dedupe = f"{update.update_id}:{int(msg.date.timestamp())}"
         document: Document | None = None
         limit = self._settings.relay.max_file_bytes
         if msg.document is not None:

@@ -100,7 +100,7 @@ class BotApp:
         if settings.telegram.enabled:
             self.telegram = TelegramAdapter(
                 settings, settings.secret("telegram.token_env", environ=env), self.intake,
-                self.keyring, self._wake,
+                self._wake,
                 webhook_secret=(settings.secret("telegram.webhook_secret_env", environ=env)
                                 if settings.telegram.mode == "webhook" else ""))
             senders[Platform.TELEGRAM] = self.telegram

@@ -59,8 +59,9 @@ class InboundMessage:
     """One accepted platform message, normalised.
 
     ``dedupe_key`` is the platform's own unique id (Telegram ``update_id``-derived, Twilio
-    ``MessageSid``); it is recorded in the same transaction as the resulting outbox
-    rows, so a redelivered update after a crash produces nothing twice.
+    ``MessageSid``); its SHA-256 is recorded in the same transaction as the resulting
+    outbox rows, so a redelivered update after a crash - or a captured webhook posted
+    again, however late - produces nothing twice.
     """
 
     platform: Platform
