@@ -220,9 +220,6 @@ class TelegramAdapter:
         return Starlette(routes=[Route(path, receive, methods=["POST"])])
 
     # -- inbound ----------------------------------------------------------------------
-    def _is_config_admin(self, user_id: int | None) -> bool:
-        return user_id is not None and user_id in self._settings.clinic.admin_telegram_ids
-
     async def handle_update(self, update: Update) -> None:
         msg = update.message
         if msg is None or msg.chat.type != "private":
@@ -244,12 +241,10 @@ class TelegramAdapter:
                                         declared_size=limit + 1)
                 else:
                     document = Document(data, msg.document.file_name or "file")
-        user_id = msg.from_user.id if msg.from_user else None
         outcome = self._intake.accept(
             platform=Platform.TELEGRAM, address=str(chat_id), dedupe_key=dedupe,
             text=command_text(msg.text) if document is None else None, document=document,
             platform_message_id=str(msg.message_id),
-            config_admin=self._is_config_admin(user_id),
         )
         await self._after(outcome, chat_id, msg.message_id)
 

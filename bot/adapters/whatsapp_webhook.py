@@ -14,7 +14,7 @@ only its SHA-256 stored, expiring after ``media_url_ttl_seconds``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
@@ -48,7 +48,6 @@ class WhatsAppWebhook:
         sessions: SessionFactory, clock: Clock,
         on_accepted: Callable[[], None],
         on_status: Callable[[str, str, str | None], Awaitable[None]],
-        admin_numbers: Collection[str] = (),
     ) -> None:
         self._settings = settings
         self._validator = RequestValidator(auth_token)
@@ -58,7 +57,6 @@ class WhatsAppWebhook:
         self._clock = clock
         self._on_accepted = on_accepted
         self._on_status = on_status
-        self._admins = admin_numbers
         wa = settings.whatsapp
         self._base = wa.public_url.rstrip("/")
         self.app = Starlette(routes=[
@@ -105,7 +103,7 @@ class WhatsAppWebhook:
         outcome = self._intake.accept(
             platform=Platform.WHATSAPP, address=sender, dedupe_key=sid,
             text=None if document else params.get("Body", ""), document=document,
-            platform_message_id=sid, config_admin=sender in self._admins,
+            platform_message_id=sid,
         )
         if outcome.duplicate:
             log.warning("twilio_webhook_refused", reason="replay")

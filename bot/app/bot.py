@@ -114,8 +114,7 @@ class BotApp:
             self.webhook = WhatsAppWebhook(
                 settings, auth_token=token, account_sid=sid, intake=self.intake,
                 sessions=self.sessions, clock=self.clock, on_accepted=self._wake,
-                on_status=self._status,
-                admin_numbers=self.services.channels[Platform.WHATSAPP].config_admins)
+                on_status=self._status)
         self.worker = OutboxWorker(
             self.services, senders,
             concurrency=settings.relay.outbox_concurrency,

@@ -71,8 +71,6 @@ class InboundMessage:
     document: Document | None = None
     #: Platform message id, kept only so the Telegram adapter can delete blocked plaintext.
     platform_message_id: str | None = None
-    #: Whether the sender is a clinic admin by configuration (resolved by the adapter).
-    config_admin: bool = False
 
     def __repr__(self) -> str:
         has = "document" if self.document else ("text" if self.text else "empty")

@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from medcrypt.storage.db import Session
+from medcrypt.storage.repos.confirmations import purge as purge_confirmations
 from medcrypt.storage.repos.inbound import purge_inbound
 from medcrypt.storage.repos.media import purge_media
 from medcrypt.storage.repos.outbox import clear_sent_payloads, purge_receipts
@@ -35,6 +36,10 @@ AUDIT_LOG_RETENTION: timedelta | None = None
 #: The least an inbound key is kept, whatever the audit log's retention: longer than
 #: any plausible capture-and-replay, and a year's seasonal traffic.
 INBOUND_KEY_MIN_TTL = timedelta(days=400)
+#: A used or expired confirmation code is kept a day, so a late attempt is told the code
+#: was used or expired rather than unknown; after that it is unknown, which refuses it
+#: just the same.
+CONFIRMATION_KEEP = timedelta(days=1)
 
 
 def inbound_key_ttl(audit_retention: timedelta | None = AUDIT_LOG_RETENTION
@@ -55,6 +60,8 @@ def prune(session: Session, now: datetime) -> dict[str, int]:
         "parts": purge_parts(session, older_than=now - PART_TTL),
         "inbound_keys": 0 if key_ttl is None else purge_inbound(
             session, older_than=now - key_ttl),
+        "confirmations": purge_confirmations(session,
+                                             expired_before=now - CONFIRMATION_KEEP),
         "early_receipts": purge_receipts(session, older_than=now - RECEIPT_TTL),
         "outbox_bodies": clear_sent_payloads(session, older_than=now - SENT_PAYLOAD_TTL),
     }

@@ -49,3 +49,42 @@ def test_inbound_keys_become_hashes_and_keep_refusing_replays(database_url: str)
         assert back == [("whatsapp", hashlib.sha256(SID.encode()).hexdigest())]
     finally:
         engine.dispose()
+
+
+def test_each_admin_identity_becomes_a_person_of_its_own(database_url: str) -> None:
+    migrate.upgrade(database_url, BEFORE)
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            _insert(conn, "platform_identities", [
+                {"id": i, "platform": "telegram", "role": "admin", "created_at": AT}
+                for i in (X, Y)])
+            _insert(conn, "clinic_admins", [
+                {"id": "1" * 32, "platform": "telegram", "identity_id": X,
+                 "address_bidx": None, "added_by": None, "added_at": AT, "removed_at": AT},
+                {"id": "2" * 32, "platform": "telegram", "identity_id": X,
+                 "address_bidx": None, "added_by": Y, "added_at": AT, "removed_at": None},
+                {"id": "3" * 32, "platform": "telegram", "identity_id": Y,
+                 "address_bidx": None, "added_by": X, "added_at": AT, "removed_at": None},
+                {"id": "4" * 32, "platform": "whatsapp", "identity_id": None,
+                 "address_bidx": b"\x01" * 34, "added_by": None, "added_at": AT,
+                 "removed_at": None}])
+        migrate.upgrade(database_url)
+        with engine.connect() as conn:
+            person = dict(conn.execute(sa.text(
+                "SELECT id, person_id FROM clinic_admins")).all())
+            persons = conn.execute(sa.text("SELECT count(*) FROM admin_persons")).scalar()
+        assert person["1" * 32] == person["2" * 32]  # one identity, one person
+        assert len({person["2" * 32], person["3" * 32], person["4" * 32]}) == 3
+        assert persons == 3
+        migrate.check(database_url)
+
+        migrate.downgrade(database_url, BEFORE)
+        with engine.connect() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("clinic_admins")}
+            tables = set(sa.inspect(conn).get_table_names())
+            grants = conn.execute(sa.text("SELECT count(*) FROM clinic_admins")).scalar()
+        assert "person_id" not in columns and grants == 4
+        assert not {"admin_persons", "confirmations"} & tables
+    finally:
+        engine.dispose()

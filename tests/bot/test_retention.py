@@ -48,8 +48,8 @@ def test_prune_keeps_only_what_delivery_still_needs(database_url: str) -> None:
                           sender_id=admin, received_at=old))
     with sessions.begin() as s:
         counts = prune(s, NOW)
-    assert counts == {"media": 1, "parts": 1, "inbound_keys": 0, "early_receipts": 0,
-                      "outbox_bodies": 0}
+    assert counts == {"media": 1, "parts": 1, "inbound_keys": 0, "confirmations": 0,
+                      "early_receipts": 0, "outbox_bodies": 0}
     with sessions() as s:
         kept = s.get(OutboxMessage, waiting)
         assert kept is not None and kept.media_id is not None
