@@ -9,11 +9,14 @@ twilio), so every ``medcrypt-bot`` command can build the bundle cheaply.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 
 from medcrypt.bot.domain.channels import Channel
 from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.messages import Platform
+from medcrypt.crypto.errors import ConfigError, MalformedToken
+from medcrypt.storage.normalize import normalize_phone
 
 #: Twilio: "Failed to send freeform message because you are outside the allowed window"
 #: - WhatsApp's 24-hour customer-service window is closed for this recipient.
@@ -27,25 +30,83 @@ def whatsapp_address(number: str) -> str:
     return WHATSAPP_PREFIX + number.strip().removeprefix(WHATSAPP_PREFIX)
 
 
-def whatsapp_admins(settings: Settings, environ: Mapping[str, str]) -> tuple[str, ...]:
-    """The admins' WhatsApp numbers (kept in the environment: they are personal data)."""
-    raw = environ.get(settings.clinic.admin_whatsapp_numbers_env, "")
-    return tuple(whatsapp_address(n) for n in raw.split(",") if n.strip())
+def _bare_key(platform: Platform, address: str) -> str:
+    """The in-memory person key of an admin configured with one identity only: opaque,
+    so a key that reaches an error message or a debugger names no number."""
+    digest = hashlib.sha256(f"{platform.value}:{address}".encode()).hexdigest()[:16]
+    return f"config:{platform.value}#{digest}"
+
+
+def whatsapp_admins(settings: Settings, environ: Mapping[str, str]) -> dict[str, str]:
+    """The admins' WhatsApp numbers (kept in the environment: they are personal data),
+    each mapped to its person's key: ``<handle>=<number>`` joins the configured person
+    with that handle, a bare number is a person of its own. Errors name the variable and
+    the entry's position, never the number."""
+    var = settings.clinic.admin_whatsapp_numbers_env
+    key = "clinic.admin_whatsapp_numbers_env"
+    handles = {person.handle for person in settings.clinic.admins}
+    found: dict[str, str] = {}
+    entries = [e.strip() for e in environ.get(var, "").split(",") if e.strip()]
+    for n, entry in enumerate(entries, start=1):
+        handle, sep, number = entry.rpartition("=")
+        handle = handle.strip()
+        try:
+            address = whatsapp_address(normalize_phone(number))
+        except MalformedToken:
+            raise ConfigError(key, f"entry {n} of {var} is not a phone number") from None
+        if sep and handle not in handles:
+            raise ConfigError(key, f"entry {n} of {var} names admin {handle!r}, who is not "
+                                   "in clinic.admins") from None
+        if address in found:
+            raise ConfigError(key, f"entry {n} of {var} repeats a number")
+        found[address] = f"config:{handle}" if sep else _bare_key(Platform.WHATSAPP, address)
+    return found
+
+
+def telegram_admins(settings: Settings) -> dict[str, str]:
+    """The admins' Telegram ids (chat ids of their private chats), each mapped to its
+    person's key; ``clinic.admin_telegram_ids`` are persons of one identity each."""
+    found = {str(i): _bare_key(Platform.TELEGRAM, str(i))
+             for i in settings.clinic.admin_telegram_ids}
+    for person in settings.clinic.admins:
+        found.update({str(i): f"config:{person.handle}" for i in person.telegram_ids})
+    return found
+
+
+def _one_person_or_two(settings: Settings, whatsapp: Mapping[str, str]) -> None:
+    """Refuse admins listed on both platforms without persons.
+
+    A Telegram id in ``admin_telegram_ids`` and a bare number in the environment are two
+    persons to the bot. Before admins were persons, listing one admin on both platforms
+    was written exactly so - and would now let that admin approve their own break-glass
+    request. The bot cannot tell; the operator must say who is who.
+    """
+    bare_numbers = any(key == _bare_key(Platform.WHATSAPP, address)
+                       for address, key in whatsapp.items())
+    if settings.clinic.admin_telegram_ids and bare_numbers:
+        raise ConfigError(
+            "clinic.admins", "admins are listed on Telegram (clinic.admin_telegram_ids) and "
+            f"as bare numbers in {settings.clinic.admin_whatsapp_numbers_env} without saying "
+            "which identities are the same person: list each admin in [[clinic.admins]] "
+            "with a handle, and write their numbers as <handle>=<number> "
+            "(see config.example.toml)")
 
 
 def channels(settings: Settings, environ: Mapping[str, str]) -> dict[Platform, Channel]:
     """Both platforms, enabled or not: identities of either may exist in the database."""
+    whatsapp = whatsapp_admins(settings, environ)
+    _one_person_or_two(settings, whatsapp)
     return {
         Platform.TELEGRAM: Channel(
             Platform.TELEGRAM, "Telegram", settings.telegram.max_message_chars,
-            config_admins=tuple(str(i) for i in settings.clinic.admin_telegram_ids),
+            config_admins=telegram_admins(settings),
             admin_form="telegram:<chat id>",
             # deleteMessage works in private chats for messages under 48 hours old.
             deletes_messages=True),
         Platform.WHATSAPP: Channel(
             Platform.WHATSAPP, "WhatsApp", settings.whatsapp.max_message_chars,
             window_closed_codes=frozenset({str(WINDOW_CLOSED)}),
-            config_admins=whatsapp_admins(settings, environ),
+            config_admins=whatsapp,
             admin_form="whatsapp:+<number>"),
     }
 

@@ -12,8 +12,11 @@ which the app supervises (restart on any failure); updates are parsed one by one
 (:mod:`bot.adapters.tg_updates`), so an update PTB cannot read is skipped and audited
 instead of stopping Telegram.
 
-Idempotency: the key recorded for an inbound message is a blind index (server keyring
-HMAC) of ``chat id : message id`` - unique per message, but no chat id in the database.
+Idempotency: the key recorded for an inbound message is the update id with the
+message's date (storage keeps its SHA-256): the same update posted again - redelivered,
+or a captured webhook replayed - has both. Not a keyed hash, which would change when
+the server keys rotate; no chat id. The date is there because Telegram numbers updates
+from a random start again after a week without any, and keys are kept far longer.
 """
 
 from __future__ import annotations
@@ -58,7 +61,6 @@ from medcrypt.bot.domain.messages import Document, Media, OutKind, Platform
 from medcrypt.bot.domain.sender import Delivery
 from medcrypt.bot.outbox.errors import Permanent, RetryAfter, Transient
 from medcrypt.bot.relay.intake import Intake, Outcome
-from medcrypt.crypto.server.keyring import Keyring
 
 log = structlog.get_logger("bot.telegram")
 
@@ -84,14 +86,13 @@ async def _not_audited(update_id: int) -> None:
 
 
 class TelegramAdapter:
-    def __init__(self, settings: Settings, token: str, intake: Intake, keyring: Keyring,
+    def __init__(self, settings: Settings, token: str, intake: Intake,
                  on_accepted: Callable[[], None], *, webhook_secret: str = "",
                  on_unparseable: Callable[[int], Awaitable[None]] = _not_audited,
                  on_refused: Callable[[str, str], Awaitable[None]] | None = None,
                  health: LoopHealth | None = None) -> None:
         self._settings = settings
         self._intake = intake
-        self._keyring = keyring
         self._on_accepted = on_accepted
         self._webhook_secret = webhook_secret
         #: Audits an update that was skipped unread (by its id only).
@@ -210,20 +211,15 @@ class TelegramAdapter:
         return Starlette(routes=[Route(path, receive, methods=["POST"])])
 
     # -- inbound ----------------------------------------------------------------------
-    def _is_config_admin(self, user_id: int | None) -> bool:
-        return user_id is not None and user_id in self._settings.clinic.admin_telegram_ids
-
     async def handle_update(self, update: Update) -> None:
         if update.edited_message is not None:
-            await self._handle_edit(update.edited_message)
+            await self._handle_edit(update.update_id, update.edited_message)
             return
         msg = update.message
         if msg is None or msg.chat.type != "private":
             return  # groups and channels are out of scope: one chat per person
         chat_id = msg.chat.id
-        # Keyed, so inbound_keys holds no chat id (the label names the column it fills).
-        dedupe = self._keyring.blind_index(
-            "inbound_keys", "platform_message_id", f"telegram:{chat_id}:{msg.message_id}").hex()
+        dedupe = f"{update.update_id}:{int(msg.date.timestamp())}"
         document: Document | None = None
         limit = self._settings.relay.max_file_bytes
         if msg.document is not None:
@@ -239,33 +235,27 @@ class TelegramAdapter:
                                         declared_size=limit + 1)
                 else:
                     document = Document(data, msg.document.file_name or "file")
-        user_id = msg.from_user.id if msg.from_user else None
         outcome = self._intake.accept(
             platform=Platform.TELEGRAM, address=str(chat_id), dedupe_key=dedupe,
             # A caption is read like text (tokens in it are relayed, words guarded).
             text=command_text(msg.text) if msg.text is not None else msg.caption,
             document=document, media=telegram_media(msg),
             platform_message_id=str(msg.message_id),
-            config_admin=self._is_config_admin(user_id),
         )
         await self._after(outcome, chat_id, msg.message_id)
 
-    async def _handle_edit(self, msg: Message) -> None:
+    async def _handle_edit(self, update_id: int, msg: Message) -> None:
         """An edited message goes to the guard as an edit, with nothing to relay: the
         original was handled when it was sent (guard rule 8)."""
         if msg.chat.type != "private":
             return
         chat_id = msg.chat.id
-        edited = int(msg.edit_date.timestamp()) if msg.edit_date else 0
-        dedupe = self._keyring.blind_index(
-            "inbound_keys", "platform_message_id",
-            f"telegram:{chat_id}:{msg.message_id}:edit:{edited}").hex()
-        user_id = msg.from_user.id if msg.from_user else None
+        edited = msg.edit_date or msg.date  # each edit is an update of its own
+        dedupe = f"{update_id}:{int(edited.timestamp())}"
         outcome = self._intake.accept(
             platform=Platform.TELEGRAM, address=str(chat_id), dedupe_key=dedupe,
             text=None, document=None, media=Media.EDIT,
             platform_message_id=str(msg.message_id),
-            config_admin=self._is_config_admin(user_id),
         )
         await self._after(outcome, chat_id, msg.message_id)
 

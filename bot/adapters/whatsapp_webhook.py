@@ -18,7 +18,7 @@ a signature is looked at.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
@@ -53,7 +53,6 @@ class WhatsAppWebhook:
         sessions: SessionFactory, clock: Clock,
         on_accepted: Callable[[], None],
         on_status: Callable[[str, str, str | None], Awaitable[None]],
-        admin_numbers: Collection[str] = (),
         on_refused: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         self._settings = settings
@@ -66,7 +65,6 @@ class WhatsAppWebhook:
         self._clock = clock
         self._on_accepted = on_accepted
         self._on_status = on_status
-        self._admins = admin_numbers
         wa = settings.whatsapp
         self._base = wa.public_url.rstrip("/")
         self.app = Starlette(routes=[
@@ -112,7 +110,7 @@ class WhatsAppWebhook:
             platform=Platform.WHATSAPP, address=sender, dedupe_key=sid,
             # With media, Body is its caption: read like text (tokens relayed, words guarded).
             text=params.get("Body", ""), document=document, media=media,
-            platform_message_id=sid, config_admin=sender in self._admins,
+            platform_message_id=sid,
         )
         if outcome.duplicate:
             return await self._refuse("replay")

@@ -117,7 +117,7 @@ class BotApp:
         if settings.telegram.enabled:
             self.telegram = TelegramAdapter(
                 settings, settings.secret("telegram.token_env", environ=env), self.intake,
-                self.keyring, self._wake,
+                self._wake,
                 webhook_secret=(settings.secret("telegram.webhook_secret_env", environ=env)
                                 if settings.telegram.mode == "webhook" else ""),
                 on_unparseable=self._audit_unparseable, on_refused=self._audit_refused,
@@ -134,9 +134,7 @@ class BotApp:
             self.webhook = WhatsAppWebhook(
                 settings, auth_token=token, account_sid=sid, intake=self.intake,
                 sessions=self.sessions, clock=self.clock, on_accepted=self._wake,
-                on_status=self._status,
-                admin_numbers=self.services.channels[Platform.WHATSAPP].config_admins,
-                on_refused=self._audit_refused)
+                on_status=self._status, on_refused=self._audit_refused)
             self.health.register(WHATSAPP_LOOP)
         self.worker = OutboxWorker(
             self.services, senders,

@@ -1,28 +1,51 @@
-"""/admin_remove <platform>:<address> - revoke a chat-added admin."""
+"""/admin_remove <identity> - revoke an identity's admin grant made in chat.
+
+A role change, so it takes a fresh confirmation (:mod:`bot.domain.confirmations`): the
+same admin sends the command again with the one-time code they were given. A replayed
+message - the request or the confirmation - changes nothing. One admin may do this
+alone, unlike /admin_add: taking a compromised admin account's rights away must not
+wait for a second person. Configured admins change in the configuration.
+"""
 
 from __future__ import annotations
 
-from medcrypt.bot.commands.admins import active_grant, target, target_usage
+from medcrypt.bot.commands.admins import canonical, target, target_usage
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command
-from medcrypt.bot.domain import notices
-from medcrypt.storage.repos.admins import revoke_grant
+from medcrypt.bot.domain import confirmations, notices
+from medcrypt.bot.domain.confirmations import ConfirmationRefused, ConfirmBy
+from medcrypt.storage.repos.admins import active_grant, revoke_grant
 
 USAGE = "/admin_remove <platform>:<address>"
+ASK = ("To remove this admin, send the same /admin_remove command followed by the code "
+       "{code} within 5 minutes (until {until}).")
+NOT_CHAT_ADMIN = "That is not an admin added in chat (configured admins change in the config)."
+REMOVED = "Admin removed."
 
 
 @command("admin_remove", help=USAGE, admin=True)
 def run(ctx: Context, args: list[str]) -> None:
-    found = target(ctx, args)
+    code = confirmations.code_in(args)
+    found = target(ctx, args[:-1] if code else args)
     if found is None:
         ctx.reply(notices.BAD_ARGUMENTS.format(usage=target_usage(ctx, "admin_remove")))
         return
     platform, address = found
     identity_id = ctx.services.directory.find(ctx.session, platform, address)
-    grant = None if identity_id is None else active_grant(ctx, identity_id)
+    grant = None if identity_id is None else active_grant(ctx.session, identity_id)
     if identity_id is None or grant is None:
-        ctx.reply("That person is not a chat-added admin (config admins change in the config).")
+        ctx.reply(NOT_CHAT_ADMIN)
+        return
+    bound = [canonical(platform, address)]
+    if code is None:
+        ticket = confirmations.ask(ctx, "admin_remove", bound, confirm_by=ConfirmBy.ASKER)
+        ctx.reply(ASK.format(code=ticket.code, until=ticket.expires_at.strftime("%H:%M UTC")))
+        return
+    try:
+        confirmations.redeem(ctx, "admin_remove", bound, code)
+    except ConfirmationRefused as refused:
+        ctx.reply(refused.reply)
         return
     revoke_grant(ctx.session, grant, now=ctx.services.clock.now())
     ctx.audit("admin_removed", subject=identity_id)
-    ctx.reply("Admin removed.")
+    ctx.reply(REMOVED)

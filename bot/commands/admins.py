@@ -1,26 +1,26 @@
-"""/admins: list clinic admins (config and chat-added), addresses masked - and who is one.
+"""/admins: list the clinic's admin persons with their identities, addresses masked - and
+who is one.
 
 :func:`is_admin` is what the dispatcher asks before any admin command runs, and
-break-glass before its state machine does.
+break-glass before its state machine does. It asks :mod:`bot.domain.persons`, the one
+place that knows who is an admin: the configuration's persons and the persons made in
+chat, by the identity a message came from.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command
+from medcrypt.bot.domain import persons
 from medcrypt.bot.domain.messages import Platform
+from medcrypt.storage.normalize import normalize_address
 from medcrypt.storage.repos import admins
 
 
-def active_grant(ctx: Context, identity_id: str) -> str | None:
-    """The id of ``identity_id``'s chat-added grant that has not been revoked, if any."""
-    return admins.active_grant(ctx.session, identity_id)
-
-
 def is_admin(ctx: Context, identity_id: str) -> bool:
-    if identity_id == ctx.sender_id and ctx.message.config_admin:
-        return True
-    return active_grant(ctx, identity_id) is not None
+    return persons.admin_person(ctx.services, ctx.session, identity_id) is not None
 
 
 def mask(address: str) -> str:
@@ -29,26 +29,42 @@ def mask(address: str) -> str:
 
 
 def target(ctx: Context, args: list[str]) -> tuple[Platform, str] | None:
-    """The one ``<platform>:<address>`` argument of /admin_add and /admin_remove, parsed
-    the way the platform's adapter reads it; None when it is not exactly that."""
+    """One ``<platform>:<address>`` argument of /admin_add and /admin_remove, parsed the
+    way the platform's adapter reads it; None when it is not exactly that."""
     return ctx.services.admin_target(args[0]) if len(args) == 1 else None
 
 
-def target_usage(ctx: Context, command: str) -> str:
+def canonical(platform: Platform, address: str) -> str:
+    """``<platform>:<normalized address>``: what a confirmation code is bound to, the
+    same however the admin typed the number."""
+    return f"{platform.value}:{normalize_address(platform.value, address)}"
+
+
+def target_usage(ctx: Context, command: str, extra: str = "") -> str:
     """``/<command> <form>`` for every platform, in the forms its adapter accepts."""
-    return " or ".join(f"/{command} {channel.admin_form}"
+    return " or ".join(f"/{command} {channel.admin_form}{extra}"
                        for channel in ctx.services.channels.values())
+
+
+def _configured(ctx: Context) -> Mapping[str, list[str]]:
+    """person key -> masked identities, for the configured persons."""
+    found: dict[str, list[str]] = {}
+    for channel in ctx.services.channels.values():
+        for address, key in channel.config_admins.items():
+            found.setdefault(key, []).append(f"{channel.platform.value} {mask(address)}")
+    return found
 
 
 @command("admins", help="/admins", admin=True)
 def run(ctx: Context, args: list[str]) -> None:
-    ids = admins.admin_identity_ids(ctx.session)
-    configured = ", ".join(f"{len(channel.config_admins)} on {channel.display_name}"
-                           for channel in ctx.services.channels.values())
-    lines = [f"Admins from configuration: {configured}."]
-    for identity_id in ids:
-        found = ctx.services.directory.address_of(ctx.session, identity_id)
-        if found is not None:
-            platform, address = found
-            lines.append(f"- {platform.value} {mask(address)} (added in chat)")
+    lines = ["Clinic admins, one line per person:"]
+    lines += [f"- {', '.join(names)} (configuration)" for names in _configured(ctx).values()]
+    for identity_ids in admins.persons(ctx.session).values():
+        found = ctx.services.directory.addresses_of(ctx.session, identity_ids)
+        names = [f"{found[i][0].value} {mask(found[i][1])}" for i in identity_ids
+                 if i in found and persons.configured_person(ctx.services, *found[i]) is None]
+        if names:
+            lines.append(f"- {', '.join(names)} (added in chat)")
+    if len(lines) == 1:
+        lines.append("- none")
     ctx.reply("\n".join(lines))

@@ -31,6 +31,7 @@ _ACTIONS: dict[str, tuple[Action, str]] = {
     "admin_command_refused": (Action.ADMIN_REFUSED, "identity"),
     "admin_added": (Action.ADMIN_COMMAND, "identity"),
     "admin_removed": (Action.ADMIN_COMMAND, "identity"),
+    "confirmation_refused": (Action.CONFIRMATION_REFUSED, "identity"),
 }
 
 
@@ -54,6 +55,7 @@ class Auditor:
         else:
             subject = actor
         details = {k: v for k, v in meta.items()
-                   if k in ("platform", "command", "consent", "what", "event", "reason")}
+                   if k in ("platform", "command", "consent", "what", "event", "reason",
+                            "person", "proposer")}
         details["event"] = event
         self._log.append(actor, action, subject, details, session=session)

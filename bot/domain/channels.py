@@ -11,7 +11,8 @@ mean that window closed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from medcrypt.bot.domain.messages import Platform
 
@@ -29,8 +30,10 @@ class Channel:
     #: template once, and the relay records when each sender last wrote. Empty: the
     #: platform has no such window.
     window_closed_codes: frozenset[str] = frozenset()
-    #: Clinic admins the configuration names on this platform (adapter address form).
-    config_admins: tuple[str, ...] = ()
+    #: Clinic admins the configuration names on this platform: address (adapter form)
+    #: -> the key of the admin *person* it belongs to (:mod:`bot.domain.persons`). Keys
+    #: live in memory only; what is stored or audited is their pseudonym.
+    config_admins: Mapping[str, str] = field(default_factory=dict)
     #: How an admin names someone on this platform in /admin_add and /admin_remove.
     admin_form: str = ""
     #: The bot can remove a message a user sent it from the user's own chat: the

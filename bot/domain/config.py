@@ -12,6 +12,7 @@ environment variable; :func:`Settings.secret` reads it at the moment of use.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 import types
 import typing
@@ -45,14 +46,39 @@ class KeyringSettings:
     server_keys_env: str = "MEDCRYPT_SERVER_KEYS"
 
 
+#: What a configured admin person's handle may look like (it names them in the
+#: environment's WhatsApp list and in error messages; it is never stored).
+ADMIN_HANDLE = re.compile(r"[a-z][a-z0-9_-]{0,31}\Z")
+
+
+@dataclass(frozen=True)
+class AdminPersonSettings:
+    """One clinic admin *person* and the identities that are theirs.
+
+    Two identities of one person are one admin: break-glass needs a second person, so
+    the configuration has to say which identities belong together. WhatsApp numbers are
+    personal data and stay in the environment, where ``<handle>=<number>`` joins one to
+    the person with that handle.
+    """
+
+    #: A short label for the person (not their name): lowercase letters, digits, - and _.
+    handle: str = ""
+    #: The person's Telegram user ids.
+    telegram_ids: list[int] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class ClinicSettings:
     name: str = "MedCrypt Clinic"
     #: Clinic escrow X25519 public key (base64url, 32 bytes) from `medcrypt-bot escrow init`.
     escrow_public_key: str = ""
-    #: Telegram user ids of clinic admins at start (more can be added in chat).
+    #: Clinic admins as people, each with every identity that is theirs.
+    admins: list[AdminPersonSettings] = field(default_factory=list)
+    #: Shorthand: Telegram user ids of admins who each have this one identity only.
     admin_telegram_ids: list[int] = field(default_factory=list)
-    #: Env var holding comma-separated WhatsApp numbers of admins (numbers are PII).
+    #: Env var holding comma-separated WhatsApp numbers of admins (numbers are PII):
+    #: ``<handle>=<number>`` for a number of a person in ``admins``, a bare number for an
+    #: admin who has this one identity only.
     admin_whatsapp_numbers_env: str = "MEDCRYPT_ADMIN_WHATSAPP"
 
 
@@ -205,6 +231,8 @@ def _check_type(key: str, value: Any, annotation: Any) -> Any:
         (inner,) = get_args(annotation)
         if not isinstance(value, list):
             raise ConfigError(key, f"must be a list, got {type(value).__name__}")
+        if is_dataclass(inner):  # an array of tables, e.g. [[clinic.admins]]
+            return [_build(inner, v, f"{key}[{i}]") for i, v in enumerate(value)]
         return [_check_type(f"{key}[{i}]", v, inner) for i, v in enumerate(value)]
     if origin in (typing.Union, types.UnionType):
         raise TypeError("unions are not used in settings")  # pragma: no cover
@@ -296,6 +324,29 @@ def _semantic_checks(s: Settings) -> None:
         if cap < MIN_BODY_CAP_BYTES:
             raise ConfigError(key, f"must be at least {MIN_BODY_CAP_BYTES} bytes "
                                    "(smaller refuses genuine platform requests)")
+    _check_admins(s.clinic)
+
+
+def _check_admins(clinic: ClinicSettings) -> None:
+    """Every admin person has a unique, well-formed handle, and no Telegram id is listed
+    twice: an identity in two persons would make one person count as two."""
+    handles: set[str] = set()
+    telegram_ids: set[int] = set(clinic.admin_telegram_ids)
+    if len(telegram_ids) != len(clinic.admin_telegram_ids):
+        raise ConfigError("clinic.admin_telegram_ids", "lists a Telegram id twice")
+    for i, person in enumerate(clinic.admins):
+        key = f"clinic.admins[{i}]"
+        if not ADMIN_HANDLE.match(person.handle):
+            raise ConfigError(f"{key}.handle", "must be 1-32 lowercase letters, digits, - "
+                              "or _, starting with a letter")
+        if person.handle in handles:
+            raise ConfigError(f"{key}.handle", f"{person.handle!r} names two admins")
+        handles.add(person.handle)
+        for telegram_id in person.telegram_ids:
+            if telegram_id in telegram_ids:
+                raise ConfigError(f"{key}.telegram_ids", "lists a Telegram id that another "
+                                  "admin entry lists too (one identity, one person)")
+            telegram_ids.add(telegram_id)
 
 
 def parse_settings(data: dict[str, Any]) -> Settings:

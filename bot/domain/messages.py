@@ -81,8 +81,9 @@ class InboundMessage:
     """One accepted platform message, normalised.
 
     ``dedupe_key`` is the platform's own unique id (Telegram ``update_id``-derived, Twilio
-    ``MessageSid``); it is recorded in the same transaction as the resulting outbox
-    rows, so a redelivered update after a crash produces nothing twice.
+    ``MessageSid``); its SHA-256 is recorded in the same transaction as the resulting
+    outbox rows, so a redelivered update after a crash - or a captured webhook posted
+    again, however late - produces nothing twice.
     """
 
     platform: Platform
@@ -95,8 +96,6 @@ class InboundMessage:
     media: Media | None = None
     #: Platform message id, kept only so the Telegram adapter can delete blocked plaintext.
     platform_message_id: str | None = None
-    #: Whether the sender is a clinic admin by configuration (resolved by the adapter).
-    config_admin: bool = False
 
     def __repr__(self) -> str:
         has = "document" if self.document else (

@@ -106,17 +106,15 @@ class Intake:
     def accept(
         self, *, platform: Platform, address: str, dedupe_key: str, text: str | None = None,
         document: Document | None = None, media: Media | None = None,
-        platform_message_id: str | None = None, config_admin: bool = False,
+        platform_message_id: str | None = None,
     ) -> Outcome:
         return self._accept(platform=platform, address=address, dedupe_key=dedupe_key,
                             text=text, document=document, media=media,
-                            platform_message_id=platform_message_id,
-                            config_admin=config_admin)
+                            platform_message_id=platform_message_id)
 
     def _accept(
         self, *, platform: Platform, address: str, dedupe_key: str, text: str | None,
         document: Document | None, media: Media | None, platform_message_id: str | None,
-        config_admin: bool,
     ) -> Outcome:
         now = self.services.clock.now()
         session = self._sessions()
@@ -144,8 +142,7 @@ class Intake:
                                    clear_template=resolved.template_sent_at is not None)
             msg = InboundMessage(platform=platform, sender_id=resolved.identity_id,
                                  dedupe_key=dedupe_key, text=text, document=document,
-                                 media=media, platform_message_id=platform_message_id,
-                                 config_admin=config_admin)
+                                 media=media, platform_message_id=platform_message_id)
             ctx = Context(session=session, services=self.services, message=msg)
             # Keyed by the address (hashed, memory only): a stranger gets a fresh identity
             # id per message because nothing about them is kept.

@@ -13,7 +13,7 @@ had a chance to arrive - only pieces not rejoined within a few seconds are guard
 Downgrade drops the table, and any ``withdraw`` row (nothing an older bot could send).
 
 Revision ID: 0012_guard_pieces
-Revises: 0009_job_reference_namespace
+Revises: 0011_pairing_shredded_at
 Create Date: 2026-12-02
 """
 

@@ -34,6 +34,10 @@ class BreakGlassRequest(Base):
     pairing_id: Mapped[bytes] = mapped_column(LargeBinary(16), index=True)
     requester_id: Mapped[str] = mapped_column(String(32))
     approver_id: Mapped[str | None] = mapped_column(String(32))
+    #: Audit pseudonyms of the requester's and the approver's admin persons, as they were
+    #: when each acted: two identities of one person are never two admins.
+    requester_person: Mapped[str | None] = mapped_column(String(48))
+    approver_person: Mapped[str | None] = mapped_column(String(48))
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[Sealed] = mapped_column(SealedBytes)
     requested_at: Mapped[datetime]

@@ -24,6 +24,9 @@ class Request:
     pairing_id: bytes
     requester_id: str
     approver_id: str | None
+    #: Audit pseudonyms of the requester's and the approver's persons when they acted.
+    requester_person: str | None
+    approver_person: str | None
     status: str
     requested_at: datetime
     expires_at: datetime
@@ -36,7 +39,8 @@ class Request:
 
 
 def _request(row: BreakGlassRequest) -> Request:
-    return Request(row.code, row.pairing_id, row.requester_id, row.approver_id, row.status,
+    return Request(row.code, row.pairing_id, row.requester_id, row.approver_id,
+                   row.requester_person, row.approver_person, row.status,
                    row.requested_at, row.expires_at, row.decided_at, row.exported_at,
                    row.opened_at, row.bundle_sha256, row.deposits, row.messages)
 
@@ -50,11 +54,12 @@ def _row(session: Session, code: str) -> BreakGlassRequest:
 
 def create_request(
     session: Session, keyring: Keyring, *, code: str, pairing_id: bytes, requester_id: str,
-    reason: str, now: datetime, expires_at: datetime,
+    requester_person: str, reason: str, now: datetime, expires_at: datetime,
 ) -> Request:
     """A ``pending`` request with its reason sealed."""
     row = BreakGlassRequest(code=code, pairing_id=pairing_id, requester_id=requester_id,
-                            status="pending", requested_at=now, expires_at=expires_at)
+                            requester_person=requester_person, status="pending",
+                            requested_at=now, expires_at=expires_at)
     BreakGlassRequest.REASON.store(row, keyring, reason)
     session.add(row)
     session.flush()
@@ -73,7 +78,7 @@ def due_to_expire(session: Session, now: datetime) -> list[Request]:
 
 
 def decide(session: Session, code: str, status: str, *, approver_id: str | None,
-           now: datetime) -> Request:
+           now: datetime, approver_person: str | None = None) -> Request:
     """Close a pending request as ``approved``, ``denied`` or ``expired`` (no approver)."""
     if status not in ("approved", "denied", "expired"):
         raise StorageError(f"not a break-glass decision: {status!r}")
@@ -81,6 +86,7 @@ def decide(session: Session, code: str, status: str, *, approver_id: str | None,
     row.status = status
     if approver_id is not None:
         row.approver_id = approver_id
+        row.approver_person = approver_person
     row.decided_at = now
     return _request(row)
 

@@ -13,6 +13,7 @@ from medcrypt.storage.models.audit import AuditEntry
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.outbox import OutboxMessage
 from medcrypt.storage.models.tokens import StoredToken
+from tests.support.admins import CODE_RE
 from tests.support.rigs import PATIENT_WA, PHYSICIAN_TG, Rig
 from tests.support.tokens import message_token, now_epoch, pair
 
@@ -137,17 +138,22 @@ async def test_commands_and_bad_arguments(rig: Rig) -> None:
     assert [e for e, _ in rig.bot.services.auditor.events].count("admin_command_refused") == 1
 
 
-async def test_config_admin_commands(rig: Rig) -> None:
-    admin = 9990001  # listed in clinic.admin_telegram_ids
+async def test_a_clinic_with_one_admin_cannot_add_another_in_chat(rig: Rig) -> None:
+    """Granting admin needs a second admin person; alone, an admin gets a code that only
+    someone else can use (the full round with two admins: tests/admins)."""
+    admin = 9990001  # listed in clinic.admin_telegram_ids, the only admin
     rig.tg.user_sends_text(admin, "/admin_add telegram:4242")
-    assert await last_tg_text(rig, admin, 1) == "Admin added."
+    asked = await last_tg_text(rig, admin, 1)
+    code = CODE_RE.search(asked)
+    assert code, asked
+    rig.tg.user_sends_text(admin, f"/admin_add telegram:4242 {code.group(1)}")
+    assert "another person" in await last_tg_text(rig, admin, 2)
     rig.tg.user_sends_text(admin, "/admin_add whatsapp:notanumber")
-    assert (await last_tg_text(rig, admin, 2)).startswith("That command needs")
+    assert (await last_tg_text(rig, admin, 3)).startswith("That command needs")
     rig.tg.user_sends_text(4242, "/stats")
-    assert (await last_tg_text(rig, 4242, 1)).startswith("Users:")
+    assert await last_tg_text(rig, 4242, 1) == notices.ADMIN_ONLY
     rig.tg.user_sends_text(admin, "/admins")
-    assert "…242" in await last_tg_text(rig, admin, 3)
-    rig.tg.user_sends_text(admin, "/admin_remove telegram:4242")
-    assert await last_tg_text(rig, admin, 4) == "Admin removed."
-    rig.tg.user_sends_text(4242, "/stats")
-    assert await last_tg_text(rig, 4242, 2) == notices.ADMIN_ONLY
+    listing = await last_tg_text(rig, admin, 4)
+    assert "telegram …001 (configuration)" in listing and "…242" not in listing
+    rig.tg.user_sends_text(admin, "/admin_remove telegram:9990001")
+    assert "configured admins change in the config" in await last_tg_text(rig, admin, 5)

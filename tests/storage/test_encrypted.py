@@ -18,7 +18,7 @@ from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, session_factory, sqlite_checkpoint_truncate
 from medcrypt.storage.encrypted import Sealed, new_id
 from medcrypt.storage.keys import count_stale, key_status, rewrap, verify_keyring
-from medcrypt.storage.models.admins import ClinicAdmin
+from medcrypt.storage.models.admins import AdminPerson, ClinicAdmin
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.repos.identities import (
     erase_identity,
@@ -181,8 +181,11 @@ def test_rewrap_moves_everything_to_the_current_version(
     _store_people(sessions, v1)
     with sessions.begin() as s:
         # A grant by address (the column rewrap must re-seal and re-index too).
+        person = AdminPerson(id=new_id(), created_at=NOW)
+        s.add(person)
+        s.flush()
         grant = ClinicAdmin(id=new_id(), platform="whatsapp", identity_id=None,
-                            added_by=None, added_at=NOW)
+                            person_id=person.id, added_by=None, added_at=NOW)
         ClinicAdmin.ADDRESS.store(grant, v1, "+15550001111")
         s.add(grant)
     v2 = Keyring.from_env_value(KEYS_V2)

@@ -216,15 +216,26 @@ def test_admin_grants_by_identity(sessions: sessionmaker[Session], keyring: Keyr
         later, _ = get_or_create_identity(s, keyring, "whatsapp", "whatsapp:+15550003333",
                                           now=NOW)
         stranger, _ = get_or_create_identity(s, keyring, "whatsapp", "+15550004444", now=NOW)
-        first = admins.grant(s, identity_id=boss.id, platform="telegram", added_by=None,
-                             now=NOW)
-        admins.grant(s, identity_id=later.id, platform="whatsapp", added_by=boss.id,
-                     now=NOW + timedelta(seconds=1))
+        one, two = admins.new_person(s, now=NOW), admins.new_person(s, now=NOW)
+        first = admins.grant(s, identity_id=boss.id, platform="telegram", person_id=one,
+                             added_by=None, now=NOW)
+        admins.grant(s, identity_id=later.id, platform="whatsapp", person_id=two,
+                     added_by=boss.id, confirmed_by=stranger.id, added_by_person="person:a",
+                     confirmed_by_person="person:b", now=NOW + timedelta(seconds=1))
         assert admins.active_grant(s, boss.id) == first
         assert admins.active_grant(s, later.id) is not None
         assert admins.active_grant(s, stranger.id) is None
+        assert (admins.person_of(s, boss.id), admins.person_of(s, stranger.id)) == (one, None)
         assert admins.admin_identity_ids(s) == [boss.id, later.id]
+        assert admins.persons(s) == {one: [boss.id], two: [later.id]}
         assert admins.revoke_all(s, later.id, now=NOW) == 1
         assert admins.active_grant(s, later.id) is None
+        assert admins.person_identities(s, two) == []
+        # Who made a person an admin outlives the revocation.
+        (made,) = admins.person_grants(s, two)
+        assert (made.added_by, made.confirmed_by, made.added_by_person,
+                made.confirmed_by_person, made.removed_at) == (
+            boss.id, stranger.id, "person:a", "person:b", NOW)
         admins.revoke_grant(s, first, now=NOW)
         assert admins.admin_identity_ids(s) == []
+        assert admins.persons(s) == {}

@@ -13,9 +13,13 @@ Every transition, and every refusal of an admin action, is an entry in the hash-
 audit log, written in the caller's transaction so state and audit commit together. The
 functions take the session and an :class:`Actor` and return an :class:`Outcome` (reply,
 notices, the bundle document) for the chat dispatcher to queue; they never send.
-Approval needs two *different* admins: the requester can neither approve nor be the
-only admin involved. Notices to the patient and the physician carry the time and the
-reason, never content.
+
+Approval needs two different admin *persons* (:mod:`bot.domain.persons`), judged here
+for every caller: the approver is refused when they are the requester's person - the
+same identity, or another identity of that person, then or now - and when the requester
+made them an admin (proposed or confirmed any grant of the approver's person), since
+an admin who can appoint a stand-in would otherwise approve alone. Notices to the
+patient and the physician carry the time and the reason, never content.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from medcrypt.bot.domain import persons
 from medcrypt.bot.domain.breakglass import texts
 from medcrypt.bot.domain.breakglass.bundle import (
     build_bundle,
@@ -113,6 +118,8 @@ def request(deps: Services, session: Session, actor: Actor, args: Sequence[str])
     row = rows.create_request(
         session, deps.keyring, code=secrets.token_hex(5),
         pairing_id=bytes.fromhex(found.pairing_id), requester_id=actor.identity_id,
+        requester_person=persons.ref(deps, persons.person_of(deps, session,
+                                                             actor.identity_id)),
         reason=reason, now=now, expires_at=now + _window(deps))
     _audit(deps, session, Action.BREAKGLASS_REQUESTED, actor.identity_id, row.pairing_id,
            request=row.code, reason=reason, window_minutes=_window(deps) // timedelta(minutes=1))
@@ -174,19 +181,22 @@ def approve(deps: Services, session: Session, actor: Actor, args: Sequence[str])
     row = _load(deps, session, args, texts.USAGE_APPROVE)
     if isinstance(row, Outcome):
         return row
-    if row.requester_id == actor.identity_id:
+    approver = persons.ref(deps, persons.person_of(deps, session, actor.identity_id))
+    why = _not_a_second_person(deps, session, row, actor, approver)
+    if why is not None:
         _audit(deps, session, Action.ADMIN_REFUSED, actor.identity_id, row.pairing_id,
-               command="approve", why="own_request", request=row.code)
-        return Outcome(texts.OWN_REQUEST)
+               command="approve", why=why, request=row.code)
+        return Outcome(_REFUSALS[why])
     pairing = get_pairing(session, row.pairing_id.hex())
     if pairing is None:
         return Outcome(texts.UNKNOWN_PAIRING)
     escrow_public = escrow_public_from_config(deps.settings.clinic.escrow_public_key)
     now = deps.clock.now()
-    rows.decide(session, row.code, "approved", approver_id=actor.identity_id, now=now)
+    rows.decide(session, row.code, "approved", approver_id=actor.identity_id, now=now,
+                approver_person=approver)
     reason = rows.reveal_reason(session, deps.keyring, row.code) or ""
     _audit(deps, session, Action.BREAKGLASS_APPROVED, actor.identity_id, row.pairing_id,
-           request=row.code)
+           request=row.code, requester_person=row.requester_person, approver_person=approver)
     found = collect(session, row.pairing_id, grace_days=pairing.grace_days, now=now)
     manifest = {
         "pairing": row.pairing_id.hex(), "reason": reason,
@@ -212,6 +222,32 @@ def approve(deps: Services, session: Session, actor: Actor, args: Sequence[str])
         notices=[(m, notice) for m in members],
         document=Document(data=data, filename=f"breakglass-{row.code}.mcbg"),
         document_to=row.requester_id)
+
+
+_REFUSALS = {"own_request": texts.OWN_REQUEST, "same_person": texts.SAME_PERSON,
+             "granted_by_requester": texts.APPOINTED_BY_REQUESTER}
+
+
+def _not_a_second_person(deps: Services, session: Session, row: Request, actor: Actor,
+                         approver: str) -> str | None:
+    """Why ``actor`` may not approve ``row`` (an ``admin.refused`` reason), or None.
+
+    The requester's person is taken twice: as recorded with the request, and as their
+    identity resolves now - an identity joined to the requester's person since, or a
+    configuration that now groups them, is the requester all the same.
+    """
+    if row.requester_id == actor.identity_id:
+        return "own_request"
+    requester = [persons.ref(deps, persons.person_of(deps, session, row.requester_id))]
+    if row.requester_person is not None:
+        requester.append(row.requester_person)
+    if persons.any_same(requester, approver):
+        return "same_person"
+    appointed_by = persons.appointers(deps, session,
+                                      persons.person_of(deps, session, actor.identity_id))
+    if any([persons.any_same(requester, ref) for ref in appointed_by]):
+        return "granted_by_requester"
+    return None
 
 
 def record_opened(deps: Services, session: Session, code: str, digest: str, *,

@@ -13,6 +13,11 @@ UNKNOWN_REQUEST = "No break-glass request has that code."
 NOT_PENDING = "Break-glass request {code} is {status}; nothing to do."
 OWN_REQUEST = ("You cannot approve your own break-glass request: "
                "a second admin must approve it.")
+SAME_PERSON = ("You cannot approve this request: it was asked for from another of your "
+               "accounts. A second admin - another person - must approve it.")
+APPOINTED_BY_REQUESTER = ("You cannot approve this request: the admin who asked for it made "
+                          "you an admin. A second admin - another person, whom the requester "
+                          "did not appoint - must approve it.")
 REQUESTED = ("Break-glass request {code} opened. A second admin must send /approve {code} "
              "within {minutes} minutes (until {expires}), or /deny {code}.")
 DENIED = "Break-glass request {code} denied. Nothing was exported."

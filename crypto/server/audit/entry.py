@@ -42,6 +42,7 @@ class Action(StrEnum):
     EPOCH_SHREDDED = "keys.epoch_shredded"
     ADMIN_COMMAND = "admin.command"
     ADMIN_REFUSED = "admin.refused"
+    CONFIRMATION_REFUSED = "confirmation.refused"
     WEBHOOK_FORGED = "webhook.forged"
     #: Platform input the bot could not read and skipped (details: platform, reason, id).
     PLATFORM_INPUT_SKIPPED = "platform.input_skipped"
