@@ -28,9 +28,13 @@ import re
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK_DIR = "requirements"
@@ -62,12 +66,9 @@ class Pin:
     hashes: tuple[str, ...] = field(default=())
 
 
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def read_lock(path: Path) -> list[Pin]:
-    """Parse a pip requirements file as uv writes it; stdlib only (lock.sh's bootstrap)."""
+    """The pins of a requirements file as uv writes it: one requirement per logical line
+    (backslash continuations), its hashes on the continuation lines, comments apart."""
     pins: list[Pin] = []
     logical = ""
     for raw in [*path.read_text().splitlines(), ""]:
@@ -90,7 +91,7 @@ def _pin(logical: str, path: Path) -> Pin:
     match = PIN.match(requirement)
     if match is None:
         raise LockError(f"{path}: not a pinned requirement: {requirement[:80]}")
-    return Pin(name=canonical(match["name"]), line=requirement, version=match["version"],
+    return Pin(name=canonicalize_name(match["name"]), line=requirement, version=match["version"],
                url=match["url"], marker=match["marker"], hashes=hashes)
 
 
@@ -115,8 +116,6 @@ class InstallSet:
 
 
 def install_sets(root: Path) -> dict[str, InstallSet]:
-    from packaging.requirements import Requirement
-
     pyproject = tomllib.loads((root / "pyproject.toml").read_text())
     project = pyproject["project"]
     optional: dict[str, list[str]] = project.get("optional-dependencies", {})
@@ -142,9 +141,6 @@ def install_sets(root: Path) -> dict[str, InstallSet]:
 
 def check(root: Path) -> list[str]:
     """Every way the locks can disagree with pyproject.toml or with each other."""
-    from packaging.requirements import Requirement
-    from packaging.version import Version
-
     problems: list[str] = []
     sets = install_sets(root)
     pinned: dict[str, set[tuple[str, str | None]]] = {}
@@ -168,8 +164,9 @@ def check(root: Path) -> list[str]:
                 problems.append(f"{rel}: {pin.name} is not pinned to a version")
         for line in spec.requirements + spec.build:
             req = Requirement(line)
-            versions = [p.version for p in pins if p.name == canonical(req.name) and p.version]
-            if not versions:
+            versions = [p.version for p in pins
+                        if p.name == canonicalize_name(req.name) and p.version]
+            if not versions and req.marker is None:  # a marked one may apply to no platform
                 problems.append(f"{rel}: {req.name} is required but not pinned")
             for version in versions:
                 if not req.specifier.contains(Version(version), prereleases=True):
@@ -241,14 +238,14 @@ def compile_locks(upgrade: bool) -> None:
         raise LockError("the new locks fail their own check:\n" + "\n".join(problems))
 
 
-def _main(argv: Iterator[str] | list[str]) -> int:
+def _main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     comp = sub.add_parser("compile", help="rewrite every lock with uv")
     comp.add_argument("--upgrade", action="store_true", help="move every pin to the newest")
     chk = sub.add_parser("check", help="do the locks agree with pyproject.toml?")
     chk.add_argument("--root", type=Path, default=ROOT)
-    args = parser.parse_args(list(argv))
+    args = parser.parse_args(argv)
     try:
         if args.command == "compile":
             compile_locks(args.upgrade)
