@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Create (or refresh) the project's own virtual environment in .venv and install the
-# project with its dev extra. Needs nothing but python3 (3.11+), pip and the registry.
-# Re-runs are cheap: the install is skipped while pyproject.toml is unchanged.
+# Create (or refresh) the project's own virtual environment in .venv from the hashed dev
+# lock (requirements/dev.lock, ADR 0015). Needs nothing but python3 (3.11+), pip and the
+# registry. Re-runs are cheap: nothing is installed while pyproject.toml, the locks and
+# this script are unchanged.
+#
+# `--require-hashes` cannot install the project itself (`-e .` has no hash), so the lock
+# goes first - every package, the build backend and pip itself, each checked against its
+# sha256 - and then the project alone, with --no-deps and the locked build backend.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -10,13 +15,15 @@ import sys
 if sys.version_info < (3, 11):
     sys.exit(f"MedCrypt bridge needs Python 3.11 or newer, found {sys.version.split()[0]}")
 PYCHECK
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
-fi
 stamp=.venv/.medcrypt-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want=$(cat pyproject.toml requirements/*.lock scripts/bootstrap.sh | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+  # A changed lock gets a new environment rather than an install over the old one: a
+  # package the lock dropped would linger there and could hide a missing pin.
+  rm -rf .venv
+  "$PY" -m venv .venv
+  pip=(.venv/bin/python -m pip --disable-pip-version-check)
+  "${pip[@]}" install --quiet --require-hashes -r requirements/dev.lock
+  "${pip[@]}" install --quiet --no-deps --no-build-isolation -e .
   echo "$want" > "$stamp"
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: set everything up from nothing and run every check.
 #   lint (ruff), types (mypy, strict on crypto/ and storage/), import contracts,
+#   a dependency audit of the hashed locks (pip-audit), the built wheel,
 #   the pytest suite on SQLite and on a real PostgreSQL server on loopback,
 #   and a bounded fuzz run of every parser (inside pytest).
 # Extra arguments go to pytest (e.g. bash scripts/test.sh -k keyring).
@@ -12,6 +13,9 @@ export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff"; ruff check .
 echo "== mypy"; mypy
 echo "== import contracts"; lint-imports
+# Every version in requirements/*.lock against known advisories: a finding fails the run;
+# a service out of reach (no internet, as here) prints "not audited" and does not.
+echo "== dependency audit (pip-audit)"; python scripts/audit_deps.py
 echo "== packaging: the built wheel beside PyPI's crypto and pycryptodome"; bash scripts/wheel_check.sh
 
 pgdir=""

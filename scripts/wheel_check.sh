@@ -4,10 +4,13 @@
 # Builds the wheel a clinic would install (python -m build, never editable) from a copy
 # of the working tree, then installs it into a fresh virtual environment TOGETHER WITH
 # PyPI's `crypto` package and pycryptodome - the two names our old layout clashed with -
-# and checks, from a folder outside the checkout:
+# the way a clinic does: its dependencies from the hashed bot lock (requirements/bot.lock,
+# `--require-hashes`), then the wheel alone (`--no-deps`). It checks, from a folder
+# outside the checkout:
 #   * every RECORD path starts with medcrypt/ or the wheel's dist-info folder;
 #   * neither the sandbox nor the demo is inside;
-#   * the other packages' files are untouched, and `pip check` is clean;
+#   * the other packages' files are untouched, and `pip check` is clean (the bot lock
+#     satisfies every requirement of the wheel);
 #   * `medcrypt --help` and `medcrypt-bot doctor --smoke` work, and `medcrypt-bot demo`
 #     says in one line that it needs a checkout (exit 2).
 # The built wheel is left at $MEDCRYPT_WHEEL_OUT (default: a temporary folder, removed)
@@ -77,14 +80,16 @@ with open(sys.argv[1], "w") as out:
 PYSNAP
 }
 snapshot "$work/before.txt"
-"${pip[@]}" "$wheel" >>"$work/pip.log" 2>&1 \
+"${pip[@]}" --require-hashes -r requirements/bot.lock >>"$work/pip.log" 2>&1 \
+  || { tail -n 20 "$work/pip.log" >&2; say "FAIL: requirements/bot.lock did not install"; exit 1; }
+"${pip[@]}" --no-deps "$wheel" >>"$work/pip.log" 2>&1 \
   || { tail -n 20 "$work/pip.log" >&2; say "FAIL: the wheel did not install"; exit 1; }
 snapshot "$work/after.txt"
 cmp -s "$work/before.txt" "$work/after.txt" \
   || { diff "$work/before.txt" "$work/after.txt" | head >&2; say "FAIL: installing medcrypt changed another package's files"; exit 1; }
 "$work/venv/bin/python" -m pip check --disable-pip-version-check >/dev/null \
   || { "$work/venv/bin/python" -m pip check >&2; say "FAIL: pip check"; exit 1; }
-say "installed beside PyPI's crypto and pycryptodome; their files unchanged; pip check clean"
+say "installed from the bot lock beside PyPI's crypto and pycryptodome; their files unchanged; pip check clean"
 
 # Run from an empty folder: nothing may come from the checkout.
 mkdir "$work/elsewhere"
