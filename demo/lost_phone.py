@@ -33,7 +33,7 @@ NEXT_MONTH = datetime(2027, 5, 3, 9, 0, tzinfo=UTC)
 DOC_MAY = "May: your potassium is back to normal, stop the supplement."
 THIEF_MAY = "Please send my full lab history to this chat."
 REFUSED = "Not sent: the clinic shredded"
-_CONFIRM = re.compile(r"send: (/shred [0-9a-f]{8} [A-Z0-9]{8})")
+_CONFIRM = re.compile(r"send: (/shred [0-9a-f]{8} [0-9A-Z]{10})")
 
 
 async def _refusals(demo: Demo, sender: str, items: list[str]) -> list[str]:

@@ -1,18 +1,45 @@
 """/shred <pairing> [code]: destroy what the relay holds for a pairing, now (admins).
 
-A thin adapter: :func:`bot.commands.lifecycle_chat.shred_command` does the work after commit
-(see :mod:`bot.commands.deferral`); the dispatcher has already checked and audited
-that the sender is an admin.
+The documented remedy for a lost phone, and it cannot be undone, so it takes the one
+confirmation step of every risky command (:mod:`bot.domain.confirmations`): the first
+message asks and gets a code bound to this pairing; the same admin sends it back within
+five minutes. A replayed message - either one - changes nothing. One admin may do it
+alone: a lost phone must not wait for a second person. The work itself runs after
+commit (:func:`bot.commands.lifecycle_chat.shred_command`, :mod:`bot.commands.deferral`).
 """
 
 from __future__ import annotations
 
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.deferral import defer_job
-from medcrypt.bot.commands.lifecycle_chat import shred_command
+from medcrypt.bot.commands.lifecycle_chat import resolve_pairing, shred_command
 from medcrypt.bot.commands.registry import command
+from medcrypt.bot.domain import confirmations
+from medcrypt.bot.domain.confirmations import ConfirmationRefused, ConfirmBy
+
+USAGE = "Usage: /shred <pairing id (8+ hex characters)>, then /shred <pairing id> <code>"
+ASK = ("This ends pairing {short} for good: every stored message and escrow deposit of it "
+       "up to this month is destroyed at once, and the relay refuses every later message "
+       "of it, in any month. Both members are told to end it on their companion and to "
+       "pair again. To confirm within 5 minutes send: /shred {short} {code}")
 
 
 @command("shred", help="/shred <pairing> [code]", admin=True)
 def run(ctx: Context, args: list[str]) -> None:
-    defer_job(ctx, shred_command, args)
+    if len(args) not in (1, 2):
+        ctx.reply(USAGE)
+        return
+    pid, problem = resolve_pairing(ctx.session, args[0])
+    if pid is None:
+        ctx.reply(problem or USAGE)
+        return
+    if len(args) == 1:
+        ticket = confirmations.ask(ctx, "shred", [pid], confirm_by=ConfirmBy.ASKER)
+        ctx.reply(ASK.format(short=pid[:8], code=ticket.code))
+        return
+    try:
+        confirmations.redeem(ctx, "shred", [pid], args[1])
+    except ConfirmationRefused as refused:
+        ctx.reply(refused.reply)
+        return
+    defer_job(ctx, shred_command, [pid])

@@ -1,4 +1,4 @@
-"""Scheduler bookkeeping: the persistent job store, job run outcomes, shred confirmations.
+"""Scheduler bookkeeping: the persistent job store and job run outcomes.
 
 ``scheduler_jobs`` is the bot's APScheduler job store, as data only: an id, a
 ``module:function`` reference that must be on the bot's allow-list to be rebuilt, the
@@ -10,9 +10,6 @@ and so run, code of their choosing (see storage/jobstore.py).
 ``job_runs`` makes jobs visible (``/jobs``, ``medcrypt-bot jobs list``): one row per
 run with its trigger, outcome and PHI-free counts, because "the job ran" must be
 checkable by an admin without reading logs.
-
-``shred_confirmations`` holds the second step of ``/shred``: only the SHA-256 of the
-one-time code is stored, so a database reader cannot confirm a shred.
 """
 
 from __future__ import annotations
@@ -24,9 +21,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
-    LargeBinary,
     String,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -78,20 +73,3 @@ class JobRun(Base):
     summary: Mapped[str] = mapped_column(String(512), default="{}")
     #: Exception class name on failure (messages may be long; the class says enough).
     error: Mapped[str | None] = mapped_column(String(128))
-
-
-class ShredConfirmation(Base):
-    """A pending ``/shred`` awaiting its one-time code from the same admin."""
-
-    __tablename__ = "shred_confirmations"
-    __table_args__ = (UniqueConstraint("pairing_id", "actor_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    #: 32 hex characters; a pairing of the storage schema or of the relay's own tables
-    #: (hence no foreign key). Rows live five minutes.
-    pairing_id: Mapped[str] = mapped_column(String(32))
-    #: Identity id of the admin who asked (only they can confirm).
-    actor_id: Mapped[str] = mapped_column(String(32))
-    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-    created_at: Mapped[datetime]
-    expires_at: Mapped[datetime]

@@ -1,18 +1,14 @@
-"""Job bookkeeping: the ``job_runs`` record of every run and the one-time ``/shred``
-confirmation codes (``shred_confirmations``)."""
+"""Job bookkeeping: the ``job_runs`` record of every run."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from medcrypt.storage.models.jobs import JobRun, ShredConfirmation
-from medcrypt.storage.repos._sql import insert_ignore
-
-_CONFIRMATIONS: Table = ShredConfirmation.__table__  # type: ignore[assignment]
+from medcrypt.storage.models.jobs import JobRun
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,32 +51,3 @@ def last_run(session: Session, job: str) -> RunRecord | None:
         return None
     return RunRecord(run.job, run.trigger, run.as_of, run.started_at, run.finished_at,
                      run.outcome, run.summary, run.error)
-
-
-def replace_confirmation(session: Session, *, pairing_id: str, actor_id: str,
-                         code_hash: bytes, now: datetime, expires_at: datetime) -> None:
-    """The admin's one pending ``/shred`` code for this pairing (an earlier one goes)."""
-    session.execute(delete(ShredConfirmation).where(
-        ShredConfirmation.pairing_id == pairing_id, ShredConfirmation.actor_id == actor_id))
-    insert_ignore(session, _CONFIRMATIONS, [{
-        "pairing_id": pairing_id, "actor_id": actor_id, "code_hash": code_hash,
-        "created_at": now, "expires_at": expires_at}])
-
-
-def take_confirmation(session: Session, *, pairing_id: str,
-                      actor_id: str) -> tuple[bytes, datetime] | None:
-    """Remove and return (code hash, expiry) of the admin's pending code, if any.
-
-    ``DELETE ... RETURNING``: the code is consumed by the one request that took it.
-    """
-    row = session.execute(
-        delete(ShredConfirmation)
-        .where(ShredConfirmation.pairing_id == pairing_id, ShredConfirmation.actor_id == actor_id)
-        .returning(ShredConfirmation.code_hash, ShredConfirmation.expires_at)
-    ).first()
-    return None if row is None else (bytes(row[0]), row[1])
-
-
-def count_confirmations(session: Session) -> int:
-    """How many ``/shred`` codes are outstanding."""
-    return int(session.scalar(select(func.count()).select_from(ShredConfirmation)) or 0)

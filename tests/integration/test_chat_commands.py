@@ -17,7 +17,7 @@ from medcrypt.storage.models.tokens import StoredToken
 from tests.support.conversation import pair, say
 from tests.support.rigs import ADMIN_A, ADMIN_B, PATIENT_WA, PHYSICIAN_TG, Rig, until
 
-CONFIRM_RE = re.compile(r"send: (/shred [0-9a-f]{8} [A-Z0-9]{8})")
+CONFIRM_RE = re.compile(r"send: (/shred [0-9a-f]{8} [0-9A-Z]{10})")
 
 
 def _tokens(rig: Rig, pairing_id: bytes) -> int:
@@ -56,13 +56,13 @@ async def test_shred_on_demand_refuses_the_current_month_too(live: Rig) -> None:
     ask = await live.tg_says(ADMIN_A, f"/shred {pid[:8]}", expect="To confirm")
     match = CONFIRM_RE.search(ask)
     assert match, ask
-    wrong = await live.tg_says(ADMIN_A, f"/shred {pid[:8]} ABCDEFGH", expect="Not shredded")
-    assert "wrong or expired" in wrong
+    wrong = await live.tg_says(ADMIN_A, f"/shred {pid[:8]} ABCDEFGH00", expect="Nothing was")
+    assert "not one this bot gave out" in wrong
     ask = await live.tg_says(ADMIN_A, f"/shred {pid[:8]}", expect="To confirm")
     match = CONFIRM_RE.search(ask)
     assert match
-    other_admin = await live.tg_says(ADMIN_B, match.group(1), expect="Not shredded")
-    assert "wrong or expired" in other_admin  # the code is bound to the admin who asked
+    other_admin = await live.tg_says(ADMIN_B, match.group(1), expect="Nothing was")
+    assert "only the person who asked" in other_admin  # bound to the admin who asked
     ask = await live.tg_says(ADMIN_A, f"/shred {pid[:8]}", expect="To confirm")
     match = CONFIRM_RE.search(ask)
     assert match

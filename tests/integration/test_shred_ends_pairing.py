@@ -25,7 +25,7 @@ from medcrypt.storage.models.pairings import Pairing
 from tests.support.conversation import pair, say
 from tests.support.rigs import ADMIN_A, PATIENT_WA, PHYSICIAN_TG, Rig, run_jobs_at, until
 
-CONFIRM_RE = re.compile(r"send: (/shred [0-9a-f]{8} [A-Z0-9]{8})")
+CONFIRM_RE = re.compile(r"send: (/shred [0-9a-f]{8} [0-9A-Z]{10})")
 REFUSED = "Not sent: the clinic shredded"
 #: The next month, a day after its keys took over on both companions.
 DECEMBER = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)

@@ -6,17 +6,21 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from medcrypt.bot.commands.lifecycle_chat import jobs_command, rotate_now_command, shred_command
+from medcrypt.bot.commands import shred
+from medcrypt.bot.commands.lifecycle_chat import jobs_command, rotate_now_command
 from medcrypt.bot.domain.lifecycle.erasure import erase_identity_everywhere
 from medcrypt.bot.domain.lifecycle.policy import epoch_status
+from medcrypt.bot.domain.messages import Platform
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.keyless.epochs import epoch_of
+from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.models.audit import AuditEntry, AuditSubjectKey
+from medcrypt.storage.models.confirmations import Confirmation
 from medcrypt.storage.models.identities import PlatformIdentity
-from medcrypt.storage.models.jobs import ShredConfirmation
 from medcrypt.storage.models.pairings import Pairing
 from medcrypt.storage.models.tokens import StoredToken
 from medcrypt.storage.repos.pairings import get_pairing
+from tests.support.handling import World, world
 from tests.support.jobs import add_escrow, add_pairing, add_token, context, count, notices_for
 
 NOV = datetime(2026, 11, 10, tzinfo=UTC)
@@ -24,43 +28,63 @@ E = epoch_of(NOV)
 ADMIN = "a" * 32
 
 
+def _shred(w: World, sender: str, *args: str) -> list[str]:
+    """``/shred ARGS`` from Telegram user ``sender`` as the dispatcher runs it (admin
+    already checked): the command in the message's transaction, then its work after
+    commit."""
+    with w.services.sessions.begin() as s:
+        h = w.handling(s, w.identity(s, Platform.TELEGRAM, sender))
+        shred.run(h, list(args))
+    return h.replies + [work() for work in h.deferred]
+
+
 def test_shred_needs_the_same_admin_and_a_fresh_code(database_url: str) -> None:
-    clock = FixedClock(NOV)
-    with context(database_url, clock) as ctx:
+    """The confirmation's own rules (expiry, binding, single use) are tested with the
+    primitive (tests/admins/test_confirmations.py); here, that /shred uses it."""
+    with world(database_url, {"admin_telegram_ids": [111, 222]}) as w:
+        w.clock.set(NOV)
+        ctx = w.services
         p = add_pairing(ctx, start_epoch=E, at=NOV)
         add_token(ctx, p.pairing_id, E, NOV)
         short = p.pairing_id[:8]
-        assert "Usage" in shred_command(ctx, ADMIN, []).text
-        assert "hexadecimal" in shred_command(ctx, ADMIN, ["zz"]).text
-        assert "No pairing" in shred_command(ctx, ADMIN, ["0123456789"]).text
-        ask = shred_command(ctx, ADMIN, [short]).text
-        code = ask.rsplit(" ", 1)[1]
-        assert f"/shred {short} {code}" in ask
+        assert "Usage" in _shred(w, "111")[0]
+        assert "hexadecimal" in _shred(w, "111", "zz")[0]
+        assert "No pairing" in _shred(w, "111", "0123456789")[0]
+
+        def ask() -> str:
+            (text,) = _shred(w, "111", short)
+            code = text.rsplit(" ", 1)[1]
+            assert text.endswith(f"/shred {short} {code}")
+            return code
+
+        code = ask()
         with ctx.sessions() as s:  # only a hash of the code is stored
-            stored = s.scalars(select(ShredConfirmation.code_hash)).one()
-            assert code.encode() not in bytes(stored)
-        assert "wrong or expired" in shred_command(ctx, "b" * 32, [short, code]).text
-        assert "wrong or expired" in shred_command(ctx, ADMIN, [short, "WRONGCOD"]).text
-        assert "wrong or expired" in shred_command(ctx, ADMIN, [short, code]).text  # used up
-        code = shred_command(ctx, ADMIN, [short]).text.rsplit(" ", 1)[1]
-        clock.set(NOV + timedelta(minutes=6))
-        assert "wrong or expired" in shred_command(ctx, ADMIN, [short, code]).text
+            assert code.encode() not in b"".join(
+                bytes(v) for v in s.execute(select(Confirmation.code_sha256)).scalars())
+        assert "only the person who asked" in _shred(w, "222", short, code)[0]
+        assert "used already" in _shred(w, "111", short, code)[0]  # taken by the attempt
+        other = add_pairing(ctx, start_epoch=E, at=NOV)
+        code = ask()  # bound to this pairing: it cannot shred another one
+        assert "another command or other" in _shred(w, "111", other.pairing_id[:8], code)[0]
+        code = ask()
+        w.clock.set(NOV + timedelta(minutes=6))
+        assert "expired" in _shred(w, "111", short, code)[0]
         with ctx.sessions() as s:
             assert count(s, StoredToken) == 1
-        code = shred_command(ctx, ADMIN, [short]).text.rsplit(" ", 1)[1]
-        done = shred_command(ctx, ADMIN, [short, code.lower()])
-        assert "Shredded pairing" in done.text and "1 stored message" in done.text
-        assert done.notices_queued == 2
+        code = ask()
+        (done,) = _shred(w, "111", short, code.lower())
+        assert "Shredded pairing" in done and "1 stored message" in done
         with ctx.sessions() as s:
             assert count(s, StoredToken) == 0
-            assert epoch_status(s, p.pairing_id, E, clock.now()) == "shredded"
+            assert epoch_status(s, p.pairing_id, E, w.clock.now()) == "shredded"
             assert f"the clinic shredded your conversation {short}" in notices_for(
                 s, p.patient_id)[-1]
             ended = get_pairing(s, p.pairing_id)
             assert ended is not None and ended.status == "unpaired"
-            assert ended.shredded_at == clock.now()
+            assert ended.shredded_at == w.clock.now()
+            assert get_pairing(s, other.pairing_id).status == "active"  # type: ignore[union-attr]
             actions = s.scalars(select(AuditEntry.action)).all()
-            assert actions.count("admin.refused") == 4 and "admin.command" in actions
+            assert actions.count("confirmation.refused") == 4 and "admin.command" in actions
 
 
 def test_rotate_now_and_jobs(database_url: str) -> None:
@@ -88,7 +112,8 @@ def test_delete_me_erases_identity_and_shreds_everything(database_url: str) -> N
             before = s.scalar(select(AuditSubjectKey.subject_ref).where(
                 AuditSubjectKey.subject_ref == pairing_ref))
         assert before is None  # nothing audited about it yet
-        shred_command(ctx, ADMIN, [p.pairing_id[:8]])  # ensures an audit subject exists
+        ctx.audit.append(ctx.identity_ref(ADMIN), Action.ADMIN_COMMAND, pairing_ref,
+                         {"command": "shred"})  # the pairing is now an audit subject
         counts = erase_identity_everywhere(ctx, p.patient_id, clock.now())
         assert (counts["pairings"], counts["tokens"], counts["escrow"]) == (1, 1, 1)
         with ctx.sessions() as s:
