@@ -68,9 +68,9 @@ class Argon2Profile:
 
 
 #: The Argon2id cost of new keystores, and what older ones are raised to when unlocked:
-#: 3 passes over 128 MiB, about 0.2 s here - half again the passes and twice the memory
-#: of libsodium's INTERACTIVE, while a whole ``medcrypt decrypt`` stays far below its
-#: 800 ms budget (measured in docs/adr/0003-keystore.md; ``python -m bench.bench_coldstart``).
+#: 3 passes over 128 MiB, 0.2-0.3 s here - half again the passes and twice the memory of
+#: libsodium's INTERACTIVE, while a whole ``medcrypt decrypt`` stays well below its 800 ms
+#: budget (measured in docs/adr/0003-keystore.md; ``python -m bench.bench_coldstart``).
 PROFILE = Argon2Profile(3, 128 * _MIB)
 #: What every keystore was sealed with before (libsodium INTERACTIVE, 2 passes, 64 MiB).
 LEGACY_INTERACTIVE = Argon2Profile(prim.ARGON2ID_OPSLIMIT_INTERACTIVE,
