@@ -181,8 +181,7 @@ class AuditLog:
             except DBAPIError as exc:
                 raise storage_error(exc) from None
             if result.checkpoints:
-                event.listen(session, "after_commit",
-                             lambda _s: self._committed(result.checkpoints), once=True)
+                self._after_commit(session, result.checkpoints)
             return result
         result = self._transaction(lambda conn: self._write(conn, prepared))
         self._committed(result.checkpoints)
@@ -496,6 +495,21 @@ class AuditLog:
             stmt = stmt.where(CHECKPOINTS.c.seq <= last)
         return [Checkpoint(int(r[0]), int(r[1]), *(bytes(v) for v in r[2:]))
                 for r in conn.execute(stmt)]
+
+    def _after_commit(self, session: Session, checkpoints: Sequence[Checkpoint]) -> None:
+        """Announce (and remember) ``checkpoints`` once ``session`` commits - or never,
+        if it rolls back first: a session can roll back and be used again, and its next
+        commit must not announce what the rollback undid."""
+
+        def committed(_session: Session) -> None:
+            event.remove(session, "after_rollback", rolled_back)
+            self._committed(checkpoints)
+
+        def rolled_back(_session: Session) -> None:
+            event.remove(session, "after_commit", committed)
+
+        event.listen(session, "after_commit", committed, once=True)
+        event.listen(session, "after_rollback", rolled_back, once=True)
 
     def _check_rewound(self, head: HeadRow, *, committed: bool) -> None:
         """Compare the locked head's checkpoint with the newest this writer has seen.

@@ -130,18 +130,25 @@ def test_a_writer_that_finds_the_head_rewound_signs_nothing_more(
 def test_a_checkpoint_rolled_back_with_its_session_is_not_mistaken_for_a_rewind(
     audit_engine: Engine, keyring: Keyring, signer: CheckpointSigner, public_keys: dict,
 ) -> None:
+    posted: list[int] = []
     clock = FixedClock(NOW)
-    log = _writer(audit_engine, keyring, signer, clock)
+    log = AuditLog(audit_engine, keyring, clock=clock, signer=signer, checkpoint_every=EVERY,
+                   checkpoint_interval=INTERVAL, on_checkpoint=lambda cp: posted.append(cp.seq))
     sessions = session_factory(audit_engine)
-    log.checkpoint_now()
+    first = log.checkpoint_now()
     clock.set(NOW + timedelta(minutes=61))
-    with sessions() as session:  # late: signs inside the session, which rolls back
-        signed = log.append(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT, session=session)
-        assert signed.checkpoint is not None
+    with sessions() as session:  # late: signs inside the session, which rolls back ...
+        undone = log.append(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT, session=session)
+        assert undone.checkpoint is not None
         session.rollback()
-    with sessions.begin() as session:
+        clock.set(NOW + timedelta(minutes=62))  # ... and the same session is used again
         signed = log.append(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT, session=session)
-    assert signed.checkpoint is not None and not log.rewound
+        session.commit()
+    assert signed.checkpoint is not None and signed.checkpoint.sig != undone.checkpoint.sig
+    assert posted == [first.seq, signed.checkpoint.seq]  # the undone one is never posted
+    with sessions.begin() as session:
+        log.append(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT, session=session)
+    assert not log.rewound
     assert log.verify(public_keys).last_checkpoint_seq == signed.checkpoint.seq
 
 
