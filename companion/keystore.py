@@ -15,6 +15,13 @@ a crash leaves either the old or the new keystore, never a torn one.
 Concurrent commands on one home are serialised by an exclusive ``flock`` on
 ``keystore.lock`` held from unlock to close, so two processes can never both
 read-modify-write (which could resurrect a shredded key).
+
+A keystore sealed under a weaker Argon2id cost than :data:`PROFILE` (every keystore made
+before the cost was raised) is re-sealed under a fresh salt at that cost as soon as it
+is unlocked, atomically like any save, so an old file does not stay cheap to attack.
+Tests that create or unlock many keystores name a cheaper profile explicitly (the
+``profile`` arguments; tests/support/companion.py for the CLI): no flag or environment
+variable of the product selects one.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from medcrypt.crypto.endpoint import keystore as sealing
-from medcrypt.crypto.endpoint.keystore import KeystoreKey
+from medcrypt.crypto.endpoint.keystore import Argon2Profile, KeystoreKey
 from medcrypt.crypto.errors import DecryptionFailed, KeystoreLocked, StorageError
 
 FILE_NAME = "keystore.mcks"
@@ -42,6 +49,9 @@ HEADER_LEN = sealing.HEADER_LEN
 PAD_BLOCK = sealing.PAD_BLOCK
 OPSLIMIT = sealing.OPSLIMIT
 MEMLIMIT = sealing.MEMLIMIT
+#: The Argon2id cost new keystores get and older ones are raised to on unlock. Read at
+#: call time, so the in-process CLI tests can lower it (tests/support/companion.py).
+PROFILE: Argon2Profile = sealing.PROFILE
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -116,13 +126,14 @@ class Keystore:
 
     @classmethod
     def create(cls, home: Path, passphrase: str, state: dict[str, Any], *,
-               opslimit: int = OPSLIMIT, memlimit: int = MEMLIMIT) -> Self:
-        """Create a new keystore; refuses to overwrite an existing one."""
+               profile: Argon2Profile | None = None) -> Self:
+        """Create a new keystore at ``profile`` (default :data:`PROFILE`); refuses to
+        overwrite an existing one."""
         lock_fd = cls._lock(home)
         try:
             if cls.exists(home):
                 raise StorageError(f"a keystore already exists in {home}")
-            key = KeystoreKey.new(passphrase, opslimit=opslimit, memlimit=memlimit)
+            key = KeystoreKey.new(passphrase, profile=profile or PROFILE)
             store = cls(home, key, state=state, lock_fd=lock_fd)
         except BaseException:
             os.close(lock_fd)
@@ -131,8 +142,13 @@ class Keystore:
         return store
 
     @classmethod
-    def unlock(cls, home: Path, passphrase: str) -> Self:
-        """Open the keystore in ``home``; wrong passphrase or damage -> KeystoreLocked."""
+    def unlock(cls, home: Path, passphrase: str, *,
+               profile: Argon2Profile | None = None) -> Self:
+        """Open the keystore in ``home``; wrong passphrase or damage -> KeystoreLocked.
+
+        A file sealed under a weaker cost than ``profile`` (default :data:`PROFILE`) is
+        re-sealed under it before this returns (module docstring).
+        """
         lock_fd = cls._lock(home)
         try:
             try:
@@ -158,10 +174,29 @@ class Keystore:
                 raise
             store = cls(home, key, state=state, lock_fd=lock_fd)
             store._saved = store._encode()
+            store._raise_cost(passphrase, profile or PROFILE)
             return store
         except BaseException:
             os.close(lock_fd)
             raise
+
+    def _raise_cost(self, passphrase: str, target: Argon2Profile) -> None:
+        """Re-seal the document under ``target`` if the file's cost is below it.
+
+        A fresh salt and key; the same document; the atomic save every write uses. On
+        failure both keys are wiped, the unlock fails and the file is the old one.
+        """
+        if not self._key.profile.weaker_than(target):
+            return
+        stronger = KeystoreKey.new(passphrase, profile=self._key.profile.raised_to(target))
+        try:
+            atomic_write(self.path, stronger.seal(self._saved or self._encode()))
+        except BaseException:
+            stronger.wipe()
+            self._key.wipe()
+            raise
+        self._key.wipe()
+        self._key = stronger
 
     @staticmethod
     def _parse(blob: bytes) -> tuple[bytes, int, int, bytes, bytes]:

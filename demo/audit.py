@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from medcrypt.demo.story import Demo
 
-_OK = re.compile(r"Audit log OK: (\d+) entries, head seq (\d+) \(\w+\), (\d+) signed checkpoints")
+_OK = re.compile(r"Audit log OK, (?:not witnessed|witnessed up to seq \d+): (\d+) entries, "
+                 r"head seq (\d+) \(\w+\), (\d+) signed checkpoints")
 
 
 async def audit_chapter(demo: Demo) -> tuple[int, int]:

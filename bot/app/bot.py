@@ -207,6 +207,10 @@ class BotApp:
         try:
             self.services.audit.append(SYSTEM_BOT, action, SYSTEM_BOT, {
                 "telegram": self.telegram is not None, "whatsapp": self.webhook is not None})
+            if action is Action.BOT_STOPPED:
+                # A tail left unsigned would fail `audit verify` once older than the
+                # checkpoint interval, exactly as a log cut back to it does.
+                self.services.audit.checkpoint_open_tail()
         except Exception as exc:  # the audit log's own failure is logged, never fatal here
             log.error("audit_lifecycle_failed", action=action.value, error=type(exc).__name__)
 

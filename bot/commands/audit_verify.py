@@ -1,33 +1,46 @@
-"""/audit_verify: walk the whole hash chain and the signed checkpoints (admins).
+"""/audit_verify [witness lines]: walk the whole hash chain, the signed checkpoints and
+their coverage, and the witness lines pasted after the command (admins).
 
 Verification reads every entry, so it runs after commit in a worker thread (see
 :mod:`bot.commands.deferral`), never on the event loop. The reply is
-:func:`bot.domain.audit_chat.render_verify_reply`: OK with counts, or the first bad sequence
-number and why - never details or references.
+:func:`bot.domain.audit_chat.render_verify_reply`: OK - "witnessed up to seq N" when
+witness lines came with the command, "not witnessed" otherwise - with counts, or the
+first bad sequence number and why; never details or references. Witness lines are
+what a database writer cannot rewrite: the admin pastes the latest one from this chat.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command
-from medcrypt.bot.domain.audit_chat import render_verify_reply
-from medcrypt.crypto.errors import AuditChainBroken
+from medcrypt.bot.domain.audit_chat import parse_witness_text, render_verify_reply
+from medcrypt.crypto.errors import AuditChainBroken, MalformedToken
+from medcrypt.crypto.server.audit import Witness
 from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
 from medcrypt.storage.audit import AuditLog
 
+BAD_WITNESS = ("That witness line does not parse: paste the whole MEDCRYPT-AUDIT line as the "
+               "bot posted it, after /audit_verify.")
 
-def verify_text(log: AuditLog, keys: Mapping[bytes, AuditPublicKey]) -> str:
+
+def verify_text(log: AuditLog, keys: Mapping[bytes, AuditPublicKey],
+                witnesses: Sequence[Witness] = ()) -> str:
     try:
-        report = log.verify(keys)
+        report = log.verify(keys, witnesses=witnesses)
     except AuditChainBroken as exc:
         return render_verify_reply(exc)
-    return render_verify_reply(report)
+    return render_verify_reply(report, witnesses_given=len(witnesses))
 
 
-@command("audit_verify", help="/audit_verify", admin=True)
+@command("audit_verify", help="/audit_verify [witness line]", admin=True)
 def run(ctx: Context, args: list[str]) -> None:
+    try:
+        witnesses = parse_witness_text(ctx.message.text or "")
+    except MalformedToken:
+        ctx.reply(BAD_WITNESS)
+        return
     audit = ctx.services.audit
     keys = dict(ctx.services.audit_public_keys)
-    ctx.deferred.append(lambda: verify_text(audit, keys))
+    ctx.deferred.append(lambda: verify_text(audit, keys, witnesses))

@@ -23,6 +23,10 @@ from medcrypt.crypto.server.audit import (
 from medcrypt.storage.audit import Head
 
 WITNESS_INTRO = "Audit checkpoint - keep this line (it proves the log is untouched):"
+#: What an unwitnessed OK cannot rule out, and how to check it (chat and CLI alike).
+NOT_WITNESSED = ("Not checked against witness lines: history cut back to a checkpoint would "
+                 "not show. Send /audit_verify with the latest witness line from this chat, "
+                 "or run `medcrypt-bot audit verify --witness FILE`.")
 
 
 def witness_line(checkpoint: Checkpoint) -> str:
@@ -67,15 +71,27 @@ def render_head_reply(head: Head) -> str:
 def render_verify_reply(
     result: VerifyReport | AuditChainBroken, *, witnesses_given: int = 0
 ) -> str:
-    """Reply to ``/audit_verify``: OK with counts, or the first bad seq and why."""
+    """Reply to ``/audit_verify``: OK with counts, or the first bad seq and why.
+
+    An OK says first whether witness lines were part of the check: without them a log
+    cut back exactly to a genuine checkpoint still verifies, so "not witnessed" is the
+    honest verdict, with how to get the stronger one.
+    """
     if isinstance(result, AuditChainBroken):
         return (f"AUDIT LOG BROKEN at seq {result.seq}: {result.reason}.\n"
                 "Do not trust entries from that point; keep the database as it is and "
                 "run `medcrypt-bot audit verify --witness FILE` with the chat's witness lines.")
-    lines = [f"Audit log OK: {result.entries} entries, head seq {result.head_seq} "
+    seen = (f"witnessed up to seq {result.witnessed_seq}" if result.witnessed_seq
+            else "not witnessed")
+    lines = [f"Audit log OK, {seen}: {result.entries} entries, head seq {result.head_seq} "
              f"({result.head_hash.hex()[:16]}), {result.checkpoints} signed checkpoints."]
     if witnesses_given or result.witnesses:
         lines.append(f"Witness lines matched: {result.witnesses} of {witnesses_given}.")
+    else:
+        lines.append(NOT_WITNESSED)
+    if result.last_checkpoint_seq:
+        lines.append(f"Last checkpoint: seq {result.last_checkpoint_seq} at "
+                     f"{_when(result.last_checkpoint_ts_us)}.")
     if result.unsigned_tail:
         lines.append(f"{result.unsigned_tail} newest entries are not yet covered by a "
                      "checkpoint.")

@@ -11,8 +11,11 @@ File layout (all integers big-endian)::
     ciphertext = XChaCha20-Poly1305-IETF(key, nonce, padded document, ad = the 53 bytes above)
 
 key = Argon2id(UTF-8 passphrase, salt, opslimit, memlimit) -> 32 bytes. The parameters
-are in the authenticated header, so they cannot be silently downgraded, and absurd ones
-are refused before Argon2id runs, so a hostile file cannot make an unlock hang. The
+are in the authenticated header, so they cannot be silently downgraded (a weakened header
+derives another key and fails the tag), and absurd ones are refused before Argon2id runs,
+so a hostile file cannot make an unlock hang. New keystores use :data:`PROFILE`; a file
+sealed under a weaker :class:`Argon2Profile` is re-sealed under it when next unlocked
+(:mod:`medcrypt.companion.keystore`). The
 document is padded with spaces to a multiple of 4 KiB so the file size says little about
 how many pairings or history entries it holds. Every :meth:`KeystoreKey.seal` draws a
 fresh nonce itself: a caller cannot reuse one.
@@ -44,11 +47,38 @@ SALT_LEN = prim.ARGON2ID_SALT_LEN
 NONCE_LEN = prim.XNONCE_LEN
 KEY_LEN = prim.KEY_LEN
 PAD_BLOCK = 4096
-#: Argon2id cost: libsodium's INTERACTIVE profile (2 passes, 64 MiB) - about 80 ms here,
-#: which keeps a whole ``medcrypt decrypt`` well under 300 ms (docs/adr/0003-keystore.md).
-OPSLIMIT = prim.ARGON2ID_OPSLIMIT_INTERACTIVE
-MEMLIMIT = prim.ARGON2ID_MEMLIMIT_INTERACTIVE
-#: The cheapest parameters libsodium accepts (tests use them to stay fast).
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Argon2Profile:
+    """An Argon2id cost: passes (``opslimit``) over ``memlimit`` bytes of memory."""
+
+    opslimit: int
+    memlimit: int
+
+    def weaker_than(self, other: Argon2Profile) -> bool:
+        """Whether either cost falls short of ``other``'s (so a re-seal is due)."""
+        return self.opslimit < other.opslimit or self.memlimit < other.memlimit
+
+    def raised_to(self, other: Argon2Profile) -> Argon2Profile:
+        """Each cost at least ``other``'s: an upgrade never lowers what a file has."""
+        return Argon2Profile(max(self.opslimit, other.opslimit),
+                             max(self.memlimit, other.memlimit))
+
+
+#: The Argon2id cost of new keystores, and what older ones are raised to when unlocked:
+#: 3 passes over 128 MiB, 0.2-0.3 s here - half again the passes and twice the memory of
+#: libsodium's INTERACTIVE, while a whole ``medcrypt decrypt`` stays well below its 800 ms
+#: budget (measured in docs/adr/0003-keystore.md; ``python -m bench.bench_coldstart``).
+PROFILE = Argon2Profile(3, 128 * _MIB)
+#: What every keystore was sealed with before (libsodium INTERACTIVE, 2 passes, 64 MiB).
+LEGACY_INTERACTIVE = Argon2Profile(prim.ARGON2ID_OPSLIMIT_INTERACTIVE,
+                                   prim.ARGON2ID_MEMLIMIT_INTERACTIVE)
+OPSLIMIT = PROFILE.opslimit
+MEMLIMIT = PROFILE.memlimit
+#: The cheapest parameters libsodium accepts (a reader's lower bound; tests name them
+#: explicitly to stay fast - the product never does).
 OPSLIMIT_MIN = prim.ARGON2ID_OPSLIMIT_MIN
 MEMLIMIT_MIN = prim.ARGON2ID_MEMLIMIT_MIN
 #: Refuse absurd parameters from a tampered or foreign header before running Argon2id.
@@ -98,10 +128,16 @@ class KeystoreKey:
                                          memlimit=memlimit, length=KEY_LEN)
 
     @classmethod
-    def new(cls, passphrase: str, *, opslimit: int = OPSLIMIT, memlimit: int = MEMLIMIT,
+    def new(cls, passphrase: str, *, profile: Argon2Profile = PROFILE,
             rng: prim.Rng = os.urandom) -> Self:
-        """The key of a new keystore: a fresh random salt from ``rng``."""
-        return cls(passphrase, rng(SALT_LEN), opslimit=opslimit, memlimit=memlimit)
+        """The key of a new keystore (or of a re-seal): a fresh random salt from ``rng``."""
+        return cls(passphrase, rng(SALT_LEN), opslimit=profile.opslimit,
+                   memlimit=profile.memlimit)
+
+    @property
+    def profile(self) -> Argon2Profile:
+        """The Argon2id cost this key was derived with (the file header's)."""
+        return Argon2Profile(self.opslimit, self.memlimit)
 
     @classmethod
     def unlock(cls, passphrase: str, blob: bytes) -> tuple[Self, bytes]:

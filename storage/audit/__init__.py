@@ -4,6 +4,8 @@
 
 * :mod:`.log` - the :class:`AuditLog` class: append (serialised, why the chain cannot
   fork is explained there), checkpoints, pseudonyms, head, verify, export, erasure;
+* :mod:`.chain` - one append transaction's walk along the chain, with the checkpoints
+  the coverage promises owe (ADR 0014);
 * :mod:`.records` - tables, value types, time conversion and error mapping;
 * :mod:`.queries` - the SQL of the fast paths (batch insert, verify stream);
 * :mod:`.parallel` / :mod:`.worker` - large logs verified in seq slices by worker

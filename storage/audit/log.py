@@ -13,11 +13,26 @@ and one insert per entry.
 Passing ``session=`` makes the entry part of the caller's transaction (the business
 change and its audit record commit or roll back together). On SQLite append before
 reading other tables in that transaction, or the write lock may be refused
-(SQLITE_BUSY) and the caller retries. Count-based checkpoints are only taken by
-engine-mode appends and :meth:`AuditLog.checkpoint_if_due`, because only they know
-when the transaction commits and the witness line may be posted.
+(SQLITE_BUSY) and the caller retries.
 
-Verification reads head, checkpoints and entries from one snapshot; logs of at least
+Checkpoints keep the coverage promises the verifier holds the log to
+(:mod:`medcrypt.crypto.server.audit.coverage`), in every append, engine or session: a
+checkpoint is written inside the batch before it would leave more than
+``checkpoint_every`` entries unsigned, and at the end of any transaction that reaches
+``checkpoint_every - 1`` unsigned entries or is written ``checkpoint_interval`` or more
+after the last checkpoint - so a late entry is signed in its own transaction. A
+checkpoint taken in the caller's session is announced (its witness line posted) only
+once that session commits.
+
+A writer also remembers the newest checkpoint it has seen committed. If the head row
+later names an older one, the log was rewound under a running writer - history cut
+and the head fixed, the attack the coverage rules are for - and this writer refuses to
+sign on top of it from then on (and logs ``audit_log_rewound``): the stretch it keeps
+appending stays unsigned, so ``audit verify`` fails there rather than seeing a clean
+chain re-signed by the bot itself.
+
+Verification reads head, checkpoints and entries from one snapshot, holds them to the
+checkpoint coverage of this log's policy at its clock's time, and for logs of at least
 :data:`~.parallel.PARALLEL_MIN_ENTRIES` entries are split into seq slices verified by
 worker processes (:mod:`.parallel`), with the same verdict. ``export`` is the HIPAA
 accounting of disclosures (erased subjects shown as ``erased``, not skipped);
@@ -35,7 +50,8 @@ from contextlib import closing, contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+import structlog
+from sqlalchemy import Connection, Engine, delete, event, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -48,20 +64,18 @@ from medcrypt.crypto.server.audit import (
     Action,
     Checkpoint,
     CheckpointSigner,
+    CoveragePolicy,
     Details,
-    EntryFields,
     VerifyReport,
     Witness,
     check_ref,
-    encode_details,
-    entry_hash,
     pseudonym,
-    seal_details,
     verify_chain,
 )
 from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.audit import parallel
+from medcrypt.storage.audit.chain import TransactionChain
 from medcrypt.storage.audit.queries import (
     decrypt_row,
     insert_entries,
@@ -92,8 +106,13 @@ from medcrypt.storage.db import is_sqlite, sqlite_checkpoint_truncate
 from medcrypt.storage.encrypted import Sealed
 from medcrypt.storage.models.audit import AuditSecret, AuditSubjectKey
 
+log = structlog.get_logger("storage.audit")
+
 WRITE_ATTEMPTS = 5
 _KEY_CACHE_MAX = 4096
+#: How long past the interval an open tail may wait for a periodic checkpoint: twice the
+#: bot's maintenance tick (bot/app/bot.py, five minutes).
+CHECKPOINT_GRACE = timedelta(minutes=10)
 _T = TypeVar("_T")
 
 
@@ -114,6 +133,7 @@ class AuditLog:
         signer: CheckpointSigner | None = None,
         checkpoint_every: int = 1000,
         checkpoint_interval: timedelta = timedelta(hours=1),
+        checkpoint_grace: timedelta = CHECKPOINT_GRACE,
         on_checkpoint: Callable[[Checkpoint], None] | None = None,
         postgres_vacuum: Literal["none", "vacuum", "vacuum_full"] = "vacuum",
         rng: Callable[[int], bytes] = os.urandom,
@@ -128,11 +148,16 @@ class AuditLog:
         self._signer = signer
         self._every = checkpoint_every
         self._interval_us = checkpoint_interval // timedelta(microseconds=1)
+        self._grace_us = checkpoint_grace // timedelta(microseconds=1)
         self._on_checkpoint = on_checkpoint
         self._vacuum = postgres_vacuum
         self._rng = rng
         self._key_cache: dict[tuple[str, bytes], bytes] = {}
         self._pseudonym_key: bytes | None = None
+        #: The newest checkpoint seen committed (seq, signature), and whether the head
+        #: has since named an older one (module docstring).
+        self._seen_cp: tuple[int, bytes] = (0, b"")
+        self._rewound = False
 
     # -- appending ----------------------------------------------------------------------
 
@@ -152,12 +177,14 @@ class AuditLog:
             raise ValueError("append_many needs at least one event")
         if session is not None:
             try:
-                return self._write(session.connection(), prepared, auto_checkpoint=False)
+                result = self._write(session.connection(), prepared, in_session=True)
             except DBAPIError as exc:
                 raise storage_error(exc) from None
-        result = self._transaction(
-            lambda conn: self._write(conn, prepared, auto_checkpoint=True))
-        self._announce(result.checkpoint)
+            if result.checkpoints:
+                self._after_commit(session, result.checkpoints)
+            return result
+        result = self._transaction(lambda conn: self._write(conn, prepared))
+        self._committed(result.checkpoints)
         return result
 
     def checkpoint_if_due(self, now: datetime | None = None) -> Checkpoint | None:
@@ -174,7 +201,7 @@ class AuditLog:
         if not self._due(head, now_us):
             return None
         result = self._transaction(lambda conn: self._checkpoint_locked(conn, now_us, False))
-        self._announce(result)
+        self._committed((result,) if result else ())
         return result
 
     def checkpoint_now(self, now: datetime | None = None) -> Checkpoint:
@@ -183,10 +210,32 @@ class AuditLog:
             raise ConfigError("audit.signing_key_env", "no checkpoint signing key configured")
         now_us = to_us(now if now is not None else self._clock.now())
         result = self._transaction(lambda conn: self._checkpoint_locked(conn, now_us, True))
-        if result is None:  # pragma: no cover - forced checkpoints always sign
-            raise StorageError("forced checkpoint was not written")
-        self._announce(result)
+        if result is None:  # only a rewound log is refused a forced checkpoint
+            raise StorageError(f"refusing to sign: this process saw checkpoint "
+                               f"{self._seen_cp[0]}, which the database no longer names - "
+                               "the audit log was rewound; check it with `medcrypt-bot "
+                               "audit verify --witness FILE`")
+        self._committed((result,))
         return result
+
+    def checkpoint_open_tail(self) -> Checkpoint | None:
+        """Sign the entries no checkpoint covers yet, if any and a key is configured.
+
+        For a writer that is about to stop (the bot's shutdown): a tail left open would
+        fail verification once it is older than the interval, as a cut log does.
+        """
+        if self._signer is None or self._rewound:
+            return None
+        with self._connect() as conn:
+            head = self._read_head(conn)
+        if head.seq == head.cp_seq:
+            return None
+        return self.checkpoint_now()
+
+    @property
+    def rewound(self) -> bool:
+        """Whether this writer found the log rewound under it (and stopped signing)."""
+        return self._rewound
 
     def pseudonym(self, kind: str, raw_id: str | int | bytes) -> str:
         """The stable, non-invertible reference of a person or object (``patient:<hex>``)."""
@@ -229,7 +278,8 @@ class AuditLog:
         jobs: int | None = None,
         parallel_from: int = parallel.PARALLEL_MIN_ENTRIES,
     ) -> VerifyReport:
-        """Verify the whole log from one consistent snapshot (see crypto.audit).
+        """Verify the whole log from one consistent snapshot (see crypto.audit), coverage
+        included: judged by this log's checkpoint policy at its clock's ``now``.
 
         ``jobs`` worker processes (default ``min(cpu_count, 4)``) verify logs of at least
         ``parallel_from`` entries; ``jobs=1`` always walks in this process. Both give
@@ -238,6 +288,8 @@ class AuditLog:
         jobs = parallel.default_jobs() if jobs is None else jobs
         if jobs < 1 or batch_size < 1:
             raise ValueError("verify needs jobs >= 1 and batch_size >= 1")
+        coverage = CoveragePolicy(self._every, self._interval_us, to_us(self._clock.now()),
+                                  self._grace_us)
         with self._connect() as conn:
             if not is_sqlite(self._engine):  # one snapshot for head, checkpoints, entries
                 conn.execution_options(isolation_level="REPEATABLE READ")  # in place
@@ -250,14 +302,14 @@ class AuditLog:
                     conn, target, slices, lambda after, upto: verify_sql(conn, after, upto),
                     local_batches=lambda sql: closing(stream_entries(conn, batch_size, sql)),
                     checkpoints=cps, public_keys=public_keys, witnesses=witnesses,
-                    claimed_head=(head.seq, head.entry_hash), progress=progress,
-                    batch_size=batch_size)
+                    claimed_head=(head.seq, head.entry_hash), coverage=coverage,
+                    progress=progress, batch_size=batch_size)
             # closing(): a break stops the walk mid-stream; the cursor must close before
             # the connection does, not whenever the generator is collected.
             with closing(stream_entries(conn, batch_size)) as batches:
                 return verify_chain(batches, cps, public_keys, witnesses=witnesses,
                                     claimed_head=(head.seq, head.entry_hash),
-                                    progress=progress)
+                                    coverage=coverage, progress=progress)
 
     # -- export and erasure ----------------------------------------------------------------
 
@@ -298,14 +350,14 @@ class AuditLog:
         prepared = [prepare(AuditEvent(actor, Action.SUBJECT_ERASED, subject_ref, {}))]
 
         def work(conn: Connection) -> Appended:
-            result = self._write(conn, prepared, auto_checkpoint=True)
+            result = self._write(conn, prepared)
             conn.execute(delete(SUBJECT_KEYS).where(SUBJECT_KEYS.c.subject_ref == subject_ref))
             return result
 
         result = self._transaction(work)
         for cached in [k for k in list(self._key_cache) if k[0] == subject_ref]:
             self._key_cache.pop(cached, None)  # list(): other threads may be inserting
-        self._announce(result.checkpoint)
+        self._committed(result.checkpoints)
         if purge:
             self._purge_deleted()
 
@@ -369,48 +421,42 @@ class AuditLog:
 
     def _checkpoint_locked(self, conn: Connection, now_us: int, force: bool) -> Checkpoint | None:
         head = self._lock_head(conn)
-        if not force and not self._due(head, now_us):
-            return None  # another process checkpointed while we waited
-        return self._write(conn, [], auto_checkpoint=True, ts_us=now_us, head=head).checkpoint
+        self._check_rewound(head, committed=True)
+        if self._rewound or (not force and not self._due(head, now_us)):
+            return None  # rewound, or another process checkpointed while we waited
+        return self._write(conn, [], ts_us=now_us, head=head).checkpoint
 
     def _write(
-        self, conn: Connection, prepared: Sequence[Prepared], *, auto_checkpoint: bool,
-        ts_us: int | None = None, head: HeadRow | None = None,
+        self, conn: Connection, prepared: Sequence[Prepared], *,
+        ts_us: int | None = None, head: HeadRow | None = None, in_session: bool = False,
     ) -> Appended:
-        """Lock, chain, encrypt and insert; take a checkpoint when one is due."""
+        """Lock, chain, encrypt and insert, with the checkpoints coverage needs
+        (:mod:`.chain`). No ``prepared`` events means a checkpoint is wanted now."""
         head = head or self._lock_head(conn)
+        self._check_rewound(head, committed=not in_session)
         ts = ts_us if ts_us is not None else to_us(self._clock.now())
-        sign = self._signer is not None and auto_checkpoint and (
-            not prepared or self._due(head._replace(seq=head.seq + len(prepared) + 1), ts))
-        events = list(prepared)
-        if sign:
-            details = encode_details({"previous_checkpoint_seq": head.cp_seq})
-            events.append((SYSTEM_AUDIT, Action.CHECKPOINT.value, SYSTEM_AUDIT, details))
-        keys = self._subject_keys(conn, {e[2] for e in events}, ts)
-        rows: list[dict[str, Any]] = []
-        seq, prev = head.seq, head.entry_hash
-        for actor, action, subject, plaintext in events:
-            seq += 1
-            sealed = seal_details(keys[subject], seq, subject, action, plaintext, rng=self._rng)
-            link, prev = prev, entry_hash(EntryFields(seq, ts, actor, subject, action, sealed,
-                                                      prev))
-            rows.append({"seq": seq, "ts_us": ts, "actor_ref": actor, "subject_ref": subject,
-                         "action": action, "details": sealed, "prev_hash": link,
-                         "entry_hash": prev})
-        insert_entries(conn, rows)
-        values: dict[str, Any] = {"seq": seq, "entry_hash": prev}
-        checkpoint = None
-        if sign and self._signer is not None:
-            checkpoint = self._signer.sign(seq, ts, prev, head.cp_sig)
+        signer = None if self._rewound else self._signer
+        subjects = {e[2] for e in prepared} | ({SYSTEM_AUDIT} if signer else set())
+        chain = TransactionChain(head, ts, self._subject_keys(conn, subjects, ts),
+                                 signer=signer, every=self._every,
+                                 interval_us=self._interval_us, rng=self._rng)
+        mine = [chain.add(entry) for entry in prepared]  # the caller's entries: seq, hash
+        chain.close(force=not prepared)
+        if chain.rows:
+            insert_entries(conn, chain.rows)
+        values: dict[str, Any] = {"seq": chain.seq, "entry_hash": chain.prev}
+        for cp in chain.checkpoints:
             conn.execute(insert(CHECKPOINTS).values(
-                seq=checkpoint.seq, ts_us=checkpoint.ts_us, head_hash=checkpoint.head_hash,
-                key_id=checkpoint.key_id, prev_sig=checkpoint.prev_sig, sig=checkpoint.sig))
-            values |= {"checkpoint_seq": seq, "checkpoint_ts_us": checkpoint.ts_us,
-                       "checkpoint_sig": checkpoint.sig}
+                seq=cp.seq, ts_us=cp.ts_us, head_hash=cp.head_hash, key_id=cp.key_id,
+                prev_sig=cp.prev_sig, sig=cp.sig))
+        if chain.checkpoints:
+            last = chain.checkpoints[-1]
+            values |= {"checkpoint_seq": last.seq, "checkpoint_ts_us": last.ts_us,
+                       "checkpoint_sig": last.sig}
         conn.execute(update(HEAD).where(HEAD.c.id == 1).values(**values))
-        last = head.seq + len(prepared)
-        last_hash = rows[len(prepared) - 1]["entry_hash"] if prepared else head.entry_hash
-        return Appended(head.seq + 1, last, last_hash, checkpoint)
+        first_seq = mine[0][0] if mine else head.seq + 1
+        last_seq, last_hash = mine[-1] if mine else (head.seq, head.entry_hash)
+        return Appended(first_seq, last_seq, last_hash, tuple(chain.checkpoints))
 
     def _subject_keys(self, conn: Connection, refs: set[str], ts_us: int) -> dict[str, bytes]:
         """Existing subject keys, creating missing ones (caller holds the head lock)."""
@@ -450,9 +496,47 @@ class AuditLog:
         return [Checkpoint(int(r[0]), int(r[1]), *(bytes(v) for v in r[2:]))
                 for r in conn.execute(stmt)]
 
-    def _announce(self, checkpoint: Checkpoint | None) -> None:
-        if checkpoint is not None and self._on_checkpoint is not None:
-            self._on_checkpoint(checkpoint)
+    def _after_commit(self, session: Session, checkpoints: Sequence[Checkpoint]) -> None:
+        """Announce (and remember) ``checkpoints`` once ``session`` commits - or never,
+        if it rolls back first: a session can roll back and be used again, and its next
+        commit must not announce what the rollback undid."""
+
+        def committed(_session: Session) -> None:
+            event.remove(session, "after_rollback", rolled_back)
+            self._committed(checkpoints)
+
+        def rolled_back(_session: Session) -> None:
+            event.remove(session, "after_commit", committed)
+
+        event.listen(session, "after_commit", committed, once=True)
+        event.listen(session, "after_rollback", rolled_back, once=True)
+
+    def _check_rewound(self, head: HeadRow, *, committed: bool) -> None:
+        """Compare the locked head's checkpoint with the newest this writer has seen.
+
+        ``committed`` says the head read shows only committed rows (our own transaction
+        has written nothing yet), so a newer checkpoint in it may be remembered; inside
+        a caller's session it may be our own uncommitted one, which must not be.
+        """
+        seen_seq, seen_sig = self._seen_cp
+        if head.cp_seq > seen_seq:
+            if committed:
+                self._seen_cp = (head.cp_seq, head.cp_sig)
+            return
+        if seen_seq == 0 or (head.cp_seq == seen_seq and head.cp_sig == seen_sig):
+            return
+        if not self._rewound:
+            log.critical("audit_log_rewound", seen_checkpoint_seq=seen_seq,
+                         head_checkpoint_seq=head.cp_seq, head_seq=head.seq)
+        self._rewound = True
+
+    def _committed(self, checkpoints: Iterable[Checkpoint]) -> None:
+        """Our checkpoints are committed: remember the newest, announce each."""
+        for checkpoint in checkpoints:
+            if checkpoint.seq > self._seen_cp[0]:
+                self._seen_cp = (checkpoint.seq, checkpoint.sig)
+            if self._on_checkpoint is not None:
+                self._on_checkpoint(checkpoint)
 
     def _pseudonym_secret(self) -> bytes:
         """Load the pseudonym key, creating it on first use.
@@ -501,3 +585,4 @@ class AuditLog:
                 "VACUUM audit_subject_keys")
             with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
                 c.exec_driver_sql(sql)
+

@@ -14,12 +14,13 @@ see the same rows:
   under the head lock; nothing updates or deletes entries), so rows up to that seq are
   the same in any later snapshot and appends made meanwhile are simply not read.
 
-Each worker checks its slice's internal chain and hashes and returns its first row,
-its end state and the hashes at checkpoint and witness seqs; the parent stitches the
-slices with :func:`crypto.audit.combine_segments`, which names the same first bad seq,
-for the same reason, as the sequential verifier. The parent is one of the walkers: it
-checks the checkpoint signatures (which do not depend on the walk) while the worker
-interpreters start, then walks the first slice on its own connection and snapshot.
+Each worker checks its slice's internal chain, hashes and late entries (coverage) and
+returns its first row, its end state and the hashes at checkpoint and witness seqs; the
+parent stitches the slices with :func:`crypto.audit.combine_segments`, which names the
+same first bad seq, for the same reason, as the sequential verifier. The parent is one
+of the walkers: it checks the checkpoint signatures (which do not depend on the walk)
+while the worker interpreters start, then walks the first slice on its own connection
+and snapshot.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ from sqlalchemy import Connection, func, select
 from medcrypt.crypto.errors import StorageError
 from medcrypt.crypto.server.audit import (
     Checkpoint,
+    CoveragePolicy,
     SegmentResult,
     VerifyReport,
     Witness,
     checkpoint_signature_ok,
+    checkpoint_times,
     combine_segments,
     stop_seqs_of,
     verify_segment,
@@ -100,6 +103,7 @@ def verify_parallel(
     public_keys: Mapping[bytes, AuditPublicKey],
     witnesses: Sequence[Witness],
     claimed_head: tuple[int, bytes],
+    coverage: CoveragePolicy | None,
     progress: Callable[[int], None] | None,
     batch_size: int,
 ) -> VerifyReport:
@@ -110,17 +114,21 @@ def verify_parallel(
     if dialect == "postgresql":
         snapshot = str(conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
     stops = stop_seqs_of(checkpoints, witnesses)
+    interval = coverage.interval_us if coverage is not None else None
+    times = checkpoint_times(checkpoints)
 
     def stops_in(after: int, upto: int) -> list[int]:
         return [s for s in stops if after < s <= upto]
 
     tasks = [SliceTask(dialect, where, entry_sql(after, upto), stops_in(after, upto),
-                       batch_size, snapshot, SQLITE_BUSY_TIMEOUT_MS)
+                       batch_size, snapshot, SQLITE_BUSY_TIMEOUT_MS, interval,
+                       tuple(times.items()))
              for after, upto in slices[1:]]
 
     def walk_first(report: Callable[[int], None]) -> SegmentResult:
         with local_batches(entry_sql(*slices[0])) as batches:
-            return verify_segment(batches, stops_in(*slices[0]), progress=report)
+            return verify_segment(batches, stops_in(*slices[0]), interval_us=interval,
+                                  checkpoint_times=times, progress=report)
 
     signature_ok: dict[int, bool] = {}
 
@@ -130,7 +138,8 @@ def verify_parallel(
 
     results = run_workers(tasks, progress, local=walk_first, meanwhile=check_signatures)
     return combine_segments(results, checkpoints, public_keys, witnesses=witnesses,
-                            claimed_head=claimed_head, signature_ok=signature_ok)
+                            claimed_head=claimed_head, coverage=coverage,
+                            signature_ok=signature_ok)
 
 
 class _Collector:

@@ -53,12 +53,21 @@ class AuditEvent(NamedTuple):
 
 @dataclass(frozen=True)
 class Appended:
-    """Where the caller's entries landed, and the checkpoint taken with them, if any."""
+    """Where the caller's entries landed, and the checkpoints taken with them.
+
+    A large batch can carry checkpoints between its entries (coverage allows at most
+    ``checkpoint_every`` unsigned entries), so ``first_seq..last_seq`` may include them.
+    """
 
     first_seq: int
     last_seq: int
     entry_hash: bytes
-    checkpoint: Checkpoint | None
+    checkpoints: tuple[Checkpoint, ...] = ()
+
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        """The last checkpoint taken with these entries, if any."""
+        return self.checkpoints[-1] if self.checkpoints else None
 
 
 @dataclass(frozen=True)

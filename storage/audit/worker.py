@@ -43,6 +43,9 @@ class SliceTask:
     batch_size: int
     snapshot: str | None = None
     busy_timeout_ms: int = 5000
+    #: Coverage: the checkpoint interval and every checkpoint's (seq, signed time).
+    interval_us: int | None = None
+    checkpoint_times: Sequence[tuple[int, int]] = ()
 
 
 def _sqlite_batches(task: SliceTask) -> Generator[list[Any], None, None]:
@@ -95,7 +98,9 @@ def run(task: SliceTask, out: Connection) -> SegmentResult:
     batches = _sqlite_batches(task) if task.dialect == "sqlite" else _postgres_batches(task)
     rows: Iterator[Sequence[EntryRow]] = batches
     try:
-        return verify_segment(rows, task.stop_seqs, progress=progress)
+        return verify_segment(rows, task.stop_seqs, interval_us=task.interval_us,
+                              checkpoint_times=dict(task.checkpoint_times),
+                              progress=progress)
     finally:
         batches.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from medcrypt.bot.domain.audit_chat import (
+    NOT_WITNESSED,
     parse_witness_text,
     render_head_reply,
     render_verify_progress,
@@ -41,12 +42,25 @@ def test_head_reply() -> None:
 
 def test_verify_replies() -> None:
     ok = VerifyReport(entries=1004, head_seq=1004, head_hash=b"\x01" * 32, checkpoints=1,
-                      last_checkpoint_seq=1000, witnesses=1)
+                      last_checkpoint_seq=1000, witnesses=1, witnessed_seq=1000,
+                      last_checkpoint_ts_us=CP.ts_us, coverage_checked=True)
     assert render_verify_reply(ok, witnesses_given=1).splitlines() == [
-        "Audit log OK: 1004 entries, head seq 1004 (0101010101010101), 1 signed checkpoints.",
+        "Audit log OK, witnessed up to seq 1000: 1004 entries, head seq 1004 "
+        "(0101010101010101), 1 signed checkpoints.",
         "Witness lines matched: 1 of 1.",
+        "Last checkpoint: seq 1000 at 2026-11-23 12:00 UTC.",
         "4 newest entries are not yet covered by a checkpoint.",
     ]
+    alone = VerifyReport(entries=1000, head_seq=1000, head_hash=b"\x01" * 32, checkpoints=1,
+                         last_checkpoint_seq=1000, witnesses=0,
+                         last_checkpoint_ts_us=CP.ts_us, coverage_checked=True)
+    assert render_verify_reply(alone).splitlines() == [
+        "Audit log OK, not witnessed: 1000 entries, head seq 1000 (0101010101010101), "
+        "1 signed checkpoints.",
+        NOT_WITNESSED,
+        "Last checkpoint: seq 1000 at 2026-11-23 12:00 UTC.",
+    ]
+    assert "/audit_verify" in NOT_WITNESSED and "--witness" in NOT_WITNESSED
     bad = render_verify_reply(AuditChainBroken(77, "entry missing: seq 77 was deleted"))
     assert bad.startswith("AUDIT LOG BROKEN at seq 77: entry missing: seq 77 was deleted.")
     assert render_verify_progress(1234567) == "Verifying the audit log... 1,234,567 entries checked"

@@ -20,7 +20,15 @@ from sqlalchemy.orm import Session
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.server.audit import Action, CheckpointSigner
 from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage.audit import ENTRIES, HEAD, SECRETS, SUBJECT_KEYS, AuditEvent, AuditLog
+from medcrypt.storage.audit import (
+    CHECKPOINTS,
+    ENTRIES,
+    HEAD,
+    SECRETS,
+    SUBJECT_KEYS,
+    AuditEvent,
+    AuditLog,
+)
 from medcrypt.storage.db import make_engine
 from medcrypt.storage.models import load_all
 from tests.support.audit import AUDIT_TABLES, NOW
@@ -55,18 +63,19 @@ def _rows(engine: Engine) -> list[tuple[object, ...]]:
 
 
 def _reset(engine: Engine) -> None:
-    """An empty log: no entries, head, subject keys or pseudonym secret."""
+    """An empty log: no entries, checkpoints, head, subject keys or pseudonym secret."""
     with engine.begin() as conn:
-        for table in (ENTRIES, HEAD, SUBJECT_KEYS, SECRETS):
+        for table in (ENTRIES, CHECKPOINTS, HEAD, SUBJECT_KEYS, SECRETS):
             conn.execute(delete(table))
 
 
 def test_a_batch_writes_the_chain_single_appends_write(
-    audit_engine: Engine, keyring: Keyring, public_keys: dict,
+    audit_engine: Engine, keyring: Keyring, signer: CheckpointSigner, public_keys: dict,
 ) -> None:
     def run(write: Callable[[AuditLog, list[AuditEvent]], None]) -> list[tuple[object, ...]]:
         _reset(audit_engine)
-        log = AuditLog(audit_engine, keyring, clock=FixedClock(NOW), rng=_counter_rng())
+        log = AuditLog(audit_engine, keyring, clock=FixedClock(NOW), signer=signer,
+                       rng=_counter_rng())
         events = _events(log, 40)
         # Subject keys first, identically in both runs: after this the only randomness
         # either path draws is one nonce per entry, in entry order.
@@ -74,7 +83,7 @@ def test_a_batch_writes_the_chain_single_appends_write(
                          for e in {e.subject: e for e in events}.values()])
         write(log, events)
         report = log.verify(public_keys)
-        assert report.head_seq == 7 + 40
+        assert report.head_seq == 7 + 1 + 40  # the first transaction is signed at once
         return _rows(audit_engine)
 
     def singles(log: AuditLog, events: list[AuditEvent]) -> None:
@@ -87,24 +96,30 @@ def test_a_batch_writes_the_chain_single_appends_write(
 
     one_by_one = run(singles)
     batched = run(batches)
-    assert len(one_by_one) == 47
+    assert len(one_by_one) == 48
     assert batched == one_by_one
 
 
 def test_a_batch_in_the_callers_transaction_commits_or_vanishes_with_it(
-    audit_engine: Engine, keyring: Keyring, public_keys: dict,
+    audit_engine: Engine, keyring: Keyring, signer: CheckpointSigner, public_keys: dict,
 ) -> None:
-    log = AuditLog(audit_engine, keyring, clock=FixedClock(NOW))
+    posted: list[int] = []
+    log = AuditLog(audit_engine, keyring, clock=FixedClock(NOW), signer=signer,
+                   on_checkpoint=lambda cp: posted.append(cp.seq))
     events = _events(log, 12)
     with audit_engine.connect() as conn, Session(bind=conn) as session:
         appended = log.append_many(events, session=session)
         assert (appended.first_seq, appended.last_seq) == (1, 12)
+        assert appended.checkpoint is not None and appended.checkpoint.seq == 13
         session.rollback()
     assert log.head().seq == 0 and _rows(audit_engine) == []
+    assert posted == []  # a rolled-back checkpoint has no witness line to post
     with audit_engine.connect() as conn, Session(bind=conn) as session:
         log.append_many(events, session=session)
+        assert posted == []  # not before the caller's commit
         session.commit()
-    assert log.verify(public_keys).head_seq == 12
+    assert posted == [13]
+    assert log.verify(public_keys).head_seq == 13
 
 
 def test_batches_racing_single_appends_leave_one_chain(
@@ -134,6 +149,7 @@ def test_batches_racing_single_appends_leave_one_chain(
                 start.wait()
                 for i in range(60):
                     log.append(ref, Action.ADMIN_COMMAND, ref, {"command": "stats", "i": i})
+                    time.sleep(0.002)  # messages arrive; a waiting batch gets its turn
             except BaseException as exc:
                 errors.append(exc)
 
@@ -150,9 +166,11 @@ def test_batches_racing_single_appends_leave_one_chain(
         actions = [r[4] for r in rows]
         assert actions.count(Action.ADMIN_COMMAND.value) == 3 * 60
         assert len(rows) - actions.count(Action.CHECKPOINT.value) == 4 * 150 + 3 * 60
-        # A batch is contiguous: nobody's entry lands inside it.
+        # A batch is contiguous: nobody's entry lands inside it. (Its own checkpoints
+        # may: 150 entries cannot go unsigned when checkpoint_every is 50.)
         batch_actions = {Action.EPOCH_SHREDDED.value, Action.EPOCH_RETIRED.value}
-        runs = [k for k, (a, b) in enumerate(itertools.pairwise(actions))
+        others = [a for a in actions if a != Action.CHECKPOINT.value]
+        runs = [k for k, (a, b) in enumerate(itertools.pairwise(others))
                 if (a in batch_actions) != (b in batch_actions)]
         assert len(runs) <= 2 * 4
         assert len(runs) >= 3, "batches and singles did not interleave; nothing was proved"

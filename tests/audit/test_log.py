@@ -13,6 +13,7 @@ from medcrypt.crypto.errors import StorageError
 from medcrypt.crypto.server.audit import (
     SYSTEM_BOT,
     Action,
+    Checkpoint,
     CheckpointSigner,
     format_witness,
     parse_witness_lines,
@@ -63,18 +64,24 @@ def test_erasing_a_subject_shreds_details_but_not_the_chain(
 
 
 def test_session_appends_commit_or_roll_back_with_the_caller(
-    audit_log: AuditLog, audit_engine: Engine
+    audit_engine: Engine, keyring: Keyring, signer: CheckpointSigner, public_keys: dict
 ) -> None:
+    posted: list[Checkpoint] = []
+    audit_log = AuditLog(audit_engine, keyring, clock=FixedClock(NOW), signer=signer,
+                         on_checkpoint=posted.append)
     sessions = session_factory(audit_engine)
     ref = audit_log.pseudonym("pairing", b"\x01" * 16)
     with sessions() as session:
         audit_log.append(SYSTEM_BOT, Action.PAIRING_REGISTERED, ref, session=session)
         session.rollback()
-    assert audit_log.head().seq == 0
+    assert audit_log.head().seq == 0 and posted == []
     with sessions.begin() as session:
         done = audit_log.append(SYSTEM_BOT, Action.PAIRING_REGISTERED, ref, session=session)
-    assert done.first_seq == done.last_seq == audit_log.head().seq == 1
-    assert done.checkpoint is None  # session appends never sign: commit time is unknown
+        assert posted == []  # its witness line waits for the caller's commit
+    # Nothing was signed yet, so the first entry is late: signed in its own transaction.
+    assert done.first_seq == done.last_seq == 1 and audit_log.head().seq == 2
+    assert done.checkpoint is not None and posted == [done.checkpoint]
+    assert audit_log.verify(public_keys).last_checkpoint_seq == 2
 
 
 def test_checkpoint_if_due_by_count_and_by_time(
@@ -88,23 +95,27 @@ def test_checkpoint_if_due_by_count_and_by_time(
     first = log.checkpoint_if_due()
     assert first is not None and first.seq == 1  # nothing signed yet: due at once
     assert log.checkpoint_if_due() is None
-    for _ in range(4):
+    for _ in range(4):  # the fourth leaves every - 1 unsigned: signed in its transaction
         with sessions.begin() as s:
             log.append(SYSTEM_BOT, Action.BOT_STARTED, SYSTEM_BOT, session=s)
-    assert log.checkpoint_if_due() is None
-    with sessions.begin() as s:
-        log.append(SYSTEM_BOT, Action.BOT_STOPPED, SYSTEM_BOT, session=s)
-    by_count = log.checkpoint_if_due()
-    assert by_count is not None and by_count.seq == 7
+    by_count = posted[-1]
+    assert by_count.seq == 6 and log.checkpoint_if_due() is None
+    # A writer without the key leaves entries unsigned; the tick signs them by count.
+    keyless = AuditLog(audit_engine, keyring, clock=clock, checkpoint_every=5)
+    for _ in range(5):
+        keyless.append(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT, {"setting": "x"})
+    by_tick = log.checkpoint_if_due()
+    assert by_tick is not None and by_tick.seq == 12 and by_tick.prev_sig == by_count.sig
     clock.set(NOW + timedelta(minutes=59))
     assert log.checkpoint_if_due() is None
     clock.set(NOW + timedelta(hours=1, seconds=1))
     by_time = log.checkpoint_if_due()
-    assert by_time is not None and by_time.prev_sig == by_count.sig
-    assert posted == [first, by_count, by_time]
+    assert by_time is not None and by_time.prev_sig == by_tick.sig
+    assert posted == [first, by_count, by_tick, by_time]
     assert log.head().last_checkpoint == by_time
     witnesses = parse_witness_lines("\n".join(format_witness(c) for c in posted))
-    assert log.verify(public_keys, witnesses=witnesses).witnesses == 3
+    report = log.verify(public_keys, witnesses=witnesses)
+    assert (report.witnesses, report.witnessed_seq) == (4, by_time.seq)
 
 
 def test_engine_appends_sign_every_n_entries(

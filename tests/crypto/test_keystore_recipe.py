@@ -17,10 +17,10 @@ from nacl.pwhash import argon2id
 
 from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.endpoint import keystore
-from medcrypt.crypto.endpoint.keystore import HEADER_LEN, KeystoreKey, parse_header
+from medcrypt.crypto.endpoint.keystore import HEADER_LEN, Argon2Profile, KeystoreKey, parse_header
 from medcrypt.crypto.errors import DecryptionFailed, KeystoreLocked, StorageError
 
-FAST = {"opslimit": argon2id.OPSLIMIT_MIN, "memlimit": argon2id.MEMLIMIT_MIN}
+FAST = Argon2Profile(argon2id.OPSLIMIT_MIN, argon2id.MEMLIMIT_MIN)  # tests only
 PASSPHRASE = "pässwörd"
 
 
@@ -48,26 +48,27 @@ def document(entries: int) -> bytes:
 def test_sealed_file_is_byte_identical_to_the_pre_recipe_code(
         entries: int, size: int, digest: str) -> None:
     rng = det_rng(b"keystore")  # one stream: salt first, then the nonce, as before
-    with KeystoreKey.new(PASSPHRASE, rng=rng, **FAST) as key:
+    with KeystoreKey.new(PASSPHRASE, rng=rng, profile=FAST) as key:
         blob = key.seal(document(entries), rng=rng)
     assert (len(blob), hashlib.sha256(blob).hexdigest()) == (size, digest)
 
 
 def test_sealed_file_matches_an_independent_libsodium_reader() -> None:
     doc = document(3)
-    with KeystoreKey.new(PASSPHRASE, rng=det_rng(b"salt"), **FAST) as key:
+    with KeystoreKey.new(PASSPHRASE, rng=det_rng(b"salt"), profile=FAST) as key:
         blob = key.seal(doc, rng=det_rng(b"nonce"))
     magic, version, ops, mem, salt, nonce = struct.unpack(">4sBII16s24s", blob[:53])
-    assert (magic, version, ops, mem) == (b"MCKS", 1, FAST["opslimit"], FAST["memlimit"])
+    assert (magic, version, ops, mem) == (b"MCKS", 1, FAST.opslimit, FAST.memlimit)
     assert salt == det_rng(b"salt")(16) and nonce == det_rng(b"nonce")(24)
-    raw_key = argon2id.kdf(32, PASSPHRASE.encode(), salt, **FAST)
+    raw_key = argon2id.kdf(32, PASSPHRASE.encode(), salt, opslimit=FAST.opslimit,
+                           memlimit=FAST.memlimit)
     padded = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
         blob[53:], blob[:53], nonce, raw_key)
     assert padded == doc + b" " * (-len(doc) % 4096)
 
 
 def test_unlock_round_trip_fresh_nonce_and_wrong_passphrase() -> None:
-    with KeystoreKey.new(PASSPHRASE, **FAST) as key:
+    with KeystoreKey.new(PASSPHRASE, profile=FAST) as key:
         first, second = key.seal(b'{"a":1}'), key.seal(b'{"a":1}')
     assert first[:HEADER_LEN - 24] == second[:HEADER_LEN - 24]
     assert first[HEADER_LEN - 24:HEADER_LEN] != second[HEADER_LEN - 24:HEADER_LEN]
@@ -82,7 +83,7 @@ def test_unlock_round_trip_fresh_nonce_and_wrong_passphrase() -> None:
 
 
 def test_failed_unlock_zeroes_the_derived_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    with KeystoreKey.new(PASSPHRASE, **FAST) as key:
+    with KeystoreKey.new(PASSPHRASE, profile=FAST) as key:
         blob = key.seal(b"{}")
     derived: list[bytearray] = []
     real = prim.argon2id_derive
@@ -99,7 +100,7 @@ def test_failed_unlock_zeroes_the_derived_key(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_a_wiped_key_refuses_to_seal_or_open() -> None:
-    key = KeystoreKey.new(PASSPHRASE, **FAST)
+    key = KeystoreKey.new(PASSPHRASE, profile=FAST)
     blob = key.seal(b"{}")
     key.wipe()
     with pytest.raises(StorageError, match="wiped"):
@@ -109,7 +110,8 @@ def test_a_wiped_key_refuses_to_seal_or_open() -> None:
 
 
 def test_a_file_of_another_salt_is_not_opened_with_this_key() -> None:
-    with KeystoreKey.new(PASSPHRASE, **FAST) as one, KeystoreKey.new(PASSPHRASE, **FAST) as two:
+    with KeystoreKey.new(PASSPHRASE, profile=FAST) as one, \
+            KeystoreKey.new(PASSPHRASE, profile=FAST) as two:
         assert one.salt != two.salt
         with pytest.raises(DecryptionFailed):
             one.open(two.seal(b"{}"))
@@ -131,6 +133,8 @@ def test_header_refusals_come_before_argon2id(blob: bytes, match: str) -> None:
 
 def test_constants_match_protocol_section_15() -> None:
     assert (keystore.MAGIC, keystore.FORMAT_VERSION, keystore.HEADER_LEN) == (b"MCKS", 1, 53)
-    assert (keystore.OPSLIMIT, keystore.MEMLIMIT) == (2, 67_108_864)
+    assert (keystore.OPSLIMIT, keystore.MEMLIMIT) == (3, 134_217_728)
+    assert (keystore.LEGACY_INTERACTIVE.opslimit, keystore.LEGACY_INTERACTIVE.memlimit) == (
+        2, 67_108_864)
     assert (keystore.MAX_OPSLIMIT, keystore.MAX_MEMLIMIT, keystore.PAD_BLOCK) == (
         16, 1_073_741_824, 4096)

@@ -7,6 +7,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from medcrypt.bot.commands.audit_verify import BAD_WITNESS
 from medcrypt.bot.commands.help import member_help
 from medcrypt.bot.domain import notices
 from medcrypt.crypto.keyless.wire import parse_token
@@ -115,7 +116,15 @@ async def test_checkpoints_are_witnessed_in_admin_chats_and_verify(live: Rig) ->
     head = await live.tg_says(ADMIN_B, "/audit_head", expect="Audit head")
     assert "Last checkpoint: seq" in head
     verdict = await live.tg_says(ADMIN_A, "/audit_verify", expect="Audit log")
-    assert verdict.startswith("Audit log OK"), verdict
+    assert verdict.startswith("Audit log OK, not witnessed:"), verdict
     assert "signed checkpoints" in verdict
+    # The admin pastes the witness line the bot posted here: checked against it.
+    line = witness.splitlines()[-1]
+    seq = re.search(r"seq=(\d+)", line)
+    assert seq
+    witnessed = await live.tg_says(ADMIN_A, f"/audit_verify\n{line}", expect="Audit log")
+    assert witnessed.startswith(f"Audit log OK, witnessed up to seq {seq.group(1)}:"), witnessed
+    damaged = await live.tg_says(ADMIN_A, f"/audit_verify {line[:60]}", expect="witness line")
+    assert damaged == BAD_WITNESS
     refused = await live.tg_says(PHYSICIAN_TG, "/audit_verify", expect="admins only")
     assert refused == notices.ADMIN_ONLY

@@ -21,7 +21,7 @@ from medcrypt.storage.models.audit import AuditEntry
 from medcrypt.storage.models.epochs import Epoch
 from medcrypt.storage.models.outbox import OutboxMessage
 from medcrypt.storage.models.tokens import StoredToken
-from tests.support.jobs import KEYS, context
+from tests.support.jobs import KEYS, SIGNING_ENV, context
 from tests.support.seed import seed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,8 +30,7 @@ E = epoch_of(datetime(2026, 10, 1, tzinfo=UTC))
 
 def _env(url: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({"MEDCRYPT_DATABASE_URL": url, "MEDCRYPT_SERVER_KEYS": KEYS})
-    env.pop("MEDCRYPT_AUDIT_SIGNING_KEY", None)
+    env.update({"MEDCRYPT_DATABASE_URL": url, "MEDCRYPT_SERVER_KEYS": KEYS, **SIGNING_ENV})
     env.pop("MEDCRYPT_CONFIG", None)
     return env
 
@@ -73,7 +72,8 @@ def test_two_processes_rotating_at_once_create_one_epoch_and_notice(database_url
             assert dupes == []
             assert _audit_count(s, Action.EPOCH_ROTATED) == n
             assert _audit_count(s, Action.EPOCH_RETIRED) == n
-        assert ctx.audit.verify({}).entries >= n  # raises AuditChainBroken if not
+        # Raises AuditChainBroken if the chain forked or a stretch went unsigned.
+        assert ctx.audit.verify(ctx.audit_public_keys).entries >= n
 
 
 @pytest.mark.slow
@@ -117,7 +117,8 @@ def test_sweep_killed_mid_run_leaves_nothing_half_deleted(database_url: str) -> 
             assert {st for st in s.scalars(select(Epoch.state))} == {"shredded"}
             assert _audit_count(s, Action.EPOCH_SHREDDED) == n
             assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 2 * n
-        assert ctx.audit.verify({}).entries >= n  # raises AuditChainBroken if not
+        # Raises AuditChainBroken if the chain forked or a stretch went unsigned.
+        assert ctx.audit.verify(ctx.audit_public_keys).entries >= n
 
 
 def test_cli_run_and_list(sqlite_url: str, monkeypatch: pytest.MonkeyPatch,

@@ -47,3 +47,27 @@ def rehash(rows: list[EntryRow], first: int) -> None:
         f = fields_of(rows[i])._replace(prev_hash=prev)
         prev = entry_hash(f)
         rows[i] = as_row(f, prev)
+
+
+def timed_chain(transactions: list[tuple[int, int, bool]],
+                signer: CheckpointSigner = SIGNER) -> tuple[list[EntryRow], list]:
+    """Rows and checkpoints from ``(ts_us, entries, signed)`` transactions.
+
+    Every entry of a transaction carries its timestamp, as the log's writer stamps them;
+    ``signed`` closes the transaction with a checkpoint entry signed over it (its signed
+    time rounded down to the second, as :meth:`CheckpointSigner.sign` does).
+    """
+    rows: list[EntryRow] = []
+    cps: list = []
+    prev, prev_sig = GENESIS_HASH, b""
+    for ts, entries, signed in transactions:
+        for i in range(entries + (1 if signed else 0)):
+            action = "audit.checkpoint" if signed and i == entries else "relay.accepted"
+            f = EntryFields(len(rows) + 1, ts, ACTOR, SUBJECT, action, os.urandom(40), prev)
+            prev = entry_hash(f)
+            rows.append(as_row(f, prev))
+        if signed:
+            cp = signer.sign(len(rows), ts, prev, prev_sig)
+            cps.append(cp)
+            prev_sig = cp.sig
+    return rows, cps

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from medcrypt.companion.cli import main
+from tests.support.keystores import use_fast_keystores
 
 T0 = "2026-11-23T10:00:00+00:00"
 PASSPHRASE = "correct horse battery staple"
@@ -37,6 +38,7 @@ class Cli:
         self._capsys = capsys
         self._mp = monkeypatch
         self.tmp = tmp_path
+        use_fast_keystores(monkeypatch)  # keystore cost is tested in test_keystore_upgrade
         monkeypatch.setenv("MEDCRYPT_PASSPHRASE", PASSPHRASE)
         monkeypatch.delenv("MEDCRYPT_HOME", raising=False)
         monkeypatch.chdir(tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from collections.abc import Iterator
@@ -28,6 +29,11 @@ from medcrypt.storage.models.tokens import StoredToken
 from medcrypt.storage.repos.identities import get_or_create_identity
 
 KEYS = "1:" + generate_key()
+#: The checkpoint signing seed every job process of a test shares (as the bot's host
+#: environment gives it to the bot and to ``medcrypt-bot jobs``): a log written without
+#: it has no checkpoints and fails verification.
+SIGNING_KEY = base64.b64encode(os.urandom(32)).decode()
+SIGNING_ENV = {"MEDCRYPT_AUDIT_SIGNING_KEY": SIGNING_KEY}
 
 
 def make_context(url: str, clock: FixedClock, *, migrate_first: bool = True,
@@ -36,7 +42,7 @@ def make_context(url: str, clock: FixedClock, *, migrate_first: bool = True,
         migrate.upgrade(url)
     settings = parse_settings({"schedule": {"grace_days": grace_days}})
     return build_services(settings, clock, engine=make_engine(url),
-                          keyring=Keyring.from_env_value(KEYS), environ={})
+                          keyring=Keyring.from_env_value(KEYS), environ=SIGNING_ENV)
 
 
 @contextmanager

@@ -8,6 +8,8 @@ keep one import (``from medcrypt.crypto.server.audit import Action, verify_chain
 * :mod:`~medcrypt.crypto.server.audit.details` - details validation and XChaCha20-Poly1305 sealing;
 * :mod:`~medcrypt.crypto.server.audit.checkpoint` - Ed25519 checkpoints and chat witness lines;
 * :mod:`~medcrypt.crypto.server.audit.verify` - the streaming verifier (first bad seq and why);
+* :mod:`~medcrypt.crypto.server.audit.coverage` - no stretch of the log unsigned for longer
+  than the checkpoint policy allows;
 * :mod:`~medcrypt.crypto.server.audit.segment` - the same verdict from slices walked in parallel.
 
 Everything here is pure (no database, no clock, no network), so the verifier can run
@@ -33,6 +35,7 @@ from medcrypt.crypto.server.audit.checkpoint import (
     parse_witness_lines,
     public_key_from_b64,
 )
+from medcrypt.crypto.server.audit.coverage import CoveragePolicy
 from medcrypt.crypto.server.audit.details import (
     FORBIDDEN_DETAIL_KEYS,
     Details,
@@ -72,7 +75,7 @@ from medcrypt.crypto.server.audit.segment import (
     stop_seqs_of,
     verify_segment,
 )
-from medcrypt.crypto.server.audit.verify import VerifyReport, verify_chain
+from medcrypt.crypto.server.audit.verify import VerifyReport, checkpoint_times, verify_chain
 
 __all__ = [
     "FORBIDDEN_DETAIL_KEYS",
@@ -96,6 +99,7 @@ __all__ = [
     "AuditChainBroken",
     "Checkpoint",
     "CheckpointSigner",
+    "CoveragePolicy",
     "DetailValue",
     "Details",
     "EntryFields",
@@ -107,6 +111,7 @@ __all__ = [
     "check_ref",
     "checkpoint_message",
     "checkpoint_signature_ok",
+    "checkpoint_times",
     "combine_segments",
     "decode_entry",
     "encode_details",

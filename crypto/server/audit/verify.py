@@ -5,7 +5,10 @@ seq order; this module decides. It reports the first sequence number that cannot
 trusted and why (docs/adr/0004-audit-log.md lists every case). The pieces that explain
 a break (:func:`diagnose`) and that check checkpoints and witnesses (:class:`Stops`) are
 shared with :mod:`crypto.server.audit.segment`, which verifies slices of the log in parallel
-and must name exactly the same first bad seq.
+and must name exactly the same first bad seq. Given a
+:class:`~crypto.server.audit.coverage.CoveragePolicy`, the walk also holds the log to its
+checkpoint coverage (:mod:`crypto.server.audit.coverage`): a chain that links but has a
+stretch no checkpoint signed in time is broken too.
 """
 
 from __future__ import annotations
@@ -20,6 +23,13 @@ from typing import Any, NoReturn
 from medcrypt.crypto._primitives import Ed25519PublicKey
 from medcrypt.crypto.errors import AuditChainBroken
 from medcrypt.crypto.server.audit.checkpoint import Checkpoint, Witness, checkpoint_signature_ok
+from medcrypt.crypto.server.audit.coverage import (
+    CoveragePolicy,
+    LateWatch,
+    Pending,
+    check_gap,
+    check_tail,
+)
 from medcrypt.crypto.server.audit.entry import (
     ENTRY_HEADER,
     ENTRY_LABEL,
@@ -31,12 +41,19 @@ from medcrypt.crypto.server.audit.entry import (
 
 @dataclass(frozen=True)
 class VerifyReport:
+    """A verified log. ``witnessed_seq`` is the highest seq a witness line vouched for
+    (0: not checked against witness lines - a cut back to a checkpoint would not show);
+    ``coverage_checked`` says whether the checkpoint coverage rules were applied."""
+
     entries: int
     head_seq: int
     head_hash: bytes
     checkpoints: int
     last_checkpoint_seq: int
     witnesses: int
+    witnessed_seq: int = 0
+    last_checkpoint_ts_us: int = 0
+    coverage_checked: bool = False
 
     @property
     def unsigned_tail(self) -> int:
@@ -51,16 +68,22 @@ def verify_chain(
     *,
     witnesses: Sequence[Witness] = (),
     claimed_head: tuple[int, bytes] | None = None,
+    coverage: CoveragePolicy | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
     """Walk every entry in seq order, checking hashes, links, checkpoints and witnesses.
 
     ``batches`` are lists of :data:`EntryRow` tuples (a database cursor's batches, text
     columns cast to bytes): the inner loop is tuple unpacking, one join and one SHA-256.
-    Raises :class:`AuditChainBroken` naming the first sequence number that cannot be
-    trusted and why; otherwise returns a :class:`VerifyReport`.
+    ``coverage`` adds the checkpoint coverage rules; without it only the chain is
+    checked (an exported slice, a unit test). Raises :class:`AuditChainBroken` naming
+    the first sequence number that cannot be trusted and why; otherwise returns a
+    :class:`VerifyReport`.
     """
-    stops = Stops(checkpoints, public_keys, witnesses)
+    cps = list(checkpoints)
+    stops = Stops(cps, public_keys, witnesses, coverage=coverage)
+    watch = LateWatch(coverage.interval_us if coverage else None, checkpoint_times(cps))
+    late_at = watch.late_at
     sha, join, pack, label = hashlib.sha256, b"".join, ENTRY_HEADER.pack, ENTRY_LABEL
     expected, prev, prev2, count = 1, GENESIS_HASH, GENESIS_HASH, 0
     next_stop = stops.next_seq()
@@ -74,28 +97,40 @@ def verify_chain(
             if seq != expected or ph != prev or h != eh:
                 diagnose(seq, expected, (seq, ts, a, s, c, d, ph, eh), prev, prev2)
             prev2, prev, expected = prev, h, seq + 1
+            if ts >= late_at:
+                late_at = watch.late(seq, ts)
             if seq == next_stop:
                 stops.reached(seq, h)
                 next_stop = stops.next_seq()
+                late_at = watch.stop(seq, ts)
         count += len(batch)
         if progress is not None:
             progress(count)
-    return finish(stops, count, expected - 1, prev, claimed_head)
+    return finish(stops, count, expected - 1, prev, claimed_head, pending=watch.pending)
+
+
+def checkpoint_times(checkpoints: Iterable[Checkpoint]) -> dict[int, int]:
+    """Each checkpoint's seq and signed time (what the coverage walk consults)."""
+    return {cp.seq: cp.ts_us for cp in checkpoints}
 
 
 def finish(
     stops: Stops, count: int, head_seq: int, head_hash: bytes,
-    claimed_head: tuple[int, bytes] | None,
+    claimed_head: tuple[int, bytes] | None, *, pending: Pending | None = None,
 ) -> VerifyReport:
-    """After the last entry: the tail against checkpoints and witnesses, then the head row."""
+    """After the last entry: the tail against checkpoints and witnesses, the head row,
+    then what the last checkpoint left unsigned (coverage)."""
     stops.finish(head_seq)
     if claimed_head is not None and (claimed_head[0] != head_seq
                                      or bytes(claimed_head[1]) != head_hash):
         raise AuditChainBroken(min(claimed_head[0], head_seq) + 1,
                                f"the head record names seq {claimed_head[0]} but the log "
                                f"ends at seq {head_seq}: entries were removed or rewritten")
+    if stops.coverage is not None:
+        check_tail(stops.coverage, stops.last_good, stops.last_good_ts, head_seq, pending)
     return VerifyReport(count, head_seq, head_hash, stops.verified, stops.last_good,
-                        stops.witnessed)
+                        stops.witnessed, stops.witnessed_seq, stops.last_good_ts,
+                        stops.coverage is not None)
 
 
 def encode_failure(row: Sequence[Any]) -> NoReturn:
@@ -145,7 +180,8 @@ class Stops:
 
     def __init__(self, checkpoints: Iterable[Checkpoint],
                  keys: Mapping[bytes, Ed25519PublicKey], witnesses: Sequence[Witness],
-                 signature_ok: Mapping[int, bool] | None = None) -> None:
+                 signature_ok: Mapping[int, bool] | None = None, *,
+                 coverage: CoveragePolicy | None = None) -> None:
         self.cps = {cp.seq: cp for cp in checkpoints}
         self.keys = keys
         self.wits: dict[int, list[Witness]] = {}
@@ -154,10 +190,13 @@ class Stops:
         self.seqs = sorted(set(self.cps) | set(self.wits))
         self.order = iter(self.seqs)
         self.signature_ok = signature_ok or {}
+        self.coverage = coverage
         self.last_good = 0
+        self.last_good_ts = 0
         self.prev_sig = b""
         self.verified = 0
         self.witnessed = 0
+        self.witnessed_seq = 0
 
     def next_seq(self) -> int:
         return next(self.order, -1)
@@ -181,6 +220,7 @@ class Stops:
             if not hmac.compare_digest(bytes(cp.sig), w.sig) or cp.ts_us != w.ts_us:
                 raise AuditChainBroken(seq, "the checkpoint differs from its witness line")
             self.witnessed += 1
+            self.witnessed_seq = seq
         if cp is None:
             return
         if not self._signed(cp):
@@ -193,7 +233,9 @@ class Stops:
         if not hmac.compare_digest(bytes(cp.head_hash), head):
             raise self._broken(f"entries {self.last_good + 1}..{seq} do not match the head "
                                f"signed at checkpoint {seq}: the chain was rewritten")
-        self.last_good, self.prev_sig = seq, bytes(cp.sig)
+        if self.coverage is not None:
+            check_gap(self.coverage, self.last_good, seq)
+        self.last_good, self.last_good_ts, self.prev_sig = seq, cp.ts_us, bytes(cp.sig)
         self.verified += 1
 
     def finish(self, head_seq: int) -> None:

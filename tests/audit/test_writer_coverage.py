@@ -1,0 +1,171 @@
+"""The writer keeps the coverage promises, and refuses to sign over a rewound log.
+
+Whatever mix of engine and session appends, batch sizes, quiet stretches and ticks a
+clinic produces, a log written by :class:`AuditLog` with a signing key verifies under
+its own policy - the verifier's rules are exactly the writer's promises. And a writer
+that has seen a checkpoint which the head row no longer names (history cut and the
+head fixed while it ran) signs nothing from then on.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, delete, select, update
+from structlog.testing import capture_logs
+
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.errors import AuditChainBroken, StorageError
+from medcrypt.crypto.server.audit import (
+    SYSTEM_BOT,
+    Action,
+    CheckpointSigner,
+    format_witness,
+    parse_witness_lines,
+)
+from medcrypt.crypto.server.keyring import Keyring
+from medcrypt.storage.audit import CHECKPOINTS, ENTRIES, HEAD, AuditEvent, AuditLog
+from medcrypt.storage.db import session_factory
+from tests.support.audit import NOW
+
+EVERY = 4
+INTERVAL = timedelta(minutes=60)
+
+#: One step of a clinic's day: minutes to wait, then an append (engine or session,
+#: committed or rolled back, of n events) or the maintenance tick.
+Step = tuple[int, str, int]
+STEPS = st.lists(st.tuples(st.sampled_from([0, 0, 1, 30, 59, 61, 200]),
+                           st.sampled_from(["engine", "session", "rollback", "tick"]),
+                           st.integers(1, 11)), min_size=1, max_size=25)
+
+
+def _reset(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for table in (ENTRIES, CHECKPOINTS, HEAD):
+            conn.execute(delete(table))
+
+
+def _writer(engine: Engine, keyring: Keyring, signer: CheckpointSigner,
+            clock: FixedClock) -> AuditLog:
+    return AuditLog(engine, keyring, clock=clock, signer=signer, checkpoint_every=EVERY,
+                    checkpoint_interval=INTERVAL)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=STEPS)
+def test_any_day_the_writer_writes_verifies_under_its_policy(
+    steps: list[Step], audit_engine: Engine, keyring: Keyring, signer: CheckpointSigner,
+    public_keys: dict,
+) -> None:
+    _reset(audit_engine)
+    clock = FixedClock(NOW)
+    log = _writer(audit_engine, keyring, signer, clock)
+    sessions = session_factory(audit_engine)
+    events = [AuditEvent(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT, {"n": i})
+              for i in range(11)]
+    for wait, kind, n in steps:
+        clock.set(clock.now() + timedelta(minutes=wait))
+        if kind == "engine":
+            log.append_many(events[:n])
+        elif kind == "tick":
+            log.checkpoint_if_due()
+        else:
+            with sessions() as session:
+                log.append_many(events[:n], session=session)
+                if kind == "session":
+                    session.commit()
+                else:
+                    session.rollback()
+    report = log.verify(public_keys)  # raises AuditChainBroken on any coverage gap
+    assert report.coverage_checked and not log.rewound
+    with audit_engine.connect() as conn:
+        seqs = list(conn.scalars(select(CHECKPOINTS.c.seq).order_by(CHECKPOINTS.c.seq)))
+    assert all(b - a - 1 <= EVERY for a, b in zip([0, *seqs], seqs, strict=False))
+
+
+def _rewind(engine: Engine, to_checkpoint: int) -> None:
+    """The attacker: cut everything after a checkpoint, point the head back at it."""
+    with engine.begin() as conn:
+        cp = conn.execute(select(CHECKPOINTS.c.ts_us, CHECKPOINTS.c.sig,
+                                 CHECKPOINTS.c.head_hash)
+                          .where(CHECKPOINTS.c.seq == to_checkpoint)).one()
+        conn.execute(delete(ENTRIES).where(ENTRIES.c.seq > to_checkpoint))
+        conn.execute(delete(CHECKPOINTS).where(CHECKPOINTS.c.seq > to_checkpoint))
+        conn.execute(update(HEAD).values(seq=to_checkpoint, entry_hash=cp.head_hash,
+                                         checkpoint_seq=to_checkpoint,
+                                         checkpoint_ts_us=cp.ts_us, checkpoint_sig=cp.sig))
+
+
+def test_a_writer_that_finds_the_head_rewound_signs_nothing_more(
+    audit_engine: Engine, keyring: Keyring, signer: CheckpointSigner, public_keys: dict,
+) -> None:
+    clock = FixedClock(NOW)
+    log = _writer(audit_engine, keyring, signer, clock)
+    first = log.checkpoint_now()
+    clock.set(NOW + timedelta(minutes=5))
+    log.append(SYSTEM_BOT, Action.BREAKGLASS_APPROVED, SYSTEM_BOT)
+    second = log.checkpoint_now()
+    _rewind(audit_engine, first.seq)
+
+    clock.set(NOW + timedelta(minutes=90))  # every append now would sign by time
+    with capture_logs() as logs:
+        appended = log.append(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT, {"n": 1})
+        assert log.checkpoint_if_due() is None and log.checkpoint_open_tail() is None
+    assert appended.checkpoint is None and log.rewound
+    assert [e["event"] for e in logs] == ["audit_log_rewound"]
+    assert logs[0]["seen_checkpoint_seq"] == second.seq
+    assert logs[0]["head_checkpoint_seq"] == first.seq
+    with pytest.raises(StorageError, match="rewound"):
+        log.checkpoint_now()
+    assert log.head().last_checkpoint == first
+    # What it appended since stays unsigned: verification fails there, at the cut.
+    with pytest.raises(AuditChainBroken, match=f"broken at seq {first.seq + 1}"):
+        log.verify(public_keys)
+
+
+def test_a_checkpoint_rolled_back_with_its_session_is_not_mistaken_for_a_rewind(
+    audit_engine: Engine, keyring: Keyring, signer: CheckpointSigner, public_keys: dict,
+) -> None:
+    posted: list[int] = []
+    clock = FixedClock(NOW)
+    log = AuditLog(audit_engine, keyring, clock=clock, signer=signer, checkpoint_every=EVERY,
+                   checkpoint_interval=INTERVAL, on_checkpoint=lambda cp: posted.append(cp.seq))
+    sessions = session_factory(audit_engine)
+    first = log.checkpoint_now()
+    clock.set(NOW + timedelta(minutes=61))
+    with sessions() as session:  # late: signs inside the session, which rolls back ...
+        undone = log.append(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT, session=session)
+        assert undone.checkpoint is not None
+        session.rollback()
+        clock.set(NOW + timedelta(minutes=62))  # ... and the same session is used again
+        signed = log.append(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT, session=session)
+        session.commit()
+    assert signed.checkpoint is not None and signed.checkpoint.sig != undone.checkpoint.sig
+    assert posted == [first.seq, signed.checkpoint.seq]  # the undone one is never posted
+    with sessions.begin() as session:
+        log.append(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT, session=session)
+    assert not log.rewound
+    assert log.verify(public_keys).last_checkpoint_seq == signed.checkpoint.seq
+
+
+def test_a_fresh_process_does_not_know_and_signs_it_is_the_witness_that_tells(
+    audit_engine: Engine, keyring: Keyring, signer: CheckpointSigner, public_keys: dict,
+) -> None:
+    """The limit, written down: memory is per process. A writer started after the cut
+    (a restart) signs on top of it; only witness lines posted earlier disagree."""
+    clock = FixedClock(NOW)
+    log = _writer(audit_engine, keyring, signer, clock)
+    first = log.checkpoint_now()
+    log.append(SYSTEM_BOT, Action.BREAKGLASS_APPROVED, SYSTEM_BOT)
+    second = log.checkpoint_now()
+    _rewind(audit_engine, first.seq)
+    restarted = _writer(audit_engine, keyring, signer, clock)
+    clock.set(NOW + timedelta(minutes=90))
+    assert restarted.append(SYSTEM_BOT, Action.BOT_STARTED, SYSTEM_BOT).checkpoint is not None
+    assert restarted.verify(public_keys).witnessed_seq == 0
+    with pytest.raises(AuditChainBroken, match="witness"):
+        restarted.verify(public_keys, witnesses=parse_witness_lines(format_witness(second)))
