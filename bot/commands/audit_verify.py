@@ -1,5 +1,6 @@
-"""/audit_verify [witness lines]: walk the whole hash chain, the signed checkpoints and
-their coverage, and the witness lines pasted after the command (admins).
+"""/audit_verify [witness line]: walk the whole hash chain, the signed checkpoints and
+their coverage, and the witness line pasted after the command on the same line (admins;
+a command is one line, guard rule 1).
 
 Verification reads every entry, so it runs after commit in a worker thread (see
 :mod:`bot.commands.deferral`), never on the event loop. The reply is
@@ -37,7 +38,9 @@ def verify_text(log: AuditLog, keys: Mapping[bytes, AuditPublicKey],
 @command("audit_verify", help="/audit_verify [witness line]", admin=True)
 def run(ctx: Context, args: list[str]) -> None:
     try:
-        witnesses = parse_witness_text(ctx.message.text or "")
+        # The arguments are the line's words; a witness line is single-spaced, so
+        # joining them gives it back as the bot posted it.
+        witnesses = parse_witness_text(" ".join(args))
     except MalformedToken:
         ctx.reply(BAD_WITNESS)
         return

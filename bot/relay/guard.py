@@ -10,7 +10,7 @@ token was refused) and nothing of theirs is deleted or kept.
 
 The rules, applied to the text of a message or the caption of a document or media:
 
-1. **Command.** One line ``/name [arguments]``, at most 200 characters, whose name is
+1. **Command.** One line ``/name [arguments]``, at most 256 characters, whose name is
    registered (:mod:`bot.commands.registry`). It runs, arguments and all. Nothing
    else is a command: an unknown name, or a known one with more lines after it, is
    text and falls to rule 5.

@@ -122,7 +122,7 @@ async def test_checkpoints_are_witnessed_in_admin_chats_and_verify(live: Rig) ->
     line = witness.splitlines()[-1]
     seq = re.search(r"seq=(\d+)", line)
     assert seq
-    witnessed = await live.tg_says(ADMIN_A, f"/audit_verify\n{line}", expect="Audit log")
+    witnessed = await live.tg_says(ADMIN_A, f"/audit_verify {line}", expect="Audit log")
     assert witnessed.startswith(f"Audit log OK, witnessed up to seq {seq.group(1)}:"), witnessed
     damaged = await live.tg_says(ADMIN_A, f"/audit_verify {line[:60]}", expect="witness line")
     assert damaged == BAD_WITNESS
