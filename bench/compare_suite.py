@@ -1,6 +1,6 @@
 """The README's pytest run at HEAD against an older commit, side by side in one run.
 
-``python -m bench.compare_suite [--base REV] [--rounds N]`` prepares the base commit's
+``python -m bench.compare_suite [--base REV] [--head REV] [--rounds N]`` prepares the base commit's
 worktree and venv (``bench.worktree``), starts one PostgreSQL server for both sides
 (``scripts/postgres.sh``, as the test script does) and then runs each side's own pytest
 command, as its ``scripts/test.sh`` gives it, alternately: base, HEAD, base, HEAD...
@@ -86,9 +86,13 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog=WHO)
     parser.add_argument("--base", default="06f4938")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--head", default=None,
+                        help="a commit to measure instead of this checkout (its own worktree)")
     args = parser.parse_args(argv)
     base_tree, base_py = prepare_base(args.base, who=WHO)
-    sides = (("base", base_tree, base_py), ("head", ROOT, Path(sys.executable)))
+    head_tree, head_py = (prepare_base(args.head, who=WHO) if args.head
+                          else (ROOT, Path(sys.executable)))
+    sides = (("base", base_tree, base_py), ("head", head_tree, head_py))
     url, pgdir = start_postgres()
     env = dict(os.environ, MEDCRYPT_TEST_PG_URL=url, MEDCRYPT_REQUIRE_PG="1",
                MEDCRYPT_FAULT_MESSAGES="5000")
