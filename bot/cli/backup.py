@@ -4,8 +4,9 @@
 API, or ``pg_dump``) into a file sealed under a fresh data key that the server keyring
 wraps. ``verify`` authenticates every byte and checks the dump without restoring it.
 ``restore`` replaces the database, then - before the bot can serve anything from it -
-appends the signed restore entry, re-applies every shred and erasure recorded since
-the backup was taken, and runs the shred sweep (docs/OPERATIONS.md, docs/adr/0016).
+appends the signed restore entry, re-applies every shred and erasure of the erasure
+record (idempotently: what the backup already reflects changes nothing), and runs the
+shred sweep (docs/OPERATIONS.md, docs/adr/0016).
 
 On SQLite that work happens on a staged copy that replaces the live file only when
 done, so a failed restore leaves the old database in place and no unshredded copy is
@@ -117,7 +118,7 @@ def run_restore(args: argparse.Namespace, settings: Settings) -> int:
     url = settings.database_url
     lost_to = state.audit_head_or_none(url)  # what the replaced database had, if readable
     with archive.opened(args.backup, keyring) as (info, dump):
-        facts = record.since(info.created_us)  # a damaged record refuses before any change
+        facts = list(record.read())  # a damaged record refuses before any change
         if info.dialect == "sqlite":
             target = url
             url = state.sqlite_url(dump)  # stage: replay on the copy, then swap it in
@@ -147,7 +148,8 @@ def run_restore(args: argparse.Namespace, settings: Settings) -> int:
             else f"after seq {info.audit_head_seq} (end unknown)")
     print(f"audit: restore entry at seq {counts['restore_seq']}; entries {lost} of the "
           f"replaced log were lost")
-    print(f"shreds re-applied: {counts['facts']} recorded facts, {counts['epochs']} epochs, "
+    print(f"erasure record: {counts['facts']} facts re-applied: {counts['epochs']} epochs "
+          f"shredded again, "
           f"{counts['ended']} pairings ended, {counts['erased']} persons erased; sweep "
           f"shredded {counts['swept_epochs']} epochs")
     return 0

@@ -4,9 +4,8 @@ The plaintext dump exists only in a private temporary directory (mode 0700, next
 the output so it stays on the operator's chosen disk) for as long as sealing or
 checking takes, and is unlinked on every path out. The file's public header records
 what a restore needs before it can open anything: the dialect, the schema revision
-and the audit head at the time of the backup, and ``created_us`` - taken *before* the
-dump starts, so every shred the erasure record holds from that instant on is
-re-applied on restore (an overlap re-applies a shred twice, which is idempotent).
+and the audit head at the time of the backup, and ``created_us`` (taken before the
+dump starts; informational - a restore re-applies the whole erasure record).
 """
 
 from __future__ import annotations

@@ -4,7 +4,10 @@ Why: a backup holds rows that a later ``/shred``, ``/delete_me`` or grace sweep 
 Restoring it would bring them back - undoing a crypto-shredding promise - unless the
 restore knows what was shredded since. The database cannot tell it (it is the thing
 being replaced), so each shred is also appended here, and ``backup restore`` re-applies
-every line newer than the backup before anything is served (docs/adr/0016).
+the record before anything is served (docs/adr/0016). It re-applies *every* line, not
+only those after the backup's time: re-applying is idempotent, and a cut by time or
+file offset would miss a shred whose line was written just before the backup's
+snapshot while its transaction committed just after it.
 
 One line per fact, ``<canonical JSON>\t<hex MAC>``::
 
@@ -108,10 +111,6 @@ class ErasureRecord:
         with handle:
             for number, line in enumerate(handle, start=1):
                 yield self._parse(number, line)
-
-    def since(self, at_us: int) -> list[ErasureFact]:
-        """The facts recorded at or after ``at_us`` (a backup's creation time)."""
-        return [fact for fact in self.read() if fact.at_us >= at_us]
 
     def _parse(self, number: int, line: str) -> ErasureFact:
         def bad(why: str) -> StorageError:

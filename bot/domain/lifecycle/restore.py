@@ -6,9 +6,11 @@ it brings them back, so before anything is served again this module, in order:
 1. appends the signed ``audit.restored`` entry (the break ``audit verify`` recognises),
    naming the audit range that was lost: after the backup's head, up to the last seq
    the replaced database showed (None when it could not be read);
-2. re-applies every fact of the erasure record from the backup's creation time on -
-   epochs shredded, pairings ended, persons erased - the way the bot did them first,
-   so counts, notices-free deletions and audit entries match a live shred;
+2. re-applies every fact of the erasure record - epochs shredded, pairings ended,
+   persons erased - the way the bot did them first (without notices). Facts the
+   backup already reflects change nothing: shredded epochs are not claimed twice, an
+   ended pairing is not ended twice, an erased person is skipped. So no cut by time is
+   needed, and none can miss a shred that committed just after the backup's snapshot;
 3. runs the shred sweep, for epochs whose grace window ended while the backup sat on
    the shelf.
 
@@ -26,7 +28,7 @@ from datetime import datetime
 
 from medcrypt.bot.domain.lifecycle.epochs import shred
 from medcrypt.bot.domain.lifecycle.erasure import erase_identity_everywhere
-from medcrypt.bot.domain.lifecycle.shred import sweep
+from medcrypt.bot.domain.lifecycle.shred import BATCH, sweep
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.keyless.epochs import epoch_start
 from medcrypt.crypto.server.audit import Action, system_ref
@@ -64,12 +66,13 @@ def reapply(ctx: Services, facts: Sequence[ErasureFact], now: datetime) -> Count
     counts: Counter[str] = Counter()
     targets = sorted({(pairing_of[f.ref], f.epoch) for f in facts
                       if f.kind == "shred" and f.ref in pairing_of and f.epoch is not None})
-    if targets:
+    for start in range(0, len(targets), BATCH):  # bounded IN lists, as the sweep's
+        batch = targets[start:start + BATCH]
         with ctx.sessions.begin() as session:
             epoch_rows.add_epochs(session, [NewEpoch(p, e, "active", epoch_start(e))
-                                            for p, e in targets])
-            _done, shredded = shred(ctx, session, targets, now=now, actor=RESTORE_REF,
-                                   reason="restore", notice=None)
+                                            for p, e in batch])
+            _done, shredded = shred(ctx, session, batch, now=now, actor=RESTORE_REF,
+                                    reason="restore", notice=None)
         counts.update(shredded)
     ended = sorted({pairing_of[f.ref] for f in facts if f.kind == "ended"
                     and f.ref in pairing_of})
@@ -77,8 +80,11 @@ def reapply(ctx: Services, facts: Sequence[ErasureFact], now: datetime) -> Count
         with ctx.sessions.begin() as session:
             counts["ended"] = sum(pairings.end_by_shred(session, p, now=now) for p in ended)
     for ref in sorted({f.ref for f in facts if f.kind == "erased" and f.ref in identity_of}):
-        counts.update(erase_identity_everywhere(ctx, identity_of[ref], now))
-        counts["erased"] += 1
+        with ctx.sessions() as session:
+            live = identities.is_live(session, identity_of[ref])
+        if live:  # erased in the backup already: nothing of them to re-apply
+            counts.update(erase_identity_everywhere(ctx, identity_of[ref], now))
+            counts["erased"] += 1
     counts["facts"] = len(facts)
     return counts
 
