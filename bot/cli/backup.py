@@ -27,7 +27,6 @@ from medcrypt.bot.app.wiring import SystemClock, audit_signer, build_services
 from medcrypt.bot.cli.jobs import parse_instant
 from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.lifecycle.restore import after_restore
-from medcrypt.crypto.clock import Clock, FixedClock
 from medcrypt.crypto.errors import ConfigError, StorageError
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
@@ -114,7 +113,8 @@ def run_restore(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(settings.audit.signing_key_env,
                           "is not set: the restore entry must be signed for `audit verify` "
                           "to recognise it")
-    clock: Clock = FixedClock(args.now) if args.now is not None else SystemClock()
+    clock = SystemClock()  # audit entries keep the real time; --now moves the sweep only
+    now = args.now if args.now is not None else clock.now()
     url = settings.database_url
     lost_to = state.audit_head_or_none(url)  # what the replaced database had, if readable
     with archive.opened(args.backup, keyring) as (info, dump):
@@ -130,7 +130,7 @@ def run_restore(args: argparse.Namespace, settings: Settings) -> int:
             ctx = build_services(settings, clock, keyring=keyring, engine=engine)
             try:
                 counts = after_restore(
-                    ctx, facts, clock.now(), backup_head_seq=info.audit_head_seq,
+                    ctx, facts, now, backup_head_seq=info.audit_head_seq,
                     lost_to_seq=lost_to if lost_to and lost_to > info.audit_head_seq else None,
                     backup_created_us=info.created_us)
             finally:

@@ -10,7 +10,7 @@ from medcrypt.crypto.errors import MedCryptError, StorageError
 from medcrypt.storage import migrate
 from medcrypt.storage.audit.records import HEAD
 from medcrypt.storage.backup.engines import dialect_of
-from medcrypt.storage.db import make_engine
+from medcrypt.storage.db import make_engine, normalize_url, sqlite_file
 
 __all__ = ["audit_head_or_none", "dialect_of", "require_head", "sqlite_url"]
 
@@ -27,6 +27,9 @@ def require_head(url: str) -> None:
 def audit_head_or_none(url: str) -> int | None:
     """The audit head seq of the database a restore is about to replace, or None when
     it cannot be read (gone, damaged, never migrated): the end of the lost range."""
+    path = sqlite_file(normalize_url(url)) if dialect_of(url) == "sqlite" else None
+    if path is not None and not Path(path).exists():
+        return None  # do not create an empty file by connecting
     try:
         engine = make_engine(url)
     except (MedCryptError, SQLAlchemyError):

@@ -12,7 +12,7 @@ it brings them back, so before anything is served again this module, in order:
    ended pairing is not ended twice, an erased person is skipped. So no cut by time is
    needed, and none can miss a shred that committed just after the backup's snapshot;
 3. runs the shred sweep, for epochs whose grace window ended while the backup sat on
-   the shelf.
+   the shelf, and signs the audit entries all this wrote.
 
 Pseudonyms in the record are mapped back by recomputing the pseudonym of every pairing
 and identity the restored database holds (the pseudonym secret is in the database,
@@ -100,5 +100,6 @@ def after_restore(ctx: Services, facts: Sequence[ErasureFact], now: datetime, *,
     counts.update(reapply(ctx, facts, now))
     result = sweep(ctx, now, actor=RESTORE_REF, scrub_after=False)  # recorded: new shreds
     counts["swept_epochs"] = result.epochs_shredded
+    ctx.audit.checkpoint_open_tail()  # leave the restored log fully signed
     scrub(ctx.engine, ctx.settings.database.postgres_vacuum)
     return counts

@@ -21,6 +21,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
@@ -70,7 +71,7 @@ def _rows(db: Path, pairing_hex: str) -> tuple[int, set[str], str]:
 
 
 def _bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, environ: dict[str, str],
-         record: Path) -> object:
+         record: Path) -> AbstractAsyncContextManager[Rig]:
     return live_bot(tmp_path, clock=MovableClock(START), escrow=make_escrow(), environ=environ,
                     export_env=monkeypatch, checkpoint_every_seconds=0.2,
                     clinic={"admin_telegram_ids": [ADMIN_A, ADMIN_B]},
@@ -89,7 +90,7 @@ async def test_a_backup_from_before_a_shred_restores_shredded(
     config = tmp_path / "cli.toml"
     config.write_text(tomli_w.dumps({"database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"},
                                      "backup": {"erasure_record_path": str(record)}}))
-    async with _bot(tmp_path, monkeypatch, environ, record) as rig:  # type: ignore[attr-defined]
+    async with _bot(tmp_path, monkeypatch, environ, record) as rig:
         conv = await pair(rig)
         await say(rig, conv, "physician", "Your biopsy results are in; call me.")
         await say(rig, conv, "patient", "Calling this afternoon.")
@@ -107,7 +108,8 @@ async def test_a_backup_from_before_a_shred_restores_shredded(
         witness.write_text(signed.stdout)
 
     # The disk fails; the operator restores last night's backup over it.
-    (tmp_path / "bot.db").unlink()
+    for lost in ("bot.db", "bot.db-wal", "bot.db-shm"):
+        (tmp_path / lost).unlink(missing_ok=True)
     restored = await asyncio.to_thread(_cli, config, "backup", "restore", str(backup_file),
                                        "--yes")
     assert restored.returncode == 0, restored.stderr
@@ -122,7 +124,7 @@ async def test_a_backup_from_before_a_shred_restores_shredded(
     assert "1 witness lines belong to the history a restore lost" in verdict.stdout
 
     # Served again: the physician's next token of that pairing is refused, not relayed.
-    async with _bot(tmp_path, monkeypatch, environ, record) as rig:  # type: ignore[attr-defined]
+    async with _bot(tmp_path, monkeypatch, environ, record) as rig:
         token, _deposit = conv.send("physician", "Are the new tablets helping?")
         rig.tg.user_sends_text(PHYSICIAN_TG, token)
         await until(lambda: any(REFUSED in t for t in rig.tg_texts(PHYSICIAN_TG)))
