@@ -20,20 +20,15 @@ could not re-apply later shreds would undo them.
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from medcrypt.bot.app.wiring import SystemClock, audit_signer, build_services
-from medcrypt.bot.cli.jobs import parse_instant
-from medcrypt.bot.domain.config import Settings
-from medcrypt.bot.domain.lifecycle.restore import after_restore
-from medcrypt.crypto.errors import ConfigError, StorageError
-from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage import migrate
-from medcrypt.storage.audit import from_us, to_us
-from medcrypt.storage.backup import archive, state
-from medcrypt.storage.backup.erasure_record import ErasureRecord
-from medcrypt.storage.db import make_engine
+if TYPE_CHECKING:  # the handlers import the bot lazily: building the parser stays cheap
+    from medcrypt.bot.domain.config import Settings
+    from medcrypt.crypto.server.keyring import Keyring
+    from medcrypt.storage.backup.archive import BackupInfo
+    from medcrypt.storage.backup.erasure_record import ErasureRecord
 
 
 def register(subparsers: Any) -> None:
@@ -49,7 +44,7 @@ def register(subparsers: Any) -> None:
     r.add_argument("backup", type=Path, help="backup file")
     r.add_argument("--yes", action="store_true",
                    help="confirm: the configured database is replaced (stop the bot first)")
-    r.add_argument("--now", type=parse_instant, default=None, metavar="ISO-8601",
+    r.add_argument("--now", type=_instant, default=None, metavar="ISO-8601",
                    help="instant the shred sweep reasons about (default: now)")
     r.set_defaults(handler=run_restore)
     for action in (c, v, r):
@@ -57,11 +52,27 @@ def register(subparsers: Any) -> None:
                             help="TOML config file (also accepted before the command)")
 
 
+def _instant(text: str) -> datetime:
+    """ISO-8601 with an explicit offset, as ``jobs run --now`` takes it."""
+    try:
+        at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from None
+    if at.tzinfo is None:
+        raise argparse.ArgumentTypeError("give a UTC offset, e.g. 2027-01-01T00:00:00Z")
+    return at.astimezone(UTC)
+
+
 def _keyring(settings: Settings) -> Keyring:
+    from medcrypt.crypto.server.keyring import Keyring
+
     return Keyring.from_environ(env_name=settings.keyring.server_keys_env)
 
 
 def _erasure_record(settings: Settings, keyring: Keyring) -> ErasureRecord:
+    from medcrypt.crypto.errors import ConfigError
+    from medcrypt.storage.backup.erasure_record import ErasureRecord
+
     if not settings.backup.erasure_record_path:
         raise ConfigError("backup.erasure_record_path",
                           "is not set: without the erasure record a restore cannot re-apply "
@@ -69,13 +80,20 @@ def _erasure_record(settings: Settings, keyring: Keyring) -> ErasureRecord:
     return ErasureRecord(settings.backup.erasure_record_path, keyring)
 
 
-def _describe(info: archive.BackupInfo) -> str:
+def _describe(info: BackupInfo) -> str:
+    from medcrypt.storage.audit import from_us
+
     return (f"{info.dialect} database at schema {info.schema_revision}, audit head seq "
             f"{info.audit_head_seq} ({info.audit_head_hash[:16]}), taken "
             f"{from_us(info.created_us).strftime('%Y-%m-%d %H:%M:%S')} UTC")
 
 
 def run_create(args: argparse.Namespace, settings: Settings) -> int:
+    from medcrypt.bot.app.wiring import SystemClock, build_services
+    from medcrypt.storage import migrate
+    from medcrypt.storage.audit import to_us
+    from medcrypt.storage.backup import archive, state
+
     keyring = _keyring(settings)
     _erasure_record(settings, keyring)
     url = settings.database_url
@@ -97,6 +115,8 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from medcrypt.storage.backup import archive
+
     keyring = _keyring(settings)
     info = archive.verify(args.backup, keyring, pg_bin_dir=settings.backup.pg_bin_dir)
     print(f"backup OK: {_describe(info)}")
@@ -104,6 +124,13 @@ def run_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from medcrypt.bot.app.wiring import SystemClock, audit_signer, build_services
+    from medcrypt.bot.domain.lifecycle.restore import after_restore
+    from medcrypt.crypto.errors import ConfigError, StorageError
+    from medcrypt.storage import migrate
+    from medcrypt.storage.backup import archive, state
+    from medcrypt.storage.db import make_engine
+
     if not args.yes:
         raise ConfigError("--yes", "restore replaces the configured database; stop the bot "
                                    "and confirm with --yes")
