@@ -158,7 +158,7 @@ def run_restore(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 counts = after_restore(
                     ctx, facts, now, backup_head_seq=info.audit_head_seq,
-                    lost_to_seq=lost_to if lost_to and lost_to > info.audit_head_seq else None,
+                    lost_to_seq=lost_to,
                     backup_created_us=info.created_us)
             finally:
                 engine.dispose()
@@ -171,10 +171,14 @@ def run_restore(args: argparse.Namespace, settings: Settings) -> int:
         if info.dialect == "sqlite":
             archive.load(target, info, dump)
     print(f"restored: {_describe(info)}")
-    lost = (f"{info.audit_head_seq + 1}..{lost_to}" if lost_to and lost_to > info.audit_head_seq
-            else f"after seq {info.audit_head_seq} (end unknown)")
-    print(f"audit: restore entry at seq {counts['restore_seq']}; entries {lost} of the "
-          f"replaced log were lost")
+    if lost_to is None:
+        lost = (f"entries after seq {info.audit_head_seq} (end unknown: the replaced "
+                "database could not be read) were lost")
+    elif lost_to > info.audit_head_seq:
+        lost = f"entries {info.audit_head_seq + 1}..{lost_to} of the replaced log were lost"
+    else:
+        lost = "no entry of the replaced log was lost"
+    print(f"audit: restore entry at seq {counts['restore_seq']}; {lost}")
     print(f"erasure record: {counts['facts']} facts re-applied: {counts['epochs']} epochs "
           f"shredded again, "
           f"{counts['ended']} pairings ended, {counts['erased']} persons erased; sweep "
