@@ -22,6 +22,7 @@ from medcrypt.crypto.errors import ConfigError
 from medcrypt.crypto.server.audit import Checkpoint, CheckpointSigner
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.audit import AuditLog
+from medcrypt.storage.backup.erasure_record import ErasureRecord
 from medcrypt.storage.db import Engine, make_engine
 
 
@@ -81,4 +82,6 @@ def build_services(
     return Services(
         settings=settings, engine=engine, clock=clock, keyring=keyring, audit=audit,
         channels=channels(settings, env), admin_target=parse_target, job_listing=format_listing,
-        audit_public_keys={signer.key_id: signer.public_key} if signer is not None else {})
+        audit_public_keys={signer.key_id: signer.public_key} if signer is not None else {},
+        erasure_record=(ErasureRecord(settings.backup.erasure_record_path, keyring)
+                        if settings.backup.erasure_record_path else None))

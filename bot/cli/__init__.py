@@ -23,9 +23,20 @@ from medcrypt.crypto.errors import MedCryptError
 
 def command_modules() -> tuple[ModuleType, ...]:
     """The subcommand families, in help order. Adding a family = adding its module here."""
-    from medcrypt.bot.cli import audit, breakglass, demo, doctor, escrow, jobs, keys, migrate, run
+    from medcrypt.bot.cli import (
+        audit,
+        backup,
+        breakglass,
+        demo,
+        doctor,
+        escrow,
+        jobs,
+        keys,
+        migrate,
+        run,
+    )
 
-    return (doctor, migrate, keys, run, demo, audit, jobs, escrow, breakglass)
+    return (doctor, migrate, keys, run, demo, audit, jobs, escrow, breakglass, backup)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -95,6 +95,13 @@ def render_verify_reply(
     if result.unsigned_tail:
         lines.append(f"{result.unsigned_tail} newest entries are not yet covered by a "
                      "checkpoint.")
+    lines.extend(f"Restored from a backup at {_when(mark.ts_us)} (signed, seq {mark.seq}): "
+                 f"entries written before then from seq {mark.seq} on were lost; `audit "
+                 f"export --from {mark.seq} --to {mark.seq}` names the range."
+                 for mark in result.restores)
+    if result.witnesses_set_aside:
+        lines.append(f"{result.witnesses_set_aside} witness lines belong to the history a "
+                     "restore lost and were not checked against this chain.")
     return "\n".join(lines)
 
 

@@ -184,6 +184,16 @@ class BreakGlassSettings:
 
 
 @dataclass(frozen=True)
+class BackupSettings:
+    #: Append-only file of every shred and erasure, kept OUTSIDE the backup set (another
+    #: disk or mount than the database and its backups); ``backup`` refuses to run
+    #: without it, since a restore could not re-apply shreds (docs/adr/0016).
+    erasure_record_path: str = ""
+    #: Where ``pg_dump``/``pg_restore`` are looked for besides PATH (PostgreSQL only).
+    pg_bin_dir: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
@@ -195,6 +205,7 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     breakglass: BreakGlassSettings = field(default_factory=BreakGlassSettings)
+    backup: BackupSettings = field(default_factory=BackupSettings)
 
     def secret(self, env_key_path: str, *, environ: typing.Mapping[str, str] | None = None) -> str:
         """Read the secret named by the ``*_env`` setting at ``env_key_path``.

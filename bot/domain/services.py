@@ -31,6 +31,7 @@ from medcrypt.crypto.server.audit import system_ref
 from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.audit import AuditLog
+from medcrypt.storage.backup.erasure_record import ErasureFact, ErasureRecord
 from medcrypt.storage.db import Engine, SessionFactory, job_sessions, session_factory
 
 #: Progress callback: (done, total) in the job's unit (pairings or epochs).
@@ -73,6 +74,9 @@ class Services:
     #: Checkpoint public keys ``/audit_verify`` checks signatures against.
     audit_public_keys: Mapping[bytes, AuditPublicKey] = field(default_factory=dict)
     rng: Callable[[int], bytes] = os.urandom
+    #: Where shreds and erasures are also written, outside the backup set, so a restore
+    #: can re-apply them (storage/backup/erasure_record.py); None when not configured.
+    erasure_record: ErasureRecord | None = None
     sessions: SessionFactory = field(init=False)
     directory: IdentityDirectory = field(init=False)
     #: Relay events into :attr:`audit` (keeps the last few for ``/stats`` and tests).
@@ -101,6 +105,13 @@ class Services:
         batch, as with :attr:`sessions`); on PostgreSQL plain sessions."""
         with job_sessions(self.engine, JOB_CACHE_KIB) as sessions:
             yield sessions
+
+    def record_erasure(self, facts: list[ErasureFact]) -> None:
+        """Append shreds to the erasure record, if one is configured. Called inside the
+        shredding transaction, before it commits (the record's module docstring says
+        why that order)."""
+        if self.erasure_record is not None and facts:
+            self.erasure_record.append(facts)
 
     def pairing_ref(self, pairing_id: str) -> str:
         return _ref(self.audit, "pairing", pairing_id)

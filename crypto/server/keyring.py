@@ -54,6 +54,8 @@ _FORMAT_LABEL = b"medcrypt/server-keyring/v1"
 _HKDF_SALT = b"medcrypt/server-keyring/hkdf-salt/v1"
 _SEAL_INFO = b"medcrypt/server-keyring/seal/v1"
 _BLIND_INFO = b"medcrypt/server-keyring/blind-index/v1"
+#: First context part of a wrapped data key: a wrapped key never opens as a sealed column.
+_WRAP_LABEL = "medcrypt/server-keyring/wrapped-data-key/v1"
 
 AadPart = bytes | str | int
 
@@ -228,6 +230,25 @@ class Keyring:
         return prim.xchacha_decrypt(
             key, nonce, sealed[HEADER_BYTES:], encode_aad(version, aad_parts)
         )
+
+    def wrap_key(self, data_key: bytes | bytearray, context: Sequence[AadPart]) -> bytes:
+        """Wrap a data key (a backup's) under the current version, bound to ``context``.
+
+        The one seam an external key provider (issue 17: KMS, HSM) replaces: callers
+        hold a :class:`crypto.server.backup_seal.KeyWrapper`, never the master keys, so
+        a provider that wraps remotely plugs in without touching the backup code.
+        """
+        if len(data_key) != KEY_BYTES:
+            raise ValueError(f"data keys are {KEY_BYTES} bytes")
+        return self.seal(bytes(data_key), (_WRAP_LABEL, *context))
+
+    def unwrap_key(self, wrapped: bytes, context: Sequence[AadPart]) -> bytearray:
+        """Inverse of :meth:`wrap_key`; another context or a changed byte is
+        :class:`DecryptionFailed`, a retired version :class:`KeyVersionMissing`."""
+        key = bytearray(self.open(wrapped, (_WRAP_LABEL, *context)))
+        if len(key) != KEY_BYTES:
+            raise MalformedToken("wrapped data key has the wrong length")
+        return key
 
     def needs_rewrap(self, sealed: bytes) -> bool:
         return sealed_version(sealed) != self.current_version

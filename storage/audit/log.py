@@ -43,6 +43,7 @@ ciphertext, still verifies.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -66,10 +67,13 @@ from medcrypt.crypto.server.audit import (
     CheckpointSigner,
     CoveragePolicy,
     Details,
+    RestoreMark,
     VerifyReport,
     Witness,
     check_ref,
     pseudonym,
+    restore_mark,
+    split_witnesses,
     verify_chain,
 )
 from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
@@ -295,21 +299,71 @@ class AuditLog:
                 conn.execution_options(isolation_level="REPEATABLE READ")  # in place
             cps = self._checkpoints(conn, 1, None)
             head = self._read_head(conn)
-            slices = parallel.plan_slices(conn, jobs, parallel_from)
-            target = parallel.worker_target(conn)
-            if slices is not None and target is not None:
-                return parallel.verify_parallel(
-                    conn, target, slices, lambda after, upto: verify_sql(conn, after, upto),
-                    local_batches=lambda sql: closing(stream_entries(conn, batch_size, sql)),
-                    checkpoints=cps, public_keys=public_keys, witnesses=witnesses,
-                    claimed_head=(head.seq, head.entry_hash), coverage=coverage,
-                    progress=progress, batch_size=batch_size)
-            # closing(): a break stops the walk mid-stream; the cursor must close before
-            # the connection does, not whenever the generator is collected.
-            with closing(stream_entries(conn, batch_size)) as batches:
-                return verify_chain(batches, cps, public_keys, witnesses=witnesses,
-                                    claimed_head=(head.seq, head.entry_hash),
-                                    coverage=coverage, progress=progress)
+            marks = self._restore_marks(conn, cps)
+            witnesses, aside = split_witnesses(witnesses, marks)
+            report = self._walk(conn, cps, head, public_keys, witnesses, coverage=coverage,
+                                progress=progress, batch_size=batch_size, jobs=jobs,
+                                parallel_from=parallel_from)
+        return dataclasses.replace(report, restores=tuple(marks),
+                                   witnesses_set_aside=len(aside))
+
+    def _walk(
+        self, conn: Connection, cps: list[Checkpoint], head: HeadRow,
+        public_keys: Mapping[bytes, AuditPublicKey], witnesses: Sequence[Witness], *,
+        coverage: CoveragePolicy, progress: Callable[[int], None] | None,
+        batch_size: int, jobs: int, parallel_from: int,
+    ) -> VerifyReport:
+        """The chain walk of :meth:`verify`: in this process, or sliced over workers."""
+        slices = parallel.plan_slices(conn, jobs, parallel_from)
+        target = parallel.worker_target(conn)
+        if slices is not None and target is not None:
+            return parallel.verify_parallel(
+                conn, target, slices, lambda after, upto: verify_sql(conn, after, upto),
+                local_batches=lambda sql: closing(stream_entries(conn, batch_size, sql)),
+                checkpoints=cps, public_keys=public_keys, witnesses=witnesses,
+                claimed_head=(head.seq, head.entry_hash), coverage=coverage,
+                progress=progress, batch_size=batch_size)
+        # closing(): a break stops the walk mid-stream; the cursor must close before
+        # the connection does, not whenever the generator is collected.
+        with closing(stream_entries(conn, batch_size)) as batches:
+            return verify_chain(batches, cps, public_keys, witnesses=witnesses,
+                                claimed_head=(head.seq, head.entry_hash),
+                                coverage=coverage, progress=progress)
+
+    def _restore_marks(self, conn: Connection, cps: list[Checkpoint]) -> list[RestoreMark]:
+        """Restore entries and the checkpoint entry after each, checked for their shape
+        (:func:`restore_mark`); the walk then checks that checkpoint's signature."""
+        seqs = [int(s) for s in conn.execute(
+            select(ENTRIES.c.seq).where(ENTRIES.c.action == Action.AUDIT_RESTORED.value)
+            .order_by(ENTRIES.c.seq)).scalars()]
+        by_seq = {cp.seq: cp for cp in cps}
+        marks = []
+        for seq in seqs:
+            sql = verify_sql(conn, seq - 1, seq + 1)
+            with closing(stream_entries(conn, 2, sql)) as batches:
+                rows = [tuple(r) for batch in batches for r in batch]
+            entry = rows[0]
+            following = rows[1] if len(rows) > 1 else None
+            marks.append(restore_mark(entry, following, by_seq))
+        return marks
+
+    def append_signed(self, events: Iterable[AuditEvent]) -> Appended:
+        """Append ``events`` and sign a checkpoint right after them, in one transaction.
+
+        For entries the verifier only accepts when signed by a checkpoint of their own
+        (``audit.restored``): without a signing key this refuses rather than write one
+        the verifier would reject.
+        """
+        if self._signer is None:
+            raise ConfigError("audit.signing_key_env", "no checkpoint signing key "
+                                                       "configured: a restore entry must "
+                                                       "be signed")
+        prepared = [prepare(e) for e in events]
+        result = self._transaction(lambda conn: self._write(conn, prepared, force=True))
+        if not result.checkpoints or result.checkpoints[-1].seq != result.last_seq + 1:
+            raise StorageError("the audit log refused to sign the entry (rewound log)")
+        self._committed(result.checkpoints)
+        return result
 
     # -- export and erasure ----------------------------------------------------------------
 
@@ -429,6 +483,7 @@ class AuditLog:
     def _write(
         self, conn: Connection, prepared: Sequence[Prepared], *,
         ts_us: int | None = None, head: HeadRow | None = None, in_session: bool = False,
+        force: bool = False,
     ) -> Appended:
         """Lock, chain, encrypt and insert, with the checkpoints coverage needs
         (:mod:`.chain`). No ``prepared`` events means a checkpoint is wanted now."""
@@ -441,7 +496,7 @@ class AuditLog:
                                  signer=signer, every=self._every,
                                  interval_us=self._interval_us, rng=self._rng)
         mine = [chain.add(entry) for entry in prepared]  # the caller's entries: seq, hash
-        chain.close(force=not prepared)
+        chain.close(force=force or not prepared)
         if chain.rows:
             insert_entries(conn, chain.rows)
         values: dict[str, Any] = {"seq": chain.seq, "entry_hash": chain.prev}

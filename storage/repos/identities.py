@@ -205,3 +205,9 @@ def count_live(session: Session) -> int:
     """Identities not erased (``/stats``)."""
     return int(session.scalar(select(func.count()).select_from(PlatformIdentity).where(
         PlatformIdentity.deleted_at.is_(None))) or 0)
+
+
+def all_ids(session: Session) -> list[str]:
+    """Every identity id, erased or not (see :func:`storage.repos.pairings.all_ids`)."""
+    return [str(i) for i in session.scalars(select(PlatformIdentity.id).order_by(
+        PlatformIdentity.id))]

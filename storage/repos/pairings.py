@@ -255,3 +255,10 @@ def status_counts(session: Session) -> dict[str, int]:
     """Pairings per status (``/stats``)."""
     return {str(k): int(v) for k, v in session.execute(
         select(Pairing.status, func.count()).group_by(Pairing.status)).all()}
+
+
+def all_ids(session: Session) -> list[str]:
+    """Every pairing id, whatever its status: a restore maps erasure-record pseudonyms
+    back to rows by recomputing the pseudonym of each."""
+    return [str(p) for p in session.scalars(select(Pairing.pairing_id).order_by(
+        Pairing.pairing_id))]

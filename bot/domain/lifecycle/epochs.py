@@ -20,7 +20,8 @@ from medcrypt.bot.domain.lifecycle.purge import Target, purge
 from medcrypt.bot.domain.lifecycle.queue import queue_member_notices
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.server.audit import Action
-from medcrypt.storage.audit import AuditEvent
+from medcrypt.storage.audit import AuditEvent, to_us
+from medcrypt.storage.backup.erasure_record import ErasureFact
 from medcrypt.storage.db import Session
 from medcrypt.storage.repos import epochs as epoch_rows
 from medcrypt.storage.repos import pairings as pairing_rows
@@ -82,6 +83,8 @@ def shred(
     if not claimed:
         return [], counts
     claimed.sort()
+    at_us = to_us(now)
+    ctx.record_erasure([ErasureFact(at_us, "shred", ctx.pairing_ref(p), e) for p, e in claimed])
     purged = purge(session, claimed, lambda: members_of(session, [p for p, _ in claimed]))
     counts["epochs"] = len(claimed)
     counts.update(purged.total())

@@ -22,6 +22,8 @@ from medcrypt.bot.domain.lifecycle.shred import shred_pairing
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.errors import WrongPairing
 from medcrypt.crypto.server.audit import Action, system_ref
+from medcrypt.storage.audit import to_us
+from medcrypt.storage.backup.erasure_record import ErasureFact
 from medcrypt.storage.remanence import scrub
 from medcrypt.storage.repos import admins, identities, outbox, pairings, tokens
 
@@ -53,6 +55,7 @@ def erase_identity_everywhere(ctx: Services, identity_id: str, now: datetime) ->
         admins.revoke_all(session, identity_id, now=now)
         identities.erase_identity(session, identity_id, now=now)
         counts["pairings"] = len(ids)
+        ctx.record_erasure([ErasureFact(to_us(now), "erased", me)])
         ctx.audit.append(me, Action.SUBJECT_ERASED, system_ref("erasure"),
                          {"pairings": len(ids), "epochs": int(counts["epochs"])},
                          session=session)

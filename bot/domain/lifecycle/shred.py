@@ -34,6 +34,8 @@ from medcrypt.bot.domain.services import SCHEDULER_REF, Progress, Services
 from medcrypt.crypto.errors import StorageError
 from medcrypt.crypto.keyless.epochs import epoch_of, epoch_start, grace_end
 from medcrypt.crypto.server.audit import Action
+from medcrypt.storage.audit import to_us
+from medcrypt.storage.backup.erasure_record import ErasureFact
 from medcrypt.storage.db import is_sqlite
 from medcrypt.storage.remanence import scrub
 from medcrypt.storage.repos import epochs as epoch_rows
@@ -153,6 +155,7 @@ def shred_pairing(
                               notice=None)
         if ended:
             counts["ended"] = 1
+            ctx.record_erasure([ErasureFact(to_us(now), "ended", ctx.pairing_ref(pairing_id))])
             ctx.audit.append(actor, Action.PAIRING_UNPAIRED, ctx.pairing_ref(pairing_id),
                              {"reason": reason, "ended_by": "shred"}, session=session)
         if notify:

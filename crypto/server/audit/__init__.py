@@ -10,7 +10,9 @@ keep one import (``from medcrypt.crypto.server.audit import Action, verify_chain
 * :mod:`~medcrypt.crypto.server.audit.verify` - the streaming verifier (first bad seq and why);
 * :mod:`~medcrypt.crypto.server.audit.coverage` - no stretch of the log unsigned for longer
   than the checkpoint policy allows;
-* :mod:`~medcrypt.crypto.server.audit.segment` - the same verdict from slices walked in parallel.
+* :mod:`~medcrypt.crypto.server.audit.segment` - the same verdict from slices walked in parallel;
+* :mod:`~medcrypt.crypto.server.audit.restore` - a restore from backup as a signed,
+  recognised break.
 
 Everything here is pure (no database, no clock, no network), so the verifier can run
 over rows from any store or over exported bytes, and tests pin every byte
@@ -69,6 +71,11 @@ from medcrypt.crypto.server.audit.entry import (
     rows_from_records,
     system_ref,
 )
+from medcrypt.crypto.server.audit.restore import (
+    RestoreMark,
+    restore_mark,
+    split_witnesses,
+)
 from medcrypt.crypto.server.audit.segment import (
     SegmentResult,
     combine_segments,
@@ -104,6 +111,7 @@ __all__ = [
     "Details",
     "EntryFields",
     "EntryRow",
+    "RestoreMark",
     "SegmentResult",
     "VerifyReport",
     "Witness",
@@ -123,8 +131,10 @@ __all__ = [
     "parse_witness_lines",
     "pseudonym",
     "public_key_from_b64",
+    "restore_mark",
     "rows_from_records",
     "seal_details",
+    "split_witnesses",
     "stop_seqs_of",
     "system_ref",
     "verify_chain",

@@ -57,6 +57,9 @@ class Action(StrEnum):
     BOT_STOPPED = "bot.stopped"
     CHECKPOINT = "audit.checkpoint"
     SUBJECT_ERASED = "audit.subject_erased"
+    #: The database was restored from a backup: entries after the backup's head were lost
+    #: (details: backup_head_seq, lost_to_seq). Always signed by its own checkpoint.
+    AUDIT_RESTORED = "audit.restored"
 
 
 FORMAT_VERSION = 1

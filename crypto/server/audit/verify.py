@@ -37,6 +37,7 @@ from medcrypt.crypto.server.audit.entry import (
     EntryRow,
     encode_raw,
 )
+from medcrypt.crypto.server.audit.restore import RestoreMark
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,10 @@ class VerifyReport:
     witnessed_seq: int = 0
     last_checkpoint_ts_us: int = 0
     coverage_checked: bool = False
+    #: Signed restore entries found in the log (docs/adr/0016), oldest first.
+    restores: tuple[RestoreMark, ...] = ()
+    #: Witness lines of history a restore lost: reported, not checked against the chain.
+    witnesses_set_aside: int = 0
 
     @property
     def unsigned_tail(self) -> int:
