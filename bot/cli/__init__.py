@@ -23,9 +23,20 @@ from medcrypt.crypto.errors import MedCryptError
 
 def command_modules() -> tuple[ModuleType, ...]:
     """The subcommand families, in help order. Adding a family = adding its module here."""
-    from medcrypt.bot.cli import audit, breakglass, demo, doctor, escrow, jobs, keys, migrate, run
+    from medcrypt.bot.cli import (
+        audit,
+        breakglass,
+        config,
+        demo,
+        doctor,
+        escrow,
+        jobs,
+        keys,
+        migrate,
+        run,
+    )
 
-    return (doctor, migrate, keys, run, demo, audit, jobs, escrow, breakglass)
+    return (doctor, migrate, keys, run, demo, audit, jobs, escrow, breakglass, config)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from medcrypt.bot.cli.install_check import INSTALL_HINT, missing_bot_dependencies
+
+    # A companion-only install (no [bot] extra) has this script too: one line, not a
+    # traceback from the first missing import.
+    if missing_bot_dependencies():
+        print(INSTALL_HINT, file=sys.stderr)
+        return 2
+
     from medcrypt.bot.app.logs import setup_logging
     from medcrypt.bot.domain.config import load_settings
 
