@@ -5,8 +5,8 @@
 # this script are unchanged.
 #
 # `--require-hashes` cannot install the project itself (`-e .` has no hash), so the lock
-# goes first - every package, the build backend and pip itself, each checked against its
-# sha256 - and then the project alone, with --no-deps and the locked build backend.
+# goes first - every package of every extra, the build backend and pip itself, each checked
+# against its sha256 - and then the project alone, with --no-deps and the locked build backend.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -25,5 +25,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   pip=(.venv/bin/python -m pip --disable-pip-version-check)
   "${pip[@]}" install --quiet --require-hashes -r requirements/dev.lock
   "${pip[@]}" install --quiet --no-deps --no-build-isolation -e .
+  # The dev lock holds every extra (scripts/locks.py): the bot's, PostgreSQL's, dev's. A
+  # lock that lost the `bot` extra would leave a venv whose medcrypt-bot only asks for it.
+  .venv/bin/python - <<'PYEXTRA'
+import sys
+from medcrypt.bot.cli.install_check import EXTRA, missing_bot_dependencies
+missing = missing_bot_dependencies()
+if missing:
+    sys.exit(f"bootstrap: requirements/dev.lock lacks the [{EXTRA}] extra's {', '.join(missing)}")
+PYEXTRA
   echo "$want" > "$stamp"
 fi

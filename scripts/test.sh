@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: set everything up from nothing and run every check.
 #   lint (ruff), types (mypy, strict on crypto/ and storage/), import contracts,
-#   a dependency audit of the hashed locks (pip-audit), the built wheel,
+#   a dependency audit of the hashed locks (pip-audit), the built wheel (with the
+#   systemd unit checked against it, and a companion-only install),
 #   the pytest suite on SQLite and on a real PostgreSQL server on loopback,
 #   and a bounded fuzz run of every parser (inside pytest).
 # Extra arguments go to pytest (e.g. bash scripts/test.sh -k keyring).
@@ -16,7 +17,8 @@ echo "== import contracts"; lint-imports
 # Every version in requirements/*.lock against known advisories: a finding fails the run;
 # a service out of reach (no internet, as here) prints "not audited" and does not.
 echo "== dependency audit (pip-audit)"; python scripts/audit_deps.py
-echo "== packaging: the built wheel beside PyPI's crypto and pycryptodome"; bash scripts/wheel_check.sh
+echo "== packaging: the built wheel beside PyPI's crypto and pycryptodome, the systemd unit, a companion-only install"
+bash scripts/wheel_check.sh
 
 pgdir=""
 cleanup() { [ -n "$pgdir" ] && bash scripts/postgres.sh stop "$pgdir"; return 0; }

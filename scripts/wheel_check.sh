@@ -12,13 +12,25 @@
 #   * the other packages' files are untouched, and `pip check` is clean (the bot lock
 #     satisfies every requirement of the wheel);
 #   * `medcrypt --help` and `medcrypt-bot doctor --smoke` work, and `medcrypt-bot demo`
-#     says in one line that it needs a checkout (exit 2).
+#     says in one line that it needs a checkout (exit 2);
+#   * the build log has no warning (setuptools' deprecations included), the wheel's
+#     metadata carries the SPDX licence and LICENSE, and the sdist carries LICENSE and
+#     config.example.toml;
+#   * `medcrypt-bot config example` prints exactly the repository's config.example.toml;
+#   * the shipped systemd unit passes `systemd-analyze verify` with no output, its
+#     ExecStart pointed at this venv (scripts/verify_unit.sh).
+# Then a companion-only install - the wheel without extras, its dependencies from
+# requirements/companion.lock - in a second fresh venv: no distribution of the [bot]
+# extra is there, `medcrypt` works (help, init, pair offer), `medcrypt-bot` says in one
+# line to install the [bot] extra (exit 2), and its size and package count are printed.
 # The built wheel is left at $MEDCRYPT_WHEEL_OUT (default: a temporary folder, removed)
 # so later packaging checks can share one build.
 #   bash scripts/wheel_check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 PY=${PYTHON:-.venv/bin/python}
+case $PY in */*) PY=$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY") ;; esac  # used after cd
 work=$(mktemp -d /tmp/medcrypt-wheel.XXXXXX)
 cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
@@ -35,6 +47,24 @@ out=${MEDCRYPT_WHEEL_OUT:-$work/dist}
   || { tail -n 30 "$work/build.log" >&2; say "FAIL: the wheel did not build"; exit 1; }
 wheel=$(ls "$out"/medcrypt_bridge-*.whl)
 say "built $(basename "$wheel")"
+"$PY" -m build --sdist --outdir "$work/sdist" "$work/src" >>"$work/build.log" 2>&1 \
+  || { tail -n 30 "$work/build.log" >&2; say "FAIL: the sdist did not build"; exit 1; }
+# setuptools prints its deprecations (a table licence, say) as Python warnings framed by
+# "!!" and builds on: only the log shows them, so any *Warning or deprecation fails here.
+# distutils' "warning: ... byte-compiling is disabled" (PYTHONDONTWRITEBYTECODE) is no
+# Python warning and does not.
+if grep -nE "[Dd]eprecat|[A-Za-z]+Warning\b|^\s*!!\s*$" "$work/build.log" >&2; then
+  say "FAIL: the build printed the warnings above"; exit 1
+fi
+"$PY" - "$work"/sdist/medcrypt_bridge-*.tar.gz <<'PYSDIST'
+import sys, tarfile
+with tarfile.open(sys.argv[1]) as tf:
+    names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
+for needed in ("LICENSE", "bot/config.example.toml"):
+    if not any(n == needed or n.endswith("/" + needed) for n in names):
+        sys.exit(f"wheel_check: FAIL: {needed} is missing from the sdist")
+PYSDIST
+say "build log without warnings; the sdist carries LICENSE and config.example.toml"
 
 "$PY" - "$wheel" <<'PYCHECK'
 import sys, zipfile
@@ -53,9 +83,17 @@ if shipped:
     sys.exit(f"wheel_check: FAIL: the sandbox or the demo is in the wheel: {shipped[:10]}")
 for needed in ("medcrypt/__init__.py", "medcrypt/crypto/__init__.py",
                "medcrypt/bot/cli/__init__.py", "medcrypt/migrations/alembic.ini",
-               "medcrypt/migrations/script.py.mako"):
+               "medcrypt/migrations/script.py.mako", "medcrypt/bot/config.example.toml",
+               f"{dist_info}/licenses/LICENSE"):
     if needed not in record:
         sys.exit(f"wheel_check: FAIL: {needed} is missing from the wheel")
+with zipfile.ZipFile(wheel) as zf:
+    meta = zf.read(f"{dist_info}/METADATA").decode().splitlines()
+for header in ("License-Expression: LicenseRef-Proprietary", "License-File: LICENSE"):
+    if header not in meta:
+        sys.exit(f"wheel_check: FAIL: METADATA lacks '{header}'")
+if any(line.startswith("License:") for line in meta):
+    sys.exit("wheel_check: FAIL: METADATA still has the deprecated License: field")
 if set(record) != set(names):
     sys.exit("wheel_check: FAIL: RECORD and the archive disagree")
 print(f"wheel_check: RECORD has {len(record)} paths, all under medcrypt/ or {dist_info}/;"
@@ -119,4 +157,65 @@ if [ "$demo_rc" != 2 ] || [ "$(printf '%s\n' "$demo_out" | wc -l)" != 1 ]; then
   printf '%s\n' "$demo_out" >&2; say "FAIL: medcrypt-bot demo in a wheel install: exit $demo_rc"; exit 1
 fi
 say "medcrypt --help, medcrypt-bot doctor --smoke: ok; demo: one line, exit 2"
+"$work/venv/bin/medcrypt-bot" config example >"$work/example.toml" \
+  || { say "FAIL: medcrypt-bot config example"; exit 1; }
+cmp -s "$work/example.toml" "$root/config.example.toml" \
+  || { say "FAIL: medcrypt-bot config example differs from config.example.toml"; exit 1; }
+say "medcrypt-bot config example prints config.example.toml byte for byte"
+bash "$root/scripts/verify_unit.sh" "$work/venv"
+
+# A patient's or physician's install: the wheel without extras.
+"$PY" -m venv "$work/companion"
+cpip=("$work/companion/bin/python" -m pip --disable-pip-version-check)
+"${cpip[@]}" install --quiet --require-hashes -r "$root/requirements/companion.lock" \
+  >"$work/cpip.log" 2>&1 \
+  || { tail -n 20 "$work/cpip.log" >&2; say "FAIL: requirements/companion.lock did not install"; exit 1; }
+"${cpip[@]}" install --quiet --no-deps "$wheel" >>"$work/cpip.log" 2>&1 \
+  || { tail -n 20 "$work/cpip.log" >&2; say "FAIL: the wheel did not install without extras"; exit 1; }
+"${cpip[@]}" check >/dev/null || { "${cpip[@]}" check >&2; say "FAIL: pip check (companion)"; exit 1; }
+"$work/companion/bin/python" - <<'PYEXTRA'
+import importlib.metadata as md, re, sys
+bot = [re.match(r"[A-Za-z0-9._-]+", r)[0] for r in md.requires("medcrypt-bridge") or []
+       if re.search(r"""extra\s*==\s*["']bot["']""", r)]
+if not bot:
+    sys.exit("wheel_check: FAIL: the wheel declares no [bot] extra")
+present = []
+for name in bot:
+    try:
+        md.distribution(name)
+        present.append(name)
+    except md.PackageNotFoundError:
+        pass
+if present:
+    sys.exit(f"wheel_check: FAIL: the companion-only install has bot dependencies: {present}")
+print(f"wheel_check: companion-only install has none of the {len(bot)} [bot] dependencies")
+PYEXTRA
+"$work/companion/bin/medcrypt" --help >/dev/null || { say "FAIL: medcrypt --help (companion only)"; exit 1; }
+# A physician offers a pairing as a QR image (segno); a patient reads the photo (Pillow,
+# zxing-cpp): every companion dependency is loaded, none of the bot's.
+companion() { MEDCRYPT_HOME="$work/elsewhere/$1" "$work/companion/bin/medcrypt" "${@:2}" \
+  </dev/null >>"$work/companion.log" 2>&1; }
+export MEDCRYPT_PASSPHRASE="wheel check: correct horse battery staple"
+{ companion physician init --role physician \
+  && companion physician pair offer --no-terminal --png "$work/offer.png" --json \
+  && companion patient init --role patient \
+  && companion patient pair accept --qr "$work/offer.png" --no-history --json; } \
+  || { cat "$work/companion.log" >&2; say "FAIL: medcrypt init / pair offer / pair accept --qr (companion only)"; exit 1; }
+unset MEDCRYPT_PASSPHRASE
+for argv in "" "--help" "run"; do
+  set +e
+  # shellcheck disable=SC2086  # each word of argv is one argument
+  bot_out=$("$work/companion/bin/medcrypt-bot" $argv 2>&1); bot_rc=$?
+  set -e
+  if [ "$bot_rc" != 2 ] || [ "$(printf '%s\n' "$bot_out" | wc -l)" != 1 ] \
+      || ! printf '%s' "$bot_out" | grep -qF "medcrypt-bridge[bot]"; then
+    printf '%s\n' "$bot_out" >&2
+    say "FAIL: medcrypt-bot $argv without the [bot] extra: exit $bot_rc, not one line naming the extra"
+    exit 1
+  fi
+done
+site=$("$work/companion/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+count=$("${cpip[@]}" list --format=freeze --exclude pip --exclude medcrypt-bridge | wc -l)
+say "companion only: medcrypt --help, init, pair offer, pair accept --qr: ok; medcrypt-bot: one line naming [bot], exit 2"
+say "companion only: $count packages besides medcrypt-bridge and pip, site-packages $(du -sh "$site" | cut -f1)"
 say "passed"

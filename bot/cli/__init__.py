@@ -27,6 +27,7 @@ def command_modules() -> tuple[ModuleType, ...]:
         audit,
         backup,
         breakglass,
+        config,
         demo,
         doctor,
         escrow,
@@ -36,7 +37,7 @@ def command_modules() -> tuple[ModuleType, ...]:
         run,
     )
 
-    return (doctor, migrate, keys, run, demo, audit, jobs, escrow, breakglass, backup)
+    return (doctor, migrate, keys, run, demo, audit, jobs, escrow, breakglass, backup, config)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from medcrypt.bot.cli.install_check import INSTALL_HINT, missing_bot_dependencies
+
+    # A companion-only install (no [bot] extra) has this script too: one line, not a
+    # traceback from the first missing import.
+    if missing_bot_dependencies():
+        print(INSTALL_HINT, file=sys.stderr)
+        return 2
+
     from medcrypt.bot.app.logs import setup_logging
     from medcrypt.bot.domain.config import load_settings
 
