@@ -229,6 +229,7 @@ async def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                          "public_url": f"http://127.0.0.1:{port}",
                          "global_messages_per_second": 0.0},
             "relay": {"user_messages_per_minute": 0, "outbox_concurrency": 32},
+            "monitoring": {"listen_port": 0},
         })
         setup_logging(settings)
         bot = BotApp(settings, environ={

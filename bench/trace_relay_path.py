@@ -121,7 +121,8 @@ async def _run(tmp: Path) -> list[tuple[str, str]]:
             "whatsapp": {"api_base_url": tw.api_base_url,
                          "public_url": f"http://127.0.0.1:{port}", "listen_port": port,
                          "request_timeout_seconds": 2.0, "template_content_sid": template},
-            "clinic": {"admin_telegram_ids": [9990001]}})
+            "clinic": {"admin_telegram_ids": [9990001]},
+            "monitoring": {"listen_port": 0}})
         environ = {"MEDCRYPT_SERVER_KEYS": "1:" + base64.b64encode(os.urandom(32)).decode(),
                    "TELEGRAM_BOT_TOKEN": tg.token, "TWILIO_ACCOUNT_SID": tw.account_sid,
                    "TWILIO_AUTH_TOKEN": tw.auth_token, "TWILIO_WHATSAPP_FROM": tw.whatsapp_from}

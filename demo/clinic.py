@@ -55,6 +55,8 @@ def settings_dict(root: Path, *, telegram: tuple[str, str], twilio_api: str, por
                      "public_url": f"http://127.0.0.1:{port}", "listen_port": port,
                      "template_content_sid": template_sid,
                      "request_timeout_seconds": 5.0},
+        # Any free loopback port: demos and tests may run side by side.
+        "monitoring": {"listen_port": 0},
     }
 
 

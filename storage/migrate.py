@@ -23,7 +23,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from medcrypt import migrations
 from medcrypt.crypto.errors import StorageError
@@ -75,10 +75,16 @@ def current(url: str) -> str | None:
     """The revision the database is at; ``None`` for an unmigrated database."""
     engine = make_engine(url)
     try:
-        with engine.connect() as conn:
-            heads = MigrationContext.configure(conn).get_current_heads()
+        return current_on(engine)
     finally:
         engine.dispose()
+
+
+def current_on(engine: Engine) -> str | None:
+    """:func:`current` on an open engine (the running bot's readiness probe, which must
+    not build an engine per probe)."""
+    with engine.connect() as conn:
+        heads = MigrationContext.configure(conn).get_current_heads()
     if len(heads) > 1:
         raise StorageError(f"database has several migration heads: {', '.join(heads)}")
     return heads[0] if heads else None

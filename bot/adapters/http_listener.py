@@ -70,6 +70,17 @@ class Listener:
             await asyncio.sleep(0.01)
         ready()
 
+    @property
+    def bound_port(self) -> int | None:
+        """The port the server listens on once started (the configured one, or the one
+        the kernel chose for port 0); None before it listens."""
+        server = self._server
+        if server is None or not server.started:
+            return None
+        for sock in (s for srv in server.servers for s in srv.sockets):
+            return int(sock.getsockname()[1])
+        return self.port
+
     def stop(self) -> None:
         """Ask the server to finish its requests and close; :meth:`run` then returns."""
         self._stopping = True

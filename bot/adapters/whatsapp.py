@@ -32,7 +32,7 @@ from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.messages import OutKind
 from medcrypt.bot.domain.sender import Delivery
-from medcrypt.bot.outbox.errors import Permanent, Transient, WindowClosed
+from medcrypt.bot.outbox.errors import Permanent, RateLimited, Transient, WindowClosed
 
 log = structlog.get_logger("bot.whatsapp")
 
@@ -137,7 +137,7 @@ def _classify(exc: TwilioRestException) -> Exception:
     if code == WINDOW_CLOSED:
         return WindowClosed(str(WINDOW_CLOSED))
     if exc.status == 429:
-        return Transient("tw-429")
+        return RateLimited("tw-429")
     if exc.status >= 500:
         return Transient(f"tw-{exc.status}")
     if exc.status in (401, 403):

@@ -14,6 +14,13 @@ listener - run under :class:`~bot.app.supervisor.Supervisor`: a loop that dies i
 restarted with backoff, and :attr:`BotApp.health` says which loops are up (what a
 readiness check reads). Every HTTP listener caps request bodies at its edge
 (:mod:`bot.adapters.http_edge`).
+
+The operator's side: a loopback listener of its own serves ``/healthz``, ``/readyz``
+and ``/metrics`` (:mod:`bot.app.monitoring`; started first, so liveness answers while
+the platforms start), the readiness probe checks the database off the loop
+(:mod:`bot.app.probe`), and under systemd the bot speaks sd_notify
+(:mod:`bot.app.notify`): READY=1 once started with the database at head, watchdog
+pings from the event loop, STOPPING=1 at stop.
 """
 
 from __future__ import annotations
@@ -33,6 +40,12 @@ from medcrypt.bot.adapters.http_listener import Listener
 from medcrypt.bot.adapters.telegram import TelegramAdapter
 from medcrypt.bot.adapters.whatsapp import WhatsAppSender
 from medcrypt.bot.adapters.whatsapp_webhook import WhatsAppWebhook
+from medcrypt.bot.app.metrics import BotMetrics
+from medcrypt.bot.app.monitoring import ENDPOINT as MONITORING
+from medcrypt.bot.app.monitoring import MAX_BODY_BYTES as MONITORING_BODY_BYTES
+from medcrypt.bot.app.monitoring import monitoring_app
+from medcrypt.bot.app.notify import Notifier
+from medcrypt.bot.app.probe import Probe
 from medcrypt.bot.app.supervisor import Supervisor
 from medcrypt.bot.app.wiring import SystemClock, build_services
 from medcrypt.bot.commands.context import Deferred
@@ -53,6 +66,7 @@ from medcrypt.bot.scheduler.maintenance import (
 )
 from medcrypt.bot.scheduler.runner import start_scheduler, stop_scheduler, wait_idle
 from medcrypt.crypto.clock import Clock
+from medcrypt.crypto.errors import StorageError
 from medcrypt.crypto.server.audit import SYSTEM_BOT, Action
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
@@ -71,6 +85,22 @@ FIRST_DAILY_AFTER_SECONDS = 3_600.0
 JOB_DRAIN_SECONDS = 60.0
 #: The WhatsApp webhook listener's name in :attr:`BotApp.health`.
 WHATSAPP_LOOP = "whatsapp"
+#: Start-up time asked of systemd beyond the platforms' own requests (database, audit
+#: entry, listeners, scheduler catch-up registration).
+START_BASE_SECONDS = 30.0
+#: Platform requests ``start`` may make per platform (getMe, setWebhook or
+#: deleteWebhook), each bounded by the platform's request timeout.
+START_REQUESTS_PER_PLATFORM = 3
+
+
+def start_budget_seconds(settings: Settings) -> float:
+    """How long :meth:`BotApp.start` may take at most: what it asks systemd for."""
+    budget = START_BASE_SECONDS
+    if settings.telegram.enabled:
+        budget += START_REQUESTS_PER_PLATFORM * settings.telegram.request_timeout_seconds
+    if settings.whatsapp.enabled:
+        budget += START_REQUESTS_PER_PLATFORM * settings.whatsapp.request_timeout_seconds
+    return budget
 
 
 def prepare_database(url: str) -> None:
@@ -96,17 +126,29 @@ class BotApp:
         # Jobs and deferred commands use the database from worker threads (storage.gate).
         self.gate = install_gate(self.engine)
         self.witnesses = WitnessQueue()
+        #: Which platform loops are up; the supervisor keeps them running.
+        self.health = LoopHealth()
+        #: This bot's Prometheus registry; the relay, outbox and jobs count into it.
+        self.metrics = BotMetrics(self.health)
         # The one bundle of the process, with the one audit log of its engine: it signs
         # checkpoints when a key is configured and tells the witness queue about each.
         self.services = build_services(settings, self.clock, environ=env, engine=self.engine,
-                                       keyring=self.keyring, on_checkpoint=self.witnesses.add)
+                                       keyring=self.keyring, on_checkpoint=self.witnesses.add,
+                                       events=self.metrics)
         self.services.warm()
         self.sessions = self.services.sessions
         self.intake = Intake(self.services,
                              RateLimiter(settings.relay.user_messages_per_minute, self.clock))
         self.intake.defer_hook = self._defer
-        #: Which platform loops are up; the supervisor keeps them running.
-        self.health = LoopHealth()
+        self.notifier = Notifier(env)
+        self.probe = Probe(self.services, self.metrics,
+                           interval=settings.monitoring.probe_interval_seconds)
+        # The monitoring listener is supervised apart from the platform loops: it is
+        # not one of them, and readiness must not depend on who asks about it.
+        self._monitor = Supervisor(LoopHealth())
+        self._monitor_listener: Listener | None = None
+        #: Set once :meth:`start` finished (readiness needs it).
+        self.started = False
         #: Refused webhook requests, audited at most once a minute per platform and reason.
         self.refusals = RefusalDigest()
         self.supervisor = Supervisor(self.health)
@@ -214,8 +256,36 @@ class BotApp:
         except Exception as exc:  # the audit log's own failure is logged, never fatal here
             log.error("audit_lifecycle_failed", action=action.value, error=type(exc).__name__)
 
+    @property
+    def monitoring_port(self) -> int | None:
+        """The port /healthz, /readyz and /metrics answer on (None: not listening)."""
+        listener = self._monitor_listener
+        return None if listener is None else listener.bound_port
+
+    async def _start_monitoring(self) -> None:
+        mon = self.settings.monitoring
+        if not mon.enabled:
+            return
+        app = monitoring_app(started=lambda: self.started, probe=self.probe,
+                             health=self.health, metrics=self.metrics)
+        listener = Listener(app, host=mon.listen_host, port=mon.listen_port,
+                            max_body_bytes=MONITORING_BODY_BYTES, endpoint=MONITORING)
+        self._monitor_listener = listener
+        await self._monitor.start(MONITORING, listener.run, stop=listener.stop)
+        log.info("monitoring_listening", host=mon.listen_host, port=listener.bound_port)
+
+    async def _watchdog(self, interval: float) -> None:
+        """Ping systemd's watchdog from the event loop: a loop stuck in a blocking call
+        stops the pings, and systemd restarts the process (``WatchdogSec``)."""
+        while not self._stop.is_set():
+            self.notifier.watchdog()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=interval)
+
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self.notifier.extend_timeout(start_budget_seconds(self.settings))
+        await self._start_monitoring()
         if self.checkpointer is not None:
             self.checkpointer.start()
         await asyncio.to_thread(self._audit_lifecycle, Action.BOT_STARTED)
@@ -232,6 +302,15 @@ class BotApp:
         self._tasks.append(asyncio.create_task(self._housekeeping()))
         self._tasks.append(asyncio.create_task(self._maintenance()))
         self._scheduler = start_scheduler(self.services)
+        database = await asyncio.to_thread(self.probe.check)
+        if not database.ok:  # reached at start, then lost: not ready, and not READY=1
+            raise StorageError(f"database not ready after start ({database.reason})")
+        self._tasks.append(asyncio.create_task(self.probe.run(self._stop)))
+        interval = self.notifier.watchdog_interval
+        if interval is not None:
+            self._tasks.append(asyncio.create_task(self._watchdog(interval)))
+        self.started = True
+        self.notifier.ready()
         log.info("bot_started", telegram=self.telegram is not None,
                  whatsapp=self.webhook is not None)
 
@@ -279,6 +358,8 @@ class BotApp:
         if self._stopped:
             return
         self._stopped = True
+        self.notifier.stopping()
+        self.started = False  # /readyz answers 503 from here on
         if self._scheduler is not None:
             stop_scheduler(self._scheduler)
             self._scheduler = None
@@ -303,6 +384,7 @@ class BotApp:
             await self.whatsapp.close()
         if self.checkpointer is not None:
             await asyncio.to_thread(self.checkpointer.stop)
+        await self._monitor.stop()
         self.engine.dispose()
 
     async def run_until(self, stop: asyncio.Event) -> None:

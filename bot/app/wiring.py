@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from medcrypt.bot.adapters.channels import channels, parse_target
 from medcrypt.bot.domain.config import Settings
+from medcrypt.bot.domain.events import NoEvents, RelayEvents
 from medcrypt.bot.domain.services import Services
 from medcrypt.bot.scheduler.listing import format_listing
 from medcrypt.crypto.clock import Clock
@@ -67,11 +68,13 @@ def build_services(
     settings: Settings, clock: Clock, *, environ: Mapping[str, str] | None = None,
     engine: Engine | None = None, keyring: Keyring | None = None,
     on_checkpoint: Callable[[Checkpoint], None] | None = None,
+    events: RelayEvents | None = None,
 ) -> Services:
     """The bundle, the way every entry point builds it: engine, server keyring, audit log.
 
     The server keyring comes from the environment unless given; the engine is made from
     ``database.url`` unless given (the bot passes its own, tuned for the relay).
+    ``events`` receives the relay's counts (the bot passes its metrics).
     """
     env = os.environ if environ is None else environ
     keyring = keyring or Keyring.from_environ(env, env_name=settings.keyring.server_keys_env)
@@ -84,4 +87,5 @@ def build_services(
         channels=channels(settings, env), admin_target=parse_target, job_listing=format_listing,
         audit_public_keys={signer.key_id: signer.public_key} if signer is not None else {},
         erasure_record=(ErasureRecord(settings.backup.erasure_record_path, keyring)
-                        if settings.backup.erasure_record_path else None))
+                        if settings.backup.erasure_record_path else None),
+        events=events or NoEvents())

@@ -45,6 +45,10 @@ class Context:
     deferred: list[Deferred] = field(default_factory=list)
     #: Runs in ``accept`` right after commit (see :data:`AfterCommit`).
     after_commit: list[AfterCommit] = field(default_factory=list)
+    #: What was relayed and refused, by kind and reason (:mod:`bot.domain.events`);
+    #: reported by the intake once the transaction committed.
+    relayed: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
 
     @property
     def sender_id(self) -> str:
@@ -73,9 +77,16 @@ class Context:
         out = OutboundMessage(recipient_id=recipient_id, kind=OutKind.TOKEN,
                               origin_id=self.sender_id, pairing_id=pairing_id)
         self.outbox_ids += enqueue(self.session, out, parts, self.services.clock.now())
+        self.relayed.append("token")
 
     def relay_file(self, recipient_id: str, out: OutboundMessage) -> None:
         self.outbox_ids += enqueue(self.session, out, [""], self.services.clock.now())
+        self.relayed.append("file")
+
+    def refused(self, reason: str) -> None:
+        """Count a refusal (a word of :data:`bot.domain.events.REFUSAL_REASONS`); the
+        reply saying so is the caller's."""
+        self.refusals.append(reason)
 
     def audit(self, event: str, **meta: str) -> None:
         self.services.auditor.record(self.session, event, actor=self.sender_id, **meta)

@@ -194,6 +194,20 @@ class BackupSettings:
 
 
 @dataclass(frozen=True)
+class MonitoringSettings:
+    """The loopback listener for /healthz, /readyz and /metrics (docs/OPERATIONS.md)."""
+
+    enabled: bool = True
+    #: Keep it on loopback: the endpoints carry no personal data, but operational
+    #: counts are still nobody else's business; scrape through a local agent or proxy.
+    listen_host: str = "127.0.0.1"
+    #: 0 binds any free port (tests); the bound port is logged at start.
+    listen_port: int = 9464
+    #: How often the readiness probe checks the database and refreshes the gauges.
+    probe_interval_seconds: float = 15.0
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
@@ -206,6 +220,7 @@ class Settings:
     audit: AuditSettings = field(default_factory=AuditSettings)
     breakglass: BreakGlassSettings = field(default_factory=BreakGlassSettings)
     backup: BackupSettings = field(default_factory=BackupSettings)
+    monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
 
     def secret(self, env_key_path: str, *, environ: typing.Mapping[str, str] | None = None) -> str:
         """Read the secret named by the ``*_env`` setting at ``env_key_path``.
@@ -299,6 +314,16 @@ def _semantic_checks(s: Settings) -> None:
         port = getattr(s, section).listen_port
         if not 1 <= port <= 65535:
             raise ConfigError(f"{section}.listen_port", "must be between 1 and 65535")
+    if s.monitoring.listen_port > 65535:
+        raise ConfigError("monitoring.listen_port", "must be between 0 and 65535")
+    taken = {s.whatsapp.listen_port} if s.whatsapp.enabled else set()
+    if s.telegram.enabled and s.telegram.mode == "webhook":
+        taken.add(s.telegram.listen_port)
+    if s.monitoring.enabled and s.monitoring.listen_port in taken:
+        raise ConfigError("monitoring.listen_port", "is a webhook listener's port; the "
+                          "monitoring endpoints need a listener of their own")
+    if s.monitoring.probe_interval_seconds <= 0:
+        raise ConfigError("monitoring.probe_interval_seconds", "must be greater than zero")
     for key, url in (("telegram.api_base_url", s.telegram.api_base_url),
                      ("telegram.api_file_url", s.telegram.api_file_url),
                      ("whatsapp.api_base_url", s.whatsapp.api_base_url),

@@ -24,6 +24,7 @@ from datetime import datetime
 from medcrypt.bot.domain.auditing import Auditor
 from medcrypt.bot.domain.channels import Channel
 from medcrypt.bot.domain.config import Settings
+from medcrypt.bot.domain.events import NoEvents, RelayEvents
 from medcrypt.bot.domain.identities import IdentityDirectory
 from medcrypt.bot.domain.messages import Platform
 from medcrypt.crypto.clock import Clock
@@ -77,6 +78,8 @@ class Services:
     #: Where shreds and erasures are also written, outside the backup set, so a restore
     #: can re-apply them (storage/backup/erasure_record.py); None when not configured.
     erasure_record: ErasureRecord | None = None
+    #: Where the relay, the outbox and the jobs report counts (the app's metrics).
+    events: RelayEvents = field(default_factory=NoEvents)
     sessions: SessionFactory = field(init=False)
     directory: IdentityDirectory = field(init=False)
     #: Relay events into :attr:`audit` (keeps the last few for ``/stats`` and tests).

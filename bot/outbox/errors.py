@@ -28,6 +28,11 @@ class Transient(SendFailed):
     """Network trouble, 5xx, or a 429 without per-chat scope: retry with backoff."""
 
 
+class RateLimited(Transient):
+    """A 429 without a per-chat wait (Twilio's account limit): retried with backoff
+    like any transient failure, and counted apart (``outbox_sends_total``)."""
+
+
 class WindowClosed(SendFailed):
     """The platform takes free-form messages to this recipient only after they write
     (their messaging window is closed): send the template once, hold the message."""

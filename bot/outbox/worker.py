@@ -29,7 +29,14 @@ from medcrypt.bot.domain.sender import Delivery, FileLinks, Sender
 from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox import queue
 from medcrypt.bot.outbox.backoff import backoff_seconds
-from medcrypt.bot.outbox.errors import Permanent, RetryAfter, SendFailed, Transient, WindowClosed
+from medcrypt.bot.outbox.errors import (
+    Permanent,
+    RateLimited,
+    RetryAfter,
+    SendFailed,
+    Transient,
+    WindowClosed,
+)
 from medcrypt.storage.db import Session, is_sqlite
 from medcrypt.storage.repos import identities, media
 from medcrypt.storage.repos import outbox as rows
@@ -176,6 +183,7 @@ class OutboxWorker:
             log.error("send_crashed", error=type(exc).__name__, row=d.row_id)
             self._record_failure(d, Transient("adapter-error"))
             return
+        self._services.events.send_outcome(d.platform.value, "sent")
         await self._mark_sent_soon(d.row_id, platform_id)
 
     async def _mark_sent_soon(self, row_id: int, platform_id: str) -> None:
@@ -233,21 +241,26 @@ class OutboxWorker:
             if row is None:
                 return
             if isinstance(exc, RetryAfter):
+                outcome = "rate_limited"
                 until = now + timedelta(seconds=max(0.0, exc.seconds))
                 # Flood control is not a failure: the attempt is given back.
                 rows.mark_retry(s, row.id, until, exc.code, now, refund_attempt=True)
                 rows.delay_recipient(s, row.dest_identity_id, until, now)
             elif isinstance(exc, WindowClosed):
+                outcome = "held"
                 self._hold_for_window(s, row, exc.code, now)
             elif isinstance(exc, Permanent) or row.attempts >= relay.outbox_max_attempts:
+                outcome = "dead"
                 rows.mark_dead(s, row.id, exc.code, now)
                 self._tell_origin(s, row, now)
             else:
+                outcome = "rate_limited" if isinstance(exc, RateLimited) else "retry"
                 delay = backoff_seconds(
                     row.attempts, base=relay.outbox_base_backoff_seconds,
                     cap=relay.outbox_max_backoff_seconds,
                     **({"rand": self._rand} if self._rand else {}))
                 rows.mark_retry(s, row.id, now + timedelta(seconds=delay), exc.code, now)
+        self._services.events.send_outcome(d.platform.value, outcome)
         log.info("send_failed", reason=type(exc).__name__, status=exc.code)
 
     def _hold_for_window(self, s: Session, row: OutboxState, code: str, now: datetime) -> None:

@@ -46,6 +46,7 @@ def block(ctx: Context, what: str, notice: str) -> None:
     """Guard this message in a paired chat: removed where possible, audited, told."""
     ctx.delete_message = True
     ctx.audit("plaintext_blocked", platform=ctx.message.platform.value, what=what)
+    ctx.refused(f"blocked_{what}")
     ctx.reply(f"{notice} {removal(ctx.channel)}")
 
 
@@ -60,6 +61,7 @@ def settle(ctx: Context, leftover: Leftover, *, carried: bool) -> None:
     if ctx.delete_message or (media is None and leftover is Leftover.NONE):
         return  # nothing left, or already guarded (an unencrypted file): one notice
     if not paired(ctx):
+        ctx.refused("not_paired")
         ctx.reply(notices.UNPAIRED_TEXT if media is not None or leftover is Leftover.NONE
                   else _LEFTOVER[leftover][2])
         return

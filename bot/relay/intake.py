@@ -99,6 +99,15 @@ class Intake:
             ids += self.run_deferred(identity_id, work)
         return ids
 
+    def _report(self, ctx: Context) -> None:
+        """Count what this message relayed and refused, once its fate is settled (a
+        stranger's rolled-back message relayed nothing but was still refused)."""
+        events = self.services.events
+        for kind in ctx.relayed:
+            events.relayed(kind)
+        for reason in ctx.refusals:
+            events.refused(reason)
+
     def seen(self, platform: Platform, dedupe_key: str) -> bool:
         with self._sessions() as s:
             return inbound.seen(s, platform.value, dedupe_key)
@@ -149,6 +158,7 @@ class Intake:
             allowed, warn = self._limiter.allow(
                 hashlib.sha256(f"{platform.value}:{address}".encode()).hexdigest())
             if not allowed:
+                ctx.refused("rate_limited")
                 if warn:
                     ctx.reply(notices.RATE_LIMITED)
             else:
@@ -156,15 +166,18 @@ class Intake:
             if resolved.created and not ctx.keep_identity:
                 # A stranger's message that changed nothing: store nothing at all.
                 session.rollback()
+                self._report(ctx)
                 return Outcome(sender_id="", direct_replies=ctx.replies + self._after_commit(ctx),
                                delete_message=ctx.delete_message)
             if ctx.identity_deleted:
                 session.commit()
+                self._report(ctx)
                 return Outcome(sender_id="", outbox_ids=ctx.outbox_ids,
                                direct_replies=ctx.replies + self._after_commit(ctx))
             for reply in ctx.replies:
                 ctx.notify(resolved.identity_id, reply)
             session.commit()
+            self._report(ctx)
             direct = self._after_commit(ctx)
             return Outcome(sender_id=resolved.identity_id,
                            outbox_ids=ctx.outbox_ids + self._hand_over(resolved.identity_id, ctx),

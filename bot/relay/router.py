@@ -89,10 +89,8 @@ def _handle_token(ctx: Context, token_text: str, token: Token) -> None:
 def _collect_part(ctx: Context, token: Token, token_text: str) -> str | None:
     """Persist a PART; when the sender has sent every part, join and return the token."""
     part = token.part
-    if part is None:
-        ctx.reply(notices.MALFORMED)
-        return None
-    if part.count > MAX_PARTS:
+    if part is None or part.count > MAX_PARTS:
+        ctx.refused("malformed")
         ctx.reply(notices.MALFORMED)
         return None
     try:
@@ -105,9 +103,11 @@ def _collect_part(ctx: Context, token: Token, token_text: str) -> str | None:
             now=ctx.services.clock.now(), max_pending_groups=MAX_PENDING_GROUPS_PER_SENDER)
     except PartConflict:
         ctx.audit("relay_refused", reason="part_conflict")
+        ctx.refused("part_conflict")
         ctx.reply(notices.PART_CONFLICT)
         return None
     except (MalformedToken, LimitExceeded):
+        ctx.refused("malformed")
         ctx.reply(notices.MALFORMED)
         return None
     if chunks is None:
@@ -115,6 +115,7 @@ def _collect_part(ctx: Context, token: Token, token_text: str) -> str | None:
     try:
         return join_chunks(chunks)
     except (MalformedToken, LimitExceeded):
+        ctx.refused("malformed")
         ctx.reply(notices.MALFORMED)
         return None
 
@@ -132,6 +133,7 @@ def _check_route(
     """The header checks shared by messages and files; replies and returns None on refusal."""
     pairing = _get_route(ctx, pairing_id, epoch)
     if pairing is None:
+        ctx.refused("unknown_pairing")
         ctx.reply(notices.UNKNOWN_PAIRING)
         return None
     role = pairings.role_of(pairing, ctx.sender_id)
@@ -139,6 +141,7 @@ def _check_route(
                 "patient": Direction.PATIENT_TO_PHYSICIAN}.get(role or "")
     if expected is None or direction is not expected:
         ctx.audit("wrong_sender", pairing=pairing.pairing_id)
+        ctx.refused("wrong_sender")
         ctx.reply(notices.WRONG_SENDER)
         return None
     if _refused(ctx, pairings.closed_to_tokens(pairing), pairing.pairing_id):
@@ -154,6 +157,7 @@ def _refused(ctx: Context, refusal: pairings.Refusal | None, pairing_id: str) ->
         return False
     if refusal.reason is not None:
         ctx.audit("relay_refused", pairing=pairing_id, reason=refusal.reason)
+    ctx.refused("pairing_closed")
     ctx.reply(refusal.text)
     return True
 
@@ -168,10 +172,12 @@ def _epoch_ok(ctx: Context, pairing: Route, epoch: int | None) -> bool:
     now = ctx.services.clock.now()
     status = "future" if epoch is None else classify(pairing, epoch, pairing.epoch_state, now)
     if status == "future":
+        ctx.refused("epoch_future")
         ctx.reply(notices.EPOCH_FUTURE)
         return False
     if status in ("shredded", "unknown"):
         ctx.audit("relay_refused", pairing=pairing.pairing_id, reason=f"epoch_{status}")
+        ctx.refused("epoch_shredded")
         ctx.reply(notices.EPOCH_SHREDDED if status == "unknown" or epoch is None
                   else notices.EPOCH_GONE.format(month=format_epoch(epoch)))
         return False
@@ -217,6 +223,7 @@ def _store_escrow(ctx: Context, token: Token) -> None:
     h = token.header
     pairing = _get_route(ctx, h.pairing_id, h.epoch)
     if pairing is None or pairings.role_of(pairing, ctx.sender_id) is None:
+        ctx.refused("unknown_pairing")
         ctx.reply(notices.UNKNOWN_PAIRING)
         return
     # Only an open pairing takes deposits, and only in the sender's own slot.
@@ -241,6 +248,7 @@ def _handle_file(ctx: Context) -> bool:
     assert doc is not None
     limit = ctx.services.settings.relay.max_file_bytes
     if doc.size > limit:
+        ctx.refused("too_large")
         ctx.reply(notices.TOO_LARGE.format(limit_mb=max(1, limit // (1024 * 1024))))
         return True
     try:
@@ -249,6 +257,7 @@ def _handle_file(ctx: Context) -> bool:
         if guarding.paired(ctx):
             guarding.block(ctx, "file", notices.NOT_ENCRYPTED_FILE)
         else:
+            ctx.refused("not_paired")
             ctx.reply(notices.NOT_ENCRYPTED_FILE)
         return False
     pairing = _check_route(ctx, header.pairing_id, header.epoch, header.direction)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from medcrypt.crypto.errors import StorageError
@@ -107,3 +107,9 @@ def record_opened(session: Session, code: str, *, now: datetime) -> Request:
     row = _row(session, code)
     row.opened_at = now
     return _request(row)
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    """Requests per status (``/metrics``): counts only, no codes or pairings."""
+    return {str(k): int(v) for k, v in session.execute(
+        select(BreakGlassRequest.status, func.count()).group_by(BreakGlassRequest.status))}

@@ -565,3 +565,15 @@ def status_counts(session: Session) -> dict[str, int]:
     """Rows per status (``/stats``)."""
     return {str(k): int(v) for k, v in session.execute(
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()}
+
+
+#: Rows still to be delivered: the outbox backlog (``/metrics``).
+_BACKLOG = ("pending", "sending", "held")
+
+
+def backlog(session: Session) -> tuple[int, datetime | None]:
+    """How many rows still wait to be delivered, and when the oldest was queued."""
+    count, oldest = session.execute(
+        select(func.count(), func.min(OutboxMessage.created_at))
+        .where(OutboxMessage.status.in_(_BACKLOG))).one()
+    return int(count), oldest

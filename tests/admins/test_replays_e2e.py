@@ -75,7 +75,8 @@ def _webhook_settings(tg: FakeTelegram, port: int, db: Path) -> dict[str, object
                          "mode": "webhook", "webhook_url": f"https://127.0.0.1:{port}/telegram",
                          "listen_port": port, "request_timeout_seconds": 2.0},
             "whatsapp": {"enabled": False},
-            "clinic": {"admin_telegram_ids": [42]}}
+            "clinic": {"admin_telegram_ids": [42]},
+            "monitoring": {"listen_port": 0}}
 
 
 async def test_a_telegram_update_replayed_after_key_rotation_and_a_week_changes_nothing(

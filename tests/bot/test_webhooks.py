@@ -74,6 +74,7 @@ async def test_telegram_webhook_without_secret_is_rejected(tmp_path: Path) -> No
                          "mode": "webhook", "webhook_url": f"https://127.0.0.1:{port}/telegram",
                          "listen_port": port, "request_timeout_seconds": 2.0},
             "whatsapp": {"enabled": False},
+            "monitoring": {"listen_port": 0},
         })
         env = {"MEDCRYPT_SERVER_KEYS": "1:" + base64.b64encode(os.urandom(32)).decode(),
                "TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_WEBHOOK_SECRET": "s3cret-Token_1"}

@@ -53,6 +53,8 @@ api_base_url = "{tw.api_base_url}"
 public_url = "http://127.0.0.1:{port}"
 listen_port = {port}
 request_timeout_seconds = 1.0
+[monitoring]
+listen_port = 0
 """)
     return cfg
 

@@ -58,6 +58,8 @@ def sandbox_settings(tg: FakeTelegram, tw: FakeTwilio, port: int, db: Path,
                      "request_timeout_seconds": 2.0, "template_content_sid": TEMPLATE_SID},
         "relay": {"outbox_lease_seconds": 3.0, "outbox_base_backoff_seconds": 0.05,
                   "outbox_max_backoff_seconds": 0.5},
+        # Any free port: several bots run at once (BotApp.monitoring_port says which).
+        "monitoring": {"listen_port": 0},
     }
     for name, values in sections.items():
         config[name] = {**config.get(name, {}), **values}

@@ -72,8 +72,10 @@ def run_job(
         summary = work()
     except BaseException as exc:
         _finish(ctx, run_id, "failed", {}, type(exc).__name__)
+        ctx.events.job_finished(name, trigger, "failed")
         raise
     _finish(ctx, run_id, "ok", summary, None)
+    ctx.events.job_finished(name, trigger, "ok")
     return RunOutcome(name, "ok", summary)
 
 
