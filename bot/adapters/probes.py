@@ -37,7 +37,7 @@ async def telegram_get_me(settings: Settings, token: str) -> str:
               request=requests[0], get_updates_request=requests[1])
     try:
         await bot.initialize()  # calls getMe
-        return bot.bot.username
+        return bot.bot.username or bot.bot.first_name
     except (Forbidden, InvalidToken):
         raise ConfigError("telegram.token_env", "getMe: the Bot API rejected the token in "
                           f"${tg.token_env}") from None
