@@ -80,7 +80,8 @@ def check_database(url: str) -> None:
             raise DatabaseUnavailable(f"database {shown} unreachable ({reason})")
         reason = write_probe(engine)
         if reason is not None:
-            raise DatabaseUnavailable(f"database {shown} is read-only ({reason})")
+            raise DatabaseUnavailable(f"database {shown} does not take a write: read-only "
+                                      f"or locked ({reason})")
     finally:
         engine.dispose()
 
