@@ -27,9 +27,9 @@ FAST_RETRIES = {"attempts": 3, "backoff_seconds": 0.05, "max_seconds": 5.0}
 TOKEN = "7000000009:AAsecret-token-body-never-printed-xx"
 
 
-def _config(tmp_path: Path, database: str, **sections: dict[str, Any]) -> Path:
+def _config(tmp_path: Path, url: str, **sections: dict[str, Any]) -> Path:
     base: dict[str, dict[str, Any]] = {
-        "database": {"url": database},
+        "database": {"url": url},
         "whatsapp": {"enabled": False},
         "telegram": {"enabled": False},
         "startup": FAST_RETRIES,
