@@ -116,20 +116,17 @@ class TelegramAdapter:
     def _build(self, token: str) -> Application:  # type: ignore[type-arg]
         tg = self._settings.telegram
         timeout = tg.request_timeout_seconds
-        #: Kept to close them after a failed start, which PTB's shutdown skips.
-        self._requests = (
-            AiohttpRequest(tg.connection_pool_size, connect_timeout=timeout,
-                           read_timeout=timeout, write_timeout=timeout, pool_timeout=timeout),
-            AiohttpRequest(1, connect_timeout=timeout,
-                           read_timeout=timeout + tg.poll_timeout_seconds,
-                           write_timeout=timeout, pool_timeout=timeout))
         return (
             ApplicationBuilder()
             .token(token)
             .base_url(tg.api_base_url)
             .base_file_url(tg.api_file_url)
-            .request(self._requests[0])
-            .get_updates_request(self._requests[1])
+            .request(AiohttpRequest(tg.connection_pool_size, connect_timeout=timeout,
+                                    read_timeout=timeout, write_timeout=timeout,
+                                    pool_timeout=timeout))
+            .get_updates_request(AiohttpRequest(1, connect_timeout=timeout,
+                                                read_timeout=timeout + tg.poll_timeout_seconds,
+                                                write_timeout=timeout, pool_timeout=timeout))
             .updater(None)
             .build()
         )
@@ -142,28 +139,32 @@ class TelegramAdapter:
         A failure is raised as the project's own error - :class:`TransportError` for a
         Bot API that cannot be reached (worth another attempt), :class:`ConfigError`
         for a token it rejects (not) - never PTB's: ``InvalidToken`` quotes the token.
-        A failed start closes its HTTP sessions itself, because PTB's shutdown does
-        nothing for an application whose initialisation failed.
+        A failed start releases what it opened, so that it can be tried again and
+        leaves no "Unclosed client session" behind (:meth:`_release`).
         """
         try:
             await self._start()
         except (Forbidden, InvalidToken):
-            await self._close_requests()
+            await self._release()
             raise ConfigError("telegram.token_env", "the Bot API rejected the token in "
                               f"${self._settings.telegram.token_env}") from None
         except TelegramError as exc:
-            await self._close_requests()
+            await self._release()
             what = "unreachable" if isinstance(exc, NetworkError) else "refused the start"
             where = _host(self._settings.telegram.api_base_url)
             raise TransportError(f"Telegram Bot API at {where} {what} "
                                  f"({type(exc).__name__})") from None
         except BaseException:
-            await self._close_requests()
+            await self._release()
             raise
 
-    async def _close_requests(self) -> None:
-        for request in self._requests:
-            await request.shutdown()
+    async def _release(self) -> None:
+        """Undo a failed start. PTB's ``Application.shutdown`` returns at once for an
+        application whose ``initialize`` failed, but its bot has opened its HTTP
+        sessions by then; ``Bot.shutdown`` closes them and marks the bot uninitialised,
+        so the next ``initialize`` opens them again."""
+        await self.app.shutdown()
+        await self.app.bot.shutdown()
 
     async def _start(self) -> None:
         tg = self._settings.telegram
