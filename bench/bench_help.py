@@ -4,7 +4,8 @@ The first thing an operator runs, and what shell completion and ``--version`` pa
 too: it used to import the bot, SQLAlchemy, PTB, twilio and alembic just to build the
 parser (3 s on the reporter's machine). Measured 2026-12-02 on the 2-core test machine
 (load average about 2.5), median of 15: ``python -c pass`` 21 ms; ``medcrypt-bot --help``
-1468 ms before (ad63595), 143 ms after; ``medcrypt --help`` 108 -> 120 ms (noise). Measured in the same run,
+1468 ms before (ad63595), 143 ms after; ``medcrypt --help`` 108 -> 120 ms (noise).
+Measured in the same run,
 interleaved round by round so load changes hit every row alike: ``python -c pass``
 (the interpreter's own start, the floor), ``medcrypt-bot --version`` and ``medcrypt
 --help``. ``--tree DIR`` measures another checkout with this interpreter (its
