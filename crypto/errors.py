@@ -101,6 +101,11 @@ class StorageError(MedCryptError):
     exit_code = 6
 
 
+class DatabaseUnavailable(StorageError):
+    """The database cannot be reached or written right now: it may come back (a server
+    still starting, a volume not yet mounted), so start-up tries again before failing."""
+
+
 class KeyVersionMissing(StorageError):
     """Data is sealed under a key version that is not in the configured keyring."""
 

@@ -89,6 +89,7 @@ class FakeTwilio(TwilioDriver):
         app.router.add_get(base + "/Messages.json", self._list)
         app.router.add_get(base + "/Messages/{sid:[A-Za-z0-9]+}.json", self._fetch)
         app.router.add_get(base + "/Messages/{sid}/Media/{media}", self._media)
+        app.router.add_get(base + ".json", self._account)
 
     async def on_start(self) -> None:
         self._session = aiohttp.ClientSession(
@@ -146,6 +147,17 @@ class FakeTwilio(TwilioDriver):
 
     async def _create(self, request: web.Request) -> web.StreamResponse:
         return await self._guarded(request, "Messages.create", self._create_message)
+
+    async def _account(self, request: web.Request) -> web.StreamResponse:
+        """``GET /Accounts/{sid}.json``: the account itself (what ``doctor --live`` asks)."""
+
+        def fetch(_body: bytes) -> tuple[int, Any]:
+            return 200, {"sid": self.account_sid, "status": "active", "type": "Full",
+                         "friendly_name": "MedCrypt sandbox", "owner_account_sid":
+                         self.account_sid, "uri": f"/{API_VERSION}/Accounts/"
+                         f"{self.account_sid}.json"}
+
+        return await self._guarded(request, "Accounts.fetch", fetch)
 
     async def _fetch(self, request: web.Request) -> web.StreamResponse:
         sid = request.match_info["sid"]

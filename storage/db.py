@@ -53,6 +53,7 @@ __all__ = [
     "sqlite_checkpoint_truncate",
     "sqlite_file",
     "sqlite_pragmas",
+    "write_probe",
 ]
 
 #: Milliseconds a SQLite writer waits for a lock before giving up.
@@ -173,6 +174,26 @@ def ping(engine: Engine) -> str | None:
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+    except (SQLAlchemyError, MedCryptError) as exc:
+        return type(getattr(exc, "orig", None) or exc).__name__
+    return None
+
+
+def write_probe(engine: Engine) -> str | None:
+    """None when the database takes a write; otherwise the driver exception's type name.
+
+    ``SELECT 1`` passes on a read-only database (a file opened ``mode=ro``, a standby
+    server, a ``default_transaction_read_only`` role), and the bot would then fail on
+    its first message instead of at start. The write is a table created inside a
+    transaction that is rolled back, so nothing is left behind on either backend.
+    """
+    try:
+        with engine.connect() as conn:
+            tx = conn.begin()
+            try:
+                conn.execute(text("CREATE TABLE medcrypt_write_probe (x INTEGER)"))
+            finally:
+                tx.rollback()
     except (SQLAlchemyError, MedCryptError) as exc:
         return type(getattr(exc, "orig", None) or exc).__name__
     return None

@@ -25,6 +25,7 @@ import hmac
 import os
 import re
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 import structlog
 from starlette.applications import Starlette
@@ -61,6 +62,7 @@ from medcrypt.bot.domain.messages import Document, Media, OutKind, Platform
 from medcrypt.bot.domain.sender import Delivery
 from medcrypt.bot.outbox.errors import Permanent, RetryAfter, Transient
 from medcrypt.bot.relay.intake import Intake, Outcome
+from medcrypt.crypto.errors import ConfigError, TransportError
 
 log = structlog.get_logger("bot.telegram")
 
@@ -74,6 +76,12 @@ LOOP_NAME = "telegram"
 ALLOWED_UPDATES = ("message", "edited_message")
 #: A command addressed to a bot by name (``/help@clinic_bot``), as Telegram clients send it.
 _ADDRESSED_COMMAND = re.compile(r"^(\s*/[^\s@]*)@\S*")
+
+
+def _host(url: str) -> str:
+    """Where a base URL points (scheme, host and port), for a message: no path, no token."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def command_text(text: str | None) -> str | None:
@@ -126,7 +134,39 @@ class TelegramAdapter:
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
         """Initialise PTB and tell Telegram how updates will arrive; :meth:`run` then
-        receives them."""
+        receives them.
+
+        A failure is raised as the project's own error - :class:`TransportError` for a
+        Bot API that cannot be reached (worth another attempt), :class:`ConfigError`
+        for a token it rejects (not) - never PTB's: ``InvalidToken`` quotes the token.
+        A failed start releases what it opened, so that it can be tried again and
+        leaves no "Unclosed client session" behind (:meth:`_release`).
+        """
+        try:
+            await self._start()
+        except (Forbidden, InvalidToken):
+            await self._release()
+            raise ConfigError("telegram.token_env", "the Bot API rejected the token in "
+                              f"${self._settings.telegram.token_env}") from None
+        except TelegramError as exc:
+            await self._release()
+            what = "unreachable" if isinstance(exc, NetworkError) else "refused the start"
+            where = _host(self._settings.telegram.api_base_url)
+            raise TransportError(f"Telegram Bot API at {where} {what} "
+                                 f"({type(exc).__name__})") from None
+        except BaseException:
+            await self._release()
+            raise
+
+    async def _release(self) -> None:
+        """Undo a failed start. PTB's ``Application.shutdown`` returns at once for an
+        application whose ``initialize`` failed, but its bot has opened its HTTP
+        sessions by then; ``Bot.shutdown`` closes them and marks the bot uninitialised,
+        so the next ``initialize`` opens them again."""
+        await self.app.shutdown()
+        await self.app.bot.shutdown()
+
+    async def _start(self) -> None:
         tg = self._settings.telegram
         await self.app.initialize()
         if tg.mode == "webhook":

@@ -46,6 +46,7 @@ from medcrypt.bot.app.monitoring import MAX_BODY_BYTES as MONITORING_BODY_BYTES
 from medcrypt.bot.app.monitoring import monitoring_app
 from medcrypt.bot.app.notify import Notifier
 from medcrypt.bot.app.probe import Probe
+from medcrypt.bot.app.startup import RetryPolicy, with_retries
 from medcrypt.bot.app.supervisor import Supervisor
 from medcrypt.bot.app.wiring import SystemClock, build_services
 from medcrypt.bot.commands.context import Deferred
@@ -98,6 +99,9 @@ def start_budget_seconds(settings: Settings) -> float:
     budget = START_BASE_SECONDS
     if settings.telegram.enabled:
         budget += START_REQUESTS_PER_PLATFORM * settings.telegram.request_timeout_seconds
+        # getMe is retried with backoff at start (bot.app.startup): its waits count too.
+        budget += settings.startup.max_seconds + (
+            settings.startup.attempts * settings.telegram.request_timeout_seconds)
     if settings.whatsapp.enabled:
         budget += START_REQUESTS_PER_PLATFORM * settings.whatsapp.request_timeout_seconds
     return budget
@@ -111,9 +115,12 @@ def prepare_database(url: str) -> None:
 class BotApp:
     def __init__(self, settings: Settings, *, environ: Mapping[str, str] | None = None,
                  clock: Clock | None = None, engine: Engine | None = None,
-                 auto_migrate: bool = True) -> None:
+                 auto_migrate: bool = True, startup: RetryPolicy | None = None) -> None:
         env = os.environ if environ is None else environ
         self.settings = settings
+        #: How :meth:`start` retries reaching Telegram (``run`` passes the configured
+        #: policy; None: one attempt, as tests and tools want).
+        self.startup = startup
         self.clock: Clock = clock or SystemClock()
         self.keyring = Keyring.from_environ(env, env_name=settings.keyring.server_keys_env)
         if auto_migrate:
@@ -295,7 +302,11 @@ class BotApp:
                                 max_body_bytes=wa.max_body_bytes, endpoint="whatsapp_webhook")
             await self.supervisor.start(WHATSAPP_LOOP, listener.run, stop=listener.stop)
         if self.telegram is not None:
-            await self.telegram.start()
+            telegram = self.telegram
+            if self.startup is None:
+                await telegram.start()
+            else:
+                await with_retries("telegram", telegram.start, self.startup)
             await self.supervisor.start(telegram_adapter.LOOP_NAME, self.telegram.run,
                                         stop=self.telegram.stop_loop())
         self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))

@@ -19,14 +19,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from medcrypt.bot.app.wiring import audit_signer, open_audit_log
-from medcrypt.bot.domain.audit_chat import (
-    parse_witness_text,
-    render_head_reply,
-    render_verify_reply,
-)
 from medcrypt.bot.domain.config import Settings
 from medcrypt.crypto.errors import ConfigError, MalformedToken
 from medcrypt.crypto.server.audit import (
@@ -42,8 +36,10 @@ from medcrypt.crypto.server.audit import (
 )
 from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
 from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage.audit import ExportedEntry
-from medcrypt.storage.db import Engine, make_engine
+
+if TYPE_CHECKING:
+    from medcrypt.storage.audit import ExportedEntry
+    from medcrypt.storage.db import Engine
 
 
 def register(subparsers: Any) -> None:
@@ -88,6 +84,8 @@ def _keyring(settings: Settings) -> Keyring:
 
 @contextmanager
 def _engine(settings: Settings) -> Iterator[Engine]:
+    from medcrypt.storage.db import make_engine
+
     engine = make_engine(settings.database_url)
     try:
         yield engine
@@ -117,6 +115,8 @@ class _Progress:
 
 
 def _public_keys(settings: Settings, given: list[str]) -> dict[bytes, AuditPublicKey]:
+    from medcrypt.bot.app.wiring import audit_signer
+
     keys = [public_key_from_b64(k, name="--public-key") for k in given]
     signer = audit_signer(settings, required=not keys)
     if signer is not None:
@@ -125,6 +125,8 @@ def _public_keys(settings: Settings, given: list[str]) -> dict[bytes, AuditPubli
 
 
 def _witnesses(path: Path | None) -> list[Witness]:
+    from medcrypt.bot.domain.audit_chat import parse_witness_text
+
     if path is None:
         return []
     try:
@@ -138,6 +140,9 @@ def _witnesses(path: Path | None) -> list[Witness]:
 
 
 def run_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from medcrypt.bot.app.wiring import open_audit_log
+    from medcrypt.bot.domain.audit_chat import render_verify_reply
+
     keys = _public_keys(settings, args.public_key)
     witnesses = _witnesses(args.witness)
     progress = _Progress(sys.stderr, "verified")
@@ -152,6 +157,9 @@ def run_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_head(args: argparse.Namespace, settings: Settings) -> int:
+    from medcrypt.bot.app.wiring import audit_signer, open_audit_log
+    from medcrypt.bot.domain.audit_chat import render_head_reply
+
     with _engine(settings) as engine:
         head = open_audit_log(settings, engine).head()
     print(render_head_reply(head))
@@ -162,6 +170,8 @@ def run_head(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    from medcrypt.bot.app.wiring import open_audit_log
+
     with _engine(settings) as engine:
         log = open_audit_log(settings, engine, keyring=_keyring(settings), require_signer=True)
         cp: Checkpoint = log.checkpoint_now()
@@ -193,6 +203,8 @@ def _row(entry: ExportedEntry) -> dict[str, Any]:
 
 
 def run_export(args: argparse.Namespace, settings: Settings) -> int:
+    from medcrypt.bot.app.wiring import open_audit_log
+
     subject = None
     if args.subject:
         try:

@@ -1,11 +1,19 @@
-"""``medcrypt-bot doctor [--config FILE] [--smoke]``: is this installation ready to run?
+"""``medcrypt-bot doctor [--config FILE] [--live] [--smoke]``: is this installation ready?
 
 The config itself is validated by ``bot.cli.main`` before any handler runs (a bad
-config exits 2 with one line). Doctor then checks what the config points at and
-prints one line per check: server keys, platform secrets, database reachability,
-migration state, SQLite pragmas, and whether every key version in use is configured.
-It reports problems instead of stopping at the first; exit status 0 when healthy, 1
-otherwise. Missing platform tokens are warnings: the sandbox demo runs without them.
+config exits 2 with one line). Doctor then checks what a valid config can still get
+wrong, and what it points at, one line per check: server keys; the settings that are
+well-formed but not usable (the example's placeholder ``public_url``, an empty or
+malformed escrow key that would only surface at ``/breakglass``, no admins, a webhook
+path that is not the webhook URL's, webhook mode without its secret); the tokens of
+every enabled platform; database reachability, migration state, SQLite pragmas and key
+coverage. It reports every problem instead of stopping at the first; exit status 0 when
+healthy, 1 otherwise. A missing token of an enabled platform is an error: ``run`` would
+refuse to start - a platform is switched off with ``enabled = false``, not by leaving
+its token out.
+
+``--live`` also asks the platforms, with the configured credentials and base URLs:
+Telegram ``getMe`` and a fetch of the Twilio account (:mod:`bot.adapters.probes`).
 
 ``--smoke`` instead runs :func:`storage.smoke.run_smoke` on a throw-away database with
 an ephemeral key - useful on a fresh machine before anything is configured.
@@ -14,28 +22,25 @@ an ephemeral key - useful on a fresh machine before anything is configured.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from medcrypt.bot.domain.config import Settings
 from medcrypt.crypto.errors import MedCryptError
-from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage import migrate
-from medcrypt.storage.db import (
-    SQLITE_REQUIRED_PRAGMAS,
-    display_url,
-    is_sqlite,
-    make_engine,
-    ping,
-    session_factory,
-    sqlite_file,
-    sqlite_pragmas,
-)
-from medcrypt.storage.keys import count_stale, verify_keyring
-from medcrypt.storage.smoke import run_smoke
+
+if TYPE_CHECKING:
+    from medcrypt.crypto.server.keyring import Keyring
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
+
+#: ``whatsapp.public_url``'s default and the example's: a clinic that keeps it has every
+#: Twilio webhook refused (signatures are checked against this URL).
+PLACEHOLDER_HOST = "bot.example.org"
 
 
 @dataclass(frozen=True)
@@ -47,8 +52,11 @@ class Check:
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("doctor", help="check config, environment, database and schema")
-    p.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE",
-                   help="TOML config file (also accepted before the command)")
+    p.add_argument(
+        "--live", action="store_true",
+        help="also call Telegram getMe and fetch the Twilio account with the configured "
+             "credentials",
+    )
     p.add_argument(
         "--smoke", action="store_true",
         help="run a storage smoke test on a temporary database instead",
@@ -56,10 +64,20 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def _platform_checks(settings: Settings) -> list[Check]:
+def _secret_present(settings: Settings, key: str, env: Mapping[str, str]) -> bool:
+    try:
+        settings.secret(key, environ=env)
+    except MedCryptError:
+        return False
+    return True
+
+
+def _platform_checks(settings: Settings, env: Mapping[str, str]) -> list[Check]:
     wanted: list[tuple[str, str]] = []
     if settings.telegram.enabled:
         wanted.append(("telegram.token_env", "Telegram bot token"))
+        if settings.telegram.mode == "webhook":
+            wanted.append(("telegram.webhook_secret_env", "Telegram webhook secret"))
     if settings.whatsapp.enabled:
         wanted += [
             ("whatsapp.account_sid_env", "Twilio account SID"),
@@ -70,15 +88,79 @@ def _platform_checks(settings: Settings) -> list[Check]:
     for key, label in wanted:
         section, _, name = key.partition(".")
         var = getattr(getattr(settings, section), name)
-        try:
-            settings.secret(key)
+        if _secret_present(settings, key, env):
             checks.append(Check(label, OK, f"${var} present"))
-        except MedCryptError:
-            checks.append(Check(label, WARN, f"${var} missing (needed for the real platform)"))
+        else:
+            checks.append(Check(label, FAIL, f"${var} missing: `run` refuses to start "
+                                f"(or set {section}.enabled = false)"))
+    return checks
+
+
+def _url_checks(settings: Settings) -> list[Check]:
+    checks: list[Check] = []
+    if settings.whatsapp.enabled:
+        url = settings.whatsapp.public_url
+        if urlsplit(url).hostname == PLACEHOLDER_HOST:
+            checks.append(Check("whatsapp.public_url", FAIL, f"still the example's {url}: set "
+                                "the URL Twilio calls, or every webhook is refused"))
+        else:
+            checks.append(Check("whatsapp.public_url", OK, url))
+    tg = settings.telegram
+    if tg.enabled and tg.mode == "webhook":
+        path = "/" + tg.webhook_path.strip("/")
+        url_path = urlsplit(tg.webhook_url).path.rstrip("/")
+        if url_path == path or url_path.endswith(path):
+            checks.append(Check("telegram.webhook_path", OK, f"{path} ends the webhook URL"))
+        else:
+            checks.append(Check("telegram.webhook_path", FAIL,
+                                f"{path} is not the end of telegram.webhook_url's path "
+                                f"{url_path or '/'}: Telegram's updates would get 404"))
+    return checks
+
+
+def _clinic_checks(settings: Settings, env: Mapping[str, str]) -> list[Check]:
+    from medcrypt.bot.adapters.channels import telegram_admins, whatsapp_admins
+    from medcrypt.bot.domain.breakglass.bundle import escrow_public_from_config
+
+    checks: list[Check] = []
+    try:
+        escrow_public_from_config(settings.clinic.escrow_public_key)
+        checks.append(Check("escrow key", OK, "clinic.escrow_public_key is a 32-byte key"))
+    except MedCryptError as exc:
+        checks.append(Check("escrow key", FAIL, f"{exc} (break-glass would fail when needed)"))
+    try:
+        persons = set(telegram_admins(settings).values()) if settings.telegram.enabled else set()
+        if settings.whatsapp.enabled:
+            persons |= set(whatsapp_admins(settings, env).values())
+    except MedCryptError as exc:
+        return [*checks, Check("admins", FAIL, str(exc))]
+    if not persons:
+        checks.append(Check("admins", FAIL, "no clinic admin on an enabled platform "
+                            "(clinic.admins, clinic.admin_telegram_ids, "
+                            f"${settings.clinic.admin_whatsapp_numbers_env}): nobody can "
+                            "approve break-glass, /shred or add admins"))
+    elif len(persons) == 1:
+        checks.append(Check("admins", WARN, "1 admin person: break-glass needs a second "
+                            "one (add one in chat with /admin_add)"))
+    else:
+        checks.append(Check("admins", OK, f"{len(persons)} admin persons configured"))
     return checks
 
 
 def _database_checks(settings: Settings, keyring: Keyring | None) -> list[Check]:
+    from medcrypt.storage import migrate
+    from medcrypt.storage.db import (
+        SQLITE_REQUIRED_PRAGMAS,
+        display_url,
+        is_sqlite,
+        make_engine,
+        ping,
+        session_factory,
+        sqlite_file,
+        sqlite_pragmas,
+    )
+    from medcrypt.storage.keys import count_stale, verify_keyring
+
     url = settings.database_url
     shown = display_url(url)
     checks: list[Check] = []
@@ -128,32 +210,67 @@ def _database_checks(settings: Settings, keyring: Keyring | None) -> list[Check]
     return checks
 
 
-def diagnose(settings: Settings) -> list[Check]:
+async def _live_checks(settings: Settings, env: Mapping[str, str]) -> list[Check]:
+    """Ask each enabled platform whose credentials are present; one line each."""
+    from medcrypt.bot.adapters.probes import telegram_get_me, twilio_account
+
+    checks: list[Check] = []
+    if settings.telegram.enabled and _secret_present(settings, "telegram.token_env", env):
+        try:
+            name = await telegram_get_me(settings, settings.secret("telegram.token_env",
+                                                                   environ=env))
+            checks.append(Check("Telegram live", OK, f"getMe answered: @{name}"))
+        except MedCryptError as exc:
+            checks.append(Check("Telegram live", FAIL, str(exc)))
+    if settings.whatsapp.enabled and all(
+            _secret_present(settings, k, env)
+            for k in ("whatsapp.account_sid_env", "whatsapp.auth_token_env")):
+        try:
+            status = await twilio_account(
+                settings, settings.secret("whatsapp.account_sid_env", environ=env),
+                settings.secret("whatsapp.auth_token_env", environ=env))
+            checks.append(Check("Twilio live", OK, f"account fetched, status {status}"))
+        except MedCryptError as exc:
+            checks.append(Check("Twilio live", FAIL, str(exc)))
+    return checks
+
+
+def diagnose(settings: Settings, *, live: bool = False,
+             environ: Mapping[str, str] | None = None) -> list[Check]:
+    from medcrypt.crypto.server.keyring import Keyring
+
+    env = os.environ if environ is None else environ
     checks = [Check("config", OK, "valid")]
     keyring: Keyring | None = None
     try:
-        keyring = Keyring.from_environ(env_name=settings.keyring.server_keys_env)
+        keyring = Keyring.from_environ(env, env_name=settings.keyring.server_keys_env)
         checks.append(Check("server keys", OK, f"versions {list(keyring.versions)}, "
                             f"current {keyring.current_version}"))
     except MedCryptError as exc:
         checks.append(Check("server keys", FAIL, str(exc)))
-    checks += _platform_checks(settings)
+    checks += _url_checks(settings)
+    checks += _clinic_checks(settings, env)
+    checks += _platform_checks(settings, env)
     try:
         checks += _database_checks(settings, keyring)
     finally:
         if keyring is not None:
             keyring.wipe()
+    if live:
+        checks += asyncio.run(_live_checks(settings, env))
     return checks
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.smoke:
+        from medcrypt.storage.smoke import run_smoke
+
         result = run_smoke()
         for name, ok, detail in result.steps:
             print(f"[{OK if ok else FAIL:>4}] smoke: {name}" + (f" - {detail}" if detail else ""))
         print("storage smoke run: " + ("passed" if result.ok else "FAILED"))
         return 0 if result.ok else 1
-    checks = diagnose(settings)
+    checks = diagnose(settings, live=args.live)
     for c in checks:
         print(f"[{c.status:>4}] {c.name}" + (f": {c.detail}" if c.detail else ""))
     healthy = all(c.status != FAIL for c in checks)

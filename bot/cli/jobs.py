@@ -14,10 +14,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from medcrypt.bot.app.wiring import SystemClock, build_services
 from medcrypt.bot.domain.config import Settings
-from medcrypt.bot.domain.lifecycle.runs import ALIASES, run_job
-from medcrypt.bot.scheduler.listing import format_listing
+from medcrypt.bot.domain.lifecycle.names import ALIASES
 
 
 def parse_instant(text: str) -> datetime:
@@ -46,6 +44,9 @@ def register(subparsers: Any) -> None:
 
 
 def list_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    from medcrypt.bot.app.wiring import SystemClock, build_services
+    from medcrypt.bot.scheduler.listing import format_listing
+
     ctx = build_services(settings, SystemClock())
     try:
         print(format_listing(ctx, ctx.clock.now()))
@@ -81,6 +82,9 @@ class ProgressBar:
 
 
 def run_one(args: argparse.Namespace, settings: Settings) -> int:
+    from medcrypt.bot.app.wiring import SystemClock, build_services
+    from medcrypt.bot.domain.lifecycle.runs import run_job
+
     ctx = build_services(settings, SystemClock())
     try:
         bar = ProgressBar(sys.stderr, args.job)

@@ -15,9 +15,6 @@ from typing import Any, TextIO
 from medcrypt.bot.domain.config import Settings
 from medcrypt.crypto.errors import StorageError
 from medcrypt.crypto.server.keyring import Keyring, generate_key
-from medcrypt.storage import keys as keyops
-from medcrypt.storage import migrate
-from medcrypt.storage.db import make_engine, session_factory
 
 
 def register(subparsers: Any) -> None:
@@ -42,6 +39,8 @@ def _keyring(settings: Settings) -> Keyring:
 
 
 def _require_migrated(url: str) -> None:
+    from medcrypt.storage import migrate
+
     at, want = migrate.current(url), migrate.head()
     if at != want:
         raise StorageError(
@@ -50,6 +49,9 @@ def _require_migrated(url: str) -> None:
 
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
+    from medcrypt.storage import keys as keyops
+    from medcrypt.storage.db import make_engine, session_factory
+
     keyring = _keyring(settings)
     url = settings.database_url
     _require_migrated(url)
@@ -92,6 +94,9 @@ class _ProgressBar:
 
 
 def run_rewrap(args: argparse.Namespace, settings: Settings) -> int:
+    from medcrypt.storage import keys as keyops
+    from medcrypt.storage.db import make_engine, session_factory
+
     keyring = _keyring(settings)
     url = settings.database_url
     _require_migrated(url)

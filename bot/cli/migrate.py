@@ -10,13 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from alembic.script import ScriptDirectory
-from alembic.script.revision import RevisionError
-from alembic.util.exc import CommandError
-
 from medcrypt.bot.domain.config import Settings
 from medcrypt.crypto.errors import StorageError
-from medcrypt.storage import migrate
 
 
 def register(subparsers: Any) -> None:
@@ -32,6 +27,12 @@ def register(subparsers: Any) -> None:
 
 
 def _is_downgrade(current: str | None, target: str) -> bool:
+    from alembic.script import ScriptDirectory
+    from alembic.script.revision import RevisionError
+    from alembic.util.exc import CommandError
+
+    from medcrypt.storage import migrate
+
     if target == "base":
         return current is not None
     if current is None or target in ("head", "heads"):
@@ -46,6 +47,8 @@ def _is_downgrade(current: str | None, target: str) -> bool:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from medcrypt.storage import migrate
+
     url = settings.database_url
     before = migrate.current(url)
     if _is_downgrade(before, args.to):

@@ -31,6 +31,28 @@ class DatabaseSettings:
     url_env: str = "MEDCRYPT_DATABASE_URL"
     #: On PostgreSQL, what the shred job runs after deleting: "none", "vacuum", "vacuum_full".
     postgres_vacuum: Literal["none", "vacuum", "vacuum_full"] = "vacuum"
+    #: ``run`` upgrades the schema at start. Off: a schema behind stops ``run`` with one
+    #: line (exit 6) until ``medcrypt-bot migrate`` ran - for several replicas, where
+    #: one deliberate migration beats each replica racing to run it.
+    migrate_at_start: bool = True
+
+
+@dataclass(frozen=True)
+class StartupSettings:
+    """How ``run`` waits for the database and Telegram at start.
+
+    A host that boots the bot and its database together, or loses the network for a
+    minute, should not fail the start; a bot that can never connect should say so with
+    one line instead of retrying for ever. Keep ``max_seconds`` inside systemd's
+    ``TimeoutStartSec``.
+    """
+
+    #: Attempts for each of the database and Telegram before ``run`` gives up.
+    attempts: int = 5
+    #: Wait after the first failed attempt, seconds; doubled after each further one.
+    backoff_seconds: float = 1.0
+    #: Longest time spent waiting between attempts, in all, for each of them.
+    max_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -221,6 +243,7 @@ class Settings:
     breakglass: BreakGlassSettings = field(default_factory=BreakGlassSettings)
     backup: BackupSettings = field(default_factory=BackupSettings)
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+    startup: StartupSettings = field(default_factory=StartupSettings)
 
     def secret(self, env_key_path: str, *, environ: typing.Mapping[str, str] | None = None) -> str:
         """Read the secret named by the ``*_env`` setting at ``env_key_path``.
@@ -360,6 +383,8 @@ def _semantic_checks(s: Settings) -> None:
         if cap < MIN_BODY_CAP_BYTES:
             raise ConfigError(key, f"must be at least {MIN_BODY_CAP_BYTES} bytes "
                                    "(smaller refuses genuine platform requests)")
+    if s.startup.attempts < 1:
+        raise ConfigError("startup.attempts", "must be at least 1")
     _check_admins(s.clinic)
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from medcrypt.bot.domain.lifecycle.runs import JOBS, last_runs
+from medcrypt.bot.domain.lifecycle.names import JOBS
+from medcrypt.bot.domain.lifecycle.runs import last_runs
 from medcrypt.bot.domain.services import Services
 from medcrypt.bot.scheduler.runner import next_runs
 

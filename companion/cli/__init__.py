@@ -7,7 +7,8 @@ error family in :mod:`crypto.errors`:
 
 ====  ===========================================================================
 0     success
-1     unexpected internal error (details only with ``MEDCRYPT_DEBUG=1``)
+1     unexpected internal error (the traceback only with ``--debug`` or
+      ``MEDCRYPT_DEBUG=1``)
 2     usage or configuration error (bad flag, bad MEDCRYPT_NOW, missing passphrase,
       a named file that cannot be read or written)
 3     bad token or file: malformed, or authentication failed (``DecryptionFailed``);
@@ -18,6 +19,10 @@ error family in :mod:`crypto.errors`:
 6     keystore problem: missing, locked (wrong passphrase), damaged
 130   interrupted (Ctrl-C)
 ====  ===========================================================================
+
+The last resort is shared with ``medcrypt-bot`` (:mod:`crypto.failures`): an exception
+nothing translated still becomes one line and its family's exit code, never a
+traceback, and its message is never printed (it may quote input).
 
 Start-up cost matters (``medcrypt decrypt`` should feel instant), so this module imports
 only the standard library and :mod:`crypto.errors`; command modules import their heavy
@@ -30,13 +35,17 @@ import argparse
 import importlib
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from medcrypt.crypto.errors import MedCryptError
+from medcrypt.crypto.failures import describe
 
 COMMAND_MODULES = ("setup", "pair", "messages", "files", "info", "v1cmd")
 EXIT_INTERNAL = 1
+DIST = "medcrypt-bridge"
+DEBUG_HINT = "rerun with --debug for the traceback"
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
@@ -55,14 +64,28 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{message} (see '{self.prog} --help')")
 
 
+def version() -> str:
+    """The installed distribution's version, from ``importlib.metadata``."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version(DIST)
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="medcrypt",
         description="MedCrypt companion: end-to-end encryption for patient-physician chats.",
         epilog="Environment: MEDCRYPT_HOME (keystore dir), MEDCRYPT_PASSPHRASE (for scripts), "
                "MEDCRYPT_NOW (tests/demo time travel only).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--home", help="keystore directory (default: $MEDCRYPT_HOME or the "
                                        "per-user data directory)")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the traceback of an unexpected failure (as MEDCRYPT_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMAND_MODULES:
@@ -98,11 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f": {exc.filename}" if exc.filename else ""
         return _fail(f"{exc.strerror or type(exc).__name__}{where}", EXIT_USAGE)
     except Exception as exc:
-        if os.environ.get("MEDCRYPT_DEBUG") == "1":
-            raise
-        # The message may quote input (plaintext, tokens): name the type only.
-        return _fail(f"internal error ({type(exc).__name__}); rerun with MEDCRYPT_DEBUG=1",
-                     EXIT_INTERNAL)
+        if args.debug or os.environ.get("MEDCRYPT_DEBUG") == "1":
+            traceback.print_exception(exc, file=sys.stderr)
+        # The message may quote input (plaintext, tokens): describe() names the type only.
+        failure = describe(exc, debug_hint=DEBUG_HINT)
+        return _fail(failure.message, failure.exit_code)
 
 
 def entry() -> NoReturn:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from medcrypt.bot.app.wiring import open_audit_log
 from medcrypt.bot.cli import main
-from medcrypt.bot.cli.audit import open_audit_log
 from medcrypt.bot.domain.config import load_settings
 from medcrypt.crypto.server.audit import SYSTEM_BOT, Action, CheckpointSigner
 from medcrypt.crypto.server.keyring import Keyring

@@ -116,18 +116,24 @@ def test_doctor_reports_each_problem(
     assert main(["doctor"]) == 1
     out = capsys.readouterr().out
     assert "[FAIL] server keys" in out
-    assert "[warn] Telegram bot token: $TELEGRAM_BOT_TOKEN missing" in out
+    assert "[FAIL] Telegram bot token: $TELEGRAM_BOT_TOKEN missing" in out
     assert ("[FAIL] schema: at empty" in out) or ("file does not exist" in out)
     assert out.rstrip().endswith("NOT healthy")
 
 
 def test_doctor_healthy_after_migrate(
-    env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path
 ) -> None:
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:fake")
+    # A deployable configuration: doctor fails the defaults' placeholder URL, the empty
+    # escrow key and no admins (tests/operator/cli/test_doctor.py).
+    cfg = tmp_path / "bot.toml"
+    cfg.write_text('[clinic]\nescrow_public_key = "' + "A" * 43 + '"\n'
+                   "admin_telegram_ids = [5550100, 5550200]\n[whatsapp]\nenabled = false\n")
     assert main(["migrate"]) == 0
     capsys.readouterr()
-    status = main(["doctor"])
+    status = main(["--config", str(cfg), "doctor"])
     out = capsys.readouterr().out
     assert "[  ok] server keys: versions [1], current 1" in out
     assert "[  ok] Telegram bot token: $TELEGRAM_BOT_TOKEN present" in out

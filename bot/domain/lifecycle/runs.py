@@ -14,19 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from medcrypt.bot.domain.lifecycle.names import ALIASES, JOBS
 from medcrypt.bot.domain.lifecycle.rotation import BATCH as ROTATION_BATCH
 from medcrypt.bot.domain.lifecycle.rotation import rotate
 from medcrypt.bot.domain.lifecycle.shred import BATCH as SWEEP_BATCH
 from medcrypt.bot.domain.lifecycle.shred import sweep
 from medcrypt.bot.domain.services import Progress, Services
 from medcrypt.storage.repos import jobs as job_rows
-
-JOBS: dict[str, str] = {
-    "rotation": "monthly rotation: epoch rows, notices, audit",
-    "shred_sweep": "retire, warn and shred epochs past their grace window",
-}
-ALIASES = {"rotate": "rotation", "shred": "shred_sweep", "rotation": "rotation",
-           "shred_sweep": "shred_sweep"}
 
 
 @dataclass(frozen=True)
