@@ -20,7 +20,9 @@ from tests.support.operator_cli import operator_env, run_bot, run_companion, wri
 
 #: Subcommands that need arguments before they get as far as reading the config.
 NEEDS = {("jobs", "run"): ["shred"], ("keys", "generate"): ["--version", "7"],
-         ("breakglass", "open"): ["bundle.bin"], ("breakglass", "record-open"): ["bundle.bin"]}
+         ("breakglass", "open"): ["bundle.bin"], ("breakglass", "record-open"): ["bundle.bin"],
+         ("backup", "create"): ["b.mcbk"], ("backup", "verify"): ["b.mcbk"],
+         ("backup", "restore"): ["b.mcbk", "--yes"]}
 
 
 def _leaves(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
