@@ -16,28 +16,10 @@ from typing import Any
 
 from medcrypt.companion.keystore import FILE_NAME, Keystore
 from medcrypt.crypto import _primitives as prim
-from tests.support.companion import PASSPHRASE, T0, Cli, Pair, make_pair
+from tests.support.companion import PASSPHRASE, T0, Cli, Pair, key_like_strings, make_pair
 from tests.support.terminal import pty_run
 
 QUESTION = b"End it?"
-
-
-def _secrets(node: Any) -> set[str]:
-    """Every base64 value of 32 bytes or more in a keystore subtree: keys, chain keys."""
-    found: set[str] = set()
-    if isinstance(node, dict):
-        for value in node.values():
-            found |= _secrets(value)
-    elif isinstance(node, list):
-        for value in node:
-            found |= _secrets(value)
-    elif isinstance(node, str) and len(node) >= 43:
-        try:
-            if len(base64.b64decode(node, validate=True)) >= 32:
-                found.add(node)
-        except ValueError:
-            pass
-    return found
 
 
 def _document(home: Path) -> dict[str, Any]:
@@ -61,7 +43,7 @@ def test_pair_end_deletes_every_key_of_the_pairing(cli: Cli) -> None:
     unopened = cli.ok(pair.doc, "encrypt", stdin="Lower the dose to 10 units.").out
     before = _document(pair.pat)
     record = before["pairings"][pair.pairing_id]
-    keys = _secrets(record)
+    keys = key_like_strings(record)
     assert len(keys) >= 3 and record["deposits"] and before["received_files"]
     assert before["history"]
     file_before = (pair.pat / FILE_NAME).read_bytes()

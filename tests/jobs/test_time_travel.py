@@ -34,7 +34,7 @@ from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.pairings import Pairing
 from medcrypt.storage.models.tokens import StoredToken
 from medcrypt.storage.repos.identities import get_or_create_identity
-from tests.support.companion import PASSPHRASE, Cli
+from tests.support.companion import PASSPHRASE, Cli, key_like_strings
 from tests.support.jobs import KEYS, add_escrow, context, notices_for
 
 START = datetime(2026, 11, 23, 10, tzinfo=UTC)
@@ -49,24 +49,6 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 
 def _iso(at: datetime) -> str:
     return at.isoformat()
-
-
-def _secrets_of(node: Any) -> set[str]:
-    """Every key-like string (base64 of 32+ bytes) inside a JSON fragment."""
-    found: set[str] = set()
-    if isinstance(node, dict):
-        for value in node.values():
-            found |= _secrets_of(value)
-    elif isinstance(node, list):
-        for value in node:
-            found |= _secrets_of(value)
-    elif isinstance(node, str) and len(node) >= 43:
-        try:
-            if len(base64.b64decode(node, validate=True)) >= 32:
-                found.add(node)
-        except ValueError:
-            pass
-    return found
 
 
 def _keystore(home: Path) -> dict[str, Any]:
@@ -145,7 +127,7 @@ def test_fourteen_months_of_rotation_grace_and_shredding(database_url: str, cli:
                 with ctx.sessions() as s:
                     assert epoch_status(s, pid, pe, day3) == "retired"
                 before = _keystore(doc)["pairings"][pid]["session"]
-                shredded_keys |= _secrets_of(before["epochs"][str(pe)])
+                shredded_keys |= key_like_strings(before["epochs"][str(pe)])
                 assert cli.ok(doc, "decrypt", stdin=plate, now=_iso(day3)).out \
                     == f"month {month - 1} late"
                 day7 = first.replace(day=7)

@@ -3,12 +3,14 @@ pairing made the way people make it (a phone photo of the offer's QR code)."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image, ImageFilter
@@ -102,3 +104,22 @@ def make_pair(cli: Cli, *, escrow_key: str | None = None) -> Pair:
     assert done["pairing_id"] == accepted["pairing_id"] == offer["pairing_id"]
     assert done["safety_number"] == accepted["safety_number"]
     return Pair(doc, pat, str(offer["pairing_id"]), offer, photo)
+
+
+def key_like_strings(node: Any) -> set[str]:
+    """Every key-like string (base64 of 32 or more bytes) inside a JSON tree: keys, chain
+    keys - what a keystore must no longer hold once they are deleted."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for value in node.values():
+            found |= key_like_strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= key_like_strings(value)
+    elif isinstance(node, str) and len(node) >= 43:
+        try:
+            if len(base64.b64decode(node, validate=True)) >= 32:
+                found.add(node)
+        except ValueError:
+            pass
+    return found
