@@ -12,7 +12,6 @@ from telegram.error import NetworkError, TimedOut
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from medcrypt.sandbox import FakeTelegram, FaultKind, Faults
-from tests.support.ports import worker_port
 
 
 def build_app(fake: FakeTelegram) -> Application:  # type: ignore[type-arg]
@@ -55,28 +54,43 @@ async def test_long_poll_wakes_up_when_a_user_writes(tg: FakeTelegram) -> None:
 
 
 async def test_webhook_mode_posts_updates_with_the_secret(tg: FakeTelegram) -> None:
-    port = worker_port()
+    """The fake pushes updates to a registered webhook with its secret header. The bot
+    serves its webhook itself (starlette, no PTB ``[webhooks]``/tornado), so the receiver
+    here is a plain server that checks the secret and hands the update to the real PTB
+    ``Application``, as the bot's webhook does."""
+    secret = "s3cret-Token_1"
     app = build_app(tg)
-    async with app:
-        await app.start()
-        assert app.updater is not None
-        await app.updater.start_webhook(
-            listen="127.0.0.1", port=port, url_path="tg-hook", secret_token="s3cret-Token_1",
-            webhook_url=f"http://127.0.0.1:{port}/tg-hook")
-        assert tg.webhook.url == f"http://127.0.0.1:{port}/tg-hook"
-        assert tg.webhook.secret_token == "s3cret-Token_1"
-        tg.user_sends_text(60, "via webhook")
-        msgs = await tg.wait_for_messages_async(60, 1, timeout=10)
-        async with httpx.AsyncClient() as client:
-            forged = await client.post(f"http://127.0.0.1:{port}/tg-hook",
-                                       json={"update_id": 1})
-        wrong = await tg.post_to_webhook_async({"update_id": 2}, secret_token="guess")
-        right = await tg.post_to_webhook_async({"update_id": 3}, secret_token="s3cret-Token_1")
-        await app.updater.stop()
-        await app.stop()
+
+    async def receive(request: web.Request) -> web.Response:
+        if request.headers.get("X-Telegram-Bot-Api-Secret-Token") != secret:
+            return web.Response(status=403)
+        await app.process_update(Update.de_json(await request.json(), app.bot))
+        return web.Response()
+
+    server = web.Application()
+    server.router.add_post("/tg-hook", receive)
+    runner = web.AppRunner(server)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    hook = f"http://127.0.0.1:{runner.addresses[0][1]}/tg-hook"
+    try:
+        async with app:
+            await app.start()
+            await app.bot.set_webhook(url=hook, secret_token=secret)
+            assert tg.webhook.url == hook
+            assert tg.webhook.secret_token == secret
+            tg.user_sends_text(60, "via webhook")
+            msgs = await tg.wait_for_messages_async(60, 1, timeout=10)
+            async with httpx.AsyncClient() as client:
+                forged = await client.post(hook, json={"update_id": 1})
+            wrong = await tg.post_to_webhook_async({"update_id": 2}, secret_token="guess")
+            right = await tg.post_to_webhook_async({"update_id": 3}, secret_token=secret)
+            await app.stop()
+    finally:
+        await runner.cleanup()
     assert msgs[0].text == "echo:via webhook"
     assert tg.webhook.deliveries[0][1] == 200
-    assert forged.status_code == 403  # PTB's own check: no secret header
+    assert forged.status_code == 403  # no secret header
     assert wrong == 403 and right == 200
 
 
