@@ -28,6 +28,7 @@ from pathlib import Path
 
 from nacl.pwhash import argon2id
 
+from bench.harness import load_average
 from medcrypt.companion.keystore import FILE_NAME
 from medcrypt.crypto.endpoint.keystore import LEGACY_INTERACTIVE, PROFILE, KeystoreKey
 
@@ -106,13 +107,6 @@ def _import_costs(doc: str, token: str, env: dict[str, str]) -> list[tuple[int, 
     return sorted(costs, reverse=True)[:14]
 
 
-def _load() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text(encoding="ascii").split()[:3])
-    except OSError:
-        return "n/a"
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=11)
@@ -120,7 +114,7 @@ def main(argv: list[str]) -> int:
     env = {**os.environ, "MEDCRYPT_PASSPHRASE": PASSPHRASE, "MEDCRYPT_NOW": NOW}
     env.pop("MEDCRYPT_HOME", None)
     exe = _exe()
-    load_before = _load()
+    load_before = load_average()
     with tempfile.TemporaryDirectory() as tmp:
         doc, _pat, tokens = _setup(Path(tmp), env, args.runs + 1)
         decrypt, python, status, kdf = [], [], [], []
@@ -134,7 +128,7 @@ def main(argv: list[str]) -> int:
             old = _legacy_copy(doc, Path(tmp) / f"legacy-{i}")
             upgrade.append(_time([exe, "--home", old, "decrypt"], env, tokens[-1]))
         imports = _import_costs(doc, tokens[-1], env)
-    load_after = _load()
+    load_after = load_average()
     profile = f"{PROFILE.opslimit} passes, {PROFILE.memlimit // 2**20} MiB"
     rows = [("python -c pass (interpreter start)", python),
             (f"Argon2id ({profile}), in-process", kdf),

@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench.harness import load_average
+
 BUDGET_MS = 500
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,13 +38,6 @@ def _time(argv: list[str], env: dict[str, str], cwd: Path) -> float:
     if done.returncode:
         raise SystemExit(f"{argv[2:]} failed: {done.stderr.decode(errors='replace').strip()}")
     return elapsed
-
-
-def _load() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text(encoding="ascii").split()[:3])
-    except OSError:
-        return "n/a"
 
 
 def main(argv: list[str]) -> int:
@@ -64,11 +59,11 @@ def main(argv: list[str]) -> int:
                       check=False).returncode:
         del cases["medcrypt-bot --version"]  # an older checkout without --version
     samples: dict[str, list[float]] = {name: [] for name in cases}
-    load_before = _load()
+    load_before = load_average()
     for _ in range(args.runs):  # interleaved: one sample of each per round
         for name, command in cases.items():
             samples[name].append(_time(command, env, tree))
-    load_after = _load()
+    load_after = load_average()
     base = statistics.median(samples["python -c pass (interpreter start)"])
     print(f"\n## --help start-up of {args.tree}, median of {args.runs} fresh processes "
           f"(budget {BUDGET_MS} ms); load average before {load_before}, after {load_after}")

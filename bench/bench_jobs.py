@@ -36,6 +36,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bench.harness import load_average
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.keyless.epochs import epoch_of, epoch_start, grace_end
 from tests.support.jobs import make_context
@@ -55,13 +56,6 @@ PHASES = (
     ("audit_details.py", "seal_details"), ("audit_entry.py", "entry_hash"),
     ("base.py", "_commit_impl"), ("remanence.py", "scrub"),
 )
-
-
-def _load() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text(encoding="ascii").split()[:3])
-    except OSError:
-        return "n/a"
 
 
 def _timed(fn: Callable[[], Any], profile: bool) -> tuple[float, float, Any, pstats.Stats | None]:
@@ -114,19 +108,19 @@ def run(url: str, pairings: int, tokens: int, profile: bool) -> None:
 
         first = epoch_start(E + 1)
         clock.set(first)
-        load = _load()
+        load = load_average()
         secs, cpu, result, stats = _timed(lambda: rotate(ctx, first), profile)
         rows = result.epochs_created + result.epochs_retired + result.notices_queued \
             + result.epochs_created + result.epochs_retired  # + audit entries
         rate = rows / secs
         print(f"  rotation: {secs:6.2f}s wall, {rows:,} rows written ({rate:,.0f} rows/s, "
               f"{pairings / secs:,.0f} pairings/s), ratio {raw_rate / rate:5.2f}x vs raw insert; "
-              f"CPU {cpu:.2f}s; load {load} -> {_load()}")
+              f"CPU {cpu:.2f}s; load {load} -> {load_average()}")
         _where(stats, secs)
 
         when = grace_end(E, 7)
         clock.set(when)
-        load = _load()
+        load = load_average()
         secs, cpu, swept, stats = _timed(lambda: sweep(ctx, when), profile)
         deleted = sum(v for k, v in swept.counts.items() if k not in ("epochs", "notices"))
         rows = deleted + swept.epochs_shredded * 2 + swept.counts["notices"]
@@ -134,7 +128,7 @@ def run(url: str, pairings: int, tokens: int, profile: bool) -> None:
         print(f"  sweep:    {secs:6.2f}s wall, {swept.epochs_shredded:,} epochs, "
               f"{deleted:,} rows deleted, {rows:,} rows touched ({rate:,.0f} rows/s, "
               f"{swept.epochs_shredded / secs:,.0f} epochs/s), ratio {raw_rate / rate:5.2f}x; "
-              f"scrub={swept.scrub}; CPU {cpu:.2f}s; load {load} -> {_load()}")
+              f"scrub={swept.scrub}; CPU {cpu:.2f}s; load {load} -> {load_average()}")
         _where(stats, secs)
     finally:
         ctx.engine.dispose()

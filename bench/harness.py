@@ -13,6 +13,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -52,3 +53,12 @@ def report(title: str, rows: list[Measurement], baseline: Measurement | None = N
         ratio = f"{m.per_op_us / baseline.per_op_us:7.2f}x" if baseline else ""
         ops = 1e6 / m.per_op_us if m.per_op_us else float("inf")
         print(f"{m.name:<48} {m.per_op_us:>10.2f}us {ops:>12,.0f} {ratio:>8}")
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, printed with a figure: on a shared machine
+    they say how much to trust it."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text(encoding="ascii").split()[:3])
+    except OSError:
+        return "n/a"

@@ -20,9 +20,10 @@ could not re-apply later shreds would undo them.
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from medcrypt.bot.cli.jobs import parse_instant
 
 if TYPE_CHECKING:  # the handlers import the bot lazily: building the parser stays cheap
     from medcrypt.bot.domain.config import Settings
@@ -44,23 +45,12 @@ def register(subparsers: Any) -> None:
     r.add_argument("backup", type=Path, help="backup file")
     r.add_argument("--yes", action="store_true",
                    help="confirm: the configured database is replaced (stop the bot first)")
-    r.add_argument("--now", type=_instant, default=None, metavar="ISO-8601",
+    r.add_argument("--now", type=parse_instant, default=None, metavar="ISO-8601",
                    help="instant the shred sweep reasons about (default: now)")
     r.set_defaults(handler=run_restore)
     for action in (c, v, r):
         action.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE",
                             help="TOML config file (also accepted before the command)")
-
-
-def _instant(text: str) -> datetime:
-    """ISO-8601 with an explicit offset, as ``jobs run --now`` takes it."""
-    try:
-        at = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from None
-    if at.tzinfo is None:
-        raise argparse.ArgumentTypeError("give a UTC offset, e.g. 2027-01-01T00:00:00Z")
-    return at.astimezone(UTC)
 
 
 def _keyring(settings: Settings) -> Keyring:
