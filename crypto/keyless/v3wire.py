@@ -110,8 +110,9 @@ def parse_header(raw: bytes | memoryview) -> MessageHeader:
         raise MalformedToken("token epoch or chain epoch is invalid")
     if prev_len == 0 and prev_epoch != 0:
         raise MalformedToken("token names a previous segment of no messages")
-    if epoch > chain_epoch and not chain_epoch <= prev_epoch < epoch:
-        # A month re-key segment always follows an earlier segment of the same chain.
+    if prev_len and epoch > chain_epoch and not chain_epoch <= prev_epoch < epoch:
+        # A month re-key segment follows an earlier segment of the same chain (or none:
+        # a chain made at pairing and first used in a later month).
         raise MalformedToken("token's previous segment is out of order")
     if prev_epoch > epoch:
         raise MalformedToken("token's previous segment is out of order")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from medcrypt.crypto import _primitives as prim
-from medcrypt.crypto.errors import DecryptionFailed, MalformedToken, WrongPairing
+from medcrypt.crypto.errors import MalformedToken, WrongPairing
 from medcrypt.crypto.keyless.v3wire import DEPOSIT_LEN
 from medcrypt.crypto.keyless.wire import Direction
 

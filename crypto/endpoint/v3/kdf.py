@@ -62,7 +62,7 @@ def advance_month_seed(month_seed: bytes | bytearray, next_epoch: int) -> bytes:
 
 
 def segment_key(
-    seed: bytes | bytearray, month_root: bytes | bytearray, pairing_id: bytes,
+    seed: bytes | bytearray, month_root: bytes | bytearray, *, pairing_id: bytes,
     direction: Direction, chain_id: bytes, epoch: int,
 ) -> bytes:
     """``CK_0`` of segment (chain ``chain_id``, month ``epoch``): needs ``S_k`` and ``MR_k``."""

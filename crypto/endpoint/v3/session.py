@@ -40,7 +40,6 @@ from medcrypt.crypto.errors import (
     EpochNotYet,
     EpochShredded,
     LimitExceeded,
-    MalformedToken,
     ReplayDetected,
     StorageError,
     WrongPairing,
@@ -102,7 +101,9 @@ class _Plan:
     prev_skipped: list[tuple[int, bytes]] = field(default_factory=list)
 
 
-def _derive(chain_key: bytes | bytearray, start: int, stop: int) -> tuple[list[tuple[int, bytes]], bytes]:
+def _derive(
+    chain_key: bytes | bytearray, start: int, stop: int,
+) -> tuple[list[tuple[int, bytes]], bytes]:
     """Message keys ``start..stop-1`` and the chain key at ``stop``."""
     ck = bytes(chain_key)
     keys = []
@@ -161,9 +162,10 @@ class Session:
                     bytearray(private), s.patient_ratchet_public, s.start_epoch,
                     bytearray(chain_key), bytearray(month_seed), s.start_epoch + 1).export()
             else:
-                first = kdf.segment_key(chain_key, month_root, s.pairing_id,
-                                        Direction.PATIENT_TO_PHYSICIAN,
-                                        s.patient_ratchet_public, s.start_epoch)
+                first = kdf.segment_key(chain_key, month_root, pairing_id=s.pairing_id,
+                                        direction=Direction.PATIENT_TO_PHYSICIAN,
+                                        chain_id=s.patient_ratchet_public,
+                                        epoch=s.start_epoch)
                 state["recv"] = [RecvChain(
                     s.patient_ratchet_public, s.start_epoch, bytearray(month_seed),
                     s.start_epoch + 1, {s.start_epoch: RecvSegment(bytearray(first))}).export()]
@@ -376,8 +378,9 @@ class Session:
             seed = kdf.segment_seed(month_seed, epoch)
             self._replace(send, "seed", kdf.advance_month_seed(month_seed, epoch + 1))
             send.seed_month = epoch + 1
-        chain_key = kdf.segment_key(seed, self._month_root_at(epoch), self.pairing_id,
-                                    self.own_direction, send.ratchet_public, epoch)
+        chain_key = kdf.segment_key(seed, self._month_root_at(epoch), pairing_id=self.pairing_id,
+                                    direction=self.own_direction,
+                                    chain_id=send.ratchet_public, epoch=epoch)
         prim.wipe(send.chain_key)
         send.chain_key = bytearray(chain_key)
         send.segment_epoch, send.next_index = epoch, 0
@@ -457,8 +460,8 @@ class Session:
         chain = RecvChain(h.chain_id, h.chain_epoch, bytearray(month_seed), h.chain_epoch + 1)
         if h.chain_epoch >= self._month_root_epoch:
             new_segments[h.chain_epoch] = bytearray(kdf.segment_key(
-                chain_key, self._month_root_at(h.chain_epoch), self.pairing_id,
-                self.peer_direction, h.chain_id, h.chain_epoch))
+                chain_key, self._month_root_at(h.chain_epoch), pairing_id=self.pairing_id,
+                direction=self.peer_direction, chain_id=h.chain_id, epoch=h.chain_epoch))
         return chain, root
 
     def _plan_walk(
@@ -483,7 +486,8 @@ class Session:
             if wanted and month >= self._month_root_epoch:
                 new_segments[month] = bytearray(kdf.segment_key(
                     kdf.segment_seed(month_seed, month), self._month_root_at(month),
-                    self.pairing_id, self.peer_direction, chain.chain_id, month))
+                    pairing_id=self.pairing_id, direction=self.peer_direction,
+                    chain_id=chain.chain_id, epoch=month))
         return kdf.advance_month_seed(month_seed, h.epoch + 1), h.epoch + 1
 
     @staticmethod

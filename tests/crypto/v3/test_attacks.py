@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.endpoint import envelope
 from medcrypt.crypto.endpoint.v3 import breakglass, kdf
 from medcrypt.crypto.endpoint.v3 import deposit as deposits
 from medcrypt.crypto.endpoint.v3.session import ENVELOPE_LABEL, Session
-from medcrypt.crypto.endpoint import envelope
 from medcrypt.crypto.errors import MedCryptError
 from medcrypt.crypto.keyless import v3wire
 from medcrypt.crypto.keyless.epochs import epoch_of
@@ -53,10 +53,12 @@ def thief_reads_outgoing(thief: Session, token: str) -> bytes | None:
         seed = kdf.walk(prim.b64d(send["seed"]), send["seed_month"], h.epoch,
                         kdf.advance_month_seed)
         candidates.append(kdf.segment_key(kdf.segment_seed(seed, h.epoch), month_root,
-                                          h.pairing_id, h.direction, h.chain_id, h.epoch))
+                                          pairing_id=h.pairing_id, direction=h.direction,
+                                          chain_id=h.chain_id, epoch=h.epoch))
     if month_root is not None and send["first_seed"] is not None and h.epoch == h.chain_epoch:
         candidates.append(kdf.segment_key(prim.b64d(send["first_seed"]), month_root,
-                                          h.pairing_id, h.direction, h.chain_id, h.epoch))
+                                          pairing_id=h.pairing_id, direction=h.direction,
+                                          chain_id=h.chain_id, epoch=h.epoch))
     for start, ck in ((send["next_index"] if c is candidates[0] and send["chain_key"] else 0, c)
                       for c in candidates):
         if h.index < start:
@@ -107,7 +109,9 @@ SCRIPT = [("patient", True), ("patient", True), ("physician", True), ("physician
 
 @pytest.mark.parametrize("victim", ["patient", "physician"])
 @pytest.mark.parametrize("copy_after", range(len(SCRIPT) + 1))
-def test_a_copied_state_reads_nothing_sent_after_one_round_trip(victim: str, copy_after: int) -> None:
+def test_a_copied_state_reads_nothing_sent_after_one_round_trip(
+    victim: str, copy_after: int,
+) -> None:
     pair = make_v3_pair(epoch_of(T0))
     sides = {"patient": pair.patient, "physician": pair.physician}
     seeds = {"patient": pair.patient_seed, "physician": pair.physician_seed}
