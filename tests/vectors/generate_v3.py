@@ -112,7 +112,7 @@ def v3_session_vectors() -> dict[str, Any]:
             for who, pending in [h for h in held if h[0] == receiver][::-1]:
                 step["opened"].append(sides[who].decrypt(pending, now=now).body.decode())
             held = [h for h in held if h[0] != receiver]
-        for name, side in sides.items():
+        for side in sides.values():
             november_keys.update(_keys_of_month(side.export_state(), epoch_of(NOV)))
         step["patient_state"], step["physician_state"] = _doc(pair.patient), _doc(pair.physician)
         steps.append(step)

@@ -5,6 +5,7 @@ tests/crypto/test_vectors.py::test_generator_has_not_drifted.)"""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 from datetime import datetime
@@ -111,10 +112,8 @@ def test_the_state_left_after_shredding_derives_no_key_of_the_shredded_month(sid
         derived.add(kdf.segment_seed(value, month))
         for other in values:
             derived |= set(kdf.root_step(value, other))
-            try:
+            with contextlib.suppress(MedCryptError):  # a value that is no valid point
                 derived |= set(kdf.root_step(value, prim.x25519_shared(other, value)))
-            except MedCryptError:
-                pass
     chain_ids = {v3wire.parse_message_text(s["token"]).header.chain_id
                  for s in VECTORS["steps"]}  # public: every chain id on the wire
     for seed, month_root in itertools.product(values | derived, values):
