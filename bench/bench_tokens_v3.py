@@ -1,0 +1,108 @@
+"""v3 token encrypt+decrypt against the raw primitives its spec requires (issue 13).
+
+``python -m bench.run tokens`` runs it after the v2 table (same process, same load), or
+``python -m bench.bench_tokens_v3 [--quick]`` alone.  Goal: at most 1.5x the sum of
+the raw primitives for each message type.
+
+* **in-chain, 64 B**: v3 encrypt + decrypt of a message inside a segment, against raw
+  XChaCha20-Poly1305 encrypt + decrypt of the padded envelope (256 B: the padding is
+  part of the spec) + one Ed25519 sign + one verify;
+* **chain-starting, 64 B**: a message that takes a DH step and carries its segment's
+  deposit (both sides alternate, so every message starts a chain), against the above
+  + X25519 key generation + the two X25519 agreements (sender, receiver) + the
+  deposit's sealed box + its Ed25519 signature;
+* **in-chain, 1 MiB**: against raw AEAD of the padded envelope + Ed25519 sign + verify
+  of a 1 MiB message (the "AEAD plus signature of the same size").
+
+The v2 row of the same size is printed alongside.  Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+
+from bench.harness import Measurement, load_average, measure, report
+from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.endpoint import envelope
+from medcrypt.crypto.keyless.epochs import epoch_of
+from tests.support.sessions import make_pair
+from tests.support.v3pairs import make_v3_pair
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def _raw_floor(size: int, number: int, repeat: int, *, chain_start: bool) -> Measurement:
+    padded = envelope.bucket_size(size + envelope.OVERHEAD)
+    key, nonce, aad, body = os.urandom(32), os.urandom(24), os.urandom(95), os.urandom(padded)
+    signer = prim.Ed25519Signer(os.urandom(32))
+    escrow_public = prim.x25519_public(os.urandom(32))
+    # What is signed: the message itself at its size (the issue's floor); v3, like v2,
+    # signs label || header || SHA-256(envelope) and so pays less than this at 1 MiB.
+    signed = os.urandom(size if size > 64 else 32)
+    deposit_plain = os.urandom(186)
+
+    def floor() -> None:
+        prim.xchacha_decrypt(key, nonce, prim.xchacha_encrypt(key, nonce, body, aad), aad)
+        prim.ed25519_verify(signer.public, signed, signer.sign(signed))
+        if chain_start:
+            private = os.urandom(32)
+            public = prim.x25519_public(private)
+            prim.x25519_shared(private, escrow_public)
+            prim.x25519_shared(private, public)
+            prim.sealed_box_seal(escrow_public, deposit_plain + signer.sign(deposit_plain))
+
+    kind = "chain-starting" if chain_start else "in-chain"
+    return measure(f"raw primitives, {kind}", floor, number=number, repeat=repeat)
+
+
+def main(argv: list[str]) -> None:
+    quick = "--quick" in argv
+    repeat = 3 if quick else 5
+    print(f"\n# v3 tokens (load {load_average()})")
+    ratios = []
+    for label, size in (("64 B", 64), ("1 MiB", 1 << 20)):
+        number = (200 if quick else 1000) if size == 64 else 3
+        body = os.urandom(size)
+        v3 = make_v3_pair(epoch_of(NOW), escrow=True)
+        for _ in range(3):  # past the segment's deposit-carrying tokens
+            v3.physician.decrypt(v3.patient.encrypt(body, now=NOW), now=NOW)
+        v2 = make_pair("bench v3", escrow=True)
+
+        def in_chain(body: bytes = body) -> bytes:
+            return v3.physician.decrypt(v3.patient.encrypt(body, now=NOW), now=NOW).body
+
+        def v2_round(body: bytes = body) -> bytes:
+            token = v2.patient.encrypt(body, clock=v2.clock).token
+            return v2.physician.decrypt(token, clock=v2.clock).body
+
+        floor = _raw_floor(size, number, repeat, chain_start=False)
+        rows = [floor, measure(f"v3 token, in-chain {label}", in_chain, number=number,
+                               repeat=repeat),
+                measure(f"v2 token {label}", v2_round, number=number, repeat=repeat)]
+        report(f"v3 round trip, {label} body, in-chain", rows, baseline=floor)
+        ratios.append((f"in-chain {label}", rows[1].per_op_us / floor.per_op_us))
+        if size != 64:
+            continue
+
+        def chain_starts(body: bytes = body) -> None:
+            # Each side answers the other: both messages take a DH step, carry a deposit.
+            v3.physician.decrypt(v3.patient.encrypt(body, now=NOW), now=NOW)
+            v3.patient.decrypt(v3.physician.encrypt(body, now=NOW), now=NOW)
+
+        start_floor = _raw_floor(size, number, repeat, chain_start=True)
+        pairs = measure("v3 token, chain-starting 64 B (x2)", chain_starts,
+                        number=number // 2, repeat=repeat)
+        per_message = Measurement("v3 token, chain-starting 64 B", pairs.median_s,
+                                  pairs.per_op_count * 2)
+        report("v3 round trip, 64 B body, chain-starting with deposit",
+               [start_floor, per_message], baseline=start_floor)
+        ratios.append(("chain-starting 64 B", per_message.per_op_us / start_floor.per_op_us))
+    print(f"\n## v3 / raw primitives (goal <= 1.50x), load {load_average()}")
+    for name, ratio in ratios:
+        print(f"{name:<24} {ratio:5.2f}x")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
