@@ -88,22 +88,20 @@ def encode_header(
     index: int, prev_epoch: int, prev_len: int, nonce: bytes,
 ) -> bytes:
     """The 95-byte v3 MESSAGE header; refuses any field a parser would refuse."""
-    header = _HEADER.pack(VERSION, KIND_MESSAGE, pairing_id, epoch, direction, chain_id,
-                          chain_epoch, index, prev_epoch, prev_len, nonce)
     if (len(pairing_id) != 16 or len(chain_id) != CHAIN_ID_LEN or len(nonce) != NONCE_LEN):
         raise MalformedToken("v3 header field has the wrong length")
-    parse_header(header)
+    try:
+        header = _HEADER.pack(VERSION, KIND_MESSAGE, pairing_id, epoch, direction, chain_id,
+                              chain_epoch, index, prev_epoch, prev_len, nonce)
+    except struct.error:
+        raise MalformedToken("v3 header field out of range") from None
+    _check_fields(epoch, direction, chain_epoch, prev_epoch, prev_len)
     return header
 
 
-def parse_header(raw: bytes | memoryview) -> MessageHeader:
-    """Parse and range-check the 95-byte header at the start of ``raw``."""
-    if len(raw) < HEADER_LEN:
-        raise MalformedToken("token is truncated")
-    (version, kind, pairing_id, epoch, direction, chain_id, chain_epoch, index, prev_epoch,
-     prev_len, nonce) = _HEADER.unpack_from(raw)
-    if version != VERSION or kind != KIND_MESSAGE:
-        raise MalformedToken("not a v3 message token")
+def _check_fields(
+    epoch: int, direction: int, chain_epoch: int, prev_epoch: int, prev_len: int,
+) -> None:
     if direction not in (0, 1):
         raise MalformedToken("token direction is invalid")
     if epoch >= MAX_EPOCH or chain_epoch > epoch:
@@ -116,6 +114,17 @@ def parse_header(raw: bytes | memoryview) -> MessageHeader:
         raise MalformedToken("token's previous segment is out of order")
     if prev_epoch > epoch:
         raise MalformedToken("token's previous segment is out of order")
+
+
+def parse_header(raw: bytes | memoryview) -> MessageHeader:
+    """Parse and range-check the 95-byte header at the start of ``raw``."""
+    if len(raw) < HEADER_LEN:
+        raise MalformedToken("token is truncated")
+    (version, kind, pairing_id, epoch, direction, chain_id, chain_epoch, index, prev_epoch,
+     prev_len, nonce) = _HEADER.unpack_from(raw)
+    if version != VERSION or kind != KIND_MESSAGE:
+        raise MalformedToken("not a v3 message token")
+    _check_fields(epoch, direction, chain_epoch, prev_epoch, prev_len)
     return MessageHeader(pairing_id, epoch, Direction(direction), chain_id, chain_epoch, index,
                          prev_epoch, prev_len, nonce, bytes(raw[:HEADER_LEN]))
 

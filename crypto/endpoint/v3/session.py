@@ -203,6 +203,8 @@ class Session:
             raise StorageError("session state is damaged") from None
         if not 0 <= self.grace_days <= MAX_GRACE_DAYS or len(self._recv) > MAX_RECV_CHAINS:
             raise StorageError("session state is out of range")
+        #: Cached instant of the next grace end (not persisted, recomputed on load).
+        self._next_shred: datetime | None = None
         self.own_direction = (Direction.PATIENT_TO_PHYSICIAN if self.role is Role.PATIENT
                               else Direction.PHYSICIAN_TO_PATIENT)
         self.peer_direction = Direction(1 - self.own_direction)
@@ -256,6 +258,8 @@ class Session:
         its skipped keys and pending deposit, walks every month seed and the month root
         past it.  Returns the months shredded by this call.
         """
+        if self._next_shred is not None and now.tzinfo is not None and now < self._next_shred:
+            return []  # the common case: computed once per month, not per message
         now = ensure_utc(now)
         done: list[int] = []
         while (self._month_root_epoch < MAX_EPOCH - 1
@@ -264,6 +268,8 @@ class Session:
             self._shred(month)
             self._shredded[month] = now.isoformat()
             done.append(month)
+        if self._month_root_epoch < MAX_EPOCH - 1:
+            self._next_shred = grace_end(self._month_root_epoch, self.grace_days)
         return done
 
     def _shred(self, month: int) -> None:
@@ -507,6 +513,9 @@ class Session:
             plan.message_key = key
             return 0
         gap = plan.index - segment.next_index
+        if gap == 0:  # the common case: the next message of the segment
+            plan.message_key, plan.target_next_key = kdf.chain_step(segment.chain_key)
+            return 0
         if gap > MAX_SKIP:
             raise LimitExceeded(f"token skips {gap} message keys (limit {MAX_SKIP})")
         skipped, ck = _derive(segment.chain_key, segment.next_index, plan.index)
@@ -572,8 +581,11 @@ class Session:
             segment.skipped.update(plan.target_skipped)
             self._replace(segment, "chain_key", plan.target_next_key)
             segment.next_index = plan.index + 1
-        self._drop_closed()
-        self._bound_skipped(chain)
+        if plan.new_chain or plan.target_skipped or plan.prev_chain is not None:
+            self._drop_closed()
+            self._bound_skipped(chain)
+        elif plan.target_next_key is None and not segment.skipped and segment.chain_key is None:
+            self._drop_closed()  # the last skipped key of a closed segment was used
 
     def _drop_closed(self) -> None:
         for chain in self._recv:
