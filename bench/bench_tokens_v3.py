@@ -57,48 +57,52 @@ def _raw_floor(size: int, number: int, repeat: int, *, chain_start: bool) -> Mea
     return measure(f"raw primitives, {kind}", floor, number=number, repeat=repeat)
 
 
+def _size_rows(label: str, size: int, number: int, repeat: int) -> list[tuple[str, float]]:
+    """The tables of one body size; returns (message type, v3 / raw primitives)."""
+    body = os.urandom(size)
+    v3 = make_v3_pair(epoch_of(NOW), escrow=True)
+    for _ in range(3):  # past the segment's deposit-carrying tokens
+        v3.physician.decrypt(v3.patient.encrypt(body, now=NOW), now=NOW)
+    v2 = make_pair("bench v3", escrow=True)
+
+    def in_chain() -> bytes:
+        return v3.physician.decrypt(v3.patient.encrypt(body, now=NOW), now=NOW).body
+
+    def v2_round() -> bytes:
+        token = v2.patient.encrypt(body, clock=v2.clock).token
+        return v2.physician.decrypt(token, clock=v2.clock).body
+
+    floor = _raw_floor(size, number, repeat, chain_start=False)
+    rows = [floor, measure(f"v3 token, in-chain {label}", in_chain, number=number,
+                           repeat=repeat),
+            measure(f"v2 token {label}", v2_round, number=number, repeat=repeat)]
+    report(f"v3 round trip, {label} body, in-chain", rows, baseline=floor)
+    ratios = [(f"in-chain {label}", rows[1].per_op_us / floor.per_op_us)]
+    if size > 64:
+        return ratios
+
+    def chain_starts() -> None:
+        # Each side answers the other: both messages take a DH step, carry a deposit.
+        v3.physician.decrypt(v3.patient.encrypt(body, now=NOW), now=NOW)
+        v3.patient.decrypt(v3.physician.encrypt(body, now=NOW), now=NOW)
+
+    start_floor = _raw_floor(size, number, repeat, chain_start=True)
+    pairs = measure("v3 token, chain-starting 64 B (x2)", chain_starts,
+                    number=number // 2, repeat=repeat)
+    per_message = Measurement("v3 token, chain-starting 64 B", pairs.median_s,
+                              pairs.per_op_count * 2)
+    report("v3 round trip, 64 B body, chain-starting with deposit",
+           [start_floor, per_message], baseline=start_floor)
+    ratios.append(("chain-starting 64 B", per_message.per_op_us / start_floor.per_op_us))
+    return ratios
+
+
 def main(argv: list[str]) -> None:
     quick = "--quick" in argv
     repeat = 3 if quick else 5
     print(f"\n# v3 tokens (load {load_average()})")
-    ratios = []
-    for label, size in (("64 B", 64), ("1 MiB", 1 << 20)):
-        number = (200 if quick else 1000) if size == 64 else 3
-        body = os.urandom(size)
-        v3 = make_v3_pair(epoch_of(NOW), escrow=True)
-        for _ in range(3):  # past the segment's deposit-carrying tokens
-            v3.physician.decrypt(v3.patient.encrypt(body, now=NOW), now=NOW)
-        v2 = make_pair("bench v3", escrow=True)
-
-        def in_chain(body: bytes = body) -> bytes:
-            return v3.physician.decrypt(v3.patient.encrypt(body, now=NOW), now=NOW).body
-
-        def v2_round(body: bytes = body) -> bytes:
-            token = v2.patient.encrypt(body, clock=v2.clock).token
-            return v2.physician.decrypt(token, clock=v2.clock).body
-
-        floor = _raw_floor(size, number, repeat, chain_start=False)
-        rows = [floor, measure(f"v3 token, in-chain {label}", in_chain, number=number,
-                               repeat=repeat),
-                measure(f"v2 token {label}", v2_round, number=number, repeat=repeat)]
-        report(f"v3 round trip, {label} body, in-chain", rows, baseline=floor)
-        ratios.append((f"in-chain {label}", rows[1].per_op_us / floor.per_op_us))
-        if size != 64:
-            continue
-
-        def chain_starts(body: bytes = body) -> None:
-            # Each side answers the other: both messages take a DH step, carry a deposit.
-            v3.physician.decrypt(v3.patient.encrypt(body, now=NOW), now=NOW)
-            v3.patient.decrypt(v3.physician.encrypt(body, now=NOW), now=NOW)
-
-        start_floor = _raw_floor(size, number, repeat, chain_start=True)
-        pairs = measure("v3 token, chain-starting 64 B (x2)", chain_starts,
-                        number=number // 2, repeat=repeat)
-        per_message = Measurement("v3 token, chain-starting 64 B", pairs.median_s,
-                                  pairs.per_op_count * 2)
-        report("v3 round trip, 64 B body, chain-starting with deposit",
-               [start_floor, per_message], baseline=start_floor)
-        ratios.append(("chain-starting 64 B", per_message.per_op_us / start_floor.per_op_us))
+    ratios = _size_rows("64 B", 64, 200 if quick else 1000, repeat)
+    ratios += _size_rows("1 MiB", 1 << 20, 3, repeat)
     print(f"\n## v3 / raw primitives (goal <= 1.50x), load {load_average()}")
     for name, ratio in ratios:
         print(f"{name:<24} {ratio:5.2f}x")
