@@ -1,12 +1,15 @@
 """Fuzz targets for the v3 parsers: the keyless MESSAGE codec and deposit stripping (the
-bot's), a v3 session's decrypt, the deposit opener and the break-glass bundle opener."""
+bot's), a v3 session's decrypt, the deposit opener, the break-glass bundle opener and the
+session-state reader."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from medcrypt.crypto.endpoint.v3 import breakglass, deposit
+from medcrypt.crypto.endpoint.v3.session import Session, canonical_json
 from medcrypt.crypto.keyless import v3wire, wire
 from medcrypt.crypto.keyless.epochs import epoch_of
 from tests.support.v3pairs import CounterRng, make_v3_pair
@@ -55,6 +58,15 @@ def fuzz_v3_open_bundle(data: bytes) -> None:
     breakglass.open_bundle(_PAIR.escrow_private, _PAIR.pinned, [data[:234]], texts)
 
 
+def fuzz_v3_import_state(data: bytes) -> None:
+    try:
+        state = json.loads(data)
+    except ValueError:
+        return  # not JSON: the keystore layer refuses it before this parser
+    if isinstance(state, dict):
+        Session.import_state(state, _PAIR.physician_seed)
+
+
 TARGETS: dict[str, tuple[Callable[[bytes], object], Iterable[bytes]]] = {
     "v3_parse_message": (fuzz_v3_parse_message, [v3wire.decode_text(_FIRST)]),
     "v3_parse_text": (fuzz_v3_parse_text, [_FIRST.encode(), _STRIPPED.encode()]),
@@ -62,4 +74,6 @@ TARGETS: dict[str, tuple[Callable[[bytes], object], Iterable[bytes]]] = {
     "v3_decrypt": (fuzz_v3_decrypt, [_FIRST.encode(), _STRIPPED.encode()]),
     "v3_open_deposit": (fuzz_v3_open_deposit, [_DEPOSIT]),
     "v3_open_bundle": (fuzz_v3_open_bundle, [_DEPOSIT + b"\n" + _FIRST.encode()]),
+    "v3_import_state": (fuzz_v3_import_state, [canonical_json(_PAIR.patient.export_state()),
+                                               canonical_json(_PAIR.physician.export_state())]),
 }

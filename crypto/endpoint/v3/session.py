@@ -32,7 +32,7 @@ from medcrypt.crypto.endpoint import envelope
 from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.endpoint.v3 import deposit as deposits
 from medcrypt.crypto.endpoint.v3 import kdf
-from medcrypt.crypto.endpoint.v3.state import RecvChain, RecvSegment, SendChain
+from medcrypt.crypto.endpoint.v3.state import RecvChain, RecvSegment, SendChain, _int
 from medcrypt.crypto.endpoint.v3.types import PairingSecrets, Role
 from medcrypt.crypto.errors import (
     DecryptionFailed,
@@ -99,6 +99,10 @@ class _Plan:
     prev_epoch: int = 0
     prev_chain: RecvChain | None = None
     prev_skipped: list[tuple[int, bytes]] = field(default_factory=list)
+
+
+def _bad() -> bool:
+    raise StorageError("session state is damaged")
 
 
 def _derive(
@@ -178,6 +182,8 @@ class Session:
         try:
             if state["format"] != STATE_FORMAT:
                 raise StorageError("unknown session state format")
+            if not isinstance(state["recv"], list):
+                raise StorageError("session state is damaged")
             self.role = Role(state["role"])
             self.pairing_id = prim.b64d(state["pairing_id"], 16)
             self.transcript_hash = prim.b64d(state["transcript_hash"], 32)
@@ -185,12 +191,13 @@ class Session:
             self.peer_identity = prim.b64d(state["peer_identity"], 32)
             escrow = state["escrow_public"]
             self.escrow_public = None if escrow is None else prim.b64d(escrow, 32)
-            self.start_epoch = int(state["start_epoch"])
-            self.grace_days = int(state["grace_days"])
+            self.start_epoch = _int(state["start_epoch"])
+            self.grace_days = _int(state["grace_days"])
             self._root = bytearray(prim.b64d(state["root_key"], 32))
             self._month_root = bytearray(prim.b64d(state["month_root"], 32))
-            self._month_root_epoch = int(state["month_root_epoch"])
-            self._shredded = {int(e): str(t) for e, t in state["shredded"].items()}
+            self._month_root_epoch = _int(state["month_root_epoch"])
+            self._shredded = {_int(int(e)): t for e, t in state["shredded"].items()
+                              if isinstance(t, str) or _bad()}
             self._peer_ratchet = prim.b64d(state["peer_ratchet"], 32)
             need = state["need_new_chain"]
             if not isinstance(need, bool):

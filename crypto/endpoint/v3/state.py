@@ -24,6 +24,7 @@ def _load_key(value: object) -> bytearray | None:
 
 
 def _int(value: object) -> int:
+    """A non-negative JSON integer (not a bool, not a numeric string)."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise StorageError("session state holds an invalid number")
     return value
