@@ -65,7 +65,8 @@ def test_a_deposit_signed_for_another_escrow_key_or_pairing_is_refused() -> None
         direction=Direction.PATIENT_TO_PHYSICIAN, chain_id=bytes(32), start_index=0,
         chain_key=bytes(32))
     box = prim.sealed_box_open(bytes(range(32)), resealed)
-    moved = prim.sealed_box_seal(PAIR.pinned.escrow_public, box)  # the signature names the other key
+    # Re-sealed to our escrow key: the signature still names the other one.
+    moved = prim.sealed_box_seal(PAIR.pinned.escrow_public, box)
     with pytest.raises(MedCryptError):
         deposits.open_deposit(PAIR.escrow_private, moved, PAIR.pinned)
 
