@@ -19,11 +19,15 @@ The v2 row of the same size is printed alongside.  Nothing is asserted.
 
 from __future__ import annotations
 
+import gc
 import os
+import statistics
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bench.harness import Measurement, load_average, measure, report
+from bench.harness import Measurement, load_average, report
 from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.endpoint import envelope
 from medcrypt.crypto.keyless.epochs import epoch_of
@@ -33,7 +37,31 @@ from tests.support.v3pairs import make_v3_pair
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
-def _raw_floor(size: int, number: int, repeat: int, *, chain_start: bool) -> Measurement:
+def interleaved(
+    cases: list[tuple[str, Callable[[], object], int]], number: int, repeat: int,
+) -> list[Measurement]:
+    """Rounds of every case in turn (name, function, operations per call), medians per
+    case: on a shared machine the cases of one round see the same load, so their
+    ratio is steadier than that of cases measured one after the other."""
+    samples: list[list[float]] = [[] for _ in cases]
+    for _, fn, _ in cases:
+        fn()
+    for _ in range(repeat):
+        for i, (_, fn, _) in enumerate(cases):
+            gc.collect()
+            gc.disable()
+            try:
+                start = time.perf_counter()
+                for _ in range(number):
+                    fn()
+                samples[i].append(time.perf_counter() - start)
+            finally:
+                gc.enable()
+    return [Measurement(name, statistics.median(samples[i]), number * ops)
+            for i, (name, _, ops) in enumerate(cases)]
+
+
+def _raw_floor(size: int, *, chain_start: bool) -> Callable[[], None]:
     padded = envelope.bucket_size(size + envelope.OVERHEAD)
     key, nonce, aad, body = os.urandom(32), os.urandom(24), os.urandom(95), os.urandom(padded)
     signer = prim.Ed25519Signer(os.urandom(32))
@@ -53,8 +81,7 @@ def _raw_floor(size: int, number: int, repeat: int, *, chain_start: bool) -> Mea
             prim.x25519_shared(private, public)
             prim.sealed_box_seal(escrow_public, deposit_plain + signer.sign(deposit_plain))
 
-    kind = "chain-starting" if chain_start else "in-chain"
-    return measure(f"raw primitives, {kind}", floor, number=number, repeat=repeat)
+    return floor
 
 
 def _size_rows(label: str, size: int, number: int, repeat: int) -> list[tuple[str, float]]:
@@ -72,12 +99,11 @@ def _size_rows(label: str, size: int, number: int, repeat: int) -> list[tuple[st
         token = v2.patient.encrypt(body, clock=v2.clock).token
         return v2.physician.decrypt(token, clock=v2.clock).body
 
-    floor = _raw_floor(size, number, repeat, chain_start=False)
-    rows = [floor, measure(f"v3 token, in-chain {label}", in_chain, number=number,
-                           repeat=repeat),
-            measure(f"v2 token {label}", v2_round, number=number, repeat=repeat)]
-    report(f"v3 round trip, {label} body, in-chain", rows, baseline=floor)
-    ratios = [(f"in-chain {label}", rows[1].per_op_us / floor.per_op_us)]
+    rows = interleaved([("raw primitives, in-chain", _raw_floor(size, chain_start=False), 1),
+                        (f"v3 token, in-chain {label}", in_chain, 1),
+                        (f"v2 token {label}", v2_round, 1)], number, repeat)
+    report(f"v3 round trip, {label} body, in-chain", rows, baseline=rows[0])
+    ratios = [(f"in-chain {label}", rows[1].per_op_us / rows[0].per_op_us)]
     if size > 64:
         return ratios
 
@@ -86,14 +112,10 @@ def _size_rows(label: str, size: int, number: int, repeat: int) -> list[tuple[st
         v3.physician.decrypt(v3.patient.encrypt(body, now=NOW), now=NOW)
         v3.patient.decrypt(v3.physician.encrypt(body, now=NOW), now=NOW)
 
-    start_floor = _raw_floor(size, number, repeat, chain_start=True)
-    pairs = measure("v3 token, chain-starting 64 B (x2)", chain_starts,
-                    number=number // 2, repeat=repeat)
-    per_message = Measurement("v3 token, chain-starting 64 B", pairs.median_s,
-                              pairs.per_op_count * 2)
-    report("v3 round trip, 64 B body, chain-starting with deposit",
-           [start_floor, per_message], baseline=start_floor)
-    ratios.append(("chain-starting 64 B", per_message.per_op_us / start_floor.per_op_us))
+    rows = interleaved([("raw primitives, chain-starting", _raw_floor(size, chain_start=True), 1),
+                        ("v3 token, chain-starting 64 B", chain_starts, 2)], number // 2, repeat)
+    report("v3 round trip, 64 B body, chain-starting with deposit", rows, baseline=rows[0])
+    ratios.append(("chain-starting 64 B", rows[1].per_op_us / rows[0].per_op_us))
     return ratios
 
 
