@@ -39,6 +39,9 @@ TAG_LEN = 16
 GROUP_ID_LEN = 16
 FILE_ID_LEN = 16
 
+#: The only characters ``parse_token`` strips around a token (PROTOCOL §3): ASCII
+#: whitespace. Not ``str.strip()``'s Unicode set, which differs from JavaScript's trim.
+ASCII_WHITESPACE = " \t\n\v\f\r"
 #: Finds tokens inside arbitrary chat text; group 1 is the payload.
 TOKEN_RE = re.compile(r"\[MEDCRYPT:v2:([A-Za-z0-9+/]+)\]")
 
@@ -201,10 +204,10 @@ def find_tokens(text: str) -> list[str]:
 
 
 def parse_token(text: str) -> Token:
-    """Parse one token text (surrounding whitespace allowed) into header and raw bytes."""
+    """Parse one token text (surrounding ASCII whitespace allowed) into header and raw bytes."""
     if not isinstance(text, str):
         raise MalformedToken("token must be text")
-    text = text.strip()
+    text = text.strip(ASCII_WHITESPACE)
     if len(text) > MAX_TOKEN_CHARS:
         raise MalformedToken("token text is too long")
     if not text.startswith(PREFIX) or not text.endswith(SUFFIX):

@@ -219,9 +219,8 @@ def test_only_the_canonical_last_character_is_accepted(raw: bytes, twist: int) -
     assert decoded != raw  # a different accepted text must mean different bytes
 
 
-def test_is_readable_with_skew() -> None:
-    before = datetime(2026, 11, 30, 23, 57, tzinfo=UTC)
-    assert not epochs.is_readable(683, before)
-    assert epochs.is_readable(683, before, skew=epochs.CLOCK_SKEW)
-    assert not epochs.is_readable(683, datetime(2026, 11, 30, 23, 50, tzinfo=UTC),
-                                  skew=epochs.CLOCK_SKEW)
+def test_is_readable_includes_the_clock_skew() -> None:
+    """One rule (PROTOCOL §2): next month's tokens are readable 5 minutes early."""
+    assert epochs.is_readable(683, datetime(2026, 11, 30, 23, 57, tzinfo=UTC))
+    assert epochs.is_readable(683, datetime(2026, 11, 30, 23, 55, tzinfo=UTC))
+    assert not epochs.is_readable(683, datetime(2026, 11, 30, 23, 54, 59, 999999, tzinfo=UTC))
