@@ -8,12 +8,15 @@ only while it writes) and checks that the real receiver refuses, without burning
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from medcrypt.bot.domain.lifecycle.policy import classify
 from medcrypt.crypto.endpoint import envelope
@@ -21,6 +24,7 @@ from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.endpoint.keyschedule import EpochSchedule
 from medcrypt.crypto.errors import MalformedToken, PolicyViolation
 from medcrypt.crypto.keyless import epochs, wire
+from medcrypt.crypto.keyless.b64text import decode_b64_text
 from tests.support.sessions import Pair, make_pair
 
 
@@ -179,3 +183,25 @@ def test_other_characters_around_a_token_are_rejected(pad: str) -> None:
     for candidate in (pad + text, text + pad):
         with pytest.raises(MalformedToken):
             wire.parse_token(candidate)
+
+
+# --------------------------------------------------------------------------- §1 base64 text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=1, max_size=80))
+def test_b64_text_accepts_padded_and_unpadded_and_nothing_else(data: bytes) -> None:
+    padded = base64.b64encode(data).decode()
+    assert decode_b64_text(padded) == decode_b64_text(padded.rstrip("=")) == data
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \n",
+               max_size=60))
+def test_b64_text_has_one_spelling_per_value(text: str) -> None:
+    try:
+        raw = decode_b64_text(text)
+    except MalformedToken:
+        return
+    canonical = base64.b64encode(raw).decode()
+    assert text.strip(" \n") in (canonical, canonical.rstrip("="))
