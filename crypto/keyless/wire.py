@@ -63,6 +63,9 @@ FILE_VERSION_PADDED = 3
 FILE_FORMATS = {FILE_VERSION_UNPADDED: FILE_MAGIC, FILE_VERSION_PADDED: FILE_MAGIC_PADDED}
 FILE_HEADER_LEN = _FILE_HEADER.size  # 42
 
+#: An ESCROW_DEPOSIT is fixed-size: header 51 + sealed box of header, key and two
+#: identity keys (147 + 48). Any other length is malformed (PROTOCOL §7).
+DEPOSIT_TOKEN_LEN = MESSAGE_HEADER_LEN + 48 + MESSAGE_HEADER_LEN + 3 * 32  # 246
 #: Pairing method byte in PAIR_REGISTER / PAIR_ACCEPT bodies (a seam for PAKE later).
 METHOD_QR_OFFER = 1
 #: PAIR_ACCEPT body for METHOD_QR_OFFER: method | X25519 pub | Ed25519 pub | HMAC-SHA256.
@@ -239,6 +242,8 @@ def parse_raw(raw: bytes) -> Token:
 def _parse_sealed(kind: Kind, raw: bytes) -> Token:
     if len(raw) < MESSAGE_HEADER_LEN + TAG_LEN:
         raise MalformedToken("token is truncated")
+    if kind is Kind.ESCROW_DEPOSIT and len(raw) != DEPOSIT_TOKEN_LEN:
+        raise MalformedToken("escrow deposit has the wrong length")
     _v, _k, pairing_id, epoch, direction, index, _nonce = _MSG_HEADER.unpack_from(raw)
     if epoch >= MAX_EPOCH:
         raise MalformedToken("token epoch is outside the supported calendar")

@@ -205,3 +205,28 @@ def test_b64_text_has_one_spelling_per_value(text: str) -> None:
         return
     canonical = base64.b64encode(raw).decode()
     assert text.strip(" \n") in (canonical, canonical.rstrip("="))
+
+
+# --------------------------------------------------------------------------- §3 fixed sizes
+
+
+def _fixed_size_tokens() -> dict[str, bytes]:
+    pair = make_pair("fixed sizes")
+    deposit = wire.encode_sealed_header(
+        wire.Kind.ESCROW_DEPOSIT, bytes(16), epoch=682,
+        direction=wire.Direction.PATIENT_TO_PHYSICIAN, index=0, nonce=bytes(24)) + bytes(195)
+    return {
+        "register": wire.encode_register(bytes(16), 682, 7, 1795430400),
+        "accept": wire.parse_token(pair.accept_token).raw,
+        "deposit": deposit,
+    }
+
+
+@pytest.mark.parametrize(("kind", "size"), [("register", 33), ("accept", 115),
+                                            ("deposit", 246)])
+def test_every_fixed_size_kind_rejects_any_other_length(kind: str, size: int) -> None:
+    raw = _fixed_size_tokens()[kind]
+    assert len(raw) == size and wire.parse_raw(raw).raw == raw
+    for other in (raw[:-1], raw + b"\x00", raw + bytes(100), raw[:size - 10]):
+        with pytest.raises(MalformedToken):
+            wire.parse_raw(other)
