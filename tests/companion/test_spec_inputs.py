@@ -16,6 +16,7 @@ import unicodedata
 
 from medcrypt.companion.keystore import FILE_NAME
 from medcrypt.crypto.endpoint.keystore import KeystoreKey
+from tests.support.companion import PASSPHRASE as COMPOSED_TEST_PASSPHRASE
 from tests.support.companion import Cli
 
 COMPOSED = "caf\u00e9 con le\u00f1a, sin az\u00facar 42"
@@ -74,3 +75,21 @@ def test_escrow_key_base64_is_canonical_and_padding_is_optional(cli: Cli) -> Non
     urlsafe = base64.urlsafe_b64encode(bytes([0xFB] * 32)).decode()
     assert "-" in urlsafe or "_" in urlsafe
     assert _escrow_ok(cli, urlsafe) == 2
+
+
+def test_keystore_document_is_encoded_as_section_15_says(cli: Cli) -> None:
+    """Sorted keys, no whitespace, ASCII only: \\u escapes in lowercase hex, surrogate
+    pairs above U+FFFF, '/' unescaped - the bytes a second implementation must write."""
+    home = cli.tmp / "doc"
+    contact = "cl\u00ednica/\U0001fa7a \"bot\""
+    cli.ok(home, "init", "--role", "physician", "--bot-contact", contact)
+    blob = (home / FILE_NAME).read_bytes()
+    key, padded = KeystoreKey.unlock(COMPOSED_TEST_PASSPHRASE, blob)
+    key.wipe()
+    document = padded.rstrip(b" ")
+    assert document.isascii()
+    assert b'"bot_contact":"cl\\u00ednica/\\ud83e\\ude7a \\"bot\\""' in document
+    keys = list(json.loads(document))
+    assert keys == sorted(keys) and document.startswith(b'{"bot_contact":')
+    assert document == json.dumps(json.loads(document), sort_keys=True,
+                                  separators=(",", ":")).encode("ascii")

@@ -230,3 +230,18 @@ def test_every_fixed_size_kind_rejects_any_other_length(kind: str, size: int) ->
     for other in (raw[:-1], raw + b"\x00", raw + bytes(100), raw[:size - 10]):
         with pytest.raises(MalformedToken):
             wire.parse_raw(other)
+
+
+@pytest.mark.parametrize(("pad", "ok"), [(" \t\r\n", True), ("\u00a0", False),
+                                         ("\u2003", False), ("\x1c", False)])
+def test_v1_tokens_follow_the_same_whitespace_rule(pad: str, ok: bool) -> None:
+    """§16 says "surrounding whitespace is ignored": the same ASCII set as §3."""
+    from medcrypt.crypto.endpoint import v1
+
+    text = ("[MEDCRYPT:v1:cGF0aWVudC0wMDQy:AQEBAQEBAQEBAQEB:imp63XltGGUFpm4f7iOsH9qaGA==:"
+            "Vs9N9gGwiCdF5MK2AFlSFg==]")
+    if ok:
+        assert v1.parse_v1(pad + text + pad) == v1.parse_v1(text)
+    else:
+        with pytest.raises(MalformedToken):
+            v1.parse_v1(pad + text)
