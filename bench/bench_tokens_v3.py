@@ -86,7 +86,7 @@ def _raw_floor(size: int, *, chain_start: bool) -> Callable[[], None]:
 
 def _size_rows(label: str, size: int, number: int, repeat: int) -> list[tuple[str, float]]:
     """The tables of one body size; returns (message type, v3 / raw primitives)."""
-    body = os.urandom(size)
+    body = os.urandom(size // 2).hex().encode()  # a TEXT body must be UTF-8 (§8)
     v3 = make_v3_pair(epoch_of(NOW), escrow=True)
     for _ in range(3):  # past the segment's deposit-carrying tokens
         v3.physician.decrypt(v3.patient.encrypt(body, now=NOW), now=NOW)

@@ -19,7 +19,7 @@ Keystore document (JSON inside the sealed file, docs/adr/0003-keystore.md)::
                                   "history": bool (absent: kept, as before it was asked)}},
      "offers": {<pairing hex>: {"pending": <PendingOffer state>|null, "expires_at": int,
                                 "png": str|null}},
-     "received_files": {<file id hex>: {"pairing": hex, "manifest": <b64>, "epoch": int}},
+     "received_files": {<file id hex>: {"pairing": hex, "manifest": <hex>, "epoch": int}},
      "history": [{"pairing", "way", "epoch" ("YYYY-MM"), "at", "kind", "text" | "file",
                   received only: "index", "sent_at"}],
      "ended": {<pairing hex>: iso}  (pairings ended with `pair end`: no key, id and time only)}

@@ -22,6 +22,12 @@ is unlocked, atomically like any save, so an old file does not stay cheap to att
 Tests that create or unlock many keystores name a cheaper profile explicitly (the
 ``profile`` arguments; tests/support/companion.py for the CLI): no flag or environment
 variable of the product selects one.
+
+Passphrases are normalised to Unicode NFC before Argon2id (PROTOCOL §15): one typed
+passphrase is one key whether the keyboard composes "é" or sends "e" + U+0301, and the
+web companion derives the same key. Keystores sealed before under a non-NFC form open
+with it (NFC is tried first, then the form as typed) and are re-sealed under the NFC
+form at that unlock, like a cost raise.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import fcntl
 import json
 import os
 import secrets
+import unicodedata
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -52,6 +59,11 @@ MEMLIMIT = sealing.MEMLIMIT
 #: The Argon2id cost new keystores get and older ones are raised to on unlock. Read at
 #: call time, so the in-process CLI tests can lower it (tests/support/companion.py).
 PROFILE: Argon2Profile = sealing.PROFILE
+
+
+def normalised(passphrase: str) -> str:
+    """The form of ``passphrase`` the key is derived from: Unicode NFC (PROTOCOL §15)."""
+    return unicodedata.normalize("NFC", passphrase)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -133,7 +145,7 @@ class Keystore:
         try:
             if cls.exists(home):
                 raise StorageError(f"a keystore already exists in {home}")
-            key = KeystoreKey.new(passphrase, profile=profile or PROFILE)
+            key = KeystoreKey.new(normalised(passphrase), profile=profile or PROFILE)
             store = cls(home, key, state=state, lock_fd=lock_fd)
         except BaseException:
             os.close(lock_fd)
@@ -146,8 +158,9 @@ class Keystore:
                profile: Argon2Profile | None = None) -> Self:
         """Open the keystore in ``home``; wrong passphrase or damage -> KeystoreLocked.
 
-        A file sealed under a weaker cost than ``profile`` (default :data:`PROFILE`) is
-        re-sealed under it before this returns (module docstring).
+        A file sealed under a weaker cost than ``profile`` (default :data:`PROFILE`), or
+        under a passphrase form other than NFC, is re-sealed before this returns
+        (module docstring).
         """
         lock_fd = cls._lock(home)
         try:
@@ -157,11 +170,7 @@ class Keystore:
                 raise StorageError(
                     f"no keystore in {home}; run 'medcrypt init' first") from None
             _remove_stale_temps(home)
-            try:
-                key, padded = KeystoreKey.unlock(passphrase, blob)
-            except DecryptionFailed:
-                raise KeystoreLocked(
-                    "cannot unlock the keystore: wrong passphrase or damaged file") from None
+            key, padded, legacy_form = _unlock_either_form(passphrase, blob)
             try:
                 try:
                     state = json.loads(padded)
@@ -174,19 +183,20 @@ class Keystore:
                 raise
             store = cls(home, key, state=state, lock_fd=lock_fd)
             store._saved = store._encode()
-            store._raise_cost(passphrase, profile or PROFILE)
+            store._raise_cost(normalised(passphrase), profile or PROFILE, force=legacy_form)
             return store
         except BaseException:
             os.close(lock_fd)
             raise
 
-    def _raise_cost(self, passphrase: str, target: Argon2Profile) -> None:
-        """Re-seal the document under ``target`` if the file's cost is below it.
+    def _raise_cost(self, passphrase: str, target: Argon2Profile, *, force: bool = False) -> None:
+        """Re-seal the document under ``target`` if the file's cost is below it (or if
+        ``force``: it was sealed under a passphrase form that is not NFC).
 
         A fresh salt and key; the same document; the atomic save every write uses. On
         failure both keys are wiped, the unlock fails and the file is the old one.
         """
-        if not self._key.profile.weaker_than(target):
+        if not force and not self._key.profile.weaker_than(target):
             return
         stronger = KeystoreKey.new(passphrase, profile=self._key.profile.raised_to(target))
         try:
@@ -231,3 +241,21 @@ class Keystore:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def _unlock_either_form(passphrase: str, blob: bytes) -> tuple[KeystoreKey, bytes, bool]:
+    """``(key, padded document, sealed under a non-NFC form)``: NFC first, then as typed.
+
+    Why the second try: a keystore made before normalisation was sealed under the bytes
+    the keyboard sent. Only a passphrase that is not already NFC costs a second Argon2id
+    run, and only when the first fails.
+    """
+    nfc = normalised(passphrase)
+    forms = [nfc] if nfc == passphrase else [nfc, passphrase]
+    for form in forms:
+        try:
+            key, padded = KeystoreKey.unlock(form, blob)
+        except DecryptionFailed:
+            continue
+        return key, padded, form != nfc
+    raise KeystoreLocked("cannot unlock the keystore: wrong passphrase or damaged file")

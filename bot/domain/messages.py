@@ -27,7 +27,7 @@ class OutKind(StrEnum):
 
     #: A token (or PART token) relayed from the other member of a pairing.
     TOKEN = "token"  # noqa: S105 - a row kind, not a credential
-    #: An encrypted file (MCF2 container) relayed as a document / media URL.
+    #: An encrypted file (MCF3 or MCF2 container) relayed as a document / media URL.
     FILE = "file"
     #: A short PHI-free notice from the bot itself (help, refusals, delivery failures).
     NOTICE = "notice"

@@ -124,7 +124,7 @@ def _describe(comp: Companion, pairing_hex: str, opened: Opened) -> dict[str, An
                                         "mime_type": manifest.mime_type,
                                         "file_id": manifest.file_id.hex()})
     elif opened.content_type is ContentType.TEXT:
-        entry.update(kind="text", text=opened.body.decode("utf-8", "replace"))
+        entry.update(kind="text", text=opened.body.decode("utf-8"))  # strict: §8 checked it
     else:
         entry.update(kind="control")
     return entry

@@ -7,8 +7,6 @@ The passphrase of a new keystore must be rated at least "fair" by zxcvbn
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
 import sys
 
 from medcrypt.companion.app import home_of, new_state
@@ -17,7 +15,8 @@ from medcrypt.companion.keystore import Keystore
 from medcrypt.companion.passphrase_strength import require_fair
 from medcrypt.crypto.endpoint.pairing import Role
 from medcrypt.crypto.endpoint.session import IdentityKey
-from medcrypt.crypto.errors import ConfigError
+from medcrypt.crypto.errors import ConfigError, MalformedToken
+from medcrypt.crypto.keyless.b64text import decode_b64_text
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,13 +31,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def parse_escrow_key(text: str) -> bytes:
+    """The escrow public key as ``escrow init`` prints it (PROTOCOL §1, CLI inputs)."""
     try:
-        key = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise ConfigError("--escrow-key", "not base64") from None
-    if len(key) != 32:
-        raise ConfigError("--escrow-key", "an X25519 public key is 32 bytes")
-    return key
+        return decode_b64_text(text, length=32)
+    except MalformedToken:
+        raise ConfigError("--escrow-key", "expected the 32-byte X25519 public key in "
+                          "standard base64, as 'medcrypt-bot escrow init' prints it") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,16 +7,20 @@ chunks whose nonces are chained inside the state, so reordering, dropping or dup
 a chunk fails authentication, and the ``TAG_FINAL`` tag on the last chunk makes
 truncation detectable. We only ever hold one 64 KiB chunk (plus one of look-ahead).
 
-Container layout (byte-exact in docs/PROTOCOL.md)::
+Container layout (byte-exact in docs/PROTOCOL.md §14)::
 
     file header (42 B, keyless, crypto.keyless.wire.encode_file_header)   - the bot routes by it
     secretstream header (24 B)
-    chunk_0 .. chunk_n   each = secretstream_push(plaintext[64 KiB], tag) (+17 B)
+    chunk_0 .. chunk_n   each = secretstream_push(stream[64 KiB], tag) (+17 B)
+
+Writers write ``MCF3``: the stream is the file followed by zeros up to the envelope's
+bucket of its size, so the container's length reveals the bucket and not the size
+(ADR 0022). Readers also open ``MCF2``, where the stream is the file itself.
 
 The file header is the associated data of chunk 0, so a relay cannot re-label a file
-for another pairing, epoch, direction or file id. Every chunk except the last holds
-exactly ``CHUNK_SIZE`` plaintext bytes and carries ``TAG_MESSAGE``; the last holds
-0..CHUNK_SIZE bytes and carries ``TAG_FINAL`` (an empty file is one empty final chunk).
+for another pairing, epoch, direction, file id or format. Every chunk except the last
+holds exactly ``CHUNK_SIZE`` stream bytes and carries ``TAG_MESSAGE``; the last holds
+1..CHUNK_SIZE bytes (``MCF2``: 0.. for an empty file) and carries ``TAG_FINAL``.
 
 The key, size, SHA-256 and name travel in a :class:`Manifest` inside an
 ordinary end-to-end encrypted message (content type ATTACHMENT_MANIFEST); the container
@@ -41,10 +45,12 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.endpoint.envelope import bucket_size
 from medcrypt.crypto.errors import DecryptionFailed, LimitExceeded, MalformedToken, WrongPairing
 from medcrypt.crypto.keyless.wire import (
     FILE_HEADER_LEN,
     FILE_ID_LEN,
+    FILE_VERSION_PADDED,
     Direction,
     FileHeader,
     encode_file_header,
@@ -179,10 +185,21 @@ class Manifest:
 # --------------------------------------------------------------------------- container
 
 
-def container_size(plaintext_size: int) -> int:
+def padded_size(plaintext_size: int) -> int:
+    """Stream plaintext length of a padded (``MCF3``) container: the envelope's bucket.
+
+    Why the envelope's rule (PROTOCOL §8): a file then reveals exactly what a text of the
+    same size would - a multiple of 256 up to 4 KiB, Padmé above (at most 12 % overhead,
+    about 3 % at 1 MiB) - and one function is specified and tested once.
+    """
+    return bucket_size(plaintext_size)
+
+
+def container_size(plaintext_size: int, *, version: int = FILE_VERSION_PADDED) -> int:
     """Exact size of the container for a plaintext of ``plaintext_size`` bytes."""
-    chunks = max(1, -(-plaintext_size // CHUNK_SIZE))
-    return FILE_HEADER_LEN + STREAM_HEADER_LEN + plaintext_size + chunks * CHUNK_OVERHEAD
+    stream = padded_size(plaintext_size) if version == FILE_VERSION_PADDED else plaintext_size
+    chunks = max(1, -(-stream // CHUNK_SIZE))
+    return FILE_HEADER_LEN + STREAM_HEADER_LEN + stream + chunks * CHUNK_OVERHEAD
 
 
 def _read_exact(src: BinaryIO, n: int) -> bytes:
@@ -203,6 +220,38 @@ def _read_exact(src: BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
+class _PaddedSource:
+    """The file's bytes, then zeros up to ``padded_size(size)``, one chunk at a time.
+
+    Why a wrapper: the size is known only at the end of a stream (a pipe has no length),
+    so the padding is appended after EOF without ever holding more than one chunk. It
+    counts and hashes the real bytes only, and enforces the size limit on them.
+    """
+
+    def __init__(self, src: BinaryIO, max_size: int) -> None:
+        self._src = src
+        self._max_size = max_size
+        self.size = 0
+        self.digest = hashlib.sha256()
+        self._padding_left: int | None = None
+
+    def read(self, n: int) -> bytes:
+        if self._padding_left is None:
+            data = _read_exact(self._src, n)
+            self.size += len(data)
+            if self.size > self._max_size:
+                raise LimitExceeded(f"file is larger than the {self._max_size}-byte limit")
+            self.digest.update(data)
+            if len(data) == n:
+                return data
+            self._padding_left = padded_size(self.size) - self.size
+            pad = min(n - len(data), self._padding_left)
+        else:
+            data, pad = b"", min(n, self._padding_left)
+        self._padding_left -= pad
+        return data + bytes(pad)
+
+
 def seal_file(
     src: BinaryIO,
     dst: BinaryIO,
@@ -215,11 +264,14 @@ def seal_file(
     max_size: int = MAX_FILE_SIZE,
     rng: Rng = os.urandom,
 ) -> Manifest:
-    """Encrypt ``src`` into the container format on ``dst``; return the manifest to send.
+    """Encrypt ``src`` into a padded (``MCF3``) container on ``dst``; return the manifest.
 
-    ``rng`` is called three times, in this order: file key (32), file id (16), stream
-    header (24). Raises :class:`LimitExceeded` once more than ``max_size`` bytes are
-    read (``dst`` then holds a partial container the caller must discard).
+    The stream carries the file and then zeros up to :func:`padded_size`, so the
+    container's length depends only on the size's bucket; the manifest (inside an
+    encrypted message) carries the true size. ``rng`` is called three times, in this
+    order: file key (32), file id (16), stream header (24). Raises :class:`LimitExceeded`
+    once more than ``max_size`` bytes are read (``dst`` then holds a partial container
+    the caller must discard).
     """
     key = rng(FILE_KEY_LEN)
     file_id = rng(FILE_ID_LEN)
@@ -230,35 +282,36 @@ def seal_file(
     # Validate name and type before writing anything.
     manifest_name = sanitize_file_name(name)
     probe = Manifest(file_id, key, 0, bytes(32), manifest_name, mime_type)
-    file_header = encode_file_header(pairing_id, epoch, direction, file_id)
+    file_header = encode_file_header(pairing_id, epoch, direction, file_id,
+                                     version=FILE_VERSION_PADDED)
 
     stream = prim.SecretStreamPush(key, stream_header)
     dst.write(file_header)
     dst.write(stream_header)
 
-    digest = hashlib.sha256()
-    total = 0
+    source = _PaddedSource(src, max_size)
     ad: bytes | None = file_header
-    chunk = _read_exact(src, CHUNK_SIZE)
+    chunk = source.read(CHUNK_SIZE)  # never empty: the padded stream is >= 256 bytes
     while True:
-        total += len(chunk)
-        if total > max_size:
-            raise LimitExceeded(f"file is larger than the {max_size}-byte limit")
-        digest.update(chunk)
-        following = _read_exact(src, CHUNK_SIZE) if len(chunk) == CHUNK_SIZE else b""
+        following = source.read(CHUNK_SIZE) if len(chunk) == CHUNK_SIZE else b""
         tag = _TAG_MESSAGE if following else _TAG_FINAL
         dst.write(stream.push(chunk, ad, tag))
         ad = None
         if not following:
             break
         chunk = following
-    return Manifest(probe.file_id, probe.key, total, digest.digest(), probe.name,
+    return Manifest(probe.file_id, probe.key, source.size, source.digest.digest(), probe.name,
                     probe.mime_type)
 
 
 def read_container_header(src: BinaryIO) -> FileHeader:
     """Read (keyless) and return the routing header at the start of a container."""
     return parse_file_header(_read_exact(src, FILE_HEADER_LEN))
+
+
+def _zero(data: bytes) -> bool:
+    """True if ``data`` is all zero bytes (padding is public: no constant time needed)."""
+    return data.count(0) == len(data)
 
 
 def open_file(
@@ -271,11 +324,17 @@ def open_file(
 ) -> FileHeader:
     """Decrypt a container from ``src`` onto ``dst`` and verify it against ``manifest``.
 
+    Reads both formats: padded ``MCF3`` (what writers write) and unpadded ``MCF2`` (what
+    older companions wrote); the header is the first chunk's associated data, so a relay
+    cannot switch one for the other. In ``MCF3`` the stream must hold exactly
+    ``padded_size(manifest.size)`` bytes, the padding must be zero and is never written
+    to ``dst``, and the final chunk is never empty.
+
     Plaintext reaches ``dst`` chunk by chunk *before* the final size and SHA-256 checks,
     so callers must write to a temporary file and keep it only if this returns (the CLI
     does). Raises :class:`DecryptionFailed` for any tampering, truncation, reordering,
-    duplication, extra data or hash mismatch; :class:`WrongPairing` if the container
-    belongs to another file or pairing; :class:`LimitExceeded` above ``max_size``.
+    duplication, extra data, bad padding or hash mismatch; :class:`WrongPairing` if the
+    container belongs to another file or pairing; :class:`LimitExceeded` above ``max_size``.
     """
     if manifest.size > max_size:
         raise LimitExceeded(f"file is larger than the {max_size}-byte limit")
@@ -288,6 +347,8 @@ def open_file(
     if len(stream_header) != STREAM_HEADER_LEN:
         raise MalformedToken("encrypted file is truncated")
 
+    padded = header.version == FILE_VERSION_PADDED
+    stream_size = padded_size(manifest.size) if padded else manifest.size
     stream = prim.SecretStreamPull(manifest.key, stream_header)
     digest = hashlib.sha256()
     total = 0
@@ -299,17 +360,23 @@ def open_file(
             raise DecryptionFailed
         plain, tag = stream.pull(block, ad)
         ad = None
+        content_left = max(0, manifest.size - total)
         total += len(plain)
-        if total > manifest.size:
+        if total > stream_size:
             raise DecryptionFailed
-        digest.update(plain)
-        dst.write(plain)
+        content, padding = plain[:content_left], plain[content_left:]
+        if padding and not _zero(padding):
+            raise DecryptionFailed
+        digest.update(content)
+        dst.write(content)
         if tag == _TAG_FINAL:
+            if padded and not plain:
+                raise DecryptionFailed  # MCF3 has one chunking: no empty final chunk
             break
         if tag != _TAG_MESSAGE or len(plain) != CHUNK_SIZE:
             raise DecryptionFailed
     if src.read(1):
         raise DecryptionFailed  # data after the final chunk
-    if total != manifest.size or not hmac.compare_digest(digest.digest(), manifest.sha256):
+    if total != stream_size or not hmac.compare_digest(digest.digest(), manifest.sha256):
         raise DecryptionFailed
     return header

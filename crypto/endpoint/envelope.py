@@ -23,6 +23,7 @@ so there is one valid encoding per message.
 from __future__ import annotations
 
 import hashlib
+import json
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,9 @@ SMALL_LIMIT = 4096
 SMALL_STEP = 256
 _FIXED = struct.Struct(">BBQI")
 OVERHEAD = _FIXED.size + prim.ED25519_SIG_LEN  # 78
+#: 9999-12-31T23:59:59.999Z in Unix milliseconds: the last sent-at a receiver accepts
+#: (the first is 0, 1970-01-01T00:00:00.000Z). The same calendar as the epochs (§2).
+MAX_SENT_AT_MS = 253_402_300_799_999
 
 
 class ContentType(IntEnum):
@@ -82,6 +86,30 @@ def _timestamp_ms(at: datetime) -> int:
     return (ensure_utc(at) - _UNIX_EPOCH) // _MS
 
 
+def check_body(content_type: ContentType, body: bytes | memoryview) -> None:
+    """Raise :class:`MalformedToken` unless ``body`` is well formed for its type (§8).
+
+    Why both sides check: a receiver that displays a TEXT with replacement characters
+    shows the patient something the physician never wrote, and a CONTROL that two
+    implementations parse differently is two protocols. TEXT is strict UTF-8 (no
+    surrogates, no overlong forms, nothing above U+10FFFF); CONTROL is strict UTF-8 JSON
+    (RFC 8259) whose top level is an object; a manifest has its own parser (§14.2).
+    """
+    if content_type is ContentType.ATTACHMENT_MANIFEST:
+        return
+    try:
+        text = bytes(body).decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedToken("message text is not valid UTF-8") from None
+    if content_type is ContentType.CONTROL:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise MalformedToken("control message is not JSON") from None
+        if not isinstance(value, dict):
+            raise MalformedToken("control message is not a JSON object")
+
+
 def _signed_message(
     header: bytes, fixed: bytes, body: bytes | memoryview, label: bytes = SIGNATURE_LABEL,
 ) -> bytes:
@@ -102,6 +130,7 @@ def seal(
     """The padded, signed envelope bytes that the AEAD will encrypt."""
     if len(body) > MAX_BODY:
         raise LimitExceeded(f"message body of {len(body)} bytes exceeds {MAX_BODY}")
+    check_body(ContentType(content_type), body)
     fixed = _FIXED.pack(ENVELOPE_VERSION, ContentType(content_type), _timestamp_ms(sent_at),
                         len(body))
     signature = sign(_signed_message(header, fixed, body, label))
@@ -119,6 +148,8 @@ def open_(
     end = _FIXED.size + body_len
     if version != ENVELOPE_VERSION or end + prim.ED25519_SIG_LEN > len(inner):
         raise MalformedToken("envelope header is invalid")
+    if body_len > MAX_BODY:  # the sender's limit binds the receiver too (§8)
+        raise MalformedToken("envelope body is longer than the protocol allows")
     unpadded = end + prim.ED25519_SIG_LEN
     # Counting zero bytes in place: no copy of up to ~12 % of a 1 MiB envelope.
     if len(inner) != bucket_size(unpadded) or inner.count(0, unpadded) != len(inner) - unpadded:
@@ -130,7 +161,9 @@ def open_(
                         inner[end:unpadded])
     try:
         content_type = ContentType(ctype)
-        sent_at = _UNIX_EPOCH + stamp * _MS
-    except (ValueError, OverflowError):
+    except ValueError:
         raise MalformedToken("envelope field is out of range") from None
-    return Envelope(content_type, body.tobytes(), sent_at)
+    if stamp > MAX_SENT_AT_MS:
+        raise MalformedToken("envelope time is outside the supported calendar")
+    check_body(content_type, body)
+    return Envelope(content_type, body.tobytes(), _UNIX_EPOCH + stamp * _MS)

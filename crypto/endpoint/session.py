@@ -252,6 +252,7 @@ class PairingSession:
         """Seal ``body`` for the peer in the current epoch; may carry an escrow deposit."""
         if len(body) > envelope.MAX_BODY:
             raise LimitExceeded(f"message body exceeds {envelope.MAX_BODY} bytes")
+        envelope.check_body(ContentType(content_type), body)  # before a chain index is used
         self.advance(clock, rng=rng)
         now = clock.now()
         epoch = self._schedule.current(now)

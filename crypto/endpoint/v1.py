@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.errors import ConfigError, DecryptionFailed, MalformedToken
+from medcrypt.crypto.keyless.wire import ASCII_WHITESPACE
 
 PBKDF2_ITERATIONS = 600_000
 KEY_LEN = 32
@@ -85,10 +86,11 @@ def find_v1_tokens(text: str) -> list[str]:
 
 
 def parse_v1(text: str) -> V1Token:
-    """Parse one v1 token text (surrounding whitespace allowed). Raises MalformedToken."""
+    """Parse one v1 token text (surrounding ASCII whitespace allowed, as for v2 tokens in
+    PROTOCOL §3). Raises MalformedToken."""
     if not isinstance(text, str):
         raise MalformedToken("v1 token must be text")
-    text = text.strip()
+    text = text.strip(ASCII_WHITESPACE)
     if len(text) > MAX_TOKEN_CHARS:
         raise MalformedToken("v1 token is too long")
     match = V1_TOKEN_RE.fullmatch(text)

@@ -67,17 +67,16 @@ def grace_end(epoch: int, grace_days: int = DEFAULT_GRACE_DAYS) -> datetime:
     return epoch_end(epoch) + timedelta(days=grace_days)
 
 
-def is_readable(
-    epoch: int, at: datetime, grace_days: int = DEFAULT_GRACE_DAYS,
-    skew: timedelta = timedelta(0),
-) -> bool:
-    """True if a token of ``epoch`` may still be opened (or relayed) at instant ``at``.
+def is_readable(epoch: int, at: datetime, grace_days: int = DEFAULT_GRACE_DAYS) -> bool:
+    """True if a token of ``epoch`` may be opened (or relayed, or collected) at ``at``.
 
-    Pass ``skew=CLOCK_SKEW`` to accept, as the companions do, a next-month token from a
-    sender whose clock runs a few minutes ahead at the boundary.
+    The one rule of PROTOCOL §2, for the companions, the relay and break-glass alike:
+    ``epoch ≤ epoch_of(at + CLOCK_SKEW)`` and ``at < grace_end(epoch, grace_days)``. The
+    skew is part of the rule, not an option: a companion enters the next month five
+    minutes early, so a token a peer's fast clock stamped with it must be readable (and
+    collectable) wherever it is stored.
     """
-    current = epoch_of(ensure_utc(at) + skew)
-    if epoch > current:
+    if epoch > epoch_of(ensure_utc(at) + CLOCK_SKEW):
         return False
     return ensure_utc(at) < grace_end(epoch, grace_days)
 

@@ -19,7 +19,12 @@ from dataclasses import dataclass
 
 from medcrypt.crypto.errors import MalformedToken
 from medcrypt.crypto.keyless.epochs import MAX_EPOCH
-from medcrypt.crypto.keyless.wire import MAX_TOKEN_BYTES, Direction, decode_payload
+from medcrypt.crypto.keyless.wire import (
+    ASCII_WHITESPACE,
+    MAX_TOKEN_BYTES,
+    Direction,
+    decode_payload,
+)
 
 VERSION = 3
 PREFIX = "[MEDCRYPT:v3:"
@@ -166,10 +171,10 @@ def encode_text(raw: bytes) -> str:
 
 
 def decode_text(text: str) -> bytes:
-    """The binary form of a v3 token text (surrounding whitespace allowed, as v2)."""
+    """The binary form of a v3 token text (surrounding ASCII whitespace allowed, as v2)."""
     if not isinstance(text, str):
         raise MalformedToken("token must be text")
-    text = text.strip()
+    text = text.strip(ASCII_WHITESPACE)
     if not text.startswith(PREFIX) or not text.endswith(SUFFIX):
         raise MalformedToken("not a MEDCRYPT v3 token")
     if len(text) > len(PREFIX) + len(SUFFIX) + (MAX_TOKEN_BYTES * 4 + 2) // 3:
@@ -200,5 +205,5 @@ def strip_deposit(text: str) -> tuple[str, RelayView, bytes | None]:
     token = parse_message_text(text)
     view = relay_view(token)
     if token.deposit is None:
-        return text.strip(), view, None
+        return text.strip(ASCII_WHITESPACE), view, None
     return encode_text(token.raw_without_deposit), view, token.deposit

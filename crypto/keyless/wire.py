@@ -43,6 +43,9 @@ TAG_LEN = 16
 GROUP_ID_LEN = 16
 FILE_ID_LEN = 16
 
+#: The only characters ``parse_token`` strips around a token (PROTOCOL §3): ASCII
+#: whitespace. Not ``str.strip()``'s Unicode set, which differs from JavaScript's trim.
+ASCII_WHITESPACE = " \t\n\v\f\r"
 #: Finds tokens inside arbitrary chat text; group 1 is the payload.
 TOKEN_RE = re.compile(r"\[MEDCRYPT:v[23]:([A-Za-z0-9+/]+)\]")
 
@@ -54,9 +57,19 @@ _ACC_HEADER = struct.Struct(">BB16s")  # version kind pairing
 PART_HEADER = struct.Struct(">BB16sHH")  # version kind group index count
 PART_HEADER_LEN = PART_HEADER.size  # 22
 _FILE_HEADER = struct.Struct(">4sB16sIB16s")
+#: Unpadded container (read only): the length gives the exact file size.
 FILE_MAGIC = b"MCF2"
+FILE_VERSION_UNPADDED = 2
+#: Padded container, what writers write: the length gives only the size's bucket (ADR 0022).
+FILE_MAGIC_PADDED = b"MCF3"
+FILE_VERSION_PADDED = 3
+#: The (magic, version) pairs a file header may carry; any other pair is malformed.
+FILE_FORMATS = {FILE_VERSION_UNPADDED: FILE_MAGIC, FILE_VERSION_PADDED: FILE_MAGIC_PADDED}
 FILE_HEADER_LEN = _FILE_HEADER.size  # 42
 
+#: An ESCROW_DEPOSIT is fixed-size: header 51 + sealed box of header, key and two
+#: identity keys (147 + 48). Any other length is malformed (PROTOCOL §7).
+DEPOSIT_TOKEN_LEN = MESSAGE_HEADER_LEN + 48 + MESSAGE_HEADER_LEN + 3 * 32  # 246
 #: Pairing method byte in PAIR_REGISTER / PAIR_ACCEPT bodies (a seam for PAKE later).
 METHOD_QR_OFFER = 1
 #: PAIR_ACCEPT body for METHOD_QR_OFFER: method | X25519 pub | Ed25519 pub | HMAC-SHA256.
@@ -200,10 +213,10 @@ def find_tokens(text: str) -> list[str]:
 
 
 def parse_token(text: str) -> Token:
-    """Parse one token text (surrounding whitespace allowed) into header and raw bytes."""
+    """Parse one token text (surrounding ASCII whitespace allowed) into header and raw bytes."""
     if not isinstance(text, str):
         raise MalformedToken("token must be text")
-    text = text.strip()
+    text = text.strip(ASCII_WHITESPACE)
     if len(text) > MAX_TOKEN_CHARS:
         raise MalformedToken("token text is too long")
     version = VERSION_3 if text.startswith(PREFIX_V3) else VERSION
@@ -256,6 +269,8 @@ def _parse_v3(raw: bytes) -> Token:
 def _parse_sealed(kind: Kind, raw: bytes) -> Token:
     if len(raw) < MESSAGE_HEADER_LEN + TAG_LEN:
         raise MalformedToken("token is truncated")
+    if kind is Kind.ESCROW_DEPOSIT and len(raw) != DEPOSIT_TOKEN_LEN:
+        raise MalformedToken("escrow deposit has the wrong length")
     _v, _k, pairing_id, epoch, direction, index, _nonce = _MSG_HEADER.unpack_from(raw)
     if epoch >= MAX_EPOCH:
         raise MalformedToken("token epoch is outside the supported calendar")
@@ -349,24 +364,36 @@ def encode_part(
 
 
 def encode_file_header(
-    pairing_id: bytes, epoch: int, direction: Direction, file_id: bytes,
+    pairing_id: bytes, epoch: int, direction: Direction, file_id: bytes, *,
+    version: int = FILE_VERSION_PADDED,
 ) -> bytes:
-    """The 42-byte routing header of an encrypted file (associated data of its stream)."""
+    """The 42-byte routing header of an encrypted file (associated data of its stream).
+
+    ``version`` 3 (``MCF3``, padded) is what writers write; 2 (``MCF2``) exists so tests
+    and vectors can build the containers older companions wrote, which readers still open.
+    """
     _check_id(pairing_id, PAIRING_ID_LEN, "pairing id")
     _check_id(file_id, FILE_ID_LEN, "file id")
     if not 0 <= epoch < MAX_EPOCH:
         raise MalformedToken("epoch out of range")
-    return _FILE_HEADER.pack(FILE_MAGIC, VERSION, pairing_id, epoch, direction, file_id)
+    if version not in FILE_FORMATS:
+        raise MalformedToken("unsupported encrypted file version")
+    return _FILE_HEADER.pack(FILE_FORMATS[version], version, pairing_id, epoch, direction,
+                             file_id)
 
 
 def parse_file_header(data: bytes) -> FileHeader:
-    """Read the routing header at the start of an encrypted file, without any key."""
+    """Read the routing header at the start of an encrypted file, without any key.
+
+    Accepts exactly ``MCF2``/2 and ``MCF3``/3: a magic with the other format's version
+    byte is malformed, so one header has one meaning.
+    """
     if len(data) < FILE_HEADER_LEN:
         raise MalformedToken("encrypted file is truncated")
     magic, version, pairing_id, epoch, direction, file_id = _FILE_HEADER.unpack_from(data)
-    if magic != FILE_MAGIC:
+    if magic not in (FILE_MAGIC, FILE_MAGIC_PADDED):
         raise MalformedToken("not a MEDCRYPT encrypted file")
-    if version != VERSION:
+    if FILE_FORMATS.get(version) != magic:
         raise MalformedToken("unsupported encrypted file version")
     if epoch >= MAX_EPOCH or direction not in (0, 1):
         raise MalformedToken("encrypted file header has an invalid field")

@@ -7,7 +7,14 @@ import os
 from sqlalchemy import select
 
 from medcrypt.crypto.keyless.parts import join_parts, split_token
-from medcrypt.crypto.keyless.wire import Direction, encode_file_header, find_tokens, parse_token
+from medcrypt.crypto.keyless.wire import (
+    FILE_VERSION_PADDED,
+    FILE_VERSION_UNPADDED,
+    Direction,
+    encode_file_header,
+    find_tokens,
+    parse_token,
+)
 from medcrypt.storage.models.pairings import Pairing
 from tests.support.rigs import PATIENT_WA, PHYSICIAN_TG, Rig
 from tests.support.tokens import message_token, now_epoch, pair
@@ -65,8 +72,9 @@ async def test_relay_both_ways_with_resplit_for_whatsapp(rig: Rig) -> None:
 async def test_attachment_both_platforms(rig: Rig) -> None:
     pid = os.urandom(16)
     await pair(rig, pid)
+    # The padded container (MCF3) writers write now; the way back an older MCF2 one.
     blob = encode_file_header(pid, now_epoch(), Direction.PHYSICIAN_TO_PATIENT,
-                              os.urandom(16)) + os.urandom(5000)
+                              os.urandom(16), version=FILE_VERSION_PADDED) + os.urandom(5000)
     rig.tg.user_sends_document(PHYSICIAN_TG, "lab.mcf", blob)
 
     def media_fetched() -> bool:
@@ -77,7 +85,7 @@ async def test_attachment_both_platforms(rig: Rig) -> None:
     assert msg.media[0].data == blob
 
     back = encode_file_header(pid, now_epoch(), Direction.PATIENT_TO_PHYSICIAN,
-                              os.urandom(16)) + os.urandom(3000)
+                              os.urandom(16), version=FILE_VERSION_UNPADDED) + os.urandom(3000)
     before = len(rig.tg.messages_to(PHYSICIAN_TG))
     r = await rig.tw.user_sends_whatsapp_async(PATIENT_WA, "",
                                                media=[(back, "application/octet-stream")])

@@ -1,9 +1,13 @@
 """Subprocess probe: seal and open a large attachment, report time and peak memory.
 
-Run as ``python -m tests.companion.big_file_probe SIZE_MB WORKDIR``; prints one JSON line.
-The plaintext is generated on the fly and the opened plaintext goes to a hashing sink, so
-the only large objects are the two files on disk - any growth in peak memory is the
-codec's fault. Used by the slow test and by bench/bench_attachment.py.
+Run as ``python -m tests.companion.big_file_probe SIZE_MB WORKDIR [rss|trace] [mcf3|mcf2]
+[EXTRA_BYTES]``; prints one JSON line. The plaintext is generated on the fly and the
+opened plaintext goes to a hashing sink, so the only large objects are the two files on
+disk - any growth in peak memory is the codec's fault. ``mcf2`` writes the unpadded
+container older companions wrote (tests/support/mcf2_writer.py), so the benchmark can
+put the padded writer beside it; ``EXTRA_BYTES`` moves the size off a bucket boundary
+(``SIZE_MB`` MiB is one, so 1 extra byte costs the most padding). Used by the slow test
+and by bench/bench_attachment.py.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 
 from medcrypt.crypto.endpoint.attachment import open_file, seal_file
 from medcrypt.crypto.keyless.wire import Direction
+from tests.support.mcf2_writer import write_mcf2
 
 _BLOCK = hashlib.shake_256(b"medcrypt big file").digest(1 << 20)
 
@@ -78,17 +83,19 @@ class HashSink(io.RawIOBase):
         return len(data)
 
 
-def run(size: int, workdir: Path, *, trace: bool) -> dict[str, float]:
+def run(size: int, workdir: Path, *, trace: bool, padded: bool = True) -> dict[str, float]:
     if trace:
         tracemalloc.start()
     container = workdir / "big.mcf"
     src = PatternReader(size)
     start = time.perf_counter()
     with container.open("wb") as dst:
-        manifest = seal_file(src, dst, pairing_id=bytes(16), epoch=682,
-                             direction=Direction.PATIENT_TO_PHYSICIAN, name="scan.dcm",
-                             max_size=size)
+        write = seal_file if padded else write_mcf2
+        manifest = write(src, dst, pairing_id=bytes(16), epoch=682,  # type: ignore[operator]
+                         direction=Direction.PATIENT_TO_PHYSICIAN, name="scan.dcm",
+                         **({"max_size": size} if padded else {}))
     sealed_s = time.perf_counter() - start
+    container_bytes = container.stat().st_size
     sink = HashSink()
     start = time.perf_counter()
     with container.open("rb") as fh:
@@ -98,7 +105,8 @@ def run(size: int, workdir: Path, *, trace: bool) -> dict[str, float]:
     traced = tracemalloc.get_traced_memory()[1] if trace else 0
     container.unlink()
     return {
-        "size": size, "seal_s": sealed_s, "open_s": opened_s,
+        "size": size, "container_bytes": container_bytes,
+        "seal_s": sealed_s, "open_s": opened_s,
         "maxrss_bytes": peak_rss_bytes(),
         "tracemalloc_peak_bytes": traced,
     }
@@ -107,4 +115,6 @@ def run(size: int, workdir: Path, *, trace: bool) -> dict[str, float]:
 if __name__ == "__main__":
     size_mb, workdir = int(sys.argv[1]), Path(sys.argv[2])
     trace = len(sys.argv) > 3 and sys.argv[3] == "trace"
-    print(json.dumps(run(size_mb * 1024 * 1024, workdir, trace=trace)))
+    padded = len(sys.argv) <= 4 or sys.argv[4] != "mcf2"
+    extra = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+    print(json.dumps(run(size_mb * 1024 * 1024 + extra, workdir, trace=trace, padded=padded)))

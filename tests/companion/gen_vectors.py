@@ -1,9 +1,11 @@
-"""Generate the companion's committed vectors (attachment container, v1 tokens).
+"""Generate the companion's committed vectors (unpadded attachment containers, v1 tokens).
 
-Run ``python -m tests.companion.gen_vectors`` to rewrite tests/vectors/attachment_*.json
-and tests/vectors/v1_tokens.json; test_vectors.py fails if the committed files drift
-from what this produces. Every input is fixed (key, ids, stream header through an
-injected RNG; v1 nonces), so a second implementation can check itself byte for byte.
+Run ``python -m tests.companion.gen_vectors`` to rewrite tests/vectors/attachment_container.json
+(``MCF2``, the format readers still open; the padded ``MCF3`` vectors come from
+tests/vectors/generate.py) and tests/vectors/v1_tokens.json; test_attachment.py fails if
+the committed files drift from what this produces. Every input is fixed (key, ids,
+stream header through an injected RNG; v1 nonces), so a second implementation can check
+itself byte for byte.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import io
 import json
 from pathlib import Path
 
-from medcrypt.crypto.endpoint.attachment import seal_file
 from medcrypt.crypto.keyless.wire import Direction
+from tests.support.mcf2_writer import seal_mcf2
 from tests.support.v1_reference import v1_encrypt, v1_key
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
@@ -41,12 +43,10 @@ def attachment_vectors() -> dict[str, object]:
     cases = []
     for size, full in ((0, True), (100, True), (65536, False), (65537 + 1000, False)):
         rng_bytes = bytes(range(32)) + bytes(range(100, 116)) + bytes(range(200, 224))
-        out = io.BytesIO()
-        manifest = seal_file(
-            io.BytesIO(pattern(size)), out, pairing_id=bytes(range(16, 32)), epoch=682,
+        container, manifest = seal_mcf2(
+            pattern(size), pairing_id=bytes(range(16, 32)), epoch=682,
             direction=Direction.PHYSICIAN_TO_PATIENT, name="lab-result.pdf",
             mime_type="application/pdf", rng=fixed_rng(rng_bytes))
-        container = out.getvalue()
         case: dict[str, object] = {
             "plaintext_size": size,
             "rng_hex": rng_bytes.hex(),

@@ -22,6 +22,7 @@ from medcrypt.crypto.endpoint.attachment import (
     Manifest,
     container_size,
     open_file,
+    padded_size,
     read_container_header,
     sanitize_file_name,
     seal_file,
@@ -35,6 +36,7 @@ from medcrypt.crypto.errors import (
 )
 from medcrypt.crypto.keyless.wire import FILE_HEADER_LEN, Direction
 from tests.companion.gen_vectors import attachment_vectors, fixed_rng, pattern, v1_vectors
+from tests.support.mcf2_writer import seal_mcf2
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 PAIRING = bytes(range(16))
@@ -251,17 +253,18 @@ def test_round_trip_property(data: bytes) -> None:
     assert unseal(container, manifest) == data
 
 
-def test_committed_vectors_both_ways() -> None:
+def test_committed_mcf2_vectors_both_ways() -> None:
+    """The unpadded containers older companions wrote still open (and still regenerate)."""
     vectors = json.loads((VECTORS / "attachment_container.json").read_text())
     assert vectors["chunk_size"] == CHUNK_SIZE
     for case in vectors["cases"]:
         plaintext = pattern(case["plaintext_size"])
-        out = io.BytesIO()
-        manifest = seal_file(
-            io.BytesIO(plaintext), out, pairing_id=bytes.fromhex(case["pairing_id_hex"]),
+        container, manifest = seal_mcf2(
+            plaintext, pairing_id=bytes.fromhex(case["pairing_id_hex"]),
             epoch=case["epoch"], direction=Direction(case["direction"]), name=case["name"],
             mime_type=case["mime_type"], rng=fixed_rng(bytes.fromhex(case["rng_hex"])))
-        container = out.getvalue()
+        assert container[:5] == b"MCF2\x02"
+        assert len(container) == container_size(len(plaintext), version=2)
         assert manifest.to_bytes().hex() == case["manifest_hex"]
         assert hashlib.sha256(container).hexdigest() == case["container_sha256_hex"]
         if "container_hex" in case:
@@ -280,7 +283,8 @@ def test_vectors_decrypt_with_stock_libsodium_pull() -> None:
     m1, t1 = b.crypto_secretstream_xchacha20poly1305_pull(
         state, container[PREFIX:PREFIX + ENC], container[:FILE_HEADER_LEN])
     m2, t2 = b.crypto_secretstream_xchacha20poly1305_pull(state, container[PREFIX + ENC:])
-    assert m1 + m2 == data
+    # MCF3: the stream is the file, then zeros up to the bucket of its size.
+    assert m1 + m2 == data + bytes(padded_size(len(data)) - len(data))
     assert (t1, t2) == (b.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE,
                         b.crypto_secretstream_xchacha20poly1305_TAG_FINAL)
 

@@ -37,9 +37,9 @@ def test_exchange_both_ways() -> None:
         assert opened.direction is wire.Direction.PATIENT_TO_PHYSICIAN
         assert opened.sent_at == T0 and opened.epoch == 682
         assert opened.content_type is ContentType.TEXT
-        back = p.physician.encrypt(b"take ibuprofen", ContentType.CONTROL, clock=p.clock)
+        back = p.physician.encrypt(b"{\"read\": 3}", ContentType.CONTROL, clock=p.clock)
         reply = p.patient.decrypt(back.token, clock=p.clock)
-        assert reply.body == b"take ibuprofen" and reply.content_type is ContentType.CONTROL
+        assert reply.body == b"{\"read\": 3}" and reply.content_type is ContentType.CONTROL
     assert p.patient.safety_number() == p.physician.safety_number()
     assert p.patient.peer_identity_fingerprint == p.physician_id.fingerprint()
     assert p.physician.peer_identity_fingerprint == p.patient_id.fingerprint()

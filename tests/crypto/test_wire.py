@@ -122,15 +122,22 @@ def test_part_layout() -> None:
 
 def test_file_header() -> None:
     data = wire.encode_file_header(PID, 670, Direction.PHYSICIAN_TO_PATIENT, b"\x09" * 16)
-    assert len(data) == 42 and data[:4] == b"MCF2"
+    assert len(data) == 42 and data[:5] == b"MCF3\x03"  # writers write the padded format
     header = wire.parse_file_header(data + b"stream...")
-    assert (header.pairing_id, header.epoch, header.direction, header.file_id) == (
-        PID, 670, Direction.PHYSICIAN_TO_PATIENT, b"\x09" * 16)
+    assert (header.version, header.pairing_id, header.epoch, header.direction,
+            header.file_id) == (3, PID, 670, Direction.PHYSICIAN_TO_PATIENT, b"\x09" * 16)
     assert header.raw == data
+    old = wire.encode_file_header(PID, 670, Direction.PHYSICIAN_TO_PATIENT, b"\x09" * 16,
+                                  version=2)
+    assert old[:5] == b"MCF2\x02" and wire.parse_file_header(old).version == 2
     for bad in (data[:41], b"MCF1" + data[4:], data[:4] + b"\x01" + data[5:],
+                data[:4] + b"\x02" + data[5:], old[:4] + b"\x03" + old[5:],
                 data[:25] + b"\x05" + data[26:]):
         with pytest.raises(MalformedToken):
             wire.parse_file_header(bad)
+    with pytest.raises(MalformedToken):
+        wire.encode_file_header(PID, 670, Direction.PHYSICIAN_TO_PATIENT, b"\x09" * 16,
+                                version=4)
 
 
 def test_epoch_arithmetic() -> None:
@@ -212,9 +219,8 @@ def test_only_the_canonical_last_character_is_accepted(raw: bytes, twist: int) -
     assert decoded != raw  # a different accepted text must mean different bytes
 
 
-def test_is_readable_with_skew() -> None:
-    before = datetime(2026, 11, 30, 23, 57, tzinfo=UTC)
-    assert not epochs.is_readable(683, before)
-    assert epochs.is_readable(683, before, skew=epochs.CLOCK_SKEW)
-    assert not epochs.is_readable(683, datetime(2026, 11, 30, 23, 50, tzinfo=UTC),
-                                  skew=epochs.CLOCK_SKEW)
+def test_is_readable_includes_the_clock_skew() -> None:
+    """One rule (PROTOCOL §2): next month's tokens are readable 5 minutes early."""
+    assert epochs.is_readable(683, datetime(2026, 11, 30, 23, 57, tzinfo=UTC))
+    assert epochs.is_readable(683, datetime(2026, 11, 30, 23, 55, tzinfo=UTC))
+    assert not epochs.is_readable(683, datetime(2026, 11, 30, 23, 54, 59, 999999, tzinfo=UTC))

@@ -83,7 +83,9 @@ def _session_targets() -> tuple[Callable[[bytes], object], Callable[[bytes], obj
 
 _TOKENS = _seed_tokens()
 _DECRYPT, _OPEN_DEPOSIT, _SESSION_SEEDS = _session_targets()
-_FILE = [wire.encode_file_header(_PID, 682, Direction.PHYSICIAN_TO_PATIENT, bytes(16)) + b"x"]
+_FILE = [wire.encode_file_header(_PID, 682, Direction.PHYSICIAN_TO_PATIENT, bytes(16),
+                                 version=v) + b"x"
+         for v in (wire.FILE_VERSION_PADDED, wire.FILE_VERSION_UNPADDED)]
 
 TARGETS: dict[str, tuple[Callable[[bytes], object], Iterable[bytes]]] = {
     "parse_token": (fuzz_parse_token, _TOKENS),

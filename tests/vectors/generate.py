@@ -29,6 +29,7 @@ from medcrypt.crypto.endpoint.session import IdentityKey, PairingSession
 from medcrypt.crypto.keyless import parts, wire
 from medcrypt.crypto.keyless.wire import Direction, Kind
 from tests.vectors import generate_v3
+from tests.vectors.gen_attachment_v3 import attachment_v3_vectors
 
 HERE = Path(__file__).resolve().parent
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -171,7 +172,8 @@ def wire_vectors() -> dict[str, Any]:
             nonce=bytes(range(24))).hex(),
         "register": wire.encode_register(pid, 682, 7, 1795430400).hex(),
         "file_header": wire.encode_file_header(pid, 682, Direction.PATIENT_TO_PHYSICIAN,
-                                               bytes(range(16, 32))).hex(),
+                                               bytes(range(16, 32)),
+                                               version=wire.FILE_VERSION_UNPADDED).hex(),
         "epochs": {"2026-11": 682, "1970-01": 0, "2027-01": 684},
     }
 
@@ -182,8 +184,14 @@ def build() -> dict[str, dict[str, Any]]:
         "v2_envelope.json": envelope_vectors(),
         "v2_pairing_session.json": pairing_session_vectors(),
         "v2_wire.json": wire_vectors(),
+        "attachment_container_v3.json": _attachment_v3(),
         "v3_session.json": generate_v3.v3_session_vectors(),
     }
+
+
+def _attachment_v3() -> dict[str, Any]:
+    rng = RecordingRng("MEDCRYPT v3 attachment vectors")
+    return attachment_v3_vectors(rng, rng.take)
 
 
 def render(data: dict[str, Any]) -> str:

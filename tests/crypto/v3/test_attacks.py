@@ -123,7 +123,7 @@ def test_a_copied_state_reads_nothing_sent_after_one_round_trip(
         nonlocal now
         now += timedelta(minutes=1)
         recipient = "physician" if sender == "patient" else "patient"
-        token = sides[sender].encrypt(os.urandom(8), now=now)
+        token = sides[sender].encrypt(os.urandom(8).hex().encode(), now=now)
         in_flight[recipient].append(token)
         if deliver:
             for pending in in_flight[recipient]:
