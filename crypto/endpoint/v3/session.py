@@ -328,6 +328,7 @@ class Session:
         the segment's first :data:`DEPOSIT_REPEATS` tokens when escrow is configured."""
         if len(body) > envelope.MAX_BODY:
             raise LimitExceeded(f"message body exceeds {envelope.MAX_BODY} bytes")
+        envelope.check_body(ContentType(content_type), body)  # before any state changes
         now = ensure_utc(now)
         self.shred_due(now)
         month = epoch_of(now)

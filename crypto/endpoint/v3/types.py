@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.endpoint.pairing import Role
 from medcrypt.crypto.errors import MalformedToken
 
@@ -52,3 +53,10 @@ class PairingSecrets:
                          else self.patient_ratchet_private)
         if own_private is None or len(own_private) != 32 or other_private is not None:
             raise MalformedToken("pairing secrets must hold this side's ratchet key only")
+
+    def wipe(self) -> None:
+        """Zero every private value (:meth:`Session.from_pairing` already wiped the root
+        and the ratchet key; the identity seed is the caller's to drop once stored)."""
+        for buffer in (self.root_key, self.own_identity_private,
+                       self.patient_ratchet_private, self.physician_ratchet_private):
+            prim.wipe(buffer)

@@ -280,3 +280,42 @@ def test_a_wiped_session_holds_no_key() -> None:
     pair.patient.wipe()
     with pytest.raises(MedCryptError):
         pair.physician.decrypt(pair.patient.encrypt(b"x", now=T0), now=T0)
+
+
+def test_the_pairing_hand_over_is_wiped_and_checked() -> None:
+    from medcrypt.crypto.endpoint.v3.types import PairingSecrets, Role
+
+    def secrets(**change: object) -> PairingSecrets:
+        fields: dict[str, object] = {
+            "role": Role.PATIENT, "pairing_id": bytes(16), "start_epoch": NOV,
+            "grace_days": 7, "transcript_hash": bytes(32), "root_key": bytearray(b"r" * 32),
+            "own_identity_private": bytearray(b"i" * 32), "peer_identity_public": bytes(32),
+            "escrow_public": None, "patient_ratchet_public": bytes(32),
+            "patient_ratchet_private": bytearray(b"p" * 32), "physician_ratchet_private": None,
+            "physician_ratchet_public": bytes(range(9, 41))}
+        fields.update(change)
+        return PairingSecrets(**fields)  # type: ignore[arg-type]
+
+    with pytest.raises(MedCryptError):  # the physician's private key on the patient side
+        secrets(physician_ratchet_private=bytearray(32))
+    with pytest.raises(MedCryptError):
+        secrets(transcript_hash=bytes(31))
+    handed = secrets()
+    Session.from_pairing(handed)
+    assert handed.root_key == bytearray(32) and handed.patient_ratchet_private == bytearray(32)
+    handed.wipe()
+    assert handed.own_identity_private == bytearray(32)
+
+
+def test_a_body_the_spec_refuses_changes_no_state() -> None:
+    from medcrypt.crypto.endpoint.envelope import ContentType
+    from medcrypt.crypto.errors import MalformedToken
+
+    pair = make_v3_pair(NOV)
+    pair.patient.decrypt(pair.physician.encrypt(b"r", now=T0), now=T0)  # a DH step is due
+    before = _state(pair.patient)
+    with pytest.raises(MalformedToken):
+        pair.patient.encrypt(b"\xff not UTF-8", now=T0)
+    with pytest.raises(MalformedToken):
+        pair.patient.encrypt(b"[1]", ContentType.CONTROL, now=T0)
+    assert _state(pair.patient) == before
