@@ -99,7 +99,7 @@ def main(argv: list[str]) -> None:
     key, nonce, aad = os.urandom(32), os.urandom(24), os.urandom(51)
     signer = prim.Ed25519Signer(key)
     for label, size in SIZES:
-        body = os.urandom(size)
+        body = os.urandom(size // 2).hex().encode()  # a TEXT body must be UTF-8 (PROTOCOL §8)
         number = max(3, (2000 if not quick else 200) * 64 // max(size, 64 * 16) + 3)
         repeat = 5 if not quick else 3
 

@@ -58,6 +58,10 @@ class EpochShredded(PolicyViolation):
     """The token belongs to an epoch whose key no longer exists anywhere."""
 
 
+class EpochMismatch(MalformedToken):
+    """A v3 token's month or chain month contradicts the chain segment it claims (v3)."""
+
+
 class EpochNotYet(PolicyViolation):
     """The token claims an epoch that has not started yet."""
 

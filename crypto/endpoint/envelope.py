@@ -110,16 +110,22 @@ def check_body(content_type: ContentType, body: bytes | memoryview) -> None:
             raise MalformedToken("control message is not a JSON object")
 
 
-def _signed_message(header: bytes, fixed: bytes, body: bytes | memoryview) -> bytes:
-    """``LABEL || header || SHA-256(fixed fields || body)``: one hashing pass per side."""
+def _signed_message(
+    header: bytes, fixed: bytes, body: bytes | memoryview, label: bytes = SIGNATURE_LABEL,
+) -> bytes:
+    """``LABEL || header || SHA-256(fixed fields || body)``: one hashing pass per side.
+
+    v3 passes its own label (``MEDCRYPT v3 envelope``): the layout and padding are
+    v2's, the label keeps a v2 signature from ever verifying as a v3 one.
+    """
     digest = hashlib.sha256(fixed)
     digest.update(body)
-    return SIGNATURE_LABEL + header + digest.digest()
+    return label + header + digest.digest()
 
 
 def seal(
     header: bytes, content_type: ContentType, body: bytes, sent_at: datetime,
-    sign: Callable[[bytes], bytes],
+    sign: Callable[[bytes], bytes], *, label: bytes = SIGNATURE_LABEL,
 ) -> bytes:
     """The padded, signed envelope bytes that the AEAD will encrypt."""
     if len(body) > MAX_BODY:
@@ -127,12 +133,14 @@ def seal(
     check_body(ContentType(content_type), body)
     fixed = _FIXED.pack(ENVELOPE_VERSION, ContentType(content_type), _timestamp_ms(sent_at),
                         len(body))
-    signature = sign(_signed_message(header, fixed, body))
+    signature = sign(_signed_message(header, fixed, body, label))
     unpadded = len(fixed) + len(body) + len(signature)
     return b"".join((fixed, body, signature, bytes(bucket_size(unpadded) - unpadded)))
 
 
-def open_(header: bytes, inner: bytes, signer_public: bytes) -> Envelope:
+def open_(
+    header: bytes, inner: bytes, signer_public: bytes, *, label: bytes = SIGNATURE_LABEL,
+) -> Envelope:
     """Parse and verify an envelope; wrong signer -> DecryptionFailed."""
     if len(inner) < OVERHEAD:
         raise MalformedToken("envelope is truncated")
@@ -148,7 +156,8 @@ def open_(header: bytes, inner: bytes, signer_public: bytes) -> Envelope:
         raise MalformedToken("envelope padding is invalid")
     view = memoryview(inner)
     body = view[_FIXED.size:end]
-    prim.ed25519_verify(signer_public, _signed_message(header, inner[:_FIXED.size], body),
+    prim.ed25519_verify(signer_public,
+                        _signed_message(header, inner[:_FIXED.size], body, label),
                         inner[end:unpadded])
     try:
         content_type = ContentType(ctype)

@@ -68,7 +68,8 @@ def split_token(
         raise LimitExceeded(f"token would need {count} parts (limit {MAX_PARTS})")
     group_id = rng(GROUP_ID_LEN)
     return [
-        encode_token(encode_part(group_id, i, count, token.raw[i * capacity:(i + 1) * capacity]))
+        encode_token(encode_part(group_id, i, count, token.raw[i * capacity:(i + 1) * capacity],
+                                 version=token.header.version))
         for i in range(count)
     ]
 

@@ -24,7 +24,11 @@ from medcrypt.crypto.errors import MalformedToken
 from medcrypt.crypto.keyless.epochs import MAX_EPOCH
 
 VERSION = 2
+#: v3 tokens (docs/PROTOCOL.md §20-) share the text form, base64 rules and size cap.
+VERSION_3 = 3
 PREFIX = "[MEDCRYPT:v2:"
+PREFIX_V3 = "[MEDCRYPT:v3:"
+_PREFIXES = {VERSION: PREFIX, VERSION_3: PREFIX_V3}
 SUFFIX = "]"
 #: Characters a token text adds around its payload.
 WRAPPER_CHARS = len(PREFIX) + len(SUFFIX)
@@ -43,7 +47,7 @@ FILE_ID_LEN = 16
 #: whitespace. Not ``str.strip()``'s Unicode set, which differs from JavaScript's trim.
 ASCII_WHITESPACE = " \t\n\v\f\r"
 #: Finds tokens inside arbitrary chat text; group 1 is the payload.
-TOKEN_RE = re.compile(r"\[MEDCRYPT:v2:([A-Za-z0-9+/]+)\]")
+TOKEN_RE = re.compile(r"\[MEDCRYPT:v[23]:([A-Za-z0-9+/]+)\]")
 
 _MSG_HEADER = struct.Struct(">BB16sIBI24s")  # version kind pairing epoch direction index nonce
 MESSAGE_HEADER_LEN = _MSG_HEADER.size  # 51
@@ -171,10 +175,12 @@ def _header_len(kind: Kind) -> int:
 
 
 def encode_token(raw: bytes) -> str:
-    """Wrap a binary token as ``[MEDCRYPT:v2:<base64 without padding>]``."""
+    """Wrap a binary token as ``[MEDCRYPT:v3:...]`` when byte 0 is 3, else as
+    ``[MEDCRYPT:v2:<base64 without padding>]`` (whose parser then checks the version)."""
     if not raw or len(raw) > MAX_TOKEN_BYTES:
         raise MalformedToken("token is empty or too large")
-    return PREFIX + base64.b64encode(raw).decode("ascii").rstrip("=") + SUFFIX
+    prefix = PREFIX_V3 if raw[0] == VERSION_3 else PREFIX
+    return prefix + base64.b64encode(raw).decode("ascii").rstrip("=") + SUFFIX
 
 
 _B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -213,9 +219,13 @@ def parse_token(text: str) -> Token:
     text = text.strip(ASCII_WHITESPACE)
     if len(text) > MAX_TOKEN_CHARS:
         raise MalformedToken("token text is too long")
-    if not text.startswith(PREFIX) or not text.endswith(SUFFIX):
-        raise MalformedToken("not a MEDCRYPT v2 token")
-    return parse_raw(decode_payload(text[len(PREFIX):-len(SUFFIX)]))
+    version = VERSION_3 if text.startswith(PREFIX_V3) else VERSION
+    if not text.startswith(_PREFIXES[version]) or not text.endswith(SUFFIX):
+        raise MalformedToken("not a MEDCRYPT v2 or v3 token")
+    raw = decode_payload(text[len(PREFIX):-len(SUFFIX)])
+    if raw[0] != version:
+        raise MalformedToken("token text and binary version differ")
+    return parse_raw(raw)
 
 
 def parse_raw(raw: bytes) -> Token:
@@ -224,6 +234,8 @@ def parse_raw(raw: bytes) -> Token:
         raise MalformedToken("token is truncated")
     if len(raw) > MAX_TOKEN_BYTES:
         raise MalformedToken("token is too large")
+    if raw[0] == VERSION_3:
+        return _parse_v3(raw)
     if raw[0] != VERSION:
         raise MalformedToken("unsupported token version")
     try:
@@ -237,6 +249,21 @@ def parse_raw(raw: bytes) -> Token:
     if kind is Kind.PAIR_ACCEPT:
         return _parse_accept(raw)
     return _parse_part(raw)
+
+
+def _parse_v3(raw: bytes) -> Token:
+    """v3 MESSAGE (its own codec, crypto/keyless/v3wire.py) and v3 PART (v2's layout)."""
+    if raw[1] == Kind.PART:
+        token = _parse_part(raw)
+        return Token(TokenHeader(VERSION_3, Kind.PART, None, None, None, None), raw,
+                     part=token.part)
+    if raw[1] != Kind.MESSAGE:
+        raise MalformedToken("unknown v3 token kind")
+    from medcrypt.crypto.keyless import v3wire  # v3wire builds on this module
+
+    h = v3wire.parse_message(raw).header
+    return Token(TokenHeader(VERSION_3, Kind.MESSAGE, h.pairing_id, h.epoch, h.direction,
+                             h.index), raw)
 
 
 def _parse_sealed(kind: Kind, raw: bytes) -> Token:
@@ -320,12 +347,17 @@ def encode_accept(pairing_id: bytes, body: bytes) -> bytes:
     return _ACC_HEADER.pack(VERSION, Kind.PAIR_ACCEPT, pairing_id) + body
 
 
-def encode_part(group_id: bytes, index: int, count: int, chunk: bytes) -> bytes:
-    """Binary PART token carrying ``chunk`` of another token's binary form."""
+def encode_part(
+    group_id: bytes, index: int, count: int, chunk: bytes, *, version: int = VERSION,
+) -> bytes:
+    """Binary PART token carrying ``chunk`` of another token's binary form (a v3 token's
+    parts carry version 3)."""
     _check_id(group_id, GROUP_ID_LEN, "group id")
     if not 0 <= index < count <= 0xFFFF or count < 2 or not chunk:
         raise MalformedToken("part index, count or chunk out of range")
-    return PART_HEADER.pack(VERSION, Kind.PART, group_id, index, count) + chunk
+    if version not in _PREFIXES:
+        raise MalformedToken("unsupported token version")
+    return PART_HEADER.pack(version, Kind.PART, group_id, index, count) + chunk
 
 
 # --------------------------------------------------------------------------- files

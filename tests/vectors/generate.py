@@ -1,4 +1,4 @@
-"""Regenerate the project's own MEDCRYPT v2 test vectors (deterministic).
+"""Regenerate the project's own MEDCRYPT v2 and v3 test vectors (deterministic).
 
     .venv/bin/python -m tests.vectors.generate          # rewrite the JSON files
     .venv/bin/python -m tests.vectors.generate --check  # exit 1 if they drifted
@@ -28,6 +28,7 @@ from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.endpoint.session import IdentityKey, PairingSession
 from medcrypt.crypto.keyless import parts, wire
 from medcrypt.crypto.keyless.wire import Direction, Kind
+from tests.vectors import generate_v3
 from tests.vectors.gen_attachment_v3 import attachment_v3_vectors
 
 HERE = Path(__file__).resolve().parent
@@ -184,6 +185,7 @@ def build() -> dict[str, dict[str, Any]]:
         "v2_pairing_session.json": pairing_session_vectors(),
         "v2_wire.json": wire_vectors(),
         "attachment_container_v3.json": _attachment_v3(),
+        "v3_session.json": generate_v3.v3_session_vectors(),
     }
 
 

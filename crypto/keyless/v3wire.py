@@ -1,0 +1,209 @@
+"""Keyless codec of the MEDCRYPT v3 MESSAGE token (docs/PROTOCOL.md §21-§23).
+
+A v3 MESSAGE is ``header (95 bytes) || u16 deposit length || deposit || AEAD body``.
+The header is the AEAD's associated data and is signed inside the envelope; the
+deposit section is deliberately *outside* both, so the bot can strip the escrow deposit
+(§23) without breaking the token, and a receiver opens the same token with or without it.
+
+Everything here is public: the bot imports this module to route a token, to strip and
+store its deposit by (pairing, month, direction, chain id) and to refuse a token of a
+shredded month.  Parsing is as strict as v2's: exact lengths, canonical base64, every
+field range checked before any key is touched, and only :class:`MalformedToken` raised.
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+from dataclasses import dataclass
+
+from medcrypt.crypto.errors import MalformedToken
+from medcrypt.crypto.keyless.epochs import MAX_EPOCH
+from medcrypt.crypto.keyless.wire import (
+    ASCII_WHITESPACE,
+    MAX_TOKEN_BYTES,
+    Direction,
+    decode_payload,
+)
+
+VERSION = 3
+PREFIX = "[MEDCRYPT:v3:"
+SUFFIX = "]"
+KIND_MESSAGE = 1
+CHAIN_ID_LEN = 32
+NONCE_LEN = 24
+TAG_LEN = 16
+#: version kind pairing epoch direction chain-id chain-epoch index prev-epoch prev-len nonce
+_HEADER = struct.Struct(">BB16sIB32sIIII24s")
+HEADER_LEN = _HEADER.size  # 95
+_DEPOSIT_LEN = struct.Struct(">H")
+#: A sealed v3 deposit is exactly this long (186-byte plaintext + 48 bytes of sealed box).
+DEPOSIT_LEN = 234
+MAX_INDEX = 0xFFFFFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class MessageHeader:
+    """Every field of a v3 MESSAGE header; all of it is AEAD associated data."""
+
+    pairing_id: bytes
+    epoch: int
+    direction: Direction
+    chain_id: bytes
+    chain_epoch: int
+    index: int
+    prev_epoch: int
+    prev_len: int
+    nonce: bytes
+    raw: bytes
+
+    @property
+    def starts_chain(self) -> bool:
+        """True for the first segment of a chain (the one a DH step created)."""
+        return self.epoch == self.chain_epoch
+
+
+@dataclass(frozen=True, slots=True)
+class MessageToken:
+    """A parsed v3 MESSAGE: header, the deposit it carries (if any) and the AEAD body."""
+
+    header: MessageHeader
+    deposit: bytes | None
+    body: memoryview
+
+    @property
+    def raw_without_deposit(self) -> bytes:
+        return self.header.raw + _DEPOSIT_LEN.pack(0) + self.body.tobytes()
+
+
+@dataclass(frozen=True, slots=True)
+class RelayView:
+    """What the bot may use of a v3 MESSAGE (and nothing else it needs to read)."""
+
+    pairing_id: bytes
+    epoch: int
+    direction: Direction
+    chain_id: bytes
+    starts_chain: bool
+    has_deposit: bool
+
+
+def encode_header(
+    pairing_id: bytes, *, epoch: int, direction: Direction, chain_id: bytes, chain_epoch: int,
+    index: int, prev_epoch: int, prev_len: int, nonce: bytes,
+) -> bytes:
+    """The 95-byte v3 MESSAGE header; refuses any field a parser would refuse."""
+    if (len(pairing_id) != 16 or len(chain_id) != CHAIN_ID_LEN or len(nonce) != NONCE_LEN):
+        raise MalformedToken("v3 header field has the wrong length")
+    try:
+        header = _HEADER.pack(VERSION, KIND_MESSAGE, pairing_id, epoch, direction, chain_id,
+                              chain_epoch, index, prev_epoch, prev_len, nonce)
+    except struct.error:
+        raise MalformedToken("v3 header field out of range") from None
+    _check_fields(epoch, direction, chain_epoch, prev_epoch, prev_len)
+    return header
+
+
+def _check_fields(
+    epoch: int, direction: int, chain_epoch: int, prev_epoch: int, prev_len: int,
+) -> None:
+    if direction not in (0, 1):
+        raise MalformedToken("token direction is invalid")
+    if epoch >= MAX_EPOCH or chain_epoch > epoch:
+        raise MalformedToken("token epoch or chain epoch is invalid")
+    if prev_len == 0 and prev_epoch != 0:
+        raise MalformedToken("token names a previous segment of no messages")
+    if prev_len and epoch > chain_epoch and not chain_epoch <= prev_epoch < epoch:
+        # A month re-key segment follows an earlier segment of the same chain (or none:
+        # a chain made at pairing and first used in a later month).
+        raise MalformedToken("token's previous segment is out of order")
+    if prev_epoch > epoch:
+        raise MalformedToken("token's previous segment is out of order")
+
+
+def parse_header(raw: bytes | memoryview) -> MessageHeader:
+    """Parse and range-check the 95-byte header at the start of ``raw``."""
+    if len(raw) < HEADER_LEN:
+        raise MalformedToken("token is truncated")
+    (version, kind, pairing_id, epoch, direction, chain_id, chain_epoch, index, prev_epoch,
+     prev_len, nonce) = _HEADER.unpack_from(raw)
+    if version != VERSION or kind != KIND_MESSAGE:
+        raise MalformedToken("not a v3 message token")
+    _check_fields(epoch, direction, chain_epoch, prev_epoch, prev_len)
+    return MessageHeader(pairing_id, epoch, Direction(direction), chain_id, chain_epoch, index,
+                         prev_epoch, prev_len, nonce, bytes(raw[:HEADER_LEN]))
+
+
+def encode_message(header: bytes, deposit: bytes | None, sealed_body: bytes) -> bytes:
+    """Binary v3 MESSAGE: header, deposit section, AEAD output."""
+    if deposit is not None and len(deposit) != DEPOSIT_LEN:
+        raise MalformedToken("a v3 deposit is exactly 234 bytes")
+    section = _DEPOSIT_LEN.pack(0) if deposit is None else _DEPOSIT_LEN.pack(DEPOSIT_LEN) + deposit
+    raw = b"".join((header, section, sealed_body))
+    if len(raw) > MAX_TOKEN_BYTES:
+        raise MalformedToken("token is too large")
+    return raw
+
+
+def parse_message(raw: bytes) -> MessageToken:
+    """Parse a binary v3 MESSAGE (the payload of its token text)."""
+    if len(raw) > MAX_TOKEN_BYTES:
+        raise MalformedToken("token is too large")
+    header = parse_header(raw)
+    if len(raw) < HEADER_LEN + _DEPOSIT_LEN.size:
+        raise MalformedToken("token is truncated")
+    (length,) = _DEPOSIT_LEN.unpack_from(raw, HEADER_LEN)
+    if length not in (0, DEPOSIT_LEN):
+        raise MalformedToken("deposit section has an invalid length")
+    start = HEADER_LEN + _DEPOSIT_LEN.size
+    body_start = start + length
+    if len(raw) < body_start + TAG_LEN:
+        raise MalformedToken("token is truncated")
+    deposit = raw[start:body_start] if length else None
+    return MessageToken(header, deposit, memoryview(raw)[body_start:])
+
+
+def encode_text(raw: bytes) -> str:
+    """``[MEDCRYPT:v3:<base64 without padding>]`` (same base64 rules as v2 §3)."""
+    if not raw or len(raw) > MAX_TOKEN_BYTES:
+        raise MalformedToken("token is empty or too large")
+    return PREFIX + base64.b64encode(raw).decode("ascii").rstrip("=") + SUFFIX
+
+
+def decode_text(text: str) -> bytes:
+    """The binary form of a v3 token text (surrounding ASCII whitespace allowed, as v2)."""
+    if not isinstance(text, str):
+        raise MalformedToken("token must be text")
+    text = text.strip(ASCII_WHITESPACE)
+    if not text.startswith(PREFIX) or not text.endswith(SUFFIX):
+        raise MalformedToken("not a MEDCRYPT v3 token")
+    if len(text) > len(PREFIX) + len(SUFFIX) + (MAX_TOKEN_BYTES * 4 + 2) // 3:
+        raise MalformedToken("token text is too long")
+    raw = decode_payload(text[len(PREFIX):-len(SUFFIX)])
+    if raw[0] != VERSION:
+        raise MalformedToken("token text and binary version differ")
+    return raw
+
+
+def parse_message_text(text: str) -> MessageToken:
+    return parse_message(decode_text(text))
+
+
+def relay_view(token: MessageToken) -> RelayView:
+    """The fields the bot routes and stores by; the counters it does not need stay unused."""
+    h = token.header
+    return RelayView(h.pairing_id, h.epoch, h.direction, h.chain_id, h.starts_chain,
+                     token.deposit is not None)
+
+
+def strip_deposit(text: str) -> tuple[str, RelayView, bytes | None]:
+    """Bot side: the token text to relay (no deposit), its routing view, and the deposit.
+
+    The deposit is a sealed box the bot cannot open; it stores it under
+    (pairing, epoch, direction, chain id) and never relays it (§23.3).
+    """
+    token = parse_message_text(text)
+    view = relay_view(token)
+    if token.deposit is None:
+        return text.strip(ASCII_WHITESPACE), view, None
+    return encode_text(token.raw_without_deposit), view, token.deposit
