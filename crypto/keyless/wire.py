@@ -22,9 +22,12 @@ from enum import IntEnum
 
 from medcrypt.crypto.errors import MalformedToken
 from medcrypt.crypto.keyless.epochs import MAX_EPOCH
+from medcrypt.crypto.keyless.pairing_wire import VERSION_3, PairingV3, parse_v3_pairing
 
 VERSION = 2
 PREFIX = "[MEDCRYPT:v2:"
+#: v3 token text (docs/PROTOCOL.md §30); same base64, size and whitespace rules as v2.
+PREFIX_V3 = "[MEDCRYPT:v3:"
 SUFFIX = "]"
 #: Characters a token text adds around its payload.
 WRAPPER_CHARS = len(PREFIX) + len(SUFFIX)
@@ -40,7 +43,7 @@ GROUP_ID_LEN = 16
 FILE_ID_LEN = 16
 
 #: Finds tokens inside arbitrary chat text; group 1 is the payload.
-TOKEN_RE = re.compile(r"\[MEDCRYPT:v2:([A-Za-z0-9+/]+)\]")
+TOKEN_RE = re.compile(r"\[MEDCRYPT:v[23]:([A-Za-z0-9+/]+)\]")
 
 _MSG_HEADER = struct.Struct(">BB16sIBI24s")  # version kind pairing epoch direction index nonce
 MESSAGE_HEADER_LEN = _MSG_HEADER.size  # 51
@@ -67,6 +70,8 @@ class Kind(IntEnum):
     PAIR_ACCEPT = 3
     ESCROW_DEPOSIT = 4
     PART = 5
+    #: v3 only: the physician's signed, content-free key confirmation (PROTOCOL §33).
+    KEY_CONFIRM = 6
 
 
 class Direction(IntEnum):
@@ -115,6 +120,8 @@ class Token:
     raw: bytes
     part: PartInfo | None = None
     register: RegisterInfo | None = None
+    #: v3 PAIR_REGISTER / PAIR_ACCEPT / KEY_CONFIRM fields (crypto.keyless.pairing_wire).
+    pairing3: PairingV3 | None = None
 
     @property
     def header_bytes(self) -> bytes:
@@ -151,6 +158,7 @@ def _header_len(kind: Kind) -> int:
         Kind.PAIR_REGISTER: _REG_HEADER.size,
         Kind.PAIR_ACCEPT: _ACC_HEADER.size,
         Kind.PART: PART_HEADER_LEN,
+        Kind.KEY_CONFIRM: _ACC_HEADER.size,
     }[kind]
 
 
@@ -158,10 +166,12 @@ def _header_len(kind: Kind) -> int:
 
 
 def encode_token(raw: bytes) -> str:
-    """Wrap a binary token as ``[MEDCRYPT:v2:<base64 without padding>]``."""
+    """Wrap a binary token as ``[MEDCRYPT:v2:<base64 without padding>]`` (``v3`` when
+    its version byte is 3)."""
     if not raw or len(raw) > MAX_TOKEN_BYTES:
         raise MalformedToken("token is empty or too large")
-    return PREFIX + base64.b64encode(raw).decode("ascii").rstrip("=") + SUFFIX
+    prefix = PREFIX_V3 if raw[0] == VERSION_3 else PREFIX
+    return prefix + base64.b64encode(raw).decode("ascii").rstrip("=") + SUFFIX
 
 
 _B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -200,9 +210,13 @@ def parse_token(text: str) -> Token:
     text = text.strip()
     if len(text) > MAX_TOKEN_CHARS:
         raise MalformedToken("token text is too long")
-    if not text.startswith(PREFIX) or not text.endswith(SUFFIX):
-        raise MalformedToken("not a MEDCRYPT v2 token")
-    return parse_raw(decode_payload(text[len(PREFIX):-len(SUFFIX)]))
+    if not text.endswith(SUFFIX) or not text.startswith((PREFIX, PREFIX_V3)):
+        raise MalformedToken("not a MEDCRYPT v2 or v3 token")
+    raw = decode_payload(text[len(PREFIX):-len(SUFFIX)])
+    # The text's version and the binary's must agree: one token, one text form.
+    if len(raw) >= 1 and raw[0] != (VERSION_3 if text.startswith(PREFIX_V3) else VERSION):
+        raise MalformedToken("token text and binary versions differ")
+    return parse_raw(raw)
 
 
 def parse_raw(raw: bytes) -> Token:
@@ -211,12 +225,16 @@ def parse_raw(raw: bytes) -> Token:
         raise MalformedToken("token is truncated")
     if len(raw) > MAX_TOKEN_BYTES:
         raise MalformedToken("token is too large")
+    if raw[0] == VERSION_3:
+        return _parse_v3(raw)
     if raw[0] != VERSION:
         raise MalformedToken("unsupported token version")
     try:
         kind = Kind(raw[1])
     except ValueError:
         raise MalformedToken("unknown token kind") from None
+    if kind is Kind.KEY_CONFIRM:
+        raise MalformedToken("unknown token kind")  # a v3-only kind
     if kind in (Kind.MESSAGE, Kind.ESCROW_DEPOSIT):
         return _parse_sealed(kind, raw)
     if kind is Kind.PAIR_REGISTER:
@@ -224,6 +242,19 @@ def parse_raw(raw: bytes) -> Token:
     if kind is Kind.PAIR_ACCEPT:
         return _parse_accept(raw)
     return _parse_part(raw)
+
+
+_V3_KINDS = {Kind.PAIR_REGISTER, Kind.PAIR_ACCEPT, Kind.KEY_CONFIRM}
+
+
+def _parse_v3(raw: bytes) -> Token:
+    """The v3 pairing kinds (PROTOCOL §31-§33); other v3 kinds are not parsed here."""
+    if raw[1] not in _V3_KINDS:
+        raise MalformedToken("unknown token kind")
+    info = parse_v3_pairing(raw)
+    epoch = getattr(info, "start_epoch", None)
+    header = TokenHeader(VERSION_3, Kind(raw[1]), info.pairing_id, epoch, None, None)
+    return Token(header, raw, pairing3=info)
 
 
 def _parse_sealed(kind: Kind, raw: bytes) -> Token:

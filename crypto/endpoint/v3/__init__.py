@@ -1,0 +1,1 @@
+"""MEDCRYPT v3 endpoint code: what holds keys (pairing, ratchet session, deposits)."""
