@@ -241,7 +241,7 @@ def test_every_other_length_is_rejected() -> None:
 
 
 def test_version_of_text_and_binary_must_agree() -> None:
-    clock, _doctor, _patient, physician = _setup()
+    _clock, _doctor, _patient, physician = _setup()
     text = physician.offer.registration_token()
     with pytest.raises(MalformedToken):
         parse_token(text.replace("[MEDCRYPT:v3:", "[MEDCRYPT:v2:"))
