@@ -70,7 +70,7 @@ class Kind(IntEnum):
     PAIR_ACCEPT = 3
     ESCROW_DEPOSIT = 4
     PART = 5
-    #: v3 only: the physician's signed, content-free key confirmation (PROTOCOL §33).
+    #: v3 only: the physician's signed, content-free key confirmation (PROTOCOL §31.3).
     KEY_CONFIRM = 6
 
 
@@ -248,7 +248,7 @@ _V3_KINDS = {Kind.PAIR_REGISTER, Kind.PAIR_ACCEPT, Kind.KEY_CONFIRM}
 
 
 def _parse_v3(raw: bytes) -> Token:
-    """The v3 pairing kinds (PROTOCOL §31-§33); other v3 kinds are not parsed here."""
+    """The v3 pairing kinds (PROTOCOL §31); other v3 kinds are not parsed here."""
     if raw[1] not in _V3_KINDS:
         raise MalformedToken("unknown token kind")
     info = parse_v3_pairing(raw)

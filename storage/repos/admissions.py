@@ -136,3 +136,11 @@ def drop_accepts_of(session: Session, identity_id: str) -> int:
     result = session.execute(delete(PendingAccept).where(PendingAccept.sender_id == identity_id)
                              .execution_options(synchronize_session=False))
     return rowcount(result)
+
+
+def purge_expired(session: Session, *, now: datetime) -> int:
+    """Forget pending accepts of offers past their deadline (they can no longer bind)."""
+    expired = select(Pairing.pairing_id).where(Pairing.offer_expires_at <= now)
+    result = session.execute(delete(PendingAccept).where(PendingAccept.pairing_id.in_(expired))
+                             .execution_options(synchronize_session=False))
+    return rowcount(result)

@@ -214,3 +214,35 @@ async def test_the_bot_database_holds_no_key_or_token_body(rig: Rig) -> None:
             for form in (value, value.hex().encode(), prim.b64e(value).encode()):
                 assert form not in data, f"{path.name} holds a key or token body"
         assert PATIENT_WA.encode() not in data and PATIENT_WA[1:].encode() not in data
+
+
+async def test_pending_accepts_expire_with_the_offer(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from medcrypt.bot.domain.retention import prune
+    from medcrypt.storage.models.admissions import PendingAccept
+    from tests.support.clocks import MovableClock
+    from tests.support.rigs import START, live_bot
+
+    async with live_bot(tmp_path, clock=MovableClock(START)) as rig:
+        doc = await register(rig)
+        pid = doc.pairing.offer.pairing_id
+        side = accept_offer_v3(doc.pairing.offer.to_qr_text(), IdentityKey.generate(),
+                               clock=rig.clock)
+        await _accept(rig, doc, PATIENT_WA, side)
+        doc.pairing.receive_accept(side.accept_token, clock=rig.clock)
+        done = doc.pairing.confirm(doc.identity, clock=rig.clock)
+        with rig.bot.sessions() as s:
+            assert s.scalar(select(func.count()).select_from(PendingAccept)) == 1
+        rig.clock.set(START + timedelta(minutes=11))  # past the offer's 10 minutes
+        replies = await send_and_wait(rig, PHYSICIAN_TG, done.token)
+        assert any("expired" in r for r in replies) and not _told_paired(replies)
+        # A late accept (here: the same bytes from another account) is refused as expired.
+        assert any("expired" in r for r in await send_and_wait(rig, THIEF_WA, side.accept_token))
+        with rig.bot.sessions.begin() as s:
+            assert prune(s, rig.clock.now())["pending_accepts"] == 1
+        with rig.bot.sessions() as s:
+            assert s.scalar(select(func.count()).select_from(PendingAccept)) == 0
+        assert not await reaches(rig, pid, PATIENT_WA)

@@ -28,6 +28,7 @@ from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.endpoint.session import IdentityKey, PairingSession
 from medcrypt.crypto.keyless import parts, wire
 from medcrypt.crypto.keyless.wire import Direction, Kind
+from tests.vectors.v3_pairing_gen import v3_pairing_vectors
 
 HERE = Path(__file__).resolve().parent
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -181,6 +182,7 @@ def build() -> dict[str, dict[str, Any]]:
         "v2_envelope.json": envelope_vectors(),
         "v2_pairing_session.json": pairing_session_vectors(),
         "v2_wire.json": wire_vectors(),
+        "v3_pairing.json": v3_pairing_vectors(RecordingRng),
     }
 
 
