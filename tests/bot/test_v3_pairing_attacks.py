@@ -73,8 +73,10 @@ async def _pair(rig: Rig, patient: IdentityKey, account: str | int = PATIENT_WA)
 async def test_junk_accept_from_a_stranger_is_dropped(rig: Rig) -> None:
     doc = await register(rig)
     pid = doc.pairing.offer.pairing_id
-    replies = await send_and_wait(rig, STRANGER_TG, junk_accept(pid))
-    assert not _told_paired(replies), replies
+    for stranger in (STRANGER_TG, THIEF_WA):
+        replies = await send_and_wait(rig, stranger, junk_accept(pid))
+        assert not _told_paired(replies), replies
+        assert any("does not match the QR" in r for r in replies), replies
     assert v3_tokens_to(rig, PHYSICIAN_TG, Kind.PAIR_ACCEPT) == []
     patient = IdentityKey.generate()
     side = accept_offer_v3(doc.pairing.offer.to_qr_text(), patient, clock=rig.clock)
@@ -197,23 +199,37 @@ async def test_key_confirm_binds_only_from_the_physician_and_for_a_pending_accep
     assert await reaches(rig, pid, PATIENT_WA)
 
 
-async def test_the_bot_database_holds_no_key_or_token_body(rig: Rig) -> None:
+async def test_the_bot_keeps_hashes_only_and_logs_no_key_token_or_number(
+        rig: Rig, capsys: pytest.CaptureFixture[str]) -> None:
+    from sqlalchemy import select
+
+    from medcrypt.storage.models.admissions import PairingAdmission, PendingAccept
+
     patient = IdentityKey.generate()
     doc = await register(rig)
     side = accept_offer_v3(doc.pairing.offer.to_qr_text(), patient, clock=rig.clock)
     await _accept(rig, doc, PATIENT_WA, side)
-    await _confirm(rig, doc, PATIENT_WA, side)
     accept = parse_token(side.accept_token).pairing3
     assert isinstance(accept, pw.AcceptV3)
-    secrets_ = [accept.admission, accept.patient_ephemeral, accept.patient_identity,
-                accept.signature, doc.identity.public, doc.pairing.offer.ephemeral_public,
-                accept.raw[:64]]
+    with rig.bot.sessions() as s:  # what the pairing rows hold: two hashes, nothing else
+        assert [bytes(h) for h in s.scalars(select(PairingAdmission.admission_hash))] == [
+            pw.admission_hash(accept.pairing_id, accept.admission)]
+        assert [bytes(h) for h in s.scalars(select(PendingAccept.accept_hash))] == [
+            accept.accept_hash]
+    await _confirm(rig, doc, PATIENT_WA, side)
+    keys = [accept.admission, accept.patient_ephemeral, accept.patient_identity,
+            accept.signature, doc.identity.public, doc.pairing.offer.ephemeral_public]
     for path in Path(rig.db).parent.glob(Path(rig.db).name + "*"):
         data = path.read_bytes()
-        for value in secrets_:
-            for form in (value, value.hex().encode(), prim.b64e(value).encode()):
-                assert form not in data, f"{path.name} holds a key or token body"
+        for value in keys:
+            assert value not in data and value.hex().encode() not in data, path.name
         assert PATIENT_WA.encode() not in data and PATIENT_WA[1:].encode() not in data
+    logs = capsys.readouterr()
+    text = logs.out + logs.err
+    assert "paired" not in text or "[MEDCRYPT:" not in text
+    for value in keys:
+        assert value.hex() not in text and prim.b64e(value)[:40] not in text
+    assert side.accept_token[13:80] not in text and PATIENT_WA[1:] not in text
 
 
 async def test_pending_accepts_expire_with_the_offer(tmp_path: Path) -> None:
@@ -239,7 +255,7 @@ async def test_pending_accepts_expire_with_the_offer(tmp_path: Path) -> None:
         rig.clock.set(START + timedelta(minutes=11))  # past the offer's 10 minutes
         replies = await send_and_wait(rig, PHYSICIAN_TG, done.token)
         assert any("expired" in r for r in replies) and not _told_paired(replies)
-        # A late accept (here: the same bytes from another account) is refused as expired.
+        # A late accept (the same bytes, from a stranger's account) is refused as expired.
         assert any("expired" in r for r in await send_and_wait(rig, THIEF_WA, side.accept_token))
         with rig.bot.sessions.begin() as s:
             assert prune(s, rig.clock.now())["pending_accepts"] == 1

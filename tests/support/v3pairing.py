@@ -7,7 +7,9 @@ real (made by :mod:`crypto.endpoint.v3.pairing`); what arrives is read from the 
 
 from __future__ import annotations
 
+import html
 import os
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from tests.support.rigs import Rig
 
 THIEF_WA = "+15559990002"
+_TWIML = re.compile(r"<Message>(.*?)</Message>", re.S)
 STRANGER_TG = 7770001
 THIEF_TG = 7770002
 
@@ -40,20 +43,24 @@ def replies_to(rig: Rig, account: str | int) -> list[str]:
     return [m.body for m in rig.tw.messages_to(account) if m.body]
 
 
-async def send(rig: Rig, account: str | int, text: str) -> int:
-    """``account`` writes ``text``; returns how many replies it had before."""
+async def send(rig: Rig, account: str | int, text: str) -> tuple[int, list[str]]:
+    """``account`` writes ``text``; returns how many replies it had before, and the
+    replies the bot gave in its webhook answer (TwiML: how a WhatsApp stranger, of whom
+    nothing is stored, is answered)."""
     before = len(replies_to(rig, account))
     if isinstance(account, int):
         rig.tg.user_sends_text(account, text)
-    else:
-        result = await rig.tw.user_sends_whatsapp_async(account, text)
-        assert result.http_status == 200
-    return before
+        return before, []
+    result = await rig.tw.user_sends_whatsapp_async(account, text)
+    assert result.http_status == 200
+    return before, [html.unescape(m) for m in _TWIML.findall(result.response_body)]
 
 
 async def send_and_wait(rig: Rig, account: str | int, text: str) -> list[str]:
     """``account`` writes ``text`` and gets at least one reply; returns the new replies."""
-    before = await send(rig, account, text)
+    before, direct = await send(rig, account, text)
+    if direct:
+        return direct
     await until(lambda: len(replies_to(rig, account)) > before)
     return replies_to(rig, account)[before:]
 
