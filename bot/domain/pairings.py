@@ -129,6 +129,12 @@ def accept(ctx: Handling, token: Token, token_text: str) -> None:
     if pairing is None:
         ctx.reply(notices.UNKNOWN_PAIRING)
         return
+    if admissions.admission_of(ctx.session, pairing.pairing_id) is not None:
+        # A v3 offer binds only on the physician's confirmation (bot.domain.admission):
+        # a v2 accept must not reopen v2's first-accept binding for it.
+        ctx.refused("not_admitted")
+        ctx.reply(notices.ACCEPT_NOT_ADMITTED)
+        return
     if pairing.status != "pending":
         ctx.reply(notices.OFFER_USED)
         return

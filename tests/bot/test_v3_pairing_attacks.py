@@ -23,6 +23,7 @@ from medcrypt.crypto.errors import DecryptionFailed, PairingCancelled, QrShared
 from medcrypt.crypto.keyless import pairing_wire as pw
 from medcrypt.crypto.keyless.wire import Kind, encode_token, parse_token
 from tests.support.rigs import PATIENT_WA, PHYSICIAN_TG, Rig, until
+from tests.support.tokens import accept_token as v2_accept_token
 from tests.support.v3pairing import (
     STRANGER_TG,
     THIEF_WA,
@@ -77,6 +78,9 @@ async def test_junk_accept_from_a_stranger_is_dropped(rig: Rig) -> None:
         replies = await send_and_wait(rig, stranger, junk_accept(pid))
         assert not _told_paired(replies), replies
         assert any("does not match the QR" in r for r in replies), replies
+    # Nor can the stranger fall back on a v2 accept, which v2 would have bound.
+    v2_junk = await send_and_wait(rig, STRANGER_TG, v2_accept_token(pid))
+    assert not _told_paired(v2_junk), v2_junk
     assert v3_tokens_to(rig, PHYSICIAN_TG, Kind.PAIR_ACCEPT) == []
     patient = IdentityKey.generate()
     side = accept_offer_v3(doc.pairing.offer.to_qr_text(), patient, clock=rig.clock)
