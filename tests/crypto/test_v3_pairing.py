@@ -18,12 +18,10 @@ from medcrypt.crypto.endpoint.v3 import pinned, verified
 from medcrypt.crypto.endpoint.v3.offer import parse_offer_text_v3
 from medcrypt.crypto.endpoint.v3.pairing import (
     LABEL_ACCEPT_SIGNATURE,
-    PhysicianState,
     accept_offer_v3,
-    create_offer_v3,
-    parse_decision,
     transcript_hash,
 )
+from medcrypt.crypto.endpoint.v3.physician import PhysicianState, create_offer_v3, parse_decision
 from medcrypt.crypto.errors import (
     DecryptionFailed,
     MalformedToken,

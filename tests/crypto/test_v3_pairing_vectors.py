@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.endpoint.session import IdentityKey
 from medcrypt.crypto.endpoint.v3 import pinned
-from medcrypt.crypto.endpoint.v3.pairing import accept_offer_v3, create_offer_v3
+from medcrypt.crypto.endpoint.v3.pairing import accept_offer_v3
+from medcrypt.crypto.endpoint.v3.physician import create_offer_v3
 from medcrypt.crypto.errors import QrShared
 from medcrypt.crypto.keyless.wire import parse_token
 

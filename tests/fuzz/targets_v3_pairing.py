@@ -13,12 +13,8 @@ from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.endpoint.session import IdentityKey
 from medcrypt.crypto.endpoint.v3 import pinned
 from medcrypt.crypto.endpoint.v3.offer import parse_offer_text_v3
-from medcrypt.crypto.endpoint.v3.pairing import (
-    PatientPairing,
-    PhysicianPairing,
-    accept_offer_v3,
-    create_offer_v3,
-)
+from medcrypt.crypto.endpoint.v3.pairing import PatientPairing, accept_offer_v3
+from medcrypt.crypto.endpoint.v3.physician import PhysicianPairing, create_offer_v3
 from medcrypt.crypto.keyless import pairing_wire, wire
 
 _CLOCK = FixedClock(datetime(2026, 11, 3, 9, 0, tzinfo=UTC))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.endpoint.session import IdentityKey
-from medcrypt.crypto.endpoint.v3.pairing import PhysicianPairing, create_offer_v3
+from medcrypt.crypto.endpoint.v3.physician import PhysicianPairing, create_offer_v3
 from medcrypt.crypto.keyless import pairing_wire as pw
 from medcrypt.crypto.keyless.wire import Direction, Kind, encode_token, find_tokens, parse_token
 from tests.support.rigs import PATIENT_WA, PHYSICIAN_TG, until

@@ -19,7 +19,8 @@ from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.endpoint.session import IdentityKey
 from medcrypt.crypto.endpoint.v3 import pinned
-from medcrypt.crypto.endpoint.v3.pairing import accept_offer_v3, create_offer_v3
+from medcrypt.crypto.endpoint.v3.pairing import accept_offer_v3
+from medcrypt.crypto.endpoint.v3.physician import create_offer_v3
 from medcrypt.crypto.endpoint.v3.types import PairingSecrets
 from medcrypt.crypto.endpoint.v3.verified import fingerprint_v3
 from medcrypt.crypto.errors import QrShared
