@@ -293,3 +293,73 @@ def test_verified_state_is_bound_to_the_fingerprint() -> None:
         verified.require_verified(state, pid, other.public)
     with pytest.raises(PairingNotVerified):
         verified.require_verified(state, os.urandom(16), doctor.public)
+
+
+def _through_json(state: dict[str, object]) -> dict[str, object]:
+    import json
+    return json.loads(json.dumps(state))
+
+
+def test_physician_state_survives_the_keystore_between_steps() -> None:
+    from medcrypt.crypto.endpoint.v3.physician import PhysicianPairing
+
+    clock, doctor, patient, physician = _setup()
+    physician = PhysicianPairing.load(_through_json(physician.export()))
+    side = accept_offer_v3(physician.offer.to_qr_text(), patient, clock=clock)
+    code = physician.receive_accept(side.accept_token, clock=clock, account="tg:1234").code
+    physician = PhysicianPairing.load(_through_json(physician.export()))
+    assert physician.screen.code == code == side.code
+    assert [a.account for a in physician.screen.accepts] == ["…34"]
+    physician.receive_accept(side.accept_token, clock=clock)  # still counted once
+    done = physician.confirm(doctor, clock=clock)
+    assert side.verify_confirmation(done.token).root_key == done.secrets.root_key
+    closed = _through_json(physician.export())
+    assert closed["offer"] is None and closed["ephemeral_private"] is None
+    assert closed["candidate"] is None
+    with pytest.raises(OfferReused):
+        PhysicianPairing.load(closed).receive_accept(side.accept_token, clock=clock)
+
+
+def test_aborted_state_stays_aborted_and_damage_is_a_storage_error() -> None:
+    from medcrypt.crypto.endpoint.v3.physician import PhysicianPairing
+    from medcrypt.crypto.errors import StorageError
+
+    clock, _doctor, patient, physician = _setup()
+    photo = physician.offer.to_qr_text()
+    physician.receive_accept(accept_offer_v3(photo, patient, clock=clock).accept_token,
+                             clock=clock)
+    other = accept_offer_v3(photo, IdentityKey.generate(), clock=clock)
+    with pytest.raises(QrShared):
+        physician.receive_accept(other.accept_token, clock=clock)
+    again = PhysicianPairing.load(_through_json(physician.export()))
+    with pytest.raises(QrShared):
+        again.receive_accept(other.accept_token, clock=clock)
+    for damaged in ({}, {**physician.export(), "format": "x"},
+                    {**physician.export(), "state": "nope"}):
+        with pytest.raises(StorageError):
+            PhysicianPairing.load(damaged)
+
+
+def test_patient_state_survives_the_keystore_and_is_bound_to_its_identity() -> None:
+    from medcrypt.crypto.endpoint.v3.offer import parse_offer_bytes_v3
+    from medcrypt.crypto.endpoint.v3.pairing import PatientPairing
+    from medcrypt.crypto.errors import StorageError
+
+    clock, doctor, patient, physician = _setup()
+    side = accept_offer_v3(physician.offer.to_qr_text(), patient, clock=clock)
+    state = _through_json(side.export())
+    stored_offer = parse_offer_bytes_v3(prim.b64d(state["offer"]))
+    assert stored_offer.offer_secret == bytes(32)  # the patient keeps no offer secret
+    with pytest.raises(StorageError):
+        PatientPairing.load(state, IdentityKey.generate())
+    with pytest.raises(StorageError):
+        PatientPairing.load({**state, "root": "AAAA"}, patient)
+    loaded = PatientPairing.load(state, patient)
+    assert loaded.code == side.code
+    physician.receive_accept(side.accept_token, clock=clock)
+    done = physician.confirm(doctor, clock=clock)
+    assert loaded.verify_confirmation(done.token).root_key == done.secrets.root_key
+    finished = _through_json(loaded.export())
+    assert finished["root"] is None and finished["ephemeral_private"] is None
+    with pytest.raises(OfferReused):
+        PatientPairing.load(finished, patient).verify_confirmation(done.token)

@@ -6,6 +6,7 @@ tokens, offer and record of one pairing, so mutations explore near the accepted 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
@@ -40,7 +41,9 @@ def _patient(physician: PhysicianPairing) -> PatientPairing:
 def _seeds() -> dict[str, list[bytes]]:
     physician = _offer()
     side = _patient(physician)
+    patient_state = json.dumps(side.export()).encode()
     physician.receive_accept(side.accept_token, clock=_CLOCK)
+    physician_state = json.dumps(physician.export()).encode()
     done = physician.confirm(_DOCTOR, clock=_CLOCK)
     record = pinned.sign_record(_DOCTOR, pairing_id=physician.offer.pairing_id,
                                 transcript_hash=side.transcript,
@@ -52,7 +55,29 @@ def _seeds() -> dict[str, list[bytes]]:
                                             side.accept_token, done.token)],
             "raws": raws, "offer": [physician.offer.to_qr_text().encode(), b"medcrypt-pair:2:"],
             "record": [record.raw], "confirm": [done.token.encode()],
-            "accept": [side.accept_token.encode()]}
+            "accept": [side.accept_token.encode()],
+            "physician_state": [physician_state], "patient_state": [patient_state]}
+
+
+def _state(data: bytes) -> dict[str, object] | None:
+    """A JSON object from the keystore (a file that is not JSON is the keystore's error)."""
+    try:
+        value = json.loads(_text(data))
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def fuzz_load_physician_state(data: bytes) -> None:
+    state = _state(data)
+    if state is not None:
+        PhysicianPairing.load(state)
+
+
+def fuzz_load_patient_state(data: bytes) -> None:
+    state = _state(data)
+    if state is not None:
+        PatientPairing.load(state, _PATIENT)
 
 
 def fuzz_parse_v3_pairing(data: bytes) -> None:
@@ -91,4 +116,6 @@ TARGETS: dict[str, tuple[Callable[[bytes], object], Iterable[bytes]]] = {
     "verify_pinned_record": (fuzz_verify_pinned_record, _SEEDS["record"]),
     "physician_receive_accept": (fuzz_physician_receive_accept, _SEEDS["accept"]),
     "patient_verify_confirmation": (fuzz_patient_verify_confirmation, _SEEDS["confirm"]),
+    "load_physician_state": (fuzz_load_physician_state, _SEEDS["physician_state"]),
+    "load_patient_state": (fuzz_load_patient_state, _SEEDS["patient_state"]),
 }

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.clock import Clock
@@ -35,15 +36,18 @@ from medcrypt.crypto.endpoint.session import IdentityKey
 from medcrypt.crypto.endpoint.v3.offer import (
     OfferV3,
     admission_value,
+    parse_offer_bytes_v3,
     parse_offer_text_v3,
 )
 from medcrypt.crypto.endpoint.v3.types import PairingSecrets
 from medcrypt.crypto.errors import (
     DecryptionFailed,
     MalformedToken,
+    MedCryptError,
     OfferExpired,
     OfferReused,
     QrShared,
+    StorageError,
     WrongPairing,
 )
 from medcrypt.crypto.keyless.pairing_wire import (
@@ -67,6 +71,7 @@ LABEL_CONFIRM_SIGNATURE = b"MEDCRYPT v3 key confirm signature"
 #: Decimal digits of the verification code (ADR 0020: one online guess per in-person
 #: confirmation, 10^-6 per attempt, as Bluetooth numeric comparison).
 CODE_DIGITS = 6
+PATIENT_STATE_FORMAT = "medcrypt-v3-pairing-patient/1"
 
 
 # --------------------------------------------------------------------------- derivations
@@ -161,6 +166,43 @@ class PatientPairing:
         for buffer in (self._root, self._ephemeral_private, self._identity_seed):
             prim.wipe(buffer)
 
+    def export(self) -> dict[str, Any]:
+        """JSON-typed state for the keystore until KEY_CONFIRM arrives: the offer (its
+        secret already zeroed), the accept sent, ``RK0`` and ``E_p``'s private key. The
+        identity seed is the keystore's own and is not repeated; once verified, no secret
+        remains."""
+        return {"format": PATIENT_STATE_FORMAT, "offer": prim.b64e(self.offer.to_bytes()),
+                "accept_token": self.accept_token, "done": self.done,
+                "root": None if self.done else prim.b64e(self._root),
+                "ephemeral_private": None if self.done else prim.b64e(self._ephemeral_private)}
+
+    @classmethod
+    def load(cls, state: dict[str, Any], identity: IdentityKey) -> PatientPairing:
+        """The inverse of :meth:`export`, checked: the accept must be this identity's and
+        ``E_p``'s; StorageError if the state is damaged or belongs to another identity."""
+        try:
+            if state["format"] != PATIENT_STATE_FORMAT:
+                raise StorageError("unknown patient pairing state format")
+            offer = parse_offer_bytes_v3(prim.b64d(state["offer"]))
+            accept = parse_step(state["accept_token"], AcceptV3)
+            assert isinstance(accept, AcceptV3)
+            done = bool(state["done"])
+            root = bytearray(32 if done else prim.b64d(state["root"], 32))
+            eph = bytearray(32 if done else prim.b64d(state["ephemeral_private"], 32))
+            if not prim.constant_time_equal(accept.patient_identity, identity.public) or (
+                    not done and prim.x25519_public(eph) != accept.patient_ephemeral):
+                raise StorageError("patient pairing state belongs to another identity")
+        except StorageError:
+            raise
+        except (KeyError, TypeError, ValueError, MedCryptError):
+            raise StorageError("patient pairing state is damaged") from None
+        transcript = transcript_hash(offer, accept.patient_ephemeral, accept.patient_identity)
+        code = "" if done else verification_code(root, transcript)
+        return cls(offer, state["accept_token"], code, transcript,
+                   accept.accept_hash, root, eph,
+                   bytearray(32) if done else identity_seed(identity), accept.patient_ephemeral,
+                   done)
+
 
 def accept_offer_v3(
     qr_text: str, identity: IdentityKey, *, clock: Clock, rng: prim.Rng = os.urandom,
@@ -186,6 +228,7 @@ def accept_offer_v3(
     finally:
         prim.wipe(secret)
     raw = encode_accept_v3(prefix, identity.sign(LABEL_ACCEPT_SIGNATURE + transcript))
-    return PatientPairing(offer, encode_token(raw), verification_code(root, transcript),
-                          transcript, accept_hash(raw), root, eph_private, identity_seed(identity),
-                          eph_public)
+    # The patient never needs the offer secret again: keep the offer without it.
+    return PatientPairing(replace(offer, offer_secret=bytes(32)), encode_token(raw),
+                          verification_code(root, transcript), transcript, accept_hash(raw), root,
+                          eph_private, identity_seed(identity), eph_public)

@@ -14,12 +14,18 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from medcrypt.crypto import _primitives as prim
-from medcrypt.crypto.clock import Clock
+from medcrypt.crypto.clock import Clock, ensure_utc
 from medcrypt.crypto.endpoint.pairing import Role
 from medcrypt.crypto.endpoint.session import IdentityKey
-from medcrypt.crypto.endpoint.v3.offer import MAX_CONTACT_BYTES, OfferV3, admission_value
+from medcrypt.crypto.endpoint.v3.offer import (
+    MAX_CONTACT_BYTES,
+    OfferV3,
+    admission_value,
+    parse_offer_bytes_v3,
+)
 from medcrypt.crypto.endpoint.v3.pairing import (
     LABEL_ACCEPT_SIGNATURE,
     LABEL_CONFIRM_SIGNATURE,
@@ -34,10 +40,12 @@ from medcrypt.crypto.endpoint.v3.types import PairingSecrets
 from medcrypt.crypto.errors import (
     DecryptionFailed,
     MalformedToken,
+    MedCryptError,
     OfferExpired,
     OfferReused,
     PairingCancelled,
     QrShared,
+    StorageError,
     WrongPairing,
 )
 from medcrypt.crypto.keyless.epochs import DEFAULT_GRACE_DAYS, MAX_GRACE_DAYS, epoch_of
@@ -49,6 +57,7 @@ from medcrypt.crypto.keyless.pairing_wire import (
 from medcrypt.crypto.keyless.wire import encode_token
 
 OFFER_TTL = timedelta(minutes=10)
+PHYSICIAN_STATE_FORMAT = "medcrypt-v3-pairing-physician/1"
 
 
 class Decision(StrEnum):
@@ -152,6 +161,20 @@ class PhysicianPairing:
         a_hash = accept.accept_hash
         if any(prim.constant_time_equal(a_hash, seen) for seen in self._seen):
             return self.screen  # the same accept relayed again: still one accept
+        candidate = self._verify(accept)
+        self._seen.append(a_hash)
+        self.accepts.append(AcceptSeen(now, mask_account(account)))
+        if self._candidate is not None:
+            prim.wipe(candidate.root)
+            self._abort()
+            raise QrShared
+        self._candidate = candidate
+        self.state = PhysicianState.UNVERIFIED
+        return self.screen
+
+    def _verify(self, accept: AcceptV3) -> _Candidate:
+        """PROTOCOL §32's checks of one accept; the root and code it yields if valid."""
+        offer = self.offer
         if not prim.constant_time_equal(accept.admission,
                                         admission_value(self.offer_secret, offer.pairing_id)):
             raise DecryptionFailed
@@ -161,15 +184,52 @@ class PhysicianPairing:
         transcript = transcript_hash(offer, accept.patient_ephemeral, accept.patient_identity)
         prim.ed25519_verify(accept.patient_identity, LABEL_ACCEPT_SIGNATURE + transcript,
                             accept.signature)
-        self._seen.append(a_hash)
-        self.accepts.append(AcceptSeen(now, mask_account(account)))
-        if self._candidate is not None:
-            self._abort()
-            raise QrShared
         root = root_key(shared, self.offer_secret, offer.pairing_id, transcript)
-        self._candidate = _Candidate(accept, transcript, root, verification_code(root, transcript))
-        self.state = PhysicianState.UNVERIFIED
-        return self.screen
+        return _Candidate(accept, transcript, root, verification_code(root, transcript))
+
+    def export(self) -> dict[str, Any]:
+        """JSON-typed state for the keystore. An open offer keeps its offer secret and
+        ``E_d`` private key (the root is re-derived on load); a closed one keeps no
+        secret, only what the screen listed."""
+        closed = self.state in (PhysicianState.CONFIRMED, PhysicianState.CANCELLED,
+                                PhysicianState.ABORTED)
+        return {
+            "format": PHYSICIAN_STATE_FORMAT, "state": self.state.value,
+            "pairing_id": prim.b64e(self.offer.pairing_id),
+            "offer": None if closed else prim.b64e(self.offer.to_bytes()),
+            "ephemeral_private": None if closed else prim.b64e(self.ephemeral_private),
+            "accepts": [[a.arrived_at.isoformat(), a.account] for a in self.accepts],
+            "seen": [prim.b64e(h) for h in self._seen],
+            "candidate": None if closed or self._candidate is None
+            else encode_token(self._candidate.accept.raw),
+        }
+
+    @classmethod
+    def load(cls, state: dict[str, Any]) -> PhysicianPairing:
+        """The inverse of :meth:`export`; StorageError if the state is damaged."""
+        try:
+            if state["format"] != PHYSICIAN_STATE_FORMAT:
+                raise StorageError("unknown physician pairing state format")
+            status = PhysicianState(state["state"])
+            accepts = [AcceptSeen(ensure_utc(datetime.fromisoformat(at)), str(account))
+                       for at, account in state["accepts"]]
+            seen = [prim.b64d(h, 32) for h in state["seen"]]
+            if state["offer"] is None:
+                blank = OfferV3(prim.b64d(state["pairing_id"], 16), b"", b"", b"", 0, 0, 0,
+                                None, "")
+                return cls(blank, bytearray(), bytearray(), status, accepts, seen)
+            offer = parse_offer_bytes_v3(prim.b64d(state["offer"]))
+            pairing = cls(offer, bytearray(prim.b64d(state["ephemeral_private"], 32)),
+                          bytearray(offer.offer_secret), status, accepts, seen)
+            if state["candidate"] is not None:
+                accept = parse_step(state["candidate"], AcceptV3)
+                assert isinstance(accept, AcceptV3)
+                pairing._candidate = pairing._verify(accept)
+        except StorageError:
+            raise
+        except (KeyError, TypeError, ValueError, MedCryptError):
+            raise StorageError("physician pairing state is damaged") from None
+        return pairing
 
     def decide(self, answer: str | None, identity: IdentityKey, *, clock: Clock) -> Confirmed:
         """Apply the physician's answer: :meth:`confirm` only for an explicit ``confirm``."""
