@@ -82,6 +82,30 @@ class LimitExceeded(PolicyViolation):
     """A size or rate limit was hit (file too large, too many parts, too many requests)."""
 
 
+class QrShared(PolicyViolation):
+    """Two valid accepts answered one v3 offer: someone else holds the QR (a photo, a
+    shared screen). The pairing is aborted on both ends; a new QR starts over."""
+
+    TEXT = "this QR was photographed or shared: pair again"
+
+    def __init__(self, message: str = TEXT) -> None:
+        super().__init__(message)
+
+
+class PairingCancelled(PolicyViolation):
+    """The physician did not confirm that the verification codes match (Cancel is the
+    default), or the pairing was aborted; nothing was confirmed."""
+
+
+class PairingNotVerified(PolicyViolation):
+    """A v3 session was used before the peer's key confirmation was verified."""
+
+
+class PeerKeyChanged(PolicyViolation):
+    """The peer's identity key differs from the one verified: loud on purpose, the user
+    must re-verify in person before trusting the new key."""
+
+
 class TransportError(MedCryptError):
     """A platform, network or peer failed to deliver; usually worth retrying."""
 

@@ -21,6 +21,8 @@ log = structlog.get_logger("bot.audit")
 _ACTIONS: dict[str, tuple[Action, str]] = {
     "pairing_registered": (Action.PAIRING_REGISTERED, "pairing"),
     "pairing_completed": (Action.CONSENT_RECORDED, "pairing"),
+    "pairing_accept_pending": (Action.PAIRING_ACCEPTED, "pairing"),
+    "pairing_aborted": (Action.PAIRING_UNPAIRED, "pairing"),
     "pairing_ended": (Action.PAIRING_UNPAIRED, "pairing"),
     "identity_deleted": (Action.PAIRING_UNPAIRED, "identity"),
     "plaintext_blocked": (Action.PLAINTEXT_BLOCKED, "identity"),

@@ -33,6 +33,12 @@ REFUSAL_REASONS: frozenset[str] = frozenset({
     "malformed",
     "too_large",
     "not_paired",
+    # v3 pairing admission (bot.domain.admission).
+    "not_admitted",
+    "accept_replayed",
+    "accept_pending",
+    "confirm_unknown",
+    "qr_shared",
     # The plaintext guard: what it blocked in a paired chat (bot.relay.guarding).
     "blocked_text",
     "blocked_command",

@@ -40,5 +40,8 @@ class Handling(Protocol):
     def relay_token(self, recipient_id: str, token_text: str, pairing_id: str) -> None:
         """Queue a whole token for ``recipient_id``, in this transaction."""
 
+    def refused(self, reason: str) -> None:
+        """Count a refusal (a word of :data:`bot.domain.events.REFUSAL_REASONS`)."""
+
     def audit(self, event: str, **meta: str) -> None:
         """A hash-chained audit entry naming the sender, in this transaction."""

@@ -69,6 +69,28 @@ OFFER_EXPIRED = "Not sent: this pairing offer has expired. Ask for a new QR code
 OFFER_USED = "Not sent: this pairing offer was already used."
 PAIRED_PATIENT = "You are now paired with your physician. Messages stay encrypted end to end."
 PAIRED_PHYSICIAN = "Your patient accepted the pairing."
+# v3 pairing (docs/PROTOCOL.md §34): nobody is bound before the physician confirms.
+ACCEPT_FORWARDED = (
+    "Sent to your physician. Compare the code on both screens; the connection starts "
+    "when your physician confirms it."
+)
+ACCEPT_ARRIVED = (
+    "Pairing answer {n} for this QR arrived at {at} UTC from a {platform} account ending "
+    "in {tail}. Confirm in the companion only if both screens show the same code."
+)
+ACCEPT_NOT_ADMITTED = (
+    "Not sent: this pairing answer does not match the QR code. Scan the QR code again."
+)
+ACCEPT_OTHER_ACCOUNT = "Not sent: this pairing answer was already sent from another account."
+ACCEPT_ALREADY_SENT = (
+    "Not sent: you already answered this QR code. Wait for your physician to confirm."
+)
+QR_SHARED = (
+    "Pairing stopped: this QR was photographed or shared: pair again. Two different "
+    "accounts answered the same QR code, so nobody was connected."
+)
+CONFIRM_UNKNOWN = "Not sent: this confirmation names no pairing answer waiting here."
+PAIRED_CONFIRMED = "Your patient's device is connected. The pairing is verified."
 ESCROW_STORED = "Recovery copy stored with the clinic."
 PART_RECEIVED = "Part received; waiting for the rest."
 DELIVERY_FAILED = (

@@ -1,10 +1,12 @@
 """Pairing rows: creation from PAIR_REGISTER, completion and consent from PAIR_ACCEPT.
 
 The bot learns only what the keyless headers say: the pairing id, the start epoch, the
-grace window and the offer deadline. The physician is whoever sent the registration;
-the patient is whoever first sends a valid-looking acceptance for a pending pairing
-(the companions verify the acceptance's MAC end to end; a stranger's forged accept
-makes the physician's companion reject it, and the physician can /unpair).
+grace window and the offer deadline (and for a v3 offer the admission hash: v3 accepts
+and binding are :mod:`bot.domain.admission`'s). The physician is whoever sent the
+registration; for v2 the patient is whoever first sends a valid-looking acceptance for
+a pending pairing (the companions verify the acceptance's MAC end to end; a stranger's
+forged accept makes the physician's companion reject it, and the physician can /unpair).
+That is the hijack v3 closes; v2 pairings keep it until upgraded.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.handling import Handling
 from medcrypt.crypto.errors import OfferExpired, OfferReused, WrongPairing
 from medcrypt.crypto.keyless.epochs import epoch_of
-from medcrypt.crypto.keyless.wire import Token
-from medcrypt.storage.repos import identities
+from medcrypt.crypto.keyless.pairing_wire import RegisterV3
+from medcrypt.crypto.keyless.wire import RegisterInfo, Token
+from medcrypt.storage.repos import admissions, identities
 from medcrypt.storage.repos import pairings as rows
 from medcrypt.storage.repos.pairings import PairingRecord
 
@@ -90,9 +93,10 @@ def closed_to_tokens(pairing: Standing) -> Refusal | None:
 
 
 def register(ctx: Handling, token: Token) -> None:
-    info = token.register
+    info = token.register or token.pairing3
     pairing_id = token.header.pairing_id
-    if info is None or pairing_id is None or token.header.epoch is None:
+    if not isinstance(info, RegisterInfo | RegisterV3) or pairing_id is None \
+            or token.header.epoch is None:
         ctx.reply(notices.MALFORMED)
         return
     now = ctx.services.clock.now()
@@ -111,6 +115,8 @@ def register(ctx: Handling, token: Token) -> None:
             offer_expires_at=datetime.fromtimestamp(info.expires_at, UTC), now=now):
         ctx.reply(notices.ALREADY_REGISTERED)  # a concurrent registration of the same id
         return
+    if isinstance(info, RegisterV3):  # v3: the accepts will have to carry A (PROTOCOL §34)
+        admissions.record_admission(ctx.session, pairing_id.hex(), info.admission_hash)
     _set_role(ctx, ctx.sender_id, "physician")
     ctx.keep_identity = True
     ctx.audit("pairing_registered", pairing=pairing_id.hex())
@@ -122,6 +128,12 @@ def accept(ctx: Handling, token: Token, token_text: str) -> None:
     pairing = None if pairing_id is None else rows.get_pairing(ctx.session, pairing_id.hex())
     if pairing is None:
         ctx.reply(notices.UNKNOWN_PAIRING)
+        return
+    if admissions.admission_of(ctx.session, pairing.pairing_id) is not None:
+        # A v3 offer binds only on the physician's confirmation (bot.domain.admission):
+        # a v2 accept must not reopen v2's first-accept binding for it.
+        ctx.refused("not_admitted")
+        ctx.reply(notices.ACCEPT_NOT_ADMITTED)
         return
     if pairing.status != "pending":
         ctx.reply(notices.OFFER_USED)

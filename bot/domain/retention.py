@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from medcrypt.storage.db import Session
+from medcrypt.storage.repos.admissions import purge_expired as purge_pending_accepts
 from medcrypt.storage.repos.confirmations import purge as purge_confirmations
 from medcrypt.storage.repos.fragments import purge_fragments
 from medcrypt.storage.repos.inbound import purge_inbound
@@ -69,4 +70,6 @@ def prune(session: Session, now: datetime) -> dict[str, int]:
                                              expired_before=now - CONFIRMATION_KEEP),
         "early_receipts": purge_receipts(session, older_than=now - RECEIPT_TTL),
         "outbox_bodies": clear_sent_payloads(session, older_than=now - SENT_PAYLOAD_TTL),
+        # v3 accepts waiting for a confirmation expire with their offer (PROTOCOL §34.2).
+        "pending_accepts": purge_pending_accepts(session, now=now),
     }

@@ -174,4 +174,6 @@ def _unknown_kind(token_text: str) -> bool:
         raw = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
     except ValueError:
         return False
-    return len(raw) >= 2 and raw[0] == 2 and raw[1] not in {k.value for k in Kind}
+    # KEY_CONFIRM (kind 6) exists in v3 only: in a v2 token it is an unknown kind.
+    return len(raw) >= 2 and raw[0] == 2 and (
+        raw[1] not in {k.value for k in Kind} or raw[1] == Kind.KEY_CONFIRM)

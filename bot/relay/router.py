@@ -14,7 +14,7 @@ from __future__ import annotations
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.dispatch import dispatch
 from medcrypt.bot.commands.registry import lookup
-from medcrypt.bot.domain import notices, pairings
+from medcrypt.bot.domain import admission, notices, pairings
 from medcrypt.bot.domain.breakglass import deposits
 from medcrypt.bot.domain.lifecycle.policy import classify
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind
@@ -22,6 +22,7 @@ from medcrypt.bot.relay import fragments, guarding
 from medcrypt.bot.relay.guard import Leftover, PieceKind, is_command, read
 from medcrypt.crypto.errors import LimitExceeded, MalformedToken
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
+from medcrypt.crypto.keyless.pairing_wire import VERSION_3
 from medcrypt.crypto.keyless.parts import MAX_PARTS, join_chunks
 from medcrypt.crypto.keyless.wire import (
     Direction,
@@ -74,7 +75,9 @@ def _handle_token(ctx: Context, token_text: str, token: Token) -> None:
         token_text = whole
         token = parse_token(whole)
     kind = token.header.kind
-    if kind is Kind.MESSAGE:
+    if token.header.version == VERSION_3:
+        _handle_v3(ctx, token, token_text)
+    elif kind is Kind.MESSAGE:
         _relay_message(ctx, token, token_text)
     elif kind is Kind.PAIR_REGISTER:
         pairings.register(ctx, token)
@@ -83,6 +86,19 @@ def _handle_token(ctx: Context, token_text: str, token: Token) -> None:
     elif kind is Kind.ESCROW_DEPOSIT:
         _store_escrow(ctx, token)
     else:  # pragma: no cover - parse_token only yields known kinds
+        ctx.reply(notices.UNKNOWN_KIND)
+
+
+def _handle_v3(ctx: Context, token: Token, token_text: str) -> None:
+    """v3 pairing tokens (the keyless parser yields no other v3 kind yet)."""
+    kind = token.header.kind
+    if kind is Kind.PAIR_REGISTER:
+        pairings.register(ctx, token)
+    elif kind is Kind.PAIR_ACCEPT:
+        admission.accept(ctx, token, token_text)
+    elif kind is Kind.KEY_CONFIRM:
+        admission.confirm(ctx, token, token_text)
+    else:  # pragma: no cover - parse_token yields only the kinds above for v3
         ctx.reply(notices.UNKNOWN_KIND)
 
 

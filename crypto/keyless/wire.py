@@ -22,10 +22,9 @@ from enum import IntEnum
 
 from medcrypt.crypto.errors import MalformedToken
 from medcrypt.crypto.keyless.epochs import MAX_EPOCH
+from medcrypt.crypto.keyless.pairing_wire import VERSION_3, PairingV3, parse_v3_pairing
 
 VERSION = 2
-#: v3 tokens (docs/PROTOCOL.md §20-) share the text form, base64 rules and size cap.
-VERSION_3 = 3
 PREFIX = "[MEDCRYPT:v2:"
 PREFIX_V3 = "[MEDCRYPT:v3:"
 _PREFIXES = {VERSION: PREFIX, VERSION_3: PREFIX_V3}
@@ -84,6 +83,8 @@ class Kind(IntEnum):
     PAIR_ACCEPT = 3
     ESCROW_DEPOSIT = 4
     PART = 5
+    #: v3 only: the physician's signed, content-free key confirmation (PROTOCOL §31.3).
+    KEY_CONFIRM = 6
 
 
 class Direction(IntEnum):
@@ -132,6 +133,8 @@ class Token:
     raw: bytes
     part: PartInfo | None = None
     register: RegisterInfo | None = None
+    #: v3 PAIR_REGISTER / PAIR_ACCEPT / KEY_CONFIRM fields (crypto.keyless.pairing_wire).
+    pairing3: PairingV3 | None = None
 
     @property
     def header_bytes(self) -> bytes:
@@ -168,6 +171,7 @@ def _header_len(kind: Kind) -> int:
         Kind.PAIR_REGISTER: _REG_HEADER.size,
         Kind.PAIR_ACCEPT: _ACC_HEADER.size,
         Kind.PART: PART_HEADER_LEN,
+        Kind.KEY_CONFIRM: _ACC_HEADER.size,
     }[kind]
 
 
@@ -242,6 +246,8 @@ def parse_raw(raw: bytes) -> Token:
         kind = Kind(raw[1])
     except ValueError:
         raise MalformedToken("unknown token kind") from None
+    if kind is Kind.KEY_CONFIRM:
+        raise MalformedToken("unknown token kind")  # a v3-only kind
     if kind in (Kind.MESSAGE, Kind.ESCROW_DEPOSIT):
         return _parse_sealed(kind, raw)
     if kind is Kind.PAIR_REGISTER:
@@ -251,12 +257,21 @@ def parse_raw(raw: bytes) -> Token:
     return _parse_part(raw)
 
 
+_V3_PAIRING_KINDS = {Kind.PAIR_REGISTER, Kind.PAIR_ACCEPT, Kind.KEY_CONFIRM}
+
+
 def _parse_v3(raw: bytes) -> Token:
-    """v3 MESSAGE (its own codec, crypto/keyless/v3wire.py) and v3 PART (v2's layout)."""
+    """v3 MESSAGE (its own codec, crypto/keyless/v3wire.py), v3 PART (v2's layout) and the
+    v3 pairing kinds (PROTOCOL §31, crypto/keyless/pairing_wire.py)."""
     if raw[1] == Kind.PART:
         token = _parse_part(raw)
         return Token(TokenHeader(VERSION_3, Kind.PART, None, None, None, None), raw,
                      part=token.part)
+    if raw[1] in _V3_PAIRING_KINDS:
+        info = parse_v3_pairing(raw)
+        epoch = getattr(info, "start_epoch", None)
+        header = TokenHeader(VERSION_3, Kind(raw[1]), info.pairing_id, epoch, None, None)
+        return Token(header, raw, pairing3=info)
     if raw[1] != Kind.MESSAGE:
         raise MalformedToken("unknown v3 token kind")
     from medcrypt.crypto.keyless import v3wire  # v3wire builds on this module

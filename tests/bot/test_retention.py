@@ -54,7 +54,8 @@ def test_prune_keeps_only_what_delivery_still_needs(database_url: str) -> None:
     with sessions.begin() as s:
         counts = prune(s, NOW)
     assert counts == {"media": 1, "parts": 1, "fragments": 1, "inbound_keys": 0,
-                      "confirmations": 0, "early_receipts": 0, "outbox_bodies": 0}
+                      "confirmations": 0, "early_receipts": 0, "outbox_bodies": 0,
+                      "pending_accepts": 0}
     with sessions() as s:
         assert list(s.scalars(select(PendingFragment.run_id))) == ["new"]
     with sessions() as s:

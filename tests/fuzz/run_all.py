@@ -24,7 +24,8 @@ from medcrypt.crypto.errors import MedCryptError
 
 Target = tuple[Callable[[bytes], object], Iterable[bytes]]
 
-_INTERESTING = [b"", b"\x00", b"\xff" * 4, b"[MEDCRYPT:v2:", b"]", b"=", b"\n", b"\x80"]
+_INTERESTING = [b"", b"\x00", b"\xff" * 4, b"[MEDCRYPT:v2:", b"[MEDCRYPT:v3:", b"]", b"=",
+                b"\n", b"\x80"]
 
 
 def mutate(rng: random.Random, data: bytes) -> bytes:

@@ -30,6 +30,7 @@ from medcrypt.crypto.keyless import parts, wire
 from medcrypt.crypto.keyless.wire import Direction, Kind
 from tests.vectors import generate_v3
 from tests.vectors.gen_attachment_v3 import attachment_v3_vectors
+from tests.vectors.v3_pairing_gen import v3_pairing_vectors
 
 HERE = Path(__file__).resolve().parent
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -186,6 +187,7 @@ def build() -> dict[str, dict[str, Any]]:
         "v2_wire.json": wire_vectors(),
         "attachment_container_v3.json": _attachment_v3(),
         "v3_session.json": generate_v3.v3_session_vectors(),
+        "v3_pairing.json": v3_pairing_vectors(RecordingRng),
     }
 
 

@@ -25,7 +25,7 @@ from medcrypt.crypto.server.audit import Action, system_ref
 from medcrypt.storage.audit import to_us
 from medcrypt.storage.backup.erasure_record import ErasureFact
 from medcrypt.storage.remanence import scrub
-from medcrypt.storage.repos import admins, identities, outbox, pairings, tokens
+from medcrypt.storage.repos import admins, admissions, identities, outbox, pairings, tokens
 
 
 def erase_identity_everywhere(ctx: Services, identity_id: str, now: datetime) -> Counter[str]:
@@ -52,6 +52,7 @@ def erase_identity_everywhere(ctx: Services, identity_id: str, now: datetime) ->
                    notices.dedupe_key("erased", pid, 0, other)) for pid, other in peers], now)
         counts["outbox"] += outbox.drop_queued_for(session, identity_id)
         counts["parts"] += tokens.drop_parts_of(session, identity_id)
+        counts["accepts"] += admissions.drop_accepts_of(session, identity_id)
         admins.revoke_all(session, identity_id, now=now)
         identities.erase_identity(session, identity_id, now=now)
         counts["pairings"] = len(ids)
