@@ -23,6 +23,7 @@ from enum import IntEnum
 from medcrypt.crypto.errors import MalformedToken
 from medcrypt.crypto.keyless.epochs import MAX_EPOCH
 from medcrypt.crypto.keyless.pairing_wire import VERSION_3, PairingV3, parse_v3_pairing
+from medcrypt.crypto.keyless.upgrade_wire import Upgrade, parse_upgrade
 
 VERSION = 2
 PREFIX = "[MEDCRYPT:v2:"
@@ -85,6 +86,8 @@ class Kind(IntEnum):
     PART = 5
     #: v3 only: the physician's signed, content-free key confirmation (PROTOCOL §31.3).
     KEY_CONFIRM = 6
+    #: v3 only: the v2 -> v3 upgrade offer and answer (PROTOCOL §35).
+    UPGRADE = 7
 
 
 class Direction(IntEnum):
@@ -135,6 +138,8 @@ class Token:
     register: RegisterInfo | None = None
     #: v3 PAIR_REGISTER / PAIR_ACCEPT / KEY_CONFIRM fields (crypto.keyless.pairing_wire).
     pairing3: PairingV3 | None = None
+    #: v3 UPGRADE_OFFER / UPGRADE_ANSWER fields (crypto.keyless.upgrade_wire).
+    upgrade: Upgrade | None = None
 
     @property
     def header_bytes(self) -> bytes:
@@ -172,6 +177,7 @@ def _header_len(kind: Kind) -> int:
         Kind.PAIR_ACCEPT: _ACC_HEADER.size,
         Kind.PART: PART_HEADER_LEN,
         Kind.KEY_CONFIRM: _ACC_HEADER.size,
+        Kind.UPGRADE: _ACC_HEADER.size,
     }[kind]
 
 
@@ -246,8 +252,8 @@ def parse_raw(raw: bytes) -> Token:
         kind = Kind(raw[1])
     except ValueError:
         raise MalformedToken("unknown token kind") from None
-    if kind is Kind.KEY_CONFIRM:
-        raise MalformedToken("unknown token kind")  # a v3-only kind
+    if kind in (Kind.KEY_CONFIRM, Kind.UPGRADE):
+        raise MalformedToken("unknown token kind")  # v3-only kinds
     if kind in (Kind.MESSAGE, Kind.ESCROW_DEPOSIT):
         return _parse_sealed(kind, raw)
     if kind is Kind.PAIR_REGISTER:
@@ -272,6 +278,11 @@ def _parse_v3(raw: bytes) -> Token:
         epoch = getattr(info, "start_epoch", None)
         header = TokenHeader(VERSION_3, Kind(raw[1]), info.pairing_id, epoch, None, None)
         return Token(header, raw, pairing3=info)
+    if raw[1] == Kind.UPGRADE:
+        upgrade = parse_upgrade(raw)
+        epoch = getattr(upgrade, "start_epoch", None)
+        header = TokenHeader(VERSION_3, Kind.UPGRADE, upgrade.pairing_id, epoch, None, None)
+        return Token(header, raw, upgrade=upgrade)
     if raw[1] != Kind.MESSAGE:
         raise MalformedToken("unknown v3 token kind")
     from medcrypt.crypto.keyless import v3wire  # v3wire builds on this module
