@@ -33,7 +33,8 @@ STEP_ANSWER = 2
 LABEL_OFFER_HASH = b"MEDCRYPT v3 upgrade offer hash"
 
 _PID = 16
-OFFER_BODY = struct.Struct(">BB16sBIHQB32s32s")  # ver kind pid step epoch grace expires flag escrow E_d
+# version kind pairing-id step start-epoch grace expires escrow-flag escrow E_d
+OFFER_BODY = struct.Struct(">BB16sBIHQB32s32s")
 ANSWER_BODY = struct.Struct(">BB16sB32s32s")  # ver kind pid step offer-hash E_p
 OFFER_SIGNED_LEN = OFFER_BODY.size  # 98
 ANSWER_PREFIX_LEN = ANSWER_BODY.size  # 83
