@@ -39,6 +39,10 @@ REFUSAL_REASONS: frozenset[str] = frozenset({
     "accept_pending",
     "confirm_unknown",
     "qr_shared",
+    # v2 -> v3 upgrade (bot.domain.upgrade).
+    "already_v3",
+    "upgrade_expired",
+    "upgrade_unknown",
     # The plaintext guard: what it blocked in a paired chat (bot.relay.guarding).
     "blocked_text",
     "blocked_command",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.dispatch import dispatch
 from medcrypt.bot.commands.registry import lookup
-from medcrypt.bot.domain import admission, notices, pairings
+from medcrypt.bot.domain import admission, notices, pairings, upgrade
 from medcrypt.bot.domain.breakglass import deposits
 from medcrypt.bot.domain.lifecycle.policy import classify
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind
@@ -24,6 +24,7 @@ from medcrypt.crypto.errors import LimitExceeded, MalformedToken
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
 from medcrypt.crypto.keyless.pairing_wire import VERSION_3
 from medcrypt.crypto.keyless.parts import MAX_PARTS, join_chunks
+from medcrypt.crypto.keyless.upgrade_wire import UpgradeOffer
 from medcrypt.crypto.keyless.wire import (
     Direction,
     Kind,
@@ -90,7 +91,7 @@ def _handle_token(ctx: Context, token_text: str, token: Token) -> None:
 
 
 def _handle_v3(ctx: Context, token: Token, token_text: str) -> None:
-    """v3 pairing tokens (the keyless parser yields no other v3 kind yet)."""
+    """v3 pairing and upgrade tokens."""
     kind = token.header.kind
     if kind is Kind.PAIR_REGISTER:
         pairings.register(ctx, token)
@@ -98,6 +99,10 @@ def _handle_v3(ctx: Context, token: Token, token_text: str) -> None:
         admission.accept(ctx, token, token_text)
     elif kind is Kind.KEY_CONFIRM:
         admission.confirm(ctx, token, token_text)
+    elif kind is Kind.UPGRADE and isinstance(token.upgrade, UpgradeOffer):
+        upgrade.offer(ctx, token, token_text)
+    elif kind is Kind.UPGRADE:
+        upgrade.answer(ctx, token, token_text)
     else:  # pragma: no cover - parse_token yields only the kinds above for v3
         ctx.reply(notices.UNKNOWN_KIND)
 
