@@ -15,16 +15,16 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session as OrmSession
 
-from medcrypt.crypto.endpoint.v3.session import Session
-from medcrypt.crypto.endpoint.v3.upgrade import answer_upgrade, offer_upgrade
-from medcrypt.crypto.keyless.wire import Kind
-from medcrypt.storage.repos import upgrades
 from medcrypt.crypto.endpoint.session import (
     IdentityKey,
     accept_pairing,
     complete_pairing,
     start_pairing,
 )
+from medcrypt.crypto.endpoint.v3.session import Session
+from medcrypt.crypto.endpoint.v3.upgrade import answer_upgrade, offer_upgrade
+from medcrypt.crypto.keyless.wire import Kind
+from medcrypt.storage.repos import upgrades
 from tests.support.conversation import Conversation, make_escrow, say
 from tests.support.rigs import ADMIN_A, PATIENT_WA, PHYSICIAN_TG, Rig, live_bot, until
 from tests.support.v3pairing import STRANGER_TG, send_and_wait, v3_tokens_to
