@@ -163,6 +163,9 @@ def run_decrypt(args: argparse.Namespace) -> int:
             if header.kind is Kind.PAIR_ACCEPT:
                 raise MalformedToken("this is a pairing accept token; use 'medcrypt pair "
                                      "complete TOKEN'")
+            if header.kind is Kind.KEY_CONFIRM:
+                raise MalformedToken("this is the physician's key confirmation; open it with "
+                                     "'medcrypt pair confirm TOKEN'")
             if header.kind is not Kind.MESSAGE or header.pairing_id is None:
                 notes.append(f"skipped a {header.kind.name.lower()} token (it is for the bot)")
                 continue
