@@ -19,7 +19,9 @@ Keystore document (JSON inside the sealed file, docs/adr/0003-keystore.md)::
                                   "history": bool (absent: kept, as before it was asked),
                                   v3 only: "protocol": 3, "session" is PROTOCOL §28's
                                   state, patient: "verified": <VerifiedPeer>,
-                                  physician: "pinned_record": <b64>|null}},
+                                  physician: "pinned_record": <b64>|null,
+                                  upgraded from v2: "retired_v2": <medcrypt-session/1-retired>;
+                                  physician, upgrade offered: "upgrade": <upgrade state>}},
      "offers": {<pairing hex>: {"pending": <PendingOffer state>|null, "expires_at": int,
                                 "png": str|null, v3 only: "protocol": 3 and "pending"
                                 is the physician's pairing state (crypto v3 physician)}},
@@ -45,6 +47,7 @@ from typing import Any
 
 from medcrypt.companion.env import clock_from_env, read_passphrase, resolve_home
 from medcrypt.companion.keystore import Keystore
+from medcrypt.companion.v3session import PROTOCOL_V3, V3Session
 from medcrypt.crypto.clock import Clock, FixedClock
 from medcrypt.crypto.endpoint.pairing import PendingOffer, Role
 from medcrypt.crypto.endpoint.session import IdentityKey, PairingSession
@@ -57,8 +60,6 @@ from medcrypt.crypto.errors import (
     WrongPairing,
 )
 from medcrypt.crypto.keyless.epochs import epoch_of, parse_month
-
-from medcrypt.companion.v3session import PROTOCOL_V3, V3Session
 
 #: A pairing's session, v2 or v3: both offer what the commands use (companion.v3session).
 AnySession = PairingSession | V3Session
@@ -148,7 +149,8 @@ class Companion:
             if record is None:
                 raise WrongPairing("this companion has no such pairing")
             if record.get("protocol") == PROTOCOL_V3:
-                v3 = V3Session.load(record["session"], self.identity, self.clock)
+                v3 = V3Session.load(record["session"], self.identity, self.clock,
+                                    retired_state=record.get("retired_v2"))
                 if self.role is Role.PATIENT:
                     try:
                         require_verified(verified_peer(record.get("verified")),
@@ -216,6 +218,18 @@ class Companion:
         record.update(extra or {})
         self.state["pairings"][pairing_hex] = record
         return pairing_hex
+
+    def upgrade_to_v3(self, pairing_hex: str, session: V3Session,
+                      extra: dict[str, Any]) -> None:
+        """Replace a v2 pairing's session by its v3 upgrade (PROTOCOL §35): the v2
+        object was retired (next-month key and sending chains wiped); the record keeps
+        its history choice and deposits, and from now on speaks v3."""
+        record = self.state["pairings"][pairing_hex]
+        self._sessions[pairing_hex] = session
+        record["session"] = session.export_state()
+        record["protocol"] = PROTOCOL_V3
+        record.pop("upgrade", None)
+        record.update(extra)
 
     def end_pairing(self, pairing_hex: str) -> dict[str, int]:
         """Delete every key of one pairing on this device, for good; returns what went.
@@ -343,7 +357,10 @@ class Companion:
         """Write every session's state back and seal the keystore."""
         for pairing_hex, session in self._sessions.items():
             if pairing_hex in self.state["pairings"]:
-                self.state["pairings"][pairing_hex]["session"] = session.export_state()
+                record = self.state["pairings"][pairing_hex]
+                record["session"] = session.export_state()
+                if isinstance(session, V3Session) and session.retired is not None:
+                    record["retired_v2"] = session.retired.export_state()
         self.store.save()
 
     def close(self) -> None:
