@@ -45,6 +45,7 @@ from typing import Any
 
 from medcrypt.companion.env import clock_from_env, read_passphrase, resolve_home
 from medcrypt.companion.keystore import Keystore
+from medcrypt.companion.v3session import PROTOCOL_V3, V3Session
 from medcrypt.crypto.clock import Clock, FixedClock
 from medcrypt.crypto.endpoint.pairing import PendingOffer, Role
 from medcrypt.crypto.endpoint.session import IdentityKey, PairingSession
@@ -57,8 +58,6 @@ from medcrypt.crypto.errors import (
     WrongPairing,
 )
 from medcrypt.crypto.keyless.epochs import epoch_of, parse_month
-
-from medcrypt.companion.v3session import PROTOCOL_V3, V3Session
 
 #: A pairing's session, v2 or v3: both offer what the commands use (companion.v3session).
 AnySession = PairingSession | V3Session

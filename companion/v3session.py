@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.clock import Clock
 from medcrypt.crypto.endpoint import safety
 from medcrypt.crypto.endpoint.envelope import ContentType
@@ -70,7 +69,7 @@ class V3Session:
         try:
             return cls(Session.import_state(state, seed), clock)
         finally:
-            prim.wipe(seed)
+            seed[:] = bytes(len(seed))  # the session keeps its own copy
 
     # ------------------------------------------------------------------ what status shows
 
