@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.clock import Clock
 from medcrypt.crypto.endpoint import safety
 from medcrypt.crypto.endpoint.envelope import ContentType
@@ -82,7 +81,7 @@ class V3Session:
             retired = None if retired_state is None else RetiredV2.from_state(retired_state)
             return cls(Session.import_state(state, seed), clock, retired=retired)
         finally:
-            prim.wipe(seed)
+            seed[:] = bytes(len(seed))  # the session keeps its own copy
 
     # ------------------------------------------------------------------ what status shows
 

@@ -18,6 +18,7 @@ from medcrypt.companion.display import shown
 from medcrypt.companion.env import read_stdin
 from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.endpoint.session import Opened
+from medcrypt.crypto.endpoint.v3.session import Opened as OpenedV3
 from medcrypt.crypto.errors import ConfigError, MalformedToken, ReplayDetected
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
 from medcrypt.crypto.keyless.parts import MIN_MAX_CHARS, PartAssembler, split_token
@@ -106,7 +107,7 @@ def collect_tokens(text: str) -> list[str]:
     return whole
 
 
-def _describe(comp: Companion, pairing_hex: str, opened: Opened) -> dict[str, Any]:
+def _describe(comp: Companion, pairing_hex: str, opened: Opened | OpenedV3) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "pairing": pairing_hex, "way": "received", "epoch": format_epoch(opened.epoch),
         "index": opened.index, "sent_at": opened.sent_at.isoformat(),

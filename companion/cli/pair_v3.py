@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hmac
 import re
 import sys
 from pathlib import Path
@@ -31,7 +32,6 @@ from typing import Any
 from medcrypt.companion.app import Companion, open_companion
 from medcrypt.companion.env import read_stdin
 from medcrypt.companion.v3session import V3Session
-from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.endpoint.pairing import Role
 from medcrypt.crypto.endpoint.v3.pairing import PatientPairing, accept_offer_v3
 from medcrypt.crypto.endpoint.v3.physician import (
@@ -39,6 +39,7 @@ from medcrypt.crypto.endpoint.v3.physician import (
     PhysicianScreen,
     PhysicianState,
     create_offer_v3,
+    mask_account,
 )
 from medcrypt.crypto.endpoint.v3.pinned import sign_record
 from medcrypt.crypto.endpoint.v3.verified import fingerprint_v3, mark_verified
@@ -68,6 +69,11 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> N
         print(json.dumps(data, sort_keys=True))
     else:
         print("\n".join(lines))
+
+
+def _arg_text(value: str) -> str:
+    """A command-line argument, or stdin for ``-``."""
+    return read_stdin() if value == "-" else value
 
 
 # --------------------------------------------------------------------------- physician
@@ -109,12 +115,15 @@ def run_offer(args: argparse.Namespace) -> int:
     return 0
 
 
-def _accounts(text: str, flag: str | None) -> str:
-    """The masked account the bot reported: ``--account``, else its notice in the paste."""
+def _accounts(text: str, flag: str | None) -> tuple[str, str]:
+    """(platform, account) the bot reported: ``--account``, else its notice in the paste.
+
+    Only the account's last two characters are ever kept (the screen's masking).
+    """
     if flag:
-        return flag
+        return "", flag
     found = _ACCOUNT_RE.findall(text)
-    return f"{found[-1][0]} …{found[-1][1]}" if found else ""
+    return (found[-1][0], found[-1][1]) if found else ("", "")
 
 
 def screen_lines(screen: PhysicianScreen) -> list[str]:
@@ -142,7 +151,7 @@ def _answer(args: argparse.Namespace, code: str) -> bool | None:
     """True only for an explicit yes (or the matching ``--code``); None: nobody to ask."""
     if args.code is not None:
         typed = re.sub(r"\s+", "", args.code).encode()
-        return prim.constant_time_equal(typed, code.replace(" ", "").encode())
+        return hmac.compare_digest(typed, code.replace(" ", "").encode())
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         return None
     sys.stderr.write(f"{CODE_QUESTION} [y/N] (Cancel is the default) ")
@@ -153,7 +162,7 @@ def _answer(args: argparse.Namespace, code: str) -> bool | None:
 def run_complete(args: argparse.Namespace, text: str, tokens: list[str], keep: bool) -> int:
     """The physician's side: count the accepts, ask, and only on yes sign KEY_CONFIRM."""
     pairing_hex = _pairing_of(tokens)
-    account = _accounts(text, args.account)
+    platform, account = _accounts(text, args.account)
     with open_companion(args) as comp:
         if comp.role is not Role.PHYSICIAN:
             raise ConfigError("role", "only a physician's companion completes pairings")
@@ -171,8 +180,8 @@ def run_complete(args: argparse.Namespace, text: str, tokens: list[str], keep: b
                 raise
             except (OfferExpired, OfferReused):
                 raise
-            except MedCryptError as exc:  # not a valid accept: not counted, not fatal
-                refused.append(exc)
+            except MedCryptError as failure:  # not a valid accept: not counted, not fatal
+                refused.append(failure)
         comp.state["offers"][pairing_hex]["pending"] = pairing.export()
         comp.commit()  # the accepts counted so far survive a Ctrl-C at the question
         for exc in refused:
@@ -182,6 +191,9 @@ def run_complete(args: argparse.Namespace, text: str, tokens: list[str], keep: b
         if screen.code is None:
             raise refused[0] if refused else MalformedToken("no valid pairing accept given")
         print("\n".join(screen_lines(screen)), file=sys.stderr)
+        if platform:
+            print(f"The bot reported the latest answer from a {platform} account ending in "
+                  f"{mask_account(account)}", file=sys.stderr)
         answer = _answer(args, screen.code)
         if answer is None:
             raise ConfigError("--code", "no terminal to ask whether the codes match; pass "
@@ -265,7 +277,8 @@ def run_accept(args: argparse.Namespace, offer_text: str, keep: bool) -> int:
 
 def run_confirm(args: argparse.Namespace) -> int:
     """The patient's side: verify KEY_CONFIRM; only then does a session exist."""
-    found = [t for t in find_tokens(read_stdin() if args.token == "-" else args.token)
+    text = _arg_text(args.token)
+    found = [t for t in find_tokens(text)
              if parse_token(t).header.kind is Kind.KEY_CONFIRM]
     if len(found) != 1:
         raise MalformedToken("expected exactly one key confirmation token")
