@@ -24,7 +24,7 @@ from medcrypt.bot.domain.messages import OutboundMessage, OutKind
 from medcrypt.bot.relay import fragments, guarding
 from medcrypt.bot.relay.guard import Leftover, PieceKind, is_command, read
 from medcrypt.crypto.errors import LimitExceeded, MalformedToken
-from medcrypt.crypto.keyless import v3wire
+from medcrypt.crypto.keyless import record_wire, v3wire
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
 from medcrypt.crypto.keyless.pairing_wire import VERSION_3
 from medcrypt.crypto.keyless.parts import MAX_PARTS, join_chunks
@@ -105,6 +105,8 @@ def _handle_v3(ctx: Context, token: Token, token_text: str) -> None:
         admission.accept(ctx, token, token_text)
     elif kind is Kind.KEY_CONFIRM:
         admission.confirm(ctx, token, token_text)
+    elif kind is Kind.PIN_RECORD:
+        _store_record(ctx, token)
     else:  # pragma: no cover - parse_token yields only the kinds above for v3
         ctx.reply(notices.UNKNOWN_KIND)
 
@@ -304,6 +306,44 @@ def _relay_v3_message(ctx: Context, token_text: str) -> None:
         kind=int(Kind.MESSAGE), raw=bare, now=now)
     ctx.relay_token(_other(pairing, ctx.sender_id), v3wire.encode_text(bare),
                     pairing.pairing_id)
+
+
+def _store_record(ctx: Context, token: Token) -> None:
+    """Keep the sealed pinned-key record of an active v3 pairing, from its physician only.
+
+    The bot cannot open or check it; break-glass verifies it against the key the clinic
+    enrolled. Only the physician's account may file it (the patient or a stranger could
+    otherwise crowd the pairing's few places with junk), and a kept one is never
+    replaced (PROTOCOL §34.3).
+    """
+    info = record_wire.parse_record_token(token.raw)
+    pairing = _get_route(ctx, info.pairing_id, None)
+    if pairing is None or pairings.role_of(pairing, ctx.sender_id) is None:
+        ctx.refused("unknown_pairing")
+        ctx.reply(notices.UNKNOWN_PAIRING)
+        return
+    if pairings.role_of(pairing, ctx.sender_id) != "physician":
+        ctx.audit("relay_refused", pairing=pairing.pairing_id, reason="record_not_physician")
+        ctx.refused("record_refused")
+        ctx.reply(notices.RECORD_NOT_PHYSICIAN)
+        return
+    if _refused(ctx, pairings.closed_to_tokens(pairing), pairing.pairing_id):
+        return
+    if pairing.version != VERSION_3:
+        ctx.audit("relay_refused", pairing=pairing.pairing_id, reason="v3_on_v2")
+        ctx.refused("version_mismatch")
+        ctx.reply(notices.V3_ON_V2)
+        return
+    stored = v3escrow.store_record(ctx.session, pairing_id=pairing.pairing_id,
+                                   raw=info.sealed, now=ctx.services.clock.now())
+    if stored is Stored.FULL:
+        ctx.audit("relay_refused", pairing=pairing.pairing_id, reason="record_full")
+        ctx.refused("record_refused")
+        ctx.reply(notices.RECORD_FULL)
+        return
+    if stored is Stored.ADDED:
+        ctx.audit("pinned_record", pairing=pairing.pairing_id)
+    ctx.reply(notices.RECORD_STORED)
 
 
 def _store_escrow(ctx: Context, token: Token) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from medcrypt.crypto.endpoint.session import IdentityKey
+from medcrypt.crypto.endpoint.v3.deposit import PinnedKeys
 from medcrypt.crypto.endpoint.v3.pairing import accept_offer_v3
 from medcrypt.crypto.endpoint.v3.pinned import sign_record
 from medcrypt.crypto.endpoint.v3.session import Session
@@ -33,6 +34,11 @@ class V3Chat:
     patient_identity: IdentityKey
     transcript_hash: bytes
     escrow_public: bytes
+
+    def pinned_keys(self) -> PinnedKeys:
+        """What a verified pinned-key record of this pairing yields to break-glass."""
+        return PinnedKeys(self.pairing_id, self.transcript_hash, self.patient_identity.public,
+                          self.physician_identity.public, self.escrow_public)
 
     def pinned_record(self) -> bytes:
         """The record the physician's companion signs at pairing end (PROTOCOL §34.1)."""
