@@ -174,6 +174,6 @@ def _unknown_kind(token_text: str) -> bool:
         raw = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
     except ValueError:
         return False
-    # KEY_CONFIRM (kind 6) exists in v3 only: in a v2 token it is an unknown kind.
+    # KEY_CONFIRM and PIN_RECORD (kinds 6, 8) exist in v3 only: unknown kinds in v2.
     return len(raw) >= 2 and raw[0] == 2 and (
-        raw[1] not in {k.value for k in Kind} or raw[1] == Kind.KEY_CONFIRM)
+        raw[1] not in {k.value for k in Kind} or raw[1] in (Kind.KEY_CONFIRM, Kind.PIN_RECORD))

@@ -88,6 +88,8 @@ class Kind(IntEnum):
     KEY_CONFIRM = 6
     #: v3 only: the v2 -> v3 upgrade offer and answer (PROTOCOL §35).
     UPGRADE = 7
+    #: v3 only: the pinned-key record sealed to the escrow key (PROTOCOL §34.3).
+    PIN_RECORD = 8
 
 
 class Direction(IntEnum):
@@ -178,6 +180,7 @@ def _header_len(kind: Kind) -> int:
         Kind.PART: PART_HEADER_LEN,
         Kind.KEY_CONFIRM: _ACC_HEADER.size,
         Kind.UPGRADE: _ACC_HEADER.size,
+        Kind.PIN_RECORD: _ACC_HEADER.size,
     }[kind]
 
 
@@ -252,7 +255,7 @@ def parse_raw(raw: bytes) -> Token:
         kind = Kind(raw[1])
     except ValueError:
         raise MalformedToken("unknown token kind") from None
-    if kind in (Kind.KEY_CONFIRM, Kind.UPGRADE):
+    if kind in (Kind.KEY_CONFIRM, Kind.UPGRADE, Kind.PIN_RECORD):
         raise MalformedToken("unknown token kind")  # v3-only kinds
     if kind in (Kind.MESSAGE, Kind.ESCROW_DEPOSIT):
         return _parse_sealed(kind, raw)
@@ -267,8 +270,9 @@ _V3_PAIRING_KINDS = {Kind.PAIR_REGISTER, Kind.PAIR_ACCEPT, Kind.KEY_CONFIRM}
 
 
 def _parse_v3(raw: bytes) -> Token:
-    """v3 MESSAGE (its own codec, crypto/keyless/v3wire.py), v3 PART (v2's layout) and the
-    v3 pairing kinds (PROTOCOL §31, crypto/keyless/pairing_wire.py)."""
+    """v3 MESSAGE (its own codec, crypto/keyless/v3wire.py), v3 PART (v2's layout), the
+    v3 pairing kinds (PROTOCOL §31, crypto/keyless/pairing_wire.py) and PIN_RECORD
+    (§34.3, crypto/keyless/record_wire.py)."""
     if raw[1] == Kind.PART:
         token = _parse_part(raw)
         return Token(TokenHeader(VERSION_3, Kind.PART, None, None, None, None), raw,
@@ -283,6 +287,12 @@ def _parse_v3(raw: bytes) -> Token:
         epoch = getattr(upgrade, "start_epoch", None)
         header = TokenHeader(VERSION_3, Kind.UPGRADE, upgrade.pairing_id, epoch, None, None)
         return Token(header, raw, upgrade=upgrade)
+    if raw[1] == Kind.PIN_RECORD:
+        from medcrypt.crypto.keyless.record_wire import parse_record_token
+
+        record = parse_record_token(raw)
+        return Token(TokenHeader(VERSION_3, Kind.PIN_RECORD, record.pairing_id, None, None,
+                                 None), raw)
     if raw[1] != Kind.MESSAGE:
         raise MalformedToken("unknown v3 token kind")
     from medcrypt.crypto.keyless import v3wire  # v3wire builds on this module
