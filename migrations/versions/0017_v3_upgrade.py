@@ -9,7 +9,7 @@ Downgrade drops the table: an upgraded pairing then looks like a v2 pairing to t
 relay again (its companions keep their v3 sessions; nothing secret is lost).
 
 Revision ID: 0017_v3_upgrade
-Revises: 0015_v3_pairing_admission
+Revises: 0016_v3_deposits
 Create Date: 2026-12-02
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017_v3_upgrade"
-down_revision: str | None = "0015_v3_pairing_admission"
+down_revision: str | None = "0016_v3_deposits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,7 +7,8 @@ database with the v2 pairing, and two v2 messages delivered but not yet opened. 
 1. the database is migrated to head and the real bot runs on it, on the sandbox;
 2. today's companion code unlocks the old keystores (passphrase, format as written);
 3. the physician's companion offers the upgrade, the patient's answers, both through the
-   bot, and the bot marks the pairing v3;
+   bot, and the bot marks the pairing v3: it relays the pairing's v3 messages and
+   refuses v2 for it;
 4. both sides talk v3, and a copy of the patient's state taken before one round trip
    opens nothing sent after it;
 5. the v2 messages in flight still open - until their month's grace end, after which
@@ -28,6 +29,7 @@ from medcrypt.companion.app import Companion
 from medcrypt.companion.keystore import Keystore
 from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.endpoint.session import PairingSession
 from medcrypt.crypto.endpoint.v3.retired import RetiredV2
 from medcrypt.crypto.endpoint.v3.session import Session
 from medcrypt.crypto.endpoint.v3.upgrade import answer_upgrade, offer_upgrade
@@ -57,6 +59,11 @@ async def _send(rig: Rig, account: str | int, text: str) -> None:
     else:
         result = await rig.tw.user_sends_whatsapp_async(account, text)
         assert result.http_status == 200
+
+
+def _v3_messages(rig: Rig, account: str | int) -> list[str]:
+    return [t for t in _delivered(rig, account) if t.startswith("[MEDCRYPT:v3:")
+            and parse_token(t).header.kind is Kind.MESSAGE]
 
 
 def _open(home: Path, clock: FixedClock) -> Companion:
@@ -101,6 +108,9 @@ async def test_a_06f4938_pairing_upgrades_through_the_bot_and_keeps_talking(
     patient_app = _open(tmp_path / "patient", clock)
     pid = META["pairing_id"]
     doctor_v2, patient_v2 = doctor.session(pid), patient_app.session(pid)
+    assert isinstance(doctor_v2, PairingSession) and isinstance(patient_v2, PairingSession)
+    # What an old (or modified) companion that kept v2 would send after the upgrade.
+    doctor_v2_copy = PairingSession.from_state(doctor_v2.export_state(), doctor.identity)
     chat, number = META["physician_chat"], META["patient_number"]
 
     environ = {"MEDCRYPT_SERVER_KEYS": META["server_keys"],
@@ -125,9 +135,21 @@ async def test_a_06f4938_pairing_upgrades_through_the_bot_and_keeps_talking(
         assert _upgraded_at(rig) is not None
         done = offer.finish(answer.token, doctor_v2, doctor.identity, clock=clock)
         assert parse_token(answer.token).header.kind is Kind.UPGRADE
+        patient = Session.from_pairing(answer.upgraded.secrets)
+        physician = Session.from_pairing(done.secrets)
+        # v3 through the relay: it carries the upgraded pairing's v3 messages (the
+        # deposit stripped off), and refuses v2 for it from now on.
+        hello = patient.encrypt(b"first v3 through the bot", now=clock.now())
+        await _send(rig, number, hello)
+        await until(lambda: _v3_messages(rig, chat))
+        relayed = _v3_messages(rig, chat)[0]
+        assert physician.decrypt(relayed, now=clock.now()).body == b"first v3 through the bot"
+        stale = doctor_v2_copy.encrypt(b"v2 after the upgrade", clock=clock).token
+        before = len(rig.tg.messages_to(chat))
+        await _send(rig, chat, stale)
+        await until(lambda: len(rig.tg.messages_to(chat)) > before)
+        assert stale not in _delivered(rig, number)
 
-    patient = Session.from_pairing(answer.upgraded.secrets)
-    physician = Session.from_pairing(done.secrets)
     patient_retired, physician_retired = answer.upgraded.retired, done.retired
     now = clock.now()
 
