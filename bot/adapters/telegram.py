@@ -89,6 +89,20 @@ def command_text(text: str | None) -> str | None:
     return None if text is None else _ADDRESSED_COMMAND.sub(r"\1", text, count=1)
 
 
+def addressed_elsewhere(text: str | None, username: str | None) -> bool:
+    """True for ``/command@OtherBot``: a command a client addressed to another bot.
+
+    Telegram clients add ``@botname`` when a user picks a command from another bot's
+    menu; answering it would make this bot act on a command the user gave someone else.
+    Bot usernames are case-insensitive. Without a known username nothing is skipped.
+    """
+    match = _ADDRESSED_COMMAND.match(text or "")
+    if match is None or not username:
+        return False
+    addressee = text[match.end(1) + 1:match.end()] if text else ""
+    return addressee.lower() != username.lower()
+
+
 async def _not_audited(update_id: int) -> None:
     """Default for ``on_unparseable``: the skip is logged by the poller only."""
 
@@ -258,6 +272,9 @@ class TelegramAdapter:
         msg = update.message
         if msg is None or msg.chat.type != "private":
             return  # groups and channels are out of scope: one chat per person
+        if addressed_elsewhere(msg.text, self.app.bot.username):
+            log.info("update_skipped", reason="command_for_another_bot")
+            return
         chat_id = msg.chat.id
         dedupe = f"{update.update_id}:{int(msg.date.timestamp())}"
         document: Document | None = None

@@ -100,8 +100,16 @@ class WhatsAppWebhook:
             return await self._refuse("signature")
         sid = params.get("MessageSid") or params.get("SmsMessageSid") or ""
         sender = params.get("From", "")
-        if not sid or not sender.startswith("whatsapp:"):
+        if not sid:
             return Response(status_code=400)
+        if not sender.startswith("whatsapp:"):
+            # Signed by Twilio but not WhatsApp: an SMS (or voice-number) webhook pointed
+            # at this URL. Twilio logs any 4xx as error 11200 and may retry; this is not
+            # an error of the request, just a channel the relay does not serve. Empty
+            # TwiML: no reply (an SMS reply would cost the clinic and leak that a relay
+            # answers here), nothing stored.
+            log.info("twilio_webhook_ignored", reason="not_whatsapp")
+            return Response(_EMPTY_TWIML, media_type="application/xml")
         media = whatsapp_media(params)  # photos, locations...: never fetched
         document = None if media is not None else await self._fetch_media(params)
         if isinstance(document, Response):
