@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from medcrypt.bot.domain.channels import Channel
 from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.messages import Platform
+from medcrypt.bot.domain.splitting import utf16_units
 from medcrypt.crypto.errors import ConfigError, MalformedToken
 from medcrypt.storage.normalize import normalize_phone
 
@@ -102,7 +103,9 @@ def channels(settings: Settings, environ: Mapping[str, str]) -> dict[Platform, C
             config_admins=telegram_admins(settings),
             admin_form="telegram:<chat id>",
             # deleteMessage works in private chats for messages under 48 hours old.
-            deletes_messages=True),
+            deletes_messages=True,
+            # sendMessage counts its 4096 in UTF-16 code units ("message is too long").
+            measure=utf16_units),
         Platform.WHATSAPP: Channel(
             Platform.WHATSAPP, "WhatsApp", settings.whatsapp.max_message_chars,
             window_closed_codes=frozenset({str(WINDOW_CLOSED)}),

@@ -60,6 +60,7 @@ from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.health import LoopHealth
 from medcrypt.bot.domain.messages import Document, Media, OutKind, Platform
 from medcrypt.bot.domain.sender import Delivery
+from medcrypt.bot.domain.splitting import split_reply, utf16_units
 from medcrypt.bot.outbox.errors import Permanent, RetryAfter, Transient
 from medcrypt.bot.relay.intake import Intake, Outcome
 from medcrypt.crypto.errors import ConfigError, TransportError
@@ -324,12 +325,14 @@ class TelegramAdapter:
                 await self.app.bot.delete_message(chat_id=chat_id, message_id=message_id)
             except TelegramError as exc:  # best effort: too old, no rights, already gone
                 log.info("delete_failed", reason=type(exc).__name__)
+        limit = self._settings.telegram.max_message_chars
         for text in outcome.direct_replies:
-            await self._pacer.wait()
-            try:
-                await self.app.bot.send_message(chat_id=chat_id, text=text)
-            except TelegramError as exc:
-                log.info("direct_reply_failed", reason=type(exc).__name__)
+            for piece in split_reply(text, limit, utf16_units):
+                await self._pacer.wait()
+                try:
+                    await self.app.bot.send_message(chat_id=chat_id, text=piece)
+                except TelegramError as exc:
+                    log.info("direct_reply_failed", reason=type(exc).__name__)
         self._on_accepted()
 
     # -- outbound (outbox Sender) -------------------------------------------------------

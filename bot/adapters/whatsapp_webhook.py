@@ -35,6 +35,7 @@ from medcrypt.bot.adapters.shapes import whatsapp_media
 from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.messages import Document, Platform
 from medcrypt.bot.domain.sender import FileLinks
+from medcrypt.bot.domain.splitting import split_reply
 from medcrypt.bot.relay.intake import Intake
 from medcrypt.crypto.clock import Clock
 from medcrypt.storage.db import SessionFactory
@@ -124,7 +125,10 @@ class WhatsAppWebhook:
             return await self._refuse("replay")
         self._on_accepted()
         # Replies to a stranger (nothing stored) go back as TwiML in the response.
-        return Response(_twiml(outcome.direct_replies), media_type="application/xml")
+        limit = self._settings.whatsapp.max_message_chars
+        replies = [piece for reply in outcome.direct_replies
+                   for piece in split_reply(reply, limit)]
+        return Response(_twiml(replies), media_type="application/xml")
 
     async def _refuse(self, reason: str) -> Response:
         log.warning("twilio_webhook_refused", reason=reason)
