@@ -74,10 +74,12 @@ class TwilioDriver(LoopbackServer):
             signature: SignatureMode = "valid", sign_url: str | None = None,
             webhook_url: str | None = None,
             location: tuple[float, float] | None = None,
-            sms: bool = False) -> InboundResult:
+            sms: bool = False, media_gone: bool = False) -> InboundResult:
         """Post an inbound WhatsApp message to the bot; see :meth:`user_sends_whatsapp`.
 
         ``location``: (latitude, longitude) of a shared map pin instead of text or media.
+        ``media_gone``: the MediaUrls answer 404, as Twilio's do once the media was
+        deleted (by the account's media retention, or an API call) before the bot fetched it.
         ``sms``: the message comes from a plain SMS number (``From=+1555...``, no
         ``whatsapp:`` prefix), as Twilio posts when the same webhook URL is configured
         for a phone number's SMS too.
@@ -92,7 +94,8 @@ class TwilioDriver(LoopbackServer):
             for data, content_type in media or ():
                 path = (f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}/Media/"
                         f"{new_sid('ME')}")
-                self.inbound_media[path] = (data, content_type)
+                if not media_gone:
+                    self.inbound_media[path] = (data, content_type)
                 served.append((self.url + path, content_type))
             if signature == "valid":  # forged/unsigned posts never went through Twilio
                 self.last_inbound_at[sender] = self.clock.now()

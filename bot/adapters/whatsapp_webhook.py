@@ -32,6 +32,7 @@ from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
 from medcrypt.bot.adapters.shapes import whatsapp_media
+from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.messages import Document, Platform
 from medcrypt.bot.domain.sender import FileLinks
@@ -44,6 +45,8 @@ from medcrypt.storage.repos.media import media_for_url
 log = structlog.get_logger("bot.whatsapp.webhook")
 
 _EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+#: What :meth:`WhatsAppWebhook._fetch_media` returns for media Twilio would not serve.
+_UNAVAILABLE = Document(b"", "unavailable")
 #: Most form fields accepted (Twilio sends about 20, a few more per media item).
 MAX_FORM_FIELDS = 200
 
@@ -115,6 +118,13 @@ class WhatsAppWebhook:
         document = None if media is not None else await self._fetch_media(params)
         if isinstance(document, Response):
             return document
+        if document is _UNAVAILABLE:
+            # Twilio does not retry a failed webhook by default, so a 5xx here loses the
+            # message without a word. The sender is told instead, in the answer itself;
+            # nothing is recorded - not even the MessageSid - so a resend, or a retry
+            # Twilio makes after all, is handled afresh.
+            log.info("inbound_media_unavailable")
+            return Response(_twiml([notices.MEDIA_UNAVAILABLE]), media_type="application/xml")
         outcome = self._intake.accept(
             platform=Platform.WHATSAPP, address=sender, dedupe_key=sid,
             # With media, Body is its caption: read like text (tokens relayed, words guarded).
@@ -137,6 +147,8 @@ class WhatsAppWebhook:
         return Response(status_code=403)
 
     async def _fetch_media(self, params: dict[str, str]) -> Document | Response | None:
+        """The attachment's bytes (cut short past the limit), or :data:`_UNAVAILABLE`
+        when Twilio would not hand them over (gone, refused, unreachable, too slow)."""
         if params.get("NumMedia", "0") in ("", "0"):
             return None
         url = params.get("MediaUrl0", "")
@@ -144,19 +156,24 @@ class WhatsAppWebhook:
             return Response(status_code=400)
         limit = self._settings.relay.max_file_bytes
         timeout = self._settings.whatsapp.request_timeout_seconds
-        async with httpx.AsyncClient(auth=self._auth, timeout=timeout,
-                                     follow_redirects=True) as client, \
-                client.stream("GET", url) as resp:
-            if resp.status_code != 200:
-                return Response(status_code=502)  # Twilio retries; nothing recorded
-            declared = int(resp.headers.get("content-length", "0") or 0)
-            if declared > limit:
-                return Document(b"", "attachment", declared_size=declared)
-            data = bytearray()
-            async for chunk in resp.aiter_bytes():
-                data += chunk
-                if len(data) > limit:
-                    return Document(b"", "attachment", declared_size=len(data))
+        try:
+            async with httpx.AsyncClient(auth=self._auth, timeout=timeout,
+                                         follow_redirects=True) as client, \
+                    client.stream("GET", url) as resp:
+                if resp.status_code != 200:
+                    log.info("media_fetch_failed", status=resp.status_code)
+                    return _UNAVAILABLE
+                declared = int(resp.headers.get("content-length", "0") or 0)
+                if declared > limit:
+                    return Document(b"", "attachment", declared_size=declared)
+                data = bytearray()
+                async for chunk in resp.aiter_bytes():
+                    data += chunk
+                    if len(data) > limit:
+                        return Document(b"", "attachment", declared_size=len(data))
+        except httpx.HTTPError as exc:
+            log.info("media_fetch_failed", error=type(exc).__name__)
+            return _UNAVAILABLE
         return Document(bytes(data), "attachment.mcf")
 
     async def status(self, request: Request) -> Response:

@@ -59,6 +59,10 @@ DEPOSIT_NOT_YOURS = (
 )
 NOT_PAIRED = "You are not paired yet. Pair with the MedCrypt companion first (/help)."
 TOO_LARGE = "Not sent: the file is larger than {limit_mb} MB."
+MEDIA_UNAVAILABLE = (
+    "Not sent: your attachment could not be fetched from the messaging service. Please "
+    "send it again."
+)
 NOT_ENCRYPTED_FILE = (
     "Not sent: only files encrypted by the MedCrypt companion can be sent here."
 )
