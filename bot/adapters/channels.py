@@ -105,12 +105,16 @@ def channels(settings: Settings, environ: Mapping[str, str]) -> dict[Platform, C
             # deleteMessage works in private chats for messages under 48 hours old.
             deletes_messages=True,
             # sendMessage counts its 4096 in UTF-16 code units ("message is too long").
-            measure=utf16_units),
+            measure=utf16_units,
+            max_file_in=min(settings.relay.max_file_bytes, settings.telegram.max_download_bytes),
+            max_file_out=min(settings.relay.max_file_bytes, settings.telegram.max_upload_bytes)),
         Platform.WHATSAPP: Channel(
             Platform.WHATSAPP, "WhatsApp", settings.whatsapp.max_message_chars,
             window_closed_codes=frozenset({str(WINDOW_CLOSED)}),
             config_admins=whatsapp,
-            admin_form="whatsapp:+<number>"),
+            admin_form="whatsapp:+<number>",
+            max_file_in=min(settings.relay.max_file_bytes, settings.whatsapp.max_media_bytes),
+            max_file_out=min(settings.relay.max_file_bytes, settings.whatsapp.max_media_bytes)),
     }
 
 

@@ -279,7 +279,8 @@ class TelegramAdapter:
         chat_id = msg.chat.id
         dedupe = f"{update.update_id}:{int(msg.date.timestamp())}"
         document: Document | None = None
-        limit = self._settings.relay.max_file_bytes
+        limit = min(self._settings.relay.max_file_bytes,
+                    self._settings.telegram.max_download_bytes)
         if msg.document is not None:
             size = msg.document.file_size or 0
             if size > limit:

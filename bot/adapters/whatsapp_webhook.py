@@ -154,7 +154,8 @@ class WhatsAppWebhook:
         url = params.get("MediaUrl0", "")
         if not url.startswith(("http://", "https://")):
             return Response(status_code=400)
-        limit = self._settings.relay.max_file_bytes
+        limit = min(self._settings.relay.max_file_bytes,
+                    self._settings.whatsapp.max_media_bytes)
         timeout = self._settings.whatsapp.request_timeout_seconds
         try:
             async with httpx.AsyncClient(auth=self._auth, timeout=timeout,

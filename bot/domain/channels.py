@@ -43,6 +43,9 @@ class Channel:
     deletes_messages: bool = False
     #: How the platform counts a message's length (Telegram: UTF-16 code units).
     measure: Measure = characters
+    #: Largest file the bot can receive from this platform, and deliver to it (bytes).
+    max_file_in: int = 0
+    max_file_out: int = 0
 
     def split(self, text: str) -> list[str]:
         """``text`` as the messages it takes on this platform (one when it fits)."""

@@ -59,6 +59,15 @@ DEPOSIT_NOT_YOURS = (
 )
 NOT_PAIRED = "You are not paired yet. Pair with the MedCrypt companion first (/help)."
 TOO_LARGE = "Not sent: the file is larger than {limit_mb} MB."
+#: A file over the limit of the platform it came from, or of the one it would go to.
+TOO_LARGE_FROM = (
+    "Not sent: the file is larger than {limit_mb} MB, the most this relay can receive "
+    "from {platform}. Send a smaller file."
+)
+TOO_LARGE_TO = (
+    "Not sent: the file is larger than {limit_mb} MB, the most {platform} delivers, and "
+    "the person you are writing to uses {platform}. Send a smaller file."
+)
 MEDIA_UNAVAILABLE = (
     "Not sent: your attachment could not be fetched from the messaging service. Please "
     "send it again."

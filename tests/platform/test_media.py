@@ -8,10 +8,11 @@ import os
 from sqlalchemy import func, select
 
 from medcrypt.bot.domain import notices
+from medcrypt.crypto.keyless.wire import Direction, encode_file_header
 from medcrypt.storage.models.inbound import InboundKey
 from medcrypt.storage.models.media import MediaBlob
-from tests.support.rigs import PATIENT_WA, Rig
-from tests.support.tokens import pair
+from tests.support.rigs import PATIENT_WA, PHYSICIAN_TG, Rig
+from tests.support.tokens import now_epoch, pair
 
 
 def _count(rig: Rig, model: type) -> int:
@@ -32,3 +33,38 @@ async def test_whatsapp_media_that_answers_404_is_told_to_the_sender(rig: Rig) -
     # Nothing half-stored: no idempotency key (a resend is handled afresh), no blob.
     assert _count(rig, InboundKey) == keys
     assert _count(rig, MediaBlob) == blobs
+
+
+MB = 1024 * 1024
+
+
+async def test_telegram_file_over_the_bot_download_limit_names_that_limit(rig: Rig) -> None:
+    """Bots can fetch at most 20 MB from Telegram (getFile answers "file is too big"): a
+    25 MB file is refused with that limit, not the relay's own 50 MB."""
+    pid = os.urandom(16)
+    await pair(rig, pid)
+    n = len(rig.tg.messages_to(PHYSICIAN_TG))
+    blob = encode_file_header(pid, now_epoch(), Direction.PHYSICIAN_TO_PATIENT,
+                              os.urandom(16)) + bytes(25 * MB)
+    rig.tg.user_sends_document(PHYSICIAN_TG, "scan.mcf", blob)
+    await rig.tg.wait_for_messages_async(PHYSICIAN_TG, n + 1, timeout=10)
+    text = rig.tg_texts(PHYSICIAN_TG)[-1]
+    assert text.startswith("Not sent: the file is larger than 20 MB"), text
+    assert "Telegram" in text
+
+
+async def test_file_too_large_for_the_recipients_whatsapp_names_its_limit(rig: Rig) -> None:
+    """18 MB fits Telegram's 20 MB but not WhatsApp's 16 MB: refused at once, naming
+    WhatsApp's limit, instead of failing later at Twilio with a vague delivery error."""
+    pid = os.urandom(16)
+    await pair(rig, pid)
+    n = len(rig.tg.messages_to(PHYSICIAN_TG))
+    blob = encode_file_header(pid, now_epoch(), Direction.PHYSICIAN_TO_PATIENT,
+                              os.urandom(16)) + bytes(18 * MB)
+    rig.tg.user_sends_document(PHYSICIAN_TG, "scan.mcf", blob)
+    await rig.tg.wait_for_messages_async(PHYSICIAN_TG, n + 1, timeout=10)
+    text = rig.tg_texts(PHYSICIAN_TG)[-1]
+    assert text.startswith("Not sent: the file is larger than 16 MB"), text
+    assert "WhatsApp" in text
+    assert _count(rig, MediaBlob) == 0
+    assert not [m for m in rig.tw.messages_to(PATIENT_WA) if m.media_urls]
