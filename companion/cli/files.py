@@ -57,12 +57,35 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     op.set_defaults(handler=run_open)
 
 
+#: The most each chat app carries for the relay, as its bot is told (bot/domain/config.py):
+#: Telegram lets a bot download 20 MB; WhatsApp through Twilio takes under 16 MB.
+PLATFORM_FILE_LIMITS = {"WhatsApp": (16_000_000, "16 MB"),
+                        "Telegram": (20 * 1024 * 1024, "20 MB")}
+
+
+def warn_if_too_large(size: int) -> None:
+    """Say, before the (possibly long) sealing starts, which chat apps will refuse the
+    container. Only a warning: the companion does not know which app either member uses,
+    and a clinic may raise its relay's limits."""
+    from medcrypt.crypto.endpoint.attachment import container_size  # lazy
+
+    sealed = container_size(size)
+    over = [(name, label) for name, (limit, label) in PLATFORM_FILE_LIMITS.items()
+            if sealed > limit]
+    for name, label in over:
+        print(f"medcrypt: warning: the encrypted file will be {sealed / 1_000_000:.1f} MB, "
+              f"more than {name} carries ({label}): the relay will refuse it if you or the "
+              f"person you write to use {name}", file=sys.stderr)
+
+
 def run_send(args: argparse.Namespace) -> int:
     from medcrypt.crypto.endpoint.attachment import (
         seal_file,  # lazy: keep other commands' start-up light
     )
 
     src_path: Path = args.path
+    if src_path.is_file():  # a missing file is reported where it is opened
+        warn_if_too_large(src_path.stat().st_size)
     mime = args.mime or mimetypes.guess_type(src_path.name)[0] or "application/octet-stream"
     out: Path = args.out or Path(f"{secrets.token_hex(8)}.mcf")
     with open_companion(args) as comp, src_path.open("rb") as src:
