@@ -39,6 +39,7 @@ from medcrypt.bot.domain.sender import FileLinks
 from medcrypt.bot.domain.splitting import split_reply
 from medcrypt.bot.relay.intake import Intake
 from medcrypt.crypto.clock import Clock
+from medcrypt.crypto.keyless import pdf_wrap
 from medcrypt.storage.db import SessionFactory
 from medcrypt.storage.repos.media import media_for_url
 
@@ -196,8 +197,13 @@ class WhatsAppWebhook:
             data = media_for_url(s, name, now=now)
         if data is None:
             return Response(status_code=404)
-        return Response(data, media_type="application/octet-stream",
-                        headers={"Cache-Control": "no-store"})
+        # Twilio delivers WhatsApp media only of the types it documents, and checks the
+        # bytes against the Content-Type: the container travels inside a PDF
+        # (crypto/keyless/pdf_wrap.py, ADR 0023). The name is the one users see.
+        return Response(pdf_wrap.wrap(data), media_type=pdf_wrap.CONTENT_TYPE,
+                        headers={"Cache-Control": "no-store",
+                                 "Content-Disposition":
+                                     f'attachment; filename="{pdf_wrap.FILE_NAME}"'})
 
 
 def parse_form(body: bytes, content_type: str) -> dict[str, str] | None:

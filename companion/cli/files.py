@@ -14,11 +14,12 @@ inside the encrypted manifest.
 from __future__ import annotations
 
 import argparse
+import io
 import mimetypes
 import secrets
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from medcrypt.companion.app import Companion, open_companion
 from medcrypt.companion.cli.messages import collect_tokens, seal_body
@@ -27,10 +28,13 @@ from medcrypt.companion.env import read_stdin
 from medcrypt.companion.private_file import replaced_privately
 from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.errors import ConfigError, MalformedToken
+from medcrypt.crypto.keyless import pdf_wrap
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
 from medcrypt.crypto.keyless.wire import Kind, parse_token
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from medcrypt.crypto.endpoint.attachment import Manifest
 
 
@@ -137,6 +141,18 @@ def _manifest_from_token(comp: Companion, text: str) -> Manifest:
     return manifest
 
 
+def _container(path: Path) -> Callable[[], BinaryIO]:
+    """How to read the container at ``path``: the file itself, or - for a file that came
+    through WhatsApp, which carries it inside a PDF (crypto/keyless/pdf_wrap.py) - the
+    container taken out of it. Any other PDF is refused as not a MedCrypt file."""
+    with path.open("rb") as probe:
+        wrapped = pdf_wrap.is_wrapped(probe.read(8))
+    if not wrapped:
+        return lambda: path.open("rb")
+    inner = pdf_wrap.unwrap(path.read_bytes())
+    return lambda: io.BytesIO(inner)
+
+
 def run_open(args: argparse.Namespace) -> int:
     from medcrypt.crypto.endpoint.attachment import (  # lazy
         MAX_FILE_SIZE,
@@ -145,7 +161,8 @@ def run_open(args: argparse.Namespace) -> int:
         read_container_header,
     )
 
-    with args.container.open("rb") as probe:
+    container = _container(args.container)
+    with container() as probe:
         header = read_container_header(probe)
     with open_companion(args) as comp:
         if args.manifest:
@@ -161,7 +178,7 @@ def run_open(args: argparse.Namespace) -> int:
         out: Path = args.out or args.out_dir / manifest.name
         if out.exists() and not args.force:
             raise ConfigError("--out", f"{out} exists (use --force to overwrite)")
-        with args.container.open("rb") as src, replaced_privately(out) as dst:
+        with container() as src, replaced_privately(out) as dst:
             open_file(src, dst, manifest, pairing_id=header.pairing_id,
                       max_size=MAX_FILE_SIZE)
         comp.commit()

@@ -43,3 +43,24 @@ def test_no_warning_for_a_small_file(cli: Cli, pair: Pair) -> None:
     small.write_bytes(b"%PDF-1.7 " + bytes(1000))
     res = cli.ok(pair.doc, "send-file", str(small), "--out", str(cli.tmp / "l.mcf"))
     assert "WhatsApp" not in res.err and "Telegram" not in res.err
+
+
+def test_opens_a_file_that_arrived_on_whatsapp_inside_a_pdf(cli: Cli, pair: Pair) -> None:
+    """WhatsApp delivers the container wrapped in a PDF (ADR 0023): open-file takes the
+    PDF as it was saved from the chat, and refuses a PDF that is no such wrapper."""
+    from medcrypt.crypto.keyless import pdf_wrap
+
+    src = cli.tmp / "lab.txt"
+    src.write_bytes(b"potassium 4.1 mmol/L\n" * 500)
+    sealed = cli.tmp / "lab.mcf"
+    manifest = cli.ok(pair.pat, "send-file", str(src), "--out", str(sealed)).out.strip()
+    pdf = cli.tmp / "medcrypt-message.pdf"
+    pdf.write_bytes(pdf_wrap.wrap(sealed.read_bytes()))
+    out = cli.tmp / "opened.txt"
+    cli.ok(pair.doc, "open-file", str(pdf), "--manifest", manifest, "--out", str(out))
+    assert out.read_bytes() == src.read_bytes()
+    plain = cli.tmp / "plain.pdf"
+    plain.write_bytes(b"%PDF-1.4\n1 0 obj << >> endobj\n%%EOF\n")
+    res = cli(pair.doc, "open-file", str(plain), "--manifest", manifest, "--out",
+              str(cli.tmp / "x.txt"))
+    assert res.code != 0 and not (cli.tmp / "x.txt").exists()

@@ -8,10 +8,11 @@ import os
 from sqlalchemy import func, select
 
 from medcrypt.bot.domain import notices
+from medcrypt.crypto.keyless import pdf_wrap
 from medcrypt.crypto.keyless.wire import Direction, encode_file_header
 from medcrypt.storage.models.inbound import InboundKey
 from medcrypt.storage.models.media import MediaBlob
-from tests.support.rigs import PATIENT_WA, PHYSICIAN_TG, Rig
+from tests.support.rigs import PATIENT_WA, PHYSICIAN_TG, Rig, until
 from tests.support.tokens import now_epoch, pair
 
 
@@ -68,3 +69,26 @@ async def test_file_too_large_for_the_recipients_whatsapp_names_its_limit(rig: R
     assert "WhatsApp" in text
     assert _count(rig, MediaBlob) == 0
     assert not [m for m in rig.tw.messages_to(PATIENT_WA) if m.media_urls]
+
+
+async def test_file_to_whatsapp_is_delivered_in_a_documented_media_type(rig: Rig) -> None:
+    """The sandbox refuses what Twilio refuses for WhatsApp (octet-stream; a type whose
+    bytes do not match). The bot serves the encrypted file inside a PDF, which Twilio
+    documents for WhatsApp, and the container comes back out byte for byte."""
+    pid = os.urandom(16)
+    await pair(rig, pid)
+    blob = encode_file_header(pid, now_epoch(), Direction.PHYSICIAN_TO_PATIENT,
+                              os.urandom(16)) + os.urandom(70_000)
+    rig.tg.user_sends_document(PHYSICIAN_TG, "lab.mcf", blob)
+
+    def settled() -> list[str]:
+        return [m.status for m in rig.tw.messages_to(PATIENT_WA) if m.media_urls
+                and m.status in ("delivered", "failed", "undelivered")]
+
+    await until(settled, timeout=10)
+    msg = next(m for m in rig.tw.messages_to(PATIENT_WA) if m.media_urls)
+    assert msg.status == "delivered", (msg.error_code, msg.media[0].error)
+    fetched = msg.media[0]
+    assert fetched.content_type is not None
+    assert fetched.content_type.split(";")[0] == pdf_wrap.CONTENT_TYPE
+    assert pdf_wrap.unwrap(fetched.data) == blob
