@@ -61,7 +61,7 @@ from medcrypt.bot.domain.health import LoopHealth
 from medcrypt.bot.domain.messages import Document, Media, OutKind, Platform
 from medcrypt.bot.domain.sender import Delivery
 from medcrypt.bot.domain.splitting import split_reply, utf16_units
-from medcrypt.bot.outbox.errors import Permanent, RetryAfter, Transient
+from medcrypt.bot.outbox.errors import Permanent, RetryAfter, Transient, Unreachable
 from medcrypt.bot.relay.intake import Intake, Outcome
 from medcrypt.crypto.errors import ConfigError, TransportError
 
@@ -73,8 +73,12 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 #: The name of Telegram's platform loop in :class:`~bot.domain.health.LoopHealth`.
 LOOP_NAME = "telegram"
-#: The updates the bot asks for: messages, and their edits (guard rule 8 deletes those).
-ALLOWED_UPDATES = ("message", "edited_message")
+#: The updates the bot asks for: messages, their edits (guard rule 8 deletes those), and
+#: changes of the bot's own membership in a chat - how Telegram tells a bot that a user
+#: blocked it (or unblocked it) before a send fails.
+ALLOWED_UPDATES = ("message", "edited_message", "my_chat_member")
+#: The 403 texts that mean "this user must write to the bot first".
+_UNREACHABLE = re.compile(r"can't initiate conversation|blocked by the user", re.IGNORECASE)
 #: A command addressed to a bot by name (``/help@clinic_bot``), as Telegram clients send it.
 _ADDRESSED_COMMAND = re.compile(r"^(\s*/[^\s@]*)@\S*")
 
@@ -267,6 +271,16 @@ class TelegramAdapter:
 
     # -- inbound ----------------------------------------------------------------------
     async def handle_update(self, update: Update) -> None:
+        member = update.my_chat_member
+        if member is not None:
+            if member.chat.type == "private":
+                status = member.new_chat_member.status
+                # "kicked": the user blocked the bot; "member": unblocked (or restarted).
+                if status in ("kicked", "member"):
+                    self._intake.reachable(Platform.TELEGRAM, str(member.chat.id),
+                                           status == "member")
+                    log.info("chat_member_changed", status=status)
+            return
         if update.edited_message is not None:
             await self._handle_edit(update.update_id, update.edited_message)
             return
@@ -352,7 +366,13 @@ class TelegramAdapter:
                 message = await bot.send_message(chat_id=chat_id, text=delivery.body)
         except TgRetryAfter as exc:
             raise RetryAfter("tg-429", retry_after_seconds(exc)) from None
-        except (Forbidden, ChatMigrated, InvalidToken) as exc:
+        except Forbidden as exc:
+            # "bot can't initiate conversation with a user" (never /start-ed) and "bot
+            # was blocked by the user": reachable again once they write to the bot.
+            if _UNREACHABLE.search(exc.message):
+                raise Unreachable("tg-403") from None
+            raise Permanent("tg-Forbidden") from None
+        except (ChatMigrated, InvalidToken) as exc:
             raise Permanent(f"tg-{type(exc).__name__}") from None
         except BadRequest:
             raise Permanent("tg-400") from None

@@ -68,6 +68,8 @@ TOO_LARGE_TO = (
     "Not sent: the file is larger than {limit_mb} MB, the most {platform} delivers, and "
     "the person you are writing to uses {platform}. Send a smaller file."
 )
+#: Added to a file's refusal when a token came with it (its caption / WhatsApp Body).
+CAPTION_NOT_SENT = "The message sent with it (its caption) was not sent either."
 MEDIA_UNAVAILABLE = (
     "Not sent: your attachment could not be fetched from the messaging service. Please "
     "send it again."

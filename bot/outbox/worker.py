@@ -36,6 +36,7 @@ from medcrypt.bot.outbox.errors import (
     RetryAfter,
     SendFailed,
     Transient,
+    Unreachable,
     WindowClosed,
 )
 from medcrypt.storage.db import Session, is_sqlite
@@ -273,7 +274,12 @@ class OutboxWorker:
             elif isinstance(exc, WindowClosed):
                 outcome = "held"
                 self._hold_for_window(s, row, exc.code, now)
+            elif isinstance(exc, Unreachable) and queue.out_kind(row) is OutKind.NOTICE:
+                outcome = "held"
+                self._hold_until_they_write(s, row, exc.code, now)
             elif isinstance(exc, Permanent) or row.attempts >= relay.outbox_max_attempts:
+                if isinstance(exc, Unreachable):
+                    identities.claim_template(s, row.dest_identity_id, now)  # see below
                 outcome = "dead"
                 self._pieces_sent.pop(row.id, None)
                 rows.mark_dead(s, row.id, exc.code, now)
@@ -295,6 +301,19 @@ class OutboxWorker:
         queue.enqueue(s, OutboundMessage(recipient_id=row.dest_identity_id,
                                          kind=OutKind.TEMPLATE),
                       [""], now)
+
+    def _hold_until_they_write(self, s: Session, row: OutboxState, code: str,
+                               now: datetime) -> None:
+        """Park a notice for a recipient the platform will not let the bot write to yet
+        (never opened the chat, or blocked it): durable, released by their next message.
+
+        The identity's ``template_sent_at`` is what the intake reads to release held
+        rows; on a platform without a messaging window no template is ever sent, so
+        there it means exactly "messages wait until this person writes" - and it is
+        what /admins and ``doctor`` read as "not reachable yet".
+        """
+        rows.hold(s, row.id, code, now)
+        identities.claim_template(s, row.dest_identity_id, now)
 
     def _tell_origin(self, s: Session, row: OutboxState, now: datetime) -> None:
         origin = row.origin_identity_id

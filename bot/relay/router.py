@@ -60,7 +60,16 @@ def handle(ctx: Context) -> None:
         else:
             leftover = (Leftover.MALFORMED if reading.piece.kind is PieceKind.HEAD
                         else Leftover.TEXT)
+    relayed_before = len(ctx.relayed)
     carried = msg.document is not None and _handle_file(ctx)
+    if carried and reading.tokens and "file" not in ctx.relayed[relayed_before:]:
+        # An encrypted file that was refused (too large, closed pairing...; the reply
+        # says why): the token beside it is its manifest, useless alone - it stays back
+        # too, and the sender is told in the same reply.
+        if ctx.replies:
+            ctx.replies[-1] = f"{ctx.replies[-1]} {notices.CAPTION_NOT_SENT}"
+        guarding.settle(ctx, leftover, carried=True)
+        return
     for token_text, token in reading.tokens:
         _handle_token(ctx, token_text, token)
     guarding.settle(ctx, leftover, carried=carried or bool(reading.tokens))
