@@ -19,6 +19,7 @@ from medcrypt.bot.cli.doctor import WARN, diagnose
 from medcrypt.storage.models.outbox import OutboxMessage
 from tests.support.clocks import MovableClock
 from tests.support.rigs import ADMIN_A, ADMIN_B, START, Rig, live_bot, until
+from tests.support.tokens import pair
 
 SIGNING_ENV = "MEDCRYPT_AUDIT_SIGNING_KEY"
 
@@ -93,3 +94,31 @@ async def test_an_admin_who_blocks_the_bot_is_marked_unreachable_at_once(
         await until(lambda: rig.tg.pending_updates() == 0)
         listing = await rig.tg_says(ADMIN_A, "/admins", expect="Clinic admins")
         assert "not reachable" not in line_of_b(listing), listing
+
+
+async def test_witness_lines_wait_for_a_whatsapp_admins_window(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A configured WhatsApp admin who has not written within 24 hours: their witness
+    lines are held behind one PHI-free template and delivered once they write."""
+    admin_wa = "+15550009999"
+    async with live_bot(tmp_path,
+                        environ={SIGNING_ENV: base64.b64encode(os.urandom(32)).decode(),
+                                 "MEDCRYPT_ADMIN_WHATSAPP": admin_wa},
+                        export_env=monkeypatch, checkpoint_every_seconds=0.2,
+                        audit={"checkpoint_every_entries": 2,
+                               "post_checkpoints_to_admins": True}) as rig:
+        await pair(rig, os.urandom(16))  # registration and completion are audited
+        await until(lambda: "held" in _statuses(rig), timeout=15)
+        templates = [m for m in rig.tw.messages_to(admin_wa) if m.content_sid]
+        assert len(templates) == 1
+        assert not [m for m in rig.tw.messages_to(admin_wa)
+                    if m.body.startswith("Audit checkpoint")]
+        held = len([s for s in _statuses(rig) if s == "held"])
+        result = await rig.tw.user_sends_whatsapp_async(admin_wa, "hello")
+        assert result.http_status == 200
+
+        def delivered() -> list[str]:
+            return [m.body for m in rig.tw.messages_to(admin_wa)
+                    if m.body.startswith("Audit checkpoint")]
+
+        await until(lambda: len(delivered()) >= held, timeout=15)
