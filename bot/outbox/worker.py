@@ -292,7 +292,10 @@ class OutboxWorker:
                     **({"rand": self._rand} if self._rand else {}))
                 rows.mark_retry(s, row.id, now + timedelta(seconds=delay), exc.code, now)
         self._services.events.send_outcome(d.platform.value, outcome)
-        log.info("send_failed", reason=type(exc).__name__, status=exc.code)
+        # A row given up on is worth an operator's attention (a witness line or reply
+        # that will never arrive); retries and holds are routine.
+        (log.warning if outcome == "dead" else log.info)(
+            "send_failed", reason=type(exc).__name__, status=exc.code, outcome=outcome)
 
     def _hold_for_window(self, s: Session, row: OutboxState, code: str, now: datetime) -> None:
         rows.hold(s, row.id, code, now)
