@@ -277,7 +277,7 @@ async def test_users_who_never_started_the_bot_cannot_be_written_to(tg: FakeTele
     async with make_bot(tg) as bot:
         with pytest.raises(Forbidden, match="can't initiate conversation"):
             await bot.send_message(11, "x")
-        with pytest.raises(BadRequest, match="(?i)chat not found"):
+        with pytest.raises(BadRequest, match=r"(?i)chat not found"):
             await bot.send_message(12, "x")
         tg.user_sends_text(11, "/start")
         assert (await bot.send_message(11, "x")).text == "x"
