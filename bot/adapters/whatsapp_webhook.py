@@ -9,7 +9,12 @@ already accepted) also gets 403 and changes nothing: the idempotency key is chec
 the same transaction that would have recorded it.
 
 Media for outgoing attachments is served at ``/media/<random name>``: 256 random bits,
-only its SHA-256 stored, expiring after ``media_url_ttl_seconds``.
+only its SHA-256 stored, expiring after ``media_url_ttl_seconds``; the encrypted file
+inside a PDF, a type Twilio delivers to WhatsApp (ADR 0023).
+
+Inbound media Twilio will not hand over (404 and the like) is answered 200 with a TwiML
+reply asking the sender to resend, and nothing is recorded; a signed request that is
+not WhatsApp (an SMS ``From``) gets empty TwiML and changes nothing.
 
 Bodies reach these handlers already capped at ``whatsapp.max_body_bytes``: the
 listener's edge (:mod:`bot.adapters.http_edge`) answers 413 to anything longer before
