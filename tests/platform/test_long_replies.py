@@ -6,12 +6,14 @@ long" above 4096 UTF-16 code units, Twilio answers 21617 above 1600 characters.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from medcrypt.crypto.keyless.wire import find_tokens
+from medcrypt.sandbox import RateLimits
 from medcrypt.sandbox.tg_models import MAX_TEXT, utf16_len
 from medcrypt.sandbox.tw_models import MAX_BODY_CHARS
 from medcrypt.storage.models.pairings import Pairing
@@ -92,3 +94,25 @@ async def test_status_of_many_pairings_reaches_a_whatsapp_patient_whole(
         for n in range(1, 13):
             assert f"Pairing {n}: you are the patient; active." in reply
         assert not find_tokens(reply)
+
+
+async def test_a_split_reply_interrupted_by_flood_control_resumes_without_repeats(
+        tmp_path: Path) -> None:
+    """Telegram allows about one message a second per chat: the second piece of a long
+    /status gets 429. The retry continues with that piece - it does not start over, which
+    would repeat the first piece and, under the same limit, never get past the second."""
+    async with live_bot(tmp_path, clinic={"admin_telegram_ids": [ADMIN_A]},
+                        relay=BUSY) as rig:
+        await _pairings(rig, [PHYSICIAN_TG] * 31, [f"+1555123{n:04d}" for n in range(31)])
+        await asyncio.sleep(1.1)  # the pairing replies' sends are long past
+        rig.tg.rate_limits = RateLimits(per_chat_per_second=1.0, per_chat_burst=1)
+        before = len(rig.tg.messages_to(PHYSICIAN_TG))
+        rig.tg.user_sends_text(PHYSICIAN_TG, "/status")
+
+        def texts() -> list[str]:
+            return [m.text or "" for m in rig.tg.messages_to(PHYSICIAN_TG)[before:]]
+
+        await until(lambda: any("Pairing 31:" in t for t in texts()), timeout=15)
+        reply = "\n".join(texts())
+        assert reply.count("Pairing 1: you are") == 1, texts()
+        assert reply.count("Pairing 31: you are") == 1
