@@ -43,7 +43,8 @@ class Channel:
     deletes_messages: bool = False
     #: How the platform counts a message's length (Telegram: UTF-16 code units).
     measure: Measure = characters
-    #: Largest file the bot can receive from this platform, and deliver to it (bytes).
+    #: Largest file the bot can receive from this platform, and deliver to it (bytes;
+    #: the adapter sets both - left at 0, every file is refused, never let through).
     max_file_in: int = 0
     max_file_out: int = 0
 
