@@ -17,6 +17,7 @@ from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.messages import Platform
 from medcrypt.bot.domain.splitting import utf16_units
 from medcrypt.crypto.errors import ConfigError, MalformedToken
+from medcrypt.crypto.keyless import pdf_wrap
 from medcrypt.storage.normalize import normalize_phone
 
 #: Twilio: "Failed to send freeform message because you are outside the allowed window"
@@ -114,7 +115,9 @@ def channels(settings: Settings, environ: Mapping[str, str]) -> dict[Platform, C
             config_admins=whatsapp,
             admin_form="whatsapp:+<number>",
             max_file_in=min(settings.relay.max_file_bytes, settings.whatsapp.max_media_bytes),
-            max_file_out=min(settings.relay.max_file_bytes, settings.whatsapp.max_media_bytes)),
+            # Delivered inside a PDF (ADR 0023): the wrapper must fit the limit too.
+            max_file_out=min(settings.relay.max_file_bytes,
+                             settings.whatsapp.max_media_bytes - pdf_wrap.MAX_OVERHEAD)),
     }
 
 

@@ -58,7 +58,6 @@ DEPOSIT_NOT_YOURS = (
     "each person's recovery copy only when that person sends it. The attempt was recorded."
 )
 NOT_PAIRED = "You are not paired yet. Pair with the MedCrypt companion first (/help)."
-TOO_LARGE = "Not sent: the file is larger than {limit_mb} MB."
 #: A file over the limit of the platform it came from, or of the one it would go to.
 TOO_LARGE_FROM = (
     "Not sent: the file is larger than {limit_mb} MB, the most this relay can receive "

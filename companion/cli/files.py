@@ -62,8 +62,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 #: The most each chat app carries for the relay, as its bot is told (bot/domain/config.py):
-#: Telegram lets a bot download 20 MB; WhatsApp through Twilio takes under 16 MB.
-PLATFORM_FILE_LIMITS = {"WhatsApp": (16_000_000, "16 MB"),
+#: Telegram lets a bot download 20 MB; WhatsApp through Twilio takes under 16 MB, and
+#: gets the container inside a PDF wrapper (crypto/keyless/pdf_wrap.py).
+PLATFORM_FILE_LIMITS = {"WhatsApp": (16_000_000 - pdf_wrap.MAX_OVERHEAD, "16 MB"),
                         "Telegram": (20 * 1024 * 1024, "20 MB")}
 
 

@@ -34,6 +34,9 @@ _END = b"\nendstream\nendobj\n"
 CONTENT_TYPE = "application/pdf"
 #: File name users see for a wrapped container (Content-Disposition).
 FILE_NAME = "medcrypt-message.pdf"
+#: Most bytes the wrapper adds to a container (1065 for an empty one, plus the digits of
+#: its length): a platform's size limit, less this, is the largest container that fits.
+MAX_OVERHEAD = 1100
 
 
 def _page_stream() -> bytes:

@@ -92,3 +92,18 @@ async def test_file_to_whatsapp_is_delivered_in_a_documented_media_type(rig: Rig
     assert fetched.content_type is not None
     assert fetched.content_type.split(";")[0] == pdf_wrap.CONTENT_TYPE
     assert pdf_wrap.unwrap(fetched.data) == blob
+
+
+async def test_a_file_that_fits_16_mb_only_without_its_wrapper_is_refused(rig: Rig) -> None:
+    """WhatsApp's 16 MB holds the PDF wrapper too: a container 500 bytes under the limit
+    would reach Twilio over it, and is refused naming WhatsApp's limit instead."""
+    pid = os.urandom(16)
+    await pair(rig, pid)
+    n = len(rig.tg.messages_to(PHYSICIAN_TG))
+    header = encode_file_header(pid, now_epoch(), Direction.PHYSICIAN_TO_PATIENT,
+                                os.urandom(16))
+    blob = header + bytes(16_000_000 - 500 - len(header))
+    rig.tg.user_sends_document(PHYSICIAN_TG, "scan.mcf", blob)
+    await rig.tg.wait_for_messages_async(PHYSICIAN_TG, n + 1, timeout=10)
+    assert rig.tg_texts(PHYSICIAN_TG)[-1].startswith(
+        "Not sent: the file is larger than 16 MB")

@@ -38,3 +38,9 @@ def test_is_a_well_formed_pdf() -> None:
 def test_anything_else_is_refused(data: bytes) -> None:
     with pytest.raises(MalformedToken):
         pdf_wrap.unwrap(data)
+
+
+@pytest.mark.parametrize("size", [0, 9, 10, 99_999, 16_000_000])
+def test_overhead_is_bounded(size: int) -> None:
+    """A container of the WhatsApp limit less MAX_OVERHEAD still fits once wrapped."""
+    assert len(pdf_wrap.wrap(bytes(size))) - size <= pdf_wrap.MAX_OVERHEAD
