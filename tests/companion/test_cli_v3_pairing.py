@@ -107,6 +107,7 @@ def test_a_second_valid_accept_aborts_and_a_new_qr_pairs(cli: Cli) -> None:
     assert all(o["pending"]["offer"] is None and o["pending"]["ephemeral_private"] is None
                for o in offers.values())  # no offer secret survives the abort
     assert not (cli.tmp / "offer.png").exists()
+    assert [o["open"] for o in cli.ok(doc, "status", "--json").json()["offers"]] == [False]
     # Re-pairing with a fresh QR works.
     _offer(cli, doc, "second")
     fresh = _accept(cli, pat, "second.png")
