@@ -18,6 +18,7 @@ from medcrypt.companion.keystore import Keystore
 from medcrypt.crypto.endpoint.v3.pinned import verify_record
 from medcrypt.crypto.endpoint.v3.verified import fingerprint_v3
 from medcrypt.crypto.errors import QrShared
+from medcrypt.crypto.keyless.epochs import parse_month
 from medcrypt.crypto.keyless.wire import encode_token, parse_token
 from tests.support.companion import PASSPHRASE, T0, Cli, make_v3_pair, phone_photo
 from tests.support.terminal import Terminal
@@ -214,3 +215,9 @@ def test_a_changed_physician_key_is_loud(cli: Cli) -> None:
     loud = cli(pair.pat, "encrypt", stdin="hello")
     assert loud.code == 4 and "key changed" in loud.err and "verify" in loud.err
     assert loud.out == ""
+    # Refusing the key never stops shredding: the first unlock after a grace end deletes
+    # the month all the same.
+    late = cli(pair.pat, "status", now="2026-12-08T00:00:01+00:00")
+    assert late.code == 4 and "key changed" in late.err
+    state = document(pair.pat)["pairings"][pair.pairing_id]["session"]
+    assert str(parse_month("2026-11")) in state["shredded"]
