@@ -144,21 +144,24 @@ class Companion:
         bound to the physician key's fingerprint) is still the session's peer key:
         anything else is :class:`PeerKeyChanged`, loud on purpose.
         """
+        session = self._loaded(pairing_hex)
+        record = self.state["pairings"][pairing_hex]
+        if isinstance(session, V3Session) and self.role is Role.PATIENT:
+            require_verified(verified_peer(record.get("verified")), session.pairing_id,
+                             session.peer_identity)
+        return session
+
+    def _loaded(self, pairing_hex: str) -> AnySession:
+        """The session without the verified check: shredding and ``pair end`` must work
+        even when the peer key is refused - deleting keys is always safe."""
         if pairing_hex not in self._sessions:
             record = self.state["pairings"].get(pairing_hex)
             if record is None:
                 raise WrongPairing("this companion has no such pairing")
             if record.get("protocol") == PROTOCOL_V3:
-                v3 = V3Session.load(record["session"], self.identity, self.clock,
-                                    retired_state=record.get("retired_v2"))
-                if self.role is Role.PATIENT:
-                    try:
-                        require_verified(verified_peer(record.get("verified")),
-                                         v3.pairing_id, v3.peer_identity)
-                    except BaseException:
-                        v3.wipe()
-                        raise
-                self._sessions[pairing_hex] = v3
+                self._sessions[pairing_hex] = V3Session.load(
+                    record["session"], self.identity, self.clock,
+                    retired_state=record.get("retired_v2"))
             else:
                 self._sessions[pairing_hex] = PairingSession.from_state(
                     record["session"], self.identity)
@@ -241,7 +244,7 @@ class Companion:
         than "unknown pairing". Nothing is gone until :meth:`commit` rewrites the keystore
         file (atomically: a crash leaves the old file or the new one).
         """
-        session = self.session(pairing_hex)
+        session = self._loaded(pairing_hex)
         months = len(session.live_epochs)
         record = self.state["pairings"].pop(pairing_hex)
         del self._sessions[pairing_hex]
@@ -290,7 +293,7 @@ class Companion:
         """Rotate and shred every pairing; drop expired offers. Returns what was shredded."""
         shredded: list[tuple[str, int]] = []
         for pairing_hex in self.pairing_ids():
-            session = self.session(pairing_hex)
+            session = self._loaded(pairing_hex)
             for epoch in session.advance(self.clock):
                 shredded.append((pairing_hex, epoch))
             deposits: dict[str, str] = self.state["pairings"][pairing_hex]["deposits"]
@@ -302,7 +305,7 @@ class Companion:
         for file_id, record in list(files.items()):
             pairing_hex = record["pairing"]
             if (pairing_hex not in self.state["pairings"]
-                    or record["epoch"] not in self.session(pairing_hex).live_epochs):
+                    or record["epoch"] not in self._loaded(pairing_hex).live_epochs):
                 del files[file_id]
         self._purge_history()
         self._expire_offers()
@@ -313,7 +316,7 @@ class Companion:
 
         A shredded month must be unreadable on this device too, not only in the chat.
         """
-        live = {p: set(self.session(p).live_epochs) for p in self.pairing_ids()}
+        live = {p: set(self._loaded(p).live_epochs) for p in self.pairing_ids()}
         kept: list[dict[str, Any]] = []
         for entry in self.state["history"]:
             epoch = history_epoch(entry)

@@ -206,6 +206,7 @@ class Demo:
         await self.doc.run("init", "--role", "physician",
                            "--escrow-key", self.escrow.public_b64)
         await self.pat.run("init", "--role", "patient")
+        # Chapters 1-12 keep a v2 pairing, as made before v3; chapter 13 pairs with v3.
         offer = await self.doc.run_json("pair", "offer", "--protocol", "2", "--png",
                                         str(self.root / "offer.png"), "--no-terminal")
         say("Rivera", "companion shows a QR code (protocol v2, as every pairing made before "
@@ -269,14 +270,15 @@ class Demo:
         await _until(lambda: any(m.media for m in self.tw.messages_to(PATIENT_NUMBER)))
         got = await self.pat_inbox(1 + len(manifest_tokens))
         media = next(m for m in self.tw.messages_to(PATIENT_NUMBER) if m.media).media[0]
-        received = self.root / "received.mcf"
+        received = self.root / "medcrypt-message.pdf"  # WhatsApp carries it in a PDF
         received.write_bytes(media.data)
         tokens = [t for text in got for t in find_tokens(text)]
         await self.pat.run("open-file", str(received), "--manifest", "-",
                            "--out", str(self.root / "opened.pdf"), stdin="\n".join(tokens))
         same = (self.root / "opened.pdf").read_bytes() == LAB_REPORT
-        say("Sam", f"WhatsApp fetched the file from the bot's expiring URL; companion "
-                   f"opens it: {'identical' if same else 'DIFFERENT'} to the original")
+        say("Sam", f"WhatsApp fetched the file from the bot's expiring URL, inside a PDF "
+                   f"({media.content_type}); companion opens it: "
+                   f"{'identical' if same else 'DIFFERENT'} to the original")
 
         print("\n6. A plaintext slip is blocked")
         await self.tw.user_sends_whatsapp_async(PATIENT_NUMBER, PLAINTEXT_SLIP)

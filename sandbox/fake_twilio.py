@@ -36,6 +36,7 @@ from medcrypt.sandbox.tw_models import (
     TwilioMessage,
     auth_error,
     new_sid,
+    whatsapp_media_error,
     window_error,
 )
 from medcrypt.sandbox.tw_validate import bare, validate_create
@@ -219,8 +220,8 @@ class FakeTwilio(TwilioDriver):
         steps: list[tuple[str, int | None]]
         if window_closed:
             steps = [("failed", 63016)]
-        elif not await self._fetch_media(msg):
-            steps = [("failed", 11200)]
+        elif (media_error := await self._fetch_media(msg)) is not None:
+            steps = [("failed", media_error)]
         elif bare(msg.to) in self.undeliverable:
             steps = [("sent", None), ("undelivered", self.undeliverable[bare(msg.to)])]
         else:
@@ -242,27 +243,35 @@ class FakeTwilio(TwilioDriver):
                 await self.post_signed(msg.status_callback, status_params(msg, status, code),
                                        kind="callback")
 
-    async def _fetch_media(self, msg: TwilioMessage) -> bool:
-        """Download attachments; WhatsApp delivers only the first MediaUrl of a message.
+    async def _fetch_media(self, msg: TwilioMessage) -> int | None:
+        """Download attachments; the error code that fails the message, or None.
 
-        The others are recorded with an error so a test sees they never arrived (the
-        message itself still succeeds, as on the real platform).
+        WhatsApp delivers only the first MediaUrl of a message: the others are recorded
+        with an error so a test sees they never arrived (the message itself still
+        succeeds, as on the real platform). A download that fails is 11200; WhatsApp
+        media of a type Twilio does not document for it, or whose bytes do not match
+        its Content-Type, is 12300, and media over WhatsApp's size limit 11751.
         """
         whatsapp = msg.to.startswith("whatsapp:")
-        ok = True
+        error: int | None = None
         for i, url in enumerate(msg.media_urls):
             fetch = MediaFetch(url, 0, None, b"")
             if whatsapp and i > 0:
                 fetch.error = "not delivered: WhatsApp sends one attachment per message"
             elif urlsplit(url).hostname not in LOOPBACK_HOSTS:
                 fetch.error = "refused: the sandbox only fetches loopback URLs"
-                ok = False
+                error = error or 11200
             else:
                 await self._download(fetch)
-                ok = ok and fetch.error is None
+                if fetch.error is not None:
+                    error = error or 11200
+                elif whatsapp and (refused := whatsapp_media_error(fetch.content_type,
+                                                                   fetch.data)):
+                    fetch.error = f"refused by WhatsApp rules ({refused})"
+                    error = error or refused
             with self._lock:
                 msg.media.append(fetch)
-        return ok
+        return error
 
     async def _download(self, fetch: MediaFetch) -> None:
         try:
@@ -329,6 +338,8 @@ class FakeTwilio(TwilioDriver):
 _ERROR_TEXT = {
     63016: "Failed to send freeform message because you are outside the allowed window.",
     11200: "HTTP retrieval failure",
+    11751: "Media exceeds messaging provider size limit",
+    12300: "Invalid Content-Type",
     63024: "Invalid message recipient",
 }
 

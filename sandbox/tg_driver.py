@@ -107,9 +107,26 @@ class TelegramDriver(LoopbackServer):
         return update_id
 
     def block_user(self, user_id: int) -> None:
-        """Later sends to this user fail with 403 "bot was blocked by the user"."""
+        """Later sends to this user fail with 403 "bot was blocked by the user"; the bot
+        gets the ``my_chat_member`` update (member -> kicked) if it asked for those."""
         with self.state.lock:
             self.state.blocked.add(user_id)
+            if user_id in self.state.users:
+                self.state.member_status(user_id, "member", "kicked")
+        self.signal.notify()
+
+    def unblock_user(self, user_id: int) -> None:
+        """The user unblocks the bot (kicked -> member); sends work again."""
+        with self.state.lock:
+            self.state.blocked.discard(user_id)
+            self.state.member_status(user_id, "kicked", "member")
+        self.signal.notify()
+
+    def user_exists(self, user_id: int, *, first_name: str = "Sandbox User") -> None:
+        """A Telegram user who never opened the chat with the bot (never sent /start):
+        the Bot API answers 403 "bot can't initiate conversation with a user"."""
+        with self.state.lock:
+            self.state.ensure_user(user_id, first_name, None)
 
     async def post_to_webhook_async(self, update: dict[str, Any], *,
                                     secret_token: str | None = None,

@@ -3,8 +3,11 @@
 Every method runs under one lock because the driver (test thread) and the server loop
 (another thread, in the threaded mode) both touch it. Behaviour mirrors the real
 server where the bot can observe it: per-chat message ids shared by both directions,
-update ids increasing globally, offsets confirming updates, "chat not found" for users
-who never wrote to the bot, "message is too long" above 4096 UTF-16 code units.
+update ids increasing globally, offsets confirming updates, "chat not found" for ids
+Telegram does not know, 403 "bot can't initiate conversation with a user" for users who
+exist but never started the bot, 403 "bot was blocked by the user" after a block (with
+the ``my_chat_member`` update Telegram sends for it), "message is too long" above 4096
+UTF-16 code units.
 """
 
 from __future__ import annotations
@@ -61,6 +64,9 @@ class TelegramState:
                                          ("id", "is_bot", "first_name", "username")}
         self.users: dict[int, dict[str, Any]] = {}
         self.blocked: set[int] = set()
+        #: Users who opened the chat with the bot (sent it anything): only they can be
+        #: written to. Telegram users the bot never heard from get 403.
+        self.started: set[int] = set()
         self._next_mid: dict[int, int] = {}
         self.files: dict[str, StoredFile] = {}
         self._files_by_path: dict[str, StoredFile] = {}
@@ -88,6 +94,8 @@ class TelegramState:
             raise bad_request("chat not found")
         if chat_id in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if chat_id not in self.started:
+            raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
         return private_chat_json(user)
 
     def _store_file(self, data: bytes, file_name: str, mime_type: str) -> StoredFile:
@@ -117,6 +125,7 @@ class TelegramState:
         """A message from the user; ``content`` adds other Message fields (``photo``,
         ``location``...) as the Bot API names them."""
         user = self.users[user_id]
+        self.started.add(user_id)
         mid = self._mid(user_id)
         msg: dict[str, Any] = {"message_id": mid, "from": user,
                                "chat": private_chat_json(user), "date": self.now()}
@@ -164,6 +173,20 @@ class TelegramState:
                                "edit_date": self.now(), "text": text}
         original.text = text
         return self._push_update("edited_message", msg)
+
+    def member_status(self, user_id: int, old: str, new: str) -> int:
+        """The ``my_chat_member`` update Telegram sends when a user blocks the bot
+        (member -> kicked) or unblocks it (kicked -> member)."""
+        user = self.users[user_id]
+        bot_user = {k: self.bot_user[k] for k in ("id", "is_bot", "first_name", "username")}
+
+        def member(status: str) -> dict[str, Any]:  # ChatMemberBanned needs until_date
+            return {"status": status, "user": bot_user,
+                    **({"until_date": 0} if status == "kicked" else {})}
+
+        return self._push_update("my_chat_member", {
+            "chat": private_chat_json(user), "from": user, "date": self.now(),
+            "old_chat_member": member(old), "new_chat_member": member(new)})
 
     def raw_update(self, kind: str, payload: Any) -> int:
         """Queue an update whose ``kind`` object is ``payload`` verbatim, unchecked.

@@ -26,6 +26,7 @@ from medcrypt.sandbox.tw_models import (
     new_sid,
     whatsapp_address,
 )
+from medcrypt.sandbox.tw_validate import bare
 
 SignatureMode = Literal["valid", "forged", "missing"]
 
@@ -72,22 +73,29 @@ class TwilioDriver(LoopbackServer):
             profile_name: str = "Sandbox User", message_sid: str | None = None,
             signature: SignatureMode = "valid", sign_url: str | None = None,
             webhook_url: str | None = None,
-            location: tuple[float, float] | None = None) -> InboundResult:
+            location: tuple[float, float] | None = None,
+            sms: bool = False, media_gone: bool = False) -> InboundResult:
         """Post an inbound WhatsApp message to the bot; see :meth:`user_sends_whatsapp`.
 
         ``location``: (latitude, longitude) of a shared map pin instead of text or media.
+        ``media_gone``: the MediaUrls answer 404, as Twilio's do once the media was
+        deleted (by the account's media retention, or an API call) before the bot fetched it.
+        ``sms``: the message comes from a plain SMS number (``From=+1555...``, no
+        ``whatsapp:`` prefix), as Twilio posts when the same webhook URL is configured
+        for a phone number's SMS too.
         """
         url = webhook_url or self.webhook_url
         if not url:
             raise RuntimeError("FakeTwilio.webhook_url is not set: where does the bot listen?")
-        sender = whatsapp_address(from_number)
+        sender = from_number if sms else whatsapp_address(from_number)
         sid = message_sid or new_sid("MM" if media else "SM")
         served: list[tuple[str, str]] = []
         with self._lock:
             for data, content_type in media or ():
                 path = (f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}/Media/"
                         f"{new_sid('ME')}")
-                self.inbound_media[path] = (data, content_type)
+                if not media_gone:
+                    self.inbound_media[path] = (data, content_type)
                 served.append((self.url + path, content_type))
             if signature == "valid":  # forged/unsigned posts never went through Twilio
                 self.last_inbound_at[sender] = self.clock.now()
@@ -95,6 +103,10 @@ class TwilioDriver(LoopbackServer):
                                 from_addr=sender, to_addr=self.whatsapp_from, body=body,
                                 profile_name=profile_name, media=served,
                                 location=location)
+        if sms:  # an SMS webhook: no WhatsApp fields, a plain number on both ends
+            for key in ("WaId", "ProfileName", "MessageType"):
+                params.pop(key, None)
+            params["To"] = bare(self.whatsapp_from)
         signed_for = sign_url or self.signature_url or url
         sig: str | None = None
         if signature == "valid":

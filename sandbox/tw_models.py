@@ -20,6 +20,38 @@ from typing import Any
 API_VERSION = "2010-04-01"
 MAX_BODY_CHARS = 1600
 MAX_MEDIA = 10
+#: Media types Twilio documents as accepted for WhatsApp ("Accepted content types for
+#: media"), each with the leading bytes its files start with (None: not checked here).
+#: Twilio checks that a file's Content-Type matches its bytes and refuses the others.
+WHATSAPP_MEDIA_TYPES: dict[str, tuple[bytes, ...] | None] = {
+    "image/jpeg": (b"\xff\xd8\xff",), "image/jpg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",), "image/webp": (b"RIFF",),
+    "audio/ogg": (b"OggS",), "audio/amr": (b"#!AMR",), "audio/3gpp": None,
+    "audio/aac": None, "audio/mpeg": None, "video/mp4": None,
+    "application/pdf": (b"%PDF-",), "application/msword": (b"\xd0\xcf\x11\xe0",),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (b"PK",),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (b"PK",),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (b"PK",),
+    "text/vcard": (b"BEGIN:VCARD",), "text/x-vcard": (b"BEGIN:VCARD",),
+}
+#: WhatsApp's size limits through Twilio: a whole message under 16 MB, an image 5 MB.
+WHATSAPP_MAX_MEDIA_BYTES = 16 * 1000 * 1000
+WHATSAPP_MAX_IMAGE_BYTES = 5 * 1000 * 1000
+#: Twilio's error codes for media it will not deliver.
+ERROR_MEDIA_TYPE = 12300  # "Invalid Content-Type"
+ERROR_MEDIA_SIZE = 11751  # "Media exceeds messaging provider size limit"
+
+
+def whatsapp_media_error(content_type: str | None, data: bytes) -> int | None:
+    """The error code Twilio fails a WhatsApp message with for this media, or None."""
+    kind = (content_type or "").split(";", 1)[0].strip().lower()
+    if kind not in WHATSAPP_MEDIA_TYPES:
+        return ERROR_MEDIA_TYPE
+    magic = WHATSAPP_MEDIA_TYPES[kind]
+    if magic is not None and not data.startswith(magic):
+        return ERROR_MEDIA_TYPE  # the header does not match the file
+    limit = WHATSAPP_MAX_IMAGE_BYTES if kind.startswith("image/") else WHATSAPP_MAX_MEDIA_BYTES
+    return ERROR_MEDIA_SIZE if len(data) > limit else None
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
 GSM7 = frozenset(

@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from medcrypt.bot.domain.channels import Channel
 from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.messages import Platform
+from medcrypt.bot.domain.splitting import utf16_units
 from medcrypt.crypto.errors import ConfigError, MalformedToken
+from medcrypt.crypto.keyless import pdf_wrap
 from medcrypt.storage.normalize import normalize_phone
 
 #: Twilio: "Failed to send freeform message because you are outside the allowed window"
@@ -102,12 +104,20 @@ def channels(settings: Settings, environ: Mapping[str, str]) -> dict[Platform, C
             config_admins=telegram_admins(settings),
             admin_form="telegram:<chat id>",
             # deleteMessage works in private chats for messages under 48 hours old.
-            deletes_messages=True),
+            deletes_messages=True,
+            # sendMessage counts its 4096 in UTF-16 code units ("message is too long").
+            measure=utf16_units,
+            max_file_in=min(settings.relay.max_file_bytes, settings.telegram.max_download_bytes),
+            max_file_out=min(settings.relay.max_file_bytes, settings.telegram.max_upload_bytes)),
         Platform.WHATSAPP: Channel(
             Platform.WHATSAPP, "WhatsApp", settings.whatsapp.max_message_chars,
             window_closed_codes=frozenset({str(WINDOW_CLOSED)}),
             config_admins=whatsapp,
-            admin_form="whatsapp:+<number>"),
+            admin_form="whatsapp:+<number>",
+            max_file_in=min(settings.relay.max_file_bytes, settings.whatsapp.max_media_bytes),
+            # Delivered inside a PDF (ADR 0023): the wrapper must fit the limit too.
+            max_file_out=min(settings.relay.max_file_bytes,
+                             settings.whatsapp.max_media_bytes - pdf_wrap.MAX_OVERHEAD)),
     }
 
 

@@ -60,7 +60,8 @@ from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.health import LoopHealth
 from medcrypt.bot.domain.messages import Document, Media, OutKind, Platform
 from medcrypt.bot.domain.sender import Delivery
-from medcrypt.bot.outbox.errors import Permanent, RetryAfter, Transient
+from medcrypt.bot.domain.splitting import split_reply, utf16_units
+from medcrypt.bot.outbox.errors import Permanent, RetryAfter, Transient, Unreachable
 from medcrypt.bot.relay.intake import Intake, Outcome
 from medcrypt.crypto.errors import ConfigError, TransportError
 
@@ -72,8 +73,12 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 #: The name of Telegram's platform loop in :class:`~bot.domain.health.LoopHealth`.
 LOOP_NAME = "telegram"
-#: The updates the bot asks for: messages, and their edits (guard rule 8 deletes those).
-ALLOWED_UPDATES = ("message", "edited_message")
+#: The updates the bot asks for: messages, their edits (guard rule 8 deletes those), and
+#: changes of the bot's own membership in a chat - how Telegram tells a bot that a user
+#: blocked it (or unblocked it) before a send fails.
+ALLOWED_UPDATES = ("message", "edited_message", "my_chat_member")
+#: The 403 texts that mean "this user must write to the bot first".
+_UNREACHABLE = re.compile(r"can't initiate conversation|blocked by the user", re.IGNORECASE)
 #: A command addressed to a bot by name (``/help@clinic_bot``), as Telegram clients send it.
 _ADDRESSED_COMMAND = re.compile(r"^(\s*/[^\s@]*)@\S*")
 
@@ -87,6 +92,20 @@ def _host(url: str) -> str:
 def command_text(text: str | None) -> str | None:
     """``/help@clinic_bot args`` -> ``/help args``: the relay reads commands by name only."""
     return None if text is None else _ADDRESSED_COMMAND.sub(r"\1", text, count=1)
+
+
+def addressed_elsewhere(text: str | None, username: str | None) -> bool:
+    """True for ``/command@OtherBot``: a command a client addressed to another bot.
+
+    Telegram clients add ``@botname`` when a user picks a command from another bot's
+    menu; answering it would make this bot act on a command the user gave someone else.
+    Bot usernames are case-insensitive. Without a known username nothing is skipped.
+    """
+    match = _ADDRESSED_COMMAND.match(text or "")
+    if match is None or not username:
+        return False
+    addressee = text[match.end(1) + 1:match.end()] if text else ""
+    return addressee.lower() != username.lower()
 
 
 async def _not_audited(update_id: int) -> None:
@@ -252,16 +271,30 @@ class TelegramAdapter:
 
     # -- inbound ----------------------------------------------------------------------
     async def handle_update(self, update: Update) -> None:
+        member = update.my_chat_member
+        if member is not None:
+            if member.chat.type == "private":
+                status = member.new_chat_member.status
+                # "kicked": the user blocked the bot; "member": unblocked (or restarted).
+                if status in ("kicked", "member"):
+                    self._intake.reachable(Platform.TELEGRAM, str(member.chat.id),
+                                           status == "member")
+                    log.info("chat_member_changed", status=status)
+            return
         if update.edited_message is not None:
             await self._handle_edit(update.update_id, update.edited_message)
             return
         msg = update.message
         if msg is None or msg.chat.type != "private":
             return  # groups and channels are out of scope: one chat per person
+        if addressed_elsewhere(msg.text, self.app.bot.username):
+            log.info("update_skipped", reason="command_for_another_bot")
+            return
         chat_id = msg.chat.id
         dedupe = f"{update.update_id}:{int(msg.date.timestamp())}"
         document: Document | None = None
-        limit = self._settings.relay.max_file_bytes
+        limit = min(self._settings.relay.max_file_bytes,
+                    self._settings.telegram.max_download_bytes)
         if msg.document is not None:
             size = msg.document.file_size or 0
             if size > limit:
@@ -307,12 +340,14 @@ class TelegramAdapter:
                 await self.app.bot.delete_message(chat_id=chat_id, message_id=message_id)
             except TelegramError as exc:  # best effort: too old, no rights, already gone
                 log.info("delete_failed", reason=type(exc).__name__)
+        limit = self._settings.telegram.max_message_chars
         for text in outcome.direct_replies:
-            await self._pacer.wait()
-            try:
-                await self.app.bot.send_message(chat_id=chat_id, text=text)
-            except TelegramError as exc:
-                log.info("direct_reply_failed", reason=type(exc).__name__)
+            for piece in split_reply(text, limit, utf16_units):
+                await self._pacer.wait()
+                try:
+                    await self.app.bot.send_message(chat_id=chat_id, text=piece)
+                except TelegramError as exc:
+                    log.info("direct_reply_failed", reason=type(exc).__name__)
         self._on_accepted()
 
     # -- outbound (outbox Sender) -------------------------------------------------------
@@ -331,7 +366,13 @@ class TelegramAdapter:
                 message = await bot.send_message(chat_id=chat_id, text=delivery.body)
         except TgRetryAfter as exc:
             raise RetryAfter("tg-429", retry_after_seconds(exc)) from None
-        except (Forbidden, ChatMigrated, InvalidToken) as exc:
+        except Forbidden as exc:
+            # "bot can't initiate conversation with a user" (never /start-ed) and "bot
+            # was blocked by the user": reachable again once they write to the bot.
+            if _UNREACHABLE.search(exc.message):
+                raise Unreachable("tg-403") from None
+            raise Permanent("tg-Forbidden") from None
+        except (ChatMigrated, InvalidToken) as exc:
             raise Permanent(f"tg-{type(exc).__name__}") from None
         except BadRequest:
             raise Permanent("tg-400") from None

@@ -9,7 +9,12 @@ already accepted) also gets 403 and changes nothing: the idempotency key is chec
 the same transaction that would have recorded it.
 
 Media for outgoing attachments is served at ``/media/<random name>``: 256 random bits,
-only its SHA-256 stored, expiring after ``media_url_ttl_seconds``.
+only its SHA-256 stored, expiring after ``media_url_ttl_seconds``; the encrypted file
+inside a PDF, a type Twilio delivers to WhatsApp (ADR 0023).
+
+Inbound media Twilio will not hand over (404 and the like) is answered 200 with a TwiML
+reply asking the sender to resend, and nothing is recorded; a signed request that is
+not WhatsApp (an SMS ``From``) gets empty TwiML and changes nothing.
 
 Bodies reach these handlers already capped at ``whatsapp.max_body_bytes``: the
 listener's edge (:mod:`bot.adapters.http_edge`) answers 413 to anything longer before
@@ -32,17 +37,22 @@ from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
 from medcrypt.bot.adapters.shapes import whatsapp_media
+from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.messages import Document, Platform
 from medcrypt.bot.domain.sender import FileLinks
+from medcrypt.bot.domain.splitting import split_reply
 from medcrypt.bot.relay.intake import Intake
 from medcrypt.crypto.clock import Clock
+from medcrypt.crypto.keyless import pdf_wrap
 from medcrypt.storage.db import SessionFactory
 from medcrypt.storage.repos.media import media_for_url
 
 log = structlog.get_logger("bot.whatsapp.webhook")
 
 _EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+#: What :meth:`WhatsAppWebhook._fetch_media` returns for media Twilio would not serve.
+_UNAVAILABLE = Document(b"", "unavailable")
 #: Most form fields accepted (Twilio sends about 20, a few more per media item).
 MAX_FORM_FIELDS = 200
 
@@ -100,12 +110,27 @@ class WhatsAppWebhook:
             return await self._refuse("signature")
         sid = params.get("MessageSid") or params.get("SmsMessageSid") or ""
         sender = params.get("From", "")
-        if not sid or not sender.startswith("whatsapp:"):
+        if not sid:
             return Response(status_code=400)
+        if not sender.startswith("whatsapp:"):
+            # Signed by Twilio but not WhatsApp: an SMS (or voice-number) webhook pointed
+            # at this URL. Twilio logs any 4xx as error 11200 and may retry; this is not
+            # an error of the request, just a channel the relay does not serve. Empty
+            # TwiML: no reply (an SMS reply would cost the clinic and leak that a relay
+            # answers here), nothing stored.
+            log.info("twilio_webhook_ignored", reason="not_whatsapp")
+            return Response(_EMPTY_TWIML, media_type="application/xml")
         media = whatsapp_media(params)  # photos, locations...: never fetched
         document = None if media is not None else await self._fetch_media(params)
         if isinstance(document, Response):
             return document
+        if document is _UNAVAILABLE:
+            # Twilio does not retry a failed webhook by default, so a 5xx here loses the
+            # message without a word. The sender is told instead, in the answer itself;
+            # nothing is recorded - not even the MessageSid - so a resend, or a retry
+            # Twilio makes after all, is handled afresh.
+            log.info("inbound_media_unavailable")
+            return Response(_twiml([notices.MEDIA_UNAVAILABLE]), media_type="application/xml")
         outcome = self._intake.accept(
             platform=Platform.WHATSAPP, address=sender, dedupe_key=sid,
             # With media, Body is its caption: read like text (tokens relayed, words guarded).
@@ -116,7 +141,10 @@ class WhatsAppWebhook:
             return await self._refuse("replay")
         self._on_accepted()
         # Replies to a stranger (nothing stored) go back as TwiML in the response.
-        return Response(_twiml(outcome.direct_replies), media_type="application/xml")
+        limit = self._settings.whatsapp.max_message_chars
+        replies = [piece for reply in outcome.direct_replies
+                   for piece in split_reply(reply, limit)]
+        return Response(_twiml(replies), media_type="application/xml")
 
     async def _refuse(self, reason: str) -> Response:
         log.warning("twilio_webhook_refused", reason=reason)
@@ -125,26 +153,34 @@ class WhatsAppWebhook:
         return Response(status_code=403)
 
     async def _fetch_media(self, params: dict[str, str]) -> Document | Response | None:
+        """The attachment's bytes (cut short past the limit), or :data:`_UNAVAILABLE`
+        when Twilio would not hand them over (gone, refused, unreachable, too slow)."""
         if params.get("NumMedia", "0") in ("", "0"):
             return None
         url = params.get("MediaUrl0", "")
         if not url.startswith(("http://", "https://")):
             return Response(status_code=400)
-        limit = self._settings.relay.max_file_bytes
+        limit = min(self._settings.relay.max_file_bytes,
+                    self._settings.whatsapp.max_media_bytes)
         timeout = self._settings.whatsapp.request_timeout_seconds
-        async with httpx.AsyncClient(auth=self._auth, timeout=timeout,
-                                     follow_redirects=True) as client, \
-                client.stream("GET", url) as resp:
-            if resp.status_code != 200:
-                return Response(status_code=502)  # Twilio retries; nothing recorded
-            declared = int(resp.headers.get("content-length", "0") or 0)
-            if declared > limit:
-                return Document(b"", "attachment", declared_size=declared)
-            data = bytearray()
-            async for chunk in resp.aiter_bytes():
-                data += chunk
-                if len(data) > limit:
-                    return Document(b"", "attachment", declared_size=len(data))
+        try:
+            async with httpx.AsyncClient(auth=self._auth, timeout=timeout,
+                                         follow_redirects=True) as client, \
+                    client.stream("GET", url) as resp:
+                if resp.status_code != 200:
+                    log.info("media_fetch_failed", status=resp.status_code)
+                    return _UNAVAILABLE
+                declared = int(resp.headers.get("content-length", "0") or 0)
+                if declared > limit:
+                    return Document(b"", "attachment", declared_size=declared)
+                data = bytearray()
+                async for chunk in resp.aiter_bytes():
+                    data += chunk
+                    if len(data) > limit:
+                        return Document(b"", "attachment", declared_size=len(data))
+        except httpx.HTTPError as exc:
+            log.info("media_fetch_failed", error=type(exc).__name__)
+            return _UNAVAILABLE
         return Document(bytes(data), "attachment.mcf")
 
     async def status(self, request: Request) -> Response:
@@ -166,8 +202,13 @@ class WhatsAppWebhook:
             data = media_for_url(s, name, now=now)
         if data is None:
             return Response(status_code=404)
-        return Response(data, media_type="application/octet-stream",
-                        headers={"Cache-Control": "no-store"})
+        # Twilio delivers WhatsApp media only of the types it documents, and checks the
+        # bytes against the Content-Type: the container travels inside a PDF
+        # (crypto/keyless/pdf_wrap.py, ADR 0023). The name is the one users see.
+        return Response(pdf_wrap.wrap(data), media_type=pdf_wrap.CONTENT_TYPE,
+                        headers={"Cache-Control": "no-store",
+                                 "Content-Disposition":
+                                     f'attachment; filename="{pdf_wrap.FILE_NAME}"'})
 
 
 def parse_form(body: bytes, content_type: str) -> dict[str, str] | None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -147,7 +148,40 @@ def _clinic_checks(settings: Settings, env: Mapping[str, str]) -> list[Check]:
     return checks
 
 
-def _database_checks(settings: Settings, keyring: Keyring | None) -> list[Check]:
+def _admin_reach_check(session: Any, settings: Settings, env: Mapping[str, str],
+                       keyring: Keyring) -> Check:
+    """Admins the bot cannot write to yet: witness lines for them wait (held) until they
+    write to the bot. A configured admin with no identity never wrote to it; one whose
+    messages are held was refused by the platform (Telegram 403: never opened the chat,
+    or blocked the bot; WhatsApp: the 24-hour window closed). Addresses are masked."""
+    from medcrypt.bot.adapters.channels import telegram_admins, whatsapp_admins
+    from medcrypt.storage.repos import admins, identities
+
+    configured: list[tuple[str, str]] = []
+    if settings.telegram.enabled:
+        configured += [("telegram", a) for a in telegram_admins(settings)]
+    if settings.whatsapp.enabled:
+        configured += [("whatsapp", a) for a in whatsapp_admins(settings, env)]
+    unreachable: list[str] = []
+    for platform, address in configured:
+        found = identities.find_identity(session, keyring, platform, address)
+        if found is None or found.template_sent_at is not None:
+            unreachable.append(f"{platform} …{address[-3:]}")
+    chat_added = admins.admin_identity_ids(session)
+    waiting = identities.waiting_since(session, chat_added)
+    held = sum(1 for i in chat_added if waiting.get(i) is not None)
+    if held:
+        unreachable.append(f"{held} added in chat")
+    if not unreachable:
+        return Check("admins reachable", OK, "every admin has written to the bot")
+    return Check("admins reachable", WARN,
+                 f"not reachable yet: {', '.join(unreachable)} - their audit witness lines "
+                 "wait until they write to the bot (Telegram: open its chat and press "
+                 "Start; WhatsApp: send it any message)")
+
+
+def _database_checks(settings: Settings, keyring: Keyring | None,
+                     env: Mapping[str, str] | None = None) -> list[Check]:
     from medcrypt.storage import migrate
     from medcrypt.storage.db import (
         SQLITE_REQUIRED_PRAGMAS,
@@ -205,6 +239,9 @@ def _database_checks(settings: Settings, keyring: Keyring | None) -> list[Check]
                     checks.append(Check("key coverage", OK, detail))
                 except MedCryptError as exc:
                     checks.append(Check("key coverage", FAIL, str(exc)))
+                # A configuration error there is the "admins" check's to report.
+                with contextlib.suppress(MedCryptError):
+                    checks.append(_admin_reach_check(session, settings, env or {}, keyring))
     finally:
         engine.dispose()
     return checks
@@ -252,7 +289,7 @@ def diagnose(settings: Settings, *, live: bool = False,
     checks += _clinic_checks(settings, env)
     checks += _platform_checks(settings, env)
     try:
-        checks += _database_checks(settings, keyring)
+        checks += _database_checks(settings, keyring, env)
     finally:
         if keyring is not None:
             keyring.wipe()

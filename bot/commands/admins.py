@@ -10,13 +10,14 @@ chat, by the identity a message came from.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import persons
 from medcrypt.bot.domain.messages import Platform
 from medcrypt.storage.normalize import normalize_address
-from medcrypt.storage.repos import admins
+from medcrypt.storage.repos import admins, identities
 
 
 def is_admin(ctx: Context, identity_id: str) -> bool:
@@ -46,12 +47,30 @@ def target_usage(ctx: Context, command: str, extra: str = "") -> str:
                        for channel in ctx.services.channels.values())
 
 
+#: Said of an identity the bot cannot write to yet (see :func:`_reach`).
+NOT_REACHABLE = "not reachable yet"
+
+
+def _reach(waiting: Mapping[str, datetime | None], identity_id: str | None) -> str:
+    """`` (not reachable yet)`` for an admin identity the bot cannot write to: none
+    known (they never wrote to the bot), or messages held until they write (Telegram
+    refused to reach them: never opened the chat, or blocked the bot; WhatsApp: their
+    24-hour window closed). Their witness lines wait, they are not lost."""
+    if identity_id is None or waiting.get(identity_id) is not None:
+        return f" ({NOT_REACHABLE})"
+    return ""
+
+
 def _configured(ctx: Context) -> Mapping[str, list[str]]:
-    """person key -> masked identities, for the configured persons."""
+    """person key -> masked identities with their reachability, for configured persons."""
     found: dict[str, list[str]] = {}
     for channel in ctx.services.channels.values():
         for address, key in channel.config_admins.items():
-            found.setdefault(key, []).append(f"{channel.platform.value} {mask(address)}")
+            identity_id = ctx.services.directory.find(ctx.session, channel.platform, address)
+            waiting = identities.waiting_since(ctx.session, [identity_id] if identity_id
+                                               else [])
+            found.setdefault(key, []).append(f"{channel.platform.value} {mask(address)}"
+                                             f"{_reach(waiting, identity_id)}")
     return found
 
 
@@ -61,10 +80,15 @@ def run(ctx: Context, args: list[str]) -> None:
     lines += [f"- {', '.join(names)} (configuration)" for names in _configured(ctx).values()]
     for identity_ids in admins.persons(ctx.session).values():
         found = ctx.services.directory.addresses_of(ctx.session, identity_ids)
-        names = [f"{found[i][0].value} {mask(found[i][1])}" for i in identity_ids
+        waiting = identities.waiting_since(ctx.session, identity_ids)
+        names = [f"{found[i][0].value} {mask(found[i][1])}{_reach(waiting, i)}"
+                 for i in identity_ids
                  if i in found and persons.configured_person(ctx.services, *found[i]) is None]
         if names:
             lines.append(f"- {', '.join(names)} (added in chat)")
     if len(lines) == 1:
         lines.append("- none")
+    if NOT_REACHABLE in "\n".join(lines):
+        lines.append(f"Admins {NOT_REACHABLE} get the audit witness lines once they write "
+                     "to the bot (on Telegram: open its chat and press Start).")
     ctx.reply("\n".join(lines))

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from medcrypt.bot.domain.messages import Platform
+from medcrypt.bot.domain.splitting import Measure, characters, split_reply
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,8 @@ class Channel:
     platform: Platform
     #: How the platform is named to its users (the warning shown at pairing, /start).
     display_name: str
-    #: Longest text one platform message may carry: relayed tokens are re-split to fit.
+    #: Longest text one platform message may carry, in :attr:`measure` units: relayed
+    #: tokens are re-split to fit, notices and replies are split to fit (:meth:`split`).
     max_message_chars: int
     #: Delivery-receipt error codes by which the platform says the recipient's messaging
     #: window is closed: it takes free-form messages only for a while after the
@@ -39,6 +41,16 @@ class Channel:
     #: The bot can remove a message a user sent it from the user's own chat: the
     #: plaintext guard deletes what it blocks there, and elsewhere asks the sender to.
     deletes_messages: bool = False
+    #: How the platform counts a message's length (Telegram: UTF-16 code units).
+    measure: Measure = characters
+    #: Largest file the bot can receive from this platform, and deliver to it (bytes;
+    #: the adapter sets both - left at 0, every file is refused, never let through).
+    max_file_in: int = 0
+    max_file_out: int = 0
+
+    def split(self, text: str) -> list[str]:
+        """``text`` as the messages it takes on this platform (one when it fits)."""
+        return split_reply(text, self.max_message_chars, self.measure)
 
     @property
     def reply_window(self) -> bool:

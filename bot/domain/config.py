@@ -133,6 +133,11 @@ class TelegramSettings:
     global_messages_per_second: float = 30.0
     #: Largest webhook request body read (webhook mode); larger ones get 413 unread.
     webhook_max_body_bytes: int = 1024 * 1024
+    #: Largest file a bot may download (the Bot API's getFile answers "file is too big"
+    #: above 20 MB); larger ones are refused unread, naming this limit.
+    max_download_bytes: int = 20 * 1024 * 1024
+    #: Largest file a bot may upload with sendDocument (50 MB).
+    max_upload_bytes: int = 50 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,10 @@ class WhatsAppSettings:
     #: Content SID of the approved PHI-free template sent outside the 24-hour window.
     template_content_sid: str = ""
     max_message_chars: int = 1600
+    #: Largest WhatsApp attachment through Twilio, both ways ("under 16 MB" for a whole
+    #: WhatsApp message, Twilio's media guidance): counted in decimal megabytes, so a
+    #: file that fits here fits however Twilio counts.
+    max_media_bytes: int = 16_000_000
     #: Lifetime of the unguessable media URLs serving encrypted attachments.
     media_url_ttl_seconds: int = 3600
     #: Timeout of each Twilio REST call, seconds.
@@ -168,6 +177,8 @@ class WhatsAppSettings:
 
 @dataclass(frozen=True)
 class RelaySettings:
+    #: The clinic's own cap on a relayed file, on top of each platform's limits
+    #: (``telegram.max_download_bytes``, ``whatsapp.max_media_bytes``...).
     max_file_bytes: int = 50 * 1024 * 1024
     #: Messages a user may send per minute before getting a polite refusal.
     user_messages_per_minute: int = 30

@@ -58,7 +58,21 @@ DEPOSIT_NOT_YOURS = (
     "each person's recovery copy only when that person sends it. The attempt was recorded."
 )
 NOT_PAIRED = "You are not paired yet. Pair with the MedCrypt companion first (/help)."
-TOO_LARGE = "Not sent: the file is larger than {limit_mb} MB."
+#: A file over the limit of the platform it came from, or of the one it would go to.
+TOO_LARGE_FROM = (
+    "Not sent: the file is larger than {limit_mb} MB, the most this relay can receive "
+    "from {platform}. Send a smaller file."
+)
+TOO_LARGE_TO = (
+    "Not sent: the file is larger than {limit_mb} MB, the most {platform} delivers, and "
+    "the person you are writing to uses {platform}. Send a smaller file."
+)
+#: Added to a file's refusal when a token came with it (its caption / WhatsApp Body).
+CAPTION_NOT_SENT = "The message sent with it (its caption) was not sent either."
+MEDIA_UNAVAILABLE = (
+    "Not sent: your attachment could not be fetched from the messaging service. Please "
+    "send it again."
+)
 NOT_ENCRYPTED_FILE = (
     "Not sent: only files encrypted by the MedCrypt companion can be sent here."
 )

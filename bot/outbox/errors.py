@@ -40,3 +40,10 @@ class WindowClosed(SendFailed):
 
 class Permanent(SendFailed):
     """The recipient cannot be reached this way (blocked, unknown chat, invalid number)."""
+
+
+class Unreachable(Permanent):
+    """The recipient has not opened the chat with the bot, or has blocked it: nothing
+    can reach them until they write to it again. The bot's own notices to them (witness
+    lines) are held until then; a relayed message fails like any permanent failure, so
+    its sender is told."""

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -35,6 +36,7 @@ from medcrypt.bot.outbox.errors import (
     RetryAfter,
     SendFailed,
     Transient,
+    Unreachable,
     WindowClosed,
 )
 from medcrypt.storage.db import Session, is_sqlite
@@ -78,6 +80,8 @@ class OutboxWorker:
         #: Receipts heard in the current event-loop pass, committed together.
         self._receipts: list[tuple[str, str, str | None]] = []
         self._receipts_done: asyncio.Future[None] | None = None
+        #: Row id -> pieces of a split notice already sent, while the row is retried.
+        self._pieces_sent: dict[int, int] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -173,9 +177,8 @@ class OutboxWorker:
 
     # -- send -------------------------------------------------------------------------
     async def _send_one(self, d: Delivery) -> None:
-        sender = self._senders[d.platform]
         try:
-            platform_id = await sender.send(d)
+            platform_id = await self._send_pieces(d)
         except SendFailed as exc:
             self._record_failure(d, exc)
             return
@@ -183,8 +186,30 @@ class OutboxWorker:
             log.error("send_crashed", error=type(exc).__name__, row=d.row_id)
             self._record_failure(d, Transient("adapter-error"))
             return
+        self._pieces_sent.pop(d.row_id, None)
         self._services.events.send_outcome(d.platform.value, "sent")
         await self._mark_sent_soon(d.row_id, platform_id)
+
+    async def _send_pieces(self, d: Delivery) -> str:
+        """Send ``d``, as several platform messages when its text is longer than the
+        recipient's platform takes (:mod:`bot.domain.splitting`); the id of the last.
+
+        Split here, on the text as it finally goes out, so whatever produced it (a list
+        that grew, a translation) is measured as sent. A retry after a failure part-way
+        resumes at the first piece not yet sent (remembered in memory: after a restart
+        the row is in doubt like any other and is sent again whole).
+        """
+        sender = self._senders[d.platform]
+        if d.kind != OutKind.NOTICE.value or not d.body:
+            return await sender.send(d)
+        pieces = self._services.channels[d.platform].split(d.body)
+        if len(pieces) == 1:
+            return await sender.send(d)
+        platform_id = ""
+        for n in range(self._pieces_sent.get(d.row_id, 0), len(pieces)):
+            platform_id = await sender.send(replace(d, body=pieces[n]))
+            self._pieces_sent[d.row_id] = n + 1
+        return platform_id
 
     async def _mark_sent_soon(self, row_id: int, platform_id: str) -> None:
         """Record a send, sharing one transaction with the sends that finished in the
@@ -249,8 +274,14 @@ class OutboxWorker:
             elif isinstance(exc, WindowClosed):
                 outcome = "held"
                 self._hold_for_window(s, row, exc.code, now)
+            elif isinstance(exc, Unreachable) and queue.out_kind(row) is OutKind.NOTICE:
+                outcome = "held"
+                self._hold_until_they_write(s, row, exc.code, now)
             elif isinstance(exc, Permanent) or row.attempts >= relay.outbox_max_attempts:
+                if isinstance(exc, Unreachable):
+                    identities.claim_template(s, row.dest_identity_id, now)  # see below
                 outcome = "dead"
+                self._pieces_sent.pop(row.id, None)
                 rows.mark_dead(s, row.id, exc.code, now)
                 self._tell_origin(s, row, now)
             else:
@@ -261,7 +292,10 @@ class OutboxWorker:
                     **({"rand": self._rand} if self._rand else {}))
                 rows.mark_retry(s, row.id, now + timedelta(seconds=delay), exc.code, now)
         self._services.events.send_outcome(d.platform.value, outcome)
-        log.info("send_failed", reason=type(exc).__name__, status=exc.code)
+        # A row given up on is worth an operator's attention (a witness line or reply
+        # that will never arrive); retries and holds are routine.
+        (log.warning if outcome == "dead" else log.info)(
+            "send_failed", reason=type(exc).__name__, status=exc.code, outcome=outcome)
 
     def _hold_for_window(self, s: Session, row: OutboxState, code: str, now: datetime) -> None:
         rows.hold(s, row.id, code, now)
@@ -270,6 +304,19 @@ class OutboxWorker:
         queue.enqueue(s, OutboundMessage(recipient_id=row.dest_identity_id,
                                          kind=OutKind.TEMPLATE),
                       [""], now)
+
+    def _hold_until_they_write(self, s: Session, row: OutboxState, code: str,
+                               now: datetime) -> None:
+        """Park a notice for a recipient the platform will not let the bot write to yet
+        (never opened the chat, or blocked it): durable, released by their next message.
+
+        The identity's ``template_sent_at`` is what the intake reads to release held
+        rows; on a platform without a messaging window no template is ever sent, so
+        there it means exactly "messages wait until this person writes" - and it is
+        what /admins and ``doctor`` read as "not reachable yet".
+        """
+        rows.hold(s, row.id, code, now)
+        identities.claim_template(s, row.dest_identity_id, now)
 
     def _tell_origin(self, s: Session, row: OutboxState, now: datetime) -> None:
         origin = row.origin_identity_id

@@ -27,6 +27,7 @@ from medcrypt.bot.domain.messages import (
     OutKind,
     Platform,
 )
+from medcrypt.bot.domain.persons import configured_person
 from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox.queue import enqueue
 from medcrypt.bot.relay.ratelimit import RateLimiter
@@ -108,6 +109,23 @@ class Intake:
         for reason in ctx.refusals:
             events.refused(reason)
 
+    def reachable(self, platform: Platform, address: str, reachable: bool) -> None:
+        """The platform says whether the bot may write to this person (a Telegram user
+        blocked or unblocked it). Blocked: noted like a refused send, so /admins and
+        doctor show it and the bot's own notices are held. Unblocked: what was held is
+        released. A person the bot does not know is not recorded."""
+        now = self.services.clock.now()
+        with self._sessions.begin() as session:
+            identity_id = self.services.directory.find(session, platform, address)
+            if identity_id is None:
+                return
+            if reachable:
+                release_held(session, identity_id, now)
+                identities.mark_window(session, identity_id, last_inbound_at=None,
+                                       clear_template=True)
+            else:
+                identities.claim_template(session, identity_id, now)
+
     def seen(self, platform: Platform, dedupe_key: str) -> bool:
         with self._sessions() as s:
             return inbound.seen(s, platform.value, dedupe_key)
@@ -144,8 +162,9 @@ class Intake:
                 # precision on a window of hours saves an UPDATE on almost every message.
                 mark = now
             if resolved.template_sent_at is not None:
-                # Rows are held only together with a template (worker._hold_for_window
-                # sets template_sent_at), so without one there is nothing to release.
+                # Rows are held only together with template_sent_at (set by the worker
+                # when a window closed or the platform refused to reach this person),
+                # so without it there is nothing to release.
                 release_held(session, resolved.identity_id, now)
             identities.mark_window(session, resolved.identity_id, last_inbound_at=mark,
                                    clear_template=resolved.template_sent_at is not None)
@@ -163,7 +182,10 @@ class Intake:
                     ctx.reply(notices.RATE_LIMITED)
             else:
                 handle(ctx)
-            if resolved.created and not ctx.keep_identity:
+            if resolved.created and not ctx.keep_identity and \
+                    configured_person(self.services, platform, address) is None:
+                # (A configured admin's first message is kept: it shows that the bot can
+                # now reach them - /admins and doctor read that.)
                 # A stranger's message that changed nothing: store nothing at all.
                 session.rollback()
                 self._report(ctx)

@@ -67,7 +67,16 @@ def handle(ctx: Context) -> None:
         else:
             leftover = (Leftover.MALFORMED if reading.piece.kind is PieceKind.HEAD
                         else Leftover.TEXT)
+    relayed_before = len(ctx.relayed)
     carried = msg.document is not None and _handle_file(ctx)
+    if carried and reading.tokens and "file" not in ctx.relayed[relayed_before:]:
+        # An encrypted file that was refused (too large, closed pairing...; the reply
+        # says why): the token beside it is its manifest, useless alone - it stays back
+        # too, and the sender is told in the same reply.
+        if ctx.replies:
+            ctx.replies[-1] = f"{ctx.replies[-1]} {notices.CAPTION_NOT_SENT}"
+        guarding.settle(ctx, leftover, carried=True)
+        return
     for token_text, token in reading.tokens:
         _handle_token(ctx, token_text, token)
     guarding.settle(ctx, leftover, carried=carried or bool(reading.tokens))
@@ -376,14 +385,21 @@ def _store_escrow(ctx: Context, token: Token) -> None:
     ctx.reply(notices.ESCROW_STORED)
 
 
+def megabytes(limit: int) -> int:
+    """A byte limit as the MB figure users are told: binary megabytes where the limit
+    is a whole number of them (Telegram's 20 and 50), decimal otherwise (16 000 000)."""
+    mib = 1024 * 1024
+    return max(1, limit // mib if limit % mib == 0 else round(limit / 1_000_000))
+
+
 def _handle_file(ctx: Context) -> bool:
     """Relay an encrypted file, or say why not; False when it was no encrypted file."""
     doc = ctx.message.document
     assert doc is not None
-    limit = ctx.services.settings.relay.max_file_bytes
-    if doc.size > limit:
+    if doc.size > ctx.channel.max_file_in:
         ctx.refused("too_large")
-        ctx.reply(notices.TOO_LARGE.format(limit_mb=max(1, limit // (1024 * 1024))))
+        ctx.reply(notices.TOO_LARGE_FROM.format(limit_mb=megabytes(ctx.channel.max_file_in),
+                                                platform=ctx.channel.display_name))
         return True
     try:
         header = parse_file_header(doc.data)
@@ -397,8 +413,18 @@ def _handle_file(ctx: Context) -> bool:
     pairing = _check_route(ctx, header.pairing_id, header.epoch, header.direction)
     if pairing is None:
         return True
+    recipient = _other(pairing, ctx.sender_id)
+    platform = ctx.services.directory.platform_of(ctx.session, recipient)
+    channel = ctx.services.channels[platform] if platform is not None else None
+    if channel is not None and doc.size > channel.max_file_out:
+        # Refused now, naming the limit, rather than failing at the platform later with
+        # a "could not be delivered" that does not say why.
+        ctx.refused("too_large")
+        ctx.reply(notices.TOO_LARGE_TO.format(limit_mb=megabytes(channel.max_file_out),
+                                              platform=channel.display_name))
+        return True
     _ensure_epoch(ctx, pairing.pairing_id, header.epoch, pairing.epoch_state is not None)
-    out = OutboundMessage(recipient_id=_other(pairing, ctx.sender_id), kind=OutKind.FILE,
+    out = OutboundMessage(recipient_id=recipient, kind=OutKind.FILE,
                           document=doc, origin_id=ctx.sender_id,
                           pairing_id=pairing.pairing_id)
     ctx.relay_file(out.recipient_id, out)

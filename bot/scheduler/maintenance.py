@@ -48,20 +48,19 @@ class WitnessQueue:
 
 
 def admin_identities(ctx: Services) -> list[str]:
-    """Identity ids of every admin: chat-added admins, and the configured admins of every
-    platform without a messaging window.
+    """Identity ids of every admin: the configured admins of every platform and the
+    chat-added admins.
 
     A configured admin who never wrote to the bot gets an identity now (a sealed
-    address, like any sender): the witness must reach them anyway. On a platform with a
-    window (:attr:`bot.domain.channels.Channel.reply_window`) a post to someone who has
-    not written lately is held behind the template, so configured admins there are not
-    posted to unprompted; chat-added admins are, on every platform.
+    address, like any sender): the witness must reach them anyway. Where the platform
+    will not let the bot write to them yet - a Telegram user who never opened the chat
+    (403), a WhatsApp number whose 24-hour window is closed - the outbox holds their
+    lines, durably, and their next message releases them (on WhatsApp after the one
+    PHI-free template that asks them to write). Nothing is dropped.
     """
     ids: list[str] = []
     with ctx.sessions.begin() as session:
         for channel in ctx.channels.values():
-            if channel.reply_window:
-                continue
             ids += [ctx.directory.resolve(session, channel.platform, address).identity_id
                     for address in channel.config_admins]
         ids += [i for i in admin_identity_ids(session) if i not in ids]

@@ -14,11 +14,12 @@ inside the encrypted manifest.
 from __future__ import annotations
 
 import argparse
+import io
 import mimetypes
 import secrets
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from medcrypt.companion.app import Companion, open_companion
 from medcrypt.companion.cli.messages import collect_tokens, seal_body
@@ -27,10 +28,13 @@ from medcrypt.companion.env import read_stdin
 from medcrypt.companion.private_file import replaced_privately
 from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.errors import ConfigError, MalformedToken
+from medcrypt.crypto.keyless import pdf_wrap
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
 from medcrypt.crypto.keyless.wire import Kind, parse_token
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from medcrypt.crypto.endpoint.attachment import Manifest
 
 
@@ -57,12 +61,36 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     op.set_defaults(handler=run_open)
 
 
+#: The most each chat app carries for the relay, as its bot is told (bot/domain/config.py):
+#: Telegram lets a bot download 20 MB; WhatsApp through Twilio takes under 16 MB, and
+#: gets the container inside a PDF wrapper (crypto/keyless/pdf_wrap.py).
+PLATFORM_FILE_LIMITS = {"WhatsApp": (16_000_000 - pdf_wrap.MAX_OVERHEAD, "16 MB"),
+                        "Telegram": (20 * 1024 * 1024, "20 MB")}
+
+
+def warn_if_too_large(size: int) -> None:
+    """Say, before the (possibly long) sealing starts, which chat apps will refuse the
+    container. Only a warning: the companion does not know which app either member uses,
+    and a clinic may raise its relay's limits."""
+    from medcrypt.crypto.endpoint.attachment import container_size  # lazy
+
+    sealed = container_size(size)
+    over = [(name, label) for name, (limit, label) in PLATFORM_FILE_LIMITS.items()
+            if sealed > limit]
+    for name, label in over:
+        print(f"medcrypt: warning: the encrypted file will be {sealed / 1_000_000:.1f} MB, "
+              f"more than {name} carries ({label}): the relay will refuse it if you or the "
+              f"person you write to use {name}", file=sys.stderr)
+
+
 def run_send(args: argparse.Namespace) -> int:
     from medcrypt.crypto.endpoint.attachment import (
         seal_file,  # lazy: keep other commands' start-up light
     )
 
     src_path: Path = args.path
+    if src_path.is_file():  # a missing file is reported where it is opened
+        warn_if_too_large(src_path.stat().st_size)
     mime = args.mime or mimetypes.guess_type(src_path.name)[0] or "application/octet-stream"
     out: Path = args.out or Path(f"{secrets.token_hex(8)}.mcf")
     with open_companion(args) as comp, src_path.open("rb") as src:
@@ -114,6 +142,18 @@ def _manifest_from_token(comp: Companion, text: str) -> Manifest:
     return manifest
 
 
+def _container(path: Path) -> Callable[[], BinaryIO]:
+    """How to read the container at ``path``: the file itself, or - for a file that came
+    through WhatsApp, which carries it inside a PDF (crypto/keyless/pdf_wrap.py) - the
+    container taken out of it. Any other PDF is refused as not a MedCrypt file."""
+    with path.open("rb") as probe:
+        wrapped = pdf_wrap.is_wrapped(probe.read(8))
+    if not wrapped:
+        return lambda: path.open("rb")
+    inner = pdf_wrap.unwrap(path.read_bytes())
+    return lambda: io.BytesIO(inner)
+
+
 def run_open(args: argparse.Namespace) -> int:
     from medcrypt.crypto.endpoint.attachment import (  # lazy
         MAX_FILE_SIZE,
@@ -122,7 +162,8 @@ def run_open(args: argparse.Namespace) -> int:
         read_container_header,
     )
 
-    with args.container.open("rb") as probe:
+    container = _container(args.container)
+    with container() as probe:
         header = read_container_header(probe)
     with open_companion(args) as comp:
         if args.manifest:
@@ -138,7 +179,7 @@ def run_open(args: argparse.Namespace) -> int:
         out: Path = args.out or args.out_dir / manifest.name
         if out.exists() and not args.force:
             raise ConfigError("--out", f"{out} exists (use --force to overwrite)")
-        with args.container.open("rb") as src, replaced_privately(out) as dst:
+        with container() as src, replaced_privately(out) as dst:
             open_file(src, dst, manifest, pairing_id=header.pairing_id,
                       max_size=MAX_FILE_SIZE)
         comp.commit()

@@ -163,6 +163,22 @@ def claim_template(session: Session, identity_id: str, now: datetime) -> bool:
     return True
 
 
+def waiting_since(session: Session, identity_ids: Iterable[str]) -> dict[str, datetime | None]:
+    """Live identities -> since when messages wait for them to write (None: they do not).
+
+    ``template_sent_at`` is set when a platform refused to reach the person (a closed
+    WhatsApp window; a Telegram user who never opened the chat or blocked the bot) and
+    cleared by their next message.
+    """
+    ids = list(identity_ids)
+    if not ids:
+        return {}
+    rows = session.execute(select(PlatformIdentity.id, PlatformIdentity.template_sent_at)
+                           .where(PlatformIdentity.id.in_(ids),
+                                  PlatformIdentity.deleted_at.is_(None)))
+    return {identity_id: since for identity_id, since in rows}
+
+
 def adopt_role(session: Session, identity_id: str, role: str) -> None:
     """Label the identity by what it paired as, unless it already has a role."""
     if role not in ROLES:

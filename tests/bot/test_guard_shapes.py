@@ -16,6 +16,7 @@ import os
 from sqlalchemy import select
 
 from medcrypt.bot.domain import notices
+from medcrypt.crypto.keyless import pdf_wrap
 from medcrypt.crypto.keyless.wire import Direction, encode_file_header
 from medcrypt.storage.models.audit import AuditEntry
 from tests.support.rigs import PATIENT_WA, PHYSICIAN_TG, Rig, until
@@ -168,7 +169,8 @@ async def test_a_captioned_file_relays_the_file_and_guards_the_words(rig: Rig) -
     mid = rig.tg.user_sends_document(PHYSICIAN_TG, "lab.mcf", blob,
                                      caption=f"Your labs: potassium 6.1 {MARKER}")
     await rig.tw.wait_until_async(lambda: any(
-        m.media and m.media[0].data == blob for m in rig.tw.messages_to(PATIENT_WA)), 10)
+        m.media and m.media[0].data == pdf_wrap.wrap(blob)  # in a PDF (ADR 0023)
+        for m in rig.tw.messages_to(PATIENT_WA)), 10)
     reply = await _tg_reply(rig, n)
     await until(lambda: _deleted(rig, mid), timeout=5)
     assert reply.startswith(notices.WORDS_BLOCKED)

@@ -6,6 +6,7 @@ import os
 
 from sqlalchemy import select
 
+from medcrypt.crypto.keyless import pdf_wrap
 from medcrypt.crypto.keyless.parts import join_parts, split_token
 from medcrypt.crypto.keyless.wire import (
     FILE_VERSION_PADDED,
@@ -82,7 +83,7 @@ async def test_attachment_both_platforms(rig: Rig) -> None:
 
     await rig.tw.wait_until_async(media_fetched, timeout=10)
     msg = next(m for m in rig.tw.messages_to(PATIENT_WA) if m.media)
-    assert msg.media[0].data == blob
+    assert pdf_wrap.unwrap(msg.media[0].data) == blob  # carried in a PDF (ADR 0023)
 
     back = encode_file_header(pid, now_epoch(), Direction.PATIENT_TO_PHYSICIAN,
                               os.urandom(16), version=FILE_VERSION_UNPADDED) + os.urandom(3000)

@@ -18,6 +18,7 @@ from medcrypt.companion.keystore import Keystore
 from medcrypt.crypto.endpoint.v3.pinned import verify_record
 from medcrypt.crypto.endpoint.v3.verified import fingerprint_v3
 from medcrypt.crypto.errors import QrShared
+from medcrypt.crypto.keyless.epochs import parse_month
 from medcrypt.crypto.keyless.wire import encode_token, parse_token
 from tests.support.companion import PASSPHRASE, T0, Cli, make_v3_pair, phone_photo
 from tests.support.terminal import Terminal
@@ -107,6 +108,7 @@ def test_a_second_valid_accept_aborts_and_a_new_qr_pairs(cli: Cli) -> None:
     assert all(o["pending"]["offer"] is None and o["pending"]["ephemeral_private"] is None
                for o in offers.values())  # no offer secret survives the abort
     assert not (cli.tmp / "offer.png").exists()
+    assert [o["open"] for o in cli.ok(doc, "status", "--json").json()["offers"]] == [False]
     # Re-pairing with a fresh QR works.
     _offer(cli, doc, "second")
     fresh = _accept(cli, pat, "second.png")
@@ -213,3 +215,9 @@ def test_a_changed_physician_key_is_loud(cli: Cli) -> None:
     loud = cli(pair.pat, "encrypt", stdin="hello")
     assert loud.code == 4 and "key changed" in loud.err and "verify" in loud.err
     assert loud.out == ""
+    # Refusing the key never stops shredding: the first unlock after a grace end deletes
+    # the month all the same.
+    late = cli(pair.pat, "status", now="2026-12-08T00:00:01+00:00")
+    assert late.code == 4 and "key changed" in late.err
+    state = document(pair.pat)["pairings"][pair.pairing_id]["session"]
+    assert str(parse_month("2026-11")) in state["shredded"]

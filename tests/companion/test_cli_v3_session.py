@@ -194,3 +194,19 @@ def test_the_keystore_holds_the_v3_session_state(cli: Cli) -> None:
     record = document(pair.doc)["pairings"][pair.pairing_id]
     assert record["protocol"] == 3 and record["session"]["format"] == "medcrypt-session/3"
     assert record["deposits"] == {}  # v3 deposits ride inside MESSAGE tokens
+
+
+@pytest.mark.slow
+def test_beyond_the_skip_bound_is_a_typed_error_that_burns_nothing(cli: Cli) -> None:
+    """1001 lost messages in a row: the next one is refused (LimitExceeded, exit 4) and
+    the receiver's state is unchanged; the 1000th-skip one still opens."""
+    pair = make_v3_pair(cli)
+    _say(cli, pair.pat, pair.doc, "first")
+    tokens = [cli.ok(pair.pat, "encrypt", "--no-history", stdin=f"n{i}").out
+              for i in range(1002)]
+    before = session_state(pair.doc, pair.pairing_id)
+    too_far = cli(pair.doc, "decrypt", stdin=tokens[1001])
+    assert too_far.code == 4 and "limit 1000" in too_far.err and too_far.out == ""
+    assert session_state(pair.doc, pair.pairing_id) == before
+    assert cli.ok(pair.doc, "decrypt", stdin=tokens[1000]).out == "n1000"
+    assert cli.ok(pair.doc, "decrypt", stdin=tokens[3]).out == "n3"  # a skipped key kept

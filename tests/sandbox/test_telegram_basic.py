@@ -268,3 +268,27 @@ async def test_file_download_needs_the_right_token(tg: FakeTelegram) -> None:
         wrong = await client.get(f"{tg.base_file_url}1:wrong/{relative}")
     assert ok.content == b"secret bytes"
     assert wrong.status_code == 404 and b"secret" not in wrong.content
+
+
+async def test_users_who_never_started_the_bot_cannot_be_written_to(tg: FakeTelegram) -> None:
+    """Telegram: a user the bot never heard from gets 403 "bot can't initiate
+    conversation with a user"; an id Telegram does not know, 400 "chat not found"."""
+    tg.user_exists(11)
+    async with make_bot(tg) as bot:
+        with pytest.raises(Forbidden, match="can't initiate conversation"):
+            await bot.send_message(11, "x")
+        with pytest.raises(BadRequest, match=r"(?i)chat not found"):
+            await bot.send_message(12, "x")
+        tg.user_sends_text(11, "/start")
+        assert (await bot.send_message(11, "x")).text == "x"
+
+
+async def test_block_and_unblock_arrive_as_my_chat_member(tg: FakeTelegram) -> None:
+    tg.user_sends_text(13, "/start")
+    tg.block_user(13)
+    tg.unblock_user(13)
+    async with make_bot(tg) as bot:
+        updates = await bot.get_updates(timeout=0, allowed_updates=["my_chat_member"])
+    changes = [(u.my_chat_member.old_chat_member.status, u.my_chat_member.new_chat_member.status)
+               for u in updates if u.my_chat_member is not None]
+    assert changes == [("member", "kicked"), ("kicked", "member")]

@@ -76,7 +76,7 @@ async def test_callback_window_mode_fails_asynchronously_like_production(
 async def test_media_is_downloaded_like_whatsapp_and_only_the_first(
         tw: FakeTwilio, client: Client, receiver: BotReceiver) -> None:
     tw.open_window(PATIENT)
-    receiver.media["a1"] = (b"\x00sealed-attachment\xff", "application/octet-stream")
+    receiver.media["a1"] = (b"%PDF-1.7 sealed-attachment\xff", "application/pdf")
     receiver.media["a2"] = (b"second", "application/octet-stream")
     msg = await client.messages.create_async(
         to=PATIENT, from_=tw.whatsapp_from, body="file",
@@ -84,7 +84,7 @@ async def test_media_is_downloaded_like_whatsapp_and_only_the_first(
     assert msg.num_media == "2"
     await tw.wait_until_async(lambda: tw.messages[msg.sid].status == "delivered")
     fetched = tw.messages[msg.sid].media
-    assert fetched[0].data == b"\x00sealed-attachment\xff" and fetched[0].status == 200
+    assert fetched[0].data == b"%PDF-1.7 sealed-attachment\xff" and fetched[0].status == 200
     assert fetched[1].data == b"" and "one attachment" in (fetched[1].error or "")
 
 
@@ -195,3 +195,19 @@ async def test_sync_driver_refuses_in_async_mode(tw: FakeTwilio) -> None:
     tw.webhook_url = "http://127.0.0.1:9/x"
     with pytest.raises(RuntimeError, match="_async variant"):
         tw.user_sends_whatsapp("+15551230002", "x")
+
+
+async def test_whatsapp_media_of_an_undocumented_type_fails_like_twilio(
+        tw: FakeTwilio, client: Client, receiver: BotReceiver) -> None:
+    """Twilio delivers WhatsApp media only of its documented types, and checks that the
+    bytes match the Content-Type: octet-stream (12300), a "PDF" that is not one (12300)
+    and a document over 16 MB (11751) fail in the status callback."""
+    tw.open_window(PATIENT)
+    receiver.media["bin"] = (b"\x00sealed", "application/octet-stream")
+    receiver.media["fake"] = (b"\x00not a pdf", "application/pdf")
+    receiver.media["big"] = (b"%PDF-1.7 " + bytes(16 * 1000 * 1000), "application/pdf")
+    sids = [(await client.messages.create_async(
+        to=PATIENT, from_=tw.whatsapp_from, media_url=[receiver.url + f"/media/{name}"])).sid
+        for name in ("bin", "fake", "big")]
+    await tw.wait_until_async(lambda: all(tw.messages[s].status == "failed" for s in sids))
+    assert [tw.messages[s].error_code for s in sids] == [12300, 12300, 11751]
