@@ -6,6 +6,7 @@ real ratchet sessions; what is kept is read from the bot's own database.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from medcrypt.bot.scheduler.maintenance import remind_missing_deposits
 from medcrypt.crypto.keyless import v3wire
 from medcrypt.crypto.keyless.epochs import epoch_of
 from medcrypt.crypto.keyless.parts import join_parts, split_token
@@ -141,6 +143,16 @@ async def test_long_v3_tokens_travel_as_v3_parts_and_pasted_pieces(live: Rig) ->
     received = got[-1] if got else join_parts(_parts_to(live, PHYSICIAN_TG))
     assert chat.physician.decrypt(received, now=now).body == long_note
     assert len(rows(live, DEPOSITS)) == 2
+
+
+async def test_a_v3_pairing_whose_tokens_carry_deposits_is_not_reminded_of_none(
+        live: Rig) -> None:
+    chat = await pair_v3(live, _escrow(live).public)
+    now = live.clock.now()
+    await deliver(live, PHYSICIAN_TG, PATIENT_WA, chat.physician.encrypt(b"hi", now=now))
+    assert len(rows(live, DEPOSITS)) == 1
+    # The daily check tells a physician when a month with messages has no deposit.
+    assert await asyncio.to_thread(remind_missing_deposits, live.bot.services, now) == 0
 
 
 async def test_a_deposit_is_never_overwritten_nor_filed_in_the_other_slot(live: Rig) -> None:
