@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from medcrypt.storage.models.v3escrow import (
@@ -91,6 +91,12 @@ def deposits_of(session: Session, pairing_id: str) -> list[DepositRow]:
         .where(SegmentDeposit.pairing_id == pairing_id).order_by(SegmentDeposit.id))]
 
 
+def pairings_with_deposit(session: Session, epoch: int) -> set[str]:
+    """Pairings with at least one v3 segment deposit for ``epoch``."""
+    return {str(p) for p in session.scalars(select(SegmentDeposit.pairing_id).where(
+        SegmentDeposit.epoch == epoch).distinct())}
+
+
 def store_record(session: Session, *, pairing_id: str, raw: bytes, now: datetime) -> Stored:
     """Keep one sealed pinned-key record of a pairing; never replaces one."""
     digest = _digest(raw)
@@ -110,6 +116,15 @@ def records_of(session: Session, pairing_id: str) -> list[bytes]:
     return [bytes(r) for r in session.scalars(
         select(PinnedRecordBox.raw).where(PinnedRecordBox.pairing_id == pairing_id)
         .order_by(PinnedRecordBox.id))]
+
+
+def drop_records(session: Session, pairing_ids: list[str]) -> int:
+    """Delete the sealed records of these pairings (erasure); how many went."""
+    if not pairing_ids:
+        return 0
+    return rowcount(session.execute(
+        delete(PinnedRecordBox).where(PinnedRecordBox.pairing_id.in_(pairing_ids))
+        .execution_options(synchronize_session=False)))
 
 
 def enrol(session: Session, identity_key: bytes, label: str, *, now: datetime) -> bool:

@@ -6,6 +6,7 @@ real ratchet sessions; what is kept is read from the bot's own database.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -13,9 +14,18 @@ from pathlib import Path
 
 import pytest
 
+from medcrypt.bot.scheduler.maintenance import remind_missing_deposits
 from medcrypt.crypto.keyless import v3wire
 from medcrypt.crypto.keyless.epochs import epoch_of
-from medcrypt.crypto.keyless.wire import Direction, encode_register, encode_token
+from medcrypt.crypto.keyless.parts import join_parts, split_token
+from medcrypt.crypto.keyless.wire import (
+    Direction,
+    Kind,
+    encode_register,
+    encode_token,
+    find_tokens,
+    parse_token,
+)
 from tests.support.clocks import MovableClock
 from tests.support.conversation import Escrow, make_escrow
 from tests.support.rigs import (
@@ -30,7 +40,7 @@ from tests.support.rigs import (
 )
 from tests.support.tokens import accept_token, message_token, v3_message_token
 from tests.support.v3pairing import replies_to, send
-from tests.support.v3relay import deliver, pair_v3, rows
+from tests.support.v3relay import deliver, pair_v3, rows, v3_messages_to
 
 DEPOSITS = "SELECT epoch, direction, chain_id, raw FROM segment_deposits ORDER BY id"
 
@@ -94,6 +104,55 @@ async def test_the_peer_gets_the_token_without_its_deposit_and_opens_it(live: Ri
     slots = {(r[1], bytes(r[2])) for r in rows(live, DEPOSITS)}
     assert (int(Direction.PATIENT_TO_PHYSICIAN),
             v3wire.parse_message_text(answer).header.chain_id) in slots
+
+
+def _parts_to(rig: Rig, account: str | int) -> list[str]:
+    return [t for r in replies_to(rig, account) for t in find_tokens(r)
+            if t.startswith(v3wire.PREFIX) and parse_token(t).header.kind is Kind.PART]
+
+
+async def test_long_v3_tokens_travel_as_v3_parts_and_pasted_pieces(live: Rig) -> None:
+    chat = await pair_v3(live, _escrow(live).public)
+    now = live.clock.now()
+    long_note = ("x" * 6000).encode()
+    # The physician pastes a chain-starting token (deposit inside) too long for one
+    # Telegram message: the client cuts it into pieces, the bot rejoins them.
+    text = chat.physician.encrypt(long_note, now=now)
+    pieces = [text[i:i + 4096] for i in range(0, len(text), 4096)]
+    assert len(pieces) == 3
+    for piece in pieces:
+        live.tg.user_sends_text(PHYSICIAN_TG, piece)
+    # WhatsApp carries 1600 characters: the patient receives v3 PARTs, no deposit.
+    await until(lambda: len({parse_token(t).part.group_id for t in _parts_to(live, PATIENT_WA)
+                             if parse_token(t).part}) == 1 and len(_parts_to(live, PATIENT_WA))
+                >= parse_token(_parts_to(live, PATIENT_WA)[0]).part.count)  # type: ignore[union-attr]
+    joined = join_parts(_parts_to(live, PATIENT_WA))
+    assert v3wire.parse_message_text(joined).deposit is None
+    assert chat.patient.decrypt(joined, now=now).body == long_note
+    assert len(rows(live, DEPOSITS)) == 1
+    # The patient's companion splits its long answer into v3 PARTs itself.
+    answer = chat.patient.encrypt(long_note, now=now)
+    parts = split_token(answer, 1600)
+    assert len(parts) > 1 and all(p.startswith(v3wire.PREFIX) for p in parts)
+    before = len(v3_messages_to(live, PHYSICIAN_TG)) + len(_parts_to(live, PHYSICIAN_TG))
+    for part in parts:
+        await send(live, PATIENT_WA, part)
+    await until(lambda: len(v3_messages_to(live, PHYSICIAN_TG))
+                + len(_parts_to(live, PHYSICIAN_TG)) > before)
+    got = v3_messages_to(live, PHYSICIAN_TG)
+    received = got[-1] if got else join_parts(_parts_to(live, PHYSICIAN_TG))
+    assert chat.physician.decrypt(received, now=now).body == long_note
+    assert len(rows(live, DEPOSITS)) == 2
+
+
+async def test_a_v3_pairing_whose_tokens_carry_deposits_is_not_reminded_of_none(
+        live: Rig) -> None:
+    chat = await pair_v3(live, _escrow(live).public)
+    now = live.clock.now()
+    await deliver(live, PHYSICIAN_TG, PATIENT_WA, chat.physician.encrypt(b"hi", now=now))
+    assert len(rows(live, DEPOSITS)) == 1
+    # The daily check tells a physician when a month with messages has no deposit.
+    assert await asyncio.to_thread(remind_missing_deposits, live.bot.services, now) == 0
 
 
 async def test_a_deposit_is_never_overwritten_nor_filed_in_the_other_slot(live: Rig) -> None:
@@ -171,3 +230,4 @@ async def test_after_grace_end_the_database_holds_no_deposit_or_token_of_the_mon
     for table in ("segment_deposits", "stored_tokens"):
         assert rows(live, month_of.format(table)) == [(november + 1,)], table
     assert rows(live, "SELECT count(*) FROM segment_deposits WHERE epoch = ?", november) == [(0,)]
+

@@ -163,3 +163,25 @@ async def test_breakglass_verifies_the_record_against_the_enrolled_key_and_skips
     assert "deposit" in err and "not signed by the pinned sender" in err
     skipped = json.loads((out / "manifest.json").read_text())["skipped"]
     assert any("not signed by the pinned sender" in line for line in skipped)
+
+
+def test_enrolment_is_in_person_audited_listed_and_revocable(
+        rig: Rig, capsys: pytest.CaptureFixture[str]) -> None:
+    from medcrypt.bot.domain.enrolment import fingerprint
+
+    key = IdentityKey.generate().public
+    text = base64.b64encode(key).decode()
+    assert _enrol(rig, key, fingerprint(key)[:15]) != 0  # too short to be a check
+    assert _enrol(rig, key, fingerprint(key)[:16]) == 0
+    assert _enrol(rig, key, fingerprint(key)[:16]) == 0  # again: unchanged
+    config = ["--config", str(rig.config), "physicians"]
+    capsys.readouterr()
+    assert bot_main([*config, "list"]) == 0
+    listed = capsys.readouterr().out
+    assert text in listed and "enrolled" in listed and fingerprint(key)[:16] in listed
+    assert bot_main([*config, "revoke", text]) == 0
+    assert bot_main([*config, "revoke", text]) == 1
+    assert bot_main([*config, "list"]) == 0
+    assert "revoked" in capsys.readouterr().out
+    commands = [dict(e.details or {}).get("command") for e in rig.audit_log().export()]
+    assert commands.count("physician_enrol") == 1 and commands.count("physician_revoke") == 1
