@@ -36,8 +36,9 @@ from medcrypt.crypto.endpoint.v3.upgrade import (
 )
 from medcrypt.crypto.endpoint.v3.verified import fingerprint_v3, mark_verified
 from medcrypt.crypto.errors import ConfigError, MalformedToken, OfferReused, WrongPairing
+from medcrypt.crypto.keyless.record_wire import encode_record_token
 from medcrypt.crypto.keyless.upgrade_wire import UpgradeAnswer, UpgradeOffer
-from medcrypt.crypto.keyless.wire import Kind, find_tokens, parse_token
+from medcrypt.crypto.keyless.wire import Kind, encode_token, find_tokens, parse_token
 
 
 def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -145,10 +146,17 @@ def _finish(args: argparse.Namespace, comp: Companion, pairing_hex: str, token: 
                               clock=comp.clock)
     finally:
         pending.wipe()
+    escrow = done.secrets.escrow_public
     pinned = None if done.record is None else done.record.text()
+    # The record goes to the bot sealed to the escrow key (PIN_RECORD, PROTOCOL §34.3),
+    # as after a QR pairing: break-glass of the v3 months verifies deposits against it.
+    filed = None if done.record is None or escrow is None else encode_token(
+        encode_record_token(done.secrets.pairing_id, done.record.raw, escrow))
     _switch(comp, pairing_hex, done, {"pinned_record": pinned})
-    _emit(args, {"pairing_id": pairing_hex, "protocol": 3, "pinned_record": pinned},
+    _emit(args, {"pairing_id": pairing_hex, "protocol": 3, "pinned_record": pinned,
+                 "record_token": filed},
           [f"Pairing {pairing_hex} now speaks MedCrypt v3: the patient answered with the "
            "key pinned at pairing."]
-          + ([f"Pinned-key record (for the clinic's break-glass): {pinned}"] if pinned else []))
+          + ([f"Pinned-key record (for the clinic's break-glass): {pinned}",
+              "Send this sealed record to the clinic bot:", filed] if filed else []))
     return 0

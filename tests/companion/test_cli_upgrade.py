@@ -9,8 +9,14 @@ recompute the root from the two fresh draws alone, tests/crypto/v3/test_upgrade*
 
 from __future__ import annotations
 
+import base64
 import json
 
+from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.endpoint.session import IdentityKey
+from medcrypt.crypto.endpoint.v3.pinned import verify_record
+from medcrypt.crypto.keyless import record_wire
+from medcrypt.crypto.keyless.wire import Kind, parse_token
 from tests.support.companion import Cli, make_pair
 from tests.support.v3cli import document
 
@@ -65,3 +71,21 @@ def test_refusals(cli: Cli) -> None:
     _upgrade(cli, pair.doc, pair.pat)
     again = cli(pair.doc, "pair", "upgrade")
     assert again.code != 0 and "already speaks v3" in again.err
+
+
+def test_with_escrow_the_physician_files_the_pinned_record_of_the_v3_pairing(
+        cli: Cli) -> None:
+    escrow_private = bytes(range(1, 33))
+    escrow_public = prim.x25519_public(escrow_private)
+    pair = make_pair(cli, escrow_key=base64.b64encode(escrow_public).decode())
+    done = _upgrade(cli, pair.doc, pair.pat)["done"]
+    token = parse_token(str(done["record_token"]))
+    assert token.header.kind is Kind.PIN_RECORD
+    sealed = record_wire.parse_record_token(token.raw)
+    assert sealed.pairing_id.hex() == pair.pairing_id
+    record = prim.sealed_box_open(escrow_private, sealed.sealed)
+    doctor = IdentityKey.import_(str(document(pair.doc)["identity"])).public
+    pinned = verify_record(record, doctor)
+    assert pinned.pairing_id.hex() == pair.pairing_id
+    assert pinned.escrow_public == escrow_public
+    assert pinned.raw == prim.b64d(str(done["pinned_record"]))
