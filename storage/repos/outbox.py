@@ -35,6 +35,7 @@ from sqlalchemy import (
     String,
     Table,
     Update,
+    and_,
     bindparam,
     case,
     delete,
@@ -43,6 +44,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import Session
@@ -335,13 +337,28 @@ def _claim_statements(postgres: bool) -> dict[str, Any]:
                         c.payload_kind == literal_column("'template'"),
                         c.next_attempt_at <= bindparam("now"))
                  .order_by(c.next_attempt_at, c.id).limit(bindparam("limit")))
-    pick = (select(c.id).where(c.id.in_(bindparam("ids", expanding=True)),
-                               c.status == "pending", c.next_attempt_at <= bindparam("now")))
+    claimable = (c.id.in_(bindparam("ids", expanding=True)), c.status == "pending",
+                 c.next_attempt_at <= bindparam("now"))
     if postgres:
         due_heads = due_heads.with_for_update(skip_locked=True)
         templates = templates.with_for_update(skip_locked=True)
-        pick = pick.with_for_update(skip_locked=True)
-    take = (update(_OUTBOX).where(c.id.in_(pick.scalar_subquery()))
+        where = c.id.in_(select(c.id).where(*claimable).with_for_update(skip_locked=True)
+                         .scalar_subquery())
+    else:
+        # SQLite's planner, given statistics, preferred the (status, next_attempt_at)
+        # index - a scan of every pending row - over both the partial index and the ids:
+        # the templates name their index, and the claim's re-check is written with
+        # SQLite's unary "+", which keeps a term from choosing an index.
+        templates = text(
+            "SELECT id FROM outbox INDEXED BY ix_outbox_templates_due "
+            "WHERE status = 'pending' AND payload_kind = 'template' "
+            "AND next_attempt_at <= :now ORDER BY next_attempt_at, id LIMIT :limit",
+        ).bindparams(bindparam("now", type_=c.next_attempt_at.type))
+        where = and_(claimable[0],
+                     literal_column("+outbox.status", String()) == "pending",
+                     literal_column("+outbox.next_attempt_at", c.next_attempt_at.type)
+                     <= bindparam("now"))
+    take = (update(_OUTBOX).where(where)
             .values(status="sending", claimed_until=_lease_end(postgres),
                     claimed_by=bindparam("worker"), attempts=c.attempts + 1,
                     updated_at=bindparam("now"))
