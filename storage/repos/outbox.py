@@ -332,13 +332,14 @@ def _claim_statements(postgres: bool) -> dict[str, Any]:
     due_heads = (select(h.dest_identity_id, h.head_id)
                  .where(h.due_at <= bindparam("now"))
                  .order_by(h.due_at, h.head_id).limit(bindparam("limit")))
-    templates = (select(c.id)
+    templates: Any = (select(c.id)
                  .where(c.status == literal_column("'pending'"),
                         c.payload_kind == literal_column("'template'"),
                         c.next_attempt_at <= bindparam("now"))
                  .order_by(c.next_attempt_at, c.id).limit(bindparam("limit")))
     claimable = (c.id.in_(bindparam("ids", expanding=True)), c.status == "pending",
                  c.next_attempt_at <= bindparam("now"))
+    where: Any
     if postgres:
         due_heads = due_heads.with_for_update(skip_locked=True)
         templates = templates.with_for_update(skip_locked=True)
