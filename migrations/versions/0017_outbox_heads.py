@@ -7,6 +7,10 @@ serve the rest: the lowest blocking row of one recipient (advancing a head) and 
 WhatsApp templates (claimed outside the heads). Existing queues get their heads here,
 so rows pending at upgrade time go out in the same order as before.
 
+Also ``audit_head.erasures``: a count of erased audit subjects, read with the head lock
+by every append, so a writer may keep subject keys in memory and still never use one
+that another process erased (the cheaper audit append of the same issue).
+
 Revision ID: 0017_outbox_heads
 Revises: 0014_shred_uses_confirmations
 Create Date: 2026-12-02
@@ -48,6 +52,9 @@ def upgrade() -> None:
     op.create_index("ix_outbox_templates_due", "outbox", ["next_attempt_at", "id"],
                     unique=False, postgresql_where=sa.text(_TEMPLATES_DUE),
                     sqlite_where=sa.text(_TEMPLATES_DUE))
+    with op.batch_alter_table("audit_head") as batch_op:
+        batch_op.add_column(sa.Column("erasures", sa.BigInteger(), nullable=False,
+                                      server_default="0"))
     op.execute(
         "INSERT INTO outbox_heads (dest_identity_id, head_id, due_at) "
         "SELECT o.dest_identity_id, o.id, "
@@ -58,6 +65,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("audit_head") as batch_op:
+        batch_op.drop_column("erasures")
     op.drop_index("ix_outbox_templates_due", table_name="outbox")
     op.drop_index("ix_outbox_blocking_dest_id", table_name="outbox")
     op.drop_index(op.f("ix_outbox_heads_due_at_head_id"), table_name="outbox_heads")
