@@ -49,6 +49,9 @@ def upgrade() -> None:
     op.create_index("ix_outbox_blocking_dest_id", "outbox", ["dest_identity_id", "id"],
                     unique=False, postgresql_where=sa.text(_BLOCKING),
                     sqlite_where=sa.text(_BLOCKING))
+    # The old claim's (dest, status) index goes: every status change paid for it, and
+    # what still asks by recipient and status reads the partial index above.
+    op.drop_index("ix_outbox_dest_identity_id_status", table_name="outbox")
     op.create_index("ix_outbox_templates_due", "outbox", ["next_attempt_at", "id"],
                     unique=False, postgresql_where=sa.text(_TEMPLATES_DUE),
                     sqlite_where=sa.text(_TEMPLATES_DUE))
@@ -69,5 +72,7 @@ def downgrade() -> None:
         batch_op.drop_column("erasures")
     op.drop_index("ix_outbox_templates_due", table_name="outbox")
     op.drop_index("ix_outbox_blocking_dest_id", table_name="outbox")
+    op.create_index("ix_outbox_dest_identity_id_status", "outbox",
+                    ["dest_identity_id", "status"], unique=False)
     op.drop_index(op.f("ix_outbox_heads_due_at_head_id"), table_name="outbox_heads")
     op.drop_table("outbox_heads")

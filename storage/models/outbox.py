@@ -42,7 +42,6 @@ class OutboxMessage(Base):
         CheckConstraint("attempts >= 0", name="attempts"),
         Index(None, "status", "next_attempt_at"),
         Index(None, "platform_message_id"),
-        Index(None, "dest_identity_id", "status"),
         # Advancing a recipient's head: its lowest blocking row, one index probe however
         # long the backlog (finished rows leave this index).
         Index("ix_outbox_blocking_dest_id", "dest_identity_id", "id",

@@ -563,7 +563,8 @@ def release_held(session: Session, recipient_id: str, now: datetime) -> int:
     """The recipient wrote to us: everything held for them becomes due now."""
     result = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.dest_identity_id == recipient_id, OutboxMessage.status == "held")
+        .where(OutboxMessage.dest_identity_id == recipient_id, heads.blocking(OutboxMessage),
+               OutboxMessage.status == "held")
         .values(status="pending", next_attempt_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -578,7 +579,7 @@ def delay_recipient(session: Session, recipient_id: str, until: datetime, now: d
     session.execute(
         update(OutboxMessage)
         .where(
-            OutboxMessage.dest_identity_id == recipient_id,
+            OutboxMessage.dest_identity_id == recipient_id, heads.blocking(OutboxMessage),
             OutboxMessage.status == "pending",
             OutboxMessage.next_attempt_at < until,
         )
@@ -592,7 +593,7 @@ def drop_queued_for(session: Session, recipient_id: str) -> int:
     """Delete every row still waiting for ``recipient_id`` (erasure); returns the count."""
     dropped = rowcount(session.execute(
         delete(OutboxMessage).where(OutboxMessage.dest_identity_id == recipient_id,
-                                    OutboxMessage.status.in_(_BLOCKING))))
+                                    heads.blocking(OutboxMessage))))
     heads.refresh(session, [recipient_id])
     return dropped
 
