@@ -93,6 +93,7 @@ from medcrypt.storage.audit.chain import TransactionChain
 from medcrypt.storage.audit.queries import (
     Prebuilt,
     decrypt_row,
+    insert_and_move_head,
     insert_entries,
     stream_entries,
     verify_sql,
@@ -538,6 +539,11 @@ class AuditLog:
                                  interval_us=self._interval_us, rng=self._rng)
         mine = [chain.add(entry) for entry in prepared]  # the caller's entries: seq, hash
         chain.close(force=force or not prepared)
+        first_seq = mine[0][0] if mine else head.seq + 1
+        last_seq, last_hash = mine[-1] if mine else (head.seq, head.entry_hash)
+        if len(chain.rows) == 1 and not chain.checkpoints and insert_and_move_head(
+                conn, chain.rows[0], chain.seq, chain.prev):
+            return Appended(first_seq, last_seq, last_hash, ())
         if chain.rows:
             insert_entries(conn, chain.rows)
         values: dict[str, Any] = {"h_seq": chain.seq, "h_hash": chain.prev}
@@ -549,8 +555,6 @@ class AuditLog:
             last = chain.checkpoints[-1]
             values |= {"h_cp_seq": last.seq, "h_cp_ts": last.ts_us, "h_cp_sig": last.sig}
         (_MOVE_HEAD_CP if chain.checkpoints else _MOVE_HEAD).run(conn, values)
-        first_seq = mine[0][0] if mine else head.seq + 1
-        last_seq, last_hash = mine[-1] if mine else (head.seq, head.entry_hash)
         return Appended(first_seq, last_seq, last_hash, tuple(chain.checkpoints))
 
     def _subject_keys(self, conn: Connection, refs: set[str], ts_us: int) -> dict[str, bytes]:
