@@ -7,12 +7,15 @@ WhatsApp window delay exactly one chat: its head row waits, every other chat's h
 stays claimable. The PHI-free WhatsApp template is exempt, so it can overtake the
 message it announces.
 
-Claiming: on PostgreSQL ``SELECT ... FOR UPDATE SKIP LOCKED`` lets several bot replicas
-claim disjoint rows; on SQLite (one writer at a time) the select-then-update runs in one
-``BEGIN`` transaction. Either way the claimed row becomes ``sending`` with a lease in
-``claimed_until``; a worker that dies mid-send leaves a row whose lease expires, and
-:func:`in_doubt` hands it to recovery (see docs/DELIVERY.md for the exactly-once
-argument).
+Claiming reads each recipient's head from ``outbox_heads`` (kept in the same
+transaction by every function here, :mod:`storage.repos.outbox_heads`, ADR 0024), so
+its cost per row does not grow with the backlog. On PostgreSQL ``FOR UPDATE SKIP
+LOCKED`` lets several bot replicas claim disjoint rows; on SQLite (one writer at a time)
+the claim runs in one ``BEGIN`` transaction. Either way the claimed row becomes
+``sending`` with a lease in ``claimed_until`` (on PostgreSQL by the server's clock); a
+worker that dies mid-send leaves a row whose lease expires, and :func:`in_doubt` hands
+it to recovery (see docs/DELIVERY.md for the exactly-once argument). Every outcome names
+its :class:`Claim`, so a worker whose claim was superseded changes nothing.
 
 The statements every relayed message runs (enqueue, claim, mark sent, receipts) are
 Core, built once with bind parameters: building and coercing a statement per message
