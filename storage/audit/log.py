@@ -487,11 +487,11 @@ class AuditLog:
 
     def _lock_head(self, conn: Connection) -> HeadRow:
         """Write the head row first: the lock that serialises the chain (module docstring)."""
-        row = _LOCK_HEAD.run(conn).fetchone()
-        if row is None:
+        found = _LOCK_HEAD.run(conn)
+        if not found:
             conn.execute(insert_ignore(conn, HEAD, genesis_head()))
-            row = _LOCK_HEAD.run(conn).fetchone()
-        return _head_row(row)
+            found = _LOCK_HEAD.run(conn)
+        return _head_row(found[0] if found else None)
 
     def _read_head(self, conn: Connection) -> HeadRow:
         return _head_row(conn.execute(_READ_HEAD).first())

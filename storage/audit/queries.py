@@ -45,8 +45,8 @@ class Prebuilt:
         self._statement = statement
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
 
-    def run(self, conn: Connection, params: dict[str, Any] | None = None) -> Any:
-        """Execute in ``conn``'s transaction; returns the driver cursor (for RETURNING)."""
+    def run(self, conn: Connection, params: dict[str, Any] | None = None) -> list[Any]:
+        """Execute in ``conn``'s transaction; returns the rows (RETURNING), if any."""
         name = conn.dialect.name
         found = self._compiled.get(name)
         if found is None:
@@ -62,10 +62,12 @@ class Prebuilt:
         base = conn.dialect.loaded_dbapi.Error
         try:
             cursor.execute(sql, args)
+            return list(cursor.fetchall()) if cursor.description else []
         except base as exc:  # the same wrapped error SQLAlchemy's own execute raises
             raise DBAPIError.instance(sql, args, exc, base, hide_parameters=True,
                                       dialect=conn.dialect) from exc
-        return cursor
+        finally:
+            cursor.close()
 
 
 def insert_entries(conn: Connection, rows: list[dict[str, Any]]) -> None:
