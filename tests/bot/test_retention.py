@@ -15,7 +15,7 @@ from medcrypt.bot.outbox import queue
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
-from medcrypt.storage.db import make_engine, session_factory
+from medcrypt.storage.db import is_sqlite, make_engine, session_factory
 from medcrypt.storage.models.fragments import PendingFragment
 from medcrypt.storage.models.inbound import InboundKey
 from medcrypt.storage.models.media import MediaBlob
@@ -36,12 +36,15 @@ def test_prune_keeps_only_what_delivery_still_needs(database_url: str) -> None:
     with sessions.begin() as s:
         admin = directory.resolve(s, Platform.TELEGRAM, "4242").identity_id
         # Two bundles for an admin: one still waiting to go out, one delivered long ago.
-        waiting, done = (
+        done, waiting = (
             queue.enqueue(s, OutboundMessage(admin, OutKind.FILE,
                                              document=Document(os.urandom(64), "b.mcbg")),
                           [""], when)[0]
-            for when in (NOW, old))
-        assert rows.mark_sent(s, done, "tg-1", old) is not None
+            for when in (old, NOW))
+        [claimed] = rows.claim(s, now=old, lease=timedelta(seconds=30), worker="w", limit=1,
+                               postgres=not is_sqlite(engine))
+        assert claimed.id == done
+        assert rows.mark_sent(s, rows.claim_of(claimed), "tg-1", old) is not None
         queue.enqueue(s, OutboundMessage(admin, OutKind.NOTICE), ["a notice"], old)
         assert record_inbound(s, "whatsapp", "SMold", now=old)
         assert record_inbound(s, "whatsapp", "SMnew", now=NOW)
@@ -69,7 +72,8 @@ def test_prune_keeps_only_what_delivery_still_needs(database_url: str) -> None:
         assert counts["outbox_bodies"] == 0  # the only sent row was a file: empty payload
         notice = s.scalar(select(OutboxMessage).where(OutboxMessage.payload_kind == "notice"))
         assert notice is not None
-        rows.mark_sent(s, notice.id, "tg-2", NOW)
+        # Sent, as the worker records it (the row is not a head: no claim to fence).
+        notice.status, notice.platform_message_id, notice.updated_at = "sent", "tg-2", NOW
     with sessions.begin() as s:
         assert prune(s, NOW + timedelta(days=8))["outbox_bodies"] == 1
     with sessions.begin() as s:
