@@ -5,14 +5,24 @@ server named by ``MEDCRYPT_TEST_PG_URL``: scripts/test.sh starts one server per 
 (never one per xdist worker) and every test gets its own database on it. Without that
 variable the PostgreSQL half is skipped - except under CI (MEDCRYPT_REQUIRE_PG=1),
 where a missing server is a failure, so CI can never go green on SQLite alone.
+
+Templates: a state that many tests start from and that is costly to build (a migrated
+schema, a 10,000-entry audit log) is built once per worker through the real code paths
+(:func:`sqlite_template`, :func:`postgres_template`) and each test gets its own copy - a
+file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL. The copy is the same
+bytes the build wrote; no test sees another test's changes.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
-from collections.abc import Iterator
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -30,22 +40,103 @@ def pg_admin_url() -> str:
 
 
 @contextmanager
-def fresh_postgres_database() -> Iterator[str]:
-    """A new database on the run's server, dropped afterwards (its sessions ended)."""
+def fresh_postgres_database(template: str | None = None) -> Iterator[str]:
+    """A new database on the run's server (a copy of ``template`` if given, see
+    :func:`postgres_template`), dropped afterwards (its sessions ended)."""
     import sqlalchemy as sa
 
     admin_url = pg_admin_url()
     name = f"medcrypt_test_{secrets.token_hex(6)}"
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    base, _, _ = admin_url.rpartition("/")
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'
+                             + (f' TEMPLATE "{template}"' if template else "")))
     try:
-        yield f"{base}/{name}"
+        yield _database_url(admin_url, name)
     finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-            ), {"n": name})
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        _drop(admin, name)
         admin.dispose()
+
+
+def _database_url(admin_url: str, name: str) -> str:
+    base, _, _ = admin_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+def _drop(admin: object, name: str) -> None:
+    import sqlalchemy as sa
+
+    assert isinstance(admin, sa.Engine)
+    with admin.connect() as conn:
+        conn.execute(sa.text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+        ), {"n": name})
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+
+
+_PG_TEMPLATES: dict[str, str] = {}
+_SQLITE_TEMPLATES: dict[str, Path] = {}
+
+
+def postgres_template(key: str, build: Callable[[str], None]) -> str:
+    """The name of this worker's template database ``key``, built by ``build(url)`` on
+    first use; pass it to :func:`fresh_postgres_database`. ``build`` must close what it
+    opened (a template with a session on it cannot be copied); it is dropped at exit."""
+    if key in _PG_TEMPLATES:
+        return _PG_TEMPLATES[key]
+    import sqlalchemy as sa
+
+    admin_url = pg_admin_url()
+    name = f"medcrypt_template_{secrets.token_hex(6)}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        build(_database_url(admin_url, name))
+    except BaseException:
+        _drop(admin, name)
+        raise
+    finally:
+        admin.dispose()
+
+    def drop() -> None:
+        engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            _drop(engine, name)
+        except sa.exc.OperationalError:
+            pass  # the run's server is already gone with everything on it
+        finally:
+            engine.dispose()
+
+    atexit.register(drop)
+    _PG_TEMPLATES[key] = name
+    return name
+
+
+def sqlite_template(key: str, build: Callable[[str], None], dest: Path) -> str:
+    """A copy at ``dest`` of this worker's SQLite template ``key`` (built by
+    ``build(url)`` on first use); returns its URL."""
+    src = _SQLITE_TEMPLATES.get(key)
+    if src is None:
+        folder = Path(tempfile.mkdtemp(prefix="medcrypt-template-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        src = folder / "template.db"
+        build(f"sqlite:///{src}")
+        _checkpoint(src)
+        _SQLITE_TEMPLATES[key] = src
+    shutil.copyfile(src, dest)
+    return f"sqlite:///{dest}"
+
+
+def _checkpoint(path: Path) -> None:
+    """Move the WAL into the file, so the file alone is the whole database."""
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    try:
+        busy = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    finally:
+        con.close()
+    wal = path.with_name(path.name + "-wal")
+    if busy or (wal.exists() and wal.stat().st_size):
+        raise RuntimeError(f"template {path} is still in use: close what built it")
