@@ -51,9 +51,12 @@ def fresh_postgres_database(template: str | None = None) -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'
                              + (f' TEMPLATE "{template}"' if template else "")))
+    url = _database_url(admin_url, name)
+    _FRESH[url] = name
     try:
-        yield _database_url(admin_url, name)
+        yield url
     finally:
+        _FRESH.pop(url, None)
         _drop(admin, name)
         admin.dispose()
 
@@ -74,6 +77,8 @@ def _drop(admin: object, name: str) -> None:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
 
 
+#: Databases made by :func:`fresh_postgres_database` that are open now, by URL.
+_FRESH: dict[str, str] = {}
 _PG_TEMPLATES: dict[str, str] = {}
 _SQLITE_TEMPLATES: dict[str, Path] = {}
 
@@ -140,3 +145,73 @@ def _checkpoint(path: Path) -> None:
     wal = path.with_name(path.name + "-wal")
     if busy or (wal.exists() and wal.stat().st_size):
         raise RuntimeError(f"template {path} is still in use: close what built it")
+
+
+def _upgrade(url: str) -> None:
+    from medcrypt.storage import migrate
+
+    migrate.upgrade(url)
+
+
+@contextmanager
+def migrated_postgres_database() -> Iterator[str]:
+    """A new database on the run's server at the newest revision (a copy of this
+    worker's template, which the real ``migrate.upgrade`` built), dropped afterwards."""
+    with fresh_postgres_database(postgres_template(_head_key(), _upgrade)) as url:
+        yield url
+
+
+def _head_key() -> str:
+    from medcrypt.storage import migrate
+
+    return f"migrated-{migrate.head()}"
+
+
+def migrated(url: str) -> str:
+    """Bring a new, empty test database at ``url`` to the newest revision; returns ``url``.
+
+    What ``migrate.upgrade(url)`` would leave, from this worker's template (built by the
+    real ``migrate.upgrade``): a missing or empty SQLite file becomes a copy of it; an
+    untouched database of :func:`fresh_postgres_database` is made again from it. Any
+    other database (tables already there, a session open on it) is migrated for real.
+    Tests of the migrations themselves call ``migrate.upgrade``.
+    """
+    from medcrypt.storage import migrate
+
+    key = _head_key()
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.exists() or path.stat().st_size == 0:
+            sqlite_template(key, _upgrade, path)
+            return url
+    elif url in _FRESH and _untouched(url):
+        import sqlalchemy as sa
+
+        template = postgres_template(key, _upgrade)
+        admin = sa.create_engine(pg_admin_url(), isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE "{_FRESH[url]}"'))
+                conn.execute(sa.text(f'CREATE DATABASE "{_FRESH[url]}" TEMPLATE "{template}"'))
+        finally:
+            admin.dispose()
+        return url
+    migrate.upgrade(url)
+    return url
+
+
+def _untouched(url: str) -> bool:
+    """No table in it and no session on it but the one asking."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            tables = conn.execute(sa.text(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()")).scalar()
+            others = conn.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()")).scalar()
+    finally:
+        engine.dispose()
+    return tables == 0 and others == 0

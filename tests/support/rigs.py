@@ -32,6 +32,7 @@ from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.sandbox import FakeTelegram
 from medcrypt.sandbox.fake_twilio import FakeTwilio
 from medcrypt.storage.audit import AuditLog
+from tests.support.databases import migrated
 from tests.support.ports import worker_port
 
 if TYPE_CHECKING:
@@ -152,6 +153,10 @@ async def live_bot(tmp_path: Path, *, clock: Clock | None = None, escrow: Escrow
     port = worker_port()  # the webhook's public URL is configured before it listens
     async with sandbox_platforms(port) as (tg, tw):
         db = tmp_path / "bot.db"
+        if "database" not in sections:
+            # The schema from this worker's template (tests/support/databases.py); the
+            # bot's own migration at start then finds it at head, as on a restart.
+            migrated(f"sqlite:///{db}")
         env = {**environ_for(tg, tw), **(environ or {})}
         if export_env is not None:
             for key, value in env.items():
