@@ -93,12 +93,18 @@ async def sandbox_platforms(port: int) -> AsyncIterator[tuple[FakeTelegram, Fake
         yield tg, tw
 
 
+#: How often the rig's waits look again. The bot and both fakes run in the test's event
+#: loop, so a short pause costs a few cheap checks; a long one is dead time after every
+#: reply (a 50 ms poll cost 25 ms on average, thousands of times a run).
+POLL_SECONDS = 0.01
+
+
 async def until(predicate: Callable[[], object], timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for the sandbox")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(POLL_SECONDS)
 
 
 @dataclass
@@ -133,7 +139,7 @@ class Rig:
             hit = [t for t in new if expect in t]
             if hit:
                 return hit[-1]
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(POLL_SECONDS)
         raise AssertionError(f"no reply containing {expect!r}; got {new!r}")
 
 
