@@ -21,10 +21,10 @@ from medcrypt.bot.outbox.backoff import backoff_seconds
 from medcrypt.bot.outbox.worker import OutboxWorker
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage import migrate
 from medcrypt.storage.db import is_sqlite, make_engine, session_factory
 from medcrypt.storage.models.outbox import EarlyReceipt, OutboxMessage
 from medcrypt.storage.repos import outbox as rows
+from tests.support.databases import migrated
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 #: One server keyring for the queue set-up and the workers that read its addresses.
@@ -32,8 +32,7 @@ KEYRING = Keyring({1: os.urandom(32)})
 
 
 def _setup(url: str) -> tuple[object, list[str]]:
-    migrate.upgrade(url)
-    engine = make_engine(url)
+    engine = make_engine(migrated(url))
     sessions = session_factory(engine)
     directory = IdentityDirectory(KEYRING, FixedClock(NOW))
     with sessions.begin() as s:

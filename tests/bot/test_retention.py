@@ -14,7 +14,6 @@ from medcrypt.bot.domain.retention import INBOUND_KEY_MIN_TTL, inbound_key_ttl, 
 from medcrypt.bot.outbox import queue
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage import migrate
 from medcrypt.storage.db import is_sqlite, make_engine, session_factory
 from medcrypt.storage.models.fragments import PendingFragment
 from medcrypt.storage.models.inbound import InboundKey
@@ -23,13 +22,13 @@ from medcrypt.storage.models.outbox import OutboxMessage
 from medcrypt.storage.models.parts import PendingPart
 from medcrypt.storage.repos import outbox as rows
 from medcrypt.storage.repos.inbound import record_inbound
+from tests.support.databases import migrated
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
 
 def test_prune_keeps_only_what_delivery_still_needs(database_url: str) -> None:
-    migrate.upgrade(database_url)
-    engine = make_engine(database_url)
+    engine = make_engine(migrated(database_url))
     sessions = session_factory(engine)
     directory = IdentityDirectory(Keyring({1: os.urandom(32)}), FixedClock(NOW))
     old = NOW - timedelta(days=30)
@@ -87,8 +86,7 @@ def test_inbound_keys_outlive_the_audit_log_and_four_hundred_days(database_url: 
     assert inbound_key_ttl() is None  # the audit log keeps every entry
     assert inbound_key_ttl(timedelta(days=30)) == INBOUND_KEY_MIN_TTL == timedelta(days=400)
     assert inbound_key_ttl(timedelta(days=3 * 365)) == timedelta(days=3 * 365)
-    migrate.upgrade(database_url)
-    engine = make_engine(database_url)
+    engine = make_engine(migrated(database_url))
     sessions = session_factory(engine)
     with sessions.begin() as s:
         assert record_inbound(s, "whatsapp", "SM" + "1" * 32, now=NOW)
