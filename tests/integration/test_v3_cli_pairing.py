@@ -110,7 +110,8 @@ async def test_the_cli_pairs_through_the_bot(live: Rig, cli: Cli) -> None:
     # The physician's screen listed one valid answer, from the masked account the bot named.
     assert "UNVERIFIED" in done.err and "Valid pairing answers received: 1" in done.err
     assert f"from …{PATIENT_WA[-2:]}" in done.err and PATIENT_WA not in done.err
-    assert f"WhatsApp account ending in …{PATIENT_WA[-2:]}" in done.err
+    assert f"arrived at {START:%H:%M:%S} UTC from a WhatsApp account ending in " \
+           f"…{PATIENT_WA[-2:]}" in done.err
     confirm = str(done.json()["key_confirm_token"])
     pat_since = len(replies_to(live, PATIENT_WA))
     await send_and_wait(live, PHYSICIAN_TG, confirm)
@@ -138,6 +139,7 @@ async def test_a_photographed_qr_aborts_at_the_bot_and_on_the_screen(live: Rig,
                         str(real["verification_code"]), stdin=_chat(live, PHYSICIAN_TG, since))
     assert aborted.code == 4 and QrShared.TEXT in aborted.err and aborted.out == ""
     assert "Valid pairing answers received: 2" in aborted.err
+    assert f"from …{PATIENT_WA[-2:]}" in aborted.err and f"from …{THIEF_WA[-2:]}" in aborted.err
     assert stolen["pairing_id"] == real["pairing_id"]
     # A new QR, answered by the real patient only, pairs.
     since = len(replies_to(live, PHYSICIAN_TG))
