@@ -235,3 +235,20 @@ def test_a_withheld_accept_shows_another_code(cli: Cli) -> None:
     assert f"Verification code: {stolen['verification_code']}" in shown.err
     assert str(real["verification_code"]) not in shown.err
     assert document(doc)["pairings"] == {}
+
+
+def test_paste_then_answer_on_one_terminal(cli: Cli) -> None:
+    """README's way: ``pair complete -``, paste the chat, Ctrl-D, then the question."""
+    doc, (pat,) = _homes(cli, "pat")
+    _offer(cli, doc)
+    accepted = _accept(cli, pat, "offer.png")
+    env = {**os.environ, "MEDCRYPT_PASSPHRASE": PASSPHRASE, "MEDCRYPT_NOW": T0}
+    with Terminal(["--home", str(doc), "pair", "complete", "-", "--no-history"], env) as term:
+        term.type(f"bot relayed: {accepted['accept_token']}\n".encode())
+        term.type(b"\x04")
+        term.answer(QUESTION, b"yes")
+        code, seen = term.close()
+    assert code == 0, seen
+    confirm = next(w for w in seen.split(QUESTION)[1].decode().split()
+                   if w.startswith("[MEDCRYPT:v3:"))
+    assert cli.ok(pat, "pair", "confirm", confirm).code == 0
