@@ -15,7 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.databases import fresh_postgres_database
+from tests.support.databases import (
+    fresh_postgres_database,
+    migrated,
+    migrated_postgres_database,
+)
 from tests.support.ports import choose_run_offset
 from tests.support.scheduling import expected_seconds, longest_first
 
@@ -47,6 +51,17 @@ def database_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def migrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Like ``database_url``, already at the newest revision: a copy of this worker's
+    migrated template (tests/support/databases.py), not a migration run per test."""
+    if request.param == "sqlite":
+        yield migrated(f"sqlite:///{tmp_path / 'medcrypt-test.db'}")
+        return
+    with migrated_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

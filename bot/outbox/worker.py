@@ -42,7 +42,7 @@ from medcrypt.bot.outbox.errors import (
 from medcrypt.storage.db import Session, is_sqlite
 from medcrypt.storage.repos import identities, media
 from medcrypt.storage.repos import outbox as rows
-from medcrypt.storage.repos.outbox import OutboxState, Queued
+from medcrypt.storage.repos.outbox import Claim, OutboxState, Queued, claim_of
 
 log = structlog.get_logger("bot.outbox")
 
@@ -52,7 +52,7 @@ class OutboxWorker:
         self, services: Services, senders: Mapping[Platform, Sender], *, concurrency: int = 16,
         lease: timedelta = timedelta(seconds=30),
         file_links: Mapping[Platform, FileLinks] | None = None,
-        rand: Callable[[], float] | None = None,
+        rand: Callable[[], float] | None = None, repair_every: float = 60.0,
     ) -> None:
         self._sessions = services.sessions
         self._services = services
@@ -67,6 +67,8 @@ class OutboxWorker:
             code for channel in services.channels.values()
             for code in channel.window_closed_codes)
         self._rand = rand
+        #: Seconds between sweeps of the queue heads (:meth:`repair_heads`).
+        self._repair_every = repair_every
         self._wake = asyncio.Event()
         self.worker_id = secrets.token_hex(8)
         self.sent = 0
@@ -74,8 +76,10 @@ class OutboxWorker:
         #: back the replica that sent). The send path looks in the table only for these; the
         #: periodic :meth:`recover` applies any other stashed receipt whose SID exists.
         self._stashed: set[str] = set()
+        #: The claim of every row this worker is sending: the fence its outcome names.
+        self._claims: dict[int, Claim] = {}
         #: Sends answered in the current event-loop pass, marked in one transaction.
-        self._marks: list[tuple[int, str]] = []
+        self._marks: list[tuple[Claim, str]] = []
         self._marks_done: asyncio.Future[None] | None = None
         #: Receipts heard in the current event-loop pass, committed together.
         self._receipts: list[tuple[str, str, str | None]] = []
@@ -96,12 +100,16 @@ class OutboxWorker:
         inflight: set[asyncio.Task[None]] = set()
         last_recover = 0.0
         loop = asyncio.get_running_loop()
+        last_repair = loop.time()
         while not stop.is_set():
             self._wake.clear()
             try:
                 if loop.time() - last_recover >= self._lease.total_seconds() / 3:
                     last_recover = loop.time()
                     await self.recover()
+                if loop.time() - last_repair >= self._repair_every:
+                    last_repair = loop.time()
+                    self.repair_heads()
                 capacity = self._concurrency - len(inflight)
                 if capacity > 0:
                     for d in self._claim(capacity):
@@ -137,7 +145,10 @@ class OutboxWorker:
         with self._sessions.begin() as s:
             claimed = rows.claim(s, now=now, lease=self._lease, worker=self.worker_id,
                                  limit=limit, postgres=self._postgres)
-            return self._deliveries(s, claimed, now)
+            deliveries = self._deliveries(s, claimed, now)
+        sending = {d.row_id for d in deliveries}
+        self._claims.update((r.id, claim_of(r)) for r in claimed if r.id in sending)
+        return deliveries
 
     def _deliveries(self, s: Session, claimed: Sequence[Queued],
                     now: datetime) -> list[Delivery]:
@@ -177,18 +188,19 @@ class OutboxWorker:
 
     # -- send -------------------------------------------------------------------------
     async def _send_one(self, d: Delivery) -> None:
+        claim = self._claims.pop(d.row_id)
         try:
             platform_id = await self._send_pieces(d)
         except SendFailed as exc:
-            self._record_failure(d, exc)
+            self._record_failure(d, claim, exc)
             return
         except Exception as exc:  # an adapter bug must not wedge the row: retry later
             log.error("send_crashed", error=type(exc).__name__, row=d.row_id)
-            self._record_failure(d, Transient("adapter-error"))
+            self._record_failure(d, claim, Transient("adapter-error"))
             return
         self._pieces_sent.pop(d.row_id, None)
         self._services.events.send_outcome(d.platform.value, "sent")
-        await self._mark_sent_soon(d.row_id, platform_id)
+        await self._mark_sent_soon(claim, platform_id)
 
     async def _send_pieces(self, d: Delivery) -> str:
         """Send ``d``, as several platform messages when its text is longer than the
@@ -211,7 +223,7 @@ class OutboxWorker:
             self._pieces_sent[d.row_id] = n + 1
         return platform_id
 
-    async def _mark_sent_soon(self, row_id: int, platform_id: str) -> None:
+    async def _mark_sent_soon(self, claim: Claim, platform_id: str) -> None:
         """Record a send, sharing one transaction with the sends that finished in the
         same event-loop pass; returns once it is committed.
 
@@ -220,7 +232,7 @@ class OutboxWorker:
         costs one commit instead of one each. If the commit fails the rows stay
         ``sending`` and recovery resolves them, as after a crash.
         """
-        self._marks.append((row_id, platform_id))
+        self._marks.append((claim, platform_id))
         if self._marks_done is None:
             self._marks_done = asyncio.get_running_loop().create_future()
             asyncio.get_running_loop().call_soon(self._flush_marks)
@@ -242,28 +254,37 @@ class OutboxWorker:
         if done is not None and not done.done():
             done.set_result(None)
 
-    def _record_sent_many(self, marks: list[tuple[int, str]]) -> None:
+    def _record_sent_many(self, marks: list[tuple[Claim, str]]) -> None:
+        """Record answered sends. A mark whose claim expired and was claimed again is
+        dropped by the fence (the newer claim's outcome stands): logged, not an error."""
         if not marks:
             return
         now = self._services.clock.now()
+        stale = 0
         with self._sessions.begin() as s:
             # The hot path: one UPDATE for all, no read (this runs for every message).
-            rows.mark_sent_many(s, [m for m in marks if m[1] not in self._stashed], now)
-            for row_id, platform_id in marks:
+            plain = [m for m in marks if m[1] not in self._stashed]
+            stale += len(plain) - rows.mark_sent_many(s, plain, now)
+            for claim, platform_id in marks:
                 if platform_id not in self._stashed:
                     continue
                 self._stashed.discard(platform_id)
-                row = rows.mark_sent(s, row_id, platform_id, now)
-                if row is not None:
+                row = rows.mark_sent(s, claim, platform_id, now)
+                if row is None:
+                    stale += 1
+                else:
                     self._apply_early_receipts(s, row, now)
-        self.sent += len(marks)
+        if stale:
+            log.warning("outbox_stale_outcome", outcome="sent", rows=stale)
+        self.sent += len(marks) - stale
 
-    def _record_failure(self, d: Delivery, exc: SendFailed) -> None:
+    def _record_failure(self, d: Delivery, claim: Claim, exc: SendFailed) -> None:
         now = self._services.clock.now()
         relay = self._services.settings.relay
         with self._sessions.begin() as s:
-            row = rows.get(s, d.row_id)
-            if row is None:
+            row = rows.get_claimed(s, claim)
+            if row is None:  # superseded while this send was out: its outcome stands
+                log.warning("outbox_stale_outcome", outcome="failed", rows=1)
                 return
             if isinstance(exc, RetryAfter):
                 outcome = "rate_limited"
@@ -405,6 +426,19 @@ class OutboxWorker:
                 self._on_failure_receipt(s, current, status, code, now)
 
     # -- recovery ---------------------------------------------------------------------
+    def repair_heads(self) -> int:
+        """Sweep the queue heads for any that a change outside the outbox repository left
+        wrong (a cascade from another table); returns how many recipients it fixed.
+
+        Every outbox change keeps the heads itself, so this normally finds nothing; a
+        non-zero count is logged as a warning for the operator (docs/OPERATIONS.md).
+        """
+        with self._sessions.begin() as s:
+            fixed = rows.repair_heads(s)
+        if fixed:
+            log.warning("outbox_heads_repaired", recipients=fixed)
+        return fixed
+
     async def recover(self) -> None:
         """Resolve rows whose worker died mid-send (lease expired), and apply receipts
         stashed before a restart or by another replica whose SID is now recorded."""
@@ -413,12 +447,12 @@ class OutboxWorker:
             for stashed in rows.rows_with_stashed_receipts(s):
                 self._apply_early_receipts(s, stashed, now)
         with self._sessions.begin() as s:
-            doubtful = rows.in_doubt(s, now=now)
-            info = {r.id: (r.created_at, r.claimed_until) for r in doubtful}
+            doubtful = rows.in_doubt(s, now=now, postgres=self._postgres)
+            info = {r.id: (r.created_at, r.claimed_until, claim_of(r)) for r in doubtful}
             deliveries = self._deliveries(s, doubtful, now)
         for d in deliveries:
             row_id = d.row_id
-            created_at, claimed_until = info[row_id]
+            created_at, claimed_until, claim = info[row_id]
             sender = self._senders[d.platform]
             try:
                 found = await sender.lookup(d, created_at.timestamp())
@@ -427,11 +461,11 @@ class OutboxWorker:
                     continue  # cannot tell yet; ask again next round
                 found = None  # the platform stayed unreachable: resend rather than stall
             with self._sessions.begin() as s:
-                row = rows.get(s, row_id)
-                if row is None or row.status != "sending":
+                # Fenced like any outcome: another replica may have resolved it first.
+                if rows.get_claimed(s, claim) is None:
                     continue
                 if isinstance(found, str):
-                    sent = rows.mark_sent(s, row_id, found, now)
+                    sent = rows.mark_sent(s, claim, found, now)
                     if sent is not None:
                         self._apply_early_receipts(s, sent, now)
                 else:

@@ -52,7 +52,17 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 import structlog
-from sqlalchemy import Connection, Engine, delete, event, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    delete,
+    event,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -81,7 +91,9 @@ from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.audit import parallel
 from medcrypt.storage.audit.chain import TransactionChain
 from medcrypt.storage.audit.queries import (
+    Prebuilt,
     decrypt_row,
+    insert_and_move_head,
     insert_entries,
     stream_entries,
     verify_sql,
@@ -118,6 +130,26 @@ _KEY_CACHE_MAX = 4096
 #: bot's maintenance tick (bot/app/bot.py, five minutes).
 CHECKPOINT_GRACE = timedelta(minutes=10)
 _T = TypeVar("_T")
+
+# The append path's statements, built once: building and compiling them per call cost
+# more than running them (issue 18: a single append was 7.9x one INSERT + commit).
+_HEAD_COLUMNS = (HEAD.c.seq, HEAD.c.entry_hash, HEAD.c.checkpoint_seq,
+                 HEAD.c.checkpoint_ts_us, HEAD.c.checkpoint_sig, HEAD.c.erasures)
+#: Writes the head row (the lock) and reads it back, in one statement.
+_LOCK_HEAD = Prebuilt(update(HEAD).where(HEAD.c.id == literal_column("1"))
+                      .values(seq=HEAD.c.seq).returning(*_HEAD_COLUMNS))
+_READ_HEAD = select(*_HEAD_COLUMNS).where(HEAD.c.id == 1)
+_MOVE = (update(HEAD).where(HEAD.c.id == literal_column("1"))
+         .values(seq=bindparam("h_seq"), entry_hash=bindparam("h_hash")))
+_MOVE_HEAD = Prebuilt(_MOVE)
+_MOVE_HEAD_CP = Prebuilt(_MOVE.values(checkpoint_seq=bindparam("h_cp_seq"),
+                                      checkpoint_ts_us=bindparam("h_cp_ts"),
+                                      checkpoint_sig=bindparam("h_cp_sig")))
+_COUNT_ERASURE = update(HEAD).where(HEAD.c.id == 1).values(erasures=HEAD.c.erasures + 1)
+_INSERT_CHECKPOINT = insert(CHECKPOINTS)
+_LOAD_KEYS = select(SUBJECT_KEYS.c.subject_ref, SUBJECT_KEYS.c.wrapped).where(
+    SUBJECT_KEYS.c.subject_ref.in_(bindparam("refs", expanding=True)))
+_INSERT_KEYS = insert(SUBJECT_KEYS)
 
 
 class AuditLog:
@@ -157,6 +189,10 @@ class AuditLog:
         self._vacuum = postgres_vacuum
         self._rng = rng
         self._key_cache: dict[tuple[str, bytes], bytes] = {}
+        #: Subject keys known committed, by ref, valid while the head's erasure count
+        #: is :attr:`_subjects_erasures` (checked under the head lock by every append).
+        self._subjects: dict[str, bytes] = {}
+        self._subjects_erasures = -1
         self._pseudonym_key: bytes | None = None
         #: The newest checkpoint seen committed (seq, signature), and whether the head
         #: has since named an older one (module docstring).
@@ -187,7 +223,9 @@ class AuditLog:
             if result.checkpoints:
                 self._after_commit(session, result.checkpoints)
             return result
-        result = self._transaction(lambda conn: self._write(conn, prepared))
+        learned: dict[str, bytes] = {}
+        result = self._transaction(lambda conn: self._write(conn, prepared, learned=learned))
+        self._subjects.update(learned)  # committed: safe to use without reading them again
         self._committed(result.checkpoints)
         return result
 
@@ -406,6 +444,7 @@ class AuditLog:
         def work(conn: Connection) -> Appended:
             result = self._write(conn, prepared)
             conn.execute(delete(SUBJECT_KEYS).where(SUBJECT_KEYS.c.subject_ref == subject_ref))
+            conn.execute(_COUNT_ERASURE)  # every writer drops its cached subject keys
             return result
 
         result = self._transaction(work)
@@ -448,19 +487,14 @@ class AuditLog:
 
     def _lock_head(self, conn: Connection) -> HeadRow:
         """Write the head row first: the lock that serialises the chain (module docstring)."""
-        lock = update(HEAD).where(HEAD.c.id == 1).values(seq=HEAD.c.seq)
-        if conn.execute(lock).rowcount == 0:
+        found = _LOCK_HEAD.run(conn)
+        if not found:
             conn.execute(insert_ignore(conn, HEAD, genesis_head()))
-            conn.execute(lock)
-        return self._read_head(conn)
+            found = _LOCK_HEAD.run(conn)
+        return _head_row(found[0] if found else None)
 
     def _read_head(self, conn: Connection) -> HeadRow:
-        row = conn.execute(select(HEAD.c.seq, HEAD.c.entry_hash, HEAD.c.checkpoint_seq,
-                                  HEAD.c.checkpoint_ts_us, HEAD.c.checkpoint_sig)
-                           .where(HEAD.c.id == 1)).first()
-        if row is None:
-            return HeadRow(0, GENESIS_HASH, 0, 0, b"")
-        return HeadRow(int(row[0]), bytes(row[1]), int(row[2]), int(row[3]), bytes(row[4]))
+        return _head_row(conn.execute(_READ_HEAD).first())
 
     def _due(self, head: HeadRow, now_us: int) -> bool:
         return (head.seq - head.cp_seq >= self._every
@@ -483,39 +517,54 @@ class AuditLog:
     def _write(
         self, conn: Connection, prepared: Sequence[Prepared], *,
         ts_us: int | None = None, head: HeadRow | None = None, in_session: bool = False,
-        force: bool = False,
+        force: bool = False, learned: dict[str, bytes] | None = None,
     ) -> Appended:
         """Lock, chain, encrypt and insert, with the checkpoints coverage needs
-        (:mod:`.chain`). No ``prepared`` events means a checkpoint is wanted now."""
+        (:mod:`.chain`). No ``prepared`` events means a checkpoint is wanted now.
+        ``learned`` receives the subject keys used, for the caller to remember once its
+        transaction has committed."""
         head = head or self._lock_head(conn)
+        if head.erasures != self._subjects_erasures:  # a subject was erased somewhere
+            self._subjects.clear()
+            self._subjects_erasures = head.erasures
         self._check_rewound(head, committed=not in_session)
         ts = ts_us if ts_us is not None else to_us(self._clock.now())
         signer = None if self._rewound else self._signer
         subjects = {e[2] for e in prepared} | ({SYSTEM_AUDIT} if signer else set())
-        chain = TransactionChain(head, ts, self._subject_keys(conn, subjects, ts),
+        keys = self._subject_keys(conn, subjects, ts)
+        if learned is not None:
+            learned.update(keys)
+        chain = TransactionChain(head, ts, keys,
                                  signer=signer, every=self._every,
                                  interval_us=self._interval_us, rng=self._rng)
         mine = [chain.add(entry) for entry in prepared]  # the caller's entries: seq, hash
         chain.close(force=force or not prepared)
-        if chain.rows:
-            insert_entries(conn, chain.rows)
-        values: dict[str, Any] = {"seq": chain.seq, "entry_hash": chain.prev}
-        for cp in chain.checkpoints:
-            conn.execute(insert(CHECKPOINTS).values(
-                seq=cp.seq, ts_us=cp.ts_us, head_hash=cp.head_hash, key_id=cp.key_id,
-                prev_sig=cp.prev_sig, sig=cp.sig))
-        if chain.checkpoints:
-            last = chain.checkpoints[-1]
-            values |= {"checkpoint_seq": last.seq, "checkpoint_ts_us": last.ts_us,
-                       "checkpoint_sig": last.sig}
-        conn.execute(update(HEAD).where(HEAD.c.id == 1).values(**values))
         first_seq = mine[0][0] if mine else head.seq + 1
         last_seq, last_hash = mine[-1] if mine else (head.seq, head.entry_hash)
+        if len(chain.rows) == 1 and not chain.checkpoints and insert_and_move_head(
+                conn, chain.rows[0], chain.seq, chain.prev):
+            return Appended(first_seq, last_seq, last_hash, ())
+        if chain.rows:
+            insert_entries(conn, chain.rows)
+        values: dict[str, Any] = {"h_seq": chain.seq, "h_hash": chain.prev}
+        if chain.checkpoints:
+            conn.execute(_INSERT_CHECKPOINT, [
+                {"seq": cp.seq, "ts_us": cp.ts_us, "head_hash": cp.head_hash,
+                 "key_id": cp.key_id, "prev_sig": cp.prev_sig, "sig": cp.sig}
+                for cp in chain.checkpoints])
+            last = chain.checkpoints[-1]
+            values |= {"h_cp_seq": last.seq, "h_cp_ts": last.ts_us, "h_cp_sig": last.sig}
+        (_MOVE_HEAD_CP if chain.checkpoints else _MOVE_HEAD).run(conn, values)
         return Appended(first_seq, last_seq, last_hash, tuple(chain.checkpoints))
 
     def _subject_keys(self, conn: Connection, refs: set[str], ts_us: int) -> dict[str, bytes]:
-        """Existing subject keys, creating missing ones (caller holds the head lock)."""
-        keys = self._load_subject_keys(conn, refs)
+        """Existing subject keys, creating missing ones (caller holds the head lock).
+        Keys remembered from committed appends are not read again."""
+        keys = {ref: key for ref in refs if (key := self._subjects.get(ref)) is not None}
+        unknown = refs - keys.keys()
+        if not unknown:
+            return keys
+        keys |= self._load_subject_keys(conn, unknown)
         new = sorted(refs - keys.keys())
         if new:
             rows = []
@@ -525,13 +574,12 @@ class AuditLog:
                 wrapped = self._keys.seal(base64.b64encode(key),
                                           AuditSubjectKey.KEY.aad(ref), rng=self._rng)
                 rows.append({"subject_ref": ref, "wrapped": Sealed(wrapped), "created_us": ts_us})
-            conn.execute(insert(SUBJECT_KEYS), rows)
+            conn.execute(_INSERT_KEYS, rows)
         return keys
 
     def _load_subject_keys(self, conn: Connection, refs: set[str]) -> dict[str, bytes]:
-        stmt = select(SUBJECT_KEYS.c.subject_ref, SUBJECT_KEYS.c.wrapped).where(
-            SUBJECT_KEYS.c.subject_ref.in_(sorted(refs)))
-        return {ref: self._unwrap(ref, sealed) for ref, sealed in conn.execute(stmt)}
+        return {ref: self._unwrap(ref, sealed)
+                for ref, sealed in conn.execute(_LOAD_KEYS, {"refs": sorted(refs)})}
 
     def _unwrap(self, ref: str, sealed: Sealed) -> bytes:
         cache_key = (ref, sealed.data)
@@ -641,3 +689,9 @@ class AuditLog:
             with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
                 c.exec_driver_sql(sql)
 
+
+def _head_row(row: Any) -> HeadRow:
+    if row is None:
+        return HeadRow(0, GENESIS_HASH, 0, 0, b"")
+    return HeadRow(int(row[0]), bytes(row[1]), int(row[2]), int(row[3]), bytes(row[4]),
+                   int(row[5]))

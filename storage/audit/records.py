@@ -96,6 +96,7 @@ class HeadRow(NamedTuple):
     cp_seq: int
     cp_ts_us: int
     cp_sig: bytes
+    erasures: int = 0
 
 
 Prepared = tuple[str, str, str, bytes]  # actor, action, subject, details plaintext
@@ -138,7 +139,7 @@ def storage_error(exc: DBAPIError) -> StorageError:
 
 def genesis_head() -> dict[str, Any]:
     return {"id": 1, "seq": 0, "entry_hash": GENESIS_HASH, "checkpoint_seq": 0,
-            "checkpoint_ts_us": 0, "checkpoint_sig": b""}
+            "checkpoint_ts_us": 0, "checkpoint_sig": b"", "erasures": 0}
 
 
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> Any:

@@ -95,6 +95,10 @@ class AuditHead(Base):
     checkpoint_seq: Mapped[int] = mapped_column(BigInteger)
     checkpoint_ts_us: Mapped[int] = mapped_column(BigInteger)
     checkpoint_sig: Mapped[bytes] = mapped_column(LargeBinary(64))
+    #: Subjects erased so far. Bumped by every erasure, read with the head lock by every
+    #: append: a writer keeps subject keys in memory only while this is unchanged, so a
+    #: key another process erased is never used again (storage/audit/log.py).
+    erasures: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 register(AuditSubjectKey, AuditSubjectKey.KEY)

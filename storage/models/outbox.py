@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medcrypt.storage.base import Base
@@ -28,6 +28,10 @@ from medcrypt.storage.base import Base
 #: remove a message the recipient sent from their chat (payload: its platform message id).
 PAYLOAD_KINDS = ("text", "document", "template", "notice", "withdraw")
 OUTBOX_STATUSES = ("pending", "sending", "held", "sent", "failed")
+#: The rows that keep later rows to the same recipient waiting (templates never do).
+BLOCKING_WHERE = text("status IN ('pending', 'sending', 'held') AND payload_kind != 'template'")
+#: Templates waiting to be sent: claimed on a path of their own, outside the heads.
+TEMPLATES_DUE_WHERE = text("status = 'pending' AND payload_kind = 'template'")
 
 
 class OutboxMessage(Base):
@@ -38,8 +42,12 @@ class OutboxMessage(Base):
         CheckConstraint("attempts >= 0", name="attempts"),
         Index(None, "status", "next_attempt_at"),
         Index(None, "platform_message_id"),
-        # Head-of-line per recipient: the claim groups unfinished rows by recipient.
-        Index(None, "dest_identity_id", "status"),
+        # Advancing a recipient's head: its lowest blocking row, one index probe however
+        # long the backlog (finished rows leave this index).
+        Index("ix_outbox_blocking_dest_id", "dest_identity_id", "id",
+              postgresql_where=BLOCKING_WHERE, sqlite_where=BLOCKING_WHERE),
+        Index("ix_outbox_templates_due", "next_attempt_at", "id",
+              postgresql_where=TEMPLATES_DUE_WHERE, sqlite_where=TEMPLATES_DUE_WHERE),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -77,6 +85,28 @@ class OutboxMessage(Base):
     updated_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
+
+
+class OutboxHead(Base):
+    """The row each recipient's queue is waiting on: what the claim reads, instead of
+    grouping every unfinished row on every claim (which grew with the backlog).
+
+    One row per recipient that has a blocking outbox row (``pending``, ``sending`` or
+    ``held``, templates aside): ``head_id`` is the lowest such row, ``due_at`` its
+    ``next_attempt_at`` while it is ``pending`` and NULL while it is being sent or held,
+    so only claimable heads are in the (due_at, head_id) index range the claim scans.
+    Kept by :mod:`storage.repos.outbox_heads` in the transaction that changes the rows;
+    ``head_id`` has no foreign key so a cascade deleting the row leaves a stale head the
+    claim or the repair sweep recomputes, rather than a recipient with no head at all.
+    """
+
+    __tablename__ = "outbox_heads"
+    __table_args__ = (Index(None, "due_at", "head_id"),)
+
+    dest_identity_id: Mapped[str] = mapped_column(
+        ForeignKey("platform_identities.id", ondelete="CASCADE"), primary_key=True)
+    head_id: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime | None]
 
 
 class EarlyReceipt(Base):

@@ -7,12 +7,15 @@ WhatsApp window delay exactly one chat: its head row waits, every other chat's h
 stays claimable. The PHI-free WhatsApp template is exempt, so it can overtake the
 message it announces.
 
-Claiming: on PostgreSQL ``SELECT ... FOR UPDATE SKIP LOCKED`` lets several bot replicas
-claim disjoint rows; on SQLite (one writer at a time) the select-then-update runs in one
-``BEGIN`` transaction. Either way the claimed row becomes ``sending`` with a lease in
-``claimed_until``; a worker that dies mid-send leaves a row whose lease expires, and
-:func:`in_doubt` hands it to recovery (see docs/DELIVERY.md for the exactly-once
-argument).
+Claiming reads each recipient's head from ``outbox_heads`` (kept in the same
+transaction by every function here, :mod:`storage.repos.outbox_heads`, ADR 0024), so
+its cost per row does not grow with the backlog. On PostgreSQL ``FOR UPDATE SKIP
+LOCKED`` lets several bot replicas claim disjoint rows; on SQLite (one writer at a time)
+the claim runs in one ``BEGIN`` transaction. Either way the claimed row becomes
+``sending`` with a lease in ``claimed_until`` (on PostgreSQL by the server's clock); a
+worker that dies mid-send leaves a row whose lease expires, and :func:`in_doubt` hands
+it to recovery (see docs/DELIVERY.md for the exactly-once argument). Every outcome names
+its :class:`Claim`, so a worker whose claim was superseded changes nothing.
 
 The statements every relayed message runs (enqueue, claim, mark sent, receipts) are
 Core, built once with bind parameters: building and coercing a statement per message
@@ -31,26 +34,29 @@ from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     Integer,
-    Select,
+    Interval,
     String,
     Table,
     Update,
+    and_,
     bindparam,
     case,
     delete,
     func,
     insert,
     literal,
-    or_,
+    literal_column,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import Session
 
 from medcrypt.storage.models.media import MediaBlob
-from medcrypt.storage.models.outbox import EarlyReceipt, OutboxMessage
+from medcrypt.storage.models.outbox import EarlyReceipt, OutboxHead, OutboxMessage
 from medcrypt.storage.models.pairings import Pairing
-from medcrypt.storage.repos._sql import dialect_insert, insert_ignore, rowcount
+from medcrypt.storage.repos import outbox_heads as heads
+from medcrypt.storage.repos._sql import CHUNK, dialect_insert, rowcount
 
 #: Rows that block later rows to the same recipient.
 _BLOCKING = ("pending", "sending", "held")
@@ -58,6 +64,7 @@ _FILE_TYPE = "application/vnd.medcrypt.file"
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 _MEDIA: Table = MediaBlob.__table__  # type: ignore[assignment]
 _RECEIPTS: Table = EarlyReceipt.__table__  # type: ignore[assignment]
+_HEADS: Table = OutboxHead.__table__  # type: ignore[assignment]
 #: Built once (every relayed message runs it; building a statement cost more than running).
 _ENQUEUE = insert(_OUTBOX).returning(_OUTBOX.c.id)
 _STORE_FILE = insert(_MEDIA)
@@ -84,6 +91,30 @@ class Queued(Protocol):
     def created_at(self) -> datetime: ...
     @property
     def claimed_until(self) -> datetime | None: ...
+    @property
+    def claimed_by(self) -> str | None: ...
+    @property
+    def attempts(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Who holds a ``sending`` row, as the claim left it: the fence of every outcome.
+
+    ``attempts`` moves on with every claim, so a worker whose claim expired and was
+    claimed again (by another replica, or by itself after recovery) no longer matches,
+    and its late outcome changes nothing (:func:`get_claimed`, :func:`mark_sent_many`).
+    """
+
+    row_id: int
+    dest_identity_id: str
+    worker: str
+    attempts: int
+
+
+def claim_of(row: Queued) -> Claim:
+    """The fence of a claimed or in-doubt row as read with it."""
+    return Claim(int(row.id), row.dest_identity_id, row.claimed_by or "", int(row.attempts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,12 +179,30 @@ def enqueue(
             "size": len(file.data), "url_token_hash": None, "created_at": now,
             "expires_at": None})
     # Core, not the unit of work: this runs for every relayed message.
-    return [conn.execute(_ENQUEUE, {
+    ids = [conn.execute(_ENQUEUE, {
         "dest_identity_id": recipient_id, "origin_identity_id": origin_id,
         "pairing_id": pairing_id, "payload_kind": payload_kind,
         "payload": payload, "media_id": media_id, "filename": filename, "status": "pending",
         "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now,
     }).scalar_one() for payload in payloads]
+    if ids and payload_kind != "template":
+        heads.note_enqueued(conn, recipient_id, ids[0], now)
+    return ids
+
+
+def _insert_ignore(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert outbox rows skipping dedupe-key conflicts, and give each recipient its
+    head; returns the ids really inserted (``RETURNING``: psycopg reports no rowcount
+    for ``ON CONFLICT DO NOTHING``)."""
+    if not rows:
+        return []
+    stmt = dialect_insert(session, _OUTBOX).on_conflict_do_nothing().returning(_OUTBOX.c.id)
+    ids: list[int] = []
+    for start in range(0, len(rows), CHUNK):
+        ids.extend(int(i) for i in session.execute(stmt, list(rows[start:start + CHUNK]))
+                   .scalars())
+    heads.note_enqueued_rows(session, ids)
+    return ids
 
 
 def enqueue_deferred(
@@ -167,31 +216,33 @@ def enqueue_deferred(
     rest never came): the decision is made now, and the database holds it, so a
     restart or another replica cannot lose it.
     """
-    return insert_ignore(session, _OUTBOX, [{
+    return len(_insert_ignore(session, [{
         "dest_identity_id": recipient_id, "origin_identity_id": None, "pairing_id": None,
         "payload_kind": payload_kind, "payload": payload, "status": "pending",
         "attempts": 0, "next_attempt_at": due, "dedupe_key": dedupe_key,
-        "created_at": now, "updated_at": now}]) == 1
+        "created_at": now, "updated_at": now}])) == 1
 
 
 def reschedule_deferred(session: Session, dedupe_keys: Sequence[str], due: datetime,
                         now: datetime) -> int:
     """Move the still-pending rows of ``dedupe_keys`` to ``due``; returns how many."""
-    return rowcount(session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.dedupe_key.in_(list(dedupe_keys)),
-               OutboxMessage.status == "pending")
+    moved = session.execute(
+        update(_OUTBOX)
+        .where(_OUTBOX.c.dedupe_key.in_(list(dedupe_keys)), _OUTBOX.c.status == "pending")
         .values(next_attempt_at=due, updated_at=now)
-        .execution_options(synchronize_session=False)))
+        .returning(_OUTBOX.c.dest_identity_id)).scalars().all()
+    heads.refresh(session, moved)
+    return len(moved)
 
 
 def cancel_deferred(session: Session, dedupe_keys: Sequence[str]) -> int:
     """Drop the still-pending rows of ``dedupe_keys``; returns how many."""
-    return rowcount(session.execute(
-        delete(OutboxMessage)
-        .where(OutboxMessage.dedupe_key.in_(list(dedupe_keys)),
-               OutboxMessage.status == "pending")
-        .execution_options(synchronize_session=False)))
+    dropped = session.execute(
+        delete(_OUTBOX)
+        .where(_OUTBOX.c.dedupe_key.in_(list(dedupe_keys)), _OUTBOX.c.status == "pending")
+        .returning(_OUTBOX.c.dest_identity_id)).scalars().all()
+    heads.refresh(session, dropped)
+    return len(dropped)
 
 
 def queue_notices(session: Session, notices: Sequence[Notice], now: datetime) -> int:
@@ -201,7 +252,7 @@ def queue_notices(session: Session, notices: Sequence[Notice], now: datetime) ->
     ``dedupe_key`` - not a prior SELECT - decides whether a notice was already queued,
     so two replicas running the same job queue each notice once.
     """
-    rows = [
+    return len(_insert_ignore(session, [
         {
             "dest_identity_id": n.dest_identity_id, "origin_identity_id": None,
             "pairing_id": n.pairing_id, "payload_kind": "notice",
@@ -210,8 +261,7 @@ def queue_notices(session: Session, notices: Sequence[Notice], now: datetime) ->
             "updated_at": now,
         }
         for n in notices
-    ]
-    return insert_ignore(session, _OUTBOX, rows) if rows else 0
+    ]))
 
 
 def queue_member_notices(
@@ -247,7 +297,9 @@ def queue_member_notices(
             ).where(Pairing.pairing_id.in_(ids[start:start + chunk]), member.is_not(None))
             stmt = base.from_select(cols, source).on_conflict_do_nothing().returning(
                 _OUTBOX.c.id)
-            inserted += len(session.execute(stmt).all())
+            new = [int(i) for i in session.execute(stmt).scalars()]
+            heads.note_enqueued_rows(session, new)
+            inserted += len(new)
     return inserted
 
 
@@ -256,71 +308,146 @@ def queue_member_notices(
 #: What the worker reads of a claimed row (the rest stays in the table).
 _CLAIMED = (_OUTBOX.c.id, _OUTBOX.c.dest_identity_id, _OUTBOX.c.origin_identity_id,
             _OUTBOX.c.payload_kind, _OUTBOX.c.payload, _OUTBOX.c.media_id,
-            _OUTBOX.c.filename, _OUTBOX.c.created_at, _OUTBOX.c.claimed_until)
+            _OUTBOX.c.filename, _OUTBOX.c.created_at, _OUTBOX.c.claimed_until,
+            _OUTBOX.c.claimed_by, _OUTBOX.c.attempts)
 
 
-def _claim_query() -> Select[Any]:
-    c = _OUTBOX.c
-    # Head of each recipient's queue: the lowest id still pending, sending or held.
-    # One grouped pass over the unfinished rows (index on dest_identity_id, status)
-    # instead of a correlated "no earlier row" probe per candidate, which is quadratic
-    # when one chat has a backlog.
-    heads = (
-        select(func.min(c.id))
-        .where(c.status.in_(_BLOCKING), c.payload_kind != "template")
-        .group_by(c.dest_identity_id)
-    )
-    return (
-        select(*_CLAIMED)
-        .where(c.status == "pending", c.next_attempt_at <= bindparam("now"),
-               or_(c.payload_kind == "template", c.id.in_(heads)))
-        .order_by(c.id)
-        .limit(bindparam("limit"))
-    )
+def _lease_end(postgres: bool) -> Any:
+    """When a claim made now ends. PostgreSQL: the server's clock, so replicas whose
+    clocks disagree still agree on whose claim has expired. SQLite has one writing
+    process on one host, whose clock (injected, so tests can move it) is the database's."""
+    if postgres:
+        return func.clock_timestamp() + bindparam("lease", type_=Interval())
+    return bindparam("until", type_=_OUTBOX.c.claimed_until.type)
 
 
-# Built once: the worker claims in a loop.
-_CLAIM = _claim_query()
-#: PostgreSQL: several replicas claim disjoint rows.
-_CLAIM_FOR_UPDATE = _CLAIM.with_for_update(skip_locked=True, of=_OUTBOX)
-_MARK_CLAIMED = (update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
-                 .values(status="sending", claimed_until=bindparam("until"),
-                         claimed_by=bindparam("worker"), attempts=_OUTBOX.c.attempts + 1,
-                         updated_at=bindparam("now")))
-_IN_DOUBT = (select(*_CLAIMED)
-             .where(_OUTBOX.c.status == "sending", _OUTBOX.c.claimed_until < bindparam("now"))
-             .order_by(_OUTBOX.c.id).limit(bindparam("limit")))
+def _claim_statements(postgres: bool) -> dict[str, Any]:
+    """The claim's statements for one backend, built once (the worker claims in a loop).
+
+    ``heads``: the due heads in (due_at, head_id) order - an index range, however long
+    the backlog behind them. ``templates``: due WhatsApp templates (partial index; they
+    may overtake the message they announce, so they have no head). ``take``: the rows,
+    re-checked (still pending, still due) and marked ``sending`` in one UPDATE that
+    returns what the sender needs. On PostgreSQL every read is ``FOR UPDATE SKIP
+    LOCKED``: replicas claim disjoint heads and never wait for each other.
+    """
+    h, c = _HEADS.c, _OUTBOX.c
+    due_heads = (select(h.dest_identity_id, h.head_id)
+                 .where(h.due_at <= bindparam("now"))
+                 .order_by(h.due_at, h.head_id).limit(bindparam("limit")))
+    templates: Any = (select(c.id)
+                 .where(c.status == literal_column("'pending'"),
+                        c.payload_kind == literal_column("'template'"),
+                        c.next_attempt_at <= bindparam("now"))
+                 .order_by(c.next_attempt_at, c.id).limit(bindparam("limit")))
+    claimable = (c.id.in_(bindparam("ids", expanding=True)), c.status == "pending",
+                 c.next_attempt_at <= bindparam("now"))
+    where: Any
+    if postgres:
+        due_heads = due_heads.with_for_update(skip_locked=True)
+        templates = templates.with_for_update(skip_locked=True)
+        where = c.id.in_(select(c.id).where(*claimable).with_for_update(skip_locked=True)
+                         .scalar_subquery())
+    else:
+        # SQLite's planner, given statistics, preferred the (status, next_attempt_at)
+        # index - a scan of every pending row - over both the partial index and the ids:
+        # the templates name their index, and the claim's re-check is written with
+        # SQLite's unary "+", which keeps a term from choosing an index.
+        templates = text(
+            "SELECT id FROM outbox INDEXED BY ix_outbox_templates_due "
+            "WHERE status = 'pending' AND payload_kind = 'template' "
+            "AND next_attempt_at <= :now ORDER BY next_attempt_at, id LIMIT :limit",
+        ).bindparams(bindparam("now", type_=c.next_attempt_at.type))
+        where = and_(claimable[0],
+                     literal_column("+outbox.status", String()) == "pending",
+                     literal_column("+outbox.next_attempt_at", c.next_attempt_at.type)
+                     <= bindparam("now"))
+    take = (update(_OUTBOX).where(where)
+            .values(status="sending", claimed_until=_lease_end(postgres),
+                    claimed_by=bindparam("worker"), attempts=c.attempts + 1,
+                    updated_at=bindparam("now"))
+            .returning(*_CLAIMED))
+    busy = (update(_HEADS).where(h.dest_identity_id.in_(bindparam("dests", expanding=True)))
+            .values(due_at=None))
+    return {"heads": due_heads, "templates": templates, "take": take, "busy": busy}
+
+
+_CLAIM_SQL = {True: _claim_statements(True), False: _claim_statements(False)}
+
+
+def _in_doubt(postgres: bool) -> Any:
+    expired = (_OUTBOX.c.claimed_until < func.clock_timestamp() if postgres
+               else _OUTBOX.c.claimed_until < bindparam("now"))
+    return (select(*_CLAIMED).where(_OUTBOX.c.status == "sending", expired)
+            .order_by(_OUTBOX.c.id).limit(bindparam("limit")))
+
+
+_IN_DOUBT = {True: _in_doubt(True), False: _in_doubt(False)}
 
 
 def claim(
     session: Session, *, now: datetime, lease: timedelta, worker: str, limit: int,
     postgres: bool,
 ) -> list[Queued]:
-    """Claim up to ``limit`` due head-of-line rows; the caller commits.
+    """Claim up to ``limit`` due rows - templates first, then recipients' heads - and
+    mark them ``sending`` for ``worker``; the caller commits.
 
-    One SELECT and one UPDATE for the whole batch, in Core (the worker runs this in a
-    loop; loading ORM rows and flushing them one UPDATE each cost more than the SQL).
+    Per row this costs index probes only: the heads table holds one row per waiting
+    recipient, not one per waiting message (ADR 0024). A head whose row turns out not
+    to be claimable (deleted by a cascade, changed since) is recomputed on the spot.
     """
     conn = session.connection()
-    rows = list(conn.execute(_CLAIM_FOR_UPDATE if postgres else _CLAIM,
-                             {"now": now, "limit": limit}).all())
-    if rows:
-        conn.execute(_MARK_CLAIMED, {"ids": [r.id for r in rows], "until": now + lease,
-                                     "worker": worker, "now": now})
-    return cast(list[Queued], rows)
+    sql = _CLAIM_SQL[postgres]
+    params = {"now": now, "limit": limit}
+    ids = [int(i) for i in conn.execute(sql["templates"], params).scalars()]
+    due = [] if len(ids) >= limit else conn.execute(
+        sql["heads"], {"now": now, "limit": limit - len(ids)}).all()
+    ids += [int(head_id) for _dest, head_id in due]
+    if not ids:
+        return []
+    taken = {r.id: r for r in conn.execute(sql["take"], {
+        "ids": ids, "now": now, "worker": worker, "lease": lease, "until": now + lease})}
+    dests = {str(d) for d, head_id in due if head_id in taken}
+    if dests:
+        conn.execute(sql["busy"], {"dests": sorted(dests)})
+    stale = {str(d) for d, head_id in due if head_id not in taken}
+    if stale:
+        heads.refresh(conn, stale)
+    return cast(list[Queued], [taken[i] for i in ids if i in taken])
 
 
-def in_doubt(session: Session, *, now: datetime, limit: int = 100) -> list[Queued]:
-    """Rows whose sender died mid-send: the platform may or may not have them."""
+def in_doubt(session: Session, *, now: datetime, limit: int = 100,
+             postgres: bool = False) -> list[Queued]:
+    """Rows whose claim expired mid-send (on PostgreSQL by the server's clock): the
+    platform may or may not have them."""
     session.flush()
-    rows = session.connection().execute(_IN_DOUBT, {"now": now, "limit": limit}).all()
-    return cast(list[Queued], list(rows))
+    rows = session.connection().execute(_IN_DOUBT[postgres], {"now": now, "limit": limit})
+    return cast(list[Queued], list(rows.all()))
 
 
 # -- outcomes -------------------------------------------------------------------------------
+# Every outcome names the claim it is the outcome of (:class:`Claim`). A worker whose
+# claim expired and was superseded finds nothing to update: the newer claim's outcome
+# stands. Each outcome recomputes the recipient's head in the same transaction.
+
+def _fence(c: Any) -> Any:
+    return ((c.id == bindparam("row_id")) & (c.status == "sending")
+            & (c.claimed_by == bindparam("worker")) & (c.attempts == bindparam("attempt")))
+
+
+_GET_CLAIMED = select(OutboxMessage).where(_fence(OutboxMessage)).with_for_update()
+
 
 def get(session: Session, row_id: int) -> OutboxState | None:
     row = session.get(OutboxMessage, row_id)
+    return None if row is None else _state(row)
+
+
+def get_claimed(session: Session, claim: Claim) -> OutboxState | None:
+    """The row if ``claim`` still holds it (locked for the rest of the transaction on
+    PostgreSQL); None when it is gone or another claim superseded this one."""
+    row = session.scalars(_GET_CLAIMED, {"row_id": claim.row_id, "worker": claim.worker,
+                                         "attempt": claim.attempts}).first()
     return None if row is None else _state(row)
 
 
@@ -334,43 +461,59 @@ def _sent(row: OutboxMessage, platform_message_id: str, now: datetime) -> None:
 
 
 def mark_sent(
-    session: Session, row_id: int, platform_message_id: str, now: datetime
+    session: Session, claim: Claim, platform_message_id: str, now: datetime
 ) -> OutboxState | None:
-    """Record the platform's id for a sent row; None when the row is gone."""
-    row = session.get(OutboxMessage, row_id)
-    if row is None:
+    """Record the platform's id for a sent row; None when ``claim`` no longer holds it."""
+    if get_claimed(session, claim) is None:
         return None
+    row = session.get(OutboxMessage, claim.row_id)
+    assert row is not None  # locked by get_claimed
     _sent(row, platform_message_id, now)
+    session.flush()
+    heads.refresh(session, [row.dest_identity_id])
     return _state(row)
 
 
-_MARK_SENT = (update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id"))
+_MARK_SENT = (update(_OUTBOX).where(_fence(_OUTBOX.c))
               .values(status="sent", platform_message_id=bindparam("sid"),
                       delivery_status=func.coalesce(_OUTBOX.c.delivery_status, "sent"),
                       claimed_until=None, sent_at=bindparam("now"),
                       updated_at=bindparam("now")))
 
 
-def mark_sent_many(session: Session, marks: Sequence[tuple[int, str]], now: datetime) -> None:
-    """:func:`mark_sent` for many ``(row id, platform message id)`` at once: one
-    statement executed for every pair (the send path records a burst of answers)."""
+def mark_sent_many(session: Session, marks: Sequence[tuple[Claim, str]], now: datetime) -> int:
+    """:func:`mark_sent` for many ``(claim, platform message id)`` at once: one statement
+    executed for every pair (the send path records a burst of answers). Returns how
+    many were recorded: fewer than given when a claim was superseded."""
     if not marks:
-        return
-    session.connection().execute(
-        _MARK_SENT, [{"row_id": row_id, "sid": sid[:128], "now": now} for row_id, sid in marks])
+        return 0
+    conn = session.connection()
+    done = rowcount(conn.execute(_MARK_SENT, [
+        {"row_id": c.row_id, "worker": c.worker, "attempt": c.attempts, "sid": sid[:128],
+         "now": now} for c, sid in marks]))
+    heads.refresh(conn, [c.dest_identity_id for c, _sid in marks])
+    return done
 
 
 def mark_dead_by_id(session: Session, row_id: int, error_code: str, now: datetime) -> None:
-    """Give up on a claimed row the caller holds only by id (no recipient, file gone)."""
-    session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(
+    """Give up on a row claimed in this same transaction (no recipient, file gone)."""
+    dest = session.execute(update(_OUTBOX).where(_OUTBOX.c.id == row_id).values(
         status="failed", delivery_status="failed", last_error_code=error_code[:64],
-        claimed_until=None, updated_at=now).execution_options(synchronize_session=False))
+        claimed_until=None, updated_at=now).returning(_OUTBOX.c.dest_identity_id)).scalar()
+    if dest is not None:
+        heads.refresh(session, [dest])
+
+
+def _changed(session: Session, row: OutboxMessage) -> None:
+    session.flush()
+    heads.refresh(session, [row.dest_identity_id])
 
 
 def mark_retry(session: Session, row_id: int, at: datetime, error_code: str, now: datetime,
                *, refund_attempt: bool = False) -> None:
     """Due again at ``at``; ``refund_attempt`` when the platform, not the message, failed
-    (flood control is not a failed attempt)."""
+    (flood control is not a failed attempt). The caller holds the claim
+    (:func:`get_claimed`)."""
     row = session.get(OutboxMessage, row_id)
     if row is None:
         return
@@ -381,6 +524,7 @@ def mark_retry(session: Session, row_id: int, at: datetime, error_code: str, now
     row.updated_at = now
     if refund_attempt:
         row.attempts = max(0, row.attempts - 1)
+    _changed(session, row)
 
 
 def mark_dead(session: Session, row_id: int, error_code: str, now: datetime) -> None:
@@ -393,6 +537,7 @@ def mark_dead(session: Session, row_id: int, error_code: str, now: datetime) -> 
     row.last_error_code = error_code[:64]
     row.claimed_until = None
     row.updated_at = now
+    _changed(session, row)
 
 
 def mark_failed_after_send(session: Session, row_id: int) -> None:
@@ -401,6 +546,7 @@ def mark_failed_after_send(session: Session, row_id: int) -> None:
     row = session.get(OutboxMessage, row_id)
     if row is not None:
         row.status = "failed"
+        _changed(session, row)
 
 
 def hold(session: Session, row_id: int, error_code: str, now: datetime) -> None:
@@ -413,17 +559,22 @@ def hold(session: Session, row_id: int, error_code: str, now: datetime) -> None:
     row.claimed_until = None
     row.attempts = max(0, row.attempts - 1)  # the window, not the message, failed
     row.updated_at = now
+    _changed(session, row)
 
 
 def release_held(session: Session, recipient_id: str, now: datetime) -> int:
     """The recipient wrote to us: everything held for them becomes due now."""
     result = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.dest_identity_id == recipient_id, OutboxMessage.status == "held")
+        .where(OutboxMessage.dest_identity_id == recipient_id, heads.blocking(OutboxMessage),
+               OutboxMessage.status == "held")
         .values(status="pending", next_attempt_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return rowcount(result)
+    released = rowcount(result)
+    if released:
+        heads.refresh(session, [recipient_id])
+    return released
 
 
 def delay_recipient(session: Session, recipient_id: str, until: datetime, now: datetime) -> None:
@@ -431,20 +582,28 @@ def delay_recipient(session: Session, recipient_id: str, until: datetime, now: d
     session.execute(
         update(OutboxMessage)
         .where(
-            OutboxMessage.dest_identity_id == recipient_id,
+            OutboxMessage.dest_identity_id == recipient_id, heads.blocking(OutboxMessage),
             OutboxMessage.status == "pending",
             OutboxMessage.next_attempt_at < until,
         )
         .values(next_attempt_at=until, updated_at=now)
         .execution_options(synchronize_session=False)
     )
+    heads.refresh(session, [recipient_id])
 
 
 def drop_queued_for(session: Session, recipient_id: str) -> int:
     """Delete every row still waiting for ``recipient_id`` (erasure); returns the count."""
-    return rowcount(session.execute(
+    dropped = rowcount(session.execute(
         delete(OutboxMessage).where(OutboxMessage.dest_identity_id == recipient_id,
-                                    OutboxMessage.status.in_(_BLOCKING))))
+                                    heads.blocking(OutboxMessage))))
+    heads.refresh(session, [recipient_id])
+    return dropped
+
+
+def repair_heads(session: Session) -> int:
+    """The sweep behind the heads (:func:`storage.repos.outbox_heads.repair`)."""
+    return heads.repair(session)
 
 
 # -- delivery receipts ----------------------------------------------------------------------

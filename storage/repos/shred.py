@@ -24,6 +24,7 @@ from medcrypt.storage.models.media import MediaBlob
 from medcrypt.storage.models.outbox import OutboxMessage
 from medcrypt.storage.models.parts import PendingPart
 from medcrypt.storage.models.tokens import StoredToken
+from medcrypt.storage.repos import outbox_heads
 
 ID_CHUNK = 500
 _T = TypeVar("_T")
@@ -125,5 +126,10 @@ def relayed_outbox_rows(
 
 
 def delete_outbox_rows(session: Session, row_ids: Sequence[int]) -> None:
+    """Delete queued rows (their epoch was shredded); their recipients' queue heads move
+    on to the next waiting row in the same transaction."""
+    dests: set[str] = set()
     for ids in _chunks(row_ids):
-        session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+        dests.update(session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                                     .returning(OutboxMessage.dest_identity_id)).scalars())
+    outbox_heads.refresh(session, dests)

@@ -20,8 +20,8 @@ A, B, C = "111", "222", "333"
 
 
 @pytest.fixture
-def w(database_url: str) -> Iterator[World]:
-    with world(database_url, {"admin_telegram_ids": [111, 222, 333]}) as made:
+def w(migrated_database_url: str) -> Iterator[World]:
+    with world(migrated_database_url, {"admin_telegram_ids": [111, 222, 333]}) as made:
         yield made
 
 

@@ -23,9 +23,9 @@ ARGS = ["whatsapp:+15557770013"]
 
 
 @pytest.fixture
-def w(database_url: str) -> Iterator[World]:
+def w(migrated_database_url: str) -> Iterator[World]:
     """Two configured admin persons: A (Telegram 111 and a WhatsApp number), B (222)."""
-    with world(database_url, {"admins": [{"handle": "a", "telegram_ids": [111]}],
+    with world(migrated_database_url, {"admins": [{"handle": "a", "telegram_ids": [111]}],
                               "admin_telegram_ids": [222]},
                {"MEDCRYPT_ADMIN_WHATSAPP": f"a={WA_ADMIN_1}"}) as made:
         yield made

@@ -17,8 +17,8 @@ ENV = "MEDCRYPT_ADMIN_WHATSAPP"
 
 
 @pytest.fixture
-def w(database_url: str) -> Iterator[World]:
-    with world(database_url, {"admins": [{"handle": "lee", "telegram_ids": [111]}]},
+def w(migrated_database_url: str) -> Iterator[World]:
+    with world(migrated_database_url, {"admins": [{"handle": "lee", "telegram_ids": [111]}]},
                {ENV: f"lee={A_SECOND_PHONE}"}) as made:
         yield made
 

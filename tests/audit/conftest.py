@@ -38,6 +38,12 @@ def public_keys(signer: CheckpointSigner) -> dict[bytes, object]:
     return {signer.key_id: signer.public_key}
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend of a module's own ``audit_engine`` (same ids as ``database_url``)."""
+    return str(request.param)
+
+
 @pytest.fixture
 def audit_engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)

@@ -16,15 +16,15 @@ from medcrypt.bot.cli import main
 from medcrypt.bot.domain.config import load_settings
 from medcrypt.crypto.server.audit import SYSTEM_BOT, Action, CheckpointSigner
 from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage import migrate
 from medcrypt.storage.audit import ENTRIES, AuditEvent, AuditLog
 from medcrypt.storage.db import make_engine
 from tests.support.audit import SERVER_KEY, SIGNING_SEED
+from tests.support.databases import migrated
 
 
 @pytest.fixture
 def env(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    migrate.upgrade(sqlite_url)
+    migrated(sqlite_url)
     monkeypatch.setenv("MEDCRYPT_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("MEDCRYPT_SERVER_KEYS", f"1:{base64.b64encode(SERVER_KEY).decode()}")
     monkeypatch.setenv("MEDCRYPT_AUDIT_SIGNING_KEY", base64.b64encode(SIGNING_SEED).decode())

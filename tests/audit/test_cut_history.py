@@ -82,7 +82,11 @@ async def _clinic_day(rig: Rig) -> None:
     rig.clock.set(START + timedelta(hours=3, minutes=30))  # type: ignore[attr-defined]
     await say(rig, conv, "physician", "Go to the emergency department now.")
     await say(rig, conv, "patient", "On my way.")
-    await _signed_since(rig, before_bg)
+    last = await _signed_since(rig, before_bg)
+    # The witness file the tests keep is what reached the admins' chat: wait until the
+    # line of the checkpoint over the break-glass entries is delivered, or a bot stopped
+    # right after signing it (the tests leave the bot then) never posts it.
+    await until(lambda: any(f"seq={last} " in t for t in rig.tg_texts(ADMIN_A)))
     assert BREAKGLASS & set(actions_in(rig.db))
 
 

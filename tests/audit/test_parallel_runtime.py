@@ -11,12 +11,12 @@ from sqlalchemy import Engine
 
 from medcrypt.bot.cli import main
 from medcrypt.crypto.errors import StorageError
-from medcrypt.storage import migrate
 from medcrypt.storage.audit import AuditLog, default_jobs
 from medcrypt.storage.audit import parallel as _audit_parallel_mod
 from medcrypt.storage.audit.parallel import plan_slices, run_workers
 from medcrypt.storage.audit.worker import SliceTask
 from tests.support.audit import SERVER_KEY, SIGNING_SEED, fill
+from tests.support.databases import migrated
 
 
 def test_progress_reaches_the_total_and_reports_match(audit_log: AuditLog,
@@ -62,7 +62,7 @@ def test_a_failing_worker_is_one_storage_error(tmp_path: Path) -> None:
 
 def test_cli_jobs_option(sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
                          capsys: pytest.CaptureFixture[str]) -> None:
-    migrate.upgrade(sqlite_url)
+    migrated(sqlite_url)
     monkeypatch.setenv("MEDCRYPT_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("MEDCRYPT_SERVER_KEYS", f"1:{base64.b64encode(SERVER_KEY).decode()}")
     monkeypatch.setenv("MEDCRYPT_AUDIT_SIGNING_KEY", base64.b64encode(SIGNING_SEED).decode())

@@ -1,17 +1,19 @@
 """The parallel verifier gives exactly the sequential verdict, for every tampering case.
 
-Each case builds a real log (batched appends, checkpoints every ~500 entries), plays
-the attacker with SQL, then verifies twice: ``jobs=1`` (one process, the reference)
-and with worker processes (forced on this small log with ``parallel_from=1``). The
-two outcomes - the report, or the first bad seq and its reason - must be identical.
-The cases repeat tests/audit/test_tampering.py and add the ones that only matter when
-the log is cut into slices: tampering at the first, second and last row of a slice,
-deletions, insertions and swaps across a slice boundary.
+Each case gets its own copy of a real log (batched appends, checkpoints every ~500
+entries, written once per worker: tests/support/audit.py), plays the attacker with SQL,
+then verifies twice: ``jobs=1`` (one process, the reference) and with worker processes
+(forced on this small log with ``parallel_from=1``). The two outcomes - the report, or
+the first bad seq and its reason - must be identical. The cases repeat
+tests/audit/test_tampering.py and add the ones that only matter when the log is cut into
+slices: tampering at the first, second and last row of a slice, deletions, insertions
+and swaps across a slice boundary.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, delete, insert, select, update
@@ -26,12 +28,19 @@ from medcrypt.crypto.server.audit import (
 from medcrypt.storage.audit import CHECKPOINTS, ENTRIES, HEAD, AuditLog
 from medcrypt.storage.audit import parallel as _audit_parallel_mod
 from medcrypt.storage.audit.parallel import plan_slices
-from tests.support.audit import _row, _set, _shift, fill
+from tests.support.audit import _row, _set, _shift, filled_audit_engine
 
 N = 1_500
 JOBS = 3
 
 Case = Callable[[Engine, AuditLog], dict]
+
+
+@pytest.fixture
+def audit_engine(backend: str, tmp_path: Path) -> Iterator[Engine]:
+    """This test's copy of a log of ``N`` entries written through the real append path."""
+    with filled_audit_engine(backend, N, tmp_path) as engine:
+        yield engine
 
 
 
@@ -207,7 +216,6 @@ def test_parallel_verdict_equals_sequential(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     tamper, should_break = CASES[name]
-    fill(audit_log, N)
     kw = tamper(audit_engine, audit_log)
     parallel_runs: list[int] = []
     real = _audit_parallel_mod.verify_parallel

@@ -1,11 +1,15 @@
 """A 10,000-entry log verifies; tampering done with SQL is detected and located.
 
-Each test builds the log through the real append path (batched), then plays an
-attacker with write access to the database but not to the signing key: plain SQL
-against the tables, on SQLite and PostgreSQL.
+Each test gets its own copy of a log built through the real append path (batched; built
+once per worker and backend, tests/support/audit.py), then plays an attacker with write
+access to the database but not to the signing key: plain SQL against the tables, on
+SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, delete, insert, select, update
@@ -18,14 +22,20 @@ from medcrypt.crypto.server.audit import (
     parse_witness_lines,
 )
 from medcrypt.storage.audit import CHECKPOINTS, ENTRIES, HEAD, AuditLog
-from tests.support.audit import _row, _set, _shift, fill
+from tests.support.audit import _row, _set, _shift, filled_audit_engine
 
 N = 10_000
 
 
 @pytest.fixture
+def audit_engine(backend: str, tmp_path: Path) -> Iterator[Engine]:
+    """This test's copy of a log of ``N`` entries written through the real append path."""
+    with filled_audit_engine(backend, N, tmp_path) as engine:
+        yield engine
+
+
+@pytest.fixture
 def big_log(audit_log: AuditLog) -> AuditLog:
-    fill(audit_log, N)
     return audit_log
 
 

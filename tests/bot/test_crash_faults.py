@@ -32,10 +32,10 @@ from tests.support.ports import worker_port
 from tests.support.rigs import sandbox_settings, write_config
 from tests.support.tokens import accept_token, message_token, register_token
 
-#: Messages per run. The issue asks for 5,000; measured, that takes
-#: 158 s on a quiet 2-core box but 262 s when other jobs share it - over the 4-minute
-#: budget - so the default is 3,000 (100 s quiet, ~160 s loaded). Set
-#: MEDCRYPT_FAULT_MESSAGES=5000 to run the full count.
+#: Messages per run. The issue asks for 5,000 (scripts/test.sh sets it); that took 158 s
+#: on a quiet 2-core box with send pacing on, ~110 s without it (under load 4). A
+#: developer's focused run defaults to 3,000. Set MEDCRYPT_FAULT_MESSAGES=5000 to run the
+#: full count.
 MESSAGES = int(os.environ.get("MEDCRYPT_FAULT_MESSAGES", "3000"))
 PAIRS = 8
 CONCURRENCY = 16
@@ -47,10 +47,16 @@ def _faults(methods: frozenset[str], seed: int) -> Faults:
 
 
 def _config(tmp: Path, tg: FakeTelegram, tw: FakeTwilio, port: int) -> Path:
-    """The sandbox bot's config with short timeouts, many senders and no rate limit."""
+    """The sandbox bot's config with short timeouts, many senders and no rate limit.
+
+    No send pacing either: at Telegram's 30 messages/s the 2,500 sends to Telegram alone
+    (plus the retries the faults cause) took over 100 s, and pacing has its own tests
+    (tests/bot/test_delivery.py); this test is about faults and kills.
+    """
     return write_config(tmp / "bot.toml", sandbox_settings(
         tg, tw, port, tmp / "bot.db", logging={"format": "json"},
-        telegram={"request_timeout_seconds": 1.0}, whatsapp={"request_timeout_seconds": 1.0},
+        telegram={"request_timeout_seconds": 1.0, "global_messages_per_second": 0},
+        whatsapp={"request_timeout_seconds": 1.0, "global_messages_per_second": 0},
         relay={"outbox_lease_seconds": 2.5, "outbox_concurrency": CONCURRENCY,
                "outbox_max_attempts": 1000, "user_messages_per_minute": 0}))
 
@@ -119,7 +125,7 @@ def test_faults_and_two_sigkills_lose_nothing(tmp_path: Path) -> None:
                 got_tg, got_wa = delivered()
                 if set(expected_tg) <= set(got_tg) and set(expected_wa) <= set(got_wa):
                     break
-                time.sleep(0.5)
+                time.sleep(0.1)
             elapsed = time.monotonic() - t0
             got_tg, got_wa = delivered()
             missing = (len(set(expected_tg) - set(got_tg)) + len(set(expected_wa) - set(got_wa)))

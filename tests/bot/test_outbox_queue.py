@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,10 +21,10 @@ from medcrypt.bot.outbox.backoff import backoff_seconds
 from medcrypt.bot.outbox.worker import OutboxWorker
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage import migrate
 from medcrypt.storage.db import is_sqlite, make_engine, session_factory
 from medcrypt.storage.models.outbox import EarlyReceipt, OutboxMessage
 from medcrypt.storage.repos import outbox as rows
+from tests.support.databases import migrated
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 #: One server keyring for the queue set-up and the workers that read its addresses.
@@ -31,8 +32,7 @@ KEYRING = Keyring({1: os.urandom(32)})
 
 
 def _setup(url: str) -> tuple[object, list[str]]:
-    migrate.upgrade(url)
-    engine = make_engine(url)
+    engine = make_engine(migrated(url))
     sessions = session_factory(engine)
     directory = IdentityDirectory(KEYRING, FixedClock(NOW))
     with sessions.begin() as s:
@@ -47,18 +47,22 @@ def _setup(url: str) -> tuple[object, list[str]]:
 def test_head_of_line_lease_and_recovery(database_url: str) -> None:
     sessions, ids = _setup(database_url)
     pg = not is_sqlite(sessions.kw["bind"])  # type: ignore[attr-defined]
-    lease = timedelta(seconds=30)
+    # PostgreSQL leases run on the server's clock: short, and waited out for real.
+    lease = timedelta(seconds=1.5 if pg else 30)
     with sessions.begin() as s:  # type: ignore[attr-defined]
         first = rows.claim(s, now=NOW, lease=lease, worker="w1", limit=10, postgres=pg)
         assert sorted(r.dest_identity_id for r in first) == sorted(ids)  # one per recipient
         assert all(queue.body_of(r) == "n0" for r in first)
     with sessions.begin() as s:  # type: ignore[attr-defined]
         assert rows.claim(s, now=NOW, lease=lease, worker="w2", limit=10, postgres=pg) == []
-        assert rows.in_doubt(s, now=NOW) == []
-        expired = rows.in_doubt(s, now=NOW + lease + timedelta(seconds=1))
+        assert rows.in_doubt(s, now=NOW, postgres=pg) == []
+    if pg:
+        time.sleep(lease.total_seconds() + 0.2)
+    with sessions.begin() as s:  # type: ignore[attr-defined]
+        expired = rows.in_doubt(s, now=NOW + lease + timedelta(seconds=1), postgres=pg)
         assert len(expired) == 3
     with sessions.begin() as s:  # type: ignore[attr-defined]
-        rows.mark_sent_many(s, [(first[0].id, "42")], NOW)
+        assert rows.mark_sent_many(s, [(rows.claim_of(first[0]), "42")], NOW) == 1
     with sessions.begin() as s:  # type: ignore[attr-defined]
         nxt = rows.claim(s, now=NOW, lease=lease, worker="w1", limit=10, postgres=pg)
         assert [queue.body_of(r) for r in nxt] == ["n1"]  # only the chat whose head was sent moves
@@ -107,24 +111,25 @@ def _worker(sessions: object) -> OutboxWorker:
     return OutboxWorker(services, {})
 
 
-def _claimed(database_url: str) -> tuple[Any, int]:
-    """A fresh queue and the id of one row claimed from it (as a worker would)."""
+def _claimed(database_url: str) -> tuple[Any, rows.Claim]:
+    """A fresh queue and the claim of one row claimed from it (as a worker would)."""
     sessions, _ = _setup(database_url)
     pg = not is_sqlite(sessions.kw["bind"])  # type: ignore[attr-defined]
     with sessions.begin() as s:  # type: ignore[attr-defined]
-        row_id = rows.claim(s, now=NOW, lease=timedelta(seconds=30), worker="w", limit=1,
-                             postgres=pg)[0].id
-    return sessions, int(row_id)
+        row = rows.claim(s, now=NOW, lease=timedelta(seconds=30), worker="w", limit=1,
+                         postgres=pg)[0]
+    return sessions, rows.claim_of(row)
 
 
 def test_a_receipt_that_overtakes_its_send_survives_a_restart(database_url: str) -> None:
     """Twilio may call back before ``create`` returns; a restart in between loses nothing."""
-    sessions, row_id = _claimed(database_url)
+    sessions, claim = _claimed(database_url)
+    row_id = claim.row_id
     _worker(sessions).record_status("SM-early", "delivered", None)  # before the SID is known
     with sessions() as s:  # type: ignore[operator]
         assert s.scalar(select(func.count()).select_from(EarlyReceipt)) == 1
     restarted = _worker(sessions)  # another process: the restarted bot
-    restarted._record_sent_many([(row_id, "SM-early")])
+    restarted._record_sent_many([(claim, "SM-early")])
     asyncio.run(restarted.recover())  # its periodic round applies what was stashed before
     with sessions() as s:  # type: ignore[operator]
         done = s.get(OutboxMessage, row_id)
@@ -134,11 +139,12 @@ def test_a_receipt_that_overtakes_its_send_survives_a_restart(database_url: str)
 
 
 def test_an_early_failure_receipt_fails_the_row_once_recorded(database_url: str) -> None:
-    sessions, row_id = _claimed(database_url)
+    sessions, claim = _claimed(database_url)
+    row_id = claim.row_id
     worker = _worker(sessions)
     worker.record_status("SM-x", "sent", None)
     worker.record_status("SM-x", "undelivered", "30008")
-    worker._record_sent_many([(row_id, "SM-x")])
+    worker._record_sent_many([(claim, "SM-x")])
     with sessions() as s:  # type: ignore[operator]
         done = s.get(OutboxMessage, row_id)
         assert done is not None and done.status == "failed"
@@ -146,9 +152,10 @@ def test_an_early_failure_receipt_fails_the_row_once_recorded(database_url: str)
 
 
 def test_receipts_only_move_forward_and_delivery_drops_the_payload(database_url: str) -> None:
-    sessions, row_id = _claimed(database_url)
+    sessions, claim = _claimed(database_url)
+    row_id = claim.row_id
     with sessions.begin() as s:  # type: ignore[attr-defined]
-        rows.mark_sent_many(s, [(row_id, "SM-1")], NOW)
+        rows.mark_sent_many(s, [(claim, "SM-1")], NOW)
     with sessions.begin() as s:  # type: ignore[attr-defined]
         assert rows.advance_status(s, "SM-unknown", "sent", None, NOW) is None
         assert rows.advance_status(s, "SM-1", "delivered", None, NOW) is True
@@ -195,9 +202,10 @@ def test_sends_answered_together_are_marked_in_one_commit(database_url: str) -> 
 def test_receipts_heard_together_are_committed_together(database_url: str) -> None:
     from sqlalchemy import event
 
-    sessions, row_id = _claimed(database_url)
+    sessions, claim = _claimed(database_url)
+    row_id = claim.row_id
     with sessions.begin() as s:  # type: ignore[attr-defined]
-        rows.mark_sent_many(s, [(row_id, "SM-1")], NOW)
+        rows.mark_sent_many(s, [(claim, "SM-1")], NOW)
     worker = _worker(sessions)
     commits: list[int] = []
     event.listen(sessions.kw["bind"], "commit", lambda conn: commits.append(1))  # type: ignore[attr-defined]

@@ -14,8 +14,7 @@ from medcrypt.bot.domain.retention import INBOUND_KEY_MIN_TTL, inbound_key_ttl, 
 from medcrypt.bot.outbox import queue
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage import migrate
-from medcrypt.storage.db import make_engine, session_factory
+from medcrypt.storage.db import is_sqlite, make_engine, session_factory
 from medcrypt.storage.models.fragments import PendingFragment
 from medcrypt.storage.models.inbound import InboundKey
 from medcrypt.storage.models.media import MediaBlob
@@ -23,25 +22,28 @@ from medcrypt.storage.models.outbox import OutboxMessage
 from medcrypt.storage.models.parts import PendingPart
 from medcrypt.storage.repos import outbox as rows
 from medcrypt.storage.repos.inbound import record_inbound
+from tests.support.databases import migrated
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
 
 def test_prune_keeps_only_what_delivery_still_needs(database_url: str) -> None:
-    migrate.upgrade(database_url)
-    engine = make_engine(database_url)
+    engine = make_engine(migrated(database_url))
     sessions = session_factory(engine)
     directory = IdentityDirectory(Keyring({1: os.urandom(32)}), FixedClock(NOW))
     old = NOW - timedelta(days=30)
     with sessions.begin() as s:
         admin = directory.resolve(s, Platform.TELEGRAM, "4242").identity_id
         # Two bundles for an admin: one still waiting to go out, one delivered long ago.
-        waiting, done = (
+        done, waiting = (
             queue.enqueue(s, OutboundMessage(admin, OutKind.FILE,
                                              document=Document(os.urandom(64), "b.mcbg")),
                           [""], when)[0]
-            for when in (NOW, old))
-        assert rows.mark_sent(s, done, "tg-1", old) is not None
+            for when in (old, NOW))
+        [claimed] = rows.claim(s, now=old, lease=timedelta(seconds=30), worker="w", limit=1,
+                               postgres=not is_sqlite(engine))
+        assert claimed.id == done
+        assert rows.mark_sent(s, rows.claim_of(claimed), "tg-1", old) is not None
         queue.enqueue(s, OutboundMessage(admin, OutKind.NOTICE), ["a notice"], old)
         assert record_inbound(s, "whatsapp", "SMold", now=old)
         assert record_inbound(s, "whatsapp", "SMnew", now=NOW)
@@ -69,7 +71,8 @@ def test_prune_keeps_only_what_delivery_still_needs(database_url: str) -> None:
         assert counts["outbox_bodies"] == 0  # the only sent row was a file: empty payload
         notice = s.scalar(select(OutboxMessage).where(OutboxMessage.payload_kind == "notice"))
         assert notice is not None
-        rows.mark_sent(s, notice.id, "tg-2", NOW)
+        # Sent, as the worker records it (the row is not a head: no claim to fence).
+        notice.status, notice.platform_message_id, notice.updated_at = "sent", "tg-2", NOW
     with sessions.begin() as s:
         assert prune(s, NOW + timedelta(days=8))["outbox_bodies"] == 1
     with sessions.begin() as s:
@@ -83,8 +86,7 @@ def test_inbound_keys_outlive_the_audit_log_and_four_hundred_days(database_url: 
     assert inbound_key_ttl() is None  # the audit log keeps every entry
     assert inbound_key_ttl(timedelta(days=30)) == INBOUND_KEY_MIN_TTL == timedelta(days=400)
     assert inbound_key_ttl(timedelta(days=3 * 365)) == timedelta(days=3 * 365)
-    migrate.upgrade(database_url)
-    engine = make_engine(database_url)
+    engine = make_engine(migrated(database_url))
     sessions = session_factory(engine)
     with sessions.begin() as s:
         assert record_inbound(s, "whatsapp", "SM" + "1" * 32, now=NOW)

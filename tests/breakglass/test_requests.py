@@ -19,7 +19,6 @@ from medcrypt.bot.domain.config import parse_settings
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.errors import ConfigError, PolicyViolation
 from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, session_factory
 from medcrypt.storage.models.breakglass import BreakGlassRequest
 from medcrypt.storage.models.identities import PlatformIdentity
@@ -34,9 +33,8 @@ A, B, C = Actor("a" * 32, True), Actor("b" * 32, True), Actor("c" * 32, False)
 
 
 @pytest.fixture
-def world(database_url: str) -> Iterator[World]:
-    migrate.upgrade(database_url)
-    engine = make_engine(database_url)
+def world(migrated_database_url: str) -> Iterator[World]:
+    engine = make_engine(migrated_database_url)
     keyring = Keyring.from_environ(
         {"K": "1:" + base64.b64encode(os.urandom(32)).decode()}, env_name="K")
     clock = MovableClock(T0)

@@ -38,10 +38,10 @@ def _shred(w: World, sender: str, *args: str) -> list[str]:
     return h.replies + [work() for work in h.deferred]
 
 
-def test_shred_needs_the_same_admin_and_a_fresh_code(database_url: str) -> None:
+def test_shred_needs_the_same_admin_and_a_fresh_code(migrated_database_url: str) -> None:
     """The confirmation's own rules (expiry, binding, single use) are tested with the
     primitive (tests/admins/test_confirmations.py); here, that /shred uses it."""
-    with world(database_url, {"admin_telegram_ids": [111, 222]}) as w:
+    with world(migrated_database_url, {"admin_telegram_ids": [111, 222]}) as w:
         w.clock.set(NOV)
         ctx = w.services
         p = add_pairing(ctx, start_epoch=E, at=NOV)
@@ -87,9 +87,9 @@ def test_shred_needs_the_same_admin_and_a_fresh_code(database_url: str) -> None:
             assert actions.count("confirmation.refused") == 4 and "admin.command" in actions
 
 
-def test_rotate_now_and_jobs(database_url: str) -> None:
+def test_rotate_now_and_jobs(migrated_database_url: str) -> None:
     clock = FixedClock(NOV)
-    with context(database_url, clock) as ctx:
+    with context(migrated_database_url, clock) as ctx:
         p = add_pairing(ctx, start_epoch=E - 1, at=NOV - timedelta(days=30))
         reply = rotate_now_command(ctx, ADMIN, [p.pairing_id[:10]])
         assert "1 pairing(s): 1 new epoch(s), 1 retired, 2 notice(s)" in reply.text
@@ -99,9 +99,9 @@ def test_rotate_now_and_jobs(database_url: str) -> None:
         assert "rotation:" in listing and "last: never" in listing
 
 
-def test_delete_me_erases_identity_and_shreds_everything(database_url: str) -> None:
+def test_delete_me_erases_identity_and_shreds_everything(migrated_database_url: str) -> None:
     clock = FixedClock(NOV)
-    with context(database_url, clock) as ctx:
+    with context(migrated_database_url, clock) as ctx:
         p = add_pairing(ctx, start_epoch=E, at=NOV)
         q = add_pairing(ctx, start_epoch=E, at=NOV)
         add_token(ctx, p.pairing_id, E, NOV)

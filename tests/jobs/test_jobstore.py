@@ -65,8 +65,8 @@ async def _sweeps(ctx, n: int, timeout: float = 15.0) -> None:  # type: ignore[n
     raise AssertionError("the scheduler stopped running the bot's own jobs")
 
 
-async def test_jobs_are_stored_as_data_and_rebuilt_from_it(database_url: str) -> None:
-    with context(database_url, FixedClock(NOV30)) as ctx:
+async def test_jobs_are_stored_as_data_and_rebuilt_from_it(migrated_database_url: str) -> None:
+    with context(migrated_database_url, FixedClock(NOV30)) as ctx:
         scheduler = start_scheduler(ctx, context_key="store1", catch_up_on_start=False)
         try:
             with ctx.engine.connect() as conn:
@@ -208,10 +208,10 @@ async def test_missed_fire_times_in_the_store_run_once_coalesced(sqlite_url: str
         assert nxt > now.timestamp()
 
 
-def test_adding_a_taken_id_is_refused_and_keeps_the_stored_job(database_url: str) -> None:
+def test_adding_a_taken_id_is_refused_and_keeps_the_stored_job(migrated_database_url: str) -> None:
     """Insert-if-absent: a second job under one id raises APScheduler's conflict error
     (what ``replace_existing=False`` relies on) and the first row is left as it was."""
-    with context(database_url, FixedClock(NOV30)) as ctx:
+    with context(migrated_database_url, FixedClock(NOV30)) as ctx:
         store = DataJobStore(ctx.engine, JOB_FUNCTIONS)
         scheduler = BackgroundScheduler(timezone=UTC, jobstores={"default": store})
         scheduler.start(paused=True)

@@ -72,10 +72,10 @@ def _outbox(ctx, p: PairingFixture, payload: str) -> None:  # type: ignore[no-un
 
 
 def test_shred_deletes_parts_media_and_outbox_of_the_epoch_only(
-    database_url: str, tmp_path: Path,
+    migrated_database_url: str, tmp_path: Path,
 ) -> None:
     clock = FixedClock(OCT)
-    with context(database_url, clock) as ctx:
+    with context(migrated_database_url, clock) as ctx:
         p = add_pairing(ctx, start_epoch=E_OCT - 1, at=OCT - timedelta(days=30))
         q = add_pairing(ctx, start_epoch=E_OCT - 1, at=OCT - timedelta(days=30), grace_days=30)
         with ctx.sessions.begin() as s:  # p and q also have an October epoch row

@@ -22,8 +22,8 @@ NOW = datetime(2026, 12, 1, tzinfo=UTC)
 E = epoch_of(NOW)
 
 
-def test_set_based_notices_match_the_row_by_row_ones(database_url: str) -> None:
-    with context(database_url, FixedClock(NOW)) as ctx:
+def test_set_based_notices_match_the_row_by_row_ones(migrated_database_url: str) -> None:
+    with context(migrated_database_url, FixedClock(NOW)) as ctx:
         pairs = [add_pairing(ctx, start_epoch=E - 1, at=NOW) for _ in range(3)]
         text = notices.rotated(E, NOW)
         first = pairs[0]

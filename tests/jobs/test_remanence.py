@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from medcrypt.bot.domain.lifecycle.rotation import rotate
 from medcrypt.bot.domain.lifecycle.shred import sweep
@@ -38,6 +38,11 @@ def test_busy_checkpoint_is_recorded_and_retried_by_the_next_sweep(sqlite_url: s
         reader.execute("BEGIN")
         reader.execute("SELECT count(*) FROM stored_tokens").fetchone()  # pins a snapshot
         ctx.engine.dispose()  # no pooled connection of ours keeps the old frames either
+        # Each checkpoint attempt waits out the busy timeout (5 s in the product) before it
+        # reports "busy"; the reader holds its snapshot until we let go, so waiting longer
+        # only costs time. Runs after the product's own connect hook, on new connections.
+        event.listen(ctx.engine, "connect",
+                     lambda dbapi, _rec: dbapi.execute("PRAGMA busy_timeout = 100"))
         try:
             first = sweep(ctx, datetime(2026, 11, 8, tzinfo=UTC))
             assert first.epochs_shredded == 1 and first.scrub == "busy"

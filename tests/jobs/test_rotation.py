@@ -20,9 +20,9 @@ NOV = datetime(2026, 11, 20, tzinfo=UTC)
 DEC1 = datetime(2026, 12, 1, 0, 0, 5, tzinfo=UTC)
 
 
-def test_rotation_is_idempotent_and_notifies_once(database_url: str) -> None:
+def test_rotation_is_idempotent_and_notifies_once(migrated_database_url: str) -> None:
     clock = FixedClock(NOV)
-    with context(database_url, clock) as ctx:
+    with context(migrated_database_url, clock) as ctx:
         pairs = [add_pairing(ctx, start_epoch=epoch_of(NOV), at=NOV) for _ in range(5)]
         clock.set(DEC1)
         first = rotate(ctx, DEC1, batch=2)
@@ -45,9 +45,9 @@ def test_rotation_is_idempotent_and_notifies_once(database_url: str) -> None:
             assert started == datetime(2026, 12, 1, tzinfo=UTC)
 
 
-def test_rotation_in_start_month_sends_nothing(database_url: str) -> None:
+def test_rotation_in_start_month_sends_nothing(migrated_database_url: str) -> None:
     clock = FixedClock(NOV)
-    with context(database_url, clock) as ctx:
+    with context(migrated_database_url, clock) as ctx:
         p = add_pairing(ctx, start_epoch=epoch_of(NOV), at=NOV)
         result = rotate(ctx, NOV)
         assert (result.epochs_created, result.notices_queued) == (0, 0)

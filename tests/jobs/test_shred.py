@@ -90,10 +90,10 @@ def test_sweep_warns_then_shreds_exactly_at_grace_end(database_url: str) -> None
             assert kept[-64:] in raw  # the scan can see what is still stored
 
 
-def test_shred_pairing_is_immediate_and_refuses_current_epoch(database_url: str) -> None:
+def test_shred_pairing_is_immediate_and_refuses_current_epoch(migrated_database_url: str) -> None:
     now = datetime(2026, 11, 15, tzinfo=UTC)
     clock = FixedClock(now)
-    with context(database_url, clock) as ctx:
+    with context(migrated_database_url, clock) as ctx:
         p = add_pairing(ctx, start_epoch=E_OCT, at=OCT)
         rotate(ctx, NOV1)
         add_token(ctx, p.pairing_id, E_OCT + 1, now)

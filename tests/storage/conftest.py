@@ -11,7 +11,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, session_factory
 from tests.support.storage import KEYS_V1
 
@@ -36,9 +35,8 @@ def keyring() -> Iterator[Keyring]:
 
 
 @pytest.fixture
-def migrated_url(database_url: str) -> str:
-    migrate.upgrade(database_url)
-    return database_url
+def migrated_url(migrated_database_url: str) -> str:
+    return migrated_database_url
 
 
 @pytest.fixture

@@ -20,11 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from medcrypt.crypto.errors import ConfigError, DecryptionFailed, KeyVersionMissing
 from medcrypt.crypto.logsetup import configure_logging
 from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, session_factory
 from medcrypt.storage.keys import rewrap, verify_keyring
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.repos.identities import get_or_create_identity, reveal_address, set_label
+from tests.support.databases import migrated
 from tests.support.storage import KEY1, KEYS_V1, KEYS_V2, NOW
 
 CHAT_MARKER = "8675309"  # 7 digits: below the redactor's long-digit-run rule
@@ -51,8 +51,7 @@ def log_stream() -> Iterator[io.StringIO]:
 
 def test_no_marker_reaches_the_logs(log_stream: io.StringIO, database_url: str) -> None:
     log = structlog.get_logger("test")
-    migrate.upgrade(database_url)
-    engine = make_engine(database_url)
+    engine = make_engine(migrated(database_url))
     v1 = Keyring.from_env_value(KEYS_V1)
     sessions = session_factory(engine)
     try:

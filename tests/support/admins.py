@@ -9,7 +9,7 @@ import re
 import time
 
 from medcrypt.sandbox.tw_models import InboundResult
-from tests.support.rigs import Rig
+from tests.support.rigs import POLL_SECONDS, Rig
 
 #: The confirmation code of a risky command: ten Crockford base32 characters.
 CODE_RE = re.compile(r"\bcode ([0-9A-HJKMNP-TV-Z]{10})\b")
@@ -37,7 +37,7 @@ async def wa_says(rig: Rig, number: str, text: str, *, expect: str = "",
         hit = [t for t in new if expect in t]
         if hit:
             return posted, hit[-1]
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(POLL_SECONDS)
     raise AssertionError(f"no reply containing {expect!r}; got {new!r}")
 
 

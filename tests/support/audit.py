@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, select, update
 
-from medcrypt.crypto.server.audit import Action
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.server.audit import Action, CheckpointSigner
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.audit import (
     CHECKPOINTS,
     ENTRIES,
@@ -16,6 +21,9 @@ from medcrypt.storage.audit import (
     AuditEvent,
     AuditLog,
 )
+from medcrypt.storage.db import make_engine
+from medcrypt.storage.models import load_all
+from tests.support.databases import fresh_postgres_database, postgres_template, sqlite_template
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SERVER_KEY = bytes(range(32))
@@ -43,6 +51,46 @@ def fill(log: AuditLog, count: int, *, batch: int = 250, subjects: int = 20) -> 
             for i in range(n)])
         done += n
     return refs
+
+
+def _build_filled(count: int) -> Callable[[str], None]:
+    def build(url: str) -> None:
+        engine = make_engine(url)
+        try:
+            load_all().create_all(engine, tables=AUDIT_TABLES)
+            ring = Keyring({1: SERVER_KEY})
+            fill(AuditLog(engine, ring, clock=FixedClock(NOW),
+                          signer=CheckpointSigner(SIGNING_SEED), checkpoint_every=500), count)
+            ring.wipe()
+        finally:
+            engine.dispose()
+    return build
+
+
+@contextmanager
+def filled_audit_engine(backend: str, count: int, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on this test's own copy of a log that :func:`fill` wrote ``count``
+    entries to (server key, signing seed and clock as the audit fixtures have them).
+
+    The log is written once per worker and backend through the real append path and
+    copied for each test, which then tampers with its copy alone.
+    """
+    build = _build_filled(count)
+    if backend == "sqlite":
+        url = sqlite_template(f"audit-{count}", build, tmp_path / "audit.db")
+        engine = make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+        return
+    template = postgres_template(f"audit-{count}", build)
+    with fresh_postgres_database(template) as url:
+        engine = make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def _row(engine: Engine, seq: int) -> dict:

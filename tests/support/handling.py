@@ -22,9 +22,9 @@ from medcrypt.bot.domain.config import parse_settings
 from medcrypt.bot.domain.messages import InboundMessage, Platform
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage import migrate
 from medcrypt.storage.db import Engine, Session, make_engine
 from tests.support.clocks import MovableClock
+from tests.support.databases import migrated
 
 T0 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 
@@ -52,8 +52,7 @@ def world(database_url: str, clinic: Mapping[str, Any] | None = None,
           environ: Mapping[str, str] | None = None) -> Iterator[World]:
     """A migrated database and the bundle over it, with ``clinic`` settings and the
     admins' WhatsApp numbers in ``environ``."""
-    migrate.upgrade(database_url)
-    engine = make_engine(database_url)
+    engine = make_engine(migrated(database_url))
     keyring = Keyring.from_environ(
         {"K": "1:" + base64.b64encode(os.urandom(32)).decode()}, env_name="K")
     clock = MovableClock(T0)

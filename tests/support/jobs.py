@@ -18,7 +18,6 @@ from medcrypt.bot.domain.config import parse_settings
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.server.keyring import Keyring, generate_key
-from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine
 from medcrypt.storage.models.epochs import Epoch
 from medcrypt.storage.models.escrow import EscrowDeposit
@@ -27,6 +26,7 @@ from medcrypt.storage.models.outbox import OutboxMessage
 from medcrypt.storage.models.pairings import Pairing
 from medcrypt.storage.models.tokens import StoredToken
 from medcrypt.storage.repos.identities import get_or_create_identity
+from tests.support.databases import migrated
 
 KEYS = "1:" + generate_key()
 #: The checkpoint signing seed every job process of a test shares (as the bot's host
@@ -39,7 +39,7 @@ SIGNING_ENV = {"MEDCRYPT_AUDIT_SIGNING_KEY": SIGNING_KEY}
 def make_context(url: str, clock: FixedClock, *, migrate_first: bool = True,
                  grace_days: int = 7) -> Services:
     if migrate_first:
-        migrate.upgrade(url)
+        migrated(url)
     settings = parse_settings({"schedule": {"grace_days": grace_days}})
     return build_services(settings, clock, engine=make_engine(url),
                           keyring=Keyring.from_env_value(KEYS), environ=SIGNING_ENV)

@@ -32,6 +32,7 @@ from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.sandbox import FakeTelegram
 from medcrypt.sandbox.fake_twilio import FakeTwilio
 from medcrypt.storage.audit import AuditLog
+from tests.support.databases import migrated
 from tests.support.ports import worker_port
 
 if TYPE_CHECKING:
@@ -92,12 +93,18 @@ async def sandbox_platforms(port: int) -> AsyncIterator[tuple[FakeTelegram, Fake
         yield tg, tw
 
 
+#: How often the rig's waits look again. The bot and both fakes run in the test's event
+#: loop, so a short pause costs a few cheap checks; a long one is dead time after every
+#: reply (a 50 ms poll cost 25 ms on average, thousands of times a run).
+POLL_SECONDS = 0.01
+
+
 async def until(predicate: Callable[[], object], timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for the sandbox")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(POLL_SECONDS)
 
 
 @dataclass
@@ -132,7 +139,7 @@ class Rig:
             hit = [t for t in new if expect in t]
             if hit:
                 return hit[-1]
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(POLL_SECONDS)
         raise AssertionError(f"no reply containing {expect!r}; got {new!r}")
 
 
@@ -152,6 +159,10 @@ async def live_bot(tmp_path: Path, *, clock: Clock | None = None, escrow: Escrow
     port = worker_port()  # the webhook's public URL is configured before it listens
     async with sandbox_platforms(port) as (tg, tw):
         db = tmp_path / "bot.db"
+        if "database" not in sections:
+            # The schema from this worker's template (tests/support/databases.py); the
+            # bot's own migration at start then finds it at head, as on a restart.
+            migrated(f"sqlite:///{db}")
         env = {**environ_for(tg, tw), **(environ or {})}
         if export_env is not None:
             for key, value in env.items():

@@ -20,11 +20,11 @@ from medcrypt.bot.cli import main
 from medcrypt.bot.domain.config import load_settings
 from medcrypt.crypto.server.audit import SYSTEM_BOT, Action
 from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage import migrate
 from medcrypt.storage.audit import AuditEvent
 from medcrypt.storage.db import make_engine, session_factory
 from medcrypt.storage.repos.identities import get_or_create_identity
 from tests.support.audit import SERVER_KEY, SIGNING_SEED
+from tests.support.databases import migrated
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 PHONE = "+15557654321"
@@ -32,7 +32,7 @@ PHONE = "+15557654321"
 
 @pytest.fixture
 def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    migrate.upgrade(database_url)
+    migrated(database_url)
     monkeypatch.setenv("MEDCRYPT_DATABASE_URL", database_url)
     monkeypatch.setenv("MEDCRYPT_SERVER_KEYS", f"1:{base64.b64encode(SERVER_KEY).decode()}")
     monkeypatch.setenv("MEDCRYPT_AUDIT_SIGNING_KEY", base64.b64encode(SIGNING_SEED).decode())

@@ -18,7 +18,7 @@ import pytest
 
 from medcrypt.sandbox import FakeTelegram
 from medcrypt.sandbox.fake_twilio import FakeTwilio
-from medcrypt.storage import migrate
+from tests.support.databases import migrated as migrated_copy
 from tests.support.operator_cli import Ran, operator_env, run_bot, write_config
 from tests.support.ports import worker_port
 
@@ -43,7 +43,7 @@ def _secrets() -> dict[str, str]:
 
 @pytest.fixture
 def migrated(tmp_path: Path) -> Path:
-    migrate.upgrade(f"sqlite:///{tmp_path / 'bot.db'}")
+    migrated_copy(f"sqlite:///{tmp_path / 'bot.db'}")
     return tmp_path
 
 
