@@ -26,6 +26,7 @@ import contextlib
 import hmac
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,10 @@ CODE_QUESTION = "Do both screens show the same code?"
 UNVERIFIED_BANNER = ("UNVERIFIED - compare the code with the patient's screen, in person, "
                      "before you confirm")
 PINNED_LABEL = "Pinned-key record for the clinic (base64; the clinic enrols it for break-glass):"
-#: The bot's ACCEPT_ARRIVED notice names the account's platform and last two characters.
-_ACCOUNT_RE = re.compile(r"from an? (\w+) account ending in (\S{1,2})\.")
+#: The bot's ACCEPT_ARRIVED notice: when it arrived, the platform, the account's last two
+#: characters (bot/domain/notices.py).
+_NOTICE_RE = re.compile(r"arrived at (\d\d:\d\d:\d\d) UTC from an? (\w+) account ending in "
+                        r"(\S{1,2})\.")
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> None:
@@ -115,15 +118,25 @@ def run_offer(args: argparse.Namespace) -> int:
     return 0
 
 
-def _accounts(text: str, flag: str | None) -> tuple[str, str]:
-    """(platform, account) the bot reported: ``--account``, else its notice in the paste.
+@dataclass(frozen=True, slots=True)
+class Reported:
+    """What the bot's notice after one relayed accept said about it."""
 
-    Only the account's last two characters are ever kept (the screen's masking).
-    """
-    if flag:
-        return "", flag
-    found = _ACCOUNT_RE.findall(text)
-    return (found[-1][0], found[-1][1]) if found else ("", "")
+    account: str  # the last two characters only (the screen's masking)
+    line: str
+
+
+def _reported(text: str, token: str, flag: str | None) -> Reported:
+    """The bot's notice that follows ``token`` in the pasted chat (the bot relays the
+    accept, then says when it arrived and from which masked account); ``--account``
+    overrides the account."""
+    at = text.find(token)
+    found = _NOTICE_RE.search(text, at + len(token)) if at >= 0 else None
+    if found is None:
+        return Reported(flag or "", "")
+    account = flag or found.group(3)
+    return Reported(account, f"The bot reported: arrived at {found.group(1)} UTC from a "
+                             f"{found.group(2)} account ending in {mask_account(account)}")
 
 
 def screen_lines(screen: PhysicianScreen) -> list[str]:
@@ -162,7 +175,7 @@ def _answer(args: argparse.Namespace, code: str) -> bool | None:
 def run_complete(args: argparse.Namespace, text: str, tokens: list[str], keep: bool) -> int:
     """The physician's side: count the accepts, ask, and only on yes sign KEY_CONFIRM."""
     pairing_hex = _pairing_of(tokens)
-    platform, account = _accounts(text, args.account)
+    reports = [_reported(text, token, args.account) for token in tokens]
     with open_companion(args) as comp:
         if comp.role is not Role.PHYSICIAN:
             raise ConfigError("role", "only a physician's companion completes pairings")
@@ -170,13 +183,14 @@ def run_complete(args: argparse.Namespace, text: str, tokens: list[str], keep: b
             raise OfferReused("this pairing offer was already used")
         pairing = _physician_state(comp, pairing_hex)
         refused: list[MedCryptError] = []
-        for token in tokens:
+        for token, report in zip(tokens, reports, strict=True):
             try:
-                pairing.receive_accept(token, clock=comp.clock, account=account)
+                pairing.receive_accept(token, clock=comp.clock, account=report.account)
             except QrShared:
                 _drop_offer(comp, pairing_hex, pairing)
                 comp.commit()
-                print("\n".join(screen_lines(pairing.screen)), file=sys.stderr)
+                print("\n".join(screen_lines(pairing.screen) + _lines(reports)),
+                      file=sys.stderr)
                 raise
             except (OfferExpired, OfferReused):
                 raise
@@ -190,10 +204,7 @@ def run_complete(args: argparse.Namespace, text: str, tokens: list[str], keep: b
         screen = pairing.screen
         if screen.code is None:
             raise refused[0] if refused else MalformedToken("no valid pairing accept given")
-        print("\n".join(screen_lines(screen)), file=sys.stderr)
-        if platform:
-            print(f"The bot reported the latest answer from a {platform} account ending in "
-                  f"{mask_account(account)}", file=sys.stderr)
+        print("\n".join(screen_lines(screen) + _lines(reports)), file=sys.stderr)
         answer = _answer(args, screen.code)
         if answer is None:
             raise ConfigError("--code", "no terminal to ask whether the codes match; pass "
@@ -227,6 +238,10 @@ def run_complete(args: argparse.Namespace, text: str, tokens: list[str], keep: b
                  "pinned_record": record, "verification_code": screen.code,
                  "protocol": 3, "history": keep}, lines)
     return 0
+
+
+def _lines(reports: list[Reported]) -> list[str]:
+    return [r.line for r in reports if r.line]
 
 
 def _pairing_of(tokens: list[str]) -> str:

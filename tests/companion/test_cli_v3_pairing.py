@@ -221,3 +221,34 @@ def test_a_changed_physician_key_is_loud(cli: Cli) -> None:
     assert late.code == 4 and "key changed" in late.err
     state = document(pair.pat)["pairings"][pair.pairing_id]["session"]
     assert str(parse_month("2026-11")) in state["shredded"]
+
+
+def test_a_withheld_accept_shows_another_code(cli: Cli) -> None:
+    """The relay delivers only the photographer's accept: the physician's screen shows a
+    code the patient's screen does not, so typing the patient's code confirms nothing."""
+    doc, (pat, thief) = _homes(cli, "pat", "thief")
+    _offer(cli, doc)
+    real = _accept(cli, pat, "offer.png")
+    stolen = _accept(cli, thief, "offer.png", seed=9)
+    shown = _complete(cli, doc, stolen["accept_token"], code=real["verification_code"])
+    assert shown.code == 4 and "cancelled" in shown.err and shown.out == ""
+    assert f"Verification code: {stolen['verification_code']}" in shown.err
+    assert str(real["verification_code"]) not in shown.err
+    assert document(doc)["pairings"] == {}
+
+
+def test_paste_then_answer_on_one_terminal(cli: Cli) -> None:
+    """README's way: ``pair complete -``, paste the chat, Ctrl-D, then the question."""
+    doc, (pat,) = _homes(cli, "pat")
+    _offer(cli, doc)
+    accepted = _accept(cli, pat, "offer.png")
+    env = {**os.environ, "MEDCRYPT_PASSPHRASE": PASSPHRASE, "MEDCRYPT_NOW": T0}
+    with Terminal(["--home", str(doc), "pair", "complete", "-", "--no-history"], env) as term:
+        term.type(f"bot relayed: {accepted['accept_token']}\n".encode())
+        term.type(b"\x04")
+        term.answer(QUESTION, b"yes")
+        code, seen = term.close()
+    assert code == 0, seen
+    confirm = next(w for w in seen.split(QUESTION)[1].decode().split()
+                   if w.startswith("[MEDCRYPT:v3:"))
+    assert cli.ok(pat, "pair", "confirm", confirm).code == 0
