@@ -19,6 +19,7 @@ from medcrypt.crypto.keyless import v3wire
 from medcrypt.crypto.keyless.epochs import epoch_of
 from medcrypt.crypto.keyless.parts import join_parts, split_token
 from medcrypt.crypto.keyless.wire import (
+    DEPOSIT_TOKEN_LEN,
     Direction,
     Kind,
     encode_register,
@@ -185,6 +186,11 @@ async def test_a_v3_pairing_refuses_v2_and_a_v2_pairing_refuses_v3(live: Rig) ->
     v2 = message_token(chat.pairing_id, Direction.PHYSICIAN_TO_PATIENT, epoch=month)
     await _told(live, PHYSICIAN_TG, v2, "does not carry older (v2) messages")
     assert not any(v2 in r for r in replies_to(live, PATIENT_WA))
+    # Nor a v2 escrow deposit (which would hold a whole month's key).
+    v2_deposit = message_token(chat.pairing_id, Direction.PHYSICIAN_TO_PATIENT, epoch=month,
+                               kind=Kind.ESCROW_DEPOSIT, body_len=DEPOSIT_TOKEN_LEN - 51)
+    await _told(live, PHYSICIAN_TG, v2_deposit, "does not carry older (v2) messages")
+    assert rows(live, "SELECT count(*) FROM escrow_deposits") == [(0,)]
     old = os.urandom(16)
     await _pair_v2(live, old)
     v3 = v3_message_token(old, Direction.PHYSICIAN_TO_PATIENT, epoch=month)

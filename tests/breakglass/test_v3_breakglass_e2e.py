@@ -185,3 +185,15 @@ def test_enrolment_is_in_person_audited_listed_and_revocable(
     assert "revoked" in capsys.readouterr().out
     commands = [dict(e.details or {}).get("command") for e in rig.audit_log().export()]
     assert commands.count("physician_enrol") == 1 and commands.count("physician_revoke") == 1
+
+
+async def test_erasure_leaves_no_deposit_token_or_record_of_the_pairing(rig: Rig) -> None:
+    chat = await pair_v3(rig, _escrow(rig).public)
+    await _send_record(rig, chat)
+    await _month(rig, chat, START)
+    held = ("segment_deposits", "stored_tokens", "pinned_records")
+    assert all(rows(rig, f"SELECT count(*) FROM {t}") != [(0,)] for t in held)
+    result = await rig.tw.user_sends_whatsapp_async(PATIENT_WA, "/delete_me")
+    assert result.http_status == 200
+    for table in held:
+        assert rows(rig, f"SELECT count(*) FROM {table}") == [(0,)], table

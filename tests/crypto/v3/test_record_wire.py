@@ -47,3 +47,25 @@ def test_kind_8_does_not_exist_in_v2() -> None:
 def test_a_record_of_the_wrong_size_is_not_sealed() -> None:
     with pytest.raises(MalformedToken):
         record_wire.encode_record_token(os.urandom(16), os.urandom(209), ESCROW)
+
+
+def test_the_vector_opens_and_verifies_against_the_physician_key_only() -> None:
+    import json
+    from pathlib import Path
+
+    from medcrypt.crypto import _primitives as prim
+    from medcrypt.crypto.endpoint.v3.pinned import open_sealed_record
+    from medcrypt.crypto.errors import WrongPairing
+
+    v = json.loads((Path(__file__).parents[2] / "vectors" / "v3_pin_record.json").read_text())
+    raw = bytes.fromhex(v["pin_record_token"])
+    assert wire.encode_token(raw) == v["pin_record_text"]
+    token = record_wire.parse_record_token(raw)
+    assert token.pairing_id.hex() == v["pairing_id"]
+    escrow = bytes.fromhex(v["escrow_private"])
+    physician = bytes.fromhex(v["physician_identity_public"])
+    record = open_sealed_record(escrow, token.sealed, physician)
+    assert record.raw.hex() == v["record"]
+    assert record.patient_identity.hex() == v["patient_identity_public"]
+    with pytest.raises(WrongPairing):
+        open_sealed_record(escrow, token.sealed, prim.x25519_public(os.urandom(32)))
