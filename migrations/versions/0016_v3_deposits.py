@@ -12,7 +12,7 @@ Downgrade drops the three tables: the v3 deposits and records are lost (break-gl
 v3 months becomes impossible), the enrolments too.
 
 Revision ID: 0016_v3_deposits
-Revises: 0015_v3_pairing_admission
+Revises: 0016_outbox_heads
 Create Date: 2026-12-02
 """
 
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016_v3_deposits"
-down_revision: str | None = "0015_v3_pairing_admission"
+down_revision: str | None = "0016_outbox_heads"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
