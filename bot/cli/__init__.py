@@ -49,10 +49,12 @@ def command_modules() -> tuple[ModuleType, ...]:
         jobs,
         keys,
         migrate,
+        physicians,
         run,
     )
 
-    return (doctor, migrate, keys, run, demo, audit, jobs, escrow, breakglass, backup, config)
+    return (doctor, migrate, keys, run, demo, audit, jobs, escrow, breakglass, physicians,
+            backup, config)
 
 
 def version() -> str:

@@ -54,6 +54,9 @@ def register(subparsers: Any) -> None:
                     help="prompt for the shares' passphrase")
     op.add_argument("--out", type=Path, default=None, metavar="DIR",
                     help="write manifest.json and messages.jsonl here (default: stdout)")
+    op.add_argument("--physician-key", default=None, metavar="BASE64",
+                    help="v3 bundles: the physician identity key from the clinic's enrolment "
+                         "register (not from the bot), which the pinned-key record must match")
     op.add_argument("--record", action="store_true",
                     help="also record the opening in the bot's audit log (needs its database)")
     op.set_defaults(handler=open_cmd)
@@ -124,6 +127,11 @@ def _emit(opened: breakglass.OpenedBundle, out: Path | None) -> None:
     manifest["unrecoverable_messages"] = {format_epoch(e): n
                                           for e, n in sorted(opened.unrecoverable.items())}
     manifest["skipped"] = list(opened.skipped)
+    _write(manifest, records, opened.header.code, out)
+
+
+def _write(manifest: dict[str, Any], records: list[dict[str, Any]], code: str,
+           out: Path | None) -> None:
     if out is None:
         print(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False))
         for rec in records:
@@ -136,8 +144,7 @@ def _emit(opened: breakglass.OpenedBundle, out: Path | None) -> None:
                    json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     _write_private(out / "messages.jsonl", "".join(
         json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in records))
-    print(f"Opened break-glass bundle {opened.header.code}: {len(records)} messages "
-          f"written to {out}.")
+    print(f"Opened break-glass bundle {code}: {len(records)} messages written to {out}.")
 
 
 def open_cmd(args: argparse.Namespace, settings: Settings) -> int:
@@ -148,7 +155,18 @@ def open_cmd(args: argparse.Namespace, settings: Settings) -> int:
     if len(shares) < 2:
         # A 1-of-1 split is refused at init; one share alone never opens a bundle.
         raise PolicyViolation("one share is not enough: a quorum of share holders is needed")
-    opened = breakglass.open_bundle(data, shares, _passphrase(args))
+    key = breakglass.recover_escrow_key(shares, _passphrase(args))
+    try:
+        contents = breakglass.unseal(key, data)
+        if contents.manifest.get("protocol") == 3:
+            _open_v3(args, key, contents)
+            if args.record:
+                _record(settings, data, holders=len(shares))
+            return 0
+        opened = breakglass.open_contents(key, contents)
+    finally:
+        for i in range(len(key)):  # the escrow key never outlives the opening
+            key[i] = 0
     if opened.unrecoverable:
         print("warning: the bundle holds messages without a deposit for their month: "
               + ", ".join(f"{format_epoch(e)} ({n})" for e, n in
@@ -159,6 +177,20 @@ def open_cmd(args: argparse.Namespace, settings: Settings) -> int:
     if args.record:
         _record(settings, data, holders=len(shares))
     return 0
+
+
+def _open_v3(args: argparse.Namespace, key: bytearray,
+             contents: breakglass.BundleContents) -> None:
+    """A v3 pairing's bundle: verified against the enrolled physician key (ADR 0026)."""
+    from medcrypt.bot.cli import breakglass_v3
+
+    opened = breakglass_v3.open_v3(key, contents.header.escrow_public, contents.manifest,
+                                   contents.items, breakglass_v3.enrolled_key(args.physician_key))
+    for line in opened.skipped:  # a deposit or record that does not verify: the rest opens
+        print(f"warning: {line}", file=sys.stderr)
+    manifest = dict(contents.manifest)
+    manifest["skipped"] = list(opened.skipped)
+    _write(manifest, opened.records, contents.header.code, args.out)
 
 
 def _record(settings: Settings, data: bytes, *, holders: int) -> None:

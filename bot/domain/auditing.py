@@ -29,6 +29,7 @@ _ACTIONS: dict[str, tuple[Action, str]] = {
     "wrong_sender": (Action.RELAY_REFUSED, "pairing"),
     "relay_refused": (Action.RELAY_REFUSED, "pairing"),
     "escrow_deposit": (Action.RELAY_ACCEPTED, "pairing"),
+    "pinned_record": (Action.RELAY_ACCEPTED, "pairing"),
     "admin_command": (Action.ADMIN_COMMAND, "identity"),
     "admin_command_refused": (Action.ADMIN_REFUSED, "identity"),
     "admin_added": (Action.ADMIN_COMMAND, "identity"),

@@ -17,6 +17,7 @@ import tomllib
 import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -191,6 +192,17 @@ class RelaySettings:
     outbox_lease_seconds: float = 30.0
     #: Rows sent in parallel by one worker.
     outbox_concurrency: int = 16
+    #: v2 MESSAGE and ESCROW_DEPOSIT tokens are refused for every month that starts on
+    #: or after this date (YYYY-MM-DD, UTC); earlier v2 months stay relayed until they
+    #: are shredded. v3 pairings never carry v2 at all (docs/OPERATIONS.md, ADR 0026).
+    v2_cutoff_date: str = "2027-07-01"
+
+    @property
+    def v2_refused_from_epoch(self) -> int:
+        """The first month (epoch) that starts on or after ``v2_cutoff_date``."""
+        day = date.fromisoformat(self.v2_cutoff_date)
+        epoch = (day.year - 1970) * 12 + day.month - 1
+        return epoch if day.day == 1 else epoch + 1
 
 
 @dataclass(frozen=True)
@@ -382,6 +394,10 @@ def _semantic_checks(s: Settings) -> None:
                           "must be longer than both platforms' request timeouts")
     if s.relay.outbox_concurrency < 1 or s.telegram.connection_pool_size < 1:
         raise ConfigError("relay.outbox_concurrency", "must be at least 1")
+    try:
+        date.fromisoformat(s.relay.v2_cutoff_date)
+    except ValueError:
+        raise ConfigError("relay.v2_cutoff_date", "must be a date, YYYY-MM-DD") from None
     for key, path in (("whatsapp.inbound_path", s.whatsapp.inbound_path),
                       ("whatsapp.status_path", s.whatsapp.status_path),
                       ("whatsapp.media_path", s.whatsapp.media_path)):

@@ -39,6 +39,11 @@ REFUSAL_REASONS: frozenset[str] = frozenset({
     "accept_pending",
     "confirm_unknown",
     "qr_shared",
+    # v3 at the relay (docs/adr/0026): a token of the pairing's other protocol version,
+    # v2 for a month past the configured cut-off, a record from the wrong member.
+    "version_mismatch",
+    "v2_retired",
+    "record_refused",
     # The plaintext guard: what it blocked in a paired chat (bot.relay.guarding).
     "blocked_text",
     "blocked_command",

@@ -106,6 +106,24 @@ QR_SHARED = (
 CONFIRM_UNKNOWN = "Not sent: this confirmation names no pairing answer waiting here."
 PAIRED_CONFIRMED = "Your patient's device is connected. The pairing is verified."
 ESCROW_STORED = "Recovery copy stored with the clinic."
+# A pairing speaks one protocol version (docs/adr/0026).
+V2_ON_V3 = (
+    "Not sent: this conversation uses MedCrypt v3 and does not carry older (v2) messages. "
+    "Update your companion and write again."
+)
+V3_ON_V2 = (
+    "Not sent: this conversation was paired with an older MedCrypt version (v2) and cannot "
+    "carry v3 messages. Ask the clinic for a new pairing with the updated companion."
+)
+V2_RETIRED = (
+    "Not sent: the clinic no longer relays MedCrypt v2 messages for {month} or later. "
+    "Update your companion and ask the clinic for a new pairing."
+)
+RECORD_STORED = "Pairing record stored with the clinic for emergency access."
+RECORD_NOT_PHYSICIAN = (
+    "Not stored: only the physician's companion sends the pairing record of a conversation."
+)
+RECORD_FULL = "Not stored: this conversation already has its pairing records."
 PART_RECEIVED = "Part received; waiting for the rest."
 DELIVERY_FAILED = (
     "Your last message could not be delivered. The other person may have left the chat."

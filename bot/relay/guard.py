@@ -14,15 +14,17 @@ The rules, applied to the text of a message or the caption of a document or medi
    registered (:mod:`bot.commands.registry`). It runs, arguments and all. Nothing
    else is a command: an unknown name, or a known one with more lines after it, is
    text and falls to rule 5.
-2. **Tokens.** Every ``[MEDCRYPT:v2:...]`` in the text that parses (PROTOCOL §3) is a
-   well-formed token and is handled as one: relayed, or refused with its reason (a
-   refused token is still a token: it is not deleted). At most 64 per message.
+2. **Tokens.** Every ``[MEDCRYPT:v2:...]`` or ``[MEDCRYPT:v3:...]`` in the text that
+   parses (PROTOCOL §3) is a well-formed token and is handled as one: relayed, or
+   refused with its reason (a refused token is still a token: it is not deleted). At
+   most 64 per message.
 3. **Leftover.** What remains once the well-formed tokens are taken out, stripped. An
    empty leftover needs nothing more.
 4. **Pieces of a paste.** A leftover that is the whole message and one piece of a
    token a chat app split (Telegram clients cut pastes longer than 4096 characters
    into several messages) waits for the rest (:mod:`bot.relay.fragments`): a head
-   ``[MEDCRYPT:v2:`` + base64, a middle of base64 only, a tail of base64 + ``]``.
+   ``[MEDCRYPT:v2:`` (or ``v3:``) + base64, a middle of base64 only, a tail of base64
+   + ``]``.
    Head and middle pieces are at least :data:`MIN_PIECE_CHARS` long - a client cuts
    near its limit, and no typed text runs that long without a space. The pieces are
    relayed once rejoined; pieces not rejoined within the window are guarded then.
@@ -62,7 +64,7 @@ MIN_PIECE_CHARS = 1024
 
 _PREFIX = "[MEDCRYPT:"
 _V1_PREFIX = "[MEDCRYPT:V1:"
-_HEAD = re.compile(r"\[MEDCRYPT:v2:[A-Za-z0-9+/]*")
+_HEAD = re.compile(r"\[MEDCRYPT:v[23]:[A-Za-z0-9+/]*")  # v2 and v3 pastes alike
 _MIDDLE = re.compile(r"[A-Za-z0-9+/]+")
 _TAIL = re.compile(r"[A-Za-z0-9+/]*\]")
 
@@ -174,6 +176,6 @@ def _unknown_kind(token_text: str) -> bool:
         raw = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
     except ValueError:
         return False
-    # KEY_CONFIRM (kind 6) exists in v3 only: in a v2 token it is an unknown kind.
+    # KEY_CONFIRM and PIN_RECORD (kinds 6, 8) exist in v3 only: unknown kinds in v2.
     return len(raw) >= 2 and raw[0] == 2 and (
-        raw[1] not in {k.value for k in Kind} or raw[1] == Kind.KEY_CONFIRM)
+        raw[1] not in {k.value for k in Kind} or raw[1] in (Kind.KEY_CONFIRM, Kind.PIN_RECORD))

@@ -5,7 +5,10 @@ checks, in order: the pairing exists, the sender is the member the direction say
 (physician → patient or patient → physician), the pairing is active, and the epoch is
 neither shredded nor ahead of the month that ``now`` plus the companions' clock
 tolerance falls in (PROTOCOL §6). Anything else is not relayed and the sender gets one
-short reason. What a message carries besides commands and well-formed tokens is the
+short reason. A pairing carries MESSAGE tokens of its own protocol version only (v3
+pairings no v2, v2 pairings no v3 and no v2 past ``relay.v2_cutoff_date``); a v3
+MESSAGE's escrow deposit is stripped, kept and never relayed (docs/adr/0026). What a
+message carries besides commands and well-formed tokens is the
 plaintext guard's: its rules are listed in :mod:`bot.relay.guard`.
 """
 
@@ -21,6 +24,7 @@ from medcrypt.bot.domain.messages import OutboundMessage, OutKind
 from medcrypt.bot.relay import fragments, guarding
 from medcrypt.bot.relay.guard import Leftover, PieceKind, is_command, read
 from medcrypt.crypto.errors import LimitExceeded, MalformedToken
+from medcrypt.crypto.keyless import record_wire, v3wire
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
 from medcrypt.crypto.keyless.pairing_wire import VERSION_3
 from medcrypt.crypto.keyless.parts import MAX_PARTS, join_chunks
@@ -31,10 +35,11 @@ from medcrypt.crypto.keyless.wire import (
     parse_file_header,
     parse_token,
 )
-from medcrypt.storage.repos import epochs, escrow, tokens
+from medcrypt.storage.repos import epochs, escrow, tokens, v3escrow
 from medcrypt.storage.repos import pairings as pairing_rows
 from medcrypt.storage.repos.pairings import Route
 from medcrypt.storage.repos.tokens import PartConflict
+from medcrypt.storage.repos.v3escrow import Stored
 
 #: Most partly received tokens one sender may have outstanding.
 MAX_PENDING_GROUPS_PER_SENDER = 32
@@ -99,14 +104,18 @@ def _handle_token(ctx: Context, token_text: str, token: Token) -> None:
 
 
 def _handle_v3(ctx: Context, token: Token, token_text: str) -> None:
-    """v3 pairing tokens (the keyless parser yields no other v3 kind yet)."""
+    """v3 MESSAGE tokens and the v3 pairing tokens."""
     kind = token.header.kind
-    if kind is Kind.PAIR_REGISTER:
+    if kind is Kind.MESSAGE:
+        _relay_v3_message(ctx, token_text)
+    elif kind is Kind.PAIR_REGISTER:
         pairings.register(ctx, token)
     elif kind is Kind.PAIR_ACCEPT:
         admission.accept(ctx, token, token_text)
     elif kind is Kind.KEY_CONFIRM:
         admission.confirm(ctx, token, token_text)
+    elif kind is Kind.PIN_RECORD:
+        _store_record(ctx, token)
     else:  # pragma: no cover - parse_token yields only the kinds above for v3
         ctx.reply(notices.UNKNOWN_KIND)
 
@@ -230,10 +239,31 @@ def _other(pairing: Route, sender_id: str) -> str:
     return pairing.physician_id
 
 
+def _v2_refusal(ctx: Context, pairing: Route, epoch: int) -> bool:
+    """Refuse (and say why) a v2 MESSAGE or deposit the pairing may not carry.
+
+    A v3 pairing never carries v2: its companions hold no v2 key, so a v2 token in it is
+    an old or a forged companion's. A v2 pairing carries v2 only for months that start
+    before ``relay.v2_cutoff_date`` (ADR 0026).
+    """
+    if pairing.version == VERSION_3:
+        ctx.audit("relay_refused", pairing=pairing.pairing_id, reason="v2_on_v3")
+        ctx.refused("version_mismatch")
+        ctx.reply(notices.V2_ON_V3)
+        return True
+    cutoff = ctx.services.settings.relay.v2_refused_from_epoch
+    if epoch >= cutoff:
+        ctx.audit("relay_refused", pairing=pairing.pairing_id, reason="v2_retired")
+        ctx.refused("v2_retired")
+        ctx.reply(notices.V2_RETIRED.format(month=format_epoch(cutoff)))
+        return True
+    return False
+
+
 def _relay_message(ctx: Context, token: Token, token_text: str) -> None:
     h = token.header
     pairing = _check_route(ctx, h.pairing_id, h.epoch, h.direction)
-    if pairing is None or h.epoch is None:
+    if pairing is None or h.epoch is None or _v2_refusal(ctx, pairing, h.epoch):
         return
     assert h.direction is not None and h.index is not None  # MESSAGE headers carry both
     _ensure_epoch(ctx, pairing.pairing_id, h.epoch, pairing.epoch_state is not None)
@@ -242,6 +272,87 @@ def _relay_message(ctx: Context, token: Token, token_text: str) -> None:
         msg_index=h.index, kind=int(Kind.MESSAGE), raw=token.raw,
         now=ctx.services.clock.now())
     ctx.relay_token(_other(pairing, ctx.sender_id), token_text, pairing.pairing_id)
+
+
+def _relay_v3_message(ctx: Context, token_text: str) -> None:
+    """Route a v3 MESSAGE with the checks a v2 one gets, keep its deposit, relay it bare.
+
+    The deposit section is outside the AEAD and the signature (PROTOCOL §21.1), so the
+    peer opens the stripped token as it would the original; the deposit itself is kept
+    for break-glass and never relayed (§24.2). Its slot is the token's direction, which
+    :func:`_check_route` has already tied to the sender's role: a member can deposit
+    only in their own slot.
+    """
+    try:
+        message = v3wire.parse_message_text(token_text)
+    except MalformedToken:  # pragma: no cover - parse_token accepted these bytes already
+        ctx.refused("malformed")
+        ctx.reply(notices.MALFORMED)
+        return
+    view, deposit = v3wire.relay_view(message), message.deposit
+    pairing = _check_route(ctx, view.pairing_id, view.epoch, view.direction)
+    if pairing is None:
+        return
+    if pairing.version != VERSION_3:
+        ctx.audit("relay_refused", pairing=pairing.pairing_id, reason="v3_on_v2")
+        ctx.refused("version_mismatch")
+        ctx.reply(notices.V3_ON_V2)
+        return
+    now = ctx.services.clock.now()
+    _ensure_epoch(ctx, pairing.pairing_id, view.epoch, pairing.epoch_state is not None)
+    if deposit is not None:
+        stored = v3escrow.store_deposit(
+            ctx.session, pairing_id=pairing.pairing_id, epoch=view.epoch,
+            direction=int(view.direction), chain_id=view.chain_id, raw=deposit, now=now)
+        if stored is Stored.ADDED:
+            ctx.audit("escrow_deposit", pairing=pairing.pairing_id)
+        elif stored is Stored.FULL:
+            ctx.audit("relay_refused", pairing=pairing.pairing_id, reason="deposit_slot_full")
+    bare = message.raw_without_deposit  # what strip_deposit relays
+    tokens.store_relayed(
+        ctx.session, pairing_id=pairing.pairing_id, epoch=view.epoch,
+        direction=int(view.direction), msg_index=message.header.index,
+        kind=int(Kind.MESSAGE), raw=bare, now=now)
+    ctx.relay_token(_other(pairing, ctx.sender_id), v3wire.encode_text(bare),
+                    pairing.pairing_id)
+
+
+def _store_record(ctx: Context, token: Token) -> None:
+    """Keep the sealed pinned-key record of an active v3 pairing, from its physician only.
+
+    The bot cannot open or check it; break-glass verifies it against the key the clinic
+    enrolled. Only the physician's account may file it (the patient or a stranger could
+    otherwise crowd the pairing's few places with junk), and a kept one is never
+    replaced (PROTOCOL §34.3).
+    """
+    info = record_wire.parse_record_token(token.raw)
+    pairing = _get_route(ctx, info.pairing_id, None)
+    if pairing is None or pairings.role_of(pairing, ctx.sender_id) is None:
+        ctx.refused("unknown_pairing")
+        ctx.reply(notices.UNKNOWN_PAIRING)
+        return
+    if pairings.role_of(pairing, ctx.sender_id) != "physician":
+        ctx.audit("relay_refused", pairing=pairing.pairing_id, reason="record_not_physician")
+        ctx.refused("record_refused")
+        ctx.reply(notices.RECORD_NOT_PHYSICIAN)
+        return
+    if _refused(ctx, pairings.closed_to_tokens(pairing), pairing.pairing_id):
+        return
+    if pairing.version != VERSION_3:
+        ctx.audit("relay_refused", pairing=pairing.pairing_id, reason="v3_on_v2")
+        ctx.refused("version_mismatch")
+        ctx.reply(notices.V3_ON_V2)
+        return
+    stored = v3escrow.store_record(ctx.session, pairing_id=pairing.pairing_id,
+                                   raw=info.sealed, now=ctx.services.clock.now())
+    if stored is Stored.FULL:
+        ctx.audit("relay_refused", pairing=pairing.pairing_id, reason="record_full")
+        ctx.refused("record_refused")
+        ctx.reply(notices.RECORD_FULL)
+        return
+    if stored is Stored.ADDED:
+        ctx.audit("pinned_record", pairing=pairing.pairing_id)
+    ctx.reply(notices.RECORD_STORED)
 
 
 def _store_escrow(ctx: Context, token: Token) -> None:
@@ -257,6 +368,8 @@ def _store_escrow(ctx: Context, token: Token) -> None:
                 pairing.pairing_id):
         return
     if not _epoch_ok(ctx, pairing, h.epoch) or h.epoch is None or h.direction is None:
+        return
+    if _v2_refusal(ctx, pairing, h.epoch):
         return
     # Insert-if-absent: a repeated deposit for the month and direction changes nothing.
     if escrow.store_deposit(ctx.session, pairing_id=pairing.pairing_id, epoch=h.epoch,

@@ -85,6 +85,8 @@ class Kind(IntEnum):
     PART = 5
     #: v3 only: the physician's signed, content-free key confirmation (PROTOCOL §31.3).
     KEY_CONFIRM = 6
+    #: v3 only: the pinned-key record sealed to the escrow key (PROTOCOL §34.3).
+    PIN_RECORD = 8
 
 
 class Direction(IntEnum):
@@ -172,6 +174,7 @@ def _header_len(kind: Kind) -> int:
         Kind.PAIR_ACCEPT: _ACC_HEADER.size,
         Kind.PART: PART_HEADER_LEN,
         Kind.KEY_CONFIRM: _ACC_HEADER.size,
+        Kind.PIN_RECORD: _ACC_HEADER.size,
     }[kind]
 
 
@@ -246,8 +249,8 @@ def parse_raw(raw: bytes) -> Token:
         kind = Kind(raw[1])
     except ValueError:
         raise MalformedToken("unknown token kind") from None
-    if kind is Kind.KEY_CONFIRM:
-        raise MalformedToken("unknown token kind")  # a v3-only kind
+    if kind in (Kind.KEY_CONFIRM, Kind.PIN_RECORD):
+        raise MalformedToken("unknown token kind")  # v3-only kinds
     if kind in (Kind.MESSAGE, Kind.ESCROW_DEPOSIT):
         return _parse_sealed(kind, raw)
     if kind is Kind.PAIR_REGISTER:
@@ -261,8 +264,9 @@ _V3_PAIRING_KINDS = {Kind.PAIR_REGISTER, Kind.PAIR_ACCEPT, Kind.KEY_CONFIRM}
 
 
 def _parse_v3(raw: bytes) -> Token:
-    """v3 MESSAGE (its own codec, crypto/keyless/v3wire.py), v3 PART (v2's layout) and the
-    v3 pairing kinds (PROTOCOL §31, crypto/keyless/pairing_wire.py)."""
+    """v3 MESSAGE (its own codec, crypto/keyless/v3wire.py), v3 PART (v2's layout), the
+    v3 pairing kinds (PROTOCOL §31, crypto/keyless/pairing_wire.py) and PIN_RECORD
+    (§34.3, crypto/keyless/record_wire.py)."""
     if raw[1] == Kind.PART:
         token = _parse_part(raw)
         return Token(TokenHeader(VERSION_3, Kind.PART, None, None, None, None), raw,
@@ -272,6 +276,12 @@ def _parse_v3(raw: bytes) -> Token:
         epoch = getattr(info, "start_epoch", None)
         header = TokenHeader(VERSION_3, Kind(raw[1]), info.pairing_id, epoch, None, None)
         return Token(header, raw, pairing3=info)
+    if raw[1] == Kind.PIN_RECORD:
+        from medcrypt.crypto.keyless.record_wire import parse_record_token
+
+        record = parse_record_token(raw)
+        return Token(TokenHeader(VERSION_3, Kind.PIN_RECORD, record.pairing_id, None, None,
+                                 None), raw)
     if raw[1] != Kind.MESSAGE:
         raise MalformedToken("unknown v3 token kind")
     from medcrypt.crypto.keyless import v3wire  # v3wire builds on this module

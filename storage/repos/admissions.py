@@ -51,6 +51,11 @@ def record_admission(session: Session, pairing_id: str, admission_hash: bytes) -
         "pairing_id": pairing_id, "admission_hash": admission_hash, "aborted_at": None})
 
 
+def is_v3(session: Session, pairing_id: str) -> bool:
+    """Whether ``pairing_id`` was registered by a v3 offer (it has an admission row)."""
+    return admission_of(session, pairing_id) is not None
+
+
 def admission_of(session: Session, pairing_id: str) -> Admission | None:
     """The pairing's admission row; None for a v2 pairing."""
     row = session.execute(select(PairingAdmission.admission_hash, PairingAdmission.aborted_at)

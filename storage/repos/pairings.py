@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from medcrypt.crypto.errors import OfferExpired, OfferReused, StorageError, WrongPairing
+from medcrypt.storage.models.admissions import PairingAdmission
 from medcrypt.storage.models.epochs import Epoch
 from medcrypt.storage.models.pairings import PAIRING_STATUSES, Pairing
 from medcrypt.storage.repos._sql import insert_if_absent, rowcount
@@ -23,6 +24,7 @@ from medcrypt.storage.repos.epochs import ensure_epoch
 
 _PAIRINGS: Table = Pairing.__table__  # type: ignore[assignment]
 _EPOCHS: Table = Epoch.__table__  # type: ignore[assignment]
+_ADMISSIONS: Table = PairingAdmission.__table__  # type: ignore[assignment]
 _COLUMNS = (Pairing.pairing_id, Pairing.physician_id, Pairing.patient_id, Pairing.status,
             Pairing.start_epoch, Pairing.grace_days, Pairing.offer_expires_at,
             Pairing.created_at, Pairing.completed_at, Pairing.consent_at,
@@ -69,16 +71,21 @@ class Route:
     epoch_state: str | None
     #: When ``/shred`` ended the pairing for good (None: it was never shredded).
     shredded_at: datetime | None = None
+    #: The pairing's protocol: 3 when it was registered by a v3 offer (it has an
+    #: admission row), else 2. A pairing speaks one version of MESSAGE (ADR 0026).
+    version: int = 2
 
 
 # Statements of the per-message path, built once: constructing and coercing a statement
 # for every message cost more than executing it.
 _ROUTE = (select(_PAIRINGS.c.pairing_id, _PAIRINGS.c.physician_id, _PAIRINGS.c.patient_id,
                  _PAIRINGS.c.status, _PAIRINGS.c.start_epoch, _PAIRINGS.c.grace_days,
-                 _EPOCHS.c.state, _PAIRINGS.c.shredded_at)
+                 _EPOCHS.c.state, _PAIRINGS.c.shredded_at,
+                 case((_ADMISSIONS.c.pairing_id.is_(None), 2), else_=3))
           .select_from(_PAIRINGS.outerjoin(_EPOCHS, and_(
               _EPOCHS.c.pairing_id == _PAIRINGS.c.pairing_id,
-              _EPOCHS.c.epoch == bindparam("epoch"))))
+              _EPOCHS.c.epoch == bindparam("epoch")))
+              .outerjoin(_ADMISSIONS, _ADMISSIONS.c.pairing_id == _PAIRINGS.c.pairing_id))
           .where(_PAIRINGS.c.pairing_id == bindparam("pairing_id")))
 
 

@@ -1,6 +1,6 @@
 """The deletions of a shred: what the bot stores for (pairing, epoch) targets.
 
-Relayed tokens, escrow deposits and cached files carry their pairing and epoch as
+Relayed tokens, escrow deposits (v2 and v3) and cached files carry their pairing and epoch as
 columns and go by them. Parts of split tokens and outbox payloads carry them only in
 their keyless routing headers, which the caller parses (``bot.domain.lifecycle.purge``):
 it reads candidate rows here and deletes the ones it matched by id. Everything runs in
@@ -24,6 +24,7 @@ from medcrypt.storage.models.media import MediaBlob
 from medcrypt.storage.models.outbox import OutboxMessage
 from medcrypt.storage.models.parts import PendingPart
 from medcrypt.storage.models.tokens import StoredToken
+from medcrypt.storage.models.v3escrow import SegmentDeposit
 from medcrypt.storage.repos import outbox_heads
 
 ID_CHUNK = 500
@@ -44,7 +45,8 @@ def _chunks(items: Sequence[_T]) -> Iterable[Sequence[_T]]:
         yield items[start:start + ID_CHUNK]
 
 
-def _delete_keyed(session: Session, model: type[StoredToken] | type[EscrowDeposit],
+def _delete_keyed(session: Session,
+                  model: type[StoredToken] | type[EscrowDeposit] | type[SegmentDeposit],
                   epoch: int, pairing_ids: Sequence[str]) -> Counter[str]:
     deleted: Counter[str] = Counter()
     for ids in _chunks(pairing_ids):
@@ -68,6 +70,12 @@ def delete_tokens(session: Session, epoch: int, pairing_ids: Sequence[str]) -> C
 def delete_deposits(session: Session, epoch: int, pairing_ids: Sequence[str]) -> Counter[str]:
     """Delete the escrow deposits of ``epoch`` of these pairings; count per pairing."""
     return _delete_keyed(session, EscrowDeposit, epoch, pairing_ids)
+
+
+def delete_segment_deposits(session: Session, epoch: int, pairing_ids: Sequence[str]
+                            ) -> Counter[str]:
+    """Delete the v3 segment deposits of ``epoch`` of these pairings; count per pairing."""
+    return _delete_keyed(session, SegmentDeposit, epoch, pairing_ids)
 
 
 def delete_media(session: Session, epoch: int, pairing_ids: Sequence[str]) -> Counter[str]:

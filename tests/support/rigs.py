@@ -57,8 +57,10 @@ def sandbox_settings(tg: FakeTelegram, tw: FakeTwilio, port: int, db: Path,
         "whatsapp": {"api_base_url": tw.api_base_url,
                      "public_url": f"http://127.0.0.1:{port}", "listen_port": port,
                      "request_timeout_seconds": 2.0, "template_content_sid": TEMPLATE_SID},
+        # The v2 suites write tokens of the real current month: the v2 cut-off (ADR 0026)
+        # must not turn them off on a calendar date; tests/bot/test_v3_relay.py sets it.
         "relay": {"outbox_lease_seconds": 3.0, "outbox_base_backoff_seconds": 0.05,
-                  "outbox_max_backoff_seconds": 0.5},
+                  "outbox_max_backoff_seconds": 0.5, "v2_cutoff_date": "2100-01-01"},
         # Any free port: several bots run at once (BotApp.monitoring_port says which).
         "monitoring": {"listen_port": 0},
     }

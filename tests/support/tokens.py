@@ -49,6 +49,18 @@ def message_token(pairing_id: bytes, direction: Direction, *, index: int = 0,
     return encode_token(header + os.urandom(body_len))
 
 
+def v3_message_token(pairing_id: bytes, direction: Direction, *, index: int = 0,
+                     body_len: int = 200, epoch: int | None = None) -> str:
+    """A v3 MESSAGE the relay routes like a real one (random body, no deposit)."""
+    from medcrypt.crypto.keyless import v3wire
+
+    month = now_epoch() if epoch is None else epoch
+    header = v3wire.encode_header(pairing_id, epoch=month, direction=direction,
+                                  chain_id=os.urandom(32), chain_epoch=month, index=index,
+                                  prev_epoch=0, prev_len=0, nonce=os.urandom(24))
+    return v3wire.encode_text(v3wire.encode_message(header, None, os.urandom(body_len)))
+
+
 async def pair(rig: Rig, pairing_id: bytes) -> None:
     """Physician registers on Telegram; patient accepts on WhatsApp."""
     rig.tg.user_sends_text(PHYSICIAN_TG, register_token(pairing_id))

@@ -19,7 +19,7 @@ from medcrypt.crypto.endpoint.v3.physician import PhysicianPairing, create_offer
 from medcrypt.crypto.keyless import pairing_wire as pw
 from medcrypt.crypto.keyless.wire import Direction, Kind, encode_token, find_tokens, parse_token
 from tests.support.rigs import PATIENT_WA, PHYSICIAN_TG, until
-from tests.support.tokens import message_token
+from tests.support.tokens import v3_message_token
 
 if TYPE_CHECKING:
     from tests.support.rigs import Rig
@@ -56,19 +56,32 @@ async def send(rig: Rig, account: str | int, text: str) -> tuple[int, list[str]]
     return before, [html.unescape(m) for m in _TWIML.findall(result.response_body)]
 
 
-async def send_and_wait(rig: Rig, account: str | int, text: str) -> list[str]:
-    """``account`` writes ``text`` and gets at least one reply; returns the new replies."""
+async def send_and_wait(rig: Rig, account: str | int, text: str,
+                        expect: str | None = None) -> list[str]:
+    """``account`` writes ``text`` and gets at least one reply (one containing
+    ``expect``, when given); returns the new replies.
+
+    Give ``expect`` where an earlier step's notice may still be on its way to the same
+    chat: without it, that late notice would count as the answer.
+    """
     before, direct = await send(rig, account, text)
     if direct:
         return direct
-    await until(lambda: len(replies_to(rig, account)) > before)
+
+    def answered() -> bool:
+        new = replies_to(rig, account)[before:]
+        return any(expect in r for r in new) if expect else bool(new)
+
+    await until(answered)
     return replies_to(rig, account)[before:]
 
 
-async def register(rig: Rig) -> Doctor:
-    """A physician's companion makes a v3 offer and registers it with the bot."""
+async def register(rig: Rig, escrow_public: bytes | None = None) -> Doctor:
+    """A physician's companion makes a v3 offer and registers it with the bot (escrowed
+    to ``escrow_public``, or to a key nobody holds)."""
     identity = IdentityKey.generate()
-    pairing = create_offer_v3(identity.public, clock=rig.clock, escrow_public=os.urandom(32))
+    pairing = create_offer_v3(identity.public, clock=rig.clock,
+                              escrow_public=escrow_public or os.urandom(32))
     # Wait for the registration's own answer: notices of an earlier pairing (an abort,
     # a count of answers) may still be arriving in the physician's chat.
     before, _ = await send(rig, PHYSICIAN_TG, pairing.offer.registration_token())
@@ -93,7 +106,7 @@ def junk_accept(pairing_id: bytes) -> str:
 async def reaches(rig: Rig, pairing_id: bytes, account: str) -> bool:
     """Whether a physician→patient MESSAGE of this pairing is delivered to ``account``
     (the relay's own view of who the bound patient is)."""
-    token = message_token(pairing_id, Direction.PHYSICIAN_TO_PATIENT)
+    token = v3_message_token(pairing_id, Direction.PHYSICIAN_TO_PATIENT)
     await send(rig, PHYSICIAN_TG, token)
     try:
         await until(lambda: any(token in r for r in replies_to(rig, account)), timeout=4)

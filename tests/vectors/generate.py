@@ -31,6 +31,7 @@ from medcrypt.crypto.keyless.wire import Direction, Kind
 from tests.vectors import generate_v3
 from tests.vectors.gen_attachment_v3 import attachment_v3_vectors
 from tests.vectors.v3_pairing_gen import v3_pairing_vectors
+from tests.vectors.v3_relay_gen import v3_pin_record_vectors
 
 HERE = Path(__file__).resolve().parent
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -188,6 +189,7 @@ def build() -> dict[str, dict[str, Any]]:
         "attachment_container_v3.json": _attachment_v3(),
         "v3_session.json": generate_v3.v3_session_vectors(),
         "v3_pairing.json": v3_pairing_vectors(RecordingRng),
+        "v3_pin_record.json": v3_pin_record_vectors(RecordingRng),
     }
 
 

@@ -32,7 +32,7 @@ from medcrypt.bot.domain.pairings import Members, Refusal, role_of
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
 from medcrypt.crypto.keyless.wire import Direction
 from medcrypt.storage.db import Session
-from medcrypt.storage.repos import escrow, pairings, tokens
+from medcrypt.storage.repos import escrow, pairings, tokens, v3escrow
 
 TEXT = ("No escrow deposit for {month} has reached the clinic for your conversation "
         "{pairing}. Emergency access could not open this month. Please run "
@@ -64,7 +64,9 @@ def missing_deposits(session: Session, now: datetime) -> list[Missing]:
     """Active pairings with messages but no deposit in the current month."""
     current = epoch_of(now)
     with_messages = tokens.pairings_with_messages(session, current)
-    covered = escrow.pairings_with_deposit(session, current)
+    # A v3 pairing's deposits ride in its tokens and are kept per segment (ADR 0026).
+    covered = (escrow.pairings_with_deposit(session, current)
+               | v3escrow.pairings_with_deposit(session, current))
     rows = pairings.active_physicians(session)
     return [Missing(pid, physician, current) for pid, physician in rows
             if pid in with_messages and pid not in covered]

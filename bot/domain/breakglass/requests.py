@@ -43,6 +43,7 @@ from medcrypt.crypto.keyless.epochs import format_epoch
 from medcrypt.crypto.server.audit import Action, system_ref
 from medcrypt.storage.db import Session
 from medcrypt.storage.repos import breakglass as rows
+from medcrypt.storage.repos.admissions import is_v3
 from medcrypt.storage.repos.breakglass import Request
 from medcrypt.storage.repos.pairings import PairingRecord, get_pairing, ids_with_prefix
 
@@ -204,6 +205,9 @@ def approve(deps: Services, session: Session, actor: Actor, args: Sequence[str])
         "epochs": sorted(found.epochs), "excluded_epochs": sorted(found.excluded_epochs),
         "epochs_without_deposit": sorted(found.without_deposit),
         "deposits": found.deposits, "messages": found.messages,
+        # A v3 pairing's bundle is opened by the v3 opener, against an enrolled key.
+        "protocol": 3 if found.records or is_v3(session, row.pairing_id.hex()) else 2,
+        "pinned_records": found.records,
     }
     data = build_bundle(escrow_public, row.code, manifest, found.items, rng=deps.rng)
     digest = bundle_digest(data)

@@ -25,7 +25,15 @@ from medcrypt.crypto.server.audit import Action, system_ref
 from medcrypt.storage.audit import to_us
 from medcrypt.storage.backup.erasure_record import ErasureFact
 from medcrypt.storage.remanence import scrub
-from medcrypt.storage.repos import admins, admissions, identities, outbox, pairings, tokens
+from medcrypt.storage.repos import (
+    admins,
+    admissions,
+    identities,
+    outbox,
+    pairings,
+    tokens,
+    v3escrow,
+)
 
 
 def erase_identity_everywhere(ctx: Services, identity_id: str, now: datetime) -> Counter[str]:
@@ -53,6 +61,8 @@ def erase_identity_everywhere(ctx: Services, identity_id: str, now: datetime) ->
         counts["outbox"] += outbox.drop_queued_for(session, identity_id)
         counts["parts"] += tokens.drop_parts_of(session, identity_id)
         counts["accepts"] += admissions.drop_accepts_of(session, identity_id)
+        # v3 pinned-key records name both identity keys: they go with the pairings.
+        counts["records"] += v3escrow.drop_records(session, ids)
         admins.revoke_all(session, identity_id, now=now)
         identities.erase_identity(session, identity_id, now=now)
         counts["pairings"] = len(ids)

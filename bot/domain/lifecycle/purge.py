@@ -1,7 +1,7 @@
 """Delete everything the bot stores for a set of (pairing, epoch) pairs, inside the caller's
 transaction.
 
-What an epoch leaves behind on the bot: relayed tokens (``stored_tokens``), escrow
+What an epoch leaves behind on the bot: relayed tokens (``stored_tokens``), escrow (v2 and v3)
 deposits, cached media (rows and files on disk), parts of split tokens still waiting to
 be joined, and outbox rows whose payload is a token or file of that epoch (a relayed
 token sits in the outbox as text until it is pruned). Rows are found by their routing
@@ -57,7 +57,7 @@ def _by_epoch(targets: Iterable[Target]) -> dict[int, list[str]]:
 
 _DELETE_BY_COLUMNS: tuple[tuple[str, Callable[[Session, int, list[str]], Counter[str]]], ...] = (
     ("tokens", rows.delete_tokens), ("escrow", rows.delete_deposits),
-    ("media", rows.delete_media))
+    ("escrow_v3", rows.delete_segment_deposits), ("media", rows.delete_media))
 
 
 def _purge_by_columns(session: Session, targets: list[Target], out: Purged) -> None:

@@ -70,6 +70,13 @@ def verify_record(raw: bytes, enrolled_physician: bytes) -> PinnedRecord:
     return record
 
 
+def open_sealed_record(escrow_private: bytes | bytearray, sealed: bytes,
+                       enrolled_physician: bytes) -> PinnedRecord:
+    """Break-glass: open a record the companion sealed to the escrow key (PROTOCOL §34.3)
+    and verify it against the enrolled key, as :func:`verify_record`."""
+    return verify_record(prim.sealed_box_open(escrow_private, sealed), enrolled_physician)
+
+
 def _record(raw: bytes) -> PinnedRecord:
     _v, _t, pid, transcript, physician, patient, escrow = _BODY.unpack_from(raw)
     return PinnedRecord(pid, transcript, physician, patient, escrow, bytes(raw))

@@ -22,7 +22,9 @@ from tests.support.operator_cli import operator_env, run_bot, run_companion, wri
 NEEDS = {("jobs", "run"): ["shred"], ("keys", "generate"): ["--version", "7"],
          ("breakglass", "open"): ["bundle.bin"], ("breakglass", "record-open"): ["bundle.bin"],
          ("backup", "create"): ["b.mcbk"], ("backup", "verify"): ["b.mcbk"],
-         ("backup", "restore"): ["b.mcbk", "--yes"]}
+         ("backup", "restore"): ["b.mcbk", "--yes"],
+         ("physicians", "enrol"): ["AAAA", "--label", "Dr", "--fingerprint", "0" * 16],
+         ("physicians", "revoke"): ["AAAA"]}
 
 
 def _leaves(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
