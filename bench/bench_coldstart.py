@@ -58,8 +58,8 @@ def _setup(tmp: Path, env: dict[str, str], count: int) -> tuple[str, str, list[s
     doc, pat = str(tmp / "doc"), str(tmp / "pat")
     _run([exe, "--home", doc, "init", "--role", "physician"], env)
     _run([exe, "--home", pat, "init", "--role", "patient"], env)
-    _run([exe, "--home", doc, "pair", "offer", "--png", str(tmp / "qr.png"), "--no-terminal"],
-         env)
+    _run([exe, "--home", doc, "pair", "offer", "--protocol", "2", "--png", str(tmp / "qr.png"),
+          "--no-terminal"], env)
     accept = _run([exe, "--home", pat, "pair", "accept", "--qr", str(tmp / "qr.png")], env)
     token = next(line for line in accept.splitlines() if line.startswith("[MEDCRYPT"))
     _run([exe, "--home", doc, "pair", "complete", token], env)

@@ -16,9 +16,16 @@ Keystore document (JSON inside the sealed file, docs/adr/0003-keystore.md)::
      "identity": <seed b64>, "escrow_public": <b64>|null, "bot_contact": str,
      "pairings": {<pairing hex>: {"session": <crypto.session state>, "paired_at": iso,
                                   "deposits": {<epoch>: <ESCROW_DEPOSIT token>},
-                                  "history": bool (absent: kept, as before it was asked)}},
+                                  "history": bool (absent: kept, as before it was asked),
+                                  v3 only: "protocol": 3, "session" is PROTOCOL §28's
+                                  state, patient: "verified": <VerifiedPeer>,
+                                  physician: "pinned_record": <b64>|null}},
      "offers": {<pairing hex>: {"pending": <PendingOffer state>|null, "expires_at": int,
-                                "png": str|null}},
+                                "png": str|null, v3 only: "protocol": 3 and "pending"
+                                is the physician's pairing state (crypto v3 physician)}},
+     "accepting": {<pairing hex>: {"pending": <v3 patient pairing state>|null,
+                                   "expires_at": int, "history": bool}}  (v3, patient:
+                   accepts sent, waiting for the physician's KEY_CONFIRM),
      "received_files": {<file id hex>: {"pairing": hex, "manifest": <hex>, "epoch": int}},
      "history": [{"pairing", "way", "epoch" ("YYYY-MM"), "at", "kind", "text" | "file",
                   received only: "index", "sent_at"}],
@@ -38,17 +45,31 @@ from typing import Any
 
 from medcrypt.companion.env import clock_from_env, read_passphrase, resolve_home
 from medcrypt.companion.keystore import Keystore
+from medcrypt.companion.v3session import PROTOCOL_V3, V3Session
 from medcrypt.crypto.clock import Clock, FixedClock
 from medcrypt.crypto.endpoint.pairing import PendingOffer, Role
 from medcrypt.crypto.endpoint.session import IdentityKey, PairingSession
-from medcrypt.crypto.errors import ConfigError, OfferExpired, StorageError, WrongPairing
+from medcrypt.crypto.endpoint.v3.verified import VerifiedPeer, require_verified
+from medcrypt.crypto.errors import (
+    ConfigError,
+    OfferExpired,
+    PairingNotVerified,
+    StorageError,
+    WrongPairing,
+)
 from medcrypt.crypto.keyless.epochs import epoch_of, parse_month
+
+#: A pairing's session, v2 or v3: both offer what the commands use (companion.v3session).
+AnySession = PairingSession | V3Session
 
 STATE_FORMAT = "medcrypt-companion/1"
 #: Newest history entries kept (oldest dropped first); `history clear` empties it.
 MAX_HISTORY = 2000
 #: Expired offers are kept this long as secret-free tombstones for a precise error.
 OFFER_TOMBSTONE_DAYS = 30
+#: A patient's sent v3 accept waits this long past the offer's expiry for the
+#: physician's KEY_CONFIRM (a relay may deliver it late); then its secrets are wiped.
+CONFIRM_WAIT = timedelta(days=1)
 
 
 def new_state(role: Role, identity: IdentityKey, *, escrow_public: bytes | None,
@@ -94,7 +115,7 @@ class Companion:
             self.identity = IdentityKey.import_(state["identity"])
         except (KeyError, ValueError):
             raise StorageError("the keystore document is damaged") from None
-        self._sessions: dict[str, PairingSession] = {}
+        self._sessions: dict[str, AnySession] = {}
         #: What the schedule shredded when this command opened the keystore.
         self.last_shredded: list[tuple[str, int]] = []
         #: History entries deleted with their month, by (pairing, epoch).
@@ -114,15 +135,38 @@ class Companion:
     def pairing_ids(self) -> list[str]:
         return sorted(self.state["pairings"])
 
-    def session(self, pairing_hex: str) -> PairingSession:
-        """The live session object for a pairing (loaded once per command)."""
+    def session(self, pairing_hex: str) -> AnySession:
+        """The live session object for a pairing (loaded once per command).
+
+        A v3 patient session is handed out only while the key it verified (KEY_CONFIRM,
+        bound to the physician key's fingerprint) is still the session's peer key:
+        anything else is :class:`PeerKeyChanged`, loud on purpose.
+        """
+        session = self._loaded(pairing_hex)
+        record = self.state["pairings"][pairing_hex]
+        if isinstance(session, V3Session) and self.role is Role.PATIENT:
+            require_verified(verified_peer(record.get("verified")), session.pairing_id,
+                             session.peer_identity)
+        return session
+
+    def _loaded(self, pairing_hex: str) -> AnySession:
+        """The session without the verified check: shredding and ``pair end`` must work
+        even when the peer key is refused - deleting keys is always safe."""
         if pairing_hex not in self._sessions:
             record = self.state["pairings"].get(pairing_hex)
             if record is None:
                 raise WrongPairing("this companion has no such pairing")
-            self._sessions[pairing_hex] = PairingSession.from_state(
-                record["session"], self.identity)
+            if record.get("protocol") == PROTOCOL_V3:
+                self._sessions[pairing_hex] = V3Session.load(record["session"], self.identity,
+                                                             self.clock)
+            else:
+                self._sessions[pairing_hex] = PairingSession.from_state(
+                    record["session"], self.identity)
         return self._sessions[pairing_hex]
+
+    def protocol(self, pairing_hex: str) -> int:
+        """2 or 3: the protocol version a pairing speaks (fixed at pairing)."""
+        return int(self.state["pairings"][pairing_hex].get("protocol", 2))
 
     def resolve_pairing(self, selector: str | None) -> str:
         """A pairing id from a unique hex prefix (or the only pairing if none given)."""
@@ -133,6 +177,10 @@ class Companion:
         if not any(p.startswith(wanted or "") for p in ids) and len(ended) == 1:
             raise self.missing_pairing(ended[0], "that id")
         if not ids:
+            if self.state.get("accepting"):
+                raise PairingNotVerified(
+                    "this pairing is not verified yet: wait for the physician's confirmation "
+                    "and open it with 'medcrypt pair confirm TOKEN'")
             raise ConfigError("--pairing", "no pairings yet; run 'medcrypt pair ...' first")
         if wanted is None:
             if len(ids) > 1:
@@ -156,13 +204,19 @@ class Companion:
                 f"at {ended} ('medcrypt pair end'): its keys are gone; pair anew to talk again")
         return WrongPairing(f"{what} belongs to a pairing this companion does not have")
 
-    def add_session(self, session: PairingSession, *, history: bool) -> str:
+    def add_session(self, session: AnySession, *, history: bool,
+                    extra: dict[str, Any] | None = None) -> str:
+        """Store a new pairing's session; ``extra`` holds v3's verified/pinned fields."""
         pairing_hex = session.pairing_id.hex()
         self._sessions[pairing_hex] = session
-        self.state["pairings"][pairing_hex] = {
+        record: dict[str, Any] = {
             "session": session.export_state(), "paired_at": self.clock.now().isoformat(),
             "deposits": {}, "history": history,
         }
+        if isinstance(session, V3Session):
+            record["protocol"] = PROTOCOL_V3
+        record.update(extra or {})
+        self.state["pairings"][pairing_hex] = record
         return pairing_hex
 
     def end_pairing(self, pairing_hex: str) -> dict[str, int]:
@@ -175,7 +229,7 @@ class Companion:
         than "unknown pairing". Nothing is gone until :meth:`commit` rewrites the keystore
         file (atomically: a crash leaves the old file or the new one).
         """
-        session = self.session(pairing_hex)
+        session = self._loaded(pairing_hex)
         months = len(session.live_epochs)
         record = self.state["pairings"].pop(pairing_hex)
         del self._sessions[pairing_hex]
@@ -224,7 +278,7 @@ class Companion:
         """Rotate and shred every pairing; drop expired offers. Returns what was shredded."""
         shredded: list[tuple[str, int]] = []
         for pairing_hex in self.pairing_ids():
-            session = self.session(pairing_hex)
+            session = self._loaded(pairing_hex)
             for epoch in session.advance(self.clock):
                 shredded.append((pairing_hex, epoch))
             deposits: dict[str, str] = self.state["pairings"][pairing_hex]["deposits"]
@@ -236,7 +290,7 @@ class Companion:
         for file_id, record in list(files.items()):
             pairing_hex = record["pairing"]
             if (pairing_hex not in self.state["pairings"]
-                    or record["epoch"] not in self.session(pairing_hex).live_epochs):
+                    or record["epoch"] not in self._loaded(pairing_hex).live_epochs):
                 del files[file_id]
         self._purge_history()
         self._expire_offers()
@@ -247,7 +301,7 @@ class Companion:
 
         A shredded month must be unreadable on this device too, not only in the chat.
         """
-        live = {p: set(self.session(p).live_epochs) for p in self.pairing_ids()}
+        live = {p: set(self._loaded(p).live_epochs) for p in self.pairing_ids()}
         kept: list[dict[str, Any]] = []
         for entry in self.state["history"]:
             epoch = history_epoch(entry)
@@ -263,7 +317,8 @@ class Companion:
         for pairing_hex, record in list(offers.items()):
             expires = datetime.fromtimestamp(record["expires_at"], tz=now.tzinfo)
             if record["pending"] is not None and now >= expires:
-                PendingOffer.load(record["pending"]).wipe()
+                if record.get("protocol") != PROTOCOL_V3:
+                    PendingOffer.load(record["pending"]).wipe()
                 record["pending"] = None  # tombstone: no secret left
                 if record.get("png"):
                     with contextlib.suppress(OSError):
@@ -271,6 +326,11 @@ class Companion:
                     record["png"] = None
             if now >= expires + timedelta(days=OFFER_TOMBSTONE_DAYS):
                 del offers[pairing_hex]
+        accepting: dict[str, dict[str, Any]] = self.state.get("accepting", {})
+        for pairing_hex, record in list(accepting.items()):
+            expires = datetime.fromtimestamp(record["expires_at"], tz=now.tzinfo)
+            if now >= expires + CONFIRM_WAIT:
+                del accepting[pairing_hex]  # E_p and RK0 leave with it: never confirmed
 
     def pending_offer(self, pairing_hex: str) -> PendingOffer:
         record = self.state["offers"].get(pairing_hex)
@@ -294,6 +354,17 @@ class Companion:
         self._sessions.clear()
         self.identity.wipe()
         self.store.close()
+
+
+def verified_peer(value: Any) -> VerifiedPeer | None:
+    """The stored "verified" mark of a v3 pairing (None if absent or damaged)."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        return VerifiedPeer(b64d(str(value["pairing_id"])), str(value["fingerprint"]),
+                            int(value["verified_at"]))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def home_of(args: Any) -> Path:

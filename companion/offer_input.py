@@ -1,6 +1,7 @@
 """Getting a pairing offer into the patient's companion: from a QR image or pasted text.
 
-The QR holds ``medcrypt-pair:1:<base64url>`` (crypto.pairing). People paste it from
+The QR holds ``medcrypt-pair:2:<base64url>`` (v3, crypto.endpoint.v3.offer) or, for
+v2 offers, ``medcrypt-pair:1:<base64url>`` (crypto.pairing). People paste it from
 wherever they copied it - with surrounding words, line breaks inserted by a messenger,
 or a trailing full stop - so the text is located first, then parsed strictly by
 :func:`crypto.pairing.parse_offer_text` (checksum included). Only MalformedToken escapes.
@@ -12,6 +13,8 @@ import re
 from pathlib import Path
 
 from medcrypt.crypto.endpoint.pairing import QR_SCHEME, parse_offer_text
+from medcrypt.crypto.endpoint.v3.offer import QR_VERSION as QR_VERSION_V3
+from medcrypt.crypto.endpoint.v3.offer import parse_offer_text_v3
 from medcrypt.crypto.errors import MalformedToken
 
 #: Longest pasted text searched (an offer is ~200 characters).
@@ -27,9 +30,12 @@ def extract_offer_text(text: str) -> str:
     joined = re.sub(r"\s+", "", text)
     match = _OFFER_RE.search(joined)
     if match is None:
-        raise MalformedToken("no MedCrypt pairing offer (medcrypt-pair:1:...) in the text")
+        raise MalformedToken("no MedCrypt pairing offer (medcrypt-pair:...) in the text")
     candidate = match.group(0)
-    parse_offer_text(candidate)
+    if candidate.lower().startswith(f"{QR_SCHEME}{QR_VERSION_V3}:"):
+        parse_offer_text_v3(candidate)  # v3 offer: QR format 2 (PROTOCOL §30)
+    else:
+        parse_offer_text(candidate)
     return candidate
 
 

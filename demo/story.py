@@ -198,7 +198,8 @@ class Demo:
         await self.doc.run("init", "--role", "physician",
                            "--escrow-key", self.escrow.public_b64)
         await self.pat.run("init", "--role", "patient")
-        offer = await self.doc.run_json("pair", "offer", "--png",
+        # v2 until the bot relays v3 MESSAGE tokens (the CLI's default is v3, ADR 0025).
+        offer = await self.doc.run_json("pair", "offer", "--protocol", "2", "--png",
                                         str(self.root / "offer.png"), "--no-terminal")
         say("Rivera", "companion shows a QR code; pastes the registration into Telegram:")
         say("", _short(offer["registration_token"]))

@@ -14,7 +14,8 @@ error family in :mod:`crypto.errors`:
 3     bad token or file: malformed, or authentication failed (``DecryptionFailed``);
       stdin that is not UTF-8 text (``env.NotText``)
 4     refused by policy: shredded/future epoch, replay, expired or reused offer,
-      wrong pairing, size limit
+      wrong pairing, size limit; a v3 pairing cancelled, aborted (QR shared) or not
+      verified yet, a changed peer key
 5     transport error
 6     keystore problem: missing, locked (wrong passphrase), damaged
 130   interrupted (Ctrl-C)

@@ -67,8 +67,9 @@ def status_data(comp: Companion) -> dict[str, Any]:
                                 for e, when in sorted(session.shredded_epochs.items())},
             "escrow": session.escrow_public is not None,
             "history": comp.keeps_history(pairing_hex),
+            "protocol": comp.protocol(pairing_hex),
         })
-    offers = [{"pairing_id": p, "open": r["pending"] is not None, "expires_at": r["expires_at"]}
+    offers = [{"pairing_id": p, "open": _offer_open(r), "expires_at": r["expires_at"]}
               for p, r in sorted(comp.state["offers"].items())]
     return {
         "role": comp.role.value, "identity_fingerprint": comp.identity.fingerprint(),
@@ -78,6 +79,15 @@ def status_data(comp: Companion) -> dict[str, Any]:
             current, p["grace_days"]).isoformat() for p in pairings},
         "pairings": pairings, "offers": offers, "history_entries": len(comp.state["history"]),
     }
+
+
+def _offer_open(record: dict[str, Any]) -> bool:
+    """Whether an offer can still be answered: a closed v3 offer keeps its (secret-free)
+    state, to tell a late accept that it was aborted or used."""
+    pending = record["pending"]
+    if pending is None:
+        return False
+    return record.get("protocol") != 3 or pending.get("state") in ("waiting", "unverified")
 
 
 def run_status(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from medcrypt.companion.display import shown
 from medcrypt.companion.env import read_stdin
 from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.endpoint.session import Opened
+from medcrypt.crypto.endpoint.v3.session import Opened as OpenedV3
 from medcrypt.crypto.errors import ConfigError, MalformedToken, ReplayDetected
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
 from medcrypt.crypto.keyless.parts import MIN_MAX_CHARS, PartAssembler, split_token
@@ -106,7 +107,7 @@ def collect_tokens(text: str) -> list[str]:
     return whole
 
 
-def _describe(comp: Companion, pairing_hex: str, opened: Opened) -> dict[str, Any]:
+def _describe(comp: Companion, pairing_hex: str, opened: Opened | OpenedV3) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "pairing": pairing_hex, "way": "received", "epoch": format_epoch(opened.epoch),
         "index": opened.index, "sent_at": opened.sent_at.isoformat(),
@@ -163,6 +164,9 @@ def run_decrypt(args: argparse.Namespace) -> int:
             if header.kind is Kind.PAIR_ACCEPT:
                 raise MalformedToken("this is a pairing accept token; use 'medcrypt pair "
                                      "complete TOKEN'")
+            if header.kind is Kind.KEY_CONFIRM:
+                raise MalformedToken("this is the physician's key confirmation; open it with "
+                                     "'medcrypt pair confirm TOKEN'")
             if header.kind is not Kind.MESSAGE or header.pairing_id is None:
                 notes.append(f"skipped a {header.kind.name.lower()} token (it is for the bot)")
                 continue

@@ -1,9 +1,15 @@
-"""``medcrypt pair offer|accept|complete``: first-visit pairing by QR code (DESIGN §3.1).
+"""``medcrypt pair offer|accept|complete|confirm``: first-visit pairing by QR code (DESIGN §3.1).
 
 The physician runs ``pair offer`` (QR in the terminal and as a PNG, plus a registration
 token for the bot), the patient runs ``pair accept --qr PHOTO`` (or ``--offer TEXT``) and
 sends the accept token through the bot, and the physician runs ``pair complete TOKEN``.
-Both sides then compare ``medcrypt safety-number``.
+
+New pairings speak v3 (:mod:`companion.cli.pair_v3`, docs/adr/0025): both screens show a
+verification code, the physician confirms it in person (Cancel is the default) and
+``pair complete`` then prints a KEY_CONFIRM token, which the patient opens with ``pair
+confirm TOKEN``. ``pair offer --protocol 2`` still makes a v2 offer (v2 pairings keep
+working unchanged until the upgrade); ``accept`` and ``complete`` follow the version of
+the offer or token they are given. v2 pairs compare ``medcrypt safety-number``.
 
 ``pair end --pairing ID`` is the other end of a pairing's life: it deletes every key of it
 on this device, for good, and rewrites the keystore. The clinic's ``/shred`` (a lost or
@@ -26,11 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from medcrypt.companion.app import open_companion
+from medcrypt.companion.cli import pair_v3
 from medcrypt.companion.env import ask_yes_no, read_stdin
 from medcrypt.crypto.endpoint.pairing import Role
 from medcrypt.crypto.endpoint.session import accept_pairing, complete_pairing, start_pairing
 from medcrypt.crypto.errors import ConfigError, MalformedToken, OfferReused
+from medcrypt.crypto.keyless.pairing_wire import VERSION_3
 from medcrypt.crypto.keyless.wire import Kind, find_tokens, parse_token
+
+V3_OFFER_PREFIX = "medcrypt-pair:2:"
+run_confirm = pair_v3.run_confirm
 
 HISTORY_QUESTION = (
     "Without a copy, each message can be read only once: its key is deleted as it is\n"
@@ -70,6 +81,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     offer.add_argument("--no-terminal", action="store_true", help="do not draw the QR here")
     offer.add_argument("--grace-days", type=int, default=7,
                        help="days the previous month stays readable (default 7)")
+    offer.add_argument("--protocol", type=int, choices=(2, 3), default=3,
+                       help="3 (default): key-confirmed pairing; 2: the old pairing, kept "
+                            "only until v2 pairings are upgraded")
     offer.add_argument("--json", action="store_true", help="machine-readable output")
     offer.set_defaults(handler=run_offer)
 
@@ -82,11 +96,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_history_flag(accept)
     accept.set_defaults(handler=run_accept)
 
-    complete = verbs.add_parser("complete", help="physician: finish with the accept token")
-    complete.add_argument("token", help="the patient's accept token ('-' = stdin)")
+    complete = verbs.add_parser("complete", help="physician: finish with the accept token(s); "
+                                                 "v3 asks whether the codes match")
+    complete.add_argument("token", help="the relayed accept token(s), or the pasted bot "
+                                        "messages holding them ('-' = stdin)")
+    complete.add_argument("--account", help="v3: the masked account the bot reported (read "
+                                            "from its notice in the pasted text if absent)")
+    complete.add_argument("--code", metavar="DIGITS",
+                          help="v3, for scripts: the code the patient's screen shows; "
+                               "confirms only if it equals this screen's code, else cancels")
     complete.add_argument("--json", action="store_true", help="machine-readable output")
     _add_history_flag(complete)
     complete.set_defaults(handler=run_complete)
+
+    confirm = verbs.add_parser("confirm", help="patient (v3): verify the physician's key "
+                                               "confirmation; only then can messages flow")
+    confirm.add_argument("token", help="the KEY_CONFIRM token ('-' = stdin)")
+    confirm.add_argument("--json", action="store_true", help="machine-readable output")
+    confirm.set_defaults(handler=run_confirm)
 
     end = verbs.add_parser("end", help="end a pairing on this device for good: delete every "
                                        "key of it (after a /shred, or to stop); asks first")
@@ -105,6 +132,8 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> N
 
 
 def run_offer(args: argparse.Namespace) -> int:
+    if args.protocol == 3:
+        return pair_v3.run_offer(args)
     from medcrypt.companion import qr  # lazy: segno only for this command
 
     with open_companion(args) as comp:
@@ -153,6 +182,8 @@ def run_accept(args: argparse.Namespace) -> int:
     offer_text = offer_from_image(args.qr) if args.qr else extract_offer_text(
         _read_arg(args.offer))
     keep = choose_history(args.history)  # asked before unlocking: no lock held meanwhile
+    if offer_text.lower().startswith(V3_OFFER_PREFIX):
+        return pair_v3.run_accept(args, offer_text, keep)
     with open_companion(args) as comp:
         if comp.role is not Role.PATIENT:
             raise ConfigError("role", "only a patient's companion accepts pairing offers")
@@ -173,7 +204,13 @@ def run_accept(args: argparse.Namespace) -> int:
 
 
 def run_complete(args: argparse.Namespace) -> int:
-    found = find_tokens(_read_arg(args.token))
+    text = _read_arg(args.token)
+    found = find_tokens(text)
+    v3 = [t for t in found if parse_token(t).header.version == VERSION_3
+          and parse_token(t).header.kind is Kind.PAIR_ACCEPT]
+    if v3:
+        keep = choose_history(args.history)
+        return pair_v3.run_complete(args, text, list(dict.fromkeys(v3)), keep)
     if len(found) != 1:
         raise MalformedToken("expected exactly one accept token")
     token = found[0]

@@ -105,7 +105,7 @@ def _console_script() -> str:
 
 
 def test_real_console_script_round_trip(tmp_path: Path) -> None:
-    """The installed `medcrypt` script, as separate processes, through a QR PNG."""
+    """The installed `medcrypt` script, as separate processes, through a QR PNG (v3)."""
     env = {**os.environ, "MEDCRYPT_PASSPHRASE": PASSPHRASE, "MEDCRYPT_NOW": T0}
     env.pop("MEDCRYPT_HOME", None)
     exe = _console_script()
@@ -122,8 +122,12 @@ def test_real_console_script_round_trip(tmp_path: Path) -> None:
     run("init", "--role", "patient")
     run("--home", doc, "pair", "offer", "--png", "qr.png", "--no-terminal")
     accept = run("pair", "accept", "--qr", "qr.png")
-    token = next(line for line in accept.splitlines() if line.startswith("[MEDCRYPT:v2:"))
-    run("--home", doc, "pair", "complete", token)
+    token = next(line for line in accept.splitlines() if line.startswith("[MEDCRYPT:v3:"))
+    code = next(line for line in accept.splitlines() if line.startswith("Verification code:"))
+    digits = "".join(code.split()[2:4])
+    done = run("--home", doc, "pair", "complete", token, "--code", digits)
+    confirm = next(line for line in done.splitlines() if line.startswith("[MEDCRYPT:v3:"))
+    run("pair", "confirm", confirm)
     sealed = run("encrypt", stdin="Dizziness after the new dose")
     assert run("--home", doc, "decrypt", stdin=sealed) == "Dizziness after the new dose"
     back = run("--home", doc, "encrypt", stdin="Halve it and call me Friday")

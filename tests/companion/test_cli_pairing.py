@@ -40,7 +40,8 @@ def test_offer_text_under_the_qr_works_too(cli: Cli) -> None:
     offer = cli.ok(doc, "pair", "offer", "--no-terminal", "--json").json()
     pasted = f"Here it is:\n{str(offer['offer_text'])[:60]}\n{str(offer['offer_text'])[60:]}."
     accepted = cli.ok(pat, "pair", "accept", "--offer", "-", "--json", stdin=pasted).json()
-    cli.ok(doc, "pair", "complete", "-", stdin=f"token: {accepted['accept_token']}")
+    cli.ok(doc, "pair", "complete", "-", "--code", str(accepted["verification_code"]),
+           stdin=f"token: {accepted['accept_token']}")
 
 
 def test_terminal_qr_is_drawn(cli: Cli) -> None:
@@ -48,7 +49,7 @@ def test_terminal_qr_is_drawn(cli: Cli) -> None:
     cli.ok(doc, "init", "--role", "physician")
     out = cli.ok(doc, "pair", "offer").out
     assert "█" in out or "▀" in out
-    assert "[MEDCRYPT:v2:" in out and "medcrypt-pair:1:" in out
+    assert "[MEDCRYPT:v3:" in out and "medcrypt-pair:2:" in out  # new pairings are v3
 
 
 def test_photos_at_several_angles_decode(cli: Cli, tmp_path: Path) -> None:
@@ -62,11 +63,12 @@ def test_photos_at_several_angles_decode(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_third_home_that_saw_the_qr_cannot_read(cli: Cli) -> None:
+    """v2 (the v3 variant, where the second accept aborts, is in test_cli_v3_pairing)."""
     doc, pat, eve = cli.tmp / "doc", cli.tmp / "pat", cli.tmp / "eve"
     cli.ok(doc, "init", "--role", "physician")
     cli.ok(pat, "init", "--role", "patient")
     cli.ok(eve, "init", "--role", "patient")
-    cli.ok(doc, "pair", "offer", "--png", "offer.png", "--json")
+    cli.ok(doc, "pair", "offer", "--protocol", "2", "--png", "offer.png", "--json")
     shutil.copy(cli.tmp / "offer.png", cli.tmp / "eve-saw.png")
     token = cli.ok(pat, "pair", "accept", "--qr", "offer.png", "--json").json()["accept_token"]
     # Eve photographs the same QR and makes her own accept ...

@@ -62,7 +62,7 @@ def _pair_by_hand(cli: Cli, accept: list[str], complete: list[str]) -> tuple[Pat
     doc, pat = cli.tmp / "doc", cli.tmp / "pat"
     cli.ok(doc, "init", "--role", "physician")
     cli.ok(pat, "init", "--role", "patient")
-    offer = cli.ok(doc, "pair", "offer", "--no-terminal", "--json").json()
+    offer = cli.ok(doc, "pair", "offer", "--protocol", "2", "--no-terminal", "--json").json()
     accepted = cli.ok(pat, "pair", "accept", "--offer", str(offer["offer_text"]), "--json",
                       *accept).json()
     cli.ok(doc, "pair", "complete", str(accepted["accept_token"]), *complete)
@@ -110,7 +110,7 @@ def test_pairing_asks_once_on_a_terminal(cli: Cli, tmp_path: Path) -> None:
     doc, pat = tmp_path / "doc", tmp_path / "pat"
     cli.ok(doc, "init", "--role", "physician")
     cli.ok(pat, "init", "--role", "patient")
-    offer = cli.ok(doc, "pair", "offer", "--no-terminal", "--json").json()
+    offer = cli.ok(doc, "pair", "offer", "--protocol", "2", "--no-terminal", "--json").json()
     env = {**os.environ, "MEDCRYPT_PASSPHRASE": PASSPHRASE, "MEDCRYPT_NOW": T0}
     code, seen = pty_run(["--home", str(pat), "pair", "accept", "--offer",
                           str(offer["offer_text"]), "--json"], b"y", env, QUESTION)

@@ -71,7 +71,8 @@ def test_fourteen_months_of_rotation_grace_and_shredding(database_url: str, cli:
     now = _iso(START)
     cli.ok(doc, "init", "--role", "physician", now=now)
     cli.ok(pat, "init", "--role", "patient", now=now)
-    offer = cli.ok(doc, "pair", "offer", "--no-terminal", "--json", now=now).json()
+    offer = cli.ok(doc, "pair", "offer", "--protocol", "2", "--no-terminal", "--json",
+                   now=now).json()
     accepted = cli.ok(pat, "pair", "accept", "--offer", str(offer["offer_text"]), "--json",
                       now=now).json()
     cli.ok(doc, "pair", "complete", str(accepted["accept_token"]), now=now)

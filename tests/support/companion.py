@@ -92,11 +92,13 @@ class Pair:
 
 
 def make_pair(cli: Cli, *, escrow_key: str | None = None) -> Pair:
+    """A v2 pairing (``pair offer --protocol 2``): the v2 path the older tests cover."""
     doc, pat = cli.tmp / "doc", cli.tmp / "pat"
     extra = ["--escrow-key", escrow_key] if escrow_key else []
     cli.ok(doc, "init", "--role", "physician", *extra)
     cli.ok(pat, "init", "--role", "patient")
-    offer = cli.ok(doc, "pair", "offer", "--png", str(cli.tmp / "offer.png"), "--json").json()
+    offer = cli.ok(doc, "pair", "offer", "--protocol", "2", "--png", str(cli.tmp / "offer.png"),
+                   "--json").json()
     photo = phone_photo(cli.tmp / "offer.png", cli.tmp / "photo.jpg")
     accepted = cli.ok(pat, "pair", "accept", "--qr", str(photo), "--json", "--history").json()
     done = cli.ok(doc, "pair", "complete", str(accepted["accept_token"]), "--json",
@@ -123,3 +125,35 @@ def key_like_strings(node: Any) -> set[str]:
         except ValueError:
             pass
     return found
+
+
+@dataclass
+class V3Pair:
+    doc: Path
+    pat: Path
+    pairing_id: str
+    code: str
+    key_confirm: str
+    pinned_record: str | None
+
+
+def make_v3_pair(cli: Cli, *, escrow_key: str | None = None, now: str = T0,
+                 names: tuple[str, str] = ("doc", "pat")) -> V3Pair:
+    """A v3 pairing made through the CLI the way people make it: QR photo, code compared
+    (``--code`` with the digits the patient's screen shows), KEY_CONFIRM opened."""
+    doc, pat = cli.tmp / names[0], cli.tmp / names[1]
+    extra = ["--escrow-key", escrow_key] if escrow_key else []
+    cli.ok(doc, "init", "--role", "physician", *extra, now=now)
+    cli.ok(pat, "init", "--role", "patient", now=now)
+    png = cli.tmp / f"{names[0]}-offer.png"
+    offer = cli.ok(doc, "pair", "offer", "--png", str(png), "--json", now=now).json()
+    photo = phone_photo(png, cli.tmp / f"{names[0]}-photo.jpg")
+    accepted = cli.ok(pat, "pair", "accept", "--qr", str(photo), "--json", "--history",
+                      now=now).json()
+    done = cli.ok(doc, "pair", "complete", str(accepted["accept_token"]), "--json",
+                  "--history", "--code", str(accepted["verification_code"]), now=now).json()
+    cli.ok(pat, "pair", "confirm", str(done["key_confirm_token"]), now=now)
+    assert done["pairing_id"] == accepted["pairing_id"] == offer["pairing_id"]
+    return V3Pair(doc, pat, str(offer["pairing_id"]), str(accepted["verification_code"]),
+                  str(done["key_confirm_token"]),
+                  None if done["pinned_record"] is None else str(done["pinned_record"]))

@@ -43,6 +43,10 @@ class Terminal:
         self.read_until(marker)
         os.write(self._fd, line + b"\n")
 
+    def type(self, data: bytes) -> None:
+        """Type ``data`` now, without waiting for a prompt (a paste, Ctrl-D as ``\x04``)."""
+        os.write(self._fd, data)
+
     def close(self) -> tuple[int, bytes]:
         """Read to the end, reap the process; return (exit code, everything it wrote)."""
         while self._read_some(None):

@@ -1,0 +1,112 @@
+"""A v3 pairing's session as the companion's commands use it (docs/adr/0025).
+
+The commands (``encrypt``, ``decrypt``, ``send-file``, ``status``, the calendar in
+:mod:`companion.app`) were written against the v2 :class:`PairingSession`. Rather than
+teach every command two protocols, this wrapper gives the v3 :class:`Session` the same
+small surface - ``encrypt``/``decrypt``/``advance``/``live_epochs``/``export_state`` -
+so a pairing's protocol is decided once, when its keystore record is loaded, and v2
+pairings keep their own code untouched.
+
+What differs underneath, and why the wrapper is thin on purpose:
+
+* v3 deposits ride inside MESSAGE tokens (PROTOCOL §23), so ``escrow_deposit`` is
+  always None here: no separate deposit token is printed or stored;
+* ``advance`` is :meth:`Session.shred_due`: v3 has no per-month key to "enter", only
+  months to shred once their grace ended (PROTOCOL §28);
+* the live months are those from the first month not yet shredded to the current one,
+  read from the exported state rather than from a private attribute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from medcrypt.crypto.clock import Clock
+from medcrypt.crypto.endpoint import safety
+from medcrypt.crypto.endpoint.envelope import ContentType
+from medcrypt.crypto.endpoint.session import IdentityKey
+from medcrypt.crypto.endpoint.v3.pairing import identity_seed
+from medcrypt.crypto.endpoint.v3.session import Opened, Session
+from medcrypt.crypto.endpoint.v3.types import PairingSecrets
+from medcrypt.crypto.endpoint.v3.verified import fingerprint_v3
+from medcrypt.crypto.keyless.epochs import epoch_of
+
+PROTOCOL_V3 = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """What ``encrypt`` returns, shaped as v2's result: v3 has no separate deposit."""
+
+    token: str
+    escrow_deposit: None = None
+
+
+class V3Session:
+    """One v3 pairing for the life of one command."""
+
+    protocol = PROTOCOL_V3
+
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+        self.pairing_id = session.pairing_id
+        self.own_direction = session.own_direction
+        self.grace_days = session.grace_days
+        self.escrow_public = session.escrow_public
+        self.start_epoch = session.start_epoch
+        self.peer_identity = session.peer_identity
+        self.transcript_hash = session.transcript_hash
+
+    @classmethod
+    def from_pairing(cls, secrets: PairingSecrets, clock: Clock) -> V3Session:
+        return cls(Session.from_pairing(secrets), clock)
+
+    @classmethod
+    def load(cls, state: dict[str, Any], identity: IdentityKey, clock: Clock) -> V3Session:
+        seed = identity_seed(identity)
+        try:
+            return cls(Session.import_state(state, seed), clock)
+        finally:
+            seed[:] = bytes(len(seed))  # the session keeps its own copy
+
+    # ------------------------------------------------------------------ what status shows
+
+    @property
+    def peer_identity_fingerprint(self) -> str:
+        return fingerprint_v3(self.peer_identity)
+
+    @property
+    def shredded_epochs(self) -> dict[int, str]:
+        return self._session.shredded_epochs
+
+    @property
+    def first_live_epoch(self) -> int:
+        return int(self._session.export_state()["month_root_epoch"])
+
+    @property
+    def live_epochs(self) -> list[int]:
+        """Months whose keys may still exist here: none shredded, none in the future."""
+        return list(range(self.first_live_epoch, epoch_of(self._clock.now()) + 1))
+
+    def safety_number(self) -> str:
+        return safety.safety_number(self._session.own_identity, self.peer_identity)
+
+    # ------------------------------------------------------------------ operations
+
+    def advance(self, clock: Clock) -> list[int]:
+        """Shred every month whose grace window ended (first thing at every unlock)."""
+        return self._session.shred_due(clock.now())
+
+    def encrypt(self, body: bytes, content_type: ContentType, *, clock: Clock) -> Sealed:
+        return Sealed(self._session.encrypt(body, content_type, now=clock.now()))
+
+    def decrypt(self, token_text: str, *, clock: Clock) -> Opened:
+        return self._session.decrypt(token_text, now=clock.now())
+
+    def export_state(self) -> dict[str, Any]:
+        return self._session.export_state()
+
+    def wipe(self) -> None:
+        self._session.wipe()
