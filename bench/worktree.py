@@ -34,7 +34,11 @@ def prepare_base(rev: str, *, who: str) -> tuple[Path, Path]:
     if not (tree / ".git").exists():
         tree.parent.mkdir(parents=True, exist_ok=True)
         run(["git", "worktree", "add", "--force", "--detach", str(tree), sha], ROOT, who=who)
-    if not python.exists():
+    if (tree / "scripts" / "bootstrap.sh").exists():
+        # The tree's own way to its environment: the hashed lock with every extra (since
+        # issue 15, `.[dev]` alone lacks the bot's). It is a no-op when nothing changed.
+        run(["bash", "scripts/bootstrap.sh"], tree, who=who)
+    elif not python.exists():
         run([sys.executable, "-m", "venv", str(tree / ".venv")], tree, who=who)
         run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
              "-e", ".[dev]"], tree, who=who)

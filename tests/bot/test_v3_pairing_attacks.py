@@ -257,10 +257,11 @@ async def test_pending_accepts_expire_with_the_offer(tmp_path: Path) -> None:
         with rig.bot.sessions() as s:
             assert s.scalar(select(func.count()).select_from(PendingAccept)) == 1
         rig.clock.set(START + timedelta(minutes=11))  # past the offer's 10 minutes
-        replies = await send_and_wait(rig, PHYSICIAN_TG, done.token)
+        replies = await send_and_wait(rig, PHYSICIAN_TG, done.token, expect="expired")
         assert any("expired" in r for r in replies) and not _told_paired(replies)
         # A late accept (the same bytes, from a stranger's account) is refused as expired.
-        assert any("expired" in r for r in await send_and_wait(rig, THIEF_WA, side.accept_token))
+        assert any("expired" in r for r in await send_and_wait(rig, THIEF_WA, side.accept_token,
+                                                               expect="expired"))
         with rig.bot.sessions.begin() as s:
             assert prune(s, rig.clock.now())["pending_accepts"] == 1
         with rig.bot.sessions() as s:

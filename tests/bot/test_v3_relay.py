@@ -124,9 +124,12 @@ async def test_long_v3_tokens_travel_as_v3_parts_and_pasted_pieces(live: Rig) ->
     for piece in pieces:
         live.tg.user_sends_text(PHYSICIAN_TG, piece)
     # WhatsApp carries 1600 characters: the patient receives v3 PARTs, no deposit.
-    await until(lambda: len({parse_token(t).part.group_id for t in _parts_to(live, PATIENT_WA)
-                             if parse_token(t).part}) == 1 and len(_parts_to(live, PATIENT_WA))
-                >= parse_token(_parts_to(live, PATIENT_WA)[0]).part.count)  # type: ignore[union-attr]
+    def all_parts_arrived() -> bool:
+        infos = [parse_token(t).part for t in _parts_to(live, PATIENT_WA)]
+        got = {(p.group_id, p.index, p.count) for p in infos if p}
+        return len({g for g, _, _ in got}) == 1 and len(got) == next(iter(got))[2]
+
+    await until(all_parts_arrived)
     joined = join_parts(_parts_to(live, PATIENT_WA))
     assert v3wire.parse_message_text(joined).deposit is None
     assert chat.patient.decrypt(joined, now=now).body == long_note

@@ -56,12 +56,23 @@ async def send(rig: Rig, account: str | int, text: str) -> tuple[int, list[str]]
     return before, [html.unescape(m) for m in _TWIML.findall(result.response_body)]
 
 
-async def send_and_wait(rig: Rig, account: str | int, text: str) -> list[str]:
-    """``account`` writes ``text`` and gets at least one reply; returns the new replies."""
+async def send_and_wait(rig: Rig, account: str | int, text: str,
+                        expect: str | None = None) -> list[str]:
+    """``account`` writes ``text`` and gets at least one reply (one containing
+    ``expect``, when given); returns the new replies.
+
+    Give ``expect`` where an earlier step's notice may still be on its way to the same
+    chat: without it, that late notice would count as the answer.
+    """
     before, direct = await send(rig, account, text)
     if direct:
         return direct
-    await until(lambda: len(replies_to(rig, account)) > before)
+
+    def answered() -> bool:
+        new = replies_to(rig, account)[before:]
+        return any(expect in r for r in new) if expect else bool(new)
+
+    await until(answered)
     return replies_to(rig, account)[before:]
 
 
