@@ -19,7 +19,9 @@ Keystore document (JSON inside the sealed file, docs/adr/0003-keystore.md)::
                                   "history": bool (absent: kept, as before it was asked),
                                   v3 only: "protocol": 3, "session" is PROTOCOL §28's
                                   state, patient: "verified": <VerifiedPeer>,
-                                  physician: "pinned_record": <b64>|null}},
+                                  physician: "pinned_record": <b64>|null,
+                                  upgraded from v2: "retired_v2": <medcrypt-session/1-retired>;
+                                  physician, upgrade offered: "upgrade": <upgrade state>}},
      "offers": {<pairing hex>: {"pending": <PendingOffer state>|null, "expires_at": int,
                                 "png": str|null, v3 only: "protocol": 3 and "pending"
                                 is the physician's pairing state (crypto v3 physician)}},
@@ -157,8 +159,9 @@ class Companion:
             if record is None:
                 raise WrongPairing("this companion has no such pairing")
             if record.get("protocol") == PROTOCOL_V3:
-                self._sessions[pairing_hex] = V3Session.load(record["session"], self.identity,
-                                                             self.clock)
+                self._sessions[pairing_hex] = V3Session.load(
+                    record["session"], self.identity, self.clock,
+                    retired_state=record.get("retired_v2"))
             else:
                 self._sessions[pairing_hex] = PairingSession.from_state(
                     record["session"], self.identity)
@@ -218,6 +221,18 @@ class Companion:
         record.update(extra or {})
         self.state["pairings"][pairing_hex] = record
         return pairing_hex
+
+    def upgrade_to_v3(self, pairing_hex: str, session: V3Session,
+                      extra: dict[str, Any]) -> None:
+        """Replace a v2 pairing's session by its v3 upgrade (PROTOCOL §35): the v2
+        object was retired (next-month key and sending chains wiped); the record keeps
+        its history choice and deposits, and from now on speaks v3."""
+        record = self.state["pairings"][pairing_hex]
+        self._sessions[pairing_hex] = session
+        record["session"] = session.export_state()
+        record["protocol"] = PROTOCOL_V3
+        record.pop("upgrade", None)
+        record.update(extra)
 
     def end_pairing(self, pairing_hex: str) -> dict[str, int]:
         """Delete every key of one pairing on this device, for good; returns what went.
@@ -345,7 +360,10 @@ class Companion:
         """Write every session's state back and seal the keystore."""
         for pairing_hex, session in self._sessions.items():
             if pairing_hex in self.state["pairings"]:
-                self.state["pairings"][pairing_hex]["session"] = session.export_state()
+                record = self.state["pairings"][pairing_hex]
+                record["session"] = session.export_state()
+                if isinstance(session, V3Session) and session.retired is not None:
+                    record["retired_v2"] = session.retired.export_state()
         self.store.save()
 
     def close(self) -> None:

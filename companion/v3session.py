@@ -14,7 +14,10 @@ What differs underneath, and why the wrapper is thin on purpose:
 * ``advance`` is :meth:`Session.shred_due`: v3 has no per-month key to "enter", only
   months to shred once their grace ended (PROTOCOL §28);
 * the live months are those from the first month not yet shredded to the current one,
-  read from the exported state rather than from a private attribute.
+  read from the exported state rather than from a private attribute;
+* a pairing upgraded from v2 (PROTOCOL §35) also carries what v2 keeps after the
+  upgrade, :class:`RetiredV2`: v2 tokens of live v2 months are opened by it, never
+  written, and its months are shredded with the others.
 """
 
 from __future__ import annotations
@@ -27,10 +30,14 @@ from medcrypt.crypto.endpoint import safety
 from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.endpoint.session import IdentityKey
 from medcrypt.crypto.endpoint.v3.pairing import identity_seed
+from medcrypt.crypto.endpoint.v3.retired import RetiredV2
 from medcrypt.crypto.endpoint.v3.session import Opened, Session
 from medcrypt.crypto.endpoint.v3.types import PairingSecrets
 from medcrypt.crypto.endpoint.v3.verified import fingerprint_v3
+from medcrypt.crypto.errors import WrongPairing
 from medcrypt.crypto.keyless.epochs import epoch_of
+from medcrypt.crypto.keyless.wire import VERSION as VERSION_2
+from medcrypt.crypto.keyless.wire import parse_token
 
 PROTOCOL_V3 = 3
 
@@ -48,9 +55,12 @@ class V3Session:
 
     protocol = PROTOCOL_V3
 
-    def __init__(self, session: Session, clock: Clock) -> None:
+    def __init__(self, session: Session, clock: Clock, *,
+                 retired: RetiredV2 | None = None) -> None:
         self._session = session
         self._clock = clock
+        #: What is left of the v2 session of an upgraded pairing (None otherwise).
+        self.retired = retired
         self.pairing_id = session.pairing_id
         self.own_direction = session.own_direction
         self.grace_days = session.grace_days
@@ -64,10 +74,12 @@ class V3Session:
         return cls(Session.from_pairing(secrets), clock)
 
     @classmethod
-    def load(cls, state: dict[str, Any], identity: IdentityKey, clock: Clock) -> V3Session:
+    def load(cls, state: dict[str, Any], identity: IdentityKey, clock: Clock, *,
+             retired_state: dict[str, Any] | None = None) -> V3Session:
         seed = identity_seed(identity)
         try:
-            return cls(Session.import_state(state, seed), clock)
+            retired = None if retired_state is None else RetiredV2.from_state(retired_state)
+            return cls(Session.import_state(state, seed), clock, retired=retired)
         finally:
             seed[:] = bytes(len(seed))  # the session keeps its own copy
 
@@ -87,8 +99,11 @@ class V3Session:
 
     @property
     def live_epochs(self) -> list[int]:
-        """Months whose keys may still exist here: none shredded, none in the future."""
-        return list(range(self.first_live_epoch, epoch_of(self._clock.now()) + 1))
+        """Months whose keys may still exist here: none shredded, none in the future
+        (and the v2 months an upgraded pairing can still read)."""
+        v3 = set(range(self.first_live_epoch, epoch_of(self._clock.now()) + 1))
+        v2 = set() if self.retired is None else set(self.retired.live_epochs)
+        return sorted(v3 | v2)
 
     def safety_number(self) -> str:
         return safety.safety_number(self._session.own_identity, self.peer_identity)
@@ -97,12 +112,20 @@ class V3Session:
 
     def advance(self, clock: Clock) -> list[int]:
         """Shred every month whose grace window ended (first thing at every unlock)."""
-        return self._session.shred_due(clock.now())
+        done = self._session.shred_due(clock.now())
+        if self.retired is not None:
+            done = sorted(set(done) | set(self.retired.shred_due(clock.now())))
+        return done
 
     def encrypt(self, body: bytes, content_type: ContentType, *, clock: Clock) -> Sealed:
         return Sealed(self._session.encrypt(body, content_type, now=clock.now()))
 
     def decrypt(self, token_text: str, *, clock: Clock) -> Opened:
+        if parse_token(token_text).header.version == VERSION_2:
+            if self.retired is None:
+                raise WrongPairing("a v2 token for a pairing that speaks v3 only")
+            old = self.retired.decrypt(token_text, clock=clock)
+            return Opened(old.content_type, old.body, old.sent_at, old.epoch, b"", old.index)
         return self._session.decrypt(token_text, now=clock.now())
 
     def export_state(self) -> dict[str, Any]:
@@ -110,3 +133,5 @@ class V3Session:
 
     def wipe(self) -> None:
         self._session.wipe()
+        if self.retired is not None:
+            self.retired.wipe()

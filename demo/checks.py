@@ -105,6 +105,10 @@ def verdicts(demo: Demo) -> list[tuple[str, bool]]:
          bool(demo.recovered) and bool(demo.late_sent) and demo.shredded_epoch > 0
          and format_epoch(demo.shredded_epoch) not in demo.recovered.get("months", [])
          and all(m.get("text") != demo.late_sent for m in demo.recovered.get("messages", []))),
+        ("v3 pairing: the same code on both screens, and the confirmation verified",
+         demo.v3_codes_matched),
+        ("v3: a stolen copy of the companion opens nothing after one round trip",
+         demo.v3_copy_stopped),
         ("a /shred pairing refuses next month's token (both sides, nothing delivered)",
          demo.shred_refused),
         (f"audit verify OK ({entries} entries, {checkpoints} signed checkpoints)",

@@ -9,7 +9,10 @@ ways, a month passing with rotation, grace and shred (:mod:`demo.month`),
 break-glass (:mod:`demo.breakglass`), a lost phone's ``/shred`` that ends the pairing
 for good (:mod:`demo.lost_phone`) and ``audit verify`` (:mod:`demo.audit`) -
 and ends by scanning every byte the platforms received, the database file and its WAL
-for the plaintexts used: none may appear.
+for the plaintexts used: none may appear. The pairing of chapters 1-12 is made as
+before MedCrypt v3 (v2); chapter 13 (:mod:`demo.v3`) pairs Sam's new phone with v3 - the
+code on both screens, the confirmation - and shows a stolen copy of its companion
+stop working after one round trip.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from medcrypt.demo.clinic import (
 from medcrypt.demo.lost_phone import DOC_MAY, THIEF_MAY, lost_phone
 from medcrypt.demo.month import APRIL_NOTE, LATE_NOTE, START, month_passes
 from medcrypt.demo.people import Person
+from medcrypt.demo.v3 import V3_AFTER, V3_FIRST, V3_REPLY, v3_chapter
 from medcrypt.sandbox import FakeTelegram
 from medcrypt.sandbox.fake_twilio import FakeTwilio
 
@@ -122,6 +126,10 @@ class Demo:
         self.audit_counts = (0, 0)
         #: Next month's tokens of the pairing /shred ended were all refused, none delivered.
         self.shred_refused = False
+        #: v3 (chapter 13): both screens showed one code and the confirmation verified.
+        self.v3_codes_matched = False
+        #: v3: a copy of the new phone's home opened nothing after one round trip.
+        self.v3_copy_stopped = False
 
     say = staticmethod(say)
 
@@ -198,10 +206,12 @@ class Demo:
         await self.doc.run("init", "--role", "physician",
                            "--escrow-key", self.escrow.public_b64)
         await self.pat.run("init", "--role", "patient")
-        # v2 until the bot relays v3 MESSAGE tokens (the CLI's default is v3, ADR 0025).
+        # Chapters 1-12 keep a v2 pairing, as made before v3; chapter 13 pairs with v3.
         offer = await self.doc.run_json("pair", "offer", "--protocol", "2", "--png",
                                         str(self.root / "offer.png"), "--no-terminal")
-        say("Rivera", "companion shows a QR code; pastes the registration into Telegram:")
+        say("Rivera", "companion shows a QR code (protocol v2, as every pairing made before "
+                      "MedCrypt v3; chapter 13 pairs with v3); pastes the registration into "
+                      "Telegram:")
         say("", _short(offer["registration_token"]))
         self.tg.user_sends_text(PHYSICIAN_CHAT, offer["registration_token"])
         say("Rivera", f"bot: {(await self.doc_inbox(1))[0]}")
@@ -281,9 +291,11 @@ class Demo:
         self.recovered = await break_glass(self)
         await lost_phone(self)
         self.audit_counts = await audit_chapter(self)
-        print("\n13. What the server holds")
+        await v3_chapter(self)
+        print("\n14. What the server holds")
         report_leaks(self, [SECRET_NOTE, PATIENT_NOTE, LONG_NOTE[:40], LATE_NOTE,
-                            APRIL_NOTE, DOC_MAY, THIEF_MAY, "potassium", "HbA1c"])
+                            APRIL_NOTE, DOC_MAY, THIEF_MAY, V3_FIRST, V3_REPLY, V3_AFTER,
+                            "potassium", "HbA1c"])
 
     async def _whole_token_for_patient(self) -> list[str]:
         """Wait until the patient holds every part of one token; return the parts."""

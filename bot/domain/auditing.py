@@ -23,6 +23,8 @@ _ACTIONS: dict[str, tuple[Action, str]] = {
     "pairing_completed": (Action.CONSENT_RECORDED, "pairing"),
     "pairing_accept_pending": (Action.PAIRING_ACCEPTED, "pairing"),
     "pairing_aborted": (Action.PAIRING_UNPAIRED, "pairing"),
+    "pairing_upgrade_offered": (Action.RELAY_ACCEPTED, "pairing"),
+    "pairing_upgraded": (Action.PAIRING_ACCEPTED, "pairing"),
     "pairing_ended": (Action.PAIRING_UNPAIRED, "pairing"),
     "identity_deleted": (Action.PAIRING_UNPAIRED, "identity"),
     "plaintext_blocked": (Action.PLAINTEXT_BLOCKED, "identity"),

@@ -39,6 +39,10 @@ REFUSAL_REASONS: frozenset[str] = frozenset({
     "accept_pending",
     "confirm_unknown",
     "qr_shared",
+    # v2 -> v3 upgrade (bot.domain.upgrade).
+    "already_v3",
+    "upgrade_expired",
+    "upgrade_unknown",
     # v3 at the relay (docs/adr/0026): a token of the pairing's other protocol version,
     # v2 for a month past the configured cut-off, a record from the wrong member.
     "version_mismatch",

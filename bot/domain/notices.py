@@ -105,6 +105,21 @@ QR_SHARED = (
 )
 CONFIRM_UNKNOWN = "Not sent: this confirmation names no pairing answer waiting here."
 PAIRED_CONFIRMED = "Your patient's device is connected. The pairing is verified."
+UPGRADE_OFFER_FORWARDED = (
+    "Upgrade offer sent to your patient. The connection moves to MedCrypt v3 when their "
+    "companion answers."
+)
+UPGRADE_ALREADY_V3 = "Not sent: this pairing already uses MedCrypt v3."
+UPGRADE_EXPIRED = "Not sent: this upgrade offer has expired. Offer the upgrade again."
+UPGRADE_UNKNOWN = (
+    "Not sent: this upgrade answer does not match the upgrade your physician offered. "
+    "Answer the latest offer."
+)
+UPGRADE_DONE_PATIENT = (
+    "Your connection now uses MedCrypt v3: a copied device stops reading your messages "
+    "after one exchange."
+)
+UPGRADE_DONE_PHYSICIAN = "Your patient's companion answered: this pairing now uses MedCrypt v3."
 ESCROW_STORED = "Recovery copy stored with the clinic."
 # A pairing speaks one protocol version (docs/adr/0026).
 V2_ON_V3 = (

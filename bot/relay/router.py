@@ -17,7 +17,7 @@ from __future__ import annotations
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.dispatch import dispatch
 from medcrypt.bot.commands.registry import lookup
-from medcrypt.bot.domain import admission, notices, pairings
+from medcrypt.bot.domain import admission, notices, pairings, upgrade
 from medcrypt.bot.domain.breakglass import deposits
 from medcrypt.bot.domain.lifecycle.policy import classify
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind
@@ -28,6 +28,7 @@ from medcrypt.crypto.keyless import record_wire, v3wire
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
 from medcrypt.crypto.keyless.pairing_wire import VERSION_3
 from medcrypt.crypto.keyless.parts import MAX_PARTS, join_chunks
+from medcrypt.crypto.keyless.upgrade_wire import UpgradeOffer
 from medcrypt.crypto.keyless.wire import (
     Direction,
     Kind,
@@ -104,7 +105,7 @@ def _handle_token(ctx: Context, token_text: str, token: Token) -> None:
 
 
 def _handle_v3(ctx: Context, token: Token, token_text: str) -> None:
-    """v3 MESSAGE tokens and the v3 pairing tokens."""
+    """v3 MESSAGE tokens, the v3 pairing, upgrade and pinned-record tokens."""
     kind = token.header.kind
     if kind is Kind.MESSAGE:
         _relay_v3_message(ctx, token_text)
@@ -114,6 +115,10 @@ def _handle_v3(ctx: Context, token: Token, token_text: str) -> None:
         admission.accept(ctx, token, token_text)
     elif kind is Kind.KEY_CONFIRM:
         admission.confirm(ctx, token, token_text)
+    elif kind is Kind.UPGRADE and isinstance(token.upgrade, UpgradeOffer):
+        upgrade.offer(ctx, token, token_text)
+    elif kind is Kind.UPGRADE:
+        upgrade.answer(ctx, token, token_text)
     elif kind is Kind.PIN_RECORD:
         _store_record(ctx, token)
     else:  # pragma: no cover - parse_token yields only the kinds above for v3

@@ -9,7 +9,8 @@ verification code, the physician confirms it in person (Cancel is the default) a
 ``pair complete`` then prints a KEY_CONFIRM token, which the patient opens with ``pair
 confirm TOKEN``. ``pair offer --protocol 2`` still makes a v2 offer (v2 pairings keep
 working unchanged until the upgrade); ``accept`` and ``complete`` follow the version of
-the offer or token they are given. v2 pairs compare ``medcrypt safety-number``.
+the offer or token they are given. v2 pairs compare ``medcrypt safety-number``; ``pair
+upgrade`` moves a v2 pairing to v3 over the bot (:mod:`companion.cli.pair_upgrade`).
 
 ``pair end --pairing ID`` is the other end of a pairing's life: it deletes every key of it
 on this device, for good, and rewrites the keystore. The clinic's ``/shred`` (a lost or
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from medcrypt.companion.app import open_companion
-from medcrypt.companion.cli import pair_v3
+from medcrypt.companion.cli import pair_upgrade, pair_v3
 from medcrypt.companion.env import ask_yes_no, read_stdin
 from medcrypt.crypto.endpoint.pairing import Role
 from medcrypt.crypto.endpoint.session import accept_pairing, complete_pairing, start_pairing
@@ -114,6 +115,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     confirm.add_argument("token", help="the KEY_CONFIRM token ('-' = stdin)")
     confirm.add_argument("--json", action="store_true", help="machine-readable output")
     confirm.set_defaults(handler=run_confirm)
+
+    pair_upgrade.add_parser(verbs)
 
     end = verbs.add_parser("end", help="end a pairing on this device for good: delete every "
                                        "key of it (after a /shred, or to stop); asks first")

@@ -23,6 +23,7 @@ from enum import IntEnum
 from medcrypt.crypto.errors import MalformedToken
 from medcrypt.crypto.keyless.epochs import MAX_EPOCH
 from medcrypt.crypto.keyless.pairing_wire import VERSION_3, PairingV3, parse_v3_pairing
+from medcrypt.crypto.keyless.upgrade_wire import Upgrade, parse_upgrade
 
 VERSION = 2
 PREFIX = "[MEDCRYPT:v2:"
@@ -85,6 +86,8 @@ class Kind(IntEnum):
     PART = 5
     #: v3 only: the physician's signed, content-free key confirmation (PROTOCOL §31.3).
     KEY_CONFIRM = 6
+    #: v3 only: the v2 -> v3 upgrade offer and answer (PROTOCOL §35).
+    UPGRADE = 7
     #: v3 only: the pinned-key record sealed to the escrow key (PROTOCOL §34.3).
     PIN_RECORD = 8
 
@@ -137,6 +140,8 @@ class Token:
     register: RegisterInfo | None = None
     #: v3 PAIR_REGISTER / PAIR_ACCEPT / KEY_CONFIRM fields (crypto.keyless.pairing_wire).
     pairing3: PairingV3 | None = None
+    #: v3 UPGRADE_OFFER / UPGRADE_ANSWER fields (crypto.keyless.upgrade_wire).
+    upgrade: Upgrade | None = None
 
     @property
     def header_bytes(self) -> bytes:
@@ -174,6 +179,7 @@ def _header_len(kind: Kind) -> int:
         Kind.PAIR_ACCEPT: _ACC_HEADER.size,
         Kind.PART: PART_HEADER_LEN,
         Kind.KEY_CONFIRM: _ACC_HEADER.size,
+        Kind.UPGRADE: _ACC_HEADER.size,
         Kind.PIN_RECORD: _ACC_HEADER.size,
     }[kind]
 
@@ -249,7 +255,7 @@ def parse_raw(raw: bytes) -> Token:
         kind = Kind(raw[1])
     except ValueError:
         raise MalformedToken("unknown token kind") from None
-    if kind in (Kind.KEY_CONFIRM, Kind.PIN_RECORD):
+    if kind in (Kind.KEY_CONFIRM, Kind.UPGRADE, Kind.PIN_RECORD):
         raise MalformedToken("unknown token kind")  # v3-only kinds
     if kind in (Kind.MESSAGE, Kind.ESCROW_DEPOSIT):
         return _parse_sealed(kind, raw)
@@ -276,6 +282,11 @@ def _parse_v3(raw: bytes) -> Token:
         epoch = getattr(info, "start_epoch", None)
         header = TokenHeader(VERSION_3, Kind(raw[1]), info.pairing_id, epoch, None, None)
         return Token(header, raw, pairing3=info)
+    if raw[1] == Kind.UPGRADE:
+        upgrade = parse_upgrade(raw)
+        epoch = getattr(upgrade, "start_epoch", None)
+        header = TokenHeader(VERSION_3, Kind.UPGRADE, upgrade.pairing_id, epoch, None, None)
+        return Token(header, raw, upgrade=upgrade)
     if raw[1] == Kind.PIN_RECORD:
         from medcrypt.crypto.keyless.record_wire import parse_record_token
 

@@ -19,12 +19,14 @@ from medcrypt.crypto.errors import OfferExpired, OfferReused, StorageError, Wron
 from medcrypt.storage.models.admissions import PairingAdmission
 from medcrypt.storage.models.epochs import Epoch
 from medcrypt.storage.models.pairings import PAIRING_STATUSES, Pairing
+from medcrypt.storage.models.upgrades import PairingUpgrade
 from medcrypt.storage.repos._sql import insert_if_absent, rowcount
 from medcrypt.storage.repos.epochs import ensure_epoch
 
 _PAIRINGS: Table = Pairing.__table__  # type: ignore[assignment]
 _EPOCHS: Table = Epoch.__table__  # type: ignore[assignment]
 _ADMISSIONS: Table = PairingAdmission.__table__  # type: ignore[assignment]
+_UPGRADES: Table = PairingUpgrade.__table__  # type: ignore[assignment]
 _COLUMNS = (Pairing.pairing_id, Pairing.physician_id, Pairing.patient_id, Pairing.status,
             Pairing.start_epoch, Pairing.grace_days, Pairing.offer_expires_at,
             Pairing.created_at, Pairing.completed_at, Pairing.consent_at,
@@ -72,7 +74,8 @@ class Route:
     #: When ``/shred`` ended the pairing for good (None: it was never shredded).
     shredded_at: datetime | None = None
     #: The pairing's protocol: 3 when it was registered by a v3 offer (it has an
-    #: admission row), else 2. A pairing speaks one version of MESSAGE (ADR 0026).
+    #: admission row) or upgraded from v2 (``pairing_upgrades.upgraded_at``, ADR 0027),
+    #: else 2. A pairing speaks one version of MESSAGE (ADR 0026).
     version: int = 2
 
 
@@ -81,11 +84,13 @@ class Route:
 _ROUTE = (select(_PAIRINGS.c.pairing_id, _PAIRINGS.c.physician_id, _PAIRINGS.c.patient_id,
                  _PAIRINGS.c.status, _PAIRINGS.c.start_epoch, _PAIRINGS.c.grace_days,
                  _EPOCHS.c.state, _PAIRINGS.c.shredded_at,
-                 case((_ADMISSIONS.c.pairing_id.is_(None), 2), else_=3))
+                 case((or_(_ADMISSIONS.c.pairing_id.is_not(None),
+                           _UPGRADES.c.upgraded_at.is_not(None)), 3), else_=2))
           .select_from(_PAIRINGS.outerjoin(_EPOCHS, and_(
               _EPOCHS.c.pairing_id == _PAIRINGS.c.pairing_id,
               _EPOCHS.c.epoch == bindparam("epoch")))
-              .outerjoin(_ADMISSIONS, _ADMISSIONS.c.pairing_id == _PAIRINGS.c.pairing_id))
+              .outerjoin(_ADMISSIONS, _ADMISSIONS.c.pairing_id == _PAIRINGS.c.pairing_id)
+              .outerjoin(_UPGRADES, _UPGRADES.c.pairing_id == _PAIRINGS.c.pairing_id))
           .where(_PAIRINGS.c.pairing_id == bindparam("pairing_id")))
 
 

@@ -42,7 +42,7 @@ def test_demo_runs_and_reports_no_plaintext(transcript: str) -> None:
 @pytest.mark.slow
 def test_every_claim_checked_and_true(transcript: str) -> None:
     checks = re.findall(r"^  CHECK (.+): (yes|NO)$", transcript, re.MULTILINE)
-    assert len(checks) == 9
+    assert len(checks) == 11
     assert all(ok == "yes" for _, ok in checks), checks
     assert "Done: only tokens crossed the platforms and the server." in transcript
 
@@ -94,6 +94,21 @@ def test_break_glass_recovers_what_was_sent(transcript: str) -> None:
     recovered = re.findall(r"recovered +(\S+) physician_to_patient: '(.+)'", transcript)
     assert recovered == [("2027-04", APRIL_NOTE[:60])]
     assert "the shredded month 2027-03: absent" in transcript
+
+
+@pytest.mark.slow
+def test_v3_pairing_shows_the_code_on_both_screens_and_a_stolen_copy_stops(
+        transcript: str) -> None:
+    sam = re.search(r"Sam's screen shows code (\d{3} \d{3})", transcript)
+    rivera = re.search(r"Rivera's screen shows code (\d{3} \d{3})", transcript)
+    assert sam is not None and rivera is not None and sam.group(1) == rivera.group(1)
+    assert "confirmation: verified" in transcript
+    assert "the copy opens the message sent right after the copy: yes" in transcript
+    assert re.search(r"after one round trip the stolen copy opens the next message: no - it "
+                     r"stopped working", transcript)
+    for claim in ("v3 pairing: the same code on both screens, and the confirmation verified",
+                  "v3: a stolen copy of the companion opens nothing after one round trip"):
+        assert f"CHECK {claim}: yes" in transcript
 
 
 @pytest.mark.slow

@@ -32,6 +32,7 @@ from tests.vectors import generate_v3
 from tests.vectors.gen_attachment_v3 import attachment_v3_vectors
 from tests.vectors.v3_pairing_gen import v3_pairing_vectors
 from tests.vectors.v3_relay_gen import v3_pin_record_vectors
+from tests.vectors.v3_upgrade_gen import v3_upgrade_vectors
 
 HERE = Path(__file__).resolve().parent
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -189,6 +190,7 @@ def build() -> dict[str, dict[str, Any]]:
         "attachment_container_v3.json": _attachment_v3(),
         "v3_session.json": generate_v3.v3_session_vectors(),
         "v3_pairing.json": v3_pairing_vectors(RecordingRng),
+        "v3_upgrade.json": v3_upgrade_vectors(RecordingRng),
         "v3_pin_record.json": v3_pin_record_vectors(RecordingRng),
     }
 
