@@ -22,6 +22,7 @@ as strong as answering yes, and a wrong code cancels like a no.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import hmac
 import re
@@ -53,12 +54,14 @@ from medcrypt.crypto.errors import (
     PairingCancelled,
     QrShared,
 )
-from medcrypt.crypto.keyless.wire import Kind, find_tokens, parse_token
+from medcrypt.crypto.keyless.record_wire import encode_record_token
+from medcrypt.crypto.keyless.wire import Kind, encode_token, find_tokens, parse_token
 
 CODE_QUESTION = "Do both screens show the same code?"
 UNVERIFIED_BANNER = ("UNVERIFIED - compare the code with the patient's screen, in person, "
                      "before you confirm")
 PINNED_LABEL = "Pinned-key record for the clinic (base64; the clinic enrols it for break-glass):"
+SEALED_RECORD_LABEL = "Send this sealed record to the clinic bot too, after the confirmation:"
 #: The bot's ACCEPT_ARRIVED notice: when it arrived, the platform, the account's last two
 #: characters (bot/domain/notices.py).
 _NOTICE_RE = re.compile(r"arrived at (\d\d:\d\d:\d\d) UTC from an? (\w+) account ending in "
@@ -232,11 +235,16 @@ def run_complete(args: argparse.Namespace, text: str, tokens: list[str], keep: b
     lines = [f"Paired: {pairing_hex} (verified by code)",
              "Send this confirmation token to the clinic bot - before any message:",
              confirmed.token]
-    if record is not None:
-        lines += [PINNED_LABEL, record]
+    # The record also goes to the bot, sealed to the escrow key (PIN_RECORD, PROTOCOL
+    # §34.3): break-glass finds it there and verifies it against the enrolled key.
+    filed = None
+    if record is not None and secrets.escrow_public is not None:
+        filed = encode_token(encode_record_token(
+            secrets.pairing_id, base64.b64decode(record), secrets.escrow_public))
+        lines += [PINNED_LABEL, record, SEALED_RECORD_LABEL, filed]
     _emit(args, {"pairing_id": pairing_hex, "key_confirm_token": confirmed.token,
-                 "pinned_record": record, "verification_code": screen.code,
-                 "protocol": 3, "history": keep}, lines)
+                 "pinned_record": record, "record_token": filed,
+                 "verification_code": screen.code, "protocol": 3, "history": keep}, lines)
     return 0
 
 

@@ -15,16 +15,20 @@ import os
 from pathlib import Path
 
 from medcrypt.companion.keystore import Keystore
-from medcrypt.crypto.endpoint.v3.pinned import verify_record
+from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.endpoint.v3.pinned import open_sealed_record, verify_record
 from medcrypt.crypto.endpoint.v3.verified import fingerprint_v3
 from medcrypt.crypto.errors import QrShared
 from medcrypt.crypto.keyless.epochs import parse_month
+from medcrypt.crypto.keyless.record_wire import parse_record_token
 from medcrypt.crypto.keyless.wire import encode_token, parse_token
 from tests.support.companion import PASSPHRASE, T0, Cli, make_v3_pair, phone_photo
 from tests.support.terminal import Terminal
 from tests.support.v3cli import document
 
-ESCROW = base64.b64encode(bytes(range(32))).decode()
+#: A clinic escrow key pair (the private half opens what the companion seals for the bot).
+ESCROW_PRIVATE = bytes(range(32))
+ESCROW = base64.b64encode(prim.x25519_public(ESCROW_PRIVATE)).decode()
 QUESTION = b"Do both screens show the same code?"
 
 
@@ -70,6 +74,11 @@ def test_codes_match_then_key_confirm_then_messages_flow(cli: Cli) -> None:
     record = verify_record(base64.b64decode(pair.pinned_record), physician)
     assert record.pairing_id.hex() == pair.pairing_id
     assert record.escrow_public == base64.b64decode(ESCROW)
+    # The same record goes to the bot sealed to the escrow key (PIN_RECORD): only the
+    # escrow key opens it, and it verifies against the enrolled physician key.
+    filed = parse_record_token(parse_token(pair.record_token or "").raw)
+    assert filed.pairing_id.hex() == pair.pairing_id
+    assert open_sealed_record(ESCROW_PRIVATE, filed.sealed, physician).raw == record.raw
     pat_doc = document(pair.pat)
     verified = pat_doc["pairings"][pair.pairing_id]["verified"]
     assert verified["fingerprint"] == fingerprint_v3(physician)

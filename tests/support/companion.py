@@ -135,6 +135,7 @@ class V3Pair:
     code: str
     key_confirm: str
     pinned_record: str | None
+    record_token: str | None = None
 
 
 def make_v3_pair(cli: Cli, *, escrow_key: str | None = None, now: str = T0,
@@ -156,4 +157,5 @@ def make_v3_pair(cli: Cli, *, escrow_key: str | None = None, now: str = T0,
     assert done["pairing_id"] == accepted["pairing_id"] == offer["pairing_id"]
     return V3Pair(doc, pat, str(offer["pairing_id"]), str(accepted["verification_code"]),
                   str(done["key_confirm_token"]),
-                  None if done["pinned_record"] is None else str(done["pinned_record"]))
+                  None if done["pinned_record"] is None else str(done["pinned_record"]),
+                  None if done.get("record_token") is None else str(done["record_token"]))
