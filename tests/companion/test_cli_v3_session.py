@@ -14,12 +14,15 @@ Attacks and accidents of issue 13 seen from the companion's files:
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.endpoint.v3 import kdf
+from medcrypt.crypto.keyless import v3wire
 from medcrypt.crypto.keyless.epochs import parse_month
 from tests.support.companion import Cli, make_pair, make_v3_pair
 from tests.support.v3cli import derivable, document, month_keys, session_state
@@ -210,3 +213,30 @@ def test_beyond_the_skip_bound_is_a_typed_error_that_burns_nothing(cli: Cli) -> 
     assert session_state(pair.doc, pair.pairing_id) == before
     assert cli.ok(pair.doc, "decrypt", stdin=tokens[1000]).out == "n1000"
     assert cli.ok(pair.doc, "decrypt", stdin=tokens[3]).out == "n3"  # a skipped key kept
+
+
+def _with_chain_id(token: str, chain_id: bytes) -> str:
+    """``token`` claiming another ratchet key (PROTOCOL §21.1: bytes 23..54)."""
+    raw = bytearray(v3wire.decode_text(token))
+    raw[23:55] = chain_id
+    return v3wire.encode_text(bytes(raw))
+
+
+def test_a_flood_of_fake_ratchet_keys_changes_no_state_and_burns_no_keys(cli: Cli) -> None:
+    """What anyone on the relay path can send: real tokens re-labelled with fresh ratchet
+    keys. Each would make the receiver take a DH step; none may change the saved state or
+    cost the two keys the receiver holds for late messages."""
+    pair = make_v3_pair(cli)
+    _say(cli, pair.pat, pair.doc, "hi")
+    held = [cli.ok(pair.doc, "encrypt", stdin=f"m{i}").out for i in range(3)]
+    assert cli.ok(pair.pat, "decrypt", stdin=held[2]).out == "m2"  # m0, m1: skipped keys
+    before = session_state(pair.pat, pair.pairing_id)
+    forged = [_with_chain_id(held[i % 2], prim.x25519_public(os.urandom(32)))
+              for i in range(40)]
+    for token in forged[:3]:
+        one = cli(pair.pat, "decrypt", stdin=token)
+        assert one.code != 0 and one.out == ""
+    pasted = cli(pair.pat, "decrypt", stdin="\n".join(forged[3:]))
+    assert pasted.code != 0 and pasted.out == ""
+    assert session_state(pair.pat, pair.pairing_id) == before
+    assert [cli.ok(pair.pat, "decrypt", stdin=t).out for t in held[:2]] == ["m0", "m1"]
