@@ -26,9 +26,10 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 from bench.harness import load_average
+from bench.scratch_db import postgres_database
 from medcrypt.bot.app.wiring import SystemClock
 from medcrypt.crypto.server.audit import Action, CheckpointSigner
 from medcrypt.crypto.server.keyring import Keyring
@@ -54,18 +55,8 @@ def _database(backend: str, tmp: Path, pg_url: str) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp / f'audit-{secrets.token_hex(4)}.db'}"
         return
-    name = f"medcrypt_bench_{secrets.token_hex(6)}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{pg_url.rpartition('/')[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :n"), {"n": name})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with postgres_database(pg_url) as url:
+        yield url
 
 
 def _case(url: str, ops: int, rounds: int) -> tuple[float, float]:

@@ -35,9 +35,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, create_engine, func, insert, or_, select, text
+from sqlalchemy import Engine, bindparam, func, insert, or_, select, text
 
 from bench.harness import load_average
+from bench.scratch_db import postgres_database
 from medcrypt.bot.app.wiring import build_services
 from medcrypt.bot.domain.config import parse_settings
 from medcrypt.bot.domain.identities import IdentityDirectory
@@ -90,18 +91,8 @@ def _database(backend: str, tmp: Path, pg_url: str) -> Iterator[str]:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         return
-    name = f"medcrypt_bench_{secrets.token_hex(6)}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{pg_url.rpartition('/')[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :n"), {"n": name})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with postgres_database(pg_url) as url:
+        yield url
 
 
 def _build(url: str, backlog: int) -> Engine:

@@ -24,9 +24,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event
 
 from bench.harness import load_average
+from bench.scratch_db import postgres_database
 from medcrypt.bot.app.bot import BotApp
 from medcrypt.bot.app.logs import setup_logging
 from medcrypt.bot.domain.config import parse_settings
@@ -55,18 +56,8 @@ def _database(backend: str, tmp: Path, pg_url: str) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp / f'intake-{secrets.token_hex(4)}.db'}"
         return
-    name = f"medcrypt_bench_{secrets.token_hex(6)}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{pg_url.rpartition('/')[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :n"), {"n": name})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with postgres_database(pg_url) as url:
+        yield url
 
 
 class _Intake:
