@@ -127,12 +127,19 @@ class Offer:
 
 def parse_offer_text(text: str) -> Offer:
     """Strictly parse QR text into an :class:`Offer`; MalformedToken on anything else."""
+    return _parse_offer_bytes(offer_text_bytes(text, QR_VERSION, "MedCrypt pairing offer"))
+
+
+def offer_text_bytes(text: object, version: int, what: str, max_chars: int = 1000) -> bytes:
+    """The binary offer inside ``medcrypt-pair:<version>:<b64url>`` (scheme compared
+    case-insensitively, canonical unpadded base64url only: PROTOCOL §4, §30); the same
+    strict reading for every QR format, so no version is laxer than another."""
     if not isinstance(text, str):
         raise MalformedToken("offer must be text")
     text = text.strip()
-    prefix = f"{QR_SCHEME}{QR_VERSION}:"
-    if not text.lower().startswith(prefix) or len(text) > 1000:
-        raise MalformedToken("not a MedCrypt pairing offer (expected medcrypt-pair:1:...)")
+    prefix = f"{QR_SCHEME}{version}:"
+    if not text.lower().startswith(prefix) or len(text) > max_chars:
+        raise MalformedToken(f"not a {what} (expected {prefix}...)")
     payload = text[len(prefix):]
     if len(payload) % 4 == 1:
         raise MalformedToken("pairing offer text is damaged")
@@ -142,7 +149,7 @@ def parse_offer_text(text: str) -> Offer:
         raise MalformedToken("pairing offer text is damaged") from None
     if base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=") != payload:
         raise MalformedToken("pairing offer text is damaged")
-    return _parse_offer_bytes(raw)
+    return raw
 
 
 def _parse_offer_bytes(raw: bytes) -> Offer:

@@ -11,12 +11,12 @@ derive the root (``A`` is one-way from the secret, and the root also needs X2551
 from __future__ import annotations
 
 import base64
-import binascii
 import struct
 from dataclasses import dataclass
 from datetime import datetime
 
 from medcrypt.crypto import _primitives as prim
+from medcrypt.crypto.endpoint.pairing import offer_text_bytes
 from medcrypt.crypto.errors import MalformedToken
 from medcrypt.crypto.keyless.epochs import MAX_EPOCH, MAX_GRACE_DAYS
 from medcrypt.crypto.keyless.pairing_wire import (
@@ -92,22 +92,8 @@ def admission_value(offer_secret: bytes | bytearray, pairing_id: bytes) -> bytes
 
 def parse_offer_text_v3(text: str) -> OfferV3:
     """Strictly parse ``medcrypt-pair:2:...`` text; MalformedToken on anything else."""
-    if not isinstance(text, str):
-        raise MalformedToken("offer must be text")
-    text = text.strip()
-    prefix = f"{QR_SCHEME}{QR_VERSION}:"
-    if not text.lower().startswith(prefix) or len(text) > MAX_OFFER_TEXT:
-        raise MalformedToken("not a MedCrypt v3 pairing offer (expected medcrypt-pair:2:...)")
-    payload = text[len(prefix):]
-    if len(payload) % 4 == 1:
-        raise MalformedToken("pairing offer text is damaged")
-    try:
-        raw = base64.b64decode(payload + "=" * (-len(payload) % 4), altchars=b"-_", validate=True)
-    except (binascii.Error, ValueError):
-        raise MalformedToken("pairing offer text is damaged") from None
-    if base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=") != payload:
-        raise MalformedToken("pairing offer text is damaged")
-    return parse_offer_bytes_v3(raw)
+    return parse_offer_bytes_v3(offer_text_bytes(text, QR_VERSION, "MedCrypt v3 pairing offer",
+                                                 MAX_OFFER_TEXT))
 
 
 def parse_offer_bytes_v3(raw: bytes) -> OfferV3:
