@@ -44,8 +44,10 @@ async def _pair(rig: Rig) -> tuple[Conversation, IdentityKey, IdentityKey]:
     pending = start_pairing(physician_id, clock=rig.clock, escrow_public=rig.escrow.public)
     patient, accept = accept_pairing(pending.offer.to_qr_text(), patient_id, clock=rig.clock)
     physician = complete_pairing(pending, accept, physician_id, clock=rig.clock)
-    await send_and_wait(rig, PHYSICIAN_TG, pending.offer.registration_token())
-    replies = await send_and_wait(rig, PATIENT_WA, accept)
+    await send_and_wait(rig, PHYSICIAN_TG, pending.offer.registration_token(),
+                        expect="registered")
+    # The platform warning may come first: wait for the pairing's own answer.
+    replies = await send_and_wait(rig, PATIENT_WA, accept, expect="paired")
     assert any("paired" in r for r in replies), replies
     conv = Conversation(rig.clock, physician, patient,  # type: ignore[arg-type]
                         pending.offer.registration_token(), accept, physician.pairing_id)

@@ -16,6 +16,7 @@ from medcrypt.crypto.keyless.wire import find_tokens
 from medcrypt.sandbox import RateLimits
 from medcrypt.sandbox.tg_models import MAX_TEXT, utf16_len
 from medcrypt.sandbox.tw_models import MAX_BODY_CHARS
+from medcrypt.storage.models.outbox import OutboxMessage
 from medcrypt.storage.models.pairings import Pairing
 from tests.support.rigs import ADMIN_A, PHYSICIAN_TG, Rig, live_bot, until
 from tests.support.tokens import accept_token, register_token
@@ -40,6 +41,12 @@ async def _pairings(rig: Rig, physicians: list[int], patients: list[str]) -> Non
                 Pairing.status == "active")) or 0
 
     await until(lambda: active() == len(physicians), timeout=30)
+
+
+def _outbox_empty(rig: Rig) -> bool:
+    with rig.bot.sessions() as s:
+        return not s.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.status.in_(("pending", "sending"))))
 
 
 def _status_reply(texts: list[str]) -> list[str]:
@@ -104,6 +111,9 @@ async def test_a_split_reply_interrupted_by_flood_control_resumes_without_repeat
     async with live_bot(tmp_path, clinic={"admin_telegram_ids": [ADMIN_A]},
                         relay=BUSY) as rig:
         await _pairings(rig, [PHYSICIAN_TG] * 31, [f"+1555123{n:04d}" for n in range(31)])
+        # Every pairing notice delivered first: under the 1/s limit below, a backlog of
+        # them would queue ahead of /status in the physician's chat.
+        await until(lambda: _outbox_empty(rig), timeout=30)
         await asyncio.sleep(1.1)  # the pairing replies' sends are long past
         rig.tg.rate_limits = RateLimits(per_chat_per_second=1.0, per_chat_burst=1)
         before = len(rig.tg.messages_to(PHYSICIAN_TG))

@@ -303,10 +303,13 @@ def test_concurrent_enqueuers_and_drainers_keep_order_and_heads(postgres_url: st
             with sessions.begin() as s:
                 got = rows.claim(s, now=NOW, lease=LEASE, worker=name, limit=3, postgres=True)
             if got:
-                with sessions.begin() as s:
-                    rows.mark_sent_many(s, [(rows.claim_of(r), f"SM{r.id}") for r in got], NOW)
+                # Record the dispatch order before the outcome commits: the commit is what
+                # makes the recipient's next row claimable, so recording after it could
+                # list a successor (sent by the other drainer) first.
                 with lock:
                     sent.extend(r.id for r in got)
+                with sessions.begin() as s:
+                    rows.mark_sent_many(s, [(rows.claim_of(r), f"SM{r.id}") for r in got], NOW)
 
     producers = [threading.Thread(target=enqueuer, args=(i,)) for i in range(4)]
     consumers = [threading.Thread(target=lambda n=n: _run_drainer(drainer, n, errors))
