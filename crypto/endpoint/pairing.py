@@ -153,14 +153,25 @@ def offer_text_bytes(text: object, version: int, what: str, max_chars: int = 100
 
 
 def _parse_offer_bytes(raw: bytes) -> Offer:
+    return Offer(*offer_fields(raw, QR_VERSION))
+
+
+OfferFields = tuple[bytes, bytes, bytes, bytes, int, int, int, bytes | None, str]
+
+
+def offer_fields(raw: bytes, version: int) -> OfferFields:
+    """The fields of a binary offer of QR ``version`` (with checksum), checked strictly:
+    (pairing id, offer secret, ephemeral key, identity key, start epoch, grace days,
+    expiry, escrow key or None, bot contact). QR formats 1 and 2 share this layout
+    (PROTOCOL §4, §30), so both read it here."""
     if len(raw) < _OFFER_FIXED.size + 2 + _CHECKSUM_LEN:
         raise MalformedToken("pairing offer is truncated")
     body, checksum = raw[:-_CHECKSUM_LEN], raw[-_CHECKSUM_LEN:]
     if not prim.constant_time_equal(prim.sha256(body)[:_CHECKSUM_LEN], checksum):
         raise MalformedToken("pairing offer text is damaged (checksum)")
-    (version, method, pairing_id, secret, eph, ident, start, grace, expires) = (
+    (got_version, method, pairing_id, secret, eph, ident, start, grace, expires) = (
         _OFFER_FIXED.unpack_from(body))
-    if version != QR_VERSION or method != METHOD_QR_OFFER:
+    if got_version != version or method != METHOD_QR_OFFER:
         raise MalformedToken("unsupported pairing offer version")
     pos = _OFFER_FIXED.size
     escrow_len = body[pos]
@@ -178,7 +189,7 @@ def _parse_offer_bytes(raw: bytes) -> Offer:
         raise MalformedToken("pairing offer has an invalid bot contact") from None
     if start >= MAX_EPOCH or grace > MAX_GRACE_DAYS:
         raise MalformedToken("pairing offer has an invalid rotation policy")
-    return Offer(pairing_id, secret, eph, ident, start, grace, expires, escrow or None, contact)
+    return pairing_id, secret, eph, ident, start, grace, expires, escrow or None, contact
 
 
 @dataclass(slots=True)

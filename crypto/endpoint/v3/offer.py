@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from medcrypt.crypto import _primitives as prim
-from medcrypt.crypto.endpoint.pairing import offer_text_bytes
-from medcrypt.crypto.errors import MalformedToken
-from medcrypt.crypto.keyless.epochs import MAX_EPOCH, MAX_GRACE_DAYS
+from medcrypt.crypto.endpoint.pairing import offer_fields, offer_text_bytes
 from medcrypt.crypto.keyless.pairing_wire import (
     METHOD_QR_OFFER,
     admission_hash,
@@ -97,29 +95,6 @@ def parse_offer_text_v3(text: str) -> OfferV3:
 
 
 def parse_offer_bytes_v3(raw: bytes) -> OfferV3:
-    """The binary offer (with checksum) into an :class:`OfferV3`."""
-    if len(raw) < _FIXED.size + 2 + _CHECKSUM_LEN:
-        raise MalformedToken("pairing offer is truncated")
-    body, checksum = raw[:-_CHECKSUM_LEN], raw[-_CHECKSUM_LEN:]
-    if not prim.constant_time_equal(prim.sha256(body)[:_CHECKSUM_LEN], checksum):
-        raise MalformedToken("pairing offer text is damaged (checksum)")
-    version, method, pid, secret, eph, ident, start, grace, expires = _FIXED.unpack_from(body)
-    if version != QR_VERSION or method != METHOD_QR_OFFER:
-        raise MalformedToken("unsupported pairing offer version")
-    pos = _FIXED.size
-    escrow_len = body[pos]
-    escrow = body[pos + 1:pos + 1 + escrow_len]
-    pos += 1 + escrow_len
-    if escrow_len not in (0, 32) or pos >= len(body):
-        raise MalformedToken("pairing offer has an invalid escrow key")
-    contact_len = body[pos]
-    contact_raw = body[pos + 1:]
-    if contact_len != len(contact_raw) or contact_len > MAX_CONTACT_BYTES:
-        raise MalformedToken("pairing offer has an invalid bot contact")
-    try:
-        contact = contact_raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise MalformedToken("pairing offer has an invalid bot contact") from None
-    if start >= MAX_EPOCH or grace > MAX_GRACE_DAYS:
-        raise MalformedToken("pairing offer has an invalid rotation policy")
-    return OfferV3(pid, secret, eph, ident, start, grace, expires, escrow or None, contact)
+    """The binary offer (with checksum) into an :class:`OfferV3` (v2's layout and
+    checks, QR format 2)."""
+    return OfferV3(*offer_fields(raw, QR_VERSION))
