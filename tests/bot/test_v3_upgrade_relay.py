@@ -68,13 +68,13 @@ async def test_v2_pairing_upgrades_through_the_relay(rig: Rig) -> None:
     conv, physician_id, patient_id = await _pair(rig)
     await say(rig, conv, "physician", "v2 before the upgrade")
     offer = offer_upgrade(conv.physician, physician_id, clock=rig.clock)
-    replies = await send_and_wait(rig, PHYSICIAN_TG, offer.token)
+    replies = await send_and_wait(rig, PHYSICIAN_TG, offer.token, expect="Upgrade offer sent")
     assert any("Upgrade offer sent" in r for r in replies), replies
     await until(lambda: offer.token in v3_tokens_to(rig, PATIENT_WA, Kind.UPGRADE))
     assert _upgraded_at(rig, conv) is None  # one side's token is not an upgrade
 
     answer = answer_upgrade(offer.token, conv.patient, patient_id, clock=rig.clock)
-    replies = await send_and_wait(rig, PATIENT_WA, answer.token)
+    replies = await send_and_wait(rig, PATIENT_WA, answer.token, expect="now uses MedCrypt v3")
     assert any("now uses MedCrypt v3" in r for r in replies), replies
     await until(lambda: answer.token in v3_tokens_to(rig, PHYSICIAN_TG, Kind.UPGRADE))
     assert _upgraded_at(rig, conv) is not None
@@ -86,7 +86,8 @@ async def test_v2_pairing_upgrades_through_the_relay(rig: Rig) -> None:
     assert physician.decrypt(patient.encrypt(b"v3 hello", now=now), now=now).body == b"v3 hello"
 
     # A second upgrade of the same pairing is refused: it is v3 now.
-    again = await send_and_wait(rig, PHYSICIAN_TG, offer.token)
+    again = await send_and_wait(rig, PHYSICIAN_TG, offer.token,
+                                expect="already uses MedCrypt v3")
     assert any("already uses MedCrypt v3" in r for r in again), again
 
 
@@ -101,12 +102,13 @@ async def test_upgrade_tokens_from_the_wrong_member_or_for_another_offer_are_ref
     assert offer.token not in v3_tokens_to(rig, PATIENT_WA, Kind.UPGRADE)
     # An answer to an offer the relay never carried is not relayed and upgrades nothing.
     answer = answer_upgrade(offer.token, conv.patient, patient_id, clock=rig.clock)
-    replies = await send_and_wait(rig, PATIENT_WA, answer.token)
+    replies = await send_and_wait(rig, PATIENT_WA, answer.token, expect="does not match")
     assert any("does not match the upgrade" in r for r in replies), replies
     assert _upgraded_at(rig, conv) is None
     # The physician cannot send the patient's answer.
-    await send_and_wait(rig, PHYSICIAN_TG, offer.token)
-    replies = await send_and_wait(rig, PHYSICIAN_TG, answer.token)
+    await send_and_wait(rig, PHYSICIAN_TG, offer.token, expect="Upgrade offer sent")
+    replies = await send_and_wait(rig, PHYSICIAN_TG, answer.token,
+                                  expect="not written for this conversation")
     assert any("not written for this conversation" in r for r in replies), replies
     assert _upgraded_at(rig, conv) is None
     assert answer.token not in v3_tokens_to(rig, PHYSICIAN_TG, Kind.UPGRADE)
