@@ -1,0 +1,51 @@
+"""One tab at a time: two real pages of one profile cannot both hold the keystore, so
+two tabs can never both advance a ratchet (each would send with the same chain key)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import Playwright
+
+from tests.web.keystore import rig
+from tests.web.keystore.rig import PASS, code, ok
+
+
+def test_second_tab_is_refused_and_cannot_advance_the_ratchet(
+        pw: Playwright, page_url: str, tmp_path: Path) -> None:
+    ctx = rig.launch(pw, tmp_path / "profile")
+    first = rig.open_page(ctx, page_url)
+    ok(first, "create", PASS)
+    pid = "bb" * 16
+    ok(first, "addPairing", pid)
+    ok(first, "lock")
+
+    second = rig.open_page(ctx, page_url)
+    ok(first, "unlock", PASS)
+    assert code(second, "unlock", PASS) == "keystore.open-in-another-tab"
+    # The refused tab has no keystore at all: nothing to step.
+    assert code(second, "step", pid).startswith("js:")
+    tokens = [ok(first, "step", pid) for _ in range(3)]
+    assert [t.split(":")[0] for t in tokens] == ["0", "1", "2"]
+    # It cannot set up a keystore over the held one either.
+    assert code(second, "create", PASS, True, True) == "keystore.open-in-another-tab"
+
+    # When the first tab goes away, the browser frees the lock: the second one continues
+    # from the state the first committed, never from an older one.
+    first.close()
+    ok(second, "unlock", PASS)
+    nxt = ok(second, "step", pid)
+    assert nxt.split(":")[0] == "3"
+    assert nxt not in tokens
+    ctx.close()
+
+
+def test_a_locked_store_refuses_to_step(pw: Playwright, page_url: str, tmp_path: Path) -> None:
+    ctx = rig.launch(pw, tmp_path / "profile")
+    page = rig.open_page(ctx, page_url)
+    ok(page, "create", PASS)
+    ok(page, "addPairing", "cc" * 16)
+    ok(page, "lock")
+    assert code(page, "step", "cc" * 16) == "keystore.locked"
+    assert code(page, "doc") == "keystore.locked"
+    ctx.close()
