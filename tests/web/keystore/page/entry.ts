@@ -183,5 +183,6 @@ const T = {
   persistence: () => wrapCall(() => currentPersistence()),
 };
 
+await ready(); // libsodium's WASM, before any test call (base64 helpers included)
 window.T = T;
 document.title = "keystore-test-ready";
