@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("playwright", reason="the web tests drive Chromium through Playwright")
-from playwright.sync_api import Playwright, sync_playwright  # noqa: E402
+from playwright.sync_api import Playwright, sync_playwright
 
-from tests.web.keystore import rig  # noqa: E402
+from tests.web.keystore import rig
 
 
 @pytest.fixture(scope="module")

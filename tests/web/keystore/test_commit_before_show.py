@@ -11,6 +11,7 @@ shown: no unload handler, no orderly shutdown.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from playwright.sync_api import Error as PlaywrightError
@@ -42,14 +43,10 @@ def _shown_tokens(pw: Playwright, page_url: str, profile: Path, method: str) -> 
 
         page.expose_binding("show", show)
         ok(page, "unlock", PASS)
-        try:
+        with contextlib.suppress(PlaywrightError):  # the browser is gone, as intended
             rig.call(page, method, PAIRING)
-        except PlaywrightError:
-            pass  # the browser is gone, as intended
-        try:
+        with contextlib.suppress(PlaywrightError):
             ctx.close()
-        except PlaywrightError:
-            pass
     return shown
 
 
