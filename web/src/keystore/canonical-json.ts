@@ -7,13 +7,14 @@
  * the content (it is padded to 4 KiB blocks), and tests compare the web's bytes with the
  * Python writer's. `JSON.stringify` already escapes quotes, backslashes, the short
  * control escapes and lone surrogates exactly as Python does; this module adds only the
- * key order and `\uXXXX` (lowercase) for every non-ASCII code unit, which also writes a
+ * key order and `\uXXXX` (lowercase) for DEL and every non-ASCII code unit, which also writes a
  * character above U+FFFF as its surrogate pair, as Python does.
  */
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-const NON_ASCII = /[\u0080-\uffff]/g;
+// Python escapes every code unit outside space..tilde: non-ASCII and DEL (U+007F) too.
+const NON_ASCII = /[\u007f-\uffff]/g;
 
 function escapeNonAscii(text: string): string {
   return text.replace(NON_ASCII, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
