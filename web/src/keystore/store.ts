@@ -330,8 +330,9 @@ export class Keystore {
     } finally {
       wipe(bytes);
     }
-    // Only now, with the write complete, does the new state become the current one.
-    this.#doc = clone(doc);
+    // Only now, with the write complete, does the new state become the current one
+    // (unless the store was locked meanwhile: then there is no current state to keep).
+    if (this.#key !== null) this.#doc = clone(doc);
   }
 
   async #reseal(passphrase: string, profile: Argon2Profile): Promise<void> {
