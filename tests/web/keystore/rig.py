@@ -20,9 +20,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from playwright.sync_api import BrowserContext, Page, Playwright
+if TYPE_CHECKING:  # conftest.py checks Playwright is installed before this is imported
+    from playwright.sync_api import BrowserContext, Page, Playwright
 
 ROOT = Path(__file__).resolve().parents[3]
 WEB = ROOT / "web"
