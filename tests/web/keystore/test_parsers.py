@@ -138,3 +138,26 @@ def test_setup_reports_storage(page: Page) -> None:
     assert (report["risk"] == "persistent") == (report["persistGranted"] is True)
 
 
+
+
+USER_AGENTS = {
+    # Safari on macOS and every browser on iOS (all WebKit there, Chrome's CriOS too).
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Safari/605.1.15": True,
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Version/17.5 Mobile/15E148 Safari/604.1": True,
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) CriOS/126.0.6478.54 Mobile/15E148 Safari/604.1": True,
+    # Blink and Gecko elsewhere: eviction only under pressure, persist() applies.
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Mobile Safari/537.36": False,
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36": False,
+    "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0": False,
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0": False,
+}
+
+
+def test_webkit_purge_risk_is_told_apart(page: Page) -> None:
+    assert ok(page, "webkitPurges", list(USER_AGENTS)) == list(USER_AGENTS.values())

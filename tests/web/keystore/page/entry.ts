@@ -11,6 +11,7 @@ import {
   Keystore, KeystoreError, PROFILE, PROFILE_TEST_MINIMUM, estimate, currentPersistence,
   sessionOf, type Json, type KeystoreDocument,
 } from "../../../../web/src/keystore/index.js";
+import { isWebKitPurgingBrowser } from "../../../../web/src/keystore/persistence.js";
 import { canonicalJson } from "../../../../web/src/keystore/canonical-json.js";
 import { unwrap } from "../../../../web/src/keystore/device-key.js";
 import { openExport } from "../../../../web/src/keystore/export-file.js";
@@ -181,6 +182,7 @@ const T = {
     return out;
   }),
   persistence: () => wrapCall(() => currentPersistence()),
+  webkitPurges: (userAgents: string[]) => wrapCall(() => userAgents.map(isWebKitPurgingBrowser)),
 };
 
 await ready(); // libsodium's WASM, before any test call (base64 helpers included)
