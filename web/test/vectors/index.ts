@@ -2,5 +2,6 @@
 
 import type { VectorCheck } from "./harness.js";
 import { thirdPartyChecks } from "./third_party.js";
+import { v3SessionVectors } from "./v3session.js";
 
-export const allChecks: VectorCheck[] = [...thirdPartyChecks];
+export const allChecks: VectorCheck[] = [...thirdPartyChecks, v3SessionVectors];
