@@ -2,6 +2,9 @@
 
 import type { VectorCheck } from "./harness.js";
 import { thirdPartyChecks } from "./third_party.js";
+import { pinRecordVectors, v3PairingVectors } from "./v3pairing.js";
 import { v3SessionVectors } from "./v3session.js";
 
-export const allChecks: VectorCheck[] = [...thirdPartyChecks, v3SessionVectors];
+export const allChecks: VectorCheck[] = [
+  ...thirdPartyChecks, v3SessionVectors, v3PairingVectors, pinRecordVectors,
+];
