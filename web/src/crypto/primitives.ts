@@ -133,6 +133,34 @@ export function sha256(data: Uint8Array): Uint8Array {
   return lib().crypto_hash_sha256(data);
 }
 
+/**
+ * Incremental SHA-256 (libsodium's init/update/final), for hashing a file chunk by chunk
+ * with flat memory. The state lives in libsodium's heap until {@link Sha256.digest}.
+ */
+export class Sha256 {
+  readonly #state: ReturnType<typeof sodium.crypto_hash_sha256_init>;
+  #done = false;
+
+  constructor() {
+    this.#state = lib().crypto_hash_sha256_init();
+  }
+
+  update(data: Uint8Array): void {
+    if (this.#done) {
+      throw new Error("SHA-256 already finished");
+    }
+    lib().crypto_hash_sha256_update(this.#state, data);
+  }
+
+  digest(): Uint8Array {
+    if (this.#done) {
+      throw new Error("SHA-256 already finished");
+    }
+    this.#done = true;
+    return lib().crypto_hash_sha256_final(this.#state);
+  }
+}
+
 /** HMAC-SHA256 with a key of any length (libsodium's init/update/final, as RFC 2104). */
 export function hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array {
   const s = lib();
