@@ -9,6 +9,7 @@ nothing here is a fake: the page runs web/src/keystore and libsodium's WASM as s
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import http.server
 import os
@@ -127,6 +128,31 @@ def crash(profile_dir: Path) -> None:
     deadline = time.monotonic() + 10
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.02)
+
+
+def shown_across_crashes(pw: Playwright, url: str, profile_dir: Path, rounds: int,
+                         method: str, *args: Any) -> list[str]:
+    """``rounds`` times: start the browser, unlock, call ``method`` (which shows a token
+    through the page's ``show``), and SIGKILL the browser at the moment it is shown.
+    Returns the tokens shown, in order. The keystore must exist in ``profile_dir``."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    shown: list[str] = []
+    for _ in range(rounds):
+        ctx = launch(pw, profile_dir)
+        page = open_page(ctx, url)
+
+        def show(_source: object, token: str) -> None:
+            shown.append(token)
+            crash(profile_dir)  # the user saw it; now the phone dies
+
+        page.expose_binding("show", show)
+        ok(page, "unlock", PASS)
+        with contextlib.suppress(PlaywrightError):  # the browser is gone, as intended
+            call(page, method, *args)
+        with contextlib.suppress(PlaywrightError):
+            ctx.close()
+    return shown
 
 
 def copy_profile(src: Path, dst: Path) -> None:

@@ -11,10 +11,8 @@ shown: no unload handler, no orderly shutdown.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Playwright
 
 from tests.web.keystore import rig
@@ -25,29 +23,12 @@ ROUNDS = 3
 
 
 def _shown_tokens(pw: Playwright, page_url: str, profile: Path, method: str) -> list[str]:
-    """Run ROUNDS of: unlock, one step via ``method``, crash at the show; then collect."""
     ctx = rig.launch(pw, profile)
     page = rig.open_page(ctx, page_url)
     ok(page, "create", PASS)
     ok(page, "addPairing", PAIRING)
     ctx.close()
-
-    shown: list[str] = []
-    for _ in range(ROUNDS):
-        ctx = rig.launch(pw, profile)
-        page = rig.open_page(ctx, page_url)
-
-        def show(_source: object, token: str) -> None:
-            shown.append(token)
-            rig.crash(profile)  # the user saw it; now the phone dies
-
-        page.expose_binding("show", show)
-        ok(page, "unlock", PASS)
-        with contextlib.suppress(PlaywrightError):  # the browser is gone, as intended
-            rig.call(page, method, PAIRING)
-        with contextlib.suppress(PlaywrightError):
-            ctx.close()
-    return shown
+    return rig.shown_across_crashes(pw, page_url, profile, ROUNDS, method, PAIRING)
 
 
 def test_attack_showing_before_the_commit_repeats_a_token(
@@ -82,8 +63,8 @@ def test_a_failed_write_returns_no_output_and_keeps_the_old_state(
     assert ok(page, "step", PAIRING).split(":")[0] == "0"
     before = ok(page, "rawRecord")
     ok(page, "breakWrites")
-    assert code(page, "step", PAIRING) == "keystore.write-failed"
-    assert code(page, "step", PAIRING) == "keystore.write-failed"
+    assert code(page, "step", PAIRING) == "keystore_write_failed"
+    assert code(page, "step", PAIRING) == "keystore_write_failed"
     assert ok(page, "rawRecord") == before
     # The stored state is the last committed one: after a reload the next step is 1.
     page.reload()

@@ -54,11 +54,11 @@ def test_sealed_record_without_this_browser_does_not_open(
     ctx = rig.launch(pw, tmp_path / "attacker")
     page = rig.open_page(ctx, page_url)
     ok(page, "plantRecord", stolen)  # the value alone, no device key
-    assert code(page, "unlock", PASS) == "keystore.device-key-missing"
+    assert code(page, "unlock", PASS) == "keystore_device_key_missing"
     ok(page, "create", "a different fine passphrase", True, True)  # a device key of its own
     ok(page, "lock")
     ok(page, "plantRecord", stolen)
-    assert code(page, "unlock", PASS) == "keystore.device-key-mismatch"
+    assert code(page, "unlock", PASS) == "keystore_device_key_mismatch"
     ctx.close()
 
 
@@ -73,7 +73,7 @@ def test_copied_profile_directory_opens_with_the_passphrase_alone(
 
     ctx = rig.launch(pw, tmp_path / "copy")
     page = rig.open_page(ctx, page_url)
-    assert code(page, "unlock", "not the passphrase at all") == "keystore.wrong-passphrase"
+    assert code(page, "unlock", "not the passphrase at all") == "keystore_wrong_passphrase"
     ok(page, "unlock", PASS)  # Chromium: the device key came along with the files
     assert "ee" * 16 in ok(page, "doc")["pairings"]
     ctx.close()

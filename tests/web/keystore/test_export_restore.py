@@ -27,7 +27,7 @@ def test_restore_marks_every_pairing_and_refuses_to_step_on_them(
     ok(page, "addPairing", P1)
     ok(page, "addPairing", P2)
     assert ok(page, "exportDue") == [P1, P2]
-    assert code(page, "exportSealed", "password1") == "keystore.weak-passphrase"
+    assert code(page, "exportSealed", "password1") == "keystore_weak_passphrase"
     exported = ok(page, "exportSealed", EXPORT_PASS)
     assert ok(page, "exportDue") == []
     # The phone goes on using the pairing after the export: the snapshot is now stale.
@@ -37,15 +37,15 @@ def test_restore_marks_every_pairing_and_refuses_to_step_on_them(
     ctx = rig.launch(pw, tmp_path / "phone-b")
     page = rig.open_page(ctx, page_url)
     assert code(page, "restore", exported, "walnut harbor copper meadows") == \
-        "keystore.wrong-passphrase"
+        "keystore_wrong_passphrase"
     assert ok(page, "exists") is False
     restored = ok(page, "restore", exported, EXPORT_PASS)
     assert restored["needRepair"] == [P1, P2]
     for pid in (P1, P2):
         assert ok(page, "needsRepair", pid) is True
         # Neither encrypt nor decrypt can run: the step is refused before it starts.
-        assert code(page, "step", pid) == "keystore.pairing-needs-repair"
-        assert code(page, "sessionOf", pid) == "keystore.pairing-needs-repair"
+        assert code(page, "step", pid) == "keystore_pairing_needs_repair"
+        assert code(page, "sessionOf", pid) == "keystore_pairing_needs_repair"
     doc = ok(page, "doc")
     rec = doc["pairings"][P1]
     assert rec["session"] is None
@@ -56,14 +56,14 @@ def test_restore_marks_every_pairing_and_refuses_to_step_on_them(
     ctx = rig.launch(pw, tmp_path / "phone-b")
     page = rig.open_page(ctx, page_url)
     ok(page, "unlock", EXPORT_PASS)
-    assert code(page, "step", P1) == "keystore.pairing-needs-repair"
+    assert code(page, "step", P1) == "keystore_pairing_needs_repair"
     # A re-pair (a new session) clears it for that pairing only.
     ok(page, "setSession", P1, {"chain_key": rig.b64e(b"\x07" * 32), "n": 0})
     assert ok(page, "needsRepair", P1) is False
     assert ok(page, "needsRepair", P2) is True
     token = ok(page, "step", P1)
     assert token not in stale
-    assert code(page, "step", P2) == "keystore.pairing-needs-repair"
+    assert code(page, "step", P2) == "keystore_pairing_needs_repair"
     ctx.close()
 
 
@@ -79,9 +79,9 @@ def test_export_is_not_a_cli_keystore_and_back(pw: Playwright, page_url: str,
         KeystoreKey.unlock(EXPORT_PASS, exported)
     # The web refuses a CLI keystore file (and its own inner record) as an export.
     inner = ok(page, "innerBlob")
-    assert code(page, "openExport", inner, PASS) == "keystore.not-an-export"
+    assert code(page, "openExport", inner, PASS) == "keystore_not_an_export"
     # Restoring over the keystore this browser has needs `replace`.
     ok(page, "lock")
-    assert code(page, "restore", rig.b64e(exported), EXPORT_PASS) == "keystore.exists"
+    assert code(page, "restore", rig.b64e(exported), EXPORT_PASS) == "keystore_exists"
     assert ok(page, "restore", rig.b64e(exported), EXPORT_PASS, True, True)["needRepair"] == []
     ctx.close()

@@ -20,7 +20,7 @@ def _unlock_once_freed(page: Page, timeout_s: float = 15.0) -> None:
         result = call(page, "unlock", PASS)
         if "ok" in result:
             return
-        assert result["error"] == "keystore.open-in-another-tab", result
+        assert result["error"] == "keystore_open_in_another_tab", result
         assert time.monotonic() < deadline, "the closed tab's lock was never freed"
         time.sleep(0.1)
 
@@ -36,13 +36,13 @@ def test_second_tab_is_refused_and_cannot_advance_the_ratchet(
 
     second = rig.open_page(ctx, page_url)
     ok(first, "unlock", PASS)
-    assert code(second, "unlock", PASS) == "keystore.open-in-another-tab"
+    assert code(second, "unlock", PASS) == "keystore_open_in_another_tab"
     # The refused tab has no keystore at all: nothing to step.
     assert code(second, "step", pid).startswith("js:")
     tokens = [ok(first, "step", pid) for _ in range(3)]
     assert [t.split(":")[0] for t in tokens] == ["0", "1", "2"]
     # It cannot set up a keystore over the held one either.
-    assert code(second, "create", PASS, True, True) == "keystore.open-in-another-tab"
+    assert code(second, "create", PASS, True, True) == "keystore_open_in_another_tab"
 
     # When the first tab goes away, the browser frees the lock: the second one continues
     # from the state the first committed, never from an older one.
@@ -60,6 +60,6 @@ def test_a_locked_store_refuses_to_step(pw: Playwright, page_url: str, tmp_path:
     ok(page, "create", PASS)
     ok(page, "addPairing", "cc" * 16)
     ok(page, "lock")
-    assert code(page, "step", "cc" * 16) == "keystore.locked"
-    assert code(page, "doc") == "keystore.locked"
+    assert code(page, "step", "cc" * 16) == "keystore_closed"
+    assert code(page, "doc") == "keystore_closed"
     ctx.close()

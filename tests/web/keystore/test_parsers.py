@@ -21,14 +21,15 @@ from tests.web.keystore import rig
 from tests.web.keystore.rig import PASS, call, ok
 
 EXPORT_PASS = "walnut harbor copper meadow"
-TYPED = {"keystore.wrong-passphrase", "keystore.not-an-export", "keystore.damaged",
-         "keystore.device-key-mismatch", "keystore.weak-passphrase"}
+TYPED = {"keystore_wrong_passphrase", "keystore_not_an_export", "keystore_damaged",
+         "keystore_device_key_mismatch", "keystore_weak_passphrase"}
 SETTINGS = settings(max_examples=120, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @pytest.fixture(scope="module")
 def page(page_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
+    """One browser for the module, with a keystore that is exported, then locked."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -36,18 +37,19 @@ def page(page_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
         pg = rig.open_page(ctx, page_url)
         ok(pg, "create", PASS)
         ok(pg, "addPairing", "0f" * 16)
+        pg.evaluate("(b) => { window.exportB64 = b; }", ok(pg, "exportSealed", EXPORT_PASS))
+        ok(pg, "lock")
         yield pg
         ctx.close()
 
 
 @pytest.fixture(scope="module")
 def export_bytes(page: Page) -> bytes:
-    return rig.b64d(ok(page, "exportSealed", EXPORT_PASS))
+    return rig.b64d(page.evaluate("window.exportB64"))
 
 
 @pytest.fixture(scope="module")
 def record_bytes(page: Page) -> bytes:
-    ok(page, "lock")
     return rig.b64d(ok(page, "rawRecord"))
 
 
@@ -86,7 +88,7 @@ def test_altered_export_is_refused_with_a_code(page: Page, export_bytes: bytes,
     if mutated == export_bytes:
         assert "ok" in result
     elif len(mutated) > len(export_bytes) and mutated.startswith(export_bytes):
-        assert result.get("error") == "keystore.wrong-passphrase"  # trailing bytes fail the tag
+        assert result.get("error") == "keystore_wrong_passphrase"  # trailing bytes fail the tag
     else:
         assert result.get("error") in TYPED, result
 
@@ -113,7 +115,7 @@ def test_absurd_export_costs_are_refused_before_argon2id(
     bad = (export_bytes[:5] + opslimit.to_bytes(4, "big") + memlimit.to_bytes(4, "big")
            + export_bytes[13:])
     assert call(page, "openExport", rig.b64e(bad), EXPORT_PASS)["error"] == \
-        "keystore.not-an-export"
+        "keystore_not_an_export"
 
 
 PASSPHRASES = [

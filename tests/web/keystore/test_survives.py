@@ -55,8 +55,8 @@ def test_wrong_passphrase_is_refused_and_changes_nothing(pw: Playwright, page_ur
     ok(page, "lock")
     before = ok(page, "rawRecord")
 
-    assert code(page, "unlock", "quartz lantern orbit fenne1", False) == "keystore.wrong-passphrase"
-    assert code(page, "unlock", "", False) == "keystore.weak-passphrase"
+    assert code(page, "unlock", "quartz lantern orbit fenne1", False) == "keystore_wrong_passphrase"
+    assert code(page, "unlock", "", False) == "keystore_weak_passphrase"
     # The failed attempts let the tab lock go and wrote nothing.
     assert ok(page, "rawRecord") == before
     assert ok(page, "unlocked") is False
@@ -70,12 +70,12 @@ def test_weak_passphrase_is_refused_at_setup(pw: Playwright, page_url: str,
     ctx = rig.launch(pw, tmp_path / "profile")
     page = rig.open_page(ctx, page_url)
     for weak in ("password1", "letmein123", "patient2026", "aaaaaaaaaaaa", "medcrypt"):
-        assert code(page, "create", weak) == "keystore.weak-passphrase", weak
+        assert code(page, "create", weak) == "keystore_weak_passphrase", weak
     assert ok(page, "exists") is False
     ok(page, "create", PASS)
-    assert code(page, "create", "another fine passphrase here") == "keystore.open-in-another-tab"
+    assert code(page, "create", "another fine passphrase here") == "keystore_open_in_another_tab"
     ok(page, "lock")
-    assert code(page, "create", "another fine passphrase here") == "keystore.exists"
+    assert code(page, "create", "another fine passphrase here") == "keystore_exists"
     ctx.close()
 
 

@@ -27,7 +27,7 @@ const HEADER_LEN = MAGIC.length + 1 + IV_LEN;
 
 function subtle(): SubtleCrypto {
   const s = globalThis.crypto?.subtle;
-  if (s === undefined) throw new KeystoreError("keystore.unsupported", "WebCrypto is missing (not a secure context?)");
+  if (s === undefined) throw new KeystoreError("keystore_unsupported", "WebCrypto is missing (not a secure context?)");
   return s;
 }
 
@@ -51,10 +51,10 @@ export async function wrap(key: CryptoKey, inner: Uint8Array): Promise<Uint8Arra
   return out;
 }
 
-/** Unwrap; a record this key did not wrap is `keystore.device-key-mismatch`. */
+/** Unwrap; a record this key did not wrap is `keystore_device_key_mismatch`. */
 export async function unwrap(key: CryptoKey, outer: Uint8Array): Promise<Uint8Array> {
   if (outer.length < HEADER_LEN + 16 || !MAGIC.every((b, i) => outer[i] === b) || outer[MAGIC.length] !== VERSION) {
-    throw new KeystoreError("keystore.damaged", "not a wrapped keystore record");
+    throw new KeystoreError("keystore_damaged", "not a wrapped keystore record");
   }
   // A copy on a plain ArrayBuffer, as WebCrypto's types ask (the bytes are ciphertext).
   const copy = new Uint8Array(outer);
@@ -64,6 +64,6 @@ export async function unwrap(key: CryptoKey, outer: Uint8Array): Promise<Uint8Ar
       { name: "AES-GCM", iv: header.subarray(MAGIC.length + 1), additionalData: header }, key,
       copy.subarray(HEADER_LEN)));
   } catch {
-    throw new KeystoreError("keystore.device-key-mismatch");
+    throw new KeystoreError("keystore_device_key_mismatch");
   }
 }

@@ -15,7 +15,7 @@
  * accept tokens already read (a rollback). So `markRestored` keeps what identifies the
  * peer (the pinned identity key, the label, the verified fingerprint the app stored) and
  * removes the session itself; `sessionOf` refuses such a pairing with
- * `keystore.pairing-needs-repair` until a re-pair or an authenticated reset gives it a
+ * `keystore_pairing_needs_repair` until a re-pair or an authenticated reset gives it a
  * new session (`withNewSession`).
  */
 
@@ -48,10 +48,10 @@ export function asDocument(value: JsonObject): KeystoreDocument | null {
   return value as KeystoreDocument;
 }
 
-/** The pairing's record, or `keystore.unknown-pairing`. */
+/** The pairing's record, or `keystore_unknown_pairing`. */
 export function pairingOf(doc: KeystoreDocument, pairingId: string): PairingRecord {
   const rec = Object.hasOwn(doc.pairings, pairingId) ? doc.pairings[pairingId] : undefined;
-  if (rec === undefined) throw new KeystoreError("keystore.unknown-pairing");
+  if (rec === undefined) throw new KeystoreError("keystore_unknown_pairing");
   return rec;
 }
 
@@ -63,7 +63,7 @@ export function needsRepair(doc: KeystoreDocument, pairingId: string): boolean {
 
 /** The pairing's ratchet state, refused for a restored pairing. */
 export function sessionOf(doc: KeystoreDocument, pairingId: string): Json {
-  if (needsRepair(doc, pairingId)) throw new KeystoreError("keystore.pairing-needs-repair");
+  if (needsRepair(doc, pairingId)) throw new KeystoreError("keystore_pairing_needs_repair");
   return pairingOf(doc, pairingId)["session"] as Json;
 }
 

@@ -36,7 +36,7 @@ export function sealExport(document: KeystoreDocument, passphrase: string, expor
   }
 }
 
-/** Open an export: `keystore.not-an-export`, `keystore.wrong-passphrase` or the document. */
+/** Open an export: `keystore_not_an_export`, `keystore_wrong_passphrase` or the document. */
 export function openExport(bytes: Uint8Array, passphrase: string): OpenedExport {
   const { key, padded } = SealingKey.unlock(MAGIC_EXPORT, passphrase, bytes);
   key.wipe();
@@ -47,7 +47,7 @@ export function openExport(bytes: Uint8Array, passphrase: string): OpenedExport 
     const document = inner !== null && typeof inner === "object" && !Array.isArray(inner)
       ? asDocument(inner) : null;
     if (outer?.["format"] !== EXPORT_FORMAT || typeof exportedAt !== "string" || document === null) {
-      throw new KeystoreError("keystore.not-an-export", "authentic, but not an export document");
+      throw new KeystoreError("keystore_not_an_export", "authentic, but not an export document");
     }
     return { exportedAt, document };
   } finally {

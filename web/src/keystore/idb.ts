@@ -41,7 +41,7 @@ function request<T>(req: IDBRequest<T>): Promise<T> {
 
 /** Open (and on first use create) the keystore database. */
 export async function openDatabase(): Promise<IDBDatabase> {
-  if (typeof indexedDB === "undefined") throw new KeystoreError("keystore.unsupported", "no IndexedDB");
+  if (typeof indexedDB === "undefined") throw new KeystoreError("keystore_unsupported", "no IndexedDB");
   const req = indexedDB.open(DB_NAME, DB_VERSION);
   req.onupgradeneeded = () => {
     req.result.createObjectStore(STORE);
@@ -49,7 +49,7 @@ export async function openDatabase(): Promise<IDBDatabase> {
   try {
     return await request(req);
   } catch {
-    throw new KeystoreError("keystore.unsupported", "IndexedDB refused to open");
+    throw new KeystoreError("keystore_unsupported", "IndexedDB refused to open");
   }
 }
 

@@ -75,7 +75,7 @@ function magicBytes(magic: Magic): Uint8Array {
  * keystore, a keystore offered as an export).
  */
 export function parseHeader(blob: Uint8Array, expected: Magic): SealedHeader {
-  const wrongKind = expected === MAGIC_EXPORT ? "keystore.not-an-export" : "keystore.damaged";
+  const wrongKind = expected === MAGIC_EXPORT ? "keystore_not_an_export" : "keystore_damaged";
   if (blob.length < HEADER_LEN + TAG_LEN) throw new KeystoreError(wrongKind, "truncated");
   const magic = new TextDecoder().decode(blob.subarray(0, 4));
   if (magic !== expected || blob[4] !== FORMAT_VERSION) {
@@ -99,7 +99,7 @@ export function parseHeader(blob: Uint8Array, expected: Magic): SealedHeader {
 
 /** The passphrase as Argon2id reads it: UTF-8 of its NFC form (PROTOCOL §15). */
 export function passphraseBytes(passphrase: string): Uint8Array {
-  if (passphrase.length === 0) throw new KeystoreError("keystore.weak-passphrase", "empty");
+  if (passphrase.length === 0) throw new KeystoreError("keystore_weak_passphrase", "empty");
   return new TextEncoder().encode(passphrase.normalize("NFC"));
 }
 
@@ -128,7 +128,7 @@ export class SealingKey {
         argon2id(pass, salt, profile.opslimit, profile.memlimit));
     } catch {
       // libsodium refused the cost or could not allocate its memory on this device.
-      throw new KeystoreError("keystore.unsupported", "Argon2id could not run at this cost");
+      throw new KeystoreError("keystore_unsupported", "Argon2id could not run at this cost");
     } finally {
       wipe(pass);
     }
@@ -141,7 +141,7 @@ export class SealingKey {
 
   /**
    * Derive the key `blob`'s header names and open it. A wrong passphrase or any altered
-   * byte is `keystore.wrong-passphrase`, raised after the derived key has been zeroed.
+   * byte is `keystore_wrong_passphrase`, raised after the derived key has been zeroed.
    */
   static unlock(magic: Magic, passphrase: string, blob: Uint8Array): { key: SealingKey; padded: Uint8Array } {
     const header = parseHeader(blob, magic);
@@ -185,12 +185,12 @@ export class SealingKey {
     const header = parseHeader(blob, this.magic);
     const same = header.opslimit === this.profile.opslimit && header.memlimit === this.profile.memlimit
       && header.salt.every((b, i) => b === this.salt[i]);
-    if (!same) throw new KeystoreError("keystore.wrong-passphrase");
+    if (!same) throw new KeystoreError("keystore_wrong_passphrase");
     try {
       return xchachaDecrypt(this.#key, header.nonce, blob.subarray(HEADER_LEN), blob.subarray(0, HEADER_LEN));
     } catch {
       // One answer for a wrong passphrase and a damaged record, as the CLI (§15).
-      throw new KeystoreError("keystore.wrong-passphrase");
+      throw new KeystoreError("keystore_wrong_passphrase");
     }
   }
 
@@ -206,6 +206,6 @@ export class SealingKey {
 
   #check(): void {
     // A zeroed key would still "work": refuse rather than seal under 32 zero bytes.
-    if (this.#wiped) throw new KeystoreError("keystore.locked", "the sealing key was wiped");
+    if (this.#wiped) throw new KeystoreError("keystore_closed", "the sealing key was wiped");
   }
 }

@@ -118,7 +118,7 @@ export class Keystore {
   /**
    * Open the keystore with `passphrase`: take the tab lock first (a second tab fails
    * here, before reading anything), then unwrap with the browser's key and open the seal.
-   * A wrong passphrase is `keystore.wrong-passphrase` and writes nothing. A record sealed
+   * A wrong passphrase is `keystore_wrong_passphrase` and writes nothing. A record sealed
    * under a weaker Argon2id cost than `opts.profile` is re-sealed (fresh salt) first.
    */
   static async unlock(passphrase: string, opts: KeystoreOptions = {}): Promise<Keystore> {
@@ -131,17 +131,17 @@ export class Keystore {
     try {
       db = await openDatabase();
       const record = await get<SealedRecord>(db, "keystore");
-      if (record === undefined) throw new KeystoreError("keystore.not-found");
+      if (record === undefined) throw new KeystoreError("keystore_not_found");
       const deviceKey = await get<CryptoKey>(db, "device-key");
-      if (deviceKey === undefined) throw new KeystoreError("keystore.device-key-missing");
-      if (!(record.sealed instanceof Uint8Array)) throw new KeystoreError("keystore.damaged");
+      if (deviceKey === undefined) throw new KeystoreError("keystore_device_key_missing");
+      if (!(record.sealed instanceof Uint8Array)) throw new KeystoreError("keystore_damaged");
       const inner = await unwrap(deviceKey, record.sealed);
       const opened = SealingKey.unlock(MAGIC_KEYSTORE, passphrase, inner);
       key = opened.key;
       const parsed = parseObject(opened.padded);
       wipe(opened.padded);
       const doc = parsed === null ? null : asDocument(parsed);
-      if (doc === null) throw new KeystoreError("keystore.damaged", "authentic, but not a web keystore document");
+      if (doc === null) throw new KeystoreError("keystore_damaged", "authentic, but not a web keystore document");
       store = new Keystore(db, deviceKey, key, doc, lock, opts.now ?? systemClock);
       if (weakerThan(key.profile, target)) {
         await store.#reseal(passphrase, raisedTo(key.profile, target));
@@ -182,7 +182,7 @@ export class Keystore {
     try {
       db = await openDatabase();
       if (opts.replace !== true && (await get<SealedRecord>(db, "keystore")) !== undefined) {
-        throw new KeystoreError("keystore.exists");
+        throw new KeystoreError("keystore_exists");
       }
       const storage = await requestPersistence();
       const deviceKey = await createDeviceKey();
@@ -222,7 +222,7 @@ export class Keystore {
     return this.#serial(async () => {
       const result = await fn(clone(this.#open().doc));
       const doc = asDocument(result.doc);
-      if (doc === null) throw new KeystoreError("keystore.write-failed", "fn returned no keystore document");
+      if (doc === null) throw new KeystoreError("keystore_write_failed", "fn returned no keystore document");
       await this.#write(doc);
       return result.output;
     });
@@ -231,7 +231,7 @@ export class Keystore {
   /**
    * One pairing's ratchet step: `fn` gets the pairing's session state and returns the
    * new state and the output (a token, a plaintext), committed before it is returned.
-   * A restored pairing is refused with `keystore.pairing-needs-repair`: nothing can
+   * A restored pairing is refused with `keystore_pairing_needs_repair`: nothing can
    * encrypt or decrypt on it until `installSession` gives it a new session.
    */
   transactPairing<T>(pairingId: string,
@@ -298,7 +298,7 @@ export class Keystore {
   #open(): { doc: KeystoreDocument; db: IDBDatabase; key: SealingKey; deviceKey: CryptoKey } {
     if (this.#doc === null || this.#db === null || this.#key === null || this.#deviceKey === null
       || !this.#lock.held) {
-      throw new KeystoreError("keystore.locked");
+      throw new KeystoreError("keystore_closed");
     }
     return { doc: this.#doc, db: this.#db, key: this.#key, deviceKey: this.#deviceKey };
   }
@@ -316,17 +316,17 @@ export class Keystore {
     try {
       bytes = canonicalJsonBytes(doc);
     } catch {
-      throw new KeystoreError("keystore.write-failed", "the document is not canonical JSON");
+      throw new KeystoreError("keystore_write_failed", "the document is not canonical JSON");
     }
     try {
       const inner = key.seal(bytes);
       const sealed = await wrap(deviceKey, inner);
-      if (!this.#lock.held) throw new KeystoreError("keystore.locked", "the tab lock was lost");
+      if (!this.#lock.held) throw new KeystoreError("keystore_closed", "the tab lock was lost");
       const record: SealedRecord = { version: 1, sealed };
       await putAll(db, [["keystore", record], ...extra]);
     } catch (e) {
-      if (e instanceof KeystoreError && e.code === "keystore.locked") throw e;
-      throw new KeystoreError("keystore.write-failed");
+      if (e instanceof KeystoreError && e.code === "keystore_closed") throw e;
+      throw new KeystoreError("keystore_write_failed");
     } finally {
       wipe(bytes);
     }

@@ -43,10 +43,10 @@ export async function estimate(passphrase: string, hints: readonly string[] = []
   };
 }
 
-/** The rating, or `keystore.weak-passphrase` below "fair". */
+/** The rating, or `keystore_weak_passphrase` below "fair". */
 export async function requireFair(passphrase: string, hints: readonly string[] = []): Promise<Strength> {
-  if (passphrase.length === 0) throw new KeystoreError("keystore.weak-passphrase", "empty");
+  if (passphrase.length === 0) throw new KeystoreError("keystore_weak_passphrase", "empty");
   const strength = await estimate(passphrase, hints);
-  if (strength.score < MIN_SCORE) throw new KeystoreError("keystore.weak-passphrase");
+  if (strength.score < MIN_SCORE) throw new KeystoreError("keystore_weak_passphrase");
   return strength;
 }

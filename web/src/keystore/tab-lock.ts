@@ -6,7 +6,7 @@
  * tab cannot even read the sealed record.
  *
  * The lock is asked for with `ifAvailable`, so a second tab gets
- * `keystore.open-in-another-tab` at once instead of queueing silently behind the first.
+ * `keystore_open_in_another_tab` at once instead of queueing silently behind the first.
  * The browser releases it when the tab closes, crashes or navigates away; a lock taken
  * by `steal` elsewhere rejects the held request, and the holder is told (`onLost`) so it
  * wipes its keys and stops.
@@ -23,10 +23,10 @@ export interface TabLock {
   readonly held: boolean;
 }
 
-/** Take the keystore's exclusive lock now, or throw `keystore.open-in-another-tab`. */
+/** Take the keystore's exclusive lock now, or throw `keystore_open_in_another_tab`. */
 export async function acquireTabLock(onLost: () => void): Promise<TabLock> {
   const locks = globalThis.navigator?.locks;
-  if (locks === undefined) throw new KeystoreError("keystore.unsupported", "no Web Locks");
+  if (locks === undefined) throw new KeystoreError("keystore_unsupported", "no Web Locks");
   let releaseFn: () => void = () => undefined;
   const released = new Promise<void>((resolve) => {
     releaseFn = resolve;
@@ -58,6 +58,6 @@ export async function acquireTabLock(onLost: () => void): Promise<TabLock> {
       else reject(e instanceof Error ? e : new Error("Web Locks request failed"));
     });
   });
-  if (!(await acquired)) throw new KeystoreError("keystore.open-in-another-tab");
+  if (!(await acquired)) throw new KeystoreError("keystore_open_in_another_tab");
   return state;
 }

@@ -17,7 +17,13 @@ import { unwrap } from "../../../../web/src/keystore/device-key.js";
 import { openExport } from "../../../../web/src/keystore/export-file.js";
 import { get, openDatabase, putAll } from "../../../../web/src/keystore/idb.js";
 import { MAGIC_KEYSTORE, SealingKey } from "../../../../web/src/keystore/sealing.js";
-import { fromBase64, hmacSha256, randomBytes, ready, toBase64 } from "../../../../web/src/crypto/primitives.js";
+import { MedCryptError } from "../../../../web/src/crypto/errors.js";
+import {
+  ed25519Public, fromBase64, fromHex, hmacSha256, randomBytes, ready, toBase64, wipe, x25519Public,
+} from "../../../../web/src/crypto/primitives.js";
+import { epochOf } from "../../../../web/src/protocol/epochs.js";
+import { decrypt, encrypt, fromPairing, type PairingSecrets } from "../../../../web/src/protocol/v3session.js";
+import type { SessionDocument } from "../../../../web/src/protocol/v3state.js";
 
 declare global {
   interface Window {
@@ -38,7 +44,7 @@ async function wrapCall(fn: () => Promise<unknown> | unknown): Promise<Result> {
   try {
     return { ok: (await fn()) ?? null };
   } catch (e) {
-    if (e instanceof KeystoreError) return { error: e.code, message: e.message };
+    if (e instanceof KeystoreError || e instanceof MedCryptError) return { error: e.code, message: e.message };
     const err = e as Error;
     return { error: `js:${err?.name ?? "unknown"}`, message: String(err?.message ?? e) };
   }
@@ -57,7 +63,68 @@ function chainStep(session: Json): { session: Json; token: string } {
   return { session: { chain_key: b64(next), n: s.n + 1 }, token: `${s.n}:${b64(tokenBytes)}` };
 }
 
+/** A v3 pairing made as tests/support/v3pairs.py makes one (fresh random secrets). */
+function makeV3Pair(pairingIdHex: string): { patient: SessionDocument; physician: SessionDocument;
+  patientSeed: Uint8Array; physicianSeed: Uint8Array } {
+  const rng = randomBytes;
+  const patientSeed = rng(32);
+  const physicianSeed = rng(32);
+  const transcript = rng(32);
+  const root = rng(32);
+  const epPrivate = rng(32);
+  const edPrivate = rng(32);
+  const base = {
+    pairingId: fromHex(pairingIdHex), startEpoch: epochOf(new Date()), graceDays: 7,
+    transcriptHash: transcript, escrowPublic: null,
+    patientRatchetPublic: x25519Public(epPrivate), physicianRatchetPublic: x25519Public(edPrivate),
+  };
+  const secrets = (role: "patient" | "physician"): PairingSecrets => ({
+    ...base, role, rootKey: root.slice(),
+    ownIdentityPrivate: (role === "patient" ? patientSeed : physicianSeed).slice(),
+    peerIdentityPublic: ed25519Public(role === "patient" ? physicianSeed : patientSeed),
+    patientRatchetPrivate: role === "patient" ? epPrivate.slice() : null,
+    physicianRatchetPrivate: role === "patient" ? null : edPrivate.slice(),
+  });
+  return { patient: fromPairing(secrets("patient")), physician: fromPairing(secrets("physician")),
+    patientSeed, physicianSeed };
+}
+
+/** The real v3 send (web/src/protocol) on the keystore's copy of the pairing's session. */
+function sendV3(id: string, text: string, showFirst: boolean): Promise<string> {
+  return need().transactPairing(id, async (session, record) => {
+    const seed = unb64(record["identity_seed"] as string);
+    try {
+      const sent = encrypt(session as unknown as SessionDocument, seed, te.encode(text), { now: new Date() });
+      if (showFirst) await window.show!(sent.token);
+      return { session: sent.state as unknown as Json, output: sent.token };
+    } finally {
+      wipe(seed);
+    }
+  });
+}
+
 const T = {
+  /** Pair for real: the patient's session goes into the keystore, the physician's to Python. */
+  pairV3: (id: string) => wrapCall(async () => {
+    const pair = makeV3Pair(id);
+    await need().installSession(id, pair.patient as unknown as Json,
+      { label: `pairing ${id}`, identity_seed: b64(pair.patientSeed) });
+    return { physician: pair.physician, physicianSeed: b64(pair.physicianSeed) };
+  }),
+  sendV3: (id: string, text: string) => wrapCall(() => sendV3(id, text, false)),
+  sendV3ThenShow: (id: string, text: string) => wrapCall(async () => {
+    const token = await sendV3(id, text, false);
+    await window.show!(token);
+    return token;
+  }),
+  sendV3ShowFirst: (id: string, text: string) => wrapCall(() => sendV3(id, text, true)),
+  /** The physician (state held by Python) opens a token: new state, index, chain and text. */
+  peerOpen: (state: SessionDocument, token: string) => wrapCall(() => {
+    const { state: next, opened } = decrypt(state, token, { now: new Date() });
+    return { state: next, index: opened.index, chainId: b64(opened.chainId),
+      text: new TextDecoder().decode(opened.body) };
+  }),
+
   ready: () => wrapCall(() => ready()),
   exists: () => wrapCall(() => Keystore.exists()),
   create: (pass: string, fast = true, replace = false) => wrapCall(async () => {
