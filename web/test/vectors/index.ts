@@ -1,7 +1,7 @@
 /** Every vector check, in one list, for the Node runner and the browser page alike. */
 
 import { attachmentVectors } from "./attachments.js";
-import { fuzzParsers } from "./fuzz.js";
+import { fuzzParsers, offerWhitespace } from "./fuzz.js";
 import type { VectorCheck } from "./harness.js";
 import { thirdPartyChecks } from "./third_party.js";
 import { pinRecordVectors, v3PairingVectors } from "./v3pairing.js";
@@ -9,5 +9,5 @@ import { v3SessionVectors } from "./v3session.js";
 
 export const allChecks: VectorCheck[] = [
   ...thirdPartyChecks, v3SessionVectors, v3PairingVectors, pinRecordVectors,
-  attachmentVectors, fuzzParsers,
+  attachmentVectors, fuzzParsers, offerWhitespace,
 ];
