@@ -133,6 +133,10 @@ export function sha256(data: Uint8Array): Uint8Array {
   return lib().crypto_hash_sha256(data);
 }
 
+export function sha512(data: Uint8Array): Uint8Array {
+  return lib().crypto_hash_sha512(data);
+}
+
 /**
  * Incremental SHA-256 (libsodium's init/update/final), for hashing a file chunk by chunk
  * with flat memory. The state lives in libsodium's heap until {@link Sha256.digest}.
