@@ -7,8 +7,10 @@ import { thirdPartyChecks } from "./third_party.js";
 import { v2PairingSessionVectors, v2Vectors } from "./v2.js";
 import { pinRecordVectors, v3PairingVectors } from "./v3pairing.js";
 import { v3SessionVectors } from "./v3session.js";
+import { v3UpgradeVectors } from "./v3upgrade.js";
 
 export const allChecks: VectorCheck[] = [
   ...thirdPartyChecks, v3SessionVectors, v3PairingVectors, pinRecordVectors,
-  attachmentVectors, v2Vectors, v2PairingSessionVectors, fuzzParsers, offerWhitespace,
+  attachmentVectors, v2Vectors, v2PairingSessionVectors,
+  v3UpgradeVectors, fuzzParsers, offerWhitespace,
 ];
