@@ -101,7 +101,7 @@ export async function build(outdir) {
     BUNDLE_SHA256: PLACEHOLDER,
   });
   files["app/index.html"] = canonicalIndex;
-  files["index.html"] = renderTemplate("entry.html", {});
+  files["index.html"] = renderTemplate("entry.html", { ICON: iconPath.slice(4) });
   // The worker precaches everything under app/ (its scope) and checks each file's hash.
   const precache = Object.keys(files)
     .filter((p) => p.startsWith("app/"))
