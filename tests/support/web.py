@@ -187,6 +187,12 @@ document.addEventListener('securitypolicyviolation', (e) => {
 """
 
 
+# Resolves once the page's registration has an activated worker.
+WORKER_ACTIVATED = """navigator.serviceWorker.ready.then((r) => r.active.state === 'activated'
+  || new Promise((resolve) => r.active.addEventListener('statechange',
+       (e) => e.target.state === 'activated' && resolve(true))))"""
+
+
 def screenshot(page: Any, name: str) -> Path:
     """Save a full-page screenshot under test-artifacts/web/ and return its path."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -15,14 +15,14 @@ import { settings } from "./screens/settings.js";
 import { adoptStyles } from "./styles.js";
 import { gateOnChangedBundle, startUpdates } from "./update.js";
 
-void [home, settings, about]; // registered in this order: the navigation's order
+const SCREENS = [home, settings, about]; // the navigation's order
 
 async function boot(): Promise<void> {
   adoptStyles();
   initLanguage(navigator.languages);
   const inbox = new Inbox();
   const fragment = readFragment(inbox);
-  const frame = new Frame(document.body, inbox, home.id);
+  const frame = new Frame(document.body, inbox, SCREENS);
   frame.show(home.id);
   await gateOnChangedBundle();
   await fragment;

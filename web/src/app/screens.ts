@@ -2,9 +2,10 @@
  * The frame every screen lives in: a header with the app's name and the navigation, one
  * <main> that shows the current screen, and a re-render when the language changes.
  *
- * A screen is a function from a context to an element; it keeps no global state and
- * registers itself with `defineScreen`. The screens of pairing, threads, setup/unlock and
- * verification (built on web/src/protocol and web/src/keystore) plug in the same way.
+ * A screen is a function from a context to an element and keeps no global state; the
+ * frame gets the list of screens, in navigation order, from main.ts. The screens of
+ * pairing, threads, setup/unlock and verification (built on web/src/protocol and
+ * web/src/keystore) plug in the same way.
  * Moving to a screen moves the keyboard and screen-reader focus to its heading and sets
  * the document title, as a page load would.
  */
@@ -27,11 +28,8 @@ export interface Screen {
   render(ctx: ScreenContext): HTMLElement;
 }
 
-const registry = new Map<string, Screen>();
-
+/** A screen, typed: identity function so each screen module reads as one declaration. */
 export function defineScreen(screen: Screen): Screen {
-  if (registry.has(screen.id)) throw new Error(`screen ${screen.id} defined twice`);
-  registry.set(screen.id, screen);
   return screen;
 }
 
@@ -41,9 +39,15 @@ export class Frame {
   private readonly navList: HTMLUListElement;
   private readonly heading: HTMLHeadingElement;
   private readonly ctx: ScreenContext;
+  private readonly registry: ReadonlyMap<string, Screen>;
 
-  constructor(private readonly root: HTMLElement, inbox: Inbox, first: string) {
-    this.current = first;
+  /** `screens` in navigation order; the first is shown first. */
+  constructor(private readonly root: HTMLElement, inbox: Inbox, screens: readonly Screen[]) {
+    const first = screens[0];
+    if (!first) throw new Error("a frame needs a screen");
+    this.registry = new Map(screens.map((s) => [s.id, s]));
+    if (this.registry.size !== screens.length) throw new Error("two screens share an id");
+    this.current = first.id;
     this.heading = h("h1", {});
     this.navList = h("ul", {});
     this.main = h("main", { id: "main", tabindex: "-1" });
@@ -60,7 +64,7 @@ export class Frame {
   }
 
   show(id: string): void {
-    if (!registry.has(id)) throw new Error(`no screen ${id}`);
+    if (!this.registry.has(id)) throw new Error(`no screen ${id}`);
     this.current = id;
     this.render(true);
   }
@@ -70,13 +74,13 @@ export class Frame {
   }
 
   private render(moveFocus: boolean): void {
-    const screen = registry.get(this.current);
+    const screen = this.registry.get(this.current);
     if (!screen) throw new Error(`no screen ${this.current}`);
     document.documentElement.lang = language();
     this.heading.textContent = t("app.name");
     const navLabel = this.root.querySelector("#nav-label");
     if (navLabel) navLabel.textContent = t("nav.label");
-    replaceChildren(this.navList, ...[...registry.values()].filter((s) => s.nav).map((s) => {
+    replaceChildren(this.navList, ...[...this.registry.values()].filter((s) => s.nav).map((s) => {
       const button = h("button", { type: "button", "data-screen": s.id,
         "aria-current": s.id === this.current ? "page" : undefined }, t(s.nav as MessageKey));
       button.addEventListener("click", () => this.show(s.id));

@@ -39,6 +39,8 @@ button:focus-visible, input:focus-visible { outline: 3px solid var(--accent); ou
 main { display: flex; flex-direction: column; gap: 1rem; }
 main h2 { margin: 0; font-size: 1.35rem; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 0.75rem; padding: 1rem; }
+.card > :first-child { margin-top: 0; } .card > :last-child { margin-bottom: 0; }
+.card h3 { font-size: 1.1rem; }
 .muted { color: var(--muted); }
 .hash { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 1rem; word-spacing: 0.2em; overflow-wrap: anywhere; }
 fieldset { border: 1px solid var(--line); border-radius: 0.75rem; padding: 0.75rem 1rem; margin: 0; }
