@@ -216,3 +216,28 @@ def overflowing(page: Any) -> list[str]:
       }
       return out;
     }"""))
+
+
+READY = "html[data-ready='1']"
+
+
+def open_app(page: Any, server: RecordingServer, suffix: str = "") -> None:
+    """Open the app (plus ``suffix``, e.g. a fragment) and wait until it has started."""
+    page.goto(server.app_url + suffix)
+    page.wait_for_selector(READY)
+
+
+def controlled(page: Any, server: RecordingServer) -> None:
+    """Load until the service worker controls the page (the first load only installs it)."""
+    open_app(page, server)
+    page.evaluate(WORKER_ACTIVATED)
+    page.reload()
+    page.wait_for_selector(READY)
+    assert page.evaluate("!!navigator.serviceWorker.controller")
+
+
+def visit_every_screen(page: Any) -> None:
+    """Click through the navigation, waiting for each screen to be the current one."""
+    for screen in page.eval_on_selector_all("nav button", "bs => bs.map(b => b.dataset.screen)"):
+        page.click(f"nav button[data-screen={screen}]")
+        page.wait_for_selector(f"nav button[data-screen={screen}][aria-current=page]")

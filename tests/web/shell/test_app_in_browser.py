@@ -9,29 +9,9 @@ from typing import Any
 
 from medcrypt.companion.webui.server import CSP, WORKER_CSP
 from tests.support import web
+from tests.support.web import READY, controlled, open_app, visit_every_screen
 
-READY = "html[data-ready='1']"
 TOKEN = "[MEDCRYPT:v3:QUJDREVGR0hJSktMTU5PUA==]"
-
-
-def open_app(page: Any, server: web.RecordingServer, suffix: str = "") -> None:
-    page.goto(server.app_url + suffix)
-    page.wait_for_selector(READY)
-
-
-def controlled(page: Any, server: web.RecordingServer) -> None:
-    """Load until the service worker controls the page (the first load only installs it)."""
-    open_app(page, server)
-    page.evaluate(web.WORKER_ACTIVATED)
-    page.reload()
-    page.wait_for_selector(READY)
-    assert page.evaluate("!!navigator.serviceWorker.controller")
-
-
-def visit_every_screen(page: Any) -> None:
-    for screen in page.eval_on_selector_all("nav button", "bs => bs.map(b => b.dataset.screen)"):
-        page.click(f"nav button[data-screen={screen}]")
-        page.wait_for_selector(f"nav button[data-screen={screen}][aria-current=page]")
 
 
 def test_no_request_but_same_origin_assets_and_the_csp_on_each(

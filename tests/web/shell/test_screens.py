@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support import web
-from tests.web.shell.test_app_in_browser import READY, open_app, visit_every_screen
+from tests.support.web import READY, open_app, visit_every_screen
 
 SCREENS = ("home", "settings", "about")
 

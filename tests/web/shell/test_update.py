@@ -10,7 +10,7 @@ import pytest
 
 from medcrypt.companion.webui.location import load_local
 from tests.support import web
-from tests.web.shell.test_app_in_browser import READY, controlled
+from tests.support.web import READY, controlled
 
 TAGLINE = "This is the second build"
 
