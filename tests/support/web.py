@@ -93,13 +93,17 @@ def build_copy(web_copy: Path, outdir: Path) -> Build:
     return Build(outdir=outdir, bundle_hash=found.group(1), output=done.stdout)
 
 
-def build_variant(tmp: Path, tagline: str) -> Build:
-    """A second, different build: the English tagline changed (a clinic's update)."""
+def build_variant(tmp: Path, tagline: str, worker_patch: str = "") -> Build:
+    """A second, different build: the English tagline changed (a clinic's update), and
+    ``worker_patch`` appended to the service worker's source if given."""
     copy = copy_web_tree(tmp / "web-variant")
     strings = copy / "src" / "app" / "strings" / "en.ts"
     text = strings.read_text()
     start = text.index('"app.tagline": "') + len('"app.tagline": "')
     strings.write_text(text[:start] + tagline + text[text.index('"', start):])
+    if worker_patch:
+        worker = copy / "src" / "app" / "sw" / "worker.ts"
+        worker.write_text(worker.read_text() + worker_patch)
     return build_copy(copy, tmp / "dist-variant")
 
 

@@ -4,6 +4,7 @@ different build; the app learns of it through the browser's own update check."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -93,3 +94,40 @@ def test_declined_update_is_gated_when_the_browser_activates_it(
     again.reload()
     again.wait_for_selector(READY)
     assert again.locator("dialog[open]").count() == 0
+
+
+# What the consent path guards against: a worker that skips waiting and claims the
+# clients (the usual "update at once" recipe) takes over the running app.
+TAKE_OVER = """
+worker.addEventListener("install", () => { void worker.skipWaiting(); });
+worker.addEventListener("activate", (event) => event.waitUntil(worker.clients.claim()));
+"""
+
+
+def test_a_worker_that_skips_waiting_would_take_over_without_consent(
+        page: Any, web_server: web.RecordingServer, web_build: web.Build,
+        tmp_path: Path) -> None:
+    hostile = web.build_variant(tmp_path, "Took over without asking", worker_patch=TAKE_OVER)
+    controlled(page, web_server)
+    web_server.swap(load_local(hostile.outdir))
+    settled = page.evaluate("""async () => {
+      const r = await navigator.serviceWorker.getRegistration();
+      await r.update();
+      for (let i = 0; i < 150; i++) {
+        if (!r.installing && !r.waiting) return true;
+        await new Promise((done) => setTimeout(done, 100));
+      }
+      return false;
+    }""")
+    assert settled
+    page.reload()
+    # The attack works: the new code runs after a plain reload; the old version never
+    # got to offer the update (only the new code's own start-up gate, which a hostile
+    # version would simply leave out, asks anything).
+    page.wait_for_selector("#changed-dialog[open]", timeout=15000)
+    assert running_hash(page) == hostile.bundle_hash
+    assert page.locator("#update-dialog").count() == 0
+    # Which is why the shipped worker has neither call (and test_update above shows the
+    # honest update waiting for the user).
+    worker_js = (web_build.outdir / "app" / "sw.js").read_text()
+    assert "skipWaiting" not in worker_js and "claim(" not in worker_js
