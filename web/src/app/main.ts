@@ -7,7 +7,7 @@
  * can see it.
  */
 import { Inbox, readFragment } from "./inbound.js";
-import { initLanguage } from "./i18n.js";
+import { initLanguage, t } from "./i18n.js";
 import { Frame } from "./screens.js";
 import { about } from "./screens/about.js";
 import { home } from "./screens/home.js";
@@ -25,7 +25,9 @@ async function boot(): Promise<void> {
   const frame = new Frame(document.body, inbox, SCREENS);
   frame.show(home.id);
   await gateOnChangedBundle();
-  await fragment;
+  const arrived = await fragment;
+  if (arrived === "token") frame.notify(t("inbound.received"));
+  if (arrived === "none") frame.notify(t("inbound.none"));
   await startUpdates();
   document.documentElement.dataset["ready"] = "1";
 }
