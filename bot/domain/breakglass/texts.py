@@ -23,7 +23,7 @@ REQUESTED = ("Break-glass request {code} opened. A second admin must send /appro
 DENIED = "Break-glass request {code} denied. Nothing was exported."
 APPROVED = ("Break-glass request {code} approved: a sealed bundle ({deposits} escrow deposits, "
             "{messages} messages) was sent to the requesting admin. Two share holders open it "
-            "offline with `medcrypt-bot breakglass open`.")
+            "offline with `medcrypt-breakglass open`.")
 NOTICE = ("Emergency access notice: on {when} two clinic admins approved break-glass access "
           "to the messages of this conversation that are not yet destroyed. "
           "Reason given: {reason}")
