@@ -30,7 +30,8 @@ _UPGRADES: Table = PairingUpgrade.__table__  # type: ignore[assignment]
 _COLUMNS = (Pairing.pairing_id, Pairing.physician_id, Pairing.patient_id, Pairing.status,
             Pairing.start_epoch, Pairing.grace_days, Pairing.offer_expires_at,
             Pairing.created_at, Pairing.completed_at, Pairing.consent_at,
-            Pairing.consent_channel, Pairing.consent_notice_version, Pairing.shredded_at)
+            Pairing.consent_channel, Pairing.consent_notice_version, Pairing.shredded_at,
+            Pairing.tag)
 #: Pairing ids per ``IN (...)`` (bound parameters stay well under SQLite's limit).
 _ID_CHUNK = 500
 
@@ -51,6 +52,9 @@ class PairingRecord:
     consent_notice_version: str | None
     #: When ``/shred`` ended the pairing for good (None: it was never shredded).
     shredded_at: datetime | None = None
+    #: The pairing's short name (docs/adr/0031); None for a pre-tag pairing whose tag
+    #: an older pairing holds (migration 0018).
+    tag: str | None = None
 
 
 class ActivePairing(NamedTuple):
@@ -77,6 +81,8 @@ class Route:
     #: admission row) or upgraded from v2 (``pairing_upgrades.upgraded_at``, ADR 0027),
     #: else 2. A pairing speaks one version of MESSAGE (ADR 0026).
     version: int = 2
+    #: The pairing's short name (see :class:`PairingRecord`).
+    tag: str | None = None
 
 
 # Statements of the per-message path, built once: constructing and coercing a statement
@@ -85,7 +91,8 @@ _ROUTE = (select(_PAIRINGS.c.pairing_id, _PAIRINGS.c.physician_id, _PAIRINGS.c.p
                  _PAIRINGS.c.status, _PAIRINGS.c.start_epoch, _PAIRINGS.c.grace_days,
                  _EPOCHS.c.state, _PAIRINGS.c.shredded_at,
                  case((or_(_ADMISSIONS.c.pairing_id.is_not(None),
-                           _UPGRADES.c.upgraded_at.is_not(None)), 3), else_=2))
+                           _UPGRADES.c.upgraded_at.is_not(None)), 3), else_=2),
+                 _PAIRINGS.c.tag)
           .select_from(_PAIRINGS.outerjoin(_EPOCHS, and_(
               _EPOCHS.c.pairing_id == _PAIRINGS.c.pairing_id,
               _EPOCHS.c.epoch == bindparam("epoch")))
@@ -119,16 +126,24 @@ def register_pairing(
     grace_days: int,
     offer_expires_at: datetime,
     now: datetime,
+    tag: str,
 ) -> bool:
-    """Record a registered offer, ``pending``; False when the id is taken (a second
-    registration of one id changes nothing)."""
+    """Record a registered offer, ``pending``, named ``tag``; False when the id or the
+    tag is taken (nothing changes: :func:`get_pairing` tells which)."""
     if session.new or session.dirty or session.deleted:
         session.flush()  # the physician's identity may be new in this transaction
     return insert_if_absent(session, _PAIRINGS, {
         "pairing_id": pairing_id, "physician_id": physician_id, "patient_id": None,
         "status": "pending", "start_epoch": start_epoch, "grace_days": grace_days,
         "offer_expires_at": offer_expires_at, "created_at": now, "completed_at": None,
-        "consent_at": None, "consent_channel": None, "consent_notice_version": None})
+        "consent_at": None, "consent_channel": None, "consent_notice_version": None,
+        "tag": tag})
+
+
+def by_tag(session: Session, tag: str) -> PairingRecord | None:
+    """The pairing named ``tag`` (as shown, ``XXX-XXX``), whatever its status."""
+    row = session.execute(select(*_COLUMNS).where(Pairing.tag == tag)).first()
+    return None if row is None else _record(row)
 
 
 def accept_pairing(
