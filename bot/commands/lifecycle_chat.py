@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from medcrypt.bot.domain.lifecycle.rotation import rotate
 from medcrypt.bot.domain import names
+from medcrypt.bot.domain.lifecycle.rotation import rotate
 from medcrypt.bot.domain.lifecycle.shred import shred_pairing
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.server.audit import Action
@@ -92,7 +92,7 @@ def shred_command(ctx: Services, actor_id: str, args: list[str]) -> ChatReply:
     ctx.audit.append(actor, Action.ADMIN_COMMAND, ctx.pairing_ref(pid), {"command": "shred"})
     counts = shred_pairing(ctx, pid, now, actor=actor, reason="admin_request")
     return ChatReply(
-        f"Shredded pairing {_name(ctx, pid)}: {counts['epochs']} epoch(s), {counts['tokens']} stored "
-        f"message(s), {counts['escrow']} escrow deposit(s), "
+        f"Shredded pairing {_name(ctx, pid)}: {counts['epochs']} epoch(s), "
+        f"{counts['tokens']} stored message(s), {counts['escrow']} escrow deposit(s), "
         f"{counts['media']} file(s) deleted; the pairing has ended for good and the relay "
         "refuses its messages; both members were told to re-pair.", int(counts["notices"]))

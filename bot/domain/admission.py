@@ -19,8 +19,8 @@ accepts expire with the offer.
 from __future__ import annotations
 
 from medcrypt.bot.domain import notices
-from medcrypt.bot.domain.names import name_of
 from medcrypt.bot.domain.handling import Handling
+from medcrypt.bot.domain.names import name_of
 from medcrypt.crypto.errors import OfferExpired, OfferReused, WrongPairing
 from medcrypt.crypto.keyless.pairing_wire import AcceptV3, KeyConfirm, admits
 from medcrypt.crypto.keyless.wire import Token
@@ -92,7 +92,8 @@ def accept(ctx: Handling, token: Token, token_text: str) -> None:
     ctx.audit("pairing_accept_pending", pairing=pairing.pairing_id)
     ctx.relay_token(pairing.physician_id, token_text, pairing.pairing_id)
     ctx.notify(pairing.physician_id, notices.ACCEPT_ARRIVED.format(
-        n=len(waiting), tag=name_of(pairing), at=now.strftime("%H:%M:%S"), platform=ctx.channel.display_name,
+        n=len(waiting), tag=name_of(pairing), at=now.strftime("%H:%M:%S"),
+        platform=ctx.channel.display_name,
         tail=_tail(ctx)))
     if len({w.sender_id for w in waiting}) >= 2:
         _abort(ctx, pairing, [w.sender_id for w in waiting])

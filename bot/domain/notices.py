@@ -28,6 +28,16 @@ PLAINTEXT_BLOCKED = (
     "companion and paste the [MEDCRYPT:...] text it gives you. Your text was not stored."
 )
 
+#: Joined to the plaintext refusals (:func:`emergency`), from ``[clinic]`` settings.
+EMERGENCY_NUMBER = "Emergency number: {number}."
+
+
+def emergency(text: str, number: str) -> str:
+    """The clinic's emergency wording and number (``clinic.emergency_text`` and
+    ``clinic.emergency_number``), as one line."""
+    return f"{text} {EMERGENCY_NUMBER.format(number=number)}" if number else text
+
+
 UNPAIRED_TEXT = (
     "Hello! This is the clinic's secure relay. To start, pair with your physician using "
     "the MedCrypt companion (scan the QR code you were given). Type /help for more."

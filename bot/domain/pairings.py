@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from medcrypt.bot.domain import notices
-from medcrypt.bot.domain.names import name_of, shown
 from medcrypt.bot.domain.handling import Handling
+from medcrypt.bot.domain.names import name_of, shown
 from medcrypt.crypto.errors import OfferExpired, OfferReused, WrongPairing
 from medcrypt.crypto.keyless.epochs import epoch_of
 from medcrypt.crypto.keyless.pairing_wire import RegisterV3
@@ -91,7 +91,8 @@ def closed_to_tokens(pairing: Standing) -> Refusal | None:
     """
     if pairing.shredded_at is not None:
         return Refusal("pairing_shredded", notices.PAIRING_SHREDDED.format(
-            tag=shown(pairing.pairing_id, pairing.tag), at=pairing.shredded_at.strftime("%Y-%m-%d %H:%M")))
+            tag=shown(pairing.pairing_id, pairing.tag),
+            at=pairing.shredded_at.strftime("%Y-%m-%d %H:%M")))
     if pairing.status != "active" or pairing.patient_id is None:
         return Refusal(None, notices.PAIRING_INACTIVE)
     return None

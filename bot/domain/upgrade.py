@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from medcrypt.bot.domain import notices, pairings
 from medcrypt.bot.domain.handling import Handling
+from medcrypt.bot.domain.names import name_of
 from medcrypt.crypto.keyless.upgrade_wire import UpgradeAnswer, UpgradeOffer
 from medcrypt.crypto.keyless.wire import Token
 from medcrypt.storage.repos import admissions, upgrades

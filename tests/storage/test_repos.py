@@ -19,8 +19,8 @@ from medcrypt.crypto.errors import (
     OfferReused,
     WrongPairing,
 )
-from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.crypto.keyless.tags import tag_of_hex
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.models.epochs import Epoch
 from medcrypt.storage.models.outbox import OutboxMessage
 from medcrypt.storage.models.tokens import StoredToken

@@ -19,8 +19,8 @@ from medcrypt.bot.domain.config import parse_settings
 from medcrypt.bot.domain.lifecycle.shred import sweep
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.keyless.epochs import epoch_of
-from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.crypto.keyless.tags import tag_of_hex
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, sqlite_checkpoint_truncate
 from medcrypt.storage.repos import epochs, outbox

@@ -12,8 +12,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.crypto.keyless.tags import tag_of_hex
+from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine
 from medcrypt.storage.repos import epochs

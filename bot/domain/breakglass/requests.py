@@ -121,8 +121,9 @@ def request(deps: Services, session: Session, actor: Actor, args: Sequence[str])
         reason=reason, now=now, expires_at=now + _window(deps))
     _audit(deps, session, Action.BREAKGLASS_REQUESTED, actor.identity_id, row.pairing_id,
            request=row.code, reason=reason, window_minutes=_window(deps) // timedelta(minutes=1))
-    return Outcome(texts.REQUESTED.format(code=row.code, tag=names.name_of(found), minutes=_window(deps) // timedelta(
-        minutes=1), expires=_when(row.expires_at)))
+    return Outcome(texts.REQUESTED.format(
+        code=row.code, tag=names.name_of(found), minutes=_window(deps) // timedelta(minutes=1),
+        expires=_when(row.expires_at)))
 
 
 def _load(deps: Services, session: Session, args: Sequence[str], usage: str,
@@ -219,7 +220,8 @@ def approve(deps: Services, session: Session, actor: Actor, args: Sequence[str])
     notice = texts.NOTICE.format(when=_when(now), reason=reason, tag=names.name_of(pairing))
     members = [m for m in (pairing.physician_id, pairing.patient_id) if m]
     return Outcome(
-        texts.APPROVED.format(code=row.code, tag=names.name_of(pairing), deposits=found.deposits, messages=found.messages),
+        texts.APPROVED.format(code=row.code, tag=names.name_of(pairing),
+                              deposits=found.deposits, messages=found.messages),
         notices=[(m, notice) for m in members],
         document=Document(data=data, filename=f"breakglass-{row.code}.mcbg"),
         document_to=row.requester_id)

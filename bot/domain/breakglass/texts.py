@@ -19,12 +19,12 @@ SAME_PERSON = ("You cannot approve this request: it was asked for from another o
 APPOINTED_BY_REQUESTER = ("You cannot approve this request: the admin who asked for it made "
                           "you an admin. A second admin - another person, whom the requester "
                           "did not appoint - must approve it.")
-REQUESTED = ("Break-glass request {code} for pairing {tag} opened. A second admin must send /approve {code} "
-             "within {minutes} minutes (until {expires}), or /deny {code}.")
+REQUESTED = ("Break-glass request {code} opened for pairing {tag}. A second admin must "
+             "send /approve {code} within {minutes} minutes (until {expires}), or /deny {code}.")
 DENIED = "Break-glass request {code} denied. Nothing was exported."
-APPROVED = ("Break-glass request {code} for pairing {tag} approved: a sealed bundle ({deposits} escrow deposits, "
-            "{messages} messages) was sent to the requesting admin. Two share holders open it "
-            "offline with `medcrypt-bot breakglass open`.")
+APPROVED = ("Break-glass request {code} for pairing {tag} approved: a sealed bundle "
+            "({deposits} escrow deposits, {messages} messages) was sent to the requesting "
+            "admin. Two share holders open it offline with `medcrypt-bot breakglass open`.")
 NOTICE = ("Emergency access notice: on {when} two clinic admins approved break-glass access "
           "to the messages of this conversation ({tag}) that are not yet destroyed. "
           "Reason given: {reason}")
