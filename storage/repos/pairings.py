@@ -13,12 +13,14 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from medcrypt.crypto.errors import OfferExpired, OfferReused, StorageError, WrongPairing
 from medcrypt.storage.models.admissions import PairingAdmission
 from medcrypt.storage.models.epochs import Epoch
+from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.pairings import PAIRING_STATUSES, Pairing
+from medcrypt.storage.models.tokens import StoredToken
 from medcrypt.storage.models.upgrades import PairingUpgrade
 from medcrypt.storage.repos._sql import insert_if_absent, rowcount
 from medcrypt.storage.repos.epochs import ensure_epoch
@@ -109,7 +111,7 @@ def route(session: Session, pairing_id: str, epoch: int) -> Route | None:
     """The pairing and the state of its ``epoch`` row, in one Core query (every message)."""
     row = session.connection().execute(
         _ROUTE, {"pairing_id": pairing_id, "epoch": epoch}).first()
-    return None if row is None else Route(*row)
+    return None if row is None else Route(*tuple(row))
 
 
 def get_pairing(session: Session, pairing_id: str) -> PairingRecord | None:
@@ -289,3 +291,49 @@ def all_ids(session: Session) -> list[str]:
     back to rows by recomputing the pseudonym of each."""
     return [str(p) for p in session.scalars(select(Pairing.pairing_id).order_by(
         Pairing.pairing_id))]
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """One line of the admins' ``/pairings``: a name, platforms, status, activity."""
+
+    pairing_id: str
+    tag: str | None
+    status: str
+    shredded_at: datetime | None
+    #: The members' platforms ("telegram", "whatsapp"); the patient's is None before
+    #: anyone was bound.
+    physician_platform: str
+    patient_platform: str | None
+    #: The latest relayed message the relay still holds, else completion, else creation.
+    last_activity: datetime
+
+
+def listing(session: Session, *, offset: int, limit: int) -> tuple[int, list[Listed]]:
+    """Every pairing, newest first, one page: (how many in all, the page).
+
+    Platforms come from the identities' plain ``platform`` column: nothing sealed is
+    opened, no address is read.
+    """
+    physician = aliased(PlatformIdentity)
+    patient = aliased(PlatformIdentity)
+    total = int(session.scalar(select(func.count()).select_from(Pairing)) or 0)
+    page = session.execute(
+        select(Pairing.pairing_id, Pairing.tag, Pairing.status, Pairing.shredded_at,
+               physician.platform, patient.platform,
+               func.coalesce(Pairing.completed_at, Pairing.created_at))
+        .join(physician, physician.id == Pairing.physician_id)
+        .outerjoin(patient, patient.id == Pairing.patient_id)
+        .order_by(Pairing.created_at.desc(), Pairing.pairing_id)
+        .offset(offset).limit(limit)).all()
+    ids = [str(row[0]) for row in page]
+    latest = dict(session.execute(
+        select(StoredToken.pairing_id, func.max(StoredToken.received_at))
+        .where(StoredToken.pairing_id.in_(ids)).group_by(StoredToken.pairing_id)).all()) \
+        if ids else {}
+    out = []
+    for pid, tag, status, shredded, doc, pat, since in page:
+        seen = latest.get(pid)
+        out.append(Listed(str(pid), tag, str(status), shredded, str(doc), pat,
+                          max(since, seen) if seen is not None else since))
+    return total, out
