@@ -114,7 +114,7 @@ class ClinicSettings:
 
 
 #: A phone number as people write it: at least two digits, at most 20 characters.
-EMERGENCY_NUMBER = re.compile(r"\+?[0-9][0-9 ()-]{0,18}[0-9]\Z")
+EMERGENCY_NUMBER = re.compile(r"\+?\(?[0-9][0-9 ()-]{0,17}[0-9]\Z")
 #: Longest ``clinic.emergency_text``: the reply it joins stays one short message.
 MAX_EMERGENCY_TEXT = 300
 
