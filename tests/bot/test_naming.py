@@ -15,8 +15,8 @@ from sqlalchemy import select
 from medcrypt.bot.commands import delete_me, start, unpair
 from medcrypt.bot.domain import names, notices
 from medcrypt.bot.domain.breakglass import texts as breakglass_texts
-from medcrypt.bot.domain.confirmations import Refusal
 from medcrypt.bot.domain.confirmations import _REPLIES as CONFIRMATION_REPLIES
+from medcrypt.bot.domain.confirmations import Refusal
 from medcrypt.crypto.keyless.tags import tag_of
 from medcrypt.storage.models.pairings import Pairing
 from tests.storage.test_pairing_tags import FIRST, SECOND
