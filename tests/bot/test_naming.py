@@ -20,7 +20,7 @@ from medcrypt.bot.domain.confirmations import Refusal
 from medcrypt.crypto.keyless.tags import tag_of
 from medcrypt.storage.models.pairings import Pairing
 from tests.storage.test_pairing_tags import FIRST, SECOND
-from tests.support.admins import confirmation_line, wa_says
+from tests.support.admins import REQUEST_RE, confirmation_line, wa_says
 from tests.support.rigs import ADMIN_A, PATIENT_WA, PHYSICIAN_TG, Rig, until
 from tests.support.tokens import accept_token, register_token
 
@@ -97,6 +97,10 @@ async def test_shred_and_breakglass_take_the_tag(rig: Rig) -> None:
     opened = await rig.tg_says(ADMIN_A, f"/breakglass {tag.lower()} patient unconscious in ER",
                                expect="opened")
     assert f"opened for pairing {tag}" in opened
+    code = REQUEST_RE.search(opened)
+    assert code is not None
+    denied = await rig.tg_says(ADMIN_A, f"/deny {code.group(1)}", expect="denied")
+    assert f"for pairing {tag} denied" in denied
     ask = await rig.tg_says(ADMIN_A, f"/shred {tag.replace('-', '')}", expect="To confirm")
     assert f"This ends pairing {tag} for good" in ask
     done = await rig.tg_says(ADMIN_A, confirmation_line(ask), expect="Shredded pairing")

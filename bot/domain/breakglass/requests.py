@@ -170,7 +170,9 @@ def deny(deps: Services, session: Session, actor: Actor, args: Sequence[str]) ->
                 now=deps.clock.now())
     _audit(deps, session, Action.BREAKGLASS_DENIED, actor.identity_id, row.pairing_id,
            request=row.code, outcome="denied")
-    return Outcome(texts.DENIED.format(code=row.code))
+    pairing = get_pairing(session, row.pairing_id.hex())
+    name = names.shown(row.pairing_id.hex(), pairing.tag if pairing is not None else None)
+    return Outcome(texts.DENIED.format(code=row.code, tag=name))
 
 
 def approve(deps: Services, session: Session, actor: Actor, args: Sequence[str]) -> Outcome:
