@@ -21,6 +21,7 @@ from medcrypt.crypto.keyless.tags import tag_of
 from medcrypt.storage.models.pairings import Pairing
 from tests.storage.test_pairing_tags import FIRST, SECOND
 from tests.support.admins import REQUEST_RE, confirmation_line, wa_says
+from tests.support.monitoring import get
 from tests.support.rigs import ADMIN_A, PATIENT_WA, PHYSICIAN_TG, Rig, until
 from tests.support.tokens import accept_token, register_token
 
@@ -55,6 +56,19 @@ async def test_every_pairing_reply_names_the_pairing_by_its_tag(rig: Rig) -> Non
     with rig.bot.sessions() as s:
         assert s.scalar(select(Pairing.tag).where(Pairing.pairing_id == pid.hex())) == \
             tag_of(pid)
+
+
+async def test_no_tag_in_the_metrics(rig: Rig) -> None:
+    """A tag is a pseudonym of a pairing: never a metric label (a refused registration
+    counts under the reason ``tag_taken``, not under its tag)."""
+    first, second = bytes.fromhex(FIRST), bytes.fromhex(SECOND)
+    await pair_with(rig, first)
+    await rig.tg_says(PHYSICIAN_TG, register_token(second), expect="Not registered")
+    await rig.tg_says(ADMIN_A, "/pairings", expect="Pairings 1-1 of 1")
+    body = (await get(rig.bot.monitoring_port, "/metrics")).text
+    assert "tag_taken" in body
+    for name in (tag_of(first), tag_of(first).replace("-", ""), FIRST, FIRST[:8]):
+        assert name not in body
 
 
 async def test_an_offer_whose_tag_is_taken_is_refused_and_nothing_is_stored(rig: Rig) -> None:
