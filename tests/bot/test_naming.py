@@ -19,12 +19,13 @@ from medcrypt.bot.domain.confirmations import _REPLIES as CONFIRMATION_REPLIES
 from medcrypt.bot.domain.confirmations import Refusal
 from medcrypt.crypto.keyless.tags import tag_of
 from medcrypt.storage.models.pairings import Pairing
-from tests.storage.test_pairing_tags import FIRST, SECOND
 from tests.support.admins import REQUEST_RE, confirmation_line, wa_says
 from tests.support.monitoring import get
 from tests.support.rigs import ADMIN_A, PATIENT_WA, PHYSICIAN_TG, Rig, until
+from tests.support.tags import colliding_ids
 from tests.support.tokens import accept_token, register_token
 
+FIRST, SECOND = colliding_ids()
 SECOND_PATIENT = "+15551230002"
 STRANGER_TG = 4040404
 
@@ -114,7 +115,7 @@ async def test_shred_and_breakglass_take_the_tag(rig: Rig) -> None:
     code = REQUEST_RE.search(opened)
     assert code is not None
     denied = await rig.tg_says(ADMIN_A, f"/deny {code.group(1)}", expect="denied")
-    assert f"for pairing {tag} denied" in denied
+    assert f"denied (pairing {tag})" in denied
     ask = await rig.tg_says(ADMIN_A, f"/shred {tag.replace('-', '')}", expect="To confirm")
     assert f"This ends pairing {tag} for good" in ask
     done = await rig.tg_says(ADMIN_A, confirmation_line(ask), expect="Shredded pairing")

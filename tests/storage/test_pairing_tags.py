@@ -6,7 +6,6 @@ birthday search over 30 bits (tens of thousands of hashes, a fraction of a secon
 
 from __future__ import annotations
 
-import itertools
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -19,19 +18,7 @@ from medcrypt.storage.db import make_engine
 from medcrypt.storage.repos.identities import get_or_create_identity
 from medcrypt.storage.repos.pairings import by_tag, get_pairing, register_pairing
 from tests.support.storage import NOW
-
-
-def colliding_ids() -> tuple[str, str]:
-    """Two different pairing ids (hex) whose tags are equal."""
-    seen: dict[str, str] = {}
-    for n in itertools.count():
-        pid = n.to_bytes(16, "big").hex()
-        tag = tag_of_hex(pid)
-        if tag in seen:
-            return seen[tag], pid
-        seen[tag] = pid
-    raise AssertionError("unreachable")
-
+from tests.support.tags import colliding_ids
 
 FIRST, SECOND = colliding_ids()
 OTHER = "ab" * 16

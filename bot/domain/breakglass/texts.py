@@ -21,8 +21,8 @@ APPOINTED_BY_REQUESTER = ("You cannot approve this request: the admin who asked 
                           "did not appoint - must approve it.")
 REQUESTED = ("Break-glass request {code} opened for pairing {tag}. A second admin must "
              "send /approve {code} within {minutes} minutes (until {expires}), or /deny {code}.")
-DENIED = "Break-glass request {code} for pairing {tag} denied. Nothing was exported."
-APPROVED = ("Break-glass request {code} for pairing {tag} approved: a sealed bundle "
+DENIED = "Break-glass request {code} denied (pairing {tag}). Nothing was exported."
+APPROVED = ("Break-glass request {code} approved for pairing {tag}: a sealed bundle "
             "({deposits} escrow deposits, {messages} messages) was sent to the requesting "
             "admin. Two share holders open it offline with `medcrypt-bot breakglass open`.")
 NOTICE = ("Emergency access notice: on {when} two clinic admins approved break-glass access "
