@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.config import ClinicSettings, parse_settings
@@ -65,3 +67,16 @@ def test_good_emergency_settings_are_taken() -> None:
     for number in ("911", "112", NUMBER, "(55) 5658-1111"):
         assert parse_settings({"clinic": {"emergency_number": number}}).clinic \
             .emergency_number == number
+
+
+@given(st.text(max_size=30))
+def test_emergency_number_setting_is_a_number_or_refused(text: str) -> None:
+    try:
+        settings = parse_settings({"clinic": {"emergency_number": text}})
+    except ConfigError as refused:
+        assert refused.key == "clinic.emergency_number"
+        return
+    number = settings.clinic.emergency_number
+    assert number == "" or (2 <= len(number) <= 20
+                            and sum(c.isdigit() for c in number) >= 2
+                            and set(number) <= set("+0123456789 ()-"))

@@ -11,7 +11,11 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from medcrypt.companion.names import check_label
+from medcrypt.crypto.errors import ConfigError
 from medcrypt.crypto.keyless.tags import tag_of_hex
 from tests.support.companion import Cli, make_pair, make_v3_pair
 
@@ -91,3 +95,15 @@ def test_pair_end_takes_the_tag_the_bot_names(cli: Cli) -> None:
     ended = cli.ok(p3.doc, "pair", "end", "--pairing", tag_of_hex(p3.pairing_id), "--yes")
     assert f"Ended pairing {p3.pairing_id}" in ended.out
     assert "No pairings yet." in cli.ok(p3.doc, "pair", "list").out
+
+
+@given(st.text(max_size=80))
+def test_check_label_takes_a_clean_line_or_refuses_without_quoting(text: str) -> None:
+    try:
+        label = check_label(text)
+    except ConfigError as refused:
+        assert refused.key == "LABEL"
+        assert not text.strip() or text.strip() not in str(refused)
+        return
+    assert label == text.strip() and 1 <= len(label) <= 64 and label.isprintable()
+
