@@ -1,4 +1,4 @@
-"""Pairing tags: the short name people use for a pairing ("K7Q-2MX"), PROTOCOL §36.
+"""Pairing tags: the short name people use for a pairing ("K7Q-2MX"), PROTOCOL §37.
 
 Why derived, not drawn: the tag is a function of the random 16-byte pairing id, so the
 physician's companion, the patient's companion and the bot all compute the same tag with

@@ -1,7 +1,7 @@
 """Pairing tags: the short name of each pairing ("K7Q-2MX"), unique in the database.
 
 Why (issue 16): admins, physicians and patients need a name for a pairing that holds no
-personal data. The tag is derived from the random pairing id (PROTOCOL §36, ADR 0031),
+personal data. The tag is derived from the random pairing id (PROTOCOL §37, ADR 0031),
 so the companions compute it without asking the bot; this column holds it so that the
 bot finds a pairing by its tag with an index and refuses a second pairing with the same
 tag (a UNIQUE index: NULLs do not collide on SQLite or PostgreSQL).

@@ -1,4 +1,4 @@
-"""Pairing tags (PROTOCOL §36): the vectors, an independent encoder, and the parser."""
+"""Pairing tags (PROTOCOL §37): the vectors, an independent encoder, and the parser."""
 
 from __future__ import annotations
 

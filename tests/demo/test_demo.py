@@ -20,7 +20,7 @@ import pytest
 from medcrypt.demo.month import APRIL_NOTE
 from tests.support.demo import DemoRecord
 
-#: A pairing tag as the demo prints it (PROTOCOL §36).
+#: A pairing tag as the demo prints it (PROTOCOL §37).
 TAG = r"[0-9A-Z]{3}-[0-9A-Z]{3}"
 
 pytestmark = pytest.mark.xdist_group("demo")
