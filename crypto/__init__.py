@@ -4,8 +4,8 @@
   epoch calendar, sealing to a public key. The relay lives on this part.
 * :mod:`medcrypt.crypto.endpoint` - what holds message keys: sessions, ratchets,
   pairing, envelopes, attachments, escrow deposits, the keystore, the break-glass opener.
-  The companions use it; the bot may not import any of it (one reviewed exception, the
-  offline opener ``medcrypt.bot.cli.breakglass``).
+  The companions and the offline opener (``medcrypt.opener``) use it; the bot may not
+  import any of it, with no exception.
 * :mod:`medcrypt.crypto.server` - keys the clinic's server holds for its own data (the
   keyring, the audit log's crypto) and the escrow key ceremony; none opens a message.
 

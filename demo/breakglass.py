@@ -2,7 +2,7 @@
 
 Admin A asks, admin B approves; the bot seals the pairing's deposits and stored tokens to
 the clinic escrow key and sends the bundle to A. Two of the three SLIP-39 share holders
-open it offline with ``medcrypt-bot breakglass open``. The current month comes back;
+open it offline with ``medcrypt-breakglass open``. The current month comes back;
 the shredded month cannot, because nothing of it is left to put in a bundle.
 
 When the chat commands (``/breakglass``, ``/approve``) are registered in the bot, the
@@ -124,8 +124,7 @@ async def break_glass(demo: Demo) -> dict[str, Any]:
     quorum = [holders[0], holders[2]]
     out = demo.root / "opened-bundle"
     shares = [arg for h in quorum for arg in ("--share", demo.escrow.shares[h])]
-    said = await demo.operator.run("breakglass", "open", str(path), *shares,
-                                   "--out", str(out))
+    said = await demo.operator.open_offline("open", str(path), *shares, "--out", str(out))
     _record_opened(demo, code, bundle, holders=len(quorum))
     demo.say("Admin A", f"receives the sealed bundle ({len(bundle)} bytes) on Telegram")
     demo.say("offline", f"{' and '.join(quorum)} enter their shares: {said.splitlines()[0]}")

@@ -89,21 +89,36 @@ def bot_command() -> list[str]:
     return [str(found)] if found.exists() else [sys.executable, "-m", "medcrypt.bot"]
 
 
+def opener_command() -> list[str]:
+    """The ``medcrypt-breakglass`` console script next to this interpreter, else ``-m``."""
+    found = Path(sys.executable).with_name("medcrypt-breakglass")
+    return [str(found)] if found.exists() else [sys.executable, "-m", "medcrypt.opener.cli"]
+
+
 @dataclass
 class Operator:
-    """Runs ``medcrypt-bot`` commands at the clinic's console (a subprocess each)."""
+    """Runs ``medcrypt-bot`` commands at the clinic's console, and the offline opener
+    (a subprocess each)."""
 
     environ: dict[str, str]
     config: Path | None = None
 
     async def run(self, *args: str) -> str:
         config = ["--config", str(self.config)] if self.config is not None else []
+        return await self._exec(bot_command(), *config, *args)
+
+    async def open_offline(self, *args: str) -> str:
+        """``medcrypt-breakglass`` on the share holders' offline machine (no bot config)."""
+        return await self._exec(opener_command(), *args)
+
+    async def _exec(self, program: list[str], *args: str) -> str:
         proc = await asyncio.create_subprocess_exec(
-            *bot_command(), *config, *args, stdout=asyncio.subprocess.PIPE,
+            *program, *args, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, env={**os.environ, **self.environ})
         out, err = await proc.communicate()
         if proc.returncode != 0:
-            raise MedCryptError(f"medcrypt-bot {args[0]} {args[1] if len(args) > 1 else ''} "
+            words = [a for a in args if not a.startswith("-")][:2]
+            raise MedCryptError(f"{Path(program[-1]).name} {' '.join(words)} "
                                 f"failed ({proc.returncode}): "
                                 f"{err.decode(errors='replace').strip()[:300]}")
         return out.decode()

@@ -148,6 +148,7 @@ print("wheel_check: medcrypt.crypto, crypto and Crypto import side by side from 
 PYIMPORT
 "$work/venv/bin/medcrypt" --help >/dev/null || { say "FAIL: medcrypt --help"; exit 1; }
 "$work/venv/bin/medcrypt-bot" --help >/dev/null || { say "FAIL: medcrypt-bot --help"; exit 1; }
+"$work/venv/bin/medcrypt-breakglass" --help >/dev/null || { say "FAIL: medcrypt-breakglass --help"; exit 1; }
 "$work/venv/bin/medcrypt-bot" doctor --smoke >"$work/smoke.log" 2>&1 \
   || { cat "$work/smoke.log" >&2; say "FAIL: medcrypt-bot doctor --smoke"; exit 1; }
 set +e

@@ -5,7 +5,7 @@ enrolled here (docs/adr/0026, :mod:`bot.domain.enrolment`). ``enrol`` is done wi
 physician present: their companion shows the identity key and its fingerprint, the
 admin types the key and the fingerprint's first characters back, and the bot refuses a
 mismatch. Each enrolment and revocation is audited. Print the key into the clinic's
-own register too: the share holders give it to ``breakglass open --physician-key``.
+own register too: the share holders give it to ``medcrypt-breakglass open --physician-key``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Break-glass bundles: parse, recover the escrow key from SLIP-39 shares, open (DESIGN 3.4).
 
-This is *opening* code. Only the offline admin CLI (``bot.cli.breakglass``) may import
-it; the running bot builds bundles with the keyless encoder in
-``bot.domain.breakglass.bundle``, which seals to the escrow PUBLIC key
-(:func:`crypto.keyless.sealing.seal_to_public_key`) and never sees a private key.
+This is *opening* code. Only the offline opener (``medcrypt.opener``, the
+``medcrypt-breakglass`` program) may import it; the running bot builds bundles with the
+keyless encoder in ``bot.domain.breakglass.bundle``, which seals to the escrow PUBLIC key
+(:func:`crypto.keyless.sealing.seal_to_public_key`) and never sees a private key. The
+clear header is keyless and shared with that encoder (``crypto.keyless.bundle_wire``).
 
 Bundle layout (all integers big-endian)::
 
@@ -50,33 +51,23 @@ from medcrypt.crypto.errors import (
     MalformedToken,
     PolicyViolation,
 )
+from medcrypt.crypto.keyless.bundle_wire import (
+    FORMAT,
+    HEADER_LEN,
+    BundleHeader,
+    parse_header,
+)
 from medcrypt.crypto.keyless.epochs import format_epoch
 from medcrypt.crypto.keyless.wire import Direction, Kind, encode_token, parse_raw
 
-MAGIC = b"MCBG"
-VERSION = 1
-CODE_LEN = 10
-HEADER = struct.Struct(">4sB10s32s")
-HEADER_LEN = HEADER.size  # 47
 DIGEST_LEN = 32
-FORMAT = "medcrypt-breakglass/1"
 #: Parser limits: a month of a busy pairing is far below these.
-MAX_BUNDLE_BYTES = 512 * 1024 * 1024
 MAX_MANIFEST_BYTES = 64 * 1024
 MAX_ITEMS = 1_000_000
 _U32 = struct.Struct(">I")
 #: Index steps one relayed token may advance a chain: a companion refuses a token that
 #: skips more than ``MAX_SKIP`` keys (docs/PROTOCOL.md 13).
 SKIP_PER_TOKEN = MAX_SKIP + 1
-
-
-@dataclass(frozen=True, slots=True)
-class BundleHeader:
-    """The clear part of a bundle: which request, sealed to which escrow key."""
-
-    version: int
-    code: str
-    escrow_public: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,30 +107,6 @@ class OpenedBundle:
 
 
 # ------------------------------------------------------------------------- parsing
-
-
-def encode_header(code: str, escrow_public: bytes) -> bytes:
-    """The 47-byte clear header (shared with the keyless encoder's tests)."""
-    raw = code.encode("ascii")
-    if len(raw) != CODE_LEN or len(escrow_public) != 32:
-        raise MalformedToken("bundle code must be 10 ASCII characters and the key 32 bytes")
-    return HEADER.pack(MAGIC, VERSION, raw, escrow_public)
-
-
-def parse_header(data: bytes) -> BundleHeader:
-    """Read the clear header; anything else than a v1 bundle is MalformedToken."""
-    if len(data) < HEADER_LEN:
-        raise MalformedToken("not a break-glass bundle (too short)")
-    if len(data) > MAX_BUNDLE_BYTES:
-        raise MalformedToken("break-glass bundle exceeds the size limit")
-    magic, version, code, escrow_public = HEADER.unpack_from(data)
-    if magic != MAGIC:
-        raise MalformedToken("not a break-glass bundle (bad magic)")
-    if version != VERSION:
-        raise MalformedToken(f"unsupported break-glass bundle version {version}")
-    if not all(0x30 <= c <= 0x39 or 0x61 <= c <= 0x66 for c in code):
-        raise MalformedToken("break-glass bundle has an invalid request code")
-    return BundleHeader(version, code.decode("ascii"), bytes(escrow_public))
 
 
 def _take(data: bytes, pos: int, n: int) -> tuple[bytes, int]:

@@ -224,21 +224,27 @@ def test_probe_reports_endpoint_modules_when_they_are_loaded(tmp_path: Path) -> 
     assert f"{ENDPOINT}.session" in endpoint_modules(snap["modules"])
 
 
-def test_building_the_bot_parser_loads_no_endpoint_module() -> None:
-    """`medcrypt-bot` imports every command family to build its parser; the break-glass
-    family must defer its opener to the moment it runs."""
+def test_no_bot_command_loads_an_endpoint_module() -> None:
+    """`medcrypt-bot` imports every command family to build its parser, and its
+    break-glass family runs without opening code: the opener is another program
+    (``medcrypt-breakglass``), which the same check shows does load it."""
     program = """
 import json, sys
 from medcrypt.bot.cli import build_parser
 parser = build_parser()
 before = sorted(sys.modules)
-args = parser.parse_args(["breakglass", "open", "/nonexistent/bundle.mcbg", "--share", "x"])
-error = None
-try:
-    args.handler(args, None)
-except Exception as exc:
-    error = type(exc).__name__
-print(json.dumps({"before": before, "after": sorted(sys.modules), "error": error}))
+errors = []
+for argv in (["breakglass", "record-open", "/nonexistent/bundle.mcbg"],):
+    args = parser.parse_args(argv)
+    try:
+        args.handler(args, None)
+    except Exception as exc:
+        errors.append(type(exc).__name__)
+after = sorted(sys.modules)
+from medcrypt.opener.cli import main
+status = main(["open", "/nonexistent/bundle.mcbg", "--share", "x", "--share", "y"])
+print(json.dumps({"before": before, "after": after, "errors": errors, "status": status,
+                  "opener": sorted(sys.modules)}))
 """
     out = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True,
                          text=True, timeout=120, check=True).stdout
@@ -246,6 +252,9 @@ print(json.dumps({"before": before, "after": sorted(sys.modules), "error": error
     assert {"medcrypt.bot.cli.breakglass", "medcrypt.bot.cli.escrow",
             "medcrypt.bot.cli.run"} <= set(result["before"])
     assert endpoint_modules(result["before"]) == []
-    # the opener still loads where it is used (a missing bundle is a ConfigError)
-    assert result["error"] == "ConfigError"
-    assert f"{ENDPOINT}.breakglass" in endpoint_modules(result["after"])
+    # `record-open` of a missing bundle is a ConfigError, found without opening code
+    assert result["errors"] == ["ConfigError"]
+    assert endpoint_modules(result["after"]) == []
+    # the opener program is where the opening code lives (a missing bundle: exit 2)
+    assert result["status"] == 2
+    assert f"{ENDPOINT}.breakglass" in endpoint_modules(result["opener"])

@@ -18,6 +18,7 @@ from medcrypt.bot.domain.breakglass.bundle import (
 )
 from medcrypt.crypto.endpoint import breakglass
 from medcrypt.crypto.errors import ConfigError, DecryptionFailed, MalformedToken, PolicyViolation
+from medcrypt.crypto.keyless import bundle_wire
 from medcrypt.crypto.keyless.wire import parse_token
 from tests.support.breakglass import AT, CODE, items_of
 from tests.support.conversation import Conversation, make_conversation, make_escrow
@@ -125,7 +126,7 @@ def test_header_cannot_be_swapped_between_bundles() -> None:
     """The clear header (request code) is repeated inside the sealed box."""
     escrow = make_escrow()
     data = bundle_for(escrow.public, conversation(escrow.public))
-    swapped = breakglass.encode_header("ffffffffff", escrow.public) + data[breakglass.HEADER_LEN:]
+    swapped = bundle_wire.encode_header("ffffffffff", escrow.public) + data[bundle_wire.HEADER_LEN:]
     with pytest.raises(MalformedToken, match="header was altered"):
         breakglass.unseal(escrow.private, swapped)
 
@@ -150,11 +151,11 @@ def test_messages_without_deposit_are_counted_not_opened() -> None:
 
 def test_not_a_bundle() -> None:
     with pytest.raises(MalformedToken):
-        breakglass.parse_header(b"MCF2" + bytes(60))
+        bundle_wire.parse_header(b"MCF2" + bytes(60))
     with pytest.raises(MalformedToken, match="version"):
-        breakglass.parse_header(b"MCBG\x02" + b"0" * 10 + bytes(32))
+        bundle_wire.parse_header(b"MCBG\x02" + b"0" * 10 + bytes(32))
     with pytest.raises(MalformedToken):
-        breakglass.parse_header(b"MCBG")
+        bundle_wire.parse_header(b"MCBG")
 
 
 def test_config_key_forms() -> None:
@@ -181,8 +182,8 @@ def test_digest_is_of_the_file() -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=300))
 def test_parse_inner_never_raises_anything_but_malformed(body: bytes) -> None:
-    header = breakglass.BundleHeader(1, CODE, bytes(32))
-    raw_header = breakglass.encode_header(CODE, bytes(32))
+    header = bundle_wire.BundleHeader(1, CODE, bytes(32))
+    raw_header = bundle_wire.encode_header(CODE, bytes(32))
     for inner in (body, raw_header + body):
         with contextlib.suppress(MalformedToken):
             breakglass.parse_inner(header, raw_header, inner)

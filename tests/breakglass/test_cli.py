@@ -1,4 +1,5 @@
-"""``medcrypt-bot escrow init`` and ``breakglass open`` through ``bot.cli.main``."""
+"""``medcrypt-bot escrow init`` through ``bot.cli.main`` and ``medcrypt-breakglass open``
+through ``opener.cli.main``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from medcrypt.bot.cli import main
 from medcrypt.bot.domain.breakglass.bundle import build_bundle, escrow_public_from_config
 from medcrypt.crypto.endpoint import breakglass
+from medcrypt.opener.cli import main as open_main
 from tests.support.breakglass import AT, CODE, items_of
 from tests.support.conversation import make_conversation, make_escrow
 
@@ -45,7 +47,7 @@ def test_init_prints_labelled_shares_and_a_key_that_opens(
     assert [label for label, _ in shares] == ["Dr Ames", "Nurse Bo", "Director Cy"]
     assert len({words for _, words in shares}) == 3
     path = write_bundle(tmp_path, public)
-    assert main(["breakglass", "open", str(path), "--share", shares[2][1],
+    assert open_main(["open", str(path), "--share", shares[2][1],
                  "--share", shares[0][1]]) == 0
     out = capsys.readouterr().out
     assert "Stop the anticoagulant before surgery." in out and '"request": "0123456789"' in out
@@ -59,10 +61,10 @@ def test_init_three_of_five_with_passphrase(tmp_path: Path, monkeypatch: pytest.
     assert len(shares) == 5
     words = [w for _, w in shares]
     path = write_bundle(tmp_path, public)
-    assert main(["breakglass", "open", str(path), "--share", words[4], "--share", words[1],
+    assert open_main(["open", str(path), "--share", words[4], "--share", words[1],
                  "--share", words[3], "--passphrase-env", "ESCROW_PASS"]) == 0
     capsys.readouterr()
-    assert main(["breakglass", "open", str(path), "--share", words[4], "--share", words[1],
+    assert open_main(["open", str(path), "--share", words[4], "--share", words[1],
                  "--share", words[3]]) == 3  # no passphrase: another key, refused
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "do not recover the escrow key" in err
@@ -84,7 +86,7 @@ def opened_setup(tmp_path: Path) -> tuple[Path, list[str], list[str]]:
 
 
 def _open(*argv: str) -> int:
-    return main(["breakglass", "open", *argv])
+    return open_main(["open", *argv])
 
 
 def test_open_refusals_are_one_line_and_reveal_nothing(

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from medcrypt.bot.cli import main as bot_main
+from medcrypt.opener.cli import main as open_main
 from medcrypt.storage.models.breakglass import BreakGlassRequest
 from tests.support.breakglass import CODE_RE, request_and_approve
 from tests.support.conversation import pair, say
@@ -45,11 +46,11 @@ async def test_request_approve_export_open_notify_audit(rig: Rig, tmp_path: Path
     expected = [text for _who, text in CONVERSATION]
     for n, (s1, s2) in enumerate(itertools.permutations(rig.escrow.shares, 2)):
         out = tmp_path / f"open-{n}"
-        argv = ["--config", str(rig.config), "breakglass", "open", str(path),
+        argv = ["open", str(path), "--config", str(rig.config),
                 "--share", s1, "--share", s2, "--out", str(out)]
         if n == 0:
             argv.append("--record")
-        assert bot_main(argv) == 0
+        assert open_main(argv) == 0
         lines = (out / "messages.jsonl").read_text().splitlines()
         assert [json.loads(line)["text"] for line in lines] == expected
         manifest = json.loads((out / "manifest.json").read_text())

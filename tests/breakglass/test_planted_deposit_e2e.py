@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from medcrypt.bot.cli import main as bot_main
 from medcrypt.bot.domain import notices
 from medcrypt.crypto.endpoint.escrow import make_deposit
 from medcrypt.crypto.keyless.epochs import epoch_of
 from medcrypt.crypto.keyless.wire import Direction, parse_token
 from medcrypt.crypto.server.audit import Action
+from medcrypt.opener.cli import main as open_main
 from medcrypt.storage.repos import escrow
 from tests.support.breakglass import request_and_approve
 from tests.support.conversation import Conversation, pair, say
@@ -55,12 +55,12 @@ def planted_deposit(rig: Rig, conv: Conversation) -> str:
 
 
 def open_bundle(rig: Rig, bundle: bytes, tmp_path: Path) -> tuple[int, Path]:
-    """``medcrypt-bot breakglass open`` with two of the three shares, as the quorum runs it."""
+    """``medcrypt-breakglass open`` with two of the three shares, as the quorum runs it."""
     assert rig.escrow is not None
     path = tmp_path / "bundle.mcbg"
     path.write_bytes(bundle)
     out = tmp_path / "opened"
-    status = bot_main(["--config", str(rig.config), "breakglass", "open", str(path),
+    status = open_main(["open", str(path),
                        "--share", rig.escrow.shares[0], "--share", rig.escrow.shares[2],
                        "--out", str(out)])
     return status, out

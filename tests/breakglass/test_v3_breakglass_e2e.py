@@ -25,6 +25,7 @@ from medcrypt.crypto.keyless import v3wire
 from medcrypt.crypto.keyless.epochs import epoch_of
 from medcrypt.crypto.keyless.record_wire import encode_record_token
 from medcrypt.crypto.keyless.wire import Direction, encode_token
+from medcrypt.opener.cli import main as open_main
 from tests.support.admins import wa_confirmed
 from tests.support.conversation import Escrow
 from tests.support.rigs import ADMIN_A, ADMIN_B, PATIENT_WA, PHYSICIAN_TG, START, Rig, until
@@ -94,12 +95,12 @@ def _open(rig: Rig, bundle: bytes, tmp_path: Path, key: bytes | None) -> tuple[i
     path = tmp_path / "bundle.mcbg"
     path.write_bytes(bundle)
     out = tmp_path / "opened"
-    argv = ["--config", str(rig.config), "breakglass", "open", str(path),
+    argv = ["open", str(path),
             "--share", _escrow(rig).shares[0], "--share", _escrow(rig).shares[2],
             "--out", str(out)]
     if key is not None:
         argv += ["--physician-key", base64.b64encode(key).decode()]
-    return bot_main(argv), out
+    return open_main(argv), out
 
 
 def _texts(out: Path) -> list[str]:

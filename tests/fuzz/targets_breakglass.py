@@ -23,13 +23,14 @@ from medcrypt.crypto.endpoint.session import (
     complete_pairing,
     start_pairing,
 )
+from medcrypt.crypto.keyless import bundle_wire
 from medcrypt.crypto.keyless.wire import parse_token
 
 _PRIVATE = bytes(range(1, 33))
 _PUBLIC = prim.x25519_public(_PRIVATE)
 _CODE = "00112233aa"
-_HEADER = breakglass.encode_header(_CODE, _PUBLIC)
-_PARSED = breakglass.parse_header(_HEADER)
+_HEADER = bundle_wire.encode_header(_CODE, _PUBLIC)
+_PARSED = bundle_wire.parse_header(_HEADER)
 
 
 def _seed_items() -> tuple[bytes, list[bytes]]:
@@ -59,7 +60,7 @@ def _inner_body(manifest: dict[str, object], items: list[bytes]) -> bytes:
     return b"".join(parts)
 
 
-_MANIFEST = {"format": breakglass.FORMAT, "request": _CODE, "items": len(_ITEMS),
+_MANIFEST = {"format": bundle_wire.FORMAT, "request": _CODE, "items": len(_ITEMS),
              "pairing": _PAIRING.hex()}
 
 
@@ -89,6 +90,6 @@ TARGETS = {
     "bundle_inner": (_inner, [_inner_body(_MANIFEST, _ITEMS), _inner_body(_MANIFEST, [])]),
     "bundle_sealed": (_sealed, [build_bundle(_PUBLIC, _CODE, {"pairing": _PAIRING.hex()},
                                              _ITEMS, rng=lambda n: b"\x05" * n)]),
-    "bundle_header": (breakglass.parse_header, [_HEADER]),
+    "bundle_header": (bundle_wire.parse_header, [_HEADER]),
     "shares": (_shares, [_VECTOR_SHARES]),
 }

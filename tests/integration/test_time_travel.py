@@ -25,8 +25,9 @@ from tests.support.rigs import PHYSICIAN_TG, Rig, run_jobs_at, until
 
 def _epoch_states(rig: Rig, conv: Conversation) -> dict[int, str]:
     with rig.bot.sessions() as s:
-        return dict(s.execute(select(Epoch.epoch, Epoch.state).where(
-            Epoch.pairing_id == conv.pairing_id.hex())).tuples().all())
+        rows = s.execute(select(Epoch.epoch, Epoch.state).where(
+            Epoch.pairing_id == conv.pairing_id.hex())).all()
+        return {epoch: state for epoch, state in rows}
 
 
 def _raw(rig: Rig) -> bytes:

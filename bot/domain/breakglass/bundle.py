@@ -2,9 +2,9 @@
 
 The bot collects raw deposit and message tokens and seals them, with a manifest and a
 SHA-256 digest, to the escrow public key. It cannot undo that: the matching private key
-exists only as SLIP-39 shares held by people. The layout is duplicated here on purpose
-(a few constants) because the bot may not import the opening module; a round-trip test
-pins the two together.
+exists only as SLIP-39 shares held by people. The clear header comes from
+``crypto.keyless.bundle_wire``, which the opener reads with; the bot may not import the
+opening module, and a round-trip test pins the two together.
 """
 
 from __future__ import annotations
@@ -19,12 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from medcrypt.crypto.errors import ConfigError
+from medcrypt.crypto.keyless.bundle_wire import FORMAT, encode_header
 from medcrypt.crypto.keyless.sealing import seal_to_public_key
 
-MAGIC = b"MCBG"
-VERSION = 1
-FORMAT = "medcrypt-breakglass/1"
-_HEADER = struct.Struct(">4sB10s32s")
 _U32 = struct.Struct(">I")
 
 
@@ -47,7 +44,7 @@ def build_bundle(
     *, rng: Callable[[int], bytes] = os.urandom,
 ) -> bytes:
     """Seal ``manifest`` and the raw token ``items`` to ``escrow_public``."""
-    header = _HEADER.pack(MAGIC, VERSION, code.encode("ascii"), escrow_public)
+    header = encode_header(code, escrow_public)
     full = {**manifest, "format": FORMAT, "request": code, "items": len(items)}
     manifest_bytes = json.dumps(full, sort_keys=True, separators=(",", ":")).encode("utf-8")
     parts = [header, _U32.pack(len(manifest_bytes)), manifest_bytes, _U32.pack(len(items))]

@@ -24,7 +24,7 @@ REQUESTED = ("Break-glass request {code} opened for pairing {tag}. A second admi
 DENIED = "Break-glass request {code} denied (pairing {tag}). Nothing was exported."
 APPROVED = ("Break-glass request {code} approved for pairing {tag}: a sealed bundle "
             "({deposits} escrow deposits, {messages} messages) was sent to the requesting "
-            "admin. Two share holders open it offline with `medcrypt-bot breakglass open`.")
+            "admin. Two share holders open it offline with `medcrypt-breakglass open`.")
 NOTICE = ("Emergency access notice: on {when} two clinic admins approved break-glass access "
           "to the messages of this conversation ({tag}) that are not yet destroyed. "
           "Reason given: {reason}")

@@ -15,8 +15,7 @@ bot's database). In order:
    against the record's sender key, skips and reports one that does not verify, opens
    what the rest cover and reports what stays closed.
 
-Like :mod:`bot.cli.breakglass`, this module is imported only inside the ``open``
-handler, never by the running bot.
+Part of the offline opener (:mod:`medcrypt.opener`), which the bot never imports.
 """
 
 from __future__ import annotations
