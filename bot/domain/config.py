@@ -103,6 +103,20 @@ class ClinicSettings:
     #: ``<handle>=<number>`` for a number of a person in ``admins``, a bare number for an
     #: admin who has this one identity only.
     admin_whatsapp_numbers_env: str = "MEDCRYPT_ADMIN_WHATSAPP"
+    #: Said with every "not sent: this chat only carries encrypted messages" reply: a
+    #: patient who types "I have chest pain" must learn where to turn, not only that the
+    #: text was not sent. One line of printable text.
+    emergency_text: str = ("If this is an emergency, do not wait for an answer here: call "
+                           "your local emergency services now.")
+    #: The number to call, said after ``emergency_text`` ("" says none): digits, spaces,
+    #: ``+ - ( )``, e.g. "911" or "+52 55 5658 1111".
+    emergency_number: str = ""
+
+
+#: A phone number as people write it: at least two digits, at most 20 characters.
+EMERGENCY_NUMBER = re.compile(r"\+?\(?[0-9][0-9 ()-]{0,17}[0-9]\Z")
+#: Longest ``clinic.emergency_text``: the reply it joins stays one short message.
+MAX_EMERGENCY_TEXT = 300
 
 
 @dataclass(frozen=True)
@@ -413,6 +427,19 @@ def _semantic_checks(s: Settings) -> None:
     if s.startup.attempts < 1:
         raise ConfigError("startup.attempts", "must be at least 1")
     _check_admins(s.clinic)
+    _check_emergency(s.clinic)
+
+
+def _check_emergency(clinic: ClinicSettings) -> None:
+    """The emergency wording is one printable line, and the number looks like one: a
+    typo here would reach every patient who types instead of using the companion."""
+    text = clinic.emergency_text
+    if not text.strip() or len(text) > MAX_EMERGENCY_TEXT or not text.isprintable():
+        raise ConfigError("clinic.emergency_text", f"must be one line of 1-"
+                          f"{MAX_EMERGENCY_TEXT} printable characters")
+    if clinic.emergency_number and not EMERGENCY_NUMBER.match(clinic.emergency_number):
+        raise ConfigError("clinic.emergency_number", "must be a phone number: digits, "
+                          "spaces, + - ( ), 2-20 characters (or empty)")
 
 
 def _check_admins(clinic: ClinicSettings) -> None:

@@ -170,7 +170,8 @@ class Intake:
                                    clear_template=resolved.template_sent_at is not None)
             msg = InboundMessage(platform=platform, sender_id=resolved.identity_id,
                                  dedupe_key=dedupe_key, text=text, document=document,
-                                 media=media, platform_message_id=platform_message_id)
+                                 media=media, platform_message_id=platform_message_id,
+                                 first_contact=resolved.created)
             ctx = Context(session=session, services=self.services, message=msg)
             # Keyed by the address (hashed, memory only): a stranger gets a fresh identity
             # id per message because nothing about them is kept.

@@ -136,7 +136,7 @@ def test_cli_run_and_list(sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
     assert cli_main(["jobs", "list"]) == 0
     listing = capsys.readouterr().out
     assert "rotation:" in listing and "shred_sweep:" in listing
-    assert "(manual, as of 2026-11-08 00:00:00 UTC) -> ok" in listing
-    assert "next: " in listing and "(bot not started yet)" in listing
+    assert "started by hand (as of 2026-11-08 00:00 UTC): done" in listing
+    assert "next run: " in listing and "(bot not started yet)" in listing
     with pytest.raises(SystemExit):
         cli_main(["jobs", "run", "rotate", "--now", "2026-11-01T00:00:00"])  # naive
