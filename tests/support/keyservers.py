@@ -95,8 +95,11 @@ def openbao() -> Iterator[OpenBao]:
 @contextmanager
 def moto_kms() -> Iterator[str]:
     """moto in server mode on loopback; yields its endpoint URL."""
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request lines on stderr
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
