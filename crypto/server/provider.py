@@ -150,7 +150,10 @@ class KeyProvider(Protocol):
 
     def health(self) -> ProviderHealth:
         """Reach the provider and check the keys and mechanisms the bot needs; raises
-        :class:`ProviderDown`, :class:`ProviderThrottled` or :class:`ProviderDenied`."""
+        :class:`ProviderDown`, :class:`ProviderThrottled` or :class:`ProviderDenied`.
+
+        It also re-reads the current root version: a handle that cached it (PKCS#11,
+        KMS) wraps under a version the operator rotated to only after this call."""
         ...
 
     def close(self) -> None:

@@ -3,8 +3,9 @@
 ``keys provider init`` creates the keys, ``keys provider status`` is the start-up check
 (and prints the checkpoint public key for auditors), and a token that lacks
 CKM_AES_GCM or CKM_EDDSA stops ``keys provider status`` and ``run`` with one line and
-exit 2. The missing mechanism is real: SoftHSM2's ``slots.mechanisms`` setting leaves
-it out of the token's own list, in a child process that reads that configuration.
+exit 2, and ``doctor`` names it. The missing mechanism is real: SoftHSM2's
+``slots.mechanisms`` setting leaves it out of the token's own list, in a child process
+that reads that configuration.
 """
 
 from __future__ import annotations
@@ -48,13 +49,16 @@ def test_init_then_status_prints_the_public_key(tmp_path: Path, softhsm_token: S
     assert "provider: pkcs11" in ran.stdout
     assert "checkpoint key: outside this process" in ran.stdout
     again = run_bot("keys", "provider", "status", "--config", str(cfg), env=env, cwd=tmp_path)
+    doctor = run_bot("doctor", "--config", str(cfg), env=env, cwd=tmp_path)
+    line = next(x for x in doctor.stdout.splitlines() if "key provider" in x)
+    assert "ok" in line and "pkcs11" in line and "FAIL" not in line
     assert again.returncode == 0, again.stderr
     public = [line for line in ran.stdout.splitlines() if line.startswith("checkpoint public")]
     assert public and public[0] in again.stdout  # the same key, read from the token
 
 
 @pytest.mark.parametrize("mechanism", ["CKM_AES_GCM", "CKM_EDDSA"])
-@pytest.mark.parametrize("command", [("keys", "provider", "status"), ("run",)])
+@pytest.mark.parametrize("command", [("keys", "provider", "status"), ("run",), ("doctor",)])
 def test_a_token_without_a_mechanism_stops_the_bot(
         tmp_path: Path, softhsm_token: SoftHsm, mechanism: str, command: tuple[str, ...]
 ) -> None:
@@ -68,6 +72,11 @@ def test_a_token_without_a_mechanism_stops_the_bot(
         migrated = run_bot("migrate", "--config", str(cfg), env=env, cwd=tmp_path)
         assert migrated.returncode == 0, migrated.stderr
     ran = run_bot(*command, "--config", str(cfg), env=env, cwd=tmp_path, timeout=60)
+    if command == ("doctor",):  # one line per check; the provider's says why
+        assert ran.returncode == 1
+        line = next(x for x in ran.stdout.splitlines() if "key provider" in x)
+        assert "FAIL" in line and f"the token lacks {mechanism}" in line
+        return
     assert ran.returncode == 2, ran.stderr
     assert ran.said == [f"medcrypt-bot: pkcs11: the token lacks {mechanism}; "
                         "the bot needs both to start"]

@@ -199,13 +199,10 @@ def kms_rig(endpoint: str) -> Rig:
     bot = KmsProvider(region="us-east-1", prefix=prefix, client=client())
 
     def down() -> Any:
-        return KmsProvider(region="us-east-1", prefix=prefix, max_attempts=1, timeout=1.0,
-                           endpoint_url=f"http://127.0.0.1:{free_port()}",
-                           client=boto3.client(
-                               "kms", region_name="us-east-1",
-                               endpoint_url=f"http://127.0.0.1:{free_port()}",
-                               aws_access_key_id="testing", aws_secret_access_key="testing",
-                           )).wrap(b"k" * 32, CTX)
+        return KmsProvider(region="us-east-1", prefix=prefix, client=boto3.client(
+            "kms", region_name="us-east-1", endpoint_url=f"http://127.0.0.1:{free_port()}",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )).wrap(b"k" * 32, CTX)
 
     def throttled() -> AbstractContextManager[None]:
         stub.throttle(100)
