@@ -125,6 +125,7 @@ class TransitProvider:
         if match is None or int(match[1]) != version:
             raise MalformedToken("wrapped value is not a Transit ciphertext")
         aad = base64.b64encode(encode_context(context)).decode("ascii")
+
         def invalid(message: str) -> Exception:
             if "disallowed by policy" in message or "too old" in message:
                 return KeyVersionMissing(f"transit: root version {version} was destroyed")
