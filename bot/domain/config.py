@@ -69,6 +69,47 @@ class KeyringSettings:
     server_keys_env: str = "MEDCRYPT_SERVER_KEYS"
 
 
+@dataclass(frozen=True)
+class Pkcs11Settings:
+    #: Path of the HSM vendor's PKCS#11 module (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so).
+    module: str = ""
+    token_label: str = "medcrypt"
+    #: Env var holding the token's user PIN.
+    pin_env: str = "MEDCRYPT_PKCS11_PIN"
+
+
+@dataclass(frozen=True)
+class TransitSettings:
+    url: str = "https://127.0.0.1:8200"
+    mount: str = "transit"
+    #: Env var holding the bot's token (policy: encrypt, decrypt, sign, read public key).
+    token_env: str = "MEDCRYPT_TRANSIT_TOKEN"
+    #: Env var holding the operator's token, read only by `keys` commands that rotate.
+    admin_token_env: str = "MEDCRYPT_TRANSIT_ADMIN_TOKEN"
+    timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class KmsSettings:
+    region: str = ""
+    #: Empty: AWS itself. Set only for a KMS-compatible endpoint.
+    endpoint_url: str = ""
+    max_attempts: int = 3
+    timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class KeysSettings:
+    """Where the root (wrapping) and audit checkpoint keys live (ADR 0033)."""
+
+    provider: Literal["env", "pkcs11", "transit", "kms"] = "env"
+    #: Prefix of the key labels, Transit key names and KMS aliases.
+    key_prefix: str = "medcrypt"
+    pkcs11: Pkcs11Settings = field(default_factory=Pkcs11Settings)
+    transit: TransitSettings = field(default_factory=TransitSettings)
+    kms: KmsSettings = field(default_factory=KmsSettings)
+
+
 #: What a configured admin person's handle may look like (it names them in the
 #: environment's WhatsApp list and in error messages; it is never stored).
 ADMIN_HANDLE = re.compile(r"[a-z][a-z0-9_-]{0,31}\Z")
@@ -271,6 +312,7 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     keyring: KeyringSettings = field(default_factory=KeyringSettings)
+    keys: KeysSettings = field(default_factory=KeysSettings)
     clinic: ClinicSettings = field(default_factory=ClinicSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
@@ -426,6 +468,7 @@ def _semantic_checks(s: Settings) -> None:
                                    "(smaller refuses genuine platform requests)")
     if s.startup.attempts < 1:
         raise ConfigError("startup.attempts", "must be at least 1")
+    _check_keys(s.keys)
     _check_admins(s.clinic)
     _check_emergency(s.clinic)
 
@@ -440,6 +483,20 @@ def _check_emergency(clinic: ClinicSettings) -> None:
     if clinic.emergency_number and not EMERGENCY_NUMBER.match(clinic.emergency_number):
         raise ConfigError("clinic.emergency_number", "must be a phone number: digits, "
                           "spaces, + - ( ), 2-20 characters (or empty)")
+
+
+def _check_keys(keys: KeysSettings) -> None:
+    """The chosen provider's own settings are present (the others may stay default)."""
+    if not re.fullmatch(r"[a-z][a-z0-9-]{0,31}", keys.key_prefix):
+        raise ConfigError("keys.key_prefix", "must be 1-32 lower-case letters, digits, -")
+    if keys.provider == "pkcs11" and not keys.pkcs11.module:
+        raise ConfigError("keys.pkcs11.module", "the pkcs11 provider needs the module path")
+    if keys.provider == "transit" and not keys.transit.url.startswith(("http://", "https://")):
+        raise ConfigError("keys.transit.url", "must be an http:// or https:// URL")
+    if keys.provider == "kms" and not keys.kms.region:
+        raise ConfigError("keys.kms.region", "the kms provider needs a region")
+    if keys.kms.max_attempts < 1:
+        raise ConfigError("keys.kms.max_attempts", "must be at least 1")
 
 
 def _check_admins(clinic: ClinicSettings) -> None:
