@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, event
 
 from medcrypt.storage.db import Engine, SessionFactory, is_sqlite, session_factory
 from medcrypt.storage.repos.leases import LeaseLost, check_fence
@@ -30,8 +30,6 @@ from medcrypt.storage.repos.leases import LeaseLost, check_fence
 #: What a fenced session asks at each BEGIN: (holder, epoch) while the role is held
 #: locally, None otherwise.
 HeldBy = Callable[[], tuple[str, int] | None]
-
-_IDLE = text("SELECT set_config('idle_in_transaction_session_timeout', :ms, true)")
 
 
 def fenced_sessions(engine: Engine, role: str, held_by: HeldBy, *,
@@ -46,8 +44,7 @@ def fenced_sessions(engine: Engine, role: str, held_by: HeldBy, *,
         if held is None:
             raise LeaseLost(role)
         holder, epoch = held
-        connection.execute(_IDLE, {"ms": str(int(idle_timeout_ms))})
-        check_fence(connection, role, holder, epoch)
+        check_fence(connection, role, holder, epoch, idle_timeout_ms=idle_timeout_ms)
 
     event.listen(factory, "after_begin", fence)
     return factory

@@ -32,6 +32,7 @@ from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox.queue import enqueue
 from medcrypt.bot.relay.ratelimit import RateLimiter
 from medcrypt.bot.relay.router import handle
+from medcrypt.storage.db import SessionFactory
 from medcrypt.storage.repos import identities, inbound
 from medcrypt.storage.repos.outbox import release_held
 
@@ -55,8 +56,11 @@ class Outcome:
 
 
 class Intake:
-    def __init__(self, services: Services, limiter: RateLimiter) -> None:
-        self._sessions = services.sessions
+    def __init__(self, services: Services, limiter: RateLimiter, *,
+                 sessions: SessionFactory | None = None) -> None:
+        #: ``sessions``: the Telegram poller's intake passes sessions fenced by its lease
+        #: (``bot.app.roles``), so a replica that lost the poll writes nothing it polled.
+        self._sessions = sessions or services.sessions
         self.services = services
         self._limiter = limiter
         #: Set by ``BotApp``; without it deferred work runs inline after commit.

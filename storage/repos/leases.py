@@ -81,7 +81,7 @@ UPDATE role_leases SET expires_at = clock_timestamp()
 """)
 
 _FENCE = text("""
-SELECT 1 FROM role_leases
+SELECT set_config('idle_in_transaction_session_timeout', :idle_ms, true) FROM role_leases
  WHERE role = :role AND holder = :holder AND epoch = :epoch
    AND expires_at > clock_timestamp()
    FOR KEY SHARE
@@ -120,10 +120,13 @@ def release(session: Session, role: str, holder: str, epoch: int) -> bool:
                                                "epoch": epoch})) == 1
 
 
-def check_fence(session: Session | Connection, role: str, holder: str, epoch: int) -> None:
+def check_fence(session: Session | Connection, role: str, holder: str, epoch: int, *,
+                idle_timeout_ms: int) -> None:
     """Raise :class:`LeaseLost` unless the lease is held at ``epoch`` right now; when it
-    is, keep a takeover waiting until this transaction ends."""
-    found = session.execute(_FENCE, {"role": role, "holder": holder, "epoch": epoch}).first()
+    is, keep a takeover waiting until this transaction ends, and let the server end this
+    transaction if it sits idle for ``idle_timeout_ms`` (one statement, one round trip)."""
+    found = session.execute(_FENCE, {"role": role, "holder": holder, "epoch": epoch,
+                                     "idle_ms": str(int(idle_timeout_ms))}).first()
     if found is None:
         raise LeaseLost(role)
 
