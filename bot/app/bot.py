@@ -54,7 +54,13 @@ from medcrypt.bot.app.monitoring import MAX_BODY_BYTES as MONITORING_BODY_BYTES
 from medcrypt.bot.app.monitoring import monitoring_app
 from medcrypt.bot.app.notify import Notifier
 from medcrypt.bot.app.probe import Probe
-from medcrypt.bot.app.roles import CHECKPOINTER, POLLER, SCHEDULER, RoleKeeper
+from medcrypt.bot.app.roles import (
+    CHECKPOINTER,
+    IDLE_IN_TRANSACTION_S,
+    POLLER,
+    SCHEDULER,
+    RoleKeeper,
+)
 from medcrypt.bot.app.startup import RetryPolicy, with_retries
 from medcrypt.bot.app.supervisor import Supervisor
 from medcrypt.bot.app.wiring import SystemClock, build_services
@@ -134,7 +140,9 @@ class BotApp:
         self.keyring = Keyring.from_environ(env, env_name=settings.keyring.server_keys_env)
         if auto_migrate:
             prepare_database(settings.database_url)
-        self.engine = engine or make_engine(settings.database_url, wal_autocheckpoint=False)
+        self.engine = engine or make_engine(
+            settings.database_url, wal_autocheckpoint=False,
+            idle_in_transaction_ms=int(IDLE_IN_TRANSACTION_S * 1000))
         # SQLite: WAL checkpoints in a thread, not inside an inbound message's commit.
         database = self.engine.url.database if is_sqlite(self.engine) else None
         self.checkpointer = (WalCheckpointer(database)

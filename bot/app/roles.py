@@ -53,6 +53,10 @@ TTL_S = 5.0
 RENEW_EVERY_S = 1.5
 #: A role is given up this long before its local deadline.
 MARGIN_S = 0.5
+#: Every PostgreSQL connection of a bot ends a transaction left idle this long (below
+#: the TTL): a paused replica cannot keep the others waiting on its row locks - the
+#: lease row it was renewing among them (``storage.db.make_engine``).
+IDLE_IN_TRANSACTION_S = TTL_S - RENEW_EVERY_S
 
 OnChange = Callable[[str, bool], Coroutine[Any, Any, None]]
 
