@@ -177,9 +177,11 @@ class BotApp:
                 poll_intake = Intake(self.services, limiter,
                                      sessions=self.roles.sessions(POLLER))
                 poll_intake.defer_hook = self._defer
-        self.notifier = Notifier(env)
         self.probe = Probe(self.services, self.metrics,
-                           interval=settings.monitoring.probe_interval_seconds)
+                           interval=settings.monitoring.probe_interval_seconds,
+                           holder=self.roles.holder if self.roles else None)
+        self.notifier = Notifier(env)
+
         # The monitoring listener is supervised apart from the platform loops: it is
         # not one of them, and readiness must not depend on who asks about it.
         self._monitor = Supervisor(LoopHealth())

@@ -38,12 +38,12 @@ async def _main(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    policy = RetryPolicy.of(settings.startup)
+    await reach_database(settings, policy)  # a missing or read-only file fails here first
     database = sqlite_file(settings.database_url)
     lock = (singleton.acquire(database)
             if database and database != ":memory:" else None)
     try:
-        policy = RetryPolicy.of(settings.startup)
-        await reach_database(settings, policy)
         app = BotApp(settings, auto_migrate=False, startup=policy)
         try:
             await app.start()  # a start that fails half-way is stopped as well

@@ -33,6 +33,9 @@ class Cluster:
     tw: FakeTwilio
     url: str
     replicas: list[BotProcess] = field(default_factory=list)
+    #: Each replica's /metrics port, in the order of :attr:`replicas`.
+    monitoring: list[int] = field(default_factory=list)
+    configs: list[Path] = field(default_factory=list)
 
     def holder(self, role: str = POLLER, timeout: float = 20) -> tuple[BotProcess, int, str]:
         """The replica holding ``role`` now, its epoch and its caller tag."""
@@ -79,7 +82,11 @@ def start_cluster(tmp: Path, tg: FakeTelegram, tw: FakeTwilio, url: str, port0: 
         config = sandbox_settings(tg, tw, port, tmp / "unused.db", **sections)
         config["database"] = {"url": url}
         config["whatsapp"] = {**config["whatsapp"], "public_url": f"http://127.0.0.1:{port0}"}
+        monitoring = worker_port()
+        config["monitoring"] = {"listen_port": monitoring, "probe_interval_seconds": 1.0}
         cfg = write_config(tmp / f"bot{i}.toml", config)
+        cluster.monitoring.append(monitoring)
+        cluster.configs.append(cfg)
         cluster.replicas.append(BotProcess(cfg, env, tmp / f"bot{i}.log", port))
     for bot in cluster.replicas:
         bot.start()

@@ -21,15 +21,19 @@ from __future__ import annotations
 import collections
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from medcrypt.crypto.keyless.wire import Direction
 from medcrypt.sandbox import FakeTelegram, Faults
 from medcrypt.sandbox.fake_twilio import FakeTwilio
-from tests.ha.rig import Cluster, start_cluster
+from tests.ha.rig import POLLER, Cluster, start_cluster
+from tests.support.bot_process import ROOT, BotProcess
 from tests.support.databases import migrated_postgres_database
 from tests.support.ports import worker_port
 from tests.support.tokens import accept_token, message_token, register_token
@@ -155,6 +159,34 @@ def test_leader_killed_twice_loses_nothing_and_fails_over_fast(tmp_path: Path) -
             assert b"[MEDCRYPT:v2:" not in (tmp_path / f"bot{i}.log").read_bytes()
 
 
+def _ops_view_shows(cluster: Cluster, leader: BotProcess, epoch: int) -> None:
+    """``cluster status`` and every replica's /metrics name the same poller."""
+    ran = subprocess.run(
+        [sys.executable, "-m", "medcrypt.bot", "--config", str(cluster.configs[0]),
+         "cluster", "status"], cwd=ROOT, env=leader.env, capture_output=True, text=True,
+        timeout=60, check=True)
+    lines = ran.stdout.splitlines()
+    assert lines[0] == "replicas (3 alive):"
+    listed = lines[1:lines.index("roles:")]
+    assert len(listed) == 3
+    assert all(any(f":{b.pid}:" in line and " alive " in line for line in listed)
+               for b in cluster.replicas)
+    [poller] = [line for line in lines if line.strip().startswith(POLLER)]
+    assert f"epoch {epoch} " in poller and f":{leader.pid}:" in poller and " held " in poller
+    assert lines[-1].startswith("outbox: ")
+    deadline = time.monotonic() + 10
+    while True:
+        held = []
+        for port in cluster.monitoring:
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            held.append(f'medcrypt_role_held_here{{role="{POLLER}"}} 1.0' in text)
+            assert "medcrypt_replicas_alive 3.0" in text or time.monotonic() < deadline
+        if held.count(True) == 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert held == [b is leader for b in cluster.replicas]
+
+
 def test_a_paused_leader_stays_out(tmp_path: Path) -> None:
     """SIGSTOP the poller past its lease, SIGCONT it: it polls no more with its stale
     epoch - the fake Bot API shows it - and the database shows the new holder."""
@@ -190,5 +222,6 @@ def test_a_paused_leader_stays_out(tmp_path: Path) -> None:
             log = (tmp_path / f"bot{cluster.replicas.index(leader)}.log").read_text()
             assert '"role_given_up"' in log
             assert leader.proc.poll() is None  # it runs on, as a follower
+            _ops_view_shows(cluster, new, new_epoch)
         finally:
             cluster.stop()
