@@ -6,7 +6,11 @@ paused holder must be replaced within seconds without ever acting again. ``role_
 holds each role's holder, fencing epoch and expiry (written with the database's clock);
 ``replicas`` holds each process's heartbeat for ``medcrypt-bot cluster status``.
 
-Downgrade drops both tables: replicas then run every role again, as before.
+``job_runs.slot`` with ``UNIQUE (job, slot)``: the scheduled fire time a run stands for,
+so a slot runs once across replicas and a run killed half-way is resumed, not repeated.
+
+Downgrade drops both tables and the column: replicas then run every role again, as
+before.
 
 Revision ID: 0018_role_leases
 Revises: 0017_v3_upgrade
@@ -47,9 +51,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("replica_id", name=op.f("pk_replicas")),
     )
     op.create_index(op.f("ix_replicas_seen_at"), "replicas", ["seen_at"], unique=False)
+    with op.batch_alter_table("job_runs") as batch:
+        batch.add_column(sa.Column("slot", sa.DateTime(timezone=True), nullable=True))
+    op.create_index("uq_job_runs_job_slot", "job_runs", ["job", "slot"], unique=True)
 
 
 def downgrade() -> None:
+    op.drop_index("uq_job_runs_job_slot", table_name="job_runs")
+    with op.batch_alter_table("job_runs") as batch:
+        batch.drop_column("slot")
     op.drop_index(op.f("ix_replicas_seen_at"), table_name="replicas")
     op.drop_table("replicas")
     op.drop_table("role_leases")
