@@ -73,7 +73,7 @@ from medcrypt.bot.domain.retention import prune
 from medcrypt.bot.domain.sender import Sender
 from medcrypt.bot.outbox.worker import OutboxWorker
 from medcrypt.bot.relay.intake import Intake
-from medcrypt.bot.relay.ratelimit import RateLimiter
+from medcrypt.bot.relay.ratelimit import Limiter, RateLimiter, SharedRateLimiter
 from medcrypt.bot.scheduler.maintenance import (
     WitnessQueue,
     checkpoint_tick,
@@ -89,6 +89,7 @@ from medcrypt.storage import migrate
 from medcrypt.storage.checkpointer import WalCheckpointer
 from medcrypt.storage.db import Engine, is_sqlite, make_engine
 from medcrypt.storage.gate import install as install_gate
+from medcrypt.storage.repos import ratelimits
 
 log = structlog.get_logger("bot.app")
 
@@ -161,7 +162,12 @@ class BotApp:
                                        events=self.metrics)
         self.services.warm()
         self.sessions = self.services.sessions
-        limiter = RateLimiter(settings.relay.user_messages_per_minute, self.clock)
+        # One process on SQLite keeps the per-user limit in memory; replicas on
+        # PostgreSQL share it as rows updated in the intake's transaction.
+        limiter: Limiter = (
+            RateLimiter(settings.relay.user_messages_per_minute, self.clock)
+            if is_sqlite(self.engine) else
+            SharedRateLimiter(settings.relay.user_messages_per_minute, self.keyring))
         self.intake = Intake(self.services, limiter)
         self.intake.defer_hook = self._defer
         #: The leases of the singleton roles (PostgreSQL only; None: this process does
@@ -390,6 +396,8 @@ class BotApp:
             try:
                 with self.sessions.begin() as s:
                     counts = prune(s, self.clock.now())
+                    if not is_sqlite(self.engine):
+                        counts["rate_limits"] = ratelimits.forget_idle(s)
                 log.info("housekeeping", **{f"{k}_count": v for k, v in counts.items()})
             except Exception as exc:  # housekeeping must never take the relay down
                 log.error("housekeeping_failed", error=type(exc).__name__)

@@ -9,7 +9,10 @@ holds each role's holder, fencing epoch and expiry (written with the database's 
 ``job_runs.slot`` with ``UNIQUE (job, slot)``: the scheduled fire time a run stands for,
 so a slot runs once across replicas and a run killed half-way is resumed, not repeated.
 
-Downgrade drops both tables and the column: replicas then run every role again, as
+``rate_limits`` (UNLOGGED on PostgreSQL): the per-user rate limit shared by replicas,
+one GCRA row per sender (a keyed hash, never the address).
+
+Downgrade drops the tables and the column: replicas then run every role again, as
 before.
 
 Revision ID: 0018_role_leases
@@ -51,12 +54,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("replica_id", name=op.f("pk_replicas")),
     )
     op.create_index(op.f("ix_replicas_seen_at"), "replicas", ["seen_at"], unique=False)
+    unlogged = ["UNLOGGED"] if op.get_bind().dialect.name == "postgresql" else []
+    op.create_table(
+        "rate_limits",
+        sa.Column("key", sa.LargeBinary(length=34), nullable=False),
+        sa.Column("tat", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("warned", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_rate_limits")),
+        prefixes=unlogged,
+    )
     with op.batch_alter_table("job_runs") as batch:
         batch.add_column(sa.Column("slot", sa.DateTime(timezone=True), nullable=True))
     op.create_index("uq_job_runs_job_slot", "job_runs", ["job", "slot"], unique=True)
 
 
 def downgrade() -> None:
+    op.drop_table("rate_limits")
     op.drop_index("uq_job_runs_job_slot", table_name="job_runs")
     with op.batch_alter_table("job_runs") as batch:
         batch.drop_column("slot")
