@@ -82,6 +82,7 @@ def _pair(cluster: Cluster, physicians: list[int], patients: list[str],
         tw.wait_until(lambda p=pat: len(tw.messages_to(p)) >= 2, timeout=30)
 
 
+@pytest.mark.timeout(600 + MESSAGES // 4)  # the full 5,000 takes longer than the default
 def test_leader_killed_twice_loses_nothing_and_fails_over_fast(tmp_path: Path) -> None:
     port0 = worker_port()
     with migrated_postgres_database() as url, FakeTelegram() as tg, FakeTwilio(
