@@ -19,6 +19,7 @@ MEDCRYPT_HA_MESSAGES sets the count (default 450, so the test takes about two mi
 from __future__ import annotations
 
 import collections
+import json
 import os
 import signal
 import subprocess
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from medcrypt.crypto.keyless.wire import Direction
 from medcrypt.sandbox import FakeTelegram, Faults
@@ -80,6 +82,27 @@ def _pair(cluster: Cluster, physicians: list[int], patients: list[str],
         _post_until_accepted(tw, pat, accept_token(pid), "SM" + os.urandom(16).hex())
         tg.wait_for_messages(doc, 3, timeout=30)
         tw.wait_until(lambda p=pat: len(tw.messages_to(p)) >= 2, timeout=30)
+
+
+def _jobs_done(tmp: Path, job: str) -> list[str]:
+    """The outcome of every run of ``job`` logged by any replica (JSON log lines)."""
+    outcomes = []
+    for log in sorted(tmp.glob("bot*.log")):
+        for line in log.read_text().splitlines():
+            if '"job_done"' in line and f'"job": "{job}"' in line:
+                outcomes.append(json.loads(line)["outcome"])
+    return outcomes
+
+
+def _slot_runs(url: str) -> dict[tuple[str, object], int]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {(r[0], r[1]): int(r[2]) for r in conn.execute(sa.text(
+                "SELECT job, slot, count(*) FROM job_runs WHERE slot IS NOT NULL "
+                "GROUP BY job, slot"))}
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.timeout(600 + MESSAGES // 4)  # the full 5,000 takes longer than the default
@@ -149,6 +172,12 @@ def test_leader_killed_twice_loses_nothing_and_fails_over_fast(tmp_path: Path) -
             assert all(f < FAILOVER_LIMIT_S for f in failovers), failovers
             assert cluster.overlaps() == []
             assert tg.conflicts() == 0
+            # Three starts and two failovers each ran the start-up catch-up: the
+            # rotation's slot of this month did its work once, in one row.
+            slots = _slot_runs(url)
+            assert [n for (job, _slot), n in slots.items() if job == "rotation"] == [1]
+            done = _jobs_done(tmp_path, "rotation")
+            assert done.count("ok") == 1 and set(done) <= {"ok", "skipped"}, done
             print(f"\n{MESSAGES} messages, 3 replicas on PostgreSQL, 20% faults, "
                   f"{len(kills)} leader SIGKILLs: all delivered in {elapsed:.1f}s; "
                   f"failover {', '.join(f'{f:.2f}s' for f in failovers)}; "
