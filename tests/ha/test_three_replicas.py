@@ -34,10 +34,10 @@ import sqlalchemy as sa
 from medcrypt.crypto.keyless.wire import Direction
 from medcrypt.sandbox import FakeTelegram, Faults
 from medcrypt.sandbox.fake_twilio import FakeTwilio
-from tests.ha.rig import POLLER, Cluster, start_cluster
 from tests.support.bot_process import ROOT, BotProcess
 from tests.support.databases import migrated_postgres_database
 from tests.support.ports import worker_port
+from tests.support.replicas import POLLER, Cluster, start_cluster
 from tests.support.tokens import accept_token, message_token, register_token
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
