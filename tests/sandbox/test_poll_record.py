@@ -8,9 +8,11 @@ import asyncio
 import time
 
 import httpx
+from hypothesis import given
+from hypothesis import strategies as st
 
 from medcrypt.sandbox import FakeTelegram
-from medcrypt.sandbox.fake_telegram import POLL_TAG_HEADER
+from medcrypt.sandbox.fake_telegram import POLL_TAG_HEADER, _int_or_none, _parse_tag
 
 
 async def test_a_poll_whose_client_hangs_up_ends_at_once(tg: FakeTelegram) -> None:
@@ -47,3 +49,20 @@ async def test_overlapping_polls_are_recorded_with_the_409(tg: FakeTelegram) -> 
     by_caller = {p.caller: p for p in tg.polls}
     assert by_caller["a"].status == 409 and by_caller["b"].status == 200
     assert by_caller["a"].start < by_caller["b"].start < by_caller["a"].end
+
+
+@given(st.text(max_size=200))
+def test_any_poll_tag_is_read_without_an_error(value: str) -> None:
+    """The tag comes from whoever polls: any header value parses, never raises."""
+    tag = _parse_tag(value)
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in tag.items())
+    epoch = _int_or_none(tag.get("epoch"))
+    assert epoch is None or isinstance(epoch, int)
+
+
+@given(st.integers(min_value=0, max_value=2**62), st.text(
+    alphabet=st.characters(blacklist_characters=";=", blacklist_categories=("Cs", "Zs", "Cc")),
+    min_size=1, max_size=20))
+def test_a_well_formed_poll_tag_round_trips(epoch: int, caller: str) -> None:
+    tag = _parse_tag(f"epoch={epoch}; caller={caller}")
+    assert _int_or_none(tag["epoch"]) == epoch and tag["caller"] == caller
