@@ -24,6 +24,7 @@ from medcrypt.bot.domain.lifecycle.shred import shred_pairing
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.db import Session
+from medcrypt.storage.joblock import JobBusy, job_lock
 from medcrypt.storage.repos.pairings import get_pairing
 
 ROTATE_USAGE = "Usage: /rotate_now <pairing tag or id> or /rotate_now all"
@@ -75,13 +76,21 @@ def rotate_now_command(ctx: Services, actor_id: str, args: list[str]) -> ChatRep
     ctx.audit.append(actor, Action.ADMIN_COMMAND,
                      ctx.pairing_ref(ids[0]) if ids else actor,
                      {"command": "rotate_now", "scope": "one" if ids else "all"})
-    result = rotate(ctx, now, pairing_ids=ids, actor=actor)
+    try:
+        with job_lock(ctx.engine, "rotation"):  # the lock the scheduler and `jobs run` take
+            result = rotate(ctx, now, pairing_ids=ids, actor=actor)
+    except JobBusy:
+        return ChatReply(ROTATION_BUSY)
     queued = result.notices_queued
     return ChatReply(
         f"Rotation bookkeeping done for {result.pairings} pairing(s): "
         f"{result.epochs_created} new epoch(s), {result.epochs_retired} retired, "
         f"{queued} notice(s) queued. Keys follow the calendar on the "
         "companions; for a lost or compromised device use /shred.", queued)
+
+
+ROTATION_BUSY = ("Rotation is running right now (scheduled, or started by another admin); "
+                 "try again when it has finished - /jobs shows its last run.")
 
 
 def shred_command(ctx: Services, actor_id: str, args: list[str]) -> ChatReply:
