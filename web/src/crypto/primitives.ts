@@ -14,13 +14,15 @@
  * (new state, output), and the ratchet derives keys in loops (skipped keys, month
  * re-keys). WebCrypto's HKDF and HMAC are Promise-only, which would make every protocol
  * step async and interleavable; libsodium's are not. libsodium's JS build exports no
- * HKDF function (only its constants), so {@link hkdfSha256} is RFC 5869's two-step
- * construction over libsodium's HMAC-SHA256, checked against the RFC 5869 and Wycheproof
- * HKDF-SHA256 vectors (docs/adr/0028-web-crypto-library.md).
+ * HKDF function (only its constants), so {@link hkdfSha256} is @noble/hashes' (audited,
+ * synchronous), checked against the RFC 5869 and Wycheproof HKDF-SHA256 vectors
+ * (docs/adr/0028-web-crypto-library.md).
  *
  * Call {@link ready} once before anything else: it loads the WASM module.
  */
 
+import { hkdf as nobleHkdf } from "@noble/hashes/hkdf.js";
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import sodium from "libsodium-wrappers-sumo";
 
 import { DecryptionFailed, MalformedToken, StorageError } from "./errors.js";
@@ -180,8 +182,10 @@ export function hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array {
 }
 
 /**
- * RFC 5869 HKDF-SHA256. `salt === null` means HashLen zero bytes, as in the RFC (and as
- * Python's `cryptography` treats `salt=None`).
+ * RFC 5869 HKDF-SHA256, from @noble/hashes (audited, synchronous): libsodium's JS build
+ * exports no HKDF and WebCrypto's is Promise-only, and the construction is not ours to
+ * write. `salt === null` means HashLen zero bytes, as in the RFC (and as Python's
+ * `cryptography` treats `salt=None`).
  */
 export function hkdfSha256(
   ikm: Uint8Array, salt: Uint8Array | null, info: Uint8Array, length = KEY_LEN,
@@ -189,25 +193,7 @@ export function hkdfSha256(
   if (!Number.isInteger(length) || length < 1 || length > HKDF_MAX_LEN) {
     throw new MalformedToken("HKDF length out of range");
   }
-  const prk = hmacSha256(salt ?? new Uint8Array(SHA256_LEN), ikm);
-  const out = new Uint8Array(length);
-  let previous: Uint8Array = new Uint8Array(0);
-  let filled = 0;
-  for (let counter = 1; filled < length; counter += 1) {
-    const block = new Uint8Array(previous.length + info.length + 1);
-    block.set(previous, 0);
-    block.set(info, previous.length);
-    block[block.length - 1] = counter;
-    const t = hmacSha256(prk, block);
-    wipe(previous);
-    wipe(block);
-    out.set(t.subarray(0, Math.min(SHA256_LEN, length - filled)), filled);
-    filled += SHA256_LEN;
-    previous = t;
-  }
-  wipe(previous);
-  wipe(prk);
-  return out;
+  return nobleHkdf(nobleSha256, ikm, salt ?? new Uint8Array(SHA256_LEN), info, length);
 }
 
 /** Constant-time equality (libsodium `sodium_memcmp`); different lengths are unequal. */
