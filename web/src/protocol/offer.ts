@@ -11,7 +11,7 @@ import {
 import { Reader, Writer, concat, label } from "./bytes.js";
 import { MAX_EPOCH, MAX_GRACE_DAYS } from "./epochs.js";
 import { admissionHash, encodeRegisterV3 } from "./pairingWire.js";
-import { encodeToken, stripAscii } from "./text.js";
+import { encodeToken } from "./text.js";
 
 export const QR_SCHEME = "medcrypt-pair:";
 export const QR_VERSION = 2;
@@ -73,15 +73,18 @@ export function expired(o: OfferV3, now: Date): boolean {
   return now.getTime() / 1000 >= o.expiresAt;
 }
 
+/** The whitespace PROTOCOL §4 lets a reader strip around an offer text (Python's `str.strip()`). */
+const OFFER_SPACE = /^[\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g;
+
 /**
  * Strictly parse `medcrypt-pair:2:...` (scheme case-insensitive, at most 1000
- * characters, canonical unpadded base64url). Only ASCII whitespace around it is ignored.
+ * characters, canonical unpadded base64url), ignoring §4's whitespace around it.
  */
 export function parseOfferText(text: string): OfferV3 {
   if (typeof text !== "string") {
     throw new MalformedToken("offer must be text");
   }
-  const body = stripAscii(text);
+  const body = text.replace(OFFER_SPACE, "");
   const prefix = `${QR_SCHEME}${QR_VERSION}:`;
   if (body.length > MAX_OFFER_TEXT || body.slice(0, prefix.length).toLowerCase() !== prefix) {
     throw new MalformedToken(`not a MedCrypt v3 pairing offer (expected ${prefix}...)`);

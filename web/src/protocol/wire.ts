@@ -247,3 +247,24 @@ export function parseFileHeader(data: Uint8Array): FileHeader {
   return { version: version as 2 | 3, pairingId, epoch, direction, fileId,
     raw: data.slice(0, FILE_HEADER_LEN) };
 }
+
+/** The 51-byte v2 MESSAGE / ESCROW_DEPOSIT header (§3.1): for reading vectors and tests. */
+export function encodeSealedHeaderV2(kind: "message" | "deposit", pairingId: Uint8Array,
+  f: { epoch: number; direction: Direction; index: number; nonce: Uint8Array }): Uint8Array {
+  if (f.epoch >= MAX_EPOCH) {
+    throw new MalformedToken("epoch or index out of range");
+  }
+  return new Writer().u8(2).u8(kind === "message" ? KIND.MESSAGE : KIND.ESCROW_DEPOSIT)
+    .bytes(pairingId, 16, "pairing id").u32(f.epoch).u8(f.direction).u32(f.index)
+    .bytes(f.nonce, 24, "nonce").finish();
+}
+
+/** v2 PAIR_REGISTER (§3.2). The web makes no v2 pairing; the vectors check the layout. */
+export function encodeRegisterV2(pairingId: Uint8Array, startEpoch: number, graceDays: number,
+  expiresAt: number): Uint8Array {
+  if (startEpoch >= MAX_EPOCH) {
+    throw new MalformedToken("registration field out of range");
+  }
+  return new Writer().u8(2).u8(KIND.PAIR_REGISTER).bytes(pairingId, 16, "pairing id")
+    .u32(startEpoch).u8(1).u16(graceDays).u64(expiresAt).finish();
+}

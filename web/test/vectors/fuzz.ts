@@ -196,3 +196,23 @@ export async function fuzzParsers(): Promise<Tally> {
   });
   return t;
 }
+
+/** §4's whitespace around an offer text is ignored, as Python's str.strip() does. */
+export async function offerWhitespace(): Promise<Tally> {
+  await p.ready();
+  const t = tally("offer text whitespace (PROTOCOL §4)");
+  const qr = pairing.offer.qr_text;
+  check(t, "Python's strip set is ignored around the text", () => {
+    for (const ws of ["\n", "\r\n", " \t", "\u00a0", "\u3000", "\u2028", "\u001c", "\u0085"]) {
+      same(parseOfferText(`${ws}${qr}${ws}`).expiresAt, parseOfferText(qr).expiresAt);
+    }
+  });
+  check(t, "U+FEFF, U+200B and anything inside the text are refused", () => {
+    for (const bad of [`\ufeff${qr}`, `${qr}\u200b`, qr.replace(":2:", ":2: "), `${qr.slice(0, 40)}\n${qr.slice(40)}`]) {
+      if (typed(() => parseOfferText(bad)) !== "refused") {
+        throw new Error("accepted a damaged offer text");
+      }
+    }
+  });
+  return t;
+}

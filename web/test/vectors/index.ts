@@ -1,13 +1,14 @@
 /** Every vector check, in one list, for the Node runner and the browser page alike. */
 
 import { attachmentVectors } from "./attachments.js";
-import { fuzzParsers } from "./fuzz.js";
+import { fuzzParsers, offerWhitespace } from "./fuzz.js";
 import type { VectorCheck } from "./harness.js";
 import { thirdPartyChecks } from "./third_party.js";
+import { v2Vectors } from "./v2.js";
 import { pinRecordVectors, v3PairingVectors } from "./v3pairing.js";
 import { v3SessionVectors } from "./v3session.js";
 
 export const allChecks: VectorCheck[] = [
   ...thirdPartyChecks, v3SessionVectors, v3PairingVectors, pinRecordVectors,
-  attachmentVectors, fuzzParsers,
+  attachmentVectors, v2Vectors, fuzzParsers, offerWhitespace,
 ];
