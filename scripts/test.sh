@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's test command: set everything up from nothing and run every check.
 #   lint (ruff), types (mypy, strict on crypto/ and storage/), import contracts,
-#   a dependency audit of the hashed locks (pip-audit), the built wheel (with the
-#   systemd unit checked against it, and a companion-only install),
-#   the pytest suite on SQLite and on a real PostgreSQL server on loopback,
+#   a dependency audit of the hashed locks (pip-audit), the web companion's build,
+#   the built wheel (with the systemd unit checked against it, and a companion-only
+#   install), the pytest suite on SQLite and on a real PostgreSQL server on loopback
+#   (the browser tests in headless chromium among them),
 #   and a bounded fuzz run of every parser (inside pytest).
 # Extra arguments go to pytest (e.g. bash scripts/test.sh -k keyring).
 set -euo pipefail
@@ -17,6 +18,13 @@ echo "== import contracts"; lint-imports
 # Every version in requirements/*.lock against known advisories: a finding fails the run;
 # a service out of reach (no internet, as here) prints "not audited" and does not.
 echo "== dependency audit (pip-audit)"; python scripts/audit_deps.py
+# The web companion from nothing: npm ci from web/package-lock.json when it changed, then
+# the reproducible build (prints the bundle hash and its gzipped size). The browser tests
+# (tests/web/) drive Debian's chromium, installed by scripts/chromium.sh when missing;
+# under CI a missing node or chromium fails them instead of skipping.
+echo "== web companion build (scripts/web.sh)"; bash scripts/web.sh
+echo "== chromium for the browser tests: $(bash scripts/chromium.sh)"
+[ "${CI:-}" = "true" ] && export MEDCRYPT_REQUIRE_BROWSER=1
 echo "== packaging: the built wheel beside PyPI's crypto and pycryptodome, the systemd unit, a companion-only install"
 bash scripts/wheel_check.sh
 

@@ -19,6 +19,7 @@
 #   * `medcrypt-bot config example` prints exactly the repository's config.example.toml;
 #   * the shipped systemd unit passes `systemd-analyze verify` with no output, its
 #     ExecStart pointed at this venv (scripts/verify_unit.sh).
+# The web bundle (scripts/web.sh) is built into the copy and shipped as package data.
 # Then a companion-only install - the wheel without extras, its dependencies from
 # requirements/companion.lock - in a second fresh venv: no distribution of the [bot]
 # extra is there, `medcrypt` works (help, init, pair offer), `medcrypt-bot` says in one
@@ -42,6 +43,14 @@ mkdir "$work/src"
 git ls-files -z --cached --others --exclude-standard \
   | while IFS= read -r -d '' f; do [ -e "$f" ] || [ -L "$f" ] && printf '%s\0' "$f"; done \
   | tar --null -cf - -T - | tar -xf - -C "$work/src"
+# The web companion rides in the wheel as package data of medcrypt.companion, built here
+# by the reproducible build (scripts/web.sh) into the copy, never into the checkout;
+# `medcrypt ui` of the companion-only install below must serve exactly this hash.
+web_out=$(bash scripts/web.sh --outdir "$work/src/companion/web_bundle") \
+  || { say "FAIL: the web bundle did not build"; exit 1; }
+web_hash=$(printf '%s\n' "$web_out" | sed -n 's/^web build: bundle sha256 \([0-9a-f]\{64\}\)$/\1/p')
+[ -n "$web_hash" ] || { printf '%s\n' "$web_out" >&2; say "FAIL: the web build printed no bundle hash"; exit 1; }
+say "web bundle $web_hash built into the wheel's source"
 out=${MEDCRYPT_WHEEL_OUT:-$work/dist}
 "$PY" -m build --wheel --outdir "$out" "$work/src" >"$work/build.log" 2>&1 \
   || { tail -n 30 "$work/build.log" >&2; say "FAIL: the wheel did not build"; exit 1; }
@@ -81,7 +90,9 @@ if bad:
 shipped = [p for p in record if p.startswith(("medcrypt/sandbox/", "medcrypt/demo/"))]
 if shipped:
     sys.exit(f"wheel_check: FAIL: the sandbox or the demo is in the wheel: {shipped[:10]}")
-for needed in ("medcrypt/__init__.py", "medcrypt/crypto/__init__.py",
+for needed in ("medcrypt/companion/web_bundle/bundle.sha256sums",
+               "medcrypt/companion/web_bundle/app/index.html",
+               "medcrypt/__init__.py", "medcrypt/crypto/__init__.py",
                "medcrypt/bot/cli/__init__.py", "medcrypt/migrations/alembic.ini",
                "medcrypt/migrations/script.py.mako", "medcrypt/bot/config.example.toml",
                f"{dist_info}/licenses/LICENSE"):
@@ -215,6 +226,30 @@ for argv in "" "--help" "run"; do
     exit 1
   fi
 done
+# `medcrypt ui` of this install serves the packaged bundle, and web-verify (also from this
+# install) finds it byte for byte the one built above.
+MEDCRYPT_HOME="$work/elsewhere/ui" "$work/companion/bin/medcrypt" ui --no-browser \
+  >"$work/ui.log" 2>&1 &
+ui_pid=$!
+ui_url=""
+for _ in $(seq 1 100); do
+  ui_url=$(sed -n 's/^Open: \(http:[^ ]*\)app\/$/\1/p' "$work/ui.log")
+  [ -n "$ui_url" ] && break
+  kill -0 "$ui_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$ui_url" ]; then
+  kill "$ui_pid" 2>/dev/null || true
+  cat "$work/ui.log" >&2; say "FAIL: medcrypt ui (companion only) printed no address"; exit 1
+fi
+set +e
+verify_out=$("$work/companion/bin/medcrypt" web-verify "$ui_url" --expect "$web_hash" 2>&1); verify_rc=$?
+set -e
+kill "$ui_pid"; wait "$ui_pid" 2>/dev/null || true
+if [ "$verify_rc" != 0 ]; then
+  printf '%s\n' "$verify_out" >&2; say "FAIL: medcrypt web-verify of the installed bundle: exit $verify_rc"; exit 1
+fi
+say "companion only: medcrypt ui serves the packaged web bundle; web-verify: $verify_out"
 site=$("$work/companion/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 count=$("${cpip[@]}" list --format=freeze --exclude pip --exclude medcrypt-bridge | wc -l)
 say "companion only: medcrypt --help, init, pair offer, pair accept --qr: ok; medcrypt-bot: one line naming [bot], exit 2"

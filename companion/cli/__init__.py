@@ -43,7 +43,7 @@ from typing import NoReturn
 from medcrypt.crypto.errors import MedCryptError
 from medcrypt.crypto.failures import describe
 
-COMMAND_MODULES = ("setup", "pair", "messages", "files", "info", "v1cmd")
+COMMAND_MODULES = ("setup", "pair", "messages", "files", "info", "v1cmd", "ui")
 EXIT_INTERNAL = 1
 DIST = "medcrypt-bridge"
 DEBUG_HINT = "rerun with --debug for the traceback"

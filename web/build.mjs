@@ -1,0 +1,147 @@
+// The web companion's reproducible build (`npm run build`): esbuild bundles the app and its
+// service worker, names every asset by its content, writes web/dist/ (or --outdir DIR) and
+// prints the bundle's SHA-256 and its gzipped size.
+//
+// What the bundle hash covers (ADR 0029, docs/DELIVERY.md "The web bundle"):
+//   bundle.sha256sums lists every other file of dist/ as `<sha256 hex>  <path>\n`, sorted
+//   by path (bytes of UTF-8), in `sha256sum` format. The bundle hash is the SHA-256 of that
+//   file. app/index.html shows the hash to the user (a <meta> the app reads), and a file
+//   cannot hold its own hash, so app/index.html is listed with the hash of its CANONICAL
+//   form: the one occurrence of the bundle hash replaced by 64 "0" characters (what this
+//   build writes before it knows the hash). Every other file is listed as served.
+//   `medcrypt web-verify` and the service worker's install check apply the same rule.
+//
+// Reproducible: no timestamps, no absolute paths, sorted inputs; esbuild is deterministic
+// for one version and one input tree. tests/web/shell/test_build.py builds twice and
+// compares every byte.
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import * as esbuild from "esbuild";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const PLACEHOLDER = "0".repeat(64);
+const SUMS = "bundle.sha256sums";
+const LIMIT_GZIP = 400 * 1024; // the issue's ceiling, libraries included
+
+function argValue(name, fallback) {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+
+const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex");
+const short = (bytes) => sha256(bytes).slice(0, 16);
+
+/** esbuild options both bundles share: the same input gives the same bytes. */
+const common = {
+  bundle: true,
+  write: false,
+  minify: true,
+  target: "es2022",
+  platform: "browser",
+  legalComments: "eof", // libsodium (ISC) and jsQR (Apache-2.0) keep their notices
+  charset: "utf8",
+  absWorkingDir: HERE,
+  logLevel: "warning",
+};
+
+async function bundleOne(entry, options) {
+  const result = await esbuild.build({ ...common, entryPoints: [entry], ...options });
+  if (result.outputFiles.length !== 1) {
+    throw new Error(`${entry}: expected one output file, got ${result.outputFiles.length}`);
+  }
+  return result.outputFiles[0].contents;
+}
+
+/** The app: one ES module, named by its content. */
+async function buildApp() {
+  const js = await bundleOne("src/app/main.ts", { format: "esm", splitting: false });
+  return { [`app/main-${short(js)}.js`]: js };
+}
+
+function staticAsset(name, ext) {
+  const bytes = readFileSync(join(HERE, "static", name));
+  return [`app/${name.replace(/\.[^.]+$/, "")}-${short(bytes)}${ext}`, bytes];
+}
+
+function renderTemplate(name, vars) {
+  let text = readFileSync(join(HERE, "static", name), "utf8");
+  for (const [key, value] of Object.entries(vars)) {
+    const marker = `{{${key}}}`;
+    if (!text.includes(marker)) throw new Error(`${name}: no ${marker}`);
+    text = text.replaceAll(marker, value);
+  }
+  if (/\{\{[A-Z_]+\}\}/.test(text)) throw new Error(`${name}: a marker was left unfilled`);
+  return Buffer.from(text, "utf8");
+}
+
+export function sumsText(files) {
+  return Object.keys(files)
+    .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+    .map((path) => `${files[path]}  ${path}\n`)
+    .join("");
+}
+
+export async function build(outdir) {
+  const files = {};
+  Object.assign(files, await buildApp());
+  const mainPath = Object.keys(files)[0];
+  const [iconPath, icon] = staticAsset("icon.svg", ".svg");
+  files[iconPath] = icon;
+  const manifest = renderTemplate("manifest.webmanifest", { ICON: iconPath.slice(4) });
+  const manifestPath = `app/manifest-${short(manifest)}.webmanifest`;
+  files[manifestPath] = manifest;
+  // app/index.html with the placeholder: its canonical form.
+  const canonicalIndex = renderTemplate("app.html", {
+    MAIN: mainPath.slice(4),
+    MANIFEST: manifestPath.slice(4),
+    ICON: iconPath.slice(4),
+    BUNDLE_SHA256: PLACEHOLDER,
+  });
+  files["app/index.html"] = canonicalIndex;
+  files["index.html"] = renderTemplate("entry.html", { ICON: iconPath.slice(4) });
+  // The worker precaches everything under app/ (its scope) and checks each file's hash.
+  const precache = Object.keys(files)
+    .filter((p) => p.startsWith("app/"))
+    .sort()
+    .map((p) => ({ path: p.slice(4) === "index.html" ? "./" : p.slice(4), sha256: sha256(files[p]) }));
+  const precacheId = sha256(JSON.stringify(precache)).slice(0, 32);
+  files["app/sw.js"] = await bundleOne("src/app/sw/worker.ts", {
+    format: "iife",
+    define: {
+      __MEDCRYPT_PRECACHE__: JSON.stringify(precache),
+      __MEDCRYPT_PRECACHE_ID__: JSON.stringify(precacheId),
+    },
+  });
+  const sums = sumsText(Object.fromEntries(Object.entries(files).map(([p, b]) => [p, sha256(b)])));
+  const bundleHash = sha256(Buffer.from(sums, "utf8"));
+  const index = Buffer.from(canonicalIndex.toString("utf8").replace(PLACEHOLDER, bundleHash), "utf8");
+  if (index.toString("utf8").split(bundleHash).length !== 2) {
+    throw new Error("app/index.html must hold the bundle hash exactly once");
+  }
+  files["app/index.html"] = index;
+  files[SUMS] = Buffer.from(sums, "utf8");
+
+  rmSync(outdir, { recursive: true, force: true });
+  for (const [path, bytes] of Object.entries(files)) {
+    mkdirSync(dirname(join(outdir, path)), { recursive: true });
+    writeFileSync(join(outdir, path), bytes);
+  }
+  let gzipTotal = 0;
+  for (const bytes of Object.values(files)) gzipTotal += gzipSync(bytes, { level: 9 }).length;
+  return { bundleHash, files: Object.keys(files).sort(), gzipTotal, mainPath };
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const outdir = resolve(argValue("--outdir", join(HERE, "dist")));
+  const result = await build(outdir);
+  console.log(`web build: ${result.files.length} files in ${outdir}`);
+  console.log(`web build: gzipped ${(result.gzipTotal / 1024).toFixed(1)} KiB in all (limit ${LIMIT_GZIP / 1024} KiB)`);
+  console.log(`web build: bundle sha256 ${result.bundleHash}`);
+  if (result.gzipTotal > LIMIT_GZIP) {
+    console.error(`web build: the bundle is over ${LIMIT_GZIP / 1024} KiB gzipped`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * The web companion's entry point: styles, language, the frame and its screens, the
+ * inbound token paths, and the service worker with consent-gated updates.
+ *
+ * Order matters: the changed-bundle gate (update.ts) blocks use before any screen that
+ * could take a passphrase is shown; the fragment is read and erased before anything else
+ * can see it.
+ */
+import { Inbox, readFragment } from "./inbound.js";
+import { initLanguage } from "./i18n.js";
+import { Frame } from "./screens.js";
+import { about } from "./screens/about.js";
+import { home } from "./screens/home.js";
+import { settings } from "./screens/settings.js";
+import { adoptStyles } from "./styles.js";
+import { gateOnChangedBundle, startUpdates } from "./update.js";
+
+const SCREENS = [home, settings, about]; // the navigation's order
+
+async function boot(): Promise<void> {
+  adoptStyles();
+  initLanguage(navigator.languages);
+  const inbox = new Inbox();
+  const fragment = readFragment(inbox);
+  const frame = new Frame(document.body, inbox, SCREENS);
+  frame.show(home.id);
+  await gateOnChangedBundle();
+  await fragment;
+  await startUpdates();
+  document.documentElement.dataset["ready"] = "1";
+}
+
+void boot();
