@@ -6,6 +6,9 @@
  * could take a passphrase is shown; the fragment is read and erased before anything else
  * can see it.
  */
+import { access } from "./flows/access.js";
+import { pair } from "./flows/pair.js";
+import { adoptFlowStyles } from "./flows/styles.js";
 import { Inbox, readFragment } from "./inbound.js";
 import { initLanguage } from "./i18n.js";
 import { Frame } from "./screens.js";
@@ -15,10 +18,11 @@ import { settings } from "./screens/settings.js";
 import { adoptStyles } from "./styles.js";
 import { gateOnChangedBundle, startUpdates } from "./update.js";
 
-const SCREENS = [home, settings, about]; // the navigation's order
+const SCREENS = [home, access, pair, settings, about]; // the navigation's order
 
 async function boot(): Promise<void> {
   adoptStyles();
+  adoptFlowStyles();
   initLanguage(navigator.languages);
   const inbox = new Inbox();
   const fragment = readFragment(inbox);
