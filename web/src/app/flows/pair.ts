@@ -68,8 +68,17 @@ function choose(redraw: () => void): HTMLElement {
   const role = (r: Role): HTMLButtonElement => button(r === "patient" ? "pair.role.patient" : "pair.role.physician",
     () => go(r === "patient" ? { kind: "patient-offer" } : { kind: "physician-name" }, redraw),
     { "data-role": r });
-  return h("fieldset", {}, h("legend", {}, t("pair.role.legend")),
-    h("div", { class: "actions stack" }, role("patient"), role("physician")));
+  const store = vault();
+  const views = store ? pairingViews(store.document) : [];
+  const list = views.length === 0 ? null : h("ul", { class: "pairings" }, ...views.map((v) => {
+    const open = h("button", { type: "button", "data-pairing": v.id }, v.name);
+    open.addEventListener("click", () => go({ kind: "verify", id: v.id, confirmToken: null }, redraw));
+    return h("li", {}, open, " ", h("span", { class: v.verified ? "badge verified" : "badge",
+      "data-verified": String(v.verified) }, t(v.verified ? "verify.verified" : "verify.unverified")));
+  }));
+  return h("div", { class: "stack" }, list,
+    h("fieldset", {}, h("legend", {}, t("pair.role.legend")),
+      h("div", { class: "actions stack" }, role("patient"), role("physician"))));
 }
 
 function patientOffer(redraw: () => void): HTMLElement {

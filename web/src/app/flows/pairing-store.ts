@@ -22,7 +22,17 @@ import {
 } from "../../protocol/v3pairing.js";
 import { describe, fromPairing, type PairingSecrets } from "../../protocol/v3session.js";
 import type { SessionDocument } from "../../protocol/v3state.js";
+import { findTokens } from "../inbound.js";
 import { identityPublic, identitySeed } from "./vault.js";
+
+/**
+ * The token in pasted chat text: what a chat shows is pasted whole, the bot's notices
+ * included (as the CLI takes it). The first token-shaped part is used; text without one
+ * goes to the parser as it is, so the user gets its typed error.
+ */
+export function pastedToken(text: string): string {
+  return findTokens(text)[0] ?? text.trim();
+}
 
 export type Role = "patient" | "physician";
 
@@ -102,7 +112,7 @@ export function patientConfirm(store: Keystore, id: string, token: string, now: 
     if (p === null || p.role !== "patient") throw new PairingCancelled("no pairing in progress");
     const seed = identitySeed(doc);
     try {
-      const r = verifyConfirmation(p.state as PatientPairingDocument, seed, token.trim());
+      const r = verifyConfirmation(p.state as PatientPairingDocument, seed, pastedToken(token));
       return { doc: finished(doc, id, p, r.secrets, false, now()), output: undefined };
     } finally {
       wipe(seed);
@@ -129,7 +139,7 @@ export async function physicianReceive(store: Keystore, id: string, token: strin
   const out = await store.transact((doc) => {
     const p = pending(doc, id);
     if (p === null || p.role !== "physician") throw new PairingCancelled("no pairing in progress");
-    const r = receiveAccept(p.state as PhysicianPairingDocument, token.trim(), { now: now() });
+    const r = receiveAccept(p.state as PhysicianPairingDocument, pastedToken(token), { now: now() });
     const next = withPending(doc, id, { ...p, state: r.state, code: r.abort ? null : r.screen.code });
     return { doc: next, output: { code: r.screen.code, aborted: r.abort !== null } };
   });
