@@ -28,8 +28,8 @@ type Step =
   | { kind: "patient-offer" }
   | { kind: "patient-wait"; id: string; acceptToken: string; code: string }
   | { kind: "physician-name" }
-  | { kind: "physician-wait"; id: string; text: string }
-  | { kind: "physician-code"; id: string; text: string; code: string }
+  | { kind: "physician-wait"; id: string; text: string; register: string }
+  | { kind: "physician-code"; id: string; code: string }
   | { kind: "verify"; id: string; confirmToken: string | null };
 
 let step: Step = { kind: "choose" };
@@ -163,9 +163,12 @@ function physicianName(redraw: () => void): HTMLElement {
   return h("div", { class: "stack" }, nameField(), h("div", { class: "actions" }, make), error);
 }
 
-function offerCard(text: string): HTMLElement {
-  return h("div", { class: "card", "data-step": "offer" },
-    h("h3", {}, t("pair.offer.title")), h("p", {}, t("pair.offer.body")), handOff(text, "offer"));
+function offerCard(text: string, register: string): HTMLElement {
+  return h("div", { class: "stack" },
+    h("div", { class: "card", "data-step": "register" },
+      h("h3", {}, t("pair.register.title")), h("p", {}, t("pair.register.body")), handOff(register, "register")),
+    h("div", { class: "card", "data-step": "offer" },
+      h("h3", {}, t("pair.offer.title")), h("p", {}, t("pair.offer.body")), handOff(text, "offer")));
 }
 
 function physicianWait(s: Extract<Step, { kind: "physician-wait" }>, redraw: () => void): HTMLElement {
@@ -177,12 +180,12 @@ function physicianWait(s: Extract<Step, { kind: "physician-wait" }>, redraw: () 
     error.clear();
     try {
       const code = await physicianReceive(store, s.id, text.value, now);
-      go({ kind: "physician-code", id: s.id, text: s.text, code }, redraw);
+      go({ kind: "physician-code", id: s.id, code }, redraw);
     } catch (e) {
       error.show(e);
     }
   }, { class: "primary", "data-action": "check-accept" });
-  return h("div", { class: "stack" }, offerCard(s.text),
+  return h("div", { class: "stack" }, offerCard(s.text, s.register),
     field("pair.answer.paste", text), h("div", { class: "actions" }, check), error);
 }
 

@@ -15,7 +15,7 @@
 import { fromHex, toHex, wipe } from "../../crypto/primitives.js";
 import { PairingCancelled, QrShared } from "../../crypto/errors.js";
 import type { Json, JsonObject, Keystore, KeystoreDocument } from "../../keystore/index.js";
-import { offerText, parseOfferText } from "../../protocol/offer.js";
+import { offerText, parseOfferText, registrationToken } from "../../protocol/offer.js";
 import {
   acceptOffer, confirm, createOffer, markVerified, receiveAccept, verifyConfirmation,
   type PatientPairingDocument, type PhysicianPairingDocument,
@@ -121,13 +121,18 @@ export function patientConfirm(store: Keystore, id: string, token: string, now: 
 }
 
 /** Physician: a fresh offer; its text comes back after the offer secret is committed. */
-export function physicianOffer(store: Keystore, name: string, now: Clock): Promise<{ id: string; text: string }> {
+export function physicianOffer(store: Keystore, name: string, now: Clock):
+  Promise<{ id: string; text: string; register: string }> {
   return store.transact((doc) => {
     const r = createOffer(identityPublic(doc), { now: now() });
     const id = toHex(r.offer.pairingId);
     const text = offerText(r.offer);
+    // The bot admits an accept only for a registered offer (PROTOCOL §30): the
+    // registration token goes to the clinic's bot first, from the physician's chat.
+    const register = registrationToken(r.offer);
     wipe(r.offer.offerSecret);
-    return { doc: withPending(doc, id, { role: "physician", name, state: r.state, code: null }), output: { id, text } };
+    return { doc: withPending(doc, id, { role: "physician", name, state: r.state, code: null }),
+      output: { id, text, register } };
   });
 }
 
