@@ -60,3 +60,65 @@ def ready_and_set_up(page: Any, server: RecordingServer) -> None:
     page.click("[data-action=export-later]")
     page.wait_for_selector("[data-pair-step=choose]")
     page.wait_for_selector(READY)
+
+
+def token(page: Any, name: str) -> str:
+    return str(page.input_value(f"textarea[data-token={name}]"))
+
+
+def make_offer(physician: Any, name: str = "Sam — knee") -> str:
+    physician.click("[data-role=physician]")
+    physician.fill("input[name=name]", name)
+    physician.click("[data-action=make-offer]")
+    physician.wait_for_selector("textarea[data-token=offer]")
+    return token(physician, "offer")
+
+
+def accept(patient: Any, offer: str, name: str = "Dr Rivera") -> tuple[str, str]:
+    patient.click("[data-role=patient]")
+    patient.fill("input[name=name]", name)
+    patient.fill("textarea[name=offer]", offer)
+    patient.click("[data-action=use-offer]")
+    patient.wait_for_selector("textarea[data-token=accept]")
+    return token(patient, "accept"), str(patient.get_attribute("[data-code]", "data-code"))
+
+
+def pair_web(physician: Any, patient: Any) -> None:
+    """Pair two set-up browsers (tokens carried by hand, as the chat would); both end
+    verified."""
+    offer = make_offer(physician)
+    accept_token, _ = accept(patient, offer)
+    physician.fill("textarea[name=accept]", accept_token)
+    physician.click("[data-action=check-accept]")
+    physician.wait_for_selector("[data-pair-step=physician-code]")
+    physician.click("[data-action=confirm]")
+    physician.wait_for_selector("[data-pair-step=verify]")
+    patient.fill("textarea[name=confirm]", token(physician, "confirm"))
+    patient.click("[data-action=finish]")
+    patient.wait_for_selector("[data-pair-step=verify]")
+    patient.click("[data-action=mark-verified]")
+    patient.wait_for_selector("[data-verified=true]")
+
+
+def open_thread(page: Any, name: str) -> None:
+    show(page, "threads")
+    page.click(f"button[data-thread]:has-text('{name}')")
+    page.wait_for_selector("[data-thread-open]")
+
+
+def seal(page: Any, text: str, platform: str = "whatsapp") -> list[str]:
+    """Compose and lock ``text``; returns the pieces the screen hands off."""
+    page.select_option("select[name=platform]", platform)
+    page.fill("textarea[name=compose]", text)
+    page.click("[data-action=seal]")
+    page.wait_for_selector("[data-outgoing]")
+    count = int(page.get_attribute("[data-outgoing]", "data-outgoing"))
+    return [token(page, f"out-{i}") for i in range(count)]
+
+
+def receive(page: Any, text: str) -> None:
+    """Paste ``text`` into the open thread and wait until the screen has handled it."""
+    before = int(page.get_attribute("[data-thread-open]", "data-handled"))
+    page.fill("textarea[name=incoming]", text)
+    page.click("[data-action=open]")
+    page.wait_for_selector(f"[data-thread-open][data-handled='{before + 1}']", timeout=SLOW_MS)

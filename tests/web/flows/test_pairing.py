@@ -14,7 +14,16 @@ import pytest
 
 from tests.support import web
 from tests.support.web import READY
-from tests.support.web_flows import SLOW_MS, error_code, ready_and_set_up, show, unlock
+from tests.support.web_flows import (
+    SLOW_MS,
+    accept,
+    error_code,
+    make_offer,
+    ready_and_set_up,
+    show,
+    token,
+    unlock,
+)
 
 
 @pytest.fixture
@@ -30,27 +39,6 @@ def two(browser: Any, web_server: web.RecordingServer) -> Iterator[tuple[Any, An
     finally:
         for ctx in contexts:
             ctx.close()
-
-
-def token(page: Any, name: str) -> str:
-    return str(page.input_value(f"textarea[data-token={name}]"))
-
-
-def make_offer(physician: Any, name: str = "Sam — knee") -> str:
-    physician.click("[data-role=physician]")
-    physician.fill("input[name=name]", name)
-    physician.click("[data-action=make-offer]")
-    physician.wait_for_selector("textarea[data-token=offer]")
-    return token(physician, "offer")
-
-
-def accept(patient: Any, offer: str, name: str = "Dr Rivera") -> tuple[str, str]:
-    patient.click("[data-role=patient]")
-    patient.fill("input[name=name]", name)
-    patient.fill("textarea[name=offer]", offer)
-    patient.click("[data-action=use-offer]")
-    patient.wait_for_selector("textarea[data-token=accept]")
-    return token(patient, "accept"), str(patient.get_attribute("[data-code]", "data-code"))
 
 
 def test_web_physician_and_web_patient_pair_and_verify(two: tuple[Any, Any]) -> None:

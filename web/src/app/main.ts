@@ -9,6 +9,7 @@
 import { access } from "./flows/access.js";
 import { pair } from "./flows/pair.js";
 import { adoptFlowStyles } from "./flows/styles.js";
+import { threads } from "./flows/threads.js";
 import { Inbox, readFragment } from "./inbound.js";
 import { initLanguage } from "./i18n.js";
 import { Frame } from "./screens.js";
@@ -18,7 +19,7 @@ import { settings } from "./screens/settings.js";
 import { adoptStyles } from "./styles.js";
 import { gateOnChangedBundle, startUpdates } from "./update.js";
 
-const SCREENS = [home, access, pair, settings, about]; // the navigation's order
+const SCREENS = [home, access, pair, threads, settings, about]; // the navigation's order
 
 async function boot(): Promise<void> {
   adoptStyles();

@@ -23,6 +23,14 @@ input:focus-visible, textarea:focus-visible { outline: 3px solid var(--accent); 
 .badge { display: inline-block; align-self: flex-start; padding: 0.25rem 0.75rem; border-radius: 1rem; border: 2px solid var(--muted); font-weight: 600; margin: 0; }
 .badge.verified { border-color: var(--accent); color: var(--accent); }
 video.camera { width: 100%; max-width: 100%; border-radius: 0.5rem; background: #000; }
+select { font: inherit; min-height: 2.75rem; padding: 0.25rem 0.5rem; border: 2px solid var(--line); border-radius: 0.5rem; background: var(--bg); color: var(--fg); max-width: 100%; }
+ol.thread, ul.pairings { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 0.5rem; }
+.msg { border: 1px solid var(--line); border-radius: 0.75rem; padding: 0.5rem 0.75rem; max-width: 90%; }
+.msg p { margin: 0.25rem 0 0; white-space: pre-wrap; }
+.msg.in { align-self: flex-start; background: var(--card); }
+.msg.out { align-self: flex-end; }
+.when { font-size: 0.9rem; }
+.shredded { font-style: italic; }
 .status:empty { display: none; }
 `;
 
