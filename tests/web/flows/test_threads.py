@@ -96,7 +96,7 @@ def test_tampered_and_replayed_tokens_get_typed_errors(paired: tuple[Any, Any]) 
 
 
 def test_a_shredded_month_leaves_a_line(paired: tuple[Any, Any]) -> None:
-    physician, patient = paired
+    _, patient = paired
     open_thread(patient, "Dr Rivera")
     seal(patient, "from the first month", "telegram")
     assert texts(patient, "out") == ["from the first month"]

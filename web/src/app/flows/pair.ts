@@ -232,7 +232,7 @@ function verifyView(s: Extract<Step, { kind: "verify" }>, redraw: () => void): H
   }, { class: "primary", "data-action": "mark-verified" });
   return h("div", { class: "stack", "data-step": "verify" },
     h("p", { role: "status", "data-message": "pair.done" }, t("pair.done", { name: view.name })),
-    h("h3", {}, t("verify.title")), peerText(view.name),
+    h("h3", {}, t("verify.title"), " · ", peerText(view.name, "span")),
     view.code ? codeBlock(view.code) : null,
     badge, mark ? h("div", { class: "actions" }, mark) : null,
     s.confirmToken ? h("div", { class: "card" }, h("p", {}, t("pair.physician.send")),

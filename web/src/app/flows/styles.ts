@@ -18,6 +18,7 @@ input:focus-visible, textarea:focus-visible { outline: 3px solid var(--accent); 
 .actions { display: flex; flex-wrap: wrap; gap: 0.5rem; margin: 0.5rem 0; }
 .actions.stack { flex-direction: column; align-items: stretch; }
 .stack { display: flex; flex-direction: column; gap: 0.75rem; }
+.stack > h3, .stack > p { margin: 0; }
 .error { color: var(--warn-fg); background: var(--warn-bg); border-left: 0.3rem solid var(--warn-fg); padding: 0.5rem 0.75rem; border-radius: 0.25rem; }
 .code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 1.6rem; letter-spacing: 0.08em; margin: 0.25rem 0; overflow-wrap: anywhere; }
 .badge { display: inline-block; align-self: flex-start; padding: 0.25rem 0.75rem; border-radius: 1rem; border: 2px solid var(--muted); font-weight: 600; margin: 0; }

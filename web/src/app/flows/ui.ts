@@ -66,7 +66,7 @@ export function button(label: MessageKey, onClick: () => void | Promise<void>,
  */
 export function handOff(token: string, name: string): HTMLElement {
   const text = h("textarea", { readonly: true, rows: "4", class: "token", "data-token": name,
-    spellcheck: "false", autocomplete: "off" });
+    spellcheck: "false", autocomplete: "off", "aria-label": t("handoff.label") });
   text.value = token;
   const note = statusLine();
   const canShare = typeof navigator.share === "function";
