@@ -12,11 +12,13 @@
 import { MedCryptError } from "../../crypto/errors.js";
 import { wipe } from "../../crypto/primitives.js";
 import type { Json, Keystore, KeystoreDocument, PairingRecord } from "../../keystore/index.js";
+import { ContentType } from "../../protocol/envelope.js";
 import { epochOf, formatEpoch } from "../../protocol/epochs.js";
 import { LIMIT_TELEGRAM, LIMIT_WHATSAPP, PartAssembler, splitToken } from "../../protocol/parts.js";
 import { parseToken } from "../../protocol/wire.js";
 import { decrypt, describe, encrypt, shredDue } from "../../protocol/v3session.js";
 import type { SessionDocument } from "../../protocol/v3state.js";
+import { storedManifest } from "./files.js";
 import { identitySeed } from "./vault.js";
 
 export type Platform = "telegram" | "whatsapp";
@@ -29,6 +31,8 @@ export interface Line {
   /** ISO instant: sent time for "in" (the token's), local send time for "out". */
   readonly at: string;
   readonly epoch: number;
+  /** An attachment's manifest (base64, holds the file key), its name and size. */
+  readonly file?: { readonly manifest: string; readonly name: string; readonly size: number };
 }
 
 type Clock = () => Date;
@@ -62,16 +66,29 @@ function recordOf(doc: KeystoreDocument, id: string): PairingRecord {
 
 /** Seal `text`; returns the token split for `platform`, after the commit. */
 export function seal(store: Keystore, id: string, text: string, platform: Platform, now: Clock): Promise<string[]> {
+  return sealBody(store, id, utf8.encode(text), ContentType.TEXT, (at) =>
+    ({ dir: "out", text, at: at.toISOString(), epoch: epochOf(at) }), platform, now);
+}
+
+/** Seal an attachment's manifest as a message (the container goes separately). */
+export function sealManifest(store: Keystore, id: string, manifest: Uint8Array, platform: Platform,
+  now: Clock): Promise<string[]> {
+  const file = storedManifest(manifest);
+  return sealBody(store, id, manifest, ContentType.ATTACHMENT_MANIFEST, (at) =>
+    ({ dir: "out", text: file.name, at: at.toISOString(), epoch: epochOf(at), file }), platform, now);
+}
+
+function sealBody(store: Keystore, id: string, body: Uint8Array, contentType: ContentType,
+  lineAt: (at: Date) => Line, platform: Platform, now: Clock): Promise<string[]> {
   return store.transact((doc) => {
     const at = now();
     const rec = calendar(recordOf(doc, id), at);
     const seed = identitySeed(doc);
     try {
-      const sent = encrypt(rec["session"] as unknown as SessionDocument, seed, utf8.encode(text), { now: at });
+      const sent = encrypt(rec["session"] as unknown as SessionDocument, seed, body, { now: at, contentType });
       const parts = splitToken(sent.token, LIMITS[platform]);
-      const line: Line = { dir: "out", text, at: at.toISOString(), epoch: epochOf(at) };
       const next = { ...rec, session: sent.state as unknown as Json,
-        history: [...historyOf(rec), line] as unknown as Json };
+        history: [...historyOf(rec), lineAt(at)] as unknown as Json };
       return { doc: update(doc, id, next), output: parts };
     } finally {
       wipe(seed);
@@ -85,9 +102,15 @@ export function open(store: Keystore, id: string, token: string, now: Clock): Pr
     const at = now();
     const rec = calendar(recordOf(doc, id), at);
     const r = decrypt(rec["session"] as unknown as SessionDocument, token, { now: at });
-    const text = strictUtf8.decode(r.opened.body);
+    const sentAt = new Date(r.opened.sentAtMs).toISOString();
+    let line: Line;
+    if (r.opened.contentType === ContentType.ATTACHMENT_MANIFEST) {
+      const file = storedManifest(r.opened.body);
+      line = { dir: "in", text: file.name, at: sentAt, epoch: r.opened.epoch, file };
+    } else {
+      line = { dir: "in", text: strictUtf8.decode(r.opened.body), at: sentAt, epoch: r.opened.epoch };
+    }
     wipe(r.opened.body);
-    const line: Line = { dir: "in", text, at: new Date(r.opened.sentAtMs).toISOString(), epoch: r.opened.epoch };
     const next = { ...rec, session: r.state as unknown as Json, history: [...historyOf(rec), line] as unknown as Json };
     return { doc: update(doc, id, next), output: line };
   });

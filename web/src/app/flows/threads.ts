@@ -15,7 +15,8 @@ import { defineScreen, type ScreenContext } from "../screens.js";
 import { findTokens } from "../inbound.js";
 import { PartAssembler } from "../../protocol/parts.js";
 import { pairingViews } from "./pairing-store.js";
-import { collect, open, runCalendar, seal, threadOf, type Line, type Platform } from "./thread-store.js";
+import { download, openAttachment, sealAttachment } from "./files.js";
+import { collect, open, runCalendar, seal, sealManifest, threadOf, type Line, type Platform } from "./thread-store.js";
 import { button, errorLine, field, handOff, section } from "./ui.js";
 import { vault } from "./vault.js";
 
@@ -43,10 +44,31 @@ function when(iso: string): string {
   return new Intl.DateTimeFormat(language(), { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
 }
 
-function lineView(line: Line): HTMLElement {
+function fileControls(id: string, line: Line): HTMLElement | null {
+  const file = line.file;
+  if (file === undefined) return null;
+  const size = new Intl.NumberFormat(language(), { style: "unit", unit: "kilobyte", maximumFractionDigits: 0 })
+    .format(Math.ceil(file.size / 1024));
+  const info = h("p", { class: "muted" }, t("file.line", { size }));
+  if (line.dir === "out") return info;
+  const error = errorLine();
+  const input = h("input", { type: "file", name: "container", accept: ".mcf,application/octet-stream" });
+  input.addEventListener("change", () => {
+    const container = input.files?.[0];
+    if (!container) return;
+    error.clear();
+    void openAttachment(id, file.manifest, container).then(({ blob, manifest }) => {
+      download(blob, manifest.name);
+      input.dataset["opened"] = "1";
+    }, (e: unknown) => error.show(e));
+  });
+  return h("div", { "data-file": file.name }, info, field("file.open", input), error);
+}
+
+function lineView(id: string, line: Line): HTMLElement {
   return h("li", { class: `msg ${line.dir}`, "data-dir": line.dir },
     h("span", { class: "muted when" }, `${t(line.dir === "in" ? "thread.from" : "thread.me")} · ${when(line.at)}`),
-    peerText(line.text, "p"));
+    peerText(line.text, "p"), fileControls(id, line));
 }
 
 function list(redraw: () => void): HTMLElement {
@@ -80,7 +102,7 @@ function thread(ctx: ScreenContext, id: string, redraw: () => void): HTMLElement
   const stored = threadOf(store.document, id);
   const lines = h("ol", { class: "thread", "aria-live": "polite" },
     ...stored.shredded.map((m) => h("li", { class: "shredded muted", "data-shredded": m }, t("thread.shredded", { month: m }))),
-    ...stored.lines.map(lineView));
+    ...stored.lines.map((l) => lineView(id, l)));
   const receiveText = async (text: string): Promise<void> => {
     lastError = null;
     const tokens = findTokens(text);
@@ -120,6 +142,23 @@ function thread(ctx: ScreenContext, id: string, redraw: () => void): HTMLElement
       error.show(e);
     }
   }, { class: "primary", "data-action": "seal" });
+  const attach = h("input", { type: "file", name: "attach", accept: "image/*,application/pdf" });
+  attach.addEventListener("change", () => {
+    const file = attach.files?.[0];
+    if (!file) return;
+    error.clear();
+    lastError = null;
+    void (async () => {
+      try {
+        const sealed = await sealAttachment(store, id, file, now());
+        download(sealed.container, sealed.containerName);
+        outgoing = await sealManifest(store, id, sealed.manifest, platform, now);
+      } catch (e) {
+        lastError = e;
+      }
+      draw();
+    })();
+  });
   const out = outgoing.length === 0 ? null : h("div", { class: "card", "data-outgoing": String(outgoing.length) },
     h("p", {}, t("thread.send", { count: outgoing.length })),
     ...outgoing.map((tok, i) => handOff(tok, `out-${i}`)));
@@ -147,7 +186,7 @@ function thread(ctx: ScreenContext, id: string, redraw: () => void): HTMLElement
     waiting ? h("p", { class: "muted", "data-parts-waiting": String(waiting) }, t("thread.parts")) : null, error,
     field("thread.compose", compose),
     h("div", { class: "field" }, h("label", { for: destId }, t("thread.platform")), dest),
-    h("div", { class: "actions" }, send), out);
+    h("div", { class: "actions" }, send), field("file.attach", attach, "file.attach.help"), out);
 }
 
 export const threads = defineScreen({
