@@ -32,6 +32,8 @@ ol.thread, ul.pairings { list-style: none; margin: 0; padding: 0; display: flex;
 .msg.out { align-self: flex-end; }
 .when { font-size: 0.9rem; }
 .shredded { font-style: italic; }
+input[type="file"] { font: inherit; max-width: 100%; min-height: 2.75rem; }
+input[type="file"]::file-selector-button { font: inherit; min-height: 2.75rem; padding: 0.5rem 1rem; margin-right: 0.75rem; border-radius: 0.5rem; border: 2px solid var(--accent); background: var(--bg); color: var(--accent); cursor: pointer; }
 .status:empty { display: none; }
 `;
 
