@@ -9,6 +9,9 @@
   ``medcrypt pair accept``, the accept relayed by the bot is pasted into the web app, and
   the CLI confirms the web's KEY_CONFIRM and marks the pairing verified.
 
+Then one message each way: sealed on the web screen, relayed by the bot, read by
+``medcrypt decrypt``; written by ``medcrypt encrypt``, relayed, opened in the thread.
+
 The browser's clock is the rig's (Playwright's fixed time), as the CLI's is
 (``MEDCRYPT_NOW``): the offers are valid for ten minutes of that clock.
 """
@@ -100,6 +103,38 @@ async def web_page(pw: Any, server: web.RecordingServer, args: list[str]) -> tup
     return browser, page
 
 
+async def exchange(live: Rig, page: Any, tmp: Path, home: Path, web_account: str | int,
+                   cli_account: str | int) -> None:
+    """One message each way between the web companion and the CLI, through the bot:
+    sealed on the web screen and read by ``medcrypt decrypt``; written by
+    ``medcrypt encrypt`` and opened by pasting the web side's chat into the thread."""
+    await page.click("nav button[data-screen=threads]")
+    await page.click("button[data-thread]")
+    await page.wait_for_selector("[data-thread-open]")
+    await page.fill("textarea[name=compose]", "hello, from the browser")
+    await page.click("[data-action=seal]")
+    await page.wait_for_selector("[data-outgoing]")
+    sent = await page.input_value("textarea[data-token=out-0]")
+    before = len(v3_tokens_to(live, cli_account, Kind.MESSAGE))
+    await send(live, web_account, sent)  # relayed without a reply to the sender
+    await until(lambda: len(v3_tokens_to(live, cli_account, Kind.MESSAGE)) > before)
+    relayed = v3_tokens_to(live, cli_account, Kind.MESSAGE)[-1]
+    read = await asyncio.to_thread(cli, tmp, home, "decrypt", stdin=relayed)
+    assert read.stdout == "hello, from the browser"
+    reply = (await asyncio.to_thread(cli, tmp, home, "encrypt", "--max-chars", "1600",
+                                     stdin="hello, from the CLI")).stdout
+    since = len(replies_to(live, web_account))
+    await send(live, cli_account, reply.strip())
+    await until(lambda: len(v3_tokens_to(live, web_account, Kind.MESSAGE)) > 0)
+    handled = await page.get_attribute("[data-thread-open]", "data-handled")
+    await page.fill("textarea[name=incoming]", chat(live, web_account, since))
+    await page.click("[data-action=open]")
+    await page.wait_for_selector(f"[data-thread-open]:not([data-handled='{handled}'])")
+    texts = await page.eval_on_selector_all("li.msg[data-dir=in] p",
+                                            "ps => ps.map(p => p.textContent)")
+    assert texts == ["hello, from the CLI"]
+
+
 async def homes(tmp: Path, rig: Rig, role: str) -> Path:
     home = tmp / role
     argv = ["init", "--role", role]
@@ -148,6 +183,7 @@ async def test_web_patient_scans_the_cli_physicians_qr_and_pairs_through_the_bot
                 await page.wait_for_selector("[data-verified=true]")
                 pid = str(offer["pairing_id"])
                 assert document(doc)["pairings"][pid]["pinned_record"]
+                await exchange(live, page, tmp_path, doc, PATIENT_WA, PHYSICIAN_TG)
             finally:
                 await browser.close()
 
@@ -186,5 +222,6 @@ async def test_cli_patient_answers_the_web_physicians_offer_through_the_bot(
                 await asyncio.to_thread(cli, tmp_path, pat, "pair", "confirm", "-",
                                         stdin=chat(live, PATIENT_WA, pat_since))
                 assert document(pat)["pairings"][str(accepted["pairing_id"])]["verified"]
+                await exchange(live, page, tmp_path, pat, PHYSICIAN_TG, PATIENT_WA)
             finally:
                 await browser.close()
