@@ -93,3 +93,42 @@ def test_a_tampered_accept_is_refused_and_changes_nothing(two: tuple[Any, Any]) 
     show(physician, "home")
     show(physician, "pair")
     physician.wait_for_selector("[data-pair-step=physician-code]")
+
+
+def reopen(page: Any) -> None:
+    """Reload and unlock: the module's screen state is gone, the keystore is not."""
+    page.reload()
+    page.wait_for_selector(READY)
+    unlock(page)
+    page.wait_for_selector("[data-pair-step=choose]", timeout=SLOW_MS)
+
+
+def test_a_pairing_in_progress_resumes_after_a_reload_on_both_sides(two: tuple[Any, Any]) -> None:
+    physician, patient = two
+    offer = make_offer(physician)
+    reopen(physician)
+    physician.click("[data-resume]")
+    physician.wait_for_selector("[data-pair-step=physician-wait]")
+    assert token(physician, "offer") == offer
+    accept_token, code = accept(patient, offer)
+    reopen(patient)
+    patient.click("[data-resume]")
+    patient.wait_for_selector("[data-pair-step=patient-wait]")
+    assert token(patient, "accept") == accept_token
+    assert patient.get_attribute("[data-code]", "data-code") == code
+    physician.fill("textarea[name=accept]", accept_token)
+    physician.click("[data-action=check-accept]")
+    physician.wait_for_selector("[data-pair-step=physician-code]")
+    reopen(physician)
+    physician.click("[data-resume]")
+    physician.wait_for_selector("[data-pair-step=physician-code]")
+    assert physician.get_attribute("[data-code]", "data-code") == code
+    physician.click("[data-action=confirm]")
+    physician.wait_for_selector("[data-pair-step=verify]")
+    patient.fill("textarea[name=confirm]", token(physician, "confirm"))
+    patient.click("[data-action=finish]")
+    patient.wait_for_selector("[data-pair-step=verify]")
+    # Finished pairings are listed, and no longer offered for resuming.
+    reopen(patient)
+    patient.wait_for_selector("button[data-pairing]")
+    assert patient.query_selector("[data-resume]") is None

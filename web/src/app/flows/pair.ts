@@ -16,7 +16,7 @@ import { h, peerText, replaceChildren } from "../dom.js";
 import { t } from "../i18n.js";
 import { defineScreen, type ScreenContext } from "../screens.js";
 import {
-  markPairingVerified, pairingViews, patientAccept, patientConfirm, physicianCancel, physicianConfirm,
+  markPairingVerified, pairingViews, patientAccept, resumable, patientConfirm, physicianCancel, physicianConfirm,
   physicianOffer, physicianReceive, type Role,
 } from "./pairing-store.js";
 import { scanOffer, type Scanner } from "./scan.js";
@@ -76,7 +76,15 @@ function choose(redraw: () => void): HTMLElement {
     return h("li", {}, open, " ", h("span", { class: v.verified ? "badge verified" : "badge",
       "data-verified": String(v.verified) }, t(v.verified ? "verify.verified" : "verify.unverified")));
   }));
-  return h("div", { class: "stack" }, list,
+  const inProgress = store ? resumable(store.document) : [];
+  const resume = inProgress.length === 0 ? null : h("div", { class: "card", "data-in-progress": String(inProgress.length) },
+    h("h3", {}, t("pair.resume.title")),
+    h("ul", { class: "pairings" }, ...inProgress.map((r) => {
+      const b = h("button", { type: "button", "data-resume": r.id }, t("pair.resume", { name: r.name }));
+      b.addEventListener("click", () => go(r.step, redraw));
+      return h("li", {}, b);
+    })));
+  return h("div", { class: "stack" }, list, resume,
     h("fieldset", {}, h("legend", {}, t("pair.role.legend")),
       h("div", { class: "actions stack" }, role("patient"), role("physician"))));
 }

@@ -12,10 +12,10 @@
  * KEY_CONFIRM is checked, and the verification screen shows the code again; it is a
  * short authentication string, not a secret.
  */
-import { fromHex, toHex, wipe } from "../../crypto/primitives.js";
+import { fromBase64, fromHex, toHex, wipe } from "../../crypto/primitives.js";
 import { PairingCancelled, QrShared } from "../../crypto/errors.js";
 import type { Json, JsonObject, Keystore, KeystoreDocument } from "../../keystore/index.js";
-import { offerText, parseOfferText, registrationToken } from "../../protocol/offer.js";
+import { offerText, parseOfferBytes, parseOfferText, registrationToken } from "../../protocol/offer.js";
 import {
   acceptOffer, confirm, createOffer, markVerified, receiveAccept, verifyConfirmation,
   type PatientPairingDocument, type PhysicianPairingDocument,
@@ -198,4 +198,31 @@ export function pairingViews(doc: KeystoreDocument): PairingView[] {
     code: typeof rec["code"] === "string" ? rec["code"] : null,
     verified: rec["verified"] !== null && typeof rec["verified"] === "object",
   }));
+}
+
+/** Where an in-progress pairing stands, to resume it after a reload (no secret leaves). */
+export type Resume =
+  | { kind: "patient-wait"; id: string; acceptToken: string; code: string }
+  | { kind: "physician-wait"; id: string; text: string; register: string }
+  | { kind: "physician-code"; id: string; code: string };
+
+export function resumable(doc: KeystoreDocument): { id: string; name: string; step: Resume }[] {
+  const out: { id: string; name: string; step: Resume }[] = [];
+  for (const [id, p] of Object.entries(pendingOf(doc))) {
+    if (p.role === "patient") {
+      const st = p.state as PatientPairingDocument;
+      if (!st.done && p.code) out.push({ id, name: p.name, step: { kind: "patient-wait", id, acceptToken: st.accept_token, code: p.code } });
+      continue;
+    }
+    const st = p.state as PhysicianPairingDocument;
+    if (st.state === "unverified" && p.code) {
+      out.push({ id, name: p.name, step: { kind: "physician-code", id, code: p.code } });
+    } else if (st.state === "waiting" && st.offer !== null) {
+      const offer = parseOfferBytes(fromBase64(st.offer, "standard"));
+      const step: Resume = { kind: "physician-wait", id, text: offerText(offer), register: registrationToken(offer) };
+      wipe(offer.offerSecret);
+      out.push({ id, name: p.name, step });
+    }
+  }
+  return out;
 }
