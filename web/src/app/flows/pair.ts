@@ -44,6 +44,7 @@ function stopCamera(): void {
 
 function go(next: Step, redraw: () => void): void {
   stopCamera();
+  if (next.kind === "verify" || next.kind === "choose") draftName = ""; // the next pairing starts blank
   step = next;
   redraw();
 }

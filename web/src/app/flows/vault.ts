@@ -4,8 +4,8 @@
  * Why a module-level holder: the frame renders screens as functions of a context and
  * keeps no state; the keystore must outlive any one screen (unlock, then pair, then a
  * thread) and must be dropped everywhere at once when it locks (the user's "Lock now",
- * or another tab taking the Web Lock). Screens subscribe with `onVaultChange` and the
- * frame re-renders them.
+ * or a lost Web Lock): every screen asks `vault()` when it draws, and a locked store
+ * reads as null there.
  *
  * The device's identity key (Ed25519 seed) lives inside the sealed document as
  * `identity.seed`: one identity per device, as the CLI has one per keystore, made at
@@ -17,11 +17,6 @@ import { Keystore, KeystoreError, type JsonObject, type KeystoreDocument } from 
 import { t, type MessageKey } from "../i18n.js";
 
 let store: Keystore | null = null;
-const listeners = new Set<() => void>();
-
-function changed(): void {
-  for (const listener of listeners) listener();
-}
 
 /** The unlocked keystore, or null (never a locked one: a lost tab lock reads as null). */
 export function vault(): Keystore | null {
@@ -34,11 +29,6 @@ export function vault(): Keystore | null {
 export function setVault(next: Keystore | null): void {
   if (store !== null && store !== next) store.lock();
   store = next;
-  changed();
-}
-
-export function onVaultChange(listener: () => void): void {
-  listeners.add(listener);
 }
 
 /** The app members a new keystore document starts with: a fresh device identity. */
