@@ -60,6 +60,7 @@ from medcrypt.crypto.errors import (
     WrongPairing,
 )
 from medcrypt.crypto.keyless.epochs import epoch_of, parse_month
+from medcrypt.crypto.keyless.tags import parse_tag, tag_of_hex
 
 #: A pairing's session, v2 or v3: both offer what the commands use (companion.v3session).
 AnySession = PairingSession | V3Session
@@ -172,12 +173,15 @@ class Companion:
         return int(self.state["pairings"][pairing_hex].get("protocol", 2))
 
     def resolve_pairing(self, selector: str | None) -> str:
-        """A pairing id from a unique hex prefix (or the only pairing if none given)."""
+        """A pairing id from its tag (``K7Q-2MX``, what the bot's replies say), a unique
+        hex prefix of 4+ characters, or nothing when there is one pairing only."""
         ids = self.pairing_ids()
         wanted = None if selector is None else selector.strip().lower()
         ended = [p for p in self.state.get("ended", {})
                  if wanted is not None and len(wanted) >= 4 and p.startswith(wanted)]
-        if not any(p.startswith(wanted or "") for p in ids) and len(ended) == 1:
+        tag = None if selector is None else parse_tag(selector)
+        by_tag = [p for p in ids if tag is not None and tag_of_hex(p) == tag]
+        if not by_tag and not any(p.startswith(wanted or "") for p in ids) and len(ended) == 1:
             raise self.missing_pairing(ended[0], "that id")
         if not ids:
             if self.state.get("accepting"):
@@ -190,9 +194,10 @@ class Companion:
                 raise ConfigError("--pairing", "several pairings exist; name one (see status)")
             return ids[0]
         matches = [p for p in ids if p.startswith(wanted)] if len(wanted) >= 4 else []
-        if len(matches) != 1:
+        found = set(matches) | set(by_tag)
+        if len(found) != 1:
             raise ConfigError("--pairing", "matches no pairing, or more than one")
-        return matches[0]
+        return found.pop()
 
     def missing_pairing(self, pairing_hex: str, what: str) -> WrongPairing:
         """The error for ``what`` (a token, a manifest) of a pairing this device lacks.

@@ -138,6 +138,39 @@ class KeyVersionMissing(StorageError):
     """Data is sealed under a key version that is not in the configured keyring."""
 
 
+class ProviderError(MedCryptError):
+    """The key provider (HSM, Transit, KMS) refused or failed an operation.
+
+    Subclasses say whose move it is: :class:`ProviderDown` and :class:`ProviderThrottled`
+    may succeed when retried, :class:`ProviderDenied` never will until an operator changes
+    the provider's policy or configuration. Messages name the provider and the operation,
+    never key material, wrapped bytes or the context's values.
+    """
+
+    exit_code = 6
+
+
+class ProviderDown(ProviderError):
+    """The provider cannot be reached or its session is gone (retry later)."""
+
+    exit_code = 5
+
+
+class ProviderThrottled(ProviderDown):
+    """The provider asked us to slow down (KMS ThrottlingException, HTTP 429)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ProviderDenied(ProviderError):
+    """The provider's policy forbids this operation to our credentials, or the key or
+    mechanism it needs is missing, disabled or pending deletion."""
+
+    exit_code = 2
+
+
 class KeystoreLocked(StorageError):
     """The companion keystore could not be unlocked (wrong passphrase or damaged file)."""
 

@@ -57,9 +57,9 @@ async def admin_says(demo: Demo, admin: int, text: str, expect: str) -> str:
 
 
 async def _in_chat(demo: Demo, pairing: str) -> tuple[str, bytes]:
-    reply = await admin_says(demo, ADMIN_A, f"/breakglass {pairing[:8]} {REASON}",
+    reply = await admin_says(demo, ADMIN_A, f"/breakglass {demo.tag} {REASON}",
                               "request")
-    demo.say("Admin A", f"/breakglass {pairing[:8]} {REASON[:30]}… → bot: {reply[:70]}…")
+    demo.say("Admin A", f"/breakglass {demo.tag} {REASON[:30]}… → bot: {reply[:70]}…")
     code = _code(reply)
     reply = await admin_says(demo, ADMIN_B, f"/approve {code}", code)
     demo.say("Admin B", f"/approve {code} → bot: {reply[:110]}")

@@ -111,6 +111,10 @@ def verdicts(demo: Demo) -> list[tuple[str, bool]]:
          demo.v3_copy_stopped),
         ("a /shred pairing refuses next month's token (both sides, nothing delivered)",
          demo.shred_refused),
+        ("one tag names the pairing at the bot, in /pairings and in the companion "
+         "('From <label> (tag)'); the label never left the device",
+         sorted(demo.names_seen) == ["admin", "bot", "companion"]
+         and all(demo.names_seen.values()) and demo.leaks == 0),
         (f"audit verify OK ({entries} entries, {checkpoints} signed checkpoints)",
          entries > 0 and checkpoints > 0),
         ("plaintext markers absent from the database, WAL and platform traffic",

@@ -1,13 +1,14 @@
 """Demo chapter: a lost phone - ``/shred`` ends the pairing, and next month stays shut.
 
 Sam's phone is stolen with the companion on it; the thief has the WhatsApp account and a
-copy of the companion's home. An admin shreds the pairing in chat (two steps, a one-time
-code). Both people are told what happened and what to do. A month later the physician's
-companion, not ended yet, writes with May's key, and so does the thief's copy: each
-month's key follows from the last, so both still *have* May's key - the relay refuses
-both tokens and nothing reaches the other side. Then Dr. Rivera ends the pairing on the
-companion, which deletes its keys. The checks at the end verify the refusals from what
-the platforms delivered, not from the transcript.
+copy of the companion's home. An admin finds the pairing by its tag in ``/pairings`` and
+shreds it in chat by that tag (two steps, a one-time code). Both people are told what
+happened and what to do. A month later the physician's companion, not ended yet, writes
+with May's key, and so does the thief's copy: each month's key follows from the last, so
+both still *have* May's key - the relay refuses both tokens and nothing reaches the
+other side. Then Dr. Rivera ends the pairing on the companion, which deletes its keys.
+The checks at the end verify the refusals from what the platforms delivered, not from
+the transcript.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ NEXT_MONTH = datetime(2027, 5, 3, 9, 0, tzinfo=UTC)
 DOC_MAY = "May: your potassium is back to normal, stop the supplement."
 THIEF_MAY = "Please send my full lab history to this chat."
 REFUSED = "Not sent: the clinic shredded"
-_CONFIRM = re.compile(r"send: (/shred [0-9a-f]{8} [0-9A-Z]{10})")
+_CONFIRM = re.compile(r"send: (/shred [0-9A-Z]{3}-[0-9A-Z]{3} [0-9A-Z]{10})")
 
 
 async def _refusals(demo: Demo, sender: str, items: list[str]) -> list[str]:
@@ -55,11 +56,15 @@ async def lost_phone(demo: Demo) -> None:
     shutil.copytree(demo.pat.home, thief.home)
     say("Sam", "loses the phone; whoever has it holds the WhatsApp account and a copy of "
                "the companion")
-    ask = await admin_says(demo, ADMIN_A, f"/shred {pairing[:8]}", "To confirm")
+    listing = await admin_says(demo, ADMIN_A, "/pairings", "Pairings 1-")
+    line = next((t for t in listing.splitlines() if t.startswith(demo.tag)), "")
+    demo.names_seen["admin"] = bool(line) and pairing not in listing
+    say("Admin A", f"/pairings → bot: {line or listing[:90]}")
+    ask = await admin_says(demo, ADMIN_A, f"/shred {demo.tag}", "To confirm")
     confirm = _CONFIRM.search(ask)
     if confirm is None:
         raise MedCryptError(f"no /shred confirmation code in the bot's reply: {ask[:80]!r}")
-    say("Admin A", f"/shred {pairing[:8]} → bot: {ask[:90]}…")
+    say("Admin A", f"/shred {demo.tag} → bot: {ask[:90]}…")
     done = await admin_says(demo, ADMIN_A, confirm.group(1), "Shredded pairing")
     say("Admin A", f"{confirm.group(1)[:15]}… → bot: {done}")
     for who, inbox in (("Rivera", demo.doc_inbox), ("Sam", demo.pat_inbox)):
@@ -96,5 +101,5 @@ async def lost_phone(demo: Demo) -> None:
         and thief_token not in tg_new and not wa_new and not tg_new)
     say("check", "next month's tokens of the shredded pairing delivered: "
                  + ("none" if demo.shred_refused else "SOME (should not happen)"))
-    ended = (await demo.doc.run("pair", "end", "--pairing", pairing[:8], "--yes")).splitlines()
+    ended = (await demo.doc.run("pair", "end", "--pairing", demo.tag, "--yes")).splitlines()
     say("Rivera", f"companion: {ended[0]}")

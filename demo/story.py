@@ -60,6 +60,8 @@ LONG_NOTE = ("Discharge plan: " + "walk 20 minutes daily, check glucose before m
              * 60).strip()
 PATIENT_NOTE = "Thank you doctor - the dizziness is gone since Tuesday."
 PLAINTEXT_SLIP = "I also have chest pain at night"
+#: What Dr. Rivera calls the pairing in the companion: kept on the device, never sent.
+LABEL = "Sam Okafor"
 LAB_REPORT = b"%PDF-1.7 demo lab report: potassium 4.1 mmol/L, creatinine 0.9 mg/dL\n"
 
 
@@ -130,6 +132,10 @@ class Demo:
         self.v3_codes_matched = False
         #: v3: a copy of the new phone's home opened nothing after one round trip.
         self.v3_copy_stopped = False
+        #: The pairing's tag (from the physician's companion) and where it was seen:
+        #: the bot's reply, the admins' /pairings, the companion's "From <label> (tag)".
+        self.tag = ""
+        self.names_seen: dict[str, bool] = {}
 
     say = staticmethod(say)
 
@@ -214,7 +220,10 @@ class Demo:
                       "Telegram:")
         say("", _short(offer["registration_token"]))
         self.tg.user_sends_text(PHYSICIAN_CHAT, offer["registration_token"])
-        say("Rivera", f"bot: {(await self.doc_inbox(1))[0]}")
+        self.tag = str(offer["tag"])
+        registered = (await self.doc_inbox(1))[0]
+        self.names_seen["bot"] = f"Pairing offer {self.tag} registered" in registered
+        say("Rivera", f"companion names the pairing {self.tag}; bot: {registered}")
         accepted = await self.pat.run_json("pair", "accept", "--qr",
                                            str(self.root / "offer.png"))
         say("Sam", "scans the QR with the companion; sends its answer on WhatsApp")
@@ -225,6 +234,8 @@ class Demo:
         accept = next(t for text in relayed for t in find_tokens(text))
         await self.doc.run_json("pair", "complete", accept)
         say("Rivera", f"companion: paired; safety number {accepted['safety_number'][:17]}…")
+        labelled = await self.doc.run("pair", "label", self.tag, LABEL)
+        say("Rivera", f"labels it on the device: {labelled.strip()}")
         say("", self.stored())
 
         print("\n2. Physician → patient, across platforms")
@@ -243,8 +254,11 @@ class Demo:
         sent = await self.patient_sends(out)
         say("Sam", f"types: {PATIENT_NOTE!r}")
         got = await self.doc_inbox(len(sent))
-        plain = await self.doc.run("decrypt", stdin="\n".join(got))
-        say("Rivera", f"Telegram shows a token; companion opens: {plain.strip()!r}")
+        status, plain, sender = await self.doc.attempt("decrypt", stdin="\n".join(got))
+        if status != 0:
+            raise MedCryptError(f"companion decrypt failed ({status}): {sender[:300]}")
+        self.names_seen["companion"] = sender == f"From {LABEL} ({self.tag}):"
+        say("Rivera", f"Telegram shows a token; companion: {sender} {plain.strip()!r}")
 
         print("\n4. A long message: one Telegram token, re-split by the bot for WhatsApp")
         out = await self.doc.run("encrypt", "--max-chars", "4096", stdin=LONG_NOTE)
@@ -293,7 +307,7 @@ class Demo:
         self.audit_counts = await audit_chapter(self)
         await v3_chapter(self)
         print("\n14. What the server holds")
-        report_leaks(self, [SECRET_NOTE, PATIENT_NOTE, LONG_NOTE[:40], LATE_NOTE,
+        report_leaks(self, [LABEL, SECRET_NOTE, PATIENT_NOTE, LONG_NOTE[:40], LATE_NOTE,
                             APRIL_NOTE, DOC_MAY, THIEF_MAY, V3_FIRST, V3_REPLY, V3_AFTER,
                             "potassium", "HbA1c"])
 

@@ -15,8 +15,10 @@ import asyncio
 import hmac
 import json
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -39,6 +41,25 @@ from medcrypt.sandbox.tg_state import TelegramState
 #: Methods that post into a chat: the ones Telegram rate-limits per chat.
 SEND_METHODS = frozenset({"sendmessage", "senddocument"})
 MAX_POLL_TIMEOUT = 50
+#: The request header a client may tag its getUpdates calls with (``epoch=N;
+#: caller=X``): recorded, never required. The MedCrypt bot sends it when several
+#: replicas share the poll; any other client's polls are recorded with empty fields.
+POLL_TAG_HEADER = "X-Medcrypt-Poll"
+#: How often a waiting long poll checks whether its client hung up.
+HANGUP_CHECK_S = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """One getUpdates call as the server saw it (monotonic seconds)."""
+
+    start: float
+    end: float
+    caller: str
+    epoch: int | None
+    #: 200, 409 (superseded by another poll), or 499 (the client closed the connection).
+    status: int
+    updates: int
 
 
 class FakeTelegram(TelegramDriver):
@@ -62,6 +83,9 @@ class FakeTelegram(TelegramDriver):
         self.rate_limits = rate_limits
         self._injected = Injected429s()
         self._pushing = False
+        #: Every getUpdates call, in the order they ended (tests check that no two overlap).
+        self.polls: list[PollRecord] = []
+        self._polls_lock = threading.Lock()
         self._methods: dict[str, Callable[[Mapping[str, Any]], Any]] = {
             "getme": self.state.get_me,
             "sendmessage": self.state.send_message,
@@ -122,11 +146,16 @@ class FakeTelegram(TelegramDriver):
         try:
             params = parse_params(request.headers.get("Content-Type", ""), body,
                                   request.query_string)
-            result = await self._dispatch(method.lower(), params)
+            if method.lower() == "getupdates":
+                result = await self._recorded_poll(request, params)
+            else:
+                result = await self._dispatch(method.lower(), params)
         except MalformedToken as exc:
             return _error(from_malformed(exc))
         except ApiError as exc:
             return _error(exc)
+        except _HungUp:
+            return web.Response(status=499)  # nobody reads it: the client is gone
         if fault is FaultKind.LOST_RESPONSE:
             return drop_connection(request)
         return web.json_response({"ok": True, "result": result})
@@ -166,7 +195,34 @@ class FakeTelegram(TelegramDriver):
             if wait:
                 raise too_many_requests(wait)
 
-    async def _get_updates(self, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    async def _recorded_poll(self, request: web.Request,
+                             params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """A getUpdates call, recorded with its start, end, caller tag and outcome."""
+        tag = _parse_tag(request.headers.get(POLL_TAG_HEADER, ""))
+        start = self._monotonic()
+        status, count = 200, 0
+        try:
+            updates = await self._get_updates(params, request)
+            count = len(updates)
+            return updates
+        except ApiError as exc:
+            status = exc.code
+            raise
+        except _HungUp:
+            status = 499
+            raise
+        finally:
+            with self._polls_lock:
+                self.polls.append(PollRecord(start, self._monotonic(), tag.get("caller", ""),
+                                             _int_or_none(tag.get("epoch")), status, count))
+
+    def conflicts(self) -> int:
+        """How many getUpdates calls were answered 409 Conflict."""
+        with self._polls_lock:
+            return sum(1 for p in self.polls if p.status == 409)
+
+    async def _get_updates(self, params: Mapping[str, Any],
+                           request: web.Request | None = None) -> list[dict[str, Any]]:
         timeout = min(max(get_int(params, "timeout") or 0, 0), MAX_POLL_TIMEOUT)
         with self.state.lock:
             self.state.poll_generation += 1
@@ -178,9 +234,17 @@ class FakeTelegram(TelegramDriver):
 
         def ready() -> bool:
             return (self.closing or self.state.poll_generation != generation
-                    or bool(self.state.updates))
+                    or bool(self.state.updates) or _hung_up(request))
 
-        await self.signal.wait_async(ready, timeout)
+        # Real Telegram ends a long poll whose client went away; so does the fake (a
+        # killed poller must not look as if it were still polling).
+        deadline = self._monotonic() + timeout
+        while not await self.signal.wait_async(
+                ready, min(HANGUP_CHECK_S, max(0.0, deadline - self._monotonic()))):
+            if self._monotonic() >= deadline:
+                break
+        if _hung_up(request):
+            raise _HungUp
         with self.state.lock:
             if self.state.poll_generation != generation:
                 raise ApiError(409, "Conflict: terminated by other getUpdates request; "
@@ -244,6 +308,33 @@ class FakeTelegram(TelegramDriver):
                     self.state.webhook.last_error_message = problem
             if not ok:
                 await asyncio.sleep(self.webhook_retry_delay)
+
+
+class _HungUp(Exception):
+    """The client of a long poll closed its connection."""
+
+
+def _hung_up(request: web.Request | None) -> bool:
+    if request is None:
+        return False
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _parse_tag(value: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in value.split(";"):
+        key, _, val = part.strip().partition("=")
+        if key:
+            out[key] = val
+    return out
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except ValueError:
+        return None
 
 
 def _error(exc: ApiError) -> web.Response:

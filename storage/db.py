@@ -119,11 +119,19 @@ def _begin_sqlite(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str, *, echo: bool = False, wal_autocheckpoint: bool = True) -> Engine:
+def make_engine(url: str, *, echo: bool = False, wal_autocheckpoint: bool = True,
+                idle_in_transaction_ms: int | None = None) -> Engine:
     """Create an engine with the project's per-connection guarantees.
 
     ``wal_autocheckpoint=False`` (SQLite) leaves checkpoints to a
     :class:`storage.checkpointer.WalCheckpointer` the caller runs; only the bot does.
+
+    ``idle_in_transaction_ms`` (PostgreSQL): every connection's
+    ``idle_in_transaction_session_timeout``. A bot replica paused mid-transaction
+    (SIGSTOP, a frozen VM) would otherwise hold its row locks - a lease row it was
+    renewing, the audit head, outbox heads - until it wakes or TCP gives up, and every
+    other replica would wait on them; the server now ends such a session after this
+    long (the replicas' bot passes less than the role lease's TTL, ADR 0032).
     """
     url = normalize_url(url)
     if url.startswith("sqlite"):
@@ -137,6 +145,9 @@ def make_engine(url: str, *, echo: bool = False, wal_autocheckpoint: bool = True
         event.listen(engine, "begin", _begin_sqlite)
         return engine
     engine = create_engine(url, echo=echo, hide_parameters=True)
+    if idle_in_transaction_ms is not None:
+        event.listen(engine, "connect",
+                     functools.partial(_idle_timeout, int(idle_in_transaction_ms)))
     event.listen(engine, "connect", _note_checkin)
     event.listen(engine, "checkin", _note_checkin)
     event.listen(engine, "checkout", functools.partial(_ping_if_idle, engine.dialect))
@@ -152,6 +163,15 @@ def make_engine(url: str, *, echo: bool = False, wal_autocheckpoint: bool = True
 #: statement instead; SQLAlchemy then discards the pool, and the caller's retry (the
 #: platform's redelivery, the worker's next round) gets a fresh connection.
 IDLE_PING_SECONDS = 10.0
+
+
+def _idle_timeout(ms: int, dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute(f"SET idle_in_transaction_session_timeout = {ms}")
+    finally:
+        cursor.close()
+    dbapi_conn.commit()
 
 
 def _note_checkin(_dbapi_conn: Any, record: Any) -> None:

@@ -21,6 +21,7 @@ from a random start again after a week without any, and keys are kept far longer
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import os
 import re
@@ -108,6 +109,20 @@ def addressed_elsewhere(text: str | None, username: str | None) -> bool:
     return addressee.lower() != username.lower()
 
 
+#: What the poller asks before each long poll when replicas share the bot (``bot.app``
+#: passes the keeper's view of the ``telegram_poller`` lease): (epoch, seconds the call
+#: may take), or None while another replica holds the poll.
+PollLease = Callable[[], tuple[int, float] | None]
+#: Below this budget no poll starts: it waits for the lease to be renewed.
+MIN_POLL_BUDGET_S = 2.0
+#: How often a replica that does not hold the poll looks again.
+IDLE_POLL_WAIT_S = 0.25
+#: The header that tags a long poll with the lease epoch it runs under (and a random,
+#: per-process caller tag, no host name): the sandbox records it, so the tests can prove
+#: no two polls overlap; Telegram ignores it.
+POLL_TAG_HEADER = "X-Medcrypt-Poll"
+
+
 async def _not_audited(update_id: int) -> None:
     """Default for ``on_unparseable``: the skip is logged by the poller only."""
 
@@ -117,8 +132,12 @@ class TelegramAdapter:
                  on_accepted: Callable[[], None], *, webhook_secret: str = "",
                  on_unparseable: Callable[[int], Awaitable[None]] = _not_audited,
                  on_refused: Callable[[str, str], Awaitable[None]] | None = None,
-                 health: LoopHealth | None = None) -> None:
+                 health: LoopHealth | None = None, poll_lease: PollLease | None = None,
+                 poll_tag: str = "") -> None:
         self._settings = settings
+        #: None: this process is the only poller (SQLite, or a single replica).
+        self._poll_lease = poll_lease
+        self._poll_tag = poll_tag
         self._intake = intake
         self._on_accepted = on_accepted
         self._webhook_secret = webhook_secret
@@ -127,6 +146,12 @@ class TelegramAdapter:
         #: ``(platform, reason)`` of a webhook request refused with 403, for the audit log.
         self._on_refused = on_refused
         self._health = health or LoopHealth()
+        self._poll_request = AiohttpRequest(
+            1, connect_timeout=settings.telegram.request_timeout_seconds,
+            read_timeout=(settings.telegram.request_timeout_seconds
+                          + settings.telegram.poll_timeout_seconds),
+            write_timeout=settings.telegram.request_timeout_seconds,
+            pool_timeout=settings.telegram.request_timeout_seconds)
         self.app: Application = self._build(token)  # type: ignore[type-arg]
         #: The webhook listener (webhook mode, once started); polling has none.
         self.listener: Listener | None = None
@@ -143,9 +168,7 @@ class TelegramAdapter:
             .request(AiohttpRequest(tg.connection_pool_size, connect_timeout=timeout,
                                     read_timeout=timeout, write_timeout=timeout,
                                     pool_timeout=timeout))
-            .get_updates_request(AiohttpRequest(1, connect_timeout=timeout,
-                                                read_timeout=timeout + tg.poll_timeout_seconds,
-                                                write_timeout=timeout, pool_timeout=timeout))
+            .get_updates_request(self._poll_request)
             .updater(None)
             .build()
         )
@@ -229,11 +252,30 @@ class TelegramAdapter:
         same call ``Bot.get_updates`` makes, with its error handling - because
         ``get_updates`` parses the batch as a whole (see :mod:`.tg_updates`)."""
         tg = self._settings.telegram
+        timeout: float = tg.poll_timeout_seconds
+        read_timeout: float = tg.poll_timeout_seconds + tg.request_timeout_seconds
+        epoch = 0
+        if self._poll_lease is not None:
+            lease = self._poll_lease()
+            if lease is None or lease[1] < MIN_POLL_BUDGET_S:
+                await asyncio.sleep(IDLE_POLL_WAIT_S)  # another replica polls
+                return []
+            epoch, budget = lease
+            # The whole call ends before this process's view of the lease does: the
+            # long poll's timeout at most the budget minus one second, the HTTP read
+            # at most the budget.
+            timeout = min(timeout, int(budget - 1.0))
+            read_timeout = min(read_timeout, budget)
+            self._poll_request.tag = {POLL_TAG_HEADER: f"epoch={epoch}; caller={self._poll_tag}"}
         raw = await self.app.bot._post(  # PTB's own request path, left unparsed
             "getUpdates",
-            {"timeout": tg.poll_timeout_seconds, "offset": offset,
-             "allowed_updates": list(ALLOWED_UPDATES)},
-            read_timeout=tg.poll_timeout_seconds + tg.request_timeout_seconds)
+            {"timeout": timeout, "offset": offset, "allowed_updates": list(ALLOWED_UPDATES)},
+            read_timeout=read_timeout)
+        if self._poll_lease is not None:
+            lease = self._poll_lease()
+            if lease is None or lease[0] != epoch:  # lost while polling: not ours to handle
+                log.warning("poll_discarded", reason="lease_lost")
+                return []
         return parse_batch(raw, self.app.bot)
 
     def webhook_app(self) -> Starlette:

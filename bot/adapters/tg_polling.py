@@ -15,6 +15,13 @@ What the loop survives, and how:
   handled. A batch item that is not an update at all is skipped with a log line.
 - An update whose handling fails: not confirmed, retried, and skipped after
   :data:`MAX_UPDATE_ATTEMPTS` so a poison message cannot block every later one.
+- 409 Conflict: another process is polling the same bot. That is not an outage - with
+  leases (``bot.app.roles``) it means a poller outside the lease (a replica of an older
+  version, an operator's script) - so it is logged as ``poll_conflict`` and counted,
+  the loop stays up, and the next poll waits :data:`CONFLICT_PAUSE_S` instead of
+  backing off further and further: two pollers must not take the poll from each other.
+- The poller's lease lost while a batch was handled (``LeaseLost`` from the fenced
+  intake): the rest of the batch is left unconfirmed for the new holder.
 - Anything else ends :meth:`Poller.run` with the exception; the supervisor restarts it.
 
 A batch holds up to 100 updates and the intake is synchronous (~4 ms each), so the loop
@@ -35,9 +42,11 @@ from datetime import timedelta
 
 import structlog
 from telegram import Update
+from telegram.error import Conflict
 from telegram.error import RetryAfter as TgRetryAfter
 
 from medcrypt.bot.adapters.tg_updates import NotAnUpdate, Unparseable
+from medcrypt.storage.repos.leases import LeaseLost
 
 log = structlog.get_logger("bot.telegram")
 
@@ -47,6 +56,8 @@ MAX_UPDATE_ATTEMPTS = 5
 YIELD_EVERY = 16
 #: Failed polls in a row after which the loop reports itself down.
 DOWN_AFTER_FAILURES = 3
+#: Pause after a 409 Conflict (someone else polls) before asking again.
+CONFLICT_PAUSE_S = 1.0
 
 Item = Update | Unparseable | NotAnUpdate
 Fetch = Callable[[int | None], Awaitable[Sequence[Item]]]
@@ -70,6 +81,8 @@ class Poller:
         self._report = report
         self._retry_delay = retry_delay
         self._attempts: dict[int, int] = {}
+        #: 409 Conflict answers seen (another poller of the same bot).
+        self.conflicts = 0
 
     async def run(self) -> None:
         offset: int | None = None
@@ -79,6 +92,11 @@ class Poller:
                 batch = await self._fetch(offset)
             except TgRetryAfter as exc:
                 await asyncio.sleep(retry_after_seconds(exc))
+                continue
+            except Conflict:
+                self.conflicts += 1
+                log.warning("poll_conflict", conflicts=self.conflicts)
+                await asyncio.sleep(CONFLICT_PAUSE_S)
                 continue
             except Exception as exc:  # TelegramError, NotAnUpdate, or a reply PTB chokes on
                 failures += 1
@@ -119,6 +137,9 @@ class Poller:
         """True when the update is done with: handled, or skipped after its last try."""
         try:
             await self._handle(update)
+        except LeaseLost:
+            log.warning("poll_lease_lost")
+            return False  # not confirmed, not counted: the new holder handles it
         except Exception as exc:
             attempts = self._attempts.get(update.update_id, 0) + 1
             self._attempts[update.update_id] = attempts

@@ -33,7 +33,7 @@ from telegram.request import BaseRequest, RequestData
 class AiohttpRequest(BaseRequest):
     """A :class:`telegram.request.BaseRequest` backed by one aiohttp ``ClientSession``."""
 
-    __slots__ = ("_connect", "_pool", "_read", "_session", "_size", "_write")
+    __slots__ = ("_connect", "_pool", "_read", "_session", "_size", "_write", "tag")
 
     def __init__(self, connection_pool_size: int = 32, *, read_timeout: float | None = 5.0,
                  write_timeout: float | None = 5.0, connect_timeout: float | None = 5.0,
@@ -46,6 +46,8 @@ class AiohttpRequest(BaseRequest):
         self._connect = connect_timeout
         self._pool = pool_timeout
         self._session: aiohttp.ClientSession | None = None
+        #: Extra headers of the following requests (the poll's lease tag; empty: none).
+        self.tag: dict[str, str] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -103,7 +105,8 @@ class AiohttpRequest(BaseRequest):
                 data = request_data.json_parameters  # sent form-urlencoded, like httpx
         timeout = self._timeout(read_timeout, write_timeout, connect_timeout, pool_timeout)
         try:
-            async with session.request(method, url, data=data, timeout=timeout) as resp:
+            async with session.request(method, url, data=data, timeout=timeout,
+                                       headers=self.tag or None) as resp:
                 return resp.status, await resp.read()
         except TimeoutError as exc:  # includes aiohttp's ServerTimeoutError
             raise TimedOut from exc

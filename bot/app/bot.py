@@ -21,6 +21,14 @@ the platforms start), the readiness probe checks the database off the loop
 (:mod:`bot.app.probe`), and under systemd the bot speaks sd_notify
 (:mod:`bot.app.notify`): READY=1 once started with the database at head, watchdog
 pings from the event loop, STOPPING=1 at stop.
+
+Several replicas on one PostgreSQL (issue 18, ADR 0032): every replica serves the
+webhooks and drains the outbox; the singleton work runs under leases kept by
+:class:`~bot.app.roles.RoleKeeper` - the Telegram long poll (its intake on sessions
+fenced by the lease), the scheduler (started when the lease is won, stopped when it is
+lost; its jobs on fenced sessions) and the maintenance tick (audit checkpoints,
+break-glass expiry, deposit reminders). On SQLite there is no keeper: ``run`` holds a
+lock file (:mod:`bot.app.singleton`) and this process does everything.
 """
 
 from __future__ import annotations
@@ -46,6 +54,13 @@ from medcrypt.bot.app.monitoring import MAX_BODY_BYTES as MONITORING_BODY_BYTES
 from medcrypt.bot.app.monitoring import monitoring_app
 from medcrypt.bot.app.notify import Notifier
 from medcrypt.bot.app.probe import Probe
+from medcrypt.bot.app.roles import (
+    CHECKPOINTER,
+    IDLE_IN_TRANSACTION_S,
+    POLLER,
+    SCHEDULER,
+    RoleKeeper,
+)
 from medcrypt.bot.app.startup import RetryPolicy, with_retries
 from medcrypt.bot.app.supervisor import Supervisor
 from medcrypt.bot.app.wiring import SystemClock, build_services
@@ -58,7 +73,7 @@ from medcrypt.bot.domain.retention import prune
 from medcrypt.bot.domain.sender import Sender
 from medcrypt.bot.outbox.worker import OutboxWorker
 from medcrypt.bot.relay.intake import Intake
-from medcrypt.bot.relay.ratelimit import RateLimiter
+from medcrypt.bot.relay.ratelimit import Limiter, RateLimiter, SharedRateLimiter
 from medcrypt.bot.scheduler.maintenance import (
     WitnessQueue,
     checkpoint_tick,
@@ -74,6 +89,7 @@ from medcrypt.storage import migrate
 from medcrypt.storage.checkpointer import WalCheckpointer
 from medcrypt.storage.db import Engine, is_sqlite, make_engine
 from medcrypt.storage.gate import install as install_gate
+from medcrypt.storage.repos import ratelimits
 
 log = structlog.get_logger("bot.app")
 
@@ -125,7 +141,9 @@ class BotApp:
         self.keyring = Keyring.from_environ(env, env_name=settings.keyring.server_keys_env)
         if auto_migrate:
             prepare_database(settings.database_url)
-        self.engine = engine or make_engine(settings.database_url, wal_autocheckpoint=False)
+        self.engine = engine or make_engine(
+            settings.database_url, wal_autocheckpoint=False,
+            idle_in_transaction_ms=int(IDLE_IN_TRANSACTION_S * 1000))
         # SQLite: WAL checkpoints in a thread, not inside an inbound message's commit.
         database = self.engine.url.database if is_sqlite(self.engine) else None
         self.checkpointer = (WalCheckpointer(database)
@@ -144,12 +162,32 @@ class BotApp:
                                        events=self.metrics)
         self.services.warm()
         self.sessions = self.services.sessions
-        self.intake = Intake(self.services,
-                             RateLimiter(settings.relay.user_messages_per_minute, self.clock))
+        # One process on SQLite keeps the per-user limit in memory; replicas on
+        # PostgreSQL share it as rows updated in the intake's transaction.
+        limiter: Limiter = (
+            RateLimiter(settings.relay.user_messages_per_minute, self.clock)
+            if is_sqlite(self.engine) else
+            SharedRateLimiter(settings.relay.user_messages_per_minute, self.keyring))
+        self.intake = Intake(self.services, limiter)
         self.intake.defer_hook = self._defer
-        self.notifier = Notifier(env)
+        #: The leases of the singleton roles (PostgreSQL only; None: this process does
+        #: everything, as on SQLite).
+        self.roles: RoleKeeper | None = None
+        polling = settings.telegram.enabled and settings.telegram.mode != "webhook"
+        poll_intake = self.intake
+        if not is_sqlite(self.engine):
+            wanted = [POLLER] if polling else []
+            self.roles = RoleKeeper(self.engine, [*wanted, SCHEDULER, CHECKPOINTER],
+                                    on_change=self._role_changed)
+            if polling:
+                poll_intake = Intake(self.services, limiter,
+                                     sessions=self.roles.sessions(POLLER))
+                poll_intake.defer_hook = self._defer
         self.probe = Probe(self.services, self.metrics,
-                           interval=settings.monitoring.probe_interval_seconds)
+                           interval=settings.monitoring.probe_interval_seconds,
+                           holder=self.roles.holder if self.roles else None)
+        self.notifier = Notifier(env)
+
         # The monitoring listener is supervised apart from the platform loops: it is
         # not one of them, and readiness must not depend on who asks about it.
         self._monitor = Supervisor(LoopHealth())
@@ -165,12 +203,14 @@ class BotApp:
         self.whatsapp: WhatsAppSender | None = None
         if settings.telegram.enabled:
             self.telegram = TelegramAdapter(
-                settings, settings.secret("telegram.token_env", environ=env), self.intake,
+                settings, settings.secret("telegram.token_env", environ=env), poll_intake,
                 self._wake,
                 webhook_secret=(settings.secret("telegram.webhook_secret_env", environ=env)
                                 if settings.telegram.mode == "webhook" else ""),
                 on_unparseable=self._audit_unparseable, on_refused=self._audit_refused,
-                health=self.health)
+                health=self.health,
+                poll_lease=self._poll_lease if self.roles is not None and polling else None,
+                poll_tag=self.roles.holder.rsplit(":", 1)[-1] if self.roles else "")
             self.health.register(telegram_adapter.LOOP_NAME)
             senders[Platform.TELEGRAM] = self.telegram
         if settings.whatsapp.enabled:
@@ -200,6 +240,27 @@ class BotApp:
         self.checkpoint_every_seconds = CHECKPOINT_TICK_SECONDS
         self.daily_every_seconds = DAILY_SECONDS
         self.first_daily_after_seconds = FIRST_DAILY_AFTER_SECONDS
+
+    def _poll_lease(self) -> tuple[int, float] | None:
+        """The Telegram poller's lease as the adapter wants it: (epoch, budget)."""
+        assert self.roles is not None
+        held = self.roles.held(POLLER)
+        return None if held is None else (held[1], self.roles.budget_s(POLLER))
+
+    def _holds(self, role: str) -> bool:
+        return self.roles is None or self.roles.held(role) is not None
+
+    async def _role_changed(self, role: str, held: bool) -> None:
+        """Start or stop what a role runs (the keeper calls this on the event loop)."""
+        if role != SCHEDULER or self._stopped:
+            return
+        if held and self._scheduler is None:
+            assert self.roles is not None
+            self._scheduler = start_scheduler(
+                self.services.fenced(self.roles.sessions(SCHEDULER)))
+        elif not held and self._scheduler is not None:
+            stop_scheduler(self._scheduler)
+            self._scheduler = None
 
     def _wake(self) -> None:
         self.worker.wake()
@@ -312,7 +373,11 @@ class BotApp:
         self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
         self._tasks.append(asyncio.create_task(self._housekeeping()))
         self._tasks.append(asyncio.create_task(self._maintenance()))
-        self._scheduler = start_scheduler(self.services)
+        if self.roles is None:
+            self._scheduler = start_scheduler(self.services)
+        else:
+            await self.roles.tick()  # a lone replica has its roles before it says ready
+            self._tasks.append(asyncio.create_task(self.roles.run(self._stop)))
         database = await asyncio.to_thread(self.probe.check)
         if not database.ok:  # reached at start, then lost: not ready, and not READY=1
             raise StorageError(f"database not ready after start ({database.reason})")
@@ -331,6 +396,8 @@ class BotApp:
             try:
                 with self.sessions.begin() as s:
                     counts = prune(s, self.clock.now())
+                    if not is_sqlite(self.engine):
+                        counts["rate_limits"] = ratelimits.forget_idle(s)
                 log.info("housekeeping", **{f"{k}_count": v for k, v in counts.items()})
             except Exception as exc:  # housekeeping must never take the relay down
                 log.error("housekeeping_failed", error=type(exc).__name__)
@@ -347,11 +414,14 @@ class BotApp:
         next_daily = loop.time() + self.first_daily_after_seconds
         while not self._stop.is_set():
             try:
+                mine = self._holds(CHECKPOINTER)
                 posted = await asyncio.to_thread(checkpoint_tick, self.services,
-                                                 self.witnesses, self.clock.now())
-                expired = await asyncio.to_thread(expire_breakglass, self.services)
+                                                 self.witnesses, self.clock.now(), sign=mine)
+                expired = 0
+                if mine:
+                    expired = await asyncio.to_thread(expire_breakglass, self.services)
                 reminded = 0
-                if loop.time() >= next_daily:
+                if mine and loop.time() >= next_daily:
                     reminded = await asyncio.to_thread(remind_missing_deposits, self.services,
                                                        self.clock.now())
                     next_daily = loop.time() + self.daily_every_seconds
@@ -383,6 +453,11 @@ class BotApp:
         self._stop.set()
         self.worker.wake()
         await self.supervisor.stop()  # no more platform input from here on
+        for task in self._tasks:  # the keeper's loop too, before its leases are released
+            with contextlib.suppress(Exception):
+                await task
+        if self.roles is not None:
+            await self.roles.stop()
         for platform, reason, count in self.refusals.drain():
             await asyncio.to_thread(self._append_refused, platform, reason, count)
         if self.telegram is not None:

@@ -21,6 +21,7 @@ from medcrypt.bot.commands import (
     deny,
     help,
     jobs,
+    pairings,
     rotate_now,
     shred,
     start,
@@ -31,5 +32,5 @@ from medcrypt.bot.commands import (
 
 COMMAND_MODULES = (
     admin_add, admin_remove, admins, approve, audit_head, audit_verify, breakglass,
-    delete_me, deny, help, jobs, rotate_now, shred, start, stats, status, unpair,
+    delete_me, deny, help, jobs, pairings, rotate_now, shred, start, stats, status, unpair,
 )

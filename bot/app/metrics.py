@@ -99,6 +99,18 @@ class BotMetrics:
                                  "1 when the last probe reached the database at the "
                                  "migration head", registry=r)
         self.ready = Gauge("medcrypt_ready", "1 when /readyz answers 200", registry=r)
+        # Several replicas on PostgreSQL (ADR 0032); labels are role names only.
+        self.replicas_alive = Gauge("medcrypt_replicas_alive",
+                                    "Bot replicas with a heartbeat in the last 15 s "
+                                    "(PostgreSQL; 1 on SQLite)", registry=r)
+        self.role_epoch = Gauge("medcrypt_role_epoch", "Fencing epoch of each role's lease",
+                                ["role"], registry=r)
+        self.role_lease_age = Gauge("medcrypt_role_lease_age_seconds",
+                                    "Seconds since the current holder took the role "
+                                    "(NaN: free)", ["role"], registry=r)
+        self.role_held_here = Gauge("medcrypt_role_held_here",
+                                    "1 when this replica holds the role", ["role"], registry=r)
+        self.replicas_alive.set(1)
         r.register(_Loops(health))
         # Every series exists from the start at 0, so rate() sees the first event.
         for kind in RELAYED_KINDS:
@@ -146,6 +158,15 @@ class BotMetrics:
                 counts[status] = count
         for status, count in counts.items():
             self.breakglass.labels(status).set(count)
+
+    def set_cluster(self, *, alive: int, roles: Iterable[tuple[str, int, float, bool, bool]],
+                    ) -> None:
+        """``roles``: (role, epoch, age seconds, held by anyone, held by this replica)."""
+        self.replicas_alive.set(alive)
+        for role, epoch, age, held, mine in roles:
+            self.role_epoch.labels(role).set(epoch)
+            self.role_lease_age.labels(role).set(age if held else math.nan)
+            self.role_held_here.labels(role).set(1 if mine else 0)
 
     def render(self) -> bytes:
         """The exposition text of this bot's registry (text format 0.0.4, what every

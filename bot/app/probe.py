@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import structlog
 
 from medcrypt.bot.app.metrics import BotMetrics
+from medcrypt.bot.domain import cluster
 from medcrypt.bot.domain.services import Services
 from medcrypt.storage import migrate
 from medcrypt.storage.repos import breakglass, outbox
@@ -48,8 +49,11 @@ class DatabaseState:
 
 class Probe:
     def __init__(self, services: Services, metrics: BotMetrics, *, interval: float,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 holder: str | None = None) -> None:
         self._services = services
+        #: This replica's lease holder id (PostgreSQL); None: no leases (SQLite).
+        self.holder = holder
         self._metrics = metrics
         self.interval = interval
         self._monotonic = monotonic
@@ -91,6 +95,8 @@ class Probe:
             with services.sessions() as session:
                 backlog, oldest = outbox.backlog(session)
                 requests = breakglass.status_counts(session)
+                view = (cluster.read(session, postgres=True)
+                        if self.holder is not None else None)
             head = services.audit.head()
         except Exception as exc:  # the gauges keep their last values; readiness decides
             log.warning("probe_gauges_failed", error=type(exc).__name__)
@@ -100,6 +106,11 @@ class Probe:
             now=services.clock.now(), backlog=backlog, oldest=oldest, audit_seq=head.seq,
             checkpoint_at=None if checkpoint is None else checkpoint.time,
             breakglass=requests.items())
+        if view is not None:
+            self._metrics.set_cluster(alive=len(view.alive()), roles=[
+                (lease.role, lease.epoch, lease.age_s, lease.remaining_s > 0,
+                 lease.holder == self.holder and lease.remaining_s > 0)
+                for lease in view.leases])
 
     async def run(self, stop: asyncio.Event) -> None:
         """Check every :attr:`interval` seconds until ``stop`` is set (the first check

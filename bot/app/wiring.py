@@ -17,6 +17,7 @@ from medcrypt.bot.adapters.channels import channels, parse_target
 from medcrypt.bot.domain.config import Settings
 from medcrypt.bot.domain.events import NoEvents, RelayEvents
 from medcrypt.bot.domain.services import Services
+from medcrypt.bot.keyproviders import open_provider
 from medcrypt.bot.scheduler.listing import format_listing
 from medcrypt.crypto.clock import Clock
 from medcrypt.crypto.errors import ConfigError
@@ -36,7 +37,17 @@ class SystemClock:
 
 def audit_signer(settings: Settings, environ: Mapping[str, str] | None = None, *,
                  required: bool = False) -> CheckpointSigner | None:
-    """The checkpoint signing key when configured (optional unless ``required``)."""
+    """The checkpoint signer when configured (optional unless ``required``).
+
+    With a key provider other than ``env`` the key stays in the provider (ADR 0033): the
+    provider is opened and checked here - a PKCS#11 token without CKM_AES_GCM or
+    CKM_EDDSA, a key that could be read out, or a token the provider refuses stops the
+    bot at start - and the signer only ever holds its public key.
+    """
+    if settings.keys.provider != "env":
+        provider = open_provider(settings, environ)
+        provider.health()
+        return CheckpointSigner.in_provider(provider)
     try:
         seed = settings.secret("audit.signing_key_env", environ=environ)
     except ConfigError:
@@ -50,6 +61,7 @@ def open_audit_log(
     settings: Settings, engine: Engine, *, clock: Clock | None = None,
     keyring: Keyring | None = None, environ: Mapping[str, str] | None = None,
     require_signer: bool = False, on_checkpoint: Callable[[Checkpoint], None] | None = None,
+    signer: CheckpointSigner | None = None,
 ) -> AuditLog:
     """The audit log as configured: checkpoint policy, signing key, vacuum mode.
 
@@ -58,7 +70,7 @@ def open_audit_log(
     """
     return AuditLog(
         engine, keyring, clock=clock or SystemClock(),
-        signer=audit_signer(settings, environ, required=require_signer),
+        signer=signer or audit_signer(settings, environ, required=require_signer),
         checkpoint_every=settings.audit.checkpoint_every_entries,
         checkpoint_interval=timedelta(minutes=settings.audit.checkpoint_interval_minutes),
         postgres_vacuum=settings.database.postgres_vacuum, on_checkpoint=on_checkpoint)
@@ -81,7 +93,7 @@ def build_services(
     engine = engine or make_engine(settings.database_url)
     signer = audit_signer(settings, env)
     audit = open_audit_log(settings, engine, clock=clock, keyring=keyring, environ=env,
-                           on_checkpoint=on_checkpoint)
+                           on_checkpoint=on_checkpoint, signer=signer)
     return Services(
         settings=settings, engine=engine, clock=clock, keyring=keyring, audit=audit,
         channels=channels(settings, env), admin_target=parse_target, job_listing=format_listing,

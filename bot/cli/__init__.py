@@ -42,6 +42,7 @@ def command_modules() -> tuple[ModuleType, ...]:
         audit,
         backup,
         breakglass,
+        cluster,
         config,
         demo,
         doctor,
@@ -53,8 +54,8 @@ def command_modules() -> tuple[ModuleType, ...]:
         run,
     )
 
-    return (doctor, migrate, keys, run, demo, audit, jobs, escrow, breakglass, physicians,
-            backup, config)
+    return (doctor, migrate, keys, run, cluster, demo, audit, jobs, escrow, breakglass,
+            physicians, backup, config)
 
 
 def version() -> str:

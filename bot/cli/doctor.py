@@ -2,7 +2,8 @@
 
 The config itself is validated by ``bot.cli.main`` before any handler runs (a bad
 config exits 2 with one line). Doctor then checks what a valid config can still get
-wrong, and what it points at, one line per check: server keys; the settings that are
+wrong, and what it points at, one line per check: server keys; the key provider (when
+not ``env``: reachable, keys and mechanisms present); the settings that are
 well-formed but not usable (the example's placeholder ``public_url``, an empty or
 malformed escrow key that would only surface at ``/breakglass``, no admins, a webhook
 path that is not the webhook URL's, webhook mode without its secret); the tokens of
@@ -117,6 +118,25 @@ def _url_checks(settings: Settings) -> list[Check]:
                                 f"{path} is not the end of telegram.webhook_url's path "
                                 f"{url_path or '/'}: Telegram's updates would get 404"))
     return checks
+
+
+def _provider_checks(settings: Settings, env: Mapping[str, str]) -> list[Check]:
+    """The start-up check of a key provider other than env (ADR 0033): reachable, both
+    keys present, and for PKCS#11 both mechanisms and no key that could be read out."""
+    if settings.keys.provider == "env":
+        return []
+    from medcrypt.bot.keyproviders import open_provider
+
+    try:
+        provider = open_provider(settings, env)
+        try:
+            health = provider.health()
+        finally:
+            provider.close()
+    except MedCryptError as exc:
+        return [Check("key provider", FAIL, f"{exc} (the bot would not start)")]
+    return [Check("key provider", OK, f"{health.provider} ({health.detail}): root version "
+                  f"{health.root_version}, checkpoint key outside the bot's process")]
 
 
 def _clinic_checks(settings: Settings, env: Mapping[str, str]) -> list[Check]:
@@ -285,6 +305,7 @@ def diagnose(settings: Settings, *, live: bool = False,
                             f"current {keyring.current_version}"))
     except MedCryptError as exc:
         checks.append(Check("server keys", FAIL, str(exc)))
+    checks += _provider_checks(settings, env)
     checks += _url_checks(settings)
     checks += _clinic_checks(settings, env)
     checks += _platform_checks(settings, env)

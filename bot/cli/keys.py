@@ -1,4 +1,5 @@
-"""``medcrypt-bot keys status|rewrap|generate``: operate the server keyring.
+"""``medcrypt-bot keys status|rewrap|generate|provider``: operate the server keyring
+(``provider``: the key provider's commands, :mod:`.keys_provider`).
 
 Rotation procedure (docs/OPERATIONS.md): ``keys generate`` prints a new entry; prepend
 it to ``MEDCRYPT_SERVER_KEYS``; restart; ``keys rewrap`` re-seals every value under it;
@@ -32,6 +33,9 @@ def register(subparsers: Any) -> None:
     g = sub.add_parser("generate", help="print a fresh key entry for MEDCRYPT_SERVER_KEYS")
     g.add_argument("--version", type=int, required=True, help="version number of the new key")
     g.set_defaults(handler=run_generate)
+    from medcrypt.bot.cli import keys_provider
+
+    keys_provider.register(sub)
 
 
 def _keyring(settings: Settings) -> Keyring:

@@ -7,6 +7,10 @@ of its cause (6 database, 5 platform, 2 configuration). Runs until SIGINT/SIGTER
 stops accepting, lets in-flight sends finish and exits 0. A hard kill at any point loses
 nothing: accepted messages are committed with their outbox rows before the platform is
 answered, and the outbox resumes on start.
+
+On SQLite a second ``run`` on the same database file is refused (exit 6) by a lock file
+(:mod:`bot.app.singleton`); ``jobs run``, ``migrate`` and the other tools are not. On
+PostgreSQL any number of ``run`` processes share the work (ADR 0032).
 """
 
 from __future__ import annotations
@@ -25,22 +29,31 @@ def register(subparsers: Any) -> None:
 
 
 async def _main(settings: Settings) -> None:
+    from medcrypt.bot.app import singleton
     from medcrypt.bot.app.bot import BotApp
     from medcrypt.bot.app.startup import RetryPolicy, reach_database
+    from medcrypt.storage.db import sqlite_file
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     policy = RetryPolicy.of(settings.startup)
-    await reach_database(settings, policy)
-    app = BotApp(settings, auto_migrate=False, startup=policy)
+    await reach_database(settings, policy)  # a missing or read-only file fails here first
+    database = sqlite_file(settings.database_url)
+    lock = (singleton.acquire(database)
+            if database and database != ":memory:" else None)
     try:
-        await app.start()  # a start that fails half-way is stopped as well
-        print("medcrypt-bot: running (Ctrl-C to stop)", flush=True)
-        await stop.wait()
+        app = BotApp(settings, auto_migrate=False, startup=policy)
+        try:
+            await app.start()  # a start that fails half-way is stopped as well
+            print("medcrypt-bot: running (Ctrl-C to stop)", flush=True)
+            await stop.wait()
+        finally:
+            await app.stop()
     finally:
-        await app.stop()
+        if lock is not None:
+            lock.release()
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,4 +1,12 @@
-"""/delete_me: erase the sender - their pairings' epochs shredded, then their identity.
+"""/delete_me [code]: erase the sender - after a confirmation - their pairings' epochs
+shredded, then their identity.
+
+It cannot be undone, so it takes the one confirmation step of risky commands
+(:mod:`bot.domain.confirmations`, ADR 0010): ``/delete_me`` asks and gets a code bound
+to the sender; ``/delete_me CODE`` from the same account within five minutes erases. A
+replayed message - either one - changes nothing. A stranger (the bot knew nothing of
+them before this message) is told there is nothing to delete: nothing of their
+messages is kept, so no code could be either.
 
 Order matters. Inside the message's transaction the pairings are ended (the other
 member is told) and the request is audited. After that commits, the erasure job
@@ -19,12 +27,18 @@ from functools import partial
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command
 from medcrypt.bot.commands.unpair import end_pairings
-from medcrypt.bot.domain import notices
+from medcrypt.bot.domain import confirmations, notices
+from medcrypt.bot.domain.confirmations import ConfirmationRefused, ConfirmBy
 from medcrypt.bot.domain.lifecycle.erasure import erase_identity_everywhere
 from medcrypt.bot.domain.services import Services
 from medcrypt.storage.repos.identities import is_live
 
-USAGE = "/delete_me"
+USAGE = "/delete_me, then /delete_me <code>"
+ASK = ("This deletes everything the relay holds about you, for good: your pairings end "
+       "(the other person is told), their stored messages and recovery copies are "
+       "destroyed, and this chat's address is erased. To confirm within 5 minutes send: "
+       "/delete_me {code}")
+NOTHING_HELD = "The relay holds nothing about you: there is nothing to delete."
 
 
 def erase(services: Services, identity_id: str) -> list[str]:
@@ -38,8 +52,20 @@ def erase(services: Services, identity_id: str) -> list[str]:
 
 @command("delete_me", help=USAGE)
 def run(ctx: Context, args: list[str]) -> None:
-    if args:
+    if len(args) > 1:
         ctx.reply(notices.BAD_ARGUMENTS.format(usage=USAGE))
+        return
+    if ctx.message.first_contact:
+        ctx.reply(NOTHING_HELD)
+        return
+    if not args:
+        ticket = confirmations.ask(ctx, "delete_me", [], confirm_by=ConfirmBy.ASKER)
+        ctx.reply(ASK.format(code=ticket.code))
+        return
+    try:
+        confirmations.redeem(ctx, "delete_me", [], args[0])
+    except ConfirmationRefused as refused:
+        ctx.reply(refused.reply)
         return
     end_pairings(ctx)
     ctx.audit("identity_deleted")

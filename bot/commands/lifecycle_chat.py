@@ -16,19 +16,18 @@ the code was redeemed. It destroys what the relay holds and ends the pairing for
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from medcrypt.bot.domain import names
 from medcrypt.bot.domain.lifecycle.rotation import rotate
 from medcrypt.bot.domain.lifecycle.shred import shred_pairing
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.db import Session
-from medcrypt.storage.repos.pairings import ids_with_prefix
+from medcrypt.storage.joblock import JobBusy, job_lock
+from medcrypt.storage.repos.pairings import get_pairing
 
-_HEX_PREFIX = re.compile(r"[0-9a-f]{8,32}\Z")
-
-ROTATE_USAGE = "Usage: /rotate_now <pairing id (8+ hex characters)> or /rotate_now all"
+ROTATE_USAGE = "Usage: /rotate_now <pairing tag or id> or /rotate_now all"
 
 
 @dataclass(frozen=True)
@@ -38,16 +37,17 @@ class ChatReply:
 
 
 def resolve_pairing(session: Session, text: str) -> tuple[str | None, str | None]:
-    """(pairing_id, None) for a unique id or hex prefix, else (None, reason)."""
-    prefix = text.strip().lower()
-    if not _HEX_PREFIX.match(prefix):
-        return None, "A pairing id is 8 to 32 hexadecimal characters."
-    found = ids_with_prefix(session, prefix)
-    if not found:
-        return None, "No pairing with that id."
-    if len(found) > 1:
-        return None, "That prefix matches several pairings; give more characters."
-    return found[0], None
+    """(pairing_id, None) for a tag, a unique id or hex prefix, else (None, reason)."""
+    found = names.find(session, text)
+    if isinstance(found, names.NotFound):
+        return None, found.reply
+    return found.pairing_id, None
+
+
+def _name(ctx: Services, pairing_id: str) -> str:
+    with ctx.sessions() as session:
+        record = get_pairing(session, pairing_id)
+    return names.shown(pairing_id, record.tag if record else None)
 
 
 def jobs_command(ctx: Services, actor_id: str, args: list[str]) -> ChatReply:
@@ -76,13 +76,21 @@ def rotate_now_command(ctx: Services, actor_id: str, args: list[str]) -> ChatRep
     ctx.audit.append(actor, Action.ADMIN_COMMAND,
                      ctx.pairing_ref(ids[0]) if ids else actor,
                      {"command": "rotate_now", "scope": "one" if ids else "all"})
-    result = rotate(ctx, now, pairing_ids=ids, actor=actor)
+    try:
+        with job_lock(ctx.engine, "rotation"):  # the lock the scheduler and `jobs run` take
+            result = rotate(ctx, now, pairing_ids=ids, actor=actor)
+    except JobBusy:
+        return ChatReply(ROTATION_BUSY)
     queued = result.notices_queued
     return ChatReply(
         f"Rotation bookkeeping done for {result.pairings} pairing(s): "
         f"{result.epochs_created} new epoch(s), {result.epochs_retired} retired, "
         f"{queued} notice(s) queued. Keys follow the calendar on the "
         "companions; for a lost or compromised device use /shred.", queued)
+
+
+ROTATION_BUSY = ("Rotation is running right now (scheduled, or started by another admin); "
+                 "try again when it has finished - /jobs shows its last run.")
 
 
 def shred_command(ctx: Services, actor_id: str, args: list[str]) -> ChatReply:
@@ -93,7 +101,7 @@ def shred_command(ctx: Services, actor_id: str, args: list[str]) -> ChatReply:
     ctx.audit.append(actor, Action.ADMIN_COMMAND, ctx.pairing_ref(pid), {"command": "shred"})
     counts = shred_pairing(ctx, pid, now, actor=actor, reason="admin_request")
     return ChatReply(
-        f"Shredded pairing {pid[:8]}: {counts['epochs']} epoch(s), {counts['tokens']} stored "
-        f"message(s), {counts['escrow']} escrow deposit(s), "
+        f"Shredded pairing {_name(ctx, pid)}: {counts['epochs']} epoch(s), "
+        f"{counts['tokens']} stored message(s), {counts['escrow']} escrow deposit(s), "
         f"{counts['media']} file(s) deleted; the pairing has ended for good and the relay "
         "refuses its messages; both members were told to re-pair.", int(counts["notices"]))

@@ -12,30 +12,34 @@ from __future__ import annotations
 
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.deferral import defer_job
-from medcrypt.bot.commands.lifecycle_chat import resolve_pairing, shred_command
+from medcrypt.bot.commands.lifecycle_chat import shred_command
 from medcrypt.bot.commands.registry import command
-from medcrypt.bot.domain import confirmations
+from medcrypt.bot.domain import confirmations, names
 from medcrypt.bot.domain.confirmations import ConfirmationRefused, ConfirmBy
 
-USAGE = "Usage: /shred <pairing id (8+ hex characters)>, then /shred <pairing id> <code>"
+USAGE = ("Usage: /shred <pairing tag or id>, then /shred <pairing tag or id> <code> "
+         "(tags are listed by /pairings)")
 ASK = ("This ends pairing {short} for good: every stored message and escrow deposit of it "
        "up to this month is destroyed at once, and the relay refuses every later message "
        "of it, in any month. Both members are told to end it on their companion and to "
        "pair again. To confirm within 5 minutes send: /shred {short} {code}")
+NO_PAIRING = "Nothing was shredded: {reason}"
 
 
-@command("shred", help="/shred <pairing> [code]", admin=True)
+@command("shred", help="/shred <pairing tag> [code]", admin=True)
 def run(ctx: Context, args: list[str]) -> None:
     if len(args) not in (1, 2):
         ctx.reply(USAGE)
         return
-    pid, problem = resolve_pairing(ctx.session, args[0])
-    if pid is None:
-        ctx.reply(problem or USAGE)
+    found = names.find(ctx.session, args[0])
+    if isinstance(found, names.NotFound):
+        ctx.reply(NO_PAIRING.format(reason=found.reply))
         return
+    pid = found.pairing_id
     if len(args) == 1:
+        # Bound to the id, not the name typed: the tag or a prefix confirms alike.
         ticket = confirmations.ask(ctx, "shred", [pid], confirm_by=ConfirmBy.ASKER)
-        ctx.reply(ASK.format(short=pid[:8], code=ticket.code))
+        ctx.reply(ASK.format(short=names.name_of(found), code=ticket.code))
         return
     try:
         confirmations.redeem(ctx, "shred", [pid], args[1])

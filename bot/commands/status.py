@@ -1,10 +1,11 @@
-"""/status: the sender's pairings, the current key epoch, next rotation and grace end."""
+"""/status: the sender's pairings by tag, the current key month, next rotation and grace end."""
 
 from __future__ import annotations
 
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import notices
+from medcrypt.bot.domain.names import name_of
 from medcrypt.bot.domain.pairings import pairings_of, role_of
 from medcrypt.crypto.keyless.epochs import epoch_end, epoch_of, format_epoch, grace_end
 
@@ -20,7 +21,7 @@ def run(ctx: Context, args: list[str]) -> None:
     lines = []
     for i, p in enumerate(rows, 1):
         role = role_of(p, ctx.sender_id) or "member"
-        lines.append(f"Pairing {i}: you are the {role}; {p.status}.")
+        lines.append(f"Pairing {i} ({name_of(p)}): you are the {role}; {p.status}.")
         lines.append(
             f"  Key month {format_epoch(current)}; next rotation "
             f"{epoch_end(current):%Y-%m-%d %H:%M} UTC; previous month readable until "

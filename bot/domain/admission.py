@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.handling import Handling
+from medcrypt.bot.domain.names import name_of
 from medcrypt.crypto.errors import OfferExpired, OfferReused, WrongPairing
 from medcrypt.crypto.keyless.pairing_wire import AcceptV3, KeyConfirm, admits
 from medcrypt.crypto.keyless.wire import Token
@@ -40,7 +41,7 @@ def _open_offer(ctx: Handling, pairing_id: bytes) -> tuple[PairingRecord, bytes]
         return None
     if admission.aborted_at is not None:
         ctx.refused("qr_shared")
-        ctx.reply(notices.QR_SHARED)
+        ctx.reply(notices.QR_SHARED.format(tag=name_of(pairing)))
         return None
     if pairing.status != "pending":
         ctx.refused("pairing_closed")
@@ -91,7 +92,8 @@ def accept(ctx: Handling, token: Token, token_text: str) -> None:
     ctx.audit("pairing_accept_pending", pairing=pairing.pairing_id)
     ctx.relay_token(pairing.physician_id, token_text, pairing.pairing_id)
     ctx.notify(pairing.physician_id, notices.ACCEPT_ARRIVED.format(
-        n=len(waiting), at=now.strftime("%H:%M:%S"), platform=ctx.channel.display_name,
+        n=len(waiting), tag=name_of(pairing), at=now.strftime("%H:%M:%S"),
+        platform=ctx.channel.display_name,
         tail=_tail(ctx)))
     if len({w.sender_id for w in waiting}) >= 2:
         _abort(ctx, pairing, [w.sender_id for w in waiting])
@@ -111,11 +113,12 @@ def _abort(ctx: Handling, pairing: PairingRecord, senders: list[str]) -> None:
     admissions.abort(ctx.session, pairing.pairing_id, now=ctx.services.clock.now())
     ctx.audit("pairing_aborted", pairing=pairing.pairing_id, reason="qr_shared")
     ctx.refused("qr_shared")
+    text = notices.QR_SHARED.format(tag=name_of(pairing))
     for member in [pairing.physician_id, *senders]:
         if member == ctx.sender_id:
-            ctx.reply(notices.QR_SHARED)
+            ctx.reply(text)
         else:
-            ctx.notify(member, notices.QR_SHARED)
+            ctx.notify(member, text)
 
 
 def confirm(ctx: Handling, token: Token, token_text: str) -> None:
@@ -159,5 +162,5 @@ def confirm(ctx: Handling, token: Token, token_text: str) -> None:
     ctx.relay_token(patient_id, token_text, pairing.pairing_id)
     if channel is not None:
         ctx.notify(patient_id, notices.PLATFORM_WARNING.format(platform=channel.display_name))
-    ctx.notify(patient_id, notices.PAIRED_PATIENT)
-    ctx.reply(notices.PAIRED_CONFIRMED)
+    ctx.notify(patient_id, notices.PAIRED_PATIENT.format(tag=name_of(pairing)))
+    ctx.reply(notices.PAIRED_CONFIRMED.format(tag=name_of(pairing)))

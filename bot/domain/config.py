@@ -69,6 +69,47 @@ class KeyringSettings:
     server_keys_env: str = "MEDCRYPT_SERVER_KEYS"
 
 
+@dataclass(frozen=True)
+class Pkcs11Settings:
+    #: Path of the HSM vendor's PKCS#11 module (SoftHSM2: /usr/lib/softhsm/libsofthsm2.so).
+    module: str = ""
+    token_label: str = "medcrypt"
+    #: Env var holding the token's user PIN.
+    pin_env: str = "MEDCRYPT_PKCS11_PIN"
+
+
+@dataclass(frozen=True)
+class TransitSettings:
+    url: str = "https://127.0.0.1:8200"
+    mount: str = "transit"
+    #: Env var holding the bot's token (policy: encrypt, decrypt, sign, read public key).
+    token_env: str = "MEDCRYPT_TRANSIT_TOKEN"
+    #: Env var holding the operator's token, read only by `keys` commands that rotate.
+    admin_token_env: str = "MEDCRYPT_TRANSIT_ADMIN_TOKEN"
+    timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class KmsSettings:
+    region: str = ""
+    #: Empty: AWS itself. Set only for a KMS-compatible endpoint.
+    endpoint_url: str = ""
+    max_attempts: int = 3
+    timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class KeysSettings:
+    """Where the root (wrapping) and audit checkpoint keys live (ADR 0033)."""
+
+    provider: Literal["env", "pkcs11", "transit", "kms"] = "env"
+    #: Prefix of the key labels, Transit key names and KMS aliases.
+    key_prefix: str = "medcrypt"
+    pkcs11: Pkcs11Settings = field(default_factory=Pkcs11Settings)
+    transit: TransitSettings = field(default_factory=TransitSettings)
+    kms: KmsSettings = field(default_factory=KmsSettings)
+
+
 #: What a configured admin person's handle may look like (it names them in the
 #: environment's WhatsApp list and in error messages; it is never stored).
 ADMIN_HANDLE = re.compile(r"[a-z][a-z0-9_-]{0,31}\Z")
@@ -103,6 +144,20 @@ class ClinicSettings:
     #: ``<handle>=<number>`` for a number of a person in ``admins``, a bare number for an
     #: admin who has this one identity only.
     admin_whatsapp_numbers_env: str = "MEDCRYPT_ADMIN_WHATSAPP"
+    #: Said with every "not sent: this chat only carries encrypted messages" reply: a
+    #: patient who types "I have chest pain" must learn where to turn, not only that the
+    #: text was not sent. One line of printable text.
+    emergency_text: str = ("If this is an emergency, do not wait for an answer here: call "
+                           "your local emergency services now.")
+    #: The number to call, said after ``emergency_text`` ("" says none): digits, spaces,
+    #: ``+ - ( )``, e.g. "911" or "+52 55 5658 1111".
+    emergency_number: str = ""
+
+
+#: A phone number as people write it: at least two digits, at most 20 characters.
+EMERGENCY_NUMBER = re.compile(r"\+?\(?[0-9][0-9 ()-]{0,17}[0-9]\Z")
+#: Longest ``clinic.emergency_text``: the reply it joins stays one short message.
+MAX_EMERGENCY_TEXT = 300
 
 
 @dataclass(frozen=True)
@@ -257,6 +312,7 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     keyring: KeyringSettings = field(default_factory=KeyringSettings)
+    keys: KeysSettings = field(default_factory=KeysSettings)
     clinic: ClinicSettings = field(default_factory=ClinicSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
@@ -412,7 +468,35 @@ def _semantic_checks(s: Settings) -> None:
                                    "(smaller refuses genuine platform requests)")
     if s.startup.attempts < 1:
         raise ConfigError("startup.attempts", "must be at least 1")
+    _check_keys(s.keys)
     _check_admins(s.clinic)
+    _check_emergency(s.clinic)
+
+
+def _check_emergency(clinic: ClinicSettings) -> None:
+    """The emergency wording is one printable line, and the number looks like one: a
+    typo here would reach every patient who types instead of using the companion."""
+    text = clinic.emergency_text
+    if not text.strip() or len(text) > MAX_EMERGENCY_TEXT or not text.isprintable():
+        raise ConfigError("clinic.emergency_text", f"must be one line of 1-"
+                          f"{MAX_EMERGENCY_TEXT} printable characters")
+    if clinic.emergency_number and not EMERGENCY_NUMBER.match(clinic.emergency_number):
+        raise ConfigError("clinic.emergency_number", "must be a phone number: digits, "
+                          "spaces, + - ( ), 2-20 characters (or empty)")
+
+
+def _check_keys(keys: KeysSettings) -> None:
+    """The chosen provider's own settings are present (the others may stay default)."""
+    if not re.fullmatch(r"[a-z][a-z0-9-]{0,31}", keys.key_prefix):
+        raise ConfigError("keys.key_prefix", "must be 1-32 lower-case letters, digits, -")
+    if keys.provider == "pkcs11" and not keys.pkcs11.module:
+        raise ConfigError("keys.pkcs11.module", "the pkcs11 provider needs the module path")
+    if keys.provider == "transit" and not keys.transit.url.startswith(("http://", "https://")):
+        raise ConfigError("keys.transit.url", "must be an http:// or https:// URL")
+    if keys.provider == "kms" and not keys.kms.region:
+        raise ConfigError("keys.kms.region", "the kms provider needs a region")
+    if keys.kms.max_attempts < 1:
+        raise ConfigError("keys.kms.max_attempts", "must be at least 1")
 
 
 def _check_admins(clinic: ClinicSettings) -> None:

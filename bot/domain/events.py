@@ -39,6 +39,8 @@ REFUSAL_REASONS: frozenset[str] = frozenset({
     "accept_pending",
     "confirm_unknown",
     "qr_shared",
+    # A registration whose derived tag another pairing holds (docs/adr/0031).
+    "tag_taken",
     # v2 -> v3 upgrade (bot.domain.upgrade).
     "already_v3",
     "upgrade_expired",

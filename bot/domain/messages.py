@@ -96,6 +96,9 @@ class InboundMessage:
     media: Media | None = None
     #: Platform message id, kept only so the Telegram adapter can delete blocked plaintext.
     platform_message_id: str | None = None
+    #: The bot knew nothing of the sender before this message (a stranger: unless the
+    #: handling keeps them, nothing of the message is stored).
+    first_contact: bool = False
 
     def __repr__(self) -> str:
         has = "document" if self.document else (

@@ -28,6 +28,16 @@ PLAINTEXT_BLOCKED = (
     "companion and paste the [MEDCRYPT:...] text it gives you. Your text was not stored."
 )
 
+#: Joined to the plaintext refusals (:func:`emergency`), from ``[clinic]`` settings.
+EMERGENCY_NUMBER = "Emergency number: {number}."
+
+
+def emergency(text: str, number: str) -> str:
+    """The clinic's emergency wording and number (``clinic.emergency_text`` and
+    ``clinic.emergency_number``), as one line."""
+    return f"{text} {EMERGENCY_NUMBER.format(number=number)}" if number else text
+
+
 UNPAIRED_TEXT = (
     "Hello! This is the clinic's secure relay. To start, pair with your physician using "
     "the MedCrypt companion (scan the QR code you were given). Type /help for more."
@@ -77,19 +87,27 @@ NOT_ENCRYPTED_FILE = (
     "Not sent: only files encrypted by the MedCrypt companion can be sent here."
 )
 RATE_LIMITED = "You are sending messages very fast. Please wait a minute and try again."
-REGISTERED = "Pairing offer registered. Show the QR code to your patient."
+REGISTERED = "Pairing offer {tag} registered. Show the QR code to your patient."
+#: The offer's tag is another pairing's (30 bits collide rarely; docs/adr/0031).
+TAG_TAKEN = (
+    "Not registered: by a rare chance another pairing already has the tag {tag}. Make a "
+    "new QR code in the companion (medcrypt pair offer) and show that one instead."
+)
 ALREADY_REGISTERED = "This pairing offer is already registered."
 OFFER_EXPIRED = "Not sent: this pairing offer has expired. Ask for a new QR code."
 OFFER_USED = "Not sent: this pairing offer was already used."
-PAIRED_PATIENT = "You are now paired with your physician. Messages stay encrypted end to end."
-PAIRED_PHYSICIAN = "Your patient accepted the pairing."
+PAIRED_PATIENT = (
+    "You are now paired with your physician (pairing {tag}). Messages stay encrypted end "
+    "to end."
+)
+PAIRED_PHYSICIAN = "Your patient accepted the pairing ({tag})."
 # v3 pairing (docs/PROTOCOL.md §34): nobody is bound before the physician confirms.
 ACCEPT_FORWARDED = (
     "Sent to your physician. Compare the code on both screens; the connection starts "
     "when your physician confirms it."
 )
 ACCEPT_ARRIVED = (
-    "Pairing answer {n} for this QR arrived at {at} UTC from a {platform} account ending "
+    "Pairing answer {n} for QR {tag} arrived at {at} UTC from a {platform} account ending "
     "in {tail}. Confirm in the companion only if both screens show the same code."
 )
 ACCEPT_NOT_ADMITTED = (
@@ -100,11 +118,11 @@ ACCEPT_ALREADY_SENT = (
     "Not sent: you already answered this QR code. Wait for your physician to confirm."
 )
 QR_SHARED = (
-    "Pairing stopped: this QR was photographed or shared: pair again. Two different "
+    "Pairing {tag} stopped: this QR was photographed or shared: pair again. Two different "
     "accounts answered the same QR code, so nobody was connected."
 )
 CONFIRM_UNKNOWN = "Not sent: this confirmation names no pairing answer waiting here."
-PAIRED_CONFIRMED = "Your patient's device is connected. The pairing is verified."
+PAIRED_CONFIRMED = "Your patient's device is connected ({tag}). The pairing is verified."
 UPGRADE_OFFER_FORWARDED = (
     "Upgrade offer sent to your patient. The connection moves to MedCrypt v3 when their "
     "companion answers."
@@ -116,10 +134,12 @@ UPGRADE_UNKNOWN = (
     "Answer the latest offer."
 )
 UPGRADE_DONE_PATIENT = (
-    "Your connection now uses MedCrypt v3: a copied device stops reading your messages "
+    "Your connection ({tag}) now uses MedCrypt v3: a copied device stops reading your messages "
     "after one exchange."
 )
-UPGRADE_DONE_PHYSICIAN = "Your patient's companion answered: this pairing now uses MedCrypt v3."
+UPGRADE_DONE_PHYSICIAN = (
+    "Your patient's companion answered: pairing {tag} now uses MedCrypt v3."
+)
 ESCROW_STORED = "Recovery copy stored with the clinic."
 # A pairing speaks one protocol version (docs/adr/0026).
 V2_ON_V3 = (
@@ -144,8 +164,8 @@ DELIVERY_FAILED = (
     "Your last message could not be delivered. The other person may have left the chat."
 )
 TEMPLATE_BODY = "You have a new secure message. Reply to this chat to receive it."
-UNPAIRED = "Your pairing has ended. The other person was told."
-PARTNER_UNPAIRED = "Your conversation partner ended the pairing."
+UNPAIRED = "Your pairing {tag} has ended. The other person was told."
+PARTNER_UNPAIRED = "Your conversation partner ended the pairing ({tag})."
 NO_PAIRINGS_TO_END = "You have no pairing to end."
 DELETED = "All data the relay held about you has been deleted. Goodbye."
 UNKNOWN_COMMAND = "Unknown command. Type /help."

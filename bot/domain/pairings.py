@@ -17,9 +17,11 @@ from typing import Protocol
 
 from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.handling import Handling
+from medcrypt.bot.domain.names import name_of, shown
 from medcrypt.crypto.errors import OfferExpired, OfferReused, WrongPairing
 from medcrypt.crypto.keyless.epochs import epoch_of
 from medcrypt.crypto.keyless.pairing_wire import RegisterV3
+from medcrypt.crypto.keyless.tags import tag_of
 from medcrypt.crypto.keyless.wire import RegisterInfo, Token
 from medcrypt.storage.repos import admissions, identities
 from medcrypt.storage.repos import pairings as rows
@@ -66,6 +68,9 @@ class Standing(Members, Protocol):
     @property
     def shredded_at(self) -> datetime | None: ...
 
+    @property
+    def tag(self) -> str | None: ...
+
 
 @dataclass(frozen=True)
 class Refusal:
@@ -86,7 +91,8 @@ def closed_to_tokens(pairing: Standing) -> Refusal | None:
     """
     if pairing.shredded_at is not None:
         return Refusal("pairing_shredded", notices.PAIRING_SHREDDED.format(
-            tag=pairing.pairing_id[:8], at=pairing.shredded_at.strftime("%Y-%m-%d %H:%M")))
+            tag=shown(pairing.pairing_id, pairing.tag),
+            at=pairing.shredded_at.strftime("%Y-%m-%d %H:%M")))
     if pairing.status != "active" or pairing.patient_id is None:
         return Refusal(None, notices.PAIRING_INACTIVE)
     return None
@@ -109,18 +115,34 @@ def register(ctx: Handling, token: Token) -> None:
     if token.header.epoch > epoch_of(now):
         ctx.reply(notices.EPOCH_FUTURE)
         return
+    tag = tag_of(pairing_id)
+    if rows.by_tag(ctx.session, tag) is not None:
+        _tag_taken(ctx, tag)
+        return
     if not rows.register_pairing(
             ctx.session, pairing_id=pairing_id.hex(), physician_id=ctx.sender_id,
             start_epoch=token.header.epoch, grace_days=info.grace_days,
-            offer_expires_at=datetime.fromtimestamp(info.expires_at, UTC), now=now):
-        ctx.reply(notices.ALREADY_REGISTERED)  # a concurrent registration of the same id
+            offer_expires_at=datetime.fromtimestamp(info.expires_at, UTC), now=now, tag=tag):
+        # A concurrent registration of the same id, or of another id with the same tag.
+        if rows.get_pairing(ctx.session, pairing_id.hex()) is None:
+            _tag_taken(ctx, tag)
+        else:
+            ctx.reply(notices.ALREADY_REGISTERED)
         return
     if isinstance(info, RegisterV3):  # v3: the accepts will have to carry A (PROTOCOL §34)
         admissions.record_admission(ctx.session, pairing_id.hex(), info.admission_hash)
     _set_role(ctx, ctx.sender_id, "physician")
     ctx.keep_identity = True
     ctx.audit("pairing_registered", pairing=pairing_id.hex())
-    ctx.reply(notices.REGISTERED)
+    ctx.reply(notices.REGISTERED.format(tag=tag))
+
+
+def _tag_taken(ctx: Handling, tag: str) -> None:
+    """The offer's tag names another pairing: refused, so that no tag names two
+    (docs/adr/0031). The physician's companion shows the same tag; a new QR draws a new
+    pairing id and so a new tag."""
+    ctx.refused("tag_taken")
+    ctx.reply(notices.TAG_TAKEN.format(tag=tag))
 
 
 def accept(ctx: Handling, token: Token, token_text: str) -> None:
@@ -164,8 +186,8 @@ def accept(ctx: Handling, token: Token, token_text: str) -> None:
     ctx.audit("pairing_completed", pairing=pairing.pairing_id,
               consent=notices.PLATFORM_WARNING_VERSION)
     ctx.reply(notices.PLATFORM_WARNING.format(platform=ctx.channel.display_name))
-    ctx.reply(notices.PAIRED_PATIENT)
+    ctx.reply(notices.PAIRED_PATIENT.format(tag=name_of(pairing)))
     ctx.relay_token(pairing.physician_id, token_text, pairing.pairing_id)
-    ctx.notify(pairing.physician_id, notices.PAIRED_PHYSICIAN)
+    ctx.notify(pairing.physician_id, notices.PAIRED_PHYSICIAN.format(tag=name_of(pairing)))
 
 

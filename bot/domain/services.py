@@ -18,7 +18,7 @@ import functools
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from medcrypt.bot.domain.auditing import Auditor
@@ -80,13 +80,17 @@ class Services:
     erasure_record: ErasureRecord | None = None
     #: Where the relay, the outbox and the jobs report counts (the app's metrics).
     events: RelayEvents = field(default_factory=NoEvents)
+    #: Sessions fenced by a role's lease (``bot.app.roles``): when set, every
+    #: transaction of this bundle - :attr:`sessions` and :meth:`run_sessions` - first
+    #: proves the role is still held (the scheduler's copy, see :meth:`fenced`).
+    fence: SessionFactory | None = None
     sessions: SessionFactory = field(init=False)
     directory: IdentityDirectory = field(init=False)
     #: Relay events into :attr:`audit` (keeps the last few for ``/stats`` and tests).
     auditor: Auditor = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sessions", session_factory(self.engine))
+        object.__setattr__(self, "sessions", self.fence or session_factory(self.engine))
         object.__setattr__(self, "directory", IdentityDirectory(self.keyring, self.clock))
         object.__setattr__(self, "auditor", Auditor(self.audit))
 
@@ -105,9 +109,18 @@ class Services:
     def run_sessions(self) -> Iterator[SessionFactory]:
         """Sessions for one job run: on SQLite all on one pooled connection whose page
         cache is job-sized (:data:`JOB_CACHE_KIB`) for the run (one transaction per
-        batch, as with :attr:`sessions`); on PostgreSQL plain sessions."""
+        batch, as with :attr:`sessions`); on PostgreSQL plain sessions, or the fenced
+        ones of a role."""
+        if self.fence is not None:
+            yield self.fence
+            return
         with job_sessions(self.engine, JOB_CACHE_KIB) as sessions:
             yield sessions
+
+    def fenced(self, sessions: SessionFactory) -> Services:
+        """The same bundle whose transactions all run on ``sessions`` (a role's fenced
+        sessions): the scheduler's jobs write nothing once the lease is lost."""
+        return replace(self, fence=sessions)
 
     def record_erasure(self, facts: list[ErasureFact]) -> None:
         """Append shreds to the erasure record, if one is configured. Called inside the

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from medcrypt.bot.domain import notices, pairings
 from medcrypt.bot.domain.handling import Handling
+from medcrypt.bot.domain.names import name_of
 from medcrypt.crypto.keyless.upgrade_wire import UpgradeAnswer, UpgradeOffer
 from medcrypt.crypto.keyless.wire import Token
 from medcrypt.storage.repos import admissions, upgrades
@@ -101,5 +102,6 @@ def answer(ctx: Handling, token: Token, token_text: str) -> None:
         return
     ctx.audit("pairing_upgraded", pairing=pairing.pairing_id, what="v3")
     ctx.relay_token(pairing.physician_id, token_text, pairing.pairing_id)
-    ctx.notify(pairing.physician_id, notices.UPGRADE_DONE_PHYSICIAN)
-    ctx.reply(notices.UPGRADE_DONE_PATIENT)
+    ctx.notify(pairing.physician_id, notices.UPGRADE_DONE_PHYSICIAN.format(
+        tag=name_of(pairing)))
+    ctx.reply(notices.UPGRADE_DONE_PATIENT.format(tag=name_of(pairing)))

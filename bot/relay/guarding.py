@@ -42,12 +42,23 @@ def removal(channel: Channel) -> str:
     return notices.REMOVE_IT_YOURSELF.format(platform=channel.display_name)
 
 
-def block(ctx: Context, what: str, notice: str) -> None:
-    """Guard this message in a paired chat: removed where possible, audited, told."""
+def emergency_line(ctx: Context) -> str:
+    """The clinic's configured emergency wording, said after a refused plain text."""
+    clinic = ctx.services.settings.clinic
+    return notices.emergency(clinic.emergency_text, clinic.emergency_number)
+
+
+def block(ctx: Context, what: str, notice: str, *, urgent: bool = False) -> None:
+    """Guard this message in a paired chat: removed where possible, audited, told.
+
+    ``urgent``: the message held words a person typed, which may be a call for help, so
+    the reply ends with the clinic's emergency wording.
+    """
     ctx.delete_message = True
     ctx.audit("plaintext_blocked", platform=ctx.message.platform.value, what=what)
     ctx.refused(f"blocked_{what}")
-    ctx.reply(f"{notice} {removal(ctx.channel)}")
+    reply = f"{notice} {removal(ctx.channel)}"
+    ctx.reply(f"{reply}\n{emergency_line(ctx)}" if urgent else reply)
 
 
 def settle(ctx: Context, leftover: Leftover, *, carried: bool) -> None:
@@ -62,12 +73,16 @@ def settle(ctx: Context, leftover: Leftover, *, carried: bool) -> None:
         return  # nothing left, or already guarded (an unencrypted file): one notice
     if not paired(ctx):
         ctx.refused("not_paired")
-        ctx.reply(notices.UNPAIRED_TEXT if media is not None or leftover is Leftover.NONE
-                  else _LEFTOVER[leftover][2])
+        if media is not None or leftover is Leftover.NONE:
+            ctx.reply(notices.UNPAIRED_TEXT)
+        elif leftover is Leftover.TEXT:
+            ctx.reply(f"{notices.UNPAIRED_TEXT}\n{emergency_line(ctx)}")
+        else:
+            ctx.reply(_LEFTOVER[leftover][2])
         return
     if media is not None:
         block(ctx, *_MEDIA[media])
         return
     what, notice, _outside = _LEFTOVER[leftover]
     block(ctx, what, notices.WORDS_BLOCKED if carried and leftover is Leftover.TEXT
-          else notice)
+          else notice, urgent=leftover is Leftover.TEXT)

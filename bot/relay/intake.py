@@ -10,7 +10,6 @@ redelivery of the same id after commit is recognised and ignored.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,8 +29,9 @@ from medcrypt.bot.domain.messages import (
 from medcrypt.bot.domain.persons import configured_person
 from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox.queue import enqueue
-from medcrypt.bot.relay.ratelimit import RateLimiter
+from medcrypt.bot.relay.ratelimit import Limiter
 from medcrypt.bot.relay.router import handle
+from medcrypt.storage.db import SessionFactory
 from medcrypt.storage.repos import identities, inbound
 from medcrypt.storage.repos.outbox import release_held
 
@@ -55,8 +55,11 @@ class Outcome:
 
 
 class Intake:
-    def __init__(self, services: Services, limiter: RateLimiter) -> None:
-        self._sessions = services.sessions
+    def __init__(self, services: Services, limiter: Limiter, *,
+                 sessions: SessionFactory | None = None) -> None:
+        #: ``sessions``: the Telegram poller's intake passes sessions fenced by its lease
+        #: (``bot.app.roles``), so a replica that lost the poll writes nothing it polled.
+        self._sessions = sessions or services.sessions
         self.services = services
         self._limiter = limiter
         #: Set by ``BotApp``; without it deferred work runs inline after commit.
@@ -170,12 +173,13 @@ class Intake:
                                    clear_template=resolved.template_sent_at is not None)
             msg = InboundMessage(platform=platform, sender_id=resolved.identity_id,
                                  dedupe_key=dedupe_key, text=text, document=document,
-                                 media=media, platform_message_id=platform_message_id)
+                                 media=media, platform_message_id=platform_message_id,
+                                 first_contact=resolved.created)
             ctx = Context(session=session, services=self.services, message=msg)
-            # Keyed by the address (hashed, memory only): a stranger gets a fresh identity
-            # id per message because nothing about them is kept.
-            allowed, warn = self._limiter.allow(
-                hashlib.sha256(f"{platform.value}:{address}".encode()).hexdigest())
+            # Keyed by the address (hashed): a stranger gets a fresh identity id per
+            # message because nothing about them is kept. Shared limits update their
+            # row in this transaction (ratelimit.SharedRateLimiter).
+            allowed, warn = self._limiter.allow_sender(platform.value, address, session)
             if not allowed:
                 ctx.refused("rate_limited")
                 if warn:

@@ -10,13 +10,19 @@
   any number of missed runs into one and ``misfire_grace_time`` (a month for rotation)
   lets it run late, not be skipped. At start the jobs are re-registered from settings
   (``replace_existing``), so downtime itself is covered by the catch-up below.
-* On start the bot also runs rotation then sweep once (trigger ``startup``). Both jobs
-  compute their target state from the calendar, so this catch-up is correct whether the
-  bot was down for an hour or across several month boundaries, and harmless otherwise.
+* On start the bot also runs rotation then sweep once (trigger ``startup``) for the
+  latest slot of each (the last fire time at or before now), skipped when that slot
+  completed. Both jobs compute their target state from the calendar, so this catch-up
+  is correct whether the bot was down for an hour or across several month boundaries.
+* Slots (issue 18): every scheduled run names its slot and ``job_runs`` holds each
+  ``(job, slot)`` once, so replicas - of which only the scheduler-lease holder runs
+  APScheduler (APScheduler 3 cannot share a store between schedulers) - never run a
+  slot twice, and a holder killed mid-run has its slot resumed by the next one. The
+  sweep's interval counts from :data:`SLOT_ORIGIN`, so every replica computes the same
+  slots.
 * Job functions are module-level and take only a context key and a job name, so the
   stored job holds no object, key or connection - only ``medcrypt.bot.scheduler.runner:scheduled``
-  and two strings. Several replicas may fire the same job; the jobs are idempotent by
-  unique constraints.
+  and two strings.
 
 The job functions are synchronous (SQLAlchemy), so APScheduler's asyncio executor runs
 them in the loop's thread pool and the relay keeps serving while a sweep runs.
@@ -37,15 +43,23 @@ from apscheduler.triggers.interval import IntervalTrigger
 from medcrypt.bot.domain.lifecycle.runs import run_job
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.errors import ConfigError
+from medcrypt.storage.joblock import JobBusy
 from medcrypt.storage.jobstore import DataJobStore, stored_next_run_times
 
 log = structlog.get_logger("bot.jobs")
 
 _CONTEXTS: dict[str, Services] = {}
+#: The triggers the running scheduler registered, by job (the sweep's interval may be
+#: a test's override); slots are computed from these.
+_TRIGGERS: dict[str, CronTrigger | IntervalTrigger] = {}
 #: Job functions running right now (APScheduler runs them in the loop's thread pool).
 _RUNNING = threading.Condition()
 _running_count = [0]
 ROTATION_MISFIRE = timedelta(days=31)
+#: Where the sweep's interval slots count from (any fixed instant will do).
+SLOT_ORIGIN = datetime(2026, 1, 1, tzinfo=UTC)
+#: How far back :func:`latest_slot` looks for a cron job's last fire time.
+CRON_LOOKBACK = timedelta(days=32)
 
 
 def rotation_trigger(ctx: Services) -> CronTrigger:
@@ -59,7 +73,23 @@ def sweep_trigger(ctx: Services, interval_seconds: float | None = None) -> Inter
     seconds = interval_seconds or ctx.settings.schedule.shred_interval_minutes * 60
     if seconds <= 0:
         raise ConfigError("schedule.shred_interval_minutes", "must be at least 1")
-    return IntervalTrigger(seconds=seconds, timezone=UTC)
+    return IntervalTrigger(seconds=seconds, timezone=UTC, start_date=SLOT_ORIGIN)
+
+
+def latest_slot(trigger: CronTrigger | IntervalTrigger, now: datetime) -> datetime | None:
+    """The trigger's last fire time at or before ``now`` (None: none in the lookback)."""
+    back = (timedelta(seconds=trigger.interval_length)
+            if isinstance(trigger, IntervalTrigger) else CRON_LOOKBACK)
+    last: datetime | None = None
+    at: datetime | None = trigger.get_next_fire_time(None, now - back)
+    while at is not None and at <= now:
+        last = at
+        at = trigger.get_next_fire_time(at, at + timedelta(microseconds=1))
+    return last
+
+
+def job_trigger(ctx: Services, job: str) -> CronTrigger | IntervalTrigger:
+    return rotation_trigger(ctx) if job == "rotation" else sweep_trigger(ctx)
 
 
 def wait_idle(timeout: float) -> bool:
@@ -87,8 +117,16 @@ def scheduled(context_key: str, job: str, trigger: str = "schedule") -> None:
 
 def _run_logged(ctx: Services, job: str, trigger: str) -> None:
     try:
-        outcome = run_job(ctx, job, trigger=trigger)
-        log.info("job_done", job=outcome.job, trigger=trigger, **outcome.summary)
+        # The slot is the fire time the run stands for: APScheduler fires on real time;
+        # the start-up catch-up reasons as of the bot's clock (the demo and the tests
+        # move it). In production both are the system clock.
+        at = ctx.clock.now() if trigger == "startup" else datetime.now(UTC)
+        slot = latest_slot(_TRIGGERS.get(job) or job_trigger(ctx, job), at)
+        outcome = run_job(ctx, job, trigger=trigger, slot=slot)
+        log.info("job_done", job=outcome.job, trigger=trigger, outcome=outcome.outcome,
+                 **outcome.summary)
+    except JobBusy:
+        log.info("job_busy", job=job, trigger=trigger)  # its slot stays for the next tick
     except Exception as exc:  # recorded in job_runs by run_job; keep the scheduler alive
         log.error("job_failed", job=job, trigger=trigger, error=type(exc).__name__)
 
@@ -121,10 +159,12 @@ def start_scheduler(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
         timezone=UTC,
     )
-    scheduler.add_job(scheduled, rotation_trigger(app_context), args=[context_key, "rotation"],
+    _TRIGGERS["rotation"] = rotation_trigger(app_context)
+    _TRIGGERS["shred_sweep"] = sweep_trigger(app_context, sweep_interval_seconds)
+    scheduler.add_job(scheduled, _TRIGGERS["rotation"], args=[context_key, "rotation"],
                       id="rotation", name="rotation", replace_existing=True,
                       misfire_grace_time=int(ROTATION_MISFIRE.total_seconds()))
-    scheduler.add_job(scheduled, sweep_trigger(app_context, sweep_interval_seconds),
+    scheduler.add_job(scheduled, _TRIGGERS["shred_sweep"],
                       args=[context_key, "shred_sweep"], id="shred_sweep", name="shred_sweep",
                       replace_existing=True)
     if catch_up_on_start:

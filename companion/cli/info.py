@@ -1,4 +1,5 @@
-"""``medcrypt status``, ``safety-number``, ``history list|on|off|clear`` and ``shred``."""
+"""``medcrypt status`` (pairings with their tags and labels), ``safety-number``,
+``history list|on|off|clear`` and ``shred``."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import json
 import sys
 from typing import Any
 
+from medcrypt.companion import names
 from medcrypt.companion.app import Companion, open_companion
 from medcrypt.companion.display import shown
 from medcrypt.companion.env import ask_yes_no
 from medcrypt.crypto.errors import ConfigError
 from medcrypt.crypto.keyless.epochs import epoch_of, epoch_start, format_epoch, grace_end
+from medcrypt.crypto.keyless.tags import tag_of_hex
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,7 +60,8 @@ def status_data(comp: Companion) -> dict[str, Any]:
     for pairing_hex in comp.pairing_ids():
         session = comp.session(pairing_hex)
         pairings.append({
-            "pairing_id": pairing_hex,
+            "pairing_id": pairing_hex, "tag": tag_of_hex(pairing_hex),
+            "label": names.label_of(comp.state["pairings"][pairing_hex]),
             "peer_fingerprint": session.peer_identity_fingerprint,
             "paired_at": comp.state["pairings"][pairing_hex]["paired_at"],
             "grace_days": session.grace_days,
@@ -106,6 +110,8 @@ def run_status(args: argparse.Namespace) -> int:
         shredded = ", ".join(p["shredded_epochs"]) or "none"
         print(f"Pairing {p['pairing_id']}  peer {p['peer_fingerprint'][:16]}  "
               f"grace {p['grace_days']} days  history {'kept' if p['history'] else 'off'}")
+        print(f"  name: {shown(p['label'] + ' (' + p['tag'] + ')' if p['label'] else p['tag'])}"
+              " (tag as the clinic bot says it; label on this device only)")
         print(f"  live epochs: {live}")
         print(f"  shredded epochs: {shredded}")
     for o in data["offers"]:

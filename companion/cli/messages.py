@@ -13,6 +13,7 @@ import json
 import sys
 from typing import Any
 
+from medcrypt.companion import names
 from medcrypt.companion.app import Companion, open_companion
 from medcrypt.companion.display import shown
 from medcrypt.companion.env import read_stdin
@@ -22,6 +23,7 @@ from medcrypt.crypto.endpoint.v3.session import Opened as OpenedV3
 from medcrypt.crypto.errors import ConfigError, MalformedToken, ReplayDetected
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
 from medcrypt.crypto.keyless.parts import MIN_MAX_CHARS, PartAssembler, split_token
+from medcrypt.crypto.keyless.tags import tag_of_hex
 from medcrypt.crypto.keyless.wire import Kind, TokenHeader, find_tokens, parse_token
 
 #: crypto.v1.V1_PREFIX, spelled out so `decrypt` does not import the v1 module (cold start);
@@ -182,22 +184,32 @@ def run_decrypt(args: argparse.Namespace) -> int:
             for entry in entries:
                 comp.add_history(dict(entry))
         comp.commit()
+        senders = {e["pairing"]: names.who(e["pairing"], comp.state["pairings"][e["pairing"]])
+                   for e in entries}
+        labels = {p: names.label_of(comp.state["pairings"][p]) for p in senders}
     for note in notes:
         print(f"medcrypt: {note}", file=sys.stderr)
     entries.sort(key=lambda e: (e["sent_at"], e["index"]))
-    if args.json:
-        sys.stdout.write("".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
+    if args.json:  # who it is from rides along; the history entry keeps the pairing only
+        sys.stdout.write("".join(json.dumps(
+            {**e, "tag": tag_of_hex(e["pairing"]), "label": labels[e["pairing"]]},
+            sort_keys=True) + "\n" for e in entries))
         return 0
     out = []
     for entry in entries:
         if entry["kind"] == "file":
             f = entry["file"]
-            out.append(shown(f"[attachment {f['name']} - {f['size']} bytes, "
-                             f"{f['mime_type']}; open it with: medcrypt open-file CONTAINER]"))
+            out.append((entry, shown(f"[attachment {f['name']} - {f['size']} bytes, "
+                                     f"{f['mime_type']}; open it with: medcrypt open-file "
+                                     "CONTAINER]")))
         elif entry["kind"] == "text":
-            out.append(shown(entry["text"]))
-    if len(out) == 1:
-        sys.stdout.write(out[0])
-    else:
-        sys.stdout.write("".join(t if t.endswith("\n") else t + "\n" for t in out))
+            out.append((entry, shown(entry["text"])))
+    for i, (entry, text) in enumerate(out):
+        # "From Sam Rivera (K7Q-2MX)" on stderr: a person at the terminal reads it above
+        # the message, and stdout stays the message alone for scripts and pipes.
+        sys.stdout.flush()
+        print(f"From {shown(senders[entry['pairing']])}:", file=sys.stderr, flush=True)
+        sys.stdout.write(text if len(out) == 1 or text.endswith("\n") else text + "\n")
+        if i == len(out) - 1:
+            sys.stdout.flush()
     return 0

@@ -32,16 +32,20 @@ import json
 from pathlib import Path
 from typing import Any
 
+from medcrypt.companion import names
 from medcrypt.companion.app import open_companion
 from medcrypt.companion.cli import pair_upgrade, pair_v3
+from medcrypt.companion.display import shown
 from medcrypt.companion.env import ask_yes_no, read_stdin
 from medcrypt.crypto.endpoint.pairing import Role
 from medcrypt.crypto.endpoint.session import accept_pairing, complete_pairing, start_pairing
 from medcrypt.crypto.errors import ConfigError, MalformedToken, OfferReused
 from medcrypt.crypto.keyless.pairing_wire import VERSION_3
+from medcrypt.crypto.keyless.tags import tag_of_hex
 from medcrypt.crypto.keyless.wire import Kind, find_tokens, parse_token
 
 V3_OFFER_PREFIX = "medcrypt-pair:2:"
+tag_line = pair_v3.tag_line
 run_confirm = pair_v3.run_confirm
 
 HISTORY_QUESTION = (
@@ -120,11 +124,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     end = verbs.add_parser("end", help="end a pairing on this device for good: delete every "
                                        "key of it (after a /shred, or to stop); asks first")
-    end.add_argument("--pairing", metavar="ID", required=True,
-                     help="the pairing id or a unique prefix (4+ hex characters)")
+    end.add_argument("--pairing", metavar="TAG|ID", required=True,
+                     help="the pairing's tag, its id or a unique prefix (4+ hex characters)")
     end.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
     end.add_argument("--json", action="store_true", help="machine-readable output")
     end.set_defaults(handler=run_end)
+
+    label = verbs.add_parser("label", help="name a pairing on this device only (e.g. the "
+                                           "patient's name); never sent to anyone")
+    label.add_argument("pairing", metavar="TAG|PAIRING",
+                       help="the pairing's tag (K7Q-2MX) or id (a unique prefix)")
+    label.add_argument("label", nargs="?", metavar="LABEL",
+                       help="the name to show, e.g. \"Sam Rivera\" (1-64 characters)")
+    label.add_argument("--clear", action="store_true", help="remove the label")
+    label.add_argument("--json", action="store_true", help="machine-readable output")
+    label.set_defaults(handler=run_label)
+
+    listing = verbs.add_parser("list", help="this device's pairings: tag, label, protocol")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(handler=run_list)
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> None:
@@ -163,8 +181,9 @@ def run_offer(args: argparse.Namespace) -> int:
         drawing = "" if args.no_terminal or args.json else qr.render_terminal(text)
         _emit(args, {"pairing_id": pairing_hex, "qr_png": str(png), "offer_text": text,
                      "registration_token": offer.registration_token(),
-                     "expires_at": str(offer.expires_at)},
+                     "expires_at": str(offer.expires_at), "tag": tag_of_hex(pairing_hex)},
               [drawing, f"Pairing id: {pairing_hex}",
+               tag_line(pairing_hex),
                f"QR image: {png} (one use; expires in 10 minutes)",
                f"Offer text (if the camera fails): {text}",
                "Send this registration token to the clinic bot:",
@@ -199,9 +218,10 @@ def run_accept(args: argparse.Namespace) -> int:
         safety = session.safety_number()
         comp.commit()
         _emit(args, {"pairing_id": pairing_hex, "accept_token": token, "safety_number": safety,
-                     "history": keep},
+                     "history": keep, "tag": tag_of_hex(pairing_hex)},
               ["Send this accept token to the clinic bot:", token,
-               f"Pairing id: {pairing_hex}", f"Safety number: {safety}",
+               f"Pairing id: {pairing_hex}",
+               tag_line(pairing_hex), f"Safety number: {safety}",
                history_line(keep, pairing_hex)])
     return 0
 
@@ -239,9 +259,46 @@ def run_complete(args: argparse.Namespace) -> int:
         if record.get("png"):
             with contextlib.suppress(OSError):
                 Path(record["png"]).unlink(missing_ok=True)  # burn the one-time QR
-        _emit(args, {"pairing_id": pairing_hex, "safety_number": safety, "history": keep},
-              [f"Paired: {pairing_hex}", f"Safety number: {safety}",
+        _emit(args, {"pairing_id": pairing_hex, "safety_number": safety, "history": keep,
+                     "tag": tag_of_hex(pairing_hex)},
+              [f"Paired: {pairing_hex}", tag_line(pairing_hex), f"Safety number: {safety}",
                history_line(keep, pairing_hex)])
+    return 0
+
+
+def run_label(args: argparse.Namespace) -> int:
+    """Store (or clear) the label in this keystore's record of the pairing. The label is
+    checked before the keystore is unlocked, and never printed in an error."""
+    if args.clear == (args.label is not None):
+        raise ConfigError("LABEL", "give a label, or --clear to remove it")
+    label = None if args.clear else names.check_label(args.label)
+    with open_companion(args) as comp:
+        pairing_hex = comp.resolve_pairing(args.pairing)
+        record = comp.state["pairings"][pairing_hex]
+        if label is None:
+            record.pop("label", None)
+        else:
+            record["label"] = label
+        comp.commit()
+        shown_as = names.who(pairing_hex, record)
+    _emit(args, {"pairing_id": pairing_hex, "tag": tag_of_hex(pairing_hex), "label": label},
+          [f"Pairing {tag_of_hex(pairing_hex)} is shown as: {shown(shown_as)} (on this "
+           "device only; the label is never sent)"])
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    with open_companion(args) as comp:
+        rows = [{"pairing_id": p, "tag": tag_of_hex(p),
+                 "label": names.label_of(comp.state["pairings"][p]),
+                 "protocol": comp.protocol(p),
+                 "paired_at": comp.state["pairings"][p]["paired_at"]}
+                for p in comp.pairing_ids()]
+    rows.sort(key=lambda r: r["paired_at"])
+    lines = [f"{r['tag']}  {shown(r['label']) if r['label'] else '(no label)'}  "
+             f"v{r['protocol']}  paired {r['paired_at'][:10]}  id {r['pairing_id'][:8]}"
+             for r in rows] or ["No pairings yet."]
+    _emit(args, {"pairings": rows}, lines)
     return 0
 
 

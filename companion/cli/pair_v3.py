@@ -55,6 +55,7 @@ from medcrypt.crypto.errors import (
     QrShared,
 )
 from medcrypt.crypto.keyless.record_wire import encode_record_token
+from medcrypt.crypto.keyless.tags import tag_of_hex
 from medcrypt.crypto.keyless.wire import Kind, encode_token, find_tokens, parse_token
 
 CODE_QUESTION = "Do both screens show the same code?"
@@ -80,6 +81,13 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> N
 def _arg_text(value: str) -> str:
     """A command-line argument, or stdin for ``-``."""
     return read_stdin() if value == "-" else value
+
+
+def tag_line(pairing_hex: str) -> str:
+    """The pairing's tag, as the clinic's bot names it (docs/adr/0031)."""
+    tag = tag_of_hex(pairing_hex)
+    return (f"Pairing tag: {tag} (the clinic bot names this pairing by it; name it on this "
+            f"device with: medcrypt pair label {tag} \"NAME\")")
 
 
 # --------------------------------------------------------------------------- physician
@@ -113,8 +121,8 @@ def run_offer(args: argparse.Namespace) -> int:
         drawing = "" if args.no_terminal or args.json else qr.render_terminal(text)
         _emit(args, {"pairing_id": pairing_hex, "qr_png": str(png), "offer_text": text,
                      "registration_token": registration, "protocol": 3,
-                     "expires_at": str(offer.expires_at)},
-              [drawing, f"Pairing id: {pairing_hex}",
+                     "expires_at": str(offer.expires_at), "tag": tag_of_hex(pairing_hex)},
+              [drawing, f"Pairing id: {pairing_hex}", tag_line(pairing_hex),
                f"QR image: {png} (one use; expires in 10 minutes)",
                f"Offer text (if the camera fails): {text}",
                "Send this registration token to the clinic bot:", registration])
@@ -232,7 +240,7 @@ def run_complete(args: argparse.Namespace, text: str, tokens: list[str], keep: b
         _drop_offer(comp, pairing_hex, pairing)
         comp.state["offers"].pop(pairing_hex)
         comp.commit()
-    lines = [f"Paired: {pairing_hex} (verified by code)",
+    lines = [f"Paired: {pairing_hex} (verified by code)", tag_line(pairing_hex),
              "Send this confirmation token to the clinic bot - before any message:",
              confirmed.token]
     # The record also goes to the bot, sealed to the escrow key (PIN_RECORD, PROTOCOL
@@ -244,7 +252,8 @@ def run_complete(args: argparse.Namespace, text: str, tokens: list[str], keep: b
         lines += [PINNED_LABEL, record, SEALED_RECORD_LABEL, filed]
     _emit(args, {"pairing_id": pairing_hex, "key_confirm_token": confirmed.token,
                  "pinned_record": record, "record_token": filed,
-                 "verification_code": screen.code, "protocol": 3, "history": keep}, lines)
+                 "verification_code": screen.code, "protocol": 3, "history": keep,
+                 "tag": tag_of_hex(pairing_hex)}, lines)
     return 0
 
 
@@ -289,9 +298,9 @@ def run_accept(args: argparse.Namespace, offer_text: str, keep: bool) -> int:
         finally:
             pairing.wipe()
     _emit(args, {"pairing_id": pairing_hex, "accept_token": token, "verification_code": code,
-                 "protocol": 3, "history": keep},
+                 "protocol": 3, "history": keep, "tag": tag_of_hex(pairing_hex)},
           ["Send this accept token to the clinic bot:", token,
-           f"Pairing id: {pairing_hex}",
+           f"Pairing id: {pairing_hex}", tag_line(pairing_hex),
            f"Verification code: {code} - show it to your physician; it must match theirs",
            "UNVERIFIED until the physician's confirmation arrives: open it with "
            "'medcrypt pair confirm TOKEN' (no message can be sent before)"])

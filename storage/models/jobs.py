@@ -9,7 +9,11 @@ and so run, code of their choosing (see storage/jobstore.py).
 
 ``job_runs`` makes jobs visible (``/jobs``, ``medcrypt-bot jobs list``): one row per
 run with its trigger, outcome and PHI-free counts, because "the job ran" must be
-checkable by an admin without reading logs.
+checkable by an admin without reading logs. A scheduled run (and the start-up catch-up)
+also names its *slot* - the scheduled fire time it stands for - and ``(job, slot)`` is
+unique: a slot runs once across every replica, a run killed half-way is resumed in its
+own row, and a catch-up skips slots that completed (issue 18, ADR 0032). Manual and
+chat runs have no slot (NULL, never equal to another).
 """
 
 from __future__ import annotations
@@ -58,12 +62,15 @@ class JobRun(Base):
         CheckConstraint(f"outcome IN {JOB_OUTCOMES!r}", name="outcome"),
         CheckConstraint(f"trigger IN {JOB_TRIGGERS!r}", name="trigger"),
         Index(None, "job", "started_at"),
+        Index("uq_job_runs_job_slot", "job", "slot", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     #: "rotation" or "shred_sweep" (or "shred_pairing", "erasure" for on-demand runs).
     job: Mapped[str] = mapped_column(String(32))
     trigger: Mapped[str] = mapped_column(String(16))
+    #: The scheduled fire time this run stands for (scheduled and start-up runs only).
+    slot: Mapped[datetime | None]
     #: The instant the job reasoned about (the injected clock, may be time-travelled).
     as_of: Mapped[datetime]
     started_at: Mapped[datetime]

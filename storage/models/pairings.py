@@ -10,6 +10,8 @@ its status is ``unpaired`` like any other ended pairing, and the relay refuses e
 later token of it, of any month, with the shred's reason. A column rather than a status
 value, because SQLite can only change the status CHECK by rebuilding this table, which
 the foreign keys referencing it turn into a cascading delete (docs/adr/0011).
+
+``tag`` is the pairing's short name, derived from its id (docs/adr/0031).
 """
 
 from __future__ import annotations
@@ -51,3 +53,7 @@ class Pairing(Base):
     consent_notice_version: Mapped[str | None] = mapped_column(String(32))
     #: When ``/shred`` ended this pairing for good; NULL for every other pairing.
     shredded_at: Mapped[datetime | None]
+    #: The pairing's short name ("K7Q-2MX", ``crypto.keyless.tags.tag_of`` of the id),
+    #: unique: a registration whose tag is taken is refused (docs/adr/0031). NULL only
+    #: for a pre-tag pairing whose tag an older one already held (migration 0018).
+    tag: Mapped[str | None] = mapped_column(String(7), unique=True, index=True)

@@ -13,12 +13,14 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from medcrypt.crypto.errors import OfferExpired, OfferReused, StorageError, WrongPairing
 from medcrypt.storage.models.admissions import PairingAdmission
 from medcrypt.storage.models.epochs import Epoch
+from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.pairings import PAIRING_STATUSES, Pairing
+from medcrypt.storage.models.tokens import StoredToken
 from medcrypt.storage.models.upgrades import PairingUpgrade
 from medcrypt.storage.repos._sql import insert_if_absent, rowcount
 from medcrypt.storage.repos.epochs import ensure_epoch
@@ -30,7 +32,8 @@ _UPGRADES: Table = PairingUpgrade.__table__  # type: ignore[assignment]
 _COLUMNS = (Pairing.pairing_id, Pairing.physician_id, Pairing.patient_id, Pairing.status,
             Pairing.start_epoch, Pairing.grace_days, Pairing.offer_expires_at,
             Pairing.created_at, Pairing.completed_at, Pairing.consent_at,
-            Pairing.consent_channel, Pairing.consent_notice_version, Pairing.shredded_at)
+            Pairing.consent_channel, Pairing.consent_notice_version, Pairing.shredded_at,
+            Pairing.tag)
 #: Pairing ids per ``IN (...)`` (bound parameters stay well under SQLite's limit).
 _ID_CHUNK = 500
 
@@ -51,6 +54,9 @@ class PairingRecord:
     consent_notice_version: str | None
     #: When ``/shred`` ended the pairing for good (None: it was never shredded).
     shredded_at: datetime | None = None
+    #: The pairing's short name (docs/adr/0031); None for a pre-tag pairing whose tag
+    #: an older pairing holds (migration 0018).
+    tag: str | None = None
 
 
 class ActivePairing(NamedTuple):
@@ -77,6 +83,8 @@ class Route:
     #: admission row) or upgraded from v2 (``pairing_upgrades.upgraded_at``, ADR 0027),
     #: else 2. A pairing speaks one version of MESSAGE (ADR 0026).
     version: int = 2
+    #: The pairing's short name (see :class:`PairingRecord`).
+    tag: str | None = None
 
 
 # Statements of the per-message path, built once: constructing and coercing a statement
@@ -85,7 +93,8 @@ _ROUTE = (select(_PAIRINGS.c.pairing_id, _PAIRINGS.c.physician_id, _PAIRINGS.c.p
                  _PAIRINGS.c.status, _PAIRINGS.c.start_epoch, _PAIRINGS.c.grace_days,
                  _EPOCHS.c.state, _PAIRINGS.c.shredded_at,
                  case((or_(_ADMISSIONS.c.pairing_id.is_not(None),
-                           _UPGRADES.c.upgraded_at.is_not(None)), 3), else_=2))
+                           _UPGRADES.c.upgraded_at.is_not(None)), 3), else_=2),
+                 _PAIRINGS.c.tag)
           .select_from(_PAIRINGS.outerjoin(_EPOCHS, and_(
               _EPOCHS.c.pairing_id == _PAIRINGS.c.pairing_id,
               _EPOCHS.c.epoch == bindparam("epoch")))
@@ -102,7 +111,7 @@ def route(session: Session, pairing_id: str, epoch: int) -> Route | None:
     """The pairing and the state of its ``epoch`` row, in one Core query (every message)."""
     row = session.connection().execute(
         _ROUTE, {"pairing_id": pairing_id, "epoch": epoch}).first()
-    return None if row is None else Route(*row)
+    return None if row is None else Route(*tuple(row))
 
 
 def get_pairing(session: Session, pairing_id: str) -> PairingRecord | None:
@@ -119,16 +128,24 @@ def register_pairing(
     grace_days: int,
     offer_expires_at: datetime,
     now: datetime,
+    tag: str,
 ) -> bool:
-    """Record a registered offer, ``pending``; False when the id is taken (a second
-    registration of one id changes nothing)."""
+    """Record a registered offer, ``pending``, named ``tag``; False when the id or the
+    tag is taken (nothing changes: :func:`get_pairing` tells which)."""
     if session.new or session.dirty or session.deleted:
         session.flush()  # the physician's identity may be new in this transaction
     return insert_if_absent(session, _PAIRINGS, {
         "pairing_id": pairing_id, "physician_id": physician_id, "patient_id": None,
         "status": "pending", "start_epoch": start_epoch, "grace_days": grace_days,
         "offer_expires_at": offer_expires_at, "created_at": now, "completed_at": None,
-        "consent_at": None, "consent_channel": None, "consent_notice_version": None})
+        "consent_at": None, "consent_channel": None, "consent_notice_version": None,
+        "tag": tag})
+
+
+def by_tag(session: Session, tag: str) -> PairingRecord | None:
+    """The pairing named ``tag`` (as shown, ``XXX-XXX``), whatever its status."""
+    row = session.execute(select(*_COLUMNS).where(Pairing.tag == tag)).first()
+    return None if row is None else _record(row)
 
 
 def accept_pairing(
@@ -274,3 +291,49 @@ def all_ids(session: Session) -> list[str]:
     back to rows by recomputing the pseudonym of each."""
     return [str(p) for p in session.scalars(select(Pairing.pairing_id).order_by(
         Pairing.pairing_id))]
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """One line of the admins' ``/pairings``: a name, platforms, status, activity."""
+
+    pairing_id: str
+    tag: str | None
+    status: str
+    shredded_at: datetime | None
+    #: The members' platforms ("telegram", "whatsapp"); the patient's is None before
+    #: anyone was bound.
+    physician_platform: str
+    patient_platform: str | None
+    #: The latest relayed message the relay still holds, else completion, else creation.
+    last_activity: datetime
+
+
+def listing(session: Session, *, offset: int, limit: int) -> tuple[int, list[Listed]]:
+    """Every pairing, newest first, one page: (how many in all, the page).
+
+    Platforms come from the identities' plain ``platform`` column: nothing sealed is
+    opened, no address is read.
+    """
+    physician = aliased(PlatformIdentity)
+    patient = aliased(PlatformIdentity)
+    total = int(session.scalar(select(func.count()).select_from(Pairing)) or 0)
+    page = session.execute(
+        select(Pairing.pairing_id, Pairing.tag, Pairing.status, Pairing.shredded_at,
+               physician.platform, patient.platform,
+               func.coalesce(Pairing.completed_at, Pairing.created_at))
+        .join(physician, physician.id == Pairing.physician_id)
+        .outerjoin(patient, patient.id == Pairing.patient_id)
+        .order_by(Pairing.created_at.desc(), Pairing.pairing_id)
+        .offset(offset).limit(limit)).all()
+    ids = [str(row[0]) for row in page]
+    latest = dict(session.execute(
+        select(StoredToken.pairing_id, func.max(StoredToken.received_at))
+        .where(StoredToken.pairing_id.in_(ids)).group_by(StoredToken.pairing_id)).all()) \
+        if ids else {}
+    out = []
+    for pid, tag, status, shredded, doc, pat, since in page:
+        seen = latest.get(pid)
+        out.append(Listed(str(pid), tag, str(status), shredded, str(doc), pat,
+                          max(since, seen) if seen is not None else since))
+    return total, out

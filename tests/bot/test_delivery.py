@@ -9,8 +9,10 @@ import time
 from sqlalchemy import select
 
 from medcrypt.bot.domain import notices
+from medcrypt.crypto.keyless.tags import tag_of
 from medcrypt.crypto.keyless.wire import Direction
 from medcrypt.storage.models.outbox import OutboxMessage
+from tests.support.admins import wa_confirmed
 from tests.support.rigs import PATIENT_WA, PHYSICIAN_TG, TEMPLATE_SID, Rig
 from tests.support.scheduling import TIMING_GATE
 from tests.support.tokens import message_token, pair
@@ -144,14 +146,14 @@ async def test_unpair_and_delete_me(rig: Rig) -> None:
     pid = os.urandom(16)
     await pair(rig, pid)
     n = len(rig.tg.messages_to(PHYSICIAN_TG))
-    await rig.tw.user_sends_whatsapp_async(PATIENT_WA, "/unpair")
+    await wa_confirmed(rig, PATIENT_WA, "/unpair")
     sent = await rig.tg.wait_for_messages_async(PHYSICIAN_TG, n + 1, timeout=10)
-    assert sent[-1].text == notices.PARTNER_UNPAIRED
+    assert sent[-1].text == notices.PARTNER_UNPAIRED.format(tag=tag_of(pid))
     # After unpairing, tokens for the pairing are refused.
     rig.tg.user_sends_text(PHYSICIAN_TG, message_token(pid, Direction.PHYSICIAN_TO_PATIENT))
     sent = await rig.tg.wait_for_messages_async(PHYSICIAN_TG, n + 2, timeout=10)
     assert sent[-1].text == notices.PAIRING_INACTIVE
-    r = await rig.tw.user_sends_whatsapp_async(PATIENT_WA, "/delete_me")
+    r = await wa_confirmed(rig, PATIENT_WA, "/delete_me")
     assert r.http_status == 200 and "has been deleted" in r.response_body
     with rig.bot.sessions() as s:
         live = [i.platform for i in s.scalars(select(PlatformIdentity))

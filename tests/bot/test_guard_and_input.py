@@ -8,6 +8,7 @@ import os
 from sqlalchemy import func, select
 
 from medcrypt.bot.domain import notices
+from medcrypt.bot.domain.config import ClinicSettings
 from medcrypt.crypto.keyless.wire import Direction
 from medcrypt.storage.models.audit import AuditEntry
 from medcrypt.storage.models.identities import PlatformIdentity
@@ -16,6 +17,8 @@ from medcrypt.storage.models.tokens import StoredToken
 from tests.support.admins import CODE_RE
 from tests.support.rigs import PATIENT_WA, PHYSICIAN_TG, Rig
 from tests.support.tokens import message_token, now_epoch, pair
+
+EMERGENCY_TEXT = ClinicSettings().emergency_text
 
 MARKER = "PLAINTEXT-MARKER-diabetes-7731"
 
@@ -59,7 +62,8 @@ async def test_plaintext_from_paired_user_is_blocked_deleted_and_not_stored(rig:
 
 async def test_unknown_user_gets_a_reply_and_nothing_is_stored(rig: Rig) -> None:
     rig.tg.user_sends_text(777001, "hello, is this the clinic?")
-    assert await last_tg_text(rig, 777001, 1) == notices.UNPAIRED_TEXT
+    assert await last_tg_text(rig, 777001, 1) == (
+        f"{notices.UNPAIRED_TEXT}\n{notices.emergency(EMERGENCY_TEXT, '')}")
     r = await rig.tw.user_sends_whatsapp_async("+15559990000", "hello")
     assert r.http_status == 200 and "pair with your physician" in r.response_body
     assert count(rig, PlatformIdentity) == 0
@@ -121,7 +125,7 @@ async def test_commands_and_bad_arguments(rig: Rig) -> None:
     n = len(rig.tg.messages_to(PHYSICIAN_TG))
     rig.tg.user_sends_text(PHYSICIAN_TG, "/status")
     assert "you are the physician" in await last_tg_text(rig, PHYSICIAN_TG, n + 1)
-    rig.tg.user_sends_text(PHYSICIAN_TG, "/unpair now please")
+    rig.tg.user_sends_text(PHYSICIAN_TG, "/unpair now right away")
     assert (await last_tg_text(rig, PHYSICIAN_TG, n + 2)).startswith(
         "That command needs different arguments")
     rig.tg.user_sends_text(PHYSICIAN_TG, "/stats")

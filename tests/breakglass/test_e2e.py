@@ -124,7 +124,7 @@ async def test_bad_arguments(rig: Rig) -> None:
     conv = await pair(rig)
     await rig.tg_says(ADMIN_A, "/breakglass", expect="Usage")
     await rig.tg_says(ADMIN_A, f"/breakglass {conv.pairing_id.hex()} x", expect="reason")
-    await rig.tg_says(ADMIN_A, "/breakglass 00000000 long enough reason", expect="No active")
+    await rig.tg_says(ADMIN_A, "/breakglass 00000000 long enough reason", expect="No pairing")
     await rig.tg_says(ADMIN_B, "/approve nothex", expect="No break-glass request")
     await rig.tg_says(ADMIN_B, "/approve", expect="Usage")
 

@@ -105,7 +105,7 @@ def test_requester_may_withdraw_but_not_approve(world: World) -> None:
 
 def test_pairing_prefix_rules(world: World) -> None:
     deps, s, pid = world
-    assert "No active" in requests.request(deps, s, A, [pid.hex()[:7], "too short"]).reply
+    assert "No pairing" in requests.request(deps, s, A, [pid.hex()[:7], "too short"]).reply
     assert "opened" in requests.request(deps, s, A, [pid.hex()[:8].upper(), "prefix ok"]).reply
     s.add(Pairing(pairing_id=(pid[:4] + os.urandom(12)).hex(), physician_id="p" * 32,
                   patient_id="q" * 32, status="active", start_epoch=682, grace_days=7,

@@ -26,6 +26,7 @@ from medcrypt.crypto.keyless.epochs import epoch_of
 from medcrypt.crypto.keyless.record_wire import encode_record_token
 from medcrypt.crypto.keyless.wire import Direction, encode_token
 from medcrypt.opener.cli import main as open_main
+from tests.support.admins import wa_confirmed
 from tests.support.conversation import Escrow
 from tests.support.rigs import ADMIN_A, ADMIN_B, PATIENT_WA, PHYSICIAN_TG, START, Rig, until
 from tests.support.v3pairing import replies_to, send
@@ -194,7 +195,7 @@ async def test_erasure_leaves_no_deposit_token_or_record_of_the_pairing(rig: Rig
     await _month(rig, chat, START)
     held = ("segment_deposits", "stored_tokens", "pinned_records")
     assert all(rows(rig, f"SELECT count(*) FROM {t}") != [(0,)] for t in held)
-    result = await rig.tw.user_sends_whatsapp_async(PATIENT_WA, "/delete_me")
+    result = await wa_confirmed(rig, PATIENT_WA, "/delete_me")
     assert result.http_status == 200
     for table in held:
         assert rows(rig, f"SELECT count(*) FROM {table}") == [(0,)], table

@@ -20,6 +20,9 @@ import pytest
 from medcrypt.demo.month import APRIL_NOTE
 from tests.support.demo import DemoRecord
 
+#: A pairing tag as the demo prints it (PROTOCOL §37).
+TAG = r"[0-9A-Z]{3}-[0-9A-Z]{3}"
+
 pytestmark = pytest.mark.xdist_group("demo")
 
 
@@ -42,7 +45,7 @@ def test_demo_runs_and_reports_no_plaintext(transcript: str) -> None:
 @pytest.mark.slow
 def test_every_claim_checked_and_true(transcript: str) -> None:
     checks = re.findall(r"^  CHECK (.+): (yes|NO)$", transcript, re.MULTILINE)
-    assert len(checks) == 11
+    assert len(checks) == 12
     assert all(ok == "yes" for _, ok in checks), checks
     assert "Done: only tokens crossed the platforms and the server." in transcript
 
@@ -72,11 +75,11 @@ def test_old_month_token_refused_after_grace(transcript: str) -> None:
 
 @pytest.mark.slow
 def test_shredded_pairing_refuses_next_months_tokens(transcript: str) -> None:
-    assert re.search(r"Admin A +/shred [0-9a-f]{8}… → bot: Shredded pairing [0-9a-f]{8}: .*"
+    assert re.search(rf"Admin A +/shred {TAG} … → bot: Shredded pairing {TAG}: .*"
                      r"ended for good", transcript)
     for who in ("Rivera", "Sam"):
         assert re.search(rf"^  {who} +bot: MedCrypt: the clinic shredded your conversation "
-                         r"[0-9a-f]{8} on 2027-04-08 09:00 UTC.*medcrypt pair end --pairing",
+                         rf"{TAG} on 2027-04-08 09:00 UTC.*medcrypt pair end --pairing {TAG}",
                          transcript, re.MULTILINE)
     assert "[server: pairing unpaired, ended by /shred; 0 relayed token(s)" in transcript
     for who in ("Rivera", "thief"):
@@ -87,6 +90,21 @@ def test_shredded_pairing_refuses_next_months_tokens(transcript: str) -> None:
                      transcript)
     assert ("CHECK a /shred pairing refuses next month's token (both sides, nothing "
             "delivered): yes") in transcript
+
+
+@pytest.mark.slow
+def test_tags_and_labels_name_the_pairing(transcript: str) -> None:
+    named = re.search(rf"Rivera +companion names the pairing ({TAG}); bot: Pairing offer "
+                      rf"({TAG}) registered", transcript)
+    assert named is not None and named.group(1) == named.group(2)
+    tag = named.group(1)
+    assert f"Pairing {tag} is shown as: Sam Okafor ({tag}) (on this device only" in transcript
+    assert f"companion: From Sam Okafor ({tag}): 'Thank you doctor" in transcript
+    assert re.search(rf"Admin A +/pairings → bot: {tag}: telegram, whatsapp; active; last "
+                     r"activity 2027-04-0\d", transcript)
+    assert ("CHECK one tag names the pairing at the bot, in /pairings and in the companion "
+            "('From <label> (tag)'); the label never left the device: yes") in transcript
+    assert "label: 'Sam Okafor'" not in transcript
 
 
 @pytest.mark.slow

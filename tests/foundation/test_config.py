@@ -65,10 +65,17 @@ def test_example_config_is_valid_and_complete() -> None:
     example = ROOT / "config.example.toml"
     settings = load_settings(example)
     text = example.read_text()
+    def check(table: str, value: object) -> None:
+        assert f"[{table}]" in text, table
+        for f in dataclasses.fields(value):  # type: ignore[arg-type]
+            inner = getattr(value, f.name)
+            if dataclasses.is_dataclass(inner):  # a sub-table such as [keys.pkcs11]
+                check(f"{table}.{f.name}", inner)
+                continue
+            assert f"\n{f.name} =" in text or f"\n# {f.name} =" in text, f"{table}.{f.name}"
+
     for section in dataclasses.fields(Settings):
-        assert f"[{section.name}]" in text, section.name
-        for f in dataclasses.fields(getattr(settings, section.name)):
-            assert f"\n{f.name} =" in text or f"\n# {f.name} =" in text, f"{section.name}.{f.name}"
+        check(section.name, getattr(settings, section.name))
 
 
 def test_bad_config_through_the_console_script(tmp_path: Path) -> None:

@@ -89,7 +89,11 @@ class _Item:
 def test_the_longest_test_starts_first_and_groups_stay_whole() -> None:
     seconds = expected_seconds()
     longest = max(seconds, key=lambda k: seconds[k])
-    assert longest == "tests/bot/test_crash_faults.py::test_faults_and_two_sigkills_lose_nothing"
+    # the two 5,000-message runs under faults and SIGKILLs (one bot; three replicas)
+    assert longest in {
+        "tests/bot/test_crash_faults.py::test_faults_and_two_sigkills_lose_nothing",
+        "tests/ha/test_three_replicas.py::test_leader_killed_twice_loses_nothing_and_fails_over_fast",
+    }
     items = [_Item("tests/a.py::quick"), _Item("tests/demo/test_demo.py::t1", "demo"),
              _Item(longest), _Item("tests/b.py::quick"),
              _Item("tests/demo/test_capture.py::test_nothing_but_tokens_reaches_platforms_"

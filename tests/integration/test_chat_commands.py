@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from medcrypt.bot.commands.audit_verify import BAD_WITNESS
 from medcrypt.bot.commands.help import member_help
 from medcrypt.bot.domain import notices
+from medcrypt.crypto.keyless.tags import tag_of_hex
 from medcrypt.crypto.keyless.wire import parse_token
 from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.models.audit import AuditEntry
@@ -18,7 +19,7 @@ from medcrypt.storage.models.tokens import StoredToken
 from tests.support.conversation import pair, say
 from tests.support.rigs import ADMIN_A, ADMIN_B, PATIENT_WA, PHYSICIAN_TG, Rig, until
 
-CONFIRM_RE = re.compile(r"send: (/shred [0-9a-f]{8} [0-9A-Z]{10})")
+CONFIRM_RE = re.compile(r"send: (/shred \S+ [0-9A-Z]{10})")
 
 
 def _tokens(rig: Rig, pairing_id: bytes) -> int:
@@ -76,7 +77,7 @@ async def test_shred_on_demand_refuses_the_current_month_too(live: Rig) -> None:
     # The companion still has this month's key; the relay refuses it: the pairing ended.
     token, _ = conv.send("physician", "Are you there?")
     refusal = await live.tg_says(PHYSICIAN_TG, token, expect="Not sent")
-    assert f"the clinic shredded conversation {pid[:8]}" in refusal
+    assert f"the clinic shredded conversation {tag_of_hex(pid)}" in refusal
     assert "ended for good" in refusal
     assert token not in live.wa_texts()
     assert _tokens(live, conv.pairing_id) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from medcrypt.bot.commands.delete_me import NOTHING_HELD
 from medcrypt.bot.domain import notices
 from medcrypt.crypto.keyless.wire import parse_token
 from medcrypt.crypto.server.audit import Action
@@ -12,6 +13,7 @@ from medcrypt.storage.models.escrow import EscrowDeposit
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.pairings import Pairing
 from medcrypt.storage.models.tokens import StoredToken
+from tests.support.admins import wa_confirmed
 from tests.support.conversation import pair, say
 from tests.support.rigs import PATIENT_WA, PHYSICIAN_TG, Rig, until
 
@@ -44,7 +46,7 @@ async def test_delete_me_shreds_the_pairings_epochs_and_erases_the_identity(live
     assert _held(live) == len(held)
     identities = _live_identities(live)
     assert all(h in _raw(live) for h in held)  # the scan below can see them
-    result = await live.tw.user_sends_whatsapp_async(PATIENT_WA, "/delete_me")
+    result = await wa_confirmed(live, PATIENT_WA, "/delete_me")
     assert result.http_status == 200 and notices.DELETED in result.response_body
     assert _held(live) == 0
     assert _live_identities(live) == identities - 1
@@ -73,5 +75,5 @@ async def test_delete_me_from_a_stranger_keeps_nothing(live: Rig) -> None:
 
     assert whatsapp_identities() == 0
     result = await live.tw.user_sends_whatsapp_async("+15559870000", "/delete_me")
-    assert result.http_status == 200 and notices.DELETED in result.response_body
+    assert result.http_status == 200 and NOTHING_HELD in result.response_body
     assert whatsapp_identities() == 0

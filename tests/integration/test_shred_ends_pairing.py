@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from medcrypt.crypto.keyless.epochs import epoch_of
+from medcrypt.crypto.keyless.tags import tag_of_hex
 from medcrypt.crypto.keyless.wire import find_tokens, parse_token
 from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.models.escrow import EscrowDeposit
@@ -25,7 +26,7 @@ from medcrypt.storage.models.pairings import Pairing
 from tests.support.conversation import pair, say
 from tests.support.rigs import ADMIN_A, PATIENT_WA, PHYSICIAN_TG, Rig, run_jobs_at, until
 
-CONFIRM_RE = re.compile(r"send: (/shred [0-9a-f]{8} [0-9A-Z]{10})")
+CONFIRM_RE = re.compile(r"send: (/shred \S+ [0-9A-Z]{10})")
 REFUSED = "Not sent: the clinic shredded"
 #: The next month, a day after its keys took over on both companions.
 DECEMBER = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
@@ -89,7 +90,8 @@ async def test_after_shred_no_later_month_reaches_a_copied_keystore(live: Rig) -
 
     # Both senders are told why, and what to do.
     refusal = next(t for t in live.tg_texts(PHYSICIAN_TG) if REFUSED in t)
-    assert pid[:8] in refusal and "medcrypt pair end" in refusal and "new pairing" in refusal
+    assert tag_of_hex(pid) in refusal and "medcrypt pair end" in refusal
+    assert "new pairing" in refusal
     await until(lambda: any(REFUSED in t for t in live.wa_texts()))
 
     # Two months on, still refused: the end is for good, not one month's worth.
@@ -128,9 +130,9 @@ async def test_shred_notice_says_what_happened_and_what_to_do(live: Rig) -> None
     await until(lambda: bool(notice(live.tg_texts(PHYSICIAN_TG))))
     await until(lambda: bool(notice(live.wa_texts())))
     for text in (notice(live.tg_texts(PHYSICIAN_TG)), notice(live.wa_texts())):
-        assert pid[:8] in text  # which conversation
+        assert tag_of_hex(pid) in text  # which conversation, by the tag people use
         assert "2026-11-03 09:00 UTC" in text  # when
         assert "ended for good" in text  # what happened to the pairing
         assert "deleted" in text and "2026-11" in text  # what the clinic deleted
-        assert f"medcrypt pair end --pairing {pid[:8]}" in text  # what to do, on the device
+        assert f"medcrypt pair end --pairing {tag_of_hex(pid)}" in text  # what to do, on the device
         assert "new pairing" in text  # what to do, to go on

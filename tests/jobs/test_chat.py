@@ -96,7 +96,7 @@ def test_rotate_now_and_jobs(migrated_database_url: str) -> None:
         assert "0 new epoch(s)" in rotate_now_command(ctx, ADMIN, ["all"]).text
         assert "Usage" in rotate_now_command(ctx, ADMIN, []).text
         listing = jobs_command(ctx, ADMIN, []).text
-        assert "rotation:" in listing and "last: never" in listing
+        assert "rotation:" in listing and "last run: never" in listing
 
 
 def test_delete_me_erases_identity_and_shreds_everything(migrated_database_url: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -50,7 +51,7 @@ def _outbox_empty(rig: Rig) -> bool:
 
 
 def _status_reply(texts: list[str]) -> list[str]:
-    start = max(i for i, t in enumerate(texts) if t.startswith("Pairing 1:"))
+    start = max(i for i, t in enumerate(texts) if t.startswith("Pairing 1 ("))
     return texts[start:]
 
 
@@ -65,7 +66,7 @@ async def test_status_of_31_pairings_reaches_a_telegram_physician_whole(
 
         def whole() -> bool:
             texts = [m.text or "" for m in rig.tg.messages_to(PHYSICIAN_TG)[before:]]
-            return any("Pairing 31:" in t for t in texts)
+            return any("Pairing 31 (" in t for t in texts)
 
         await until(whole, timeout=15)
         texts = [m.text or "" for m in rig.tg.messages_to(PHYSICIAN_TG)[before:]]
@@ -73,9 +74,10 @@ async def test_status_of_31_pairings_reaches_a_telegram_physician_whole(
         assert all(utf16_len(t) <= MAX_TEXT for t in texts)
         reply = "\n".join(_status_reply(texts))
         for n in range(1, 32):  # every pairing, each line whole, in order
-            assert f"Pairing {n}: you are the physician; active." in reply
-        assert reply.index("Pairing 9:") < reply.index("Pairing 10:") < reply.index(
-            "Pairing 31:")
+            assert re.search(rf"Pairing {n} \([0-9A-Z]{{3}}-[0-9A-Z]{{3}}\): you are the "
+                             r"physician; active\.", reply)
+        assert reply.index("Pairing 9 (") < reply.index("Pairing 10 (") < reply.index(
+            "Pairing 31 (")
         assert not [line for line in reply.splitlines()
                     if line.startswith("  Key month") and "UTC." not in line]
 
@@ -94,12 +96,13 @@ async def test_status_of_many_pairings_reaches_a_whatsapp_patient_whole(
         def bodies() -> list[str]:
             return [m.body for m in rig.tw.messages_to(patient)[before:] if m.body]
 
-        await until(lambda: any("Pairing 12:" in b for b in bodies()), timeout=15)
+        await until(lambda: any("Pairing 12 (" in b for b in bodies()), timeout=15)
         assert len(bodies()) >= 2
         assert all(len(b) <= MAX_BODY_CHARS for b in bodies())
         reply = "\n".join(_status_reply(bodies()))
         for n in range(1, 13):
-            assert f"Pairing {n}: you are the patient; active." in reply
+            assert re.search(rf"Pairing {n} \([0-9A-Z]{{3}}-[0-9A-Z]{{3}}\): you are the "
+                             r"patient; active\.", reply)
         assert not find_tokens(reply)
 
 
@@ -122,7 +125,7 @@ async def test_a_split_reply_interrupted_by_flood_control_resumes_without_repeat
         def texts() -> list[str]:
             return [m.text or "" for m in rig.tg.messages_to(PHYSICIAN_TG)[before:]]
 
-        await until(lambda: any("Pairing 31:" in t for t in texts()), timeout=15)
+        await until(lambda: any("Pairing 31 (" in t for t in texts()), timeout=15)
         reply = "\n".join(texts())
-        assert reply.count("Pairing 1: you are") == 1, texts()
-        assert reply.count("Pairing 31: you are") == 1
+        assert reply.count("Pairing 1 (") == 1, texts()
+        assert reply.count("Pairing 31 (") == 1

@@ -19,6 +19,7 @@ from medcrypt.crypto.errors import (
     OfferReused,
     WrongPairing,
 )
+from medcrypt.crypto.keyless.tags import tag_of_hex
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.models.epochs import Epoch
 from medcrypt.storage.models.outbox import OutboxMessage
@@ -39,6 +40,7 @@ from medcrypt.storage.repos.tokens import collect_part, purge_parts, relayed_raw
 from tests.support.storage import NOW
 
 PID = "ab" * 16
+TAG = tag_of_hex(PID)
 
 
 def _pair(s: Session, keyring: Keyring) -> tuple[str, str]:
@@ -47,7 +49,8 @@ def _pair(s: Session, keyring: Keyring) -> tuple[str, str]:
     pat, _ = get_or_create_identity(s, keyring, "whatsapp", "+15550002222", now=NOW,
                                     role="patient")
     assert register_pairing(s, pairing_id=PID, physician_id=doc.id, start_epoch=682,
-                            grace_days=7, offer_expires_at=NOW + timedelta(minutes=10), now=NOW)
+                            grace_days=7, offer_expires_at=NOW + timedelta(minutes=10), now=NOW,
+                            tag=TAG)
     accept_pairing(s, PID, patient_id=pat.id, now=NOW + timedelta(minutes=1),
                    consent_channel="whatsapp", consent_notice_version="2026-11")
     return doc.id, pat.id
@@ -83,7 +86,7 @@ def test_pairing_life_cycle(sessions: sessionmaker[Session], keyring: Keyring) -
                            consent_notice_version="x")
         # A second registration of the same id is refused and changes nothing.
         assert not register_pairing(s, pairing_id=PID, physician_id=doc, start_epoch=682,
-                                    grace_days=7, offer_expires_at=NOW, now=NOW)
+                                    grace_days=7, offer_expires_at=NOW, now=NOW, tag=TAG)
         assert get_pairing(s, PID) == p
         opened, later = route(s, PID, 682), route(s, PID, 683)
         assert opened is not None and opened.epoch_state == "active"  # opened by the accept
@@ -95,7 +98,7 @@ def test_expired_and_unknown_offers(sessions: sessionmaker[Session], keyring: Ke
     with sessions.begin() as s:
         doc, _ = get_or_create_identity(s, keyring, "telegram", "1111111111", now=NOW)
         register_pairing(s, pairing_id=PID, physician_id=doc.id, start_epoch=682, grace_days=7,
-                         offer_expires_at=NOW, now=NOW)
+                         offer_expires_at=NOW, now=NOW, tag=TAG)
         with pytest.raises(OfferExpired):
             accept_pairing(s, PID, patient_id=doc.id, now=NOW, consent_channel="telegram",
                            consent_notice_version="1")

@@ -19,6 +19,7 @@ from medcrypt.bot.domain.config import parse_settings
 from medcrypt.bot.domain.lifecycle.shred import sweep
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.keyless.epochs import epoch_of
+from medcrypt.crypto.keyless.tags import tag_of_hex
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, sqlite_checkpoint_truncate
@@ -31,6 +32,7 @@ from medcrypt.storage.smoke import raw_database_bytes
 from tests.support.storage import NOW
 
 PID = "cd" * 16
+TAG = tag_of_hex(PID)
 NOV = epoch_of(NOW)
 #: After November's grace window (7 days into December), inside December.
 SWEEP_AT = datetime(2026, 12, 15, tzinfo=UTC)
@@ -56,7 +58,7 @@ def test_shred_leaves_no_token_bytes_on_disk(sqlite_url: str, keyring: Keyring) 
             pat, _ = get_or_create_identity(s, keyring, "telegram", "34343434", now=NOW)
             assert register_pairing(s, pairing_id=PID, physician_id=doc.id, start_epoch=NOV,
                                     grace_days=7, offer_expires_at=NOW + timedelta(hours=1),
-                                    now=NOW)
+                                    now=NOW, tag=TAG)
             accept_pairing(s, PID, patient_id=pat.id, now=NOW, consent_channel="telegram",
                            consent_notice_version="1")
             for i, m in enumerate(token_markers):

@@ -12,6 +12,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from medcrypt.crypto.keyless.tags import tag_of_hex
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine
@@ -30,6 +31,7 @@ from medcrypt.storage.repos.tokens import store_relayed
 from tests.support.storage import NOW
 
 PID = "cd" * 16
+TAG = tag_of_hex(PID)
 LATER = NOW + timedelta(days=3)
 
 
@@ -38,9 +40,10 @@ def _pair(s: Session, keyring: Keyring, *, complete: bool = True) -> None:
                                     role="physician")
     pat, _ = get_or_create_identity(s, keyring, "whatsapp", "+15550002222", now=NOW,
                                     role="patient")
-    assert register_pairing(s, pairing_id=PID, physician_id=doc.id, start_epoch=682,
-                            grace_days=7, offer_expires_at=NOW + timedelta(minutes=10), now=NOW)
     if complete:
+        assert register_pairing(s, pairing_id=PID, physician_id=doc.id, start_epoch=682,
+                                grace_days=7, offer_expires_at=NOW + timedelta(minutes=10),
+                                now=NOW, tag=TAG)
         accept_pairing(s, PID, patient_id=pat.id, now=NOW, consent_channel="whatsapp",
                        consent_notice_version="1")
 
@@ -77,10 +80,13 @@ def test_migration_0011_keeps_every_row_both_ways(database_url: str, keyring: Ke
              "(SELECT count(*) FROM stored_tokens), (SELECT count(*) FROM escrow_deposits)"
     try:
         with Session(engine) as s, s.begin():
-            # Core statements only: the ORM model already has the column 0011 adds.
+            # Core statements only: the ORM model already has the columns 0011 and 0018 add.
             _pair(s, keyring, complete=False)
-            s.execute(sa.text("UPDATE pairings SET status = 'active' WHERE pairing_id = :p"),
-                      {"p": PID})
+            s.execute(sa.text(
+                "INSERT INTO pairings (pairing_id, physician_id, status, start_epoch,"
+                " grace_days, offer_expires_at, created_at) SELECT :p, id, 'active', 682, 7,"
+                " :now, :now FROM platform_identities WHERE role = 'physician'"),
+                {"p": PID, "now": NOW})
             epochs.ensure_epoch(s, PID, 682, now=NOW)
             epochs.ensure_epoch(s, PID, 683, now=NOW)
             store_relayed(s, pairing_id=PID, epoch=682, direction=0, msg_index=0, kind=1,

@@ -45,3 +45,16 @@ def refusals(rig: Rig) -> list[dict[str, object]]:
     """Details of every ``admin.refused`` entry in the bot's audit log, oldest first."""
     return [dict(e.details or {}) for e in rig.audit_log().export()
             if e.action == "admin.refused"]
+
+
+def confirmation_line(reply: str) -> str:
+    """The command a confirmation reply asks to send back ("... send: /unpair TAG CODE")."""
+    assert "To confirm" in reply and "send: " in reply, reply
+    return reply.rsplit("send: ", 1)[1].strip()
+
+
+async def wa_confirmed(rig: Rig, number: str, command: str) -> InboundResult:
+    """Send a risky ``command`` from WhatsApp ``number``, then the confirmation it asks
+    for; returns the captured post of the confirmation."""
+    _, reply = await wa_says(rig, number, command, expect="To confirm")
+    return await rig.tw.user_sends_whatsapp_async(number, confirmation_line(reply))

@@ -107,6 +107,22 @@ def build_variant(tmp: Path, tagline: str, worker_patch: str = "") -> Build:
     return build_copy(copy, tmp / "dist-variant")
 
 
+def run_in_node(tmp: Path, module: str, body: str) -> Any:
+    """Bundle ``body`` (ES module code that may import names from ``web/<module>``) with
+    esbuild for Node, run it, and return the JSON it writes to stdout."""
+    import json
+
+    entry = tmp / "node-entry.mjs"
+    entry.write_text(f"import * as m from {json.dumps(str(WEB / module))};\n{body}\n")
+    bundled = tmp / "node-entry.bundle.mjs"
+    subprocess.run([str(WEB / "node_modules" / ".bin" / "esbuild"), str(entry), "--bundle",
+                    "--format=esm", "--platform=node", f"--outfile={bundled}",
+                    "--log-level=error"], check=True, cwd=WEB)
+    done = subprocess.run(["node", str(bundled)], capture_output=True, text=True, check=True,
+                          timeout=120)
+    return json.loads(done.stdout)
+
+
 @dataclass
 class Seen:
     """One request as the server received it (path without the launch secret)."""

@@ -4,7 +4,7 @@
 * ``web_server``: the real ``medcrypt ui`` server over it on loopback (function scope, a
   new port and secret per test, so every test starts from an empty origin);
 * ``browser``: headless Debian chromium through Playwright (``executable_path``, never a
-  downloaded browser), one per session;
+  downloaded browser), one per test module;
 * ``context`` / ``page``: a fresh browser context with the request recorder and the
   CSP-violation probe attached;
 * screenshots go to test-artifacts/web/ (printed at the end of the run).
@@ -32,7 +32,11 @@ def web_server(web_build: web.Build) -> Iterator[web.RecordingServer]:
         yield server
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API runs one event loop per process, and a
+# second `sync_playwright()` while one is open fails ("Sync API inside the asyncio loop").
+# pytest tears a module's fixtures down before the next module starts, so other web tests
+# that start their own Playwright (the vector and keystore suites) never overlap with it.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     executable = web.chromium_path()
     try:

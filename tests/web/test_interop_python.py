@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import random
-import shutil
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from medcrypt.crypto.errors import DecryptionFailed, EpochShredded, MedCryptErro
 from medcrypt.crypto.keyless.parts import PartAssembler, split_token
 from medcrypt.crypto.keyless.wire import Kind, parse_token
 from tests.support.v3pairs import CounterRng, make_v3_pair
-from tests.web.test_web_unit import WEB, ensure_node_modules
+from tests.support.webnode import WEB, ensure_node_modules, node
 
 MESSAGES = 400
 WHATSAPP = 1600
@@ -42,9 +41,7 @@ class WebSide:
     """The Node driver: one JSON line per request and per reply."""
 
     def __init__(self, script: Path) -> None:
-        node = shutil.which("node")
-        assert node is not None
-        self.proc = subprocess.Popen([node, str(script)], cwd=WEB, stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([node(), str(script)], cwd=WEB, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, encoding="utf-8")
 
     def call(self, **request: Any) -> dict[str, Any]:
@@ -85,10 +82,8 @@ class PythonSide:
 @pytest.fixture
 def driver(tmp_path: Path) -> Iterator[Path]:
     ensure_node_modules()
-    node = shutil.which("node")
-    assert node is not None
     script = tmp_path / "driver.mjs"
-    subprocess.run([node, "test/interop/bundle.mjs", str(script)], cwd=WEB, check=True,
+    subprocess.run([node(), "test/interop/bundle.mjs", str(script)], cwd=WEB, check=True,
                    capture_output=True, timeout=300)
     yield script
 

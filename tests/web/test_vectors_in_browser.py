@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.test_web_unit import WEB, ensure_node_modules
+from tests.support.webnode import WEB, ensure_node_modules, node
 
 CHROMIUM = Path("/usr/bin/chromium")
 CSP = ("default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'none'; "
@@ -46,9 +45,7 @@ class _Handler(SimpleHTTPRequestHandler):
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
     ensure_node_modules()
-    node = shutil.which("node")
-    assert node is not None
-    subprocess.run([node, "test/browser/bundle.mjs", str(tmp_path)], cwd=WEB, check=True,
+    subprocess.run([node(), "test/browser/bundle.mjs", str(tmp_path)], cwd=WEB, check=True,
                    capture_output=True, timeout=300)
     server = ThreadingHTTPServer(("127.0.0.1", 0),
                                  functools.partial(_Handler, directory=str(tmp_path)))
@@ -62,9 +59,7 @@ def served(tmp_path: Path) -> Iterator[str]:
 
 
 def _node_outcome() -> dict[str, Any]:
-    node = shutil.which("node")
-    assert node is not None
-    done = subprocess.run([node, "test/summary.mjs"], cwd=WEB, capture_output=True, text=True,
+    done = subprocess.run([node(), "test/summary.mjs"], cwd=WEB, capture_output=True, text=True,
                           timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     outcome: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])

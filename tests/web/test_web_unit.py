@@ -8,27 +8,14 @@ the exact locked packages when ``node_modules`` is missing (no network beyond np
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-from pathlib import Path
 
-WEB = Path(__file__).resolve().parents[2] / "web"
-
-
-def ensure_node_modules() -> None:
-    """``npm ci`` from the committed lock if the packages are not installed yet."""
-    npm = shutil.which("npm")
-    assert npm is not None, "Node.js and npm are needed for the web companion's tests"
-    if not (WEB / "node_modules" / "libsodium-wrappers-sumo").is_dir():
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True,
-                       timeout=600)
+from tests.support.webnode import WEB, ensure_node_modules, npm
 
 
 def test_npm_test_passes_every_check() -> None:
     ensure_node_modules()
-    npm = shutil.which("npm")
-    assert npm is not None
-    done = subprocess.run([npm, "test"], cwd=WEB, capture_output=True, text=True, timeout=600,
+    done = subprocess.run([npm(), "test"], cwd=WEB, capture_output=True, text=True, timeout=600,
                           check=False)
     report = done.stdout + done.stderr
     assert done.returncode == 0, report[-4000:]

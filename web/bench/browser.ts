@@ -1,15 +1,16 @@
-/** The decrypt benchmark in a page: the fixture is inline JSON, the result `window.__bench`. */
+/** The decrypt benchmark in a page: fixture inline, `window.__benchRound(N)` once ready. */
 
-import { type BenchResult, type Fixture, benchDecrypt } from "./decrypt.js";
+import { type Fixture, prepare } from "./decrypt.js";
 
 declare global {
   interface Window {
-    __bench?: BenchResult | { error: string };
+    __benchRound?: (n: number) => number;
+    __benchError?: string;
   }
 }
 
 const text = document.getElementById("fixture")?.textContent ?? "";
-benchDecrypt(JSON.parse(text) as Fixture, () => performance.now()).then(
-  (result) => { window.__bench = result; },
-  (error: unknown) => { window.__bench = { error: String(error) }; },
+prepare(JSON.parse(text) as Fixture, () => performance.now()).then(
+  (bench) => { window.__benchRound = (n) => bench.round(n); },
+  (error: unknown) => { window.__benchError = String(error); },
 );

@@ -2,6 +2,7 @@
 // and run them with `node --test`. Bundling (not ts-node) because the same esbuild
 // turns the vector checks into the browser page's bundle, so Node and Chromium run the
 // same code; JSON vector files are bundled in, so no check reads the file system.
+// --expose-gc lets the memory test measure live memory rather than uncollected garbage.
 import { spawnSync } from "node:child_process";
 import { readdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -34,7 +35,7 @@ await build({
 });
 
 const files = readdirSync(out).filter((f) => f.endsWith(".mjs")).map((f) => join(out, f));
-const result = spawnSync(process.execPath, ["--test", "--test-concurrency=1", ...files], {
+const result = spawnSync(process.execPath, ["--expose-gc", "--test", "--test-concurrency=1", ...files], {
   stdio: "inherit",
 });
 process.exit(result.status ?? 1);

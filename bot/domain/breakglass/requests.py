@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from medcrypt.bot.domain import persons
+from medcrypt.bot.domain import names, persons
 from medcrypt.bot.domain.breakglass import texts
 from medcrypt.bot.domain.breakglass.bundle import (
     build_bundle,
@@ -45,7 +45,7 @@ from medcrypt.storage.db import Session
 from medcrypt.storage.repos import breakglass as rows
 from medcrypt.storage.repos.admissions import is_v3
 from medcrypt.storage.repos.breakglass import Request
-from medcrypt.storage.repos.pairings import PairingRecord, get_pairing, ids_with_prefix
+from medcrypt.storage.repos.pairings import PairingRecord, get_pairing
 
 MAX_REASON_CHARS = 160
 MIN_REASON_CHARS = 4
@@ -84,14 +84,11 @@ def _audit(deps: Services, session: Session, action: Action, actor: str | None,
 
 
 def _find_pairing(session: Session, text: str) -> PairingRecord | str | None:
-    """Full 32-hex id, or a unique prefix of at least 8 hex characters."""
-    value = text.strip().lower()
-    if not 8 <= len(value) <= 32 or not set(value) <= _HEX:
-        return None
-    ids = ids_with_prefix(session, value)
-    if len(ids) > 1:
-        return "ambiguous"
-    return get_pairing(session, ids[0]) if ids else None
+    """A tag, a full 32-hex id, or a unique prefix of at least 8 hex characters."""
+    found = names.find(session, text)
+    if isinstance(found, names.NotFound):
+        return "ambiguous" if found.reply == names.AMBIGUOUS else None
+    return found
 
 
 def refuse(deps: Services, session: Session, identity_id: str, command: str) -> Outcome:
@@ -124,8 +121,9 @@ def request(deps: Services, session: Session, actor: Actor, args: Sequence[str])
         reason=reason, now=now, expires_at=now + _window(deps))
     _audit(deps, session, Action.BREAKGLASS_REQUESTED, actor.identity_id, row.pairing_id,
            request=row.code, reason=reason, window_minutes=_window(deps) // timedelta(minutes=1))
-    return Outcome(texts.REQUESTED.format(code=row.code, minutes=_window(deps) // timedelta(
-        minutes=1), expires=_when(row.expires_at)))
+    return Outcome(texts.REQUESTED.format(
+        code=row.code, tag=names.name_of(found), minutes=_window(deps) // timedelta(minutes=1),
+        expires=_when(row.expires_at)))
 
 
 def _load(deps: Services, session: Session, args: Sequence[str], usage: str,
@@ -172,7 +170,9 @@ def deny(deps: Services, session: Session, actor: Actor, args: Sequence[str]) ->
                 now=deps.clock.now())
     _audit(deps, session, Action.BREAKGLASS_DENIED, actor.identity_id, row.pairing_id,
            request=row.code, outcome="denied")
-    return Outcome(texts.DENIED.format(code=row.code))
+    pairing = get_pairing(session, row.pairing_id.hex())
+    name = names.shown(row.pairing_id.hex(), pairing.tag if pairing is not None else None)
+    return Outcome(texts.DENIED.format(code=row.code, tag=name))
 
 
 def approve(deps: Services, session: Session, actor: Actor, args: Sequence[str]) -> Outcome:
@@ -219,10 +219,11 @@ def approve(deps: Services, session: Session, actor: Actor, args: Sequence[str])
            excluded_epochs=[format_epoch(e) for e in sorted(found.excluded_epochs)],
            bundle_sha256=digest, recipient=deps.audit.pseudonym(
                "identity", row.requester_id))
-    notice = texts.NOTICE.format(when=_when(now), reason=reason)
+    notice = texts.NOTICE.format(when=_when(now), reason=reason, tag=names.name_of(pairing))
     members = [m for m in (pairing.physician_id, pairing.patient_id) if m]
     return Outcome(
-        texts.APPROVED.format(code=row.code, deposits=found.deposits, messages=found.messages),
+        texts.APPROVED.format(code=row.code, tag=names.name_of(pairing),
+                              deposits=found.deposits, messages=found.messages),
         notices=[(m, notice) for m in members],
         document=Document(data=data, filename=f"breakglass-{row.code}.mcbg"),
         document_to=row.requester_id)

@@ -19,6 +19,7 @@ from datetime import datetime
 from medcrypt.bot.domain.lifecycle import notices
 from medcrypt.bot.domain.lifecycle.queue import Notice, queue_notices
 from medcrypt.bot.domain.lifecycle.shred import shred_pairing
+from medcrypt.bot.domain.names import name_of
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.errors import WrongPairing
 from medcrypt.crypto.server.audit import Action, system_ref
@@ -53,11 +54,12 @@ def erase_identity_everywhere(ctx: Services, identity_id: str, now: datetime) ->
         ids = [p.pairing_id for p in mine]
         if ids:
             pairings.set_status_of(session, ids, "erased")
-        peers = [(p.pairing_id, other) for p in mine
+        peers = [(p, other) for p in mine
                  for other in (p.physician_id, p.patient_id) if other and other != identity_id]
         counts["notices"] += queue_notices(session, [
-            Notice(other, pid, notices.erased_peer(now),
-                   notices.dedupe_key("erased", pid, 0, other)) for pid, other in peers], now)
+            Notice(other, p.pairing_id, notices.erased_peer(name_of(p), now),
+                   notices.dedupe_key("erased", p.pairing_id, 0, other))
+            for p, other in peers], now)
         counts["outbox"] += outbox.drop_queued_for(session, identity_id)
         counts["parts"] += tokens.drop_parts_of(session, identity_id)
         counts["accepts"] += admissions.drop_accepts_of(session, identity_id)

@@ -1,7 +1,7 @@
 """The texts the key-lifecycle jobs send to patients and physicians.
 
-PHI-free by construction: they name months, dates and a pairing's short tag (the first
-8 hex characters of its random id, as every reply does) - never a person, a number, a
+PHI-free by construction: they name months, dates and a pairing's tag ("K7Q-2MX",
+derived from its random id, as every reply does; docs/adr/0031) - never a person, a number, a
 message or a token - because they travel in the clear over Telegram and WhatsApp.
 Dedupe keys are built here too, so "one notice per member per epoch" has a single
 definition that the outbox's unique ``dedupe_key`` enforces.
@@ -37,7 +37,7 @@ SHREDDED_NOW = (
     "QR code) to keep in touch. If you did not expect this, contact the clinic."
 )
 ERASED_PEER = (
-    "MedCrypt: the other person ended this conversation and had their data erased on "
+    "MedCrypt: the other person ended this conversation ({tag}) and had their data erased on "
     "{at} UTC. Its messages can no longer be opened by anyone."
 )
 
@@ -58,12 +58,13 @@ def shredded(epoch: int, at: datetime) -> str:
     return SHREDDED.format(month=format_epoch(epoch), at=_when(at))
 
 
-def shredded_now(pairing_id: str, epoch: int, at: datetime) -> str:
-    return SHREDDED_NOW.format(tag=pairing_id[:8], month=format_epoch(epoch), at=_when(at))
+def shredded_now(name: str, epoch: int, at: datetime) -> str:
+    """``name``: the pairing's tag (``bot.domain.names.shown``)."""
+    return SHREDDED_NOW.format(tag=name, month=format_epoch(epoch), at=_when(at))
 
 
-def erased_peer(at: datetime) -> str:
-    return ERASED_PEER.format(at=_when(at))
+def erased_peer(name: str, at: datetime) -> str:
+    return ERASED_PEER.format(tag=name, at=_when(at))
 
 
 def dedupe_affixes(kind: str, epoch: int) -> tuple[str, str]:

@@ -30,6 +30,7 @@ from medcrypt.bot.domain.lifecycle import notices
 from medcrypt.bot.domain.lifecycle.epochs import members_of, retire, shred
 from medcrypt.bot.domain.lifecycle.purge import Target
 from medcrypt.bot.domain.lifecycle.queue import Notice, queue_member_notices, queue_notices
+from medcrypt.bot.domain.names import shown
 from medcrypt.bot.domain.services import SCHEDULER_REF, Progress, Services
 from medcrypt.crypto.errors import StorageError
 from medcrypt.crypto.keyless.epochs import epoch_of, epoch_start, grace_end
@@ -159,8 +160,10 @@ def shred_pairing(
             ctx.audit.append(actor, Action.PAIRING_UNPAIRED, ctx.pairing_ref(pairing_id),
                              {"reason": reason, "ended_by": "shred"}, session=session)
         if notify:
+            record = pairing_rows.get_pairing(session, pairing_id)
+            name = shown(pairing_id, record.tag if record is not None else None)
             counts["notices"] = queue_notices(session, [
-                Notice(m, pairing_id, notices.shredded_now(pairing_id, current, now),
+                Notice(m, pairing_id, notices.shredded_now(name, current, now),
                        notices.dedupe_key("shredded_now", pairing_id, current, m))
                 for m in members_of(session, [pairing_id]).get(pairing_id, [])], now)
     if scrub_after and counts:

@@ -14,9 +14,10 @@ import binascii
 import hashlib
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from medcrypt.crypto._primitives import Ed25519PublicKey, Ed25519Signer
 from medcrypt.crypto.errors import ConfigError, MalformedToken
@@ -73,15 +74,55 @@ def _b64_32(text: str, name: str) -> bytes:
     return raw
 
 
+class MessageSigner(Protocol):
+    """What a key provider offers the checkpoint signer (crypto.server.provider)."""
+
+    def sign(self, message: bytes) -> bytes: ...
+
+    def public_key(self) -> bytes: ...
+
+
 class CheckpointSigner:
-    """Holds the Ed25519 checkpoint key (from a base64 32-byte seed)."""
+    """Signs checkpoints: with an Ed25519 seed held here (``env``), or through a key
+    provider (:meth:`in_provider`: PKCS#11, Transit, KMS) that keeps the key out of
+    this process. Either way the public key and key id are known up front."""
 
     def __init__(self, seed: bytes) -> None:
         if len(seed) != 32:
             raise ValueError("Ed25519 seed must be 32 bytes")
-        self._key = Ed25519Signer(seed)
-        self.public_key = Ed25519PublicKey(self._key.public)
+        key = Ed25519Signer(seed)
+        self._sign_bytes: Callable[[bytes], bytes] = key.sign
+        self.public_key = Ed25519PublicKey(key.public)
         self.key_id = key_id_of(self.public_key)
+        #: True when the private key never exists in this process (a provider holds it).
+        self.key_outside_process = False
+
+    @classmethod
+    def in_provider(cls, provider: MessageSigner) -> CheckpointSigner:
+        """A signer whose private key stays in ``provider``; its public key is read once.
+
+        Each signature the provider returns is verified before it is used: a provider
+        that signs with another key (a misconfigured alias, a swapped token object)
+        fails here, not later in ``audit verify``.
+        """
+        signer = cls.__new__(cls)
+        public = provider.public_key()
+        if len(public) != 32:
+            raise ConfigError("keys.provider", "the checkpoint key is not an Ed25519 key")
+        signer.public_key = Ed25519PublicKey(bytes(public))
+        signer.key_id = key_id_of(signer.public_key)
+        signer.key_outside_process = True
+
+        def sign(message: bytes) -> bytes:
+            sig = provider.sign(message)
+            if len(sig) != SIGNATURE_BYTES or not signer.public_key.verify(message, sig):
+                raise ConfigError("keys.provider",
+                                  "the provider's checkpoint signature does not verify "
+                                  "under its own public key")
+            return sig
+
+        signer._sign_bytes = sign
+        return signer
 
     @classmethod
     def from_b64(cls, text: str, *, name: str = "MEDCRYPT_AUDIT_SIGNING_KEY") -> CheckpointSigner:
@@ -96,7 +137,7 @@ class CheckpointSigner:
 
     def sign(self, seq: int, ts_us: int, head_hash: bytes, prev_sig: bytes) -> Checkpoint:
         ts_us -= ts_us % 1_000_000  # whole seconds, so witness lines carry the exact value
-        sig = self._key.sign(checkpoint_message(seq, ts_us, head_hash, self.key_id, prev_sig))
+        sig = self._sign_bytes(checkpoint_message(seq, ts_us, head_hash, self.key_id, prev_sig))
         return Checkpoint(seq, ts_us, head_hash, self.key_id, prev_sig, sig)
 
 

@@ -16,6 +16,7 @@ import pytest
 from medcrypt.crypto.keyless.epochs import epoch_of
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.backup.erasure_record import ErasureRecord
+from tests.support.admins import wa_confirmed
 from tests.support.clocks import MovableClock
 from tests.support.conversation import make_escrow, pair, say
 from tests.support.rigs import ADMIN_A, PATIENT_WA, PHYSICIAN_TG, START, live_bot, run_jobs_at
@@ -42,7 +43,7 @@ async def test_sweep_and_delete_me_are_recorded_by_pseudonym(
         with sqlite3.connect(rig.db) as conn:
             patient = conn.execute("SELECT patient_id FROM pairings WHERE pairing_id = ?",
                                    (pid,)).fetchone()[0]
-        result = await rig.tw.user_sends_whatsapp_async(PATIENT_WA, "/delete_me")
+        result = await wa_confirmed(rig, PATIENT_WA, "/delete_me")
         assert result.http_status == 200
         facts = list(record.read())[len(swept):]
         assert ("erased", ctx.identity_ref(patient), None) in [

@@ -41,7 +41,7 @@ from tests.support.rigs import (
 )
 
 SIGNING_ENV = "MEDCRYPT_AUDIT_SIGNING_KEY"
-CONFIRM_RE = re.compile(r"send: (/shred [0-9a-f]{8} [0-9A-Z]{10})")
+CONFIRM_RE = re.compile(r"send: (/shred \S+ [0-9A-Z]{10})")
 REFUSED = "Not sent: the clinic shredded"
 
 

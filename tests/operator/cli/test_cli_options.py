@@ -24,7 +24,8 @@ NEEDS = {("jobs", "run"): ["shred"], ("keys", "generate"): ["--version", "7"],
          ("backup", "create"): ["b.mcbk"], ("backup", "verify"): ["b.mcbk"],
          ("backup", "restore"): ["b.mcbk", "--yes"],
          ("physicians", "enrol"): ["AAAA", "--label", "Dr", "--fingerprint", "0" * 16],
-         ("physicians", "revoke"): ["AAAA"]}
+         ("physicians", "revoke"): ["AAAA"],
+         ("keys", "provider", "destroy"): ["--version", "1", "--yes"]}
 
 
 def _leaves(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

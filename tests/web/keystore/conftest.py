@@ -1,7 +1,8 @@
 """Fixtures for the web keystore tests: one bundle and one loopback server per module,
-Playwright per test, profile directories under tmp_path. Helpers live in rig.py.
+Playwright per test (it is in the dev lock), profile directories under tmp_path. Helpers
+live in tests/support/web_keystore.py.
 
-Without Playwright, Chromium or web/node_modules the tests skip, except where
+Without Chromium or web/node_modules the tests skip, except where
 MEDCRYPT_REQUIRE_BROWSER=1 (scripts/test.sh sets it under CI): there they fail.
 """
 
@@ -14,17 +15,10 @@ from typing import Any
 
 import pytest
 
+from tests.support import web_keystore as rig
+
 REQUIRED = os.environ.get("MEDCRYPT_REQUIRE_BROWSER") == "1"
 
-try:
-    import playwright  # noqa: F401 - only: is it installed?
-except ImportError:
-    if REQUIRED:
-        raise
-    # Every module here drives Chromium through Playwright: without it, none can run.
-    collect_ignore_glob = ["test_*.py"]
-
-from tests.web.keystore import rig  # noqa: E402 - after the availability check
 
 
 def _missing(what: str) -> Any:

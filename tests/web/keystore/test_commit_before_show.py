@@ -15,8 +15,8 @@ from pathlib import Path
 
 from playwright.sync_api import Playwright
 
-from tests.web.keystore import rig
-from tests.web.keystore.rig import PASS, code, ok
+from tests.support import web_keystore as rig
+from tests.support.web_keystore import PASS, code, ok
 
 PAIRING = "dd" * 16
 ROUNDS = 3

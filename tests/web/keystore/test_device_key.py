@@ -25,8 +25,8 @@ from medcrypt.crypto.endpoint.keystore import (
     Argon2Profile,
     KeystoreKey,
 )
-from tests.web.keystore import rig
-from tests.web.keystore.rig import PASS, code, ok
+from tests.support import web_keystore as rig
+from tests.support.web_keystore import PASS, code, ok
 
 FAST = Argon2Profile(OPSLIMIT_MIN, MEMLIMIT_MIN)  # libsodium's minimum: a test, not a user
 

@@ -12,8 +12,8 @@ from playwright.sync_api import Playwright
 
 from medcrypt.crypto.endpoint.keystore import KeystoreKey
 from medcrypt.crypto.errors import KeystoreLocked
-from tests.web.keystore import rig
-from tests.web.keystore.rig import PASS, code, ok
+from tests.support import web_keystore as rig
+from tests.support.web_keystore import PASS, code, ok
 
 P1, P2 = "11" * 16, "22" * 16
 EXPORT_PASS = "walnut harbor copper meadow"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, Playwright
 
-from tests.web.keystore import rig
-from tests.web.keystore.rig import PASS, call, code, ok
+from tests.support import web_keystore as rig
+from tests.support.web_keystore import PASS, call, code, ok
 
 
 def _unlock_once_freed(page: Page, timeout_s: float = 15.0) -> None:

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from playwright.sync_api import Page
 
 from medcrypt.companion.passphrase_strength import estimate
-from tests.web.keystore import rig
-from tests.web.keystore.rig import PASS, call, ok
+from tests.support import web_keystore as rig
+from tests.support.web_keystore import PASS, call, ok
 
 EXPORT_PASS = "walnut harbor copper meadow"
 TYPED = {"keystore_wrong_passphrase", "keystore_not_an_export", "keystore_damaged",

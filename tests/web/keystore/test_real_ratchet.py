@@ -15,8 +15,8 @@ from typing import Any
 
 from playwright.sync_api import Page, Playwright
 
-from tests.web.keystore import rig
-from tests.web.keystore.rig import PASS, call, ok
+from tests.support import web_keystore as rig
+from tests.support.web_keystore import PASS, call, ok
 
 PAIRING = "5a" * 16
 ROUNDS = 3

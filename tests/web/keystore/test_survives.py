@@ -8,8 +8,8 @@ from pathlib import Path
 
 from playwright.sync_api import Playwright
 
-from tests.web.keystore import rig
-from tests.web.keystore.rig import PASS, call, code, ok
+from tests.support import web_keystore as rig
+from tests.support.web_keystore import PASS, call, code, ok
 
 
 def test_survives_reload_and_browser_restart(pw: Playwright, page_url: str,

@@ -45,6 +45,7 @@ def test_a_token_link_is_read_locally_and_erased(
         page: Any, web_server: web.RecordingServer, request_log: web.RequestLog) -> None:
     open_app(page, web_server, "#" + TOKEN.replace("[", "%5B").replace("]", "%5D"))
     page.wait_for_selector("[data-inbox='1']")
+    assert "A token arrived" in page.inner_text("#status")
     assert page.evaluate("location.hash") == ""
     assert page.evaluate("location.href") == web_server.app_url
     assert not any("MEDCRYPT" in u for u in request_log.urls())

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import subprocess
 from pathlib import Path
 
 from tests.support import web
@@ -45,21 +44,13 @@ def test_find_tokens_on_random_and_mutated_input(web_build: web.Build, tmp_path:
     cases = _cases(seed=14, count=3000)
     cases_file = tmp_path / "cases.json"
     cases_file.write_text(json.dumps(cases))
-    entry = tmp_path / "run.mjs"
-    entry.write_text(
-        f"import {{ findTokens }} from {json.dumps(str(web.WEB / 'src/app/inbound.ts'))};\n"
-        "import { readFileSync } from 'node:fs';\n"
-        f"const cases = JSON.parse(readFileSync({json.dumps(str(cases_file))}, 'utf8'));\n"
-        "const out = cases.map((c) => { try { return findTokens(c); } "
-        "catch (e) { return {threw: String(e)}; } });\n"
-        "process.stdout.write(JSON.stringify(out));\n")
-    bundled = tmp_path / "run.bundle.mjs"
-    subprocess.run([str(web.WEB / "node_modules" / ".bin" / "esbuild"), str(entry), "--bundle",
-                    "--format=esm", "--platform=node", f"--outfile={bundled}", "--log-level=error"],
-                   check=True, cwd=web.WEB)
-    done = subprocess.run(["node", str(bundled)], capture_output=True, text=True, check=True,
-                          timeout=120)
-    results = json.loads(done.stdout)
+    results = web.run_in_node(tmp_path, "src/app/inbound.ts", f"""
+import {{ readFileSync }} from "node:fs";
+const cases = JSON.parse(readFileSync({json.dumps(str(cases_file))}, "utf8"));
+const out = cases.map((c) => {{ try {{ return m.findTokens(c); }}
+                               catch (e) {{ return {{threw: String(e)}}; }} }});
+process.stdout.write(JSON.stringify(out));
+""")
     assert len(results) == len(cases)
     for text, found in zip(cases, results, strict=True):
         assert isinstance(found, list), found

@@ -42,6 +42,7 @@ def test_language_switches_and_is_remembered(page: Any, web_server: web.Recordin
     page.click("input[value=es-MX]")
     page.wait_for_selector("html[lang=es-MX]")
     assert "Idioma de la aplicación" in page.inner_text("main")
+    assert page.inner_text("#status") == "Idioma guardado."
     assert page.title().startswith("Idioma")
     page.reload()
     page.wait_for_selector(READY)

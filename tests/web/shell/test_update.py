@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from medcrypt.companion.webui.bundle import Bundle
 from medcrypt.companion.webui.location import load_local
 from tests.support import web
 from tests.support.web import READY, controlled
@@ -131,3 +132,30 @@ def test_a_worker_that_skips_waiting_would_take_over_without_consent(
     # honest update waiting for the user).
     worker_js = (web_build.outdir / "app" / "sw.js").read_text()
     assert "skipWaiting" not in worker_js and "claim(" not in worker_js
+
+
+def test_a_worker_install_fails_on_an_altered_asset(
+        page: Any, web_server: web.RecordingServer) -> None:
+    honest = web_server.server.bundle
+    main_js = next(p for p in honest.files if p.startswith("app/main-"))
+    # Same names, same listing, same worker; one asset differs by a comment (a server
+    # half-way through an update, or an altered file).
+    web_server.swap(Bundle(sha256=honest.sha256, sums=honest.sums,
+                           files={**honest.files, main_js: honest.files[main_js] + b"\n//x\n"}))
+    web.open_app(page, web_server)
+    outcome = page.evaluate("""async () => {
+      for (let i = 0; i < 100; i++) {
+        const r = await navigator.serviceWorker.getRegistration();
+        if (r && r.active) return 'active';
+        if (i > 5 && (!r || (!r.installing && !r.waiting))) return 'no worker';
+        await new Promise((done) => setTimeout(done, 100));
+      }
+      return 'undecided';
+    }""")
+    assert outcome == "no worker"
+    assert page.evaluate("caches.keys()") == []  # the half-filled cache was dropped
+    # The honest bundle installs.
+    web_server.swap(honest)
+    page.reload()
+    page.wait_for_selector(READY)
+    page.evaluate(web.WORKER_ACTIVATED)

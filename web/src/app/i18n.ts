@@ -81,4 +81,16 @@ export function t(key: MessageKey, params?: Readonly<Record<string, string | num
   );
 }
 
+/**
+ * The text for a typed error's stable `code` (crypto/, protocol/, keystore/ errors):
+ * `error.<code>` from the catalog, or the generic line naming the code. Never the
+ * error's own message, which may quote input.
+ */
+export function errorText(code: string): string {
+  const key = `error.${code}`;
+  return Object.hasOwn(CATALOGS[current], key)
+    ? t(key as MessageKey)
+    : t("error.unknown", { code });
+}
+
 export type { MessageKey };

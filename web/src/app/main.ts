@@ -11,7 +11,7 @@ import { pair } from "./flows/pair.js";
 import { adoptFlowStyles } from "./flows/styles.js";
 import { threads } from "./flows/threads.js";
 import { Inbox, readFragment } from "./inbound.js";
-import { initLanguage } from "./i18n.js";
+import { initLanguage, t } from "./i18n.js";
 import { Frame } from "./screens.js";
 import { about } from "./screens/about.js";
 import { home } from "./screens/home.js";
@@ -30,7 +30,9 @@ async function boot(): Promise<void> {
   const frame = new Frame(document.body, inbox, SCREENS);
   frame.show(home.id);
   await gateOnChangedBundle();
-  await fragment;
+  const arrived = await fragment;
+  if (arrived === "token") frame.notify(t("inbound.received"));
+  if (arrived === "none") frame.notify(t("inbound.none"));
   await startUpdates();
   document.documentElement.dataset["ready"] = "1";
 }

@@ -16,6 +16,8 @@ import type { Inbox } from "./inbound.js";
 export interface ScreenContext {
   /** Go to another screen. */
   show(id: string): void;
+  /** Say something short in the status line (a polite live region for screen readers). */
+  notify(text: string): void;
   /** Tokens received by link, share or paste, waiting for a screen that opens them. */
   readonly inbox: Inbox;
 }
@@ -38,6 +40,7 @@ export class Frame {
   private readonly main: HTMLElement;
   private readonly navList: HTMLUListElement;
   private readonly heading: HTMLHeadingElement;
+  private readonly status: HTMLParagraphElement;
   private readonly ctx: ScreenContext;
   private readonly registry: ReadonlyMap<string, Screen>;
 
@@ -51,12 +54,14 @@ export class Frame {
     this.heading = h("h1", {});
     this.navList = h("ul", {});
     this.main = h("main", { id: "main", tabindex: "-1" });
-    this.ctx = { show: (id) => this.show(id), inbox };
+    this.status = h("p", { id: "status", role: "status", class: "notice" });
+    this.ctx = { show: (id) => this.show(id), notify: (text) => this.notify(text), inbox };
     replaceChildren(
       root,
       h("div", { class: "shell" },
         h("header", { class: "top" }, this.heading, h("nav", { "aria-labelledby": "nav-label" },
           h("span", { id: "nav-label", class: "visually-hidden" }), this.navList)),
+        this.status,
         this.main),
     );
     onLanguageChange(() => this.render(false));
@@ -69,11 +74,17 @@ export class Frame {
     this.render(true);
   }
 
+  /** Show `text` in the status line until the next screen change. */
+  notify(text: string): void {
+    this.status.textContent = text;
+  }
+
   get screen(): string {
     return this.current;
   }
 
   private render(moveFocus: boolean): void {
+    if (moveFocus) this.status.textContent = "";
     const screen = this.registry.get(this.current);
     if (!screen) throw new Error(`no screen ${this.current}`);
     document.documentElement.lang = language();

@@ -51,6 +51,8 @@ dialog { max-width: min(36rem, calc(100vw - 2rem)); width: 100%; border: 2px sol
 dialog::backdrop { background: rgba(0, 0, 0, 0.6); }
 dialog h2 { margin-top: 0; font-size: 1.35rem; }
 dialog .actions { display: flex; flex-wrap: wrap; gap: 0.5rem; margin-top: 1rem; }
+.notice:empty { display: none; }
+.notice { margin: 0; padding: 0.5rem 0.75rem; border-left: 4px solid var(--accent); background: var(--card); }
 .banner { background: var(--warn-bg); color: var(--warn-fg); border-radius: 0.5rem; padding: 0.75rem 1rem; }
 dl { margin: 0; } dt { font-weight: 600; } dd { margin: 0 0 0.75rem 0; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }

@@ -133,6 +133,10 @@ export function sha256(data: Uint8Array): Uint8Array {
   return lib().crypto_hash_sha256(data);
 }
 
+export function sha512(data: Uint8Array): Uint8Array {
+  return lib().crypto_hash_sha512(data);
+}
+
 /**
  * Incremental SHA-256 (libsodium's init/update/final), for hashing a file chunk by chunk
  * with flat memory. The state lives in libsodium's heap until {@link Sha256.digest}.
@@ -164,6 +168,12 @@ export class Sha256 {
 /** HMAC-SHA256 with a key of any length (libsodium's init/update/final, as RFC 2104). */
 export function hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array {
   const s = lib();
+  if (key.length === 32) {
+    // The ratchet's keys are 32 bytes: libsodium's one-shot HMAC is the same function
+    // with one call into WASM instead of three (the RFC 5869 and Wycheproof HKDF
+    // vectors run through both paths: PRKs are 32 bytes, salts of other lengths).
+    return s.crypto_auth_hmacsha256(message, key);
+  }
   const state = s.crypto_auth_hmacsha256_init(key);
   s.crypto_auth_hmacsha256_update(state, message);
   return s.crypto_auth_hmacsha256_final(state);

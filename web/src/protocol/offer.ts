@@ -40,22 +40,25 @@ function tail(o: OfferV3): Uint8Array {
   return new Writer().u8(escrow.length).bytes(escrow).u8(contact.length).bytes(contact).finish();
 }
 
+/** QR format 1 is v2's offer (§4), format 2 v3's (§30): one layout, one reader. */
+export type QrVersion = 1 | 2;
+
 /** The offer without its secret and checksum: what the transcript covers. */
-export function publicBytes(o: OfferV3): Uint8Array {
-  return concat(new Writer().u8(QR_VERSION).u8(1).bytes(o.pairingId, 16)
+export function publicBytes(o: OfferV3, version: QrVersion = QR_VERSION): Uint8Array {
+  return concat(new Writer().u8(version).u8(1).bytes(o.pairingId, 16)
     .bytes(o.ephemeralPublic, 32).bytes(o.identityPublic, 32).u32(o.startEpoch)
     .u16(o.graceDays).u64(o.expiresAt).finish(), tail(o));
 }
 
-export function offerBytes(o: OfferV3): Uint8Array {
-  const body = concat(new Writer().u8(QR_VERSION).u8(1).bytes(o.pairingId, 16)
+export function offerBytes(o: OfferV3, version: QrVersion = QR_VERSION): Uint8Array {
+  const body = concat(new Writer().u8(version).u8(1).bytes(o.pairingId, 16)
     .bytes(o.offerSecret, 32).bytes(o.ephemeralPublic, 32).bytes(o.identityPublic, 32)
     .u32(o.startEpoch).u16(o.graceDays).u64(o.expiresAt).finish(), tail(o));
   return concat(body, sha256(body).subarray(0, 4));
 }
 
-export function offerText(o: OfferV3): string {
-  return `${QR_SCHEME}${QR_VERSION}:${toBase64(offerBytes(o), "url-nopad")}`;
+export function offerText(o: OfferV3, version: QrVersion = QR_VERSION): string {
+  return `${QR_SCHEME}${version}:${toBase64(offerBytes(o, version), "url-nopad")}`;
 }
 
 /** `A`: proves the sender saw the QR, reveals nothing about the offer secret. */
@@ -80,14 +83,14 @@ const OFFER_SPACE = /^[\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a
  * Strictly parse `medcrypt-pair:2:...` (scheme case-insensitive, at most 1000
  * characters, canonical unpadded base64url), ignoring §4's whitespace around it.
  */
-export function parseOfferText(text: string): OfferV3 {
+export function parseOfferText(text: string, version: QrVersion = QR_VERSION): OfferV3 {
   if (typeof text !== "string") {
     throw new MalformedToken("offer must be text");
   }
   const body = text.replace(OFFER_SPACE, "");
-  const prefix = `${QR_SCHEME}${QR_VERSION}:`;
+  const prefix = `${QR_SCHEME}${version}:`;
   if (body.length > MAX_OFFER_TEXT || body.slice(0, prefix.length).toLowerCase() !== prefix) {
-    throw new MalformedToken(`not a MedCrypt v3 pairing offer (expected ${prefix}...)`);
+    throw new MalformedToken(`not a MedCrypt pairing offer of format ${version} (expected ${prefix}...)`);
   }
   const payload = body.slice(prefix.length);
   if (payload.length % 4 === 1 || payload.includes("=")) {
@@ -99,11 +102,11 @@ export function parseOfferText(text: string): OfferV3 {
   } catch {
     throw new MalformedToken("pairing offer text is damaged");
   }
-  return parseOfferBytes(raw);
+  return parseOfferBytes(raw, version);
 }
 
 /** The binary offer (with checksum), checked as §4 says. */
-export function parseOfferBytes(raw: Uint8Array): OfferV3 {
+export function parseOfferBytes(raw: Uint8Array, version: QrVersion = QR_VERSION): OfferV3 {
   const fixed = 2 + 16 + 32 + 32 + 32 + 4 + 2 + 8;
   if (raw.length < fixed + 2 + 4) {
     throw new MalformedToken("pairing offer is truncated");
@@ -113,7 +116,7 @@ export function parseOfferBytes(raw: Uint8Array): OfferV3 {
     throw new MalformedToken("pairing offer text is damaged (checksum)");
   }
   const r = new Reader(body);
-  const version = r.u8();
+  const got = r.u8();
   const method = r.u8();
   const pairingId = r.bytes(16);
   const offerSecret = r.bytes(32);
@@ -122,7 +125,7 @@ export function parseOfferBytes(raw: Uint8Array): OfferV3 {
   const startEpoch = r.u32();
   const graceDays = r.u16();
   const expiresAt = r.u64();
-  if (version !== QR_VERSION || method !== 1) {
+  if (got !== version || method !== 1) {
     throw new MalformedToken("unsupported pairing offer version");
   }
   const escrowLen = r.u8();

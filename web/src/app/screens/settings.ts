@@ -7,13 +7,15 @@ export const settings = defineScreen({
   id: "settings",
   title: "settings.title",
   nav: "nav.settings",
-  render() {
+  render(ctx) {
     const current = language();
     const choices = LANGS.map((lang) => {
       const input = h("input", { type: "radio", name: "lang", value: lang,
         checked: lang === current, lang });
       input.addEventListener("change", () => {
-        if (input.checked) setLanguage(lang);
+        if (!input.checked) return;
+        setLanguage(lang);
+        ctx.notify(t("settings.language.saved"));
       });
       return h("label", { class: "choice", lang }, input, LANG_NAMES[lang]);
     });

@@ -42,6 +42,7 @@ export const en = {
   "changed.running": "Running now",
   "changed.accept": "I checked it: use this version",
   "inbound.received": "A token arrived. It opens once this device is paired.",
+  "error.unknown": "Something went wrong ({code}).",
   "inbound.none": "Nothing that looks like a MedCrypt token was shared.",
 } as const;
 

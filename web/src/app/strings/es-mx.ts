@@ -40,5 +40,6 @@ export const esMX: Record<MessageKey, string> = {
   "changed.running": "En uso ahora",
   "changed.accept": "Ya la revisé: usar esta versión",
   "inbound.received": "Llegó una ficha. Se abrirá cuando este dispositivo esté vinculado.",
+  "error.unknown": "Algo salió mal ({code}).",
   "inbound.none": "Lo compartido no parece una ficha de MedCrypt.",
 };

@@ -2,7 +2,7 @@
 and headless Debian Chromium driven by Playwright, with a persistent profile so a
 "browser restart" is the real thing (the process ends, a new one opens the same dir).
 
-Kept inside tests/web/keystore/ (web-shell builds the shared rig in tests/web/conftest.py);
+Shared by the tests in tests/web/keystore/, whose page it bundles;
 nothing here is a fake: the page runs web/src/keystore and libsodium's WASM as shipped.
 """
 
@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # conftest.py checks Playwright is installed before this is imported
     from playwright.sync_api import BrowserContext, Page, Playwright
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
-ENTRY = Path(__file__).resolve().parent / "page" / "entry.ts"
+ENTRY = ROOT / "tests" / "web" / "keystore" / "page" / "entry.ts"
 CHROMIUM = os.environ.get("MEDCRYPT_CHROMIUM", "/usr/bin/chromium")
 #: The one passphrase most tests use: zxcvbn rates it well above "fair".
 PASS = "quartz lantern orbit fennel"

@@ -1,0 +1,94 @@
+"""The per-user rate limit shared by replicas on a real PostgreSQL (issue 18): whatever
+the number of replicas, in every 1 s window at most rate + burst messages of one sender
+pass. The in-memory limiter each replica had let three replicas pass three times that."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from medcrypt.bot.app.wiring import SystemClock
+from medcrypt.bot.relay.ratelimit import RateLimiter
+from medcrypt.storage import migrate
+from medcrypt.storage.db import Engine, make_engine, session_factory
+from medcrypt.storage.repos import ratelimits
+
+pytestmark = pytest.mark.postgres
+
+KEY = b"\x00\x01" + b"k" * 32
+RATE, BURST = 10.0, 5
+RUN_S = 2.5
+
+
+@pytest.fixture
+def engines(postgres_url: str) -> Iterator[list[Engine]]:
+    migrate.upgrade(postgres_url)
+    made = [make_engine(postgres_url) for _ in range(3)]
+    yield made
+    for engine in made:
+        engine.dispose()
+
+
+def _shared(engine: Engine) -> Callable[[], bool]:
+    sessions = session_factory(engine)
+
+    def allow() -> bool:
+        with sessions.begin() as s:  # the intake's transaction, one statement inside
+            return ratelimits.take(s, KEY, per_second=RATE, burst=BURST)[0]
+    return allow
+
+
+def _hammer(allows: list[Callable[[], bool]]) -> list[float]:
+    """Each replica sends as fast as it can for RUN_S; the times of allowed messages."""
+    passed: list[float] = []
+    lock = threading.Lock()
+    start = time.monotonic()
+
+    def replica(allow: Callable[[], bool]) -> None:
+        while time.monotonic() - start < RUN_S:
+            if allow():
+                with lock:
+                    passed.append(time.monotonic())
+
+    threads = [threading.Thread(target=replica, args=(a,)) for a in allows]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(passed)
+
+
+def _worst_window(times: list[float]) -> int:
+    return max((sum(1 for u in times if t <= u < t + 1.0) for t in times), default=0)
+
+
+def test_three_in_memory_limiters_pass_three_times_the_rate() -> None:
+    """What replicas did before: each its own bucket."""
+    limiters = [RateLimiter(int(RATE * 60), SystemClock()) for _ in range(3)]
+    times = _hammer([lambda lim=lim: lim.allow("sender")[0] for lim in limiters])
+    assert _worst_window(times) > RATE + BURST
+
+
+def test_three_replicas_share_one_limit(engines: list[Engine]) -> None:
+    times = _hammer([_shared(e) for e in engines])
+    worst = _worst_window(times)
+    assert worst <= RATE + BURST, worst
+    assert len(times) >= BURST + RATE * (RUN_S - 1)  # the limit, not a stall
+    print(f"\nshared limit {RATE}/s burst {BURST}, 3 replicas, {RUN_S}s: {len(times)} passed, "
+          f"worst 1 s window {worst}")
+
+
+def test_the_sender_is_told_once_per_limited_stretch(engines: list[Engine]) -> None:
+    sessions = session_factory(engines[0])
+    answers = []
+    for _ in range(BURST + 2):
+        with sessions.begin() as s:
+            answers.append(ratelimits.take(s, KEY, per_second=0.5, burst=BURST))
+    assert answers == [(True, False)] * BURST + [(False, True), (False, False)]
+    time.sleep(2.1)  # one emission interval at 0.5/s
+    with sessions.begin() as s:
+        assert ratelimits.take(s, KEY, per_second=0.5, burst=BURST) == (True, False)
+        assert ratelimits.forget_idle(s) == 0  # its tat is in the future
