@@ -6,6 +6,10 @@
  * could take a passphrase is shown; the fragment is read and erased before anything else
  * can see it.
  */
+import { access } from "./flows/access.js";
+import { pair } from "./flows/pair.js";
+import { adoptFlowStyles } from "./flows/styles.js";
+import { threads } from "./flows/threads.js";
 import { Inbox, readFragment } from "./inbound.js";
 import { initLanguage, t } from "./i18n.js";
 import { Frame } from "./screens.js";
@@ -15,10 +19,11 @@ import { settings } from "./screens/settings.js";
 import { adoptStyles } from "./styles.js";
 import { gateOnChangedBundle, startUpdates } from "./update.js";
 
-const SCREENS = [home, settings, about]; // the navigation's order
+const SCREENS = [home, access, pair, threads, settings, about]; // the navigation's order
 
 async function boot(): Promise<void> {
   adoptStyles();
+  adoptFlowStyles();
   initLanguage(navigator.languages);
   const inbox = new Inbox();
   const fragment = readFragment(inbox);

@@ -5,7 +5,10 @@
  * Errors from crypto/, protocol/ and keystore/ carry a stable `code`; their text lives
  * here as `error.<code>`, never in the error's message.
  */
+import { flowsEn } from "../flows/strings.js";
+
 export const en = {
+  ...flowsEn,
   "app.name": "MedCrypt",
   "app.tagline": "Encrypted messages with your physician. Your keys stay on this device.",
   "nav.label": "Main",

@@ -2,9 +2,11 @@
  * Spanish (Mexico) strings. Typed against the English catalog: a missing or extra key
  * fails `npm run typecheck`. Clinics in Mexico asked for this work (LFPDPPP).
  */
+import { flowsEsMX } from "../flows/strings.js";
 import type { MessageKey } from "./en.js";
 
 export const esMX: Record<MessageKey, string> = {
+  ...flowsEsMX,
   "app.name": "MedCrypt",
   "app.tagline": "Mensajes cifrados con su médico. Sus llaves se quedan en este dispositivo.",
   "nav.label": "Principal",

@@ -1,0 +1,124 @@
+"""Driving the web companion's flow screens (tests/web/flows/) as a person would: by the
+labels and buttons on screen, reading results from the elements the screens mark with
+``data-*`` attributes (the stable error code, the step, the code shown).
+
+Argon2id runs at the CLI's real cost (3 passes over 128 MiB) in every setup and unlock:
+on a loaded two-core machine that is seconds, hence the generous waits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support.web import READY, RecordingServer, open_app
+
+#: Rated "good" by zxcvbn (score >= 2, the CLI's floor); used by every flow test.
+PASS = "quartz lantern orbit fennel"
+#: Rated below the floor by the CLI's estimator.
+WEAK = "password123"
+SLOW_MS = 120_000
+
+
+def show(page: Any, screen: str) -> None:
+    page.click(f"nav button[data-screen={screen}]")
+    page.wait_for_selector(f"nav button[data-screen={screen}][aria-current=page]")
+
+
+def access_state(page: Any) -> str:
+    """What the setup/unlock screen shows once it has asked the keystore."""
+    page.wait_for_selector("[data-access]:not([data-access=loading])")
+    return str(page.get_attribute("[data-access]", "data-access"))
+
+
+def set_up(page: Any, server: RecordingServer, passphrase: str = PASS) -> str:
+    """Open the app, set up a new keystore; returns the purge risk the screen warned of."""
+    open_app(page, server)
+    show(page, "unlock")
+    assert access_state(page) == "setup"
+    page.fill("form[data-form=setup] input[name=passphrase]", passphrase)
+    page.fill("form[data-form=setup] input[name=confirm]", passphrase)
+    page.click("form[data-form=setup] button[type=submit]")
+    page.wait_for_selector("[data-access=export]", timeout=SLOW_MS)
+    return str(page.get_attribute("[data-purge]", "data-purge"))
+
+
+def unlock(page: Any, passphrase: str = PASS) -> None:
+    show(page, "unlock")
+    assert access_state(page) == "unlock"
+    page.fill("form[data-form=unlock] input[name=passphrase]", passphrase)
+    page.click("form[data-form=unlock] button[type=submit]")
+
+
+def error_code(page: Any, scope: str = "main") -> str:
+    el = page.wait_for_selector(f"{scope} [role=alert][data-error]", timeout=SLOW_MS)
+    return str(el.get_attribute("data-error"))
+
+
+def ready_and_set_up(page: Any, server: RecordingServer) -> None:
+    """A fresh app with a keystore, past the export prompt, on the pairing screen."""
+    set_up(page, server)
+    page.click("[data-action=export-later]")
+    page.wait_for_selector("[data-pair-step=choose]")
+    page.wait_for_selector(READY)
+
+
+def token(page: Any, name: str) -> str:
+    return str(page.input_value(f"textarea[data-token={name}]"))
+
+
+def make_offer(physician: Any, name: str = "Sam — knee") -> str:
+    physician.click("[data-role=physician]")
+    physician.fill("input[name=name]", name)
+    physician.click("[data-action=make-offer]")
+    physician.wait_for_selector("textarea[data-token=offer]")
+    return token(physician, "offer")
+
+
+def accept(patient: Any, offer: str, name: str = "Dr Rivera") -> tuple[str, str]:
+    patient.click("[data-role=patient]")
+    patient.fill("input[name=name]", name)
+    patient.fill("textarea[name=offer]", offer)
+    patient.click("[data-action=use-offer]")
+    patient.wait_for_selector("textarea[data-token=accept]")
+    return token(patient, "accept"), str(patient.get_attribute("[data-code]", "data-code"))
+
+
+def pair_web(physician: Any, patient: Any) -> None:
+    """Pair two set-up browsers (tokens carried by hand, as the chat would); both end
+    verified."""
+    offer = make_offer(physician)
+    accept_token, _ = accept(patient, offer)
+    physician.fill("textarea[name=accept]", accept_token)
+    physician.click("[data-action=check-accept]")
+    physician.wait_for_selector("[data-pair-step=physician-code]")
+    physician.click("[data-action=confirm]")
+    physician.wait_for_selector("[data-pair-step=verify]")
+    patient.fill("textarea[name=confirm]", token(physician, "confirm"))
+    patient.click("[data-action=finish]")
+    patient.wait_for_selector("[data-pair-step=verify]")
+    patient.click("[data-action=mark-verified]")
+    patient.wait_for_selector("[data-verified=true]")
+
+
+def open_thread(page: Any, name: str) -> None:
+    show(page, "threads")
+    page.click(f"button[data-thread]:has-text('{name}')")
+    page.wait_for_selector("[data-thread-open]")
+
+
+def seal(page: Any, text: str, platform: str = "whatsapp") -> list[str]:
+    """Compose and lock ``text``; returns the pieces the screen hands off."""
+    page.select_option("select[name=platform]", platform)
+    page.fill("textarea[name=compose]", text)
+    page.click("[data-action=seal]")
+    page.wait_for_selector("[data-outgoing]")
+    count = int(page.get_attribute("[data-outgoing]", "data-outgoing"))
+    return [token(page, f"out-{i}") for i in range(count)]
+
+
+def receive(page: Any, text: str) -> None:
+    """Paste ``text`` into the open thread and wait until the screen has handled it."""
+    before = int(page.get_attribute("[data-thread-open]", "data-handled"))
+    page.fill("textarea[name=incoming]", text)
+    page.click("[data-action=open]")
+    page.wait_for_selector(f"[data-thread-open][data-handled='{before + 1}']", timeout=SLOW_MS)

@@ -1,0 +1,200 @@
+/**
+ * Setup and unlock: the one screen that opens the keystore (web/src/keystore).
+ *
+ * - No keystore in this browser: setup. The passphrase is rated by the keystore with the
+ *   CLI's rule (zxcvbn score >= 2, ADR 0003) and refused below it; after setup the screen
+ *   shows the purge risk the browser reported (Safari's 7 days, best-effort storage) and
+ *   asks for an encrypted export at once, because a purge loses every pairing and an
+ *   export is the only protection (ADR 0030).
+ * - A keystore: unlock. A wrong passphrase is `keystore_wrong_passphrase`; a second tab is
+ *   `keystore_open_in_another_tab` (the keystore's Web Lock). Both are shown as their
+ *   translated code and nothing is written.
+ * - Unlocked: a "Lock now" button (zeroes the derived key, drops the document).
+ *
+ * Why the setup passphrase is kept in memory until the export prompt is answered: the
+ * export is sealed under the same passphrase, and asking for it twice in a row is how
+ * people end up with a typo in the one copy they keep. It is dropped on export, on
+ * "Later" and on lock. JavaScript cannot zero a string; the garbage collector frees it.
+ */
+import { h, replaceChildren } from "../dom.js";
+import { t } from "../i18n.js";
+import { defineScreen } from "../screens.js";
+import { Keystore, exportFileName, EXPORT_MIME, type PurgeRisk } from "../../keystore/index.js";
+import { button, errorLine, field, say, section, statusLine } from "./ui.js";
+import { newIdentityMembers, setVault, vault } from "./vault.js";
+
+interface PendingExport {
+  passphrase: string;
+  risk: PurgeRisk;
+}
+
+let pending: PendingExport | null = null;
+let known: boolean | null = null; // whether a keystore exists, once asked
+
+function password(autocomplete: string, name: string): HTMLInputElement {
+  return h("input", { type: "password", autocomplete, name, required: true, spellcheck: "false" });
+}
+
+function busy(form: HTMLFormElement, on: boolean): void {
+  for (const el of form.querySelectorAll("input, button")) (el as HTMLInputElement).disabled = on;
+}
+
+function setupForm(done: () => void): HTMLElement {
+  const pass = password("new-password", "passphrase");
+  const again = password("new-password", "confirm");
+  const status = statusLine();
+  const error = errorLine();
+  const form = h("form", { "data-form": "setup", novalidate: true },
+    field("setup.passphrase", pass, "setup.passphrase.help"),
+    field("setup.confirm", again),
+    h("button", { type: "submit", class: "primary" }, t("setup.submit")),
+    status, error);
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    error.clear();
+    if (pass.value !== again.value) {
+      error.hidden = false;
+      error.dataset["error"] = "mismatch";
+      error.textContent = t("setup.mismatch");
+      again.focus();
+      return;
+    }
+    void (async () => {
+      busy(form, true);
+      say(status, "setup.working");
+      try {
+        const created = await Keystore.create(pass.value, await newIdentityMembers());
+        pending = { passphrase: pass.value, risk: created.storage.risk };
+        known = true;
+        setVault(created.store);
+        done();
+      } catch (e) {
+        status.textContent = "";
+        error.show(e);
+        busy(form, false);
+        pass.focus();
+      }
+    })();
+  });
+  return h("div", {}, h("p", {}, t("setup.intro")), form);
+}
+
+function exportPrompt(p: PendingExport, done: () => void): HTMLElement {
+  const status = statusLine();
+  const error = errorLine();
+  const finish = (): void => {
+    pending = null;
+    done();
+  };
+  const save = button("export.save", async () => {
+    const store = vault();
+    if (store === null) return finish();
+    save.disabled = true;
+    error.clear();
+    try {
+      const bytes = await store.exportSealed(p.passphrase);
+      const name = exportFileName(new Date());
+      const url = URL.createObjectURL(new Blob([new Uint8Array(bytes)], { type: EXPORT_MIME }));
+      const link = h("a", { href: url, download: name });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      pending = null;
+      say(status, "export.saved", { name });
+      skip.remove();
+    } catch (e) {
+      error.show(e);
+      save.disabled = false;
+    }
+  }, { class: "primary", "data-action": "export" });
+  const skip = button("export.skip", finish, { "data-action": "export-later" });
+  return h("div", { class: "card", "data-step": "export" },
+    h("p", { class: "banner", "data-purge": p.risk }, t(`purge.${p.risk}`)),
+    h("h3", {}, t("export.title")),
+    h("p", {}, t("export.body")),
+    h("div", { class: "actions" }, save, skip),
+    status, error);
+}
+
+function unlockForm(done: () => void): HTMLElement {
+  const pass = password("current-password", "passphrase");
+  const status = statusLine();
+  const error = errorLine();
+  const form = h("form", { "data-form": "unlock", novalidate: true },
+    field("unlock.passphrase", pass),
+    h("button", { type: "submit", class: "primary" }, t("unlock.submit")),
+    status, error);
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    error.clear();
+    void (async () => {
+      busy(form, true);
+      say(status, "unlock.working");
+      try {
+        const store = await Keystore.unlock(pass.value);
+        pass.value = "";
+        setVault(store);
+        done();
+      } catch (e) {
+        status.textContent = "";
+        error.show(e);
+        busy(form, false);
+        pass.select();
+        pass.focus();
+      }
+    })();
+  });
+  return h("div", {}, h("p", {}, t("unlock.intro")), form);
+}
+
+function unlockedView(redraw: () => void): HTMLElement {
+  const lock = button("unlock.lock", () => {
+    pending = null;
+    setVault(null);
+    redraw();
+  }, { "data-action": "lock" });
+  const due = vault()?.exportDue() ?? [];
+  return h("div", { class: "card", "data-step": "unlocked" },
+    h("p", { role: "status" }, t("unlock.done")),
+    due.length ? h("p", { class: "banner", "data-export-due": String(due.length) }, t("export.due")) : null,
+    h("div", { class: "actions" }, lock));
+}
+
+export const access = defineScreen({
+  id: "unlock",
+  title: "unlock.title",
+  nav: "nav.unlock",
+  render(ctx) {
+    const body = h("div", { "data-access": "loading" });
+    const root = section("access", "unlock.title", body);
+    const draw = (): void => {
+      const title = root.querySelector("h2");
+      if (vault() !== null) {
+        if (title) title.textContent = t(pending ? "setup.title" : "unlock.title");
+        body.dataset["access"] = pending ? "export" : "unlocked";
+        replaceChildren(body, pending
+          ? exportPrompt(pending, () => ctx.show("pair"))
+          : unlockedView(draw));
+        return;
+      }
+      pending = null;
+      if (known === null) {
+        void Keystore.exists().then((exists) => {
+          known = exists;
+          draw();
+        }, () => {
+          known = false;
+          draw();
+        });
+        return;
+      }
+      if (title) title.textContent = t(known ? "unlock.title" : "setup.title");
+      body.dataset["access"] = known ? "unlock" : "setup";
+      replaceChildren(body, known ? unlockForm(() => ctx.show("pair")) : setupForm(draw));
+      body.querySelector("input")?.focus();
+    };
+    draw();
+    return root;
+  },
+});
