@@ -61,10 +61,12 @@ async function bundleOne(entry, options) {
  * setup and export screens need) is precached like the rest but not fetched at start;
  * `startup` lists the files an open loads (the entry and its static imports).
  */
+const APP_ENTRY = "src/app/main.ts";
+
 async function buildApp() {
   const result = await esbuild.build({
     ...common,
-    entryPoints: ["src/app/main.ts"],
+    entryPoints: [APP_ENTRY],
     format: "esm",
     splitting: true,
     outdir: join(HERE, "app-out"),
@@ -72,17 +74,40 @@ async function buildApp() {
     chunkNames: "chunk-[hash]",
     metafile: true,
   });
-  const files = {};
-  for (const out of result.outputFiles) files[`app/${out.path.split(/[\\/]/).pop()}`] = out.contents;
-  const outputs = Object.fromEntries(Object.entries(result.metafile.outputs)
-    .map(([path, meta]) => [`app/${path.split(/[\\/]/).pop()}`, meta]));
-  const mainPath = Object.keys(outputs).find((p) => outputs[p].entryPoint);
-  const startup = new Set([mainPath]);
-  for (const path of startup) {
-    for (const imp of outputs[path].imports) {
-      if (imp.kind === "import-statement") startup.add(`app/${imp.path.split(/[\\/]/).pop()}`);
+  // esbuild's own [hash] depends on where the tree sits (paths into node_modules), so
+  // every file is renamed by the SHA-256 of its bytes, dependencies first, with the
+  // references to the renamed files rewritten: the same sources give the same names.
+  const base = (path) => path.split(/[\\/]/).pop();
+  const contents = Object.fromEntries(result.outputFiles.map((o) => [base(o.path), o.contents]));
+  const meta = Object.fromEntries(Object.entries(result.metafile.outputs)
+    .map(([path, m]) => [base(path), m]));
+  const named = {};
+  const nameOf = (file) => {
+    if (named[file]) return named[file];
+    let text = Buffer.from(contents[file]).toString("utf8");
+    for (const imp of meta[file].imports) {
+      const dep = base(imp.path);
+      text = text.replaceAll(dep, nameOf(dep));
     }
-  }
+    contents[file] = Buffer.from(text, "utf8");
+    named[file] = `${meta[file].entryPoint === APP_ENTRY ? "main" : "chunk"}-${short(contents[file])}.js`;
+    return named[file];
+  };
+  Object.keys(meta).forEach(nameOf);
+  const files = Object.fromEntries(Object.keys(meta).map((f) => [`app/${named[f]}`, contents[f]]));
+  // A dynamically imported module is an entry point to esbuild too: pick the app's.
+  const entry = Object.keys(meta).find((f) => meta[f].entryPoint === APP_ENTRY);
+  const mainPath = `app/${named[entry]}`;
+  const startup = new Set([mainPath]);
+  const walk = (file) => {
+    for (const imp of meta[file].imports) {
+      if (imp.kind === "import-statement" && !startup.has(`app/${named[base(imp.path)]}`)) {
+        startup.add(`app/${named[base(imp.path)]}`);
+        walk(base(imp.path));
+      }
+    }
+  };
+  walk(entry);
   return { files, mainPath, startup };
 }
 
