@@ -44,8 +44,12 @@ _TO_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
                               "0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 
 
-def _tag(pairing_hex: str) -> str:
-    digest = hashlib.sha256(b"MEDCRYPT-TAG\x00v1\x00" + bytes.fromhex(pairing_hex)).digest()
+def _tag(pairing_hex: str) -> str | None:
+    try:
+        raw = bytes.fromhex(pairing_hex)
+    except ValueError:  # not a pairing id a companion made: it keeps being named by its id
+        return None
+    digest = hashlib.sha256(b"MEDCRYPT-TAG\x00v1\x00" + raw).digest()
     symbols = base64.b32encode(digest[:5]).decode("ascii").translate(_TO_CROCKFORD)
     return f"{symbols[:3]}-{symbols[3:6]}"
 
@@ -58,7 +62,7 @@ def upgrade() -> None:
         _PAIRINGS.c.created_at, _PAIRINGS.c.pairing_id)).all()
     for (pairing_id,) in rows:
         tag = _tag(pairing_id)
-        if tag in taken:
+        if tag is None or tag in taken:
             continue
         taken.add(tag)
         conn.execute(_PAIRINGS.update().where(_PAIRINGS.c.pairing_id == pairing_id)

@@ -41,17 +41,20 @@ def _shared(engine: Engine) -> Callable[[], bool]:
     return allow
 
 
-def _hammer(allows: list[Callable[[], bool]]) -> list[float]:
-    """Each replica sends as fast as it can for RUN_S; the times of allowed messages."""
-    passed: list[float] = []
+def _hammer(allows: list[Callable[[], bool]]) -> list[tuple[float, float]]:
+    """Each replica sends as fast as it can for RUN_S; for each allowed message, the
+    instants before and after its check (it was admitted somewhere in between)."""
+    passed: list[tuple[float, float]] = []
     lock = threading.Lock()
     start = time.monotonic()
 
     def replica(allow: Callable[[], bool]) -> None:
         while time.monotonic() - start < RUN_S:
+            before = time.monotonic()
             if allow():
+                after = time.monotonic()
                 with lock:
-                    passed.append(time.monotonic())
+                    passed.append((before, after))
 
     threads = [threading.Thread(target=replica, args=(a,)) for a in allows]
     for t in threads:
@@ -61,8 +64,12 @@ def _hammer(allows: list[Callable[[], bool]]) -> list[float]:
     return sorted(passed)
 
 
-def _worst_window(times: list[float]) -> int:
-    return max((sum(1 for u in times if t <= u < t + 1.0) for t in times), default=0)
+def _worst_window(times: list[tuple[float, float]]) -> int:
+    """The most admissions certainly inside one 1 s window: whole [before, after]
+    interval within it. A reading taken only after the check returns bunches admissions
+    together when the machine is loaded (threads wake late) and counted 16 for 15."""
+    return max((sum(1 for b, a in times if t <= b and a < t + 1.0) for t, _ in times),
+               default=0)
 
 
 def test_three_in_memory_limiters_pass_three_times_the_rate() -> None:

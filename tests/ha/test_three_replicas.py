@@ -242,6 +242,12 @@ def test_a_paused_leader_stays_out(tmp_path: Path) -> None:
             woke = time.monotonic()
             tw.wait_until(lambda: len(tw.messages_to(patients[0])) >= 2 + 5, timeout=30)
             time.sleep(4.0)  # the woken one has had time to try
+            # The holder's long poll in flight at the wake can last up to its lease - 1 s:
+            # wait for one that started after the wake (under CI load 4 s was not enough).
+            deadline = time.monotonic() + 30
+            while (not [p for p in cluster.polls() if p.start > woke]
+                   and time.monotonic() < deadline):
+                time.sleep(0.1)
             stale = [p for p in cluster.polls() if p.caller == tag and p.start > stopped]
             assert stale == [], "the paused leader polled again with its stale lease"
             after = [p for p in cluster.polls() if p.start > woke]
