@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import CheckConstraint, LargeBinary, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, LargeBinary, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medcrypt.storage.base import Base
@@ -43,6 +43,13 @@ class PlatformIdentity(Base):
     #: When the PHI-free "new secure message" template went out while the window was
     #: closed; cleared when the person writes again (their held messages are released).
     template_sent_at: Mapped[datetime | None]
+    #: The language of the bot's replies (a catalog code such as "es_MX", never personal
+    #: data); NULL: the clinic's ``default_language``. Stored because scheduled notices
+    #: have no inbound update to read it from (docs/adr/0035).
+    language: Mapped[str | None] = mapped_column(String(16))
+    #: The person chose ``language`` with /language: their app's language no longer
+    #: overrides it.
+    language_chosen: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     ADDRESS: ClassVar[EncryptedField] = EncryptedField(
         "platform_identities", "address", blind_index="address_bidx"
