@@ -27,14 +27,16 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# In place on both backends: a batch rebuild of platform_identities on SQLite would drop
+# a table that pairings, confirmations and the outbox reference (FOREIGN KEY failure).
 def upgrade() -> None:
-    with op.batch_alter_table("platform_identities") as batch:
-        batch.add_column(sa.Column("language", sa.String(length=16), nullable=True))
-        batch.add_column(sa.Column("language_chosen", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
+    op.add_column("platform_identities",
+                  sa.Column("language", sa.String(length=16), nullable=True))
+    op.add_column("platform_identities",
+                  sa.Column("language_chosen", sa.Boolean(), nullable=False,
+                            server_default=sa.false()))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("platform_identities") as batch:
-        batch.drop_column("language_chosen")
-        batch.drop_column("language")
+    op.drop_column("platform_identities", "language_chosen")  # SQLite 3.35+: in place
+    op.drop_column("platform_identities", "language")

@@ -108,8 +108,11 @@ def ensure_identity(
     """:func:`get_or_create_identity` for the relay: the identity's window columns and
     whether this call created it (in the caller's transaction)."""
     identity, created = get_or_create_identity(session, keyring, platform, address, now=now)
+    if created:  # a new row has no language yet: no need to load the deferred columns
+        return (identity.id, identity.last_inbound_at, identity.template_sent_at,
+                None, False), True
     return (identity.id, identity.last_inbound_at, identity.template_sent_at,
-            identity.language, bool(identity.language_chosen)), created
+            identity.language, bool(identity.language_chosen)), False
 
 
 def live_addresses(
