@@ -88,7 +88,8 @@ async def _paired(rig: Rig) -> None:
     await until(lambda: any("(pairing " in t for t in rig.wa_texts()))
 
 
-async def test_a_telegram_app_in_es_419_gets_spanish(english_default: Rig) -> None:
+async def test_a_telegram_app_in_es_419_gets_spanish(
+        english_default: Rig, capsys: pytest.CaptureFixture[str]) -> None:
     rig = english_default
     rig.tg.user_sets_app_language(PHYSICIAN_TG, "es-419")
     await _paired(rig)
@@ -98,6 +99,12 @@ async def test_a_telegram_app_in_es_419_gets_spanish(english_default: Rig) -> No
     said = await _wa_says(rig, "I have chest pain", last=f"{NUMBER}.")
     assert said == _blocked("en", EN_WORDS, translate("en", notices.REMOVE_IT_YOURSELF,
                                                       platform="WhatsApp"))
+    # Nothing translated (nor the words typed) reaches the bot's logs.
+    logs = capsys.readouterr()
+    text = logs.out + logs.err
+    assert "audit_event=plaintext_blocked" in text  # the logs were captured
+    for leak in ("No se envió", ES_WORDS, "Not sent", "llámeme", "chest pain"):
+        assert leak not in text
 
 
 async def test_whatsapp_starts_in_the_clinic_default_and_language_switches_it(
