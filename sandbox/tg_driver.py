@@ -48,6 +48,16 @@ class TelegramDriver(LoopbackServer):
         self.signal.notify()
         return mid
 
+    def user_sets_app_language(self, user_id: int, language_code: str | None) -> None:
+        """The user's Telegram app language (an IETF tag such as ``es-419``; None: the
+        app sends none); their later updates carry it as ``from.language_code``."""
+        with self.state.lock:
+            self.state.ensure_user(user_id, "Sandbox User", None)
+            user = self.state.users[user_id]
+            user.pop("language_code", None)
+            if language_code:
+                user["language_code"] = language_code
+
     def user_sends_document(self, user_id: int, filename: str, data: bytes, *,
                             mime_type: str | None = None, caption: str | None = None,
                             first_name: str = "Sandbox User",

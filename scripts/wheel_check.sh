@@ -95,6 +95,9 @@ for needed in ("medcrypt/companion/web_bundle/bundle.sha256sums",
                "medcrypt/__init__.py", "medcrypt/crypto/__init__.py",
                "medcrypt/bot/cli/__init__.py", "medcrypt/migrations/alembic.ini",
                "medcrypt/migrations/script.py.mako", "medcrypt/bot/config.example.toml",
+               # The compiled catalogs the bot's replies are read from (ADR 0035).
+               "medcrypt/bot/locale/en/LC_MESSAGES/medcrypt.mo",
+               "medcrypt/bot/locale/es_MX/LC_MESSAGES/medcrypt.mo",
                f"{dist_info}/licenses/LICENSE"):
     if needed not in record:
         sys.exit(f"wheel_check: FAIL: {needed} is missing from the wheel")
@@ -200,7 +203,14 @@ for name in bot:
         pass
 if present:
     sys.exit(f"wheel_check: FAIL: the companion-only install has bot dependencies: {present}")
-print(f"wheel_check: companion-only install has none of the {len(bot)} [bot] dependencies")
+# Babel compiles the catalogs in a checkout only; at runtime gettext reads the .mo (ADR 0035).
+try:
+    md.distribution("babel")
+    sys.exit("wheel_check: FAIL: the companion-only install has Babel")
+except md.PackageNotFoundError:
+    pass
+print(f"wheel_check: companion-only install has none of the {len(bot)} [bot] dependencies,"
+      " and no Babel")
 PYEXTRA
 "$work/companion/bin/medcrypt" --help >/dev/null || { say "FAIL: medcrypt --help (companion only)"; exit 1; }
 # A physician offers a pairing as a QR image (segno); a patient reads the photo (Pillow,

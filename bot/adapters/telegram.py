@@ -356,6 +356,7 @@ class TelegramAdapter:
             text=command_text(msg.text) if msg.text is not None else msg.caption,
             document=document, media=telegram_media(msg),
             platform_message_id=str(msg.message_id),
+            language_code=msg.from_user.language_code if msg.from_user else None,
         )
         await self._after(outcome, chat_id, msg.message_id)
 

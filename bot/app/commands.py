@@ -21,6 +21,7 @@ from medcrypt.bot.commands import (
     deny,
     help,
     jobs,
+    language,
     pairings,
     rotate_now,
     shred,
@@ -32,5 +33,6 @@ from medcrypt.bot.commands import (
 
 COMMAND_MODULES = (
     admin_add, admin_remove, admins, approve, audit_head, audit_verify, breakglass,
-    delete_me, deny, help, jobs, pairings, rotate_now, shred, start, stats, status, unpair,
+    delete_me, deny, help, jobs, language, pairings, rotate_now, shred, start, stats, status,
+    unpair,
 )

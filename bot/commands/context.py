@@ -12,11 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from medcrypt.bot.domain.channels import Channel
+from medcrypt.bot.domain.i18n import translate
 from medcrypt.bot.domain.messages import InboundMessage, OutboundMessage, OutKind
 from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox.queue import enqueue
 from medcrypt.crypto.keyless.parts import split_token
 from medcrypt.storage.db import Session
+from medcrypt.storage.repos import identities
 
 #: Work that must run after the message's transaction commits, with its own
 #: transactions (key-lifecycle jobs, audit verification); returns the reply text.
@@ -49,6 +51,9 @@ class Context:
     #: reported by the intake once the transaction committed.
     relayed: list[str] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
+    #: The sender's language (:mod:`bot.domain.i18n`): stored with their identity, set by
+    #: the intake before any handler runs; replies written with :meth:`say` use it.
+    lang: str = "en"
 
     @property
     def sender_id(self) -> str:
@@ -63,9 +68,21 @@ class Context:
         """A PHI-free notice to the sender."""
         self.replies.append(text)
 
+    def say(self, msgid: str, **params: object) -> None:
+        """:meth:`reply` with a msgid of :mod:`bot.domain.notices`, translated for the
+        sender (their stored language) and then filled with ``params``."""
+        self.replies.append(translate(self.lang, msgid, **params))
+
     def notify(self, identity_id: str, text: str) -> None:
         out = OutboundMessage(recipient_id=identity_id, kind=OutKind.NOTICE, text=text)
         self.outbox_ids += enqueue(self.session, out, [text], self.services.clock.now())
+
+    def tell(self, identity_id: str, msgid: str, **params: object) -> None:
+        """:meth:`notify` with a msgid, translated for ``identity_id`` (their stored
+        language, else the clinic default)."""
+        stored = identities.languages_of(self.session, [identity_id]).get(identity_id)
+        language = stored or self.services.settings.clinic.default_language
+        self.notify(identity_id, translate(language, msgid, **params))
 
     def relay_token(self, recipient_id: str, token_text: str, pairing_id: str) -> None:
         """Queue a whole token for ``recipient_id``, re-split for their platform's limit."""

@@ -25,13 +25,13 @@ def refuse(ctx: Context, name: str) -> None:
 
 def dispatch(ctx: Context, text: str) -> None:
     if len(text) > MAX_COMMAND_CHARS:
-        ctx.reply(notices.UNKNOWN_COMMAND)
+        ctx.say(notices.UNKNOWN_COMMAND)
         return
     head, *args = text.split()
     name = head[1:].lower()
     command = lookup(name)
     if command is None:
-        ctx.reply(notices.UNKNOWN_COMMAND)
+        ctx.say(notices.UNKNOWN_COMMAND)
         return
     if command.admin:
         ctx.keep_identity = True  # the audit entry must name a real actor

@@ -28,7 +28,7 @@ def run(ctx: Context, args: list[str]) -> None:
     if is_admin(ctx, ctx.sender_id):
         ctx.keep_identity = True  # the witness lines need this chat
         ctx.reply(ADMIN_WELCOME)
-        ctx.reply(admin_help())
+        ctx.reply(admin_help(ctx.lang))
         return
-    ctx.reply(notices.PLATFORM_WARNING.format(platform=ctx.channel.display_name))
-    ctx.reply(member_help())
+    ctx.say(notices.PLATFORM_WARNING, platform=ctx.channel.display_name)
+    ctx.reply(member_help(ctx.lang))

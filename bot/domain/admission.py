@@ -57,7 +57,7 @@ def _open_offer(ctx: Handling, pairing_id: bytes) -> tuple[PairingRecord, bytes]
 def accept(ctx: Handling, token: Token, token_text: str) -> None:
     info = token.pairing3
     if not isinstance(info, AcceptV3):  # pragma: no cover - the router sends v3 accepts only
-        ctx.reply(notices.MALFORMED)
+        ctx.say(notices.MALFORMED)
         return
     opened = _open_offer(ctx, info.pairing_id)
     if opened is None:
@@ -124,7 +124,7 @@ def _abort(ctx: Handling, pairing: PairingRecord, senders: list[str]) -> None:
 def confirm(ctx: Handling, token: Token, token_text: str) -> None:
     info = token.pairing3
     if not isinstance(info, KeyConfirm):  # pragma: no cover - the router sends v3 confirms
-        ctx.reply(notices.MALFORMED)
+        ctx.say(notices.MALFORMED)
         return
     opened = _open_offer(ctx, info.pairing_id)
     if opened is None:
@@ -161,6 +161,6 @@ def confirm(ctx: Handling, token: Token, token_text: str) -> None:
               consent=notices.PLATFORM_WARNING_VERSION)
     ctx.relay_token(patient_id, token_text, pairing.pairing_id)
     if channel is not None:
-        ctx.notify(patient_id, notices.PLATFORM_WARNING.format(platform=channel.display_name))
+        ctx.tell(patient_id, notices.PLATFORM_WARNING, platform=channel.display_name)
     ctx.notify(patient_id, notices.PAIRED_PATIENT.format(tag=name_of(pairing)))
     ctx.reply(notices.PAIRED_CONFIRMED.format(tag=name_of(pairing)))

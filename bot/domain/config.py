@@ -21,6 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+from medcrypt.bot.domain.i18n import LANGUAGES
 from medcrypt.crypto.errors import ConfigError
 
 
@@ -152,6 +153,18 @@ class ClinicSettings:
     #: The number to call, said after ``emergency_text`` ("" says none): digits, spaces,
     #: ``+ - ( )``, e.g. "911" or "+52 55 5658 1111".
     emergency_number: str = ""
+    #: The language of replies to a person whose platform says none (every WhatsApp user,
+    #: a Telegram user whose app language the bot does not ship) until they choose one
+    #: with /language: a code of :data:`bot.domain.i18n.LANGUAGES` ("en" or "es_MX").
+    default_language: str = "en"
+    #: ``emergency_text`` per language, e.g. ``es_MX = "Si es una emergencia, ..."``
+    #: (``[clinic.emergency_text_by_language]``); a language not listed says
+    #: ``emergency_text``. Each value is held to ``emergency_text``'s rules.
+    emergency_text_by_language: dict[str, str] = field(default_factory=dict)
+
+    def emergency_text_for(self, language: str) -> str:
+        """The emergency wording to tell someone whose replies are in ``language``."""
+        return self.emergency_text_by_language.get(language, self.emergency_text)
 
 
 #: A phone number as people write it: at least two digits, at most 20 characters.
@@ -355,6 +368,11 @@ def _check_type(key: str, value: Any, annotation: Any) -> Any:
         if value not in allowed:
             raise ConfigError(key, f"must be one of {', '.join(map(repr, allowed))}, got {value!r}")
         return value
+    if origin is dict:  # a table of plain values, e.g. [clinic.emergency_text_by_language]
+        _key_type, inner = get_args(annotation)
+        if not isinstance(value, dict):
+            raise ConfigError(key, f"must be a table, got {type(value).__name__}")
+        return {k: _check_type(f"{key}.{k}", v, inner) for k, v in value.items()}
     if origin is list:
         (inner,) = get_args(annotation)
         if not isinstance(value, list):
@@ -474,12 +492,22 @@ def _semantic_checks(s: Settings) -> None:
 
 
 def _check_emergency(clinic: ClinicSettings) -> None:
-    """The emergency wording is one printable line, and the number looks like one: a
-    typo here would reach every patient who types instead of using the companion."""
-    text = clinic.emergency_text
-    if not text.strip() or len(text) > MAX_EMERGENCY_TEXT or not text.isprintable():
-        raise ConfigError("clinic.emergency_text", f"must be one line of 1-"
-                          f"{MAX_EMERGENCY_TEXT} printable characters")
+    """The emergency wording is one printable line in every language, the languages are
+    ones the bot ships, and the number looks like one: a typo here would reach every
+    patient who types instead of using the companion."""
+    shipped = ", ".join(LANGUAGES)
+    if clinic.default_language not in LANGUAGES:
+        raise ConfigError("clinic.default_language", f"must be one of {shipped}")
+    texts = {"clinic.emergency_text": clinic.emergency_text}
+    for language, text in clinic.emergency_text_by_language.items():
+        where = f"clinic.emergency_text_by_language.{language}"
+        if language not in LANGUAGES:
+            raise ConfigError(where, f"names no shipped language (one of {shipped})")
+        texts[where] = text
+    for where, text in texts.items():
+        if not text.strip() or len(text) > MAX_EMERGENCY_TEXT or not text.isprintable():
+            raise ConfigError(where, f"must be one line of 1-{MAX_EMERGENCY_TEXT} "
+                              "printable characters")
     if clinic.emergency_number and not EMERGENCY_NUMBER.match(clinic.emergency_number):
         raise ConfigError("clinic.emergency_number", "must be a phone number: digits, "
                           "spaces, + - ( ), 2-20 characters (or empty)")

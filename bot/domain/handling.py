@@ -23,6 +23,8 @@ class Handling(Protocol):
     message: InboundMessage
     #: Set by a rule that makes a first-time sender's identity worth keeping.
     keep_identity: bool
+    #: The sender's stored language (:mod:`bot.domain.i18n`).
+    lang: str
 
     @property
     def sender_id(self) -> str: ...
@@ -34,8 +36,15 @@ class Handling(Protocol):
     def reply(self, text: str) -> None:
         """A PHI-free notice to the sender."""
 
+    def say(self, msgid: str, **params: object) -> None:
+        """:meth:`reply` with a msgid of :mod:`bot.domain.notices`, in the sender's
+        language."""
+
     def notify(self, identity_id: str, text: str) -> None:
         """A PHI-free notice to someone else, queued in this transaction."""
+
+    def tell(self, identity_id: str, msgid: str, **params: object) -> None:
+        """:meth:`notify` with a msgid, in ``identity_id``'s stored language."""
 
     def relay_token(self, recipient_id: str, token_text: str, pairing_id: str) -> None:
         """Queue a whole token for ``recipient_id``, in this transaction."""

@@ -34,6 +34,10 @@ class Resolved:
     #: window's bookkeeping, see :mod:`bot.domain.channels`).
     last_inbound_at: datetime | None = None
     template_sent_at: datetime | None = None
+    #: The stored language of the identity's replies; None: the clinic default.
+    language: str | None = None
+    #: The person chose ``language`` (/language): their app's language does not override it.
+    language_chosen: bool = False
 
 
 class IdentityDirectory:
@@ -63,11 +67,14 @@ class IdentityDirectory:
         found = self._lookup(session, platform, address)
         if found is not None:
             return Resolved(found[0], created=False, last_inbound_at=found[1],
-                            template_sent_at=found[2])
-        (identity_id, last_inbound_at, template_sent_at), created = identities.ensure_identity(
-            session, self._keyring, platform.value, address, now=self._clock.now())
+                            template_sent_at=found[2], language=found[3],
+                            language_chosen=bool(found[4]))
+        (identity_id, last_inbound_at, template_sent_at, language, chosen), created = \
+            identities.ensure_identity(session, self._keyring, platform.value, address,
+                                       now=self._clock.now())
         return Resolved(identity_id, created=created, last_inbound_at=last_inbound_at,
-                        template_sent_at=template_sent_at)
+                        template_sent_at=template_sent_at, language=language,
+                        language_chosen=chosen)
 
     def address_of(self, session: Session, identity_id: str) -> tuple[Platform, str] | None:
         """Where to send: the platform and the normalized address, for its adapter."""

@@ -3,14 +3,21 @@
 Kept in one place so reviewers can see at a glance that no reply quotes user input,
 a token, a number or a name. Replies for refused tokens say *why* (the sender can act
 on it) but never echo the token.
+
+A text marked ``N_(...)`` is a gettext msgid: it reaches a person only through
+:func:`bot.domain.i18n.translate` with their language (``Context.say``), and its
+translations live in ``bot/locale/`` (docs/adr/0035). Unmarked texts are still sent in
+English to everyone.
 """
 
 from __future__ import annotations
 
+from medcrypt.bot.domain.i18n import N_, Nn_, translate
+
 #: Version of the platform warning shown to a patient at pairing; recorded with consent.
 PLATFORM_WARNING_VERSION = "pw-2026-11-v1"
 
-PLATFORM_WARNING = (
+PLATFORM_WARNING = N_(
     "Before you continue: {platform} (the app you are using) can see that you talk to the "
     "clinic, when and how often. It cannot read your messages: they are encrypted on your "
     "device by the MedCrypt companion. By pairing you agree to this."
@@ -18,39 +25,41 @@ PLATFORM_WARNING = (
 
 #: The opening of /help; the command list after it is generated from the registry
 #: (``bot.commands.help.member_help``), so a new command cannot be left out of it.
-HELP_INTRO = (
+HELP_INTRO_COMMANDS = N_(
     "This is the clinic's secure relay. Write your message in the MedCrypt companion app, "
-    "then paste the [MEDCRYPT:...] text it gives you here."
+    "then paste the [MEDCRYPT:...] text it gives you here. Commands: {commands}."
 )
 
-PLAINTEXT_BLOCKED = (
+PLAINTEXT_BLOCKED = N_(
     "Not sent: this chat only carries encrypted messages. Please write in the MedCrypt "
     "companion and paste the [MEDCRYPT:...] text it gives you. Your text was not stored."
 )
 
 #: Joined to the plaintext refusals (:func:`emergency`), from ``[clinic]`` settings.
-EMERGENCY_NUMBER = "Emergency number: {number}."
+EMERGENCY_NUMBER = N_("Emergency number: {number}.")
 
 
-def emergency(text: str, number: str) -> str:
-    """The clinic's emergency wording and number (``clinic.emergency_text`` and
-    ``clinic.emergency_number``), as one line."""
-    return f"{text} {EMERGENCY_NUMBER.format(number=number)}" if number else text
+def emergency(text: str, number: str, language: str) -> str:
+    """The clinic's emergency wording (already in ``language``) and number
+    (``clinic.emergency_text[_by_language]`` and ``clinic.emergency_number``), as one line."""
+    if not number:
+        return text
+    return f"{text} {translate(language, EMERGENCY_NUMBER, number=number)}"
 
 
-UNPAIRED_TEXT = (
+UNPAIRED_TEXT = N_(
     "Hello! This is the clinic's secure relay. To start, pair with your physician using "
     "the MedCrypt companion (scan the QR code you were given). Type /help for more."
 )
 
-V1_REFUSED = (
+V1_REFUSED = N_(
     "Not sent: this is an old-format (v1) MedCrypt message, which this relay does not "
     "carry because it reveals who the patient is. Update the companion and resend."
 )
-MALFORMED = "Not sent: that does not look like a complete MedCrypt message. Copy it again."
+MALFORMED = N_("Not sent: that does not look like a complete MedCrypt message. Copy it again.")
 UNKNOWN_PAIRING = "Not sent: this message belongs to a pairing this relay does not know."
 WRONG_SENDER = "Not sent: this message was not written for this conversation."
-UNKNOWN_KIND = "Not sent: this kind of MedCrypt message is not supported here."
+UNKNOWN_KIND = N_("Not sent: this kind of MedCrypt message is not supported here.")
 EPOCH_SHREDDED = "Not sent: this message uses an expired key. Update the companion and resend."
 EPOCH_GONE = ("Not sent: the key of {month} has been shredded (its grace period ended, or "
               "the conversation was shredded on request), so messages of that month can "
@@ -86,7 +95,7 @@ MEDIA_UNAVAILABLE = (
 NOT_ENCRYPTED_FILE = (
     "Not sent: only files encrypted by the MedCrypt companion can be sent here."
 )
-RATE_LIMITED = "You are sending messages very fast. Please wait a minute and try again."
+RATE_LIMITED = N_("You are sending messages very fast. Please wait a minute and try again.")
 REGISTERED = "Pairing offer {tag} registered. Show the QR code to your patient."
 #: The offer's tag is another pairing's (30 bits collide rarely; docs/adr/0031).
 TAG_TAKEN = (
@@ -168,44 +177,51 @@ UNPAIRED = "Your pairing {tag} has ended. The other person was told."
 PARTNER_UNPAIRED = "Your conversation partner ended the pairing ({tag})."
 NO_PAIRINGS_TO_END = "You have no pairing to end."
 DELETED = "All data the relay held about you has been deleted. Goodbye."
-UNKNOWN_COMMAND = "Unknown command. Type /help."
+UNKNOWN_COMMAND = N_("Unknown command. Type /help.")
 ADMIN_ONLY = "That command is for clinic admins only. The attempt was recorded."
 BAD_ARGUMENTS = "That command needs different arguments: {usage}"
 
 # -- the plaintext guard (bot.relay.guard): what was not sent, and whether it is gone ------
 #: How each guard notice ends, by whether the sender's platform lets the relay remove it.
-REMOVED = "It was removed from this chat."
-REMOVE_IT_YOURSELF = "{platform} does not let the relay remove it: please delete it yourself."
-COMMAND_BLOCKED = (
+REMOVED = N_("It was removed from this chat.")
+REMOVE_IT_YOURSELF = N_("{platform} does not let the relay remove it: please delete it yourself.")
+COMMAND_BLOCKED = N_(
     "Not sent: this relay has no such command, and a command is one line (type /help for "
     "the list). Messages go through the MedCrypt companion."
 )
-WORDS_BLOCKED = (
+WORDS_BLOCKED = N_(
     "The plain words with your encrypted message were not sent: this chat only carries "
     "encrypted messages. Write everything in the MedCrypt companion."
 )
-MEDIA_BLOCKED = (
+MEDIA_BLOCKED = N_(
     "Not sent: photos, voice notes, videos and other media cannot travel here unencrypted. "
     "Attach them in the MedCrypt companion, which encrypts them."
 )
-EDIT_BLOCKED = (
+EDIT_BLOCKED = N_(
     "Not sent: edits do not travel here, and an edited message can show your words "
     "unencrypted. The message as you first sent it was handled already; write any "
     "change in the MedCrypt companion and send it as a new message."
 )
-LOCATION_BLOCKED = (
+LOCATION_BLOCKED = N_(
     "Not sent: a shared location cannot be encrypted here, and it would show where you "
     "are. If your physician needs an address, write it in the MedCrypt companion."
 )
-PIECE_STRAY = (
+PIECE_STRAY = N_(
     "Not sent: this looks like one piece of a pasted MedCrypt message, without the rest. "
     "Copy the whole message from the companion and paste it again."
 )
-PIECES_INCOMPLETE = (
+PIECES_INCOMPLETE = Nn_(
     "Not sent: a long MedCrypt message you pasted arrived in pieces, and the rest did not "
-    "follow within {seconds} seconds. Copy it from the companion and paste it again."
+    "follow within {n} second. Copy it from the companion and paste it again.",
+    "Not sent: a long MedCrypt message you pasted arrived in pieces, and the rest did not "
+    "follow within {n} seconds. Copy it from the companion and paste it again.",
 )
 PART_CONFLICT = (
     "Not sent: two different pieces of one multi-part MedCrypt message claimed the same "
     "place. The first one was kept; if the message does not arrive, send it again."
 )
+
+# -- /language (bot.commands.language) ------------------------------------------------------
+#: Written in the language just chosen.
+LANGUAGE_SET = N_("Replies from the relay will now be in English.")
+LANGUAGE_USAGE = N_("Choose the language of the relay's replies: /language es or /language en.")

@@ -103,7 +103,7 @@ def register(ctx: Handling, token: Token) -> None:
     pairing_id = token.header.pairing_id
     if not isinstance(info, RegisterInfo | RegisterV3) or pairing_id is None \
             or token.header.epoch is None:
-        ctx.reply(notices.MALFORMED)
+        ctx.say(notices.MALFORMED)
         return
     now = ctx.services.clock.now()
     if rows.get_pairing(ctx.session, pairing_id.hex()) is not None:
@@ -185,7 +185,7 @@ def accept(ctx: Handling, token: Token, token_text: str) -> None:
     ctx.keep_identity = True
     ctx.audit("pairing_completed", pairing=pairing.pairing_id,
               consent=notices.PLATFORM_WARNING_VERSION)
-    ctx.reply(notices.PLATFORM_WARNING.format(platform=ctx.channel.display_name))
+    ctx.say(notices.PLATFORM_WARNING, platform=ctx.channel.display_name)
     ctx.reply(notices.PAIRED_PATIENT.format(tag=name_of(pairing)))
     ctx.relay_token(pairing.physician_id, token_text, pairing.pairing_id)
     ctx.notify(pairing.physician_id, notices.PAIRED_PHYSICIAN.format(tag=name_of(pairing)))

@@ -60,7 +60,7 @@ def _refuse(ctx: Handling, pairing: PairingRecord, reason: str, text: str) -> No
 def offer(ctx: Handling, token: Token, token_text: str) -> None:
     info = token.upgrade
     if not isinstance(info, UpgradeOffer):  # pragma: no cover - the router checks the step
-        ctx.reply(notices.MALFORMED)
+        ctx.say(notices.MALFORMED)
         return
     pairing = _member_pairing(ctx, info.pairing_id, "physician")
     if pairing is None:
@@ -86,7 +86,7 @@ def offer(ctx: Handling, token: Token, token_text: str) -> None:
 def answer(ctx: Handling, token: Token, token_text: str) -> None:
     info = token.upgrade
     if not isinstance(info, UpgradeAnswer):  # pragma: no cover - the router checks the step
-        ctx.reply(notices.MALFORMED)
+        ctx.say(notices.MALFORMED)
         return
     pairing = _member_pairing(ctx, info.pairing_id, "patient")
     if pairing is None:

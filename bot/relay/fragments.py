@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.domain import notices
+from medcrypt.bot.domain.i18n import translate_plural
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind
 from medcrypt.bot.outbox import queue
 from medcrypt.bot.relay import guarding
@@ -97,10 +98,11 @@ def _keep(ctx: Context, run_id: str, seq: int, piece: Piece, now: datetime, *,
         return  # redelivered: already kept, its rows already queued
     due = now + WINDOW
     if first:
-        text = notices.PIECES_INCOMPLETE.format(seconds=int(WINDOW.total_seconds()))
+        text = translate_plural(ctx.lang, notices.PIECES_INCOMPLETE,
+                                int(WINDOW.total_seconds()))
         queue.enqueue_deferred(
             ctx.session, OutboundMessage(ctx.sender_id, OutKind.NOTICE),
-            f"{text} {guarding.removal(ctx.channel)}", key=f"guard:{run_id}:notice",
+            f"{text} {guarding.removal(ctx.channel, ctx.lang)}", key=f"guard:{run_id}:notice",
             due=due, now=now)
     message_id = ctx.message.platform_message_id
     if ctx.channel.deletes_messages and message_id is not None:

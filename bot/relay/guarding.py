@@ -12,6 +12,7 @@ from __future__ import annotations
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.domain import notices, pairings
 from medcrypt.bot.domain.channels import Channel
+from medcrypt.bot.domain.i18n import translate
 from medcrypt.bot.domain.messages import Media
 from medcrypt.bot.relay.guard import Leftover
 
@@ -35,21 +36,25 @@ def paired(ctx: Context) -> bool:
     return bool(pairings.pairings_of(ctx, ctx.sender_id))
 
 
-def removal(channel: Channel) -> str:
+def removal(channel: Channel, language: str) -> str:
     """How a guard notice ends on ``channel``: removed, or please remove it yourself."""
     if channel.deletes_messages:
-        return notices.REMOVED
-    return notices.REMOVE_IT_YOURSELF.format(platform=channel.display_name)
+        return translate(language, notices.REMOVED)
+    return translate(language, notices.REMOVE_IT_YOURSELF, platform=channel.display_name)
 
 
 def emergency_line(ctx: Context) -> str:
-    """The clinic's configured emergency wording, said after a refused plain text."""
+    """The clinic's configured emergency wording in the sender's language, said after a
+    refused plain text."""
     clinic = ctx.services.settings.clinic
-    return notices.emergency(clinic.emergency_text, clinic.emergency_number)
+    return notices.emergency(clinic.emergency_text_for(ctx.lang), clinic.emergency_number,
+                             ctx.lang)
 
 
 def block(ctx: Context, what: str, notice: str, *, urgent: bool = False) -> None:
     """Guard this message in a paired chat: removed where possible, audited, told.
+
+    ``notice`` is a msgid of :mod:`bot.domain.notices`, told in the sender's language.
 
     ``urgent``: the message held words a person typed, which may be a call for help, so
     the reply ends with the clinic's emergency wording.
@@ -57,7 +62,7 @@ def block(ctx: Context, what: str, notice: str, *, urgent: bool = False) -> None
     ctx.delete_message = True
     ctx.audit("plaintext_blocked", platform=ctx.message.platform.value, what=what)
     ctx.refused(f"blocked_{what}")
-    reply = f"{notice} {removal(ctx.channel)}"
+    reply = f"{translate(ctx.lang, notice)} {removal(ctx.channel, ctx.lang)}"
     ctx.reply(f"{reply}\n{emergency_line(ctx)}" if urgent else reply)
 
 
@@ -74,11 +79,11 @@ def settle(ctx: Context, leftover: Leftover, *, carried: bool) -> None:
     if not paired(ctx):
         ctx.refused("not_paired")
         if media is not None or leftover is Leftover.NONE:
-            ctx.reply(notices.UNPAIRED_TEXT)
+            ctx.say(notices.UNPAIRED_TEXT)
         elif leftover is Leftover.TEXT:
-            ctx.reply(f"{notices.UNPAIRED_TEXT}\n{emergency_line(ctx)}")
+            ctx.reply(f"{translate(ctx.lang, notices.UNPAIRED_TEXT)}\n{emergency_line(ctx)}")
         else:
-            ctx.reply(_LEFTOVER[leftover][2])
+            ctx.say(_LEFTOVER[leftover][2])
         return
     if media is not None:
         block(ctx, *_MEDIA[media])

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 import structlog
 
 from medcrypt.bot.commands.context import Context, Deferred
-from medcrypt.bot.domain import notices
+from medcrypt.bot.domain import i18n, notices
+from medcrypt.bot.domain.identities import Resolved
 from medcrypt.bot.domain.messages import (
     Document,
     InboundMessage,
@@ -31,7 +32,7 @@ from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox.queue import enqueue
 from medcrypt.bot.relay.ratelimit import Limiter
 from medcrypt.bot.relay.router import handle
-from medcrypt.storage.db import SessionFactory
+from medcrypt.storage.db import Session, SessionFactory
 from medcrypt.storage.repos import identities, inbound
 from medcrypt.storage.repos.outbox import release_held
 
@@ -103,6 +104,19 @@ class Intake:
             ids += self.run_deferred(identity_id, work)
         return ids
 
+    def _language(self, session: Session, resolved: Resolved,
+                  language_code: str | None) -> str:
+        """The sender's reply language: their app's (Telegram ``language_code``, any
+        ``es*`` is es_MX) unless they chose one with /language, else the stored one,
+        else the clinic's default. A changed app language is stored for the notices
+        that have no inbound update to read it from (docs/adr/0035)."""
+        hinted = None if resolved.language_chosen else i18n.from_code(language_code)
+        if hinted is not None and hinted != resolved.language:
+            identities.set_language(session, resolved.identity_id, hinted)
+            return hinted
+        return (resolved.language or hinted
+                or self.services.settings.clinic.default_language)
+
     def _report(self, ctx: Context) -> None:
         """Count what this message relayed and refused, once its fate is settled (a
         stranger's rolled-back message relayed nothing but was still refused)."""
@@ -136,15 +150,19 @@ class Intake:
     def accept(
         self, *, platform: Platform, address: str, dedupe_key: str, text: str | None = None,
         document: Document | None = None, media: Media | None = None,
-        platform_message_id: str | None = None,
+        platform_message_id: str | None = None, language_code: str | None = None,
     ) -> Outcome:
+        """Handle one inbound message; ``language_code``: the sender's app language as
+        their platform reports it (Telegram), which sets their stored language."""
         return self._accept(platform=platform, address=address, dedupe_key=dedupe_key,
                             text=text, document=document, media=media,
-                            platform_message_id=platform_message_id)
+                            platform_message_id=platform_message_id,
+                            language_code=language_code)
 
     def _accept(
         self, *, platform: Platform, address: str, dedupe_key: str, text: str | None,
         document: Document | None, media: Media | None, platform_message_id: str | None,
+        language_code: str | None,
     ) -> Outcome:
         now = self.services.clock.now()
         session = self._sessions()
@@ -175,7 +193,8 @@ class Intake:
                                  dedupe_key=dedupe_key, text=text, document=document,
                                  media=media, platform_message_id=platform_message_id,
                                  first_contact=resolved.created)
-            ctx = Context(session=session, services=self.services, message=msg)
+            ctx = Context(session=session, services=self.services, message=msg,
+                          lang=self._language(session, resolved, language_code))
             # Keyed by the address (hashed): a stranger gets a fresh identity id per
             # message because nothing about them is kept. Shared limits update their
             # row in this transaction (ratelimit.SharedRateLimiter).
@@ -183,7 +202,7 @@ class Intake:
             if not allowed:
                 ctx.refused("rate_limited")
                 if warn:
-                    ctx.reply(notices.RATE_LIMITED)
+                    ctx.say(notices.RATE_LIMITED)
             else:
                 handle(ctx)
             if resolved.created and not ctx.keep_identity and \

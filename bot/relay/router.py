@@ -101,7 +101,7 @@ def _handle_token(ctx: Context, token_text: str, token: Token) -> None:
     elif kind is Kind.ESCROW_DEPOSIT:
         _store_escrow(ctx, token)
     else:  # pragma: no cover - parse_token only yields known kinds
-        ctx.reply(notices.UNKNOWN_KIND)
+        ctx.say(notices.UNKNOWN_KIND)
 
 
 def _handle_v3(ctx: Context, token: Token, token_text: str) -> None:
@@ -122,7 +122,7 @@ def _handle_v3(ctx: Context, token: Token, token_text: str) -> None:
     elif kind is Kind.PIN_RECORD:
         _store_record(ctx, token)
     else:  # pragma: no cover - parse_token yields only the kinds above for v3
-        ctx.reply(notices.UNKNOWN_KIND)
+        ctx.say(notices.UNKNOWN_KIND)
 
 
 def _collect_part(ctx: Context, token: Token, token_text: str) -> str | None:
@@ -130,7 +130,7 @@ def _collect_part(ctx: Context, token: Token, token_text: str) -> str | None:
     part = token.part
     if part is None or part.count > MAX_PARTS:
         ctx.refused("malformed")
-        ctx.reply(notices.MALFORMED)
+        ctx.say(notices.MALFORMED)
         return None
     try:
         # The raw chunk, not the text: part 0 starts with the whole token's header, which
@@ -147,7 +147,7 @@ def _collect_part(ctx: Context, token: Token, token_text: str) -> str | None:
         return None
     except (MalformedToken, LimitExceeded):
         ctx.refused("malformed")
-        ctx.reply(notices.MALFORMED)
+        ctx.say(notices.MALFORMED)
         return None
     if chunks is None:
         return None  # more parts to come, or an identical repeated part
@@ -155,7 +155,7 @@ def _collect_part(ctx: Context, token: Token, token_text: str) -> str | None:
         return join_chunks(chunks)
     except (MalformedToken, LimitExceeded):
         ctx.refused("malformed")
-        ctx.reply(notices.MALFORMED)
+        ctx.say(notices.MALFORMED)
         return None
 
 
@@ -292,7 +292,7 @@ def _relay_v3_message(ctx: Context, token_text: str) -> None:
         message = v3wire.parse_message_text(token_text)
     except MalformedToken:  # pragma: no cover - parse_token accepted these bytes already
         ctx.refused("malformed")
-        ctx.reply(notices.MALFORMED)
+        ctx.say(notices.MALFORMED)
         return
     view, deposit = v3wire.relay_view(message), message.deposit
     pairing = _check_route(ctx, view.pairing_id, view.epoch, view.direction)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import CheckConstraint, LargeBinary, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, LargeBinary, String, UniqueConstraint, false, null
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medcrypt.storage.base import Base
@@ -28,6 +28,9 @@ class PlatformIdentity(Base):
         CheckConstraint(f"role IN {ROLES!r}", name="role"),
     )
 
+    #: Never read the database defaults back after an INSERT (see ``language``).
+    __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012 - SQLAlchemy reads it once
+
     id: Mapped[str] = mapped_column(String(ID_HEX_CHARS), primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
     #: Sealed normalized address; NULL once the identity is erased.
@@ -43,6 +46,17 @@ class PlatformIdentity(Base):
     #: When the PHI-free "new secure message" template went out while the window was
     #: closed; cleared when the person writes again (their held messages are released).
     template_sent_at: Mapped[datetime | None]
+    #: The language of the bot's replies (a catalog code such as "es_MX", never personal
+    #: data); NULL: the clinic's ``default_language``. Stored because scheduled notices
+    #: have no inbound update to read it from (docs/adr/0035).
+    #: (Deferred and defaulted by the database, like ``language_chosen``: the ORM loads
+    #: and inserts an identity without them, so code at an older schema revision - the
+    #: migrations' tests - still works; the relay reads both through its Core statement.)
+    language: Mapped[str | None] = mapped_column(String(16), deferred=True,
+                                                 server_default=null())
+    #: The person chose ``language`` with /language: their app's language no longer
+    #: overrides it.
+    language_chosen: Mapped[bool] = mapped_column(server_default=false(), deferred=True)
 
     ADDRESS: ClassVar[EncryptedField] = EncryptedField(
         "platform_identities", "address", blind_index="address_bidx"

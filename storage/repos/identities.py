@@ -27,7 +27,8 @@ from medcrypt.storage.normalize import normalize_address
 
 _TABLE: Table = PlatformIdentity.__table__  # type: ignore[assignment]
 #: Built once: constructing a statement per message cost more than running it.
-_FIND = (select(_TABLE.c.id, _TABLE.c.last_inbound_at, _TABLE.c.template_sent_at)
+_FIND = (select(_TABLE.c.id, _TABLE.c.last_inbound_at, _TABLE.c.template_sent_at,
+                _TABLE.c.language, _TABLE.c.language_chosen)
          .where(_TABLE.c.platform == bindparam("platform"),
                 _TABLE.c.address_bidx.in_(bindparam("candidates", expanding=True)),
                 _TABLE.c.deleted_at.is_(None)).limit(1))
@@ -35,8 +36,9 @@ _ADDRESSES = (select(_TABLE.c.id, _TABLE.c.platform, _TABLE.c.address)
               .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)),
                      _TABLE.c.deleted_at.is_(None)))
 
-#: (identity id, last inbound at, template sent at) of a live identity.
-Window = tuple[str, datetime | None, datetime | None]
+#: (identity id, last inbound at, template sent at, language, language chosen) of a live
+#: identity.
+Window = tuple[str, datetime | None, datetime | None, str | None, bool]
 
 
 def find_identity(
@@ -106,7 +108,11 @@ def ensure_identity(
     """:func:`get_or_create_identity` for the relay: the identity's window columns and
     whether this call created it (in the caller's transaction)."""
     identity, created = get_or_create_identity(session, keyring, platform, address, now=now)
-    return (identity.id, identity.last_inbound_at, identity.template_sent_at), created
+    if created:  # a new row has no language yet: no need to load the deferred columns
+        return (identity.id, identity.last_inbound_at, identity.template_sent_at,
+                None, False), True
+    return (identity.id, identity.last_inbound_at, identity.template_sent_at,
+            identity.language, bool(identity.language_chosen)), False
 
 
 def live_addresses(
@@ -151,6 +157,32 @@ def mark_window(session: Session, identity_id: str, *, last_inbound_at: datetime
     if values:
         session.execute(update(PlatformIdentity).where(PlatformIdentity.id == identity_id)
                         .values(**values).execution_options(synchronize_session="fetch"))
+
+
+def set_language(session: Session, identity_id: str, language: str, *,
+                 chosen: bool = False) -> None:
+    """Remember the language of ``identity_id``'s replies (a catalog code, never more);
+    ``chosen``: the person picked it (/language), so their app's language stops
+    overriding it."""
+    if not language.replace("_", "").isalpha() or len(language) > 16:
+        raise StorageError("a language is a catalog code such as 'es_MX'")
+    values: dict[str, object] = {"language": language}
+    if chosen:
+        values["language_chosen"] = True
+    session.execute(update(PlatformIdentity).where(PlatformIdentity.id == identity_id)
+                    .values(**values).execution_options(synchronize_session="fetch"))
+
+
+def languages_of(session: Session, identity_ids: Iterable[str]) -> dict[str, str | None]:
+    """Live identities -> their stored language (None: the clinic default), in one
+    SELECT: scheduled notices write to many people at once."""
+    ids = list(identity_ids)
+    if not ids:
+        return {}
+    rows = session.execute(select(PlatformIdentity.id, PlatformIdentity.language)
+                           .where(PlatformIdentity.id.in_(ids),
+                                  PlatformIdentity.deleted_at.is_(None)))
+    return {identity_id: language for identity_id, language in rows}
 
 
 def claim_template(session: Session, identity_id: str, now: datetime) -> bool:

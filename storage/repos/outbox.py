@@ -27,7 +27,7 @@ see each other.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
@@ -52,6 +52,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.media import MediaBlob
 from medcrypt.storage.models.outbox import EarlyReceipt, OutboxHead, OutboxMessage
 from medcrypt.storage.models.pairings import Pairing
@@ -267,10 +268,16 @@ def queue_notices(session: Session, notices: Sequence[Notice], now: datetime) ->
 def queue_member_notices(
     session: Session, pairing_ids: Sequence[str], *, text: str, dedupe_head: str,
     dedupe_middle: str, now: datetime, chunk: int = 1000,
+    by_language: Mapping[str, str] | None = None, default_language: str = "en",
 ) -> int:
     """Queue ``text`` once to each member of each pairing, set-based; returns how many
     were new. The dedupe key of a notice is ``head + pairing_id + middle + member``,
     built by the database.
+
+    ``by_language``: the notice in other languages; each member gets the one of their
+    stored language (``platform_identities.language``, NULL: ``default_language``), and
+    ``text`` when their language is not listed. The choice is a ``CASE`` in the same
+    statement: scheduled notices have no inbound update to read a language from.
 
     One ``INSERT ... SELECT ... FROM pairings ON CONFLICT DO NOTHING`` per member column
     and chunk: no row crosses into Python and back, which at 100,000 pairings was a fifth
@@ -283,10 +290,18 @@ def queue_member_notices(
     cols = ["dest_identity_id", "pairing_id", "payload_kind", "payload", "status", "attempts",
             "next_attempt_at", "dedupe_key", "created_at", "updated_at"]
     stamp = literal(now, _OUTBOX.c.created_at.type)
-    payload = literal(text.encode("utf-8"), _OUTBOX.c.payload.type)
+
+    def encoded(value: str) -> Any:
+        return literal(value.encode("utf-8"), _OUTBOX.c.payload.type)
+
     ids = sorted(set(pairing_ids))
     inserted = 0
     for member in (Pairing.physician_id, Pairing.patient_id):
+        payload: Any = encoded(text)
+        if by_language:
+            language = func.coalesce(PlatformIdentity.language, default_language)
+            payload = case({lang: encoded(value) for lang, value in by_language.items()},
+                           value=language, else_=payload)
         for start in range(0, len(ids), chunk):
             source = select(
                 member, Pairing.pairing_id, literal("notice", String()), payload,
@@ -295,6 +310,8 @@ def queue_member_notices(
                 + literal(dedupe_middle, String()) + member,
                 stamp, stamp,
             ).where(Pairing.pairing_id.in_(ids[start:start + chunk]), member.is_not(None))
+            if by_language:
+                source = source.outerjoin(PlatformIdentity, PlatformIdentity.id == member)
             stmt = base.from_select(cols, source).on_conflict_do_nothing().returning(
                 _OUTBOX.c.id)
             new = [int(i) for i in session.execute(stmt).scalars()]

@@ -23,7 +23,7 @@ from tests.support.tokens import pair
 
 WORDS = "Si es una emergencia, no espere respuesta aquí: llame ahora."
 NUMBER = "+52 55 5658 1111"
-LINE = f"{WORDS} {notices.EMERGENCY_NUMBER.format(number=NUMBER)}"
+LINE = notices.emergency(WORDS, NUMBER, "en")
 
 
 @pytest.fixture

@@ -63,7 +63,7 @@ async def test_plaintext_from_paired_user_is_blocked_deleted_and_not_stored(rig:
 async def test_unknown_user_gets_a_reply_and_nothing_is_stored(rig: Rig) -> None:
     rig.tg.user_sends_text(777001, "hello, is this the clinic?")
     assert await last_tg_text(rig, 777001, 1) == (
-        f"{notices.UNPAIRED_TEXT}\n{notices.emergency(EMERGENCY_TEXT, '')}")
+        f"{notices.UNPAIRED_TEXT}\n{notices.emergency(EMERGENCY_TEXT, '', 'en')}")
     r = await rig.tw.user_sends_whatsapp_async("+15559990000", "hello")
     assert r.http_status == 200 and "pair with your physician" in r.response_body
     assert count(rig, PlatformIdentity) == 0

@@ -25,7 +25,7 @@ E = epoch_of(NOW)
 def test_set_based_notices_match_the_row_by_row_ones(migrated_database_url: str) -> None:
     with context(migrated_database_url, FixedClock(NOW)) as ctx:
         pairs = [add_pairing(ctx, start_epoch=E - 1, at=NOW) for _ in range(3)]
-        text = notices.rotated(E, NOW)
+        text = notices.rotated(E, NOW)["en"]
         first = pairs[0]
         with ctx.sessions.begin() as s:  # one member already told by the row-by-row path
             assert queue_notices(s, [Notice(first.patient_id, first.pairing_id, text,

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from medcrypt.bot.domain.i18n import LANGUAGES, N_, translate
 from medcrypt.crypto.keyless.epochs import format_epoch
 
-ROTATED = (
+ROTATED = N_(
     "MedCrypt: new encryption keys from today ({month}). Last month's messages stay "
     "readable until {until} UTC; after that they can no longer be opened by anyone."
 )
@@ -46,8 +47,10 @@ def _when(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M")
 
 
-def rotated(epoch: int, until: datetime) -> str:
-    return ROTATED.format(month=format_epoch(epoch), until=_when(until))
+def rotated(epoch: int, until: datetime) -> dict[str, str]:
+    """The rotation notice in every shipped language: each member gets theirs."""
+    return {language: translate(language, ROTATED, month=format_epoch(epoch),
+                                until=_when(until)) for language in LANGUAGES}
 
 
 def shred_soon(epoch: int, at: datetime) -> str:

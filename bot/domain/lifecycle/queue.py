@@ -8,9 +8,10 @@ format (:mod:`bot.domain.lifecycle.notices`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from medcrypt.bot.domain.i18n import SOURCE_LANGUAGE
 from medcrypt.bot.domain.lifecycle import notices
 from medcrypt.storage.db import Session
 from medcrypt.storage.repos import outbox
@@ -20,8 +21,8 @@ __all__ = ["Notice", "queue_member_notices", "queue_notices"]
 
 
 def queue_member_notices(
-    session: Session, kind: str, epoch: int, pairing_ids: Sequence[str], *, text: str,
-    now: datetime,
+    session: Session, kind: str, epoch: int, pairing_ids: Sequence[str], *,
+    text: str | Mapping[str, str], now: datetime, default_language: str = SOURCE_LANGUAGE,
 ) -> int:
     """Queue ``text`` once to each member of each pairing, set-based; returns how many were new.
 
@@ -30,7 +31,14 @@ def queue_member_notices(
     dedupe key is built by the database with the same format - without a row crossing
     into Python and back. Callers group pairings that get the same text (same epoch,
     same grace window).
+
+    ``text`` by language (:mod:`bot.domain.i18n`): each member gets the one of their
+    stored language, ``default_language`` for whoever has none stored.
     """
     head, middle = notices.dedupe_affixes(kind, epoch)
-    return outbox.queue_member_notices(session, pairing_ids, text=text, dedupe_head=head,
-                                       dedupe_middle=middle, now=now)
+    if isinstance(text, str):
+        return outbox.queue_member_notices(session, pairing_ids, text=text, dedupe_head=head,
+                                           dedupe_middle=middle, now=now)
+    return outbox.queue_member_notices(
+        session, pairing_ids, text=text[default_language], dedupe_head=head,
+        dedupe_middle=middle, now=now, by_language=text, default_language=default_language)

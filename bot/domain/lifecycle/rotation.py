@@ -12,7 +12,7 @@ so 100,000 pairings never hold a lock for long and an interrupted run resumes.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -52,7 +52,7 @@ def _insert_epochs(session: Session, ids: list[str], epoch: int) -> list[str]:
 
 def _rotate_page(
     ctx: Services, session: Session, page: list[ActivePairing], *, epoch: int, now: datetime,
-    actor: str, text: Callable[[int], str],
+    actor: str, text: Callable[[int], Mapping[str, str]],
 ) -> tuple[list[str], int, int]:
     """One batch, in the caller's transaction: (created pairing ids, retired, notices)."""
     info = {r.pairing_id: r for r in page}
@@ -64,8 +64,9 @@ def _rotate_page(
     for pid in created:
         if info[pid].start_epoch < epoch:  # a pairing's first month gets no notice
             by_grace.setdefault(info[pid].grace_days, []).append(pid)
+    default = ctx.settings.clinic.default_language  # each member's, stored, else this
     queued = sum(queue_member_notices(session, "rotated", epoch, pids, text=text(grace),
-                                      now=now)
+                                      now=now, default_language=default)
                  for grace, pids in sorted(by_grace.items()))
     events.extend(AuditEvent(actor, Action.EPOCH_ROTATED, ctx.pairing_ref(pid),
                              {"epoch": epoch}) for pid in created)
@@ -83,7 +84,7 @@ def rotate(
     result = RotationResult(epoch)
 
     @functools.cache
-    def texts(grace_days: int) -> str:
+    def texts(grace_days: int) -> Mapping[str, str]:
         return notices.rotated(epoch, grace_end(epoch - 1, grace_days))
 
     ctx.warm()
