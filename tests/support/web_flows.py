@@ -8,6 +8,8 @@ on a loaded two-core machine that is seconds, hence the generous waits.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from tests.support.web import READY, RecordingServer, open_app
@@ -122,3 +124,20 @@ def receive(page: Any, text: str) -> None:
     page.fill("textarea[name=incoming]", text)
     page.click("[data-action=open]")
     page.wait_for_selector(f"[data-thread-open][data-handled='{before + 1}']", timeout=SLOW_MS)
+
+
+@contextlib.contextmanager
+def two_set_up(browser: Any, server: RecordingServer, *,
+               downloads: bool = False) -> Iterator[tuple[Any, Any]]:
+    """Two phone-sized browsers (own profiles), each with a keystore set up: a
+    physician's and a patient's. Closed on exit."""
+    contexts = [browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US",
+                                    accept_downloads=downloads) for _ in range(2)]
+    try:
+        pages = [ctx.new_page() for ctx in contexts]
+        for page in pages:
+            ready_and_set_up(page, server)
+        yield pages[0], pages[1]
+    finally:
+        for ctx in contexts:
+            ctx.close()

@@ -17,25 +17,17 @@ from tests.support.web_flows import (
     SLOW_MS,
     open_thread,
     pair_web,
-    ready_and_set_up,
     receive,
     token,
+    two_set_up,
 )
 
 
 @pytest.fixture
 def paired(browser: Any, web_server: web.RecordingServer) -> Iterator[tuple[Any, Any]]:
-    contexts = [browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US",
-                                    accept_downloads=True) for _ in range(2)]
-    try:
-        pages = [ctx.new_page() for ctx in contexts]
-        for page in pages:
-            ready_and_set_up(page, web_server)
-        pair_web(pages[0], pages[1])
-        yield pages[0], pages[1]
-    finally:
-        for ctx in contexts:
-            ctx.close()
+    with two_set_up(browser, web_server, downloads=True) as (physician, patient):
+        pair_web(physician, patient)
+        yield physician, patient
 
 
 def test_a_pdf_sealed_in_one_browser_opens_in_the_other(paired: tuple[Any, Any],

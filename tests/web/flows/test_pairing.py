@@ -19,9 +19,9 @@ from tests.support.web_flows import (
     accept,
     error_code,
     make_offer,
-    ready_and_set_up,
     show,
     token,
+    two_set_up,
     unlock,
 )
 
@@ -29,16 +29,8 @@ from tests.support.web_flows import (
 @pytest.fixture
 def two(browser: Any, web_server: web.RecordingServer) -> Iterator[tuple[Any, Any]]:
     """A physician's and a patient's browser, each set up, on the pairing screen."""
-    contexts = [browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
-                for _ in range(2)]
-    try:
-        pages = [ctx.new_page() for ctx in contexts]
-        for page in pages:
-            ready_and_set_up(page, web_server)
-        yield pages[0], pages[1]
-    finally:
-        for ctx in contexts:
-            ctx.close()
+    with two_set_up(browser, web_server) as (physician, patient):
+        yield physician, patient
 
 
 def test_web_physician_and_web_patient_pair_and_verify(two: tuple[Any, Any]) -> None:

@@ -20,9 +20,9 @@ from tests.support.web_flows import (
     error_code,
     open_thread,
     pair_web,
-    ready_and_set_up,
     receive,
     seal,
+    two_set_up,
     unlock,
 )
 
@@ -31,17 +31,9 @@ LONG = "Knee pain after the run, left side. " * 80  # ~2,900 characters
 
 @pytest.fixture
 def paired(browser: Any, web_server: web.RecordingServer) -> Iterator[tuple[Any, Any]]:
-    contexts = [browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
-                for _ in range(2)]
-    try:
-        pages = [ctx.new_page() for ctx in contexts]
-        for page in pages:
-            ready_and_set_up(page, web_server)
-        pair_web(pages[0], pages[1])
-        yield pages[0], pages[1]
-    finally:
-        for ctx in contexts:
-            ctx.close()
+    with two_set_up(browser, web_server) as (physician, patient):
+        pair_web(physician, patient)
+        yield physician, patient
 
 
 def texts(page: Any, direction: str) -> list[str]:
