@@ -152,6 +152,7 @@ class BotApp:
         #: Set (from any thread) when an append left N entries unsigned: the checkpointer
         #: wakes before its tick (ADR 0036). Created on the loop in :meth:`start`.
         self._checkpoint_wanted: asyncio.Event | None = None
+        self._cp_sessions: SessionFactory | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Which platform loops are up; the supervisor keeps them running.
         self.health = LoopHealth()
@@ -252,8 +253,13 @@ class BotApp:
         return self.roles is None or self.roles.held(role) is not None
 
     def _checkpoint_sessions(self) -> SessionFactory | None:
-        """The checkpointer's fenced sessions (None on SQLite: the audit log's own)."""
-        return None if self.roles is None else self.roles.sessions(CHECKPOINTER)
+        """The checkpointer's fenced sessions (None on SQLite: the audit log's own),
+        built once."""
+        if self.roles is None:
+            return None
+        if self._cp_sessions is None:
+            self._cp_sessions = self.roles.sessions(CHECKPOINTER)
+        return self._cp_sessions
 
     def _checkpoint_due(self) -> None:
         """The audit log's ``on_due`` (any thread): wake the checkpointer. Cheap."""
