@@ -26,11 +26,16 @@ lines are queued by ``on_checkpoint`` in the checkpoint's own transaction (the o
 never held in memory. An append that leaves ``checkpoint_every`` or more entries
 unsigned calls ``on_due``, a signal that wakes the checkpointer and nothing more.
 
-The checkpointer also remembers the newest checkpoint it has seen committed. If the
-head row later names an older one, the log was rewound under it - history cut and the
-head fixed - and it refuses to sign on top of it from then on (and logs
-``audit_log_rewound``): the stretch appended since stays unsigned, so ``audit verify``
-fails there rather than seeing a clean chain re-signed by the bot itself.
+The checkpointer also remembers the newest checkpoint it has seen committed. Each head
+read is compared with what was remembered *before* the read started (a checkpoint another
+thread commits during the read is not in it, and is no rewind). A head that names the same
+checkpoint, or a later one whose checkpoint rows chain back to the remembered one and
+whose signatures under this writer's key verify, is an advance. A head that names an
+older checkpoint, another signature at the same seq, or a later checkpoint that does not
+chain back (history cut, then re-signed past the cut) means the log was rewound under
+it: it refuses to sign from then on (and logs ``audit_log_rewound``), so the stretch
+appended since stays unsigned and ``audit verify`` fails there rather than seeing a
+clean chain re-signed by the bot itself.
 
 Verification reads head, checkpoints and entries from one snapshot, holds them to the
 checkpoint coverage of this log's policy at its clock's time, and for logs of at least
@@ -45,7 +50,10 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hmac
+import itertools
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
@@ -82,6 +90,7 @@ from medcrypt.crypto.server.audit import (
     VerifyReport,
     Witness,
     check_ref,
+    checkpoint_signature_ok,
     pseudonym,
     restore_mark,
     split_witnesses,
@@ -212,9 +221,11 @@ class AuditLog:
         self._subjects: dict[str, bytes] = {}
         self._subjects_erasures = -1
         self._pseudonym_key: bytes | None = None
-        #: The newest checkpoint seen committed (seq, signature), and whether the head
-        #: has since named an older one (module docstring).
+        #: The newest checkpoint seen committed (seq, signature), only ever moved forward
+        #: under its lock, and whether the head has since been found rewound (module
+        #: docstring).
         self._seen_cp: tuple[int, bytes] = (0, b"")
+        self._seen_lock = threading.Lock()
         self._rewound = False
 
     # -- appending ----------------------------------------------------------------------
@@ -276,9 +287,9 @@ class AuditLog:
             result = self.head().last_checkpoint
         if result is None:  # only a rewound log is refused a forced checkpoint
             raise StorageError(f"refusing to sign: this process saw checkpoint "
-                               f"{self._seen_cp[0]}, which the database no longer names - "
-                               "the audit log was rewound; check it with `medcrypt-bot "
-                               "audit verify --witness FILE`")
+                               f"{self._seen_cp[0]}, which the checkpoint the database "
+                               "names does not chain back to - the audit log was rewound; "
+                               "check it with `medcrypt-bot audit verify --witness FILE`")
         return result
 
     def checkpoint_open_tail(self, *, sessions: SessionFactory | None = None
@@ -306,8 +317,9 @@ class AuditLog:
         losses = 0
         while True:
             with self._connect() as conn:
+                seen = self._seen_cp  # before the read: what it must not be older than
                 head = self._read_head(conn)
-            self._check_rewound(head, committed=True)
+                self._check_rewound(conn, head, seen, committed=True)
             if self._rewound:
                 return last
             if goal is None:
@@ -374,8 +386,7 @@ class AuditLog:
                     raise storage_error(exc) from None
                 time.sleep(0.05 * 2**attempt)
                 continue
-            if cp.seq > self._seen_cp[0]:
-                self._seen_cp = (cp.seq, cp.sig)
+            self._remember(cp.seq, cp.sig)
             return True
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -608,13 +619,17 @@ class AuditLog:
         except DBAPIError as exc:
             raise storage_error(exc) from None
 
-    def _lock_head(self, conn: Connection) -> HeadRow:
-        """Write the head row first: the lock that serialises the chain (module docstring)."""
+    def _lock_head(self, conn: Connection, *, committed: bool = True) -> HeadRow:
+        """Write the head row first: the lock that serialises the chain (module docstring),
+        and hold the head's checkpoint to what this process has seen."""
+        seen = self._seen_cp  # before the lock: a checkpoint committed later is not in it
         found = _LOCK_HEAD.run(conn)
         if not found:
             conn.execute(insert_ignore(conn, HEAD, genesis_head()))
             found = _LOCK_HEAD.run(conn)
-        return _head_row(found[0] if found else None)
+        head = _head_row(found[0] if found else None)
+        self._check_rewound(conn, head, seen, committed=committed)
+        return head
 
     def _read_head(self, conn: Connection) -> HeadRow:
         return _head_row(conn.execute(_READ_HEAD).first())
@@ -639,11 +654,10 @@ class AuditLog:
         ``checkpoint_every`` unsigned entries it calls ``on_due`` and nothing more.
         ``learned`` receives the subject keys used, for the caller to remember once its
         transaction has committed."""
-        head = head or self._lock_head(conn)
+        head = head or self._lock_head(conn, committed=not in_session)
         if head.erasures != self._subjects_erasures:  # a subject was erased somewhere
             self._subjects.clear()
             self._subjects_erasures = head.erasures
-        self._check_rewound(head, committed=not in_session)
         ts = ts_us if ts_us is not None else to_us(self._clock.now())
         keys = self._subject_keys(conn, {e[2] for e in prepared}, ts)
         if learned is not None:
@@ -701,24 +715,55 @@ class AuditLog:
         return [Checkpoint(int(r[0]), int(r[1]), *(bytes(v) for v in r[2:]))
                 for r in conn.execute(stmt)]
 
-    def _check_rewound(self, head: HeadRow, *, committed: bool) -> None:
-        """Compare the locked head's checkpoint with the newest this writer has seen.
+    def _check_rewound(self, conn: Connection, head: HeadRow, seen: tuple[int, bytes], *,
+                       committed: bool) -> None:
+        """Tell a concurrent advance from a rewind (module docstring).
 
-        ``committed`` says the head read shows only committed rows (our own transaction
-        has written nothing yet), so a newer checkpoint in it may be remembered; inside
-        a caller's session it may be our own uncommitted one, which must not be.
+        ``seen`` is the newest checkpoint this process knew of before ``head`` was read,
+        so every checkpoint in it was committed before the read began and a read that
+        names an older one was not merely early. A later checkpoint is an advance only
+        if the checkpoint rows from the seen one up to it link by ``prev_sig`` and the
+        signatures made with this writer's key verify. ``committed`` says the read shows
+        only committed rows; a head read inside a caller's session is checked the same
+        way but not remembered.
         """
-        seen_seq, seen_sig = self._seen_cp
-        if head.cp_seq > seen_seq:
-            if committed:
-                self._seen_cp = (head.cp_seq, head.cp_sig)
+        seen_seq, seen_sig = seen
+        if head.cp_seq == seen_seq and hmac.compare_digest(head.cp_sig, seen_sig):
             return
-        if seen_seq == 0 or (head.cp_seq == seen_seq and head.cp_sig == seen_sig):
+        if head.cp_seq > seen_seq and (
+                seen_seq == 0 or self._chains_back(conn, head, seen_seq, seen_sig)):
+            if committed:
+                self._remember(head.cp_seq, head.cp_sig)
             return
         if not self._rewound:
             log.critical("audit_log_rewound", seen_checkpoint_seq=seen_seq,
                          head_checkpoint_seq=head.cp_seq, head_seq=head.seq)
         self._rewound = True
+
+    def _chains_back(self, conn: Connection, head: HeadRow, seen_seq: int,
+                     seen_sig: bytes) -> bool:
+        """Whether the checkpoint ``head`` names chains back to (seen_seq, seen_sig):
+        one read of the checkpoint rows between them, each naming the previous one's
+        signature, those signed with this writer's key verifying under it. Runs once
+        per checkpoint another writer committed, so it stays off the append's cost."""
+        cps = self._checkpoints(conn, seen_seq, head.cp_seq)
+        if (not cps or cps[0].seq != seen_seq or cps[-1].seq != head.cp_seq
+                or not hmac.compare_digest(cps[0].sig, seen_sig)
+                or not hmac.compare_digest(cps[-1].sig, head.cp_sig)):
+            return False
+        keys = {self._signer.key_id: self._signer.public_key} if self._signer else {}
+        for prev, cp in itertools.pairwise(cps):
+            if not hmac.compare_digest(cp.prev_sig, prev.sig):
+                return False
+            if cp.key_id in keys and not checkpoint_signature_ok(cp, keys):
+                return False
+        return True
+
+    def _remember(self, seq: int, sig: bytes) -> None:
+        """Move the newest seen checkpoint forward, never back (threads race to it)."""
+        with self._seen_lock:
+            if seq > self._seen_cp[0]:
+                self._seen_cp = (seq, sig)
 
     def _pseudonym_secret(self) -> bytes:
         """Load the pseudonym key, creating it on first use.

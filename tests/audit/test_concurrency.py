@@ -15,9 +15,10 @@ import sys
 import textwrap
 import threading
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.server.audit import Action, CheckpointSigner
@@ -61,6 +62,51 @@ def test_threads_append_one_chain(audit_engine: Engine, keyring: Keyring,
     counts = _actions(audit_engine)
     assert counts[Action.RELAY_ACCEPTED] == 4 * (36 + 4 * 3)
     assert report.head_seq == sum(counts.values()) and report.checkpoints >= 4
+
+
+def test_a_checkpoint_committed_between_a_head_read_and_its_check_is_an_advance(
+    audit_engine: Engine, keyring: Keyring, signer: CheckpointSigner, public_keys: dict,
+) -> None:
+    """The interleaving that made four threads in one process trip the rewind guard,
+    forced: thread A reads the head (naming checkpoint 1); before A compares it with what
+    this process has seen, thread B commits checkpoint 2. A's head read is older than the
+    process's memory, but nothing was rewound - A read it before B's commit."""
+    log = AuditLog(audit_engine, keyring, clock=FixedClock(NOW), signer=signer,
+                   checkpoint_every=5)
+    ref = log.pseudonym("patient", "race")
+    log.append(ref, Action.RELAY_ACCEPTED, ref)
+    log.checkpoint_now()
+    log.append_many([AuditEvent(ref, Action.RELAY_ACCEPTED, ref)] * 3)
+    victim = threading.current_thread()
+    fired: list[BaseException | None] = []
+
+    def after_execute(conn: object, cursor: object, statement: str, *rest: object) -> None:
+        if (threading.current_thread() is victim and not fired
+                and statement.lstrip().upper().startswith("SELECT")
+                and "FROM audit_head" in statement):
+            fired.append(None)
+            other = threading.Thread(target=lambda: _record(fired, log.checkpoint_now))
+            other.start()
+            other.join(30)
+
+    event.listen(audit_engine, "after_cursor_execute", after_execute)
+    try:
+        mine = log.checkpoint_now()
+    finally:
+        event.remove(audit_engine, "after_cursor_execute", after_execute)
+    assert len(fired) == 2 and fired[1] is None, fired  # B ran inside A's read, and won
+    assert not log.rewound
+    assert mine == log.head().last_checkpoint
+    assert log.verify(public_keys).checkpoints == 2
+
+
+def _record(out: list[BaseException | None], work: Callable[[], object]) -> None:
+    try:
+        work()
+    except BaseException as exc:
+        out.append(exc)
+    else:
+        out.append(None)
 
 
 WORKER = textwrap.dedent("""
