@@ -6,7 +6,9 @@ plain single-row INSERT + commit through the same engine, counted as this proces
 CPU (``time.process_time``; on PostgreSQL the server's work is not ours). Both are
 measured alternately in rounds, medians printed, on SQLite and (with ``--pg-url`` or
 ``MEDCRYPT_BENCH_PG_URL``) PostgreSQL. Appends use a few recurring subjects, as the
-bot's do (a patient's entries come in runs), and a signing key as the bot has one.
+bot's do (a patient's entries come in runs), and a signing key as the bot has one - held
+by a provider that counts its calls: appends never sign (ADR 0036), so the count printed
+must be 0 however many appends crossed ``checkpoint_every``.
 
     python -m bench.run audit_append
     python -m bench.bench_audit_append --ops 500 --rounds 7 --pg-url postgresql+psycopg://...
@@ -32,6 +34,7 @@ from bench.harness import load_average
 from bench.scratch_db import postgres_database
 from medcrypt.bot.app.wiring import SystemClock
 from medcrypt.crypto.server.audit import Action, CheckpointSigner
+from medcrypt.crypto.server.env_provider import EnvProvider
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.audit import AuditLog
@@ -59,16 +62,33 @@ def _database(backend: str, tmp: Path, pg_url: str) -> Iterator[str]:
         yield url
 
 
-def _case(url: str, ops: int, rounds: int) -> tuple[float, float]:
-    """(append µs CPU, INSERT+commit µs CPU), medians over ``rounds``."""
+class _CountingProvider:
+    """The env provider's checkpoint key, counting signatures."""
+
+    def __init__(self) -> None:
+        self.inner = EnvProvider({1: os.urandom(32)}, os.urandom(32))
+        self.signs = 0
+
+    def public_key(self) -> bytes:
+        return self.inner.public_key()
+
+    def sign(self, message: bytes) -> bytes:
+        self.signs += 1
+        return self.inner.sign(message)
+
+
+def _case(url: str, ops: int, rounds: int) -> tuple[float, float, int]:
+    """(append µs CPU, INSERT+commit µs CPU, provider calls by appends), medians over
+    ``rounds``."""
     migrate.upgrade(url)
     engine: Engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE bench_plain (id INTEGER PRIMARY KEY, v BYTEA)"
                           if engine.dialect.name == "postgresql" else
                           "CREATE TABLE bench_plain (id INTEGER PRIMARY KEY, v BLOB)"))
+    provider = _CountingProvider()
     audit = AuditLog(engine, Keyring({1: os.urandom(32)}), clock=SystemClock(),
-                     signer=CheckpointSigner(os.urandom(32)), checkpoint_every=1000,
+                     signer=CheckpointSigner.in_provider(provider), checkpoint_every=1000,
                      checkpoint_interval=timedelta(hours=1))
     subjects = [audit.pseudonym("patient", f"p{i}") for i in range(8)]
     actor = audit.pseudonym("physician", "d1")
@@ -91,7 +111,7 @@ def _case(url: str, ops: int, rounds: int) -> tuple[float, float]:
         appends.append(_cpu_per_op(append, ops))
         inserts.append(_cpu_per_op(insert, ops))
     engine.dispose()
-    return statistics.median(appends), statistics.median(inserts)
+    return statistics.median(appends), statistics.median(inserts), provider.signs
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -113,9 +133,10 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="medcrypt-bench-audit-append-") as tmp:
         for backend in ["sqlite"] + (["postgresql"] if args.pg_url else []):
             with _database(backend, Path(tmp), args.pg_url) as url:
-                append_us, insert_us = _case(url, args.ops, args.rounds)
+                append_us, insert_us, signs = _case(url, args.ops, args.rounds)
             print(f"  {backend:<11} append {append_us:8.1f} us   insert+commit "
-                  f"{insert_us:8.1f} us   ratio {append_us / insert_us:5.2f}x", flush=True)
+                  f"{insert_us:8.1f} us   ratio {append_us / insert_us:5.2f}x   "
+                  f"provider calls by appends {signs}", flush=True)
     print(f"load average after: {load_average()}")
     return 0
 

@@ -75,7 +75,6 @@ from medcrypt.bot.outbox.worker import OutboxWorker
 from medcrypt.bot.relay.intake import Intake
 from medcrypt.bot.relay.ratelimit import Limiter, RateLimiter, SharedRateLimiter
 from medcrypt.bot.scheduler.maintenance import (
-    WitnessQueue,
     checkpoint_tick,
     expire_breakglass,
     remind_missing_deposits,
@@ -87,7 +86,7 @@ from medcrypt.crypto.server.audit import SYSTEM_BOT, Action
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.checkpointer import WalCheckpointer
-from medcrypt.storage.db import Engine, is_sqlite, make_engine
+from medcrypt.storage.db import Engine, SessionFactory, is_sqlite, make_engine
 from medcrypt.storage.gate import install as install_gate
 from medcrypt.storage.repos import ratelimits
 
@@ -150,15 +149,19 @@ class BotApp:
                              if database and database != ":memory:" else None)
         # Jobs and deferred commands use the database from worker threads (storage.gate).
         self.gate = install_gate(self.engine)
-        self.witnesses = WitnessQueue()
+        #: Set (from any thread) when an append left N entries unsigned: the checkpointer
+        #: wakes before its tick (ADR 0036). Created on the loop in :meth:`start`.
+        self._checkpoint_wanted: asyncio.Event | None = None
+        self._cp_sessions: SessionFactory | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         #: Which platform loops are up; the supervisor keeps them running.
         self.health = LoopHealth()
         #: This bot's Prometheus registry; the relay, outbox and jobs count into it.
         self.metrics = BotMetrics(self.health)
-        # The one bundle of the process, with the one audit log of its engine: it signs
-        # checkpoints when a key is configured and tells the witness queue about each.
+        # The one bundle of the process, with the one audit log of its engine: appends
+        # never sign; the checkpointer task does, queueing witness lines as it commits.
         self.services = build_services(settings, self.clock, environ=env, engine=self.engine,
-                                       keyring=self.keyring, on_checkpoint=self.witnesses.add,
+                                       keyring=self.keyring, on_due=self._checkpoint_due,
                                        events=self.metrics)
         self.services.warm()
         self.sessions = self.services.sessions
@@ -232,7 +235,6 @@ class BotApp:
             file_links={Platform.WHATSAPP: self.webhook.file_links} if self.webhook else None)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._deferred: set[asyncio.Task[None]] = set()
         self._scheduler: AsyncIOScheduler | None = None
         self._stopped = False
@@ -249,6 +251,45 @@ class BotApp:
 
     def _holds(self, role: str) -> bool:
         return self.roles is None or self.roles.held(role) is not None
+
+    def _checkpoint_sessions(self) -> SessionFactory | None:
+        """The checkpointer's fenced sessions (None on SQLite: the audit log's own),
+        built once."""
+        if self.roles is None:
+            return None
+        if self._cp_sessions is None:
+            self._cp_sessions = self.roles.sessions(CHECKPOINTER)
+        return self._cp_sessions
+
+    def _checkpoint_due(self) -> None:
+        """The audit log's ``on_due`` (any thread): wake the checkpointer. Cheap."""
+        loop, wanted = self._loop, self._checkpoint_wanted
+        if loop is not None and wanted is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wanted.set)
+
+    async def _checkpointer(self) -> None:
+        """Sign audit checkpoints on the tick and when appends signal N unsigned entries,
+        while this process holds the checkpointer role. A provider that is down delays
+        the checkpoint (logged, and ``medcrypt_audit_checkpoint_failures_total``); it never
+        fails an append."""
+        assert self._checkpoint_wanted is not None
+        wanted = self._checkpoint_wanted
+        while not self._stop.is_set():
+            wanted.clear()
+            if self._holds(CHECKPOINTER):
+                try:
+                    await asyncio.to_thread(checkpoint_tick, self.services, self.clock.now(),
+                                            sessions=self._checkpoint_sessions())
+                    self.worker.wake()  # witness lines were queued with any checkpoint
+                except Exception as exc:  # delayed, not lost: the next pass catches up
+                    self.metrics.checkpoint_failed()
+                    log.error("audit_checkpoint_delayed", error=type(exc).__name__)
+            waits = {asyncio.ensure_future(self._stop.wait()),
+                     asyncio.ensure_future(wanted.wait())}
+            _done, pending = await asyncio.wait(waits, timeout=self.checkpoint_every_seconds,
+                                                return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
 
     async def _role_changed(self, role: str, held: bool) -> None:
         """Start or stop what a role runs (the keeper calls this on the event loop)."""
@@ -317,10 +358,10 @@ class BotApp:
         try:
             self.services.audit.append(SYSTEM_BOT, action, SYSTEM_BOT, {
                 "telegram": self.telegram is not None, "whatsapp": self.webhook is not None})
-            if action is Action.BOT_STOPPED:
+            if action is Action.BOT_STOPPED and self._holds(CHECKPOINTER):
                 # A tail left unsigned would fail `audit verify` once older than the
                 # checkpoint interval, exactly as a log cut back to it does.
-                self.services.audit.checkpoint_open_tail()
+                self.services.audit.checkpoint_open_tail(sessions=self._checkpoint_sessions())
         except Exception as exc:  # the audit log's own failure is logged, never fatal here
             log.error("audit_lifecycle_failed", action=action.value, error=type(exc).__name__)
 
@@ -372,6 +413,8 @@ class BotApp:
                                         stop=self.telegram.stop_loop())
         self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
         self._tasks.append(asyncio.create_task(self._housekeeping()))
+        self._checkpoint_wanted = asyncio.Event()
+        self._tasks.append(asyncio.create_task(self._checkpointer()))
         self._tasks.append(asyncio.create_task(self._maintenance()))
         if self.roles is None:
             self._scheduler = start_scheduler(self.services)
@@ -405,7 +448,7 @@ class BotApp:
                 await asyncio.wait_for(self._stop.wait(), timeout=every_seconds)
 
     async def _maintenance(self) -> None:
-        """Every few minutes: audit checkpoint and witness posts, break-glass expiry.
+        """Every few minutes: break-glass expiry (audit checkpoints: :meth:`_checkpointer`).
 
         Once a day (the first time an hour after start, so a bot restarted in a loop
         does not nag): reminders about missing escrow deposits.
@@ -415,8 +458,6 @@ class BotApp:
         while not self._stop.is_set():
             try:
                 mine = self._holds(CHECKPOINTER)
-                posted = await asyncio.to_thread(checkpoint_tick, self.services,
-                                                 self.witnesses, self.clock.now(), sign=mine)
                 expired = 0
                 if mine:
                     expired = await asyncio.to_thread(expire_breakglass, self.services)
@@ -425,8 +466,8 @@ class BotApp:
                     reminded = await asyncio.to_thread(remind_missing_deposits, self.services,
                                                        self.clock.now())
                     next_daily = loop.time() + self.daily_every_seconds
-                if posted or expired or reminded:
-                    log.info("maintenance", witness_posts=posted, breakglass_expired=expired,
+                if expired or reminded:
+                    log.info("maintenance", breakglass_expired=expired,
                              deposit_reminders=reminded)
                     self.worker.wake()
             except Exception as exc:  # maintenance must never take the relay down

@@ -92,6 +92,10 @@ class BotMetrics:
         self.checkpoint_age = Gauge("medcrypt_audit_checkpoint_age_seconds",
                                     "Age of the newest signed audit checkpoint (NaN: none)",
                                     registry=r)
+        self._checkpoint_failures = Counter(
+            "medcrypt_audit_checkpoint_failures", "Checkpointer passes that failed (the key "
+            "provider down, the database busy): the checkpoint is delayed, appends go on",
+            registry=r)
         self.breakglass = Gauge("medcrypt_breakglass_requests",
                                 "Break-glass requests in the database, by status",
                                 ["status"], registry=r)
@@ -143,6 +147,9 @@ class BotMetrics:
                           _word(outcome, JOB_OUTCOMES)).inc()
 
     # -- gauges the probe sets ----------------------------------------------------------
+    def checkpoint_failed(self) -> None:
+        self._checkpoint_failures.inc()
+
     def set_state(self, *, now: datetime, backlog: int, oldest: datetime | None,
                   audit_seq: int, checkpoint_at: datetime | None,
                   breakglass: Iterable[tuple[str, int]]) -> None:

@@ -19,13 +19,14 @@ from medcrypt.bot.domain.events import NoEvents, RelayEvents
 from medcrypt.bot.domain.services import Services
 from medcrypt.bot.keyproviders import open_provider
 from medcrypt.bot.scheduler.listing import format_listing
+from medcrypt.bot.scheduler.maintenance import queue_witness_lines
 from medcrypt.crypto.clock import Clock
 from medcrypt.crypto.errors import ConfigError
 from medcrypt.crypto.server.audit import Checkpoint, CheckpointSigner
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage.audit import AuditLog
 from medcrypt.storage.backup.erasure_record import ErasureRecord
-from medcrypt.storage.db import Engine, make_engine
+from medcrypt.storage.db import Engine, Session, make_engine
 
 
 class SystemClock:
@@ -60,44 +61,55 @@ def audit_signer(settings: Settings, environ: Mapping[str, str] | None = None, *
 def open_audit_log(
     settings: Settings, engine: Engine, *, clock: Clock | None = None,
     keyring: Keyring | None = None, environ: Mapping[str, str] | None = None,
-    require_signer: bool = False, on_checkpoint: Callable[[Checkpoint], None] | None = None,
-    signer: CheckpointSigner | None = None,
+    require_signer: bool = False,
+    on_checkpoint: Callable[[Session, Checkpoint], None] | None = None,
+    on_due: Callable[[], None] | None = None, signer: CheckpointSigner | None = None,
 ) -> AuditLog:
     """The audit log as configured: checkpoint policy, signing key, vacuum mode.
 
-    ``keyring`` may be None for a verify-only log; ``on_checkpoint`` hears of every
-    checkpoint written (the bot posts witness lines).
+    ``keyring`` may be None for a verify-only log; ``on_checkpoint`` runs in every
+    checkpoint's own transaction (witness lines into the outbox); ``on_due`` hears that
+    N entries wait for the checkpointer (ADR 0036).
     """
     return AuditLog(
         engine, keyring, clock=clock or SystemClock(),
         signer=signer or audit_signer(settings, environ, required=require_signer),
         checkpoint_every=settings.audit.checkpoint_every_entries,
         checkpoint_interval=timedelta(minutes=settings.audit.checkpoint_interval_minutes),
-        postgres_vacuum=settings.database.postgres_vacuum, on_checkpoint=on_checkpoint)
+        postgres_vacuum=settings.database.postgres_vacuum, on_checkpoint=on_checkpoint,
+        on_due=on_due)
 
 
 def build_services(
     settings: Settings, clock: Clock, *, environ: Mapping[str, str] | None = None,
     engine: Engine | None = None, keyring: Keyring | None = None,
-    on_checkpoint: Callable[[Checkpoint], None] | None = None,
+    on_due: Callable[[], None] | None = None,
     events: RelayEvents | None = None,
 ) -> Services:
     """The bundle, the way every entry point builds it: engine, server keyring, audit log.
 
     The server keyring comes from the environment unless given; the engine is made from
     ``database.url`` unless given (the bot passes its own, tuned for the relay).
-    ``events`` receives the relay's counts (the bot passes its metrics).
+    ``events`` receives the relay's counts (the bot passes its metrics). Every
+    checkpoint, whichever entry point signs it, queues its witness lines in its own
+    transaction; ``on_due`` is the bot's checkpointer wake-up.
     """
     env = os.environ if environ is None else environ
     keyring = keyring or Keyring.from_environ(env, env_name=settings.keyring.server_keys_env)
     engine = engine or make_engine(settings.database_url)
     signer = audit_signer(settings, env)
+
+    def witness(session: Session, checkpoint: Checkpoint) -> None:
+        queue_witness_lines(services, session, checkpoint)  # bound below, before any use
+
     audit = open_audit_log(settings, engine, clock=clock, keyring=keyring, environ=env,
-                           on_checkpoint=on_checkpoint, signer=signer)
-    return Services(
+                           on_checkpoint=witness,
+                           on_due=on_due, signer=signer)
+    services = Services(
         settings=settings, engine=engine, clock=clock, keyring=keyring, audit=audit,
         channels=channels(settings, env), admin_target=parse_target, job_listing=format_listing,
         audit_public_keys={signer.key_id: signer.public_key} if signer is not None else {},
         erasure_record=(ErasureRecord(settings.backup.erasure_record_path, keyring)
                         if settings.backup.erasure_record_path else None),
         events=events or NoEvents())
+    return services

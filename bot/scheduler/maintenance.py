@@ -1,12 +1,12 @@
 """The bot's periodic duties besides rotation and shredding (which APScheduler runs).
 
-* **Audit checkpoints and their witness.** ``checkpoint_if_due`` every few minutes (the
-  log signs one every N entries or at least hourly); every checkpoint written - by this
-  loop or by an append that crossed the N-entry mark on any thread - is posted as plain
-  text to every admin's chat through the outbox. Checkpoints are collected by the audit
-  log's ``on_checkpoint`` callback into a thread-safe queue and posted from here, never
-  from inside the append's transaction, and only once they are readable from the
-  database (an append rolled back with its message leaves no line to post).
+* **Audit checkpoints and their witness.** The checkpointer (the replica holding the
+  ``audit_checkpointer`` lease; on SQLite the one bot process) calls
+  ``checkpoint_if_due`` on this tick and whenever an append signals that N entries wait
+  (ADR 0036); appends never sign. Each checkpoint's witness lines - plain text to every
+  admin's chat - are queued in the outbox by :func:`queue_witness_lines`, inside the
+  checkpoint's own transaction: a crash between the commit and the send loses nothing,
+  and a checkpoint that lost its compare-and-set queues nothing.
 * **Break-glass expiry**, on the same tick: requests whose approval window passed
   become ``expired`` (one audit entry each).
 * **Daily:** tell physicians whose pairing has messages but no escrow deposit this
@@ -15,8 +15,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from datetime import datetime
 
 from medcrypt.bot.domain.audit_chat import witness_post
@@ -26,28 +24,11 @@ from medcrypt.bot.domain.messages import OutboundMessage, OutKind
 from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox.queue import enqueue
 from medcrypt.crypto.server.audit import Checkpoint
+from medcrypt.storage.db import Session, SessionFactory
 from medcrypt.storage.repos.admins import admin_identity_ids
 
 
-class WitnessQueue:
-    """Checkpoints announced by the audit log, waiting to be posted (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: deque[Checkpoint] = deque()
-
-    def add(self, checkpoint: Checkpoint) -> None:
-        with self._lock:
-            self._items.append(checkpoint)
-
-    def drain(self) -> list[Checkpoint]:
-        with self._lock:
-            items = list(self._items)
-            self._items.clear()
-        return items
-
-
-def admin_identities(ctx: Services) -> list[str]:
+def admin_identities(ctx: Services, session: Session) -> list[str]:
     """Identity ids of every admin: the configured admins of every platform and the
     chat-added admins.
 
@@ -59,42 +40,31 @@ def admin_identities(ctx: Services) -> list[str]:
     PHI-free template that asks them to write). Nothing is dropped.
     """
     ids: list[str] = []
-    with ctx.sessions.begin() as session:
-        for channel in ctx.channels.values():
-            ids += [ctx.directory.resolve(session, channel.platform, address).identity_id
-                    for address in channel.config_admins]
-        ids += [i for i in admin_identity_ids(session) if i not in ids]
+    for channel in ctx.channels.values():
+        ids += [ctx.directory.resolve(session, channel.platform, address).identity_id
+                for address in channel.config_admins]
+    ids += [i for i in admin_identity_ids(session) if i not in ids]
     return ids
 
 
-def post_witnesses(ctx: Services, checkpoints: list[Checkpoint], now: datetime) -> int:
-    """Queue one witness message per committed checkpoint per admin; returns the count."""
-    if not checkpoints or not ctx.settings.audit.post_checkpoints_to_admins:
+def queue_witness_lines(ctx: Services, session: Session, checkpoint: Checkpoint) -> int:
+    """Queue one witness message per admin for ``checkpoint``, in ``session`` - the
+    checkpoint's own transaction (the audit log's ``on_checkpoint``). Returns the count."""
+    if not ctx.settings.audit.post_checkpoints_to_admins:
         return 0
-    committed = {(cp.seq, cp.sig) for cp in ctx.audit.checkpoints(
-        after_seq=min(c.seq for c in checkpoints) - 1, limit=len(checkpoints) + 1000)}
-    real = [cp for cp in checkpoints if (cp.seq, cp.sig) in committed]
-    if not real:
-        return 0
-    admins = admin_identities(ctx)
-    sent = 0
-    with ctx.sessions.begin() as session:
-        for cp in sorted(real, key=lambda c: c.seq):
-            text = witness_post(cp)
-            for admin in admins:
-                sent += len(enqueue(session, OutboundMessage(
-                    recipient_id=admin, kind=OutKind.NOTICE, text=text), [text], now))
-    return sent
+    text = witness_post(checkpoint)
+    now = ctx.clock.now()
+    return sum(len(enqueue(session, OutboundMessage(
+        recipient_id=admin, kind=OutKind.NOTICE, text=text), [text], now))
+        for admin in admin_identities(ctx, session))
 
 
-def checkpoint_tick(ctx: Services, queue: WitnessQueue, now: datetime, *,
-                    sign: bool = True) -> int:
-    """Sign a checkpoint if one is due (``sign``: this replica holds the checkpointer
-    role), then post every checkpoint this process heard of - its own appends' too,
-    which no other replica knows about."""
-    if sign:
-        ctx.audit.checkpoint_if_due(now)
-    return post_witnesses(ctx, queue.drain(), now)
+def checkpoint_tick(ctx: Services, now: datetime, *,
+                    sessions: SessionFactory | None = None) -> Checkpoint | None:
+    """The checkpointer's pass: sign what is due, witness lines queued with each.
+
+    Call only while holding the checkpointer role; ``sessions`` are its fenced ones."""
+    return ctx.audit.checkpoint_if_due(now, sessions=sessions)
 
 
 def expire_breakglass(ctx: Services) -> int:

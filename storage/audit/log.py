@@ -15,21 +15,27 @@ change and its audit record commit or roll back together). On SQLite append befo
 reading other tables in that transaction, or the write lock may be refused
 (SQLITE_BUSY) and the caller retries.
 
-Checkpoints keep the coverage promises the verifier holds the log to
-(:mod:`medcrypt.crypto.server.audit.coverage`), in every append, engine or session: a
-checkpoint is written inside the batch before it would leave more than
-``checkpoint_every`` entries unsigned, and at the end of any transaction that reaches
-``checkpoint_every - 1`` unsigned entries or is written ``checkpoint_interval`` or more
-after the last checkpoint - so a late entry is signed in its own transaction. A
-checkpoint taken in the caller's session is announced (its witness line posted) only
-once that session commits.
+Appends never sign and never call the key provider (docs/adr/0036): checkpoints are the
+checkpointer's, a role held under the ``audit_checkpointer`` lease (on SQLite the one bot
+process). It reads the head without a lock, signs outside any transaction, and commits
+with a compare-and-set on the previous checkpoint's seq and signature; a lost race throws
+the signature away and starts again from the new head. It signs at most
+``checkpoint_every`` entries past the last checkpoint each time (catching up in steps
+after an outage), so the count rule holds between every two checkpoints. The witness
+lines are queued by ``on_checkpoint`` in the checkpoint's own transaction (the outbox),
+never held in memory. An append that leaves ``checkpoint_every`` or more entries
+unsigned calls ``on_due``, a signal that wakes the checkpointer and nothing more.
 
-A writer also remembers the newest checkpoint it has seen committed. If the head row
-later names an older one, the log was rewound under a running writer - history cut
-and the head fixed, the attack the coverage rules are for - and this writer refuses to
-sign on top of it from then on (and logs ``audit_log_rewound``): the stretch it keeps
-appending stays unsigned, so ``audit verify`` fails there rather than seeing a clean
-chain re-signed by the bot itself.
+The checkpointer also remembers the newest checkpoint it has seen committed. Each head
+read is compared with what was remembered *before* the read started (a checkpoint another
+thread commits during the read is not in it, and is no rewind). A head that names the same
+checkpoint, or a later one whose checkpoint rows chain back to the remembered one and
+whose signatures under this writer's key verify, is an advance. A head that names an
+older checkpoint, another signature at the same seq, or a later checkpoint that does not
+chain back (history cut, then re-signed past the cut) means the log was rewound under
+it: it refuses to sign from then on (and logs ``audit_log_rewound``), so the stretch
+appended since stays unsigned and ``audit verify`` fails there rather than seeing a
+clean chain re-signed by the bot itself.
 
 Verification reads head, checkpoints and entries from one snapshot, holds them to the
 checkpoint coverage of this log's policy at its clock's time, and for logs of at least
@@ -44,7 +50,10 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hmac
+import itertools
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
@@ -57,7 +66,7 @@ from sqlalchemy import (
     Engine,
     bindparam,
     delete,
-    event,
+    exists,
     insert,
     literal_column,
     select,
@@ -81,6 +90,7 @@ from medcrypt.crypto.server.audit import (
     VerifyReport,
     Witness,
     check_ref,
+    checkpoint_signature_ok,
     pseudonym,
     restore_mark,
     split_witnesses,
@@ -118,7 +128,12 @@ from medcrypt.storage.audit.records import (
     to_us,
     transient,
 )
-from medcrypt.storage.db import is_sqlite, sqlite_checkpoint_truncate
+from medcrypt.storage.db import (
+    SessionFactory,
+    is_sqlite,
+    session_factory,
+    sqlite_checkpoint_truncate,
+)
 from medcrypt.storage.encrypted import Sealed
 from medcrypt.storage.models.audit import AuditSecret, AuditSubjectKey
 
@@ -142,9 +157,18 @@ _READ_HEAD = select(*_HEAD_COLUMNS).where(HEAD.c.id == 1)
 _MOVE = (update(HEAD).where(HEAD.c.id == literal_column("1"))
          .values(seq=bindparam("h_seq"), entry_hash=bindparam("h_hash")))
 _MOVE_HEAD = Prebuilt(_MOVE)
-_MOVE_HEAD_CP = Prebuilt(_MOVE.values(checkpoint_seq=bindparam("h_cp_seq"),
-                                      checkpoint_ts_us=bindparam("h_cp_ts"),
-                                      checkpoint_sig=bindparam("h_cp_sig")))
+#: The checkpointer's compare-and-set: the head must still name the checkpoint the new
+#: one was signed after, and the signed entry must still have the signed hash.
+_CAS_HEAD = (update(HEAD).where(
+    HEAD.c.id == 1, HEAD.c.checkpoint_seq == bindparam("p_prev_seq"),
+    HEAD.c.checkpoint_sig == bindparam("p_prev_sig"), HEAD.c.seq >= bindparam("p_seq"),
+    exists().where(ENTRIES.c.seq == bindparam("p_seq"),
+                   ENTRIES.c.entry_hash == bindparam("p_hash")))
+    .values(checkpoint_seq=bindparam("p_seq"), checkpoint_ts_us=bindparam("p_ts"),
+            checkpoint_sig=bindparam("p_sig")))
+_ENTRY_HASH = select(ENTRIES.c.entry_hash).where(ENTRIES.c.seq == bindparam("e_seq"))
+#: Consecutive lost compare-and-sets before a checkpointer pass gives up until the next.
+CAS_ATTEMPTS = 5
 _COUNT_ERASURE = update(HEAD).where(HEAD.c.id == 1).values(erasures=HEAD.c.erasures + 1)
 _INSERT_CHECKPOINT = insert(CHECKPOINTS)
 _LOAD_KEYS = select(SUBJECT_KEYS.c.subject_ref, SUBJECT_KEYS.c.wrapped).where(
@@ -170,7 +194,8 @@ class AuditLog:
         checkpoint_every: int = 1000,
         checkpoint_interval: timedelta = timedelta(hours=1),
         checkpoint_grace: timedelta = CHECKPOINT_GRACE,
-        on_checkpoint: Callable[[Checkpoint], None] | None = None,
+        on_checkpoint: Callable[[Session, Checkpoint], None] | None = None,
+        on_due: Callable[[], None] | None = None,
         postgres_vacuum: Literal["none", "vacuum", "vacuum_full"] = "vacuum",
         rng: Callable[[int], bytes] = os.urandom,
     ) -> None:
@@ -186,6 +211,8 @@ class AuditLog:
         self._interval_us = checkpoint_interval // timedelta(microseconds=1)
         self._grace_us = checkpoint_grace // timedelta(microseconds=1)
         self._on_checkpoint = on_checkpoint
+        self._on_due = on_due
+        self._sessions = session_factory(engine)
         self._vacuum = postgres_vacuum
         self._rng = rng
         self._key_cache: dict[tuple[str, bytes], bytes] = {}
@@ -194,9 +221,11 @@ class AuditLog:
         self._subjects: dict[str, bytes] = {}
         self._subjects_erasures = -1
         self._pseudonym_key: bytes | None = None
-        #: The newest checkpoint seen committed (seq, signature), and whether the head
-        #: has since named an older one (module docstring).
+        #: The newest checkpoint seen committed (seq, signature), only ever moved forward
+        #: under its lock, and whether the head has since been found rewound (module
+        #: docstring).
         self._seen_cp: tuple[int, bytes] = (0, b"")
+        self._seen_lock = threading.Lock()
         self._rewound = False
 
     # -- appending ----------------------------------------------------------------------
@@ -211,56 +240,60 @@ class AuditLog:
     def append_many(
         self, events: Iterable[AuditEvent], *, session: Session | None = None
     ) -> Appended:
-        """Append several entries in one transaction (one lock, one executemany)."""
+        """Append several entries in one transaction (one lock, one executemany).
+
+        Never signs and never calls the key provider (ADR 0036): when the unsigned tail
+        reaches ``checkpoint_every`` it only calls ``on_due``, the checkpointer's signal.
+        """
         prepared = [prepare(e) for e in events]
         if not prepared:
             raise ValueError("append_many needs at least one event")
         if session is not None:
             try:
-                result = self._write(session.connection(), prepared, in_session=True)
+                return self._write(session.connection(), prepared, in_session=True)
             except DBAPIError as exc:
                 raise storage_error(exc) from None
-            if result.checkpoints:
-                self._after_commit(session, result.checkpoints)
-            return result
         learned: dict[str, bytes] = {}
         result = self._transaction(lambda conn: self._write(conn, prepared, learned=learned))
         self._subjects.update(learned)  # committed: safe to use without reading them again
-        self._committed(result.checkpoints)
         return result
 
-    def checkpoint_if_due(self, now: datetime | None = None) -> Checkpoint | None:
-        """Sign a checkpoint when N entries or the interval passed since the last one.
+    # -- the checkpointer (off the append path: ADR 0036) -----------------------------------
 
-        The scheduler calls this every few minutes; a cheap unlocked read decides, so
-        calls that find nothing to do never take the write lock.
+    def checkpoint_if_due(self, now: datetime | None = None, *,
+                          sessions: SessionFactory | None = None) -> Checkpoint | None:
+        """Sign checkpoints while N entries or the interval passed since the last one.
+
+        The checkpointer's verb (the maintenance tick and the ``on_due`` signal call it).
+        A cheap unlocked read decides; a log that fell behind (a provider outage) is
+        caught up in steps of at most N entries, so the count rule still holds between
+        every two checkpoints. ``sessions`` are the checkpointer role's fenced sessions.
         """
         if self._signer is None:
             return None
         now_us = to_us(now if now is not None else self._clock.now())
-        with self._connect() as conn:
-            head = self._read_head(conn)
-        if not self._due(head, now_us):
-            return None
-        result = self._transaction(lambda conn: self._checkpoint_locked(conn, now_us, False))
-        self._committed((result,) if result else ())
-        return result
+        return self._sign_passes(now_us, force=False, sessions=sessions)
 
-    def checkpoint_now(self, now: datetime | None = None) -> Checkpoint:
-        """Sign a checkpoint unconditionally (bot shutdown, before a backup, tests)."""
+    def checkpoint_now(self, now: datetime | None = None, *,
+                       sessions: SessionFactory | None = None) -> Checkpoint:
+        """Sign up to the current head (bot shutdown, before a backup, tests). With
+        nothing unsigned a checkpoint entry is appended first, so a fresh signed time
+        is recorded either way."""
         if self._signer is None:
             raise ConfigError("audit.signing_key_env", "no checkpoint signing key configured")
         now_us = to_us(now if now is not None else self._clock.now())
-        result = self._transaction(lambda conn: self._checkpoint_locked(conn, now_us, True))
+        result = self._sign_passes(now_us, force=True, sessions=sessions)
+        if result is None and not self._rewound:  # another checkpointer covered the head
+            result = self.head().last_checkpoint
         if result is None:  # only a rewound log is refused a forced checkpoint
             raise StorageError(f"refusing to sign: this process saw checkpoint "
-                               f"{self._seen_cp[0]}, which the database no longer names - "
-                               "the audit log was rewound; check it with `medcrypt-bot "
-                               "audit verify --witness FILE`")
-        self._committed((result,))
+                               f"{self._seen_cp[0]}, which the checkpoint the database "
+                               "names does not chain back to - the audit log was rewound; "
+                               "check it with `medcrypt-bot audit verify --witness FILE`")
         return result
 
-    def checkpoint_open_tail(self) -> Checkpoint | None:
+    def checkpoint_open_tail(self, *, sessions: SessionFactory | None = None
+                             ) -> Checkpoint | None:
         """Sign the entries no checkpoint covers yet, if any and a key is configured.
 
         For a writer that is about to stop (the bot's shutdown): a tail left open would
@@ -272,7 +305,90 @@ class AuditLog:
             head = self._read_head(conn)
         if head.seq == head.cp_seq:
             return None
-        return self.checkpoint_now()
+        return self.checkpoint_now(sessions=sessions)
+
+    def _sign_passes(self, now_us: int, *, force: bool,
+                     sessions: SessionFactory | None) -> Checkpoint | None:
+        """Sign and commit checkpoints until nothing is due (or, forced, up to the head
+        as it was on entry). A lost compare-and-set discards its signature and starts
+        again from the new head; :data:`CAS_ATTEMPTS` losses in a row give up."""
+        last: Checkpoint | None = None
+        goal: int | None = None
+        losses = 0
+        while True:
+            with self._connect() as conn:
+                seen = self._seen_cp  # before the read: what it must not be older than
+                head = self._read_head(conn)
+                self._check_rewound(conn, head, seen, committed=True)
+            if self._rewound:
+                return last
+            if goal is None:
+                goal = head.seq if head.seq > head.cp_seq else head.seq + 1
+            wanted = (head.cp_seq < goal) if force else self._due(head, now_us)
+            if not wanted:
+                return last
+            if head.seq == head.cp_seq:  # nothing unsigned: a checkpoint entry to sign
+                head = self._transaction(lambda conn: self._marker(conn, now_us))
+                goal = max(goal, head.seq)
+            cp = self._sign_over(head, now_us)  # no transaction open, no lock held
+            if self._commit_checkpoint(cp, head, sessions):
+                last, losses = cp, 0
+                continue
+            losses += 1  # another checkpointer won: this signature is thrown away
+            if losses >= CAS_ATTEMPTS:
+                log.warning("audit_checkpoint_cas_lost", attempts=losses)
+                return last
+
+    def _marker(self, conn: Connection, ts_us: int) -> HeadRow:
+        """Append the checkpoint entry a checkpoint with nothing else to sign covers."""
+        head = self._lock_head(conn)
+        event = prepare(AuditEvent(SYSTEM_AUDIT, Action.CHECKPOINT, SYSTEM_AUDIT,
+                                   {"previous_checkpoint_seq": head.cp_seq}))
+        done = self._write(conn, [event], ts_us=ts_us, head=head)
+        return head._replace(seq=done.last_seq, entry_hash=done.entry_hash)
+
+    def _sign_over(self, head: HeadRow, now_us: int) -> Checkpoint:
+        """Sign the chain up to at most N entries past the last checkpoint (rule 1)."""
+        if self._signer is None:
+            raise ConfigError("audit.signing_key_env", "no checkpoint signing key configured")
+        target = min(head.seq, head.cp_seq + self._every)
+        digest = head.entry_hash
+        if target != head.seq:
+            with self._connect() as conn:
+                digest = bytes(conn.execute(_ENTRY_HASH, {"e_seq": target}).scalar_one())
+        return self._signer.sign(target, now_us, digest, head.cp_sig)
+
+    def _commit_checkpoint(self, cp: Checkpoint, head: HeadRow,
+                           sessions: SessionFactory | None) -> bool:
+        """Commit ``cp`` if the head still names the checkpoint it was signed after (the
+        compare-and-set) and its entry still has the signed hash; queue its witness
+        lines (``on_checkpoint``) in the same transaction."""
+        factory = sessions or self._sessions
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                with factory.begin() as session:
+                    conn = session.connection()
+                    moved = conn.execute(_CAS_HEAD, {
+                        "p_seq": cp.seq, "p_ts": cp.ts_us, "p_sig": cp.sig,
+                        "p_prev_seq": head.cp_seq, "p_prev_sig": head.cp_sig,
+                        "p_hash": cp.head_hash}).rowcount
+                    if moved != 1:
+                        return False
+                    conn.execute(_INSERT_CHECKPOINT, {
+                        "seq": cp.seq, "ts_us": cp.ts_us, "head_hash": cp.head_hash,
+                        "key_id": cp.key_id, "prev_sig": cp.prev_sig, "sig": cp.sig})
+                    if self._on_checkpoint is not None:
+                        self._on_checkpoint(session, cp)
+            except IntegrityError:
+                return False  # a checkpoint at this seq exists: another signer won
+            except DBAPIError as exc:
+                if not transient(exc) or attempt == WRITE_ATTEMPTS - 1:
+                    raise storage_error(exc) from None
+                time.sleep(0.05 * 2**attempt)
+                continue
+            self._remember(cp.seq, cp.sig)
+            return True
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @property
     def rewound(self) -> bool:
@@ -331,7 +447,7 @@ class AuditLog:
         if jobs < 1 or batch_size < 1:
             raise ValueError("verify needs jobs >= 1 and batch_size >= 1")
         coverage = CoveragePolicy(self._every, self._interval_us, to_us(self._clock.now()),
-                                  self._grace_us)
+                                  self._grace_us, off_path=True)
         with self._connect() as conn:
             if not is_sqlite(self._engine):  # one snapshot for head, checkpoints, entries
                 conn.execution_options(isolation_level="REPEATABLE READ")  # in place
@@ -386,22 +502,41 @@ class AuditLog:
         return marks
 
     def append_signed(self, events: Iterable[AuditEvent]) -> Appended:
-        """Append ``events`` and sign a checkpoint right after them, in one transaction.
+        """Append ``events`` and a checkpoint entry in one transaction, then sign a
+        checkpoint over exactly that entry (outside the transaction).
 
         For entries the verifier only accepts when signed by a checkpoint of their own
-        (``audit.restored``): without a signing key this refuses rather than write one
-        the verifier would reject.
+        (``audit.restored``, written while the bot is stopped): without a signing key
+        this refuses rather than write one the verifier would reject.
         """
         if self._signer is None:
             raise ConfigError("audit.signing_key_env", "no checkpoint signing key "
                                                        "configured: a restore entry must "
                                                        "be signed")
         prepared = [prepare(e) for e in events]
-        result = self._transaction(lambda conn: self._write(conn, prepared, force=True))
-        if not result.checkpoints or result.checkpoints[-1].seq != result.last_seq + 1:
-            raise StorageError("the audit log refused to sign the entry (rewound log)")
-        self._committed(result.checkpoints)
-        return result
+        now_us = to_us(self._clock.now())
+
+        def write(conn: Connection) -> tuple[Appended, HeadRow]:
+            head = self._lock_head(conn)
+            marker = prepare(AuditEvent(SYSTEM_AUDIT, Action.CHECKPOINT, SYSTEM_AUDIT,
+                                        {"previous_checkpoint_seq": head.cp_seq}))
+            done = self._write(conn, prepared, ts_us=now_us, head=head)
+            mid = head._replace(seq=done.last_seq, entry_hash=done.entry_hash)
+            mark = self._write(conn, [marker], ts_us=now_us, head=mid)
+            return done, mid._replace(seq=mark.last_seq, entry_hash=mark.entry_hash)
+
+        result, head = self._transaction(write)
+        if head.seq - head.cp_seq > self._every:  # catch up first: rule 1 holds
+            self._sign_passes(now_us, force=False, sessions=None)
+            with self._connect() as conn:
+                current = self._read_head(conn)
+            head = head._replace(cp_seq=current.cp_seq, cp_ts_us=current.cp_ts_us,
+                                 cp_sig=current.cp_sig)
+        cp = self._sign_over(head, now_us)
+        if self._rewound or cp.seq != head.seq or not self._commit_checkpoint(cp, head, None):
+            raise StorageError("the audit log refused to sign the entry (rewound log, or "
+                               "another writer moved the head)")
+        return dataclasses.replace(result, checkpoints=(cp,))
 
     # -- export and erasure ----------------------------------------------------------------
 
@@ -447,10 +582,9 @@ class AuditLog:
             conn.execute(_COUNT_ERASURE)  # every writer drops its cached subject keys
             return result
 
-        result = self._transaction(work)
+        self._transaction(work)
         for cached in [k for k in list(self._key_cache) if k[0] == subject_ref]:
             self._key_cache.pop(cached, None)  # list(): other threads may be inserting
-        self._committed(result.checkpoints)
         if purge:
             self._purge_deleted()
 
@@ -485,13 +619,17 @@ class AuditLog:
         except DBAPIError as exc:
             raise storage_error(exc) from None
 
-    def _lock_head(self, conn: Connection) -> HeadRow:
-        """Write the head row first: the lock that serialises the chain (module docstring)."""
+    def _lock_head(self, conn: Connection, *, committed: bool = True) -> HeadRow:
+        """Write the head row first: the lock that serialises the chain (module docstring),
+        and hold the head's checkpoint to what this process has seen."""
+        seen = self._seen_cp  # before the lock: a checkpoint committed later is not in it
         found = _LOCK_HEAD.run(conn)
         if not found:
             conn.execute(insert_ignore(conn, HEAD, genesis_head()))
             found = _LOCK_HEAD.run(conn)
-        return _head_row(found[0] if found else None)
+        head = _head_row(found[0] if found else None)
+        self._check_rewound(conn, head, seen, committed=committed)
+        return head
 
     def _read_head(self, conn: Connection) -> HeadRow:
         return _head_row(conn.execute(_READ_HEAD).first())
@@ -507,55 +645,33 @@ class AuditLog:
                                                          "keyring to write or decrypt")
         return self._keyring
 
-    def _checkpoint_locked(self, conn: Connection, now_us: int, force: bool) -> Checkpoint | None:
-        head = self._lock_head(conn)
-        self._check_rewound(head, committed=True)
-        if self._rewound or (not force and not self._due(head, now_us)):
-            return None  # rewound, or another process checkpointed while we waited
-        return self._write(conn, [], ts_us=now_us, head=head).checkpoint
-
     def _write(
         self, conn: Connection, prepared: Sequence[Prepared], *,
         ts_us: int | None = None, head: HeadRow | None = None, in_session: bool = False,
-        force: bool = False, learned: dict[str, bytes] | None = None,
+        learned: dict[str, bytes] | None = None,
     ) -> Appended:
-        """Lock, chain, encrypt and insert, with the checkpoints coverage needs
-        (:mod:`.chain`). No ``prepared`` events means a checkpoint is wanted now.
+        """Lock, chain, encrypt and insert. Never signs (ADR 0036): past
+        ``checkpoint_every`` unsigned entries it calls ``on_due`` and nothing more.
         ``learned`` receives the subject keys used, for the caller to remember once its
         transaction has committed."""
-        head = head or self._lock_head(conn)
+        head = head or self._lock_head(conn, committed=not in_session)
         if head.erasures != self._subjects_erasures:  # a subject was erased somewhere
             self._subjects.clear()
             self._subjects_erasures = head.erasures
-        self._check_rewound(head, committed=not in_session)
         ts = ts_us if ts_us is not None else to_us(self._clock.now())
-        signer = None if self._rewound else self._signer
-        subjects = {e[2] for e in prepared} | ({SYSTEM_AUDIT} if signer else set())
-        keys = self._subject_keys(conn, subjects, ts)
+        keys = self._subject_keys(conn, {e[2] for e in prepared}, ts)
         if learned is not None:
             learned.update(keys)
-        chain = TransactionChain(head, ts, keys,
-                                 signer=signer, every=self._every,
-                                 interval_us=self._interval_us, rng=self._rng)
-        mine = [chain.add(entry) for entry in prepared]  # the caller's entries: seq, hash
-        chain.close(force=force or not prepared)
-        first_seq = mine[0][0] if mine else head.seq + 1
-        last_seq, last_hash = mine[-1] if mine else (head.seq, head.entry_hash)
-        if len(chain.rows) == 1 and not chain.checkpoints and insert_and_move_head(
-                conn, chain.rows[0], chain.seq, chain.prev):
-            return Appended(first_seq, last_seq, last_hash, ())
-        if chain.rows:
+        chain = TransactionChain(head, ts, keys, rng=self._rng)
+        mine = [chain.add(entry) for entry in prepared]
+        first_seq, last_seq, last_hash = mine[0][0], mine[-1][0], mine[-1][1]
+        if not (len(chain.rows) == 1 and insert_and_move_head(
+                conn, chain.rows[0], chain.seq, chain.prev)):
             insert_entries(conn, chain.rows)
-        values: dict[str, Any] = {"h_seq": chain.seq, "h_hash": chain.prev}
-        if chain.checkpoints:
-            conn.execute(_INSERT_CHECKPOINT, [
-                {"seq": cp.seq, "ts_us": cp.ts_us, "head_hash": cp.head_hash,
-                 "key_id": cp.key_id, "prev_sig": cp.prev_sig, "sig": cp.sig}
-                for cp in chain.checkpoints])
-            last = chain.checkpoints[-1]
-            values |= {"h_cp_seq": last.seq, "h_cp_ts": last.ts_us, "h_cp_sig": last.sig}
-        (_MOVE_HEAD_CP if chain.checkpoints else _MOVE_HEAD).run(conn, values)
-        return Appended(first_seq, last_seq, last_hash, tuple(chain.checkpoints))
+            _MOVE_HEAD.run(conn, {"h_seq": chain.seq, "h_hash": chain.prev})
+        if self._on_due is not None and chain.seq - head.cp_seq >= self._every:
+            self._on_due()  # a signal only: the checkpointer reads the committed head
+        return Appended(first_seq, last_seq, last_hash)
 
     def _subject_keys(self, conn: Connection, refs: set[str], ts_us: int) -> dict[str, bytes]:
         """Existing subject keys, creating missing ones (caller holds the head lock).
@@ -599,47 +715,55 @@ class AuditLog:
         return [Checkpoint(int(r[0]), int(r[1]), *(bytes(v) for v in r[2:]))
                 for r in conn.execute(stmt)]
 
-    def _after_commit(self, session: Session, checkpoints: Sequence[Checkpoint]) -> None:
-        """Announce (and remember) ``checkpoints`` once ``session`` commits - or never,
-        if it rolls back first: a session can roll back and be used again, and its next
-        commit must not announce what the rollback undid."""
+    def _check_rewound(self, conn: Connection, head: HeadRow, seen: tuple[int, bytes], *,
+                       committed: bool) -> None:
+        """Tell a concurrent advance from a rewind (module docstring).
 
-        def committed(_session: Session) -> None:
-            event.remove(session, "after_rollback", rolled_back)
-            self._committed(checkpoints)
-
-        def rolled_back(_session: Session) -> None:
-            event.remove(session, "after_commit", committed)
-
-        event.listen(session, "after_commit", committed, once=True)
-        event.listen(session, "after_rollback", rolled_back, once=True)
-
-    def _check_rewound(self, head: HeadRow, *, committed: bool) -> None:
-        """Compare the locked head's checkpoint with the newest this writer has seen.
-
-        ``committed`` says the head read shows only committed rows (our own transaction
-        has written nothing yet), so a newer checkpoint in it may be remembered; inside
-        a caller's session it may be our own uncommitted one, which must not be.
+        ``seen`` is the newest checkpoint this process knew of before ``head`` was read,
+        so every checkpoint in it was committed before the read began and a read that
+        names an older one was not merely early. A later checkpoint is an advance only
+        if the checkpoint rows from the seen one up to it link by ``prev_sig`` and the
+        signatures made with this writer's key verify. ``committed`` says the read shows
+        only committed rows; a head read inside a caller's session is checked the same
+        way but not remembered.
         """
-        seen_seq, seen_sig = self._seen_cp
-        if head.cp_seq > seen_seq:
-            if committed:
-                self._seen_cp = (head.cp_seq, head.cp_sig)
+        seen_seq, seen_sig = seen
+        if head.cp_seq == seen_seq and hmac.compare_digest(head.cp_sig, seen_sig):
             return
-        if seen_seq == 0 or (head.cp_seq == seen_seq and head.cp_sig == seen_sig):
+        if head.cp_seq > seen_seq and (
+                seen_seq == 0 or self._chains_back(conn, head, seen_seq, seen_sig)):
+            if committed:
+                self._remember(head.cp_seq, head.cp_sig)
             return
         if not self._rewound:
             log.critical("audit_log_rewound", seen_checkpoint_seq=seen_seq,
                          head_checkpoint_seq=head.cp_seq, head_seq=head.seq)
         self._rewound = True
 
-    def _committed(self, checkpoints: Iterable[Checkpoint]) -> None:
-        """Our checkpoints are committed: remember the newest, announce each."""
-        for checkpoint in checkpoints:
-            if checkpoint.seq > self._seen_cp[0]:
-                self._seen_cp = (checkpoint.seq, checkpoint.sig)
-            if self._on_checkpoint is not None:
-                self._on_checkpoint(checkpoint)
+    def _chains_back(self, conn: Connection, head: HeadRow, seen_seq: int,
+                     seen_sig: bytes) -> bool:
+        """Whether the checkpoint ``head`` names chains back to (seen_seq, seen_sig):
+        one read of the checkpoint rows between them, each naming the previous one's
+        signature, those signed with this writer's key verifying under it. Runs once
+        per checkpoint another writer committed, so it stays off the append's cost."""
+        cps = self._checkpoints(conn, seen_seq, head.cp_seq)
+        if (not cps or cps[0].seq != seen_seq or cps[-1].seq != head.cp_seq
+                or not hmac.compare_digest(cps[0].sig, seen_sig)
+                or not hmac.compare_digest(cps[-1].sig, head.cp_sig)):
+            return False
+        keys = {self._signer.key_id: self._signer.public_key} if self._signer else {}
+        for prev, cp in itertools.pairwise(cps):
+            if not hmac.compare_digest(cp.prev_sig, prev.sig):
+                return False
+            if cp.key_id in keys and not checkpoint_signature_ok(cp, keys):
+                return False
+        return True
+
+    def _remember(self, seq: int, sig: bytes) -> None:
+        """Move the newest seen checkpoint forward, never back (threads race to it)."""
+        with self._seen_lock:
+            if seq > self._seen_cp[0]:
+                self._seen_cp = (seq, sig)
 
     def _pseudonym_secret(self) -> bytes:
         """Load the pseudonym key, creating it on first use.

@@ -114,7 +114,7 @@ def verify_parallel(
     if dialect == "postgresql":
         snapshot = str(conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
     stops = stop_seqs_of(checkpoints, witnesses)
-    interval = coverage.interval_us if coverage is not None else None
+    interval = coverage.late_interval_us if coverage is not None else None
     times = checkpoint_times(checkpoints)
 
     def stops_in(after: int, upto: int) -> list[int]:

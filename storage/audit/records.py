@@ -53,11 +53,7 @@ class AuditEvent(NamedTuple):
 
 @dataclass(frozen=True)
 class Appended:
-    """Where the caller's entries landed, and the checkpoints taken with them.
-
-    A large batch can carry checkpoints between its entries (coverage allows at most
-    ``checkpoint_every`` unsigned entries), so ``first_seq..last_seq`` may include them.
-    """
+    """Where the caller's entries landed (and, from ``append_signed`` only, its checkpoint)."""
 
     first_seq: int
     last_seq: int

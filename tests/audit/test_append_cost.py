@@ -30,6 +30,7 @@ def test_an_erasure_by_another_process_retires_the_remembered_key(
     after = bot.append(admin, Action.RELAY_ACCEPTED, patient, {"direction": 2})
     [entry] = list(cron.export(from_seq=after.last_seq, to_seq=after.last_seq))
     assert (entry.state, entry.details) == ("ok", {"direction": 2})
+    bot.checkpoint_if_due()
     assert bot.verify(public_keys).head_seq == after.last_seq
 
 

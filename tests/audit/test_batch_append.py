@@ -82,8 +82,9 @@ def test_a_batch_writes_the_chain_single_appends_write(
         log.append_many([AuditEvent(e.actor, Action.ADMIN_COMMAND, e.subject)
                          for e in {e.subject: e for e in events}.values()])
         write(log, events)
+        log.checkpoint_if_due()  # signs over the last entry: no entry of its own
         report = log.verify(public_keys)
-        assert report.head_seq == 7 + 1 + 40  # the first transaction is signed at once
+        assert report.head_seq == 7 + 40
         return _rows(audit_engine)
 
     def singles(log: AuditLog, events: list[AuditEvent]) -> None:
@@ -96,30 +97,28 @@ def test_a_batch_writes_the_chain_single_appends_write(
 
     one_by_one = run(singles)
     batched = run(batches)
-    assert len(one_by_one) == 48
+    assert len(one_by_one) == 47
     assert batched == one_by_one
 
 
 def test_a_batch_in_the_callers_transaction_commits_or_vanishes_with_it(
     audit_engine: Engine, keyring: Keyring, signer: CheckpointSigner, public_keys: dict,
 ) -> None:
-    posted: list[int] = []
-    log = AuditLog(audit_engine, keyring, clock=FixedClock(NOW), signer=signer,
-                   on_checkpoint=lambda cp: posted.append(cp.seq))
+    log = AuditLog(audit_engine, keyring, clock=FixedClock(NOW), signer=signer)
     events = _events(log, 12)
     with audit_engine.connect() as conn, Session(bind=conn) as session:
         appended = log.append_many(events, session=session)
         assert (appended.first_seq, appended.last_seq) == (1, 12)
-        assert appended.checkpoint is not None and appended.checkpoint.seq == 13
+        assert appended.checkpoint is None  # appends never sign (ADR 0036)
         session.rollback()
     assert log.head().seq == 0 and _rows(audit_engine) == []
-    assert posted == []  # a rolled-back checkpoint has no witness line to post
+    assert log.checkpoint_open_tail() is None  # nothing to sign: the batch vanished
     with audit_engine.connect() as conn, Session(bind=conn) as session:
         log.append_many(events, session=session)
-        assert posted == []  # not before the caller's commit
         session.commit()
-    assert posted == [13]
-    assert log.verify(public_keys).head_seq == 13
+    signed = log.checkpoint_if_due()
+    assert signed is not None and signed.seq == 12
+    assert log.verify(public_keys).head_seq == 12
 
 
 def test_batches_racing_single_appends_leave_one_chain(
@@ -174,6 +173,7 @@ def test_batches_racing_single_appends_leave_one_chain(
                 if (a in batch_actions) != (b in batch_actions)]
         assert len(runs) <= 2 * 4
         assert len(runs) >= 3, "batches and singles did not interleave; nothing was proved"
+        logs[1].checkpoint_if_due()
         report = logs[1].verify(public_keys)
         assert report.head_seq == len(rows)
     finally:

@@ -52,6 +52,7 @@ def test_erasing_a_subject_shreds_details_but_not_the_chain(
     assert mine[-1].action == Action.SUBJECT_ERASED
     theirs = [e for e in entries if e.subject_ref == bob]
     assert theirs and all(e.details == {"reason": "epoch_shredded"} for e in theirs)
+    assert audit_log.checkpoint_if_due() is not None  # the checkpointer's pass
     assert audit_log.verify(public_keys).head_seq == len(entries)
     assert _count(audit_engine, SUBJECT_KEYS, SUBJECT_KEYS.c.subject_ref == alice) == 0
     if database_url.startswith("sqlite"):  # secure_delete + WAL truncation: bytes are gone
@@ -66,70 +67,71 @@ def test_erasing_a_subject_shreds_details_but_not_the_chain(
 def test_session_appends_commit_or_roll_back_with_the_caller(
     audit_engine: Engine, keyring: Keyring, signer: CheckpointSigner, public_keys: dict
 ) -> None:
-    posted: list[Checkpoint] = []
-    audit_log = AuditLog(audit_engine, keyring, clock=FixedClock(NOW), signer=signer,
-                         on_checkpoint=posted.append)
+    audit_log = AuditLog(audit_engine, keyring, clock=FixedClock(NOW), signer=signer)
     sessions = session_factory(audit_engine)
     ref = audit_log.pseudonym("pairing", b"\x01" * 16)
     with sessions() as session:
         audit_log.append(SYSTEM_BOT, Action.PAIRING_REGISTERED, ref, session=session)
         session.rollback()
-    assert audit_log.head().seq == 0 and posted == []
+    assert audit_log.head().seq == 0
     with sessions.begin() as session:
         done = audit_log.append(SYSTEM_BOT, Action.PAIRING_REGISTERED, ref, session=session)
-        assert posted == []  # its witness line waits for the caller's commit
-    # Nothing was signed yet, so the first entry is late: signed in its own transaction.
-    assert done.first_seq == done.last_seq == 1 and audit_log.head().seq == 2
-    assert done.checkpoint is not None and posted == [done.checkpoint]
-    assert audit_log.verify(public_keys).last_checkpoint_seq == 2
+    # Appends never sign (ADR 0036): the checkpointer does, after the commit.
+    assert done.first_seq == done.last_seq == 1 and done.checkpoint is None
+    signed = audit_log.checkpoint_if_due()
+    assert signed is not None and signed.seq == 1
+    assert audit_log.verify(public_keys).last_checkpoint_seq == 1
 
 
 def test_checkpoint_if_due_by_count_and_by_time(
     audit_engine: Engine, keyring: Keyring, signer: CheckpointSigner, public_keys: dict
 ) -> None:
     clock = FixedClock(NOW)
-    posted = []
+    posted: list[Checkpoint] = []
     log = AuditLog(audit_engine, keyring, clock=clock, signer=signer, checkpoint_every=5,
-                   checkpoint_interval=timedelta(hours=1), on_checkpoint=posted.append)
+                   checkpoint_interval=timedelta(hours=1),
+                   on_checkpoint=lambda _session, cp: posted.append(cp))
     sessions = session_factory(audit_engine)
     first = log.checkpoint_if_due()
-    assert first is not None and first.seq == 1  # nothing signed yet: due at once
+    assert first is not None and first.seq == 1  # nothing signed yet: a checkpoint entry
     assert log.checkpoint_if_due() is None
-    for _ in range(4):  # the fourth leaves every - 1 unsigned: signed in its transaction
+    for _ in range(4):  # under the count: nothing due, and the appends signed nothing
         with sessions.begin() as s:
             log.append(SYSTEM_BOT, Action.BOT_STARTED, SYSTEM_BOT, session=s)
-    by_count = posted[-1]
-    assert by_count.seq == 6 and log.checkpoint_if_due() is None
-    # A writer without the key leaves entries unsigned; the tick signs them by count.
-    keyless = AuditLog(audit_engine, keyring, clock=clock, checkpoint_every=5)
-    for _ in range(5):
-        keyless.append(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT, {"setting": "x"})
+    assert posted == [first] and log.checkpoint_if_due() is None
+    log.append(SYSTEM_BOT, Action.BOT_STARTED, SYSTEM_BOT)
+    by_count = log.checkpoint_if_due()
+    assert by_count is not None and by_count.seq == 6
+    # Twelve more: caught up in steps of at most five, so the count rule holds.
+    for _ in range(12):
+        log.append(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT, {"setting": "x"})
     by_tick = log.checkpoint_if_due()
-    assert by_tick is not None and by_tick.seq == 12 and by_tick.prev_sig == by_count.sig
+    assert [c.seq for c in posted[2:]] == [11, 16]
+    assert by_tick is not None and by_tick.seq == 16 and posted[2].prev_sig == by_count.sig
     clock.set(NOW + timedelta(minutes=59))
     assert log.checkpoint_if_due() is None
     clock.set(NOW + timedelta(hours=1, seconds=1))
     by_time = log.checkpoint_if_due()
-    assert by_time is not None and by_time.prev_sig == by_tick.sig
-    assert posted == [first, by_count, by_tick, by_time]
+    assert by_time is not None and by_time.prev_sig == by_tick.sig and by_time.seq == 18
     assert log.head().last_checkpoint == by_time
     witnesses = parse_witness_lines("\n".join(format_witness(c) for c in posted))
     report = log.verify(public_keys, witnesses=witnesses)
-    assert (report.witnesses, report.witnessed_seq) == (4, by_time.seq)
+    assert (report.witnesses, report.witnessed_seq) == (len(posted), by_time.seq)
 
 
-def test_engine_appends_sign_every_n_entries(
+def test_engine_appends_signal_the_checkpointer_and_never_sign(
     audit_engine: Engine, keyring: Keyring, signer: CheckpointSigner, public_keys: dict
 ) -> None:
-    posted = []
+    signals: list[int] = []
     log = AuditLog(audit_engine, keyring, clock=FixedClock(NOW), signer=signer,
-                   checkpoint_every=10, on_checkpoint=posted.append)
+                   checkpoint_every=10, on_due=lambda: signals.append(log.head().seq))
     for _ in range(40):
-        log.append(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT, {"setting": "relay"})
-    assert [c.seq for c in posted] == [2, 12, 22, 32, 42]  # the first is due by time
-    kinds = {e.seq: e.action for e in log.export()}
-    assert all(kinds[c.seq] == Action.CHECKPOINT for c in posted)
-    assert log.verify(public_keys).last_checkpoint_seq == 42
+        done = log.append(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT, {"setting": "relay"})
+        assert done.checkpoint is None
+    assert log.head().last_checkpoint is None and len(signals) == 31  # from the 10th on
+    log.checkpoint_if_due()
+    assert [c.seq for c in log.checkpoints()] == [10, 20, 30, 40]
+    assert log.verify(public_keys).last_checkpoint_seq == 40
 
 
 def test_bad_input_is_refused_before_anything_is_written(audit_log: AuditLog) -> None:
@@ -171,13 +173,14 @@ def test_migration_creates_the_tables_and_keys_rewrap_covers_subject_keys(
         log = AuditLog(engine, v1, clock=FixedClock(NOW), signer=signer)
         ref = log.pseudonym("patient", "dave")
         log.append(SYSTEM_BOT, Action.PAIRING_ACCEPTED, ref, {"method": "qr"})
+        assert log.checkpoint_if_due() is not None  # signs entry 1: no entry of its own
         v2 = Keyring({2: bytes(range(40, 72)), 1: SERVER_KEY})
         assert keyops.rewrap(session_factory(engine), v2) >= 2  # subject keys + secret
         only_v2 = Keyring({2: bytes(range(40, 72))})
         fresh = AuditLog(engine, only_v2, clock=FixedClock(NOW))
         assert fresh.pseudonym("patient", "dave") == ref
         assert [e.details for e in fresh.export(subject=ref)] == [{"method": "qr"}]
-        assert fresh.verify(public_keys).entries == 2
+        assert fresh.verify(public_keys).entries == 1
     finally:
         engine.dispose()
     migrate.downgrade(database_url, "0001_initial")

@@ -132,29 +132,56 @@ def test_a_writer_that_finds_the_head_rewound_signs_nothing_more(
         log.verify(public_keys)
 
 
-def test_a_checkpoint_rolled_back_with_its_session_is_not_mistaken_for_a_rewind(
+def test_a_rewind_re_signed_past_what_the_writer_saw_is_still_a_rewind(
     audit_engine: Engine, keyring: Keyring, signer: CheckpointSigner, public_keys: dict,
 ) -> None:
-    posted: list[int] = []
+    """The attacker cuts back to an old checkpoint, then has a second writer (the bot's
+    own key, through the provider) sign a new history *past* the checkpoint this writer
+    saw: the head now names a later checkpoint, but one that does not chain back to the
+    one seen. That is a rewind, not a concurrent advance; the writer signs nothing."""
     clock = FixedClock(NOW)
-    log = AuditLog(audit_engine, keyring, clock=clock, signer=signer, checkpoint_every=EVERY,
-                   checkpoint_interval=INTERVAL, on_checkpoint=lambda cp: posted.append(cp.seq))
-    sessions = session_factory(audit_engine)
+    log = _writer(audit_engine, keyring, signer, clock)
     first = log.checkpoint_now()
-    clock.set(NOW + timedelta(minutes=61))
-    with sessions() as session:  # late: signs inside the session, which rolls back ...
-        undone = log.append(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT, session=session)
-        assert undone.checkpoint is not None
-        session.rollback()
-        clock.set(NOW + timedelta(minutes=62))  # ... and the same session is used again
-        signed = log.append(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT, session=session)
-        session.commit()
-    assert signed.checkpoint is not None and signed.checkpoint.sig != undone.checkpoint.sig
-    assert posted == [first.seq, signed.checkpoint.seq]  # the undone one is never posted
-    with sessions.begin() as session:
-        log.append(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT, session=session)
-    assert not log.rewound
-    assert log.verify(public_keys).last_checkpoint_seq == signed.checkpoint.seq
+    log.append_many([AuditEvent(SYSTEM_BOT, Action.BREAKGLASS_APPROVED, SYSTEM_BOT)] * 3)
+    second = log.checkpoint_now()
+    _rewind(audit_engine, first.seq)
+    forger = _writer(audit_engine, keyring, signer, clock)
+    forger.append_many([AuditEvent(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT)] * 10)
+    forged = forger.checkpoint_now()
+    assert forged.seq > second.seq and not forger.rewound
+
+    clock.set(NOW + timedelta(minutes=90))
+    with capture_logs() as logs:
+        log.append(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT, {"n": 1})
+        assert log.checkpoint_if_due() is None
+    assert log.rewound
+    assert [e["event"] for e in logs] == ["audit_log_rewound"]
+    assert (logs[0]["seen_checkpoint_seq"], logs[0]["head_checkpoint_seq"]) == (
+        second.seq, forged.seq)
+    with pytest.raises(StorageError, match="rewound"):
+        log.checkpoint_now()
+    assert log.head().last_checkpoint == forged
+
+
+def test_a_later_checkpoint_with_a_bad_signature_is_not_an_advance(
+    audit_engine: Engine, keyring: Keyring, signer: CheckpointSigner,
+) -> None:
+    """A database writer without the key extends the checkpoint chain with a row that
+    links to the one seen but whose signature does not verify: refused, not signed on."""
+    log = _writer(audit_engine, keyring, signer, FixedClock(NOW))
+    seen = log.checkpoint_now()
+    log.append(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT)
+    with audit_engine.begin() as conn:
+        head = conn.execute(select(HEAD.c.seq, HEAD.c.entry_hash)).one()
+        fake = bytes(64)
+        conn.execute(CHECKPOINTS.insert().values(
+            seq=head.seq, ts_us=seen.ts_us, head_hash=head.entry_hash, key_id=signer.key_id,
+            prev_sig=seen.sig, sig=fake))
+        conn.execute(update(HEAD).values(checkpoint_seq=head.seq, checkpoint_sig=fake))
+    log.append(SYSTEM_BOT, Action.CONFIG_CHANGED, SYSTEM_BOT)
+    assert log.rewound
+    with pytest.raises(StorageError, match="rewound"):
+        log.checkpoint_now()
 
 
 def test_a_fresh_process_does_not_know_and_signs_it_is_the_witness_that_tells(
@@ -170,7 +197,8 @@ def test_a_fresh_process_does_not_know_and_signs_it_is_the_witness_that_tells(
     _rewind(audit_engine, first.seq)
     restarted = _writer(audit_engine, keyring, signer, clock)
     clock.set(NOW + timedelta(minutes=90))
-    assert restarted.append(SYSTEM_BOT, Action.BOT_STARTED, SYSTEM_BOT).checkpoint is not None
+    restarted.append(SYSTEM_BOT, Action.BOT_STARTED, SYSTEM_BOT)
+    assert restarted.checkpoint_if_due() is not None
     assert restarted.verify(public_keys).witnessed_seq == 0
     with pytest.raises(AuditChainBroken, match="witness"):
         restarted.verify(public_keys, witnesses=parse_witness_lines(format_witness(second)))

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from medcrypt.crypto.clock import FixedClock
-from medcrypt.crypto.errors import AuditChainBroken
+from medcrypt.crypto.errors import AuditChainBroken, ProviderDown
 from medcrypt.crypto.server.audit import Action, CheckpointSigner
 from medcrypt.crypto.server.audit.checkpoint import format_witness, parse_witness_lines
 from medcrypt.crypto.server.keyring import Keyring
@@ -33,7 +33,7 @@ from tests.support.keyrigs import Rig
 def _log(url: str, signer: CheckpointSigner, posted: list[str]) -> AuditLog:
     return AuditLog(make_engine(url), Keyring({1: SERVER_KEY}), clock=FixedClock(NOW),
                     signer=signer, checkpoint_every=5,
-                    on_checkpoint=lambda cp: posted.append(format_witness(cp)))
+                    on_checkpoint=lambda _session, cp: posted.append(format_witness(cp)))
 
 
 @pytest.mark.parametrize("rig", ["pkcs11", "transit", "kms"], indirect=True)
@@ -71,40 +71,54 @@ def test_resigning_through_the_provider_is_caught_only_by_witness_lines(
 
 
 class _Counting:
-    """The env provider, counting what the audit log asks of it."""
+    """A rig's provider as the bot holds it, counting the signatures asked of it; while
+    ``down`` its sign goes to the rig's unreachable service (a real ProviderDown)."""
 
-    def __init__(self) -> None:
-        import os
-
-        from medcrypt.crypto.server.env_provider import EnvProvider
-
-        self.inner = EnvProvider({1: os.urandom(32)}, os.urandom(32))
+    def __init__(self, rig: Rig) -> None:
+        self.rig = rig
         self.signs = 0
+        self.down = False
 
     def sign(self, message: bytes) -> bytes:
         self.signs += 1
-        return self.inner.sign(message)
+        if self.down and self.rig.down is not None:
+            self.rig.down()
+        return self.rig.bot.sign(message)
 
     def public_key(self) -> bytes:
-        return self.inner.public_key()
+        return self.rig.bot.public_key()
 
 
-def test_appends_call_the_provider_once_per_checkpoint_and_never_per_entry(
-        tmp_path: Path) -> None:
-    """Today's coverage rules (ADR 0014) sign inside the append that owes a checkpoint:
-    with a provider that is one call per ``checkpoint_every`` entries, under the head
-    lock. Pinned here so the move off the append path (issue 17, not done) shows."""
+@pytest.mark.parametrize("rig", ["env", "pkcs11", "transit", "kms"], indirect=True)
+def test_appends_never_call_the_provider_and_an_outage_only_delays_checkpoints(
+        tmp_path: Path, rig: Rig) -> None:
+    """Appends never sign (ADR 0036): zero provider calls however many cross the N mark;
+    the checkpointer signs N entries at a time. A provider that is down fails the
+    checkpointer's pass, never an append."""
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     engine = make_engine(url)
     load_all().create_all(engine, tables=AUDIT_TABLES)
     engine.dispose()
-    provider = _Counting()
+    provider = _Counting(rig)
+    signer = CheckpointSigner.in_provider(provider)
     log = AuditLog(make_engine(url), Keyring({1: SERVER_KEY}), clock=FixedClock(NOW),
-                   signer=CheckpointSigner.in_provider(provider), checkpoint_every=100)
+                   signer=signer, checkpoint_every=100)
     actor = log.pseudonym("admin", "admin-a")
     for i in range(250):
         log.append_many([AuditEvent(actor, Action.RELAY_ACCEPTED, actor, {"n": i})])
-    checkpoints = log.checkpoints()
-    # The first append comes "late" (no checkpoint yet) and signs; then one per 100.
-    assert provider.signs == len(checkpoints) == 3
-    assert [cp.seq for cp in checkpoints][1:] == [102, 202]
+    assert provider.signs == 0
+    log.checkpoint_if_due()
+    assert provider.signs == 2  # the last 50 wait: under N, inside the interval
+    assert [cp.seq for cp in log.checkpoints()] == [100, 200]
+    if rig.down is None:
+        return  # env: no service to be down (rig.why_not)
+    provider.down = True
+    for i in range(150):
+        log.append_many([AuditEvent(actor, Action.RELAY_ACCEPTED, actor, {"n": i})])
+    with pytest.raises(ProviderDown):
+        log.checkpoint_if_due()
+    provider.down = False
+    log.checkpoint_if_due()
+    assert [cp.seq for cp in log.checkpoints()][2:] == [300, 400]
+    public = {signer.key_id: signer.public_key}
+    assert log.verify(public).unsigned_tail == 0

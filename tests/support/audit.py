@@ -37,8 +37,9 @@ ACTIONS = [Action.RELAY_ACCEPTED, Action.RELAY_REFUSED, Action.PLAINTEXT_BLOCKED
 def fill(log: AuditLog, count: int, *, batch: int = 250, subjects: int = 20) -> list[str]:
     """Append ``count`` entries in batches (one transaction each); returns subject refs.
 
-    Batches of 250 with ``checkpoint_every=500`` give a checkpoint about every 500
-    entries, so tampering tests can name the checkpoint interval they expect.
+    After each batch the checkpointer's pass runs, as the bot's ``on_due`` signal and
+    tick run it (appends never sign, ADR 0036): with ``checkpoint_every=500`` that is a
+    checkpoint every 500 entries, so tampering tests can name the interval they expect.
     """
     refs = [log.pseudonym("patient", f"patient-{i}") for i in range(subjects)]
     actor = log.pseudonym("physician", "dr-test")
@@ -50,6 +51,7 @@ def fill(log: AuditLog, count: int, *, batch: int = 250, subjects: int = 20) -> 
                        {"direction": (done + i) % 2, "size_bucket": 80 * ((done + i) % 7)})
             for i in range(n)])
         done += n
+        log.checkpoint_if_due()
     return refs
 
 

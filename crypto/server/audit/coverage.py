@@ -16,6 +16,12 @@ the verifier holds the bytes to them (docs/adr/0004-audit-log.md, "Coverage"):
    checkpoint is younger than ``interval`` plus ``grace`` (the bot's maintenance tick
    signs a tail that waited past the interval); ``now`` comes from the caller's clock.
 
+Since checkpoints are signed off the append path (ADR 0036, ``off_path``), a writer
+keeps rule 1 between checkpoints and rule 3, but no longer rule 2 (the checkpointer
+may be minutes behind, or hours during a key-provider outage), and the open tail may
+hold more than ``every`` entries while the checkpointer catches up: the tail is bounded
+by the last checkpoint's age alone. Rule 2 stays for logs judged with ``off_path=False``.
+
 A cut that kept any entry written after the last surviving checkpoint's interval breaks
 rule 2 (or rule 3 while nothing signed over it). What none of these can see is a log cut
 back exactly to a genuine checkpoint with nothing kept after it: it looks like a bot
@@ -51,6 +57,16 @@ class CoveragePolicy:
     interval_us: int
     now_us: int
     grace_us: int = 10 * _MINUTE_US
+    #: Checkpoints are signed off the append path (ADR 0036): rule 2 (a late entry is
+    #: signed in its own transaction) is no longer a promise, and the open tail is
+    #: bounded by the last checkpoint's age only - entries waiting for the checkpointer
+    #: are not a failure while it is younger than the interval plus the grace.
+    off_path: bool = False
+
+    @property
+    def late_interval_us(self) -> int | None:
+        """The interval rule 2 watches with, or None when it does not apply."""
+        return None if self.off_path else self.interval_us
 
     def __post_init__(self) -> None:
         if self.every < 1 or self.interval_us <= 0 or self.grace_us < 0:
@@ -147,7 +163,7 @@ def check_tail(policy: CoveragePolicy, cp_seq: int, cp_ts_us: int, head_seq: int
     tail = head_seq - cp_seq
     if tail <= 0:
         return
-    if tail > policy.every:
+    if tail > policy.every and not policy.off_path:
         raise AuditChainBroken(cp_seq + 1,
                                f"the {tail} newest entries are without a signed checkpoint, "
                                f"more than the {policy.every} the log allows")
@@ -158,4 +174,5 @@ def check_tail(policy: CoveragePolicy, cp_seq: int, cp_ts_us: int, head_seq: int
             f"the {tail} newest entries (seq {cp_seq + 1}..{head_seq}) have waited "
             f"{_minutes(waited)} since checkpoint {cp_seq} without a signed checkpoint, "
             f"past the {_minutes(policy.interval_us)} interval: the log was cut back to "
-            "them, or its writer stopped without signing them")
+            "them, or its writer stopped without signing them (or the checkpointer cannot "
+            "reach the key provider: see `medcrypt-bot doctor`)")

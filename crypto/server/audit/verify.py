@@ -87,7 +87,7 @@ def verify_chain(
     """
     cps = list(checkpoints)
     stops = Stops(cps, public_keys, witnesses, coverage=coverage)
-    watch = LateWatch(coverage.interval_us if coverage else None, checkpoint_times(cps))
+    watch = LateWatch(coverage.late_interval_us if coverage else None, checkpoint_times(cps))
     late_at = watch.late_at
     sha, join, pack, label = hashlib.sha256, b"".join, ENTRY_HEADER.pack, ENTRY_LABEL
     expected, prev, prev2, count = 1, GENESIS_HASH, GENESIS_HASH, 0
