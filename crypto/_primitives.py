@@ -41,6 +41,11 @@ from nacl.pwhash import argon2id
 
 from medcrypt.crypto.errors import DecryptionFailed, MalformedToken, StorageError
 
+try:  # CPython's OpenSSL binding (what ``hmac`` uses); absent only without OpenSSL hashlib
+    from _hashlib import hmac_new as _openssl_hmac_new
+except ImportError:  # pragma: no cover - hmac.digest below is the same function
+    _openssl_hmac_new = None  # type: ignore[assignment]
+
 Rng = Callable[[int], bytes]
 
 KEY_LEN = 32
@@ -174,8 +179,13 @@ def sha512(data: bytes) -> bytes:
 
 
 def hmac_sha256(key: bytes | bytearray, message: bytes) -> bytes:
-    # hmac.digest is OpenSSL's one-shot HMAC: same bytes as hmac.new(...).digest(), about
-    # half the cost, and the ratchet calls it twice per message on each side.
+    # OpenSSL's HMAC-SHA256 either way, same bytes as hmac.new(...).digest().  The HMAC
+    # object of CPython's ``_hashlib`` (the one ``hmac.new`` wraps, without the Python
+    # class around it) costs ~60 % of ``hmac.digest``: OpenSSL 3's one-shot HMAC() looks
+    # the algorithm up by name on every call.  The ratchet runs two per message on each
+    # side (bench/bench_tokens_v3.py, "HMAC-SHA256 backends").
+    if _openssl_hmac_new is not None:
+        return _openssl_hmac_new(key, message, "sha256").digest()
     return hmac.digest(key, message, "sha256")
 
 

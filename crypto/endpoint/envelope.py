@@ -54,6 +54,11 @@ class ContentType(IntEnum):
     CONTROL = 3
 
 
+#: Wire value -> member: a dict lookup, where ``ContentType(value)`` is a call into
+#: ``enum`` as dear as parsing the rest of the fixed fields (every message pays it).
+_CONTENT_TYPES: dict[int, ContentType] = {member.value: member for member in ContentType}
+
+
 @dataclass(frozen=True, slots=True)
 class Envelope:
     content_type: ContentType
@@ -81,9 +86,13 @@ _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
 
-def _timestamp_ms(at: datetime) -> int:
-    """Milliseconds since 1970 in integer arithmetic (no float rounding)."""
+def timestamp_ms(at: datetime) -> int:
+    """The ``sent_at`` field: milliseconds since 1970 in integer arithmetic (no float
+    rounding) of an aware instant (naive ones are refused)."""
     return (ensure_utc(at) - _UNIX_EPOCH) // _MS
+
+
+_timestamp_ms = timestamp_ms
 
 
 def check_body(content_type: ContentType, body: bytes | memoryview) -> None:
@@ -98,7 +107,8 @@ def check_body(content_type: ContentType, body: bytes | memoryview) -> None:
     if content_type is ContentType.ATTACHMENT_MANIFEST:
         return
     try:
-        text = bytes(body).decode("utf-8")
+        # str() decodes any buffer in place: no copy of a memoryview into the envelope.
+        text = str(body, "utf-8")
     except UnicodeDecodeError:
         raise MalformedToken("message text is not valid UTF-8") from None
     if content_type is ContentType.CONTROL:
@@ -130,9 +140,24 @@ def seal(
     """The padded, signed envelope bytes that the AEAD will encrypt."""
     if len(body) > MAX_BODY:
         raise LimitExceeded(f"message body of {len(body)} bytes exceeds {MAX_BODY}")
-    check_body(ContentType(content_type), body)
-    fixed = _FIXED.pack(ENVELOPE_VERSION, ContentType(content_type), _timestamp_ms(sent_at),
-                        len(body))
+    content_type = ContentType(content_type)
+    check_body(content_type, body)
+    return seal_checked(header, content_type, body, _timestamp_ms(sent_at), sign, label=label)
+
+
+def seal_checked(
+    header: bytes, content_type: ContentType, body: bytes, sent_at_ms: int,
+    sign: Callable[[bytes], bytes], *, label: bytes = SIGNATURE_LABEL,
+) -> bytes:
+    """:func:`seal` for a caller that has already refused a body over :data:`MAX_BODY`
+    and run :func:`check_body` on this very body with this content type.
+
+    Why it exists: a session must refuse a bad body *before* it spends a chain index,
+    so it checks first and seals afterwards; checking again here would only repeat the
+    UTF-8 (or JSON) pass on every message.  ``sent_at_ms`` comes from
+    :func:`timestamp_ms`.
+    """
+    fixed = _FIXED.pack(ENVELOPE_VERSION, content_type, sent_at_ms, len(body))
     signature = sign(_signed_message(header, fixed, body, label))
     unpadded = len(fixed) + len(body) + len(signature)
     return b"".join((fixed, body, signature, bytes(bucket_size(unpadded) - unpadded)))
@@ -159,10 +184,9 @@ def open_(
     prim.ed25519_verify(signer_public,
                         _signed_message(header, inner[:_FIXED.size], body, label),
                         inner[end:unpadded])
-    try:
-        content_type = ContentType(ctype)
-    except ValueError:
-        raise MalformedToken("envelope field is out of range") from None
+    content_type = _CONTENT_TYPES.get(ctype)
+    if content_type is None:
+        raise MalformedToken("envelope field is out of range")
     if stamp > MAX_SENT_AT_MS:
         raise MalformedToken("envelope time is outside the supported calendar")
     check_body(content_type, body)

@@ -13,7 +13,7 @@ field range checked before any key is touched, and only :class:`MalformedToken` 
 
 from __future__ import annotations
 
-import base64
+import binascii
 import struct
 from dataclasses import dataclass
 
@@ -40,6 +40,8 @@ _DEPOSIT_LEN = struct.Struct(">H")
 #: A sealed v3 deposit is exactly this long (186-byte plaintext + 48 bytes of sealed box).
 DEPOSIT_LEN = 234
 MAX_INDEX = 0xFFFFFFFF
+#: Direction by wire value, once :func:`_check_fields` has refused anything but 0 and 1.
+_DIRECTIONS = (Direction.PATIENT_TO_PHYSICIAN, Direction.PHYSICIAN_TO_PATIENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +132,7 @@ def parse_header(raw: bytes | memoryview) -> MessageHeader:
     if version != VERSION or kind != KIND_MESSAGE:
         raise MalformedToken("not a v3 message token")
     _check_fields(epoch, direction, chain_epoch, prev_epoch, prev_len)
-    return MessageHeader(pairing_id, epoch, Direction(direction), chain_id, chain_epoch, index,
+    return MessageHeader(pairing_id, epoch, _DIRECTIONS[direction], chain_id, chain_epoch, index,
                          prev_epoch, prev_len, nonce, bytes(raw[:HEADER_LEN]))
 
 
@@ -167,7 +169,8 @@ def encode_text(raw: bytes) -> str:
     """``[MEDCRYPT:v3:<base64 without padding>]`` (same base64 rules as v2 §3)."""
     if not raw or len(raw) > MAX_TOKEN_BYTES:
         raise MalformedToken("token is empty or too large")
-    return PREFIX + base64.b64encode(raw).decode("ascii").rstrip("=") + SUFFIX
+    # base64.b64encode is this very call behind one more Python frame.
+    return PREFIX + binascii.b2a_base64(raw, newline=False).decode("ascii").rstrip("=") + SUFFIX
 
 
 def decode_text(text: str) -> bytes:

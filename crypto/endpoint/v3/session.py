@@ -328,9 +328,12 @@ class Session:
         the segment's first :data:`DEPOSIT_REPEATS` tokens when escrow is configured."""
         if len(body) > envelope.MAX_BODY:
             raise LimitExceeded(f"message body exceeds {envelope.MAX_BODY} bytes")
-        envelope.check_body(ContentType(content_type), body)  # before any state changes
+        if type(content_type) is not ContentType:
+            content_type = ContentType(content_type)
+        envelope.check_body(content_type, body)  # before any state changes
         now = ensure_utc(now)
-        self.shred_due(now)
+        if self._next_shred is None or now >= self._next_shred:
+            self.shred_due(now)
         month = epoch_of(now)
         if month < self.start_epoch:
             raise EpochNotYet("this pairing starts in a later month")
@@ -349,11 +352,13 @@ class Session:
             self.pairing_id, epoch=send.segment_epoch, direction=self.own_direction,
             chain_id=send.ratchet_public, chain_epoch=send.chain_epoch, index=index,
             prev_epoch=send.prev_epoch, prev_len=send.prev_len, nonce=nonce)
-        inner = envelope.seal(header, ContentType(content_type), body, now, self._signer.sign,
-                              label=ENVELOPE_LABEL)
+        # The body was checked above (size and form), before the chain index was spent.
+        inner = envelope.seal_checked(header, content_type, body, envelope.timestamp_ms(now),
+                                      self._signer.sign, label=ENVELOPE_LABEL)
         sealed = prim.xchacha_encrypt(mk, nonce, inner, header)
         token = v3wire.encode_text(v3wire.encode_message(header, send.deposit, sealed))
-        self._replace(send, "chain_key", ck)
+        old, send.chain_key = send.chain_key, bytearray(ck)
+        prim.wipe(old)
         send.next_index = index + 1
         if send.next_index >= DEPOSIT_REPEATS:
             send.deposit = None
@@ -411,7 +416,8 @@ class Session:
     def decrypt(self, token_text: str, *, now: datetime) -> Opened:
         """Open a peer's MESSAGE token; state changes only if it verified completely."""
         now = ensure_utc(now)
-        self.shred_due(now)
+        if self._next_shred is None or now >= self._next_shred:
+            self.shred_due(now)
         token = v3wire.parse_message_text(token_text)
         h = token.header
         if not prim.constant_time_equal(h.pairing_id, self.pairing_id):
@@ -436,6 +442,17 @@ class Session:
 
     def _plan(self, h: v3wire.MessageHeader) -> _Plan:
         position = self._find(h.chain_id)
+        if position is not None and not h.prev_len:
+            # Most tokens: the next message of a live segment of a known chain, naming
+            # no previous segment.  The general path below reaches the same plan (no
+            # skip, no new segment, gap 0) through every branch it would take here.
+            chain = self._recv[position]
+            segment = chain.segments.get(h.epoch)
+            if (chain.chain_epoch == h.chain_epoch and segment is not None
+                    and segment.chain_key is not None and h.index == segment.next_index):
+                message_key, next_key = kdf.chain_step(segment.chain_key)
+                return _Plan(chain, False, None, {}, None, h.epoch, h.index, message_key,
+                             next_key, [])
         new_segments: dict[int, bytearray] = {}
         new_root: bytes | None = None
         if position is None:
@@ -586,8 +603,10 @@ class Session:
         if plan.target_next_key is None:
             segment.skipped.pop(plan.index, None)
         else:
-            segment.skipped.update(plan.target_skipped)
-            self._replace(segment, "chain_key", plan.target_next_key)
+            if plan.target_skipped:
+                segment.skipped.update(plan.target_skipped)
+            old, segment.chain_key = segment.chain_key, bytearray(plan.target_next_key)
+            prim.wipe(old)
             segment.next_index = plan.index + 1
         if plan.new_chain or plan.target_skipped or plan.prev_chain is not None:
             self._drop_closed()
