@@ -21,7 +21,7 @@ from datetime import datetime
 
 from medcrypt.bot.domain.audit_chat import witness_post
 from medcrypt.bot.domain.breakglass import deposits, requests
-from medcrypt.bot.domain.lifecycle.queue import Notice, queue_notices
+from medcrypt.bot.domain.lifecycle.queue import Notice, languages_for, queue_notices
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind
 from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox.queue import enqueue
@@ -79,9 +79,10 @@ def post_witnesses(ctx: Services, checkpoints: list[Checkpoint], now: datetime) 
     admins = admin_identities(ctx)
     sent = 0
     with ctx.sessions.begin() as session:
+        language = languages_for(session, admins, ctx.settings.clinic.default_language)
         for cp in sorted(real, key=lambda c: c.seq):
-            text = witness_post(cp)
             for admin in admins:
+                text = witness_post(cp, language[admin])
                 sent += len(enqueue(session, OutboundMessage(
                     recipient_id=admin, kind=OutKind.NOTICE, text=text), [text], now))
     return sent
@@ -111,7 +112,10 @@ def remind_missing_deposits(ctx: Services, now: datetime) -> int:
         day = now.strftime("%Y-%m-%d")
         # The outbox's unique dedupe key makes this once per pairing and day, whichever
         # replica runs it and however often.
+        texts = deposits.notices(missing)
+        language = languages_for(session, [who for who, _ in texts],
+                                 ctx.settings.clinic.default_language)
         return queue_notices(session, [
-            Notice(who, m.pairing_id, text,
+            Notice(who, m.pairing_id, text.in_(language[who]),
                    f"deposit_missing:{m.pairing_id}:{m.epoch}:{day}")
-            for m, (who, text) in zip(missing, deposits.notices(missing), strict=True)], now)
+            for m, (who, text) in zip(missing, texts, strict=True)], now)
