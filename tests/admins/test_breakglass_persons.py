@@ -50,7 +50,8 @@ def _grant(w: World, address: str, *, proposer: str, confirmer: str,
 def _request(w: World, pid: str, requester: str) -> str:
     with w.services.sessions.begin() as s:
         actor = Actor(w.identity(s, Platform.TELEGRAM, requester), True)
-        reply = requests.request(w.services, s, actor, [pid, "patient", "unconscious"]).reply.in_("en")
+        out = requests.request(w.services, s, actor, [pid, "patient", "unconscious"])
+        reply = out.reply.in_("en")
     return reply.split("request ")[1].split(" ")[0]
 
 

@@ -105,8 +105,10 @@ def test_requester_may_withdraw_but_not_approve(world: World) -> None:
 
 def test_pairing_prefix_rules(world: World) -> None:
     deps, s, pid = world
-    assert "No pairing" in requests.request(deps, s, A, [pid.hex()[:7], "too short"]).reply.in_("en")
-    assert "opened" in requests.request(deps, s, A, [pid.hex()[:8].upper(), "prefix ok"]).reply.in_("en")
+    short = requests.request(deps, s, A, [pid.hex()[:7], "too short"])
+    assert "No pairing" in short.reply.in_("en")
+    prefix = requests.request(deps, s, A, [pid.hex()[:8].upper(), "prefix ok"])
+    assert "opened" in prefix.reply.in_("en")
     s.add(Pairing(pairing_id=(pid[:4] + os.urandom(12)).hex(), physician_id="p" * 32,
                   patient_id="q" * 32, status="active", start_epoch=682, grace_days=7,
                   offer_expires_at=T0, created_at=T0))
