@@ -29,12 +29,12 @@ from medcrypt.storage.repos.identities import is_live
 
 USAGE = N_("/admin_add <platform>:<address> [<platform>:<address> of the same admin]")
 ASK = N_("A second admin - another person than you - must confirm this within 5 minutes "
-       "(until {until}): they send the same /admin_add command followed by the code {code}")
+         "(until {until}): they send the same /admin_add command followed by the code {code}")
 ADDED = N_("Admin added.")
 ADDED_FOR_ASKER = N_("Your /admin_add was confirmed by another admin: admin added.")
 ALREADY = N_("That identity is an admin already.")
 NOT_A_CHAT_ADMIN = N_("The second identity must be one of an admin added in chat (configured "
-                    "admins' identities change in the configuration).")
+                      "admins' identities change in the configuration).")
 
 
 def _target(ctx: Context, args: list[str]) -> list[tuple[Platform, str]] | None:

@@ -19,7 +19,7 @@ from medcrypt.storage.repos.admins import active_grant, revoke_grant
 
 USAGE = N_("/admin_remove <platform>:<address>")
 ASK = N_("To remove this admin, send the same /admin_remove command followed by the code "
-       "{code} within 5 minutes (until {until}).")
+         "{code} within 5 minutes (until {until}).")
 NOT_CHAT_ADMIN = N_("That is not an admin added in chat (configured admins change in the config).")
 REMOVED = N_("Admin removed.")
 

@@ -24,7 +24,7 @@ from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
 from medcrypt.storage.audit import AuditLog
 
 BAD_WITNESS = N_("That witness line does not parse: paste the whole MEDCRYPT-AUDIT line as the "
-               "bot posted it, after /audit_verify.")
+                 "bot posted it, after /audit_verify.")
 
 
 def verify_text(log: AuditLog, keys: Mapping[bytes, AuditPublicKey],

@@ -36,9 +36,9 @@ from medcrypt.storage.repos.identities import is_live
 
 USAGE = N_("/delete_me, then /delete_me <code>")
 ASK = N_("This deletes everything the relay holds about you, for good: your pairings end "
-       "(the other person is told), their stored messages and recovery copies are "
-       "destroyed, and this chat's address is erased. To confirm within 5 minutes send: "
-       "/delete_me {code}")
+         "(the other person is told), their stored messages and recovery copies are "
+         "destroyed, and this chat's address is erased. To confirm within 5 minutes send: "
+         "/delete_me {code}")
 NOTHING_HELD = N_("The relay holds nothing about you: there is nothing to delete.")
 
 

@@ -19,11 +19,11 @@ from medcrypt.bot.domain.confirmations import ConfirmationRefused, ConfirmBy
 from medcrypt.bot.domain.i18n import N_, msg
 
 USAGE = N_("Usage: /shred <pairing tag or id>, then /shred <pairing tag or id> <code> "
-         "(tags are listed by /pairings)")
+           "(tags are listed by /pairings)")
 ASK = N_("This ends pairing {short} for good: every stored message and escrow deposit of it "
-       "up to this month is destroyed at once, and the relay refuses every later message "
-       "of it, in any month. Both members are told to end it on their companion and to "
-       "pair again. To confirm within 5 minutes send: /shred {short} {code}")
+         "up to this month is destroyed at once, and the relay refuses every later message "
+         "of it, in any month. Both members are told to end it on their companion and to "
+         "pair again. To confirm within 5 minutes send: /shred {short} {code}")
 NO_PAIRING = N_("Nothing was shredded: {reason}")
 
 

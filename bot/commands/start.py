@@ -17,10 +17,10 @@ from medcrypt.bot.domain.i18n import N_
 
 ADMIN_WELCOME = (
     N_("Welcome, clinic admin. This chat now receives the audit log's witness lines (signed "
-    "checkpoints of the log's head, kept here so a database writer cannot rewrite "
-    "history unseen). Pairings are named by short tags like K7Q-2MX: /pairings lists "
-    "them with their members' platforms and last activity; /shred and /breakglass take "
-    "a tag. /stats and /jobs show how the relay is doing.")
+       "checkpoints of the log's head, kept here so a database writer cannot rewrite "
+       "history unseen). Pairings are named by short tags like K7Q-2MX: /pairings lists "
+       "them with their members' platforms and last activity; /shred and /breakglass take "
+       "a tag. /stats and /jobs show how the relay is doing.")
 )
 
 

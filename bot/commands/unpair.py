@@ -21,10 +21,10 @@ from medcrypt.storage.repos.pairings import PairingRecord, set_pairing_status
 
 USAGE = N_("/unpair [pairing tag], then the same with the code the bot gives")
 ASK = N_("This ends pairing {tag} for both of you: no more messages travel in it, and to "
-       "talk again you pair anew with a new QR code. To confirm within 5 minutes send: "
-       "/unpair {tag} {code}")
+         "talk again you pair anew with a new QR code. To confirm within 5 minutes send: "
+         "/unpair {tag} {code}")
 WHICH = N_("You have {n} pairings: {tags}. Send /unpair followed by the tag of the one to "
-         "end.")
+           "end.")
 NOT_YOURS = N_("You have no pairing with that tag. Nothing was ended.")
 
 

@@ -96,20 +96,20 @@ class Refusal(StrEnum):
 
 _REPLIES = {
     Refusal.UNKNOWN: N_("Nothing was done: that code is not one this bot gave out (or it is "
-                     "long expired)."),
+                        "long expired)."),
     Refusal.USED: N_("Nothing was done: that code was used already. Ask for a new one."),
     Refusal.EXPIRED: N_("Nothing was done: that code has expired. Ask for a new one."),
     Refusal.MISMATCH: N_("Nothing was done: that code was given for another command or other "
-                      "arguments. It is used up now; ask for a new one."),
+                         "arguments. It is used up now; ask for a new one."),
     Refusal.NOT_ASKER: N_("Nothing was done: only the person who asked can confirm with that "
-                       "code. It is used up now."),
+                          "code. It is used up now."),
     Refusal.NOT_ADMIN: N_("Nothing was done: only a clinic admin can confirm this. The attempt "
-                       "was recorded."),
+                          "was recorded."),
     Refusal.ASKER_NOT_ADMIN: N_("Nothing was done: the admin who asked for this is no clinic "
-                             "admin any more."),
+                                "admin any more."),
     Refusal.SAME_PERSON: N_("Nothing was done: this needs a second admin - another person, not "
-                         "another account of the admin who asked. The code is used up now; "
-                         "ask again and have another admin confirm."),
+                            "another account of the admin who asked. The code is used up now; "
+                            "ask again and have another admin confirm."),
 }
 
 

@@ -68,21 +68,21 @@ WRONG_SENDER = N_("Not sent: this message was not written for this conversation.
 UNKNOWN_KIND = N_("Not sent: this kind of MedCrypt message is not supported here.")
 EPOCH_SHREDDED = N_("Not sent: this message uses an expired key. Update the companion and resend.")
 EPOCH_GONE = N_("Not sent: the key of {month} has been shredded (its grace period ended, or "
-              "the conversation was shredded on request), so messages of that month can "
-              "no longer be relayed or read. Update the companion and write again.")
+                "the conversation was shredded on request), so messages of that month can "
+                "no longer be relayed or read. Update the companion and write again.")
 EPOCH_FUTURE = N_(
     "Not sent: this message uses a key that is not valid yet. Check your device clock."
 )
 PAIRING_INACTIVE = N_("Not sent: this pairing has ended or is not complete yet.")
 PAIRING_SHREDDED = (
     N_("Not sent: the clinic shredded conversation {tag} on {at} UTC (a lost or compromised "
-    "phone), so it has ended for good and the relay carries none of its messages, in any "
-    "month. End it in your companion (medcrypt pair end --pairing {tag}) and ask the "
-    "clinic for a new pairing.")
+       "phone), so it has ended for good and the relay carries none of its messages, in any "
+       "month. End it in your companion (medcrypt pair end --pairing {tag}) and ask the "
+       "clinic for a new pairing.")
 )
 DEPOSIT_NOT_YOURS = (
     N_("Not stored: this recovery copy is marked as the other person's. The clinic keeps "
-    "each person's recovery copy only when that person sends it. The attempt was recorded.")
+       "each person's recovery copy only when that person sends it. The attempt was recorded.")
 )
 #: /status, one pair of lines per pairing (bot.commands.status).
 STATUS_PAIRING = N_("Pairing {i} ({tag}): you are the {role}; {status}.")
@@ -99,17 +99,17 @@ NOT_PAIRED = N_("You are not paired yet. Pair with the MedCrypt companion first 
 #: A file over the limit of the platform it came from, or of the one it would go to.
 TOO_LARGE_FROM = (
     N_("Not sent: the file is larger than {limit_mb} MB, the most this relay can receive "
-    "from {platform}. Send a smaller file.")
+       "from {platform}. Send a smaller file.")
 )
 TOO_LARGE_TO = (
     N_("Not sent: the file is larger than {limit_mb} MB, the most {platform} delivers, and "
-    "the person you are writing to uses {platform}. Send a smaller file.")
+       "the person you are writing to uses {platform}. Send a smaller file.")
 )
 #: Added to a file's refusal when a token came with it (its caption / WhatsApp Body).
 CAPTION_NOT_SENT = N_("The message sent with it (its caption) was not sent either.")
 MEDIA_UNAVAILABLE = (
     N_("Not sent: your attachment could not be fetched from the messaging service. Please "
-    "send it again.")
+       "send it again.")
 )
 NOT_ENCRYPTED_FILE = (
     N_("Not sent: only files encrypted by the MedCrypt companion can be sent here.")
@@ -119,24 +119,24 @@ REGISTERED = N_("Pairing offer {tag} registered. Show the QR code to your patien
 #: The offer's tag is another pairing's (30 bits collide rarely; docs/adr/0031).
 TAG_TAKEN = (
     N_("Not registered: by a rare chance another pairing already has the tag {tag}. Make a "
-    "new QR code in the companion (medcrypt pair offer) and show that one instead.")
+       "new QR code in the companion (medcrypt pair offer) and show that one instead.")
 )
 ALREADY_REGISTERED = N_("This pairing offer is already registered.")
 OFFER_EXPIRED = N_("Not sent: this pairing offer has expired. Ask for a new QR code.")
 OFFER_USED = N_("Not sent: this pairing offer was already used.")
 PAIRED_PATIENT = (
     N_("You are now paired with your physician (pairing {tag}). Messages stay encrypted end "
-    "to end.")
+       "to end.")
 )
 PAIRED_PHYSICIAN = N_("Your patient accepted the pairing ({tag}).")
 # v3 pairing (docs/PROTOCOL.md §34): nobody is bound before the physician confirms.
 ACCEPT_FORWARDED = (
     N_("Sent to your physician. Compare the code on both screens; the connection starts "
-    "when your physician confirms it.")
+       "when your physician confirms it.")
 )
 ACCEPT_ARRIVED = (
     N_("Pairing answer {n} for QR {tag} arrived at {at} UTC from a {platform} account ending "
-    "in {tail}. Confirm in the companion only if both screens show the same code.")
+       "in {tail}. Confirm in the companion only if both screens show the same code.")
 )
 ACCEPT_NOT_ADMITTED = (
     N_("Not sent: this pairing answer does not match the QR code. Scan the QR code again.")
@@ -147,23 +147,23 @@ ACCEPT_ALREADY_SENT = (
 )
 QR_SHARED = (
     N_("Pairing {tag} stopped: this QR was photographed or shared: pair again. Two different "
-    "accounts answered the same QR code, so nobody was connected.")
+       "accounts answered the same QR code, so nobody was connected.")
 )
 CONFIRM_UNKNOWN = N_("Not sent: this confirmation names no pairing answer waiting here.")
 PAIRED_CONFIRMED = N_("Your patient's device is connected ({tag}). The pairing is verified.")
 UPGRADE_OFFER_FORWARDED = (
     N_("Upgrade offer sent to your patient. The connection moves to MedCrypt v3 when their "
-    "companion answers.")
+       "companion answers.")
 )
 UPGRADE_ALREADY_V3 = N_("Not sent: this pairing already uses MedCrypt v3.")
 UPGRADE_EXPIRED = N_("Not sent: this upgrade offer has expired. Offer the upgrade again.")
 UPGRADE_UNKNOWN = (
     N_("Not sent: this upgrade answer does not match the upgrade your physician offered. "
-    "Answer the latest offer.")
+       "Answer the latest offer.")
 )
 UPGRADE_DONE_PATIENT = (
     N_("Your connection ({tag}) now uses MedCrypt v3: a copied device stops reading your messages "
-    "after one exchange.")
+       "after one exchange.")
 )
 UPGRADE_DONE_PHYSICIAN = (
     N_("Your patient's companion answered: pairing {tag} now uses MedCrypt v3.")
@@ -172,15 +172,15 @@ ESCROW_STORED = N_("Recovery copy stored with the clinic.")
 # A pairing speaks one protocol version (docs/adr/0026).
 V2_ON_V3 = (
     N_("Not sent: this conversation uses MedCrypt v3 and does not carry older (v2) messages. "
-    "Update your companion and write again.")
+       "Update your companion and write again.")
 )
 V3_ON_V2 = (
     N_("Not sent: this conversation was paired with an older MedCrypt version (v2) and cannot "
-    "carry v3 messages. Ask the clinic for a new pairing with the updated companion.")
+       "carry v3 messages. Ask the clinic for a new pairing with the updated companion.")
 )
 V2_RETIRED = (
     N_("Not sent: the clinic no longer relays MedCrypt v2 messages for {month} or later. "
-    "Update your companion and ask the clinic for a new pairing.")
+       "Update your companion and ask the clinic for a new pairing.")
 )
 RECORD_STORED = N_("Pairing record stored with the clinic for emergency access.")
 RECORD_NOT_PHYSICIAN = (
@@ -237,7 +237,7 @@ PIECES_INCOMPLETE = Nn_(
 )
 PART_CONFLICT = (
     N_("Not sent: two different pieces of one multi-part MedCrypt message claimed the same "
-    "place. The first one was kept; if the message does not arrive, send it again.")
+       "place. The first one was kept; if the message does not arrive, send it again.")
 )
 
 # -- /language (bot.commands.language) ------------------------------------------------------

@@ -36,8 +36,8 @@ from medcrypt.storage.db import Session
 from medcrypt.storage.repos import escrow, pairings, tokens, v3escrow
 
 TEXT = N_("No escrow deposit for {month} has reached the clinic for your conversation "
-        "{pairing}. Emergency access could not open this month. Please run "
-        "`medcrypt deposits` in your companion and send what it prints to this chat.")
+          "{pairing}. Emergency access could not open this month. Please run "
+          "`medcrypt deposits` in your companion and send what it prints to this chat.")
 
 
 #: The slot a member's own deposit fills: the direction that member writes in.

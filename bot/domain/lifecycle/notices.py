@@ -20,26 +20,26 @@ ROTATED = N_(
 )
 SHRED_SOON = (
     N_("MedCrypt: messages from {month} become unreadable on {at} UTC, when their keys are "
-    "destroyed. Keep anything you need in the companion's history before then.")
+       "destroyed. Keep anything you need in the companion's history before then.")
 )
 SHREDDED = (
     N_("MedCrypt: the keys for messages from {month} were destroyed on {at} UTC. Those "
-    "messages can no longer be opened by anyone, including the clinic.")
+       "messages can no longer be opened by anyone, including the clinic.")
 )
 #: After ``/shred`` (lost or compromised device): what the clinic did, what it did not
 #: (it cannot reach a key on a device), and the two steps that are the member's to take.
 SHREDDED_NOW = (
     N_("MedCrypt: the clinic shredded your conversation {tag} on {at} UTC, as is done when a "
-    "phone is lost or may be compromised. The conversation has ended for good: the relay "
-    "deleted every stored message and emergency-access copy of it up to {month}, and it "
-    "will not carry any further message of this conversation, in any month. What to do: "
-    "1) in your MedCrypt companion run: medcrypt pair end --pairing {tag} - it deletes "
-    "this conversation's keys on your device; 2) ask the clinic for a new pairing (a new "
-    "QR code) to keep in touch. If you did not expect this, contact the clinic.")
+       "phone is lost or may be compromised. The conversation has ended for good: the relay "
+       "deleted every stored message and emergency-access copy of it up to {month}, and it "
+       "will not carry any further message of this conversation, in any month. What to do: "
+       "1) in your MedCrypt companion run: medcrypt pair end --pairing {tag} - it deletes "
+       "this conversation's keys on your device; 2) ask the clinic for a new pairing (a new "
+       "QR code) to keep in touch. If you did not expect this, contact the clinic.")
 )
 ERASED_PEER = (
     N_("MedCrypt: the other person ended this conversation ({tag}) and had their data erased on "
-    "{at} UTC. Its messages can no longer be opened by anyone.")
+       "{at} UTC. Its messages can no longer be opened by anyone.")
 )
 
 
