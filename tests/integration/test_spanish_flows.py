@@ -132,3 +132,16 @@ async def test_delete_me_asks_and_says_goodbye_in_spanish(rig: Rig) -> None:
     await until(lambda: told in rig.tg_texts(PHYSICIAN_TG))
     await until(lambda: any(t.startswith("MedCrypt: the other person ended this conversation")
                             and tag in t for t in rig.tg_texts(PHYSICIAN_TG)))
+
+
+async def test_an_admin_whose_app_is_in_spanish_reads_the_admin_replies_in_spanish(
+        rig: Rig) -> None:
+    rig.tg.user_sets_app_language(ADMIN_A, "es-MX")
+    tag = await _paired(rig)
+    stats = await rig.tg_says(ADMIN_A, "/stats", expect="Personas que conoce el bot")
+    # One count, one plural form: "1 activa" (not "1 activas"), "0 terminadas".
+    assert "Vinculaciones: 1 activa, 0 en espera del paciente, 0 terminadas." in stats
+    listed = await rig.tg_says(ADMIN_A, "/pairings", expect="Vinculaciones 1-1 de 1")
+    assert f"{tag}: telegram, whatsapp; activa; última actividad " in listed
+    ask = await rig.tg_says(ADMIN_A, f"/shred {tag}", expect="Para confirmar")
+    assert ask.startswith(f"Esto termina de forma definitiva la vinculación {tag}")
