@@ -27,7 +27,6 @@ def defer_job(ctx: Context, handler: JobHandler, args: list[str]) -> None:
     language = ctx.lang  # the admin's, read in the message's transaction
 
     def work() -> str:
-        text = handler(services, actor_id, arguments).text
-        return text if isinstance(text, str) else text.in_(language)
+        return handler(services, actor_id, arguments).text.in_(language)
 
     ctx.deferred.append(work)

@@ -17,9 +17,10 @@ the code was redeemed. It destroys what the relay holds and ends the pairing for
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from medcrypt.bot.domain import names
-from medcrypt.bot.domain.i18n import N_, Msg, msg
+from medcrypt.bot.domain.i18n import N_, Writable, msg
 from medcrypt.bot.domain.lifecycle.rotation import rotate
 from medcrypt.bot.domain.lifecycle.shred import shred_pairing
 from medcrypt.bot.domain.services import Services
@@ -44,11 +45,21 @@ SHREDDED = N_(
 
 @dataclass(frozen=True)
 class ChatReply:
-    """A job's reply to the admin who asked: a :class:`Msg` (written in their language
-    when queued), or the scheduler's listing for ``/jobs``, which is not translated."""
+    """A job's reply to the admin who asked, written in their language when queued."""
 
-    text: Msg | str
+    text: Writable
     notices_queued: int = 0
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The ``/jobs`` table, rendered in the admin's language when the reply is written."""
+
+    services: Services
+    now: datetime
+
+    def in_(self, language: str) -> str:
+        return self.services.job_listing(self.services, self.now, language)
 
 
 def resolve_pairing(session: Session, text: str) -> tuple[str | None, str | None]:
@@ -67,7 +78,7 @@ def _name(ctx: Services, pairing_id: str) -> str:
 
 def jobs_command(ctx: Services, actor_id: str, args: list[str]) -> ChatReply:
     """``/jobs``: next and last run of each job (the scheduler's listing)."""
-    return ChatReply(ctx.job_listing(ctx, ctx.clock.now()))
+    return ChatReply(Listing(ctx, ctx.clock.now()))
 
 
 def rotate_now_command(ctx: Services, actor_id: str, args: list[str]) -> ChatReply:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Protocol
 
 #: The catalogs shipped; the first is the language the msgids are written in.
 LANGUAGES: tuple[str, ...] = ("en", "es_MX")
@@ -85,6 +86,13 @@ class Msg:
         if isinstance(self.msgid, tuple):
             return translate_plural(language, self.msgid, self.n or 0, **self.params)
         return translate(language, self.msgid, **self.params)
+
+
+class Writable(Protocol):
+    """Text written in a language on demand: a :class:`Msg`, or a rendering that
+    translates its own parts (the ``/jobs`` table)."""
+
+    def in_(self, language: str) -> str: ...
 
 
 def msg(msgid: str, **params: object) -> Msg:

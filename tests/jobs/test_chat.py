@@ -88,7 +88,7 @@ def test_shred_needs_the_same_admin_and_a_fresh_code(migrated_database_url: str)
 
 
 def _written(reply: ChatReply, language: str = "en") -> str:
-    return reply.text if isinstance(reply.text, str) else reply.text.in_(language)
+    return reply.text.in_(language)
 
 
 def test_rotate_now_and_jobs(migrated_database_url: str) -> None:
@@ -101,8 +101,10 @@ def test_rotate_now_and_jobs(migrated_database_url: str) -> None:
         assert "Pairings: 1; new key months: 1; retired: 1; notices queued: 2" in _written(reply)
         assert "new key months: 0" in _written(rotate_now_command(ctx, ADMIN, ["all"]))
         assert "Uso:" in _written(rotate_now_command(ctx, ADMIN, []), "es_MX")
-        listing = jobs_command(ctx, ADMIN, []).text
+        listing = _written(jobs_command(ctx, ADMIN, []))
         assert "rotation:" in listing and "last run: never" in listing
+        spanish = _written(jobs_command(ctx, ADMIN, []), "es_MX")
+        assert "rotation:" in spanish and "última ejecución: nunca" in spanish
 
 
 def test_delete_me_erases_identity_and_shreds_everything(migrated_database_url: str) -> None:
