@@ -8,7 +8,7 @@ result goes only to them: nothing translated is ever logged.
 
 Runtime uses only the standard library's :mod:`gettext` and the compiled ``.mo`` files
 committed under ``bot/locale/`` (package data in the wheel). Babel is a development tool
-(``scripts/i18n.sh``): it extracts the msgids marked with :func:`N_`, updates the ``.po``
+(``scripts/i18n.py``): it extracts the msgids marked with :func:`N_`, updates the ``.po``
 files and compiles them.
 """
 

@@ -6,8 +6,9 @@ on it) but never echo the token.
 
 A text marked ``N_(...)`` is a gettext msgid: it reaches a person only through
 :func:`bot.domain.i18n.translate` with their language (``Context.say``), and its
-translations live in ``bot/locale/`` (docs/adr/0035). Unmarked texts are still sent in
-English to everyone.
+translations live in ``bot/locale/`` (docs/adr/0035). Every text here is marked;
+``tests/bot/test_i18n_send_sites.py`` fails on one that is not, or on a reply sent
+without translation.
 """
 
 from __future__ import annotations
