@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from medcrypt.bot.commands.registry import lookup
 from medcrypt.bot.domain.breakglass import requests
 from medcrypt.bot.domain.breakglass.bundle import bundle_digest
+from medcrypt.bot.domain.lifecycle.queue import languages_for
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind, Platform
 from medcrypt.bot.outbox.queue import enqueue
 from medcrypt.crypto.errors import MedCryptError
@@ -83,19 +84,26 @@ async def _by_functions(demo: Demo, pairing: str) -> tuple[str, bytes]:
     deps = demo.jobs
     with bot.sessions.begin() as s:
         asked = requests.request(deps, s, requests.Actor(a, True), [pairing[:8], *REASON.split()])
-    demo.say("Admin A", f"requests break-glass for {pairing[:8]}… → bot: {asked.reply[:70]}…")
-    code = _code(asked.reply)
+    # The replies are written as the chat would write them to these (English) admins; the
+    # members' notices each in the member's stored language.
+    asked_text = asked.reply.in_("en")
+    demo.say("Admin A", f"requests break-glass for {pairing[:8]}… → bot: {asked_text[:70]}…")
+    code = _code(asked_text)
     with bot.sessions.begin() as s:
         approved = requests.approve(deps, s, requests.Actor(b, True), [code])
-        for member, text in approved.notices:
+        approved_text = approved.reply.in_("en")
+        language = languages_for(s, [member for member, _ in approved.notices],
+                                 bot.services.settings.clinic.default_language)
+        for member, notice in approved.notices:
+            text = notice.in_(language[member])
             enqueue(s, OutboundMessage(recipient_id=member, kind=OutKind.NOTICE, text=text),
                     [text], demo.clock.now())
         if approved.document is None or approved.document_to is None:
-            raise MedCryptError(f"approval exported no bundle: {approved.reply[:80]}")
+            raise MedCryptError(f"approval exported no bundle: {approved_text[:80]}")
         enqueue(s, OutboundMessage(recipient_id=approved.document_to, kind=OutKind.FILE,
                                    document=approved.document), [""], demo.clock.now())
     bot.worker.wake()
-    demo.say("Admin B", f"approves {code} → bot: {approved.reply[:110]}")
+    demo.say("Admin B", f"approves {code} → bot: {approved_text[:110]}")
     return code, await _bundle_for_admin_a(demo)
 
 

@@ -30,6 +30,18 @@ LANGUAGES = ("en", "es_MX")
 KEYWORDS = ["-k", "N_", "-k", "Nn_:1,2", "--no-default-keywords"]
 
 
+def _undated(pot: bytes) -> bytes:
+    """The template without its ``POT-Creation-Date`` header line: what "changed" means."""
+    return b"\n".join(line for line in pot.split(b"\n")
+                      if not line.startswith(b'"POT-Creation-Date:'))
+
+
+def extract(target: Path) -> None:
+    """Extract the marked msgids of bot/ into ``target`` (a .pot)."""
+    _pybabel("extract", *KEYWORDS, "--no-location", "--sort-output", "--width=100",
+             "--project=medcrypt-bridge", "-o", str(target), str(ROOT / "bot"))
+
+
 def _pybabel(*args: str) -> None:
     # The venv's own pybabel, with arguments this script spells out: no untrusted input.
     subprocess.run([str(Path(sys.executable).parent / "pybabel"), *args], check=True)  # noqa: S603
@@ -72,8 +84,12 @@ def main(argv: list[str]) -> int:
             sys.stderr.write(f"stale .mo: {', '.join(stale)}; run scripts/i18n.py\n")
             return 1
         return 0
-    _pybabel("extract", *KEYWORDS, "--no-location", "--sort-output", "--width=100",
-             "--project=medcrypt-bridge", "-o", str(TEMPLATE), str(ROOT / "bot"))
+    before = TEMPLATE.read_bytes() if TEMPLATE.exists() else None
+    extract(TEMPLATE)
+    if before is not None and _undated(before) == _undated(TEMPLATE.read_bytes()):
+        # Nothing changed but the date Babel stamps on every run: keep the committed file,
+        # so a run without new msgids leaves the tree clean.
+        TEMPLATE.write_bytes(before)
     for language in LANGUAGES:
         if not _po(language).exists():
             _pybabel("init", "-D", "medcrypt", "-i", str(TEMPLATE), "-d", str(LOCALE),

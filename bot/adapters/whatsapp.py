@@ -82,8 +82,9 @@ class WhatsAppSender:
             sid = self._settings.whatsapp.template_content_sid
             if sid:
                 kwargs["content_sid"] = sid
-            else:  # no approved template configured: the same PHI-free words, free-form
-                kwargs["body"] = notices.TEMPLATE_BODY
+            else:  # no approved template configured: the same PHI-free words, free-form,
+                # in the recipient's language (queued so by the outbox worker)
+                kwargs["body"] = d.body or notices.TEMPLATE_BODY
         elif d.media_url is not None:
             kwargs["media_url"] = [d.media_url]
         else:

@@ -39,6 +39,7 @@ from twilio.request_validator import RequestValidator
 from medcrypt.bot.adapters.shapes import whatsapp_media
 from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.config import Settings
+from medcrypt.bot.domain.i18n import translate
 from medcrypt.bot.domain.messages import Document, Platform
 from medcrypt.bot.domain.sender import FileLinks
 from medcrypt.bot.domain.splitting import split_reply
@@ -130,7 +131,9 @@ class WhatsAppWebhook:
             # nothing is recorded - not even the MessageSid - so a resend, or a retry
             # Twilio makes after all, is handled afresh.
             log.info("inbound_media_unavailable")
-            return Response(_twiml([notices.MEDIA_UNAVAILABLE]), media_type="application/xml")
+            text = translate(self._intake.language_for(Platform.WHATSAPP, sender),
+                             notices.MEDIA_UNAVAILABLE)
+            return Response(_twiml([text]), media_type="application/xml")
         outcome = self._intake.accept(
             platform=Platform.WHATSAPP, address=sender, dedupe_key=sid,
             # With media, Body is its caption: read like text (tokens relayed, words guarded).

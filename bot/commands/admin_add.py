@@ -21,19 +21,20 @@ from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import confirmations, notices, persons
 from medcrypt.bot.domain.confirmations import ConfirmationRefused, ConfirmBy
+from medcrypt.bot.domain.i18n import N_
 from medcrypt.bot.domain.messages import Platform
 from medcrypt.bot.domain.persons import Person
 from medcrypt.storage.repos import admins
 from medcrypt.storage.repos.identities import is_live
 
-USAGE = "/admin_add <platform>:<address> [<platform>:<address> of the same admin]"
-ASK = ("A second admin - another person than you - must confirm this within 5 minutes "
-       "(until {until}): they send the same /admin_add command followed by the code {code}")
-ADDED = "Admin added."
-ADDED_FOR_ASKER = "Your /admin_add was confirmed by another admin: admin added."
-ALREADY = "That identity is an admin already."
-NOT_A_CHAT_ADMIN = ("The second identity must be one of an admin added in chat (configured "
-                    "admins' identities change in the configuration).")
+USAGE = N_("/admin_add <platform>:<address> [<platform>:<address> of the same admin]")
+ASK = N_("A second admin - another person than you - must confirm this within 5 minutes "
+         "(until {until}): they send the same /admin_add command followed by the code {code}")
+ADDED = N_("Admin added.")
+ADDED_FOR_ASKER = N_("Your /admin_add was confirmed by another admin: admin added.")
+ALREADY = N_("That identity is an admin already.")
+NOT_A_CHAT_ADMIN = N_("The second identity must be one of an admin added in chat (configured "
+                      "admins' identities change in the configuration).")
 
 
 def _target(ctx: Context, args: list[str]) -> list[tuple[Platform, str]] | None:
@@ -72,22 +73,22 @@ def run(ctx: Context, args: list[str]) -> None:
     code = confirmations.code_in(args)
     named = _target(ctx, args[:-1] if code else args)
     if named is None:
-        ctx.reply(notices.BAD_ARGUMENTS.format(usage=target_usage(
-            ctx, "admin_add", " [<platform>:<address> of the same admin]")))
+        ctx.say(notices.BAD_ARGUMENTS, usage=target_usage(
+            ctx, "admin_add", " [<platform>:<address> of the same admin]"))
         return
     bound = [canonical(platform, address) for platform, address in named]
     joins = _problem(ctx, named)
     if isinstance(joins, str):
-        ctx.reply(joins)
+        ctx.say(joins)
         return
     if code is None:
         ticket = confirmations.ask(ctx, "admin_add", bound, confirm_by=ConfirmBy.OTHER_PERSON)
-        ctx.reply(ASK.format(code=ticket.code, until=ticket.expires_at.strftime("%H:%M UTC")))
+        ctx.say(ASK, code=ticket.code, until=ticket.expires_at.strftime("%H:%M UTC"))
         return
     try:
         confirmed = confirmations.redeem(ctx, "admin_add", bound, code)
     except ConfirmationRefused as refused:
-        ctx.reply(refused.reply)
+        ctx.say(refused.reply)
         return
     now = ctx.services.clock.now()
     platform, address = named[0]
@@ -100,6 +101,6 @@ def run(ctx: Context, args: list[str]) -> None:
                  confirmed_by_person=confirmed.confirmer_person, now=now)
     ctx.audit("admin_added", subject=identity_id, proposer=confirmed.asker_person,
               person=persons.ref(ctx.services, persons.chat_person(person_id)))
-    ctx.reply(ADDED)
+    ctx.say(ADDED)
     if is_live(ctx.session, confirmed.asker_id):
-        ctx.notify(confirmed.asker_id, ADDED_FOR_ASKER)
+        ctx.tell(confirmed.asker_id, ADDED_FOR_ASKER)

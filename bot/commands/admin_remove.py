@@ -14,13 +14,14 @@ from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import confirmations, notices
 from medcrypt.bot.domain.confirmations import ConfirmationRefused, ConfirmBy
+from medcrypt.bot.domain.i18n import N_
 from medcrypt.storage.repos.admins import active_grant, revoke_grant
 
-USAGE = "/admin_remove <platform>:<address>"
-ASK = ("To remove this admin, send the same /admin_remove command followed by the code "
-       "{code} within 5 minutes (until {until}).")
-NOT_CHAT_ADMIN = "That is not an admin added in chat (configured admins change in the config)."
-REMOVED = "Admin removed."
+USAGE = N_("/admin_remove <platform>:<address>")
+ASK = N_("To remove this admin, send the same /admin_remove command followed by the code "
+         "{code} within 5 minutes (until {until}).")
+NOT_CHAT_ADMIN = N_("That is not an admin added in chat (configured admins change in the config).")
+REMOVED = N_("Admin removed.")
 
 
 @command("admin_remove", help=USAGE, admin=True)
@@ -28,24 +29,24 @@ def run(ctx: Context, args: list[str]) -> None:
     code = confirmations.code_in(args)
     found = target(ctx, args[:-1] if code else args)
     if found is None:
-        ctx.reply(notices.BAD_ARGUMENTS.format(usage=target_usage(ctx, "admin_remove")))
+        ctx.say(notices.BAD_ARGUMENTS, usage=target_usage(ctx, "admin_remove"))
         return
     platform, address = found
     identity_id = ctx.services.directory.find(ctx.session, platform, address)
     grant = None if identity_id is None else active_grant(ctx.session, identity_id)
     if identity_id is None or grant is None:
-        ctx.reply(NOT_CHAT_ADMIN)
+        ctx.say(NOT_CHAT_ADMIN)
         return
     bound = [canonical(platform, address)]
     if code is None:
         ticket = confirmations.ask(ctx, "admin_remove", bound, confirm_by=ConfirmBy.ASKER)
-        ctx.reply(ASK.format(code=ticket.code, until=ticket.expires_at.strftime("%H:%M UTC")))
+        ctx.say(ASK, code=ticket.code, until=ticket.expires_at.strftime("%H:%M UTC"))
         return
     try:
         confirmations.redeem(ctx, "admin_remove", bound, code)
     except ConfirmationRefused as refused:
-        ctx.reply(refused.reply)
+        ctx.say(refused.reply)
         return
     revoke_grant(ctx.session, grant, now=ctx.services.clock.now())
     ctx.audit("admin_removed", subject=identity_id)
-    ctx.reply(REMOVED)
+    ctx.say(REMOVED)

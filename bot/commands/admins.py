@@ -15,6 +15,7 @@ from datetime import datetime
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import persons
+from medcrypt.bot.domain.i18n import N_, translate
 from medcrypt.bot.domain.messages import Platform
 from medcrypt.storage.normalize import normalize_address
 from medcrypt.storage.repos import admins, identities
@@ -48,16 +49,25 @@ def target_usage(ctx: Context, command: str, extra: str = "") -> str:
 
 
 #: Said of an identity the bot cannot write to yet (see :func:`_reach`).
-NOT_REACHABLE = "not reachable yet"
+NOT_REACHABLE = N_("not reachable yet")
+HEADER = N_("Clinic admins, one line per person:")
+CONFIGURED = N_("- {names} (configuration)")
+IN_CHAT = N_("- {names} (added in chat)")
+NONE = N_("- none")
+WAITING = N_(
+    "Admins not reachable yet get the audit witness lines once they write to the bot (on "
+    "Telegram: open its chat and press Start)."
+)
 
 
-def _reach(waiting: Mapping[str, datetime | None], identity_id: str | None) -> str:
+def _reach(waiting: Mapping[str, datetime | None], identity_id: str | None,
+           language: str) -> str:
     """`` (not reachable yet)`` for an admin identity the bot cannot write to: none
     known (they never wrote to the bot), or messages held until they write (Telegram
     refused to reach them: never opened the chat, or blocked the bot; WhatsApp: their
     24-hour window closed). Their witness lines wait, they are not lost."""
     if identity_id is None or waiting.get(identity_id) is not None:
-        return f" ({NOT_REACHABLE})"
+        return f" ({translate(language, NOT_REACHABLE)})"
     return ""
 
 
@@ -70,25 +80,25 @@ def _configured(ctx: Context) -> Mapping[str, list[str]]:
             waiting = identities.waiting_since(ctx.session, [identity_id] if identity_id
                                                else [])
             found.setdefault(key, []).append(f"{channel.platform.value} {mask(address)}"
-                                             f"{_reach(waiting, identity_id)}")
+                                             f"{_reach(waiting, identity_id, ctx.lang)}")
     return found
 
 
 @command("admins", help="/admins", admin=True)
 def run(ctx: Context, args: list[str]) -> None:
-    lines = ["Clinic admins, one line per person:"]
-    lines += [f"- {', '.join(names)} (configuration)" for names in _configured(ctx).values()]
+    lines = [translate(ctx.lang, HEADER)]
+    lines += [translate(ctx.lang, CONFIGURED, names=", ".join(names))
+              for names in _configured(ctx).values()]
     for identity_ids in admins.persons(ctx.session).values():
         found = ctx.services.directory.addresses_of(ctx.session, identity_ids)
         waiting = identities.waiting_since(ctx.session, identity_ids)
-        names = [f"{found[i][0].value} {mask(found[i][1])}{_reach(waiting, i)}"
+        names = [f"{found[i][0].value} {mask(found[i][1])}{_reach(waiting, i, ctx.lang)}"
                  for i in identity_ids
                  if i in found and persons.configured_person(ctx.services, *found[i]) is None]
         if names:
-            lines.append(f"- {', '.join(names)} (added in chat)")
+            lines.append(translate(ctx.lang, IN_CHAT, names=", ".join(names)))
     if len(lines) == 1:
-        lines.append("- none")
-    if NOT_REACHABLE in "\n".join(lines):
-        lines.append(f"Admins {NOT_REACHABLE} get the audit witness lines once they write "
-                     "to the bot (on Telegram: open its chat and press Start).")
+        lines.append(translate(ctx.lang, NONE))
+    if translate(ctx.lang, NOT_REACHABLE) in "\n".join(lines):
+        lines.append(translate(ctx.lang, WAITING))
     ctx.reply("\n".join(lines))

@@ -10,10 +10,11 @@ from __future__ import annotations
 from medcrypt.bot.commands import breakglass_chat
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command
-from medcrypt.bot.domain.breakglass import requests, texts
+from medcrypt.bot.domain.breakglass import requests
+from medcrypt.bot.domain.i18n import N_
 
 
-@command("approve", help=texts.USAGE_APPROVE.removeprefix("Usage: "), admin=True,
+@command("approve", help=N_("/approve <request code>"), admin=True,
          refuse=breakglass_chat.refuse)
 def run(ctx: Context, args: list[str]) -> None:
     breakglass_chat.run(ctx, args, requests.approve)

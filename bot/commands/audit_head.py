@@ -13,4 +13,4 @@ from medcrypt.bot.domain.audit_chat import render_head_reply
 
 @command("audit_head", help="/audit_head", admin=True)
 def run(ctx: Context, args: list[str]) -> None:
-    ctx.reply(render_head_reply(ctx.services.audit.head()))
+    ctx.reply(render_head_reply(ctx.services.audit.head(), ctx.lang))

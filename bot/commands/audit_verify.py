@@ -17,33 +17,35 @@ from collections.abc import Mapping, Sequence
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain.audit_chat import parse_witness_text, render_verify_reply
+from medcrypt.bot.domain.i18n import N_, SOURCE_LANGUAGE
 from medcrypt.crypto.errors import AuditChainBroken, MalformedToken
 from medcrypt.crypto.server.audit import Witness
 from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
 from medcrypt.storage.audit import AuditLog
 
-BAD_WITNESS = ("That witness line does not parse: paste the whole MEDCRYPT-AUDIT line as the "
-               "bot posted it, after /audit_verify.")
+BAD_WITNESS = N_("That witness line does not parse: paste the whole MEDCRYPT-AUDIT line as the "
+                 "bot posted it, after /audit_verify.")
 
 
 def verify_text(log: AuditLog, keys: Mapping[bytes, AuditPublicKey],
-                witnesses: Sequence[Witness] = ()) -> str:
+                witnesses: Sequence[Witness] = (), language: str = SOURCE_LANGUAGE) -> str:
     try:
         report = log.verify(keys, witnesses=witnesses)
     except AuditChainBroken as exc:
-        return render_verify_reply(exc)
-    return render_verify_reply(report, witnesses_given=len(witnesses))
+        return render_verify_reply(exc, language=language)
+    return render_verify_reply(report, witnesses_given=len(witnesses), language=language)
 
 
-@command("audit_verify", help="/audit_verify [witness line]", admin=True)
+@command("audit_verify", help=N_("/audit_verify [witness line]"), admin=True)
 def run(ctx: Context, args: list[str]) -> None:
     try:
         # The arguments are the line's words; a witness line is single-spaced, so
         # joining them gives it back as the bot posted it.
         witnesses = parse_witness_text(" ".join(args))
     except MalformedToken:
-        ctx.reply(BAD_WITNESS)
+        ctx.say(BAD_WITNESS)
         return
     audit = ctx.services.audit
     keys = dict(ctx.services.audit_public_keys)
-    ctx.deferred.append(lambda: verify_text(audit, keys, witnesses))
+    language = ctx.lang
+    ctx.deferred.append(lambda: verify_text(audit, keys, witnesses, language))

@@ -20,17 +20,19 @@ from collections.abc import Callable, Sequence
 from medcrypt.bot.commands.admins import is_admin
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.domain.breakglass import requests
+from medcrypt.bot.domain.i18n import N_
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.errors import ConfigError
 from medcrypt.storage.db import Session
 
+NOT_CONFIGURED = N_("Break-glass is not configured: {key}.")
 Handler = Callable[[Services, Session, requests.Actor, Sequence[str]], requests.Outcome]
 
 
 def refuse(ctx: Context, name: str) -> None:
     """A non-admin tried ``/<name>``: a chained ``admin.refused`` entry and the reply."""
-    ctx.reply(requests.refuse(ctx.services, ctx.session, ctx.sender_id, name).reply)
+    ctx.say(requests.refuse(ctx.services, ctx.session, ctx.sender_id, name).reply)
 
 
 def run(ctx: Context, args: list[str], handler: Handler) -> None:
@@ -39,11 +41,11 @@ def run(ctx: Context, args: list[str], handler: Handler) -> None:
     try:
         outcome = handler(ctx.services, ctx.session, actor, args)
     except ConfigError as exc:
-        ctx.reply(f"Break-glass is not configured: {exc.key}.")
+        ctx.say(NOT_CONFIGURED, key=exc.key)
         return
     for identity_id, text in outcome.notices:
-        ctx.notify(identity_id, text)
+        ctx.tell(identity_id, text)
     if outcome.document is not None and outcome.document_to is not None:
         ctx.relay_file(outcome.document_to, OutboundMessage(
             recipient_id=outcome.document_to, kind=OutKind.FILE, document=outcome.document))
-    ctx.reply(outcome.reply)
+    ctx.say(outcome.reply)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from medcrypt.bot.domain.channels import Channel
-from medcrypt.bot.domain.i18n import translate
+from medcrypt.bot.domain.i18n import Msg, translate
 from medcrypt.bot.domain.messages import InboundMessage, OutboundMessage, OutKind
 from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox.queue import enqueue
@@ -68,21 +68,24 @@ class Context:
         """A PHI-free notice to the sender."""
         self.replies.append(text)
 
-    def say(self, msgid: str, **params: object) -> None:
-        """:meth:`reply` with a msgid of :mod:`bot.domain.notices`, translated for the
-        sender (their stored language) and then filled with ``params``."""
+    def say(self, msgid: str | Msg, **params: object) -> None:
+        """:meth:`reply` with a msgid of :mod:`bot.domain.notices` (or a :class:`Msg`),
+        translated for the sender (their stored language) and then filled with ``params``."""
         self.replies.append(translate(self.lang, msgid, **params))
+
+    def language_of(self, identity_id: str) -> str:
+        """``identity_id``'s stored language, else the clinic default."""
+        stored = identities.languages_of(self.session, [identity_id]).get(identity_id)
+        return stored or self.services.settings.clinic.default_language
 
     def notify(self, identity_id: str, text: str) -> None:
         out = OutboundMessage(recipient_id=identity_id, kind=OutKind.NOTICE, text=text)
         self.outbox_ids += enqueue(self.session, out, [text], self.services.clock.now())
 
-    def tell(self, identity_id: str, msgid: str, **params: object) -> None:
-        """:meth:`notify` with a msgid, translated for ``identity_id`` (their stored
-        language, else the clinic default)."""
-        stored = identities.languages_of(self.session, [identity_id]).get(identity_id)
-        language = stored or self.services.settings.clinic.default_language
-        self.notify(identity_id, translate(language, msgid, **params))
+    def tell(self, identity_id: str, msgid: str | Msg, **params: object) -> None:
+        """:meth:`notify` with a msgid (or a :class:`Msg`), translated for ``identity_id``
+        (their stored language, else the clinic default)."""
+        self.notify(identity_id, translate(self.language_of(identity_id), msgid, **params))
 
     def relay_token(self, recipient_id: str, token_text: str, pairing_id: str) -> None:
         """Queue a whole token for ``recipient_id``, re-split for their platform's limit."""

@@ -24,8 +24,9 @@ def defer_job(ctx: Context, handler: JobHandler, args: list[str]) -> None:
     services = ctx.services
     actor_id = ctx.sender_id
     arguments = list(args)
+    language = ctx.lang  # the admin's, read in the message's transaction
 
     def work() -> str:
-        return handler(services, actor_id, arguments).text
+        return handler(services, actor_id, arguments).text.in_(language)
 
     ctx.deferred.append(work)

@@ -29,44 +29,45 @@ from medcrypt.bot.commands.registry import command
 from medcrypt.bot.commands.unpair import end_pairings
 from medcrypt.bot.domain import confirmations, notices
 from medcrypt.bot.domain.confirmations import ConfirmationRefused, ConfirmBy
+from medcrypt.bot.domain.i18n import N_, msg, translate
 from medcrypt.bot.domain.lifecycle.erasure import erase_identity_everywhere
 from medcrypt.bot.domain.services import Services
 from medcrypt.storage.repos.identities import is_live
 
-USAGE = "/delete_me, then /delete_me <code>"
-ASK = ("This deletes everything the relay holds about you, for good: your pairings end "
-       "(the other person is told), their stored messages and recovery copies are "
-       "destroyed, and this chat's address is erased. To confirm within 5 minutes send: "
-       "/delete_me {code}")
-NOTHING_HELD = "The relay holds nothing about you: there is nothing to delete."
+USAGE = N_("/delete_me, then /delete_me <code>")
+ASK = N_("This deletes everything the relay holds about you, for good: your pairings end "
+         "(the other person is told), their stored messages and recovery copies are "
+         "destroyed, and this chat's address is erased. To confirm within 5 minutes send: "
+         "/delete_me {code}")
+NOTHING_HELD = N_("The relay holds nothing about you: there is nothing to delete.")
 
 
-def erase(services: Services, identity_id: str) -> list[str]:
+def erase(services: Services, identity_id: str, language: str) -> list[str]:
     """Shred, crypto-shred the audit subjects, erase the identity; the goodbye text."""
     with services.sessions() as session:
         pending = is_live(session, identity_id)
     if pending:
         erase_identity_everywhere(services, identity_id, services.clock.now())
-    return [notices.DELETED]
+    return [translate(language, notices.DELETED)]
 
 
 @command("delete_me", help=USAGE)
 def run(ctx: Context, args: list[str]) -> None:
     if len(args) > 1:
-        ctx.reply(notices.BAD_ARGUMENTS.format(usage=USAGE))
+        ctx.say(notices.BAD_ARGUMENTS, usage=msg(USAGE))
         return
     if ctx.message.first_contact:
-        ctx.reply(NOTHING_HELD)
+        ctx.say(NOTHING_HELD)
         return
     if not args:
         ticket = confirmations.ask(ctx, "delete_me", [], confirm_by=ConfirmBy.ASKER)
-        ctx.reply(ASK.format(code=ticket.code))
+        ctx.say(ASK, code=ticket.code)
         return
     try:
         confirmations.redeem(ctx, "delete_me", [], args[0])
     except ConfirmationRefused as refused:
-        ctx.reply(refused.reply)
+        ctx.say(refused.reply)
         return
     end_pairings(ctx)
     ctx.audit("identity_deleted")
-    ctx.after_commit.append(partial(erase, ctx.services, ctx.sender_id))
+    ctx.after_commit.append(partial(erase, ctx.services, ctx.sender_id, ctx.lang))

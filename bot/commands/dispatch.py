@@ -20,7 +20,7 @@ MAX_COMMAND_CHARS = 256
 def refuse(ctx: Context, name: str) -> None:
     """The dispatcher's answer to a non-admin: ADMIN_ONLY, and ``admin.refused``."""
     ctx.audit("admin_command_refused", command=name)
-    ctx.reply(notices.ADMIN_ONLY)
+    ctx.say(notices.ADMIN_ONLY)
 
 
 def dispatch(ctx: Context, text: str) -> None:

@@ -13,21 +13,24 @@ from medcrypt.bot.commands.admins import is_admin
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command, registered
 from medcrypt.bot.domain import notices
-from medcrypt.bot.domain.i18n import SOURCE_LANGUAGE, translate
+from medcrypt.bot.domain.i18n import N_, SOURCE_LANGUAGE, translate
 
 
 def member_help(language: str = SOURCE_LANGUAGE) -> str:
     """What patients and physicians are told, in ``language``: the opening and the
     commands open to all (their usage lines are commands, not translated)."""
-    names = ", ".join(c.help for c in registered() if not c.admin and c.listed)
+    names = ", ".join(translate(language, c.help)
+                      for c in registered() if not c.admin and c.listed)
     return translate(language, notices.HELP_INTRO_COMMANDS, commands=names)
 
 
+ADMIN_COMMANDS = N_("Clinic admin commands:")
+
+
 def admin_help(language: str = SOURCE_LANGUAGE) -> str:
-    """Admins' /help: the member help in ``language``, then the admin commands (English:
-    the admin console is not translated yet)."""
-    lines = [member_help(language), "", "Clinic admin commands:"]
-    lines += [c.help for c in registered() if c.admin and c.listed]
+    """Admins' /help: the member help, then the admin commands, in ``language``."""
+    lines = [member_help(language), "", translate(language, ADMIN_COMMANDS)]
+    lines += [translate(language, c.help) for c in registered() if c.admin and c.listed]
     return "\n".join(lines)
 
 

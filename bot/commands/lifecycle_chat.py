@@ -17,8 +17,10 @@ the code was redeemed. It destroys what the relay holds and ends the pairing for
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from medcrypt.bot.domain import names
+from medcrypt.bot.domain.i18n import N_, Writable, msg
 from medcrypt.bot.domain.lifecycle.rotation import rotate
 from medcrypt.bot.domain.lifecycle.shred import shred_pairing
 from medcrypt.bot.domain.services import Services
@@ -27,13 +29,37 @@ from medcrypt.storage.db import Session
 from medcrypt.storage.joblock import JobBusy, job_lock
 from medcrypt.storage.repos.pairings import get_pairing
 
-ROTATE_USAGE = "Usage: /rotate_now <pairing tag or id> or /rotate_now all"
+ROTATE_USAGE = N_("Usage: /rotate_now <pairing tag or id> or /rotate_now all")
+#: Counts as "label: number", so no sentence needs a plural form per count.
+ROTATED = N_(
+    "Rotation bookkeeping done. Pairings: {pairings}; new key months: {created}; retired: "
+    "{retired}; notices queued: {queued}. Keys follow the calendar on the companions; for a "
+    "lost or compromised device use /shred."
+)
+SHREDDED = N_(
+    "Shredded pairing {tag}. Deleted: key months {epochs}, stored messages {tokens}, escrow "
+    "deposits {escrow}, files {media}. The pairing has ended for good and the relay refuses "
+    "its messages; both members were told to pair again."
+)
 
 
 @dataclass(frozen=True)
 class ChatReply:
-    text: str
+    """A job's reply to the admin who asked, written in their language when queued."""
+
+    text: Writable
     notices_queued: int = 0
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The ``/jobs`` table, rendered in the admin's language when the reply is written."""
+
+    services: Services
+    now: datetime
+
+    def in_(self, language: str) -> str:
+        return self.services.job_listing(self.services, self.now, language)
 
 
 def resolve_pairing(session: Session, text: str) -> tuple[str | None, str | None]:
@@ -52,7 +78,7 @@ def _name(ctx: Services, pairing_id: str) -> str:
 
 def jobs_command(ctx: Services, actor_id: str, args: list[str]) -> ChatReply:
     """``/jobs``: next and last run of each job (the scheduler's listing)."""
-    return ChatReply(ctx.job_listing(ctx, ctx.clock.now()))
+    return ChatReply(Listing(ctx, ctx.clock.now()))
 
 
 def rotate_now_command(ctx: Services, actor_id: str, args: list[str]) -> ChatReply:
@@ -63,7 +89,7 @@ def rotate_now_command(ctx: Services, actor_id: str, args: list[str]) -> ChatRep
     outage, or to check). A suspected compromise calls for ``/shred``.
     """
     if len(args) != 1:
-        return ChatReply(ROTATE_USAGE)
+        return ChatReply(msg(ROTATE_USAGE))
     now = ctx.clock.now()
     actor = ctx.identity_ref(actor_id)
     ids: list[str] | None = None
@@ -71,7 +97,7 @@ def rotate_now_command(ctx: Services, actor_id: str, args: list[str]) -> ChatRep
         with ctx.sessions() as session:
             pid, problem = resolve_pairing(session, args[0])
         if pid is None:
-            return ChatReply(problem or ROTATE_USAGE)
+            return ChatReply(msg(problem or ROTATE_USAGE))
         ids = [pid]
     ctx.audit.append(actor, Action.ADMIN_COMMAND,
                      ctx.pairing_ref(ids[0]) if ids else actor,
@@ -80,17 +106,14 @@ def rotate_now_command(ctx: Services, actor_id: str, args: list[str]) -> ChatRep
         with job_lock(ctx.engine, "rotation"):  # the lock the scheduler and `jobs run` take
             result = rotate(ctx, now, pairing_ids=ids, actor=actor)
     except JobBusy:
-        return ChatReply(ROTATION_BUSY)
+        return ChatReply(msg(ROTATION_BUSY))
     queued = result.notices_queued
-    return ChatReply(
-        f"Rotation bookkeeping done for {result.pairings} pairing(s): "
-        f"{result.epochs_created} new epoch(s), {result.epochs_retired} retired, "
-        f"{queued} notice(s) queued. Keys follow the calendar on the "
-        "companions; for a lost or compromised device use /shred.", queued)
+    return ChatReply(msg(ROTATED, pairings=result.pairings, created=result.epochs_created,
+                         retired=result.epochs_retired, queued=queued), queued)
 
 
-ROTATION_BUSY = ("Rotation is running right now (scheduled, or started by another admin); "
-                 "try again when it has finished - /jobs shows its last run.")
+ROTATION_BUSY = N_("Rotation is running right now (scheduled, or started by another admin); "
+                   "try again when it has finished - /jobs shows its last run.")
 
 
 def shred_command(ctx: Services, actor_id: str, args: list[str]) -> ChatReply:
@@ -100,8 +123,6 @@ def shred_command(ctx: Services, actor_id: str, args: list[str]) -> ChatReply:
     actor = ctx.identity_ref(actor_id)
     ctx.audit.append(actor, Action.ADMIN_COMMAND, ctx.pairing_ref(pid), {"command": "shred"})
     counts = shred_pairing(ctx, pid, now, actor=actor, reason="admin_request")
-    return ChatReply(
-        f"Shredded pairing {_name(ctx, pid)}: {counts['epochs']} epoch(s), "
-        f"{counts['tokens']} stored message(s), {counts['escrow']} escrow deposit(s), "
-        f"{counts['media']} file(s) deleted; the pairing has ended for good and the relay "
-        "refuses its messages; both members were told to re-pair.", int(counts["notices"]))
+    return ChatReply(msg(SHREDDED, tag=_name(ctx, pid), epochs=counts["epochs"],
+                         tokens=counts["tokens"], escrow=counts["escrow"],
+                         media=counts["media"]), int(counts["notices"]))

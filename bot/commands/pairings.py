@@ -12,40 +12,47 @@ from __future__ import annotations
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import notices
+from medcrypt.bot.domain.i18n import N_, SOURCE_LANGUAGE, Nn_, msg, msg_plural, translate
 from medcrypt.bot.domain.names import shown
 from medcrypt.storage.repos.pairings import Listed, listing
 
-USAGE = "/pairings [page]"
+USAGE = N_("/pairings [page]")
 #: Pairings per page: about two Telegram messages, three WhatsApp messages.
 PAGE = 50
-HEADER = "Pairings {first}-{last} of {total}, newest first (tag: physician, patient; status):"
-MORE = "More: /pairings {page}"
-NONE = "No pairings yet."
-STATUS_WORDS = {"pending": "waiting for the patient", "active": "active",
-                "unpaired": "ended", "erased": "ended, a member's data erased"}
-NO_PATIENT = "no patient yet"
+HEADER = N_("Pairings {first}-{last} of {total}, newest first (tag: physician, patient; status):")
+MORE = N_("More: /pairings {page}")
+NONE = N_("No pairings yet.")
+LINE = N_("{tag}: {physician}, {patient}; {status}; last activity {last}")
+EMPTY_PAGE = Nn_("There is {n} pairing; page {page} is empty.",
+                 "There are {n} pairings; page {page} is empty.")
+NO_PATIENT = N_("no patient yet")
 
 
-def line(p: Listed) -> str:
-    status = "shredded" if p.shredded_at is not None else STATUS_WORDS.get(p.status, p.status)
-    patient = p.patient_platform or NO_PATIENT
-    return (f"{shown(p.pairing_id, p.tag)}: {p.physician_platform}, {patient}; {status}; "
-            f"last activity {p.last_activity:%Y-%m-%d}")
+def line(p: Listed, language: str = SOURCE_LANGUAGE) -> str:
+    status = (translate(language, notices.PAIRING_SHREDDED_WORD) if p.shredded_at is not None
+              else notices.status_word(language, p.status))
+    patient = p.patient_platform or translate(language, NO_PATIENT)
+    return translate(language, LINE, tag=shown(p.pairing_id, p.tag),
+                     physician=p.physician_platform, patient=patient, status=status,
+                     last=f"{p.last_activity:%Y-%m-%d}")
 
 
 @command("pairings", help=USAGE, admin=True)
 def run(ctx: Context, args: list[str]) -> None:
     if len(args) > 1 or (args and (not args[0].isdigit() or int(args[0]) < 1)):
-        ctx.reply(notices.BAD_ARGUMENTS.format(usage=USAGE))
+        ctx.say(notices.BAD_ARGUMENTS, usage=msg(USAGE))
         return
     page = int(args[0]) if args else 1
     total, rows = listing(ctx.session, offset=(page - 1) * PAGE, limit=PAGE)
     if not rows:
-        ctx.reply(NONE if total == 0 else f"There are {total} pairings; page {page} is empty.")
+        if total == 0:
+            ctx.say(NONE)
+        else:
+            ctx.say(msg_plural(EMPTY_PAGE, total, page=page))
         return
     first = (page - 1) * PAGE + 1
-    lines = [HEADER.format(first=first, last=first + len(rows) - 1, total=total)]
-    lines += [line(p) for p in rows]
+    lines = [translate(ctx.lang, HEADER, first=first, last=first + len(rows) - 1, total=total)]
+    lines += [line(p, ctx.lang) for p in rows]
     if first + len(rows) - 1 < total:
-        lines.append(MORE.format(page=page + 1))
+        lines.append(translate(ctx.lang, MORE, page=page + 1))
     ctx.reply("\n".join(lines))

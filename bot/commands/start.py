@@ -13,13 +13,14 @@ from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.help import admin_help, member_help
 from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import notices
+from medcrypt.bot.domain.i18n import N_
 
 ADMIN_WELCOME = (
-    "Welcome, clinic admin. This chat now receives the audit log's witness lines (signed "
-    "checkpoints of the log's head, kept here so a database writer cannot rewrite "
-    "history unseen). Pairings are named by short tags like K7Q-2MX: /pairings lists "
-    "them with their members' platforms and last activity; /shred and /breakglass take "
-    "a tag. /stats and /jobs show how the relay is doing."
+    N_("Welcome, clinic admin. This chat now receives the audit log's witness lines (signed "
+       "checkpoints of the log's head, kept here so a database writer cannot rewrite "
+       "history unseen). Pairings are named by short tags like K7Q-2MX: /pairings lists "
+       "them with their members' platforms and last activity; /shred and /breakglass take "
+       "a tag. /stats and /jobs show how the relay is doing.")
 )
 
 
@@ -27,7 +28,7 @@ ADMIN_WELCOME = (
 def run(ctx: Context, args: list[str]) -> None:
     if is_admin(ctx, ctx.sender_id):
         ctx.keep_identity = True  # the witness lines need this chat
-        ctx.reply(ADMIN_WELCOME)
+        ctx.say(ADMIN_WELCOME)
         ctx.reply(admin_help(ctx.lang))
         return
     ctx.say(notices.PLATFORM_WARNING, platform=ctx.channel.display_name)

@@ -15,16 +15,17 @@ from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import confirmations, names, notices
 from medcrypt.bot.domain.confirmations import ConfirmationRefused, ConfirmBy
+from medcrypt.bot.domain.i18n import N_, msg
 from medcrypt.bot.domain.pairings import pairings_of
 from medcrypt.storage.repos.pairings import PairingRecord, set_pairing_status
 
-USAGE = "/unpair [pairing tag], then the same with the code the bot gives"
-ASK = ("This ends pairing {tag} for both of you: no more messages travel in it, and to "
-       "talk again you pair anew with a new QR code. To confirm within 5 minutes send: "
-       "/unpair {tag} {code}")
-WHICH = ("You have {n} pairings: {tags}. Send /unpair followed by the tag of the one to "
-         "end.")
-NOT_YOURS = "You have no pairing with that tag. Nothing was ended."
+USAGE = N_("/unpair [pairing tag], then the same with the code the bot gives")
+ASK = N_("This ends pairing {tag} for both of you: no more messages travel in it, and to "
+         "talk again you pair anew with a new QR code. To confirm within 5 minutes send: "
+         "/unpair {tag} {code}")
+WHICH = N_("You have {n} pairings: {tags}. Send /unpair followed by the tag of the one to "
+           "end.")
+NOT_YOURS = N_("You have no pairing with that tag. Nothing was ended.")
 
 
 def end_pairings(ctx: Context, *, tell_partner: bool = True) -> int:
@@ -40,7 +41,7 @@ def _end(ctx: Context, p: PairingRecord, *, tell_partner: bool = True) -> None:
     ctx.audit("pairing_ended", pairing=p.pairing_id)
     other = p.patient_id if p.physician_id == ctx.sender_id else p.physician_id
     if tell_partner and other:
-        ctx.notify(other, notices.PARTNER_UNPAIRED.format(tag=names.name_of(p)))
+        ctx.tell(other, notices.PARTNER_UNPAIRED, tag=names.name_of(p))
 
 
 def _mine(ctx: Context, text: str) -> PairingRecord | None:
@@ -55,27 +56,28 @@ def _mine(ctx: Context, text: str) -> PairingRecord | None:
 def _ask(ctx: Context, p: PairingRecord) -> None:
     # Bound to the pairing id, not to the text typed: the tag or an id prefix confirm alike.
     ticket = confirmations.ask(ctx, "unpair", [p.pairing_id], confirm_by=ConfirmBy.ASKER)
-    ctx.reply(ASK.format(tag=names.name_of(p), code=ticket.code))
+    ctx.say(ASK, tag=names.name_of(p), code=ticket.code)
 
 
-@command("unpair", help="/unpair [pairing tag]")
+@command("unpair", help=N_("/unpair [pairing tag]"))
 def run(ctx: Context, args: list[str]) -> None:
     if len(args) > 2:
-        ctx.reply(notices.BAD_ARGUMENTS.format(usage=USAGE))
+        ctx.say(notices.BAD_ARGUMENTS, usage=msg(USAGE))
         return
     if not args:
         rows = pairings_of(ctx, ctx.sender_id)
         if not rows:
-            ctx.reply(notices.NO_PAIRINGS_TO_END)
+            ctx.say(notices.NO_PAIRINGS_TO_END)
         elif len(rows) > 1:
-            tags = ", ".join(f"{names.name_of(p)} ({p.status})" for p in rows)
-            ctx.reply(WHICH.format(n=len(rows), tags=tags))
+            tags = ", ".join(f"{names.name_of(p)} ({notices.status_word(ctx.lang, p.status)})"
+                             for p in rows)
+            ctx.say(WHICH, n=len(rows), tags=tags)
         else:
             _ask(ctx, rows[0])
         return
     pairing = _mine(ctx, args[0])
     if pairing is None:
-        ctx.reply(NOT_YOURS)
+        ctx.say(NOT_YOURS)
         return
     if len(args) == 1:
         _ask(ctx, pairing)
@@ -83,7 +85,7 @@ def run(ctx: Context, args: list[str]) -> None:
     try:
         confirmations.redeem(ctx, "unpair", [pairing.pairing_id], args[1])
     except ConfirmationRefused as refused:
-        ctx.reply(refused.reply)
+        ctx.say(refused.reply)
         return
     _end(ctx, pairing)
-    ctx.reply(notices.UNPAIRED.format(tag=names.name_of(pairing)))
+    ctx.say(notices.UNPAIRED, tag=names.name_of(pairing))

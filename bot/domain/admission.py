@@ -37,19 +37,19 @@ def _open_offer(ctx: Handling, pairing_id: bytes) -> tuple[PairingRecord, bytes]
                                                                       pairing.pairing_id)
     if pairing is None or admission is None:
         ctx.refused("unknown_pairing")
-        ctx.reply(notices.UNKNOWN_PAIRING)
+        ctx.say(notices.UNKNOWN_PAIRING)
         return None
     if admission.aborted_at is not None:
         ctx.refused("qr_shared")
-        ctx.reply(notices.QR_SHARED.format(tag=name_of(pairing)))
+        ctx.say(notices.QR_SHARED, tag=name_of(pairing))
         return None
     if pairing.status != "pending":
         ctx.refused("pairing_closed")
-        ctx.reply(notices.OFFER_USED)
+        ctx.say(notices.OFFER_USED)
         return None
     if pairing.offer_expires_at <= ctx.services.clock.now():
         ctx.refused("pairing_closed")
-        ctx.reply(notices.OFFER_EXPIRED)
+        ctx.say(notices.OFFER_EXPIRED)
         return None
     return pairing, admission.admission_hash
 
@@ -65,12 +65,12 @@ def accept(ctx: Handling, token: Token, token_text: str) -> None:
     pairing, registered = opened
     if pairing.physician_id == ctx.sender_id:
         ctx.refused("wrong_sender")
-        ctx.reply(notices.WRONG_SENDER)
+        ctx.say(notices.WRONG_SENDER)
         return
     if not admits(registered, info):
         ctx.audit("relay_refused", pairing=pairing.pairing_id, reason="not_admitted")
         ctx.refused("not_admitted")
-        ctx.reply(notices.ACCEPT_NOT_ADMITTED)
+        ctx.say(notices.ACCEPT_NOT_ADMITTED)
         return
     now = ctx.services.clock.now()
     ctx.keep_identity = True  # an admitted accept is worth a pending row
@@ -80,25 +80,25 @@ def accept(ctx: Handling, token: Token, token_text: str) -> None:
     if outcome is Pending.OTHER_ACCOUNT:
         ctx.audit("relay_refused", pairing=pairing.pairing_id, reason="accept_replayed")
         ctx.refused("accept_replayed")
-        ctx.reply(notices.ACCEPT_OTHER_ACCOUNT)
+        ctx.say(notices.ACCEPT_OTHER_ACCOUNT)
         return
     if outcome is Pending.ALREADY_SENT:
         ctx.refused("accept_pending")
-        ctx.reply(notices.ACCEPT_ALREADY_SENT)
+        ctx.say(notices.ACCEPT_ALREADY_SENT)
         return
     if outcome is Pending.REPEATED:
-        ctx.reply(notices.ACCEPT_FORWARDED)
+        ctx.say(notices.ACCEPT_FORWARDED)
         return
     ctx.audit("pairing_accept_pending", pairing=pairing.pairing_id)
     ctx.relay_token(pairing.physician_id, token_text, pairing.pairing_id)
-    ctx.notify(pairing.physician_id, notices.ACCEPT_ARRIVED.format(
+    ctx.tell(pairing.physician_id, notices.ACCEPT_ARRIVED,
         n=len(waiting), tag=name_of(pairing), at=now.strftime("%H:%M:%S"),
         platform=ctx.channel.display_name,
-        tail=_tail(ctx)))
+        tail=_tail(ctx))
     if len({w.sender_id for w in waiting}) >= 2:
         _abort(ctx, pairing, [w.sender_id for w in waiting])
         return
-    ctx.reply(notices.ACCEPT_FORWARDED)
+    ctx.say(notices.ACCEPT_FORWARDED)
 
 
 def _tail(ctx: Handling) -> str:
@@ -113,12 +113,11 @@ def _abort(ctx: Handling, pairing: PairingRecord, senders: list[str]) -> None:
     admissions.abort(ctx.session, pairing.pairing_id, now=ctx.services.clock.now())
     ctx.audit("pairing_aborted", pairing=pairing.pairing_id, reason="qr_shared")
     ctx.refused("qr_shared")
-    text = notices.QR_SHARED.format(tag=name_of(pairing))
     for member in [pairing.physician_id, *senders]:
         if member == ctx.sender_id:
-            ctx.reply(text)
+            ctx.say(notices.QR_SHARED, tag=name_of(pairing))
         else:
-            ctx.notify(member, text)
+            ctx.tell(member, notices.QR_SHARED, tag=name_of(pairing))
 
 
 def confirm(ctx: Handling, token: Token, token_text: str) -> None:
@@ -133,13 +132,13 @@ def confirm(ctx: Handling, token: Token, token_text: str) -> None:
     if pairing.physician_id != ctx.sender_id:
         ctx.audit("wrong_sender", pairing=pairing.pairing_id)
         ctx.refused("wrong_sender")
-        ctx.reply(notices.WRONG_SENDER)
+        ctx.say(notices.WRONG_SENDER)
         return
     patient_id = admissions.sender_of(ctx.session, pairing.pairing_id, info.accept_hash)
     if patient_id is None:
         ctx.audit("relay_refused", pairing=pairing.pairing_id, reason="confirm_unknown")
         ctx.refused("confirm_unknown")
-        ctx.reply(notices.CONFIRM_UNKNOWN)
+        ctx.say(notices.CONFIRM_UNKNOWN)
         return
     now = ctx.services.clock.now()
     platform = ctx.services.directory.platform_of(ctx.session, patient_id)
@@ -150,10 +149,10 @@ def confirm(ctx: Handling, token: Token, token_text: str) -> None:
             consent_channel=platform.value if platform is not None else "unknown",
             consent_notice_version=notices.PLATFORM_WARNING_VERSION)
     except OfferExpired:
-        ctx.reply(notices.OFFER_EXPIRED)
+        ctx.say(notices.OFFER_EXPIRED)
         return
     except (OfferReused, WrongPairing):
-        ctx.reply(notices.OFFER_USED)
+        ctx.say(notices.OFFER_USED)
         return
     admissions.clear_pending(ctx.session, pairing.pairing_id)
     identities.adopt_role(ctx.session, patient_id, "patient")
@@ -162,5 +161,5 @@ def confirm(ctx: Handling, token: Token, token_text: str) -> None:
     ctx.relay_token(patient_id, token_text, pairing.pairing_id)
     if channel is not None:
         ctx.tell(patient_id, notices.PLATFORM_WARNING, platform=channel.display_name)
-    ctx.notify(patient_id, notices.PAIRED_PATIENT.format(tag=name_of(pairing)))
-    ctx.reply(notices.PAIRED_CONFIRMED.format(tag=name_of(pairing)))
+    ctx.tell(patient_id, notices.PAIRED_PATIENT, tag=name_of(pairing))
+    ctx.say(notices.PAIRED_CONFIRMED, tag=name_of(pairing))

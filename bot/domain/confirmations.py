@@ -13,12 +13,12 @@ Use it like this, inside the message's handling (``h`` is the
     code = confirmations.code_in(args)
     if code is None:
         ticket = confirmations.ask(h, "delete_me", [], confirm_by=ConfirmBy.ASKER)
-        h.reply(f"... send /delete_me {ticket.code} within 5 minutes ...")
+        h.say(ASK, code=ticket.code)  # ASK: a N_() msgid, "... /delete_me {code} ..."
         return
     try:
         confirmations.redeem(h, "delete_me", [], code)
     except ConfirmationRefused as refused:
-        h.reply(refused.reply)
+        h.say(refused.reply)
         return
     ... do it ...
 
@@ -59,6 +59,7 @@ from enum import StrEnum
 
 from medcrypt.bot.domain import persons
 from medcrypt.bot.domain.handling import Handling
+from medcrypt.bot.domain.i18n import N_
 from medcrypt.crypto.errors import PolicyViolation, StorageError
 from medcrypt.storage.repos import confirmations as rows
 
@@ -94,21 +95,21 @@ class Refusal(StrEnum):
 
 
 _REPLIES = {
-    Refusal.UNKNOWN: "Nothing was done: that code is not one this bot gave out (or it is "
-                     "long expired).",
-    Refusal.USED: "Nothing was done: that code was used already. Ask for a new one.",
-    Refusal.EXPIRED: "Nothing was done: that code has expired. Ask for a new one.",
-    Refusal.MISMATCH: "Nothing was done: that code was given for another command or other "
-                      "arguments. It is used up now; ask for a new one.",
-    Refusal.NOT_ASKER: "Nothing was done: only the person who asked can confirm with that "
-                       "code. It is used up now.",
-    Refusal.NOT_ADMIN: "Nothing was done: only a clinic admin can confirm this. The attempt "
-                       "was recorded.",
-    Refusal.ASKER_NOT_ADMIN: "Nothing was done: the admin who asked for this is no clinic "
-                             "admin any more.",
-    Refusal.SAME_PERSON: "Nothing was done: this needs a second admin - another person, not "
-                         "another account of the admin who asked. The code is used up now; "
-                         "ask again and have another admin confirm.",
+    Refusal.UNKNOWN: N_("Nothing was done: that code is not one this bot gave out (or it is "
+                        "long expired)."),
+    Refusal.USED: N_("Nothing was done: that code was used already. Ask for a new one."),
+    Refusal.EXPIRED: N_("Nothing was done: that code has expired. Ask for a new one."),
+    Refusal.MISMATCH: N_("Nothing was done: that code was given for another command or other "
+                         "arguments. It is used up now; ask for a new one."),
+    Refusal.NOT_ASKER: N_("Nothing was done: only the person who asked can confirm with that "
+                          "code. It is used up now."),
+    Refusal.NOT_ADMIN: N_("Nothing was done: only a clinic admin can confirm this. The attempt "
+                          "was recorded."),
+    Refusal.ASKER_NOT_ADMIN: N_("Nothing was done: the admin who asked for this is no clinic "
+                                "admin any more."),
+    Refusal.SAME_PERSON: N_("Nothing was done: this needs a second admin - another person, not "
+                            "another account of the admin who asked. The code is used up now; "
+                            "ask again and have another admin confirm."),
 }
 
 

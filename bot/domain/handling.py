@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from medcrypt.bot.domain.channels import Channel
+from medcrypt.bot.domain.i18n import Msg
 from medcrypt.bot.domain.messages import InboundMessage
 from medcrypt.bot.domain.services import Services
 from medcrypt.storage.db import Session
@@ -36,14 +37,14 @@ class Handling(Protocol):
     def reply(self, text: str) -> None:
         """A PHI-free notice to the sender."""
 
-    def say(self, msgid: str, **params: object) -> None:
+    def say(self, msgid: str | Msg, **params: object) -> None:
         """:meth:`reply` with a msgid of :mod:`bot.domain.notices`, in the sender's
         language."""
 
     def notify(self, identity_id: str, text: str) -> None:
         """A PHI-free notice to someone else, queued in this transaction."""
 
-    def tell(self, identity_id: str, msgid: str, **params: object) -> None:
+    def tell(self, identity_id: str, msgid: str | Msg, **params: object) -> None:
         """:meth:`notify` with a msgid, in ``identity_id``'s stored language."""
 
     def relay_token(self, recipient_id: str, token_text: str, pairing_id: str) -> None:

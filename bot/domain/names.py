@@ -14,14 +14,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from medcrypt.bot.domain.i18n import N_
 from medcrypt.crypto.keyless.tags import parse_tag
 from medcrypt.storage.db import Session
 from medcrypt.storage.repos.pairings import PairingRecord, by_tag, get_pairing, ids_with_prefix
 
-NOT_A_NAME = ("Name a pairing by its tag (like K7Q-2MX, from /pairings or the companion) or "
-              "by 8 to 32 hexadecimal characters of its id.")
-NO_SUCH_PAIRING = "No pairing has that tag or id. Nothing was done."
-AMBIGUOUS = "Several pairing ids start with those characters; give more, or use the tag."
+NOT_A_NAME = N_("Name a pairing by its tag (like K7Q-2MX, from /pairings or the companion) or "
+                "by 8 to 32 hexadecimal characters of its id.")
+NO_SUCH_PAIRING = N_("No pairing has that tag or id. Nothing was done.")
+AMBIGUOUS = N_("Several pairing ids start with those characters; give more, or use the tag.")
 
 _HEX_PREFIX = re.compile(r"[0-9a-f]{8,32}\Z")
 

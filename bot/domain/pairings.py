@@ -17,6 +17,7 @@ from typing import Protocol
 
 from medcrypt.bot.domain import notices
 from medcrypt.bot.domain.handling import Handling
+from medcrypt.bot.domain.i18n import Msg, msg
 from medcrypt.bot.domain.names import name_of, shown
 from medcrypt.crypto.errors import OfferExpired, OfferReused, WrongPairing
 from medcrypt.crypto.keyless.epochs import epoch_of
@@ -78,7 +79,7 @@ class Refusal:
     PHI-free reply to its sender."""
 
     reason: str | None
-    text: str
+    text: Msg
 
 
 def closed_to_tokens(pairing: Standing) -> Refusal | None:
@@ -90,11 +91,11 @@ def closed_to_tokens(pairing: Standing) -> Refusal | None:
     is not active - ended, or not complete yet - gets the plain reason, as before.
     """
     if pairing.shredded_at is not None:
-        return Refusal("pairing_shredded", notices.PAIRING_SHREDDED.format(
-            tag=shown(pairing.pairing_id, pairing.tag),
+        return Refusal("pairing_shredded", msg(
+            notices.PAIRING_SHREDDED, tag=shown(pairing.pairing_id, pairing.tag),
             at=pairing.shredded_at.strftime("%Y-%m-%d %H:%M")))
     if pairing.status != "active" or pairing.patient_id is None:
-        return Refusal(None, notices.PAIRING_INACTIVE)
+        return Refusal(None, msg(notices.PAIRING_INACTIVE))
     return None
 
 
@@ -107,13 +108,13 @@ def register(ctx: Handling, token: Token) -> None:
         return
     now = ctx.services.clock.now()
     if rows.get_pairing(ctx.session, pairing_id.hex()) is not None:
-        ctx.reply(notices.ALREADY_REGISTERED)
+        ctx.say(notices.ALREADY_REGISTERED)
         return
     if info.expires_at <= int(now.timestamp()):
-        ctx.reply(notices.OFFER_EXPIRED)
+        ctx.say(notices.OFFER_EXPIRED)
         return
     if token.header.epoch > epoch_of(now):
-        ctx.reply(notices.EPOCH_FUTURE)
+        ctx.say(notices.EPOCH_FUTURE)
         return
     tag = tag_of(pairing_id)
     if rows.by_tag(ctx.session, tag) is not None:
@@ -127,14 +128,14 @@ def register(ctx: Handling, token: Token) -> None:
         if rows.get_pairing(ctx.session, pairing_id.hex()) is None:
             _tag_taken(ctx, tag)
         else:
-            ctx.reply(notices.ALREADY_REGISTERED)
+            ctx.say(notices.ALREADY_REGISTERED)
         return
     if isinstance(info, RegisterV3):  # v3: the accepts will have to carry A (PROTOCOL §34)
         admissions.record_admission(ctx.session, pairing_id.hex(), info.admission_hash)
     _set_role(ctx, ctx.sender_id, "physician")
     ctx.keep_identity = True
     ctx.audit("pairing_registered", pairing=pairing_id.hex())
-    ctx.reply(notices.REGISTERED.format(tag=tag))
+    ctx.say(notices.REGISTERED, tag=tag)
 
 
 def _tag_taken(ctx: Handling, tag: str) -> None:
@@ -142,30 +143,30 @@ def _tag_taken(ctx: Handling, tag: str) -> None:
     (docs/adr/0031). The physician's companion shows the same tag; a new QR draws a new
     pairing id and so a new tag."""
     ctx.refused("tag_taken")
-    ctx.reply(notices.TAG_TAKEN.format(tag=tag))
+    ctx.say(notices.TAG_TAKEN, tag=tag)
 
 
 def accept(ctx: Handling, token: Token, token_text: str) -> None:
     pairing_id = token.header.pairing_id
     pairing = None if pairing_id is None else rows.get_pairing(ctx.session, pairing_id.hex())
     if pairing is None:
-        ctx.reply(notices.UNKNOWN_PAIRING)
+        ctx.say(notices.UNKNOWN_PAIRING)
         return
     if admissions.admission_of(ctx.session, pairing.pairing_id) is not None:
         # A v3 offer binds only on the physician's confirmation (bot.domain.admission):
         # a v2 accept must not reopen v2's first-accept binding for it.
         ctx.refused("not_admitted")
-        ctx.reply(notices.ACCEPT_NOT_ADMITTED)
+        ctx.say(notices.ACCEPT_NOT_ADMITTED)
         return
     if pairing.status != "pending":
-        ctx.reply(notices.OFFER_USED)
+        ctx.say(notices.OFFER_USED)
         return
     if pairing.physician_id == ctx.sender_id:
-        ctx.reply(notices.WRONG_SENDER)
+        ctx.say(notices.WRONG_SENDER)
         return
     now = ctx.services.clock.now()
     if pairing.offer_expires_at <= now:
-        ctx.reply(notices.OFFER_EXPIRED)
+        ctx.say(notices.OFFER_EXPIRED)
         return
     try:
         # Binds the patient, records consent and opens the start month's epoch row: from
@@ -176,18 +177,18 @@ def accept(ctx: Handling, token: Token, token_text: str) -> None:
             consent_channel=ctx.message.platform.value,
             consent_notice_version=notices.PLATFORM_WARNING_VERSION)
     except OfferExpired:
-        ctx.reply(notices.OFFER_EXPIRED)
+        ctx.say(notices.OFFER_EXPIRED)
         return
     except (OfferReused, WrongPairing):
-        ctx.reply(notices.OFFER_USED)
+        ctx.say(notices.OFFER_USED)
         return
     _set_role(ctx, ctx.sender_id, "patient")
     ctx.keep_identity = True
     ctx.audit("pairing_completed", pairing=pairing.pairing_id,
               consent=notices.PLATFORM_WARNING_VERSION)
     ctx.say(notices.PLATFORM_WARNING, platform=ctx.channel.display_name)
-    ctx.reply(notices.PAIRED_PATIENT.format(tag=name_of(pairing)))
+    ctx.say(notices.PAIRED_PATIENT, tag=name_of(pairing))
     ctx.relay_token(pairing.physician_id, token_text, pairing.pairing_id)
-    ctx.notify(pairing.physician_id, notices.PAIRED_PHYSICIAN.format(tag=name_of(pairing)))
+    ctx.tell(pairing.physician_id, notices.PAIRED_PHYSICIAN, tag=name_of(pairing))
 
 

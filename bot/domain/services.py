@@ -41,7 +41,8 @@ Progress = Callable[[int, int], None]
 SCHEDULER_REF = system_ref("scheduler")
 #: A PHI-free table of the jobs' next and last runs (``/jobs``, ``medcrypt-bot jobs list``).
 #: The scheduler knows when jobs run next; the commands, below it, get the listing here.
-JobListing = Callable[["Services", datetime], str]
+#: The last argument is the reader's language.
+JobListing = Callable[["Services", datetime, str], str]
 #: ``<platform>:<address>`` as an admin types it -> (platform, address), or None.
 AdminTarget = Callable[[str], tuple[Platform, str] | None]
 

@@ -34,19 +34,19 @@ def _member_pairing(ctx: Handling, pairing_id: bytes, role: str) -> PairingRecor
     pairing = rows.get_pairing(ctx.session, pairing_id.hex())
     if pairing is None:
         ctx.refused("unknown_pairing")
-        ctx.reply(notices.UNKNOWN_PAIRING)
+        ctx.say(notices.UNKNOWN_PAIRING)
         return None
     if pairings.role_of(pairing, ctx.sender_id) != role:
         ctx.audit("wrong_sender", pairing=pairing.pairing_id)
         ctx.refused("wrong_sender")
-        ctx.reply(notices.WRONG_SENDER)
+        ctx.say(notices.WRONG_SENDER)
         return None
     refusal = pairings.closed_to_tokens(pairing)
     if refusal is not None:
         if refusal.reason is not None:
             ctx.audit("relay_refused", pairing=pairing.pairing_id, reason=refusal.reason)
         ctx.refused("pairing_closed")
-        ctx.reply(refusal.text)
+        ctx.say(refusal.text)
         return None
     return pairing
 
@@ -54,7 +54,7 @@ def _member_pairing(ctx: Handling, pairing_id: bytes, role: str) -> PairingRecor
 def _refuse(ctx: Handling, pairing: PairingRecord, reason: str, text: str) -> None:
     ctx.audit("relay_refused", pairing=pairing.pairing_id, reason=reason)
     ctx.refused(reason)
-    ctx.reply(text)
+    ctx.say(text)
 
 
 def offer(ctx: Handling, token: Token, token_text: str) -> None:
@@ -80,7 +80,7 @@ def offer(ctx: Handling, token: Token, token_text: str) -> None:
     ctx.audit("pairing_upgrade_offered", pairing=pairing.pairing_id)
     assert pairing.patient_id is not None  # closed_to_tokens refused a pairing without one
     ctx.relay_token(pairing.patient_id, token_text, pairing.pairing_id)
-    ctx.reply(notices.UPGRADE_OFFER_FORWARDED)
+    ctx.say(notices.UPGRADE_OFFER_FORWARDED)
 
 
 def answer(ctx: Handling, token: Token, token_text: str) -> None:
@@ -102,6 +102,6 @@ def answer(ctx: Handling, token: Token, token_text: str) -> None:
         return
     ctx.audit("pairing_upgraded", pairing=pairing.pairing_id, what="v3")
     ctx.relay_token(pairing.physician_id, token_text, pairing.pairing_id)
-    ctx.notify(pairing.physician_id, notices.UPGRADE_DONE_PHYSICIAN.format(
-        tag=name_of(pairing)))
-    ctx.reply(notices.UPGRADE_DONE_PATIENT.format(tag=name_of(pairing)))
+    ctx.tell(pairing.physician_id, notices.UPGRADE_DONE_PHYSICIAN,
+        tag=name_of(pairing))
+    ctx.say(notices.UPGRADE_DONE_PATIENT, tag=name_of(pairing))

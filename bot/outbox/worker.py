@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from medcrypt.bot.domain import notices
+from medcrypt.bot.domain.i18n import translate
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind, Platform
 from medcrypt.bot.domain.sender import Delivery, FileLinks, Sender
 from medcrypt.bot.domain.services import Services
@@ -322,9 +323,12 @@ class OutboxWorker:
         rows.hold(s, row.id, code, now)
         if not identities.claim_template(s, row.dest_identity_id, now):
             return
-        queue.enqueue(s, OutboundMessage(recipient_id=row.dest_identity_id,
-                                         kind=OutKind.TEMPLATE),
-                      [""], now)
+        # The words used when no approved template is configured, in their language.
+        who = row.dest_identity_id
+        stored = identities.languages_of(s, [who]).get(who)
+        body = translate(stored or self._services.settings.clinic.default_language,
+                         notices.TEMPLATE_BODY)
+        queue.enqueue(s, OutboundMessage(recipient_id=who, kind=OutKind.TEMPLATE), [body], now)
 
     def _hold_until_they_write(self, s: Session, row: OutboxState, code: str,
                                now: datetime) -> None:
@@ -343,8 +347,11 @@ class OutboxWorker:
         origin = row.origin_identity_id
         if origin and queue.out_kind(row) in (OutKind.TOKEN, OutKind.FILE) \
                 and identities.is_live(s, origin):
+            stored = identities.languages_of(s, [origin]).get(origin)
+            text = translate(stored or self._services.settings.clinic.default_language,
+                             notices.DELIVERY_FAILED)
             queue.enqueue(s, OutboundMessage(recipient_id=origin, kind=OutKind.NOTICE),
-                          [notices.DELIVERY_FAILED], now)
+                          [text], now)
 
     # -- status callbacks ---------------------------------------------------------------
     async def record_status_soon(self, platform_id: str, status: str,

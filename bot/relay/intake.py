@@ -18,6 +18,7 @@ import structlog
 
 from medcrypt.bot.commands.context import Context, Deferred
 from medcrypt.bot.domain import i18n, notices
+from medcrypt.bot.domain.i18n import N_, translate
 from medcrypt.bot.domain.identities import Resolved
 from medcrypt.bot.domain.messages import (
     Document,
@@ -41,7 +42,7 @@ log = structlog.get_logger("bot.intake")
 #: Hands deferred work to whoever runs it off the event loop (``BotApp``): the sender's
 #: identity id and the work items, called after the message's transaction committed.
 DeferHook = Callable[[str, list[Deferred]], None]
-FAILED = "That command could not finish (an internal error was logged). Try again later."
+FAILED = N_("That command could not finish (an internal error was logged). Try again later.")
 WINDOW_MARK_EVERY = timedelta(minutes=1)
 
 
@@ -66,6 +67,16 @@ class Intake:
         #: Set by ``BotApp``; without it deferred work runs inline after commit.
         self.defer_hook: DeferHook | None = None
 
+    def language_for(self, platform: Platform, address: str) -> str:
+        """The language to answer ``address`` in outside a message's handling (a reply
+        the adapter gives itself): stored with their identity, else the clinic default.
+        Read-only: a stranger leaves nothing behind."""
+        with self._sessions() as session:
+            identity_id = self.services.directory.find(session, platform, address)
+            stored = (identities.languages_of(session, [identity_id]).get(identity_id)
+                      if identity_id is not None else None)
+        return stored or self.services.settings.clinic.default_language
+
     def run_deferred(self, identity_id: str, work: Deferred) -> list[int]:
         """Run one deferred item and queue its reply to ``identity_id`` (own transaction).
 
@@ -73,13 +84,17 @@ class Intake:
         sender is told, so an admin is never left waiting for an answer.
         """
         try:
-            text = work()
+            text: str | None = work()
         except Exception as exc:
             log.error("deferred_command_failed", error=type(exc).__name__)
-            text = FAILED
+            text = None
         with self._sessions.begin() as session:
             if not identities.is_live(session, identity_id):
                 return []
+            if text is None:
+                stored = identities.languages_of(session, [identity_id]).get(identity_id)
+                text = translate(stored or self.services.settings.clinic.default_language,
+                                 FAILED)
             out = OutboundMessage(recipient_id=identity_id, kind=OutKind.NOTICE, text=text)
             return enqueue(session, out, [text], self.services.clock.now())
 
@@ -90,7 +105,7 @@ class Intake:
                 replies += item()
             except Exception as exc:
                 log.error("after_commit_failed", error=type(exc).__name__)
-                replies.append(FAILED)
+                replies.append(translate(ctx.lang, FAILED))
         return replies
 
     def _hand_over(self, identity_id: str, ctx: Context) -> list[int]:

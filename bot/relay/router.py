@@ -19,6 +19,7 @@ from medcrypt.bot.commands.dispatch import dispatch
 from medcrypt.bot.commands.registry import lookup
 from medcrypt.bot.domain import admission, notices, pairings, upgrade
 from medcrypt.bot.domain.breakglass import deposits
+from medcrypt.bot.domain.i18n import translate
 from medcrypt.bot.domain.lifecycle.policy import classify
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind
 from medcrypt.bot.relay import fragments, guarding
@@ -74,7 +75,7 @@ def handle(ctx: Context) -> None:
         # says why): the token beside it is its manifest, useless alone - it stays back
         # too, and the sender is told in the same reply.
         if ctx.replies:
-            ctx.replies[-1] = f"{ctx.replies[-1]} {notices.CAPTION_NOT_SENT}"
+            ctx.replies[-1] = f"{ctx.replies[-1]} {translate(ctx.lang, notices.CAPTION_NOT_SENT)}"
         guarding.settle(ctx, leftover, carried=True)
         return
     for token_text, token in reading.tokens:
@@ -143,7 +144,7 @@ def _collect_part(ctx: Context, token: Token, token_text: str) -> str | None:
     except PartConflict:
         ctx.audit("relay_refused", reason="part_conflict")
         ctx.refused("part_conflict")
-        ctx.reply(notices.PART_CONFLICT)
+        ctx.say(notices.PART_CONFLICT)
         return None
     except (MalformedToken, LimitExceeded):
         ctx.refused("malformed")
@@ -173,7 +174,7 @@ def _check_route(
     pairing = _get_route(ctx, pairing_id, epoch)
     if pairing is None:
         ctx.refused("unknown_pairing")
-        ctx.reply(notices.UNKNOWN_PAIRING)
+        ctx.say(notices.UNKNOWN_PAIRING)
         return None
     role = pairings.role_of(pairing, ctx.sender_id)
     expected = {"physician": Direction.PHYSICIAN_TO_PATIENT,
@@ -181,7 +182,7 @@ def _check_route(
     if expected is None or direction is not expected:
         ctx.audit("wrong_sender", pairing=pairing.pairing_id)
         ctx.refused("wrong_sender")
-        ctx.reply(notices.WRONG_SENDER)
+        ctx.say(notices.WRONG_SENDER)
         return None
     if _refused(ctx, pairings.closed_to_tokens(pairing), pairing.pairing_id):
         return None
@@ -197,7 +198,7 @@ def _refused(ctx: Context, refusal: pairings.Refusal | None, pairing_id: str) ->
     if refusal.reason is not None:
         ctx.audit("relay_refused", pairing=pairing_id, reason=refusal.reason)
     ctx.refused("pairing_closed")
-    ctx.reply(refusal.text)
+    ctx.say(refusal.text)
     return True
 
 
@@ -212,13 +213,15 @@ def _epoch_ok(ctx: Context, pairing: Route, epoch: int | None) -> bool:
     status = "future" if epoch is None else classify(pairing, epoch, pairing.epoch_state, now)
     if status == "future":
         ctx.refused("epoch_future")
-        ctx.reply(notices.EPOCH_FUTURE)
+        ctx.say(notices.EPOCH_FUTURE)
         return False
     if status in ("shredded", "unknown"):
         ctx.audit("relay_refused", pairing=pairing.pairing_id, reason=f"epoch_{status}")
         ctx.refused("epoch_shredded")
-        ctx.reply(notices.EPOCH_SHREDDED if status == "unknown" or epoch is None
-                  else notices.EPOCH_GONE.format(month=format_epoch(epoch)))
+        if status == "unknown" or epoch is None:
+            ctx.say(notices.EPOCH_SHREDDED)
+        else:
+            ctx.say(notices.EPOCH_GONE, month=format_epoch(epoch))
         return False
     return True
 
@@ -254,13 +257,13 @@ def _v2_refusal(ctx: Context, pairing: Route, epoch: int) -> bool:
     if pairing.version == VERSION_3:
         ctx.audit("relay_refused", pairing=pairing.pairing_id, reason="v2_on_v3")
         ctx.refused("version_mismatch")
-        ctx.reply(notices.V2_ON_V3)
+        ctx.say(notices.V2_ON_V3)
         return True
     cutoff = ctx.services.settings.relay.v2_refused_from_epoch
     if epoch >= cutoff:
         ctx.audit("relay_refused", pairing=pairing.pairing_id, reason="v2_retired")
         ctx.refused("v2_retired")
-        ctx.reply(notices.V2_RETIRED.format(month=format_epoch(cutoff)))
+        ctx.say(notices.V2_RETIRED, month=format_epoch(cutoff))
         return True
     return False
 
@@ -301,7 +304,7 @@ def _relay_v3_message(ctx: Context, token_text: str) -> None:
     if pairing.version != VERSION_3:
         ctx.audit("relay_refused", pairing=pairing.pairing_id, reason="v3_on_v2")
         ctx.refused("version_mismatch")
-        ctx.reply(notices.V3_ON_V2)
+        ctx.say(notices.V3_ON_V2)
         return
     now = ctx.services.clock.now()
     _ensure_epoch(ctx, pairing.pairing_id, view.epoch, pairing.epoch_state is not None)
@@ -334,30 +337,30 @@ def _store_record(ctx: Context, token: Token) -> None:
     pairing = _get_route(ctx, info.pairing_id, None)
     if pairing is None or pairings.role_of(pairing, ctx.sender_id) is None:
         ctx.refused("unknown_pairing")
-        ctx.reply(notices.UNKNOWN_PAIRING)
+        ctx.say(notices.UNKNOWN_PAIRING)
         return
     if pairings.role_of(pairing, ctx.sender_id) != "physician":
         ctx.audit("relay_refused", pairing=pairing.pairing_id, reason="record_not_physician")
         ctx.refused("record_refused")
-        ctx.reply(notices.RECORD_NOT_PHYSICIAN)
+        ctx.say(notices.RECORD_NOT_PHYSICIAN)
         return
     if _refused(ctx, pairings.closed_to_tokens(pairing), pairing.pairing_id):
         return
     if pairing.version != VERSION_3:
         ctx.audit("relay_refused", pairing=pairing.pairing_id, reason="v3_on_v2")
         ctx.refused("version_mismatch")
-        ctx.reply(notices.V3_ON_V2)
+        ctx.say(notices.V3_ON_V2)
         return
     stored = v3escrow.store_record(ctx.session, pairing_id=pairing.pairing_id,
                                    raw=info.sealed, now=ctx.services.clock.now())
     if stored is Stored.FULL:
         ctx.audit("relay_refused", pairing=pairing.pairing_id, reason="record_full")
         ctx.refused("record_refused")
-        ctx.reply(notices.RECORD_FULL)
+        ctx.say(notices.RECORD_FULL)
         return
     if stored is Stored.ADDED:
         ctx.audit("pinned_record", pairing=pairing.pairing_id)
-    ctx.reply(notices.RECORD_STORED)
+    ctx.say(notices.RECORD_STORED)
 
 
 def _store_escrow(ctx: Context, token: Token) -> None:
@@ -365,7 +368,7 @@ def _store_escrow(ctx: Context, token: Token) -> None:
     pairing = _get_route(ctx, h.pairing_id, h.epoch)
     if pairing is None or pairings.role_of(pairing, ctx.sender_id) is None:
         ctx.refused("unknown_pairing")
-        ctx.reply(notices.UNKNOWN_PAIRING)
+        ctx.say(notices.UNKNOWN_PAIRING)
         return
     # Only an open pairing takes deposits, and only in the sender's own slot.
     if _refused(ctx, pairings.closed_to_tokens(pairing)
@@ -382,7 +385,7 @@ def _store_escrow(ctx: Context, token: Token) -> None:
                             now=ctx.services.clock.now()):
         _ensure_epoch(ctx, pairing.pairing_id, h.epoch, pairing.epoch_state is not None)
         ctx.audit("escrow_deposit", pairing=pairing.pairing_id)
-    ctx.reply(notices.ESCROW_STORED)
+    ctx.say(notices.ESCROW_STORED)
 
 
 def megabytes(limit: int) -> int:
@@ -398,8 +401,8 @@ def _handle_file(ctx: Context) -> bool:
     assert doc is not None
     if doc.size > ctx.channel.max_file_in:
         ctx.refused("too_large")
-        ctx.reply(notices.TOO_LARGE_FROM.format(limit_mb=megabytes(ctx.channel.max_file_in),
-                                                platform=ctx.channel.display_name))
+        ctx.say(notices.TOO_LARGE_FROM, limit_mb=megabytes(ctx.channel.max_file_in),
+                                                platform=ctx.channel.display_name)
         return True
     try:
         header = parse_file_header(doc.data)
@@ -408,7 +411,7 @@ def _handle_file(ctx: Context) -> bool:
             guarding.block(ctx, "file", notices.NOT_ENCRYPTED_FILE)
         else:
             ctx.refused("not_paired")
-            ctx.reply(notices.NOT_ENCRYPTED_FILE)
+            ctx.say(notices.NOT_ENCRYPTED_FILE)
         return False
     pairing = _check_route(ctx, header.pairing_id, header.epoch, header.direction)
     if pairing is None:
@@ -420,8 +423,8 @@ def _handle_file(ctx: Context) -> bool:
         # Refused now, naming the limit, rather than failing at the platform later with
         # a "could not be delivered" that does not say why.
         ctx.refused("too_large")
-        ctx.reply(notices.TOO_LARGE_TO.format(limit_mb=megabytes(channel.max_file_out),
-                                              platform=channel.display_name))
+        ctx.say(notices.TOO_LARGE_TO, limit_mb=megabytes(channel.max_file_out),
+                                              platform=channel.display_name)
         return True
     _ensure_epoch(ctx, pairing.pairing_id, header.epoch, pairing.epoch_state is not None)
     out = OutboundMessage(recipient_id=recipient, kind=OutKind.FILE,

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from medcrypt.bot.domain.audit_chat import witness_post
 from medcrypt.bot.domain.breakglass import deposits, requests
-from medcrypt.bot.domain.lifecycle.queue import Notice, queue_notices
+from medcrypt.bot.domain.lifecycle.queue import Notice, languages_for, queue_notices
 from medcrypt.bot.domain.messages import OutboundMessage, OutKind
 from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox.queue import enqueue
@@ -52,11 +52,17 @@ def queue_witness_lines(ctx: Services, session: Session, checkpoint: Checkpoint)
     checkpoint's own transaction (the audit log's ``on_checkpoint``). Returns the count."""
     if not ctx.settings.audit.post_checkpoints_to_admins:
         return 0
-    text = witness_post(checkpoint)
+    text_for: dict[str, str] = {}
+    admins = admin_identities(ctx, session)
+    language = languages_for(session, admins, ctx.settings.clinic.default_language)
     now = ctx.clock.now()
-    return sum(len(enqueue(session, OutboundMessage(
-        recipient_id=admin, kind=OutKind.NOTICE, text=text), [text], now))
-        for admin in admin_identities(ctx, session))
+    sent = 0
+    for admin in admins:
+        lang = language[admin]
+        text = text_for.setdefault(lang, witness_post(checkpoint, lang))
+        sent += len(enqueue(session, OutboundMessage(
+            recipient_id=admin, kind=OutKind.NOTICE, text=text), [text], now))
+    return sent
 
 
 def checkpoint_tick(ctx: Services, now: datetime, *,
@@ -81,7 +87,10 @@ def remind_missing_deposits(ctx: Services, now: datetime) -> int:
         day = now.strftime("%Y-%m-%d")
         # The outbox's unique dedupe key makes this once per pairing and day, whichever
         # replica runs it and however often.
+        texts = deposits.notices(missing)
+        language = languages_for(session, [who for who, _ in texts],
+                                 ctx.settings.clinic.default_language)
         return queue_notices(session, [
-            Notice(who, m.pairing_id, text,
+            Notice(who, m.pairing_id, text.in_(language[who]),
                    f"deposit_missing:{m.pairing_id}:{m.epoch}:{day}")
-            for m, (who, text) in zip(missing, deposits.notices(missing), strict=True)], now)
+            for m, (who, text) in zip(missing, texts, strict=True)], now)

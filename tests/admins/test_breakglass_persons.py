@@ -50,14 +50,15 @@ def _grant(w: World, address: str, *, proposer: str, confirmer: str,
 def _request(w: World, pid: str, requester: str) -> str:
     with w.services.sessions.begin() as s:
         actor = Actor(w.identity(s, Platform.TELEGRAM, requester), True)
-        reply = requests.request(w.services, s, actor, [pid, "patient", "unconscious"]).reply
+        out = requests.request(w.services, s, actor, [pid, "patient", "unconscious"])
+        reply = out.reply.in_("en")
     return reply.split("request ")[1].split(" ")[0]
 
 
 def _approve(w: World, code: str, approver: str) -> str:
     with w.services.sessions.begin() as s:
         actor = Actor(w.identity(s, Platform.TELEGRAM, approver), True)
-        return requests.approve(w.services, s, actor, [code]).reply
+        return requests.approve(w.services, s, actor, [code]).reply.in_("en")
 
 
 def _refusals(w: World) -> list[str]:

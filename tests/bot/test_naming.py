@@ -119,7 +119,7 @@ async def test_shred_and_breakglass_take_the_tag(rig: Rig) -> None:
     ask = await rig.tg_says(ADMIN_A, f"/shred {tag.replace('-', '')}", expect="To confirm")
     assert f"This ends pairing {tag} for good" in ask
     done = await rig.tg_says(ADMIN_A, confirmation_line(ask), expect="Shredded pairing")
-    assert done.startswith(f"Shredded pairing {tag}:")
+    assert done.startswith(f"Shredded pairing {tag}.")
     await until(lambda: any(
         f"shredded your conversation {tag}" in t for t in rig.tg_texts(PHYSICIAN_TG)))
 

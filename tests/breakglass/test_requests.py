@@ -55,7 +55,7 @@ def world(migrated_database_url: str) -> Iterator[World]:
 
 
 def code_of(outcome: requests.Outcome) -> str:
-    return outcome.reply.split("request ")[1].split(" ")[0]
+    return outcome.reply.in_("en").split("request ")[1].split(" ")[0]
 
 
 def test_full_cycle_and_record_opened(world: World) -> None:
@@ -88,31 +88,33 @@ def test_expire_due_and_window_edge(world: World) -> None:
     second = code_of(requests.request(deps, s, A, [pid.hex(), "second", "reason"]))
     deps.clock.set(T0 + timedelta(minutes=30))  # the first's window is over, exactly
     assert requests.expire_due(deps, s) == 1
-    assert "expired" in requests.approve(deps, s, B, [first]).reply
-    assert "approved" in requests.approve(deps, s, B, [second]).reply
+    assert "expired" in requests.approve(deps, s, B, [first]).reply.in_("en")
+    assert "approved" in requests.approve(deps, s, B, [second]).reply.in_("en")
 
 
 def test_requester_may_withdraw_but_not_approve(world: World) -> None:
     deps, s, pid = world
     code = code_of(requests.request(deps, s, A, [pid.hex(), "drill", "only"]))
-    assert "own" in requests.approve(deps, s, A, [code]).reply
-    assert "admins" in requests.approve(deps, s, C, [code]).reply
-    assert "admins" in requests.deny(deps, s, C, [code]).reply
-    assert "denied" in requests.deny(deps, s, A, [code]).reply
+    assert "own" in requests.approve(deps, s, A, [code]).reply.in_("en")
+    assert "admins" in requests.approve(deps, s, C, [code]).reply.in_("en")
+    assert "admins" in requests.deny(deps, s, C, [code]).reply.in_("en")
+    assert "denied" in requests.deny(deps, s, A, [code]).reply.in_("en")
     row = s.get(BreakGlassRequest, s.query(BreakGlassRequest.id).scalar())
     assert row is not None and row.status == "denied"
 
 
 def test_pairing_prefix_rules(world: World) -> None:
     deps, s, pid = world
-    assert "No pairing" in requests.request(deps, s, A, [pid.hex()[:7], "too short"]).reply
-    assert "opened" in requests.request(deps, s, A, [pid.hex()[:8].upper(), "prefix ok"]).reply
+    short = requests.request(deps, s, A, [pid.hex()[:7], "too short"])
+    assert "No pairing" in short.reply.in_("en")
+    prefix = requests.request(deps, s, A, [pid.hex()[:8].upper(), "prefix ok"])
+    assert "opened" in prefix.reply.in_("en")
     s.add(Pairing(pairing_id=(pid[:4] + os.urandom(12)).hex(), physician_id="p" * 32,
                   patient_id="q" * 32, status="active", start_epoch=682, grace_days=7,
                   offer_expires_at=T0, created_at=T0))
     s.flush()
-    assert "Several" in requests.request(deps, s, A, [pid.hex()[:8], "ambiguous"]).reply
-    assert "reason" in requests.request(deps, s, A, [pid.hex(), "x" * 161]).reply
+    assert "Several" in requests.request(deps, s, A, [pid.hex()[:8], "ambiguous"]).reply.in_("en")
+    assert "reason" in requests.request(deps, s, A, [pid.hex(), "x" * 161]).reply.in_("en")
 
 
 def test_missing_escrow_key_refuses_before_any_change(world: World) -> None:
@@ -142,7 +144,8 @@ def test_missing_deposit_is_reported_to_the_physician(
     s.flush()
     found = missing_deposits(s, now)
     assert [(m.pairing_id, m.physician_id) for m in found] == [(pid.hex(), "p" * 32)]
-    (who, text), = notices(found)
+    (who, written), = notices(found)
+    text = written.in_("en")  # written in the physician's language when queued
     assert who == "p" * 32 and "2026-11" in text and pid.hex()[:8] in text
     s.add(EscrowDeposit(pairing_id=pid.hex(), epoch=epoch_of(now), direction=1, raw=b"d",
                         deposited_at=now))

@@ -75,7 +75,7 @@ def test_old_month_token_refused_after_grace(transcript: str) -> None:
 
 @pytest.mark.slow
 def test_shredded_pairing_refuses_next_months_tokens(transcript: str) -> None:
-    assert re.search(rf"Admin A +/shred {TAG} … → bot: Shredded pairing {TAG}: .*"
+    assert re.search(rf"Admin A +/shred {TAG} … → bot: Shredded pairing {TAG}\. .*"
                      r"ended for good", transcript)
     for who in ("Rivera", "Sam"):
         assert re.search(rf"^  {who} +bot: MedCrypt: the clinic shredded your conversation "

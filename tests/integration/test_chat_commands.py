@@ -43,7 +43,7 @@ async def test_jobs_rotate_now_and_refusals(live: Rig) -> None:
     await live.tg_says(ADMIN_A, "/rotate_now", expect="Usage: /rotate_now")
     done = await live.tg_says(ADMIN_A, f"/rotate_now {conv.pairing_id.hex()[:10]}",
                               expect="Rotation bookkeeping done")
-    assert "1 pairing" in done
+    assert "Pairings: 1;" in done
     await live.tg_says(ADMIN_B, "/rotate_now all", expect="Rotation bookkeeping done")
     actions = _actions(live)
     assert Action.ADMIN_REFUSED.value in actions and Action.BOT_STARTED.value in actions

@@ -85,7 +85,7 @@ async def _paired(rig: Rig) -> None:
     """Pair, and wait until the patient has every message of it (the next reply is then
     the only new one)."""
     await pair(rig)
-    await until(lambda: any("(pairing " in t for t in rig.wa_texts()))
+    await until(lambda: any("(pairing " in t or "(vinculación " in t for t in rig.wa_texts()))
 
 
 async def test_a_telegram_app_in_es_419_gets_spanish(

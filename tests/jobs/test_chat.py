@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from medcrypt.bot.commands import shred
-from medcrypt.bot.commands.lifecycle_chat import jobs_command, rotate_now_command
+from medcrypt.bot.commands.lifecycle_chat import ChatReply, jobs_command, rotate_now_command
 from medcrypt.bot.domain.lifecycle.erasure import erase_identity_everywhere
 from medcrypt.bot.domain.lifecycle.policy import epoch_status
 from medcrypt.bot.domain.messages import Platform
@@ -73,7 +73,7 @@ def test_shred_needs_the_same_admin_and_a_fresh_code(migrated_database_url: str)
             assert count(s, StoredToken) == 1
         code = ask()
         (done,) = _shred(w, "111", short, code.lower())
-        assert "Shredded pairing" in done and "1 stored message" in done
+        assert "Shredded pairing" in done and "stored messages 1" in done
         with ctx.sessions() as s:
             assert count(s, StoredToken) == 0
             assert epoch_status(s, p.pairing_id, E, w.clock.now()) == "shredded"
@@ -87,16 +87,24 @@ def test_shred_needs_the_same_admin_and_a_fresh_code(migrated_database_url: str)
             assert actions.count("confirmation.refused") == 4 and "admin.command" in actions
 
 
+def _written(reply: ChatReply, language: str = "en") -> str:
+    return reply.text.in_(language)
+
+
 def test_rotate_now_and_jobs(migrated_database_url: str) -> None:
     clock = FixedClock(NOV)
     with context(migrated_database_url, clock) as ctx:
         p = add_pairing(ctx, start_epoch=E - 1, at=NOV - timedelta(days=30))
         reply = rotate_now_command(ctx, ADMIN, [p.pairing_id[:10]])
-        assert "1 pairing(s): 1 new epoch(s), 1 retired, 2 notice(s)" in reply.text
-        assert "0 new epoch(s)" in rotate_now_command(ctx, ADMIN, ["all"]).text
-        assert "Usage" in rotate_now_command(ctx, ADMIN, []).text
-        listing = jobs_command(ctx, ADMIN, []).text
+        # Counts as "label: number" (no per-count plural in a sentence); in the admin's
+        # language when the reply is written, here English.
+        assert "Pairings: 1; new key months: 1; retired: 1; notices queued: 2" in _written(reply)
+        assert "new key months: 0" in _written(rotate_now_command(ctx, ADMIN, ["all"]))
+        assert "Uso:" in _written(rotate_now_command(ctx, ADMIN, []), "es_MX")
+        listing = _written(jobs_command(ctx, ADMIN, []))
         assert "rotation:" in listing and "last run: never" in listing
+        spanish = _written(jobs_command(ctx, ADMIN, []), "es_MX")
+        assert "rotation:" in spanish and "última ejecución: nunca" in spanish
 
 
 def test_delete_me_erases_identity_and_shreds_everything(migrated_database_url: str) -> None:

@@ -28,15 +28,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from medcrypt.bot.domain import notices as replies
+from medcrypt.bot.domain.i18n import N_, Msg, msg
 from medcrypt.bot.domain.pairings import Members, Refusal, role_of
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
 from medcrypt.crypto.keyless.wire import Direction
 from medcrypt.storage.db import Session
 from medcrypt.storage.repos import escrow, pairings, tokens, v3escrow
 
-TEXT = ("No escrow deposit for {month} has reached the clinic for your conversation "
-        "{pairing}. Emergency access could not open this month. Please run "
-        "`medcrypt deposits` in your companion and send what it prints to this chat.")
+TEXT = N_("No escrow deposit for {month} has reached the clinic for your conversation "
+          "{pairing}. Emergency access could not open this month. Please run "
+          "`medcrypt deposits` in your companion and send what it prints to this chat.")
 
 
 #: The slot a member's own deposit fills: the direction that member writes in.
@@ -50,7 +51,7 @@ def slot_refusal(pairing: Members, sender_id: str, direction: Direction | None
     role = role_of(pairing, sender_id)
     if role is not None and direction is SLOT_OF_ROLE[role]:
         return None
-    return Refusal("deposit_not_senders_slot", replies.DEPOSIT_NOT_YOURS)
+    return Refusal("deposit_not_senders_slot", msg(replies.DEPOSIT_NOT_YOURS))
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ def missing_deposits(session: Session, now: datetime) -> list[Missing]:
             if pid in with_messages and pid not in covered]
 
 
-def notices(missing: list[Missing]) -> list[tuple[str, str]]:
-    """(physician identity id, PHI-free text) per uncovered pairing."""
-    return [(m.physician_id, TEXT.format(month=format_epoch(m.epoch),
-                                         pairing=m.pairing_id[:8])) for m in missing]
+def notices(missing: list[Missing]) -> list[tuple[str, Msg]]:
+    """(physician identity id, PHI-free text) per uncovered pairing, to be written in the
+    physician's language."""
+    return [(m.physician_id, msg(TEXT, month=format_epoch(m.epoch),
+                                 pairing=m.pairing_id[:8])) for m in missing]

@@ -37,6 +37,7 @@ from medcrypt.bot.domain.breakglass.bundle import (
     escrow_public_from_config,
 )
 from medcrypt.bot.domain.breakglass.collect import collect
+from medcrypt.bot.domain.i18n import Msg, msg
 from medcrypt.bot.domain.messages import Document
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.keyless.epochs import format_epoch
@@ -60,9 +61,9 @@ class Actor:
 
 @dataclass
 class Outcome:
-    reply: str
-    #: (identity id, PHI-free text) for the patient and physician.
-    notices: list[tuple[str, str]] = field(default_factory=list)
+    reply: Msg
+    #: (identity id, PHI-free text) for the patient and physician, each in their language.
+    notices: list[tuple[str, Msg]] = field(default_factory=list)
     #: The sealed bundle for the requesting admin (``document_to``).
     document: Document | None = None
     document_to: str | None = None
@@ -95,7 +96,7 @@ def refuse(deps: Services, session: Session, identity_id: str, command: str) -> 
     """A non-admin asked for a break-glass action: the refusal is a chained audit entry."""
     _audit(deps, session, Action.ADMIN_REFUSED, identity_id, None, command=command,
            why="not_admin")
-    return Outcome(texts.ADMIN_ONLY)
+    return Outcome(msg(texts.ADMIN_ONLY))
 
 
 def request(deps: Services, session: Session, actor: Actor, args: Sequence[str]) -> Outcome:
@@ -103,15 +104,15 @@ def request(deps: Services, session: Session, actor: Actor, args: Sequence[str])
     if not actor.is_admin:
         return refuse(deps, session, actor.identity_id, "breakglass")
     if len(args) < 2:
-        return Outcome(texts.USAGE_REQUEST)
+        return Outcome(msg(texts.USAGE_REQUEST))
     reason = " ".join(args[1:]).strip()
     if not MIN_REASON_CHARS <= len(reason) <= MAX_REASON_CHARS or not reason.isprintable():
-        return Outcome(texts.BAD_REASON.format(low=MIN_REASON_CHARS, high=MAX_REASON_CHARS))
+        return Outcome(msg(texts.BAD_REASON, low=MIN_REASON_CHARS, high=MAX_REASON_CHARS))
     found = _find_pairing(session, args[0])
     if found == "ambiguous":
-        return Outcome(texts.AMBIGUOUS_PAIRING)
+        return Outcome(msg(texts.AMBIGUOUS_PAIRING))
     if not isinstance(found, PairingRecord) or found.patient_id is None:
-        return Outcome(texts.UNKNOWN_PAIRING)
+        return Outcome(msg(texts.UNKNOWN_PAIRING))
     now = deps.clock.now()
     row = rows.create_request(
         session, deps.keyring, code=secrets.token_hex(5),
@@ -121,25 +122,25 @@ def request(deps: Services, session: Session, actor: Actor, args: Sequence[str])
         reason=reason, now=now, expires_at=now + _window(deps))
     _audit(deps, session, Action.BREAKGLASS_REQUESTED, actor.identity_id, row.pairing_id,
            request=row.code, reason=reason, window_minutes=_window(deps) // timedelta(minutes=1))
-    return Outcome(texts.REQUESTED.format(
-        code=row.code, tag=names.name_of(found), minutes=_window(deps) // timedelta(minutes=1),
-        expires=_when(row.expires_at)))
+    return Outcome(msg(
+        texts.REQUESTED, code=row.code, tag=names.name_of(found),
+        minutes=_window(deps) // timedelta(minutes=1), expires=_when(row.expires_at)))
 
 
 def _load(deps: Services, session: Session, args: Sequence[str], usage: str,
           ) -> Request | Outcome:
     if len(args) != 1:
-        return Outcome(usage)
+        return Outcome(msg(usage))
     code = args[0].strip().lower()
     row = None
     if len(code) == 10 and set(code) <= _HEX:
         row = rows.find_request(session, code)
     if row is None:
-        return Outcome(texts.UNKNOWN_REQUEST)
+        return Outcome(msg(texts.UNKNOWN_REQUEST))
     if row.status == "pending" and deps.clock.now() >= row.expires_at:
         row = _expire(deps, session, row)
     if row.status != "pending":
-        return Outcome(texts.NOT_PENDING.format(code=row.code, status=row.status))
+        return Outcome(msg(texts.NOT_PENDING, code=row.code, status=texts.status_word(row.status)))
     return row
 
 
@@ -172,7 +173,7 @@ def deny(deps: Services, session: Session, actor: Actor, args: Sequence[str]) ->
            request=row.code, outcome="denied")
     pairing = get_pairing(session, row.pairing_id.hex())
     name = names.shown(row.pairing_id.hex(), pairing.tag if pairing is not None else None)
-    return Outcome(texts.DENIED.format(code=row.code, tag=name))
+    return Outcome(msg(texts.DENIED, code=row.code, tag=name))
 
 
 def approve(deps: Services, session: Session, actor: Actor, args: Sequence[str]) -> Outcome:
@@ -187,10 +188,10 @@ def approve(deps: Services, session: Session, actor: Actor, args: Sequence[str])
     if why is not None:
         _audit(deps, session, Action.ADMIN_REFUSED, actor.identity_id, row.pairing_id,
                command="approve", why=why, request=row.code)
-        return Outcome(_REFUSALS[why])
+        return Outcome(msg(_REFUSALS[why]))
     pairing = get_pairing(session, row.pairing_id.hex())
     if pairing is None:
-        return Outcome(texts.UNKNOWN_PAIRING)
+        return Outcome(msg(texts.UNKNOWN_PAIRING))
     escrow_public = escrow_public_from_config(deps.settings.clinic.escrow_public_key)
     now = deps.clock.now()
     rows.decide(session, row.code, "approved", approver_id=actor.identity_id, now=now,
@@ -219,11 +220,11 @@ def approve(deps: Services, session: Session, actor: Actor, args: Sequence[str])
            excluded_epochs=[format_epoch(e) for e in sorted(found.excluded_epochs)],
            bundle_sha256=digest, recipient=deps.audit.pseudonym(
                "identity", row.requester_id))
-    notice = texts.NOTICE.format(when=_when(now), reason=reason, tag=names.name_of(pairing))
+    notice = msg(texts.NOTICE, when=_when(now), reason=reason, tag=names.name_of(pairing))
     members = [m for m in (pairing.physician_id, pairing.patient_id) if m]
     return Outcome(
-        texts.APPROVED.format(code=row.code, tag=names.name_of(pairing),
-                              deposits=found.deposits, messages=found.messages),
+        msg(texts.APPROVED, code=row.code, tag=names.name_of(pairing),
+            deposits=found.deposits, messages=found.messages),
         notices=[(m, notice) for m in members],
         document=Document(data=data, filename=f"breakglass-{row.code}.mcbg"),
         document_to=row.requester_id)

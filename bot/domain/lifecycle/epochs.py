@@ -12,7 +12,7 @@ before anything is read (no SQLITE_BUSY on lock upgrade).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from medcrypt.bot.domain.lifecycle import notices
@@ -26,7 +26,7 @@ from medcrypt.storage.db import Session
 from medcrypt.storage.repos import epochs as epoch_rows
 from medcrypt.storage.repos import pairings as pairing_rows
 
-NoticeText = Callable[[int, datetime], str]
+NoticeText = Callable[[int, datetime], Mapping[str, str]]
 
 
 def _by_epoch(targets: Iterable[Target]) -> dict[int, list[str]]:
@@ -91,7 +91,8 @@ def shred(
     if notice is not None:
         counts["notices"] = sum(
             queue_member_notices(session, "shredded", epoch, pids,
-                                 text=notice(epoch, now), now=now)
+                                 text=notice(epoch, now), now=now,
+                                 default_language=ctx.settings.clinic.default_language)
             for epoch, pids in sorted(_by_epoch(claimed).items()))
     events = []
     for pid, epoch in claimed:

@@ -17,7 +17,7 @@ from collections import Counter
 from datetime import datetime
 
 from medcrypt.bot.domain.lifecycle import notices
-from medcrypt.bot.domain.lifecycle.queue import Notice, queue_notices
+from medcrypt.bot.domain.lifecycle.queue import Notice, languages_for, queue_notices
 from medcrypt.bot.domain.lifecycle.shred import shred_pairing
 from medcrypt.bot.domain.names import name_of
 from medcrypt.bot.domain.services import Services
@@ -56,8 +56,10 @@ def erase_identity_everywhere(ctx: Services, identity_id: str, now: datetime) ->
             pairings.set_status_of(session, ids, "erased")
         peers = [(p, other) for p in mine
                  for other in (p.physician_id, p.patient_id) if other and other != identity_id]
+        language = languages_for(session, [other for _, other in peers],
+                                 ctx.settings.clinic.default_language)
         counts["notices"] += queue_notices(session, [
-            Notice(other, p.pairing_id, notices.erased_peer(name_of(p), now),
+            Notice(other, p.pairing_id, notices.erased_peer(name_of(p), now).in_(language[other]),
                    notices.dedupe_key("erased", p.pairing_id, 0, other))
             for p, other in peers], now)
         counts["outbox"] += outbox.drop_queued_for(session, identity_id)

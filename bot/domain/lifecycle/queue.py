@@ -14,10 +14,18 @@ from datetime import datetime
 from medcrypt.bot.domain.i18n import SOURCE_LANGUAGE
 from medcrypt.bot.domain.lifecycle import notices
 from medcrypt.storage.db import Session
-from medcrypt.storage.repos import outbox
+from medcrypt.storage.repos import identities, outbox
 from medcrypt.storage.repos.outbox import Notice, queue_notices
 
-__all__ = ["Notice", "queue_member_notices", "queue_notices"]
+__all__ = ["Notice", "languages_for", "queue_member_notices", "queue_notices"]
+
+
+def languages_for(session: Session, identity_ids: Sequence[str],
+                  default_language: str) -> dict[str, str]:
+    """identity id -> the language to write to them in: stored, else the clinic default
+    (for notices queued one by one, each :class:`Notice` in its member's language)."""
+    stored = identities.languages_of(session, identity_ids)
+    return {i: stored.get(i) or default_language for i in identity_ids}
 
 
 def queue_member_notices(

@@ -29,7 +29,12 @@ import structlog
 from medcrypt.bot.domain.lifecycle import notices
 from medcrypt.bot.domain.lifecycle.epochs import members_of, retire, shred
 from medcrypt.bot.domain.lifecycle.purge import Target
-from medcrypt.bot.domain.lifecycle.queue import Notice, queue_member_notices, queue_notices
+from medcrypt.bot.domain.lifecycle.queue import (
+    Notice,
+    languages_for,
+    queue_member_notices,
+    queue_notices,
+)
 from medcrypt.bot.domain.names import shown
 from medcrypt.bot.domain.services import SCHEDULER_REF, Progress, Services
 from medcrypt.crypto.errors import StorageError
@@ -105,10 +110,12 @@ def sweep(
             elif now >= ends - WARN_AHEAD:
                 warn.setdefault((epoch, ends), []).append(pid)
         if warn:
+            default = ctx.settings.clinic.default_language
             with sessions.begin() as session:
                 result.warnings_queued = sum(
                     queue_member_notices(session, "shred_soon", epoch, pids,
-                                         text=notices.shred_soon(epoch, ends), now=now)
+                                         text=notices.shred_soon(epoch, ends), now=now,
+                                         default_language=default)
                     for (epoch, ends), pids in sorted(warn.items()))
         for start in range(0, len(due), batch):
             with sessions.begin() as session:
@@ -162,10 +169,13 @@ def shred_pairing(
         if notify:
             record = pairing_rows.get_pairing(session, pairing_id)
             name = shown(pairing_id, record.tag if record is not None else None)
+            members = members_of(session, [pairing_id]).get(pairing_id, [])
+            language = languages_for(session, members, ctx.settings.clinic.default_language)
+            text = notices.shredded_now(name, current, now)
             counts["notices"] = queue_notices(session, [
-                Notice(m, pairing_id, notices.shredded_now(name, current, now),
+                Notice(m, pairing_id, text.in_(language[m]),
                        notices.dedupe_key("shredded_now", pairing_id, current, m))
-                for m in members_of(session, [pairing_id]).get(pairing_id, [])], now)
+                for m in members], now)
     if scrub_after and counts:
         scrub(ctx.engine, ctx.settings.database.postgres_vacuum)
     return counts
