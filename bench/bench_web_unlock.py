@@ -94,8 +94,8 @@ def main(argv: list[str]) -> int:
     load_after = load_average()
 
     anchor = statistics.median(cli)
-    profile = f"{PROFILE.opslimit} passes, {PROFILE.memlimit // 2**20} MiB"
-    print(f"\n## keystore unlock, Argon2id {profile}: median of {args.runs} rounds; "
+    kdf = f"{PROFILE.opslimit} passes, {PROFILE.memlimit // 2**20} MiB"
+    print(f"\n## keystore unlock, Argon2id {kdf}: median of {args.runs} rounds; "
           f"load {load_before} -> {load_after}")
     print(f"{'case':<62} {'median':>10} {'min':>9} {'max':>9} {'ratio':>8}")
     for name, samples in (("CLI unlock, in-process (native libsodium) [anchor]", cli),
