@@ -4,7 +4,7 @@
  *
  * Order matters: the changed-bundle gate (update.ts) blocks use before any screen that
  * could take a passphrase is shown; the fragment is read and erased before anything else
- * can see it.
+ * can see it, at start and on every later `hashchange`.
  */
 import { access } from "./flows/access.js";
 import { pair } from "./flows/pair.js";
@@ -30,9 +30,15 @@ async function boot(): Promise<void> {
   const frame = new Frame(document.body, inbox, SCREENS);
   frame.show(home.id);
   await gateOnChangedBundle();
-  const arrived = await fragment;
-  if (arrived === "token") frame.notify(t("inbound.received"));
-  if (arrived === "none") frame.notify(t("inbound.none"));
+  const tell = (arrived: Awaited<ReturnType<typeof readFragment>>): void => {
+    if (arrived === "token") frame.notify(t("inbound.received"));
+    if (arrived === "none") frame.notify(t("inbound.none"));
+  };
+  tell(await fragment);
+  // A `#token` link opened while the app is open (the installed app brought to the front
+  // on the link, or a link inside the app's own window) is a same-document navigation:
+  // no load, only `hashchange`. It is read at once, the same way, and erased the same way.
+  window.addEventListener("hashchange", () => void readFragment(inbox).then(tell));
   await startUpdates();
   document.documentElement.dataset["ready"] = "1";
 }

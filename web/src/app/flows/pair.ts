@@ -4,7 +4,7 @@
  * Patient: name the conversation, then scan the physician's QR with the camera (scan.ts)
  * or paste its text; the accept token is shown (after it is committed) with one Share or
  * Copy button, next to the verification code; pasting the physician's KEY_CONFIRM
- * finishes. Physician: name the patient, make an offer (its text, for the QR), paste the
+ * finishes. Physician: name the patient, make an offer (drawn as a QR, qr.ts, with its text), paste the
  * patient's relayed accept, compare the code, confirm (KEY_CONFIRM handed off) or cancel.
  * Both end on the verification screen: the code, and "verified" (the physician's confirm
  * is the verification; the patient marks it after comparing).
@@ -19,6 +19,7 @@ import {
   markPairingVerified, pairingViews, patientAccept, resumable, patientConfirm, physicianCancel, physicianConfirm,
   physicianOffer, physicianReceive, type Role,
 } from "./pairing-store.js";
+import { qrCanvas } from "./qr.js";
 import { scanOffer, type Scanner } from "./scan.js";
 import { button, errorLine, field, handOff, say, section, statusLine } from "./ui.js";
 import { vault } from "./vault.js";
@@ -177,7 +178,7 @@ function offerCard(text: string, register: string): HTMLElement {
     h("div", { class: "card", "data-step": "register" },
       h("h3", {}, t("pair.register.title")), h("p", {}, t("pair.register.body")), handOff(register, "register")),
     h("div", { class: "card", "data-step": "offer" },
-      h("h3", {}, t("pair.offer.title")), h("p", {}, t("pair.offer.body")), handOff(text, "offer")));
+      h("h3", {}, t("pair.offer.title")), h("p", {}, t("pair.offer.body")), qrCanvas(text), handOff(text, "offer")));
 }
 
 function physicianWait(s: Extract<Step, { kind: "physician-wait" }>, redraw: () => void): HTMLElement {

@@ -23,6 +23,7 @@ input:focus-visible, textarea:focus-visible { outline: 3px solid var(--accent); 
 .code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 1.6rem; letter-spacing: 0.08em; margin: 0.25rem 0; overflow-wrap: anywhere; }
 .badge { display: inline-block; align-self: flex-start; padding: 0.25rem 0.75rem; border-radius: 1rem; border: 2px solid var(--muted); font-weight: 600; margin: 0; }
 .badge.verified { border-color: var(--accent); color: var(--accent); }
+canvas.qr { display: block; margin: 0.5rem auto; width: min(100%, 20rem); height: auto; image-rendering: pixelated; border: 1px solid var(--line); }
 video.camera { width: 100%; max-width: 100%; border-radius: 0.5rem; background: #000; }
 select { font: inherit; min-height: 2.75rem; padding: 0.25rem 0.5rem; border: 2px solid var(--line); border-radius: 0.5rem; background: var(--bg); color: var(--fg); max-width: 100%; }
 ol.thread, ul.pairings { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 0.5rem; }

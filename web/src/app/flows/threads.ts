@@ -165,10 +165,15 @@ function thread(ctx: ScreenContext, id: string, redraw: () => void): HTMLElement
   function draw(): void {
     (activeRedraw ?? redraw)();
   }
-  // Tokens that arrived by link or share while this thread is open.
+  // Tokens that arrived by link or share while this thread is open. Taken after this
+  // render, not during it: take() makes the frame render again, and a render nested in
+  // the frame's own render (a `#token` link arriving while the thread is on screen) would
+  // leave the frame showing the outer view while activeRedraw points at the inner one.
   if (ctx.inbox.size > 0) {
-    const waiting = ctx.inbox.take();
-    queueMicrotask(() => void receiveText(waiting.join("\n")));
+    queueMicrotask(() => {
+      const waiting = ctx.inbox.take();
+      if (waiting.length > 0) void receiveText(waiting.join("\n"));
+    });
   }
   const back = button("thread.back", () => {
     selected = null;
