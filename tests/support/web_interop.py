@@ -1,12 +1,16 @@
 """The two companions of the bot-interop load test (tests/web/test_interop_bot.py).
 
 * :class:`WebCompanion`: the real web app in headless Chromium (Playwright's async API,
-  since the live bot runs in the test's event loop). It is driven through its own
-  screens, but in batches: one ``page.evaluate`` fills the compose box and presses
-  "Lock" for every message of a batch, and one paste opens a whole batch of received
-  tokens, so a thousand messages do not cost a thousand Playwright round trips. Every
-  message still takes the app's path: a keystore transaction per token, commit before
-  show, the thread's own part assembler.
+  since the live bot runs in the test's event loop), driven through its screens: setup,
+  pairing, unlock, the thread (paste, files).
+* :class:`ThreadFunctions`: for the bulk, the app's own thread transactions
+  (``web/src/app/flows/thread-store.ts``: ``seal``, ``collect`` and ``open``, one keystore
+  transaction each, committed before the output is returned) bundled from
+  ``web_interop_page/entry.ts`` and called in batches by page functions on a page of the
+  app's origin, on the keystore the app set up. Why not the screen for the bulk: it
+  redraws every line of the thread after each message and Chromium lays the thread out
+  again, which grows with the thread (0.6-1 s a message at a few hundred lines on this
+  machine, ~90 % of the browser's time in a CPU profile).
 * :class:`PythonCompanion`: the Python v3 session (``crypto.endpoint.v3.session``) with
   the keyless part assembler, as the CLI's ``encrypt``/``decrypt`` use them, kept in
   process (the CLI would pay a real Argon2id unlock per command).
@@ -16,9 +20,11 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from medcrypt.crypto.endpoint.envelope import ContentType
@@ -29,46 +35,11 @@ from medcrypt.crypto.keyless.parts import PartAssembler, split_token
 from medcrypt.crypto.keyless.wire import Kind, find_tokens, parse_token
 from tests.support.rigs import Rig, until
 from tests.support.web import READY, RecordingServer
+from tests.support.webnode import WEB, ensure_node_modules, node
 
 #: Telegram's limit (sendMessage counts 4096 UTF-16 units; tokens are ASCII).
 TELEGRAM_CHARS = 4096
 SLOW_MS = 120_000
-
-# One page function seals every text of a batch through the thread screen: fill the
-# compose box, press "Lock", wait until the screen has drawn a new hand-off card (or an
-# error), read its pieces. The screen redraws from scratch after every seal, so each
-# element is looked up again.
-_SEAL_BATCH = """
-async ({texts, platform, timeoutMs}) => {
-  const pause = () => new Promise((r) => setTimeout(r, 0));
-  const q = (s) => document.querySelector(s);
-  const out = [];
-  for (const text of texts) {
-    const select = q("select[name=platform]");
-    if (select.value !== platform) {
-      select.value = platform;
-      select.dispatchEvent(new Event("change"));
-    }
-    const before = q("[data-outgoing]");
-    q("textarea[name=compose]").value = text;
-    q("[data-action=seal]").click();
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const card = q("[data-outgoing]");
-      if (card !== null && card !== before) break;
-      const alert = q("main [role=alert][data-error]");
-      if (alert !== null) return {error: alert.getAttribute("data-error"), out};
-      if (performance.now() > deadline) return {error: "timeout", out};
-      await pause();
-    }
-    const count = Number(q("[data-outgoing]").getAttribute("data-outgoing"));
-    const pieces = [];
-    for (let i = 0; i < count; i += 1) pieces.push(q(`textarea[data-token=out-${i}]`).value);
-    out.push(pieces);
-  }
-  return {error: null, out};
-}
-"""
 
 # One paste: the text goes into the thread's "incoming" box and "Open" is pressed; the
 # screen counts handled pastes in data-handled and shows a typed error's code.
@@ -95,11 +66,11 @@ class WebCompanion:
 
     def __init__(self, page: Any) -> None:
         self.page = page
+        self.csp = ""
 
     async def set_up(self, server: RecordingServer, passphrase: str) -> None:
         page = self.page
-        await page.goto(server.app_url)
-        await page.wait_for_selector(READY)
+        await self.open_app(server)
         await page.click("nav button[data-screen=unlock]")
         await page.wait_for_selector("[data-access=setup]")
         await page.fill("form[data-form=setup] input[name=passphrase]", passphrase)
@@ -108,6 +79,24 @@ class WebCompanion:
         await page.wait_for_selector("[data-access=export]", timeout=SLOW_MS)
         await page.click("[data-action=export-later]")
         await page.wait_for_selector("[data-pair-step=choose]")
+
+    async def open_app(self, server: RecordingServer) -> None:
+        response = await self.page.goto(server.app_url)
+        assert response is not None
+        self.csp = response.headers["content-security-policy"]
+        await self.page.wait_for_selector(READY)
+
+    async def unlock(self, passphrase: str) -> None:
+        page = self.page
+        await page.click("nav button[data-screen=unlock]")
+        await page.wait_for_selector("[data-access=unlock]")
+        await page.fill("form[data-form=unlock] input[name=passphrase]", passphrase)
+        await page.click("form[data-form=unlock] button[type=submit]")
+        # Unlocked, the app goes on to the pairing screen; a refusal shows its code.
+        await page.wait_for_selector("[data-pair-step], main [role=alert][data-error]",
+                                     timeout=SLOW_MS)
+        refused = await page.query_selector("main [role=alert][data-error]")
+        assert refused is None, await refused.get_attribute("data-error")
 
     async def accept_offer(self, offer: str, name: str) -> tuple[str, str]:
         """The patient pastes the offer text; returns the accept token and the code."""
@@ -136,27 +125,6 @@ class WebCompanion:
         await self.page.click("button[data-thread]")
         await self.page.wait_for_selector("[data-thread-open]")
 
-    async def lay_out(self, shown: bool) -> None:
-        """Show or hide the screen's box (``main``) from layout; the app runs as before.
-
-        Why: the thread screen redraws every line after each message, and Chromium then
-        lays the whole thread out again (long lines wrapped at 390 px): ~90 % of the
-        browser's time once a few hundred lines are in it (measured with the CPU profile,
-        0.6-1 s per message on a loaded machine, 30-60 ms hidden). The interop checks the
-        bytes, the keystore and the text the screen holds, which ``display: none`` leaves
-        as they are; set through the CSSOM, which the page's CSP allows.
-        """
-        await self.page.evaluate("s => { document.querySelector('main').style.display = s; }",
-                                 "" if shown else "none")
-
-    async def seal(self, texts: list[str], platform: str = "telegram") -> list[list[str]]:
-        """Seal every text on the thread screen; the pieces the screen handed off each."""
-        done = await self.page.evaluate(_SEAL_BATCH, {"texts": texts, "platform": platform,
-                                                      "timeoutMs": SLOW_MS})
-        assert done["error"] is None, done["error"]
-        out: list[list[str]] = done["out"]
-        return out
-
     async def paste(self, text: str) -> str | None:
         """Paste ``text`` into the open thread; the typed error's code it showed, if any."""
         done = await self.page.evaluate(_PASTE, {"text": text, "timeoutMs": SLOW_MS})
@@ -168,6 +136,64 @@ class WebCompanion:
         texts: list[str] = await self.page.eval_on_selector_all(
             "li.msg[data-dir=in] > p", "ps => ps.map(p => p.textContent)")
         return texts
+
+
+_BUNDLE = """
+import { build } from "esbuild";
+await build({ entryPoints: [process.argv[1]], outfile: process.argv[2], bundle: true,
+              platform: "browser", format: "esm", target: "es2022", logLevel: "warning" });
+"""
+_PAGE = (b'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>interop</title>'
+         b'<script type="module" src="/interop/interop.js"></script></head><body></body></html>')
+
+
+def build_thread_functions(out: Path) -> bytes:
+    """Bundle web_interop_page/entry.ts (the app's thread transactions) with esbuild."""
+    ensure_node_modules()
+    script = out / "interop.js"
+    subprocess.run([node(), "--input-type=module", "-e", _BUNDLE,
+                    str(Path(__file__).with_name("web_interop_page") / "entry.ts"), str(script)],
+                   cwd=WEB, check=True, capture_output=True, timeout=300)
+    return script.read_bytes()
+
+
+class ThreadFunctions:
+    """The app's thread transactions on a page of the app's origin (``/interop/``,
+    outside the service worker's scope), served by Playwright's router with the app's
+    own Content-Security-Policy header; the keystore is the one the app set up there."""
+
+    def __init__(self, page: Any, pairing_id: str) -> None:
+        self.page = page
+        self.id = pairing_id
+
+    async def load(self, origin: str, script: bytes, csp: str, passphrase: str) -> None:
+        headers = {"Content-Security-Policy": csp, "Cache-Control": "no-store"}
+
+        async def serve(route: Any) -> None:
+            if route.request.url.endswith("/interop/interop.js"):
+                await route.fulfill(body=script, content_type="text/javascript", headers=headers)
+            else:
+                await route.fulfill(body=_PAGE, content_type="text/html", headers=headers)
+
+        await self.page.route(f"{origin}/interop/**", serve)
+        await self.page.goto(f"{origin}/interop/index.html")
+        await self.page.wait_for_selector("html[data-interop=ready]", state="attached")
+        await self.page.evaluate("p => medcryptInterop.unlock(p)", passphrase)
+
+    async def seal(self, texts: list[str], platform: str = "telegram") -> list[list[str]]:
+        out: list[list[str]] = await self.page.evaluate(
+            "([id, texts, platform]) => medcryptInterop.seal(id, texts, platform)",
+            [self.id, texts, platform])
+        return out
+
+    async def paste(self, text: str) -> tuple[list[str], str | None]:
+        """The texts the paste opened, and the typed error's code that stopped it."""
+        done = await self.page.evaluate("([id, text]) => medcryptInterop.paste(id, text)",
+                                        [self.id, text])
+        return done["shown"], done["error"]
+
+    async def close(self) -> None:
+        await self.page.evaluate("() => medcryptInterop.lock()")
 
 
 @dataclass
