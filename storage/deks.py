@@ -71,6 +71,14 @@ def current_kek(session: Session, tree: KeyTree, *, now: datetime) -> tuple[str,
     return kek_id, wrapped
 
 
+def warm(session: Session, tree: KeyTree, *, now: datetime) -> str:
+    """Unwrap the current KEK now (at start), so no message pays that provider call;
+    returns its id."""
+    kek_id, wrapped = current_kek(session, tree, now=now)
+    tree.kek(kek_id, wrapped)
+    return kek_id
+
+
 def create_dek(session: Session, tree: KeyTree, *, purpose: str, person_id: str | None,
                now: datetime, version: int = 1) -> tuple[DekRow, bytearray]:
     """A new DEK row (wrapped locally under the current KEK) in the caller's transaction,

@@ -261,6 +261,27 @@ def erase_identity(session: Session, identity_id: str, *, now: datetime) -> bool
     return True
 
 
+def rotate_dek(session: Session, keyring: Keyring, identity_id: str, *,
+               now: datetime) -> bool:
+    """Give the person a new DEK version, re-seal their address and label under it and
+    destroy the old version - all local, in the caller's transaction (no provider call).
+    False when the identity is erased, unknown or not on the key tree yet."""
+    identity = session.get(PlatformIdentity, identity_id)
+    if identity is None or identity.deleted_at is not None or identity.dek_id is None:
+        return False
+    old = deks.next_version(session, identity.dek_id)
+    address = PlatformIdentity.ADDRESS.reveal(identity, keyring, session=session)
+    label = PlatformIdentity.LABEL.reveal(identity, keyring, session=session)
+    new, _key = deks.create_dek(session, deks.tree_of(keyring), purpose=old.purpose,
+                                person_id=old.person_id, now=now, version=old.version + 1)
+    identity.dek_id, identity.dek_version = new.dek_id, new.version
+    PlatformIdentity.ADDRESS.store(identity, keyring, address, session=session, now=now)
+    PlatformIdentity.LABEL.store(identity, keyring, label, session=session, now=now)
+    session.flush()
+    deks.destroy_dek(session, old.dek_id, now=now)
+    return True
+
+
 def count_live(session: Session) -> int:
     """Identities not erased (``/stats``)."""
     return int(session.scalar(select(func.count()).select_from(PlatformIdentity).where(
