@@ -153,7 +153,7 @@ class EncryptedField:
         row_id = self._row_id(row)
         if self.tree_purpose is not None:
             sealed = self._tree_seal(row, row_id, keyring, value.encode("utf-8"),
-                                     session, now)
+                                     session=session, now=now)
         else:
             sealed = keyring.seal(value.encode("utf-8"), self.aad(row_id))
         setattr(row, self.column, Sealed(sealed))
@@ -180,7 +180,7 @@ class EncryptedField:
                                "it needs the row's session")
         return found
 
-    def _tree_seal(self, row: Any, row_id: str, keyring: Keyring, plaintext: bytes,
+    def _tree_seal(self, row: Any, row_id: str, keyring: Keyring, plaintext: bytes, *,
                    session: Session | None, now: datetime | None) -> bytes:
         from medcrypt.storage import deks  # deks imports the models, which import us
 

@@ -85,8 +85,7 @@ from medcrypt.crypto.clock import Clock
 from medcrypt.crypto.errors import StorageError
 from medcrypt.crypto.server.audit import SYSTEM_BOT, Action
 from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage import deks
-from medcrypt.storage import migrate
+from medcrypt.storage import deks, migrate
 from medcrypt.storage.checkpointer import WalCheckpointer
 from medcrypt.storage.db import Engine, is_sqlite, make_engine
 from medcrypt.storage.gate import install as install_gate
