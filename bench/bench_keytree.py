@@ -113,7 +113,7 @@ def _traffic(bot: BotApp, people: int, messages: int, base: int) -> dict[str, li
         async def lookup(self, d: Delivery, since: float) -> None:
             return None
 
-    bot.worker._senders = {Platform.TELEGRAM: Instant(), Platform.WHATSAPP: Instant()}  # noqa: SLF001
+    bot.worker._senders = {Platform.TELEGRAM: Instant(), Platform.WHATSAPP: Instant()}
     outbound: list[float] = []
 
     async def drain() -> None:
