@@ -138,6 +138,11 @@ class KeyVersionMissing(StorageError):
     """Data is sealed under a key version that is not in the configured keyring."""
 
 
+class DekDestroyed(KeyVersionMissing):
+    """The data key a value was sealed under has been destroyed (the person was erased):
+    the value is gone for good, whatever a replica still holds in memory."""
+
+
 class ProviderError(MedCryptError):
     """The key provider (HSM, Transit, KMS) refused or failed an operation.
 

@@ -31,13 +31,16 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import LargeBinary, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session, object_session
 from sqlalchemy.types import TypeDecorator
 
-from medcrypt.crypto.errors import MalformedToken, StorageError
+from medcrypt.crypto.errors import DecryptionFailed, MalformedToken, StorageError
+from medcrypt.crypto.server import keytree
 from medcrypt.crypto.server.keyring import Keyring, sealed_version
 
 #: Hex characters in a client-generated primary key (128 random bits).
@@ -57,7 +60,19 @@ class Sealed:
 
     @property
     def version(self) -> int:
+        """The keyring version of a v1 value; 0 for a tree-sealed value (its DEK is
+        :attr:`dek`). Raises :class:`MalformedToken` on garbage either way."""
+        if keytree.is_tree_sealed(self.data):
+            keytree.sealed_dek(self.data)
+            return 0
         return sealed_version(self.data)
+
+    @property
+    def dek(self) -> keytree.DekRef | None:
+        """The DEK a tree-sealed value names; None for a v1 keyring value."""
+        if keytree.is_tree_sealed(self.data):
+            return keytree.sealed_dek(self.data)
+        return None
 
     def __repr__(self) -> str:
         return f"Sealed(version={self.version}, {len(self.data)} bytes)"
@@ -94,12 +109,17 @@ class EncryptedField:
 
     ``blind_index`` names an optional column receiving the keyed HMAC of the value.
     ``id_attr`` names the client-generated primary key bound into the AAD.
+    ``tree_purpose``, when set, seals under the row's own per-person DEK of the key tree
+    (the row id is the person; ``dek_id`` and ``dek_version`` attributes on the row
+    reference the ``deks`` row) instead of the keyring; v1 keyring values still open
+    until ``keys rewrap`` converts them.
     """
 
     table: str
     column: str
     blind_index: str | None = None
     id_attr: str = "id"
+    tree_purpose: str | None = None
 
     def aad(self, row_id: str) -> tuple[str, str, str]:
         return (self.table, self.column, row_id)
@@ -119,25 +139,81 @@ class EncryptedField:
         if self.blind_index:
             setattr(row, self.blind_index, None)
 
-    def store(self, row: Any, keyring: Keyring, value: str | None) -> None:
-        """Seal ``value`` (already normalized) into the row, updating its blind index."""
+    def store(self, row: Any, keyring: Keyring, value: str | None, *,
+              session: Session | None = None, now: datetime | None = None) -> None:
+        """Seal ``value`` (already normalized) into the row, updating its blind index.
+
+        A tree field needs the row's session (``session`` or the one the row belongs
+        to): its DEK row is read - or, for a person without one, created at ``now`` -
+        in that transaction.
+        """
         if value is None:
             self.clear(row)
             return
         row_id = self._row_id(row)
-        sealed = keyring.seal(value.encode("utf-8"), self.aad(row_id))
+        if self.tree_purpose is not None:
+            sealed = self._tree_seal(row, row_id, keyring, value.encode("utf-8"),
+                                     session=session, now=now)
+        else:
+            sealed = keyring.seal(value.encode("utf-8"), self.aad(row_id))
         setattr(row, self.column, Sealed(sealed))
         if self.blind_index:
             setattr(row, self.blind_index, self.index_of(keyring, value))
 
-    def reveal(self, row: Any, keyring: Keyring) -> str | None:
-        """Open the row's value; a transplanted or tampered value raises DecryptionFailed."""
+    def reveal(self, row: Any, keyring: Keyring, *,
+               session: Session | None = None) -> str | None:
+        """Open the row's value; a transplanted or tampered value raises DecryptionFailed,
+        one under a destroyed DEK :class:`~medcrypt.crypto.errors.DekDestroyed`."""
         data = self._data(row)
         if data is None:
             return None
-        row_id = getattr(row, self.id_attr)
-        plaintext = keyring.open(data, self.aad(str(row_id)))
+        row_id = str(getattr(row, self.id_attr))
+        if keytree.is_tree_sealed(data):
+            return self._tree_open(row, row_id, keyring, data, session).decode("utf-8")
+        plaintext = keyring.open(data, self.aad(row_id))
         return plaintext.decode("utf-8")
+
+    def _session(self, row: Any, session: Session | None) -> Session:
+        found = session or object_session(row)
+        if found is None:
+            raise StorageError(f"{self.table}.{self.column} is sealed under the key tree: "
+                               "it needs the row's session")
+        return found
+
+    def _tree_seal(self, row: Any, row_id: str, keyring: Keyring, plaintext: bytes, *,
+                   session: Session | None, now: datetime | None) -> bytes:
+        from medcrypt.storage import deks  # deks imports the models, which import us
+
+        session = self._session(row, session)
+        tree = deks.tree_of(keyring)
+        dek_id = getattr(row, "dek_id", None)
+        if dek_id is None:
+            dek_row, key = deks.create_dek(session, tree, purpose=str(self.tree_purpose),
+                                           person_id=row_id, now=now or datetime.now(UTC))
+            row.dek_id, row.dek_version = dek_row.dek_id, dek_row.version
+        else:
+            dek_row, key = deks.live_dek(session, tree, str(dek_id))
+            if dek_row.version != getattr(row, "dek_version", None):
+                raise StorageError(f"{self.table}.dek_version disagrees with its DEK row")
+        return keytree.seal_value(key, dek_row.ref, plaintext, table=self.table,
+                                  column=self.column, row_id=row_id)
+
+    def _tree_open(self, row: Any, row_id: str, keyring: Keyring, data: bytes,
+                   session: Session | None) -> bytes:
+        from medcrypt.storage import deks
+
+        ref = keytree.sealed_dek(data)
+        # The value's header must name the DEK the row references by foreign key: a
+        # value copied in from another person's row is refused before any key is used.
+        if ref.dek_id != getattr(row, "dek_id", None) or (
+                ref.version != getattr(row, "dek_version", None)):
+            raise DecryptionFailed()
+        dek_row, key = deks.live_dek(self._session(row, session), deks.tree_of(keyring),
+                                     ref.dek_id)
+        if dek_row.version != ref.version:
+            raise DecryptionFailed()
+        return keytree.open_value(key, data, table=self.table, column=self.column,
+                                  row_id=row_id)
 
     def _data(self, row: Any) -> bytes | None:
         sealed = getattr(row, self.column)
@@ -156,10 +232,17 @@ class EncryptedField:
         return keyring.blind_index_candidates(self.table, self.column, value)
 
     def rewrap(self, row: Any, keyring: Keyring) -> bool:
-        """Re-seal under the current version if needed; True when the row changed."""
+        """Re-seal under the current version if needed; True when the row changed.
+
+        A tree field's v1 value is converted to the tree format (under the row's DEK,
+        created on first use); a tree-sealed value stays as it is (DEK rotation moves it).
+        """
         data = self._data(row)
         index = getattr(row, self.blind_index) if self.blind_index else None
-        stale_value = data is not None and keyring.needs_rewrap(data)
+        if self.tree_purpose is not None and data is not None:
+            stale_value = not keytree.is_tree_sealed(data)
+        else:
+            stale_value = data is not None and keyring.needs_rewrap(data)
         stale_index = index is not None and int.from_bytes(index[:2], "big") != (
             keyring.current_version
         )

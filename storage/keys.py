@@ -25,6 +25,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from medcrypt.crypto.errors import KeyVersionMissing, StorageError
 from medcrypt.crypto.server.keyring import Keyring
+from medcrypt.storage import deks
 from medcrypt.storage.encrypted import REGISTRY, EncryptedField
 from medcrypt.storage.models import load_all
 
@@ -56,8 +57,15 @@ def _prefix(model: type[Any], column: str) -> Any:
     return type_coerce(func.substr(type_coerce(attr, LargeBinary), 1, 2), LargeBinary)
 
 
+_TREE_PREFIX = b"\x00\x00"
+
+
 def key_status(session: Session) -> list[KeyUsage]:
-    """Rows per key version for every encrypted and blind-index column."""
+    """Rows per keyring version for every encrypted and blind-index column.
+
+    Values sealed under the key tree (prefix ``00 00``) use no keyring version: they are
+    counted by their DEKs (``storage.deks.counts``), not here.
+    """
     usage: list[KeyUsage] = []
     for model, field, column in _columns():
         prefix = _prefix(model, column)
@@ -66,6 +74,8 @@ def key_status(session: Session) -> list[KeyUsage]:
             .where(getattr(model, column).is_not(None))
             .group_by(prefix)
         )
+        if field.tree_purpose is not None and column == field.column:
+            stmt = stmt.where(prefix != literal(_TREE_PREFIX, LargeBinary))
         for raw, count in session.execute(stmt):
             version = struct.unpack(">H", bytes(raw).rjust(2, b"\0")[:2])[0]
             usage.append(KeyUsage(field.table, column, version, int(count)))
@@ -76,10 +86,12 @@ def verify_keyring(session: Session, keyring: Keyring) -> list[KeyUsage]:
     """Raise :class:`KeyVersionMissing` if any row uses a version the keyring lacks."""
     usage = key_status(session)
     missing = [u for u in usage if u.version not in keyring.versions]
-    if missing:
+    keks = deks.stale_keks(session, keyring)
+    if missing or keks:
         detail = "; ".join(
-            f"{u.table}.{u.column}: {u.rows} row(s) on key version {u.version}"
-            for u in missing
+            [f"{u.table}.{u.column}: {u.rows} row(s) on key version {u.version}"
+             for u in missing]
+            + [f"keks: {n} KEK(s) on root version {v}" for v, n in keks]
         )
         raise KeyVersionMissing(
             f"server key version(s) still in use are missing from the keyring: {detail}. "
@@ -90,8 +102,11 @@ def verify_keyring(session: Session, keyring: Keyring) -> list[KeyUsage]:
 
 def _stale_filter(model: type[Any], field: EncryptedField, keyring: Keyring) -> Any:
     current = literal(struct.pack(">H", keyring.current_version), LargeBinary)
+    # A tree field is stale while it still holds a v1 keyring value (any version): the
+    # rewrap converts it to its DEK. Tree-sealed values move only by DEK rotation.
+    target = literal(_TREE_PREFIX, LargeBinary) if field.tree_purpose is not None else current
     conditions = [
-        getattr(model, field.column).is_not(None) & (_prefix(model, field.column) != current)
+        getattr(model, field.column).is_not(None) & (_prefix(model, field.column) != target)
     ]
     if field.blind_index:
         conditions.append(
@@ -129,6 +144,14 @@ def rewrap(
         totals = count_stale(session, keyring)
     rewritten = 0
     load_all()
+    # KEKs first (per KEK, never per DEK): the key tree's values then open under the
+    # current root version alone.
+    tree = deks.tree_of(keyring)
+    with sessions.begin() as session:
+        keks = deks.rewrap_keks(session, tree, skip_version=(
+            keyring.current_version if tree.provider_name == "env" else None))
+    if keks:
+        _log.info("keys.rewrap.keks", keks=keks)
     for (table, column), (model, field) in sorted(REGISTRY.items()):
         total = totals.get((table, column), 0)
         done = 0

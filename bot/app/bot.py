@@ -84,7 +84,7 @@ from medcrypt.crypto.clock import Clock
 from medcrypt.crypto.errors import StorageError
 from medcrypt.crypto.server.audit import SYSTEM_BOT, Action
 from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage import migrate
+from medcrypt.storage import deks, migrate
 from medcrypt.storage.checkpointer import WalCheckpointer
 from medcrypt.storage.db import Engine, SessionFactory, is_sqlite, make_engine
 from medcrypt.storage.gate import install as install_gate
@@ -165,6 +165,9 @@ class BotApp:
                                        events=self.metrics)
         self.services.warm()
         self.sessions = self.services.sessions
+        # The epoch KEK: one provider call here, none per message (docs/adr/0037).
+        with self.sessions.begin() as session:
+            deks.warm(session, deks.tree_of(self.keyring), now=self.clock.now())
         # One process on SQLite keeps the per-user limit in memory; replicas on
         # PostgreSQL share it as rows updated in the intake's transaction.
         limiter: Limiter = (

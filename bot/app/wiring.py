@@ -10,8 +10,10 @@ the wall clock, read here at the edge and injected everywhere below.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from medcrypt.bot.adapters.channels import channels, parse_target
 from medcrypt.bot.domain.config import Settings
@@ -24,6 +26,8 @@ from medcrypt.crypto.clock import Clock
 from medcrypt.crypto.errors import ConfigError
 from medcrypt.crypto.server.audit import Checkpoint, CheckpointSigner
 from medcrypt.crypto.server.keyring import Keyring
+from medcrypt.crypto.server.keytree import KeyTree
+from medcrypt.crypto.server.provider import KeyProvider
 from medcrypt.storage.audit import AuditLog
 from medcrypt.storage.backup.erasure_record import ErasureRecord
 from medcrypt.storage.db import Engine, Session, make_engine
@@ -37,7 +41,8 @@ class SystemClock:
 
 
 def audit_signer(settings: Settings, environ: Mapping[str, str] | None = None, *,
-                 required: bool = False) -> CheckpointSigner | None:
+                 required: bool = False,
+                 provider: KeyProvider | None = None) -> CheckpointSigner | None:
     """The checkpoint signer when configured (optional unless ``required``).
 
     With a key provider other than ``env`` the key stays in the provider (ADR 0033): the
@@ -46,8 +51,9 @@ def audit_signer(settings: Settings, environ: Mapping[str, str] | None = None, *
     bot at start - and the signer only ever holds its public key.
     """
     if settings.keys.provider != "env":
-        provider = open_provider(settings, environ)
-        provider.health()
+        if provider is None:
+            provider = open_provider(settings, environ)
+            provider.health()
         return CheckpointSigner.in_provider(provider)
     try:
         seed = settings.secret("audit.signing_key_env", environ=environ)
@@ -80,6 +86,22 @@ def open_audit_log(
         on_due=on_due)
 
 
+def attach_key_tree(settings: Settings, keyring: Keyring,
+                    environ: Mapping[str, str] | None = None) -> KeyProvider | None:
+    """Root the keyring's key tree (docs/adr/0037) in the configured provider, opened
+    and health-checked here; returns it (None for ``env``, whose tree the keyring's own
+    keys root). The KEK is unwrapped once per replica per TTL, never per message."""
+    if settings.keys.provider == "env":
+        return None
+    if isinstance(keyring.tree, KeyTree) and keyring.tree.provider_name != "env":
+        return cast(KeyProvider, keyring.tree.root)
+    provider = open_provider(settings, environ)
+    provider.health()
+    keyring.tree = KeyTree(provider, monotonic=time.monotonic,
+                           ttl_seconds=settings.keys.kek_ttl_seconds)
+    return provider
+
+
 def build_services(
     settings: Settings, clock: Clock, *, environ: Mapping[str, str] | None = None,
     engine: Engine | None = None, keyring: Keyring | None = None,
@@ -97,7 +119,8 @@ def build_services(
     env = os.environ if environ is None else environ
     keyring = keyring or Keyring.from_environ(env, env_name=settings.keyring.server_keys_env)
     engine = engine or make_engine(settings.database_url)
-    signer = audit_signer(settings, env)
+    provider = attach_key_tree(settings, keyring, env)
+    signer = audit_signer(settings, env, provider=provider)
 
     def witness(session: Session, checkpoint: Checkpoint) -> None:
         queue_witness_lines(services, session, checkpoint)  # bound below, before any use

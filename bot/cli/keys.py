@@ -53,6 +53,7 @@ def _require_migrated(url: str) -> None:
 
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
+    from medcrypt.storage import deks
     from medcrypt.storage import keys as keyops
     from medcrypt.storage.db import make_engine, session_factory
 
@@ -71,6 +72,9 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{u.table:<24} {u.column:<16} {u.version:>7} {u.rows:>8}{flag}")
             stale = sum(u.rows for u in usage if u.version != keyring.current_version)
             print(f"values not on the current version: {stale}")
+            tree = deks.counts(session)
+            print(f"key tree: {tree['keks']} KEK(s), {tree['deks_live']} live DEK(s), "
+                  f"{tree['deks_destroyed']} destroyed")
             keyops.verify_keyring(session, keyring)
     finally:
         engine.dispose()

@@ -106,6 +106,9 @@ class KeysSettings:
     provider: Literal["env", "pkcs11", "transit", "kms"] = "env"
     #: Prefix of the key labels, Transit key names and KMS aliases.
     key_prefix: str = "medcrypt"
+    #: How long a replica keeps the unwrapped epoch KEK (and DEKs opened under it)
+    #: before it is zeroed and asked of the provider again (docs/adr/0037).
+    kek_ttl_seconds: float = 3600.0
     pkcs11: Pkcs11Settings = field(default_factory=Pkcs11Settings)
     transit: TransitSettings = field(default_factory=TransitSettings)
     kms: KmsSettings = field(default_factory=KmsSettings)
@@ -525,6 +528,8 @@ def _check_keys(keys: KeysSettings) -> None:
         raise ConfigError("keys.kms.region", "the kms provider needs a region")
     if keys.kms.max_attempts < 1:
         raise ConfigError("keys.kms.max_attempts", "must be at least 1")
+    if not 1 <= keys.kek_ttl_seconds <= 86_400:
+        raise ConfigError("keys.kek_ttl_seconds", "must be between 1 and 86400 seconds")
 
 
 def _check_admins(clinic: ClinicSettings) -> None:

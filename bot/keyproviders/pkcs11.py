@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -74,6 +75,9 @@ class Pkcs11Provider:
         self._roots: dict[int, Any] = {}
         self._private: Any = None
         self._public_raw: bytes | None = None
+        #: Requests this handle made to the token, by operation (wrap, unwrap, sign...):
+        #: what the relay test reads to prove no call per message (docs/adr/0037).
+        self.calls: Counter[str] = Counter()
         with self._lock:
             self._open()
             if create:
@@ -162,6 +166,7 @@ class Pkcs11Provider:
     def _call(self, what: str, fn: Callable[[], _T]) -> _T:
         """Run ``fn`` under the lock; reopen a dropped session once, then fail as down."""
         with self._lock:
+            self.calls[what] += 1
             if self._session is None:
                 raise ProviderDown("pkcs11: the provider was closed")
             try:

@@ -33,6 +33,7 @@ import os
 import struct
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.errors import ConfigError, KeyVersionMissing, MalformedToken
@@ -174,6 +175,9 @@ class Keyring:
             self._masters[version] = master
             self._seal_keys[version] = _hkdf(master, _SEAL_INFO)
         self.current_version = max(self._masters)
+        #: The key tree (``medcrypt.crypto.server.keytree.KeyTree``) that seals per-person
+        #: columns; the composition root sets it, ``storage.deks.tree_of`` defaults it.
+        self.tree: Any = None
 
     @classmethod
     def from_env_value(cls, text: str, *, env_name: str = ENV_VAR) -> Keyring:
@@ -193,6 +197,11 @@ class Keyring:
         if not text.strip():
             raise ConfigError(env_name, "environment variable is not set")
         return cls.from_env_value(text, env_name=env_name)
+
+    def master_keys(self) -> dict[int, bytearray]:
+        """Copies of the master keys (the caller wipes them): the ``env`` provider that
+        roots the key tree when no other provider is configured is built from them."""
+        return {v: bytearray(k) for v, k in self._masters.items()}
 
     @property
     def versions(self) -> tuple[int, ...]:

@@ -11,7 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import CheckConstraint, LargeBinary, String, UniqueConstraint, false, null
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    false,
+    null,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medcrypt.storage.base import Base
@@ -38,6 +47,14 @@ class PlatformIdentity(Base):
     #: Versioned HMAC of the normalized address; NULL once erased.
     address_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(34))
     label: Mapped[Sealed | None] = mapped_column(SealedBytes)
+    #: The person's DEK (key tree, docs/adr/0037) that ``address`` and ``label`` are
+    #: sealed under; NULL while both are still v1 keyring values. Every seal and open
+    #: reads that ``deks`` row in its transaction.
+    #: (Deferred, like ``language``: code at an older schema revision - the migrations'
+    #: tests - still loads identities; the relay reads both through its Core statement.)
+    dek_id: Mapped[str | None] = mapped_column(ForeignKey("deks.id"), index=True,
+                                               deferred=True)
+    dek_version: Mapped[int | None] = mapped_column(Integer, index=True, deferred=True)
     role: Mapped[str] = mapped_column(String(16), default="unknown")
     created_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
@@ -59,9 +76,11 @@ class PlatformIdentity(Base):
     language_chosen: Mapped[bool] = mapped_column(server_default=false(), deferred=True)
 
     ADDRESS: ClassVar[EncryptedField] = EncryptedField(
-        "platform_identities", "address", blind_index="address_bidx"
+        "platform_identities", "address", blind_index="address_bidx",
+        tree_purpose="identity",
     )
-    LABEL: ClassVar[EncryptedField] = EncryptedField("platform_identities", "label")
+    LABEL: ClassVar[EncryptedField] = EncryptedField("platform_identities", "label",
+                                                     tree_purpose="identity")
 
     def __repr__(self) -> str:  # never the address or label
         return f"PlatformIdentity(id={self.id!r}, platform={self.platform!r}, role={self.role!r})"

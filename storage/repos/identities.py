@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from medcrypt.crypto.errors import StorageError
 from medcrypt.crypto.server.keyring import Keyring
+from medcrypt.storage import deks
 from medcrypt.storage.encrypted import new_id
 from medcrypt.storage.models.identities import ROLES, PlatformIdentity
 from medcrypt.storage.normalize import normalize_address
@@ -32,7 +33,8 @@ _FIND = (select(_TABLE.c.id, _TABLE.c.last_inbound_at, _TABLE.c.template_sent_at
          .where(_TABLE.c.platform == bindparam("platform"),
                 _TABLE.c.address_bidx.in_(bindparam("candidates", expanding=True)),
                 _TABLE.c.deleted_at.is_(None)).limit(1))
-_ADDRESSES = (select(_TABLE.c.id, _TABLE.c.platform, _TABLE.c.address)
+_ADDRESSES = (select(_TABLE.c.id, _TABLE.c.platform, _TABLE.c.address, _TABLE.c.dek_id,
+                      _TABLE.c.dek_version)
               .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)),
                      _TABLE.c.deleted_at.is_(None)))
 
@@ -88,9 +90,13 @@ def get_or_create_identity(
     identity = PlatformIdentity(
         id=new_id(), platform=platform, role=role or "unknown", created_at=now
     )
-    PlatformIdentity.ADDRESS.store(identity, keyring, normalize_address(platform, address))
     try:
         with session.begin_nested():  # a concurrent first contact may win the insert
+            # The person's DEK is made here, wrapped locally under the warm KEK (no
+            # provider call), and goes with the savepoint if another insert wins.
+            PlatformIdentity.ADDRESS.store(identity, keyring,
+                                           normalize_address(platform, address),
+                                           session=session, now=now)
             session.add(identity)
             session.flush()
     except IntegrityError:
@@ -124,7 +130,8 @@ def live_addresses(
     if not wanted:
         return {}
     rows = session.connection().execute(_ADDRESSES, {"ids": list(wanted)}).all()
-    return {row.id: (row.platform, reveal_address(cast(Any, row), keyring)) for row in rows}
+    return {row.id: (row.platform, reveal_address(cast(Any, row), keyring, session=session))
+            for row in rows}
 
 
 def live_platform(session: Session, identity_id: str) -> str | None:
@@ -220,9 +227,11 @@ def adopt_role(session: Session, identity_id: str, role: str) -> None:
         identity.role = role
 
 
-def reveal_address(identity: PlatformIdentity, keyring: Keyring) -> str:
-    """The normalized chat id / phone number, for the adapter that sends to it."""
-    value = PlatformIdentity.ADDRESS.reveal(identity, keyring)
+def reveal_address(identity: PlatformIdentity, keyring: Keyring, *,
+                   session: Session | None = None) -> str:
+    """The normalized chat id / phone number, for the adapter that sends to it (its DEK
+    row is checked in ``session``, by default the identity's own)."""
+    value = PlatformIdentity.ADDRESS.reveal(identity, keyring, session=session)
     if value is None:
         raise StorageError("identity has been erased; it has no address")
     return value
@@ -237,15 +246,39 @@ def reveal_label(identity: PlatformIdentity, keyring: Keyring) -> str | None:
 
 
 def erase_identity(session: Session, identity_id: str, *, now: datetime) -> bool:
-    """Forget the address and label (GDPR erasure); the row stays for references.
-    False when there is no such identity or it was erased already."""
+    """Forget the address and label (GDPR erasure) and destroy the person's DEK, in the
+    caller's transaction; the row stays for references. A copy of the sealed values (a
+    backup, a replica's cache) no longer opens. False when there is no such identity or
+    it was erased already."""
     identity = session.get(PlatformIdentity, identity_id)
     if identity is None or identity.deleted_at is not None:
         return False
+    deks.destroy_person_deks(session, identity_id, now=now)
     PlatformIdentity.ADDRESS.clear(identity)
     PlatformIdentity.LABEL.clear(identity)
     identity.deleted_at = now
     session.flush()
+    return True
+
+
+def rotate_dek(session: Session, keyring: Keyring, identity_id: str, *,
+               now: datetime) -> bool:
+    """Give the person a new DEK version, re-seal their address and label under it and
+    destroy the old version - all local, in the caller's transaction (no provider call).
+    False when the identity is erased, unknown or not on the key tree yet."""
+    identity = session.get(PlatformIdentity, identity_id)
+    if identity is None or identity.deleted_at is not None or identity.dek_id is None:
+        return False
+    old = deks.next_version(session, identity.dek_id)
+    address = PlatformIdentity.ADDRESS.reveal(identity, keyring, session=session)
+    label = PlatformIdentity.LABEL.reveal(identity, keyring, session=session)
+    new, _key = deks.create_dek(session, deks.tree_of(keyring), purpose=old.purpose,
+                                person_id=old.person_id, now=now, version=old.version + 1)
+    identity.dek_id, identity.dek_version = new.dek_id, new.version
+    PlatformIdentity.ADDRESS.store(identity, keyring, address, session=session, now=now)
+    PlatformIdentity.LABEL.store(identity, keyring, label, session=session, now=now)
+    session.flush()
+    deks.destroy_dek(session, old.dek_id, now=now)
     return True
 
 

@@ -11,8 +11,10 @@ from medcrypt.crypto.server.audit import Action
 from medcrypt.storage.models.audit import AuditEntry
 from medcrypt.storage.models.escrow import EscrowDeposit
 from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.models.keytree import Dek
 from medcrypt.storage.models.pairings import Pairing
 from medcrypt.storage.models.tokens import StoredToken
+from medcrypt.storage.repos.identities import find_identity
 from tests.support.admins import wa_confirmed
 from tests.support.conversation import pair, say
 from tests.support.rigs import PATIENT_WA, PHYSICIAN_TG, Rig, until
@@ -46,10 +48,19 @@ async def test_delete_me_shreds_the_pairings_epochs_and_erases_the_identity(live
     assert _held(live) == len(held)
     identities = _live_identities(live)
     assert all(h in _raw(live) for h in held)  # the scan below can see them
+    with live.bot.sessions() as s:  # the patient's own DEK (key tree, ADR 0037)
+        patient = find_identity(s, live.bot.keyring, "whatsapp", PATIENT_WA)
+        assert patient is not None and patient.dek_id is not None
+        patient_id, dek_id = patient.id, patient.dek_id
     result = await wa_confirmed(live, PATIENT_WA, "/delete_me")
     assert result.http_status == 200 and notices.DELETED in result.response_body
     assert _held(live) == 0
     assert _live_identities(live) == identities - 1
+    with live.bot.sessions() as s:  # the DEK went with the identity; the lookup fails
+        dek = s.get(Dek, dek_id)
+        assert dek is not None and dek.wrapped is None and dek.destroyed_at is not None
+        assert dek.person_id == patient_id
+        assert find_identity(s, live.bot.keyring, "whatsapp", PATIENT_WA) is None
     with live.bot.sessions() as s:
         pairing = s.get(Pairing, conv.pairing_id.hex())
         assert pairing is not None and pairing.status == "erased"

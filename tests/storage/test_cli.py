@@ -55,8 +55,11 @@ def test_keys_rewrap_leaves_no_row_on_version_1(
     capsys.readouterr()
     assert main(["keys", "status"]) == 0
     out = capsys.readouterr().out
-    assert "platform_identities      address                1        7" in out
-    assert "values not on the current version: 21" in out
+    # Addresses and labels are sealed under each person's DEK (key tree); the blind
+    # index follows the keyring, and the KEK is rewrapped under the new root version.
+    assert "platform_identities      address_bidx           1        7" in out
+    assert "values not on the current version: 7" in out
+    assert "key tree: 1 KEK(s), 7 live DEK(s), 0 destroyed" in out
     assert main(["keys", "rewrap", "--batch-size", "3"]) == 0
     assert "0 row(s) remain on older versions" in capsys.readouterr().out
     assert main(["keys", "status"]) == 0
@@ -80,9 +83,9 @@ def test_removing_a_used_version_is_a_clear_error(
     assert "MISSING KEY" in captured.out
     err = captured.err.strip()
     assert len(err.splitlines()) == 1
-    assert "platform_identities.address: 4 row(s) on key version 1" in err
+    assert "platform_identities.address_bidx: 4 row(s) on key version 1" in err
     assert main(["keys", "rewrap"]) == 6
-    assert "platform_identities.label: 4 row(s) on key version 1" in capsys.readouterr().err
+    assert "keks: 1 KEK(s) on root version 1" in capsys.readouterr().err
 
 
 def test_keys_commands_need_a_migrated_database(

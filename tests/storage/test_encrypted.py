@@ -167,11 +167,15 @@ def test_old_version_rows_still_open_after_adding_v2(
     with sessions() as s:
         found = find_identity(s, v2, "whatsapp", PHONES[1])  # v1 blind index still matches
         assert found is not None and found.id == ids[1]
-        assert found.address is not None and found.address.version == 1
+        # The address is sealed under the person's DEK (key tree), whose KEK the env
+        # root wrapped under keyring version 1: v2 still holds version 1, so it opens.
+        assert found.address is not None and found.address.dek is not None
+        assert found.address_bidx is not None and found.address_bidx[:2] == b"\x00\x01"
         assert reveal_address(found, v2) == PHONES[1]
-    with sessions.begin() as s:  # new rows are sealed under v2
+    with sessions.begin() as s:  # new rows are indexed under v2, sealed under their DEK
         new, _ = get_or_create_identity(s, v2, "telegram", "777777777", now=NOW)
-        assert new.address is not None and new.address.version == 2
+        assert new.address is not None and new.address.dek is not None
+        assert new.address_bidx is not None and new.address_bidx[:2] == b"\x00\x02"
 
 
 def test_rewrap_moves_everything_to_the_current_version(
@@ -193,7 +197,9 @@ def test_rewrap_moves_everything_to_the_current_version(
         assert sum(count_stale(s, v2).values()) > 0
     seen: list[tuple[str, str, int, int]] = []
     changed = rewrap(sessions, v2, batch_size=2, progress=lambda *a: seen.append(a))
-    assert changed == len(PHONES) * 2 + len(CHAT_IDS) + 1
+    # Identity values are tree-sealed: only their blind index follows the keyring (the
+    # address is re-sealed with it); labels move with the KEK, rewrapped once.
+    assert changed == len(PHONES) + len(CHAT_IDS) + 1
     assert seen and seen[-1][2] == seen[-1][3]
     assert rewrap(sessions, v2) == 0  # idempotent
     with sessions() as s:
@@ -219,8 +225,8 @@ def test_removing_a_version_in_use_names_table_column_and_count(
     with sessions() as s, pytest.raises(KeyVersionMissing) as info:
         verify_keyring(s, only_v2)
     message = str(info.value)
-    assert "platform_identities.address: 5 row(s) on key version 1" in message
-    assert "platform_identities.label: 3 row(s) on key version 1" in message
+    assert "platform_identities.address_bidx: 5 row(s) on key version 1" in message
+    assert "keks: 1 KEK(s) on root version 1" in message
     with pytest.raises(KeyVersionMissing):
         rewrap(sessions, only_v2)
     with sessions() as s:

@@ -78,7 +78,7 @@ def test_no_marker_reaches_the_logs(log_stream: io.StringIO, database_url: str) 
             with sessions.begin() as s:
                 dup = PlatformIdentity(id="f" * 32, platform="whatsapp", role="unknown",
                                        created_at=NOW)
-                PlatformIdentity.ADDRESS.store(dup, v1, PHONE_MARKER)
+                PlatformIdentity.ADDRESS.store(dup, v1, PHONE_MARKER, session=s)
                 s.add(dup)
         except IntegrityError:
             log.exception("duplicate identity")

@@ -31,6 +31,7 @@ from medcrypt.storage.models.pairings import Pairing
 from medcrypt.storage.repos import outbox as rows
 from medcrypt.storage.repos import shred
 from tests.support.outbox_heads import expected_heads, head_violations
+from tests.support.storage import legacy_identity
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 KEYRING = Keyring({1: os.urandom(32)})
@@ -38,14 +39,19 @@ LEASE = timedelta(seconds=30)
 PAIRING = "p" * 32
 
 
-def _open(url: str, recipients: int) -> tuple[sessionmaker[Session], list[str], bool]:
+def _open(url: str, recipients: int, *, legacy: bool = False,
+          ) -> tuple[sessionmaker[Session], list[str], bool]:
+    """``legacy``: identities as code before 0021 wrote them, for a test that steps the
+    schema back below it (0021 refuses to strand identities sealed under the key tree)."""
     migrate.upgrade(url)
     engine = make_engine(url)
     sessions = session_factory(engine)
     directory = IdentityDirectory(KEYRING, FixedClock(NOW))
     with sessions.begin() as s:
-        ids = [directory.resolve(s, Platform.TELEGRAM, str(5000 + i)).identity_id
-               for i in range(recipients)]
+        ids = ([legacy_identity(s, KEYRING, "telegram", str(5000 + i))
+                for i in range(recipients)] if legacy else
+               [directory.resolve(s, Platform.TELEGRAM, str(5000 + i)).identity_id
+                for i in range(recipients)])
         if recipients >= 2:  # one pairing, for the notices jobs queue to both members
             s.add(Pairing(pairing_id=PAIRING, physician_id=ids[0], patient_id=ids[1],
                           status="active", start_epoch=1, grace_days=7,
@@ -347,7 +353,7 @@ def _waiting(sessions: sessionmaker[Session]) -> bool:
 def test_the_migration_gives_queues_pending_at_upgrade_their_heads(database_url: str) -> None:
     """Rows queued before 0017 (rebuilt here by stepping back to 0014 and up again) get
     heads, so an upgrade strands no queue."""
-    sessions, dests, pg = _open(database_url, 3)
+    sessions, dests, pg = _open(database_url, 3, legacy=True)
     with sessions.begin() as s:
         _enqueue(s, dests[0], 3)
         _enqueue(s, dests[1], 2)

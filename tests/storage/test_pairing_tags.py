@@ -17,7 +17,7 @@ from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine
 from medcrypt.storage.repos.identities import get_or_create_identity
 from medcrypt.storage.repos.pairings import by_tag, get_pairing, register_pairing
-from tests.support.storage import NOW
+from tests.support.storage import NOW, legacy_identity
 from tests.support.tags import colliding_ids
 
 FIRST, SECOND = colliding_ids()
@@ -64,7 +64,8 @@ def test_migration_0018_tags_old_pairings_and_keeps_them_both_ways(
         " offer_expires_at, created_at) VALUES (:p, :d, 'active', 682, 7, :at, :at)")
     try:
         with Session(engine) as s, s.begin():
-            doc = _physician(s, keyring)
+            # As 0017's code wrote it (the ORM now seals under the key tree of 0021).
+            doc = legacy_identity(s, keyring, "telegram", "1111111111", role="physician")
             for pid, minutes in ((SECOND, 5), (FIRST, 0), (OTHER, 1)):
                 s.execute(insert, {"p": pid, "d": doc, "at": NOW + timedelta(minutes=minutes)})
     finally:

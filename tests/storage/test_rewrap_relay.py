@@ -22,7 +22,7 @@ def test_rewrap_covers_the_relay_identity_directory(sessions: sessionmaker[Sessi
         made = IdentityDirectory(v1, FixedClock(NOW)).resolve(
             s, Platform.WHATSAPP, "whatsapp:+15550004321")
     only_v2 = Keyring.from_env_value(KEYS_V2.split(",")[0])
-    missing = r"platform_identities\.address: 1 row"
+    missing = r"platform_identities\.address_bidx: 1 row"
     with sessions() as s, pytest.raises(KeyVersionMissing, match=missing):
         verify_keyring(s, only_v2)
     assert rewrap(sessions, Keyring.from_env_value(KEYS_V2)) >= 1

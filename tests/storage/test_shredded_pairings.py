@@ -28,7 +28,7 @@ from medcrypt.storage.repos.pairings import (
     set_pairing_status,
 )
 from medcrypt.storage.repos.tokens import store_relayed
-from tests.support.storage import NOW
+from tests.support.storage import NOW, legacy_identity
 
 PID = "cd" * 16
 TAG = tag_of_hex(PID)
@@ -80,8 +80,10 @@ def test_migration_0011_keeps_every_row_both_ways(database_url: str, keyring: Ke
              "(SELECT count(*) FROM stored_tokens), (SELECT count(*) FROM escrow_deposits)"
     try:
         with Session(engine) as s, s.begin():
-            # Core statements only: the ORM model already has the columns 0011 and 0018 add.
-            _pair(s, keyring, complete=False)
+            # Core statements only: the ORM model already has the columns 0011 and 0018 add
+            # (and seals under the key tree of 0021).
+            legacy_identity(s, keyring, "telegram", "1111111111", role="physician")
+            legacy_identity(s, keyring, "whatsapp", "+15550002222", role="patient")
             s.execute(sa.text(
                 "INSERT INTO pairings (pairing_id, physician_id, status, start_epoch,"
                 " grace_days, offer_expires_at, created_at) SELECT :p, id, 'active', 682, 7,"

@@ -63,7 +63,8 @@ class PairingFixture:
 
 def add_pairing(ctx: Services, *, start_epoch: int, at: datetime,
                 grace_days: int = 7) -> PairingFixture:
-    keyring = Keyring.from_env_value(KEYS)
+    # The database's own keyring: identities share its key tree's KEK (ADR 0037).
+    keyring = ctx.keyring
     with ctx.sessions.begin() as s:
         doc, _ = get_or_create_identity(s, keyring, "telegram", secrets.randbelow(10**9) + 1,
                                         now=at, role="physician")
