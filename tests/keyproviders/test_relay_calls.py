@@ -10,6 +10,8 @@ tree, wrapped locally under the KEK the bot unwrapped once at start.
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from pathlib import Path
 
@@ -37,8 +39,17 @@ async def test_no_provider_call_per_message_nor_per_new_person(
         tree = live.bot.keyring.tree
         assert isinstance(tree, KeyTree) and isinstance(tree.root, Pkcs11Provider)
         provider = tree.root
+        # The checkpointer role signs the first checkpoint soon after start, on its own
+        # thread (ADR 0036: appends never sign); wait for it, so that what is counted
+        # below is the message path alone.
+        deadline = time.monotonic() + 30
+        while rows(live, "SELECT count(*) FROM audit_checkpoints") == [(0,)]:
+            assert time.monotonic() < deadline, "no start-up checkpoint"
+            await asyncio.sleep(0.05)
         warm = dict(provider.calls)
-        # Start-up: health, the checkpoint public key, and the KEK (wrap: a new database).
+        # Start-up: health, the checkpoint public key, the first checkpoint's signature,
+        # and the KEK (wrap: a new database).
+        assert warm.get("sign", 0) == 1
         assert warm.get("wrap", 0) + warm.get("unwrap", 0) == 1
         before = rows(live, "SELECT count(*) FROM deks")[0][0]
         # Both people are new: the physician's registration and the patient's accept are
