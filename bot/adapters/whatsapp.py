@@ -49,7 +49,7 @@ class WhatsAppSender:
     """
 
     def __init__(self, settings: Settings, account_sid: str, auth_token: str,
-                 from_address: str) -> None:
+                 from_address: str, *, outbox_paced: bool = False) -> None:
         self._settings = settings
         self._sid = account_sid
         self._token = auth_token
@@ -59,7 +59,9 @@ class WhatsAppSender:
             settings.whatsapp.status_path
         self._client: Client | None = None
         self._http: AsyncTwilioHttpClient | None = None
-        self._pacer = Pacer(settings.whatsapp.global_messages_per_second)
+        #: None when the outbox claim paces the sends (replicas sharing the pacing).
+        self._pacer = None if outbox_paced else Pacer(
+            settings.whatsapp.global_messages_per_second)
 
     def _ensure(self) -> Client:
         if self._client is None:
@@ -95,7 +97,8 @@ class WhatsAppSender:
             # Twilio cannot remove a user's message (the channel says so, so the relay
             # never queues one here); refused rather than sent as text.
             raise Permanent("tw-withdraw-unsupported")
-        await self._pacer.wait()
+        if self._pacer is not None:
+            await self._pacer.wait()
         try:
             # asyncio.timeout, not wait_for: no extra task per send on the hot path.
             async with asyncio.timeout(self._timeout):

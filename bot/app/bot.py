@@ -71,6 +71,7 @@ from medcrypt.bot.domain.messages import Platform
 from medcrypt.bot.domain.refusals import RefusalDigest
 from medcrypt.bot.domain.retention import prune
 from medcrypt.bot.domain.sender import Sender
+from medcrypt.bot.outbox.pacing import SharedPacing
 from medcrypt.bot.outbox.worker import OutboxWorker
 from medcrypt.bot.relay.intake import Intake
 from medcrypt.bot.relay.ratelimit import Limiter, RateLimiter, SharedRateLimiter
@@ -210,14 +211,16 @@ class BotApp:
                 on_unparseable=self._audit_unparseable, on_refused=self._audit_refused,
                 health=self.health,
                 poll_lease=self._poll_lease if self.roles is not None and polling else None,
-                poll_tag=self.roles.holder.rsplit(":", 1)[-1] if self.roles else "")
+                poll_tag=self.roles.holder.rsplit(":", 1)[-1] if self.roles else "",
+                outbox_paced=self.roles is not None)
             self.health.register(telegram_adapter.LOOP_NAME)
             senders[Platform.TELEGRAM] = self.telegram
         if settings.whatsapp.enabled:
             sid = settings.secret("whatsapp.account_sid_env", environ=env)
             token = settings.secret("whatsapp.auth_token_env", environ=env)
             sender = WhatsAppSender(
-                settings, sid, token, settings.secret("whatsapp.from_number_env", environ=env))
+                settings, sid, token, settings.secret("whatsapp.from_number_env", environ=env),
+                outbox_paced=self.roles is not None)
             self.whatsapp = sender
             senders[Platform.WHATSAPP] = sender
             self.webhook = WhatsAppWebhook(
@@ -225,11 +228,18 @@ class BotApp:
                 sessions=self.sessions, clock=self.clock, on_accepted=self._wake,
                 on_status=self._status, on_refused=self._audit_refused)
             self.health.register(WHATSAPP_LOOP)
+        lease = timedelta(seconds=settings.relay.outbox_lease_seconds)
+        # Replicas on PostgreSQL share each platform's send pacing, reserved in the
+        # outbox claim's transaction (ADR 0038); one process on SQLite paces in memory.
+        pacing = None if self.roles is None else SharedPacing(
+            {Platform.TELEGRAM: settings.telegram.global_messages_per_second,
+             Platform.WHATSAPP: settings.whatsapp.global_messages_per_second},
+            horizon=lease.total_seconds() / 3)
         self.worker = OutboxWorker(
             self.services, senders,
-            concurrency=settings.relay.outbox_concurrency,
-            lease=timedelta(seconds=settings.relay.outbox_lease_seconds),
-            file_links={Platform.WHATSAPP: self.webhook.file_links} if self.webhook else None)
+            concurrency=settings.relay.outbox_concurrency, lease=lease,
+            file_links={Platform.WHATSAPP: self.webhook.file_links} if self.webhook else None,
+            pacing=pacing)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
