@@ -71,6 +71,7 @@ from medcrypt.bot.domain.messages import Platform
 from medcrypt.bot.domain.refusals import RefusalDigest
 from medcrypt.bot.domain.retention import prune
 from medcrypt.bot.domain.sender import Sender
+from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox.pacing import SharedPacing
 from medcrypt.bot.outbox.worker import OutboxWorker
 from medcrypt.bot.relay.intake import Intake
@@ -174,6 +175,8 @@ class BotApp:
         #: The leases of the singleton roles (PostgreSQL only; None: this process does
         #: everything, as on SQLite).
         self.roles: RoleKeeper | None = None
+        #: The services fenced by each role's lease (:meth:`role_services`).
+        self._fenced: dict[str, Services] = {}
         polling = settings.telegram.enabled and settings.telegram.mode != "webhook"
         poll_intake = self.intake
         if not is_sqlite(self.engine):
@@ -257,6 +260,16 @@ class BotApp:
         held = self.roles.held(POLLER)
         return None if held is None else (held[1], self.roles.budget_s(POLLER))
 
+    def role_services(self, role: str) -> Services:
+        """The services whose every transaction is fenced by ``role``'s lease (the
+        plain ones where there are no leases: SQLite, one process)."""
+        if self.roles is None:
+            return self.services
+        fenced = self._fenced.get(role)
+        if fenced is None:
+            fenced = self._fenced[role] = self.services.fenced(self.roles.sessions(role))
+        return fenced
+
     def _holds(self, role: str) -> bool:
         return self.roles is None or self.roles.held(role) is not None
 
@@ -266,8 +279,7 @@ class BotApp:
             return
         if held and self._scheduler is None:
             assert self.roles is not None
-            self._scheduler = start_scheduler(
-                self.services.fenced(self.roles.sessions(SCHEDULER)))
+            self._scheduler = start_scheduler(self.role_services(SCHEDULER))
         elif not held and self._scheduler is not None:
             stop_scheduler(self._scheduler)
             self._scheduler = None
@@ -428,11 +440,15 @@ class BotApp:
                 posted = await asyncio.to_thread(checkpoint_tick, self.services,
                                                  self.witnesses, self.clock.now(), sign=mine)
                 expired = 0
+                # The role's writes (its audit entries among them) go through sessions
+                # fenced by its lease: a replica paused since ``mine`` was read, whose
+                # lease another took meanwhile, writes nothing with its stale epoch.
+                fenced = self.role_services(CHECKPOINTER)
                 if mine:
-                    expired = await asyncio.to_thread(expire_breakglass, self.services)
+                    expired = await asyncio.to_thread(expire_breakglass, fenced)
                 reminded = 0
                 if mine and loop.time() >= next_daily:
-                    reminded = await asyncio.to_thread(remind_missing_deposits, self.services,
+                    reminded = await asyncio.to_thread(remind_missing_deposits, fenced,
                                                        self.clock.now())
                     next_daily = loop.time() + self.daily_every_seconds
                 if posted or expired or reminded:
