@@ -1,17 +1,16 @@
 """Per-platform send pacing shared by replicas, reserved in the outbox claim (issue 18).
 
-Two real :class:`OutboxWorker` on two engines (two replicas) drain one PostgreSQL
-outbox to the fake Twilio with one shared pace. The sandbox notes when every send
-arrived; in no 1 s window do more than rate + burst arrive, though each worker alone
-claims far more than that at once. Rows whose slot lies past the pacing horizon go back
-to the queue with their attempt given back, and are sent later, nothing lost.
+The reservation grants the burst at once and then one send per interval up to the
+horizon, from one row per platform that every replica's claim advances; a claim gives
+back the rows whose slot lies past the horizon, due later with the attempt refunded.
+The clinic-wide rate with three real replicas is measured by
+tests/ha/test_shared_pacing.py (separate processes: in one process the workers' event
+loops stall each other on the GIL, which no deployment has).
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 from datetime import timedelta
 
 import pytest
@@ -29,7 +28,7 @@ from medcrypt.storage import migrate
 from medcrypt.storage.db import Engine, make_engine, session_factory
 from medcrypt.storage.models.outbox import OutboxMessage
 from medcrypt.storage.repos import pacing
-from tests.support.whatsapp import sender_for, token_delivery
+from tests.support.whatsapp import sender_for
 
 pytestmark = pytest.mark.postgres
 
@@ -38,7 +37,6 @@ RATE = 10.0
 #: Half a second's worth (``bot.outbox.pacing.burst_for``).
 BURST = 5
 ROWS = 40
-WARM = "whatsapp:+15550009999"
 
 
 def _worker(engine: Engine, tw: FakeTwilio, horizon: float) -> OutboxWorker:
@@ -64,44 +62,22 @@ def _enqueue(engine: Engine, tw: FakeTwilio) -> list[int]:
     return ids
 
 
-async def test_two_workers_share_one_pace_and_give_back_what_does_not_fit(
-        postgres_url: str) -> None:
+def test_a_claim_gives_back_what_does_not_fit_the_horizon(postgres_url: str) -> None:
     migrate.upgrade(postgres_url)
-    engines = [make_engine(postgres_url), make_engine(postgres_url)]
-    async with FakeTwilio() as tw:
-        ids = _enqueue(engines[0], tw)
-        tw.open_window(WARM)
-        a, b = (_worker(e, tw, horizon=1.0) for e in engines)
-        # Warm HTTP clients, as in a running bot (a cold one holds its first sends back
-        # while it connects, then lets them all go at once).
-        for worker in (a, b):
-            await worker._senders[Platform.WHATSAPP].send(token_delivery(0, WARM))
-        start = time.monotonic()
-        claimed = a._claim(ROWS)
-        # It asked for every row and got what fits within the horizon ...
-        assert 0 < len(claimed) <= BURST + RATE * 1.0
-        with session_factory(engines[0])() as s:
-            rows = [s.get(OutboxMessage, i) for i in ids]
+    engine = make_engine(postgres_url)
+    with FakeTwilio() as tw:
+        ids = _enqueue(engine, tw)
+        claimed = _worker(engine, tw, horizon=1.0)._claim(ROWS)
+    # It asked for every row and got what fits within the horizon ...
+    assert 0 < len(claimed) <= BURST + RATE * 1.0
+    with session_factory(engine)() as s:
+        rows = [s.get(OutboxMessage, i) for i in ids]
         given_back = [r for r in rows if r is not None and r.status == "pending"]
         # ... and gave the rest back, due later, the attempt refunded.
         assert len(given_back) == ROWS - len(claimed)
-        assert all(r.attempts == 0 and r.last_error_code == "paced" for r in given_back)
-        sends = [asyncio.create_task(a._send_one(d)) for d in claimed]
-        deadline = time.monotonic() + 30
-        while len(tw.send_times) < ROWS + 2 and time.monotonic() < deadline:
-            await asyncio.gather(a.run_once(), b.run_once())
-            await asyncio.sleep(0.05)
-        await asyncio.gather(*sends)
-        elapsed = time.monotonic() - start
-        # Nothing lost, nothing sent twice.
-        assert sorted(len(tw.messages_to(f"+1555000{i:04d}")) for i in range(ROWS)) == \
-            [1] * ROWS
-    worst = tw.worst_send_window(since=start)
-    assert worst <= RATE + BURST, worst
-    # Paced, not stalled: about (ROWS - burst) / rate seconds, with room for a slow host.
-    assert elapsed < 3 * (ROWS - BURST) / (RATE * 0.9)
-    for engine in engines:
-        engine.dispose()
+        assert all(r.attempts == 0 and r.last_error_code == "paced"
+                   and r.next_attempt_at > SystemClock().now() for r in given_back)
+    engine.dispose()
 
 
 def test_a_reservation_grants_only_what_can_go_within_the_horizon(postgres_url: str) -> None:
