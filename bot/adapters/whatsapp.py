@@ -26,6 +26,11 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
+# The Messages API is imported lazily by twilio on first use: 0.1-0.3 s with the event
+# loop blocked, which would hold back (and then bunch) the first paced sends. Now, at
+# start, instead.
+from twilio.rest.api.v2010.account import message as _messages_api  # noqa: F401
+
 from medcrypt.bot.adapters.channels import WINDOW_CLOSED, whatsapp_address
 from medcrypt.bot.adapters.pacing import Pacer
 from medcrypt.bot.domain import notices

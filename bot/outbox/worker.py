@@ -120,7 +120,7 @@ class OutboxWorker:
                     self.repair_heads()
                 capacity = self._concurrency - len(inflight)
                 if capacity > 0:
-                    for d in self._claim(capacity):
+                    for d in await self._claim_off_loop(capacity):
                         task = asyncio.create_task(self._send_one(d))
                         inflight.add(task)
                         task.add_done_callback(self._finished(inflight))
@@ -148,6 +148,15 @@ class OutboxWorker:
         return len(deliveries)
 
     # -- claim ------------------------------------------------------------------------
+    async def _claim_off_loop(self, limit: int) -> list[Delivery]:
+        """:meth:`_claim`, in a thread when the pacing is shared: its reservation waits
+        on the platform's row while another replica's claim holds it, and the paced
+        sends sleeping in this loop must not wait with it (they would wake late and
+        leave together, bunched past the rate). One process on SQLite claims here."""
+        if self._pacing is None:
+            return self._claim(limit)
+        return await asyncio.to_thread(self._claim, limit)
+
     def _claim(self, limit: int) -> list[Delivery]:
         now = self._services.clock.now()
         with self._sessions.begin() as s:
