@@ -234,10 +234,10 @@ class BotApp:
         lease = timedelta(seconds=settings.relay.outbox_lease_seconds)
         # Replicas on PostgreSQL share each platform's send pacing, reserved in the
         # outbox claim's transaction (ADR 0038); one process on SQLite paces in memory.
-        pacing = None if self.roles is None else SharedPacing(
-            {Platform.TELEGRAM: settings.telegram.global_messages_per_second,
-             Platform.WHATSAPP: settings.whatsapp.global_messages_per_second},
-            horizon=lease.total_seconds() / 3)
+        rates = {Platform.TELEGRAM: settings.telegram.global_messages_per_second,
+                 Platform.WHATSAPP: settings.whatsapp.global_messages_per_second}
+        pacing = None if self.roles is None or not any(r > 0 for r in rates.values()) \
+            else SharedPacing(rates, horizon=lease.total_seconds() / 3)
         self.worker = OutboxWorker(
             self.services, senders,
             concurrency=settings.relay.outbox_concurrency, lease=lease,
