@@ -106,6 +106,11 @@ class LoopbackServer:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._lock = threading.RLock()
         self.closing = False
+        #: The monotonic instant each send request (a message posted into a chat) arrived,
+        #: in arrival order: what a platform's global rate limit counts.
+        self.send_times: list[float] = []
+        #: Seconds every send request waits before it is answered (a platform's latency).
+        self.send_latency = 0.0
 
     # -- subclass hooks -------------------------------------------------------------
     def build_routes(self, app: web.Application) -> None:
@@ -238,6 +243,25 @@ class LoopbackServer:
             coro.close()
             raise RuntimeError("synchronous driver call from inside the sandbox loop")
         return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
+
+    async def arrived_send(self) -> None:
+        """Note a send request's arrival, then wait out the simulated latency."""
+        with self._lock:
+            self.send_times.append(time.monotonic())
+        if self.send_latency > 0:
+            await asyncio.sleep(self.send_latency)
+
+    def worst_send_window(self, seconds: float = 1.0, *, since: float = 0.0) -> int:
+        """The most send requests that arrived within any window of ``seconds`` (those
+        that arrived from monotonic instant ``since`` on)."""
+        with self._lock:
+            times = sorted(t for t in self.send_times if t >= since)
+        worst, lo = 0, 0
+        for hi, t in enumerate(times):
+            while t - times[lo] >= seconds:
+                lo += 1
+            worst = max(worst, hi - lo + 1)
+        return worst
 
     async def record(self, request: web.Request, api_method: str,
                      fault: FaultKind = FaultKind.NONE) -> bytes:

@@ -134,6 +134,8 @@ class FakeTelegram(TelegramDriver):
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
+        if method.lower() in SEND_METHODS:
+            await self.arrived_send()
         authorised = hmac.compare_digest(request.match_info["token"].encode(),
                                          self.token.encode())
         fault = self.fault_plan.decide(method) if authorised else FaultKind.NONE

@@ -147,6 +147,7 @@ class FakeTwilio(TwilioDriver):
         return _error(TwilioApiError(500, 20500, "Internal Server Error"))
 
     async def _create(self, request: web.Request) -> web.StreamResponse:
+        await self.arrived_send()
         return await self._guarded(request, "Messages.create", self._create_message)
 
     async def _account(self, request: web.Request) -> web.StreamResponse:

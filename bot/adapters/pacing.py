@@ -3,22 +3,22 @@
 Telegram asks bots to stay under ~30 messages per second overall, Twilio queues beyond
 an account's messages-per-second. Pacing below the limit avoids the 429s in the first
 place; the per-chat limits are handled by the outbox (``retry_after`` delays only that
-chat). A rate of 0 disables pacing. The clock is the loop's monotonic time.
+chat). A rate of 0 disables pacing. The clock is the loop's monotonic time. This is the pacing
+of one process (SQLite); replicas on PostgreSQL share it in the database
+(:mod:`bot.outbox.pacing`), and their outbox sends skip this one.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-#: Pace this fraction below the platform's figure: its bucket and ours are not in step,
-#: and network jitter can bunch sends that left here evenly spaced.
-MARGIN = 0.9
+from medcrypt.bot.outbox.pacing import MARGIN, burst_for
 
 
 class Pacer:
     def __init__(self, per_second: float, burst: int | None = None) -> None:
         self._rate = per_second * MARGIN
-        self._burst = float(burst if burst is not None else max(1, int(per_second) // 2))
+        self._burst = float(burst if burst is not None else burst_for(per_second))
         self._tokens = self._burst
         self._stamp: float | None = None
         self._lock = asyncio.Lock()

@@ -133,7 +133,7 @@ class TelegramAdapter:
                  on_unparseable: Callable[[int], Awaitable[None]] = _not_audited,
                  on_refused: Callable[[str, str], Awaitable[None]] | None = None,
                  health: LoopHealth | None = None, poll_lease: PollLease | None = None,
-                 poll_tag: str = "") -> None:
+                 poll_tag: str = "", outbox_paced: bool = False) -> None:
         self._settings = settings
         #: None: this process is the only poller (SQLite, or a single replica).
         self._poll_lease = poll_lease
@@ -156,6 +156,8 @@ class TelegramAdapter:
         #: The webhook listener (webhook mode, once started); polling has none.
         self.listener: Listener | None = None
         self._pacer = Pacer(settings.telegram.global_messages_per_second)
+        #: Outbox sends: paced by the claim when the replicas share the pacing.
+        self._send_pacer = Pacer(0) if outbox_paced else self._pacer
 
     def _build(self, token: str) -> Application:  # type: ignore[type-arg]
         tg = self._settings.telegram
@@ -397,7 +399,7 @@ class TelegramAdapter:
     async def send(self, delivery: Delivery) -> str:
         chat_id = int(delivery.address)
         bot = self.app.bot
-        await self._pacer.wait()
+        await self._send_pacer.wait()
         if delivery.kind == OutKind.WITHDRAW.value:
             return await self._withdraw(chat_id, delivery.body)
         try:

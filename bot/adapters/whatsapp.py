@@ -26,6 +26,11 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
+# The Messages API is imported lazily by twilio on first use: 0.1-0.3 s with the event
+# loop blocked, which would hold back (and then bunch) the first paced sends. Now, at
+# start, instead.
+from twilio.rest.api.v2010.account import message as _messages_api  # noqa: F401
+
 from medcrypt.bot.adapters.channels import WINDOW_CLOSED, whatsapp_address
 from medcrypt.bot.adapters.pacing import Pacer
 from medcrypt.bot.domain import notices
@@ -49,7 +54,7 @@ class WhatsAppSender:
     """
 
     def __init__(self, settings: Settings, account_sid: str, auth_token: str,
-                 from_address: str) -> None:
+                 from_address: str, *, outbox_paced: bool = False) -> None:
         self._settings = settings
         self._sid = account_sid
         self._token = auth_token
@@ -59,7 +64,9 @@ class WhatsAppSender:
             settings.whatsapp.status_path
         self._client: Client | None = None
         self._http: AsyncTwilioHttpClient | None = None
-        self._pacer = Pacer(settings.whatsapp.global_messages_per_second)
+        #: None when the outbox claim paces the sends (replicas sharing the pacing).
+        self._pacer = None if outbox_paced else Pacer(
+            settings.whatsapp.global_messages_per_second)
 
     def _ensure(self) -> Client:
         if self._client is None:
@@ -96,7 +103,8 @@ class WhatsAppSender:
             # Twilio cannot remove a user's message (the channel says so, so the relay
             # never queues one here); refused rather than sent as text.
             raise Permanent("tw-withdraw-unsupported")
-        await self._pacer.wait()
+        if self._pacer is not None:
+            await self._pacer.wait()
         try:
             # asyncio.timeout, not wait_for: no extra task per send on the hot path.
             async with asyncio.timeout(self._timeout):

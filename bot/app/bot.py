@@ -71,6 +71,8 @@ from medcrypt.bot.domain.messages import Platform
 from medcrypt.bot.domain.refusals import RefusalDigest
 from medcrypt.bot.domain.retention import prune
 from medcrypt.bot.domain.sender import Sender
+from medcrypt.bot.domain.services import Services
+from medcrypt.bot.outbox.pacing import SharedPacing
 from medcrypt.bot.outbox.worker import OutboxWorker
 from medcrypt.bot.relay.intake import Intake
 from medcrypt.bot.relay.ratelimit import Limiter, RateLimiter, SharedRateLimiter
@@ -179,6 +181,8 @@ class BotApp:
         #: The leases of the singleton roles (PostgreSQL only; None: this process does
         #: everything, as on SQLite).
         self.roles: RoleKeeper | None = None
+        #: The services fenced by each role's lease (:meth:`role_services`).
+        self._fenced: dict[str, Services] = {}
         polling = settings.telegram.enabled and settings.telegram.mode != "webhook"
         poll_intake = self.intake
         if not is_sqlite(self.engine):
@@ -216,14 +220,16 @@ class BotApp:
                 on_unparseable=self._audit_unparseable, on_refused=self._audit_refused,
                 health=self.health,
                 poll_lease=self._poll_lease if self.roles is not None and polling else None,
-                poll_tag=self.roles.holder.rsplit(":", 1)[-1] if self.roles else "")
+                poll_tag=self.roles.holder.rsplit(":", 1)[-1] if self.roles else "",
+                outbox_paced=self.roles is not None)
             self.health.register(telegram_adapter.LOOP_NAME)
             senders[Platform.TELEGRAM] = self.telegram
         if settings.whatsapp.enabled:
             sid = settings.secret("whatsapp.account_sid_env", environ=env)
             token = settings.secret("whatsapp.auth_token_env", environ=env)
             sender = WhatsAppSender(
-                settings, sid, token, settings.secret("whatsapp.from_number_env", environ=env))
+                settings, sid, token, settings.secret("whatsapp.from_number_env", environ=env),
+                outbox_paced=self.roles is not None)
             self.whatsapp = sender
             senders[Platform.WHATSAPP] = sender
             self.webhook = WhatsAppWebhook(
@@ -231,11 +237,18 @@ class BotApp:
                 sessions=self.sessions, clock=self.clock, on_accepted=self._wake,
                 on_status=self._status, on_refused=self._audit_refused)
             self.health.register(WHATSAPP_LOOP)
+        lease = timedelta(seconds=settings.relay.outbox_lease_seconds)
+        # Replicas on PostgreSQL share each platform's send pacing, reserved in the
+        # outbox claim's transaction (ADR 0038); one process on SQLite paces in memory.
+        rates = {Platform.TELEGRAM: settings.telegram.global_messages_per_second,
+                 Platform.WHATSAPP: settings.whatsapp.global_messages_per_second}
+        pacing = None if self.roles is None or not any(r > 0 for r in rates.values()) \
+            else SharedPacing(rates, horizon=lease.total_seconds() / 3)
         self.worker = OutboxWorker(
             self.services, senders,
-            concurrency=settings.relay.outbox_concurrency,
-            lease=timedelta(seconds=settings.relay.outbox_lease_seconds),
-            file_links={Platform.WHATSAPP: self.webhook.file_links} if self.webhook else None)
+            concurrency=settings.relay.outbox_concurrency, lease=lease,
+            file_links={Platform.WHATSAPP: self.webhook.file_links} if self.webhook else None,
+            pacing=pacing)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._deferred: set[asyncio.Task[None]] = set()
@@ -251,6 +264,16 @@ class BotApp:
         assert self.roles is not None
         held = self.roles.held(POLLER)
         return None if held is None else (held[1], self.roles.budget_s(POLLER))
+
+    def role_services(self, role: str) -> Services:
+        """The services whose every transaction is fenced by ``role``'s lease (the
+        plain ones where there are no leases: SQLite, one process)."""
+        if self.roles is None:
+            return self.services
+        fenced = self._fenced.get(role)
+        if fenced is None:
+            fenced = self._fenced[role] = self.services.fenced(self.roles.sessions(role))
+        return fenced
 
     def _holds(self, role: str) -> bool:
         return self.roles is None or self.roles.held(role) is not None
@@ -300,8 +323,7 @@ class BotApp:
             return
         if held and self._scheduler is None:
             assert self.roles is not None
-            self._scheduler = start_scheduler(
-                self.services.fenced(self.roles.sessions(SCHEDULER)))
+            self._scheduler = start_scheduler(self.role_services(SCHEDULER))
         elif not held and self._scheduler is not None:
             stop_scheduler(self._scheduler)
             self._scheduler = None
@@ -462,11 +484,15 @@ class BotApp:
             try:
                 mine = self._holds(CHECKPOINTER)
                 expired = 0
+                # The role's writes (its audit entries among them) go through sessions
+                # fenced by its lease: a replica paused since ``mine`` was read, whose
+                # lease another took meanwhile, writes nothing with its stale epoch.
+                fenced = self.role_services(CHECKPOINTER)
                 if mine:
-                    expired = await asyncio.to_thread(expire_breakglass, self.services)
+                    expired = await asyncio.to_thread(expire_breakglass, fenced)
                 reminded = 0
                 if mine and loop.time() >= next_daily:
-                    reminded = await asyncio.to_thread(remind_missing_deposits, self.services,
+                    reminded = await asyncio.to_thread(remind_missing_deposits, fenced,
                                                        self.clock.now())
                     next_daily = loop.time() + self.daily_every_seconds
                 if expired or reminded:

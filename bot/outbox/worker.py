@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -40,6 +41,7 @@ from medcrypt.bot.outbox.errors import (
     Unreachable,
     WindowClosed,
 )
+from medcrypt.bot.outbox.pacing import SharedPacing
 from medcrypt.storage.db import Session, is_sqlite
 from medcrypt.storage.repos import identities, media
 from medcrypt.storage.repos import outbox as rows
@@ -54,6 +56,7 @@ class OutboxWorker:
         lease: timedelta = timedelta(seconds=30),
         file_links: Mapping[Platform, FileLinks] | None = None,
         rand: Callable[[], float] | None = None, repair_every: float = 60.0,
+        pacing: SharedPacing | None = None,
     ) -> None:
         self._sessions = services.sessions
         self._services = services
@@ -70,6 +73,11 @@ class OutboxWorker:
         self._rand = rand
         #: Seconds between sweeps of the queue heads (:meth:`repair_heads`).
         self._repair_every = repair_every
+        #: Send pacing shared with the other replicas, reserved in the claim transaction
+        #: (PostgreSQL); None: the senders pace themselves (one process, SQLite).
+        self._pacing = pacing
+        #: Row id -> the monotonic time before which its paced send must not start.
+        self._not_before: dict[int, float] = {}
         self._wake = asyncio.Event()
         self.worker_id = secrets.token_hex(8)
         self.sent = 0
@@ -113,7 +121,7 @@ class OutboxWorker:
                     self.repair_heads()
                 capacity = self._concurrency - len(inflight)
                 if capacity > 0:
-                    for d in self._claim(capacity):
+                    for d in await self._claim_off_loop(capacity):
                         task = asyncio.create_task(self._send_one(d))
                         inflight.add(task)
                         task.add_done_callback(self._finished(inflight))
@@ -141,15 +149,45 @@ class OutboxWorker:
         return len(deliveries)
 
     # -- claim ------------------------------------------------------------------------
+    async def _claim_off_loop(self, limit: int) -> list[Delivery]:
+        """:meth:`_claim`, in a thread when the pacing is shared: its reservation waits
+        on the platform's row while another replica's claim holds it, and the paced
+        sends sleeping in this loop must not wait with it (they would wake late and
+        leave together, bunched past the rate). One process on SQLite claims here."""
+        if self._pacing is None:
+            return self._claim(limit)
+        return await asyncio.to_thread(self._claim, limit)
+
     def _claim(self, limit: int) -> list[Delivery]:
         now = self._services.clock.now()
         with self._sessions.begin() as s:
             claimed = rows.claim(s, now=now, lease=self._lease, worker=self.worker_id,
                                  limit=limit, postgres=self._postgres)
             deliveries = self._deliveries(s, claimed, now)
+            if self._pacing is not None and deliveries:
+                deliveries = self._paced(s, deliveries, now)
         sending = {d.row_id for d in deliveries}
         self._claims.update((r.id, claim_of(r)) for r in claimed if r.id in sending)
         return deliveries
+
+    def _paced(self, s: Session, deliveries: list[Delivery], now: datetime) -> list[Delivery]:
+        """Reserve the platforms' send slots for this claim, in its transaction (the
+        other replicas' claims wait on the platform's row, so no slot is given twice).
+
+        A granted send waits for its slot in :meth:`_send_one`; a row whose slot is
+        beyond the pacing horizon goes back to the queue, due when its slot comes, with
+        its attempt given back (pacing is not a failure).
+        """
+        assert self._pacing is not None
+        paced = self._pacing.reserve(s, deliveries)
+        start = time.monotonic()
+        for d, retry_in in paced.refused:
+            rows.mark_retry(s, d.row_id, now + timedelta(seconds=retry_in), "paced", now,
+                            refund_attempt=True)
+        for d, delay in paced.granted:
+            if delay > 0:
+                self._not_before[d.row_id] = start + delay
+        return [d for d, _delay in paced.granted]
 
     def _deliveries(self, s: Session, claimed: Sequence[Queued],
                     now: datetime) -> list[Delivery]:
@@ -190,6 +228,11 @@ class OutboxWorker:
     # -- send -------------------------------------------------------------------------
     async def _send_one(self, d: Delivery) -> None:
         claim = self._claims.pop(d.row_id)
+        not_before = self._not_before.pop(d.row_id, None)
+        if not_before is not None:
+            wait = not_before - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
         try:
             platform_id = await self._send_pieces(d)
         except SendFailed as exc:

@@ -37,8 +37,8 @@ from medcrypt.sandbox.fake_twilio import FakeTwilio
 from tests.support.bot_process import ROOT, BotProcess
 from tests.support.databases import migrated_postgres_database
 from tests.support.ports import worker_port
-from tests.support.replicas import POLLER, Cluster, start_cluster
-from tests.support.tokens import accept_token, message_token, register_token
+from tests.support.replicas import POLLER, Cluster, pair, post_until_accepted, start_cluster
+from tests.support.tokens import message_token
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -62,26 +62,6 @@ SECTIONS: dict[str, dict[str, object]] = {
 def _faults(methods: frozenset[str], seed: int) -> Faults:
     return Faults(error_rate=0.08, drop_rate=0.05, timeout_rate=0.01, rate_limit_rate=0.06,
                   hang_seconds=1.5, retry_after=1, seed=seed, methods=methods)
-
-
-def _post_until_accepted(tw: FakeTwilio, number: str, text: str, sid: str) -> None:
-    for _ in range(600):
-        r = tw.user_sends_whatsapp(number, text, message_sid=sid)
-        if r.http_status in (200, 403):  # 403 = already accepted (replay)
-            return
-        time.sleep(0.05)
-    raise AssertionError("webhook never accepted the message")
-
-
-def _pair(cluster: Cluster, physicians: list[int], patients: list[str],
-          pids: list[bytes]) -> None:
-    tg, tw = cluster.tg, cluster.tw
-    for doc, pat, pid in zip(physicians, patients, pids, strict=True):
-        tg.user_sends_text(doc, register_token(pid))
-        tg.wait_for_messages(doc, 1, timeout=30)
-        _post_until_accepted(tw, pat, accept_token(pid), "SM" + os.urandom(16).hex())
-        tg.wait_for_messages(doc, 3, timeout=30)
-        tw.wait_until(lambda p=pat: len(tw.messages_to(p)) >= 2, timeout=30)
 
 
 def _jobs_done(tmp: Path, job: str) -> list[str]:
@@ -115,7 +95,7 @@ def test_leader_killed_twice_loses_nothing_and_fails_over_fast(tmp_path: Path) -
             physicians = [6_100_001 + i for i in range(PAIRS)]
             patients = [f"+1555300{i:04d}" for i in range(PAIRS)]
             pids = [os.urandom(16) for _ in range(PAIRS)]
-            _pair(cluster, physicians, patients, pids)
+            pair(cluster, physicians, patients, pids)
             base_tg = {d: len(tg.messages_to(d)) for d in physicians}
             base_wa = {p: len(tw.messages_to(p)) for p in patients}
             tg.faults = _faults(frozenset({"sendMessage", "sendmessage"}), seed=3)
@@ -139,7 +119,7 @@ def test_leader_killed_twice_loses_nothing_and_fails_over_fast(tmp_path: Path) -
                     expected_wa[tok] += 1
                 else:
                     tok = message_token(pids[k], Direction.PATIENT_TO_PHYSICIAN, index=i)
-                    _post_until_accepted(tw, patients[k], tok, f"SM{i:032x}")
+                    post_until_accepted(tw, patients[k], tok, f"SM{i:032x}")
                     expected_tg[tok] += 1
 
             def delivered() -> tuple[collections.Counter[str], collections.Counter[str]]:
@@ -226,7 +206,7 @@ def test_a_paused_leader_stays_out(tmp_path: Path) -> None:
         cluster = start_cluster(tmp_path, tg, tw, url, port0, **SECTIONS)
         try:
             physicians, patients, pids = [6_200_001], ["+15553100001"], [os.urandom(16)]
-            _pair(cluster, physicians, patients, pids)
+            pair(cluster, physicians, patients, pids)
             leader, epoch, tag = cluster.holder()
             assert leader.proc is not None
             leader.proc.send_signal(signal.SIGSTOP)

@@ -11,6 +11,7 @@ suffix).
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from medcrypt.sandbox.fake_twilio import FakeTwilio
 from tests.support.bot_process import BotProcess, bot_environ
 from tests.support.ports import worker_port
 from tests.support.rigs import sandbox_settings, write_config
+from tests.support.tokens import accept_token, register_token
 
 POLLER = "telegram_poller"
 
@@ -91,3 +93,25 @@ def start_cluster(tmp: Path, tg: FakeTelegram, tw: FakeTwilio, url: str, port0: 
     for bot in cluster.replicas:
         bot.start()
     return cluster
+
+
+def post_until_accepted(tw: FakeTwilio, number: str, text: str, sid: str) -> None:
+    """A patient's WhatsApp message, posted again until a replica's webhook takes it."""
+    for _ in range(600):
+        r = tw.user_sends_whatsapp(number, text, message_sid=sid)
+        if r.http_status in (200, 403):  # 403 = already accepted (replay)
+            return
+        time.sleep(0.05)
+    raise AssertionError("webhook never accepted the message")
+
+
+def pair(cluster: Cluster, physicians: list[int], patients: list[str],
+         pids: list[bytes]) -> None:
+    """Pair each physician (Telegram) with the patient (WhatsApp) at the same index."""
+    tg, tw = cluster.tg, cluster.tw
+    for doc, pat, pid in zip(physicians, patients, pids, strict=True):
+        tg.user_sends_text(doc, register_token(pid))
+        tg.wait_for_messages(doc, 1, timeout=30)
+        post_until_accepted(tw, pat, accept_token(pid), "SM" + os.urandom(16).hex())
+        tg.wait_for_messages(doc, 3, timeout=30)
+        tw.wait_until(lambda p=pat: len(tw.messages_to(p)) >= 2, timeout=30)
