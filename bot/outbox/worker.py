@@ -76,7 +76,7 @@ class OutboxWorker:
         #: Send pacing shared with the other replicas, reserved in the claim transaction
         #: (PostgreSQL); None: the senders pace themselves (one process, SQLite).
         self._pacing = pacing
-        #: Row id -> the monotonic time before which its paced send must not start.
+        #: Row id -> its paced send's slot: the monotonic instant it may start at.
         self._not_before: dict[int, float] = {}
         self._wake = asyncio.Event()
         self.worker_id = secrets.token_hex(8)
@@ -180,14 +180,43 @@ class OutboxWorker:
         """
         assert self._pacing is not None
         paced = self._pacing.reserve(s, deliveries)
-        start = time.monotonic()
         for d, retry_in in paced.refused:
             rows.mark_retry(s, d.row_id, now + timedelta(seconds=retry_in), "paced", now,
                             refund_attempt=True)
-        for d, delay in paced.granted:
-            if delay > 0:
-                self._not_before[d.row_id] = start + delay
-        return [d for d, _delay in paced.granted]
+        for d, slot in paced.granted:
+            if slot > 0:  # 0: a platform without pacing
+                self._not_before[d.row_id] = slot
+        return [d for d, _slot in paced.granted]
+
+    async def _wait_for_slot(self, d: Delivery, slot: float) -> float | None:
+        """Sleep until the paced send's ``slot``; None when it may go now, else the
+        seconds to give the row back for (no slot free soon).
+
+        A send that wakes more than a slot late (this process was descheduled, its loop
+        busy) does not go out on top of the sends of the next slots - the platform
+        counts arrivals - but reserves a new slot, once, in its own transaction."""
+        assert self._pacing is not None
+        wait = slot - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        late = time.monotonic() - slot
+        if late <= self._pacing.late_after(d.platform):
+            return None
+        log.info("paced_send_late", platform=d.platform.value, late_ms=round(late * 1000))
+        pacing = self._pacing
+        horizon = pacing.horizon
+
+        def reserve() -> tuple[float | None, float]:
+            with self._sessions.begin() as s:
+                return pacing.reserve_one(s, d.platform, horizon)
+
+        again, retry_in = await asyncio.to_thread(reserve)
+        if again is None:
+            return retry_in
+        wait = again - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return None
 
     def _deliveries(self, s: Session, claimed: Sequence[Queued],
                     now: datetime) -> list[Delivery]:
@@ -228,11 +257,12 @@ class OutboxWorker:
     # -- send -------------------------------------------------------------------------
     async def _send_one(self, d: Delivery) -> None:
         claim = self._claims.pop(d.row_id)
-        not_before = self._not_before.pop(d.row_id, None)
-        if not_before is not None:
-            wait = not_before - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
+        slot = self._not_before.pop(d.row_id, None)
+        if slot is not None:
+            retry_in = await self._wait_for_slot(d, slot)
+            if retry_in is not None:  # pacing, not a failure: the attempt is given back
+                self._record_failure(d, claim, RetryAfter("paced", retry_in))
+                return
         try:
             platform_id = await self._send_pieces(d)
         except SendFailed as exc:

@@ -43,7 +43,7 @@ UPDATE send_pacing AS p
    SET tat = g.base + make_interval(secs => g.k * :t)
   FROM granted AS g
  WHERE p.platform = :platform
-RETURNING g.k, EXTRACT(EPOCH FROM g.base - g.now)
+RETURNING g.k, EXTRACT(EPOCH FROM g.base - g.now), EXTRACT(EPOCH FROM g.now)
 """)
 
 _ENSURE = text("""
@@ -56,17 +56,21 @@ ON CONFLICT (platform) DO NOTHING
 class Grant:
     """The sends granted by one reservation: send ``i`` of ``delays`` may go that many
     seconds after the reservation's answer. Sends past ``len(delays)`` were not granted;
-    ``retry_in`` is when the first of them would be (seconds from the answer)."""
+    ``retry_in`` is when the first of them would be (seconds from the answer).
+    ``answered`` is the answer's instant on the server's clock (Unix seconds): the one
+    clock every replica shares, from which each maps the delays onto its own."""
 
     delays: tuple[float, ...]
     retry_in: float
+    answered: float = 0.0
 
 
-def schedule(ahead: float, granted: int, *, interval: float, burst: int) -> Grant:
+def schedule(ahead: float, granted: int, *, interval: float, burst: int,
+             answered: float = 0.0) -> Grant:
     """The send delays of a reservation that started ``ahead`` seconds after its answer
     (``base - now``) and was granted ``granted`` sends."""
     delays = tuple(max(0.0, ahead + (i + 1 - burst) * interval) for i in range(granted))
-    return Grant(delays, max(interval, ahead + (granted + 1 - burst) * interval))
+    return Grant(delays, max(interval, ahead + (granted + 1 - burst) * interval), answered)
 
 
 def reserve(session: Session, platform: str, wanted: int, *, per_second: float, burst: int,
@@ -83,7 +87,7 @@ def reserve(session: Session, platform: str, wanted: int, *, per_second: float, 
     if row is None:  # the platform's first send ever (or the table was emptied by a crash)
         session.execute(_ENSURE, {"platform": platform})
         row = session.execute(_RESERVE, params).one()
-    granted, ahead = int(row[0]), float(row[1])
-    if not math.isfinite(ahead):  # pragma: no cover - the server's interval arithmetic
+    granted, ahead, answered = int(row[0]), float(row[1]), float(row[2])
+    if not (math.isfinite(ahead) and math.isfinite(answered)):  # pragma: no cover
         raise ValueError("send pacing: the server returned no finite time")
-    return schedule(ahead, granted, interval=interval, burst=burst)
+    return schedule(ahead, granted, interval=interval, burst=burst, answered=answered)
