@@ -32,6 +32,7 @@ from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.sandbox import FakeTelegram
 from medcrypt.sandbox.fake_twilio import FakeTwilio
 from medcrypt.storage.audit import AuditLog
+from medcrypt.storage.joblock import JobBusy
 from tests.support.databases import migrated
 from tests.support.ports import worker_port
 
@@ -191,8 +192,19 @@ async def run_jobs_at(rig: Rig, at: datetime, *jobs: str) -> list[dict[str, Any]
     rig.clock.set(at)  # type: ignore[attr-defined]  # a rig started with a MovableClock
     out = []
     for job in jobs:
-        outcome = await asyncio.to_thread(run_job, rig.bot.services, job, trigger="manual",
-                                          now=at)
+        # The live bot's own scheduler may be running the same job (its start-up
+        # catch-up, a slot the moved clock made due); as an operator would, wait for
+        # that run to finish, then run it as of ``at``.
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                outcome = await asyncio.to_thread(run_job, rig.bot.services, job,
+                                                  trigger="manual", now=at)
+                break
+            except JobBusy:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
         out.append(dict(outcome.summary))
     rig.bot.worker.wake()
     return out
