@@ -25,6 +25,7 @@ from medcrypt.companion.app import Companion, open_companion
 from medcrypt.companion.cli.messages import collect_tokens, seal_body
 from medcrypt.companion.display import shown
 from medcrypt.companion.env import read_stdin
+from medcrypt.companion.i18n import N_
 from medcrypt.companion.private_file import replaced_privately
 from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.errors import ConfigError, MalformedToken
@@ -126,7 +127,7 @@ def _manifest_from_token(comp: Companion, text: str) -> Manifest:
     assert header.pairing_id is not None
     pairing_hex = header.pairing_id.hex()
     if pairing_hex not in comp.state["pairings"]:
-        raise comp.missing_pairing(pairing_hex, "the manifest")
+        raise comp.missing_pairing(pairing_hex, N_("the manifest"))
     opened = comp.session(pairing_hex).decrypt(tokens[0], clock=comp.clock)
     if opened.content_type is not ContentType.ATTACHMENT_MANIFEST:
         raise MalformedToken("that token is a message, not a file manifest")

@@ -24,6 +24,7 @@ from typing import Any
 
 from medcrypt.companion.app import Companion, open_companion
 from medcrypt.companion.env import read_stdin
+from medcrypt.companion.i18n import N_
 from medcrypt.companion.v3session import V3Session
 from medcrypt.crypto.endpoint.pairing import Role
 from medcrypt.crypto.endpoint.session import PairingSession
@@ -68,7 +69,7 @@ def _the_token(text: str) -> tuple[str, UpgradeOffer | UpgradeAnswer]:
 
 def _v2_session(comp: Companion, pairing_hex: str) -> PairingSession:
     if pairing_hex not in comp.state["pairings"]:
-        raise comp.missing_pairing(pairing_hex, "this upgrade token")
+        raise comp.missing_pairing(pairing_hex, N_("this upgrade token"))
     if comp.protocol(pairing_hex) != 2:
         raise OfferReused("this pairing already speaks v3")
     session = comp.session(pairing_hex)

@@ -43,6 +43,10 @@ class Cli:
         use_fast_keystores(monkeypatch)  # keystore cost is tested in test_keystore_upgrade
         monkeypatch.setenv("MEDCRYPT_PASSPHRASE", PASSPHRASE)
         monkeypatch.delenv("MEDCRYPT_HOME", raising=False)
+        # English whatever the machine's locale (the Spanish tests set their own).
+        for name in ("MEDCRYPT_LANG", "LC_ALL", "LC_MESSAGES"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("LANG", "C")
         monkeypatch.chdir(tmp_path)
 
     def __call__(self, home: Path | str, *argv: str, stdin: str = "", now: str = T0,
