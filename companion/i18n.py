@@ -77,7 +77,7 @@ def language(environ: Mapping[str, str] | None = None) -> str:
     if chosen:
         primary = chosen.replace("-", "_").split(".", 1)[0].split("_", 1)[0].lower()
         if primary not in ("en", "es"):
-            raise ConfigError(ENV_LANG, "unknown language; use en or es")
+            raise error(ConfigError, N_("unknown language; use en or es"), key=ENV_LANG)
         return "es_MX" if primary == "es" else "en"
     for name in POSIX_VARIABLES:
         found = from_locale(env.get(name))

@@ -223,7 +223,7 @@ class Keystore:
     def save(self) -> None:
         """Seal ``state`` under a fresh nonce and atomically replace the file (if changed)."""
         if self._lock_fd is None:
-            raise StorageError("the keystore is closed")
+            raise error(StorageError, N_("the keystore is closed"))
         body = self._encode()
         if body == self._saved:
             return

@@ -27,8 +27,8 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
@@ -45,9 +45,11 @@ KEYWORDS = ["-k", "N_", "-k", "Nn_:1,2", "--no-default-keywords"]
 COMPANION_KEYWORDS = ["-k", "_", "-k", "N_", "-k", "ngettext:1,2", "--no-default-keywords"]
 
 
-@dataclass(frozen=True)
-class Domain:
-    """One program's catalogs: its gettext domain, sources, marker keywords, folders."""
+class Domain(NamedTuple):
+    """One program's catalogs: its gettext domain, sources, marker keywords, folders.
+
+    (A NamedTuple, not a dataclass: tests load this script by path, outside sys.modules.)
+    """
 
     name: str
     source: Path

@@ -51,7 +51,6 @@ from medcrypt.crypto.failures import EXIT_STORAGE, EXIT_TRANSPORT, EXIT_USAGE, d
 COMMAND_MODULES = ("setup", "pair", "messages", "files", "info", "v1cmd", "ui")
 EXIT_INTERNAL = 1
 DIST = "medcrypt-bridge"
-DEBUG_HINT = "rerun with --debug for the traceback"
 EXIT_INTERRUPTED = 130
 
 Handler = Callable[[argparse.Namespace], int]
@@ -114,7 +113,7 @@ def _unexpected(exc: Exception) -> tuple[str, int]:
     The message of a foreign exception is never shown (it may quote input): only its
     type name, or the operating system's reason for a file the user named.
     """
-    failure = describe(exc, debug_hint=DEBUG_HINT)
+    failure = describe(exc, debug_hint="--debug")  # its family and code; the words are ours
     name = type(exc).__name__
     if isinstance(exc, MedCryptError):
         return error_text(exc), failure.exit_code
