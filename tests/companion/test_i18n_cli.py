@@ -123,6 +123,13 @@ def test_pairing_encrypt_and_decrypt_speak_spanish(cli: Cli,
     assert "error de configuración: --max-chars: debe ser al menos" in usage.err
     labelled = _in(cli, monkeypatch, SPANISH, doc, "pair", "list")
     assert "(sin nombre)" in labelled.out and "vinculada el 2026-11-23" in labelled.out
+    status = _in(cli, monkeypatch, SPANISH, doc, "status")
+    assert status.code == 0, status.err
+    assert "Papel: médico   huella de identidad: " in status.out
+    assert "gracia 7 días  historial se guarda" in status.out
+    assert "  meses vigentes: 2026-11 (legible hasta " in status.out
+    cleared = _in(cli, monkeypatch, SPANISH, doc, "history", "clear", "--yes")
+    assert cleared.out == "Se borró 1 entrada del historial.\n"
 
 
 def test_a_replayed_and_a_tampered_token_are_refused_in_spanish(
