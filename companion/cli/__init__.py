@@ -41,8 +41,8 @@ import importlib
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
-from typing import NoReturn
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NoReturn
 
 from medcrypt.companion.i18n import _, error_text, language
 from medcrypt.crypto.errors import ConfigError, MedCryptError
@@ -61,8 +61,31 @@ class _UsageError(Exception):
         super().__init__(message)
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout with its "usage: " prefix in the user's language."""
+
+    def add_usage(self, usage: str | None, actions: Iterable[argparse.Action],
+                  groups: Iterable[argparse._MutuallyExclusiveGroup],
+                  prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, _("usage: ") if prefix is None else prefix)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as one line instead of exiting itself."""
+    """argparse that reports usage errors as one line instead of exiting itself, with the
+    words of its help screens (section titles, ``-h``) in the user's language.
+
+    argparse's own error sentences ("the following arguments are required: ...") come
+    from its gettext domain, not ours, and stay English; the hint after them is ours.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+        self._positionals.title = _("positional arguments")
+        self._optionals.title = _("options")
+        for action in self._actions:
+            if isinstance(action, argparse._HelpAction):
+                action.help = _("show this help message and exit")
 
     def error(self, message: str) -> NoReturn:
         # argparse's own part of the message is English (its gettext domain, not ours).
@@ -89,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_("Environment: MEDCRYPT_HOME (keystore dir), MEDCRYPT_PASSPHRASE (for "
                  "scripts), MEDCRYPT_LANG (en or es; default: the system language), "
                  "MEDCRYPT_NOW (tests/demo time travel only)."))
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}",
+                        help=_("show the program's version number and exit"))
     parser.add_argument("--home", help=_("keystore directory (default: $MEDCRYPT_HOME or "
                                          "the per-user data directory)"))
     parser.add_argument("--debug", action="store_true",

@@ -38,9 +38,7 @@ TEMPLATE = i18n.LOCALE_DIR / f"{i18n.DOMAIN}.pot"
 #: Modules whose user-facing text is not translated yet (English for everyone), each with
 #: what they are. Everything else in companion/ is checked.
 NOT_YET = {
-    "companion/cli/pair_upgrade.py": "pair upgrade (v2 -> v3)",
     "companion/cli/ui.py": "the web companion's local server command",
-    "companion/cli/v1cmd.py": "v1 decrypt (legacy tokens)",
 }
 #: Not the command line's text: the web companion (its own page and strings).
 NOT_CLI = ("companion/webui/",)
