@@ -22,7 +22,8 @@ from medcrypt.companion import i18n
 from medcrypt.companion.keystore import FILE_NAME
 from medcrypt.crypto.errors import ConfigError, KeystoreLocked, MedCryptError
 from medcrypt.crypto.keyless.wire import find_tokens
-from tests.support.companion import Cli, Result, make_v3_pair, phone_photo
+from tests.support.companion import PASSPHRASE, T0, Cli, Result, make_v3_pair, phone_photo
+from tests.support.terminal import pty_run
 
 ROOT = Path(__file__).resolve().parents[2]
 SPANISH = {"LANG": "es_MX.UTF-8"}
@@ -257,6 +258,9 @@ def test_a_real_process_follows_the_system_language() -> None:
     assert "end-to-end encryption for patient-physician chats" in _flat(en.stdout)
     pair_help = _run({"MEDCRYPT_LANG": "es", "LANG": "C"}, "pair", "accept", "--help")
     assert "paciente: aceptar una oferta desde su código QR o su texto" in _flat(pair_help.stdout)
+    assert pair_help.stdout.startswith("uso: medcrypt pair accept [-h]")
+    assert "opciones:\n  -h, --help " in pair_help.stdout
+    assert "mostrar esta ayuda" in pair_help.stdout
 
 
 def test_the_companion_reads_its_own_catalog_without_babel_or_the_bot(tmp_path: Path) -> None:
@@ -271,3 +275,14 @@ def test_the_companion_reads_its_own_catalog_without_babel_or_the_bot(tmp_path: 
     assert done.returncode == 0, done.stderr
     assert "no hay almacén de claves en" in done.stderr
     assert not (tmp_path / "none" / FILE_NAME).exists()
+
+
+def test_a_question_on_the_terminal_is_asked_and_answered_in_spanish(cli: Cli) -> None:
+    pair = make_v3_pair(cli)
+    env = {k: v for k, v in os.environ.items() if k not in ("LC_ALL", "LC_MESSAGES")}
+    env.update(LANG="es_MX.UTF-8", MEDCRYPT_PASSPHRASE=PASSPHRASE, MEDCRYPT_NOW=T0)
+    argv = ["--home", str(pair.pat), "pair", "end", "--pairing", pair.pairing_id[:8]]
+    code, seen = pty_run(argv, b"s", env, "¿Terminarla? [s/N]".encode())
+    assert code == 0, seen
+    assert "¿Terminar para siempre la vinculación".encode() in seen
+    assert f"Vinculación {pair.pairing_id} terminada en este dispositivo".encode() in seen
