@@ -30,7 +30,8 @@ What is shown to the user - help, messages, errors - is in the user's language
 and exit code are the same in every language.
 
 Start-up cost matters (``medcrypt decrypt`` should feel instant), so this module imports
-only the standard library and :mod:`crypto.errors`; command modules import their heavy
+only the standard library, :mod:`crypto.errors` and :mod:`companion.i18n` (stdlib
+gettext and one small .mo file); command modules import their heavy
 dependencies (segno, Pillow, zxing) inside the handlers that need them.
 """
 
