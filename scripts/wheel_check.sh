@@ -221,6 +221,7 @@ es_help=$(LANG=es_MX.UTF-8 "$work/companion/bin/medcrypt" --help) \
   || { say "FAIL: medcrypt --help in Spanish (companion only)"; exit 1; }
 printf '%s\n' "$es_help" | grep -qF "cifrado de extremo a extremo" \
   || { printf '%s\n' "$es_help" >&2; say "FAIL: the companion-only install did not answer in Spanish"; exit 1; }
+say "companion only: medcrypt --help answers in Spanish under LANG=es_MX.UTF-8 (its shipped .mo, no Babel)"
 # A physician offers a pairing as a QR image (segno); a patient reads the photo (Pillow,
 # zxing-cpp): every companion dependency is loaded, none of the bot's.
 companion() { MEDCRYPT_HOME="$work/elsewhere/$1" "$work/companion/bin/medcrypt" "${@:2}" \
