@@ -247,7 +247,8 @@ for argv in "" "--help" "run"; do
 done
 # `medcrypt ui` of this install serves the packaged bundle, and web-verify (also from this
 # install) finds it byte for byte the one built above.
-MEDCRYPT_HOME="$work/elsewhere/ui" "$work/companion/bin/medcrypt" ui --no-browser \
+# Its "Open: URL" line is read below: in English whatever this machine's locale.
+MEDCRYPT_LANG=en MEDCRYPT_HOME="$work/elsewhere/ui" "$work/companion/bin/medcrypt" ui --no-browser \
   >"$work/ui.log" 2>&1 &
 ui_pid=$!
 ui_url=""
