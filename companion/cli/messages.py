@@ -21,14 +21,7 @@ from medcrypt.companion.i18n import N_, _, error, ngettext
 from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.endpoint.session import Opened
 from medcrypt.crypto.endpoint.v3.session import Opened as OpenedV3
-from medcrypt.crypto.errors import (
-    ConfigError,
-    EpochNotYet,
-    EpochShredded,
-    MalformedToken,
-    MedCryptError,
-    ReplayDetected,
-)
+from medcrypt.crypto.errors import ConfigError, MalformedToken, ReplayDetected
 from medcrypt.crypto.keyless.epochs import epoch_of, format_epoch
 from medcrypt.crypto.keyless.parts import MIN_MAX_CHARS, PartAssembler, split_token
 from medcrypt.crypto.keyless.tags import tag_of_hex
@@ -170,22 +163,6 @@ def already_opened(comp: Companion, pairing_hex: str, header: TokenHeader) -> Re
         "opens only once, and no copy of it is in this device's history"))
 
 
-def calendar_refusal(exc: EpochShredded | EpochNotYet, header: TokenHeader) -> MedCryptError:
-    """The calendar's refusal, same class, as a sentence the catalog can translate.
-
-    The library's message carries its month and instants inside English words; the
-    token's month is all the user needs to know which messages are meant.
-    """
-    assert header.epoch is not None
-    month = format_epoch(header.epoch)
-    if isinstance(exc, EpochShredded):
-        return error(EpochShredded, N_("messages of {month} were shredded on this device: "
-                                       "their keys are gone for good, so they cannot be "
-                                       "read"), month=month)
-    return error(EpochNotYet, N_("month {month} has not started yet (check this device's "
-                                 "clock)"), month=month)
-
-
 def run_decrypt(args: argparse.Namespace) -> int:
     tokens = collect_tokens(read_stdin())
     notes: list[str] = []
@@ -210,8 +187,6 @@ def run_decrypt(args: argparse.Namespace) -> int:
                 opened = comp.session(pairing_hex).decrypt(token, clock=comp.clock)
             except ReplayDetected:
                 raise already_opened(comp, pairing_hex, header) from None
-            except (EpochShredded, EpochNotYet) as exc:
-                raise calendar_refusal(exc, header) from None
             entries.append(_describe(comp, pairing_hex, opened))
         if not args.no_history:
             for entry in entries:

@@ -157,20 +157,6 @@ def test_a_replayed_and_a_tampered_token_are_refused_in_spanish(
     assert cli.ok(pair.doc, "decrypt", stdin=fresh).out == "adiós"
 
 
-def test_a_shredded_month_is_refused_in_spanish(cli: Cli,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    pair = make_v3_pair(cli)
-    unread = cli.ok(pair.pat, "encrypt", stdin="never opened").out
-    feb = "2027-02-20T09:00:00+00:00"
-    cli.ok(pair.doc, "shred", now=feb)
-    es = _in(cli, monkeypatch, SPANISH, pair.doc, "decrypt", stdin=unread, now=feb)
-    en = _in(cli, monkeypatch, ENGLISH, pair.doc, "decrypt", stdin=unread, now=feb)
-    assert es.code == en.code == 4 and es.out == en.out == ""
-    assert es.err == ("medcrypt: error: los mensajes de 2026-11 se destruyeron en este "
-                      "dispositivo: sus claves ya no existen, así que no se pueden leer\n")
-    assert "messages of 2026-11 were shredded on this device" in en.err
-
-
 def test_bad_input_errors_and_usage_speak_spanish(cli: Cli,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     home = cli.tmp / "pat"
