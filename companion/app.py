@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from medcrypt.companion.env import clock_from_env, read_passphrase, resolve_home
+from medcrypt.companion.i18n import N_, Word, error
 from medcrypt.companion.keystore import Keystore
 from medcrypt.companion.v3session import PROTOCOL_V3, V3Session
 from medcrypt.crypto.clock import Clock, FixedClock
@@ -112,12 +113,12 @@ class Companion:
         self.clock = clock
         state = store.state
         if state.get("format") != STATE_FORMAT:
-            raise StorageError("the keystore holds an unknown document format")
+            raise error(StorageError, N_("the keystore holds an unknown document format"))
         try:
             self.role = Role(state["role"])
             self.identity = IdentityKey.import_(state["identity"])
         except (KeyError, ValueError):
-            raise StorageError("the keystore document is damaged") from None
+            raise error(StorageError, N_("the keystore document is damaged")) from None
         self._sessions: dict[str, AnySession] = {}
         #: What the schedule shredded when this command opened the keystore.
         self.last_shredded: list[tuple[str, int]] = []
@@ -158,7 +159,7 @@ class Companion:
         if pairing_hex not in self._sessions:
             record = self.state["pairings"].get(pairing_hex)
             if record is None:
-                raise WrongPairing("this companion has no such pairing")
+                raise error(WrongPairing, N_("this companion has no such pairing"))
             if record.get("protocol") == PROTOCOL_V3:
                 self._sessions[pairing_hex] = V3Session.load(
                     record["session"], self.identity, self.clock,
@@ -182,35 +183,41 @@ class Companion:
         tag = None if selector is None else parse_tag(selector)
         by_tag = [p for p in ids if tag is not None and tag_of_hex(p) == tag]
         if not by_tag and not any(p.startswith(wanted or "") for p in ids) and len(ended) == 1:
-            raise self.missing_pairing(ended[0], "that id")
+            raise self.missing_pairing(ended[0], N_("that id"))
         if not ids:
             if self.state.get("accepting"):
-                raise PairingNotVerified(
+                raise error(PairingNotVerified, N_(
                     "this pairing is not verified yet: wait for the physician's confirmation "
-                    "and open it with 'medcrypt pair confirm TOKEN'")
-            raise ConfigError("--pairing", "no pairings yet; run 'medcrypt pair ...' first")
+                    "and open it with 'medcrypt pair confirm TOKEN'"))
+            raise error(ConfigError, N_("no pairings yet; run 'medcrypt pair ...' first"),
+                        key="--pairing")
         if wanted is None:
             if len(ids) > 1:
-                raise ConfigError("--pairing", "several pairings exist; name one (see status)")
+                raise error(ConfigError, N_("several pairings exist; name one (see status)"),
+                            key="--pairing")
             return ids[0]
         matches = [p for p in ids if p.startswith(wanted)] if len(wanted) >= 4 else []
         found = set(matches) | set(by_tag)
         if len(found) != 1:
-            raise ConfigError("--pairing", "matches no pairing, or more than one")
+            raise error(ConfigError, N_("matches no pairing, or more than one"),
+                        key="--pairing")
         return found.pop()
 
     def missing_pairing(self, pairing_hex: str, what: str) -> WrongPairing:
-        """The error for ``what`` (a token, a manifest) of a pairing this device lacks.
+        """The error for ``what`` (a token, a manifest: a msgid marked ``N_``) of a
+        pairing this device lacks.
 
         A pairing ended here with ``pair end`` says so, with when: its keys are gone for
         good, which "unknown pairing" would not tell.
         """
         ended = self.ended_at(pairing_hex)
         if ended is not None:
-            return WrongPairing(
-                f"{what} belongs to pairing {pairing_hex[:8]}, which was ended on this device "
-                f"at {ended} ('medcrypt pair end'): its keys are gone; pair anew to talk again")
-        return WrongPairing(f"{what} belongs to a pairing this companion does not have")
+            return error(WrongPairing, N_(
+                "{what} belongs to pairing {pairing}, which was ended on this device at "
+                "{ended} ('medcrypt pair end'): its keys are gone; pair anew to talk again"),
+                what=Word(what), pairing=pairing_hex[:8], ended=ended)
+        return error(WrongPairing, N_("{what} belongs to a pairing this companion does not "
+                                      "have"), what=Word(what))
 
     def add_session(self, session: AnySession, *, history: bool,
                     extra: dict[str, Any] | None = None) -> str:
@@ -355,8 +362,9 @@ class Companion:
     def pending_offer(self, pairing_hex: str) -> PendingOffer:
         record = self.state["offers"].get(pairing_hex)
         if record is None or record["pending"] is None:
-            raise OfferExpired("no open pairing offer with this id on this device "
-                               "(it expired, or was made elsewhere); create a new offer")
+            raise error(OfferExpired, N_("no open pairing offer with this id on this device "
+                                         "(it expired, or was made elsewhere); create a new "
+                                         "offer"))
         return PendingOffer.load(record["pending"])
 
     # ------------------------------------------------------------------ persistence
@@ -401,7 +409,8 @@ def open_companion(args: Any) -> Iterator[Companion]:
     clock = FixedClock(clock_from_env().now())
     home = home_of(args)
     if not Keystore.exists(home):
-        raise StorageError(f"no keystore in {home}; run 'medcrypt init --role ...' first")
+        raise error(StorageError, N_("no keystore in {home}; run 'medcrypt init --role ...' "
+                                     "first"), home=str(home))
     store = Keystore.unlock(home, read_passphrase())
     try:
         companion = Companion(store, clock)

@@ -20,6 +20,7 @@ import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
+from medcrypt.companion.i18n import N_, _, error
 from medcrypt.crypto.clock import Clock, FixedClock
 from medcrypt.crypto.errors import BadToken, ConfigError
 
@@ -48,7 +49,8 @@ def read_stdin() -> str:
         text = stream.read()
         text.encode("utf-8")  # a text stream set up by a caller may still hold surrogates
     except UnicodeError:
-        raise NotText("stdin is not UTF-8 text (convert it first, e.g. with iconv)") from None
+        raise error(NotText, N_("stdin is not UTF-8 text (convert it first, e.g. with "
+                                "iconv)")) from None
     return text
 
 
@@ -79,9 +81,10 @@ def clock_from_env() -> Clock:
     try:
         at = datetime.fromisoformat(pinned)
     except ValueError:
-        raise ConfigError(ENV_NOW, "not an ISO-8601 date-time") from None
+        raise error(ConfigError, N_("not an ISO-8601 date-time"), key=ENV_NOW) from None
     if at.tzinfo is None:
-        raise ConfigError(ENV_NOW, "needs a time zone, e.g. 2026-11-23T10:00:00Z")
+        raise error(ConfigError, N_("needs a time zone, e.g. 2026-11-23T10:00:00Z"),
+                    key=ENV_NOW)
     return FixedClock(at.astimezone(UTC))
 
 
@@ -90,13 +93,13 @@ def read_passphrase(*, confirm: bool = False) -> str:
     env = os.environ.get(ENV_PASSPHRASE)
     if env is not None:
         if not env:
-            raise ConfigError(ENV_PASSPHRASE, "is set but empty")
+            raise error(ConfigError, N_("is set but empty"), key=ENV_PASSPHRASE)
         return env
-    first = _prompt("Keystore passphrase: ")
+    first = _prompt(_("Keystore passphrase: "))
     if not first:
-        raise ConfigError("passphrase", "must not be empty")
-    if confirm and _prompt("Repeat passphrase: ") != first:
-        raise ConfigError("passphrase", "the two entries differ")
+        raise error(ConfigError, N_("must not be empty"), key="passphrase")
+    if confirm and _prompt(_("Repeat passphrase: ")) != first:
+        raise error(ConfigError, N_("the two entries differ"), key="passphrase")
     return first
 
 
@@ -105,12 +108,15 @@ def ask_yes_no(question: str) -> bool | None:
 
     Asked only when both stdin and stderr are a terminal, so a script (or a command
     reading a token from stdin) is never stopped by it: such callers pass a flag.
+    ``question`` is already in the user's language; so are the answers taken (Spanish
+    "s", "si", "sí" as well as "y", "yes").
     """
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         return None
-    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.write(_("{question} [y/N] ", question=question))
     sys.stderr.flush()
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes", *_("y|yes").split("|"))
 
 
 def _prompt(label: str) -> str:
@@ -124,5 +130,5 @@ def _prompt(label: str) -> str:
         try:
             return getpass.getpass(label)
         except getpass.GetPassWarning:
-            raise ConfigError(ENV_PASSPHRASE,
-                              "no terminal to prompt on; set it for scripts") from None
+            raise error(ConfigError, N_("no terminal to prompt on; set it for scripts"),
+                        key=ENV_PASSPHRASE) from None

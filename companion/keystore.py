@@ -42,6 +42,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from medcrypt.companion.i18n import N_, error
 from medcrypt.crypto.endpoint import keystore as sealing
 from medcrypt.crypto.endpoint.keystore import Argon2Profile, KeystoreKey
 from medcrypt.crypto.errors import DecryptionFailed, KeystoreLocked, StorageError
@@ -133,7 +134,8 @@ class Keystore:
             fcntl.flock(fd, fcntl.LOCK_EX)
         except OSError as exc:
             os.close(fd)
-            raise StorageError(f"cannot lock the keystore: {exc.strerror}") from None
+            raise error(StorageError, N_("cannot lock the keystore: {reason}"),
+                        reason=exc.strerror) from None
         return fd
 
     @classmethod
@@ -144,7 +146,8 @@ class Keystore:
         lock_fd = cls._lock(home)
         try:
             if cls.exists(home):
-                raise StorageError(f"a keystore already exists in {home}")
+                raise error(StorageError, N_("a keystore already exists in {home}"),
+                            home=str(home))
             key = KeystoreKey.new(normalised(passphrase), profile=profile or PROFILE)
             store = cls(home, key, state=state, lock_fd=lock_fd)
         except BaseException:
@@ -167,17 +170,18 @@ class Keystore:
             try:
                 blob = (home / FILE_NAME).read_bytes()
             except FileNotFoundError:
-                raise StorageError(
-                    f"no keystore in {home}; run 'medcrypt init' first") from None
+                raise error(StorageError, N_("no keystore in {home}; run 'medcrypt init' "
+                                             "first"), home=str(home)) from None
             _remove_stale_temps(home)
             key, padded, legacy_form = _unlock_either_form(passphrase, blob)
             try:
                 try:
                     state = json.loads(padded)
                 except ValueError:
-                    raise KeystoreLocked("the keystore content is damaged") from None
+                    raise error(KeystoreLocked,
+                                N_("the keystore content is damaged")) from None
                 if not isinstance(state, dict):
-                    raise KeystoreLocked("the keystore content is damaged")
+                    raise error(KeystoreLocked, N_("the keystore content is damaged"))
             except BaseException:
                 key.wipe()
                 raise
@@ -219,7 +223,7 @@ class Keystore:
     def save(self) -> None:
         """Seal ``state`` under a fresh nonce and atomically replace the file (if changed)."""
         if self._lock_fd is None:
-            raise StorageError("the keystore is closed")
+            raise error(StorageError, N_("the keystore is closed"))
         body = self._encode()
         if body == self._saved:
             return
@@ -258,4 +262,5 @@ def _unlock_either_form(passphrase: str, blob: bytes) -> tuple[KeystoreKey, byte
         except DecryptionFailed:
             continue
         return key, padded, form != nfc
-    raise KeystoreLocked("cannot unlock the keystore: wrong passphrase or damaged file")
+    raise error(KeystoreLocked,
+                N_("cannot unlock the keystore: wrong passphrase or damaged file"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from medcrypt.companion.i18n import N_, error
 from medcrypt.crypto.errors import ConfigError
 from medcrypt.crypto.keyless.tags import tag_of_hex
 
@@ -24,8 +25,8 @@ def check_label(text: str) -> str:
     too long, or holds characters a terminal would act on. The error never quotes it."""
     label = text.strip()
     if not label or len(label) > MAX_LABEL or not label.isprintable():
-        raise ConfigError("LABEL", f"a label is one line of 1-{MAX_LABEL} printable "
-                                   "characters")
+        raise error(ConfigError, N_("a label is one line of 1-{n} printable characters"),
+                    key="LABEL", n=MAX_LABEL)
     return label
 
 

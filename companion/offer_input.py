@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from medcrypt.companion.i18n import N_, error
 from medcrypt.crypto.endpoint.pairing import QR_SCHEME, parse_offer_text
 from medcrypt.crypto.endpoint.v3.offer import QR_VERSION as QR_VERSION_V3
 from medcrypt.crypto.endpoint.v3.offer import parse_offer_text_v3
@@ -25,12 +26,13 @@ _OFFER_RE = re.compile(re.escape(QR_SCHEME) + r"\d+:[A-Za-z0-9_-]+", re.IGNORECA
 def extract_offer_text(text: str) -> str:
     """The canonical offer text found in ``text`` (validated; raises MalformedToken)."""
     if len(text) > MAX_INPUT_CHARS:
-        raise MalformedToken("the pasted text is too long to hold a pairing offer")
+        raise error(MalformedToken, N_("the pasted text is too long to hold a pairing offer"))
     # Messengers wrap long words: rejoin lines before searching.
     joined = re.sub(r"\s+", "", text)
     match = _OFFER_RE.search(joined)
     if match is None:
-        raise MalformedToken("no MedCrypt pairing offer (medcrypt-pair:...) in the text")
+        raise error(MalformedToken,
+                    N_("no MedCrypt pairing offer (medcrypt-pair:...) in the text"))
     candidate = match.group(0)
     if candidate.lower().startswith(f"{QR_SCHEME}{QR_VERSION_V3}:"):
         parse_offer_text_v3(candidate)  # v3 offer: QR format 2 (PROTOCOL §30)

@@ -18,11 +18,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from medcrypt.companion.i18n import N_, Word, _, error
 from medcrypt.crypto.errors import ConfigError
 
 #: The lowest zxcvbn score a new keystore's passphrase may have: 2, "fair".
 MIN_SCORE = 2
-LABELS = ("very weak", "weak", "fair", "good", "strong")
+LABELS = (N_("very weak"), N_("weak"), N_("fair"), N_("good"), N_("strong"))
 #: zxcvbn refuses longer input (its matching is quadratic). A longer passphrase is rated
 #: by its first 72 characters: a prefix that is already hard to guess keeps the whole so.
 MAX_RATED_CHARS = 72
@@ -39,7 +40,12 @@ class Strength:
 
     @property
     def rating(self) -> str:
+        """The rating in English (``fair (2 of 4)``), as tests and logs read it."""
         return f"{LABELS[self.score]} ({self.score} of 4)"
+
+    def rating_shown(self) -> str:
+        """The rating in the user's language, for the terminal."""
+        return _("{label} ({score} of 4)", label=_(LABELS[self.score]), score=self.score)
 
 
 def estimate(passphrase: str, hints: Iterable[str] = ()) -> Strength:
@@ -57,9 +63,13 @@ def require_fair(passphrase: str, hints: Iterable[str] = ()) -> Strength:
     strength = estimate(passphrase, hints)
     if strength.score >= MIN_SCORE:
         return strength
-    advice = " ".join(s for s in (strength.warning, *strength.suggestions) if s) or (
-        "Use a few uncommon words, or a longer sentence only you would write.")
-    raise ConfigError("passphrase", (
-        f"too easy to guess: rated {strength.rating}; a new keystore needs at least "
-        f"{LABELS[MIN_SCORE]} ({MIN_SCORE} of 4), because anyone who copies the keystore "
-        f"can try guesses offline without limit. {advice}"))
+    # zxcvbn's own warning and suggestions are English (it ships no catalogs): shown as
+    # they are, after our translated sentence.
+    advice = " ".join(s for s in (strength.warning, *strength.suggestions) if s) or Word(
+        N_("Use a few uncommon words, or a longer sentence only you would write."))
+    raise error(ConfigError, N_(
+        "too easy to guess: rated {rating} ({score} of 4); a new keystore needs at least "
+        "{floor} ({min_score} of 4), because anyone who copies the keystore can try "
+        "guesses offline without limit. {advice}"), key="passphrase",
+        rating=Word(LABELS[strength.score]), score=strength.score,
+        floor=Word(LABELS[MIN_SCORE]), min_score=MIN_SCORE, advice=advice)

@@ -18,6 +18,7 @@ import segno
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
+from medcrypt.companion.i18n import N_, error
 from medcrypt.companion.private_file import replaced_privately
 from medcrypt.crypto.errors import MalformedToken
 
@@ -57,7 +58,8 @@ def _sniff(head: bytes) -> str:
     for fmt, magic in DECODABLE.items():
         if head.startswith(magic):
             return fmt
-    raise MalformedToken("the image is not a PNG or JPEG file (other formats are refused)")
+    raise error(MalformedToken,
+                N_("the image is not a PNG or JPEG file (other formats are refused)"))
 
 
 def read_qr(path: Path) -> str:
@@ -71,12 +73,12 @@ def read_qr(path: Path) -> str:
             with Image.open(raw, formats=[fmt]) as img:
                 gray = img.convert("L")
     except FileNotFoundError:
-        raise MalformedToken(f"image not found: {path}") from None
+        raise error(MalformedToken, N_("image not found: {path}"), path=str(path)) from None
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-        raise MalformedToken("the file is not a readable image") from None
+        raise error(MalformedToken, N_("the file is not a readable image")) from None
     only_qr = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
     results = zxingcpp.read_barcodes(gray, formats=only_qr)
     texts = [r.text for r in results if r.valid and r.text]
     if not texts:
-        raise MalformedToken("no QR code found in the image")
+        raise error(MalformedToken, N_("no QR code found in the image"))
     return str(texts[0])

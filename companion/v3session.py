@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from medcrypt.companion.i18n import N_, error
 from medcrypt.crypto.clock import Clock
 from medcrypt.crypto.endpoint import safety
 from medcrypt.crypto.endpoint.envelope import ContentType
@@ -123,7 +124,7 @@ class V3Session:
     def decrypt(self, token_text: str, *, clock: Clock) -> Opened:
         if parse_token(token_text).header.version == VERSION_2:
             if self.retired is None:
-                raise WrongPairing("a v2 token for a pairing that speaks v3 only")
+                raise error(WrongPairing, N_("a v2 token for a pairing that speaks v3 only"))
             old = self.retired.decrypt(token_text, clock=clock)
             return Opened(old.content_type, old.body, old.sent_at, old.epoch, b"", old.index)
         return self._session.decrypt(token_text, now=clock.now())

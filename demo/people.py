@@ -46,8 +46,10 @@ class Person:
 
     async def attempt(self, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
         """Run the companion; ``(exit status, stdout, stderr)`` whatever the outcome."""
+        # The story reads the companion's lines ("From <label> (tag):"): English whatever
+        # the machine's locale (the companion follows it otherwise, ADR 0035 amendment 2).
         env = {**os.environ, "MEDCRYPT_PASSPHRASE": DEMO_PASSPHRASE,
-               "MEDCRYPT_HOME": str(self.home)}
+               "MEDCRYPT_HOME": str(self.home), "MEDCRYPT_LANG": "en"}
         if self.now is not None:
             env["MEDCRYPT_NOW"] = self.now().isoformat()
         proc = await asyncio.create_subprocess_exec(

@@ -98,6 +98,9 @@ for needed in ("medcrypt/companion/web_bundle/bundle.sha256sums",
                # The compiled catalogs the bot's replies are read from (ADR 0035).
                "medcrypt/bot/locale/en/LC_MESSAGES/medcrypt.mo",
                "medcrypt/bot/locale/es_MX/LC_MESSAGES/medcrypt.mo",
+               # The companion's catalogs: its own text domain (ADR 0035, amendment 2).
+               "medcrypt/companion/locale/en/LC_MESSAGES/medcrypt-companion.mo",
+               "medcrypt/companion/locale/es_MX/LC_MESSAGES/medcrypt-companion.mo",
                f"{dist_info}/licenses/LICENSE"):
     if needed not in record:
         sys.exit(f"wheel_check: FAIL: {needed} is missing from the wheel")
@@ -213,6 +216,12 @@ print(f"wheel_check: companion-only install has none of the {len(bot)} [bot] dep
       " and no Babel")
 PYEXTRA
 "$work/companion/bin/medcrypt" --help >/dev/null || { say "FAIL: medcrypt --help (companion only)"; exit 1; }
+# The companion speaks its user's language from the shipped catalog, without Babel.
+es_help=$(LANG=es_MX.UTF-8 "$work/companion/bin/medcrypt" --help) \
+  || { say "FAIL: medcrypt --help in Spanish (companion only)"; exit 1; }
+printf '%s\n' "$es_help" | grep -qF "cifrado de extremo a extremo" \
+  || { printf '%s\n' "$es_help" >&2; say "FAIL: the companion-only install did not answer in Spanish"; exit 1; }
+say "companion only: medcrypt --help answers in Spanish under LANG=es_MX.UTF-8 (its shipped .mo, no Babel)"
 # A physician offers a pairing as a QR image (segno); a patient reads the photo (Pillow,
 # zxing-cpp): every companion dependency is loaded, none of the bot's.
 companion() { MEDCRYPT_HOME="$work/elsewhere/$1" "$work/companion/bin/medcrypt" "${@:2}" \
@@ -238,7 +247,8 @@ for argv in "" "--help" "run"; do
 done
 # `medcrypt ui` of this install serves the packaged bundle, and web-verify (also from this
 # install) finds it byte for byte the one built above.
-MEDCRYPT_HOME="$work/elsewhere/ui" "$work/companion/bin/medcrypt" ui --no-browser \
+# Its "Open: URL" line is read below: in English whatever this machine's locale.
+MEDCRYPT_LANG=en MEDCRYPT_HOME="$work/elsewhere/ui" "$work/companion/bin/medcrypt" ui --no-browser \
   >"$work/ui.log" 2>&1 &
 ui_pid=$!
 ui_url=""

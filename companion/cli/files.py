@@ -25,6 +25,7 @@ from medcrypt.companion.app import Companion, open_companion
 from medcrypt.companion.cli.messages import collect_tokens, seal_body
 from medcrypt.companion.display import shown
 from medcrypt.companion.env import read_stdin
+from medcrypt.companion.i18n import N_, _, error
 from medcrypt.companion.private_file import replaced_privately
 from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.errors import ConfigError, MalformedToken
@@ -39,25 +40,29 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    send = sub.add_parser("send-file", help="encrypt a file; print its manifest token(s)")
-    send.add_argument("path", type=Path)
-    send.add_argument("--pairing", metavar="ID")
-    send.add_argument("--out", type=Path, help="container path (default: a random name in "
-                      "the current directory, ./<16 hex>.mcf, so the file's own name is "
-                      "never uploaded)")
-    send.add_argument("--mime", help="MIME type (default: guessed from the name)")
-    send.add_argument("--max-chars", type=int, metavar="N", help="split the manifest token")
+    about = _("encrypt a file; print its manifest token(s)")
+    send = sub.add_parser("send-file", help=about, description=about)
+    send.add_argument("path", type=Path, help=_("the file to send"))
+    send.add_argument("--pairing", metavar="ID", help=_("pairing tag, id or unique prefix "
+                                                        "(optional with a single pairing)"))
+    send.add_argument("--out", type=Path, help=_("container path (default: a random name in "
+                                                 "the current directory, ./<16 hex>.mcf, so "
+                                                 "the file's own name is never uploaded)"))
+    send.add_argument("--mime", help=_("MIME type (default: guessed from the name)"))
+    send.add_argument("--max-chars", type=int, metavar="N",
+                      help=_("split the manifest token"))
     send.set_defaults(handler=run_send)
 
-    op = sub.add_parser("open-file", help="decrypt a received container")
-    op.add_argument("container", type=Path)
+    about = _("decrypt a received container")
+    op = sub.add_parser("open-file", help=about, description=about)
+    op.add_argument("container", type=Path, help=_("the received .mcf (or WhatsApp PDF) file"))
     op.add_argument("--manifest", metavar="TOKEN",
-                    help="the manifest token, if not already decrypted ('-' = stdin)")
+                    help=_("the manifest token, if not already decrypted ('-' = stdin)"))
     where = op.add_mutually_exclusive_group()
-    where.add_argument("--out", type=Path, help="output file path")
+    where.add_argument("--out", type=Path, help=_("output file path"))
     where.add_argument("--out-dir", type=Path, default=Path(),
-                       help="directory for the sender's (sanitised) file name (default .)")
-    op.add_argument("--force", action="store_true", help="overwrite an existing file")
+                       help=_("directory for the sender's (sanitised) file name (default .)"))
+    op.add_argument("--force", action="store_true", help=_("overwrite an existing file"))
     op.set_defaults(handler=run_open)
 
 
@@ -77,10 +82,11 @@ def warn_if_too_large(size: int) -> None:
     sealed = container_size(size)
     over = [(name, label) for name, (limit, label) in PLATFORM_FILE_LIMITS.items()
             if sealed > limit]
+    megabytes = f"{sealed / 1_000_000:.1f}"
     for name, label in over:
-        print(f"medcrypt: warning: the encrypted file will be {sealed / 1_000_000:.1f} MB, "
-              f"more than {name} carries ({label}): the relay will refuse it if you or the "
-              f"person you write to use {name}", file=sys.stderr)
+        print(_("medcrypt: warning: the encrypted file will be {size} MB, more than {app} "
+                "carries ({limit}): the relay will refuse it if you or the person you write "
+                "to use {app}", size=megabytes, app=name, limit=label), file=sys.stderr)
 
 
 def run_send(args: argparse.Namespace) -> int:
@@ -110,8 +116,8 @@ def run_send(args: argparse.Namespace) -> int:
                                        "mime_type": manifest.mime_type,
                                        "file_id": manifest.file_id.hex()}})
         comp.commit()
-    print(f"medcrypt: encrypted file written to {out} - send it as a document, and the "
-          "token(s) below as messages", file=sys.stderr)
+    print(_("medcrypt: encrypted file written to {out} - send it as a document, and the "
+            "token(s) below as messages", out=out), file=sys.stderr)
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
@@ -121,15 +127,15 @@ def _manifest_from_token(comp: Companion, text: str) -> Manifest:
 
     tokens = collect_tokens(text)
     if len(tokens) != 1 or parse_token(tokens[0]).header.kind is not Kind.MESSAGE:
-        raise MalformedToken("expected exactly one manifest token")
+        raise error(MalformedToken, N_("expected exactly one manifest token"))
     header = parse_token(tokens[0]).header
     assert header.pairing_id is not None
     pairing_hex = header.pairing_id.hex()
     if pairing_hex not in comp.state["pairings"]:
-        raise comp.missing_pairing(pairing_hex, "the manifest")
+        raise comp.missing_pairing(pairing_hex, N_("the manifest"))
     opened = comp.session(pairing_hex).decrypt(tokens[0], clock=comp.clock)
     if opened.content_type is not ContentType.ATTACHMENT_MANIFEST:
-        raise MalformedToken("that token is a message, not a file manifest")
+        raise error(MalformedToken, N_("that token is a message, not a file manifest"))
     manifest = Manifest.from_bytes(opened.body)
     comp.state["received_files"][manifest.file_id.hex()] = {
         "pairing": pairing_hex, "manifest": opened.body.hex(), "epoch": opened.epoch}
@@ -172,13 +178,14 @@ def run_open(args: argparse.Namespace) -> int:
         else:
             record = comp.state["received_files"].get(header.file_id.hex())
             if record is None:
-                raise ConfigError("--manifest", "no manifest for this file on this device "
-                                  "(decrypt its manifest token first, or its month was "
-                                  "shredded)")
+                raise error(ConfigError, N_("no manifest for this file on this device "
+                                            "(decrypt its manifest token first, or its month "
+                                            "was shredded)"), key="--manifest")
             manifest = Manifest.from_bytes(bytes.fromhex(record["manifest"]))
         out: Path = args.out or args.out_dir / manifest.name
         if out.exists() and not args.force:
-            raise ConfigError("--out", f"{out} exists (use --force to overwrite)")
+            raise error(ConfigError, N_("{out} exists (use --force to overwrite)"),
+                        key="--out", out=str(out))
         with container() as src, replaced_privately(out) as dst:
             open_file(src, dst, manifest, pairing_id=header.pairing_id,
                       max_size=MAX_FILE_SIZE)

@@ -12,44 +12,54 @@ from medcrypt.companion import names
 from medcrypt.companion.app import Companion, open_companion
 from medcrypt.companion.display import shown
 from medcrypt.companion.env import ask_yes_no
+from medcrypt.companion.i18n import N_, _, error, ngettext
 from medcrypt.crypto.errors import ConfigError
 from medcrypt.crypto.keyless.epochs import epoch_of, epoch_start, format_epoch, grace_end
 from medcrypt.crypto.keyless.tags import tag_of_hex
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    st = sub.add_parser("status", help="pairings, current month, next rotation, grace ends")
-    st.add_argument("--json", action="store_true")
+    pairing_help = _("pairing tag, id or unique prefix (optional with a single pairing)")
+    json_help = _("machine-readable output")
+    about = _("pairings, current month, next rotation, grace ends")
+    st = sub.add_parser("status", help=about, description=about)
+    st.add_argument("--json", action="store_true", help=json_help)
     st.set_defaults(handler=run_status)
 
-    sn = sub.add_parser("safety-number", help="the number both sides compare after pairing")
-    sn.add_argument("--pairing", metavar="ID")
+    about = _("the number both sides compare after pairing")
+    sn = sub.add_parser("safety-number", help=about, description=about)
+    sn.add_argument("--pairing", metavar="ID", help=pairing_help)
     sn.set_defaults(handler=run_safety)
 
-    hist = sub.add_parser("history", help="the local copy of opened and sent messages")
+    about = _("the local copy of opened and sent messages")
+    hist = sub.add_parser("history", help=about, description=about)
     verbs = hist.add_subparsers(dest="verb", metavar="VERB")
     verbs.required = True
-    ls = verbs.add_parser("list", help="show the local history")
-    ls.add_argument("--pairing", metavar="ID")
-    ls.add_argument("--json", action="store_true")
+    about = _("show the local history")
+    ls = verbs.add_parser("list", help=about, description=about)
+    ls.add_argument("--pairing", metavar="ID", help=pairing_help)
+    ls.add_argument("--json", action="store_true", help=json_help)
     ls.set_defaults(handler=run_history_list)
     for verb, keep in (("on", True), ("off", False)):
-        toggle = verbs.add_parser(verb, help=("keep" if keep else "stop keeping") +
-                                  " a copy of a pairing's messages from now on")
-        toggle.add_argument("--pairing", metavar="ID")
+        about = (_("keep a copy of a pairing's messages from now on") if keep
+                 else _("stop keeping a copy of a pairing's messages from now on"))
+        toggle = verbs.add_parser(verb, help=about, description=about)
+        toggle.add_argument("--pairing", metavar="ID", help=pairing_help)
         toggle.set_defaults(handler=run_history_toggle, keep=keep)
-    clr = verbs.add_parser("clear", help="delete the local history (all, or one pairing); "
-                                         "asks first")
-    clr.add_argument("--pairing", metavar="ID")
-    clr.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
+    about = _("delete the local history (all, or one pairing); asks first")
+    clr = verbs.add_parser("clear", help=about, description=about)
+    clr.add_argument("--pairing", metavar="ID", help=pairing_help)
+    clr.add_argument("--yes", action="store_true", help=_("do not ask (for scripts)"))
     clr.set_defaults(handler=run_history_clear)
 
-    sh = sub.add_parser("shred", help="apply the rotation and shredding schedule now")
+    about = _("apply the rotation and shredding schedule now")
+    sh = sub.add_parser("shred", help=about, description=about)
     sh.set_defaults(handler=run_shred)
 
-    dep = sub.add_parser("deposits", help="re-print this month's escrow deposit token(s) "
-                         "for the clinic bot (normally sent with the first message)")
-    dep.add_argument("--pairing", metavar="ID")
+    about = _("re-print this month's escrow deposit token(s) for the clinic bot (normally "
+              "sent with the first message)")
+    dep = sub.add_parser("deposits", help=about, description=about)
+    dep.add_argument("--pairing", metavar="ID", help=pairing_help)
     dep.set_defaults(handler=run_deposits)
 
 
@@ -100,23 +110,32 @@ def run_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, sort_keys=True, indent=1))
         return 0
-    print(f"Role: {data['role']}   identity fingerprint: {data['identity_fingerprint'][:32]}")
-    print(f"Now: {data['now']}   epoch: {data['epoch']}   next rotation: {data['next_rotation']}")
+    role = _("patient") if data["role"] == "patient" else _("physician")
+    print(_("Role: {role}   identity fingerprint: {fingerprint}", role=role,
+            fingerprint=data["identity_fingerprint"][:32]))
+    print(_("Now: {now}   epoch: {epoch}   next rotation: {next}", now=data["now"],
+            epoch=data["epoch"], next=data["next_rotation"]))
     if not data["pairings"]:
-        print("No pairings yet.")
+        print(_("No pairings yet."))
     for p in data["pairings"]:
-        live = ", ".join(f"{e} (readable until {v['grace_end']})"
-                         for e, v in p["live_epochs"].items()) or "none"
-        shredded = ", ".join(p["shredded_epochs"]) or "none"
-        print(f"Pairing {p['pairing_id']}  peer {p['peer_fingerprint'][:16]}  "
-              f"grace {p['grace_days']} days  history {'kept' if p['history'] else 'off'}")
-        print(f"  name: {shown(p['label'] + ' (' + p['tag'] + ')' if p['label'] else p['tag'])}"
-              " (tag as the clinic bot says it; label on this device only)")
-        print(f"  live epochs: {live}")
-        print(f"  shredded epochs: {shredded}")
+        live = ", ".join(_("{month} (readable until {until})", month=e, until=v["grace_end"])
+                         for e, v in p["live_epochs"].items()) or _("none")
+        shredded = ", ".join(p["shredded_epochs"]) or _("none")
+        history = _("kept") if p["history"] else _("off")
+        print(ngettext("Pairing {pairing}  peer {peer}  grace {n} day  history {history}",
+                       "Pairing {pairing}  peer {peer}  grace {n} days  history {history}",
+                       p["grace_days"], pairing=p["pairing_id"],
+                       peer=p["peer_fingerprint"][:16], history=history))
+        name = p["label"] + " (" + p["tag"] + ")" if p["label"] else p["tag"]
+        print(_("  name: {name} (tag as the clinic bot says it; label on this device only)",
+                name=shown(name)))
+        print(_("  live epochs: {months}", months=live))
+        print(_("  shredded epochs: {months}", months=shredded))
     for o in data["offers"]:
-        state = "open" if o["open"] else "expired"
-        print(f"Offer {o['pairing_id']}: {state}")
+        if o["open"]:
+            print(_("Offer {pairing}: open", pairing=o["pairing_id"]))
+        else:
+            print(_("Offer {pairing}: expired", pairing=o["pairing_id"]))
     return 0
 
 
@@ -138,8 +157,9 @@ def run_history_list(args: argparse.Namespace) -> int:
     for e in entries:
         arrow = "<-" if e["way"] == "received" else "->"
         what = e["text"] if e["kind"] == "text" else (
-            f"[file {e['file']['name']}, {e['file']['size']} bytes]"
-            if e["kind"] == "file" else "[control]")
+            ngettext("[file {name}, {n} byte]", "[file {name}, {n} bytes]",
+                     e["file"]["size"], name=e["file"]["name"])
+            if e["kind"] == "file" else _("[control]"))
         print(f"{e['at']} {arrow} {e['pairing'][:8]}: {shown(what)}")
     return 0
 
@@ -151,26 +171,31 @@ def run_history_toggle(args: argparse.Namespace) -> int:
         kept = sum(1 for e in comp.state["history"] if e["pairing"] == pairing_hex)
         comp.commit()
     if args.keep:
-        print(f"Pairing {pairing_hex[:8]}: a copy of each message is kept from now on.")
+        print(_("Pairing {pairing}: a copy of each message is kept from now on.",
+                pairing=pairing_hex[:8]))
     else:
-        print(f"Pairing {pairing_hex[:8]}: no copies are kept from now on; the {kept} "
-              "entries already kept stay until 'medcrypt history clear --pairing "
-              f"{pairing_hex[:8]}'.")
+        print(ngettext("Pairing {pairing}: no copies are kept from now on; the {n} entry "
+                       "already kept stays until 'medcrypt history clear --pairing "
+                       "{pairing}'.",
+                       "Pairing {pairing}: no copies are kept from now on; the {n} entries "
+                       "already kept stay until 'medcrypt history clear --pairing "
+                       "{pairing}'.", kept, pairing=pairing_hex[:8]))
     return 0
 
 
 def run_history_clear(args: argparse.Namespace) -> int:
     if not args.yes:
         # Asked before unlocking, so no other command waits on the keystore lock meanwhile.
-        which = (f"pairing {args.pairing}" if args.pairing
-                 else "every pairing on this device")
-        answer = ask_yes_no(f"Delete the local history of {which}? "
-                            "Deleted messages cannot be read again.")
+        question = (_("Delete the local history of pairing {pairing}? Deleted messages "
+                      "cannot be read again.", pairing=args.pairing) if args.pairing
+                    else _("Delete the local history of every pairing on this device? "
+                           "Deleted messages cannot be read again."))
+        answer = ask_yes_no(question)
         if answer is None:
-            raise ConfigError("--yes", "no terminal to ask for confirmation; pass --yes "
-                                       "to delete the history")
+            raise error(ConfigError, N_("no terminal to ask for confirmation; pass --yes to "
+                                        "delete the history"), key="--yes")
         if not answer:
-            print("Nothing removed.")
+            print(_("Nothing removed."))
             return 0
     with open_companion(args) as comp:
         wanted = comp.resolve_pairing(args.pairing) if args.pairing else None
@@ -179,7 +204,7 @@ def run_history_clear(args: argparse.Namespace) -> int:
                                  if wanted is not None and e["pairing"] != wanted]
         removed = before - len(comp.state["history"])
         comp.commit()
-    print(f"Removed {removed} history entries.")
+    print(ngettext("Removed {n} history entry.", "Removed {n} history entries.", removed))
     return 0
 
 
@@ -190,17 +215,24 @@ def run_shred(args: argparse.Namespace) -> int:
         lines = []
         for pairing_hex, epoch in comp.last_shredded:
             deleted = purged.pop((pairing_hex, epoch), 0)
-            lines.append(f"Shredded {format_epoch(epoch)} of pairing {pairing_hex}" + (
-                f"; deleted {deleted} history entries of {format_epoch(epoch)}"
-                if deleted else ""))
-        lines += [f"Deleted {n} history entries of {format_epoch(epoch)} of pairing "
-                  f"{pairing_hex} (a month shredded earlier)"
+            month = format_epoch(epoch)
+            lines.append(ngettext(
+                "Shredded {month} of pairing {pairing}; deleted {n} history entry of {month}",
+                "Shredded {month} of pairing {pairing}; deleted {n} history entries of {month}",
+                deleted, month=month, pairing=pairing_hex) if deleted else _(
+                "Shredded {month} of pairing {pairing}", month=month, pairing=pairing_hex))
+        lines += [ngettext("Deleted {n} history entry of {month} of pairing {pairing} (a "
+                           "month shredded earlier)",
+                           "Deleted {n} history entries of {month} of pairing {pairing} (a "
+                           "month shredded earlier)", n, month=format_epoch(epoch),
+                           pairing=pairing_hex)
                   for (pairing_hex, epoch), n in sorted(purged.items())]
         data = status_data(comp)
-    print("\n".join(lines) if lines else "Nothing to shred now.")
+    print("\n".join(lines) if lines else _("Nothing to shred now."))
     for p in data["pairings"]:
         for epoch, v in p["live_epochs"].items():
-            print(f"Pairing {p['pairing_id'][:8]}: {epoch} readable until {v['grace_end']}")
+            print(_("Pairing {pairing}: {month} readable until {until}",
+                    pairing=p["pairing_id"][:8], month=epoch, until=v["grace_end"]))
     return 0
 
 
@@ -209,6 +241,7 @@ def run_deposits(args: argparse.Namespace) -> int:
     with open_companion(args) as comp:
         wanted = comp.resolve_pairing(args.pairing) if args.pairing else None
         tokens = [token for pairing_hex in comp.pairing_ids() if wanted in (None, pairing_hex)
-                  for _, token in sorted(comp.state["pairings"][pairing_hex]["deposits"].items())]
+                  for _epoch, token in sorted(
+                      comp.state["pairings"][pairing_hex]["deposits"].items())]
     sys.stdout.write("".join(t + "\n" for t in tokens))
     return 0

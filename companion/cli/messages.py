@@ -17,6 +17,7 @@ from medcrypt.companion import names
 from medcrypt.companion.app import Companion, open_companion
 from medcrypt.companion.display import shown
 from medcrypt.companion.env import read_stdin
+from medcrypt.companion.i18n import N_, _, error, ngettext
 from medcrypt.crypto.endpoint.envelope import ContentType
 from medcrypt.crypto.endpoint.session import Opened
 from medcrypt.crypto.endpoint.v3.session import Opened as OpenedV3
@@ -32,18 +33,20 @@ V1_PREFIX = "[MEDCRYPT:v1:"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    enc = sub.add_parser("encrypt", help="plaintext on stdin -> token(s) on stdout")
-    enc.add_argument("--pairing", metavar="ID", help="pairing id or unique prefix "
-                     "(optional with a single pairing)")
+    about = _("plaintext on stdin -> token(s) on stdout")
+    enc = sub.add_parser("encrypt", help=about, description=about)
+    enc.add_argument("--pairing", metavar="ID", help=_("pairing tag, id or unique prefix "
+                                                       "(optional with a single pairing)"))
     enc.add_argument("--max-chars", type=int, metavar="N",
-                     help="split into parts of at most N characters "
-                          "(1600 for WhatsApp, 4096 for Telegram)")
-    enc.add_argument("--no-history", action="store_true", help="do not keep a local copy")
+                     help=_("split into parts of at most N characters "
+                            "(1600 for WhatsApp, 4096 for Telegram)"))
+    enc.add_argument("--no-history", action="store_true", help=_("do not keep a local copy"))
     enc.set_defaults(handler=run_encrypt)
 
-    dec = sub.add_parser("decrypt", help="token(s) on stdin, any order -> plaintext on stdout")
-    dec.add_argument("--no-history", action="store_true", help="do not keep a local copy")
-    dec.add_argument("--json", action="store_true", help="one JSON object per message")
+    about = _("token(s) on stdin, any order -> plaintext on stdout")
+    dec = sub.add_parser("decrypt", help=about, description=about)
+    dec.add_argument("--no-history", action="store_true", help=_("do not keep a local copy"))
+    dec.add_argument("--json", action="store_true", help=_("one JSON object per message"))
     dec.set_defaults(handler=run_decrypt)
 
 
@@ -51,7 +54,8 @@ def split_for(token: str, max_chars: int | None) -> list[str]:
     if max_chars is None:
         return [token]
     if max_chars < MIN_MAX_CHARS:
-        raise ConfigError("--max-chars", f"must be at least {MIN_MAX_CHARS}")
+        raise error(ConfigError, N_("must be at least {n}"), key="--max-chars",
+                    n=MIN_MAX_CHARS)
     return split_token(token, max_chars)
 
 
@@ -72,7 +76,7 @@ def seal_body(comp: Companion, pairing_hex: str, body: bytes, content_type: Cont
 def run_encrypt(args: argparse.Namespace) -> int:
     text = read_stdin()
     if not text:
-        raise ConfigError("stdin", "nothing to encrypt")
+        raise error(ConfigError, N_("nothing to encrypt"), key="stdin")
     with open_companion(args) as comp:
         pairing_hex = comp.resolve_pairing(args.pairing)
         lines = seal_body(comp, pairing_hex, text.encode("utf-8"), ContentType.TEXT,
@@ -84,8 +88,8 @@ def run_encrypt(args: argparse.Namespace) -> int:
                               "text": text})
         comp.commit()
     if len(lines) > 1:
-        print(f"medcrypt: {len(lines)} tokens - send each as its own chat message "
-              "(an escrow deposit for the clinic, if any, comes first)", file=sys.stderr)
+        print(_("medcrypt: {n} tokens - send each as its own chat message (an escrow "
+                "deposit for the clinic, if any, comes first)", n=len(lines)), file=sys.stderr)
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
@@ -93,11 +97,11 @@ def run_encrypt(args: argparse.Namespace) -> int:
 def collect_tokens(text: str) -> list[str]:
     """Whole v2 tokens from pasted text: parts joined, duplicates dropped, v1 refused."""
     if V1_PREFIX in text:
-        raise MalformedToken("this is a v1 token; open it with "
-                             "'medcrypt v1 decrypt --secret-env VAR --month YYYY-MM'")
+        raise error(MalformedToken, N_("this is a v1 token; open it with 'medcrypt v1 "
+                                       "decrypt --secret-env VAR --month YYYY-MM'"))
     found = find_tokens(text)
     if not found:
-        raise MalformedToken("no MEDCRYPT token found on stdin")
+        raise error(MalformedToken, N_("no MEDCRYPT token found on stdin"))
     assembler = PartAssembler()
     whole: list[str] = []
     for item in dict.fromkeys(found):
@@ -105,7 +109,8 @@ def collect_tokens(text: str) -> list[str]:
         if joined is not None and joined not in whole:
             whole.append(joined)
     if assembler.pending:
-        raise MalformedToken(f"{assembler.pending} token(s) are missing parts")
+        raise error(MalformedToken, N_("tokens with missing parts: {n}"),
+                    n=assembler.pending)
     return whole
 
 
@@ -133,7 +138,7 @@ def _describe(comp: Companion, pairing_hex: str, opened: Opened | OpenedV3) -> d
     return entry
 
 
-def already_opened(comp: Companion, pairing_hex: str, header: TokenHeader) -> str:
+def already_opened(comp: Companion, pairing_hex: str, header: TokenHeader) -> ReplayDetected:
     """Why a token cannot be opened again, and where its text still is, if anywhere.
 
     The message key was deleted when the token was first opened (forward secrecy), so
@@ -145,15 +150,17 @@ def already_opened(comp: Companion, pairing_hex: str, header: TokenHeader) -> st
     for entry in comp.state["history"]:
         if (entry["way"] == "received" and entry["pairing"] == pairing_hex
                 and entry.get("epoch") == month and entry.get("index") == header.index):
-            return (f"this message was already opened on this device ({entry['at']}); a "
-                    "message opens only once - read it again with 'medcrypt history list "
-                    f"--pairing {pairing_hex[:8]}'")
+            return error(ReplayDetected, N_(
+                "this message was already opened on this device ({at}); a message opens "
+                "only once - read it again with 'medcrypt history list --pairing "
+                "{pairing}'"), at=entry["at"], pairing=pairing_hex[:8])
     if not comp.keeps_history(pairing_hex):
-        return ("this message was already opened on this device, or is too old to open; a "
-                "message opens only once, and this pairing keeps no copies (history is "
-                "off)")
-    return ("this message was already opened on this device, or is too old to open; a "
-            "message opens only once, and no copy of it is in this device's history")
+        return error(ReplayDetected, N_(
+            "this message was already opened on this device, or is too old to open; a "
+            "message opens only once, and this pairing keeps no copies (history is off)"))
+    return error(ReplayDetected, N_(
+        "this message was already opened on this device, or is too old to open; a message "
+        "opens only once, and no copy of it is in this device's history"))
 
 
 def run_decrypt(args: argparse.Namespace) -> int:
@@ -164,21 +171,22 @@ def run_decrypt(args: argparse.Namespace) -> int:
         for token in tokens:
             header = parse_token(token).header
             if header.kind is Kind.PAIR_ACCEPT:
-                raise MalformedToken("this is a pairing accept token; use 'medcrypt pair "
-                                     "complete TOKEN'")
+                raise error(MalformedToken, N_("this is a pairing accept token; use "
+                                               "'medcrypt pair complete TOKEN'"))
             if header.kind is Kind.KEY_CONFIRM:
-                raise MalformedToken("this is the physician's key confirmation; open it with "
-                                     "'medcrypt pair confirm TOKEN'")
+                raise error(MalformedToken, N_("this is the physician's key confirmation; "
+                                               "open it with 'medcrypt pair confirm TOKEN'"))
             if header.kind is not Kind.MESSAGE or header.pairing_id is None:
-                notes.append(f"skipped a {header.kind.name.lower()} token (it is for the bot)")
+                notes.append(_("skipped a {kind} token (it is for the bot)",
+                               kind=header.kind.name.lower()))
                 continue
             pairing_hex = header.pairing_id.hex()
             if pairing_hex not in comp.state["pairings"]:
-                raise comp.missing_pairing(pairing_hex, "a token")
+                raise comp.missing_pairing(pairing_hex, N_("a token"))
             try:
                 opened = comp.session(pairing_hex).decrypt(token, clock=comp.clock)
             except ReplayDetected:
-                raise ReplayDetected(already_opened(comp, pairing_hex, header)) from None
+                raise already_opened(comp, pairing_hex, header) from None
             entries.append(_describe(comp, pairing_hex, opened))
         if not args.no_history:
             for entry in entries:
@@ -188,7 +196,7 @@ def run_decrypt(args: argparse.Namespace) -> int:
                    for e in entries}
         labels = {p: names.label_of(comp.state["pairings"][p]) for p in senders}
     for note in notes:
-        print(f"medcrypt: {note}", file=sys.stderr)
+        print(f"medcrypt: {note}", file=sys.stderr)  # the note is translated
     entries.sort(key=lambda e: (e["sent_at"], e["index"]))
     if args.json:  # who it is from rides along; the history entry keeps the pairing only
         sys.stdout.write("".join(json.dumps(
@@ -199,16 +207,19 @@ def run_decrypt(args: argparse.Namespace) -> int:
     for entry in entries:
         if entry["kind"] == "file":
             f = entry["file"]
-            out.append((entry, shown(f"[attachment {f['name']} - {f['size']} bytes, "
-                                     f"{f['mime_type']}; open it with: medcrypt open-file "
-                                     "CONTAINER]")))
+            out.append((entry, shown(ngettext(
+                "[attachment {name} - {n} byte, {mime_type}; open it with: medcrypt "
+                "open-file CONTAINER]",
+                "[attachment {name} - {n} bytes, {mime_type}; open it with: medcrypt "
+                "open-file CONTAINER]", f["size"], name=f["name"], mime_type=f["mime_type"]))))
         elif entry["kind"] == "text":
             out.append((entry, shown(entry["text"])))
     for i, (entry, text) in enumerate(out):
         # "From Sam Rivera (K7Q-2MX)" on stderr: a person at the terminal reads it above
         # the message, and stdout stays the message alone for scripts and pipes.
         sys.stdout.flush()
-        print(f"From {shown(senders[entry['pairing']])}:", file=sys.stderr, flush=True)
+        print(_("From {sender}:", sender=shown(senders[entry["pairing"]])), file=sys.stderr,
+              flush=True)
         sys.stdout.write(text if len(out) == 1 or text.endswith("\n") else text + "\n")
         if i == len(out) - 1:
             sys.stdout.flush()

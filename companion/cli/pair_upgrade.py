@@ -24,6 +24,7 @@ from typing import Any
 
 from medcrypt.companion.app import Companion, open_companion
 from medcrypt.companion.env import read_stdin
+from medcrypt.companion.i18n import N_, _, error
 from medcrypt.companion.v3session import V3Session
 from medcrypt.crypto.endpoint.pairing import Role
 from medcrypt.crypto.endpoint.session import PairingSession
@@ -42,14 +43,16 @@ from medcrypt.crypto.keyless.wire import Kind, encode_token, find_tokens, parse_
 
 
 def add_parser(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    up = verbs.add_parser("upgrade", help="move a v2 pairing to v3: physician offers, "
-                                          "patient answers, physician finishes")
+    about = _("move a v2 pairing to v3: physician offers, patient answers, physician "
+              "finishes")
+    up = verbs.add_parser("upgrade", help=about, description=about)
     up.add_argument("pasted", nargs="?", metavar="TOKEN",
-                    help="the relayed upgrade offer (patient) or answer (physician), or the "
-                         "pasted bot message ('-' = stdin); none: the physician's offer")
-    up.add_argument("--pairing", metavar="ID", help="physician's offer: the pairing id or a "
-                                                    "unique prefix (if more than one)")
-    up.add_argument("--json", action="store_true", help="machine-readable output")
+                    help=_("the relayed upgrade offer (patient) or answer (physician), or "
+                           "the pasted bot message ('-' = stdin); none: the physician's "
+                           "offer"))
+    up.add_argument("--pairing", metavar="ID", help=_("physician's offer: the pairing id or "
+                                                      "a unique prefix (if more than one)"))
+    up.add_argument("--json", action="store_true", help=_("machine-readable output"))
     up.set_defaults(handler=run_upgrade)
 
 
@@ -60,7 +63,7 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> N
 def _the_token(text: str) -> tuple[str, UpgradeOffer | UpgradeAnswer]:
     found = [t for t in find_tokens(text) if parse_token(t).header.kind is Kind.UPGRADE]
     if len(found) != 1:
-        raise MalformedToken("expected exactly one upgrade token")
+        raise error(MalformedToken, N_("expected exactly one upgrade token"))
     info = parse_token(found[0]).upgrade
     assert info is not None
     return found[0], info
@@ -68,9 +71,9 @@ def _the_token(text: str) -> tuple[str, UpgradeOffer | UpgradeAnswer]:
 
 def _v2_session(comp: Companion, pairing_hex: str) -> PairingSession:
     if pairing_hex not in comp.state["pairings"]:
-        raise comp.missing_pairing(pairing_hex, "this upgrade token")
+        raise comp.missing_pairing(pairing_hex, N_("this upgrade token"))
     if comp.protocol(pairing_hex) != 2:
-        raise OfferReused("this pairing already speaks v3")
+        raise error(OfferReused, N_("this pairing already speaks v3"))
     session = comp.session(pairing_hex)
     assert isinstance(session, PairingSession)
     return session
@@ -84,18 +87,20 @@ def run_upgrade(args: argparse.Namespace) -> int:
         pairing_hex = info.pairing_id.hex()
         if isinstance(info, UpgradeOffer):
             if comp.role is not Role.PATIENT:
-                raise ConfigError("role", "an upgrade offer is answered by the patient's "
-                                          "companion")
+                raise error(ConfigError, N_("an upgrade offer is answered by the patient's "
+                                            "companion"), key="role")
             return _answer(args, comp, pairing_hex, token)
         if comp.role is not Role.PHYSICIAN:
-            raise ConfigError("role", "an upgrade answer is for the physician's companion")
+            raise error(ConfigError, N_("an upgrade answer is for the physician's "
+                                        "companion"), key="role")
         return _finish(args, comp, pairing_hex, token)
 
 
 def _offer(args: argparse.Namespace, comp: Companion) -> int:
     if comp.role is not Role.PHYSICIAN:
-        raise ConfigError("role", "the physician's companion offers the upgrade; the patient "
-                                  "runs 'medcrypt pair upgrade TOKEN' with the offer")
+        raise error(ConfigError, N_("the physician's companion offers the upgrade; the "
+                                    "patient runs 'medcrypt pair upgrade TOKEN' with the "
+                                    "offer"), key="role")
     pairing_hex = comp.resolve_pairing(args.pairing)
     pending = offer_upgrade(_v2_session(comp, pairing_hex), comp.identity, clock=comp.clock)
     try:
@@ -104,8 +109,9 @@ def _offer(args: argparse.Namespace, comp: Companion) -> int:
     finally:
         pending.wipe()
     _emit(args, {"pairing_id": pairing_hex, "upgrade_token": pending.token},
-          [f"Upgrade of pairing {pairing_hex} to MedCrypt v3 offered. Send this token to "
-           "the clinic bot; the patient's companion answers it:", pending.token])
+          [_("Upgrade of pairing {pairing} to MedCrypt v3 offered. Send this token to the "
+             "clinic bot; the patient's companion answers it:", pairing=pairing_hex),
+           pending.token])
     return 0
 
 
@@ -130,16 +136,16 @@ def _answer(args: argparse.Namespace, comp: Companion, pairing_hex: str, token: 
     _switch(comp, pairing_hex, done.upgraded, {"verified": verified.export()})
     _emit(args, {"pairing_id": pairing_hex, "answer_token": done.token, "protocol": 3,
                  "peer_fingerprint": fingerprint_v3(peer)},
-          [f"Pairing {pairing_hex} now speaks MedCrypt v3. Send this answer to the clinic "
-           "bot so your physician's companion moves too:", done.token])
+          [_("Pairing {pairing} now speaks MedCrypt v3. Send this answer to the clinic bot "
+             "so your physician's companion moves too:", pairing=pairing_hex), done.token])
     return 0
 
 
 def _finish(args: argparse.Namespace, comp: Companion, pairing_hex: str, token: str) -> int:
     record = comp.state["pairings"].get(pairing_hex, {}).get("upgrade")
     if record is None:
-        raise WrongPairing("this companion offered no upgrade of that pairing; run 'medcrypt "
-                           "pair upgrade' first")
+        raise error(WrongPairing, N_("this companion offered no upgrade of that pairing; run "
+                                     "'medcrypt pair upgrade' first"))
     pending = PhysicianUpgrade.load(record)
     try:
         done = pending.finish(token, _v2_session(comp, pairing_hex), comp.identity,
@@ -155,8 +161,8 @@ def _finish(args: argparse.Namespace, comp: Companion, pairing_hex: str, token: 
     _switch(comp, pairing_hex, done, {"pinned_record": pinned})
     _emit(args, {"pairing_id": pairing_hex, "protocol": 3, "pinned_record": pinned,
                  "record_token": filed},
-          [f"Pairing {pairing_hex} now speaks MedCrypt v3: the patient answered with the "
-           "key pinned at pairing."]
-          + ([f"Pinned-key record (for the clinic's break-glass): {pinned}",
-              "Send this sealed record to the clinic bot:", filed] if filed else []))
+          [_("Pairing {pairing} now speaks MedCrypt v3: the patient answered with the key "
+             "pinned at pairing.", pairing=pairing_hex)]
+          + ([_("Pinned-key record (for the clinic's break-glass): {record}", record=pinned),
+              _("Send this sealed record to the clinic bot:"), filed] if filed else []))
     return 0

@@ -33,6 +33,7 @@ from typing import Any
 
 from medcrypt.companion.app import Companion, open_companion
 from medcrypt.companion.env import read_stdin
+from medcrypt.companion.i18n import N_, _, error
 from medcrypt.companion.v3session import V3Session
 from medcrypt.crypto.endpoint.pairing import Role
 from medcrypt.crypto.endpoint.v3.pairing import PatientPairing, accept_offer_v3
@@ -58,13 +59,16 @@ from medcrypt.crypto.keyless.record_wire import encode_record_token
 from medcrypt.crypto.keyless.tags import tag_of_hex
 from medcrypt.crypto.keyless.wire import Kind, encode_token, find_tokens, parse_token
 
-CODE_QUESTION = "Do both screens show the same code?"
-UNVERIFIED_BANNER = ("UNVERIFIED - compare the code with the patient's screen, in person, "
-                     "before you confirm")
-PINNED_LABEL = "Pinned-key record for the clinic (base64; the clinic enrols it for break-glass):"
-SEALED_RECORD_LABEL = "Send this sealed record to the clinic bot too, after the confirmation:"
+CODE_QUESTION = N_("Do both screens show the same code?")
+UNVERIFIED_BANNER = N_("UNVERIFIED - compare the code with the patient's screen, in person, "
+                       "before you confirm")
+PINNED_LABEL = N_("Pinned-key record for the clinic (base64; the clinic enrols it for "
+                  "break-glass):")
+SEALED_RECORD_LABEL = N_("Send this sealed record to the clinic bot too, after the "
+                         "confirmation:")
 #: The bot's ACCEPT_ARRIVED notice: when it arrived, the platform, the account's last two
-#: characters (bot/domain/notices.py).
+#: characters (bot/domain/notices.py). Its English wording only: a notice the bot wrote in
+#: Spanish is not read (``--account`` gives the account then).
 _NOTICE_RE = re.compile(r"arrived at (\d\d:\d\d:\d\d) UTC from an? (\w+) account ending in "
                         r"(\S{1,2})\.")
 
@@ -86,8 +90,8 @@ def _arg_text(value: str) -> str:
 def tag_line(pairing_hex: str) -> str:
     """The pairing's tag, as the clinic's bot names it (docs/adr/0031)."""
     tag = tag_of_hex(pairing_hex)
-    return (f"Pairing tag: {tag} (the clinic bot names this pairing by it; name it on this "
-            f"device with: medcrypt pair label {tag} \"NAME\")")
+    return _("Pairing tag: {tag} (the clinic bot names this pairing by it; name it on this "
+             "device with: medcrypt pair label {tag} \"NAME\")", tag=tag)
 
 
 # --------------------------------------------------------------------------- physician
@@ -98,7 +102,8 @@ def run_offer(args: argparse.Namespace) -> int:
 
     with open_companion(args) as comp:
         if comp.role is not Role.PHYSICIAN:
-            raise ConfigError("role", "only a physician's companion makes pairing offers")
+            raise error(ConfigError, N_("only a physician's companion makes pairing offers"),
+                        key="role")
         pairing = create_offer_v3(comp.identity.public, clock=comp.clock,
                                   grace_days=args.grace_days, escrow_public=comp.escrow_public,
                                   bot_contact=comp.state.get("bot_contact", ""))
@@ -122,10 +127,10 @@ def run_offer(args: argparse.Namespace) -> int:
         _emit(args, {"pairing_id": pairing_hex, "qr_png": str(png), "offer_text": text,
                      "registration_token": registration, "protocol": 3,
                      "expires_at": str(offer.expires_at), "tag": tag_of_hex(pairing_hex)},
-              [drawing, f"Pairing id: {pairing_hex}", tag_line(pairing_hex),
-               f"QR image: {png} (one use; expires in 10 minutes)",
-               f"Offer text (if the camera fails): {text}",
-               "Send this registration token to the clinic bot:", registration])
+              [drawing, _("Pairing id: {pairing}", pairing=pairing_hex), tag_line(pairing_hex),
+               _("QR image: {png} (one use; expires in 10 minutes)", png=png),
+               _("Offer text (if the camera fails): {text}", text=text),
+               _("Send this registration token to the clinic bot:"), registration])
     return 0
 
 
@@ -146,18 +151,21 @@ def _reported(text: str, token: str, flag: str | None) -> Reported:
     if found is None:
         return Reported(flag or "", "")
     account = flag or found.group(3)
-    return Reported(account, f"The bot reported: arrived at {found.group(1)} UTC from a "
-                             f"{found.group(2)} account ending in {mask_account(account)}")
+    return Reported(account, _("The bot reported: arrived at {at} UTC from a {platform} "
+                               "account ending in {account}", at=found.group(1),
+                               platform=found.group(2), account=mask_account(account)))
 
 
 def screen_lines(screen: PhysicianScreen) -> list[str]:
-    lines = [screen.banner if screen.state is PhysicianState.CONFIRMED else UNVERIFIED_BANNER]
+    lines = [_(screen.banner) if screen.state is PhysicianState.CONFIRMED
+             else _(UNVERIFIED_BANNER)]
     if screen.code is not None:
-        lines.append(f"Verification code: {screen.code}")
-    lines.append(f"Valid pairing answers received: {len(screen.accepts)}")
+        lines.append(_("Verification code: {code}", code=screen.code))
+    lines.append(_("Valid pairing answers received: {n}", n=len(screen.accepts)))
     for n, seen in enumerate(screen.accepts, 1):
-        lines.append(f"  {n}. at {seen.arrived_at.strftime('%Y-%m-%d %H:%M:%S')} UTC "
-                     f"from {seen.account or 'an account the bot did not name'}")
+        lines.append(_("  {n}. at {at} UTC from {account}", n=n,
+                       at=seen.arrived_at.strftime("%Y-%m-%d %H:%M:%S"),
+                       account=seen.account or _("an account the bot did not name")))
     return lines
 
 
@@ -178,9 +186,11 @@ def _answer(args: argparse.Namespace, code: str) -> bool | None:
         return hmac.compare_digest(typed, code.replace(" ", "").encode())
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         return None
-    sys.stderr.write(f"{CODE_QUESTION} [y/N] (Cancel is the default) ")
+    sys.stderr.write(_("{question} [y/N] (Cancel is the default) ",
+                       question=_(CODE_QUESTION)))
     sys.stderr.flush()
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes", *_("y|yes").split("|"))
 
 
 def run_complete(args: argparse.Namespace, text: str, tokens: list[str], keep: bool) -> int:
@@ -189,9 +199,10 @@ def run_complete(args: argparse.Namespace, text: str, tokens: list[str], keep: b
     reports = [_reported(text, token, args.account) for token in tokens]
     with open_companion(args) as comp:
         if comp.role is not Role.PHYSICIAN:
-            raise ConfigError("role", "only a physician's companion completes pairings")
+            raise error(ConfigError, N_("only a physician's companion completes pairings"),
+                        key="role")
         if pairing_hex in comp.state["pairings"]:
-            raise OfferReused("this pairing offer was already used")
+            raise error(OfferReused, N_("this pairing offer was already used"))
         pairing = _physician_state(comp, pairing_hex)
         refused: list[MedCryptError] = []
         for token, report in zip(tokens, reports, strict=True):
@@ -210,22 +221,25 @@ def run_complete(args: argparse.Namespace, text: str, tokens: list[str], keep: b
         comp.state["offers"][pairing_hex]["pending"] = pairing.export()
         comp.commit()  # the accepts counted so far survive a Ctrl-C at the question
         for exc in refused:
-            print(f"medcrypt: ignored a pairing answer that failed its checks "
-                  f"({type(exc).__name__})", file=sys.stderr)
+            print(_("medcrypt: ignored a pairing answer that failed its checks ({name})",
+                    name=type(exc).__name__), file=sys.stderr)
         screen = pairing.screen
         if screen.code is None:
-            raise refused[0] if refused else MalformedToken("no valid pairing accept given")
+            raise refused[0] if refused else error(MalformedToken,
+                                                   N_("no valid pairing accept given"))
         print("\n".join(screen_lines(screen) + _lines(reports)), file=sys.stderr)
         answer = _answer(args, screen.code)
         if answer is None:
-            raise ConfigError("--code", "no terminal to ask whether the codes match; pass "
-                                        "--code with the digits the patient's screen shows")
+            raise error(ConfigError, N_("no terminal to ask whether the codes match; pass "
+                                        "--code with the digits the patient's screen shows"),
+                        key="--code")
         if not answer:
             pairing.cancel()
             _drop_offer(comp, pairing_hex, pairing)
             comp.commit()
-            raise PairingCancelled("cancelled: the codes were not confirmed, nothing was sent; "
-                                   "make a new offer to pair again")
+            raise error(PairingCancelled, N_("cancelled: the codes were not confirmed, "
+                                             "nothing was sent; make a new offer to pair "
+                                             "again"))
         confirmed = pairing.confirm(comp.identity, clock=comp.clock)
         secrets = confirmed.secrets
         record = None
@@ -240,8 +254,9 @@ def run_complete(args: argparse.Namespace, text: str, tokens: list[str], keep: b
         _drop_offer(comp, pairing_hex, pairing)
         comp.state["offers"].pop(pairing_hex)
         comp.commit()
-    lines = [f"Paired: {pairing_hex} (verified by code)", tag_line(pairing_hex),
-             "Send this confirmation token to the clinic bot - before any message:",
+    lines = [_("Paired: {pairing} (verified by code)", pairing=pairing_hex),
+             tag_line(pairing_hex),
+             _("Send this confirmation token to the clinic bot - before any message:"),
              confirmed.token]
     # The record also goes to the bot, sealed to the escrow key (PIN_RECORD, PROTOCOL
     # §34.3): break-glass finds it there and verifies it against the enrolled key.
@@ -249,7 +264,7 @@ def run_complete(args: argparse.Namespace, text: str, tokens: list[str], keep: b
     if record is not None and secrets.escrow_public is not None:
         filed = encode_token(encode_record_token(
             secrets.pairing_id, base64.b64decode(record), secrets.escrow_public))
-        lines += [PINNED_LABEL, record, SEALED_RECORD_LABEL, filed]
+        lines += [_(PINNED_LABEL), record, _(SEALED_RECORD_LABEL), filed]
     _emit(args, {"pairing_id": pairing_hex, "key_confirm_token": confirmed.token,
                  "pinned_record": record, "record_token": filed,
                  "verification_code": screen.code, "protocol": 3, "history": keep,
@@ -264,7 +279,7 @@ def _lines(reports: list[Reported]) -> list[str]:
 def _pairing_of(tokens: list[str]) -> str:
     ids = {parse_token(t).header.pairing_id for t in tokens}
     if len(ids) != 1 or None in ids:
-        raise MalformedToken("the accept tokens name more than one pairing")
+        raise error(MalformedToken, N_("the accept tokens name more than one pairing"))
     pid = ids.pop()
     assert pid is not None
     return pid.hex()
@@ -273,8 +288,9 @@ def _pairing_of(tokens: list[str]) -> str:
 def _physician_state(comp: Companion, pairing_hex: str) -> PhysicianPairing:
     record = comp.state["offers"].get(pairing_hex)
     if record is None or record.get("protocol") != 3 or record["pending"] is None:
-        raise OfferExpired("no open pairing offer with this id on this device "
-                           "(it expired, or was made elsewhere); create a new offer")
+        raise error(OfferExpired, N_("no open pairing offer with this id on this device "
+                                     "(it expired, or was made elsewhere); create a new "
+                                     "offer"))
     return PhysicianPairing.load(record["pending"])
 
 
@@ -284,13 +300,15 @@ def _physician_state(comp: Companion, pairing_hex: str) -> PhysicianPairing:
 def run_accept(args: argparse.Namespace, offer_text: str, keep: bool) -> int:
     with open_companion(args) as comp:
         if comp.role is not Role.PATIENT:
-            raise ConfigError("role", "only a patient's companion accepts pairing offers")
+            raise error(ConfigError, N_("only a patient's companion accepts pairing offers"),
+                        key="role")
         pairing = accept_offer_v3(offer_text, comp.identity, clock=comp.clock)
         try:
             pairing_hex = pairing.offer.pairing_id.hex()
             accepting = comp.state.setdefault("accepting", {})
             if pairing_hex in comp.state["pairings"] or pairing_hex in accepting:
-                raise OfferReused("this pairing offer was already accepted on this device")
+                raise error(OfferReused,
+                            N_("this pairing offer was already accepted on this device"))
             accepting[pairing_hex] = {"pending": pairing.export(),
                                       "expires_at": pairing.offer.expires_at, "history": keep}
             comp.commit()
@@ -299,11 +317,12 @@ def run_accept(args: argparse.Namespace, offer_text: str, keep: bool) -> int:
             pairing.wipe()
     _emit(args, {"pairing_id": pairing_hex, "accept_token": token, "verification_code": code,
                  "protocol": 3, "history": keep, "tag": tag_of_hex(pairing_hex)},
-          ["Send this accept token to the clinic bot:", token,
-           f"Pairing id: {pairing_hex}", tag_line(pairing_hex),
-           f"Verification code: {code} - show it to your physician; it must match theirs",
-           "UNVERIFIED until the physician's confirmation arrives: open it with "
-           "'medcrypt pair confirm TOKEN' (no message can be sent before)"])
+          [_("Send this accept token to the clinic bot:"), token,
+           _("Pairing id: {pairing}", pairing=pairing_hex), tag_line(pairing_hex),
+           _("Verification code: {code} - show it to your physician; it must match theirs",
+             code=code),
+           _("UNVERIFIED until the physician's confirmation arrives: open it with "
+             "'medcrypt pair confirm TOKEN' (no message can be sent before)")])
     return 0
 
 
@@ -313,19 +332,22 @@ def run_confirm(args: argparse.Namespace) -> int:
     found = [t for t in find_tokens(text)
              if parse_token(t).header.kind is Kind.KEY_CONFIRM]
     if len(found) != 1:
-        raise MalformedToken("expected exactly one key confirmation token")
+        raise error(MalformedToken, N_("expected exactly one key confirmation token"))
     header = parse_token(found[0]).header
     assert header.pairing_id is not None
     pairing_hex = header.pairing_id.hex()
     with open_companion(args) as comp:
         if comp.role is not Role.PATIENT:
-            raise ConfigError("role", "only a patient's companion verifies key confirmations")
+            raise error(ConfigError,
+                        N_("only a patient's companion verifies key confirmations"),
+                        key="role")
         if pairing_hex in comp.state["pairings"]:
-            raise OfferReused("this pairing was already confirmed")
+            raise error(OfferReused, N_("this pairing was already confirmed"))
         record = comp.state.get("accepting", {}).get(pairing_hex)
         if record is None:
-            raise OfferExpired("no pairing answer of this device waits for this confirmation "
-                               "(it expired, or was sent elsewhere); ask for a new QR code")
+            raise error(OfferExpired, N_("no pairing answer of this device waits for this "
+                                         "confirmation (it expired, or was sent elsewhere); "
+                                         "ask for a new QR code"))
         pending = PatientPairing.load(record["pending"], comp.identity)
         try:
             secrets = pending.verify_confirmation(found[0])
@@ -342,7 +364,8 @@ def run_confirm(args: argparse.Namespace) -> int:
     fingerprint = fingerprint_v3(session.peer_identity)
     _emit(args, {"pairing_id": pairing_hex, "verified": True, "peer_fingerprint": fingerprint,
                  "protocol": 3},
-          [f"Verified: your physician confirmed the code. Pairing {pairing_hex} is ready.",
-           f"Physician key fingerprint: {fingerprint[:16]} (a change later is reported "
-           "loudly)"])
+          [_("Verified: your physician confirmed the code. Pairing {pairing} is ready.",
+             pairing=pairing_hex),
+           _("Physician key fingerprint: {fingerprint} (a change later is reported loudly)",
+             fingerprint=fingerprint[:16])])
     return 0

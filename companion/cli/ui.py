@@ -14,26 +14,31 @@ import os
 import sys
 from pathlib import Path
 
+from medcrypt.companion.i18n import N_, _, error, ngettext
 from medcrypt.crypto.errors import ConfigError
 
 PORT_FILE = "ui-port"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("ui", help="serve the web companion on 127.0.0.1 and open it")
+    about = _("serve the web companion on 127.0.0.1 and open it")
+    p = sub.add_parser("ui", help=about, description=about)
     p.add_argument("--port", type=int, metavar="N",
-                   help="port to listen on (default: one picked at random the first time "
-                        "and kept in the companion home, so the browser's keystore - kept "
-                        "per origin - is found again)")
+                   help=_("port to listen on (default: one picked at random the first time "
+                          "and kept in the companion home, so the browser's keystore - kept "
+                          "per origin - is found again)"))
     p.add_argument("--bundle", metavar="DIR",
-                   help="a built bundle (default: the installed one, or web/dist in a checkout)")
-    p.add_argument("--no-browser", action="store_true", help="print the address, open nothing")
+                   help=_("a built bundle (default: the installed one, or web/dist in a "
+                          "checkout)"))
+    p.add_argument("--no-browser", action="store_true",
+                   help=_("print the address, open nothing"))
     p.set_defaults(handler=run_ui)
 
-    v = sub.add_parser("web-verify", help="check a published web bundle against its hash")
-    v.add_argument("url", metavar="URL", help="the folder the bundle is published in")
+    about = _("check a published web bundle against its hash")
+    v = sub.add_parser("web-verify", help=about, description=about)
+    v.add_argument("url", metavar="URL", help=_("the folder the bundle is published in"))
     v.add_argument("--expect", required=True, metavar="HASH",
-                   help="the bundle SHA-256 the reproducible build printed")
+                   help=_("the bundle SHA-256 the reproducible build printed"))
     v.set_defaults(handler=run_verify)
 
 
@@ -59,20 +64,21 @@ def run_ui(args: argparse.Namespace) -> int:
     home = resolve_home(args.home)
     port = args.port if args.port is not None else _remembered_port(home)
     if port is not None and not 0 <= port <= 65535:
-        raise ConfigError("--port", "a port is 0-65535")
+        raise error(ConfigError, N_("a port is 0-65535"), key="--port")
     try:
         server = UiServer(bundle, port=port or 0)
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise
-        raise ConfigError("--port", f"127.0.0.1:{port} is in use; stop what holds it, or pass "
-                          "--port 0 for a new one (a new port is a new origin: the browser's "
-                          "keystore of the old one is not found there)") from None
+        raise error(ConfigError, N_("127.0.0.1:{port} is in use; stop what holds it, or "
+                                    "pass --port 0 for a new one (a new port is a new "
+                                    "origin: the browser's keystore of the old one is not "
+                                    "found there)"), key="--port", port=port) from None
     if args.port is None and port is None:
         _remember_port(home, server.port)
-    print(f"MedCrypt web companion, bundle {bundle.sha256}")
-    print(f"Open: {server.app_url}")
-    print("Stop with Ctrl-C.", flush=True)
+    print(_("MedCrypt web companion, bundle {hash}", hash=bundle.sha256))
+    print(_("Open: {url}", url=server.app_url))
+    print(_("Stop with Ctrl-C."), flush=True)
     if not args.no_browser and not os.environ.get("MEDCRYPT_NO_BROWSER"):
         import webbrowser
 
@@ -89,7 +95,8 @@ def run_verify(args: argparse.Namespace) -> int:
 
     result = web_verify(args.url, args.expect)
     count = len(result.bundle.files)
-    print(f"verified: {count} files and the Content-Security-Policy match bundle "
-          f"{result.bundle.sha256}")
+    print(ngettext("verified: {n} file and the Content-Security-Policy match bundle {hash}",
+                   "verified: {n} files and the Content-Security-Policy match bundle {hash}",
+                   count, hash=result.bundle.sha256))
     sys.stdout.flush()
     return 0

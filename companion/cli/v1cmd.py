@@ -13,18 +13,21 @@ import sys
 
 from medcrypt.companion.display import shown
 from medcrypt.companion.env import read_stdin
+from medcrypt.companion.i18n import N_, _, error
 from medcrypt.crypto.errors import ConfigError, MalformedToken
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("v1", help="read tokens of the earlier MEDCRYPT v1 format")
+    about = _("read tokens of the earlier MEDCRYPT v1 format")
+    p = sub.add_parser("v1", help=about, description=about)
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
     verbs.required = True
-    dec = verbs.add_parser("decrypt", help="v1 token(s) on stdin -> plaintext on stdout")
+    about = _("v1 token(s) on stdin -> plaintext on stdout")
+    dec = verbs.add_parser("decrypt", help=about, description=about)
     dec.add_argument("--secret-env", required=True, metavar="VAR",
-                     help="name of the environment variable holding the v1 shared secret")
+                     help=_("name of the environment variable holding the v1 shared secret"))
     dec.add_argument("--month", required=True, metavar="YYYY-MM",
-                     help="the month the tokens were written in")
+                     help=_("the month the tokens were written in"))
     dec.set_defaults(handler=run_decrypt)
 
 
@@ -37,11 +40,12 @@ def run_decrypt(args: argparse.Namespace) -> int:
 
     secret = os.environ.get(args.secret_env)
     if not secret:
-        raise ConfigError(args.secret_env, "is not set (it must hold the v1 shared secret)")
+        raise error(ConfigError, N_("is not set (it must hold the v1 shared secret)"),
+                    key=args.secret_env)
     month = check_month(args.month)
     tokens = find_v1_tokens(read_stdin())
     if not tokens:
-        raise MalformedToken("no MEDCRYPT v1 token found on stdin")
+        raise error(MalformedToken, N_("no MEDCRYPT v1 token found on stdin"))
     texts = [shown(decrypt_v1(t, secret, month).plaintext.decode("utf-8", "replace"))
              for t in tokens]
     if len(texts) == 1:

@@ -251,7 +251,14 @@ def test_a_refresh_without_new_msgids_keeps_the_template_date(
     shutil.copytree(i18n.LOCALE_DIR, locale)
     monkeypatch.setattr(script, "LOCALE", locale)
     monkeypatch.setattr(script, "TEMPLATE", locale / "medcrypt.pot")
-    before = {p: p.read_bytes() for p in locale.rglob("*") if p.is_file()}
+    # main() refreshes the companion's catalogs too: a copy of them, never the checkout's.
+    companion = tmp_path / "companion-locale"
+    shutil.copytree(ROOT / "companion" / "locale", companion)
+    monkeypatch.setattr(script, "COMPANION_LOCALE", companion)
+    monkeypatch.setattr(script, "COMPANION_TEMPLATE", companion / "medcrypt-companion.pot")
+    before = {p: p.read_bytes() for d in (locale, companion) for p in d.rglob("*")
+              if p.is_file()}
     assert script.main([]) == 0
-    after = {p: p.read_bytes() for p in locale.rglob("*") if p.is_file()}
+    after = {p: p.read_bytes() for d in (locale, companion) for p in d.rglob("*")
+             if p.is_file()}
     assert after == before

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.companion import Cli, Pair, make_pair
+from tests.support.companion import Cli, Pair, english_locale, make_pair
+
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    english_locale(monkeypatch)
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ def test_pair_end_deletes_every_key_of_the_pairing(cli: Cli) -> None:
 
     done = cli.ok(pair.pat, "pair", "end", "--pairing", pair.pairing_id[:8], "--yes")
     assert f"Ended pairing {pair.pairing_id} on this device" in done.out
-    assert "1 escrow deposit(s), 1 received file key(s) and 2 history entries" in done.out
+    assert "escrow deposits: 1; received file keys: 1; history entries: 2." in done.out
     assert "pair anew" in done.out
 
     after = _document(pair.pat)

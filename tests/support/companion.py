@@ -22,6 +22,14 @@ T0 = "2026-11-23T10:00:00+00:00"
 PASSPHRASE = "correct horse battery staple"
 
 
+def english_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The companion in English whatever the machine's locale, for this process and the
+    ones it starts from ``os.environ`` (the Spanish tests set their own language)."""
+    for name in ("MEDCRYPT_LANG", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C")
+
+
 @dataclass
 class Result:
     code: int
@@ -43,6 +51,7 @@ class Cli:
         use_fast_keystores(monkeypatch)  # keystore cost is tested in test_keystore_upgrade
         monkeypatch.setenv("MEDCRYPT_PASSPHRASE", PASSPHRASE)
         monkeypatch.delenv("MEDCRYPT_HOME", raising=False)
+        english_locale(monkeypatch)
         monkeypatch.chdir(tmp_path)
 
     def __call__(self, home: Path | str, *argv: str, stdin: str = "", now: str = T0,

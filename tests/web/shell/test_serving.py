@@ -89,7 +89,7 @@ def ui_home(tmp_path: Path) -> Path:
 
 
 def _launch(home: Path, bundle: Path, *extra: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "MEDCRYPT_HOME": str(home)}
+    env = {**os.environ, "MEDCRYPT_HOME": str(home), "MEDCRYPT_LANG": "en"}  # "Open: " read
     return subprocess.Popen(
         [sys.executable, "-c", "from medcrypt.companion.cli import entry; entry()",
          "ui", "--no-browser", "--bundle", str(bundle), *extra],
