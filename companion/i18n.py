@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import gettext as _gettext
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TypeVar
@@ -122,8 +122,22 @@ class Word(str):
     __slots__ = ()
 
 
+class Sentences(str):
+    """A parameter made of several msgids (another library's fixed sentences, such as
+    zxcvbn's advice): each written in the user's language by :func:`error_text`; as a
+    plain ``str`` the English sentences joined by spaces."""
+
+    parts: tuple[str, ...]
+
+    def __new__(cls, parts: Sequence[str]) -> Sentences:
+        made = super().__new__(cls, " ".join(parts))
+        made.parts = tuple(parts)
+        return made
+
+
 def _filled(params: Mapping[str, object]) -> dict[str, object]:
-    return {k: _(v) if isinstance(v, Word) else v for k, v in params.items()}
+    return {k: (" ".join(_(p) for p in v.parts) if isinstance(v, Sentences)
+                else _(v) if isinstance(v, Word) else v) for k, v in params.items()}
 
 
 def error(exc_type: type[_E], msgid: str, /, *, key: str | None = None,
@@ -145,15 +159,22 @@ def error_text(exc: MedCryptError) -> str:
 
     An error written by :func:`error` is translated from its msgid; one raised with a
     fixed English message that the catalog holds (the crypto library's, listed in
-    ``companion/library_texts.py``) is looked up by that message; any other keeps its
-    English message (it may carry values no catalog can know).
+    ``companion/library_texts.py``) is looked up by that message, and one whose message
+    carries values (a month, a date) by its pattern there; any other keeps its English
+    message.
     """
     written = getattr(exc, _TEXT_ATTR, None)
     if written is not None:
         msgid, params = written
         reason = _(msgid, **_filled(params))
+    elif isinstance(exc, ConfigError):
+        reason = _(exc.reason)
     else:
-        reason = _(exc.reason) if isinstance(exc, ConfigError) else _(str(exc))
+        # Imported here: library_texts marks its texts with this module's N_.
+        from medcrypt.companion.library_texts import with_values
+
+        valued = with_values(str(exc))
+        reason = _(valued[0], **valued[1]) if valued is not None else _(str(exc))
     if isinstance(exc, ConfigError):
         return _("config error: {key}: {reason}", key=exc.key, reason=reason)
     return reason

@@ -14,6 +14,8 @@ its translation silently.
 
 from __future__ import annotations
 
+import re
+
 from medcrypt.companion.i18n import N_
 
 TEXTS: tuple[str, ...] = (
@@ -68,3 +70,76 @@ TEXTS: tuple[str, ...] = (
     N_("not a MedCrypt keystore (or an unsupported version)"),
     N_("session state is damaged"),
 )
+
+#: zxcvbn's advice on a weak passphrase (its feedback.py, wrapped there in the standard
+#: library's gettext but shipped without catalogs), word for word, so a Spanish terminal
+#: reads it in Spanish. tests/companion/test_i18n_library_values.py fails if zxcvbn no
+#: longer says one of them.
+ZXCVBN_TEXTS: tuple[str, ...] = (
+    N_("Use a few words, avoid common phrases."),
+    N_("No need for symbols, digits, or uppercase letters."),
+    N_("Add another word or two. Uncommon words are better."),
+    N_("Straight rows of keys are easy to guess."),
+    N_("Short keyboard patterns are easy to guess."),
+    N_("Use a longer keyboard pattern with more turns."),
+    N_('Repeats like "aaa" are easy to guess.'),
+    N_('Repeats like "abcabcabc" are only slightly harder to guess than "abc".'),
+    N_("Avoid repeated words and characters."),
+    N_('Sequences like "abc" or "6543" are easy to guess.'),
+    N_("Avoid sequences."),
+    N_("Recent years are easy to guess."),
+    N_("Avoid recent years."),
+    N_("Avoid years that are associated with you."),
+    N_("Dates are often easy to guess."),
+    N_("Avoid dates and years that are associated with you."),
+    N_("This is a top-10 common password."),
+    N_("This is a top-100 common password."),
+    N_("This is a very common password."),
+    N_("This is similar to a commonly used password."),
+    N_("A word by itself is easy to guess."),
+    N_("Names and surnames by themselves are easy to guess."),
+    N_("Common names and surnames are easy to guess."),
+    N_("Capitalization doesn't help very much."),
+    N_('All-uppercase is almost as easy to guess as all-lowercase.'),
+    N_("Reversed words aren't much harder to guess."),
+    N_("Predictable substitutions like '@' instead of 'a' don't help very much."),
+)
+
+#: The library's messages that carry values (a month, a date): each English pattern, with
+#: the values named, and the msgid it is shown as. A shredded month is what a patient meets
+#: after the grace window, so it must read in their language with its dates.
+#: tests/companion/test_i18n_library_values.py makes the library raise each of them.
+PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Each msgid is the library's own English with its values as placeholders, so an
+    # English terminal reads exactly what the library says.
+    (re.compile(r"messages of (?P<month>\d{4}-\d\d) were shredded at before this device's "
+                r"first use of it \(grace ended (?P<grace>\S+)\); they cannot be read"),
+     N_("messages of {month} were shredded at before this device's first use of it (grace "
+        "ended {grace}); they cannot be read")),
+    (re.compile(r"messages of (?P<month>\d{4}-\d\d) were shredded at (?P<when>\S+) "
+                r"\(grace ended (?P<grace>\S+)\); they cannot be read"),
+     N_("messages of {month} were shredded at {when} (grace ended {grace}); they cannot be "
+        "read")),
+    (re.compile(r"epoch (?P<month>\d{4}-\d\d) was shredded at (?P<when>\S+) "
+                r"\(grace ended (?P<grace>\S+)\)"),
+     N_("epoch {month} was shredded at {when} (grace ended {grace})")),
+    (re.compile(r"epoch (?P<month>\d{4}-\d\d) was shredded at (?P<when>\S+)"),
+     N_("epoch {month} was shredded at {when}")),
+    (re.compile(r"month (?P<month>\d{4}-\d\d) has not started yet"),
+     N_("month {month} has not started yet")),
+    (re.compile(r"epoch (?P<month>\d{4}-\d\d) has not started yet"),
+     N_("epoch {month} has not started yet")),
+    (re.compile(r"month (?P<month>\d{4}-\d\d) precedes this pairing"),
+     N_("month {month} precedes this pairing")),
+    (re.compile(r"epoch (?P<month>\d{4}-\d\d) precedes this pairing"),
+     N_("epoch {month} precedes this pairing")),
+)
+
+
+def with_values(message: str) -> tuple[str, dict[str, str]] | None:
+    """The msgid and values of a library message that carries values, or None."""
+    for pattern, msgid in PATTERNS:
+        found = pattern.fullmatch(message)
+        if found is not None:
+            return msgid, found.groupdict()
+    return None

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from medcrypt.companion.i18n import N_, Word, _, error
+from medcrypt.companion.i18n import N_, Sentences, Word, _, error
 from medcrypt.crypto.errors import ConfigError
 
 #: The lowest zxcvbn score a new keystore's passphrase may have: 2, "fair".
@@ -63,9 +63,10 @@ def require_fair(passphrase: str, hints: Iterable[str] = ()) -> Strength:
     strength = estimate(passphrase, hints)
     if strength.score >= MIN_SCORE:
         return strength
-    # zxcvbn's own warning and suggestions are English (it ships no catalogs): shown as
-    # they are, after our translated sentence.
-    advice = " ".join(s for s in (strength.warning, *strength.suggestions) if s) or Word(
+    # zxcvbn's own warning and suggestions are fixed English sentences (it ships no
+    # catalogs); ours translates them (companion/library_texts.py: ZXCVBN_TEXTS).
+    said = [s for s in (strength.warning, *strength.suggestions) if s]
+    advice: str = Sentences(said) if said else Word(
         N_("Use a few uncommon words, or a longer sentence only you would write."))
     raise error(ConfigError, N_(
         "too easy to guess: rated {rating} ({score} of 4); a new keystore needs at least "

@@ -67,10 +67,22 @@ PINNED_LABEL = N_("Pinned-key record for the clinic (base64; the clinic enrols i
 SEALED_RECORD_LABEL = N_("Send this sealed record to the clinic bot too, after the "
                          "confirmation:")
 #: The bot's ACCEPT_ARRIVED notice: when it arrived, the platform, the account's last two
-#: characters (bot/domain/notices.py). Its English wording only: a notice the bot wrote in
-#: Spanish is not read (``--account`` gives the account then).
-_NOTICE_RE = re.compile(r"arrived at (\d\d:\d\d:\d\d) UTC from an? (\w+) account ending in "
-                        r"(\S{1,2})\.")
+#: characters (bot/domain/notices.py), in each language the bot writes it in (the
+#: physician's bot language need not be this terminal's). The companion may not read the
+#: bot's catalog; tests/integration/test_bot_notice_wording.py renders the bot's notice in
+#: every language it ships and fails if one of these no longer reads it.
+_NOTICE_RES = (
+    re.compile(r"arrived at (\d\d:\d\d:\d\d) UTC from an? (\w+) account ending in "
+               r"(\S{1,2})\."),
+    re.compile(r"llegó a las (\d\d:\d\d:\d\d) UTC desde una cuenta de (\w+) que termina en "
+               r"(\S{1,2})\."),
+)
+
+
+def _notice_after(text: str, start: int) -> re.Match[str] | None:
+    """The first bot notice, in any of its languages, after ``start`` in ``text``."""
+    found = [m for m in (r.search(text, start) for r in _NOTICE_RES) if m is not None]
+    return min(found, key=lambda m: m.start()) if found else None
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> None:
@@ -147,7 +159,7 @@ def _reported(text: str, token: str, flag: str | None) -> Reported:
     accept, then says when it arrived and from which masked account); ``--account``
     overrides the account."""
     at = text.find(token)
-    found = _NOTICE_RE.search(text, at + len(token)) if at >= 0 else None
+    found = _notice_after(text, at + len(token)) if at >= 0 else None
     if found is None:
         return Reported(flag or "", "")
     account = flag or found.group(3)

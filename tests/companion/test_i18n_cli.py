@@ -229,10 +229,13 @@ def test_a_typed_error_keeps_its_class_and_english_and_is_shown_translated(
     assert str(exc) == "config error: --home: a keystore already exists in /tmp/h"
     assert i18n.error_text(exc) == ("error de configuración: --home: ya existe un almacén de "
                                     "claves en /tmp/h")
-    # a library message the catalog knows, and one it cannot (a value inside): English
+    # a library message the catalog knows; one with a value it knows by its pattern
+    # (companion/library_texts.py); and one it cannot know: English
     assert i18n.error_text(MedCryptError("decryption failed")) == "no se pudo descifrar"
     assert i18n.error_text(MedCryptError("month 2026-11 has not started yet")) == \
-        "month 2026-11 has not started yet"
+        "El mes 2026-11 todavía no empieza: revise la fecha y la hora de este dispositivo."
+    assert i18n.error_text(MedCryptError("segment 7 of 2026-11 is unknown")) == \
+        "segment 7 of 2026-11 is unknown"
 
 
 def _run(env: dict[str, str], *argv: str,
