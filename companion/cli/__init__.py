@@ -75,8 +75,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as one line instead of exiting itself, with the
     words of its help screens (section titles, ``-h``) in the user's language.
 
-    argparse's own error sentences ("the following arguments are required: ...") come
-    from its gettext domain, not ours, and stay English; the hint after them is ours.
+    argparse's own error sentences ("the following arguments are required: ...") are
+    English from its templates; :mod:`companion.cli.usage_errors` writes them again in
+    the user's language.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -89,8 +90,9 @@ class _Parser(argparse.ArgumentParser):
                 action.help = _("show this help message and exit")
 
     def error(self, message: str) -> NoReturn:
-        # argparse's own part of the message is English (its gettext domain, not ours).
-        raise _UsageError(_("{message} (see '{prog} --help')", message=message,
+        from medcrypt.companion.cli.usage_errors import translated
+
+        raise _UsageError(_("{message} (see '{prog} --help')", message=translated(message),
                             prog=self.prog))
 
 
