@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from medcrypt.bot.domain.channels import Channel
 from medcrypt.bot.domain.config import Settings
+from medcrypt.bot.domain.i18n import N_
 from medcrypt.bot.domain.messages import Platform
 from medcrypt.bot.domain.splitting import utf16_units
 from medcrypt.crypto.errors import ConfigError, MalformedToken
@@ -102,7 +103,7 @@ def channels(settings: Settings, environ: Mapping[str, str]) -> dict[Platform, C
         Platform.TELEGRAM: Channel(
             Platform.TELEGRAM, "Telegram", settings.telegram.max_message_chars,
             config_admins=telegram_admins(settings),
-            admin_form="telegram:<chat id>",
+            admin_form=N_("telegram:<chat id>"),
             # deleteMessage works in private chats for messages under 48 hours old.
             deletes_messages=True,
             # sendMessage counts its 4096 in UTF-16 code units ("message is too long").
@@ -113,7 +114,7 @@ def channels(settings: Settings, environ: Mapping[str, str]) -> dict[Platform, C
             Platform.WHATSAPP, "WhatsApp", settings.whatsapp.max_message_chars,
             window_closed_codes=frozenset({str(WINDOW_CLOSED)}),
             config_admins=whatsapp,
-            admin_form="whatsapp:+<number>",
+            admin_form=N_("whatsapp:+<number>"),
             max_file_in=min(settings.relay.max_file_bytes, settings.whatsapp.max_media_bytes),
             # Delivered inside a PDF (ADR 0023): the wrapper must fit the limit too.
             max_file_out=min(settings.relay.max_file_bytes,

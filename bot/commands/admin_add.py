@@ -21,7 +21,7 @@ from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import confirmations, notices, persons
 from medcrypt.bot.domain.confirmations import ConfirmationRefused, ConfirmBy
-from medcrypt.bot.domain.i18n import N_
+from medcrypt.bot.domain.i18n import N_, msg
 from medcrypt.bot.domain.messages import Platform
 from medcrypt.bot.domain.persons import Person
 from medcrypt.storage.repos import admins
@@ -74,7 +74,7 @@ def run(ctx: Context, args: list[str]) -> None:
     named = _target(ctx, args[:-1] if code else args)
     if named is None:
         ctx.say(notices.BAD_ARGUMENTS, usage=target_usage(
-            ctx, "admin_add", " [<platform>:<address> of the same admin]"))
+            ctx, "admin_add", msg(N_("[<platform>:<address> of the same admin]"))))
         return
     bound = [canonical(platform, address) for platform, address in named]
     joins = _problem(ctx, named)

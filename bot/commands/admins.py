@@ -15,7 +15,7 @@ from datetime import datetime
 from medcrypt.bot.commands.context import Context
 from medcrypt.bot.commands.registry import command
 from medcrypt.bot.domain import persons
-from medcrypt.bot.domain.i18n import N_, translate
+from medcrypt.bot.domain.i18n import N_, Msg, Written, msg, translate
 from medcrypt.bot.domain.messages import Platform
 from medcrypt.storage.normalize import normalize_address
 from medcrypt.storage.repos import admins, identities
@@ -42,10 +42,16 @@ def canonical(platform: Platform, address: str) -> str:
     return f"{platform.value}:{normalize_address(platform.value, address)}"
 
 
-def target_usage(ctx: Context, command: str, extra: str = "") -> str:
-    """``/<command> <form>`` for every platform, in the forms its adapter accepts."""
-    return " or ".join(f"/{command} {channel.admin_form}{extra}"
-                       for channel in ctx.services.channels.values())
+def target_usage(ctx: Context, command: str, extra: Msg | None = None) -> Msg | Written:
+    """``/<command> <form>`` for every platform, in the forms its adapter accepts, joined
+    by "or": written in the asker's language, placeholders (``<chat id>``) included."""
+    forms: list[Msg | Written] = [
+        Written((f"/{command}", msg(channel.admin_form), *((extra,) if extra else ())))
+        for channel in ctx.services.channels.values()]
+    usage = forms[0]
+    for form in forms[1:]:
+        usage = msg(N_("{first} or {second}"), first=usage, second=form)
+    return usage
 
 
 #: Said of an identity the bot cannot write to yet (see :func:`_reach`).

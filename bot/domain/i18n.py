@@ -106,7 +106,22 @@ def msg_plural(forms: tuple[str, str], n: int, **params: object) -> Msg:
 
 
 def _filled(language: str, params: Mapping[str, object]) -> dict[str, object]:
-    return {k: v.in_(language) if isinstance(v, Msg) else v for k, v in params.items()}
+    return {k: v.in_(language) if isinstance(v, Msg | Written) else v
+            for k, v in params.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """Text put together from parts written in the recipient's language, where the whole
+    is no sentence a translator could hold (a command's usage line: ``/cmd`` and its
+    translated forms, joined by a translated "or")."""
+
+    parts: tuple[Msg | str, ...]
+    sep: str = " "
+
+    def in_(self, language: str) -> str:
+        return self.sep.join(p.in_(language) if isinstance(p, Msg) else p
+                             for p in self.parts)
 
 
 def translate(language: str, msgid: str | Msg, **params: object) -> str:

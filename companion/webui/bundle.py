@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from medcrypt.companion.i18n import N_, error
 from medcrypt.crypto.errors import BadToken, MalformedToken
 
 SUMS = "bundle.sha256sums"
@@ -57,42 +58,48 @@ def parse_sums(data: bytes) -> dict[str, str]:
     ``[A-Za-z0-9._-/]``; paths out of order or repeated; more than 256 files; no app page.
     """
     if len(data) > MAX_SUMS_BYTES:
-        raise MalformedSums(f"{SUMS} is larger than {MAX_SUMS_BYTES} bytes")
+        raise error(MalformedSums, N_("{sums} is larger than {limit} bytes"), sums=SUMS,
+                    limit=MAX_SUMS_BYTES)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise MalformedSums(f"{SUMS} is not UTF-8") from None
+        raise error(MalformedSums, N_("{sums} is not UTF-8"), sums=SUMS) from None
     if not text.endswith("\n"):
-        raise MalformedSums(f"{SUMS} must end with a newline")
+        raise error(MalformedSums, N_("{sums} must end with a newline"), sums=SUMS)
     lines = text[:-1].split("\n")
     if len(lines) > MAX_FILES:
-        raise MalformedSums(f"{SUMS} lists more than {MAX_FILES} files")
+        raise error(MalformedSums, N_("{sums} lists more than {limit} files"), sums=SUMS,
+                    limit=MAX_FILES)
     out: dict[str, str] = {}
     previous = b""
     for number, line in enumerate(lines, 1):
         match = _LINE.fullmatch(line)
         if not match:
-            raise MalformedSums(f"{SUMS} line {number} is not '<sha256>  <path>'")
+            raise error(MalformedSums, N_("{sums} line {number} is not '<sha256>  <path>'"),
+                        sums=SUMS, number=number)
         digest, path = match.groups()
         if any(part in {".", ".."} for part in path.split("/")) or path == SUMS:
-            raise MalformedSums(f"{SUMS} line {number} names a path outside the bundle")
+            raise error(MalformedSums, N_("{sums} line {number} names a path outside the "
+                                             "bundle"), sums=SUMS, number=number)
         key = path.encode()
         if key <= previous:
-            raise MalformedSums(f"{SUMS} line {number} is out of order or repeated")
+            raise error(MalformedSums, N_("{sums} line {number} is out of order or repeated"),
+                        sums=SUMS, number=number)
         previous = key
         out[path] = digest
     if INDEX not in out:
-        raise MalformedSums(f"{SUMS} does not list {INDEX}")
+        raise error(MalformedSums, N_("{sums} does not list {index}"), sums=SUMS, index=INDEX)
     return out
 
 
 def canonical_index(data: bytes, bundle_hash: str) -> bytes:
     """``app/index.html`` with its one copy of ``bundle_hash`` set to zeros."""
     if not _HEX64.fullmatch(bundle_hash):
-        raise MalformedSums("a bundle hash is 64 lowercase hex digits")
+        raise error(MalformedSums, N_("a bundle hash is 64 lowercase hex digits"))
     needle = bundle_hash.encode()
     if data.count(needle) != 1:
-        raise BundleMismatch(f"{INDEX} does not carry the bundle hash exactly once")
+        raise error(BundleMismatch, N_("{index} does not carry the bundle hash exactly once"),
+                    index=INDEX)
     return data.replace(needle, ZEROS.encode())
 
 
@@ -110,16 +117,18 @@ def check_bundle(sums: bytes, expect: str | None, fetch: Callable[[str], bytes])
     actual = sha256_hex(sums)
     if expect is not None:
         if not _HEX64.fullmatch(expect):
-            raise MalformedSums("the expected bundle hash must be 64 lowercase hex digits")
+            raise error(MalformedSums,
+                        N_("the expected bundle hash must be 64 lowercase hex digits"))
         if not hmac.compare_digest(actual, expect):
-            raise BundleMismatch(f"{SUMS} does not hash to the expected bundle hash "
-                                 f"(it gives {actual})")
+            raise error(BundleMismatch, N_("{sums} does not hash to the expected bundle hash "
+                                              "(it gives {actual})"), sums=SUMS, actual=actual)
     listed = parse_sums(sums)
     files: dict[str, bytes] = {}
     for path, digest in listed.items():
         data = fetch(path)
         checked = canonical_index(data, actual) if path == INDEX else data
         if not hmac.compare_digest(sha256_hex(checked), digest):
-            raise BundleMismatch(f"{path} differs from the bundle {actual}")
+            raise error(BundleMismatch, N_("{path} differs from the bundle {actual}"), path=path,
+                        actual=actual)
         files[path] = data
     return Bundle(sha256=actual, sums=sums, files=files)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from medcrypt.companion.i18n import N_, error
 from medcrypt.companion.webui.bundle import SUMS, Bundle, check_bundle
 from medcrypt.crypto.errors import ConfigError
 
@@ -23,12 +24,14 @@ def find_bundle(explicit: str | None) -> Path:
     if explicit:
         path = Path(explicit).expanduser()
         if not (path / SUMS).is_file():
-            raise ConfigError("--bundle", f"{path} holds no {SUMS}: not a built web bundle")
+            raise error(ConfigError, N_("{path} holds no {sums}: not a built web bundle"),
+                        key="--bundle", path=path, sums=SUMS)
         return path
     for candidate in (PACKAGED, CHECKOUT):
         if (candidate / SUMS).is_file():
             return candidate
-    raise ConfigError("--bundle", "no built web bundle: in a checkout run 'bash scripts/web.sh'")
+    raise error(ConfigError, N_("no built web bundle: in a checkout run 'bash scripts/web.sh'"),
+                key="--bundle")
 
 
 def load_local(root: Path) -> Bundle:

@@ -20,6 +20,7 @@ from http.client import HTTPMessage
 from typing import IO
 from urllib.parse import urljoin, urlsplit
 
+from medcrypt.companion.i18n import N_, error
 from medcrypt.companion.webui.bundle import INDEX, SUMS, Bundle, check_bundle
 from medcrypt.companion.webui.server import CSP, CSP_ISSUE
 from medcrypt.crypto.errors import ConfigError, PolicyViolation, TransportError
@@ -42,9 +43,10 @@ def bundle_root(url: str) -> str:
     """The URL of the folder that holds ``bundle.sha256sums`` (trailing slash added)."""
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise ConfigError("URL", "give the http(s) address of the published bundle's folder")
+        raise error(ConfigError, N_("give the http(s) address of the published bundle's folder"),
+                    key="URL")
     if parts.fragment:
-        raise ConfigError("URL", "the address must not carry a fragment")
+        raise error(ConfigError, N_("the address must not carry a fragment"), key="URL")
     return url if url.endswith("/") else url + "/"
 
 
@@ -58,7 +60,7 @@ class _SameOrigin(urllib.request.HTTPRedirectHandler):
     ) -> urllib.request.Request | None:
         target = urlsplit(newurl)
         if (target.scheme, target.netloc) != self.origin:
-            raise TransportError("the bundle redirects to another origin")
+            raise error(TransportError, N_("the bundle redirects to another origin"))
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -76,12 +78,15 @@ def _fetcher(root: str) -> tuple[dict[str, str], Callable[[str], bytes]]:
                 if path == INDEX:
                     seen_headers["csp"] = response.headers.get("Content-Security-Policy", "")
         except urllib.error.HTTPError as exc:
-            raise TransportError(f"{path}: HTTP {exc.code}") from None
+            raise error(TransportError, N_("{path}: HTTP {code}"), path=path,
+                        code=exc.code) from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", None) or type(exc).__name__
-            raise TransportError(f"{path}: cannot fetch ({reason})") from None
+            raise error(TransportError, N_("{path}: cannot fetch ({reason})"), path=path,
+                        reason=reason) from None
         if len(data) > MAX_FILE:
-            raise TransportError(f"{path}: larger than {MAX_FILE} bytes")
+            raise error(TransportError, N_("{path}: larger than {limit} bytes"), path=path,
+                        limit=MAX_FILE)
         return bytes(data)
 
     return seen_headers, fetch
@@ -97,6 +102,7 @@ def web_verify(url: str, expect: str) -> Verified:
     # Exactly the policy medcrypt ui sends (or the issue's alone): a directive added after
     # it could open a channel (img-src *, say), so anything else fails.
     if csp not in {CSP_ISSUE, CSP}:
-        raise MissingPolicy(f"the files match bundle {bundle.sha256}, but {INDEX} is not "
-                            "served with exactly the required Content-Security-Policy header")
+        raise error(MissingPolicy, N_("the files match bundle {bundle}, but {index} is not served "
+                                      "with exactly the required Content-Security-Policy "
+                                      "header"), bundle=bundle.sha256, index=INDEX)
     return Verified(bundle=bundle, csp=csp)

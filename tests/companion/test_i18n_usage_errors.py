@@ -1,4 +1,5 @@
-"""argparse's own usage errors read in the user's language (issue 16).
+"""argparse's own usage errors, and web-verify's refusals, read in the user's language
+(issue 16).
 
 A patient who mistypes a command used to read "the following arguments are required:
 ..." in English under a Spanish locale. The real ``medcrypt`` process is run here; the
@@ -62,3 +63,12 @@ def test_argparse_still_has_every_template() -> None:
     for template, _msgid in TEMPLATES:
         assert template in said, template
     assert ARGUMENT[0] in said
+
+
+def test_web_verify_refuses_in_spanish() -> None:
+    """`medcrypt web-verify`'s refusals (companion/webui/) are the companion's words too."""
+    es = _run(SPANISH, "web-verify", "ftp://example.invalid/", "--expect", "a" * 64)
+    en = _run({"LANG": "C"}, "web-verify", "ftp://example.invalid/", "--expect", "a" * 64)
+    assert es.returncode == en.returncode == 2
+    assert "indique la dirección http(s) de la carpeta del paquete publicado" in es.stderr
+    assert "give the http(s) address of the published bundle's folder" in en.stderr

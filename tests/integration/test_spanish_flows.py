@@ -145,3 +145,9 @@ async def test_an_admin_whose_app_is_in_spanish_reads_the_admin_replies_in_spani
     assert f"{tag}: telegram, whatsapp; activa; última actividad " in listed
     ask = await rig.tg_says(ADMIN_A, f"/shred {tag}", expect="Para confirmar")
     assert ask.startswith(f"Esto termina de forma definitiva la vinculación {tag}")
+    # A usage line is Spanish down to its placeholders and its "or".
+    usage = await rig.tg_says(ADMIN_A, "/admin_add", expect="otros datos")
+    assert ("/admin_add telegram:<id del chat> [<plataforma>:<dirección> del mismo "
+            "administrador] o /admin_add whatsapp:+<número> [<plataforma>:<dirección> del "
+            "mismo administrador]") in usage, usage
+    assert " or " not in usage and "<chat id>" not in usage
