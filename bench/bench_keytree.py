@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import Measurement, load_average, measure, report
+from bench.senders import InstantSender
 from medcrypt.bot.app.bot import BotApp
 from medcrypt.bot.app.logs import setup_logging
 from medcrypt.bot.domain.config import parse_settings
 from medcrypt.bot.domain.messages import Platform
-from medcrypt.bot.domain.sender import Delivery
 from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.keyless.epochs import epoch_of
 from medcrypt.crypto.keyless.wire import (
@@ -106,14 +106,8 @@ def _traffic(bot: BotApp, people: int, messages: int, base: int) -> dict[str, li
                           dedupe_key=uuid.uuid4().hex, text=text)
         relay.append((time.perf_counter() - t0) * 1000)
 
-    class Instant:
-        async def send(self, d: Delivery) -> str:
-            return "SM" + os.urandom(8).hex()
-
-        async def lookup(self, d: Delivery, since: float) -> None:
-            return None
-
-    bot.worker._senders = {Platform.TELEGRAM: Instant(), Platform.WHATSAPP: Instant()}
+    bot.worker._senders = {Platform.TELEGRAM: InstantSender(),
+                           Platform.WHATSAPP: InstantSender()}
     outbound: list[float] = []
 
     async def drain() -> None:

@@ -43,6 +43,7 @@ from typing import Any
 from sqlalchemy import text
 
 from bench.harness import measure
+from bench.senders import InstantSender
 from medcrypt.bot.app.bot import BotApp
 from medcrypt.bot.app.logs import setup_logging
 from medcrypt.bot.domain.config import parse_settings
@@ -341,14 +342,8 @@ def _bot_only(tmp: Path, messages: int, pairs: int) -> dict[str, float]:
                           dedupe_key=f"m{i}", text=t)
     intake_ms = (time.perf_counter() - t0) * 1000 / messages
 
-    class Instant:
-        async def send(self, d: Delivery) -> str:
-            return "SM" + os.urandom(8).hex()
-
-        async def lookup(self, d: Delivery, since: float) -> None:
-            return None
-
-    bot.worker._senders = {Platform.TELEGRAM: Instant(), Platform.WHATSAPP: Instant()}
+    bot.worker._senders = {Platform.TELEGRAM: InstantSender(),
+                           Platform.WHATSAPP: InstantSender()}
 
     async def drain() -> int:
         total = 0

@@ -9,7 +9,6 @@ and a runtime that imports Babel (36 MB the companion install must not need).
 
 from __future__ import annotations
 
-import string
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from hypothesis import strategies as st
 from medcrypt.bot.domain import i18n, notices
 from medcrypt.bot.domain.config import parse_settings
 from medcrypt.crypto.errors import ConfigError
+from tests.support.catalogs import msgids, placeholder_names, untranslated
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = i18n.LOCALE_DIR / "medcrypt.pot"
@@ -34,9 +34,6 @@ def _po(language: str) -> Catalog:
         return read_po(f, locale=language)
 
 
-def _ids(catalog: Catalog) -> set[str | tuple[str, ...]]:
-    return {m.id for m in catalog if m.id}
-
 
 def _empty_plurals(catalog: Catalog) -> list[object]:
     """Plural entries with a missing or empty form."""
@@ -44,9 +41,6 @@ def _empty_plurals(catalog: Catalog) -> list[object]:
         not isinstance(m.string, tuple) or len(m.string) != catalog.num_plurals
         or not all(m.string))]
 
-
-def _names(text: str) -> set[str]:
-    return {field for _, field, _, _ in string.Formatter().parse(text) if field}
 
 
 def test_the_empty_plural_check_catches_an_empty_form() -> None:
@@ -74,10 +68,8 @@ def test_every_msgid_of_the_template_is_translated(language: str) -> None:
     with TEMPLATE.open("rb") as f:
         template = read_po(f)
     catalog = _po(language)
-    assert _ids(catalog) == _ids(template)
-    untranslated = [m.id for m in catalog if m.id and (
-        m.fuzzy or not m.string or (isinstance(m.string, tuple) and not all(m.string)))]
-    assert untranslated == []
+    assert msgids(catalog) == msgids(template)
+    assert untranslated(catalog) == []
 
 
 def test_es_mx_is_spanish_not_a_copy() -> None:
@@ -92,9 +84,9 @@ def test_translations_keep_the_placeholders_of_their_msgid(language: str) -> Non
             continue
         ids = m.id if isinstance(m.id, tuple) else (m.id,)
         strings = m.string if isinstance(m.string, tuple) else (m.string,)
-        wanted = set().union(*(_names(i) for i in ids))
+        wanted = set().union(*(placeholder_names(i) for i in ids))
         for text in strings:
-            assert _names(text) == wanted, (language, ids[0][:40])
+            assert placeholder_names(text) == wanted, (language, ids[0][:40])
 
 
 def test_the_template_holds_every_marked_msgid(tmp_path: Path) -> None:
@@ -103,7 +95,7 @@ def test_the_template_holds_every_marked_msgid(tmp_path: Path) -> None:
                     "-k", "Nn_:1,2", "--no-default-keywords", "-o", str(fresh),
                     str(ROOT / "bot")], check=True)
     with fresh.open("rb") as f, TEMPLATE.open("rb") as g:
-        assert _ids(read_po(f)) == _ids(read_po(g))
+        assert msgids(read_po(f)) == msgids(read_po(g))
 
 
 def test_the_committed_mo_files_are_compiled_from_the_committed_po() -> None:

@@ -29,6 +29,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from medcrypt.bot.domain import i18n
+from tests.support.catalogs import load_i18n_script
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT = ROOT / "bot"
@@ -228,16 +229,9 @@ def test_every_text_constant_of_the_writing_modules_is_a_msgid() -> None:
     assert unmarked == []
 
 
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("i18n_script", ROOT / "scripts" / "i18n.py")
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
-
 
 def test_the_template_is_current_but_for_its_date(tmp_path: Path) -> None:
-    script = _load_script()
+    script = load_i18n_script()
     fresh = tmp_path / "fresh.pot"
     script.extract(fresh)
     assert script._undated(fresh.read_bytes()) == script._undated(TEMPLATE.read_bytes()), (
@@ -246,7 +240,7 @@ def test_the_template_is_current_but_for_its_date(tmp_path: Path) -> None:
 
 def test_a_refresh_without_new_msgids_keeps_the_template_date(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    script = _load_script()
+    script = load_i18n_script()
     locale = tmp_path / "locale"
     shutil.copytree(i18n.LOCALE_DIR, locale)
     monkeypatch.setattr(script, "LOCALE", locale)

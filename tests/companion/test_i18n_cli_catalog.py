@@ -17,13 +17,10 @@ has any finding, so the list cannot go stale.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
 import shutil
-import string
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from babel.messages.catalog import Catalog
@@ -31,6 +28,7 @@ from babel.messages.pofile import read_po
 
 from medcrypt.companion import i18n, library_texts
 from medcrypt.crypto import errors
+from tests.support.catalogs import load_i18n_script, msgids, placeholder_names, untranslated
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPANION = ROOT / "companion"
@@ -57,12 +55,6 @@ def _po(language: str) -> Catalog:
         return read_po(f, locale=language)
 
 
-def _ids(catalog: Catalog) -> set[object]:
-    return {m.id if isinstance(m.id, str) else tuple(m.id) for m in catalog if m.id}
-
-
-def _names(text: str) -> set[str]:
-    return {field for _, field, _, _ in string.Formatter().parse(text) if field}
 
 
 @pytest.mark.parametrize("language", i18n.LANGUAGES)
@@ -70,10 +62,8 @@ def test_every_msgid_of_the_template_is_translated(language: str) -> None:
     with TEMPLATE.open("rb") as f:
         template = read_po(f)
     catalog = _po(language)
-    assert _ids(catalog) == _ids(template)
-    untranslated = [m.id for m in catalog if m.id and (
-        m.fuzzy or not m.string or (isinstance(m.string, tuple) and not all(m.string)))]
-    assert untranslated == []
+    assert msgids(catalog) == msgids(template)
+    assert untranslated(catalog) == []
 
 
 @pytest.mark.parametrize("language", i18n.LANGUAGES)
@@ -108,9 +98,9 @@ def test_translations_keep_the_placeholders_of_their_msgid(language: str) -> Non
             continue
         ids = m.id if isinstance(m.id, tuple) else (m.id,)
         strings = m.string if isinstance(m.string, tuple) else (m.string,)
-        wanted = set().union(*(_names(str(i)) for i in ids))
+        wanted = set().union(*(placeholder_names(str(i)) for i in ids))
         for text in strings:
-            assert _names(str(text)) == wanted, (language, str(ids[0])[:40])
+            assert placeholder_names(str(text)) == wanted, (language, str(ids[0])[:40])
 
 
 def test_the_companion_domain_is_not_the_bots() -> None:
@@ -119,16 +109,9 @@ def test_the_companion_domain_is_not_the_bots() -> None:
     assert (i18n.LOCALE_DIR / "es_MX" / "LC_MESSAGES" / "medcrypt-companion.mo").is_file()
 
 
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("i18n_script", ROOT / "scripts" / "i18n.py")
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
-
 
 def test_the_template_is_current_but_for_its_date(tmp_path: Path) -> None:
-    script = _script()
+    script = load_i18n_script()
     fresh = tmp_path / "fresh.pot"
     script.extract(fresh, script.companion())
     assert script._undated(fresh.read_bytes()) == script._undated(TEMPLATE.read_bytes()), (
@@ -136,7 +119,7 @@ def test_the_template_is_current_but_for_its_date(tmp_path: Path) -> None:
 
 
 def test_a_refresh_without_new_msgids_changes_nothing(tmp_path: Path) -> None:
-    script = _script()
+    script = load_i18n_script()
     locale = tmp_path / "locale"
     shutil.copytree(i18n.LOCALE_DIR, locale)
     domain = script.companion()._replace(locale=locale, template=locale / f"{i18n.DOMAIN}.pot")
