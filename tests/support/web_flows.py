@@ -21,6 +21,34 @@ WEAK = "password123"
 SLOW_MS = 120_000
 
 
+#: What a flow test wants to see when a wait runs out: where the page is, what it shows.
+_STATE_JS = """() => ({
+  url: location.href,
+  ready: document.documentElement.dataset.ready ?? null,
+  screen: document.querySelector('nav [aria-current=page]')?.dataset.screen ?? null,
+  step: document.querySelector('[data-thread-step]')?.dataset.threadStep ?? null,
+  handled: document.querySelector('[data-thread-open]')?.dataset.handled ?? null,
+  alerts: [...document.querySelectorAll('[role=alert]')].map(a => a.textContent.trim())
+           .filter(Boolean),
+  notices: [...document.querySelectorAll('[role=status]')].map(a => a.textContent.trim())
+           .filter(Boolean),
+})"""
+
+
+def wait_until(page: Any, predicate: str, *, timeout: float = SLOW_MS) -> None:
+    """``page.wait_for_function``, but a timeout says what the page showed instead: a
+    bare "Timeout 120000ms exceeded" from a loaded CI machine cannot tell a lost event
+    from a slow one."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(predicate, timeout=timeout)
+    except PlaywrightTimeout:
+        state = page.evaluate(_STATE_JS)
+        raise AssertionError(f"waited {timeout / 1000:.0f} s for {predicate!r}; the page "
+                             f"showed {state!r}") from None
+
+
 def show(page: Any, screen: str) -> None:
     page.click(f"nav button[data-screen={screen}]")
     page.wait_for_selector(f"nav button[data-screen={screen}][aria-current=page]")

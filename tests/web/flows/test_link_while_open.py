@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tests.support import web
-from tests.support.web_flows import SLOW_MS, open_thread, pair_web, seal, two_set_up
+from tests.support.web_flows import open_thread, pair_web, seal, two_set_up, wait_until
 
 
 def test_a_token_link_opened_in_the_running_app_is_read_at_once(
@@ -36,21 +36,17 @@ def test_a_token_link_opened_in_the_running_app_is_read_at_once(
             assert {s.path for s in new} <= assets
             assert not any("MEDCRYPT" in s.path or "%5B" in s.path for s in web_server.seen)
         patient.goto(web_server.app_url + "#" + quote(tok, safe=""))
-        patient.wait_for_function(
-            "() => document.querySelectorAll('li.msg[data-dir=in]').length == 1",
-            timeout=SLOW_MS)
+        wait_until(patient, "() => document.querySelectorAll('li.msg[data-dir=in]').length == 1")
         got = patient.eval_on_selector_all("li.msg[data-dir=in] p",
                                            "ps => ps.map(p => p.textContent)")
         assert got == ["see you at nine"]
         assert patient.evaluate("window.__stillThisPage") is True  # no reload, no unlock
-        patient.wait_for_function("() => location.hash === ''")
+        wait_until(patient, "() => location.hash === ''")
         assert patient.url == web_server.app_url
         clean()
         # A second link in the same open app works the same way.
         [tok2] = seal(physician, "bring the scan", "telegram")
         patient.evaluate(f"location.hash = {quote(tok2, safe='')!r}")
-        patient.wait_for_function(
-            "() => document.querySelectorAll('li.msg[data-dir=in]').length == 2",
-            timeout=SLOW_MS)
+        wait_until(patient, "() => document.querySelectorAll('li.msg[data-dir=in]').length == 2")
         assert patient.evaluate("location.hash") == ""
         clean()
