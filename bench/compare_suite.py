@@ -7,6 +7,12 @@ command, as its ``scripts/test.sh`` gives it, alternately: base, HEAD, base, HEA
 Only pytest is timed: ruff, mypy, import contracts and the packaging check run outside
 it and are not part of the goal (issue 11: "pytest wall time ... at most 55%").
 
+``--same-functions`` runs at HEAD only the test functions whose names passed in the base's
+first run: the suite has since grown by the later issues' tests (browser, replicas, key
+providers), and this compares the same work before and after the structure change. The
+match is by function name alone (as below), so a later test that reuses an old name is
+run too: the comparison can only favour the base.
+
 For every run it prints the wall time, the CPU time of pytest and its workers, and the
 load average at the start; then the medians and HEAD/base. Each run writes a JUnit XML
 report, and the script compares the test functions that passed on either side by name
@@ -43,9 +49,13 @@ def pytest_args(tree: Path) -> list[str]:
     return match.group(1).split()
 
 
-def one_run(tree: Path, python: Path, env: dict[str, str], report: Path) -> tuple[float, float]:
-    """Run the tree's pytest; return (wall seconds, CPU seconds of pytest and children)."""
+def one_run(tree: Path, python: Path, env: dict[str, str], report: Path,
+            only: Path | None = None) -> tuple[float, float]:
+    """Run the tree's pytest; return (wall seconds, CPU seconds of pytest and children).
+    ``only``: a file of node ids, one per line (pytest's ``@file`` arguments)."""
     cmd = [str(python), "-m", "pytest", *pytest_args(tree), f"--junitxml={report}"]
+    if only is not None:
+        cmd.append(f"@{only}")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, check=False)
@@ -72,9 +82,26 @@ def passed_names(report: Path) -> collections.Counter[str]:
     for case in ET.parse(report).iter("testcase"):
         if any(child.tag in {"failure", "error", "skipped"} for child in case):
             continue  # not passed: shows up in the "passed at the base, not at HEAD" list
-        name = case.get("name", "").split("@", 1)[0].split("[", 1)[0]
-        names[name] += 1
+        names[function_name(case.get("name", ""))] += 1
     return names
+
+
+def function_name(nodeid_or_name: str) -> str:
+    """``tests/x.py::Class::test_f[case]@group`` -> ``test_f``: the key ``passed_names`` uses."""
+    return nodeid_or_name.split("[", 1)[0].split("@", 1)[0].rsplit("::", 1)[-1]
+
+
+def same_functions(tree: Path, python: Path, env: dict[str, str],
+                   names: collections.Counter[str], out: Path) -> int:
+    """Write the HEAD node ids whose function passed at the base to ``out``; return how
+    many."""
+    done = subprocess.run([str(python), "-m", "pytest", "--collect-only", "-q",
+                           "-p", "no:cacheprovider", "-n", "0"],
+                          cwd=tree, env=env, capture_output=True, text=True, check=False)
+    ids = [line.strip() for line in done.stdout.splitlines() if "::" in line]
+    chosen = [i for i in ids if function_name(i) in names]
+    out.write_text("".join(f"{i}\n" for i in chosen))
+    return len(chosen)
 
 
 def start_postgres() -> tuple[str, str]:
@@ -88,6 +115,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--head", default=None,
                         help="a commit to measure instead of this checkout (its own worktree)")
+    parser.add_argument("--same-functions", action="store_true",
+                        help="at HEAD, run only the test functions that passed at the base")
     args = parser.parse_args(argv)
     base_tree, base_py = prepare_base(args.base, who=WHO)
     head_tree, head_py = (prepare_base(args.head, who=WHO) if args.head
@@ -105,14 +134,22 @@ def main(argv: list[str]) -> int:
                     load = os.getloadavg()[0]
                     print(f"round {i + 1} {side:<4} load {load:4.2f} ...", flush=True)
                     report = Path(tmp) / f"{side}-{i}.xml"
-                    wall, cpu = one_run(tree, python, env, report)
+                    only = None
+                    if side == "head" and args.same_functions:
+                        only = Path(tmp) / "same-functions.txt"
+                        if not only.exists():
+                            n = same_functions(tree, python, env, passed["base"], only)
+                            print(f"    HEAD: {n} collected cases whose function passed at "
+                                  f"the base", flush=True)
+                    wall, cpu = one_run(tree, python, env, report, only)
                     times[side].append((wall, cpu))
                     passed.setdefault(side, passed_names(report))
                     print(f"round {i + 1} {side:<4} pytest wall {wall:7.1f} s  "
                           f"CPU {cpu:7.1f} s", flush=True)
     finally:
         run(["bash", "scripts/postgres.sh", "stop", pgdir], ROOT, who=WHO)
-    print(f"\n## pytest of the README's test command, HEAD vs {args.base}: medians of "
+    scope = " (HEAD: the base's test functions only)" if args.same_functions else ""
+    print(f"\n## pytest of the README's test command{scope}, HEAD vs {args.base}: medians of "
           f"{args.rounds} alternating runs, PostgreSQL and SQLite, 5,000-message crash test")
     b_wall = statistics.median(w for w, _ in times["base"])
     h_wall = statistics.median(w for w, _ in times["head"])
