@@ -188,8 +188,9 @@ WORDS: tuple[str, ...] = (
 #: Placeholders that hold a word of :data:`WORDS`, each with what it may match.
 _WORD_VALUES = {"what": r"[A-Za-z0-9 ]+?", "role": r"patient|physician"}
 #: Placeholders that are not numbers, and what each may match. Any other placeholder is a
-#: decimal number, passed on as an ``int`` so a translation may group its digits
-#: (``{n:,}``; es-MX groups as English does, 16,000,000).
+#: decimal number (at most 40 digits: int() refuses far longer ones), passed on as an
+#: ``int`` so a translation may group its digits (``{n:,}``; es-MX groups as English
+#: does, 16,000,000).
 _VALUES = {
     "month": r"\d{4}-\d\d", "when": r"\S+", "grace": r"\S+", "prefix": r"\S+",
     "verified": r"[0-9a-f]+", "current": r"[0-9a-f]+", **_WORD_VALUES,
@@ -208,7 +209,7 @@ class Valued(NamedTuple):
 
 def _entry(english: str, singular: str | None = None) -> Valued:
     regex = "".join(
-        re.escape(literal) + (f"(?P<{name}>{_VALUES.get(name, r'-?[0-9]+')})" if name else "")
+        re.escape(literal) + (f"(?P<{name}>{_VALUES.get(name, r'-?[0-9]{1,40}')})" if name else "")
         for literal, name, _spec, _conv in string.Formatter().parse(english))
     return Valued(english, singular, re.compile(regex))
 
