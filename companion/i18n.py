@@ -51,6 +51,11 @@ def N_(msgid: str) -> str:  # noqa: N802 - gettext's conventional name for a mar
     return msgid
 
 
+def Nn_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802 - as N_
+    """Mark a plural pair for extraction; :func:`ngettext` picks the form where printed."""
+    return singular, plural
+
+
 def from_locale(value: str | None) -> str | None:
     """The shipped language for a locale name or a language code, or None if it is unset.
 
@@ -160,8 +165,8 @@ def error_text(exc: MedCryptError) -> str:
     An error written by :func:`error` is translated from its msgid; one raised with a
     fixed English message that the catalog holds (the crypto library's, listed in
     ``companion/library_texts.py``) is looked up by that message, and one whose message
-    carries values (a month, a date) by its pattern there; any other keeps its English
-    message.
+    carries values (a month, a byte count) by its shape there, a count through
+    :func:`ngettext`; any other keeps its English message.
     """
     written = getattr(exc, _TEXT_ATTR, None)
     if written is not None:
@@ -174,7 +179,17 @@ def error_text(exc: MedCryptError) -> str:
         from medcrypt.companion.library_texts import with_values
 
         valued = with_values(str(exc))
-        reason = _(valued[0], **valued[1]) if valued is not None else _(str(exc))
+        if valued is None:
+            reason = _(str(exc))
+        else:
+            entry, values = valued
+            filled = _filled(values)
+            if entry.singular is None:
+                reason = _(entry.english, **filled)
+            else:
+                count = filled.pop("n")
+                assert isinstance(count, int)  # the pattern matched digits
+                reason = ngettext(entry.singular, entry.english, count, **filled)
     if isinstance(exc, ConfigError):
         return _("config error: {key}: {reason}", key=exc.key, reason=reason)
     return reason

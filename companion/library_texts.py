@@ -4,8 +4,10 @@ crypto/ is shared with the bot and has no notion of a reader's language (nor may
 import the companion): its errors keep one English message each, which is what logs and
 tests see. The companion shows such an error to its user by looking its exact message up
 in the ``medcrypt-companion`` catalog (:func:`companion.i18n.error_text`); this module
-only marks those messages for extraction, so they get a translation. A message with a
-value in it (a month, an index) cannot be looked up and stays English.
+only marks those messages for extraction, so they get a translation. A message with
+values in it (a month, a byte count, a field's name) is recognised by its shape
+(:data:`PATTERNS`, built from the library's own wording with the values named) and shown
+from that msgid with the values filled in, counts through ngettext.
 
 ``tests/companion/test_i18n_cli_catalog.py`` checks that each text here is still raised,
 word for word, somewhere in crypto/ - a reworded library message would otherwise lose
@@ -15,8 +17,10 @@ its translation silently.
 from __future__ import annotations
 
 import re
+import string
+from typing import NamedTuple
 
-from medcrypt.companion.i18n import N_
+from medcrypt.companion.i18n import N_, Nn_, Word
 
 TEXTS: tuple[str, ...] = (
     # authentication (one opaque failure) and the v3 pairing's aborts
@@ -105,41 +109,133 @@ ZXCVBN_TEXTS: tuple[str, ...] = (
     N_("Predictable substitutions like '@' instead of 'a' don't help very much."),
 )
 
-#: The library's messages that carry values (a month, a date): each English pattern, with
-#: the values named, and the msgid it is shown as. A shredded month is what a patient meets
-#: after the grace window, so it must read in their language with its dates.
-#: tests/companion/test_i18n_library_values.py makes the library raise each of them.
-PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # Each msgid is the library's own English with its values as placeholders, so an
-    # English terminal reads exactly what the library says.
-    (re.compile(r"messages of (?P<month>\d{4}-\d\d) were shredded at before this device's "
-                r"first use of it \(grace ended (?P<grace>\S+)\); they cannot be read"),
-     N_("messages of {month} were shredded at before this device's first use of it (grace "
-        "ended {grace}); they cannot be read")),
-    (re.compile(r"messages of (?P<month>\d{4}-\d\d) were shredded at (?P<when>\S+) "
-                r"\(grace ended (?P<grace>\S+)\); they cannot be read"),
-     N_("messages of {month} were shredded at {when} (grace ended {grace}); they cannot be "
-        "read")),
-    (re.compile(r"epoch (?P<month>\d{4}-\d\d) was shredded at (?P<when>\S+) "
-                r"\(grace ended (?P<grace>\S+)\)"),
-     N_("epoch {month} was shredded at {when} (grace ended {grace})")),
-    (re.compile(r"epoch (?P<month>\d{4}-\d\d) was shredded at (?P<when>\S+)"),
-     N_("epoch {month} was shredded at {when}")),
-    (re.compile(r"month (?P<month>\d{4}-\d\d) has not started yet"),
-     N_("month {month} has not started yet")),
-    (re.compile(r"epoch (?P<month>\d{4}-\d\d) has not started yet"),
-     N_("epoch {month} has not started yet")),
-    (re.compile(r"month (?P<month>\d{4}-\d\d) precedes this pairing"),
-     N_("month {month} precedes this pairing")),
-    (re.compile(r"epoch (?P<month>\d{4}-\d\d) precedes this pairing"),
-     N_("epoch {month} precedes this pairing")),
+#: The library's refusals that carry values, each as the library writes it with its values
+#: named: the msgid, so an English terminal reads exactly what the library says (for a
+#: count, the plural msgid, and its singular in :data:`PATTERNS`'s entry). A shredded month
+#: is what a patient meets after the grace window, a file over the limit what a physician
+#: meets sealing a scan: each must read in their language, with its values.
+#: tests/companion/test_i18n_library_shapes.py walks crypto/ and fails on a refusal with
+#: values that the companion can reach and no entry here matches.
+_MONTHS = (
+    N_("messages of {month} were shredded at before this device's first use of it (grace "
+       "ended {grace}); they cannot be read"),
+    N_("messages of {month} were shredded at {when} (grace ended {grace}); they cannot be "
+       "read"),
+    N_("epoch {month} was shredded at {when} (grace ended {grace})"),
+    N_("epoch {month} was shredded at {when}"),
+    N_("month {month} has not started yet"),
+    N_("epoch {month} has not started yet"),
+    N_("month {month} precedes this pairing"),
+    N_("epoch {month} precedes this pairing"),
+    N_("v2 epoch {month} was never entered: this pairing was upgraded to v3 before it"),
+    N_("the keys of {month} on this chain are gone (the message was already read, or its "
+       "segment was passed)"),
+)
+_OTHERS = (
+    N_("message {index} was already opened or is too old"),
+    N_("epoch {epoch} is outside the supported calendar"),
+    N_("not a {what} (expected {prefix}...)"),
+    N_("v1 token {what} has an impossible base64 length"),
+    N_("v1 token {what} is not base64"),
+    N_("v1 token {what} is not canonical base64"),
+    N_("only the {role}'s companion takes this upgrade step"),
+    N_("the other side's key changed (verified {verified}, now {current}): do not trust it "
+       "until you verify the new key in person"),
+)
+#: Counts: (singular, plural) msgids, the count always ``{n}`` (ngettext's es_MX has two
+#: forms). The library raises most of them only above a limit, so its English is the
+#: plural; the singular exists for the languages (and the rare count) that need it.
+_COUNTS = (
+    Nn_("{what} must be {n} byte", "{what} must be {n} bytes"),
+    Nn_("file is larger than the {n}-byte limit", "file is larger than the {n}-byte limit"),
+    Nn_("message body of {n} byte exceeds {limit}", "message body of {n} bytes exceeds {limit}"),
+    Nn_("message body exceeds {n} byte", "message body exceeds {n} bytes"),
+    Nn_("bot contact must be at most {n} byte", "bot contact must be at most {n} bytes"),
+    Nn_("expected {n} byte of base64, got {got}", "expected {n} bytes of base64, got {got}"),
+    Nn_("grace window of {n} day is not allowed", "grace window of {n} days is not allowed"),
+    Nn_("grace window must be 0..{n} day", "grace window must be 0..{n} days"),
+    Nn_("grace window of {n} day is outside 0..{limit}",
+        "grace window of {n} days is outside 0..{limit}"),
+    Nn_("a walk of {n} month exceeds {limit}", "a walk of {n} months exceeds {limit}"),
+    Nn_("message {index} skips {n} message (limit {limit})",
+        "message {index} skips {n} messages (limit {limit})"),
+    Nn_("token skips {n} message key (limit {limit})",
+        "token skips {n} message keys (limit {limit})"),
+    Nn_("a character limit of {n} is too small for a part",
+        "a character limit of {n} is too small for a part"),
+    Nn_("token would need {n} part (limit {limit})", "token would need {n} parts (limit {limit})"),
+    Nn_("token announces {n} part (limit {limit})", "token announces {n} parts (limit {limit})"),
+)
+
+#: The library's names of what it checks (``what`` in ``_need(value, 32, "nonce")`` and
+#: friends) and the two roles: English words inside a refusal, shown in the user's language
+#: (:class:`~medcrypt.companion.i18n.Word`). The source test collects every such name
+#: crypto/ passes, so a new one cannot stay English unnoticed.
+WORDS: tuple[str, ...] = (
+    N_("MedCrypt pairing offer"), N_("MedCrypt v3 pairing offer"),
+    N_("patient"), N_("physician"),
+    N_("patient id"), N_("nonce"), N_("ciphertext"), N_("tag"), N_("key"),
+    N_("pairing id"), N_("transcript"), N_("patient identity"), N_("identity key"),
+    N_("escrow key"),
+    N_("signature"), N_("ephemeral key"), N_("X25519 private key"), N_("X25519 public key"),
+    N_("secretstream key"), N_("secretstream header"), N_("HChaCha20 nonce"),
+    N_("Ed25519 seed"), N_("Ed25519 public key"), N_("Argon2id salt"),
+    N_("offer hash"), N_("group id"), N_("file id"), N_("escrow public key"),
+    N_("escrow private key"), N_("confirmation prefix"), N_("confirmation MAC"),
+    N_("admission value"), N_("admission hash"), N_("accept prefix"), N_("accept hash"),
+    N_("accept body"),
+)
+#: Placeholders that hold a word of :data:`WORDS`, each with what it may match.
+_WORD_VALUES = {"what": r"[A-Za-z0-9 ]+?", "role": r"patient|physician"}
+#: Placeholders that are not numbers, and what each may match. Any other placeholder is a
+#: decimal number (at most 40 digits: int() refuses far longer ones), passed on as an
+#: ``int`` so a translation may group its digits (``{n:,}``; es-MX groups as English
+#: does, 16,000,000).
+_VALUES = {
+    "month": r"\d{4}-\d\d", "when": r"\S+", "grace": r"\S+", "prefix": r"\S+",
+    "verified": r"[0-9a-f]+", "current": r"[0-9a-f]+", **_WORD_VALUES,
+}
+
+
+class Valued(NamedTuple):
+    """One refusal with values: how it reads in English, and how to recognise it."""
+
+    #: The library's wording, values named: the msgid (a count's plural msgid).
+    english: str
+    #: A count's singular msgid (the count is ``{n}``), or None.
+    singular: str | None
+    pattern: re.Pattern[str]
+
+
+def _entry(english: str, singular: str | None = None) -> Valued:
+    regex = "".join(
+        re.escape(literal) + (f"(?P<{name}>{_VALUES.get(name, r'-?[0-9]{1,40}')})" if name else "")
+        for literal, name, _spec, _conv in string.Formatter().parse(english))
+    return Valued(english, singular, re.compile(regex))
+
+
+#: Tried in order: a more specific reading (a fixed value) before the general one.
+PATTERNS: tuple[Valued, ...] = (
+    *(_entry(m) for m in _MONTHS),
+    *(_entry(m) for m in _OTHERS),
+    *(_entry(plural, singular) for singular, plural in _COUNTS),
 )
 
 
-def with_values(message: str) -> tuple[str, dict[str, str]] | None:
-    """The msgid and values of a library message that carries values, or None."""
-    for pattern, msgid in PATTERNS:
-        found = pattern.fullmatch(message)
+def with_values(message: str) -> tuple[Valued, dict[str, object]] | None:
+    """The entry and values of a library message that carries values, or None.
+
+    Numbers come back as ``int``; the names of :data:`WORDS` as
+    :class:`~medcrypt.companion.i18n.Word` (shown translated); anything else as text.
+    """
+    for entry in PATTERNS:
+        found = entry.pattern.fullmatch(message)
         if found is not None:
-            return msgid, found.groupdict()
+            return entry, {name: _value(name, text) for name, text in found.groupdict().items()}
     return None
+
+
+def _value(name: str, text: str) -> object:
+    if name in _WORD_VALUES:
+        return Word(text) if text in WORDS else text
+    return text if name in _VALUES else int(text)

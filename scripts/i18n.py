@@ -8,8 +8,8 @@ Two text domains, one per program, so neither ever reads the other's catalog:
 * ``medcrypt`` - the bot's replies: msgids marked ``N_(...)`` / ``Nn_(singular, plural)``
   in bot/, template bot/locale/medcrypt.pot;
 * ``medcrypt-companion`` - the ``medcrypt`` command line: msgids marked ``_(...)``,
-  ``N_(...)`` and ``ngettext(singular, plural, n)`` in companion/, template
-  companion/locale/medcrypt-companion.pot (ADR 0035, amendment 2).
+  ``N_(...)``, ``ngettext(singular, plural, n)`` and ``Nn_(singular, plural)`` in
+  companion/, template companion/locale/medcrypt-companion.pot (ADR 0035, amendment 2).
 
 ``extract`` collects the marked msgids into the template; ``update`` merges them into each
 language's .po (new entries arrive empty, for a translator); the English catalog is its
@@ -42,7 +42,8 @@ COMPANION_LOCALE = ROOT / "companion" / "locale"
 COMPANION_TEMPLATE = COMPANION_LOCALE / "medcrypt-companion.pot"
 LANGUAGES = ("en", "es_MX")
 KEYWORDS = ["-k", "N_", "-k", "Nn_:1,2", "--no-default-keywords"]
-COMPANION_KEYWORDS = ["-k", "_", "-k", "N_", "-k", "ngettext:1,2", "--no-default-keywords"]
+COMPANION_KEYWORDS = ["-k", "_", "-k", "N_", "-k", "ngettext:1,2", "-k", "Nn_:1,2",
+                      "--no-default-keywords"]
 
 
 class Domain(NamedTuple):

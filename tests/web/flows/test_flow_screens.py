@@ -31,6 +31,37 @@ def axe_bad(page: Any) -> list[str]:
             for v in result["violations"] if v["impact"] in {"serious", "critical"}]
 
 
+def _send_line(count: int, spanish: bool) -> str:
+    """The hand-off line in its plural form (no "pieza(s)")."""
+    if spanish:
+        return ("Envíe esta 1 pieza al chat." if count == 1
+                else f"Envíe estas {count} piezas al chat, en cualquier orden.")
+    return ("Send this 1 piece to the chat." if count == 1
+            else f"Send these {count} pieces to the chat, in any order.")
+
+
+def _check_file_picker(page: Any, spanish: bool) -> None:
+    """The attach control speaks the app's language, not the browser's ("Choose File",
+    "No file chosen"): its label is the visible button, a line says no file is chosen,
+    the input keeps the label as its accessible name and shows keyboard focus."""
+    picker = page.locator("input[name=attach]")
+    input_id = picker.get_attribute("id")
+    label = page.locator(f"label[for='{input_id}']")
+    assert label.text_content() == ("Adjuntar una foto o un PDF" if spanish
+                                    else "Attach a photo or PDF")
+    assert label.is_visible()
+    assert page.text_content(f"#{input_id}-chosen") == (
+        "Ningún archivo seleccionado" if spanish else "No file chosen")
+    assert page.get_by_label(label.text_content() or "").get_attribute("name") == "attach"
+    box = picker.bounding_box()
+    # the native control (in the browser's language) is not drawn
+    assert box is not None and box["width"] <= 1 and box["height"] <= 1
+    page.focus("[data-action=seal]")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.name") == "attach"
+    assert label.evaluate("e => getComputedStyle(e).outlineStyle") == "solid"
+
+
 def check(page: Any, name: str, found: dict[str, list[str]]) -> None:
     for key, problems in (("overflow", overflowing(page)), ("axe", axe_bad(page))):
         if problems:
@@ -67,6 +98,9 @@ def test_pairing_verification_and_thread_screens(browser: Any, web_server: web.R
         check(patient, f"flows-verify-{tag}", found)
         open_thread(patient, "Dr Rivera")
         parts = seal(patient, "My knee still hurts after the run. Should I rest it?")
+        spanish = locale == "es-MX"
+        assert patient.text_content("[data-outgoing] > p") == _send_line(len(parts), spanish)
+        _check_file_picker(patient, spanish)
         open_thread(physician, "Sam — knee")
         for part in parts:
             receive(physician, part)

@@ -7,14 +7,24 @@
  * localStorage (not secret; the keystore lives elsewhere). Other parts of the web
  * companion raise typed errors with a stable `code` and let the app translate
  * `error.<code>` here: no user-visible text is built anywhere else.
+ *
+ * A text that carries a count is `tn(key, count)`: its catalog entry has one form per
+ * plural category of the language (`Intl.PluralRules`), never "piece(s)".
  */
-import { en, type MessageKey } from "./strings/en.js";
-import { esMX } from "./strings/es-mx.js";
+import { en, pluralsEn, type MessageKey, type PluralKey } from "./strings/en.js";
+import { esMX, pluralsEsMX } from "./strings/es-mx.js";
 
 export type Lang = "en" | "es-MX";
 export const LANGS: readonly Lang[] = ["en", "es-MX"];
 export const LANG_NAMES: Readonly<Record<Lang, string>> = { en: "English", "es-MX": "Español (México)" };
 const CATALOGS: Readonly<Record<Lang, Readonly<Record<MessageKey, string>>>> = { en, "es-MX": esMX };
+
+/** One text's forms by plural category; `other` is the one every language has. */
+export type PluralForms = Readonly<Partial<Record<Intl.LDMLPluralRule, string>>> & { readonly other: string };
+const PLURALS: Readonly<Record<Lang, Readonly<Record<PluralKey, PluralForms>>>> = {
+  en: pluralsEn,
+  "es-MX": pluralsEsMX,
+};
 const STORAGE_KEY = "medcrypt.lang";
 
 let current: Lang = "en";
@@ -72,13 +82,34 @@ export function onLanguageChange(listener: (lang: Lang) => void): () => void {
   return () => listeners.delete(listener);
 }
 
-/** The text of `key` in the current language, `{name}` filled from `params`. */
-export function t(key: MessageKey, params?: Readonly<Record<string, string | number>>): string {
-  const text = CATALOGS[current][key];
+type Params = Readonly<Record<string, string | number>>;
+
+function fill(text: string, params?: Params): string {
   if (!params) return text;
   return text.replace(/\{([a-zA-Z]+)\}/g, (whole, name: string) =>
     Object.hasOwn(params, name) ? String(params[name]) : whole,
   );
+}
+
+/** The text of `key` in the current language, `{name}` filled from `params`. */
+export function t(key: MessageKey, params?: Params): string {
+  return fill(CATALOGS[current][key], params);
+}
+
+/** The plural forms of `key` in `lang` (for the tests that walk the catalogs). */
+export function pluralForms(lang: Lang, key: PluralKey): PluralForms {
+  return PLURALS[lang][key];
+}
+
+/**
+ * The text of `key` for `count` things: the form of the language's plural category for
+ * `count` (`Intl.PluralRules`), with `{count}` written as the locale writes numbers
+ * (1,250 in both English and es-MX) and any other `{name}` filled from `params`.
+ */
+export function tn(key: PluralKey, count: number, params?: Params): string {
+  const forms = PLURALS[current][key];
+  const form = forms[new Intl.PluralRules(current).select(count)] ?? forms.other;
+  return fill(form, { ...params, count: new Intl.NumberFormat(current).format(count) });
 }
 
 /**
@@ -93,4 +124,4 @@ export function errorText(code: string): string {
     : t("error.unknown", { code });
 }
 
-export type { MessageKey };
+export type { MessageKey, PluralKey };

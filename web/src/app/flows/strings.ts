@@ -24,12 +24,12 @@ export const flowsEn = {
   "thread.compose": "Your message",
   "thread.platform": "Send through",
   "thread.seal": "Lock the message",
-  "thread.send": "Send these {count} piece(s) to the chat, in any order.",
   "thread.back": "All conversations",
   "file.attach": "Attach a photo or PDF",
   "file.attach.help": "It is locked on this device: you get an encrypted file to send in the chat, and a message with its key.",
   "file.line": "Encrypted file, {size}",
   "file.open": "Open the encrypted file you received (.mcf)",
+  "file.none": "No file chosen",
   "setup.title": "Set up this device",
   "setup.intro": "Choose a passphrase. It locks your keys on this device. Nobody can recover it for you.",
   "setup.passphrase": "Passphrase",
@@ -139,6 +139,20 @@ export const flowsEn = {
 
 export type FlowKey = keyof typeof flowsEn;
 
+/**
+ * Texts that carry a count, one form per plural category of the language
+ * (`Intl.PluralRules`: English has `one` and `other`; Spanish also has `many`, for a
+ * round million). `tn()` picks the form and writes the count for the locale.
+ */
+export const flowsPluralsEn = {
+  "thread.send": {
+    one: "Send this {count} piece to the chat.",
+    other: "Send these {count} pieces to the chat, in any order.",
+  },
+} as const;
+
+export type FlowPluralKey = keyof typeof flowsPluralsEn;
+
 export const flowsEsMX: Record<FlowKey, string> = {
   "nav.setup": "Configurar",
   "nav.unlock": "Desbloquear",
@@ -156,12 +170,12 @@ export const flowsEsMX: Record<FlowKey, string> = {
   "thread.compose": "Su mensaje",
   "thread.platform": "Enviar por",
   "thread.seal": "Cerrar el mensaje",
-  "thread.send": "Envíe estas {count} pieza(s) al chat, en cualquier orden.",
   "thread.back": "Todas las conversaciones",
   "file.attach": "Adjuntar una foto o un PDF",
   "file.attach.help": "Se cierra en este dispositivo: obtiene un archivo cifrado para enviar por el chat, y un mensaje con su llave.",
   "file.line": "Archivo cifrado, {size}",
   "file.open": "Abrir el archivo cifrado que recibió (.mcf)",
+  "file.none": "Ningún archivo seleccionado",
   "setup.title": "Configurar este dispositivo",
   "setup.intro": "Elija una frase de contraseña. Cierra sus llaves en este dispositivo. Nadie puede recuperarla por usted.",
   "setup.passphrase": "Frase de contraseña",
@@ -267,4 +281,12 @@ export const flowsEsMX: Record<FlowKey, string> = {
   "error.keystore_unknown_pairing": "No existe ese vínculo en este dispositivo.",
   "error.keystore_not_an_export": "Este archivo no es una copia cifrada de MedCrypt.",
   "error.keystore_unsupported": "Este navegador no puede guardar llaves con seguridad (modo privado o navegador antiguo).",
+};
+
+export const flowsPluralsEsMX: Record<FlowPluralKey, { one: string; many: string; other: string }> = {
+  "thread.send": {
+    one: "Envíe esta {count} pieza al chat.",
+    many: "Envíe estas {count} de piezas al chat, en cualquier orden.",
+    other: "Envíe estas {count} piezas al chat, en cualquier orden.",
+  },
 };

@@ -33,8 +33,11 @@ ol.thread, ul.pairings { list-style: none; margin: 0; padding: 0; display: flex;
 .msg.out { align-self: flex-end; }
 .when { font-size: 0.9rem; }
 .shredded { font-style: italic; }
-input[type="file"] { font: inherit; max-width: 100%; min-height: 2.75rem; }
-input[type="file"]::file-selector-button { font: inherit; min-height: 2.75rem; padding: 0.5rem 1rem; margin-right: 0.75rem; border-radius: 0.5rem; border: 2px solid var(--accent); background: var(--bg); color: var(--accent); cursor: pointer; }
+.file-field { position: relative; }
+.file-field .file-input { position: absolute; top: 0; left: 0; width: 1px; height: 1px; margin: 0; padding: 0; border: 0; opacity: 0; overflow: hidden; }
+.file-field .file-button { align-self: flex-start; font-weight: 600; min-height: 2.75rem; padding: 0.5rem 1rem; border-radius: 0.5rem; border: 2px solid var(--accent); background: var(--bg); color: var(--accent); cursor: pointer; overflow-wrap: anywhere; }
+.file-field .file-input:focus-visible + .file-button { outline: 3px solid var(--accent); outline-offset: 2px; }
+.file-chosen { overflow-wrap: anywhere; }
 .status:empty { display: none; }
 `;
 

@@ -10,14 +10,14 @@
  * nothing.
  */
 import { h, peerText, replaceChildren } from "../dom.js";
-import { language, t } from "../i18n.js";
+import { language, t, tn } from "../i18n.js";
 import { defineScreen, type ScreenContext } from "../screens.js";
 import { findTokens } from "../inbound.js";
 import { PartAssembler } from "../../protocol/parts.js";
 import { pairingViews } from "./pairing-store.js";
 import { download, openAttachment, sealAttachment } from "./files.js";
 import { collect, open, runCalendar, seal, sealManifest, threadOf, type Line, type Platform } from "./thread-store.js";
-import { button, errorLine, field, handOff, section } from "./ui.js";
+import { button, errorLine, field, filePicker, handOff, section } from "./ui.js";
 import { vault } from "./vault.js";
 
 let selected: string | null = null;
@@ -62,7 +62,7 @@ function fileControls(id: string, line: Line): HTMLElement | null {
       input.dataset["opened"] = "1";
     }, (e: unknown) => error.show(e));
   });
-  return h("div", { "data-file": file.name }, info, field("file.open", input), error);
+  return h("div", { "data-file": file.name }, info, filePicker("file.open", input), error);
 }
 
 function lineView(id: string, line: Line): HTMLElement {
@@ -160,7 +160,7 @@ function thread(ctx: ScreenContext, id: string, redraw: () => void): HTMLElement
     })();
   });
   const out = outgoing.length === 0 ? null : h("div", { class: "card", "data-outgoing": String(outgoing.length) },
-    h("p", {}, t("thread.send", { count: outgoing.length })),
+    h("p", {}, tn("thread.send", outgoing.length)),
     ...outgoing.map((tok, i) => handOff(tok, `out-${i}`)));
   function draw(): void {
     (activeRedraw ?? redraw)();
@@ -191,7 +191,7 @@ function thread(ctx: ScreenContext, id: string, redraw: () => void): HTMLElement
     waiting ? h("p", { class: "muted", "data-parts-waiting": String(waiting) }, t("thread.parts")) : null, error,
     field("thread.compose", compose),
     h("div", { class: "field" }, h("label", { for: destId }, t("thread.platform")), dest),
-    h("div", { class: "actions" }, send), field("file.attach", attach, "file.attach.help"), out);
+    h("div", { class: "actions" }, send), filePicker("file.attach", attach, "file.attach.help"), out);
 }
 
 export const threads = defineScreen({

@@ -1,5 +1,6 @@
 /**
- * Small building blocks the flow screens share: a labelled field, a live status line,
+ * Small building blocks the flow screens share: a labelled field, a file chooser in the
+ * app's language, a live status line,
  * an error line that carries the stable code (tests and screen readers read the same
  * element), and a share-or-copy button for tokens.
  *
@@ -22,6 +23,30 @@ export function field(label: MessageKey, control: HTMLInputElement | HTMLTextAre
   const helpEl = help ? h("p", { class: "muted help", id: `${id}-help` }, t(help)) : null;
   if (helpEl) control.setAttribute("aria-describedby", helpEl.id);
   return h("div", { class: "field" }, h("label", { for: id }, t(label)), control, helpEl);
+}
+
+/**
+ * A file chooser that speaks the app's language. The browser draws its own button and
+ * line ("Choose File", "No file chosen") in the browser's language, whatever the user
+ * chose here, and no attribute changes them. So the input stays, as the control that
+ * opens the system picker, takes keyboard focus and carries the accessible name and
+ * description, but is drawn transparent at 1 px; its label is the visible button (a
+ * click on a label opens its file input), focus shows on that label, and a line beside
+ * it names the chosen file or says that none is chosen.
+ */
+export function filePicker(label: MessageKey, input: HTMLInputElement, help?: MessageKey): HTMLElement {
+  fieldSeq += 1;
+  const id = input.id || `f${fieldSeq}`;
+  input.id = id;
+  input.classList.add("file-input");
+  const chosen = h("span", { class: "muted file-chosen", id: `${id}-chosen` }, t("file.none"));
+  const helpEl = help ? h("p", { class: "muted help", id: `${id}-help` }, t(help)) : null;
+  input.setAttribute("aria-describedby", helpEl ? `${chosen.id} ${helpEl.id}` : chosen.id);
+  input.addEventListener("change", () => {
+    chosen.textContent = input.files?.[0]?.name ?? t("file.none");
+  });
+  return h("div", { class: "field file-field" },
+    input, h("label", { for: id, class: "file-button" }, t(label)), chosen, helpEl);
 }
 
 /** A polite live region for progress and results. */

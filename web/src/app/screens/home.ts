@@ -1,6 +1,6 @@
 /** The start screen: what the app is, what to do first, and what is waiting. */
 import { h } from "../dom.js";
-import { t } from "../i18n.js";
+import { t, tn } from "../i18n.js";
 import { defineScreen } from "../screens.js";
 
 export const home = defineScreen({
@@ -14,7 +14,7 @@ export const home = defineScreen({
       h("p", {}, t("app.tagline")),
       h("div", { class: "card" }, h("p", {}, t("home.body")), h("p", {}, t("home.next"))),
       h("p", { class: waiting ? "banner" : "muted", role: "status", "data-inbox": String(waiting) },
-        waiting ? t("home.inbox.some", { count: waiting }) : t("home.inbox.none")),
+        waiting ? tn("home.inbox.some", waiting) : t("home.inbox.none")),
     );
   },
 });

@@ -5,7 +5,7 @@
  * Errors from crypto/, protocol/ and keystore/ carry a stable `code`; their text lives
  * here as `error.<code>`, never in the error's message.
  */
-import { flowsEn } from "../flows/strings.js";
+import { flowsEn, flowsPluralsEn } from "../flows/strings.js";
 
 export const en = {
   ...flowsEn,
@@ -19,7 +19,6 @@ export const en = {
   "home.body": "MedCrypt turns your messages into locked tokens that only you and your physician can open. The chat app only ever sees the tokens.",
   "home.next": "To begin, set up this device and pair it with your physician.",
   "home.inbox.none": "No messages are waiting.",
-  "home.inbox.some": "{count} received token(s) are waiting to be opened.",
   "settings.title": "Language",
   "settings.language.legend": "Language of the app",
   "settings.language.saved": "Language saved.",
@@ -47,3 +46,17 @@ export const en = {
 } as const;
 
 export type MessageKey = keyof typeof en;
+
+/**
+ * Texts with a count (`tn(key, count)`): one form per plural category of English. Every
+ * other catalog has the same keys, with the categories of its own language.
+ */
+export const pluralsEn = {
+  ...flowsPluralsEn,
+  "home.inbox.some": {
+    one: "{count} received token is waiting to be opened.",
+    other: "{count} received tokens are waiting to be opened.",
+  },
+} as const;
+
+export type PluralKey = keyof typeof pluralsEn;

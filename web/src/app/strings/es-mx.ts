@@ -2,8 +2,8 @@
  * Spanish (Mexico) strings. Typed against the English catalog: a missing or extra key
  * fails `npm run typecheck`. Clinics in Mexico asked for this work (LFPDPPP).
  */
-import { flowsEsMX } from "../flows/strings.js";
-import type { MessageKey } from "./en.js";
+import { flowsEsMX, flowsPluralsEsMX } from "../flows/strings.js";
+import type { MessageKey, PluralKey } from "./en.js";
 
 export const esMX: Record<MessageKey, string> = {
   ...flowsEsMX,
@@ -17,7 +17,6 @@ export const esMX: Record<MessageKey, string> = {
   "home.body": "MedCrypt convierte sus mensajes en fichas cerradas que solo usted y su médico pueden abrir. La aplicación de chat solo ve las fichas.",
   "home.next": "Para empezar, configure este dispositivo y vincúlelo con su médico.",
   "home.inbox.none": "No hay mensajes en espera.",
-  "home.inbox.some": "{count} ficha(s) recibida(s) esperan ser abiertas.",
   "settings.title": "Idioma",
   "settings.language.legend": "Idioma de la aplicación",
   "settings.language.saved": "Idioma guardado.",
@@ -42,4 +41,14 @@ export const esMX: Record<MessageKey, string> = {
   "inbound.received": "Llegó una ficha. Se abrirá cuando este dispositivo esté vinculado.",
   "error.unknown": "Algo salió mal ({code}).",
   "inbound.none": "Lo compartido no parece una ficha de MedCrypt.",
+};
+
+/** Spanish has three plural categories: `one`, `many` (a round million) and `other`. */
+export const pluralsEsMX: Record<PluralKey, { one: string; many: string; other: string }> = {
+  ...flowsPluralsEsMX,
+  "home.inbox.some": {
+    one: "{count} ficha recibida espera ser abierta.",
+    many: "{count} de fichas recibidas esperan ser abiertas.",
+    other: "{count} fichas recibidas esperan ser abiertas.",
+  },
 };
