@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from medcrypt.companion.app import Companion, open_companion
-from medcrypt.companion.cli.messages import collect_tokens, seal_body
+from medcrypt.companion.cli.messages import add_split_flags, collect_tokens, seal_body, split_limit
 from medcrypt.companion.display import shown
 from medcrypt.companion.env import read_stdin
 from medcrypt.companion.i18n import N_, _, error
@@ -49,8 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                                                  "the current directory, ./<16 hex>.mcf, so "
                                                  "the file's own name is never uploaded)"))
     send.add_argument("--mime", help=_("MIME type (default: guessed from the name)"))
-    send.add_argument("--max-chars", type=int, metavar="N",
-                      help=_("split the manifest token"))
+    add_split_flags(send)
     send.set_defaults(handler=run_send)
 
     about = _("decrypt a received container")
@@ -108,7 +107,8 @@ def run_send(args: argparse.Namespace) -> int:
                                  direction=session.own_direction, name=src_path.name,
                                  mime_type=mime.lower())
             lines = seal_body(comp, pairing_hex, manifest.to_bytes(),
-                              ContentType.ATTACHMENT_MANIFEST, args.max_chars)
+                              ContentType.ATTACHMENT_MANIFEST,
+                              split_limit(comp, pairing_hex, args))
             comp.add_history({"pairing": pairing_hex, "way": "sent", "kind": "file",
                               "epoch": format_epoch(epoch_of(comp.clock.now())),
                               "at": comp.clock.now().isoformat(),

@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from medcrypt.companion import names
+from medcrypt.companion import chat_apps, names
 from medcrypt.companion.app import Companion, open_companion
 from medcrypt.companion.display import shown
 from medcrypt.companion.env import read_stdin
@@ -37,9 +37,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     enc = sub.add_parser("encrypt", help=about, description=about)
     enc.add_argument("--pairing", metavar="ID", help=_("pairing tag, id or unique prefix "
                                                        "(optional with a single pairing)"))
-    enc.add_argument("--max-chars", type=int, metavar="N",
-                     help=_("split into parts of at most N characters "
-                            "(1600 for WhatsApp, 4096 for Telegram)"))
+    add_split_flags(enc)
     enc.add_argument("--no-history", action="store_true", help=_("do not keep a local copy"))
     enc.set_defaults(handler=run_encrypt)
 
@@ -50,9 +48,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dec.set_defaults(handler=run_decrypt)
 
 
-def split_for(token: str, max_chars: int | None) -> list[str]:
-    if max_chars is None:
-        return [token]
+def add_split_flags(parser: argparse.ArgumentParser) -> None:
+    """``--platform`` and ``--max-chars``, shared by ``encrypt`` and ``send-file``."""
+    parser.add_argument("--platform", choices=sorted(chat_apps.APPS),
+                        help=_("the chat app you paste into, for this message (default: the "
+                               "pairing's, set with 'medcrypt pair platform'; WhatsApp if "
+                               "none is set)"))
+    parser.add_argument("--max-chars", type=int, metavar="N",
+                        help=_("split into parts of at most N characters instead "
+                               "(1600 for WhatsApp, 4096 for Telegram)"))
+
+
+def split_limit(comp: Companion, pairing_hex: str, args: argparse.Namespace) -> int:
+    """Where this message's tokens are split: see :mod:`companion.chat_apps`."""
+    return chat_apps.max_chars(comp.state["pairings"][pairing_hex],
+                               flag_app=args.platform, flag_chars=args.max_chars)
+
+
+def split_for(token: str, max_chars: int) -> list[str]:
     if max_chars < MIN_MAX_CHARS:
         raise error(ConfigError, N_("must be at least {n}"), key="--max-chars",
                     n=MIN_MAX_CHARS)
@@ -60,7 +73,7 @@ def split_for(token: str, max_chars: int | None) -> list[str]:
 
 
 def seal_body(comp: Companion, pairing_hex: str, body: bytes, content_type: ContentType,
-              max_chars: int | None) -> list[str]:
+              max_chars: int) -> list[str]:
     """Encrypt one body; returns the lines to print (escrow deposit first, if due)."""
     session = comp.session(pairing_hex)
     result = session.encrypt(body, content_type, clock=comp.clock)
@@ -80,7 +93,7 @@ def run_encrypt(args: argparse.Namespace) -> int:
     with open_companion(args) as comp:
         pairing_hex = comp.resolve_pairing(args.pairing)
         lines = seal_body(comp, pairing_hex, text.encode("utf-8"), ContentType.TEXT,
-                          args.max_chars)
+                          split_limit(comp, pairing_hex, args))
         if not args.no_history:
             comp.add_history({"pairing": pairing_hex, "way": "sent",
                               "epoch": format_epoch(epoch_of(comp.clock.now())),

@@ -32,7 +32,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from medcrypt.companion import names
+from medcrypt.companion import chat_apps, names
 from medcrypt.companion.app import open_companion
 from medcrypt.companion.cli import pair_upgrade, pair_v3
 from medcrypt.companion.display import shown
@@ -154,6 +154,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     label.add_argument("--clear", action="store_true", help=_("remove the label"))
     label.add_argument("--json", action="store_true", help=json_help)
     label.set_defaults(handler=run_label)
+
+    about = _("the chat app you use for a pairing, so its tokens are split to fit it")
+    app = verbs.add_parser("platform", help=about, description=about)
+    app.add_argument("pairing", metavar="TAG|PAIRING",
+                     help=_("the pairing's tag (K7Q-2MX) or id (a unique prefix)"))
+    app.add_argument("platform", choices=sorted(chat_apps.APPS),
+                     help=_("the app you paste this pairing's tokens into"))
+    app.add_argument("--json", action="store_true", help=json_help)
+    app.set_defaults(handler=run_platform)
 
     about = _("this device's pairings: tag, label, protocol")
     listing = verbs.add_parser("list", help=about, description=about)
@@ -307,11 +316,27 @@ def run_label(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_platform(args: argparse.Namespace) -> int:
+    """Record the chat app this person uses for the pairing (sealed in the keystore,
+    never sent): ``encrypt`` and ``send-file`` split for it from then on."""
+    with open_companion(args) as comp:
+        pairing_hex = comp.resolve_pairing(args.pairing)
+        comp.state["pairings"][pairing_hex]["platform"] = args.platform
+        comp.commit()
+    name, limit = chat_apps.APPS[args.platform]
+    _emit(args, {"pairing_id": pairing_hex, "tag": tag_of_hex(pairing_hex),
+                 "platform": args.platform, "max_chars": limit},
+          [_("Pairing {tag}: tokens are now split for {app} (at most {n} characters each)",
+             tag=tag_of_hex(pairing_hex), app=name, n=limit)])
+    return 0
+
+
 def run_list(args: argparse.Namespace) -> int:
     with open_companion(args) as comp:
         rows = [{"pairing_id": p, "tag": tag_of_hex(p),
                  "label": names.label_of(comp.state["pairings"][p]),
                  "protocol": comp.protocol(p),
+                 "platform": chat_apps.app_of(comp.state["pairings"][p]),
                  "paired_at": comp.state["pairings"][p]["paired_at"]}
                 for p in comp.pairing_ids()]
     rows.sort(key=lambda r: r["paired_at"])
