@@ -4,9 +4,9 @@ traffic drains and strangers' commands are answered at the same time.
 
 A stranger has no identity row, so the bot answers them straight from the adapter
 (``Outcome.direct_replies``), outside the outbox. Paced by a per-process pacer, those
-answers came on top of the outbox's shared slots: one real bot on PostgreSQL, relaying
-a flood to Telegram while strangers send ``/help``, put about twice the rate into a
-second. The fake Bot API notes every send's arrival (``worst_send_window``).
+answers came on top of the outbox's shared slots: one real bot on PostgreSQL, draining
+a backlog to Telegram while strangers send ``/help``, put 9 sends into a second at
+4/s + burst 2. The fake Bot API notes every send's arrival (``worst_send_window``).
 """
 
 from __future__ import annotations
