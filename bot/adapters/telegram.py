@@ -48,6 +48,7 @@ from telegram.ext import Application, ApplicationBuilder
 
 from medcrypt.bot.adapters.http_listener import Listener
 from medcrypt.bot.adapters.pacing import Pacer
+from medcrypt.bot.adapters.replies import PacedReplies
 from medcrypt.bot.adapters.shapes import telegram_media
 from medcrypt.bot.adapters.tg_polling import Poller, retry_after_seconds
 from medcrypt.bot.adapters.tg_request import AiohttpRequest
@@ -63,6 +64,7 @@ from medcrypt.bot.domain.messages import Document, Media, OutKind, Platform
 from medcrypt.bot.domain.sender import Delivery
 from medcrypt.bot.domain.splitting import split_reply, utf16_units
 from medcrypt.bot.outbox.errors import Permanent, RetryAfter, Transient, Unreachable
+from medcrypt.bot.outbox.pacing import ReplySlot
 from medcrypt.bot.relay.intake import Intake, Outcome
 from medcrypt.crypto.errors import ConfigError, TransportError
 
@@ -133,7 +135,8 @@ class TelegramAdapter:
                  on_unparseable: Callable[[int], Awaitable[None]] = _not_audited,
                  on_refused: Callable[[str, str], Awaitable[None]] | None = None,
                  health: LoopHealth | None = None, poll_lease: PollLease | None = None,
-                 poll_tag: str = "", outbox_paced: bool = False) -> None:
+                 poll_tag: str = "", outbox_paced: bool = False,
+                 reply_slot: ReplySlot | None = None) -> None:
         self._settings = settings
         #: None: this process is the only poller (SQLite, or a single replica).
         self._poll_lease = poll_lease
@@ -158,6 +161,10 @@ class TelegramAdapter:
         self._pacer = Pacer(settings.telegram.global_messages_per_second)
         #: Outbox sends: paced by the claim when the replicas share the pacing.
         self._send_pacer = Pacer(0) if outbox_paced else self._pacer
+        #: Direct replies take shared slots when the replicas share the pacing, sent by
+        #: a task of their own (else this process's pacer paces them with the outbox's).
+        self._replies = None if reply_slot is None else PacedReplies(
+            Platform.TELEGRAM, reply_slot, self._send_reply)
 
     def _build(self, token: str) -> Application:  # type: ignore[type-arg]
         tg = self._settings.telegram
@@ -239,7 +246,10 @@ class TelegramAdapter:
         return self.listener.stop if self.listener is not None else None
 
     async def stop(self) -> None:
-        """Release PTB's connections (after the loop has stopped)."""
+        """Send the direct replies still queued (a moment at most), then release PTB's
+        connections (after the loop has stopped)."""
+        if self._replies is not None:
+            await self._replies.drain(self._settings.telegram.request_timeout_seconds)
         await self.app.shutdown()
 
     def _report(self, up: bool, reason: str) -> None:
@@ -386,14 +396,21 @@ class TelegramAdapter:
             except TelegramError as exc:  # best effort: too old, no rights, already gone
                 log.info("delete_failed", reason=type(exc).__name__)
         limit = self._settings.telegram.max_message_chars
-        for text in outcome.direct_replies:
-            for piece in split_reply(text, limit, utf16_units):
+        pieces = [piece for text in outcome.direct_replies
+                  for piece in split_reply(text, limit, utf16_units)]
+        if self._replies is not None:
+            self._replies.put(str(chat_id), pieces)
+        else:
+            for piece in pieces:
                 await self._pacer.wait()
-                try:
-                    await self.app.bot.send_message(chat_id=chat_id, text=piece)
-                except TelegramError as exc:
-                    log.info("direct_reply_failed", reason=type(exc).__name__)
+                await self._send_reply(str(chat_id), piece)
         self._on_accepted()
+
+    async def _send_reply(self, chat_id: str, text: str) -> None:
+        try:
+            await self.app.bot.send_message(chat_id=int(chat_id), text=text)
+        except TelegramError as exc:
+            log.info("direct_reply_failed", reason=type(exc).__name__)
 
     # -- outbound (outbox Sender) -------------------------------------------------------
     async def send(self, delivery: Delivery) -> str:

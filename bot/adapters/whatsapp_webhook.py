@@ -43,6 +43,7 @@ from medcrypt.bot.domain.i18n import translate
 from medcrypt.bot.domain.messages import Document, Platform
 from medcrypt.bot.domain.sender import FileLinks
 from medcrypt.bot.domain.splitting import split_reply
+from medcrypt.bot.outbox.pacing import ReplySlot
 from medcrypt.bot.relay.intake import Intake
 from medcrypt.crypto.clock import Clock
 from medcrypt.crypto.keyless import pdf_wrap
@@ -65,8 +66,12 @@ class WhatsAppWebhook:
         on_accepted: Callable[[], None],
         on_status: Callable[[str, str, str | None], Awaitable[None]],
         on_refused: Callable[[str, str], Awaitable[None]] | None = None,
+        reply_slot: ReplySlot | None = None,
     ) -> None:
         self._settings = settings
+        #: Replicas sharing the pacing: each TwiML reply message takes a shared slot
+        #: (Twilio sends it, and counts it against the sender's rate, like any other).
+        self._reply_slot = reply_slot
         #: ``(platform, reason)`` of a request refused with 403, for the audit log.
         self._on_refused = on_refused
         self._validator = RequestValidator(auth_token)
@@ -133,7 +138,7 @@ class WhatsAppWebhook:
             log.info("inbound_media_unavailable")
             text = translate(self._intake.language_for(Platform.WHATSAPP, sender),
                              notices.MEDIA_UNAVAILABLE)
-            return Response(_twiml([text]), media_type="application/xml")
+            return Response(_twiml(await self._paced([text])), media_type="application/xml")
         outcome = self._intake.accept(
             platform=Platform.WHATSAPP, address=sender, dedupe_key=sid,
             # With media, Body is its caption: read like text (tokens relayed, words guarded).
@@ -147,7 +152,20 @@ class WhatsAppWebhook:
         limit = self._settings.whatsapp.max_message_chars
         replies = [piece for reply in outcome.direct_replies
                    for piece in split_reply(reply, limit)]
-        return Response(_twiml(replies), media_type="application/xml")
+        return Response(_twiml(await self._paced(replies)), media_type="application/xml")
+
+    async def _paced(self, replies: list[str]) -> list[str]:
+        """The reply messages that got a shared pacing slot, each answered once its
+        slot came (all of them when this process paces alone: Twilio queues a reply
+        beyond the sender's rate, and one process's replies are few)."""
+        if self._reply_slot is None:
+            return replies
+        for n in range(len(replies)):
+            if not await self._reply_slot(Platform.WHATSAPP):
+                log.info("direct_reply_paced_out", platform="whatsapp",
+                         pieces=len(replies) - n)
+                return replies[:n]
+        return replies
 
     async def _refuse(self, reason: str) -> Response:
         log.warning("twilio_webhook_refused", reason=reason)

@@ -72,7 +72,7 @@ from medcrypt.bot.domain.refusals import RefusalDigest
 from medcrypt.bot.domain.retention import prune
 from medcrypt.bot.domain.sender import Sender
 from medcrypt.bot.domain.services import Services
-from medcrypt.bot.outbox.pacing import SharedPacing
+from medcrypt.bot.outbox.pacing import ReplySlots, SharedPacing
 from medcrypt.bot.outbox.worker import OutboxWorker
 from medcrypt.bot.relay.intake import Intake
 from medcrypt.bot.relay.ratelimit import Limiter, RateLimiter, SharedRateLimiter
@@ -208,6 +208,20 @@ class BotApp:
         self.refusals = RefusalDigest()
         self.supervisor = Supervisor(self.health)
         senders: dict[Platform, Sender] = {}
+        lease = timedelta(seconds=settings.relay.outbox_lease_seconds)
+        # Replicas on PostgreSQL share each platform's send pacing, reserved in the
+        # outbox claim's transaction (ADR 0038); one process on SQLite paces in memory.
+        # Direct replies, sent by the adapters outside the outbox, take the same slots.
+        rates = {Platform.TELEGRAM: settings.telegram.global_messages_per_second,
+                 Platform.WHATSAPP: settings.whatsapp.global_messages_per_second}
+        # A send starts only if it ends before its claim can expire (ADR 0032 amendment
+        # 2), so a slot lies no further out than half of what the request timeout leaves.
+        send_timeout = max(settings.telegram.request_timeout_seconds,
+                           settings.whatsapp.request_timeout_seconds)
+        horizon = min(lease.total_seconds() / 3, (lease.total_seconds() - send_timeout) / 2)
+        pacing = None if self.roles is None or not any(r > 0 for r in rates.values()) \
+            else SharedPacing(rates, horizon=horizon)
+        reply_slot = None if pacing is None else ReplySlots(pacing, self.sessions).wait
         self.telegram: TelegramAdapter | None = None
         self.webhook: WhatsAppWebhook | None = None
         self.whatsapp: WhatsAppSender | None = None
@@ -221,7 +235,7 @@ class BotApp:
                 health=self.health,
                 poll_lease=self._poll_lease if self.roles is not None and polling else None,
                 poll_tag=self.roles.holder.rsplit(":", 1)[-1] if self.roles else "",
-                outbox_paced=self.roles is not None)
+                outbox_paced=self.roles is not None, reply_slot=reply_slot)
             self.health.register(telegram_adapter.LOOP_NAME)
             senders[Platform.TELEGRAM] = self.telegram
         if settings.whatsapp.enabled:
@@ -235,20 +249,14 @@ class BotApp:
             self.webhook = WhatsAppWebhook(
                 settings, auth_token=token, account_sid=sid, intake=self.intake,
                 sessions=self.sessions, clock=self.clock, on_accepted=self._wake,
-                on_status=self._status, on_refused=self._audit_refused)
+                on_status=self._status, on_refused=self._audit_refused,
+                reply_slot=reply_slot)
             self.health.register(WHATSAPP_LOOP)
-        lease = timedelta(seconds=settings.relay.outbox_lease_seconds)
-        # Replicas on PostgreSQL share each platform's send pacing, reserved in the
-        # outbox claim's transaction (ADR 0038); one process on SQLite paces in memory.
-        rates = {Platform.TELEGRAM: settings.telegram.global_messages_per_second,
-                 Platform.WHATSAPP: settings.whatsapp.global_messages_per_second}
-        pacing = None if self.roles is None or not any(r > 0 for r in rates.values()) \
-            else SharedPacing(rates, horizon=lease.total_seconds() / 3)
         self.worker = OutboxWorker(
             self.services, senders,
             concurrency=settings.relay.outbox_concurrency, lease=lease,
             file_links={Platform.WHATSAPP: self.webhook.file_links} if self.webhook else None,
-            pacing=pacing)
+            pacing=pacing, send_timeout=send_timeout)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._deferred: set[asyncio.Task[None]] = set()

@@ -11,12 +11,16 @@ bots, and each must count only its own work.
 
 Labels carry fixed words only (:mod:`bot.domain.events` lists them): a value outside
 the vocabulary is counted as ``other`` rather than exported, so no call site can put a
-phone number, chat id, pairing id, tag or token into a label by mistake.
+phone number, chat id, pairing id, tag or token into a label by mistake. The one label
+that is not a fixed word, a replica's id (``host:pid:random``, as ``cluster status``
+prints it), must have exactly that shape or is exported as ``other`` too.
 """
 
 from __future__ import annotations
 
 import math
+import re
+import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
@@ -41,8 +45,56 @@ JOBS: frozenset[str] = frozenset({"rotation", "shred_sweep"})
 BREAKGLASS_STATES: tuple[str, ...] = ("pending", "approved", "denied", "expired")
 
 
+#: A replica's id (``bot.app.roles.holder_id``): host name, pid, 8 random hex digits.
+_REPLICA_ID = re.compile(r"[A-Za-z0-9._-]{1,80}:[0-9]{1,10}:[0-9a-f]{8}")
+
+
 def _word(value: str, vocabulary: frozenset[str]) -> str:
     return value if value in vocabulary else OTHER
+
+
+def _replica(value: str) -> str:
+    return value if _REPLICA_ID.fullmatch(value) else OTHER
+
+
+class _Members:
+    """Who is in the cluster and who holds what - what ``cluster status`` lists - as the
+    probe last read it (PostgreSQL). A collector rather than labelled gauges, so a
+    replica that is gone, or a holder that changed, leaves no stale series behind."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._replicas: list[tuple[str, float, float]] = []
+        self._leases: list[tuple[str, str, float]] = []
+
+    def update(self, replicas: Iterable[tuple[str, float, float]],
+               leases: Iterable[tuple[str, str, float]]) -> None:
+        with self._lock:
+            self._replicas, self._leases = list(replicas), list(leases)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self._lock:
+            members, leases = self._replicas, self._leases
+        seen = GaugeMetricFamily("medcrypt_replica_last_seen_seconds",
+                                 "Seconds since each replica's last heartbeat, by the "
+                                 "database's clock (PostgreSQL)", labels=["replica"])
+        up = GaugeMetricFamily("medcrypt_replica_up_seconds",
+                               "Seconds since each replica started (PostgreSQL)",
+                               labels=["replica"])
+        for replica, up_s, seen_s in members:
+            seen.add_metric([_replica(replica)], seen_s)
+            up.add_metric([_replica(replica)], up_s)
+        holder = GaugeMetricFamily("medcrypt_role_holder",
+                                   "1 for the replica holding each role now (no series: "
+                                   "the role is free)", labels=["role", "replica"])
+        left = GaugeMetricFamily("medcrypt_role_lease_remaining_seconds",
+                                 "Seconds until each role's lease expires unless renewed "
+                                 "(0: free)", labels=["role"])
+        for role, replica, remaining in leases:
+            if remaining > 0:
+                holder.add_metric([role, _replica(replica)], 1.0)
+            left.add_metric([role], max(0.0, remaining))
+        yield from (seen, up, holder, left)
 
 
 class _Loops:
@@ -115,6 +167,8 @@ class BotMetrics:
         self.role_held_here = Gauge("medcrypt_role_held_here",
                                     "1 when this replica holds the role", ["role"], registry=r)
         self.replicas_alive.set(1)
+        self._members = _Members()
+        r.register(self._members)
         r.register(_Loops(health))
         # Every series exists from the start at 0, so rate() sees the first event.
         for kind in RELAYED_KINDS:
@@ -167,8 +221,12 @@ class BotMetrics:
             self.breakglass.labels(status).set(count)
 
     def set_cluster(self, *, alive: int, roles: Iterable[tuple[str, int, float, bool, bool]],
-                    ) -> None:
-        """``roles``: (role, epoch, age seconds, held by anyone, held by this replica)."""
+                    replicas: Iterable[tuple[str, float, float]] = (),
+                    leases: Iterable[tuple[str, str, float]] = ()) -> None:
+        """``roles``: (role, epoch, age seconds, held by anyone, held by this replica);
+        ``replicas``: (replica id, seconds up, seconds since seen); ``leases``: (role,
+        holder's replica id, seconds left)."""
+        self._members.update(replicas, leases)
         self.replicas_alive.set(alive)
         for role, epoch, age, held, mine in roles:
             self.role_epoch.labels(role).set(epoch)

@@ -110,7 +110,10 @@ class Probe:
             self._metrics.set_cluster(alive=len(view.alive()), roles=[
                 (lease.role, lease.epoch, lease.age_s, lease.remaining_s > 0,
                  lease.holder == self.holder and lease.remaining_s > 0)
-                for lease in view.leases])
+                for lease in view.leases],
+                replicas=[(r.replica_id, r.up_s, r.seen_ago_s) for r in view.replicas],
+                leases=[(lease.role, lease.holder, lease.remaining_s)
+                        for lease in view.leases])
 
     async def run(self, stop: asyncio.Event) -> None:
         """Check every :attr:`interval` seconds until ``stop`` is set (the first check

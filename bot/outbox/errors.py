@@ -47,3 +47,9 @@ class Unreachable(Permanent):
     can reach them until they write to it again. The bot's own notices to them (witness
     lines) are held until then; a relayed message fails like any permanent failure, so
     its sender is told."""
+
+
+class ClaimLapsed(Exception):
+    """This worker's claim on a row may have expired before its send could end: the
+    send is not started (another replica may own the row by now). Not a platform
+    error - nothing was sent - so it is not a :class:`SendFailed`."""

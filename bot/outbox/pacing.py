@@ -20,15 +20,16 @@ rather than going out on top of the next ones.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from medcrypt.bot.domain.messages import Platform
 from medcrypt.bot.domain.sender import Delivery
-from medcrypt.storage.db import Session
+from medcrypt.storage.db import Session, SessionFactory
 from medcrypt.storage.repos import pacing
 
 #: Pace this fraction below the platform's figure: its bucket and ours are not in step,
@@ -77,10 +78,12 @@ class ServerClock:
 @dataclass(frozen=True, slots=True)
 class Paced:
     """What one claim's reservation decided: each granted delivery with the monotonic
-    instant (this process's clock) at which it may be sent, and each delivery given back
-    with the seconds until it may be tried again."""
+    instants (this process's clock) at which its platform messages may be sent - one per
+    message, several for a notice split to fit the platform, none for an unpaced
+    platform - and each delivery given back with the seconds until it may be tried
+    again."""
 
-    granted: list[tuple[Delivery, float]]
+    granted: list[tuple[Delivery, tuple[float, ...]]]
     refused: list[tuple[Delivery, float]]
 
 
@@ -97,26 +100,40 @@ class SharedPacing:
         self.horizon = horizon
         self.clock = clock or ServerClock()
 
-    def reserve(self, session: Session, deliveries: Sequence[Delivery]) -> Paced:
-        """One statement per paced platform among ``deliveries``, in the claim order."""
+    def reserve(self, session: Session, deliveries: Sequence[Delivery],
+                sends: Callable[[Delivery], int] | None = None) -> Paced:
+        """One statement per paced platform among ``deliveries``, in the claim order.
+
+        ``sends(d)`` is how many platform messages ``d`` goes out as (a notice longer
+        than the platform's limit is split, ``bot.domain.splitting``); each takes its
+        own slot, so "rate + burst in every 1 s window" counts what the platform
+        receives. A delivery is granted only with all its slots; one whose last slot
+        lies past the horizon goes back whole (the slots it would have used stay
+        spent: the pace errs slow, never fast).
+        """
         by_platform: dict[Platform, list[Delivery]] = {}
         for d in deliveries:
             by_platform.setdefault(d.platform, []).append(d)
-        granted: list[tuple[Delivery, float]] = []
+        granted: list[tuple[Delivery, tuple[float, ...]]] = []
         refused: list[tuple[Delivery, float]] = []
         for platform, group in by_platform.items():
             pace = self._paces.get(platform)
             if pace is None:
-                granted += [(d, 0.0) for d in group]
+                granted += [(d, ()) for d in group]
                 continue
             per_second, burst = pace
-            grant = pacing.reserve(session, platform.value, len(group),
+            counts = [max(1, sends(d)) if sends is not None else 1 for d in group]
+            grant = pacing.reserve(session, platform.value, sum(counts),
                                    per_second=per_second, burst=burst, horizon=self.horizon)
             start = self.clock.observe(grant.answered)
-            n = len(grant.delays)
-            granted += [(d, start + delay) for d, delay in zip(group[:n], grant.delays,
-                                                              strict=True)]
-            refused += [(d, grant.retry_in) for d in group[n:]]
+            slots = [start + delay for delay in grant.delays]
+            offset = 0
+            for d, count in zip(group, counts, strict=True):
+                if offset + count <= len(slots):
+                    granted.append((d, tuple(slots[offset:offset + count])))
+                else:
+                    refused.append((d, grant.retry_in))
+                offset += count
         return Paced(granted, refused)
 
     def late_after(self, platform: Platform) -> float:
@@ -139,3 +156,40 @@ class SharedPacing:
         if not grant.delays:
             return None, grant.retry_in
         return self.clock.observe(grant.answered) + grant.delays[0], 0.0
+
+
+#: What an adapter awaits before each direct reply it sends itself (outside the outbox):
+#: True once the reply's shared slot has come, False when none is free soon.
+ReplySlot = Callable[[Platform], Awaitable[bool]]
+
+
+class ReplySlots:
+    """Direct replies - to a stranger, who has no identity row and so no outbox queue,
+    or after an erasure - take the same shared slots as the outbox's sends.
+
+    Paced per process they came on top of the clinic-wide rate (ADR 0038 amendment 2).
+    One reservation per platform message, in its own short transaction off the event
+    loop: a round trip and a commit per reply, which only replies that bypass the
+    outbox pay (relayed traffic never does). A reply whose slot is not free within the
+    pacing horizon is not sent (:meth:`wait` answers False): a flood of strangers must
+    not hold a webhook answer, or the relayed messages queued behind it, for longer.
+    """
+
+    def __init__(self, pacing: SharedPacing, sessions: SessionFactory) -> None:
+        self._pacing = pacing
+        self._sessions = sessions
+
+    async def wait(self, platform: Platform) -> bool:
+        pacing, sessions = self._pacing, self._sessions
+
+        def reserve() -> tuple[float | None, float]:
+            with sessions.begin() as s:
+                return pacing.reserve_one(s, platform, pacing.horizon)
+
+        at, _retry_in = await asyncio.to_thread(reserve)
+        if at is None:
+            return False
+        wait = at - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return True

@@ -33,6 +33,7 @@ from medcrypt.bot.domain.services import Services
 from medcrypt.bot.outbox import queue
 from medcrypt.bot.outbox.backoff import backoff_seconds
 from medcrypt.bot.outbox.errors import (
+    ClaimLapsed,
     Permanent,
     RateLimited,
     RetryAfter,
@@ -56,7 +57,7 @@ class OutboxWorker:
         lease: timedelta = timedelta(seconds=30),
         file_links: Mapping[Platform, FileLinks] | None = None,
         rand: Callable[[], float] | None = None, repair_every: float = 60.0,
-        pacing: SharedPacing | None = None,
+        pacing: SharedPacing | None = None, send_timeout: float | None = None,
     ) -> None:
         self._sessions = services.sessions
         self._services = services
@@ -76,8 +77,17 @@ class OutboxWorker:
         #: Send pacing shared with the other replicas, reserved in the claim transaction
         #: (PostgreSQL); None: the senders pace themselves (one process, SQLite).
         self._pacing = pacing
-        #: Row id -> its paced send's slot: the monotonic instant it may start at.
-        self._not_before: dict[int, float] = {}
+        #: The longest one platform call may take (the adapters' request timeouts). A
+        #: send starts only if it ends before this worker's view of its claim expires.
+        self._send_timeout = send_timeout if send_timeout is not None else max(
+            services.settings.telegram.request_timeout_seconds,
+            services.settings.whatsapp.request_timeout_seconds)
+        #: Row id -> the monotonic instant its claim may expire, at the earliest: taken
+        #: *before* the claim statement, so never later than the database's own expiry.
+        self._claim_ends: dict[int, float] = {}
+        #: Row id -> its paced sends' slots: the monotonic instant each platform message
+        #: of it (several for a split notice) may start at.
+        self._not_before: dict[int, tuple[float, ...]] = {}
         self._wake = asyncio.Event()
         self.worker_id = secrets.token_hex(8)
         self.sent = 0
@@ -160,6 +170,7 @@ class OutboxWorker:
 
     def _claim(self, limit: int) -> list[Delivery]:
         now = self._services.clock.now()
+        ends = time.monotonic() + self._lease.total_seconds()
         with self._sessions.begin() as s:
             claimed = rows.claim(s, now=now, lease=self._lease, worker=self.worker_id,
                                  limit=limit, postgres=self._postgres)
@@ -168,6 +179,7 @@ class OutboxWorker:
                 deliveries = self._paced(s, deliveries, now)
         sending = {d.row_id for d in deliveries}
         self._claims.update((r.id, claim_of(r)) for r in claimed if r.id in sending)
+        self._claim_ends.update((i, ends) for i in sending)
         return deliveries
 
     def _paced(self, s: Session, deliveries: list[Delivery], now: datetime) -> list[Delivery]:
@@ -179,14 +191,28 @@ class OutboxWorker:
         its attempt given back (pacing is not a failure).
         """
         assert self._pacing is not None
-        paced = self._pacing.reserve(s, deliveries)
+        paced = self._pacing.reserve(s, deliveries, self._sends_left)
         for d, retry_in in paced.refused:
             rows.mark_retry(s, d.row_id, now + timedelta(seconds=retry_in), "paced", now,
                             refund_attempt=True)
-        for d, slot in paced.granted:
-            if slot > 0:  # 0: a platform without pacing
-                self._not_before[d.row_id] = slot
-        return [d for d, _slot in paced.granted]
+        for d, slots in paced.granted:
+            if slots:  # none: a platform without pacing
+                self._not_before[d.row_id] = slots
+        return [d for d, _slots in paced.granted]
+
+    def _pieces(self, d: Delivery) -> list[str] | None:
+        """The platform messages a split notice goes out as; None for one send."""
+        if d.kind != OutKind.NOTICE.value or not d.body:
+            return None
+        pieces = self._services.channels[d.platform].split(d.body)
+        return pieces if len(pieces) > 1 else None
+
+    def _sends_left(self, d: Delivery) -> int:
+        """How many platform messages ``d`` still takes: each needs a pacing slot."""
+        pieces = self._pieces(d)
+        if pieces is None:
+            return 1
+        return max(1, len(pieces) - self._pieces_sent.get(d.row_id, 0))
 
     async def _wait_for_slot(self, d: Delivery, slot: float) -> float | None:
         """Sleep until the paced send's ``slot``; None when it may go now, else the
@@ -257,14 +283,13 @@ class OutboxWorker:
     # -- send -------------------------------------------------------------------------
     async def _send_one(self, d: Delivery) -> None:
         claim = self._claims.pop(d.row_id)
-        slot = self._not_before.pop(d.row_id, None)
-        if slot is not None:
-            retry_in = await self._wait_for_slot(d, slot)
-            if retry_in is not None:  # pacing, not a failure: the attempt is given back
-                self._record_failure(d, claim, RetryAfter("paced", retry_in))
-                return
+        slots = self._not_before.pop(d.row_id, ())
+        ends = self._claim_ends.pop(d.row_id, float("inf"))
         try:
-            platform_id = await self._send_pieces(d)
+            platform_id = await self._send_pieces(d, slots, ends)
+        except ClaimLapsed:
+            self._give_back_unsent(d, claim)
+            return
         except SendFailed as exc:
             self._record_failure(d, claim, exc)
             return
@@ -276,26 +301,63 @@ class OutboxWorker:
         self._services.events.send_outcome(d.platform.value, "sent")
         await self._mark_sent_soon(claim, platform_id)
 
-    async def _send_pieces(self, d: Delivery) -> str:
+    async def _send_pieces(self, d: Delivery, slots: tuple[float, ...] = (),
+                           claim_ends: float = float("inf")) -> str:
         """Send ``d``, as several platform messages when its text is longer than the
         recipient's platform takes (:mod:`bot.domain.splitting`); the id of the last.
 
         Split here, on the text as it finally goes out, so whatever produced it (a list
         that grew, a translation) is measured as sent. A retry after a failure part-way
         resumes at the first piece not yet sent (remembered in memory: after a restart
-        the row is in doubt like any other and is sent again whole).
+        the row is in doubt like any other and is sent again whole). With shared pacing
+        each platform message waits for its own slot (``slots``, one per message the
+        claim reserved): the platform counts messages, not rows. No message starts
+        unless it can end before the claim may expire (``claim_ends``).
         """
         sender = self._senders[d.platform]
-        if d.kind != OutKind.NOTICE.value or not d.body:
-            return await sender.send(d)
-        pieces = self._services.channels[d.platform].split(d.body)
-        if len(pieces) == 1:
+        pieces = self._pieces(d)
+        if pieces is None:
+            await self._before_send(d, slots, 0, claim_ends)
             return await sender.send(d)
         platform_id = ""
-        for n in range(self._pieces_sent.get(d.row_id, 0), len(pieces)):
+        first = self._pieces_sent.get(d.row_id, 0)
+        for n in range(first, len(pieces)):
+            await self._before_send(d, slots, n - first, claim_ends)
             platform_id = await sender.send(replace(d, body=pieces[n]))
             self._pieces_sent[d.row_id] = n + 1
         return platform_id
+
+    async def _before_send(self, d: Delivery, slots: tuple[float, ...], n: int,
+                           claim_ends: float) -> None:
+        """Wait for the ``n``-th platform message's pacing slot; raise
+        :class:`RetryAfter` (pacing, not a failure: the attempt is given back) when it
+        missed its slot and no new one is free soon.
+
+        Then the claim's fence for a call outside the database, as ADR 0032 asks of the
+        Telegram poll: the send starts only if it will end (its request timeout) before
+        this worker's earliest view of the claim's expiry. A replica paused between
+        its claim and its send (SIGSTOP, a stall) would otherwise wake and send a row
+        that another replica has meanwhile claimed again and sent: a second copy, after
+        the messages queued behind it - out of order (ADR 0032 amendment, witness lines).
+        Raises :class:`ClaimLapsed`; the row was not sent.
+        """
+        if n < len(slots):
+            retry_in = await self._wait_for_slot(d, slots[n])
+            if retry_in is not None:
+                raise RetryAfter("paced", retry_in)
+        if time.monotonic() + self._send_timeout >= claim_ends:
+            raise ClaimLapsed
+
+    def _give_back_unsent(self, d: Delivery, claim: Claim) -> None:
+        """A row whose claim lapsed before its send could start: due again at once, the
+        attempt given back - unless a newer claim owns it already (then it is theirs)."""
+        now = self._services.clock.now()
+        with self._sessions.begin() as s:
+            row = rows.get_claimed(s, claim)
+            if row is not None:
+                rows.mark_retry(s, row.id, now, "claim-lapsed", now, refund_attempt=True)
+        log.info("outbox_claim_lapsed", platform=d.platform.value, superseded=row is None)
+        self._services.events.send_outcome(d.platform.value, "retry")
 
     async def _mark_sent_soon(self, claim: Claim, platform_id: str) -> None:
         """Record a send, sharing one transaction with the sends that finished in the

@@ -7,7 +7,9 @@ paused - as a SIGSTOPped or GC-stalled replica would be - past its lease. Worker
 recovery finds the row in doubt, Twilio has no such message, so the row is due again;
 B claims it anew and sends it. Then A wakes, sends its copy and reports "sent" with
 its own SID: that late outcome must not replace B's, or B's delivery receipts would
-name a message the row no longer knows.
+name a message the row no longer knows. Since ADR 0032 amendment 2, A does not even send:
+its send could not end before its claim expired, so it gives the row up unsent (its
+outcome, fenced like the others, changes nothing either).
 """
 
 from __future__ import annotations
@@ -33,14 +35,16 @@ KEYRING = Keyring({1: os.urandom(32)})
 NUMBER = "+15550004444"
 #: Short enough for the test to wait it out on the database's own clock.
 LEASE_SECONDS = 1.0
+#: The sender's request timeout: a send starts only this long before its claim ends.
+SEND_TIMEOUT = 0.3
 
 
 def _worker(engine: object, tw: FakeTwilio) -> OutboxWorker:
     settings = parse_settings({})
     services = build_services(settings, SystemClock(), environ={}, keyring=KEYRING,
                               engine=engine)  # type: ignore[arg-type]
-    return OutboxWorker(services, {Platform.WHATSAPP: sender_for(tw, 5.0)},
-                        lease=timedelta(seconds=LEASE_SECONDS))
+    return OutboxWorker(services, {Platform.WHATSAPP: sender_for(tw, SEND_TIMEOUT)},
+                        lease=timedelta(seconds=LEASE_SECONDS), send_timeout=SEND_TIMEOUT)
 
 
 async def test_a_paused_workers_late_sent_does_not_overwrite_the_newer_claim(
@@ -66,11 +70,15 @@ async def test_a_paused_workers_late_sent_does_not_overwrite_the_newer_claim(
             newer = s.get(OutboxMessage, row_id)
             assert newer is not None and newer.status == "sent"
             b_sid = newer.platform_message_id
-        await asyncio.gather(*(a._send_one(d) for d in paused))  # A wakes: late "sent"
+        stale_claim = a._claims[row_id]
+        await asyncio.gather(*(a._send_one(d) for d in paused))  # A wakes, too late
+        # A pause that fell inside the platform call instead: the request left in time,
+        # its answer is recorded late - and is dropped by the fence.
+        a._record_sent_many([(stale_claim, "SM" + "0" * 32)])
         with sessions() as s:
             after = s.get(OutboxMessage, row_id)
             assert after is not None
             assert (after.status, after.platform_message_id) == ("sent", b_sid), (
                 "a stale claim's outcome overwrote the newer claim's")
-        assert len(tw.messages_to(NUMBER)) == 2  # both really went out; the row keeps B's
+        assert len(tw.messages_to(NUMBER)) == 1  # A's claim had lapsed: it sent nothing
     engine.dispose()

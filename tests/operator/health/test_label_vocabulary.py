@@ -58,3 +58,28 @@ def test_two_bots_in_one_process_count_apart() -> None:
         "medcrypt_messages_relayed_total", kind="token") == 1
     assert parse(second.render().decode()).value(
         "medcrypt_messages_relayed_total", kind="token") == 0
+
+
+def test_a_replica_label_must_have_the_replica_ids_shape() -> None:
+    """The replica label is the one that is not a fixed word: anything that is not a
+    ``host:pid:hex`` id - a phone number put there by mistake - is exported as other."""
+    metrics = BotMetrics(LoopHealth())
+    metrics.set_cluster(alive=2, roles=[],
+                        replicas=[("bot-a.clinic:4242:0a1b2c3d", 60.0, 1.0),
+                                  ("+15551230001", 5.0, 2.0)],
+                        leases=[("scheduler", "+15551230001", 3.0),
+                                ("telegram_poller", "bot-a.clinic:4242:0a1b2c3d", 4.0),
+                                ("audit_checkpointer", "bot-a.clinic:4242:0a1b2c3d", 0.0)])
+    result = parse(metrics.render().decode())
+    assert "15551230001" not in result.text
+    assert result.value("medcrypt_replica_last_seen_seconds",
+                        replica="bot-a.clinic:4242:0a1b2c3d") == 1.0
+    assert result.value("medcrypt_replica_up_seconds", replica="other") == 5.0
+    assert result.value("medcrypt_role_holder", role="scheduler", replica="other") == 1.0
+    assert result.value("medcrypt_role_holder", role="telegram_poller",
+                        replica="bot-a.clinic:4242:0a1b2c3d") == 1.0
+    # A free role has no holder series, and no time left.
+    assert not [s for s in result.samples if s.name == "medcrypt_role_holder"
+                and s.labels["role"] == "audit_checkpointer"]
+    assert result.value("medcrypt_role_lease_remaining_seconds",
+                        role="audit_checkpointer") == 0.0

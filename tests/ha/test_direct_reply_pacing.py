@@ -1,0 +1,85 @@
+"""Direct replies take the shared pacing too (issue 18, "Rates hold"; ADR 0038
+amendment 2): the clinic-wide Telegram rate stays within rate + burst while relayed
+traffic drains and strangers' commands are answered at the same time.
+
+A stranger has no identity row, so the bot answers them straight from the adapter
+(``Outcome.direct_replies``), outside the outbox. Paced by a per-process pacer, those
+answers came on top of the outbox's shared slots: one real bot on PostgreSQL, draining
+a backlog to Telegram while strangers send ``/help``, put 9 sends into a second at
+4/s + burst 2. The fake Bot API notes every send's arrival (``worst_send_window``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from medcrypt.crypto.keyless.wire import Direction
+from medcrypt.sandbox import FakeTelegram
+from medcrypt.sandbox.fake_twilio import FakeTwilio
+from tests.support.databases import migrated_postgres_database
+from tests.support.ports import worker_port
+from tests.support.replicas import pair, post_until_accepted, start_cluster
+from tests.support.tokens import message_token
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.xdist_group("replicas")]
+
+#: Low enough that a loaded two-core host still sends at the pace, not below it.
+RATE = 4.0
+#: Half a second's worth, as the bot derives it from the rate.
+BURST = 2
+MESSAGES = 60
+STRANGERS = 20
+PAIRS = 5
+SECTIONS: dict[str, dict[str, object]] = {
+    "telegram": {"request_timeout_seconds": 2.0, "global_messages_per_second": RATE,
+                 "poll_timeout_seconds": 25},
+    "whatsapp": {"request_timeout_seconds": 2.0, "global_messages_per_second": 0},
+    "relay": {"outbox_lease_seconds": 6.0, "outbox_concurrency": 16,
+              "user_messages_per_minute": 0, "outbox_base_backoff_seconds": 0.05,
+              "outbox_max_backoff_seconds": 0.5, "v2_cutoff_date": "2100-01-01"},
+}
+
+
+@pytest.mark.timeout(240)
+def test_direct_replies_and_relayed_sends_share_the_rate(tmp_path: Path) -> None:
+    port0 = worker_port()
+    with migrated_postgres_database() as url, FakeTelegram() as tg, FakeTwilio(
+            webhook_url=f"http://127.0.0.1:{port0}/twilio/inbound") as tw:
+        cluster = start_cluster(tmp_path, tg, tw, url, port0, count=1, **SECTIONS)
+        try:
+            physicians = [6_500_001 + i for i in range(PAIRS)]
+            patients = [f"+1555330{i:04d}" for i in range(PAIRS)]
+            pids = [os.urandom(16) for _ in range(PAIRS)]
+            pair(cluster, physicians, patients, pids)
+            base = {d: len(tg.messages_to(d)) for d in physicians}
+            strangers = [6_600_001 + i for i in range(STRANGERS)]
+            flood = time.monotonic()
+            for i in range(MESSAGES):  # a backlog to Telegram, through the outbox ...
+                k = i % PAIRS
+                post_until_accepted(tw, patients[k], message_token(
+                    pids[k], Direction.PATIENT_TO_PHYSICIAN, index=2 * i + 1), f"SM{i:032x}")
+            for stranger in strangers:  # ... and, while it drains, strangers ask for help
+                tg.user_sends_text(stranger, "/help")
+
+            def relayed() -> int:
+                return sum(len(tg.messages_to(d)) - base[d] for d in physicians)
+
+            deadline = time.monotonic() + 90
+            while relayed() < MESSAGES and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(2.0)  # the last replies' slots
+            answered = sum(1 for s in strangers if tg.messages_to(s))
+        finally:
+            cluster.stop()
+        assert relayed() >= MESSAGES, relayed()
+        worst = tg.worst_send_window(since=flood)
+        print(f"\n1 replica on PostgreSQL, {MESSAGES} relayed + {STRANGERS} strangers' /help "
+              f"at {RATE:g}/s + burst {BURST}: worst 1 s window {worst}; "
+              f"{answered} strangers answered")
+        assert worst <= RATE + BURST, worst
+        # The replies shared the rate; they were not all dropped to make room.
+        assert answered >= STRANGERS / 2, answered
