@@ -129,7 +129,10 @@ function setupView(done: () => void): HTMLElement {
   const draw = (): void => {
     if (draft === null || (draft.step === "words" && draft.passphrase.language !== wordLanguage())) {
       void generatePassphrase(wordLanguage()).then((passphrase) => {
-        draft = { passphrase, step: "words" };
+        // Two draws can be in flight (a language switch re-renders): keep one, the
+        // language's of the moment, so the words shown are always the words expected.
+        const stale = draft === null || (draft.step === "words" && draft.passphrase.language !== wordLanguage());
+        if (stale && passphrase.language === wordLanguage()) draft = { passphrase, step: "words" };
         draw();
       }, (e: unknown) => {
         const error = errorLine();
