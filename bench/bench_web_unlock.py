@@ -34,7 +34,7 @@ from pathlib import Path
 from bench.harness import load_average
 from medcrypt.crypto.endpoint.keystore import PROFILE, KeystoreKey
 
-PASS = "quartz lantern orbit fennel"
+PASS = "orbit valley cabin noble ticket"  # the shape of a drawn passphrase (ADR 0042)
 
 
 def _cli_unlock_ms(blob: bytes) -> float:
@@ -69,7 +69,8 @@ def main(argv: list[str]) -> int:
     with (tempfile.TemporaryDirectory() as tmp,
           rig.serve(rig.build_page(Path(tmp) / "page")) as url,
           sync_playwright() as pw,
-          web_thread_open.prepared(pw, rig.CHROMIUM, args.messages) as (server, profile, shown)):
+          web_thread_open.prepared(pw, rig.CHROMIUM, args.messages) as prep):
+        server, profile, shown, patient_pass = prep
         ctx = rig.launch(pw, Path(tmp) / "profile")
         page = rig.open_page(ctx, url)
         rig.ok(page, "create", PASS, False)  # product profile
@@ -85,7 +86,8 @@ def main(argv: list[str]) -> int:
             fresh_tab.append((time.perf_counter() - start) * 1000)
             rig.ok(tab, "lock")
             tab.close()
-            opened = web_thread_open.cold_open(pw, rig.CHROMIUM, server, profile, shown, PASS)
+            opened = web_thread_open.cold_open(pw, rig.CHROMIUM, server, profile, shown,
+                                                patient_pass)
             load.append(opened.load_ms)
             unlocking.append(opened.unlock_ms)
             opening.append(opened.thread_ms)

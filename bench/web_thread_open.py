@@ -58,8 +58,9 @@ def _first_page(ctx: Any) -> Any:
 
 
 @contextlib.contextmanager
-def prepared(pw: Any, chromium: str, messages: int) -> Iterator[tuple[Any, Path, int]]:
-    """(server, patient profile, messages on the patient's thread)."""
+def prepared(pw: Any, chromium: str, messages: int) -> Iterator[tuple[Any, Path, int, str]]:
+    """(server, patient profile, messages on the patient's thread, the patient's
+    passphrase as the setup screen showed it)."""
     with tempfile.TemporaryDirectory() as tmp:
         build = web.build_web(Path(tmp) / "dist")
         with web.serve(build.outdir) as server:
@@ -68,7 +69,7 @@ def prepared(pw: Any, chromium: str, messages: int) -> Iterator[tuple[Any, Path,
             try:
                 physician, patient = _first_page(doc_ctx), _first_page(pat_ctx)
                 ready_and_set_up(physician, server)
-                ready_and_set_up(patient, server)
+                passphrase = ready_and_set_up(patient, server)
                 pair_web(physician, patient)
                 open_thread(patient, THREAD)
                 open_thread(physician, "Sam — knee")
@@ -81,7 +82,7 @@ def prepared(pw: Any, chromium: str, messages: int) -> Iterator[tuple[Any, Path,
             finally:
                 doc_ctx.close()
                 pat_ctx.close()
-            yield server, Path(tmp) / "patient", 2 * messages
+            yield server, Path(tmp) / "patient", 2 * messages, passphrase
 
 
 def cold_open(pw: Any, chromium: str, server: Any, profile: Path, shown: int,

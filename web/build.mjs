@@ -24,7 +24,10 @@ import * as esbuild from "esbuild";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PLACEHOLDER = "0".repeat(64);
 const SUMS = "bundle.sha256sums";
-const LIMIT_GZIP = 400 * 1024; // the issue's ceiling, libraries included (see the end)
+// The issue's ceiling, "the gzipped bundle <= 400 KB, libraries included": every file of
+// dist/, gzipped one by one at level 9 (as a static host serves them), summed, in KB of
+// 1000 bytes. Over it the build fails (exit 1), so no commit can grow past it unnoticed.
+export const LIMIT_GZIP = 400 * 1000;
 
 function argValue(name, fallback) {
   const i = process.argv.indexOf(name);
@@ -57,8 +60,8 @@ async function bundleOne(entry, options) {
 
 /**
  * The app: an ES module entry and the chunks it imports on demand, named by their content.
- * Code split off behind a dynamic `import()` (zxcvbn, the passphrase estimator only the
- * setup and export screens need) is precached like the rest but not fetched at start;
+ * Code split off behind a dynamic `import()` (the BIP-39 word lists only the setup screen
+ * needs, ADR 0042) is precached like the rest but not fetched at start;
  * `startup` lists the files an open loads (the entry and its static imports).
  */
 const APP_ENTRY = "src/app/main.ts";
@@ -199,16 +202,14 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const outdir = resolve(argValue("--outdir", join(HERE, "dist")));
   const result = await build(outdir);
   console.log(`web build: ${result.files.length} files in ${outdir}`);
-  const kib = (n) => (n / 1024).toFixed(1);
-  console.log(`web build: gzipped ${kib(result.gzipStartup)} KiB loaded at every open (limit ${LIMIT_GZIP / 1024} KiB), `
-    + `${kib(result.gzipOnDemand)} KiB on demand (${result.onDemand.join(", ") || "none"}), ${kib(result.gzipTotal)} KiB in all`);
+  const kb = (n) => (n / 1000).toFixed(1);
+  console.log(`web build: gzipped ${kb(result.gzipTotal)} KB in all (limit ${LIMIT_GZIP / 1000} KB, `
+    + `libraries included): ${kb(result.gzipStartup)} KB loaded at every open, `
+    + `${kb(result.gzipOnDemand)} KB on demand (${result.onDemand.join(", ") || "none"})`);
   console.log(`web build: bundle sha256 ${result.bundleHash}`);
-  if (result.gzipStartup > LIMIT_GZIP) {
-    console.error(`web build: what an open loads is over ${LIMIT_GZIP / 1024} KiB gzipped`);
-    process.exit(1);
-  }
   if (result.gzipTotal > LIMIT_GZIP) {
-    console.error(`web build: warning: with the on-demand chunks the bundle is over ${LIMIT_GZIP / 1024} KiB `
-      + "gzipped (the issue's ceiling counts everything; docs/adr/0029)");
+    console.error(`web build: the bundle is ${result.gzipTotal} bytes gzipped, over the ${LIMIT_GZIP}-byte `
+      + "ceiling (issue 14; docs/adr/0042)");
+    process.exit(1);
   }
 }

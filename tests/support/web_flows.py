@@ -4,21 +4,29 @@ labels and buttons on screen, reading results from the elements the screens mark
 
 Argon2id runs at the CLI's real cost (3 passes over 128 MiB) in every setup and unlock:
 on a loaded two-core machine that is seconds, hence the generous waits.
+
+The app draws the keystore passphrase itself (ADR 0042): setup reads the words off the
+screen and types them back, as a person copies them to paper and back. What was read is
+kept per browser context in ``PAPER`` (the test's sheet of paper), so a later ``unlock``
+types the same words.
 """
 
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
 from tests.support.web import READY, RecordingServer, open_app
 
-#: Rated "good" by zxcvbn (score >= 2, the CLI's floor); used by every flow test.
-PASS = "quartz lantern orbit fennel"
-#: Rated below the floor by the CLI's estimator.
-WEAK = "password123"
 SLOW_MS = 120_000
+#: The words each browser context was shown at setup, as its user wrote them down.
+PAPER: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+#: The drawn words on the setup screen, one ``li`` each, in order.
+WORDS = "[data-setup=words] ol[data-passphrase] li[data-word]"
+#: The confirmation field the words are typed back into.
+TYPED_BACK = "form[data-form=setup] input[name=passphrase]"
 
 
 #: What a flow test wants to see when a wait runs out: where the page is, what it shows.
@@ -60,19 +68,52 @@ def access_state(page: Any) -> str:
     return str(page.get_attribute("[data-access]", "data-access"))
 
 
-def set_up(page: Any, server: RecordingServer, passphrase: str = PASS) -> str:
-    """Open the app, set up a new keystore; returns the purge risk the screen warned of."""
+def read_words(page: Any) -> list[str]:
+    """The passphrase's words as the setup screen shows them."""
+    page.wait_for_selector(WORDS)
+    return [str(w).strip() for w in page.locator(WORDS).all_inner_texts()]
+
+
+def type_back(page: Any, typed: str) -> None:
+    """'I wrote them down', then type ``typed`` into the confirmation and submit."""
+    page.click("[data-action=words-written]")
+    page.fill(TYPED_BACK, typed)
+    page.click("form[data-form=setup] button[type=submit]")
+
+
+def set_up(page: Any, server: RecordingServer) -> str:
+    """Open the app, set up a new keystore with the words it shows (kept in ``PAPER``);
+    returns the purge risk the screen warned of."""
     open_app(page, server)
     show(page, "unlock")
     assert access_state(page) == "setup"
-    page.fill("form[data-form=setup] input[name=passphrase]", passphrase)
-    page.fill("form[data-form=setup] input[name=confirm]", passphrase)
-    page.click("form[data-form=setup] button[type=submit]")
+    words = " ".join(read_words(page))
+    type_back(page, words)
     page.wait_for_selector("[data-access=export]", timeout=SLOW_MS)
+    PAPER[page.context] = words
     return str(page.get_attribute("[data-purge]", "data-purge"))
 
 
-def unlock(page: Any, passphrase: str = PASS) -> None:
+async def set_up_async(page: Any) -> str:
+    """``set_up``'s reading and typing back on an async Playwright page already showing
+    the setup screen; waits for the export prompt and returns the words."""
+    await page.wait_for_selector(WORDS)
+    words = " ".join(w.strip() for w in await page.locator(WORDS).all_inner_texts())
+    await page.click("[data-action=words-written]")
+    await page.fill(TYPED_BACK, words)
+    await page.click("form[data-form=setup] button[type=submit]")
+    await page.wait_for_selector("[data-access=export]", timeout=SLOW_MS)
+    return words
+
+
+def written_down(page: Any) -> str:
+    """The words this page's browser context was shown at setup."""
+    return PAPER[page.context]
+
+
+def unlock(page: Any, passphrase: str | None = None) -> None:
+    """Type ``passphrase`` (by default the words written down at setup) and unlock."""
+    passphrase = written_down(page) if passphrase is None else passphrase
     show(page, "unlock")
     assert access_state(page) == "unlock"
     page.fill("form[data-form=unlock] input[name=passphrase]", passphrase)
@@ -84,12 +125,14 @@ def error_code(page: Any, scope: str = "main") -> str:
     return str(el.get_attribute("data-error"))
 
 
-def ready_and_set_up(page: Any, server: RecordingServer) -> None:
-    """A fresh app with a keystore, past the export prompt, on the pairing screen."""
+def ready_and_set_up(page: Any, server: RecordingServer) -> str:
+    """A fresh app with a keystore, past the export prompt, on the pairing screen;
+    returns the passphrase the screen showed."""
     set_up(page, server)
     page.click("[data-action=export-later]")
     page.wait_for_selector("[data-pair-step=choose]")
     page.wait_for_selector(READY)
+    return written_down(page)
 
 
 def token(page: Any, name: str) -> str:

@@ -35,6 +35,7 @@ from medcrypt.crypto.keyless.parts import PartAssembler, split_token
 from medcrypt.crypto.keyless.wire import Kind, find_tokens, parse_token
 from tests.support.rigs import Rig, until
 from tests.support.web import READY, RecordingServer
+from tests.support.web_flows import set_up_async
 from tests.support.webnode import WEB, ensure_node_modules, node
 
 #: Telegram's limit (sendMessage counts 4096 UTF-16 units; tokens are ASCII).
@@ -68,17 +69,16 @@ class WebCompanion:
         self.page = page
         self.csp = ""
 
-    async def set_up(self, server: RecordingServer, passphrase: str) -> None:
+    async def set_up(self, server: RecordingServer) -> str:
+        """Set up through the screen: read the drawn words, type them back; returns them."""
         page = self.page
         await self.open_app(server)
         await page.click("nav button[data-screen=unlock]")
         await page.wait_for_selector("[data-access=setup]")
-        await page.fill("form[data-form=setup] input[name=passphrase]", passphrase)
-        await page.fill("form[data-form=setup] input[name=confirm]", passphrase)
-        await page.click("form[data-form=setup] button[type=submit]")
-        await page.wait_for_selector("[data-access=export]", timeout=SLOW_MS)
+        passphrase = await set_up_async(page)
         await page.click("[data-action=export-later]")
         await page.wait_for_selector("[data-pair-step=choose]")
+        return passphrase
 
     async def open_app(self, server: RecordingServer) -> None:
         response = await self.page.goto(server.app_url)

@@ -54,7 +54,6 @@ from tests.support.clocks import MovableClock
 from tests.support.conversation import make_escrow
 from tests.support.rigs import PHYSICIAN_TG, Rig, live_bot, until
 from tests.support.v3pairing import register, replies_to, send_and_wait, v3_tokens_to
-from tests.support.web_flows import PASS
 from tests.support.web_interop import (
     Inbox,
     PythonCompanion,
@@ -156,7 +155,7 @@ async def test_a_thousand_messages_through_the_bot_each_read_exactly_once(
                 page = await ctx.new_page()
                 await page.clock.set_fixed_time(PAIRED_AT.timestamp())
                 browser_side = WebCompanion(page)
-                await browser_side.set_up(server, PASS)
+                passphrase = await browser_side.set_up(server)
                 pid, python = await _pair(live, browser_side)
                 phases["set up and pair"] = time.perf_counter() - started
                 # The bulk runs the app's thread transactions on a page of the app's
@@ -164,7 +163,7 @@ async def test_a_thousand_messages_through_the_bot_each_read_exactly_once(
                 # only one tab may hold the keystore.
                 functions = ThreadFunctions(page, pid.hex())
                 await functions.load(server.origin, await asyncio.to_thread(
-                    build_thread_functions, tmp_path), browser_side.csp, PASS)
+                    build_thread_functions, tmp_path), browser_side.csp, passphrase)
 
                 # ---- 1,000 messages in rounds, across the month boundary.
                 sent: dict[str, list[str]] = {"web": [], "python": []}
@@ -225,7 +224,7 @@ async def test_a_thousand_messages_through_the_bot_each_read_exactly_once(
                 await functions.close()
                 await page.clock.set_fixed_time(live.clock.now().timestamp())
                 await browser_side.open_app(server)
-                await browser_side.unlock(PASS)
+                await browser_side.unlock(passphrase)
                 await browser_side.open_thread()
                 shown = await browser_side.incoming()
                 assert parted >= 50  # long ones travelled as Telegram parts

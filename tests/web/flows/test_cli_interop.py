@@ -39,7 +39,7 @@ from tests.support.rigs import PATIENT_WA, PHYSICIAN_TG, START, Rig, live_bot, u
 from tests.support.terminal import EXE
 from tests.support.v3cli import document
 from tests.support.v3pairing import replies_to, send, send_and_wait, v3_tokens_to
-from tests.support.web_flows import PASS, SLOW_MS
+from tests.support.web_flows import SLOW_MS, set_up_async
 
 pytest.importorskip("playwright.async_api")
 from playwright.async_api import async_playwright
@@ -94,10 +94,7 @@ async def web_page(pw: Any, server: web.RecordingServer, args: list[str]) -> tup
     await page.wait_for_selector(web.READY)
     await page.click("nav button[data-screen=unlock]")
     await page.wait_for_selector("[data-access=setup]")
-    await page.fill("input[name=passphrase]", PASS)
-    await page.fill("input[name=confirm]", PASS)
-    await page.click("form[data-form=setup] button[type=submit]")
-    await page.wait_for_selector("[data-access=export]", timeout=SLOW_MS)
+    await set_up_async(page)
     await page.click("[data-action=export-later]")
     await page.wait_for_selector("[data-pair-step=choose]")
     return browser, page

@@ -55,7 +55,7 @@ def test_sealed_record_without_this_browser_does_not_open(
     page = rig.open_page(ctx, page_url)
     ok(page, "plantRecord", stolen)  # the value alone, no device key
     assert code(page, "unlock", PASS) == "keystore_device_key_missing"
-    ok(page, "create", "a different fine passphrase", True, True)  # a device key of its own
+    ok(page, "create", "shadow orange river cabin valley", True, True)  # its own device key
     ok(page, "lock")
     ok(page, "plantRecord", stolen)
     assert code(page, "unlock", PASS) == "keystore_device_key_mismatch"

@@ -16,7 +16,7 @@ from tests.support import web_keystore as rig
 from tests.support.web_keystore import PASS, code, ok
 
 P1, P2 = "11" * 16, "22" * 16
-EXPORT_PASS = "walnut harbor copper meadow"
+EXPORT_PASS = "walnut harbor copper meadow river"
 
 
 def test_restore_marks_every_pairing_and_refuses_to_step_on_them(
@@ -36,10 +36,11 @@ def test_restore_marks_every_pairing_and_refuses_to_step_on_them(
 
     ctx = rig.launch(pw, tmp_path / "phone-b")
     page = rig.open_page(ctx, page_url)
-    assert code(page, "restore", exported, "walnut harbor copper meadows") == \
+    assert code(page, "restore", exported, "walnut harbor copper meadow rivers") == \
         "keystore_wrong_passphrase"
     assert ok(page, "exists") is False
-    restored = ok(page, "restore", exported, EXPORT_PASS)
+    # The drawn words restore typed as a person copies them from paper.
+    restored = ok(page, "restore", exported, "Walnut HARBOR\ncopper  meadow river")
     assert restored["needRepair"] == [P1, P2]
     for pid in (P1, P2):
         assert ok(page, "needsRepair", pid) is True
@@ -84,4 +85,31 @@ def test_export_is_not_a_cli_keystore_and_back(pw: Playwright, page_url: str,
     ok(page, "lock")
     assert code(page, "restore", rig.b64e(exported), EXPORT_PASS) == "keystore_exists"
     assert ok(page, "restore", rig.b64e(exported), EXPORT_PASS, True, True)["needRepair"] == []
+    ctx.close()
+
+
+def test_an_export_under_a_chosen_passphrase_restores_and_unlocks_exactly_as_typed(
+        pw: Playwright, page_url: str, tmp_path: Path) -> None:
+    """Exports made before passphrases were drawn keep working: no strength rule on
+    restore or unlock, and no folding of case or spacing either, since the seal holds the
+    passphrase as it was typed then."""
+    ctx = rig.launch(pw, tmp_path / "phone")
+    page = rig.open_page(ctx, page_url)
+    chosen = "Quartz Lantern, orbit  fennel!"
+    legacy = ok(page, "legacyExport", chosen)
+    folded = "quartz lantern orbit fennel"
+    assert code(page, "restore", legacy, folded) == "keystore_wrong_passphrase"
+    ok(page, "restore", legacy, chosen)
+    ok(page, "lock")
+    assert code(page, "unlock", folded) == "keystore_wrong_passphrase"
+    assert code(page, "unlock", chosen.upper()) == "keystore_wrong_passphrase"
+    ok(page, "unlock", chosen)
+    # A short chosen one too ("no strength check on restore").
+    ok(page, "lock")
+    ctx.close()
+    ctx = rig.launch(pw, tmp_path / "phone-2")
+    page = rig.open_page(ctx, page_url)
+    ok(page, "restore", ok(page, "legacyExport", "pw"), "pw")
+    ok(page, "lock")
+    ok(page, "unlock", "pw")
     ctx.close()

@@ -77,6 +77,18 @@ export function randomBytes(n: number): Uint8Array {
 /** The default {@link Rng}: the OS. */
 export const osRng: Rng = randomBytes;
 
+/**
+ * A uniform integer in [0, bound) from the OS CSPRNG: libsodium's `randombytes_uniform`,
+ * which rejects the draws that would bias the result (no `% bound` skew). The web
+ * keystore's generated passphrase draws its words with it (ADR 0042).
+ */
+export function randomBelow(bound: number): number {
+  if (!Number.isInteger(bound) || bound < 1 || bound > 0xffffffff) {
+    throw new RangeError("randomBelow: bound must be an integer in [1, 2^32)");
+  }
+  return lib().randombytes_uniform(bound);
+}
+
 // --------------------------------------------------------------------------- AEAD
 
 /** AEAD_XChaCha20_Poly1305 (draft-irtf-cfrg-xchacha-03) encryption: `ciphertext || tag`. */

@@ -30,7 +30,7 @@ export type KeystoreErrorCode =
   | "keystore_not_found"
   /** Setup or restore over an existing keystore without saying `replace`. */
   | "keystore_exists"
-  /** The passphrase is below the CLI's floor (zxcvbn score 2, "fair"), or empty. */
+  /** A new seal's passphrase is not one this app generated (ADR 0042), or it is empty. */
   | "keystore_weak_passphrase"
   /** Sealing or the IndexedDB write failed: nothing was shown, the old state stands. */
   | "keystore_write_failed"

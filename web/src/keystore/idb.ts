@@ -4,7 +4,9 @@
  *
  *   "device-key" -> CryptoKey (non-extractable AES-GCM, device-key.ts)
  *   "keystore"   -> { version: 1, sealed: Uint8Array }   (wrapped, passphrase-sealed)
- *   "meta"       -> { created_at, last_export_at, persist_granted }   (no secrets)
+ *   "meta"       -> { created_at, last_export_at, persist_granted, passphrase_form? }
+ *                   (no secrets; passphrase_form "words": sealed under a generated
+ *                   passphrase, so unlock folds case and spacing, passphrase.ts)
  *
  * Why so thin a wrapper rather than a library: the keystore needs get, a multi-record
  * put and "await the transaction's `complete`" - the one thing that makes commit-before-
@@ -30,6 +32,8 @@ export interface MetaRecord {
   readonly created_at: string;
   readonly last_export_at: string | null;
   readonly persist_granted: boolean | null;
+  /** "words" when sealed under a generated passphrase (passphrase.ts); absent otherwise. */
+  readonly passphrase_form?: "words";
 }
 
 function request<T>(req: IDBRequest<T>): Promise<T> {

@@ -10,8 +10,11 @@ export { sessionOf, withSession, needsRepair, DOCUMENT_FORMAT } from "./document
 export type { KeystoreDocument, PairingRecord, JsonObject } from "./document.js";
 export type { Json } from "./canonical-json.js";
 export { exportFileName, openExport, EXPORT_MIME } from "./export-file.js";
-export { estimate, requireFair, MIN_SCORE, LABELS } from "./strength.js";
-export type { Strength } from "./strength.js";
+export {
+  canonicalOf, foldWords, generatePassphrase, generatedLanguage, requireGenerated, wordList,
+  GENERATED_FORM, LIST_SIZE, WORD_COUNT, WORD_LANGUAGES,
+} from "./passphrase.js";
+export type { Draw, GeneratedPassphrase, WordLanguage } from "./passphrase.js";
 export { currentPersistence, requestPersistence } from "./persistence.js";
 export type { PurgeRisk, StorageReport } from "./persistence.js";
 export { PROFILE, PROFILE_TEST_MINIMUM } from "./sealing.js";

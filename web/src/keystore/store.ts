@@ -28,7 +28,7 @@ import { openExport, sealExport } from "./export-file.js";
 import { get, openDatabase, putAll, type MetaRecord, type RecordKey, type SealedRecord } from "./idb.js";
 import { requestPersistence, type StorageReport } from "./persistence.js";
 import { MAGIC_KEYSTORE, PROFILE, raisedTo, SealingKey, weakerThan, type Argon2Profile } from "./sealing.js";
-import { requireFair, type Strength } from "./strength.js";
+import { canonicalOf, generatedLanguage, GENERATED_FORM, requireGenerated } from "./passphrase.js";
 import { acquireTabLock, type TabLock } from "./tab-lock.js";
 import type { Json } from "./canonical-json.js";
 
@@ -42,14 +42,11 @@ export interface KeystoreOptions {
 export interface CreateOptions extends KeystoreOptions {
   /** Overwrite a keystore that exists in this browser (the app asks the user first). */
   readonly replace?: boolean;
-  /** Words the attacker knows too (the user's name...), for the strength rating. */
-  readonly hints?: readonly string[];
 }
 
 export interface Created {
   readonly store: Keystore;
   readonly storage: StorageReport;
-  readonly strength: Strength;
 }
 
 export interface Restored {
@@ -103,16 +100,16 @@ export class Keystore {
   }
 
   /**
-   * Set up a new keystore: rate the passphrase (the CLI's floor), ask for persistent
-   * storage, make this browser's key, seal the first document and write it all at once.
+   * Set up a new keystore under a generated passphrase (`generatePassphrase(...).canonical`;
+   * anything else is `keystore_weak_passphrase`, ADR 0042), ask for persistent storage,
+   * make this browser's key, seal the first document and write it all at once.
    * `storage` tells the app what to warn about (persistence.ts).
    */
   static async create(passphrase: string, app: JsonObject = {}, opts: CreateOptions = {}): Promise<Created> {
-    const strength = await requireFair(passphrase, opts.hints ?? []);
+    await requireGenerated(passphrase);
     const now = opts.now ?? systemClock;
     const doc = newDocument(app);
-    const { store, storage } = await Keystore.#install(doc, passphrase, opts, now);
-    return { store, storage, strength };
+    return Keystore.#install(doc, passphrase, GENERATED_FORM, opts, now);
   }
 
   /**
@@ -120,8 +117,10 @@ export class Keystore {
    * here, before reading anything), then unwrap with the browser's key and open the seal.
    * A wrong passphrase is `keystore_wrong_passphrase` and writes nothing. A record sealed
    * under a weaker Argon2id cost than `opts.profile` is re-sealed (fresh salt) first.
+   * A keystore set up with a generated passphrase takes it typed with any case, accents
+   * and spacing (`canonicalOf`); any other (restored from a chosen one) exactly as typed.
    */
-  static async unlock(passphrase: string, opts: KeystoreOptions = {}): Promise<Keystore> {
+  static async unlock(typed: string, opts: KeystoreOptions = {}): Promise<Keystore> {
     await ready();
     const target = opts.profile ?? PROFILE;
     let store: Keystore | null = null;
@@ -135,6 +134,8 @@ export class Keystore {
       const deviceKey = await get<CryptoKey>(db, "device-key");
       if (deviceKey === undefined) throw new KeystoreError("keystore_device_key_missing");
       if (!(record.sealed instanceof Uint8Array)) throw new KeystoreError("keystore_damaged");
+      const meta = await get<MetaRecord>(db, "meta");
+      const passphrase = meta?.passphrase_form === GENERATED_FORM ? canonicalOf(typed) : typed;
       const inner = await unwrap(deviceKey, record.sealed);
       const opened = SealingKey.unlock(MAGIC_KEYSTORE, passphrase, inner);
       key = opened.key;
@@ -161,19 +162,33 @@ export class Keystore {
   /**
    * Restore an export into this browser (a new device key, the export's passphrase).
    * Every pairing in it comes back needing a re-pair or an authenticated reset: its
-   * ratchet would otherwise roll back (document.ts).
+   * ratchet would otherwise roll back (document.ts). No strength rule here: an export
+   * opens with the passphrase it was sealed under. When what was typed folds to a
+   * generated passphrase, that form is tried first (an export made at setup), then the
+   * text as typed (an older export under a chosen passphrase).
    */
-  static async restore(bytes: Uint8Array, passphrase: string, opts: CreateOptions = {}): Promise<Restored> {
+  static async restore(bytes: Uint8Array, typed: string, opts: CreateOptions = {}): Promise<Restored> {
     await ready();
     const now = opts.now ?? systemClock;
-    const opened = openExport(bytes, passphrase);
+    const canonical = canonicalOf(typed);
+    const generated = canonical !== typed && (await generatedLanguage(canonical)) !== null;
+    let passphrase = generated ? canonical : typed;
+    let opened;
+    try {
+      opened = openExport(bytes, passphrase);
+    } catch (e) {
+      if (!generated || !(e instanceof KeystoreError) || e.code !== "keystore_wrong_passphrase") throw e;
+      passphrase = typed;
+      opened = openExport(bytes, passphrase);
+    }
+    const form = (await generatedLanguage(passphrase)) !== null ? GENERATED_FORM : null;
     const doc = markRestored(opened.document, opened.exportedAt, now().toISOString());
-    const { store, storage } = await Keystore.#install(doc, passphrase, opts, now);
+    const { store, storage } = await Keystore.#install(doc, passphrase, form, opts, now);
     return { store, storage, needRepair: Object.keys(doc.pairings).sort(), exportedAt: opened.exportedAt };
   }
 
-  static async #install(doc: KeystoreDocument, passphrase: string, opts: CreateOptions, now: Clock):
-    Promise<{ store: Keystore; storage: StorageReport }> {
+  static async #install(doc: KeystoreDocument, passphrase: string, form: typeof GENERATED_FORM | null,
+    opts: CreateOptions, now: Clock): Promise<{ store: Keystore; storage: StorageReport }> {
     await ready();
     let store: Keystore | null = null;
     const lock = await acquireTabLock(() => store?.lock());
@@ -190,6 +205,7 @@ export class Keystore {
       store = new Keystore(db, deviceKey, key, doc, lock, now);
       const meta: MetaRecord = {
         created_at: now().toISOString(), last_export_at: null, persist_granted: storage.persistGranted,
+        ...(form === null ? {} : { passphrase_form: form }),
       };
       await store.#write(doc, [["device-key", deviceKey], ["meta", meta]]);
       return { store, storage };
@@ -265,12 +281,13 @@ export class Keystore {
   }
 
   /**
-   * The export file's bytes, sealed under `passphrase` (rated by the CLI's floor).
+   * The export file's bytes, sealed under `passphrase` (a generated one, as for setup:
+   * the app passes the keystore's own, ADR 0042).
    * The document records the export (which pairings it holds) in the same commit,
    * before the bytes are returned.
    */
   async exportSealed(passphrase: string, opts: { profile?: Argon2Profile } = {}): Promise<Uint8Array> {
-    await requireFair(passphrase);
+    await requireGenerated(passphrase);
     return this.#serial(async () => {
       const at = this.#now().toISOString();
       const current = this.#open().doc;

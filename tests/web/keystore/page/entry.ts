@@ -8,13 +8,14 @@
 // token comes out again, which is what the crash tests look for.
 
 import {
-  Keystore, KeystoreError, PROFILE, PROFILE_TEST_MINIMUM, estimate, currentPersistence,
-  sessionOf, type Json, type KeystoreDocument,
+  Keystore, KeystoreError, PROFILE, PROFILE_TEST_MINIMUM, currentPersistence, generatePassphrase,
+  sessionOf, type Json, type KeystoreDocument, type WordLanguage,
 } from "../../../../web/src/keystore/index.js";
 import { isWebKitPurgingBrowser } from "../../../../web/src/keystore/persistence.js";
 import { canonicalJson } from "../../../../web/src/keystore/canonical-json.js";
 import { unwrap } from "../../../../web/src/keystore/device-key.js";
-import { openExport } from "../../../../web/src/keystore/export-file.js";
+import { openExport, sealExport } from "../../../../web/src/keystore/export-file.js";
+import { newDocument } from "../../../../web/src/keystore/document.js";
 import { get, openDatabase, putAll } from "../../../../web/src/keystore/idb.js";
 import { MAGIC_KEYSTORE, SealingKey } from "../../../../web/src/keystore/sealing.js";
 import { MedCryptError } from "../../../../web/src/crypto/errors.js";
@@ -130,7 +131,7 @@ const T = {
   create: (pass: string, fast = true, replace = false) => wrapCall(async () => {
     const made = await Keystore.create(pass, { role: "patient" }, { profile: profile(fast), replace });
     store = made.store;
-    return { storage: made.storage, score: made.strength.score };
+    return { storage: made.storage };
   }),
   unlock: (pass: string, fast = true) => wrapCall(async () => {
     store = await Keystore.unlock(pass, { profile: profile(fast) });
@@ -243,11 +244,18 @@ const T = {
     return new TextDecoder().decode(padded).trimEnd();
   }),
   canonical: (value: Json) => wrapCall(() => canonicalJson(value)),
-  strength: (list: string[]) => wrapCall(async () => {
-    const out: number[] = [];
-    for (const p of list) out.push((await estimate(p)).score);
+  /** `n` passphrases drawn as the setup screen draws them (the OS RNG, this browser). */
+  generate: (language: WordLanguage, n: number) => wrapCall(async () => {
+    const out: { words: readonly string[]; canonical: string }[] = [];
+    for (let i = 0; i < n; i += 1) {
+      const drawn = await generatePassphrase(language);
+      out.push({ words: drawn.words, canonical: drawn.canonical });
+    }
     return out;
   }),
+  /** An export sealed under any passphrase, as one made before passphrases were drawn. */
+  legacyExport: (pass: string) => wrapCall(() =>
+    b64(sealExport(newDocument({ role: "patient" }), pass, new Date().toISOString(), PROFILE_TEST_MINIMUM))),
   persistence: () => wrapCall(() => currentPersistence()),
   webkitPurges: (userAgents: string[]) => wrapCall(() => userAgents.map(isWebKitPurgingBrowser)),
 };

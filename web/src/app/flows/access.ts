@@ -1,11 +1,13 @@
 /**
  * Setup and unlock: the one screen that opens the keystore (web/src/keystore).
  *
- * - No keystore in this browser: setup. The passphrase is rated by the keystore with the
- *   CLI's rule (zxcvbn score >= 2, ADR 0003) and refused below it; after setup the screen
- *   shows the purge risk the browser reported (Safari's 7 days, best-effort storage) and
- *   asks for an encrypted export at once, because a purge loses every pairing and an
- *   export is the only protection (ADR 0030).
+ * - No keystore in this browser: setup. The app draws the passphrase (five words from the
+ *   BIP-39 list of the user's language, web/src/keystore/passphrase.ts, ADR 0042), shows
+ *   it once with "write these down", and sets up only after the user typed it back (any
+ *   case, accents or spacing): a passphrase nobody wrote down is a keystore nobody can
+ *   open again. After setup the screen shows the purge risk the browser reported
+ *   (Safari's 7 days, best-effort storage) and asks for an encrypted export at once,
+ *   because a purge loses every pairing and an export is the only protection (ADR 0030).
  * - A keystore: unlock. A wrong passphrase is `keystore_wrong_passphrase`; a second tab is
  *   `keystore_open_in_another_tab` (the keystore's Web Lock). Both are shown as their
  *   translated code and nothing is written.
@@ -17,9 +19,12 @@
  * "Later" and on lock. JavaScript cannot zero a string; the garbage collector frees it.
  */
 import { h, replaceChildren } from "../dom.js";
-import { t } from "../i18n.js";
+import { language, t } from "../i18n.js";
 import { defineScreen } from "../screens.js";
-import { Keystore, exportFileName, EXPORT_MIME, type PurgeRisk } from "../../keystore/index.js";
+import {
+  Keystore, canonicalOf, exportFileName, generatePassphrase, EXPORT_MIME, WORD_COUNT,
+  type GeneratedPassphrase, type PurgeRisk, type WordLanguage,
+} from "../../keystore/index.js";
 import { button, errorLine, field, say, section, statusLine } from "./ui.js";
 import { newIdentityMembers, setVault, vault } from "./vault.js";
 
@@ -31,6 +36,16 @@ interface PendingExport {
 let pending: PendingExport | null = null;
 let known: boolean | null = null; // whether a keystore exists, once asked
 
+/** The passphrase drawn for setup, until the keystore is made (or the tab closes). */
+interface Draft {
+  readonly passphrase: GeneratedPassphrase;
+  step: "words" | "confirm";
+}
+
+let draft: Draft | null = null;
+
+const wordLanguage = (): WordLanguage => (language() === "es-MX" ? "es" : "en");
+
 function password(autocomplete: string, name: string): HTMLInputElement {
   return h("input", { type: "password", autocomplete, name, required: true, spellcheck: "false" });
 }
@@ -39,32 +54,58 @@ function busy(form: HTMLFormElement, on: boolean): void {
   for (const el of form.querySelectorAll("input, button")) (el as HTMLInputElement).disabled = on;
 }
 
-function setupForm(done: () => void): HTMLElement {
-  const pass = password("new-password", "passphrase");
-  const again = password("new-password", "confirm");
+/** The drawn words, once, with "write these down"; the list carries the words' language. */
+function wordsStep(d: Draft, redraw: () => void): HTMLElement {
+  const list = h("ol", { class: "words", "data-passphrase": String(WORD_COUNT), lang: d.passphrase.language },
+    ...d.passphrase.words.map((w) => h("li", { "data-word": "" }, w)));
+  const written = button("setup.written", () => {
+    d.step = "confirm";
+    redraw();
+  }, { class: "primary", "data-action": "words-written" });
+  const other = button("setup.other", () => {
+    draft = null;
+    redraw();
+  }, { "data-action": "new-words" });
+  return h("div", { class: "card", "data-step": "words" },
+    h("h3", {}, t("setup.words.title")),
+    h("p", {}, t("setup.words.body", { count: WORD_COUNT })),
+    list,
+    h("p", { class: "muted" }, t("setup.words.why")),
+    h("div", { class: "actions" }, written, other));
+}
+
+/** Typing the words back: only a passphrase the user holds on paper makes a keystore. */
+function confirmStep(d: Draft, done: () => void, redraw: () => void): HTMLElement {
+  const typed = h("input", { type: "text", name: "passphrase", autocomplete: "off", autocapitalize: "none",
+    spellcheck: "false", required: true });
   const status = statusLine();
   const error = errorLine();
+  const back = button("setup.show", () => {
+    d.step = "words";
+    redraw();
+  }, { "data-action": "show-words" });
   const form = h("form", { "data-form": "setup", novalidate: true },
-    field("setup.passphrase", pass, "setup.passphrase.help"),
-    field("setup.confirm", again),
-    h("button", { type: "submit", class: "primary" }, t("setup.submit")),
+    field("setup.confirm", typed, "setup.confirm.help"),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, t("setup.submit")), back),
     status, error);
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     error.clear();
-    if (pass.value !== again.value) {
+    if (canonicalOf(typed.value) !== d.passphrase.canonical) {
       error.hidden = false;
       error.dataset["error"] = "mismatch";
       error.textContent = t("setup.mismatch");
-      again.focus();
+      typed.focus();
       return;
     }
     void (async () => {
       busy(form, true);
       say(status, "setup.working");
       try {
-        const created = await Keystore.create(pass.value, await newIdentityMembers());
-        pending = { passphrase: pass.value, risk: created.storage.risk };
+        const created = await Keystore.create(d.passphrase.canonical, await newIdentityMembers());
+        pending = { passphrase: d.passphrase.canonical, risk: created.storage.risk };
+        typed.value = "";
+        draft = null;
         known = true;
         setVault(created.store);
         done();
@@ -72,11 +113,41 @@ function setupForm(done: () => void): HTMLElement {
         status.textContent = "";
         error.show(e);
         busy(form, false);
-        pass.focus();
+        typed.focus();
       }
     })();
   });
-  return h("div", {}, h("p", {}, t("setup.intro")), form);
+  return h("div", { class: "card", "data-step": "confirm" }, form);
+}
+
+/**
+ * Setup: draw (in the words' language of the moment), show, confirm. A draft not yet
+ * confirmed follows a language switch; one being typed back stays as written down.
+ */
+function setupView(done: () => void): HTMLElement {
+  const body = h("div", { "data-setup": "loading" });
+  const draw = (): void => {
+    if (draft === null || (draft.step === "words" && draft.passphrase.language !== wordLanguage())) {
+      void generatePassphrase(wordLanguage()).then((passphrase) => {
+        // Two draws can be in flight (a language switch re-renders): keep one, the
+        // language's of the moment, so the words shown are always the words expected.
+        const stale = draft === null || (draft.step === "words" && draft.passphrase.language !== wordLanguage());
+        if (stale && passphrase.language === wordLanguage()) draft = { passphrase, step: "words" };
+        draw();
+      }, (e: unknown) => {
+        const error = errorLine();
+        error.show(e);
+        replaceChildren(body, error);
+      });
+      return;
+    }
+    const d = draft;
+    body.dataset["setup"] = d.step;
+    replaceChildren(body, d.step === "words" ? wordsStep(d, draw) : confirmStep(d, done, draw));
+    (body.querySelector("input") ?? body.querySelector("button"))?.focus();
+  };
+  draw();
+  return h("div", {}, h("p", {}, t("setup.intro")), body);
 }
 
 function exportPrompt(p: PendingExport, done: () => void): HTMLElement {
@@ -191,7 +262,7 @@ export const access = defineScreen({
       }
       if (title) title.textContent = t(known ? "unlock.title" : "setup.title");
       body.dataset["access"] = known ? "unlock" : "setup";
-      replaceChildren(body, known ? unlockForm(() => ctx.show("pair")) : setupForm(draw));
+      replaceChildren(body, known ? unlockForm(() => ctx.show("pair")) : setupView(draw));
       body.querySelector("input")?.focus();
     };
     draw();

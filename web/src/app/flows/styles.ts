@@ -8,6 +8,7 @@ const CSS = `
 .field { display: flex; flex-direction: column; gap: 0.25rem; margin: 0 0 0.75rem; }
 .field label { font-weight: 600; }
 .field .help { margin: 0; font-size: 0.95rem; }
+ol.words { margin: 0.75rem 0; padding-left: 2.25rem; font-size: 1.35rem; font-weight: 600; line-height: 1.6; overflow-wrap: anywhere; }
 input[type="password"], input[type="text"], textarea {
   font: inherit; width: 100%; max-width: 100%; min-height: 2.75rem; padding: 0.5rem 0.75rem;
   border: 2px solid var(--line); border-radius: 0.5rem; background: var(--bg); color: var(--fg);
