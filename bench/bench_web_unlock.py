@@ -14,9 +14,9 @@ changes hit each alike:
 - the issue's figure, cold open to an unlocked thread in the real app
   (bench/web_thread_open.py): a fresh browser context on the patient's profile, page
   load, the passphrase typed, Argon2id, the thread opened until its messages are on
-  screen (goal: median <= 1.5 s), timed in the page from navigation start; its three
-  parts (page load, unlock, thread); and how much of it was the driver's own clicking
-  and typing (Playwright's actions, which stand in for a person's).
+  screen (goal: median <= 1.5 s), timed in the page from navigation start; the app's
+  own time in three parts (page load, unlock, thread); and the rest, the driver's
+  clicking and typing (Playwright's actions, which stand in for a person's).
 
 Needs Playwright for Python and Debian's chromium (/usr/bin/chromium), and
 `cd web && npm ci` for esbuild.
@@ -105,11 +105,11 @@ def main(argv: list[str]) -> int:
                           ("web Keystore.unlock in an open tab (WASM libsodium)", in_page),
                           ("web fresh tab: page load + unlock", fresh_tab),
                           ("app cold open, part 1: page load to the app started", load),
-                          ("app cold open, part 2: unlock screen, passphrase, Argon2id", unlocking),
-                          ("app cold open, part 3: thread opened, messages drawn", opening),
+                          ("app cold open, part 2: unlock form, Argon2id, next screen", unlocking),
+                          ("app cold open, part 3: thread list, thread opened, drawn", opening),
+                          ("app cold open, the rest: the driver's clicks and typing", driver),
                           (f"app cold open to an unlocked thread ({shown} messages) [goal 1.5 s]",
-                           thread),
-                          ("  of which the driver's clicks and typing, screen to input", driver)):
+                           thread)):
         med = statistics.median(samples)
         print(f"{name:<62} {med:>8.0f}ms {min(samples):>7.0f}ms {max(samples):>7.0f}ms "
               f"{med / anchor:>7.2f}x")

@@ -91,11 +91,13 @@ PROBE = r"""
 
 @dataclass(frozen=True)
 class Round:
+    """One cold open; load + unlock + thread + driver = total."""
+
     load_ms: float  # navigation start to the app started (data-ready) on screen
-    unlock_ms: float  # from there: unlock screen, passphrase typed, Argon2id, next screen shown
-    thread_ms: float  # from there: the thread opened (calendar run) and its messages drawn
+    unlock_ms: float  # the app's: unlock screen drawn; Argon2id, seal opened, next screen drawn
+    thread_ms: float  # the app's: thread list drawn; thread opened (calendar), messages drawn
     total_ms: float  # navigation start to the thread's messages on screen
-    driver_ms: float  # of the total: a screen on view until the driver's next input arrived
+    driver_ms: float  # the driver's: from each screen shown to its next input (click, typing)
 
 
 def _launch(pw: Any, chromium: str, profile: Path) -> Any:
@@ -166,10 +168,16 @@ def cold_open(pw: Any, chromium: str, server: Any, profile: Path, shown: int,
     finally:
         ctx.close()
     marks, inputs = probe["marks"], sorted(probe["inputs"])
-    # The driver's share: from each screen a user acts on being shown to the first input
-    # after it (clicks, and the fill before the unlock click, which a person types).
-    driver = sum(min((t for t in inputs if t >= marks[name]), default=marks[name]) - marks[name]
-                 for name in ("ready", "form", "unlocked", "list"))
-    return Round(load_ms=marks["ready"], unlock_ms=marks["unlocked"] - marks["ready"],
-                 thread_ms=marks["drawn"] - marks["unlocked"], total_ms=marks["drawn"],
-                 driver_ms=driver)
+
+    def acted(name: str) -> float:
+        """When the driver's first input after milestone ``name`` arrived."""
+        return float(min((t for t in inputs if t >= marks[name]), default=marks[name]))
+
+    # Each part is the app's own time; the gaps between a screen shown and the driver's
+    # next input (clicks, and the fill before the unlock click, which a person types)
+    # are the driver's. The parts and the driver's share add up to the total.
+    driver = sum(acted(name) - marks[name] for name in ("ready", "form", "unlocked", "list"))
+    return Round(load_ms=marks["ready"],
+                 unlock_ms=(marks["form"] - acted("ready")) + (marks["unlocked"] - acted("form")),
+                 thread_ms=(marks["list"] - acted("unlocked")) + (marks["drawn"] - acted("list")),
+                 total_ms=marks["drawn"], driver_ms=driver)
