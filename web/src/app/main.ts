@@ -4,9 +4,12 @@
  *
  * Order matters: the changed-bundle gate (update.ts) blocks use before any screen that
  * could take a passphrase is shown; the fragment is read and erased before anything else
- * can see it, at start and on every later `hashchange`.
+ * can see it, at start and on every later `hashchange`. Asking IndexedDB whether a
+ * keystore exists comes first of all: it shows nothing and reads no secret, and the
+ * database's first open in a new browser process is then done by the time anyone can
+ * reach the unlock screen.
  */
-import { access } from "./flows/access.js";
+import { access, askKeystoreExists } from "./flows/access.js";
 import { pair } from "./flows/pair.js";
 import { adoptFlowStyles } from "./flows/styles.js";
 import { threads } from "./flows/threads.js";
@@ -22,6 +25,7 @@ import { gateOnChangedBundle, startUpdates } from "./update.js";
 const SCREENS = [home, access, pair, threads, settings, about]; // the navigation's order
 
 async function boot(): Promise<void> {
+  void askKeystoreExists(); // IndexedDB opened while the first screen draws (access.ts)
   adoptStyles();
   adoptFlowStyles();
   initLanguage(navigator.languages);

@@ -232,6 +232,25 @@ function unlockedView(redraw: () => void): HTMLElement {
     h("div", { class: "actions" }, lock));
 }
 
+/**
+ * Ask IndexedDB, once per page, whether a keystore exists; main.ts calls this at start-up.
+ * Why then: the first open of the database in a new browser process is the slow one
+ * (Chromium opens the origin's backing store), and doing it while the home screen is on
+ * view means the unlock form draws at once and the unlock's own open finds the store
+ * warm. It reads no secret and takes no lock: the unlock still takes the tab lock before
+ * it reads the sealed record.
+ */
+let asking: Promise<void> | null = null;
+
+export function askKeystoreExists(): Promise<void> {
+  asking ??= Keystore.exists().then((exists) => {
+    known ??= exists;
+  }, () => {
+    known ??= false;
+  });
+  return asking;
+}
+
 export const access = defineScreen({
   id: "unlock",
   title: "unlock.title",
@@ -251,13 +270,7 @@ export const access = defineScreen({
       }
       pending = null;
       if (known === null) {
-        void Keystore.exists().then((exists) => {
-          known = exists;
-          draw();
-        }, () => {
-          known = false;
-          draw();
-        });
+        void askKeystoreExists().then(draw);
         return;
       }
       if (title) title.textContent = t(known ? "unlock.title" : "setup.title");

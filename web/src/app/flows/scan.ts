@@ -8,8 +8,11 @@
  * (a poster, a product code). Nothing leaves the device: frames go from the camera to a
  * canvas in this page and nowhere else, and the stream is stopped as soon as a code is
  * read or the user leaves.
+ *
+ * jsQR is imported when the camera starts, not with the app: only this screen uses it,
+ * and every open would otherwise parse and run it before the first screen (a chunk of
+ * the bundle, precached like the rest, web/build.mjs).
  */
-import jsQR from "jsqr";
 import { QR_SCHEME } from "../../protocol/offer.js";
 
 export interface Scanner {
@@ -24,6 +27,7 @@ const FRAME_MS = 150;
  * Rejects if there is no camera or the user refused it.
  */
 export async function scanOffer(video: HTMLVideoElement, onText: (text: string) => void): Promise<Scanner> {
+  const { default: jsQR } = await import("jsqr");
   const stream = await navigator.mediaDevices.getUserMedia({
     video: { facingMode: "environment" }, audio: false,
   });

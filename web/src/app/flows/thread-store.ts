@@ -116,9 +116,20 @@ export function open(store: Keystore, id: string, token: string, now: Clock): Pr
   });
 }
 
-/** Run the calendar alone (at thread open), committing if a month was shredded. */
-export function runCalendar(store: Keystore, id: string, now: Clock): Promise<void> {
-  return store.transact((doc) => ({ doc: update(doc, id, calendar(recordOf(doc, id), now())), output: undefined }));
+/**
+ * Run the calendar alone (at thread open), committing only if a month is due to shred.
+ *
+ * Why the check comes first: nearly every open finds nothing due, and a commit re-encodes
+ * the whole document, seals it, wraps it and waits for a durable IndexedDB write - work
+ * that changes nothing and that the thread's first draw would wait for. The check reads
+ * the committed document; when a month is due the commit runs the calendar again inside
+ * the transaction, on the state it writes (as sealing and opening do before every step).
+ */
+export async function runCalendar(store: Keystore, id: string, now: Clock): Promise<boolean> {
+  const due = shredDue(recordOf(store.document, id)["session"] as unknown as SessionDocument, now());
+  if (due.shredded.length === 0) return false;
+  await store.transact((doc) => ({ doc: update(doc, id, calendar(recordOf(doc, id), now())), output: undefined }));
+  return true;
 }
 
 /** The thread as stored: its lines and the shredded months (labels "YYYY-MM"). */

@@ -40,8 +40,18 @@ function assembler(id: string): PartAssembler {
   return a;
 }
 
+// One formatter per language, made on first use: building an Intl.DateTimeFormat costs
+// far more than formatting with one, and a thread draws a time on every line.
+const timeFormats = new Map<string, Intl.DateTimeFormat>();
+
 function when(iso: string): string {
-  return new Intl.DateTimeFormat(language(), { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
+  const lang = language();
+  let format = timeFormats.get(lang);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" });
+    timeFormats.set(lang, format);
+  }
+  return format.format(new Date(iso));
 }
 
 function fileControls(id: string, line: Line): HTMLElement | null {
