@@ -19,7 +19,7 @@
  * "Later" and on lock. JavaScript cannot zero a string; the garbage collector frees it.
  */
 import { h, replaceChildren } from "../dom.js";
-import { language, t } from "../i18n.js";
+import { language, t, tn } from "../i18n.js";
 import { defineScreen } from "../screens.js";
 import {
   Keystore, canonicalOf, exportFileName, generatePassphrase, EXPORT_MIME, WORD_COUNT,
@@ -68,7 +68,7 @@ function wordsStep(d: Draft, redraw: () => void): HTMLElement {
   }, { "data-action": "new-words" });
   return h("div", { class: "card", "data-step": "words" },
     h("h3", {}, t("setup.words.title")),
-    h("p", {}, t("setup.words.body", { count: WORD_COUNT })),
+    h("p", {}, tn("setup.words.body", WORD_COUNT)),
     list,
     h("p", { class: "muted" }, t("setup.words.why")),
     h("div", { class: "actions" }, written, other));

@@ -33,7 +33,6 @@ export const flowsEn = {
   "setup.title": "Set up this device",
   "setup.intro": "This app makes a passphrase for you. It locks your keys on this device. Nobody can recover it for you.",
   "setup.words.title": "Your passphrase",
-  "setup.words.body": "Write these {count} words on paper, in this order, and keep the paper safe. You type them to unlock this device and to open your encrypted copy.",
   "setup.words.why": "The words were drawn at random on this device; nobody else has seen them. Guessing them takes longer than any attacker has.",
   "setup.written": "I wrote them down",
   "setup.other": "Other words",
@@ -154,6 +153,10 @@ export const flowsPluralsEn = {
     one: "Send this {count} piece to the chat.",
     other: "Send these {count} pieces to the chat, in any order.",
   },
+  "setup.words.body": {
+    one: "Write this {count} word on paper and keep the paper safe. You type it to unlock this device and to open your encrypted copy.",
+    other: "Write these {count} words on paper, in this order, and keep the paper safe. You type them to unlock this device and to open your encrypted copy.",
+  },
 } as const;
 
 export type FlowPluralKey = keyof typeof flowsPluralsEn;
@@ -184,7 +187,6 @@ export const flowsEsMX: Record<FlowKey, string> = {
   "setup.title": "Configurar este dispositivo",
   "setup.intro": "Esta aplicación crea una frase de contraseña para usted. Cierra sus llaves en este dispositivo. Nadie puede recuperarla por usted.",
   "setup.words.title": "Su frase de contraseña",
-  "setup.words.body": "Escriba estas {count} palabras en papel, en este orden, y guarde el papel en un lugar seguro. Las escribirá para desbloquear este dispositivo y para abrir su copia cifrada.",
   "setup.words.why": "Las palabras se eligieron al azar en este dispositivo; nadie más las ha visto. Adivinarlas lleva más tiempo del que tiene cualquier atacante.",
   "setup.written": "Ya las escribí",
   "setup.other": "Otras palabras",
@@ -298,5 +300,10 @@ export const flowsPluralsEsMX: Record<FlowPluralKey, { one: string; many: string
     one: "Envíe esta {count} pieza al chat.",
     many: "Envíe estas {count} de piezas al chat, en cualquier orden.",
     other: "Envíe estas {count} piezas al chat, en cualquier orden.",
+  },
+  "setup.words.body": {
+    one: "Escriba esta {count} palabra en papel y guarde el papel en un lugar seguro. La escribirá para desbloquear este dispositivo y para abrir su copia cifrada.",
+    many: "Escriba estas {count} de palabras en papel, en este orden, y guarde el papel en un lugar seguro. Las escribirá para desbloquear este dispositivo y para abrir su copia cifrada.",
+    other: "Escriba estas {count} palabras en papel, en este orden, y guarde el papel en un lugar seguro. Las escribirá para desbloquear este dispositivo y para abrir su copia cifrada.",
   },
 };
