@@ -33,9 +33,10 @@ def register(subparsers: Any) -> None:
     g = sub.add_parser("generate", help="print a fresh key entry for MEDCRYPT_SERVER_KEYS")
     g.add_argument("--version", type=int, required=True, help="version number of the new key")
     g.set_defaults(handler=run_generate)
-    from medcrypt.bot.cli import keys_provider
+    from medcrypt.bot.cli import keys_epochs, keys_provider
 
     keys_provider.register(sub)
+    keys_epochs.register(sub)
 
 
 def _keyring(settings: Settings) -> Keyring:
