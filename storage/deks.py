@@ -143,6 +143,25 @@ def destroy_person_deks(session: Session, person_id: str, *, now: datetime) -> l
     return ids
 
 
+def live_ids_of(session: Session, person_id: str) -> list[str]:
+    """Ids of the person's live DEKs (to record their destruction; no personal data)."""
+    return [str(i) for i in session.scalars(
+        select(Dek.id).where(Dek.person_id == person_id, Dek.destroyed_at.is_(None))
+        .order_by(Dek.id))]
+
+
+def destroy_if_live(session: Session, dek_ids: list[str], *, now: datetime) -> int:
+    """Destroy whichever of ``dek_ids`` are still live (a restore re-applying the erasure
+    record: idempotent, and ids the backup never had are ignored); returns how many."""
+    if not dek_ids:
+        return 0
+    result = session.execute(update(Dek).where(Dek.id.in_(dek_ids),
+                                               Dek.destroyed_at.is_(None))
+                             .values(wrapped=None, destroyed_at=now)
+                             .execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def destroy_dek(session: Session, dek_id: str, *, now: datetime) -> None:
     """Destroy one DEK version (after rotation moved every value off it)."""
     result = session.execute(update(Dek).where(Dek.id == dek_id, Dek.destroyed_at.is_(None))

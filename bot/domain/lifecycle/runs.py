@@ -23,6 +23,7 @@ from typing import Any
 
 import structlog
 
+from medcrypt.bot.domain.lifecycle.ended import erase_ended_patients
 from medcrypt.bot.domain.lifecycle.key_epochs import close_if_due
 from medcrypt.bot.domain.lifecycle.names import ALIASES, JOBS
 from medcrypt.bot.domain.lifecycle.rotation import BATCH as ROTATION_BATCH
@@ -85,8 +86,11 @@ def run_job(
             return close_if_due(ctx, as_of, force=force, progress=progress, batch=batch)
     else:
         def work() -> dict[str, Any]:
-            return dict(sweep(ctx, as_of, progress=progress,
-                              batch=batch or SWEEP_BATCH).summary())
+            done: dict[str, Any] = dict(sweep(ctx, as_of, progress=progress,
+                                              batch=batch or SWEEP_BATCH).summary())
+            ended = erase_ended_patients(ctx, as_of)
+            done["erased_patients"] = ended["erased_patients"]
+            return done
     with job_lock(ctx.engine, name):
         if slot is None:
             run_id = _begin(ctx, name, trigger, as_of)
