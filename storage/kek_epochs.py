@@ -314,3 +314,35 @@ def close_epoch(sessions: Sessions, tree: kt.KeyTree, admin: RootAdmin | None, *
             return report  # a DEK could not move (it changed under us): run again
     destroy_old_roots(sessions, tree, admin, report=report)
     return report
+
+
+@dataclass(frozen=True)
+class TreeFigures:
+    """``keys status``: the tree's epochs and ages, read without a provider call."""
+
+    status: EpochStatus
+    deks_live: int
+    deks_destroyed: int
+    oldest_live_dek: datetime | None
+    #: When the oldest KEK whose root version may still exist was made: a backup taken
+    #: before it holds only KEKs whose root version is gone, so it cannot be restored.
+    restorable_since: datetime | None
+
+
+def figures(session: Session, provider: str, *,
+            configured_env_versions: tuple[int, ...] = ()) -> TreeFigures:
+    """Figures for ``keys status``. Non-env providers: root versions below the oldest
+    live KEK's are taken as destroyed (what a finished close leaves; ``keys provider
+    status`` asks the provider). ``env``: every KEK whose server key is still configured
+    counts, retired or not - the backups hold it."""
+    state = status(session, provider)
+    live = session.execute(select(func.count(), func.min(Dek.created_at))
+                           .where(Dek.destroyed_at.is_(None))).one()
+    gone = session.scalar(select(func.count()).select_from(Dek)
+                          .where(Dek.destroyed_at.is_not(None))) or 0
+    if provider == "env":
+        since = session.scalar(select(func.min(Kek.created_at)).where(
+            Kek.provider == provider, Kek.root_version.in_(configured_env_versions)))
+    else:
+        since = min((k.created_at for k in state.keks), default=None)
+    return TreeFigures(state, int(live[0]), int(gone), live[1], since)

@@ -76,6 +76,11 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
             tree = deks.counts(session)
             print(f"key tree: {tree['keks']} KEK(s), {tree['deks_live']} live DEK(s), "
                   f"{tree['deks_destroyed']} destroyed")
+            from datetime import UTC, datetime
+
+            from medcrypt.bot.cli.keys_epochs import print_tree_status
+
+            print_tree_status(session, settings, keyring, datetime.now(UTC))
             keyops.verify_keyring(session, keyring)
     finally:
         engine.dispose()

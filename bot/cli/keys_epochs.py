@@ -126,3 +126,29 @@ def _close_keyring(keyring: Any) -> None:
         if tree.provider_name != "env":
             tree.root.close()
     keyring.wipe()
+
+
+def print_tree_status(session: Any, settings: Settings, keyring: Any, now: Any) -> None:
+    """The key tree's part of ``keys status``: provider, KEKs (root version, age), DEK
+    counts and ages, and how old the oldest restorable backup may be (no provider
+    call; docs/OPERATIONS.md "Shred epochs")."""
+    from medcrypt.storage import kek_epochs
+
+    provider = settings.keys.provider
+    found = kek_epochs.figures(session, provider,
+                               configured_env_versions=tuple(keyring.versions))
+
+    def age(at: Any) -> str:
+        return "-" if at is None else f"{(now - at).total_seconds() / 86_400:.1f} days"
+
+    print(f"key provider: {provider}; shred epochs of {settings.keys.shred_epoch_days} days")
+    for n, kek in enumerate(found.status.keks):
+        role = "current" if n == 0 else "closing"
+        print(f"  KEK {kek.kek_id[:8]}  root version {kek.root_version}  age "
+              f"{age(kek.created_at)}  {kek.live_deks} live DEK(s)  ({role})")
+    print(f"  retired KEKs: {found.status.retired}; DEKs still on an older KEK: "
+          f"{found.status.pending}")
+    print(f"DEKs: {found.deks_live} live (oldest {age(found.oldest_live_dek)}), "
+          f"{found.deks_destroyed} destroyed")
+    print(f"oldest restorable backup: {age(found.restorable_since)} old (a backup taken "
+          "before that holds no KEK whose root version is left)")
