@@ -110,3 +110,23 @@ def test_the_bots_own_transit_token_cannot_close_an_epoch(
     with sessions() as s:
         assert len(kek_epochs.status(s, "transit").keks) == 1
     assert rig.admin.versions() == (1,)
+
+
+def test_a_replica_that_started_before_the_close_keeps_serving(
+        rig: Rig, sessions: sessionmaker[Session]) -> None:
+    """Another bot process opened its provider handle before the close (and never runs a
+    health check again): the DEKs it reads are now under a KEK of a root version it has
+    not seen, and must still open."""
+    if rig.name == "env":
+        pytest.skip("env closes only after the operator restarted every process with the "
+                    "new server key")
+    replica = _ring(rig.bot)  # its handle knows root version 1 only
+    with sessions.begin() as s:
+        ident, _ = get_or_create_identity(s, replica, "whatsapp", "+15559870002", now=NOW)
+        person = ident.id
+    kek_epochs.close_epoch(sessions, kt.KeyTree(rig.admin, monotonic=time.monotonic),
+                           rig.admin, now=LATER)
+    cold = _ring(rig.bot)  # same handle, nothing cached in the tree
+    with sessions() as s:
+        row = s.get(PlatformIdentity, person)
+        assert row is not None and reveal_address(row, cold) == "+15559870002"
