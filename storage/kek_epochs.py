@@ -116,12 +116,14 @@ class CloseReport:
     #: ``env`` only: keyring versions no KEK needs any more, for the operator to remove.
     removable_env_versions: list[int] = field(default_factory=list)
     provider_calls: int = 0
+    #: Live DEKs still on an older KEK after the run (a row changed under it): run again.
+    pending: int = 0
 
     def summary(self) -> dict[str, Any]:
         return {"opened": int(self.opened), "rewrapped": self.rewrapped,
                 "retired_keks": self.retired, "root_version": self.root_version,
                 "destroyed_versions": len(self.destroyed_versions),
-                "provider_calls": self.provider_calls}
+                "provider_calls": self.provider_calls, "pending": self.pending}
 
 
 def status(session: Session, provider: str) -> EpochStatus:
@@ -310,8 +312,9 @@ def close_epoch(sessions: Sessions, tree: kt.KeyTree, admin: RootAdmin | None, *
     open_next(sessions, tree, admin, now=now, report=report)
     rewrap_deks(sessions, tree, now=now, batch=batch, progress=progress, report=report)
     with sessions() as session:
-        if status(session, tree.provider_name).pending:
-            return report  # a DEK could not move (it changed under us): run again
+        report.pending = status(session, tree.provider_name).pending
+    if report.pending:
+        return report  # a DEK could not move (it changed under us): run again
     destroy_old_roots(sessions, tree, admin, report=report)
     return report
 

@@ -73,6 +73,10 @@ def run_close_epoch(args: argparse.Namespace, settings: Settings) -> int:
         bar.close()
         _close(ctx)
     s = outcome.summary
+    if s.get("pending"):
+        print(f"shred epoch NOT closed: {s['pending']} DEK(s) still on an older KEK "
+              f"({s['rewrapped']} rewrapped); run `keys close-epoch` again")
+        return 1
     print(f"shred epoch closed: KEK on root version {s['root_version']}; "
           f"{s['rewrapped']} DEK(s) rewrapped, {s['retired_keks']} KEK(s) retired, "
           f"{s['destroyed_versions']} root version(s) destroyed, "
