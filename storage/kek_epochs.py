@@ -172,10 +172,16 @@ def open_next(sessions: Sessions, tree: kt.KeyTree, admin: RootAdmin | None, *,
             report.provider_calls += 1
     before = tree.provider_calls
     with sessions.begin() as session:
+        # The newest KEK is the current one (storage.deks.current_kek): a clock that
+        # stands still or was set back (``jobs run --now``) must not leave the new KEK
+        # older than the one it replaces.
+        newest = session.scalar(select(func.max(Kek.created_at))
+                                .where(Kek.provider == tree.provider_name))
+        made = now if newest is None else max(now, newest + timedelta(microseconds=1))
         kek_id, wrapped = tree.new_kek()
         session.add(Kek(id=kek_id, provider=tree.provider_name,
                         root_version=wrapped_version(wrapped), wrapped=wrapped,
-                        created_at=now))
+                        created_at=made))
     report.provider_calls += tree.provider_calls - before
     report.opened = True
 

@@ -170,3 +170,18 @@ def test_due_after_the_epoch_length_or_while_a_close_is_unfinished(
     with sessions() as s:
         state = kek_epochs.status(s, "env")
     assert state.pending == 1 and state.due(NOW + day, 30, slack=day)
+
+
+def test_a_close_whose_clock_stands_still_still_makes_the_new_kek_current(
+        sessions: sessionmaker[Session]) -> None:
+    """``jobs run --now`` can set the clock back: the new KEK must still be the newest,
+    or the close would retire it (empty) and leave every DEK on the old one."""
+    v1 = Keyring.from_env_value(KEYS_V1)
+    _people(sessions, v1, 3)
+    v2 = Keyring.from_env_value(KEYS_V2)
+    report = kek_epochs.close_epoch(sessions, deks.tree_of(v2), None,
+                                    now=NOW - timedelta(days=1))
+    assert report.rewrapped == 3 and report.retired == 1
+    with sessions() as s:
+        state = kek_epochs.status(s, "env")
+    assert [k.root_version for k in state.keks] == [2] and state.keks[0].live_deks == 3
