@@ -35,6 +35,13 @@ def register(sub: Any) -> None:
         p.add_argument("--batch-size", type=int, default=500, metavar="N",
                        help="DEKs per transaction")
         p.set_defaults(handler=handler)
+    m = sub.add_parser("migrate", help="move the key tree's KEKs to another key provider "
+                                       "(stop the bot first; then switch [keys] provider)")
+    m.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE",
+                   help="TOML config file (also accepted before the command)")
+    m.add_argument("--to", required=True, choices=("env", "pkcs11", "transit", "kms"),
+                   help="the provider to move to (its [keys.<name>] settings are used)")
+    m.set_defaults(handler=run_migrate)
 
 
 def _admin_keyring(settings: Settings) -> Any:
@@ -156,3 +163,49 @@ def print_tree_status(session: Any, settings: Settings, keyring: Any, now: Any) 
           f"{found.deks_destroyed} destroyed")
     print(f"oldest restorable backup: {age(found.restorable_since)} old (a backup taken "
           "before that holds no KEK whose root version is left)")
+
+
+def run_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    """``keys migrate --to NAME``: the configured provider's KEKs re-wrapped by NAME's."""
+    import dataclasses
+
+    from medcrypt.bot.cli.jobs import ProgressBar
+    from medcrypt.bot.cli.keys import _require_migrated
+    from medcrypt.bot.keyproviders import open_provider
+    from medcrypt.crypto.errors import ConfigError
+    from medcrypt.crypto.server.env_provider import EnvProvider
+    from medcrypt.storage import deks
+    from medcrypt.storage.db import make_engine, session_factory
+    from medcrypt.storage.joblock import job_lock
+    from medcrypt.storage.kek_migrate import migrate_keks
+
+    if args.to == settings.keys.provider:
+        raise ConfigError("--to", f"the configured provider is already {args.to}")
+    _require_migrated(settings.database_url)
+    keyring = _admin_keyring(settings)
+    if args.to == "env":
+        masters = keyring.master_keys()
+        target: Any = EnvProvider(masters, None)
+        for key in masters.values():
+            key[:] = bytes(len(key))
+    else:
+        target = open_provider(dataclasses.replace(
+            settings, keys=dataclasses.replace(settings.keys, provider=args.to)))
+        target.health()
+    engine = make_engine(settings.database_url)
+    bar = ProgressBar(sys.stderr, "move KEKs")
+    try:
+        with job_lock(engine, "key_epoch"):
+            report = migrate_keks(session_factory(engine), deks.tree_of(keyring), target,
+                                  progress=bar if bar.enabled else None)
+    finally:
+        bar.close()
+        engine.dispose()
+        target.close()
+        _close_keyring(keyring)
+    print(f"moved {report.moved} KEK(s) from {settings.keys.provider} to {args.to} "
+          f"({report.provider_calls} provider call(s)); {report.left} left on "
+          f"{settings.keys.provider}. Now set [keys] provider = \"{args.to}\" and start the "
+          "bot; keep the old provider's keys for the restore window (backups from before "
+          "the move need them)")
+    return 0 if report.left == 0 else 1
