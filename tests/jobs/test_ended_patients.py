@@ -12,6 +12,8 @@ from sqlalchemy import select
 
 from medcrypt.bot.domain.lifecycle.rotation import rotate
 from medcrypt.bot.domain.lifecycle.runs import run_job
+from medcrypt.bot.domain.lifecycle.shred import shred_pairing
+from medcrypt.bot.domain.services import SCHEDULER_REF
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.keyless.epochs import epoch_of
 from medcrypt.storage.backup.erasure_record import ErasureRecord, dek_id_of
@@ -63,3 +65,18 @@ def test_the_sweep_erases_a_patient_after_their_last_pairing_and_its_grace(
         again = run_job(ctx, "shred_sweep", trigger="manual",
                         now=datetime(2026, 11, 9, tzinfo=UTC))
         assert again.summary["erased_patients"] == 0
+
+
+def test_a_patient_whose_pairing_shred_ended_is_kept(sqlite_url: str) -> None:
+    """/shred ends a pairing for good and later tokens from the patient's number must
+    still be refused with "shredded, pair again": the sweep does not erase that number."""
+    with context(sqlite_url, FixedClock(OCT)) as ctx:
+        p = add_pairing(ctx, start_epoch=E_OCT, at=OCT)
+        shred_pairing(ctx, p.pairing_id, OCT, actor=SCHEDULER_REF, reason="lost_phone")
+        rotate(ctx, NOV1)
+        done = run_job(ctx, "shred_sweep", trigger="manual",
+                       now=datetime(2026, 12, 20, tzinfo=UTC))
+        assert done.summary["erased_patients"] == 0
+        with ctx.sessions() as s:
+            row = s.get(PlatformIdentity, p.patient_id)
+            assert row is not None and row.deleted_at is None and row.address is not None

@@ -5,8 +5,9 @@ or chat id, sealed under their own DEK, only while it can relay for them. Once t
 last pairing has ended (``/unpair``, ``/shred``) and the sweep has shredded every month
 of it - so the grace window the companions honour is over too - the sweep erases them
 as ``/delete_me`` would, DEK destroyed and erasure recorded, without telling anyone
-(the other member was told when the pairing ended). Physicians and admins are exempt:
-:func:`storage.repos.ended.patients_past_last_pairing` says exactly who.
+(the other member was told when the pairing ended). Physicians, admins and patients
+whose pairing a ``/shred`` ended are exempt:
+:func:`storage.repos.ended.patients_past_last_pairing` says exactly who and why.
 """
 
 from __future__ import annotations
