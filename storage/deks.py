@@ -41,6 +41,9 @@ _CURRENT_KEK = (select(_KEKS.c.id, _KEKS.c.wrapped)
                 .where(_KEKS.c.provider == bindparam("provider"),
                        _KEKS.c.retired_at.is_(None))
                 .order_by(_KEKS.c.created_at.desc(), _KEKS.c.id).limit(1))
+#: PostgreSQL: a DEK made under the current KEK share-locks it until commit, so closing
+#: the epoch cannot retire that KEK between this read and the DEK's insert.
+_CURRENT_KEK_SHARED = _CURRENT_KEK.with_for_update(read=True)
 
 
 def tree_of(keyring: Keyring) -> KeyTree:
@@ -61,7 +64,9 @@ def tree_of(keyring: Keyring) -> KeyTree:
 
 def current_kek(session: Session, tree: KeyTree, *, now: datetime) -> tuple[str, bytes]:
     """``(kek id, wrapped)`` of the KEK new DEKs go under; made when there is none."""
-    row = session.connection().execute(_CURRENT_KEK, {"provider": tree.provider_name}).first()
+    conn = session.connection()
+    stmt = _CURRENT_KEK_SHARED if conn.dialect.name == "postgresql" else _CURRENT_KEK
+    row = conn.execute(stmt, {"provider": tree.provider_name}).first()
     if row is not None:
         return str(row.id), bytes(row.wrapped)
     kek_id, wrapped = tree.new_kek()
@@ -77,6 +82,24 @@ def warm(session: Session, tree: KeyTree, *, now: datetime) -> str:
     kek_id, wrapped = current_kek(session, tree, now=now)
     tree.kek(kek_id, wrapped)
     return kek_id
+
+
+def kek_row(session: Session, kek_id: str) -> tuple[str, bytes]:
+    """``(kek id, wrapped)`` of a live KEK (shred epochs rewrap DEKs onto it)."""
+    wrapped = session.scalar(select(Kek.wrapped).where(Kek.id == kek_id,
+                                                       Kek.retired_at.is_(None)))
+    if wrapped is None:
+        raise KeyVersionMissing("the KEK is retired or unknown")
+    return kek_id, bytes(wrapped)
+
+
+def lock_kek(session: Session, kek_id: str) -> bool:
+    """Lock a live KEK row for retirement (PostgreSQL ``FOR UPDATE``: waits for every
+    transaction creating a DEK under it); False when it is retired or unknown."""
+    stmt = select(Kek.id).where(Kek.id == kek_id, Kek.retired_at.is_(None))
+    if session.connection().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt) is not None
 
 
 def create_dek(session: Session, tree: KeyTree, *, purpose: str, person_id: str | None,
@@ -118,6 +141,25 @@ def destroy_person_deks(session: Session, person_id: str, *, now: datetime) -> l
                         .values(wrapped=None, destroyed_at=now)
                         .execution_options(synchronize_session="fetch"))
     return ids
+
+
+def live_ids_of(session: Session, person_id: str) -> list[str]:
+    """Ids of the person's live DEKs (to record their destruction; no personal data)."""
+    return [str(i) for i in session.scalars(
+        select(Dek.id).where(Dek.person_id == person_id, Dek.destroyed_at.is_(None))
+        .order_by(Dek.id))]
+
+
+def destroy_if_live(session: Session, dek_ids: list[str], *, now: datetime) -> int:
+    """Destroy whichever of ``dek_ids`` are still live (a restore re-applying the erasure
+    record: idempotent, and ids the backup never had are ignored); returns how many."""
+    if not dek_ids:
+        return 0
+    result = session.execute(update(Dek).where(Dek.id.in_(dek_ids),
+                                               Dek.destroyed_at.is_(None))
+                             .values(wrapped=None, destroyed_at=now)
+                             .execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def destroy_dek(session: Session, dek_id: str, *, now: datetime) -> None:

@@ -40,7 +40,7 @@ from medcrypt.bot.domain.messages import Platform
 #: What a label outside its vocabulary is exported as.
 OTHER = "other"
 PLATFORMS: frozenset[str] = frozenset(p.value for p in Platform)
-JOBS: frozenset[str] = frozenset({"rotation", "shred_sweep"})
+JOBS: frozenset[str] = frozenset({"rotation", "shred_sweep", "key_epoch"})
 #: Break-glass request states (storage.models.breakglass.BREAKGLASS_STATES).
 BREAKGLASS_STATES: tuple[str, ...] = ("pending", "approved", "denied", "expired")
 

@@ -33,9 +33,10 @@ def register(subparsers: Any) -> None:
     g = sub.add_parser("generate", help="print a fresh key entry for MEDCRYPT_SERVER_KEYS")
     g.add_argument("--version", type=int, required=True, help="version number of the new key")
     g.set_defaults(handler=run_generate)
-    from medcrypt.bot.cli import keys_provider
+    from medcrypt.bot.cli import keys_epochs, keys_provider
 
     keys_provider.register(sub)
+    keys_epochs.register(sub)
 
 
 def _keyring(settings: Settings) -> Keyring:
@@ -75,6 +76,11 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
             tree = deks.counts(session)
             print(f"key tree: {tree['keks']} KEK(s), {tree['deks_live']} live DEK(s), "
                   f"{tree['deks_destroyed']} destroyed")
+            from datetime import UTC, datetime
+
+            from medcrypt.bot.cli.keys_epochs import print_tree_status
+
+            print_tree_status(session, settings, keyring, datetime.now(UTC))
             keyops.verify_keyring(session, keyring)
     finally:
         engine.dispose()

@@ -109,6 +109,10 @@ class KeysSettings:
     #: How long a replica keeps the unwrapped epoch KEK (and DEKs opened under it)
     #: before it is zeroed and asked of the provider again (docs/adr/0037).
     kek_ttl_seconds: float = 3600.0
+    #: Days a shred epoch lasts (at most 30): the key_epoch job then closes it - a new
+    #: KEK, every live DEK rewrapped, the old root version destroyed (docs/adr/0039).
+    #: Also the restore window, and the longest an erasure takes to reach the backups.
+    shred_epoch_days: int = 30
     pkcs11: Pkcs11Settings = field(default_factory=Pkcs11Settings)
     transit: TransitSettings = field(default_factory=TransitSettings)
     kms: KmsSettings = field(default_factory=KmsSettings)
@@ -530,6 +534,8 @@ def _check_keys(keys: KeysSettings) -> None:
         raise ConfigError("keys.kms.max_attempts", "must be at least 1")
     if not 1 <= keys.kek_ttl_seconds <= 86_400:
         raise ConfigError("keys.kek_ttl_seconds", "must be between 1 and 86400 seconds")
+    if not 1 <= keys.shred_epoch_days <= 30:
+        raise ConfigError("keys.shred_epoch_days", "must be between 1 and 30 days")
 
 
 def _check_admins(clinic: ClinicSettings) -> None:

@@ -207,6 +207,12 @@ class Pkcs11Provider:
 
         def run() -> bytearray:
             key = self._roots.get(version)
+            if key is None and version > max(self._roots, default=0):
+                # Made after this handle loaded the token: another process closed a
+                # shred epoch (ADR 0039). Look again once; a replica must not need a
+                # restart to open the new KEK.
+                self._load()
+                key = self._roots.get(version)
             if key is None:
                 raise KeyVersionMissing(f"pkcs11: root version {version} is not on the token")
             try:

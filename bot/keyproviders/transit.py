@@ -197,10 +197,13 @@ class TransitProvider:
             raise ProviderDenied("transit: the current root version cannot be destroyed")
         if version != live[-1]:
             raise ProviderDenied("transit: only the oldest root version can be destroyed")
-        self._call("configure the root key",
-                   lambda: self._client.secrets.transit.update_key_configuration(
-                       self.root_key, min_decryption_version=version + 1,
-                       min_encryption_version=live[0], mount_point=self._mount))
+        # Trimming needs min_encryption_version >= the new floor. hvac's helper refuses
+        # min_encryption_version == min_decryption_version, which OpenBao and Vault
+        # accept and which closing a shred epoch needs (it destroys the version just
+        # below the current one), so the configuration goes to the API as it is.
+        path = f"/v1/{self._mount}/keys/{self.root_key}/config"
+        self._call("configure the root key", lambda: self._client.adapter.post(path, json={
+            "min_decryption_version": version + 1, "min_encryption_version": live[0]}))
         self._call("trim the root key", lambda: self._client.secrets.transit.trim_key(
             self.root_key, min_version=version + 1, mount_point=self._mount))
 

@@ -58,6 +58,8 @@ _running_count = [0]
 ROTATION_MISFIRE = timedelta(days=31)
 #: Where the sweep's interval slots count from (any fixed instant will do).
 SLOT_ORIGIN = datetime(2026, 1, 1, tzinfo=UTC)
+#: When the key_epoch job checks (UTC, daily; away from the monthly rotation's 00:00).
+KEY_EPOCH_CRON = "17 3 * * *"
 #: How far back :func:`latest_slot` looks for a cron job's last fire time.
 CRON_LOOKBACK = timedelta(days=32)
 
@@ -88,7 +90,14 @@ def latest_slot(trigger: CronTrigger | IntervalTrigger, now: datetime) -> dateti
     return last
 
 
+def key_epoch_trigger() -> CronTrigger:
+    """Daily: the key_epoch job closes the shred epoch once it is due (its module)."""
+    return CronTrigger.from_crontab(KEY_EPOCH_CRON, timezone=UTC)
+
+
 def job_trigger(ctx: Services, job: str) -> CronTrigger | IntervalTrigger:
+    if job == "key_epoch":
+        return key_epoch_trigger()
     return rotation_trigger(ctx) if job == "rotation" else sweep_trigger(ctx)
 
 
@@ -138,9 +147,11 @@ JOB_FUNCTIONS: dict[str, Callable[..., object]] = {
 
 
 def catch_up(context_key: str) -> None:
-    """Start-up run: rotate to the current month first, then sweep."""
+    """Start-up run: rotate to the current month first, then sweep, then close the key
+    epoch if it fell due while the bot was down."""
     scheduled(context_key, "rotation", "startup")
     scheduled(context_key, "shred_sweep", "startup")
+    scheduled(context_key, "key_epoch", "startup")
 
 
 def start_scheduler(
@@ -167,6 +178,10 @@ def start_scheduler(
     scheduler.add_job(scheduled, _TRIGGERS["shred_sweep"],
                       args=[context_key, "shred_sweep"], id="shred_sweep", name="shred_sweep",
                       replace_existing=True)
+    _TRIGGERS["key_epoch"] = key_epoch_trigger()
+    scheduler.add_job(scheduled, _TRIGGERS["key_epoch"], args=[context_key, "key_epoch"],
+                      id="key_epoch", name="key_epoch", replace_existing=True,
+                      misfire_grace_time=int(ROTATION_MISFIRE.total_seconds()))
     if catch_up_on_start:
         # A one-off job in the in-memory store: it must not outlive this process.
         scheduler.add_jobstore("memory", "startup")
@@ -186,7 +201,8 @@ def next_runs(ctx: Services, now: datetime) -> dict[str, tuple[datetime | None, 
     registered the job, otherwise computed from the configured trigger."""
     stored = stored_next_run_times(ctx.engine)
     out: dict[str, tuple[datetime | None, bool]] = {}
-    triggers = {"rotation": rotation_trigger(ctx), "shred_sweep": sweep_trigger(ctx)}
+    triggers = {"rotation": rotation_trigger(ctx), "shred_sweep": sweep_trigger(ctx),
+                "key_epoch": key_epoch_trigger()}
     for job, trig in triggers.items():
         if job in stored:
             ts = stored[job]

@@ -310,6 +310,13 @@ class KeyTree:
         self._remember(key, dek, row.wrapped)
         return dek
 
+    def forget_kek(self, kek_id: str) -> None:
+        """Zero and drop a cached KEK (its epoch closed: nothing is wrapped under it)."""
+        with self._lock:
+            entry = self._keks.pop(kek_id, None)
+            if entry is not None:
+                prim.wipe(entry.key)
+
     def forget_dek(self, dek_id: str) -> None:
         """Zero and drop every cached version of a DEK (after destroying it here)."""
         with self._lock:

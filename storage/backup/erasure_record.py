@@ -12,6 +12,12 @@ snapshot while its transaction committed just after it.
 One line per fact, ``<canonical JSON>\t<hex MAC>``::
 
     {"at_us": 1767225600000000, "epoch": 24312, "kind": "shred", "ref": "pairing:<24 hex>"}
+    {"at_us": 1767225600000000, "epoch": null, "kind": "dek", "ref": "dek:<32 hex>"}
+
+A ``dek`` fact is one destroyed data key of the key tree (docs/adr/0039): its random id
+and the time, nothing about whose it was. A restore destroys that DEK row again before
+anything is served, so a backup older than the erasure cannot hand the key back to the
+bot while the epoch that wrapped it is still open.
 
 No personal data: subjects are the audit log's pseudonyms (``pairing:``/``identity:``
 refs, an HMAC under the pseudonym secret kept in the database), which the restore maps
@@ -29,6 +35,7 @@ import fcntl
 import hmac
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +45,28 @@ from medcrypt.crypto.errors import ConfigError, KeyVersionMissing, MalformedToke
 from medcrypt.crypto.server.audit import check_ref
 from medcrypt.crypto.server.keyring import BLIND_INDEX_BYTES, Keyring, blind_index_version
 
-Kind = Literal["shred", "ended", "erased"]
-_KINDS: frozenset[str] = frozenset({"shred", "ended", "erased"})
+Kind = Literal["shred", "ended", "erased", "dek"]
+_KINDS: frozenset[str] = frozenset({"shred", "ended", "erased", "dek"})
+#: A destroyed DEK's ref: its random 128-bit id (storage.deks), never a person's id.
+_DEK_REF = re.compile(r"dek:[0-9a-f]{32}\Z")
+
+
+def dek_ref(dek_id: str) -> str:
+    """The erasure-record ref of a destroyed DEK."""
+    return _check_ref("dek", f"dek:{dek_id}")
+
+
+def dek_id_of(ref: str) -> str:
+    """The DEK id a ``dek`` fact names."""
+    return _check_ref("dek", ref).removeprefix("dek:")
+
+
+def _check_ref(kind: str, ref: str) -> str:
+    if kind == "dek":
+        if not isinstance(ref, str) or not _DEK_REF.match(ref):
+            raise ValueError("a dek fact names a DEK id")
+        return ref
+    return check_ref(ref)
 #: The (table, column) the MAC subkey is derived for: never a real column's index key.
 _MAC_TABLE, _MAC_COLUMN = "erasure_record", "line"
 
@@ -78,7 +105,7 @@ class ErasureRecord:
         for fact in facts:
             if fact.kind not in _KINDS:
                 raise ValueError("unknown erasure fact kind")
-            check_ref(fact.ref)
+            _check_ref(fact.kind, fact.ref)
             body = fact.encode()
             lines.append(f"{body}\t{self._mac(body).hex()}\n")
         data = "".join(lines).encode("ascii")
@@ -132,7 +159,8 @@ class ErasureRecord:
             raise bad("MAC does not verify")
         try:
             data = json.loads(body)
-            fact = ErasureFact(int(data["at_us"]), data["kind"], check_ref(data["ref"]),
+            fact = ErasureFact(int(data["at_us"]), data["kind"],
+                               _check_ref(data["kind"], data["ref"]),
                                None if data["epoch"] is None else int(data["epoch"]))
         except (ValueError, KeyError, TypeError):
             raise bad("malformed") from None

@@ -71,7 +71,7 @@ async def test_jobs_are_stored_as_data_and_rebuilt_from_it(migrated_database_url
         try:
             with ctx.engine.connect() as conn:
                 rows = {r.id: r for r in conn.execute(select(JOBS))}
-            assert set(rows) == {"rotation", "shred_sweep"}
+            assert set(rows) == {"rotation", "shred_sweep", "key_epoch"}
             for row in rows.values():
                 assert row.func_ref == "medcrypt.bot.scheduler.runner:scheduled"
                 assert isinstance(json.loads(row.trigger), dict)  # text, not a pickle

@@ -42,7 +42,8 @@ async def test_scheduler_runs_sweeps_and_catches_up_after_downtime(sqlite_url: s
             stop_scheduler(scheduler, context_key="t1")
         with ctx.engine.connect() as conn:
             stored = {r[0] for r in conn.execute(select(ScheduledJob.id))}
-        assert stored == {"rotation", "shred_sweep"}  # persisted; the catch-up one is not
+        # persisted; the catch-up one is not
+        assert stored == {"rotation", "shred_sweep", "key_epoch"}
         nxt = next_runs(ctx, NOV30)
         assert nxt["rotation"][1] and nxt["rotation"][0] is not None
         assert nxt["rotation"][0].day == 1 and nxt["rotation"][0].hour == 0

@@ -23,8 +23,9 @@ from medcrypt.bot.domain.names import name_of
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.errors import WrongPairing
 from medcrypt.crypto.server.audit import Action, system_ref
+from medcrypt.storage import deks
 from medcrypt.storage.audit import to_us
-from medcrypt.storage.backup.erasure_record import ErasureFact
+from medcrypt.storage.backup.erasure_record import ErasureFact, dek_ref
 from medcrypt.storage.remanence import scrub
 from medcrypt.storage.repos import (
     admins,
@@ -37,10 +38,17 @@ from medcrypt.storage.repos import (
 )
 
 
-def erase_identity_everywhere(ctx: Services, identity_id: str, now: datetime) -> Counter[str]:
-    """Erase ``identity_id``; returns PHI-free counts for the reply and the job log."""
+def erase_identity_everywhere(ctx: Services, identity_id: str, now: datetime, *,
+                              actor: str | None = None, notify: bool = True,
+                              scrub_after: bool = True) -> Counter[str]:
+    """Erase ``identity_id``; returns PHI-free counts for the reply and the job log.
+
+    ``actor`` is the person themself (``/delete_me``) unless given (the sweep erasing a
+    patient whose last pairing ended: :mod:`.ended`, which passes ``notify=False`` -
+    the other members were told when the pairing ended)."""
     ctx.warm()
     me = ctx.identity_ref(identity_id)
+    who = actor or me
     with ctx.sessions() as session:
         if not identities.exists(session, identity_id):
             raise WrongPairing("unknown identity")
@@ -48,7 +56,7 @@ def erase_identity_everywhere(ctx: Services, identity_id: str, now: datetime) ->
                       key=lambda p: p.pairing_id)
     counts: Counter[str] = Counter()
     for p in mine:
-        counts.update(shred_pairing(ctx, p.pairing_id, now, actor=me, reason="erasure",
+        counts.update(shred_pairing(ctx, p.pairing_id, now, actor=who, reason="erasure",
                                     scrub_after=False, notify=False, end=False))
     with ctx.sessions.begin() as session:
         ids = [p.pairing_id for p in mine]
@@ -58,7 +66,7 @@ def erase_identity_everywhere(ctx: Services, identity_id: str, now: datetime) ->
                  for other in (p.physician_id, p.patient_id) if other and other != identity_id]
         language = languages_for(session, [other for _, other in peers],
                                  ctx.settings.clinic.default_language)
-        counts["notices"] += queue_notices(session, [
+        counts["notices"] += 0 if not notify else queue_notices(session, [
             Notice(other, p.pairing_id, notices.erased_peer(name_of(p), now).in_(language[other]),
                    notices.dedupe_key("erased", p.pairing_id, 0, other))
             for p, other in peers], now)
@@ -68,14 +76,18 @@ def erase_identity_everywhere(ctx: Services, identity_id: str, now: datetime) ->
         # v3 pinned-key records name both identity keys: they go with the pairings.
         counts["records"] += v3escrow.drop_records(session, ids)
         admins.revoke_all(session, identity_id, now=now)
+        destroyed = deks.live_ids_of(session, identity_id)
         identities.erase_identity(session, identity_id, now=now)
         counts["pairings"] = len(ids)
-        ctx.record_erasure([ErasureFact(to_us(now), "erased", me)])
-        ctx.audit.append(me, Action.SUBJECT_ERASED, system_ref("erasure"),
+        counts["deks"] = len(destroyed)
+        ctx.record_erasure([ErasureFact(to_us(now), "erased", me),
+                            *(ErasureFact(to_us(now), "dek", dek_ref(d)) for d in destroyed)])
+        ctx.audit.append(who, Action.SUBJECT_ERASED, system_ref("erasure"),
                          {"pairings": len(ids), "epochs": int(counts["epochs"])},
                          session=session)
     # Crypto-shred the audit details about the person and their pairings; entries stay.
     for ref in [me, *(ctx.pairing_ref(p) for p in ids)]:
-        ctx.audit.erase_subject(ref, actor=me)
-    scrub(ctx.engine, ctx.settings.database.postgres_vacuum)
+        ctx.audit.erase_subject(ref, actor=who)
+    if scrub_after:
+        scrub(ctx.engine, ctx.settings.database.postgres_vacuum)
     return counts

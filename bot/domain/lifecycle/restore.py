@@ -32,8 +32,9 @@ from medcrypt.bot.domain.lifecycle.shred import BATCH, sweep
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.keyless.epochs import epoch_start
 from medcrypt.crypto.server.audit import Action, system_ref
+from medcrypt.storage import deks
 from medcrypt.storage.audit import AuditEvent
-from medcrypt.storage.backup.erasure_record import ErasureFact
+from medcrypt.storage.backup.erasure_record import ErasureFact, dek_id_of
 from medcrypt.storage.remanence import scrub
 from medcrypt.storage.repos import epochs as epoch_rows
 from medcrypt.storage.repos import identities, pairings
@@ -64,6 +65,12 @@ def reapply(ctx: Services, facts: Sequence[ErasureFact], now: datetime) -> Count
         pairing_of = {ctx.pairing_ref(p): p for p in pairings.all_ids(session)}
         identity_of = {ctx.identity_ref(i): i for i in identities.all_ids(session)}
     counts: Counter[str] = Counter()
+    # Destroyed DEKs first: nothing below may open a value under one of them.
+    dek_ids = sorted({dek_id_of(f.ref) for f in facts if f.kind == "dek"})
+    for start in range(0, len(dek_ids), BATCH):
+        with ctx.sessions.begin() as session:
+            counts["deks"] += deks.destroy_if_live(session, dek_ids[start:start + BATCH],
+                                                   now=now)
     targets = sorted({(pairing_of[f.ref], f.epoch) for f in facts
                       if f.kind == "shred" and f.ref in pairing_of and f.epoch is not None})
     for start in range(0, len(targets), BATCH):  # bounded IN lists, as the sweep's

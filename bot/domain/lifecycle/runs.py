@@ -23,6 +23,8 @@ from typing import Any
 
 import structlog
 
+from medcrypt.bot.domain.lifecycle.ended import erase_ended_patients
+from medcrypt.bot.domain.lifecycle.key_epochs import close_if_due
 from medcrypt.bot.domain.lifecycle.names import ALIASES, JOBS
 from medcrypt.bot.domain.lifecycle.rotation import BATCH as ROTATION_BATCH
 from medcrypt.bot.domain.lifecycle.rotation import rotate
@@ -65,10 +67,11 @@ def _claim(ctx: Services, job: str, slot: datetime, trigger: str,
 def run_job(
     ctx: Services, job: str, *, trigger: str, now: datetime | None = None,
     progress: Progress | None = None, batch: int | None = None,
-    slot: datetime | None = None,
+    slot: datetime | None = None, force: bool = False,
 ) -> RunOutcome:
-    """Run ``job`` ("rotation"/"rotate" or "shred_sweep"/"shred") as of ``now``; with
-    ``slot``, only if that slot has not completed (see module)."""
+    """Run ``job`` ("rotation"/"rotate", "shred_sweep"/"shred" or "key_epoch") as of
+    ``now``; with ``slot``, only if that slot has not completed (see module).
+    ``force``: close the key epoch even when it is not due (``keys close-epoch``)."""
     name = ALIASES.get(job)
     if name is None:
         raise ValueError(f"unknown job {job!r}; known: {', '.join(JOBS)}")
@@ -78,10 +81,16 @@ def run_job(
         def work() -> dict[str, Any]:
             return dict(rotate(ctx, as_of, progress=progress,
                                batch=batch or ROTATION_BATCH).summary())
+    elif name == "key_epoch":
+        def work() -> dict[str, Any]:
+            return close_if_due(ctx, as_of, force=force, progress=progress, batch=batch)
     else:
         def work() -> dict[str, Any]:
-            return dict(sweep(ctx, as_of, progress=progress,
-                              batch=batch or SWEEP_BATCH).summary())
+            done: dict[str, Any] = dict(sweep(ctx, as_of, progress=progress,
+                                              batch=batch or SWEEP_BATCH).summary())
+            ended = erase_ended_patients(ctx, as_of)
+            done["erased_patients"] = ended["erased_patients"]
+            return done
     with job_lock(ctx.engine, name):
         if slot is None:
             run_id = _begin(ctx, name, trigger, as_of)

@@ -25,7 +25,8 @@ NEEDS = {("jobs", "run"): ["shred"], ("keys", "generate"): ["--version", "7"],
          ("backup", "restore"): ["b.mcbk", "--yes"],
          ("physicians", "enrol"): ["AAAA", "--label", "Dr", "--fingerprint", "0" * 16],
          ("physicians", "revoke"): ["AAAA"],
-         ("keys", "provider", "destroy"): ["--version", "1", "--yes"]}
+         ("keys", "provider", "destroy"): ["--version", "1", "--yes"],
+         ("keys", "migrate"): ["--to", "pkcs11"]}
 
 
 def _leaves(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

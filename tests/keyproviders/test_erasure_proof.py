@@ -1,0 +1,185 @@
+"""The erasure proof of issue 17, per provider: take a backup, ``/delete_me``, close the
+shred epoch, restore into a fresh database - then try every key the provider still
+holds. The person's values do not open.
+
+Two restores: the raw rows of the backup loaded as they are (what someone holding the
+backup and the bot's credentials has), and the real restore, which re-applies the
+erasure record (the DEK destruction included) before anything is served.
+
+Blind indexes are not part of this proof yet: their keys still come from the server
+keyring, not the shred epoch (ADR 0039, "Not done"); with ``env`` the operator's key
+rotation at the close removes them, and that is asserted below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from medcrypt.bot.app.wiring import build_services
+from medcrypt.bot.domain.config import parse_settings
+from medcrypt.bot.domain.lifecycle.erasure import erase_identity_everywhere
+from medcrypt.bot.domain.lifecycle.restore import reapply
+from medcrypt.bot.domain.services import Services
+from medcrypt.crypto.clock import FixedClock
+from medcrypt.crypto.errors import DecryptionFailed, KeyVersionMissing
+from medcrypt.crypto.server import keytree as kt
+from medcrypt.crypto.server.env_provider import EnvProvider
+from medcrypt.crypto.server.keyring import Keyring
+from medcrypt.storage import deks, kek_epochs
+from medcrypt.storage.backup.engines import sqlite_dump, sqlite_load
+from medcrypt.storage.backup.erasure_record import ErasureRecord
+from medcrypt.storage.db import make_engine, session_factory
+from medcrypt.storage.models.identities import PlatformIdentity
+from medcrypt.storage.models.keytree import Dek, Kek
+from medcrypt.storage.repos.identities import find_identity, get_or_create_identity, set_label
+from tests.support.databases import migrated
+from tests.support.jobs import SIGNING_ENV
+from tests.support.keyrigs import Rig
+from tests.support.storage import KEYS_V1, KEYS_V2
+
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
+PHONE = "+15557770001"
+OTHER = "+15557770002"
+
+
+def _ctx(url: str, keyring: Keyring, record: Path) -> Services:
+    ctx = build_services(parse_settings({}), FixedClock(NOW), engine=make_engine(url),
+                         keyring=keyring, environ=SIGNING_ENV)
+    return dataclasses.replace(ctx, erasure_record=ErasureRecord(record, keyring))
+
+
+def _rows(url: str, identity_id: str) -> dict[str, Any]:
+    """What the backup holds about one person: sealed address, DEK row, KEK row."""
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            row = s.get(PlatformIdentity, identity_id)
+            assert row is not None and row.address is not None
+            dek = s.get(Dek, row.dek_id)
+            assert dek is not None and dek.wrapped is not None
+            kek = s.get(Kek, dek.kek_id)
+            assert kek is not None
+            return {"address": row.address.data, "bidx": row.address_bidx, "dek": dek.id,
+                    "version": dek.version, "dek_wrapped": bytes(dek.wrapped),
+                    "kek": kek.id, "kek_wrapped": bytes(kek.wrapped)}
+    finally:
+        engine.dispose()
+
+
+def test_a_backup_from_before_delete_me_opens_under_no_key_left(
+        rig: Rig, tmp_path: Path) -> None:
+    url = migrated(f"sqlite:///{tmp_path / 'bot.db'}")
+    record = tmp_path / "elsewhere-erasure-record"
+    keyring = Keyring.from_env_value(KEYS_V1)
+    if rig.name != "env":
+        keyring.tree = kt.KeyTree(rig.bot, monotonic=time.monotonic)
+    ctx = _ctx(url, keyring, record)
+    ctx.warm()  # the audit pseudonym secret exists before any backup, as in the bot
+    with ctx.sessions.begin() as s:
+        me, _ = get_or_create_identity(s, keyring, "whatsapp", PHONE, now=NOW,
+                                       role="patient")
+        set_label(me, keyring, "Sam Rivera")
+        other, _ = get_or_create_identity(s, keyring, "whatsapp", OTHER, now=NOW,
+                                          role="patient")
+        person, kept = me.id, other.id
+    backup = tmp_path / "nightly.db"
+    sqlite_dump(url, backup)
+    held = _rows(str(f"sqlite:///{backup}"), person)
+
+    erase_identity_everywhere(ctx, person, NOW)  # /delete_me
+    ctx.engine.dispose()
+
+    # Close the epoch with the operator's credentials (env: the new server key first).
+    later = NOW + timedelta(days=30)
+    if rig.name == "env":
+        keyring = Keyring.from_env_value(KEYS_V2)
+        tree = deks.tree_of(keyring)
+        admin = None
+    else:
+        tree, admin = kt.KeyTree(rig.admin, monotonic=time.monotonic), rig.admin
+    engine = make_engine(url)
+    try:
+        report = kek_epochs.close_epoch(session_factory(engine), tree, admin, now=later)
+    finally:
+        engine.dispose()
+    assert report.opened and report.retired == 1
+
+    # Every key the provider still holds.
+    if rig.name == "env":
+        # the operator removes server key 1 once `keys status` shows nothing on it
+        assert report.removable_env_versions == [1]
+        keyring = Keyring.from_env_value(KEYS_V2.split(",")[0])
+        provider: Any = EnvProvider(keyring.master_keys(), None)
+    else:
+        assert report.destroyed_versions == [1]
+        rig.refresh_bot()
+        provider = rig.bot
+        keyring = Keyring.from_env_value(KEYS_V1)
+    with pytest.raises(KeyVersionMissing):
+        provider.unwrap(held["kek_wrapped"], kt.kek_context(held["kek"]))
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            live_keks = [(k.id, bytes(k.wrapped)) for k in s.scalars(
+                select(Kek).where(Kek.retired_at.is_(None)))]
+    finally:
+        engine.dispose()
+    assert live_keks
+    for kek_id, wrapped in live_keks:
+        kek = provider.unwrap(wrapped, kt.kek_context(kek_id))
+        for as_kek in (held["kek"], kek_id):
+            with pytest.raises(DecryptionFailed):
+                kt.unwrap_dek(kek, held["dek_wrapped"], purpose="identity",
+                              person_id=person, dek_id=held["dek"],
+                              version=held["version"], kek_id=as_kek)
+
+    # Restore 1: the backup's raw rows in a fresh database, nothing re-applied.
+    raw_url = f"sqlite:///{tmp_path / 'raw-restore.db'}"
+    sqlite_load(raw_url, backup)
+    if rig.name != "env":
+        keyring.tree = kt.KeyTree(provider, monotonic=time.monotonic)
+    engine = make_engine(raw_url)
+    try:
+        with session_factory(engine)() as s:
+            row = s.get(PlatformIdentity, person)
+            assert row is not None and row.address is not None  # the rows came back ...
+            with pytest.raises(KeyVersionMissing):  # ... and open under no key left
+                PlatformIdentity.ADDRESS.reveal(row, keyring, session=s)
+            if rig.name == "env":  # server key 1 is gone: the old index matches nothing
+                assert find_identity(s, keyring, "whatsapp", PHONE) is None
+    finally:
+        engine.dispose()
+
+    # Restore 2: the real re-application, before anything is served.
+    fresh_url = f"sqlite:///{tmp_path / 'restored.db'}"
+    sqlite_load(fresh_url, backup)
+    if rig.name == "env":
+        # env restores only inside the window, while server key 1 is still configured
+        # (its removal is what ends the window): the erasure record makes that safe.
+        keyring = Keyring.from_env_value(KEYS_V2)
+    restored = _ctx(fresh_url, keyring, record)
+    facts = list(ErasureRecord(record, keyring).read())
+    try:
+        counts = reapply(restored, facts, later)
+        assert counts["deks"] == 1
+        with restored.sessions() as s:
+            assert s.scalars(select(Dek.wrapped).where(Dek.id == held["dek"])).one() is None
+            gone = s.get(PlatformIdentity, person)
+            assert gone is not None and gone.deleted_at is not None and gone.address is None
+            assert find_identity(s, keyring, "whatsapp", PHONE) is None
+            still = s.get(PlatformIdentity, kept)
+            assert still is not None
+            if rig.name == "env":  # inside the window the others' values still open
+                assert PlatformIdentity.ADDRESS.reveal(still, keyring, session=s) == OTHER
+            else:  # past it, nobody's do: the restore window is the epoch (OPERATIONS)
+                with pytest.raises(KeyVersionMissing):
+                    PlatformIdentity.ADDRESS.reveal(still, keyring, session=s)
+    finally:
+        restored.engine.dispose()
