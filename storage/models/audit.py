@@ -9,13 +9,15 @@ Why these shapes (docs/adr/0004-audit-log.md):
   and decoding a million datetime strings would dominate the verify time.
 * ``audit_checkpoints`` has no foreign key to the entries on purpose: it is evidence
   *about* the entries and must survive (and expose) their deletion.
-* ``audit_subject_keys`` holds one random key per subject, sealed by the server
-  keyring (registered, so ``keys rewrap`` covers it). Deleting the row shreds every
-  detail ever written about that subject while the chain still verifies.
+* ``audit_subject_keys`` holds one random key per subject, sealed under the key tree's
+  ``audit-subject`` purpose DEK (registered, so ``keys rewrap`` converts a value still
+  under the keyring). Deleting the row shreds every detail ever written about that
+  subject while the chain still verifies.
 * ``audit_head`` is a single row (id 1) that appenders lock to serialise the chain
   and that caches the head and the last checkpoint, so an append reads one row.
-* ``audit_secrets`` keeps the pseudonym key, sealed: a key derived from a versioned
-  server key would change every person's reference at each key rotation.
+* ``audit_secrets`` keeps the pseudonym key, sealed (``audit-secret`` purpose DEK): a key
+  derived from a versioned server key would change every person's reference at each
+  key rotation.
 """
 
 from __future__ import annotations

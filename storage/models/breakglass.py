@@ -2,7 +2,8 @@
 
 One row per request, a small state machine (``pending`` → ``approved`` | ``denied`` |
 ``expired``) driven by :mod:`bot.breakglass.requests`. The reason an admin typed may name
-a medical situation, so it is sealed under the server keyring (AAD = table, column, row);
+a medical situation, so it is sealed under the key tree's ``breakglass`` purpose DEK
+(AAD = the DEK, table, column, row);
 everything else is routing metadata: identity ids, the pairing id, times, counts and the
 SHA-256 of the exported bundle (to recognise the file when its opening is recorded).
 The bundle itself is never stored: it is delivered once to the requesting admin.
