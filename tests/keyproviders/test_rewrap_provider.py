@@ -8,33 +8,46 @@ provider`` said (this test failed so: a KEK with provider ``env`` appeared).
 
 from __future__ import annotations
 
+import base64
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
+from medcrypt.bot.cli import main
+from medcrypt.bot.keyproviders.pkcs11 import Pkcs11Provider
 from medcrypt.crypto.server import keytree as kt
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine
 from tests.support.keyservers import SoftHsm
-from tests.support.operator_cli import operator_env, run_bot, write_config
+from tests.support.operator_cli import write_config
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 REASONS = {f"{i:032x}": f"reason {i}" for i in range(1, 4)}
 
 
-def test_rewrap_seals_under_the_providers_kek(tmp_path: Path, softhsm_token: SoftHsm) -> None:
+def test_rewrap_seals_under_the_providers_kek(
+        tmp_path: Path, softhsm_token: SoftHsm, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     hsm = softhsm_token
     url = f"sqlite:///{tmp_path / 'bot.db'}"
+    prefix = "w" + uuid.uuid4().hex[:10]
     cfg = write_config(tmp_path / "bot.toml", {
         "database": {"url": url},
         "telegram": {"enabled": False}, "whatsapp": {"enabled": False},
-        "keys": {"provider": "pkcs11", "key_prefix": "w" + uuid.uuid4().hex[:10],
+        "keys": {"provider": "pkcs11", "key_prefix": prefix,
                  "pkcs11": {"module": hsm.module, "token_label": hsm.token}}})
-    env = operator_env(MEDCRYPT_PKCS11_PIN=hsm.pin, SOFTHSM2_CONF=hsm.conf)
-    ring = Keyring.from_env_value(env["MEDCRYPT_SERVER_KEYS"])
+    keys = "1:" + base64.b64encode(os.urandom(32)).decode()
+    for name in ("MEDCRYPT_CONFIG", "MEDCRYPT_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MEDCRYPT_SERVER_KEYS", keys)
+    monkeypatch.setenv("MEDCRYPT_PKCS11_PIN", hsm.pin)
+    ring = Keyring.from_env_value(keys)
+    Pkcs11Provider(hsm.module, hsm.token, hsm.pin, prefix=prefix, create=True).close()
     migrate.upgrade(url)
     engine = make_engine(url)
     try:
@@ -47,11 +60,8 @@ def test_rewrap_seals_under_the_providers_kek(tmp_path: Path, softhsm_token: Sof
                     "id": row_id, "code": row_id[-10:], "p": b"\x03" * 16, "r": "f" * 32,
                     "s": ring.seal(reason.encode(), ("breakglass_requests", "reason", row_id)),
                     "t": NOW, "e": NOW + timedelta(hours=1)})
-        init = run_bot("keys", "provider", "init", "--config", str(cfg), env=env, cwd=tmp_path)
-        assert init.returncode == 0, init.stderr
-        ran = run_bot("keys", "rewrap", "--config", str(cfg), env=env, cwd=tmp_path)
-        assert ran.returncode == 0, ran.stderr
-        assert f"rewrapped {len(REASONS)} value(s)" in ran.stdout
+        assert main(["--config", str(cfg), "keys", "rewrap"]) == 0
+        assert f"rewrapped {len(REASONS)} value(s)" in capsys.readouterr().out
         with engine.connect() as conn:
             assert conn.execute(text("SELECT provider FROM keks")).scalars().all() == ["pkcs11"]
             rows = conn.execute(text(
@@ -61,7 +71,7 @@ def test_rewrap_seals_under_the_providers_kek(tmp_path: Path, softhsm_token: Sof
         for sealed, dek_id, purpose, provider in rows:
             assert kt.sealed_dek(bytes(sealed)).dek_id == dek_id
             assert (purpose, provider) == ("breakglass", "pkcs11")
-        again = run_bot("keys", "rewrap", "--config", str(cfg), env=env, cwd=tmp_path)
-        assert again.returncode == 0 and "rewrapped 0 value(s)" in again.stdout
+        assert main(["--config", str(cfg), "keys", "rewrap"]) == 0
+        assert "rewrapped 0 value(s)" in capsys.readouterr().out
     finally:
         engine.dispose()
