@@ -19,7 +19,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Connection, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from medcrypt.crypto.errors import DekDestroyed, KeyVersionMissing, StorageError
@@ -116,10 +116,12 @@ def create_dek(session: Session, tree: KeyTree, *, purpose: str, person_id: str 
     return row, tree.dek(row, kek_wrapped)
 
 
-def live_dek(session: Session, tree: KeyTree, dek_id: str) -> tuple[DekRow, bytearray]:
+def live_dek(session: Session | Connection, tree: KeyTree,
+             dek_id: str) -> tuple[DekRow, bytearray]:
     """The DEK row and its key, checked in this transaction: a destroyed row is refused
-    even when this replica still holds the key in memory."""
-    conn = session.connection()
+    even when this replica still holds the key in memory. (A Connection for callers
+    that write through Core, such as the audit log.)"""
+    conn = session if isinstance(session, Connection) else session.connection()
     stmt = _LIVE_SHARED if conn.dialect.name == "postgresql" else _LIVE
     found: Any = conn.execute(stmt, {"dek_id": dek_id}).first()
     if found is None:

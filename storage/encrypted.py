@@ -32,7 +32,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import LargeBinary, event
 from sqlalchemy.engine import Dialect
@@ -109,10 +109,12 @@ class EncryptedField:
 
     ``blind_index`` names an optional column receiving the keyed HMAC of the value.
     ``id_attr`` names the client-generated primary key bound into the AAD.
-    ``tree_purpose``, when set, seals under the row's own per-person DEK of the key tree
-    (the row id is the person; ``dek_id`` and ``dek_version`` attributes on the row
-    reference the ``deks`` row) instead of the keyring; v1 keyring values still open
-    until ``keys rewrap`` converts them.
+    ``tree_purpose``, when set, seals under a DEK of the key tree instead of the keyring
+    (``dek_id`` and ``dek_version`` attributes on the row reference the ``deks`` row);
+    v1 keyring values still open until ``keys rewrap`` converts them. ``tree_scope``
+    says whose DEK: ``"person"`` - the row's own, made on first use with the row id as
+    the person, so destroying it erases the value wherever a copy went; ``"purpose"`` -
+    the purpose's shared DEK (person NULL), for values that belong to no one person.
     """
 
     table: str
@@ -120,6 +122,7 @@ class EncryptedField:
     blind_index: str | None = None
     id_attr: str = "id"
     tree_purpose: str | None = None
+    tree_scope: Literal["person", "purpose"] = "person"
 
     def aad(self, row_id: str) -> tuple[str, str, str]:
         return (self.table, self.column, row_id)
@@ -182,12 +185,20 @@ class EncryptedField:
 
     def _tree_seal(self, row: Any, row_id: str, keyring: Keyring, plaintext: bytes, *,
                    session: Session | None, now: datetime | None) -> bytes:
-        from medcrypt.storage import deks  # deks imports the models, which import us
+        # deks imports the models, which import us
+        from medcrypt.storage import deks, purpose_deks
 
         session = self._session(row, session)
         tree = deks.tree_of(keyring)
         dek_id = getattr(row, "dek_id", None)
-        if dek_id is None:
+        if self.tree_scope == "purpose":
+            # The purpose's newest live DEK, whatever the row named before: re-sealing
+            # (rewrap) moves a value onto the newest version.
+            dek_row, key = purpose_deks.sealing_dek(session, tree,
+                                                    str(self.tree_purpose),
+                                                    now=now or datetime.now(UTC))
+            row.dek_id, row.dek_version = dek_row.dek_id, dek_row.version
+        elif dek_id is None:
             dek_row, key = deks.create_dek(session, tree, purpose=str(self.tree_purpose),
                                            person_id=row_id, now=now or datetime.now(UTC))
             row.dek_id, row.dek_version = dek_row.dek_id, dek_row.version

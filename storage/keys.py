@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import LargeBinary, func, literal, or_, select, type_coerce
-from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker, undefer
 
 from medcrypt.crypto.errors import KeyVersionMissing, StorageError
 from medcrypt.crypto.server.keyring import Keyring
@@ -166,6 +166,10 @@ def rewrap(
                     .order_by(pk)
                     .limit(batch_size)
                 )
+                if field.tree_purpose is not None:
+                    # The DEK reference is deferred on the models (older schema
+                    # revisions); loading it per row would cost a SELECT each.
+                    stmt = stmt.options(undefer(model.dek_id), undefer(model.dek_version))
                 if session.get_bind().dialect.name == "postgresql":
                     stmt = stmt.with_for_update(skip_locked=True)
                 rows = list(session.scalars(stmt))

@@ -75,8 +75,12 @@ def open_audit_log(
 
     ``keyring`` may be None for a verify-only log; ``on_checkpoint`` runs in every
     checkpoint's own transaction (witness lines into the outbox); ``on_due`` hears that
-    N entries wait for the checkpointer (ADR 0036).
+    N entries wait for the checkpointer (ADR 0036). With a keyring, its key tree is
+    rooted in the configured provider first: the audit log's own keys are sealed under
+    purpose DEKs of that tree (ADR 0037, Amendment 1).
     """
+    if keyring is not None:
+        attach_key_tree(settings, keyring, environ)
     return AuditLog(
         engine, keyring, clock=clock or SystemClock(),
         signer=signer or audit_signer(settings, environ, required=require_signer),

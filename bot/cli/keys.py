@@ -43,6 +43,20 @@ def _keyring(settings: Settings) -> Keyring:
     return Keyring.from_environ(env_name=settings.keyring.server_keys_env)
 
 
+def _rooted_keyring(settings: Settings) -> Keyring:
+    """The server keyring with its key tree rooted in the configured provider, as the
+    bot roots it: ``rewrap`` seals under DEKs whose KEK that provider wraps."""
+    from medcrypt.bot.app.wiring import attach_key_tree
+
+    keyring = _keyring(settings)
+    try:
+        attach_key_tree(settings, keyring)
+    except BaseException:
+        keyring.wipe()
+        raise
+    return keyring
+
+
 def _require_migrated(url: str) -> None:
     from medcrypt.storage import migrate
 
@@ -111,7 +125,7 @@ def run_rewrap(args: argparse.Namespace, settings: Settings) -> int:
     from medcrypt.storage import keys as keyops
     from medcrypt.storage.db import make_engine, session_factory
 
-    keyring = _keyring(settings)
+    keyring = _rooted_keyring(settings)
     url = settings.database_url
     _require_migrated(url)
     engine = make_engine(url)

@@ -76,7 +76,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from medcrypt.crypto.clock import Clock
-from medcrypt.crypto.errors import ConfigError, StorageError
+from medcrypt.crypto.errors import ConfigError, DecryptionFailed, StorageError
+from medcrypt.crypto.server import keytree
 from medcrypt.crypto.server.audit import (
     GENESIS_HASH,
     SUBJECT_KEY_BYTES,
@@ -98,6 +99,7 @@ from medcrypt.crypto.server.audit import (
 )
 from medcrypt.crypto.server.audit.checkpoint import AuditPublicKey
 from medcrypt.crypto.server.keyring import Keyring
+from medcrypt.storage import deks, purpose_deks
 from medcrypt.storage.audit import parallel
 from medcrypt.storage.audit.chain import TransactionChain
 from medcrypt.storage.audit.queries import (
@@ -134,7 +136,7 @@ from medcrypt.storage.db import (
     session_factory,
     sqlite_checkpoint_truncate,
 )
-from medcrypt.storage.encrypted import Sealed
+from medcrypt.storage.encrypted import EncryptedField, Sealed
 from medcrypt.storage.models.audit import AuditSecret, AuditSubjectKey
 
 log = structlog.get_logger("storage.audit")
@@ -171,7 +173,8 @@ _ENTRY_HASH = select(ENTRIES.c.entry_hash).where(ENTRIES.c.seq == bindparam("e_s
 CAS_ATTEMPTS = 5
 _COUNT_ERASURE = update(HEAD).where(HEAD.c.id == 1).values(erasures=HEAD.c.erasures + 1)
 _INSERT_CHECKPOINT = insert(CHECKPOINTS)
-_LOAD_KEYS = select(SUBJECT_KEYS.c.subject_ref, SUBJECT_KEYS.c.wrapped).where(
+_LOAD_KEYS = select(SUBJECT_KEYS.c.subject_ref, SUBJECT_KEYS.c.wrapped,
+                    SUBJECT_KEYS.c.dek_id, SUBJECT_KEYS.c.dek_version).where(
     SUBJECT_KEYS.c.subject_ref.in_(bindparam("refs", expanding=True)))
 _INSERT_KEYS = insert(SUBJECT_KEYS)
 
@@ -684,24 +687,62 @@ class AuditLog:
         new = sorted(refs - keys.keys())
         if new:
             rows = []
+            # Sealed under the audit-subject purpose DEK (ADR 0037, Amendment 1): read
+            # in this transaction, no provider call once the KEK is warm.
+            dek, dek_key = purpose_deks.sealing_dek(
+                conn, deks.tree_of(self._keys), AuditSubjectKey.KEY.tree_purpose or "",
+                now=self._clock.now())
             for ref in new:
                 key = self._rng(SUBJECT_KEY_BYTES)
                 keys[ref] = key
-                wrapped = self._keys.seal(base64.b64encode(key),
-                                          AuditSubjectKey.KEY.aad(ref), rng=self._rng)
-                rows.append({"subject_ref": ref, "wrapped": Sealed(wrapped), "created_us": ts_us})
+                wrapped = keytree.seal_value(
+                    dek_key, dek.ref, base64.b64encode(key), table=AuditSubjectKey.KEY.table,
+                    column=AuditSubjectKey.KEY.column, row_id=ref, rng=self._rng)
+                rows.append({"subject_ref": ref, "wrapped": Sealed(wrapped), "created_us": ts_us,
+                             "dek_id": dek.dek_id, "dek_version": dek.version})
             conn.execute(_INSERT_KEYS, rows)
         return keys
 
     def _load_subject_keys(self, conn: Connection, refs: set[str]) -> dict[str, bytes]:
-        return {ref: self._unwrap(ref, sealed)
-                for ref, sealed in conn.execute(_LOAD_KEYS, {"refs": sorted(refs)})}
+        found = list(conn.execute(_LOAD_KEYS, {"refs": sorted(refs)}))
+        # Every DEK these values name is checked in this transaction before any key is
+        # used - also for values whose subject key is cached - so a destroyed DEK stops
+        # this replica too (one SELECT per DEK, and they share one or two).
+        dek_keys = {str(d): self._live_dek(conn, str(d)) for d in
+                    {row.dek_id for row in found if row.dek_id is not None}}
+        return {row.subject_ref: self._unwrap(AuditSubjectKey.KEY, row.subject_ref, row,
+                                              dek_keys)
+                for row in found}
 
-    def _unwrap(self, ref: str, sealed: Sealed) -> bytes:
+    def _live_dek(self, conn: Connection, dek_id: str) -> tuple[int, bytearray]:
+        row, key = deks.live_dek(conn, deks.tree_of(self._keys), dek_id)
+        return row.version, key
+
+    def _unwrap(self, field: EncryptedField, ref: str, row: Any,
+                dek_keys: dict[str, tuple[int, bytearray]]) -> bytes:
+        """Open the base64 key sealed in ``field`` of the row ``ref`` (its ``wrapped``,
+        ``dek_id``, ``dek_version``): under its DEK, whose row the caller checked in its
+        transaction (``dek_keys``), or - not yet rewrapped - under the keyring."""
+        sealed: Sealed = row.wrapped
+        dek_id, dek_version = row.dek_id, row.dek_version
+        ref_dek = sealed.dek
+        checked = None if ref_dek is None else dek_keys.get(ref_dek.dek_id)
+        # The header must name the DEK the row references by foreign key, and that row
+        # was just found live - checked before the cache, so a cached key never outlives
+        # its DEK.
+        if ref_dek is not None and (
+                ref_dek.dek_id != dek_id or ref_dek.version != dek_version
+                or checked is None or checked[0] != ref_dek.version):
+            raise DecryptionFailed()
         cache_key = (ref, sealed.data)
         key = self._key_cache.get(cache_key)
         if key is None:
-            key = base64.b64decode(self._keys.open(sealed.data, AuditSubjectKey.KEY.aad(ref)))
+            if checked is None:
+                plain = self._keys.open(sealed.data, field.aad(ref))
+            else:
+                plain = keytree.open_value(checked[1], sealed.data, table=field.table,
+                                           column=field.column, row_id=ref)
+            key = base64.b64decode(plain)
             if len(self._key_cache) >= _KEY_CACHE_MAX:
                 self._key_cache.clear()
             self._key_cache[cache_key] = key
@@ -773,20 +814,34 @@ class AuditLog:
         process created the row in between, instead of waiting.
         """
         if self._pseudonym_key is None:
-            aad = AuditSecret.VALUE.aad("pseudonym")
-            select_secret = select(SECRETS.c.wrapped).where(SECRETS.c.name == "pseudonym")
+            field = AuditSecret.VALUE
+            select_secret = select(SECRETS.c.wrapped, SECRETS.c.dek_id,
+                                   SECRETS.c.dek_version).where(SECRETS.c.name == "pseudonym")
             with self._connect() as conn:
-                sealed = conn.execute(select_secret).scalar()
-            if sealed is None:  # first use: a concurrent creator may win, both read its row
-                wrapped = self._keys.seal(
-                    base64.b64encode(self._rng(SUBJECT_KEY_BYTES)), aad, rng=self._rng)
-                row = {"name": "pseudonym", "wrapped": Sealed(wrapped),
-                       "created_us": to_us(self._clock.now())}
-                self._transaction(lambda conn: conn.execute(insert_ignore(conn, SECRETS, row)))
-                with self._connect() as conn:
-                    sealed = conn.execute(select_secret).scalar_one()
-            self._pseudonym_key = base64.b64decode(self._keys.open(sealed.data, aad))
+                found = conn.execute(select_secret).first()
+            if found is None:  # first use: a concurrent creator may win, both read its row
+                self._transaction(self._create_pseudonym_secret)
+            with self._connect() as conn:
+                found = conn.execute(select_secret).one()
+                checked = ({} if found.dek_id is None
+                           else {str(found.dek_id): self._live_dek(conn, str(found.dek_id))})
+                self._pseudonym_key = self._unwrap(field, "pseudonym", found, checked)
         return self._pseudonym_key
+
+    def _create_pseudonym_secret(self, conn: Connection) -> None:
+        """Seal a fresh pseudonym key under the audit-secret purpose DEK and insert it
+        unless another process did first."""
+        field = AuditSecret.VALUE
+        now = self._clock.now()
+        dek, dek_key = purpose_deks.sealing_dek(conn, deks.tree_of(self._keys),
+                                                field.tree_purpose or "", now=now)
+        wrapped = keytree.seal_value(dek_key, dek.ref,
+                                     base64.b64encode(self._rng(SUBJECT_KEY_BYTES)),
+                                     table=field.table, column=field.column,
+                                     row_id="pseudonym", rng=self._rng)
+        row = {"name": "pseudonym", "wrapped": Sealed(wrapped), "created_us": to_us(now),
+               "dek_id": dek.dek_id, "dek_version": dek.version}
+        conn.execute(insert_ignore(conn, SECRETS, row))
 
     def _purge_deleted(self) -> None:
         """Make deleted key bytes unrecoverable from the WAL / dead tuples.

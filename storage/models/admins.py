@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medcrypt.storage.base import Base
@@ -56,6 +56,12 @@ class ClinicAdmin(Base):
     address: Mapped[Sealed | None] = mapped_column(SealedBytes)
     #: Blind index of that address, to match the identity when it first writes.
     address_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(34))
+    #: The DEK (key tree, docs/adr/0037 Amendment 1) ``address`` is sealed under; NULL
+    #: while it is still a v1 keyring value. Every seal and open reads that ``deks`` row
+    #: in its transaction. (Deferred: code at an older schema revision still loads rows.)
+    dek_id: Mapped[str | None] = mapped_column(ForeignKey("deks.id"), index=True,
+                                               deferred=True)
+    dek_version: Mapped[int | None] = mapped_column(Integer, index=True, deferred=True)
     #: The person this identity belongs to.
     person_id: Mapped[str] = mapped_column(
         ForeignKey("admin_persons.id", ondelete="CASCADE"), index=True
@@ -74,8 +80,11 @@ class ClinicAdmin(Base):
     added_at: Mapped[datetime]
     removed_at: Mapped[datetime | None]
 
+    #: A phone number or chat id of someone the bot has not met: a DEK of the grant's
+    #: own (the grant stands for that person), destroyed when the identity the grant is
+    #: bound to is erased.
     ADDRESS: ClassVar[EncryptedField] = EncryptedField(
-        "clinic_admins", "address", blind_index="address_bidx"
+        "clinic_admins", "address", blind_index="address_bidx", tree_purpose="admin-grant",
     )
 
 

@@ -9,20 +9,22 @@ Why these shapes (docs/adr/0004-audit-log.md):
   and decoding a million datetime strings would dominate the verify time.
 * ``audit_checkpoints`` has no foreign key to the entries on purpose: it is evidence
   *about* the entries and must survive (and expose) their deletion.
-* ``audit_subject_keys`` holds one random key per subject, sealed by the server
-  keyring (registered, so ``keys rewrap`` covers it). Deleting the row shreds every
-  detail ever written about that subject while the chain still verifies.
+* ``audit_subject_keys`` holds one random key per subject, sealed under the key tree's
+  ``audit-subject`` purpose DEK (registered, so ``keys rewrap`` converts a value still
+  under the keyring). Deleting the row shreds every detail ever written about that
+  subject while the chain still verifies.
 * ``audit_head`` is a single row (id 1) that appenders lock to serialise the chain
   and that caches the head and the last checkpoint, so an append reads one row.
-* ``audit_secrets`` keeps the pseudonym key, sealed: a key derived from a versioned
-  server key would change every person's reference at each key rotation.
+* ``audit_secrets`` keeps the pseudonym key, sealed (``audit-secret`` purpose DEK): a key
+  derived from a versioned server key would change every person's reference at each
+  key rotation.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from sqlalchemy import BigInteger, CheckConstraint, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medcrypt.storage.base import Base
@@ -69,9 +71,18 @@ class AuditSubjectKey(Base):
     #: base64 of the 32-byte subject key, sealed with aad (table, column, subject_ref).
     wrapped: Mapped[Sealed] = mapped_column(SealedBytes)
     created_us: Mapped[int] = mapped_column(BigInteger)
+    #: The DEK (key tree, docs/adr/0037 Amendment 1) ``wrapped`` is sealed under; NULL
+    #: while it is still a v1 keyring value. Every seal and open reads that ``deks`` row
+    #: in its transaction. (Deferred: code at an older schema revision still loads rows.)
+    dek_id: Mapped[str | None] = mapped_column(ForeignKey("deks.id"), index=True,
+                                               deferred=True)
+    dek_version: Mapped[int | None] = mapped_column(Integer, index=True, deferred=True)
 
+    #: Under the ``audit-subject`` purpose DEK: the subject key *is* the per-subject key
+    #: (deleting its row erases the subject), so it sits beside the DEKs, not in them.
     KEY: ClassVar[EncryptedField] = EncryptedField(
-        "audit_subject_keys", "wrapped", id_attr="subject_ref"
+        "audit_subject_keys", "wrapped", id_attr="subject_ref",
+        tree_purpose="audit-subject", tree_scope="purpose",
     )
 
 
@@ -81,8 +92,16 @@ class AuditSecret(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     wrapped: Mapped[Sealed] = mapped_column(SealedBytes)
     created_us: Mapped[int] = mapped_column(BigInteger)
+    #: The DEK (key tree, docs/adr/0037 Amendment 1) ``wrapped`` is sealed under; NULL
+    #: while it is still a v1 keyring value. Every seal and open reads that ``deks`` row
+    #: in its transaction. (Deferred: code at an older schema revision still loads rows.)
+    dek_id: Mapped[str | None] = mapped_column(ForeignKey("deks.id"), index=True,
+                                               deferred=True)
+    dek_version: Mapped[int | None] = mapped_column(Integer, index=True, deferred=True)
 
-    VALUE: ClassVar[EncryptedField] = EncryptedField("audit_secrets", "wrapped", id_attr="name")
+    VALUE: ClassVar[EncryptedField] = EncryptedField(
+        "audit_secrets", "wrapped", id_attr="name", tree_purpose="audit-secret",
+        tree_scope="purpose")
 
 
 class AuditHead(Base):

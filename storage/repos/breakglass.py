@@ -2,7 +2,8 @@
 
 The state machine itself is the bot's (``bot.domain.breakglass.requests``); here are its
 reads, as :class:`Request` snapshots, and its writes, one function per transition. The
-admin's reason is sealed under the server keyring (AAD = table, column, row id).
+admin's reason is sealed under the key tree's ``breakglass`` purpose DEK (AAD per
+PROTOCOL §38: the DEK, table, column, row id).
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def create_request(
     row = BreakGlassRequest(code=code, pairing_id=pairing_id, requester_id=requester_id,
                             requester_person=requester_person, status="pending",
                             requested_at=now, expires_at=expires_at)
-    BreakGlassRequest.REASON.store(row, keyring, reason)
+    # Under the breakglass purpose DEK, read (or made) in this transaction.
+    BreakGlassRequest.REASON.store(row, keyring, reason, session=session, now=now)
     session.add(row)
     session.flush()
     return _request(row)

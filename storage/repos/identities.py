@@ -23,6 +23,7 @@ from medcrypt.crypto.errors import StorageError
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import deks
 from medcrypt.storage.encrypted import new_id
+from medcrypt.storage.models.admins import ClinicAdmin
 from medcrypt.storage.models.identities import ROLES, PlatformIdentity
 from medcrypt.storage.normalize import normalize_address
 
@@ -254,6 +255,12 @@ def erase_identity(session: Session, identity_id: str, *, now: datetime) -> bool
     if identity is None or identity.deleted_at is not None:
         return False
     deks.destroy_person_deks(session, identity_id, now=now)
+    # A grant by address bound to this identity holds the same person's address under
+    # the grant's own DEK: it goes too (the grant row stays for the audit trail).
+    for grant in session.scalars(select(ClinicAdmin).where(
+            ClinicAdmin.identity_id == identity_id, ClinicAdmin.address.is_not(None))):
+        deks.destroy_person_deks(session, grant.id, now=now)
+        ClinicAdmin.ADDRESS.clear(grant)
     PlatformIdentity.ADDRESS.clear(identity)
     PlatformIdentity.LABEL.clear(identity)
     identity.deleted_at = now

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, func, inspect, select, text
 
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.errors import StorageError
@@ -175,12 +175,21 @@ def test_migration_creates_the_tables_and_keys_rewrap_covers_subject_keys(
         log.append(SYSTEM_BOT, Action.PAIRING_ACCEPTED, ref, {"method": "qr"})
         assert log.checkpoint_if_due() is not None  # signs entry 1: no entry of its own
         v2 = Keyring({2: bytes(range(40, 72)), 1: SERVER_KEY})
-        assert keyops.rewrap(session_factory(engine), v2) >= 2  # subject keys + secret
+        # The subject keys and the secret are sealed under purpose DEKs of the key tree
+        # (ADR 0037, Amendment 1): no row to re-seal; the KEK is rewrapped under v2.
+        assert keyops.rewrap(session_factory(engine), v2) == 0
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT root_version FROM keks")).scalars().all() == [2]
         only_v2 = Keyring({2: bytes(range(40, 72))})
         fresh = AuditLog(engine, only_v2, clock=FixedClock(NOW))
         assert fresh.pseudonym("patient", "dave") == ref
         assert [e.details for e in fresh.export(subject=ref)] == [{"method": "qr"}]
         assert fresh.verify(public_keys).entries == 1
+        # Downgrading past 0023 refuses while values are tree-sealed (tested in
+        # tests/keytree/test_purpose_migration.py); this test is about the tables.
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM audit_subject_keys"))
+            conn.execute(text("DELETE FROM audit_secrets"))
     finally:
         engine.dispose()
     migrate.downgrade(database_url, "0001_initial")

@@ -51,7 +51,7 @@ async def test_no_provider_call_per_message_nor_per_new_person(
         # and the KEK (wrap: a new database).
         assert warm.get("sign", 0) == 1
         assert warm.get("wrap", 0) + warm.get("unwrap", 0) == 1
-        before = rows(live, "SELECT count(*) FROM deks")[0][0]
+        before = rows(live, "SELECT count(*) FROM deks WHERE person_id IS NOT NULL")[0][0]
         # Both people are new: the physician's registration and the patient's accept are
         # their first messages, and each creates an identity with its own DEK.
         assert live.escrow is not None
@@ -72,8 +72,18 @@ async def test_no_provider_call_per_message_nor_per_new_person(
         assert isinstance(people, int) and people >= 2
         assert rows(live, "SELECT count(*) FROM platform_identities WHERE dek_id IS NULL "
                           "AND address IS NOT NULL") == [(0,)]
-        assert rows(live, "SELECT count(*), count(DISTINCT person_id) FROM deks") == [
-            (people, people)]
+        assert rows(live, "SELECT count(*), count(DISTINCT person_id) FROM deks "
+                          "WHERE person_id IS NOT NULL") == [(people, people)]
+        # The audit log's keys (a subject key per new person and pairing, the pseudonym
+        # key) are sealed under purpose DEKs of the same tree, made without a provider
+        # call too; nothing the run wrote is left on the keyring format.
+        assert rows(live, "SELECT DISTINCT d.purpose FROM audit_subject_keys k "
+                          "JOIN deks d ON d.id = k.dek_id") == [("audit-subject",)]
+        assert rows(live, "SELECT d.purpose FROM audit_secrets s "
+                          "JOIN deks d ON d.id = s.dek_id") == [("audit-secret",)]
+        assert rows(live, "SELECT count(*) FROM audit_subject_keys WHERE dek_id IS NULL"
+                    ) == [(0,)]
+        assert rows(live, "SELECT count(*) FROM deks WHERE person_id IS NULL") == [(2,)]
         assert rows(live, "SELECT provider, count(*) FROM keks GROUP BY provider") == [
             ("pkcs11", 1)]
         assert isinstance(before, int) and people - before >= 2  # the two new people

@@ -184,13 +184,13 @@ def test_rewrap_moves_everything_to_the_current_version(
     v1 = Keyring.from_env_value(KEYS_V1)
     _store_people(sessions, v1)
     with sessions.begin() as s:
-        # A grant by address (the column rewrap must re-seal and re-index too).
+        # A grant by address (under its own DEK; rewrap must re-index it too).
         person = AdminPerson(id=new_id(), created_at=NOW)
         s.add(person)
         s.flush()
         grant = ClinicAdmin(id=new_id(), platform="whatsapp", identity_id=None,
                             person_id=person.id, added_by=None, added_at=NOW)
-        ClinicAdmin.ADDRESS.store(grant, v1, "+15550001111")
+        ClinicAdmin.ADDRESS.store(grant, v1, "+15550001111", session=s, now=NOW)
         s.add(grant)
     v2 = Keyring.from_env_value(KEYS_V2)
     with sessions() as s:

@@ -23,12 +23,16 @@ from medcrypt.storage.audit import (
 )
 from medcrypt.storage.db import make_engine
 from medcrypt.storage.models import load_all
+from medcrypt.storage.models.keytree import Dek, Kek
 from tests.support.databases import fresh_postgres_database, postgres_template, sqlite_template
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SERVER_KEY = bytes(range(32))
 SIGNING_SEED = bytes(range(1, 33))
-AUDIT_TABLES = [ENTRIES, CHECKPOINTS, SUBJECT_KEYS, SECRETS, HEAD]
+#: The audit tables, and the key tree's: the audit log's own keys are sealed under its
+#: purpose DEKs (docs/adr/0037-key-tree.md, Amendment 1).
+AUDIT_TABLES = [Kek.__table__, Dek.__table__, ENTRIES, CHECKPOINTS, SUBJECT_KEYS, SECRETS,
+                HEAD]
 
 ACTIONS = [Action.RELAY_ACCEPTED, Action.RELAY_REFUSED, Action.PLAINTEXT_BLOCKED,
            Action.ADMIN_COMMAND, Action.PAIRING_ACCEPTED]

@@ -59,8 +59,9 @@ def _snapshot(engine: Engine) -> Snapshot:
 
 def _restore(engine: Engine, snap: Snapshot) -> None:
     with engine.begin() as conn:
-        for table in AUDIT_TABLES:
+        for table in reversed(AUDIT_TABLES):  # the key tree's tables are referenced
             conn.execute(delete(table))
+        for table in AUDIT_TABLES:
             if snap[table.name]:
                 conn.execute(insert(table), snap[table.name])
 

@@ -83,10 +83,12 @@ def test_create_verify_restore_round_trip(env: Path, database_url: str, tmp_path
     after = _tables(database_url)
     changed = {name for name in before if before[name] != after[name]}
     # ... and is gone again; only the audit tables hold the restore entry and checkpoint
-    # (and the pseudonym secret, which re-applying the erasure record creates if absent).
+    # (and the pseudonym secret, which re-applying the erasure record creates if absent,
+    # with the audit log's purpose DEKs that seal them: ADR 0037, Amendment 1).
     assert changed <= {"audit_entries", "audit_checkpoints", "audit_head", "audit_subject_keys",
-                       "audit_secrets"}
+                       "audit_secrets", "deks"}
     assert set(before["audit_entries"]) <= set(after["audit_entries"])
+    assert set(before["deks"]) <= set(after["deks"])  # added to, never lost
     assert len(after["audit_entries"]) == len(before["audit_entries"]) + 2
     assert "restore entry at seq" in out and "were lost" in out
     assert main(["--config", str(env), "audit", "verify"]) == 0
