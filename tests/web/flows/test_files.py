@@ -43,6 +43,7 @@ def test_a_pdf_sealed_in_one_browser_opens_in_the_other(paired: tuple[Any, Any],
     assert sealed_dl.value.suggested_filename == "knee scan.pdf.mcf"
     assert container.read_bytes()[:4] == b"MCF3"
     assert b"%PDF" not in container.read_bytes()
+    assert patient.query_selector("[data-file-warning]") is None  # 3 MiB fits every app
     patient.wait_for_selector("[data-outgoing]", timeout=SLOW_MS)
     parts = [token(patient, f"out-{i}")
              for i in range(int(patient.get_attribute("[data-outgoing]", "data-outgoing")))]
@@ -64,3 +65,23 @@ def test_a_pdf_sealed_in_one_browser_opens_in_the_other(paired: tuple[Any, Any],
     received = tmp_path / "received.pdf"
     opened_dl.value.save_as(received)
     assert received.read_bytes() == original.read_bytes()
+
+
+def test_a_file_too_large_for_whatsapp_is_told_before_it_is_sealed(
+        paired: tuple[Any, Any], tmp_path: Path) -> None:
+    """Issue 16: "the companions warn before sealing a file that is too large for the
+    destination". 16.5 MB seals into a container over WhatsApp's 16 MB and under
+    Telegram's 20 MB: the warning names WhatsApp only, and the file is still sealed (the
+    other person may be on Telegram)."""
+    _, patient = paired
+    big = tmp_path / "mri.pdf"
+    big.write_bytes(b"%PDF-1.7\n" + os.urandom(16_500_000))
+    open_thread(patient, "Dr Rivera")
+    with patient.expect_download(timeout=SLOW_MS) as sealed_dl:
+        patient.set_input_files("input[name=attach]", str(big))
+    assert sealed_dl.value.suggested_filename == "mri.pdf.mcf"
+    patient.wait_for_selector("[data-outgoing]", timeout=SLOW_MS)
+    warnings = patient.eval_on_selector_all(
+        "[data-file-warning]", "ws => ws.map(w => [w.dataset.fileWarning, w.textContent])")
+    assert [app for app, _ in warnings] == ["WhatsApp"]
+    assert "16 MB" in warnings[0][1] and "WhatsApp" in warnings[0][1]

@@ -13,8 +13,30 @@
  */
 import { fromBase64, fromHex, toBase64 } from "../../crypto/primitives.js";
 import type { Keystore } from "../../keystore/index.js";
-import { manifestBytes, openFile, parseManifest, sealFile, type Manifest } from "../../protocol/attachment.js";
+import { containerSize, manifestBytes, openFile, parseManifest, sealFile, type Manifest } from "../../protocol/attachment.js";
 import { epochOf } from "../../protocol/epochs.js";
+
+/**
+ * The most each chat app carries for the relay, as the clinic's bot is told by default
+ * (bot/domain/config.py, ADR 0023): Telegram lets a bot download 20 MB; WhatsApp through
+ * Twilio takes under 16 MB and gets the container inside a PDF wrapper of at most 1,100
+ * bytes (crypto/keyless/pdf_wrap.py). The same table as the CLI's `send-file`.
+ */
+export const APP_FILE_LIMITS = [
+  { app: "WhatsApp", bytes: 16_000_000 - 1100, label: "16 MB" },
+  { app: "Telegram", bytes: 20 * 1024 * 1024, label: "20 MB" },
+] as const;
+
+/**
+ * The chat apps whose relay limit the sealed container of a `size`-byte file exceeds,
+ * told before sealing as the CLI does: only a warning, since the app does not know which
+ * app the other person uses and a clinic may raise its relay's limits.
+ */
+export function appsTooSmallFor(size: number): { app: string; label: string; megabytes: number }[] {
+  const sealed = containerSize(size);
+  return APP_FILE_LIMITS.filter((l) => sealed > l.bytes)
+    .map((l) => ({ app: l.app, label: l.label, megabytes: sealed / 1_000_000 }));
+}
 
 /** A stream's chunks as an async iterable (no reliance on ReadableStream's own). */
 async function* chunks(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {

@@ -15,7 +15,7 @@ import { defineScreen, type ScreenContext } from "../screens.js";
 import { findTokens } from "../inbound.js";
 import { PartAssembler } from "../../protocol/parts.js";
 import { pairingViews } from "./pairing-store.js";
-import { download, openAttachment, sealAttachment } from "./files.js";
+import { appsTooSmallFor, download, openAttachment, sealAttachment } from "./files.js";
 import { collect, open, runCalendar, seal, sealManifest, threadOf, type Line, type Platform } from "./thread-store.js";
 import { button, errorLine, field, filePicker, handOff, section } from "./ui.js";
 import { vault } from "./vault.js";
@@ -26,6 +26,7 @@ let outgoing: string[] = [];
 const assemblers = new Map<string, PartAssembler>();
 let handled = 0; // pastes processed, for `data-handled` (tests wait on it)
 let lastError: unknown = null; // the last paste's error, shown again after the redraw
+let sizeWarnings: ReturnType<typeof appsTooSmallFor> = []; // the last attached file's
 // The frame re-renders a screen from scratch (language, inbox changes): async work
 // redraws whatever render is current, never a detached one.
 let activeRedraw: (() => void) | null = null;
@@ -158,6 +159,8 @@ function thread(ctx: ScreenContext, id: string, redraw: () => void): HTMLElement
     if (!file) return;
     error.clear();
     lastError = null;
+    sizeWarnings = appsTooSmallFor(file.size);
+    draw(); // the warning shows before the (possibly long) sealing starts
     void (async () => {
       try {
         const sealed = await sealAttachment(store, id, file, now());
@@ -169,6 +172,10 @@ function thread(ctx: ScreenContext, id: string, redraw: () => void): HTMLElement
       draw();
     })();
   });
+  const megabytes = (n: number): string =>
+    new Intl.NumberFormat(language(), { maximumFractionDigits: 1, minimumFractionDigits: 1 }).format(n);
+  const warnings = sizeWarnings.map((w) => h("p", { class: "notice", "data-file-warning": w.app },
+    t("file.too_large", { size: megabytes(w.megabytes), app: w.app, limit: w.label })));
   const out = outgoing.length === 0 ? null : h("div", { class: "card", "data-outgoing": String(outgoing.length) },
     h("p", {}, tn("thread.send", outgoing.length)),
     ...outgoing.map((tok, i) => handOff(tok, `out-${i}`)));
@@ -188,6 +195,7 @@ function thread(ctx: ScreenContext, id: string, redraw: () => void): HTMLElement
   const back = button("thread.back", () => {
     selected = null;
     outgoing = [];
+    sizeWarnings = [];
     redraw();
   }, { "data-action": "back" });
   const waiting = assembler(id).pending;
@@ -201,7 +209,7 @@ function thread(ctx: ScreenContext, id: string, redraw: () => void): HTMLElement
     waiting ? h("p", { class: "muted", "data-parts-waiting": String(waiting) }, t("thread.parts")) : null, error,
     field("thread.compose", compose),
     h("div", { class: "field" }, h("label", { for: destId }, t("thread.platform")), dest),
-    h("div", { class: "actions" }, send), filePicker("file.attach", attach, "file.attach.help"), out);
+    h("div", { class: "actions" }, send), filePicker("file.attach", attach, "file.attach.help"), ...warnings, out);
 }
 
 export const threads = defineScreen({
