@@ -205,7 +205,7 @@ def hmac_sha256(key: bytes | bytearray, message: bytes) -> bytes:
     # object of CPython's ``_hashlib`` (the one ``hmac.new`` wraps, without the Python
     # class around it) costs ~60 % of ``hmac.digest``: OpenSSL 3's one-shot HMAC() looks
     # the algorithm up by name on every call.  The ratchet runs two per message on each
-    # side (bench/bench_tokens_v3.py, "HMAC-SHA256 backends").
+    # side (through hmac_sha256_pair below).
     if _openssl_hmac_new is not None:
         return _openssl_hmac_new(key, message, "sha256").digest()
     return hmac.digest(key, message, "sha256")
