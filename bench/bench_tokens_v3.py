@@ -45,6 +45,14 @@ side): the ratio to it says how much of the cost is Python, not cryptography.
 * the ratio is taken per round (subject / anchor of that round) and the table gives
   the median of those ratios and their interquartile range; the per-operation times are
   medians over rounds.  The load average is printed before and after.
+
+CPU time still moves with the load (a busy neighbour evicts the interpreter's caches,
+which Python glue feels more than libsodium's arithmetic).  For a figure no load
+changes, count instructions (``perf stat`` has no counters in this VM; valgrind works):
+``--count in-chain N`` (or ``anchor``) only runs ``N`` calls of that 64 B case after
+the same set-up, so ``valgrind --tool=cachegrind --cache-sim=no python -m
+bench.bench_tokens_v3 --count in-chain N`` at two values of ``N`` gives, by difference,
+the instructions of one round trip.
 """
 
 from __future__ import annotations
@@ -278,11 +286,38 @@ def run(size: int, label: str, calls: int, rounds: int) -> list[tuple[str, Row]]
     return out
 
 
+def count_only(case: str, calls: int) -> None:
+    """Run ``calls`` untimed calls of one 64 B case (for an instruction counter)."""
+    body = os.urandom(32).hex().encode()
+    v3 = make_v3_pair(epoch_of(NOW), escrow=True)
+    for _ in range(3):
+        v3.physician.decrypt(v3.patient.encrypt(body, now=NOW), now=NOW)
+    patient, physician = v3.patient, v3.physician
+
+    def in_chain() -> None:
+        physician.decrypt(patient.encrypt(body, now=NOW), now=NOW)
+
+    floor = in_chain_floor(64)
+    for _ in range(20):  # both warmed whichever is counted: the set-up is identical
+        in_chain()
+        floor()
+    fn = in_chain if case == "in-chain" else floor
+    for _ in range(calls):
+        fn()
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="bench_tokens_v3")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=0)
+    parser.add_argument("--count", nargs=2, metavar=("CASE", "N"),
+                        help="only run N calls of CASE (anchor or in-chain), untimed")
     args, _ = parser.parse_known_args(argv)
+    if args.count:
+        if args.count[0] not in ("anchor", "in-chain"):
+            parser.error("--count takes anchor or in-chain")
+        count_only(args.count[0], int(args.count[1]))
+        return
     rounds = args.rounds or (9 if args.quick else 31)
     before = load_average()
     print(f"\n# v3 tokens (load before {before})")
