@@ -432,6 +432,7 @@ class Session:
         if segment is not None:
             # Most tokens: the next message of a live segment.  Its plan is one chain
             # step, and its commit replaces the chain key (what _commit would do).
+            # _next_in_segment returns only a segment whose chain key is set.
             message_key, next_key = kdf.chain_step(segment.chain_key)  # type: ignore[arg-type]
             opened = self._open(h, token.body, message_key)
             old, segment.chain_key = segment.chain_key, bytearray(next_key)
