@@ -1,170 +1,333 @@
 """v3 token encrypt+decrypt against the raw primitives its spec requires (issue 13).
 
-``python -m bench.run tokens`` runs it after the v2 table (same process, same load), or
-``python -m bench.bench_tokens_v3 [--quick]`` alone.  Goal: at most 1.5x the sum of
-the raw primitives for each message type.
+``python -m bench.run tokens_v3`` (or ``tokens``, after the v2 table), or
+``python -m bench.bench_tokens_v3 [--quick] [--rounds N]`` alone.  Goal: at most 1.5x
+the raw primitives for each message type.  Nothing is asserted.
 
-* **in-chain, 64 B**: v3 encrypt + decrypt of a message inside a segment, against raw
-  XChaCha20-Poly1305 encrypt + decrypt of the padded envelope (256 B: the padding is
-  part of the spec) + one Ed25519 sign + one verify;
-* **chain-starting, 64 B**: a message that takes a DH step and carries its segment's
-  deposit (both sides alternate, so every message starts a chain), against the above
-  + X25519 key generation + the two X25519 agreements (sender, receiver) + the
-  deposit's sealed box + its Ed25519 signature;
-* **in-chain, 1 MiB**: against raw AEAD of the padded envelope + Ed25519 sign + verify
-  of a 1 MiB message (the "AEAD plus signature of the same size").
+**The anchors** are the floor and nothing else: the libsodium calls the token path must
+make for that message, through PyNaCl's public ``nacl.bindings`` (the lowest layer a
+Python caller may use), on inputs of exactly the sizes a real token has, made once
+before timing.  No project wrapper, no slicing, no copying, no Python glue is timed in
+them.  The sizes are read off a real token at start-up, and the run stops if they differ
+from the ones the anchor was built for.
 
-The goal line is always the issue's floor.  The in-chain tables add, for information, a
-second floor that also counts what the spec requires of every message beyond that list
-(the chain step's two HMAC-SHA256 on each side, the SHA-256 of the signed envelope on
-each side): the ratio to it says how much of the remaining cost is Python, not crypto.
+* **in-chain, 64 B**: one ``crypto_aead_xchacha20poly1305_ietf_encrypt`` of the padded
+  envelope (256 B, the padding is part of the spec) with the 95-byte header as
+  associated data, one ``..._decrypt`` of its output (272 B), one ``crypto_sign`` of the
+  147-byte signed message (label, header, SHA-256 of the envelope) and one
+  ``crypto_sign_open`` of the signed message it returned (a new message each time,
+  from a pool made before timing: see :data:`POOL`).  The subject is
+  ``Session.encrypt`` on one side and ``Session.decrypt`` on the other of one message
+  inside a live segment.
+* **chain-starting, 64 B**: both sides alternate, so every message takes a DH step and
+  carries its segment's deposit.  Anchor: the in-chain floor + ``crypto_scalarmult_base``
+  (the new ratchet key) + two ``crypto_scalarmult`` (the sender's and the receiver's
+  DH) + ``crypto_sign`` of the deposit's 180-byte signed fields + ``crypto_box_seal`` of
+  its 186-byte plaintext.
+* **in-chain, 1 MiB**: the AEAD of the padded envelope in the construction the spec's
+  implementation uses above 16 KiB (HChaCha20 + OpenSSL's ChaCha20-Poly1305, ADR 0001)
+  + ``crypto_sign`` / ``crypto_sign_open`` of a 1 MiB message (the issue's "AEAD plus
+  signature of the same size"; v3 signs a SHA-256 of the body and so pays less).
 
-The v2 row of the same size is printed alongside.  Nothing is asserted.
+Informational rows, measured in the same rounds: the v2 token of the same size, and the
+in-chain floor plus what the spec requires of every message beyond the issue's list
+(the chain step's two HMAC-SHA256 on each side, the SHA-256 of the envelope on each
+side): the ratio to it says how much of the cost is Python, not cryptography.
+
+**How it is measured** (why the figures can be trusted on a shared 2-core machine):
+
+* thread CPU time (``time.thread_time_ns``), not wall time: time the scheduler gave to
+  other processes is not counted (cache and memory-bus contention still is, and hits
+  anchor and subject alike);
+* every round times every case once, one after the other, the order rotated from round
+  to round so no case always runs first; gc is collected before and disabled during
+  each timed block;
+* the ratio is taken per round (subject / anchor of that round) and the table gives
+  the median of those ratios and their interquartile range; the per-operation times are
+  medians over rounds.  The load average is printed before and after.
+
+CPU time still moves with the load (a busy neighbour evicts the interpreter's caches,
+which Python glue feels more than libsodium's arithmetic).  For a figure no load
+changes, count instructions (``perf stat`` has no counters in this VM; valgrind works):
+``--count in-chain N`` (or ``anchor``) only runs ``N`` calls of that 64 B case after
+the same set-up, so ``valgrind --tool=cachegrind --cache-sim=no python -m
+bench.bench_tokens_v3 --count in-chain N`` at two values of ``N`` gives, by difference,
+the instructions of one round trip.
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import hashlib
+import itertools
 import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bench.harness import Measurement, load_average, report
+import nacl.bindings as sodium
+
+from bench.harness import load_average
 from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.endpoint import envelope
+from medcrypt.crypto.endpoint.v3 import deposit as deposits
 from medcrypt.crypto.endpoint.v3 import kdf
+from medcrypt.crypto.endpoint.v3.session import ENVELOPE_LABEL
+from medcrypt.crypto.keyless import v3wire
 from medcrypt.crypto.keyless.epochs import epoch_of
 from tests.support.sessions import make_pair
 from tests.support.v3pairs import make_v3_pair
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+#: The signed message of a v3 envelope: label || header || SHA-256(fixed fields, body).
+SIGNED_LEN = len(ENVELOPE_LABEL) + v3wire.HEADER_LEN + 32
+#: A deposit signs label || fields || escrow public key; its sealed plaintext adds the
+#: signature to the fields.
+DEPOSIT_SIGNED_LEN = len(deposits.SIGNATURE_LABEL) + deposits.PLAINTEXT_LEN - 64 + 32
 
 
-def interleaved(
-    cases: list[tuple[str, Callable[[], object], int]], number: int, repeat: int,
-) -> list[Measurement]:
-    """Rounds of every case in turn (name, function, operations per call), medians per
-    case: on a shared machine the cases of one round see the same load, so their
-    ratio is steadier than that of cases measured one after the other.
+@dataclass(frozen=True)
+class Case:
+    name: str
+    fn: Callable[[], object]
+    ops_per_call: int = 1
 
-    Timed in this process's CPU time (``time.process_time``), not wall time: with more
-    runnable processes than cores, wall time mostly measures how long the scheduler
-    gave the core to someone else, and that lands on whichever case was running.
-    Every case here is single-threaded CPU work, so nothing it does is left out."""
-    samples: list[list[float]] = [[] for _ in cases]
-    for _, fn, _ in cases:
-        fn()
-    for _ in range(repeat):
-        for i, (_, fn, _) in enumerate(cases):
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    us_per_op: float
+    ratio: float
+    q1: float
+    q3: float
+
+
+def paired_rounds(cases: list[Case], calls: int, rounds: int) -> list[Row]:
+    """Time ``calls`` calls of every case in each of ``rounds`` rounds (``cases[0]`` is
+    the anchor); per case, the median CPU time per operation and the median and IQR of
+    its per-round ratio to the anchor."""
+    for case in cases:
+        for _ in range(max(3, calls // 10)):
+            case.fn()
+    per_op: list[list[float]] = [[] for _ in cases]
+    for r in range(rounds):
+        for k in range(len(cases)):
+            i = (r + k) % len(cases)
+            fn = cases[i].fn
             gc.collect()
             gc.disable()
             try:
-                start = time.process_time()
-                for _ in range(number):
+                start = time.thread_time_ns()
+                for _ in range(calls):
                     fn()
-                samples[i].append(time.process_time() - start)
+                elapsed = time.thread_time_ns() - start
             finally:
                 gc.enable()
-    return [Measurement(name, statistics.median(samples[i]), number * ops)
-            for i, (name, _, ops) in enumerate(cases)]
+            per_op[i].append(elapsed / (calls * cases[i].ops_per_call) / 1000)
+    rows = []
+    for i, case in enumerate(cases):
+        ratios = [s / a for s, a in zip(per_op[i], per_op[0], strict=True)]
+        q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios * 3)
+        rows.append(Row(case.name, statistics.median(per_op[i]), statistics.median(ratios),
+                        q1, q3))
+    return rows
 
 
-def _spec_extras(size: int) -> Callable[[], None]:
-    """What the spec requires of every message beyond the issue's floor: the chain step
-    on each side (two HMAC-SHA256 each, §22) and the SHA-256 of the envelope's fixed
-    fields and body that each side signs or verifies (§8).  Informational only."""
-    chain_key = bytearray(os.urandom(32))
-    hashed = os.urandom(14 + (size // 2) * 2)
-
-    def extras() -> None:
-        for _ in range(2):
-            kdf.chain_step(chain_key)
-            hashlib.sha256(hashed).digest()
-
-    return extras
+def print_rows(title: str, rows: list[Row], calls: int, rounds: int) -> None:
+    print(f"\n## {title}  ({rounds} rounds x {calls} calls, CPU time)")
+    print(f"{'case':<44} {'CPU/op':>10} {'ratio':>7}  {'IQR of ratio':>13}")
+    for row in rows:
+        print(f"{row.name:<44} {row.us_per_op:>8.2f}us {row.ratio:>6.2f}x  "
+              f"{row.q1:5.2f}-{row.q3:5.2f}x")
 
 
-def _raw_floor(size: int, *, chain_start: bool, spec_extras: bool = False) -> Callable[[], None]:
+# --------------------------------------------------------------------------- anchors
+
+
+#: Distinct inputs the anchors cycle through.  Ed25519 verification is variable-time
+#: (libsodium's double scalar multiplication, on public data): one fixed signature
+#: would pin the anchor to one draw of that cost, a different one in every process,
+#: while the token path verifies a new signature every time.
+POOL = 257
+
+
+def _pool(make: Callable[[], bytes]) -> Iterator[bytes]:
+    return itertools.cycle([make() for _ in range(POOL)])
+
+
+def in_chain_floor(size: int) -> Callable[[], None]:
+    """The libsodium calls of one in-chain message of ``size`` body bytes (see above)."""
     padded = envelope.bucket_size(size + envelope.OVERHEAD)
-    key, nonce, aad, body = os.urandom(32), os.urandom(24), os.urandom(95), os.urandom(padded)
-    signer = prim.Ed25519Signer(os.urandom(32))
-    escrow_public = prim.x25519_public(os.urandom(32))
-    # What is signed: the message itself at its size (the issue's floor); v3, like v2,
-    # signs label || header || SHA-256(envelope) and so pays less than this at 1 MiB.
-    signed = os.urandom(size if size > 64 else 32)
-    deposit_plain = os.urandom(186)
-    extras = _spec_extras(size) if spec_extras else None
+    key, nonce = os.urandom(32), os.urandom(24)
+    aad, plain = os.urandom(v3wire.HEADER_LEN), os.urandom(padded)
+    public, secret = sodium.crypto_sign_seed_keypair(os.urandom(32))
+    signed = _pool(lambda: os.urandom(SIGNED_LEN))
+    encrypt = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt
+    decrypt = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt
+    sign, sign_open = sodium.crypto_sign, sodium.crypto_sign_open
 
     def floor() -> None:
-        if extras is not None:
-            extras()
-        prim.xchacha_decrypt(key, nonce, prim.xchacha_encrypt(key, nonce, body, aad), aad)
-        prim.ed25519_verify(signer.public, signed, signer.sign(signed))
-        if chain_start:
-            private = os.urandom(32)
-            public = prim.x25519_public(private)
-            prim.x25519_shared(private, escrow_public)
-            prim.x25519_shared(private, public)
-            prim.sealed_box_seal(escrow_public, deposit_plain + signer.sign(deposit_plain))
+        decrypt(encrypt(plain, aad, nonce, key), aad, nonce, key)
+        sign_open(sign(next(signed), secret), public)
 
     return floor
 
 
-def _size_rows(
-    label: str, size: int, number: int, repeat: int,
-) -> list[tuple[str, float | None]]:
-    """The tables of one body size; returns (message type, v3 / raw primitives)."""
+def chain_start_floor(size: int) -> Callable[[], None]:
+    """:func:`in_chain_floor` plus key generation, two DH and the signed, sealed deposit."""
+    message = in_chain_floor(size)
+    _, secret = sodium.crypto_sign_seed_keypair(os.urandom(32))
+    escrow_public = sodium.crypto_scalarmult_base(os.urandom(32))
+    peer_public = sodium.crypto_scalarmult_base(os.urandom(32))
+    deposit_signed = _pool(lambda: os.urandom(DEPOSIT_SIGNED_LEN))
+    deposit_plain = os.urandom(deposits.PLAINTEXT_LEN)
+    base, mult = sodium.crypto_scalarmult_base, sodium.crypto_scalarmult
+    sign, seal = sodium.crypto_sign, sodium.crypto_box_seal
+
+    def floor() -> None:
+        message()
+        private = os.urandom(32)
+        public = base(private)
+        mult(private, peer_public)
+        mult(private, public)
+        sign(next(deposit_signed), secret)
+        seal(deposit_plain, escrow_public)
+
+    return floor
+
+
+def large_floor(size: int) -> Callable[[], None]:
+    """AEAD of the padded envelope (OpenSSL construction) + Ed25519 of ``size`` bytes."""
+    padded = envelope.bucket_size(size + envelope.OVERHEAD)
+    key, nonce = os.urandom(32), os.urandom(24)
+    aad, plain = os.urandom(v3wire.HEADER_LEN), os.urandom(padded)
+    public, secret = sodium.crypto_sign_seed_keypair(os.urandom(32))
+    signed = os.urandom(size)
+
+    def floor() -> None:
+        prim.xchacha_decrypt_openssl(
+            key, nonce, prim.xchacha_encrypt_openssl(key, nonce, plain, aad), aad)
+        # One fixed message: at 1 MiB the hashing dwarfs the variable-time part of
+        # verification (see POOL), and a pool of 1 MiB messages would not fit in cache.
+        sodium.crypto_sign_open(sodium.crypto_sign(signed, secret), public)
+
+    return floor
+
+
+def with_spec_extras(floor: Callable[[], None], size: int) -> Callable[[], None]:
+    """Informational: the floor plus each side's chain step (two HMAC-SHA256) and its
+    SHA-256 of the envelope's fixed fields and body (§8, §22)."""
+    chain_key = bytearray(os.urandom(32))
+    hashed = os.urandom(14 + size)
+
+    def extended() -> None:
+        floor()
+        for _ in range(2):
+            kdf.chain_step(chain_key)
+            hashlib.sha256(hashed).digest()
+
+    return extended
+
+
+def check_sizes(token: str, size: int) -> None:
+    """Stop unless a real token has the sizes the anchors were built for."""
+    parsed = v3wire.parse_message_text(token)
+    padded = envelope.bucket_size(size + envelope.OVERHEAD)
+    if len(parsed.header.raw) != v3wire.HEADER_LEN or len(parsed.body) != padded + 16:
+        sys.exit(f"bench out of date: a {size} B token has a {len(parsed.body)}-byte body")
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def run(size: int, label: str, calls: int, rounds: int) -> list[tuple[str, Row]]:
     body = os.urandom(size // 2).hex().encode()  # a TEXT body must be UTF-8 (§8)
     v3 = make_v3_pair(epoch_of(NOW), escrow=True)
     for _ in range(3):  # past the segment's deposit-carrying tokens
-        v3.physician.decrypt(v3.patient.encrypt(body, now=NOW), now=NOW)
+        token = v3.patient.encrypt(body, now=NOW)
+        v3.physician.decrypt(token, now=NOW)
+    check_sizes(token, size)
     v2 = make_pair("bench v3", escrow=True)
+    patient, physician = v3.patient, v3.physician
 
-    def in_chain() -> bytes:
-        return v3.physician.decrypt(v3.patient.encrypt(body, now=NOW), now=NOW).body
+    def in_chain() -> None:
+        physician.decrypt(patient.encrypt(body, now=NOW), now=NOW)
 
-    def v2_round() -> bytes:
+    def v2_round() -> None:
         token = v2.patient.encrypt(body, clock=v2.clock).token
-        return v2.physician.decrypt(token, clock=v2.clock).body
+        v2.physician.decrypt(token, clock=v2.clock)
 
-    rows = interleaved([("raw primitives, in-chain", _raw_floor(size, chain_start=False), 1),
-                        (f"v3 token, in-chain {label}", in_chain, 1),
-                        (f"v2 token {label}", v2_round, 1),
-                        ("raw + spec HMACs and SHA-256 (info)",
-                         _raw_floor(size, chain_start=False, spec_extras=True), 1)],
-                       number, repeat)
-    report(f"v3 round trip, {label} body, in-chain", rows, baseline=rows[0])
-    ratios = [(f"in-chain {label}", rows[1].per_op_us / rows[0].per_op_us),
-              (f"  (vs raw + spec extras: {rows[1].per_op_us / rows[3].per_op_us:.2f}x, "
-               "info only)", None)]
-    if size > 64:
-        return ratios
+    floor = in_chain_floor(size) if size <= prim.SODIUM_MAX else large_floor(size)
+    cases = [Case("raw primitives (anchor)", floor), Case(f"v3 in-chain {label}", in_chain),
+             Case(f"v2 token {label} (info)", v2_round)]
+    if size <= prim.SODIUM_MAX:
+        cases.append(Case("anchor + spec HMACs, SHA-256 (info)", with_spec_extras(floor, size)))
+    rows = paired_rounds(cases, calls, rounds)
+    print_rows(f"v3 round trip, {label} body, in-chain", rows, calls, rounds)
+    out = [(f"in-chain {label}", rows[1])]
+    if size > prim.SODIUM_MAX:
+        return out
 
     def chain_starts() -> None:
-        # Each side answers the other: both messages take a DH step, carry a deposit.
-        v3.physician.decrypt(v3.patient.encrypt(body, now=NOW), now=NOW)
-        v3.patient.decrypt(v3.physician.encrypt(body, now=NOW), now=NOW)
+        # Each side answers the other: both messages take a DH step and carry a deposit.
+        physician.decrypt(patient.encrypt(body, now=NOW), now=NOW)
+        patient.decrypt(physician.encrypt(body, now=NOW), now=NOW)
 
-    rows = interleaved([("raw primitives, chain-starting", _raw_floor(size, chain_start=True), 1),
-                        ("v3 token, chain-starting 64 B", chain_starts, 2)], number // 2, repeat)
-    report("v3 round trip, 64 B body, chain-starting with deposit", rows, baseline=rows[0])
-    ratios.append(("chain-starting 64 B", rows[1].per_op_us / rows[0].per_op_us))
-    return ratios
+    rows = paired_rounds([Case("raw primitives (anchor)", chain_start_floor(size)),
+                          Case(f"v3 chain-starting {label}", chain_starts, 2)],
+                         max(1, calls // 4), rounds)
+    print_rows(f"v3 round trip, {label} body, chain-starting with deposit", rows,
+               max(1, calls // 4), rounds)
+    out.append((f"chain-starting {label}", rows[1]))
+    return out
+
+
+def count_only(case: str, calls: int) -> None:
+    """Run ``calls`` untimed calls of one 64 B case (for an instruction counter)."""
+    body = os.urandom(32).hex().encode()
+    v3 = make_v3_pair(epoch_of(NOW), escrow=True)
+    for _ in range(3):
+        v3.physician.decrypt(v3.patient.encrypt(body, now=NOW), now=NOW)
+    patient, physician = v3.patient, v3.physician
+
+    def in_chain() -> None:
+        physician.decrypt(patient.encrypt(body, now=NOW), now=NOW)
+
+    floor = in_chain_floor(64)
+    for _ in range(20):  # both warmed whichever is counted: the set-up is identical
+        in_chain()
+        floor()
+    fn = in_chain if case == "in-chain" else floor
+    for _ in range(calls):
+        fn()
 
 
 def main(argv: list[str]) -> None:
-    quick = "--quick" in argv
-    repeat = 3 if quick else 5
-    print(f"\n# v3 tokens (load {load_average()})")
-    ratios = _size_rows("64 B", 64, 200 if quick else 1000, repeat)
-    ratios += _size_rows("1 MiB", 1 << 20, 3, repeat)
-    print(f"\n## v3 / raw primitives (goal <= 1.50x), load {load_average()}")
-    for name, ratio in ratios:
-        print(name if ratio is None else f"{name:<24} {ratio:5.2f}x")
+    parser = argparse.ArgumentParser(prog="bench_tokens_v3")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rounds", type=int, default=0)
+    parser.add_argument("--count", nargs=2, metavar=("CASE", "N"),
+                        help="only run N calls of CASE (anchor or in-chain), untimed")
+    args, _ = parser.parse_known_args(argv)
+    if args.count:
+        if args.count[0] not in ("anchor", "in-chain"):
+            parser.error("--count takes anchor or in-chain")
+        count_only(args.count[0], int(args.count[1]))
+        return
+    rounds = args.rounds or (9 if args.quick else 31)
+    before = load_average()
+    print(f"\n# v3 tokens (load before {before})")
+    results = run(64, "64 B", 50 if args.quick else 200, rounds)
+    results += run(1 << 20, "1 MiB", 1, max(5, rounds // 3))
+    print(f"\n## v3 / raw primitives (goal <= 1.50x); load before {before}, "
+          f"after {load_average()}")
+    print(f"{'message':<24} {'median':>7}  {'IQR':>11}")
+    for name, row in results:
+        print(f"{name:<24} {row.ratio:6.2f}x  {row.q1:4.2f}-{row.q3:4.2f}x")
 
 
 if __name__ == "__main__":

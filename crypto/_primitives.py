@@ -147,10 +147,23 @@ def xchacha_decrypt_sodium(
         raise DecryptionFailed from None
 
 
+_sodium_encrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt
+_sodium_decrypt = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt
+
+
 def xchacha_encrypt(key: bytes | bytearray, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    """AEAD_XChaCha20_Poly1305 encryption; returns ``ciphertext || tag``."""
+    """AEAD_XChaCha20_Poly1305 encryption; returns ``ciphertext || tag``.
+
+    The small case is :func:`xchacha_encrypt_sodium` written out (same checks, same
+    call): every message pays this wrapper, and the extra frames cost as much as the
+    AEAD of a short message.
+    """
     if len(plaintext) <= SODIUM_MAX:
-        return xchacha_encrypt_sodium(key, nonce, plaintext, aad)
+        if len(key) != KEY_LEN:
+            raise MalformedToken(f"key must be {KEY_LEN} bytes")
+        if len(nonce) != XNONCE_LEN:
+            raise MalformedToken(f"nonce must be {XNONCE_LEN} bytes")
+        return _sodium_encrypt(plaintext, aad, nonce, bytes(key))
     return xchacha_encrypt_openssl(key, nonce, plaintext, aad)
 
 
@@ -162,8 +175,17 @@ def xchacha_decrypt(
     ``sealed`` may be a memoryview into a larger token, so a 1 MiB body is not copied
     out of the token before OpenSSL reads it.
     """
-    if len(sealed) <= SODIUM_MAX + TAG_LEN:
-        return xchacha_decrypt_sodium(key, nonce, bytes(sealed), aad)
+    if len(sealed) <= SODIUM_MAX + TAG_LEN:  # xchacha_decrypt_sodium, written out
+        if len(key) != KEY_LEN:
+            raise MalformedToken(f"key must be {KEY_LEN} bytes")
+        if len(nonce) != XNONCE_LEN:
+            raise MalformedToken(f"nonce must be {XNONCE_LEN} bytes")
+        if len(sealed) < TAG_LEN:
+            raise DecryptionFailed
+        try:
+            return _sodium_decrypt(bytes(sealed), aad, nonce, bytes(key))
+        except nacl.exceptions.CryptoError:
+            raise DecryptionFailed from None
     return xchacha_decrypt_openssl(key, nonce, sealed, aad)
 
 
@@ -183,10 +205,26 @@ def hmac_sha256(key: bytes | bytearray, message: bytes) -> bytes:
     # object of CPython's ``_hashlib`` (the one ``hmac.new`` wraps, without the Python
     # class around it) costs ~60 % of ``hmac.digest``: OpenSSL 3's one-shot HMAC() looks
     # the algorithm up by name on every call.  The ratchet runs two per message on each
-    # side (bench/bench_tokens_v3.py, "HMAC-SHA256 backends").
+    # side (through hmac_sha256_pair below).
     if _openssl_hmac_new is not None:
         return _openssl_hmac_new(key, message, "sha256").digest()
     return hmac.digest(key, message, "sha256")
+
+
+def hmac_sha256_pair(
+    key: bytes | bytearray, first: bytes, second: bytes,
+) -> tuple[bytes, bytes]:
+    """``(HMAC-SHA256(key, first), HMAC-SHA256(key, second))``, the same bytes as two
+    :func:`hmac_sha256` calls, with the key schedule (the padded key's two blocks and
+    OpenSSL's context set-up) done once and copied: a chain step is two HMACs under one
+    key, and every message takes one on each side."""
+    if _openssl_hmac_new is None:  # pragma: no cover - see the import above
+        return hmac.digest(key, first, "sha256"), hmac.digest(key, second, "sha256")
+    keyed = _openssl_hmac_new(key, b"", "sha256")
+    other = keyed.copy()
+    keyed.update(first)
+    other.update(second)
+    return keyed.digest(), other.digest()
 
 
 def hkdf_sha256(

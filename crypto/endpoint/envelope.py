@@ -26,9 +26,9 @@ import hashlib
 import json
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
+from typing import NamedTuple
 
 from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.clock import ensure_utc
@@ -59,8 +59,10 @@ class ContentType(IntEnum):
 _CONTENT_TYPES: dict[int, ContentType] = {member.value: member for member in ContentType}
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope:
+class Envelope(NamedTuple):
+    """An opened envelope (a named tuple: immutable, and cheaper to build than a frozen
+    dataclass on every message opened)."""
+
     content_type: ContentType
     body: bytes
     sent_at: datetime

@@ -9,6 +9,7 @@ pins it to OpenSSL's signatures (RFC 8032 signing is deterministic).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 
 import nacl.bindings as sodium
@@ -189,3 +190,40 @@ def test_argon2id_refusals_are_project_errors() -> None:
         prim.argon2id_derive(b"pw", bytes(16), opslimit=0, memlimit=prim.ARGON2ID_MEMLIMIT_MIN)
     with pytest.raises(MalformedToken):
         prim.argon2id_derive(b"pw", bytes(15), opslimit=2, memlimit=prim.ARGON2ID_MEMLIMIT_MIN)
+
+
+# --------------------------------------------------------------------------- HMAC, AEAD dispatch
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.binary(max_size=200), st.booleans(), st.binary(max_size=100), st.binary(max_size=100))
+def test_hmac_sha256_pair_is_two_stdlib_hmacs(
+    key: bytes, as_bytearray: bool, first: bytes, second: bytes,
+) -> None:
+    """The copied key schedule gives exactly what two independent HMACs give, for keys
+    shorter and longer than SHA-256's block (hashed first) and for wipeable buffers."""
+    buffer = bytearray(key) if as_bytearray else key
+    assert prim.hmac_sha256_pair(buffer, first, second) == (
+        hmac.new(key, first, "sha256").digest(), hmac.new(key, second, "sha256").digest())
+    assert prim.hmac_sha256_pair(buffer, first, second)[0] == prim.hmac_sha256(buffer, first)
+
+
+@pytest.mark.parametrize("size", [0, 256, prim.SODIUM_MAX])
+def test_xchacha_small_path_refuses_bad_lengths_as_the_wrappers_do(size: int) -> None:
+    """The dispatcher's written-out libsodium path keeps the checks of the wrappers it
+    replaces: project errors, never PyNaCl's own."""
+    key, nonce, aad = os.urandom(32), os.urandom(24), b"header"
+    plain = os.urandom(size)
+    sealed = prim.xchacha_encrypt(key, nonce, plain, aad)
+    for bad_key, bad_nonce in ((key[:31], nonce), (key + b"\x00", nonce),
+                               (key, nonce[:23]), (key, nonce + b"\x00")):
+        with pytest.raises(MalformedToken):
+            prim.xchacha_encrypt(bad_key, bad_nonce, plain, aad)
+        with pytest.raises(MalformedToken):
+            prim.xchacha_decrypt(bad_key, bad_nonce, sealed, aad)
+    with pytest.raises(DecryptionFailed):
+        prim.xchacha_decrypt(key, nonce, sealed[:15], aad)
+    with pytest.raises(DecryptionFailed):
+        prim.xchacha_decrypt(key, nonce, memoryview(sealed)[1:], aad)
+    assert prim.xchacha_decrypt(key, nonce, memoryview(sealed), aad) == plain
+    assert prim.xchacha_decrypt(bytearray(key), nonce, sealed, aad) == plain

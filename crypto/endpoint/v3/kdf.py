@@ -73,7 +73,7 @@ def segment_key(
 
 def chain_step(chain_key: bytes | bytearray) -> tuple[bytes, bytes]:
     """``(MK_n, CK_{n+1})`` from ``CK_n`` (v2's chain steps, unchanged)."""
-    return prim.hmac_sha256(chain_key, _MK_BYTE), prim.hmac_sha256(chain_key, _CK_BYTE)
+    return prim.hmac_sha256_pair(chain_key, _MK_BYTE, _CK_BYTE)
 
 
 def walk(
