@@ -27,6 +27,8 @@ from medcrypt.crypto.keyless.epochs import format_epoch
 TITLES = {
     "rotation": N_("monthly key rotation (new month opened for every pairing, members told)"),
     "shred_sweep": N_("destroys what the relay holds of months past their grace window"),
+    "key_epoch": N_("closes the shred epoch when it is due: a new key-encryption key, every "
+                    "live data key rewrapped under it, the old root version destroyed"),
 }
 #: How a run was started.
 TRIGGERS = {"schedule": N_("on schedule"), "startup": N_("at bot start (catching up)"),
@@ -53,7 +55,26 @@ _COUNTS: dict[str, tuple[str, str]] = {
     "media": Nn_("{n} file(s) deleted", "{n} file(s) deleted"),
     "parts": Nn_("{n} message piece(s) deleted", "{n} message piece(s) deleted"),
     "records": Nn_("{n} pairing record(s) deleted", "{n} pairing record(s) deleted"),
+    # The key_epoch job (bot/domain/lifecycle/key_epochs.py, storage/kek_epochs.py).
+    "kek_age_days": Nn_("key-encryption key {n} day(s) old",
+                        "key-encryption key {n} day(s) old"),
+    "opened": Nn_("{n} new key-encryption key(s)", "{n} new key-encryption key(s)"),
+    "rewrapped": Nn_("{n} data key(s) rewrapped", "{n} data key(s) rewrapped"),
+    "retired_keks": Nn_("{n} key-encryption key(s) retired",
+                        "{n} key-encryption key(s) retired"),
+    "destroyed_versions": Nn_("{n} old root version(s) destroyed",
+                              "{n} old root version(s) destroyed"),
+    "provider_calls": Nn_("{n} key-provider call(s)", "{n} key-provider call(s)"),
+    "pending": Nn_("{n} data key(s) still to rewrap", "{n} data key(s) still to rewrap"),
+    "removable_env_versions": Nn_("{n} server key version(s) may now be removed",
+                                  "{n} server key version(s) may now be removed"),
 }
+#: Yes/no facts a run records as 1, said in words when true.
+_FLAGS = {
+    "due": N_("epoch due"),
+    "needs_operator": N_("waiting for the operator: run 'medcrypt-bot keys close-epoch'"),
+}
+ROOT_VERSION = N_("root version {n}")
 FOR_MONTH = N_("for {month}")
 DONE = N_("done")
 LAST_RUN = N_("  last run: {at}, {trigger} (as of {as_of}): {outcome}")
@@ -83,6 +104,10 @@ def plain_summary(summary: dict[str, Any], language: str = SOURCE_LANGUAGE) -> s
             words.append(translate(language, FOR_MONTH, month=format_epoch(int(value))))
         elif key == "scrub":
             words.append(_scrub(value, language))
+        elif key in _FLAGS:
+            words.append(translate(language, _FLAGS[key]))
+        elif key == "root_version":
+            words.append(translate(language, ROOT_VERSION, n=value))
         elif key in _COUNTS and isinstance(value, int):
             words.append(translate_plural(language, _COUNTS[key], value))
         else:

@@ -189,6 +189,7 @@ async def test_stats_and_jobs_speak_plain_words(rig: Rig) -> None:
     assert "=" not in stats and "pending " not in stats
     jobs = await rig.tg_says(ADMIN_A, "/jobs", expect="rotation:")
     assert "monthly key rotation" in jobs and "next run:" in jobs
+    assert "closes the shred epoch when it is due" in jobs
     # The bot ran both jobs at start: their summaries are words and months, no labels.
     assert "last run: " in jobs and "at bot start" in jobs
     for label in ("epoch=", "scrub=", "sqlite_wal", "_", "trigger"):
