@@ -32,7 +32,6 @@ import nacl.exceptions
 import nacl.public
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import x25519
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -248,19 +247,24 @@ def wipe(buffer: bytearray | None) -> None:
 
 
 def x25519_public(private: bytes | bytearray) -> bytes:
+    """libsodium's ``crypto_scalarmult_base``: the same RFC 7748 bytes as OpenSSL's, and
+    the one the web companion's libsodium.js computes. (``cryptography``'s
+    ``X25519PrivateKey.from_private_bytes`` derives the public key on every load: it was
+    a fifth of a chain-starting message's CPU.)"""
     _need(private, X25519_LEN, "X25519 private key")
-    key = x25519.X25519PrivateKey.from_private_bytes(bytes(private))
-    return key.public_key().public_bytes_raw()
+    return nacl.bindings.crypto_scalarmult_base(bytes(private))
 
 
 def x25519_shared(private: bytes | bytearray, peer_public: bytes) -> bytes:
-    """Raw X25519; a low-order peer key (all-zero result) is refused as malformed."""
+    """Raw X25519 (libsodium ``crypto_scalarmult``); a low-order peer key is refused as
+    malformed. libsodium refuses small-order points and an all-zero result itself (it
+    returns -1, which PyNaCl raises as RuntimeError); the all-zero check stays as a
+    second, constant-time guard."""
     _need(private, X25519_LEN, "X25519 private key")
     _need(peer_public, X25519_LEN, "X25519 public key")
-    key = x25519.X25519PrivateKey.from_private_bytes(bytes(private))
     try:
-        shared = key.exchange(x25519.X25519PublicKey.from_public_bytes(peer_public))
-    except ValueError:
+        shared = nacl.bindings.crypto_scalarmult(bytes(private), bytes(peer_public))
+    except nacl.exceptions.RuntimeError:
         raise MalformedToken("X25519 public key is of low order") from None
     if constant_time_equal(shared, bytes(X25519_LEN)):
         raise MalformedToken("X25519 public key is of low order")

@@ -149,10 +149,23 @@ def test_wycheproof_x25519(case: dict[str, Any]) -> None:
         assert prim.x25519_shared(private, public) == shared
 
 
-def test_x25519_public_matches_libsodium() -> None:
-    for seed in range(5):
-        private = bytes([seed]) * 32
-        assert prim.x25519_public(private) == nacl.bindings.crypto_scalarmult_base(private)
+@given(private=st.binary(min_size=32, max_size=32), peer=st.binary(min_size=32, max_size=32))
+def test_x25519_agrees_with_openssl(private: bytes, peer: bytes) -> None:
+    """prim's X25519 is libsodium's; OpenSSL (through ``cryptography``) is an independent
+    implementation of RFC 7748 and must give the same bytes for any key."""
+    from cryptography.hazmat.primitives.asymmetric import x25519
+
+    theirs = x25519.X25519PrivateKey.from_private_bytes(private)
+    assert prim.x25519_public(private) == theirs.public_key().public_bytes_raw()
+    try:
+        expected = theirs.exchange(x25519.X25519PublicKey.from_public_bytes(peer))
+    except ValueError:  # OpenSSL refuses an all-zero result
+        expected = bytes(32)
+    if expected == bytes(32):
+        with pytest.raises(MalformedToken):
+            prim.x25519_shared(private, peer)
+    else:
+        assert prim.x25519_shared(private, peer) == expected
 
 
 @pytest.mark.parametrize("case", _tests("wycheproof_ed25519_test.json"),
