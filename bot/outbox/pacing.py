@@ -157,6 +157,25 @@ class SharedPacing:
             return None, grant.retry_in
         return self.clock.observe(grant.answered) + grant.delays[0], 0.0
 
+    async def take_one(self, sessions: SessionFactory, platform: Platform) -> float | None:
+        """Reserve one slot in its own short transaction, off the event loop, and sleep
+        until it comes: None once it has, or the seconds to retry in when no slot is free
+        within the horizon (nothing waited). For a late outbox send and for a direct
+        reply alike."""
+        horizon = self.horizon
+
+        def reserve() -> tuple[float | None, float]:
+            with sessions.begin() as s:
+                return self.reserve_one(s, platform, horizon)
+
+        at, retry_in = await asyncio.to_thread(reserve)
+        if at is None:
+            return retry_in
+        wait = at - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return None
+
 
 #: What an adapter awaits before each direct reply it sends itself (outside the outbox):
 #: True once the reply's shared slot has come, False when none is free soon.
@@ -180,16 +199,4 @@ class ReplySlots:
         self._sessions = sessions
 
     async def wait(self, platform: Platform) -> bool:
-        pacing, sessions = self._pacing, self._sessions
-
-        def reserve() -> tuple[float | None, float]:
-            with sessions.begin() as s:
-                return pacing.reserve_one(s, platform, pacing.horizon)
-
-        at, _retry_in = await asyncio.to_thread(reserve)
-        if at is None:
-            return False
-        wait = at - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        return True
+        return await self._pacing.take_one(self._sessions, platform) is None

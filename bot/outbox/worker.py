@@ -229,20 +229,7 @@ class OutboxWorker:
         if late <= self._pacing.late_after(d.platform):
             return None
         log.info("paced_send_late", platform=d.platform.value, late_ms=round(late * 1000))
-        pacing = self._pacing
-        horizon = pacing.horizon
-
-        def reserve() -> tuple[float | None, float]:
-            with self._sessions.begin() as s:
-                return pacing.reserve_one(s, d.platform, horizon)
-
-        again, retry_in = await asyncio.to_thread(reserve)
-        if again is None:
-            return retry_in
-        wait = again - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        return None
+        return await self._pacing.take_one(self._sessions, d.platform)
 
     def _deliveries(self, s: Session, claimed: Sequence[Queued],
                     now: datetime) -> list[Delivery]:
