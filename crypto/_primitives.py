@@ -158,10 +158,9 @@ def xchacha_encrypt(key: bytes | bytearray, nonce: bytes, plaintext: bytes, aad:
     AEAD of a short message.
     """
     if len(plaintext) <= SODIUM_MAX:
-        if len(key) != KEY_LEN:
-            raise MalformedToken(f"key must be {KEY_LEN} bytes")
-        if len(nonce) != XNONCE_LEN:
-            raise MalformedToken(f"nonce must be {XNONCE_LEN} bytes")
+        if len(key) != KEY_LEN or len(nonce) != XNONCE_LEN:  # _need's refusal, off the fast path
+            _need(key, KEY_LEN, "key")
+            _need(nonce, XNONCE_LEN, "nonce")
         return _sodium_encrypt(plaintext, aad, nonce, bytes(key))
     return xchacha_encrypt_openssl(key, nonce, plaintext, aad)
 
@@ -175,10 +174,9 @@ def xchacha_decrypt(
     out of the token before OpenSSL reads it.
     """
     if len(sealed) <= SODIUM_MAX + TAG_LEN:  # xchacha_decrypt_sodium, written out
-        if len(key) != KEY_LEN:
-            raise MalformedToken(f"key must be {KEY_LEN} bytes")
-        if len(nonce) != XNONCE_LEN:
-            raise MalformedToken(f"nonce must be {XNONCE_LEN} bytes")
+        if len(key) != KEY_LEN or len(nonce) != XNONCE_LEN:  # _need's refusal, off the fast path
+            _need(key, KEY_LEN, "key")
+            _need(nonce, XNONCE_LEN, "nonce")
         if len(sealed) < TAG_LEN:
             raise DecryptionFailed
         try:

@@ -27,10 +27,10 @@ async def test_scheduler_runs_catch_up_and_stops_with_the_bot(live: Rig) -> None
             return set(s.scalars(select(JobRun.job).where(JobRun.trigger == "startup",
                                                           JobRun.outcome == "ok")))
 
-    await until(lambda: startup_runs() == {"rotation", "shred_sweep"})
+    await until(lambda: startup_runs() == {"rotation", "shred_sweep", "key_epoch"})
     with live.bot.engine.connect() as conn:
         stored = set(conn.scalars(select(ScheduledJob.id)))
-    assert {"rotation", "shred_sweep"} <= stored  # persistent job store in the bot's db
+    assert {"rotation", "shred_sweep", "key_epoch"} <= stored  # persistent store in the bot's db
     scheduler = live.bot._scheduler
     assert scheduler is not None and scheduler.running
     assert _actions(live)[0] == Action.BOT_STARTED.value
