@@ -31,8 +31,9 @@ them in the loop's thread pool and the relay keeps serving while a sweep runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -108,20 +109,27 @@ def wait_idle(timeout: float) -> bool:
         return _RUNNING.wait_for(lambda: _running_count[0] == 0, timeout=timeout)
 
 
+@contextlib.contextmanager
+def _busy() -> Iterator[None]:
+    """Count a running job function for :func:`wait_idle`."""
+    with _RUNNING:
+        _running_count[0] += 1
+    try:
+        yield
+    finally:
+        with _RUNNING:
+            _running_count[0] -= 1
+            _RUNNING.notify_all()
+
+
 def scheduled(context_key: str, job: str, trigger: str = "schedule") -> None:
     """What the job store calls: look up the live context and run the job, logging failures."""
     ctx = _CONTEXTS.get(context_key)
     if ctx is None:
         log.warning("job_context_missing", job=job)
         return
-    with _RUNNING:
-        _running_count[0] += 1
-    try:
+    with _busy():
         _run_logged(ctx, job, trigger)
-    finally:
-        with _RUNNING:
-            _running_count[0] -= 1
-            _RUNNING.notify_all()
 
 
 def _run_logged(ctx: Services, job: str, trigger: str) -> None:
@@ -148,10 +156,21 @@ JOB_FUNCTIONS: dict[str, Callable[..., object]] = {
 
 def catch_up(context_key: str) -> None:
     """Start-up run: rotate to the current month first, then sweep, then close the key
-    epoch if it fell due while the bot was down."""
-    scheduled(context_key, "rotation", "startup")
-    scheduled(context_key, "shred_sweep", "startup")
-    scheduled(context_key, "key_epoch", "startup")
+    epoch if it fell due while the bot was down.
+
+    One busy span for all three, on the context it started with: counted job by job,
+    :func:`wait_idle` could return between two of them, the bot stop and dispose its
+    engine, and the next step run on whatever context then held the key (in tests, the
+    next bot's)."""
+    ctx = _CONTEXTS.get(context_key)
+    if ctx is None:
+        log.warning("job_context_missing", job="catch_up")
+        return
+    with _busy():
+        for job in ("rotation", "shred_sweep", "key_epoch"):
+            if _CONTEXTS.get(context_key) is not ctx:
+                return  # the bot stopped: the next start catches up
+            _run_logged(ctx, job, "startup")
 
 
 def start_scheduler(

@@ -1,0 +1,41 @@
+"""The start-up catch-up is one busy span on the context it started with (CI found a
+catch-up thread of a stopped bot running its last job on the next bot's context and
+logging into another test): ``wait_idle`` cannot return between its jobs, and once the
+bot's context is gone, no later job runs."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from medcrypt.bot.scheduler import runner
+
+
+def test_catch_up_holds_wait_idle_and_stops_with_its_bot(monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx: Any = object()  # stand-ins: the jobs themselves are replaced below
+    next_bot: Any = object()
+    ran: list[tuple[str, Any]] = []
+    idle_between: list[bool] = []
+
+    def fake_run(c: Any, job: str, trigger: str) -> None:
+        assert trigger == "startup"
+        ran.append((job, c))
+        if job == "rotation":
+            # The bot stops now: it waits for idle (it must not get it while the
+            # catch-up is mid-way) and drops its context; the next bot registers.
+            idle_between.append(runner.wait_idle(0.05))
+            runner._CONTEXTS["span-test"] = next_bot
+
+    monkeypatch.setattr(runner, "_run_logged", fake_run)
+    runner._CONTEXTS["span-test"] = ctx
+    try:
+        worker = threading.Thread(target=runner.catch_up, args=["span-test"])
+        worker.start()
+        worker.join(5)
+    finally:
+        runner._CONTEXTS.pop("span-test", None)
+    assert ran == [("rotation", ctx)]  # nothing more for a stopped bot, nothing on the next
+    assert idle_between == [False]
+    assert runner.wait_idle(1.0)
