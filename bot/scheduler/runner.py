@@ -124,11 +124,13 @@ def _busy() -> Iterator[None]:
 
 def scheduled(context_key: str, job: str, trigger: str = "schedule") -> None:
     """What the job store calls: look up the live context and run the job, logging failures."""
-    ctx = _CONTEXTS.get(context_key)
-    if ctx is None:
-        log.warning("job_context_missing", job=job)
-        return
-    with _busy():
+    with _busy():  # before the look-up: a stop between the two would not wait for us
+        ctx = _CONTEXTS.get(context_key)
+        if ctx is None:
+            # Only after a stop: the executor started a job the scheduler had already
+            # handed it. Not a warning (it would land in whatever shares stderr).
+            log.debug("job_after_stop", job=job)
+            return
         _run_logged(ctx, job, trigger)
 
 
@@ -154,18 +156,16 @@ JOB_FUNCTIONS: dict[str, Callable[..., object]] = {
 }
 
 
-def catch_up(context_key: str) -> None:
+def catch_up(context_key: str, ctx: Services) -> None:
     """Start-up run: rotate to the current month first, then sweep, then close the key
     epoch if it fell due while the bot was down.
 
-    One busy span for all three, on the context it started with: counted job by job,
-    :func:`wait_idle` could return between two of them, the bot stop and dispose its
-    engine, and the next step run on whatever context then held the key (in tests, the
-    next bot's)."""
-    ctx = _CONTEXTS.get(context_key)
-    if ctx is None:
-        log.warning("job_context_missing", job="catch_up")
-        return
+    One busy span for all three, on the context of the bot that scheduled it (passed in:
+    the one-off job lives in memory): counted job by job, :func:`wait_idle` could return
+    between two of them, the bot stop and dispose its engine, and the next step run on
+    whatever context then held the key (in tests, the next bot's). The check is made
+    inside the span: the executor may start this thread after that bot's stop has
+    already waited for idle, and then it must do nothing."""
     with _busy():
         for job in ("rotation", "shred_sweep", "key_epoch"):
             if _CONTEXTS.get(context_key) is not ctx:
@@ -204,8 +204,8 @@ def start_scheduler(
     if catch_up_on_start:
         # A one-off job in the in-memory store: it must not outlive this process.
         scheduler.add_jobstore("memory", "startup")
-        scheduler.add_job(catch_up, args=[context_key], id="catch_up", jobstore="startup",
-                          replace_existing=True)
+        scheduler.add_job(catch_up, args=[context_key, app_context], id="catch_up",
+                          jobstore="startup", replace_existing=True)
     scheduler.start()
     return scheduler
 

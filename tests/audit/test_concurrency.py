@@ -127,6 +127,8 @@ WORKER = textwrap.dedent("""
     print("ready", flush=True)
     sys.stdin.readline()  # both processes start at the same moment
     ref = log.pseudonym("physician", name)  # both race to create the pseudonym key
+    print("keyed", flush=True)
+    sys.stdin.readline()  # and both start appending at the same moment
     def run():
         for i in range(count):
             log.append(ref, Action.ADMIN_COMMAND, ref, {"command": "stats", "i": i})
@@ -146,12 +148,20 @@ def test_two_processes_append_one_chain(database_url: str, audit_engine: Engine,
                                SERVER_KEY.hex(), SIGNING_SEED.hex()],
                               env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for name in ("p1", "p2")]
-    for p in procs:
-        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
-    for p in procs:
-        assert p.stdin is not None
-        p.stdin.write("go\n")
-        p.stdin.flush()
+    # Two starting lines: the first makes the processes race to create the pseudonym key;
+    # the second makes them append together. (The key's creator holds SQLite's write lock
+    # while it seals the key under a purpose DEK it makes too; the other process then
+    # waits on the lock, and with one start line it could still be waiting when the
+    # creator had written all its entries.)
+    for said in ("ready", "keyed"):
+        for p in procs:
+            assert p.stdout is not None
+            line = p.stdout.readline().strip()
+            assert line == said, (line, p.stderr.read() if p.stderr and not line else "")
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
     for p in procs:
         out, err = p.communicate(timeout=240)
         assert p.returncode == 0, err[-2000:]

@@ -31,11 +31,34 @@ def test_catch_up_holds_wait_idle_and_stops_with_its_bot(monkeypatch: pytest.Mon
     monkeypatch.setattr(runner, "_run_logged", fake_run)
     runner._CONTEXTS["span-test"] = ctx
     try:
-        worker = threading.Thread(target=runner.catch_up, args=["span-test"])
+        worker = threading.Thread(target=runner.catch_up, args=["span-test", ctx])
         worker.start()
         worker.join(5)
     finally:
         runner._CONTEXTS.pop("span-test", None)
     assert ran == [("rotation", ctx)]  # nothing more for a stopped bot, nothing on the next
     assert idle_between == [False]
+    assert runner.wait_idle(1.0)
+
+
+def test_a_catch_up_that_starts_after_its_bot_stopped_does_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The executor may start the thread late: the bot that scheduled it has stopped
+    (its wait for idle saw nothing running) and the next bot holds the key. Looking the
+    context up by key alone ran the old bot's catch-up on the new one (a stray
+    ``job_done rotation startup`` in an unrelated test's captured stderr)."""
+    old_bot: Any = object()
+    next_bot: Any = object()
+    ran: list[tuple[str, Any]] = []
+    monkeypatch.setattr(runner, "_run_logged",
+                        lambda c, job, trigger: ran.append((job, c)))
+    runner._CONTEXTS["late-test"] = next_bot  # old_bot's stop popped its own entry
+    try:
+        worker = threading.Thread(target=runner.catch_up, args=["late-test", old_bot])
+        worker.start()
+        worker.join(5)
+    finally:
+        runner._CONTEXTS.pop("late-test", None)
+    assert ran == []
     assert runner.wait_idle(1.0)
