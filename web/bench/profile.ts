@@ -36,6 +36,9 @@ function median(xs: number[]): number {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
+/** WebCrypto's BufferSource type wants an ArrayBuffer-backed view; ours are. */
+const buf = (u: Uint8Array): Uint8Array<ArrayBuffer> => u as Uint8Array<ArrayBuffer>;
+
 function recvChainKey(state: SessionDocument, chainId: Uint8Array, epoch: number): Uint8Array {
   const recv = state["recv"] as { chain_id: string; segments: Record<string, { chain_key: string }> }[];
   const chain = recv.find((c) => c.chain_id === b64e(chainId));
@@ -70,14 +73,14 @@ export async function profile(fixture: Fixture, clock: () => number, rounds = 7,
   let webcryptoKey: CryptoKey | null = null;
   let webcryptoError = "";
   try {
-    webcryptoKey = await subtle.importKey("raw", peer, { name: "Ed25519" }, false, ["verify"]);
-    if (!await subtle.verify({ name: "Ed25519" }, webcryptoKey, signature, signed)) {
+    webcryptoKey = await subtle.importKey("raw", buf(peer), { name: "Ed25519" }, false, ["verify"]);
+    if (!await subtle.verify({ name: "Ed25519" }, webcryptoKey, buf(signature), buf(signed))) {
       webcryptoError = "WebCrypto Ed25519 refused a valid signature";
     }
   } catch (error) {
     webcryptoError = String(error);
   }
-  const hmacKey = await subtle.importKey("raw", mk, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const hmacKey = await subtle.importKey("raw", buf(mk), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   const one = new Uint8Array([1]);
 
   const sync: Step[] = [
@@ -93,14 +96,14 @@ export async function profile(fixture: Fixture, clock: () => number, rounds = 7,
   ];
   const asynchronous: AsyncStep[] = [
     ["decrypt, whole (load, plan, AEAD, verify, export)", async () => decrypt(state, token, { now })],
-    ["    HMAC-SHA256 (WebCrypto, key imported once)", () => subtle.sign("HMAC", hmacKey, one)],
+    ["    HMAC-SHA256 (WebCrypto, key imported once)", () => subtle.sign("HMAC", hmacKey, buf(one))],
   ];
   if (webcryptoKey !== null) {
     const key = webcryptoKey;
     asynchronous.push(
-      ["    Ed25519 verify (WebCrypto, key imported once)", () => subtle.verify({ name: "Ed25519" }, key, signature, signed)],
+      ["    Ed25519 verify (WebCrypto, key imported once)", () => subtle.verify({ name: "Ed25519" }, key, buf(signature), buf(signed))],
       ["    Ed25519 importKey + verify (WebCrypto)", async () => subtle.verify({ name: "Ed25519" },
-        await subtle.importKey("raw", peer, { name: "Ed25519" }, false, ["verify"]), signature, signed)],
+        await subtle.importKey("raw", buf(peer), { name: "Ed25519" }, false, ["verify"]), buf(signature), buf(signed))],
     );
   }
   const until = clock() + warmMs;

@@ -305,6 +305,18 @@ export function ed25519Verify(
   }
 }
 
+/**
+ * libsodium `crypto_core_ed25519_is_valid_point`: the canonical encoding of a curve point
+ * that is not of small order and lies in the prime-order subgroup. A pinned key must pass
+ * it before its signatures may be checked outside libsodium (`peer-verifier.ts`, ADR 0044).
+ */
+export function ed25519IsPrimeOrderPoint(point: Uint8Array): boolean {
+  if (point.length !== ED25519_PUBLIC_LEN) {
+    return false;
+  }
+  return lib().crypto_core_ed25519_is_valid_point(point);
+}
+
 /** {@link ed25519Verify} that throws the opaque {@link DecryptionFailed} instead. */
 export function ed25519Require(
   publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array,
