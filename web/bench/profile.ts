@@ -94,6 +94,13 @@ export async function profile(fixture: Fixture, clock: () => number, rounds = 7,
     ["    Ed25519 verify (libsodium)", () => p.ed25519Verify(peer, signed, signature)],
     ["    is_valid_point(A), a strictness pre-check (libsodium)", () => sodium.crypto_core_ed25519_is_valid_point(peer)],
   ];
+  const native = (Uint8Array as unknown as { fromBase64?: (t: string, o: object) => Uint8Array }).fromBase64;
+  if (native !== undefined) {
+    const payload = token.slice(13, -1);
+    const padded = payload + "=".repeat((4 - (payload.length % 4)) % 4);
+    sync.push(["  Uint8Array.fromBase64 of the token (the platform's codec)",
+      () => native(padded, { lastChunkHandling: "strict" })]);
+  }
   const asynchronous: AsyncStep[] = [
     ["decrypt, whole (load, plan, AEAD, verify, export)", async () => decrypt(state, token, { now })],
     ["    HMAC-SHA256 (WebCrypto, key imported once)", () => subtle.sign("HMAC", hmacKey, buf(one))],

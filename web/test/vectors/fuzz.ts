@@ -19,7 +19,7 @@ import { parseFileHeader, parseRaw, parseToken } from "../../src/protocol/wire.j
 import { check, checkAsync, same, tally, type Tally } from "./harness.js";
 
 /** Deterministic test input: SHA-256(seed || counter) blocks. */
-class Stream {
+export class Stream {
   #counter = 0;
   #pool: Uint8Array = new Uint8Array(0);
   readonly #seed: Uint8Array;
