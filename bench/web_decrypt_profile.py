@@ -78,7 +78,8 @@ def python_steps(fx: dict[str, Any]) -> list[tuple[str, float]]:
         ("  parse_message_text (base64, header)", _per_call(lambda: parse_message_text(token))),
         ("  XChaCha20-Poly1305 open, 4 KiB", _per_call(
             lambda: prim.xchacha_decrypt(key, nonce, sealed, bytes(95)))),
-        ("    Ed25519 verify (PyNaCl)", _per_call(lambda: prim.ed25519_verify(pk, signed, signature))),
+        ("    Ed25519 verify (PyNaCl)",
+         _per_call(lambda: prim.ed25519_verify(pk, signed, signature))),
     ]
 
 

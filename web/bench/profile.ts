@@ -11,6 +11,7 @@
 
 import sodium from "libsodium-wrappers-sumo";
 
+import { webcryptoVerifier } from "../src/crypto/peer-verifier.js";
 import * as p from "../src/crypto/primitives.js";
 import { LABEL_V3, open as openEnvelope } from "../src/protocol/envelope.js";
 import { decodeToken } from "../src/protocol/text.js";
@@ -109,6 +110,7 @@ export async function profile(fixture: Fixture, clock: () => number, rounds = 7,
     const key = webcryptoKey;
     asynchronous.push(
       ["    Ed25519 verify (WebCrypto, key imported once)", () => subtle.verify({ name: "Ed25519" }, key, buf(signature), buf(signed))],
+      ["    peer verifier made: is_valid_point + importKey (once per key)", () => webcryptoVerifier(peer)],
       ["    Ed25519 importKey + verify (WebCrypto)", async () => subtle.verify({ name: "Ed25519" },
         await subtle.importKey("raw", buf(peer), { name: "Ed25519" }, false, ["verify"]), buf(signature), buf(signed))],
     );
