@@ -1,7 +1,8 @@
 /**
  * The only module of the web companion that calls libsodium (and the only one that
- * calls WebCrypto's randomness; the keystore's non-extractable wrapping key is the one
- * documented exception, in `web/src/keystore/`).
+ * calls WebCrypto's randomness; the keystore's non-extractable wrapping key, in
+ * `web/src/keystore/`, and the peer's Ed25519 verifier, in `peer-verifier.ts`, are the
+ * documented WebCrypto exceptions, ADR 0044).
  *
  * Everything above this module speaks in protocol terms; everything here is a thin,
  * typed, synchronous wrapper over libsodium-wrappers-sumo (libsodium 1.0.22 in WASM),
@@ -16,7 +17,9 @@
  * step async and interleavable; libsodium's are not. libsodium's JS build exports no
  * HKDF function (only its constants), so {@link hkdfSha256} is @noble/hashes' (audited,
  * synchronous), checked against the RFC 5869 and Wycheproof HKDF-SHA256 vectors
- * (docs/adr/0028-web-crypto-library.md).
+ * (docs/adr/0028-web-crypto-library.md). Two things leave libsodium for speed on the
+ * decrypt path (ADR 0044): base64, on the platform's codec where it has one (below), and
+ * a message envelope's Ed25519 verification (`peer-verifier.ts`, asynchronous).
  *
  * Call {@link ready} once before anything else: it loads the WASM module.
  */
