@@ -9,7 +9,10 @@ document, open a 4096-byte TEXT message (plan, AEAD, Ed25519 verification of the
 envelope) and export the new document. The TypeScript ``decrypt`` is pure, so it reopens
 one (state, token) pair; Python loads the document each time for the same reason
 (``Session._load``, as tests/crypto/v3/test_v3_vectors.py does: no identity key is
-expanded on either side). All three are warmed up first (WASM tiers up over about a
+expanded on either side). Each web decrypt is awaited before the next; the peer's
+WebCrypto verifier is made by the first and reused, as the app reuses it for a thread
+(ADR 0044; ``python -m bench.web_decrypt_profile`` prints what making it costs).
+All three are warmed up first (WASM tiers up over about a
 second), then measured in interleaved rounds - Python, Node, Chromium, again - so each
 round of the three sees the same load on a shared machine.
 """
@@ -165,7 +168,7 @@ def main(argv: list[str]) -> int:
     print(f"{'case':<40} {'median/op':>12} {'ratio to Python':>16}")
     print(f"{'Python Session.decrypt (anchor)':<40} {anchor:>10.1f}us {1.0:>15.2f}x")
     node_us = statistics.median(samples["node"])
-    print(f"{'web decrypt, Node (libsodium WASM)':<40} {node_us:>10.1f}us "
+    print(f"{'web decrypt, Node':<40} {node_us:>10.1f}us "
           f"{node_us / anchor:>15.2f}x")
     if not samples["chromium"]:
         print("headless Chromium: not installed (scripts/chromium.sh); skipped")

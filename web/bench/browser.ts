@@ -4,7 +4,7 @@ import { type Fixture, prepare } from "./decrypt.js";
 
 declare global {
   interface Window {
-    __benchRound?: (n: number) => number;
+    __benchRound?: (n: number) => Promise<number>;
     __benchError?: string;
   }
 }

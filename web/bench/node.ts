@@ -13,5 +13,5 @@ const fixture = JSON.parse(readFileSync(process.argv[2] ?? "", "utf8")) as Fixtu
 const bench = await prepare(fixture, () => performance.now());
 process.stdout.write("ready\n");
 for await (const line of createInterface({ input: process.stdin })) {
-  process.stdout.write(`${bench.round(Number(line))}\n`);
+  process.stdout.write(`${await bench.round(Number(line))}\n`);
 }

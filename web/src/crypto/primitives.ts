@@ -1,7 +1,8 @@
 /**
  * The only module of the web companion that calls libsodium (and the only one that
- * calls WebCrypto's randomness; the keystore's non-extractable wrapping key is the one
- * documented exception, in `web/src/keystore/`).
+ * calls WebCrypto's randomness; the keystore's non-extractable wrapping key, in
+ * `web/src/keystore/`, and the peer's Ed25519 verifier, in `peer-verifier.ts`, are the
+ * documented WebCrypto exceptions, ADR 0044).
  *
  * Everything above this module speaks in protocol terms; everything here is a thin,
  * typed, synchronous wrapper over libsodium-wrappers-sumo (libsodium 1.0.22 in WASM),
@@ -16,7 +17,9 @@
  * step async and interleavable; libsodium's are not. libsodium's JS build exports no
  * HKDF function (only its constants), so {@link hkdfSha256} is @noble/hashes' (audited,
  * synchronous), checked against the RFC 5869 and Wycheproof HKDF-SHA256 vectors
- * (docs/adr/0028-web-crypto-library.md).
+ * (docs/adr/0028-web-crypto-library.md). Two things leave libsodium for speed on the
+ * decrypt path (ADR 0044): base64, on the platform's codec where it has one (below), and
+ * a message envelope's Ed25519 verification (`peer-verifier.ts`, asynchronous).
  *
  * Call {@link ready} once before anything else: it loads the WASM module.
  */
@@ -305,6 +308,18 @@ export function ed25519Verify(
   }
 }
 
+/**
+ * libsodium `crypto_core_ed25519_is_valid_point`: the canonical encoding of a curve point
+ * that is not of small order and lies in the prime-order subgroup. A pinned key must pass
+ * it before its signatures may be checked outside libsodium (`peer-verifier.ts`, ADR 0044).
+ */
+export function ed25519IsPrimeOrderPoint(point: Uint8Array): boolean {
+  if (point.length !== ED25519_PUBLIC_LEN) {
+    return false;
+  }
+  return lib().crypto_core_ed25519_is_valid_point(point);
+}
+
 /** {@link ed25519Verify} that throws the opaque {@link DecryptionFailed} instead. */
 export function ed25519Require(
   publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array,
@@ -470,8 +485,15 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
 
 // --------------------------------------------------------------------------- encodings
 //
-// libsodium's codecs (constant-time, strict: no whitespace, no stray trailing bits),
-// not hand-rolled loops.
+// Strict codecs (no whitespace, no stray trailing bits, padding exactly as the variant
+// says), never hand-rolled loops. Hex is libsodium's. Base64 is the platform's own
+// (`Uint8Array.fromBase64` / `toBase64`, ES2026: Chromium 140+, Firefox 133+, Safari
+// 18.2+) where it exists, and libsodium's otherwise: libsodium-wrappers spends more on
+// one 6 KB token in WASM than the whole AEAD (bench/web_decrypt_profile.py, ADR 0044).
+// The platform codec is made exactly as strict as libsodium's: the alphabet is checked
+// first (it would skip whitespace), unpadded input is padded for its "strict" last-chunk
+// rule (which refuses non-zero trailing bits and impossible lengths), and the vector
+// checks compare the two on mutated inputs in Chromium.
 
 export function toHex(data: Uint8Array): string {
   return lib().to_hex(data);
@@ -501,17 +523,81 @@ function variant(v: Base64Variant): number {
   }
 }
 
-export function toBase64(data: Uint8Array, v: Base64Variant): string {
+interface NativeBase64 {
+  fromBase64(text: string, options: { alphabet: "base64" | "base64url"; lastChunkHandling: "strict" }): Uint8Array;
+  toBase64(data: Uint8Array, options: { alphabet: "base64" | "base64url"; omitPadding: boolean }): string;
+}
+
+function probeNativeBase64(): NativeBase64 | null {
+  const ctor = Uint8Array as unknown as { fromBase64?: unknown; prototype: { toBase64?: unknown } };
+  if (typeof ctor.fromBase64 !== "function" || typeof ctor.prototype.toBase64 !== "function") {
+    return null;
+  }
+  const from = ctor.fromBase64 as NativeBase64["fromBase64"];
+  return {
+    fromBase64: (text, options) => from.call(Uint8Array, text, options),
+    toBase64: (data, options) =>
+      (data as unknown as { toBase64(o: object): string }).toBase64(options),
+  };
+}
+
+const NATIVE_BASE64 = probeNativeBase64();
+const ALPHABET_STANDARD = /^[A-Za-z0-9+/]*$/;
+const ALPHABET_URL = /^[A-Za-z0-9_-]*$/;
+
+/** Whether base64 runs on the platform's codec here (else libsodium's). */
+export function base64IsNative(): boolean {
+  return NATIVE_BASE64 !== null;
+}
+
+/** libsodium's base64 (the reference; the vector checks compare the platform's with it). */
+export function toBase64Sodium(data: Uint8Array, v: Base64Variant): string {
   return lib().to_base64(data, variant(v));
 }
 
-/** Strict base64 of the given variant; anything else is {@link MalformedToken}. */
-export function fromBase64(text: string, v: Base64Variant): Uint8Array {
+/** libsodium's strict base64 decoder; anything else is {@link MalformedToken}. */
+export function fromBase64Sodium(text: string, v: Base64Variant): Uint8Array {
   if (text.length === 0) {
     return new Uint8Array(0);
   }
   try {
     return lib().from_base64(text, variant(v));
+  } catch {
+    throw new MalformedToken("invalid base64");
+  }
+}
+
+export function toBase64(data: Uint8Array, v: Base64Variant): string {
+  if (NATIVE_BASE64 === null) {
+    return toBase64Sodium(data, v);
+  }
+  return NATIVE_BASE64.toBase64(data, { alphabet: v.startsWith("url") ? "base64url" : "base64",
+    omitPadding: v.endsWith("nopad") });
+}
+
+/** Strict base64 of the given variant; anything else is {@link MalformedToken}. */
+export function fromBase64(text: string, v: Base64Variant): Uint8Array {
+  if (NATIVE_BASE64 === null) {
+    return fromBase64Sodium(text, v);
+  }
+  if (text.length === 0) {
+    return new Uint8Array(0);
+  }
+  const padded = !v.endsWith("nopad");
+  let body = text;
+  if (padded) {
+    if (text.length % 4 !== 0) {
+      throw new MalformedToken("invalid base64");
+    }
+    body = text.endsWith("==") ? text.slice(0, -2) : text.endsWith("=") ? text.slice(0, -1) : text;
+  }
+  if (!(v.startsWith("url") ? ALPHABET_URL : ALPHABET_STANDARD).test(body)) {
+    throw new MalformedToken("invalid base64");
+  }
+  const full = padded ? text : text + "=".repeat((4 - (text.length % 4)) % 4);
+  try {
+    return NATIVE_BASE64.fromBase64(full, { alphabet: v.startsWith("url") ? "base64url" : "base64",
+      lastChunkHandling: "strict" });
   } catch {
     throw new MalformedToken("invalid base64");
   }

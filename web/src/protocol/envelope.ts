@@ -7,7 +7,8 @@
  * the padded size must be exactly the bucket and the padding all zero.
  */
 
-import { LimitExceeded, MalformedToken } from "../crypto/errors.js";
+import { DecryptionFailed, LimitExceeded, MalformedToken } from "../crypto/errors.js";
+import type { PeerVerifier } from "../crypto/peer-verifier.js";
 import { ed25519Require, sha256 } from "../crypto/primitives.js";
 import { Reader, Writer, concat, label as asciiLabel } from "./bytes.js";
 
@@ -93,15 +94,25 @@ export function seal(header: Uint8Array, contentType: ContentType, body: Uint8Ar
   return concat(fixed, body, signature, new Uint8Array(bucketSize(unpadded) - unpadded));
 }
 
-/** Parse and verify an envelope; a wrong signer is DecryptionFailed. */
-export function open(header: Uint8Array, inner: Uint8Array, signerPublic: Uint8Array,
-  label: Uint8Array): Envelope {
+/** An envelope whose lengths and padding are checked and whose signature is not yet. */
+interface Unverified {
+  readonly inner: Uint8Array;
+  readonly contentType: number;
+  readonly high: number;
+  readonly low: number;
+  readonly body: Uint8Array;
+  readonly signed: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+/** Every check that comes before the signature, in the order the Python companion makes them. */
+function unverified(header: Uint8Array, inner: Uint8Array, label: Uint8Array): Unverified {
   if (inner.length < OVERHEAD) {
     throw new MalformedToken("envelope is truncated");
   }
   const r = new Reader(inner);
   const version = r.u8();
-  const ctype = r.u8();
+  const contentType = r.u8();
   const high = r.u32();
   const low = r.u32();
   const bodyLen = r.u32();
@@ -122,16 +133,43 @@ export function open(header: Uint8Array, inner: Uint8Array, signerPublic: Uint8A
     }
   }
   const body = inner.subarray(14, end);
-  ed25519Require(signerPublic, signedMessage(label, header, inner.subarray(0, 14), body),
-    inner.subarray(end, unpadded));
+  return { inner, contentType, high, low, body,
+    signed: signedMessage(label, header, inner.subarray(0, 14), body),
+    signature: inner.subarray(end, unpadded) };
+}
+
+/** The checks after a valid signature, and the envelope. */
+function accepted(u: Unverified): Envelope {
+  const ctype = u.contentType;
   if (ctype !== 1 && ctype !== 2 && ctype !== 3) {
     throw new MalformedToken("envelope field is out of range");
   }
   // u64 as two u32 halves: anything above MAX_SENT_AT_MS (< 2^48) is refused.
-  const stamp = high * 2 ** 32 + low;
-  if (high >= 2 ** 21 || stamp > MAX_SENT_AT_MS) {
+  const stamp = u.high * 2 ** 32 + u.low;
+  if (u.high >= 2 ** 21 || stamp > MAX_SENT_AT_MS) {
     throw new MalformedToken("envelope time is outside the supported calendar");
   }
-  checkBody(ctype, body);
-  return { contentType: ctype as ContentType, body: body.slice(), sentAtMs: stamp };
+  checkBody(ctype, u.body);
+  return { contentType: ctype as ContentType, body: u.body.slice(), sentAtMs: stamp };
+}
+
+/** Parse and verify an envelope; a wrong signer is DecryptionFailed. */
+export function open(header: Uint8Array, inner: Uint8Array, signerPublic: Uint8Array,
+  label: Uint8Array): Envelope {
+  const u = unverified(header, inner, label);
+  ed25519Require(signerPublic, u.signed, u.signature);
+  return accepted(u);
+}
+
+/**
+ * {@link open} with the signature checked by a pinned key's {@link PeerVerifier}
+ * (WebCrypto where proven strict, ADR 0044): same checks, same order, same errors.
+ */
+export async function openWith(header: Uint8Array, inner: Uint8Array, signer: PeerVerifier,
+  label: Uint8Array): Promise<Envelope> {
+  const u = unverified(header, inner, label);
+  if (!await signer.verify(u.signed, u.signature)) {
+    throw new DecryptionFailed();
+  }
+  return accepted(u);
 }

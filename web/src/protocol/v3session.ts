@@ -22,7 +22,8 @@ import {
 } from "../crypto/primitives.js";
 import { canonicalJson, type Json } from "./canonical.js";
 import { makeDeposit } from "./deposit.js";
-import { type ContentType, LABEL_V3, MAX_BODY, checkBody, open as openEnvelope, seal } from "./envelope.js";
+import { peerVerifier } from "../crypto/peer-verifier.js";
+import { type ContentType, LABEL_V3, MAX_BODY, checkBody, openWith, seal } from "./envelope.js";
 import {
   CLOCK_SKEW_MS, MAX_EPOCH, MAX_GRACE_DAYS, epochOf, formatEpoch, graceEndMs,
 } from "./epochs.js";
@@ -406,7 +407,10 @@ class Core {
 
   // ------------------------------------------------------------------ receiving
 
-  decrypt(tokenText: string, now: Date): Opened {
+  async decrypt(tokenText: string, now: Date): Promise<Opened> {
+    // Asked for first: a cached key is a resolved Promise; a new one imports while the
+    // token is parsed, planned and opened.
+    const signer = peerVerifier(this.peerIdentity);
     this.shredDue(now);
     const token = parseMessage(decodeToken(tokenText));
     const h = token.header;
@@ -422,7 +426,7 @@ class Core {
     }
     const plan = this.plan(h);
     const inner = xchachaDecrypt(plan.messageKey, h.nonce, token.body, h.raw);
-    const envelope = openEnvelope(h.raw, inner, this.peerIdentity, LABEL_V3);
+    const envelope = await openWith(h.raw, inner, await signer, LABEL_V3);
     this.commit(plan, h.chainId);
     return { contentType: envelope.contentType, body: envelope.body, sentAtMs: envelope.sentAtMs,
       epoch: h.epoch, chainId: h.chainId, index: h.index };
@@ -763,12 +767,16 @@ export function encrypt(state: SessionDocument, identitySeed: Uint8Array, body: 
   }
 }
 
-/** Open a peer's MESSAGE token; the new state differs only if it verified completely. */
-export function decrypt(state: SessionDocument, tokenText: string,
-  opts: Clocked): { state: SessionDocument; opened: Opened } {
+/**
+ * Open a peer's MESSAGE token; the new state differs only if it verified completely.
+ * Asynchronous because the envelope signature may be checked by WebCrypto (ADR 0044);
+ * the function stays pure, so awaiting it lets nothing else touch the state.
+ */
+export async function decrypt(state: SessionDocument, tokenText: string,
+  opts: Clocked): Promise<{ state: SessionDocument; opened: Opened }> {
   const core = Core.load(state);
   try {
-    const opened = core.decrypt(tokenText, opts.now);
+    const opened = await core.decrypt(tokenText, opts.now);
     return { state: core.export(), opened };
   } finally {
     core.wipe();

@@ -28,7 +28,7 @@ let state: SessionDocument | null = null;
 let seed: Uint8Array = new Uint8Array(0);
 const assembler = new PartAssembler();
 
-function handle(req: Request): unknown {
+async function handle(req: Request): Promise<unknown> {
   switch (req.op) {
     case "init":
       state = req.state ?? null;
@@ -54,7 +54,7 @@ function handle(req: Request): unknown {
           continue;
         }
         try {
-          const out = decrypt(state as SessionDocument, joined, { now: new Date(req.now ?? "") });
+          const out = await decrypt(state as SessionDocument, joined, { now: new Date(req.now ?? "") });
           state = out.state;
           results.push({ ok: true, body: toBase64(out.opened.body, "standard") });
         } catch (error) {
@@ -75,7 +75,7 @@ const lines = createInterface({ input: process.stdin });
 for await (const line of lines) {
   let reply: unknown;
   try {
-    reply = handle(JSON.parse(line) as Request);
+    reply = await handle(JSON.parse(line) as Request);
   } catch (error) {
     reply = { ok: false, code: "crash", error: String(error) };
   }

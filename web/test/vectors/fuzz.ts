@@ -16,10 +16,10 @@ import { decodeToken, encodeToken, findTokens } from "../../src/protocol/text.js
 import { decrypt } from "../../src/protocol/v3session.js";
 import type { SessionDocument } from "../../src/protocol/v3state.js";
 import { parseFileHeader, parseRaw, parseToken } from "../../src/protocol/wire.js";
-import { check, same, tally, type Tally } from "./harness.js";
+import { check, checkAsync, same, tally, type Tally } from "./harness.js";
 
 /** Deterministic test input: SHA-256(seed || counter) blocks. */
-class Stream {
+export class Stream {
   #counter = 0;
   #pool: Uint8Array = new Uint8Array(0);
   readonly #seed: Uint8Array;
@@ -51,6 +51,19 @@ const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 function typed(fn: () => unknown): "ok" | "refused" {
   try {
     fn();
+    return "ok";
+  } catch (error) {
+    if (error instanceof MedCryptError) {
+      return "refused";
+    }
+    throw new Error(`untyped ${error instanceof Error ? error.name : typeof error}: ${String(error)}`);
+  }
+}
+
+/** {@link typed} for an async call (the v3 decrypt). */
+async function typedAsync(fn: () => Promise<unknown>): Promise<"ok" | "refused"> {
+  try {
+    await fn();
     return "ok";
   } catch (error) {
     if (error instanceof MedCryptError) {
@@ -121,7 +134,7 @@ export async function fuzzParsers(): Promise<Tally> {
       typed(() => parseToken(edited));
     }
   });
-  check(t, "mutated v3 messages never open, and fail typed", () => {
+  await checkAsync(t, "mutated v3 messages never open, and fail typed", async () => {
     const step = session.steps[0];
     if (step === undefined) {
       throw new Error("no step");
@@ -130,20 +143,20 @@ export async function fuzzParsers(): Promise<Tally> {
     const now = new Date(step.now);
     // The recorded state after the step already opened it: rebuild the one before.
     const before = JSON.parse(session.setup.physician_state) as SessionDocument;
-    same(decrypt(before, step.token, { now }).opened.body.length > 0, true, "the original opens");
+    same((await decrypt(before, step.token, { now })).opened.body.length > 0, true, "the original opens");
     let refused = 0;
     for (let i = 0; i < 400; i += 1) {
       const raw = mutate(s, decodeToken(step.token));
       if (raw.length === 0) {
         continue;
       }
-      const outcome = typed(() => decrypt(before, encodeToken(raw), { now }));
+      const outcome = await typedAsync(() => decrypt(before, encodeToken(raw), { now }));
       // Only a mutation inside the deposit section (outside the AEAD, ignored) may open.
       if (outcome === "ok" && !(raw.length === decodeToken(step.token).length)) {
         throw new Error("a mutated token of another length opened");
       }
       refused += outcome === "refused" ? 1 : 0;
-      typed(() => decrypt(state, encodeToken(raw), { now }));
+      await typedAsync(() => decrypt(state, encodeToken(raw), { now }));
     }
     same(refused > 300, true, "most mutations are refused");
   });

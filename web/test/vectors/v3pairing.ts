@@ -18,7 +18,7 @@ import {
   verifyRecord,
 } from "../../src/protocol/v3pairing.js";
 import { type PairingSecrets, decrypt, encrypt, fromPairing } from "../../src/protocol/v3session.js";
-import { check, expectThrow, same, sameBytes, tally, type Tally } from "./harness.js";
+import { check, checkAsync, expectThrow, same, sameBytes, tally, type Tally } from "./harness.js";
 import { Scripted } from "./scripted.js";
 
 const hex = (b: Uint8Array | null): string | null => (b === null ? null : p.toHex(b));
@@ -43,7 +43,7 @@ export async function v3PairingVectors(): Promise<Tally> {
   await p.ready();
   const t = tally("v3_pairing.json");
   const now = new Date(vectors.now);
-  check(t, "offer, accept, code, KEY_CONFIRM, secrets and pinned record replay byte for byte", () => {
+  await checkAsync(t, "offer, accept, code, KEY_CONFIRM, secrets and pinned record replay byte for byte", async () => {
     const setup = new Scripted(vectors.setup.rng_draws);
     const doctorSeed = setup.rng(32);
     const patientSeed = setup.rng(32);
@@ -99,10 +99,10 @@ export async function v3PairingVectors(): Promise<Tally> {
     const patientSession = fromPairing(verified.secrets);
     const physicianSession = fromPairing(done.secrets);
     const first = encrypt(patientSession, patientSeed, new TextEncoder().encode("hola"), { now });
-    const opened = decrypt(physicianSession, first.token, { now });
+    const opened = await decrypt(physicianSession, first.token, { now });
     same(new TextDecoder().decode(opened.opened.body), "hola");
     const reply = encrypt(opened.state, doctorSeed, new TextEncoder().encode("ok"), { now });
-    same(new TextDecoder().decode(decrypt(first.state, reply.token, { now }).opened.body), "ok");
+    same(new TextDecoder().decode((await decrypt(first.state, reply.token, { now })).opened.body), "ok");
   });
   check(t, "a tampered KEY_CONFIRM is refused and the patient stays unverified", () => {
     const setup = new Scripted(vectors.setup.rng_draws);

@@ -15,7 +15,7 @@ import {
 } from "../../src/protocol/v3session.js";
 import type { SessionDocument } from "../../src/protocol/v3state.js";
 import { parseMessage } from "../../src/protocol/v3wire.js";
-import { check, expectThrow, same, sameBytes, tally, type Tally } from "./harness.js";
+import { check, checkAsync, expectReject, same, sameBytes, tally, type Tally } from "./harness.js";
 import { Scripted } from "./scripted.js";
 
 const utf8 = new TextEncoder();
@@ -83,7 +83,7 @@ export async function v3SessionVectors(): Promise<Tally> {
   let held: [Side, string][] = [];
   for (const step of vectors.steps) {
     let ok = true;
-    check(t, step.label, () => {
+    await checkAsync(t, step.label, async () => {
       const now = new Date(step.now);
       for (const name of ["patient", "physician"] as const) {
         const before = sides[name];
@@ -106,7 +106,7 @@ export async function v3SessionVectors(): Promise<Tally> {
         const mine = held.filter(([who]) => who === receiver).map(([, tok]) => tok).reverse();
         const got: string[] = [];
         for (const token of mine) {
-          const r = decrypt(sides[receiver], token, { now });
+          const r = await decrypt(sides[receiver], token, { now });
           sides[receiver] = r.state;
           got.push(text.decode(r.opened.body));
         }
@@ -124,7 +124,7 @@ export async function v3SessionVectors(): Promise<Tally> {
     }
   }
   for (const side of ["patient", "physician"] as const) {
-    check(t, `${side}: a token of the shredded month is EpochShredded`, () => {
+    await checkAsync(t, `${side}: a token of the shredded month is EpochShredded`, async () => {
       const step = vectors.steps.find((s) => s.shredded_first[side].length > 0);
       if (step === undefined) {
         throw new Error("no shredding step recorded");
@@ -135,7 +135,7 @@ export async function v3SessionVectors(): Promise<Tally> {
       for (const s of vectors.steps) {
         const h = parseMessage(decodeToken(s.token)).header;
         if (h.epoch === month && h.direction !== (side === "patient" ? 0 : 1)) {
-          expectThrow(EpochShredded, () => decrypt(state, s.token, { now: new Date(step.now) }));
+          await expectReject(EpochShredded, () => decrypt(state, s.token, { now: new Date(step.now) }));
           seen += 1;
         }
       }

@@ -14,7 +14,7 @@ import { offerHash } from "../../src/protocol/upgradeWire.js";
 import { signRecord } from "../../src/protocol/v3pairing.js";
 import { type PairingSecrets, decrypt, encrypt, fromPairing } from "../../src/protocol/v3session.js";
 import { decodeToken } from "../../src/protocol/text.js";
-import { check, same, tally, type Tally } from "./harness.js";
+import { check, checkAsync, same, tally, type Tally } from "./harness.js";
 import { Scripted } from "./scripted.js";
 
 const hex = (b: Uint8Array | null): string | null => (b === null ? null : p.toHex(b));
@@ -34,7 +34,7 @@ function secretsHex(s: PairingSecrets): string {
 export async function v3UpgradeVectors(): Promise<Tally> {
   await p.ready();
   const t = tally("v3_upgrade.json");
-  check(t, "v2 pairing, upgrade offer and answer, secrets, record, first v3 messages", () => {
+  await checkAsync(t, "v2 pairing, upgrade offer and answer, secrets, record, first v3 messages", async () => {
     const now = new Date(vectors.now);
     const setup = new Scripted(vectors.setup.rng_draws);
     const doctorSeed = setup.rng(32);
@@ -83,7 +83,7 @@ export async function v3UpgradeVectors(): Promise<Tally> {
       { now, rng: firstRng.rng });
     firstRng.done();
     same(first.token, vectors.first_patient_message.token, "first patient message");
-    const opened = decrypt(physician, first.token, { now });
+    const opened = await decrypt(physician, first.token, { now });
     const replyRng = new Scripted(vectors.first_physician_message.rng_draws);
     const reply = encrypt(opened.state, doctorSeed, new TextEncoder().encode("first v3 reply"),
       { now, rng: replyRng.rng });

@@ -120,8 +120,8 @@ const T = {
   }),
   sendV3ShowFirst: (id: string, text: string) => wrapCall(() => sendV3(id, text, true)),
   /** The physician (state held by Python) opens a token: new state, index, chain and text. */
-  peerOpen: (state: SessionDocument, token: string) => wrapCall(() => {
-    const { state: next, opened } = decrypt(state, token, { now: new Date() });
+  peerOpen: (state: SessionDocument, token: string) => wrapCall(async () => {
+    const { state: next, opened } = await decrypt(state, token, { now: new Date() });
     return { state: next, index: opened.index, chainId: b64(opened.chainId),
       text: new TextDecoder().decode(opened.body) };
   }),

@@ -98,10 +98,10 @@ function sealBody(store: Keystore, id: string, body: Uint8Array, contentType: Co
 
 /** Open one whole MESSAGE token; the line comes back after the commit. */
 export function open(store: Keystore, id: string, token: string, now: Clock): Promise<Line> {
-  return store.transact((doc) => {
+  return store.transact(async (doc) => {
     const at = now();
     const rec = calendar(recordOf(doc, id), at);
-    const r = decrypt(rec["session"] as unknown as SessionDocument, token, { now: at });
+    const r = await decrypt(rec["session"] as unknown as SessionDocument, token, { now: at });
     const sentAt = new Date(r.opened.sentAtMs).toISOString();
     let line: Line;
     if (r.opened.contentType === ContentType.ATTACHMENT_MANIFEST) {
