@@ -94,9 +94,9 @@ def _describe(info: BackupInfo) -> str:
 
 def run_create(args: argparse.Namespace, settings: Settings) -> int:
     from medcrypt.bot.app.wiring import SystemClock, build_services
+    from medcrypt.crypto.server.backup_seal import ProviderWrap
     from medcrypt.storage import migrate
     from medcrypt.storage.audit import to_us
-    from medcrypt.crypto.server.backup_seal import ProviderWrap
     from medcrypt.storage.backup import archive, state
 
     keyring = _keyring(settings)

@@ -9,7 +9,7 @@ one tagged FINAL, so a truncated or reordered file fails); only that key is wrap
 * **Format 2** (a provider other than ``env`` is configured; docs/adr/0041): the data
   key is wrapped by the provider's current root version - one provider call to make a
   backup, one to open it, each in the provider's own audit log - bound to the context
-  ``{"purpose": "backup", "backup_id": <32 hex>}``. The header names the provider, the
+  ``{"purpose": "backup", "backup_id": "id:<32 hex>"}``. The header names the provider, the
   root version and the backup id, so an operator sees what a file needs without a key.
   It cannot be a DEK of the key tree: the ``deks`` rows it would need are inside the
   backup it opens. Destroying that root version (the shred-epoch close) makes the file
@@ -84,7 +84,9 @@ def provider_context(backup_id: str) -> dict[str, str]:
     the audit trail of who opened which backup)."""
     if not isinstance(backup_id, str) or not _BACKUP_ID.match(backup_id):
         raise MalformedToken("backup header has no valid backup id")
-    return {"purpose": _WRAP_CONTEXT, "backup_id": backup_id}
+    # Prefixed: an id of hex digits only would look like a phone number to the context
+    # check (which refuses those outright), and any id must stay wrappable.
+    return {"purpose": _WRAP_CONTEXT, "backup_id": f"id:{backup_id}"}
 
 
 def encode_header(header: Header) -> bytes:

@@ -28,7 +28,7 @@ from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.crypto.server.provider import KeyProvider, WrapContext
 from tests.support.keyrigs import Rig
 
-HEADER = {"created_us": 1_780_000_000_000_000, "dialect": "sqlite",
+HEADER: dict[str, str | int | None] = {"created_us": 1_780_000_000_000_000, "dialect": "sqlite",
           "schema_revision": "0023_purpose_deks", "audit_head_seq": 7,
           "audit_head_hash": "ab" * 32}
 DUMP = b"SQLite format 3\x00" + os.urandom(200_000)

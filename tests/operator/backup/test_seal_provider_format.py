@@ -37,7 +37,7 @@ from medcrypt.storage.backup.archive import BackupInfo
 
 PROVIDER = EnvProvider({1: os.urandom(32)}, None)
 RING = Keyring({1: os.urandom(32)})
-HEADER = {"created_us": 1_780_000_000_000_000, "dialect": "sqlite",
+HEADER: dict[str, str | int | None] = {"created_us": 1_780_000_000_000_000, "dialect": "sqlite",
           "schema_revision": "0023_purpose_deks", "audit_head_seq": 7,
           "audit_head_hash": "ab" * 32}
 DUMP = os.urandom(3000)
