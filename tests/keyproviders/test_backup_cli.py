@@ -58,11 +58,11 @@ def test_pkcs11_backup_needs_the_hsm_and_dies_with_its_root_version(
     backup = tmp_path / "nightly.mcbackup"
     code, said = bot("backup", "create", str(backup))
     assert code == 0, said
-    assert "data key under pkcs11 root version 1" in said
 
     # The attack: the bot's environment (MEDCRYPT_SERVER_KEYS) and the file, no HSM.
     with pytest.raises(ConfigError, match="wrapped by the pkcs11 provider"):
         archive.verify(backup, Keyring.from_env_value(KEYS_V1))
+    assert "data key under pkcs11 root version 1" in said
 
     code, said = bot("backup", "verify", str(backup))
     assert code == 0 and "backup OK" in said, said
