@@ -203,7 +203,7 @@ def test_appends_during_a_rekey_are_not_lost(tmp_path: Path) -> None:
     ErasureRecord(path, Keyring.from_env_value(KEYS_V1)).append(
         [ErasureFact(7, "dek", dek_ref(f"{10**6 + i:032x}")) for i in range(50)])
     root = Path(__file__).resolve().parents[3]
-    count = 400
+    count = 150
     appender = subprocess.Popen(
         [sys.executable, "-c", _APPENDER, str(path), KEYS_V1, str(count)],
         stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(root)})
