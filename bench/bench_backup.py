@@ -14,7 +14,8 @@ checkpoints), on SQLite. Measured, as medians of ``--repeat`` rounds:
   erasure record, the sweep) does not depend on who wrapped the key.
 
 Anchor, same run: the plain SQLite online dump of the same database (``sqlite_dump``),
-no encryption. Ratios are to the ``env`` row of the same step and to that anchor.
+no encryption. Ratios are to the ``env`` row of the same step and to that anchor. The
+rounds of all cases are interleaved, so a load change on a shared machine hits each.
 
 Run: ``python -m bench.run backup [--persons N] [--audit N] [--repeat R] [--quick]``.
 """
@@ -69,14 +70,18 @@ def _fill(url: str, keyring: Keyring, persons: int, audit: int) -> None:
         engine.dispose()
 
 
-def _median(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm: page cache, lazy imports, the provider's session
-    samples = []
+def _medians(fns: list[Callable[[], object]], repeat: int) -> list[float]:
+    """Median seconds of each ``fn``, the rounds interleaved (a, b, c, a, b, c, ...) so
+    that a load change on the shared machine hits every case alike, not the last one."""
+    for fn in fns:
+        fn()  # warm: page cache, lazy imports, the provider's session
+    samples: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+        for fn, times in zip(fns, samples, strict=True):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+    return [statistics.median(times) for times in samples]
 
 
 def _cases(stack: ExitStack) -> list[tuple[str, KeyProvider]]:
@@ -130,34 +135,42 @@ def main(argv: list[str]) -> int:
             sqlite_dump(url, out)
             out.unlink()
 
-        anchor = _median(plain, args.repeat)
-        rows: list[tuple[str, float, float]] = []
         cases: list[tuple[str, KeyWrapper | ProviderWrap, KeyProvider | None]] = [
             ("env (keyring, format 1)", keyring, None)]
         cases += [(name, ProviderWrap(p), p) for name, p in _cases(stack)]
-        for name, wrapper, provider in cases:
-            made: list[Path] = []
+        creates: list[Callable[[], object]] = [plain]
+        restores: list[Callable[[], object]] = []
+        made: list[list[Path]] = []
+        for _name, wrapper, provider in cases:
+            files: list[Path] = []
+            made.append(files)
 
-            def create(wrapper: Any = wrapper, made: list[Path] = made) -> None:
+            def create(wrapper: Any = wrapper, files: list[Path] = files) -> None:
                 out = work / f"b-{uuid.uuid4().hex}.mcbackup"
                 archive.create(url, wrapper, info, out)
-                made.append(out)
+                files.append(out)
 
-            def restore(provider: Any = provider, made: list[Path] = made) -> None:
+            def restore(provider: Any = provider, files: list[Path] = files) -> None:
                 target = f"sqlite:///{work / f'restored-{uuid.uuid4().hex}.db'}"
-                with archive.opened(made[0], keyring, provider=provider) as (got, dump):
+                with archive.opened(files[0], keyring, provider=provider) as (got, dump):
                     archive.load(target, got, dump)
                 os.unlink(target.removeprefix("sqlite:///"))
 
-            rows.append((name, _median(create, args.repeat), _median(restore, args.repeat)))
-            for path in made:
+            creates.append(create)
+            restores.append(restore)
+        anchor, *create_s = _medians(creates, args.repeat)
+        restore_s = _medians(restores, args.repeat)
+        rows = [(name, c, r) for (name, _w, _p), c, r in
+                zip(cases, create_s, restore_s, strict=True)]
+        for files in made:
+            for path in files:
                 path.unlink()
     base_create, base_restore = rows[0][1], rows[0][2]
     print(f"{'case':<32} {'create':>9} {'x env':>7} {'x dump':>7} {'restore':>9} {'x env':>7}")
     print(f"{'anchor: plain sqlite dump':<32} {anchor * 1e3:>7.1f}ms")
-    for name, create_s, restore_s in rows:
-        print(f"{name:<32} {create_s * 1e3:>7.1f}ms {create_s / base_create:>6.2f}x "
-              f"{create_s / anchor:>6.2f}x {restore_s * 1e3:>7.1f}ms "
-              f"{restore_s / base_restore:>6.2f}x")
+    for name, made_s, back_s in rows:
+        print(f"{name:<32} {made_s * 1e3:>7.1f}ms {made_s / base_create:>6.2f}x "
+              f"{made_s / anchor:>6.2f}x {back_s * 1e3:>7.1f}ms "
+              f"{back_s / base_restore:>6.2f}x")
     print(f"# load average after: {load_average()}")
     return 0
