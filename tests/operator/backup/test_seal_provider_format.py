@@ -74,7 +74,7 @@ VALUES = st.one_of(st.none(), st.integers(-3, 70_000), st.text(max_size=40),
                    st.binary(min_size=16, max_size=16).map(bytes.hex))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(changes=st.dictionaries(
     st.sampled_from(["format", "key_provider", "key_version", "backup_id", "dialect",
                      "created_us", "extra"]), VALUES, min_size=1, max_size=4))
@@ -90,7 +90,7 @@ def test_any_edited_header_fails_typed(changes: dict[str, object]) -> None:
         open_stream(RING, io.BytesIO(sealed), io.BytesIO(), provider=PROVIDER)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(header=st.dictionaries(st.sampled_from(
     ["format", "created_us", "dialect", "schema_revision", "audit_head_seq",
      "audit_head_hash", "key_provider", "key_version", "backup_id"]), VALUES))
@@ -103,7 +103,7 @@ def test_backup_info_takes_a_header_or_refuses_it_typed(header: dict[str, object
     assert info.dialect in ("sqlite", "postgresql")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(body=st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
               st.text(max_size=10)),
