@@ -1,8 +1,10 @@
 """``medcrypt-bot backup create|verify|restore``: encrypted backups that keep shreds shredded.
 
 ``create`` signs an audit checkpoint, then dumps the database (SQLite online backup
-API, or ``pg_dump``) into a file sealed under a fresh data key that the server keyring
-wraps. ``verify`` authenticates every byte and checks the dump without restoring it.
+API, or ``pg_dump``) into a file sealed under a fresh data key that the configured key
+provider wraps (one call; with ``env``, the server keyring: docs/adr/0041).
+``verify`` authenticates every byte and checks the dump without restoring it; a
+provider-wrapped file is opened by one provider call, which the provider audits.
 ``restore`` replaces the database, then - before the bot can serve anything from it -
 appends the signed restore entry, re-applies every shred and erasure of the erasure
 record (idempotently: what the backup already reflects changes nothing), and runs the
@@ -28,6 +30,7 @@ from medcrypt.bot.cli.jobs import parse_instant
 if TYPE_CHECKING:  # the handlers import the bot lazily: building the parser stays cheap
     from medcrypt.bot.domain.config import Settings
     from medcrypt.crypto.server.keyring import Keyring
+    from medcrypt.crypto.server.provider import KeyProvider
     from medcrypt.storage.backup.archive import BackupInfo
     from medcrypt.storage.backup.erasure_record import ErasureRecord
 
@@ -59,6 +62,14 @@ def _keyring(settings: Settings) -> Keyring:
     return Keyring.from_environ(env_name=settings.keyring.server_keys_env)
 
 
+def _provider(settings: Settings, keyring: Keyring) -> KeyProvider | None:
+    """The configured key provider (None for ``env``), opened and health-checked once:
+    it roots the key tree as in the bot and wraps or unwraps the backup's data key."""
+    from medcrypt.bot.app.wiring import attach_key_tree
+
+    return attach_key_tree(settings, keyring)
+
+
 def _erasure_record(settings: Settings, keyring: Keyring) -> ErasureRecord:
     from medcrypt.crypto.errors import ConfigError
     from medcrypt.storage.backup.erasure_record import ErasureRecord
@@ -73,13 +84,17 @@ def _erasure_record(settings: Settings, keyring: Keyring) -> ErasureRecord:
 def _describe(info: BackupInfo) -> str:
     from medcrypt.storage.audit import from_us
 
+    wrapped = ("data key under the server keyring" if info.key_provider == "keyring" else
+               f"data key under {info.key_provider} root version {info.key_version}, "
+               f"backup id {info.backup_id}")
     return (f"{info.dialect} database at schema {info.schema_revision}, audit head seq "
             f"{info.audit_head_seq} ({info.audit_head_hash[:16]}), taken "
-            f"{from_us(info.created_us).strftime('%Y-%m-%d %H:%M:%S')} UTC")
+            f"{from_us(info.created_us).strftime('%Y-%m-%d %H:%M:%S')} UTC; {wrapped}")
 
 
 def run_create(args: argparse.Namespace, settings: Settings) -> int:
     from medcrypt.bot.app.wiring import SystemClock, build_services
+    from medcrypt.crypto.server.backup_seal import ProviderWrap
     from medcrypt.storage import migrate
     from medcrypt.storage.audit import to_us
     from medcrypt.storage.backup import archive, state
@@ -88,6 +103,7 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
     _erasure_record(settings, keyring)
     url = settings.database_url
     state.require_head(url)
+    provider = _provider(settings, keyring)
     clock = SystemClock()
     ctx = build_services(settings, clock, keyring=keyring)
     try:
@@ -98,9 +114,10 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
         ctx.engine.dispose()
     info = archive.BackupInfo(created_us, state.dialect_of(url), migrate.head(),
                               head.seq, head.entry_hash.hex())
-    size = archive.create(url, keyring, info, args.output,
-                          pg_bin_dir=settings.backup.pg_bin_dir)
-    print(f"backup written: {args.output} ({size:,} bytes of dump; {_describe(info)})")
+    size = archive.create(url, keyring if provider is None else ProviderWrap(provider), info,
+                          args.output, pg_bin_dir=settings.backup.pg_bin_dir)
+    print(f"backup written: {args.output} ({size:,} bytes of dump; "
+          f"{_describe(archive.peek(args.output))})")
     return 0
 
 
@@ -108,7 +125,8 @@ def run_verify(args: argparse.Namespace, settings: Settings) -> int:
     from medcrypt.storage.backup import archive
 
     keyring = _keyring(settings)
-    info = archive.verify(args.backup, keyring, pg_bin_dir=settings.backup.pg_bin_dir)
+    info = archive.verify(args.backup, keyring, provider=_provider(settings, keyring),
+                          pg_bin_dir=settings.backup.pg_bin_dir)
     print(f"backup OK: {_describe(info)}")
     return 0
 
@@ -134,7 +152,8 @@ def run_restore(args: argparse.Namespace, settings: Settings) -> int:
     now = args.now if args.now is not None else clock.now()
     url = settings.database_url
     lost_to = state.audit_head_or_none(url)  # what the replaced database had, if readable
-    with archive.opened(args.backup, keyring) as (info, dump):
+    provider = _provider(settings, keyring)
+    with archive.opened(args.backup, keyring, provider=provider) as (info, dump):
         facts = list(record.read())  # a damaged record refuses before any change
         if info.dialect == "sqlite":
             target = url

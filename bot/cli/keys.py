@@ -4,18 +4,23 @@
 Rotation procedure (docs/OPERATIONS.md): ``keys generate`` prints a new entry; prepend
 it to ``MEDCRYPT_SERVER_KEYS``; restart; ``keys rewrap`` re-seals every value under it;
 ``keys status`` shows zero rows on the old version; then remove the old key. Removing a
-key that rows still use fails loudly, naming table, column and count.
+key that rows still use fails loudly, naming table, column and count. ``keys rewrap``
+also re-MACs the erasure record's lines under the new version (docs/adr/0041), and
+``keys status`` refuses while a line needs a version that is not configured.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from medcrypt.bot.domain.config import Settings
 from medcrypt.crypto.errors import StorageError
 from medcrypt.crypto.server.keyring import Keyring, generate_key
+
+if TYPE_CHECKING:
+    from medcrypt.storage.backup.erasure_record import ErasureRecord
 
 
 def register(subparsers: Any) -> None:
@@ -57,6 +62,33 @@ def _rooted_keyring(settings: Settings) -> Keyring:
     return keyring
 
 
+def _erasure_record(settings: Settings, keyring: Keyring) -> ErasureRecord | None:
+    from medcrypt.storage.backup.erasure_record import ErasureRecord
+
+    path = settings.backup.erasure_record_path
+    return ErasureRecord(path, keyring) if path else None
+
+
+def _record_status(settings: Settings, keyring: Keyring) -> None:
+    """Lines per MAC version; refuses (StorageError) while one needs a removed version."""
+    record = _erasure_record(settings, keyring)
+    if record is None:
+        return
+    versions = record.mac_versions()
+    shown = ", ".join(f"v{v}: {n}" for v, n in sorted(versions.items(), reverse=True))
+    print(f"erasure record: {sum(versions.values())} line(s) ({shown or 'empty'})")
+    missing = {v: n for v, n in versions.items() if v not in keyring.versions}
+    if missing:
+        raise StorageError(
+            "erasure record: " + ", ".join(f"{n} line(s) under version {v}"
+                                           for v, n in sorted(missing.items()))
+            + " not configured: a restore would refuse the record; add the version back "
+              "and run `keys rewrap`")
+    if any(v != keyring.current_version for v in versions):
+        print("erasure record: lines on an older version - run `keys rewrap` before "
+              "removing it")
+
+
 def _require_migrated(url: str) -> None:
     from medcrypt.storage import migrate
 
@@ -94,6 +126,7 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
 
             from medcrypt.bot.cli.keys_epochs import print_tree_status
 
+            _record_status(settings, keyring)
             print_tree_status(session, settings, keyring, datetime.now(UTC))
             keyops.verify_keyring(session, keyring)
     finally:
@@ -136,11 +169,17 @@ def run_rewrap(args: argparse.Namespace, settings: Settings) -> int:
         )
         with sessions() as session:
             remaining = sum(keyops.count_stale(session, keyring).values())
+        record = _erasure_record(settings, keyring)
+        lines, remaced = record.rekey() if record is not None else (0, 0)
+        current = keyring.current_version
     finally:
         engine.dispose()
         keyring.wipe()
-    print(f"rewrapped {count} value(s) to key version {keyring.current_version}; "
+    print(f"rewrapped {count} value(s) to key version {current}; "
           f"{remaining} row(s) remain on older versions")
+    if record is not None:
+        print(f"erasure record: {remaced} of {lines} line(s) re-MACed to key version "
+              f"{current}")
     return 0 if remaining == 0 else 1
 
 

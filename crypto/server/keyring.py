@@ -241,11 +241,10 @@ class Keyring:
         )
 
     def wrap_key(self, data_key: bytes | bytearray, context: Sequence[AadPart]) -> bytes:
-        """Wrap a data key (a backup's) under the current version, bound to ``context``.
-
-        The one seam an external key provider (issue 17: KMS, HSM) replaces: callers
-        hold a :class:`crypto.server.backup_seal.KeyWrapper`, never the master keys, so
-        a provider that wraps remotely plugs in without touching the backup code.
+        """Wrap a data key (a backup's, format 1) under the current version, bound to
+        ``context``. With a key provider other than ``env`` backups use the provider
+        instead (:class:`crypto.server.backup_seal.ProviderWrap`, docs/adr/0041); this
+        stays for ``env`` and for opening older backups.
         """
         if len(data_key) != KEY_BYTES:
             raise ValueError(f"data keys are {KEY_BYTES} bytes")

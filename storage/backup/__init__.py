@@ -5,6 +5,7 @@
 * :mod:`.erasure_record` - the append-only, MACed file of shreds kept outside backups.
 
 Encryption is :mod:`medcrypt.crypto.server.backup_seal` (an envelope under the
-keyring); re-applying shreds after a restore is the bot's domain logic
+key provider, or with ``env`` the keyring: docs/adr/0041); re-applying shreds after a
+restore is the bot's domain logic
 (:mod:`medcrypt.bot.domain.lifecycle.restore`), since it must shred the way the bot does.
 """

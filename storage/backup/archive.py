@@ -5,7 +5,9 @@ the output so it stays on the operator's chosen disk) for as long as sealing or
 checking takes, and is unlinked on every path out. The file's public header records
 what a restore needs before it can open anything: the dialect, the schema revision
 and the audit head at the time of the backup, and ``created_us`` (taken before the
-dump starts; informational - a restore re-applies the whole erasure record).
+dump starts; informational - a restore re-applies the whole erasure record) - and,
+for a format-2 file, which key provider and root version wrapped its data key and the
+backup id the provider's audit log names when the file is opened (docs/adr/0041).
 """
 
 from __future__ import annotations
@@ -20,14 +22,19 @@ from typing import BinaryIO
 
 from medcrypt.crypto.errors import MalformedToken, StorageError
 from medcrypt.crypto.server.backup_seal import (
+    KEYRING_FORMAT,
+    PROVIDER_FORMAT,
     KeyWrapper,
+    ProviderWrap,
     open_stream,
     read_header,
     seal_stream,
 )
+from medcrypt.crypto.server.provider import KeyProvider
 from medcrypt.storage.backup import engines
 
-FORMAT = 1
+#: Header formats this code reads: 1 (data key under the keyring), 2 (under a provider).
+FORMATS = (KEYRING_FORMAT, PROVIDER_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -39,15 +46,25 @@ class BackupInfo:
     schema_revision: str
     audit_head_seq: int
     audit_head_hash: str
+    #: ``keyring`` (format 1) or the provider that wrapped the data key (format 2).
+    key_provider: str = "keyring"
+    #: The provider's root version (format 2); 0 for format 1.
+    key_version: int = 0
+    backup_id: str = ""
 
     @classmethod
     def from_header(cls, header: dict[str, str | int | None]) -> BackupInfo:
         try:
-            if header["format"] != FORMAT:
+            if type(header["format"]) is not int or header["format"] not in FORMATS:
                 raise MalformedToken(f"backup format {header['format']} is not supported")
             info = cls(int(header["created_us"] or 0), str(header["dialect"]),
                        str(header["schema_revision"]), int(header["audit_head_seq"] or 0),
                        str(header["audit_head_hash"]))
+            if header["format"] == PROVIDER_FORMAT:
+                info = cls(info.created_us, info.dialect, info.schema_revision,
+                           info.audit_head_seq, info.audit_head_hash,
+                           str(header["key_provider"]), int(header["key_version"] or 0),
+                           str(header["backup_id"]))
         except (KeyError, TypeError, ValueError):
             raise MalformedToken("backup header lacks a required field") from None
         if info.dialect not in ("sqlite", "postgresql"):
@@ -55,7 +72,8 @@ class BackupInfo:
         return info
 
     def header(self) -> dict[str, str | int | None]:
-        return {"format": FORMAT, "created_us": self.created_us, "dialect": self.dialect,
+        """The fields this module sets; the seal adds ``format`` and the key's fields."""
+        return {"created_us": self.created_us, "dialect": self.dialect,
                 "schema_revision": self.schema_revision,
                 "audit_head_seq": self.audit_head_seq, "audit_head_hash": self.audit_head_hash}
 
@@ -87,10 +105,11 @@ def _check(dialect: str, dump: Path, pg_bin_dir: str) -> None:
         engines.pg_check(dump, pg_bin_dir)
 
 
-def create(url: str, wrapper: KeyWrapper, info: BackupInfo, out: Path, *,
+def create(url: str, wrapper: KeyWrapper | ProviderWrap, info: BackupInfo, out: Path, *,
            pg_bin_dir: str = "") -> int:
     """Dump ``url`` and seal it into ``out`` (created exclusively, mode 0600); returns
-    the plaintext size. A partly written ``out`` is removed on failure."""
+    the plaintext size. A partly written ``out`` is removed on failure. ``wrapper`` is
+    the keyring (``env``: format 1) or a :class:`ProviderWrap` (format 2)."""
     out = out.resolve()
     with _scratch(out.parent) as tmp:
         dump = tmp / "dump"
@@ -118,20 +137,23 @@ def peek(path: Path) -> BackupInfo:
     return BackupInfo.from_header(header)
 
 
-def verify(path: Path, wrapper: KeyWrapper, *, pg_bin_dir: str = "") -> BackupInfo:
+def verify(path: Path, wrapper: KeyWrapper, *, provider: KeyProvider | None = None,
+           pg_bin_dir: str = "") -> BackupInfo:
     """Authenticate every byte and check the decrypted dump, without restoring it."""
-    with opened(path, wrapper) as (info, dump):
+    with opened(path, wrapper, provider=provider) as (info, dump):
         _check(info.dialect, dump, pg_bin_dir)
     return info
 
 
 @contextmanager
-def opened(path: Path, wrapper: KeyWrapper) -> Iterator[tuple[BackupInfo, Path]]:
-    """The authenticated header and the decrypted dump in a private scratch file."""
+def opened(path: Path, wrapper: KeyWrapper, *, provider: KeyProvider | None = None
+           ) -> Iterator[tuple[BackupInfo, Path]]:
+    """The authenticated header and the decrypted dump in a private scratch file; a
+    format-2 file's data key is unwrapped by ``provider`` (one audited call)."""
     with _scratch(path.resolve().parent) as tmp:
         dump = tmp / "dump"
         with _open(path) as src, dump.open("wb") as dst:
-            header = open_stream(wrapper, src, dst)
+            header = open_stream(wrapper, src, dst, provider=provider)
         yield BackupInfo.from_header(header), dump
 
 

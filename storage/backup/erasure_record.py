@@ -27,6 +27,15 @@ server keys; a line that fails its MAC stops the restore instead of being skippe
 Appends take an exclusive ``flock`` and ``fsync`` before returning, and are written
 *before* the shredding transaction commits: a crash in between leaves a line for a
 shred that did not happen, and re-applying it errs towards erasure, never away from it.
+
+Key rotation (docs/adr/0041): :meth:`ErasureRecord.rekey` (run by ``keys rewrap``)
+checks every line under the version it names, then writes the whole record again
+with every MAC under the current version into a new file, and renames it over the old
+one while holding the old file's lock. An append that opened the old file before the
+rename finds, once it holds the lock, that the path names another file, and appends to
+the new one instead; so no line is lost, and once the old version is removed every line
+still verifies. A forged or edited line stops the rekey before anything changes: a
+rotation never launders a line the old key would have refused.
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ import hmac
 import json
 import os
 import re
+import stat
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +108,34 @@ class ErasureRecord:
     def _mac(self, body: str, version: int | None = None) -> bytes:
         return self._keyring.blind_index(_MAC_TABLE, _MAC_COLUMN, body, version=version)
 
+    def _locked(self, flags: int) -> int:
+        """An fd on the file the path names *now*, exclusively locked.
+
+        An fd opened just before a :meth:`rekey` renamed a new file into place points at
+        the replaced file; writing there would lose the line. So after taking the lock
+        the fd's inode is compared with the path's, and a mismatch retries on the path.
+        """
+        while True:
+            try:
+                fd = os.open(self.path, flags, 0o600)
+            except OSError as exc:
+                raise StorageError(f"cannot open the erasure record ({exc.strerror})"
+                                   ) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                held = os.fstat(fd)
+                named = os.stat(self.path)
+            except FileNotFoundError:
+                os.close(fd)
+                continue
+            except OSError as exc:
+                os.close(fd)
+                raise StorageError(f"cannot lock the erasure record ({exc.strerror})"
+                                   ) from None
+            if (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino):
+                return fd
+            os.close(fd)
+
     def append(self, facts: list[ErasureFact]) -> None:
         """Append ``facts`` durably (flock, write, fsync), or raise StorageError."""
         if not facts:
@@ -109,12 +148,8 @@ class ErasureRecord:
             body = fact.encode()
             lines.append(f"{body}\t{self._mac(body).hex()}\n")
         data = "".join(lines).encode("ascii")
+        fd = self._locked(os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise StorageError(f"cannot open the erasure record ({exc.strerror})") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
@@ -137,12 +172,93 @@ class ErasureRecord:
                                ) from None
         with handle:
             for number, line in enumerate(handle, start=1):
-                yield self._parse(number, line)
+                yield self._parse(number, line)[0]
 
-    def _parse(self, number: int, line: str) -> ErasureFact:
+    def mac_versions(self) -> Counter[int]:
+        """Lines per server-key version their MAC names (not verified: for ``keys
+        status``, which must say which versions the record still needs)."""
+        counts: Counter[int] = Counter()
+        try:
+            text = self.path.read_text(encoding="ascii")
+        except FileNotFoundError:
+            return counts
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StorageError(f"cannot read the erasure record ({type(exc).__name__})"
+                               ) from None
+        for line in text.splitlines():
+            mac_hex = line.rpartition("\t")[2]
+            try:
+                counts[blind_index_version(bytes.fromhex(mac_hex))] += 1
+            except (ValueError, MalformedToken):
+                counts[0] += 1  # not a line at all: a restore would refuse it
+        return counts
+
+    def rekey(self) -> tuple[int, int]:
+        """Re-MAC every line under the keyring's current version; (lines, re-MACed).
+
+        Every line is verified under the version it names first; one that fails raises
+        StorageError naming its line number and nothing changes. Then the new record is
+        written beside the old one (same owner and mode), fsynced, renamed over it and
+        the directory fsynced - all under the old file's lock, so appends wait and then
+        land in the new file (:meth:`_locked`). A crash before the rename leaves the old
+        record whole; after it, the new one.
+        """
+        if not self.path.exists():
+            return 0, 0
+        fd = self._locked(os.O_RDONLY)
+        try:
+            try:  # read exactly as read() does, line by line in text mode
+                with os.fdopen(os.dup(fd), "r", encoding="ascii") as handle:
+                    lines = list(handle)
+            except UnicodeDecodeError:
+                raise StorageError("erasure record is not ASCII; the record was edited or "
+                                   "damaged - rekey refused, nothing changed") from None
+            bodies = [self._parse(n, line, refused="rekey refused, nothing changed")[1]
+                      for n, line in enumerate(lines, start=1)]
+            fresh = [f"{body}\t{self._mac(body).hex()}\n" for body in bodies]
+            changed = sum(1 for old, new in zip(lines, fresh, strict=True) if old != new)
+            if changed:
+                self._replace("".join(fresh).encode("ascii"), os.fstat(fd))
+        finally:
+            os.close(fd)
+        return len(bodies), changed
+
+    def _replace(self, data: bytes, like: os.stat_result) -> None:
+        """Write ``data`` to a new file and rename it over the record (lock held)."""
+        tmp = self.path.with_name(f".{self.path.name}.rekey")
+        try:
+            tmp.unlink(missing_ok=True)  # left by a rekey that crashed before its rename
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                if (like.st_uid, like.st_gid) != (os.geteuid(), os.getegid()):
+                    os.fchown(fd, like.st_uid, like.st_gid)  # the bot must still append
+                os.fchmod(fd, stat.S_IMODE(like.st_mode))
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise StorageError(f"cannot rewrite the erasure record ({exc.strerror}); the "
+                               "old record is unchanged") from None
+        try:
+            directory = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+        except OSError as exc:
+            raise StorageError(f"the erasure record was rewritten but its directory could "
+                               f"not be synced ({exc.strerror})") from None
+
+    def _parse(self, number: int, line: str, *, refused: str = "restore refused"
+               ) -> tuple[ErasureFact, str]:
         def bad(why: str) -> StorageError:
             return StorageError(f"erasure record line {number}: {why}; the record was "
-                                "edited or damaged - restore refused")
+                                f"edited or damaged - {refused}")
 
         body, sep, mac_hex = line.rstrip("\n").partition("\t")
         try:
@@ -166,4 +282,4 @@ class ErasureRecord:
             raise bad("malformed") from None
         if fact.kind not in _KINDS:
             raise bad("unknown kind")
-        return fact
+        return fact, body
