@@ -18,7 +18,8 @@ from the ones the anchor was built for.
   ``crypto_sign_open`` of the signed message it returned (a new message each time,
   from a pool made before timing: see :data:`POOL`).  The subject is
   ``Session.encrypt`` on one side and ``Session.decrypt`` on the other of one message
-  inside a live segment.
+  inside a live segment of a chain a DH step made (as after a conversation's first
+  exchange: its tokens name the previous chain).
 * **chain-starting, 64 B**: both sides alternate, so every message takes a DH step and
   carries its segment's deposit.  Anchor: the in-chain floor + ``crypto_scalarmult_base``
   (the new ratchet key) + two ``crypto_scalarmult`` (the sender's and the receiver's
@@ -49,10 +50,11 @@ side): the ratio to it says how much of the cost is Python, not cryptography.
 CPU time still moves with the load (a busy neighbour evicts the interpreter's caches,
 which Python glue feels more than libsodium's arithmetic).  For a figure no load
 changes, count instructions (``perf stat`` has no counters in this VM; valgrind works):
-``--count in-chain N`` (or ``anchor``) only runs ``N`` calls of that 64 B case after
-the same set-up, so ``valgrind --tool=cachegrind --cache-sim=no python -m
-bench.bench_tokens_v3 --count in-chain N`` at two values of ``N`` gives, by difference,
-the instructions of one round trip.
+``--count in-chain N`` (or ``anchor``, ``chain-start``, ``chain-anchor``) only runs
+``N`` calls of that 64 B case after the same set-up, so ``valgrind --tool=cachegrind
+--cache-sim=no python -m bench.bench_tokens_v3 --count in-chain N`` at two values of
+``N`` gives, by difference, the instructions of one round trip (of one message for the
+chain-starting cases).
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ from medcrypt.crypto.endpoint.v3.session import ENVELOPE_LABEL
 from medcrypt.crypto.keyless import v3wire
 from medcrypt.crypto.keyless.epochs import epoch_of
 from tests.support.sessions import make_pair
-from tests.support.v3pairs import make_v3_pair
+from tests.support.v3pairs import V3Pair, make_v3_pair
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 #: The signed message of a v3 envelope: label || header || SHA-256(fixed fields, body).
@@ -244,12 +246,25 @@ def check_sizes(token: str, size: int) -> None:
 # --------------------------------------------------------------------------- runs
 
 
+def on_dh_chain(v3: V3Pair, body: bytes) -> str:
+    """Bring the patient onto a sending chain that a DH step made, past its deposit-
+    carrying tokens; return its last token.  Such a chain is what a conversation runs
+    on after its first exchange: every token names the previous chain's length (the
+    pairing's first chain names none)."""
+    v3.physician.decrypt(v3.patient.encrypt(body, now=NOW), now=NOW)
+    v3.patient.decrypt(v3.physician.encrypt(body, now=NOW), now=NOW)
+    for _ in range(3):
+        token = v3.patient.encrypt(body, now=NOW)
+        v3.physician.decrypt(token, now=NOW)
+    if not v3wire.parse_message_text(token).header.prev_len:
+        sys.exit("bench out of date: the measured chain names no previous chain")
+    return token
+
+
 def run(size: int, label: str, calls: int, rounds: int) -> list[tuple[str, Row]]:
     body = os.urandom(size // 2).hex().encode()  # a TEXT body must be UTF-8 (§8)
     v3 = make_v3_pair(epoch_of(NOW), escrow=True)
-    for _ in range(3):  # past the segment's deposit-carrying tokens
-        token = v3.patient.encrypt(body, now=NOW)
-        v3.physician.decrypt(token, now=NOW)
+    token = on_dh_chain(v3, body)
     check_sizes(token, size)
     v2 = make_pair("bench v3", escrow=True)
     patient, physician = v3.patient, v3.physician
@@ -286,22 +301,40 @@ def run(size: int, label: str, calls: int, rounds: int) -> list[tuple[str, Row]]
     return out
 
 
+#: ``--count`` cases: the two 64 B message types and their anchors.
+COUNT_CASES = ("in-chain", "anchor", "chain-start", "chain-anchor")
+
+
 def count_only(case: str, calls: int) -> None:
-    """Run ``calls`` untimed calls of one 64 B case (for an instruction counter)."""
+    """Run ``calls`` untimed calls of one 64 B case (for an instruction counter).
+
+    ``chain-start`` is one chain-starting message (half of the alternating round trip
+    the timed run uses, so ``N`` calls are ``N`` messages); ``chain-anchor`` its floor.
+    """
     body = os.urandom(32).hex().encode()
     v3 = make_v3_pair(epoch_of(NOW), escrow=True)
-    for _ in range(3):
-        v3.physician.decrypt(v3.patient.encrypt(body, now=NOW), now=NOW)
+    on_dh_chain(v3, body)
     patient, physician = v3.patient, v3.physician
+    sides = itertools.cycle([(patient, physician), (physician, patient)])
 
     def in_chain() -> None:
         physician.decrypt(patient.encrypt(body, now=NOW), now=NOW)
 
-    floor = in_chain_floor(64)
-    for _ in range(20):  # both warmed whichever is counted: the set-up is identical
+    def chain_start() -> None:
+        sender, receiver = next(sides)
+        receiver.decrypt(sender.encrypt(body, now=NOW), now=NOW)
+
+    floor, chain_floor = in_chain_floor(64), chain_start_floor(64)
+    cases = {"in-chain": in_chain, "anchor": floor, "chain-start": chain_start,
+             "chain-anchor": chain_floor}
+    # Every case warmed whichever is counted (the set-up is identical); an even number
+    # of chain starts leaves the patient to send the first counted one.
+    for _ in range(20):
         in_chain()
         floor()
-    fn = in_chain if case == "in-chain" else floor
+        chain_start()
+        chain_floor()
+    fn = cases[case]
     for _ in range(calls):
         fn()
 
@@ -311,11 +344,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=0)
     parser.add_argument("--count", nargs=2, metavar=("CASE", "N"),
-                        help="only run N calls of CASE (anchor or in-chain), untimed")
+                        help=f"only run N calls of CASE ({', '.join(COUNT_CASES)}), untimed")
     args, _ = parser.parse_known_args(argv)
     if args.count:
-        if args.count[0] not in ("anchor", "in-chain"):
-            parser.error("--count takes anchor or in-chain")
+        if args.count[0] not in COUNT_CASES:
+            parser.error(f"--count takes one of {', '.join(COUNT_CASES)}")
         count_only(args.count[0], int(args.count[1]))
         return
     rounds = args.rounds or (9 if args.quick else 31)

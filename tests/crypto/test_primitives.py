@@ -203,6 +203,22 @@ def test_sealed_box_interoperates_with_libsodium() -> None:
         prim.sealed_box_open(bytes(recipient), ours[:-1] + bytes([ours[-1] ^ 1]))
 
 
+def test_sealed_box_with_the_os_rng_is_libsodiums_and_fresh_each_time() -> None:
+    """The default RNG takes libsodium's own crypto_box_seal: same format (the written-
+    out path and libsodium open it), a new ephemeral key per box, the key checked."""
+    recipient = nacl.public.PrivateKey(bytes(range(32)))
+    message = bytes(range(186))
+    first = prim.sealed_box_seal(bytes(recipient.public_key), message)
+    second = prim.sealed_box_seal(bytes(recipient.public_key), bytearray(message))
+    assert len(first) == len(message) + prim.SEALED_BOX_OVERHEAD
+    assert first[:32] != second[:32]
+    for box in (first, second):
+        assert prim.sealed_box_open(bytes(recipient), box) == message
+        assert nacl.public.SealedBox(recipient).decrypt(box) == message
+    with pytest.raises(MalformedToken):
+        prim.sealed_box_seal(bytes(31), message)
+
+
 def test_signer_matches_one_shot_signing() -> None:
     signer = prim.Ed25519Signer(b"\x05" * 32)
     assert signer.public == prim.ed25519_public(b"\x05" * 32)

@@ -452,18 +452,33 @@ class Session:
         return envelope.open_(h.raw, inner, self.peer_identity, label=ENVELOPE_LABEL)
 
     def _next_in_segment(self, h: v3wire.MessageHeader) -> RecvSegment | None:
-        """The live segment ``h`` is the next message of, naming no previous segment
-        (most tokens), or None for the general plan.  The general path reaches the same
-        plan (no skip, no new segment, gap 0) through every branch it would take here."""
-        if h.prev_len:
-            return None
-        for chain in self._recv:
+        """The live segment ``h`` is the next message of (most tokens), or None for the
+        general plan.  The general path reaches the same plan (no skip, no new segment,
+        gap 0, nothing to close) through every branch it would take here.
+
+        A token naming a previous segment qualifies once that segment is closed or gone:
+        every message of a chain a DH step made names the peer's previous chain (as
+        Signal's PN), and only the first of them has anything left to close there
+        (:meth:`_plan_prev` finds no open segment and plans nothing for the rest).
+        """
+        for position, chain in enumerate(self._recv):
             if chain.chain_id == h.chain_id:
                 segment = chain.segments.get(h.epoch)
-                if (chain.chain_epoch == h.chain_epoch and segment is not None
-                        and segment.chain_key is not None and h.index == segment.next_index):
-                    return segment
-                return None
+                if (chain.chain_epoch != h.chain_epoch or segment is None
+                        or segment.chain_key is None or h.index != segment.next_index):
+                    return None
+                if h.prev_len:
+                    # The previous chain _plan would look in: this one for a month
+                    # re-key, else the one received before it.
+                    if h.epoch > h.chain_epoch:
+                        prev_chain: RecvChain | None = chain
+                    else:
+                        prev_chain = self._recv[position - 1] if position else None
+                    if prev_chain is not None:
+                        prev = prev_chain.segments.get(h.prev_epoch)
+                        if prev is not None and prev.chain_key is not None:
+                            return None
+                return segment
         return None
 
     def _find(self, chain_id: bytes) -> int | None:
