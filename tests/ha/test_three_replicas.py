@@ -216,7 +216,9 @@ def test_a_paused_leader_stays_out(tmp_path: Path) -> None:
                 tok = message_token(pids[0], Direction.PHYSICIAN_TO_PATIENT, index=i)
                 tg.user_sends_text(physicians[0], tok)
             time.sleep(8.0)  # well past the 5 s lease
-            new, new_epoch, _new_tag = cluster.holder()
+            # A follower takes over within a renew interval of the expiry; under a loaded
+            # CI run a bot's loop can lag by many seconds, so wait up to 45 s for it.
+            new, new_epoch, _new_tag = cluster.holder(timeout=45)
             assert new is not leader and new_epoch > epoch
             leader.proc.send_signal(signal.SIGCONT)
             woke = time.monotonic()
