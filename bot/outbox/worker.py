@@ -358,8 +358,10 @@ class OutboxWorker:
 
         The mark still follows the platform's answer within one loop pass (the window in
         which a kill -9 leaves a row in doubt, docs/DELIVERY.md), but a burst of answers
-        costs one commit instead of one each. If the commit fails the rows stay
-        ``sending`` and recovery resolves them, as after a crash.
+        costs one commit instead of one each. On PostgreSQL the commit runs in a thread
+        and answers that arrive while one is in flight share the next (the window grows
+        by at most that one commit). If the commit fails the rows stay ``sending`` and
+        recovery resolves them, as after a crash.
         """
         self._marks.append((claim, platform_id))
         if self._marks_done is None:
