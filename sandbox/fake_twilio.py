@@ -70,6 +70,10 @@ class FakeTwilio(TwilioDriver):
         self.templates = dict(templates or {})
         self.callback_delay = callback_delay
         self.read_receipts = read_receipts
+        #: False: an accepted message stays "queued" - no delivery steps, no status
+        #: callbacks. For a benchmark of sends alone: each callback costs this one
+        #: thread more than the send itself, and it would measure the fake, not the bot.
+        self.deliver = True
         self.media_requires_auth = media_requires_auth
         self.media_timeout = media_timeout
         self.messages: dict[str, TwilioMessage] = {}
@@ -204,7 +208,8 @@ class FakeTwilio(TwilioDriver):
         with self._lock:
             self.messages[msg.sid] = msg
         self.signal.notify()
-        self.spawn(self._deliver(msg, closed))
+        if self.deliver:
+            self.spawn(self._deliver(msg, closed))
         return 201, msg.to_json()
 
     def _window_closed(self, msg: TwilioMessage) -> bool:

@@ -10,12 +10,15 @@ transaction before every use of a key (docs/adr/0037-key-tree.md).
 * :func:`live_dek` - read a DEK row *and* its KEK in one statement, refusing a destroyed
   one (:class:`DekDestroyed`) whatever the replica has cached; on PostgreSQL the row is
   share-locked, so a concurrent destroy waits for this transaction.
+* :func:`live_deks` - the same for many DEKs in one statement: the outbox opens the
+  addresses of a whole claim batch with one round trip, not one per row (ADR 0043).
 * :func:`destroy_person_deks` - crypto-shred a person: every version's wrapped key goes.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -32,11 +35,17 @@ from medcrypt.storage.models.keytree import Dek, Kek
 _DEKS: Table = Dek.__table__  # type: ignore[assignment]
 _KEKS: Table = Kek.__table__  # type: ignore[assignment]
 #: Built once: the relay runs it for every sealed value it opens or writes.
-_LIVE = (select(_DEKS.c.id, _DEKS.c.version, _DEKS.c.purpose, _DEKS.c.person_id,
-                _DEKS.c.kek_id, _DEKS.c.wrapped, _KEKS.c.wrapped.label("kek_wrapped"))
-         .join(_KEKS, _KEKS.c.id == _DEKS.c.kek_id)
-         .where(_DEKS.c.id == bindparam("dek_id")))
+_DEK_AND_KEK = (select(_DEKS.c.id, _DEKS.c.version, _DEKS.c.purpose, _DEKS.c.person_id,
+                       _DEKS.c.kek_id, _DEKS.c.wrapped, _KEKS.c.wrapped.label("kek_wrapped"))
+                .join(_KEKS, _KEKS.c.id == _DEKS.c.kek_id))
+_LIVE = _DEK_AND_KEK.where(_DEKS.c.id == bindparam("dek_id"))
 _LIVE_SHARED = _LIVE.with_for_update(read=True, of=_DEKS)
+#: :data:`_LIVE` for a set of DEKs, in id order (so concurrent batches lock alike).
+_LIVE_MANY = (_DEK_AND_KEK.where(_DEKS.c.id.in_(bindparam("dek_ids", expanding=True)))
+              .order_by(_DEKS.c.id))
+_LIVE_MANY_SHARED = _LIVE_MANY.with_for_update(read=True, of=_DEKS)
+#: DEK ids per statement (an IN list; a claim batch names at most a few hundred).
+_MANY_CHUNK = 500
 _CURRENT_KEK = (select(_KEKS.c.id, _KEKS.c.wrapped)
                 .where(_KEKS.c.provider == bindparam("provider"),
                        _KEKS.c.retired_at.is_(None))
@@ -129,9 +138,36 @@ def live_dek(session: Session | Connection, tree: KeyTree,
     if found.wrapped is None:
         tree.forget_dek(dek_id)
         raise DekDestroyed("the data key of this value was destroyed (erased)")
+    return _unwrapped(tree, found)
+
+
+def _unwrapped(tree: KeyTree, found: Any) -> tuple[DekRow, bytearray]:
     row = DekRow(str(found.id), int(found.version), str(found.purpose),
                  found.person_id, str(found.kek_id), bytes(found.wrapped))
     return row, tree.dek(row, bytes(found.kek_wrapped))
+
+
+def live_deks(session: Session | Connection, tree: KeyTree,
+              dek_ids: Iterable[str]) -> dict[str, tuple[DekRow, bytearray]]:
+    """:func:`live_dek` for every id in ``dek_ids``, read (and share-locked on PostgreSQL)
+    in one statement per 500 ids: the same check in the same transaction, one round trip
+    for a batch. Raises as :func:`live_dek` does if any of them is missing or destroyed
+    (every destroyed one is dropped from the cache first)."""
+    conn = session if isinstance(session, Connection) else session.connection()
+    stmt = _LIVE_MANY_SHARED if conn.dialect.name == "postgresql" else _LIVE_MANY
+    wanted = sorted(set(dek_ids))
+    found: dict[str, Any] = {}
+    for start in range(0, len(wanted), _MANY_CHUNK):
+        for row in conn.execute(stmt, {"dek_ids": wanted[start:start + _MANY_CHUNK]}):
+            found[str(row.id)] = row
+    if len(found) != len(wanted):
+        raise KeyVersionMissing("a sealed value names a data key that does not exist")
+    destroyed = [dek_id for dek_id, row in found.items() if row.wrapped is None]
+    for dek_id in destroyed:
+        tree.forget_dek(dek_id)
+    if destroyed:
+        raise DekDestroyed("the data key of this value was destroyed (erased)")
+    return {dek_id: _unwrapped(tree, row) for dek_id, row in found.items()}
 
 
 def destroy_person_deks(session: Session, person_id: str, *, now: datetime) -> list[str]:

@@ -100,6 +100,8 @@ class OutboxWorker:
         #: Sends answered in the current event-loop pass, marked in one transaction.
         self._marks: list[tuple[Claim, str]] = []
         self._marks_done: asyncio.Future[None] | None = None
+        #: PostgreSQL: the task committing marks in a thread, one batch at a time.
+        self._flusher: asyncio.Task[None] | None = None
         #: Receipts heard in the current event-loop pass, committed together.
         self._receipts: list[tuple[str, str, str | None]] = []
         self._receipts_done: asyncio.Future[None] | None = None
@@ -160,11 +162,15 @@ class OutboxWorker:
 
     # -- claim ------------------------------------------------------------------------
     async def _claim_off_loop(self, limit: int) -> list[Delivery]:
-        """:meth:`_claim`, in a thread when the pacing is shared: its reservation waits
-        on the platform's row while another replica's claim holds it, and the paced
-        sends sleeping in this loop must not wait with it (they would wake late and
-        leave together, bunched past the rate). One process on SQLite claims here."""
-        if self._pacing is None:
+        """:meth:`_claim`, in a thread on PostgreSQL. Its round trips to the server
+        would otherwise hold this loop - and with it every send in flight, its answer
+        and its mark - for as long as the server takes to answer: on a loaded host most
+        of a replica's time, so that a second and third replica added nothing (ADR
+        0043). With shared pacing the reservation also waits on the platform's row
+        while another replica's claim holds it, and the paced sends sleeping in this
+        loop must not wait with it (ADR 0038). SQLite (in process, one writer) claims
+        here."""
+        if not self._postgres:
             return self._claim(limit)
         return await asyncio.to_thread(self._claim, limit)
 
@@ -352,18 +358,40 @@ class OutboxWorker:
 
         The mark still follows the platform's answer within one loop pass (the window in
         which a kill -9 leaves a row in doubt, docs/DELIVERY.md), but a burst of answers
-        costs one commit instead of one each. If the commit fails the rows stay
-        ``sending`` and recovery resolves them, as after a crash.
+        costs one commit instead of one each. On PostgreSQL the commit runs in a thread
+        and answers that arrive while one is in flight share the next (the window grows
+        by at most that one commit). If the commit fails the rows stay ``sending`` and
+        recovery resolves them, as after a crash.
         """
         self._marks.append((claim, platform_id))
         if self._marks_done is None:
-            self._marks_done = asyncio.get_running_loop().create_future()
-            asyncio.get_running_loop().call_soon(self._flush_marks)
+            loop = asyncio.get_running_loop()
+            self._marks_done = loop.create_future()
+            if not self._postgres:
+                loop.call_soon(self._flush_marks)
+            elif self._flusher is None or self._flusher.done():
+                self._flusher = loop.create_task(self._flush_marks_off_loop())
         done = self._marks_done
         try:
             await asyncio.shield(done)
         except Exception as exc:  # logged by type; recovery resolves the rows
             log.error("mark_sent_failed", error=type(exc).__name__)
+
+    async def _flush_marks_off_loop(self) -> None:
+        """PostgreSQL: commit the marks in a thread, one batch at a time, while the loop
+        goes on sending; answers that arrive meanwhile wait for the next batch (a group
+        commit: the slower the server, the bigger the batch, the fewer the commits)."""
+        while self._marks:
+            marks, self._marks = self._marks, []
+            done, self._marks_done = self._marks_done, None
+            try:
+                await asyncio.to_thread(self._record_sent_many, marks)
+            except Exception as exc:  # handed to every waiting send
+                if done is not None and not done.done():
+                    done.set_exception(exc)
+                continue
+            if done is not None and not done.done():
+                done.set_result(None)
 
     def _flush_marks(self) -> None:
         marks, self._marks = self._marks, []

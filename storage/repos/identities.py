@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -126,13 +126,20 @@ def live_addresses(
     session: Session, keyring: Keyring, identity_ids: Iterable[str]
 ) -> dict[str, tuple[str, str]]:
     """identity id → (platform, normalized address) for a batch, in one Core SELECT (the
-    outbox claims in batches); erased or unknown identities are simply absent."""
+    outbox claims in batches) and one more for every DEK the batch names (checked in
+    this transaction as each single open is); erased or unknown identities are simply
+    absent."""
     wanted = set(identity_ids)
     if not wanted:
         return {}
-    rows = session.connection().execute(_ADDRESSES, {"ids": list(wanted)}).all()
-    return {row.id: (row.platform, reveal_address(cast(Any, row), keyring, session=session))
-            for row in rows}
+    rows = session.connection().execute(_ADDRESSES, {"ids": sorted(wanted)}).all()
+    addresses = PlatformIdentity.ADDRESS.reveal_many(rows, keyring, session=session)
+    out: dict[str, tuple[str, str]] = {}
+    for row, address in zip(rows, addresses, strict=True):
+        if address is None:
+            raise StorageError("identity has been erased; it has no address")
+        out[row.id] = (row.platform, address)
+    return out
 
 
 def live_platform(session: Session, identity_id: str) -> str | None:
