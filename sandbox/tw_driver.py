@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Literal
@@ -50,6 +51,9 @@ class TwilioDriver(LoopbackServer):
         self.inbound: list[InboundResult] = []
         #: Media the sandbox serves for inbound messages: path -> (bytes, content type).
         self.inbound_media: dict[str, tuple[bytes, str]] = {}
+        #: Replies the bot gave inside its webhook answers (TwiML ``<Message>``), as
+        #: (recipient, body), in order. Twilio sends each one as an outbound message.
+        self.twiml_replies: list[tuple[str, str]] = []
 
     async def post_signed(self, url: str, params: dict[str, str], *, kind: str,
                           signature: str | None = None, sign_for: str | None = None
@@ -58,12 +62,19 @@ class TwilioDriver(LoopbackServer):
 
     def record_post(self, kind: str, url: str, params: dict[str, str], *, sig: str,
                     status: int, text: str, error: str | None) -> None:
+        replies = _twiml_messages(text) if kind != "callback" and status == 200 else []
         with self._lock:
             if kind == "callback":
                 self.callbacks.append(CallbackRecord(url, params, sig, status, error))
             else:
                 self.inbound.append(InboundResult(params.get("MessageSid", ""), url, params,
                                                   sig or None, status, text, error))
+            # A TwiML reply is a send like any other for the sender's rate: Twilio sends
+            # it when the answer arrives, so it is noted with the API's sends.
+            now = time.monotonic()
+            for body in replies:
+                self.twiml_replies.append((params.get("From", ""), body))
+                self.send_times.append(now)
         self.signal.notify()
 
     # -- simulated users --------------------------------------------------------------
@@ -174,3 +185,19 @@ class TwilioDriver(LoopbackServer):
         with self._lock:
             return b"\n".join(r.path.encode() + b"?" + r.query.encode() + b"\n" + r.body
                               for r in self.requests)
+
+
+def _twiml_messages(text: str) -> list[str]:
+    """The bodies of the ``<Message>`` verbs of a TwiML answer (none if it is not TwiML:
+    an error page, an empty answer)."""
+    if "<Response" not in text:
+        return []
+    try:
+        # The bot's own answer over loopback, in the sandbox: expat resolves no external
+        # entities and limits expansion; a DTD in it would be a bot bug the test shows.
+        root = ET.fromstring(text)  # noqa: S314
+    except ET.ParseError:
+        return []
+    if root.tag != "Response":
+        return []
+    return [m.text or "" for m in root.iter("Message")]

@@ -11,6 +11,7 @@ a backlog to Telegram while strangers send ``/help``, put 9 sends into a second 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 from medcrypt.crypto.keyless.wire import Direction
 from medcrypt.sandbox import FakeTelegram
 from medcrypt.sandbox.fake_twilio import FakeTwilio
+from medcrypt.sandbox.tw_models import InboundResult
 from tests.support.databases import migrated_postgres_database
 from tests.support.ports import worker_port
 from tests.support.replicas import pair, post_until_accepted, start_cluster
@@ -82,4 +84,73 @@ def test_direct_replies_and_relayed_sends_share_the_rate(tmp_path: Path) -> None
               f"{answered} strangers answered")
         assert worst <= RATE + BURST, worst
         # The replies shared the rate; they were not all dropped to make room.
+        assert answered >= STRANGERS / 2, answered
+
+
+#: Strangers (and relayed messages) per wave on the WhatsApp side.
+WAVE = 4
+WA_SECTIONS: dict[str, dict[str, object]] = {
+    **SECTIONS,
+    "telegram": {"request_timeout_seconds": 2.0, "global_messages_per_second": 0,
+                 "poll_timeout_seconds": 25},
+    "whatsapp": {"request_timeout_seconds": 2.0, "global_messages_per_second": RATE},
+}
+
+
+@pytest.mark.timeout(240)
+def test_whatsapp_twiml_replies_and_relayed_sends_share_the_rate(tmp_path: Path) -> None:
+    """The WhatsApp side: a stranger is answered inside the webhook's answer (TwiML),
+    which Twilio sends and counts against the sender's rate like an API send. The fake
+    Twilio notes both (``twiml_replies`` and the API's sends in ``send_times``); the
+    worst second of the two together stays within rate + burst."""
+    port0 = worker_port()
+    with migrated_postgres_database() as url, FakeTelegram() as tg, FakeTwilio(
+            webhook_url=f"http://127.0.0.1:{port0}/twilio/inbound") as tw:
+        cluster = start_cluster(tmp_path, tg, tw, url, port0, count=1, **WA_SECTIONS)
+        try:
+            physicians = [6_700_001 + i for i in range(PAIRS)]
+            patients = [f"+1555340{i:04d}" for i in range(PAIRS)]
+            pids = [os.urandom(16) for _ in range(PAIRS)]
+            pair(cluster, physicians, patients, pids)
+            base = {p: len(tw.messages_to(p)) for p in patients}
+            strangers = [f"+1555350{i:04d}" for i in range(STRANGERS)]
+            flood = time.monotonic()
+
+            def relayed() -> int:
+                return sum(len(tw.messages_to(p)) - base[p] for p in patients)
+
+            def backlog(indexes: range) -> None:  # to WhatsApp, through the outbox
+                for i in indexes:
+                    k = i % PAIRS
+                    tg.user_sends_text(physicians[k], message_token(
+                        pids[k], Direction.PHYSICIAN_TO_PATIENT, index=2 * i))
+
+            async def at_once(wave: list[str]) -> list[InboundResult]:
+                return list(await asyncio.gather(*[
+                    tw.user_sends_whatsapp_async(s, "hola") for s in wave]))
+
+            # Waves: a few relayed messages, then a few strangers at once (each webhook
+            # answer waits for its reply's slot), while the earlier waves drain; then the
+            # rest of the backlog. A reply whose slot lies past the pacing horizon (2 s
+            # here) is dropped, so strangers who came after a full backlog would mostly
+            # go unanswered: small waves keep both kinds of send in every second.
+            answers: list[InboundResult] = []
+            for w in range(0, STRANGERS, WAVE):
+                backlog(range(w, w + WAVE))
+                answers += tw.run_sync(at_once(strangers[w:w + WAVE]), timeout=60)
+            backlog(range(STRANGERS, MESSAGES))
+            deadline = time.monotonic() + 90
+            while relayed() < MESSAGES and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            cluster.stop()
+        assert relayed() >= MESSAGES, relayed()
+        assert all(a.http_status == 200 for a in answers), [a.http_status for a in answers]
+        replied = {to for to, _body in tw.twiml_replies}
+        answered = sum(1 for s in strangers if f"whatsapp:{s}" in replied)
+        worst = tw.worst_send_window(since=flood)
+        print(f"\n1 replica on PostgreSQL, {MESSAGES} relayed to WhatsApp + {STRANGERS} "
+              f"strangers answered by TwiML at {RATE:g}/s + burst {BURST}: worst 1 s window "
+              f"{worst}; {answered} strangers answered")
+        assert worst <= RATE + BURST, worst
         assert answered >= STRANGERS / 2, answered
