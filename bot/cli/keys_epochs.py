@@ -4,8 +4,9 @@
 ``key_epoch`` job finds it due (docs/adr/0039-shred-epochs.md): a new root version
 (``env``: the operator prepended a new server key first), a new KEK under it, every live
 DEK rewrapped in batches, the emptied KEK retired, the old root versions destroyed.
-``rewrap-deks`` only recomputes blind indexes under the current epoch's index key, moves
-live DEKs from older KEKs onto the current one and retires the emptied KEKs - it finishes a cut-off close without touching the provider's versions.
+``rewrap-deks`` only recomputes blind indexes under the current epoch's index key,
+moves live DEKs from older KEKs onto the current one and retires the emptied KEKs - it
+finishes a cut-off close without touching the provider's versions.
 
 Both are resumable after a kill (run them again), show a progress bar on a terminal, and
 hold the ``key_epoch`` job lock, so they never run beside the scheduler's job. They use

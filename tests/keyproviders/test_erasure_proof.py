@@ -16,6 +16,7 @@ provider but ``env``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from datetime import UTC, datetime, timedelta
@@ -33,10 +34,10 @@ from medcrypt.bot.domain.lifecycle.restore import reapply
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.errors import DecryptionFailed, KeyVersionMissing
+from medcrypt.crypto.server import blind_index as bi
 from medcrypt.crypto.server import keytree as kt
 from medcrypt.crypto.server.env_provider import EnvProvider
 from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.crypto.server import blind_index as bi
 from medcrypt.storage import deks, index_keys, kek_epochs
 from medcrypt.storage.backup.engines import sqlite_dump, sqlite_load
 from medcrypt.storage.backup.erasure_record import ErasureRecord
@@ -114,11 +115,10 @@ def _no_index_links(backup: Session, live_url: str, keyring: Keyring, provider: 
     finally:
         engine.dispose()
     # The code's own lookup on the backup: its index key sits under the old KEK.
-    try:
+    # (KeyVersionMissing: its KEK's root version is destroyed - env: removed)
+    with contextlib.suppress(KeyVersionMissing):
         computed += index_keys.candidates(backup, keyring, "platform_identities",
                                           "address", PHONE)
-    except KeyVersionMissing:
-        pass  # its KEK's root version is destroyed (env: removed)
     assert not held & set(computed), "the erased number still links to a backup row"
 
 
