@@ -191,17 +191,6 @@ class EncryptedField:
         plaintext = keyring.open(data, self.aad(row_id))
         return plaintext.decode("utf-8")
 
-    def reveal_tree_sealed(self, row: Any, tree: keytree.KeyTree, *,
-                           session: Session) -> str | None:
-        """Open a tree-sealed value with the tree alone; None when the row holds no
-        value or a v1 keyring value. (Closing an epoch recomputes blind indexes with
-        the tree it closes; ``keys rewrap`` converts what is still on the keyring.)"""
-        data = self._data(row)
-        if data is None or not keytree.is_tree_sealed(data):
-            return None
-        row_id = str(getattr(row, self.id_attr))
-        return self._tree_open(row, row_id, tree, data, session).decode("utf-8")
-
     def _session(self, row: Any, session: Session | None) -> Session:
         found = session or object_session(row)
         if found is None:

@@ -36,16 +36,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import LargeBinary, Table, delete, func, literal, select, type_coerce, update
-from sqlalchemy.orm import Session, sessionmaker, undefer
+from sqlalchemy import (
+    LargeBinary,
+    Table,
+    bindparam,
+    delete,
+    func,
+    literal,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.orm import Session, sessionmaker
 
-from medcrypt.crypto.errors import StorageError
+from medcrypt.crypto.errors import DecryptionFailed, StorageError
 from medcrypt.crypto.server import blind_index as bi
+from medcrypt.crypto.server import keytree as kt
 from medcrypt.crypto.server.keytree import KeyTree
 from medcrypt.storage import deks, index_keys
 from medcrypt.storage.encrypted import REGISTRY, EncryptedField
 from medcrypt.storage.models import load_all
-from medcrypt.storage.models.keytree import Dek
+from medcrypt.storage.models.keytree import Dek, Kek
 from medcrypt.storage.models.ratelimits import RateBucket
 
 Sessions = sessionmaker[Session]
@@ -170,23 +181,53 @@ def plan(session: Session, tree: KeyTree, model: type[Any], field: EncryptedFiel
          key: index_keys.IndexKey, *, after: str, size: int,
          ) -> tuple[list[Planned], str | None]:
     """Read one batch of rows after primary key ``after`` whose index is not under
-    ``key`` and compute their new index: ``(moves, last key read)``; None when done."""
+    ``key`` and compute their new index: ``(moves, last key read)``; None when done.
+
+    Each row is read with its DEK row and KEK in the same statement (the row check of
+    ADR 0037, for the whole batch at once), and its DEK is unwrapped, used and zeroed
+    here rather than cached: a close must not fill the replica's DEK cache with every
+    person it passes over.
+    """
     pk = getattr(model, field.id_attr)
-    rows = list(session.scalars(
-        select(model).where(pk > after, _stale(model, field, key.prefix))
-        .order_by(pk).limit(size)
-        .options(undefer(model.dek_id), undefer(model.dek_version))))
+    rows: list[Any] = list(session.execute(
+        select(pk.label("row_id"), getattr(model, field.column).label("value"),
+               getattr(model, str(field.blind_index)).label("old"),
+               model.dek_id.label("row_dek"), model.dek_version.label("row_version"),
+               Dek.version, Dek.purpose, Dek.person_id, Dek.kek_id, Dek.wrapped,
+               Kek.wrapped.label("kek_wrapped"))
+        .outerjoin(Dek, Dek.id == model.dek_id).outerjoin(Kek, Kek.id == Dek.kek_id)
+        .where(pk > after, _stale(model, field, key.prefix))
+        .order_by(pk).limit(size)).all())
     if not rows:
         return [], None
     moves = []
-    for row in rows:
-        value = field.reveal_tree_sealed(row, tree, session=session)
-        if value is None:  # a v1 keyring value: ``keys rewrap`` converts it
-            continue
-        moves.append(Planned(str(getattr(row, field.id_attr)),
-                             bytes(getattr(row, str(field.blind_index))),
-                             key.index(field.table, field.column, value)))
-    return moves, str(getattr(rows[-1], field.id_attr))
+    column_key = bi.subkey(key.key, field.table, field.column)
+    try:
+        for r in rows:
+            moves += _move(tree, field, r, column_key, key.dek_id)
+    finally:
+        column_key[:] = bytes(len(column_key))
+    return moves, str(rows[-1].row_id)
+
+
+def _move(tree: KeyTree, field: EncryptedField, r: Any, column_key: bytearray,
+          dek_id: str) -> list[Planned]:
+    """One row's planned move (none for a v1 value or a row without a live DEK)."""
+    data = None if r.value is None else r.value.data
+    if data is None or not kt.is_tree_sealed(data) or r.wrapped is None:
+        return []  # a v1 keyring value (``keys rewrap`` converts it), or no key
+    ref = kt.sealed_dek(data)
+    if (ref.dek_id, ref.version) != (r.row_dek, r.row_version) or r.version != ref.version:
+        raise DecryptionFailed()  # the value names another DEK than its row
+    dek = kt.unwrap_dek(tree.kek(str(r.kek_id), bytes(r.kek_wrapped)), bytes(r.wrapped),
+                        purpose=r.purpose, person_id=r.person_id, dek_id=ref.dek_id,
+                        version=ref.version, kek_id=r.kek_id)
+    try:
+        value = kt.open_value(dek, data, table=field.table, column=field.column,
+                              row_id=str(r.row_id)).decode("utf-8")
+    finally:
+        dek[:] = bytes(len(dek))
+    return [Planned(str(r.row_id), bytes(r.old), bi.under(column_key, dek_id, value))]
 
 
 def apply(session: Session, model: type[Any], field: EncryptedField,
@@ -196,13 +237,16 @@ def apply(session: Session, model: type[Any], field: EncryptedField,
     table: Table = model.__table__
     index_col = table.c[str(field.blind_index)]
     id_col = table.c[field.id_attr]
-    moved = 0
-    for move in moves:  # one statement per row: each CAS result is counted exactly
-        result = session.execute(update(table)
-                                 .where(id_col == move.row_id, index_col == move.old)
-                                 .values({index_col.name: move.new}))
-        moved += int(getattr(result, "rowcount", 0) or 0)
-    return moved
+    stmt = (update(table)
+            .where(id_col == bindparam("b_id"), index_col == bindparam("b_old"))
+            .values({index_col.name: bindparam("b_new")}))
+    params = [{"b_id": m.row_id, "b_old": m.old, "b_new": m.new} for m in moves]
+    if not params:
+        return 0
+    conn = session.connection()
+    if conn.dialect.supports_sane_multi_rowcount:  # one executemany, rows counted exactly
+        return int(getattr(conn.execute(stmt, params), "rowcount", 0) or 0)
+    return sum(int(getattr(conn.execute(stmt, p), "rowcount", 0) or 0) for p in params)
 
 
 def _destroy_older(sessions: Sessions, tree: KeyTree, current: index_keys.IndexKey, *,

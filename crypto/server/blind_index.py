@@ -56,9 +56,15 @@ def compute(dek: bytearray, dek_id: str, table: str, column: str, normalized: st
     """The blind index of an already-normalized value under one index DEK."""
     key = subkey(dek, table, column)
     try:
-        mac = prim.hmac_sha256(key, unicodedata.normalize("NFC", normalized).encode("utf-8"))
+        return under(key, dek_id, normalized)
     finally:
         prim.wipe(key)
+
+
+def under(column_key: bytearray, dek_id: str, normalized: str) -> bytes:
+    """The blind index under a (table, column) :func:`subkey` already derived: a close
+    recomputing a batch derives the subkey once, not once per row."""
+    mac = prim.hmac_sha256(column_key, unicodedata.normalize("NFC", normalized).encode("utf-8"))
     return prefix(dek_id) + mac
 
 
