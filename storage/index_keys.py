@@ -8,8 +8,10 @@ epoch KEK like every DEK: computing an index makes no provider call once the KEK
   normally, two while a close recomputes the rows), so a person is found under the old
   or the new key until the close finishes.
 * :func:`current_key` - the newest, which every new index value is made under; made
-  when there is none. On PostgreSQL it is share-locked until commit, so the close's
-  destruction of an older key waits for an insert that used it, then sees its row.
+  when there is none (on PostgreSQL under a transaction lock, so two first contacts
+  cannot each index under a key of their own). On PostgreSQL it
+  is share-locked until commit, so the close's destruction of an older key waits for an
+  insert that used it, then sees its row.
 * :func:`open_epoch_key` - the next epoch's key, made by the close with the new KEK.
 * :func:`candidates` / :func:`current_index` - index bytes for lookups and writes.
 
@@ -19,11 +21,12 @@ that remembered an older set would miss a person the close had just moved.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Table, func, select, text
 from sqlalchemy.orm import Session
 
 from medcrypt.crypto.server import blind_index as bi
@@ -80,11 +83,27 @@ def current_key(session: Session, tree: KeyTree, *, now: datetime) -> IndexKey:
     """The index DEK new values go under, made (locally, under the current KEK) when
     the database has none."""
     conn = session.connection()
-    stmt = _NEWEST_SHARED if conn.dialect.name == "postgresql" else _LIVE.limit(1)
+    postgres = conn.dialect.name == "postgresql"
+    stmt = _NEWEST_SHARED if postgres else _LIVE.limit(1)
     found = conn.execute(stmt).first()
     if found is not None:
         return _key(tree, found)
+    if postgres:
+        # A key made in this (uncommitted) transaction is invisible to a concurrent
+        # first contact, which would make its own and index the same person under
+        # another key: two identities (tests/storage/test_concurrency.py). So the first
+        # key's maker holds a transaction lock; a second waits for the first to commit
+        # and then reads its key. (SQLite has one writer at a time already.)
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _FIRST_LOCK})
+        found = conn.execute(stmt).first()
+        if found is not None:
+            return _key(tree, found)
     return _made(session, tree, now=now, version=1)
+
+
+#: Advisory lock of the first index key's maker: 63 bits of SHA-256, as storage/joblock.
+_FIRST_LOCK = int.from_bytes(
+    hashlib.sha256(b"medcrypt-index-key:first").digest()[:8], "big", signed=True)
 
 
 def open_epoch_key(session: Session, tree: KeyTree, *, now: datetime) -> IndexKey:
