@@ -20,7 +20,9 @@ Design (docs/adr/0002-encrypted-columns.md has the full reasoning):
   :class:`~crypto.errors.DecryptionFailed`; a version missing from the keyring fails
   as :class:`~crypto.errors.KeyVersionMissing` naming the version.
 * An optional blind-index column holds ``HMAC(subkey(table, column), value)`` for
-  lookups. Values are normalized *before* sealing (see :mod:`storage.normalize`), so
+  lookups - a tree field's subkey from the shred epoch's index DEK
+  (:mod:`storage.index_keys`), any other field's from the keyring. Values are
+  normalized *before* sealing (see :mod:`storage.normalize`), so
   ``rewrap`` can recompute the index from the opened value alone.
 
 Every field registers itself in :data:`REGISTRY`, which ``keys status`` and
@@ -162,7 +164,17 @@ class EncryptedField:
             sealed = keyring.seal(value.encode("utf-8"), self.aad(row_id))
         setattr(row, self.column, Sealed(sealed))
         if self.blind_index:
-            setattr(row, self.blind_index, self.index_of(keyring, value))
+            if self.tree_purpose is not None:
+                # Under the shred epoch's index DEK (ADR 0039, Amendment 1): closing
+                # the epoch ends the link from an old backup's index to the value.
+                from medcrypt.storage import index_keys
+
+                index = index_keys.current_index(
+                    self._session(row, session), keyring, self.table, self.column, value,
+                    now=now or datetime.now(UTC))
+            else:
+                index = self.index_of(keyring, value)
+            setattr(row, self.blind_index, index)
 
     def reveal(self, row: Any, keyring: Keyring, *,
                session: Session | None = None) -> str | None:
@@ -277,9 +289,19 @@ class EncryptedField:
         """Blind index of an already-normalized value under ``version`` (default current)."""
         return keyring.blind_index(self.table, self.column, value, version=version)
 
-    def index_candidates(self, keyring: Keyring, value: str) -> list[bytes]:
-        """The blind index under every configured version (rows not yet rewrapped match)."""
-        return keyring.blind_index_candidates(self.table, self.column, value)
+    def index_candidates(self, keyring: Keyring, value: str, *,
+                         session: Session | None = None) -> list[bytes]:
+        """Every index a live row of ``value`` can hold: a tree field's under each live
+        index DEK (read in ``session``) and under every keyring version (rows not yet
+        converted); any other field's under every keyring version."""
+        if self.tree_purpose is None:
+            return keyring.blind_index_candidates(self.table, self.column, value)
+        from medcrypt.storage import index_keys
+
+        if session is None:
+            raise StorageError(f"{self.table}.{self.blind_index} is indexed under the key "
+                               "tree: a lookup needs the session")
+        return index_keys.candidates(session, keyring, self.table, self.column, value)
 
     def rewrap(self, row: Any, keyring: Keyring) -> bool:
         """Re-seal under the current version if needed; True when the row changed.
@@ -293,9 +315,10 @@ class EncryptedField:
             stale_value = not keytree.is_tree_sealed(data)
         else:
             stale_value = data is not None and keyring.needs_rewrap(data)
-        stale_index = index is not None and int.from_bytes(index[:2], "big") != (
-            keyring.current_version
-        )
+        # A tree field's index is stale while it is a keyring index (any version); one
+        # under an older epoch's index DEK is the close's to recompute.
+        target = 0 if self.tree_purpose is not None else keyring.current_version
+        stale_index = index is not None and int.from_bytes(index[:2], "big") != target
         if not (stale_value or stale_index):
             return False
         self.store(row, keyring, self.reveal(row, keyring))

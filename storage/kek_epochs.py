@@ -7,7 +7,10 @@ the backup opens. So KEKs belong to *shred epochs*. Closing one
 
 1. makes the provider's root version newer than the current KEK's (``rotate``; with the
    ``env`` provider the operator does this by prepending a server key),
-2. makes a new KEK under it (one provider call) - new DEKs go under it from then on,
+2. makes a new KEK under it (one provider call) - new DEKs go under it from then on -
+   and the new epoch's blind-index DEK (ADR 0039, Amendment 1),
+2b. recomputes every live row's blind index under that DEK and destroys the older index
+   DEKs (:mod:`storage.reindex`; lookups try both until then),
 3. rewraps every live DEK from the older KEKs onto it, in batches of one transaction
    each, by compare-and-set (a DEK destroyed meanwhile stays destroyed),
 4. retires an older KEK once no live DEK is left on it (its wrapped bytes are blanked),
@@ -33,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from medcrypt.crypto.errors import PolicyViolation
 from medcrypt.crypto.server import keytree as kt
 from medcrypt.crypto.server.provider import wrapped_version
-from medcrypt.storage import deks
+from medcrypt.storage import deks, index_keys, reindex
 from medcrypt.storage.models.keytree import Dek, Kek
 
 _DEKS: Table = Dek.__table__  # type: ignore[assignment]
@@ -118,12 +121,25 @@ class CloseReport:
     provider_calls: int = 0
     #: Live DEKs still on an older KEK after the run (a row changed under it): run again.
     pending: int = 0
+    #: Blind indexes recomputed under the new epoch's index DEK, and older index DEKs
+    #: destroyed (storage/reindex.py).
+    reindexed: int = 0
+    index_keys_destroyed: int = 0
+    #: Rows still indexed under an older index DEK (raced the pass): run again.
+    index_pending: int = 0
+
+    @property
+    def unfinished(self) -> int:
+        """DEKs and blind indexes still on an older epoch: the close must run again."""
+        return self.pending + self.index_pending
 
     def summary(self) -> dict[str, Any]:
         return {"opened": int(self.opened), "rewrapped": self.rewrapped,
                 "retired_keks": self.retired, "root_version": self.root_version,
                 "destroyed_versions": len(self.destroyed_versions),
-                "provider_calls": self.provider_calls, "pending": self.pending}
+                "provider_calls": self.provider_calls, "pending": self.unfinished,
+                "reindexed": self.reindexed,
+                "index_keys_destroyed": self.index_keys_destroyed}
 
 
 def status(session: Session, provider: str) -> EpochStatus:
@@ -182,6 +198,10 @@ def open_next(sessions: Sessions, tree: kt.KeyTree, admin: RootAdmin | None, *,
         session.add(Kek(id=kek_id, provider=tree.provider_name,
                         root_version=wrapped_version(wrapped), wrapped=wrapped,
                         created_at=made))
+        session.flush()
+        # The new epoch's blind-index key, under the new KEK, in the same commit: a
+        # resumed close finds it as the newest index key (storage/reindex.py).
+        index_keys.open_epoch_key(session, tree, now=made)
     report.provider_calls += tree.provider_calls - before
     report.opened = True
 
@@ -232,13 +252,26 @@ def _batch(session: Session, kek_ids: list[str], size: int) -> list[Any]:
 
 def rewrap_deks(sessions: Sessions, tree: kt.KeyTree, *, now: datetime,
                 batch: int = DEFAULT_BATCH, progress: Progress | None = None,
-                report: CloseReport | None = None) -> CloseReport:
-    """Steps 3-4: move every live DEK onto the current KEK, then retire emptied KEKs.
-    One transaction per batch; resumable (what moved stays moved)."""
+                report: CloseReport | None = None,
+                index_progress: Progress | None = None) -> CloseReport:
+    """Steps 3-4, after the blind indexes: recompute every live row's index under
+    the current index DEK and destroy the older index DEKs (storage/reindex.py), then
+    move every live DEK onto the current KEK and retire emptied KEKs. One transaction
+    per batch; resumable (what moved stays moved)."""
     if batch < 1:
         raise ValueError("batch must be at least 1")
     report = report or CloseReport()
     before = tree.provider_calls
+    indexed = reindex.reindex(sessions, tree, now=now, batch=batch,
+                              progress=index_progress)
+    report.reindexed += indexed.rows
+    report.index_keys_destroyed += indexed.destroyed_keys
+    report.index_pending = indexed.pending
+    if indexed.pending:
+        # Keep the old KEK live (and the close due): the old index DEK is still needed
+        # by a row that raced the pass, and the next run recomputes it.
+        report.provider_calls += tree.provider_calls - before
+        return report
     with sessions() as session:
         state = status(session, tree.provider_name)
     current = state.current
@@ -312,15 +345,21 @@ def destroy_old_roots(sessions: Sessions, tree: kt.KeyTree, admin: RootAdmin | N
 
 def close_epoch(sessions: Sessions, tree: kt.KeyTree, admin: RootAdmin | None, *,
                 now: datetime, batch: int = DEFAULT_BATCH,
-                progress: Progress | None = None) -> CloseReport:
-    """Close the current shred epoch (steps 1-5), or finish a close that was cut off."""
+                progress: Progress | None = None,
+                index_progress: Progress | None = None) -> CloseReport:
+    """Close the current shred epoch (steps 1-5, the blind indexes recomputed and the
+    old index DEK destroyed before step 3), or finish a close that was cut off."""
     report = CloseReport()
     open_next(sessions, tree, admin, now=now, report=report)
-    rewrap_deks(sessions, tree, now=now, batch=batch, progress=progress, report=report)
+    rewrap_deks(sessions, tree, now=now, batch=batch, progress=progress, report=report,
+                index_progress=index_progress)
     with sessions() as session:
         report.pending = status(session, tree.provider_name).pending
-    if report.pending:
-        return report  # a DEK could not move (it changed under us): run again
+        report.index_pending = reindex.pending(session)
+    if report.unfinished:
+        # a DEK could not move, or a row is still indexed under the old epoch's key (it
+        # changed under us): run again before any root version goes
+        return report
     destroy_old_roots(sessions, tree, admin, report=report)
     return report
 

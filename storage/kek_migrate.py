@@ -12,7 +12,8 @@ bytes), so a run cut off is finished by running it again and a KEK is never move
 Run it with the bot stopped: a bot still on the old provider would not find its KEK and
 would make a new one. Afterwards the old provider's keys are needed only to open backups
 taken before the move, for as long as the restore window lasts (OPERATIONS "Shred
-epochs"); no HMAC depends on them (blind indexes and the erasure record's MACs are keyed
+epochs"); no HMAC depends on them beyond the KEKs (blind indexes are keyed by index DEKs
+under the KEKs, whose ids and keys the move keeps; the erasure record's MACs are keyed
 by the server keyring, which the move does not touch).
 """
 

@@ -74,7 +74,7 @@ def key_status(session: Session) -> list[KeyUsage]:
             .where(getattr(model, column).is_not(None))
             .group_by(prefix)
         )
-        if field.tree_purpose is not None and column == field.column:
+        if field.tree_purpose is not None:  # tree values and epoch-keyed indexes
             stmt = stmt.where(prefix != literal(_TREE_PREFIX, LargeBinary))
         for raw, count in session.execute(stmt):
             version = struct.unpack(">H", bytes(raw).rjust(2, b"\0")[:2])[0]
@@ -109,9 +109,11 @@ def _stale_filter(model: type[Any], field: EncryptedField, keyring: Keyring) -> 
         getattr(model, field.column).is_not(None) & (_prefix(model, field.column) != target)
     ]
     if field.blind_index:
+        # A tree field's index is stale while it is a keyring index: it moves to the
+        # shred epoch's index DEK (one under an older epoch's is the close's to redo).
         conditions.append(
             getattr(model, field.blind_index).is_not(None)
-            & (_prefix(model, field.blind_index) != current)
+            & (_prefix(model, field.blind_index) != target)
         )
     return or_(*conditions)
 

@@ -175,7 +175,8 @@ class BotApp:
         limiter: Limiter = (
             RateLimiter(settings.relay.user_messages_per_minute, self.clock)
             if is_sqlite(self.engine) else
-            SharedRateLimiter(settings.relay.user_messages_per_minute, self.keyring))
+            SharedRateLimiter(settings.relay.user_messages_per_minute, self.keyring,
+                              self.clock))
         self.intake = Intake(self.services, limiter)
         self.intake.defer_hook = self._defer
         #: The leases of the singleton roles (PostgreSQL only; None: this process does

@@ -4,8 +4,9 @@
 ``key_epoch`` job finds it due (docs/adr/0039-shred-epochs.md): a new root version
 (``env``: the operator prepended a new server key first), a new KEK under it, every live
 DEK rewrapped in batches, the emptied KEK retired, the old root versions destroyed.
-``rewrap-deks`` only moves live DEKs from older KEKs onto the current one and retires
-the emptied KEKs - it finishes a cut-off close without touching the provider's versions.
+``rewrap-deks`` only recomputes blind indexes under the current epoch's index key,
+moves live DEKs from older KEKs onto the current one and retires the emptied KEKs - it
+finishes a cut-off close without touching the provider's versions.
 
 Both are resumable after a kill (run them again), show a progress bar on a terminal, and
 hold the ``key_epoch`` job lock, so they never run beside the scheduler's job. They use
@@ -81,10 +82,12 @@ def run_close_epoch(args: argparse.Namespace, settings: Settings) -> int:
         _close(ctx)
     s = outcome.summary
     if s.get("pending"):
-        print(f"shred epoch NOT closed: {s['pending']} DEK(s) still on an older KEK "
-              f"({s['rewrapped']} rewrapped); run `keys close-epoch` again")
+        print(f"shred epoch NOT closed: {s['pending']} DEK(s) or blind index(es) still "
+              f"on the older epoch ({s['rewrapped']} rewrapped, {s['reindexed']} "
+              "reindexed); run `keys close-epoch` again")
         return 1
     print(f"shred epoch closed: KEK on root version {s['root_version']}; "
+          f"{s['reindexed']} blind index(es) recomputed, "
           f"{s['rewrapped']} DEK(s) rewrapped, {s['retired_keks']} KEK(s) retired, "
           f"{s['destroyed_versions']} root version(s) destroyed, "
           f"{s['provider_calls']} provider call(s)")
@@ -99,7 +102,7 @@ def run_close_epoch(args: argparse.Namespace, settings: Settings) -> int:
 def run_rewrap_deks(args: argparse.Namespace, settings: Settings) -> int:
     from medcrypt.bot.cli.jobs import ProgressBar
     from medcrypt.bot.cli.keys import _require_migrated
-    from medcrypt.storage import deks, kek_epochs
+    from medcrypt.storage import deks, kek_epochs, reindex
     from medcrypt.storage.db import make_engine, session_factory
     from medcrypt.storage.joblock import job_lock
 
@@ -115,13 +118,17 @@ def run_rewrap_deks(args: argparse.Namespace, settings: Settings) -> int:
                 session_factory(engine), deks.tree_of(keyring), now=datetime.now(UTC),
                 batch=args.batch_size, progress=bar if bar.enabled else None)
         with session_factory(engine)() as session:
-            left = kek_epochs.status(session, deks.tree_of(keyring).provider_name).pending
+            tree = deks.tree_of(keyring)
+            left = (kek_epochs.status(session, tree.provider_name).pending
+                    + reindex.pending(session))
     finally:
         bar.close()
         engine.dispose()
         _close_keyring(keyring)
-    print(f"rewrapped {report.rewrapped} DEK(s) onto the current KEK; "
-          f"{report.retired} KEK(s) retired; {left} DEK(s) left on older KEKs")
+    print(f"recomputed {report.reindexed} blind index(es) under the current epoch's "
+          f"key; rewrapped {report.rewrapped} DEK(s) onto the current KEK; "
+          f"{report.retired} KEK(s) retired; {left} DEK(s) or index(es) left on the "
+          "older epoch")
     return 0 if left == 0 else 1
 
 
@@ -143,7 +150,7 @@ def print_tree_status(session: Any, settings: Settings, keyring: Any, now: Any) 
     """The key tree's part of ``keys status``: provider, KEKs (root version, age), DEK
     counts and ages, and how old the oldest restorable backup may be (no provider
     call; docs/OPERATIONS.md "Shred epochs")."""
-    from medcrypt.storage import kek_epochs
+    from medcrypt.storage import kek_epochs, reindex
 
     provider = settings.keys.provider
     found = kek_epochs.figures(session, provider,
@@ -161,6 +168,9 @@ def print_tree_status(session: Any, settings: Settings, keyring: Any, now: Any) 
           f"{found.status.pending}")
     print(f"DEKs: {found.deks_live} live (oldest {age(found.oldest_live_dek)}), "
           f"{found.deks_destroyed} destroyed")
+    index_keys, older = reindex.figures(session)
+    print(f"blind-index keys: {index_keys} live; {older} row(s) still indexed under an "
+          "older epoch's key")
     print(f"oldest restorable backup: {age(found.restorable_since)} old (a backup taken "
           "before that holds no KEK whose root version is left)")
 

@@ -3,9 +3,10 @@
 Only adapters hold a platform address and only for the length of one call; this module
 hands out the normalized form :mod:`storage.normalize` indexes, and each adapter dresses
 it for its own API. Everything else sees the random id returned here. The
-address lives in ``platform_identities`` sealed under the server keyring (AAD = table,
-column, row id) and is found through its blind index, tried under every configured key
-version so key rotation needs no downtime (:mod:`storage.repos.identities`, which holds
+address lives in ``platform_identities`` sealed under the person's DEK (AAD = table,
+column, row id) and is found through its blind index, tried under every live index key
+of the shred epochs and every configured keyring version, so neither closing an epoch
+nor rotating the keyring needs downtime (:mod:`storage.repos.identities`, which holds
 the statements). An erased identity (``/delete_me``) keeps its row for references but
 has no address: it can no longer be found or written to.
 """

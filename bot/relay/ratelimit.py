@@ -16,6 +16,7 @@ from typing import Protocol
 
 from medcrypt.crypto.clock import Clock
 from medcrypt.crypto.server.keyring import Keyring
+from medcrypt.storage import index_keys
 from medcrypt.storage.db import Session
 from medcrypt.storage.repos import ratelimits
 
@@ -38,18 +39,23 @@ class Limiter(Protocol):
 
 
 class SharedRateLimiter:
-    """The limit in PostgreSQL (``storage.repos.ratelimits``), keyed by a blind index."""
+    """The limit in PostgreSQL (``storage.repos.ratelimits``), keyed by a blind index
+    under the shred epoch's index DEK (never the address)."""
 
-    def __init__(self, per_minute: int, keyring: Keyring) -> None:
+    def __init__(self, per_minute: int, keyring: Keyring, clock: Clock) -> None:
         self._per_second = per_minute / 60.0
         self._burst = max(1, per_minute)
         self._keyring = keyring
+        self._clock = clock
 
     def allow_sender(self, platform: str, address: str,
                      session: Session) -> tuple[bool, bool]:
         if self._per_second <= 0:
             return True, False
-        key = self._keyring.blind_index("rate_limits", "key", f"{platform}:{address}")
+        # Under the shred epoch's index DEK, like the identities' index: closing the
+        # epoch drops the rows under the old one (storage/reindex.py).
+        key = index_keys.current_index(session, self._keyring, "rate_limits", "key",
+                                       f"{platform}:{address}", now=self._clock.now())
         return ratelimits.take(session, key, per_second=self._per_second, burst=self._burst)
 
 

@@ -65,7 +65,11 @@ _COUNTS: dict[str, tuple[str, str]] = {
     "destroyed_versions": Nn_("{n} old root version(s) destroyed",
                               "{n} old root version(s) destroyed"),
     "provider_calls": Nn_("{n} key-provider call(s)", "{n} key-provider call(s)"),
-    "pending": Nn_("{n} data key(s) still to rewrap", "{n} data key(s) still to rewrap"),
+    "pending": Nn_("{n} data key(s) or blind index(es) still to move",
+                   "{n} data key(s) or blind index(es) still to move"),
+    "reindexed": Nn_("{n} blind index(es) recomputed", "{n} blind index(es) recomputed"),
+    "index_keys_destroyed": Nn_("{n} old blind-index key(s) destroyed",
+                                "{n} old blind-index key(s) destroyed"),
     "removable_env_versions": Nn_("{n} server key version(s) may now be removed",
                                   "{n} server key version(s) may now be removed"),
 }

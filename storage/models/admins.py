@@ -54,8 +54,9 @@ class ClinicAdmin(Base):
     )
     #: Sealed normalized address when granted by address (kept so rewrap can re-index).
     address: Mapped[Sealed | None] = mapped_column(SealedBytes)
-    #: Blind index of that address, to match the identity when it first writes.
-    address_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(34))
+    #: Blind index of that address (under the shred epoch's index DEK, like the
+    #: identities'), to match the identity when it first writes.
+    address_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(50))
     #: The DEK (key tree, docs/adr/0037 Amendment 1) ``address`` is sealed under; NULL
     #: while it is still a v1 keyring value. Every seal and open reads that ``deks`` row
     #: in its transaction. (Deferred: code at an older schema revision still loads rows.)

@@ -44,8 +44,10 @@ class PlatformIdentity(Base):
     platform: Mapped[str] = mapped_column(String(16))
     #: Sealed normalized address; NULL once the identity is erased.
     address: Mapped[Sealed | None] = mapped_column(SealedBytes)
-    #: Versioned HMAC of the normalized address; NULL once erased.
-    address_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(34))
+    #: HMAC of the normalized address under the shred epoch's index DEK (``00 00`` +
+    #: DEK id + MAC, 50 bytes; a keyring index, version + MAC, until converted); NULL
+    #: once erased.
+    address_bidx: Mapped[bytes | None] = mapped_column(LargeBinary(50))
     label: Mapped[Sealed | None] = mapped_column(SealedBytes)
     #: The person's DEK (key tree, docs/adr/0037) that ``address`` and ``label`` are
     #: sealed under; NULL while both are still v1 keyring values. Every seal and open

@@ -1,8 +1,10 @@
 """Platform identities: find by blind index, create, reveal, window bookkeeping, erase.
 
-The address lives in ``platform_identities`` sealed under the server keyring (AAD =
-table, column, row id) and is found through its blind index, tried under every
-configured key version so key rotation needs no downtime. An erased identity keeps its
+The address lives in ``platform_identities`` sealed under the person's DEK (AAD =
+table, column, row id) and is found through its blind index, tried under every live
+index key of the shred epochs (two while a close recomputes the rows) and every
+configured keyring version (rows not yet converted), so neither a close nor a keyring
+rotation needs downtime. An erased identity keeps its
 row for references but has no address: it can no longer be found or written to.
 
 Every inbound message looks its sender up through :func:`find_live`, a Core statement
@@ -49,7 +51,8 @@ def find_identity(
 ) -> PlatformIdentity | None:
     """The live identity with this address on ``platform`` (any key version), or None."""
     normalized = normalize_address(platform, address)
-    candidates = PlatformIdentity.ADDRESS.index_candidates(keyring, normalized)
+    candidates = PlatformIdentity.ADDRESS.index_candidates(keyring, normalized,
+                                                           session=session)
     stmt = select(PlatformIdentity).where(
         PlatformIdentity.platform == platform,
         PlatformIdentity.address_bidx.in_(candidates),
@@ -62,11 +65,13 @@ def find_live(
     session: Session, keyring: Keyring, platform: str, address: str | int
 ) -> Window | None:
     """:func:`find_identity` for the relay: id and WhatsApp-window columns of the live
-    row, in one Core SELECT through the blind index under every key version."""
+    row, in one Core SELECT through the blind index under every key (after one indexed
+    SELECT of the live index DEKs)."""
     normalized = normalize_address(platform, address)
     row = session.connection().execute(_FIND, {
         "platform": platform,
-        "candidates": PlatformIdentity.ADDRESS.index_candidates(keyring, normalized),
+        "candidates": PlatformIdentity.ADDRESS.index_candidates(keyring, normalized,
+                                                                session=session),
     }).first()
     return None if row is None else cast(Window, row)
 

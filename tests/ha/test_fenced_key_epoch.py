@@ -57,12 +57,16 @@ async def test_a_stale_scheduler_closes_no_epoch() -> None:
             state = kek_epochs.status(s, "env")
         assert len(state.keks) == 1 and state.keks[0].root_version == 1
         # The three people's DEKs, and the purpose DEKs the bot made at warm-up (the audit
-        # log's pseudonym secret, ADR 0037 amendment 1): none moved.
+        # log's pseudonym secret, ADR 0037 amendment 1) and for the blind indexes (ADR
+        # 0039 amendment 1): none moved.
         live = state.keks[0].live_deks
         assert live >= 3
 
         # The same call on the plain services closes the epoch.
         done = close_if_due(bot.services, NOW, force=True)
-        assert done["rewrapped"] == live and done["retired_keks"] == 1, done
+        # every live DEK moved but the old epoch's blind-index DEK, destroyed instead
+        # once the three people's indexes were recomputed under the new one
+        assert done["rewrapped"] == live - 1 and done["retired_keks"] == 1, done
+        assert done["reindexed"] == 3 and done["index_keys_destroyed"] == 1, done
         await other.stop()
         bot.engine.dispose()

@@ -6,13 +6,17 @@ Two restores: the raw rows of the backup loaded as they are (what someone holdin
 backup and the bot's credentials has), and the real restore, which re-applies the
 erasure record (the DEK destruction included) before anything is served.
 
-Blind indexes are not part of this proof yet: their keys still come from the server
-keyring, not the shred epoch (ADR 0039, "Not done"); with ``env`` the operator's key
-rotation at the close removes them, and that is asserted below.
+The blind index too (ADR 0039, Amendment 1): after the close, the erased phone number's
+index is computed every way the code can - under every server-keyring version the host
+holds, under every live index key of the live database, and through the code's own
+lookup on the restored backup - and matches no row of the backup. Before the index keys
+belonged to the shred epoch, the keyring's index matched the backup's row here for every
+provider but ``env``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from datetime import UTC, datetime, timedelta
@@ -21,6 +25,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from medcrypt.bot.app.wiring import build_services
 from medcrypt.bot.domain.config import parse_settings
@@ -29,13 +34,15 @@ from medcrypt.bot.domain.lifecycle.restore import reapply
 from medcrypt.bot.domain.services import Services
 from medcrypt.crypto.clock import FixedClock
 from medcrypt.crypto.errors import DecryptionFailed, KeyVersionMissing
+from medcrypt.crypto.server import blind_index as bi
 from medcrypt.crypto.server import keytree as kt
 from medcrypt.crypto.server.env_provider import EnvProvider
 from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage import deks, kek_epochs
+from medcrypt.storage import deks, index_keys, kek_epochs
 from medcrypt.storage.backup.engines import sqlite_dump, sqlite_load
 from medcrypt.storage.backup.erasure_record import ErasureRecord
 from medcrypt.storage.db import make_engine, session_factory
+from medcrypt.storage.models.admins import ClinicAdmin
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.keytree import Dek, Kek
 from medcrypt.storage.repos.identities import find_identity, get_or_create_identity, set_label
@@ -71,6 +78,48 @@ def _rows(url: str, identity_id: str) -> dict[str, Any]:
                     "kek": kek.id, "kek_wrapped": bytes(kek.wrapped)}
     finally:
         engine.dispose()
+
+
+def _no_index_links(backup: Session, live_url: str, keyring: Keyring, provider: Any,
+                    rig: str) -> None:
+    """Every blind index of the erased number the code can compute with what is left
+    (the provider's keys, the server keyring, the live database) matches no row of the
+    restored backup."""
+    held = {bytes(b) for b in backup.scalars(select(PlatformIdentity.address_bidx)
+                                             .where(PlatformIdentity.address_bidx.is_not(None)))}
+    held |= {bytes(b) for b in backup.scalars(select(ClinicAdmin.address_bidx)
+                                              .where(ClinicAdmin.address_bidx.is_not(None)))}
+    assert len(held) == 2  # both people's indexes are in the backup
+    # The server keyring the host holds: with a provider, every version (nothing
+    # rotates it); with env, what is left once the operator removed version 1.
+    rings = [keyring] if rig == "env" else [Keyring.from_env_value(KEYS_V1),
+                                            Keyring.from_env_value(KEYS_V2)]
+    computed: list[bytes] = []
+    for ring in rings:
+        for table in ("platform_identities", "clinic_admins"):
+            computed += ring.blind_index_candidates(table, "address", PHONE)
+    assert not held & set(computed), "the server keyring links the erased number"
+    # The live database's index keys (the new epoch's), opened through the provider.
+    tree = kt.KeyTree(provider, monotonic=time.monotonic)
+    engine = make_engine(live_url)
+    try:
+        with session_factory(engine)() as live:
+            live_keys = index_keys.live_keys(live, tree)
+            assert len(live_keys) == 1
+            for key in live_keys:
+                computed += [key.index(t, "address", PHONE)
+                             for t in ("platform_identities", "clinic_admins")]
+            gone = live.scalars(select(Dek).where(Dek.purpose == bi.PURPOSE,
+                                                  Dek.wrapped.is_(None))).all()
+            assert len(gone) == 1  # the closed epoch's index key was destroyed
+    finally:
+        engine.dispose()
+    # The code's own lookup on the backup: its index key sits under the old KEK.
+    # (KeyVersionMissing: its KEK's root version is destroyed - env: removed)
+    with contextlib.suppress(KeyVersionMissing):
+        computed += index_keys.candidates(backup, keyring, "platform_identities",
+                                          "address", PHONE)
+    assert not held & set(computed), "the erased number still links to a backup row"
 
 
 def test_a_backup_from_before_delete_me_opens_under_no_key_left(
@@ -152,8 +201,7 @@ def test_a_backup_from_before_delete_me_opens_under_no_key_left(
             assert row is not None and row.address is not None  # the rows came back ...
             with pytest.raises(KeyVersionMissing):  # ... and open under no key left
                 PlatformIdentity.ADDRESS.reveal(row, keyring, session=s)
-            if rig.name == "env":  # server key 1 is gone: the old index matches nothing
-                assert find_identity(s, keyring, "whatsapp", PHONE) is None
+            _no_index_links(s, url, keyring, provider, rig.name)
     finally:
         engine.dispose()
 

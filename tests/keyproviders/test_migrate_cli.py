@@ -49,7 +49,8 @@ def test_env_to_pkcs11_then_close_the_epoch(tmp_path: Path, softhsm_token: SoftH
     assert "moved 1 KEK(s) from env to pkcs11 (2 provider call(s)); 0 left on env" in moved.stdout
     closed = run_bot("keys", "close-epoch", "--config", str(on_hsm), env=env, cwd=tmp_path)
     assert closed.returncode == 0, closed.stderr
-    assert ("KEK on root version 2; 3 DEK(s) rewrapped, 1 KEK(s) retired, "
+    assert ("KEK on root version 2; 3 blind index(es) recomputed, 3 DEK(s) rewrapped, "
+            "1 KEK(s) retired, "
             "1 root version(s) destroyed") in closed.stdout
 
     hsm = Pkcs11Provider(softhsm_token.module, softhsm_token.token, softhsm_token.pin,

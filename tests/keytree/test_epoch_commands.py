@@ -13,11 +13,15 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from medcrypt.crypto.server.keyring import Keyring
-from medcrypt.storage import deks, kek_epochs
+from medcrypt.storage import deks, index_keys, kek_epochs
 from medcrypt.storage.db import make_engine, session_factory
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.models.keytree import Dek
-from medcrypt.storage.repos.identities import get_or_create_identity, reveal_address
+from medcrypt.storage.repos.identities import (
+    find_identity,
+    get_or_create_identity,
+    reveal_address,
+)
 from tests.support.databases import migrated
 from tests.support.operator_cli import ROOT, operator_env, run_bot
 from tests.support.storage import KEYS_V1, KEYS_V2, NOW
@@ -83,7 +87,8 @@ def test_close_epoch_killed_mid_rewrap_is_finished_by_the_next_run(tmp_path: Pat
             proc.kill()
             proc.wait()
     moved, total = _on_new_kek(url)
-    assert 20 <= moved < total == PEOPLE + EXTRA_DEKS  # really cut off half-way
+    # really cut off half-way (and the epoch's blind-index key is a DEK too)
+    assert 20 <= moved < total == PEOPLE + EXTRA_DEKS + 1
 
     # The next run opens no second epoch: it resumes the rewrap and finishes the close.
     ran = run_bot("keys", "close-epoch", "--batch-size", "200", env=env, cwd=tmp_path)
@@ -106,4 +111,70 @@ def test_close_epoch_killed_mid_rewrap_is_finished_by_the_next_run(tmp_path: Pat
     # Nothing left to do: rewrap-deks says so and exits 0.
     again = run_bot("keys", "rewrap-deks", env=env, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    assert "rewrapped 0 DEK(s)" in again.stdout and "0 DEK(s) left" in again.stdout
+    assert "rewrapped 0 DEK(s)" in again.stdout
+    assert "0 DEK(s) or index(es) left" in again.stdout
+
+
+INDEXED = 300
+
+
+def _under(url: str, prefix: bytes) -> int:
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            return sum(1 for b in s.scalars(select(PlatformIdentity.address_bidx))
+                       if b is not None and not bytes(b).startswith(prefix))
+    finally:
+        engine.dispose()
+
+
+def test_close_epoch_killed_mid_reindex_is_finished_by_the_next_run(tmp_path: Path) -> None:
+    """The blind-index recompute (ADR 0039, Amendment 1) is batched and resumable too."""
+    url = migrated(f"sqlite:///{tmp_path / 'reindex.db'}")
+    ring = Keyring.from_env_value(KEYS_V1)
+    engine = make_engine(url)
+    try:
+        with session_factory(engine).begin() as s:
+            for i in range(INDEXED):
+                get_or_create_identity(s, ring, "telegram", str(30_000_000 + i), now=NOW)
+        with session_factory(engine)() as s:
+            (old,) = index_keys.live_keys(s, deks.tree_of(ring))
+    finally:
+        engine.dispose()
+    env = operator_env(MEDCRYPT_DATABASE_URL=url, MEDCRYPT_SERVER_KEYS=KEYS_V2)
+    env.pop("MEDCRYPT_CONFIG", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medcrypt.bot", "keys", "close-epoch", "--batch-size", "1"],
+        env={**env, "PYTHONPATH": str(ROOT)}, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _under(url, old.prefix) >= 20:
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, "the close finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    moved = _under(url, old.prefix)
+    assert 20 <= moved < INDEXED  # really cut off half-way
+
+    ran = run_bot("keys", "close-epoch", "--batch-size", "100", env=env, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert f"{INDEXED - moved} blind index(es) recomputed" in ran.stdout
+    engine = make_engine(url)
+    only_v2 = Keyring.from_env_value(KEYS_V2.split(",")[0])
+    try:
+        with session_factory(engine)() as s:
+            assert s.get(Dek, old.dek_id).wrapped is None  # type: ignore[union-attr]
+            (new,) = index_keys.live_keys(s, deks.tree_of(only_v2))
+            for i in range(INDEXED):
+                found = find_identity(s, only_v2, "telegram", str(30_000_000 + i))
+                assert found is not None and found.address_bidx is not None
+                assert bytes(found.address_bidx).startswith(new.prefix)
+    finally:
+        engine.dispose()

@@ -49,21 +49,23 @@ def test_status_follows_an_epoch_through_its_close(
         url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     out = _status(capsys)
     assert "key provider: env; shred epochs of 30 days" in out
-    assert re.search(r"KEK [0-9a-f]{8}  root version 1  age [0-9.]+ days  2 live DEK\(s\)"
+    # two people's DEKs (one erased) and the epoch's blind-index DEK
+    assert re.search(r"KEK [0-9a-f]{8}  root version 1  age [0-9.]+ days  3 live DEK\(s\)"
                      r"  \(current\)", out), out
     assert "retired KEKs: 0; DEKs still on an older KEK: 0" in out
-    assert re.search(r"DEKs: 2 live \(oldest [0-9.]+ days\), 1 destroyed", out), out
+    assert re.search(r"DEKs: 3 live \(oldest [0-9.]+ days\), 1 destroyed", out), out
+    assert "blind-index keys: 1 live; 0 row(s) still indexed under an older" in out
     before = _days(out, "oldest restorable backup")
     assert before >= 1  # the KEK was made at NOW, days ago
 
     monkeypatch.setenv("MEDCRYPT_SERVER_KEYS", KEYS_V2)
     assert main(["keys", "close-epoch"]) == 0
     out = _status(capsys)
-    assert re.search(r"root version 2  age 0\.0 days  2 live DEK\(s\)  \(current\)", out), out
+    assert re.search(r"root version 2  age 0\.0 days  3 live DEK\(s\)  \(current\)", out), out
     assert "retired KEKs: 1; DEKs still on an older KEK: 0" in out
     # server key 1 is still configured: backups from before the close still restore
     assert _days(out, "oldest restorable backup") == before
-    # the env procedure: `keys rewrap` moves the blind indexes, then key 1 goes
+    # the env procedure: `keys rewrap` moves what is left on key 1, then key 1 goes
     assert main(["keys", "rewrap"]) == 0
     monkeypatch.setenv("MEDCRYPT_SERVER_KEYS", KEYS_V2.split(",")[0])
     out = _status(capsys)

@@ -58,11 +58,11 @@ def test_a_dek_destroyed_during_the_rewrap_stays_destroyed(
         state = kek_epochs.status(s, "env")
         rows = kek_epochs._batch(s, [state.keks[1].kek_id], 10)
         to = deks.kek_row(s, state.keks[0].kek_id)
-    assert len(rows) == 2
+    assert len(rows) == 3  # alice, bob and the epoch's blind-index DEK
     with sessions.begin() as s:  # ... alice is erased before it writes ...
         assert erase_identity(s, alice, now=LATER)
     with sessions.begin() as s:  # ... and the write must not bring her DEK back
-        assert kek_epochs.rewrap_rows(s, tree, rows, to_kek=to) == 1
+        assert kek_epochs.rewrap_rows(s, tree, rows, to_kek=to) == 2
     with sessions() as s:
         mine = s.scalars(select(Dek).where(Dek.person_id == alice)).one()
         assert mine.wrapped is None and mine.destroyed_at is not None
@@ -90,7 +90,8 @@ def test_closing_moves_every_live_dek_and_retires_the_old_kek(
         erase_identity(s, people[0], now=NOW)
     with sessions() as s:
         old = kek_epochs.status(s, "env").keks[0]
-    assert old.root_version == 1 and old.live_deks == 6
+    # six people and the epoch's blind-index DEK
+    assert old.root_version == 1 and old.live_deks == 7
 
     v2 = Keyring.from_env_value(KEYS_V2)
     seen: list[tuple[int, int]] = []
@@ -105,7 +106,10 @@ def test_closing_moves_every_live_dek_and_retires_the_old_kek(
     with sessions() as s:
         state = kek_epochs.status(s, "env")
         assert [k.root_version for k in state.keks] == [2] and state.retired == 1
-        assert state.keks[0].live_deks == 6 and state.pending == 0
+        # six people and the new epoch's blind-index DEK (the old one was destroyed,
+        # not rewrapped)
+        assert state.keks[0].live_deks == 7 and state.pending == 0
+        assert report.reindexed == 6 and report.index_keys_destroyed == 1
         retired = s.get(Kek, old.kek_id)
         assert retired is not None and retired.retired_at == LATER
         assert retired.wrapped == b""
@@ -169,7 +173,8 @@ def test_due_after_the_epoch_length_or_while_a_close_is_unfinished(
                          report=kek_epochs.CloseReport())
     with sessions() as s:
         state = kek_epochs.status(s, "env")
-    assert state.pending == 1 and state.due(NOW + day, 30, slack=day)
+    # the person's DEK and the old epoch's blind-index DEK
+    assert state.pending == 2 and state.due(NOW + day, 30, slack=day)
 
 
 def test_a_close_whose_clock_stands_still_still_makes_the_new_kek_current(
@@ -184,4 +189,5 @@ def test_a_close_whose_clock_stands_still_still_makes_the_new_kek_current(
     assert report.rewrapped == 3 and report.retired == 1
     with sessions() as s:
         state = kek_epochs.status(s, "env")
-    assert [k.root_version for k in state.keks] == [2] and state.keks[0].live_deks == 3
+    # three people and the new epoch's blind-index DEK (the old one is destroyed)
+    assert [k.root_version for k in state.keks] == [2] and state.keks[0].live_deks == 4

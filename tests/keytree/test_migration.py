@@ -61,7 +61,8 @@ def test_an_old_database_upgrades_and_converts(database_url: str, batch: int) ->
         fresh = Keyring.from_env_value(KEYS_V1)  # another replica: nothing cached
         with sessions() as s:
             assert sum(count_stale(s, ring).values()) == 0
-            deks = s.execute(text("SELECT person_id, version FROM deks")).all()
+            deks = s.execute(text("SELECT person_id, version FROM deks "
+                                  "WHERE purpose <> 'blind-index'")).all()
             assert sorted(d[0] for d in deks) == sorted(p[0] for p in PEOPLE)
             for row_id, phone, label in PEOPLE:
                 row = s.get(PlatformIdentity, row_id)

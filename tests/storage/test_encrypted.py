@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from medcrypt.crypto.errors import DecryptionFailed, KeyVersionMissing, StorageError
+from medcrypt.crypto.server import blind_index as bi
 from medcrypt.crypto.server.keyring import Keyring
 from medcrypt.storage import migrate
 from medcrypt.storage.db import make_engine, session_factory, sqlite_checkpoint_truncate
@@ -165,17 +166,19 @@ def test_old_version_rows_still_open_after_adding_v2(
     ids = _store_people(sessions, v1)
     v2 = Keyring.from_env_value(KEYS_V2)
     with sessions() as s:
-        found = find_identity(s, v2, "whatsapp", PHONES[1])  # v1 blind index still matches
+        found = find_identity(s, v2, "whatsapp", PHONES[1])  # the index is the epoch's
         assert found is not None and found.id == ids[1]
         # The address is sealed under the person's DEK (key tree), whose KEK the env
         # root wrapped under keyring version 1: v2 still holds version 1, so it opens.
         assert found.address is not None and found.address.dek is not None
-        assert found.address_bidx is not None and found.address_bidx[:2] == b"\x00\x01"
+        # ... under the shred epoch's index DEK, not a keyring version (ADR 0039 Am. 1)
+        assert found.address_bidx is not None and bi.is_tree_index(found.address_bidx)
         assert reveal_address(found, v2) == PHONES[1]
-    with sessions.begin() as s:  # new rows are indexed under v2, sealed under their DEK
+    with sessions.begin() as s:  # new rows: the same epoch's index key, their own DEK
         new, _ = get_or_create_identity(s, v2, "telegram", "777777777", now=NOW)
         assert new.address is not None and new.address.dek is not None
-        assert new.address_bidx is not None and new.address_bidx[:2] == b"\x00\x02"
+        assert new.address_bidx is not None
+        assert new.address_bidx[:bi.PREFIX_BYTES] == found.address_bidx[:bi.PREFIX_BYTES]
 
 
 def test_rewrap_moves_everything_to_the_current_version(
@@ -194,12 +197,12 @@ def test_rewrap_moves_everything_to_the_current_version(
         s.add(grant)
     v2 = Keyring.from_env_value(KEYS_V2)
     with sessions() as s:
-        assert sum(count_stale(s, v2).values()) > 0
+        # Values are tree-sealed and indexes under the epoch's index DEK: no row follows
+        # the keyring; only the KEK does (rewrapped once, not counted as a row).
+        assert sum(count_stale(s, v2).values()) == 0
     seen: list[tuple[str, str, int, int]] = []
     changed = rewrap(sessions, v2, batch_size=2, progress=lambda *a: seen.append(a))
-    # Identity values are tree-sealed: only their blind index follows the keyring (the
-    # address is re-sealed with it); labels move with the KEK, rewrapped once.
-    assert changed == len(PHONES) + len(CHAT_IDS) + 1
+    assert changed == 0
     assert seen and seen[-1][2] == seen[-1][3]
     assert rewrap(sessions, v2) == 0  # idempotent
     with sessions() as s:
@@ -210,7 +213,8 @@ def test_rewrap_moves_everything_to_the_current_version(
         verify_keyring(s, only_v2)
         found = find_identity(s, only_v2, "whatsapp", PHONES[2])
         assert found is not None and reveal_label(found, only_v2) == LABEL
-        candidates = ClinicAdmin.ADDRESS.index_candidates(only_v2, "+15550001111")
+        candidates = ClinicAdmin.ADDRESS.index_candidates(only_v2, "+15550001111",
+                                                          session=s)
         admin = s.scalars(select(ClinicAdmin).where(
             ClinicAdmin.platform == "whatsapp",
             ClinicAdmin.address_bidx.in_(candidates))).one()
@@ -225,7 +229,7 @@ def test_removing_a_version_in_use_names_table_column_and_count(
     with sessions() as s, pytest.raises(KeyVersionMissing) as info:
         verify_keyring(s, only_v2)
     message = str(info.value)
-    assert "platform_identities.address_bidx: 5 row(s) on key version 1" in message
+    # (the blind indexes are under the epoch's index DEK, below that KEK: ADR 0039 Am. 1)
     assert "keks: 1 KEK(s) on root version 1" in message
     with pytest.raises(KeyVersionMissing):
         rewrap(sessions, only_v2)

@@ -20,12 +20,13 @@ from sqlalchemy.exc import IntegrityError
 from medcrypt.crypto.errors import ConfigError, DecryptionFailed, KeyVersionMissing
 from medcrypt.crypto.logsetup import configure_logging
 from medcrypt.crypto.server.keyring import Keyring
+from medcrypt.storage import deks
 from medcrypt.storage.db import make_engine, session_factory
 from medcrypt.storage.keys import rewrap, verify_keyring
 from medcrypt.storage.models.identities import PlatformIdentity
 from medcrypt.storage.repos.identities import get_or_create_identity, reveal_address, set_label
 from tests.support.databases import migrated
-from tests.support.storage import KEY1, KEYS_V1, KEYS_V2, NOW
+from tests.support.storage import KEY1, KEYS_V1, KEYS_V2, NOW, legacy_identity
 
 CHAT_MARKER = "8675309"  # 7 digits: below the redactor's long-digit-run rule
 PHONE_MARKER = "+4930901820"
@@ -86,8 +87,12 @@ def test_no_marker_reaches_the_logs(log_stream: io.StringIO, database_url: str) 
         v2 = Keyring.from_env_value(KEYS_V2)
         with sessions.begin() as s:
             s.execute(text("DELETE FROM platform_identities WHERE id = :b"), {"b": tg_id})
-        assert rewrap(sessions, v2) > 0
+        with sessions.begin() as s:  # a row as code before 0021 wrote it: rewrap logs a batch
+            legacy_identity(s, v1, "telegram", "424242424")
+        rewrap(sessions, v2)  # converts it and moves the KEK
         only_v1 = Keyring.from_env_value(KEYS_V1)
+        with sessions() as s:
+            assert deks.stale_keks(s, only_v1) == [(2, 1)]
         with sessions() as s:
             try:
                 verify_keyring(s, only_v1)
