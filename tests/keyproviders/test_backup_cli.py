@@ -10,14 +10,18 @@ provider was configured (format 1) still opens, by the keyring.
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from medcrypt.bot.cli import main
+from medcrypt.bot.domain.config import load_settings
+from medcrypt.bot.keyproviders import open_provider
 from medcrypt.crypto.errors import ConfigError
 from medcrypt.crypto.server.keyring import Keyring
+from medcrypt.crypto.server.keytree import KeyTree
 from medcrypt.storage.backup import archive
 from medcrypt.storage.db import make_engine, session_factory
 from medcrypt.storage.repos.identities import get_or_create_identity
@@ -67,7 +71,10 @@ def test_pkcs11_backup_needs_the_hsm_and_dies_with_its_root_version(
     assert code == 0, said
 
     assert bot("keys", "provider", "init")[0] == 0
+    # A patient, written as the bot writes one: on the HSM's key tree (an identity made
+    # on the keyring's own env tree would put an env KEK in an HSM database).
     ring = Keyring.from_env_value(KEYS_V1)
+    ring.tree = KeyTree(open_provider(load_settings(config)), monotonic=time.monotonic)
     engine = make_engine(url)
     try:
         with session_factory(engine).begin() as s:
