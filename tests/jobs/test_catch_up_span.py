@@ -13,6 +13,18 @@ import pytest
 from medcrypt.bot.scheduler import runner
 
 
+def _catch_up_in_thread(key: str, *, registered: Any, scheduled_by: Any) -> None:
+    """Run the catch-up scheduled by one bot in its own thread (as the executor does)
+    while ``registered`` holds the context key."""
+    runner._CONTEXTS[key] = registered
+    try:
+        worker = threading.Thread(target=runner.catch_up, args=[key, scheduled_by])
+        worker.start()
+        worker.join(5)
+    finally:
+        runner._CONTEXTS.pop(key, None)
+
+
 def test_catch_up_holds_wait_idle_and_stops_with_its_bot(monkeypatch: pytest.MonkeyPatch) -> None:
     ctx: Any = object()  # stand-ins: the jobs themselves are replaced below
     next_bot: Any = object()
@@ -29,13 +41,7 @@ def test_catch_up_holds_wait_idle_and_stops_with_its_bot(monkeypatch: pytest.Mon
             runner._CONTEXTS["span-test"] = next_bot
 
     monkeypatch.setattr(runner, "_run_logged", fake_run)
-    runner._CONTEXTS["span-test"] = ctx
-    try:
-        worker = threading.Thread(target=runner.catch_up, args=["span-test", ctx])
-        worker.start()
-        worker.join(5)
-    finally:
-        runner._CONTEXTS.pop("span-test", None)
+    _catch_up_in_thread("span-test", registered=ctx, scheduled_by=ctx)
     assert ran == [("rotation", ctx)]  # nothing more for a stopped bot, nothing on the next
     assert idle_between == [False]
     assert runner.wait_idle(1.0)
@@ -53,12 +59,7 @@ def test_a_catch_up_that_starts_after_its_bot_stopped_does_nothing(
     ran: list[tuple[str, Any]] = []
     monkeypatch.setattr(runner, "_run_logged",
                         lambda c, job, trigger: ran.append((job, c)))
-    runner._CONTEXTS["late-test"] = next_bot  # old_bot's stop popped its own entry
-    try:
-        worker = threading.Thread(target=runner.catch_up, args=["late-test", old_bot])
-        worker.start()
-        worker.join(5)
-    finally:
-        runner._CONTEXTS.pop("late-test", None)
+    # old_bot's stop popped its own entry; the next bot registered under the same key.
+    _catch_up_in_thread("late-test", registered=next_bot, scheduled_by=old_bot)
     assert ran == []
     assert runner.wait_idle(1.0)
