@@ -387,11 +387,9 @@ class OutboxWorker:
             try:
                 await asyncio.to_thread(self._record_sent_many, marks)
             except Exception as exc:  # handed to every waiting send
-                if done is not None and not done.done():
-                    done.set_exception(exc)
+                _settle(done, exc)
                 continue
-            if done is not None and not done.done():
-                done.set_result(None)
+            _settle(done, None)
 
     def _flush_marks(self) -> None:
         marks, self._marks = self._marks, []
@@ -399,11 +397,9 @@ class OutboxWorker:
         try:
             self._record_sent_many(marks)
         except Exception as exc:  # handed to every waiting send
-            if done is not None and not done.done():
-                done.set_exception(exc)
+            _settle(done, exc)
             return
-        if done is not None and not done.done():
-            done.set_result(None)
+        _settle(done, None)
 
     def _record_sent_many(self, marks: list[tuple[Claim, str]]) -> None:
         """Record answered sends. A mark whose claim expired and was claimed again is
@@ -628,3 +624,13 @@ class OutboxWorker:
                 else:
                     rows.mark_retry(s, row_id, now, "in-doubt", now)
             log.info("outbox_in_doubt_resolved", status="found" if found else "resend")
+
+
+def _settle(done: asyncio.Future[None] | None, exc: Exception | None) -> None:
+    """Answer every send waiting on one batch of marks: done, or the commit's error."""
+    if done is None or done.done():
+        return
+    if exc is None:
+        done.set_result(None)
+    else:
+        done.set_exception(exc)
