@@ -10,6 +10,15 @@ replica takes them, because every replica updates the same row under its row loc
 ``WITH ... INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` round trip on the server's
 clock. A denied message leaves ``tat`` as it was and sets ``warned``, so the sender is
 told once per limited stretch, as the in-memory limiter did.
+
+The conflict branch judges again from the row it conflicted with (``r.tat``), not
+from the CTE's verdict: when a sender has no row (the first message, or the first
+after :func:`forget_idle`), messages racing on several replicas each see none, all
+insert, and the losers land on the conflict. Their CTE verdict was taken from an
+empty bucket; applying it let each through and left ``tat`` one step on instead of
+several (``burst + replicas - 1`` at once, tests/ha/test_shared_rate_limit.py). Where
+the row was there all along, ``FOR UPDATE`` already read its newest version and both
+judgements agree. ``allowed`` is read back as ``NOT warned`` of the written row.
 """
 
 from __future__ import annotations
@@ -33,10 +42,12 @@ INSERT INTO rate_limits AS r (key, tat, warned)
 SELECT :key, CASE WHEN allowed THEN new_tat ELSE clock_timestamp() END, NOT allowed
   FROM verdict
 ON CONFLICT (key) DO UPDATE
-   SET tat = CASE WHEN (SELECT allowed FROM verdict) THEN (SELECT new_tat FROM verdict)
-                  ELSE r.tat END,
-       warned = NOT (SELECT allowed FROM verdict)
-RETURNING (SELECT allowed FROM verdict), (SELECT NOT allowed AND NOT was_warned FROM verdict)
+   SET (tat, warned) = (
+       SELECT CASE WHEN ok THEN nt ELSE r.tat END, NOT ok
+         FROM (SELECT nt, nt - clock_timestamp() <= make_interval(secs => :limit) AS ok
+                 FROM (SELECT GREATEST(r.tat, clock_timestamp())
+                              + make_interval(secs => :t) AS nt) AS grown) AS judged)
+RETURNING NOT r.warned, r.warned AND NOT (SELECT was_warned FROM verdict)
 """)
 
 _FORGET = text("DELETE FROM rate_limits WHERE tat < clock_timestamp()")
