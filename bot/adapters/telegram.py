@@ -25,6 +25,7 @@ import asyncio
 import hmac
 import os
 import re
+import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -115,8 +116,18 @@ def addressed_elsewhere(text: str | None, username: str | None) -> bool:
 #: passes the keeper's view of the ``telegram_poller`` lease): (epoch, seconds the call
 #: may take), or None while another replica holds the poll.
 PollLease = Callable[[], tuple[int, float] | None]
-#: Below this budget no poll starts: it waits for the lease to be renewed.
-MIN_POLL_BUDGET_S = 2.0
+#: What a poll leaves its own request to reach Telegram: the long poll's timeout is the
+#: budget minus one second (issue 18) minus this, so a request that left a moment late
+#: still ends at Telegram before the lease can pass.
+SEND_SLACK_S = 0.5
+#: Below this budget no poll starts (it would be shorter than a second): it waits for
+#: the lease to be renewed.
+MIN_POLL_BUDGET_S = 1.0 + SEND_SLACK_S + 1.0
+#: A replica that gains the poll waits this long before its first getUpdates. The
+#: holder before it may be alive but starved of CPU (why it lost the lease), with a poll
+#: that left it late and that Telegram has not ended yet; polling at once would end
+#: that poll with a 409 Conflict. It adds this much to a failover.
+HANDOVER_S = 1.0
 #: How often a replica that does not hold the poll looks again.
 IDLE_POLL_WAIT_S = 0.25
 #: The header that tags a long poll with the lease epoch it runs under (and a random,
@@ -141,6 +152,12 @@ class TelegramAdapter:
         #: None: this process is the only poller (SQLite, or a single replica).
         self._poll_lease = poll_lease
         self._poll_tag = poll_tag
+        #: The epoch this process last polled under, and when it may first poll under it.
+        self._poll_epoch: int | None = None
+        self._poll_from = 0.0
+        #: The deadline of the long poll in flight (None: none, or no lease).
+        self._poll_cut: asyncio.Timeout | None = None
+        self._poll_aborted = False
         self._intake = intake
         self._on_accepted = on_accepted
         self._webhook_secret = webhook_secret
@@ -267,28 +284,59 @@ class TelegramAdapter:
         timeout: float = tg.poll_timeout_seconds
         read_timeout: float = tg.poll_timeout_seconds + tg.request_timeout_seconds
         epoch = 0
+        ends: float | None = None
         if self._poll_lease is not None:
             lease = self._poll_lease()
             if lease is None or lease[1] < MIN_POLL_BUDGET_S:
                 await asyncio.sleep(IDLE_POLL_WAIT_S)  # another replica polls
                 return []
             epoch, budget = lease
-            # The whole call ends before this process's view of the lease does: the
-            # long poll's timeout at most the budget minus one second, the HTTP read
-            # at most the budget.
-            timeout = min(timeout, int(budget - 1.0))
+            now = time.monotonic()
+            if epoch != self._poll_epoch:  # just gained: let the last holder's poll end
+                self._poll_epoch, self._poll_from = epoch, now + HANDOVER_S
+            if now < self._poll_from:
+                await asyncio.sleep(self._poll_from - now)
+                return []
+            # Telegram ends the long poll a second and the send slack before this
+            # process's view of the lease does, and the process hangs up when that view
+            # ends, however late the request left (a starved process, see HANDOVER_S).
+            timeout = min(timeout, int(budget - 1.0 - SEND_SLACK_S))
             read_timeout = min(read_timeout, budget)
+            ends = now + budget
             self._poll_request.tag = {POLL_TAG_HEADER: f"epoch={epoch}; caller={self._poll_tag}"}
-        raw = await self.app.bot._post(  # PTB's own request path, left unparsed
+        post = self.app.bot._post(  # PTB's own request path, left unparsed
             "getUpdates",
             {"timeout": timeout, "offset": offset, "allowed_updates": list(ALLOWED_UPDATES)},
             read_timeout=read_timeout)
+        if ends is None:
+            raw = await post
+        else:
+            loop = asyncio.get_running_loop()
+            try:
+                async with asyncio.timeout_at(loop.time() + ends - time.monotonic()) as cut:
+                    self._poll_cut = cut
+                    raw = await post
+            except TimeoutError:
+                if not cut.expired():
+                    raise
+                log.info("poll_cut", reason="role_lost" if self._poll_aborted else "lease_ends")
+                return []
+            finally:
+                self._poll_cut, self._poll_aborted = None, False
         if self._poll_lease is not None:
             lease = self._poll_lease()
             if lease is None or lease[0] != epoch:  # lost while polling: not ours to handle
                 log.warning("poll_discarded", reason="lease_lost")
                 return []
         return parse_batch(raw, self.app.bot)
+
+    def abort_poll(self) -> None:
+        """End the long poll in flight now (the poller's role was given up): the
+        connection is closed, and Telegram ends a poll whose client went away."""
+        cut = self._poll_cut
+        if cut is not None and not cut.expired():
+            self._poll_aborted = True
+            cut.reschedule(asyncio.get_running_loop().time())
 
     def webhook_app(self) -> Starlette:
         """Webhook receiver: the secret header is checked first, the update is handled,

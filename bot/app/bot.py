@@ -328,6 +328,9 @@ class BotApp:
 
     async def _role_changed(self, role: str, held: bool) -> None:
         """Start or stop what a role runs (the keeper calls this on the event loop)."""
+        if role == POLLER and not held and self.telegram is not None:
+            self.telegram.abort_poll()  # a poll never outlives its lease
+            return
         if role != SCHEDULER or self._stopped:
             return
         if held and self._scheduler is None:

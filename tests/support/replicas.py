@@ -63,8 +63,7 @@ class Cluster:
         return sorted(self.tg.polls, key=lambda p: p.start)
 
     def overlaps(self) -> list[tuple[PollRecord, PollRecord]]:
-        polls = self.polls()
-        return [(a, b) for a, b in itertools.pairwise(polls) if b.start < a.end]
+        return poll_overlaps(self.tg)
 
     def first_poll_after(self, t: float, *, not_caller: str) -> PollRecord | None:
         later = [p for p in self.polls() if p.start > t and p.caller != not_caller]
@@ -73,6 +72,12 @@ class Cluster:
     def stop(self) -> None:
         for bot in self.replicas:
             bot.stop()
+
+
+def poll_overlaps(tg: FakeTelegram) -> list[tuple[PollRecord, PollRecord]]:
+    """Every two getUpdates calls the fake saw at once (in start order)."""
+    polls = sorted(tg.polls, key=lambda p: p.start)
+    return [(a, b) for a, b in itertools.pairwise(polls) if b.start < a.end]
 
 
 def start_cluster(tmp: Path, tg: FakeTelegram, tw: FakeTwilio, url: str, port0: int, *,
