@@ -97,6 +97,12 @@ def timestamp_ms(at: datetime) -> int:
 _timestamp_ms = timestamp_ms
 
 
+def utc_timestamp_ms(at: datetime) -> int:
+    """:func:`timestamp_ms` of an instant already passed through ``ensure_utc`` (a
+    session's ``now``): the same integer, without converting it a second time."""
+    return (at - _UNIX_EPOCH) // _MS
+
+
 def check_body(content_type: ContentType, body: bytes | memoryview) -> None:
     """Raise :class:`MalformedToken` unless ``body`` is well formed for its type (§8).
 
@@ -169,6 +175,15 @@ def open_(
     header: bytes, inner: bytes, signer_public: bytes, *, label: bytes = SIGNATURE_LABEL,
 ) -> Envelope:
     """Parse and verify an envelope; wrong signer -> DecryptionFailed."""
+    return Envelope(*open_fields(header, inner, signer_public, label=label))
+
+
+def open_fields(
+    header: bytes, inner: bytes, signer_public: bytes, *, label: bytes = SIGNATURE_LABEL,
+) -> tuple[ContentType, bytes, datetime]:
+    """:func:`open_` as a plain ``(content_type, body, sent_at)`` tuple, for a caller that
+    builds its own result from it (a v3 session's ``Opened``) and so would discard the
+    :class:`Envelope` on every message."""
     if len(inner) < OVERHEAD:
         raise MalformedToken("envelope is truncated")
     version, ctype, stamp, body_len = _FIXED.unpack_from(inner)
@@ -192,4 +207,4 @@ def open_(
     if stamp > MAX_SENT_AT_MS:
         raise MalformedToken("envelope time is outside the supported calendar")
     check_body(content_type, body)
-    return Envelope(content_type, body.tobytes(), _UNIX_EPOCH + stamp * _MS)
+    return content_type, body.tobytes(), _UNIX_EPOCH + stamp * _MS

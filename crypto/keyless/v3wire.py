@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import binascii
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from medcrypt.crypto.errors import MalformedToken
 from medcrypt.crypto.keyless.epochs import MAX_EPOCH
 from medcrypt.crypto.keyless.wire import (
     ASCII_WHITESPACE,
+    B64_INDEX,
     MAX_TOKEN_BYTES,
     Direction,
     decode_payload,
@@ -43,6 +45,25 @@ DEPOSIT_LEN = 234
 MAX_INDEX = 0xFFFFFFFF
 #: Direction by wire value, once :func:`_check_fields` has refused anything but 0 and 1.
 _DIRECTIONS = (Direction.PATIENT_TO_PHYSICIAN, Direction.PHYSICIAN_TO_PATIENT)
+#: The header and the deposit section's length, read by one unpack.
+_HEADER_AND_LENGTH = struct.Struct(_HEADER.format + "H")
+_BODY_START = _HEADER_AND_LENGTH.size  # 97: where the deposit (if any) or the body starts
+#: The shortest MESSAGE: header, an empty deposit section and a bare AEAD tag.
+_MIN_LEN = _BODY_START + TAG_LEN
+_NO_DEPOSIT = _DEPOSIT_LEN.pack(0)
+_DEPOSIT_SECTION = _DEPOSIT_LEN.pack(DEPOSIT_LEN)
+#: Longest token text: the wrapper and the unpadded base64 of MAX_TOKEN_BYTES.
+_MAX_TEXT_LEN = len(PREFIX) + len(SUFFIX) + (MAX_TOKEN_BYTES * 4 + 2) // 3
+_PREFIX_LEN = len(PREFIX)
+#: By unpadded payload length mod 4: the ``=`` the strict decoder needs, and the bits of
+#: the last character that must be zero in canonical base64 (a remainder of 1 is refused).
+_PADDING = ("", "", "==", "=")
+_TRAILING_BITS = (0, 0, 0x0F, 0x03)
+_a2b = binascii.a2b_base64
+_b2a = binascii.b2a_base64
+#: ``tuple.__new__`` builds a named tuple from its fields without the Python-level
+#: ``__new__`` frame the class generates (every token a companion opens builds two).
+_tuple_new: Callable[..., Any] = tuple.__new__
 
 
 class MessageHeader(NamedTuple):
@@ -80,7 +101,7 @@ class MessageToken(NamedTuple):
 
     @property
     def raw_without_deposit(self) -> bytes:
-        return self.header.raw + _DEPOSIT_LEN.pack(0) + self.body.tobytes()
+        return self.header.raw + _NO_DEPOSIT + self.body.tobytes()
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,39 +164,72 @@ def parse_header(raw: bytes | memoryview) -> MessageHeader:
 
 def encode_message(header: bytes, deposit: bytes | None, sealed_body: bytes) -> bytes:
     """Binary v3 MESSAGE: header, deposit section, AEAD output."""
-    if deposit is not None and len(deposit) != DEPOSIT_LEN:
+    if deposit is None:
+        raw = b"".join((header, _NO_DEPOSIT, sealed_body))
+    elif len(deposit) != DEPOSIT_LEN:
         raise MalformedToken("a v3 deposit is exactly 234 bytes")
-    section = _DEPOSIT_LEN.pack(0) if deposit is None else _DEPOSIT_LEN.pack(DEPOSIT_LEN) + deposit
-    raw = b"".join((header, section, sealed_body))
+    else:
+        raw = b"".join((header, _DEPOSIT_SECTION, deposit, sealed_body))
     if len(raw) > MAX_TOKEN_BYTES:
         raise MalformedToken("token is too large")
     return raw
+
+
+def encode_message_text(header: bytes, deposit: bytes | None, sealed_body: bytes) -> str:
+    """``encode_text(encode_message(...))``: the token text a session sends, in one call."""
+    raw = encode_message(header, deposit, sealed_body)
+    # base64.b64encode is this very call behind one more Python frame.
+    return PREFIX + _b2a(raw, newline=False).decode("ascii").rstrip("=") + SUFFIX
+
+
+def _parse(raw: bytes) -> MessageToken:
+    """Header, deposit section and body of a binary v3 MESSAGE, in one pass.
+
+    One ``unpack_from`` reads the header and the deposit length; one comparison chain
+    (the same rules as :func:`_check_fields`, which names the broken one when it fails)
+    checks them; the two tuples are built without a Python ``__new__`` frame.
+    """
+    if len(raw) < _MIN_LEN:
+        raise MalformedToken("token is truncated")
+    (version, kind, pairing_id, epoch, direction, chain_id, chain_epoch, index, prev_epoch,
+     prev_len, nonce, length) = _HEADER_AND_LENGTH.unpack_from(raw)
+    if not (version == VERSION and kind == KIND_MESSAGE and direction <= 1
+            and chain_epoch <= epoch < MAX_EPOCH and prev_epoch <= epoch
+            and ((epoch == chain_epoch or chain_epoch <= prev_epoch < epoch) if prev_len
+                 else prev_epoch == 0)):
+        # Off the hot path: name the rule that failed.
+        if version != VERSION or kind != KIND_MESSAGE:
+            raise MalformedToken("not a v3 message token")
+        _check_fields(epoch, direction, chain_epoch, prev_epoch, prev_len)
+        raise MalformedToken("token header is invalid")  # not reached: the checks agree
+    header = _tuple_new(MessageHeader, (pairing_id, epoch, _DIRECTIONS[direction], chain_id,
+                                        chain_epoch, index, prev_epoch, prev_len, nonce,
+                                        raw[:HEADER_LEN]))
+    token: MessageToken
+    if not length:
+        token = _tuple_new(MessageToken, (header, None, memoryview(raw)[_BODY_START:]))
+        return token
+    if length != DEPOSIT_LEN:
+        raise MalformedToken("deposit section has an invalid length")
+    if len(raw) < _MIN_LEN + DEPOSIT_LEN:
+        raise MalformedToken("token is truncated")
+    token = _tuple_new(MessageToken, (header, raw[_BODY_START:_BODY_START + DEPOSIT_LEN],
+                                      memoryview(raw)[_BODY_START + DEPOSIT_LEN:]))
+    return token
 
 
 def parse_message(raw: bytes) -> MessageToken:
     """Parse a binary v3 MESSAGE (the payload of its token text)."""
     if len(raw) > MAX_TOKEN_BYTES:
         raise MalformedToken("token is too large")
-    header = parse_header(raw)
-    if len(raw) < HEADER_LEN + _DEPOSIT_LEN.size:
-        raise MalformedToken("token is truncated")
-    (length,) = _DEPOSIT_LEN.unpack_from(raw, HEADER_LEN)
-    if length not in (0, DEPOSIT_LEN):
-        raise MalformedToken("deposit section has an invalid length")
-    start = HEADER_LEN + _DEPOSIT_LEN.size
-    body_start = start + length
-    if len(raw) < body_start + TAG_LEN:
-        raise MalformedToken("token is truncated")
-    deposit = raw[start:body_start] if length else None
-    return MessageToken(header, deposit, memoryview(raw)[body_start:])
+    return _parse(raw if type(raw) is bytes else bytes(raw))
 
 
 def encode_text(raw: bytes) -> str:
     """``[MEDCRYPT:v3:<base64 without padding>]`` (same base64 rules as v2 §3)."""
     if not raw or len(raw) > MAX_TOKEN_BYTES:
         raise MalformedToken("token is empty or too large")
-    # base64.b64encode is this very call behind one more Python frame.
-    return PREFIX + binascii.b2a_base64(raw, newline=False).decode("ascii").rstrip("=") + SUFFIX
+    return PREFIX + _b2a(raw, newline=False).decode("ascii").rstrip("=") + SUFFIX
 
 
 def decode_text(text: str) -> bytes:
@@ -185,7 +239,7 @@ def decode_text(text: str) -> bytes:
     text = text.strip(ASCII_WHITESPACE)
     if not text.startswith(PREFIX) or not text.endswith(SUFFIX):
         raise MalformedToken("not a MEDCRYPT v3 token")
-    if len(text) > len(PREFIX) + len(SUFFIX) + (MAX_TOKEN_BYTES * 4 + 2) // 3:
+    if len(text) > _MAX_TEXT_LEN:
         raise MalformedToken("token text is too long")
     raw = decode_payload(text[len(PREFIX):-len(SUFFIX)])
     if raw[0] != VERSION:
@@ -194,7 +248,32 @@ def decode_text(text: str) -> bytes:
 
 
 def parse_message_text(text: str) -> MessageToken:
-    return parse_message(decode_text(text))
+    """The one strict parser of a v3 MESSAGE token text: every field, checked once.
+
+    The same rules as ``parse_message(decode_text(text))`` (a property test holds the
+    two to the same answers), in one pass: the text checks of :func:`decode_text`, the
+    canonical base64 of :func:`~medcrypt.crypto.keyless.wire.decode_payload` (stdlib
+    ``binascii`` in strict mode, the trailing bits checked on the last character) and
+    :func:`_parse`.  Every receive pays this, so it costs one decode and one unpack.
+    """
+    if not isinstance(text, str):
+        raise MalformedToken("token must be text")
+    text = text.strip(ASCII_WHITESPACE)
+    if not text.startswith(PREFIX) or not text.endswith(SUFFIX):
+        raise MalformedToken("not a MEDCRYPT v3 token")
+    if len(text) > _MAX_TEXT_LEN:
+        raise MalformedToken("token text is too long")
+    payload = text[_PREFIX_LEN:-1]
+    rest = len(payload) & 3
+    if not payload or rest == 1 or "=" in payload:
+        raise MalformedToken("token payload has an impossible length or padding")
+    try:
+        raw = _a2b(payload + _PADDING[rest], strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise MalformedToken("token payload is not base64") from None
+    if rest and B64_INDEX[payload[-1]] & _TRAILING_BITS[rest]:
+        raise MalformedToken("token payload is not canonical base64")
+    return _parse(raw)
 
 
 def relay_view(token: MessageToken) -> RelayView:

@@ -197,7 +197,8 @@ def encode_token(raw: bytes) -> str:
 
 
 _B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-_B64_INDEX = {c: i for i, c in enumerate(_B64_ALPHABET)}
+#: Value of each base64 character (the canonical check reads the last one; v3wire too).
+B64_INDEX = {c: i for i, c in enumerate(_B64_ALPHABET)}
 
 
 def decode_payload(payload: str) -> bytes:
@@ -216,7 +217,7 @@ def decode_payload(payload: str) -> bytes:
     except (binascii.Error, ValueError):
         raise MalformedToken("token payload is not base64") from None
     rest = len(payload) % 4
-    if rest and _B64_INDEX[payload[-1]] & (0x0F if rest == 2 else 0x03):
+    if rest and B64_INDEX[payload[-1]] & (0x0F if rest == 2 else 0x03):
         raise MalformedToken("token payload is not canonical base64")
     return raw
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -67,6 +68,8 @@ MAX_SKIPPED_PER_PAIRING = 2000
 MAX_RECV_CHAINS = 5
 #: A segment's deposit rides on its first this-many tokens, byte-identical.
 DEPOSIT_REPEATS = 3
+#: Builds a named tuple from its fields without the class's Python-level ``__new__``.
+_tuple_new: Callable[..., Any] = tuple.__new__
 
 
 class Opened(NamedTuple):
@@ -335,7 +338,7 @@ class Session:
         now = ensure_utc(now)
         if self._next_shred is None or now >= self._next_shred:
             self.shred_due(now)
-        month = epoch_of(now)
+        month = (now.year - 1970) * 12 + now.month - 1  # epoch_of(now), now already UTC
         if month < self.start_epoch:
             raise EpochNotYet("this pairing starts in a later month")
         send = self._send
@@ -343,23 +346,23 @@ class Session:
             send = self._new_send_chain(month, rng)
         elif send.segment_epoch is None or send.segment_epoch < month or send.chain_key is None:
             self._new_segment(send, max(month, send.segment_epoch or 0), rng)
-        assert send.chain_key is not None and send.segment_epoch is not None
-        mk, ck = kdf.chain_step(send.chain_key)
+        chain_key = send.chain_key
+        assert chain_key is not None and send.segment_epoch is not None
         index = send.next_index
         if index > v3wire.MAX_INDEX:
             raise LimitExceeded("this segment is exhausted; wait for the next month")
+        mk, ck = kdf.chain_step(chain_key)
         nonce = rng(v3wire.NONCE_LEN)
         header = v3wire.encode_header(
             self.pairing_id, epoch=send.segment_epoch, direction=self.own_direction,
             chain_id=send.ratchet_public, chain_epoch=send.chain_epoch, index=index,
             prev_epoch=send.prev_epoch, prev_len=send.prev_len, nonce=nonce)
         # The body was checked above (size and form), before the chain index was spent.
-        inner = envelope.seal_checked(header, content_type, body, envelope.timestamp_ms(now),
+        inner = envelope.seal_checked(header, content_type, body, envelope.utc_timestamp_ms(now),
                                       self._signer.sign, label=ENVELOPE_LABEL)
-        sealed = prim.xchacha_encrypt(mk, nonce, inner, header)
-        token = v3wire.encode_text(v3wire.encode_message(header, send.deposit, sealed))
-        old, send.chain_key = send.chain_key, bytearray(ck)
-        prim.wipe(old)
+        token = v3wire.encode_message_text(header, send.deposit,
+                                           prim.xchacha_encrypt(mk, nonce, inner, header))
+        chain_key[:] = ck  # the next chain key overwrites this one in its buffer
         send.next_index = index + 1
         if send.next_index >= DEPOSIT_REPEATS:
             send.deposit = None
@@ -425,31 +428,40 @@ class Session:
             raise WrongPairing("token belongs to another pairing")
         if h.direction is not self.peer_direction:
             raise WrongPairing("token travels in this side's own direction (reflected)")
-        self._check_epoch(h.epoch, now)
+        epoch = h.epoch
+        # Most tokens are of a live month no later than now's (epoch_of written out):
+        # only the others need _check_epoch's full rules.
+        if (epoch < self._month_root_epoch or epoch < self.start_epoch
+                or epoch > (now.year - 1970) * 12 + now.month - 1):
+            self._check_epoch(epoch, now)
         if h.chain_epoch < self.start_epoch:
             raise WrongPairing("token's chain precedes this pairing")
         segment = self._next_in_segment(h)
         if segment is not None:
             # Most tokens: the next message of a live segment.  Its plan is one chain
-            # step, and its commit replaces the chain key (what _commit would do).
+            # step, and its commit replaces the chain key (what _commit would do) in
+            # place: the new key overwrites the old one in the same buffer.
             # _next_in_segment returns only a segment whose chain key is set.
-            message_key, next_key = kdf.chain_step(segment.chain_key)  # type: ignore[arg-type]
-            opened = self._open(h, token.body, message_key)
-            old, segment.chain_key = segment.chain_key, bytearray(next_key)
-            prim.wipe(old)
+            chain_key: bytearray = segment.chain_key  # type: ignore[assignment]
+            message_key, next_key = kdf.chain_step(chain_key)
+            content_type, body, sent_at = envelope.open_fields(
+                h.raw, prim.xchacha_decrypt(message_key, h.nonce, token.body, h.raw),
+                self.peer_identity, label=ENVELOPE_LABEL)
+            chain_key[:] = next_key
             segment.next_index = h.index + 1
         else:
             plan = self._plan(h)
-            opened = self._open(h, token.body, plan.message_key)
+            content_type, body, sent_at = self._open(h, token.body, plan.message_key)
             self._commit(plan, h.chain_id)
-        return Opened(opened.content_type, opened.body, opened.sent_at, h.epoch, h.chain_id,
-                      h.index)
+        opened: Opened = _tuple_new(Opened, (content_type, body, sent_at, epoch, h.chain_id,
+                                             h.index))
+        return opened
 
     def _open(
         self, h: v3wire.MessageHeader, body: memoryview, message_key: bytes,
-    ) -> envelope.Envelope:
+    ) -> tuple[ContentType, bytes, datetime]:
         inner = prim.xchacha_decrypt(message_key, h.nonce, body, h.raw)
-        return envelope.open_(h.raw, inner, self.peer_identity, label=ENVELOPE_LABEL)
+        return envelope.open_fields(h.raw, inner, self.peer_identity, label=ENVELOPE_LABEL)
 
     def _next_in_segment(self, h: v3wire.MessageHeader) -> RecvSegment | None:
         """The live segment ``h`` is the next message of (most tokens), or None for the
