@@ -40,7 +40,8 @@ MAX_BODY = 1024 * 1024
 SMALL_LIMIT = 4096
 SMALL_STEP = 256
 _FIXED = struct.Struct(">BBQI")
-OVERHEAD = _FIXED.size + prim.ED25519_SIG_LEN  # 78
+_FIXED_LEN = _FIXED.size  # 14
+OVERHEAD = _FIXED_LEN + prim.ED25519_SIG_LEN  # 78
 #: 9999-12-31T23:59:59.999Z in Unix milliseconds: the last sent-at a receiver accepts
 #: (the first is 0, 1970-01-01T00:00:00.000Z). The same calendar as the epochs (§2).
 MAX_SENT_AT_MS = 253_402_300_799_999
@@ -184,27 +185,29 @@ def open_fields(
     """:func:`open_` as a plain ``(content_type, body, sent_at)`` tuple, for a caller that
     builds its own result from it (a v3 session's ``Opened``) and so would discard the
     :class:`Envelope` on every message."""
-    if len(inner) < OVERHEAD:
+    size = len(inner)
+    if size < OVERHEAD:
         raise MalformedToken("envelope is truncated")
     version, ctype, stamp, body_len = _FIXED.unpack_from(inner)
-    end = _FIXED.size + body_len
-    if version != ENVELOPE_VERSION or end + prim.ED25519_SIG_LEN > len(inner):
+    end = _FIXED_LEN + body_len
+    if version != ENVELOPE_VERSION or end + prim.ED25519_SIG_LEN > size:
         raise MalformedToken("envelope header is invalid")
     if body_len > MAX_BODY:  # the sender's limit binds the receiver too (§8)
         raise MalformedToken("envelope body is longer than the protocol allows")
     unpadded = end + prim.ED25519_SIG_LEN
     # Counting zero bytes in place: no copy of up to ~12 % of a 1 MiB envelope.
-    if len(inner) != bucket_size(unpadded) or inner.count(0, unpadded) != len(inner) - unpadded:
+    if size != bucket_size(unpadded) or inner.count(0, unpadded) != size - unpadded:
         raise MalformedToken("envelope padding is invalid")
-    view = memoryview(inner)
-    body = view[_FIXED.size:end]
+    # The fixed fields and the body lie side by side: one SHA-256 over them, read in
+    # place (the same digest as _signed_message's two updates).
     prim.ed25519_verify(signer_public,
-                        _signed_message(header, inner[:_FIXED.size], body, label),
+                        label + header + hashlib.sha256(memoryview(inner)[:end]).digest(),
                         inner[end:unpadded])
     content_type = _CONTENT_TYPES.get(ctype)
     if content_type is None:
         raise MalformedToken("envelope field is out of range")
     if stamp > MAX_SENT_AT_MS:
         raise MalformedToken("envelope time is outside the supported calendar")
+    body = inner[_FIXED_LEN:end]  # the one copy of the body: what the caller gets
     check_body(content_type, body)
-    return content_type, body.tobytes(), _UNIX_EPOCH + stamp * _MS
+    return content_type, body, _UNIX_EPOCH + stamp * _MS
