@@ -258,7 +258,9 @@ class Session:
     def shredded_epochs(self) -> dict[int, str]:
         return dict(self._shredded)
 
-    def _month_root_at(self, epoch: int) -> bytes:
+    def _month_root_at(self, epoch: int) -> bytes | bytearray:
+        if epoch == self._month_root_epoch:  # every segment of the current month
+            return self._month_root
         return kdf.walk(self._month_root, self._month_root_epoch, epoch, kdf.advance_month_root)
 
     def shred_due(self, now: datetime) -> list[int]:
@@ -573,6 +575,9 @@ class Session:
     def _plan_target(plan: _Plan, segment: RecvSegment | None, fresh: bytearray | None) -> int:
         if segment is None:
             assert fresh is not None
+            if not plan.index:  # a new segment's first message (every chain start)
+                plan.message_key, plan.target_next_key = kdf.chain_step(fresh)
+                return 0
             if plan.index > MAX_SKIP:
                 raise LimitExceeded(f"token skips {plan.index} message keys (limit {MAX_SKIP})")
             skipped, ck = _derive(fresh, 0, plan.index)
@@ -641,7 +646,10 @@ class Session:
         if plan.prev_chain is not None:
             # The sender announced the previous segment's length: keep its skipped keys,
             # forget its chain key (nothing beyond that length was ever used).
-            prev = plan.prev_chain.segments.setdefault(plan.prev_epoch, RecvSegment(None))
+            segments = plan.prev_chain.segments
+            prev = segments.get(plan.prev_epoch)
+            if prev is None:
+                prev = segments[plan.prev_epoch] = RecvSegment(None)
             prev.skipped.update(plan.prev_skipped)
             prim.wipe(prev.chain_key)
             prev.chain_key = None
@@ -671,6 +679,11 @@ class Session:
     def _bound_skipped(self, chain: RecvChain) -> None:
         """At most MAX_SKIPPED_PER_CHAIN keys per chain and MAX_SKIPPED_PER_PAIRING in
         all: the oldest (earliest month, lowest index; oldest chain first) go first."""
+        # One pass over every segment: ``chain`` is one of them, so a pairing-wide
+        # count within the per-chain limit (every new chain, most skips) keeps both.
+        if sum([len(s.skipped) for c in self._recv
+                for s in c.segments.values()]) <= MAX_SKIPPED_PER_CHAIN:
+            return
         excess = chain.skipped_count() - MAX_SKIPPED_PER_CHAIN
         if excess > 0:
             self._drop_oldest([chain], excess)
