@@ -661,8 +661,10 @@ class Session:
         else:
             if plan.target_skipped:
                 segment.skipped.update(plan.target_skipped)
-            old, segment.chain_key = segment.chain_key, bytearray(plan.target_next_key)
-            prim.wipe(old)
+            if segment.chain_key is None:
+                segment.chain_key = bytearray(plan.target_next_key)
+            else:  # the next chain key overwrites this one in its buffer
+                segment.chain_key[:] = plan.target_next_key
             segment.next_index = plan.index + 1
         if plan.new_chain or plan.target_skipped or plan.prev_chain is not None:
             self._drop_closed()
@@ -671,10 +673,13 @@ class Session:
             self._drop_closed()  # the last skipped key of a closed segment was used
 
     def _drop_closed(self) -> None:
-        for chain in self._recv:
-            for month in [m for m, s in chain.segments.items()
-                          if s.chain_key is None and not s.skipped]:
-                del chain.segments[month]
+        # One comprehension over every chain's segments (not one per chain): most
+        # receives that get here find one closed segment or none.
+        closed = [(chain.segments, month) for chain in self._recv
+                  for month, s in chain.segments.items()
+                  if s.chain_key is None and not s.skipped]
+        for segments, month in closed:
+            del segments[month]
 
     def _bound_skipped(self, chain: RecvChain) -> None:
         """At most MAX_SKIPPED_PER_CHAIN keys per chain and MAX_SKIPPED_PER_PAIRING in
