@@ -43,7 +43,7 @@ _DEPOSIT_LEN = struct.Struct(">H")
 #: A sealed v3 deposit is exactly this long (186-byte plaintext + 48 bytes of sealed box).
 DEPOSIT_LEN = 234
 MAX_INDEX = 0xFFFFFFFF
-#: Direction by wire value, once :func:`_check_fields` has refused anything but 0 and 1.
+#: Direction by wire value, once the header check has refused anything but 0 and 1.
 _DIRECTIONS = (Direction.PATIENT_TO_PHYSICIAN, Direction.PHYSICIAN_TO_PATIENT)
 #: The header and the deposit section's length, read by one unpack.
 _HEADER_AND_LENGTH = struct.Struct(_HEADER.format + "H")
@@ -149,19 +149,6 @@ def _check_fields(
         raise MalformedToken("token's previous segment is out of order")
 
 
-def parse_header(raw: bytes | memoryview) -> MessageHeader:
-    """Parse and range-check the 95-byte header at the start of ``raw``."""
-    if len(raw) < HEADER_LEN:
-        raise MalformedToken("token is truncated")
-    (version, kind, pairing_id, epoch, direction, chain_id, chain_epoch, index, prev_epoch,
-     prev_len, nonce) = _HEADER.unpack_from(raw)
-    if version != VERSION or kind != KIND_MESSAGE:
-        raise MalformedToken("not a v3 message token")
-    _check_fields(epoch, direction, chain_epoch, prev_epoch, prev_len)
-    return MessageHeader(pairing_id, epoch, _DIRECTIONS[direction], chain_id, chain_epoch, index,
-                         prev_epoch, prev_len, nonce, bytes(raw[:HEADER_LEN]))
-
-
 def encode_message(header: bytes, deposit: bytes | None, sealed_body: bytes) -> bytes:
     """Binary v3 MESSAGE: header, deposit section, AEAD output."""
     if deposit is None:
@@ -250,8 +237,9 @@ def decode_text(text: str) -> bytes:
 def parse_message_text(text: str) -> MessageToken:
     """The one strict parser of a v3 MESSAGE token text: every field, checked once.
 
-    The same rules as ``parse_message(decode_text(text))`` (a property test holds the
-    two to the same answers), in one pass: the text checks of :func:`decode_text`, the
+    The same rules as ``parse_message(decode_text(text))``, in one pass (a property
+    test holds it to the answers of the chain of functions it replaced, kept in
+    tests/support/v3wire_reference.py): the text checks of :func:`decode_text`, the
     canonical base64 of :func:`~medcrypt.crypto.keyless.wire.decode_payload` (stdlib
     ``binascii`` in strict mode, the trailing bits checked on the last character) and
     :func:`_parse`.  Every receive pays this, so it costs one decode and one unpack.
