@@ -475,8 +475,13 @@ class Session:
         Signal's PN), and only the first of them has anything left to close there
         (:meth:`_plan_prev` finds no open segment and plans nothing for the rest).
         """
-        for position, chain in enumerate(self._recv):
-            if chain.chain_id == h.chain_id:
+        recv = self._recv
+        chain_id = h.chain_id
+        position = len(recv)
+        while position:  # newest chain first: most tokens belong to it (ids are unique)
+            position -= 1
+            chain = recv[position]
+            if chain.chain_id == chain_id:
                 segment = chain.segments.get(h.epoch)
                 if (chain.chain_epoch != h.chain_epoch or segment is None
                         or segment.chain_key is None or h.index != segment.next_index):
@@ -487,7 +492,7 @@ class Session:
                     if h.epoch > h.chain_epoch:
                         prev_chain: RecvChain | None = chain
                     else:
-                        prev_chain = self._recv[position - 1] if position else None
+                        prev_chain = recv[position - 1] if position else None
                     if prev_chain is not None:
                         prev = prev_chain.segments.get(h.prev_epoch)
                         if prev is not None and prev.chain_key is not None:
