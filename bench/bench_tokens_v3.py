@@ -310,11 +310,7 @@ def count_only(case: str, calls: int) -> None:
 
     ``chain-start`` is one chain-starting message (half of the alternating round trip
     the timed run uses, so ``N`` calls are ``N`` messages); ``chain-anchor`` its floor.
-    The collector is off from the start, as in the timed blocks: a full collection that
-    fell in one of the two runs moved their difference by up to 200 k instructions per
-    call; with it off, repeated counts agree within 0.1 %.
     """
-    gc.disable()
     body = os.urandom(32).hex().encode()
     v3 = make_v3_pair(epoch_of(NOW), escrow=True)
     on_dh_chain(v3, body)
