@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from medcrypt.crypto.server import blind_index as bi
@@ -142,3 +143,26 @@ def test_every_expired_entry_is_zeroed_and_live_ones_stay() -> None:
     tree.dek(early[1], kek_wrapped)  # refreshed at 61: still cached at 91
     assert all(k == bytearray(32) for k in late_keys)
     assert tree.provider_calls == calls + 1
+
+
+@pytest.mark.parametrize("versions", [1, 2, 3, 20])
+def test_a_lookup_finds_its_person_whatever_the_number_of_candidates(
+        sessions: sessionmaker[Session], versions: int) -> None:
+    """The lookup's statement is prebuilt per number of candidates (one per live index
+    DEK and keyring version), with an expanding fallback past 16: each shape finds the
+    person indexed under the index DEK, one indexed under an old keyring version (not
+    yet converted), and nobody else."""
+    ring = Keyring({v: os.urandom(32) for v in range(1, versions + 1)})
+    with sessions.begin() as s:
+        person, _ = get_or_create_identity(s, ring, "whatsapp", PHONE, now=NOW)
+        other, _ = get_or_create_identity(s, ring, "whatsapp", "+15551230078", now=NOW)
+        # Another row as a not-yet-converted one: indexed under keyring version 1.
+        other.address_bidx = ring.blind_index(TABLE, COLUMN, "+15551230078", version=1)
+    with sessions() as s:
+        assert len(index_keys.candidates(s, ring, TABLE, COLUMN, PHONE)) == versions + 1
+        found = find_live(s, ring, "whatsapp", PHONE)
+        assert found is not None and found[0] == person.id
+        found = find_live(s, ring, "whatsapp", "+15551230078")
+        assert found is not None and found[0] == other.id
+        assert find_live(s, ring, "whatsapp", "+15551230079") is None
+        assert find_live(s, ring, "telegram", "8000001") is None
