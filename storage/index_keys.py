@@ -49,14 +49,26 @@ _NEWEST_SHARED = _LIVE.limit(1).with_for_update(read=True, of=_DEKS)
 
 @dataclass(frozen=True, slots=True)
 class IndexKey:
-    """One live index DEK as read in the caller's transaction."""
+    """One live index DEK as read in the caller's transaction.
+
+    ``tree`` and ``row`` (the row as read, and its KEK's wrapped bytes) let :meth:`index`
+    take the (table, column) subkey from the tree's cache of this DEK instead of
+    deriving it per lookup; without them (a key just made) it derives each time.
+    """
 
     dek_id: str
     version: int
     key: bytearray
+    tree: KeyTree | None = None
+    row: tuple[DekRow, bytes] | None = None
 
     def index(self, table: str, column: str, normalized: str) -> bytes:
-        return bi.compute(self.key, self.dek_id, table, column, normalized)
+        if self.tree is None or self.row is None:
+            return bi.compute(self.key, self.dek_id, table, column, normalized)
+        row, kek_wrapped = self.row
+        subkey = self.tree.derived(row, kek_wrapped, (bi.PURPOSE, table, column),
+                                   lambda dek: bi.subkey(dek, table, column))
+        return bi.under(subkey, self.dek_id, normalized)
 
     @property
     def prefix(self) -> bytes:
@@ -70,7 +82,9 @@ def _conn(where: Session | Connection) -> Connection:
 def _key(tree: KeyTree, found: Any) -> IndexKey:
     row = DekRow(str(found.id), int(found.version), bi.PURPOSE, None, str(found.kek_id),
                  bytes(found.wrapped))
-    return IndexKey(row.dek_id, row.version, tree.dek(row, bytes(found.kek_wrapped)))
+    kek_wrapped = bytes(found.kek_wrapped)
+    return IndexKey(row.dek_id, row.version, tree.dek(row, kek_wrapped), tree,
+                    (row, kek_wrapped))
 
 
 def live_keys(where: Session | Connection, tree: KeyTree) -> list[IndexKey]:

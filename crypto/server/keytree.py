@@ -32,7 +32,7 @@ import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from medcrypt.crypto import _primitives as prim
 from medcrypt.crypto.errors import MalformedToken
@@ -53,6 +53,7 @@ DEFAULT_TTL_SECONDS = 3600.0
 _SEAL_LABEL = b"medcrypt/server-keytree/sealed-value/v2"
 _DEK_LABEL = b"medcrypt/server-keytree/wrapped-dek/v1"
 _KEK_PURPOSE = "kek"
+_K = TypeVar("_K", str, tuple[str, int])
 
 
 class WrapRoot(Protocol):
@@ -194,12 +195,21 @@ class DekRow:
 
 
 class _Entry:
-    __slots__ = ("expires", "key", "wrapped")
+    """One cached key, with the keys derived from it (zeroed together)."""
+
+    __slots__ = ("derived", "expires", "key", "wrapped")
 
     def __init__(self, key: bytearray, expires: float, wrapped: bytes) -> None:
         self.key = key
         self.expires = expires
         self.wrapped = wrapped
+        self.derived: dict[tuple[str, ...], bytearray] = {}
+
+    def wipe(self) -> None:
+        prim.wipe(self.key)
+        for sub in self.derived.values():
+            prim.wipe(sub)
+        self.derived.clear()
 
 
 class KeyTree:
@@ -239,15 +249,16 @@ class KeyTree:
         self.provider_calls += 1
         wrapped = self.root.wrap(kek, kek_context(kek_id))
         with self._lock:
+            old = self._keks.pop(kek_id, None)
+            if old is not None:
+                old.wipe()
             self._keks[kek_id] = _Entry(kek, self._now() + self._ttl, wrapped)
         return kek_id, wrapped
 
     def kek(self, kek_id: str, wrapped: bytes) -> bytearray:
         """The KEK, unwrapped by the provider at most once per TTL on this replica."""
-        now = self._now()
         with self._lock:
-            self._expire(now)
-            entry = self._keks.get(kek_id)
+            entry = self._live(self._keks, kek_id, self._now())
             if entry is not None and prim.constant_time_equal(entry.wrapped, wrapped):
                 return entry.key
         self.provider_calls += 1
@@ -258,8 +269,9 @@ class KeyTree:
         with self._lock:
             old = self._keks.pop(kek_id, None)
             if old is not None:
-                prim.wipe(old.key)
-            self._keks[kek_id] = _Entry(kek, now + self._ttl, wrapped)
+                old.wipe()
+            # Stamped now, under the lock: each cache stays in expiry order (_expire).
+            self._keks[kek_id] = _Entry(kek, self._now() + self._ttl, wrapped)
         return kek
 
     def rewrap_kek(self, kek_id: str, wrapped: bytes) -> bytes:
@@ -295,59 +307,109 @@ class KeyTree:
         replaced elsewhere is unwrapped afresh. Destroyed rows never reach here: the
         storage layer refuses them first.
         """
+        return self._dek_entry(row, kek_wrapped).key
+
+    def derived(self, row: DekRow, kek_wrapped: bytes, name: tuple[str, ...],
+                derive: Callable[[bytearray], bytearray]) -> bytearray:
+        """A key derived from the DEK of a live row the caller just read (the blind
+        index's column subkey): ``derive(dek)`` runs once per cached DEK and ``name``, and
+        the result lives and is zeroed with the DEK's cache entry - it is never returned
+        for a row whose DEK this cache would not return."""
+        with self._lock:
+            entry = self._fresh_entry(row)
+            sub = entry.derived.get(name) if entry is not None else None
+            if sub is not None:
+                return sub
+        entry = self._dek_entry(row, kek_wrapped)
+        sub = derive(entry.key)
+        with self._lock:
+            if self._deks.get((row.dek_id, row.version)) is entry:
+                old = entry.derived.pop(name, None)
+                if old is not None and old is not sub:
+                    prim.wipe(old)
+                entry.derived[name] = sub
+        return sub
+
+    def _fresh_entry(self, row: DekRow) -> _Entry | None:
+        """The cached entry of ``row`` if it holds the row's wrapped bytes (lock held)."""
         if row.wrapped is None:
             raise ValueError("a destroyed DEK row has no key")
-        now = self._now()
-        key = (row.dek_id, row.version)
+        entry = self._live(self._deks, (row.dek_id, row.version), self._now())
+        if entry is not None and prim.constant_time_equal(entry.wrapped, row.wrapped):
+            return entry
+        return None
+
+    def _dek_entry(self, row: DekRow, kek_wrapped: bytes) -> _Entry:
         with self._lock:
-            self._expire(now)
-            entry = self._deks.get(key)
-            if entry is not None and prim.constant_time_equal(entry.wrapped, row.wrapped):
-                return entry.key
+            entry = self._fresh_entry(row)
+            if entry is not None:
+                return entry
+        assert row.wrapped is not None  # _fresh_entry refused a destroyed row
         kek = self.kek(row.kek_id, kek_wrapped)
         dek = unwrap_dek(kek, row.wrapped, purpose=row.purpose, person_id=row.person_id,
                          dek_id=row.dek_id, version=row.version, kek_id=row.kek_id)
-        self._remember(key, dek, row.wrapped)
-        return dek
+        return self._remember((row.dek_id, row.version), dek, row.wrapped)
 
     def forget_kek(self, kek_id: str) -> None:
         """Zero and drop a cached KEK (its epoch closed: nothing is wrapped under it)."""
         with self._lock:
             entry = self._keks.pop(kek_id, None)
             if entry is not None:
-                prim.wipe(entry.key)
+                entry.wipe()
 
     def forget_dek(self, dek_id: str) -> None:
         """Zero and drop every cached version of a DEK (after destroying it here)."""
         with self._lock:
             for key in [k for k in self._deks if k[0] == dek_id]:
-                prim.wipe(self._deks.pop(key).key)
+                self._deks.pop(key).wipe()
 
     def cached_dek(self, dek_id: str, version: int) -> bool:
         """Whether this replica still holds the DEK in memory (tests, status)."""
         with self._lock:
             return (dek_id, version) in self._deks
 
-    def _remember(self, key: tuple[str, int], dek: bytearray, wrapped: bytes) -> None:
+    def _remember(self, key: tuple[str, int], dek: bytearray, wrapped: bytes) -> _Entry:
         with self._lock:
             old = self._deks.pop(key, None)
-            if old is not None and old.key is not dek:
-                prim.wipe(old.key)
+            if old is not None:
+                if old.key is dek:  # the same key again: only its derived keys go
+                    old.key = bytearray()
+                old.wipe()
             if len(self._deks) >= self._max_deks:  # drop the oldest entry (insertion order)
-                prim.wipe(self._deks.pop(next(iter(self._deks))).key)
-            self._deks[key] = _Entry(dek, self._now() + self._ttl, wrapped)
+                self._deks.pop(next(iter(self._deks))).wipe()
+            entry = self._deks[key] = _Entry(dek, self._now() + self._ttl, wrapped)
+            return entry
+
+    def _live(self, cache: dict[_K, _Entry], key: _K, now: float) -> _Entry | None:
+        """``cache[key]`` unless expired, after zeroing what expired (lock held)."""
+        self._expire(now)
+        entry = cache.get(key)
+        return entry if entry is not None and entry.expires > now else None
 
     def _expire(self, now: float) -> None:
-        """Zero and drop expired entries (call with the lock held)."""
-        for kek_id in [k for k, e in self._keks.items() if e.expires <= now]:
-            prim.wipe(self._keks.pop(kek_id).key)
-        for dek_key in [k for k, e in self._deks.items() if e.expires <= now]:
-            prim.wipe(self._deks.pop(dek_key).key)
+        """Zero and drop expired entries (call with the lock held).
+
+        Every entry is stamped with the clock under the lock when it is inserted, and a
+        refreshed entry is re-inserted, so each dict is in expiry order: the expired
+        ones are a prefix. Scanning only that prefix keeps a look-up O(1) however many
+        DEKs a replica holds (it scanned every entry on every look-up before).
+        """
+        _drop_expired(self._keks, now)
+        _drop_expired(self._deks, now)
 
     def wipe(self) -> None:
         """Zero every cached key; the tree unwraps again on next use."""
         with self._lock:
             for entry in [*self._keks.values(), *self._deks.values()]:
-                prim.wipe(entry.key)
+                entry.wipe()
             self._keks.clear()
             self._deks.clear()
+
+
+def _drop_expired(cache: dict[_K, _Entry], now: float) -> None:
+    """Zero and drop the expired prefix of a cache kept in expiry order."""
+    while cache:
+        first = next(iter(cache))
+        if cache[first].expires > now:
+            return
+        cache.pop(first).wipe()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -30,9 +30,16 @@ from medcrypt.storage.models.identities import ROLES, PlatformIdentity
 from medcrypt.storage.normalize import normalize_address
 
 _TABLE: Table = PlatformIdentity.__table__  # type: ignore[assignment]
-#: Built once: constructing a statement per message cost more than running it.
-_FIND = (select(_TABLE.c.id, _TABLE.c.last_inbound_at, _TABLE.c.template_sent_at,
-                _TABLE.c.language, _TABLE.c.language_chosen)
+#: Built once per number of candidates (index keys live + keyring versions: one to a
+#: few): constructing a statement per message cost more than running it, and an
+#: expanding IN list is re-rendered at every execution - a third of the statement's
+#: Python work on the relay's hottest SELECT.
+_FIND_BY_COUNT: dict[int, Any] = {}
+#: More candidates than this (never in practice) use one expanding statement.
+_FIND_MAX_FIXED = 16
+_FIND_COLUMNS = (_TABLE.c.id, _TABLE.c.last_inbound_at, _TABLE.c.template_sent_at,
+                 _TABLE.c.language, _TABLE.c.language_chosen)
+_FIND = (select(*_FIND_COLUMNS)
          .where(_TABLE.c.platform == bindparam("platform"),
                 _TABLE.c.address_bidx.in_(bindparam("candidates", expanding=True)),
                 _TABLE.c.deleted_at.is_(None)).limit(1))
@@ -68,12 +75,30 @@ def find_live(
     row, in one Core SELECT through the blind index under every key (after one indexed
     SELECT of the live index DEKs)."""
     normalized = normalize_address(platform, address)
-    row = session.connection().execute(_FIND, {
-        "platform": platform,
-        "candidates": PlatformIdentity.ADDRESS.index_candidates(keyring, normalized,
-                                                                session=session),
-    }).first()
+    candidates = PlatformIdentity.ADDRESS.index_candidates(keyring, normalized,
+                                                           session=session)
+    stmt, params = _find_statement(platform, candidates)
+    row = session.connection().execute(stmt, params).first()
     return None if row is None else cast(Window, row)
+
+
+def _find_statement(platform: str, candidates: list[bytes]) -> tuple[Any, dict[str, Any]]:
+    """:data:`_FIND` with one plain bind parameter per candidate (prebuilt per count)."""
+    count = len(candidates)
+    if count > _FIND_MAX_FIXED:
+        return _FIND, {"platform": platform, "candidates": candidates}
+    stmt = _FIND_BY_COUNT.get(count)
+    if stmt is None:
+        stmt = (select(*_FIND_COLUMNS)
+                .where(_TABLE.c.platform == bindparam("platform"),
+                       _TABLE.c.address_bidx.in_(
+                           [bindparam(f"c{i}", type_=_TABLE.c.address_bidx.type)
+                            for i in range(count)]),
+                       _TABLE.c.deleted_at.is_(None)).limit(1))
+        _FIND_BY_COUNT[count] = stmt
+    params: dict[str, Any] = {f"c{i}": c for i, c in enumerate(candidates)}
+    params["platform"] = platform
+    return stmt, params
 
 
 def get_or_create_identity(
