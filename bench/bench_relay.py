@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import collections
 import contextvars
 import inspect
 import os
@@ -199,6 +200,14 @@ class LocalSandbox:
         return await result if inspect.isawaitable(result) else result
 
 
+def _refused(phase: str, statuses: list[int]) -> None:
+    """Stop at once, saying why, if the bot did not take every webhook: Twilio does not
+    retry a failed one, so the traffic could never drain (0: no answer at all)."""
+    bad = collections.Counter(s for s in statuses if s != 200)
+    if bad:
+        raise RuntimeError(f"{phase}: webhooks not taken, by HTTP status: {dict(bad)}")
+
+
 async def _wait(pred: Callable[[], bool], timeout: float = 300.0) -> None:
     """Poll every 10 ms: often enough for the throughput clock, rarely enough that the
     benchmark's own checking stays out of the bot's profile."""
@@ -273,7 +282,8 @@ async def _traffic(args: argparse.Namespace, bot: BotApp, sb: Any,
         toks = [_token(pids[i % pairs], direction, i) for i in range(n)]
         before, cpu0, fake0 = bot.worker.sent, _cpu(), _child_cpu(sb.pid)
         t0 = time.perf_counter()
-        await sb.call(op, [[who[i % pairs], t] for i, t in enumerate(toks)], *extra)
+        answers = await sb.call(op, [[who[i % pairs], t] for i, t in enumerate(toks)], *extra)
+        _refused(label, answers if op == "whatsapp_burst" else [])
         await _wait(lambda: bot.worker.sent - before >= n)
         out[f"{label}_msgs_per_s"] = n / (time.perf_counter() - t0)
         out[f"{label}_cpu_ms"] = (_cpu() - cpu0) * 1000 / n
@@ -295,6 +305,7 @@ async def _traffic(args: argparse.Namespace, bot: BotApp, sb: Any,
             items.append(["tg", docs[k], _token(pids[k], Direction.PHYSICIAN_TO_PATIENT,
                                                 10**6 + i)])
     paced = await sb.call("paced", items, args.rate)
+    _refused("paced", paced["statuses"])
     waiting = {it[2] for it in items}
 
     def drained() -> bool:
