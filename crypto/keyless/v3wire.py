@@ -219,8 +219,9 @@ def encode_text(raw: bytes) -> str:
     return PREFIX + _b2a(raw, newline=False).decode("ascii").rstrip("=") + SUFFIX
 
 
-def decode_text(text: str) -> bytes:
-    """The binary form of a v3 token text (surrounding ASCII whitespace allowed, as v2)."""
+def _payload_of(text: str) -> str:
+    """The base64 between ``[MEDCRYPT:v3:`` and ``]`` of a token text, after the text
+    checks both readers make (surrounding ASCII whitespace allowed, as v2)."""
     if not isinstance(text, str):
         raise MalformedToken("token must be text")
     text = text.strip(ASCII_WHITESPACE)
@@ -228,7 +229,12 @@ def decode_text(text: str) -> bytes:
         raise MalformedToken("not a MEDCRYPT v3 token")
     if len(text) > _MAX_TEXT_LEN:
         raise MalformedToken("token text is too long")
-    raw = decode_payload(text[len(PREFIX):-len(SUFFIX)])
+    return text[_PREFIX_LEN:-1]
+
+
+def decode_text(text: str) -> bytes:
+    """The binary form of a v3 token text (surrounding ASCII whitespace allowed, as v2)."""
+    raw = decode_payload(_payload_of(text))
     if raw[0] != VERSION:
         raise MalformedToken("token text and binary version differ")
     return raw
@@ -244,14 +250,7 @@ def parse_message_text(text: str) -> MessageToken:
     ``binascii`` in strict mode, the trailing bits checked on the last character) and
     :func:`_parse`.  Every receive pays this, so it costs one decode and one unpack.
     """
-    if not isinstance(text, str):
-        raise MalformedToken("token must be text")
-    text = text.strip(ASCII_WHITESPACE)
-    if not text.startswith(PREFIX) or not text.endswith(SUFFIX):
-        raise MalformedToken("not a MEDCRYPT v3 token")
-    if len(text) > _MAX_TEXT_LEN:
-        raise MalformedToken("token text is too long")
-    payload = text[_PREFIX_LEN:-1]
+    payload = _payload_of(text)
     rest = len(payload) & 3
     if not payload or rest == 1 or "=" in payload:
         raise MalformedToken("token payload has an impossible length or padding")
