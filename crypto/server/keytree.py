@@ -317,18 +317,16 @@ class KeyTree:
         for a row whose DEK this cache would not return."""
         with self._lock:
             entry = self._fresh_entry(row)
-            sub = entry.derived.get(name) if entry is not None else None
-            if sub is not None:
-                return sub
-        entry = self._dek_entry(row, kek_wrapped)
-        sub = derive(entry.key)
-        with self._lock:
-            if self._deks.get((row.dek_id, row.version)) is entry:
-                old = entry.derived.pop(name, None)
-                if old is not None and old is not sub:
-                    prim.wipe(old)
-                entry.derived[name] = sub
-        return sub
+            if entry is not None:
+                return _derived_in(entry, name, derive)
+        while True:
+            entry = self._dek_entry(row, kek_wrapped)
+            with self._lock:
+                # Derived under the lock from an entry still in the cache: one dropped
+                # (expired, forgotten, replaced) since _dek_entry returned it has a
+                # zeroed key, and a subkey of zeros would be a silent look-up miss.
+                if self._deks.get((row.dek_id, row.version)) is entry:
+                    return _derived_in(entry, name, derive)
 
     def _fresh_entry(self, row: DekRow) -> _Entry | None:
         """The cached entry of ``row`` if it holds the row's wrapped bytes (lock held)."""
@@ -404,6 +402,15 @@ class KeyTree:
                 entry.wipe()
             self._keks.clear()
             self._deks.clear()
+
+
+def _derived_in(entry: _Entry, name: tuple[str, ...],
+                derive: Callable[[bytearray], bytearray]) -> bytearray:
+    """``entry``'s key derived as ``name``, made on first use (call with the lock held)."""
+    sub = entry.derived.get(name)
+    if sub is None:
+        sub = entry.derived[name] = derive(entry.key)
+    return sub
 
 
 def _drop_expired(cache: dict[_K, _Entry], now: float) -> None:

@@ -100,6 +100,32 @@ def test_a_derived_subkey_is_made_once_per_cached_dek_and_zeroed_with_it() -> No
     assert third == bytearray(32)
 
 
+def test_a_dek_dropped_while_its_subkey_is_being_made_is_read_again_not_used_zeroed(
+        ) -> None:
+    """Another thread drops the cache entry (expiry, ``forget_dek``) just after the
+    tree found it and before the subkey is derived: deriving from its zeroed key would
+    give a subkey of zeros, a look-up that silently finds nobody."""
+    clock = [0.0]
+    tree, kek_id, kek_wrapped = _tree(clock)
+    row = _index_row(tree, kek_id, kek_wrapped)
+    want = bi.subkey(tree.dek(row, kek_wrapped), TABLE, COLUMN)
+    tree.forget_dek(row.dek_id)  # cold: the tree unwraps the DEK again
+    found = tree._dek_entry
+    dropped: list[str] = []
+
+    def found_then_dropped(r: kt.DekRow, wrapped: bytes) -> object:
+        entry = found(r, wrapped)
+        if not dropped:  # the other thread's forget_dek, between the two steps
+            dropped.append(r.dek_id)
+            tree.forget_dek(r.dek_id)
+        return entry
+
+    tree._dek_entry = found_then_dropped  # type: ignore[method-assign]
+    sub = tree.derived(row, kek_wrapped, (bi.PURPOSE, TABLE, COLUMN),
+                       lambda dek: bi.subkey(dek, TABLE, COLUMN))
+    assert dropped and sub == want != bi.subkey(bytearray(32), TABLE, COLUMN)
+
+
 def test_a_rewrapped_row_never_gets_the_subkey_cached_for_other_bytes() -> None:
     clock = [0.0]
     tree, kek_id, kek_wrapped = _tree(clock)
