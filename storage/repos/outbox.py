@@ -8,7 +8,8 @@ stays claimable. The PHI-free WhatsApp template is exempt, so it can overtake th
 message it announces.
 
 Claiming reads each recipient's head from ``outbox_heads`` (kept in the same
-transaction by every function here, :mod:`storage.repos.outbox_heads`, ADR 0024), so
+transaction by every function here on PostgreSQL and by triggers on SQLite,
+:mod:`storage.repos.outbox_heads`, ADR 0024), so
 its cost per row does not grow with the backlog. On PostgreSQL ``FOR UPDATE SKIP
 LOCKED`` lets several bot replicas claim disjoint rows; on SQLite (one writer at a time)
 the claim runs in one ``BEGIN`` transaction. Either way the claimed row becomes
@@ -232,7 +233,7 @@ def reschedule_deferred(session: Session, dedupe_keys: Sequence[str], due: datet
         .where(_OUTBOX.c.dedupe_key.in_(list(dedupe_keys)), _OUTBOX.c.status == "pending")
         .values(next_attempt_at=due, updated_at=now)
         .returning(_OUTBOX.c.dest_identity_id)).scalars().all()
-    heads.refresh(session, moved)
+    heads.changed(session, moved)
     return len(moved)
 
 
@@ -242,7 +243,7 @@ def cancel_deferred(session: Session, dedupe_keys: Sequence[str]) -> int:
         delete(_OUTBOX)
         .where(_OUTBOX.c.dedupe_key.in_(list(dedupe_keys)), _OUTBOX.c.status == "pending")
         .returning(_OUTBOX.c.dest_identity_id)).scalars().all()
-    heads.refresh(session, dropped)
+    heads.changed(session, dropped)
     return len(dropped)
 
 
@@ -425,7 +426,7 @@ def claim(
     taken = {r.id: r for r in conn.execute(sql["take"], {
         "ids": ids, "now": now, "worker": worker, "lease": lease, "until": now + lease})}
     dests = {str(d) for d, head_id in due if head_id in taken}
-    if dests:
+    if dests and not heads.kept_by_triggers(conn):  # SQLite's trigger nulled them
         conn.execute(sql["busy"], {"dests": sorted(dests)})
     stale = {str(d) for d, head_id in due if head_id not in taken}
     if stale:
@@ -487,7 +488,7 @@ def mark_sent(
     assert row is not None  # locked by get_claimed
     _sent(row, platform_message_id, now)
     session.flush()
-    heads.refresh(session, [row.dest_identity_id])
+    heads.changed(session, [row.dest_identity_id])
     return _state(row)
 
 
@@ -508,7 +509,7 @@ def mark_sent_many(session: Session, marks: Sequence[tuple[Claim, str]], now: da
     done = rowcount(conn.execute(_MARK_SENT, [
         {"row_id": c.row_id, "worker": c.worker, "attempt": c.attempts, "sid": sid[:128],
          "now": now} for c, sid in marks]))
-    heads.refresh(conn, [c.dest_identity_id for c, _sid in marks])
+    heads.changed(conn, [c.dest_identity_id for c, _sid in marks])
     return done
 
 
@@ -518,12 +519,12 @@ def mark_dead_by_id(session: Session, row_id: int, error_code: str, now: datetim
         status="failed", delivery_status="failed", last_error_code=error_code[:64],
         claimed_until=None, updated_at=now).returning(_OUTBOX.c.dest_identity_id)).scalar()
     if dest is not None:
-        heads.refresh(session, [dest])
+        heads.changed(session, [dest])
 
 
 def _changed(session: Session, row: OutboxMessage) -> None:
     session.flush()
-    heads.refresh(session, [row.dest_identity_id])
+    heads.changed(session, [row.dest_identity_id])
 
 
 def mark_retry(session: Session, row_id: int, at: datetime, error_code: str, now: datetime,
@@ -590,7 +591,7 @@ def release_held(session: Session, recipient_id: str, now: datetime) -> int:
     )
     released = rowcount(result)
     if released:
-        heads.refresh(session, [recipient_id])
+        heads.changed(session, [recipient_id])
     return released
 
 
@@ -606,7 +607,7 @@ def delay_recipient(session: Session, recipient_id: str, until: datetime, now: d
         .values(next_attempt_at=until, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    heads.refresh(session, [recipient_id])
+    heads.changed(session, [recipient_id])
 
 
 def drop_queued_for(session: Session, recipient_id: str) -> int:
@@ -614,7 +615,7 @@ def drop_queued_for(session: Session, recipient_id: str) -> int:
     dropped = rowcount(session.execute(
         delete(OutboxMessage).where(OutboxMessage.dest_identity_id == recipient_id,
                                     heads.blocking(OutboxMessage))))
-    heads.refresh(session, [recipient_id])
+    heads.changed(session, [recipient_id])
     return dropped
 
 

@@ -3,8 +3,13 @@ has to look at a whole backlog (ADR 0024).
 
 The invariant: every recipient with a blocking outbox row (pending, sending or held;
 templates aside) has exactly one head row naming the lowest such row, with ``due_at``
-its ``next_attempt_at`` while it is pending and NULL otherwise. Every function that
-changes outbox rows calls one of these in the same transaction:
+its ``next_attempt_at`` while it is pending and NULL otherwise.
+
+On SQLite the database keeps it: triggers on ``outbox`` (migration 0024, ADR 0024
+Amendment 1) recompute a recipient's head in the statement that changed its rows, so
+:func:`note_enqueued`, :func:`note_enqueued_rows` and :func:`changed` do nothing there
+(:func:`kept_by_triggers`). On PostgreSQL every function that changes outbox rows calls
+one of these in the same transaction:
 
 * :func:`note_enqueued` / :func:`note_enqueued_rows` after an INSERT. ``INSERT ... ON
   CONFLICT DO UPDATE`` keeps the lower of the two ids. The UPDATE branch matters even
@@ -12,7 +17,8 @@ changes outbox rows calls one of these in the same transaction:
   either runs first (and the new row then finds the head gone or moved, and wins the
   insert) or waits for this transaction and then sees the new row - a head advance can
   never delete the head a concurrent enqueue relied on.
-* :func:`refresh` after any status or due-time change or delete: it locks the heads
+* :func:`changed` (:func:`refresh`) after any status or due-time change or delete: it
+  locks the heads
   first (``FOR UPDATE``, in recipient order, so two refreshes cannot deadlock), then
   reads each recipient's lowest blocking row in a new statement - under READ COMMITTED
   that read sees every enqueue that touched the head before the lock was granted.
@@ -120,11 +126,22 @@ def _conn(session: Session | Connection) -> Connection:
     return session.connection() if isinstance(session, Session) else session
 
 
+def kept_by_triggers(conn: Connection) -> bool:
+    """Whether the database keeps the heads itself (SQLite, migration 0024)."""
+    return conn.dialect.name == "sqlite"
+
+
 def note_enqueued(session: Session | Connection, dest: str, row_id: int,
                   due_at: datetime) -> None:
     """A new pending row ``row_id`` for ``dest``: it becomes the head unless a lower
     blocking row already is."""
     conn = _conn(session)
+    if kept_by_triggers(conn):
+        return
+    _note(conn, dest, row_id, due_at)
+
+
+def _note(conn: Connection, dest: str, row_id: int, due_at: datetime) -> None:
     conn.execute(_NOTE[conn.dialect.name],
                  {"dest_identity_id": dest, "head_id": row_id, "due_at": due_at})
 
@@ -133,6 +150,8 @@ def note_enqueued_rows(session: Session | Connection, row_ids: Sequence[int]) ->
     """:func:`note_enqueued` for rows inserted set-based (notices for many pairings):
     each recipient's lowest new row, read back by id."""
     conn = _conn(session)
+    if kept_by_triggers(conn):
+        return
     ids = sorted(set(row_ids))
     o = _OUTBOX.c
     for start in range(0, len(ids), _CHUNK):
@@ -147,8 +166,17 @@ def note_enqueued_rows(session: Session | Connection, row_ids: Sequence[int]) ->
                 {"dest_identity_id": d, "head_id": i, "due_at": due} for d, i, due in found])
 
 
+def changed(session: Session | Connection, dests: Iterable[str]) -> None:
+    """Rows of ``dests`` changed status, due time or were deleted: keep their heads
+    (:func:`refresh`; nothing to do where triggers did it already)."""
+    conn = _conn(session)
+    if not kept_by_triggers(conn):
+        refresh(conn, dests)
+
+
 def refresh(session: Session | Connection, dests: Iterable[str]) -> None:
-    """Recompute the heads of ``dests`` after their rows changed (see the module doc)."""
+    """Recompute the heads of ``dests`` from their rows (see the module doc), on every
+    backend: the claim's repair of a head it found stale, and the sweep, use it too."""
     conn = _conn(session)
     wanted = sorted(set(dests))
     for start in range(0, len(wanted), _CHUNK):
@@ -176,7 +204,7 @@ def _refresh_chunk(conn: Connection, dests: list[str]) -> None:
         # with the same keep-the-lower rule, never delete.
         first = conn.execute(_FIRST_OF, {"dest": dest}).first()
         if first is not None:
-            note_enqueued(conn, first[0], int(first[1]), first[2])
+            _note(conn, first[0], int(first[1]), first[2])
 
 
 def repair(session: Session | Connection) -> int:

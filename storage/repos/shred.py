@@ -140,4 +140,4 @@ def delete_outbox_rows(session: Session, row_ids: Sequence[int]) -> None:
     for ids in _chunks(row_ids):
         dests.update(session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids))
                                      .returning(OutboxMessage.dest_identity_id)).scalars())
-    outbox_heads.refresh(session, dests)
+    outbox_heads.changed(session, dests)

@@ -179,7 +179,7 @@ def test_every_waiting_recipient_has_exactly_one_correct_head(database_url: str)
 
 
 def test_the_repair_sweep_restores_heads_broken_behind_its_back(database_url: str) -> None:
-    sessions, dests, _pg = _open(database_url, 4)
+    sessions, dests, pg = _open(database_url, 4)
     with sessions.begin() as s:
         for d in dests:
             _enqueue(s, d, 3)
@@ -190,11 +190,13 @@ def test_the_repair_sweep_restores_heads_broken_behind_its_back(database_url: st
                   .values(head_id=OutboxHead.head_id + 1))
         s.execute(update(OutboxHead).where(OutboxHead.dest_identity_id == dests[2])
                   .values(due_at=None))
+        # A raw outbox write: on SQLite its trigger keeps the head (migration 0024).
         s.execute(OutboxMessage.__table__.update().where(
             OutboxMessage.dest_identity_id == dests[3]).values(status="sent"))
-        assert len(head_violations(s)) == 4
+        broken = head_violations(s)
+        assert len(broken) == (4 if pg else 3)
     with sessions.begin() as s:
-        assert rows.repair_heads(s) == 4
+        assert rows.repair_heads(s) == len(broken)
     with sessions() as s:
         assert head_violations(s) == []
     with sessions.begin() as s:
@@ -207,6 +209,10 @@ def test_a_claim_recomputes_a_head_whose_row_is_gone(database_url: str) -> None:
         first, second = _enqueue(s, dests[0], 2)
     with sessions.begin() as s:  # a cascade from another table, behind the heads' back
         s.execute(OutboxMessage.__table__.delete().where(OutboxMessage.id == first))
+        # SQLite's delete trigger moved the head on (migration 0024): put it back where
+        # a database without the trigger leaves it, on the row that is gone.
+        s.execute(update(OutboxHead).where(OutboxHead.dest_identity_id == dests[0])
+                  .values(head_id=first, due_at=NOW))
     with sessions.begin() as s:
         assert rows.claim(s, now=NOW, lease=LEASE, worker="w", limit=5, postgres=pg) == []
     with sessions.begin() as s:
