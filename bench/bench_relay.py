@@ -10,6 +10,9 @@
   the adapter starts the outbound platform call. p50/p99. Goal p99 < 5 ms.
 * Bot CPU per relayed message (process CPU time / messages): unlike wall-clock figures
   it hardly depends on what else runs on the machine.
+* The garbage collector's share of that CPU (``gc.callbacks``), and how many objects the
+  started bot froze out of its passes (bot/app/heap.py): full passes over the startup
+  heap were most of what a larger bot cost per message (ADR 0045).
 * Baseline, same run: one durable SQLite write (insert + commit) - the floor of any
   message the relay must not lose - so the ratios say how many commits' worth of work
   one relayed message costs.
@@ -30,6 +33,7 @@ import asyncio
 import base64
 import collections
 import contextvars
+import gc
 import inspect
 import os
 import resource
@@ -81,6 +85,31 @@ def _token(pid: bytes, direction: Direction, i: int) -> str:
     header = encode_sealed_header(Kind.MESSAGE, pid, epoch=epoch_of(datetime.now(UTC)),
                                   direction=direction, index=i, nonce=os.urandom(24))
     return encode_token(header + os.urandom(160))
+
+
+class GcMeter:
+    """CPU time the garbage collector spends, per generation, while installed: the
+    collector's passes are charged to whatever code allocated last, so a profile hides
+    them; ``gc.callbacks`` sees each pass start and end."""
+
+    def __init__(self) -> None:
+        self.passes = [0, 0, 0]
+        self.cpu_s = [0.0, 0.0, 0.0]
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.process_time()
+            return
+        self.passes[info["generation"]] += 1
+        self.cpu_s[info["generation"]] += time.process_time() - self._t0
+
+    def __enter__(self) -> GcMeter:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
 
 
 def _cpu() -> float:
@@ -275,16 +304,21 @@ async def _traffic(args: argparse.Namespace, bot: BotApp, sb: Any,
         await sb.call("wait_tg", d, 3, 60)
     for p in pats:  # the platform warning and the confirmation: nothing left queued
         await sb.call("wait_tw", p, 2, 60)
-    out: dict[str, Any] = {"pairs": pairs, "messages": n}
+    out: dict[str, Any] = {"pairs": pairs, "messages": n,
+                           "frozen": gc.get_freeze_count()}
 
     async def burst(label: str, direction: Direction, op: str, who: list[Any],
                     *extra: Any) -> None:
         toks = [_token(pids[i % pairs], direction, i) for i in range(n)]
         before, cpu0, fake0 = bot.worker.sent, _cpu(), _child_cpu(sb.pid)
         t0 = time.perf_counter()
-        answers = await sb.call(op, [[who[i % pairs], t] for i, t in enumerate(toks)], *extra)
-        _refused(label, answers if op == "whatsapp_burst" else [])
-        await _wait(lambda: bot.worker.sent - before >= n)
+        with GcMeter() as meter:
+            answers = await sb.call(op, [[who[i % pairs], t] for i, t in enumerate(toks)],
+                                    *extra)
+            _refused(label, answers if op == "whatsapp_burst" else [])
+            await _wait(lambda: bot.worker.sent - before >= n)
+        out[f"{label}_gc"] = (meter.passes[2], meter.cpu_s[2] * 1000 / n,
+                              sum(meter.cpu_s) * 1000 / n)
         out[f"{label}_msgs_per_s"] = n / (time.perf_counter() - t0)
         out[f"{label}_cpu_ms"] = (_cpu() - cpu0) * 1000 / n
         out[f"{label}_fake_cpu_ms"] = (_child_cpu(sb.pid) - fake0) * 1000 / n
@@ -426,6 +460,11 @@ def main(argv: list[str]) -> int:
         print(f"  {label:<10} {rate:8.0f} msg/s  bot CPU {cpu:6.2f} ms/msg "
               f"({cpu / base_ms:5.1f}x baseline), fakes {fake:5.2f} ms/msg; "
               f"recorded sent {r[f'{label}_sent']}")
+    for label in ("tg_to_wa", "wa_to_tg"):
+        full, full_ms, all_ms = r[f"{label}_gc"]
+        print(f"  {label:<10} garbage collector {all_ms:5.2f} ms/msg of that CPU "
+              f"({full} full passes, {full_ms:5.2f} ms/msg)")
+    print(f"  objects the started bot froze out of the collector's passes: {r['frozen']}")
     print(f"added latency, receipt -> outbound call, offered {r['offered_per_s']:.0f} msg/s "
           "(goal p99 < 5 ms):")
     for label in ("tg_to_wa", "wa_to_tg", "both"):
