@@ -27,6 +27,10 @@ def test_relay_benchmark_runs_and_relays_everything(capsys: pytest.CaptureFixtur
     for label in ("tg_to_wa", "wa_to_tg", "both"):
         assert re.search(rf"{label}\s+p50\s+[\d.]+ ms\s+p99", out)
     assert "claim transaction" in out
+    # The collector's share is measured, and the started bot froze its startup heap.
+    assert len(re.findall(r"garbage collector\s+[\d.]+ ms/msg", out)) == 2
+    frozen = re.search(r"froze out of the collector's passes: (\d+)", out)
+    assert frozen is not None and int(frozen.group(1)) > 10_000
     # 4 pairings x (notices) + 100 + 20 paced each way reached each platform.
     totals = re.search(r"telegram (\d+) messages, twilio (\d+) messages", out)
     assert totals is not None
